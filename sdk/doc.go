@@ -1,0 +1,13 @@
+// Package sdk is the poolhost provider SDK: the only package a provider team imports.
+//
+// A provider adapter is a stateless translator between one provider's API and poolhost's
+// normalized shapes. It implements [Adapter] (and, when the provider can be polled,
+// [Poller]) and hands itself to [Serve] from its main function. The host launches the
+// resulting binary as a child process, speaks gRPC to it, and owns everything stateful:
+// every call carries the credentials, settings and raw input it needs, and any call that
+// refreshed credentials hands them back for the host to store.
+//
+// Subpackages: sdk/metric holds the metric vocabulary and unit conversions, sdk/signature
+// the constant-time webhook signature checks, sdk/sdktest helpers for testing an adapter
+// over the real wire, and sdk/grpcplugin the wire shims (used by the host).
+package sdk

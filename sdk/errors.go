@@ -1,0 +1,82 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorKind tells the host what to do about a failed call.
+type ErrorKind int
+
+const (
+	// KindTemporary: try again later (upstream down, timeout, quota). The default for
+	// any error that is not an *Error.
+	KindTemporary ErrorKind = iota
+	// KindPermanent: the input can never succeed (malformed payload); do not retry.
+	KindPermanent
+	// KindReauth: the provider rejected the account's credentials; the user must
+	// reconnect.
+	KindReauth
+	// KindUnsupported: the plugin does not offer this call.
+	KindUnsupported
+	// KindRejected: a webhook's signature or authentication is missing or wrong.
+	KindRejected
+	// KindInvalidInput: the user's input (an API key, a callback code) is not valid.
+	KindInvalidInput
+)
+
+func (k ErrorKind) String() string {
+	switch k {
+	case KindTemporary:
+		return "temporary"
+	case KindPermanent:
+		return "permanent"
+	case KindReauth:
+		return "reauth_required"
+	case KindUnsupported:
+		return "unsupported"
+	case KindRejected:
+		return "rejected"
+	case KindInvalidInput:
+		return "invalid_input"
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Error is an error the host can act on. Message is shown to operators and may reach
+// users: never put secrets or tokens in it.
+type Error struct {
+	Kind    ErrorKind
+	Message string
+}
+
+func (e *Error) Error() string { return e.Kind.String() + ": " + e.Message }
+
+// Errorf builds an *Error of the given kind.
+func Errorf(kind ErrorKind, format string, args ...any) error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Permanent, Temporary, Reauth, Rejected, InvalidInput and Unsupported are shorthands.
+func Permanent(format string, args ...any) error    { return Errorf(KindPermanent, format, args...) }
+func Temporary(format string, args ...any) error    { return Errorf(KindTemporary, format, args...) }
+func Reauth(format string, args ...any) error       { return Errorf(KindReauth, format, args...) }
+func Rejected(format string, args ...any) error     { return Errorf(KindRejected, format, args...) }
+func InvalidInput(format string, args ...any) error { return Errorf(KindInvalidInput, format, args...) }
+func Unsupported(what string) error                 { return Errorf(KindUnsupported, "%s not supported", what) }
+
+// KindOf reports the kind of err: the Kind of the first *Error in its chain, otherwise
+// KindTemporary (an unexplained failure is worth retrying).
+func KindOf(err error) ErrorKind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindTemporary
+}
+
+// IsKind reports whether err is an *Error of kind k.
+func IsKind(err error, k ErrorKind) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == k
+}

@@ -1,0 +1,21 @@
+package sdk
+
+import "github.com/hashicorp/go-plugin"
+
+// The handshake is how a poolhost plugin and the host recognise each other before any
+// gRPC is spoken. The cookie is not a secret (it stops a user from running a plugin
+// binary by hand by mistake) and it never changes: changing it breaks every plugin ever
+// built. Incompatible wire changes bump ProtocolVersion instead, negotiated through
+// go-plugin's VersionedPlugins.
+const (
+	MagicCookieKey   = "POOLHOST_PLUGIN_MAGIC_COOKIE"
+	MagicCookieValue = "6f6c2a1e0d8b4c7f9a3e5b2d1c0f8e7a"
+	// PluginName is the single plugin kind each binary serves.
+	PluginName = "adapter"
+)
+
+// Handshake is the go-plugin handshake shared by Serve and the host.
+var Handshake = plugin.HandshakeConfig{
+	MagicCookieKey:   MagicCookieKey,
+	MagicCookieValue: MagicCookieValue,
+}

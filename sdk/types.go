@@ -1,0 +1,168 @@
+package sdk
+
+import (
+	"net/http"
+	"time"
+)
+
+// ProtocolVersion is the wire protocol version this SDK speaks. The host negotiates it
+// in the go-plugin handshake and checks it again in Describe.
+const ProtocolVersion = 1
+
+// ConnectKind says how a user links a provider account.
+type ConnectKind string
+
+const (
+	ConnectOAuth2        ConnectKind = "oauth2"         // redirect + Callback with a code
+	ConnectAPIKey        ConnectKind = "api_key"        // the user pastes a key; Connect links at once
+	ConnectWebhookSecret ConnectKind = "webhook_secret" // the account is a webhook endpoint with its own secret
+	ConnectNone          ConnectKind = "none"           // no per-user linkage (provider-level webhooks only)
+)
+
+// Capabilities is what a plugin offers. The host checks it against the provider's config.
+type Capabilities struct {
+	Connect ConnectKind
+	// Webhook: the plugin implements VerifyWebhook and Webhook.
+	Webhook bool
+	// Poll: the plugin implements [Poller].
+	Poll bool
+	// MinPollInterval is the shortest interval the provider's quota tolerates.
+	MinPollInterval time.Duration
+	// Write: the plugin can send write/control commands. Such calls are only made when
+	// the operator sets access = "read-write".
+	Write bool
+}
+
+// Description is a plugin's answer to Describe.
+type Description struct {
+	ID              string // provider id, e.g. "ondilo"; must match the config block
+	Version         string // the plugin's own version, shown to operators
+	ProtocolVersion int    // set to [ProtocolVersion]
+	Capabilities    Capabilities
+	// RequiredSettings and RequiredSecrets name the keys Configure must carry; the host
+	// refuses to run the plugin when its config lacks one.
+	RequiredSettings []string
+	RequiredSecrets  []string
+}
+
+// ConfigureRequest carries provider-level configuration.
+type ConfigureRequest struct {
+	Settings map[string]string
+	Secrets  map[string]string
+}
+
+// Credentials are a provider account's secrets (tokens, API keys). Their keys are the
+// plugin's own business; the host stores the map encrypted and hands it back on every
+// call for that account. A nil map in a result means "unchanged".
+type Credentials map[string]string
+
+// Account identifies a linked provider account in calls made on its behalf.
+type Account struct {
+	ID                string // the host's account id, opaque to the plugin
+	ExternalAccountID string // the provider's own id for the account
+	Credentials       Credentials
+}
+
+// ConnectRequest starts a linkage.
+type ConnectRequest struct {
+	// RedirectURI and State are set by the host for redirect flows; the authorize URL
+	// must carry both unchanged.
+	RedirectURI string
+	State       string
+	// Input is what the user supplied, e.g. {"api_key": "..."} for API-key providers.
+	Input map[string]string
+}
+
+// ConnectResult is either a redirect or an immediate linkage, never both.
+type ConnectResult struct {
+	AuthorizeURL string
+	Linkage      *Linkage
+}
+
+// CallbackRequest completes a redirect flow.
+type CallbackRequest struct {
+	Code        string
+	State       string
+	RedirectURI string
+	// Query holds every callback query parameter, for providers that send more.
+	Query map[string]string
+}
+
+// Linkage is a normalized, newly linked provider account.
+type Linkage struct {
+	ExternalAccountID string
+	DisplayName       string
+	Credentials       Credentials
+}
+
+// Device is a normalized provider device.
+type Device struct {
+	ProviderDeviceID string
+	Name             string
+	Model            string
+	Metadata         map[string]string
+}
+
+// DiscoverRequest asks for an account's devices.
+type DiscoverRequest struct {
+	Account Account
+}
+
+// DiscoverResult lists devices and, when tokens were refreshed, the new credentials.
+type DiscoverResult struct {
+	Devices              []Device
+	RefreshedCredentials Credentials
+}
+
+// Quality qualifies a reading. The host may downgrade it (e.g. out of healthy range).
+type Quality string
+
+const (
+	QualityUnknown    Quality = ""
+	QualityGood       Quality = "good"
+	QualitySuspect    Quality = "suspect" // the provider flagged it, or out of healthy range
+	QualityOutOfRange Quality = "out_of_range"
+)
+
+// Reading is one normalized measurement.
+type Reading struct {
+	ProviderDeviceID string
+	Metric           string // a name from sdk/metric
+	Value            float64
+	Unit             string    // empty means the metric's canonical unit
+	RecordedAt       time.Time // zero means "when the host received it"
+	Quality          Quality
+	RawPayload       []byte // optional provider fragment kept for audit
+}
+
+// WebhookRequest is a raw webhook exactly as received.
+type WebhookRequest struct {
+	Headers http.Header
+	Body    []byte
+	// ReceivedAt is the host's clock at receipt; verify timestamps against it.
+	ReceivedAt time.Time
+	// Account is set for account-scoped webhook URLs; AccountSecret is then the secret
+	// that applies instead of the provider-level one.
+	Account       *Account
+	AccountSecret string
+}
+
+// WebhookResult is a parsed webhook.
+type WebhookResult struct {
+	Readings []Reading
+	// DeliveryID is the provider's idempotency key for the delivery, when it has one.
+	DeliveryID string
+}
+
+// PollRequest asks for readings newer than Cursor ("" on the first poll).
+type PollRequest struct {
+	Account Account
+	Cursor  string
+}
+
+// PollResult carries the readings, the cursor for the next poll, and refreshed credentials.
+type PollResult struct {
+	Readings             []Reading
+	NextCursor           string
+	RefreshedCredentials Credentials
+}
