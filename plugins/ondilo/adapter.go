@@ -1,0 +1,298 @@
+package ondilo
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// ID is the provider id; the host's config block must use the same.
+const ID = "ondilo"
+
+// Version is this adapter's own version, shown to operators.
+const Version = "0.1.0"
+
+// Setting and secret keys.
+const (
+	SettingBaseURL     = "base_url"
+	SettingClientID    = "client_id"
+	SecretClientSecret = "client_secret"
+)
+
+// Defaults for the public Ondilo customer API.
+const (
+	DefaultBaseURL  = "https://interop.ondilo.com"
+	DefaultClientID = "customer_api"
+)
+
+// MinPollInterval keeps a typical account inside the 30 requests/hour quota; see the
+// package documentation.
+const MinPollInterval = 15 * time.Minute
+
+// deviceRecheck is how long a pool's cached device uuid is trusted before a poll asks
+// /pools/{id}/device again (an ICO may be replaced).
+const deviceRecheck = 24 * time.Hour
+
+type settings struct {
+	baseURL      string
+	clientID     string
+	clientSecret string
+}
+
+// Adapter implements [sdk.Adapter] and [sdk.Poller] for Ondilo. It keeps no account
+// state: every call works from the credentials and cursor it is given.
+type Adapter struct {
+	sdk.UnsupportedAdapter // no webhooks
+
+	http *http.Client
+	now  func() time.Time
+
+	mu  sync.RWMutex
+	cfg settings
+}
+
+// Option tunes an Adapter; tests use them, production does not need any.
+type Option func(*Adapter)
+
+// WithHTTPClient sets the client used to reach Ondilo.
+func WithHTTPClient(c *http.Client) Option { return func(a *Adapter) { a.http = c } }
+
+// WithClock sets the clock used for token expiry and cursor bookkeeping.
+func WithClock(now func() time.Time) Option { return func(a *Adapter) { a.now = now } }
+
+// New returns an Ondilo adapter using the public defaults until Configure says otherwise.
+func New(opts ...Option) *Adapter {
+	a := &Adapter{
+		// The host's per-method deadline is the real bound; this only stops a stuck
+		// connection from outliving a call made without one.
+		http: &http.Client{Timeout: 30 * time.Second},
+		now:  time.Now,
+		cfg:  settings{baseURL: DefaultBaseURL, clientID: DefaultClientID},
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+var _ interface {
+	sdk.Adapter
+	sdk.Poller
+} = (*Adapter)(nil)
+
+// Describe implements [sdk.Adapter].
+func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{
+		ID:              ID,
+		Version:         Version,
+		ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities: sdk.Capabilities{
+			Connect:         sdk.ConnectOAuth2,
+			Poll:            true,
+			MinPollInterval: MinPollInterval,
+		},
+	}, nil
+}
+
+// Configure implements [sdk.Adapter]. Every setting is optional; an unset one falls back
+// to its default, so a reload that removes a setting restores the default.
+func (a *Adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	cfg := settings{
+		baseURL:      DefaultBaseURL,
+		clientID:     DefaultClientID,
+		clientSecret: req.Secrets[SecretClientSecret],
+	}
+	if v := strings.TrimSpace(req.Settings[SettingBaseURL]); v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return sdk.InvalidInput("setting %s=%q: want an absolute http(s) URL", SettingBaseURL, v)
+		}
+		cfg.baseURL = strings.TrimRight(v, "/")
+	}
+	if v := strings.TrimSpace(req.Settings[SettingClientID]); v != "" {
+		cfg.clientID = v
+	}
+	a.mu.Lock()
+	a.cfg = cfg
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *Adapter) settings() settings {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cfg
+}
+
+func (a *Adapter) session(creds sdk.Credentials) *session {
+	c := make(sdk.Credentials, len(creds))
+	for k, v := range creds {
+		c[k] = v
+	}
+	return &session{cfg: a.settings(), http: a.http, now: a.now, creds: c}
+}
+
+// Connect implements [sdk.Adapter]: it builds the consent page URL.
+func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
+	if req.RedirectURI == "" || req.State == "" {
+		return sdk.ConnectResult{}, sdk.InvalidInput("ondilo connect needs a redirect URI and a state")
+	}
+	cfg := a.settings()
+	q := url.Values{
+		"client_id":     {cfg.clientID},
+		"response_type": {"code"},
+		"redirect_uri":  {req.RedirectURI},
+		"scope":         {"api"},
+		"state":         {req.State},
+	}
+	return sdk.ConnectResult{AuthorizeURL: cfg.baseURL + "/oauth2/authorize?" + q.Encode()}, nil
+}
+
+// Callback implements [sdk.Adapter]: it exchanges the code for tokens and identifies the
+// account by its oldest pool.
+func (a *Adapter) Callback(ctx context.Context, req sdk.CallbackRequest) (sdk.Linkage, error) {
+	if e := req.Query["error"]; e != "" {
+		return sdk.Linkage{}, sdk.InvalidInput("ondilo authorization failed: %s", e)
+	}
+	if req.Code == "" {
+		return sdk.Linkage{}, sdk.InvalidInput("ondilo callback carries no authorization code")
+	}
+	cfg := a.settings()
+	form := url.Values{
+		"grant_type":   {"authorization_code"},
+		"code":         {req.Code},
+		"client_id":    {cfg.clientID},
+		"redirect_uri": {req.RedirectURI},
+	}
+	tok, err := requestToken(ctx, a.http, cfg, form)
+	if err != nil {
+		var te *tokenError
+		if errors.As(err, &te) {
+			return sdk.Linkage{}, sdk.InvalidInput("ondilo rejected the authorization code (HTTP %d); start the connection again", te.status)
+		}
+		return sdk.Linkage{}, fmt.Errorf("exchange code: %w", err)
+	}
+	if tok.RefreshToken == "" {
+		// Without a refresh token the link would die within the hour.
+		return sdk.Linkage{}, sdk.Temporary("ondilo token response carries no refresh_token")
+	}
+	s := a.session(credentialsFrom(tok, a.now()))
+	pools, err := s.pools(ctx)
+	if err != nil {
+		return sdk.Linkage{}, fmt.Errorf("list pools: %w", err)
+	}
+	if len(pools) == 0 {
+		return sdk.Linkage{}, sdk.InvalidInput("the ondilo account has no pool; add the ICO to a pool in the Ondilo app, then connect again")
+	}
+	oldest := slices.MinFunc(pools, func(x, y pool) int { return cmp.Compare(x.ID, y.ID) })
+	return sdk.Linkage{
+		ExternalAccountID: "pool:" + strconv.FormatInt(oldest.ID, 10),
+		DisplayName:       displayName(pools),
+		Credentials:       s.creds,
+	}, nil
+}
+
+func displayName(pools []pool) string {
+	names := make([]string, 0, len(pools))
+	for _, p := range pools {
+		if p.Name != "" {
+			names = append(names, p.Name)
+		}
+	}
+	if len(names) == 0 || len(names) > 3 {
+		return fmt.Sprintf("Ondilo (%d pools)", len(pools))
+	}
+	return "Ondilo: " + strings.Join(names, ", ")
+}
+
+// DiscoverDevices implements [sdk.Adapter]: one device per pool that has an ICO.
+func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+	s := a.session(req.Account.Credentials)
+	pools, err := s.pools(ctx)
+	if err != nil {
+		return sdk.DiscoverResult{}, fmt.Errorf("list pools: %w", err)
+	}
+	var devices []sdk.Device
+	for _, p := range pools {
+		d, ok, err := s.device(ctx, p.ID)
+		if err != nil {
+			return sdk.DiscoverResult{}, fmt.Errorf("get device of pool %d: %w", p.ID, err)
+		}
+		if !ok {
+			continue
+		}
+		devices = append(devices, sdk.Device{
+			ProviderDeviceID: d.UUID,
+			Name:             p.Name,
+			Model:            "ICO",
+			Metadata: map[string]string{
+				"pool_id":       strconv.FormatInt(p.ID, 10),
+				"pool_type":     p.Type,
+				"serial_number": d.SerialNumber,
+				"sw_version":    d.SWVersion,
+			},
+		})
+	}
+	return sdk.DiscoverResult{Devices: devices, RefreshedCredentials: s.refreshedCredentials()}, nil
+}
+
+// PollReadings implements [sdk.Poller]: the latest measures of every pool, minus those
+// the cursor says were already returned.
+func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
+	cur := decodeCursor(req.Cursor)
+	s := a.session(req.Account.Credentials)
+	pools, err := s.pools(ctx)
+	if err != nil {
+		return sdk.PollResult{}, fmt.Errorf("list pools: %w", err)
+	}
+	now := a.now().UTC()
+	next := cursor{V: cursorVersion, Pools: make(map[string]poolCursor, len(pools))}
+	var readings []sdk.Reading
+	for _, p := range pools {
+		key := strconv.FormatInt(p.ID, 10)
+		pc := cur.Pools[key]
+		if pc.Device == "" || now.Sub(pc.DeviceCheckedAt) >= deviceRecheck || now.Before(pc.DeviceCheckedAt) {
+			d, ok, err := s.device(ctx, p.ID)
+			if err != nil {
+				return sdk.PollResult{}, fmt.Errorf("get device of pool %d: %w", p.ID, err)
+			}
+			if d.UUID != pc.Device {
+				// A new ICO starts its own history.
+				pc.Seen = nil
+			}
+			pc.Device = ""
+			if ok {
+				pc.Device = d.UUID
+			}
+			pc.DeviceCheckedAt = now
+		}
+		if pc.Device == "" {
+			// No ICO on this pool (yet): remember that until the next recheck.
+			next.Pools[key] = pc
+			continue
+		}
+		measures, err := s.lastMeasures(ctx, p.ID)
+		if err != nil {
+			return sdk.PollResult{}, fmt.Errorf("get last measures of pool %d: %w", p.ID, err)
+		}
+		var rs []sdk.Reading
+		rs, pc.Seen = readingsFrom(pc.Device, measures, pc.Seen)
+		readings = append(readings, rs...)
+		next.Pools[key] = pc
+	}
+	return sdk.PollResult{
+		Readings:             readings,
+		NextCursor:           next.encode(),
+		RefreshedCredentials: s.refreshedCredentials(),
+	}, nil
+}

@@ -1,0 +1,77 @@
+package ondilo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+)
+
+// pool is the part of an Ondilo /pools entry the adapter uses.
+type pool struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// device is Ondilo's /pools/{id}/device answer.
+type device struct {
+	UUID         string `json:"uuid"`
+	SerialNumber string `json:"serial_number"`
+	SWVersion    string `json:"sw_version"`
+}
+
+// measure is one /pools/{id}/lastmeasures entry. Value is null when the ICO has no
+// value for that type; ExclusionReason is null for a kept measure.
+type measure struct {
+	DataType        string          `json:"data_type"`
+	Value           *float64        `json:"value"`
+	ValueTime       string          `json:"value_time"`
+	IsValid         *bool           `json:"is_valid"`
+	ExclusionReason json.RawMessage `json:"exclusion_reason"`
+	raw             json.RawMessage
+}
+
+// measureTypes is every data type the adapter asks for, in Ondilo's spelling.
+var measureTypes = []string{"temperature", "ph", "orp", "salt", "tds", "battery", "rssi"}
+
+func (s *session) pools(ctx context.Context) ([]pool, error) {
+	var ps []pool
+	if err := s.getJSON(ctx, "/pools", nil, &ps); err != nil {
+		return nil, err
+	}
+	return ps, nil
+}
+
+// device returns the ICO of a pool; ok is false when the pool has none.
+func (s *session) device(ctx context.Context, poolID int64) (device, bool, error) {
+	var d device
+	err := s.getJSON(ctx, fmt.Sprintf("/pools/%d/device", poolID), nil, &d)
+	if errors.Is(err, errNotFound) {
+		return device{}, false, nil
+	}
+	if err != nil {
+		return device{}, false, err
+	}
+	return d, d.UUID != "", nil
+}
+
+func (s *session) lastMeasures(ctx context.Context, poolID int64) ([]measure, error) {
+	var raws []json.RawMessage
+	q := url.Values{"types[]": measureTypes}
+	if err := s.getJSON(ctx, fmt.Sprintf("/pools/%d/lastmeasures", poolID), q, &raws); err != nil {
+		return nil, err
+	}
+	ms := make([]measure, 0, len(raws))
+	for _, r := range raws {
+		var m measure
+		if err := json.Unmarshal(r, &m); err != nil {
+			// One odd entry must not hide the others.
+			continue
+		}
+		m.raw = r
+		ms = append(ms, m)
+	}
+	return ms, nil
+}

@@ -1,0 +1,254 @@
+package ondilo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// Credential keys stored by the host for an Ondilo account.
+const (
+	credAccessToken  = "access_token"
+	credRefreshToken = "refresh_token"
+	credExpiry       = "expiry"
+)
+
+const (
+	apiPrefix = "/api/customer/v1"
+	// maxBody bounds what we read from upstream; Ondilo answers are a few kilobytes.
+	maxBody = 1 << 20
+	// expirySkew refreshes a little early so a token does not lapse mid-call.
+	expirySkew = time.Minute
+	// defaultTokenLifetime applies when the token response omits expires_in.
+	defaultTokenLifetime = time.Hour
+)
+
+// errNotFound marks a 404, which some calls treat as "nothing there" (a pool without a
+// device) rather than a failure.
+var errNotFound = errors.New("not found")
+
+// tokenResponse is Ondilo's OAuth2 token endpoint answer.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int64  `json:"expires_in"`
+	TokenType    string `json:"token_type"`
+}
+
+// session is one adapter call's view of an account: its credentials, which may be
+// refreshed along the way, and the settings in force when the call started.
+type session struct {
+	cfg       settings
+	http      *http.Client
+	now       func() time.Time
+	creds     sdk.Credentials
+	refreshed bool
+}
+
+// refreshedCredentials is what a result hands back: nil unless tokens changed.
+func (s *session) refreshedCredentials() sdk.Credentials {
+	if !s.refreshed {
+		return nil
+	}
+	return s.creds
+}
+
+// getJSON GETs an API path and decodes the answer into out. It refreshes an expired
+// access token first, and refreshes and retries once when the API answers 401.
+func (s *session) getJSON(ctx context.Context, path string, query url.Values, out any) error {
+	if s.needsRefresh() {
+		if err := s.refresh(ctx); err != nil {
+			return err
+		}
+	}
+	status, body, err := s.get(ctx, path, query)
+	if err != nil {
+		return err
+	}
+	if status == http.StatusUnauthorized {
+		if s.refreshed {
+			// A token we just obtained is already refused: the grant is gone.
+			return sdk.Reauth("ondilo rejected a freshly refreshed access token")
+		}
+		if err := s.refresh(ctx); err != nil {
+			return err
+		}
+		if status, body, err = s.get(ctx, path, query); err != nil {
+			return err
+		}
+		if status == http.StatusUnauthorized {
+			return sdk.Reauth("ondilo rejected a freshly refreshed access token")
+		}
+	}
+	if err := checkStatus("GET "+path, status, body); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return sdk.Temporary("decode ondilo GET %s: %v", path, err)
+	}
+	return nil
+}
+
+func (s *session) get(ctx context.Context, path string, query url.Values) (int, []byte, error) {
+	u := s.cfg.baseURL + apiPrefix + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.creds[credAccessToken])
+	req.Header.Set("Accept", "application/json")
+	return do(s.http, req)
+}
+
+func (s *session) needsRefresh() bool {
+	if s.creds[credAccessToken] == "" {
+		return true
+	}
+	exp, err := time.Parse(time.RFC3339, s.creds[credExpiry])
+	if err != nil {
+		// No usable expiry: try the token and let a 401 tell us.
+		return false
+	}
+	return !s.now().Before(exp.Add(-expirySkew))
+}
+
+// refresh trades the refresh token for a new access token.
+func (s *session) refresh(ctx context.Context) error {
+	rt := s.creds[credRefreshToken]
+	if rt == "" {
+		return sdk.Reauth("ondilo account has no refresh token; reconnect it")
+	}
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {rt},
+		"client_id":     {s.cfg.clientID},
+	}
+	tok, err := requestToken(ctx, s.http, s.cfg, form)
+	if err != nil {
+		var te *tokenError
+		if errors.As(err, &te) {
+			return sdk.Reauth("ondilo refused to refresh the access token (HTTP %d); reconnect the account", te.status)
+		}
+		return err
+	}
+	next := credentialsFrom(tok, s.now())
+	if next[credRefreshToken] == "" {
+		// Ondilo may keep the refresh token unchanged and omit it.
+		next[credRefreshToken] = rt
+	}
+	s.creds = next
+	s.refreshed = true
+	return nil
+}
+
+// tokenError is a token endpoint refusal (400/401): a bad code or a revoked grant.
+type tokenError struct{ status int }
+
+func (e *tokenError) Error() string { return fmt.Sprintf("token endpoint refused: HTTP %d", e.status) }
+
+// requestToken POSTs a form to the token endpoint.
+func requestToken(ctx context.Context, hc *http.Client, cfg settings, form url.Values) (tokenResponse, error) {
+	if cfg.clientSecret != "" {
+		form.Set("client_secret", cfg.clientSecret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.baseURL+"/oauth2/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return tokenResponse{}, fmt.Errorf("build token request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	status, body, err := do(hc, req)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	if status == http.StatusBadRequest || status == http.StatusUnauthorized {
+		return tokenResponse{}, &tokenError{status: status}
+	}
+	if err := checkStatus("POST /oauth2/token", status, body); err != nil {
+		return tokenResponse{}, err
+	}
+	var tok tokenResponse
+	if err := json.Unmarshal(body, &tok); err != nil {
+		return tokenResponse{}, sdk.Temporary("decode ondilo token response: %v", err)
+	}
+	if tok.AccessToken == "" {
+		return tokenResponse{}, sdk.Temporary("ondilo token response carries no access_token")
+	}
+	return tok, nil
+}
+
+func credentialsFrom(tok tokenResponse, now time.Time) sdk.Credentials {
+	life := time.Duration(tok.ExpiresIn) * time.Second
+	if life <= 0 {
+		life = defaultTokenLifetime
+	}
+	return sdk.Credentials{
+		credAccessToken:  tok.AccessToken,
+		credRefreshToken: tok.RefreshToken,
+		credExpiry:       now.Add(life).UTC().Format(time.RFC3339),
+	}
+}
+
+// do sends req and reads a bounded body. Transport failures are temporary; the
+// caller's context error is kept in the chain so cancellation stays recognisable.
+func do(hc *http.Client, req *http.Request) (int, []byte, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			return 0, nil, fmt.Errorf("call ondilo %s %s: %w", req.Method, req.URL.Path, ctxErr)
+		}
+		return 0, nil, sdk.Temporary("call ondilo %s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return 0, nil, sdk.Temporary("read ondilo %s %s: %v", req.Method, req.URL.Path, err)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// checkStatus maps an upstream answer to an sdk error kind.
+func checkStatus(what string, status int, body []byte) error {
+	if isQuota(status, body) {
+		return sdk.Temporary("ondilo API quota exceeded on %s (30 requests/hour, 5/second per user); retry later", what)
+	}
+	switch {
+	case status >= 200 && status < 300:
+		return nil
+	case status == http.StatusNotFound:
+		return fmt.Errorf("ondilo %s: %w", what, errNotFound)
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return sdk.Reauth("ondilo refused %s (HTTP %d); reconnect the account", what, status)
+	case status >= 500 || status == http.StatusRequestTimeout:
+		return sdk.Temporary("ondilo %s failed upstream: HTTP %d", what, status)
+	default:
+		return sdk.Permanent("ondilo %s rejected: HTTP %d", what, status)
+	}
+}
+
+// isQuota recognises Ondilo's throttling: HTTP 429, or the gateway's
+// {"message":"Limit Exceeded"} body whatever the status.
+func isQuota(status int, body []byte) bool {
+	if status == http.StatusTooManyRequests {
+		return true
+	}
+	if !bytes.Contains(body, []byte("Limit Exceeded")) {
+		return false
+	}
+	var m struct {
+		Message string `json:"message"`
+	}
+	return json.Unmarshal(body, &m) == nil && strings.EqualFold(m.Message, "Limit Exceeded")
+}

@@ -1,0 +1,37 @@
+// Package ondilo is the poolhost adapter for Ondilo ICO pool sensors, through Ondilo's
+// official customer API (OAuth2 authorization code, poll only).
+//
+// Settings (all optional):
+//   - base_url  default https://interop.ondilo.com; both the OAuth endpoints and the API
+//     (/api/customer/v1) hang off it, so a test or staging account can point elsewhere.
+//   - client_id default customer_api (Ondilo's public client; the client secret is empty,
+//     an optional client_secret secret is sent when configured).
+//
+// Credentials the host stores per account: access_token, refresh_token and expiry
+// (RFC 3339, UTC). Access tokens live an hour and refresh tokens do not expire, so the
+// adapter refreshes when the stored expiry has passed and once more on a 401, and hands
+// the new set back as RefreshedCredentials. A refresh the token endpoint rejects (400 or
+// 401) means the user revoked the grant: the call fails with a reauth error.
+//
+// Choices worth knowing:
+//   - External account id. Ondilo's API has no "who am I" endpoint and the refresh token
+//     is a secret, so the account is identified by its oldest pool: "pool:<lowest pool id>".
+//     Pool ids are integers Ondilo assigns in increasing order, so adding pools keeps the
+//     id; it changes only if the user deletes that very pool. Connecting an account with
+//     no pool fails with an invalid-input error (there would be nothing to poll anyway).
+//   - Device ids are the ICO's uuid from /pools/{id}/device; the pool id, serial number and
+//     firmware version go into the device metadata.
+//   - Readings come from /pools/{id}/lastmeasures only. /pools/{id}/configuration holds
+//     the user's target ranges (pool policy) and is never read as measurements.
+//   - Cursor: JSON {"v":1,"pools":{"<pool id>":{"device":"<uuid>","device_checked_at":…,
+//     "seen":{"<data_type>":<latest value_time returned>}}}}. Only measures strictly newer
+//     than "seen" are returned, per pool and per data type because the battery and
+//     signal values do not always share the water measures' timestamp. The cursor also
+//     caches each pool's device uuid (rechecked daily) so a poll costs 1 + N requests for
+//     N pools instead of 1 + 2N.
+//   - Quota: 30 requests/hour and 5/second per user. Over quota (HTTP 429 or a body
+//     {"message":"Limit Exceeded"}) is a temporary error. The ICO measures once an hour;
+//     the minimum poll interval is 15 minutes, which keeps a one-to-five pool account
+//     within quota with room for discovery.
+//   - rssi is a signal strength in percent (not dBm) and becomes the signal metric in %.
+package ondilo
