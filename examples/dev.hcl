@@ -1,0 +1,84 @@
+# poolhost development configuration: what `make run` uses.
+#
+# Relative plugin_dir and database_url paths are relative to the working directory (make
+# runs from the repository root); file() paths are relative to this file. `make run`
+# generates the two files under data/ on first use. Secrets only ever come from env() or
+# file(): an inline secret is a configuration error.
+
+listen       = "127.0.0.1:8080"
+database_url = "sqlite:data/poolhost.db"
+plugin_dir   = "bin/plugins"
+public_url   = "http://127.0.0.1:8080"
+log_level    = "info"
+log_format   = "text"
+auto_migrate = true
+
+# 32 random bytes, base64: head -c 32 /dev/urandom | base64 > data/dev-credentials.key
+# The webhook secret (Standard Webhooks form) is generated the same way:
+#   echo "whsec_$(head -c 32 /dev/urandom | base64)" > data/dev-webhook.secret
+credentials_key = file("../data/dev-credentials.key")
+
+http {
+  max_body_bytes = 1048576
+}
+
+retry_worker {
+  enabled      = true
+  interval     = "5s"
+  max_attempts = 8
+}
+
+poll_worker {
+  enabled  = true
+  interval = "30s"
+}
+
+plugins {
+  start_timeout   = "10s"
+  health_interval = "10s"
+  max_restarts    = 5
+  restart_window  = "5m"
+}
+
+# The example provider a third-party team copies.
+provider "template" {
+  enabled = true
+  stage   = "ga"
+}
+
+# Any device that can sign a webhook (Standard Webhooks by default).
+provider "generic" {
+  enabled  = true
+  stage    = "ga"
+  webhooks = true
+  secrets = {
+    webhook_secret = file("../data/dev-webhook.secret")
+  }
+}
+
+# The Things Stack webhooks.
+provider "ttn" {
+  enabled  = true
+  stage    = "ga"
+  webhooks = true
+  secrets = {
+    webhook_secret = file("../data/dev-webhook.secret")
+  }
+}
+
+# Ondilo ICO: OAuth2 + polling, in pilot.
+provider "ondilo" {
+  enabled       = true
+  stage         = "pilot"
+  pilot_users   = ["admin@example.com"]
+  poll          = true
+  poll_interval = "15m"
+}
+
+# iopool: API key + polling.
+provider "iopool" {
+  enabled       = true
+  stage         = "ga"
+  poll          = true
+  poll_interval = "15m"
+}

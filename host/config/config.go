@@ -1,0 +1,254 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Config is a loaded and validated configuration. Every field holds its final value:
+// defaults are applied and paths are absolute.
+type Config struct {
+	// Path is the file the configuration was loaded from.
+	Path string
+
+	Listen      string // host:port for the HTTP server; default "127.0.0.1:8080"
+	DatabaseURL string // "sqlite:path" or "postgres://..."; required
+	PluginDir   string // absolute; default "bin/plugins" relative to the working directory
+	PublicURL   string // base URL users and providers reach the host at; default "http://"+Listen
+	LogLevel    string // trace, debug, info, warn, error; default "info"
+	LogFormat   string // "text" or "json"; default "text"
+	AutoMigrate bool   // apply pending migrations at start; default true
+
+	// CredentialsKey encrypts stored provider credentials. CredentialsOldKeys still
+	// decrypt, for rotation: new writes always use CredentialsKey.
+	CredentialsKey     Key
+	CredentialsOldKeys []Key
+
+	HTTP        HTTP
+	RetryWorker RetryWorker
+	PollWorker  PollWorker
+	Ingest      Ingest
+	Plugins     Plugins
+
+	// Providers in file order, enabled or not.
+	Providers []Provider
+}
+
+// Provider returns the provider block with the given id.
+func (c *Config) Provider(id string) (Provider, bool) {
+	for _, p := range c.Providers {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Provider{}, false
+}
+
+// EnabledProviders returns the enabled provider blocks in file order.
+func (c *Config) EnabledProviders() []Provider {
+	var out []Provider
+	for _, p := range c.Providers {
+		if p.Enabled {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Key is a 32-byte AES-256 key with a short id stored beside each ciphertext, so the
+// right key is found after a rotation.
+type Key struct {
+	ID    string
+	Bytes []byte
+}
+
+// String never shows the key material.
+func (k Key) String() string { return "key:" + k.ID }
+
+// GoString keeps %#v from printing the key material either.
+func (k Key) GoString() string { return "config.Key{ID:" + k.ID + "}" }
+
+// KeyID derives a key's id: the first 8 hex characters of its SHA-256. It identifies the
+// key without revealing it.
+func KeyID(key []byte) string {
+	sum := sha256.Sum256(key)
+	return hex.EncodeToString(sum[:])[:8]
+}
+
+// HTTP configures the HTTP server.
+type HTTP struct {
+	MaxBodyBytes      int64         // default 1 MiB
+	ReadHeaderTimeout time.Duration // default 5s
+	ReadTimeout       time.Duration // default 30s
+	WriteTimeout      time.Duration // default 30s
+	IdleTimeout       time.Duration // default 2m
+	ShutdownTimeout   time.Duration // graceful shutdown budget; default 15s
+	// ReturnURL, when set, is where the OAuth callback redirects the browser with the
+	// outcome instead of answering JSON.
+	ReturnURL string
+}
+
+// RetryWorker configures the ingestion-failure retry worker.
+type RetryWorker struct {
+	Enabled     bool          // default true
+	Interval    time.Duration // default 5s
+	BatchSize   int           // default 50
+	Lease       time.Duration // default 1m
+	MaxAttempts int           // default 8
+	BackoffBase time.Duration // default 10s
+	BackoffCap  time.Duration // default 1h
+}
+
+// PollWorker configures the poll worker.
+type PollWorker struct {
+	Enabled   bool          // default true
+	Interval  time.Duration // default 15s
+	BatchSize int           // default 20
+	Lease     time.Duration // default 2m
+}
+
+// Ingest bounds reading timestamps.
+type Ingest struct {
+	MaxFutureSkew time.Duration // default 5m
+	MaxPastAge    time.Duration // default 30d
+}
+
+// Plugins configures supervision of the plugin processes.
+type Plugins struct {
+	StartTimeout   time.Duration // handshake budget; default 10s
+	HealthInterval time.Duration // default 10s
+	HealthTimeout  time.Duration // default 2s
+	// HealthFailures consecutive failed health checks count as a hang. Default 3.
+	HealthFailures int
+	// MaxRestarts restarts within RestartWindow mark the provider failed. Default 5 in 5m.
+	MaxRestarts   int
+	RestartWindow time.Duration
+	BackoffBase   time.Duration // default 500ms
+	BackoffCap    time.Duration // default 30s
+}
+
+// Stage values.
+const (
+	StagePilot = "pilot"
+	StageGA    = "ga"
+)
+
+// Access values.
+const (
+	AccessReadOnly  = "read-only"
+	AccessReadWrite = "read-write"
+)
+
+// Provider is one provider "<id>" block.
+type Provider struct {
+	ID         string
+	Enabled    bool     // default true
+	Stage      string   // StagePilot or StageGA; default StageGA
+	PilotUsers []string // emails or user ids allowed to connect during the pilot
+	Access     string   // AccessReadOnly (default) or AccessReadWrite
+	// Binary is the absolute path of the plugin executable; default
+	// <plugin_dir>/poolhost-provider-<id>.
+	Binary string
+	// SHA256 pins the binary (lowercase hex); empty means unpinned.
+	SHA256       string
+	Webhooks     bool
+	Poll         bool
+	PollInterval time.Duration // default 5m
+	Timeouts     Timeouts
+	Settings     map[string]string
+	// Secrets come only from env() or file(). Never log them.
+	Secrets map[string]string
+}
+
+// InPilot reports whether connecting is limited to PilotUsers.
+func (p Provider) InPilot() bool { return p.Stage == StagePilot }
+
+// PilotAllows reports whether a user, named by email or id, may connect during a pilot.
+// Outside a pilot everyone may.
+func (p Provider) PilotAllows(emailOrID ...string) bool {
+	if !p.InPilot() {
+		return true
+	}
+	for _, u := range p.PilotUsers {
+		for _, c := range emailOrID {
+			if c != "" && u == c {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Timeouts are per-method call deadlines.
+type Timeouts struct {
+	Describe      time.Duration // default 5s
+	Configure     time.Duration // default 5s
+	Connect       time.Duration // default 10s
+	Callback      time.Duration // default 15s
+	Discover      time.Duration // default 30s
+	VerifyWebhook time.Duration // default 2s
+	Webhook       time.Duration // default 5s
+	Poll          time.Duration // default 30s
+	Health        time.Duration // default plugins.health_timeout
+}
+
+// Defaults for values the file leaves out.
+var (
+	DefaultHTTP = HTTP{
+		MaxBodyBytes:      1 << 20,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ShutdownTimeout:   15 * time.Second,
+	}
+	DefaultRetryWorker = RetryWorker{
+		Enabled:     true,
+		Interval:    5 * time.Second,
+		BatchSize:   50,
+		Lease:       time.Minute,
+		MaxAttempts: 8,
+		BackoffBase: 10 * time.Second,
+		BackoffCap:  time.Hour,
+	}
+	DefaultPollWorker = PollWorker{
+		Enabled:   true,
+		Interval:  15 * time.Second,
+		BatchSize: 20,
+		Lease:     2 * time.Minute,
+	}
+	DefaultIngest = Ingest{
+		MaxFutureSkew: 5 * time.Minute,
+		MaxPastAge:    30 * 24 * time.Hour,
+	}
+	DefaultPlugins = Plugins{
+		StartTimeout:   10 * time.Second,
+		HealthInterval: 10 * time.Second,
+		HealthTimeout:  2 * time.Second,
+		HealthFailures: 3,
+		MaxRestarts:    5,
+		RestartWindow:  5 * time.Minute,
+		BackoffBase:    500 * time.Millisecond,
+		BackoffCap:     30 * time.Second,
+	}
+	DefaultTimeouts = Timeouts{
+		Describe:      5 * time.Second,
+		Configure:     5 * time.Second,
+		Connect:       10 * time.Second,
+		Callback:      15 * time.Second,
+		Discover:      30 * time.Second,
+		VerifyWebhook: 2 * time.Second,
+		Webhook:       5 * time.Second,
+		Poll:          30 * time.Second,
+		Health:        2 * time.Second,
+	}
+	DefaultPollInterval = 5 * time.Minute
+)
+
+const (
+	DefaultListen    = "127.0.0.1:8080"
+	DefaultPluginDir = "bin/plugins"
+	// BinaryPrefix + provider id is a plugin executable's default name.
+	BinaryPrefix = "poolhost-provider-"
+)

@@ -1,0 +1,278 @@
+package config_test
+
+import (
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/config"
+)
+
+func readKey(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestLoadGood(t *testing.T) {
+	t.Setenv("POOLHOST_TEST_CLIENT_SECRET", "cs-from-env")
+	cfg, err := config.Load(filepath.Join("testdata", "good.hcl"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	key, old := readKey(t, "test.key"), readKey(t, "old.key")
+
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", cfg.Listen, "0.0.0.0:9090"},
+		{"database_url", cfg.DatabaseURL, "postgres://poolhost@db/poolhost"},
+		{"plugin_dir", cfg.PluginDir, "/opt/poolhost/plugins"},
+		{"public_url trims slash", cfg.PublicURL, "https://pool.example.com"},
+		{"log_level", cfg.LogLevel, "debug"},
+		{"log_format", cfg.LogFormat, "json"},
+		{"auto_migrate", cfg.AutoMigrate, false},
+		{"key bytes", string(cfg.CredentialsKey.Bytes), string(key)},
+		{"key id", cfg.CredentialsKey.ID, config.KeyID(key)},
+		{"old keys", len(cfg.CredentialsOldKeys), 1},
+		{"old key bytes", string(cfg.CredentialsOldKeys[0].Bytes), string(old)},
+		{"http max body", cfg.HTTP.MaxBodyBytes, int64(2 << 20)},
+		{"http read header", cfg.HTTP.ReadHeaderTimeout, 3 * time.Second},
+		{"http default write", cfg.HTTP.WriteTimeout, config.DefaultHTTP.WriteTimeout},
+		{"http return url", cfg.HTTP.ReturnURL, "https://app.example.com/connected"},
+		{"retry enabled", cfg.RetryWorker.Enabled, false},
+		{"retry attempts", cfg.RetryWorker.MaxAttempts, 4},
+		{"retry cap", cfg.RetryWorker.BackoffCap, time.Minute},
+		{"poll interval", cfg.PollWorker.Interval, 10 * time.Second},
+		{"poll default lease", cfg.PollWorker.Lease, config.DefaultPollWorker.Lease},
+		{"ingest days", cfg.Ingest.MaxPastAge, 7 * 24 * time.Hour},
+		{"plugins start", cfg.Plugins.StartTimeout, 20 * time.Second},
+		{"plugins failures", cfg.Plugins.HealthFailures, 2},
+		{"plugins backoff", cfg.Plugins.BackoffBase, 100 * time.Millisecond},
+		{"providers", len(cfg.Providers), 3},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+
+	ondilo, ok := cfg.Provider("ondilo")
+	if !ok {
+		t.Fatal("no ondilo provider")
+	}
+	pchecks := []struct {
+		name      string
+		got, want any
+	}{
+		{"enabled default", ondilo.Enabled, true},
+		{"stage", ondilo.Stage, config.StagePilot},
+		{"pilot users", strings.Join(ondilo.PilotUsers, ","), "ana@example.com,42"},
+		{"pilot allows email", ondilo.PilotAllows("ana@example.com"), true},
+		{"pilot allows id", ondilo.PilotAllows("bob@example.com", "42"), true},
+		{"pilot refuses", ondilo.PilotAllows("bob@example.com", "7"), false},
+		{"binary default", ondilo.Binary, "/opt/poolhost/plugins/poolhost-provider-ondilo"},
+		{"sha256 lowercased", ondilo.SHA256, "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"},
+		{"poll", ondilo.Poll, true},
+		{"poll interval", ondilo.PollInterval, 10 * time.Minute},
+		{"setting", ondilo.Settings["api_base"], "https://interop.ondilo.com"},
+		{"secret from env", ondilo.Secrets["client_secret"], "cs-from-env"},
+		{"timeout poll", ondilo.Timeouts.Poll, 45 * time.Second},
+		{"timeout health", ondilo.Timeouts.Health, 3 * time.Second},
+		{"timeout default", ondilo.Timeouts.Connect, config.DefaultTimeouts.Connect},
+	}
+	for _, c := range pchecks {
+		if c.got != c.want {
+			t.Errorf("ondilo %s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+
+	generic, _ := cfg.Provider("generic")
+	if got := generic.Secrets["webhook_secret"]; got != "whsec-from-file" {
+		t.Errorf("file() secret = %q, want trailing newline trimmed", got)
+	}
+	if got := generic.Secrets["prefixed"]; got != "whsec_cs-from-env" {
+		t.Errorf("templated secret = %q", got)
+	}
+	if generic.Binary != "/opt/poolhost/plugins/custom-generic" {
+		t.Errorf("relative binary = %q, want under plugin_dir", generic.Binary)
+	}
+	if generic.Timeouts.Health != time.Second {
+		t.Errorf("health timeout = %v, want plugins.health_timeout", generic.Timeouts.Health)
+	}
+	iopool, _ := cfg.Provider("iopool")
+	if iopool.Enabled || iopool.Binary != "/usr/local/bin/iopool-plugin" {
+		t.Errorf("iopool = %+v", iopool)
+	}
+	if got := len(cfg.EnabledProviders()); got != 2 {
+		t.Errorf("enabled providers = %d, want 2", got)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Setenv("POOLHOST_TEST_KEY", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	cfg, err := config.Load(filepath.Join("testdata", "minimal.hcl"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	wd, _ := os.Getwd()
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", cfg.Listen, "127.0.0.1:8080"},
+		{"public_url", cfg.PublicURL, "http://127.0.0.1:8080"},
+		{"plugin_dir", cfg.PluginDir, filepath.Join(wd, "bin/plugins")},
+		{"log", cfg.LogLevel + "/" + cfg.LogFormat, "info/text"},
+		{"auto_migrate", cfg.AutoMigrate, true},
+		{"retry", cfg.RetryWorker, config.DefaultRetryWorker},
+		{"max attempts", cfg.RetryWorker.MaxAttempts, 8},
+		{"plugins", cfg.Plugins, config.DefaultPlugins},
+		{"old keys", len(cfg.CredentialsOldKeys), 0},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	p, ok := cfg.Provider("template")
+	if !ok {
+		t.Fatal("no template provider")
+	}
+	if !p.Enabled || p.Stage != config.StageGA || p.Access != config.AccessReadOnly || p.Webhooks || p.Poll {
+		t.Errorf("provider defaults = %+v", p)
+	}
+	if p.Timeouts != config.DefaultTimeouts || p.PollInterval != config.DefaultPollInterval {
+		t.Errorf("provider timeouts = %+v", p.Timeouts)
+	}
+	if !p.PilotAllows("anyone") {
+		t.Error("a GA provider must allow everyone")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		file string
+		// want are substrings of the error; the first names file:line.
+		want []string
+	}{
+		{"inline_secret.hcl", []string{"inline_secret.hcl:7,", "Inline secret", "secrets.webhook_secret"}},
+		{"inline_key.hcl", []string{"inline_key.hcl:2,", "Inline secret", "credentials_key"}},
+		{"inline_old_key.hcl", []string{"inline_old_key.hcl:5,", "Inline secret", "credentials_old_keys[1]"}},
+		{"short_key.hcl", []string{"short_key.hcl:2,", "32 bytes"}},
+		{"missing_file.hcl", []string{"missing_file.hcl:6,", "no-such.secret", "no such file"}},
+		{"unset_env.hcl", []string{"unset_env.hcl:3,", "POOLHOST_TEST_UNSET_VARIABLE is not set"}},
+		{"bad_duration.hcl", []string{"bad_duration.hcl:5,", "health_interval", `"10 seconds" is not a duration`}},
+		{"bad_stage.hcl", []string{"bad_stage.hcl:5,", "stage", `"pilot", "ga"`, `"beta"`}},
+		{"bad_access.hcl", []string{"bad_access.hcl:5,", `"read-only", "read-write"`}},
+		{"duplicate_provider.hcl", []string{"duplicate_provider.hcl:6,", "Duplicate provider", "duplicate_provider.hcl:4"}},
+		{"unknown_attr.hcl", []string{"unknown_attr.hcl:5,", "enabeld", "Did you mean \"enabled\""}},
+		{"missing_database.hcl", []string{"missing_database.hcl:1,", "database_url is required"}},
+		{"bad_sha.hcl", []string{"bad_sha.hcl:5,", "64 hex"}},
+		{"syntax.hcl", []string{"syntax.hcl:4,"}},
+		{"bad_type.hcl", []string{"bad_type.hcl:5,", "max_attempts", "number is required"}},
+		{"bad_backoff.hcl", []string{"bad_backoff.hcl:6,", "backoff_cap"}},
+		{"bad_provider_id.hcl", []string{"bad_provider_id.hcl:4,", "Bad Id"}},
+		{"bad_listen.hcl", []string{"bad_listen.hcl:1,", "listen"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("testdata", "bad", tt.file)
+			_, err := config.Load(path)
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			var cerr *config.Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("error %T is not *config.Error: %v", err, err)
+			}
+			msg := err.Error()
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+			if !strings.HasPrefix(msg, path+":") {
+				t.Errorf("error %q does not start with %s:", msg, path)
+			}
+		})
+	}
+}
+
+// A secret, even a malformed one, never appears in an error message.
+func TestErrorsDoNotEchoSecrets(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "k"), []byte("not-base64-but-secret!!"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := "database_url = \"postgres://u:pw-secret@h/db\"\ncredentials_key = file(\"k\")\n"
+	_, err := config.Parse(filepath.Join(dir, "c.hcl"), []byte(src))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if strings.Contains(err.Error(), "not-base64-but-secret") {
+		t.Errorf("error leaks the key: %v", err)
+	}
+
+	src = "database_url = \"mysql://u:pw-secret@h/db\"\ncredentials_key = file(\"k\")\n"
+	_, err = config.Parse(filepath.Join(dir, "c.hcl"), []byte(src))
+	if err == nil || strings.Contains(err.Error(), "pw-secret") {
+		t.Errorf("error leaks the database password: %v", err)
+	}
+}
+
+func TestKeyStringRedacts(t *testing.T) {
+	k := config.Key{ID: "abcd1234", Bytes: []byte("0123456789abcdef0123456789abcdef")}
+	for _, s := range []string{k.String(), k.GoString()} {
+		if strings.Contains(s, "0123456789") {
+			t.Errorf("key printed: %s", s)
+		}
+	}
+}
+
+func TestExampleDevConfig(t *testing.T) {
+	// examples/dev.hcl reads a key the Makefile generates; make a stand-in.
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "dev.hcl"))
+	if err != nil {
+		t.Skipf("examples/dev.hcl: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "examples"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	for _, f := range []string{"dev-credentials.key", "dev-webhook.secret"} {
+		content := key
+		if f != "dev-credentials.key" {
+			content = "dev-webhook-secret"
+		}
+		if err := os.WriteFile(filepath.Join(dir, "data", f), []byte(content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "examples", "dev.hcl"), src)
+	if err != nil {
+		t.Fatalf("dev.hcl: %v", err)
+	}
+	want := []string{"template", "generic", "ttn", "ondilo", "iopool"}
+	for _, id := range want {
+		if _, ok := cfg.Provider(id); !ok {
+			t.Errorf("dev.hcl lacks provider %q", id)
+		}
+	}
+}

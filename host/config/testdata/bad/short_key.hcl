@@ -1,0 +1,2 @@
+database_url    = "sqlite:x.db"
+credentials_key = file("../short.key")

@@ -1,0 +1,5 @@
+database_url    = "sqlite:x.db"
+credentials_key = file("../test.key")
+provider "ttn" {
+  enabled = 
+}

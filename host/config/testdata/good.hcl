@@ -1,0 +1,80 @@
+# A complete configuration: every block and attribute.
+listen       = "0.0.0.0:9090"
+database_url = "postgres://poolhost@db/poolhost"
+plugin_dir   = "/opt/poolhost/plugins"
+public_url   = "https://pool.example.com/"
+log_level    = "debug"
+log_format   = "json"
+auto_migrate = false
+
+credentials_key      = file("test.key")
+credentials_old_keys = [file("old.key")]
+
+http {
+  max_body_bytes      = 2097152
+  read_header_timeout = "3s"
+  return_url          = "https://app.example.com/connected"
+}
+
+retry_worker {
+  enabled      = false
+  interval     = "1s"
+  batch_size   = 10
+  lease        = "30s"
+  max_attempts = 4
+  backoff_base = "2s"
+  backoff_cap  = "1m"
+}
+
+poll_worker {
+  interval = "10s"
+}
+
+ingest {
+  max_future_skew = "2m"
+  max_past_age    = "7d"
+}
+
+plugins {
+  start_timeout   = "20s"
+  health_interval = "5s"
+  health_timeout  = "1s"
+  health_failures = 2
+  max_restarts    = 3
+  restart_window  = "1m"
+  backoff_base    = "100ms"
+  backoff_cap     = "5s"
+}
+
+provider "ondilo" {
+  stage         = "pilot"
+  pilot_users   = ["ana@example.com", "42"]
+  access        = "read-only"
+  poll          = true
+  poll_interval = "10m"
+  sha256        = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+  settings = {
+    api_base = "https://interop.ondilo.com"
+  }
+  secrets = {
+    client_secret = env("POOLHOST_TEST_CLIENT_SECRET")
+  }
+  timeouts {
+    poll   = "45s"
+    health = "3s"
+  }
+}
+
+provider "generic" {
+  webhooks = true
+  binary   = "custom-generic"
+  secrets = {
+    webhook_secret = file("webhook.secret")
+    prefixed       = "whsec_${env("POOLHOST_TEST_CLIENT_SECRET")}"
+  }
+}
+
+provider "iopool" {
+  enabled = false
+  binary  = "/usr/local/bin/iopool-plugin"
+}
