@@ -261,7 +261,7 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 	for _, p := range pools {
 		key := strconv.FormatInt(p.ID, 10)
 		pc := cur.Pools[key]
-		if pc.Device == "" || now.Sub(pc.DeviceCheckedAt) >= deviceRecheck || now.Before(pc.DeviceCheckedAt) {
+		if pc.DeviceCheckedAt.IsZero() || now.Sub(pc.DeviceCheckedAt) >= deviceRecheck || now.Before(pc.DeviceCheckedAt) {
 			d, ok, err := s.device(ctx, p.ID)
 			if err != nil {
 				return sdk.PollResult{}, fmt.Errorf("get device of pool %d: %w", p.ID, err)

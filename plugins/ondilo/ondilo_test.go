@@ -1,0 +1,711 @@
+package ondilo_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/plugins/ondilo"
+	"github.com/poolhost/poolhost/plugins/ondilo/ondilotest"
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/metric"
+)
+
+const redirectURI = "https://poolhost.example/v1/providers/ondilo/callback"
+
+// client is what the tests drive: the adapter itself or a client reaching it over the
+// plugin wire (see transports).
+type client interface {
+	sdk.Adapter
+	sdk.Poller
+}
+
+// transport builds a client for an adapter.
+type transport struct {
+	name string
+	wrap func(t *testing.T, a *ondilo.Adapter) client
+}
+
+// eachTransport runs f once per transport, so every behaviour is checked both in
+// process and across the real plugin wire.
+func eachTransport(t *testing.T, f func(t *testing.T, tr transport)) {
+	t.Helper()
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { f(t, tr) })
+	}
+}
+
+// start runs a fake Ondilo and a configured adapter pointing at it.
+func start(t *testing.T, tr transport, opts ...ondilo.Option) (client, *ondilotest.Server) {
+	t.Helper()
+	srv := ondilotest.NewServer(t)
+	c := tr.wrap(t, ondilo.New(opts...))
+	err := c.Configure(ctx(t), sdk.ConfigureRequest{Settings: map[string]string{ondilo.SettingBaseURL: srv.URL}})
+	if err != nil {
+		t.Fatalf("Configure: %v", err)
+	}
+	return c, srv
+}
+
+func ctx(t *testing.T) context.Context {
+	t.Helper()
+	c, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+// account returns an account holding a fresh token pair from srv.
+func account(srv *ondilotest.Server, expiry time.Time) sdk.Account {
+	at, rt := srv.IssueTokens()
+	return sdk.Account{
+		ID:                "acct-1",
+		ExternalAccountID: "pool:234",
+		Credentials: sdk.Credentials{
+			"access_token":  at,
+			"refresh_token": rt,
+			"expiry":        expiry.UTC().Format(time.RFC3339),
+		},
+	}
+}
+
+func wantKind(t *testing.T, err error, kind sdk.ErrorKind) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want kind %v", kind)
+	}
+	if got := sdk.KindOf(err); got != kind {
+		t.Fatalf("error %q has kind %v, want %v", err, got, kind)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		c, _ := start(t, tr)
+		d, err := c.Describe(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ID != "ondilo" || d.ProtocolVersion != sdk.ProtocolVersion {
+			t.Errorf("id/protocol = %q/%d", d.ID, d.ProtocolVersion)
+		}
+		want := sdk.Capabilities{Connect: sdk.ConnectOAuth2, Poll: true, MinPollInterval: 15 * time.Minute}
+		if d.Capabilities != want {
+			t.Errorf("capabilities = %+v, want %+v", d.Capabilities, want)
+		}
+		if len(d.RequiredSettings) != 0 || len(d.RequiredSecrets) != 0 {
+			t.Errorf("required settings/secrets = %v/%v, want none (all have defaults)", d.RequiredSettings, d.RequiredSecrets)
+		}
+	})
+}
+
+func TestConfigureRejectsBadBaseURL(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		c := tr.wrap(t, ondilo.New())
+		for _, v := range []string{"interop.ondilo.com", "ftp://x", "http://"} {
+			err := c.Configure(ctx(t), sdk.ConfigureRequest{Settings: map[string]string{"base_url": v}})
+			wantKind(t, err, sdk.KindInvalidInput)
+		}
+	})
+}
+
+func TestConnectAuthorizeURL(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		c := tr.wrap(t, ondilo.New())
+		// Unconfigured: the public defaults apply.
+		res, err := c.Connect(ctx(t), sdk.ConnectRequest{RedirectURI: redirectURI, State: "st&ate=1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Linkage != nil {
+			t.Fatalf("oauth2 connect returned a linkage")
+		}
+		u, err := url.Parse(res.AuthorizeURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := u.Scheme + "://" + u.Host + u.Path; got != "https://interop.ondilo.com/oauth2/authorize" {
+			t.Errorf("authorize endpoint = %s", got)
+		}
+		want := url.Values{
+			"client_id":     {"customer_api"},
+			"response_type": {"code"},
+			"redirect_uri":  {redirectURI},
+			"scope":         {"api"},
+			"state":         {"st&ate=1"},
+		}
+		if got := u.Query(); got.Encode() != want.Encode() {
+			t.Errorf("authorize query = %v, want %v", got, want)
+		}
+
+		_, err = c.Connect(ctx(t), sdk.ConnectRequest{RedirectURI: redirectURI})
+		wantKind(t, err, sdk.KindInvalidInput)
+	})
+}
+
+// authorize follows the authorize URL like a browser would and returns the callback's
+// query parameters.
+func authorize(t *testing.T, authorizeURL string) url.Values {
+	t.Helper()
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequestWithContext(ctx(t), http.MethodGet, authorizeURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("authorize: HTTP %d", resp.StatusCode)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != redirectURI {
+		t.Fatalf("redirected to %s, want %s", got, redirectURI)
+	}
+	return loc.Query()
+}
+
+func callbackRequest(q url.Values) sdk.CallbackRequest {
+	all := map[string]string{}
+	for k := range q {
+		all[k] = q.Get(k)
+	}
+	return sdk.CallbackRequest{Code: q.Get("code"), State: q.Get("state"), RedirectURI: redirectURI, Query: all}
+}
+
+func TestConnectCallbackDiscoverPoll(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		c, srv := start(t, tr)
+
+		res, err := c.Connect(ctx(t), sdk.ConnectRequest{RedirectURI: redirectURI, State: "s1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := authorize(t, res.AuthorizeURL)
+		if q.Get("state") != "s1" {
+			t.Fatalf("state came back as %q", q.Get("state"))
+		}
+		before := time.Now()
+		link, err := c.Callback(ctx(t), callbackRequest(q))
+		if err != nil {
+			t.Fatalf("Callback: %v", err)
+		}
+		if link.ExternalAccountID != "pool:234" {
+			t.Errorf("external account id = %q, want pool:234", link.ExternalAccountID)
+		}
+		if link.DisplayName != "Ondilo: John's Pool" {
+			t.Errorf("display name = %q", link.DisplayName)
+		}
+		cr := link.Credentials
+		if cr["access_token"] == "" || cr["refresh_token"] == "" {
+			t.Fatalf("credentials lack tokens: keys %v", keys(cr))
+		}
+		exp, err := time.Parse(time.RFC3339, cr["expiry"])
+		if err != nil || exp.Before(before.Add(59*time.Minute)) || exp.After(time.Now().Add(61*time.Minute)) {
+			t.Errorf("expiry = %q (%v), want about an hour from now", cr["expiry"], err)
+		}
+		acct := sdk.Account{ID: "a1", ExternalAccountID: link.ExternalAccountID, Credentials: cr}
+
+		disc, err := c.DiscoverDevices(ctx(t), sdk.DiscoverRequest{Account: acct})
+		if err != nil {
+			t.Fatalf("DiscoverDevices: %v", err)
+		}
+		if disc.RefreshedCredentials != nil {
+			t.Errorf("discover refreshed a valid token")
+		}
+		wantDev := sdk.Device{
+			ProviderDeviceID: ondilotest.SampleDeviceUUID,
+			Name:             "John's Pool",
+			Model:            "ICO",
+			Metadata: map[string]string{
+				"pool_id":       "234",
+				"pool_type":     "outdoor_inground_pool",
+				"serial_number": "W1122333044455",
+				"sw_version":    "1.7.1-stable",
+			},
+		}
+		if len(disc.Devices) != 1 || !deviceEqual(disc.Devices[0], wantDev) {
+			t.Fatalf("devices = %+v, want [%+v]", disc.Devices, wantDev)
+		}
+
+		poll, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+		if err != nil {
+			t.Fatalf("PollReadings: %v", err)
+		}
+		at := time.Date(2024, 1, 1, 1, 0, 0, 0, time.UTC)
+		want := []sdk.Reading{
+			{Metric: metric.Temperature, Value: 19, Unit: metric.UnitCelsius},
+			{Metric: metric.PH, Value: 9.29, Unit: metric.UnitPH},
+			{Metric: metric.ORP, Value: 647, Unit: metric.UnitMillivolt},
+			// salt is null in the sample: dropped.
+			{Metric: metric.TDS, Value: 845, Unit: metric.UnitPPM},
+			{Metric: metric.Battery, Value: 50, Unit: metric.UnitPercent},
+			{Metric: metric.Signal, Value: 60, Unit: metric.UnitPercent},
+		}
+		for i := range want {
+			want[i].ProviderDeviceID = ondilotest.SampleDeviceUUID
+			want[i].RecordedAt = at
+			want[i].Quality = sdk.QualityGood
+		}
+		checkReadings(t, poll.Readings, want)
+		if poll.NextCursor == "" {
+			t.Fatal("no cursor after a poll with readings")
+		}
+
+		again, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: poll.NextCursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again.Readings) != 0 {
+			t.Errorf("repeat poll returned %d readings already returned", len(again.Readings))
+		}
+
+		if n := count(srv.Requests(), "/configuration"); n != 0 {
+			t.Errorf("the configuration endpoint was called %d times", n)
+		}
+	})
+}
+
+func TestPollCursor(t *testing.T) {
+	m := func(typ string, v float64, at string) ondilotest.Measure {
+		return ondilotest.Measure{DataType: typ, Value: ondilotest.Float(v), ValueTime: at, IsValid: true}
+	}
+	const t1, t2, t0 = "2024-01-01 01:00:00", "2024-01-01 02:00:00", "2024-01-01 00:00:00"
+	tests := []struct {
+		name  string
+		first []ondilotest.Measure
+		then  []ondilotest.Measure
+		want  []string // metric@value_time returned by the second poll
+	}{
+		{
+			name:  "nothing new",
+			first: []ondilotest.Measure{m("ph", 7.2, t1), m("orp", 700, t1)},
+			then:  []ondilotest.Measure{m("ph", 7.2, t1), m("orp", 700, t1)},
+		},
+		{
+			name:  "new hour",
+			first: []ondilotest.Measure{m("ph", 7.2, t1), m("orp", 700, t1)},
+			then:  []ondilotest.Measure{m("ph", 7.3, t2), m("orp", 710, t2)},
+			want:  []string{"ph@" + t2, "orp@" + t2},
+		},
+		{
+			name:  "per data type",
+			first: []ondilotest.Measure{m("ph", 7.2, t1), m("battery", 90, t0)},
+			// battery reported later than the water measures but still newer than its own cursor
+			then: []ondilotest.Measure{m("ph", 7.2, t1), m("battery", 89, t1)},
+			want: []string{"battery@" + t1},
+		},
+		{
+			name:  "older value never returned",
+			first: []ondilotest.Measure{m("ph", 7.2, t1)},
+			then:  []ondilotest.Measure{m("ph", 7.0, t0)},
+		},
+	}
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c, srv := start(t, tr)
+				acct := account(srv, time.Now().Add(time.Hour))
+				srv.SetMeasures(ondilotest.SamplePoolID, tt.first)
+				first, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(first.Readings) != len(tt.first) {
+					t.Fatalf("first poll: %d readings, want %d", len(first.Readings), len(tt.first))
+				}
+				srv.SetMeasures(ondilotest.SamplePoolID, tt.then)
+				second, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: first.NextCursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, r := range second.Readings {
+					got = append(got, r.Metric+"@"+r.RecordedAt.Format("2006-01-02 15:04:05"))
+				}
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("second poll returned %v, want %v", got, tt.want)
+				}
+			})
+		}
+	})
+}
+
+func TestPollQualityAndDrops(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		c, srv := start(t, tr)
+		const at = "2024-03-01 10:00:00"
+		srv.SetMeasures(ondilotest.SamplePoolID, []ondilotest.Measure{
+			{DataType: "ph", Value: ondilotest.Float(7.4), ValueTime: at, IsValid: true},
+			{DataType: "orp", Value: ondilotest.Float(120), ValueTime: at, IsValid: false, ExclusionReason: ondilotest.String("out_of_water")},
+			{DataType: "temperature", Value: ondilotest.Float(25), ValueTime: at, IsValid: true, ExclusionReason: ondilotest.String("sensor_error")},
+			{DataType: "salt", Value: ondilotest.Float(3100), ValueTime: at, IsValid: true},
+			{DataType: "tds", Value: nil, ValueTime: at, IsValid: true},
+			{DataType: "battery", Value: ondilotest.Float(80), ValueTime: "yesterday", IsValid: true},
+			{DataType: "conductivity", Value: ondilotest.Float(5), ValueTime: at, IsValid: true},
+		})
+		res, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: account(srv, time.Now().Add(time.Hour))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]sdk.Reading{}
+		for _, r := range res.Readings {
+			got[r.Metric] = r
+		}
+		want := map[string]sdk.Quality{
+			metric.PH:          sdk.QualityGood,
+			metric.ORP:         sdk.QualitySuspect,
+			metric.Temperature: sdk.QualitySuspect,
+			metric.Salt:        sdk.QualityGood,
+		}
+		if len(got) != len(want) {
+			t.Fatalf("readings for %v, want %v (null tds, unreadable time and unknown type dropped)", keys(got), keys(want))
+		}
+		for m, q := range want {
+			if got[m].Quality != q {
+				t.Errorf("%s quality = %q, want %q", m, got[m].Quality, q)
+			}
+		}
+		if s := got[metric.Salt]; s.Value != 3100 || s.Unit != metric.UnitPPM {
+			t.Errorf("salt = %v %s, want 3100 ppm (mg/L)", s.Value, s.Unit)
+		}
+		if !strings.Contains(string(got[metric.ORP].RawPayload), `"out_of_water"`) {
+			t.Errorf("raw payload = %s, want the measure as Ondilo sent it", got[metric.ORP].RawPayload)
+		}
+	})
+}
+
+func TestTokenRefresh(t *testing.T) {
+	tests := []struct {
+		name        string
+		expiry      time.Duration // stored expiry relative to now
+		expireOnSrv bool          // the fake no longer honours the stored token
+		wantRefresh bool
+	}{
+		{name: "valid token", expiry: time.Hour},
+		{name: "stored expiry passed", expiry: -time.Minute, expireOnSrv: true, wantRefresh: true},
+		{name: "401 before stored expiry", expiry: 30 * time.Minute, expireOnSrv: true, wantRefresh: true},
+		{name: "about to expire", expiry: 10 * time.Second, wantRefresh: true},
+	}
+	calls := []struct {
+		name string
+		call func(ctx context.Context, c client, a sdk.Account) (sdk.Credentials, error)
+	}{
+		{"discover", func(ctx context.Context, c client, a sdk.Account) (sdk.Credentials, error) {
+			r, err := c.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: a})
+			return r.RefreshedCredentials, err
+		}},
+		{"poll", func(ctx context.Context, c client, a sdk.Account) (sdk.Credentials, error) {
+			r, err := c.PollReadings(ctx, sdk.PollRequest{Account: a})
+			return r.RefreshedCredentials, err
+		}},
+	}
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, tt := range tests {
+			for _, call := range calls {
+				t.Run(tt.name+"/"+call.name, func(t *testing.T) {
+					c, srv := start(t, tr)
+					acct := account(srv, time.Now().Add(tt.expiry))
+					if tt.expireOnSrv {
+						srv.ExpireAccessTokens()
+					}
+					fresh, err := call.call(ctx(t), c, acct)
+					if err != nil {
+						t.Fatalf("call failed: %v", err)
+					}
+					refreshes := srv.TokenRequests("refresh_token")
+					if !tt.wantRefresh {
+						if fresh != nil || refreshes != 0 {
+							t.Fatalf("refreshed a valid token (%d refreshes, credentials %v)", refreshes, keys(fresh))
+						}
+						return
+					}
+					if refreshes != 1 {
+						t.Errorf("%d refresh requests, want 1", refreshes)
+					}
+					if fresh == nil || fresh["access_token"] == "" || fresh["access_token"] == acct.Credentials["access_token"] {
+						t.Fatalf("no new access token in refreshed credentials (keys %v)", keys(fresh))
+					}
+					if fresh["refresh_token"] != acct.Credentials["refresh_token"] {
+						t.Errorf("refresh token changed unexpectedly")
+					}
+					if exp, err := time.Parse(time.RFC3339, fresh["expiry"]); err != nil || time.Until(exp) < 50*time.Minute {
+						t.Errorf("refreshed expiry = %q", fresh["expiry"])
+					}
+				})
+			}
+		}
+	})
+}
+
+func TestReauth(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(srv *ondilotest.Server, a *sdk.Account)
+	}{
+		{"grant revoked", func(srv *ondilotest.Server, a *sdk.Account) { srv.RevokeGrant() }},
+		{"grant revoked, token expired", func(srv *ondilotest.Server, a *sdk.Account) {
+			srv.RevokeGrant()
+			a.Credentials["expiry"] = time.Now().Add(-time.Hour).Format(time.RFC3339)
+		}},
+		{"no refresh token", func(srv *ondilotest.Server, a *sdk.Account) {
+			srv.ExpireAccessTokens()
+			delete(a.Credentials, "refresh_token")
+		}},
+	}
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c, srv := start(t, tr)
+				acct := account(srv, time.Now().Add(time.Hour))
+				tt.setup(srv, &acct)
+				_, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+				wantKind(t, err, sdk.KindReauth)
+				_, err = c.DiscoverDevices(ctx(t), sdk.DiscoverRequest{Account: acct})
+				wantKind(t, err, sdk.KindReauth)
+			})
+		}
+	})
+}
+
+func TestUpstreamFailures(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(srv *ondilotest.Server)
+		kind     sdk.ErrorKind
+		contains string
+	}{
+		{"quota 429", func(s *ondilotest.Server) { s.SetQuotaExceeded(http.StatusTooManyRequests) }, sdk.KindTemporary, "quota"},
+		{"quota body on 403", func(s *ondilotest.Server) { s.SetQuotaExceeded(http.StatusForbidden) }, sdk.KindTemporary, "quota"},
+		{"503", func(s *ondilotest.Server) { s.FailNext(1, http.StatusServiceUnavailable) }, sdk.KindTemporary, "503"},
+		{"malformed body", func(s *ondilotest.Server) { s.FailNext(1, http.StatusOK) }, sdk.KindTemporary, "decode"},
+		{"400", func(s *ondilotest.Server) { s.FailNext(1, http.StatusBadRequest) }, sdk.KindPermanent, "400"},
+	}
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c, srv := start(t, tr)
+				acct := account(srv, time.Now().Add(time.Hour))
+				tt.setup(srv)
+				_, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+				wantKind(t, err, tt.kind)
+				if !strings.Contains(err.Error(), tt.contains) {
+					t.Errorf("error %q does not mention %q", err, tt.contains)
+				}
+			})
+		}
+	})
+}
+
+func TestCallbackFailures(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(srv *ondilotest.Server) sdk.CallbackRequest
+		kind  sdk.ErrorKind
+	}{
+		{"consent denied", func(srv *ondilotest.Server) sdk.CallbackRequest {
+			return sdk.CallbackRequest{State: "s", RedirectURI: redirectURI, Query: map[string]string{"error": "access_denied", "state": "s"}}
+		}, sdk.KindInvalidInput},
+		{"no code", func(srv *ondilotest.Server) sdk.CallbackRequest {
+			return sdk.CallbackRequest{State: "s", RedirectURI: redirectURI}
+		}, sdk.KindInvalidInput},
+		{"unknown code", func(srv *ondilotest.Server) sdk.CallbackRequest {
+			return sdk.CallbackRequest{Code: "forged", State: "s", RedirectURI: redirectURI}
+		}, sdk.KindInvalidInput},
+		{"redirect uri mismatch", func(srv *ondilotest.Server) sdk.CallbackRequest {
+			return sdk.CallbackRequest{Code: srv.IssueCode("https://elsewhere.example/cb"), State: "s", RedirectURI: redirectURI}
+		}, sdk.KindInvalidInput},
+		{"account without pools", func(srv *ondilotest.Server) sdk.CallbackRequest {
+			srv.RemovePools()
+			return sdk.CallbackRequest{Code: srv.IssueCode(redirectURI), State: "s", RedirectURI: redirectURI}
+		}, sdk.KindInvalidInput},
+		{"quota while listing pools", func(srv *ondilotest.Server) sdk.CallbackRequest {
+			srv.SetQuotaExceeded(http.StatusTooManyRequests)
+			return sdk.CallbackRequest{Code: srv.IssueCode(redirectURI), State: "s", RedirectURI: redirectURI}
+		}, sdk.KindTemporary},
+	}
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c, srv := start(t, tr)
+				_, err := c.Callback(ctx(t), tt.setup(srv))
+				wantKind(t, err, tt.kind)
+			})
+		}
+	})
+}
+
+func TestCodeIsSingleUse(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		c, srv := start(t, tr)
+		req := sdk.CallbackRequest{Code: srv.IssueCode(redirectURI), State: "s", RedirectURI: redirectURI}
+		if _, err := c.Callback(ctx(t), req); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.Callback(ctx(t), req)
+		wantKind(t, err, sdk.KindInvalidInput)
+	})
+}
+
+func TestSeveralPools(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		c, srv := start(t, tr)
+		// A newer pool with its own ICO, and one whose ICO is not installed yet.
+		srv.AddPool(ondilotest.Pool{ID: 512, Name: "Spa", Type: "spa"},
+			&ondilotest.Device{UUID: "spa-ico", SerialNumber: "W2", SWVersion: "1.8.0"},
+			[]ondilotest.Measure{{DataType: "temperature", Value: ondilotest.Float(37), ValueTime: "2024-01-01 01:30:00", IsValid: true}})
+		srv.AddPool(ondilotest.Pool{ID: 100, Name: "Pond", Type: "pond"}, nil, nil)
+
+		link, err := c.Callback(ctx(t), sdk.CallbackRequest{Code: srv.IssueCode(redirectURI), State: "s", RedirectURI: redirectURI})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link.ExternalAccountID != "pool:100" {
+			t.Errorf("external account id = %q, want the lowest pool id", link.ExternalAccountID)
+		}
+		acct := sdk.Account{Credentials: link.Credentials}
+		disc, err := c.DiscoverDevices(ctx(t), sdk.DiscoverRequest{Account: acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, d := range disc.Devices {
+			ids = append(ids, d.ProviderDeviceID)
+		}
+		if !slices.Equal(ids, []string{ondilotest.SampleDeviceUUID, "spa-ico"}) {
+			t.Errorf("devices = %v", ids)
+		}
+
+		poll, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		perDevice := map[string]int{}
+		for _, r := range poll.Readings {
+			perDevice[r.ProviderDeviceID]++
+		}
+		if perDevice[ondilotest.SampleDeviceUUID] != 6 || perDevice["spa-ico"] != 1 || len(perDevice) != 2 {
+			t.Errorf("readings per device = %v", perDevice)
+		}
+		// The cursor caches device ids: the next poll costs one list plus one
+		// lastmeasures per pool with an ICO.
+		n := len(srv.Requests())
+		if _, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: poll.NextCursor}); err != nil {
+			t.Fatal(err)
+		}
+		if got := srv.Requests()[n:]; len(got) != 3 || count(got, "/device") != 0 {
+			t.Errorf("second poll made requests %v, want /pools and two /lastmeasures", got)
+		}
+	})
+}
+
+func TestDeviceRecheckedDaily(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		now := time.Date(2024, 1, 1, 2, 0, 0, 0, time.UTC)
+		c, srv := start(t, tr, ondilo.WithClock(func() time.Time { return now }))
+		acct := account(srv, now.Add(time.Hour))
+		acct.Credentials["expiry"] = "" // the fake clock is not the wall clock: let a 401 decide
+		first, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The ICO is swapped; within the day the cached uuid is still trusted.
+		srv.SetDevice(ondilotest.SamplePoolID, &ondilotest.Device{UUID: "new-ico"})
+		now = now.Add(23 * time.Hour)
+		n := len(srv.Requests())
+		same, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: first.NextCursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(same.Readings) != 0 || count(srv.Requests()[n:], "/device") != 0 {
+			t.Fatalf("within the day: %d readings, requests %v", len(same.Readings), srv.Requests()[n:])
+		}
+		now = now.Add(2 * time.Hour)
+		second, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: same.NextCursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The new device starts its own history, so the same measures come back under it.
+		if len(second.Readings) != 6 || second.Readings[0].ProviderDeviceID != "new-ico" {
+			t.Fatalf("after the swap: %d readings, first for %q", len(second.Readings), deviceOf(second.Readings))
+		}
+	})
+}
+
+func deviceOf(rs []sdk.Reading) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return rs[0].ProviderDeviceID
+}
+
+func TestCorruptCursorStartsAfresh(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		c, srv := start(t, tr)
+		for _, cur := range []string{"not json", `{"v":99}`, `[]`} {
+			res, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: account(srv, time.Now().Add(time.Hour)), Cursor: cur})
+			if err != nil {
+				t.Fatalf("cursor %q: %v", cur, err)
+			}
+			if len(res.Readings) != 6 {
+				t.Errorf("cursor %q: %d readings, want the 6 latest", cur, len(res.Readings))
+			}
+		}
+	})
+}
+
+func checkReadings(t *testing.T, got, want []sdk.Reading) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d readings, want %d:\n%+v", len(got), len(want), got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.ProviderDeviceID != w.ProviderDeviceID || g.Metric != w.Metric || g.Value != w.Value ||
+			g.Unit != w.Unit || !g.RecordedAt.Equal(w.RecordedAt) || g.Quality != w.Quality {
+			t.Errorf("reading %d = %+v, want %+v", i, g, w)
+		}
+		if len(g.RawPayload) == 0 {
+			t.Errorf("reading %d has no raw payload", i)
+		}
+	}
+}
+
+func deviceEqual(a, b sdk.Device) bool {
+	if a.ProviderDeviceID != b.ProviderDeviceID || a.Name != b.Name || a.Model != b.Model || len(a.Metadata) != len(b.Metadata) {
+		return false
+	}
+	for k, v := range b.Metadata {
+		if a.Metadata[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func count(paths []string, suffix string) int {
+	n := 0
+	for _, p := range paths {
+		if strings.HasSuffix(p, suffix) {
+			n++
+		}
+	}
+	return n
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
