@@ -1,0 +1,85 @@
+package sdk
+
+import (
+	"net/http"
+	"net/textproto"
+	"time"
+
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Conversions of the requests a plugin receives, from wire types to SDK types.
+
+func configureRequestFromProto(req *pb.ConfigureRequest) ConfigureRequest {
+	return ConfigureRequest{Settings: req.GetSettings(), Secrets: req.GetSecrets()}
+}
+
+func connectRequestFromProto(req *pb.ConnectRequest) ConnectRequest {
+	return ConnectRequest{RedirectURI: req.GetRedirectUri(), State: req.GetState(), Input: req.GetInput()}
+}
+
+func callbackRequestFromProto(req *pb.CallbackRequest) CallbackRequest {
+	return CallbackRequest{
+		Code:        req.GetCode(),
+		State:       req.GetState(),
+		RedirectURI: req.GetRedirectUri(),
+		Query:       req.GetQuery(),
+	}
+}
+
+func webhookRequestFromProto(w *pb.RawWebhook) WebhookRequest {
+	req := WebhookRequest{
+		Headers:       headersFromProto(w.GetHeaders()),
+		Body:          w.GetBody(),
+		ReceivedAt:    timeFromProto(w.GetReceivedAt()),
+		AccountSecret: w.GetAccountSecret(),
+	}
+	if w.GetAccount() != nil {
+		a := accountFromProto(w.GetAccount())
+		req.Account = &a
+	}
+	return req
+}
+
+func accountFromProto(a *pb.Account) Account {
+	return Account{
+		ID:                a.GetId(),
+		ExternalAccountID: a.GetExternalAccountId(),
+		Credentials:       credentialsFromProto(a.GetCredentials()),
+	}
+}
+
+// credentialsFromProto keeps "unset" (nil) apart from "set but empty" (non-nil, empty).
+func credentialsFromProto(c *pb.Credentials) Credentials {
+	if c == nil {
+		return nil
+	}
+	out := make(Credentials, len(c.GetValues()))
+	for k, v := range c.GetValues() {
+		out[k] = v
+	}
+	return out
+}
+
+// headersFromProto canonicalises names so Header.Get works even for a sender that did
+// not, and merges repeated entries in order.
+func headersFromProto(hs []*pb.Header) http.Header {
+	if len(hs) == 0 {
+		return http.Header{}
+	}
+	out := make(http.Header, len(hs))
+	for _, h := range hs {
+		name := textproto.CanonicalMIMEHeaderKey(h.GetName())
+		out[name] = append(out[name], h.GetValues()...)
+	}
+	return out
+}
+
+// timeFromProto maps an unset timestamp to the zero time.
+func timeFromProto(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
+}

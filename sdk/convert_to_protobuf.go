@@ -1,0 +1,124 @@
+package sdk
+
+import (
+	"errors"
+	"time"
+
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Conversions of what a plugin returns, from SDK types to wire types.
+
+func descriptionToProto(d Description) *pb.DescribeResponse {
+	var minPoll *durationpb.Duration
+	if d.Capabilities.MinPollInterval != 0 {
+		minPoll = durationpb.New(d.Capabilities.MinPollInterval)
+	}
+	return &pb.DescribeResponse{
+		Id:              d.ID,
+		Version:         d.Version,
+		ProtocolVersion: int32(d.ProtocolVersion),
+		Capabilities: &pb.Capabilities{
+			Connect:         string(d.Capabilities.Connect),
+			Webhook:         d.Capabilities.Webhook,
+			Poll:            d.Capabilities.Poll,
+			MinPollInterval: minPoll,
+			Write:           d.Capabilities.Write,
+		},
+		RequiredSettings: d.RequiredSettings,
+		RequiredSecrets:  d.RequiredSecrets,
+	}
+}
+
+func linkagePtrToProto(l *Linkage) *pb.Linkage {
+	if l == nil {
+		return nil
+	}
+	return linkageToProto(*l)
+}
+
+func linkageToProto(l Linkage) *pb.Linkage {
+	return &pb.Linkage{
+		ExternalAccountId: l.ExternalAccountID,
+		DisplayName:       l.DisplayName,
+		Credentials:       credentialsToProto(l.Credentials),
+	}
+}
+
+// credentialsToProto sends nil as unset ("unchanged") and an empty map as an empty set.
+func credentialsToProto(c Credentials) *pb.Credentials {
+	if c == nil {
+		return nil
+	}
+	return &pb.Credentials{Values: c}
+}
+
+func devicesToProto(ds []Device) []*pb.Device {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]*pb.Device, len(ds))
+	for i, d := range ds {
+		out[i] = &pb.Device{
+			ProviderDeviceId: d.ProviderDeviceID,
+			Name:             d.Name,
+			Model:            d.Model,
+			Metadata:         d.Metadata,
+		}
+	}
+	return out
+}
+
+func webhookResultToProto(r WebhookResult) *pb.WebhookResult {
+	return &pb.WebhookResult{Readings: readingsToProto(r.Readings), DeliveryId: r.DeliveryID}
+}
+
+func readingsToProto(rs []Reading) []*pb.Reading {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]*pb.Reading, len(rs))
+	for i, r := range rs {
+		out[i] = &pb.Reading{
+			ProviderDeviceId: r.ProviderDeviceID,
+			Metric:           r.Metric,
+			Value:            r.Value,
+			Unit:             r.Unit,
+			RecordedAt:       timeToProto(r.RecordedAt),
+			Quality:          string(r.Quality),
+			RawPayload:       r.RawPayload,
+		}
+	}
+	return out
+}
+
+// timeToProto sends the zero time as an unset timestamp.
+func timeToProto(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+var kindToProto = map[ErrorKind]pb.ErrorKind{
+	KindTemporary:    pb.ErrorKind_ERROR_KIND_TEMPORARY,
+	KindPermanent:    pb.ErrorKind_ERROR_KIND_PERMANENT,
+	KindReauth:       pb.ErrorKind_ERROR_KIND_REAUTH,
+	KindUnsupported:  pb.ErrorKind_ERROR_KIND_UNSUPPORTED,
+	KindRejected:     pb.ErrorKind_ERROR_KIND_REJECTED,
+	KindInvalidInput: pb.ErrorKind_ERROR_KIND_INVALID_INPUT,
+}
+
+// errorToProto is for the one error that travels inside a response
+// (IngestWebhookResponse.webhook_error); unknown kinds go as unspecified (temporary).
+func errorToProto(err error) *pb.Error {
+	kind := KindOf(err)
+	msg := err.Error()
+	var e *Error
+	if errors.As(err, &e) {
+		msg = errorMessage(err, e)
+	}
+	return &pb.Error{Kind: kindToProto[kind], Message: msg}
+}

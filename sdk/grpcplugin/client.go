@@ -1,0 +1,144 @@
+package grpcplugin
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/poolhost/poolhost/sdk"
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+)
+
+// Client calls a plugin's adapter over gRPC. It is safe for concurrent use. Every
+// method passes its context through, so the caller's deadline and cancellation reach the
+// plugin. Errors keep the sdk.ErrorKind and message the adapter returned; a call ended
+// by the caller's context returns an error that matches both context.DeadlineExceeded
+// (or context.Canceled) and sdk.KindTemporary.
+type Client struct {
+	rpc pb.AdapterClient
+}
+
+var (
+	_ sdk.Adapter       = (*Client)(nil)
+	_ sdk.Poller        = (*Client)(nil)
+	_ sdk.HealthChecker = (*Client)(nil)
+)
+
+// ParseError is returned by [Client.IngestWebhook] when the webhook passed verification
+// but could not be parsed: the payload is authentic, so the host may keep it for retry
+// (or as a dead letter when the cause is permanent). Err carries the sdk.ErrorKind.
+type ParseError struct {
+	Err error
+}
+
+func (e *ParseError) Error() string { return "parse verified webhook: " + e.Err.Error() }
+func (e *ParseError) Unwrap() error { return e.Err }
+
+func (c *Client) Describe(ctx context.Context) (sdk.Description, error) {
+	res, err := c.rpc.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return sdk.Description{}, fromStatus(ctx, "describe", err)
+	}
+	return descriptionFromProto(res), nil
+}
+
+func (c *Client) Configure(ctx context.Context, req sdk.ConfigureRequest) error {
+	_, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Settings: req.Settings, Secrets: req.Secrets})
+	if err != nil {
+		return fromStatus(ctx, "configure", err)
+	}
+	return nil
+}
+
+func (c *Client) Connect(ctx context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
+	res, err := c.rpc.Connect(ctx, &pb.ConnectRequest{RedirectUri: req.RedirectURI, State: req.State, Input: req.Input})
+	if err != nil {
+		return sdk.ConnectResult{}, fromStatus(ctx, "connect", err)
+	}
+	out := sdk.ConnectResult{AuthorizeURL: res.GetAuthorizeUrl()}
+	if res.GetLinkage() != nil {
+		l := linkageFromProto(res.GetLinkage())
+		out.Linkage = &l
+	}
+	return out, nil
+}
+
+func (c *Client) Callback(ctx context.Context, req sdk.CallbackRequest) (sdk.Linkage, error) {
+	res, err := c.rpc.Callback(ctx, &pb.CallbackRequest{
+		Code:        req.Code,
+		State:       req.State,
+		RedirectUri: req.RedirectURI,
+		Query:       req.Query,
+	})
+	if err != nil {
+		return sdk.Linkage{}, fromStatus(ctx, "callback", err)
+	}
+	return linkageFromProto(res.GetLinkage()), nil
+}
+
+func (c *Client) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+	res, err := c.rpc.DiscoverDevices(ctx, &pb.DiscoverDevicesRequest{Account: accountToProto(req.Account)})
+	if err != nil {
+		return sdk.DiscoverResult{}, fromStatus(ctx, "discover devices", err)
+	}
+	return sdk.DiscoverResult{
+		Devices:              devicesFromProto(res.GetDevices()),
+		RefreshedCredentials: credentialsFromProto(res.GetRefreshedCredentials()),
+	}, nil
+}
+
+func (c *Client) VerifyWebhook(ctx context.Context, req sdk.WebhookRequest) error {
+	_, err := c.rpc.VerifyWebhook(ctx, &pb.VerifyWebhookRequest{Webhook: webhookToProto(req)})
+	if err != nil {
+		return fromStatus(ctx, "verify webhook", err)
+	}
+	return nil
+}
+
+func (c *Client) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	res, err := c.rpc.Webhook(ctx, &pb.WebhookRequest{Webhook: webhookToProto(req)})
+	if err != nil {
+		return sdk.WebhookResult{}, fromStatus(ctx, "webhook", err)
+	}
+	return webhookResultFromProto(res.GetResult()), nil
+}
+
+// IngestWebhook verifies and parses a webhook in one round trip. A failed verification
+// returns the verification error (kind sdk.KindRejected for a missing or wrong
+// signature) and nothing was parsed. A verified webhook that failed to parse returns a
+// *ParseError wrapping the parse error. Any other error (transport, deadline) means the
+// webhook's authenticity is unknown.
+func (c *Client) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	res, err := c.rpc.IngestWebhook(ctx, &pb.IngestWebhookRequest{Webhook: webhookToProto(req)})
+	if err != nil {
+		return sdk.WebhookResult{}, fromStatus(ctx, "ingest webhook", err)
+	}
+	if e := res.GetWebhookError(); e != nil {
+		return sdk.WebhookResult{}, &ParseError{Err: errorFromProto(e)}
+	}
+	return webhookResultFromProto(res.GetResult()), nil
+}
+
+func (c *Client) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
+	res, err := c.rpc.PollReadings(ctx, &pb.PollReadingsRequest{Account: accountToProto(req.Account), Cursor: req.Cursor})
+	if err != nil {
+		return sdk.PollResult{}, fromStatus(ctx, "poll readings", err)
+	}
+	return sdk.PollResult{
+		Readings:             readingsFromProto(res.GetReadings()),
+		NextCursor:           res.GetNextCursor(),
+		RefreshedCredentials: credentialsFromProto(res.GetRefreshedCredentials()),
+	}, nil
+}
+
+func (c *Client) Health(ctx context.Context) error {
+	if _, err := c.rpc.Health(ctx, &pb.HealthRequest{}); err != nil {
+		return fromStatus(ctx, "health", err)
+	}
+	return nil
+}
+
+// contextError marks a call the caller's context ended: temporary for the host, and
+// errors.Is-comparable with the context error.
+func contextError(call string, ctxErr error) error {
+	return fmt.Errorf("%w: %w", &sdk.Error{Kind: sdk.KindTemporary, Message: call}, ctxErr)
+}

@@ -1,0 +1,97 @@
+package grpcplugin
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/poolhost/poolhost/sdk"
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+)
+
+// Conversions of what a plugin returns, from wire types to SDK types.
+
+func descriptionFromProto(d *pb.DescribeResponse) sdk.Description {
+	c := d.GetCapabilities()
+	return sdk.Description{
+		ID:              d.GetId(),
+		Version:         d.GetVersion(),
+		ProtocolVersion: int(d.GetProtocolVersion()),
+		Capabilities: sdk.Capabilities{
+			Connect:         sdk.ConnectKind(c.GetConnect()),
+			Webhook:         c.GetWebhook(),
+			Poll:            c.GetPoll(),
+			MinPollInterval: c.GetMinPollInterval().AsDuration(),
+			Write:           c.GetWrite(),
+		},
+		RequiredSettings: d.GetRequiredSettings(),
+		RequiredSecrets:  d.GetRequiredSecrets(),
+	}
+}
+
+func linkageFromProto(l *pb.Linkage) sdk.Linkage {
+	return sdk.Linkage{
+		ExternalAccountID: l.GetExternalAccountId(),
+		DisplayName:       l.GetDisplayName(),
+		Credentials:       credentialsFromProto(l.GetCredentials()),
+	}
+}
+
+// credentialsFromProto keeps "unset" (nil: unchanged) apart from "set but empty".
+func credentialsFromProto(c *pb.Credentials) sdk.Credentials {
+	if c == nil {
+		return nil
+	}
+	out := make(sdk.Credentials, len(c.GetValues()))
+	for k, v := range c.GetValues() {
+		out[k] = v
+	}
+	return out
+}
+
+func devicesFromProto(ds []*pb.Device) []sdk.Device {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]sdk.Device, len(ds))
+	for i, d := range ds {
+		out[i] = sdk.Device{
+			ProviderDeviceID: d.GetProviderDeviceId(),
+			Name:             d.GetName(),
+			Model:            d.GetModel(),
+			Metadata:         d.GetMetadata(),
+		}
+	}
+	return out
+}
+
+func webhookResultFromProto(r *pb.WebhookResult) sdk.WebhookResult {
+	return sdk.WebhookResult{Readings: readingsFromProto(r.GetReadings()), DeliveryID: r.GetDeliveryId()}
+}
+
+func readingsFromProto(rs []*pb.Reading) []sdk.Reading {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]sdk.Reading, len(rs))
+	for i, r := range rs {
+		out[i] = sdk.Reading{
+			ProviderDeviceID: r.GetProviderDeviceId(),
+			Metric:           r.GetMetric(),
+			Value:            r.GetValue(),
+			Unit:             r.GetUnit(),
+			RecordedAt:       timeFromProto(r.GetRecordedAt()),
+			Quality:          sdk.Quality(r.GetQuality()),
+			RawPayload:       r.GetRawPayload(),
+		}
+	}
+	return out
+}
+
+// timeFromProto maps an unset timestamp to the zero time.
+func timeFromProto(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime()
+}

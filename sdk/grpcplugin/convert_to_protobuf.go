@@ -1,0 +1,69 @@
+package grpcplugin
+
+import (
+	"net/http"
+	"sort"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/poolhost/poolhost/sdk"
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+)
+
+// Conversions of the requests the host sends, from SDK types to wire types.
+
+func accountToProto(a sdk.Account) *pb.Account {
+	return &pb.Account{
+		Id:                a.ID,
+		ExternalAccountId: a.ExternalAccountID,
+		Credentials:       credentialsToProto(a.Credentials),
+	}
+}
+
+// credentialsToProto sends nil as unset and an empty map as an empty set.
+func credentialsToProto(c sdk.Credentials) *pb.Credentials {
+	if c == nil {
+		return nil
+	}
+	return &pb.Credentials{Values: c}
+}
+
+func webhookToProto(req sdk.WebhookRequest) *pb.RawWebhook {
+	w := &pb.RawWebhook{
+		Headers:       headersToProto(req.Headers),
+		Body:          req.Body,
+		ReceivedAt:    timeToProto(req.ReceivedAt),
+		AccountSecret: req.AccountSecret,
+	}
+	if req.Account != nil {
+		w.Account = accountToProto(*req.Account)
+	}
+	return w
+}
+
+// headersToProto keeps every value of every header, in order; names are sorted so the
+// encoding of a request is deterministic.
+func headersToProto(h http.Header) []*pb.Header {
+	if len(h) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(h))
+	for name := range h {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make([]*pb.Header, len(names))
+	for i, name := range names {
+		out[i] = &pb.Header{Name: name, Values: h[name]}
+	}
+	return out
+}
+
+// timeToProto sends the zero time as an unset timestamp.
+func timeToProto(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}

@@ -1,0 +1,62 @@
+package grpcplugin
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/poolhost/poolhost/sdk"
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+)
+
+// codeKinds is the wire contract documented in adapter.proto. Codes not listed
+// (INTERNAL for a recovered panic, UNKNOWN, transport failures) are temporary.
+var codeKinds = map[codes.Code]sdk.ErrorKind{
+	codes.Unavailable:        sdk.KindTemporary,
+	codes.InvalidArgument:    sdk.KindPermanent,
+	codes.Unauthenticated:    sdk.KindReauth,
+	codes.Unimplemented:      sdk.KindUnsupported,
+	codes.PermissionDenied:   sdk.KindRejected,
+	codes.FailedPrecondition: sdk.KindInvalidInput,
+}
+
+// fromStatus turns a failed call back into an *sdk.Error carrying the adapter's kind and
+// message. A call the caller's context ended reports the context error instead, since
+// whatever the transport said is a consequence of it.
+func fromStatus(ctx context.Context, call string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return contextError(call, ctxErr)
+	}
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.DeadlineExceeded:
+		return contextError(call, context.DeadlineExceeded)
+	case codes.Canceled:
+		return contextError(call, context.Canceled)
+	}
+	kind, ok := codeKinds[st.Code()]
+	if !ok {
+		kind = sdk.KindTemporary
+	}
+	return &sdk.Error{Kind: kind, Message: st.Message()}
+}
+
+var kindFromProto = map[pb.ErrorKind]sdk.ErrorKind{
+	pb.ErrorKind_ERROR_KIND_TEMPORARY:     sdk.KindTemporary,
+	pb.ErrorKind_ERROR_KIND_PERMANENT:     sdk.KindPermanent,
+	pb.ErrorKind_ERROR_KIND_REAUTH:        sdk.KindReauth,
+	pb.ErrorKind_ERROR_KIND_UNSUPPORTED:   sdk.KindUnsupported,
+	pb.ErrorKind_ERROR_KIND_REJECTED:      sdk.KindRejected,
+	pb.ErrorKind_ERROR_KIND_INVALID_INPUT: sdk.KindInvalidInput,
+}
+
+// errorFromProto rebuilds an error reported inside a response; unknown kinds are
+// temporary.
+func errorFromProto(e *pb.Error) error {
+	kind, ok := kindFromProto[e.GetKind()]
+	if !ok {
+		kind = sdk.KindTemporary
+	}
+	return &sdk.Error{Kind: kind, Message: e.GetMessage()}
+}

@@ -1,0 +1,100 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// LogLevelEnv names the environment variable the host may set to choose the level of a
+// plugin's default logger ("trace", "debug", "info", "warn", "error"). Unset means trace:
+// the host filters forwarded lines at its own configured level anyway.
+const LogLevelEnv = "POOLHOST_PLUGIN_LOG_LEVEL"
+
+// ServeOptions tunes [ServeWithOptions]. The zero value is what [Serve] uses.
+type ServeOptions struct {
+	// Logger replaces the default logger (JSON lines on stderr, which go-plugin forwards
+	// into the host's log). Keep JSON output: the host parses it.
+	Logger hclog.Logger
+}
+
+// Serve runs a as a poolhost plugin and never returns. Call it from main:
+//
+//	func main() { sdk.Serve(myprovider.New()) }
+//
+// It speaks go-plugin's gRPC protocol, version [ProtocolVersion] negotiated through the
+// [Handshake]. A panic inside one adapter call is recovered and reported to the host as a
+// temporary error; the plugin keeps serving.
+func Serve(a Adapter) {
+	ServeWithOptions(a, ServeOptions{})
+}
+
+// ServeWithOptions is [Serve] with options.
+func ServeWithOptions(a Adapter, opts ServeOptions) {
+	logger := opts.Logger
+	if logger == nil {
+		// Made before plugin.Serve swaps os.Stderr for its stdio pipe, so log lines go to
+		// the real stderr, where the host's go-plugin client parses them.
+		logger = newDefaultLogger()
+	}
+	current.Store(&logger)
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{
+			ProtocolVersion: {PluginName: &servePlugin{adapter: a}},
+		},
+		GRPCServer: plugin.DefaultGRPCServer,
+		Logger:     logger,
+	})
+}
+
+// Logger is the plugin's logger: what [ServeWithOptions] was given, otherwise JSON lines
+// on stderr, forwarded by the host into its own log under the provider's name. Use it
+// with key/value pairs and never log secrets, tokens or raw credentials.
+func Logger() hclog.Logger {
+	if l := current.Load(); l != nil {
+		return *l
+	}
+	l := newDefaultLogger()
+	if current.CompareAndSwap(nil, &l) {
+		return l
+	}
+	return *current.Load()
+}
+
+var current atomic.Pointer[hclog.Logger]
+
+func newDefaultLogger() hclog.Logger {
+	level := hclog.Trace
+	if s := os.Getenv(LogLevelEnv); s != "" {
+		if l := hclog.LevelFromString(s); l != hclog.NoLevel {
+			level = l
+		}
+	}
+	return hclog.New(&hclog.LoggerOptions{
+		Level:      level,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+}
+
+// servePlugin is the plugin side of the go-plugin plugin set; the host side lives in
+// sdk/grpcplugin, which this package must not import.
+type servePlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	adapter Adapter
+}
+
+func (p *servePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	RegisterGRPCServer(s, p.adapter)
+	return nil
+}
+
+func (p *servePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errors.New("sdk: the plugin side cannot dispense a client; use sdk/grpcplugin")
+}
