@@ -1,0 +1,203 @@
+package generic
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"sync"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/signature"
+)
+
+// ID is the provider id.
+const ID = "generic"
+
+// Version is the plugin version.
+const Version = "0.1.0"
+
+// SecretWebhookSecret names the optional provider-level secret (Configure) and the
+// account's own secret in the linkage credentials.
+const SecretWebhookSecret = "webhook_secret"
+
+// Connect input and credential keys.
+const (
+	InputDevices = "devices"
+	InputName    = "name"
+	credDevices  = "devices"
+)
+
+// maxDevices and maxDeviceIDLen bound what a user can declare in Connect.
+const (
+	maxDevices     = 256
+	maxDeviceIDLen = 128
+)
+
+var (
+	_ sdk.Adapter       = (*Adapter)(nil)
+	_ sdk.HealthChecker = (*Adapter)(nil)
+)
+
+// Adapter is the generic signed-webhook provider. It has no upstream and polls nothing.
+type Adapter struct {
+	sdk.UnsupportedAdapter // Callback: there is no redirect flow
+
+	// mu guards webhook: Configure runs again on reload while deliveries are verified.
+	mu      sync.RWMutex
+	webhook *signature.StandardWebhooks // provider-level verifier; nil when unset
+}
+
+// New returns the adapter.
+func New() *Adapter { return &Adapter{} }
+
+// Describe reports a webhook-only provider whose accounts are webhook endpoints.
+func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{
+		ID:              ID,
+		Version:         Version,
+		ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities: sdk.Capabilities{
+			Connect: sdk.ConnectWebhookSecret,
+			Webhook: true,
+		},
+	}, nil
+}
+
+// Configure installs the optional provider-level secret. Without it the provider-level
+// webhook URL rejects everything and only account-scoped URLs work.
+func (a *Adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	var v *signature.StandardWebhooks
+	if secret := req.Secrets[SecretWebhookSecret]; secret != "" {
+		var err error
+		// A typo in the operator's secret file shows here, at start, rather than as
+		// every delivery rejected.
+		if v, err = signature.NewStandardWebhooks(secret); err != nil {
+			return sdk.InvalidInput("secret %s: %v", SecretWebhookSecret, err)
+		}
+	}
+	a.mu.Lock()
+	a.webhook = v
+	a.mu.Unlock()
+	return nil
+}
+
+// Health has nothing to probe: the plugin is healthy while it answers.
+func (a *Adapter) Health(context.Context) error { return nil }
+
+// Connect links an account at once with a freshly generated secret.
+func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
+	devices, err := parseDevices(req.Input[InputDevices])
+	if err != nil {
+		return sdk.ConnectResult{}, err
+	}
+	secret, err := signature.GenerateSecret()
+	if err != nil {
+		return sdk.ConnectResult{}, sdk.Temporary("generate webhook secret: %v", err)
+	}
+	// The external id only has to be unique and stable for this linkage; there is no
+	// provider account behind it.
+	id, err := randomHex(12)
+	if err != nil {
+		return sdk.ConnectResult{}, err
+	}
+	name := strings.TrimSpace(req.Input[InputName])
+	if name == "" {
+		name = "Generic webhook"
+	}
+	return sdk.ConnectResult{Linkage: &sdk.Linkage{
+		ExternalAccountID: "gen_" + id,
+		DisplayName:       name,
+		Credentials: sdk.Credentials{
+			SecretWebhookSecret: secret,
+			credDevices:         strings.Join(devices, ","),
+		},
+	}}, nil
+}
+
+// DiscoverDevices returns the devices declared at Connect.
+func (a *Adapter) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+	ids, err := parseDevices(req.Account.Credentials[credDevices])
+	if err != nil {
+		return sdk.DiscoverResult{}, err
+	}
+	out := make([]sdk.Device, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, sdk.Device{ProviderDeviceID: id, Name: id, Model: "generic webhook device"})
+	}
+	return sdk.DiscoverResult{Devices: out}, nil
+}
+
+// VerifyWebhook checks the Standard Webhooks signature with the secret that applies: the
+// account's own on an account-scoped URL, the provider-level one otherwise. It never
+// falls back from one to the other.
+func (a *Adapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error {
+	var v *signature.StandardWebhooks
+	if req.Account != nil {
+		secret := req.AccountSecret
+		if secret == "" {
+			// The secret Connect generated lives in the account's credentials; use it
+			// when the host did not pick it out for us.
+			secret = req.Account.Credentials[SecretWebhookSecret]
+		}
+		if secret == "" {
+			return sdk.Rejected("account has no webhook secret")
+		}
+		var err error
+		if v, err = signature.NewStandardWebhooks(secret); err != nil {
+			return sdk.Rejected("account webhook secret is unusable")
+		}
+	} else {
+		a.mu.RLock()
+		v = a.webhook
+		a.mu.RUnlock()
+		if v == nil {
+			return sdk.Rejected("no provider webhook secret is configured")
+		}
+	}
+	// Checked against the host's receive time (req.ReceivedAt), ±5 minutes.
+	return signature.VerifyRequest(v, req)
+}
+
+// parseDevices splits and checks a comma-separated device list. Ids are kept to a
+// conservative alphabet so they are safe in URLs, logs and CSV exports.
+func parseDevices(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range strings.Split(s, ",") {
+		id = strings.TrimSpace(id)
+		if id == "" || seen[id] {
+			continue
+		}
+		if err := checkDeviceID(id); err != nil {
+			return nil, err
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	if len(out) > maxDevices {
+		return nil, sdk.InvalidInput("at most %d devices per account", maxDevices)
+	}
+	return out, nil
+}
+
+func checkDeviceID(id string) error {
+	if len(id) > maxDeviceIDLen {
+		return sdk.InvalidInput("device id longer than %d characters", maxDeviceIDLen)
+	}
+	for _, c := range id {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)
+		if !ok {
+			return sdk.InvalidInput("device id %q: only letters, digits and -_.: are allowed", id)
+		}
+	}
+	return nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", sdk.Temporary("generate id: %v", err)
+	}
+	return hex.EncodeToString(b), nil
+}

@@ -1,0 +1,115 @@
+package generic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/signature"
+)
+
+// Report is one device's report, the unit of the generic payload (see the package
+// documentation). It is exported so senders written in Go can marshal it.
+type Report struct {
+	DeviceID string          `json:"device_id"`
+	Readings []ReportReading `json:"readings"`
+}
+
+// ReportReading is one measurement in a Report.
+type ReportReading struct {
+	Metric string `json:"metric"`
+	// Value is required; a pointer tells "0" from "missing".
+	Value *float64 `json:"value"`
+	Unit  string   `json:"unit,omitempty"`
+	// RecordedAt is RFC 3339; empty means "when poolhost received it".
+	RecordedAt string `json:"recorded_at,omitempty"`
+	// Quality is "", "good", "suspect" or "out_of_range".
+	Quality string `json:"quality,omitempty"`
+}
+
+var qualities = map[string]sdk.Quality{
+	"":                            sdk.QualityUnknown,
+	string(sdk.QualityGood):       sdk.QualityGood,
+	string(sdk.QualitySuspect):    sdk.QualitySuspect,
+	string(sdk.QualityOutOfRange): sdk.QualityOutOfRange,
+}
+
+// Webhook parses a verified delivery. Anything that does not match the documented shape
+// is permanent: the same bytes will never parse, so the host dead-letters them at once
+// for an operator to look at instead of retrying.
+func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	res := sdk.WebhookResult{DeliveryID: req.Headers.Get(signature.HeaderWebhookID)}
+	reports, err := decodeReports(req.Body)
+	if err != nil {
+		return res, err
+	}
+	for i, rep := range reports {
+		if strings.TrimSpace(rep.DeviceID) == "" {
+			return res, sdk.Permanent("report %d: device_id is required", i)
+		}
+		for j, in := range rep.Readings {
+			r, err := in.toReading(rep.DeviceID)
+			if err != nil {
+				return res, sdk.Permanent("report %d reading %d: %v", i, j, err)
+			}
+			res.Readings = append(res.Readings, r)
+		}
+	}
+	return res, nil
+}
+
+// decodeReports accepts a single report object or an array of them.
+func decodeReports(body []byte) ([]Report, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, sdk.Permanent("empty body")
+	}
+	var reports []Report
+	var err error
+	if body[0] == '[' {
+		err = json.Unmarshal(body, &reports)
+	} else {
+		var one Report
+		err = json.Unmarshal(body, &one)
+		reports = []Report{one}
+	}
+	if err != nil {
+		return nil, sdk.Permanent("malformed payload: %v", err)
+	}
+	return reports, nil
+}
+
+func (in ReportReading) toReading(deviceID string) (sdk.Reading, error) {
+	name := strings.ToLower(strings.TrimSpace(in.Metric))
+	if name == "" {
+		return sdk.Reading{}, fmt.Errorf("metric is required")
+	}
+	if in.Value == nil {
+		return sdk.Reading{}, fmt.Errorf("%s: value is required", name)
+	}
+	q, ok := qualities[in.Quality]
+	if !ok {
+		return sdk.Reading{}, fmt.Errorf("%s: unknown quality %q", name, in.Quality)
+	}
+	var at time.Time
+	if in.RecordedAt != "" {
+		var err error
+		if at, err = time.Parse(time.RFC3339Nano, in.RecordedAt); err != nil {
+			return sdk.Reading{}, fmt.Errorf("%s: recorded_at %q is not RFC 3339", name, in.RecordedAt)
+		}
+	}
+	// Units and ranges are the host's job (sdk/metric): it converts every spelling it
+	// knows and drops, counted by reason, what it cannot accept.
+	return sdk.Reading{
+		ProviderDeviceID: deviceID,
+		Metric:           name,
+		Value:            *in.Value,
+		Unit:             strings.TrimSpace(in.Unit),
+		RecordedAt:       at,
+		Quality:          q,
+	}, nil
+}
