@@ -14,7 +14,7 @@ var (
 	ErrMissingHeader   = errors.New("missing header")
 	ErrMalformedHeader = errors.New("malformed header")
 	ErrTimestamp       = errors.New("timestamp outside tolerance")
-	ErrBadSignature    = errors.New("no matching signature")
+	ErrBadSignature    = errors.New("bad signature")
 )
 
 // ErrMalformedSecret is returned by constructors for an empty or undecodable secret. It
