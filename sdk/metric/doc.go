@@ -12,5 +12,16 @@
 // percentage (Ondilo's "rssi") and [SignalDBm] is received power in dBm (LoRaWAN
 // gateways' rssi). Normalize refuses to turn one into the other.
 //
+// Unit spellings Normalize accepts (case-insensitive, surrounding spaces ignored; the
+// empty unit means canonical):
+//
+//	pH                 pH
+//	mV                 mV, millivolt; V, volt (×1000)
+//	C                  C, °C, ℃, degC, celsius; F, °F, ℉, degF, fahrenheit; K, kelvin
+//	ppm                ppm, mg/L; ppb, µg/L (×0.001); g/L (×1000)
+//	uS/cm              uS/cm, µS/cm, μS/cm; mS/cm (×1000); S/m (×10000); mS/m (×10)
+//	%                  %, percent, pct
+//	dBm                dBm
+//
 // This package imports nothing from poolhost, so the root sdk package may use it.
 package metric

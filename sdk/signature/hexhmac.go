@@ -59,7 +59,7 @@ func (v *HexHMAC) Header() string { return v.header }
 func (v *HexHMAC) Verify(headers http.Header, body []byte) error {
 	scheme := "hmac " + v.header
 	values := headers.Values(v.header)
-	if len(values) == 0 || values[0] == "" {
+	if strings.TrimSpace(strings.Join(values, "")) == "" {
 		return reject(scheme, ErrMissingHeader, v.header)
 	}
 	want := v.sum(body)
