@@ -39,6 +39,10 @@ const (
 // package documentation.
 const MinPollInterval = 15 * time.Minute
 
+// DefaultRequestSpacing keeps one call's requests under Ondilo's 5 requests/second,
+// with a margin for the clock of Ondilo's gateway.
+const DefaultRequestSpacing = 250 * time.Millisecond
+
 // deviceRecheck is how long a pool's cached device uuid is trusted before a poll asks
 // /pools/{id}/device again (an ICO may be replaced).
 const deviceRecheck = 24 * time.Hour
@@ -54,8 +58,9 @@ type settings struct {
 type Adapter struct {
 	sdk.UnsupportedAdapter // no webhooks
 
-	http *http.Client
-	now  func() time.Time
+	http    *http.Client
+	now     func() time.Time
+	spacing time.Duration
 
 	mu  sync.RWMutex
 	cfg settings
@@ -67,6 +72,10 @@ type Option func(*Adapter)
 // WithHTTPClient sets the client used to reach Ondilo.
 func WithHTTPClient(c *http.Client) Option { return func(a *Adapter) { a.http = c } }
 
+// WithRequestSpacing sets the minimum gap between two API requests of one call
+// (default [DefaultRequestSpacing]; 0 disables pacing, for tests against a fake).
+func WithRequestSpacing(d time.Duration) Option { return func(a *Adapter) { a.spacing = d } }
+
 // WithClock sets the clock used for token expiry and cursor bookkeeping.
 func WithClock(now func() time.Time) Option { return func(a *Adapter) { a.now = now } }
 
@@ -75,9 +84,10 @@ func New(opts ...Option) *Adapter {
 	a := &Adapter{
 		// The host's per-method deadline is the real bound; this only stops a stuck
 		// connection from outliving a call made without one.
-		http: &http.Client{Timeout: 30 * time.Second},
-		now:  time.Now,
-		cfg:  settings{baseURL: DefaultBaseURL, clientID: DefaultClientID},
+		http:    &http.Client{Timeout: 30 * time.Second},
+		now:     time.Now,
+		spacing: DefaultRequestSpacing,
+		cfg:     settings{baseURL: DefaultBaseURL, clientID: DefaultClientID},
 	}
 	for _, o := range opts {
 		o(a)
@@ -139,7 +149,7 @@ func (a *Adapter) session(creds sdk.Credentials) *session {
 	for k, v := range creds {
 		c[k] = v
 	}
-	return &session{cfg: a.settings(), http: a.http, now: a.now, creds: c}
+	return &session{cfg: a.settings(), http: a.http, now: a.now, creds: c, spacing: a.spacing}
 }
 
 // Connect implements [sdk.Adapter]: it builds the consent page URL.

@@ -52,6 +52,29 @@ type session struct {
 	now       func() time.Time
 	creds     sdk.Credentials
 	refreshed bool
+	// spacing and last pace the call's requests under Ondilo's 5 requests/second: a
+	// poll of several pools would otherwise burst, be throttled, and fail the same way
+	// on every retry.
+	spacing time.Duration
+	last    time.Time
+}
+
+// pace waits until the next request is allowed.
+func (s *session) pace(ctx context.Context) error {
+	if s.spacing <= 0 {
+		return nil
+	}
+	if wait := time.Until(s.last.Add(s.spacing)); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pace ondilo requests: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	s.last = time.Now()
+	return nil
 }
 
 // refreshedCredentials is what a result hands back: nil unless tokens changed.
@@ -99,6 +122,9 @@ func (s *session) getJSON(ctx context.Context, path string, query url.Values, ou
 }
 
 func (s *session) get(ctx context.Context, path string, query url.Values) (int, []byte, error) {
+	if err := s.pace(ctx); err != nil {
+		return 0, nil, err
+	}
 	u := s.cfg.baseURL + apiPrefix + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()

@@ -29,7 +29,8 @@
 //     signal values do not always share the water measures' timestamp. The cursor also
 //     caches each pool's device uuid (rechecked daily) so a poll costs 1 + N requests for
 //     N pools instead of 1 + 2N.
-//   - Quota: 30 requests/hour and 5/second per user. Over quota (HTTP 429 or a body
+//   - Quota: 30 requests/hour and 5/second per user. A call spaces its requests 250 ms
+//     apart so a poll of several pools does not burst past 5/second. Over quota (HTTP 429 or a body
 //     {"message":"Limit Exceeded"}) is a temporary error. The ICO measures once an hour;
 //     the minimum poll interval is 15 minutes, which keeps a one-to-five pool account
 //     within quota with room for discovery.

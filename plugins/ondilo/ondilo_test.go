@@ -43,6 +43,8 @@ func eachTransport(t *testing.T, f func(t *testing.T, tr transport)) {
 func start(t *testing.T, tr transport, opts ...ondilo.Option) (client, *ondilotest.Server) {
 	t.Helper()
 	srv := ondilotest.NewServer(t)
+	// No pacing against the fake unless a test asks for it.
+	opts = append([]ondilo.Option{ondilo.WithRequestSpacing(0)}, opts...)
 	c := tr.wrap(t, ondilo.New(opts...))
 	err := c.Configure(ctx(t), sdk.ConfigureRequest{Settings: map[string]string{ondilo.SettingBaseURL: srv.URL}})
 	if err != nil {
@@ -636,6 +638,23 @@ func TestDeviceRecheckedDaily(t *testing.T) {
 		// The new device starts its own history, so the same measures come back under it.
 		if len(second.Readings) != 6 || second.Readings[0].ProviderDeviceID != "new-ico" {
 			t.Fatalf("after the swap: %d readings, first for %q", len(second.Readings), deviceOf(second.Readings))
+		}
+	})
+}
+
+func TestRequestsArePaced(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		const gap = 100 * time.Millisecond
+		c, srv := start(t, tr, ondilo.WithRequestSpacing(gap))
+		acct := account(srv, time.Now().Add(time.Hour))
+		begin := time.Now()
+		if _, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct}); err != nil {
+			t.Fatal(err)
+		}
+		// /pools, /device, /lastmeasures: two gaps at least (only a lower bound, so a
+		// slow machine cannot fail it).
+		if n, took := len(srv.Requests()), time.Since(begin); n != 3 || took < 2*gap {
+			t.Errorf("%d requests in %v, want 3 spaced by %v", n, took, gap)
 		}
 	})
 }
