@@ -1,0 +1,262 @@
+package ttn
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"sync"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/signature"
+)
+
+// ID is the provider id.
+const ID = "ttn"
+
+// Version is the plugin version.
+const Version = "0.1.0"
+
+// Settings, secret, Connect input and credential keys.
+const (
+	SettingAuthHeader    = "auth_header"
+	SettingAuthScheme    = "auth_scheme"
+	SettingFieldMap      = "field_map"
+	SettingDeviceIDField = "device_id_field"
+	SettingSimulated     = "simulated"
+	SettingRSSI          = "rssi"
+
+	SecretWebhookSecret = "webhook_secret"
+
+	InputDevices = "devices"
+	InputName    = "name"
+	credDevices  = "devices"
+)
+
+const (
+	maxDevices     = 256
+	maxDeviceIDLen = 128
+)
+
+var (
+	_ sdk.Adapter       = (*Adapter)(nil)
+	_ sdk.HealthChecker = (*Adapter)(nil)
+)
+
+// Adapter is The Things Stack provider. It is webhook only.
+type Adapter struct {
+	sdk.UnsupportedAdapter // Callback: no redirect flow
+
+	mu  sync.RWMutex
+	cfg *config
+}
+
+// config is the validated form of ConfigureRequest.
+type config struct {
+	header, scheme string
+	provider       *signature.SharedSecret // nil without a provider-level secret
+	fields         fieldMap                // defaults merged with field_map
+	appFields      map[string]fieldMap     // fields merged with field_map.<app>
+	useDevEUI      bool
+	keepSimulated  bool
+	rssi           bool
+}
+
+// New returns the adapter, usable with defaults until Configure says otherwise.
+func New() *Adapter {
+	cfg, _ := parseConfig(sdk.ConfigureRequest{}) // the defaults always parse
+	return &Adapter{cfg: cfg}
+}
+
+// Describe reports a webhook-only provider whose accounts are webhook endpoints.
+func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{
+		ID:              ID,
+		Version:         Version,
+		ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities:    sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true},
+	}, nil
+}
+
+// Configure validates the settings; a bad field map is reported at start, not as
+// readings silently missing later.
+func (a *Adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	cfg, err := parseConfig(req)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.cfg = cfg
+	a.mu.Unlock()
+	return nil
+}
+
+func (a *Adapter) config() *config {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.cfg
+}
+
+func parseConfig(req sdk.ConfigureRequest) (*config, error) {
+	s := req.Settings
+	cfg := &config{header: "Authorization", scheme: "Bearer"}
+	if h := strings.TrimSpace(s[SettingAuthHeader]); h != "" {
+		cfg.header = h
+		if !strings.EqualFold(h, "Authorization") {
+			cfg.scheme = ""
+		}
+	}
+	if sc, ok := s[SettingAuthScheme]; ok {
+		cfg.scheme = strings.TrimSpace(sc)
+	}
+	if secret := req.Secrets[SecretWebhookSecret]; secret != "" {
+		v, err := signature.NewSharedSecret(secret, cfg.header, cfg.scheme)
+		if err != nil {
+			return nil, sdk.InvalidInput("secret %s: %v", SecretWebhookSecret, err)
+		}
+		cfg.provider = v
+	}
+
+	fields, err := defaultFields.merge(s[SettingFieldMap])
+	if err != nil {
+		return nil, sdk.InvalidInput("setting %s: %v", SettingFieldMap, err)
+	}
+	cfg.fields = fields
+	cfg.appFields = map[string]fieldMap{}
+	for k, v := range s {
+		app, ok := strings.CutPrefix(k, SettingFieldMap+".")
+		if !ok {
+			continue
+		}
+		if cfg.appFields[app], err = fields.merge(v); err != nil {
+			return nil, sdk.InvalidInput("setting %s: %v", k, err)
+		}
+	}
+
+	switch s[SettingDeviceIDField] {
+	case "", "device_id":
+	case "dev_eui":
+		cfg.useDevEUI = true
+	default:
+		return nil, sdk.InvalidInput("setting %s must be device_id or dev_eui", SettingDeviceIDField)
+	}
+	switch s[SettingSimulated] {
+	case "", "skip":
+	case "suspect":
+		cfg.keepSimulated = true
+	default:
+		return nil, sdk.InvalidInput("setting %s must be skip or suspect", SettingSimulated)
+	}
+	switch s[SettingRSSI] {
+	case "", "false":
+	case "true":
+		cfg.rssi = true
+	default:
+		return nil, sdk.InvalidInput("setting %s must be true or false", SettingRSSI)
+	}
+	return cfg, nil
+}
+
+// Health has nothing to probe: the plugin is healthy while it answers.
+func (a *Adapter) Health(context.Context) error { return nil }
+
+// Connect links an account at once with a freshly generated secret for the header.
+func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
+	devices, err := parseDevices(req.Input[InputDevices])
+	if err != nil {
+		return sdk.ConnectResult{}, err
+	}
+	secret, err := randomBytes(32)
+	if err != nil {
+		return sdk.ConnectResult{}, err
+	}
+	id, err := randomBytes(12)
+	if err != nil {
+		return sdk.ConnectResult{}, err
+	}
+	name := strings.TrimSpace(req.Input[InputName])
+	if name == "" {
+		name = "The Things Stack webhook"
+	}
+	return sdk.ConnectResult{Linkage: &sdk.Linkage{
+		ExternalAccountID: "ttn_" + hex.EncodeToString(id),
+		DisplayName:       name,
+		Credentials: sdk.Credentials{
+			// URL-safe base64 without padding: pasted into the stack's header field as is.
+			SecretWebhookSecret: base64.RawURLEncoding.EncodeToString(secret),
+			credDevices:         strings.Join(devices, ","),
+		},
+	}}, nil
+}
+
+// DiscoverDevices returns the devices declared at Connect.
+func (a *Adapter) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+	ids, err := parseDevices(req.Account.Credentials[credDevices])
+	if err != nil {
+		return sdk.DiscoverResult{}, err
+	}
+	out := make([]sdk.Device, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, sdk.Device{ProviderDeviceID: id, Name: id, Model: "LoRaWAN end device"})
+	}
+	return sdk.DiscoverResult{Devices: out}, nil
+}
+
+// VerifyWebhook checks the shared-secret header with the secret that applies: the
+// account's own on an account-scoped URL, the provider-level one otherwise, never one
+// in place of the other.
+func (a *Adapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error {
+	cfg := a.config()
+	v := cfg.provider
+	if req.Account != nil {
+		secret := req.AccountSecret
+		if secret == "" {
+			secret = req.Account.Credentials[SecretWebhookSecret]
+		}
+		if secret == "" {
+			return sdk.Rejected("account has no webhook secret")
+		}
+		var err error
+		if v, err = signature.NewSharedSecret(secret, cfg.header, cfg.scheme); err != nil {
+			return sdk.Rejected("account webhook secret is unusable")
+		}
+	}
+	if v == nil {
+		return sdk.Rejected("no provider webhook secret is configured")
+	}
+	return signature.VerifyRequest(v, req)
+}
+
+func parseDevices(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range strings.Split(s, ",") {
+		id = strings.TrimSpace(id)
+		if id == "" || seen[id] {
+			continue
+		}
+		if len(id) > maxDeviceIDLen {
+			return nil, sdk.InvalidInput("device id longer than %d characters", maxDeviceIDLen)
+		}
+		for _, c := range id {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+				return nil, sdk.InvalidInput("device id %q: only letters, digits and -_. are allowed", id)
+			}
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	if len(out) > maxDevices {
+		return nil, sdk.InvalidInput("at most %d devices per account", maxDevices)
+	}
+	return out, nil
+}
+
+func randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, sdk.Temporary("generate random bytes: %v", err)
+	}
+	return b, nil
+}

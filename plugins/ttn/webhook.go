@@ -1,0 +1,156 @@
+package ttn
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/metric"
+)
+
+// upMessage is the part of The Things Stack's ApplicationUp message the adapter reads.
+// Empty fields are omitted by the stack, hence the pointers and zero checks.
+type upMessage struct {
+	EndDeviceIDs struct {
+		DeviceID       string `json:"device_id"`
+		DevEUI         string `json:"dev_eui"`
+		ApplicationIDs struct {
+			ApplicationID string `json:"application_id"`
+		} `json:"application_ids"`
+	} `json:"end_device_ids"`
+	CorrelationIDs []string       `json:"correlation_ids"`
+	ReceivedAt     string         `json:"received_at"`
+	Simulated      bool           `json:"simulated"`
+	UplinkMessage  *uplinkMessage `json:"uplink_message"`
+}
+
+type uplinkMessage struct {
+	DecodedPayload json.RawMessage `json:"decoded_payload"`
+	RxMetadata     []struct {
+		RSSI        *float64 `json:"rssi"`
+		ChannelRSSI *float64 `json:"channel_rssi"`
+	} `json:"rx_metadata"`
+	ReceivedAt string `json:"received_at"`
+}
+
+// Webhook parses a verified delivery into readings.
+func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	cfg := a.config()
+	var msg upMessage
+	if err := json.Unmarshal(req.Body, &msg); err != nil {
+		return sdk.WebhookResult{}, sdk.Permanent("malformed the things stack message: %v", err)
+	}
+	res := sdk.WebhookResult{DeliveryID: deliveryID(msg.CorrelationIDs)}
+	up := msg.UplinkMessage
+	if up == nil {
+		return res, nil // join, downlink ack, location…: nothing measured
+	}
+	if msg.Simulated && !cfg.keepSimulated {
+		return res, nil
+	}
+	device := msg.EndDeviceIDs.DeviceID
+	if cfg.useDevEUI {
+		device = msg.EndDeviceIDs.DevEUI
+	}
+	if device == "" {
+		return res, sdk.Permanent("uplink without end device id")
+	}
+	at, err := receivedAt(up.ReceivedAt, msg.ReceivedAt)
+	if err != nil {
+		return res, err
+	}
+	quality := sdk.QualityUnknown
+	if msg.Simulated {
+		quality = sdk.QualitySuspect
+	}
+
+	var payload map[string]any
+	if len(up.DecodedPayload) > 0 && string(up.DecodedPayload) != "null" {
+		if err := json.Unmarshal(up.DecodedPayload, &payload); err != nil {
+			// A formatter may emit a non-object; nothing in it has a name to map.
+			payload = nil
+		}
+	}
+	fields := cfg.fields
+	if app, ok := cfg.appFields[msg.EndDeviceIDs.ApplicationIDs.ApplicationID]; ok {
+		fields = app
+	}
+	// Sorted keys keep the output deterministic (maps iterate randomly).
+	for _, key := range slices.Sorted(maps.Keys(fields)) {
+		f := fields[key]
+		if f.metric == "" {
+			continue
+		}
+		v, ok := lookup(payload, key)
+		if !ok {
+			continue
+		}
+		n, ok := v.(float64) // non-numeric values (strings, booleans) are not measurements
+		if !ok {
+			continue
+		}
+		res.Readings = append(res.Readings, sdk.Reading{
+			ProviderDeviceID: device,
+			Metric:           f.metric,
+			Value:            n,
+			Unit:             f.unit,
+			RecordedAt:       at,
+			Quality:          quality,
+			RawPayload:       up.DecodedPayload,
+		})
+	}
+	if cfg.rssi {
+		if rssi, ok := bestRSSI(up); ok {
+			res.Readings = append(res.Readings, sdk.Reading{
+				ProviderDeviceID: device, Metric: metric.SignalDBm, Value: rssi, Unit: metric.UnitDBm,
+				RecordedAt: at, Quality: quality,
+			})
+		}
+	}
+	return res, nil
+}
+
+// deliveryID picks the application server's uplink correlation id: unique per uplink
+// and the same when the stack retries the delivery.
+func deliveryID(ids []string) string {
+	for _, id := range ids {
+		if strings.HasPrefix(id, "as:up:") {
+			return id
+		}
+	}
+	return ""
+}
+
+// receivedAt prefers the uplink's network receive time, then the message's.
+func receivedAt(candidates ...string) (time.Time, error) {
+	for _, s := range candidates {
+		if s == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, sdk.Permanent("received_at %q is not RFC 3339", s)
+		}
+		return t, nil
+	}
+	return time.Time{}, nil // the host uses its own receive time
+}
+
+// bestRSSI is the strongest signal any gateway heard the uplink with.
+func bestRSSI(up *uplinkMessage) (float64, bool) {
+	best, found := 0.0, false
+	for _, md := range up.RxMetadata {
+		v := md.RSSI
+		if v == nil {
+			v = md.ChannelRSSI
+		}
+		if v != nil && (!found || *v > best) {
+			best, found = *v, true
+		}
+	}
+	return best, found
+}
