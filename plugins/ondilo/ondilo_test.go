@@ -490,6 +490,15 @@ func TestUpstreamFailures(t *testing.T) {
 		{"503", func(s *ondilotest.Server) { s.FailNext(1, http.StatusServiceUnavailable) }, sdk.KindTemporary, "503"},
 		{"malformed body", func(s *ondilotest.Server) { s.FailNext(1, http.StatusOK) }, sdk.KindTemporary, "decode"},
 		{"400", func(s *ondilotest.Server) { s.FailNext(1, http.StatusBadRequest) }, sdk.KindPermanent, "400"},
+		// A token endpoint outage is not a revoked grant: no reauth.
+		{"token endpoint down during refresh", func(s *ondilotest.Server) {
+			s.ExpireAccessTokens()
+			s.FailTokenNext(1, http.StatusBadGateway)
+		}, sdk.KindTemporary, "502"},
+		{"token endpoint over quota", func(s *ondilotest.Server) {
+			s.ExpireAccessTokens()
+			s.FailTokenNext(1, http.StatusTooManyRequests)
+		}, sdk.KindTemporary, "quota"},
 	}
 	eachTransport(t, func(t *testing.T, tr transport) {
 		for _, tt := range tests {
@@ -529,6 +538,10 @@ func TestCallbackFailures(t *testing.T) {
 			srv.RemovePools()
 			return sdk.CallbackRequest{Code: srv.IssueCode(redirectURI), State: "s", RedirectURI: redirectURI}
 		}, sdk.KindInvalidInput},
+		{"token endpoint down", func(srv *ondilotest.Server) sdk.CallbackRequest {
+			srv.FailTokenNext(1, http.StatusServiceUnavailable)
+			return sdk.CallbackRequest{Code: srv.IssueCode(redirectURI), State: "s", RedirectURI: redirectURI}
+		}, sdk.KindTemporary},
 		{"quota while listing pools", func(srv *ondilotest.Server) sdk.CallbackRequest {
 			srv.SetQuotaExceeded(http.StatusTooManyRequests)
 			return sdk.CallbackRequest{Code: srv.IssueCode(redirectURI), State: "s", RedirectURI: redirectURI}

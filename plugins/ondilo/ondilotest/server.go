@@ -81,6 +81,8 @@ type Server struct {
 	quotaStatus   int
 	failStatus    int
 	failCount     int
+	tokenFail     int
+	tokenFailN    int
 	requests      []string
 	tokenRequests map[string]int
 }
@@ -204,6 +206,13 @@ func (s *Server) FailNext(n, status int) {
 	s.failCount, s.failStatus = n, status
 }
 
+// FailTokenNext makes the next n token endpoint calls answer status.
+func (s *Server) FailTokenNext(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenFailN, s.tokenFail = n, status
+}
+
 // Requests lists the API paths (without query) served so far, in order.
 func (s *Server) Requests() []string {
 	s.mu.Lock()
@@ -309,6 +318,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	grant := f.Get("grant_type")
 	s.tokenRequests[grant]++
+	if s.tokenFailN > 0 {
+		s.tokenFailN--
+		writeJSON(w, s.tokenFail, map[string]string{"message": http.StatusText(s.tokenFail)})
+		return
+	}
 	if f.Get("client_id") != ClientID {
 		writeJSON(w, http.StatusUnauthorized, errorBody("invalid_client"))
 		return
