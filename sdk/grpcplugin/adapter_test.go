@@ -165,7 +165,16 @@ func (a *hmacAdapter) Describe(context.Context) (sdk.Description, error) {
 		Capabilities: sdk.Capabilities{Connect: sdk.ConnectNone, Webhook: true}}, nil
 }
 
-func (a *hmacAdapter) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
+// Configure takes the secret from the host when it sends one, as a real plugin does.
+func (a *hmacAdapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	if s, ok := req.Secrets["webhook_secret"]; ok {
+		a.mu.Lock()
+		a.secret = []byte(s)
+		a.mu.Unlock()
+		sdk.Logger().Info("configured", "settings", len(req.Settings), "secrets", len(req.Secrets))
+	}
+	return nil
+}
 
 func (a *hmacAdapter) Health(context.Context) error { return nil }
 
@@ -178,7 +187,10 @@ func (a *hmacAdapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) e
 	if err != nil {
 		return sdk.Rejected("malformed signature")
 	}
-	if !hmac.Equal(sig, sign(a.secret, req.Body)) {
+	a.mu.Lock()
+	secret := a.secret
+	a.mu.Unlock()
+	if !hmac.Equal(sig, sign(secret, req.Body)) {
 		return sdk.Rejected("signature mismatch")
 	}
 	return nil
