@@ -19,6 +19,9 @@
 //     Pool ids are integers Ondilo assigns in increasing order, so adding pools keeps the
 //     id; it changes only if the user deletes that very pool. Connecting an account with
 //     no pool fails with an invalid-input error (there would be nothing to poll anyway).
+//     Caveat: a pool shared with the user appears in their /pools too, so two Ondilo
+//     users sharing a pool can get the same id; it identifies an account within one
+//     poolhost user's links, not globally.
 //   - Device ids are the ICO's uuid from /pools/{id}/device; the pool id, serial number and
 //     firmware version go into the device metadata.
 //   - Readings come from /pools/{id}/lastmeasures only. /pools/{id}/configuration holds
