@@ -1,0 +1,278 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// AccountStatus is a linked provider account's state.
+type AccountStatus string
+
+const (
+	AccountActive         AccountStatus = "active"
+	AccountReauthRequired AccountStatus = "reauth_required" // the provider rejected the credentials
+	AccountDisconnected   AccountStatus = "disconnected"    // credentials erased, devices unlinked
+)
+
+// Account is a user's linked provider account. Credentials are not part of it: read
+// them with AccountCredentials, so listing accounts never decrypts anything.
+type Account struct {
+	ID                int64         `db:"id"`
+	UserID            int64         `db:"user_id"`
+	Provider          string        `db:"provider"`
+	ExternalAccountID string        `db:"external_account_id"`
+	DisplayName       string        `db:"display_name"`
+	Status            AccountStatus `db:"status"`
+	// CredentialsKeyID names the key that sealed the credentials; "" when there are none.
+	CredentialsKeyID string     `db:"credentials_key_id"`
+	CreatedAt        time.Time  `db:"created_at"`
+	UpdatedAt        time.Time  `db:"updated_at"`
+	DisconnectedAt   *time.Time `db:"disconnected_at"`
+}
+
+const accountColumns = `id, user_id, provider, external_account_id, display_name, status,
+	COALESCE(credentials_key_id, '') AS credentials_key_id, created_at, updated_at, disconnected_at`
+
+// NewAccount is a linkage returned by a plugin's Connect or Callback.
+type NewAccount struct {
+	UserID            int64
+	Provider          string
+	ExternalAccountID string
+	DisplayName       string
+	Credentials       map[string]string
+}
+
+// credentialsAAD binds a ciphertext to its account's identity, which never changes.
+func credentialsAAD(userID int64, provider, externalID string) []byte {
+	return []byte("poolhost/integration_accounts/" + strconv.FormatInt(userID, 10) + "/" + provider + "/" + externalID)
+}
+
+func (q queries) seal(creds map[string]string, aad []byte) ([]byte, string, error) {
+	if q.cipher == nil {
+		return nil, "", ErrNoCipher
+	}
+	if creds == nil {
+		creds = map[string]string{}
+	}
+	plain, err := json.Marshal(creds)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode credentials: %w", err)
+	}
+	ct, keyID, err := q.cipher.Encrypt(plain, aad)
+	if err != nil {
+		return nil, "", fmt.Errorf("encrypt credentials: %w", err)
+	}
+	return ct, keyID, nil
+}
+
+// UpsertAccount stores a linkage: a new account, or — when the user already linked this
+// external account — fresh credentials and display name on the existing one, which
+// becomes active again. created reports which.
+func (q queries) UpsertAccount(ctx context.Context, a NewAccount) (acc Account, created bool, err error) {
+	if a.Provider == "" || a.ExternalAccountID == "" {
+		return Account{}, false, fmt.Errorf("upsert account: %w: provider and external account id are required", ErrInvalid)
+	}
+	ct, keyID, err := q.seal(a.Credentials, credentialsAAD(a.UserID, a.Provider, a.ExternalAccountID))
+	if err != nil {
+		return Account{}, false, fmt.Errorf("upsert account: %w", err)
+	}
+	err = q.inTx(ctx, func(q queries) error {
+		now := q.clock()
+		var ids []int64
+		if err := q.sel(ctx, &ids, `SELECT id FROM integration_accounts
+			WHERE user_id = ? AND provider = ? AND external_account_id = ?`,
+			a.UserID, a.Provider, a.ExternalAccountID); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			created = true
+			return q.get(ctx, &acc, `INSERT INTO integration_accounts
+				(user_id, provider, external_account_id, display_name, credentials_ciphertext, credentials_key_id,
+				 status, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?) RETURNING `+accountColumns,
+				a.UserID, a.Provider, a.ExternalAccountID, a.DisplayName, ct, keyID, now, now)
+		}
+		return q.get(ctx, &acc, `UPDATE integration_accounts SET display_name = ?, credentials_ciphertext = ?,
+				credentials_key_id = ?, status = 'active', disconnected_at = NULL, updated_at = ?
+			WHERE id = ? RETURNING `+accountColumns,
+			a.DisplayName, ct, keyID, now, ids[0])
+	})
+	if err != nil {
+		return Account{}, false, fmt.Errorf("upsert account: %w", err)
+	}
+	return acc, created, nil
+}
+
+// GetAccount returns an account by id, whoever owns it.
+func (q queries) GetAccount(ctx context.Context, id int64) (Account, error) {
+	var a Account
+	if err := q.get(ctx, &a, `SELECT `+accountColumns+` FROM integration_accounts WHERE id = ?`, id); err != nil {
+		return Account{}, fmt.Errorf("get account: %w", err)
+	}
+	return a, nil
+}
+
+// GetUserAccount returns the account only when userID owns it; otherwise ErrNotFound,
+// so another user's account looks like no account at all.
+func (q queries) GetUserAccount(ctx context.Context, userID, accountID int64) (Account, error) {
+	var a Account
+	if err := q.get(ctx, &a, `SELECT `+accountColumns+` FROM integration_accounts WHERE id = ? AND user_id = ?`,
+		accountID, userID); err != nil {
+		return Account{}, fmt.Errorf("get account: %w", err)
+	}
+	return a, nil
+}
+
+// ListAccounts returns a user's accounts, disconnected ones included.
+func (q queries) ListAccounts(ctx context.Context, userID int64) ([]Account, error) {
+	var as []Account
+	if err := q.sel(ctx, &as, `SELECT `+accountColumns+` FROM integration_accounts WHERE user_id = ? ORDER BY id`, userID); err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	return as, nil
+}
+
+// ListProviderAccounts returns a provider's accounts in the given status ("" = any).
+func (q queries) ListProviderAccounts(ctx context.Context, provider string, status AccountStatus) ([]Account, error) {
+	var as []Account
+	err := q.sel(ctx, &as, `SELECT `+accountColumns+` FROM integration_accounts
+		WHERE provider = ? AND (? = '' OR status = ?) ORDER BY id`, provider, string(status), string(status))
+	if err != nil {
+		return nil, fmt.Errorf("list provider accounts: %w", err)
+	}
+	return as, nil
+}
+
+// AccountCredentials decrypts an account's credentials. A disconnected account has none
+// (ErrNotFound). A ciphertext the cipher cannot open — wrong or unknown key, tampering —
+// is a loud error, never an empty map.
+func (q queries) AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error) {
+	if q.cipher == nil {
+		return nil, ErrNoCipher
+	}
+	var row struct {
+		UserID     int64  `db:"user_id"`
+		Provider   string `db:"provider"`
+		ExternalID string `db:"external_account_id"`
+		Ciphertext []byte `db:"credentials_ciphertext"`
+	}
+	if err := q.get(ctx, &row, `SELECT user_id, provider, external_account_id, credentials_ciphertext
+		FROM integration_accounts WHERE id = ?`, accountID); err != nil {
+		return nil, fmt.Errorf("account credentials: %w", err)
+	}
+	if row.Ciphertext == nil {
+		return nil, fmt.Errorf("account credentials: %w: account has no credentials", ErrNotFound)
+	}
+	plain, err := q.cipher.Decrypt(row.Ciphertext, credentialsAAD(row.UserID, row.Provider, row.ExternalID))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt credentials of account %d: %w", accountID, err)
+	}
+	creds := map[string]string{}
+	if err := json.Unmarshal(plain, &creds); err != nil {
+		return nil, fmt.Errorf("decode credentials of account %d: %w", accountID, err)
+	}
+	return creds, nil
+}
+
+// UpdateAccountCredentials replaces the credentials (after a plugin refreshed tokens).
+// A nil map means "unchanged" and is a no-op. A disconnected account is ErrNotFound:
+// a late refresh must not resurrect erased credentials.
+func (q queries) UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error {
+	if creds == nil {
+		return nil
+	}
+	a, err := q.GetAccount(ctx, accountID)
+	if err != nil {
+		return fmt.Errorf("update credentials: %w", err)
+	}
+	ct, keyID, err := q.seal(creds, credentialsAAD(a.UserID, a.Provider, a.ExternalAccountID))
+	if err != nil {
+		return fmt.Errorf("update credentials: %w", err)
+	}
+	if err := q.execOne(ctx, `UPDATE integration_accounts SET credentials_ciphertext = ?, credentials_key_id = ?,
+		updated_at = ? WHERE id = ? AND status <> 'disconnected'`, ct, keyID, q.clock(), accountID); err != nil {
+		return fmt.Errorf("update credentials: %w", err)
+	}
+	return nil
+}
+
+// SetAccountStatus sets active or reauth_required. Use DisconnectAccount to disconnect;
+// a disconnected account only comes back through UpsertAccount (a fresh linkage).
+func (q queries) SetAccountStatus(ctx context.Context, accountID int64, status AccountStatus) error {
+	if status != AccountActive && status != AccountReauthRequired {
+		return fmt.Errorf("set account status: %w: status %q", ErrInvalid, status)
+	}
+	if err := q.execOne(ctx, `UPDATE integration_accounts SET status = ?, updated_at = ?
+		WHERE id = ? AND status <> 'disconnected'`, status, q.clock(), accountID); err != nil {
+		return fmt.Errorf("set account status: %w", err)
+	}
+	return nil
+}
+
+// DisconnectResult says what a disconnect changed.
+type DisconnectResult struct {
+	Account         Account
+	UnlinkedDevices int64
+}
+
+// DisconnectAccount erases the credentials, unlinks every device of the account from
+// its pool and stops its polling, in one transaction. Devices and readings are kept, so
+// history survives and a later reconnect finds the same devices.
+func (q queries) DisconnectAccount(ctx context.Context, accountID int64) (DisconnectResult, error) {
+	var res DisconnectResult
+	err := q.inTx(ctx, func(q queries) error {
+		now := q.clock()
+		if err := q.get(ctx, &res.Account, `UPDATE integration_accounts SET credentials_ciphertext = NULL,
+				credentials_key_id = NULL, status = 'disconnected', disconnected_at = COALESCE(disconnected_at, ?),
+				updated_at = ?
+			WHERE id = ? RETURNING `+accountColumns, now, now, accountID); err != nil {
+			return err
+		}
+		r, err := q.exec(ctx, `DELETE FROM device_pool_links
+			WHERE device_id IN (SELECT id FROM integration_devices WHERE account_id = ?)`, accountID)
+		if err != nil {
+			return err
+		}
+		if res.UnlinkedDevices, err = r.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = q.exec(ctx, `DELETE FROM poll_state WHERE account_id = ?`, accountID)
+		return err
+	})
+	if err != nil {
+		return DisconnectResult{}, fmt.Errorf("disconnect account: %w", err)
+	}
+	return res, nil
+}
+
+// RewrapCredentials re-encrypts every credential not sealed with currentKeyID, for key
+// rotation: once it returns, older keys can be retired. It returns how many rows moved.
+func (q queries) RewrapCredentials(ctx context.Context, currentKeyID string) (int, error) {
+	if q.cipher == nil {
+		return 0, ErrNoCipher
+	}
+	var ids []int64
+	if err := q.sel(ctx, &ids, `SELECT id FROM integration_accounts
+		WHERE credentials_key_id IS NOT NULL AND credentials_key_id <> ? ORDER BY id`, currentKeyID); err != nil {
+		return 0, fmt.Errorf("rewrap credentials: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		creds, err := q.AccountCredentials(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // disconnected meanwhile
+		}
+		if err != nil {
+			return n, fmt.Errorf("rewrap credentials: %w", err)
+		}
+		if err := q.UpdateAccountCredentials(ctx, id, creds); err != nil && !errors.Is(err, ErrNotFound) {
+			return n, fmt.Errorf("rewrap credentials: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}

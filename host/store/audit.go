@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Actors other than a user id.
+const (
+	ActorSystem = "system"
+)
+
+// ProviderActor is the actor string for events a provider caused (webhooks).
+func ProviderActor(provider string) string { return "provider:" + provider }
+
+// UserActor is the actor string for a user.
+func UserActor(userID int64) string { return fmt.Sprintf("user:%d", userID) }
+
+// AuditEvent is one audited action.
+type AuditEvent struct {
+	ID         int64     `db:"id"`
+	At         time.Time `db:"at"`
+	Action     string    `db:"action"` // e.g. integration.connected, webhook.rejected
+	Actor      string    `db:"actor"`  // UserActor, ActorSystem or ProviderActor
+	Provider   string    `db:"provider"`
+	TargetType string    `db:"target_type"`
+	TargetID   string    `db:"target_id"`
+	RequestID  string    `db:"request_id"`
+	Details    Details   `db:"details"`
+}
+
+const auditColumns = `id, at, action, actor, provider, target_type, target_id, request_id, details`
+
+// AppendAudit stores an event and returns it with its id. A zero At is now. Details must
+// never carry secrets: they are shown to operators.
+func (q queries) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error) {
+	if e.Action == "" || e.Actor == "" {
+		return AuditEvent{}, fmt.Errorf("append audit: %w: action and actor are required", ErrInvalid)
+	}
+	at := q.clock()
+	if !e.At.IsZero() {
+		at = ts(e.At)
+	}
+	var out AuditEvent
+	err := q.get(ctx, &out, `INSERT INTO audit_events (at, action, actor, provider, target_type, target_id, request_id, details)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+auditColumns,
+		at, e.Action, e.Actor, e.Provider, e.TargetType, e.TargetID, e.RequestID, e.Details)
+	if err != nil {
+		return AuditEvent{}, fmt.Errorf("append audit: %w", err)
+	}
+	return out, nil
+}
+
+// AuditFilter selects audit events, newest first.
+type AuditFilter struct {
+	Action   string    // "" for any
+	Provider string    // "" for any
+	Actor    string    // "" for any
+	Since    time.Time // at or after; zero for no bound
+	BeforeID int64     // keyset: ids below this; 0 for the first page
+	Limit    int       // 1..1000, default 100
+}
+
+// ListAudit returns one page of events, newest first. The next page is BeforeID = the
+// last event's ID, while a full page came back.
+func (q queries) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	var since any
+	if !f.Since.IsZero() {
+		since = ts(f.Since)
+	}
+	var es []AuditEvent
+	err := q.sel(ctx, &es, `SELECT `+auditColumns+` FROM audit_events
+		WHERE (? = '' OR action = ?) AND (? = '' OR provider = ?) AND (? = '' OR actor = ?)
+		  AND (CAST(? AS BIGINT) IS NULL OR at >= ?) AND (? = 0 OR id < ?)
+		ORDER BY id DESC LIMIT ?`,
+		f.Action, f.Action, f.Provider, f.Provider, f.Actor, f.Actor, isSet(since), since, f.BeforeID, f.BeforeID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	return es, nil
+}

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Device is a provider device found by discovery, with what authorization and
+// ingestion need to know about it: the account's owner and status, and the pool it is
+// linked to (0 when unlinked).
+type Device struct {
+	ID               int64         `db:"id"`
+	AccountID        int64         `db:"account_id"`
+	Provider         string        `db:"provider"`
+	ProviderDeviceID string        `db:"provider_device_id"`
+	Name             string        `db:"name"`
+	Model            string        `db:"model"`
+	Metadata         Metadata      `db:"metadata"`
+	CreatedAt        time.Time     `db:"created_at"`
+	UpdatedAt        time.Time     `db:"updated_at"`
+	OwnerID          int64         `db:"owner_id"` // the account's user
+	AccountStatus    AccountStatus `db:"account_status"`
+	PoolID           int64         `db:"pool_id"` // 0 when linked to no pool
+}
+
+const deviceSelect = `SELECT d.id, d.account_id, d.provider, d.provider_device_id, d.name, d.model, d.metadata,
+		d.created_at, d.updated_at, a.user_id AS owner_id, a.status AS account_status,
+		COALESCE(l.pool_id, 0) AS pool_id
+	FROM integration_devices d
+	JOIN integration_accounts a ON a.id = d.account_id
+	LEFT JOIN device_pool_links l ON l.device_id = d.id `
+
+// NewDevice is a device as a plugin's DiscoverDevices reports it.
+type NewDevice struct {
+	ProviderDeviceID string
+	Name             string
+	Model            string
+	Metadata         map[string]string
+}
+
+// UpsertedDevice is a device after discovery; Created is false when it was known.
+type UpsertedDevice struct {
+	Device
+	Created bool
+}
+
+// UpsertDevices records discovered devices for an account in one transaction: new ones
+// are inserted, known ones get the new name, model and metadata. Links are untouched.
+func (q queries) UpsertDevices(ctx context.Context, accountID int64, devices []NewDevice) ([]UpsertedDevice, error) {
+	out := make([]UpsertedDevice, 0, len(devices))
+	err := q.inTx(ctx, func(q queries) error {
+		var provider string
+		if err := q.get(ctx, &provider, `SELECT provider FROM integration_accounts WHERE id = ?`, accountID); err != nil {
+			return err
+		}
+		now := q.clock()
+		for _, d := range devices {
+			if d.ProviderDeviceID == "" {
+				return fmt.Errorf("%w: device without provider device id", ErrInvalid)
+			}
+			var ids []int64
+			if err := q.sel(ctx, &ids, `SELECT id FROM integration_devices WHERE account_id = ? AND provider_device_id = ?`,
+				accountID, d.ProviderDeviceID); err != nil {
+				return err
+			}
+			var id int64
+			created := len(ids) == 0
+			if created {
+				if err := q.get(ctx, &id, `INSERT INTO integration_devices
+					(account_id, provider, provider_device_id, name, model, metadata, created_at, updated_at)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+					accountID, provider, d.ProviderDeviceID, d.Name, d.Model, Metadata(d.Metadata), now, now); err != nil {
+					return err
+				}
+			} else {
+				id = ids[0]
+				if _, err := q.exec(ctx, `UPDATE integration_devices SET name = ?, model = ?, metadata = ?, updated_at = ?
+					WHERE id = ?`, d.Name, d.Model, Metadata(d.Metadata), now, id); err != nil {
+					return err
+				}
+			}
+			dev, err := q.GetDevice(ctx, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, UpsertedDevice{Device: dev, Created: created})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upsert devices: %w", err)
+	}
+	return out, nil
+}
+
+// GetDevice returns a device by id, whoever owns it; authorize with OwnerID.
+func (q queries) GetDevice(ctx context.Context, id int64) (Device, error) {
+	var d Device
+	if err := q.get(ctx, &d, deviceSelect+`WHERE d.id = ?`, id); err != nil {
+		return Device{}, fmt.Errorf("get device: %w", err)
+	}
+	return d, nil
+}
+
+// ListDevices returns an account's devices.
+func (q queries) ListDevices(ctx context.Context, accountID int64) ([]Device, error) {
+	var ds []Device
+	if err := q.sel(ctx, &ds, deviceSelect+`WHERE d.account_id = ? ORDER BY d.id`, accountID); err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return ds, nil
+}
+
+// ListPoolDevices returns the devices linked to a pool.
+func (q queries) ListPoolDevices(ctx context.Context, poolID int64) ([]Device, error) {
+	var ds []Device
+	if err := q.sel(ctx, &ds, deviceSelect+`WHERE l.pool_id = ? ORDER BY d.id`, poolID); err != nil {
+		return nil, fmt.Errorf("list pool devices: %w", err)
+	}
+	return ds, nil
+}
+
+// GetDeviceByProviderID returns an account's device by the provider's id for it.
+func (q queries) GetDeviceByProviderID(ctx context.Context, accountID int64, providerDeviceID string) (Device, error) {
+	var d Device
+	if err := q.get(ctx, &d, deviceSelect+`WHERE d.account_id = ? AND d.provider_device_id = ?`,
+		accountID, providerDeviceID); err != nil {
+		return Device{}, fmt.Errorf("get device: %w", err)
+	}
+	return d, nil
+}
+
+// DeviceLookup selects devices for ingestion.
+type DeviceLookup struct {
+	Provider          string
+	AccountID         int64 // 0: any account of the provider (provider-level webhooks)
+	ProviderDeviceIDs []string
+}
+
+// LookupDevices returns, in one query, every device of the provider whose provider id is
+// listed — confined to one account when AccountID is set. A provider id may match
+// several devices (two users linked the same provider account); ingestion decides. An
+// id with no match is simply absent.
+func (q queries) LookupDevices(ctx context.Context, l DeviceLookup) ([]Device, error) {
+	if len(l.ProviderDeviceIDs) == 0 {
+		return nil, nil
+	}
+	query, args, err := sqlx.In(deviceSelect+`WHERE d.provider = ? AND (? = 0 OR d.account_id = ?)
+		AND d.provider_device_id IN (?) ORDER BY d.id`, l.Provider, l.AccountID, l.AccountID, l.ProviderDeviceIDs)
+	if err != nil {
+		return nil, fmt.Errorf("lookup devices: %w", err)
+	}
+	var ds []Device
+	if err := q.sel(ctx, &ds, query, args...); err != nil {
+		return nil, fmt.Errorf("lookup devices: %w", err)
+	}
+	return ds, nil
+}
+
+// LinkDevice links a device to a pool, moving it when it was linked elsewhere, and
+// returns the previous pool (0 if none). Authorization is the caller's: ownership of
+// the device's account and editor rights on the pool.
+func (q queries) LinkDevice(ctx context.Context, deviceID, poolID, byUserID int64) (int64, error) {
+	var prev int64
+	err := q.inTx(ctx, func(q queries) error {
+		var prevs []int64
+		if err := q.sel(ctx, &prevs, `SELECT pool_id FROM device_pool_links WHERE device_id = ?`, deviceID); err != nil {
+			return err
+		}
+		if len(prevs) > 0 {
+			prev = prevs[0]
+		}
+		_, err := q.exec(ctx, `INSERT INTO device_pool_links (device_id, pool_id, linked_by, linked_at)
+			VALUES (?, ?, ?, ?)
+			ON CONFLICT (device_id) DO UPDATE SET pool_id = excluded.pool_id, linked_by = excluded.linked_by,
+				linked_at = excluded.linked_at`, deviceID, poolID, nullID(byUserID), q.clock())
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("link device: %w", err)
+	}
+	return prev, nil
+}
+
+// UnlinkDevice removes a device's pool link and returns the pool it was linked to. An
+// unlinked device is ErrNotFound. Readings already stored stay with their pool.
+func (q queries) UnlinkDevice(ctx context.Context, deviceID int64) (int64, error) {
+	var prev int64
+	if err := q.get(ctx, &prev, `DELETE FROM device_pool_links WHERE device_id = ? RETURNING pool_id`, deviceID); err != nil {
+		return 0, fmt.Errorf("unlink device: %w", err)
+	}
+	return prev, nil
+}
+
+// nullID stores 0 as NULL for optional references.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}

@@ -1,0 +1,126 @@
+package store
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+)
+
+// JSON columns are JSONB on PostgreSQL and TEXT on SQLite; drivers hand them back as
+// []byte or string. These types scan either and write JSON text, which both engines
+// accept (PostgreSQL casts the untyped parameter to jsonb).
+
+func scanJSON(src any, dst any) error {
+	var b []byte
+	switch s := src.(type) {
+	case nil:
+		return nil
+	case []byte:
+		b = s
+	case string:
+		b = []byte(s)
+	default:
+		return fmt.Errorf("scan json: unsupported type %T", src)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, dst)
+}
+
+func jsonValue(v any) (driver.Value, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// Metadata is a device's free-form string attributes.
+type Metadata map[string]string
+
+func (m *Metadata) Scan(src any) error { *m = nil; return scanJSON(src, m) }
+
+func (m Metadata) Value() (driver.Value, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	return jsonValue(map[string]string(m))
+}
+
+// Headers are HTTP headers kept with a failed delivery (http.Header converts to it).
+type Headers map[string][]string
+
+func (h *Headers) Scan(src any) error { *h = nil; return scanJSON(src, h) }
+
+func (h Headers) Value() (driver.Value, error) {
+	if h == nil {
+		return "{}", nil
+	}
+	return jsonValue(map[string][]string(h))
+}
+
+// Details are an audit event's extra fields.
+type Details map[string]any
+
+func (d *Details) Scan(src any) error { *d = nil; return scanJSON(src, d) }
+
+func (d Details) Value() (driver.Value, error) {
+	if d == nil {
+		return "{}", nil
+	}
+	return jsonValue(map[string]any(d))
+}
+
+// ErrorHistory is a failure's list of past errors, oldest first.
+type ErrorHistory []FailureError
+
+// FailureError is one failed attempt.
+type FailureError struct {
+	At      string `json:"at"` // RFC 3339
+	Attempt int    `json:"attempt"`
+	Error   string `json:"error"`
+}
+
+func (e *ErrorHistory) Scan(src any) error { *e = nil; return scanJSON(src, e) }
+
+// RawJSON is a JSON document kept as is (equipment config). It marshals as raw JSON.
+type RawJSON []byte
+
+func (r *RawJSON) Scan(src any) error {
+	switch s := src.(type) {
+	case nil:
+		*r = nil
+	case []byte:
+		*r = append(RawJSON(nil), s...)
+	case string:
+		*r = RawJSON(s)
+	default:
+		return fmt.Errorf("scan json: unsupported type %T", src)
+	}
+	return nil
+}
+
+func (r RawJSON) Value() (driver.Value, error) {
+	if len(r) == 0 {
+		return "{}", nil
+	}
+	if !json.Valid(r) {
+		return nil, fmt.Errorf("%w: not JSON", ErrInvalid)
+	}
+	return string(r), nil
+}
+
+// MarshalJSON emits r unchanged ({} when empty).
+func (r RawJSON) MarshalJSON() ([]byte, error) {
+	if len(r) == 0 {
+		return []byte("{}"), nil
+	}
+	return r, nil
+}
+
+// UnmarshalJSON keeps the document as is.
+func (r *RawJSON) UnmarshalJSON(b []byte) error {
+	*r = append(RawJSON(nil), b...)
+	return nil
+}

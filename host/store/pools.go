@@ -1,0 +1,223 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Role is a pool member's role. Each role includes the rights of those below it.
+type Role string
+
+const (
+	RoleViewer Role = "viewer" // reads readings
+	RoleEditor Role = "editor" // links and unlinks devices
+	RoleOwner  Role = "owner"  // manages members
+)
+
+func (r Role) rank() int {
+	switch r {
+	case RoleOwner:
+		return 3
+	case RoleEditor:
+		return 2
+	case RoleViewer:
+		return 1
+	}
+	return 0
+}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// AtLeast reports whether r grants everything min grants.
+func (r Role) AtLeast(min Role) bool { return r.Valid() && r.rank() >= min.rank() }
+
+// Pool is a swimming pool.
+type Pool struct {
+	ID        int64     `db:"id"`
+	Name      string    `db:"name"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// PoolWithRole is a pool as one member sees it.
+type PoolWithRole struct {
+	Pool
+	Role Role `db:"role"`
+}
+
+// PoolMember is a user's role on a pool.
+type PoolMember struct {
+	PoolID    int64     `db:"pool_id"`
+	UserID    int64     `db:"user_id"`
+	Email     string    `db:"email"`
+	Role      Role      `db:"role"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// CreatePool creates a pool with ownerID as its first owner, atomically.
+func (q queries) CreatePool(ctx context.Context, name string, ownerID int64) (Pool, error) {
+	var p Pool
+	err := q.inTx(ctx, func(q queries) error {
+		now := q.clock()
+		if err := q.get(ctx, &p, `INSERT INTO pools (name, created_at) VALUES (?, ?)
+			RETURNING id, name, created_at`, name, now); err != nil {
+			return err
+		}
+		_, err := q.exec(ctx, `INSERT INTO pool_members (pool_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
+			p.ID, ownerID, RoleOwner, now)
+		return err
+	})
+	if err != nil {
+		return Pool{}, fmt.Errorf("create pool: %w", err)
+	}
+	return p, nil
+}
+
+// GetPool returns a pool by id, whoever asks; use PoolRole to authorize.
+func (q queries) GetPool(ctx context.Context, id int64) (Pool, error) {
+	var p Pool
+	if err := q.get(ctx, &p, `SELECT id, name, created_at FROM pools WHERE id = ?`, id); err != nil {
+		return Pool{}, fmt.Errorf("get pool: %w", err)
+	}
+	return p, nil
+}
+
+// ListPoolsForUser returns the pools userID is a member of, with the role.
+func (q queries) ListPoolsForUser(ctx context.Context, userID int64) ([]PoolWithRole, error) {
+	var ps []PoolWithRole
+	err := q.sel(ctx, &ps, `SELECT p.id, p.name, p.created_at, m.role FROM pools p
+		JOIN pool_members m ON m.pool_id = p.id WHERE m.user_id = ? ORDER BY p.id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list pools: %w", err)
+	}
+	return ps, nil
+}
+
+// PoolRole is userID's role on poolID. A non-member — and a pool that does not
+// exist — is ErrNotFound, so callers answer 404 and existence does not leak.
+func (q queries) PoolRole(ctx context.Context, poolID, userID int64) (Role, error) {
+	var r Role
+	if err := q.get(ctx, &r, `SELECT role FROM pool_members WHERE pool_id = ? AND user_id = ?`, poolID, userID); err != nil {
+		return "", fmt.Errorf("pool role: %w", err)
+	}
+	return r, nil
+}
+
+// ListPoolMembers returns a pool's members.
+func (q queries) ListPoolMembers(ctx context.Context, poolID int64) ([]PoolMember, error) {
+	var ms []PoolMember
+	err := q.sel(ctx, &ms, `SELECT m.pool_id, m.user_id, u.email, m.role, m.created_at
+		FROM pool_members m JOIN users u ON u.id = m.user_id WHERE m.pool_id = ? ORDER BY m.user_id`, poolID)
+	if err != nil {
+		return nil, fmt.Errorf("list pool members: %w", err)
+	}
+	return ms, nil
+}
+
+// SetPoolMember adds userID to the pool or changes its role. Demoting the last owner is
+// ErrLastOwner. It returns the previous role ("" when newly added).
+func (q queries) SetPoolMember(ctx context.Context, poolID, userID int64, role Role) (Role, error) {
+	if !role.Valid() {
+		return "", fmt.Errorf("set pool member: %w: role %q", ErrInvalid, role)
+	}
+	var prev Role
+	err := q.inTx(ctx, func(q queries) error {
+		var roles []Role
+		if err := q.sel(ctx, &roles, `SELECT role FROM pool_members WHERE pool_id = ? AND user_id = ?`, poolID, userID); err != nil {
+			return err
+		}
+		if len(roles) > 0 {
+			prev = roles[0]
+		}
+		_, err := q.exec(ctx, `INSERT INTO pool_members (pool_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (pool_id, user_id) DO UPDATE SET role = excluded.role`, poolID, userID, role, q.clock())
+		if err != nil {
+			return err
+		}
+		return q.checkOwners(ctx, poolID)
+	})
+	if err != nil {
+		return "", fmt.Errorf("set pool member: %w", err)
+	}
+	return prev, nil
+}
+
+// RemovePoolMember removes userID from the pool and returns the role it had. Not a
+// member is ErrNotFound; removing the last owner is ErrLastOwner.
+func (q queries) RemovePoolMember(ctx context.Context, poolID, userID int64) (Role, error) {
+	var prev Role
+	err := q.inTx(ctx, func(q queries) error {
+		if err := q.get(ctx, &prev, `DELETE FROM pool_members WHERE pool_id = ? AND user_id = ? RETURNING role`, poolID, userID); err != nil {
+			return err
+		}
+		return q.checkOwners(ctx, poolID)
+	})
+	if err != nil {
+		return "", fmt.Errorf("remove pool member: %w", err)
+	}
+	return prev, nil
+}
+
+func (q queries) checkOwners(ctx context.Context, poolID int64) error {
+	var n int
+	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM pool_members WHERE pool_id = ? AND role = 'owner'`, poolID); err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrLastOwner
+	}
+	return nil
+}
+
+// Equipment is a piece of pool equipment or a pool policy, with free-form JSON config.
+type Equipment struct {
+	ID        int64     `db:"id"`
+	PoolID    int64     `db:"pool_id"`
+	Kind      string    `db:"kind"`
+	Name      string    `db:"name"`
+	Config    RawJSON   `db:"config"`
+	CreatedAt time.Time `db:"created_at"`
+	UpdatedAt time.Time `db:"updated_at"`
+}
+
+const equipmentColumns = `id, pool_id, kind, name, config, created_at, updated_at`
+
+// CreateEquipment adds equipment to a pool. A nil config is {}.
+func (q queries) CreateEquipment(ctx context.Context, poolID int64, kind, name string, config RawJSON) (Equipment, error) {
+	if len(config) == 0 {
+		config = RawJSON("{}")
+	}
+	if !json.Valid(config) {
+		return Equipment{}, fmt.Errorf("create equipment: %w: config is not JSON", ErrInvalid)
+	}
+	now := q.clock()
+	var e Equipment
+	err := q.get(ctx, &e, `INSERT INTO equipment (pool_id, kind, name, config, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING `+equipmentColumns, poolID, kind, name, string(config), now, now)
+	if err != nil {
+		return Equipment{}, fmt.Errorf("create equipment: %w", err)
+	}
+	return e, nil
+}
+
+// ListEquipment returns a pool's equipment.
+func (q queries) ListEquipment(ctx context.Context, poolID int64) ([]Equipment, error) {
+	var es []Equipment
+	if err := q.sel(ctx, &es, `SELECT `+equipmentColumns+` FROM equipment WHERE pool_id = ? ORDER BY id`, poolID); err != nil {
+		return nil, fmt.Errorf("list equipment: %w", err)
+	}
+	return es, nil
+}
+
+// UpdateEquipmentConfig replaces one piece of equipment's config.
+func (q queries) UpdateEquipmentConfig(ctx context.Context, id int64, config RawJSON) error {
+	if !json.Valid(config) {
+		return fmt.Errorf("update equipment: %w: config is not JSON", ErrInvalid)
+	}
+	if err := q.execOne(ctx, `UPDATE equipment SET config = ?, updated_at = ? WHERE id = ?`, string(config), q.clock(), id); err != nil {
+		return fmt.Errorf("update equipment: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,250 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"  // registers "postgres"
+	_ "modernc.org/sqlite" // registers "sqlite"
+)
+
+// Cipher seals account credentials at rest. host/credentials.Keyring implements it.
+// aad binds a ciphertext to the row it belongs to, so a ciphertext copied onto another
+// account fails to open.
+type Cipher interface {
+	Encrypt(plaintext, aad []byte) (ciphertext []byte, keyID string, err error)
+	Decrypt(ciphertext, aad []byte) ([]byte, error)
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	cipher Cipher
+	now    func() time.Time
+	logger hclog.Logger
+}
+
+// WithCipher sets the cipher for account credentials. Without one, reading or writing
+// credentials fails with ErrNoCipher.
+func WithCipher(c Cipher) Option { return func(o *options) { o.cipher = c } }
+
+// WithClock replaces time.Now, for tests that move time past leases and expiries.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithLogger sets the logger; the store logs only lifecycle events, never values.
+func WithLogger(l hclog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// Store is the host's database. It is safe for concurrent use.
+type Store struct {
+	queries
+	db     *sqlx.DB
+	logger hclog.Logger
+}
+
+// Tx is a transaction from InTx. It has the same data methods as Store; methods that
+// need atomicity run inside it instead of opening their own.
+type Tx struct {
+	queries
+}
+
+// queries holds every data method. It runs on the *sqlx.DB for a Store and on the
+// *sqlx.Tx for a Tx.
+type queries struct {
+	q      sqlx.ExtContext
+	db     *sqlx.DB // nil inside a Tx
+	d      dialect
+	cipher Cipher
+	now    func() time.Time
+}
+
+// Open connects to databaseURL and checks the connection. It does not migrate.
+//
+// Accepted forms: postgres://… or postgresql://… (lib/pq), and sqlite:PATH,
+// sqlite://PATH or file:PATH for SQLite (PATH may carry its own ?query).
+func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
+	o := options{now: time.Now, logger: hclog.NewNullLogger()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	driver, dsn, d, err := parseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlx.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if d == dialectSQLite {
+		// One connection: SQLite has one writer at a time anyway, and funnelling every
+		// statement through one connection means goroutines queue in database/sql instead
+		// of meeting SQLITE_BUSY. busy_timeout still covers other processes (the CLI
+		// beside a running server). WAL lets those processes read while we write.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+	} else {
+		db.SetMaxOpenConns(20)
+		db.SetMaxIdleConns(20)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	s := &Store{
+		db:     db,
+		logger: o.logger.Named("store"),
+		queries: queries{
+			q:      db,
+			db:     db,
+			d:      d,
+			cipher: o.cipher,
+			now:    o.now,
+		},
+	}
+	return s, nil
+}
+
+// parseURL picks the driver and builds its DSN. SQLite always gets the pragmas the store
+// relies on (foreign keys, WAL, busy timeout, immediate transactions, integer
+// microsecond timestamps); a caller's own query parameters are kept.
+func parseURL(raw string) (driver, dsn string, d dialect, err error) {
+	switch {
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		return "postgres", raw, dialectPostgres, nil
+	case strings.HasPrefix(raw, "sqlite://"):
+		return sqliteDSN(strings.TrimPrefix(raw, "sqlite://"))
+	case strings.HasPrefix(raw, "sqlite:"):
+		return sqliteDSN(strings.TrimPrefix(raw, "sqlite:"))
+	case strings.HasPrefix(raw, "file:"):
+		return sqliteDSN(strings.TrimPrefix(raw, "file:"))
+	case raw == "":
+		return "", "", 0, errors.New("open database: empty database URL")
+	}
+	scheme, _, _ := strings.Cut(raw, ":")
+	return "", "", 0, fmt.Errorf("open database: unsupported URL scheme %q (want postgres://, sqlite: or file:)", scheme)
+}
+
+func sqliteDSN(rest string) (string, string, dialect, error) {
+	path, rawQuery, _ := strings.Cut(rest, "?")
+	if path == "" {
+		return "", "", 0, errors.New("open database: sqlite URL has no path")
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", "", 0, fmt.Errorf("open database: sqlite URL query: %w", err)
+	}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if q.Get("_busy_timeout") == "" && q.Get("_timeout") == "" {
+		q.Set("_busy_timeout", "10000")
+	}
+	q.Set("_txlock", "immediate")
+	q.Set("_time_integer_format", "unix_micro")
+	q.Set("_inttotime", "1")
+	return "sqlite", "file:" + path + "?" + q.Encode(), dialectSQLite, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB exposes the underlying handle for tests and health checks.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Dialect reports "postgres" or "sqlite".
+func (s *Store) Dialect() string { return s.d.String() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// InTx runs fn in one transaction: committed when fn returns nil, rolled back otherwise
+// (and on panic). fn must not call out to plugins or the network: on SQLite it holds
+// the only connection.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.queries.inTx(ctx, func(q queries) error { return fn(&Tx{queries: q}) })
+}
+
+// inTx runs fn in a transaction, or directly when q already is one.
+func (q queries) inTx(ctx context.Context, fn func(q queries) error) (err error) {
+	if q.db == nil {
+		return fn(q)
+	}
+	tx, err := q.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", mapError(err))
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	inner := q
+	inner.q = tx
+	inner.db = nil
+	if err := fn(inner); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", mapError(err))
+	}
+	return nil
+}
+
+// ts normalizes a time for storage: UTC, microseconds (PostgreSQL's precision), so a
+// value written and read back compares equal on both engines.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// tsPtr is ts for nullable columns; a zero time is NULL.
+func tsPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	v := ts(t)
+	return &v
+}
+
+func (q queries) clock() time.Time { return ts(q.now()) }
+
+// get and sel wrap sqlx with Rebind and error mapping.
+func (q queries) get(ctx context.Context, dest any, query string, args ...any) error {
+	return mapError(sqlx.GetContext(ctx, q.q, dest, q.q.Rebind(query), args...))
+}
+
+func (q queries) sel(ctx context.Context, dest any, query string, args ...any) error {
+	return mapError(sqlx.SelectContext(ctx, q.q, dest, q.q.Rebind(query), args...))
+}
+
+func (q queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := q.q.ExecContext(ctx, q.q.Rebind(query), args...)
+	return res, mapError(err)
+}
+
+// execOne runs an update that must touch exactly one row, ErrNotFound otherwise.
+func (q queries) execOne(ctx context.Context, query string, args ...any) error {
+	res, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

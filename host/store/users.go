@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// User is a person or app backend that calls the API.
+type User struct {
+	ID        int64     `db:"id"`
+	Email     string    `db:"email"`
+	IsAdmin   bool      `db:"is_admin"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// APIToken is a stored token. The plaintext exists only in CreateAPIToken's return.
+type APIToken struct {
+	ID         int64      `db:"id"`
+	UserID     int64      `db:"user_id"`
+	Name       string     `db:"name"`
+	Prefix     string     `db:"prefix"` // the first characters of the plaintext, for display
+	CreatedAt  time.Time  `db:"created_at"`
+	LastUsedAt *time.Time `db:"last_used_at"`
+	RevokedAt  *time.Time `db:"revoked_at"`
+}
+
+const userColumns = `id, email, is_admin, created_at`
+const tokenColumns = `id, user_id, name, prefix, created_at, last_used_at, revoked_at`
+
+// TokenPrefix starts every API token so leaked tokens are recognisable by scanners.
+const TokenPrefix = "pht_"
+
+// NormalizeEmail is how emails are compared: trimmed and lower-cased.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// CreateUser adds a user. A taken email is ErrConflict.
+func (q queries) CreateUser(ctx context.Context, email string, isAdmin bool) (User, error) {
+	email = NormalizeEmail(email)
+	if email == "" || !strings.Contains(email, "@") {
+		return User{}, fmt.Errorf("create user: %w: email %q", ErrInvalid, email)
+	}
+	var u User
+	err := q.get(ctx, &u, `INSERT INTO users (email, is_admin, created_at) VALUES (?, ?, ?)
+		RETURNING `+userColumns, email, isAdmin, q.clock())
+	if err != nil {
+		return User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// GetUser returns a user by id.
+func (q queries) GetUser(ctx context.Context, id int64) (User, error) {
+	var u User
+	if err := q.get(ctx, &u, `SELECT `+userColumns+` FROM users WHERE id = ?`, id); err != nil {
+		return User{}, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+// GetUserByEmail returns a user by (normalized) email.
+func (q queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
+	var u User
+	if err := q.get(ctx, &u, `SELECT `+userColumns+` FROM users WHERE email = ?`, NormalizeEmail(email)); err != nil {
+		return User{}, fmt.Errorf("get user by email: %w", err)
+	}
+	return u, nil
+}
+
+// ListUsers returns all users by id.
+func (q queries) ListUsers(ctx context.Context) ([]User, error) {
+	var us []User
+	if err := q.sel(ctx, &us, `SELECT `+userColumns+` FROM users ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}
+
+// HashToken is how tokens are stored and looked up: sha256, hex. Tokens carry 256 random
+// bits, so a fast unsalted hash is enough; nothing to brute-force.
+func HashToken(plaintext string) string {
+	sum := sha256.Sum256([]byte(plaintext))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewTokenValue returns a fresh random token: TokenPrefix + 43 base64url characters.
+func NewTokenValue() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("random token: %w", err)
+	}
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// CreateAPIToken issues a token for userID. The plaintext is returned once and never
+// stored; only its hash is.
+func (q queries) CreateAPIToken(ctx context.Context, userID int64, name string) (string, APIToken, error) {
+	plain, err := NewTokenValue()
+	if err != nil {
+		return "", APIToken{}, err
+	}
+	var t APIToken
+	err = q.get(ctx, &t, `INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at)
+		VALUES (?, ?, ?, ?, ?) RETURNING `+tokenColumns,
+		userID, name, plain[:len(TokenPrefix)+8], HashToken(plain), q.clock())
+	if err != nil {
+		return "", APIToken{}, fmt.Errorf("create api token: %w", err)
+	}
+	return plain, t, nil
+}
+
+// tokenTouchInterval limits last_used_at writes to one per token per interval, so
+// authentication is a read on the hot path.
+const tokenTouchInterval = time.Minute
+
+// AuthenticateToken resolves a bearer token to its user. Unknown and revoked tokens are
+// both ErrNotFound: the caller answers 401 either way.
+func (q queries) AuthenticateToken(ctx context.Context, plaintext string) (User, APIToken, error) {
+	if !strings.HasPrefix(plaintext, TokenPrefix) {
+		return User{}, APIToken{}, fmt.Errorf("authenticate token: %w", ErrNotFound)
+	}
+	var row struct {
+		APIToken
+		Email   string    `db:"email"`
+		IsAdmin bool      `db:"is_admin"`
+		UCreate time.Time `db:"user_created_at"`
+	}
+	err := q.get(ctx, &row, `SELECT t.id, t.user_id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at,
+			u.email, u.is_admin, u.created_at AS user_created_at
+		FROM api_tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.token_hash = ? AND t.revoked_at IS NULL`, HashToken(plaintext))
+	if err != nil {
+		return User{}, APIToken{}, fmt.Errorf("authenticate token: %w", err)
+	}
+	now := q.clock()
+	if row.LastUsedAt == nil || now.Sub(*row.LastUsedAt) >= tokenTouchInterval {
+		if _, err := q.exec(ctx, `UPDATE api_tokens SET last_used_at = ?
+			WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+			now, row.ID, now.Add(-tokenTouchInterval)); err != nil {
+			return User{}, APIToken{}, fmt.Errorf("touch api token: %w", err)
+		}
+		row.LastUsedAt = &now
+	}
+	u := User{ID: row.UserID, Email: row.Email, IsAdmin: row.IsAdmin, CreatedAt: row.UCreate}
+	return u, row.APIToken, nil
+}
+
+// ListAPITokens returns a user's tokens, revoked ones included.
+func (q queries) ListAPITokens(ctx context.Context, userID int64) ([]APIToken, error) {
+	var ts []APIToken
+	if err := q.sel(ctx, &ts, `SELECT `+tokenColumns+` FROM api_tokens WHERE user_id = ? ORDER BY id`, userID); err != nil {
+		return nil, fmt.Errorf("list api tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// RevokeAPIToken revokes one token by id. Revoking a revoked token is a no-op; an
+// unknown id is ErrNotFound.
+func (q queries) RevokeAPIToken(ctx context.Context, tokenID int64) error {
+	if err := q.execOne(ctx, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
+		q.clock(), tokenID); err != nil {
+		return fmt.Errorf("revoke api token: %w", err)
+	}
+	return nil
+}
+
+// RevokeAPITokenValue revokes the token with this plaintext.
+func (q queries) RevokeAPITokenValue(ctx context.Context, plaintext string) (APIToken, error) {
+	var t APIToken
+	err := q.get(ctx, &t, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ?
+		RETURNING `+tokenColumns, q.clock(), HashToken(plaintext))
+	if err != nil {
+		return APIToken{}, fmt.Errorf("revoke api token: %w", err)
+	}
+	return t, nil
+}
+
+// RevokeUserTokens revokes every live token of a user and returns how many.
+func (q queries) RevokeUserTokens(ctx context.Context, userID int64) (int64, error) {
+	res, err := q.exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
+		q.clock(), userID)
+	if err != nil {
+		return 0, fmt.Errorf("revoke user tokens: %w", err)
+	}
+	return res.RowsAffected()
+}
