@@ -128,7 +128,8 @@ type AdapterClient interface {
 	//     IngestWebhookResponse.webhook_error set, so the host knows the payload is
 	//     authentic and keeps it for retry or as a dead letter.
 	//
-	// A plugin may implement it exactly that way in terms of the two calls above.
+	// Every webhook-capable plugin must implement it (the host does not fall back to the
+	// two separate calls); it may do so exactly as described, in terms of them.
 	IngestWebhook(ctx context.Context, in *IngestWebhookRequest, opts ...grpc.CallOption) (*IngestWebhookResponse, error)
 	// PollReadings returns an account's readings newer than a cursor, plus the next
 	// cursor. Only called when Describe reports poll capability.
@@ -283,7 +284,8 @@ type AdapterServer interface {
 	//     IngestWebhookResponse.webhook_error set, so the host knows the payload is
 	//     authentic and keeps it for retry or as a dead letter.
 	//
-	// A plugin may implement it exactly that way in terms of the two calls above.
+	// Every webhook-capable plugin must implement it (the host does not fall back to the
+	// two separate calls); it may do so exactly as described, in terms of them.
 	IngestWebhook(context.Context, *IngestWebhookRequest) (*IngestWebhookResponse, error)
 	// PollReadings returns an account's readings newer than a cursor, plus the next
 	// cursor. Only called when Describe reports poll capability.
