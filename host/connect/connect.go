@@ -1,0 +1,750 @@
+// Package connect is the provider-account lifecycle shared by the HTTP API and the CLI:
+// which providers a user may connect (rollout flags), the OAuth state handshake,
+// API-key linkage, device discovery, device links and disconnection. It is the only
+// code that hands account credentials to plugins, and the only one that may make a
+// write/control call (see Control).
+package connect
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/pools"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// StateTTL is how long an OAuth state stays valid: long enough to log in at the provider,
+// short enough that a leaked authorize URL is soon worthless.
+const StateTTL = 10 * time.Minute
+
+// Problem types specific to this package (host.Error.Type).
+const (
+	TypeProviderNotFound = "provider-not-found"
+	TypeProviderInPilot  = "provider-in-pilot"
+	TypeStateInvalid     = "oauth-state-invalid"
+	TypeReauthRequired   = "reauth-required"
+	TypeUnsupported      = "provider-unsupported"
+	TypeReadOnly         = "read-only-provider"
+)
+
+// Adapter is what the service calls on a provider's plugin. The plugin manager's handles
+// implement it, applying per-method deadlines.
+type Adapter interface {
+	Describe(ctx context.Context) (sdk.Description, error)
+	Connect(ctx context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error)
+	Callback(ctx context.Context, req sdk.CallbackRequest) (sdk.Linkage, error)
+	DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error)
+}
+
+// PluginState is the supervision state of one provider's plugin.
+type PluginState struct {
+	State     string
+	Restarts  int
+	LastError string
+	Version   string
+	SHA256    string
+}
+
+// Plugins is what the service needs of the plugin manager.
+type Plugins interface {
+	// Adapter returns the running plugin of a provider. Errors wrapping ErrPluginNotFound
+	// or ErrPluginUnavailable are mapped to 404 and 503; anything else to 503 as well.
+	Adapter(provider string) (Adapter, error)
+	// States returns the supervision state of every provider the manager knows.
+	States() map[string]PluginState
+}
+
+// Errors a Plugins implementation wraps so the service can tell them apart.
+var (
+	ErrPluginNotFound    = errors.New("plugin not found")
+	ErrPluginUnavailable = errors.New("plugin unavailable")
+)
+
+// Store is what the service needs of host/store.
+type Store interface {
+	CreateOAuthState(ctx context.Context, userID int64, provider, redirectURI string, ttl time.Duration) (string, store.OAuthState, error)
+	ConsumeOAuthState(ctx context.Context, value string) (store.OAuthState, error)
+	UpsertAccount(ctx context.Context, a store.NewAccount) (store.Account, bool, error)
+	GetUserAccount(ctx context.Context, userID, accountID int64) (store.Account, error)
+	ListAccounts(ctx context.Context, userID int64) ([]store.Account, error)
+	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
+	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
+	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
+	DisconnectAccount(ctx context.Context, accountID int64) (store.DisconnectResult, error)
+	UpsertDevices(ctx context.Context, accountID int64, devices []store.NewDevice) ([]store.UpsertedDevice, error)
+	GetDevice(ctx context.Context, id int64) (store.Device, error)
+	ListDevices(ctx context.Context, accountID int64) ([]store.Device, error)
+	LinkDevice(ctx context.Context, deviceID, poolID, byUserID int64) (int64, error)
+	UnlinkDevice(ctx context.Context, deviceID int64) (int64, error)
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Store   Store
+	Plugins Plugins
+	Pools   *pools.Service
+	Audit   *audit.Recorder
+	Logger  hclog.Logger
+	// Config returns the current configuration; it changes on reload, so the service
+	// never keeps a copy of the flags.
+	Config func() *config.Config
+	// Reload re-reads the configuration and reconciles the plugins (the SIGHUP path).
+	Reload func(ctx context.Context) error
+}
+
+// Service runs the provider-account lifecycle.
+type Service struct {
+	d   Deps
+	log hclog.Logger
+}
+
+// New returns a Service.
+func New(d Deps) *Service {
+	if d.Logger == nil {
+		d.Logger = hclog.NewNullLogger()
+	}
+	return &Service{d: d, log: d.Logger.Named("connect")}
+}
+
+// Provider is a provider as a user may see it.
+type Provider struct {
+	ID       string          `json:"id"`
+	Stage    string          `json:"stage"`
+	Access   string          `json:"access"`
+	Connect  sdk.ConnectKind `json:"connect"`
+	Webhooks bool            `json:"webhooks"`
+	Poll     bool            `json:"poll"`
+	Version  string          `json:"version,omitempty"`
+}
+
+// Account is a linked provider account. Credentials never leave the service.
+type Account struct {
+	ID                int64     `json:"id"`
+	Provider          string    `json:"provider"`
+	ExternalAccountID string    `json:"externalAccountId"`
+	DisplayName       string    `json:"displayName"`
+	Status            string    `json:"status"`
+	CreatedAt         time.Time `json:"createdAt"`
+}
+
+// Device is a discovered provider device, with the pool it feeds when linked.
+type Device struct {
+	ID               int64             `json:"id"`
+	AccountID        int64             `json:"accountId"`
+	Provider         string            `json:"provider"`
+	ProviderDeviceID string            `json:"providerDeviceId"`
+	Name             string            `json:"name"`
+	Model            string            `json:"model"`
+	Metadata         map[string]string `json:"metadata,omitempty"`
+	PoolID           *int64            `json:"poolId"`
+}
+
+// ConnectResult is either a redirect for the user's browser or the account linked at once.
+type ConnectResult struct {
+	AuthorizeURL string   `json:"authorizeUrl,omitempty"`
+	Account      *Account `json:"account,omitempty"`
+}
+
+// ProviderStatus is what operators see of a configured provider.
+type ProviderStatus struct {
+	ID        string `json:"id"`
+	Enabled   bool   `json:"enabled"`
+	Stage     string `json:"stage"`
+	Access    string `json:"access"`
+	Webhooks  bool   `json:"webhooks"`
+	Poll      bool   `json:"poll"`
+	State     string `json:"state"`
+	Restarts  int    `json:"restarts"`
+	LastError string `json:"lastError,omitempty"`
+	Version   string `json:"version,omitempty"`
+	SHA256    string `json:"sha256,omitempty"`
+}
+
+func accountOf(a store.Account) Account {
+	return Account{ID: a.ID, Provider: a.Provider, ExternalAccountID: a.ExternalAccountID,
+		DisplayName: a.DisplayName, Status: string(a.Status), CreatedAt: a.CreatedAt}
+}
+
+func deviceOf(d store.Device) Device {
+	out := Device{ID: d.ID, AccountID: d.AccountID, Provider: d.Provider, ProviderDeviceID: d.ProviderDeviceID,
+		Name: d.Name, Model: d.Model, Metadata: d.Metadata}
+	if d.PoolID != 0 {
+		p := d.PoolID
+		out.PoolID = &p
+	}
+	return out
+}
+
+func requireUser(a auth.Actor) error {
+	if !a.IsUser() {
+		return host.Errorf(host.EUNAUTHORIZED, "a user is required")
+	}
+	return nil
+}
+
+func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+// ---- rollout flags
+
+func notFound(provider string) error {
+	return host.Errorf(host.ENOTFOUND, "no provider %q", provider).WithType(TypeProviderNotFound)
+}
+
+// enabled returns the provider's config when it is configured and enabled. A disabled
+// provider is indistinguishable from an unknown one; its accounts, devices and
+// readings stay stored and come back when it is enabled again.
+func (s *Service) enabled(provider string) (config.Provider, error) {
+	cfg := s.d.Config()
+	if cfg == nil {
+		return config.Provider{}, notFound(provider)
+	}
+	p, ok := cfg.Provider(provider)
+	if !ok || !p.Enabled {
+		return config.Provider{}, notFound(provider)
+	}
+	return p, nil
+}
+
+// Enabled reports whether a provider is configured and enabled (for other services,
+// e.g. ingestion, that must apply the same rule).
+func (s *Service) Enabled(provider string) bool {
+	_, err := s.enabled(provider)
+	return err == nil
+}
+
+// mayConnect applies the pilot allow-list on top of enabled.
+func (s *Service) mayConnect(a auth.Actor, provider string) (config.Provider, error) {
+	p, err := s.enabled(provider)
+	if err != nil {
+		return p, err
+	}
+	if !p.PilotAllows(a.Email, id(a.UserID)) {
+		return p, host.Errorf(host.EFORBIDDEN, "provider %q is in a pilot and you are not on its list", provider).WithType(TypeProviderInPilot)
+	}
+	return p, nil
+}
+
+// adapter returns the provider's running plugin.
+func (s *Service) adapter(provider string) (Adapter, error) {
+	if s.d.Plugins == nil {
+		return nil, host.Errorf(host.EUNAVAILABLE, "provider %q is not running", provider)
+	}
+	ad, err := s.d.Plugins.Adapter(provider)
+	switch {
+	case err == nil:
+		return ad, nil
+	case errors.Is(err, ErrPluginNotFound):
+		return nil, host.Wrap(host.ENOTFOUND, err, "no provider %q", provider).WithType(TypeProviderNotFound)
+	default:
+		return nil, host.Wrap(host.EUNAVAILABLE, err, "provider %q is not available right now", provider)
+	}
+}
+
+// pluginError translates a plugin call's failure. Plugin messages are written for
+// operators and users (sdk.Error says: never secrets), so invalid-input messages are
+// passed on; anything else gets a generic text and the cause goes to the log.
+func (s *Service) pluginError(provider, call string, err error) error {
+	var he *host.Error
+	if errors.As(err, &he) {
+		return err // already classified (e.g. the plugin manager said unavailable)
+	}
+	var se *sdk.Error
+	if errors.As(err, &se) {
+		switch se.Kind {
+		case sdk.KindInvalidInput:
+			return host.Wrap(host.EINVALID, err, "%s: %s", provider, se.Message)
+		case sdk.KindReauth:
+			return host.Wrap(host.ECONFLICT, err, "%s rejected the account's credentials; reconnect it", provider).WithType(TypeReauthRequired)
+		case sdk.KindUnsupported:
+			return host.Wrap(host.EINVALID, err, "%s does not support %s", provider, call).WithType(TypeUnsupported)
+		case sdk.KindPermanent:
+			return host.Wrap(host.EINVALID, err, "%s refused the request: %s", provider, se.Message)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return host.Wrap(host.EUNAVAILABLE, err, "%s did not answer in time", provider)
+	}
+	s.log.Warn("plugin call failed", "provider", provider, "call", call, "error", err)
+	return host.Wrap(host.EUNAVAILABLE, err, "%s is not available right now", provider)
+}
+
+// Providers lists what the actor may connect: enabled providers, and pilot providers
+// only for allow-listed users.
+func (s *Service) Providers(ctx context.Context, a auth.Actor) ([]Provider, error) {
+	if err := requireUser(a); err != nil {
+		return nil, err
+	}
+	cfg := s.d.Config()
+	if cfg == nil {
+		return nil, nil
+	}
+	var out []Provider
+	for _, p := range cfg.EnabledProviders() {
+		if !p.PilotAllows(a.Email, id(a.UserID)) {
+			continue
+		}
+		pr := Provider{ID: p.ID, Stage: p.Stage, Access: p.Access, Webhooks: p.Webhooks, Poll: p.Poll}
+		if ad, err := s.adapter(p.ID); err == nil {
+			if desc, err := ad.Describe(ctx); err == nil {
+				pr.Connect, pr.Version = desc.Capabilities.Connect, desc.Version
+			}
+		}
+		out = append(out, pr)
+	}
+	return out, nil
+}
+
+// RedirectURI is the callback URL registered with a provider: it is built from
+// public_url only, never from request headers a client controls.
+func RedirectURI(publicURL, provider string) string {
+	return strings.TrimRight(publicURL, "/") + "/v1/providers/" + url.PathEscape(provider) + "/callback"
+}
+
+// Connect starts linking an account: a redirect for OAuth2 providers (with a fresh
+// single-use state bound to the actor), or an account at once for API-key style ones.
+func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, input map[string]string) (ConnectResult, error) {
+	if err := requireUser(a); err != nil {
+		return ConnectResult{}, err
+	}
+	if _, err := s.mayConnect(a, provider); err != nil {
+		return ConnectResult{}, err
+	}
+	ad, err := s.adapter(provider)
+	if err != nil {
+		return ConnectResult{}, err
+	}
+	desc, err := ad.Describe(ctx)
+	if err != nil {
+		return ConnectResult{}, s.pluginError(provider, "describe", err)
+	}
+	req := sdk.ConnectRequest{Input: input}
+	switch desc.Capabilities.Connect {
+	case sdk.ConnectOAuth2:
+		req.RedirectURI = RedirectURI(s.d.Config().PublicURL, provider)
+		state, _, err := s.d.Store.CreateOAuthState(ctx, a.UserID, provider, req.RedirectURI, StateTTL)
+		if err != nil {
+			return ConnectResult{}, err
+		}
+		req.State = state
+	case sdk.ConnectAPIKey, sdk.ConnectWebhookSecret:
+	default:
+		return ConnectResult{}, host.Errorf(host.EINVALID, "provider %q has no per-user accounts to connect", provider).WithType(TypeUnsupported)
+	}
+	res, err := ad.Connect(ctx, req)
+	if err != nil {
+		return ConnectResult{}, s.pluginError(provider, "connect", err)
+	}
+	switch {
+	case desc.Capabilities.Connect == sdk.ConnectOAuth2 && res.AuthorizeURL != "":
+		return ConnectResult{AuthorizeURL: res.AuthorizeURL}, nil
+	case desc.Capabilities.Connect != sdk.ConnectOAuth2 && res.Linkage != nil:
+		acct, err := s.link(ctx, a, a.UserID, provider, *res.Linkage)
+		if err != nil {
+			return ConnectResult{}, err
+		}
+		return ConnectResult{Account: &acct}, nil
+	}
+	s.log.Error("plugin answered connect with neither the expected redirect nor a linkage", "provider", provider)
+	return ConnectResult{}, host.Errorf(host.EUNAVAILABLE, "%s gave an unusable answer", provider)
+}
+
+// link stores a linkage and audits it.
+func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider string, l sdk.Linkage) (Account, error) {
+	if l.ExternalAccountID == "" {
+		s.log.Error("plugin linkage without external account id", "provider", provider)
+		return Account{}, host.Errorf(host.EUNAVAILABLE, "%s gave an unusable answer", provider)
+	}
+	acc, created, err := s.d.Store.UpsertAccount(ctx, store.NewAccount{
+		UserID: userID, Provider: provider, ExternalAccountID: l.ExternalAccountID,
+		DisplayName: l.DisplayName, Credentials: l.Credentials,
+	})
+	if err != nil {
+		return Account{}, err
+	}
+	s.d.Audit.Record(ctx, audit.Entry{
+		Action: audit.IntegrationConnected, Actor: a, Provider: provider, TargetType: "account", TargetID: id(acc.ID),
+		Details: map[string]any{"externalAccountId": l.ExternalAccountID, "created": created},
+	})
+	return accountOf(acc), nil
+}
+
+func stateError(msg string) error {
+	return host.Errorf(host.EINVALID, "%s", msg).WithType(TypeStateInvalid)
+}
+
+// Callback completes an OAuth2 flow. The state authenticates the request: it must be
+// known, unused, unexpired and issued for this provider; when the request also carries
+// a bearer token (by != nil), it must be the state's user. Any failure is EINVALID and
+// stores nothing.
+func (s *Service) Callback(ctx context.Context, by *auth.Actor, provider string, query map[string]string) (Account, error) {
+	if _, err := s.enabled(provider); err != nil {
+		return Account{}, err
+	}
+	value := query["state"]
+	if value == "" {
+		return Account{}, stateError("the state parameter is missing")
+	}
+	st, err := s.d.Store.ConsumeOAuthState(ctx, value)
+	switch {
+	case errors.Is(err, store.ErrOAuthStateExpired), errors.Is(err, store.ErrOAuthStateUsed):
+		return Account{}, err
+	case errors.Is(err, store.ErrNotFound):
+		return Account{}, stateError("unknown authorization state")
+	case err != nil:
+		return Account{}, err
+	}
+	if st.Provider != provider {
+		return Account{}, stateError("the authorization state was issued for another provider")
+	}
+	if by != nil && by.UserID != st.UserID {
+		return Account{}, stateError("the authorization state belongs to another user")
+	}
+	if e := query["error"]; e != "" {
+		return Account{}, host.Errorf(host.EINVALID, "%s did not authorize the connection (%s)", provider, e).WithType("oauth-denied")
+	}
+	if query["code"] == "" {
+		return Account{}, host.Errorf(host.EINVALID, "the code parameter is missing")
+	}
+	ad, err := s.adapter(provider)
+	if err != nil {
+		return Account{}, err
+	}
+	l, err := ad.Callback(ctx, sdk.CallbackRequest{Code: query["code"], State: value, RedirectURI: st.RedirectURI, Query: query})
+	if err != nil {
+		return Account{}, s.pluginError(provider, "callback", err)
+	}
+	actor := auth.Actor{UserID: st.UserID}
+	if by != nil {
+		actor = *by
+	}
+	return s.link(ctx, actor, st.UserID, provider, l)
+}
+
+// Accounts lists the actor's connected accounts of enabled providers.
+func (s *Service) Accounts(ctx context.Context, a auth.Actor) ([]Account, error) {
+	if err := requireUser(a); err != nil {
+		return nil, err
+	}
+	as, err := s.d.Store.ListAccounts(ctx, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Account, 0, len(as))
+	for _, acc := range as {
+		if acc.Status == store.AccountDisconnected || !s.Enabled(acc.Provider) {
+			continue
+		}
+		out = append(out, accountOf(acc))
+	}
+	return out, nil
+}
+
+// ownedAccount returns the actor's own, connected account of an enabled provider.
+// Another user's account is ENOTFOUND, like a missing one.
+func (s *Service) ownedAccount(ctx context.Context, a auth.Actor, accountID int64) (store.Account, error) {
+	if err := requireUser(a); err != nil {
+		return store.Account{}, err
+	}
+	acc, err := s.d.Store.GetUserAccount(ctx, a.UserID, accountID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && acc.Status == store.AccountDisconnected) {
+		return store.Account{}, host.Errorf(host.ENOTFOUND, "no such account")
+	}
+	if err != nil {
+		return store.Account{}, err
+	}
+	if _, err := s.enabled(acc.Provider); err != nil {
+		return store.Account{}, err
+	}
+	return acc, nil
+}
+
+// Disconnect erases the account's credentials and unlinks its devices. Devices and
+// readings are kept.
+func (s *Service) Disconnect(ctx context.Context, a auth.Actor, accountID int64) error {
+	acc, err := s.ownedAccount(ctx, a, accountID)
+	if err != nil {
+		return err
+	}
+	res, err := s.d.Store.DisconnectAccount(ctx, acc.ID)
+	if err != nil {
+		return err
+	}
+	s.d.Audit.Record(ctx, audit.Entry{
+		Action: audit.IntegrationDisconnected, Actor: a, Provider: acc.Provider, TargetType: "account", TargetID: id(acc.ID),
+		Details: map[string]any{"unlinkedDevices": res.UnlinkedDevices},
+	})
+	return nil
+}
+
+// Discover asks the provider for the account's devices, stores them and any refreshed
+// credentials. Credentials the provider rejects mark the account reauth_required.
+func (s *Service) Discover(ctx context.Context, a auth.Actor, accountID int64) ([]Device, error) {
+	acc, err := s.ownedAccount(ctx, a, accountID)
+	if err != nil {
+		return nil, err
+	}
+	ad, err := s.adapter(acc.Provider)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := s.d.Store.AccountCredentials(ctx, acc.ID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := ad.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: sdk.Account{
+		ID: id(acc.ID), ExternalAccountID: acc.ExternalAccountID, Credentials: creds,
+	}})
+	if err != nil {
+		if sdk.IsKind(err, sdk.KindReauth) {
+			if serr := s.d.Store.SetAccountStatus(ctx, acc.ID, store.AccountReauthRequired); serr != nil {
+				s.log.Error("mark account reauth_required", "account", acc.ID, "error", serr)
+			}
+		}
+		return nil, s.pluginError(acc.Provider, "discover devices", err)
+	}
+	// Refreshed tokens are stored before anything else: the provider may already have
+	// revoked the old ones.
+	if res.RefreshedCredentials != nil {
+		if err := s.d.Store.UpdateAccountCredentials(ctx, acc.ID, res.RefreshedCredentials); err != nil {
+			return nil, err
+		}
+	}
+	if acc.Status == store.AccountReauthRequired {
+		if err := s.d.Store.SetAccountStatus(ctx, acc.ID, store.AccountActive); err != nil {
+			return nil, err
+		}
+	}
+	nds := make([]store.NewDevice, 0, len(res.Devices))
+	for _, d := range res.Devices {
+		if d.ProviderDeviceID == "" {
+			s.log.Warn("plugin reported a device without id; skipped", "provider", acc.Provider)
+			continue
+		}
+		nds = append(nds, store.NewDevice{ProviderDeviceID: d.ProviderDeviceID, Name: d.Name, Model: d.Model, Metadata: d.Metadata})
+	}
+	ups, err := s.d.Store.UpsertDevices(ctx, acc.ID, nds)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Device, 0, len(ups))
+	for _, u := range ups {
+		if u.Created {
+			s.d.Audit.Record(ctx, audit.Entry{
+				Action: audit.DeviceDiscovered, Actor: a, Provider: acc.Provider, TargetType: "device", TargetID: id(u.ID),
+				Details: map[string]any{"accountId": acc.ID, "providerDeviceId": u.ProviderDeviceID},
+			})
+		}
+		out = append(out, deviceOf(u.Device))
+	}
+	return out, nil
+}
+
+// Devices lists the account's known devices.
+func (s *Service) Devices(ctx context.Context, a auth.Actor, accountID int64) ([]Device, error) {
+	acc, err := s.ownedAccount(ctx, a, accountID)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := s.d.Store.ListDevices(ctx, acc.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Device, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, deviceOf(d))
+	}
+	return out, nil
+}
+
+// device returns a device of an enabled provider when the actor may know it exists:
+// it owns the device's account, or is a member of the pool it is linked to.
+func (s *Service) device(ctx context.Context, a auth.Actor, deviceID int64) (store.Device, error) {
+	if err := requireUser(a); err != nil {
+		return store.Device{}, err
+	}
+	d, err := s.d.Store.GetDevice(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Device{}, host.Errorf(host.ENOTFOUND, "no such device")
+	}
+	if err != nil {
+		return store.Device{}, err
+	}
+	visible := d.OwnerID == a.UserID
+	if !visible && d.PoolID != 0 {
+		_, rerr := s.d.Pools.RoleOf(ctx, a, d.PoolID)
+		visible = rerr == nil
+	}
+	if !visible || d.AccountStatus == store.AccountDisconnected && d.OwnerID != a.UserID {
+		return store.Device{}, host.Errorf(host.ENOTFOUND, "no such device")
+	}
+	if _, err := s.enabled(d.Provider); err != nil {
+		return store.Device{}, err
+	}
+	return d, nil
+}
+
+// Link links a device to a pool. It takes both ownership of the device's account and
+// the editor role on the pool.
+func (s *Service) Link(ctx context.Context, a auth.Actor, deviceID, poolID int64) (Device, error) {
+	d, err := s.device(ctx, a, deviceID)
+	if err != nil {
+		return Device{}, err
+	}
+	if d.OwnerID != a.UserID {
+		return Device{}, host.Errorf(host.EFORBIDDEN, "only the owner of the device's account may link it")
+	}
+	if d.AccountStatus == store.AccountDisconnected {
+		return Device{}, host.Errorf(host.ECONFLICT, "the device's account is disconnected; reconnect it first")
+	}
+	if poolID <= 0 {
+		return Device{}, host.Errorf(host.EINVALID, "poolId is required")
+	}
+	if _, err := s.d.Pools.Require(ctx, a, poolID, pools.Editor); err != nil {
+		return Device{}, err
+	}
+	prev, err := s.d.Store.LinkDevice(ctx, d.ID, poolID, a.UserID)
+	if err != nil {
+		return Device{}, err
+	}
+	if prev != poolID {
+		s.d.Audit.Record(ctx, audit.Entry{
+			Action: audit.DeviceLinked, Actor: a, Provider: d.Provider, TargetType: "device", TargetID: id(d.ID),
+			Details: map[string]any{"poolId": poolID, "previousPoolId": prev},
+		})
+	}
+	d.PoolID = poolID
+	return deviceOf(d), nil
+}
+
+// Unlink removes a device's pool link. The device's account owner may, and so may an
+// editor of the pool it feeds. poolID, when not 0, must be the current link.
+func (s *Service) Unlink(ctx context.Context, a auth.Actor, deviceID, poolID int64) error {
+	d, err := s.device(ctx, a, deviceID)
+	if err != nil {
+		return err
+	}
+	if d.PoolID == 0 {
+		return host.Errorf(host.ENOTFOUND, "the device is not linked to a pool")
+	}
+	if poolID != 0 && poolID != d.PoolID {
+		return host.Errorf(host.ECONFLICT, "the device is linked to another pool")
+	}
+	if d.OwnerID != a.UserID {
+		if _, err := s.d.Pools.Require(ctx, a, d.PoolID, pools.Editor); err != nil {
+			return err
+		}
+	}
+	prev, err := s.d.Store.UnlinkDevice(ctx, d.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return host.Errorf(host.ENOTFOUND, "the device is not linked to a pool")
+	}
+	if err != nil {
+		return err
+	}
+	s.d.Audit.Record(ctx, audit.Entry{
+		Action: audit.DeviceUnlinked, Actor: a, Provider: d.Provider, TargetType: "device", TargetID: id(d.ID),
+		Details: map[string]any{"poolId": prev},
+	})
+	return nil
+}
+
+// Control is the one door for write/control calls to a provider (none exist in the
+// adapter contract yet). It refuses unless the operator set access = "read-write" and
+// the plugin declares the Write capability, so a read-only provider can never receive
+// one, whatever code path asks.
+func (s *Service) Control(ctx context.Context, provider string, call func(ctx context.Context, ad Adapter) error) error {
+	p, err := s.enabled(provider)
+	if err != nil {
+		return err
+	}
+	if p.Access != config.AccessReadWrite {
+		return host.Errorf(host.EFORBIDDEN, "provider %q is read-only", provider).WithType(TypeReadOnly)
+	}
+	ad, err := s.adapter(provider)
+	if err != nil {
+		return err
+	}
+	desc, err := ad.Describe(ctx)
+	if err != nil {
+		return s.pluginError(provider, "describe", err)
+	}
+	if !desc.Capabilities.Write {
+		return host.Errorf(host.EFORBIDDEN, "provider %q does not offer write calls", provider).WithType(TypeReadOnly)
+	}
+	if err := call(ctx, ad); err != nil {
+		return s.pluginError(provider, "control", err)
+	}
+	return nil
+}
+
+func requireAdmin(a auth.Actor) error {
+	if a.IsUser() && !a.Admin {
+		return host.Errorf(host.EFORBIDDEN, "this needs an admin")
+	}
+	if !a.IsUser() && a.System == "" {
+		return host.Errorf(host.EUNAUTHORIZED, "an admin is required")
+	}
+	return nil
+}
+
+// ProviderStatuses lists every configured provider, enabled or not, with its flags and
+// its plugin's supervision state. Admins only.
+func (s *Service) ProviderStatuses(ctx context.Context, a auth.Actor) ([]ProviderStatus, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	cfg := s.d.Config()
+	if cfg == nil {
+		return nil, nil
+	}
+	var states map[string]PluginState
+	if s.d.Plugins != nil {
+		states = s.d.Plugins.States()
+	}
+	out := make([]ProviderStatus, 0, len(cfg.Providers))
+	for _, p := range cfg.Providers {
+		ps := ProviderStatus{ID: p.ID, Enabled: p.Enabled, Stage: p.Stage, Access: p.Access, Webhooks: p.Webhooks, Poll: p.Poll, State: "disabled", SHA256: p.SHA256}
+		if st, ok := states[p.ID]; ok {
+			ps.State, ps.Restarts, ps.LastError, ps.Version = st.State, st.Restarts, st.LastError, st.Version
+			if st.SHA256 != "" {
+				ps.SHA256 = st.SHA256
+			}
+		} else if p.Enabled {
+			ps.State = "unknown"
+		}
+		out = append(out, ps)
+	}
+	return out, nil
+}
+
+// Reload re-reads the configuration and reconciles the plugins, then reports the
+// providers. Admins only; audited.
+func (s *Service) Reload(ctx context.Context, a auth.Actor) ([]ProviderStatus, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	if s.d.Reload == nil {
+		return nil, host.Errorf(host.EUNAVAILABLE, "reload is not available")
+	}
+	rerr := s.d.Reload(ctx)
+	details := map[string]any{"ok": rerr == nil}
+	if rerr != nil {
+		details["error"] = host.ErrorMessage(rerr)
+	}
+	s.d.Audit.Record(ctx, audit.Entry{Action: audit.ProviderReloaded, Actor: a, TargetType: "config", Details: details})
+	if rerr != nil {
+		return nil, rerr
+	}
+	return s.ProviderStatuses(ctx, a)
+}

@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/connect"
+	"github.com/poolhost/poolhost/host/pools"
+	"github.com/poolhost/poolhost/host/users"
+)
+
+// Authenticator resolves a bearer token into an actor, failing with EUNAUTHORIZED.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (auth.Actor, error)
+}
+
+// ReadyCheck is one condition of /readyz (database reachable, migrations current,
+// plugins supervised). Its error is logged, and only its name is shown.
+type ReadyCheck struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Deps are what the handler translates HTTP into. Nil services leave their routes
+// answering 503, which keeps partial wiring (and tests of one area) honest.
+type Deps struct {
+	Logger   hclog.Logger
+	Registry *prometheus.Registry // /metrics serves it; the handler registers its own metrics on it
+	HTTP     config.HTTP
+
+	Auth    Authenticator
+	Pools   *pools.Service
+	Connect *connect.Service
+	Users   *users.Service
+	Ready   []ReadyCheck
+}
+
+// Option customizes a Handler.
+type Option func(*Handler)
+
+// WithRoutes registers more routes on the handler, after the built-in ones. This is how
+// other packages (webhook ingestion, dead-letter administration) join the API with the
+// same middleware, authentication and problem bodies. Each path they add must be in
+// openapi.yaml; see CheckSpec.
+func WithRoutes(register func(*Router)) Option {
+	return func(h *Handler) { h.extra = append(h.extra, register) }
+}
+
+// Handler is the whole HTTP API as one http.Handler.
+type Handler struct {
+	log     hclog.Logger
+	deps    Deps
+	maxBody int64
+	auth    Authenticator
+	metrics *metrics
+	mux     *mux.Router
+	root    http.Handler
+	extra   []func(*Router)
+}
+
+// New builds the handler and its routes.
+func New(d Deps, opts ...Option) *Handler {
+	if d.Logger == nil {
+		d.Logger = hclog.NewNullLogger()
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	if d.HTTP.MaxBodyBytes <= 0 {
+		d.HTTP.MaxBodyBytes = config.DefaultHTTP.MaxBodyBytes
+	}
+	h := &Handler{
+		log:     d.Logger.Named("http"),
+		deps:    d,
+		maxBody: d.HTTP.MaxBodyBytes,
+		auth:    d.Auth,
+		metrics: newMetrics(d.Registry),
+	}
+	if h.auth == nil {
+		h.auth = noAuth{}
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	h.mux = mux.NewRouter()
+	h.mux.NotFoundHandler = h.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.WriteError(w, r, host.Errorf(host.ENOTFOUND, "no such route"))
+	}))
+	h.mux.MethodNotAllowedHandler = h.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{
+			Type: ProblemTypeBase + "method-not-allowed", Title: http.StatusText(http.StatusMethodNotAllowed),
+			Status: http.StatusMethodNotAllowed, Detail: "this route does not answer " + r.Method,
+			Instance: r.URL.Path, RequestID: auth.RequestID(r.Context()),
+		})
+	}))
+	rt := &Router{h: h}
+	h.routes(rt)
+	for _, register := range h.extra {
+		register(rt)
+	}
+	h.root = h.mux
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.root.ServeHTTP(w, r) }
+
+// Mux exposes the router, for walking it (CheckSpec) — not for adding routes behind the
+// middleware's back.
+func (h *Handler) Mux() *mux.Router { return h.mux }
+
+// wrap applies the per-request middleware. It runs inside the matched route so metrics and
+// logs carry the route template.
+func (h *Handler) wrap(next http.Handler) http.Handler {
+	return requestID(h.observe(h.limitBody(h.authenticate(next))))
+}
+
+// Router registers routes with the handler's middleware.
+type Router struct{ h *Handler }
+
+// Handle registers method+path at the given access level: Public (no token), User (any
+// valid bearer token) or Admin.
+func (rt *Router) Handle(method, path string, level access, fn http.HandlerFunc) {
+	rt.h.mux.Handle(path, rt.h.wrap(rt.h.require(level, fn))).Methods(method)
+}
+
+// Public, User and Admin are Handle at that access level.
+func (rt *Router) Public(method, path string, fn http.HandlerFunc) {
+	rt.Handle(method, path, Public, fn)
+}
+func (rt *Router) User(method, path string, fn http.HandlerFunc)  { rt.Handle(method, path, User, fn) }
+func (rt *Router) Admin(method, path string, fn http.HandlerFunc) { rt.Handle(method, path, Admin, fn) }
+
+// Error answers err as a problem; for use by handlers registered through WithRoutes.
+func (rt *Router) Error(w http.ResponseWriter, r *http.Request, err error) {
+	rt.h.WriteError(w, r, err)
+}
+
+// Logger is the handler's logger, for extension routes.
+func (rt *Router) Logger() hclog.Logger { return rt.h.log }
+
+// Registry is the metrics registry, for extension routes.
+func (rt *Router) Registry() *prometheus.Registry { return rt.h.deps.Registry }
+
+// MaxBodyBytes is the configured body limit (already enforced by the middleware).
+func (rt *Router) MaxBodyBytes() int64 { return rt.h.maxBody }
+
+type noAuth struct{}
+
+func (noAuth) Authenticate(context.Context, string) (auth.Actor, error) {
+	return auth.Actor{}, host.Errorf(host.EUNAUTHORIZED, "invalid token")
+}
+
+// unavailable is the answer of a route whose service is not wired.
+func unavailable(what string) error {
+	return host.Errorf(host.EUNAVAILABLE, "%s is not available", what)
+}

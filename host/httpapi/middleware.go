@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/auth"
+)
+
+// RequestIDHeader carries the request id in both directions.
+const RequestIDHeader = "X-Request-ID"
+
+// A client-supplied request id is honoured only when it is short and plain, so it can
+// never smuggle newlines into logs or markup into a problem body.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// requestID honours X-Request-ID or generates one, echoes it, and puts it in the context
+// where logs, problem bodies and audit rows find it.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID.MatchString(id) {
+			id = newRequestID()
+		}
+		w.Header().Set(RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(auth.WithRequestID(r.Context(), id)))
+	})
+}
+
+// statusRecorder remembers the status for logs and metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// observe logs one line per request and feeds the request metrics, labelled by route
+// template (never by raw path, which would explode cardinality and leak ids).
+func (h *Handler) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				// A panic is a bug: log it with the request id, answer a generic 500.
+				h.log.Error("panic serving request", "request_id", auth.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "panic", v)
+				if rec.status == 0 {
+					h.WriteError(rec, r, host.Errorf(host.EINTERNAL, "internal error"))
+				}
+			}
+			route := routeTemplate(r)
+			elapsed := time.Since(start)
+			h.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
+			h.metrics.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
+			h.log.Info("request", "request_id", auth.RequestID(r.Context()), "method", r.Method, "route", route,
+				"status", rec.status, "bytes", rec.bytes, "duration", elapsed)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func routeTemplate(r *http.Request) string {
+	if cr := mux.CurrentRoute(r); cr != nil {
+		if t, err := cr.GetPathTemplate(); err == nil {
+			return t
+		}
+	}
+	return "unmatched"
+}
+
+// limitBody caps every request body. A declared Content-Length over the limit is refused
+// before reading; a chunked body is cut off by MaxBytesReader and DecodeJSON (or the
+// webhook reader) turns that into 413.
+func (h *Handler) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > h.maxBody {
+			h.WriteError(w, r, host.Errorf(host.ETOOLARGE, "request body exceeds %d bytes", h.maxBody))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header, or "".
+func bearerToken(r *http.Request) string {
+	v := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// authenticate resolves a bearer token, when present, into the actor in the context. It
+// refuses an invalid token outright (a wrong token is never treated as anonymous), but
+// lets anonymous requests through: each route's access level decides about those.
+func (h *Handler) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token := bearerToken(r)
+		if token == "" {
+			h.WriteError(w, r, host.Errorf(host.EUNAUTHORIZED, "the Authorization header must be \"Bearer <token>\""))
+			return
+		}
+		actor, err := h.auth.Authenticate(r.Context(), token)
+		if err != nil {
+			h.WriteError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), actor)))
+	})
+}
+
+// Access levels of a route.
+type access int
+
+const (
+	Public access = iota // no token needed (health, callback, webhooks)
+	User                 // any valid token
+	Admin                // an admin's token
+)
+
+func (h *Handler) require(level access, next http.Handler) http.Handler {
+	if level == Public {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		actor, ok := auth.ActorFrom(r.Context())
+		if !ok {
+			h.WriteError(w, r, host.Errorf(host.EUNAUTHORIZED, "a bearer token is required"))
+			return
+		}
+		if level == Admin && !actor.Admin {
+			// Admin routes are no secret (they are in the published spec), so 403 here
+			// leaks nothing; user data routes answer 404 instead.
+			h.WriteError(w, r, host.Errorf(host.EFORBIDDEN, "this route needs an admin token"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,280 @@
+// Package pools holds the pool rules shared by the HTTP API and the CLI: who may see a
+// pool, read its readings and manage its members. Someone who is not a member gets
+// ENOTFOUND for a pool that exists, exactly as for one that does not, so pool ids leak
+// nothing.
+package pools
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// Role is a member's role; the store's ordering (owner ⊃ editor ⊃ viewer) applies.
+type Role = store.Role
+
+const (
+	Viewer = store.RoleViewer
+	Editor = store.RoleEditor
+	Owner  = store.RoleOwner
+)
+
+// Store is what the service needs of host/store.
+type Store interface {
+	CreatePool(ctx context.Context, name string, ownerID int64) (store.Pool, error)
+	GetPool(ctx context.Context, id int64) (store.Pool, error)
+	ListPoolsForUser(ctx context.Context, userID int64) ([]store.PoolWithRole, error)
+	PoolRole(ctx context.Context, poolID, userID int64) (store.Role, error)
+	ListPoolMembers(ctx context.Context, poolID int64) ([]store.PoolMember, error)
+	SetPoolMember(ctx context.Context, poolID, userID int64, role store.Role) (store.Role, error)
+	RemovePoolMember(ctx context.Context, poolID, userID int64) (store.Role, error)
+	GetUser(ctx context.Context, id int64) (store.User, error)
+	ListReadings(ctx context.Context, q store.ReadingQuery) ([]store.Reading, *store.ReadingCursor, error)
+}
+
+// Service applies the pool rules.
+type Service struct {
+	st    Store
+	audit *audit.Recorder
+}
+
+// New returns a Service.
+func New(st Store, rec *audit.Recorder) *Service { return &Service{st: st, audit: rec} }
+
+// Pool is a pool as one member sees it.
+type Pool struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"` // the caller's role
+	CreatedAt time.Time `json:"createdAt"`
+	Members   []Member  `json:"members,omitempty"`
+}
+
+// Member is one pool membership.
+type Member struct {
+	PoolID int64  `json:"poolId"`
+	UserID int64  `json:"userId"`
+	Email  string `json:"email,omitempty"`
+	Role   Role   `json:"role"`
+}
+
+// MaxNameLength bounds pool names.
+const MaxNameLength = 200
+
+func requireUser(a auth.Actor) error {
+	if !a.IsUser() {
+		return host.Errorf(host.EUNAUTHORIZED, "a user is required")
+	}
+	return nil
+}
+
+// Create makes a pool owned by the actor.
+func (s *Service) Create(ctx context.Context, a auth.Actor, name string) (Pool, error) {
+	if err := requireUser(a); err != nil {
+		return Pool{}, err
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > MaxNameLength {
+		return Pool{}, host.Errorf(host.EINVALID, "name must be 1 to %d characters", MaxNameLength)
+	}
+	p, err := s.st.CreatePool(ctx, name, a.UserID)
+	if err != nil {
+		return Pool{}, err
+	}
+	return Pool{ID: p.ID, Name: p.Name, Role: Owner, CreatedAt: p.CreatedAt}, nil
+}
+
+// List returns the actor's pools.
+func (s *Service) List(ctx context.Context, a auth.Actor) ([]Pool, error) {
+	if err := requireUser(a); err != nil {
+		return nil, err
+	}
+	ps, err := s.st.ListPoolsForUser(ctx, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Pool, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, Pool{ID: p.ID, Name: p.Name, Role: p.Role, CreatedAt: p.CreatedAt})
+	}
+	return out, nil
+}
+
+// RoleOf returns the actor's role on the pool, ENOTFOUND when the actor is no member
+// (or the pool does not exist: the two are indistinguishable on purpose).
+func (s *Service) RoleOf(ctx context.Context, a auth.Actor, poolID int64) (Role, error) {
+	if err := requireUser(a); err != nil {
+		return "", err
+	}
+	r, err := s.st.PoolRole(ctx, poolID, a.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", host.Wrap(host.ENOTFOUND, err, "no such pool")
+	}
+	return r, err
+}
+
+// Require returns the actor's role when it is at least min. A member below min gets
+// EFORBIDDEN: the pool's existence is no secret to its own members.
+func (s *Service) Require(ctx context.Context, a auth.Actor, poolID int64, min Role) (Role, error) {
+	r, err := s.RoleOf(ctx, a, poolID)
+	if err != nil {
+		return "", err
+	}
+	if !r.AtLeast(min) {
+		return r, host.Errorf(host.EFORBIDDEN, "this needs the %s role on the pool; you are %s", min, r)
+	}
+	return r, nil
+}
+
+// Get returns one pool with its members.
+func (s *Service) Get(ctx context.Context, a auth.Actor, poolID int64) (Pool, error) {
+	role, err := s.RoleOf(ctx, a, poolID)
+	if err != nil {
+		return Pool{}, err
+	}
+	p, err := s.st.GetPool(ctx, poolID)
+	if err != nil {
+		return Pool{}, err
+	}
+	ms, err := s.st.ListPoolMembers(ctx, poolID)
+	if err != nil {
+		return Pool{}, err
+	}
+	out := Pool{ID: p.ID, Name: p.Name, Role: role, CreatedAt: p.CreatedAt, Members: make([]Member, 0, len(ms))}
+	for _, m := range ms {
+		out.Members = append(out.Members, Member{PoolID: m.PoolID, UserID: m.UserID, Email: m.Email, Role: m.Role})
+	}
+	return out, nil
+}
+
+// SetMember adds a user to the pool or changes their role. Owners only.
+func (s *Service) SetMember(ctx context.Context, a auth.Actor, poolID, userID int64, role Role) (Member, error) {
+	if _, err := s.Require(ctx, a, poolID, Owner); err != nil {
+		return Member{}, err
+	}
+	if !role.Valid() {
+		return Member{}, host.Errorf(host.EINVALID, "role must be owner, editor or viewer")
+	}
+	u, err := s.st.GetUser(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Member{}, host.Wrap(host.ENOTFOUND, err, "no such user")
+	} else if err != nil {
+		return Member{}, err
+	}
+	prev, err := s.st.SetPoolMember(ctx, poolID, userID, role)
+	if err != nil {
+		return Member{}, err
+	}
+	if prev != role {
+		s.audit.Record(ctx, audit.Entry{
+			Action: audit.MemberChanged, Actor: a, TargetType: "pool", TargetID: strconv.FormatInt(poolID, 10),
+			Details: map[string]any{"userId": userID, "from": string(prev), "to": string(role)},
+		})
+	}
+	return Member{PoolID: poolID, UserID: userID, Email: u.Email, Role: role}, nil
+}
+
+// RemoveMember removes a user from the pool. Owners only; the last owner cannot go.
+func (s *Service) RemoveMember(ctx context.Context, a auth.Actor, poolID, userID int64) error {
+	if _, err := s.Require(ctx, a, poolID, Owner); err != nil {
+		return err
+	}
+	prev, err := s.st.RemovePoolMember(ctx, poolID, userID)
+	if errors.Is(err, store.ErrLastOwner) {
+		return err
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return host.Wrap(host.ENOTFOUND, err, "no such member")
+	}
+	if err != nil {
+		return err
+	}
+	s.audit.Record(ctx, audit.Entry{
+		Action: audit.MemberChanged, Actor: a, TargetType: "pool", TargetID: strconv.FormatInt(poolID, 10),
+		Details: map[string]any{"userId": userID, "from": string(prev), "to": ""},
+	})
+	return nil
+}
+
+// Reading is one stored measurement.
+type Reading struct {
+	DeviceID   int64     `json:"deviceId"`
+	Metric     string    `json:"metric"`
+	Value      float64   `json:"value"`
+	Unit       string    `json:"unit"`
+	RecordedAt time.Time `json:"recordedAt"`
+	Quality    string    `json:"quality,omitempty"`
+}
+
+// ReadingQuery selects a pool's readings, oldest first.
+type ReadingQuery struct {
+	PoolID int64
+	Metric string    // "" for all metrics
+	From   time.Time // inclusive; zero for no bound
+	To     time.Time // exclusive; zero for no bound
+	Limit  int       // 1..MaxLimit; 0 means DefaultLimit
+	After  *ReadingPos
+}
+
+// Page limits.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// ReadingPos is a keyset position: the last row of the previous page. httpapi turns it
+// into an opaque cursor.
+type ReadingPos struct {
+	RecordedAt time.Time `json:"t"`
+	ID         int64     `json:"i"`
+}
+
+// ReadingsPage is one page of readings; Next is nil on the last page.
+type ReadingsPage struct {
+	Readings []Reading
+	Next     *ReadingPos
+}
+
+// Readings returns a page of the pool's readings. Any member may read. Readings stay
+// with the pool they were recorded for: unlinking a device or disconnecting its account
+// does not take history away.
+func (s *Service) Readings(ctx context.Context, a auth.Actor, q ReadingQuery) (ReadingsPage, error) {
+	if _, err := s.Require(ctx, a, q.PoolID, Viewer); err != nil {
+		return ReadingsPage{}, err
+	}
+	if q.Limit <= 0 {
+		q.Limit = DefaultLimit
+	}
+	if q.Limit > MaxLimit {
+		return ReadingsPage{}, host.Errorf(host.EINVALID, "limit must be at most %d", MaxLimit)
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return ReadingsPage{}, host.Errorf(host.EINVALID, "from must be before to")
+	}
+	sq := store.ReadingQuery{PoolID: q.PoolID, Metric: q.Metric, From: q.From, To: q.To, Limit: q.Limit}
+	if q.After != nil {
+		sq.After = &store.ReadingCursor{RecordedAt: q.After.RecordedAt, ID: q.After.ID}
+	}
+	rows, next, err := s.st.ListReadings(ctx, sq)
+	if err != nil {
+		return ReadingsPage{}, err
+	}
+	var page ReadingsPage
+	if next != nil {
+		page.Next = &ReadingPos{RecordedAt: next.RecordedAt, ID: next.ID}
+	}
+	page.Readings = make([]Reading, 0, len(rows))
+	for _, r := range rows {
+		page.Readings = append(page.Readings, Reading{
+			DeviceID: r.DeviceID, Metric: r.Metric, Value: r.Value, Unit: r.Unit, RecordedAt: r.RecordedAt, Quality: r.Quality,
+		})
+	}
+	return page, nil
+}

@@ -1,0 +1,192 @@
+// Package users provisions users and API tokens and authenticates bearer tokens. The
+// admin HTTP routes and the CLI (`poolhost users create`, `poolhost tokens create`) both
+// end up in host/store's token functions, so a token made either way works on the API.
+package users
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// Store is what the service needs of host/store.
+type Store interface {
+	AuthenticateToken(ctx context.Context, plaintext string) (store.User, store.APIToken, error)
+	CreateUser(ctx context.Context, email string, isAdmin bool) (store.User, error)
+	GetUser(ctx context.Context, id int64) (store.User, error)
+	CreateAPIToken(ctx context.Context, userID int64, name string) (string, store.APIToken, error)
+	ListAPITokens(ctx context.Context, userID int64) ([]store.APIToken, error)
+	RevokeAPIToken(ctx context.Context, tokenID int64) error
+	RevokeUserTokens(ctx context.Context, userID int64) (int64, error)
+	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
+}
+
+// Service provisions users and tokens.
+type Service struct {
+	st    Store
+	audit *audit.Recorder
+}
+
+// New returns a Service.
+func New(st Store, rec *audit.Recorder) *Service { return &Service{st: st, audit: rec} }
+
+// User is a host user.
+type User struct {
+	ID        int64     `json:"id"`
+	Email     string    `json:"email"`
+	Admin     bool      `json:"admin"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// NewToken is a freshly created API token. Token is the plaintext, shown once.
+type NewToken struct {
+	ID     int64  `json:"id"`
+	UserID int64  `json:"userId"`
+	Name   string `json:"name"`
+	Prefix string `json:"prefix"`
+	Token  string `json:"token"`
+}
+
+// Authenticate resolves a bearer token. The lookup is by the token's SHA-256 (an
+// indexed equality on a hash the caller cannot steer), so response time says nothing
+// about how close a guess was. Unknown and revoked tokens are the same EUNAUTHORIZED.
+func (s *Service) Authenticate(ctx context.Context, token string) (auth.Actor, error) {
+	if token == "" || len(token) > 256 {
+		return auth.Actor{}, host.Errorf(host.EUNAUTHORIZED, "invalid token")
+	}
+	u, _, err := s.st.AuthenticateToken(ctx, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return auth.Actor{}, host.Wrap(host.EUNAUTHORIZED, err, "invalid token")
+	}
+	if err != nil {
+		return auth.Actor{}, err
+	}
+	return auth.Actor{UserID: u.ID, Email: u.Email, Admin: u.IsAdmin}, nil
+}
+
+func requireAdmin(a auth.Actor) error {
+	if a.IsUser() && !a.Admin {
+		return host.Errorf(host.EFORBIDDEN, "this needs an admin")
+	}
+	if !a.IsUser() && a.System == "" {
+		return host.Errorf(host.EUNAUTHORIZED, "an admin is required")
+	}
+	return nil
+}
+
+// CreateUser adds a user. Admins (or the CLI, as a system actor) only.
+func (s *Service) CreateUser(ctx context.Context, a auth.Actor, email string, admin bool) (User, error) {
+	if err := requireAdmin(a); err != nil {
+		return User{}, err
+	}
+	email = strings.TrimSpace(email)
+	if email == "" || !strings.Contains(email, "@") || len(email) > 320 {
+		return User{}, host.Errorf(host.EINVALID, "email must be an email address")
+	}
+	u, err := s.st.CreateUser(ctx, email, admin)
+	if errors.Is(err, store.ErrConflict) {
+		return User{}, host.Wrap(host.ECONFLICT, err, "a user with this email exists")
+	}
+	if err != nil {
+		return User{}, err
+	}
+	s.audit.Record(ctx, audit.Entry{Action: "user.created", Actor: a, TargetType: "user", TargetID: strconv.FormatInt(u.ID, 10),
+		Details: map[string]any{"admin": admin}})
+	return User{ID: u.ID, Email: u.Email, Admin: u.IsAdmin, CreatedAt: u.CreatedAt}, nil
+}
+
+// CreateToken issues a token for a user. Admins (or the CLI) only.
+func (s *Service) CreateToken(ctx context.Context, a auth.Actor, userID int64, name string) (NewToken, error) {
+	if err := requireAdmin(a); err != nil {
+		return NewToken{}, err
+	}
+	if len(name) > 200 {
+		return NewToken{}, host.Errorf(host.EINVALID, "name must be at most 200 characters")
+	}
+	if _, err := s.st.GetUser(ctx, userID); errors.Is(err, store.ErrNotFound) {
+		return NewToken{}, host.Wrap(host.ENOTFOUND, err, "no such user")
+	} else if err != nil {
+		return NewToken{}, err
+	}
+	plain, t, err := s.st.CreateAPIToken(ctx, userID, name)
+	if err != nil {
+		return NewToken{}, err
+	}
+	s.audit.Record(ctx, audit.Entry{Action: "token.created", Actor: a, TargetType: "user", TargetID: strconv.FormatInt(userID, 10),
+		Details: map[string]any{"tokenId": t.ID, "prefix": t.Prefix}})
+	return NewToken{ID: t.ID, UserID: userID, Name: t.Name, Prefix: t.Prefix, Token: plain}, nil
+}
+
+// RevokeTokens revokes one of the user's tokens (tokenID != 0) or all of them, and
+// returns how many were revoked. Admins (or the CLI) only.
+func (s *Service) RevokeTokens(ctx context.Context, a auth.Actor, userID, tokenID int64) (int, error) {
+	if err := requireAdmin(a); err != nil {
+		return 0, err
+	}
+	if _, err := s.st.GetUser(ctx, userID); errors.Is(err, store.ErrNotFound) {
+		return 0, host.Wrap(host.ENOTFOUND, err, "no such user")
+	} else if err != nil {
+		return 0, err
+	}
+	n := 0
+	if tokenID != 0 {
+		ts, err := s.st.ListAPITokens(ctx, userID)
+		if err != nil {
+			return 0, err
+		}
+		found := false
+		for _, t := range ts {
+			if t.ID == tokenID {
+				found = true
+				if t.RevokedAt == nil {
+					n = 1
+				}
+			}
+		}
+		if !found {
+			return 0, host.Errorf(host.ENOTFOUND, "no such token")
+		}
+		if err := s.st.RevokeAPIToken(ctx, tokenID); err != nil {
+			return 0, err
+		}
+	} else {
+		c, err := s.st.RevokeUserTokens(ctx, userID)
+		if err != nil {
+			return 0, err
+		}
+		n = int(c)
+	}
+	s.audit.Record(ctx, audit.Entry{Action: "token.revoked", Actor: a, TargetType: "user", TargetID: strconv.FormatInt(userID, 10),
+		Details: map[string]any{"tokenId": tokenID, "revoked": n}})
+	return n, nil
+}
+
+// Audit returns a page of audit events, newest first. Admins only.
+func (s *Service) Audit(ctx context.Context, a auth.Actor, q audit.Query) (audit.Page, error) {
+	if err := requireAdmin(a); err != nil {
+		return audit.Page{}, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	es, err := s.st.ListAudit(ctx, store.AuditFilter{Action: q.Action, Provider: q.Provider, Since: q.Since, BeforeID: q.BeforeID, Limit: limit})
+	if err != nil {
+		return audit.Page{}, err
+	}
+	page := audit.Page{Events: make([]audit.Event, 0, len(es))}
+	for _, e := range es {
+		page.Events = append(page.Events, audit.FromStore(e))
+	}
+	if len(es) == limit {
+		page.NextBeforeID = es[len(es)-1].ID
+	}
+	return page, nil
+}
