@@ -1,0 +1,63 @@
+package pluginmgr
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	state    *prometheus.GaugeVec
+	restarts *prometheus.CounterVec
+	calls    *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "poolhost_plugin_state",
+			Help: "1 for the state each provider's plugin is in, 0 for the others.",
+		}, []string{"provider", "state"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "poolhost_plugin_restarts_total",
+			Help: "Plugin restarts after an exit, a hang or a failed start.",
+		}, []string{"provider"}),
+		calls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "poolhost_plugin_call_duration_seconds",
+			Help:    "Latency of calls to plugins, by provider, method and outcome (ok, unavailable or the sdk error kind).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"provider", "method", "outcome"}),
+	}
+	if reg == nil {
+		return m
+	}
+	m.state = register(reg, m.state)
+	m.restarts = register(reg, m.restarts)
+	m.calls = register(reg, m.calls)
+	return m
+}
+
+// register reuses an identical collector already registered (a second Manager on the
+// same registry, as in tests or a re-created manager) instead of failing.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
+}
+
+func (m *metrics) setState(provider string, s State) {
+	for _, st := range allStates {
+		v := 0.0
+		if st == s {
+			v = 1
+		}
+		m.state.WithLabelValues(provider, string(st)).Set(v)
+	}
+}

@@ -1,0 +1,237 @@
+package pluginmgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
+)
+
+// Plugin is the handle to one provider's plugin. Its methods mirror sdk.Adapter; each
+// applies the provider's deadline for that method and reports ErrNotFound (disabled) or
+// ErrUnavailable (not running) before reaching the plugin. Errors from the plugin keep
+// their sdk.ErrorKind.
+type Plugin struct {
+	id string
+	m  *Manager
+
+	// mu guards everything below. Never held across an RPC or a process start/stop.
+	mu       sync.Mutex
+	cfg      config.Provider
+	pcfg     config.Plugins
+	level    string
+	removed  bool
+	state    State
+	since    time.Time
+	inst     *instance // set only while running
+	desc     *sdk.Description
+	restarts int
+	lastErr  string
+	sha      string
+	pid      int
+	failures []time.Time
+	sup      *supervisor
+}
+
+func newPlugin(m *Manager, pc config.Provider) *Plugin {
+	p := &Plugin{id: pc.ID, m: m, cfg: pc, state: StateDisabled, since: time.Now()}
+	m.metrics.setState(pc.ID, StateDisabled)
+	return p
+}
+
+// ID is the provider id.
+func (p *Plugin) ID() string { return p.id }
+
+// Config is the provider's current config block.
+func (p *Plugin) Config() config.Provider {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg
+}
+
+// Enabled reports whether the provider is enabled (whatever its plugin's state).
+func (p *Plugin) Enabled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg.Enabled && !p.removed
+}
+
+// Status reports the provider's supervision state.
+func (p *Plugin) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Status{
+		Provider:  p.id,
+		Enabled:   p.cfg.Enabled && !p.removed,
+		Stage:     p.cfg.Stage,
+		Access:    p.cfg.Access,
+		State:     p.state,
+		Since:     p.since,
+		Restarts:  p.restarts,
+		LastError: p.lastErr,
+		Binary:    p.cfg.Binary,
+		SHA256:    p.sha,
+		Pinned:    p.cfg.SHA256,
+		PID:       p.pid,
+	}
+	if p.desc != nil {
+		s.Version = p.desc.Version
+		s.ProtocolVersion = p.desc.ProtocolVersion
+		s.Capabilities = p.desc.Capabilities
+	}
+	return s
+}
+
+// Description returns the last Describe answer, if the plugin ever started.
+func (p *Plugin) Description() (sdk.Description, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.desc == nil {
+		return sdk.Description{}, false
+	}
+	return *p.desc, true
+}
+
+// Describe returns the cached description, checked against the config at the last
+// start; the plugin is not asked again.
+func (p *Plugin) Describe(context.Context) (sdk.Description, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.cfg.Enabled || p.removed {
+		return sdk.Description{}, fmt.Errorf("%w: %s", ErrNotFound, p.id)
+	}
+	if p.desc == nil {
+		return sdk.Description{}, fmt.Errorf("%w: %s has not started", ErrUnavailable, p.id)
+	}
+	return *p.desc, nil
+}
+
+func (p *Plugin) Connect(ctx context.Context, req sdk.ConnectRequest) (res sdk.ConnectResult, err error) {
+	err = p.call(ctx, "connect", func(t config.Timeouts) time.Duration { return t.Connect }, func(ctx context.Context, c *grpcplugin.Client) (err error) {
+		res, err = c.Connect(ctx, req)
+		return err
+	})
+	return res, err
+}
+
+func (p *Plugin) Callback(ctx context.Context, req sdk.CallbackRequest) (res sdk.Linkage, err error) {
+	err = p.call(ctx, "callback", func(t config.Timeouts) time.Duration { return t.Callback }, func(ctx context.Context, c *grpcplugin.Client) (err error) {
+		res, err = c.Callback(ctx, req)
+		return err
+	})
+	return res, err
+}
+
+func (p *Plugin) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (res sdk.DiscoverResult, err error) {
+	err = p.call(ctx, "discover_devices", func(t config.Timeouts) time.Duration { return t.Discover }, func(ctx context.Context, c *grpcplugin.Client) (err error) {
+		res, err = c.DiscoverDevices(ctx, req)
+		return err
+	})
+	return res, err
+}
+
+func (p *Plugin) VerifyWebhook(ctx context.Context, req sdk.WebhookRequest) error {
+	return p.call(ctx, "verify_webhook", func(t config.Timeouts) time.Duration { return t.VerifyWebhook }, func(ctx context.Context, c *grpcplugin.Client) error {
+		return c.VerifyWebhook(ctx, req)
+	})
+}
+
+func (p *Plugin) Webhook(ctx context.Context, req sdk.WebhookRequest) (res sdk.WebhookResult, err error) {
+	err = p.call(ctx, "webhook", func(t config.Timeouts) time.Duration { return t.Webhook }, func(ctx context.Context, c *grpcplugin.Client) (err error) {
+		res, err = c.Webhook(ctx, req)
+		return err
+	})
+	return res, err
+}
+
+// IngestWebhook verifies and parses in one round trip (see grpcplugin.Client.IngestWebhook:
+// a verified webhook that failed to parse returns a *grpcplugin.ParseError). Its
+// deadline is the sum of the verify and parse deadlines.
+func (p *Plugin) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (res sdk.WebhookResult, err error) {
+	err = p.call(ctx, "ingest_webhook", func(t config.Timeouts) time.Duration { return t.VerifyWebhook + t.Webhook }, func(ctx context.Context, c *grpcplugin.Client) (err error) {
+		res, err = c.IngestWebhook(ctx, req)
+		return err
+	})
+	return res, err
+}
+
+func (p *Plugin) PollReadings(ctx context.Context, req sdk.PollRequest) (res sdk.PollResult, err error) {
+	err = p.call(ctx, "poll_readings", func(t config.Timeouts) time.Duration { return t.Poll }, func(ctx context.Context, c *grpcplugin.Client) (err error) {
+		res, err = c.PollReadings(ctx, req)
+		return err
+	})
+	return res, err
+}
+
+// Health asks the plugin whether it is healthy, under the health deadline.
+func (p *Plugin) Health(ctx context.Context) error {
+	return p.call(ctx, "health", func(t config.Timeouts) time.Duration { return t.Health }, func(ctx context.Context, c *grpcplugin.Client) error {
+		return c.Health(ctx)
+	})
+}
+
+// call runs fn against the running instance under the method's deadline. The call is
+// also cancelled when the instance is stopped, so nothing waits on a dying process.
+func (p *Plugin) call(ctx context.Context, method string, timeout func(config.Timeouts) time.Duration, fn func(context.Context, *grpcplugin.Client) error) error {
+	start := time.Now()
+	inst, d, err := p.acquire()
+	if err != nil {
+		p.observe(method, start, err)
+		return err
+	}
+	defer inst.release()
+
+	ctx, cancel := context.WithTimeout(ctx, timeout(d))
+	defer cancel()
+	stop := context.AfterFunc(inst.ctx, cancel)
+	defer stop()
+
+	err = fn(ctx, inst.adapter)
+	if err != nil {
+		if inst.ctx.Err() != nil || inst.client.Exited() {
+			err = fmt.Errorf("%w: %s %s: %w", ErrUnavailable, p.id, method, err)
+		} else {
+			err = fmt.Errorf("%s %s: %w", p.id, method, err)
+		}
+	}
+	p.observe(method, start, err)
+	return err
+}
+
+func (p *Plugin) acquire() (*instance, config.Timeouts, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.cfg.Enabled || p.removed {
+		return nil, config.Timeouts{}, fmt.Errorf("%w: %s", ErrNotFound, p.id)
+	}
+	if p.inst == nil || !p.inst.acquire() {
+		return nil, config.Timeouts{}, fmt.Errorf("%w: %s is %s", ErrUnavailable, p.id, p.state)
+	}
+	return p.inst, p.cfg.Timeouts, nil
+}
+
+func (p *Plugin) observe(method string, start time.Time, err error) {
+	outcome := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		outcome = "not_found"
+	case errors.Is(err, ErrUnavailable):
+		outcome = "unavailable"
+	case errors.Is(err, context.DeadlineExceeded):
+		outcome = "deadline"
+	default:
+		var pe *grpcplugin.ParseError
+		if errors.As(err, &pe) {
+			outcome = "parse_" + sdk.KindOf(pe.Err).String()
+		} else {
+			outcome = sdk.KindOf(err).String()
+		}
+	}
+	p.m.metrics.calls.WithLabelValues(p.id, method, outcome).Observe(time.Since(start).Seconds())
+}

@@ -1,0 +1,30 @@
+//go:build linux
+
+package pluginmgr
+
+import "syscall"
+
+// sysProcAttr puts the plugin in its own process group (a Ctrl-C at the host's terminal
+// reaches the host only, which then stops plugins in order) and asks the kernel to
+// SIGKILL it when the host dies, even by SIGKILL.
+//
+// Pdeathsig fires when the thread that forked the child exits, not the process; Go only
+// retires threads that a goroutine left locked, which nothing in the host does.
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// killProcess SIGKILLs a plugin that no longer answers; go-plugin's own Kill first
+// waits for a graceful exit a hung plugin will never make.
+func killProcess(pid int) {
+	if pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// killGroup removes anything the plugin itself started.
+func killGroup(pid int) {
+	if pid > 0 {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}

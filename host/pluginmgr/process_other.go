@@ -1,0 +1,22 @@
+//go:build !linux
+
+package pluginmgr
+
+import (
+	"os"
+	"syscall"
+)
+
+// sysProcAttr: without Pdeathsig, only the host's orderly shutdown stops plugins.
+func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func killProcess(pid int) {
+	if pid <= 0 {
+		return
+	}
+	if p, err := os.FindProcess(pid); err == nil {
+		_ = p.Kill()
+	}
+}
+
+func killGroup(int) {}

@@ -1,0 +1,545 @@
+package pluginmgr
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
+)
+
+// EnvAllowList names the only host environment variables a plugin inherits: enough to
+// find programs, resolve time zones and trust CAs, and nothing that could carry a host
+// secret. Everything a plugin needs beyond that arrives through Configure.
+var EnvAllowList = []string{"PATH", "HOME", "TZ", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+
+// exitPoll is how often a running plugin's process is checked for an exit; go-plugin
+// offers no channel for it.
+const exitPoll = 100 * time.Millisecond
+
+// supervisor is one run of a provider's supervision loop, from a start to a stop.
+type supervisor struct {
+	ctx       context.Context // cancelled to stop
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when the loop has returned and its process is gone
+	first     chan struct{} // closed after the first start attempt
+	firstOnce sync.Once
+}
+
+func (s *supervisor) markFirst() { s.firstOnce.Do(func() { close(s.first) }) }
+
+// instance is one running plugin process.
+type instance struct {
+	client  *plugin.Client
+	adapter *grpcplugin.Client
+	pid     int
+	ctx     context.Context // cancelled when the instance stops: aborts in-flight calls
+	cancel  context.CancelFunc
+
+	mu       sync.Mutex
+	inflight int
+	stopping bool
+	drained  chan struct{}
+}
+
+func (i *instance) acquire() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.stopping {
+		return false
+	}
+	i.inflight++
+	return true
+}
+
+func (i *instance) release() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.inflight--
+	if i.stopping && i.inflight == 0 {
+		close(i.drained)
+	}
+}
+
+// beginStop refuses new calls and returns a channel closed once in-flight calls end.
+func (i *instance) beginStop() <-chan struct{} {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if !i.stopping {
+		i.stopping = true
+		i.drained = make(chan struct{})
+		if i.inflight == 0 {
+			close(i.drained)
+		}
+	}
+	return i.drained
+}
+
+// stop ends the instance politely: in-flight calls get up to grace to finish, then are
+// cancelled, and go-plugin asks the process to exit before killing it.
+func (i *instance) stop(grace time.Duration) {
+	select {
+	case <-i.beginStop():
+	case <-time.After(grace):
+	}
+	i.cancel()
+	i.client.Kill()
+	killGroup(i.pid)
+}
+
+// kill ends an instance that crashed or hung, without waiting for it.
+func (i *instance) kill() {
+	i.beginStop()
+	i.cancel()
+	killProcess(i.pid)
+	i.client.Kill()
+	killGroup(i.pid)
+}
+
+// reconcile applies a new config block and reports whether it started a supervisor.
+func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.Plugins, level string) (started bool) {
+	p.mu.Lock()
+	old, sup, state, sha := p.cfg, p.sup, p.state, p.sha
+	p.removed = false
+	p.mu.Unlock()
+
+	update := func() {
+		p.mu.Lock()
+		p.cfg, p.pcfg, p.level = pc, pcfg, level
+		p.mu.Unlock()
+	}
+	log := p.m.log.With("provider", p.id)
+
+	if !pc.Enabled {
+		if sup != nil {
+			log.Info("stopping disabled provider")
+		}
+		p.stopSupervisor()
+		update()
+		p.setState(StateDisabled)
+		return false
+	}
+	if sup == nil || state == StateFailed || needsRestart(old, pc, sha) {
+		if sup != nil {
+			log.Info("restarting provider", "previous_state", state)
+		}
+		p.stopSupervisor()
+		update()
+		p.startSupervisor()
+		return true
+	}
+
+	// Same binary and flags: keep the process. New deadlines apply to the next call;
+	// settings and secrets are delivered again, as the contract promises on reload.
+	update()
+	p.mu.Lock()
+	inst := p.inst
+	p.mu.Unlock()
+	if inst == nil {
+		return false // starting or backing off: the next launch reads the new block
+	}
+	if err := p.configure(ctx, inst, pc); err != nil {
+		log.Error("configure on reload failed; restarting", "error", err)
+		p.stopSupervisor()
+		p.startSupervisor()
+		return true
+	}
+	return false
+}
+
+// needsRestart reports whether a running plugin cannot keep serving under pc.
+func needsRestart(old, pc config.Provider, runningSHA string) bool {
+	if old.Binary != pc.Binary || old.SHA256 != pc.SHA256 || old.Webhooks != pc.Webhooks ||
+		old.Poll != pc.Poll || old.Access != pc.Access || !old.Enabled {
+		return true
+	}
+	// A binary replaced in place (a deploy without a pin) is a new plugin.
+	sum, err := fileSHA256(pc.Binary)
+	return err != nil || (runningSHA != "" && sum != runningSHA)
+}
+
+func (p *Plugin) startSupervisor() {
+	ctx, cancel := context.WithCancel(context.Background())
+	sup := &supervisor{ctx: ctx, cancel: cancel, done: make(chan struct{}), first: make(chan struct{})}
+	p.mu.Lock()
+	p.sup = sup
+	p.failures = nil // a reload gives a failed provider a fresh budget
+	p.mu.Unlock()
+	go p.supervise(sup)
+}
+
+// stopSupervisor stops the loop and waits until its process is gone.
+func (p *Plugin) stopSupervisor() {
+	p.mu.Lock()
+	sup := p.sup
+	p.sup = nil
+	p.mu.Unlock()
+	if sup == nil {
+		return
+	}
+	sup.cancel()
+	<-sup.done
+}
+
+func (p *Plugin) remove() {
+	p.mu.Lock()
+	p.removed = true
+	p.mu.Unlock()
+	p.stopSupervisor()
+	p.setState(StateDisabled)
+}
+
+func (p *Plugin) waitFirstAttempt(ctx context.Context) error {
+	p.mu.Lock()
+	sup := p.sup
+	p.mu.Unlock()
+	if sup == nil {
+		return nil
+	}
+	select {
+	case <-sup.first:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *Plugin) setState(s State) {
+	p.mu.Lock()
+	if p.state != s {
+		p.state, p.since = s, time.Now()
+	}
+	p.mu.Unlock()
+	p.m.metrics.setState(p.id, s)
+}
+
+// recordFailure notes a failure and reports whether the restart budget is spent.
+func (p *Plugin) recordFailure(err error) (exhausted bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	p.lastErr = err.Error()
+	p.failures = append(p.failures, now)
+	cutoff := now.Add(-p.pcfg.RestartWindow)
+	p.failures = slices.DeleteFunc(p.failures, func(t time.Time) bool { return t.Before(cutoff) })
+	return len(p.failures) > p.pcfg.MaxRestarts
+}
+
+// backoff is min(base·2^(n-1), cap), jittered down by up to half so restarts of several
+// plugins spread out.
+func backoff(pcfg config.Plugins, n int) time.Duration {
+	d := pcfg.BackoffBase
+	for i := 1; i < n && d < pcfg.BackoffCap; i++ {
+		d *= 2
+	}
+	d = min(d, pcfg.BackoffCap)
+	half := d / 2
+	if half <= 0 {
+		return d
+	}
+	return half + rand.N(half+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// supervise launches the plugin and keeps it running until sup is cancelled.
+func (p *Plugin) supervise(sup *supervisor) {
+	defer close(sup.done)
+	defer sup.markFirst()
+	log := p.m.log.With("provider", p.id)
+
+	consecutive := 0
+	for launches := 0; ; launches++ {
+		if launches > 0 {
+			p.mu.Lock()
+			p.restarts++
+			p.mu.Unlock()
+			p.m.metrics.restarts.WithLabelValues(p.id).Inc()
+		}
+		p.setState(StateStarting)
+		inst, err := p.launch(sup.ctx)
+		if sup.ctx.Err() != nil {
+			if inst != nil {
+				inst.stop(0)
+			}
+			return
+		}
+		var began time.Time
+		if err == nil {
+			p.setRunning(inst)
+			sup.markFirst()
+			log.Info("plugin running", "pid", inst.pid, "restarts", launches)
+			began = time.Now()
+			err = p.watch(sup, inst)
+			p.mu.Lock()
+			p.inst, p.pid = nil, 0
+			p.mu.Unlock()
+			if err == nil { // stopped on request
+				inst.stop(StopGrace)
+				return
+			}
+			inst.kill()
+			log.Error("plugin down; restarting", "error", err)
+		} else {
+			log.Error("plugin start failed", "error", err)
+		}
+
+		exhausted := p.recordFailure(err)
+		p.mu.Lock()
+		pcfg := p.pcfg
+		p.mu.Unlock()
+		var permanent *startError
+		if errors.As(err, &permanent) || exhausted {
+			if exhausted && permanent == nil {
+				log.Error("plugin failed too often; giving up until reload", "max_restarts", pcfg.MaxRestarts, "window", pcfg.RestartWindow)
+			}
+			p.setState(StateFailed)
+			sup.markFirst()
+			<-sup.ctx.Done()
+			return
+		}
+		if !began.IsZero() && time.Since(began) >= pcfg.BackoffCap {
+			consecutive = 0 // it ran steadily: this is a fresh incident
+		}
+		consecutive++
+		p.setState(StateBackoff)
+		sup.markFirst()
+		if !sleep(sup.ctx, backoff(pcfg, consecutive)) {
+			return
+		}
+	}
+}
+
+func (p *Plugin) setRunning(inst *instance) {
+	p.mu.Lock()
+	p.inst, p.pid = inst, inst.pid
+	p.mu.Unlock()
+	p.setState(StateRunning)
+}
+
+// watch returns nil when sup is cancelled, or why the plugin must be restarted: its
+// process exited, or it failed HealthFailures health checks in a row (a hang).
+func (p *Plugin) watch(sup *supervisor, inst *instance) error {
+	p.mu.Lock()
+	pcfg := p.pcfg
+	p.mu.Unlock()
+	exit := time.NewTicker(exitPoll)
+	defer exit.Stop()
+	health := time.NewTimer(pcfg.HealthInterval)
+	defer health.Stop()
+	misses := 0
+	for {
+		select {
+		case <-sup.ctx.Done():
+			return nil
+		case <-exit.C:
+			if inst.client.Exited() {
+				return errors.New("plugin process exited")
+			}
+		case <-health.C:
+			p.mu.Lock()
+			timeout := p.cfg.Timeouts.Health
+			p.mu.Unlock()
+			ctx, cancel := context.WithTimeout(sup.ctx, timeout)
+			err := inst.adapter.Health(ctx)
+			cancel()
+			if sup.ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				misses++
+				p.m.log.Warn("plugin health check failed", "provider", p.id, "misses", misses, "error", err)
+				if misses >= pcfg.HealthFailures {
+					return fmt.Errorf("plugin unhealthy: %d health checks failed in a row, last: %w", misses, err)
+				}
+			} else {
+				misses = 0
+			}
+			health.Reset(pcfg.HealthInterval)
+		}
+	}
+}
+
+// launch starts the plugin process, checks its Describe answer against the config and
+// configures it.
+func (p *Plugin) launch(ctx context.Context) (*instance, error) {
+	p.mu.Lock()
+	pc, pcfg, level := p.cfg, p.pcfg, p.level
+	p.mu.Unlock()
+
+	sum, err := fileSHA256(pc.Binary)
+	if err != nil {
+		return nil, &startError{fmt.Errorf("read plugin binary: %w", err)}
+	}
+	p.mu.Lock()
+	p.sha = sum
+	p.mu.Unlock()
+	if pc.SHA256 != "" && sum != pc.SHA256 {
+		return nil, &startError{fmt.Errorf("sha256 mismatch: %s is %s, config pins %s", pc.Binary, sum, pc.SHA256)}
+	}
+
+	cmd := exec.Command(pc.Binary)
+	cmd.Env = pluginEnv(level)
+	cmd.SysProcAttr = sysProcAttr()
+	cc := &plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: grpcplugin.VersionedPlugins(),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SkipHostEnv:      true,
+		StartTimeout:     pcfg.StartTimeout,
+		Logger:           p.m.log.Named(p.id),
+	}
+	if pc.SHA256 != "" {
+		// go-plugin checks again right before exec, narrowing the window for a swap.
+		want, _ := hex.DecodeString(pc.SHA256)
+		cc.SecureConfig = &plugin.SecureConfig{Checksum: want, Hash: sha256.New()}
+	}
+	client := plugin.NewClient(cc)
+	if _, err := client.Start(); err != nil {
+		client.Kill()
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			return nil, &startError{fmt.Errorf("sha256 mismatch: %w", err)}
+		}
+		return nil, fmt.Errorf("start plugin: %w", err)
+	}
+	ictx, cancel := context.WithCancel(context.Background())
+	inst := &instance{client: client, ctx: ictx, cancel: cancel}
+	if rc := client.ReattachConfig(); rc != nil {
+		inst.pid = rc.Pid
+	}
+	fail := func(err error) (*instance, error) {
+		inst.kill()
+		return nil, err
+	}
+
+	rpc, err := client.Client()
+	if err != nil {
+		return fail(fmt.Errorf("connect to plugin: %w", err))
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		return fail(fmt.Errorf("dispense plugin: %w", err))
+	}
+	adapter, ok := raw.(*grpcplugin.Client)
+	if !ok {
+		return fail(&startError{fmt.Errorf("dispense plugin: unexpected %T", raw)})
+	}
+	inst.adapter = adapter
+
+	dctx, dcancel := context.WithTimeout(ctx, pc.Timeouts.Describe)
+	desc, err := adapter.Describe(dctx)
+	dcancel()
+	if err != nil {
+		return fail(fmt.Errorf("describe: %w", err))
+	}
+	if err := checkDescription(desc, pc); err != nil {
+		return fail(&startError{err})
+	}
+	p.mu.Lock()
+	p.desc = &desc
+	p.mu.Unlock()
+
+	if err := p.configure(ctx, inst, pc); err != nil {
+		if k := sdk.KindOf(err); k == sdk.KindPermanent || k == sdk.KindInvalidInput {
+			return fail(&startError{err})
+		}
+		return fail(err)
+	}
+	return inst, nil
+}
+
+func (p *Plugin) configure(ctx context.Context, inst *instance, pc config.Provider) error {
+	if !inst.acquire() {
+		return fmt.Errorf("%w: %s is stopping", ErrUnavailable, p.id)
+	}
+	defer inst.release()
+	ctx, cancel := context.WithTimeout(ctx, pc.Timeouts.Configure)
+	defer cancel()
+	stop := context.AfterFunc(inst.ctx, cancel)
+	defer stop()
+	if err := inst.adapter.Configure(ctx, sdk.ConfigureRequest{Settings: pc.Settings, Secrets: pc.Secrets}); err != nil {
+		return fmt.Errorf("configure: %w", err)
+	}
+	return nil
+}
+
+// checkDescription refuses a plugin whose own description contradicts its config block.
+func checkDescription(d sdk.Description, pc config.Provider) error {
+	var errs []error
+	if d.ID != pc.ID {
+		errs = append(errs, fmt.Errorf("plugin describes itself as %q, but its config block is provider %q", d.ID, pc.ID))
+	}
+	if d.ProtocolVersion != sdk.ProtocolVersion {
+		errs = append(errs, fmt.Errorf("plugin speaks protocol %d, host speaks %d", d.ProtocolVersion, sdk.ProtocolVersion))
+	}
+	if pc.Webhooks && !d.Capabilities.Webhook {
+		errs = append(errs, errors.New("config enables webhooks but the plugin does not offer them"))
+	}
+	if pc.Poll && !d.Capabilities.Poll {
+		errs = append(errs, errors.New("config enables poll but the plugin cannot poll"))
+	}
+	if pc.Access == config.AccessReadWrite && !d.Capabilities.Write {
+		errs = append(errs, errors.New(`config sets access = "read-write" but the plugin has no write capability`))
+	}
+	for _, k := range d.RequiredSettings {
+		if _, ok := pc.Settings[k]; !ok {
+			errs = append(errs, fmt.Errorf("plugin requires setting %q, missing from config", k))
+		}
+	}
+	for _, k := range d.RequiredSecrets {
+		if pc.Secrets[k] == "" {
+			errs = append(errs, fmt.Errorf("plugin requires secret %q, missing from config", k))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("plugin contradicts its config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func pluginEnv(level string) []string {
+	var env []string
+	for _, k := range EnvAllowList {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return append(env, sdk.LogLevelEnv+"="+level)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,218 @@
+// Command testplugin is a poolhost plugin that misbehaves on request, for the plugin
+// manager's real-process tests. Its provider id is its file name without the
+// "poolhost-provider-" prefix, so one build serves any number of providers.
+//
+// Describe can be overridden by a JSON file next to the binary (<binary>.describe.json),
+// since Describe runs before any setting arrives. Settings delivered by Configure:
+//
+//	env_dump=<path>     write os.Environ() to path as a JSON array
+//	hang_file=<path>    Health blocks forever while path exists
+//	crash_on=<method>   exit(3) when that method is called ("connect", "health", ...)
+//	connect_delay=<d>   Connect waits d (honouring the context) before answering
+//	fail_configure=<k>  Configure fails with that sdk error kind ("permanent", "temporary")
+//	exit_after=<d>      exit(4) d after Configure
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+)
+
+type adapter struct {
+	id string
+
+	mu       sync.Mutex
+	settings map[string]string
+	secrets  map[string]string
+}
+
+func (a *adapter) setting(k string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.settings[k]
+}
+
+func (a *adapter) maybeCrash(method string) {
+	if a.setting("crash_on") == method {
+		os.Exit(3)
+	}
+}
+
+type describeOverride struct {
+	ID               *string  `json:"id"`
+	ProtocolVersion  *int     `json:"protocol_version"`
+	Webhook          *bool    `json:"webhook"`
+	Poll             *bool    `json:"poll"`
+	Write            *bool    `json:"write"`
+	RequiredSettings []string `json:"required_settings"`
+	RequiredSecrets  []string `json:"required_secrets"`
+}
+
+func (a *adapter) Describe(context.Context) (sdk.Description, error) {
+	d := sdk.Description{
+		ID:              a.id,
+		Version:         "0.0.1-test",
+		ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities: sdk.Capabilities{
+			Connect: sdk.ConnectAPIKey,
+			Webhook: true,
+			Poll:    true,
+		},
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return d, err
+	}
+	b, err := os.ReadFile(exe + ".describe.json")
+	if os.IsNotExist(err) {
+		return d, nil
+	}
+	if err != nil {
+		return d, err
+	}
+	var o describeOverride
+	if err := json.Unmarshal(b, &o); err != nil {
+		return d, sdk.Permanent("bad override: %v", err)
+	}
+	if o.ID != nil {
+		d.ID = *o.ID
+	}
+	if o.ProtocolVersion != nil {
+		d.ProtocolVersion = *o.ProtocolVersion
+	}
+	if o.Webhook != nil {
+		d.Capabilities.Webhook = *o.Webhook
+	}
+	if o.Poll != nil {
+		d.Capabilities.Poll = *o.Poll
+	}
+	if o.Write != nil {
+		d.Capabilities.Write = *o.Write
+	}
+	d.RequiredSettings, d.RequiredSecrets = o.RequiredSettings, o.RequiredSecrets
+	return d, nil
+}
+
+func (a *adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	a.mu.Lock()
+	a.settings, a.secrets = req.Settings, req.Secrets
+	a.mu.Unlock()
+	a.maybeCrash("configure")
+	switch req.Settings["fail_configure"] {
+	case "":
+	case "permanent":
+		return sdk.Permanent("configure refused")
+	default:
+		return sdk.Temporary("configure failed")
+	}
+	if p := req.Settings["env_dump"]; p != "" {
+		b, err := json.Marshal(os.Environ())
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return err
+		}
+	}
+	if s := req.Settings["exit_after"]; s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return sdk.Permanent("exit_after: %v", err)
+		}
+		time.AfterFunc(d, func() { os.Exit(4) })
+	}
+	return nil
+}
+
+func (a *adapter) Connect(ctx context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
+	a.maybeCrash("connect")
+	if s := a.setting("connect_delay"); s != "" {
+		d, _ := time.ParseDuration(s)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return sdk.ConnectResult{}, sdk.Temporary("connect: %v", ctx.Err())
+		}
+	}
+	key := req.Input["api_key"]
+	if key == "" {
+		return sdk.ConnectResult{}, sdk.InvalidInput("api_key is required")
+	}
+	return sdk.ConnectResult{Linkage: &sdk.Linkage{
+		ExternalAccountID: "acct-" + key,
+		DisplayName:       a.id + " account",
+		Credentials:       sdk.Credentials{"api_key": key},
+	}}, nil
+}
+
+func (a *adapter) Callback(context.Context, sdk.CallbackRequest) (sdk.Linkage, error) {
+	a.maybeCrash("callback")
+	return sdk.Linkage{}, sdk.Unsupported("callback")
+}
+
+func (a *adapter) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+	a.maybeCrash("discover")
+	if req.Account.Credentials["api_key"] == "" {
+		return sdk.DiscoverResult{}, sdk.Reauth("no api key")
+	}
+	return sdk.DiscoverResult{Devices: []sdk.Device{{ProviderDeviceID: "dev-1", Name: "Pool sensor"}}}, nil
+}
+
+func (a *adapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error {
+	a.maybeCrash("verify_webhook")
+	a.mu.Lock()
+	secret := a.secrets["webhook_secret"]
+	a.mu.Unlock()
+	got := req.Headers.Get("X-Secret")
+	if secret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(secret)) != 1 {
+		return sdk.Rejected("bad secret")
+	}
+	return nil
+}
+
+func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	a.maybeCrash("webhook")
+	var body struct {
+		Device string  `json:"device"`
+		PH     float64 `json:"ph"`
+	}
+	if err := json.Unmarshal(req.Body, &body); err != nil {
+		return sdk.WebhookResult{}, sdk.Permanent("malformed body")
+	}
+	return sdk.WebhookResult{Readings: []sdk.Reading{{ProviderDeviceID: body.Device, Metric: "ph", Value: body.PH}}}, nil
+}
+
+func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
+	a.maybeCrash("poll")
+	return sdk.PollResult{
+		Readings:   []sdk.Reading{{ProviderDeviceID: "dev-1", Metric: "temperature", Value: 24.5}},
+		NextCursor: req.Cursor + "+",
+	}, nil
+}
+
+func (a *adapter) Health(context.Context) error {
+	a.maybeCrash("health")
+	if p := a.setting("hang_file"); p != "" {
+		for {
+			if _, err := os.Stat(p); err != nil {
+				break
+			}
+			// A real hang ignores its context, so this one does too.
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func main() {
+	id := strings.TrimPrefix(filepath.Base(os.Args[0]), "poolhost-provider-")
+	sdk.Serve(&adapter{id: id})
+}
