@@ -13,9 +13,11 @@ log_level    = "info"
 log_format   = "text"
 auto_migrate = true
 
-# 32 random bytes, base64: head -c 32 /dev/urandom | base64 > data/dev-credentials.key
-# The webhook secret (Standard Webhooks form) is generated the same way:
-#   echo "whsec_$(head -c 32 /dev/urandom | base64)" > data/dev-webhook.secret
+# `make dev-secrets` (run by `make run`) creates, once:
+#   data/dev-credentials.key          32 random bytes, base64
+#   data/dev-webhook.secret           whsec_<base64>, Standard Webhooks (generic)
+#   data/dev-ttn.secret               shared header secret (ttn)
+#   data/dev-template-client.secret   OAuth client secret (template)
 credentials_key = file("../data/dev-credentials.key")
 
 http {
@@ -42,8 +44,18 @@ plugins {
 
 # The example provider a third-party team copies.
 provider "template" {
-  enabled = true
-  stage   = "ga"
+  enabled  = true
+  stage    = "ga"
+  webhooks = true
+  poll     = true
+  settings = {
+    base_url  = "https://api.acme-pool.example"
+    client_id = "poolhost-dev"
+  }
+  secrets = {
+    client_secret  = file("../data/dev-template-client.secret")
+    webhook_secret = file("../data/dev-webhook.secret")
+  }
 }
 
 # Any device that can sign a webhook (Standard Webhooks by default).
@@ -56,13 +68,13 @@ provider "generic" {
   }
 }
 
-# The Things Stack webhooks.
+# The Things Stack webhooks (shared secret in the Authorization header).
 provider "ttn" {
   enabled  = true
   stage    = "ga"
   webhooks = true
   secrets = {
-    webhook_secret = file("../data/dev-webhook.secret")
+    webhook_secret = file("../data/dev-ttn.secret")
   }
 }
 

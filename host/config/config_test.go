@@ -256,7 +256,7 @@ func TestExampleDevConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
-	for _, f := range []string{"dev-credentials.key", "dev-webhook.secret"} {
+	for _, f := range []string{"dev-credentials.key", "dev-webhook.secret", "dev-ttn.secret", "dev-template-client.secret"} {
 		content := key
 		if f != "dev-credentials.key" {
 			content = "dev-webhook-secret"
