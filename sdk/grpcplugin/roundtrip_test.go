@@ -316,7 +316,7 @@ func TestDeadlineExpires(t *testing.T) {
 		t.Run(r.name, func(t *testing.T) {
 			rec := &record{block: true, entered: make(chan struct{})}
 			c := serve(t, r, rec, nil)
-			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 			defer cancel()
 			_, err := r.call(ctx, c)
 			if !errors.Is(err, context.DeadlineExceeded) {
@@ -325,9 +325,11 @@ func TestDeadlineExpires(t *testing.T) {
 			if !sdk.IsKind(err, sdk.KindTemporary) {
 				t.Errorf("kind = %v, want temporary", sdk.KindOf(err))
 			}
+			// On a badly loaded machine the deadline may pass before the call reaches the
+			// adapter at all; when it did reach it, the adapter's context must end too.
 			waitFor(t, "the adapter's context to expire", func() bool {
-				_, _, _, _, ctxErr := rec.snapshot()
-				return ctxErr != nil
+				_, calls, _, _, ctxErr := rec.snapshot()
+				return calls == 0 || ctxErr != nil
 			})
 		})
 	}
