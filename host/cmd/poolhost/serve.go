@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/pluginmgr"
+)
+
+// defaultConfig is used when --config is not given.
+const defaultConfig = "poolhost.hcl"
+
+// runServe is `poolhost serve --config FILE`: it builds the host's components from the
+// config file and runs them until SIGINT/SIGTERM (graceful shutdown). SIGHUP reloads
+// the config file.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", defaultConfig, "configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "poolhost serve: %v\n", err)
+		return 1
+	}
+	log := newLogger(cfg, stderr)
+	s, err := newServer(cfg, log)
+	if err != nil {
+		log.Error("build server", "error", err)
+		return 1
+	}
+	if err := s.run(ctx); err != nil {
+		log.Error("serve", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger is the one host logger every component gets a Named() child of.
+func newLogger(cfg *config.Config, w io.Writer) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       "poolhost",
+		Level:      hclog.LevelFromString(cfg.LogLevel),
+		JSONFormat: cfg.LogFormat == "json",
+		Output:     w,
+	})
+}
+
+// server is the running host: the components serve builds from the config. Each later
+// piece (store, HTTP API, workers) is built in newServer and started/stopped in run.
+type server struct {
+	cfg     *config.Config
+	log     hclog.Logger
+	metrics *prometheus.Registry
+	plugins *pluginmgr.Manager
+	http    *http.Server
+}
+
+func newServer(cfg *config.Config, log hclog.Logger) (*server, error) {
+	s := &server{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	s.metrics.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	s.plugins = pluginmgr.New(log, s.metrics, cfg)
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	return s, nil
+}
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	// /healthz says the process is up and serving, nothing more: readiness (database,
+	// migrations, plugins) is /readyz's job.
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	return mux
+}
+
+// run starts everything, then waits for ctx (shutdown) or SIGHUP (reload).
+func (s *server) run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+
+	// A plugin that fails to start does not stop the host: its provider answers
+	// "unavailable" and its state is visible, while the others serve.
+	if err := s.plugins.Start(ctx); err != nil {
+		s.log.Warn("some plugins are not running", "error", err)
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.http.Serve(ln) }()
+	s.log.Info("poolhost serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL, "config", s.cfg.Path)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	for {
+		select {
+		case <-hup:
+			if err := s.reload(ctx); err != nil {
+				s.log.Error("reload failed; keeping the running configuration", "error", err)
+			}
+		case err := <-serveErr:
+			s.shutdown()
+			return fmt.Errorf("http server: %w", err)
+		case <-ctx.Done():
+			s.log.Info("shutting down")
+			s.shutdown()
+			return nil
+		}
+	}
+}
+
+// reload re-reads the config file and reconciles what can change at run time. The
+// listen address and database need a restart.
+func (s *server) reload(ctx context.Context) error {
+	cfg, err := config.Load(s.cfg.Path)
+	if err != nil {
+		return fmt.Errorf("load config: %w", err)
+	}
+	s.log.Info("reloading configuration", "config", cfg.Path)
+	if cfg.Listen != s.cfg.Listen || cfg.DatabaseURL != s.cfg.DatabaseURL {
+		s.log.Warn("listen and database_url changes take effect at the next restart")
+	}
+	s.cfg = cfg
+	if err := s.plugins.Reload(ctx, cfg); err != nil {
+		s.log.Warn("some plugins are not running after reload", "error", err)
+	}
+	return nil
+}
+
+// shutdown stops taking requests, lets in-flight ones finish within the configured
+// budget, then stops the plugins they may have been calling.
+func (s *server) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Warn("http shutdown", "error", err)
+	}
+	if err := s.plugins.Close(); err != nil {
+		s.log.Warn("close plugins", "error", err)
+	}
+}
