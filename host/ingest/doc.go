@@ -1,0 +1,13 @@
+// Package ingest is the one path from "a plugin returned readings" to "rows committed".
+// The webhook pipeline, the retry worker and the poll worker all hand their readings to
+// [Service.Ingest]; none of them writes readings on its own.
+//
+// Ingest is the host's last line of defence against what plugins send: it drops, before
+// anything is persisted and counting by reason, readings with an unknown metric, a value
+// that is not finite or physically absurd, a unit that cannot be converted, a timestamp
+// too far in the future or the past, and readings for devices that are unknown, belong
+// to another account, or are linked to no pool. It converts every value to its metric's
+// canonical unit and keeps values outside the healthy range with a quality flag. The
+// survivors are inserted in one transaction; replays insert nothing new because readings
+// are unique on device, metric and recorded time.
+package ingest

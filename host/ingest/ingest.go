@@ -1,0 +1,245 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// Store is what ingestion needs from storage: *store.Store.
+type Store interface {
+	LookupDevices(ctx context.Context, l store.DeviceLookup) ([]store.Device, error)
+	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
+}
+
+// Config bounds reading timestamps.
+type Config struct {
+	MaxFutureSkew time.Duration
+	MaxPastAge    time.Duration
+}
+
+// Request is one batch of readings from one provider.
+type Request struct {
+	Provider string
+	// AccountID confines the readings to one account's devices (account-scoped webhooks,
+	// polling). Zero accepts any device of the provider.
+	AccountID int64
+	Readings  []sdk.Reading
+	// ReceivedAt is when the host received the readings; it is stored with each row and
+	// anchors the timestamp window. Zero means now.
+	ReceivedAt time.Time
+	// Finish, when set, runs inside the transaction that inserts the readings, after
+	// them: the caller's audit row, or the retry worker's compare-and-set that resolves
+	// the failure it leased. Its error rolls the readings back, so a delivery is either
+	// stored and accounted for, or neither.
+	Finish func(ctx context.Context, tx *store.Tx, res Result) error
+}
+
+// Result counts what became of a batch. Accepted + Duplicates + the dropped counts equal
+// the readings submitted, except when a provider-level webhook names a device that several
+// accounts share: each linked copy is then a row of its own.
+type Result struct {
+	Accepted   int            `json:"accepted"`
+	Duplicates int            `json:"duplicates"`
+	Dropped    map[string]int `json:"dropped"`
+}
+
+// DroppedTotal sums the dropped counts.
+func (r Result) DroppedTotal() int {
+	n := 0
+	for _, c := range r.Dropped {
+		n += c
+	}
+	return n
+}
+
+// Service validates and persists readings.
+type Service struct {
+	store   Store
+	cfg     Config
+	log     hclog.Logger
+	metrics *metrics
+	now     func() time.Time
+}
+
+// New returns a Service. reg may be nil (no metrics exported).
+func New(s Store, cfg Config, log hclog.Logger, reg prometheus.Registerer) *Service {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Service{store: s, cfg: cfg, log: log.Named("ingest"), metrics: newMetrics(reg), now: time.Now}
+}
+
+// SetClock replaces the clock used when a request carries no ReceivedAt (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Ingest validates req's readings and stores the survivors in one transaction. An error
+// means nothing was stored (the transaction rolled back) and the caller may retry the
+// whole batch: replays are idempotent.
+func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
+	res := Result{Dropped: map[string]int{}}
+	if len(req.Readings) == 0 {
+		return res, nil
+	}
+	receivedAt := req.ReceivedAt
+	if receivedAt.IsZero() {
+		receivedAt = s.now()
+	}
+	receivedAt = receivedAt.UTC().Truncate(time.Microsecond)
+	win := Window{MaxFutureSkew: s.cfg.MaxFutureSkew, MaxPastAge: s.cfg.MaxPastAge}
+
+	values := make([]value, 0, len(req.Readings))
+	ids := make([]string, 0, len(req.Readings))
+	seen := make(map[string]bool, 4)
+	for _, r := range req.Readings {
+		v, reason := checkValue(r, receivedAt, win)
+		if reason != "" {
+			res.Dropped[reason]++
+			continue
+		}
+		values = append(values, v)
+		if !seen[r.ProviderDeviceID] && r.ProviderDeviceID != "" {
+			seen[r.ProviderDeviceID] = true
+			ids = append(ids, r.ProviderDeviceID)
+		}
+	}
+
+	var rows []store.Reading
+	if len(values) > 0 {
+		// Every account's copy of the devices, even for an account-scoped request: a
+		// device found only under other accounts is foreign, not unknown.
+		devices, err := s.store.LookupDevices(ctx, store.DeviceLookup{Provider: req.Provider, ProviderDeviceIDs: ids})
+		if err != nil {
+			return Result{}, fmt.Errorf("resolve devices: %w", err)
+		}
+		targets := resolve(devices, req.AccountID)
+		rows = make([]store.Reading, 0, len(values))
+		for _, v := range values {
+			t, ok := targets[v.reading.ProviderDeviceID]
+			if !ok {
+				t.reason = DropUnknownDevice
+			}
+			if t.reason != "" {
+				res.Dropped[t.reason]++
+				continue
+			}
+			for _, d := range t.devices {
+				rows = append(rows, store.Reading{
+					DeviceID:   d.ID,
+					PoolID:     d.PoolID,
+					Metric:     v.reading.Metric,
+					Value:      v.value,
+					Unit:       v.unit,
+					RecordedAt: v.recordedAt,
+					ReceivedAt: receivedAt,
+					Quality:    string(v.quality),
+					RawPayload: v.reading.RawPayload,
+				})
+			}
+		}
+	}
+	if len(rows) > 0 || req.Finish != nil {
+		err := s.store.InTx(ctx, func(tx *store.Tx) error {
+			res.Accepted, res.Duplicates = 0, 0
+			if len(rows) > 0 {
+				inserted, err := tx.InsertReadings(ctx, rows)
+				if err != nil {
+					return fmt.Errorf("insert readings: %w", err)
+				}
+				res.Accepted = inserted
+				res.Duplicates = len(rows) - inserted
+			}
+			if req.Finish != nil {
+				return req.Finish(ctx, tx, res)
+			}
+			return nil
+		})
+		if err != nil {
+			return Result{}, err
+		}
+	}
+
+	s.count(req.Provider, res)
+	if n := res.DroppedTotal(); n > 0 {
+		s.log.Debug("readings dropped", "provider", req.Provider, "account", req.AccountID, "dropped", res.Dropped)
+	}
+	return res, nil
+}
+
+func (s *Service) count(provider string, res Result) {
+	if res.Accepted > 0 {
+		s.metrics.accepted.WithLabelValues(provider).Add(float64(res.Accepted))
+	}
+	if res.Duplicates > 0 {
+		s.metrics.duplicates.WithLabelValues(provider).Add(float64(res.Duplicates))
+	}
+	for reason, n := range res.Dropped {
+		s.metrics.dropped.WithLabelValues(provider, reason).Add(float64(n))
+	}
+}
+
+// target is where one provider device id's readings go, or why they go nowhere.
+type target struct {
+	devices []store.Device
+	reason  string
+}
+
+// resolve maps provider device ids to the linked devices that receive their readings.
+// With an account, only that account's device counts and a device known only under other
+// accounts is foreign. Without one, every live account's copy of the device that is
+// linked to a pool receives the reading.
+func resolve(devices []store.Device, accountID int64) map[string]target {
+	type acc struct {
+		mine, linked []store.Device
+		anyLive      bool
+	}
+	by := map[string]*acc{}
+	for _, d := range devices {
+		a := by[d.ProviderDeviceID]
+		if a == nil {
+			a = &acc{}
+			by[d.ProviderDeviceID] = a
+		}
+		if accountID != 0 {
+			if d.AccountID == accountID {
+				a.mine = append(a.mine, d)
+			} else {
+				a.anyLive = true
+			}
+			continue
+		}
+		if d.AccountStatus == store.AccountDisconnected {
+			continue
+		}
+		a.anyLive = true
+		if d.PoolID != 0 {
+			a.linked = append(a.linked, d)
+		}
+	}
+	out := make(map[string]target, len(by))
+	for id, a := range by {
+		switch {
+		case accountID != 0 && len(a.mine) == 0 && a.anyLive:
+			out[id] = target{reason: DropForeignDevice}
+		case accountID != 0 && len(a.mine) == 0:
+			out[id] = target{reason: DropUnknownDevice}
+		case accountID != 0 && a.mine[0].PoolID == 0:
+			out[id] = target{reason: DropUnlinkedDevice}
+		case accountID != 0:
+			out[id] = target{devices: a.mine[:1]}
+		case !a.anyLive:
+			out[id] = target{reason: DropUnknownDevice}
+		case len(a.linked) == 0:
+			out[id] = target{reason: DropUnlinkedDevice}
+		default:
+			out[id] = target{devices: a.linked}
+		}
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+package ingest
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the ingestion counters. Every drop is counted, webhook or poll alike.
+type metrics struct {
+	accepted   *prometheus.CounterVec
+	duplicates *prometheus.CounterVec
+	dropped    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "poolhost_readings_accepted_total",
+			Help: "Readings inserted into sensor_readings.",
+		}, []string{"provider"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "poolhost_readings_duplicate_total",
+			Help: "Valid readings already stored (replayed deliveries).",
+		}, []string{"provider"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "poolhost_readings_dropped_total",
+			Help: "Readings dropped by validation before persistence, by reason.",
+		}, []string{"provider", "reason"}),
+	}
+	m.accepted = Register(reg, m.accepted)
+	m.duplicates = Register(reg, m.duplicates)
+	m.dropped = Register(reg, m.dropped)
+	return m
+}
+
+// Register registers c with reg and returns the collector to use: c itself, or the one
+// registered earlier under the same name, so several services built in one process (tests,
+// a reload) share their counters instead of panicking. A nil reg registers nothing.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
+}

@@ -1,0 +1,163 @@
+// Command faultyplugin is a test provider ("faulty") for the ingestion tests. It verifies
+// Standard Webhooks like the generic provider, and misbehaves on demand so the tests can
+// reach every branch of the pipeline: readings whose values JSON cannot carry (NaN,
+// ±Inf, spelled as strings), temporary and permanent parse errors, crashes after
+// verification, and switch files (named in its provider settings) that make parsing or
+// verification fail while they exist — state a stateless plugin can share with a test.
+// It imports only sdk, like any third-party plugin.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/signature"
+)
+
+// Body is the payload shape.
+type Body struct {
+	DeviceID string    `json:"device_id"`
+	Readings []Reading `json:"readings"`
+	// Fail makes Webhook fail: "temporary", "permanent", "crash" (exit the process),
+	// "sleep" (outlast the deadline).
+	Fail string `json:"fail,omitempty"`
+}
+
+// Reading carries its value as a string so NaN and Inf survive JSON.
+type Reading struct {
+	Metric     string `json:"metric"`
+	Value      string `json:"value"`
+	Unit       string `json:"unit,omitempty"`
+	RecordedAt string `json:"recorded_at,omitempty"`
+}
+
+type adapter struct {
+	sdk.UnsupportedAdapter
+	secret   string
+	settings map[string]string
+}
+
+func (a *adapter) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{
+		ID: "faulty", Version: "0.0.1", ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true, Poll: true},
+	}, nil
+}
+
+func (a *adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	a.secret = req.Secrets["webhook_secret"]
+	a.settings = req.Settings
+	return nil
+}
+
+func exists(path string) bool {
+	if path == "" {
+		return false
+	}
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func (a *adapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error {
+	if exists(a.settings["verify_unavailable_file"]) {
+		return sdk.Temporary("verification keys unavailable")
+	}
+	secret := a.secret
+	if req.Account != nil {
+		secret = req.AccountSecret
+	}
+	if secret == "" {
+		return sdk.Rejected("no secret applies")
+	}
+	v, err := signature.NewStandardWebhooks(secret)
+	if err != nil {
+		return sdk.Rejected("unusable secret")
+	}
+	return signature.VerifyRequest(v, req)
+}
+
+func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	if exists(a.settings["crash_file"]) {
+		os.Exit(3)
+	}
+	if exists(a.settings["fail_file"]) {
+		return sdk.WebhookResult{}, sdk.Temporary("fail file present")
+	}
+	var b Body
+	if err := json.Unmarshal(req.Body, &b); err != nil {
+		return sdk.WebhookResult{}, sdk.Permanent("malformed: %v", err)
+	}
+	switch b.Fail {
+	case "temporary":
+		return sdk.WebhookResult{}, sdk.Temporary("asked to fail")
+	case "permanent":
+		return sdk.WebhookResult{}, sdk.Permanent("asked to fail for good")
+	case "crash":
+		os.Exit(3)
+	case "sleep":
+		time.Sleep(time.Minute)
+	}
+	res := sdk.WebhookResult{DeliveryID: req.Headers.Get("webhook-id")}
+	for _, r := range b.Readings {
+		v, err := strconv.ParseFloat(r.Value, 64)
+		if err != nil {
+			return sdk.WebhookResult{}, sdk.Permanent("value %q", r.Value)
+		}
+		var at time.Time
+		if r.RecordedAt != "" {
+			if at, err = time.Parse(time.RFC3339Nano, r.RecordedAt); err != nil {
+				return sdk.WebhookResult{}, sdk.Permanent("recorded_at %q", r.RecordedAt)
+			}
+		}
+		res.Readings = append(res.Readings, sdk.Reading{
+			ProviderDeviceID: b.DeviceID, Metric: r.Metric, Value: v, Unit: r.Unit, RecordedAt: at,
+		})
+	}
+	return res, nil
+}
+
+// PollReadings answers from the account's credentials: "readings" is a JSON list of
+// Reading for device "device_id", "fail" a kind to fail with ("temporary", "reauth").
+// The cursor counts polls; refreshed credentials carry "token" = the new cursor.
+func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
+	creds := req.Account.Credentials
+	switch creds["fail"] {
+	case "temporary":
+		return sdk.PollResult{}, sdk.Temporary("upstream down")
+	case "reauth":
+		return sdk.PollResult{}, sdk.Reauth("token revoked")
+	}
+	if exists(a.settings["fail_file"]) {
+		return sdk.PollResult{}, sdk.Temporary("fail file present")
+	}
+	n, _ := strconv.Atoi(req.Cursor)
+	n++
+	res := sdk.PollResult{NextCursor: strconv.Itoa(n), RefreshedCredentials: sdk.Credentials{}}
+	for k, v := range creds {
+		res.RefreshedCredentials[k] = v
+	}
+	res.RefreshedCredentials["token"] = "t" + strconv.Itoa(n)
+	var rs []Reading
+	if s := creds["readings"]; s != "" {
+		if err := json.Unmarshal([]byte(s), &rs); err != nil {
+			return sdk.PollResult{}, sdk.Permanent("readings credential: %v", err)
+		}
+	}
+	for _, r := range rs {
+		v, _ := strconv.ParseFloat(r.Value, 64)
+		var at time.Time
+		if r.RecordedAt != "" {
+			at, _ = time.Parse(time.RFC3339Nano, r.RecordedAt)
+		}
+		res.Readings = append(res.Readings, sdk.Reading{
+			ProviderDeviceID: creds["device_id"], Metric: r.Metric, Value: v, Unit: r.Unit, RecordedAt: at,
+		})
+	}
+	return res, nil
+}
+
+func main() { sdk.Serve(&adapter{}) }

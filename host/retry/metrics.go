@@ -1,0 +1,80 @@
+package retry
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+type metrics struct {
+	events *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	return &metrics{events: ingest.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "poolhost_retry_worker_events_total",
+		Help: "What the retry worker did with ingestion failures: claimed, succeeded, retried, dead, rescued, lease_lost.",
+	}, []string{"event"}))}
+}
+
+func (m *metrics) add(s Stats) {
+	for ev, n := range map[string]int{
+		"claimed": s.Claimed, "succeeded": s.Succeeded, "retried": s.Retried,
+		"dead": s.Dead, "rescued": s.Rescued, "lease_lost": s.LeaseLost,
+	} {
+		// Touch every series so dashboards see zeros rather than gaps.
+		m.events.WithLabelValues(ev).Add(float64(n))
+	}
+}
+
+// FailureStore is what the failures collector reads.
+type FailureStore interface {
+	FailureCounts(ctx context.Context) ([]store.FailureCount, error)
+	OldestDueFailureAge(ctx context.Context) (time.Duration, error)
+}
+
+// failureCollector reads the failures table at scrape time, so the gauges are right on
+// every replica whether or not its worker is enabled.
+type failureCollector struct {
+	s       FailureStore
+	byState *prometheus.Desc
+	oldest  *prometheus.Desc
+}
+
+// NewFailureCollector returns a collector exporting failures by provider and state and
+// the age of the oldest due failure.
+func NewFailureCollector(s FailureStore) prometheus.Collector {
+	return &failureCollector{
+		s: s,
+		byState: prometheus.NewDesc("poolhost_ingestion_failures",
+			"Rows in integration_ingestion_failures by provider and status.", []string{"provider", "status"}, nil),
+		oldest: prometheus.NewDesc("poolhost_ingestion_oldest_due_failure_age_seconds",
+			"How long the oldest due pending failure has waited past its next attempt time.", nil, nil),
+	}
+}
+
+func (c *failureCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.byState
+	ch <- c.oldest
+}
+
+func (c *failureCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if counts, err := c.s.FailureCounts(ctx); err == nil {
+		for _, fc := range counts {
+			ch <- prometheus.MustNewConstMetric(c.byState, prometheus.GaugeValue, float64(fc.Count), fc.Provider, string(fc.Status))
+		}
+	} else {
+		ch <- prometheus.NewInvalidMetric(c.byState, err)
+	}
+	if age, err := c.s.OldestDueFailureAge(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age.Seconds())
+	} else {
+		ch <- prometheus.NewInvalidMetric(c.oldest, err)
+	}
+}

@@ -1,0 +1,418 @@
+package retry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/pluginmgr"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// Audit actions.
+const (
+	ActionRetrySucceeded = "ingestion.retry_succeeded"
+	ActionDead           = "ingestion.dead"
+)
+
+// Store is what the worker needs from storage: *store.Store.
+type Store interface {
+	ClaimFailures(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.Failure, error)
+	RescueExpiredFailures(ctx context.Context) ([]store.RescuedFailure, error)
+	GetAccount(ctx context.Context, id int64) (store.Account, error)
+	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
+	AppendAudit(ctx context.Context, e store.AuditEvent) (store.AuditEvent, error)
+	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
+}
+
+// Parser parses a verified webhook: the plugin handle's Webhook call.
+type Parser interface {
+	Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error)
+}
+
+// Plugins finds a provider's parser. *pluginmgr.Manager satisfies it through
+// ManagerPlugins.
+type Plugins interface {
+	Parser(provider string) (Parser, error)
+}
+
+// ManagerPlugins adapts a plugin manager to Plugins.
+func ManagerPlugins(m *pluginmgr.Manager) Plugins { return managerPlugins{m} }
+
+type managerPlugins struct{ m *pluginmgr.Manager }
+
+func (mp managerPlugins) Parser(provider string) (Parser, error) {
+	p, err := mp.m.Get(provider)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Config is the worker's configuration (config.RetryWorker) plus what tests inject.
+type Config struct {
+	config.RetryWorker
+	// Owner names this worker in leases; default hostname-pid-random, unique per process.
+	Owner string
+	// Concurrency bounds the payloads processed at once within a batch. Default 8.
+	Concurrency int
+	// Now and Rand replace the clock and the jitter source (tests). Rand returns [0, 1).
+	Now  func() time.Time
+	Rand func() float64
+}
+
+// Deps are the worker's collaborators.
+type Deps struct {
+	Store      Store
+	Ingest     *ingest.Service
+	Plugins    Plugins
+	Logger     hclog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Stats counts what one tick did.
+type Stats struct {
+	Claimed   int // rows leased
+	Succeeded int // resolved: readings committed
+	Retried   int // failed again, back to pending with backoff
+	Dead      int // out of attempts or permanently unparseable
+	Rescued   int // expired leases returned to pending (or dead)
+	LeaseLost int // rows whose lease was lost mid-attempt; nothing was committed
+}
+
+func (s Stats) zero() bool { return s == Stats{} }
+
+// Worker is the IntegrationRetryWorker.
+type Worker struct {
+	d       Deps
+	cfg     Config
+	log     hclog.Logger
+	metrics *metrics
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a worker; nothing runs until Start.
+func New(d Deps, cfg Config) *Worker {
+	def := config.DefaultRetryWorker
+	if cfg.Interval <= 0 {
+		cfg.Interval = def.Interval
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = def.BatchSize
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = def.Lease
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = def.MaxAttempts
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = def.BackoffBase
+	}
+	if cfg.BackoffCap <= 0 {
+		cfg.BackoffCap = def.BackoffCap
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = OwnerID("retry")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = mrand.Float64
+	}
+	if d.Logger == nil {
+		d.Logger = hclog.NewNullLogger()
+	}
+	return &Worker{d: d, cfg: cfg, log: d.Logger.Named("retry"), metrics: newMetrics(d.Registerer)}
+}
+
+// OwnerID returns a lease owner id unique to this process: host, pid and a random
+// suffix, so two processes on one host (or a restarted one) never share leases.
+func OwnerID(kind string) string {
+	hostname, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%s-%d-%s", kind, hostname, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Owner is the worker's lease owner id.
+func (w *Worker) Owner() string { return w.cfg.Owner }
+
+// Start runs the worker in the background until ctx ends or Close. A disabled worker
+// says so once and processes nothing.
+func (w *Worker) Start(ctx context.Context) {
+	if !w.cfg.Enabled {
+		w.log.Info("retry worker disabled: ingestion failures will wait until it is enabled or an operator acts")
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		return
+	}
+	ctx, w.cancel = context.WithCancel(ctx)
+	w.done = make(chan struct{})
+	w.log.Info("retry worker started", "owner", w.cfg.Owner, "interval", w.cfg.Interval, "batch_size", w.cfg.BatchSize,
+		"lease", w.cfg.Lease, "max_attempts", w.cfg.MaxAttempts, "backoff_base", w.cfg.BackoffBase, "backoff_cap", w.cfg.BackoffCap)
+	go w.run(ctx)
+}
+
+// Close stops the worker and waits for the tick in progress. Rows it was processing
+// finish or, if cut short, come back after their lease.
+func (w *Worker) Close() error {
+	w.mu.Lock()
+	cancel, done := w.cancel, w.done
+	w.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	<-done
+	return nil
+}
+
+func (w *Worker) run(ctx context.Context) {
+	defer close(w.done)
+	t := time.NewTicker(w.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := w.Tick(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("retry tick failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Tick runs one round: rescue expired leases, then claim and process due rows batch by
+// batch until fewer than a full batch are due. It is exported for tests and drills.
+func (w *Worker) Tick(ctx context.Context) (Stats, error) {
+	var st Stats
+	err := w.tick(ctx, &st)
+	w.metrics.add(st)
+	if !st.zero() || err != nil {
+		w.log.Info("retry tick", "claimed", st.Claimed, "succeeded", st.Succeeded, "retried", st.Retried,
+			"dead", st.Dead, "rescued", st.Rescued, "lease_lost", st.LeaseLost)
+	} else {
+		w.log.Debug("retry tick", "claimed", 0)
+	}
+	return st, err
+}
+
+func (w *Worker) tick(ctx context.Context, st *Stats) error {
+	rescued, err := w.d.Store.RescueExpiredFailures(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range rescued {
+		st.Rescued++
+		w.log.Warn("rescued failure with expired lease", "failure", r.ID, "provider", r.Provider, "status", r.Status, "error", r.LastError)
+		if r.Status == store.FailureDead {
+			st.Dead++
+			w.auditDead(ctx, r.ID, r.Provider, r.LastError)
+		}
+	}
+	for ctx.Err() == nil {
+		batch, err := w.d.Store.ClaimFailures(ctx, w.cfg.Owner, w.cfg.BatchSize, w.cfg.Lease)
+		if err != nil {
+			return err
+		}
+		st.Claimed += len(batch)
+		w.processBatch(ctx, batch, st)
+		if len(batch) < w.cfg.BatchSize {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (w *Worker) processBatch(ctx context.Context, batch []store.Failure, st *Stats) {
+	var mu sync.Mutex
+	sem := make(chan struct{}, w.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, f := range batch {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r := w.process(ctx, f)
+			mu.Lock()
+			defer mu.Unlock()
+			switch r {
+			case resultSucceeded:
+				st.Succeeded++
+			case resultRetried:
+				st.Retried++
+			case resultDead:
+				st.Dead++
+			case resultLeaseLost:
+				st.LeaseLost++
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+type result int
+
+const (
+	resultSucceeded result = iota
+	resultRetried
+	resultDead
+	resultLeaseLost
+	resultAbandoned // the process is stopping; the lease brings the row back
+)
+
+// process makes one attempt at one claimed failure.
+func (w *Worker) process(ctx context.Context, f store.Failure) result {
+	log := w.log.With("failure", f.ID, "provider", f.Provider, "attempt", f.Attempts)
+	parser, err := w.d.Plugins.Parser(f.Provider)
+	if err != nil {
+		// A disabled or unknown provider spends an attempt like any failure: the backoff
+		// gives an operator hours to re-enable it, and a dead row can be requeued.
+		return w.fail(ctx, log, f, fmt.Errorf("provider plugin: %w", err))
+	}
+	req := sdk.WebhookRequest{Headers: http.Header(f.Headers), Body: f.Payload, ReceivedAt: f.ReceivedAt}
+	if f.AccountID != 0 {
+		req.Account = w.account(ctx, log, f.AccountID)
+	}
+	parsed, err := parser.Webhook(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return resultAbandoned
+		}
+		return w.fail(ctx, log, f, fmt.Errorf("parse: %w", err))
+	}
+	res, err := w.d.Ingest.Ingest(ctx, ingest.Request{
+		Provider:   f.Provider,
+		AccountID:  f.AccountID,
+		Readings:   parsed.Readings,
+		ReceivedAt: f.ReceivedAt,
+		Finish: func(ctx context.Context, tx *store.Tx, res ingest.Result) error {
+			// Resolved in the readings' transaction, under the lease: if another worker
+			// rescued and re-claimed the row meanwhile, this rolls the readings back.
+			if err := tx.CompleteFailure(ctx, f.ID, f.Lease()); err != nil {
+				return err
+			}
+			details := store.Details{"attempt": f.Attempts, "accepted": res.Accepted, "duplicates": res.Duplicates}
+			if len(res.Dropped) > 0 {
+				details["dropped"] = res.Dropped
+			}
+			_, err := tx.AppendAudit(ctx, store.AuditEvent{
+				At: w.cfg.Now(), Action: ActionRetrySucceeded, Actor: store.ActorSystem, Provider: f.Provider,
+				TargetType: "ingestion_failure", TargetID: strconv.FormatInt(f.ID, 10), Details: details,
+			})
+			return err
+		},
+	})
+	switch {
+	case err == nil:
+		log.Info("retry succeeded", "accepted", res.Accepted, "duplicates", res.Duplicates, "dropped", res.DroppedTotal())
+		return resultSucceeded
+	case errors.Is(err, store.ErrLeaseLost):
+		log.Warn("lease lost before the retry committed; nothing stored")
+		return resultLeaseLost
+	case ctx.Err() != nil:
+		return resultAbandoned
+	}
+	return w.fail(ctx, log, f, fmt.Errorf("persist: %w", err))
+}
+
+// account is the sdk view of a failure's account, credentials included, as the webhook
+// carried it on receipt. A vanished account still gets parsed: ingestion then drops its
+// readings by reason.
+func (w *Worker) account(ctx context.Context, log hclog.Logger, id int64) *sdk.Account {
+	acc := &sdk.Account{ID: strconv.FormatInt(id, 10)}
+	a, err := w.d.Store.GetAccount(ctx, id)
+	if err != nil {
+		log.Debug("failure's account not loaded", "account", id, "error", err)
+		return acc
+	}
+	acc.ExternalAccountID = a.ExternalAccountID
+	if a.CredentialsKeyID != "" {
+		if creds, err := w.d.Store.AccountCredentials(ctx, id); err == nil {
+			acc.Credentials = creds
+		} else {
+			log.Warn("failure's account credentials not decrypted", "account", id, "error", err)
+		}
+	}
+	return acc
+}
+
+// fail records a failed attempt: backoff, or dead at the attempt budget or on a
+// permanent error, with the audit row in the same transaction.
+func (w *Worker) fail(ctx context.Context, log hclog.Logger, f store.Failure, cause error) result {
+	if ctx.Err() != nil {
+		return resultAbandoned
+	}
+	permanent := sdk.IsKind(cause, sdk.KindPermanent)
+	delay := Backoff(f.Attempts-1, w.cfg.BackoffBase, w.cfg.BackoffCap, w.cfg.Rand)
+	msg := cause.Error()
+	if len(msg) > 2000 {
+		msg = msg[:2000] + "…"
+	}
+	var status store.FailureStatus
+	err := w.d.Store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		status, err = tx.FailFailure(ctx, f.ID, f.Lease(), store.FailureOutcome{
+			Error: msg, RetryAt: w.cfg.Now().Add(delay), Permanent: permanent,
+		})
+		if err != nil || status != store.FailureDead {
+			return err
+		}
+		_, err = tx.AppendAudit(ctx, deadEvent(w.cfg.Now(), f.ID, f.Provider, msg, f.Attempts))
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		log.Warn("lease lost before the failed attempt was recorded", "error", cause)
+		return resultLeaseLost
+	case err != nil:
+		// The lease runs out and the rescue brings the row back.
+		log.Error("record failed attempt", "error", err, "cause", cause)
+		return resultAbandoned
+	case status == store.FailureDead:
+		log.Warn("ingestion failure is dead", "error", cause, "permanent", permanent)
+		return resultDead
+	}
+	log.Info("retry failed; backing off", "error", cause, "retry_in", delay.Round(time.Millisecond))
+	return resultRetried
+}
+
+func deadEvent(at time.Time, id int64, provider, lastError string, attempts int) store.AuditEvent {
+	return store.AuditEvent{
+		At: at, Action: ActionDead, Actor: store.ActorSystem, Provider: provider,
+		TargetType: "ingestion_failure", TargetID: strconv.FormatInt(id, 10),
+		Details: store.Details{"error": lastError, "attempts": attempts, "source": "retry_worker"},
+	}
+}
+
+func (w *Worker) auditDead(ctx context.Context, id int64, provider, lastError string) {
+	if _, err := w.d.Store.AppendAudit(ctx, deadEvent(w.cfg.Now(), id, provider, lastError, 0)); err != nil {
+		w.log.Error("audit dead failure", "failure", id, "error", err)
+	}
+}

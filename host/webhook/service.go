@@ -1,0 +1,423 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/pluginmgr"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
+)
+
+// Audit actions written by the pipeline.
+const (
+	ActionReceived       = "webhook.received"
+	ActionRejected       = "webhook.rejected"
+	ActionQueuedForRetry = "webhook.queued_for_retry"
+	// ActionDead is shared with the retry worker: one action lists every dead letter.
+	ActionDead = "ingestion.dead"
+)
+
+// Outcome statuses, also the "outcome" label of the deliveries metric.
+const (
+	OutcomeAccepted    = "accepted"    // 200: readings committed
+	OutcomeQueued      = "queued"      // 202: verified payload kept for the retry worker
+	OutcomeDead        = "dead"        // 202: verified payload that can never be parsed
+	OutcomeRejected    = "rejected"    // 401
+	OutcomeUnavailable = "unavailable" // 503: nothing stored, the provider redelivers
+	OutcomeNotFound    = "not_found"   // 404
+	OutcomeTooLarge    = "too_large"   // 413
+)
+
+// CredentialSecretKey is the key, in an account's stored credentials, of the secret that
+// authenticates its account-scoped webhook URL. The whole credential map also travels in
+// WebhookRequest.Account for plugins that name it differently.
+const CredentialSecretKey = "webhook_secret"
+
+// Plugins finds a provider's plugin: *pluginmgr.Manager. The handle applies the
+// provider's per-method deadlines and knows the provider's current config block.
+type Plugins interface {
+	Get(id string) (*pluginmgr.Plugin, error)
+}
+
+// Store is what the pipeline needs from storage: *store.Store.
+type Store interface {
+	GetAccount(ctx context.Context, id int64) (store.Account, error)
+	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
+	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
+	AppendAudit(ctx context.Context, e store.AuditEvent) (store.AuditEvent, error)
+}
+
+// Deps are the pipeline's collaborators.
+type Deps struct {
+	Store   Store
+	Ingest  *ingest.Service
+	Plugins Plugins
+	Logger  hclog.Logger
+	// Registerer receives the pipeline's metrics; nil exports none.
+	Registerer prometheus.Registerer
+}
+
+// Config tunes the pipeline.
+type Config struct {
+	// MaxAttempts is the attempt budget of a queued failure (retry_worker.max_attempts).
+	MaxAttempts int
+	// RejectAuditInterval lets one webhook.rejected row per provider and client through
+	// per interval. Default 1m.
+	RejectAuditInterval time.Duration
+}
+
+// Service runs the pipeline.
+type Service struct {
+	d       Deps
+	cfg     Config
+	log     hclog.Logger
+	limiter *auditLimiter
+	metrics *metrics
+	now     func() time.Time
+}
+
+// New returns a Service.
+func New(d Deps, cfg Config) *Service {
+	if d.Logger == nil {
+		d.Logger = hclog.NewNullLogger()
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = config.DefaultRetryWorker.MaxAttempts
+	}
+	if cfg.RejectAuditInterval <= 0 {
+		cfg.RejectAuditInterval = time.Minute
+	}
+	return &Service{
+		d:       d,
+		cfg:     cfg,
+		log:     d.Logger.Named("webhook"),
+		limiter: newAuditLimiter(cfg.RejectAuditInterval, 10_000),
+		metrics: newMetrics(d.Registerer),
+		now:     time.Now,
+	}
+}
+
+// Delivery is one webhook request as received.
+type Delivery struct {
+	Provider string
+	// AccountID is set for /v1/webhooks/{provider}/accounts/{accountId}.
+	AccountID int64
+	Headers   http.Header
+	Body      []byte
+	// Client identifies the sender for rate-limiting rejection audits (its address).
+	Client    string
+	RequestID string
+}
+
+// Outcome is a handled delivery that the provider must not redeliver.
+type Outcome struct {
+	Status string // OutcomeAccepted, OutcomeQueued or OutcomeDead
+	// Result is set when Status is OutcomeAccepted.
+	Result ingest.Result
+	// FailureID is the integration_ingestion_failures row when queued or dead.
+	FailureID int64
+}
+
+// HTTPStatus is the answer for the outcome: 200 when stored, 202 when kept.
+func (o Outcome) HTTPStatus() int {
+	if o.Status == OutcomeAccepted {
+		return http.StatusOK
+	}
+	return http.StatusAccepted
+}
+
+// Errors the pipeline answers with. Each is a *host.Error; nothing about the cause
+// reaches the sender.
+var (
+	ErrProviderNotFound = &host.Error{Code: host.ENOTFOUND, Type: "provider-not-found", Message: "provider not found"}
+	ErrAccountNotFound  = &host.Error{Code: host.ENOTFOUND, Type: "account-not-found", Message: "account not found"}
+	ErrRejected         = &host.Error{Code: host.EUNAUTHORIZED, Type: "webhook-rejected", Message: "webhook signature missing or invalid"}
+	ErrUnavailable      = &host.Error{Code: host.EUNAVAILABLE, Type: "webhook-unavailable", Message: "the delivery could not be accepted now; retry later"}
+)
+
+// Handle runs one delivery through the pipeline. A nil error means the delivery is safe
+// (stored or queued) and the provider must not redeliver it; an error is a *host.Error
+// (404, 401 or 503) and nothing was stored.
+func (s *Service) Handle(ctx context.Context, dl Delivery) (Outcome, error) {
+	out, err := s.handle(ctx, dl)
+	outcome := out.Status
+	if err != nil {
+		switch host.ErrorCode(err) {
+		case host.ENOTFOUND:
+			outcome = OutcomeNotFound
+		case host.EUNAUTHORIZED:
+			outcome = OutcomeRejected
+		default:
+			outcome = OutcomeUnavailable
+		}
+	}
+	s.metrics.deliveries.WithLabelValues(s.providerLabel(dl.Provider), outcome).Inc()
+	return out, err
+}
+
+// CountTooLarge records a delivery refused for its size before it reached Handle.
+func (s *Service) CountTooLarge(provider string) {
+	s.metrics.deliveries.WithLabelValues(s.providerLabel(provider), OutcomeTooLarge).Inc()
+}
+
+// providerLabel keeps unknown provider ids (anyone can post to any URL) out of metric
+// labels, so a scanner cannot grow the series without bound.
+func (s *Service) providerLabel(id string) string {
+	if _, err := s.d.Plugins.Get(id); err == nil {
+		return id
+	}
+	return "unknown"
+}
+
+func (s *Service) handle(ctx context.Context, dl Delivery) (Outcome, error) {
+	receivedAt := s.now().UTC()
+	// Get fails only for unknown and disabled providers; a provider whose plugin is
+	// down is found, and its calls below fail with pluginmgr.ErrUnavailable.
+	plugin, err := s.d.Plugins.Get(dl.Provider)
+	if err != nil {
+		return Outcome{}, ErrProviderNotFound
+	}
+	if !plugin.Config().Webhooks {
+		return Outcome{}, ErrProviderNotFound
+	}
+
+	req := sdk.WebhookRequest{Headers: dl.Headers, Body: dl.Body, ReceivedAt: receivedAt}
+	if dl.AccountID != 0 {
+		acc, creds, err := s.account(ctx, dl)
+		if err != nil {
+			return Outcome{}, err
+		}
+		req.Account = &sdk.Account{
+			ID:                strconv.FormatInt(acc.ID, 10),
+			ExternalAccountID: acc.ExternalAccountID,
+			Credentials:       creds,
+		}
+		req.AccountSecret = creds[CredentialSecretKey]
+	}
+
+	res, err := plugin.IngestWebhook(ctx, req)
+	var parseErr *grpcplugin.ParseError
+	switch {
+	case err == nil:
+		return s.persist(ctx, dl, receivedAt, res)
+	case errors.As(err, &parseErr):
+		// Verified, then the parse failed: the payload is authentic and worth keeping.
+		return s.keep(ctx, dl, receivedAt, "", parseErr.Err)
+	case sdk.IsKind(err, sdk.KindRejected):
+		return Outcome{}, s.reject(ctx, dl, err)
+	case sdk.IsKind(err, sdk.KindUnsupported):
+		return Outcome{}, ErrProviderNotFound
+	}
+
+	// The call failed without saying whether the payload is authentic (crash, timeout,
+	// restart). Ask once more, verification alone: only a confirmed payload is kept.
+	if verr := plugin.VerifyWebhook(ctx, req); verr != nil {
+		if sdk.IsKind(verr, sdk.KindRejected) {
+			return Outcome{}, s.reject(ctx, dl, verr)
+		}
+		s.log.Warn("webhook not verified: plugin unavailable", "provider", dl.Provider,
+			"request_id", dl.RequestID, "error", err, "verify_error", verr)
+		return Outcome{}, ErrUnavailable
+	}
+	return s.keep(ctx, dl, receivedAt, "", err)
+}
+
+// account loads the account of an account-scoped URL and its decrypted credentials. An
+// account of another provider, or a disconnected one, does not exist for the sender.
+func (s *Service) account(ctx context.Context, dl Delivery) (store.Account, map[string]string, error) {
+	acc, err := s.d.Store.GetAccount(ctx, dl.AccountID)
+	if err != nil {
+		if host.ErrorCode(err) == host.ENOTFOUND {
+			return store.Account{}, nil, ErrAccountNotFound
+		}
+		s.log.Error("load webhook account", "account", dl.AccountID, "request_id", dl.RequestID, "error", err)
+		return store.Account{}, nil, ErrUnavailable
+	}
+	if acc.Provider != dl.Provider || acc.Status == store.AccountDisconnected {
+		return store.Account{}, nil, ErrAccountNotFound
+	}
+	creds, err := s.d.Store.AccountCredentials(ctx, acc.ID)
+	if err != nil {
+		s.log.Error("decrypt webhook account credentials", "account", acc.ID, "request_id", dl.RequestID, "error", err)
+		return store.Account{}, nil, ErrUnavailable
+	}
+	return acc, creds, nil
+}
+
+// persist validates and stores the readings with the webhook.received audit row in the
+// same transaction. If that fails the verified payload is queued instead.
+func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time, wr sdk.WebhookResult) (Outcome, error) {
+	res, err := s.d.Ingest.Ingest(ctx, ingest.Request{
+		Provider:   dl.Provider,
+		AccountID:  dl.AccountID,
+		Readings:   wr.Readings,
+		ReceivedAt: receivedAt,
+		Finish: func(ctx context.Context, tx *store.Tx, res ingest.Result) error {
+			_, err := tx.AppendAudit(ctx, store.AuditEvent{
+				At:        receivedAt,
+				Action:    ActionReceived,
+				Actor:     store.ProviderActor(dl.Provider),
+				Provider:  dl.Provider,
+				RequestID: dl.RequestID,
+				Details:   receivedDetails(dl, wr, res),
+			})
+			return err
+		},
+	})
+	if err != nil {
+		return s.keep(ctx, dl, receivedAt, wr.DeliveryID, fmt.Errorf("persist readings: %w", err))
+	}
+	return Outcome{Status: OutcomeAccepted, Result: res}, nil
+}
+
+func receivedDetails(dl Delivery, wr sdk.WebhookResult, res ingest.Result) store.Details {
+	d := store.Details{
+		"readings":   len(wr.Readings),
+		"accepted":   res.Accepted,
+		"duplicates": res.Duplicates,
+	}
+	if len(res.Dropped) > 0 {
+		d["dropped"] = res.Dropped
+	}
+	if wr.DeliveryID != "" {
+		d["delivery_id"] = wr.DeliveryID
+	}
+	if dl.AccountID != 0 {
+		d["account_id"] = dl.AccountID
+	}
+	return d
+}
+
+// keep stores a verified payload that could not be ingested now: pending for the retry
+// worker, or dead when the plugin says it can never be parsed. Only when even this
+// fails does the provider hear 503 and redeliver.
+func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, deliveryID string, cause error) (Outcome, error) {
+	permanent := sdk.IsKind(cause, sdk.KindPermanent)
+	f := store.NewFailure{
+		Provider:    dl.Provider,
+		AccountID:   dl.AccountID,
+		Payload:     dl.Body,
+		Headers:     KeptHeaders(dl.Headers),
+		DeliveryID:  deliveryID,
+		ReceivedAt:  receivedAt,
+		MaxAttempts: s.cfg.MaxAttempts,
+		Error:       errorText(cause),
+		Dead:        permanent,
+	}
+	action, status := ActionQueuedForRetry, OutcomeQueued
+	if permanent {
+		action, status = ActionDead, OutcomeDead
+	}
+	var id int64
+	err := s.d.Store.InTx(ctx, func(tx *store.Tx) error {
+		row, err := tx.EnqueueFailure(ctx, f)
+		if err != nil {
+			return err
+		}
+		id = row.ID
+		details := store.Details{"error": f.Error, "source": "webhook"}
+		if dl.AccountID != 0 {
+			details["account_id"] = dl.AccountID
+		}
+		_, err = tx.AppendAudit(ctx, store.AuditEvent{
+			At:         receivedAt,
+			Action:     action,
+			Actor:      store.ProviderActor(dl.Provider),
+			Provider:   dl.Provider,
+			TargetType: "ingestion_failure",
+			TargetID:   strconv.FormatInt(id, 10),
+			RequestID:  dl.RequestID,
+			Details:    details,
+		})
+		return err
+	})
+	if err != nil {
+		s.log.Error("could not keep verified webhook; provider must redeliver", "provider", dl.Provider,
+			"request_id", dl.RequestID, "cause", cause, "error", err)
+		return Outcome{}, ErrUnavailable
+	}
+	s.log.Warn("webhook kept for retry", "provider", dl.Provider, "request_id", dl.RequestID,
+		"failure", id, "status", status, "error", cause)
+	return Outcome{Status: status, FailureID: id}, nil
+}
+
+// reject audits a rejected delivery, at most once per provider, client and interval.
+func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
+	now := s.now()
+	if ok, suppressed := s.limiter.allow(dl.Provider+"|"+dl.Client, now); ok {
+		details := store.Details{"client": dl.Client, "reason": errorText(cause)}
+		if suppressed > 0 {
+			details["suppressed_since_last"] = suppressed
+		}
+		if dl.AccountID != 0 {
+			details["account_id"] = dl.AccountID
+		}
+		_, err := s.d.Store.AppendAudit(ctx, store.AuditEvent{
+			At:        now,
+			Action:    ActionRejected,
+			Actor:     "anonymous",
+			Provider:  dl.Provider,
+			RequestID: dl.RequestID,
+			Details:   details,
+		})
+		if err != nil {
+			s.log.Error("audit rejected webhook", "provider", dl.Provider, "request_id", dl.RequestID, "error", err)
+		}
+	}
+	s.log.Debug("webhook rejected", "provider", dl.Provider, "client", dl.Client, "request_id", dl.RequestID, "error", cause)
+	return ErrRejected
+}
+
+// errorText is a cause as operators see it in the failures table, bounded in size.
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	if len(msg) > 2000 {
+		msg = msg[:2000] + "…"
+	}
+	return msg
+}
+
+// KeptHeaders are the headers stored with a queued payload: what a parser may need
+// (content type, delivery ids, timestamps, event types), without credentials. Shared
+// secrets travel in headers for some providers (TTN's Authorization, API keys), and a
+// queued payload is never re-verified, so nothing that authenticates is kept.
+func KeptHeaders(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		if sensitiveHeader(k) {
+			continue
+		}
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+func sensitiveHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie":
+		return true
+	}
+	for _, part := range []string{"secret", "token", "signature", "auth", "key", "password", "session"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
