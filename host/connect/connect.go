@@ -154,7 +154,20 @@ type Device struct {
 type ConnectResult struct {
 	AuthorizeURL string   `json:"authorizeUrl,omitempty"`
 	Account      *Account `json:"account,omitempty"`
+	// Webhook is set for webhook_secret providers: where the user's devices post and the
+	// secret they sign with. It is shown this once; the host keeps it encrypted.
+	Webhook *WebhookEndpoint `json:"webhook,omitempty"`
 }
+
+// WebhookEndpoint is an account-scoped webhook URL and its signing secret.
+type WebhookEndpoint struct {
+	URL    string `json:"url"`
+	Secret string `json:"secret"`
+}
+
+// WebhookSecretCredential is the credentials key under which webhook_secret providers
+// keep an account's own signing secret.
+const WebhookSecretCredential = "webhook_secret"
 
 // ProviderStatus is what operators see of a configured provider.
 type ProviderStatus struct {
@@ -241,9 +254,12 @@ func (s *Service) adapter(provider string) (Adapter, error) {
 		return nil, host.Errorf(host.EUNAVAILABLE, "provider %q is not running", provider)
 	}
 	ad, err := s.d.Plugins.Adapter(provider)
+	var he *host.Error
 	switch {
 	case err == nil:
 		return ad, nil
+	case errors.As(err, &he):
+		return nil, err // classified by the plugin manager
 	case errors.Is(err, ErrPluginNotFound):
 		return nil, host.Wrap(host.ENOTFOUND, err, "no provider %q", provider).WithType(TypeProviderNotFound)
 	default:
@@ -353,7 +369,14 @@ func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, in
 		if err != nil {
 			return ConnectResult{}, err
 		}
-		return ConnectResult{Account: &acct}, nil
+		out := ConnectResult{Account: &acct}
+		if secret := res.Linkage.Credentials[WebhookSecretCredential]; desc.Capabilities.Connect == sdk.ConnectWebhookSecret && secret != "" {
+			out.Webhook = &WebhookEndpoint{
+				URL:    strings.TrimRight(s.d.Config().PublicURL, "/") + "/v1/webhooks/" + url.PathEscape(provider) + "/accounts/" + id(acct.ID),
+				Secret: secret,
+			}
+		}
+		return out, nil
 	}
 	s.log.Error("plugin answered connect with neither the expected redirect nor a linkage", "provider", provider)
 	return ConnectResult{}, host.Errorf(host.EUNAVAILABLE, "%s gave an unusable answer", provider)
