@@ -1,0 +1,246 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/connect"
+	"github.com/poolhost/poolhost/host/httpapi"
+)
+
+func (e *env) countAccounts() int {
+	e.t.Helper()
+	var n int
+	if err := e.st.DB().GetContext(context.Background(), &n, `SELECT COUNT(*) FROM integration_accounts`); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// TestOAuthStateRules: replayed, expired, unknown, foreign-user and wrong-provider states
+// get a clear 400 and store nothing; a bearer of the right user is accepted.
+func TestOAuthStateRules(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		alice, mallory := e.newUser("alice", false), e.newUser("mallory", false)
+
+		expect400 := func(name string, r req, wantType string) {
+			t.Helper()
+			before := e.countAccounts()
+			p := e.must(400, r).problem(t)
+			if p.Type != httpapi.ProblemTypeBase+wantType || p.RequestID == "" || p.Detail == "" {
+				t.Errorf("%s: problem = %+v, want type %s", name, p, wantType)
+			}
+			if e.countAccounts() != before {
+				t.Errorf("%s: an account was stored", name)
+			}
+		}
+
+		t.Run("unknown", func(t *testing.T) {
+			expect400("unknown", req{method: "GET", path: callbackPath("code", "no-such-state")}, connect.TypeStateInvalid)
+			expect400("missing", req{method: "GET", path: "/v1/providers/template/callback?code=x"}, connect.TypeStateInvalid)
+		})
+		t.Run("foreign user", func(t *testing.T) {
+			code, state := e.startOAuth(alice)
+			expect400("foreign", req{method: "GET", path: callbackPath(code, state), token: mallory.Token}, connect.TypeStateInvalid)
+		})
+		t.Run("replay", func(t *testing.T) {
+			code, state := e.startOAuth(alice)
+			// The state's own user may send a bearer too.
+			e.must(200, req{method: "GET", path: callbackPath(code, state), token: alice.Token})
+			expect400("replay", req{method: "GET", path: callbackPath(code, state)}, "oauth-state-used")
+		})
+		t.Run("expired", func(t *testing.T) {
+			code, state := e.startOAuth(alice)
+			e.offset.Store(int64(connect.StateTTL + time.Minute))
+			defer e.offset.Store(0)
+			expect400("expired", req{method: "GET", path: callbackPath(code, state)}, "oauth-state-expired")
+		})
+		t.Run("wrong provider", func(t *testing.T) {
+			code, state := e.startOAuth(alice)
+			expect400("provider", req{method: "GET", path: "/v1/providers/generic/callback?" + url.Values{"code": {code}, "state": {state}}.Encode()}, connect.TypeStateInvalid)
+		})
+		t.Run("invalid bearer", func(t *testing.T) {
+			code, state := e.startOAuth(alice)
+			e.must(401, req{method: "GET", path: callbackPath(code, state), token: "pht_forged"})
+		})
+	})
+}
+
+// TestCallbackReturnURL: with http.return_url the browser is sent back to the app with
+// the outcome in the query.
+func TestCallbackReturnURL(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{returnURL: "https://app.example.com/done?x=1"})
+	u := e.newUser("u", false)
+	code, state := e.startOAuth(u)
+	resp := e.must(303, req{method: "GET", path: callbackPath(code, state)})
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if loc.Host != "app.example.com" || loc.Query().Get("status") != "connected" || loc.Query().Get("accountId") == "" || loc.Query().Get("x") != "1" {
+		t.Errorf("redirect = %s", loc)
+	}
+	resp = e.must(303, req{method: "GET", path: callbackPath(code, state)})
+	loc, _ = url.Parse(resp.Header.Get("Location"))
+	if loc.Query().Get("status") != "error" || loc.Query().Get("error") != "oauth-state-used" {
+		t.Errorf("replay redirect = %s", loc)
+	}
+}
+
+// TestPilotProvider: only allow-listed users see and connect a pilot provider.
+func TestPilotProvider(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		insider, outsider, byID := e.newUser("insider", false), e.newUser("outsider", false), e.newUser("byid", false)
+		e.setTemplate(providerOpts{pilot: true, pilotUsers: []string{insider.Email, fmt.Sprint(byID.ID)}})
+
+		listed := func(u user) bool {
+			var out struct {
+				Providers []struct{ ID string } `json:"providers"`
+			}
+			e.must(200, req{method: "GET", path: "/v1/providers", token: u.Token}).json(t, &out)
+			for _, p := range out.Providers {
+				if p.ID == "template" {
+					return true
+				}
+			}
+			return false
+		}
+		if !listed(insider) || !listed(byID) || listed(outsider) {
+			t.Errorf("listing: insider %v byID %v outsider %v", listed(insider), listed(byID), listed(outsider))
+		}
+		p := e.must(403, req{method: "POST", path: "/v1/providers/template/connect", token: outsider.Token}).problem(t)
+		if p.Type != httpapi.ProblemTypeBase+"provider-in-pilot" {
+			t.Errorf("problem = %+v", p)
+		}
+		e.connectTemplate(insider)
+		e.must(200, req{method: "POST", path: "/v1/providers/template/connect", token: byID.Token})
+		// Going GA opens it to everyone.
+		e.setTemplate(providerOpts{})
+		if !listed(outsider) {
+			t.Error("GA provider not listed")
+		}
+	})
+}
+
+// TestDisabledProvider: a disabled provider answers 404 provider-not-found on every
+// provider route, keeps its data, and comes back whole when re-enabled.
+func TestDisabledProvider(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		ctx := context.Background()
+		u := e.newUser("u", false)
+		pool := e.createPool(u, "P")
+		acct := e.connectTemplate(u)
+		var disc struct {
+			Devices []device `json:"devices"`
+		}
+		e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", acct.ID), token: u.Token}).json(t, &disc)
+		dev := disc.Devices[0]
+		e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", dev.ID), token: u.Token, body: map[string]int64{"poolId": pool}})
+		code, state := e.startOAuth(u) // a flow in progress when the provider is switched off
+
+		e.setTemplate(providerOpts{disabled: true})
+
+		for _, r := range []req{
+			{method: "POST", path: "/v1/providers/template/connect"},
+			{method: "GET", path: callbackPath(code, state)},
+			{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", acct.ID)},
+			{method: "GET", path: fmt.Sprintf("/v1/accounts/%d/devices", acct.ID)},
+			{method: "DELETE", path: fmt.Sprintf("/v1/accounts/%d", acct.ID)},
+			{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", dev.ID), body: map[string]int64{"poolId": pool}},
+			{method: "DELETE", path: fmt.Sprintf("/v1/devices/%d/link", dev.ID)},
+		} {
+			r.token = u.Token
+			p := e.must(404, r).problem(t)
+			if p.Type != httpapi.ProblemTypeBase+"provider-not-found" {
+				t.Errorf("%s %s: problem = %+v", r.method, r.path, p)
+			}
+		}
+		var provs struct {
+			Providers []struct{ ID string } `json:"providers"`
+		}
+		e.must(200, req{method: "GET", path: "/v1/providers", token: u.Token}).json(t, &provs)
+		for _, p := range provs.Providers {
+			if p.ID == "template" {
+				t.Error("disabled provider listed")
+			}
+		}
+		var accts struct {
+			Accounts []account `json:"accounts"`
+		}
+		e.must(200, req{method: "GET", path: "/v1/accounts", token: u.Token}).json(t, &accts)
+		if len(accts.Accounts) != 0 {
+			t.Errorf("disabled provider's account listed: %+v", accts.Accounts)
+		}
+		// Data stays.
+		if creds, err := e.st.AccountCredentials(ctx, acct.ID); err != nil || len(creds) == 0 {
+			t.Errorf("credentials gone while disabled: %v", err)
+		}
+		if d, _ := e.st.GetDevice(ctx, dev.ID); d.PoolID != pool {
+			t.Errorf("link gone while disabled")
+		}
+
+		e.setTemplate(providerOpts{})
+		e.must(200, req{method: "GET", path: "/v1/accounts", token: u.Token}).json(t, &accts)
+		if len(accts.Accounts) != 1 || accts.Accounts[0].ID != acct.ID {
+			t.Fatalf("after re-enable accounts = %+v", accts.Accounts)
+		}
+		e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", acct.ID), token: u.Token})
+		var devs struct {
+			Devices []device `json:"devices"`
+		}
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d/devices", acct.ID), token: u.Token}).json(t, &devs)
+		if devs.Devices[0].PoolID == nil || *devs.Devices[0].PoolID != pool {
+			t.Errorf("link not back after re-enable: %+v", devs.Devices[0])
+		}
+	})
+}
+
+// TestReadOnlyProviderNeverControlled: the Control choke point refuses read-only
+// providers (and plugins without the Write capability) without calling the plugin.
+func TestReadOnlyProviderNeverControlled(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{})
+	called := false
+	call := func(context.Context, connect.Adapter) error { called = true; return nil }
+	err := e.connect.Control(context.Background(), "template", call)
+	if host.ErrorCode(err) != host.EFORBIDDEN || host.ErrorType(err) != connect.TypeReadOnly || called {
+		t.Fatalf("read-only: err %v called %v", err, called)
+	}
+	// read-write in config is not enough: the plugin must declare Write too. (The plugin
+	// manager refuses to start a plugin so configured; flip only the service's view of
+	// the config to prove Control checks on its own.)
+	e.opts.template = providerOpts{access: "read-write"}
+	e.cfg.Store(e.loadConfig())
+	err = e.connect.Control(context.Background(), "template", call)
+	if host.ErrorCode(err) != host.EFORBIDDEN || called {
+		t.Fatalf("read-write without capability: err %v called %v", err, called)
+	}
+	e.setTemplate(providerOpts{disabled: true})
+	if err := e.connect.Control(context.Background(), "template", call); host.ErrorType(err) != connect.TypeProviderNotFound || called {
+		t.Fatalf("disabled: err %v", err)
+	}
+}
+
+// TestReloadAudited: POST /v1/admin/reload reconciles and is audited with the actor.
+func TestReloadAudited(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{})
+	admin := e.newUser("admin", true)
+	var out struct {
+		Providers []struct {
+			ID    string `json:"id"`
+			State string `json:"state"`
+		} `json:"providers"`
+	}
+	e.must(200, req{method: "POST", path: "/v1/admin/reload", token: admin.Token, header: map[string]string{"X-Request-ID": "reload-1"}}).json(t, &out)
+	if len(out.Providers) != 2 || out.Providers[0].State != "running" {
+		t.Errorf("providers = %+v", out.Providers)
+	}
+	ev := e.auditEvents("provider.reloaded")
+	if len(ev) != 1 || ev[0].RequestID != "reload-1" || !strings.HasPrefix(ev[0].Actor, "user:") {
+		t.Errorf("audit = %+v", ev)
+	}
+}
