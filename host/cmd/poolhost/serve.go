@@ -10,13 +10,18 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/connect"
+	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/pluginmgr"
+	"github.com/poolhost/poolhost/host/store"
 )
 
 // defaultConfig is used when --config is not given.
@@ -38,7 +43,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	log := newLogger(cfg, stderr)
-	s, err := newServer(cfg, log)
+	s, err := newServer(ctx, cfg, log)
 	if err != nil {
 		log.Error("build server", "error", err)
 		return 1
@@ -63,38 +68,33 @@ func newLogger(cfg *config.Config, w io.Writer) hclog.Logger {
 // server is the running host: the components serve builds from the config. Each later
 // piece (store, HTTP API, workers) is built in newServer and started/stopped in run.
 type server struct {
-	cfg     *config.Config
+	cfg     *config.Config // the config at start; listen and database come from it
+	current atomic.Pointer[config.Config]
+	reloads sync.Mutex // SIGHUP and POST /v1/admin/reload may race
 	log     hclog.Logger
 	metrics *prometheus.Registry
 	plugins *pluginmgr.Manager
+	store   *store.Store
+	connect *connect.Service
 	http    *http.Server
 }
 
-func newServer(cfg *config.Config, log hclog.Logger) (*server, error) {
+func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	s.current.Store(cfg)
 	s.metrics.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	s.plugins = pluginmgr.New(log, s.metrics, cfg)
-	s.http = &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout:       cfg.HTTP.ReadTimeout,
-		WriteTimeout:      cfg.HTTP.WriteTimeout,
-		IdleTimeout:       cfg.HTTP.IdleTimeout,
-		ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	st, err := openAPIStore(ctx, cfg, s)
+	if err != nil {
+		return nil, err
 	}
+	s.store = st
+	s.http = httpapi.NewServer(cfg.Listen, s.apiHandler(st), cfg.HTTP, log)
 	return s, nil
 }
 
-func (s *server) routes() http.Handler {
-	mux := http.NewServeMux()
-	// /healthz says the process is up and serving, nothing more: readiness (database,
-	// migrations, plugins) is /readyz's job.
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
-	})
-	return mux
-}
+// config is the configuration in force (it changes on reload).
+func (s *server) config() *config.Config { return s.current.Load() }
 
 // run starts everything, then waits for ctx (shutdown) or SIGHUP (reload).
 func (s *server) run(ctx context.Context) error {
@@ -111,7 +111,7 @@ func (s *server) run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(ln) }()
-	s.log.Info("poolhost serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL, "config", s.cfg.Path)
+	s.log.Info("poolhost serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL, "config", s.cfg.Path, "database", s.store.Dialect())
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -137,6 +137,8 @@ func (s *server) run(ctx context.Context) error {
 // reload re-reads the config file and reconciles what can change at run time. The
 // listen address and database need a restart.
 func (s *server) reload(ctx context.Context) error {
+	s.reloads.Lock()
+	defer s.reloads.Unlock()
 	cfg, err := config.Load(s.cfg.Path)
 	if err != nil {
 		return fmt.Errorf("load config: %w", err)
@@ -145,7 +147,7 @@ func (s *server) reload(ctx context.Context) error {
 	if cfg.Listen != s.cfg.Listen || cfg.DatabaseURL != s.cfg.DatabaseURL {
 		s.log.Warn("listen and database_url changes take effect at the next restart")
 	}
-	s.cfg = cfg
+	s.current.Store(cfg)
 	if err := s.plugins.Reload(ctx, cfg); err != nil {
 		s.log.Warn("some plugins are not running after reload", "error", err)
 	}
@@ -162,5 +164,8 @@ func (s *server) shutdown() {
 	}
 	if err := s.plugins.Close(); err != nil {
 		s.log.Warn("close plugins", "error", err)
+	}
+	if err := s.store.Close(); err != nil {
+		s.log.Warn("close store", "error", err)
 	}
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/connect"
+	"github.com/poolhost/poolhost/host/credentials"
+	"github.com/poolhost/poolhost/host/httpapi"
+	"github.com/poolhost/poolhost/host/pools"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/host/users"
+)
+
+// openAPIStore opens the database with the credentials keyring and, unless the config
+// says auto_migrate = false, applies pending migrations.
+func openAPIStore(ctx context.Context, cfg *config.Config, s *server) (*store.Store, error) {
+	old := make([]credentials.Key, 0, len(cfg.CredentialsOldKeys))
+	for _, k := range cfg.CredentialsOldKeys {
+		old = append(old, credentials.Key{ID: k.ID, Bytes: k.Bytes})
+	}
+	kr, err := credentials.NewKeyringWithIDs(credentials.Key{ID: cfg.CredentialsKey.ID, Bytes: cfg.CredentialsKey.Bytes}, old...)
+	if err != nil {
+		return nil, fmt.Errorf("credentials key: %w", err)
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithCipher(kr), store.WithLogger(s.log))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AutoMigrate {
+		if _, err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// apiHandler builds the domain services and the HTTP API over them. extra are the
+// route groups of other packages (webhooks, dead letters).
+func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handler {
+	rec := audit.NewRecorder(audit.StoreWriter(st), s.log)
+	poolSvc := pools.New(st, rec)
+	userSvc := users.New(st, rec)
+	s.connect = connect.New(connect.Deps{
+		Store: st, Plugins: connect.FromManager(s.plugins), Pools: poolSvc, Audit: rec, Logger: s.log,
+		Config: s.config,
+		Reload: s.reload,
+	})
+	return httpapi.New(httpapi.Deps{
+		Logger: s.log, Registry: s.metrics, HTTP: s.config().HTTP,
+		Auth: userSvc, Pools: poolSvc, Connect: s.connect, Users: userSvc,
+		Ready: []httpapi.ReadyCheck{
+			{Name: "database", Check: st.Ping},
+			{Name: "migrations", Check: st.Verify},
+			{Name: "plugins", Check: connect.PluginsReady(s.plugins)},
+		},
+	}, extra...)
+}
