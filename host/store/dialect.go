@@ -48,12 +48,12 @@ func (d dialect) claimFailuresSQL() string {
 		attempts = attempts + 1, updated_at = ?`
 	if d == dialectPostgres {
 		return `UPDATE integration_ingestion_failures AS f SET ` + set + `
-		FROM (SELECT id FROM integration_ingestion_failures
+		FROM (SELECT id AS due_id FROM integration_ingestion_failures
 		      WHERE status = 'pending' AND next_attempt_at <= ?
 		      ORDER BY next_attempt_at, id LIMIT ?
 		      FOR UPDATE SKIP LOCKED) AS due
-		WHERE f.id = due.id
-		RETURNING ` + failureColumnsQualified("f")
+		WHERE f.id = due.due_id
+		RETURNING ` + failureColumns
 	}
 	return `UPDATE integration_ingestion_failures SET ` + set + `
 		WHERE id IN (SELECT id FROM integration_ingestion_failures
@@ -69,7 +69,7 @@ func (d dialect) claimFailuresSQL() string {
 // Args: owner, token, lease expiry, now, providers…, now (due), now (lease expired), limit.
 func (d dialect) claimPollsSQL() string {
 	const set = `lease_owner = ?, lease_token = ?, lease_expires_at = ?, updated_at = ?`
-	const due = `SELECT p.account_id FROM poll_state AS p
+	const due = `SELECT p.account_id AS due_id FROM poll_state AS p
 		JOIN integration_accounts AS a ON a.id = p.account_id AND a.status = 'active'
 		WHERE p.provider IN (?) AND p.next_poll_at <= ?
 		  AND (p.lease_token IS NULL OR p.lease_expires_at < ?)
@@ -77,8 +77,8 @@ func (d dialect) claimPollsSQL() string {
 	if d == dialectPostgres {
 		return `UPDATE poll_state AS ps SET ` + set + `
 		FROM (` + due + ` FOR UPDATE OF p SKIP LOCKED) AS due
-		WHERE ps.account_id = due.account_id
-		RETURNING ` + pollColumnsQualified("ps")
+		WHERE ps.account_id = due.due_id
+		RETURNING ` + pollColumns
 	}
 	return `UPDATE poll_state SET ` + set + `
 		WHERE account_id IN (` + due + `)

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -60,22 +59,6 @@ const failureColumns = `id, provider, COALESCE(account_id, 0) AS account_id, pay
 	received_at, status, attempts, max_attempts, next_attempt_at, COALESCE(lease_owner, '') AS lease_owner,
 	COALESCE(lease_token, '') AS lease_token, lease_expires_at, last_error, error_history,
 	created_at, updated_at, resolved_at`
-
-// failureColumnsQualified is failureColumns for an UPDATE … FROM that aliases the table.
-func failureColumnsQualified(alias string) string {
-	cols := strings.Split(failureColumns, ",")
-	for i, c := range cols {
-		c = strings.TrimSpace(c)
-		switch {
-		case strings.HasPrefix(c, "COALESCE("):
-			c = "COALESCE(" + alias + "." + strings.TrimPrefix(c, "COALESCE(")
-		default:
-			c = alias + "." + c
-		}
-		cols[i] = c
-	}
-	return strings.Join(cols, ", ")
-}
 
 // NewFailure is a delivery to keep for retry.
 type NewFailure struct {

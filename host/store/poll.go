@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -30,20 +29,6 @@ func (p PollState) Lease() Lease { return Lease{Owner: p.LeaseOwner, Token: p.Le
 const pollColumns = `account_id, provider, cursor, next_poll_at, last_polled_at,
 	COALESCE(lease_owner, '') AS lease_owner, COALESCE(lease_token, '') AS lease_token, lease_expires_at,
 	consecutive_errors, last_error, updated_at`
-
-func pollColumnsQualified(alias string) string {
-	cols := strings.Split(pollColumns, ",")
-	for i, c := range cols {
-		c = strings.TrimSpace(c)
-		if strings.HasPrefix(c, "COALESCE(") {
-			c = "COALESCE(" + alias + "." + strings.TrimPrefix(c, "COALESCE(")
-		} else {
-			c = alias + "." + c
-		}
-		cols[i] = c
-	}
-	return strings.Join(cols, ", ")
-}
 
 // EnsurePollState creates the account's poll state, first due at firstPoll, unless it
 // exists (then nothing changes).

@@ -1,0 +1,105 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/poolhost/poolhost/host/store"
+)
+
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t, eng, false)
+			if err := e.s.Verify(ctx); !errors.Is(err, store.ErrSchema) {
+				t.Fatalf("Verify on an empty database = %v, want ErrSchema", err)
+			}
+			first, err := e.s.Migrate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(first) == 0 {
+				t.Fatal("first migrate applied nothing")
+			}
+			second, err := e.s.Migrate(ctx)
+			if err != nil {
+				t.Fatalf("second migrate: %v", err)
+			}
+			if len(second) != 0 {
+				t.Fatalf("second migrate applied %v, want nothing", second)
+			}
+			st, err := e.s.MigrationStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range st {
+				if !m.Applied {
+					t.Errorf("migration %d %s not applied", m.Version, m.Name)
+				}
+			}
+			if err := e.s.Verify(ctx); err != nil {
+				t.Fatalf("Verify after migrate: %v", err)
+			}
+			// A second process (another replica, the CLI) migrating the same database.
+			other := e.open(t)
+			if res, err := other.Migrate(ctx); err != nil || len(res) != 0 {
+				t.Fatalf("migrate from a second store: %v, %v", res, err)
+			}
+		})
+	}
+}
+
+func TestVerifyFailsWithoutDeadLetterTable(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if _, err := e.s.DB().ExecContext(ctx, "DROP TABLE integration_ingestion_failures"); err != nil {
+			t.Fatal(err)
+		}
+		err := e.s.Verify(ctx)
+		if !errors.Is(err, store.ErrSchema) {
+			t.Fatalf("Verify = %v, want ErrSchema", err)
+		}
+		if !strings.Contains(err.Error(), "integration_ingestion_failures") {
+			t.Fatalf("Verify error does not name the missing table: %v", err)
+		}
+	})
+}
+
+func TestOpenRejectsBadURLs(t *testing.T) {
+	for _, u := range []string{"", "mysql://x", "sqlite:", "nonsense"} {
+		if s, err := store.Open(context.Background(), u); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", u)
+		}
+	}
+}
+
+func TestOpenSQLiteURLForms(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, u := range []string{"sqlite:" + dir + "/a.db", "sqlite://" + dir + "/b.db", "file:" + dir + "/c.db?cache=private"} {
+		s, err := store.Open(ctx, u)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", u, err)
+		}
+		if s.Dialect() != "sqlite" {
+			t.Fatalf("dialect = %s", s.Dialect())
+		}
+		var fk, timeout int
+		var mode string
+		db := s.DB()
+		if err := db.GetContext(ctx, &fk, "PRAGMA foreign_keys"); err != nil || fk != 1 {
+			t.Fatalf("foreign_keys = %d, %v", fk, err)
+		}
+		if err := db.GetContext(ctx, &mode, "PRAGMA journal_mode"); err != nil || mode != "wal" {
+			t.Fatalf("journal_mode = %q, %v", mode, err)
+		}
+		if err := db.GetContext(ctx, &timeout, "PRAGMA busy_timeout"); err != nil || timeout < 1000 {
+			t.Fatalf("busy_timeout = %d, %v", timeout, err)
+		}
+		s.Close()
+	}
+}
