@@ -83,7 +83,7 @@ func TestIngestConvertsFlagsAndIsIdempotent(t *testing.T) {
 			req := ingest.Request{Provider: "generic", AccountID: w.Account.ID, ReceivedAt: received, Readings: []sdk.Reading{
 				{ProviderDeviceID: "probe", Metric: "temperature", Value: 77, Unit: "°F", RecordedAt: at},
 				{ProviderDeviceID: "probe", Metric: "ph", Value: 8.4, RecordedAt: at}, // unhealthy: kept, flagged
-				{ProviderDeviceID: "probe", Metric: "salt", Value: 3.1, Unit: "g/L"},     // no time: received
+				{ProviderDeviceID: "probe", Metric: "salt", Value: 3.1, Unit: "g/L"},  // no time: received
 			}}
 			res, err := svc.Ingest(context.Background(), req)
 			if err != nil {

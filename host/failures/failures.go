@@ -1,0 +1,184 @@
+// Package failures is what operators do with integration_ingestion_failures: list and
+// inspect them, requeue dead letters (one, or in bulk by provider and time range) with a
+// fresh attempt budget, and discard the ones they gave up on. Every change is audited
+// with the actor. The HTTP admin routes and `poolhost failures` both call it, so they
+// obey the same rules. Nothing here deletes a dead row on its own: only Discard does,
+// on an operator's word.
+package failures
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// Audit actions.
+const (
+	ActionRequeued  = "ingestion.requeued"
+	ActionDiscarded = "ingestion.discarded"
+)
+
+// Store is what the service needs: *store.Store.
+type Store interface {
+	ListFailures(ctx context.Context, f store.FailureFilter) ([]store.Failure, error)
+	GetFailure(ctx context.Context, id int64) (store.Failure, error)
+	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
+}
+
+// Service manages ingestion failures.
+type Service struct {
+	s   Store
+	now func() time.Time
+}
+
+// New returns a Service.
+func New(s Store) *Service { return &Service{s: s, now: time.Now} }
+
+// Filter selects failures to list, newest first.
+type Filter struct {
+	Status   string // pending, processing, resolved, dead or "" for all
+	Provider string
+	BeforeID int64
+	Limit    int
+}
+
+var statuses = map[string]bool{
+	"": true, string(store.FailurePending): true, string(store.FailureProcessing): true,
+	string(store.FailureResolved): true, string(store.FailureDead): true,
+}
+
+// List returns one page of failures and the BeforeID of the next page (0 on the last).
+func (s *Service) List(ctx context.Context, f Filter) ([]store.Failure, int64, error) {
+	if !statuses[f.Status] {
+		return nil, 0, host.Errorf(host.EINVALID, "status must be pending, processing, resolved or dead")
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	f.Limit = min(f.Limit, 500)
+	fs, err := s.s.ListFailures(ctx, store.FailureFilter{
+		Status: store.FailureStatus(f.Status), Provider: f.Provider, BeforeID: f.BeforeID, Limit: f.Limit,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(fs) == f.Limit {
+		next = fs[len(fs)-1].ID
+	}
+	return fs, next, nil
+}
+
+// Get returns one failure.
+func (s *Service) Get(ctx context.Context, id int64) (store.Failure, error) {
+	f, err := s.s.GetFailure(ctx, id)
+	if err != nil {
+		return store.Failure{}, notFound(err, id)
+	}
+	return f, nil
+}
+
+func notFound(err error, id int64) error {
+	if host.ErrorCode(err) == host.ENOTFOUND {
+		return host.Wrap(host.ENOTFOUND, err, "no failure %d", id)
+	}
+	return err
+}
+
+// Requeue turns a dead failure back to pending, due now, with a fresh attempt budget.
+// Only dead failures can be requeued (ECONFLICT otherwise).
+func (s *Service) Requeue(ctx context.Context, actor auth.Actor, id int64) (store.Failure, error) {
+	var f store.Failure
+	err := s.s.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if f, err = tx.RequeueFailure(ctx, id); err != nil {
+			return err
+		}
+		_, err = tx.AppendAudit(ctx, s.event(ctx, actor, ActionRequeued, f.Provider, strconv.FormatInt(id, 10),
+			store.Details{"last_error": f.LastError}))
+		return err
+	})
+	if err != nil {
+		if host.ErrorCode(err) == host.ECONFLICT {
+			return store.Failure{}, host.Wrap(host.ECONFLICT, err, "failure %d is not dead; only dead failures can be requeued", id)
+		}
+		return store.Failure{}, notFound(err, id)
+	}
+	return f, nil
+}
+
+// BulkFilter selects dead failures to requeue together.
+type BulkFilter struct {
+	Provider string    // required
+	From, To time.Time // created in [From, To); zero for no bound
+}
+
+// RequeueBulk requeues every dead failure of a provider created in the range and returns
+// their ids. One audit row lists them.
+func (s *Service) RequeueBulk(ctx context.Context, actor auth.Actor, f BulkFilter) ([]int64, error) {
+	if f.Provider == "" {
+		return nil, host.Errorf(host.EINVALID, "provider is required")
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return nil, host.Errorf(host.EINVALID, "from must be before to")
+	}
+	var ids []int64
+	err := s.s.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if ids, err = tx.RequeueFailures(ctx, store.RequeueFilter{Provider: f.Provider, From: f.From, To: f.To}); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		details := store.Details{"ids": ids, "count": len(ids)}
+		if !f.From.IsZero() {
+			details["from"] = f.From.UTC().Format(time.RFC3339)
+		}
+		if !f.To.IsZero() {
+			details["to"] = f.To.UTC().Format(time.RFC3339)
+		}
+		_, err = tx.AppendAudit(ctx, s.event(ctx, actor, ActionRequeued, f.Provider, "", details))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ids == nil {
+		ids = []int64{}
+	}
+	return ids, nil
+}
+
+// Discard deletes a failure (not one being processed: ECONFLICT).
+func (s *Service) Discard(ctx context.Context, actor auth.Actor, id int64) (store.Failure, error) {
+	var f store.Failure
+	err := s.s.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if f, err = tx.DiscardFailure(ctx, id); err != nil {
+			return err
+		}
+		_, err = tx.AppendAudit(ctx, s.event(ctx, actor, ActionDiscarded, f.Provider, strconv.FormatInt(id, 10),
+			store.Details{"status": string(f.Status), "attempts": f.Attempts, "last_error": f.LastError,
+				"delivery_id": f.DeliveryID, "received_at": f.ReceivedAt.UTC().Format(time.RFC3339Nano)}))
+		return err
+	})
+	if err != nil {
+		if host.ErrorCode(err) == host.ECONFLICT {
+			return store.Failure{}, host.Wrap(host.ECONFLICT, err, "failure %d is being processed; try again after its attempt", id)
+		}
+		return store.Failure{}, notFound(err, id)
+	}
+	return f, nil
+}
+
+func (s *Service) event(ctx context.Context, actor auth.Actor, action, provider, target string, d store.Details) store.AuditEvent {
+	return store.AuditEvent{
+		At: s.now(), Action: action, Actor: actor.String(), Provider: provider,
+		TargetType: "ingestion_failure", TargetID: target, RequestID: auth.RequestID(ctx), Details: d,
+	}
+}

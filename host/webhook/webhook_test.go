@@ -1,0 +1,432 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/httpapi"
+	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/internal/ingesttest"
+	"github.com/poolhost/poolhost/host/internal/pgtest"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/host/webhook"
+)
+
+var pluginDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "webhook-plugins-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pluginDir = dir
+	if err := ingesttest.BuildPlugins(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pgtest.Main(m)
+}
+
+const accountSecret = "whsec_YWNjb3VudC1hLXNlY3JldC1mb3ItdGVzdHMtMTIz"
+
+// env is one engine's running host: store, plugins, HTTP server, and a seeded world:
+// "owner" has a generic account (own secret) with device "probe" linked and "loose"
+// unlinked, and a faulty account with the same devices; "other" has a generic account
+// whose "theirs" is linked to their own pool.
+type env struct {
+	s        *store.Store
+	srv      *httptest.Server
+	reg      *prometheus.Registry
+	mine     ingesttest.World
+	faulty   ingesttest.World
+	files    string // switch files of the faulty plugin
+	failNext bool
+}
+
+func newEnv(t *testing.T, eng ingesttest.Engine, mutate func(*webhook.Deps, *ingest.Service)) *env {
+	t.Helper()
+	s := eng.Open(t)
+	e := &env{s: s, reg: prometheus.NewRegistry(), files: t.TempDir()}
+	e.mine = ingesttest.Seed(t, s, "generic", "owner@example.com", map[string]string{"webhook_secret": accountSecret}, []string{"probe"}, []string{"loose"})
+	ingesttest.Seed(t, s, "generic", "other@example.com", map[string]string{"webhook_secret": "whsec_b3RoZXItYWNjb3VudC1zZWNyZXQtMTIzNDU2Nzg="}, []string{"theirs"}, nil)
+	e.faulty = ingesttest.Seed(t, s, "faulty", "owner2@example.com", nil, []string{"probe"}, []string{"loose"})
+
+	cfg := ingesttest.Config(t, pluginDir, fmt.Sprintf(`settings = {
+    fail_file = %q
+    crash_file = %q
+    verify_unavailable_file = %q
+  }`, filepath.Join(e.files, "fail"), filepath.Join(e.files, "crash"), filepath.Join(e.files, "verify")))
+	log := hclog.New(&hclog.LoggerOptions{Output: io.Discard})
+	mgr := ingesttest.StartManager(t, cfg, log)
+	ing := ingest.New(s, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour}, log, e.reg)
+	d := webhook.Deps{Store: s, Ingest: ing, Plugins: mgr, Logger: log, Registerer: e.reg}
+	if mutate != nil {
+		mutate(&d, ing)
+	}
+	svc := webhook.New(d, webhook.Config{MaxAttempts: 8})
+	h := httpapi.New(httpapi.Deps{Logger: log, Registry: e.reg, HTTP: config.HTTP{MaxBodyBytes: 64 << 10}}, httpapi.WithWebhooks(svc))
+	e.srv = httptest.NewServer(h)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *env) touch(t *testing.T, name string) func() {
+	t.Helper()
+	p := filepath.Join(e.files, name)
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func() { os.Remove(p) }
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func (e *env) post(t *testing.T, path string, headers map[string][]string, body []byte) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := reply{status: resp.StatusCode, header: resp.Header}
+	raw, _ := io.ReadAll(resp.Body)
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			t.Fatalf("answer %d is not JSON: %s", resp.StatusCode, raw)
+		}
+	}
+	return r
+}
+
+func (e *env) signed(t *testing.T, path, secret, id string, body []byte) reply {
+	t.Helper()
+	return e.post(t, path, ingesttest.Sign(t, secret, id, time.Now(), body), body)
+}
+
+func genericBody(device string, readings ...string) []byte {
+	return []byte(fmt.Sprintf(`{"device_id": %q, "readings": [%s]}`, device, strings.Join(readings, ",")))
+}
+
+func num(v any) int {
+	f, _ := v.(float64)
+	return int(f)
+}
+
+func failures(t *testing.T, s *store.Store, status store.FailureStatus) []store.Failure {
+	t.Helper()
+	fs, err := s.ListFailures(context.Background(), store.FailureFilter{Status: status, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func TestWebhookRoutes(t *testing.T) {
+	for _, eng := range ingesttest.Engines {
+		t.Run(eng.Name, func(t *testing.T) {
+			e := newEnv(t, eng, nil)
+			at := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339Nano)
+			body := genericBody("probe",
+				fmt.Sprintf(`{"metric": "ph", "value": 7.4, "recorded_at": %q}`, at),
+				fmt.Sprintf(`{"metric": "temperature", "value": 77, "unit": "F", "recorded_at": %q}`, at))
+
+			t.Run("accepted", func(t *testing.T) {
+				r := e.signed(t, "/v1/webhooks/generic/accounts/"+fmt.Sprint(e.mine.Account.ID), accountSecret, "msg_1", body)
+				if r.status != http.StatusOK || num(r.body["accepted"]) != 2 || num(r.body["duplicates"]) != 0 {
+					t.Fatalf("got %d %v, want 200 with 2 accepted", r.status, r.body)
+				}
+				if got := ingesttest.Audit(t, e.s, webhook.ActionReceived); len(got) != 1 || got[0].Details["accepted"] != float64(2) {
+					t.Fatalf("webhook.received audit: %+v", got)
+				}
+			})
+			t.Run("replay is idempotent", func(t *testing.T) {
+				r := e.signed(t, "/v1/webhooks/generic/accounts/"+fmt.Sprint(e.mine.Account.ID), accountSecret, "msg_1", body)
+				if r.status != http.StatusOK || num(r.body["accepted"]) != 0 || num(r.body["duplicates"]) != 2 {
+					t.Fatalf("replay: %d %v, want 200 with 2 duplicates", r.status, r.body)
+				}
+				if n := ingesttest.CountReadings(t, e.s); n != 2 {
+					t.Fatalf("%d readings after replay, want 2", n)
+				}
+			})
+			t.Run("provider-level secret", func(t *testing.T) {
+				b := genericBody("theirs", `{"metric": "orp", "value": 700}`)
+				r := e.signed(t, "/v1/webhooks/generic", ingesttest.GenericSecret, "msg_p", b)
+				if r.status != http.StatusOK || num(r.body["accepted"]) != 1 {
+					t.Fatalf("got %d %v, want 200 with 1 accepted", r.status, r.body)
+				}
+			})
+			t.Run("account-scoped refuses another account's device", func(t *testing.T) {
+				b := genericBody("theirs", `{"metric": "orp", "value": 710}`)
+				r := e.signed(t, "/v1/webhooks/generic/accounts/"+fmt.Sprint(e.mine.Account.ID), accountSecret, "msg_f", b)
+				dropped, _ := r.body["dropped"].(map[string]any)
+				if r.status != http.StatusOK || num(r.body["accepted"]) != 0 || num(dropped["foreign_device"]) != 1 {
+					t.Fatalf("got %d %v, want the reading dropped as foreign_device", r.status, r.body)
+				}
+			})
+
+			t.Run("unauthorized", func(t *testing.T) {
+				before := ingesttest.CountReadings(t, e.s)
+				path := "/v1/webhooks/generic/accounts/" + fmt.Sprint(e.mine.Account.ID)
+				fresh := genericBody("probe", `{"metric": "ph", "value": 7.1}`)
+				good := ingesttest.Sign(t, accountSecret, "msg_u", time.Now(), fresh)
+				tests := []struct {
+					name    string
+					path    string
+					headers map[string][]string
+					body    []byte
+				}{
+					{"missing signature", path, nil, fresh},
+					{"wrong secret", path, ingesttest.Sign(t, ingesttest.GenericSecret, "msg_u", time.Now(), fresh), fresh},
+					{"tampered body", path, good, genericBody("probe", `{"metric": "ph", "value": 9.9}`)},
+					{"stale timestamp", path, ingesttest.Sign(t, accountSecret, "msg_u", time.Now().Add(-time.Hour), fresh), fresh},
+					{"provider secret on the account URL", path, ingesttest.Sign(t, ingesttest.GenericSecret, "msg_u", time.Now(), fresh), fresh},
+				}
+				for _, tt := range tests {
+					t.Run(tt.name, func(t *testing.T) {
+						r := e.post(t, tt.path, tt.headers, tt.body)
+						if r.status != http.StatusUnauthorized || !strings.HasSuffix(fmt.Sprint(r.body["type"]), "/webhook-rejected") {
+							t.Fatalf("got %d %v, want a 401 webhook-rejected problem", r.status, r.body)
+						}
+					})
+				}
+				if n := ingesttest.CountReadings(t, e.s); n != before {
+					t.Fatalf("readings %d -> %d after rejected deliveries", before, n)
+				}
+				if fs := failures(t, e.s, ""); len(fs) != 0 {
+					t.Fatalf("rejected deliveries stored as failures: %+v", fs)
+				}
+				// Five rejections from one client: one audit row, every one counted.
+				if got := ingesttest.Audit(t, e.s, webhook.ActionRejected); len(got) != 1 {
+					t.Fatalf("%d webhook.rejected rows, want 1 (rate-limited)", len(got))
+				}
+				if n := counter(t, e.reg, "generic", webhook.OutcomeRejected); n != float64(len(tests)) {
+					t.Fatalf("rejected counter = %v, want %d", n, len(tests))
+				}
+			})
+
+			t.Run("unknown provider", func(t *testing.T) {
+				if r := e.signed(t, "/v1/webhooks/nope", ingesttest.GenericSecret, "x", body); r.status != http.StatusNotFound {
+					t.Fatalf("got %d, want 404", r.status)
+				}
+				if r := e.signed(t, "/v1/webhooks/faulty/accounts/"+fmt.Sprint(e.mine.Account.ID), accountSecret, "x", body); r.status != http.StatusNotFound {
+					t.Fatalf("another provider's account: got %d, want 404", r.status)
+				}
+			})
+			t.Run("body too large", func(t *testing.T) {
+				big := bytes.Repeat([]byte(" "), 65<<10)
+				if r := e.post(t, "/v1/webhooks/generic", nil, big); r.status != http.StatusRequestEntityTooLarge {
+					t.Fatalf("got %d, want 413", r.status)
+				}
+			})
+
+			t.Run("permanent parse error goes dead", func(t *testing.T) {
+				r := e.signed(t, "/v1/webhooks/generic", ingesttest.GenericSecret, "msg_bad", []byte(`{"device_id": 12}`))
+				if r.status != http.StatusAccepted || r.body["status"] != webhook.OutcomeDead {
+					t.Fatalf("got %d %v, want 202 dead", r.status, r.body)
+				}
+				dead := failures(t, e.s, store.FailureDead)
+				if len(dead) != 1 || string(dead[0].Payload) != `{"device_id": 12}` {
+					t.Fatalf("dead failures: %+v", dead)
+				}
+				if got := ingesttest.Audit(t, e.s, webhook.ActionDead); len(got) != 1 {
+					t.Fatalf("%d ingestion.dead rows, want 1", len(got))
+				}
+			})
+
+			t.Run("temporary parse error is queued", func(t *testing.T) {
+				b := []byte(`{"device_id": "probe", "fail": "temporary"}`)
+				r := e.signed(t, "/v1/webhooks/faulty", ingesttest.FaultySecret, "msg_tmp", b)
+				if r.status != http.StatusAccepted || r.body["status"] != webhook.OutcomeQueued {
+					t.Fatalf("got %d %v, want 202 queued", r.status, r.body)
+				}
+				pending := failures(t, e.s, store.FailurePending)
+				if len(pending) != 1 || string(pending[0].Payload) != string(b) || pending[0].Provider != "faulty" {
+					t.Fatalf("pending failures: %+v", pending)
+				}
+				h := http.Header(pending[0].Headers)
+				if h.Get("webhook-id") != "msg_tmp" || h.Get("webhook-signature") != "" {
+					t.Fatalf("kept headers %v: want webhook-id, no signature", h)
+				}
+				if !strings.Contains(pending[0].LastError, "asked to fail") {
+					t.Fatalf("last error %q", pending[0].LastError)
+				}
+				q := ingesttest.Audit(t, e.s, webhook.ActionQueuedForRetry)
+				if len(q) != 1 || q[0].TargetID != fmt.Sprint(pending[0].ID) || q[0].Provider != "faulty" || q[0].RequestID == "" {
+					t.Fatalf("webhook.queued_for_retry audit: %+v", q)
+				}
+			})
+
+			t.Run("every drop reason over HTTP", func(t *testing.T) {
+				now := time.Now().UTC()
+				rd := func(metric, value, unit string, at time.Time) string {
+					return fmt.Sprintf(`{"metric": %q, "value": %q, "unit": %q, "recorded_at": %q}`, metric, value, unit, at.Format(time.RFC3339Nano))
+				}
+				b := fmt.Sprintf(`{"device_id": "probe", "readings": [%s]}`, strings.Join([]string{
+					rd("ph", "7.5", "", now.Add(-time.Second)),
+					rd("turbidity", "1", "", now),
+					rd("ph", "NaN", "", now),
+					rd("ph", "15", "", now),
+					rd("temperature", "20", "furlongs", now),
+					rd("orp", "700", "", now.Add(time.Hour)),
+					rd("orp", "700", "", now.Add(-72*time.Hour)),
+				}, ","))
+				r := e.signed(t, "/v1/webhooks/faulty", ingesttest.FaultySecret, "msg_drops", []byte(b))
+				dropped, _ := r.body["dropped"].(map[string]any)
+				want := map[string]int{"unknown_metric": 1, "non_finite": 1, "absurd_value": 1, "bad_unit": 1, "too_far_future": 1, "too_old": 1}
+				if r.status != http.StatusOK || num(r.body["accepted"]) != 1 || len(dropped) != len(want) {
+					t.Fatalf("got %d %v, want 1 accepted and drops %v", r.status, r.body, want)
+				}
+				for k, n := range want {
+					if num(dropped[k]) != n {
+						t.Errorf("dropped[%s] = %v, want %d", k, dropped[k], n)
+					}
+				}
+				for _, dev := range []string{"loose", "nobody"} {
+					r := e.signed(t, "/v1/webhooks/faulty", ingesttest.FaultySecret, "msg_"+dev,
+						[]byte(fmt.Sprintf(`{"device_id": %q, "readings": [{"metric": "ph", "value": "7.2"}]}`, dev)))
+					dropped, _ := r.body["dropped"].(map[string]any)
+					reason := map[string]string{"loose": "unlinked_device", "nobody": "unknown_device"}[dev]
+					if r.status != http.StatusOK || num(dropped[reason]) != 1 {
+						t.Errorf("%s: got %d %v, want %s", dev, r.status, r.body, reason)
+					}
+				}
+			})
+
+			t.Run("verification unavailable is 503", func(t *testing.T) {
+				defer e.touch(t, "verify")()
+				before := len(failures(t, e.s, ""))
+				r := e.signed(t, "/v1/webhooks/faulty", ingesttest.FaultySecret, "msg_v", []byte(`{"device_id": "probe"}`))
+				if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+					t.Fatalf("got %d (Retry-After %q), want 503 with Retry-After", r.status, r.header.Get("Retry-After"))
+				}
+				if after := len(failures(t, e.s, "")); after != before {
+					t.Fatal("an unverified delivery was stored")
+				}
+			})
+
+			t.Run("crash after verification", func(t *testing.T) {
+				before := len(failures(t, e.s, store.FailurePending))
+				b := []byte(`{"device_id": "probe", "fail": "crash"}`)
+				r := e.signed(t, "/v1/webhooks/faulty", ingesttest.FaultySecret, "msg_crash", b)
+				// Either the restarted plugin confirmed the signature (kept, 202) or it was
+				// not back yet (503, nothing stored, the provider redelivers).
+				after := len(failures(t, e.s, store.FailurePending))
+				switch {
+				case r.status == http.StatusAccepted && after == before+1:
+				case r.status == http.StatusServiceUnavailable && after == before:
+				default:
+					t.Fatalf("got %d %v with %d -> %d pending failures", r.status, r.body, before, after)
+				}
+				waitAccepted(t, e)
+			})
+		})
+	}
+}
+
+// waitAccepted waits until the faulty plugin is back after a crash.
+func waitAccepted(t *testing.T, e *env) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := e.signed(t, "/v1/webhooks/faulty", ingesttest.FaultySecret, "msg_alive", []byte(`{"device_id": "probe"}`))
+		if r.status == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin not back: %d %v", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, provider, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "poolhost_webhook_deliveries_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["provider"] == provider && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// failingTx makes every transaction fail, like a database that went away mid-request.
+type failingTx struct{ *store.Store }
+
+func (failingTx) InTx(context.Context, func(*store.Tx) error) error {
+	return errors.New("database unavailable")
+}
+
+func TestPersistFailureIsQueued(t *testing.T) {
+	e := newEnv(t, ingesttest.Engines[0], func(d *webhook.Deps, ing *ingest.Service) {
+		d.Ingest = ingest.New(failingTx{d.Store.(*store.Store)}, ingest.Config{}, nil, nil)
+	})
+	body := genericBody("probe", `{"metric": "ph", "value": 7.4}`)
+	r := e.signed(t, "/v1/webhooks/generic/accounts/"+fmt.Sprint(e.mine.Account.ID), accountSecret, "msg_db", body)
+	if r.status != http.StatusAccepted || r.body["status"] != webhook.OutcomeQueued {
+		t.Fatalf("got %d %v, want 202 queued", r.status, r.body)
+	}
+	fs := failures(t, e.s, store.FailurePending)
+	if len(fs) != 1 || fs[0].AccountID != e.mine.Account.ID || fs[0].DeliveryID != "msg_db" || !strings.Contains(fs[0].LastError, "persist readings") {
+		t.Fatalf("pending failures: %+v", fs)
+	}
+	if n := ingesttest.CountReadings(t, e.s); n != 0 {
+		t.Fatalf("%d readings stored", n)
+	}
+}
+
+func TestKeepFailureIs503(t *testing.T) {
+	e := newEnv(t, ingesttest.Engines[0], func(d *webhook.Deps, ing *ingest.Service) {
+		s := d.Store.(*store.Store)
+		d.Ingest = ingest.New(failingTx{s}, ingest.Config{}, nil, nil)
+		d.Store = failingTx{s}
+	})
+	body := genericBody("probe", `{"metric": "ph", "value": 7.4}`)
+	r := e.signed(t, "/v1/webhooks/generic/accounts/"+fmt.Sprint(e.mine.Account.ID), accountSecret, "msg_db", body)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("got %d, want 503 with Retry-After", r.status)
+	}
+	if fs := failures(t, e.s, ""); len(fs) != 0 {
+		t.Fatalf("failures stored: %+v", fs)
+	}
+}
