@@ -76,6 +76,7 @@ type server struct {
 	plugins *pluginmgr.Manager
 	store   *store.Store
 	connect *connect.Service
+	ingest  *ingestion
 	http    *http.Server
 }
 
@@ -89,7 +90,9 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 		return nil, err
 	}
 	s.store = st
-	s.http = httpapi.NewServer(cfg.Listen, s.apiHandler(st), cfg.HTTP, log)
+	var routes []httpapi.Option
+	s.ingest, routes = s.newIngestion(st)
+	s.http = httpapi.NewServer(cfg.Listen, s.apiHandler(st, routes...), cfg.HTTP, log)
 	return s, nil
 }
 
@@ -108,6 +111,8 @@ func (s *server) run(ctx context.Context) error {
 	if err := s.plugins.Start(ctx); err != nil {
 		s.log.Warn("some plugins are not running", "error", err)
 	}
+
+	s.ingest.start(ctx)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(ln) }()
@@ -162,6 +167,7 @@ func (s *server) shutdown() {
 	if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.log.Warn("http shutdown", "error", err)
 	}
+	s.ingest.stop()
 	if err := s.plugins.Close(); err != nil {
 		s.log.Warn("close plugins", "error", err)
 	}
