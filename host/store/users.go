@@ -150,6 +150,15 @@ func (q queries) AuthenticateToken(ctx context.Context, plaintext string) (User,
 	return u, row.APIToken, nil
 }
 
+// GetAPIToken returns a token's record (never its plaintext) by id.
+func (q queries) GetAPIToken(ctx context.Context, tokenID int64) (APIToken, error) {
+	var t APIToken
+	if err := q.get(ctx, &t, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = ?`, tokenID); err != nil {
+		return APIToken{}, fmt.Errorf("get api token: %w", err)
+	}
+	return t, nil
+}
+
 // ListAPITokens returns a user's tokens, revoked ones included.
 func (q queries) ListAPITokens(ctx context.Context, userID int64) ([]APIToken, error) {
 	var ts []APIToken
