@@ -1,0 +1,165 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/poolhost/poolhost/host/httpapi"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// fixture is a fresh little world per matrix cell: a pool with an owner (who also owns
+// a generic account whose device feeds the pool), an editor and a viewer, plus a
+// stranger, an admin who is no member, and a spare user admin routes act on.
+type fixture struct {
+	users   map[string]user
+	target  user
+	pool    int64
+	account int64
+	device  int64
+}
+
+func (e *env) fixture() fixture {
+	e.t.Helper()
+	ctx := context.Background()
+	f := fixture{users: map[string]user{
+		"owner": e.newUser("owner", false), "editor": e.newUser("editor", false), "viewer": e.newUser("viewer", false),
+		"stranger": e.newUser("stranger", false), "admin": e.newUser("admin", true),
+	}, target: e.newUser("target", false)}
+	p, err := e.st.CreatePool(ctx, "P", f.users["owner"].ID)
+	must(e.t, err)
+	f.pool = p.ID
+	_, err = e.st.SetPoolMember(ctx, p.ID, f.users["editor"].ID, store.RoleEditor)
+	must(e.t, err)
+	_, err = e.st.SetPoolMember(ctx, p.ID, f.users["viewer"].ID, store.RoleViewer)
+	must(e.t, err)
+	acc, _, err := e.st.UpsertAccount(ctx, store.NewAccount{UserID: f.users["owner"].ID, Provider: "generic",
+		ExternalAccountID: fmt.Sprintf("gen_%d", e.n.Add(1)), Credentials: map[string]string{"devices": "d1", "webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}})
+	must(e.t, err)
+	f.account = acc.ID
+	ds, err := e.st.UpsertDevices(ctx, acc.ID, []store.NewDevice{{ProviderDeviceID: "d1"}})
+	must(e.t, err)
+	f.device = ds[0].ID
+	_, err = e.st.LinkDevice(ctx, f.device, f.pool, f.users["owner"].ID)
+	must(e.t, err)
+	return f
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var roles = []string{"anonymous", "stranger", "viewer", "editor", "admin", "owner"}
+
+// expect lists statuses in roles order.
+func expect(anon, stranger, viewer, editor, admin, owner int) map[string]int {
+	return map[string]int{"anonymous": anon, "stranger": stranger, "viewer": viewer, "editor": editor, "admin": admin, "owner": owner}
+}
+
+// TestAuthorizationMatrix runs every route as every kind of caller, each in a fresh
+// fixture, and checks the status. Someone else's pool, account or device is 404, never
+// 403; admin routes are 403 to non-admins; anonymous is 401 except on public routes.
+func TestAuthorizationMatrix(t *testing.T) {
+	type route struct {
+		op   string // "METHOD /template", matched against the router
+		req  func(f fixture) req
+		want map[string]int
+	}
+	all := func(s int) map[string]int { return expect(s, s, s, s, s, s) }
+	users := func(s int) map[string]int { return expect(401, s, s, s, s, s) }
+	routes := []route{
+		{"GET /healthz", func(fixture) req { return req{method: "GET", path: "/healthz"} }, all(200)},
+		{"GET /readyz", func(fixture) req { return req{method: "GET", path: "/readyz"} }, all(200)},
+		{"GET /metrics", func(fixture) req { return req{method: "GET", path: "/metrics"} }, all(200)},
+		{"GET /openapi.yaml", func(fixture) req { return req{method: "GET", path: "/openapi.yaml"} }, all(200)},
+		{"POST /v1/pools", func(fixture) req { return req{method: "POST", path: "/v1/pools", body: map[string]string{"name": "N"}} }, users(201)},
+		{"GET /v1/pools", func(fixture) req { return req{method: "GET", path: "/v1/pools"} }, users(200)},
+		{"GET /v1/pools/{poolId}", func(f fixture) req { return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d", f.pool)} },
+			expect(401, 404, 200, 200, 404, 200)},
+		{"PUT /v1/pools/{poolId}/members/{userId}", func(f fixture) req {
+			return req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.target.ID), body: map[string]string{"role": "viewer"}}
+		}, expect(401, 404, 403, 403, 404, 200)},
+		{"DELETE /v1/pools/{poolId}/members/{userId}", func(f fixture) req {
+			return req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.users["viewer"].ID)}
+		}, expect(401, 404, 403, 403, 404, 204)},
+		{"GET /v1/pools/{poolId}/readings", func(f fixture) req { return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/readings", f.pool)} },
+			expect(401, 404, 200, 200, 404, 200)},
+		{"GET /v1/providers", func(fixture) req { return req{method: "GET", path: "/v1/providers"} }, users(200)},
+		{"POST /v1/providers/{provider}/connect", func(fixture) req {
+			return req{method: "POST", path: "/v1/providers/generic/connect", body: map[string]any{"input": map[string]string{"devices": "x"}}}
+		}, users(201)},
+		// The callback is public (the state authenticates it); without a valid state it is 400.
+		{"GET /v1/providers/{provider}/callback", func(fixture) req {
+			return req{method: "GET", path: "/v1/providers/template/callback?code=c&state=forged"}
+		}, all(400)},
+		{"GET /v1/accounts", func(fixture) req { return req{method: "GET", path: "/v1/accounts"} }, users(200)},
+		{"DELETE /v1/accounts/{accountId}", func(f fixture) req { return req{method: "DELETE", path: fmt.Sprintf("/v1/accounts/%d", f.account)} },
+			expect(401, 404, 404, 404, 404, 204)},
+		{"POST /v1/accounts/{accountId}/discover", func(f fixture) req {
+			return req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", f.account)}
+		}, expect(401, 404, 404, 404, 404, 200)},
+		{"GET /v1/accounts/{accountId}/devices", func(f fixture) req {
+			return req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d/devices", f.account)}
+		}, expect(401, 404, 404, 404, 404, 200)},
+		// Linking needs the account (owner only); pool members other than the owner see
+		// the device through the pool, hence 403 rather than 404.
+		{"PUT /v1/devices/{deviceId}/link", func(f fixture) req {
+			return req{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", f.device), body: map[string]int64{"poolId": f.pool}}
+		}, expect(401, 404, 403, 403, 404, 200)},
+		{"DELETE /v1/devices/{deviceId}/link", func(f fixture) req {
+			return req{method: "DELETE", path: fmt.Sprintf("/v1/devices/%d/link", f.device)}
+		}, expect(401, 404, 403, 204, 404, 204)},
+		{"GET /v1/admin/providers", func(fixture) req { return req{method: "GET", path: "/v1/admin/providers"} }, expect(401, 403, 403, 403, 200, 403)},
+		{"POST /v1/admin/reload", func(fixture) req { return req{method: "POST", path: "/v1/admin/reload"} }, expect(401, 403, 403, 403, 200, 403)},
+		{"GET /v1/admin/audit", func(fixture) req { return req{method: "GET", path: "/v1/admin/audit"} }, expect(401, 403, 403, 403, 200, 403)},
+		{"POST /v1/admin/users", func(f fixture) req {
+			return req{method: "POST", path: "/v1/admin/users", body: map[string]any{"email": fmt.Sprintf("new-%d@example.com", f.target.ID)}}
+		}, expect(401, 403, 403, 403, 201, 403)},
+		{"POST /v1/admin/users/{userId}/tokens", func(f fixture) req {
+			return req{method: "POST", path: fmt.Sprintf("/v1/admin/users/%d/tokens", f.target.ID)}
+		}, expect(401, 403, 403, 403, 201, 403)},
+		{"DELETE /v1/admin/users/{userId}/tokens", func(f fixture) req {
+			return req{method: "DELETE", path: fmt.Sprintf("/v1/admin/users/%d/tokens", f.target.ID)}
+		}, expect(401, 403, 403, 403, 200, 403)},
+	}
+
+	// Every routed operation is in the matrix (and nothing else is).
+	routed, err := httpapi.RoutedOperations(httpapi.New(httpapi.Deps{}).Mux())
+	must(t, err)
+	var covered []string
+	for _, r := range routes {
+		covered = append(covered, r.op)
+	}
+	slices.Sort(covered)
+	if !slices.Equal(routed, covered) {
+		t.Fatalf("matrix covers\n%v\nrouter has\n%v", covered, routed)
+	}
+
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		for _, r := range routes {
+			for _, role := range roles {
+				f := e.fixture()
+				rq := r.req(f)
+				if role != "anonymous" {
+					rq.token = f.users[role].Token
+				}
+				resp := e.do(rq)
+				if resp.StatusCode != r.want[role] {
+					t.Errorf("%s as %s: status %d, want %d: %s", r.op, role, resp.StatusCode, r.want[role], resp.Body)
+				}
+				if resp.StatusCode >= 400 {
+					p := resp.problem(t)
+					if p.Status != resp.StatusCode || p.RequestID == "" || p.RequestID != resp.Header.Get("X-Request-ID") {
+						t.Errorf("%s as %s: problem %+v", r.op, role, p)
+					}
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,65 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/poolhost/poolhost/host/httpapi"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// TestMemberAndUnlinkAudited covers the audited actions the flow test does not.
+func TestMemberAndUnlinkAudited(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		f := e.fixture()
+		owner, editor := f.users["owner"], f.users["editor"]
+		hdr := map[string]string{"X-Request-ID": "member-1"}
+		e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.target.ID), token: owner.Token, body: map[string]string{"role": "editor"}, header: hdr})
+		e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.target.ID), token: owner.Token})
+		ev := e.auditEvents("member.changed")
+		if len(ev) != 2 || ev[1].RequestID != "member-1" || ev[1].Actor != store.UserActor(owner.ID) || ev[1].TargetID != strconv.FormatInt(f.pool, 10) ||
+			ev[1].Details["to"] != "editor" || ev[0].Details["from"] != "editor" {
+			t.Errorf("member.changed = %+v", ev)
+		}
+		// The last owner cannot leave.
+		p := e.must(409, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, owner.ID), token: owner.Token}).problem(t)
+		if p.Type != httpapi.ProblemTypeBase+"last-owner" {
+			t.Errorf("last owner problem = %+v", p)
+		}
+		e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/devices/%d/link", f.device), token: editor.Token, header: map[string]string{"X-Request-ID": "unlink-1"}})
+		ev = e.auditEvents("device.unlinked")
+		if len(ev) != 1 || ev[0].RequestID != "unlink-1" || ev[0].Actor != store.UserActor(editor.ID) || ev[0].Provider != "generic" || ev[0].TargetID != strconv.FormatInt(f.device, 10) {
+			t.Errorf("device.unlinked = %+v", ev)
+		}
+	})
+}
+
+// TestHygiene: body limits, request ids, problem bodies for unknown routes and methods.
+func TestHygiene(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{})
+	u := e.newUser("u", false)
+
+	big := `{"name":"` + strings.Repeat("x", 2<<20) + `"}`
+	p := e.must(413, req{method: "POST", path: "/v1/pools", token: u.Token, body: big}).problem(t)
+	if p.Type != httpapi.ProblemTypeBase+"body-too-large" {
+		t.Errorf("413 problem = %+v", p)
+	}
+	e.must(400, req{method: "POST", path: "/v1/pools", token: u.Token, body: `{"name": 1}`})
+	e.must(400, req{method: "POST", path: "/v1/pools", token: u.Token, body: `{"nmae": "typo"}`})
+
+	resp := e.must(200, req{method: "GET", path: "/healthz", header: map[string]string{"X-Request-ID": "bad id\twith tab"}})
+	if id := resp.Header.Get("X-Request-ID"); id == "" || strings.ContainsAny(id, " \t") {
+		t.Errorf("unsafe request id echoed: %q", id)
+	}
+	p = e.must(404, req{method: "GET", path: "/v1/nope", token: u.Token}).problem(t)
+	if p.Type != httpapi.ProblemTypeBase+"not-found" || p.Instance != "/v1/nope" {
+		t.Errorf("404 problem = %+v", p)
+	}
+	e.must(405, req{method: "PATCH", path: "/v1/pools", token: u.Token}).problem(t)
+	e.must(401, req{method: "GET", path: "/v1/pools", token: "pht_wrong"}).problem(t)
+	e.must(401, req{method: "GET", path: "/v1/pools", header: map[string]string{"Authorization": "Basic Zm9vOmJhcg=="}}).problem(t)
+	e.must(404, req{method: "GET", path: "/v1/pools/abc", token: u.Token}).problem(t)
+}
