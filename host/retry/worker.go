@@ -378,8 +378,10 @@ func (w *Worker) fail(ctx context.Context, log hclog.Logger, f store.Failure, ca
 	var status store.FailureStatus
 	err := w.d.Store.InTx(ctx, func(tx *store.Tx) error {
 		var err error
+		// The row's own budget (set on receipt) and the configured one both apply, so
+		// lowering max_attempts takes effect on rows already queued.
 		status, err = tx.FailFailure(ctx, f.ID, f.Lease(), store.FailureOutcome{
-			Error: msg, RetryAt: w.cfg.Now().Add(delay), Permanent: permanent,
+			Error: msg, RetryAt: w.cfg.Now().Add(delay), Permanent: permanent || f.Attempts >= w.cfg.MaxAttempts,
 		})
 		if err != nil || status != store.FailureDead {
 			return err
