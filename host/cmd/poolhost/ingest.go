@@ -3,18 +3,21 @@ package main
 import (
 	"context"
 
+	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/poll"
 	"github.com/poolhost/poolhost/host/retry"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/webhook"
 )
 
 // ingestion is the ingestion side of the host: the webhook pipeline, the dead-letter
-// routes and the retry worker, all over the one ingest path.
+// routes, the retry worker and the poll worker, all over the one ingest path.
 type ingestion struct {
 	retry *retry.Worker
+	poll  *poll.Worker
 }
 
 // newIngestion builds the ingestion components and returns the HTTP route groups they
@@ -29,11 +32,21 @@ func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 		Store: st, Ingest: ing, Plugins: retry.ManagerPlugins(s.plugins), Logger: s.log, Registerer: s.metrics,
 	}, retry.Config{RetryWorker: cfg.RetryWorker})
 	s.metrics.MustRegister(retry.NewFailureCollector(st))
-	return &ingestion{retry: w}, []httpapi.Option{httpapi.WithWebhooks(hooks), httpapi.WithFailures(failures.New(st))}
+	p := poll.New(poll.Deps{
+		Store: st, Ingest: ing, Plugins: s.plugins, Logger: s.log, Registerer: s.metrics,
+		Providers: func() []config.Provider { return s.config().Providers },
+	}, poll.Config{PollWorker: cfg.PollWorker})
+	return &ingestion{retry: w, poll: p}, []httpapi.Option{httpapi.WithWebhooks(hooks), httpapi.WithFailures(failures.New(st))}
 }
 
 // start runs the workers (each says once at start when it is disabled).
-func (i *ingestion) start(ctx context.Context) { i.retry.Start(ctx) }
+func (i *ingestion) start(ctx context.Context) {
+	i.retry.Start(ctx)
+	i.poll.Start(ctx)
+}
 
 // stop waits for the workers' current tick; rows they held come back after their lease.
-func (i *ingestion) stop() { i.retry.Close() }
+func (i *ingestion) stop() {
+	i.retry.Close()
+	i.poll.Close()
+}

@@ -1,0 +1,309 @@
+// Package poll is the poll worker: for providers whose config block sets poll = true it
+// claims accounts whose next poll is due (under a lease, so host replicas never poll one
+// account at once), calls the plugin's PollReadings with the account's decrypted
+// credentials and cursor, and hands the readings to host/ingest. The new cursor, the next
+// poll time and any refreshed credentials (encrypted by the store) are committed in the
+// same transaction as the readings. The interval is the provider's poll_interval, never
+// shorter than the plugin's MinPollInterval; errors back off exponentially; an account
+// whose credentials the provider rejects (sdk.KindReauth) becomes reauth_required and is
+// no longer polled until its user reconnects.
+package poll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/pluginmgr"
+	"github.com/poolhost/poolhost/host/retry"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// ActionReauthRequired is audited when a provider rejects an account's credentials.
+const ActionReauthRequired = "integration.reauth_required"
+
+// MaxBackoff bounds the error backoff of one account.
+const MaxBackoff = 6 * time.Hour
+
+// Store is what the worker needs: *store.Store.
+type Store interface {
+	ListProviderAccounts(ctx context.Context, provider string, status store.AccountStatus) ([]store.Account, error)
+	EnsurePollState(ctx context.Context, accountID int64, provider string, firstPoll time.Time) error
+	ClaimDuePolls(ctx context.Context, providers []string, owner string, limit int, lease time.Duration) ([]store.PollState, error)
+	FailPoll(ctx context.Context, accountID int64, l store.Lease, errMsg string, nextPoll time.Time) error
+	GetAccount(ctx context.Context, id int64) (store.Account, error)
+	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
+	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
+}
+
+// Plugins finds a provider's plugin: *pluginmgr.Manager.
+type Plugins interface {
+	Get(id string) (*pluginmgr.Plugin, error)
+}
+
+// Config is config.PollWorker plus what tests inject.
+type Config struct {
+	config.PollWorker
+	Owner string
+	Now   func() time.Time
+	Rand  func() float64
+}
+
+// Deps are the worker's collaborators.
+type Deps struct {
+	Store   Store
+	Ingest  *ingest.Service
+	Plugins Plugins
+	// Providers returns the provider blocks in force (they change on reload).
+	Providers  func() []config.Provider
+	Logger     hclog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Stats counts one tick.
+type Stats struct {
+	Claimed, Succeeded, Failed, Reauth, LeaseLost int
+}
+
+// Worker is the poll worker.
+type Worker struct {
+	d      Deps
+	cfg    Config
+	log    hclog.Logger
+	events *prometheus.CounterVec
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a worker; nothing runs until Start.
+func New(d Deps, cfg Config) *Worker {
+	def := config.DefaultPollWorker
+	if cfg.Interval <= 0 {
+		cfg.Interval = def.Interval
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = def.BatchSize
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = def.Lease
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = retry.OwnerID("poll")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = mrand.Float64
+	}
+	if d.Logger == nil {
+		d.Logger = hclog.NewNullLogger()
+	}
+	return &Worker{d: d, cfg: cfg, log: d.Logger.Named("poll"),
+		events: ingest.Register(d.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "poolhost_poll_worker_events_total",
+			Help: "Account polls by result: claimed, succeeded, failed, reauth, lease_lost.",
+		}, []string{"event"}))}
+}
+
+// Start runs the worker until ctx ends or Close; a disabled worker says so once.
+func (w *Worker) Start(ctx context.Context) {
+	if !w.cfg.Enabled {
+		w.log.Info("poll worker disabled: no provider account will be polled")
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cancel != nil {
+		return
+	}
+	ctx, w.cancel = context.WithCancel(ctx)
+	w.done = make(chan struct{})
+	w.log.Info("poll worker started", "owner", w.cfg.Owner, "interval", w.cfg.Interval, "batch_size", w.cfg.BatchSize)
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(w.cfg.Interval)
+		defer t.Stop()
+		for {
+			if _, err := w.Tick(ctx); err != nil && ctx.Err() == nil {
+				w.log.Error("poll tick failed", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Close stops the worker and waits for the tick in progress.
+func (w *Worker) Close() error {
+	w.mu.Lock()
+	cancel, done := w.cancel, w.done
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	return nil
+}
+
+// Tick polls every due account once. Exported for tests.
+func (w *Worker) Tick(ctx context.Context) (Stats, error) {
+	var st Stats
+	blocks := map[string]config.Provider{}
+	var ids []string
+	for _, p := range w.d.Providers() {
+		if p.Enabled && p.Poll {
+			blocks[p.ID] = p
+			ids = append(ids, p.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return st, nil
+	}
+	now := w.cfg.Now()
+	for _, id := range ids {
+		accs, err := w.d.Store.ListProviderAccounts(ctx, id, store.AccountActive)
+		if err != nil {
+			return st, err
+		}
+		for _, a := range accs {
+			if err := w.d.Store.EnsurePollState(ctx, a.ID, id, now); err != nil {
+				return st, err
+			}
+		}
+	}
+	states, err := w.d.Store.ClaimDuePolls(ctx, ids, w.cfg.Owner, w.cfg.BatchSize, w.cfg.Lease)
+	if err != nil {
+		return st, err
+	}
+	st.Claimed = len(states)
+	for _, ps := range states {
+		switch w.poll(ctx, blocks[ps.Provider], ps) {
+		case "succeeded":
+			st.Succeeded++
+		case "failed":
+			st.Failed++
+		case "reauth":
+			st.Reauth++
+		case "lease_lost":
+			st.LeaseLost++
+		}
+	}
+	for ev, n := range map[string]int{"claimed": st.Claimed, "succeeded": st.Succeeded, "failed": st.Failed, "reauth": st.Reauth, "lease_lost": st.LeaseLost} {
+		w.events.WithLabelValues(ev).Add(float64(n))
+	}
+	if st != (Stats{}) {
+		w.log.Info("poll tick", "claimed", st.Claimed, "succeeded", st.Succeeded, "failed", st.Failed, "reauth", st.Reauth, "lease_lost", st.LeaseLost)
+	}
+	return st, nil
+}
+
+// interval is the provider's poll interval, never below what the plugin tolerates.
+func interval(p config.Provider, plugin *pluginmgr.Plugin) time.Duration {
+	iv := p.PollInterval
+	if iv <= 0 {
+		iv = config.DefaultPollInterval
+	}
+	if d, ok := plugin.Description(); ok && d.Capabilities.MinPollInterval > iv {
+		iv = d.Capabilities.MinPollInterval
+	}
+	return iv
+}
+
+func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollState) string {
+	log := w.log.With("provider", ps.Provider, "account", ps.AccountID)
+	plugin, err := w.d.Plugins.Get(ps.Provider)
+	if err != nil {
+		return w.fail(ctx, log, ps, config.DefaultPollInterval, err)
+	}
+	iv := interval(block, plugin)
+	acc, err := w.d.Store.GetAccount(ctx, ps.AccountID)
+	if err != nil {
+		return w.fail(ctx, log, ps, iv, err)
+	}
+	creds, err := w.d.Store.AccountCredentials(ctx, ps.AccountID)
+	if err != nil {
+		return w.fail(ctx, log, ps, iv, fmt.Errorf("credentials: %w", err))
+	}
+	res, err := plugin.PollReadings(ctx, sdk.PollRequest{
+		Account: sdk.Account{ID: strconv.FormatInt(acc.ID, 10), ExternalAccountID: acc.ExternalAccountID, Credentials: creds},
+		Cursor:  ps.Cursor,
+	})
+	if sdk.IsKind(err, sdk.KindReauth) {
+		return w.reauth(ctx, log, ps, err)
+	}
+	if err != nil {
+		return w.fail(ctx, log, ps, iv, err)
+	}
+	now := w.cfg.Now()
+	out, err := w.d.Ingest.Ingest(ctx, ingest.Request{
+		Provider: ps.Provider, AccountID: ps.AccountID, Readings: res.Readings, ReceivedAt: now,
+		Finish: func(ctx context.Context, tx *store.Tx, _ ingest.Result) error {
+			if res.RefreshedCredentials != nil {
+				if err := tx.UpdateAccountCredentials(ctx, ps.AccountID, res.RefreshedCredentials); err != nil {
+					return err
+				}
+			}
+			return tx.CompletePoll(ctx, ps.AccountID, ps.Lease(), res.NextCursor, now.Add(iv))
+		},
+	})
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		log.Warn("poll lease lost; nothing stored")
+		return "lease_lost"
+	case err != nil:
+		return w.fail(ctx, log, ps, iv, err)
+	}
+	log.Debug("polled", "accepted", out.Accepted, "duplicates", out.Duplicates, "dropped", out.DroppedTotal())
+	return "succeeded"
+}
+
+func (w *Worker) fail(ctx context.Context, log hclog.Logger, ps store.PollState, iv time.Duration, cause error) string {
+	delay := retry.Backoff(ps.ConsecutiveErrors, iv, max(iv, MaxBackoff), w.cfg.Rand)
+	if err := w.d.Store.FailPoll(ctx, ps.AccountID, ps.Lease(), cause.Error(), w.cfg.Now().Add(delay)); err != nil {
+		log.Error("record failed poll", "error", err, "cause", cause)
+		return "lease_lost"
+	}
+	log.Warn("poll failed; backing off", "error", cause, "retry_in", delay.Round(time.Second))
+	return "failed"
+}
+
+func (w *Worker) reauth(ctx context.Context, log hclog.Logger, ps store.PollState, cause error) string {
+	err := w.d.Store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.SetAccountStatus(ctx, ps.AccountID, store.AccountReauthRequired); err != nil {
+			return err
+		}
+		// Released with the error kept; the claim query skips accounts that are not
+		// active, so polling resumes only after the user reconnects.
+		if err := tx.FailPoll(ctx, ps.AccountID, ps.Lease(), cause.Error(), w.cfg.Now()); err != nil {
+			return err
+		}
+		_, err := tx.AppendAudit(ctx, store.AuditEvent{
+			At: w.cfg.Now(), Action: ActionReauthRequired, Actor: store.ActorSystem, Provider: ps.Provider,
+			TargetType: "account", TargetID: strconv.FormatInt(ps.AccountID, 10),
+			Details: store.Details{"error": cause.Error()},
+		})
+		return err
+	})
+	if err != nil {
+		log.Error("mark account reauth_required", "error", err, "cause", cause)
+		return "lease_lost"
+	}
+	log.Warn("provider rejected the account's credentials; polling stopped until the user reconnects", "error", cause)
+	return "reauth"
+}
