@@ -105,7 +105,7 @@ type fixture struct {
 	device  store.Device
 }
 
-func newFixture(t *testing.T, e *env, email string) fixture {
+func newFixture(t testing.TB, e *env, email string) fixture {
 	t.Helper()
 	ctx := context.Background()
 	u, err := e.s.CreateUser(ctx, email, false)
