@@ -254,6 +254,18 @@ func TestAccountCredentialsEncrypted(t *testing.T) {
 		if err != nil || len(list) != 2 {
 			t.Fatalf("list = %d, %v", len(list), err)
 		}
+		if err := e.s.SetAccountStatus(ctx, a2.ID, store.AccountReauthRequired); err != nil {
+			t.Fatal(err)
+		}
+		if pa, err := e.s.ListProviderAccounts(ctx, "ondilo", store.AccountActive); err != nil || len(pa) != 1 || pa[0].ID != a.ID {
+			t.Fatalf("active ondilo accounts = %+v, %v", pa, err)
+		}
+		if pa, _ := e.s.ListProviderAccounts(ctx, "ondilo", ""); len(pa) != 2 {
+			t.Fatalf("all ondilo accounts = %d", len(pa))
+		}
+		if pa, _ := e.s.ListProviderAccounts(ctx, "iopool", ""); len(pa) != 0 {
+			t.Fatalf("iopool accounts = %d", len(pa))
+		}
 		if _, err := e.s.GetUserAccount(ctx, u.ID+1000, a.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("foreign account: %v", err)
 		}

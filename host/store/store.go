@@ -27,9 +27,10 @@ type Cipher interface {
 type Option func(*options)
 
 type options struct {
-	cipher Cipher
-	now    func() time.Time
-	logger hclog.Logger
+	maxConns int
+	cipher   Cipher
+	now      func() time.Time
+	logger   hclog.Logger
 }
 
 // WithCipher sets the cipher for account credentials. Without one, reading or writing
@@ -38,6 +39,9 @@ func WithCipher(c Cipher) Option { return func(o *options) { o.cipher = c } }
 
 // WithClock replaces time.Now, for tests that move time past leases and expiries.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithMaxOpenConns caps PostgreSQL connections (default 20). SQLite always uses one.
+func WithMaxOpenConns(n int) Option { return func(o *options) { o.maxConns = n } }
 
 // WithLogger sets the logger; the store logs only lifecycle events, never values.
 func WithLogger(l hclog.Logger) Option { return func(o *options) { o.logger = l } }
@@ -70,7 +74,7 @@ type queries struct {
 // Accepted forms: postgres://… or postgresql://… (lib/pq), and sqlite:PATH,
 // sqlite://PATH or file:PATH for SQLite (PATH may carry its own ?query).
 func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
-	o := options{now: time.Now, logger: hclog.NewNullLogger()}
+	o := options{now: time.Now, logger: hclog.NewNullLogger(), maxConns: 20}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -92,8 +96,8 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 	} else {
-		db.SetMaxOpenConns(20)
-		db.SetMaxIdleConns(20)
+		db.SetMaxOpenConns(o.maxConns)
+		db.SetMaxIdleConns(o.maxConns)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := db.PingContext(ctx); err != nil {

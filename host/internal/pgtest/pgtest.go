@@ -175,7 +175,11 @@ func (c *Cluster) exec(ctx context.Context, stmt string) error {
 }
 
 func findBinDir() (string, error) {
+	// POOLHOST_PG_BIN, when set, is the only place looked at.
 	if d := os.Getenv("POOLHOST_PG_BIN"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
+			return "", fmt.Errorf("%w (POOLHOST_PG_BIN=%s)", errNoBinaries, d)
+		}
 		return d, nil
 	}
 	if p, err := exec.LookPath("initdb"); err == nil {

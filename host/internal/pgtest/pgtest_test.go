@@ -3,6 +3,9 @@ package pgtest_test
 import (
 	"context"
 	"database/sql"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/poolhost/poolhost/host/internal/pgtest"
@@ -64,5 +67,37 @@ func TestClusterStopStart(t *testing.T) {
 	}
 	if err := db.PingContext(ctx); err != nil {
 		t.Fatalf("ping after restart: %v", err)
+	}
+}
+
+// TestMissingPostgres runs this test binary again with no PostgreSQL to be found: it
+// must skip normally and fail under CI=true.
+func TestMissingPostgres(t *testing.T) {
+	if os.Getenv("PGTEST_CHILD") == "1" {
+		pgtest.NewDatabase(t)
+		t.Log("got a database")
+		return
+	}
+	tests := []struct {
+		ci       string
+		wantFail bool
+		wantOut  string
+	}{
+		{"", false, "--- SKIP"},
+		{"true", true, "PostgreSQL unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run("CI="+tt.ci, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMissingPostgres$", "-test.v")
+			cmd.Env = append(os.Environ(), "PGTEST_CHILD=1", "CI="+tt.ci, "POOLHOST_PG_BIN="+t.TempDir(),
+				pgtest.EnvURL+"=", "DATABASE_URL=")
+			out, err := cmd.CombinedOutput()
+			if failed := err != nil; failed != tt.wantFail {
+				t.Fatalf("child failed=%v, want %v:\n%s", failed, tt.wantFail, out)
+			}
+			if !strings.Contains(string(out), tt.wantOut) {
+				t.Fatalf("child output lacks %q:\n%s", tt.wantOut, out)
+			}
+		})
 	}
 }
