@@ -80,3 +80,41 @@ func IsKind(err error, k ErrorKind) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Kind == k
 }
+
+// WithRefreshedCredentials returns err carrying credentials the call refreshed before it
+// failed. An adapter that refreshed an account's tokens and then could not finish (the
+// next upstream request got a 503 or hit a quota) must return them this way: with
+// rotating refresh tokens the old ones are already revoked, and an error that dropped
+// the new ones would lock the account out. The host stores them exactly as it stores
+// RefreshedCredentials from a successful result, then handles the error as usual.
+//
+// err keeps its kind, message and chain (KindOf, IsKind and errors.Is/As see through
+// the wrapper). A nil err returns nil (put the credentials in the result instead); nil
+// credentials return err unchanged.
+func WithRefreshedCredentials(err error, c Credentials) error {
+	if err == nil || c == nil {
+		return err
+	}
+	return &refreshedError{err: err, creds: c}
+}
+
+// RefreshedCredentialsOf reports the credentials attached to err by
+// WithRefreshedCredentials, anywhere in its chain.
+func RefreshedCredentialsOf(err error) (Credentials, bool) {
+	var r *refreshedError
+	if errors.As(err, &r) {
+		return r.creds, true
+	}
+	return nil, false
+}
+
+// refreshedError is unexported so the only ways in and out are the two functions
+// above; its text is err's, so wrapping changes nothing an operator sees (and never
+// shows the credentials).
+type refreshedError struct {
+	err   error
+	creds Credentials
+}
+
+func (e *refreshedError) Error() string { return e.err.Error() }
+func (e *refreshedError) Unwrap() error { return e.err }

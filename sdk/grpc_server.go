@@ -188,8 +188,25 @@ var kindCodes = map[ErrorKind]codes.Code{
 	KindInvalidInput: codes.FailedPrecondition,
 }
 
-// toStatus maps an adapter error to a gRPC status the host decodes back into an *Error.
+// toStatus maps an adapter error to a gRPC status the host decodes back into an *Error,
+// with an ErrorDetail when the error carries refreshed credentials.
 func toStatus(err error) error {
+	st := status.Convert(statusOf(err))
+	creds, ok := RefreshedCredentialsOf(err)
+	if !ok {
+		return st.Err()
+	}
+	withCreds, derr := st.WithDetails(&pb.ErrorDetail{RefreshedCredentials: credentialsToProto(creds)})
+	if derr != nil {
+		// Only a marshalling bug gets here; the tokens are lost, so say so loudly (without
+		// them) rather than fail the call differently.
+		Logger().Error("attach refreshed credentials to error", "error", derr)
+		return st.Err()
+	}
+	return withCreds.Err()
+}
+
+func statusOf(err error) error {
 	var e *Error
 	if errors.As(err, &e) {
 		code, ok := kindCodes[e.Kind]

@@ -24,11 +24,18 @@ var codeKinds = map[codes.Code]sdk.ErrorKind{
 // fromStatus turns a failed call back into an *sdk.Error carrying the adapter's kind and
 // message. A call the caller's context ended reports the context error instead, since
 // whatever the transport said is a consequence of it.
+//
+// Credentials the plugin refreshed before failing (an ErrorDetail in the status) stay on
+// the returned error whatever its kind: see sdk.RefreshedCredentialsOf.
 func fromStatus(ctx context.Context, call string, err error) error {
+	st := status.Convert(err)
+	return sdk.WithRefreshedCredentials(kindError(ctx, call, st), refreshedCredentials(st))
+}
+
+func kindError(ctx context.Context, call string, st *status.Status) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return contextError(call, ctxErr)
 	}
-	st := status.Convert(err)
 	switch st.Code() {
 	case codes.DeadlineExceeded:
 		return contextError(call, context.DeadlineExceeded)
@@ -40,6 +47,17 @@ func fromStatus(ctx context.Context, call string, err error) error {
 		kind = sdk.KindTemporary
 	}
 	return &sdk.Error{Kind: kind, Message: st.Message()}
+}
+
+// refreshedCredentials returns the credentials in st's ErrorDetail, or nil. Details of
+// other types (a plugin in another language may add its own) are ignored.
+func refreshedCredentials(st *status.Status) sdk.Credentials {
+	for _, d := range st.Details() {
+		if ed, ok := d.(*pb.ErrorDetail); ok && ed.GetRefreshedCredentials() != nil {
+			return credentialsFromProto(ed.GetRefreshedCredentials())
+		}
+	}
+	return nil
 }
 
 var kindFromProto = map[pb.ErrorKind]sdk.ErrorKind{

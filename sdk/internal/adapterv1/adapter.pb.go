@@ -51,6 +51,13 @@
 //   DEADLINE_EXCEEDED and CANCELLED mean the host's deadline or cancellation ended the
 //   call. Any other code (INTERNAL, UNKNOWN, ...) is treated as temporary.
 //   IngestWebhook is the one exception: see its comment.
+//   A call that refreshed the account's tokens and then failed (the token endpoint
+//   answered, the next request got 503 or hit a quota) must still hand the new tokens
+//   back, or an account with rotating refresh tokens is locked out: attach an ErrorDetail
+//   with refreshed_credentials to the status's details (google.rpc.Status.details, sent
+//   in the grpc-status-details-bin trailer, as every gRPC library's "rich error" helper
+//   does). The host stores them exactly as it would from a successful response, then
+//   acts on the status code. Unknown detail types are ignored.
 //
 // Conventions for fields
 //   - An unset google.protobuf.Timestamp means "no time" (for Reading.recorded_at: "when
@@ -730,6 +737,54 @@ func (x *Error) GetMessage() string {
 	return ""
 }
 
+// ErrorDetail rides along with a failed call's gRPC status, as one of its details (see
+// "Errors" in the file comment). It never changes what the status code means.
+type ErrorDetail struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set when the call refreshed the account's tokens before failing; replaces the
+	// stored credentials entirely, like refreshed_credentials in a successful response.
+	RefreshedCredentials *Credentials `protobuf:"bytes,1,opt,name=refreshed_credentials,json=refreshedCredentials,proto3" json:"refreshed_credentials,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ErrorDetail) Reset() {
+	*x = ErrorDetail{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErrorDetail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErrorDetail) ProtoMessage() {}
+
+func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
+func (*ErrorDetail) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ErrorDetail) GetRefreshedCredentials() *Credentials {
+	if x != nil {
+		return x.RefreshedCredentials
+	}
+	return nil
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -738,7 +793,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +805,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +818,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{9}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{10}
 }
 
 type DescribeResponse struct {
@@ -784,7 +839,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +851,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +864,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{10}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DescribeResponse) GetId() string {
@@ -872,7 +927,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -884,7 +939,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -897,7 +952,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Capabilities) GetConnect() string {
@@ -945,7 +1000,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1012,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1025,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ConfigureRequest) GetSettings() map[string]string {
@@ -995,7 +1050,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1062,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1075,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
 }
 
 type ConnectRequest struct {
@@ -1036,7 +1091,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1103,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1116,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ConnectRequest) GetRedirectUri() string {
@@ -1096,7 +1151,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1163,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1176,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ConnectResponse) GetAuthorizeUrl() string {
@@ -1151,7 +1206,7 @@ type CallbackRequest struct {
 
 func (x *CallbackRequest) Reset() {
 	*x = CallbackRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1218,7 @@ func (x *CallbackRequest) String() string {
 func (*CallbackRequest) ProtoMessage() {}
 
 func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1231,7 @@ func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackRequest.ProtoReflect.Descriptor instead.
 func (*CallbackRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CallbackRequest) GetCode() string {
@@ -1216,7 +1271,7 @@ type CallbackResponse struct {
 
 func (x *CallbackResponse) Reset() {
 	*x = CallbackResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1228,7 +1283,7 @@ func (x *CallbackResponse) String() string {
 func (*CallbackResponse) ProtoMessage() {}
 
 func (x *CallbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1241,7 +1296,7 @@ func (x *CallbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackResponse.ProtoReflect.Descriptor instead.
 func (*CallbackResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CallbackResponse) GetLinkage() *Linkage {
@@ -1260,7 +1315,7 @@ type DiscoverDevicesRequest struct {
 
 func (x *DiscoverDevicesRequest) Reset() {
 	*x = DiscoverDevicesRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1327,7 @@ func (x *DiscoverDevicesRequest) String() string {
 func (*DiscoverDevicesRequest) ProtoMessage() {}
 
 func (x *DiscoverDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1340,7 @@ func (x *DiscoverDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverDevicesRequest.ProtoReflect.Descriptor instead.
 func (*DiscoverDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DiscoverDevicesRequest) GetAccount() *Account {
@@ -1306,7 +1361,7 @@ type DiscoverDevicesResponse struct {
 
 func (x *DiscoverDevicesResponse) Reset() {
 	*x = DiscoverDevicesResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1373,7 @@ func (x *DiscoverDevicesResponse) String() string {
 func (*DiscoverDevicesResponse) ProtoMessage() {}
 
 func (x *DiscoverDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1386,7 @@ func (x *DiscoverDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverDevicesResponse.ProtoReflect.Descriptor instead.
 func (*DiscoverDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DiscoverDevicesResponse) GetDevices() []*Device {
@@ -1357,7 +1412,7 @@ type VerifyWebhookRequest struct {
 
 func (x *VerifyWebhookRequest) Reset() {
 	*x = VerifyWebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1424,7 @@ func (x *VerifyWebhookRequest) String() string {
 func (*VerifyWebhookRequest) ProtoMessage() {}
 
 func (x *VerifyWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1437,7 @@ func (x *VerifyWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyWebhookRequest.ProtoReflect.Descriptor instead.
 func (*VerifyWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *VerifyWebhookRequest) GetWebhook() *RawWebhook {
@@ -1400,7 +1455,7 @@ type VerifyWebhookResponse struct {
 
 func (x *VerifyWebhookResponse) Reset() {
 	*x = VerifyWebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1467,7 @@ func (x *VerifyWebhookResponse) String() string {
 func (*VerifyWebhookResponse) ProtoMessage() {}
 
 func (x *VerifyWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1480,7 @@ func (x *VerifyWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyWebhookResponse.ProtoReflect.Descriptor instead.
 func (*VerifyWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
 }
 
 type WebhookRequest struct {
@@ -1437,7 +1492,7 @@ type WebhookRequest struct {
 
 func (x *WebhookRequest) Reset() {
 	*x = WebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1504,7 @@ func (x *WebhookRequest) String() string {
 func (*WebhookRequest) ProtoMessage() {}
 
 func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1517,7 @@ func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRequest.ProtoReflect.Descriptor instead.
 func (*WebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WebhookRequest) GetWebhook() *RawWebhook {
@@ -1481,7 +1536,7 @@ type WebhookResponse struct {
 
 func (x *WebhookResponse) Reset() {
 	*x = WebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1548,7 @@ func (x *WebhookResponse) String() string {
 func (*WebhookResponse) ProtoMessage() {}
 
 func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1561,7 @@ func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResponse.ProtoReflect.Descriptor instead.
 func (*WebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WebhookResponse) GetResult() *WebhookResult {
@@ -1525,7 +1580,7 @@ type IngestWebhookRequest struct {
 
 func (x *IngestWebhookRequest) Reset() {
 	*x = IngestWebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1592,7 @@ func (x *IngestWebhookRequest) String() string {
 func (*IngestWebhookRequest) ProtoMessage() {}
 
 func (x *IngestWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1605,7 @@ func (x *IngestWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestWebhookRequest.ProtoReflect.Descriptor instead.
 func (*IngestWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *IngestWebhookRequest) GetWebhook() *RawWebhook {
@@ -1572,7 +1627,7 @@ type IngestWebhookResponse struct {
 
 func (x *IngestWebhookResponse) Reset() {
 	*x = IngestWebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +1639,7 @@ func (x *IngestWebhookResponse) String() string {
 func (*IngestWebhookResponse) ProtoMessage() {}
 
 func (x *IngestWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +1652,7 @@ func (x *IngestWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestWebhookResponse.ProtoReflect.Descriptor instead.
 func (*IngestWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *IngestWebhookResponse) GetResult() *WebhookResult {
@@ -1625,7 +1680,7 @@ type PollReadingsRequest struct {
 
 func (x *PollReadingsRequest) Reset() {
 	*x = PollReadingsRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +1692,7 @@ func (x *PollReadingsRequest) String() string {
 func (*PollReadingsRequest) ProtoMessage() {}
 
 func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +1705,7 @@ func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsRequest.ProtoReflect.Descriptor instead.
 func (*PollReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PollReadingsRequest) GetAccount() *Account {
@@ -1679,7 +1734,7 @@ type PollReadingsResponse struct {
 
 func (x *PollReadingsResponse) Reset() {
 	*x = PollReadingsResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +1746,7 @@ func (x *PollReadingsResponse) String() string {
 func (*PollReadingsResponse) ProtoMessage() {}
 
 func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +1759,7 @@ func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsResponse.ProtoReflect.Descriptor instead.
 func (*PollReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PollReadingsResponse) GetReadings() []*Reading {
@@ -1736,7 +1791,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1803,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1816,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
 }
 
 type HealthResponse struct {
@@ -1772,7 +1827,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +1839,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +1852,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
 }
 
 var File_poolhost_adapter_v1_adapter_proto protoreflect.FileDescriptor
@@ -1853,7 +1908,9 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"deliveryId\"U\n" +
 	"\x05Error\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1e.poolhost.adapter.v1.ErrorKindR\x04kind\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x11\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"d\n" +
+	"\vErrorDetail\x12U\n" +
+	"\x15refreshed_credentials\x18\x01 \x01(\v2 .poolhost.adapter.v1.CredentialsR\x14refreshedCredentials\"\x11\n" +
 	"\x0fDescribeRequest\"\x86\x02\n" +
 	"\x10DescribeResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -1960,7 +2017,7 @@ func file_poolhost_adapter_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_poolhost_adapter_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(ErrorKind)(0),                  // 0: poolhost.adapter.v1.ErrorKind
 	(*Credentials)(nil),             // 1: poolhost.adapter.v1.Credentials
@@ -1972,92 +2029,94 @@ var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(*RawWebhook)(nil),              // 7: poolhost.adapter.v1.RawWebhook
 	(*WebhookResult)(nil),           // 8: poolhost.adapter.v1.WebhookResult
 	(*Error)(nil),                   // 9: poolhost.adapter.v1.Error
-	(*DescribeRequest)(nil),         // 10: poolhost.adapter.v1.DescribeRequest
-	(*DescribeResponse)(nil),        // 11: poolhost.adapter.v1.DescribeResponse
-	(*Capabilities)(nil),            // 12: poolhost.adapter.v1.Capabilities
-	(*ConfigureRequest)(nil),        // 13: poolhost.adapter.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),       // 14: poolhost.adapter.v1.ConfigureResponse
-	(*ConnectRequest)(nil),          // 15: poolhost.adapter.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 16: poolhost.adapter.v1.ConnectResponse
-	(*CallbackRequest)(nil),         // 17: poolhost.adapter.v1.CallbackRequest
-	(*CallbackResponse)(nil),        // 18: poolhost.adapter.v1.CallbackResponse
-	(*DiscoverDevicesRequest)(nil),  // 19: poolhost.adapter.v1.DiscoverDevicesRequest
-	(*DiscoverDevicesResponse)(nil), // 20: poolhost.adapter.v1.DiscoverDevicesResponse
-	(*VerifyWebhookRequest)(nil),    // 21: poolhost.adapter.v1.VerifyWebhookRequest
-	(*VerifyWebhookResponse)(nil),   // 22: poolhost.adapter.v1.VerifyWebhookResponse
-	(*WebhookRequest)(nil),          // 23: poolhost.adapter.v1.WebhookRequest
-	(*WebhookResponse)(nil),         // 24: poolhost.adapter.v1.WebhookResponse
-	(*IngestWebhookRequest)(nil),    // 25: poolhost.adapter.v1.IngestWebhookRequest
-	(*IngestWebhookResponse)(nil),   // 26: poolhost.adapter.v1.IngestWebhookResponse
-	(*PollReadingsRequest)(nil),     // 27: poolhost.adapter.v1.PollReadingsRequest
-	(*PollReadingsResponse)(nil),    // 28: poolhost.adapter.v1.PollReadingsResponse
-	(*HealthRequest)(nil),           // 29: poolhost.adapter.v1.HealthRequest
-	(*HealthResponse)(nil),          // 30: poolhost.adapter.v1.HealthResponse
-	nil,                             // 31: poolhost.adapter.v1.Credentials.ValuesEntry
-	nil,                             // 32: poolhost.adapter.v1.Device.MetadataEntry
-	nil,                             // 33: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	nil,                             // 34: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	nil,                             // 35: poolhost.adapter.v1.ConnectRequest.InputEntry
-	nil,                             // 36: poolhost.adapter.v1.CallbackRequest.QueryEntry
-	(*timestamppb.Timestamp)(nil),   // 37: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 38: google.protobuf.Duration
+	(*ErrorDetail)(nil),             // 10: poolhost.adapter.v1.ErrorDetail
+	(*DescribeRequest)(nil),         // 11: poolhost.adapter.v1.DescribeRequest
+	(*DescribeResponse)(nil),        // 12: poolhost.adapter.v1.DescribeResponse
+	(*Capabilities)(nil),            // 13: poolhost.adapter.v1.Capabilities
+	(*ConfigureRequest)(nil),        // 14: poolhost.adapter.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),       // 15: poolhost.adapter.v1.ConfigureResponse
+	(*ConnectRequest)(nil),          // 16: poolhost.adapter.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 17: poolhost.adapter.v1.ConnectResponse
+	(*CallbackRequest)(nil),         // 18: poolhost.adapter.v1.CallbackRequest
+	(*CallbackResponse)(nil),        // 19: poolhost.adapter.v1.CallbackResponse
+	(*DiscoverDevicesRequest)(nil),  // 20: poolhost.adapter.v1.DiscoverDevicesRequest
+	(*DiscoverDevicesResponse)(nil), // 21: poolhost.adapter.v1.DiscoverDevicesResponse
+	(*VerifyWebhookRequest)(nil),    // 22: poolhost.adapter.v1.VerifyWebhookRequest
+	(*VerifyWebhookResponse)(nil),   // 23: poolhost.adapter.v1.VerifyWebhookResponse
+	(*WebhookRequest)(nil),          // 24: poolhost.adapter.v1.WebhookRequest
+	(*WebhookResponse)(nil),         // 25: poolhost.adapter.v1.WebhookResponse
+	(*IngestWebhookRequest)(nil),    // 26: poolhost.adapter.v1.IngestWebhookRequest
+	(*IngestWebhookResponse)(nil),   // 27: poolhost.adapter.v1.IngestWebhookResponse
+	(*PollReadingsRequest)(nil),     // 28: poolhost.adapter.v1.PollReadingsRequest
+	(*PollReadingsResponse)(nil),    // 29: poolhost.adapter.v1.PollReadingsResponse
+	(*HealthRequest)(nil),           // 30: poolhost.adapter.v1.HealthRequest
+	(*HealthResponse)(nil),          // 31: poolhost.adapter.v1.HealthResponse
+	nil,                             // 32: poolhost.adapter.v1.Credentials.ValuesEntry
+	nil,                             // 33: poolhost.adapter.v1.Device.MetadataEntry
+	nil,                             // 34: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	nil,                             // 35: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	nil,                             // 36: poolhost.adapter.v1.ConnectRequest.InputEntry
+	nil,                             // 37: poolhost.adapter.v1.CallbackRequest.QueryEntry
+	(*timestamppb.Timestamp)(nil),   // 38: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 39: google.protobuf.Duration
 }
 var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
-	31, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
+	32, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
 	1,  // 1: poolhost.adapter.v1.Account.credentials:type_name -> poolhost.adapter.v1.Credentials
 	1,  // 2: poolhost.adapter.v1.Linkage.credentials:type_name -> poolhost.adapter.v1.Credentials
-	32, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
-	37, // 4: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
+	33, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
+	38, // 4: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
 	6,  // 5: poolhost.adapter.v1.RawWebhook.headers:type_name -> poolhost.adapter.v1.Header
-	37, // 6: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
+	38, // 6: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
 	2,  // 7: poolhost.adapter.v1.RawWebhook.account:type_name -> poolhost.adapter.v1.Account
 	5,  // 8: poolhost.adapter.v1.WebhookResult.readings:type_name -> poolhost.adapter.v1.Reading
 	0,  // 9: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
-	12, // 10: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
-	38, // 11: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
-	33, // 12: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	34, // 13: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	35, // 14: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
-	3,  // 15: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	36, // 16: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
-	3,  // 17: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	2,  // 18: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
-	4,  // 19: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
-	1,  // 20: poolhost.adapter.v1.DiscoverDevicesResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	7,  // 21: poolhost.adapter.v1.VerifyWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	7,  // 22: poolhost.adapter.v1.WebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	8,  // 23: poolhost.adapter.v1.WebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
-	7,  // 24: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	8,  // 25: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
-	9,  // 26: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
-	2,  // 27: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
-	5,  // 28: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
-	1,  // 29: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	10, // 30: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
-	13, // 31: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
-	15, // 32: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
-	17, // 33: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
-	19, // 34: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
-	21, // 35: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
-	23, // 36: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
-	25, // 37: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	27, // 38: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
-	29, // 39: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
-	11, // 40: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
-	14, // 41: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
-	16, // 42: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
-	18, // 43: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
-	20, // 44: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
-	22, // 45: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
-	24, // 46: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
-	26, // 47: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	28, // 48: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
-	30, // 49: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
-	40, // [40:50] is the sub-list for method output_type
-	30, // [30:40] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	1,  // 10: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	13, // 11: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
+	39, // 12: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
+	34, // 13: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	35, // 14: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	36, // 15: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
+	3,  // 16: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
+	37, // 17: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
+	3,  // 18: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
+	2,  // 19: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
+	4,  // 20: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
+	1,  // 21: poolhost.adapter.v1.DiscoverDevicesResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	7,  // 22: poolhost.adapter.v1.VerifyWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	7,  // 23: poolhost.adapter.v1.WebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	8,  // 24: poolhost.adapter.v1.WebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
+	7,  // 25: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	8,  // 26: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
+	9,  // 27: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
+	2,  // 28: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
+	5,  // 29: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
+	1,  // 30: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	11, // 31: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
+	14, // 32: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
+	16, // 33: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
+	18, // 34: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
+	20, // 35: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
+	22, // 36: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
+	24, // 37: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
+	26, // 38: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	28, // 39: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
+	30, // 40: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
+	12, // 41: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
+	15, // 42: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
+	17, // 43: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
+	19, // 44: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
+	21, // 45: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
+	23, // 46: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
+	25, // 47: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
+	27, // 48: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	29, // 49: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
+	31, // 50: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
+	41, // [41:51] is the sub-list for method output_type
+	31, // [31:41] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_poolhost_adapter_v1_adapter_proto_init() }
@@ -2071,7 +2130,7 @@ func file_poolhost_adapter_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_poolhost_adapter_v1_adapter_proto_rawDesc), len(file_poolhost_adapter_v1_adapter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

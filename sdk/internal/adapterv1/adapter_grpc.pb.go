@@ -51,6 +51,13 @@
 //   DEADLINE_EXCEEDED and CANCELLED mean the host's deadline or cancellation ended the
 //   call. Any other code (INTERNAL, UNKNOWN, ...) is treated as temporary.
 //   IngestWebhook is the one exception: see its comment.
+//   A call that refreshed the account's tokens and then failed (the token endpoint
+//   answered, the next request got 503 or hit a quota) must still hand the new tokens
+//   back, or an account with rotating refresh tokens is locked out: attach an ErrorDetail
+//   with refreshed_credentials to the status's details (google.rpc.Status.details, sent
+//   in the grpc-status-details-bin trailer, as every gRPC library's "rich error" helper
+//   does). The host stores them exactly as it would from a successful response, then
+//   acts on the status code. Unknown detail types are ignored.
 //
 // Conventions for fields
 //   - An unset google.protobuf.Timestamp means "no time" (for Reading.recorded_at: "when

@@ -1,0 +1,106 @@
+package grpcplugin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
+	"github.com/poolhost/poolhost/sdk/sdktest"
+)
+
+// TestRefreshedCredentialsOnError checks that credentials an adapter refreshed before
+// failing cross the wire on the error (an ErrorDetail in the status), with the error's
+// kind and message intact, for both calls that carry an account.
+func TestRefreshedCredentialsOnError(t *testing.T) {
+	calls := []struct {
+		name    string
+		install func(f *fakeAdapter, err error)
+		call    func(ctx context.Context, c *grpcplugin.Client) error
+	}{
+		{
+			name: "DiscoverDevices",
+			install: func(f *fakeAdapter, err error) {
+				f.discover = func(context.Context, sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+					return sdk.DiscoverResult{}, err
+				}
+			},
+			call: func(ctx context.Context, c *grpcplugin.Client) error {
+				_, err := c.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: acct})
+				return err
+			},
+		},
+		{
+			name: "PollReadings",
+			install: func(f *fakeAdapter, err error) {
+				f.poll = func(context.Context, sdk.PollRequest) (sdk.PollResult, error) {
+					return sdk.PollResult{}, err
+				}
+			},
+			call: func(ctx context.Context, c *grpcplugin.Client) error {
+				_, err := c.PollReadings(ctx, sdk.PollRequest{Account: acct, Cursor: "c-1"})
+				return err
+			},
+		},
+	}
+	cases := []struct {
+		name      string
+		err       error
+		kind      sdk.ErrorKind
+		message   string
+		wantCreds sdk.Credentials // nil: none attached
+	}{
+		{"temporary", sdk.WithRefreshedCredentials(sdk.Temporary("upstream 503"), fresh), sdk.KindTemporary, "upstream 503", fresh},
+		{"quota", sdk.WithRefreshedCredentials(sdk.Temporary("quota exceeded"), fresh), sdk.KindTemporary, "quota exceeded", fresh},
+		{"reauth", sdk.WithRefreshedCredentials(sdk.Reauth("account revoked"), fresh), sdk.KindReauth, "account revoked", fresh},
+		{"permanent", sdk.WithRefreshedCredentials(sdk.Permanent("bad device list"), fresh), sdk.KindPermanent, "bad device list", fresh},
+		{
+			"wrapped outside", fmt.Errorf("list pools: %w", sdk.WithRefreshedCredentials(sdk.Temporary("503"), fresh)),
+			sdk.KindTemporary, "list pools: 503", fresh,
+		},
+		{
+			"wrapped inside", sdk.WithRefreshedCredentials(fmt.Errorf("list pools: %w", sdk.Permanent("garbage")), fresh),
+			sdk.KindPermanent, "list pools: garbage", fresh,
+		},
+		{"plain error", sdk.WithRefreshedCredentials(errors.New("connection reset"), fresh), sdk.KindTemporary, "connection reset", fresh},
+		{"set but empty", sdk.WithRefreshedCredentials(sdk.Temporary("503"), sdk.Credentials{}), sdk.KindTemporary, "503", sdk.Credentials{}},
+		{"none", sdk.Temporary("503"), sdk.KindTemporary, "503", nil},
+	}
+	for _, rc := range calls {
+		for _, tc := range cases {
+			t.Run(rc.name+"/"+tc.name, func(t *testing.T) {
+				f := &fakeAdapter{}
+				rc.install(f, tc.err)
+				c := sdktest.Connect(t, f)
+
+				err := rc.call(t.Context(), c)
+				if err == nil {
+					t.Fatal("call succeeded, want error")
+				}
+				var e *sdk.Error
+				if !errors.As(err, &e) {
+					t.Fatalf("error %v (%T) is not an *sdk.Error", err, err)
+				}
+				if e.Kind != tc.kind || e.Message != tc.message {
+					t.Errorf("got kind %v message %q, want %v %q", e.Kind, e.Message, tc.kind, tc.message)
+				}
+				if got := sdk.KindOf(err); got != tc.kind {
+					t.Errorf("KindOf = %v, want %v", got, tc.kind)
+				}
+				got, ok := sdk.RefreshedCredentialsOf(err)
+				if ok != (tc.wantCreds != nil) || !reflect.DeepEqual(got, tc.wantCreds) {
+					t.Errorf("RefreshedCredentialsOf = %v, %v; want %v, %v", got, ok, tc.wantCreds, tc.wantCreds != nil)
+				}
+				// A host that wraps the error (pluginmgr adds the provider and method) must
+				// still find them.
+				wrapped := fmt.Errorf("acme discover_devices: %w", err)
+				if got2, ok2 := sdk.RefreshedCredentialsOf(wrapped); ok2 != ok || !reflect.DeepEqual(got2, got) {
+					t.Errorf("through a wrap: %v, %v", got2, ok2)
+				}
+			})
+		}
+	}
+}
