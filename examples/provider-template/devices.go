@@ -16,7 +16,7 @@ func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) 
 	}
 	devices, err := s.devices(ctx)
 	if err != nil {
-		return sdk.DiscoverResult{}, err
+		return sdk.DiscoverResult{}, s.fail(err)
 	}
 	out := make([]sdk.Device, 0, len(devices))
 	for _, d := range devices {

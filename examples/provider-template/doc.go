@@ -23,6 +23,8 @@
 //	poll.go       PollReadings and its cursor
 //
 // The adapter is stateless apart from its configuration: the host hands every call the
-// account's credentials and stores whatever refreshed credentials a call returns. Never
-// cache tokens in the plugin; the host may run several replicas and restarts plugins.
+// account's credentials and stores whatever refreshed credentials a call returns — in
+// the result, or on the error (sdk.WithRefreshedCredentials) when the call refreshed
+// and then failed. Never cache tokens in the plugin; the host may run several replicas
+// and restarts plugins.
 package template

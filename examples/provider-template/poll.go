@@ -23,14 +23,14 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 	prev := decodeCursor(req.Cursor)
 	devices, err := s.devices(ctx)
 	if err != nil {
-		return sdk.PollResult{}, err
+		return sdk.PollResult{}, s.fail(err)
 	}
 	next := make(map[string]string, len(devices))
 	var readings []sdk.Reading
 	for _, d := range devices {
 		page, err := s.readings(ctx, d.ID, prev[d.ID])
 		if err != nil {
-			return sdk.PollResult{}, err
+			return sdk.PollResult{}, s.fail(err)
 		}
 		for _, raw := range page.Readings {
 			// Unlike a webhook, a polled reading we cannot parse is skipped: failing the

@@ -2,6 +2,8 @@ package template_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -575,5 +577,63 @@ func assertReadings(t *testing.T, got, want []sdk.Reading) {
 		if len(g.RawPayload) == 0 {
 			t.Errorf("reading %d has no raw payload", i)
 		}
+	}
+}
+
+// A call that refreshed the tokens and then failed still hands the new pair back on the
+// error: Acme rotates refresh tokens, so the stored pair is already dead.
+func TestRefreshThenFailKeepsCredentials(t *testing.T) {
+	calls := []struct {
+		name string
+		call func(ctx context.Context, c *grpcplugin.Client, acct sdk.Account) error
+	}{
+		{"DiscoverDevices", func(ctx context.Context, c *grpcplugin.Client, acct sdk.Account) error {
+			_, err := c.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: acct})
+			return err
+		}},
+		{"PollReadings", func(ctx context.Context, c *grpcplugin.Client, acct sdk.Account) error {
+			_, err := c.PollReadings(ctx, sdk.PollRequest{Account: acct})
+			return err
+		}},
+	}
+	for _, call := range calls {
+		for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+			t.Run(fmt.Sprintf("%s/%d", call.name, status), func(t *testing.T) {
+				c, fake := setup(t)
+				acct := linkedAccount(t, c, fake)
+				acct.Credentials["expires_at"] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+				fake.FailNext(status) // the first API call, right after the refresh
+
+				err := call.call(t.Context(), c, acct)
+				wantKind(t, err, sdk.KindTemporary)
+				rc, ok := sdk.RefreshedCredentialsOf(err)
+				if !ok || rc["access_token"] == "" || rc["access_token"] == acct.Credentials["access_token"] ||
+					rc["refresh_token"] == "" || rc["refresh_token"] == acct.Credentials["refresh_token"] {
+					t.Fatalf("error carries no new token pair (ok=%v, %d keys)", ok, len(rc))
+				}
+
+				// The old pair was rotated away; only the one on the error still works.
+				old := acct
+				old.Credentials = maps.Clone(acct.Credentials)
+				fake.ExpireAccessTokens()
+				wantKind(t, call.call(t.Context(), c, old), sdk.KindReauth)
+				acct.Credentials = rc
+				if err := call.call(t.Context(), c, acct); err != nil {
+					t.Fatalf("call with the credentials from the error: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// Errors before any refresh carry nothing: the stored credentials are still current.
+func TestFailWithoutRefreshCarriesNoCredentials(t *testing.T) {
+	c, fake := setup(t)
+	acct := linkedAccount(t, c, fake)
+	fake.FailNext(http.StatusServiceUnavailable)
+	_, err := c.DiscoverDevices(t.Context(), sdk.DiscoverRequest{Account: acct})
+	wantKind(t, err, sdk.KindTemporary)
+	if _, ok := sdk.RefreshedCredentialsOf(err); ok {
+		t.Error("error carries credentials although nothing was refreshed")
 	}
 }

@@ -151,6 +151,14 @@ func (s *session) refreshed() sdk.Credentials {
 	return s.creds
 }
 
+// fail returns err carrying the refreshed credentials, if the call refreshed them
+// before failing. Acme rotates refresh tokens: once a refresh succeeded the old pair is
+// dead, so an error that dropped the new one (the next request got a 503, a quota) would
+// lock the account out. Every error after a.session() goes through here.
+func (s *session) fail(err error) error {
+	return sdk.WithRefreshedCredentials(err, s.refreshed())
+}
+
 func (s *session) expired() bool {
 	at, err := time.Parse(time.RFC3339, s.creds[credExpiresAt])
 	if err != nil {
