@@ -1,0 +1,116 @@
+package drill_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/internal/loadtest"
+	"github.com/poolhost/poolhost/host/internal/pgtest"
+)
+
+// TestDrillPostgresDown stops PostgreSQL (pg_ctl stop -m fast: sessions are cut, as a
+// crash looks to clients) while 50 clients post, keeps it down, and starts it again.
+// Phases are driven by what the clients see, never by fixed sleeps:
+//
+//  1. up: until some deliveries were accepted (and at least a while has passed);
+//  2. down: until deliveries sent after the stop are being refused (503);
+//  3. back: until deliveries sent after the restart are accepted again.
+//
+// Every delivery sent and answered while the server was down must be a 503; every 200
+// or 202 given at any time is stored exactly once after the worker drains. A delivery
+// cut mid-commit may be stored without its answer saying so (the host cannot know),
+// but never in part.
+func TestDrillPostgresDown(t *testing.T) {
+	phase := 3 * time.Second
+	if testing.Short() {
+		phase = time.Second
+	}
+	cluster := pgtest.NewCluster(t)
+	h := newInproc(t, cluster.NewDatabase(t))
+	h.worker.Start(context.Background())
+
+	var (
+		mu                  sync.Mutex
+		stoppedAt, startsAt time.Time // stop finished; start began
+		restartedAt         time.Time // start finished
+		okBefore, okAfter   int
+		refusedWhileDown    int
+	)
+	run := h.runner(50, func(r loadtest.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case stoppedAt.IsZero() && r.Status == 200:
+			okBefore++
+		case !restartedAt.IsZero() && r.Start.After(restartedAt) && r.Status == 200:
+			okAfter++
+		case !stoppedAt.IsZero() && startsAt.IsZero() && r.Start.After(stoppedAt) && r.Status == 503:
+			refusedWhileDown++
+		}
+	})
+	count := func(n *int) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return *n >= 50 }
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan []loadtest.Result, 1)
+	go func() { done <- run.Run(ctx, 0) }()
+	stopLoad := func() []loadtest.Result { cancel(); return <-done }
+
+	// 1. up.
+	time.Sleep(phase) // a minimum duration of the phase, not an assertion
+	if !waitFor(time.Minute, count(&okBefore)) {
+		stopLoad()
+		t.Fatal("no deliveries accepted before the stop")
+	}
+	// 2. down.
+	if err := cluster.Stop(); err != nil {
+		stopLoad()
+		t.Fatalf("stop PostgreSQL: %v", err)
+	}
+	mu.Lock()
+	stoppedAt = time.Now()
+	mu.Unlock()
+	time.Sleep(phase)
+	if !waitFor(time.Minute, count(&refusedWhileDown)) {
+		stopLoad()
+		t.Fatal("deliveries were not refused with 503 while PostgreSQL was down")
+	}
+	mu.Lock()
+	startsAt = time.Now()
+	mu.Unlock()
+	if err := cluster.Start(); err != nil {
+		stopLoad()
+		t.Fatalf("start PostgreSQL: %v", err)
+	}
+	mu.Lock()
+	restartedAt = time.Now()
+	mu.Unlock()
+	// 3. back.
+	time.Sleep(phase)
+	recovered := waitFor(time.Minute, count(&okAfter))
+	results := stopLoad()
+
+	sum := loadtest.Summarize(results)
+	t.Logf("%s; down %v; accepted before %d, refused while down %d, accepted after %d",
+		sum, startsAt.Sub(stoppedAt).Round(time.Millisecond), okBefore, refusedWhileDown, okAfter)
+	if !recovered {
+		t.Fatal("deliveries were not accepted again after PostgreSQL came back")
+	}
+	for _, r := range results {
+		if r.Start.After(stoppedAt) && r.Start.Add(r.Latency).Before(startsAt) && r.Status != 503 {
+			t.Errorf("delivery %d sent and answered while PostgreSQL was down: %d (%v), want 503", r.Seq, r.Status, r.Err)
+		}
+	}
+	for code, n := range sum.ByStatus {
+		if code != 200 && code != 202 && code != 503 {
+			t.Errorf("%d deliveries answered %d, want only 200, 202 or 503", n, code)
+		}
+	}
+
+	h.drain(t)
+	checkExactlyOnce(t, results, readStored(t, h.store, h.payloads), true)
+}
