@@ -230,13 +230,13 @@ func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) 
 	s := a.session(req.Account.Credentials)
 	pools, err := s.pools(ctx)
 	if err != nil {
-		return sdk.DiscoverResult{}, fmt.Errorf("list pools: %w", err)
+		return sdk.DiscoverResult{}, s.fail(fmt.Errorf("list pools: %w", err))
 	}
 	var devices []sdk.Device
 	for _, p := range pools {
 		d, ok, err := s.device(ctx, p.ID)
 		if err != nil {
-			return sdk.DiscoverResult{}, fmt.Errorf("get device of pool %d: %w", p.ID, err)
+			return sdk.DiscoverResult{}, s.fail(fmt.Errorf("get device of pool %d: %w", p.ID, err))
 		}
 		if !ok {
 			continue
@@ -263,7 +263,7 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 	s := a.session(req.Account.Credentials)
 	pools, err := s.pools(ctx)
 	if err != nil {
-		return sdk.PollResult{}, fmt.Errorf("list pools: %w", err)
+		return sdk.PollResult{}, s.fail(fmt.Errorf("list pools: %w", err))
 	}
 	now := a.now().UTC()
 	next := cursor{V: cursorVersion, Pools: make(map[string]poolCursor, len(pools))}
@@ -274,7 +274,7 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		if pc.DeviceCheckedAt.IsZero() || now.Sub(pc.DeviceCheckedAt) >= deviceRecheck || now.Before(pc.DeviceCheckedAt) {
 			d, ok, err := s.device(ctx, p.ID)
 			if err != nil {
-				return sdk.PollResult{}, fmt.Errorf("get device of pool %d: %w", p.ID, err)
+				return sdk.PollResult{}, s.fail(fmt.Errorf("get device of pool %d: %w", p.ID, err))
 			}
 			if d.UUID != pc.Device {
 				// A new ICO starts its own history.
@@ -293,7 +293,7 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		}
 		measures, err := s.lastMeasures(ctx, p.ID)
 		if err != nil {
-			return sdk.PollResult{}, fmt.Errorf("get last measures of pool %d: %w", p.ID, err)
+			return sdk.PollResult{}, s.fail(fmt.Errorf("get last measures of pool %d: %w", p.ID, err))
 		}
 		var rs []sdk.Reading
 		rs, pc.Seen = readingsFrom(pc.Device, measures, pc.Seen)

@@ -85,6 +85,13 @@ func (s *session) refreshedCredentials() sdk.Credentials {
 	return s.creds
 }
 
+// fail returns err carrying the refreshed credentials, if the call refreshed them
+// before failing (a 503 or the quota on the next request): the host must store them
+// anyway, or the next call starts from a token Ondilo may already have replaced.
+func (s *session) fail(err error) error {
+	return sdk.WithRefreshedCredentials(err, s.refreshedCredentials())
+}
+
 // getJSON GETs an API path and decodes the answer into out. It refreshes an expired
 // access token first, and refreshes and retries once when the API answers 401.
 func (s *session) getJSON(ctx context.Context, path string, query url.Values, out any) error {

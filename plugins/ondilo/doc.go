@@ -10,8 +10,9 @@
 // Credentials the host stores per account: access_token, refresh_token and expiry
 // (RFC 3339, UTC). Access tokens live an hour and refresh tokens do not expire, so the
 // adapter refreshes when the stored expiry has passed and once more on a 401, and hands
-// the new set back as RefreshedCredentials. A refresh the token endpoint rejects (400 or
-// 401) means the user revoked the grant: the call fails with a reauth error.
+// the new set back as RefreshedCredentials — on the error (sdk.WithRefreshedCredentials)
+// when a later request of the same call fails. A refresh the token endpoint rejects (400
+// or 401) means the user revoked the grant: the call fails with a reauth error.
 //
 // Choices worth knowing:
 //   - External account id. Ondilo's API has no "who am I" endpoint and the refresh token

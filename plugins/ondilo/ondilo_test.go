@@ -741,3 +741,78 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// A call that refreshed the access token and then failed (503, quota) hands the new
+// token back on the error, so the host stores it instead of refreshing again next time
+// (and so an account survives if Ondilo ever starts rotating refresh tokens).
+func TestRefreshThenFailKeepsCredentials(t *testing.T) {
+	failures := []struct {
+		name  string
+		setup func(srv *ondilotest.Server)
+	}{
+		{"503", func(s *ondilotest.Server) { s.FailNext(1, http.StatusServiceUnavailable) }},
+		{"quota", func(s *ondilotest.Server) { s.SetQuotaExceeded(http.StatusTooManyRequests) }},
+	}
+	calls := []struct {
+		name string
+		call func(ctx context.Context, c client, a sdk.Account) error
+	}{
+		{"discover", func(ctx context.Context, c client, a sdk.Account) error {
+			_, err := c.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: a})
+			return err
+		}},
+		{"poll", func(ctx context.Context, c client, a sdk.Account) error {
+			_, err := c.PollReadings(ctx, sdk.PollRequest{Account: a})
+			return err
+		}},
+	}
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, f := range failures {
+			for _, call := range calls {
+				t.Run(f.name+"/"+call.name, func(t *testing.T) {
+					c, srv := start(t, tr)
+					acct := account(srv, time.Now().Add(-time.Minute))
+					srv.ExpireAccessTokens()
+					f.setup(srv)
+
+					err := call.call(ctx(t), c, acct)
+					wantKind(t, err, sdk.KindTemporary)
+					if n := srv.TokenRequests("refresh_token"); n != 1 {
+						t.Fatalf("%d refresh requests, want 1", n)
+					}
+					fresh, ok := sdk.RefreshedCredentialsOf(err)
+					if !ok || fresh["access_token"] == "" || fresh["access_token"] == acct.Credentials["access_token"] {
+						t.Fatalf("error carries no new access token (ok=%v, keys %v)", ok, keys(fresh))
+					}
+					if fresh["refresh_token"] != acct.Credentials["refresh_token"] {
+						t.Error("refresh token changed unexpectedly")
+					}
+					if exp, err := time.Parse(time.RFC3339, fresh["expiry"]); err != nil || time.Until(exp) < 50*time.Minute {
+						t.Errorf("refreshed expiry = %q", fresh["expiry"])
+					}
+
+					// With the stored credentials replaced, the retry needs no refresh.
+					srv.SetQuotaExceeded(0)
+					acct.Credentials = fresh
+					if err := call.call(ctx(t), c, acct); err != nil {
+						t.Fatalf("retry with the credentials from the error: %v", err)
+					}
+					if n := srv.TokenRequests("refresh_token"); n != 1 {
+						t.Errorf("retry refreshed again (%d refresh requests)", n)
+					}
+				})
+			}
+		}
+
+		t.Run("no refresh, no credentials", func(t *testing.T) {
+			c, srv := start(t, tr)
+			acct := account(srv, time.Now().Add(time.Hour))
+			srv.FailNext(1, http.StatusServiceUnavailable)
+			_, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+			wantKind(t, err, sdk.KindTemporary)
+			if _, ok := sdk.RefreshedCredentialsOf(err); ok {
+				t.Error("error carries credentials although nothing was refreshed")
+			}
+		})
+	})
+}
