@@ -15,7 +15,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/internal/worker"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/host/retry"
 	"github.com/poolhost/poolhost/host/store"
@@ -81,10 +81,7 @@ type Worker struct {
 	cfg    Config
 	log    hclog.Logger
 	events *prometheus.CounterVec
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	loop   worker.Loop
 }
 
 // New returns a worker; nothing runs until Start.
@@ -100,7 +97,7 @@ func New(d Deps, cfg Config) *Worker {
 		cfg.Lease = def.Lease
 	}
 	if cfg.Owner == "" {
-		cfg.Owner = retry.OwnerID("poll")
+		cfg.Owner = worker.OwnerID("poll")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -124,40 +121,19 @@ func (w *Worker) Start(ctx context.Context) {
 		w.log.Info("poll worker disabled: no provider account will be polled")
 		return
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.cancel != nil {
-		return
-	}
-	ctx, w.cancel = context.WithCancel(ctx)
-	w.done = make(chan struct{})
-	w.log.Info("poll worker started", "owner", w.cfg.Owner, "interval", w.cfg.Interval, "batch_size", w.cfg.BatchSize)
-	go func() {
-		defer close(w.done)
-		t := time.NewTicker(w.cfg.Interval)
-		defer t.Stop()
-		for {
-			if _, err := w.Tick(ctx); err != nil && ctx.Err() == nil {
-				w.log.Error("poll tick failed", "error", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	started := w.loop.Start(ctx, w.cfg.Interval, func(ctx context.Context) {
+		if _, err := w.Tick(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("poll tick failed", "error", err)
 		}
-	}()
+	})
+	if started {
+		w.log.Info("poll worker started", "owner", w.cfg.Owner, "interval", w.cfg.Interval, "batch_size", w.cfg.BatchSize)
+	}
 }
 
 // Close stops the worker and waits for the tick in progress.
 func (w *Worker) Close() error {
-	w.mu.Lock()
-	cancel, done := w.cancel, w.done
-	w.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
+	w.loop.Close()
 	return nil
 }
 

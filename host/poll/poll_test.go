@@ -3,8 +3,6 @@ package poll_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,44 +11,19 @@ import (
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/internal/ingesttest"
-	"github.com/poolhost/poolhost/host/internal/pgtest"
 	"github.com/poolhost/poolhost/host/poll"
 	"github.com/poolhost/poolhost/host/store"
 )
 
 var pluginDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "poll-plugins-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pluginDir = dir
-	if err := ingesttest.BuildPlugins(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pgtest.Main(m)
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func TestMain(m *testing.M) { ingesttest.Main(m, &pluginDir) }
 
 func TestPollWorker(t *testing.T) {
 	for _, eng := range ingesttest.Engines {
 		t.Run(eng.Name, func(t *testing.T) {
 			ctx := context.Background()
-			clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+			clk := ingesttest.NewClock()
 			s := eng.Open(t, store.WithClock(clk.Now))
 			at := clk.Now().Add(-time.Minute).Format(time.RFC3339)
 			good := ingesttest.Seed(t, s, "faulty", "good@example.com", map[string]string{

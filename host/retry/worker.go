@@ -2,13 +2,10 @@ package retry
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/internal/worker"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
@@ -102,10 +100,7 @@ type Worker struct {
 	cfg     Config
 	log     hclog.Logger
 	metrics *metrics
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	loop    worker.Loop
 }
 
 // New returns a worker; nothing runs until Start.
@@ -133,7 +128,7 @@ func New(d Deps, cfg Config) *Worker {
 		cfg.Concurrency = 8
 	}
 	if cfg.Owner == "" {
-		cfg.Owner = OwnerID("retry")
+		cfg.Owner = worker.OwnerID("retry")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -147,15 +142,6 @@ func New(d Deps, cfg Config) *Worker {
 	return &Worker{d: d, cfg: cfg, log: d.Logger.Named("retry"), metrics: newMetrics(d.Registerer)}
 }
 
-// OwnerID returns a lease owner id unique to this process: host, pid and a random
-// suffix, so two processes on one host (or a restarted one) never share leases.
-func OwnerID(kind string) string {
-	hostname, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s-%s-%d-%s", kind, hostname, os.Getpid(), hex.EncodeToString(b[:]))
-}
-
 // Owner is the worker's lease owner id.
 func (w *Worker) Owner() string { return w.cfg.Owner }
 
@@ -166,46 +152,22 @@ func (w *Worker) Start(ctx context.Context) {
 		w.log.Info("retry worker disabled: ingestion failures will wait until it is enabled or an operator acts")
 		return
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.cancel != nil {
-		return
+	started := w.loop.Start(ctx, w.cfg.Interval, func(ctx context.Context) {
+		if _, err := w.Tick(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("retry tick failed", "error", err)
+		}
+	})
+	if started {
+		w.log.Info("retry worker started", "owner", w.cfg.Owner, "interval", w.cfg.Interval, "batch_size", w.cfg.BatchSize,
+			"lease", w.cfg.Lease, "max_attempts", w.cfg.MaxAttempts, "backoff_base", w.cfg.BackoffBase, "backoff_cap", w.cfg.BackoffCap)
 	}
-	ctx, w.cancel = context.WithCancel(ctx)
-	w.done = make(chan struct{})
-	w.log.Info("retry worker started", "owner", w.cfg.Owner, "interval", w.cfg.Interval, "batch_size", w.cfg.BatchSize,
-		"lease", w.cfg.Lease, "max_attempts", w.cfg.MaxAttempts, "backoff_base", w.cfg.BackoffBase, "backoff_cap", w.cfg.BackoffCap)
-	go w.run(ctx)
 }
 
 // Close stops the worker and waits for the tick in progress. Rows it was processing
 // finish or, if cut short, come back after their lease.
 func (w *Worker) Close() error {
-	w.mu.Lock()
-	cancel, done := w.cancel, w.done
-	w.mu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	<-done
+	w.loop.Close()
 	return nil
-}
-
-func (w *Worker) run(ctx context.Context) {
-	defer close(w.done)
-	t := time.NewTicker(w.cfg.Interval)
-	defer t.Stop()
-	for {
-		if _, err := w.Tick(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("retry tick failed", "error", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Tick runs one round: rescue expired leases, then claim and process due rows batch by

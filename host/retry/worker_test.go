@@ -20,7 +20,6 @@ import (
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/internal/ingesttest"
-	"github.com/poolhost/poolhost/host/internal/pgtest"
 	"github.com/poolhost/poolhost/host/retry"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
@@ -28,32 +27,7 @@ import (
 
 var pluginDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "retry-plugins-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pluginDir = dir
-	if err := ingesttest.BuildPlugins(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pgtest.Main(m)
-}
-
-// clock is a fake clock shared by the store and the worker.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func TestMain(m *testing.M) { ingesttest.Main(m, &pluginDir) }
 
 // logBuffer is a goroutine-safe log sink.
 type logBuffer struct {
@@ -70,7 +44,7 @@ func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l
 
 type env struct {
 	s        *store.Store
-	clk      *clock
+	clk      *ingesttest.Clock
 	logs     *logBuffer
 	log      hclog.Logger
 	ing      *ingest.Service
@@ -81,7 +55,7 @@ type env struct {
 
 func newEnv(t *testing.T, eng ingesttest.Engine) *env {
 	t.Helper()
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := ingesttest.NewClock()
 	s := eng.Open(t, store.WithClock(clk.Now))
 	ingesttest.Seed(t, s, "faulty", "owner@example.com", nil, []string{"probe"}, nil)
 	e := &env{s: s, clk: clk, logs: &logBuffer{}, failFile: filepath.Join(t.TempDir(), "fail"), reg: prometheus.NewRegistry()}

@@ -22,26 +22,13 @@ import (
 	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/internal/ingesttest"
-	"github.com/poolhost/poolhost/host/internal/pgtest"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/webhook"
 )
 
 var pluginDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "webhook-plugins-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pluginDir = dir
-	if err := ingesttest.BuildPlugins(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pgtest.Main(m)
-}
+func TestMain(m *testing.M) { ingesttest.Main(m, &pluginDir) }
 
 const accountSecret = "whsec_YWNjb3VudC1hLXNlY3JldC1mb3ItdGVzdHMtMTIz"
 

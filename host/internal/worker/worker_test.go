@@ -1,0 +1,108 @@
+package worker_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/internal/worker"
+)
+
+// waitFor polls cond with a deadline generous enough for a loaded CI box.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestLoop(t *testing.T) {
+	t.Run("ticks at once, then every interval, until Close", func(t *testing.T) {
+		var l worker.Loop
+		var n atomic.Int64
+		if !l.Start(context.Background(), time.Millisecond, func(context.Context) { n.Add(1) }) {
+			t.Fatal("Start = false on a fresh loop")
+		}
+		waitFor(t, "three ticks", func() bool { return n.Load() >= 3 })
+		l.Close()
+		after := n.Load()
+		time.Sleep(20 * time.Millisecond)
+		if n.Load() != after {
+			t.Errorf("ticked after Close: %d then %d", after, n.Load())
+		}
+	})
+
+	t.Run("first tick does not wait for the interval", func(t *testing.T) {
+		var l worker.Loop
+		ticked := make(chan struct{}, 1)
+		l.Start(context.Background(), time.Hour, func(context.Context) {
+			select {
+			case ticked <- struct{}{}:
+			default:
+			}
+		})
+		defer l.Close()
+		select {
+		case <-ticked:
+		case <-time.After(30 * time.Second):
+			t.Fatal("no tick before the first interval")
+		}
+	})
+
+	t.Run("Close cancels and waits for the tick in progress", func(t *testing.T) {
+		var l worker.Loop
+		started := make(chan struct{})
+		var finished atomic.Bool
+		l.Start(context.Background(), time.Hour, func(ctx context.Context) {
+			close(started)
+			<-ctx.Done()
+			finished.Store(true)
+		})
+		<-started
+		l.Close()
+		if !finished.Load() {
+			t.Fatal("Close returned before the tick in progress finished")
+		}
+	})
+
+	t.Run("parent ctx ends the loop", func(t *testing.T) {
+		var l worker.Loop
+		ctx, cancel := context.WithCancel(context.Background())
+		var n atomic.Int64
+		l.Start(ctx, time.Millisecond, func(context.Context) { n.Add(1) })
+		waitFor(t, "a tick", func() bool { return n.Load() >= 1 })
+		cancel()
+		l.Close() // returns only once the goroutine is gone
+	})
+
+	t.Run("starts once; Close without Start and twice is fine", func(t *testing.T) {
+		var idle worker.Loop
+		idle.Close()
+		var l worker.Loop
+		l.Start(context.Background(), time.Hour, func(context.Context) {})
+		if l.Start(context.Background(), time.Hour, func(context.Context) { t.Error("second loop ran") }) {
+			t.Error("second Start = true")
+		}
+		l.Close()
+		l.Close()
+		if l.Start(context.Background(), time.Hour, func(context.Context) { t.Error("restarted loop ran") }) {
+			t.Error("Start after Close = true")
+		}
+	})
+}
+
+func TestOwnerID(t *testing.T) {
+	a, b := worker.OwnerID("poll"), worker.OwnerID("poll")
+	if a == b {
+		t.Errorf("two owner ids in one process are equal: %q", a)
+	}
+	if !strings.HasPrefix(a, "poll-") {
+		t.Errorf("OwnerID(poll) = %q, want the kind first", a)
+	}
+}
