@@ -40,21 +40,39 @@ type FailureStore interface {
 // failureCollector reads the failures table at scrape time, so the gauges are right on
 // every replica whether or not its worker is enabled.
 type failureCollector struct {
-	s       FailureStore
-	byState *prometheus.Desc
-	oldest  *prometheus.Desc
+	s         FailureStore
+	providers func() []string
+	byState   *prometheus.Desc
+	oldest    *prometheus.Desc
 }
+
+// FailureCollectorOption tunes NewFailureCollector.
+type FailureCollectorOption func(*failureCollector)
+
+// WithProviders names the providers whose every status is exported even with no rows
+// (as 0), so a dashboard or an alert sees "no failures" rather than "no data". It is
+// called at each scrape: the configured providers change on reload.
+func WithProviders(providers func() []string) FailureCollectorOption {
+	return func(c *failureCollector) { c.providers = providers }
+}
+
+// failureStatuses are the states exported for each provider, zeros included.
+var failureStatuses = []store.FailureStatus{store.FailurePending, store.FailureProcessing, store.FailureResolved, store.FailureDead}
 
 // NewFailureCollector returns a collector exporting failures by provider and state and
 // the age of the oldest due failure.
-func NewFailureCollector(s FailureStore) prometheus.Collector {
-	return &failureCollector{
+func NewFailureCollector(s FailureStore, opts ...FailureCollectorOption) prometheus.Collector {
+	c := &failureCollector{
 		s: s,
 		byState: prometheus.NewDesc("poolhost_ingestion_failures",
 			"Rows in integration_ingestion_failures by provider and status.", []string{"provider", "status"}, nil),
 		oldest: prometheus.NewDesc("poolhost_ingestion_oldest_due_failure_age_seconds",
 			"How long the oldest due pending failure has waited past its next attempt time.", nil, nil),
 	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 func (c *failureCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -66,8 +84,30 @@ func (c *failureCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if counts, err := c.s.FailureCounts(ctx); err == nil {
+		// Every status of every provider, known from the config or from the rows: a
+		// series that is absent while it is zero breaks rate() and "no failures" panels.
+		byKey := map[[2]string]int64{}
+		var providers []string
+		seen := map[string]bool{}
+		add := func(p string) {
+			if !seen[p] {
+				seen[p] = true
+				providers = append(providers, p)
+			}
+		}
+		if c.providers != nil {
+			for _, p := range c.providers() {
+				add(p)
+			}
+		}
 		for _, fc := range counts {
-			ch <- prometheus.MustNewConstMetric(c.byState, prometheus.GaugeValue, float64(fc.Count), fc.Provider, string(fc.Status))
+			add(fc.Provider)
+			byKey[[2]string{fc.Provider, string(fc.Status)}] += fc.Count
+		}
+		for _, p := range providers {
+			for _, st := range failureStatuses {
+				ch <- prometheus.MustNewConstMetric(c.byState, prometheus.GaugeValue, float64(byKey[[2]string{p, string(st)}]), p, string(st))
+			}
 		}
 	} else {
 		ch <- prometheus.NewInvalidMetric(c.byState, err)
