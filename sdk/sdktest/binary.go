@@ -1,0 +1,124 @@
+package sdktest
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
+)
+
+// hostEnv names the only environment variables the host passes to a plugin process
+// (host/pluginmgr.EnvAllowList; keep the two in step). A binary that passes its tests
+// here does not depend on anything else the developer's shell happens to export.
+var hostEnv = []string{"PATH", "HOME", "TZ", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+
+// BuildBinary builds the main package pkg ("." or a path like "./cmd/poolhost-provider-acme",
+// relative to the test's package directory, or an import path) into a temporary
+// directory removed when the test ends, and returns the binary's path. It skips the test
+// under -short and when no go tool is on PATH, since building takes seconds.
+//
+//	bin := sdktest.BuildBinary(t, "./cmd/poolhost-provider-acme")
+//	c := sdktest.LaunchBinary(t, bin)
+func BuildBinary(tb testing.TB, pkg string) string {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("builds a plugin binary")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		tb.Skip("no go tool on PATH to build the plugin binary")
+	}
+	name := path.Base(filepath.ToSlash(pkg))
+	if name == "." || name == "/" {
+		wd, err := os.Getwd()
+		if err != nil {
+			tb.Fatalf("build %s: %v", pkg, err)
+		}
+		name = filepath.Base(wd)
+	}
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	bin := filepath.Join(tb.TempDir(), name)
+	if out, err := exec.Command(goTool, "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		tb.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// LaunchBinary starts the plugin binary at path the way the host does — a child process
+// speaking go-plugin gRPC only, with AutoMTLS, sdk.Handshake and the host's protocol
+// versions, and only the host's small allow-list of environment variables — and returns
+// the client the host would use. The process's log lines go to the test's output (shown
+// with -v or on failure); it is killed when the test ends. Use it to prove a main.go is
+// wired: Connect tests the adapter but never runs main.
+func LaunchBinary(tb testing.TB, path string) *grpcplugin.Client {
+	tb.Helper()
+	out := &testWriter{w: tb.Output()}
+	tb.Cleanup(out.close) // registered first so it runs last, after Kill
+	cmd := exec.Command(path)
+	for _, k := range hostEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	pc := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: grpcplugin.VersionedPlugins(),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SkipHostEnv:      true,
+		StartTimeout:     time.Minute, // generous: CI machines are slow and busy
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: filepath.Base(path), Level: hclog.Info, Output: out}),
+	})
+	tb.Cleanup(pc.Kill)
+	rpc, err := pc.Client()
+	if err != nil {
+		tb.Fatalf("start plugin %s: %v", path, err)
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		tb.Fatalf("dispense %s: %v", sdk.PluginName, err)
+	}
+	c, ok := raw.(*grpcplugin.Client)
+	if !ok {
+		tb.Fatalf("dispense %s: got %T, want *grpcplugin.Client", sdk.PluginName, raw)
+	}
+	return c
+}
+
+// testWriter forwards to the test's output until the test ends and drops what comes
+// later: go-plugin's log goroutines may still write while the process is killed, and
+// writing to a finished test panics.
+type testWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return len(p), nil
+	}
+	return w.w.Write(p)
+}
+
+func (w *testWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+}
