@@ -511,7 +511,8 @@ func (s *Service) Disconnect(ctx context.Context, a auth.Actor, accountID int64)
 }
 
 // Discover asks the provider for the account's devices, stores them and any refreshed
-// credentials. Credentials the provider rejects mark the account reauth_required.
+// credentials (also when the call failed after refreshing them). Credentials the
+// provider rejects mark the account reauth_required.
 func (s *Service) Discover(ctx context.Context, a auth.Actor, accountID int64) ([]Device, error) {
 	acc, err := s.ownedAccount(ctx, a, accountID)
 	if err != nil {
@@ -529,6 +530,14 @@ func (s *Service) Discover(ctx context.Context, a auth.Actor, accountID int64) (
 		ID: id(acc.ID), ExternalAccountID: acc.ExternalAccountID, Credentials: creds,
 	}})
 	if err != nil {
+		// A plugin that refreshed the tokens and then failed hands them back on the
+		// error. Store them whatever the error: with rotating refresh tokens the stored
+		// pair is already dead, and dropping these would lock the account out.
+		if fresh, ok := sdk.RefreshedCredentialsOf(err); ok {
+			if serr := s.d.Store.UpdateAccountCredentials(ctx, acc.ID, fresh); serr != nil {
+				s.log.Error("store refreshed credentials of a failed discovery", "account", acc.ID, "error", serr)
+			}
+		}
 		if sdk.IsKind(err, sdk.KindReauth) {
 			if serr := s.d.Store.SetAccountStatus(ctx, acc.ID, store.AccountReauthRequired); serr != nil {
 				s.log.Error("mark account reauth_required", "account", acc.ID, "error", serr)
