@@ -156,10 +156,12 @@ func newInproc(t *testing.T, databaseURL string) *inproc {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	// A generous budget and short backoff: the drill checks that nothing is lost, and a
-	// row that went dead would be kept but not stored.
+	// row that went dead would be kept but not stored. A short lease: a row claimed just
+	// before PostgreSQL went away, whose failed attempt could not be recorded, waits for
+	// its lease to expire before the rescue brings it back.
 	w := retry.New(retry.Deps{Store: s, Ingest: ing, Plugins: retry.ManagerPlugins(mgr), Logger: log, Registerer: reg},
 		retry.Config{RetryWorker: config.RetryWorker{
-			Enabled: true, Interval: 200 * time.Millisecond, BatchSize: 50, Lease: time.Minute,
+			Enabled: true, Interval: 200 * time.Millisecond, BatchSize: 50, Lease: 5 * time.Second,
 			MaxAttempts: 50, BackoffBase: 50 * time.Millisecond, BackoffCap: time.Second,
 		}})
 	t.Cleanup(func() { w.Close() })

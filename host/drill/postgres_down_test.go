@@ -60,6 +60,8 @@ func TestDrillPostgresDown(t *testing.T) {
 	go func() { done <- run.Run(ctx, 0) }()
 	stopLoad := func() []loadtest.Result { cancel(); return <-done }
 
+	began := time.Now()
+	mark := func(what string) { t.Logf("%7.2fs %s", time.Since(began).Seconds(), what) }
 	// 1. up.
 	time.Sleep(phase) // a minimum duration of the phase, not an assertion
 	if !waitFor(time.Minute, count(&okBefore)) {
@@ -67,6 +69,7 @@ func TestDrillPostgresDown(t *testing.T) {
 		t.Fatal("no deliveries accepted before the stop")
 	}
 	// 2. down.
+	mark("stopping PostgreSQL")
 	if err := cluster.Stop(); err != nil {
 		stopLoad()
 		t.Fatalf("stop PostgreSQL: %v", err)
@@ -74,6 +77,7 @@ func TestDrillPostgresDown(t *testing.T) {
 	mu.Lock()
 	stoppedAt = time.Now()
 	mu.Unlock()
+	mark("PostgreSQL stopped")
 	time.Sleep(phase)
 	if !waitFor(time.Minute, count(&refusedWhileDown)) {
 		stopLoad()
@@ -82,6 +86,7 @@ func TestDrillPostgresDown(t *testing.T) {
 	mu.Lock()
 	startsAt = time.Now()
 	mu.Unlock()
+	mark("starting PostgreSQL")
 	if err := cluster.Start(); err != nil {
 		stopLoad()
 		t.Fatalf("start PostgreSQL: %v", err)
@@ -89,10 +94,13 @@ func TestDrillPostgresDown(t *testing.T) {
 	mu.Lock()
 	restartedAt = time.Now()
 	mu.Unlock()
+	mark("PostgreSQL started")
 	// 3. back.
 	time.Sleep(phase)
 	recovered := waitFor(time.Minute, count(&okAfter))
+	mark("accepting again")
 	results := stopLoad()
+	mark("load stopped")
 
 	sum := loadtest.Summarize(results)
 	t.Logf("%s; down %v; accepted before %d, refused while down %d, accepted after %d",
@@ -112,5 +120,7 @@ func TestDrillPostgresDown(t *testing.T) {
 	}
 
 	h.drain(t)
+	mark("failures drained")
 	checkExactlyOnce(t, results, readStored(t, h.store, h.payloads), true)
+	mark("checked")
 }
