@@ -155,3 +155,19 @@ func ExamplePoller() {
 	// 2 2026-01-01T13:00:00Z new-access
 	// 0 2026-01-01T13:00:00Z true
 }
+
+// A call that refreshed the account's tokens and then failed must still hand the new
+// tokens back: with rotating refresh tokens the old ones are already revoked. The error
+// keeps its kind; the host stores the credentials, then handles the error as usual.
+func ExampleWithRefreshedCredentials() {
+	fresh := sdk.Credentials{"access_token": "new", "refresh_token": "rotated"}
+	// The token refresh worked, then the device list hit the provider's quota.
+	err := sdk.WithRefreshedCredentials(sdk.Temporary("list devices: quota exceeded (HTTP 429)"), fresh)
+
+	creds, ok := sdk.RefreshedCredentialsOf(err)
+	fmt.Println(sdk.KindOf(err), ok, creds["refresh_token"])
+	fmt.Println(err)
+	// Output:
+	// temporary true rotated
+	// temporary: list devices: quota exceeded (HTTP 429)
+}
