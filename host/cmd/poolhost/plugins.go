@@ -90,7 +90,7 @@ func capabilities(st pluginmgr.Status) string {
 	if c.Poll {
 		p := "poll"
 		if c.MinPollInterval > 0 {
-			p += "(min " + c.MinPollInterval.String() + ")"
+			p += "(min=" + c.MinPollInterval.String() + ")" // no spaces: the table is split on whitespace by scripts
 		}
 		parts = append(parts, p)
 	}
