@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/declared"
 	"github.com/poolhost/poolhost/sdk/signature"
 )
 
@@ -21,17 +22,11 @@ const Version = "0.1.0"
 // account's own secret in the linkage credentials.
 const SecretWebhookSecret = "webhook_secret"
 
-// Connect input and credential keys.
+// Connect input keys. The declared devices are kept under the same key in the
+// credentials.
 const (
-	InputDevices = "devices"
+	InputDevices = declared.Key
 	InputName    = "name"
-	credDevices  = "devices"
-)
-
-// maxDevices and maxDeviceIDLen bound what a user can declare in Connect.
-const (
-	maxDevices     = 256
-	maxDeviceIDLen = 128
 )
 
 var (
@@ -87,7 +82,7 @@ func (a *Adapter) Health(context.Context) error { return nil }
 
 // Connect links an account at once with a freshly generated secret.
 func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
-	devices, err := parseDevices(req.Input[InputDevices])
+	devices, err := declared.Parse(req.Input[InputDevices])
 	if err != nil {
 		return sdk.ConnectResult{}, err
 	}
@@ -110,22 +105,15 @@ func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.Connec
 		DisplayName:       name,
 		Credentials: sdk.Credentials{
 			SecretWebhookSecret: secret,
-			credDevices:         strings.Join(devices, ","),
+			declared.Key:        declared.Join(devices),
 		},
 	}}, nil
 }
 
 // DiscoverDevices returns the devices declared at Connect.
 func (a *Adapter) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
-	ids, err := parseDevices(req.Account.Credentials[credDevices])
-	if err != nil {
-		return sdk.DiscoverResult{}, err
-	}
-	out := make([]sdk.Device, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, sdk.Device{ProviderDeviceID: id, Name: id, Model: "generic webhook device"})
-	}
-	return sdk.DiscoverResult{Devices: out}, nil
+	ds, err := declared.Devices(req.Account.Credentials[declared.Key], "generic webhook device")
+	return sdk.DiscoverResult{Devices: ds}, err
 }
 
 // VerifyWebhook checks the Standard Webhooks signature with the secret that applies: the
@@ -134,16 +122,10 @@ func (a *Adapter) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (s
 func (a *Adapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error {
 	var v *signature.StandardWebhooks
 	if req.Account != nil {
-		secret := req.AccountSecret
-		if secret == "" {
-			// The secret Connect generated lives in the account's credentials; use it
-			// when the host did not pick it out for us.
-			secret = req.Account.Credentials[SecretWebhookSecret]
+		secret, err := signature.AccountSecret(req, SecretWebhookSecret)
+		if err != nil {
+			return err
 		}
-		if secret == "" {
-			return sdk.Rejected("account has no webhook secret")
-		}
-		var err error
 		if v, err = signature.NewStandardWebhooks(secret); err != nil {
 			return sdk.Rejected("account webhook secret is unusable")
 		}
@@ -157,41 +139,6 @@ func (a *Adapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error
 	}
 	// Checked against the host's receive time (req.ReceivedAt), ±5 minutes.
 	return signature.VerifyRequest(v, req)
-}
-
-// parseDevices splits and checks a comma-separated device list. Ids are kept to a
-// conservative alphabet so they are safe in URLs, logs and CSV exports.
-func parseDevices(s string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, id := range strings.Split(s, ",") {
-		id = strings.TrimSpace(id)
-		if id == "" || seen[id] {
-			continue
-		}
-		if err := checkDeviceID(id); err != nil {
-			return nil, err
-		}
-		seen[id] = true
-		out = append(out, id)
-	}
-	if len(out) > maxDevices {
-		return nil, sdk.InvalidInput("at most %d devices per account", maxDevices)
-	}
-	return out, nil
-}
-
-func checkDeviceID(id string) error {
-	if len(id) > maxDeviceIDLen {
-		return sdk.InvalidInput("device id longer than %d characters", maxDeviceIDLen)
-	}
-	for _, c := range id {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)
-		if !ok {
-			return sdk.InvalidInput("device id %q: only letters, digits and -_.: are allowed", id)
-		}
-	}
-	return nil
 }
 
 func randomHex(n int) (string, error) {

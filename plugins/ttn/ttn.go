@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/declared"
 	"github.com/poolhost/poolhost/sdk/signature"
 )
 
@@ -18,7 +19,8 @@ const ID = "ttn"
 // Version is the plugin version.
 const Version = "0.1.0"
 
-// Settings, secret, Connect input and credential keys.
+// Settings, secret and Connect input keys. The declared devices are kept under the same
+// key in the credentials.
 const (
 	SettingAuthHeader    = "auth_header"
 	SettingAuthScheme    = "auth_scheme"
@@ -29,14 +31,8 @@ const (
 
 	SecretWebhookSecret = "webhook_secret"
 
-	InputDevices = "devices"
+	InputDevices = declared.Key
 	InputName    = "name"
-	credDevices  = "devices"
-)
-
-const (
-	maxDevices     = 256
-	maxDeviceIDLen = 128
 )
 
 var (
@@ -163,7 +159,7 @@ func (a *Adapter) Health(context.Context) error { return nil }
 
 // Connect links an account at once with a freshly generated secret for the header.
 func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
-	devices, err := parseDevices(req.Input[InputDevices])
+	devices, err := declared.Parse(req.Input[InputDevices])
 	if err != nil {
 		return sdk.ConnectResult{}, err
 	}
@@ -185,22 +181,15 @@ func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.Connec
 		Credentials: sdk.Credentials{
 			// URL-safe base64 without padding: pasted into the stack's header field as is.
 			SecretWebhookSecret: base64.RawURLEncoding.EncodeToString(secret),
-			credDevices:         strings.Join(devices, ","),
+			declared.Key:        declared.Join(devices),
 		},
 	}}, nil
 }
 
 // DiscoverDevices returns the devices declared at Connect.
 func (a *Adapter) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
-	ids, err := parseDevices(req.Account.Credentials[credDevices])
-	if err != nil {
-		return sdk.DiscoverResult{}, err
-	}
-	out := make([]sdk.Device, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, sdk.Device{ProviderDeviceID: id, Name: id, Model: "LoRaWAN end device"})
-	}
-	return sdk.DiscoverResult{Devices: out}, nil
+	ds, err := declared.Devices(req.Account.Credentials[declared.Key], "LoRaWAN end device")
+	return sdk.DiscoverResult{Devices: ds}, err
 }
 
 // VerifyWebhook checks the shared-secret header with the secret that applies: the
@@ -210,14 +199,10 @@ func (a *Adapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error
 	cfg := a.config()
 	v := cfg.provider
 	if req.Account != nil {
-		secret := req.AccountSecret
-		if secret == "" {
-			secret = req.Account.Credentials[SecretWebhookSecret]
+		secret, err := signature.AccountSecret(req, SecretWebhookSecret)
+		if err != nil {
+			return err
 		}
-		if secret == "" {
-			return sdk.Rejected("account has no webhook secret")
-		}
-		var err error
 		if v, err = signature.NewSharedSecret(secret, cfg.header, cfg.scheme); err != nil {
 			return sdk.Rejected("account webhook secret is unusable")
 		}
@@ -226,31 +211,6 @@ func (a *Adapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error
 		return sdk.Rejected("no provider webhook secret is configured")
 	}
 	return signature.VerifyRequest(v, req)
-}
-
-func parseDevices(s string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, id := range strings.Split(s, ",") {
-		id = strings.TrimSpace(id)
-		if id == "" || seen[id] {
-			continue
-		}
-		if len(id) > maxDeviceIDLen {
-			return nil, sdk.InvalidInput("device id longer than %d characters", maxDeviceIDLen)
-		}
-		for _, c := range id {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-				return nil, sdk.InvalidInput("device id %q: only letters, digits and -_. are allowed", id)
-			}
-		}
-		seen[id] = true
-		out = append(out, id)
-	}
-	if len(out) > maxDevices {
-		return nil, sdk.InvalidInput("at most %d devices per account", maxDevices)
-	}
-	return out, nil
 }
 
 func randomBytes(n int) ([]byte, error) {

@@ -11,16 +11,20 @@ import (
 )
 
 // A provider adapter verifies a Standard Webhooks delivery in VerifyWebhook. The secret
-// that applies is the account's own when the webhook came in on an account-scoped URL,
-// else the provider-level one delivered by Configure. VerifyRequest checks the
-// timestamp against the host's receipt time.
+// that applies is the account's own when the webhook came in on an account-scoped URL
+// (AccountSecret; never the provider's in its place), else the provider-level one
+// delivered by Configure. VerifyRequest checks the timestamp against the host's receipt
+// time.
 func ExampleStandardWebhooks() {
 	providerSecret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // from Configure's Secrets
 
 	verifyWebhook := func(_ context.Context, req sdk.WebhookRequest) error {
 		secret := providerSecret
-		if req.AccountSecret != "" {
-			secret = req.AccountSecret
+		if req.Account != nil {
+			var err error
+			if secret, err = signature.AccountSecret(req, "webhook_secret"); err != nil {
+				return err
+			}
 		}
 		v, err := signature.NewStandardWebhooks(secret)
 		if err != nil {

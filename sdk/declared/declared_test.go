@@ -1,0 +1,97 @@
+package declared_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/declared"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name string
+		list string
+		want string // joined; "!" means invalid input
+	}{
+		{"empty", "", ""},
+		{"trimmed, deduplicated, in order", " pool-probe-1, spa,pool-probe-1,,", "pool-probe-1,spa"},
+		{"full alphabet", "a-b_c.d:E9", "a-b_c.d:E9"},
+		{"space inside an id", "ok,not ok", "!"},
+		{"slash", "a/b", "!"},
+		{"non-ASCII letter", "pöol", "!"},
+		{"longest id", strings.Repeat("x", declared.MaxIDLen), strings.Repeat("x", declared.MaxIDLen)},
+		{"id too long", strings.Repeat("x", declared.MaxIDLen+1), "!"},
+		{"too many", manyIDs(declared.MaxDevices + 1), "!"},
+		{"as many as allowed", manyIDs(declared.MaxDevices), manyIDs(declared.MaxDevices)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ids, err := declared.Parse(tt.list)
+			if tt.want == "!" {
+				if !sdk.IsKind(err, sdk.KindInvalidInput) {
+					t.Fatalf("Parse(%q) = %v, %v; want invalid input", tt.list, ids, err)
+				}
+				return
+			}
+			if err != nil || declared.Join(ids) != tt.want {
+				t.Fatalf("Parse(%q) = %v, %v; want %q", tt.list, ids, err, tt.want)
+			}
+		})
+	}
+}
+
+func manyIDs(n int) string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("d%d", i)
+	}
+	return strings.Join(ids, ",")
+}
+
+func TestDevices(t *testing.T) {
+	ds, err := declared.Devices("spa,probe", "webhook device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sdk.Device{
+		{ProviderDeviceID: "spa", Name: "spa", Model: "webhook device"},
+		{ProviderDeviceID: "probe", Name: "probe", Model: "webhook device"},
+	}
+	if fmt.Sprint(ds) != fmt.Sprint(want) {
+		t.Errorf("Devices = %+v, want %+v", ds, want)
+	}
+	if _, err := declared.Devices("bad id", ""); !sdk.IsKind(err, sdk.KindInvalidInput) {
+		t.Errorf("Devices of a bad stored list: %v, want invalid input", err)
+	}
+}
+
+// A webhook_secret provider keeps the devices its user declares at Connect and lists
+// them in DiscoverDevices.
+func Example() {
+	connect := func(_ context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
+		ids, err := declared.Parse(req.Input[declared.Key])
+		if err != nil {
+			return sdk.ConnectResult{}, err
+		}
+		return sdk.ConnectResult{Linkage: &sdk.Linkage{
+			ExternalAccountID: "acme_123",
+			Credentials:       sdk.Credentials{declared.Key: declared.Join(ids)},
+		}}, nil
+	}
+	discover := func(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+		ds, err := declared.Devices(req.Account.Credentials[declared.Key], "Acme probe")
+		return sdk.DiscoverResult{Devices: ds}, err
+	}
+
+	res, _ := connect(context.Background(), sdk.ConnectRequest{Input: map[string]string{"devices": "probe-1, spa ,probe-1"}})
+	found, _ := discover(context.Background(), sdk.DiscoverRequest{Account: sdk.Account{Credentials: res.Linkage.Credentials}})
+	for _, d := range found.Devices {
+		fmt.Println(d.ProviderDeviceID, d.Model)
+	}
+	// Output:
+	// probe-1 Acme probe
+	// spa Acme probe
+}
