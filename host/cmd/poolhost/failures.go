@@ -43,7 +43,13 @@ func runFailures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "poolhost failures %s: %s\n", sub, host.ErrorMessage(err))
+		// The operator's own shell is no client to hide causes from, and a CLI run has no
+		// log to find them in: an unexpected error is printed whole.
+		msg := host.ErrorMessage(err)
+		if host.ErrorCode(err) == host.EINTERNAL {
+			msg = err.Error()
+		}
+		fmt.Fprintf(stderr, "poolhost failures %s: %s\n", sub, msg)
 		return failuresExitCode(err)
 	}
 

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/failures"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// failuresWorld is a temp SQLite database, migrated, and a config file pointing at it.
+type failuresWorld struct {
+	config string
+	url    string
+	st     *store.Store
+	clock  time.Time // the seeding store's clock
+}
+
+func newFailuresWorld(t *testing.T, migrate bool) *failuresWorld {
+	t.Helper()
+	dir := t.TempDir()
+	w := &failuresWorld{url: "sqlite:" + filepath.Join(dir, "poolhost.db"), config: filepath.Join(dir, "poolhost.hcl"), clock: time.Now()}
+	writeTestFile(t, filepath.Join(dir, "key"), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	writeTestFile(t, w.config, fmt.Sprintf(`
+database_url    = %q
+plugin_dir      = %q
+credentials_key = file("key")
+`, w.url, dir))
+	st, err := store.Open(context.Background(), w.url, store.WithClock(func() time.Time { return w.clock }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if migrate {
+		if _, err := st.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.st = st
+	return w
+}
+
+func writeTestFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *failuresWorld) enqueue(t *testing.T, provider string, dead bool, at time.Time) store.Failure {
+	t.Helper()
+	w.clock = at
+	f, err := w.st.EnqueueFailure(context.Background(), store.NewFailure{
+		Provider: provider, Payload: []byte(`{}`), MaxAttempts: 8, Dead: dead,
+		Error: "line one\nline two of a parse error",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// failuresCLI runs `poolhost failures ...` through main's dispatcher.
+func (w *failuresWorld) cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	full := append([]string{"failures"}, args...)
+	// --config goes right after the subcommand: flags stop at the first argument.
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		full = append([]string{"failures", args[0], "--config", w.config}, args[1:]...)
+	}
+	code := dispatch(context.Background(), full, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// listIDs picks the ID column of `failures list` output.
+func listIDs(t *testing.T, out string) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[0], "LAST ERROR") {
+		t.Fatalf("list output without its header:\n%s", out)
+	}
+	var ids []string
+	for _, l := range lines[1:] {
+		ids = append(ids, strings.Fields(l)[0])
+	}
+	return ids
+}
+
+func TestFailuresCLI(t *testing.T) {
+	w := newFailuresWorld(t, true)
+	now := time.Now().UTC().Truncate(time.Second)
+	old := w.enqueue(t, "generic", true, now.Add(-48*time.Hour))
+	recent := w.enqueue(t, "generic", true, now.Add(-time.Hour))
+	pending := w.enqueue(t, "ttn", false, now.Add(-time.Hour))
+	other := w.enqueue(t, "ttn", true, now.Add(-time.Hour))
+	id := func(f store.Failure) string { return fmt.Sprint(f.ID) }
+
+	t.Run("list", func(t *testing.T) {
+		tests := []struct {
+			args []string
+			want []string
+		}{
+			{nil, []string{id(other), id(pending), id(recent), id(old)}},
+			{[]string{"--status", "dead"}, []string{id(other), id(recent), id(old)}},
+			{[]string{"--provider", "ttn"}, []string{id(other), id(pending)}},
+			{[]string{"--status", "pending", "--provider", "ttn"}, []string{id(pending)}},
+			{[]string{"--status", "resolved"}, nil},
+			{[]string{"--limit", "2"}, []string{id(other), id(pending)}},
+		}
+		for _, tt := range tests {
+			code, out, stderr := w.cli(t, append([]string{"list"}, tt.args...)...)
+			if code != 0 || stderr != "" {
+				t.Fatalf("list %v = %d %q", tt.args, code, stderr)
+			}
+			if got := listIDs(t, out); strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("list %v ids = %v, want %v", tt.args, got, tt.want)
+			}
+		}
+		_, out, _ := w.cli(t, "list", "--provider", "generic")
+		row := regexp.MustCompile(`(?m)^` + id(recent) + `\s+generic\s+0\s+dead\s+0/8\s+\S+\s+\S+\s+line one line two of a parse error$`)
+		if !row.MatchString(out) {
+			t.Errorf("list row of %d not as expected (one line, error flattened):\n%s", recent.ID, out)
+		}
+	})
+
+	t.Run("requeue one", func(t *testing.T) {
+		code, out, stderr := w.cli(t, "requeue", id(old))
+		if code != 0 || out != fmt.Sprintf("requeued failure %d (generic)\n", old.ID) || stderr != "" {
+			t.Fatalf("requeue = %d %q %q", code, out, stderr)
+		}
+		f, err := w.st.GetFailure(context.Background(), old.ID)
+		if err != nil || f.Status != store.FailurePending || f.Attempts != 0 {
+			t.Fatalf("after requeue: %+v %v", f, err)
+		}
+		evs, err := w.st.ListAudit(context.Background(), store.AuditFilter{Action: failures.ActionRequeued})
+		if err != nil || len(evs) != 1 || evs[0].Actor != "system:cli" || evs[0].TargetID != id(old) || evs[0].Provider != "generic" {
+			t.Fatalf("requeue audit: %+v %v", evs, err)
+		}
+	})
+
+	t.Run("bulk requeue", func(t *testing.T) {
+		from := now.Add(-2 * time.Hour).Format(time.RFC3339)
+		code, out, stderr := w.cli(t, "requeue", "--provider", "ttn", "--from", from, "--to", now.Format(time.RFC3339))
+		if code != 0 || out != "requeued 1 failures of ttn\n" {
+			t.Fatalf("bulk requeue = %d %q %q", code, out, stderr)
+		}
+		if f, _ := w.st.GetFailure(context.Background(), other.ID); f.Status != store.FailurePending {
+			t.Fatalf("ttn dead failure after bulk requeue: %s", f.Status)
+		}
+		// Outside the range: nothing.
+		code, out, _ = w.cli(t, "requeue", "--provider", "generic", "--to", now.Add(-3*time.Hour).Format(time.RFC3339))
+		if code != 0 || out != "requeued 0 failures of generic\n" {
+			t.Fatalf("bulk requeue out of range = %d %q", code, out)
+		}
+		if f, _ := w.st.GetFailure(context.Background(), recent.ID); f.Status != store.FailureDead {
+			t.Fatalf("generic failure outside the range was requeued: %s", f.Status)
+		}
+	})
+
+	t.Run("discard", func(t *testing.T) {
+		code, out, stderr := w.cli(t, "discard", id(pending))
+		if code != 0 || out != fmt.Sprintf("discarded failure %d (ttn, pending)\n", pending.ID) {
+			t.Fatalf("discard = %d %q %q", code, out, stderr)
+		}
+		if _, err := w.st.GetFailure(context.Background(), pending.ID); err == nil {
+			t.Fatal("discarded failure still stored")
+		}
+		evs, err := w.st.ListAudit(context.Background(), store.AuditFilter{Action: failures.ActionDiscarded})
+		if err != nil || len(evs) != 1 || evs[0].Actor != "system:cli" || evs[0].TargetID != id(pending) {
+			t.Fatalf("discard audit: %+v %v", evs, err)
+		}
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		tests := []struct {
+			name   string
+			args   []string
+			code   int
+			stderr string
+		}{
+			{"no subcommand", nil, 2, "usage:"},
+			{"unknown subcommand", []string{"sideways"}, 2, "usage:"},
+			{"bad status", []string{"list", "--status", "zombie"}, 1, "status must be pending, processing, resolved or dead"},
+			{"unknown flag", []string{"list", "--colour"}, 2, "flag provided but not defined"},
+			{"requeue unknown id", []string{"requeue", "999999"}, 1, "no failure 999999"},
+			{"requeue a pending one", []string{"requeue", id(old)}, 1, "is not dead"},
+			{"requeue without id or provider", []string{"requeue"}, 2, "usage:"},
+			{"requeue a non-numeric id", []string{"requeue", "abc"}, 2, "usage:"},
+			{"requeue two ids", []string{"requeue", id(old), id(recent)}, 2, "usage:"},
+			{"bulk with a bad time", []string{"requeue", "--provider", "generic", "--from", "yesterday"}, 2, "not an RFC 3339 time"},
+			{"bulk from after to", []string{"requeue", "--provider", "generic", "--from", now.Format(time.RFC3339), "--to", now.Add(-time.Hour).Format(time.RFC3339)}, 1, "from must be before to"},
+			{"discard unknown id", []string{"discard", "999999"}, 1, "no failure 999999"},
+			{"discard twice", []string{"discard", id(pending)}, 1, fmt.Sprintf("no failure %d", pending.ID)},
+			{"discard without id", []string{"discard"}, 2, "usage:"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				code, out, stderr := w.cli(t, tt.args...)
+				if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+					t.Fatalf("exit %d stderr %q, want %d with %q", code, stderr, tt.code, tt.stderr)
+				}
+				if out != "" {
+					t.Fatalf("stdout on a refusal: %q", out)
+				}
+			})
+		}
+		var out, errb bytes.Buffer
+		if code := dispatch(context.Background(), []string{"failures", "list", "--config", filepath.Join(t.TempDir(), "missing.hcl")}, &out, &errb); code != 1 || errb.Len() == 0 {
+			t.Fatalf("missing config = %d %q", code, errb.String())
+		}
+		// The refusals changed nothing and audited nothing.
+		if evs, _ := w.st.ListAudit(context.Background(), store.AuditFilter{}); len(evs) != 3 {
+			t.Fatalf("%d audit rows, want the 3 of the successful commands: %+v", len(evs), evs)
+		}
+	})
+}
+
+// TestFailuresCLIUnexpectedError: an error the CLI has no words for (here, a database
+// never migrated) exits 4 and shows the operator its cause rather than "internal error".
+func TestFailuresCLIUnexpectedError(t *testing.T) {
+	w := newFailuresWorld(t, false)
+	code, out, stderr := w.cli(t, "list")
+	if code != 4 || out != "" || !strings.Contains(stderr, "integration_ingestion_failures") {
+		t.Fatalf("list on an unmigrated database = %d %q %q", code, out, stderr)
+	}
+}
