@@ -126,6 +126,10 @@ type Plugins struct {
 	RestartWindow time.Duration
 	BackoffBase   time.Duration // default 500ms
 	BackoffCap    time.Duration // default 30s
+	// PassEnv names host environment variables passed to plugins on top of
+	// pluginmgr.EnvAllowList, e.g. HTTPS_PROXY. Whatever is named here reaches every
+	// plugin, so it must not name a secret.
+	PassEnv []string
 }
 
 // Stage values.

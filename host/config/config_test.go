@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,7 @@ func TestLoadGood(t *testing.T) {
 		{"ingest days", cfg.Ingest.MaxPastAge, 7 * 24 * time.Hour},
 		{"plugins start", cfg.Plugins.StartTimeout, 20 * time.Second},
 		{"plugins failures", cfg.Plugins.HealthFailures, 2},
+		{"plugins pass_env", strings.Join(cfg.Plugins.PassEnv, ","), "HTTPS_PROXY,NO_PROXY"},
 		{"plugins backoff", cfg.Plugins.BackoffBase, 100 * time.Millisecond},
 		{"providers", len(cfg.Providers), 3},
 	}
@@ -143,7 +145,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"old keys", len(cfg.CredentialsOldKeys), 0},
 	}
 	for _, c := range checks {
-		if c.got != c.want {
+		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}

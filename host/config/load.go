@@ -55,7 +55,7 @@ var (
 	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
 	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age")}
 	pluginsSchema = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
-		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap")}
+		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env")}
 	providerSchema = &hcl.BodySchema{
 		Attributes: attrs("enabled", "stage", "pilot_users", "access", "binary", "sha256",
 			"webhooks", "poll", "poll_interval", "settings", "secrets"),
@@ -510,6 +510,7 @@ func (d *decoder) config(root section) *Config {
 		c.Plugins.RestartWindow = d.duration(p.attr("restart_window"), c.Plugins.RestartWindow)
 		c.Plugins.BackoffBase = d.duration(p.attr("backoff_base"), c.Plugins.BackoffBase)
 		c.Plugins.BackoffCap = d.duration(p.attr("backoff_cap"), c.Plugins.BackoffCap)
+		c.Plugins.PassEnv = d.stringList(p.attr("pass_env"))
 		d.backoffOrder(p, "plugins", c.Plugins.BackoffBase, c.Plugins.BackoffCap)
 	}
 

@@ -290,6 +290,33 @@ provider "alpha" {
 	}
 }
 
+// An operator can pass a named variable (an egress proxy) and only that one.
+func TestPassEnvReachesPlugin(t *testing.T) {
+	t.Setenv("POOLHOST_TEST_PROXY", "http://proxy.internal:3128")
+	t.Setenv("POOLHOST_TEST_OTHER", "not-passed")
+	e := newEnv(t)
+	e.installID("alpha")
+	dump := filepath.Join(e.dir, "env.txt")
+	cfg := e.config(fmt.Sprintf(`
+provider "alpha" {
+  settings = { env_dump = %q }
+}`, dump))
+	cfg.Plugins.PassEnv = []string{"POOLHOST_TEST_PROXY"}
+	if _, _, err := e.manager(cfg); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "POOLHOST_TEST_PROXY=http://proxy.internal:3128") {
+		t.Errorf("pass_env variable missing from the plugin environment: %s", b)
+	}
+	if strings.Contains(string(b), "POOLHOST_TEST_OTHER") {
+		t.Errorf("a variable not named in pass_env reached the plugin: %s", b)
+	}
+}
+
 func TestHostSIGKILLLeavesNoPlugin(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the parent-death signal is Linux-only")

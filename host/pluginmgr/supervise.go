@@ -21,10 +21,10 @@ import (
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
 )
 
-// EnvAllowList names the only host environment variables a plugin inherits: enough to
-// find programs, resolve time zones and trust CAs, and nothing that could carry a host
-// secret. Everything a plugin needs beyond that arrives through Configure.
-var EnvAllowList = []string{"PATH", "HOME", "TZ", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR"}
+// EnvAllowList names the only host environment variables a plugin inherits (the SDK's
+// contract). Everything a plugin needs beyond that arrives through Configure; an operator
+// who must pass more (an egress proxy, say) names it in plugins { pass_env = [...] }.
+var EnvAllowList = sdk.InheritedEnv
 
 // exitPoll is how often a running plugin's process is checked for an exit; go-plugin
 // offers no channel for it.
@@ -401,7 +401,7 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 	}
 
 	cmd := exec.Command(pc.Binary)
-	cmd.Env = pluginEnv(level)
+	cmd.Env = pluginEnv(level, pcfg.PassEnv)
 	cmd.SysProcAttr = sysProcAttr()
 	cc := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
@@ -521,9 +521,9 @@ func checkDescription(d sdk.Description, pc config.Provider) error {
 	return nil
 }
 
-func pluginEnv(level string) []string {
+func pluginEnv(level string, passEnv []string) []string {
 	var env []string
-	for _, k := range EnvAllowList {
+	for _, k := range append(EnvAllowList[:len(EnvAllowList):len(EnvAllowList)], passEnv...) {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}

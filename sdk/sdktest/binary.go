@@ -18,11 +18,6 @@ import (
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
 )
 
-// hostEnv names the only environment variables the host passes to a plugin process
-// (host/pluginmgr.EnvAllowList; keep the two in step). A binary that passes its tests
-// here does not depend on anything else the developer's shell happens to export.
-var hostEnv = []string{"PATH", "HOME", "TZ", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR"}
-
 // BuildBinary builds the main package pkg ("." or a path like "./cmd/poolhost-provider-acme",
 // relative to the test's package directory, or an import path) into a temporary
 // directory removed when the test ends, and returns the binary's path. It skips the test
@@ -68,7 +63,7 @@ func LaunchBinary(tb testing.TB, path string) *grpcplugin.Client {
 	out := &testWriter{w: tb.Output()}
 	tb.Cleanup(out.close) // registered first so it runs last, after Kill
 	cmd := exec.Command(path)
-	for _, k := range hostEnv {
+	for _, k := range sdk.InheritedEnv { // as the host does: a binary that passes here depends on nothing else the shell exports
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}

@@ -40,6 +40,7 @@ plugins {
   health_interval = "5s"
   health_timeout  = "1s"
   health_failures = 2
+  pass_env        = ["HTTPS_PROXY", "NO_PROXY"]
   max_restarts    = 3
   restart_window  = "1m"
   backoff_base    = "100ms"
