@@ -34,6 +34,13 @@ type Request struct {
 	// ReceivedAt is when the host received the readings; it is stored with each row and
 	// anchors the timestamp window. Zero means now.
 	ReceivedAt time.Time
+	// DeliveryID is the provider's idempotency key for a webhook delivery (webhook-id),
+	// "" when it has none. Readings without their own timestamp are then stored at the
+	// delivery's FIRST receipt time (store.RecordDelivery, in the readings' transaction)
+	// instead of ReceivedAt, so a replay — or the retry worker re-running a delivery the
+	// provider also redelivered — hits the unique key and inserts nothing new. It is
+	// scoped by Provider and AccountID, as the webhook URL was.
+	DeliveryID string
 	// Finish, when set, runs inside the transaction that inserts the readings, after
 	// them: the caller's audit row, or the retry worker's compare-and-set that resolves
 	// the failure it leased. Its error rolls the readings back, so a delivery is either
@@ -111,6 +118,7 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
 	}
 
 	var rows []store.Reading
+	var stampLater []int // rows whose recorded_at is the delivery's first receipt
 	if len(values) > 0 {
 		// Every account's copy of the devices, even for an account-scoped request: a
 		// device found only under other accounts is foreign, not unknown.
@@ -121,6 +129,7 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
 		targets := resolve(devices, req.AccountID)
 		rows = make([]store.Reading, 0, len(values))
 		for _, v := range values {
+			untimed := v.reading.RecordedAt.IsZero()
 			t, ok := targets[v.reading.ProviderDeviceID]
 			if !ok {
 				t.reason = DropUnknownDevice
@@ -130,6 +139,9 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
 				continue
 			}
 			for _, d := range t.devices {
+				if untimed {
+					stampLater = append(stampLater, len(rows))
+				}
 				rows = append(rows, store.Reading{
 					DeviceID:   d.ID,
 					PoolID:     d.PoolID,
@@ -147,6 +159,20 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
 	if len(rows) > 0 || req.Finish != nil {
 		err := s.store.InTx(ctx, func(tx *store.Tx) error {
 			res.Accepted, res.Duplicates = 0, 0
+			if len(stampLater) > 0 && req.DeliveryID != "" {
+				first, err := tx.RecordDelivery(ctx, store.DeliveryKey{
+					Provider: req.Provider, AccountID: req.AccountID, DeliveryID: req.DeliveryID,
+				}, receivedAt)
+				if err != nil {
+					return err
+				}
+				// checkValue stamped these with receivedAt, which passes the window; the
+				// first sighting is the host's own clock too, so it needs no window either.
+				first = first.UTC().Truncate(time.Microsecond)
+				for _, i := range stampLater {
+					rows[i].RecordedAt = first
+				}
+			}
 			if len(rows) > 0 {
 				inserted, err := tx.InsertReadings(ctx, rows)
 				if err != nil {

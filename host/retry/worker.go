@@ -269,11 +269,18 @@ func (w *Worker) process(ctx context.Context, f store.Failure) result {
 		}
 		return w.fail(ctx, log, f, fmt.Errorf("parse: %w", err))
 	}
+	deliveryID := parsed.DeliveryID
+	if deliveryID == "" {
+		deliveryID = f.DeliveryID
+	}
 	res, err := w.d.Ingest.Ingest(ctx, ingest.Request{
-		Provider:   f.Provider,
-		AccountID:  f.AccountID,
-		Readings:   parsed.Readings,
+		Provider:  f.Provider,
+		AccountID: f.AccountID,
+		Readings:  parsed.Readings,
+		// The original receipt and the delivery id: a redelivery the webhook route
+		// already stored (or will store) dedupes against this attempt's readings.
 		ReceivedAt: f.ReceivedAt,
+		DeliveryID: deliveryID,
 		Finish: func(ctx context.Context, tx *store.Tx, res ingest.Result) error {
 			// Resolved in the readings' transaction, under the lease: if another worker
 			// rescued and re-claimed the row meanwhile, this rolls the readings back.

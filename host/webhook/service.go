@@ -265,6 +265,7 @@ func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time
 		AccountID:  dl.AccountID,
 		Readings:   wr.Readings,
 		ReceivedAt: receivedAt,
+		DeliveryID: wr.DeliveryID,
 		Finish: func(ctx context.Context, tx *store.Tx, res ingest.Result) error {
 			_, err := tx.AppendAudit(ctx, store.AuditEvent{
 				At:        receivedAt,
