@@ -43,6 +43,7 @@ type Store interface {
 	FailPoll(ctx context.Context, accountID int64, l store.Lease, errMsg string, nextPoll time.Time) error
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
 	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
+	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
 	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
 }
 
@@ -220,6 +221,14 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 		Account: sdk.Account{ID: strconv.FormatInt(acc.ID, 10), ExternalAccountID: acc.ExternalAccountID, Credentials: creds},
 		Cursor:  ps.Cursor,
 	})
+	if err != nil {
+		// A plugin that refreshed the tokens and then failed (429, 503 on the next call)
+		// hands them back on the error. Store them before recording the failure, lease
+		// or not: with rotating refresh tokens the stored pair is already dead.
+		if fresh, ok := sdk.RefreshedCredentialsOf(err); ok {
+			w.storeRefreshed(ctx, log, ps.AccountID, fresh)
+		}
+	}
 	if sdk.IsKind(err, sdk.KindReauth) {
 		return w.reauth(ctx, log, ps, err)
 	}
@@ -240,13 +249,29 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 	})
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
-		log.Warn("poll lease lost; nothing stored")
+		log.Warn("poll lease lost; nothing stored but refreshed credentials")
+		if res.RefreshedCredentials != nil {
+			w.storeRefreshed(ctx, log, ps.AccountID, res.RefreshedCredentials)
+		}
 		return "lease_lost"
 	case err != nil:
+		// The refreshed credentials rolled back with the readings; keep them anyway.
+		if res.RefreshedCredentials != nil {
+			w.storeRefreshed(ctx, log, ps.AccountID, res.RefreshedCredentials)
+		}
 		return w.fail(ctx, log, ps, iv, err)
 	}
 	log.Debug("polled", "accepted", out.Accepted, "duplicates", out.Duplicates, "dropped", out.DroppedTotal())
 	return "succeeded"
+}
+
+// storeRefreshed stores credentials the plugin refreshed on a poll whose result is
+// otherwise not committed. A failure is logged, not returned: the poll's own outcome
+// still has to be recorded.
+func (w *Worker) storeRefreshed(ctx context.Context, log hclog.Logger, accountID int64, creds sdk.Credentials) {
+	if err := w.d.Store.UpdateAccountCredentials(ctx, accountID, creds); err != nil {
+		log.Error("store refreshed credentials of a failed poll", "error", err)
+	}
 }
 
 func (w *Worker) fail(ctx context.Context, log hclog.Logger, ps store.PollState, iv time.Duration, cause error) string {

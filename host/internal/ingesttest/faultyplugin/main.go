@@ -121,7 +121,9 @@ func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 }
 
 // PollReadings answers from the account's credentials: "readings" is a JSON list of
-// Reading for device "device_id", "fail" a kind to fail with ("temporary", "reauth").
+// Reading for device "device_id", "fail" a kind to fail with ("temporary", "reauth",
+// or "refreshed_temporary": rotate "token" by appending "+", then fail temporarily with
+// the rotated credentials on the error, like a provider answering 503 after a refresh).
 // The cursor counts polls; refreshed credentials carry "token" = the new cursor.
 func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
 	creds := req.Account.Credentials
@@ -130,6 +132,13 @@ func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.Poll
 		return sdk.PollResult{}, sdk.Temporary("upstream down")
 	case "reauth":
 		return sdk.PollResult{}, sdk.Reauth("token revoked")
+	case "refreshed_temporary":
+		rotated := sdk.Credentials{}
+		for k, v := range creds {
+			rotated[k] = v
+		}
+		rotated["token"] = creds["token"] + "+"
+		return sdk.PollResult{}, sdk.WithRefreshedCredentials(sdk.Temporary("upstream 503 after refresh"), rotated)
 	}
 	if exists(a.settings["fail_file"]) {
 		return sdk.PollResult{}, sdk.Temporary("fail file present")
