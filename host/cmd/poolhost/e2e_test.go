@@ -201,22 +201,26 @@ func runCLI(t *testing.T, b e2eBuild, args ...string) (code int, stdout, stderr 
 	return code, out.String(), errb.String()
 }
 
-// checkTable parses `plugins check` output into provider → STATE.
+// checkTable parses `plugins check` output into provider → STATE. The table is
+// tabwriter-aligned, so a row's STATE starts under the header's.
 func checkTable(t *testing.T, out string) map[string]string {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) < 2 || !strings.HasPrefix(lines[0], "PROVIDER") {
 		t.Fatalf("plugins check printed no table:\n%s", out)
 	}
+	col := strings.Index(lines[0], "STATE")
+	if col < 0 {
+		t.Fatalf("no STATE column in:\n%s", out)
+	}
 	states := map[string]string{}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		// PROVIDER VERSION PROTOCOL CAPABILITIES SHA256 STATE [ERROR...]: the first five
-		// are never empty (a dash stands in), so STATE is the sixth.
-		if len(f) < 6 {
+		if len(f) == 0 || len(l) <= col {
 			t.Fatalf("short row %q in:\n%s", l, out)
 		}
-		states[f[0]] = f[5]
+		state, _, _ := strings.Cut(l[col:], " ")
+		states[f[0]] = state
 	}
 	return states
 }
