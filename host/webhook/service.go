@@ -52,6 +52,15 @@ type Plugins interface {
 	Get(id string) (*pluginmgr.Plugin, error)
 }
 
+// Handle is what the pipeline calls on a provider's plugin: *pluginmgr.Plugin, or an
+// adapter linked into the process (the benchmark's baseline). IngestWebhook reports a
+// verified payload that failed to parse as a *grpcplugin.ParseError.
+type Handle interface {
+	Config() config.Provider
+	IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error)
+	VerifyWebhook(ctx context.Context, req sdk.WebhookRequest) error
+}
+
 // Store is what the pipeline needs from storage: *store.Store.
 type Store interface {
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
@@ -65,6 +74,8 @@ type Deps struct {
 	Store   Store
 	Ingest  *ingest.Service
 	Plugins Plugins
+	// Handles, when set, finds handles instead of Plugins (adapters linked in process).
+	Handles func(id string) (Handle, error)
 	Logger  hclog.Logger
 	// Registerer receives the pipeline's metrics; nil exports none.
 	Registerer prometheus.Registerer
@@ -93,6 +104,16 @@ type Service struct {
 func New(d Deps, cfg Config) *Service {
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
+	}
+	if d.Handles == nil {
+		plugins := d.Plugins
+		d.Handles = func(id string) (Handle, error) {
+			p, err := plugins.Get(id)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return p, nil
+		}
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = config.DefaultRetryWorker.MaxAttempts
@@ -176,7 +197,7 @@ func (s *Service) CountTooLarge(provider string) {
 // providerLabel keeps unknown provider ids (anyone can post to any URL) out of metric
 // labels, so a scanner cannot grow the series without bound.
 func (s *Service) providerLabel(id string) string {
-	if _, err := s.d.Plugins.Get(id); err == nil {
+	if _, err := s.d.Handles(id); err == nil {
 		return id
 	}
 	return "unknown"
@@ -186,7 +207,7 @@ func (s *Service) handle(ctx context.Context, dl Delivery) (Outcome, error) {
 	receivedAt := s.now().UTC()
 	// Get fails only for unknown and disabled providers; a provider whose plugin is
 	// down is found, and its calls below fail with pluginmgr.ErrUnavailable.
-	plugin, err := s.d.Plugins.Get(dl.Provider)
+	plugin, err := s.d.Handles(dl.Provider)
 	if err != nil {
 		return Outcome{}, ErrProviderNotFound
 	}
