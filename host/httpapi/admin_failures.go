@@ -6,19 +6,22 @@ import (
 	"time"
 
 	"github.com/poolhost/poolhost/host"
-	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/store"
 )
 
-// WithFailures registers the dead-letter administration routes (admin token only).
+// WithFailures registers the dead-letter administration routes (admin token only). With
+// a nil service they answer 503.
 func WithFailures(svc *failures.Service) Option {
 	return WithRoutes(func(rt *Router) {
-		rt.Admin(http.MethodGet, "/v1/admin/failures", listFailures(rt, svc))
-		rt.Admin(http.MethodPost, "/v1/admin/failures/requeue", requeueFailures(rt, svc))
-		rt.Admin(http.MethodGet, "/v1/admin/failures/{failureId}", getFailure(rt, svc))
-		rt.Admin(http.MethodPost, "/v1/admin/failures/{failureId}/requeue", requeueFailure(rt, svc))
-		rt.Admin(http.MethodDelete, "/v1/admin/failures/{failureId}", discardFailure(rt, svc))
+		fail := func(fn func(*failures.Service) HandlerFunc) HandlerFunc {
+			return needs(svc != nil, "failures", fn(svc))
+		}
+		rt.Admin(http.MethodGet, "/v1/admin/failures", fail(listFailures))
+		rt.Admin(http.MethodPost, "/v1/admin/failures/requeue", fail(requeueFailures))
+		rt.Admin(http.MethodGet, "/v1/admin/failures/{failureId}", fail(getFailure))
+		rt.Admin(http.MethodPost, "/v1/admin/failures/{failureId}/requeue", fail(requeueFailure))
+		rt.Admin(http.MethodDelete, "/v1/admin/failures/{failureId}", fail(discardFailure))
 	})
 }
 
@@ -67,30 +70,27 @@ type failuresCursor struct {
 	BeforeID int64 `json:"b"`
 }
 
-func listFailures(rt *Router, svc *failures.Service) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func listFailures(svc *failures.Service) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		f := failures.Filter{Status: q.Get("status"), Provider: q.Get("provider")}
 		if s := q.Get("limit"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 || n > 500 {
-				rt.Error(w, r, host.Errorf(host.EINVALID, "limit must be 1..500"))
-				return
+				return host.Errorf(host.EINVALID, "limit must be 1..500")
 			}
 			f.Limit = n
 		}
 		if c := q.Get("cursor"); c != "" {
 			var cur failuresCursor
 			if err := DecodeCursor(c, &cur); err != nil {
-				rt.Error(w, r, err)
-				return
+				return err
 			}
 			f.BeforeID = cur.BeforeID
 		}
 		fs, next, err := svc.List(r.Context(), f)
 		if err != nil {
-			rt.Error(w, r, err)
-			return
+			return err
 		}
 		out := struct {
 			Failures   []FailureView `json:"failures"`
@@ -103,56 +103,49 @@ func listFailures(rt *Router, svc *failures.Service) http.HandlerFunc {
 			out.NextCursor = EncodeCursor(failuresCursor{BeforeID: next})
 		}
 		WriteJSON(w, http.StatusOK, out)
+		return nil
 	}
 }
 
-func getFailure(rt *Router, svc *failures.Service) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func getFailure(svc *failures.Service) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "failureId")
 		if err != nil {
-			rt.Error(w, r, err)
-			return
+			return err
 		}
 		f, err := svc.Get(r.Context(), id)
 		if err != nil {
-			rt.Error(w, r, err)
-			return
+			return err
 		}
 		WriteJSON(w, http.StatusOK, NewFailureView(f, true))
+		return nil
 	}
 }
 
-func actorOf(r *http.Request) auth.Actor {
-	a, _ := auth.ActorFrom(r.Context())
-	return a
-}
-
-func requeueFailure(rt *Router, svc *failures.Service) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func requeueFailure(svc *failures.Service) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "failureId")
 		if err != nil {
-			rt.Error(w, r, err)
-			return
+			return err
 		}
-		f, err := svc.Requeue(r.Context(), actorOf(r), id)
+		f, err := svc.Requeue(r.Context(), actor(r), id)
 		if err != nil {
-			rt.Error(w, r, err)
-			return
+			return err
 		}
 		WriteJSON(w, http.StatusOK, NewFailureView(f, false))
+		return nil
 	}
 }
 
-func requeueFailures(rt *Router, svc *failures.Service) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func requeueFailures(svc *failures.Service) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		var in struct {
 			Provider string     `json:"provider"`
 			From     *time.Time `json:"from"`
 			To       *time.Time `json:"to"`
 		}
 		if err := DecodeJSON(r, &in); err != nil {
-			rt.Error(w, r, err)
-			return
+			return err
 		}
 		f := failures.BulkFilter{Provider: in.Provider}
 		if in.From != nil {
@@ -161,26 +154,25 @@ func requeueFailures(rt *Router, svc *failures.Service) http.HandlerFunc {
 		if in.To != nil {
 			f.To = *in.To
 		}
-		ids, err := svc.RequeueBulk(r.Context(), actorOf(r), f)
+		ids, err := svc.RequeueBulk(r.Context(), actor(r), f)
 		if err != nil {
-			rt.Error(w, r, err)
-			return
+			return err
 		}
 		WriteJSON(w, http.StatusOK, map[string]any{"requeued": len(ids), "ids": ids})
+		return nil
 	}
 }
 
-func discardFailure(rt *Router, svc *failures.Service) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func discardFailure(svc *failures.Service) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "failureId")
 		if err != nil {
-			rt.Error(w, r, err)
-			return
+			return err
 		}
-		if _, err := svc.Discard(r.Context(), actorOf(r), id); err != nil {
-			rt.Error(w, r, err)
-			return
+		if _, err := svc.Discard(r.Context(), actor(r), id); err != nil {
+			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 }

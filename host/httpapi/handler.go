@@ -90,10 +90,10 @@ func New(d Deps, opts ...Option) *Handler {
 		o(h)
 	}
 	h.mux = mux.NewRouter()
-	h.mux.NotFoundHandler = h.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.WriteError(w, r, host.Errorf(host.ENOTFOUND, "no such route"))
+	h.mux.NotFoundHandler = h.wrap(Public, h.serve(func(http.ResponseWriter, *http.Request) error {
+		return host.Errorf(host.ENOTFOUND, "no such route")
 	}))
-	h.mux.MethodNotAllowedHandler = h.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.mux.MethodNotAllowedHandler = h.wrap(Public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, Problem{
 			Type: ProblemTypeBase + "method-not-allowed", Title: http.StatusText(http.StatusMethodNotAllowed),
 			Status: http.StatusMethodNotAllowed, Detail: "this route does not answer " + r.Method,
@@ -117,30 +117,60 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.root.Ser
 func (h *Handler) Mux() *mux.Router { return h.mux }
 
 // wrap applies the per-request middleware. It runs inside the matched route so metrics and
-// logs carry the route template.
-func (h *Handler) wrap(next http.Handler) http.Handler {
-	return requestID(h.observe(h.limitBody(h.authenticate(next))))
+// logs carry the route template. Bearer tokens are resolved on every route but Foreign
+// ones, whose Authorization header belongs to someone else.
+func (h *Handler) wrap(level access, next http.Handler) http.Handler {
+	if level != Foreign {
+		next = h.authenticate(h.require(level, next))
+	}
+	return requestID(h.observe(h.limitBody(next)))
+}
+
+// HandlerFunc is a route's handler. It writes its own success answer; an error it
+// returns is answered as application/problem+json by the router, so no handler has its
+// own error path.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// serve adapts fn to http.Handler: the one place a handler's error becomes a problem.
+func (h *Handler) serve(fn HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			h.WriteError(w, r, err)
+		}
+	})
 }
 
 // Router registers routes with the handler's middleware.
 type Router struct{ h *Handler }
 
-// Handle registers method+path at the given access level: Public (no token), User (any
-// valid bearer token) or Admin.
-func (rt *Router) Handle(method, path string, level access, fn http.HandlerFunc) {
-	rt.h.mux.Handle(path, rt.h.wrap(rt.h.require(level, fn))).Methods(method)
+// Handle registers method+path at the given access level: Public (token optional),
+// User (any valid bearer token), Admin, or Foreign (the Authorization header is not
+// poolhost's: webhooks).
+func (rt *Router) Handle(method, path string, level access, fn HandlerFunc) {
+	rt.h.mux.Handle(path, rt.h.wrap(level, rt.h.serve(fn))).Methods(method)
 }
 
 // Public, User and Admin are Handle at that access level.
-func (rt *Router) Public(method, path string, fn http.HandlerFunc) {
-	rt.Handle(method, path, Public, fn)
-}
-func (rt *Router) User(method, path string, fn http.HandlerFunc)  { rt.Handle(method, path, User, fn) }
-func (rt *Router) Admin(method, path string, fn http.HandlerFunc) { rt.Handle(method, path, Admin, fn) }
+func (rt *Router) Public(method, path string, fn HandlerFunc) { rt.Handle(method, path, Public, fn) }
+func (rt *Router) User(method, path string, fn HandlerFunc)   { rt.Handle(method, path, User, fn) }
+func (rt *Router) Admin(method, path string, fn HandlerFunc)  { rt.Handle(method, path, Admin, fn) }
 
-// Error answers err as a problem; for use by handlers registered through WithRoutes.
-func (rt *Router) Error(w http.ResponseWriter, r *http.Request, err error) {
-	rt.h.WriteError(w, r, err)
+// needs guards a route whose service may not be wired: decided once, at registration,
+// an unwired service's routes answer 503 "<what> is not available". This keeps partial
+// wiring (and tests of one area) honest without a nil check in every handler.
+func needs(wired bool, what string, fn HandlerFunc) HandlerFunc {
+	if wired {
+		return fn
+	}
+	return func(http.ResponseWriter, *http.Request) error { return unavailable(what) }
+}
+
+// plain adapts a handler that cannot fail (health, metrics, the spec).
+func plain(fn http.HandlerFunc) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		fn(w, r)
+		return nil
+	}
 }
 
 // Logger is the handler's logger, for extension routes.

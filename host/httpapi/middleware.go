@@ -151,9 +151,10 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 type access int
 
 const (
-	Public access = iota // no token needed (health, callback, webhooks)
-	User                 // any valid token
-	Admin                // an admin's token
+	Public  access = iota // no token needed (health, callback); a token given must be valid
+	User                  // any valid token
+	Admin                 // an admin's token
+	Foreign               // no bearer-token middleware at all: the plugin authenticates (webhooks)
 )
 
 func (h *Handler) require(level access, next http.Handler) http.Handler {

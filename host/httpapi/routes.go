@@ -15,39 +15,44 @@ import (
 )
 
 // routes registers the built-in API. Paths are exactly those of openapi.yaml; CheckSpec
-// keeps the two in step.
+// keeps the two in step. Each area's service is checked once here: unwired, its routes
+// answer 503.
 func (h *Handler) routes(rt *Router) {
-	rt.Public(http.MethodGet, "/healthz", h.healthz)
-	rt.Public(http.MethodGet, "/readyz", h.readyz)
-	rt.Public(http.MethodGet, "/metrics", h.metricsHandler().ServeHTTP)
-	rt.Public(http.MethodGet, "/openapi.yaml", serveSpec)
+	rt.Public(http.MethodGet, "/healthz", plain(h.healthz))
+	rt.Public(http.MethodGet, "/readyz", plain(h.readyz))
+	rt.Public(http.MethodGet, "/metrics", plain(h.metricsHandler().ServeHTTP))
+	rt.Public(http.MethodGet, "/openapi.yaml", plain(serveSpec))
 
-	rt.User(http.MethodPost, "/v1/pools", h.createPool)
-	rt.User(http.MethodGet, "/v1/pools", h.listPools)
-	rt.User(http.MethodGet, "/v1/pools/{poolId}", h.getPool)
-	rt.User(http.MethodPut, "/v1/pools/{poolId}/members/{userId}", h.putMember)
-	rt.User(http.MethodDelete, "/v1/pools/{poolId}/members/{userId}", h.deleteMember)
-	rt.User(http.MethodGet, "/v1/pools/{poolId}/readings", h.readings)
+	pool := func(fn HandlerFunc) HandlerFunc { return needs(h.deps.Pools != nil, "pools", fn) }
+	rt.User(http.MethodPost, "/v1/pools", pool(h.createPool))
+	rt.User(http.MethodGet, "/v1/pools", pool(h.listPools))
+	rt.User(http.MethodGet, "/v1/pools/{poolId}", pool(h.getPool))
+	rt.User(http.MethodPut, "/v1/pools/{poolId}/members/{userId}", pool(h.putMember))
+	rt.User(http.MethodDelete, "/v1/pools/{poolId}/members/{userId}", pool(h.deleteMember))
+	rt.User(http.MethodGet, "/v1/pools/{poolId}/readings", pool(h.readings))
 
-	rt.User(http.MethodGet, "/v1/providers", h.listProviders)
-	rt.User(http.MethodPost, "/v1/providers/{provider}/connect", h.connect)
+	conn := func(what string, fn HandlerFunc) HandlerFunc { return needs(h.deps.Connect != nil, what, fn) }
+	rt.User(http.MethodGet, "/v1/providers", conn("providers", h.listProviders))
+	rt.User(http.MethodPost, "/v1/providers/{provider}/connect", conn("providers", h.connect))
 	// The provider redirects the user's browser here: the state authenticates it.
-	rt.Public(http.MethodGet, "/v1/providers/{provider}/callback", h.callback)
+	rt.Public(http.MethodGet, "/v1/providers/{provider}/callback", conn("providers", h.callback))
 
-	rt.User(http.MethodGet, "/v1/accounts", h.listAccounts)
-	rt.User(http.MethodDelete, "/v1/accounts/{accountId}", h.disconnect)
-	rt.User(http.MethodPost, "/v1/accounts/{accountId}/discover", h.discover)
-	rt.User(http.MethodGet, "/v1/accounts/{accountId}/devices", h.devices)
+	rt.User(http.MethodGet, "/v1/accounts", conn("accounts", h.listAccounts))
+	rt.User(http.MethodDelete, "/v1/accounts/{accountId}", conn("accounts", h.disconnect))
+	rt.User(http.MethodPost, "/v1/accounts/{accountId}/discover", conn("accounts", h.discover))
+	rt.User(http.MethodGet, "/v1/accounts/{accountId}/devices", conn("accounts", h.devices))
 
-	rt.User(http.MethodPut, "/v1/devices/{deviceId}/link", h.link)
-	rt.User(http.MethodDelete, "/v1/devices/{deviceId}/link", h.unlink)
+	rt.User(http.MethodPut, "/v1/devices/{deviceId}/link", conn("devices", h.link))
+	rt.User(http.MethodDelete, "/v1/devices/{deviceId}/link", conn("devices", h.unlink))
 
-	rt.Admin(http.MethodGet, "/v1/admin/providers", h.adminProviders)
-	rt.Admin(http.MethodPost, "/v1/admin/reload", h.adminReload)
-	rt.Admin(http.MethodGet, "/v1/admin/audit", h.adminAudit)
-	rt.Admin(http.MethodPost, "/v1/admin/users", h.adminCreateUser)
-	rt.Admin(http.MethodPost, "/v1/admin/users/{userId}/tokens", h.adminCreateToken)
-	rt.Admin(http.MethodDelete, "/v1/admin/users/{userId}/tokens", h.adminRevokeTokens)
+	rt.Admin(http.MethodGet, "/v1/admin/providers", conn("providers", h.adminProviders))
+	rt.Admin(http.MethodPost, "/v1/admin/reload", conn("providers", h.adminReload))
+
+	usr := func(what string, fn HandlerFunc) HandlerFunc { return needs(h.deps.Users != nil, what, fn) }
+	rt.Admin(http.MethodGet, "/v1/admin/audit", usr("audit", h.adminAudit))
+	rt.Admin(http.MethodPost, "/v1/admin/users", usr("users", h.adminCreateUser))
+	rt.Admin(http.MethodPost, "/v1/admin/users/{userId}/tokens", usr("users", h.adminCreateToken))
+	rt.Admin(http.MethodDelete, "/v1/admin/users/{userId}/tokens", usr("users", h.adminRevokeTokens))
 }
 
 // actor returns the authenticated actor; User and Admin routes always have one.
@@ -58,152 +63,116 @@ func actor(r *http.Request) auth.Actor {
 
 // ---- pools
 
-func (h *Handler) createPool(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Pools == nil {
-		h.WriteError(w, r, unavailable("pools"))
-		return
-	}
+func (h *Handler) createPool(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Name string `json:"name"`
 	}
 	if err := DecodeJSON(r, &in); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	p, err := h.deps.Pools.Create(r.Context(), actor(r), in.Name)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/v1/pools/"+strconv.FormatInt(p.ID, 10))
 	WriteJSON(w, http.StatusCreated, p)
+	return nil
 }
 
-func (h *Handler) listPools(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Pools == nil {
-		h.WriteError(w, r, unavailable("pools"))
-		return
-	}
+func (h *Handler) listPools(w http.ResponseWriter, r *http.Request) error {
 	ps, err := h.deps.Pools.List(r.Context(), actor(r))
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"pools": nonNil(ps)})
+	return nil
 }
 
-func (h *Handler) getPool(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Pools == nil {
-		h.WriteError(w, r, unavailable("pools"))
-		return
-	}
+func (h *Handler) getPool(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "poolId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	p, err := h.deps.Pools.Get(r.Context(), actor(r), id)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, p)
+	return nil
 }
 
-func (h *Handler) putMember(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Pools == nil {
-		h.WriteError(w, r, unavailable("pools"))
-		return
-	}
+func (h *Handler) putMember(w http.ResponseWriter, r *http.Request) error {
 	poolID, err := pathID(r, "poolId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	userID, err := pathID(r, "userId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Role pools.Role `json:"role"`
 	}
 	if err := DecodeJSON(r, &in); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	m, err := h.deps.Pools.SetMember(r.Context(), actor(r), poolID, userID, in.Role)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, m)
+	return nil
 }
 
-func (h *Handler) deleteMember(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Pools == nil {
-		h.WriteError(w, r, unavailable("pools"))
-		return
-	}
+func (h *Handler) deleteMember(w http.ResponseWriter, r *http.Request) error {
 	poolID, err := pathID(r, "poolId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	userID, err := pathID(r, "userId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	if err := h.deps.Pools.RemoveMember(r.Context(), actor(r), poolID, userID); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (h *Handler) readings(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Pools == nil {
-		h.WriteError(w, r, unavailable("pools"))
-		return
-	}
+func (h *Handler) readings(w http.ResponseWriter, r *http.Request) error {
 	poolID, err := pathID(r, "poolId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	rq := pools.ReadingQuery{PoolID: poolID, Metric: q.Get("metric")}
 	if rq.From, err = queryTime(q, "from"); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	if rq.To, err = queryTime(q, "to"); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	if rq.Limit, err = queryLimit(q); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	if c := q.Get("cursor"); c != "" {
 		var pos pools.ReadingPos
 		if err := DecodeCursor(c, &pos); err != nil {
-			h.WriteError(w, r, err)
-			return
+			return err
 		}
 		rq.After = &pos
 	}
 	page, err := h.deps.Pools.Readings(r.Context(), actor(r), rq)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	out := map[string]any{"readings": nonNil(page.Readings)}
 	if page.Next != nil {
 		out["nextCursor"] = EncodeCursor(page.Next)
 	}
 	WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func queryTime(q url.Values, name string) (time.Time, error) {
@@ -232,54 +201,41 @@ func queryLimit(q url.Values) (int, error) {
 
 // ---- providers and accounts
 
-func (h *Handler) listProviders(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("providers"))
-		return
-	}
+func (h *Handler) listProviders(w http.ResponseWriter, r *http.Request) error {
 	ps, err := h.deps.Connect.Providers(r.Context(), actor(r))
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"providers": nonNil(ps)})
+	return nil
 }
 
-func (h *Handler) connect(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("providers"))
-		return
-	}
+func (h *Handler) connect(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Input map[string]string `json:"input"`
 	}
 	// The body is optional: OAuth providers need no input.
 	if r.ContentLength != 0 {
 		if err := DecodeJSON(r, &in); err != nil {
-			h.WriteError(w, r, err)
-			return
+			return err
 		}
 	}
 	res, err := h.deps.Connect.Connect(r.Context(), actor(r), mux.Vars(r)["provider"], in.Input)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	if res.Account != nil {
 		WriteJSON(w, http.StatusCreated, res)
-		return
+		return nil
 	}
 	WriteJSON(w, http.StatusOK, res)
+	return nil
 }
 
 // callback completes an OAuth flow. It answers JSON, or — when http.return_url is set —
 // redirects the browser there with the outcome in the query: status=connected&accountId=…
 // or status=error&error=<problem type>.
-func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("providers"))
-		return
-	}
+func (h *Handler) callback(w http.ResponseWriter, r *http.Request) error {
 	provider := mux.Vars(r)["provider"]
 	query := map[string]string{}
 	for k, v := range r.URL.Query() {
@@ -295,16 +251,14 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	ret := h.deps.HTTP.ReturnURL
 	if ret == "" {
 		if err != nil {
-			h.WriteError(w, r, err)
-			return
+			return err
 		}
 		WriteJSON(w, http.StatusOK, map[string]any{"account": acct})
-		return
+		return nil
 	}
 	u, perr := url.Parse(ret)
 	if perr != nil {
-		h.WriteError(w, r, host.Wrap(host.EINTERNAL, perr, "bad return_url"))
-		return
+		return host.Wrap(host.EINTERNAL, perr, "bad return_url")
 	}
 	v := u.Query()
 	v.Set("provider", provider)
@@ -322,184 +276,138 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	u.RawQuery = v.Encode()
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	return nil
 }
 
-func (h *Handler) listAccounts(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("accounts"))
-		return
-	}
+func (h *Handler) listAccounts(w http.ResponseWriter, r *http.Request) error {
 	as, err := h.deps.Connect.Accounts(r.Context(), actor(r))
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"accounts": nonNil(as)})
+	return nil
 }
 
-func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("accounts"))
-		return
-	}
+func (h *Handler) disconnect(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "accountId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	if err := h.deps.Connect.Disconnect(r.Context(), actor(r), id); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (h *Handler) discover(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("accounts"))
-		return
-	}
+func (h *Handler) discover(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "accountId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	ds, err := h.deps.Connect.Discover(r.Context(), actor(r), id)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"devices": nonNil(ds)})
+	return nil
 }
 
-func (h *Handler) devices(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("accounts"))
-		return
-	}
+func (h *Handler) devices(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "accountId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	ds, err := h.deps.Connect.Devices(r.Context(), actor(r), id)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"devices": nonNil(ds)})
+	return nil
 }
 
 type linkBody struct {
 	PoolID int64 `json:"poolId"`
 }
 
-func (h *Handler) link(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("devices"))
-		return
-	}
+func (h *Handler) link(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "deviceId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	var in linkBody
 	if err := DecodeJSON(r, &in); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	d, err := h.deps.Connect.Link(r.Context(), actor(r), id, in.PoolID)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, d)
+	return nil
 }
 
-func (h *Handler) unlink(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("devices"))
-		return
-	}
+func (h *Handler) unlink(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "deviceId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	// {"poolId"} is optional on DELETE; when given it must name the current link.
 	var in linkBody
 	if r.ContentLength != 0 {
 		if err := DecodeJSON(r, &in); err != nil {
-			h.WriteError(w, r, err)
-			return
+			return err
 		}
 	}
 	if err := h.deps.Connect.Unlink(r.Context(), actor(r), id, in.PoolID); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // ---- admin
 
-func (h *Handler) adminProviders(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("providers"))
-		return
-	}
+func (h *Handler) adminProviders(w http.ResponseWriter, r *http.Request) error {
 	st, err := h.deps.Connect.ProviderStatuses(r.Context(), actor(r))
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"providers": nonNil(st)})
+	return nil
 }
 
-func (h *Handler) adminReload(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Connect == nil {
-		h.WriteError(w, r, unavailable("providers"))
-		return
-	}
+func (h *Handler) adminReload(w http.ResponseWriter, r *http.Request) error {
 	st, err := h.deps.Connect.Reload(r.Context(), actor(r))
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"providers": nonNil(st)})
+	return nil
 }
 
-func (h *Handler) adminAudit(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Users == nil {
-		h.WriteError(w, r, unavailable("audit"))
-		return
-	}
+func (h *Handler) adminAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	aq := audit.Query{Action: q.Get("action"), Provider: q.Get("provider")}
 	var err error
 	if aq.Since, err = queryTime(q, "since"); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	if aq.Limit, err = queryLimit(q); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	if c := q.Get("cursor"); c != "" {
 		var pos struct {
 			Before int64 `json:"b"`
 		}
 		if err := DecodeCursor(c, &pos); err != nil {
-			h.WriteError(w, r, err)
-			return
+			return err
 		}
 		aq.BeforeID = pos.Before
 	}
 	page, err := h.deps.Users.Audit(r.Context(), actor(r), aq)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	out := map[string]any{"events": nonNil(page.Events)}
 	if page.NextBeforeID != 0 {
@@ -508,81 +416,65 @@ func (h *Handler) adminAudit(w http.ResponseWriter, r *http.Request) {
 		}{page.NextBeforeID})
 	}
 	WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (h *Handler) adminCreateUser(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Users == nil {
-		h.WriteError(w, r, unavailable("users"))
-		return
-	}
+func (h *Handler) adminCreateUser(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email string `json:"email"`
 		Admin bool   `json:"admin"`
 	}
 	if err := DecodeJSON(r, &in); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	u, err := h.deps.Users.CreateUser(r.Context(), actor(r), in.Email, in.Admin)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusCreated, u)
+	return nil
 }
 
-func (h *Handler) adminCreateToken(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Users == nil {
-		h.WriteError(w, r, unavailable("users"))
-		return
-	}
+func (h *Handler) adminCreateToken(w http.ResponseWriter, r *http.Request) error {
 	userID, err := pathID(r, "userId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Name string `json:"name"`
 	}
 	if r.ContentLength != 0 {
 		if err := DecodeJSON(r, &in); err != nil {
-			h.WriteError(w, r, err)
-			return
+			return err
 		}
 	}
 	t, err := h.deps.Users.CreateToken(r.Context(), actor(r), userID, in.Name)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store") // the plaintext token is in this body
 	WriteJSON(w, http.StatusCreated, t)
+	return nil
 }
 
 // adminRevokeTokens revokes one token (?tokenId=) or, without it, all of the user's tokens.
-func (h *Handler) adminRevokeTokens(w http.ResponseWriter, r *http.Request) {
-	if h.deps.Users == nil {
-		h.WriteError(w, r, unavailable("users"))
-		return
-	}
+func (h *Handler) adminRevokeTokens(w http.ResponseWriter, r *http.Request) error {
 	userID, err := pathID(r, "userId")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	var tokenID int64
 	if s := r.URL.Query().Get("tokenId"); s != "" {
 		if tokenID, err = strconv.ParseInt(s, 10, 64); err != nil || tokenID <= 0 {
-			h.WriteError(w, r, host.Errorf(host.EINVALID, "tokenId must be a token id"))
-			return
+			return host.Errorf(host.EINVALID, "tokenId must be a token id")
 		}
 	}
 	n, err := h.deps.Users.RevokeTokens(r.Context(), actor(r), userID, tokenID)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]int{"revoked": n})
+	return nil
 }
 
 // nonNil makes empty lists encode as [] rather than null.

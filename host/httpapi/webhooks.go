@@ -18,33 +18,29 @@ import (
 //	POST /v1/webhooks/{provider}                        provider-level secret
 //	POST /v1/webhooks/{provider}/accounts/{accountId}   that account's own secret
 //
-// They skip bearer-token authentication on purpose: the plugin authenticates the
-// delivery, and some providers (The Things Stack) put their shared secret in an
-// "Authorization: Bearer" header that is not a poolhost token.
+// They are Foreign routes, skipping bearer-token authentication on purpose: the plugin
+// authenticates the delivery, and some providers (The Things Stack) put their shared
+// secret in an "Authorization: Bearer" header that is not a poolhost token. With a nil
+// service they answer 503.
 func WithWebhooks(svc *webhook.Service) Option {
 	return WithRoutes(func(rt *Router) {
-		h := rt.h
-		handle := func(path string) {
-			chain := requestID(h.observe(h.limitBody(h.webhookHandler(svc))))
-			h.mux.Handle(path, chain).Methods(http.MethodPost)
-		}
-		handle("/v1/webhooks/{provider}")
-		handle("/v1/webhooks/{provider}/accounts/{accountId}")
+		fn := needs(svc != nil, "webhooks", webhookHandler(svc))
+		rt.Handle(http.MethodPost, "/v1/webhooks/{provider}", Foreign, fn)
+		rt.Handle(http.MethodPost, "/v1/webhooks/{provider}/accounts/{accountId}", Foreign, fn)
 	})
 }
 
 // WebhookRetryAfter is the Retry-After of a 503 webhook answer, in seconds.
 const WebhookRetryAfter = "5"
 
-func (h *Handler) webhookHandler(svc *webhook.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func webhookHandler(svc *webhook.Service) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		provider := mux.Vars(r)["provider"]
 		var accountID int64
 		if _, scoped := mux.Vars(r)["accountId"]; scoped {
 			id, err := pathID(r, "accountId")
 			if err != nil {
-				h.WriteError(w, r, webhook.ErrAccountNotFound)
-				return
+				return webhook.ErrAccountNotFound
 			}
 			accountID = id
 		}
@@ -53,11 +49,9 @@ func (h *Handler) webhookHandler(svc *webhook.Service) http.Handler {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
 				svc.CountTooLarge(provider)
-				h.WriteError(w, r, host.Errorf(host.ETOOLARGE, "request body exceeds %d bytes", tooLarge.Limit))
-				return
+				return host.Errorf(host.ETOOLARGE, "request body exceeds %d bytes", tooLarge.Limit)
 			}
-			h.WriteError(w, r, host.Wrap(host.EINVALID, err, "could not read the request body"))
-			return
+			return host.Wrap(host.EINVALID, err, "could not read the request body")
 		}
 		out, err := svc.Handle(r.Context(), webhook.Delivery{
 			Provider:  provider,
@@ -71,15 +65,15 @@ func (h *Handler) webhookHandler(svc *webhook.Service) http.Handler {
 			if StatusOf(err) == http.StatusServiceUnavailable {
 				w.Header().Set("Retry-After", WebhookRetryAfter)
 			}
-			h.WriteError(w, r, err)
-			return
+			return err
 		}
 		if out.Status == webhook.OutcomeAccepted {
 			WriteJSON(w, http.StatusOK, out.Result)
-			return
+			return nil
 		}
 		WriteJSON(w, out.HTTPStatus(), map[string]string{"status": out.Status})
-	})
+		return nil
+	}
 }
 
 // clientAddr is the peer address without its port: the key of the rejection-audit rate
