@@ -94,10 +94,6 @@ func newIngestEnv(t *testing.T, dbURL string) *ingestEnv {
 	})
 	userSvc := users.New(e.st, rec)
 
-	// As serve's newIngestion does.
-	ing := ingest.New(e.st, ingest.Config{MaxFutureSkew: cfg.Ingest.MaxFutureSkew, MaxPastAge: cfg.Ingest.MaxPastAge}, log, reg)
-	hooks := webhook.New(webhook.Deps{Store: e.st, Ingest: ing, Plugins: e.mgr, Logger: log, Registerer: reg},
-		webhook.Config{MaxAttempts: cfg.RetryWorker.MaxAttempts})
 	reg.MustRegister(retry.NewFailureCollector(e.st, retry.WithProviders(func() []string {
 		var ids []string
 		for _, p := range e.cfg.Load().Providers {
@@ -114,10 +110,19 @@ func newIngestEnv(t *testing.T, dbURL string) *ingestEnv {
 			{Name: "migrations", Check: e.st.Verify},
 			{Name: "plugins", Check: connect.PluginsReady(e.mgr)},
 		},
-	}, httpapi.WithWebhooks(hooks), httpapi.WithFailures(failures.New(e.st)))
+	}, ingestRoutes(e.st, e.mgr, cfg, log, reg)...)
 	var hh http.Handler = h
 	handler.Store(&hh)
 	return &ingestEnv{env: e, reg: reg, handler: h}
+}
+
+// ingestRoutes are the webhook and dead-letter routes wired as serve's newIngestion
+// wires them.
+func ingestRoutes(st *store.Store, mgr *pluginmgr.Manager, cfg *config.Config, log hclog.Logger, reg *prometheus.Registry) []httpapi.Option {
+	ing := ingest.New(st, ingest.Config{MaxFutureSkew: cfg.Ingest.MaxFutureSkew, MaxPastAge: cfg.Ingest.MaxPastAge}, log, reg)
+	hooks := webhook.New(webhook.Deps{Store: st, Ingest: ing, Plugins: mgr, Logger: log, Registerer: reg},
+		webhook.Config{MaxAttempts: cfg.RetryWorker.MaxAttempts})
+	return []httpapi.Option{httpapi.WithWebhooks(hooks), httpapi.WithFailures(failures.New(st))}
 }
 
 // writeIngestConfig writes a config with the generic provider taking webhooks.

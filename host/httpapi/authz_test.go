@@ -5,20 +5,24 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk/signature"
 )
 
 // fixture is a fresh little world per matrix cell: a pool with an owner (who also owns
 // a generic account whose device feeds the pool), an editor and a viewer, plus a
-// stranger, an admin who is no member, and a spare user admin routes act on.
+// stranger, an admin who is no member, a spare user admin routes act on, and a dead
+// webhook delivery for the failure routes.
 type fixture struct {
 	users   map[string]user
 	target  user
 	pool    int64
 	account int64
 	device  int64
+	failure int64
 }
 
 func (e *env) fixture() fixture {
@@ -44,6 +48,7 @@ func (e *env) fixture() fixture {
 	f.device = ds[0].ID
 	_, err = e.st.LinkDevice(ctx, f.device, f.pool, f.users["owner"].ID)
 	must(e.t, err)
+	f.failure = e.enqueue("generic", true).ID
 	return f
 }
 
@@ -54,16 +59,36 @@ func must(t *testing.T, err error) {
 	}
 }
 
-var roles = []string{"anonymous", "stranger", "viewer", "editor", "admin", "owner"}
+// foreign is the caller whose Authorization header holds a bearer token that is not
+// poolhost's, as The Things Stack sends its webhook secret. It is refused (401) on every
+// route but the webhooks, whose plugin judges the delivery.
+var roles = []string{"anonymous", "stranger", "viewer", "editor", "admin", "owner", "foreign"}
+
+const foreignToken = "not-a-poolhost-token"
 
 // expect lists statuses in roles order.
 func expect(anon, stranger, viewer, editor, admin, owner int) map[string]int {
 	return map[string]int{"anonymous": anon, "stranger": stranger, "viewer": viewer, "editor": editor, "admin": admin, "owner": owner}
 }
 
+// signedDelivery is a generic reading for device d1, signed with the generic secret
+// (both the provider's and the fixture account's). Each fixture has its own account, so
+// the delivery id is fresh for every cell.
+func signedDelivery(f fixture, path string) req {
+	body := []byte(`{"device_id": "d1", "readings": [{"metric": "ph", "value": 7.2}]}`)
+	v, _ := signature.NewStandardWebhooks(genericWebhookSecret)
+	hdr := map[string]string{}
+	for k, vs := range v.Headers(fmt.Sprintf("msg_authz_%d", f.account), time.Now(), body) {
+		hdr[k] = vs[0]
+	}
+	return req{method: "POST", path: path, body: body, header: hdr}
+}
+
 // TestAuthorizationMatrix runs every route as every kind of caller, each in a fresh
 // fixture, and checks the status. Someone else's pool, account or device is 404, never
-// 403; admin routes are 403 to non-admins; anonymous is 401 except on public routes.
+// 403; admin routes are 403 to non-admins; anonymous is 401 except on public routes;
+// a token that is not poolhost's is 401 except on the webhooks, where bearer tokens are
+// not looked at and the plugin's verdict on the signature is the answer.
 func TestAuthorizationMatrix(t *testing.T) {
 	type route struct {
 		op   string // "METHOD /template", matched against the router
@@ -71,6 +96,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		want map[string]int
 	}
 	all := func(s int) map[string]int { return expect(s, s, s, s, s, s) }
+	webhook := func(s int) map[string]int { m := all(s); m["foreign"] = s; return m }
+	admin := func(s int) map[string]int { return expect(401, 403, 403, 403, s, 403) }
 	users := func(s int) map[string]int { return expect(401, s, s, s, s, s) }
 	routes := []route{
 		{"GET /healthz", func(fixture) req { return req{method: "GET", path: "/healthz"} }, all(200)},
@@ -126,27 +153,61 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"DELETE /v1/admin/users/{userId}/tokens", func(f fixture) req {
 			return req{method: "DELETE", path: fmt.Sprintf("/v1/admin/users/%d/tokens", f.target.ID)}
 		}, expect(401, 403, 403, 403, 200, 403)},
+		{"GET /v1/admin/failures", func(fixture) req { return req{method: "GET", path: "/v1/admin/failures"} }, admin(200)},
+		{"POST /v1/admin/failures/requeue", func(fixture) req {
+			return req{method: "POST", path: "/v1/admin/failures/requeue", body: map[string]string{"provider": "generic"}}
+		}, admin(200)},
+		{"GET /v1/admin/failures/{failureId}", func(f fixture) req { return req{method: "GET", path: fmt.Sprintf("/v1/admin/failures/%d", f.failure)} }, admin(200)},
+		{"POST /v1/admin/failures/{failureId}/requeue", func(f fixture) req {
+			return req{method: "POST", path: fmt.Sprintf("/v1/admin/failures/%d/requeue", f.failure)}
+		}, admin(200)},
+		{"DELETE /v1/admin/failures/{failureId}", func(f fixture) req {
+			return req{method: "DELETE", path: fmt.Sprintf("/v1/admin/failures/%d", f.failure)}
+		}, admin(204)},
+		// Webhooks: no bearer token is needed, and one that is sent (poolhost's or not) is
+		// the provider's business. The signature decides.
+		{"POST /v1/webhooks/{provider}", func(f fixture) req { return signedDelivery(f, "/v1/webhooks/generic") }, webhook(200)},
+		{"POST /v1/webhooks/{provider}/accounts/{accountId}", func(f fixture) req {
+			return signedDelivery(f, fmt.Sprintf("/v1/webhooks/generic/accounts/%d", f.account))
+		}, webhook(200)},
+	}
+	for _, r := range routes {
+		if _, ok := r.want["foreign"]; !ok {
+			r.want["foreign"] = 401
+		}
 	}
 
-	// Every routed operation is in the matrix (and nothing else is).
-	routed, err := httpapi.RoutedOperations(httpapi.New(httpapi.Deps{}).Mux())
+	// Every operation of the fully wired router, and every documented one, is in the
+	// matrix (and nothing else is).
+	routed, err := httpapi.RoutedOperations(httpapi.New(httpapi.Deps{}, httpapi.WithWebhooks(nil), httpapi.WithFailures(nil)).Mux())
 	must(t, err)
+	spec, err := httpapi.SpecOperations()
+	must(t, err)
+	var documented []string
+	for _, ops := range spec {
+		documented = append(documented, ops...)
+	}
+	slices.Sort(documented)
 	var covered []string
 	for _, r := range routes {
 		covered = append(covered, r.op)
 	}
 	slices.Sort(covered)
-	if !slices.Equal(routed, covered) {
-		t.Fatalf("matrix covers\n%v\nrouter has\n%v", covered, routed)
+	if !slices.Equal(routed, covered) || !slices.Equal(documented, covered) {
+		t.Fatalf("matrix covers\n%v\nrouter has\n%v\nopenapi.yaml has\n%v", covered, routed, documented)
 	}
 
 	forEachDB(t, func(t *testing.T, dbURL string) {
-		e := newEnv(t, dbURL, envOpts{})
+		e := newEnv(t, dbURL, envOpts{ingest: true})
 		for _, r := range routes {
 			for _, role := range roles {
 				f := e.fixture()
 				rq := r.req(f)
-				if role != "anonymous" {
+				switch role {
+				case "anonymous":
+				case "foreign":
+					rq.token = foreignToken
+				default:
 					rq.token = f.users[role].Token
 				}
 				resp := e.do(rq)

@@ -81,6 +81,7 @@ type providerOpts struct {
 type envOpts struct {
 	template  providerOpts
 	returnURL string
+	ingest    bool // generic takes webhooks; webhook and dead-letter routes are wired
 }
 
 // env is one running host: store, plugin manager with real plugin binaries, the Acme
@@ -111,6 +112,7 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 	}
 	writeFile(t, filepath.Join(e.dir, "key"), base64.StdEncoding.EncodeToString(key))
 	writeFile(t, filepath.Join(e.dir, "client.secret"), acmetest.ClientSecret)
+	writeFile(t, filepath.Join(e.dir, "generic.secret"), genericWebhookSecret)
 
 	e.acme = acmetest.NewServer()
 	t.Cleanup(e.acme.Close)
@@ -163,6 +165,10 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 		},
 	})
 	userSvc := users.New(e.st, rec)
+	var extra []httpapi.Option
+	if opts.ingest {
+		extra = ingestRoutes(e.st, e.mgr, cfg, log, reg)
+	}
 	var h http.Handler = httpapi.New(httpapi.Deps{
 		Logger: log, Registry: reg, HTTP: cfg.HTTP,
 		Auth: userSvc, Pools: poolSvc, Connect: e.connect, Users: userSvc,
@@ -171,7 +177,7 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 			{Name: "migrations", Check: e.st.Verify},
 			{Name: "plugins", Check: connect.PluginsReady(e.mgr)},
 		},
-	})
+	}, extra...)
 	handler.Store(&h)
 	return e
 }
@@ -195,6 +201,10 @@ func (e *env) writeConfig() string {
 	httpBlock := ""
 	if e.opts.returnURL != "" {
 		httpBlock = fmt.Sprintf("http {\n  return_url = %q\n}\n", e.opts.returnURL)
+	}
+	generic := "{}"
+	if e.opts.ingest {
+		generic = "{\n  webhooks = true\n  secrets  = { webhook_secret = file(\"generic.secret\") }\n}"
 	}
 	src := fmt.Sprintf(`
 database_url    = "sqlite:unused.db"
@@ -227,8 +237,8 @@ provider "template" {
   }
 }
 
-provider "generic" {}
-`, pluginDir, e.srv.URL, httpBlock, !o.disabled, stage, users, access, e.acme.URL, acmetest.ClientID)
+provider "generic" %s
+`, pluginDir, e.srv.URL, httpBlock, !o.disabled, stage, users, access, e.acme.URL, acmetest.ClientID, generic)
 	path := filepath.Join(e.dir, "poolhost.hcl")
 	writeFile(e.t, path, src)
 	return path
