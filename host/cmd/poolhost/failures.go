@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,16 +10,14 @@ import (
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
-	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/failures"
-	"github.com/poolhost/poolhost/host/store"
 )
 
 const failuresUsage = `usage:
-  poolhost failures list    [--config FILE] [--status pending|processing|resolved|dead] [--provider P] [--limit N]
-  poolhost failures requeue [--config FILE] ID
-  poolhost failures requeue [--config FILE] --provider P [--from RFC3339] [--to RFC3339]
-  poolhost failures discard [--config FILE] ID
+  poolhost failures list    [--config FILE | --database-url URL] [--status pending|processing|resolved|dead] [--provider P] [--limit N]
+  poolhost failures requeue [--config FILE | --database-url URL] ID
+  poolhost failures requeue [--config FILE | --database-url URL] --provider P [--from RFC3339] [--to RFC3339]
+  poolhost failures discard [--config FILE | --database-url URL] ID
 `
 
 // runFailures is `poolhost failures list|requeue|discard`: the dead-letter operations of
@@ -31,9 +28,7 @@ func runFailures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("failures "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", defaultConfig, "configuration `file`")
+	fs, db := storeFlags("failures "+sub, stderr)
 	status := fs.String("status", "", "list: only this status")
 	provider := fs.String("provider", "", "list: only this provider; requeue: bulk by provider")
 	limit := fs.Int("limit", 50, "list: at most this many, newest first")
@@ -53,12 +48,8 @@ func runFailures(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return failuresExitCode(err)
 	}
 
-	cfg, err := config.Load(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "poolhost failures: %v\n", err)
-		return 1
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	// Never migrate first: looking at dead letters must not change the schema on the side.
+	st, err := db.open(ctx, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "poolhost failures: %v\n", err)
 		return 1

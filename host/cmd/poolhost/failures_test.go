@@ -232,3 +232,55 @@ func TestFailuresCLIUnexpectedError(t *testing.T) {
 		t.Fatalf("list on an unmigrated database = %d %q %q", code, out, stderr)
 	}
 }
+
+// TestFailuresCLIDatabaseURL: --database-url names the database, as for migrate, users
+// and tokens; the config file is then not read at all, so a missing one is no error.
+func TestFailuresCLIDatabaseURL(t *testing.T) {
+	w := newFailuresWorld(t, true)
+	dead := w.enqueue(t, "generic", true, time.Now().Add(-time.Hour))
+	missing := filepath.Join(t.TempDir(), "missing.hcl")
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := dispatch(context.Background(), append([]string{"failures"}, args...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		out  string
+	}{
+		{"list without a config file", []string{"list", "--database-url", w.url}, 0, fmt.Sprint(dead.ID)},
+		{"a missing config is not read", []string{"list", "--config", missing, "--database-url", w.url}, 0, fmt.Sprint(dead.ID)},
+		{"requeue", []string{"requeue", "--database-url", w.url, fmt.Sprint(dead.ID)}, 0, fmt.Sprintf("requeued failure %d (generic)\n", dead.ID)},
+		{"discard", []string{"discard", "--database-url", w.url, fmt.Sprint(dead.ID)}, 0, fmt.Sprintf("discarded failure %d (generic, pending)\n", dead.ID)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, stderr := run(tt.args...)
+			if code != tt.code || stderr != "" || !strings.Contains(out, tt.out) {
+				t.Fatalf("exit %d stdout %q stderr %q, want %d with %q", code, out, stderr, tt.code, tt.out)
+			}
+		})
+	}
+	// What the URL named was changed, audited as the CLI.
+	if _, err := w.st.GetFailure(context.Background(), dead.ID); err == nil {
+		t.Fatal("discarded failure still stored")
+	}
+	evs, err := w.st.ListAudit(context.Background(), store.AuditFilter{})
+	if err != nil || len(evs) != 2 || evs[0].Actor != "system:cli" || evs[1].Actor != "system:cli" {
+		t.Fatalf("audit after requeue and discard: %+v %v", evs, err)
+	}
+
+	// Without it, the config file still decides: a missing one is an error.
+	if code, _, stderr := run("list", "--config", missing); code != 1 || !strings.Contains(stderr, "load config") {
+		t.Fatalf("missing config without --database-url = %d %q", code, stderr)
+	}
+	// A URL naming no database this binary knows is refused, not silently replaced by
+	// the config's.
+	if code, _, stderr := run("list", "--config", w.config, "--database-url", "mysql://nowhere/db"); code != 1 || stderr == "" {
+		t.Fatalf("unknown database URL = %d %q", code, stderr)
+	}
+}
