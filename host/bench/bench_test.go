@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,6 +87,7 @@ type host struct {
 	pluginPID  func() int
 	postmaster int
 	engine     string
+	store      *store.Store
 }
 
 func newHost(b *testing.B, eng ingesttest.Engine, outOfProcess bool) *host {
@@ -112,7 +115,7 @@ func newHost(b *testing.B, eng ingesttest.Engine, outOfProcess bool) *host {
 	reg := prometheus.NewRegistry()
 	ing := ingest.New(s, ingest.Config{MaxFutureSkew: cfg.Ingest.MaxFutureSkew, MaxPastAge: cfg.Ingest.MaxPastAge}, log, reg)
 	d := webhook.Deps{Store: s, Ingest: ing, Logger: log, Registerer: reg}
-	h := &host{engine: eng.Name, pluginPID: func() int { return 0 }}
+	h := &host{engine: eng.Name, store: s, pluginPID: func() int { return 0 }}
 	if eng.Name == "postgres" {
 		var backend int
 		if err := s.DB().Get(&backend, `SELECT pg_backend_pid()`); err == nil {
@@ -231,3 +234,66 @@ func (h inProcess) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (s
 	}
 	return res, nil
 }
+
+// BenchmarkIngestOnly is the store side of a delivery alone — ingest.Ingest with the
+// webhook.received audit row in the same transaction, from 16 goroutines — without
+// HTTP or the plugin: what the database path costs by itself.
+func BenchmarkIngestOnly(b *testing.B) {
+	for _, eng := range ingesttest.Engines {
+		b.Run(eng.Name, func(b *testing.B) {
+			h := newHost(b, eng, false)
+			s := h.store
+			ing := ingest.New(s, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)
+			p := h.payloads
+			readings := func(seq int64) []sdk.Reading {
+				rs := make([]sdk.Reading, readingsPerDelivery)
+				for i := range rs {
+					rs[i] = sdk.Reading{ProviderDeviceID: devices[int(seq)%len(devices)], Metric: benchMetrics[i],
+						Value: 1, RecordedAt: p.RecordedAt(seq)}
+				}
+				return rs
+			}
+			var next atomic.Int64
+			b.ResetTimer()
+			cpu0 := sampleCPU(0, h.postmaster)
+			start := time.Now()
+			var wg sync.WaitGroup
+			for g := 0; g < concurrency; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						seq := next.Add(1) - 1
+						if seq >= int64(b.N) {
+							return
+						}
+						_, err := ing.Ingest(context.Background(), ingest.Request{
+							Provider: generic.ID, Readings: readings(seq), ReceivedAt: time.Now(),
+							Finish: func(ctx context.Context, tx *store.Tx, res ingest.Result) error {
+								_, err := tx.AppendAudit(ctx, store.AuditEvent{Action: webhook.ActionReceived, Actor: "provider:generic",
+									Provider: generic.ID, Details: store.Details{"accepted": res.Accepted}})
+								return err
+							},
+						})
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			cpu1 := sampleCPU(0, h.postmaster)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+			if cpu1.ok && cpu0.ok {
+				b.ReportMetric(float64((cpu1.db-cpu0.db).Microseconds())/float64(b.N), "db-cpu-us/delivery")
+				b.ReportMetric(float64((cpu1.self-cpu0.self).Microseconds())/float64(b.N), "host-cpu-us/delivery")
+			}
+		})
+	}
+}
+
+var benchMetrics = []string{"ph", "orp", "temperature", "free_chlorine", "total_chlorine",
+	"combined_chlorine", "cyanuric_acid", "total_alkalinity", "calcium_hardness", "salt"}
