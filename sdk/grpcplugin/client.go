@@ -113,6 +113,11 @@ func (c *Client) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (sdk
 		return sdk.WebhookResult{}, fromStatus(ctx, "ingest webhook", err)
 	}
 	if e := res.GetWebhookError(); e != nil {
+		// The caller's deadline can pass while the plugin parses: the payload is still
+		// verified (a ParseError), and the failure must still read as the context's.
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return sdk.WebhookResult{}, &ParseError{Err: contextError("ingest webhook", ctxErr)}
+		}
 		return sdk.WebhookResult{}, &ParseError{Err: errorFromProto(e)}
 	}
 	return webhookResultFromProto(res.GetResult()), nil
