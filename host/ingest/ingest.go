@@ -45,7 +45,14 @@ type Request struct {
 	// them: the caller's audit row, or the retry worker's compare-and-set that resolves
 	// the failure it leased. Its error rolls the readings back, so a delivery is either
 	// stored and accounted for, or neither.
+	//
+	// A request with Finish has a transaction of its own; prefer Audit when an audit
+	// row is all the caller needs.
 	Finish func(ctx context.Context, tx *store.Tx, res Result) error
+	// Audit, when set, returns the audit event recorded in the transaction that inserts
+	// the readings, given what became of them. Unlike Finish it lets the request share
+	// its transaction with concurrent ones (group commit).
+	Audit func(res Result) store.AuditEvent
 }
 
 // Result counts what became of a batch. Accepted + Duplicates + the dropped counts equal
@@ -73,6 +80,7 @@ type Service struct {
 	log     hclog.Logger
 	metrics *metrics
 	now     func() time.Time
+	batch   *batcher
 }
 
 // New returns a Service. reg may be nil (no metrics exported).
@@ -80,7 +88,9 @@ func New(s Store, cfg Config, log hclog.Logger, reg prometheus.Registerer) *Serv
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Service{store: s, cfg: cfg, log: log.Named("ingest"), metrics: newMetrics(reg), now: time.Now}
+	svc := &Service{store: s, cfg: cfg, log: log.Named("ingest"), metrics: newMetrics(reg), now: time.Now}
+	svc.batch = &batcher{max: maxBatch, commit: svc.commit}
+	return svc
 }
 
 // SetClock replaces the clock used when a request carries no ReceivedAt (tests).
@@ -89,113 +99,187 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 // Ingest validates req's readings and stores the survivors in one transaction. An error
 // means nothing was stored (the transaction rolled back) and the caller may retry the
 // whole batch: replays are idempotent.
+//
+// A request without Finish is group-committed: deliveries arriving while another
+// transaction is in flight share the next one (see batch.go). Ingest still returns only
+// after the transaction holding req's rows committed.
 func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
-	res := Result{Dropped: map[string]int{}}
 	if len(req.Readings) == 0 {
-		return res, nil
+		return Result{Dropped: map[string]int{}}, nil
+	}
+	p := s.prepare(req)
+	var err error
+	if (len(p.values) > 0 || req.Audit != nil) && req.Finish == nil {
+		err = s.batch.do(ctx, p)
+	} else {
+		err = s.ingestOne(ctx, p)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	s.count(req.Provider, p.res)
+	if n := p.res.DroppedTotal(); n > 0 {
+		s.log.Debug("readings dropped", "provider", req.Provider, "account", req.AccountID, "dropped", p.res.Dropped)
+	}
+	return p.res, nil
+}
+
+// pending is one request on its way to the database.
+type pending struct {
+	req        Request
+	receivedAt time.Time
+	// checked is what validation dropped; res starts from it on every attempt.
+	checked Result
+	values  []value
+	ids     []string // distinct provider device ids of values
+
+	// Set by build; res is final once the transaction committed.
+	res        Result
+	rows       []store.Reading
+	stampLater []int // rows whose recorded_at is the delivery's first receipt
+}
+
+// prepare validates req's readings; it needs no database.
+func (s *Service) prepare(req Request) *pending {
+	p := &pending{req: req, checked: Result{Dropped: map[string]int{}}}
+	p.res = p.checked
+	if len(req.Readings) == 0 {
+		return p
 	}
 	receivedAt := req.ReceivedAt
 	if receivedAt.IsZero() {
 		receivedAt = s.now()
 	}
-	receivedAt = receivedAt.UTC().Truncate(time.Microsecond)
+	p.receivedAt = receivedAt.UTC().Truncate(time.Microsecond)
 	win := Window{MaxFutureSkew: s.cfg.MaxFutureSkew, MaxPastAge: s.cfg.MaxPastAge}
 
-	values := make([]value, 0, len(req.Readings))
-	ids := make([]string, 0, len(req.Readings))
+	p.values = make([]value, 0, len(req.Readings))
 	seen := make(map[string]bool, 4)
 	for _, r := range req.Readings {
-		v, reason := checkValue(r, receivedAt, win)
+		v, reason := checkValue(r, p.receivedAt, win)
 		if reason != "" {
-			res.Dropped[reason]++
+			p.checked.Dropped[reason]++
 			continue
 		}
-		values = append(values, v)
+		p.values = append(p.values, v)
 		if !seen[r.ProviderDeviceID] && r.ProviderDeviceID != "" {
 			seen[r.ProviderDeviceID] = true
-			ids = append(ids, r.ProviderDeviceID)
+			p.ids = append(p.ids, r.ProviderDeviceID)
 		}
 	}
+	return p
+}
 
-	var rows []store.Reading
-	var stampLater []int // rows whose recorded_at is the delivery's first receipt
-	if len(values) > 0 {
+// build resolves the validated readings against devices (every account's copy of at
+// least p.ids, possibly more) into rows, starting res afresh from validation's drops.
+func (p *pending) build(devices []store.Device) {
+	p.res = Result{Dropped: make(map[string]int, len(p.checked.Dropped))}
+	for k, v := range p.checked.Dropped {
+		p.res.Dropped[k] = v
+	}
+	p.rows, p.stampLater = nil, nil
+	if len(p.values) == 0 {
+		return
+	}
+	targets := resolve(devices, p.req.AccountID)
+	p.rows = make([]store.Reading, 0, len(p.values))
+	for _, v := range p.values {
+		untimed := v.reading.RecordedAt.IsZero()
+		t, ok := targets[v.reading.ProviderDeviceID]
+		if !ok {
+			t.reason = DropUnknownDevice
+		}
+		if t.reason != "" {
+			p.res.Dropped[t.reason]++
+			continue
+		}
+		for _, d := range t.devices {
+			if untimed {
+				p.stampLater = append(p.stampLater, len(p.rows))
+			}
+			p.rows = append(p.rows, store.Reading{
+				DeviceID:   d.ID,
+				PoolID:     d.PoolID,
+				Metric:     v.reading.Metric,
+				Value:      v.value,
+				Unit:       v.unit,
+				RecordedAt: v.recordedAt,
+				ReceivedAt: p.receivedAt,
+				Quality:    string(v.quality),
+				RawPayload: v.reading.RawPayload,
+			})
+		}
+	}
+}
+
+// stamp gives the rows of readings without their own timestamp the delivery's first
+// receipt time, recording this sighting in tx.
+func (p *pending) stamp(ctx context.Context, tx *store.Tx) error {
+	if len(p.stampLater) == 0 || p.req.DeliveryID == "" {
+		return nil
+	}
+	first, err := tx.RecordDelivery(ctx, store.DeliveryKey{
+		Provider: p.req.Provider, AccountID: p.req.AccountID, DeliveryID: p.req.DeliveryID,
+	}, p.receivedAt)
+	if err != nil {
+		return err
+	}
+	// checkValue stamped these with receivedAt, which passes the window; the first
+	// sighting is the host's own clock too, so it needs no window either.
+	first = first.UTC().Truncate(time.Microsecond)
+	for _, i := range p.stampLater {
+		p.rows[i].RecordedAt = first
+	}
+	return nil
+}
+
+// audit is p's audit event, when its caller asked for one.
+func (p *pending) audit() (store.AuditEvent, bool) {
+	if p.req.Audit == nil {
+		return store.AuditEvent{}, false
+	}
+	return p.req.Audit(p.res), true
+}
+
+// ingestOne stores one request in a transaction of its own.
+func (s *Service) ingestOne(ctx context.Context, p *pending) error {
+	var devices []store.Device
+	if len(p.values) > 0 {
 		// Every account's copy of the devices, even for an account-scoped request: a
 		// device found only under other accounts is foreign, not unknown.
-		devices, err := s.store.LookupDevices(ctx, store.DeviceLookup{Provider: req.Provider, ProviderDeviceIDs: ids})
+		var err error
+		devices, err = s.store.LookupDevices(ctx, store.DeviceLookup{Provider: p.req.Provider, ProviderDeviceIDs: p.ids})
 		if err != nil {
-			return Result{}, fmt.Errorf("resolve devices: %w", err)
-		}
-		targets := resolve(devices, req.AccountID)
-		rows = make([]store.Reading, 0, len(values))
-		for _, v := range values {
-			untimed := v.reading.RecordedAt.IsZero()
-			t, ok := targets[v.reading.ProviderDeviceID]
-			if !ok {
-				t.reason = DropUnknownDevice
-			}
-			if t.reason != "" {
-				res.Dropped[t.reason]++
-				continue
-			}
-			for _, d := range t.devices {
-				if untimed {
-					stampLater = append(stampLater, len(rows))
-				}
-				rows = append(rows, store.Reading{
-					DeviceID:   d.ID,
-					PoolID:     d.PoolID,
-					Metric:     v.reading.Metric,
-					Value:      v.value,
-					Unit:       v.unit,
-					RecordedAt: v.recordedAt,
-					ReceivedAt: receivedAt,
-					Quality:    string(v.quality),
-					RawPayload: v.reading.RawPayload,
-				})
-			}
+			return fmt.Errorf("resolve devices: %w", err)
 		}
 	}
-	if len(rows) > 0 || req.Finish != nil {
-		err := s.store.InTx(ctx, func(tx *store.Tx) error {
-			res.Accepted, res.Duplicates = 0, 0
-			if len(stampLater) > 0 && req.DeliveryID != "" {
-				first, err := tx.RecordDelivery(ctx, store.DeliveryKey{
-					Provider: req.Provider, AccountID: req.AccountID, DeliveryID: req.DeliveryID,
-				}, receivedAt)
-				if err != nil {
-					return err
-				}
-				// checkValue stamped these with receivedAt, which passes the window; the
-				// first sighting is the host's own clock too, so it needs no window either.
-				first = first.UTC().Truncate(time.Microsecond)
-				for _, i := range stampLater {
-					rows[i].RecordedAt = first
-				}
-			}
-			if len(rows) > 0 {
-				inserted, err := tx.InsertReadings(ctx, rows)
-				if err != nil {
-					return fmt.Errorf("insert readings: %w", err)
-				}
-				res.Accepted = inserted
-				res.Duplicates = len(rows) - inserted
-			}
-			if req.Finish != nil {
-				return req.Finish(ctx, tx, res)
-			}
-			return nil
-		})
-		if err != nil {
-			return Result{}, err
+	p.build(devices)
+	if len(p.rows) == 0 && p.req.Finish == nil && p.req.Audit == nil {
+		return nil
+	}
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		p.res.Accepted, p.res.Duplicates = 0, 0
+		if err := p.stamp(ctx, tx); err != nil {
+			return err
 		}
-	}
-
-	s.count(req.Provider, res)
-	if n := res.DroppedTotal(); n > 0 {
-		s.log.Debug("readings dropped", "provider", req.Provider, "account", req.AccountID, "dropped", res.Dropped)
-	}
-	return res, nil
+		if len(p.rows) > 0 {
+			inserted, err := tx.InsertReadings(ctx, p.rows)
+			if err != nil {
+				return fmt.Errorf("insert readings: %w", err)
+			}
+			p.res.Accepted = inserted
+			p.res.Duplicates = len(p.rows) - inserted
+		}
+		if e, ok := p.audit(); ok {
+			if _, err := tx.AppendAudit(ctx, e); err != nil {
+				return err
+			}
+		}
+		if p.req.Finish != nil {
+			return p.req.Finish(ctx, tx, p.res)
+		}
+		return nil
+	})
 }
 
 func (s *Service) count(provider string, res Result) {

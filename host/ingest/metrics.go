@@ -11,6 +11,9 @@ type metrics struct {
 	accepted   *prometheus.CounterVec
 	duplicates *prometheus.CounterVec
 	dropped    *prometheus.CounterVec
+	// Group commit: transactions shared by several requests, and how many each held.
+	batches   prometheus.Counter
+	batchSize prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,10 +30,21 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "poolhost_readings_dropped_total",
 			Help: "Readings dropped by validation before persistence, by reason.",
 		}, []string{"provider", "reason"}),
+		batches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "poolhost_ingest_group_commits_total",
+			Help: "Transactions that stored several requests' readings at once (group commit).",
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "poolhost_ingest_group_commit_requests",
+			Help:    "Requests stored by one group-commit transaction.",
+			Buckets: []float64{2, 4, 8, 16, 32, 64},
+		}),
 	}
 	m.accepted = Register(reg, m.accepted)
 	m.duplicates = Register(reg, m.duplicates)
 	m.dropped = Register(reg, m.dropped)
+	m.batches = Register(reg, m.batches)
+	m.batchSize = Register(reg, m.batchSize)
 	return m
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -50,6 +51,39 @@ func (q queries) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, err
 		return AuditEvent{}, fmt.Errorf("append audit: %w", err)
 	}
 	return out, nil
+}
+
+// AppendAudits stores several events with multi-row INSERTs, ids not returned: group
+// commit records each delivery's webhook.received in one statement. The same rules as
+// AppendAudit apply to each event.
+func (q queries) AppendAudits(ctx context.Context, es []AuditEvent) error {
+	const perRow = 8
+	const batch = 500 // 4,000 parameters, far below both engines' limits
+	now := q.clock()
+	for start := 0; start < len(es); start += batch {
+		part := es[start:min(start+batch, len(es))]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO audit_events (at, action, actor, provider, target_type, target_id, request_id, details) VALUES `)
+		args := make([]any, 0, len(part)*perRow)
+		for i, e := range part {
+			if e.Action == "" || e.Actor == "" {
+				return fmt.Errorf("append audit: %w: action and actor are required", ErrInvalid)
+			}
+			at := now
+			if !e.At.IsZero() {
+				at = ts(e.At)
+			}
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?,?,?,?,?,?,?,?)")
+			args = append(args, at, e.Action, e.Actor, e.Provider, e.TargetType, e.TargetID, e.RequestID, e.Details)
+		}
+		if _, err := q.exec(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+	}
+	return nil
 }
 
 // AuditFilter selects audit events, newest first.

@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // Reading is one stored measurement, already validated and in its canonical unit.
@@ -28,10 +31,95 @@ const readingColumns = `id, device_id, pool_id, metric, value, unit, recorded_at
 // len(rs) - inserted were duplicates. A zero ReceivedAt is now; a zero RecordedAt is
 // ReceivedAt.
 func (q queries) InsertReadings(ctx context.Context, rs []Reading) (int, error) {
-	if len(rs) == 0 {
-		return 0, nil
-	}
 	inserted := 0
+	err := q.insertReadings(ctx, rs, func(_ int, rows sql.Result) error {
+		n, err := rows.RowsAffected()
+		inserted += int(n)
+		return err
+	}, nil)
+	if err != nil {
+		return 0, err
+	}
+	return inserted, nil
+}
+
+// InsertReadingsEach is InsertReadings telling which rows were new: inserted[i] is false
+// when rs[i] was already stored, or repeats the key of an earlier rs[j] (j < i) — the
+// first of several concurrent copies of one delivery wins, the others are duplicates.
+// Group commit uses it to give each delivery of a shared INSERT its own counts.
+func (q queries) InsertReadingsEach(ctx context.Context, rs []Reading) ([]bool, error) {
+	inserted := make([]bool, len(rs))
+	type key struct {
+		device int64
+		metric string
+		at     int64
+	}
+	keyOf := func(device int64, metric string, at time.Time) key {
+		return key{device, metric, at.UnixMicro()}
+	}
+	// Rows repeating an earlier row's key are left out of the INSERT: RETURNING could
+	// not tell which copy went in.
+	first := make(map[key]int, len(rs))
+	unique := make([]Reading, 0, len(rs))
+	index := make([]int, 0, len(rs)) // unique[k] is rs[index[k]]
+	now := q.clock()
+	for i, r := range rs {
+		received, recorded := readingTimes(r, now)
+		k := keyOf(r.DeviceID, r.Metric, recorded)
+		if _, dup := first[k]; dup {
+			continue
+		}
+		first[k] = i
+		r.ReceivedAt, r.RecordedAt = received, recorded
+		unique = append(unique, r)
+		index = append(index, i)
+	}
+	err := q.insertReadings(ctx, unique, nil, func(_ int, rows *sqlx.Rows) error {
+		for rows.Next() {
+			var got struct {
+				DeviceID   int64     `db:"device_id"`
+				Metric     string    `db:"metric"`
+				RecordedAt time.Time `db:"recorded_at"`
+			}
+			if err := rows.StructScan(&got); err != nil {
+				return err
+			}
+			i, ok := first[keyOf(got.DeviceID, got.Metric, got.RecordedAt)]
+			if !ok {
+				return fmt.Errorf("inserted row (%d, %s, %s) matches no reading", got.DeviceID, got.Metric, got.RecordedAt)
+			}
+			inserted[i] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return inserted, nil
+}
+
+// readingTimes applies InsertReadings' defaults: a zero ReceivedAt is now, a zero
+// RecordedAt is the received time.
+func readingTimes(r Reading, now time.Time) (received, recorded time.Time) {
+	received = now
+	if !r.ReceivedAt.IsZero() {
+		received = ts(r.ReceivedAt)
+	}
+	recorded = received
+	if !r.RecordedAt.IsZero() {
+		recorded = ts(r.RecordedAt)
+	}
+	return received, recorded
+}
+
+// insertReadings runs the multi-row INSERTs, in a transaction of their own when there is
+// more than one, handing each statement's outcome to exec (row count) or, with
+// RETURNING the new rows' keys, to query.
+func (q queries) insertReadings(ctx context.Context, rs []Reading,
+	exec func(start int, res sql.Result) error, query func(start int, rows *sqlx.Rows) error) error {
+	if len(rs) == 0 {
+		return nil
+	}
 	size := q.d.readingBatchSize()
 	write := q.inTx
 	if len(rs) <= size {
@@ -40,12 +128,11 @@ func (q queries) InsertReadings(ctx context.Context, rs []Reading) (int, error) 
 		write = func(ctx context.Context, fn func(q queries) error) error { return fn(q) }
 	}
 	err := write(ctx, func(q queries) error {
-		inserted = 0
 		now := q.clock()
 		for start := 0; start < len(rs); start += size {
 			batch := rs[start:min(start+size, len(rs))]
 			var sb strings.Builder
-			sb.Grow(160 + len(batch)*22)
+			sb.Grow(200 + len(batch)*22)
 			sb.WriteString(`INSERT INTO sensor_readings
 				(device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload) VALUES `)
 			args := make([]any, 0, len(batch)*9)
@@ -54,14 +141,7 @@ func (q queries) InsertReadings(ctx context.Context, rs []Reading) (int, error) 
 					sb.WriteByte(',')
 				}
 				sb.WriteString("(?,?,?,?,?,?,?,?,?)")
-				received := now
-				if !r.ReceivedAt.IsZero() {
-					received = ts(r.ReceivedAt)
-				}
-				recorded := received
-				if !r.RecordedAt.IsZero() {
-					recorded = ts(r.RecordedAt)
-				}
+				received, recorded := readingTimes(r, now)
 				var raw any
 				if len(r.RawPayload) > 0 {
 					raw = r.RawPayload
@@ -69,22 +149,35 @@ func (q queries) InsertReadings(ctx context.Context, rs []Reading) (int, error) 
 				args = append(args, r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit, recorded, received, r.Quality, raw)
 			}
 			sb.WriteString(` ON CONFLICT (device_id, metric, recorded_at) DO NOTHING`)
-			res, err := q.exec(ctx, sb.String(), args...)
-			if err != nil {
-				return err
+			if query == nil {
+				res, err := q.exec(ctx, sb.String(), args...)
+				if err != nil {
+					return err
+				}
+				if err := exec(start, res); err != nil {
+					return err
+				}
+				continue
 			}
-			n, err := res.RowsAffected()
+			sb.WriteString(` RETURNING device_id, metric, recorded_at`)
+			rows, err := q.q.QueryxContext(ctx, q.q.Rebind(sb.String()), args...)
 			if err != nil {
-				return err
+				return mapError(err)
 			}
-			inserted += int(n)
+			err = query(start, rows)
+			if cerr := rows.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return mapError(err)
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("insert readings: %w", err)
+		return fmt.Errorf("insert readings: %w", err)
 	}
-	return inserted, nil
+	return nil
 }
 
 // ReadingCursor is the keyset position after the last reading of a page.

@@ -287,16 +287,17 @@ func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time
 		Readings:   wr.Readings,
 		ReceivedAt: receivedAt,
 		DeliveryID: wr.DeliveryID,
-		Finish: func(ctx context.Context, tx *store.Tx, res ingest.Result) error {
-			_, err := tx.AppendAudit(ctx, store.AuditEvent{
+		// An audit row and nothing else: the delivery may share its transaction with
+		// concurrent ones (group commit).
+		Audit: func(res ingest.Result) store.AuditEvent {
+			return store.AuditEvent{
 				At:        receivedAt,
 				Action:    ActionReceived,
 				Actor:     store.ProviderActor(dl.Provider),
 				Provider:  dl.Provider,
 				RequestID: dl.RequestID,
 				Details:   receivedDetails(dl, wr, res),
-			})
-			return err
+			}
 		},
 	})
 	if err != nil {

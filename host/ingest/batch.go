@@ -1,0 +1,232 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// Group commit. A delivery's own work in the database is small (a device lookup, one
+// INSERT of ten rows, an audit row); what costs is the transaction around it: round
+// trips, and on PostgreSQL a WAL flush per COMMIT. So requests that arrive while a
+// transaction is in flight wait for it to end and then share the next one: one device
+// lookup per provider, one INSERT for every delivery's rows (RETURNING tells each
+// delivery which of its rows were new), one INSERT for the audit rows, one COMMIT.
+// Nobody waits on purpose: a request arriving at an idle service commits at once, alone.
+//
+// There is no committer goroutine. The first request to find the service idle leads:
+// it commits its batch, then hands the lead to the oldest waiting request, which takes
+// everything queued so far (up to maxBatch) into the next transaction. Every request's
+// Ingest returns only once its transaction committed or failed.
+//
+// A failed batch transaction is retried request by request, each in its own
+// transaction under its own context, so one bad request (or a Finish-less audit that
+// fails) cannot fail the deliveries that merely shared its transaction.
+
+// maxBatch bounds the deliveries of one transaction: a multi-row INSERT of 640 readings
+// is still well within both engines' parameter limits (split at 500 rows anyway).
+const maxBatch = 64
+
+// batchTimeout bounds a shared transaction. It runs under none of its requests'
+// contexts — one caller giving up must not roll back the others — so it needs a bound
+// of its own for a database that stops answering.
+const batchTimeout = 30 * time.Second
+
+// call states, guarded by batcher.mu.
+const (
+	callQueued = iota // waiting in the queue; may still leave it
+	callTaken         // in a batch (or appointed leader): its outcome will be written
+)
+
+type call struct {
+	ctx   context.Context
+	p     *pending
+	err   error
+	state int
+	lead  bool          // appointed to lead the next batch
+	wake  chan struct{} // closed when err is set, or when lead is
+}
+
+type batcher struct {
+	max    int
+	commit func(ctx context.Context, batch []*call)
+
+	mu    sync.Mutex
+	busy  bool // a batch is in flight
+	queue []*call
+}
+
+// do stores p, alone or with others, and returns once that is decided.
+func (b *batcher) do(ctx context.Context, p *pending) error {
+	c := &call{ctx: ctx, p: p, wake: make(chan struct{})}
+	b.mu.Lock()
+	if !b.busy {
+		b.busy = true
+		c.state = callTaken
+		b.mu.Unlock()
+		b.lead(c)
+		return c.err
+	}
+	b.queue = append(b.queue, c)
+	b.mu.Unlock()
+
+	select {
+	case <-c.wake:
+	case <-ctx.Done():
+		b.mu.Lock()
+		if c.state == callQueued {
+			// Not in any transaction yet: leave, and the caller hears nothing was stored.
+			b.remove(c)
+			b.mu.Unlock()
+			return fmt.Errorf("ingest: %w", ctx.Err())
+		}
+		b.mu.Unlock()
+		// Already part of a transaction: its outcome is the answer, committed or not.
+		<-c.wake
+	}
+	if c.lead {
+		b.lead(c)
+	}
+	return c.err
+}
+
+// remove drops c from the queue; b.mu is held.
+func (b *batcher) remove(c *call) {
+	for i, q := range b.queue {
+		if q == c {
+			b.queue = append(b.queue[:i], b.queue[i+1:]...)
+			return
+		}
+	}
+}
+
+// lead commits c with whatever is queued, then passes the lead on (or goes idle).
+func (b *batcher) lead(c *call) {
+	b.mu.Lock()
+	n := min(len(b.queue), b.max-1)
+	batch := make([]*call, 0, n+1)
+	batch = append(batch, c)
+	for _, q := range b.queue[:n] {
+		q.state = callTaken
+		batch = append(batch, q)
+	}
+	b.queue = append(b.queue[:0:0], b.queue[n:]...)
+	b.mu.Unlock()
+
+	b.commit(c.ctx, batch)
+
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.busy = false
+	} else {
+		next := b.queue[0]
+		b.queue = b.queue[1:]
+		next.state, next.lead = callTaken, true
+		close(next.wake)
+	}
+	b.mu.Unlock()
+	for _, q := range batch[1:] {
+		close(q.wake)
+	}
+}
+
+// commit stores a batch and sets each call's outcome. ctx is the leader's: only its
+// values are used.
+func (s *Service) commit(ctx context.Context, batch []*call) {
+	if len(batch) == 1 {
+		c := batch[0]
+		c.err = s.ingestOne(c.ctx, c.p)
+		return
+	}
+	s.metrics.batches.Inc()
+	s.metrics.batchSize.Observe(float64(len(batch)))
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	err := s.ingestBatch(bctx, batch)
+	cancel()
+	if err == nil {
+		return
+	}
+	s.log.Warn("group commit failed; storing its deliveries one by one", "deliveries", len(batch), "error", err)
+	var wg sync.WaitGroup
+	for _, c := range batch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.err = s.ingestOne(c.ctx, c.p)
+		}()
+	}
+	wg.Wait()
+}
+
+// ingestBatch stores several requests in one transaction.
+func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
+	return s.store.InTx(ctx, func(tx *store.Tx) error {
+		// One lookup per provider for the union of the ids; resolve still scopes each
+		// request to its own account.
+		ids := map[string][]string{}
+		seen := map[string]map[string]bool{}
+		for _, c := range batch {
+			prov := c.p.req.Provider
+			if seen[prov] == nil {
+				seen[prov] = map[string]bool{}
+			}
+			for _, id := range c.p.ids {
+				if !seen[prov][id] {
+					seen[prov][id] = true
+					ids[prov] = append(ids[prov], id)
+				}
+			}
+		}
+		devices := make(map[string][]store.Device, len(ids))
+		for prov, list := range ids {
+			ds, err := tx.LookupDevices(ctx, store.DeviceLookup{Provider: prov, ProviderDeviceIDs: list})
+			if err != nil {
+				return fmt.Errorf("resolve devices: %w", err)
+			}
+			devices[prov] = ds
+		}
+
+		var rows []store.Reading
+		owner := []int{} // rows[i] belongs to batch[owner[i]]
+		for i, c := range batch {
+			c.p.build(devices[c.p.req.Provider])
+			// In batch order, so of two copies of one delivery the earlier one records
+			// the first sighting and the later one reads it back.
+			if err := c.p.stamp(ctx, tx); err != nil {
+				return err
+			}
+			rows = append(rows, c.p.rows...)
+			for range c.p.rows {
+				owner = append(owner, i)
+			}
+		}
+		if len(rows) > 0 {
+			inserted, err := tx.InsertReadingsEach(ctx, rows)
+			if err != nil {
+				return fmt.Errorf("insert readings: %w", err)
+			}
+			for i, ok := range inserted {
+				if ok {
+					batch[owner[i]].p.res.Accepted++
+				} else {
+					batch[owner[i]].p.res.Duplicates++
+				}
+			}
+		}
+		var events []store.AuditEvent
+		for _, c := range batch {
+			if e, ok := c.p.audit(); ok {
+				events = append(events, e)
+			}
+		}
+		if len(events) > 0 {
+			if err := tx.AppendAudits(ctx, events); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,354 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/internal/ingesttest"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// gatedStore counts transactions and holds the ones a test gates until it opens them,
+// so requests pile up behind a transaction in flight exactly as they do under load.
+type gatedStore struct {
+	*store.Store
+	mu    sync.Mutex
+	txs   int
+	gates map[int]chan struct{} // transaction number (1-based) → gate
+}
+
+func newGatedStore(s *store.Store) *gatedStore {
+	return &gatedStore{Store: s, gates: map[int]chan struct{}{}}
+}
+
+// gate makes transaction n wait until the returned function is called.
+func (g *gatedStore) gate(n int) func() {
+	ch := make(chan struct{})
+	g.mu.Lock()
+	g.gates[n] = ch
+	g.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+func (g *gatedStore) InTx(ctx context.Context, fn func(tx *store.Tx) error) error {
+	g.mu.Lock()
+	g.txs++
+	gate := g.gates[g.txs]
+	g.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return g.Store.InTx(ctx, fn)
+}
+
+func (g *gatedStore) transactions() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.txs
+}
+
+// waitQueued polls until n requests wait behind the transaction in flight.
+func waitQueued(t *testing.T, svc *ingest.Service, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for svc.Queued() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests queued, want %d", svc.Queued(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// delivery is a webhook-like request: timed readings of one device and an audit row.
+func delivery(i int, device string, at time.Time) ingest.Request {
+	rs := make([]sdk.Reading, 0, 3)
+	for _, m := range []string{"ph", "orp", "temperature"} {
+		rs = append(rs, sdk.Reading{ProviderDeviceID: device, Metric: m, Value: 7, RecordedAt: at})
+	}
+	return ingest.Request{Provider: "generic", Readings: rs, ReceivedAt: received, Audit: auditOf(i)}
+}
+
+func auditOf(i int) func(ingest.Result) store.AuditEvent {
+	return func(res ingest.Result) store.AuditEvent {
+		return store.AuditEvent{Action: "webhook.received", Actor: "provider:generic", Provider: "generic",
+			RequestID: fmt.Sprintf("req-%d", i),
+			Details:   store.Details{"accepted": res.Accepted, "duplicates": res.Duplicates}}
+	}
+}
+
+type outcome struct {
+	res ingest.Result
+	err error
+}
+
+// ingestAll runs reqs concurrently while the leader's transaction (the first) is held,
+// then lets everything through; it returns each request's outcome.
+func ingestAll(t *testing.T, g *gatedStore, svc *ingest.Service, ctxs []context.Context, reqs []ingest.Request) []outcome {
+	t.Helper()
+	release := g.gate(1)
+	defer release()
+	out := make([]outcome, len(reqs))
+	var wg sync.WaitGroup
+	start := func(i int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			if ctxs != nil && ctxs[i] != nil {
+				ctx = ctxs[i]
+			}
+			out[i].res, out[i].err = svc.Ingest(ctx, reqs[i])
+		}()
+	}
+	// The first request leads alone and is held in its transaction; the others queue.
+	start(0)
+	for g.transactions() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < len(reqs); i++ {
+		start(i)
+	}
+	waitQueued(t, svc, len(reqs)-1)
+	release()
+	wg.Wait()
+	return out
+}
+
+func TestGroupCommitSharesOneTransaction(t *testing.T) {
+	for _, eng := range ingesttest.Engines {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := eng.Open(t)
+			ingesttest.Seed(t, s, "generic", "owner@example.com", nil, []string{"a", "b"}, []string{"loose"})
+			g := newGatedStore(s)
+			reg := prometheus.NewRegistry()
+			svc := ingest.New(g, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, reg)
+
+			const n = 9
+			reqs := make([]ingest.Request, n)
+			for i := range reqs {
+				reqs[i] = delivery(i, []string{"a", "b"}[i%2], received.Add(-time.Duration(i)*time.Minute))
+			}
+			// One request with a drop of each kind the batch resolves itself.
+			reqs[n-1].Readings = append(reqs[n-1].Readings,
+				sdk.Reading{ProviderDeviceID: "loose", Metric: "ph", Value: 7, RecordedAt: received},
+				sdk.Reading{ProviderDeviceID: "nobody", Metric: "ph", Value: 7, RecordedAt: received},
+				sdk.Reading{ProviderDeviceID: "a", Metric: "turbidity", Value: 7, RecordedAt: received})
+			out := ingestAll(t, g, svc, nil, reqs)
+
+			for i, o := range out {
+				if o.err != nil {
+					t.Fatalf("request %d: %v", i, o.err)
+				}
+				if o.res.Accepted != 3 || o.res.Duplicates != 0 {
+					t.Errorf("request %d: %+v, want 3 accepted", i, o.res)
+				}
+			}
+			want := map[string]int{ingest.DropUnlinkedDevice: 1, ingest.DropUnknownDevice: 1, ingest.DropUnknownMetric: 1}
+			if got := out[n-1].res.Dropped; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("dropped %v, want %v", got, want)
+			}
+			if got := g.transactions(); got != 2 {
+				t.Errorf("%d transactions for %d requests, want 2 (the leader alone, then the rest together)", got, n)
+			}
+			if got := groupCommits(t, reg); got != 1 {
+				t.Errorf("group commits metric %v, want 1", got)
+			}
+			if got := ingesttest.CountReadings(t, s); got != 3*n {
+				t.Errorf("stored %d readings, want %d", got, 3*n)
+			}
+			// One audit row per delivery, each with its own request id and counts.
+			seen := map[string]bool{}
+			for _, e := range ingesttest.Audit(t, s, "webhook.received") {
+				seen[e.RequestID] = true
+				if fmt.Sprint(e.Details["accepted"]) != "3" {
+					t.Errorf("audit %s details %v, want accepted 3", e.RequestID, e.Details)
+				}
+			}
+			if len(seen) != n {
+				t.Errorf("audit rows for %d requests, want %d: %v", len(seen), n, seen)
+			}
+		})
+	}
+}
+
+// groupCommits reads the group-commit counter from reg.
+func groupCommits(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "poolhost_ingest_group_commits_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+func TestGroupCommitReplaysWithinOneBatch(t *testing.T) {
+	for _, eng := range ingesttest.Engines {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := eng.Open(t)
+			ingesttest.Seed(t, s, "generic", "owner@example.com", nil, []string{"a"}, nil)
+			g := newGatedStore(s)
+			svc := ingest.New(g, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)
+
+			untimed := func(i int) ingest.Request {
+				return ingest.Request{Provider: "generic", DeliveryID: "msg_1", ReceivedAt: received.Add(time.Duration(i) * time.Second),
+					Readings: []sdk.Reading{{ProviderDeviceID: "a", Metric: "salt", Value: 3000}}, Audit: auditOf(i)}
+			}
+			reqs := []ingest.Request{
+				delivery(0, "a", received.Add(-time.Hour)), // the leader, alone
+				delivery(1, "a", received.Add(-time.Minute)),
+				delivery(2, "a", received.Add(-time.Minute)), // a replay of 1
+				untimed(3),
+				untimed(4), // a replay of 3 by delivery id
+			}
+			out := ingestAll(t, g, svc, nil, reqs)
+			for i, o := range out {
+				if o.err != nil {
+					t.Fatalf("request %d: %v", i, o.err)
+				}
+			}
+			pair := func(a, b int, rows int) {
+				t.Helper()
+				x, y := out[a].res, out[b].res
+				if x.Accepted+y.Accepted != rows || x.Duplicates+y.Duplicates != rows ||
+					(x.Accepted != 0 && y.Accepted != 0) {
+					t.Errorf("requests %d and %d: %+v and %+v; want one to store %d, the other %d duplicates", a, b, x, y, rows, rows)
+				}
+			}
+			pair(1, 2, 3)
+			pair(3, 4, 1)
+			if got := ingesttest.CountReadings(t, s); got != 3+3+1 {
+				t.Errorf("stored %d readings, want 7", got)
+			}
+			if got := g.transactions(); got != 2 {
+				t.Errorf("%d transactions, want 2", got)
+			}
+		})
+	}
+}
+
+func TestGroupCommitFailingRequestFailsAlone(t *testing.T) {
+	for _, eng := range ingesttest.Engines {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := eng.Open(t)
+			ingesttest.Seed(t, s, "generic", "owner@example.com", nil, []string{"a", "b"}, nil)
+			g := newGatedStore(s)
+			svc := ingest.New(g, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)
+			reqs := make([]ingest.Request, 6)
+			for i := range reqs {
+				reqs[i] = delivery(i, []string{"a", "b"}[i%2], received.Add(-time.Duration(i)*time.Minute))
+			}
+			// An audit row the store refuses: its transaction rolls back.
+			reqs[3].Audit = func(ingest.Result) store.AuditEvent { return store.AuditEvent{} }
+			out := ingestAll(t, g, svc, nil, reqs)
+			for i, o := range out {
+				switch {
+				case i == 3 && o.err == nil:
+					t.Errorf("request 3 succeeded: %+v", o.res)
+				case i != 3 && (o.err != nil || o.res.Accepted != 3):
+					t.Errorf("request %d: %+v, %v; want 3 accepted", i, o.res, o.err)
+				}
+			}
+			if got := ingesttest.CountReadings(t, s); got != 3*5 {
+				t.Errorf("stored %d readings, want 15 (all but the failed request's)", got)
+			}
+			// Leader, the failed batch, then one each for the five it held.
+			if got := g.transactions(); got != 1+1+5 {
+				t.Errorf("%d transactions, want 7", got)
+			}
+		})
+	}
+}
+
+func TestGroupCommitCancelledWhileQueued(t *testing.T) {
+	for _, eng := range ingesttest.Engines {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := eng.Open(t)
+			ingesttest.Seed(t, s, "generic", "owner@example.com", nil, []string{"a"}, nil)
+			g := newGatedStore(s)
+			svc := ingest.New(g, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)
+			release := g.gate(1)
+			defer release()
+
+			lead := make(chan outcome, 1)
+			go func() {
+				res, err := svc.Ingest(context.Background(), delivery(0, "a", received.Add(-time.Hour)))
+				lead <- outcome{res, err}
+			}()
+			for g.transactions() < 1 {
+				time.Sleep(time.Millisecond)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			queued := make(chan outcome, 1)
+			go func() {
+				res, err := svc.Ingest(ctx, delivery(1, "a", received.Add(-time.Minute)))
+				queued <- outcome{res, err}
+			}()
+			waitQueued(t, svc, 1)
+			cancel()
+			o := <-queued
+			if !errors.Is(o.err, context.Canceled) {
+				t.Fatalf("cancelled while queued: %+v, %v; want context.Canceled", o.res, o.err)
+			}
+			release()
+			if o := <-lead; o.err != nil || o.res.Accepted != 3 {
+				t.Fatalf("leader: %+v, %v", o.res, o.err)
+			}
+			if got := ingesttest.CountReadings(t, s); got != 3 {
+				t.Errorf("stored %d readings, want only the leader's 3: a request refused must not be stored", got)
+			}
+		})
+	}
+}
+
+func TestGroupCommitCancelledInFlightReportsTheCommit(t *testing.T) {
+	for _, eng := range ingesttest.Engines {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := eng.Open(t)
+			ingesttest.Seed(t, s, "generic", "owner@example.com", nil, []string{"a"}, nil)
+			g := newGatedStore(s)
+			svc := ingest.New(g, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)
+			releaseBatch := g.gate(2) // the shared transaction
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ctxs := []context.Context{nil, nil, ctx}
+			reqs := []ingest.Request{
+				delivery(0, "a", received.Add(-time.Hour)),
+				delivery(1, "a", received.Add(-2*time.Hour)),
+				delivery(2, "a", received.Add(-3*time.Hour)),
+			}
+			done := make(chan []outcome, 1)
+			go func() { done <- ingestAll(t, g, svc, ctxs, reqs) }()
+			// The shared transaction has begun (held at its gate): its members are taken.
+			for g.transactions() < 2 {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+			time.Sleep(20 * time.Millisecond) // give a wrong early return its chance
+			releaseBatch()
+			out := <-done
+			for i, o := range out {
+				if o.err != nil || o.res.Accepted != 3 {
+					t.Errorf("request %d: %+v, %v; want 3 accepted (committed, so said)", i, o.res, o.err)
+				}
+			}
+			if got := ingesttest.CountReadings(t, s); got != 9 {
+				t.Errorf("stored %d readings, want 9", got)
+			}
+		})
+	}
+}

@@ -1,0 +1,8 @@
+package ingest
+
+// Queued is how many requests wait for the transaction in flight to end (tests).
+func (s *Service) Queued() int {
+	s.batch.mu.Lock()
+	defer s.batch.mu.Unlock()
+	return len(s.batch.queue)
+}
