@@ -30,6 +30,11 @@ import (
 // is still well within both engines' parameter limits (split at 500 rows anyway).
 const maxBatch = 64
 
+// maxInFlight is how many shared transactions may run at once. Two let one batch's
+// statements run while the other waits for its COMMIT's WAL flush; more only split the
+// queue into smaller batches.
+const maxInFlight = 1
+
 // batchTimeout bounds a shared transaction. It runs under none of its requests'
 // contexts — one caller giving up must not roll back the others — so it needs a bound
 // of its own for a database that stops answering.
@@ -54,17 +59,17 @@ type batcher struct {
 	max    int
 	commit func(ctx context.Context, batch []*call)
 
-	mu    sync.Mutex
-	busy  bool // a batch is in flight
-	queue []*call
+	mu      sync.Mutex
+	running int // batches in flight, at most maxInFlight
+	queue   []*call
 }
 
 // do stores p, alone or with others, and returns once that is decided.
 func (b *batcher) do(ctx context.Context, p *pending) error {
 	c := &call{ctx: ctx, p: p, wake: make(chan struct{})}
 	b.mu.Lock()
-	if !b.busy {
-		b.busy = true
+	if b.running < maxInFlight {
+		b.running++
 		c.state = callTaken
 		b.mu.Unlock()
 		b.lead(c)
@@ -120,7 +125,7 @@ func (b *batcher) lead(c *call) {
 
 	b.mu.Lock()
 	if len(b.queue) == 0 {
-		b.busy = false
+		b.running--
 	} else {
 		next := b.queue[0]
 		b.queue = b.queue[1:]

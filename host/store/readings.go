@@ -130,27 +130,14 @@ func (q queries) insertReadings(ctx context.Context, rs []Reading,
 	err := write(ctx, func(q queries) error {
 		now := q.clock()
 		for start := 0; start < len(rs); start += size {
-			batch := rs[start:min(start+size, len(rs))]
-			var sb strings.Builder
-			sb.Grow(200 + len(batch)*22)
-			sb.WriteString(`INSERT INTO sensor_readings
-				(device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload) VALUES `)
-			args := make([]any, 0, len(batch)*9)
-			for i, r := range batch {
-				if i > 0 {
-					sb.WriteByte(',')
-				}
-				sb.WriteString("(?,?,?,?,?,?,?,?,?)")
-				received, recorded := readingTimes(r, now)
-				var raw any
-				if len(r.RawPayload) > 0 {
-					raw = r.RawPayload
-				}
-				args = append(args, r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit, recorded, received, r.Quality, raw)
+			batch := make([]Reading, min(start+size, len(rs))-start)
+			for i, r := range rs[start : start+len(batch)] {
+				r.ReceivedAt, r.RecordedAt = readingTimes(r, now)
+				batch[i] = r
 			}
-			sb.WriteString(` ON CONFLICT (device_id, metric, recorded_at) DO NOTHING`)
+			stmt, args := q.d.insertReadingsSQL(batch, query != nil)
 			if query == nil {
-				res, err := q.exec(ctx, sb.String(), args...)
+				res, err := q.exec(ctx, stmt, args...)
 				if err != nil {
 					return err
 				}
@@ -159,8 +146,7 @@ func (q queries) insertReadings(ctx context.Context, rs []Reading,
 				}
 				continue
 			}
-			sb.WriteString(` RETURNING device_id, metric, recorded_at`)
-			rows, err := q.q.QueryxContext(ctx, q.q.Rebind(sb.String()), args...)
+			rows, err := q.q.QueryxContext(ctx, q.q.Rebind(stmt), args...)
 			if err != nil {
 				return mapError(err)
 			}

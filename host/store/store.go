@@ -124,7 +124,8 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 func parseURL(raw string) (driver, dsn string, d dialect, err error) {
 	switch {
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
-		return "postgres", raw, dialectPostgres, nil
+		dsn, err := postgresDSN(raw)
+		return "postgres", dsn, dialectPostgres, err
 	case strings.HasPrefix(raw, "sqlite://"):
 		return sqliteDSN(strings.TrimPrefix(raw, "sqlite://"))
 	case strings.HasPrefix(raw, "sqlite:"):
