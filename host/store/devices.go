@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Device is a provider device found by discovery, with what authorization and
@@ -148,11 +146,13 @@ func (q queries) LookupDevices(ctx context.Context, l DeviceLookup) ([]Device, e
 	if len(l.ProviderDeviceIDs) == 0 {
 		return nil, nil
 	}
-	query, args, err := sqlx.In(deviceSelect+`WHERE d.provider = ? AND (? = 0 OR d.account_id = ?)
-		AND d.provider_device_id IN (?) ORDER BY d.id`, l.Provider, l.AccountID, l.AccountID, l.ProviderDeviceIDs)
+	in, list, err := q.d.inList(l.ProviderDeviceIDs)
 	if err != nil {
 		return nil, fmt.Errorf("lookup devices: %w", err)
 	}
+	query := deviceSelect + `WHERE d.provider = ? AND (? = 0 OR d.account_id = ?)
+		AND d.provider_device_id ` + in + ` ORDER BY d.id`
+	args := append([]any{l.Provider, l.AccountID, l.AccountID}, list...)
 	var ds []Device
 	if err := q.sel(ctx, &ds, query, args...); err != nil {
 		return nil, fmt.Errorf("lookup devices: %w", err)

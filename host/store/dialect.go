@@ -198,3 +198,15 @@ func postgresDSN(raw string) (string, error) {
 	}
 	return u.String(), nil
 }
+
+// inList is "column IN (…)" for a list of text values: the SQL after the column and its
+// arguments. PostgreSQL takes the list as one array parameter, = ANY(?), so the
+// statement text — and the server's parse of it — is the same for any length of list.
+// SQLite expands one placeholder per value.
+func (d dialect) inList(values []string) (string, []any, error) {
+	if d == dialectPostgres {
+		return "= ANY(CAST(? AS TEXT[]))", []any{pq.StringArray(values)}, nil
+	}
+	in, args, err := sqlx.In("IN (?)", values)
+	return in, args, err
+}
