@@ -10,4 +10,9 @@
 // canonical unit and keeps values outside the healthy range with a quality flag. The
 // survivors are inserted in one transaction; replays insert nothing new because readings
 // are unique on device, metric and recorded time.
+//
+// Requests that only need an audit row beside their readings (Request.Audit: webhooks)
+// are group-committed: those arriving while a transaction is in flight share the next
+// one, and each still gets its own counts and audit row (batch.go). Requests with a
+// Finish (the retry and poll workers' compare-and-set) keep a transaction of their own.
 package ingest
