@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
-	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/store"
@@ -18,13 +16,9 @@ import (
 // openAPIStore opens the database with the credentials keyring and, unless the config
 // says auto_migrate = false, applies pending migrations.
 func openAPIStore(ctx context.Context, cfg *config.Config, s *server) (*store.Store, error) {
-	old := make([]credentials.Key, 0, len(cfg.CredentialsOldKeys))
-	for _, k := range cfg.CredentialsOldKeys {
-		old = append(old, credentials.Key{ID: k.ID, Bytes: k.Bytes})
-	}
-	kr, err := credentials.NewKeyringWithIDs(credentials.Key{ID: cfg.CredentialsKey.ID, Bytes: cfg.CredentialsKey.Bytes}, old...)
+	kr, err := keyring(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("credentials key: %w", err)
+		return nil, err
 	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithCipher(kr), store.WithLogger(s.log))
 	if err != nil {

@@ -25,6 +25,7 @@ var commands = []command{
 	{"users", "users create --email E [--admin]", runUsers},
 	{"tokens", "tokens create|revoke: API tokens", runTokens},
 	{"failures", "failures list|requeue|discard: ingestion dead letters", runFailures},
+	{"credentials", "credentials rewrap: re-seal stored credentials under the current key", runCredentials},
 }
 
 func main() {
@@ -56,6 +57,6 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: poolhost <command> [--config FILE] [args]")
 	fmt.Fprintln(w)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 }
