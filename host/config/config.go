@@ -112,6 +112,9 @@ type PollWorker struct {
 type Ingest struct {
 	MaxFutureSkew time.Duration // default 5m
 	MaxPastAge    time.Duration // default 30d
+	// DeliveryIDRetention is how long a webhook delivery id is remembered for replay
+	// detection. It must outlast every provider's redelivery window. Default 30d.
+	DeliveryIDRetention time.Duration
 }
 
 // Plugins configures supervision of the plugin processes.
@@ -223,8 +226,9 @@ var (
 		Lease:     2 * time.Minute,
 	}
 	DefaultIngest = Ingest{
-		MaxFutureSkew: 5 * time.Minute,
-		MaxPastAge:    30 * 24 * time.Hour,
+		MaxFutureSkew:       5 * time.Minute,
+		MaxPastAge:          30 * 24 * time.Hour,
+		DeliveryIDRetention: 30 * 24 * time.Hour,
 	}
 	DefaultPlugins = Plugins{
 		StartTimeout:   10 * time.Second,

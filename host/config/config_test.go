@@ -61,6 +61,7 @@ func TestLoadGood(t *testing.T) {
 		{"ingest days", cfg.Ingest.MaxPastAge, 7 * 24 * time.Hour},
 		{"plugins start", cfg.Plugins.StartTimeout, 20 * time.Second},
 		{"plugins failures", cfg.Plugins.HealthFailures, 2},
+		{"delivery id retention", cfg.Ingest.DeliveryIDRetention, 14 * 24 * time.Hour},
 		{"plugins pass_env", strings.Join(cfg.Plugins.PassEnv, ","), "HTTPS_PROXY,NO_PROXY"},
 		{"plugins backoff", cfg.Plugins.BackoffBase, 100 * time.Millisecond},
 		{"providers", len(cfg.Providers), 3},

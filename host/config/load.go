@@ -53,7 +53,7 @@ var (
 	retrySchema = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease",
 		"max_attempts", "backoff_base", "backoff_cap")}
 	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
-	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age")}
+	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention")}
 	pluginsSchema = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
 		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env")}
 	providerSchema = &hcl.BodySchema{
@@ -500,6 +500,7 @@ func (d *decoder) config(root section) *Config {
 	if i, ok := d.single(root.blocks, "ingest", ingestSchema); ok {
 		c.Ingest.MaxFutureSkew = d.duration(i.attr("max_future_skew"), c.Ingest.MaxFutureSkew)
 		c.Ingest.MaxPastAge = d.duration(i.attr("max_past_age"), c.Ingest.MaxPastAge)
+		c.Ingest.DeliveryIDRetention = d.duration(i.attr("delivery_id_retention"), c.Ingest.DeliveryIDRetention)
 	}
 	if p, ok := d.single(root.blocks, "plugins", pluginsSchema); ok {
 		c.Plugins.StartTimeout = d.duration(p.attr("start_timeout"), c.Plugins.StartTimeout)

@@ -33,6 +33,7 @@ poll_worker {
 ingest {
   max_future_skew = "2m"
   max_past_age    = "7d"
+  delivery_id_retention = "14d"
 }
 
 plugins {
