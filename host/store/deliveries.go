@@ -53,7 +53,7 @@ func (q queries) RecordDelivery(ctx context.Context, k DeliveryKey, receivedAt t
 
 // PruneDeliveries forgets delivery ids first seen before cutoff and returns how many. A
 // replay older than every provider's redelivery window cannot arrive, so its id is dead
-// weight; nothing calls this on a schedule yet.
+// weight; host/retention calls this hourly.
 func (q queries) PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
 	res, err := q.exec(ctx, `DELETE FROM webhook_deliveries WHERE first_received_at < ?`, ts(cutoff))
 	if err != nil {
