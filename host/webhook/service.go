@@ -173,7 +173,18 @@ var (
 // (stored or queued) and the provider must not redeliver it; an error is a *host.Error
 // (404, 401 or 503) and nothing was stored.
 func (s *Service) Handle(ctx context.Context, dl Delivery) (Outcome, error) {
-	out, err := s.handle(ctx, dl)
+	// Get fails only for unknown and disabled providers; a provider whose plugin is
+	// down is found, and its calls fail with pluginmgr.ErrUnavailable. Only a found
+	// provider's id becomes a metric label (see providerLabel).
+	var out Outcome
+	label := "unknown"
+	plugin, err := s.d.Handles(dl.Provider)
+	if err != nil {
+		err = ErrProviderNotFound
+	} else {
+		label = dl.Provider
+		out, err = s.handle(ctx, dl, plugin)
+	}
 	outcome := out.Status
 	if err != nil {
 		switch host.ErrorCode(err) {
@@ -185,7 +196,7 @@ func (s *Service) Handle(ctx context.Context, dl Delivery) (Outcome, error) {
 			outcome = OutcomeUnavailable
 		}
 	}
-	s.metrics.deliveries.WithLabelValues(s.providerLabel(dl.Provider), outcome).Inc()
+	s.metrics.deliveries.WithLabelValues(label, outcome).Inc()
 	return out, err
 }
 
@@ -203,14 +214,8 @@ func (s *Service) providerLabel(id string) string {
 	return "unknown"
 }
 
-func (s *Service) handle(ctx context.Context, dl Delivery) (Outcome, error) {
+func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outcome, error) {
 	receivedAt := s.now().UTC()
-	// Get fails only for unknown and disabled providers; a provider whose plugin is
-	// down is found, and its calls below fail with pluginmgr.ErrUnavailable.
-	plugin, err := s.d.Handles(dl.Provider)
-	if err != nil {
-		return Outcome{}, ErrProviderNotFound
-	}
 	if !plugin.Config().Webhooks {
 		return Outcome{}, ErrProviderNotFound
 	}
