@@ -54,11 +54,12 @@ func TestReadingsDuplicatesCountedNotInserted(t *testing.T) {
 		if n, _ := e.s.InsertReadings(ctx, jitter); n != 0 {
 			t.Fatalf("sub-microsecond replay inserted %d", n)
 		}
-		// A failing batch inserts nothing: one transaction.
-		bad := readingsFor(f, start.Add(-time.Hour), 3, "ph")
-		bad[2].PoolID = 987654
-		if _, err := e.s.InsertReadings(ctx, bad); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("reading for a missing pool: %v", err)
+		// A failing batch inserts nothing, even when its rows span several statements:
+		// one transaction.
+		bad := readingsFor(f, start.Add(-time.Hour), 1100, "ph")
+		bad[1099].Metric = ""
+		if _, err := e.s.InsertReadings(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("reading without a metric: %v", err)
 		}
 		if c, _ := e.s.CountReadings(ctx, f.pool.ID); c != 1206 {
 			t.Fatalf("a failed batch left %d rows behind", c-1206)
