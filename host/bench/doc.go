@@ -1,6 +1,6 @@
 // Package bench holds the end-to-end webhook ingestion benchmark (make bench): signed
-// generic deliveries of 10 readings each, posted over real HTTP at a fixed concurrency
-// to the real pipeline (httpapi → webhook → plugin → ingest → store) on PostgreSQL and
+// generic deliveries of 10 readings each, posted over real HTTP by 16 and by 64 concurrent
+// senders to the real pipeline (httpapi → webhook → plugin → ingest → store) on PostgreSQL and
 // on SQLite. Each engine runs twice in the same process: once with the generic plugin
 // as a real child process over go-plugin gRPC ("plugin"), and once with the same
 // adapter linked into the host ("inprocess"), the baseline the plugin boundary is
