@@ -11,31 +11,32 @@ import (
 
 // Group commit. A delivery's own work in the database is small (a device lookup, one
 // INSERT of ten rows, an audit row); what costs is the transaction around it: round
-// trips, and on PostgreSQL a WAL flush per COMMIT. So requests that arrive while a
-// transaction is in flight wait for it to end and then share the next one: one device
-// lookup per provider, one INSERT for every delivery's rows (RETURNING tells each
-// delivery which of its rows were new), one INSERT for the audit rows, one COMMIT.
-// Nobody waits on purpose: a request arriving at an idle service commits at once, alone.
+// trips, and on PostgreSQL a WAL flush per COMMIT. So requests that arrive while a write
+// is in flight wait for it to end and then share the next one: one device lookup per
+// provider, then one store.WriteDeliveries — on PostgreSQL a single statement that
+// inserts every delivery's rows, counts each delivery's new ones and inserts the audit
+// rows with those counts, committed by itself. Nobody waits on purpose: a request
+// arriving at an idle service is stored at once, alone.
 //
 // There is no committer goroutine. The first request to find the service idle leads:
-// it commits its batch, then hands the lead to the oldest waiting request, which takes
-// everything queued so far (up to maxBatch) into the next transaction. Every request's
-// Ingest returns only once its transaction committed or failed.
+// it stores its batch, then hands the lead to the oldest waiting request, which takes
+// everything queued so far (up to maxBatch) into the next write. Every request's Ingest
+// returns only once its write committed or failed.
 //
-// A failed batch transaction is retried request by request, each in its own
-// transaction under its own context, so one bad request (or a Finish-less audit that
-// fails) cannot fail the deliveries that merely shared its transaction.
+// A failed batch is retried request by request, each in its own transaction under its
+// own context, so one bad request cannot fail the deliveries that merely shared its
+// write.
 
-// maxBatch bounds the deliveries of one transaction: a multi-row INSERT of 640 readings
-// is still well within both engines' parameter limits (split at 500 rows anyway).
+// maxBatch bounds the deliveries of one write: 640 readings of webhooks is one
+// statement's arrays on PostgreSQL, and SQLite's multi-row INSERTs split at 500 rows.
 const maxBatch = 64
 
-// maxInFlight is how many shared transactions may run at once. Two let one batch's
-// statements run while the other waits for its COMMIT's WAL flush; more only split the
-// queue into smaller batches.
+// maxInFlight is how many shared writes may run at once. One: two split the queue into
+// smaller batches and made concurrent writes contend on the same index pages, costing
+// about a third more CPU per delivery for little throughput (host/bench).
 const maxInFlight = 1
 
-// batchTimeout bounds a shared transaction. It runs under none of its requests'
+// batchTimeout bounds a shared write. It runs under none of its requests'
 // contexts — one caller giving up must not roll back the others — so it needs a bound
 // of its own for a database that stops answering.
 const batchTimeout = 30 * time.Second
@@ -166,72 +167,49 @@ func (s *Service) commit(ctx context.Context, batch []*call) {
 	wg.Wait()
 }
 
-// ingestBatch stores several requests in one transaction.
+// ingestBatch stores several requests in one write (store.WriteDeliveries: a single
+// statement on PostgreSQL). Their devices are looked up first, outside it, as ingestOne
+// does; requests whose readings need a delivery's first receipt time never get here.
 func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
-	return s.store.InTx(ctx, func(tx *store.Tx) error {
-		// One lookup per provider for the union of the ids; resolve still scopes each
-		// request to its own account.
-		ids := map[string][]string{}
-		seen := map[string]map[string]bool{}
-		for _, c := range batch {
-			prov := c.p.req.Provider
-			if seen[prov] == nil {
-				seen[prov] = map[string]bool{}
-			}
-			for _, id := range c.p.ids {
-				if !seen[prov][id] {
-					seen[prov][id] = true
-					ids[prov] = append(ids[prov], id)
-				}
+	// One lookup per provider for the union of the ids; resolve still scopes each
+	// request to its own account.
+	ids := map[string][]string{}
+	seen := map[string]map[string]bool{}
+	for _, c := range batch {
+		prov := c.p.req.Provider
+		if seen[prov] == nil {
+			seen[prov] = map[string]bool{}
+		}
+		for _, id := range c.p.ids {
+			if !seen[prov][id] {
+				seen[prov][id] = true
+				ids[prov] = append(ids[prov], id)
 			}
 		}
-		devices := make(map[string][]store.Device, len(ids))
-		for prov, list := range ids {
-			ds, err := tx.LookupDevices(ctx, store.DeviceLookup{Provider: prov, ProviderDeviceIDs: list})
-			if err != nil {
-				return fmt.Errorf("resolve devices: %w", err)
-			}
-			devices[prov] = ds
+	}
+	devices := make(map[string][]store.Device, len(ids))
+	for prov, list := range ids {
+		ds, err := s.store.LookupDevices(ctx, store.DeviceLookup{Provider: prov, ProviderDeviceIDs: list})
+		if err != nil {
+			return fmt.Errorf("resolve devices: %w", err)
 		}
+		devices[prov] = ds
+	}
 
-		var rows []store.Reading
-		owner := []int{} // rows[i] belongs to batch[owner[i]]
-		for i, c := range batch {
-			c.p.build(devices[c.p.req.Provider])
-			// In batch order, so of two copies of one delivery the earlier one records
-			// the first sighting and the later one reads it back.
-			if err := c.p.stamp(ctx, tx); err != nil {
-				return err
-			}
-			rows = append(rows, c.p.rows...)
-			for range c.p.rows {
-				owner = append(owner, i)
-			}
+	writes := make([]store.DeliveryWrite, len(batch))
+	for i, c := range batch {
+		c.p.build(devices[c.p.req.Provider])
+		writes[i].Readings = c.p.rows
+		if e, ok := c.p.audit(); ok {
+			writes[i].Audit = &e
 		}
-		if len(rows) > 0 {
-			inserted, err := tx.InsertReadingsEach(ctx, rows)
-			if err != nil {
-				return fmt.Errorf("insert readings: %w", err)
-			}
-			for i, ok := range inserted {
-				if ok {
-					batch[owner[i]].p.res.Accepted++
-				} else {
-					batch[owner[i]].p.res.Duplicates++
-				}
-			}
-		}
-		var events []store.AuditEvent
-		for _, c := range batch {
-			if e, ok := c.p.audit(); ok {
-				events = append(events, e)
-			}
-		}
-		if len(events) > 0 {
-			if err := tx.AppendAudits(ctx, events); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	accepted, err := s.store.WriteDeliveries(ctx, writes)
+	if err != nil {
+		return err
+	}
+	for i, c := range batch {
+		c.p.res.Accepted, c.p.res.Duplicates = accepted[i], len(c.p.rows)-accepted[i]
+	}
+	return nil
 }

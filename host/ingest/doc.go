@@ -14,5 +14,6 @@
 // Requests that only need an audit row beside their readings (Request.Audit: webhooks)
 // are group-committed: those arriving while a transaction is in flight share the next
 // one, and each still gets its own counts and audit row (batch.go). Requests with a
-// Finish (the retry and poll workers' compare-and-set) keep a transaction of their own.
+// Finish (the retry and poll workers' compare-and-set), and deliveries whose untimed
+// readings take the delivery's first receipt time, keep a transaction of their own.
 package ingest

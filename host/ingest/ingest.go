@@ -16,6 +16,7 @@ import (
 type Store interface {
 	LookupDevices(ctx context.Context, l store.DeviceLookup) ([]store.Device, error)
 	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
+	WriteDeliveries(ctx context.Context, ds []store.DeliveryWrite) ([]int, error)
 }
 
 // Config bounds reading timestamps.
@@ -49,9 +50,11 @@ type Request struct {
 	// A request with Finish has a transaction of its own; prefer Audit when an audit
 	// row is all the caller needs.
 	Finish func(ctx context.Context, tx *store.Tx, res Result) error
-	// Audit, when set, returns the audit event recorded in the transaction that inserts
-	// the readings, given what became of them. Unlike Finish it lets the request share
-	// its transaction with concurrent ones (group commit).
+	// Audit, when set, returns the audit event recorded atomically with the readings,
+	// given what became of them. Unlike Finish it lets the request share its write with
+	// concurrent ones (group commit). There the counts are known only once the readings
+	// are written, so res's Accepted and Duplicates may still be 0: the store sets the
+	// event's Details "accepted" and "duplicates" to the final counts either way.
 	Audit func(res Result) store.AuditEvent
 }
 
@@ -109,7 +112,7 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
 	}
 	p := s.prepare(req)
 	var err error
-	if (len(p.values) > 0 || req.Audit != nil) && req.Finish == nil {
+	if (len(p.values) > 0 || req.Audit != nil) && req.Finish == nil && !p.untimedDelivery {
 		err = s.batch.do(ctx, p)
 	} else {
 		err = s.ingestOne(ctx, p)
@@ -132,6 +135,9 @@ type pending struct {
 	checked Result
 	values  []value
 	ids     []string // distinct provider device ids of values
+	// untimedDelivery: a delivery id and readings without their own timestamp, which
+	// take the delivery's first receipt time (stamp) in a transaction of their own.
+	untimedDelivery bool
 
 	// Set by build; res is final once the transaction committed.
 	res        Result
@@ -162,6 +168,9 @@ func (s *Service) prepare(req Request) *pending {
 			continue
 		}
 		p.values = append(p.values, v)
+		if r.RecordedAt.IsZero() && req.DeliveryID != "" {
+			p.untimedDelivery = true
+		}
 		if !seen[r.ProviderDeviceID] && r.ProviderDeviceID != "" {
 			seen[r.ProviderDeviceID] = true
 			p.ids = append(p.ids, r.ProviderDeviceID)

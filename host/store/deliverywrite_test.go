@@ -1,0 +1,87 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/store"
+)
+
+func TestWriteDeliveriesCountsEachDelivery(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "wd@x.io")
+		start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
+		if _, err := e.s.InsertReadings(ctx, readingsFor(f, start, 2, "ph")); err != nil {
+			t.Fatal(err)
+		}
+		audit := func(req string) *store.AuditEvent {
+			return &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", Provider: "acme",
+				RequestID: req, Details: store.Details{"readings": 3, "accepted": 0, "duplicates": 0}}
+		}
+		ds := []store.DeliveryWrite{
+			// Two already stored, one new.
+			{Readings: readingsFor(f, start, 3, "ph"), Audit: audit("a")},
+			// A copy of the first delivery's new reading (the first copy wins) and a new one.
+			{Readings: append(readingsFor(f, start.Add(2*time.Second), 1, "ph"), readingsFor(f, start, 1, "orp")...),
+				Audit: audit("b")},
+			// No audit row wanted.
+			{Readings: readingsFor(f, start, 1, "temperature")},
+			// Nothing to store, but accounted for.
+			{Audit: audit("d")},
+		}
+		accepted, err := e.s.WriteDeliveries(ctx, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(accepted) != "[1 1 1 0]" {
+			t.Fatalf("accepted %v, want [1 1 1 0]", accepted)
+		}
+		if n, _ := e.s.CountReadings(ctx, f.pool.ID); n != 2+3 {
+			t.Fatalf("stored %d readings, want 5", n)
+		}
+		events, err := e.s.ListAudit(ctx, store.AuditFilter{Action: "webhook.received"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, ev := range events {
+			got[ev.RequestID] = fmt.Sprintf("%v/%v/%v", ev.Details["accepted"], ev.Details["duplicates"], ev.Details["readings"])
+		}
+		want := map[string]string{"a": "1/2/3", "b": "1/1/3", "d": "0/0/3"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("audit accepted/duplicates/readings %v, want %v", got, want)
+		}
+	})
+}
+
+func TestWriteDeliveriesIsAtomic(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "wd-atomic@x.io")
+		start := e.clock.Now().Add(-time.Hour)
+		bad := readingsFor(f, start, 2, "orp")
+		bad[1].Metric = "" // refused by the table's CHECK
+		_, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{
+			{Readings: readingsFor(f, start, 3, "ph"),
+				Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme"}},
+			{Readings: bad},
+		})
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("write with a bad reading: %v, want ErrInvalid", err)
+		}
+		if n, _ := e.s.CountReadings(ctx, f.pool.ID); n != 0 {
+			t.Errorf("a failed write left %d readings", n)
+		}
+		if events, _ := e.s.ListAudit(ctx, store.AuditFilter{Action: "webhook.received"}); len(events) != 0 {
+			t.Errorf("a failed write left %d audit rows", len(events))
+		}
+		// An audit row without an action is refused before anything is written.
+		if _, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{{Audit: &store.AuditEvent{Actor: "x"}}}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("audit without action: %v, want ErrInvalid", err)
+		}
+	})
+}
