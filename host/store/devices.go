@@ -154,7 +154,9 @@ func (q queries) LookupDevices(ctx context.Context, l DeviceLookup) ([]Device, e
 		AND d.provider_device_id ` + in + ` ORDER BY d.id`
 	args := append([]any{l.Provider, l.AccountID, l.AccountID}, list...)
 	var ds []Device
-	if err := q.sel(ctx, &ds, query, args...); err != nil {
+	// Prepared: the one query every delivery runs, the same text for any number of ids
+	// on PostgreSQL (= ANY of an array).
+	if err := q.selPrepared(ctx, &ds, query, args...); err != nil {
 		return nil, fmt.Errorf("lookup devices: %w", err)
 	}
 	return ds, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -444,6 +445,23 @@ func TestDevicesAndLinks(t *testing.T) {
 		}
 		if other, _ := e.s.LookupDevices(ctx, store.DeviceLookup{Provider: "other", ProviderDeviceIDs: []string{"second"}}); len(other) != 0 {
 			t.Fatalf("another provider's lookup matched %+v", other)
+		}
+		// The same (prepared, on PostgreSQL) lookup inside a transaction, which sees its
+		// own uncommitted device.
+		err = e.s.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.UpsertDevices(ctx, g.account.ID, []store.NewDevice{{ProviderDeviceID: "third"}}); err != nil {
+				return err
+			}
+			for range 2 {
+				got, err := tx.LookupDevices(ctx, store.DeviceLookup{Provider: "acme", ProviderDeviceIDs: []string{"second", "third"}})
+				if err != nil || len(got) != 3 {
+					return fmt.Errorf("lookup in a transaction = %+v, %v", got, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
 
 		prev, err := e.s.LinkDevice(ctx, ups[1].ID, f.pool.ID, f.user.ID)

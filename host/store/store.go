@@ -67,6 +67,7 @@ type queries struct {
 	d      dialect
 	cipher Cipher
 	now    func() time.Time
+	prep   *prepared // PostgreSQL only, shared by a Store and its Txs
 }
 
 // Open connects to databaseURL and checks the connection. It does not migrate.
@@ -115,6 +116,9 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 			now:    o.now,
 		},
 	}
+	if d == dialectPostgres {
+		s.prep = newPrepared(db)
+	}
 	return s, nil
 }
 
@@ -161,7 +165,12 @@ func sqliteDSN(rest string) (string, string, dialect, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.prep != nil {
+		s.prep.close()
+	}
+	return s.db.Close()
+}
 
 // DB exposes the underlying handle for tests and health checks.
 func (s *Store) DB() *sqlx.DB { return s.db }
