@@ -45,16 +45,11 @@ func (q queries) WriteDeliveries(ctx context.Context, ds []DeliveryWrite) ([]int
 // repeats the key of an earlier one (the first copy wins; the others are duplicates).
 // owner[i] is the delivery rows[i] came from.
 func uniqueReadings(ds []DeliveryWrite, now time.Time) (rows []Reading, owner []int) {
-	type key struct {
-		device int64
-		metric string
-		at     int64
-	}
-	seen := map[key]bool{}
+	seen := map[readingKey]bool{}
 	for i, d := range ds {
 		for _, r := range d.Readings {
 			r.ReceivedAt, r.RecordedAt = readingTimes(r, now)
-			k := key{r.DeviceID, r.Metric, r.RecordedAt.UnixMicro()}
+			k := keyOf(r.DeviceID, r.Metric, r.RecordedAt)
 			if seen[k] {
 				continue
 			}
@@ -66,7 +61,8 @@ func uniqueReadings(ds []DeliveryWrite, now time.Time) (rows []Reading, owner []
 	return rows, owner
 }
 
-// withCounts is e with d's counts in its details.
+// withCounts is e with its delivery's counts in its details: accepted of total readings
+// were new.
 func withCounts(e AuditEvent, accepted, total int) AuditEvent {
 	details := make(Details, len(e.Details)+2)
 	for k, v := range e.Details {
@@ -81,7 +77,7 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 	accepted := make([]int, len(ds))
 	err := q.inTx(ctx, func(q queries) error {
 		clear(accepted)
-		inserted, err := q.InsertReadingsEach(ctx, rows)
+		inserted, err := q.insertReadingsReturning(ctx, rows)
 		if err != nil {
 			return err
 		}
@@ -131,20 +127,9 @@ const writeDeliveriesSQL = `WITH r AS (
 SELECT owner, n FROM counts`
 
 func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite, rows []Reading, owner []int) ([]int, error) {
-	n := len(rows)
-	var (
-		device, pool      = make(pq.Int64Array, n), make(pq.Int64Array, n)
-		metric, unit      = make(pq.StringArray, n), make(pq.StringArray, n)
-		quality           = make(pq.StringArray, n)
-		recorded, receive = make(pq.StringArray, n), make(pq.StringArray, n)
-		value             = make(pq.Float64Array, n)
-		raw               = make(pq.ByteaArray, n)
-		rowOwner          = make(pq.Int64Array, n)
-	)
-	for i, r := range rows {
-		device[i], pool[i], metric[i], value[i], unit[i] = r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit
-		recorded[i], receive[i] = r.RecordedAt.Format(time.RFC3339Nano), r.ReceivedAt.Format(time.RFC3339Nano)
-		quality[i], raw[i], rowOwner[i] = r.Quality, r.RawPayload, int64(owner[i])
+	rowOwner := make(pq.Int64Array, len(rows))
+	for i, o := range owner {
+		rowOwner[i] = int64(o)
 	}
 	var (
 		at                                  pq.StringArray
@@ -165,7 +150,7 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 		if !e.At.IsZero() {
 			when = ts(e.At)
 		}
-		js, err := jsonValue(map[string]any(e.Details))
+		js, err := e.Details.Value() // "{}" for none, which the counts are merged into
 		if err != nil {
 			return nil, fmt.Errorf("audit details: %w", err)
 		}
@@ -175,8 +160,9 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 		requestID, details = append(requestID, e.RequestID), append(details, js.(string))
 		auditOwner, total = append(auditOwner, int64(i)), append(total, int64(len(d.Readings)))
 	}
-	res, err := q.q.QueryContext(ctx, writeDeliveriesSQL, device, pool, metric, value, unit, recorded, receive,
-		quality, raw, rowOwner, at, action, actor, provider, targetType, targetID, requestID, details, auditOwner, total)
+	args := append(readingArrays(rows), rowOwner, at, action, actor, provider, targetType, targetID, requestID,
+		details, auditOwner, total)
+	res, err := q.q.QueryContext(ctx, writeDeliveriesSQL, args...)
 	if err != nil {
 		return nil, mapError(err)
 	}

@@ -135,25 +135,11 @@ func (d dialect) insertReadingsSQL(rs []Reading, returning bool) (string, []any)
 		ret = ` RETURNING device_id, metric, recorded_at`
 	}
 	if d == dialectPostgres {
-		n := len(rs)
-		var (
-			device, pool      = make(pq.Int64Array, n), make(pq.Int64Array, n)
-			metric, unit      = make(pq.StringArray, n), make(pq.StringArray, n)
-			quality           = make(pq.StringArray, n)
-			recorded, receive = make(pq.StringArray, n), make(pq.StringArray, n)
-			value             = make(pq.Float64Array, n)
-			raw               = make(pq.ByteaArray, n)
-		)
-		for i, r := range rs {
-			device[i], pool[i], metric[i], value[i], unit[i] = r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit
-			recorded[i], receive[i] = r.RecordedAt.Format(time.RFC3339Nano), r.ReceivedAt.Format(time.RFC3339Nano)
-			quality[i], raw[i] = r.Quality, r.RawPayload
-		}
 		return cols + `SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea)
 			FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]),
 			            CAST(? AS TEXT[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TEXT[]),
 			            CAST(? AS BYTEA[])) AS r(d, p, m, v, u, rec, rcv, q, raw)` + conflict + ret,
-			[]any{device, pool, metric, value, unit, recorded, receive, quality, raw}
+			readingArrays(rs)
 	}
 	var sb strings.Builder
 	sb.Grow(len(cols) + len(conflict) + len(ret) + 20*len(rs))
@@ -197,6 +183,27 @@ func postgresDSN(raw string) (string, error) {
 		u.RawQuery = q.Encode()
 	}
 	return u.String(), nil
+}
+
+// readingArrays is rs as the nine column arrays PostgreSQL's unnest INSERTs take, in
+// sensor_readings' column order (device, pool, metric, value, unit, recorded, received,
+// quality, raw payload).
+func readingArrays(rs []Reading) []any {
+	n := len(rs)
+	var (
+		device, pool      = make(pq.Int64Array, n), make(pq.Int64Array, n)
+		metric, unit      = make(pq.StringArray, n), make(pq.StringArray, n)
+		quality           = make(pq.StringArray, n)
+		recorded, receive = make(pq.StringArray, n), make(pq.StringArray, n)
+		value             = make(pq.Float64Array, n)
+		raw               = make(pq.ByteaArray, n)
+	)
+	for i, r := range rs {
+		device[i], pool[i], metric[i], value[i], unit[i] = r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit
+		recorded[i], receive[i] = r.RecordedAt.Format(time.RFC3339Nano), r.ReceivedAt.Format(time.RFC3339Nano)
+		quality[i], raw[i] = r.Quality, r.RawPayload
+	}
+	return []any{device, pool, metric, value, unit, recorded, receive, quality, raw}
 }
 
 // inList is "column IN (…)" for a list of text values: the SQL after the column and its

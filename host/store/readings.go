@@ -43,38 +43,27 @@ func (q queries) InsertReadings(ctx context.Context, rs []Reading) (int, error) 
 	return inserted, nil
 }
 
-// InsertReadingsEach is InsertReadings telling which rows were new: inserted[i] is false
-// when rs[i] was already stored, or repeats the key of an earlier rs[j] (j < i) — the
-// first of several concurrent copies of one delivery wins, the others are duplicates.
-// Group commit uses it to give each delivery of a shared INSERT its own counts.
-func (q queries) InsertReadingsEach(ctx context.Context, rs []Reading) ([]bool, error) {
+// readingKey is what makes a reading unique: device, metric and recorded time (at the
+// microsecond, the precision both engines store).
+type readingKey struct {
+	device int64
+	metric string
+	at     int64
+}
+
+func keyOf(device int64, metric string, recordedAt time.Time) readingKey {
+	return readingKey{device, metric, recordedAt.UnixMicro()}
+}
+
+// insertReadingsReturning inserts rs — their times defaulted, no two with one key — and
+// reports which were new: inserted[i] is false when rs[i] was already stored.
+func (q queries) insertReadingsReturning(ctx context.Context, rs []Reading) ([]bool, error) {
 	inserted := make([]bool, len(rs))
-	type key struct {
-		device int64
-		metric string
-		at     int64
-	}
-	keyOf := func(device int64, metric string, at time.Time) key {
-		return key{device, metric, at.UnixMicro()}
-	}
-	// Rows repeating an earlier row's key are left out of the INSERT: RETURNING could
-	// not tell which copy went in.
-	first := make(map[key]int, len(rs))
-	unique := make([]Reading, 0, len(rs))
-	index := make([]int, 0, len(rs)) // unique[k] is rs[index[k]]
-	now := q.clock()
+	index := make(map[readingKey]int, len(rs))
 	for i, r := range rs {
-		received, recorded := readingTimes(r, now)
-		k := keyOf(r.DeviceID, r.Metric, recorded)
-		if _, dup := first[k]; dup {
-			continue
-		}
-		first[k] = i
-		r.ReceivedAt, r.RecordedAt = received, recorded
-		unique = append(unique, r)
-		index = append(index, i)
+		index[keyOf(r.DeviceID, r.Metric, r.RecordedAt)] = i
 	}
-	err := q.insertReadings(ctx, unique, nil, func(_ int, rows *sqlx.Rows) error {
+	err := q.insertReadings(ctx, rs, nil, func(_ int, rows *sqlx.Rows) error {
 		for rows.Next() {
 			var got struct {
 				DeviceID   int64     `db:"device_id"`
@@ -84,7 +73,7 @@ func (q queries) InsertReadingsEach(ctx context.Context, rs []Reading) ([]bool, 
 			if err := rows.StructScan(&got); err != nil {
 				return err
 			}
-			i, ok := first[keyOf(got.DeviceID, got.Metric, got.RecordedAt)]
+			i, ok := index[keyOf(got.DeviceID, got.Metric, got.RecordedAt)]
 			if !ok {
 				return fmt.Errorf("inserted row (%d, %s, %s) matches no reading", got.DeviceID, got.Metric, got.RecordedAt)
 			}
