@@ -3,6 +3,7 @@ package grpcplugin
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/poolhost/poolhost/sdk"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
@@ -115,7 +116,7 @@ func (c *Client) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (sdk
 	if e := res.GetWebhookError(); e != nil {
 		// The caller's deadline can pass while the plugin parses: the payload is still
 		// verified (a ParseError), and the failure must still read as the context's.
-		if ctxErr := ctx.Err(); ctxErr != nil {
+		if ctxErr := contextEnded(ctx); ctxErr != nil {
 			return sdk.WebhookResult{}, &ParseError{Err: contextError("ingest webhook", ctxErr)}
 		}
 		return sdk.WebhookResult{}, &ParseError{Err: errorFromProto(e)}
@@ -138,6 +139,19 @@ func (c *Client) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Pol
 func (c *Client) Health(ctx context.Context) error {
 	if _, err := c.rpc.Health(ctx, &pb.HealthRequest{}); err != nil {
 		return fromStatus(ctx, "health", err)
+	}
+	return nil
+}
+
+// contextEnded is ctx.Err(), or DeadlineExceeded once the deadline has passed even if
+// the context's timer has not fired yet: on a loaded machine the plugin's copy of the
+// deadline can end its work, and its answer arrive, before that timer runs here.
+func contextEnded(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func fromStatus(ctx context.Context, call string, err error) error {
 }
 
 func kindError(ctx context.Context, call string, st *status.Status) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
+	if ctxErr := contextEnded(ctx); ctxErr != nil {
 		return contextError(call, ctxErr)
 	}
 	switch st.Code() {
