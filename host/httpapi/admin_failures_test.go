@@ -2,118 +2,36 @@ package httpapi_test
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/config"
-	"github.com/poolhost/poolhost/host/connect"
-	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/pluginmgr"
-	"github.com/poolhost/poolhost/host/pools"
-	"github.com/poolhost/poolhost/host/retry"
 	"github.com/poolhost/poolhost/host/store"
-	"github.com/poolhost/poolhost/host/users"
 	"github.com/poolhost/poolhost/host/webhook"
 	"github.com/poolhost/poolhost/sdk/signature"
 )
 
-// genericWebhookSecret is the provider-level secret of the generic plugin in ingestEnv.
+// genericWebhookSecret is the provider-level secret of the generic plugin (envOpts.ingest).
 const genericWebhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-// ingestEnv is the harness env with the ingestion side wired the way `poolhost serve`
+// newIngestEnv is the harness env with the ingestion side wired the way `poolhost serve`
 // wires it (host/cmd/poolhost/ingest.go): webhook routes, dead-letter admin routes and
 // the failures collector, all on the handler's own registry.
-type ingestEnv struct {
-	*env
-	reg     *prometheus.Registry
-	handler *httpapi.Handler
-}
-
-func newIngestEnv(t *testing.T, dbURL string) *ingestEnv {
+func newIngestEnv(t *testing.T, dbURL string) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir()}
-	ctx := context.Background()
-	log := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Warn, Output: os.Stderr})
-
-	key := make([]byte, 32)
-	for i := range key {
-		key[i] = byte(i + 7)
-	}
-	writeFile(t, filepath.Join(e.dir, "key"), base64.StdEncoding.EncodeToString(key))
-	writeFile(t, filepath.Join(e.dir, "generic.secret"), genericWebhookSecret)
-	kr, err := credentials.NewKeyring(key)
-	must(t, err)
-	e.st, err = store.Open(ctx, dbURL, store.WithCipher(kr), store.WithClock(func() time.Time {
-		return time.Now().Add(time.Duration(e.offset.Load()))
-	}))
-	must(t, err)
-	t.Cleanup(func() { e.st.Close() })
-	_, err = e.st.Migrate(ctx)
-	must(t, err)
-
-	var handler atomic.Pointer[http.Handler]
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		(*handler.Load()).ServeHTTP(w, r)
-	}))
-	t.Cleanup(e.srv.Close)
-
-	cfg, err := config.Load(e.writeIngestConfig(true))
-	must(t, err)
-	e.cfg.Store(cfg)
-	reg := prometheus.NewRegistry()
-	e.mgr = pluginmgr.New(log, reg, cfg)
-	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := e.mgr.Start(startCtx); err != nil {
-		t.Fatalf("plugin start: %v", err)
-	}
-	t.Cleanup(func() { e.mgr.Close() })
-
-	rec := audit.NewRecorder(audit.StoreWriter(e.st), log)
-	poolSvc := pools.New(e.st, rec)
-	e.connect = connect.New(connect.Deps{
-		Store: e.st, Plugins: connect.FromManager(e.mgr), Pools: poolSvc, Audit: rec, Logger: log,
-		Config: func() *config.Config { return e.cfg.Load() },
-		Reload: func(ctx context.Context) error { return e.mgr.Reload(ctx, e.cfg.Load()) },
-	})
-	userSvc := users.New(e.st, rec)
-
-	reg.MustRegister(retry.NewFailureCollector(e.st, retry.WithProviders(func() []string {
-		var ids []string
-		for _, p := range e.cfg.Load().Providers {
-			ids = append(ids, p.ID)
-		}
-		return ids
-	})))
-
-	h := httpapi.New(httpapi.Deps{
-		Logger: log, Registry: reg, HTTP: cfg.HTTP,
-		Auth: userSvc, Pools: poolSvc, Connect: e.connect, Users: userSvc,
-		Ready: []httpapi.ReadyCheck{
-			{Name: "database", Check: e.st.Ping},
-			{Name: "migrations", Check: e.st.Verify},
-			{Name: "plugins", Check: connect.PluginsReady(e.mgr)},
-		},
-	}, ingestRoutes(e.st, e.mgr, cfg, log, reg)...)
-	var hh http.Handler = h
-	handler.Store(&hh)
-	return &ingestEnv{env: e, reg: reg, handler: h}
+	return newEnv(t, dbURL, envOpts{ingest: true})
 }
 
 // ingestRoutes are the webhook and dead-letter routes wired as serve's newIngestion
@@ -123,30 +41,6 @@ func ingestRoutes(st *store.Store, mgr *pluginmgr.Manager, cfg *config.Config, l
 	hooks := webhook.New(webhook.Deps{Store: st, Ingest: ing, Plugins: mgr, Logger: log, Registerer: reg},
 		webhook.Config{MaxAttempts: cfg.RetryWorker.MaxAttempts})
 	return []httpapi.Option{httpapi.WithWebhooks(hooks), httpapi.WithFailures(failures.New(st))}
-}
-
-// writeIngestConfig writes a config with the generic provider taking webhooks.
-func (e *env) writeIngestConfig(genericEnabled bool) string {
-	e.t.Helper()
-	src := fmt.Sprintf(`
-database_url    = "sqlite:unused.db"
-plugin_dir      = %q
-public_url      = %q
-credentials_key = file("key")
-plugins {
-  start_timeout   = "2m"
-  health_interval = "5s"
-  health_timeout  = "20s"
-}
-provider "generic" {
-  enabled  = %t
-  webhooks = true
-  secrets  = { webhook_secret = file("generic.secret") }
-}
-`, pluginDir, e.srv.URL, genericEnabled)
-	path := filepath.Join(e.dir, "poolhost.hcl")
-	writeFile(e.t, path, src)
-	return path
 }
 
 // enqueue stores a failure directly, as the webhook pipeline or retry worker would.

@@ -29,6 +29,7 @@ import (
 	"github.com/poolhost/poolhost/host/internal/pgtest"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/host/pools"
+	"github.com/poolhost/poolhost/host/retry"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/users"
 )
@@ -98,6 +99,8 @@ type env struct {
 	opts    envOpts
 	offset  atomic.Int64 // the store's clock runs this far ahead of time.Now
 	n       atomic.Int64
+	reg     *prometheus.Registry // the handler's metrics
+	handler *httpapi.Handler
 }
 
 func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
@@ -168,8 +171,16 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 	var extra []httpapi.Option
 	if opts.ingest {
 		extra = ingestRoutes(e.st, e.mgr, cfg, log, reg)
+		reg.MustRegister(retry.NewFailureCollector(e.st, retry.WithProviders(func() []string {
+			var ids []string
+			for _, p := range e.cfg.Load().Providers {
+				ids = append(ids, p.ID)
+			}
+			return ids
+		})))
 	}
-	var h http.Handler = httpapi.New(httpapi.Deps{
+	e.reg = reg
+	e.handler = httpapi.New(httpapi.Deps{
 		Logger: log, Registry: reg, HTTP: cfg.HTTP,
 		Auth: userSvc, Pools: poolSvc, Connect: e.connect, Users: userSvc,
 		Ready: []httpapi.ReadyCheck{
@@ -178,6 +189,7 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 			{Name: "plugins", Check: connect.PluginsReady(e.mgr)},
 		},
 	}, extra...)
+	var h http.Handler = e.handler
 	handler.Store(&h)
 	return e
 }
