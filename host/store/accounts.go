@@ -154,12 +154,7 @@ func (q queries) AccountCredentials(ctx context.Context, accountID int64) (map[s
 	if q.cipher == nil {
 		return nil, ErrNoCipher
 	}
-	var row struct {
-		UserID     int64  `db:"user_id"`
-		Provider   string `db:"provider"`
-		ExternalID string `db:"external_account_id"`
-		Ciphertext []byte `db:"credentials_ciphertext"`
-	}
+	var row sealedAccount
 	if err := q.get(ctx, &row, `SELECT user_id, provider, external_account_id, credentials_ciphertext
 		FROM integration_accounts WHERE id = ?`, accountID); err != nil {
 		return nil, fmt.Errorf("account credentials: %w", err)
@@ -167,6 +162,46 @@ func (q queries) AccountCredentials(ctx context.Context, accountID int64) (map[s
 	if row.Ciphertext == nil {
 		return nil, fmt.Errorf("account credentials: %w: account has no credentials", ErrNotFound)
 	}
+	return q.openCredentials(accountID, row)
+}
+
+// AccountWithCredentials is GetAccount and AccountCredentials in one query, for the
+// webhook path, which needs both for every account-scoped delivery. creds is nil when
+// the account has none (a disconnected account's were erased).
+func (q queries) AccountWithCredentials(ctx context.Context, id int64) (acc Account, creds map[string]string, err error) {
+	if q.cipher == nil {
+		return Account{}, nil, ErrNoCipher
+	}
+	var row struct {
+		Account
+		Ciphertext []byte `db:"credentials_ciphertext"`
+	}
+	if err := q.get(ctx, &row, `SELECT `+accountColumns+`, credentials_ciphertext
+		FROM integration_accounts WHERE id = ?`, id); err != nil {
+		return Account{}, nil, fmt.Errorf("get account: %w", err)
+	}
+	if row.Ciphertext == nil {
+		return row.Account, nil, nil
+	}
+	creds, err = q.openCredentials(id, sealedAccount{UserID: row.UserID, Provider: row.Provider,
+		ExternalID: row.ExternalAccountID, Ciphertext: row.Ciphertext})
+	if err != nil {
+		return Account{}, nil, err
+	}
+	return row.Account, creds, nil
+}
+
+// sealedAccount is what opening an account's credentials needs: the ciphertext and the
+// fields its AAD binds it to.
+type sealedAccount struct {
+	UserID     int64  `db:"user_id"`
+	Provider   string `db:"provider"`
+	ExternalID string `db:"external_account_id"`
+	Ciphertext []byte `db:"credentials_ciphertext"`
+}
+
+// openCredentials decrypts and decodes an account's credentials.
+func (q queries) openCredentials(accountID int64, row sealedAccount) (map[string]string, error) {
 	plain, err := q.cipher.Decrypt(row.Ciphertext, credentialsAAD(row.UserID, row.Provider, row.ExternalID))
 	if err != nil {
 		return nil, fmt.Errorf("decrypt credentials of account %d: %w", accountID, err)

@@ -63,8 +63,7 @@ type Handle interface {
 
 // Store is what the pipeline needs from storage: *store.Store.
 type Store interface {
-	GetAccount(ctx context.Context, id int64) (store.Account, error)
-	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
+	AccountWithCredentials(ctx context.Context, id int64) (store.Account, map[string]string, error)
 	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
 	AppendAudit(ctx context.Context, e store.AuditEvent) (store.AuditEvent, error)
 }
@@ -264,7 +263,8 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 // account loads the account of an account-scoped URL and its decrypted credentials. An
 // account of another provider, or a disconnected one, does not exist for the sender.
 func (s *Service) account(ctx context.Context, dl Delivery) (store.Account, map[string]string, error) {
-	acc, err := s.d.Store.GetAccount(ctx, dl.AccountID)
+	// One query for both: this runs for every account-scoped delivery.
+	acc, creds, err := s.d.Store.AccountWithCredentials(ctx, dl.AccountID)
 	if err != nil {
 		if host.ErrorCode(err) == host.ENOTFOUND {
 			return store.Account{}, nil, ErrAccountNotFound
@@ -275,9 +275,8 @@ func (s *Service) account(ctx context.Context, dl Delivery) (store.Account, map[
 	if acc.Provider != dl.Provider || acc.Status == store.AccountDisconnected {
 		return store.Account{}, nil, ErrAccountNotFound
 	}
-	creds, err := s.d.Store.AccountCredentials(ctx, acc.ID)
-	if err != nil {
-		s.log.Error("decrypt webhook account credentials", "account", acc.ID, "request_id", dl.RequestID, "error", err)
+	if creds == nil {
+		s.log.Error("webhook account has no credentials", "account", acc.ID, "request_id", dl.RequestID)
 		return store.Account{}, nil, ErrUnavailable
 	}
 	return acc, creds, nil
