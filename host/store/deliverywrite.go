@@ -151,13 +151,14 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 			when = ts(e.At)
 		}
 		js, err := e.Details.Value() // "{}" for none, which the counts are merged into
-		if err != nil {
-			return nil, fmt.Errorf("audit details: %w", err)
+		text, ok := js.(string)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("audit details: %v (%T)", err, js)
 		}
 		at = append(at, when.Format(time.RFC3339Nano))
 		action, actor, provider = append(action, e.Action), append(actor, e.Actor), append(provider, e.Provider)
 		targetType, targetID = append(targetType, e.TargetType), append(targetID, e.TargetID)
-		requestID, details = append(requestID, e.RequestID), append(details, js.(string))
+		requestID, details = append(requestID, e.RequestID), append(details, text)
 		auditOwner, total = append(auditOwner, int64(i)), append(total, int64(len(d.Readings)))
 	}
 	args := append(readingArrays(rows), rowOwner, at, action, actor, provider, targetType, targetID, requestID,
