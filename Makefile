@@ -12,7 +12,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-15s %s\n", $$1, $$2}'
 
 build: ## build bin/poolhost and one bin/plugins/poolhost-provider-<id> per plugin
-	$(GO) build -o $(BIN)/poolhost ./host/cmd/poolhost
+	$(GO) build -buildvcs=auto -o $(BIN)/poolhost ./host/cmd/poolhost   # commit + dirty flag for `poolhost version`
 	@mkdir -p $(BIN)/plugins
 	$(GO) build -o $(BIN)/plugins/ $(addprefix ./,$(PLUGINS))
 

@@ -80,3 +80,9 @@ func ErrorType(err error) string {
 	}
 	return ""
 }
+
+// ErrDegraded marks a readiness check whose failure leaves the host serving: /readyz
+// says "degraded" and still answers 200, because taking the host out of rotation would
+// not help (a failed provider is failed on every replica) and would stop every other
+// provider too.
+var ErrDegraded = errors.New("degraded")

@@ -3,7 +3,9 @@ package connect
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 )
 
@@ -30,16 +32,36 @@ func (p managerPlugins) States() map[string]PluginState {
 }
 
 // PluginsReady is a readiness check: the host is not ready while an enabled provider's
-// plugin is still on its first start. Plugins that failed or are backing off do not
-// make the host unready — the other providers still serve — and show in
-// /v1/admin/providers and the metrics instead.
+// plugin is still on its first start. An enabled provider that is failed, or restarting
+// after a crash, makes the host degraded (host.ErrDegraded), not unready: the other
+// providers still serve, another replica would have the same plugin, and the provider
+// answers "unavailable" (webhooks 503, so providers redeliver) until it is back.
 func PluginsReady(m *pluginmgr.Manager) func(context.Context) error {
 	return func(context.Context) error {
+		var down []string
 		for _, s := range m.Statuses() {
-			if s.Enabled && s.State == pluginmgr.StateStarting && s.Restarts == 0 {
+			if !s.Enabled || s.State == pluginmgr.StateRunning {
+				continue
+			}
+			if s.State == pluginmgr.StateStarting && s.Restarts == 0 {
 				return fmt.Errorf("provider %s is still starting", s.Provider)
 			}
+			down = append(down, s.Provider+" "+string(s.State))
+		}
+		if len(down) > 0 {
+			return fmt.Errorf("%w: %s", host.ErrDegraded, strings.Join(down, ", "))
 		}
 		return nil
+	}
+}
+
+// ProviderStates is each configured provider's plugin state, for /readyz.
+func ProviderStates(m *pluginmgr.Manager) func() map[string]string {
+	return func() map[string]string {
+		out := map[string]string{}
+		for _, s := range m.Statuses() {
+			out[s.Provider] = string(s.State)
+		}
+		return out
 	}
 }

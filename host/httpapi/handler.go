@@ -22,7 +22,8 @@ type Authenticator interface {
 }
 
 // ReadyCheck is one condition of /readyz (database reachable, migrations current,
-// plugins supervised). Its error is logged, and only its name is shown.
+// plugins supervised). Its error is logged, and only its name is shown. An error
+// wrapping host.ErrDegraded shows "degraded" and leaves the host ready.
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
@@ -40,6 +41,8 @@ type Deps struct {
 	Connect *connect.Service
 	Users   *users.Service
 	Ready   []ReadyCheck
+	// ProviderStates, when set, is each provider's plugin state, shown by /readyz.
+	ProviderStates func() map[string]string
 }
 
 // Option customizes a Handler.

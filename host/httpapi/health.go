@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
 )
 
@@ -17,27 +19,42 @@ func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // readyz runs every readiness check under a short deadline. A failing check is named in
-// the answer; its error (which may hold a DSN or a path) only goes to the log.
+// the answer; its error (which may hold a DSN or a path) only goes to the log. A
+// degraded check (an enabled provider failed) keeps the host ready — 200, status
+// "degraded" — so a load balancer keeps it while on-call sees what is wrong.
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	checks := map[string]string{}
-	ok := true
+	ok, degraded := true, false
 	for _, c := range h.deps.Ready {
-		if err := c.Check(ctx); err != nil {
+		err := c.Check(ctx)
+		switch {
+		case err == nil:
+			checks[c.Name] = "ok"
+			continue
+		case errors.Is(err, host.ErrDegraded):
+			degraded = true
+			checks[c.Name] = "degraded"
+		default:
 			ok = false
 			checks[c.Name] = "failing"
-			h.log.Warn("readiness check failed", "request_id", auth.RequestID(r.Context()), "check", c.Name, "error", err)
-			continue
 		}
-		checks[c.Name] = "ok"
+		h.log.Warn("readiness check failed", "request_id", auth.RequestID(r.Context()), "check", c.Name, "error", err)
 	}
 	status, code := "ready", http.StatusOK
-	if !ok {
+	switch {
+	case !ok:
 		status, code = "not ready", http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "5")
+	case degraded:
+		status = "degraded"
 	}
-	WriteJSON(w, code, map[string]any{"status": status, "checks": checks})
+	body := map[string]any{"status": status, "checks": checks}
+	if h.deps.ProviderStates != nil {
+		body["providers"] = h.deps.ProviderStates()
+	}
+	WriteJSON(w, code, body)
 }
 
 func (h *Handler) metricsHandler() http.Handler {

@@ -376,8 +376,15 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 			"request_id", dl.RequestID, "cause", cause, "error", err)
 		return Outcome{}, ErrUnavailable
 	}
-	s.log.Warn("webhook kept for retry", "provider", dl.Provider, "request_id", dl.RequestID,
-		"failure", id, "status", status, "error", cause)
+	// Say what happened: a dead payload is never retried by itself, and on-call reading
+	// "kept for retry" would wait for a retry that never comes.
+	if permanent {
+		s.log.Warn("webhook payload cannot be parsed; kept as a dead letter for an operator (poolhost failures requeue|discard), never retried automatically",
+			"provider", dl.Provider, "request_id", dl.RequestID, "failure", id, "status", status, "error", cause)
+	} else {
+		s.log.Warn("webhook kept for retry by the retry worker", "provider", dl.Provider, "request_id", dl.RequestID,
+			"failure", id, "status", status, "error", cause)
+	}
 	return Outcome{Status: status, FailureID: id}, nil
 }
 

@@ -52,5 +52,6 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 			{Name: "migrations", Check: st.Verify},
 			{Name: "plugins", Check: connect.PluginsReady(s.plugins)},
 		},
+		ProviderStates: connect.ProviderStates(s.plugins),
 	}, extra...)
 }

@@ -26,6 +26,7 @@ var commands = []command{
 	{"tokens", "tokens create|revoke: API tokens", runTokens},
 	{"failures", "failures list|requeue|discard: ingestion dead letters", runFailures},
 	{"credentials", "credentials rewrap: re-seal stored credentials under the current key", runCredentials},
+	{"version", "print the host version, commit, Go version and plugin protocols", runVersion},
 }
 
 func main() {
@@ -42,6 +43,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return runVersion(ctx, args[1:], stdout, stderr)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/poolhost/poolhost/host/buildinfo"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/httpapi"
@@ -83,7 +84,8 @@ type server struct {
 func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
 	s.current.Store(cfg)
-	s.metrics.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	s.metrics.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
+		buildinfo.Read().Collector())
 	s.plugins = pluginmgr.New(log, s.metrics, cfg)
 	st, err := openAPIStore(ctx, cfg, s)
 	if err != nil {
@@ -116,7 +118,7 @@ func (s *server) run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(ln) }()
-	s.log.Info("poolhost serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL, "config", s.cfg.Path, "database", s.store.Dialect())
+	s.log.Info("poolhost serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL, "config", s.cfg.Path, "database", s.store.Dialect(), "version", buildinfo.Read().Version, "commit", buildinfo.Read().ShortCommit())
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -1,0 +1,129 @@
+# poolhost production configuration: PostgreSQL, several replicas behind a TLS-terminating
+# proxy, every plugin binary pinned. Installed as /etc/poolhost/poolhost.hcl by the
+# steps in README.md ("Running as a service"); deploy/systemd/poolhost.service runs it.
+#
+# Secrets never appear here: env() reads the service's environment (systemd's
+# EnvironmentFile, /etc/poolhost/poolhost.env), file() reads a file relative to this one
+# (/etc/poolhost/secrets/…, mode 0640 root:poolhost). Every replica uses this same file.
+
+# The proxy (nginx, Caddy, a cloud load balancer) terminates TLS and forwards to this
+# address; public_url is what users' browsers and the providers reach. Its https scheme
+# also makes the operators' console cookie Secure.
+listen     = "127.0.0.1:8080"
+public_url = "https://poolhost.example.com"
+
+# PostgreSQL: the store for production and for more than one replica.
+database_url = env("POOLHOST_DATABASE_URL") # postgres://poolhost:…@db.internal:5432/poolhost?sslmode=verify-full
+
+# Plugin binaries, read-only to the service (deploy/systemd/poolhost.service).
+plugin_dir = "/usr/local/lib/poolhost/plugins"
+
+log_level  = "info"
+log_format = "json" # one JSON object a line, for the log shipper
+
+# Migrations are a deploy step (`poolhost migrate up`), run once before the replicas
+# are rolled, never by several replicas racing at start.
+auto_migrate = false
+
+# 32 random bytes, base64: `head -c 32 /dev/urandom | base64`. The same on every replica.
+# While rotating, the previous key stays listed here until `poolhost credentials rewrap`.
+credentials_key      = file("secrets/credentials.key")
+credentials_old_keys = []
+
+http {
+  max_body_bytes      = 1048576
+  read_header_timeout = "5s"
+  read_timeout        = "15s"
+  write_timeout       = "30s"
+  idle_timeout        = "2m"
+  shutdown_timeout    = "20s" # below TimeoutStopSec in the unit file
+  return_url          = "https://app.example.com/integrations/connected"
+}
+
+# Several replicas share the queue through FOR UPDATE SKIP LOCKED leases: a larger batch
+# each tick keeps a backlog draining without more replicas; the lease outlives the
+# slowest plugin call on a batch.
+retry_worker {
+  enabled      = true
+  interval     = "5s"
+  batch_size   = 50
+  lease        = "2m"
+  max_attempts = 10
+  backoff_base = "30s"
+  backoff_cap  = "1h"
+}
+
+poll_worker {
+  enabled    = true
+  interval   = "15s"
+  batch_size = 50
+  lease      = "5m"
+}
+
+ingest {
+  max_future_skew       = "5m"
+  max_past_age          = "30d"
+  delivery_id_retention = "30d"
+}
+
+plugins {
+  start_timeout   = "15s"
+  health_interval = "15s"
+  health_timeout  = "3s"
+  health_failures = 3
+  max_restarts    = 5
+  restart_window  = "10m"
+  backoff_base    = "1s"
+  backoff_cap     = "1m"
+  pass_env        = ["HTTPS_PROXY", "NO_PROXY"] # an egress proxy, if any; never a secret
+}
+
+# Pin every binary: `sha256sum /usr/local/lib/poolhost/plugins/poolhost-provider-<id>`.
+# A binary whose hash differs is refused, so an upgrade of a plugin is: copy the binary,
+# change its pin here, reload.
+
+provider "generic" {
+  enabled  = true
+  stage    = "ga"
+  webhooks = true
+  sha256   = "0000000000000000000000000000000000000000000000000000000000000000"
+  secrets = {
+    webhook_secret = file("secrets/generic-webhook.secret")
+  }
+}
+
+provider "ttn" {
+  enabled  = true
+  stage    = "ga"
+  webhooks = true
+  sha256   = "0000000000000000000000000000000000000000000000000000000000000000"
+  secrets = {
+    webhook_secret = env("POOLHOST_TTN_WEBHOOK_SECRET")
+  }
+  timeouts {
+    webhook = "5s"
+  }
+}
+
+provider "ondilo" {
+  enabled       = true
+  stage         = "pilot"
+  pilot_users   = ["ops@example.com"]
+  poll          = true
+  poll_interval = "15m"
+  sha256        = "0000000000000000000000000000000000000000000000000000000000000000"
+  settings = {
+    client_id = "customer_api"
+  }
+  timeouts {
+    poll = "30s"
+  }
+}
+
+provider "iopool" {
+  enabled       = true
+  stage         = "ga"
+  poll          = true
+  poll_interval = "15m"
+  sha256        = "0000000000000000000000000000000000000000000000000000000000000000"
+}
