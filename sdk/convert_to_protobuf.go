@@ -86,7 +86,7 @@ func readingsToProto(rs []Reading) []*pb.Reading {
 			Metric:           r.Metric,
 			Value:            r.Value,
 			Unit:             r.Unit,
-			RecordedAt:       timeToProto(r.RecordedAt),
+			RecordedAt:       readingTimeToProto(r),
 			Quality:          string(r.Quality),
 			RawPayload:       r.RawPayload,
 		}
@@ -95,6 +95,15 @@ func readingsToProto(rs []Reading) []*pb.Reading {
 }
 
 // timeToProto sends the zero time as an unset timestamp.
+// readingTimeToProto keeps an explicit zero time (Timed) on the wire: the timestamp's
+// presence, not its value, says whether the reading has a time.
+func readingTimeToProto(r Reading) *timestamppb.Timestamp {
+	if !r.HasTime() {
+		return nil
+	}
+	return timestamppb.New(r.RecordedAt)
+}
+
 func timeToProto(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil

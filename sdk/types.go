@@ -129,11 +129,22 @@ type Reading struct {
 	ProviderDeviceID string
 	Metric           string // a name from sdk/metric
 	Value            float64
-	Unit             string    // empty means the metric's canonical unit
-	RecordedAt       time.Time // zero means "when the host received it"
-	Quality          Quality
-	RawPayload       []byte // optional provider fragment kept for audit
+	Unit             string // empty means the metric's canonical unit
+	// RecordedAt is when the value was measured. The zero Time means "no time: when
+	// the host received it" — unless Timed is set.
+	RecordedAt time.Time
+	// Timed says RecordedAt came from the provider even when it is the zero Time
+	// (0001-01-01T00:00:00Z), so the host judges it as a time — and drops it as
+	// too_far_past — instead of stamping the reading at receipt. A plugin that parses a
+	// time from a payload sets it whenever the payload had one. A non-zero RecordedAt
+	// is a time whatever Timed says, so plugins written before it behave as before.
+	Timed      bool
+	Quality    Quality
+	RawPayload []byte // optional provider fragment kept for audit
 }
+
+// HasTime reports whether the reading carries its own measurement time.
+func (r Reading) HasTime() bool { return r.Timed || !r.RecordedAt.IsZero() }
 
 // WebhookRequest is a raw webhook exactly as received.
 type WebhookRequest struct {

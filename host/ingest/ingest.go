@@ -49,6 +49,11 @@ type Request struct {
 	//
 	// A request with Finish has a transaction of its own; prefer Audit when an audit
 	// row is all the caller needs.
+	//
+	// Finish and Audit run for EVERY request, including one with no readings, or whose
+	// readings were all dropped or all duplicates: they record that the request
+	// happened, which matters most when nothing was stored. Callers must not skip
+	// Ingest when they have nothing to store; they hand it the empty request.
 	Finish func(ctx context.Context, tx *store.Tx, res Result) error
 	// Audit, when set, returns the audit event recorded atomically with the readings,
 	// given what became of them. Unlike Finish it lets the request share its write with
@@ -107,9 +112,9 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 // transaction is in flight share the next one (see batch.go). Ingest still returns only
 // after the transaction holding req's rows committed.
 func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
-	if len(req.Readings) == 0 {
-		return Result{Dropped: map[string]int{}}, nil
-	}
+	// No early return for an empty request: its Finish and Audit are the caller's
+	// record of the outcome (a poll's lease, cursor and refreshed credentials, a retry's
+	// resolution, a webhook's audit row), and "nothing new" is the commonest outcome.
 	p := s.prepare(req)
 	var err error
 	if (len(p.values) > 0 || req.Audit != nil) && req.Finish == nil && !p.untimedDelivery {
@@ -149,9 +154,6 @@ type pending struct {
 func (s *Service) prepare(req Request) *pending {
 	p := &pending{req: req, checked: Result{Dropped: map[string]int{}}}
 	p.res = p.checked
-	if len(req.Readings) == 0 {
-		return p
-	}
 	receivedAt := req.ReceivedAt
 	if receivedAt.IsZero() {
 		receivedAt = s.now()
@@ -168,7 +170,7 @@ func (s *Service) prepare(req Request) *pending {
 			continue
 		}
 		p.values = append(p.values, v)
-		if r.RecordedAt.IsZero() && req.DeliveryID != "" {
+		if !r.HasTime() && req.DeliveryID != "" {
 			p.untimedDelivery = true
 		}
 		if !seen[r.ProviderDeviceID] && r.ProviderDeviceID != "" {
@@ -193,7 +195,7 @@ func (p *pending) build(devices []store.Device) {
 	targets := resolve(devices, p.req.AccountID)
 	p.rows = make([]store.Reading, 0, len(p.values))
 	for _, v := range p.values {
-		untimed := v.reading.RecordedAt.IsZero()
+		untimed := !v.reading.HasTime()
 		t, ok := targets[v.reading.ProviderDeviceID]
 		if !ok {
 			t.reason = DropUnknownDevice

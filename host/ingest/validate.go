@@ -65,7 +65,7 @@ func checkValue(r sdk.Reading, receivedAt time.Time, w Window) (value, string) {
 	info, _ := metric.Lookup(r.Metric)
 
 	at := r.RecordedAt
-	if at.IsZero() {
+	if !r.HasTime() {
 		at = receivedAt
 	}
 	if w.MaxFutureSkew > 0 && at.After(receivedAt.Add(w.MaxFutureSkew)) {

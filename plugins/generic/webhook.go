@@ -110,6 +110,7 @@ func (in ReportReading) toReading(deviceID string) (sdk.Reading, error) {
 		Value:            *in.Value,
 		Unit:             strings.TrimSpace(in.Unit),
 		RecordedAt:       at,
+		Timed:            in.RecordedAt != "", // "0001-01-01T00:00:00Z" is a time, not "none"
 		Quality:          q,
 	}, nil
 }

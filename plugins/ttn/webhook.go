@@ -59,7 +59,7 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 	if device == "" {
 		return res, sdk.Permanent("uplink without end device id")
 	}
-	at, err := receivedAt(up.ReceivedAt, msg.ReceivedAt)
+	at, timed, err := receivedAt(up.ReceivedAt, msg.ReceivedAt)
 	if err != nil {
 		return res, err
 	}
@@ -99,6 +99,7 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 			Value:            n,
 			Unit:             f.unit,
 			RecordedAt:       at,
+			Timed:            timed,
 			Quality:          quality,
 			RawPayload:       up.DecodedPayload,
 		})
@@ -107,7 +108,7 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 		if rssi, ok := bestRSSI(up); ok {
 			res.Readings = append(res.Readings, sdk.Reading{
 				ProviderDeviceID: device, Metric: metric.SignalDBm, Value: rssi, Unit: metric.UnitDBm,
-				RecordedAt: at, Quality: quality,
+				RecordedAt: at, Timed: timed, Quality: quality,
 			})
 		}
 	}
@@ -126,18 +127,20 @@ func deliveryID(ids []string) string {
 }
 
 // receivedAt prefers the uplink's network receive time, then the message's.
-func receivedAt(candidates ...string) (time.Time, error) {
+// receivedAt is the first time given; timed is false when none was (the host then uses
+// its own receive time).
+func receivedAt(candidates ...string) (at time.Time, timed bool, err error) {
 	for _, s := range candidates {
 		if s == "" {
 			continue
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return time.Time{}, sdk.Permanent("received_at %q is not RFC 3339", s)
+			return time.Time{}, false, sdk.Permanent("received_at %q is not RFC 3339", s)
 		}
-		return t, nil
+		return t, true, nil
 	}
-	return time.Time{}, nil // the host uses its own receive time
+	return time.Time{}, false, nil
 }
 
 // bestRSSI is the strongest signal any gateway heard the uplink with.

@@ -81,6 +81,7 @@ func readingsFromProto(rs []*pb.Reading) []sdk.Reading {
 			Value:            r.GetValue(),
 			Unit:             r.GetUnit(),
 			RecordedAt:       timeFromProto(r.GetRecordedAt()),
+			Timed:            r.GetRecordedAt() != nil,
 			Quality:          sdk.Quality(r.GetQuality()),
 			RawPayload:       r.GetRawPayload(),
 		}

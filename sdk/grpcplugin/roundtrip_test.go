@@ -37,10 +37,12 @@ var (
 		AccountSecret: "whsec_account",
 	}
 	readings = []sdk.Reading{
-		{ProviderDeviceID: "dev-1", Metric: "ph", Value: 7.25, RecordedAt: t0, Quality: sdk.QualityGood, RawPayload: []byte{0, 1, 2, 0xff}},
-		{ProviderDeviceID: "dev-1", Metric: "temperature", Value: 82.4, Unit: "°F", RecordedAt: t0.Add(-time.Minute)},
+		// The host sees Timed on every reading that carried a time (a set timestamp).
+		{ProviderDeviceID: "dev-1", Metric: "ph", Value: 7.25, RecordedAt: t0, Timed: true, Quality: sdk.QualityGood, RawPayload: []byte{0, 1, 2, 0xff}},
+		{ProviderDeviceID: "dev-1", Metric: "temperature", Value: 82.4, Unit: "°F", RecordedAt: t0.Add(-time.Minute), Timed: true},
 		{ProviderDeviceID: "dev-2", Metric: "orp", Value: -3.5, Quality: sdk.QualitySuspect}, // no time: host's receipt
 		{ProviderDeviceID: "dev-2", Metric: "salt", Value: math.Inf(1), Quality: sdk.QualityOutOfRange},
+		{ProviderDeviceID: "dev-3", Metric: "ph", Value: 7, Timed: true}, // explicitly 0001-01-01T00:00:00Z, not "no time"
 	}
 )
 
@@ -412,7 +414,7 @@ func TestIngestWebhook(t *testing.T) {
 					t.Fatalf("ingest: %v", err)
 				}
 				want := sdk.WebhookResult{DeliveryID: "d-1", Readings: []sdk.Reading{
-					{ProviderDeviceID: "dev-1", Metric: "ph", Value: 7.2, RecordedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
+					{ProviderDeviceID: "dev-1", Metric: "ph", Value: 7.2, RecordedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Timed: true},
 				}}
 				if !reflect.DeepEqual(res, want) {
 					t.Errorf("result %#v, want %#v", res, want)

@@ -405,7 +405,9 @@ type Reading struct {
 	Value  float64 `protobuf:"fixed64,3,opt,name=value,proto3" json:"value,omitempty"`
 	// Empty means the metric's canonical unit.
 	Unit string `protobuf:"bytes,4,opt,name=unit,proto3" json:"unit,omitempty"`
-	// Unset means "when the host received it".
+	// Unset means "when the host received it". A set timestamp is always a time, even
+	// 0001-01-01T00:00:00Z (which the host drops as too far in the past): presence, not
+	// value, decides.
 	RecordedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=recorded_at,json=recordedAt,proto3" json:"recorded_at,omitempty"`
 	// "" (unknown), "good", "suspect" or "out_of_range".
 	Quality string `protobuf:"bytes,6,opt,name=quality,proto3" json:"quality,omitempty"`

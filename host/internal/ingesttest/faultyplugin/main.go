@@ -115,6 +115,7 @@ func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 		}
 		res.Readings = append(res.Readings, sdk.Reading{
 			ProviderDeviceID: b.DeviceID, Metric: r.Metric, Value: v, Unit: r.Unit, RecordedAt: at,
+			Timed: r.RecordedAt != "",
 		})
 	}
 	return res, nil
@@ -124,9 +125,16 @@ func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 // Reading for device "device_id", "fail" a kind to fail with ("temporary", "reauth",
 // or "refreshed_temporary": rotate "token" by appending "+", then fail temporarily with
 // the rotated credentials on the error, like a provider answering 503 after a refresh).
-// The cursor counts polls; refreshed credentials carry "token" = the new cursor.
+// The cursor counts polls; refreshed credentials carry "token" = "t" + the new cursor.
+// With "rotating" set the token rotates like a provider that revokes the old pair on
+// refresh: a poll whose "token" is not the one the previous poll handed back fails as
+// reauth. With "readings_once" set the readings come only on the first poll (an
+// empty cursor); later polls find nothing new, the commonest poll of all.
 func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
 	creds := req.Account.Credentials
+	if creds["rotating"] != "" && req.Cursor != "" && creds["token"] != "t"+req.Cursor {
+		return sdk.PollResult{}, sdk.Reauth("token %q was revoked by a refresh", creds["token"])
+	}
 	switch creds["fail"] {
 	case "temporary":
 		return sdk.PollResult{}, sdk.Temporary("upstream down")
@@ -151,7 +159,7 @@ func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.Poll
 	}
 	res.RefreshedCredentials["token"] = "t" + strconv.Itoa(n)
 	var rs []Reading
-	if s := creds["readings"]; s != "" {
+	if s := creds["readings"]; s != "" && (creds["readings_once"] == "" || req.Cursor == "") {
 		if err := json.Unmarshal([]byte(s), &rs); err != nil {
 			return sdk.PollResult{}, sdk.Permanent("readings credential: %v", err)
 		}
@@ -164,6 +172,7 @@ func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.Poll
 		}
 		res.Readings = append(res.Readings, sdk.Reading{
 			ProviderDeviceID: creds["device_id"], Metric: r.Metric, Value: v, Unit: r.Unit, RecordedAt: at,
+			Timed: r.RecordedAt != "",
 		})
 	}
 	return res, nil
