@@ -60,11 +60,21 @@ type Config struct {
 	Rand  func() float64
 }
 
+// Poller is what a poll needs of a provider's plugin: *pluginmgr.Plugin.
+type Poller interface {
+	PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.PollResult, error)
+	// Description is the plugin's last Describe answer, if it has one.
+	Description() (sdk.Description, bool)
+}
+
 // Deps are the worker's collaborators.
 type Deps struct {
 	Store   Store
 	Ingest  *ingest.Service
 	Plugins Plugins
+	// Pollers, when set, finds pollers instead of Plugins: adapters linked into the
+	// process, so a soak can run the plugin on the same simulated clock as the worker.
+	Pollers func(id string) (Poller, error)
 	// Providers returns the provider blocks in force (they change on reload).
 	Providers  func() []config.Provider
 	Logger     hclog.Logger
@@ -108,6 +118,16 @@ func New(d Deps, cfg Config) *Worker {
 	}
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
+	}
+	if d.Pollers == nil {
+		plugins := d.Plugins
+		d.Pollers = func(id string) (Poller, error) {
+			p, err := plugins.Get(id)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return p, nil
+		}
 	}
 	return &Worker{d: d, cfg: cfg, log: d.Logger.Named("poll"),
 		events: ingest.Register(d.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -191,7 +211,7 @@ func (w *Worker) Tick(ctx context.Context) (Stats, error) {
 }
 
 // interval is the provider's poll interval, never below what the plugin tolerates.
-func interval(p config.Provider, plugin *pluginmgr.Plugin) time.Duration {
+func interval(p config.Provider, plugin Poller) time.Duration {
 	iv := p.PollInterval
 	if iv <= 0 {
 		iv = config.DefaultPollInterval
@@ -204,7 +224,7 @@ func interval(p config.Provider, plugin *pluginmgr.Plugin) time.Duration {
 
 func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollState) string {
 	log := w.log.With("provider", ps.Provider, "account", ps.AccountID)
-	plugin, err := w.d.Plugins.Get(ps.Provider)
+	plugin, err := w.d.Pollers(ps.Provider)
 	if err != nil {
 		return w.fail(ctx, log, ps, config.DefaultPollInterval, err)
 	}

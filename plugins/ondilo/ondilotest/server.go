@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 //go:embed testdata/*.json
@@ -76,6 +77,15 @@ type Server struct {
 	codes         map[string]string // authorization code → redirect_uri
 	access        map[string]bool   // valid access tokens
 	refresh       map[string]bool   // valid refresh tokens
+	issued        map[string]time.Time
+	pairOf        map[string]string // refresh token → the access tokens minted with it (latest)
+	now           func() time.Time
+	rotate        bool
+	expire        bool
+	quota         bool
+	calls         []time.Time // API calls inside the quota windows, oldest first
+	limited       int
+	served        []time.Time
 	seq           int
 	denyConsent   bool
 	quotaStatus   int
@@ -94,6 +104,9 @@ func NewServer(tb testing.TB) *Server {
 		codes:         map[string]string{},
 		access:        map[string]bool{},
 		refresh:       map[string]bool{},
+		issued:        map[string]time.Time{},
+		pairOf:        map[string]string{},
+		now:           time.Now,
 		tokenRequests: map[string]int{},
 	}
 	var pools []Pool
@@ -137,6 +150,68 @@ const (
 )
 
 // AddPool adds a pool; d may be nil for a pool without an ICO.
+// Quota is Ondilo's documented per-user limit on the customer API.
+const (
+	QuotaPerHour   = 30
+	QuotaPerSecond = 5
+)
+
+// Realistic makes the fake behave as the documentation says the real API does, for
+// soaks over simulated time, on the clock now: access tokens expire AccessTokenLifetime
+// after they are issued; a refresh rotates the pair, revoking the old refresh token and
+// every access token minted with it; and API calls beyond QuotaPerSecond in a second or
+// QuotaPerHour in an hour answer 429 {"message":"Limit Exceeded"} (the fake has one
+// user, so the quota is the server's).
+func (s *Server) Realistic(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now, s.rotate, s.expire, s.quota = now, true, true, true
+}
+
+// RotateRefreshTokens makes each refresh revoke the old pair, as a provider with
+// rotating refresh tokens does.
+func (s *Server) RotateRefreshTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rotate = true
+}
+
+// Limited counts the API calls answered 429 because of the quota.
+func (s *Server) Limited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited
+}
+
+// Served lists when each API call the quota let through was made.
+func (s *Server) Served() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.served)
+}
+
+// overQuota records an API call at now, reporting whether it exceeds the quota.
+func (s *Server) overQuota(now time.Time) bool {
+	keep := s.calls[:0]
+	for _, t := range s.calls {
+		if now.Sub(t) < time.Hour {
+			keep = append(keep, t)
+		}
+	}
+	s.calls = keep
+	inSecond := 0
+	for _, t := range s.calls {
+		if now.Sub(t) < time.Second {
+			inSecond++
+		}
+	}
+	if len(s.calls) >= QuotaPerHour || inSecond >= QuotaPerSecond {
+		return true
+	}
+	s.calls = append(s.calls, now)
+	return false
+}
+
 func (s *Server) AddPool(p Pool, d *Device, ms []Measure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,6 +316,7 @@ func (s *Server) IssueTokens() (access, refresh string) {
 	defer s.mu.Unlock()
 	access, refresh = s.next("at"), s.next("rt")
 	s.access[access], s.refresh[refresh] = true, true
+	s.issued[access], s.pairOf[refresh] = s.now(), access
 	return access, refresh
 }
 
@@ -344,12 +420,21 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, errorBody("invalid_grant"))
 			return
 		}
+		if s.rotate {
+			old := refresh
+			delete(s.refresh, old)
+			delete(s.access, s.pairOf[old])
+			delete(s.pairOf, old)
+			refresh = s.next("rt")
+			s.refresh[refresh] = true
+		}
 	default:
 		writeJSON(w, http.StatusBadRequest, errorBody("unsupported_grant_type"))
 		return
 	}
 	access := s.next("at")
 	s.access[access] = true
+	s.issued[access], s.pairOf[refresh] = s.now(), access
 	writeJSON(w, http.StatusOK, map[string]any{
 		"access_token":  access,
 		"refresh_token": refresh,
@@ -367,12 +452,23 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, s.quotaStatus, limitBody)
 		return
 	}
+	if now := s.now(); s.quota {
+		if s.overQuota(now) {
+			s.limited++
+			writeJSON(w, http.StatusTooManyRequests, limitBody)
+			return
+		}
+		s.served = append(s.served, now)
+	}
 	if s.failCount > 0 {
 		s.failCount--
 		writeJSON(w, s.failStatus, map[string]string{"message": http.StatusText(s.failStatus)})
 		return
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok && s.expire && s.now().Sub(s.issued[tok]) >= AccessTokenLifetime*time.Second {
+		ok = false
+	}
 	if !ok || !s.access[tok] {
 		writeJSON(w, http.StatusUnauthorized, errorBody("invalid_token"))
 		return
