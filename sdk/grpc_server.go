@@ -166,6 +166,7 @@ func (s *grpcServer) PollReadings(ctx context.Context, req *pb.PollReadingsReque
 		Readings:             readingsToProto(res.Readings),
 		NextCursor:           res.NextCursor,
 		RefreshedCredentials: credentialsToProto(res.RefreshedCredentials),
+		NotBefore:            timeToProto(res.NotBefore),
 	}, nil
 }
 

@@ -176,4 +176,10 @@ type PollResult struct {
 	Readings             []Reading
 	NextCursor           string
 	RefreshedCredentials Credentials
+	// NotBefore, when set, is the earliest time the provider can have new readings for
+	// the account — say the last measure's time plus the sensor's measuring period. The
+	// host then skips the polls that could only find nothing, which matters against a
+	// per-user quota. It is a hint: the host polls at the later of NotBefore and the
+	// provider's poll interval, and never defers a poll by more than a few hours.
+	NotBefore time.Time
 }

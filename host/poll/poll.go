@@ -35,6 +35,23 @@ const ActionReauthRequired = "integration.reauth_required"
 // MaxBackoff bounds the error backoff of one account.
 const MaxBackoff = 6 * time.Hour
 
+// MaxDeferral bounds how far a plugin's PollResult.NotBefore may push an account's next
+// poll past now: a hint from a confused plugin must not silence an account for days.
+const MaxDeferral = 6 * time.Hour
+
+// nextPoll is when an account polled at now is due again: after the interval, or at the
+// plugin's NotBefore when that is later — the provider can have nothing new before it.
+func nextPoll(now time.Time, iv time.Duration, notBefore time.Time) time.Time {
+	next := now.Add(iv)
+	if notBefore.After(next) {
+		next = notBefore
+	}
+	if limit := now.Add(max(iv, MaxDeferral)); next.After(limit) {
+		next = limit
+	}
+	return next
+}
+
 // Store is what the worker needs: *store.Store.
 type Store interface {
 	ListProviderAccounts(ctx context.Context, provider string, status store.AccountStatus) ([]store.Account, error)
@@ -264,7 +281,7 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 					return err
 				}
 			}
-			return tx.CompletePoll(ctx, ps.AccountID, ps.Lease(), res.NextCursor, now.Add(iv))
+			return tx.CompletePoll(ctx, ps.AccountID, ps.Lease(), res.NextCursor, nextPoll(now, iv, res.NotBefore))
 		},
 	})
 	switch {

@@ -34,8 +34,11 @@ const soakHours = 48
 // that behaves as Ondilo documents: 30 requests per hour and 5 per second per user
 // (429 {"message":"Limit Exceeded"} beyond), access tokens that expire after an hour,
 // and refresh tokens that rotate (a refresh revokes the old pair). The ICO measures once
-// an hour; poolhost polls every 15 minutes, so three polls in four find nothing new.
-// Every hourly measure must be stored exactly once, with no 429 and no reauth.
+// an hour, on the hour, but every sixth measure is 20 minutes late. The adapter tells
+// the host when the next measure can be there (PollResult.NotBefore), so a punctual
+// hour costs one poll; a late one costs polls every 15 minutes that find nothing new
+// until it comes. Every hourly measure must be stored exactly once, with no 429 and no
+// reauth.
 func TestOndiloSoak(t *testing.T) {
 	for _, eng := range ingesttest.Engines {
 		t.Run(eng.Name, func(t *testing.T) {
@@ -83,12 +86,13 @@ func TestOndiloSoak(t *testing.T) {
 				Providers: func() []config.Provider { return providers },
 			}, poll.Config{PollWorker: config.DefaultPollWorker, Owner: "soak", Now: clk.Now, Rand: func() float64 { return 0.5 }})
 
-			// The worker ticks every minute of simulated time; the sensor measures on
-			// the hour, a few seconds before the tick.
+			// The worker ticks every minute of simulated time. Measure k is readable
+			// from minute 60k, or 60k+20 when it is late.
+			late := func(k int) bool { return k%6 == 5 }
 			polls := 0
 			for m := 0; m < soakHours*60; m++ {
-				if m > 0 && m%60 == 0 {
-					measure(m / 60)
+				if k := m / 60; m > 0 && (m%60 == 0 && !late(k) || m%60 == 20 && late(k)) {
+					measure(k)
 				}
 				st, err := worker.Tick(ctx)
 				if err != nil {
@@ -102,6 +106,11 @@ func TestOndiloSoak(t *testing.T) {
 				clk.Add(time.Minute)
 			}
 
+			// One poll per punctual hour; a late hour adds a quiet poll: at :05 it
+			// finds nothing new, and the next, 15 minutes later, finds the measure.
+			if lates := soakHours / 6; polls != soakHours+lates {
+				t.Errorf("%d polls, want %d", polls, soakHours+lates)
+			}
 			if n := fake.Limited(); n != 0 {
 				t.Errorf("%d calls answered 429 Limit Exceeded", n)
 			}
@@ -151,6 +160,26 @@ func TestOndiloSoak(t *testing.T) {
 			}
 			t.Logf("%d polls in %d simulated hours; API calls per hour: %s; token refreshes: %d",
 				polls, soakHours, strings.Join(line, " "), fake.TokenRequests("refresh_token"))
+		})
+	}
+}
+
+func TestNextPoll(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		notBefore time.Time
+		want      time.Time
+	}{
+		{"no hint: the interval", time.Time{}, now.Add(15 * time.Minute)},
+		{"a hint sooner than the interval is ignored", now.Add(time.Minute), now.Add(15 * time.Minute)},
+		{"a later hint defers the poll", now.Add(65 * time.Minute), now.Add(65 * time.Minute)},
+		{"a hint past the limit is cut to it", now.Add(72 * time.Hour), now.Add(poll.MaxDeferral)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := poll.NextPoll(now, 15*time.Minute, tc.notBefore); !got.Equal(tc.want) {
+				t.Fatalf("next poll at %v, want %v", got.Sub(now), tc.want.Sub(now))
+			}
 		})
 	}
 }

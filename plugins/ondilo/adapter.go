@@ -43,6 +43,14 @@ const MinPollInterval = 15 * time.Minute
 // with a margin for the clock of Ondilo's gateway.
 const DefaultRequestSpacing = 250 * time.Millisecond
 
+// measurePeriod is how often an ICO measures (Ondilo's documentation: once an hour), and
+// publishDelay how long after its value_time a measure is trusted to be readable through
+// the API. A poll tells the host not to come back before the next measure can be there.
+const (
+	measurePeriod = time.Hour
+	publishDelay  = 5 * time.Minute
+)
+
 // deviceRecheck is how long a pool's cached device uuid is trusted before a poll asks
 // /pools/{id}/device again (an ICO may be replaced).
 const deviceRecheck = 24 * time.Hour
@@ -304,5 +312,36 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		Readings:             readings,
 		NextCursor:           next.encode(),
 		RefreshedCredentials: s.refreshedCredentials(),
+		NotBefore:            nextMeasure(next, now),
 	}, nil
+}
+
+// nextMeasure is when the earliest of the account's ICOs can next have a new measure
+// readable, or zero — poll at the provider's interval — when that moment has already
+// passed (a late or missing measure) or some pool has no measure yet. Polling sooner
+// could only find nothing and spend the user's 30 requests an hour.
+func nextMeasure(c cursor, now time.Time) time.Time {
+	var earliest time.Time
+	for _, pc := range c.Pools {
+		if pc.Device == "" {
+			continue
+		}
+		var last time.Time
+		for _, at := range pc.Seen {
+			if at.After(last) {
+				last = at
+			}
+		}
+		if last.IsZero() {
+			return time.Time{}
+		}
+		due := last.Add(measurePeriod + publishDelay)
+		if earliest.IsZero() || due.Before(earliest) {
+			earliest = due
+		}
+	}
+	if !earliest.After(now) {
+		return time.Time{}
+	}
+	return earliest
 }

@@ -133,6 +133,7 @@ func (c *Client) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Pol
 		Readings:             readingsFromProto(res.GetReadings()),
 		NextCursor:           res.GetNextCursor(),
 		RefreshedCredentials: credentialsFromProto(res.GetRefreshedCredentials()),
+		NotBefore:            timeFromProto(res.GetNotBefore()),
 	}, nil
 }
 

@@ -84,7 +84,7 @@ func rpcs() []rpc {
 	provHook := hookReq
 	provHook.Account, provHook.AccountSecret = nil, "" // provider-level URL
 	poll := sdk.PollRequest{Account: acct, Cursor: "c-1"}
-	pollRes := sdk.PollResult{Readings: readings, NextCursor: "c-2", RefreshedCredentials: fresh}
+	pollRes := sdk.PollResult{Readings: readings, NextCursor: "c-2", RefreshedCredentials: fresh, NotBefore: t0.Add(time.Hour)}
 
 	return []rpc{
 		{

@@ -1,0 +1,4 @@
+package poll
+
+// NextPoll exposes nextPoll to the external tests.
+var NextPoll = nextPoll
