@@ -30,6 +30,12 @@ func TestQuietPollsAreRecorded(t *testing.T) {
 				"device_id": "probe", "rotating": "1", "readings_once": "1", "token": "t0",
 				"readings": fmt.Sprintf(`[{"metric": "ph", "value": "7.4", "recorded_at": %q}]`, at),
 			}, []string{"probe"}, nil)
+			// Another account whose every reading is dropped (a metric outside the
+			// vocabulary): nothing to store on any poll, yet each is recorded.
+			dropped := ingesttest.Seed(t, s, "faulty", "dropped@example.com", map[string]string{
+				"device_id": "probe2", "rotating": "1", "token": "t0",
+				"readings": fmt.Sprintf(`[{"metric": "pH", "value": "7.4", "recorded_at": %q}]`, at),
+			}, []string{"probe2"}, nil)
 
 			cfg := ingesttest.Config(t, pluginDir, `poll = true
   poll_interval = "15m"`)
@@ -44,28 +50,30 @@ func TestQuietPollsAreRecorded(t *testing.T) {
 				if err != nil {
 					t.Fatalf("poll %d: %v", i, err)
 				}
-				if st != (poll.Stats{Claimed: 1, Succeeded: 1}) {
-					t.Fatalf("poll %d: %+v, want one claimed and succeeded", i, st)
+				if st != (poll.Stats{Claimed: 2, Succeeded: 2}) {
+					t.Fatalf("poll %d: %+v, want two claimed and succeeded", i, st)
 				}
-				ps, err := s.GetPollState(ctx, w.Account.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if ps.LeaseOwner != "" || ps.LeaseExpiresAt != nil {
-					t.Errorf("poll %d: lease still held by %q until %v", i, ps.LeaseOwner, ps.LeaseExpiresAt)
-				}
-				if want := clk.Now().Add(15 * time.Minute); !ps.NextPollAt.Equal(want) {
-					t.Errorf("poll %d: next poll in %v, want 15m", i, ps.NextPollAt.Sub(clk.Now()))
-				}
-				if ps.Cursor != fmt.Sprint(i) {
-					t.Errorf("poll %d: cursor %q, want %q", i, ps.Cursor, fmt.Sprint(i))
-				}
-				if ps.LastPolledAt == nil || !ps.LastPolledAt.Equal(clk.Now()) {
-					t.Errorf("poll %d: last_polled_at %v, want %v", i, ps.LastPolledAt, clk.Now())
-				}
-				creds, err := s.AccountCredentials(ctx, w.Account.ID)
-				if err != nil || creds["token"] != fmt.Sprintf("t%d", i) {
-					t.Errorf("poll %d: stored token %q (%v), want the refreshed t%d", i, creds["token"], err, i)
+				for _, acc := range []int64{w.Account.ID, dropped.Account.ID} {
+					ps, err := s.GetPollState(ctx, acc)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ps.LeaseOwner != "" || ps.LeaseExpiresAt != nil {
+						t.Errorf("poll %d: lease still held by %q until %v", i, ps.LeaseOwner, ps.LeaseExpiresAt)
+					}
+					if want := clk.Now().Add(15 * time.Minute); !ps.NextPollAt.Equal(want) {
+						t.Errorf("poll %d: next poll in %v, want 15m", i, ps.NextPollAt.Sub(clk.Now()))
+					}
+					if ps.Cursor != fmt.Sprint(i) {
+						t.Errorf("poll %d: cursor %q, want %q", i, ps.Cursor, fmt.Sprint(i))
+					}
+					if ps.LastPolledAt == nil || !ps.LastPolledAt.Equal(clk.Now()) {
+						t.Errorf("poll %d: last_polled_at %v, want %v", i, ps.LastPolledAt, clk.Now())
+					}
+					creds, err := s.AccountCredentials(ctx, acc)
+					if err != nil || creds["token"] != fmt.Sprintf("t%d", i) {
+						t.Errorf("poll %d: stored token %q (%v), want the refreshed t%d", i, creds["token"], err, i)
+					}
 				}
 				// Nothing is due again before the interval has passed.
 				if st, err := worker.Tick(ctx); err != nil || st.Claimed != 0 {
@@ -73,9 +81,11 @@ func TestQuietPollsAreRecorded(t *testing.T) {
 				}
 				clk.Add(15 * time.Minute)
 			}
-			acc, err := s.GetAccount(ctx, w.Account.ID)
-			if err != nil || acc.Status != store.AccountActive {
-				t.Fatalf("account %q (%v), want active", acc.Status, err)
+			for _, id := range []int64{w.Account.ID, dropped.Account.ID} {
+				acc, err := s.GetAccount(ctx, id)
+				if err != nil || acc.Status != store.AccountActive {
+					t.Fatalf("account %d: %q (%v), want active", id, acc.Status, err)
+				}
 			}
 			if n := ingesttest.CountReadings(t, s); n != 1 {
 				t.Fatalf("%d readings, want the first poll's 1", n)
