@@ -50,10 +50,12 @@ type Adapter interface {
 // PluginState is the supervision state of one provider's plugin.
 type PluginState struct {
 	State     string
+	Since     time.Time
 	Restarts  int
 	LastError string
 	Version   string
 	SHA256    string
+	PID       int
 }
 
 // Plugins is what the service needs of the plugin manager.
@@ -171,17 +173,20 @@ const WebhookSecretCredential = "webhook_secret"
 
 // ProviderStatus is what operators see of a configured provider.
 type ProviderStatus struct {
-	ID        string `json:"id"`
-	Enabled   bool   `json:"enabled"`
-	Stage     string `json:"stage"`
-	Access    string `json:"access"`
-	Webhooks  bool   `json:"webhooks"`
-	Poll      bool   `json:"poll"`
-	State     string `json:"state"`
-	Restarts  int    `json:"restarts"`
-	LastError string `json:"lastError,omitempty"`
-	Version   string `json:"version,omitempty"`
-	SHA256    string `json:"sha256,omitempty"`
+	ID         string     `json:"id"`
+	Enabled    bool       `json:"enabled"`
+	Stage      string     `json:"stage"`
+	Access     string     `json:"access"`
+	Webhooks   bool       `json:"webhooks"`
+	Poll       bool       `json:"poll"`
+	PilotUsers []string   `json:"pilotUsers,omitempty"`
+	State      string     `json:"state"`
+	Since      *time.Time `json:"since,omitempty"`
+	Restarts   int        `json:"restarts"`
+	LastError  string     `json:"lastError,omitempty"`
+	Version    string     `json:"version,omitempty"`
+	SHA256     string     `json:"sha256,omitempty"`
+	PID        int        `json:"pid,omitempty"`
 }
 
 func accountOf(a store.Account) Account {
@@ -747,8 +752,15 @@ func (s *Service) ProviderStatuses(ctx context.Context, a auth.Actor) ([]Provide
 	out := make([]ProviderStatus, 0, len(cfg.Providers))
 	for _, p := range cfg.Providers {
 		ps := ProviderStatus{ID: p.ID, Enabled: p.Enabled, Stage: p.Stage, Access: p.Access, Webhooks: p.Webhooks, Poll: p.Poll, State: "disabled", SHA256: p.SHA256}
+		if p.InPilot() {
+			ps.PilotUsers = append([]string{}, p.PilotUsers...)
+		}
 		if st, ok := states[p.ID]; ok {
-			ps.State, ps.Restarts, ps.LastError, ps.Version = st.State, st.Restarts, st.LastError, st.Version
+			ps.State, ps.Restarts, ps.LastError, ps.Version, ps.PID = st.State, st.Restarts, st.LastError, st.Version, st.PID
+			if !st.Since.IsZero() {
+				since := st.Since
+				ps.Since = &since
+			}
 			if st.SHA256 != "" {
 				ps.SHA256 = st.SHA256
 			}

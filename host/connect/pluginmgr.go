@@ -26,7 +26,8 @@ func (p managerPlugins) Adapter(provider string) (Adapter, error) {
 func (p managerPlugins) States() map[string]PluginState {
 	out := map[string]PluginState{}
 	for _, s := range p.m.Statuses() {
-		out[s.Provider] = PluginState{State: string(s.State), Restarts: s.Restarts, LastError: s.LastError, Version: s.Version, SHA256: s.SHA256}
+		out[s.Provider] = PluginState{State: string(s.State), Since: s.Since, Restarts: s.Restarts, LastError: s.LastError,
+			Version: s.Version, SHA256: s.SHA256, PID: s.PID}
 	}
 	return out
 }

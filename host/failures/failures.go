@@ -27,6 +27,7 @@ type Store interface {
 	ListFailures(ctx context.Context, f store.FailureFilter) ([]store.Failure, error)
 	GetFailure(ctx context.Context, id int64) (store.Failure, error)
 	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
+	CountDeadFailures(ctx context.Context, f store.RequeueFilter) (int64, error)
 }
 
 // Service manages ingestion failures.
@@ -44,6 +45,7 @@ type Filter struct {
 	Provider string
 	BeforeID int64
 	Limit    int
+	From, To time.Time // created in [From, To); zero for no bound
 }
 
 var statuses = map[string]bool{
@@ -56,12 +58,16 @@ func (s *Service) List(ctx context.Context, f Filter) ([]store.Failure, int64, e
 	if !statuses[f.Status] {
 		return nil, 0, host.Errorf(host.EINVALID, "status must be pending, processing, resolved or dead")
 	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return nil, 0, host.Errorf(host.EINVALID, "from must be before to")
+	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
 	f.Limit = min(f.Limit, 500)
 	fs, err := s.s.ListFailures(ctx, store.FailureFilter{
 		Status: store.FailureStatus(f.Status), Provider: f.Provider, BeforeID: f.BeforeID, Limit: f.Limit,
+		From: f.From, To: f.To,
 	})
 	if err != nil {
 		return nil, 0, err
@@ -92,6 +98,9 @@ func notFound(err error, id int64) error {
 // Requeue turns a dead failure back to pending, due now, with a fresh attempt budget.
 // Only dead failures can be requeued (ECONFLICT otherwise).
 func (s *Service) Requeue(ctx context.Context, actor auth.Actor, id int64) (store.Failure, error) {
+	if err := authorize(actor); err != nil {
+		return store.Failure{}, err
+	}
 	var f store.Failure
 	err := s.s.InTx(ctx, func(tx *store.Tx) error {
 		var err error
@@ -120,11 +129,8 @@ type BulkFilter struct {
 // RequeueBulk requeues every dead failure of a provider created in the range and returns
 // their ids. One audit row lists them.
 func (s *Service) RequeueBulk(ctx context.Context, actor auth.Actor, f BulkFilter) ([]int64, error) {
-	if f.Provider == "" {
-		return nil, host.Errorf(host.EINVALID, "provider is required")
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return nil, host.Errorf(host.EINVALID, "from must be before to")
+	if err := checkBulk(actor, f); err != nil {
+		return nil, err
 	}
 	var ids []int64
 	err := s.s.InTx(ctx, func(tx *store.Tx) error {
@@ -135,14 +141,7 @@ func (s *Service) RequeueBulk(ctx context.Context, actor auth.Actor, f BulkFilte
 		if len(ids) == 0 {
 			return nil
 		}
-		details := store.Details{"ids": ids, "count": len(ids)}
-		if !f.From.IsZero() {
-			details["from"] = f.From.UTC().Format(time.RFC3339)
-		}
-		if !f.To.IsZero() {
-			details["to"] = f.To.UTC().Format(time.RFC3339)
-		}
-		_, err = tx.AppendAudit(ctx, s.event(ctx, actor, ActionRequeued, f.Provider, "", details))
+		_, err = tx.AppendAudit(ctx, s.event(ctx, actor, ActionRequeued, f.Provider, "", f.details(ids)))
 		return err
 	})
 	if err != nil {
@@ -156,6 +155,9 @@ func (s *Service) RequeueBulk(ctx context.Context, actor auth.Actor, f BulkFilte
 
 // Discard deletes a failure (not one being processed: ECONFLICT).
 func (s *Service) Discard(ctx context.Context, actor auth.Actor, id int64) (store.Failure, error) {
+	if err := authorize(actor); err != nil {
+		return store.Failure{}, err
+	}
 	var f store.Failure
 	err := s.s.InTx(ctx, func(tx *store.Tx) error {
 		var err error
@@ -174,6 +176,79 @@ func (s *Service) Discard(ctx context.Context, actor auth.Actor, id int64) (stor
 		return store.Failure{}, notFound(err, id)
 	}
 	return f, nil
+}
+
+// CountBulk is how many dead failures a bulk requeue or discard with f would change
+// now: what an operator confirms before doing it.
+func (s *Service) CountBulk(ctx context.Context, actor auth.Actor, f BulkFilter) (int64, error) {
+	if err := checkBulk(actor, f); err != nil {
+		return 0, err
+	}
+	return s.s.CountDeadFailures(ctx, store.RequeueFilter{Provider: f.Provider, From: f.From, To: f.To})
+}
+
+// DiscardBulk deletes every dead failure of a provider created in the range and returns
+// their ids. Pending and processing rows are left to the retry worker. One audit row
+// lists them.
+func (s *Service) DiscardBulk(ctx context.Context, actor auth.Actor, f BulkFilter) ([]int64, error) {
+	if err := checkBulk(actor, f); err != nil {
+		return nil, err
+	}
+	var ids []int64
+	err := s.s.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if ids, err = tx.DiscardDeadFailures(ctx, store.RequeueFilter{Provider: f.Provider, From: f.From, To: f.To}); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		_, err = tx.AppendAudit(ctx, s.event(ctx, actor, ActionDiscarded, f.Provider, "", f.details(ids)))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ids == nil {
+		ids = []int64{}
+	}
+	return ids, nil
+}
+
+func (f BulkFilter) details(ids []int64) store.Details {
+	d := store.Details{"ids": ids, "count": len(ids)}
+	if !f.From.IsZero() {
+		d["from"] = f.From.UTC().Format(time.RFC3339)
+	}
+	if !f.To.IsZero() {
+		d["to"] = f.To.UTC().Format(time.RFC3339)
+	}
+	return d
+}
+
+func checkBulk(actor auth.Actor, f BulkFilter) error {
+	if err := authorize(actor); err != nil {
+		return err
+	}
+	if f.Provider == "" {
+		return host.Errorf(host.EINVALID, "provider is required")
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return host.Errorf(host.EINVALID, "from must be before to")
+	}
+	return nil
+}
+
+// authorize: changing dead letters is for admins and the system (the CLI, which has
+// the database itself), never for other users.
+func authorize(a auth.Actor) error {
+	switch {
+	case a.IsUser() && !a.Admin:
+		return host.Errorf(host.EFORBIDDEN, "this needs an admin")
+	case !a.IsUser() && a.System == "":
+		return host.Errorf(host.EUNAUTHORIZED, "an admin is required")
+	}
+	return nil
 }
 
 func (s *Service) event(ctx context.Context, actor auth.Actor, action, provider, target string, d store.Details) store.AuditEvent {

@@ -103,6 +103,39 @@ func (d dialect) appendErrorSQL() string {
 			'at', ?, 'attempt', attempts, 'error', ?))`
 }
 
+// hourSQL is the hour (since the Unix epoch) of the timestamp column col: SQLite keeps
+// timestamps as Unix microseconds, PostgreSQL as timestamptz.
+func (d dialect) hourSQL(col string) string {
+	if d == dialectPostgres {
+		return `CAST(floor(extract(epoch FROM ` + col + `) / 3600) AS BIGINT)`
+	}
+	return `(` + col + ` / 3600000000)`
+}
+
+// auditDetailIntSQL is an integer member of audit_events.details, 0 when absent.
+func (d dialect) auditDetailIntSQL(key string) string {
+	if d == dialectPostgres {
+		return `COALESCE(CAST(details->>'` + key + `' AS BIGINT), 0)`
+	}
+	return `COALESCE(json_extract(details, '$.` + key + `'), 0)`
+}
+
+// droppedByReasonSQL sums audit_events.details.dropped ({reason: count}) by provider and
+// reason over the given actions since a time. Args: since.
+func (d dialect) droppedByReasonSQL(actions string) string {
+	if d == dialectPostgres {
+		return `SELECT provider, r.key AS reason, SUM(CAST(r.value AS BIGINT)) AS n
+			FROM audit_events, jsonb_each_text(CASE WHEN jsonb_typeof(details->'dropped') = 'object'
+				THEN details->'dropped' ELSE '{}'::jsonb END) r
+			WHERE at >= ? AND action IN (` + actions + `) AND provider <> ''
+			GROUP BY provider, r.key`
+	}
+	return `SELECT provider, r.key AS reason, SUM(r.value) AS n
+		FROM audit_events, json_each(audit_events.details, '$.dropped') r
+		WHERE at >= ? AND action IN (` + actions + `) AND provider <> ''
+		GROUP BY provider, r.key`
+}
+
 // tableExistsSQL counts tables with the given name in the current schema.
 func (d dialect) tableExistsSQL() string {
 	if d == dialectPostgres {

@@ -248,6 +248,7 @@ type FailureFilter struct {
 	Provider string        // "" for any
 	BeforeID int64         // keyset: only ids below this; 0 for the first page
 	Limit    int           // 1..500, default 50
+	From, To time.Time     // created in [From, To); zero for no bound
 }
 
 // ListFailures returns one page of failures, newest first. The next page is
@@ -258,11 +259,14 @@ func (q queries) ListFailures(ctx context.Context, f FailureFilter) ([]Failure, 
 		limit = 50
 	}
 	limit = min(limit, 500)
+	from, to := bound(f.From), bound(f.To)
 	var fs []Failure
 	err := q.sel(ctx, &fs, `SELECT `+failureColumns+` FROM integration_ingestion_failures
 		WHERE (? = '' OR status = ?) AND (? = '' OR provider = ?) AND (? = 0 OR id < ?)
+		  AND (CAST(? AS BIGINT) IS NULL OR created_at >= ?) AND (CAST(? AS BIGINT) IS NULL OR created_at < ?)
 		ORDER BY id DESC LIMIT ?`,
-		string(f.Status), string(f.Status), f.Provider, f.Provider, f.BeforeID, f.BeforeID, limit)
+		string(f.Status), string(f.Status), f.Provider, f.Provider, f.BeforeID, f.BeforeID,
+		isSet(from), from, isSet(to), to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list failures: %w", err)
 	}
@@ -304,13 +308,7 @@ func (q queries) RequeueFailures(ctx context.Context, f RequeueFilter) ([]int64,
 		return nil, fmt.Errorf("requeue failures: %w: provider is required", ErrInvalid)
 	}
 	now := q.clock()
-	var from, to any
-	if !f.From.IsZero() {
-		from = ts(f.From)
-	}
-	if !f.To.IsZero() {
-		to = ts(f.To)
-	}
+	from, to := bound(f.From), bound(f.To)
 	var ids []int64
 	err := q.sel(ctx, &ids, `UPDATE integration_ingestion_failures
 		SET status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
@@ -319,6 +317,50 @@ func (q queries) RequeueFailures(ctx context.Context, f RequeueFilter) ([]int64,
 		RETURNING id`, now, now, f.Provider, isSet(from), from, isSet(to), to)
 	if err != nil {
 		return nil, fmt.Errorf("requeue failures: %w", err)
+	}
+	return ids, nil
+}
+
+// bound is an optional time bound: nil (SQL NULL) when zero.
+func bound(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return ts(t)
+}
+
+// CountDeadFailures counts the dead failures of a provider created in [From, To): what a
+// bulk requeue or discard with the same filter would change, for its confirmation.
+func (q queries) CountDeadFailures(ctx context.Context, f RequeueFilter) (int64, error) {
+	if f.Provider == "" {
+		return 0, fmt.Errorf("count failures: %w: provider is required", ErrInvalid)
+	}
+	from, to := bound(f.From), bound(f.To)
+	var n int64
+	err := q.get(ctx, &n, `SELECT COUNT(*) FROM integration_ingestion_failures
+		WHERE status = 'dead' AND provider = ?
+		  AND (CAST(? AS BIGINT) IS NULL OR created_at >= ?) AND (CAST(? AS BIGINT) IS NULL OR created_at < ?)`,
+		f.Provider, isSet(from), from, isSet(to), to)
+	if err != nil {
+		return 0, fmt.Errorf("count failures: %w", err)
+	}
+	return n, nil
+}
+
+// DiscardDeadFailures deletes every dead failure of a provider created in [From, To) and
+// returns their ids. Only dead rows: pending ones are still the retry worker's.
+func (q queries) DiscardDeadFailures(ctx context.Context, f RequeueFilter) ([]int64, error) {
+	if f.Provider == "" {
+		return nil, fmt.Errorf("discard failures: %w: provider is required", ErrInvalid)
+	}
+	from, to := bound(f.From), bound(f.To)
+	var ids []int64
+	err := q.sel(ctx, &ids, `DELETE FROM integration_ingestion_failures
+		WHERE status = 'dead' AND provider = ?
+		  AND (CAST(? AS BIGINT) IS NULL OR created_at >= ?) AND (CAST(? AS BIGINT) IS NULL OR created_at < ?)
+		RETURNING id`, f.Provider, isSet(from), from, isSet(to), to)
+	if err != nil {
+		return nil, fmt.Errorf("discard failures: %w", err)
 	}
 	return ids, nil
 }

@@ -18,7 +18,7 @@ var Tables = []string{
 	"users", "api_tokens", "pools", "pool_members", "equipment",
 	"integration_accounts", "integration_oauth_states", "integration_devices",
 	"device_pool_links", "sensor_readings", "integration_ingestion_failures",
-	"poll_state", "audit_events", "webhook_deliveries",
+	"poll_state", "audit_events", "webhook_deliveries", "console_sessions",
 }
 
 // MigrationResult is one applied migration.

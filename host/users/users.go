@@ -26,6 +26,9 @@ type Store interface {
 	RevokeAPIToken(ctx context.Context, tokenID int64) error
 	RevokeUserTokens(ctx context.Context, userID int64) (int64, error)
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
+	CreateConsoleSession(ctx context.Context, tokenID int64, expires time.Time) (string, error)
+	AuthenticateConsoleSession(ctx context.Context, value string) (store.User, store.ConsoleSession, error)
+	DeleteConsoleSession(ctx context.Context, value string) error
 }
 
 // Service provisions users and tokens.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/host/store"
@@ -442,16 +442,4 @@ func KeptHeaders(h http.Header) http.Header {
 	return out
 }
 
-func sensitiveHeader(name string) bool {
-	n := strings.ToLower(name)
-	switch n {
-	case "authorization", "proxy-authorization", "cookie", "set-cookie":
-		return true
-	}
-	for _, part := range []string{"secret", "token", "signature", "auth", "key", "password", "session"} {
-		if strings.Contains(n, part) {
-			return true
-		}
-	}
-	return false
-}
+func sensitiveHeader(name string) bool { return failures.SensitiveName(name) }

@@ -1,0 +1,170 @@
+// Package activity is what the operators' console shows at a glance: per provider over
+// the last day, how webhook deliveries ended (accepted, queued for retry, dead,
+// rejected) hour by hour, why readings were dropped, how polling goes; and which
+// accounts need someone (credentials rejected, polls failing again and again). It reads
+// the audit trail and poll_state, which every replica writes, so any replica shows the
+// whole fleet. Admins only.
+package activity
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// Store is what the service needs: *store.Store.
+type Store interface {
+	DeliveryActivity(ctx context.Context, since time.Time) ([]store.ActivityCount, error)
+	DroppedReadings(ctx context.Context, since time.Time) ([]store.DroppedCount, error)
+	PollActivitySince(ctx context.Context, since time.Time) ([]store.PollActivity, error)
+	AccountsNeedingAttention(ctx context.Context, minErrors, limit int) ([]store.AttentionAccount, error)
+}
+
+// Outcome names, the keys of Hour.Counts and Provider.Totals.
+const (
+	Accepted = "accepted" // webhook.received: verified, parsed and stored (readings may be dropped)
+	Queued   = "queued"   // webhook.queued_for_retry
+	Dead     = "dead"     // ingestion.dead, at receipt or after the last retry
+	Rejected = "rejected" // webhook.rejected: failed verification
+)
+
+// Outcomes in display order.
+var Outcomes = []string{Accepted, Queued, Dead, Rejected}
+
+var outcomeOf = map[string]string{
+	"webhook.received":         Accepted,
+	"webhook.queued_for_retry": Queued,
+	"ingestion.dead":           Dead,
+	"webhook.rejected":         Rejected,
+}
+
+// Hour is one hour of a provider's deliveries.
+type Hour struct {
+	Start  time.Time
+	Counts map[string]int64
+}
+
+// Provider is one provider's last day.
+type Provider struct {
+	ID      string
+	Hours   []Hour // oldest first, one per hour of the window, empty hours included
+	Totals  map[string]int64
+	Dropped []store.DroppedCount // by reason, most first
+	Polls   store.PollActivity
+}
+
+// Overview is every provider's last day.
+type Overview struct {
+	Since     time.Time
+	Providers []Provider
+}
+
+// Service reads activity.
+type Service struct {
+	st  Store
+	now func() time.Time
+}
+
+// New returns a Service.
+func New(st Store) *Service { return &Service{st: st, now: time.Now} }
+
+// Window is how far back the overview looks.
+const Window = 24 * time.Hour
+
+// Overview returns each provider's last 24 hours. providers are the configured ones,
+// shown even when quiet; providers seen only in the data are added after them.
+func (s *Service) Overview(ctx context.Context, a auth.Actor, providers []string) (Overview, error) {
+	if err := requireAdmin(a); err != nil {
+		return Overview{}, err
+	}
+	now := s.now().UTC()
+	endHour := now.Truncate(time.Hour)
+	startHour := endHour.Add(-Window + time.Hour) // 24 buckets, the last one the current hour
+	since := now.Add(-Window)
+
+	acts, err := s.st.DeliveryActivity(ctx, since)
+	if err != nil {
+		return Overview{}, err
+	}
+	dropped, err := s.st.DroppedReadings(ctx, since)
+	if err != nil {
+		return Overview{}, err
+	}
+	polls, err := s.st.PollActivitySince(ctx, since)
+	if err != nil {
+		return Overview{}, err
+	}
+
+	byID := map[string]*Provider{}
+	var order []string
+	get := func(id string) *Provider {
+		if p, ok := byID[id]; ok {
+			return p
+		}
+		p := &Provider{ID: id, Totals: map[string]int64{}, Polls: store.PollActivity{Provider: id}}
+		for h := startHour; !h.After(endHour); h = h.Add(time.Hour) {
+			p.Hours = append(p.Hours, Hour{Start: h, Counts: map[string]int64{}})
+		}
+		byID[id] = p
+		order = append(order, id)
+		return p
+	}
+	for _, id := range providers {
+		get(id)
+	}
+	for _, c := range acts {
+		outcome, ok := outcomeOf[c.Action]
+		if !ok {
+			continue
+		}
+		p := get(c.Provider)
+		n := c.Count + c.Suppressed
+		p.Totals[outcome] += n
+		start := time.Unix(c.Hour*3600, 0).UTC()
+		if i := int(start.Sub(startHour) / time.Hour); i >= 0 && i < len(p.Hours) {
+			p.Hours[i].Counts[outcome] += n
+		} else if i < 0 {
+			p.Hours[0].Counts[outcome] += n // the partial first hour of the window
+		}
+	}
+	for _, d := range dropped {
+		p := get(d.Provider)
+		p.Dropped = append(p.Dropped, d)
+	}
+	for _, pa := range polls {
+		get(pa.Provider).Polls = pa
+	}
+	out := Overview{Since: since}
+	for _, id := range order {
+		p := byID[id]
+		sort.SliceStable(p.Dropped, func(i, j int) bool { return p.Dropped[i].Count > p.Dropped[j].Count })
+		out.Providers = append(out.Providers, *p)
+	}
+	return out, nil
+}
+
+// AttentionErrors is how many polls in a row must fail before an account is listed.
+const AttentionErrors = 3
+
+// NeedingAttention lists reauth_required accounts and accounts whose last
+// AttentionErrors polls or more failed.
+func (s *Service) NeedingAttention(ctx context.Context, a auth.Actor) ([]store.AttentionAccount, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	return s.st.AccountsNeedingAttention(ctx, AttentionErrors, 500)
+}
+
+func requireAdmin(a auth.Actor) error {
+	switch {
+	case a.IsUser() && !a.Admin:
+		return host.Errorf(host.EFORBIDDEN, "this needs an admin")
+	case !a.IsUser() && a.System == "":
+		return host.Errorf(host.EUNAUTHORIZED, "an admin is required")
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package failures
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// Redacted is the placeholder shown instead of a secret.
+const Redacted = "[redacted]"
+
+// SensitiveName reports whether a header or JSON field name may carry a credential: an
+// Authorization or cookie header, or any name mentioning a secret, token, signature,
+// key, password, session or auth. host/webhook drops such headers before storing a
+// payload, and Inspect redacts them (and such JSON fields) before an operator sees one.
+func SensitiveName(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie":
+		return true
+	}
+	for _, part := range []string{"secret", "token", "signature", "auth", "key", "password", "session"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// Header is one stored header as an operator sees it.
+type Header struct {
+	Name     string
+	Values   []string
+	Redacted bool
+}
+
+// Inspection is a failure's headers and payload fit to show an operator.
+type Inspection struct {
+	Headers []Header
+	// Payload is the body as text: indented JSON with sensitive fields redacted, or the
+	// raw text when it is not JSON. Binary bodies are not shown (Binary is set).
+	Payload  string
+	JSON     bool
+	Binary   bool
+	Redacted int // how many JSON fields were redacted
+}
+
+// Inspect returns what an operator may see of a failure: headers sorted by name with
+// credential-bearing ones redacted, and the payload with credential-bearing JSON fields
+// redacted. Stored payloads never held authenticating headers (host/webhook drops them),
+// but a body may still carry a provider's token or key, so both are redacted here: this
+// is the one place that decides what the console shows.
+func Inspect(f store.Failure) Inspection {
+	var in Inspection
+	names := make([]string, 0, len(f.Headers))
+	for k := range f.Headers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		h := Header{Name: k, Values: f.Headers[k]}
+		if SensitiveName(k) {
+			h.Values, h.Redacted = []string{Redacted}, true
+		}
+		in.Headers = append(in.Headers, h)
+	}
+
+	body := bytes.TrimSpace(f.Payload)
+	var v any
+	if len(body) > 0 && json.Unmarshal(body, &v) == nil {
+		v = redactJSON(v, &in.Redacted)
+		if out, err := json.MarshalIndent(v, "", "  "); err == nil {
+			in.Payload, in.JSON = string(out), true
+			return in
+		}
+	}
+	if !utf8.Valid(f.Payload) {
+		in.Binary = true
+		return in
+	}
+	in.Payload = string(f.Payload)
+	return in
+}
+
+func redactJSON(v any, n *int) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, child := range t {
+			if SensitiveName(k) {
+				t[k] = Redacted
+				*n++
+				continue
+			}
+			t[k] = redactJSON(child, n)
+		}
+	case []any:
+		for i, child := range t {
+			t[i] = redactJSON(child, n)
+		}
+	}
+	return v
+}

@@ -1,0 +1,179 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// TestConsoleSessions: a session authenticates its token's user until it expires, is
+// deleted, or its token is revoked.
+func TestConsoleSessions(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		u, err := e.s.CreateUser(ctx, "ops@example.com", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, tok, err := e.s.CreateAPIToken(ctx, u.ID, "console")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := e.s.CreateConsoleSession(ctx, tok.ID, e.clock.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, sess, err := e.s.AuthenticateConsoleSession(ctx, v)
+		if err != nil || got.ID != u.ID || !got.IsAdmin || sess.TokenID != tok.ID {
+			t.Fatalf("authenticate: %+v %+v %v", got, sess, err)
+		}
+		if _, _, err := e.s.AuthenticateConsoleSession(ctx, v+"x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown session: %v", err)
+		}
+		e.clock.Advance(time.Hour)
+		if _, _, err := e.s.AuthenticateConsoleSession(ctx, v); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("expired session: %v", err)
+		}
+		v2, err := e.s.CreateConsoleSession(ctx, tok.ID, e.clock.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.RevokeAPIToken(ctx, tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.s.AuthenticateConsoleSession(ctx, v2); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("session of a revoked token: %v", err)
+		}
+		if err := e.s.DeleteConsoleSession(ctx, v2); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestDeadFailureRanges: count, list and discard dead failures by provider and time.
+func TestDeadFailureRanges(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		t0 := e.clock.Now()
+		var ids []int64
+		for i, p := range []string{"acme", "acme", "acme", "other"} {
+			f, err := e.s.EnqueueFailure(ctx, store.NewFailure{Provider: p, Payload: []byte(fmt.Sprint(i)), MaxAttempts: 3, Error: "bad", Dead: i != 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, f.ID)
+			e.clock.Advance(time.Minute)
+		}
+		all := store.RequeueFilter{Provider: "acme"}
+		if n, err := e.s.CountDeadFailures(ctx, all); err != nil || n != 2 {
+			t.Fatalf("count: %d %v", n, err)
+		}
+		first := store.RequeueFilter{Provider: "acme", From: t0, To: t0.Add(time.Minute)}
+		if n, err := e.s.CountDeadFailures(ctx, first); err != nil || n != 1 {
+			t.Fatalf("count in range: %d %v", n, err)
+		}
+		fs, err := e.s.ListFailures(ctx, store.FailureFilter{Provider: "acme", From: t0.Add(time.Minute)})
+		if err != nil || len(fs) != 2 || fs[0].ID != ids[2] || fs[1].ID != ids[1] {
+			t.Fatalf("list from: %+v %v", fs, err)
+		}
+		got, err := e.s.DiscardDeadFailures(ctx, all)
+		if err != nil || len(got) != 2 {
+			t.Fatalf("discard: %v %v", got, err)
+		}
+		// The pending one and the other provider's are still there.
+		for _, id := range []int64{ids[2], ids[3]} {
+			if _, err := e.s.GetFailure(ctx, id); err != nil {
+				t.Errorf("failure %d: %v", id, err)
+			}
+		}
+		if n, err := e.s.CountDeadFailures(ctx, all); err != nil || n != 0 {
+			t.Fatalf("count after: %d %v", n, err)
+		}
+		if _, err := e.s.CountDeadFailures(ctx, store.RequeueFilter{}); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("no provider: %v", err)
+		}
+	})
+}
+
+// TestActivityAndAttention: the overview's counts come from the audit trail and
+// poll_state; the attention list names reauth_required and repeatedly failing accounts.
+func TestActivityAndAttention(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		fx := newFixture(t, e, "ana@example.com")
+		now := e.clock.Now()
+		events := []store.AuditEvent{
+			{Action: "webhook.received", Actor: "provider:acme", Provider: "acme", Details: store.Details{"accepted": 2, "dropped": map[string]int{"unknown_metric": 1, "unlinked_device": 2}}},
+			{Action: "webhook.received", Actor: "provider:acme", Provider: "acme", Details: store.Details{"accepted": 1, "dropped": map[string]int{"unknown_metric": 3}}},
+			{Action: "webhook.received", Actor: "provider:acme", Provider: "acme", At: now.Add(-25 * time.Hour)}, // too old
+			{Action: "webhook.queued_for_retry", Actor: "provider:acme", Provider: "acme"},
+			{Action: "ingestion.dead", Actor: "system", Provider: "acme"},
+			{Action: "webhook.rejected", Actor: "anonymous", Provider: "acme", Details: store.Details{"suppressed_since_last": 4}},
+			{Action: "ingestion.retry_succeeded", Actor: "system", Provider: "acme", Details: store.Details{"dropped": map[string]int{"unknown_metric": 1}}},
+			{Action: "user.created", Actor: "system:cli"},
+		}
+		for _, ev := range events {
+			if _, err := e.s.AppendAudit(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		acts, err := e.s.DeliveryActivity(ctx, now.Add(-24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, a := range acts {
+			if a.Provider != "acme" || a.Hour != now.Unix()/3600 {
+				t.Errorf("bucket %+v, want acme at hour %d", a, now.Unix()/3600)
+			}
+			got[a.Action] += a.Count + a.Suppressed
+		}
+		if fmt.Sprint(got) != "map[ingestion.dead:1 webhook.queued_for_retry:1 webhook.received:2 webhook.rejected:5]" {
+			t.Errorf("activity %v", got)
+		}
+		dropped, err := e.s.DroppedReadings(ctx, now.Add(-24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(dropped) != "[{acme unknown_metric 5} {acme unlinked_device 2}]" {
+			t.Errorf("dropped %v", dropped)
+		}
+
+		// Attention: nothing yet; then three failed polls, then reauth_required.
+		if err := e.s.EnsurePollState(ctx, fx.account.ID, "acme", now); err != nil {
+			t.Fatal(err)
+		}
+		list, err := e.s.AccountsNeedingAttention(ctx, 3, 0)
+		if err != nil || len(list) != 0 {
+			t.Fatalf("quiet: %+v %v", list, err)
+		}
+		for i := 0; i < 3; i++ {
+			ps, err := e.s.ClaimDuePolls(ctx, []string{"acme"}, "w", 1, time.Minute)
+			if err != nil || len(ps) != 1 {
+				t.Fatalf("claim: %v %v", ps, err)
+			}
+			if err := e.s.FailPoll(ctx, fx.account.ID, ps[0].Lease(), "upstream 500", e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list, err = e.s.AccountsNeedingAttention(ctx, 3, 0)
+		if err != nil || len(list) != 1 || list[0].ConsecutiveErrors != 3 || list[0].Email != "ana@example.com" || list[0].LastError != "upstream 500" {
+			t.Fatalf("failing polls: %+v %v", list, err)
+		}
+		polls, err := e.s.PollActivitySince(ctx, now.Add(-24*time.Hour))
+		if err != nil || fmt.Sprint(polls) != "[{acme 1 1 1}]" {
+			t.Fatalf("poll activity %v %v", polls, err)
+		}
+		if err := e.s.SetAccountStatus(ctx, fx.account.ID, store.AccountReauthRequired); err != nil {
+			t.Fatal(err)
+		}
+		list, err = e.s.AccountsNeedingAttention(ctx, 100, 0)
+		if err != nil || len(list) != 1 || list[0].Status != "reauth_required" {
+			t.Fatalf("reauth: %+v %v", list, err)
+		}
+	})
+}

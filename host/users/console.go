@@ -1,0 +1,84 @@
+package users
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// Audit actions of the operators' console.
+const (
+	ActionConsoleSignedIn  = "console.signed_in"
+	ActionConsoleSignedOut = "console.signed_out"
+)
+
+// ConsoleSession is an open operators' console session. Value is the cookie value,
+// returned once by OpenConsoleSession.
+type ConsoleSession struct {
+	Value   string
+	Expires time.Time
+	Actor   auth.Actor
+}
+
+// OpenConsoleSession signs an admin in to the operators' console with an API token.
+// The session is bound to that token: it ends at ttl, at sign-out, or when the token is
+// revoked, whichever comes first. Non-admins are refused (EFORBIDDEN), unknown and
+// revoked tokens are EUNAUTHORIZED like on the API. Audited.
+func (s *Service) OpenConsoleSession(ctx context.Context, token string, ttl time.Duration) (ConsoleSession, error) {
+	if token == "" || len(token) > 256 {
+		return ConsoleSession{}, host.Errorf(host.EUNAUTHORIZED, "invalid token")
+	}
+	u, tok, err := s.st.AuthenticateToken(ctx, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return ConsoleSession{}, host.Wrap(host.EUNAUTHORIZED, err, "invalid token")
+	}
+	if err != nil {
+		return ConsoleSession{}, err
+	}
+	a := auth.Actor{UserID: u.ID, Email: u.Email, Admin: u.IsAdmin}
+	if !u.IsAdmin {
+		return ConsoleSession{}, host.Errorf(host.EFORBIDDEN, "the operators' console is for admins only")
+	}
+	expires := time.Now().Add(ttl)
+	value, err := s.st.CreateConsoleSession(ctx, tok.ID, expires)
+	if err != nil {
+		return ConsoleSession{}, err
+	}
+	s.audit.Record(ctx, audit.Entry{Action: ActionConsoleSignedIn, Actor: a, TargetType: "api_token",
+		TargetID: strconv.FormatInt(tok.ID, 10), Details: map[string]any{"expires_at": expires.UTC().Format(time.RFC3339)}})
+	return ConsoleSession{Value: value, Expires: expires, Actor: a}, nil
+}
+
+// ConsoleActor resolves a console session cookie to its admin. An unknown, expired or
+// revoked-token session is EUNAUTHORIZED; a user no longer admin is EFORBIDDEN.
+func (s *Service) ConsoleActor(ctx context.Context, value string) (auth.Actor, error) {
+	if value == "" || len(value) > 256 {
+		return auth.Actor{}, host.Errorf(host.EUNAUTHORIZED, "not signed in")
+	}
+	u, _, err := s.st.AuthenticateConsoleSession(ctx, value)
+	if errors.Is(err, store.ErrNotFound) {
+		return auth.Actor{}, host.Wrap(host.EUNAUTHORIZED, err, "the session has ended; sign in again")
+	}
+	if err != nil {
+		return auth.Actor{}, err
+	}
+	if !u.IsAdmin {
+		return auth.Actor{}, host.Errorf(host.EFORBIDDEN, "the operators' console is for admins only")
+	}
+	return auth.Actor{UserID: u.ID, Email: u.Email, Admin: true}, nil
+}
+
+// CloseConsoleSession signs out. Audited.
+func (s *Service) CloseConsoleSession(ctx context.Context, a auth.Actor, value string) error {
+	if err := s.st.DeleteConsoleSession(ctx, value); err != nil {
+		return err
+	}
+	s.audit.Record(ctx, audit.Entry{Action: ActionConsoleSignedOut, Actor: a, TargetType: "user", TargetID: strconv.FormatInt(a.UserID, 10)})
+	return nil
+}
