@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/poolhost/poolhost/host/activity"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
+	"github.com/poolhost/poolhost/host/console"
+	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/store"
@@ -34,7 +37,8 @@ func openAPIStore(ctx context.Context, cfg *config.Config, s *server) (*store.St
 }
 
 // apiHandler builds the domain services and the HTTP API over them. extra are the
-// route groups of other packages (webhooks, dead letters).
+// route groups of other packages (webhooks, dead letters). The operators' console is
+// mounted beside it at /ui/, over the same services.
 func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handler {
 	rec := audit.NewRecorder(audit.StoreWriter(st), s.log)
 	poolSvc := pools.New(st, rec)
@@ -44,7 +48,7 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 		Config: s.config,
 		Reload: s.reload,
 	})
-	return httpapi.New(httpapi.Deps{
+	api := httpapi.New(httpapi.Deps{
 		Logger: s.log, Registry: s.metrics, HTTP: s.config().HTTP,
 		Auth: userSvc, Pools: poolSvc, Connect: s.connect, Users: userSvc,
 		Ready: []httpapi.ReadyCheck{
@@ -54,4 +58,21 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 		},
 		ProviderStates: connect.ProviderStates(s.plugins),
 	}, extra...)
+	ui := console.New(console.Deps{
+		Sessions: userSvc, Providers: s.connect, Failures: failures.New(st), Activity: activity.New(st),
+		ProviderIDs: s.providerIDs, Logger: s.log,
+	}, console.Config{PublicURL: s.config().PublicURL})
+	mux := http.NewServeMux()
+	mux.Handle(console.Prefix, ui)
+	mux.Handle("/", api)
+	return mux
+}
+
+// providerIDs are the configured providers, in config order.
+func (s *server) providerIDs() []string {
+	var ids []string
+	for _, p := range s.config().Providers {
+		ids = append(ids, p.ID)
+	}
+	return ids
 }

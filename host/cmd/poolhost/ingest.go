@@ -34,13 +34,7 @@ func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 	w := retry.New(retry.Deps{
 		Store: st, Ingest: ing, Plugins: retry.ManagerPlugins(s.plugins), Logger: s.log, Registerer: s.metrics,
 	}, retry.Config{RetryWorker: cfg.RetryWorker})
-	s.metrics.MustRegister(retry.NewFailureCollector(st, retry.WithProviders(func() []string {
-		var ids []string
-		for _, p := range s.config().Providers {
-			ids = append(ids, p.ID)
-		}
-		return ids
-	})))
+	s.metrics.MustRegister(retry.NewFailureCollector(st, retry.WithProviders(s.providerIDs)))
 	p := poll.New(poll.Deps{
 		Store: st, Ingest: ing, Plugins: s.plugins, Logger: s.log, Registerer: s.metrics,
 		Providers: func() []config.Provider { return s.config().Providers },

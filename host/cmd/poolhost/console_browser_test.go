@@ -1,0 +1,563 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// The operators' console in a real headless Chromium, against the real host binary and
+// real plugin processes. With CI=true a missing Chromium fails the test (.ci/run
+// installs it); elsewhere the test is skipped without one.
+
+// chromiumPath finds Debian's chromium (or POOLHOST_CHROMIUM).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("POOLHOST_CHROMIUM"), "/usr/bin/chromium", "chromium"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed: .ci/run installs it (apt-get install -y chromium)")
+	}
+	t.Skip("chromium is not installed; install it (apt-get install -y chromium) to run the console's browser tests")
+	return ""
+}
+
+// browser is one headless Chromium with a fresh profile, recording console errors.
+type browser struct {
+	t      *testing.T
+	ctx    context.Context
+	shots  string
+	mu     sync.Mutex
+	errors []string
+}
+
+func newBrowser(t *testing.T, ctx context.Context) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1360, 900),
+	}
+	b := &browser{t: t, shots: os.Getenv("POOLHOST_CONSOLE_SCREENSHOTS")}
+	if b.shots == "" {
+		b.shots = filepath.Join(t.TempDir(), "screenshots")
+	}
+	if err := os.MkdirAll(b.shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The listener runs in the tab's read loop: record and return.
+	record := func(ev any) {
+		var msg string
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			msg = "exception: " + e.ExceptionDetails.Text
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
+				msg = "console." + string(e.Type)
+			}
+		case *cdplog.EventEntryAdded:
+			if e.Entry.Level == cdplog.EntryLevelError {
+				msg = "log: " + e.Entry.Text + " " + e.Entry.URL
+			}
+		}
+		if msg != "" {
+			b.mu.Lock()
+			b.errors = append(b.errors, msg)
+			b.mu.Unlock()
+		}
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(record))
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b.ctx = bctx
+	// The first call starts the browser, which lives as long as that call's context:
+	// no step timeout on this one.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return b
+}
+
+// browserStep bounds one step, so a missing element fails the test with its
+// selector instead of waiting out the whole test. Generous for a loaded CI box.
+const browserStep = time.Minute
+
+func (b *browser) run(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatalf("browser: %v", err)
+	}
+}
+
+// get1 runs an action that returns a value.
+func get1[T any](b *browser, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// submit clicks a form's button and waits for the page the form leads to: the old
+// document is marked, and the wait ends when a complete document without the mark is
+// there.
+func (b *browser) submit(sel string) {
+	b.t.Helper()
+	get1(b, chromedp.Evaluate[bool](`window.__poolhostOld = true`))
+	b.run(chromedp.Click(chromedp.CSS(sel)))
+	deadline := time.Now().Add(browserStep)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__poolhostOld !== true && document.readyState === "complete"`))
+		cancel()
+		if err == nil && done {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("clicking %s led to no new page (last error %v)", sel, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// takeErrors returns and forgets the console errors seen so far.
+func (b *browser) takeErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.errors
+	b.errors = nil
+	return e
+}
+
+// clean fails the test if the page logged any console error.
+func (b *browser) clean(page string) {
+	b.t.Helper()
+	// Errors are reported asynchronously: a round trip to the page flushes them.
+	get1(b, chromedp.Evaluate[string](`document.readyState`))
+	if errs := b.takeErrors(); len(errs) > 0 {
+		b.t.Errorf("page %s logged console errors: %q", page, errs)
+	}
+}
+
+// expectOnly forgets console errors that are the expected refusal's status line.
+func (b *browser) expectOnly(page string, status int) {
+	b.t.Helper()
+	get1(b, chromedp.Evaluate[string](`document.readyState`))
+	errs := b.takeErrors()
+	if len(errs) == 0 {
+		// Chromium logs a document's 4xx status: seeing it proves the listener works.
+		b.t.Errorf("page %s: no console error for its %d status; is the console listener deaf?", page, status)
+	}
+	for _, e := range errs {
+		if !strings.Contains(e, "status of "+strconv.Itoa(status)) {
+			b.t.Errorf("page %s logged an unexpected console error: %q", page, e)
+		}
+	}
+}
+
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	png := get1(b, chromedp.FullScreenshot(100)) // quality 100 is PNG, below is JPEG)
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	return strings.TrimSpace(get1(b, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible)))
+}
+
+func (b *browser) location() string {
+	b.t.Helper()
+	return get1(b, chromedp.Location())
+}
+
+// until reloads url until cond holds on the page.
+func (b *browser) until(url, what string, cond func() bool) {
+	b.t.Helper()
+	deadline := time.Now().Add(e2eWait)
+	for {
+		b.run(chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body")))
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s: not within %v", what, e2eWait)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// signIn goes to url (a console page: the sign-in form comes first) and signs in.
+func (b *browser) signIn(url, token string) {
+	b.t.Helper()
+	b.run(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), token))
+	b.submit("#signin")
+}
+
+// signStandard signs a Standard Webhooks delivery with a whsec_ secret.
+func signStandard(t *testing.T, secret, id, ts string, body []byte) string {
+	t.Helper()
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := hmac.New(sha256.New, key)
+	fmt.Fprintf(m, "%s.%s.%s", id, ts, body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+func postJSON(t *testing.T, url, token string, body any) (int, []byte) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out bytes.Buffer
+	_, _ = out.ReadFrom(resp.Body)
+	return resp.StatusCode, out.Bytes()
+}
+
+func cliOK(t *testing.T, b e2eBuild, args ...string) string {
+	t.Helper()
+	code, out, stderr := runCLI(t, b, args...)
+	if code != 0 {
+		t.Fatalf("poolhost %v exited %d: %s %s", args, code, out, stderr)
+	}
+	return strings.TrimSpace(out)
+}
+
+// TestConsoleInBrowser walks the operators' console as an admin would, in Chromium.
+func TestConsoleInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every binary and drives a browser; skipped in -short mode")
+	}
+	chromiumPath(t) // skip early, before building anything
+	ctx, cancel := context.WithTimeout(context.Background(), 3*e2eWait)
+	defer cancel()
+
+	b := buildE2E(t)
+	c := writeE2EConfig(t, b, func(s string) string {
+		return strings.Replace(s, `interval     = "5s"`, `interval     = "1s"`, 1) // the retry worker's
+	})
+	srv := startServe(t, b, c)
+	waitHTTP(t, srv, c.baseURL+"/readyz", "")
+	base := c.baseURL
+
+	cliOK(t, b, "users", "create", "--email", "admin@example.com", "--admin", "--config", c.path)
+	cliOK(t, b, "users", "create", "--email", "ana@example.com", "--config", c.path)
+	adminToken := cliOK(t, b, "tokens", "create", "--email", "admin@example.com", "--name", "console", "--config", c.path)
+	userToken := cliOK(t, b, "tokens", "create", "--email", "ana@example.com", "--config", c.path)
+	revoked := cliOK(t, b, "tokens", "create", "--email", "admin@example.com", "--name", "old", "--config", c.path)
+	cliOK(t, b, "tokens", "revoke", "--token", revoked, "--config", c.path)
+
+	// Ana connects the generic provider; two deliveries her device signs but nobody can
+	// parse become dead letters through the real webhook path.
+	status, body := postJSON(t, base+"/v1/providers/generic/connect", userToken, map[string]any{"input": map[string]string{"devices": "pool-probe-1"}})
+	if status != http.StatusCreated && status != http.StatusOK {
+		t.Fatalf("connect generic: %d %s", status, body)
+	}
+	var conn struct {
+		Account struct{ ID int64 } `json:"account"`
+		Webhook struct{ URL, Secret string }
+	}
+	if err := json.Unmarshal(body, &conn); err != nil || conn.Webhook.URL == "" {
+		t.Fatalf("connect answer %s: %v", body, err)
+	}
+	start := time.Now().UTC().Add(-time.Minute)
+	for i := range 2 {
+		id, ts, payload := fmt.Sprintf("msg_dead_%d", i), strconv.FormatInt(time.Now().Unix(), 10), []byte("not json "+strconv.Itoa(i))
+		req, _ := http.NewRequest(http.MethodPost, conn.Webhook.URL, bytes.NewReader(payload))
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", ts)
+		req.Header.Set("webhook-signature", signStandard(t, conn.Webhook.Secret, id, ts, payload))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("unparseable delivery: %d", resp.StatusCode)
+		}
+	}
+	// A dead letter whose cause has since been fixed: a well-formed payload, dead when
+	// it arrived (as after a plugin bug), with a signature header and a key in the body
+	// the console must not show.
+	st, err := store.Open(ctx, c.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	good, err := st.EnqueueFailure(ctx, store.NewFailure{
+		Provider: "generic", AccountID: conn.Account.ID, MaxAttempts: 3, Dead: true, Error: "plugin panicked (fixed in 1.0.1)",
+		Headers: map[string][]string{"Content-Type": {"application/json"}, "Webhook-Signature": {"v1,c2VjcmV0LXNpZ25hdHVyZQ=="}},
+		Payload: []byte(`{"device_id":"pool-probe-1","api_key":"sk_live_console_secret","readings":[{"metric":"ph","value":7.3,"recorded_at":"` +
+			time.Now().UTC().Format(time.RFC3339) + `"}]}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodURL := base + "/ui/failures/" + strconv.FormatInt(good.ID, 10)
+
+	br := newBrowser(t, ctx)
+
+	t.Run("sign-in refused without a session, for a non-admin and for a revoked token", func(t *testing.T) {
+		br.t = t
+		br.run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#token")))
+		if loc := br.location(); !strings.HasPrefix(loc, base+"/ui/signin?next=") {
+			t.Errorf("without a session: at %s, want the sign-in page", loc)
+		}
+		br.clean("signin")
+		br.screenshot("01-signin")
+
+		br.signIn(base+"/ui/signin", userToken)
+		if msg := br.text(".problem"); !strings.Contains(msg, "admins only") {
+			t.Errorf("non-admin sign-in says %q", msg)
+		}
+		br.expectOnly("signin (non-admin)", http.StatusForbidden)
+		br.screenshot("02-signin-refused-non-admin")
+
+		br.signIn(base+"/ui/signin", revoked)
+		if msg := br.text(".problem"); !strings.Contains(msg, "revoked") {
+			t.Errorf("revoked-token sign-in says %q", msg)
+		}
+		br.expectOnly("signin (revoked)", http.StatusUnauthorized)
+		br.screenshot("03-signin-refused-revoked")
+	})
+
+	t.Run("sign in as admin: the session cookie", func(t *testing.T) {
+		br.t = t
+		br.signIn(base+"/ui/providers", adminToken)
+		if loc := br.location(); loc != base+"/ui/providers" {
+			t.Errorf("after sign-in: at %s, want back at /ui/providers", loc)
+		}
+		res, err := chromedp.Call(br.ctx, network.GetCookies, network.GetCookiesParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cookies := res.Cookies
+		if len(cookies) != 1 {
+			t.Fatalf("cookies %+v", cookies)
+		}
+		ck := cookies[0]
+		exp := time.Unix(int64(ck.Expires), 0)
+		if ck.Name != "poolhost_console" || !ck.HTTPOnly || ck.SameSite != network.CookieSameSiteStrict || ck.Secure ||
+			ck.Path != "/ui/" || exp.Before(time.Now().Add(7*time.Hour)) || exp.After(time.Now().Add(9*time.Hour)) {
+			t.Errorf("session cookie %+v (expires %v); want HttpOnly, SameSite=Strict, not Secure over http, 8h", ck, exp)
+		}
+		if strings.Contains(ck.Value, adminToken) {
+			t.Error("the cookie carries the API token")
+		}
+		br.clean("providers")
+	})
+
+	t.Run("overview", func(t *testing.T) {
+		br.t = t
+		br.run(chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#provider-generic svg.chart")))
+		if got := br.text("#provider-generic .t-dead"); got != "2" {
+			t.Errorf("generic dead deliveries in 24h: %q, want 2", got)
+		}
+		br.clean("overview")
+		br.screenshot("04-overview")
+	})
+
+	t.Run("providers: a plugin killed with SIGKILL comes back", func(t *testing.T) {
+		br.t = t
+		br.run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#provider-generic")))
+		pid, err := strconv.Atoi(br.text(`#provider-generic [data-field="pid"]`))
+		if err != nil || pid <= 0 {
+			t.Fatalf("generic's PID on the page: %v", err)
+		}
+		restarts, _ := strconv.Atoi(br.text(`#provider-generic [data-field="restarts"]`))
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill plugin %d: %v", pid, err)
+		}
+		br.until(base+"/ui/providers", "generic running again after SIGKILL", func() bool {
+			newPID, _ := strconv.Atoi(br.text(`#provider-generic [data-field="pid"]`))
+			n, _ := strconv.Atoi(br.text(`#provider-generic [data-field="restarts"]`))
+			return br.text(`#provider-generic [data-field="state"]`) == "running" && n == restarts+1 && newPID != pid && newPID > 0
+		})
+		br.clean("providers")
+		br.screenshot("05-providers")
+
+		br.submit("#reload")
+		if msg := br.text(".flash"); !strings.Contains(msg, "reloaded") {
+			t.Errorf("after reload: %q", msg)
+		}
+		br.clean("providers (reloaded)")
+	})
+
+	t.Run("a dead letter requeued from its page is resolved by the retry worker", func(t *testing.T) {
+		br.t = t
+		br.run(chromedp.Navigate(base+"/ui/failures?provider=generic&status=dead"), chromedp.WaitVisible(chromedp.CSS("#failures")))
+		rows := get1(br, chromedp.Evaluate[int](`document.querySelectorAll("#failures tbody tr").length`))
+		if rows != 3 {
+			t.Errorf("dead generic failures listed: %d, want 3", rows)
+		}
+		br.clean("failures")
+		br.screenshot("06-failures")
+
+		br.run(chromedp.Navigate(goodURL), chromedp.WaitVisible(chromedp.CSS("#requeue")))
+		page := get1(br, chromedp.Text(chromedp.CSS("main")))
+		if strings.Contains(page, "sk_live_console_secret") || strings.Contains(page, "c2VjcmV0LXNpZ25hdHVyZQ") {
+			t.Error("the failure page shows a secret or a signature")
+		}
+		if !strings.Contains(page, "[redacted]") || !strings.Contains(page, "plugin panicked") || !strings.Contains(page, "pool-probe-1") {
+			t.Errorf("the failure page lacks its redactions, error history or payload:\n%s", page)
+		}
+		br.clean("failure")
+		br.screenshot("07-failure-dead")
+
+		br.submit("#requeue")
+		br.clean("failure (requeued)")
+		br.until(goodURL, "the requeued failure resolved", func() bool { return br.text("#status") == "resolved" })
+		br.clean("failure (resolved)")
+		br.screenshot("08-failure-resolved")
+	})
+
+	t.Run("a cross-origin form post is refused", func(t *testing.T) {
+		br.t = t
+		deadURL := base + "/ui/failures?provider=generic&status=dead"
+		br.run(chromedp.Navigate(deadURL), chromedp.WaitVisible(chromedp.CSS("#failures")))
+		firstDead := get1(br, chromedp.AttributeValue(chromedp.CSS("#failures tbody tr td a"), "href")).Value
+		// Another origin (same host, other port: the session cookie is even sent)
+		// serves a form that posts to the console.
+		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `<!doctype html><title>win a prize</title><link rel="icon" href="data:,"><form method="post" action="%s%s/discard"><button id="go">Claim</button></form>`, base, firstDead)
+		}))
+		defer evil.Close()
+		br.run(chromedp.Navigate(evil.URL), chromedp.WaitVisible(chromedp.CSS("#go")))
+		br.submit("#go")
+		if msg := br.text("#problem"); !strings.Contains(msg, "another site") {
+			t.Errorf("cross-origin post answered %q", msg)
+		}
+		br.expectOnly("cross-origin post", http.StatusForbidden)
+		br.screenshot("09-cross-origin-refused")
+		status, body := get(t, base+"/v1/admin/failures/"+strings.TrimPrefix(firstDead, "/ui/failures/"), adminToken)
+		if status != http.StatusOK || !strings.Contains(string(body), `"status":"dead"`) {
+			t.Errorf("after the refused post the failure is %d %s, want still dead", status, body)
+		}
+	})
+
+	t.Run("bulk discard with a confirmation", func(t *testing.T) {
+		br.t = t
+		br.run(chromedp.Navigate(base+"/ui/failures?provider=generic"), chromedp.WaitVisible(chromedp.CSS("#bulk-preview")),
+			chromedp.SetValue(chromedp.CSS(`#bulk select[name="action"]`), "discard"),
+			chromedp.SetValue(chromedp.CSS(`#bulk input[name="from"]`), start.Format("2006-01-02T15:04")),
+)
+		br.submit("#bulk-preview")
+		if got := br.text("#confirm-count"); !strings.HasPrefix(got, "2 dead letter(s) of generic") {
+			t.Errorf("confirmation says %q, want 2", got)
+		}
+		br.clean("bulk confirm")
+		br.screenshot("10-bulk-confirm")
+		br.submit("#confirm")
+		if got := br.text(".flash"); got != "2 dead letter(s) discarded." {
+			t.Errorf("after bulk discard: %q", got)
+		}
+		br.clean("failures (discarded)")
+		br.screenshot("11-failures-after-discard")
+		status, body := get(t, base+"/v1/admin/failures?provider=generic&status=dead", adminToken)
+		if status != http.StatusOK || strings.Contains(string(body), `"id"`) {
+			t.Errorf("dead generic failures left: %d %s", status, body)
+		}
+	})
+
+	t.Run("accounts needing attention", func(t *testing.T) {
+		br.t = t
+		br.run(chromedp.Navigate(base+"/ui/accounts"), chromedp.WaitVisible(chromedp.CSS("#empty")))
+		br.clean("accounts (empty)")
+		if err := st.SetAccountStatus(ctx, conn.Account.ID, store.AccountReauthRequired); err != nil {
+			t.Fatal(err)
+		}
+		br.run(chromedp.Navigate(base+"/ui/accounts"), chromedp.WaitVisible(chromedp.CSS("#accounts")))
+		if got := br.text(fmt.Sprintf("#account-%d", conn.Account.ID)); !strings.Contains(got, "reauth_required") || !strings.Contains(got, "ana@example.com") {
+			t.Errorf("account row %q", got)
+		}
+		br.clean("accounts")
+		br.screenshot("12-accounts")
+	})
+
+	t.Run("audit trail: console actions with the admin as actor", func(t *testing.T) {
+		br.t = t
+		br.run(chromedp.Navigate(base+"/ui/audit"), chromedp.WaitVisible(chromedp.CSS("#audit")))
+		page := get1(br, chromedp.Text(chromedp.CSS("#audit")))
+		for _, action := range []string{"ingestion.requeued", "ingestion.discarded", "provider.reloaded", "console.signed_in", "ingestion.retry_succeeded"} {
+			if !strings.Contains(page, action) {
+				t.Errorf("audit trail lacks %s", action)
+			}
+		}
+		br.clean("audit")
+		br.screenshot("13-audit")
+		br.run(chromedp.Navigate(base+"/ui/audit?action=ingestion.discarded"), chromedp.WaitVisible(chromedp.CSS("#audit")))
+		rows := get1(br, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#audit tbody tr")].map(r => r.cells[2].textContent)`))
+		if len(rows) != 1 || !strings.HasPrefix(rows[0], "user:") {
+			t.Errorf("discard audit actors %q, want the admin once", rows)
+		}
+		br.clean("audit (filtered)")
+		br.run(chromedp.Navigate(base+"/ui/failures/999999"), chromedp.WaitVisible(chromedp.CSS("#problem")))
+		br.expectOnly("missing failure", http.StatusNotFound)
+		br.screenshot("14-not-found")
+	})
+
+	t.Run("revoking the token ends the session", func(t *testing.T) {
+		br.t = t
+		cliOK(t, b, "tokens", "revoke", "--token", adminToken, "--config", c.path)
+		br.run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#token")))
+		if loc := br.location(); !strings.HasPrefix(loc, base+"/ui/signin") {
+			t.Errorf("after revocation: at %s, want the sign-in page", loc)
+		}
+		br.clean("signin (after revocation)")
+	})
+	t.Logf("screenshots in %s", br.shots)
+}

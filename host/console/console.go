@@ -1,0 +1,258 @@
+// Package console is the operators' console at /ui/: server-rendered pages (html/template,
+// embedded assets, no JavaScript needed) over the same services as the admin API. It
+// renders and does not decide: who may sign in, what an admin may change, what of a
+// payload may be shown and what is audited are all decided by the services it calls
+// (users, connect, failures, activity), with the signed-in admin as the actor.
+//
+// Sign-in takes an API token and opens a session (host/users) bound to it: the cookie is
+// HttpOnly, SameSite=Strict, Secure when public_url is https, and expires with the
+// session; revoking the token ends it. Every state-changing form is a POST checked by
+// net/http's CrossOriginProtection.
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/activity"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/connect"
+	"github.com/poolhost/poolhost/host/failures"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/host/users"
+)
+
+// Sessions signs admins in and out and reads the audit trail: *users.Service.
+type Sessions interface {
+	OpenConsoleSession(ctx context.Context, token string, ttl time.Duration) (users.ConsoleSession, error)
+	ConsoleActor(ctx context.Context, value string) (auth.Actor, error)
+	CloseConsoleSession(ctx context.Context, a auth.Actor, value string) error
+	Audit(ctx context.Context, a auth.Actor, q audit.Query) (audit.Page, error)
+}
+
+// Providers reports and reloads plugins: *connect.Service.
+type Providers interface {
+	ProviderStatuses(ctx context.Context, a auth.Actor) ([]connect.ProviderStatus, error)
+	Reload(ctx context.Context, a auth.Actor) ([]connect.ProviderStatus, error)
+}
+
+// Failures manages dead letters: *failures.Service.
+type Failures interface {
+	List(ctx context.Context, f failures.Filter) ([]store.Failure, int64, error)
+	Get(ctx context.Context, id int64) (store.Failure, error)
+	Requeue(ctx context.Context, a auth.Actor, id int64) (store.Failure, error)
+	Discard(ctx context.Context, a auth.Actor, id int64) (store.Failure, error)
+	CountBulk(ctx context.Context, a auth.Actor, f failures.BulkFilter) (int64, error)
+	RequeueBulk(ctx context.Context, a auth.Actor, f failures.BulkFilter) ([]int64, error)
+	DiscardBulk(ctx context.Context, a auth.Actor, f failures.BulkFilter) ([]int64, error)
+}
+
+// Activity is the overview and the accounts needing attention: *activity.Service.
+type Activity interface {
+	Overview(ctx context.Context, a auth.Actor, providers []string) (activity.Overview, error)
+	NeedingAttention(ctx context.Context, a auth.Actor) ([]store.AttentionAccount, error)
+}
+
+// Deps are the services the console renders.
+type Deps struct {
+	Sessions  Sessions
+	Providers Providers
+	Failures  Failures
+	Activity  Activity
+	// ProviderIDs are the configured providers, for filters and the overview.
+	ProviderIDs func() []string
+	Logger      hclog.Logger
+}
+
+// Config sets the session cookie.
+type Config struct {
+	// PublicURL is the host's public base URL: an https one makes the cookie Secure.
+	PublicURL string
+	// SessionTTL is how long a sign-in lasts (default 8h).
+	SessionTTL time.Duration
+}
+
+// DefaultSessionTTL is a working day: long enough for a shift, short enough that a
+// forgotten browser does not stay signed in.
+const DefaultSessionTTL = 8 * time.Hour
+
+// CookieName is the session cookie.
+const CookieName = "poolhost_console"
+
+// Prefix is where the console is mounted.
+const Prefix = "/ui/"
+
+// Console is the operators' console as one http.Handler, mounted at Prefix.
+type Console struct {
+	d      Deps
+	ttl    time.Duration
+	secure bool
+	log    hclog.Logger
+	pages  *pages
+	root   http.Handler
+}
+
+// New builds the console.
+func New(d Deps, c Config) *Console {
+	if d.Logger == nil {
+		d.Logger = hclog.NewNullLogger()
+	}
+	if d.ProviderIDs == nil {
+		d.ProviderIDs = func() []string { return nil }
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	u, _ := url.Parse(c.PublicURL)
+	con := &Console{d: d, ttl: c.SessionTTL, secure: u != nil && u.Scheme == "https", log: d.Logger.Named("console"), pages: mustParsePages()}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", staticFiles()))
+	mux.HandleFunc("GET /ui/signin", con.signInPage)
+	mux.HandleFunc("POST /ui/signin", con.signIn)
+	mux.Handle("POST /ui/signout", con.authed(con.signOut))
+	mux.Handle("GET /ui/{$}", con.authed(con.overview))
+	mux.Handle("GET /ui/providers", con.authed(con.providers))
+	mux.Handle("POST /ui/providers/reload", con.authed(con.reload))
+	mux.Handle("GET /ui/failures", con.authed(con.failureList))
+	mux.Handle("GET /ui/failures/bulk", con.authed(con.bulkConfirm))
+	mux.Handle("POST /ui/failures/bulk", con.authed(con.bulkApply))
+	mux.Handle("GET /ui/failures/{id}", con.authed(con.failure))
+	mux.Handle("POST /ui/failures/{id}/requeue", con.authed(con.requeue))
+	mux.Handle("POST /ui/failures/{id}/discard", con.authed(con.discard))
+	mux.Handle("GET /ui/accounts", con.authed(con.accounts))
+	mux.Handle("GET /ui/audit", con.authed(con.auditTrail))
+	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
+		con.renderError(w, r, host.Errorf(host.ENOTFOUND, "there is no console page at %s", r.URL.Path))
+	})
+
+	// Every unsafe request (POST) must come from the console's own pages: browsers say
+	// where a request comes from (Sec-Fetch-Site, Origin), and a cross-origin form post
+	// is refused before any handler runs — the sign-in form included.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		con.log.Warn("cross-origin form post refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"),
+			"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		con.renderError(w, r, host.Errorf(host.EFORBIDDEN, "this form was posted from another site, so it was refused; use the console's own pages"))
+	}))
+	con.root = withRequestID(securityHeaders(cop.Handler(mux)))
+	return con
+}
+
+// ServeHTTP implements http.Handler.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.root.ServeHTTP(w, r) }
+
+// securityHeaders: no framing, no inline script, nothing cached — the pages hold
+// payloads and audit rows.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		if !strings.HasPrefix(r.URL.Path, "/ui/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withRequestID gives each request the id its audit rows and log lines record.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = "ui-" + hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(auth.WithRequestID(r.Context(), id)))
+	})
+}
+
+// handlerFunc is a page handler with the signed-in admin.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, a auth.Actor) error
+
+// authed resolves the session cookie to an admin (the service decides), sending anyone
+// else to the sign-in page. A handler's error is rendered as an error page.
+func (c *Console) authed(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var value string
+		if ck, err := r.Cookie(CookieName); err == nil {
+			value = ck.Value
+		}
+		a, err := c.d.Sessions.ConsoleActor(r.Context(), value)
+		if err != nil {
+			if host.ErrorCode(err) == host.EUNAUTHORIZED {
+				if value != "" {
+					c.clearCookie(w)
+				}
+				next := r.URL.RequestURI()
+				if r.Method != http.MethodGet {
+					next = Prefix
+				}
+				http.Redirect(w, r, "/ui/signin?next="+url.QueryEscape(next), http.StatusSeeOther)
+				return
+			}
+			c.renderError(w, r, err)
+			return
+		}
+		r = r.WithContext(auth.WithActor(r.Context(), a))
+		if err := fn(w, r, a); err != nil {
+			c.renderError(w, r, err)
+		}
+	})
+}
+
+func (c *Console) setCookie(w http.ResponseWriter, s users.ConsoleSession) {
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: s.Value, Path: Prefix,
+		Expires: s.Expires, MaxAge: int(time.Until(s.Expires).Seconds()),
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (c *Console) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: Prefix, MaxAge: -1,
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
+}
+
+// safeNext keeps a post-sign-in redirect inside the console.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return Prefix
+	}
+	return next
+}
+
+// statusOf maps a service error to the page's HTTP status, as httpapi does for problems.
+func statusOf(err error) int {
+	switch host.ErrorCode(err) {
+	case host.EINVALID:
+		return http.StatusBadRequest
+	case host.ENOTFOUND:
+		return http.StatusNotFound
+	case host.ECONFLICT:
+		return http.StatusConflict
+	case host.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case host.EFORBIDDEN:
+		return http.StatusForbidden
+	case host.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case host.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}

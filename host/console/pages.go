@@ -1,0 +1,397 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/activity"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/failures"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// ---- sign-in
+
+type signInView struct {
+	Next    string
+	Message string
+}
+
+func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusOK, "signin", view{Title: "Sign in", Data: signInView{Next: safeNext(r.URL.Query().Get("next"))}})
+}
+
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	next := safeNext(r.PostFormValue("next"))
+	s, err := c.d.Sessions.OpenConsoleSession(r.Context(), r.PostFormValue("token"), c.ttl)
+	if err != nil {
+		status := statusOf(err)
+		msg := host.ErrorMessage(err)
+		switch status {
+		case http.StatusUnauthorized:
+			msg = "That token is not valid: it is unknown or has been revoked."
+		case http.StatusForbidden:
+			msg = "That token is not an admin's: the operators' console is for admins only."
+		case http.StatusInternalServerError:
+			c.log.Error("sign-in failed", "request_id", auth.RequestID(r.Context()), "error", err)
+			msg = "Signing in failed on the host; the log has the details."
+		}
+		c.render(w, r, status, "signin", view{Title: "Sign in", Data: signInView{Next: next, Message: msg}})
+		return
+	}
+	c.setCookie(w, s)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	if ck, err := r.Cookie(CookieName); err == nil {
+		if err := c.d.Sessions.CloseConsoleSession(r.Context(), a, ck.Value); err != nil {
+			return err
+		}
+	}
+	c.clearCookie(w)
+	http.Redirect(w, r, "/ui/signin", http.StatusSeeOther)
+	return nil
+}
+
+// ---- overview
+
+type overviewView struct {
+	Since     time.Time
+	Providers []overviewProvider
+	Outcomes  []string
+}
+
+type overviewProvider struct {
+	activity.Provider
+	Chart chart
+}
+
+func (c *Console) overview(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	ov, err := c.d.Activity.Overview(r.Context(), a, c.d.ProviderIDs())
+	if err != nil {
+		return err
+	}
+	v := overviewView{Since: ov.Since, Outcomes: activity.Outcomes}
+	for _, p := range ov.Providers {
+		v.Providers = append(v.Providers, overviewProvider{Provider: p, Chart: newChart(p)})
+	}
+	c.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", Actor: a, Data: v})
+	return nil
+}
+
+// ---- providers
+
+func (c *Console) providers(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	ps, err := c.d.Providers.ProviderStatuses(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, http.StatusOK, "providers", view{Title: "Providers", Nav: "providers", Actor: a, Flash: flash(r), Data: ps})
+	return nil
+}
+
+func (c *Console) reload(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	if _, err := c.d.Providers.Reload(r.Context(), a); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/ui/providers?done=reloaded", http.StatusSeeOther)
+	return nil
+}
+
+// ---- dead letters
+
+type failureListView struct {
+	Filter    failureFilter
+	Providers []string
+	Statuses  []string
+	Failures  []store.Failure
+	Next      string // query string of the next page, "" on the last
+}
+
+type failureFilter struct {
+	Provider, Status string
+	From, To         time.Time
+}
+
+func (f failureFilter) query() url.Values {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("provider", f.Provider)
+	set("status", f.Status)
+	set("from", formatInput(f.From))
+	set("to", formatInput(f.To))
+	return q
+}
+
+func readFilter(q url.Values) (failureFilter, error) {
+	f := failureFilter{Provider: q.Get("provider"), Status: q.Get("status")}
+	var err error
+	if f.From, err = parseInput("from", q.Get("from")); err != nil {
+		return f, err
+	}
+	if f.To, err = parseInput("to", q.Get("to")); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func (c *Console) failureList(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	q := r.URL.Query()
+	f, err := readFilter(q)
+	if err != nil {
+		return err
+	}
+	var before int64
+	if s := q.Get("before"); s != "" {
+		if before, err = strconv.ParseInt(s, 10, 64); err != nil || before <= 0 {
+			return host.Errorf(host.EINVALID, "before must be a failure id")
+		}
+	}
+	list, next, err := c.d.Failures.List(r.Context(), failures.Filter{
+		Status: f.Status, Provider: f.Provider, From: f.From, To: f.To, BeforeID: before, Limit: 50,
+	})
+	if err != nil {
+		return err
+	}
+	v := failureListView{Filter: f, Providers: c.providerChoices(f.Provider), Failures: list,
+		Statuses: []string{"pending", "processing", "resolved", "dead"}}
+	if next != 0 {
+		nq := f.query()
+		nq.Set("before", strconv.FormatInt(next, 10))
+		v.Next = nq.Encode()
+	}
+	c.render(w, r, http.StatusOK, "failures", view{Title: "Dead letters and retries", Nav: "failures", Actor: a, Flash: flash(r), Data: v})
+	return nil
+}
+
+// providerChoices are the configured providers plus the one a filter names.
+func (c *Console) providerChoices(current string) []string {
+	ids := slices.Clone(c.d.ProviderIDs())
+	if current != "" && !slices.Contains(ids, current) {
+		ids = append(ids, current)
+	}
+	return ids
+}
+
+type failureView struct {
+	F       store.Failure
+	Inspect failures.Inspection
+}
+
+func (c *Console) failure(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	f, err := c.d.Failures.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, http.StatusOK, "failure", view{Title: "Failure " + strconv.FormatInt(id, 10), Nav: "failures", Actor: a,
+		Flash: flash(r), Data: failureView{F: f, Inspect: failures.Inspect(f)}})
+	return nil
+}
+
+func (c *Console) requeue(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := c.d.Failures.Requeue(r.Context(), a, id); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/ui/failures/"+strconv.FormatInt(id, 10)+"?done=requeued", http.StatusSeeOther)
+	return nil
+}
+
+func (c *Console) discard(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	f, err := c.d.Failures.Discard(r.Context(), a, id)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"done": {"discarded"}, "id": {strconv.FormatInt(id, 10)}, "provider": {f.Provider}}
+	http.Redirect(w, r, "/ui/failures?"+q.Encode(), http.StatusSeeOther)
+	return nil
+}
+
+type bulkView struct {
+	Action    string // requeue | discard
+	Filter    failureFilter
+	Count     int64
+	Providers []string
+}
+
+func bulkAction(s string) (string, error) {
+	if s != "requeue" && s != "discard" {
+		return "", host.Errorf(host.EINVALID, "action must be requeue or discard")
+	}
+	return s, nil
+}
+
+// bulkConfirm shows how many dead letters the bulk action would change, and asks.
+func (c *Console) bulkConfirm(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	q := r.URL.Query()
+	action, err := bulkAction(q.Get("action"))
+	if err != nil {
+		return err
+	}
+	f, err := readFilter(q)
+	if err != nil {
+		return err
+	}
+	n, err := c.d.Failures.CountBulk(r.Context(), a, failures.BulkFilter{Provider: f.Provider, From: f.From, To: f.To})
+	if err != nil {
+		return err
+	}
+	c.render(w, r, http.StatusOK, "bulk", view{Title: "Confirm bulk " + action, Nav: "failures", Actor: a,
+		Data: bulkView{Action: action, Filter: f, Count: n}})
+	return nil
+}
+
+func (c *Console) bulkApply(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil {
+		return host.Errorf(host.EINVALID, "the form could not be read")
+	}
+	action, err := bulkAction(r.PostForm.Get("action"))
+	if err != nil {
+		return err
+	}
+	f, err := readFilter(r.PostForm)
+	if err != nil {
+		return err
+	}
+	bf := failures.BulkFilter{Provider: f.Provider, From: f.From, To: f.To}
+	var ids []int64
+	if action == "requeue" {
+		ids, err = c.d.Failures.RequeueBulk(r.Context(), a, bf)
+	} else {
+		ids, err = c.d.Failures.DiscardBulk(r.Context(), a, bf)
+	}
+	if err != nil {
+		return err
+	}
+	q := url.Values{"done": {action + "-bulk"}, "n": {strconv.Itoa(len(ids))}, "provider": {f.Provider}}
+	http.Redirect(w, r, "/ui/failures?"+q.Encode(), http.StatusSeeOther)
+	return nil
+}
+
+// ---- accounts
+
+func (c *Console) accounts(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	list, err := c.d.Activity.NeedingAttention(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, http.StatusOK, "accounts", view{Title: "Accounts needing attention", Nav: "accounts", Actor: a,
+		Data: struct {
+			Accounts  []store.AttentionAccount
+			MinErrors int
+		}{list, activity.AttentionErrors}})
+	return nil
+}
+
+// ---- audit
+
+type auditView struct {
+	Action, Provider string
+	Since            time.Time
+	Events           []audit.Event
+	Next             string
+	Providers        []string
+}
+
+func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	q := r.URL.Query()
+	v := auditView{Action: q.Get("action"), Provider: q.Get("provider")}
+	var err error
+	if v.Since, err = parseInput("since", q.Get("since")); err != nil {
+		return err
+	}
+	var before int64
+	if s := q.Get("before"); s != "" {
+		if before, err = strconv.ParseInt(s, 10, 64); err != nil || before <= 0 {
+			return host.Errorf(host.EINVALID, "before must be an audit event id")
+		}
+	}
+	page, err := c.d.Sessions.Audit(r.Context(), a, audit.Query{Action: v.Action, Provider: v.Provider, Since: v.Since, BeforeID: before, Limit: 50})
+	if err != nil {
+		return err
+	}
+	v.Events, v.Providers = page.Events, c.providerChoices(v.Provider)
+	if page.NextBeforeID != 0 {
+		nq := url.Values{"before": {strconv.FormatInt(page.NextBeforeID, 10)}}
+		for k, s := range map[string]string{"action": v.Action, "provider": v.Provider, "since": formatInput(v.Since)} {
+			if s != "" {
+				nq.Set(k, s)
+			}
+		}
+		v.Next = nq.Encode()
+	}
+	c.render(w, r, http.StatusOK, "audit", view{Title: "Audit trail", Nav: "audit", Actor: a, Data: v})
+	return nil
+}
+
+// ---- helpers
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, host.Errorf(host.EINVALID, "%q is not a failure id", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+// flash is the confirmation after a redirect. Only known codes and numbers are read
+// from the query, so a crafted link cannot put words in the console's mouth.
+func flash(r *http.Request) string {
+	q := r.URL.Query()
+	num := func(k string) string {
+		n, err := strconv.ParseInt(q.Get(k), 10, 64)
+		if err != nil || n < 0 {
+			return "?"
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	switch q.Get("done") {
+	case "reloaded":
+		return "Configuration reloaded: the providers below are as the config file now says."
+	case "requeued":
+		return "Requeued: it is pending with a fresh attempt budget, and the retry worker will pick it up."
+	case "discarded":
+		return "Failure " + num("id") + " discarded."
+	case "requeue-bulk":
+		return num("n") + " dead letter(s) requeued."
+	case "discard-bulk":
+		return num("n") + " dead letter(s) discarded."
+	}
+	return ""
+}
+
+// jsonText shows audit details compactly.
+func jsonText(v any) string {
+	if v == nil {
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil || string(b) == "{}" || string(b) == "null" {
+		return ""
+	}
+	return string(b)
+}
