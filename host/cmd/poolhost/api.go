@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/gorilla/mux"
+
 	"github.com/poolhost/poolhost/host/activity"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/config"
@@ -65,8 +67,17 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 	mux := http.NewServeMux()
 	mux.Handle(console.Prefix, ui)
 	mux.Handle("/", api)
-	return mux
+	return hostHandler{ServeMux: mux, api: api}
 }
+
+// hostHandler is the API with the console beside it. Mux is the API's router, so the
+// spec⇄router check still walks what serve serves.
+type hostHandler struct {
+	*http.ServeMux
+	api *httpapi.Handler
+}
+
+func (h hostHandler) Mux() *mux.Router { return h.api.Mux() }
 
 // providerIDs are the configured providers, in config order.
 func (s *server) providerIDs() []string {

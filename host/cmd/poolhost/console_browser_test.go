@@ -494,7 +494,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		br.run(chromedp.Navigate(base+"/ui/failures?provider=generic"), chromedp.WaitVisible(chromedp.CSS("#bulk-preview")),
 			chromedp.SetValue(chromedp.CSS(`#bulk select[name="action"]`), "discard"),
 			chromedp.SetValue(chromedp.CSS(`#bulk input[name="from"]`), start.Format("2006-01-02T15:04")),
-)
+		)
 		br.submit("#bulk-preview")
 		if got := br.text("#confirm-count"); !strings.HasPrefix(got, "2 dead letter(s) of generic") {
 			t.Errorf("confirmation says %q, want 2", got)
