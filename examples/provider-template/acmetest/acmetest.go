@@ -105,6 +105,13 @@ func NewServer() *Server {
 	return s
 }
 
+// SetDevices replaces the account's devices (none: an account without any yet).
+func (s *Server) SetDevices(ds ...Device) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.devices = ds
+}
+
 // Close shuts the server down.
 func (s *Server) Close() { s.srv.Close() }
 
