@@ -3,8 +3,13 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
+
+// SessionPrefix starts every console session value, so neither people nor secret
+// scanners take a session cookie for an API token (pht_).
+const SessionPrefix = "phs_"
 
 // ConsoleSession is an operators' console session: a random cookie value (only its
 // hash is stored) bound to the API token that opened it.
@@ -17,10 +22,11 @@ type ConsoleSession struct {
 // CreateConsoleSession opens a session for tokenID until expires and returns the cookie
 // value, shown once. Expired sessions are pruned on the way: sign-ins are rare.
 func (q queries) CreateConsoleSession(ctx context.Context, tokenID int64, expires time.Time) (string, error) {
-	value, err := NewTokenValue()
+	tok, err := NewTokenValue()
 	if err != nil {
 		return "", err
 	}
+	value := SessionPrefix + strings.TrimPrefix(tok, TokenPrefix)
 	now := q.clock()
 	if _, err := q.exec(ctx, `DELETE FROM console_sessions WHERE expires_at <= ?`, now); err != nil {
 		return "", fmt.Errorf("prune console sessions: %w", err)

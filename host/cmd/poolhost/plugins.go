@@ -18,8 +18,15 @@ import (
 // asks each for its Health, prints one row per provider and exits non-zero if any
 // enabled provider is not healthy. Operators run it before a deploy.
 func runPlugins(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const usage = "usage: poolhost plugins check [--config FILE]\n\n" +
+		"Launches every enabled plugin as serve would, prints one row per provider, and\n" +
+		"exits 1 if any enabled provider is not running and healthy.\n"
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: poolhost plugins check [--config FILE]")
+		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	fs := flag.NewFlagSet("plugins check", flag.ContinueOnError)
