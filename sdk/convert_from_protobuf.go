@@ -16,15 +16,19 @@ func configureRequestFromProto(req *pb.ConfigureRequest) ConfigureRequest {
 }
 
 func connectRequestFromProto(req *pb.ConnectRequest) ConnectRequest {
-	return ConnectRequest{RedirectURI: req.GetRedirectUri(), State: req.GetState(), Input: req.GetInput()}
+	return ConnectRequest{
+		RedirectURI: req.GetRedirectUri(), State: req.GetState(), Input: req.GetInput(),
+		CodeChallenge: req.GetCodeChallenge(), CodeChallengeMethod: req.GetCodeChallengeMethod(),
+	}
 }
 
 func callbackRequestFromProto(req *pb.CallbackRequest) CallbackRequest {
 	return CallbackRequest{
-		Code:        req.GetCode(),
-		State:       req.GetState(),
-		RedirectURI: req.GetRedirectUri(),
-		Query:       req.GetQuery(),
+		Code:         req.GetCode(),
+		State:        req.GetState(),
+		RedirectURI:  req.GetRedirectUri(),
+		Query:        req.GetQuery(),
+		CodeVerifier: req.GetCodeVerifier(),
 	}
 }
 

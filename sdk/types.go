@@ -71,6 +71,11 @@ type ConnectRequest struct {
 	State       string
 	// Input is what the user supplied, e.g. {"api_key": "..."} for API-key providers.
 	Input map[string]string
+	// CodeChallenge and CodeChallengeMethod ("S256") are PKCE (RFC 7636), set by the
+	// host for redirect flows. If the provider supports PKCE, put both on the authorize
+	// URL as code_challenge and code_challenge_method; otherwise ignore them.
+	CodeChallenge       string
+	CodeChallengeMethod string
 }
 
 // ConnectResult is either a redirect or an immediate linkage, never both.
@@ -86,6 +91,9 @@ type CallbackRequest struct {
 	RedirectURI string
 	// Query holds every callback query parameter, for providers that send more.
 	Query map[string]string
+	// CodeVerifier is the PKCE verifier of the connect's CodeChallenge: send it as
+	// code_verifier in the token exchange if the provider supports PKCE.
+	CodeVerifier string
 }
 
 // Linkage is a normalized, newly linked provider account.

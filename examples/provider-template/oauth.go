@@ -21,13 +21,20 @@ func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.Connec
 		return sdk.ConnectResult{}, sdk.InvalidInput("connect needs a redirect URI and a state")
 	}
 	u := cfg.baseURL.JoinPath("oauth", "authorize")
-	u.RawQuery = url.Values{
+	q := url.Values{
 		"response_type": {"code"},
 		"client_id":     {cfg.clientID},
 		"redirect_uri":  {req.RedirectURI},
 		"state":         {req.State},
 		"scope":         {cfg.scope},
-	}.Encode()
+	}
+	// Acme supports PKCE: send the host's challenge, so that an intercepted code is
+	// useless without the verifier the host keeps.
+	if req.CodeChallenge != "" {
+		q.Set("code_challenge", req.CodeChallenge)
+		q.Set("code_challenge_method", req.CodeChallengeMethod)
+	}
+	u.RawQuery = q.Encode()
 	return sdk.ConnectResult{AuthorizeURL: u.String()}, nil
 }
 
@@ -47,11 +54,15 @@ func (a *Adapter) Callback(ctx context.Context, req sdk.CallbackRequest) (sdk.Li
 	if req.Code == "" {
 		return sdk.Linkage{}, sdk.InvalidInput("callback carries no authorization code")
 	}
-	tok, err := a.token(ctx, cfg, url.Values{
+	form := url.Values{
 		"grant_type":   {"authorization_code"},
 		"code":         {req.Code},
 		"redirect_uri": {req.RedirectURI},
-	})
+	}
+	if req.CodeVerifier != "" {
+		form.Set("code_verifier", req.CodeVerifier)
+	}
+	tok, err := a.token(ctx, cfg, form)
 	if errors.Is(err, errInvalidGrant) {
 		// Expired, already used, or issued for another redirect URI.
 		return sdk.Linkage{}, sdk.InvalidInput("acme refused the authorization code; please connect again")

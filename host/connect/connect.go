@@ -76,6 +76,7 @@ var (
 // Store is what the service needs of host/store.
 type Store interface {
 	CreateOAuthState(ctx context.Context, userID int64, provider, redirectURI string, ttl time.Duration) (string, store.OAuthState, error)
+	GetOAuthState(ctx context.Context, value string) (store.OAuthState, error)
 	ConsumeOAuthState(ctx context.Context, value string) (store.OAuthState, error)
 	UpsertAccount(ctx context.Context, a store.NewAccount) (store.Account, bool, error)
 	GetUserAccount(ctx context.Context, userID, accountID int64) (store.Account, error)
@@ -353,11 +354,12 @@ func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, in
 	switch desc.Capabilities.Connect {
 	case sdk.ConnectOAuth2:
 		req.RedirectURI = RedirectURI(s.d.Config().PublicURL, provider)
-		state, _, err := s.d.Store.CreateOAuthState(ctx, a.UserID, provider, req.RedirectURI, StateTTL)
+		state, st, err := s.d.Store.CreateOAuthState(ctx, a.UserID, provider, req.RedirectURI, StateTTL)
 		if err != nil {
 			return ConnectResult{}, err
 		}
 		req.State = state
+		req.CodeChallenge, req.CodeChallengeMethod = st.CodeChallenge(), "S256"
 	case sdk.ConnectAPIKey, sdk.ConnectWebhookSecret:
 	default:
 		return ConnectResult{}, host.Errorf(host.EINVALID, "provider %q has no per-user accounts to connect", provider).WithType(TypeUnsupported)
@@ -411,22 +413,34 @@ func stateError(msg string) error {
 	return host.Errorf(host.EINVALID, "%s", msg).WithType(TypeStateInvalid)
 }
 
-// Callback completes an OAuth2 flow. The state authenticates the request: it must be
-// known, unused, unexpired and issued for this provider; when the request also carries
-// a bearer token (by != nil), it must be the state's user. Any failure is EINVALID and
-// stores nothing.
+// TypeCallbackUnauthenticated is the problem of a callback that no user's credential
+// vouches for.
+const TypeCallbackUnauthenticated = "oauth-callback-unauthenticated"
+
+// Callback completes an OAuth2 flow. It must be completed by the user who started it,
+// proven by that user's API token (by): the state alone does not do, or a user could
+// start a connect, send the authorize URL to a victim, and have the victim's provider
+// account linked to their own (account-linking CSRF). An app completes the flow from
+// its return_url page, posting code and state with its user's token.
+//
+// The state must be known, unused, unexpired, issued for this provider and to by's
+// user. It is spent only once all of that holds, so another user's attempt with it
+// leaves it usable by its owner. Any failure stores nothing.
 func (s *Service) Callback(ctx context.Context, by *auth.Actor, provider string, query map[string]string) (Account, error) {
 	if _, err := s.enabled(provider); err != nil {
 		return Account{}, err
+	}
+	if by == nil || by.UserID == 0 {
+		return Account{}, host.Errorf(host.EUNAUTHORIZED,
+			"complete the connection with the API token of the user who started it (send code and state with it)").
+			WithType(TypeCallbackUnauthenticated)
 	}
 	value := query["state"]
 	if value == "" {
 		return Account{}, stateError("the state parameter is missing")
 	}
-	st, err := s.d.Store.ConsumeOAuthState(ctx, value)
+	st, err := s.d.Store.GetOAuthState(ctx, value)
 	switch {
-	case errors.Is(err, store.ErrOAuthStateExpired), errors.Is(err, store.ErrOAuthStateUsed):
-		return Account{}, err
 	case errors.Is(err, store.ErrNotFound):
 		return Account{}, stateError("unknown authorization state")
 	case err != nil:
@@ -435,8 +449,14 @@ func (s *Service) Callback(ctx context.Context, by *auth.Actor, provider string,
 	if st.Provider != provider {
 		return Account{}, stateError("the authorization state was issued for another provider")
 	}
-	if by != nil && by.UserID != st.UserID {
+	if by.UserID != st.UserID {
 		return Account{}, stateError("the authorization state belongs to another user")
+	}
+	if st, err = s.d.Store.ConsumeOAuthState(ctx, value); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Account{}, stateError("unknown authorization state")
+		}
+		return Account{}, err
 	}
 	if e := query["error"]; e != "" {
 		return Account{}, host.Errorf(host.EINVALID, "%s did not authorize the connection (%s)", provider, e).WithType("oauth-denied")
@@ -448,15 +468,13 @@ func (s *Service) Callback(ctx context.Context, by *auth.Actor, provider string,
 	if err != nil {
 		return Account{}, err
 	}
-	l, err := ad.Callback(ctx, sdk.CallbackRequest{Code: query["code"], State: value, RedirectURI: st.RedirectURI, Query: query})
+	l, err := ad.Callback(ctx, sdk.CallbackRequest{
+		Code: query["code"], State: value, RedirectURI: st.RedirectURI, Query: query, CodeVerifier: st.CodeVerifier,
+	})
 	if err != nil {
 		return Account{}, s.pluginError(provider, "callback", err)
 	}
-	actor := auth.Actor{UserID: st.UserID}
-	if by != nil {
-		actor = *by
-	}
-	return s.link(ctx, actor, st.UserID, provider, l)
+	return s.link(ctx, *by, st.UserID, provider, l)
 }
 
 // Accounts lists the actor's connected accounts of enabled providers.

@@ -120,10 +120,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST /v1/providers/{provider}/connect", func(fixture) req {
 			return req{method: "POST", path: "/v1/providers/generic/connect", body: map[string]any{"input": map[string]string{"devices": "x"}}}
 		}, users(201)},
-		// The callback is public (the state authenticates it); without a valid state it is 400.
+		// The callback is public (the provider's redirect lands there), but only the
+		// starting user's token completes it: anonymous is 401, a forged state 400.
 		{"GET /v1/providers/{provider}/callback", func(fixture) req {
 			return req{method: "GET", path: "/v1/providers/template/callback?code=c&state=forged"}
-		}, all(400)},
+		}, users(400)},
+		{"POST /v1/providers/{provider}/callback", func(fixture) req {
+			return req{method: "POST", path: "/v1/providers/template/callback", body: map[string]string{"code": "c", "state": "forged"}}
+		}, users(400)},
 		{"GET /v1/accounts", func(fixture) req { return req{method: "GET", path: "/v1/accounts"} }, users(200)},
 		{"DELETE /v1/accounts/{accountId}", func(f fixture) req { return req{method: "DELETE", path: fmt.Sprintf("/v1/accounts/%d", f.account)} },
 			expect(401, 404, 404, 404, 404, 204)},

@@ -58,7 +58,7 @@ func (e *env) connectTemplate(u user) account {
 	var out struct {
 		Account account `json:"account"`
 	}
-	e.must(200, req{method: "GET", path: callbackPath(code, state)}).json(e.t, &out)
+	e.must(200, req{method: "GET", path: callbackPath(code, state), token: u.Token}).json(e.t, &out)
 	return out.Account
 }
 
@@ -96,7 +96,7 @@ func TestConnectToReadingsFlow(t *testing.T) {
 		var cb struct {
 			Account account `json:"account"`
 		}
-		resp := e.must(200, req{method: "GET", path: callbackPath(code, state), header: map[string]string{"X-Request-ID": "req-callback-1"}})
+		resp := e.must(200, req{method: "GET", path: callbackPath(code, state), token: owner.Token, header: map[string]string{"X-Request-ID": "req-callback-1"}})
 		resp.json(t, &cb)
 		if resp.Header.Get("X-Request-ID") != "req-callback-1" {
 			t.Errorf("X-Request-ID not echoed: %q", resp.Header.Get("X-Request-ID"))

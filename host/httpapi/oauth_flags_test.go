@@ -23,7 +23,7 @@ func (e *env) countAccounts() int {
 }
 
 // TestOAuthStateRules: replayed, expired, unknown, foreign-user and wrong-provider states
-// get a clear 400 and store nothing; a bearer of the right user is accepted.
+// get a clear 400 and store nothing; only the starting user's token completes a flow.
 func TestOAuthStateRules(t *testing.T) {
 	forEachDB(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL, envOpts{})
@@ -42,28 +42,50 @@ func TestOAuthStateRules(t *testing.T) {
 		}
 
 		t.Run("unknown", func(t *testing.T) {
-			expect400("unknown", req{method: "GET", path: callbackPath("code", "no-such-state")}, connect.TypeStateInvalid)
-			expect400("missing", req{method: "GET", path: "/v1/providers/template/callback?code=x"}, connect.TypeStateInvalid)
+			expect400("unknown", req{method: "GET", path: callbackPath("code", "no-such-state"), token: alice.Token}, connect.TypeStateInvalid)
+			expect400("missing", req{method: "GET", path: "/v1/providers/template/callback?code=x", token: alice.Token}, connect.TypeStateInvalid)
 		})
-		t.Run("foreign user", func(t *testing.T) {
+		t.Run("foreign user leaves the state usable", func(t *testing.T) {
 			code, state := e.startOAuth(alice)
 			expect400("foreign", req{method: "GET", path: callbackPath(code, state), token: mallory.Token}, connect.TypeStateInvalid)
+			expect400("foreign post", req{method: "POST", path: "/v1/providers/template/callback", token: mallory.Token,
+				body: map[string]string{"code": code, "state": state}}, connect.TypeStateInvalid)
+			// Mallory's failed attempts did not spend alice's state.
+			e.must(200, req{method: "GET", path: callbackPath(code, state), token: alice.Token})
+		})
+		t.Run("no token completes nothing and spends nothing", func(t *testing.T) {
+			code, state := e.startOAuth(alice)
+			before := e.countAccounts()
+			p := e.must(401, req{method: "GET", path: callbackPath(code, state)}).problem(t)
+			if p.Type != httpapi.ProblemTypeBase+connect.TypeCallbackUnauthenticated {
+				t.Errorf("problem = %+v", p)
+			}
+			if e.countAccounts() != before {
+				t.Error("an account was stored")
+			}
+			var out struct {
+				Account struct{ ID int64 } `json:"account"`
+			}
+			e.must(200, req{method: "POST", path: "/v1/providers/template/callback", token: alice.Token,
+				body: map[string]string{"code": code, "state": state}}).json(t, &out)
+			if out.Account.ID == 0 {
+				t.Error("no account from the posted callback")
+			}
 		})
 		t.Run("replay", func(t *testing.T) {
 			code, state := e.startOAuth(alice)
-			// The state's own user may send a bearer too.
 			e.must(200, req{method: "GET", path: callbackPath(code, state), token: alice.Token})
-			expect400("replay", req{method: "GET", path: callbackPath(code, state)}, "oauth-state-used")
+			expect400("replay", req{method: "GET", path: callbackPath(code, state), token: alice.Token}, "oauth-state-used")
 		})
 		t.Run("expired", func(t *testing.T) {
 			code, state := e.startOAuth(alice)
 			e.offset.Store(int64(connect.StateTTL + time.Minute))
 			defer e.offset.Store(0)
-			expect400("expired", req{method: "GET", path: callbackPath(code, state)}, "oauth-state-expired")
+			expect400("expired", req{method: "GET", path: callbackPath(code, state), token: alice.Token}, "oauth-state-expired")
 		})
 		t.Run("wrong provider", func(t *testing.T) {
 			code, state := e.startOAuth(alice)
-			expect400("provider", req{method: "GET", path: "/v1/providers/generic/callback?" + url.Values{"code": {code}, "state": {state}}.Encode()}, connect.TypeStateInvalid)
+			expect400("provider", req{method: "GET", path: "/v1/providers/generic/callback?" + url.Values{"code": {code}, "state": {state}}.Encode(), token: alice.Token}, connect.TypeStateInvalid)
 		})
 		t.Run("invalid bearer", func(t *testing.T) {
 			code, state := e.startOAuth(alice)
@@ -72,22 +94,49 @@ func TestOAuthStateRules(t *testing.T) {
 	})
 }
 
-// TestCallbackReturnURL: with http.return_url the browser is sent back to the app with
-// the outcome in the query.
+// TestCallbackReturnURL: with http.return_url the provider's redirect is passed on to the
+// app (status=pending with code and state), whose page completes the flow with its
+// user's token; a callback that carries the token gets the outcome there.
 func TestCallbackReturnURL(t *testing.T) {
 	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{returnURL: "https://app.example.com/done?x=1"})
 	u := e.newUser("u", false)
 	code, state := e.startOAuth(u)
 	resp := e.must(303, req{method: "GET", path: callbackPath(code, state)})
 	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if loc.Host != "app.example.com" || loc.Query().Get("status") != "connected" || loc.Query().Get("accountId") == "" || loc.Query().Get("x") != "1" {
+	q := loc.Query()
+	if loc.Host != "app.example.com" || q.Get("status") != "pending" || q.Get("code") != code || q.Get("state") != state ||
+		q.Get("provider") != "template" || q.Get("x") != "1" {
 		t.Errorf("redirect = %s", loc)
 	}
-	resp = e.must(303, req{method: "GET", path: callbackPath(code, state)})
+	if e.countAccounts() != 0 {
+		t.Fatal("the browser's redirect alone stored an account")
+	}
+	e.must(200, req{method: "POST", path: "/v1/providers/template/callback", token: u.Token,
+		body: map[string]string{"code": q.Get("code"), "state": q.Get("state")}})
+	resp = e.must(303, req{method: "GET", path: callbackPath(code, state), token: u.Token})
 	loc, _ = url.Parse(resp.Header.Get("Location"))
 	if loc.Query().Get("status") != "error" || loc.Query().Get("error") != "oauth-state-used" {
 		t.Errorf("replay redirect = %s", loc)
 	}
+}
+
+// TestOAuthLinkingCSRF: mallory starts a connect and gets the victim to consent at the
+// provider. The victim's browser lands on the callback with mallory's state: without
+// mallory's token nothing completes, and the victim's own app, posting code and state
+// with the victim's token, is refused. The victim's provider account is linked to
+// nobody.
+func TestOAuthLinkingCSRF(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		victim, mallory := e.newUser("victim", false), e.newUser("mallory", false)
+		code, state := e.startOAuth(mallory) // e.acme consents: the "victim" at the provider
+		e.must(401, req{method: "GET", path: callbackPath(code, state)})
+		e.must(400, req{method: "POST", path: "/v1/providers/template/callback", token: victim.Token,
+			body: map[string]string{"code": code, "state": state}})
+		if n := e.countAccounts(); n != 0 {
+			t.Fatalf("%d accounts linked, want none", n)
+		}
+	})
 }
 
 // TestPilotProvider: only allow-listed users see and connect a pilot provider.
@@ -242,5 +291,16 @@ func TestReloadAudited(t *testing.T) {
 	ev := e.auditEvents("provider.reloaded")
 	if len(ev) != 1 || ev[0].RequestID != "reload-1" || !strings.HasPrefix(ev[0].Actor, "user:") {
 		t.Errorf("audit = %+v", ev)
+	}
+}
+
+// TestOAuthUsesPKCE: the host sends an S256 challenge with every redirect flow and the
+// verifier at the callback; Acme (the template's provider) checks it.
+func TestOAuthUsesPKCE(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{})
+	u := e.newUser("u", false)
+	e.connectTemplate(u)
+	if n := e.acme.PKCEExchanges(); n != 1 {
+		t.Fatalf("%d code exchanges proved a PKCE verifier, want 1", n)
 	}
 }

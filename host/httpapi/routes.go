@@ -34,8 +34,12 @@ func (h *Handler) routes(rt *Router) {
 	conn := func(what string, fn HandlerFunc) HandlerFunc { return needs(h.deps.Connect != nil, what, fn) }
 	rt.User(http.MethodGet, "/v1/providers", conn("providers", h.listProviders))
 	rt.User(http.MethodPost, "/v1/providers/{provider}/connect", conn("providers", h.connect))
-	// The provider redirects the user's browser here: the state authenticates it.
+	// The provider redirects the user's browser here. The state alone does not complete
+	// the flow (connect.Service.Callback says why): with a token it completes; without
+	// one the browser is sent on to the app's return_url, whose page posts code and
+	// state back with its user's token.
 	rt.Public(http.MethodGet, "/v1/providers/{provider}/callback", conn("providers", h.callback))
+	rt.User(http.MethodPost, "/v1/providers/{provider}/callback", conn("providers", h.completeCallback))
 
 	rt.User(http.MethodGet, "/v1/accounts", conn("accounts", h.listAccounts))
 	rt.User(http.MethodDelete, "/v1/accounts/{accountId}", conn("accounts", h.disconnect))
@@ -232,9 +236,12 @@ func (h *Handler) connect(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// callback completes an OAuth flow. It answers JSON, or — when http.return_url is set —
-// redirects the browser there with the outcome in the query: status=connected&accountId=…
-// or status=error&error=<problem type>.
+// callback is where the provider sends the user's browser back. With the starting
+// user's token it completes the flow and answers JSON. Without one it cannot: when
+// http.return_url is set the browser goes on there with status=pending and the
+// provider's parameters (code, state, …) for the app to post back with its token;
+// otherwise the answer is a 401 problem saying so. With a token and return_url, the
+// outcome goes there: status=connected&accountId=… or status=error&error=<type>.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) error {
 	provider := mux.Vars(r)["provider"]
 	query := map[string]string{}
@@ -243,12 +250,28 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) error {
 			query[k] = v[0]
 		}
 	}
-	var by *auth.Actor
-	if a, ok := auth.ActorFrom(r.Context()); ok {
-		by = &a
-	}
-	acct, err := h.deps.Connect.Callback(r.Context(), by, provider, query)
+	by, authed := auth.ActorFrom(r.Context())
 	ret := h.deps.HTTP.ReturnURL
+	if !authed && ret != "" {
+		u, err := url.Parse(ret)
+		if err != nil {
+			return host.Wrap(host.EINTERNAL, err, "bad return_url")
+		}
+		v := u.Query()
+		for k, val := range query {
+			v.Set(k, val)
+		}
+		v.Set("provider", provider)
+		v.Set("status", "pending")
+		u.RawQuery = v.Encode()
+		http.Redirect(w, r, u.String(), http.StatusSeeOther)
+		return nil
+	}
+	var byp *auth.Actor
+	if authed {
+		byp = &by
+	}
+	acct, err := h.deps.Connect.Callback(r.Context(), byp, provider, query)
 	if ret == "" {
 		if err != nil {
 			return err
@@ -276,6 +299,23 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	u.RawQuery = v.Encode()
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	return nil
+}
+
+// completeCallback completes an OAuth flow from the app's return_url page: the
+// provider's callback parameters (code, state, error…) as a JSON object, with the token
+// of the user who started the connect.
+func (h *Handler) completeCallback(w http.ResponseWriter, r *http.Request) error {
+	var query map[string]string
+	if err := DecodeJSON(r, &query); err != nil {
+		return err
+	}
+	a := actor(r)
+	acct, err := h.deps.Connect.Callback(r.Context(), &a, mux.Vars(r)["provider"], query)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"account": acct})
 	return nil
 }
 

@@ -51,7 +51,10 @@ func (c *Client) Configure(ctx context.Context, req sdk.ConfigureRequest) error 
 }
 
 func (c *Client) Connect(ctx context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
-	res, err := c.rpc.Connect(ctx, &pb.ConnectRequest{RedirectUri: req.RedirectURI, State: req.State, Input: req.Input})
+	res, err := c.rpc.Connect(ctx, &pb.ConnectRequest{
+		RedirectUri: req.RedirectURI, State: req.State, Input: req.Input,
+		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
+	})
 	if err != nil {
 		return sdk.ConnectResult{}, fromStatus(ctx, "connect", err)
 	}
@@ -65,10 +68,11 @@ func (c *Client) Connect(ctx context.Context, req sdk.ConnectRequest) (sdk.Conne
 
 func (c *Client) Callback(ctx context.Context, req sdk.CallbackRequest) (sdk.Linkage, error) {
 	res, err := c.rpc.Callback(ctx, &pb.CallbackRequest{
-		Code:        req.Code,
-		State:       req.State,
-		RedirectUri: req.RedirectURI,
-		Query:       req.Query,
+		Code:         req.Code,
+		State:        req.State,
+		RedirectUri:  req.RedirectURI,
+		Query:        req.Query,
+		CodeVerifier: req.CodeVerifier,
 	})
 	if err != nil {
 		return sdk.Linkage{}, fromStatus(ctx, "callback", err)

@@ -69,10 +69,11 @@ func rpcs() []rpc {
 		Settings: map[string]string{"client_id": "cid", "region": "eu"},
 		Secrets:  map[string]string{"client_secret": "s3cret", "webhook_secret": "whsec"},
 	}
-	connect := sdk.ConnectRequest{RedirectURI: "https://pool.example/cb", State: "st-1", Input: map[string]string{"api_key": "k-1"}}
+	connect := sdk.ConnectRequest{RedirectURI: "https://pool.example/cb", State: "st-1", Input: map[string]string{"api_key": "k-1"},
+		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", CodeChallengeMethod: "S256"}
 	linkage := sdk.Linkage{ExternalAccountID: "ext-9", DisplayName: "Jo's pool", Credentials: creds}
 	callback := sdk.CallbackRequest{Code: "code-1", State: "st-1", RedirectURI: "https://pool.example/cb",
-		Query: map[string]string{"code": "code-1", "state": "st-1", "extra": "x"}}
+		Query: map[string]string{"code": "code-1", "state": "st-1", "extra": "x"}, CodeVerifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}
 	discover := sdk.DiscoverResult{
 		Devices: []sdk.Device{
 			{ProviderDeviceID: "dev-1", Name: "ICO", Model: "ico-2", Metadata: map[string]string{"fw": "1.0"}},

@@ -9,6 +9,8 @@
 package acmetest
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -57,27 +59,30 @@ type Server struct {
 
 	srv *httptest.Server
 
-	mu        sync.Mutex
-	seq       int
-	codes     map[string]string // authorization code → redirect_uri it was issued for
-	access    map[string]bool   // valid access tokens
-	refresh   map[string]bool   // valid refresh tokens
-	devices   []Device
-	readings  map[string][]Reading // device id → readings in arrival order
-	failNext  []int                // statuses the next API calls answer with
-	requests  map[string]int       // "METHOD /path" → count
-	pageLimit int
+	mu         sync.Mutex
+	seq        int
+	codes      map[string]string // authorization code → redirect_uri it was issued for
+	challenges map[string]string // authorization code → its PKCE code_challenge, if any
+	pkce       int               // code exchanges that proved a PKCE verifier
+	access     map[string]bool   // valid access tokens
+	refresh    map[string]bool   // valid refresh tokens
+	devices    []Device
+	readings   map[string][]Reading // device id → readings in arrival order
+	failNext   []int                // statuses the next API calls answer with
+	requests   map[string]int       // "METHOD /path" → count
+	pageLimit  int
 }
 
 // NewServer starts a fake with one account owning two devices and a few readings.
 // Close it when done.
 func NewServer() *Server {
 	s := &Server{
-		codes:     map[string]string{},
-		access:    map[string]bool{},
-		refresh:   map[string]bool{},
-		requests:  map[string]int{},
-		pageLimit: 100,
+		codes:      map[string]string{},
+		challenges: map[string]string{},
+		access:     map[string]bool{},
+		refresh:    map[string]bool{},
+		requests:   map[string]int{},
+		pageLimit:  100,
 		devices: []Device{
 			{ID: "dev-1", Name: "Backyard pool", Model: "AcmeProbe 2", Firmware: "2.4.1"},
 			{ID: "dev-2", Name: "Spa", Model: "AcmeProbe Mini"},
@@ -103,6 +108,14 @@ func NewServer() *Server {
 	s.srv = httptest.NewServer(s.count(mux))
 	s.URL = s.srv.URL
 	return s
+}
+
+// PKCEExchanges counts the code exchanges that proved the PKCE verifier of the
+// challenge sent to the consent page.
+func (s *Server) PKCEExchanges() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pkce
 }
 
 // SetDevices replaces the account's devices (none: an account without any yet).
@@ -216,10 +229,17 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad redirect_uri", http.StatusBadRequest)
 		return
 	}
+	// PKCE (RFC 7636): Acme supports S256 only, and remembers the challenge with the code.
+	challenge := q.Get("code_challenge")
+	if challenge != "" && q.Get("code_challenge_method") != "S256" {
+		http.Error(w, "unsupported code_challenge_method", http.StatusBadRequest)
+		return
+	}
 	s.mu.Lock()
 	s.seq++
 	code := "code-" + strconv.Itoa(s.seq)
 	s.codes[code] = q.Get("redirect_uri")
+	s.challenges[code] = challenge
 	s.mu.Unlock()
 	rq := redirect.Query()
 	rq.Set("code", code)
@@ -245,10 +265,20 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "authorization_code":
 		code := r.PostForm.Get("code")
 		redirect, ok := s.codes[code]
+		challenge := s.challenges[code]
 		delete(s.codes, code) // codes are single use
+		delete(s.challenges, code)
 		if !ok || redirect != r.PostForm.Get("redirect_uri") {
 			oauthError(w, http.StatusBadRequest, "invalid_grant")
 			return
+		}
+		if challenge != "" {
+			sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+			if base64.RawURLEncoding.EncodeToString(sum[:]) != challenge {
+				oauthError(w, http.StatusBadRequest, "invalid_grant")
+				return
+			}
+			s.pkce++
 		}
 	case "refresh_token":
 		rt := r.PostForm.Get("refresh_token")

@@ -1086,9 +1086,13 @@ type ConnectRequest struct {
 	RedirectUri string `protobuf:"bytes,1,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
 	State       string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	// What the user supplied, e.g. {"api_key": "..."}.
-	Input         map[string]string `protobuf:"bytes,3,rep,name=input,proto3" json:"input,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Input map[string]string `protobuf:"bytes,3,rep,name=input,proto3" json:"input,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// PKCE (RFC 7636), set by the host for redirect flows: a provider that supports it
+	// gets code_challenge and code_challenge_method on the authorize URL. Always "S256".
+	CodeChallenge       string `protobuf:"bytes,4,opt,name=code_challenge,json=codeChallenge,proto3" json:"code_challenge,omitempty"`
+	CodeChallengeMethod string `protobuf:"bytes,5,opt,name=code_challenge_method,json=codeChallengeMethod,proto3" json:"code_challenge_method,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *ConnectRequest) Reset() {
@@ -1140,6 +1144,20 @@ func (x *ConnectRequest) GetInput() map[string]string {
 		return x.Input
 	}
 	return nil
+}
+
+func (x *ConnectRequest) GetCodeChallenge() string {
+	if x != nil {
+		return x.CodeChallenge
+	}
+	return ""
+}
+
+func (x *ConnectRequest) GetCodeChallengeMethod() string {
+	if x != nil {
+		return x.CodeChallengeMethod
+	}
+	return ""
 }
 
 // Exactly one of authorize_url (redirect flow) and linkage (immediate linkage) is set.
@@ -1201,7 +1219,10 @@ type CallbackRequest struct {
 	State       string                 `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	RedirectUri string                 `protobuf:"bytes,3,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
 	// Every callback query parameter, for providers that send more.
-	Query         map[string]string `protobuf:"bytes,4,rep,name=query,proto3" json:"query,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Query map[string]string `protobuf:"bytes,4,rep,name=query,proto3" json:"query,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// PKCE: the verifier of the challenge sent at connect; a provider that supports PKCE
+	// gets it as code_verifier in the token exchange.
+	CodeVerifier  string `protobuf:"bytes,5,opt,name=code_verifier,json=codeVerifier,proto3" json:"code_verifier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1262,6 +1283,13 @@ func (x *CallbackRequest) GetQuery() map[string]string {
 		return x.Query
 	}
 	return nil
+}
+
+func (x *CallbackRequest) GetCodeVerifier() string {
+	if x != nil {
+		return x.CodeVerifier
+	}
+	return ""
 }
 
 type CallbackResponse struct {
@@ -1947,23 +1975,26 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\fSecretsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
-	"\x11ConfigureResponse\"\xc9\x01\n" +
+	"\x11ConfigureResponse\"\xa4\x02\n" +
 	"\x0eConnectRequest\x12!\n" +
 	"\fredirect_uri\x18\x01 \x01(\tR\vredirectUri\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12D\n" +
-	"\x05input\x18\x03 \x03(\v2..poolhost.adapter.v1.ConnectRequest.InputEntryR\x05input\x1a8\n" +
+	"\x05input\x18\x03 \x03(\v2..poolhost.adapter.v1.ConnectRequest.InputEntryR\x05input\x12%\n" +
+	"\x0ecode_challenge\x18\x04 \x01(\tR\rcodeChallenge\x122\n" +
+	"\x15code_challenge_method\x18\x05 \x01(\tR\x13codeChallengeMethod\x1a8\n" +
 	"\n" +
 	"InputEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"n\n" +
 	"\x0fConnectResponse\x12#\n" +
 	"\rauthorize_url\x18\x01 \x01(\tR\fauthorizeUrl\x126\n" +
-	"\alinkage\x18\x02 \x01(\v2\x1c.poolhost.adapter.v1.LinkageR\alinkage\"\xdf\x01\n" +
+	"\alinkage\x18\x02 \x01(\v2\x1c.poolhost.adapter.v1.LinkageR\alinkage\"\x84\x02\n" +
 	"\x0fCallbackRequest\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12!\n" +
 	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12E\n" +
-	"\x05query\x18\x04 \x03(\v2/.poolhost.adapter.v1.CallbackRequest.QueryEntryR\x05query\x1a8\n" +
+	"\x05query\x18\x04 \x03(\v2/.poolhost.adapter.v1.CallbackRequest.QueryEntryR\x05query\x12#\n" +
+	"\rcode_verifier\x18\x05 \x01(\tR\fcodeVerifier\x1a8\n" +
 	"\n" +
 	"QueryEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
