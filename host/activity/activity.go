@@ -26,7 +26,7 @@ type Store interface {
 
 // Outcome names, the keys of Hour.Counts and Provider.Totals.
 const (
-	Accepted = "accepted" // webhook.received: verified, parsed and stored (readings may be dropped)
+	Accepted = "accepted" // webhook.received or ingestion.retry_succeeded: parsed and stored (readings may be dropped)
 	Queued   = "queued"   // webhook.queued_for_retry
 	Dead     = "dead"     // ingestion.dead, at receipt or after the last retry
 	Rejected = "rejected" // webhook.rejected: failed verification
@@ -36,10 +36,11 @@ const (
 var Outcomes = []string{Accepted, Queued, Dead, Rejected}
 
 var outcomeOf = map[string]string{
-	"webhook.received":         Accepted,
-	"webhook.queued_for_retry": Queued,
-	"ingestion.dead":           Dead,
-	"webhook.rejected":         Rejected,
+	"webhook.received":          Accepted,
+	"ingestion.retry_succeeded": Accepted, // a queued or requeued delivery, stored at last
+	"webhook.queued_for_retry":  Queued,
+	"ingestion.dead":            Dead,
+	"webhook.rejected":          Rejected,
 }
 
 // Hour is one hour of a provider's deliveries.

@@ -52,14 +52,14 @@ func TestOverview(t *testing.T) {
 		t.Fatalf("providers %+v", ov.Providers)
 	}
 	acme := ov.Providers[1]
-	want := map[string]int64{activity.Accepted: 2, activity.Queued: 1, activity.Dead: 2, activity.Rejected: 3}
+	want := map[string]int64{activity.Accepted: 3, activity.Queued: 1, activity.Dead: 2, activity.Rejected: 3}
 	for k, v := range want {
 		if acme.Totals[k] != v {
 			t.Errorf("%s = %d, want %d (%v)", k, acme.Totals[k], v, acme.Totals)
 		}
 	}
 	last := acme.Hours[len(acme.Hours)-1]
-	if last.Counts[activity.Accepted] != 1 || acme.Hours[len(acme.Hours)-3].Counts[activity.Accepted] != 1 {
+	if last.Counts[activity.Accepted] != 2 || acme.Hours[len(acme.Hours)-3].Counts[activity.Accepted] != 1 {
 		t.Errorf("hours: last %v, two before %v", last.Counts, acme.Hours[len(acme.Hours)-3].Counts)
 	}
 	if len(acme.Dropped) != 2 || acme.Dropped[0].Reason != "unknown_metric" || acme.Dropped[0].Count != 2 {

@@ -29,7 +29,8 @@ type ActivityCount struct {
 	Suppressed int64 `db:"suppressed"`
 }
 
-// DeliveryActivity counts webhook outcomes (received, queued for retry, dead, rejected)
+// DeliveryActivity counts webhook outcomes (received, queued for retry, dead, rejected,
+// stored by a retry)
 // by provider and hour since a time, from the audit trail — the one record every
 // replica writes. It reads the audit rows of the period: meant for an operator's page,
 // not for a hot path.
@@ -38,9 +39,9 @@ func (q queries) DeliveryActivity(ctx context.Context, since time.Time) ([]Activ
 	err := q.sel(ctx, &out, `SELECT provider, action, `+q.d.hourSQL("at")+` AS hour, COUNT(*) AS n,
 			SUM(`+q.d.auditDetailIntSQL("suppressed_since_last")+`) AS suppressed
 		FROM audit_events
-		WHERE at >= ? AND action IN (?, ?, ?, ?) AND provider <> ''
+		WHERE at >= ? AND action IN (?, ?, ?, ?, ?) AND provider <> ''
 		GROUP BY provider, action, hour ORDER BY provider, hour`,
-		ts(since), auditWebhookReceived, auditWebhookQueued, auditWebhookRejected, auditIngestionDead)
+		ts(since), auditWebhookReceived, auditWebhookQueued, auditWebhookRejected, auditIngestionDead, auditRetrySucceeded)
 	if err != nil {
 		return nil, fmt.Errorf("delivery activity: %w", err)
 	}

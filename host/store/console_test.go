@@ -132,7 +132,7 @@ func TestActivityAndAttention(t *testing.T) {
 			}
 			got[a.Action] += a.Count + a.Suppressed
 		}
-		if fmt.Sprint(got) != "map[ingestion.dead:1 webhook.queued_for_retry:1 webhook.received:2 webhook.rejected:5]" {
+		if fmt.Sprint(got) != "map[ingestion.dead:1 ingestion.retry_succeeded:1 webhook.queued_for_retry:1 webhook.received:2 webhook.rejected:5]" {
 			t.Errorf("activity %v", got)
 		}
 		dropped, err := e.s.DroppedReadings(ctx, now.Add(-24*time.Hour))

@@ -330,6 +330,10 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Fatalf("unparseable delivery: %d", resp.StatusCode)
 		}
 	}
+	// The host's log says what happened to them: dead, not "kept for retry".
+	if out := srv.out.String(); !strings.Contains(out, "kept as a dead letter for an operator") || strings.Contains(out, "kept for retry") {
+		t.Errorf("the log of a dead delivery does not say it is dead:\n%s", out)
+	}
 	// A dead letter whose cause has since been fixed: a well-formed payload, dead when
 	// it arrived (as after a plugin bug), with a signature header and a key in the body
 	// the console must not show.
@@ -548,6 +552,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		br.run(chromedp.Navigate(base+"/ui/failures/999999"), chromedp.WaitVisible(chromedp.CSS("#problem")))
 		br.expectOnly("missing failure", http.StatusNotFound)
 		br.screenshot("14-not-found")
+	})
+
+	t.Run("sign out", func(t *testing.T) {
+		br.t = t
+		br.run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#providers")))
+		br.submit(`form[action="/ui/signout"] button`)
+		if loc := br.location(); loc != base+"/ui/signin" {
+			t.Errorf("after sign-out: at %s", loc)
+		}
+		br.run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#token")))
+		br.clean("signin (after sign-out)")
+		br.signIn(base+"/ui/providers", adminToken) // for the next step
+		br.run(chromedp.WaitVisible(chromedp.CSS("#providers")))
 	})
 
 	t.Run("revoking the token ends the session", func(t *testing.T) {

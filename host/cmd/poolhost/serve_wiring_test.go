@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -96,5 +97,56 @@ provider "ttn" {
 	}
 	if t.Failed() {
 		os.Stderr.Write(body)
+	}
+}
+
+// TestReadyzDegradedByFailedProvider: an enabled provider whose plugin is failed (here a
+// wrong sha256 pin, which never heals by restarting) leaves the host ready but degraded,
+// and /readyz names the provider's state.
+func TestReadyzDegradedByFailedProvider(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "key"), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	writeTestFile(t, filepath.Join(dir, "generic.secret"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	writeTestFile(t, filepath.Join(dir, "not-a-plugin"), "#!/bin/sh\nexit 1\n")
+	path := filepath.Join(dir, "poolhost.hcl")
+	writeTestFile(t, path, `
+database_url    = "sqlite:`+filepath.Join(dir, "poolhost.db")+`"
+listen          = "127.0.0.1:0"
+credentials_key = file("key")
+provider "generic" {
+  webhooks = true
+  binary   = "`+filepath.Join(dir, "not-a-plugin")+`"
+  sha256   = "`+strings.Repeat("0", 64)+`"
+  secrets  = { webhook_secret = file("generic.secret") }
+}
+provider "ttn" {
+  enabled = false
+}
+`)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(context.Background(), cfg, hclog.New(&hclog.LoggerOptions{Output: io.Discard}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.plugins.Close()
+		s.store.Close()
+	})
+	_ = s.plugins.Start(context.Background()) // the pin is refused: generic is failed
+
+	srv := httptest.NewServer(s.http.Handler)
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	want := `{"checks":{"database":"ok","migrations":"ok","plugins":"degraded"},"providers":{"generic":"failed","ttn":"disabled"},"status":"degraded"}`
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != want {
+		t.Fatalf("/readyz: %d %s\nwant 200 %s", resp.StatusCode, body, want)
 	}
 }
