@@ -8,6 +8,7 @@ import (
 
 type metrics struct {
 	deliveries *prometheus.CounterVec
+	replays    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -16,5 +17,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "poolhost_webhook_deliveries_total",
 			Help: "Webhook deliveries by outcome: accepted (200), queued and dead (202), rejected (401), unavailable (503), not_found (404), too_large (413).",
 		}, []string{"provider", "outcome"})),
+		replays: ingest.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "poolhost_webhook_replays_total",
+			Help: "Verified deliveries that repeated one handled within the replay window (same delivery id, or the same unparseable body): answered as the first, nothing written.",
+		}, []string{"provider"})),
 	}
 }

@@ -95,6 +95,7 @@ type Service struct {
 	cfg     Config
 	log     hclog.Logger
 	limiter *auditLimiter
+	replays *replayCache
 	metrics *metrics
 	now     func() time.Time
 }
@@ -125,6 +126,7 @@ func New(d Deps, cfg Config) *Service {
 		cfg:     cfg,
 		log:     d.Logger.Named("webhook"),
 		limiter: newAuditLimiter(cfg.RejectAuditInterval, 10_000),
+		replays: newReplayCache(),
 		metrics: newMetrics(d.Registerer),
 		now:     time.Now,
 	}
@@ -236,11 +238,17 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 	res, err := plugin.IngestWebhook(ctx, req)
 	var parseErr *grpcplugin.ParseError
 	switch {
-	case err == nil:
+	case err == nil && res.DeliveryID == "":
 		return s.persist(ctx, dl, receivedAt, res)
+	case err == nil:
+		return s.once(deliveryKey(dl.Provider, dl.AccountID, res.DeliveryID), dl.Provider, receivedAt, func() (Outcome, error) {
+			return s.persist(ctx, dl, receivedAt, res)
+		})
 	case errors.As(err, &parseErr):
 		// Verified, then the parse failed: the payload is authentic and worth keeping.
-		return s.keep(ctx, dl, receivedAt, "", parseErr.Err)
+		return s.once(bodyKey(dl.Provider, dl.AccountID, dl.Body), dl.Provider, receivedAt, func() (Outcome, error) {
+			return s.keep(ctx, dl, receivedAt, "", parseErr.Err)
+		})
 	case sdk.IsKind(err, sdk.KindRejected):
 		return Outcome{}, s.reject(ctx, dl, err)
 	case sdk.IsKind(err, sdk.KindUnsupported):
@@ -257,7 +265,22 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 			"request_id", dl.RequestID, "error", err, "verify_error", verr)
 		return Outcome{}, ErrUnavailable
 	}
-	return s.keep(ctx, dl, receivedAt, "", err)
+	return s.once(bodyKey(dl.Provider, dl.AccountID, dl.Body), dl.Provider, receivedAt, func() (Outcome, error) {
+		return s.keep(ctx, dl, receivedAt, "", err)
+	})
+}
+
+// once handles a verified delivery under key, unless a copy of it was handled within
+// the replay window: the copy's outcome is then the answer, and nothing is written.
+func (s *Service) once(key, provider string, now time.Time, handle func() (Outcome, error)) (Outcome, error) {
+	prev, replay, finish := s.replays.claim(key, now)
+	if replay {
+		s.metrics.replays.WithLabelValues(provider).Inc()
+		return prev, nil
+	}
+	out, err := handle()
+	finish(out, err == nil)
+	return out, err
 }
 
 // account loads the account of an account-scoped URL and its decrypted credentials. An
