@@ -2,11 +2,14 @@ package console_test
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -233,5 +236,72 @@ func TestPagesRenderEmptyStates(t *testing.T) {
 		if code, body := get(path); code != want || !strings.Contains(body, `id="problem"`) {
 			t.Errorf("%s: %d, want %d with a problem", path, code, want)
 		}
+	}
+}
+
+// TestAuditPaging: the audit trail pages by 50, newest first, keeping its filters.
+func TestAuditPaging(t *testing.T) {
+	e := newEnv(t, "http://x")
+	ctx := context.Background()
+	for i := range 60 {
+		if _, err := e.st.AppendAudit(ctx, store.AuditEvent{Action: "test.event", Actor: "system", Provider: "acme", TargetType: "thing", TargetID: "n" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cookie := e.signIn(t, e.admin).Cookies()[0]
+	page := func(path string) string {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+		req.AddCookie(cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	first := page("/ui/audit?action=test.event")
+	if n := strings.Count(first, "<code>test.event</code>"); n != 50 || !strings.Contains(first, "n59") {
+		t.Fatalf("first page: %d rows", n)
+	}
+	m := regexp.MustCompile(`href="/ui/audit\?([^"]+)">Older`).FindStringSubmatch(first)
+	if m == nil || !strings.Contains(m[1], "action=test.event") {
+		t.Fatalf("no next link keeping the filter")
+	}
+	second := page("/ui/audit?" + html.UnescapeString(m[1]))
+	if n := strings.Count(second, "<code>test.event</code>"); n != 10 || !strings.Contains(second, "n0<") || strings.Contains(second, ">Older") {
+		t.Fatalf("second page: %d rows", n)
+	}
+}
+
+// TestFailurePaging: the dead-letter list pages by 50 and keeps its filters.
+func TestFailurePaging(t *testing.T) {
+	e := newEnv(t, "http://x") // one dead acme failure already
+	ctx := context.Background()
+	for range 54 {
+		if _, err := e.st.EnqueueFailure(ctx, store.NewFailure{Provider: "acme", Payload: []byte("x"), MaxAttempts: 1, Error: "bad", Dead: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cookie := e.signIn(t, e.admin).Cookies()[0]
+	page := func(path string) string {
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+		req.AddCookie(cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	first := page("/ui/failures?provider=acme&status=dead")
+	m := regexp.MustCompile(`href="(/ui/failures\?[^"]+)">Older`).FindStringSubmatch(first)
+	if strings.Count(first, `<tr id="failure-`) != 50 || m == nil {
+		t.Fatalf("first page: %d rows, next %v", strings.Count(first, `<tr id="failure-`), m)
+	}
+	second := page(html.UnescapeString(m[1]))
+	if n := strings.Count(second, `<tr id="failure-`); n != 5 || !strings.Contains(second, `option value="dead" selected`) {
+		t.Fatalf("second page: %d rows", n)
 	}
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"encoding/json"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -113,7 +114,7 @@ type failureListView struct {
 	Providers []string
 	Statuses  []string
 	Failures  []store.Failure
-	Next      string // query string of the next page, "" on the last
+	Next      template.URL // the next page, "" on the last
 }
 
 type failureFilter struct {
@@ -170,7 +171,7 @@ func (c *Console) failureList(w http.ResponseWriter, r *http.Request, a auth.Act
 	if next != 0 {
 		nq := f.query()
 		nq.Set("before", strconv.FormatInt(next, 10))
-		v.Next = nq.Encode()
+		v.Next = template.URL("/ui/failures?" + nq.Encode()) // built by url.Values: safe as a URL
 	}
 	c.render(w, r, http.StatusOK, "failures", view{Title: "Dead letters and retries", Nav: "failures", Actor: a, Flash: flash(r), Data: v})
 	return nil
@@ -313,7 +314,7 @@ type auditView struct {
 	Action, Provider string
 	Since            time.Time
 	Events           []audit.Event
-	Next             string
+	Next             template.URL
 	Providers        []string
 }
 
@@ -342,7 +343,7 @@ func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request, a auth.Acto
 				nq.Set(k, s)
 			}
 		}
-		v.Next = nq.Encode()
+		v.Next = template.URL("/ui/audit?" + nq.Encode()) // built by url.Values: safe as a URL
 	}
 	c.render(w, r, http.StatusOK, "audit", view{Title: "Audit trail", Nav: "audit", Actor: a, Data: v})
 	return nil
