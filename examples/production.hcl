@@ -76,6 +76,7 @@ plugins {
   backoff_base    = "1s"
   backoff_cap     = "1m"
   pass_env        = ["HTTPS_PROXY", "NO_PROXY"] # an egress proxy, if any; never a secret
+  require_pin     = true                        # refuse any enabled provider without a sha256
 }
 
 # Pin every binary: `sha256sum /usr/local/lib/poolhost/plugins/poolhost-provider-<id>`.

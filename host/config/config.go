@@ -133,6 +133,9 @@ type Plugins struct {
 	// pluginmgr.EnvAllowList, e.g. HTTPS_PROXY. Whatever is named here reaches every
 	// plugin, so it must not name a secret.
 	PassEnv []string
+	// RequirePin refuses every enabled provider without a sha256 pin, at config load
+	// and again at launch. Default false; production sets it.
+	RequirePin bool
 }
 
 // Stage values.

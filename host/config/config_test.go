@@ -184,6 +184,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown_attr.hcl", []string{"unknown_attr.hcl:5,", "enabeld", "Did you mean \"enabled\""}},
 		{"missing_database.hcl", []string{"missing_database.hcl:1,", "database_url is required"}},
 		{"bad_sha.hcl", []string{"bad_sha.hcl:5,", "64 hex"}},
+		{"unpinned.hcl", []string{"unpinned.hcl:6,", `plugins { require_pin = true }: provider "ttn" needs sha256`}},
 		{"syntax.hcl", []string{"syntax.hcl:4,"}},
 		{"bad_type.hcl", []string{"bad_type.hcl:5,", "max_attempts", "number is required"}},
 		{"bad_backoff.hcl", []string{"bad_backoff.hcl:6,", "backoff_cap"}},

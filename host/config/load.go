@@ -55,7 +55,7 @@ var (
 	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
 	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention")}
 	pluginsSchema = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
-		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env")}
+		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin")}
 	providerSchema = &hcl.BodySchema{
 		Attributes: attrs("enabled", "stage", "pilot_users", "access", "binary", "sha256",
 			"webhooks", "poll", "poll_interval", "settings", "secrets"),
@@ -512,6 +512,7 @@ func (d *decoder) config(root section) *Config {
 		c.Plugins.BackoffBase = d.duration(p.attr("backoff_base"), c.Plugins.BackoffBase)
 		c.Plugins.BackoffCap = d.duration(p.attr("backoff_cap"), c.Plugins.BackoffCap)
 		c.Plugins.PassEnv = d.stringList(p.attr("pass_env"))
+		c.Plugins.RequirePin = d.boolean(p.attr("require_pin"), c.Plugins.RequirePin)
 		d.backoffOrder(p, "plugins", c.Plugins.BackoffBase, c.Plugins.BackoffCap)
 	}
 
@@ -584,6 +585,9 @@ func (d *decoder) provider(id string, s section, c *Config) Provider {
 	p.SHA256 = strings.ToLower(d.str(s.attr("sha256"), ""))
 	if s.attr("sha256") != nil && !sha256Re.MatchString(p.SHA256) {
 		d.errorf(s.attr("sha256").Expr.Range().Ptr(), "Invalid sha256", "sha256 must be 64 hex characters (the output of sha256sum)")
+	}
+	if c.Plugins.RequirePin && p.Enabled && s.attr("sha256") == nil {
+		d.errorf(s.def.Ptr(), "Missing sha256", "plugins { require_pin = true }: provider %q needs sha256 = \"<sha256sum of %s>\"", id, p.Binary)
 	}
 
 	if t, ok := d.single(s.blocks, "timeouts", timeoutsSchema); ok {

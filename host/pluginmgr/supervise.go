@@ -388,7 +388,17 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 	p.mu.Lock()
 	pc, pcfg, level := p.cfg, p.pcfg, p.level
 	p.mu.Unlock()
+	p.m.mu.Lock()
+	pluginDir := p.m.cfg.PluginDir
+	p.m.mu.Unlock()
 
+	if err := checkBinary(pluginDir, pc.Binary); err != nil {
+		return nil, &startError{err}
+	}
+	if pcfg.RequirePin && pc.SHA256 == "" {
+		// Config load refuses this already; a config built in code must not slip by.
+		return nil, &startError{fmt.Errorf("plugins.require_pin is set and %s has no sha256 pin", pc.Binary)}
+	}
 	sum, err := fileSHA256(pc.Binary)
 	if err != nil {
 		return nil, &startError{fmt.Errorf("read plugin binary: %w", err)}

@@ -54,13 +54,14 @@ func TestOndiloBinaryQuietPollsKeepRotatedTokens(t *testing.T) {
 			cfg, err := config.Parse(filepath.Join(dir, "poolhost.hcl"), []byte(fmt.Sprintf(`
 database_url    = "sqlite:unused.db"
 credentials_key = file("creds.key")
+plugin_dir      = %q
 provider "ondilo" {
   binary        = %q
   poll          = true
   poll_interval = "15m"
   settings      = { base_url = %q }
 }
-`, bin, fake.URL)))
+`, filepath.Dir(bin), bin, fake.URL)))
 			if err != nil {
 				t.Fatal(err)
 			}
