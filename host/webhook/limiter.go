@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -58,4 +59,76 @@ func (l *auditLimiter) evict(now time.Time) {
 	if len(l.keys) >= l.maxKeys {
 		clear(l.keys)
 	}
+}
+
+// rejectBudget caps the webhook.rejected rows of each provider per interval, whatever
+// the number of clients: the per-client limiter alone let an attacker with many
+// addresses (an IPv6 /64 holds 2^64) write one row per request. Past the cap, rejections
+// are only counted; the first rejection of the next interval is preceded by one summary
+// row saying how many were left out.
+type rejectBudget struct {
+	mu       sync.Mutex
+	interval time.Duration
+	max      int
+	windows  map[string]*budgetWindow // by provider: a known provider's id, a bounded set
+}
+
+type budgetWindow struct {
+	start      time.Time
+	rows       int
+	suppressed int
+}
+
+// rejectSummary is a closed interval that suppressed rows.
+type rejectSummary struct {
+	From, To   time.Time
+	Suppressed int
+}
+
+func newRejectBudget(interval time.Duration, max int) *rejectBudget {
+	return &rejectBudget{interval: interval, max: max, windows: map[string]*budgetWindow{}}
+}
+
+// take reports whether provider may write a rejection row at now, and the summary of
+// the interval that just ended, if it left rows out.
+func (b *rejectBudget) take(provider string, now time.Time) (bool, *rejectSummary) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w := b.windows[provider]
+	var sum *rejectSummary
+	if w == nil || now.Sub(w.start) >= b.interval {
+		if w != nil && w.suppressed > 0 {
+			sum = &rejectSummary{From: w.start, To: w.start.Add(b.interval), Suppressed: w.suppressed}
+		}
+		w = &budgetWindow{start: now}
+		b.windows[provider] = w
+	}
+	if w.rows >= b.max {
+		w.suppressed++
+		return false, sum
+	}
+	w.rows++
+	return true, sum
+}
+
+// clientKey is the part of a client address that identifies a sender for the limiter: an
+// IPv6 address's /64, the network one subscriber is usually given, or the whole IPv4
+// address.
+func clientKey(client string) string {
+	addr, err := netip.ParseAddr(client)
+	if err != nil {
+		if ap, err2 := netip.ParseAddrPort(client); err2 == nil {
+			addr, err = ap.Addr(), nil
+		}
+	}
+	if err != nil {
+		return client
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		if p, err := addr.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return addr.String()
 }

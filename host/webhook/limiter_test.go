@@ -33,3 +33,39 @@ func TestAuditLimiter(t *testing.T) {
 		t.Errorf("limiter holds %d keys, want at most 2", len(l.keys))
 	}
 }
+
+func TestRejectBudget(t *testing.T) {
+	b := newRejectBudget(time.Minute, 3)
+	t0 := time.Unix(1_700_000_000, 0)
+	for i := 0; i < 10; i++ {
+		ok, sum := b.take("generic", t0.Add(time.Duration(i)*time.Second))
+		if ok != (i < 3) || sum != nil {
+			t.Fatalf("rejection %d: allow=%v summary=%v, want allow=%v and no summary", i, ok, sum, i < 3)
+		}
+	}
+	if ok, _ := b.take("ttn", t0); !ok {
+		t.Fatal("another provider's budget was spent")
+	}
+	ok, sum := b.take("generic", t0.Add(time.Minute))
+	if !ok || sum == nil || sum.Suppressed != 7 || !sum.From.Equal(t0) {
+		t.Fatalf("next interval: allow=%v summary=%+v, want allowed with 7 suppressed since %v", ok, sum, t0)
+	}
+	if _, sum := b.take("generic", t0.Add(2*time.Minute+time.Second)); sum != nil {
+		t.Fatalf("an interval that suppressed nothing has summary %+v", sum)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":                  "192.0.2.7",
+		"192.0.2.7:5555":             "192.0.2.7",
+		"::ffff:192.0.2.7":           "192.0.2.7",
+		"2001:db8:1:2:3:4:5:6":       "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:443": "2001:db8:1:2::/64",
+		"not an address":             "not an address",
+	} {
+		if got := clientKey(in); got != want {
+			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/poolhost/poolhost/host/internal/ingesttest"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/webhook"

@@ -87,7 +87,13 @@ type Config struct {
 	// RejectAuditInterval lets one webhook.rejected row per provider and client through
 	// per interval. Default 1m.
 	RejectAuditInterval time.Duration
+	// RejectAuditMax caps the webhook.rejected rows of one provider per interval, over
+	// all clients; the rest are summed into one summary row. Default 20.
+	RejectAuditMax int
 }
+
+// ActionRejectedSummary counts the rejections an interval left out of the audit trail.
+const ActionRejectedSummary = "webhook.rejected_summary"
 
 // Service runs the pipeline.
 type Service struct {
@@ -96,6 +102,7 @@ type Service struct {
 	log     hclog.Logger
 	limiter *auditLimiter
 	replays *replayCache
+	budget  *rejectBudget
 	metrics *metrics
 	now     func() time.Time
 }
@@ -121,12 +128,16 @@ func New(d Deps, cfg Config) *Service {
 	if cfg.RejectAuditInterval <= 0 {
 		cfg.RejectAuditInterval = time.Minute
 	}
+	if cfg.RejectAuditMax <= 0 {
+		cfg.RejectAuditMax = 20
+	}
 	return &Service{
 		d:       d,
 		cfg:     cfg,
 		log:     d.Logger.Named("webhook"),
 		limiter: newAuditLimiter(cfg.RejectAuditInterval, 10_000),
 		replays: newReplayCache(),
+		budget:  newRejectBudget(cfg.RejectAuditInterval, cfg.RejectAuditMax),
 		metrics: newMetrics(d.Registerer),
 		now:     time.Now,
 	}
@@ -411,10 +422,19 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 	return Outcome{Status: status, FailureID: id}, nil
 }
 
-// reject audits a rejected delivery, at most once per provider, client and interval.
+// reject audits a rejected delivery, at most once per provider, client (an IPv6 /64)
+// and interval, and at most RejectAuditMax times per provider and interval.
 func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 	now := s.now()
-	if ok, suppressed := s.limiter.allow(dl.Provider+"|"+dl.Client, now); ok {
+	ok, suppressed := s.limiter.allow(dl.Provider+"|"+clientKey(dl.Client), now)
+	if ok {
+		var sum *rejectSummary
+		ok, sum = s.budget.take(dl.Provider, now)
+		if sum != nil {
+			s.auditRejectSummary(ctx, dl, *sum)
+		}
+	}
+	if ok {
 		details := store.Details{"client": dl.Client, "reason": errorText(cause)}
 		if suppressed > 0 {
 			details["suppressed_since_last"] = suppressed
@@ -436,6 +456,26 @@ func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 	}
 	s.log.Debug("webhook rejected", "provider", dl.Provider, "client", dl.Client, "request_id", dl.RequestID, "error", cause)
 	return ErrRejected
+}
+
+// auditRejectSummary writes the one row that stands for the rejections an interval left
+// out of the audit trail.
+func (s *Service) auditRejectSummary(ctx context.Context, dl Delivery, sum rejectSummary) {
+	_, err := s.d.Store.AppendAudit(ctx, store.AuditEvent{
+		At:        sum.To,
+		Action:    ActionRejectedSummary,
+		Actor:     "anonymous",
+		Provider:  dl.Provider,
+		RequestID: dl.RequestID,
+		Details: store.Details{
+			"suppressed": sum.Suppressed,
+			"from":       sum.From.UTC().Format(time.RFC3339),
+			"to":         sum.To.UTC().Format(time.RFC3339),
+		},
+	})
+	if err != nil {
+		s.log.Error("audit rejected webhooks summary", "provider", dl.Provider, "error", err)
+	}
 }
 
 // errorText is a cause as operators see it in the failures table, bounded in size.
