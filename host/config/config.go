@@ -33,6 +33,9 @@ type Config struct {
 
 	// Providers in file order, enabled or not.
 	Providers []Provider
+
+	// Warnings are problems that do not stop the host, each with its file position.
+	Warnings []string
 }
 
 // Provider returns the provider block with the given id.

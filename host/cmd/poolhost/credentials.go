@@ -2,33 +2,39 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/store"
 )
 
-// runCredentials is `poolhost credentials rewrap --config FILE`: the last step of a key
-// rotation. The operator makes the new key credentials_key and lists the old one in
-// credentials_old_keys; serve then decrypts with either and seals with the new one. rewrap
-// re-seals every stored credential under the new key, after which the old key can be
-// removed from the config.
-func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	sub, rest := subcommand(args)
-	fs := flag.NewFlagSet("credentials "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", defaultConfig, "configuration `file`")
-	if err := fs.Parse(rest); err != nil {
-		return 2
-	}
-	if sub != "rewrap" {
-		fmt.Fprintln(stderr, "usage: poolhost credentials rewrap [--config FILE]")
-		return 2
-	}
-	cfg, err := config.Load(*configPath)
+func init() {
+	registerGroup("credentials", "manage the stored provider credentials", "", "")
+	register("credentials", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "rewrap [flags]",
+			Short: "re-seal every stored credential under the current credentials_key",
+			Long: `rewrap is the last step of a key rotation. Make the new key credentials_key and list
+the old one in credentials_old_keys; serve then opens credentials with either key and
+seals with the new one. rewrap re-seals every stored credential under the new key, after
+which the old key can be removed from the config.`,
+			Example: "  poolhost credentials rewrap --config /etc/poolhost/poolhost.hcl",
+		}
+		configPath := configFlag(c)
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			return runCredentialsRewrap(ctx, *configPath, stdout, stderr)
+		})
+		return c
+	})
+}
+
+// runCredentialsRewrap is `poolhost credentials rewrap`: see its help above.
+func runCredentialsRewrap(ctx context.Context, configPath string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "poolhost credentials rewrap: %v\n", err)
 		return 1

@@ -5,130 +5,229 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"text/tabwriter"
+	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/failures"
+	"github.com/poolhost/poolhost/host/httpapi"
 )
 
-const failuresUsage = `usage:
-  poolhost failures list    [--config FILE | --database-url URL] [--status pending|processing|resolved|dead] [--provider P] [--limit N]
-  poolhost failures requeue [--config FILE | --database-url URL] ID
-  poolhost failures requeue [--config FILE | --database-url URL] --provider P [--from RFC3339] [--to RFC3339]
-  poolhost failures discard [--config FILE | --database-url URL] ID
-`
+// The failures commands are the dead-letter operations of the admin API, for operators
+// with shell access. Changes are audited as system:cli. They never migrate first:
+// looking at dead letters must not change the schema on the side.
+func init() {
+	registerGroup("failures", "inspect, requeue and discard ingestion dead letters",
+		`A delivery the host accepted but could not store is kept as a failure and retried by
+the retry worker; after its last attempt it is dead until requeued or discarded.`,
+		`  poolhost failures list --status dead
+  poolhost failures show 12
+  poolhost failures requeue --provider ttn --from 2026-01-01T00:00:00Z`)
 
-// runFailures is `poolhost failures list|requeue|discard`: the dead-letter operations of
-// the admin API, for operators with shell access. Changes are audited as system:cli.
-func runFailures(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, failuresUsage)
-		return 2
-	}
-	sub, args := args[0], args[1:]
-	fs, db := storeFlags("failures "+sub, stderr)
-	status := fs.String("status", "", "list: only this status")
-	provider := fs.String("provider", "", "list: only this provider; requeue: bulk by provider")
-	limit := fs.Int("limit", 50, "list: at most this many, newest first")
-	from := fs.String("from", "", "bulk requeue: created at or after (RFC 3339)")
-	to := fs.String("to", "", "bulk requeue: created before (RFC 3339)")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	fail := func(err error) int {
-		// The operator's own shell is no client to hide causes from, and a CLI run has no
-		// log to find them in: an unexpected error is printed whole.
-		msg := host.ErrorMessage(err)
-		if host.ErrorCode(err) == host.EINTERNAL {
-			msg = err.Error()
+	register("failures", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:     "list [flags]",
+			Short:   "list failures, newest first",
+			Example: "  poolhost failures list --status dead --provider generic --format json",
 		}
-		fmt.Fprintf(stderr, "poolhost failures %s: %s\n", sub, msg)
-		return failuresExitCode(err)
-	}
+		db := storeFlags(c)
+		status := c.Flags().String("status", "", "only this `status`: pending, processing, resolved or dead")
+		provider := c.Flags().String("provider", "", "only this `provider`")
+		limit := c.Flags().Int("limit", 50, "at most this `many`")
+		f := formatFlag(c)
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			return withFailures(ctx, db, "list", stderr, func(svc *failures.Service) error {
+				fl, _, err := svc.List(ctx, failures.Filter{Status: *status, Provider: *provider, Limit: *limit})
+				if err != nil {
+					return err
+				}
+				views := make([]httpapi.FailureView, 0, len(fl))
+				for _, x := range fl {
+					views = append(views, httpapi.NewFailureView(x, false))
+				}
+				return f.write(stdout, views, func(w io.Writer) {
+					fmt.Fprintln(w, "ID\tPROVIDER\tACCOUNT\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tRECEIVED\tLAST ERROR")
+					for _, v := range views {
+						fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%d/%d\t%s\t%s\t%s\n", v.ID, v.Provider, v.AccountID, v.Status,
+							v.Attempts, v.MaxAttempts, v.NextAttemptAt.Format(time.RFC3339), v.ReceivedAt.Format(time.RFC3339), clip(v.LastError, 80))
+					}
+				})
+			})
+		})
+		return c
+	})
 
-	// Never migrate first: looking at dead letters must not change the schema on the side.
+	register("failures", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "show [flags] ID",
+			Short: "show one failure: its state, error history, headers and payload (credentials redacted)",
+			Example: `  poolhost failures show 12
+  poolhost failures show 12 --format json | jq .payload`,
+			Args: exactArgs(1, "one failure ID"),
+		}
+		db := storeFlags(c)
+		f := formatFlag(c)
+		c.RunE = run(func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			id, err := failureID(args[0])
+			if err != nil {
+				return usage(stderr, c, err)
+			}
+			return withFailures(ctx, db, "show", stderr, func(svc *failures.Service) error {
+				x, err := svc.Get(ctx, id)
+				if err != nil {
+					return err
+				}
+				in := failures.Inspect(x)
+				type header struct {
+					Name     string   `json:"name"`
+					Values   []string `json:"values"`
+					Redacted bool     `json:"redacted,omitempty"`
+				}
+				out := struct {
+					httpapi.FailureView
+					Headers []header `json:"headers"`
+					Payload string   `json:"payload"`
+					Binary  bool     `json:"binary,omitempty"`
+				}{FailureView: httpapi.NewFailureView(x, false), Headers: []header{}, Payload: in.Payload, Binary: in.Binary}
+				for _, h := range in.Headers {
+					out.Headers = append(out.Headers, header{h.Name, h.Values, h.Redacted})
+				}
+				return f.write(stdout, out, func(w io.Writer) {
+					v := out.FailureView
+					fmt.Fprintf(w, "ID\t%d\nPROVIDER\t%s\nACCOUNT\t%d\nSTATUS\t%s\nATTEMPTS\t%d/%d\nNEXT ATTEMPT\t%s\nRECEIVED\t%s\nDELIVERY ID\t%s\nLAST ERROR\t%s\n",
+						v.ID, v.Provider, v.AccountID, v.Status, v.Attempts, v.MaxAttempts, v.NextAttemptAt.Format(time.RFC3339),
+						v.ReceivedAt.Format(time.RFC3339), dash(v.DeliveryID), oneLine(v.LastError))
+					for _, e := range v.ErrorHistory {
+						fmt.Fprintf(w, "ATTEMPT %d\t%s %s\n", e.Attempt, e.At, oneLine(e.Error))
+					}
+					for _, h := range out.Headers {
+						fmt.Fprintf(w, "HEADER %s\t%s\n", h.Name, strings.Join(h.Values, ", "))
+					}
+					switch {
+					case out.Binary:
+						fmt.Fprintf(w, "PAYLOAD\t(binary, not shown)\n")
+					default:
+						fmt.Fprintf(w, "PAYLOAD\n%s\n", out.Payload)
+					}
+				})
+			})
+		})
+		return c
+	})
+
+	register("failures", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "requeue [flags] (ID | --provider P [--from T] [--to T])",
+			Short: "requeue one dead failure, or every dead failure of a provider",
+			Example: `  poolhost failures requeue 12
+  poolhost failures requeue --provider ttn --from 2026-01-01T00:00:00Z --to 2026-01-02T00:00:00Z`,
+			Args: cobra.MaximumNArgs(1),
+		}
+		db := storeFlags(c)
+		provider := c.Flags().String("provider", "", "bulk: every dead failure of this `provider`")
+		from := c.Flags().String("from", "", "bulk: created at or after this `time` (RFC 3339)")
+		to := c.Flags().String("to", "", "bulk: created before this `time` (RFC 3339)")
+		c.RunE = run(func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			if len(args) == 1 {
+				if *provider != "" || *from != "" || *to != "" {
+					return usage(stderr, c, fmt.Errorf("give an ID or --provider, not both"))
+				}
+				id, err := failureID(args[0])
+				if err != nil {
+					return usage(stderr, c, err)
+				}
+				return withFailures(ctx, db, "requeue", stderr, func(svc *failures.Service) error {
+					x, err := svc.Requeue(ctx, auth.System("cli"), id)
+					if err == nil {
+						fmt.Fprintf(stdout, "requeued failure %d (%s)\n", x.ID, x.Provider)
+					}
+					return err
+				})
+			}
+			if *provider == "" {
+				return usage(stderr, c, fmt.Errorf("give a failure ID, or --provider for a bulk requeue"))
+			}
+			bf := failures.BulkFilter{Provider: *provider}
+			for _, b := range []struct {
+				s   string
+				dst *time.Time
+			}{{*from, &bf.From}, {*to, &bf.To}} {
+				if b.s == "" {
+					continue
+				}
+				t, err := time.Parse(time.RFC3339, b.s)
+				if err != nil {
+					return usage(stderr, c, fmt.Errorf("%q is not an RFC 3339 time", b.s))
+				}
+				*b.dst = t
+			}
+			return withFailures(ctx, db, "requeue", stderr, func(svc *failures.Service) error {
+				ids, err := svc.RequeueBulk(ctx, auth.System("cli"), bf)
+				if err == nil {
+					fmt.Fprintf(stdout, "requeued %d failures of %s\n", len(ids), *provider)
+				}
+				return err
+			})
+		})
+		return c
+	})
+
+	register("failures", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:     "discard [flags] ID",
+			Short:   "discard one pending or dead failure (it is marked resolved, never retried)",
+			Example: "  poolhost failures discard 12",
+			Args:    exactArgs(1, "one failure ID"),
+		}
+		db := storeFlags(c)
+		c.RunE = run(func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			id, err := failureID(args[0])
+			if err != nil {
+				return usage(stderr, c, err)
+			}
+			return withFailures(ctx, db, "discard", stderr, func(svc *failures.Service) error {
+				x, err := svc.Discard(ctx, auth.System("cli"), id)
+				if err == nil {
+					fmt.Fprintf(stdout, "discarded failure %d (%s, %s)\n", x.ID, x.Provider, x.Status)
+				}
+				return err
+			})
+		})
+		return c
+	})
+}
+
+// usage reports a mistake in how c was called, with its usage line, and returns 2.
+func usage(stderr io.Writer, c *cobra.Command, err error) int {
+	fmt.Fprintf(stderr, "%s: %v\nusage: %s\n", c.CommandPath(), err, c.UseLine())
+	return 2
+}
+
+func failureID(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a failure ID", s)
+	}
+	return n, nil
+}
+
+// withFailures opens the store and runs fn over the failures service; fn's error is
+// printed and mapped to the exit status.
+func withFailures(ctx context.Context, db *dbFlags, sub string, stderr io.Writer, fn func(*failures.Service) error) int {
 	st, err := db.open(ctx, false)
 	if err != nil {
-		fmt.Fprintf(stderr, "poolhost failures: %v\n", err)
+		fmt.Fprintf(stderr, "poolhost failures %s: %v\n", sub, err)
 		return 1
 	}
 	defer st.Close()
-	svc := failures.New(st)
-	actor := auth.System("cli")
-
-	id := func() (int64, bool) {
-		if fs.NArg() != 1 {
-			return 0, false
-		}
-		n, err := strconv.ParseInt(fs.Arg(0), 10, 64)
-		return n, err == nil && n > 0
+	if err := fn(failures.New(st)); err != nil {
+		fmt.Fprintf(stderr, "poolhost failures %s: %s\n", sub, cliMessage(err))
+		return failuresExitCode(err)
 	}
-
-	switch sub {
-	case "list":
-		fl, _, err := svc.List(ctx, failures.Filter{Status: *status, Provider: *provider, Limit: *limit})
-		if err != nil {
-			return fail(err)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tPROVIDER\tACCOUNT\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tRECEIVED\tLAST ERROR")
-		for _, f := range fl {
-			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d/%d\t%s\t%s\t%s\n", f.ID, f.Provider, f.AccountID, f.Status,
-				f.Attempts, f.MaxAttempts, f.NextAttemptAt.Format(time.RFC3339), f.ReceivedAt.Format(time.RFC3339), clip(f.LastError, 80))
-		}
-		tw.Flush()
-		return 0
-	case "requeue":
-		if n, ok := id(); ok {
-			f, err := svc.Requeue(ctx, actor, n)
-			if err != nil {
-				return fail(err)
-			}
-			fmt.Fprintf(stdout, "requeued failure %d (%s)\n", f.ID, f.Provider)
-			return 0
-		}
-		if fs.NArg() != 0 || *provider == "" {
-			fmt.Fprint(stderr, failuresUsage)
-			return 2
-		}
-		bf := failures.BulkFilter{Provider: *provider}
-		for _, b := range []struct {
-			s   string
-			dst *time.Time
-		}{{*from, &bf.From}, {*to, &bf.To}} {
-			if b.s == "" {
-				continue
-			}
-			t, err := time.Parse(time.RFC3339, b.s)
-			if err != nil {
-				fmt.Fprintf(stderr, "poolhost failures requeue: %q is not an RFC 3339 time\n", b.s)
-				return 2
-			}
-			*b.dst = t
-		}
-		ids, err := svc.RequeueBulk(ctx, actor, bf)
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(stdout, "requeued %d failures of %s\n", len(ids), *provider)
-		return 0
-	case "discard":
-		n, ok := id()
-		if !ok {
-			fmt.Fprint(stderr, failuresUsage)
-			return 2
-		}
-		f, err := svc.Discard(ctx, actor, n)
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(stdout, "discarded failure %d (%s, %s)\n", f.ID, f.Provider, f.Status)
-		return 0
-	}
-	fmt.Fprint(stderr, failuresUsage)
-	return 2
+	return 0
 }
 
 // failuresExitCode maps an error code to the CLI's exit status: 1 for operator mistakes the

@@ -189,7 +189,7 @@ func TestFailuresCLI(t *testing.T) {
 			{"no subcommand", nil, 2, "usage:"},
 			{"unknown subcommand", []string{"sideways"}, 2, "usage:"},
 			{"bad status", []string{"list", "--status", "zombie"}, 1, "status must be pending, processing, resolved or dead"},
-			{"unknown flag", []string{"list", "--colour"}, 2, "flag provided but not defined"},
+			{"unknown flag", []string{"list", "--colour"}, 2, "unknown flag: --colour"},
 			{"requeue unknown id", []string{"requeue", "999999"}, 1, "no failure 999999"},
 			{"requeue a pending one", []string{"requeue", id(old)}, 1, "is not dead"},
 			{"requeue without id or provider", []string{"requeue"}, 2, "usage:"},

@@ -3,83 +3,122 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/store"
 )
 
-// runMigrate is `poolhost migrate up|status|verify [--config FILE] [--database-url URL]`.
-// verify exits 1 unless the schema is at this binary's version with every table present.
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	sub, rest := subcommand(args)
-	fs, db := storeFlags("migrate "+sub, stderr)
-	if err := fs.Parse(rest); err != nil {
-		return 2
-	}
-	if sub == "" && fs.NArg() > 0 {
-		sub = fs.Arg(0)
-	}
-	switch sub {
-	case "up", "status", "verify":
-	default:
-		fmt.Fprintln(stderr, "usage: poolhost migrate up|status|verify [--config FILE] [--database-url URL]")
-		return 2
-	}
+func init() {
+	registerGroup("migrate", "manage the database schema", `The schema is versioned by numbered migrations, the same numbers on PostgreSQL and
+SQLite. serve applies pending ones at start unless auto_migrate = false; with several
+replicas, run migrate up once as a deploy step, then roll the replicas.`, `  poolhost migrate status --config /etc/poolhost/poolhost.hcl
+  poolhost migrate up --database-url "postgres://poolhost@db/poolhost"`)
+	register("migrate", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:     "up [flags]",
+			Short:   "apply every pending migration",
+			Example: "  poolhost migrate up --config poolhost.hcl",
+		}
+		db := storeFlags(c)
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			return withStore(ctx, db, "migrate up", stderr, func(st *store.Store) int {
+				res, err := st.Migrate(ctx)
+				if err != nil {
+					fmt.Fprintf(stderr, "poolhost migrate up: %v\n", err)
+					return 1
+				}
+				for _, r := range res {
+					fmt.Fprintf(stdout, "applied %05d %s (%s)\n", r.Version, r.Name, r.Duration.Round(time.Millisecond))
+				}
+				if len(res) == 0 {
+					fmt.Fprintln(stdout, "schema is current; nothing to apply")
+				}
+				return 0
+			})
+		})
+		return c
+	})
+	register("migrate", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:     "status [flags]",
+			Short:   "list every migration this binary knows and whether it is applied",
+			Example: "  poolhost migrate status --format json",
+		}
+		db := storeFlags(c)
+		f := formatFlag(c)
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			return withStore(ctx, db, "migrate status", stderr, func(st *store.Store) int {
+				ms, err := st.MigrationStatus(ctx)
+				if err != nil {
+					fmt.Fprintf(stderr, "poolhost migrate status: %v\n", err)
+					return 1
+				}
+				type row struct {
+					Version   int64      `json:"version"`
+					Name      string     `json:"name"`
+					Applied   bool       `json:"applied"`
+					AppliedAt *time.Time `json:"applied_at,omitempty"`
+				}
+				rows := make([]row, 0, len(ms))
+				for _, m := range ms {
+					r := row{Version: m.Version, Name: m.Name, Applied: m.Applied}
+					if m.Applied {
+						at := m.AppliedAt.UTC()
+						r.AppliedAt = &at
+					}
+					rows = append(rows, r)
+				}
+				_ = f.write(stdout, rows, func(w io.Writer) {
+					for _, r := range rows {
+						state := "pending"
+						if r.AppliedAt != nil {
+							state = "applied " + r.AppliedAt.Format("2006-01-02 15:04:05Z")
+						}
+						fmt.Fprintf(w, "%05d\t%s\t%s\n", r.Version, r.Name, state)
+					}
+				})
+				return 0
+			})
+		})
+		return c
+	})
+	register("migrate", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "verify [flags]",
+			Short: "exit 1 unless the schema is at this binary's version with every table present",
+			Example: `  poolhost migrate verify --config poolhost.hcl
+  poolhost migrate verify --database-url sqlite:/var/lib/poolhost/restored.db`,
+		}
+		db := storeFlags(c)
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			return withStore(ctx, db, "migrate verify", stderr, func(st *store.Store) int {
+				if err := st.Verify(ctx); err != nil {
+					fmt.Fprintf(stderr, "poolhost migrate verify: %v\n", err)
+					return 1
+				}
+				fmt.Fprintf(stdout, "schema ok (%s): every table present, no pending migrations\n", st.Dialect())
+				return 0
+			})
+		})
+		return c
+	})
+}
+
+// withStore opens the store the flags name (never migrating first), runs fn, closes it.
+func withStore(ctx context.Context, db *dbFlags, name string, stderr io.Writer, fn func(*store.Store) int) int {
 	st, err := db.open(ctx, false)
 	if err != nil {
-		fmt.Fprintf(stderr, "poolhost migrate %s: %v\n", sub, err)
+		fmt.Fprintf(stderr, "poolhost %s: %v\n", name, err)
 		return 1
 	}
 	defer st.Close()
-
-	switch sub {
-	case "up":
-		res, err := st.Migrate(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "poolhost migrate up: %v\n", err)
-			return 1
-		}
-		for _, r := range res {
-			fmt.Fprintf(stdout, "applied %05d %s (%s)\n", r.Version, r.Name, r.Duration.Round(1e6))
-		}
-		if len(res) == 0 {
-			fmt.Fprintln(stdout, "schema is current; nothing to apply")
-		}
-	case "status":
-		ms, err := st.MigrationStatus(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "poolhost migrate status: %v\n", err)
-			return 1
-		}
-		for _, m := range ms {
-			state := "pending"
-			if m.Applied {
-				state = "applied " + m.AppliedAt.UTC().Format("2006-01-02 15:04:05Z")
-			}
-			fmt.Fprintf(stdout, "%05d %-28s %s\n", m.Version, m.Name, state)
-		}
-	case "verify":
-		if err := st.Verify(ctx); err != nil {
-			fmt.Fprintf(stderr, "poolhost migrate verify: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "schema ok (%s): every table present, no pending migrations\n", st.Dialect())
-	}
-	return 0
-}
-
-// subcommand splits "up --config x" into "up" and the flags; a leading flag means the
-// subcommand comes after the flags.
-func subcommand(args []string) (string, []string) {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return args[0], args[1:]
-	}
-	return "", args
+	return fn(st)
 }
 
 // dbFlags are the flags every database command shares.
@@ -88,12 +127,10 @@ type dbFlags struct {
 	databaseURL *string
 }
 
-func storeFlags(name string, stderr io.Writer) (*flag.FlagSet, *dbFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs, &dbFlags{
-		config:      fs.String("config", defaultConfig, "configuration `file`"),
-		databaseURL: fs.String("database-url", "", "database `URL`, overriding the config file's database_url"),
+func storeFlags(c *cobra.Command) *dbFlags {
+	return &dbFlags{
+		config:      configFlag(c),
+		databaseURL: c.Flags().String("database-url", "", "database `URL`, overriding the config file's database_url (the config file is then not read)"),
 	}
 }
 
@@ -126,11 +163,11 @@ func (f *dbFlags) open(ctx context.Context, migrateFirst bool) (*store.Store, er
 
 // exitCode maps an error to the CLI's exit status: 2 for bad input, 1 otherwise.
 func exitCode(err error) int {
-	switch host.ErrorCode(err) {
-	case host.EINVALID:
+	if host.ErrorCode(err) == host.EINVALID {
 		return 2
 	}
-	if errors.Is(err, flag.ErrHelp) {
+	var ue usageError
+	if errors.As(err, &ue) {
 		return 2
 	}
 	return 1

@@ -2,40 +2,41 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/spf13/cobra"
 
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/sdk"
 )
 
-// runPlugins is `poolhost plugins check --config FILE`: it launches every enabled
-// plugin exactly as serve would (pin, Describe checked against the config, Configure),
-// asks each for its Health, prints one row per provider and exits non-zero if any
-// enabled provider is not healthy. Operators run it before a deploy.
-func runPlugins(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const usage = "usage: poolhost plugins check [--config FILE]\n\n" +
-		"Launches every enabled plugin as serve would, prints one row per provider, and\n" +
-		"exits 1 if any enabled provider is not running and healthy.\n"
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	fs := flag.NewFlagSet("plugins check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", defaultConfig, "configuration `file`")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	cfg, err := config.Load(*configPath)
+func init() {
+	registerGroup("plugins", "check and manage the provider plugins", "", "")
+	register("plugins", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "check [flags]",
+			Short: "launch every enabled plugin as serve would and report its health",
+			Long: `check launches every enabled plugin exactly as serve would (pin, Describe checked
+against the config, Configure), asks each for its Health, prints one row per provider
+and exits 1 if any enabled provider is not healthy. Run it before a deploy.`,
+			Example: `  poolhost plugins check --config /etc/poolhost/poolhost.hcl
+  poolhost plugins check --format json | jq '.[] | select(.state != "running")'`,
+		}
+		configPath := configFlag(c)
+		f := formatFlag(c)
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			return runPluginsCheck(ctx, *configPath, *f, stdout, stderr)
+		})
+		return c
+	})
+}
+
+// runPluginsCheck is `poolhost plugins check`.
+func runPluginsCheck(ctx context.Context, configPath string, f format, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "poolhost plugins check: %v\n", err)
 		return 1
@@ -47,11 +48,14 @@ func runPlugins(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	// with each one's reason.
 	_ = m.Start(ctx)
 
-	w := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "PROVIDER\tVERSION\tPROTOCOL\tCAPABILITIES\tSHA256\tSTATE\tERROR")
+	type row struct {
+		pluginmgr.Status
+		Healthy bool `json:"healthy"`
+	}
+	var rows []row
 	failed := 0
 	for _, st := range m.Statuses() {
-		state, problem := string(st.State), st.LastError
+		r := row{Status: st}
 		if st.Enabled {
 			if st.State == pluginmgr.StateRunning {
 				p, err := m.Get(st.Provider)
@@ -59,21 +63,28 @@ func runPlugins(ctx context.Context, args []string, stdout, stderr io.Writer) in
 					err = p.Health(ctx)
 				}
 				if err != nil {
-					state, problem = "unhealthy", err.Error()
+					r.State, r.LastError = "unhealthy", err.Error()
+				} else {
+					r.Healthy = true
 				}
 			}
-			if state != string(pluginmgr.StateRunning) {
+			if r.State != pluginmgr.StateRunning {
 				failed++
 			}
 		}
-		proto := ""
-		if st.ProtocolVersion != 0 {
-			proto = fmt.Sprint(st.ProtocolVersion)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Provider, dash(st.Version), dash(proto),
-			dash(capabilities(st)), dash(st.SHA256), state, oneLine(problem))
+		rows = append(rows, r)
 	}
-	_ = w.Flush()
+	_ = f.write(stdout, rows, func(w io.Writer) {
+		fmt.Fprintln(w, "PROVIDER\tVERSION\tPROTOCOL\tCAPABILITIES\tSHA256\tSTATE\tERROR")
+		for _, r := range rows {
+			proto := ""
+			if r.ProtocolVersion != 0 {
+				proto = fmt.Sprint(r.ProtocolVersion)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Provider, dash(r.Version), dash(proto),
+				dash(capabilities(r.Status)), dash(r.SHA256), r.State, oneLine(r.LastError))
+		}
+	})
 
 	if failed > 0 {
 		fmt.Fprintf(stderr, "poolhost plugins check: %d enabled provider(s) not healthy\n", failed)

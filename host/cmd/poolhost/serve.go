@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
 
 	"github.com/poolhost/poolhost/host/buildinfo"
 	"github.com/poolhost/poolhost/host/config"
@@ -25,20 +25,28 @@ import (
 	"github.com/poolhost/poolhost/host/store"
 )
 
-// defaultConfig is used when --config is not given.
-const defaultConfig = "poolhost.hcl"
+func init() {
+	register("", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "serve [flags]",
+			Short: "run the host: HTTP API, plugin supervisor and workers",
+			Long: `serve builds the host's components from the config file and runs them until SIGINT or
+SIGTERM (a graceful drain), reloading the config file on SIGHUP.`,
+			Example: "  poolhost serve --config /etc/poolhost/poolhost.hcl",
+		}
+		configPath := configFlag(c)
+		c.RunE = run(func(ctx context.Context, _ []string, _, stderr io.Writer) int {
+			return runServe(ctx, *configPath, stderr)
+		})
+		return c
+	})
+}
 
 // runServe is `poolhost serve --config FILE`: it builds the host's components from the
 // config file and runs them until SIGINT/SIGTERM (graceful shutdown). SIGHUP reloads
 // the config file.
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", defaultConfig, "configuration `file`")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cfg, err := config.Load(*configPath)
+func runServe(ctx context.Context, configPath string, stderr io.Writer) int {
+	cfg, err := config.Load(configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "poolhost serve: %v\n", err)
 		return 1

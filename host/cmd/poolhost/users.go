@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
@@ -24,60 +26,84 @@ func userService(st *store.Store, stderr io.Writer) *users.Service {
 	return users.New(st, audit.NewRecorder(audit.StoreWriter(st), log))
 }
 
-// runUsers is `poolhost users create --email E [--admin]` and `poolhost users list`.
-func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	sub, rest := subcommand(args)
-	fs, db := storeFlags("users "+sub, stderr)
-	email := fs.String("email", "", "the user's email `address`")
-	admin := fs.Bool("admin", false, "make the user an admin (may use /v1/admin/...)")
-	if err := fs.Parse(rest); err != nil {
-		return 2
-	}
-	if sub == "" && fs.NArg() > 0 {
-		sub = fs.Arg(0)
-	}
-	usage := func() int {
-		fmt.Fprintln(stderr, "usage: poolhost users create --email E [--admin] | users list  [--config FILE] [--database-url URL]")
-		return 2
-	}
-	if sub != "create" && sub != "list" {
-		return usage()
-	}
-	if sub == "create" && *email == "" {
-		return usage()
-	}
-	st, err := db.open(ctx, true)
-	if err != nil {
-		fmt.Fprintf(stderr, "poolhost users %s: %v\n", sub, err)
-		return 1
-	}
-	defer st.Close()
-
-	switch sub {
-	case "create":
-		u, err := userService(st, stderr).CreateUser(ctx, cliActor, *email, *admin)
-		if err != nil {
-			fmt.Fprintf(stderr, "poolhost users create: %s\n", host.ErrorMessage(err))
-			return exitCode(err)
+func init() {
+	registerGroup("users", "manage the users who call the API", `Users are people or app backends; admins may also use /v1/admin/... Changes are
+audited as system:cli. The database commands apply pending migrations first when the
+config says auto_migrate = true.`, "")
+	register("users", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "create --email ADDRESS [--admin] [flags]",
+			Short: "create a user",
+			Example: `  poolhost users create --email ops@example.com --admin
+  poolhost users create --email app@example.com --database-url sqlite:data/poolhost.db`,
 		}
-		role := "user"
-		if u.Admin {
-			role = "admin"
-		}
-		fmt.Fprintf(stdout, "created %s %d %s\n", role, u.ID, u.Email)
-	case "list":
-		us, err := st.ListUsers(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "poolhost users list: %v\n", err)
-			return 1
-		}
-		for _, u := range us {
-			admin := ""
-			if u.IsAdmin {
-				admin = " admin"
+		db := storeFlags(c)
+		email := c.Flags().String("email", "", "the user's email `address` (required)")
+		admin := c.Flags().Bool("admin", false, "make the user an admin (may use /v1/admin/...)")
+		_ = c.MarkFlagRequired("email")
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			st, err := db.open(ctx, true)
+			if err != nil {
+				fmt.Fprintf(stderr, "poolhost users create: %v\n", err)
+				return 1
 			}
-			fmt.Fprintf(stdout, "%d %s%s\n", u.ID, u.Email, admin)
+			defer st.Close()
+			u, err := userService(st, stderr).CreateUser(ctx, cliActor, *email, *admin)
+			if err != nil {
+				fmt.Fprintf(stderr, "poolhost users create: %s\n", host.ErrorMessage(err))
+				return exitCode(err)
+			}
+			role := "user"
+			if u.Admin {
+				role = "admin"
+			}
+			fmt.Fprintf(stdout, "created %s %d %s\n", role, u.ID, u.Email)
+			return 0
+		})
+		return c
+	})
+	register("users", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:     "list [flags]",
+			Short:   "list every user",
+			Example: "  poolhost users list --format json",
 		}
-	}
-	return 0
+		db := storeFlags(c)
+		f := formatFlag(c)
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			st, err := db.open(ctx, true)
+			if err != nil {
+				fmt.Fprintf(stderr, "poolhost users list: %v\n", err)
+				return 1
+			}
+			defer st.Close()
+			us, err := st.ListUsers(ctx)
+			if err != nil {
+				fmt.Fprintf(stderr, "poolhost users list: %v\n", err)
+				return 1
+			}
+			type row struct {
+				ID        int64     `json:"id"`
+				Email     string    `json:"email"`
+				Admin     bool      `json:"admin"`
+				CreatedAt time.Time `json:"created_at"`
+			}
+			rows := make([]row, 0, len(us))
+			for _, u := range us {
+				rows = append(rows, row{ID: u.ID, Email: u.Email, Admin: u.IsAdmin, CreatedAt: u.CreatedAt.UTC()})
+			}
+			_ = f.write(stdout, rows, func(w io.Writer) {
+				fmt.Fprintln(w, "ID\tEMAIL\tROLE\tCREATED")
+				for _, r := range rows {
+					role := "user"
+					if r.Admin {
+						role = "admin"
+					}
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", r.ID, r.Email, role, r.CreatedAt.Format(time.RFC3339))
+				}
+			})
+			return 0
+		})
+		return c
+	})
 }

@@ -4,8 +4,20 @@ import (
 	"context"
 	"io"
 
+	"github.com/spf13/cobra"
+
 	"github.com/poolhost/poolhost/host/buildinfo"
 )
+
+func init() {
+	register("", func() *cobra.Command {
+		return &cobra.Command{
+			Use:   "version",
+			Short: "print the host version, commit, Go version and plugin protocols",
+			RunE:  run(runVersion),
+		}
+	})
+}
 
 // runVersion is `poolhost version` (and `poolhost --version`): what an operator pastes
 // into a ticket — host version, commit and dirty flag, Go version, plugin protocols.

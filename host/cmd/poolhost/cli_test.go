@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cli runs poolhost with args through main's dispatcher.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := dispatch(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestCLIHelp: every command has real help on stdout (exit 0) that never touches a
+// config file, and each leaf shows only its own flags.
+func TestCLIHelp(t *testing.T) {
+	t.Setenv("POOLHOST_CONFIG", filepath.Join(t.TempDir(), "missing.hcl"))
+	for _, tt := range []struct {
+		args     []string
+		want     []string
+		mustNot  []string
+		exitCode int
+	}{
+		{[]string{"--help"}, []string{"Usage:", "serve", "failures", "migrate", "providers", "reload", "POOLHOST_CONFIG"}, nil, 0},
+		{[]string{"help", "failures"}, []string{"list", "show", "requeue", "discard"}, nil, 0},
+		{[]string{"failures", "--help"}, []string{"dead letters", "Examples:"}, nil, 0},
+		{[]string{"failures", "list", "--help"}, []string{"--status", "--format", "--config", "Examples:"}, []string{"--admin", "--email"}, 0},
+		{[]string{"users", "list", "-h"}, []string{"--format", "--database-url"}, []string{"--admin", "--email"}, 0},
+		{[]string{"users", "create", "--help"}, []string{"--admin", "--email"}, []string{"--format"}, 0},
+		{[]string{"providers", "--help"}, []string{"--addr", "--token", "POOLHOST_TOKEN"}, nil, 0},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, out, stderr := cli(t, tt.args...)
+			if code != tt.exitCode || stderr != "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("help lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.mustNot {
+				if strings.Contains(out, w) {
+					t.Errorf("help shows another command's flag %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// TestCLIRefusals: mistakes exit 2 with the usage line and never run the command —
+// extra arguments included, which used to drop the flags after them silently.
+func TestCLIRefusals(t *testing.T) {
+	db := "--database-url=sqlite:" + filepath.Join(t.TempDir(), "x.db")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "Usage:"},
+		{[]string{"sideways"}, `unknown command "sideways"`},
+		{[]string{"failures"}, "needs a command"},
+		{[]string{"failures", "lsit"}, "did you mean list"},
+		{[]string{"users", "list", "extra", db}, `takes no arguments, got ["extra"]`},
+		{[]string{"migrate", "up", "now", db}, "takes no arguments"},
+		{[]string{"failures", "show", db}, "takes one failure ID"},
+		{[]string{"failures", "show", "abc", db}, `"abc" is not a failure ID`},
+		{[]string{"users", "create", db}, `required flag(s) "email" not set`},
+		{[]string{"users", "list", "--format", "xml", db}, "must be text or json"},
+		{[]string{"tokens", "list", db}, "email"},
+		{[]string{"config", "validate", "a.hcl"}, "takes no arguments"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, out, stderr := cli(t, tt.args...)
+			if code != 2 || !strings.Contains(stderr, tt.want) || !strings.Contains(strings.ToLower(stderr), "usage:") {
+				t.Fatalf("exit %d, stderr %q; want 2 with %q and the usage", code, stderr, tt.want)
+			}
+			if out != "" {
+				t.Fatalf("stdout on a refusal: %q", out)
+			}
+		})
+	}
+}
+
+// TestCLIJSON: the listings print JSON a script can decode, [] when empty.
+func TestCLIJSON(t *testing.T) {
+	db := "--database-url=sqlite:" + filepath.Join(t.TempDir(), "x.db")
+	if code, _, stderr := cli(t, "migrate", "up", db); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, out, _ := cli(t, "users", "list", "--format", "json", db); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("empty users list = %d %q", code, out)
+	}
+	cli(t, "users", "create", "--email", "ops@example.com", "--admin", db)
+	cli(t, "tokens", "create", "--email", "ops@example.com", "--name", "laptop", db)
+
+	var users []struct {
+		ID    int64  `json:"id"`
+		Email string `json:"email"`
+		Admin bool   `json:"admin"`
+	}
+	decode(t, &users, "users", "list", "--format", "json", db)
+	if len(users) != 1 || users[0].Email != "ops@example.com" || !users[0].Admin {
+		t.Fatalf("users = %+v", users)
+	}
+	var tokens []struct {
+		ID        int64      `json:"id"`
+		Name      string     `json:"name"`
+		Prefix    string     `json:"prefix"`
+		RevokedAt *time.Time `json:"revoked_at"`
+	}
+	decode(t, &tokens, "tokens", "list", "--user", "1", "-format", "json", db)
+	if len(tokens) != 1 || tokens[0].Name != "laptop" || tokens[0].RevokedAt != nil {
+		t.Fatalf("tokens = %+v", tokens)
+	}
+	// The table never shows a token's value either.
+	if _, out, _ := cli(t, "tokens", "list", "--email", "ops@example.com", db); !strings.Contains(out, "laptop") || strings.Count(out, "\n") != 2 {
+		t.Fatalf("tokens table = %q", out)
+	}
+	var migrations []struct {
+		Version int64 `json:"version"`
+		Applied bool  `json:"applied"`
+	}
+	decode(t, &migrations, "migrate", "status", "--format=json", db)
+	if len(migrations) == 0 || !migrations[0].Applied {
+		t.Fatalf("migrations = %+v", migrations)
+	}
+	var fails []any
+	decode(t, &fails, "failures", "list", "--format", "json", db)
+	if len(fails) != 0 {
+		t.Fatalf("failures = %v", fails)
+	}
+}
+
+func decode(t *testing.T, v any, args ...string) {
+	t.Helper()
+	code, out, stderr := cli(t, args...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d %s", args, code, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("%v: %v in %q", args, err, out)
+	}
+}
+
+// TestCLIConfigEnv: POOLHOST_CONFIG is the default config file.
+func TestCLIConfigEnv(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "from-env.hcl")
+	t.Setenv("POOLHOST_CONFIG", missing)
+	code, _, stderr := cli(t, "failures", "list")
+	if code != 1 || !strings.Contains(stderr, "from-env.hcl") {
+		t.Fatalf("exit %d, stderr %q; want the file named by POOLHOST_CONFIG", code, stderr)
+	}
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// The commands here talk to a running host through its admin API, as Vault's and
+// Nomad's do: --addr and --token default to $POOLHOST_ADDR and $POOLHOST_TOKEN, so a
+// token never has to appear on a command line (or in shell history).
+
+const defaultAddr = "http://127.0.0.1:8080"
+
+// remote is the address and token of a running host.
+type remote struct {
+	addr  *string
+	token *string
+}
+
+func remoteFlags(c *cobra.Command) remote {
+	addr := os.Getenv("POOLHOST_ADDR")
+	if addr == "" {
+		addr = defaultAddr
+	}
+	return remote{
+		addr: c.Flags().String("addr", addr, "the host's base `URL` (default: $POOLHOST_ADDR, else "+defaultAddr+")"),
+		// No default shown: help must not print a token from the environment.
+		token: c.Flags().String("token", "", "an admin API `token` (default: $POOLHOST_TOKEN)"),
+	}
+}
+
+// problem is an RFC 9457 problem answer, with the config diagnostics a reload adds.
+type problem struct {
+	Title       string   `json:"title"`
+	Status      int      `json:"status"`
+	Detail      string   `json:"detail"`
+	Diagnostics []string `json:"diagnostics"`
+}
+
+// call sends one admin request and decodes a 2xx answer into out. Any other answer is
+// an error saying what the host said.
+func (r remote) call(ctx context.Context, method, path string, out any) error {
+	token := *r.token
+	if token == "" {
+		token = os.Getenv("POOLHOST_TOKEN")
+	}
+	if token == "" {
+		return usagef("no admin token: set POOLHOST_TOKEN or pass --token")
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(*r.addr, "/")+path, nil)
+	if err != nil {
+		return usagef("bad --addr: %v", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("is poolhost serving at %s? %w", *r.addr, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var p problem
+		if json.Unmarshal(body, &p) != nil || p.Title == "" {
+			return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		}
+		msg := fmt.Sprintf("%s (%d)", p.Title, resp.StatusCode)
+		if p.Detail != "" {
+			msg += ": " + p.Detail
+		}
+		for _, d := range p.Diagnostics {
+			msg += "\n  " + d
+		}
+		return errors.New(msg)
+	}
+	return json.Unmarshal(body, out)
+}
+
+// remoteProvider is a provider as GET /v1/admin/providers shows it.
+type remoteProvider struct {
+	ID        string     `json:"id"`
+	Enabled   bool       `json:"enabled"`
+	Stage     string     `json:"stage"`
+	Access    string     `json:"access"`
+	Webhooks  bool       `json:"webhooks"`
+	Poll      bool       `json:"poll"`
+	State     string     `json:"state"`
+	Since     *time.Time `json:"since,omitempty"`
+	Restarts  int        `json:"restarts"`
+	LastError string     `json:"lastError,omitempty"`
+	Version   string     `json:"version,omitempty"`
+	SHA256    string     `json:"sha256,omitempty"`
+	PID       int        `json:"pid,omitempty"`
+}
+
+func providerTable(w io.Writer, ps []remoteProvider) {
+	fmt.Fprintln(w, "PROVIDER\tENABLED\tSTAGE\tSTATE\tSINCE\tRESTARTS\tVERSION\tERROR")
+	for _, p := range ps {
+		since := "-"
+		if p.Since != nil {
+			since = p.Since.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%s\t%t\t%s\t%s\t%s\t%d\t%s\t%s\n", p.ID, p.Enabled, dash(p.Stage), dash(p.State), since, p.Restarts, dash(p.Version), oneLine(p.LastError))
+	}
+}
+
+// reloadResult is POST /v1/admin/reload's answer.
+type reloadResult struct {
+	Changed         []string         `json:"changed"`
+	RestartRequired []string         `json:"restartRequired"`
+	Warnings        []string         `json:"warnings"`
+	Providers       []remoteProvider `json:"providers"`
+}
+
+func init() {
+	register("", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "providers [flags]",
+			Short: "list a running host's providers with their live plugin states",
+			Long: `providers asks a running host (GET /v1/admin/providers) for every configured provider
+and the live state of its plugin: running, starting, backoff, failed or disabled.`,
+			Example: `  export POOLHOST_ADDR=https://poolhost.example.com POOLHOST_TOKEN=pht_…
+  poolhost providers
+  poolhost providers --format json | jq '.[] | select(.state != "running")'`,
+		}
+		rem := remoteFlags(c)
+		f := formatFlag(c)
+		c.RunE = func(c *cobra.Command, _ []string) error {
+			var out struct {
+				Providers []remoteProvider `json:"providers"`
+			}
+			if err := rem.call(c.Context(), http.MethodGet, "/v1/admin/providers", &out); err != nil {
+				return err
+			}
+			return f.write(c.OutOrStdout(), out.Providers, func(w io.Writer) { providerTable(w, out.Providers) })
+		}
+		return c
+	})
+	register("", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "reload [flags]",
+			Short: "make a running host re-read its config file, and say what changed",
+			Long: `reload asks a running host (POST /v1/admin/reload, audited) to re-read its config file,
+as SIGHUP does. It prints the settings that changed, the ones that need a restart to take
+effect, and the providers afterwards. A file with errors changes nothing: reload prints
+its diagnostics and exits 1, and the host keeps running with the configuration it had.`,
+			Example: `  POOLHOST_TOKEN=pht_… poolhost reload
+  poolhost reload --addr http://10.0.0.5:8080 --format json`,
+		}
+		rem := remoteFlags(c)
+		f := formatFlag(c)
+		c.RunE = func(c *cobra.Command, _ []string) error {
+			var out reloadResult
+			if err := rem.call(c.Context(), http.MethodPost, "/v1/admin/reload", &out); err != nil {
+				return err
+			}
+			if *f == "json" {
+				return f.write(c.OutOrStdout(), out, nil)
+			}
+			w := c.OutOrStdout()
+			if len(out.Changed) == 0 {
+				fmt.Fprintln(w, "reloaded: nothing changed")
+			} else {
+				fmt.Fprintf(w, "reloaded: %s\n", strings.Join(out.Changed, ", "))
+			}
+			for _, s := range out.RestartRequired {
+				fmt.Fprintf(w, "needs a restart: %s\n", s)
+			}
+			for _, s := range out.Warnings {
+				fmt.Fprintf(w, "warning: %s\n", s)
+			}
+			var b bytes.Buffer
+			_ = f.write(&b, out.Providers, func(tw io.Writer) { providerTable(tw, out.Providers) })
+			_, err := w.Write(b.Bytes())
+			return err
+		}
+		return c
+	})
+}
