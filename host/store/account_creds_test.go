@@ -12,7 +12,7 @@ func TestAccountWithCredentials(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		f := newFixture(t, e, "awc@x.io")
-		acc, creds, err := e.s.AccountWithCredentials(ctx, f.account.ID)
+		acc, creds, err := e.s.AccountWithCredentials(ctx, f.account.ID, f.account.Provider)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -26,11 +26,15 @@ func TestAccountWithCredentials(t *testing.T) {
 		if _, err := e.s.DisconnectAccount(ctx, f.account.ID); err != nil {
 			t.Fatal(err)
 		}
-		acc, creds, err = e.s.AccountWithCredentials(ctx, f.account.ID)
-		if err != nil || acc.Status != store.AccountDisconnected || creds != nil {
-			t.Errorf("disconnected: %+v, %v, %v; want the account, no credentials", acc, creds, err)
+		// A disconnected account, or one of another provider, is not found (and its
+		// credentials are not decrypted).
+		if _, _, err := e.s.AccountWithCredentials(ctx, f.account.ID, f.account.Provider); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("disconnected: %v, want ErrNotFound", err)
 		}
-		if _, _, err := e.s.AccountWithCredentials(ctx, 987654); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := e.s.AccountWithCredentials(ctx, f.account.ID, "another"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("another provider: %v, want ErrNotFound", err)
+		}
+		if _, _, err := e.s.AccountWithCredentials(ctx, 987654, f.account.Provider); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("missing account: %v, want ErrNotFound", err)
 		}
 	})

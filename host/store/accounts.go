@@ -166,9 +166,11 @@ func (q queries) AccountCredentials(ctx context.Context, accountID int64) (map[s
 }
 
 // AccountWithCredentials is GetAccount and AccountCredentials in one query, for the
-// webhook path, which needs both for every account-scoped delivery. creds is nil when
-// the account has none (a disconnected account's were erased).
-func (q queries) AccountWithCredentials(ctx context.Context, id int64) (acc Account, creds map[string]string, err error) {
+// webhook path, which needs both for every account-scoped delivery. Only a live account
+// of provider is found (ErrNotFound otherwise), and only then are its credentials
+// decrypted: an id that cannot match costs no decryption. creds is nil when the account
+// has none.
+func (q queries) AccountWithCredentials(ctx context.Context, id int64, provider string) (acc Account, creds map[string]string, err error) {
 	if q.cipher == nil {
 		return Account{}, nil, ErrNoCipher
 	}
@@ -177,7 +179,7 @@ func (q queries) AccountWithCredentials(ctx context.Context, id int64) (acc Acco
 		Ciphertext []byte `db:"credentials_ciphertext"`
 	}
 	if err := q.get(ctx, &row, `SELECT `+accountColumns+`, credentials_ciphertext
-		FROM integration_accounts WHERE id = ?`, id); err != nil {
+		FROM integration_accounts WHERE id = ? AND provider = ? AND status <> ?`, id, provider, AccountDisconnected); err != nil {
 		return Account{}, nil, fmt.Errorf("get account: %w", err)
 	}
 	if row.Ciphertext == nil {

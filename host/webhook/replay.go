@@ -3,9 +3,16 @@ package webhook
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/poolhost/poolhost/host/ingest"
 )
 
 // Replays. A signed delivery can be sent again as it is — by the provider retrying, or
@@ -15,10 +22,13 @@ import (
 // a dead-letter row of up to the body limit. The replay cache answers a copy of a
 // delivery handled in the last replayTTL with the first one's outcome, adding no rows.
 //
-// A delivery is the same when the plugin names the same delivery id (webhook-id); a
-// payload that failed to parse has no id the host can learn, so there the body is the
-// key. The cache is per process: with several replicas a replay costs at most one row
-// per replica, not one per copy.
+// A delivery is the same when the plugin names the same delivery id (webhook-id). A
+// payload that failed to parse has no id the host can learn, so there the key is the
+// request itself: the body and every header but the transport's (a replay is a byte for
+// byte copy). Never the body alone: two deliveries may carry the same body — an untimed
+// reading sent twice, with different delivery ids in their headers — and merging them
+// would lose the second. The cache is per process: with several replicas a replay
+// costs at most one row per replica, not one per copy.
 
 // replayTTL covers the signature window of the schemes in use, twice over.
 const replayTTL = 10 * time.Minute
@@ -49,10 +59,42 @@ func deliveryKey(provider string, account int64, deliveryID string) string {
 	return "id|" + provider + "|" + strconv.FormatInt(account, 10) + "|" + deliveryID
 }
 
-// bodyKey is the key of a verified payload that could not be parsed.
-func bodyKey(provider string, account int64, body []byte) string {
-	sum := sha256.Sum256(body)
-	return "body|" + provider + "|" + strconv.FormatInt(account, 10) + "|" + hex.EncodeToString(sum[:])
+// requestKey is the key of a verified payload that could not be parsed: its body and
+// headers, less those a proxy or client library sets per request.
+func requestKey(provider string, account int64, h http.Header, body []byte) string {
+	d := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		if transportHeader[http.CanonicalHeaderKey(name)] {
+			continue
+		}
+		for _, v := range h[name] {
+			fmt.Fprintf(d, "%s:%q\n", strings.ToLower(name), v)
+		}
+	}
+	d.Write([]byte{0})
+	d.Write(body)
+	return "req|" + provider + "|" + strconv.FormatInt(account, 10) + "|" + hex.EncodeToString(d.Sum(nil))
+}
+
+// transportHeader names the headers that differ between copies of one request on the
+// way in, not between deliveries.
+var transportHeader = map[string]bool{
+	"Accept": true, "Accept-Encoding": true, "Connection": true, "Content-Length": true,
+	"Forwarded": true, "Traceparent": true, "Tracestate": true, "User-Agent": true,
+	"Via": true, "X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true,
+	"X-Real-Ip": true, "X-Request-Id": true,
+}
+
+// asReplay is the answer to a copy of a delivery whose first copy was handled as out:
+// what storing it again would have answered. Its readings are all there already, so a
+// first copy's accepted readings are the copy's duplicates.
+func asReplay(out Outcome) Outcome {
+	if out.Status != OutcomeAccepted {
+		return out
+	}
+	r := out.Result
+	out.Result = ingest.Result{Duplicates: r.Accepted + r.Duplicates, Dropped: r.Dropped}
+	return out
 }
 
 // claim returns the outcome to repeat when key was handled within the TTL (waiting for

@@ -29,9 +29,11 @@ func TestReplaysAddNoRows(t *testing.T) {
 			deadHeaders := ingesttest.Sign(t, ingesttest.FaultySecret, "msg_dead", time.Now(), dead)
 
 			for i := 0; i < copies; i++ {
+				// The first copy stores its reading; the others hear it is a duplicate.
 				r := e.post(t, path, stored, body)
-				if r.status != http.StatusOK || num(r.body["accepted"]) != 1 {
-					t.Fatalf("copy %d: %d %v, want the first's answer (200, accepted 1)", i, r.status, r.body)
+				first := i == 0
+				if r.status != http.StatusOK || (num(r.body["accepted"]) == 1) != first || (num(r.body["duplicates"]) == 1) == first {
+					t.Fatalf("copy %d: %d %v", i, r.status, r.body)
 				}
 				if r := e.post(t, "/v1/webhooks/faulty", deadHeaders, dead); r.status != http.StatusAccepted {
 					t.Fatalf("dead copy %d: %d %v, want 202", i, r.status, r.body)
@@ -72,4 +74,28 @@ func replays(t *testing.T, e *env, provider string) float64 {
 		}
 	}
 	return 0
+}
+
+// An account-scoped URL answers an unknown account exactly as it answers a known one
+// with a bad signature, so it cannot be used without a secret to learn which account
+// ids exist.
+func TestUnknownAccountsAnswerLikeBadSignatures(t *testing.T) {
+	for _, eng := range ingesttest.Engines {
+		t.Run(eng.Name, func(t *testing.T) {
+			e := newEnv(t, eng, nil)
+			body := genericBody("probe", `{"metric": "ph", "value": 7.2}`)
+			wrong := "whsec_d3Jvbmctc2VjcmV0LWZvci1lbnVtZXJhdGlvbi0x"
+			var answers []reply
+			for _, id := range []int64{e.mine.Account.ID, 987654, e.faulty.Account.ID} {
+				answers = append(answers, e.signed(t, fmt.Sprintf("/v1/webhooks/generic/accounts/%d", id), wrong, "msg_enum", body))
+			}
+			for i, r := range answers {
+				delete(r.body, "request_id")
+				delete(r.body, "instance")
+				if r.status != http.StatusUnauthorized || fmt.Sprint(r.body) != fmt.Sprint(answers[0].body) {
+					t.Errorf("answer %d: %d %v, want the known account's 401 %v", i, r.status, r.body, answers[0].body)
+				}
+			}
+		})
+	}
 }

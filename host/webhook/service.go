@@ -63,7 +63,7 @@ type Handle interface {
 
 // Store is what the pipeline needs from storage: *store.Store.
 type Store interface {
-	AccountWithCredentials(ctx context.Context, id int64) (store.Account, map[string]string, error)
+	AccountWithCredentials(ctx context.Context, id int64, provider string) (store.Account, map[string]string, error)
 	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
 	AppendAudit(ctx context.Context, e store.AuditEvent) (store.AuditEvent, error)
 }
@@ -181,6 +181,10 @@ var (
 	ErrUnavailable      = &host.Error{Code: host.EUNAVAILABLE, Type: "webhook-unavailable", Message: "the delivery could not be accepted now; retry later"}
 )
 
+// errNoSuchAccount is the audited reason of a delivery to an account-scoped URL whose
+// account does not exist (for this provider); the sender hears ErrRejected.
+var errNoSuchAccount = errors.New("no live account of this provider has this id")
+
 // Handle runs one delivery through the pipeline. A nil error means the delivery is safe
 // (stored or queued) and the provider must not redeliver it; an error is a *host.Error
 // (404, 401 or 503) and nothing was stored.
@@ -257,7 +261,7 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 		})
 	case errors.As(err, &parseErr):
 		// Verified, then the parse failed: the payload is authentic and worth keeping.
-		return s.once(bodyKey(dl.Provider, dl.AccountID, dl.Body), dl.Provider, receivedAt, func() (Outcome, error) {
+		return s.once(requestKey(dl.Provider, dl.AccountID, dl.Headers, dl.Body), dl.Provider, receivedAt, func() (Outcome, error) {
 			return s.keep(ctx, dl, receivedAt, "", parseErr.Err)
 		})
 	case sdk.IsKind(err, sdk.KindRejected):
@@ -276,7 +280,7 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 			"request_id", dl.RequestID, "error", err, "verify_error", verr)
 		return Outcome{}, ErrUnavailable
 	}
-	return s.once(bodyKey(dl.Provider, dl.AccountID, dl.Body), dl.Provider, receivedAt, func() (Outcome, error) {
+	return s.once(requestKey(dl.Provider, dl.AccountID, dl.Headers, dl.Body), dl.Provider, receivedAt, func() (Outcome, error) {
 		return s.keep(ctx, dl, receivedAt, "", err)
 	})
 }
@@ -287,7 +291,7 @@ func (s *Service) once(key, provider string, now time.Time, handle func() (Outco
 	prev, replay, finish := s.replays.claim(key, now)
 	if replay {
 		s.metrics.replays.WithLabelValues(provider).Inc()
-		return prev, nil
+		return asReplay(prev), nil
 	}
 	out, err := handle()
 	finish(out, err == nil)
@@ -295,19 +299,18 @@ func (s *Service) once(key, provider string, now time.Time, handle func() (Outco
 }
 
 // account loads the account of an account-scoped URL and its decrypted credentials. An
-// account of another provider, or a disconnected one, does not exist for the sender.
+// account of another provider, or a disconnected one, does not exist for the sender; a
+// delivery to it is rejected exactly like a bad signature, so that the URL cannot be
+// used without authentication to learn which account ids exist.
 func (s *Service) account(ctx context.Context, dl Delivery) (store.Account, map[string]string, error) {
 	// One query for both: this runs for every account-scoped delivery.
-	acc, creds, err := s.d.Store.AccountWithCredentials(ctx, dl.AccountID)
+	acc, creds, err := s.d.Store.AccountWithCredentials(ctx, dl.AccountID, dl.Provider)
 	if err != nil {
 		if host.ErrorCode(err) == host.ENOTFOUND {
-			return store.Account{}, nil, ErrAccountNotFound
+			return store.Account{}, nil, s.reject(ctx, dl, errNoSuchAccount)
 		}
 		s.log.Error("load webhook account", "account", dl.AccountID, "request_id", dl.RequestID, "error", err)
 		return store.Account{}, nil, ErrUnavailable
-	}
-	if acc.Provider != dl.Provider || acc.Status == store.AccountDisconnected {
-		return store.Account{}, nil, ErrAccountNotFound
 	}
 	if creds == nil {
 		s.log.Error("webhook account has no credentials", "account", acc.ID, "request_id", dl.RequestID)

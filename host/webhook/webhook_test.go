@@ -223,8 +223,10 @@ func TestWebhookRoutes(t *testing.T) {
 				if r := e.signed(t, "/v1/webhooks/nope", ingesttest.GenericSecret, "x", body); r.status != http.StatusNotFound {
 					t.Fatalf("got %d, want 404", r.status)
 				}
-				if r := e.signed(t, "/v1/webhooks/faulty/accounts/"+fmt.Sprint(e.mine.Account.ID), accountSecret, "x", body); r.status != http.StatusNotFound {
-					t.Fatalf("another provider's account: got %d, want 404", r.status)
+				// An account the URL's provider does not have is rejected like a bad
+				// signature (see TestUnknownAccountsAnswerLikeBadSignatures).
+				if r := e.signed(t, "/v1/webhooks/faulty/accounts/"+fmt.Sprint(e.mine.Account.ID), accountSecret, "x", body); r.status != http.StatusUnauthorized {
+					t.Fatalf("another provider's account: got %d, want 401", r.status)
 				}
 			})
 			t.Run("body too large", func(t *testing.T) {
