@@ -144,8 +144,33 @@ func New(d Deps, c Config) *Console {
 			"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 		con.renderError(w, r, host.Errorf(host.EFORBIDDEN, "this form was posted from another site, so it was refused; use the console's own pages"))
 	}))
-	con.root = withRequestID(securityHeaders(cop.Handler(mux)))
+	con.root = withRequestID(con.logRequests(securityHeaders(cop.Handler(mux))))
 	return con
+}
+
+// logRequests writes one line per console request, like the API's: who reads what is
+// in the audit trail only for changes, so the log is where page views show.
+func (c *Console) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		if strings.HasPrefix(r.URL.Path, "/ui/static/") {
+			return
+		}
+		c.log.Info("request", "request_id", auth.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "duration", time.Since(start).String())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // ServeHTTP implements http.Handler.
