@@ -6,7 +6,7 @@ CONFIG   ?= examples/dev.hcl
 # Tests run with the race detector; the timeout is a backstop well inside CI's 90 minutes.
 TESTFLAGS ?= -race -count=1 -timeout 45m
 
-.PHONY: help build run test bench generate lint dev-secrets check-generate
+.PHONY: help build run test bench fuzz generate lint dev-secrets check-generate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-15s %s\n", $$1, $$2}'
@@ -38,6 +38,14 @@ test: ## the full suite: vet, gofmt, and every test (real SQLite, PostgreSQL, pl
 
 bench: ## benchmarks: plugin round trips, reading inserts, end-to-end webhook ingestion
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./sdk/... ./host/...
+
+# Every untrusted-input parser has a Go fuzz target; `make test` runs their seed corpora.
+FUZZTIME ?= 30s
+fuzz: ## run each fuzz target for FUZZTIME (30s); a failing input lands in testdata/fuzz/
+	@for dir in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for t in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "== $$dir $$t"; (cd $$dir && $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) .) || exit 1; \
+	  done; done
 
 generate: ## regenerate the committed protobuf/gRPC code
 	bash sdk/proto/generate.sh

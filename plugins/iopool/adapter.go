@@ -185,7 +185,7 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 			continue
 		}
 		last, had := seen[p.ID]
-		if had {
+		if _, kept := next[p.ID]; had && !kept {
 			next[p.ID] = last
 		}
 		m := p.LatestMeasure
@@ -193,11 +193,17 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 			continue
 		}
 		at, err := time.Parse(time.RFC3339Nano, m.MeasuredAt)
-		if err != nil || (had && !at.After(last)) {
+		at = at.UTC()
+		// A year the cursor cannot hold (JSON times stop at 0-9999) would fail every
+		// poll of the account; such a measure is unreadable.
+		if err != nil || at.Year() < 1 || at.Year() > 9999 || (had && !at.After(last)) {
 			continue
 		}
-		next[p.ID] = at.UTC()
-		readings = append(readings, m.readings(p.ID, at.UTC())...)
+		// The cursor only moves forward, even when a pool id is listed twice.
+		if prev, ok := next[p.ID]; !ok || at.After(prev) {
+			next[p.ID] = at
+		}
+		readings = append(readings, m.readings(p.ID, at)...)
 	}
 	cur, err := json.Marshal(next)
 	if err != nil {

@@ -25,15 +25,21 @@ var metricOf = map[string]struct{ metric, unit string }{
 const valueTimeLayout = "2006-01-02 15:04:05"
 
 // parseValueTime reads value_time as UTC, accepting RFC 3339 too in case Ondilo ever
-// adds a zone.
+// adds a zone. A time outside years 1-9999 once in UTC ("0000-01-01T00:00:00+01:00") is
+// unreadable: the cursor could not record it (JSON times stop there), and encoding it
+// panicked the plugin on every poll of that account.
 func parseValueTime(s string) (time.Time, bool) {
-	if t, err := time.ParseInLocation(valueTimeLayout, s, time.UTC); err == nil {
-		return t, true
+	t, err := time.ParseInLocation(valueTimeLayout, s, time.UTC)
+	if err != nil {
+		if t, err = time.Parse(time.RFC3339, s); err != nil {
+			return time.Time{}, false
+		}
+		t = t.UTC()
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), true
+	if y := t.Year(); y < 1 || y > 9999 {
+		return time.Time{}, false
 	}
-	return time.Time{}, false
+	return t, true
 }
 
 // readingsFrom turns one pool's last measures into readings for deviceID, skipping

@@ -58,3 +58,65 @@ func FuzzStandardWebhooksHeaders(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHexHMACHeader: a GitHub-style header is accepted only when one of its values is
+// the prefix and the hex HMAC of the body; anything else is a rejection, never a panic.
+func FuzzHexHMACHeader(f *testing.F) {
+	v, err := signature.GitHub("It's a Secret to Everybody")
+	if err != nil {
+		f.Fatal(err)
+	}
+	body := []byte("Hello, World!")
+	f.Add(v.Sign(body), "", body)
+	f.Add(strings.ToUpper(v.Sign(body)), "sha256=zz", body)
+	f.Add("sha256=", "sha256", []byte{})
+	f.Add("", "", []byte(nil))
+	f.Add("sha1=abc", v.Sign(body), body)
+	f.Fuzz(func(t *testing.T, first, second string, body []byte) {
+		h := http.Header{}
+		h.Add(v.Header(), first)
+		h.Add(v.Header(), second)
+		err := v.Verify(h, body)
+		if err != nil {
+			if !sdk.IsKind(err, sdk.KindRejected) {
+				t.Fatalf("error %q is not a rejection", err)
+			}
+			return
+		}
+		want := v.Sign(body)
+		if !strings.EqualFold(strings.TrimSpace(first), want) && !strings.EqualFold(strings.TrimSpace(second), want) {
+			t.Fatalf("accepted %q / %q for a body signed %q", first, second, want)
+		}
+	})
+}
+
+// FuzzSharedSecretHeader: "Authorization: Bearer <secret>" is accepted only for the
+// secret itself.
+func FuzzSharedSecretHeader(f *testing.F) {
+	const secret = "s3cret-token"
+	v, err := signature.Bearer(secret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("Bearer " + secret)
+	f.Add("bearer    " + secret)
+	f.Add("Bearer")
+	f.Add("Basic " + secret)
+	f.Add(secret)
+	f.Add("")
+	f.Fuzz(func(t *testing.T, value string) {
+		h := http.Header{}
+		h.Set("Authorization", value)
+		err := v.Verify(h, nil)
+		if err != nil {
+			if !sdk.IsKind(err, sdk.KindRejected) {
+				t.Fatalf("error %q is not a rejection", err)
+			}
+			return
+		}
+		name, rest, _ := strings.Cut(strings.TrimSpace(h.Get("Authorization")), " ")
+		if !strings.EqualFold(name, "Bearer") || strings.TrimLeft(rest, " ") != secret {
+			t.Fatalf("accepted %q", value)
+		}
+	})
+}
