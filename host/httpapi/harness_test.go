@@ -362,7 +362,7 @@ func (e *env) do(r req) response {
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
 	}
-	client := &http.Client{Timeout: 2 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: specTransport{t: e.t, base: http.DefaultTransport}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.Do(hr)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", r.method, r.path, err)
