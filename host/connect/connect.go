@@ -342,6 +342,9 @@ func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, in
 	if _, err := s.mayConnect(a, provider); err != nil {
 		return ConnectResult{}, err
 	}
+	if err := checkInput(input); err != nil {
+		return ConnectResult{}, err
+	}
 	ad, err := s.adapter(provider)
 	if err != nil {
 		return ConnectResult{}, err
@@ -394,6 +397,9 @@ func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider
 	if l.ExternalAccountID == "" {
 		s.log.Error("plugin linkage without external account id", "provider", provider)
 		return Account{}, host.Errorf(host.EUNAVAILABLE, "%s gave an unusable answer", provider)
+	}
+	if err := checkDisplayName(l.DisplayName); err != nil {
+		return Account{}, err
 	}
 	acc, created, err := s.d.Store.UpsertAccount(ctx, store.NewAccount{
 		UserID: userID, Provider: provider, ExternalAccountID: l.ExternalAccountID,
