@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"time"
@@ -18,7 +17,7 @@ var Tables = []string{
 	"users", "api_tokens", "pools", "pool_members", "equipment",
 	"integration_accounts", "integration_oauth_states", "integration_devices",
 	"device_pool_links", "sensor_readings", "integration_ingestion_failures",
-	"poll_state", "audit_events", "webhook_deliveries", "console_sessions",
+	"poll_state", "audit_events", "webhook_deliveries", "console_sessions", "schema_compat",
 }
 
 // MigrationResult is one applied migration.
@@ -99,46 +98,6 @@ func (s *Store) MigrationStatus(ctx context.Context) ([]Migration, error) {
 		})
 	}
 	return out, nil
-}
-
-// ErrSchema is returned by Verify when the schema is not what this binary expects.
-var ErrSchema = errors.New("database schema is not current")
-
-// Verify checks that the database is at the latest migration this binary embeds and
-// that every table in Tables exists. It changes nothing but goose's own version table.
-func (s *Store) Verify(ctx context.Context) error {
-	p, err := s.provider()
-	if err != nil {
-		return err
-	}
-	current, target, err := p.GetVersions(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: read schema version: %w", ErrSchema, err)
-	}
-	if current != target {
-		return fmt.Errorf("%w: database is at version %d, this binary expects %d (run `poolhost migrate up`)", ErrSchema, current, target)
-	}
-	pending, err := p.HasPending(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: check pending migrations: %w", ErrSchema, err)
-	}
-	if pending {
-		return fmt.Errorf("%w: migrations pending (run `poolhost migrate up`)", ErrSchema)
-	}
-	var missing []string
-	for _, t := range Tables {
-		var n int
-		if err := s.get(ctx, &n, s.d.tableExistsSQL(), t); err != nil {
-			return fmt.Errorf("check table %s: %w", t, err)
-		}
-		if n == 0 {
-			missing = append(missing, t)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%w: missing tables %v", ErrSchema, missing)
-	}
-	return nil
 }
 
 func baseName(p string) string {

@@ -2,55 +2,145 @@ package store_test
 
 import (
 	"context"
-	"fmt"
-	"sort"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/poolhost/poolhost/host/store"
 )
 
-// columns lists table.column names of the schema on one engine.
-func columns(t *testing.T, e *env) []string {
+// newerMigration records a migration a newer binary applied: goose's row and, unless
+// declare is nil, its schema_compat declaration.
+func newerMigration(t *testing.T, e *env, version int64, declare *bool) {
 	t.Helper()
 	ctx := context.Background()
-	var out []string
-	for _, table := range store.Tables {
-		var cols []string
-		var err error
-		if e.s.Dialect() == "postgres" {
-			err = e.s.DB().SelectContext(ctx, &cols, `SELECT column_name FROM information_schema.columns
-				WHERE table_schema = current_schema() AND table_name = $1`, table)
-		} else {
-			err = e.s.DB().SelectContext(ctx, &cols, `SELECT name FROM pragma_table_info(?)`, table)
+	db := e.s.DB()
+	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, ?)`), version, true); err != nil {
+		t.Fatal(err)
+	}
+	if declare != nil {
+		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO schema_compat (version, compatible_with_previous) VALUES (?, ?)`), version, *declare); err != nil {
+			t.Fatal(err)
 		}
+	}
+}
+
+// TestSchemaCompatibility: a binary serves while the database is ahead of it by
+// migrations that each declare the previous binary compatible, and says what to do
+// otherwise: migrate up when behind, upgrade this replica when ahead and incompatible.
+func TestSchemaCompatibility(t *testing.T) {
+	yes, no := true, false
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, e *env, expected int64)
+		serves  bool
+		problem string
+	}{
+		{"current", func(*testing.T, *env, int64) {}, true, ""},
+		{"one compatible migration ahead", func(t *testing.T, e *env, x int64) { newerMigration(t, e, x+1, &yes) }, true, ""},
+		{"three compatible ahead", func(t *testing.T, e *env, x int64) {
+			for i := int64(1); i <= 3; i++ {
+				newerMigration(t, e, x+i, &yes)
+			}
+		}, true, ""},
+		{"four compatible ahead", func(t *testing.T, e *env, x int64) {
+			for i := int64(1); i <= 4; i++ {
+				newerMigration(t, e, x+i, &yes)
+			}
+		}, false, "4 migrations ahead of this binary"},
+		{"ahead and incompatible", func(t *testing.T, e *env, x int64) {
+			newerMigration(t, e, x+1, &yes)
+			newerMigration(t, e, x+2, &no)
+		}, false, "is not compatible with older binaries: replace this replica"},
+		{"ahead without a declaration", func(t *testing.T, e *env, x int64) { newerMigration(t, e, x+1, nil) }, false, "not compatible"},
+		{"behind", func(t *testing.T, e *env, x int64) {
+			if _, err := e.s.MigrateDown(context.Background(), x-1); err != nil {
+				t.Fatal(err)
+			}
+		}, false, "run `poolhost migrate up` with this binary"},
+	}
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					e := newEnv(t, eng, true)
+					ctx := context.Background()
+					st, err := e.s.SchemaState(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					tt.setup(t, e, st.Expected)
+					err = e.s.Verify(ctx)
+					if tt.serves != (err == nil) {
+						t.Fatalf("Verify = %v, want serving %v", err, tt.serves)
+					}
+					if err != nil && (!errors.Is(err, store.ErrSchema) || !strings.Contains(err.Error(), tt.problem)) {
+						t.Fatalf("Verify = %v, want ErrSchema saying %q", err, tt.problem)
+					}
+					// Migrating with the older binary changes nothing and does not fail.
+					if res, err := e.s.Migrate(ctx); tt.name != "behind" && (err != nil || len(res) != 0) {
+						t.Fatalf("migrate up on a newer schema = %v, %v", res, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestMigrateDown: down undoes to the version asked and up brings it back; it refuses,
+// changing nothing, a migration this binary does not know and a version below 1.
+func TestMigrateDown(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		st, _ := e.s.SchemaState(ctx)
+		res, err := e.s.MigrateDown(ctx, 6)
+		if err != nil || len(res) == 0 || res[0].Version != st.Expected || res[len(res)-1].Version != 7 {
+			t.Fatalf("down to 6 = %+v, %v", res, err)
+		}
+		if err := e.s.Verify(ctx); err == nil || !strings.Contains(err.Error(), "migrate up") {
+			t.Fatalf("Verify after down = %v", err)
+		}
+		if up, err := e.s.Migrate(ctx); err != nil || len(up) != len(res) {
+			t.Fatalf("up after down = %+v, %v", up, err)
+		}
+		if err := e.s.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+		yes := true
+		newerMigration(t, e, st.Expected+1, &yes)
+		if _, err := e.s.MigrateDown(ctx, 6); err == nil || !strings.Contains(err.Error(), "with the binary that applied it") {
+			t.Fatalf("down past an unknown migration = %v", err)
+		}
+		if _, err := e.s.MigrateDown(ctx, 0); err == nil {
+			t.Fatal("down to 0 accepted")
+		}
+		if after, _ := e.s.SchemaState(ctx); after.Current != st.Expected+1 {
+			t.Fatalf("a refused down changed the schema: %+v", after)
+		}
+	})
+}
+
+// TestEveryMigrationDeclaresCompatibility: from 00007 on, every migration inserts its
+// schema_compat row, so the binary before it knows whether it may keep serving.
+func TestEveryMigrationDeclaresCompatibility(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		ms, err := e.s.MigrationStatus(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cols) == 0 {
-			t.Fatalf("table %s missing on %s", table, e.s.Dialect())
+		var declared []int64
+		if err := e.s.DB().SelectContext(ctx, &declared, `SELECT version FROM schema_compat`); err != nil {
+			t.Fatal(err)
 		}
-		for _, c := range cols {
-			out = append(out, table+"."+c)
+		has := map[int64]bool{}
+		for _, v := range declared {
+			has[v] = true
 		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// TestSchemaParity: the two dialects' migrations define the same tables and columns.
-func TestSchemaParity(t *testing.T) {
-	got := map[string][]string{}
-	for _, eng := range engines {
-		e := newEnv(t, eng, true)
-		got[eng.name] = columns(t, e)
-	}
-	a, b := strings.Join(got["sqlite"], "\n"), strings.Join(got["postgres"], "\n")
-	if a != b {
-		t.Fatalf("schemas differ:\nsqlite:\n%s\n\npostgres:\n%s", a, b)
-	}
-	if len(got["sqlite"]) < 90 {
-		t.Fatalf("only %d columns", len(got["sqlite"]))
-	}
-	t.Log(fmt.Sprintf("%d tables, %d columns on both engines", len(store.Tables), len(got["sqlite"])))
+		for _, m := range ms {
+			if m.Version >= 7 && !has[m.Version] {
+				t.Errorf("migration %s inserts no schema_compat row (see migrations/*/00007_*.sql)", m.Name)
+			}
+		}
+	})
 }

@@ -51,7 +51,7 @@ func (q queries) AuthenticateConsoleSession(ctx context.Context, value string) (
 	err := q.get(ctx, &row, `SELECT s.token_id, s.created_at, s.expires_at,
 			u.id AS user_id, u.email, u.is_admin, u.created_at AS user_created_at
 		FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id JOIN users u ON u.id = t.user_id
-		WHERE s.id_hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL`, HashToken(value), q.clock())
+		WHERE s.id_hash = ? AND s.expires_at > ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL`, HashToken(value), q.clock())
 	if err != nil {
 		return User{}, ConsoleSession{}, fmt.Errorf("authenticate console session: %w", err)
 	}

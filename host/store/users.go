@@ -17,6 +17,9 @@ type User struct {
 	Email     string    `db:"email"`
 	IsAdmin   bool      `db:"is_admin"`
 	CreatedAt time.Time `db:"created_at"`
+	// DisabledAt is set by DisableUser: the user's tokens and console sessions stop
+	// authenticating.
+	DisabledAt *time.Time `db:"disabled_at"`
 }
 
 // APIToken is a stored token. The plaintext exists only in CreateAPIToken's return.
@@ -30,7 +33,7 @@ type APIToken struct {
 	RevokedAt  *time.Time `db:"revoked_at"`
 }
 
-const userColumns = `id, email, is_admin, created_at`
+const userColumns = `id, email, is_admin, created_at, disabled_at`
 const tokenColumns = `id, user_id, name, prefix, created_at, last_used_at, revoked_at`
 
 // TokenPrefix starts every API token so leaked tokens are recognisable by scanners.
@@ -133,7 +136,7 @@ func (q queries) AuthenticateToken(ctx context.Context, plaintext string) (User,
 	err := q.get(ctx, &row, `SELECT t.id, t.user_id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at,
 			u.email, u.is_admin, u.created_at AS user_created_at
 		FROM api_tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.token_hash = ? AND t.revoked_at IS NULL`, HashToken(plaintext))
+		WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL`, HashToken(plaintext))
 	if err != nil {
 		return User{}, APIToken{}, fmt.Errorf("authenticate token: %w", err)
 	}
@@ -197,4 +200,24 @@ func (q queries) RevokeUserTokens(ctx context.Context, userID int64) (int64, err
 		return 0, fmt.Errorf("revoke user tokens: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// DisableUser marks a user disabled (their tokens and console sessions stop
+// authenticating at once) and reports whether it changed anything: disabling a
+// disabled user is a no-op.
+func (q queries) DisableUser(ctx context.Context, id int64) (bool, error) {
+	res, err := q.exec(ctx, `UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL`, q.clock(), id)
+	if err != nil {
+		return false, fmt.Errorf("disable user: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("disable user: %w", err)
+	}
+	if n == 0 {
+		if _, err := q.GetUser(ctx, id); err != nil {
+			return false, fmt.Errorf("disable user: %w", err)
+		}
+	}
+	return n == 1, nil
 }

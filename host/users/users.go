@@ -25,6 +25,7 @@ type Store interface {
 	ListAPITokens(ctx context.Context, userID int64) ([]store.APIToken, error)
 	RevokeAPIToken(ctx context.Context, tokenID int64) error
 	RevokeUserTokens(ctx context.Context, userID int64) (int64, error)
+	DisableUser(ctx context.Context, id int64) (bool, error)
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
 	CreateConsoleSession(ctx context.Context, tokenID int64, expires time.Time) (string, error)
 	AuthenticateConsoleSession(ctx context.Context, value string) (store.User, store.ConsoleSession, error)
@@ -169,6 +170,25 @@ func (s *Service) RevokeTokens(ctx context.Context, a auth.Actor, userID, tokenI
 	s.audit.Record(ctx, audit.Entry{Action: "token.revoked", Actor: a, TargetType: "user", TargetID: strconv.FormatInt(userID, 10),
 		Details: map[string]any{"tokenId": tokenID, "revoked": n}})
 	return n, nil
+}
+
+// DisableUser disables a user: their tokens and console sessions stop authenticating
+// at once, and the user and their data stay. It reports whether the user was enabled
+// before. Admins (or the CLI) only; audited.
+func (s *Service) DisableUser(ctx context.Context, a auth.Actor, userID int64) (bool, error) {
+	if err := requireAdmin(a); err != nil {
+		return false, err
+	}
+	changed, err := s.st.DisableUser(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, host.Wrap(host.ENOTFOUND, err, "no such user")
+	} else if err != nil {
+		return false, err
+	}
+	if changed {
+		s.audit.Record(ctx, audit.Entry{Action: "user.disabled", Actor: a, TargetType: "user", TargetID: strconv.FormatInt(userID, 10)})
+	}
+	return changed, nil
 }
 
 // Audit returns a page of audit events, newest first. Admins only.

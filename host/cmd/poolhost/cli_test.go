@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/poolhost/poolhost/host/store"
 )
 
 // cli runs poolhost with args through main's dispatcher.
@@ -156,5 +159,40 @@ func TestCLIConfigEnv(t *testing.T) {
 	code, _, stderr := cli(t, "failures", "list")
 	if code != 1 || !strings.Contains(stderr, "from-env.hcl") {
 		t.Fatalf("exit %d, stderr %q; want the file named by POOLHOST_CONFIG", code, stderr)
+	}
+}
+
+// TestUsersDisable: a disabled user's token stops authenticating at once; disabling
+// again changes nothing; both are told apart and only the first is audited.
+func TestUsersDisable(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "x.db")
+	db := "--database-url=" + url
+	cli(t, "migrate", "up", db)
+	cli(t, "users", "create", "--email", "ana@example.com", db)
+	_, token, _ := cli(t, "tokens", "create", "--email", "ana@example.com", db)
+	token = strings.TrimSpace(token)
+	st, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, _, err := st.AuthenticateToken(context.Background(), token); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, stderr := cli(t, "users", "disable", "--email", "ana@example.com", db); code != 0 || !strings.Contains(out, "disabled user 1") {
+		t.Fatalf("disable = %d %q %q", code, out, stderr)
+	}
+	if _, _, err := st.AuthenticateToken(context.Background(), token); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a disabled user's token authenticates: %v", err)
+	}
+	if code, out, _ := cli(t, "users", "disable", "--user", "1", db); code != 0 || !strings.Contains(out, "already disabled") {
+		t.Fatalf("second disable = %d %q", code, out)
+	}
+	if code, _, stderr := cli(t, "users", "disable", "--user", "9", db); code != 1 || !strings.Contains(stderr, "no user 9") {
+		t.Fatalf("disable an unknown user = %d %q", code, stderr)
+	}
+	evs, _ := st.ListAudit(context.Background(), store.AuditFilter{})
+	if len(evs) != 3 || evs[0].Action != "user.disabled" || evs[0].Actor != "system:cli" {
+		t.Fatalf("audit = %+v", evs)
 	}
 }

@@ -102,7 +102,43 @@ replicas, run migrate up once as a deploy step, then roll the replicas.`, `  poo
 					fmt.Fprintf(stderr, "poolhost migrate verify: %v\n", err)
 					return 1
 				}
+				if state, err := st.SchemaState(ctx); err == nil && state.Note() != "" {
+					fmt.Fprintf(stdout, "schema ok (%s) for this binary: %s\n", st.Dialect(), state.Note())
+					return 0
+				}
 				fmt.Fprintf(stdout, "schema ok (%s): every table present, no pending migrations\n", st.Dialect())
+				return 0
+			})
+		})
+		return c
+	})
+	register("migrate", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "down --to VERSION [flags]",
+			Short: "undo the applied migrations above VERSION, newest first",
+			Long: `down undoes migrations with their down sections, for a rollback that needs the schema
+back where the previous release left it; most rollbacks do not (see "Rolling back" in
+the README). It refuses, changing nothing, when a migration to undo is unknown to this
+binary or cannot be undone; then restore the backup taken before the upgrade. Undoing a
+migration drops what it added, data included: take a backup first.`,
+			Example: "  poolhost migrate down --to 6 --config poolhost.hcl",
+		}
+		db := storeFlags(c)
+		to := c.Flags().Int64("to", 0, "the `version` to leave the schema at (required)")
+		_ = c.MarkFlagRequired("to")
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			return withStore(ctx, db, "migrate down", stderr, func(st *store.Store) int {
+				res, err := st.MigrateDown(ctx, *to)
+				if err != nil {
+					fmt.Fprintf(stderr, "poolhost %v\n", err)
+					return 1
+				}
+				for _, r := range res {
+					fmt.Fprintf(stdout, "undid %05d %s (%s)\n", r.Version, r.Name, r.Duration.Round(time.Millisecond))
+				}
+				if len(res) == 0 {
+					fmt.Fprintf(stdout, "nothing to undo: the schema is at or below %d\n", *to)
+				}
 				return 0
 			})
 		})

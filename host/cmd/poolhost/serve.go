@@ -100,6 +100,15 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 		return nil, err
 	}
 	s.store = st
+	// Say once at start what readiness will say on every probe: a schema ahead but
+	// compatible (mid-roll), or why this binary will not be ready.
+	if state, err := st.SchemaState(ctx); err == nil {
+		if p := state.Problem(); p != "" {
+			log.Error("this binary is not ready on this database", "reason", p)
+		} else if n := state.Note(); n != "" {
+			log.Warn(n)
+		}
+	}
 	var routes []httpapi.Option
 	s.ingest, routes = s.newIngestion(st)
 	s.http = httpapi.NewServer(cfg.Listen, s.apiHandler(st, routes...), cfg.HTTP, log)

@@ -83,25 +83,66 @@ config says auto_migrate = true.`, "")
 				return 1
 			}
 			type row struct {
-				ID        int64     `json:"id"`
-				Email     string    `json:"email"`
-				Admin     bool      `json:"admin"`
-				CreatedAt time.Time `json:"created_at"`
+				ID         int64      `json:"id"`
+				Email      string     `json:"email"`
+				Admin      bool       `json:"admin"`
+				CreatedAt  time.Time  `json:"created_at"`
+				DisabledAt *time.Time `json:"disabled_at"`
 			}
 			rows := make([]row, 0, len(us))
 			for _, u := range us {
-				rows = append(rows, row{ID: u.ID, Email: u.Email, Admin: u.IsAdmin, CreatedAt: u.CreatedAt.UTC()})
+				rows = append(rows, row{ID: u.ID, Email: u.Email, Admin: u.IsAdmin, CreatedAt: u.CreatedAt.UTC(), DisabledAt: utcPtr(u.DisabledAt)})
 			}
 			_ = f.write(stdout, rows, func(w io.Writer) {
-				fmt.Fprintln(w, "ID\tEMAIL\tROLE\tCREATED")
+				fmt.Fprintln(w, "ID\tEMAIL\tROLE\tCREATED\tDISABLED")
 				for _, r := range rows {
 					role := "user"
 					if r.Admin {
 						role = "admin"
 					}
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", r.ID, r.Email, role, r.CreatedAt.Format(time.RFC3339))
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Email, role, r.CreatedAt.Format(time.RFC3339), timeOrDash(r.DisabledAt))
 				}
 			})
+			return 0
+		})
+		return c
+	})
+	register("users", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "disable (--email ADDRESS | --user ID) [flags]",
+			Short: "disable a user: their tokens and console sessions stop working at once",
+			Long: `disable keeps the user and their pools, devices and readings, but none of their tokens
+authenticates any more. Disabling a disabled user changes nothing.`,
+			Example: "  poolhost users disable --email ana@example.com",
+		}
+		db := storeFlags(c)
+		owner := tokenOwner{
+			email:  c.Flags().String("email", "", "the user's email `address`"),
+			userID: c.Flags().Int64("user", 0, "the user's `id`"),
+		}
+		c.MarkFlagsOneRequired("email", "user")
+		c.MarkFlagsMutuallyExclusive("email", "user")
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			st, err := db.open(ctx, true)
+			if err != nil {
+				fmt.Fprintf(stderr, "poolhost users disable: %v\n", err)
+				return 1
+			}
+			defer st.Close()
+			fail := failer("users disable", stderr)
+			uid, err := owner.resolve(ctx, st)
+			if err != nil {
+				return fail(err)
+			}
+			changed, err := userService(st, stderr).DisableUser(ctx, cliActor, uid)
+			if err != nil {
+				return fail(err)
+			}
+			if changed {
+				fmt.Fprintf(stdout, "disabled user %d\n", uid)
+			} else {
+				fmt.Fprintf(stdout, "user %d was already disabled\n", uid)
+			}
 			return 0
 		})
 		return c
