@@ -5,13 +5,19 @@ PLUGINS  := $(wildcard plugins/*/cmd/poolhost-provider-*) $(wildcard examples/*/
 CONFIG   ?= examples/dev.hcl
 # Tests run with the race detector; the timeout is a backstop well inside CI's 90 minutes.
 TESTFLAGS ?= -race -count=1 -timeout 45m
+# Two Go modules: the host (this directory) and the plugin SDK (sdk/, its own module so a
+# plugin's go.mod pulls in only the SDK's few dependencies). The host requires the SDK
+# through `replace => ./sdk`, so both always build from this tree; every target that runs
+# the go tool runs it in each module, because `./...` stops at a nested go.mod.
+MODULES  := . sdk
 
 .PHONY: help build run test bench fuzz generate lint dev-secrets check-generate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-15s %s\n", $$1, $$2}'
 
-build: ## build bin/poolhost and one bin/plugins/poolhost-provider-<id> per plugin
+build: ## build both modules, bin/poolhost and one bin/plugins/poolhost-provider-<id> per plugin
+	cd sdk && $(GO) build ./...
 	$(GO) build -buildvcs=auto -o $(BIN)/poolhost ./host/cmd/poolhost   # commit + dirty flag for `poolhost version`
 	@mkdir -p $(BIN)/plugins
 	$(GO) build -o $(BIN)/plugins/ $(addprefix ./,$(PLUGINS))
@@ -30,14 +36,15 @@ data/dev-webhook.secret:
 data/dev-ttn.secret data/dev-template-client.secret:
 	@mkdir -p data && umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' > $@ && echo "generated $@"
 
-test: ## the full suite: vet, gofmt, and every test (real SQLite, PostgreSQL, plugin binaries)
-	$(GO) vet ./...
+test: ## the full suite of both modules: vet, gofmt, and every test (real SQLite, PostgreSQL, plugin binaries)
+	@for m in $(MODULES); do echo "== vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-ed:"; echo "$$unformatted"; exit 1; fi
-	$(GO) test $(TESTFLAGS) ./...
+	@rc=0; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) ./...) || rc=1; done; exit $$rc
 
 bench: ## benchmarks: plugin round trips, reading inserts, end-to-end webhook ingestion
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./sdk/... ./host/...
+	cd sdk && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./host/...
 
 # Every untrusted-input parser has a Go fuzz target; `make test` runs their seed corpora.
 FUZZTIME ?= 30s
@@ -53,6 +60,6 @@ generate: ## regenerate the committed protobuf/gRPC code
 check-generate: generate ## fail when the committed generated code is stale
 	git diff --exit-code -- sdk/internal
 
-lint: ## vet and gofmt
-	$(GO) vet ./...
+lint: ## vet (both modules) and gofmt
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
