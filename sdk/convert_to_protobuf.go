@@ -66,13 +66,14 @@ func devicesToProto(ds []Device) []*pb.Device {
 			Name:             d.Name,
 			Model:            d.Model,
 			Metadata:         d.Metadata,
+			Verified:         d.Verified,
 		}
 	}
 	return out
 }
 
 func webhookResultToProto(r WebhookResult) *pb.WebhookResult {
-	return &pb.WebhookResult{Readings: readingsToProto(r.Readings), DeliveryId: r.DeliveryID}
+	return &pb.WebhookResult{Readings: readingsToProto(r.Readings), DeliveryId: r.DeliveryID, ProviderAccountId: r.ProviderAccountID}
 }
 
 func readingsToProto(rs []Reading) []*pb.Reading {

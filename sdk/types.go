@@ -109,6 +109,13 @@ type Device struct {
 	Name             string
 	Model            string
 	Metadata         map[string]string
+	// Verified says the provider vouched that the account owns the device: its API
+	// listed the device for the account's credentials (an OAuth account's devices, the
+	// probes an API key can see). Only verified devices receive deliveries on the
+	// provider-level webhook URL, whose secret proves the provider, not the user. A
+	// device the user merely typed in (sdk/declared) is not verified, and receives
+	// only on its account's own URL.
+	Verified bool
 }
 
 // DiscoverRequest asks for an account's devices.
@@ -171,6 +178,11 @@ type WebhookResult struct {
 	Readings []Reading
 	// DeliveryID is the provider's idempotency key for the delivery, when it has one.
 	DeliveryID string
+	// ProviderAccountID is the provider-side account the payload names (an owner or
+	// application id), when it names one. On the provider-level URL the host then
+	// writes only to verified devices of accounts whose ExternalAccountID it is; a
+	// device id verified for several accounts is otherwise dropped as ambiguous.
+	ProviderAccountID string
 }
 
 // PollRequest asks for readings newer than Cursor ("" on the first poll).

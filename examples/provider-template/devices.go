@@ -20,7 +20,9 @@ func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) 
 	}
 	out := make([]sdk.Device, 0, len(devices))
 	for _, d := range devices {
-		dev := sdk.Device{ProviderDeviceID: d.ID, Name: d.Name, Model: d.Model}
+		// Acme listed it for this account's token: verified, so it may receive
+		// provider-level deliveries.
+		dev := sdk.Device{ProviderDeviceID: d.ID, Name: d.Name, Model: d.Model, Verified: true}
 		if d.Firmware != "" {
 			dev.Metadata = map[string]string{"firmware": d.Firmware}
 		}

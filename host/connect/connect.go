@@ -151,6 +151,9 @@ type Device struct {
 	Model            string            `json:"model"`
 	Metadata         map[string]string `json:"metadata,omitempty"`
 	PoolID           *int64            `json:"poolId"`
+	// Verified: the provider vouched for the device; only verified devices receive
+	// deliveries on the provider-level webhook URL.
+	Verified bool `json:"verified"`
 }
 
 // ConnectResult is either a redirect for the user's browser or the account linked at once.
@@ -197,7 +200,7 @@ func accountOf(a store.Account) Account {
 
 func deviceOf(d store.Device) Device {
 	out := Device{ID: d.ID, AccountID: d.AccountID, Provider: d.Provider, ProviderDeviceID: d.ProviderDeviceID,
-		Name: d.Name, Model: d.Model, Metadata: d.Metadata}
+		Name: d.Name, Model: d.Model, Metadata: d.Metadata, Verified: d.Verified}
 	if d.PoolID != 0 {
 		p := d.PoolID
 		out.PoolID = &p
@@ -592,7 +595,7 @@ func (s *Service) Discover(ctx context.Context, a auth.Actor, accountID int64) (
 			s.log.Warn("plugin reported a device without id; skipped", "provider", acc.Provider)
 			continue
 		}
-		nds = append(nds, store.NewDevice{ProviderDeviceID: d.ProviderDeviceID, Name: d.Name, Model: d.Model, Metadata: d.Metadata})
+		nds = append(nds, store.NewDevice{ProviderDeviceID: d.ProviderDeviceID, Name: d.Name, Model: d.Model, Metadata: d.Metadata, Verified: d.Verified})
 	}
 	ups, err := s.d.Store.UpsertDevices(ctx, acc.ID, nds)
 	if err != nil {

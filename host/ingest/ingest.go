@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,9 +30,14 @@ type Config struct {
 type Request struct {
 	Provider string
 	// AccountID confines the readings to one account's devices (account-scoped webhooks,
-	// polling). Zero accepts any device of the provider.
+	// polling): that account's credential authenticated them. Zero means only the
+	// provider's credential did (provider-level webhooks): see resolve for who may then
+	// receive them.
 	AccountID int64
-	Readings  []sdk.Reading
+	// ProviderAccountID is the provider-side account a provider-level delivery names
+	// (sdk.WebhookResult.ProviderAccountID), "" when it names none.
+	ProviderAccountID string
+	Readings          []sdk.Reading
 	// ReceivedAt is when the host received the readings; it is stored with each row and
 	// anchors the timestamp window. Zero means now.
 	ReceivedAt time.Time
@@ -70,6 +76,10 @@ type Result struct {
 	Accepted   int            `json:"accepted"`
 	Duplicates int            `json:"duplicates"`
 	Dropped    map[string]int `json:"dropped"`
+	// Unowned lists, by reason, the provider device ids a provider-level delivery could
+	// not prove an owner for (unverified_device, ambiguous_device): for the audit trail,
+	// where operators look for squatters and misconfigured fleets. Not sent back.
+	Unowned map[string][]string `json:"-"`
 }
 
 // DroppedTotal sums the dropped counts.
@@ -192,7 +202,7 @@ func (p *pending) build(devices []store.Device) {
 	if len(p.values) == 0 {
 		return
 	}
-	targets := resolve(devices, p.req.AccountID)
+	targets := resolve(devices, p.req.AccountID, p.req.ProviderAccountID)
 	p.rows = make([]store.Reading, 0, len(p.values))
 	for _, v := range p.values {
 		untimed := !v.reading.HasTime()
@@ -202,6 +212,9 @@ func (p *pending) build(devices []store.Device) {
 		}
 		if t.reason != "" {
 			p.res.Dropped[t.reason]++
+			if t.reason == DropUnverifiedDevice || t.reason == DropAmbiguousDevice {
+				p.res.noteUnowned(t.reason, v.reading.ProviderDeviceID)
+			}
 			continue
 		}
 		for _, d := range t.devices {
@@ -311,14 +324,26 @@ type target struct {
 	reason  string
 }
 
-// resolve maps provider device ids to the linked devices that receive their readings.
-// With an account, only that account's device counts and a device known only under other
-// accounts is foreign. Without one, every live account's copy of the device that is
-// linked to a pool receives the reading.
-func resolve(devices []store.Device, accountID int64) map[string]target {
+// resolve maps provider device ids to the devices that receive their readings. This is
+// the one place that decides who owns a reading, and the rule is: a delivery writes only
+// to devices whose ownership the credential that authenticated it proves.
+//
+// With an account (account-scoped URL, polling), that account's secret or credentials
+// proved the account: only its own device counts, and a device known only under other
+// accounts is foreign.
+//
+// Without one (the provider-level URL), the provider's secret proves the provider and
+// nothing about users. A device receives only when the provider itself vouched that its
+// account owns it (discovered through the provider's API: Verified), never when a user
+// merely declared the id — or anyone could subscribe to anyone's probe by typing its
+// serial number. When the payload names the provider-side account, only devices of
+// accounts with that external id count. A device id still verified for several distinct
+// provider accounts is not fanned out: the delivery cannot say whose it is. Accounts
+// sharing one provider account (two users who linked the same login) all receive.
+func resolve(devices []store.Device, accountID int64, providerAccount string) map[string]target {
 	type acc struct {
-		mine, linked []store.Device
-		anyLive      bool
+		mine, verified []store.Device
+		anyLive        bool
 	}
 	by := map[string]*acc{}
 	for _, d := range devices {
@@ -338,29 +363,59 @@ func resolve(devices []store.Device, accountID int64) map[string]target {
 		if d.AccountStatus == store.AccountDisconnected {
 			continue
 		}
+		if providerAccount != "" && d.AccountExternalID != providerAccount {
+			continue
+		}
 		a.anyLive = true
-		if d.PoolID != 0 {
-			a.linked = append(a.linked, d)
+		if d.Verified {
+			a.verified = append(a.verified, d)
 		}
 	}
 	out := make(map[string]target, len(by))
 	for id, a := range by {
+		if accountID != 0 {
+			switch {
+			case len(a.mine) == 0 && a.anyLive:
+				out[id] = target{reason: DropForeignDevice}
+			case len(a.mine) == 0:
+				out[id] = target{reason: DropUnknownDevice}
+			case a.mine[0].PoolID == 0:
+				out[id] = target{reason: DropUnlinkedDevice}
+			default:
+				out[id] = target{devices: a.mine[:1]}
+			}
+			continue
+		}
+		var linked []store.Device
+		owners := map[string]bool{}
+		for _, d := range a.verified {
+			owners[d.AccountExternalID] = true
+			if d.PoolID != 0 {
+				linked = append(linked, d)
+			}
+		}
 		switch {
-		case accountID != 0 && len(a.mine) == 0 && a.anyLive:
-			out[id] = target{reason: DropForeignDevice}
-		case accountID != 0 && len(a.mine) == 0:
-			out[id] = target{reason: DropUnknownDevice}
-		case accountID != 0 && a.mine[0].PoolID == 0:
-			out[id] = target{reason: DropUnlinkedDevice}
-		case accountID != 0:
-			out[id] = target{devices: a.mine[:1]}
 		case !a.anyLive:
 			out[id] = target{reason: DropUnknownDevice}
-		case len(a.linked) == 0:
+		case len(a.verified) == 0:
+			out[id] = target{reason: DropUnverifiedDevice}
+		case len(owners) > 1:
+			out[id] = target{reason: DropAmbiguousDevice}
+		case len(linked) == 0:
 			out[id] = target{reason: DropUnlinkedDevice}
 		default:
-			out[id] = target{devices: a.linked}
+			out[id] = target{devices: linked}
 		}
 	}
 	return out
+}
+
+// noteUnowned records a provider device id dropped for want of a proven owner.
+func (r *Result) noteUnowned(reason, providerDeviceID string) {
+	if r.Unowned == nil {
+		r.Unowned = map[string][]string{}
+	}
+	if !slices.Contains(r.Unowned[reason], providerDeviceID) {
+		r.Unowned[reason] = append(r.Unowned[reason], providerDeviceID)
+	}
 }

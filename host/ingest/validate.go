@@ -20,6 +20,12 @@ const (
 	DropUnknownDevice  = "unknown_device"
 	DropForeignDevice  = "foreign_device"
 	DropUnlinkedDevice = "unlinked_device"
+	// DropUnverifiedDevice: a provider-level delivery for a device only declared by its
+	// users; the provider's secret proves nothing about who owns it.
+	DropUnverifiedDevice = "unverified_device"
+	// DropAmbiguousDevice: a provider-level delivery for a device id the provider
+	// verified for several accounts, without naming the account.
+	DropAmbiguousDevice = "ambiguous_device"
 )
 
 // DropReasons lists every reason, for metrics and documentation.
@@ -27,6 +33,7 @@ var DropReasons = []string{
 	DropUnknownMetric, DropNonFinite, DropAbsurdValue, DropBadUnit,
 	DropTooFarFuture, DropTooOld,
 	DropUnknownDevice, DropForeignDevice, DropUnlinkedDevice,
+	DropUnverifiedDevice, DropAmbiguousDevice,
 }
 
 // Window bounds reading timestamps relative to the moment the host received them.

@@ -274,9 +274,10 @@ func (w *Worker) process(ctx context.Context, f store.Failure) result {
 		deliveryID = f.DeliveryID
 	}
 	res, err := w.d.Ingest.Ingest(ctx, ingest.Request{
-		Provider:  f.Provider,
-		AccountID: f.AccountID,
-		Readings:  parsed.Readings,
+		Provider:          f.Provider,
+		AccountID:         f.AccountID,
+		ProviderAccountID: parsed.ProviderAccountID,
+		Readings:          parsed.Readings,
 		// The original receipt and the delivery id: a redelivery the webhook route
 		// already stored (or will store) dedupes against this attempt's readings.
 		ReceivedAt: f.ReceivedAt,

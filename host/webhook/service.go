@@ -323,11 +323,12 @@ func (s *Service) account(ctx context.Context, dl Delivery) (store.Account, map[
 // same transaction. If that fails the verified payload is queued instead.
 func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time, wr sdk.WebhookResult) (Outcome, error) {
 	res, err := s.d.Ingest.Ingest(ctx, ingest.Request{
-		Provider:   dl.Provider,
-		AccountID:  dl.AccountID,
-		Readings:   wr.Readings,
-		ReceivedAt: receivedAt,
-		DeliveryID: wr.DeliveryID,
+		Provider:          dl.Provider,
+		AccountID:         dl.AccountID,
+		ProviderAccountID: wr.ProviderAccountID,
+		Readings:          wr.Readings,
+		ReceivedAt:        receivedAt,
+		DeliveryID:        wr.DeliveryID,
 		// An audit row and nothing else: the delivery may share its transaction with
 		// concurrent ones (group commit).
 		Audit: func(res ingest.Result) store.AuditEvent {
@@ -355,6 +356,14 @@ func receivedDetails(dl Delivery, wr sdk.WebhookResult, res ingest.Result) store
 	}
 	if len(res.Dropped) > 0 {
 		d["dropped"] = res.Dropped
+	}
+	if len(res.Unowned) > 0 {
+		// Which devices a provider-level delivery could not prove an owner for: what an
+		// operator needs to spot a squatter or a fleet device nobody was given.
+		d["unowned_devices"] = res.Unowned
+	}
+	if wr.ProviderAccountID != "" {
+		d["provider_account_id"] = wr.ProviderAccountID
 	}
 	if wr.DeliveryID != "" {
 		d["delivery_id"] = wr.DeliveryID

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"strings"
 	"sync"
 
@@ -41,6 +42,7 @@ type Adapter struct {
 	// mu guards webhook: Configure runs again on reload while deliveries are verified.
 	mu      sync.RWMutex
 	webhook *signature.StandardWebhooks // provider-level verifier; nil when unset
+	fleet   declared.Fleet              // the operator's own devices
 }
 
 // New returns the adapter.
@@ -71,8 +73,12 @@ func (a *Adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 			return sdk.InvalidInput("secret %s: %v", SecretWebhookSecret, err)
 		}
 	}
+	fleet, err := declared.NewFleet(req)
+	if err != nil {
+		return err
+	}
 	a.mu.Lock()
-	a.webhook = v
+	a.webhook, a.fleet = v, fleet
 	a.mu.Unlock()
 	return nil
 }
@@ -100,20 +106,37 @@ func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.Connec
 	if name == "" {
 		name = "Generic webhook"
 	}
+	creds := sdk.Credentials{
+		SecretWebhookSecret: secret,
+		declared.Key:        declared.Join(devices),
+	}
+	if mark, ok := a.fleetOf().Admit(req.Input); ok {
+		maps.Copy(creds, mark)
+	} else if req.Input[declared.FleetKeyInput] != "" {
+		return sdk.ConnectResult{}, sdk.InvalidInput("wrong %s", declared.FleetKeyInput)
+	}
 	return sdk.ConnectResult{Linkage: &sdk.Linkage{
 		ExternalAccountID: "gen_" + id,
 		DisplayName:       name,
-		Credentials: sdk.Credentials{
-			SecretWebhookSecret: secret,
-			declared.Key:        declared.Join(devices),
-		},
+		Credentials:       creds,
 	}}, nil
 }
 
-// DiscoverDevices returns the devices declared at Connect.
+// DiscoverDevices returns the devices declared at Connect — not verified: they receive
+// deliveries only on the account's own URL — and, for the account the operator's fleet
+// key made, the fleet's devices, verified (see declared.Fleet).
 func (a *Adapter) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
 	ds, err := declared.Devices(req.Account.Credentials[declared.Key], "generic webhook device")
-	return sdk.DiscoverResult{Devices: ds}, err
+	if err != nil {
+		return sdk.DiscoverResult{}, err
+	}
+	return sdk.DiscoverResult{Devices: declared.Merge(ds, a.fleetOf().Devices(req.Account, "generic webhook device"))}, nil
+}
+
+func (a *Adapter) fleetOf() declared.Fleet {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.fleet
 }
 
 // VerifyWebhook checks the Standard Webhooks signature with the secret that applies: the

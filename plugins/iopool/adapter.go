@@ -165,7 +165,8 @@ func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) 
 		if p.LatestMeasure != nil && p.LatestMeasure.EcoID != "" {
 			md["eco_id"] = p.LatestMeasure.EcoID
 		}
-		devices = append(devices, sdk.Device{ProviderDeviceID: p.ID, Name: p.Title, Model: "EcO", Metadata: md})
+		// Listed by iopool for this API key: the provider vouches that the account owns it.
+		devices = append(devices, sdk.Device{ProviderDeviceID: p.ID, Name: p.Title, Model: "EcO", Metadata: md, Verified: true})
 	}
 	return sdk.DiscoverResult{Devices: devices}, nil
 }

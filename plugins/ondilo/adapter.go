@@ -249,8 +249,10 @@ func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) 
 		if !ok {
 			continue
 		}
+		// Listed by Ondilo for this account's token: the provider vouches for it.
 		devices = append(devices, sdk.Device{
 			ProviderDeviceID: d.UUID,
+			Verified:         true,
 			Name:             p.Name,
 			Model:            "ICO",
 			Metadata: map[string]string{

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"maps"
 	"strings"
 	"sync"
 
@@ -57,6 +58,7 @@ type config struct {
 	useDevEUI      bool
 	keepSimulated  bool
 	rssi           bool
+	fleet          declared.Fleet // the operator's own devices
 }
 
 // New returns the adapter, usable with defaults until Configure says otherwise.
@@ -151,6 +153,9 @@ func parseConfig(req sdk.ConfigureRequest) (*config, error) {
 	default:
 		return nil, sdk.InvalidInput("setting %s must be true or false", SettingRSSI)
 	}
+	if cfg.fleet, err = declared.NewFleet(req); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 
@@ -175,22 +180,35 @@ func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.Connec
 	if name == "" {
 		name = "The Things Stack webhook"
 	}
+	creds := sdk.Credentials{
+		// URL-safe base64 without padding: pasted into the stack's header field as is.
+		SecretWebhookSecret: base64.RawURLEncoding.EncodeToString(secret),
+		declared.Key:        declared.Join(devices),
+	}
+	if mark, ok := a.fleetOf().Admit(req.Input); ok {
+		maps.Copy(creds, mark)
+	} else if req.Input[declared.FleetKeyInput] != "" {
+		return sdk.ConnectResult{}, sdk.InvalidInput("wrong %s", declared.FleetKeyInput)
+	}
 	return sdk.ConnectResult{Linkage: &sdk.Linkage{
 		ExternalAccountID: "ttn_" + hex.EncodeToString(id),
 		DisplayName:       name,
-		Credentials: sdk.Credentials{
-			// URL-safe base64 without padding: pasted into the stack's header field as is.
-			SecretWebhookSecret: base64.RawURLEncoding.EncodeToString(secret),
-			declared.Key:        declared.Join(devices),
-		},
+		Credentials:       creds,
 	}}, nil
 }
 
-// DiscoverDevices returns the devices declared at Connect.
+// DiscoverDevices returns the devices declared at Connect — not verified: they receive
+// deliveries only on the account's own URL — and, for the account the operator's fleet
+// key made, the fleet's devices, verified (see declared.Fleet).
 func (a *Adapter) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
 	ds, err := declared.Devices(req.Account.Credentials[declared.Key], "LoRaWAN end device")
-	return sdk.DiscoverResult{Devices: ds}, err
+	if err != nil {
+		return sdk.DiscoverResult{}, err
+	}
+	return sdk.DiscoverResult{Devices: declared.Merge(ds, a.fleetOf().Devices(req.Account, "LoRaWAN end device"))}, nil
 }
+
+func (a *Adapter) fleetOf() declared.Fleet { return a.config().fleet }
 
 // VerifyWebhook checks the shared-secret header with the secret that applies: the
 // account's own on an account-scoped URL, the provider-level one otherwise, never one

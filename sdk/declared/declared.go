@@ -4,9 +4,19 @@
 // [Parse] and stores [Join] of it in the linkage credentials; DiscoverDevices turns the
 // stored list back into devices with [Devices] so the user can link them to pools (the
 // host drops readings of devices that are not linked).
+//
+// A declared device is only the user's word: anyone can type a serial number printed on
+// someone else's probe. So declared devices are never Verified, and the host gives them
+// only deliveries on their own account's webhook URL, whose secret proves the account.
+// Do not use this package when the provider has an API that lists an account's devices:
+// list them there and mark them Verified.
+//
+// [Fleet] is the exception an operator controls: devices the operator registers in the
+// provider's settings, verified for whoever connects with the operator's fleet key.
 package declared
 
 import (
+	"crypto/subtle"
 	"strings"
 
 	"github.com/poolhost/poolhost/sdk"
@@ -74,4 +84,79 @@ func Devices(list, model string) ([]sdk.Device, error) {
 		out = append(out, sdk.Device{ProviderDeviceID: id, Name: id, Model: model})
 	}
 	return out, nil
+}
+
+// Fleet setting, secret and input keys.
+const (
+	// FleetDevicesSetting lists the operator's own devices (comma-separated ids).
+	FleetDevicesSetting = "fleet_devices"
+	// FleetKeySecret is the operator's secret that makes a connect the fleet's account.
+	FleetKeySecret = "fleet_key"
+	// FleetKeyInput is the Connect input carrying it.
+	FleetKeyInput = "fleet_key"
+	// fleetCredential marks, in the linkage credentials, the account the fleet key made.
+	fleetCredential = "fleet"
+)
+
+// Fleet is an operator's own devices: a provider-level webhook secret is the
+// operator's, so the devices it reaches must be registered by the operator too, not
+// declared by users. The operator lists them in the provider's settings and sets a
+// fleet key among its secrets; a user who connects with that key gets an account whose
+// discovery returns the fleet's devices Verified, so they receive provider-level
+// deliveries. The zero Fleet has no devices and admits nobody.
+type Fleet struct {
+	key     string
+	devices []string
+}
+
+// NewFleet reads the fleet from a provider's Configure request.
+func NewFleet(req sdk.ConfigureRequest) (Fleet, error) {
+	ids, err := Parse(req.Settings[FleetDevicesSetting])
+	if err != nil {
+		return Fleet{}, err
+	}
+	key := req.Secrets[FleetKeySecret]
+	if len(ids) > 0 && key == "" {
+		return Fleet{}, sdk.InvalidInput("setting %s lists devices but secret %s is not set", FleetDevicesSetting, FleetKeySecret)
+	}
+	return Fleet{key: key, devices: ids}, nil
+}
+
+// Admit reports whether a Connect's input carries the fleet key (compared in constant
+// time), and returns the credentials that mark the linkage as the fleet's account.
+func (f Fleet) Admit(input map[string]string) (sdk.Credentials, bool) {
+	given := input[FleetKeyInput]
+	if f.key == "" || given == "" || subtle.ConstantTimeCompare([]byte(given), []byte(f.key)) != 1 {
+		return nil, false
+	}
+	return sdk.Credentials{fleetCredential: "1"}, true
+}
+
+// Devices are the fleet's devices, Verified, for an account Admit made; none otherwise.
+func (f Fleet) Devices(account sdk.Account, model string) []sdk.Device {
+	if account.Credentials[fleetCredential] != "1" {
+		return nil
+	}
+	out := make([]sdk.Device, 0, len(f.devices))
+	for _, id := range f.devices {
+		out = append(out, sdk.Device{ProviderDeviceID: id, Name: id, Model: model, Verified: true})
+	}
+	return out
+}
+
+// Merge is declared devices and verified ones, one device per id: where an id is in
+// both, the verified device wins.
+func Merge(declaredDevices, verified []sdk.Device) []sdk.Device {
+	seen := make(map[string]bool, len(verified))
+	out := make([]sdk.Device, 0, len(declaredDevices)+len(verified))
+	for _, d := range verified {
+		seen[d.ProviderDeviceID] = true
+		out = append(out, d)
+	}
+	for _, d := range declaredDevices {
+		if !seen[d.ProviderDeviceID] {
+			out = append(out, d)
+		}
+	}
+	return out
 }

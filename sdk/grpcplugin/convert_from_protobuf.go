@@ -60,13 +60,16 @@ func devicesFromProto(ds []*pb.Device) []sdk.Device {
 			Name:             d.GetName(),
 			Model:            d.GetModel(),
 			Metadata:         d.GetMetadata(),
+			Verified:         d.GetVerified(),
 		}
 	}
 	return out
 }
 
 func webhookResultFromProto(r *pb.WebhookResult) sdk.WebhookResult {
-	return sdk.WebhookResult{Readings: readingsFromProto(r.GetReadings()), DeliveryID: r.GetDeliveryId()}
+	return sdk.WebhookResult{
+		Readings: readingsFromProto(r.GetReadings()), DeliveryID: r.GetDeliveryId(), ProviderAccountID: r.GetProviderAccountId(),
+	}
 }
 
 func readingsFromProto(rs []*pb.Reading) []sdk.Reading {

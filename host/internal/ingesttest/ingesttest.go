@@ -103,7 +103,8 @@ type World struct {
 }
 
 // Seed creates a user (email), a pool, an account of provider with creds, and devices:
-// each of linked is linked to the pool, each of unlinked is not.
+// each of linked is linked to the pool, each of unlinked is not. The devices are
+// verified, as if the provider's API had listed them for the account (see Declare).
 func Seed(t testing.TB, s *store.Store, provider, email string, creds map[string]string, linked, unlinked []string) World {
 	t.Helper()
 	ctx := context.Background()
@@ -123,7 +124,7 @@ func Seed(t testing.TB, s *store.Store, provider, email string, creds map[string
 	}
 	var nds []store.NewDevice
 	for _, id := range append(append([]string{}, linked...), unlinked...) {
-		nds = append(nds, store.NewDevice{ProviderDeviceID: id, Name: id})
+		nds = append(nds, store.NewDevice{ProviderDeviceID: id, Name: id, Verified: true})
 	}
 	w := World{User: u, Pool: p, Account: acc, Devices: map[string]store.Device{}}
 	if len(nds) == 0 {
@@ -145,6 +146,18 @@ func Seed(t testing.TB, s *store.Store, provider, email string, creds map[string
 		w.Devices[id] = d
 	}
 	return w
+}
+
+// Declare makes an account's device declared — typed in by its user — instead of
+// verified by the provider.
+func Declare(t testing.TB, s *store.Store, accountID int64, providerDeviceIDs ...string) {
+	t.Helper()
+	for _, id := range providerDeviceIDs {
+		if _, err := s.DB().Exec(s.DB().Rebind(`UPDATE integration_devices SET verified = ? WHERE account_id = ? AND provider_device_id = ?`),
+			false, accountID, id); err != nil {
+			t.Fatalf("declare %s: %v", id, err)
+		}
+	}
 }
 
 // CountReadings counts stored readings.

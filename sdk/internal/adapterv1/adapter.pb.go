@@ -332,8 +332,11 @@ type Device struct {
 	Name             string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	Model            string                 `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
 	Metadata         map[string]string      `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The provider vouched that this account owns the device: its API listed it for the
+	// account's credentials. Only verified devices receive provider-level deliveries.
+	Verified      bool `protobuf:"varint,5,opt,name=verified,proto3" json:"verified,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Device) Reset() {
@@ -392,6 +395,13 @@ func (x *Device) GetMetadata() map[string]string {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *Device) GetVerified() bool {
+	if x != nil {
+		return x.Verified
+	}
+	return false
 }
 
 // Reading is one normalized measurement.
@@ -636,9 +646,13 @@ type WebhookResult struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Readings []*Reading             `protobuf:"bytes,1,rep,name=readings,proto3" json:"readings,omitempty"`
 	// The provider's idempotency key for the delivery, when it has one.
-	DeliveryId    string `protobuf:"bytes,2,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DeliveryId string `protobuf:"bytes,2,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
+	// The provider-side account the payload names (an owner or application id), when it
+	// names one: a provider-level delivery then reaches only devices of accounts with this
+	// external account id.
+	ProviderAccountId string `protobuf:"bytes,3,opt,name=provider_account_id,json=providerAccountId,proto3" json:"provider_account_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *WebhookResult) Reset() {
@@ -681,6 +695,13 @@ func (x *WebhookResult) GetReadings() []*Reading {
 func (x *WebhookResult) GetDeliveryId() string {
 	if x != nil {
 		return x.DeliveryId
+	}
+	return ""
+}
+
+func (x *WebhookResult) GetProviderAccountId() string {
+	if x != nil {
+		return x.ProviderAccountId
 	}
 	return ""
 }
@@ -1913,12 +1934,13 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\aLinkage\x12.\n" +
 	"\x13external_account_id\x18\x01 \x01(\tR\x11externalAccountId\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12B\n" +
-	"\vcredentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\vcredentials\"\xe4\x01\n" +
+	"\vcredentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\vcredentials\"\x80\x02\n" +
 	"\x06Device\x12,\n" +
 	"\x12provider_device_id\x18\x01 \x01(\tR\x10providerDeviceId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05model\x18\x03 \x01(\tR\x05model\x12E\n" +
-	"\bmetadata\x18\x04 \x03(\v2).poolhost.adapter.v1.Device.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\x04 \x03(\v2).poolhost.adapter.v1.Device.MetadataEntryR\bmetadata\x12\x1a\n" +
+	"\bverified\x18\x05 \x01(\bR\bverified\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf1\x01\n" +
@@ -1942,11 +1964,12 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\vreceived_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"receivedAt\x126\n" +
 	"\aaccount\x18\x04 \x01(\v2\x1c.poolhost.adapter.v1.AccountR\aaccount\x12%\n" +
-	"\x0eaccount_secret\x18\x05 \x01(\tR\raccountSecret\"j\n" +
+	"\x0eaccount_secret\x18\x05 \x01(\tR\raccountSecret\"\x9a\x01\n" +
 	"\rWebhookResult\x128\n" +
 	"\breadings\x18\x01 \x03(\v2\x1c.poolhost.adapter.v1.ReadingR\breadings\x12\x1f\n" +
 	"\vdelivery_id\x18\x02 \x01(\tR\n" +
-	"deliveryId\"U\n" +
+	"deliveryId\x12.\n" +
+	"\x13provider_account_id\x18\x03 \x01(\tR\x11providerAccountId\"U\n" +
 	"\x05Error\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1e.poolhost.adapter.v1.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"d\n" +

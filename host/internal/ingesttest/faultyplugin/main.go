@@ -25,6 +25,8 @@ type Body struct {
 	// Fail makes Webhook fail: "temporary", "permanent", "crash" (exit the process),
 	// "sleep" (outlast the deadline).
 	Fail string `json:"fail,omitempty"`
+	// Account is the provider-side account the payload names (ProviderAccountID).
+	Account string `json:"account,omitempty"`
 }
 
 // Reading carries its value as a string so NaN and Inf survive JSON.
@@ -101,7 +103,7 @@ func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 	case "sleep":
 		time.Sleep(time.Minute)
 	}
-	res := sdk.WebhookResult{DeliveryID: req.Headers.Get("webhook-id")}
+	res := sdk.WebhookResult{DeliveryID: req.Headers.Get("webhook-id"), ProviderAccountID: b.Account}
 	for _, r := range b.Readings {
 		v, err := strconv.ParseFloat(r.Value, 64)
 		if err != nil {
