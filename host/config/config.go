@@ -139,6 +139,18 @@ type Plugins struct {
 	// RequirePin refuses every enabled provider without a sha256 pin, at config load
 	// and again at launch. Default false; production sets it.
 	RequirePin bool
+	// Caps on what a plugin returns, so a faulty or hostile plugin cannot make the host
+	// allocate or store without bound. A gRPC message over MaxMessageBytes, or an answer
+	// over any other cap, is refused as a permanent failure of that call: nothing of it
+	// is stored. Defaults: 16 MiB, 10,000 readings per call, 256-byte device and
+	// delivery ids, 64-byte metrics, 32-byte units, 64 KiB raw payloads.
+	MaxMessageBytes    int64
+	MaxReadingsPerCall int
+	MaxDeviceIDBytes   int
+	MaxDeliveryIDBytes int
+	MaxMetricBytes     int
+	MaxUnitBytes       int
+	MaxRawPayloadBytes int
 }
 
 // Stage values.
@@ -245,6 +257,14 @@ var (
 		RestartWindow:  5 * time.Minute,
 		BackoffBase:    500 * time.Millisecond,
 		BackoffCap:     30 * time.Second,
+
+		MaxMessageBytes:    16 << 20,
+		MaxReadingsPerCall: 10000,
+		MaxDeviceIDBytes:   256,
+		MaxDeliveryIDBytes: 256,
+		MaxMetricBytes:     64,
+		MaxUnitBytes:       32,
+		MaxRawPayloadBytes: 64 << 10,
 	}
 	DefaultTimeouts = Timeouts{
 		Describe:      5 * time.Second,

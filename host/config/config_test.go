@@ -3,6 +3,7 @@ package config_test
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -63,6 +64,9 @@ func TestLoadGood(t *testing.T) {
 		{"plugins failures", cfg.Plugins.HealthFailures, 2},
 		{"delivery id retention", cfg.Ingest.DeliveryIDRetention, 14 * 24 * time.Hour},
 		{"plugins pass_env", strings.Join(cfg.Plugins.PassEnv, ","), "HTTPS_PROXY,NO_PROXY"},
+		{"plugins caps", fmt.Sprint(cfg.Plugins.MaxMessageBytes, cfg.Plugins.MaxReadingsPerCall, cfg.Plugins.MaxDeviceIDBytes,
+			cfg.Plugins.MaxDeliveryIDBytes, cfg.Plugins.MaxMetricBytes, cfg.Plugins.MaxUnitBytes, cfg.Plugins.MaxRawPayloadBytes),
+			"8388608 5000 128 200 32 16 32768"},
 		{"plugins backoff", cfg.Plugins.BackoffBase, 100 * time.Millisecond},
 		{"providers", len(cfg.Providers), 3},
 	}

@@ -55,7 +55,9 @@ var (
 	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
 	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention")}
 	pluginsSchema = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
-		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin")}
+		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin",
+		"max_message_bytes", "max_readings_per_call", "max_device_id_bytes", "max_delivery_id_bytes",
+		"max_metric_bytes", "max_unit_bytes", "max_raw_payload_bytes")}
 	providerSchema = &hcl.BodySchema{
 		Attributes: attrs("enabled", "stage", "pilot_users", "access", "binary", "sha256",
 			"webhooks", "poll", "poll_interval", "settings", "secrets"),
@@ -513,6 +515,13 @@ func (d *decoder) config(root section) *Config {
 		c.Plugins.BackoffCap = d.duration(p.attr("backoff_cap"), c.Plugins.BackoffCap)
 		c.Plugins.PassEnv = d.stringList(p.attr("pass_env"))
 		c.Plugins.RequirePin = d.boolean(p.attr("require_pin"), c.Plugins.RequirePin)
+		c.Plugins.MaxMessageBytes = d.integer(p.attr("max_message_bytes"), c.Plugins.MaxMessageBytes, 1<<10)
+		c.Plugins.MaxReadingsPerCall = int(d.integer(p.attr("max_readings_per_call"), int64(c.Plugins.MaxReadingsPerCall), 1))
+		c.Plugins.MaxDeviceIDBytes = int(d.integer(p.attr("max_device_id_bytes"), int64(c.Plugins.MaxDeviceIDBytes), 1))
+		c.Plugins.MaxDeliveryIDBytes = int(d.integer(p.attr("max_delivery_id_bytes"), int64(c.Plugins.MaxDeliveryIDBytes), 1))
+		c.Plugins.MaxMetricBytes = int(d.integer(p.attr("max_metric_bytes"), int64(c.Plugins.MaxMetricBytes), 1))
+		c.Plugins.MaxUnitBytes = int(d.integer(p.attr("max_unit_bytes"), int64(c.Plugins.MaxUnitBytes), 1))
+		c.Plugins.MaxRawPayloadBytes = int(d.integer(p.attr("max_raw_payload_bytes"), int64(c.Plugins.MaxRawPayloadBytes), 1))
 		d.backoffOrder(p, "plugins", c.Plugins.BackoffBase, c.Plugins.BackoffCap)
 	}
 

@@ -10,6 +10,7 @@ type metrics struct {
 	state    *prometheus.GaugeVec
 	restarts *prometheus.CounterVec
 	calls    *prometheus.HistogramVec
+	refused  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,6 +28,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Latency of calls to plugins, by provider, method and outcome (ok, unavailable or the sdk error kind).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"provider", "method", "outcome"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "poolhost_plugin_answers_refused_total",
+			Help: "Plugin answers refused for exceeding a plugins.max_* cap, by provider, method and cap (message, readings, delivery_id, device_id, metric, unit, raw_payload).",
+		}, []string{"provider", "method", "limit"}),
 	}
 	if reg == nil {
 		return m
@@ -34,6 +39,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.state = register(reg, m.state)
 	m.restarts = register(reg, m.restarts)
 	m.calls = register(reg, m.calls)
+	m.refused = register(reg, m.refused)
 	return m
 }
 

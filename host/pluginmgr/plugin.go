@@ -146,6 +146,11 @@ func (p *Plugin) Webhook(ctx context.Context, req sdk.WebhookRequest) (res sdk.W
 		res, err = c.Webhook(ctx, req)
 		return err
 	})
+	if err == nil {
+		if err = p.refuseAnswer("webhook", res.DeliveryID, res.Readings); err != nil {
+			return sdk.WebhookResult{}, err
+		}
+	}
 	return res, err
 }
 
@@ -157,6 +162,12 @@ func (p *Plugin) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (res
 		res, err = c.IngestWebhook(ctx, req)
 		return err
 	})
+	if err == nil {
+		// Verified, then unusable: the payload is authentic and kept as a parse failure.
+		if err = p.refuseAnswer("ingest_webhook", res.DeliveryID, res.Readings); err != nil {
+			return sdk.WebhookResult{}, &grpcplugin.ParseError{Err: err}
+		}
+	}
 	return res, err
 }
 
@@ -165,6 +176,13 @@ func (p *Plugin) PollReadings(ctx context.Context, req sdk.PollRequest) (res sdk
 		res, err = c.PollReadings(ctx, req)
 		return err
 	})
+	if err == nil {
+		if err = p.refuseAnswer("poll_readings", "", res.Readings); err != nil {
+			// Tokens the plugin rotated on the way are still the account's: losing them
+			// would lock it out.
+			return sdk.PollResult{}, sdk.WithRefreshedCredentials(err, res.RefreshedCredentials)
+		}
+	}
 	return res, err
 }
 

@@ -422,6 +422,7 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		SkipHostEnv:      true,
 		StartTimeout:     pcfg.StartTimeout,
 		Logger:           p.m.log.Named(p.id),
+		GRPCDialOptions:  p.maxMessage(pcfg.MaxMessageBytes),
 	}
 	if pc.SHA256 != "" {
 		// go-plugin checks again right before exec, narrowing the window for a swap.

@@ -46,6 +46,14 @@ plugins {
   restart_window  = "1m"
   backoff_base    = "100ms"
   backoff_cap     = "5s"
+
+  max_message_bytes     = 8388608
+  max_readings_per_call = 5000
+  max_device_id_bytes   = 128
+  max_delivery_id_bytes = 200
+  max_metric_bytes      = 32
+  max_unit_bytes        = 16
+  max_raw_payload_bytes = 32768
 }
 
 provider "ondilo" {

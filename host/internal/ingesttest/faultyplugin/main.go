@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/poolhost/poolhost/sdk"
@@ -27,6 +28,10 @@ type Body struct {
 	Fail string `json:"fail,omitempty"`
 	// Account is the provider-side account the payload names (ProviderAccountID).
 	Account string `json:"account,omitempty"`
+	// Repeat answers the readings this many times over; DeliveryIDBytes answers a
+	// delivery id of that many bytes: a plugin answering more than the host accepts.
+	Repeat          int `json:"repeat,omitempty"`
+	DeliveryIDBytes int `json:"delivery_id_bytes,omitempty"`
 }
 
 // Reading carries its value as a string so NaN and Inf survive JSON.
@@ -35,6 +40,8 @@ type Reading struct {
 	Value      string `json:"value"`
 	Unit       string `json:"unit,omitempty"`
 	RecordedAt string `json:"recorded_at,omitempty"`
+	// RawBytes answers a raw payload of that many bytes.
+	RawBytes int `json:"raw_bytes,omitempty"`
 }
 
 type adapter struct {
@@ -115,10 +122,15 @@ func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 				return sdk.WebhookResult{}, sdk.Permanent("recorded_at %q", r.RecordedAt)
 			}
 		}
-		res.Readings = append(res.Readings, sdk.Reading{
-			ProviderDeviceID: b.DeviceID, Metric: r.Metric, Value: v, Unit: r.Unit, RecordedAt: at,
-			Timed: r.RecordedAt != "",
-		})
+		for range max(b.Repeat, 1) {
+			res.Readings = append(res.Readings, sdk.Reading{
+				ProviderDeviceID: b.DeviceID, Metric: r.Metric, Value: v, Unit: r.Unit, RecordedAt: at,
+				Timed: r.RecordedAt != "", RawPayload: []byte(strings.Repeat("r", r.RawBytes)),
+			})
+		}
+	}
+	if b.DeliveryIDBytes > 0 {
+		res.DeliveryID = strings.Repeat("d", b.DeliveryIDBytes)
 	}
 	return res, nil
 }
