@@ -23,6 +23,9 @@ type fixture struct {
 	account int64
 	device  int64
 	failure int64
+	// squatPool is the stranger's own pool, linked to a device the stranger declared
+	// with the owner's device id: a provider-level delivery must never reach it.
+	squatPool int64
 }
 
 func (e *env) fixture() fixture {
@@ -43,10 +46,23 @@ func (e *env) fixture() fixture {
 		ExternalAccountID: fmt.Sprintf("gen_%d", e.n.Add(1)), Credentials: map[string]string{"devices": "d1", "webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}})
 	must(e.t, err)
 	f.account = acc.ID
-	ds, err := e.st.UpsertDevices(ctx, acc.ID, []store.NewDevice{{ProviderDeviceID: "d1"}})
+	// The owner's d1 is verified (the operator's fleet, say).
+	ds, err := e.st.UpsertDevices(ctx, acc.ID, []store.NewDevice{{ProviderDeviceID: "d1", Verified: true}})
 	must(e.t, err)
 	f.device = ds[0].ID
 	_, err = e.st.LinkDevice(ctx, f.device, f.pool, f.users["owner"].ID)
+	must(e.t, err)
+
+	stranger := f.users["stranger"]
+	sp, err := e.st.CreatePool(ctx, "S", stranger.ID)
+	must(e.t, err)
+	f.squatPool = sp.ID
+	sacc, _, err := e.st.UpsertAccount(ctx, store.NewAccount{UserID: stranger.ID, Provider: "generic",
+		ExternalAccountID: fmt.Sprintf("gen_%d", e.n.Add(1)), Credentials: map[string]string{"devices": "d1", "webhook_secret": "whsec_c3F1YXR0ZXItc2VjcmV0LWZvci10ZXN0cy0xMjM0NTY="}})
+	must(e.t, err)
+	sds, err := e.st.UpsertDevices(ctx, sacc.ID, []store.NewDevice{{ProviderDeviceID: "d1"}})
+	must(e.t, err)
+	_, err = e.st.LinkDevice(ctx, sds[0].ID, sp.ID, stranger.ID)
 	must(e.t, err)
 	f.failure = e.enqueue("generic", true).ID
 	return f
@@ -217,6 +233,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 				resp := e.do(rq)
 				if resp.StatusCode != r.want[role] {
 					t.Errorf("%s as %s: status %d, want %d: %s", r.op, role, resp.StatusCode, r.want[role], resp.Body)
+				}
+				// Whoever sends it, no delivery reaches the pool of the stranger who
+				// declared the owner's device id.
+				var squatted int
+				must(t, e.st.DB().Get(&squatted, e.st.DB().Rebind(`SELECT COUNT(*) FROM sensor_readings WHERE pool_id = ?`), f.squatPool))
+				if squatted != 0 {
+					t.Errorf("%s as %s: %d readings reached the pool of a user who only declared the device", r.op, role, squatted)
 				}
 				if resp.StatusCode >= 400 {
 					p := resp.problem(t)
