@@ -319,3 +319,40 @@ func TestAccountDelivery(t *testing.T) {
 	_, err = c.IngestWebhook(t.Context(), req)
 	wantKind(t, err, sdk.KindPermanent)
 }
+
+// Declared devices are never verified; the operator's fleet devices are, for the account
+// connected with the fleet key, and only for it.
+func TestFleetDevicesAreVerifiedDeclaredAreNot(t *testing.T) {
+	c := sdktest.Connect(t, generic.New())
+	if err := c.Configure(t.Context(), sdk.ConfigureRequest{
+		Settings: map[string]string{"fleet_devices": "pool-probe-1,pool-probe-2"},
+		Secrets:  map[string]string{"fleet_key": "operator-fleet-key"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	discover := func(input map[string]string) []sdk.Device {
+		t.Helper()
+		res, err := c.Connect(t.Context(), sdk.ConnectRequest{Input: input})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.DiscoverDevices(t.Context(), sdk.DiscoverRequest{Account: sdk.Account{Credentials: res.Linkage.Credentials}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Devices
+	}
+	user := discover(map[string]string{"devices": "pool-probe-1,mine"})
+	for _, d := range user {
+		if d.Verified {
+			t.Errorf("a user's declared %s came back verified", d.ProviderDeviceID)
+		}
+	}
+	fleet := discover(map[string]string{"fleet_key": "operator-fleet-key"})
+	if len(fleet) != 2 || !fleet[0].Verified || !fleet[1].Verified {
+		t.Fatalf("fleet account's devices %+v, want the two fleet devices verified", fleet)
+	}
+	if _, err := c.Connect(t.Context(), sdk.ConnectRequest{Input: map[string]string{"fleet_key": "guess"}}); !sdk.IsKind(err, sdk.KindInvalidInput) {
+		t.Fatalf("a wrong fleet key: %v, want invalid input", err)
+	}
+}

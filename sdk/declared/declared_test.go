@@ -95,3 +95,47 @@ func Example() {
 	// probe-1 Acme probe
 	// spa Acme probe
 }
+
+func TestFleet(t *testing.T) {
+	f, err := declared.NewFleet(sdk.ConfigureRequest{
+		Settings: map[string]string{declared.FleetDevicesSetting: "pump-1, probe-9"},
+		Secrets:  map[string]string{declared.FleetKeySecret: "operator-key"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.Admit(map[string]string{declared.FleetKeyInput: "guess"}); ok {
+		t.Fatal("a wrong fleet key was admitted")
+	}
+	if _, ok := f.Admit(map[string]string{}); ok {
+		t.Fatal("no fleet key was admitted")
+	}
+	mark, ok := f.Admit(map[string]string{declared.FleetKeyInput: "operator-key"})
+	if !ok {
+		t.Fatal("the fleet key was refused")
+	}
+	if ds := f.Devices(sdk.Account{Credentials: sdk.Credentials{}}, "m"); len(ds) != 0 {
+		t.Fatalf("an ordinary account got the fleet's devices: %v", ds)
+	}
+	ds := f.Devices(sdk.Account{Credentials: mark}, "m")
+	if len(ds) != 2 || !ds[0].Verified || !ds[1].Verified || ds[1].ProviderDeviceID != "probe-9" {
+		t.Fatalf("fleet devices %+v, want pump-1 and probe-9, verified", ds)
+	}
+	mine, _ := declared.Devices("probe-9,own-1", "m")
+	merged := declared.Merge(mine, ds)
+	if len(merged) != 3 {
+		t.Fatalf("merged %+v, want 3 devices", merged)
+	}
+	for _, d := range merged {
+		if d.Verified != (d.ProviderDeviceID != "own-1") {
+			t.Errorf("%s verified=%v", d.ProviderDeviceID, d.Verified)
+		}
+	}
+	if _, err := declared.NewFleet(sdk.ConfigureRequest{Settings: map[string]string{declared.FleetDevicesSetting: "a"}}); !sdk.IsKind(err, sdk.KindInvalidInput) {
+		t.Fatalf("fleet devices without a key: %v, want invalid input", err)
+	}
+	var zero declared.Fleet
+	if _, ok := zero.Admit(map[string]string{declared.FleetKeyInput: ""}); ok {
+		t.Fatal("the zero fleet admitted an empty key")
+	}
+}
