@@ -10,9 +10,10 @@ import (
 )
 
 // acmeMetrics maps Acme's measurement types to poolhost metric names. This table is the
-// heart of most adapters. Acme types missing from it are passed through unchanged: the
-// host drops unknown metrics and counts them, so a new Acme type shows up in the
-// operator's "dropped: unknown metric" counter instead of vanishing silently here.
+// heart of most adapters. Acme types missing from it are skipped and logged at warn
+// level (with the type, never the payload), so a new Acme type shows up in the
+// operator's log instead of vanishing silently; a plugin emits only sdk/metric names,
+// which sdktest's conformance suite checks.
 var acmeMetrics = map[string]string{
 	"ph":         metric.PH,
 	"orp":        metric.ORP,
@@ -42,9 +43,11 @@ func toReading(deviceID string, raw json.RawMessage) (r sdk.Reading, ok bool, er
 	if in.Value == nil {
 		return sdk.Reading{}, false, nil
 	}
-	name, known := acmeMetrics[in.Type]
+	name, known := acmeMetrics[strings.ToLower(in.Type)]
 	if !known {
-		name = strings.ToLower(in.Type)
+		// The type comes from the payload: bounded, so a hostile body cannot flood the log.
+		sdk.Logger().Warn("skipping an acme reading of a type poolhost has no metric for", "type", truncate(in.Type, 40))
+		return sdk.Reading{}, false, nil
 	}
 	var at time.Time
 	if in.MeasuredAt != "" {
@@ -76,4 +79,12 @@ func toReadings(deviceID string, raws []json.RawMessage) ([]sdk.Reading, error) 
 		}
 	}
 	return out, nil
+}
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

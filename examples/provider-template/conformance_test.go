@@ -1,0 +1,96 @@
+package template_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/examples/provider-template"
+	"github.com/poolhost/poolhost/examples/provider-template/acmetest"
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/sdktest"
+)
+
+// The conformance fixtures live in testdata/conformance in sdktest's language-neutral
+// layout, so `poolhost plugins test BINARY --fixtures testdata/conformance` runs the same
+// checks against the binary (and against the Node.js example, which speaks Acme too).
+// `go test -run TestConformance -update-fixtures .` rewrites them.
+var updateFixtures = flag.Bool("update-fixtures", false, "rewrite testdata/conformance")
+
+const fixtureDir = "testdata/conformance"
+
+func writeFixtures(t *testing.T) {
+	at := time.Date(2026, 1, 1, 12, 0, 5, 0, time.UTC)
+	body := readFixture(t, "readings_created.json")
+	sign := func(secret string, b []byte) sdktest.Webhook {
+		h, err := acmetest.SignWebhook(secret, "msg_conformance_1", at, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sdktest.Webhook{Headers: h, Body: body, ReceivedAt: at.Add(2 * time.Second)}
+	}
+	valid := sign(acmetest.WebhookSecret, body)
+	account := valid
+	account.AccountSecret = acmetest.WebhookSecret
+	tampered := valid
+	tampered.Body = append([]byte(nil), body...)
+	tampered.Body[len(tampered.Body)/2] ^= 0x01
+	stale := valid
+	stale.ReceivedAt = at.Add(10 * time.Minute) // past the ±5 minute tolerance
+	wrong := sign("whsec_c2RrdGVzdC1hY2NvdW50LXNlY3JldC0wMDA=", body)
+	for path, w := range map[string]sdktest.Webhook{
+		"valid/readings_created.json":         valid,
+		"valid/account_readings_created.json": account,
+		"tampered/readings_created.json":      tampered,
+		"wrong_secret/readings_created.json":  wrong,
+		"stale/readings_created.json":         stale,
+	} {
+		if err := sdktest.WriteWebhook(filepath.Join(fixtureDir, "webhooks", path), w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := `{
+  "settings": {"base_url": "http://127.0.0.1:9", "client_id": "` + acmetest.ClientID + `"},
+  "secrets": {"client_secret": "` + acmetest.ClientSecret + `", "webhook_secret": "` + acmetest.WebhookSecret + `"}
+}
+`
+	if err := os.WriteFile(filepath.Join(fixtureDir, "configure.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConformance runs sdktest's conformance suite with the committed fixtures, plus a
+// token refresh against the fake Acme.
+func TestConformance(t *testing.T) {
+	if *updateFixtures {
+		writeFixtures(t)
+	}
+	fx, err := sdktest.LoadFixtures(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := acmetest.NewServer()
+	t.Cleanup(fake.Close)
+	cfg := settings(fake)
+	fx.Configure = &cfg
+	fx.Refresh = func() (sdktest.RefreshCall, error) {
+		c := sdktest.Connect(t, template.New())
+		if err := c.Configure(t.Context(), cfg); err != nil {
+			return sdktest.RefreshCall{}, err
+		}
+		acct := linkedAccount(t, c, fake)
+		fake.ExpireAccessTokens()
+		return sdktest.RefreshCall{Poll: &sdk.PollRequest{Account: acct}}, nil
+	}
+	sdktest.Run(t, template.New(), fx)
+}
+
+func FuzzConformance(f *testing.F) {
+	fx, err := sdktest.LoadFixtures(fixtureDir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sdktest.FuzzWebhook(f, template.New(), fx)
+}

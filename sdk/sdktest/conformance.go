@@ -1,0 +1,544 @@
+package sdktest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
+	"github.com/poolhost/poolhost/sdk/metric"
+)
+
+// Target is what the conformance checks call: an adapter in this process ([Direct]) or
+// a plugin binary's host-side client (*grpcplugin.Client, as `poolhost plugins test`
+// uses). IngestWebhook is the host's webhook call: verify, then parse; a verified
+// delivery that failed to parse is a *grpcplugin.ParseError.
+type Target interface {
+	Describe(ctx context.Context) (sdk.Description, error)
+	Configure(ctx context.Context, req sdk.ConfigureRequest) error
+	IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error)
+	Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error)
+	DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error)
+	PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.PollResult, error)
+}
+
+var _ Target = (*grpcplugin.Client)(nil)
+
+// Result is the outcome of one conformance check.
+type Result struct {
+	Check string // e.g. "webhook/unsigned-rejected"
+	// Err is nil when the check passed (or was skipped).
+	Err error
+	// Skipped says why the check did not apply; empty when it ran.
+	Skipped string
+	// Detail is what the plugin said, e.g. its rejection reason, for the operator.
+	Detail string
+}
+
+// Timing of every call the checks make. A call gets CallDeadline as its context
+// deadline and must return within CallDeadline+HangGrace, or the adapter "hangs past
+// its deadline". The grace is generous so a slow, loaded machine never fails an honest
+// adapter; only one that ignores its context entirely trips it.
+var (
+	CallDeadline = 5 * time.Second
+	HangGrace    = 10 * time.Second
+)
+
+var (
+	errPanicked = errors.New("panicked")
+	errHung     = errors.New("hangs past its deadline (ignores the context)")
+	idPattern   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+)
+
+// Run runs the conformance suite against a, in this process, as one subtest per check.
+// Every provider's tests should call it:
+//
+//	func TestConformance(t *testing.T) {
+//		sdktest.Run(t, acme.New(), sdktest.Fixtures{Configure: &cfg, Valid: signed})
+//	}
+//
+// It also sends the valid fixtures through the real gRPC shims ([Connect]) so a value
+// that does not survive the wire shows up here.
+func Run(t *testing.T, a sdk.Adapter, f Fixtures) {
+	t.Helper()
+	results := Checks(t.Context(), Direct(a), f)
+	results = append(results, wireCheck(t, a, f))
+	for _, r := range results {
+		t.Run(r.Check, func(t *testing.T) {
+			switch {
+			case r.Skipped != "":
+				t.Skip(r.Skipped)
+			case r.Err != nil:
+				t.Error(r.Err)
+			case r.Detail != "":
+				t.Log(r.Detail)
+			}
+		})
+	}
+}
+
+// wireCheck sends Describe and the valid fixtures over go-plugin gRPC in-process.
+func wireCheck(t *testing.T, a sdk.Adapter, f Fixtures) Result {
+	r := Result{Check: "wire/round-trip"}
+	c := Connect(t, a)
+	ctx, cancel := context.WithTimeout(t.Context(), CallDeadline)
+	defer cancel()
+	if _, err := c.Describe(ctx); err != nil {
+		r.Err = fmt.Errorf("describe over gRPC: %w", err)
+		return r
+	}
+	if f.Configure != nil {
+		if err := c.Configure(ctx, *f.Configure); err != nil {
+			r.Err = fmt.Errorf("configure over gRPC: %w", err)
+			return r
+		}
+	}
+	for _, w := range f.Valid {
+		if _, err := c.IngestWebhook(ctx, w.Request()); err != nil {
+			r.Err = fmt.Errorf("%s over gRPC: %w", w.Name, err)
+			return r
+		}
+	}
+	return r
+}
+
+// Checks runs every conformance check against target and returns one Result each, in a
+// fixed order. It never panics and never waits longer than CallDeadline+HangGrace on a
+// call; after one call hung, the remaining calls are reported as not run.
+func Checks(ctx context.Context, target Target, f Fixtures) []Result {
+	k := &checker{ctx: ctx, t: target}
+	var out []Result
+	add := func(r Result) { out = append(out, r) }
+
+	d, err := callT(k, func(ctx context.Context) (sdk.Description, error) { return k.t.Describe(ctx) })
+	add(Result{Check: "describe", Err: describeProblem(d, err), Detail: fmt.Sprintf("%s %s, protocol %d", d.ID, d.Version, d.ProtocolVersion)})
+	if err != nil {
+		return out
+	}
+
+	cfg := sdk.ConfigureRequest{Settings: map[string]string{}, Secrets: map[string]string{}}
+	if f.Configure != nil {
+		cfg = *f.Configure
+	}
+	_, err = callT(k, func(ctx context.Context) (struct{}, error) { return struct{}{}, k.t.Configure(ctx, cfg) })
+	r := Result{Check: "configure"}
+	if err != nil {
+		r.Err = fmt.Errorf("configure with the fixture settings: %w", err)
+	}
+	add(r)
+
+	if !d.Capabilities.Webhook {
+		add(Result{Check: "webhook", Skipped: "the plugin does not declare webhooks"})
+	} else {
+		for _, r := range k.webhookChecks(f) {
+			add(r)
+		}
+	}
+	add(k.refreshCheck(f))
+	return out
+}
+
+type checker struct {
+	ctx  context.Context
+	t    Target
+	mu   sync.Mutex
+	hung bool
+}
+
+// callT runs fn with CallDeadline, recovering a panic and giving up on a call that
+// outlives its deadline by HangGrace.
+func callT[T any](k *checker, fn func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
+	k.mu.Lock()
+	hung := k.hung
+	k.mu.Unlock()
+	if hung {
+		return zero, errors.New("not run: an earlier call hung")
+	}
+	ctx, cancel := context.WithTimeout(k.ctx, CallDeadline)
+	defer cancel()
+	type outcome struct {
+		v   T
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- outcome{err: fmt.Errorf("%w: %v", errPanicked, p)}
+			}
+		}()
+		v, err := fn(ctx)
+		done <- outcome{v, err}
+	}()
+	timer := time.NewTimer(CallDeadline + HangGrace)
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		return o.v, o.err
+	case <-timer.C:
+		k.mu.Lock()
+		k.hung = true
+		k.mu.Unlock()
+		return zero, fmt.Errorf("%w: no answer %s after a %s deadline", errHung, HangGrace, CallDeadline)
+	}
+}
+
+func describeProblem(d sdk.Description, err error) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("describe failed: %w", err)
+	case !idPattern.MatchString(d.ID):
+		return fmt.Errorf("id %q does not match %s", d.ID, idPattern)
+	case d.Version == "":
+		return errors.New("version is empty")
+	case d.ProtocolVersion != sdk.ProtocolVersion:
+		return fmt.Errorf("protocol version %d, want %d", d.ProtocolVersion, sdk.ProtocolVersion)
+	case d.Capabilities.MinPollInterval < 0:
+		return errors.New("negative min poll interval")
+	}
+	switch d.Capabilities.Connect {
+	case sdk.ConnectOAuth2, sdk.ConnectAPIKey, sdk.ConnectWebhookSecret, sdk.ConnectNone:
+	default:
+		return fmt.Errorf("unknown connect kind %q", d.Capabilities.Connect)
+	}
+	return nil
+}
+
+// garbageHeaders carries plausible but wrong credentials in the places providers sign:
+// Standard Webhooks, GitHub/Stripe-style HMAC headers, a bearer token, a basic password.
+func garbageHeaders(now time.Time) http.Header {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("webhook-id", "msg_sdktest")
+	h.Set("webhook-timestamp", fmt.Sprint(now.Unix()))
+	h.Set("webhook-signature", "v1,c2RrdGVzdCBnYXJiYWdlIHNpZ25hdHVyZSAwMDAwMDAwMDAwMDA=")
+	h.Set("X-Signature", strings.Repeat("0", 64))
+	h.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+	h.Set("Stripe-Signature", fmt.Sprintf("t=%d,v1=%s", now.Unix(), strings.Repeat("0", 64)))
+	h.Set("Authorization", "Bearer sdktest-garbage-token")
+	h.Set("X-Downlink-Apikey", "sdktest-garbage")
+	return h
+}
+
+const sampleBody = `{"event":"readings.created","device_id":"sdktest","readings":[{"metric":"ph","value":7.2}]}`
+
+func (k *checker) webhookChecks(f Fixtures) []Result {
+	var out []Result
+	now := time.Now()
+	mustReject := func(name string, req sdk.WebhookRequest) {
+		_, err := callT(k, func(ctx context.Context) (sdk.WebhookResult, error) { return k.t.IngestWebhook(ctx, req) })
+		r := Result{Check: name}
+		var pe *grpcplugin.ParseError
+		switch {
+		case err == nil:
+			r.Err = errors.New("accepted; want rejected (KindRejected)")
+		case errors.As(err, &pe):
+			r.Err = fmt.Errorf("passed verification (then failed to parse: %v); want rejected", pe.Err)
+		case !sdk.IsKind(err, sdk.KindRejected):
+			r.Err = fmt.Errorf("failed as %s (%v); want rejected (KindRejected)", sdk.KindOf(err), err)
+		default:
+			r.Detail = "rejected: " + err.Error()
+		}
+		out = append(out, r)
+	}
+	account := &sdk.Account{ID: "sdktest-account", ExternalAccountID: "sdktest"}
+	mustReject("webhook/unsigned-rejected", sdk.WebhookRequest{Headers: http.Header{"Content-Type": {"application/json"}}, Body: []byte(sampleBody), ReceivedAt: now})
+	mustReject("webhook/garbage-signature-rejected", sdk.WebhookRequest{Headers: garbageHeaders(now), Body: []byte(sampleBody), ReceivedAt: now})
+	mustReject("webhook/account-unsigned-rejected", sdk.WebhookRequest{Headers: http.Header{}, Body: []byte(sampleBody), ReceivedAt: now,
+		Account: account, AccountSecret: "whsec_c2RrdGVzdC1hY2NvdW50LXNlY3JldC0wMDA="})
+	mustReject("webhook/account-garbage-rejected", sdk.WebhookRequest{Headers: garbageHeaders(now), Body: []byte(sampleBody), ReceivedAt: now,
+		Account: account, AccountSecret: "whsec_c2RrdGVzdC1hY2NvdW50LXNlY3JldC0wMDA="})
+
+	for _, set := range []struct {
+		kind string
+		ws   []Webhook
+	}{{"tampered", f.Tampered}, {"wrong_secret", f.WrongSecret}, {"stale", f.Stale}} {
+		if len(set.ws) == 0 {
+			out = append(out, Result{Check: "webhook/" + set.kind + "-rejected", Skipped: "no " + set.kind + " fixture"})
+		}
+		for _, w := range set.ws {
+			mustReject("webhook/"+set.kind+"-rejected/"+w.Name, w.Request())
+		}
+	}
+
+	if len(f.Valid) == 0 {
+		out = append(out, Result{Check: "webhook/valid-accepted", Skipped: "no valid fixture"})
+	}
+	for _, w := range f.Valid {
+		req := w.Request()
+		res, err := callT(k, func(ctx context.Context) (sdk.WebhookResult, error) { return k.t.IngestWebhook(ctx, req) })
+		r := Result{Check: "webhook/valid-accepted/" + w.Name}
+		if err != nil {
+			r.Err = fmt.Errorf("a valid delivery failed: %w", err)
+		} else if err := checkReadings(res.Readings, req.ReceivedAt, true); err != nil {
+			r.Err = err
+		} else {
+			r.Detail = fmt.Sprintf("accepted, %d readings", len(res.Readings))
+		}
+		out = append(out, r)
+	}
+
+	out = append(out, k.parseCheck("webhook/malformed-bodies", f, corpus(f)))
+	seed := rand.Uint64()
+	out = append(out, k.parseCheck(fmt.Sprintf("webhook/randomized-bodies(seed %d)", seed), f, randomBodies(seed, 200)))
+	return out
+}
+
+// parseCheck hands each body to Webhook (the parse step, as after a successful
+// verification): it must return well-formed readings or a KindPermanent error, without
+// panicking or hanging.
+func (k *checker) parseCheck(name string, f Fixtures, bodies [][]byte) Result {
+	headers := http.Header{"Content-Type": {"application/json"}}
+	if len(f.Valid) > 0 {
+		headers = f.Valid[0].Headers.Clone()
+	}
+	r := Result{Check: name}
+	for _, b := range bodies {
+		req := sdk.WebhookRequest{Headers: headers.Clone(), Body: b, ReceivedAt: time.Now()}
+		res, err := callT(k, func(ctx context.Context) (sdk.WebhookResult, error) { return k.t.Webhook(ctx, req) })
+		var problem error
+		switch {
+		case errors.Is(err, errPanicked) || errors.Is(err, errHung):
+			problem = err
+		case err != nil && !sdk.IsKind(err, sdk.KindPermanent):
+			problem = fmt.Errorf("failed as %s (%v); a body that can never parse is KindPermanent", sdk.KindOf(err), err)
+		case err != nil && strings.Contains(err.Error(), "panicked"):
+			problem = err // a binary's recovered panic arrives as an error naming it
+		case err == nil:
+			problem = checkShape(res.Readings)
+		}
+		if problem != nil {
+			r.Err = fmt.Errorf("body %s: %w", quoteBody(b), problem)
+			return r
+		}
+	}
+	r.Detail = fmt.Sprintf("%d bodies", len(bodies))
+	return r
+}
+
+func quoteBody(b []byte) string {
+	if len(b) > 60 {
+		return fmt.Sprintf("%q… (%d bytes)", b[:60], len(b))
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// corpus is the built-in malformed corpus plus the fixtures' own, and truncations and
+// bit flips of every valid fixture body.
+func corpus(f Fixtures) [][]byte {
+	out := [][]byte{
+		nil, []byte(""), []byte(" "), []byte("{"), []byte("}"), []byte("null"), []byte("[]"), []byte("{}"),
+		[]byte(`""`), []byte("0"), []byte("-1e999"), []byte("true"), []byte("\x00\xff\xfe"), []byte("<xml/>"),
+		[]byte(`{"event":null}`), []byte(`{"event":"readings.created"}`), []byte(`{"event":"readings.created","device_id":""}`),
+		[]byte(`{"event":"readings.created","device_id":"d","readings":null}`),
+		[]byte(`{"event":"readings.created","device_id":"d","readings":[{"metric":"ph","value":"NaN"}]}`),
+		[]byte(`{"event":"readings.created","device_id":"d","readings":[{"metric":"ph","value":1e309}]}`),
+		[]byte(`{"event":"readings.created","device_id":"d","readings":[{"metric":"ph","value":7,"recorded_at":"0000-00-00"}]}`),
+		[]byte(`{"uplink_message":{"decoded_payload":null}}`), []byte(`{"end_device_ids":{}}`),
+		[]byte(strings.Repeat("[", 10000) + strings.Repeat("]", 10000)),
+		[]byte(`{"a":"` + strings.Repeat("x", 1<<20) + `"}`),
+	}
+	out = append(out, f.Malformed...)
+	for _, w := range f.Valid {
+		b := w.Body
+		for _, n := range []int{len(b) / 2, len(b) - 1, 1} {
+			if n > 0 && n < len(b) {
+				out = append(out, append([]byte(nil), b[:n]...))
+			}
+		}
+		for _, i := range []int{0, len(b) / 3, len(b) / 2, len(b) - 1} {
+			if i >= 0 && i < len(b) {
+				c := append([]byte(nil), b...)
+				c[i] ^= 0x5a
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// randomBodies builds n bodies from JSON-ish fragments, reproducible from seed.
+func randomBodies(seed uint64, n int) [][]byte {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	frags := []string{"{", "}", "[", "]", ",", ":", `"event"`, `"readings.created"`, `"device_id"`, `"readings"`,
+		`"metric"`, `"ph"`, `"value"`, `"recorded_at"`, `"2026-01-01T00:00:00Z"`, "7.2", "-0", "1e308", "null", "true",
+		`"\u0000"`, `"`, "\\", " ", "9999999999999999999999", `"uplink_message"`, `"decoded_payload"`}
+	out := make([][]byte, n)
+	for i := range out {
+		var sb strings.Builder
+		for range 1 + rng.IntN(40) {
+			if rng.IntN(8) == 0 {
+				sb.WriteByte(byte(rng.IntN(256)))
+			} else {
+				sb.WriteString(frags[rng.IntN(len(frags))])
+			}
+		}
+		out[i] = []byte(sb.String())
+	}
+	return out
+}
+
+// checkShape is what any parse result must satisfy, even of a body made up by the
+// randomized pass: a metric name, a device id and a finite value. (A plugin that passes
+// device-chosen metric names through, like a generic webhook, may emit names outside
+// the vocabulary for such bodies; the host drops and counts them.)
+func checkShape(rs []sdk.Reading) error {
+	for i, r := range rs {
+		if r.Metric == "" {
+			return fmt.Errorf("reading %d: empty metric name", i)
+		}
+		if r.ProviderDeviceID == "" {
+			return fmt.Errorf("reading %d (%s): no provider device id", i, r.Metric)
+		}
+		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+			return fmt.Errorf("reading %d (%s): value %v is not finite", i, r.Metric, r.Value)
+		}
+	}
+	return nil
+}
+
+// checkReadings: vocabulary metrics, known units, finite values, a device id, a known
+// quality and, for valid fixtures, a measurement time near the receive time.
+func checkReadings(rs []sdk.Reading, receivedAt time.Time, checkTimes bool) error {
+	for i, r := range rs {
+		if _, ok := metric.Lookup(r.Metric); !ok {
+			return fmt.Errorf("reading %d: metric %q is not in the sdk/metric vocabulary", i, r.Metric)
+		}
+		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+			return fmt.Errorf("reading %d (%s): value %v is not finite", i, r.Metric, r.Value)
+		}
+		if r.Unit != "" {
+			if _, err := metric.Normalize(r.Metric, r.Value, r.Unit); errors.Is(err, metric.ErrUnknownUnit) {
+				return fmt.Errorf("reading %d (%s): unit %q is not one sdk/metric knows for it", i, r.Metric, r.Unit)
+			}
+		}
+		if r.ProviderDeviceID == "" {
+			return fmt.Errorf("reading %d (%s): no provider device id", i, r.Metric)
+		}
+		switch r.Quality {
+		case sdk.QualityUnknown, sdk.QualityGood, sdk.QualitySuspect, sdk.QualityOutOfRange:
+		default:
+			return fmt.Errorf("reading %d (%s): unknown quality %q", i, r.Metric, r.Quality)
+		}
+		if checkTimes && r.HasTime() {
+			if r.RecordedAt.After(receivedAt.Add(24 * time.Hour)) {
+				return fmt.Errorf("reading %d (%s): recorded_at %s is after the receive time %s", i, r.Metric, r.RecordedAt, receivedAt)
+			}
+			if r.RecordedAt.Before(receivedAt.AddDate(-10, 0, 0)) {
+				return fmt.Errorf("reading %d (%s): recorded_at %s is years before the receive time %s (a unit mix-up?)", i, r.Metric, r.RecordedAt, receivedAt)
+			}
+		}
+	}
+	return nil
+}
+
+func (k *checker) refreshCheck(f Fixtures) Result {
+	r := Result{Check: "refresh-returns-credentials"}
+	if f.Refresh == nil {
+		r.Skipped = "no Refresh fixture"
+		return r
+	}
+	call, err := f.Refresh()
+	if err != nil {
+		r.Err = fmt.Errorf("preparing the refresh fixture: %w", err)
+		return r
+	}
+	var creds sdk.Credentials
+	switch {
+	case call.Poll != nil:
+		res, err := callT(k, func(ctx context.Context) (sdk.PollResult, error) { return k.t.PollReadings(ctx, *call.Poll) })
+		if err != nil {
+			creds, _ = sdk.RefreshedCredentialsOf(err)
+			if creds == nil {
+				r.Err = fmt.Errorf("poll with an expired token: %w", err)
+				return r
+			}
+		}
+		if creds == nil {
+			creds = res.RefreshedCredentials
+		}
+	case call.Discover != nil:
+		res, err := callT(k, func(ctx context.Context) (sdk.DiscoverResult, error) { return k.t.DiscoverDevices(ctx, *call.Discover) })
+		if err != nil {
+			r.Err = fmt.Errorf("discover with an expired token: %w", err)
+			return r
+		}
+		creds = res.RefreshedCredentials
+	default:
+		r.Err = errors.New("the Refresh fixture set neither Poll nor Discover")
+		return r
+	}
+	if len(creds) == 0 {
+		r.Err = errors.New("a call with an expired token returned no RefreshedCredentials: the host would keep the old tokens")
+	}
+	return r
+}
+
+// Direct adapts an in-process adapter to [Target]; IngestWebhook verifies then parses,
+// as the plugin side of the wire does.
+func Direct(a sdk.Adapter) Target { return direct{a} }
+
+type direct struct{ sdk.Adapter }
+
+func (d direct) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	if err := d.VerifyWebhook(ctx, req); err != nil {
+		return sdk.WebhookResult{}, err
+	}
+	res, err := d.Webhook(ctx, req)
+	if err != nil {
+		return sdk.WebhookResult{}, &grpcplugin.ParseError{Err: err}
+	}
+	return res, nil
+}
+
+func (d direct) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
+	p, ok := d.Adapter.(sdk.Poller)
+	if !ok {
+		return sdk.PollResult{}, sdk.Unsupported("poll")
+	}
+	return p.PollReadings(ctx, req)
+}
+
+// WantKind fails the test unless err has kind want (sdk.KindOf: an *sdk.Error's kind,
+// seen through wrapping such as *grpcplugin.ParseError; any other error is temporary).
+func WantKind(tb testing.TB, err error, want sdk.ErrorKind) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want kind %s", want)
+	}
+	if sdk.KindOf(err) != want {
+		tb.Fatalf("error %q is kind %s, want %s", err, sdk.KindOf(err), want)
+	}
+}
+
+// FuzzWebhook is a Go fuzz target body for an adapter's webhook parser: seeds are the
+// malformed corpus and the fixtures' bodies, and every input must parse into
+// well-formed readings or fail as KindPermanent, without panicking or hanging.
+//
+//	func FuzzConformance(f *testing.F) { sdktest.FuzzWebhook(f, acme.New(), fixtures) }
+func FuzzWebhook(f *testing.F, a sdk.Adapter, fx Fixtures) {
+	for _, b := range corpus(fx) {
+		if len(b) < 4096 {
+			f.Add(b)
+		}
+	}
+	for _, w := range fx.Valid {
+		f.Add(w.Body)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		k := &checker{ctx: t.Context(), t: Direct(a)}
+		if r := k.parseCheck("fuzz", fx, [][]byte{body}); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	})
+}

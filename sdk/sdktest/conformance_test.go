@@ -1,0 +1,150 @@
+package sdktest_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/sdktest"
+	"github.com/poolhost/poolhost/sdk/sdktest/testdata/broken"
+)
+
+func fixtures() sdktest.Fixtures {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	body := []byte(`{"device":"pool-1","ph":7.21}`)
+	tampered := []byte(`{"device":"pool-1","ph":9.99}`)
+	return sdktest.Fixtures{
+		Valid:       []sdktest.Webhook{{Name: "ph", Headers: broken.Sign(broken.Secret, at, body), Body: body, ReceivedAt: at.Add(time.Second)}},
+		Tampered:    []sdktest.Webhook{{Name: "ph", Headers: broken.Sign(broken.Secret, at, body), Body: tampered, ReceivedAt: at}},
+		WrongSecret: []sdktest.Webhook{{Name: "ph", Headers: broken.Sign("whsec_c2RrdGVzdC1hY2NvdW50LXNlY3JldC0wMDA=", at, body), Body: body, ReceivedAt: at}},
+		Stale:       []sdktest.Webhook{{Name: "ph", Headers: broken.Sign(broken.Secret, at, body), Body: body, ReceivedAt: at.Add(time.Hour)}},
+	}
+}
+
+// TestRunGood: a correct adapter passes every check (through Run itself).
+func TestRunGood(t *testing.T) {
+	sdktest.Run(t, broken.Good{}, fixtures())
+}
+
+// failed returns the failing checks' names and errors.
+func failed(rs []sdktest.Result) map[string]string {
+	out := map[string]string{}
+	for _, r := range rs {
+		if r.Err != nil {
+			out[r.Check] = r.Err.Error()
+		}
+	}
+	return out
+}
+
+// wantFailure asserts that a check whose name starts with prefix failed with a message
+// containing msg.
+func wantFailure(t *testing.T, rs []sdktest.Result, prefix, msg string) {
+	t.Helper()
+	f := failed(rs)
+	for name, err := range f {
+		if strings.HasPrefix(name, prefix) && strings.Contains(err, msg) {
+			return
+		}
+	}
+	t.Errorf("no failing check %s… with %q; failures: %v", prefix, msg, f)
+}
+
+func TestChecksCatchBrokenAdapters(t *testing.T) {
+	fx := fixtures()
+	t.Run("accepts unsigned", func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.AcceptsUnsigned{}), sdktest.Fixtures{})
+		wantFailure(t, rs, "webhook/unsigned-rejected", "passed verification")
+		wantFailure(t, rs, "webhook/garbage-signature-rejected", "passed verification")
+		// and with fixtures, tampered and wrong-secret deliveries get through too
+		rs = sdktest.Checks(t.Context(), sdktest.Direct(broken.AcceptsUnsigned{}), fx)
+		wantFailure(t, rs, "webhook/tampered-rejected", "accepted; want rejected")
+		wantFailure(t, rs, "webhook/wrong_secret-rejected", "accepted")
+	})
+	t.Run(`emits "pH"`, func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.EmitsPH()), fx)
+		wantFailure(t, rs, "webhook/valid-accepted/ph", `metric "pH" is not in the sdk/metric vocabulary`)
+	})
+	t.Run("panics on malformed body", func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.PanicsOnMalformed{}), fx)
+		wantFailure(t, rs, "webhook/malformed-bodies", "panicked: runtime error: index out of range")
+	})
+	t.Run("unclassified parse error", func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.TemporaryOnMalformed{}), fx)
+		wantFailure(t, rs, "webhook/malformed-bodies", "failed as temporary")
+	})
+	t.Run("hangs past deadline", func(t *testing.T) {
+		// Short timings so the test is quick; an honest adapter answers in microseconds,
+		// and the hang is unbounded, so no machine is slow enough to blur the two.
+		defer setTimings(200*time.Millisecond, 300*time.Millisecond)()
+		a := broken.HangsPastDeadline{Release: make(chan struct{})}
+		defer close(a.Release)
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(a), fx)
+		wantFailure(t, rs, "webhook/malformed-bodies", "hangs past its deadline")
+		// every later call is reported as not run, not waited for again
+		wantFailure(t, rs, "webhook/randomized-bodies", "not run: an earlier call hung")
+	})
+}
+
+func setTimings(deadline, grace time.Duration) func() {
+	d, g := sdktest.CallDeadline, sdktest.HangGrace
+	sdktest.CallDeadline, sdktest.HangGrace = deadline, grace
+	return func() { sdktest.CallDeadline, sdktest.HangGrace = d, g }
+}
+
+// TestFixturesRoundTrip: fixtures written with WriteWebhook load back with LoadFixtures
+// and drive the same checks (the directory layout other languages' plugins are tested
+// with).
+func TestFixturesRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	fx := fixtures()
+	for sub, ws := range map[string][]sdktest.Webhook{"valid": fx.Valid, "tampered": fx.Tampered, "wrong_secret": fx.WrongSecret, "stale": fx.Stale} {
+		for _, w := range ws {
+			if err := sdktest.WriteWebhook(filepath.Join(dir, "webhooks", sub, w.Name+".json"), w); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "configure.json"), []byte(`{"settings":{"a":"b"},"secrets":{}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "malformed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "malformed", "half.json"), []byte(`{"device":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := sdktest.LoadFixtures(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded.Valid) != 1 || len(loaded.Tampered) != 1 || len(loaded.WrongSecret) != 1 || len(loaded.Stale) != 1 || len(loaded.Malformed) != 1 {
+		t.Fatalf("loaded %+v", loaded)
+	}
+	if loaded.Configure == nil || loaded.Configure.Settings["a"] != "b" {
+		t.Fatalf("configure %+v", loaded.Configure)
+	}
+	if f := failed(sdktest.Checks(t.Context(), sdktest.Direct(broken.Good{}), loaded)); len(f) != 0 {
+		t.Fatalf("failures from loaded fixtures: %v", f)
+	}
+	// a misspelt key is an error, not a silently weaker test
+	if err := os.WriteFile(filepath.Join(dir, "webhooks", "valid", "typo.json"), []byte(`{"header":{}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdktest.LoadFixtures(dir); err == nil || !strings.Contains(err.Error(), "unknown field") {
+		t.Fatalf("typo: %v", err)
+	}
+}
+
+func TestWantKind(t *testing.T) {
+	sdktest.WantKind(t, sdk.Rejected("no"), sdk.KindRejected)
+	sdktest.WantKind(t, context.Canceled, sdk.KindTemporary) // unclassified reads as temporary
+}
+
+func FuzzBrokenGoodWebhook(f *testing.F) {
+	sdktest.FuzzWebhook(f, broken.Good{}, fixtures())
+}

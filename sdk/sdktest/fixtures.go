@@ -1,0 +1,224 @@
+package sdktest
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// Fixtures are the provider-specific inputs of the conformance checks: how to configure
+// the plugin and real signed webhooks. Everything is optional; a check whose fixture is
+// missing is skipped, and the checks that need no fixture (unsigned and garbage
+// webhooks are rejected, malformed bodies fail cleanly) always run.
+//
+// The same fixtures load from a language-neutral directory ([LoadFixtures]) so that
+// `poolhost plugins test BINARY --fixtures DIR` runs the checks against a plugin written
+// in any language:
+//
+//	DIR/configure.json               {"settings": {"k": "v"}, "secrets": {"k": "v"}}
+//	DIR/webhooks/valid/*.json        deliveries the plugin must accept
+//	DIR/webhooks/tampered/*.json     a valid delivery with its body changed: rejected
+//	DIR/webhooks/wrong_secret/*.json signed with another secret: rejected
+//	DIR/webhooks/stale/*.json        signed too long before received_at: rejected
+//	DIR/malformed/*                  extra bodies for the malformed-body pass (raw bytes)
+//
+// One webhook file:
+//
+//	{
+//	  "headers": {"webhook-id": ["msg_1"], "webhook-signature": ["v1,…"]},
+//	  "body": "{\"event\":\"readings.created\"}",   // or "body_base64": "…"
+//	  "received_at": "2026-01-02T03:04:05Z",        // the host's receive time; verify against it
+//	  "account_secret": "whsec_…"                   // set: an account-scoped delivery
+//	}
+type Fixtures struct {
+	// Configure is sent once before the checks; nil sends empty maps.
+	Configure *sdk.ConfigureRequest
+	// Valid deliveries must be accepted (verified and parsed, readings well formed).
+	Valid []Webhook
+	// Tampered, WrongSecret and Stale deliveries must be rejected (KindRejected).
+	Tampered, WrongSecret, Stale []Webhook
+	// Malformed adds bodies to the built-in malformed corpus.
+	Malformed [][]byte
+	// Refresh, when set, checks token refresh: it returns an account whose access token
+	// has expired (against your fake provider) and a call that must refresh it; the call
+	// must hand back RefreshedCredentials. See the template's conformance test.
+	Refresh func() (RefreshCall, error)
+}
+
+// RefreshCall is a call that must come back with refreshed credentials.
+type RefreshCall struct {
+	// Poll or Discover (one of them) is issued with the adapter.
+	Poll     *sdk.PollRequest
+	Discover *sdk.DiscoverRequest
+}
+
+// Webhook is one fixture delivery.
+type Webhook struct {
+	Name          string // for messages; the file name when loaded
+	Headers       http.Header
+	Body          []byte
+	ReceivedAt    time.Time // zero: now
+	AccountSecret string    // set: delivered to an account-scoped URL with this secret
+}
+
+// Request is the delivery as the host hands it to the plugin.
+func (w Webhook) Request() sdk.WebhookRequest {
+	req := sdk.WebhookRequest{Headers: w.Headers.Clone(), Body: append([]byte(nil), w.Body...), ReceivedAt: w.ReceivedAt}
+	if req.Headers == nil {
+		req.Headers = http.Header{}
+	}
+	if req.ReceivedAt.IsZero() {
+		req.ReceivedAt = time.Now()
+	}
+	if w.AccountSecret != "" {
+		req.Account = &sdk.Account{ID: "sdktest-account", ExternalAccountID: "sdktest"}
+		req.AccountSecret = w.AccountSecret
+	}
+	return req
+}
+
+// webhookFile is the on-disk shape of a Webhook.
+type webhookFile struct {
+	Headers       map[string][]string `json:"headers"`
+	Body          *string             `json:"body"`
+	BodyBase64    string              `json:"body_base64,omitempty"`
+	ReceivedAt    string              `json:"received_at,omitempty"`
+	AccountSecret string              `json:"account_secret,omitempty"`
+}
+
+type configureFile struct {
+	Settings map[string]string `json:"settings"`
+	Secrets  map[string]string `json:"secrets"`
+}
+
+// LoadFixtures reads a fixture directory (layout in [Fixtures]). A missing part is
+// simply absent; a present but unreadable one is an error.
+func LoadFixtures(dir string) (Fixtures, error) {
+	var f Fixtures
+	if _, err := os.Stat(dir); err != nil {
+		return f, fmt.Errorf("fixtures: %w", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "configure.json")); err == nil {
+		var c configureFile
+		if err := strictJSON(b, &c); err != nil {
+			return f, fmt.Errorf("fixtures: configure.json: %w", err)
+		}
+		f.Configure = &sdk.ConfigureRequest{Settings: c.Settings, Secrets: c.Secrets}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return f, fmt.Errorf("fixtures: %w", err)
+	}
+	for _, set := range []struct {
+		sub string
+		dst *[]Webhook
+	}{{"valid", &f.Valid}, {"tampered", &f.Tampered}, {"wrong_secret", &f.WrongSecret}, {"stale", &f.Stale}} {
+		files, err := listDir(filepath.Join(dir, "webhooks", set.sub), ".json")
+		if err != nil {
+			return f, err
+		}
+		for _, p := range files {
+			w, err := loadWebhook(p)
+			if err != nil {
+				return f, err
+			}
+			*set.dst = append(*set.dst, w)
+		}
+	}
+	files, err := listDir(filepath.Join(dir, "malformed"), "")
+	if err != nil {
+		return f, err
+	}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return f, fmt.Errorf("fixtures: %w", err)
+		}
+		f.Malformed = append(f.Malformed, b)
+	}
+	return f, nil
+}
+
+func listDir(dir, suffix string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fixtures: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), suffix) && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func loadWebhook(path string) (Webhook, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("fixtures: %w", err)
+	}
+	var wf webhookFile
+	if err := strictJSON(b, &wf); err != nil {
+		return Webhook{}, fmt.Errorf("fixtures: %s: %w", path, err)
+	}
+	w := Webhook{Name: filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path), Headers: http.Header{}, AccountSecret: wf.AccountSecret}
+	for k, vs := range wf.Headers {
+		for _, v := range vs {
+			w.Headers.Add(k, v)
+		}
+	}
+	switch {
+	case wf.Body != nil && wf.BodyBase64 != "":
+		return Webhook{}, fmt.Errorf("fixtures: %s: set body or body_base64, not both", path)
+	case wf.Body != nil:
+		w.Body = []byte(*wf.Body)
+	default:
+		if w.Body, err = base64.StdEncoding.DecodeString(wf.BodyBase64); err != nil {
+			return Webhook{}, fmt.Errorf("fixtures: %s: body_base64: %w", path, err)
+		}
+	}
+	if wf.ReceivedAt != "" {
+		if w.ReceivedAt, err = time.Parse(time.RFC3339Nano, wf.ReceivedAt); err != nil {
+			return Webhook{}, fmt.Errorf("fixtures: %s: received_at: %w", path, err)
+		}
+	}
+	return w, nil
+}
+
+// WriteWebhook writes w to path in the fixture file format, so a Go test (or a script)
+// can record fixtures that every language's plugin is then tested with.
+func WriteWebhook(path string, w Webhook) error {
+	body := string(w.Body)
+	wf := webhookFile{Headers: w.Headers, Body: &body, AccountSecret: w.AccountSecret}
+	if !w.ReceivedAt.IsZero() {
+		wf.ReceivedAt = w.ReceivedAt.UTC().Format(time.RFC3339Nano)
+	}
+	b, err := json.MarshalIndent(wf, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// strictJSON refuses unknown fields, so a misspelt key in a fixture is an error rather
+// than a silently weaker test.
+func strictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}

@@ -1,0 +1,111 @@
+// Package broken holds deliberately wrong adapters: the conformance suite's own tests
+// check that sdktest catches each of them. Never copy these.
+package broken
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/signature"
+)
+
+// Secret signs the fixtures the tests hand these adapters.
+const Secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+type body struct {
+	Device string   `json:"device"`
+	PH     *float64 `json:"ph"`
+}
+
+// Good is a correct adapter: Standard Webhooks verification, {"device","ph"} bodies.
+type Good struct {
+	sdk.UnsupportedAdapter
+	Metric string // "" = metric.PH
+}
+
+func (Good) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{ID: "broken", Version: "0.0.1", ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectNone, Webhook: true}}, nil
+}
+
+func (Good) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
+
+func (Good) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error {
+	v, _ := signature.NewStandardWebhooks(Secret)
+	if req.Account != nil {
+		var err error
+		if v, err = signature.NewStandardWebhooks(req.AccountSecret); err != nil {
+			return sdk.Rejected("unusable account secret")
+		}
+	}
+	return signature.VerifyRequest(v, req)
+}
+
+func (g Good) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	var b body
+	if err := json.Unmarshal(req.Body, &b); err != nil || b.Device == "" || b.PH == nil {
+		return sdk.WebhookResult{}, sdk.Permanent("malformed body")
+	}
+	m := g.Metric
+	if m == "" {
+		m = "ph"
+	}
+	return sdk.WebhookResult{Readings: []sdk.Reading{{ProviderDeviceID: b.Device, Metric: m, Value: *b.PH}}}, nil
+}
+
+// Sign returns headers signing body with Secret as of at.
+func Sign(secret string, at time.Time, body []byte) http.Header {
+	s, err := signature.NewStandardWebhooks(secret)
+	if err != nil {
+		panic(err)
+	}
+	return s.Headers("msg_1", at, body)
+}
+
+// AcceptsUnsigned verifies nothing.
+type AcceptsUnsigned struct{ Good }
+
+func (AcceptsUnsigned) VerifyWebhook(context.Context, sdk.WebhookRequest) error { return nil }
+
+// EmitsPH names its metric "pH" (the unit) instead of the vocabulary's "ph".
+func EmitsPH() Good { return Good{Metric: "pH"} }
+
+// PanicsOnMalformed indexes into a body it never checked.
+type PanicsOnMalformed struct{ Good }
+
+func (p PanicsOnMalformed) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	var b body
+	if err := json.Unmarshal(req.Body, &b); err != nil {
+		_ = req.Body[len(req.Body)+1] // the bug: out of range on any malformed body
+	}
+	return p.Good.Webhook(ctx, req)
+}
+
+// HangsPastDeadline ignores its context on a malformed body until Release is closed.
+type HangsPastDeadline struct {
+	Good
+	Release chan struct{}
+}
+
+func (h HangsPastDeadline) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	var b body
+	if err := json.Unmarshal(req.Body, &b); err != nil {
+		<-h.Release // the bug: waits without watching ctx
+	}
+	return h.Good.Webhook(ctx, req)
+}
+
+// TemporaryOnMalformed leaves its parse errors unclassified (they read as temporary and
+// would be retried forever).
+type TemporaryOnMalformed struct{ Good }
+
+func (t TemporaryOnMalformed) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	res, err := t.Good.Webhook(ctx, req)
+	if err != nil {
+		return res, context.DeadlineExceeded
+	}
+	return res, nil
+}
