@@ -1,6 +1,7 @@
 package sdktest
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -62,6 +63,18 @@ func LaunchBinary(tb testing.TB, path string) *grpcplugin.Client {
 	tb.Helper()
 	out := &testWriter{w: tb.Output()}
 	tb.Cleanup(out.close) // registered first so it runs last, after Kill
+	c, kill, err := Launch(path, out)
+	tb.Cleanup(kill)
+	if err != nil {
+		tb.Fatalf("start plugin %s: %v", path, err)
+	}
+	return c
+}
+
+// Launch is [LaunchBinary] outside a test, for tools such as `poolhost plugins test`:
+// it starts the binary exactly as the host does and returns its client and a function
+// that stops it (call it even when err is set). The plugin's log lines go to logOut.
+func Launch(path string, logOut io.Writer) (*grpcplugin.Client, func(), error) {
 	cmd := exec.Command(path)
 	for _, k := range sdk.InheritedEnv { // as the host does: a binary that passes here depends on nothing else the shell exports
 		if v, ok := os.LookupEnv(k); ok {
@@ -76,22 +89,21 @@ func LaunchBinary(tb testing.TB, path string) *grpcplugin.Client {
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		StartTimeout:     time.Minute, // generous: CI machines are slow and busy
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: filepath.Base(path), Level: hclog.Info, Output: out}),
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: filepath.Base(path), Level: hclog.Info, Output: logOut}),
 	})
-	tb.Cleanup(pc.Kill)
 	rpc, err := pc.Client()
 	if err != nil {
-		tb.Fatalf("start plugin %s: %v", path, err)
+		return nil, pc.Kill, err
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
-		tb.Fatalf("dispense %s: %v", sdk.PluginName, err)
+		return nil, pc.Kill, fmt.Errorf("dispense %s: %w", sdk.PluginName, err)
 	}
 	c, ok := raw.(*grpcplugin.Client)
 	if !ok {
-		tb.Fatalf("dispense %s: got %T, want *grpcplugin.Client", sdk.PluginName, raw)
+		return nil, pc.Kill, fmt.Errorf("dispense %s: got %T, want *grpcplugin.Client", sdk.PluginName, raw)
 	}
-	return c
+	return c, pc.Kill, nil
 }
 
 // testWriter forwards to the test's output until the test ends and drops what comes

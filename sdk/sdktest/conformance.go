@@ -247,7 +247,7 @@ func (k *checker) webhookChecks(f Fixtures) []Result {
 		case !sdk.IsKind(err, sdk.KindRejected):
 			r.Err = fmt.Errorf("failed as %s (%v); want rejected (KindRejected)", sdk.KindOf(err), err)
 		default:
-			r.Detail = "rejected: " + err.Error()
+			r.Detail = err.Error() // the plugin's reason, e.g. "rejected: bad signature"
 		}
 		out = append(out, r)
 	}

@@ -173,7 +173,7 @@ func loadWebhook(path string) (Webhook, error) {
 	if err := strictJSON(b, &wf); err != nil {
 		return Webhook{}, fmt.Errorf("fixtures: %s: %w", path, err)
 	}
-	w := Webhook{Name: filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path), Headers: http.Header{}, AccountSecret: wf.AccountSecret}
+	w := Webhook{Name: filepath.Base(path), Headers: http.Header{}, AccountSecret: wf.AccountSecret}
 	for k, vs := range wf.Headers {
 		for _, v := range vs {
 			w.Headers.Add(k, v)
