@@ -21,6 +21,9 @@ const (
 	DeviceUnlinked          = "device.unlinked"
 	ProviderReloaded        = "provider.reloaded"
 	MemberChanged           = "member.changed"
+	PoolConfigured          = "pool.configured"
+	TestSessionDeleted      = "test_session.deleted"
+	EquipmentChanged        = "equipment.changed"
 )
 
 // Event is one audit row.

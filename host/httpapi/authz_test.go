@@ -26,6 +26,8 @@ type fixture struct {
 	// squatPool is the stranger's own pool, linked to a device the stranger declared
 	// with the owner's device id: a provider-level delivery must never reach it.
 	squatPool int64
+	session   int64 // a test session the editor entered
+	equip     int64
 }
 
 func (e *env) fixture() fixture {
@@ -65,6 +67,14 @@ func (e *env) fixture() fixture {
 	_, err = e.st.LinkDevice(ctx, sds[0].ID, sp.ID, stranger.ID)
 	must(e.t, err)
 	f.failure = e.enqueue("generic", true).ID
+	editor := f.users["editor"].ID
+	ts, _, err := e.st.InsertTestSession(ctx, store.TestSession{PoolID: f.pool, TakenAt: time.Now().Add(-time.Hour), Method: "strips",
+		AuthorID: &editor, Results: []store.TestResult{{Metric: "ph", Value: 7.4, Unit: "pH"}}})
+	must(e.t, err)
+	f.session = ts.ID
+	eq, err := e.st.CreateEquipment(ctx, f.pool, "pump", "main pump", store.RawJSON(`{"speeds": 2}`))
+	must(e.t, err)
+	f.equip = eq.ID
 	return f
 }
 
@@ -132,6 +142,44 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}, expect(401, 404, 403, 403, 404, 204)},
 		{"GET /v1/pools/{poolId}/readings", func(f fixture) req { return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/readings", f.pool)} },
 			expect(401, 404, 200, 200, 404, 200)},
+		{"PATCH /v1/pools/{poolId}", func(f fixture) req {
+			return req{method: "PATCH", path: fmt.Sprintf("/v1/pools/%d", f.pool), body: map[string]any{"volumeLiters": 50000, "sanitizer": "salt"}}
+		}, expect(401, 404, 403, 200, 404, 200)},
+		{"GET /v1/pools/{poolId}/status", func(f fixture) req { return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/status", f.pool)} },
+			expect(401, 404, 200, 200, 404, 200)},
+		{"GET /v1/pools/{poolId}/readings/summary", func(f fixture) req {
+			return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/readings/summary?metric=ph&bucket=1d", f.pool)}
+		}, expect(401, 404, 200, 200, 404, 200)},
+		{"GET /v1/pools/{poolId}/test-sessions", func(f fixture) req {
+			return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/test-sessions", f.pool)}
+		}, expect(401, 404, 200, 200, 404, 200)},
+		{"POST /v1/pools/{poolId}/test-sessions", func(f fixture) req {
+			return req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/test-sessions", f.pool), body: map[string]any{
+				"method": "drops", "results": []map[string]any{{"metric": "free_chlorine", "value": 2.5, "unit": "mg/L"}}}}
+		}, expect(401, 404, 403, 201, 404, 201)},
+		{"GET /v1/pools/{poolId}/test-sessions/{sessionId}", func(f fixture) req {
+			return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/test-sessions/%d", f.pool, f.session)}
+		}, expect(401, 404, 200, 200, 404, 200)},
+		// The author (here the editor) or an owner may delete; a viewer may not.
+		{"DELETE /v1/pools/{poolId}/test-sessions/{sessionId}", func(f fixture) req {
+			return req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/test-sessions/%d", f.pool, f.session)}
+		}, expect(401, 404, 403, 204, 404, 204)},
+		{"GET /v1/pools/{poolId}/equipment", func(f fixture) req {
+			return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/equipment", f.pool)}
+		}, expect(401, 404, 200, 200, 404, 200)},
+		{"POST /v1/pools/{poolId}/equipment", func(f fixture) req {
+			return req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/equipment", f.pool), body: map[string]any{
+				"kind": "filter", "config": map[string]any{"media": "sand"}}}
+		}, expect(401, 404, 403, 201, 404, 201)},
+		{"GET /v1/pools/{poolId}/equipment/{equipmentId}", func(f fixture) req {
+			return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/equipment/%d", f.pool, f.equip)}
+		}, expect(401, 404, 200, 200, 404, 200)},
+		{"PATCH /v1/pools/{poolId}/equipment/{equipmentId}", func(f fixture) req {
+			return req{method: "PATCH", path: fmt.Sprintf("/v1/pools/%d/equipment/%d", f.pool, f.equip), body: map[string]any{"config": map[string]any{"speeds": 3}}}
+		}, expect(401, 404, 403, 200, 404, 200)},
+		{"DELETE /v1/pools/{poolId}/equipment/{equipmentId}", func(f fixture) req {
+			return req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/equipment/%d", f.pool, f.equip)}
+		}, expect(401, 404, 403, 204, 404, 204)},
 		{"GET /v1/providers", func(fixture) req { return req{method: "GET", path: "/v1/providers"} }, users(200)},
 		{"POST /v1/providers/{provider}/connect", func(fixture) req {
 			return req{method: "POST", path: "/v1/providers/generic/connect", body: map[string]any{"input": map[string]string{"devices": "x"}}}

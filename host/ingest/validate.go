@@ -52,37 +52,34 @@ type value struct {
 	recordedAt time.Time
 }
 
-// checkValue runs the device-independent checks on one reading. The timestamp window is
-// measured from receivedAt, not from now: a payload the retry worker parses hours after
-// receipt is judged as it would have been on arrival.
-func checkValue(r sdk.Reading, receivedAt time.Time, w Window) (value, string) {
-	v, verdict, err := metric.Validate(r.Metric, r.Value, r.Unit)
+// Measurement is a measured value that passed the vocabulary's checks: canonical value
+// and unit, and its final quality.
+type Measurement struct {
+	Value   float64
+	Unit    string
+	Quality sdk.Quality
+}
+
+// CheckMeasurement is the one judgement of a measured value, whoever measured it: a
+// sensor's reading (checkValue) or a result of a water test session (host/pools). It
+// validates metric, value and unit against sdk/metric, converts to the canonical unit,
+// and downgrades the quality of a value outside the healthy range. reason is one of the
+// Drop constants when the value must be dropped, "" otherwise.
+func CheckMeasurement(name string, v float64, unit string, q sdk.Quality) (Measurement, string) {
+	canon, verdict, err := metric.Validate(name, v, unit)
 	if err != nil {
 		switch {
 		case errors.Is(err, metric.ErrUnknownMetric):
-			return value{}, DropUnknownMetric
+			return Measurement{}, DropUnknownMetric
 		case errors.Is(err, metric.ErrNotFinite):
-			return value{}, DropNonFinite
+			return Measurement{}, DropNonFinite
 		case errors.Is(err, metric.ErrUnknownUnit):
-			return value{}, DropBadUnit
+			return Measurement{}, DropBadUnit
 		default:
-			return value{}, DropAbsurdValue
+			return Measurement{}, DropAbsurdValue
 		}
 	}
-	info, _ := metric.Lookup(r.Metric)
-
-	at := r.RecordedAt
-	if !r.HasTime() {
-		at = receivedAt
-	}
-	if w.MaxFutureSkew > 0 && at.After(receivedAt.Add(w.MaxFutureSkew)) {
-		return value{}, DropTooFarFuture
-	}
-	if w.MaxPastAge > 0 && at.Before(receivedAt.Add(-w.MaxPastAge)) {
-		return value{}, DropTooOld
-	}
-
-	q := r.Quality
+	info, _ := metric.Lookup(name)
 	switch q {
 	case sdk.QualityUnknown, sdk.QualityGood, sdk.QualitySuspect, sdk.QualityOutOfRange:
 	default:
@@ -92,12 +89,42 @@ func checkValue(r sdk.Reading, receivedAt time.Time, w Window) (value, string) {
 	if verdict == metric.Unhealthy && (q == sdk.QualityUnknown || q == sdk.QualityGood) {
 		q = sdk.QualitySuspect
 	}
+	return Measurement{Value: canon, Unit: info.Unit, Quality: q}, ""
+}
+
+// checkValue runs the device-independent checks on one reading. The timestamp window is
+// measured from receivedAt, not from now: a payload the retry worker parses hours after
+// receipt is judged as it would have been on arrival.
+func checkValue(r sdk.Reading, receivedAt time.Time, w Window) (value, string) {
+	m, reason := CheckMeasurement(r.Metric, r.Value, r.Unit, r.Quality)
+	if reason != "" {
+		return value{}, reason
+	}
+	at := r.RecordedAt
+	if !r.HasTime() {
+		at = receivedAt
+	}
+	if reason := w.Check(at, receivedAt); reason != "" {
+		return value{}, reason
+	}
 	return value{
 		reading: r,
-		value:   v,
-		unit:    info.Unit,
-		quality: q,
+		value:   m.Value,
+		unit:    m.Unit,
+		quality: m.Quality,
 		// Both engines must agree on the unique key, and PostgreSQL keeps microseconds.
 		recordedAt: at.UTC().Truncate(time.Microsecond),
 	}, ""
+}
+
+// Check judges a measurement time against the window around receivedAt: "" when it is
+// inside, else DropTooFarFuture or DropTooOld. Readings and test sessions share it.
+func (w Window) Check(at, receivedAt time.Time) string {
+	if w.MaxFutureSkew > 0 && at.After(receivedAt.Add(w.MaxFutureSkew)) {
+		return DropTooFarFuture
+	}
+	if w.MaxPastAge > 0 && at.Before(receivedAt.Add(-w.MaxPastAge)) {
+		return DropTooOld
+	}
+	return ""
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk/metric"
 )
 
 // Role is a member's role; the store's ordering (owner ⊃ editor ⊃ viewer) applies.
@@ -37,16 +38,32 @@ type Store interface {
 	RemovePoolMember(ctx context.Context, poolID, userID int64) (store.Role, error)
 	GetUser(ctx context.Context, id int64) (store.User, error)
 	ListReadings(ctx context.Context, q store.ReadingQuery) ([]store.Reading, *store.ReadingCursor, error)
+	UpdatePool(ctx context.Context, id int64, name string, c store.PoolConfig) (store.Pool, error)
+	InsertTestSession(ctx context.Context, s store.TestSession) (store.TestSession, bool, error)
+	ListTestSessions(ctx context.Context, poolID int64, before *store.TestSessionCursor, limit int) ([]store.TestSession, *store.TestSessionCursor, error)
+	GetTestSession(ctx context.Context, poolID, id int64) (store.TestSession, error)
+	DeleteTestSession(ctx context.Context, poolID, id int64) error
+	LatestMeasurements(ctx context.Context, poolID int64, metrics []string) ([]store.Latest, error)
+	SummarizeMeasurements(ctx context.Context, q store.SummaryQuery) ([]store.Bucket, error)
+	CreateEquipment(ctx context.Context, poolID int64, kind, name string, config store.RawJSON) (store.Equipment, error)
+	ListEquipment(ctx context.Context, poolID int64) ([]store.Equipment, error)
+	GetEquipment(ctx context.Context, poolID, id int64) (store.Equipment, error)
+	UpdateEquipment(ctx context.Context, poolID, id int64, name string, config store.RawJSON) (store.Equipment, error)
+	DeleteEquipment(ctx context.Context, poolID, id int64) error
 }
 
 // Service applies the pool rules.
 type Service struct {
 	st    Store
 	audit *audit.Recorder
+	now   func() time.Time
 }
 
 // New returns a Service.
-func New(st Store, rec *audit.Recorder) *Service { return &Service{st: st, audit: rec} }
+func New(st Store, rec *audit.Recorder) *Service { return &Service{st: st, audit: rec, now: time.Now} }
+
+// SetClock replaces time.Now: ages, staleness and test sessions' time window (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // Pool is a pool as one member sees it.
 type Pool struct {
@@ -54,7 +71,8 @@ type Pool struct {
 	Name      string    `json:"name"`
 	Role      Role      `json:"role"` // the caller's role
 	CreatedAt time.Time `json:"createdAt"`
-	Members   []Member  `json:"members,omitempty"`
+	Config
+	Members []Member `json:"members,omitempty"`
 }
 
 // Member is one pool membership.
@@ -88,7 +106,7 @@ func (s *Service) Create(ctx context.Context, a auth.Actor, name string) (Pool, 
 	if err != nil {
 		return Pool{}, err
 	}
-	return Pool{ID: p.ID, Name: p.Name, Role: Owner, CreatedAt: p.CreatedAt}, nil
+	return Pool{ID: p.ID, Name: p.Name, Role: Owner, CreatedAt: p.CreatedAt, Config: configOf(p.PoolConfig)}, nil
 }
 
 // List returns the actor's pools.
@@ -102,7 +120,7 @@ func (s *Service) List(ctx context.Context, a auth.Actor) ([]Pool, error) {
 	}
 	out := make([]Pool, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, Pool{ID: p.ID, Name: p.Name, Role: p.Role, CreatedAt: p.CreatedAt})
+		out = append(out, Pool{ID: p.ID, Name: p.Name, Role: p.Role, CreatedAt: p.CreatedAt, Config: configOf(p.PoolConfig)})
 	}
 	return out, nil
 }
@@ -147,7 +165,7 @@ func (s *Service) Get(ctx context.Context, a auth.Actor, poolID int64) (Pool, er
 	if err != nil {
 		return Pool{}, err
 	}
-	out := Pool{ID: p.ID, Name: p.Name, Role: role, CreatedAt: p.CreatedAt, Members: make([]Member, 0, len(ms))}
+	out := Pool{ID: p.ID, Name: p.Name, Role: role, CreatedAt: p.CreatedAt, Config: configOf(p.PoolConfig), Members: make([]Member, 0, len(ms))}
 	for _, m := range ms {
 		out.Members = append(out.Members, Member{PoolID: m.PoolID, UserID: m.UserID, Email: m.Email, Role: m.Role})
 	}
@@ -257,6 +275,9 @@ func (s *Service) Readings(ctx context.Context, a auth.Actor, q ReadingQuery) (R
 	}
 	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
 		return ReadingsPage{}, host.Errorf(host.EINVALID, "from must be before to")
+	}
+	if _, ok := metric.Lookup(q.Metric); q.Metric != "" && !ok {
+		return ReadingsPage{}, host.Errorf(host.EINVALID, "metric must be one of the vocabulary's, e.g. ph, temperature")
 	}
 	sq := store.ReadingQuery{PoolID: q.PoolID, Metric: q.Metric, From: q.From, To: q.To, Limit: q.Limit}
 	if q.After != nil {

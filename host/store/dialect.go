@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,6 +111,26 @@ func (d dialect) hourSQL(col string) string {
 		return `CAST(floor(extract(epoch FROM ` + col + `) / 3600) AS BIGINT)`
 	}
 	return `(` + col + ` / 3600000000)`
+}
+
+// epochMicroSQL is a timestamp expression as microseconds since the Unix epoch, which
+// scans the same on both engines even where SQLite has lost the column's declared type
+// (aggregates, UNION branches).
+func (d dialect) epochMicroSQL(expr string) string {
+	if d == dialectPostgres {
+		return `CAST(floor(extract(epoch FROM ` + expr + `) * 1000000) AS BIGINT)`
+	}
+	return `(` + expr + ` + 0)` // an expression: no declared type, so no time conversion
+}
+
+// bucketSQL is the start, in seconds since the Unix epoch, of the secs-long bucket
+// holding the timestamp column col (UTC; secs divides a day).
+func (d dialect) bucketSQL(col string, secs int64) string {
+	n := strconv.FormatInt(secs, 10)
+	if d == dialectPostgres {
+		return `(CAST(floor(extract(epoch FROM ` + col + `) / ` + n + `) AS BIGINT) * ` + n + `)`
+	}
+	return `((` + col + ` / ` + strconv.FormatInt(secs*1000000, 10) + `) * ` + n + `)`
 }
 
 // auditDetailIntSQL is an integer member of audit_events.details, 0 when absent.

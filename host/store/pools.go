@@ -34,12 +34,27 @@ func (r Role) Valid() bool { return r.rank() > 0 }
 // AtLeast reports whether r grants everything min grants.
 func (r Role) AtLeast(min Role) bool { return r.Valid() && r.rank() >= min.rank() }
 
-// Pool is a swimming pool.
+// Pool is a swimming pool and its configuration. The configuration is policy, set by
+// members: never a measured value (those are readings and test sessions).
 type Pool struct {
 	ID        int64     `db:"id"`
 	Name      string    `db:"name"`
 	CreatedAt time.Time `db:"created_at"`
+	PoolConfig
 }
+
+// PoolConfig is what PATCH /v1/pools/{id} sets besides the name. Empty strings and a nil
+// volume mean "not said". Targets is JSON {metric: {"min": x, "max": y}} in canonical
+// units; host/pools validates it.
+type PoolConfig struct {
+	VolumeLiters *float64 `db:"volume_liters"`
+	Kind         string   `db:"kind"`
+	Location     string   `db:"location"`
+	Sanitizer    string   `db:"sanitizer"`
+	Targets      RawJSON  `db:"targets"`
+}
+
+const poolColumns = `id, name, created_at, volume_liters, kind, location, sanitizer, targets`
 
 // PoolWithRole is a pool as one member sees it.
 type PoolWithRole struct {
@@ -62,7 +77,7 @@ func (q queries) CreatePool(ctx context.Context, name string, ownerID int64) (Po
 	err := q.inTx(ctx, func(q queries) error {
 		now := q.clock()
 		if err := q.get(ctx, &p, `INSERT INTO pools (name, created_at) VALUES (?, ?)
-			RETURNING id, name, created_at`, name, now); err != nil {
+			RETURNING `+poolColumns, name, now); err != nil {
 			return err
 		}
 		_, err := q.exec(ctx, `INSERT INTO pool_members (pool_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
@@ -78,8 +93,25 @@ func (q queries) CreatePool(ctx context.Context, name string, ownerID int64) (Po
 // GetPool returns a pool by id, whoever asks; use PoolRole to authorize.
 func (q queries) GetPool(ctx context.Context, id int64) (Pool, error) {
 	var p Pool
-	if err := q.get(ctx, &p, `SELECT id, name, created_at FROM pools WHERE id = ?`, id); err != nil {
+	if err := q.get(ctx, &p, `SELECT `+poolColumns+` FROM pools WHERE id = ?`, id); err != nil {
 		return Pool{}, fmt.Errorf("get pool: %w", err)
+	}
+	return p, nil
+}
+
+// UpdatePool replaces a pool's name and configuration.
+func (q queries) UpdatePool(ctx context.Context, id int64, name string, c PoolConfig) (Pool, error) {
+	if len(c.Targets) == 0 {
+		c.Targets = RawJSON("{}")
+	}
+	if !json.Valid(c.Targets) {
+		return Pool{}, fmt.Errorf("update pool: %w: targets are not JSON", ErrInvalid)
+	}
+	var p Pool
+	err := q.get(ctx, &p, `UPDATE pools SET name = ?, volume_liters = ?, kind = ?, location = ?, sanitizer = ?, targets = ?
+		WHERE id = ? RETURNING `+poolColumns, name, c.VolumeLiters, c.Kind, c.Location, c.Sanitizer, string(c.Targets), id)
+	if err != nil {
+		return Pool{}, fmt.Errorf("update pool: %w", err)
 	}
 	return p, nil
 }
@@ -87,7 +119,7 @@ func (q queries) GetPool(ctx context.Context, id int64) (Pool, error) {
 // ListPoolsForUser returns the pools userID is a member of, with the role.
 func (q queries) ListPoolsForUser(ctx context.Context, userID int64) ([]PoolWithRole, error) {
 	var ps []PoolWithRole
-	err := q.sel(ctx, &ps, `SELECT p.id, p.name, p.created_at, m.role FROM pools p
+	err := q.sel(ctx, &ps, `SELECT p.id, p.name, p.created_at, p.volume_liters, p.kind, p.location, p.sanitizer, p.targets, m.role FROM pools p
 		JOIN pool_members m ON m.pool_id = p.id WHERE m.user_id = ? ORDER BY p.id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list pools: %w", err)
@@ -218,6 +250,36 @@ func (q queries) UpdateEquipmentConfig(ctx context.Context, id int64, config Raw
 	}
 	if err := q.execOne(ctx, `UPDATE equipment SET config = ?, updated_at = ? WHERE id = ?`, string(config), q.clock(), id); err != nil {
 		return fmt.Errorf("update equipment: %w", err)
+	}
+	return nil
+}
+
+// GetEquipment returns one of a pool's pieces of equipment; another pool's is ErrNotFound.
+func (q queries) GetEquipment(ctx context.Context, poolID, id int64) (Equipment, error) {
+	var e Equipment
+	if err := q.get(ctx, &e, `SELECT `+equipmentColumns+` FROM equipment WHERE pool_id = ? AND id = ?`, poolID, id); err != nil {
+		return Equipment{}, fmt.Errorf("get equipment: %w", err)
+	}
+	return e, nil
+}
+
+// UpdateEquipment replaces the name and config of one of a pool's pieces of equipment.
+func (q queries) UpdateEquipment(ctx context.Context, poolID, id int64, name string, config RawJSON) (Equipment, error) {
+	if !json.Valid(config) {
+		return Equipment{}, fmt.Errorf("update equipment: %w: config is not JSON", ErrInvalid)
+	}
+	var e Equipment
+	if err := q.get(ctx, &e, `UPDATE equipment SET name = ?, config = ?, updated_at = ? WHERE pool_id = ? AND id = ?
+		RETURNING `+equipmentColumns, name, string(config), q.clock(), poolID, id); err != nil {
+		return Equipment{}, fmt.Errorf("update equipment: %w", err)
+	}
+	return e, nil
+}
+
+// DeleteEquipment removes one of a pool's pieces of equipment.
+func (q queries) DeleteEquipment(ctx context.Context, poolID, id int64) error {
+	if err := q.execOne(ctx, `DELETE FROM equipment WHERE pool_id = ? AND id = ?`, poolID, id); err != nil {
+		return fmt.Errorf("delete equipment: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,236 @@
+package pools
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// Methods of a water test.
+var Methods = []string{"strips", "drops", "photometer", "lab", "other"}
+
+// Test session limits.
+const (
+	MaxResults     = 64
+	MaxNotesLength = 2000
+)
+
+// testWindow bounds a test session's takenAt like ingest bounds readings' times: a lab
+// report can arrive weeks after the sample, so the past reaches further than for sensors.
+var testWindow = ingest.Window{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 10 * 365 * 24 * time.Hour}
+
+// ResultInput is one result as submitted: any unit the metric accepts.
+type ResultInput struct {
+	Metric string  `json:"metric"`
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit,omitempty"`
+}
+
+// NewTestSession is a session as submitted by a member.
+type NewTestSession struct {
+	TakenAt time.Time     `json:"takenAt"`
+	Method  string        `json:"method"`
+	Notes   string        `json:"notes"`
+	Results []ResultInput `json:"results"`
+}
+
+// TestSession is a stored session as members see it.
+type TestSession struct {
+	ID        int64        `json:"id"`
+	PoolID    int64        `json:"poolId"`
+	TakenAt   time.Time    `json:"takenAt"`
+	Method    string       `json:"method"`
+	Notes     string       `json:"notes"`
+	AuthorID  *int64       `json:"authorId,omitempty"`
+	Provider  string       `json:"provider,omitempty"`
+	CreatedAt time.Time    `json:"createdAt"`
+	Results   []TestResult `json:"results"`
+}
+
+// TestResult is a stored result, in its metric's canonical unit.
+type TestResult struct {
+	Metric  string  `json:"metric"`
+	Value   float64 `json:"value"`
+	Unit    string  `json:"unit"`
+	Quality string  `json:"quality,omitempty"`
+}
+
+// DroppedResult says why one submitted result was not kept.
+type DroppedResult struct {
+	Index  int    `json:"index"`
+	Metric string `json:"metric"`
+	Reason string `json:"reason"`
+}
+
+// Created is the answer to a new session: what was kept, and what was dropped by reason
+// (the reasons and counts of ingest.Result.Dropped).
+type Created struct {
+	Session        TestSession     `json:"session"`
+	Dropped        map[string]int  `json:"dropped"`
+	DroppedResults []DroppedResult `json:"droppedResults"`
+}
+
+func sessionOf(s store.TestSession) TestSession {
+	out := TestSession{ID: s.ID, PoolID: s.PoolID, TakenAt: s.TakenAt.UTC(), Method: s.Method, Notes: s.Notes,
+		AuthorID: s.AuthorID, Provider: s.Provider, CreatedAt: s.CreatedAt.UTC(), Results: make([]TestResult, 0, len(s.Results))}
+	for _, r := range s.Results {
+		out.Results = append(out.Results, TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Quality: r.Quality})
+	}
+	return out
+}
+
+// CheckResults validates and converts a session's results exactly as sensor readings
+// are (ingest.CheckMeasurement): the kept results in canonical units, and the dropped
+// ones with their reasons. A metric given twice keeps its first result.
+func CheckResults(in []ResultInput) ([]store.TestResult, map[string]int, []DroppedResult) {
+	kept := []store.TestResult{}
+	dropped := map[string]int{}
+	list := []DroppedResult{}
+	var seen []string
+	for i, r := range in {
+		m, reason := ingest.CheckMeasurement(r.Metric, r.Value, r.Unit, sdk.QualityUnknown)
+		if reason == "" && slices.Contains(seen, r.Metric) {
+			reason = DropDuplicateMetric
+		}
+		if reason != "" {
+			dropped[reason]++
+			list = append(list, DroppedResult{Index: i, Metric: r.Metric, Reason: reason})
+			continue
+		}
+		seen = append(seen, r.Metric)
+		kept = append(kept, store.TestResult{Metric: r.Metric, Value: m.Value, Unit: m.Unit, Quality: string(m.Quality)})
+	}
+	return kept, dropped, list
+}
+
+// DropDuplicateMetric: a session has one result per metric; a repeated one is dropped.
+const DropDuplicateMetric = "duplicate_metric"
+
+// CreateTestSession stores a member's water test. Owners and editors.
+func (s *Service) CreateTestSession(ctx context.Context, a auth.Actor, poolID int64, in NewTestSession) (Created, error) {
+	if _, err := s.Require(ctx, a, poolID, Editor); err != nil {
+		return Created{}, err
+	}
+	if !slices.Contains(Methods, in.Method) {
+		return Created{}, host.Errorf(host.EINVALID, "method must be one of %s", strings.Join(Methods, ", "))
+	}
+	if len(in.Notes) > MaxNotesLength {
+		return Created{}, host.Errorf(host.EINVALID, "notes must be at most %d characters", MaxNotesLength)
+	}
+	if len(in.Results) == 0 || len(in.Results) > MaxResults {
+		return Created{}, host.Errorf(host.EINVALID, "results must list 1 to %d results", MaxResults)
+	}
+	now := s.now()
+	if in.TakenAt.IsZero() {
+		in.TakenAt = now
+	}
+	switch testWindow.Check(in.TakenAt, now) {
+	case ingest.DropTooFarFuture:
+		return Created{}, host.Errorf(host.EINVALID, "takenAt is in the future")
+	case ingest.DropTooOld:
+		return Created{}, host.Errorf(host.EINVALID, "takenAt is more than ten years ago")
+	}
+	kept, dropped, list := CheckResults(in.Results)
+	if len(kept) == 0 {
+		reasons := make([]string, 0, len(list))
+		for _, d := range list {
+			reasons = append(reasons, d.Metric+": "+d.Reason)
+		}
+		return Created{}, host.Errorf(host.EINVALID, "no result could be kept (%s)", strings.Join(reasons, "; "))
+	}
+	author := a.UserID
+	st, _, err := s.st.InsertTestSession(ctx, store.TestSession{
+		PoolID: poolID, TakenAt: in.TakenAt, Method: in.Method, Notes: in.Notes, AuthorID: &author, Results: kept,
+	})
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{Session: sessionOf(st), Dropped: dropped, DroppedResults: list}, nil
+}
+
+// TestSessionsPage is one page of sessions, newest first; Next is nil on the last page.
+type TestSessionsPage struct {
+	Sessions []TestSession
+	Next     *ReadingPos
+}
+
+// TestSessions lists a pool's sessions, newest first. Any member.
+func (s *Service) TestSessions(ctx context.Context, a auth.Actor, poolID int64, limit int, before *ReadingPos) (TestSessionsPage, error) {
+	if _, err := s.Require(ctx, a, poolID, Viewer); err != nil {
+		return TestSessionsPage{}, err
+	}
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	if limit > MaxLimit {
+		return TestSessionsPage{}, host.Errorf(host.EINVALID, "limit must be at most %d", MaxLimit)
+	}
+	var cur *store.TestSessionCursor
+	if before != nil {
+		cur = &store.TestSessionCursor{TakenAt: before.RecordedAt, ID: before.ID}
+	}
+	ss, next, err := s.st.ListTestSessions(ctx, poolID, cur, limit)
+	if err != nil {
+		return TestSessionsPage{}, err
+	}
+	page := TestSessionsPage{Sessions: make([]TestSession, 0, len(ss))}
+	for _, x := range ss {
+		page.Sessions = append(page.Sessions, sessionOf(x))
+	}
+	if next != nil {
+		page.Next = &ReadingPos{RecordedAt: next.TakenAt, ID: next.ID}
+	}
+	return page, nil
+}
+
+// TestSession returns one session. Any member.
+func (s *Service) TestSession(ctx context.Context, a auth.Actor, poolID, id int64) (TestSession, error) {
+	if _, err := s.Require(ctx, a, poolID, Viewer); err != nil {
+		return TestSession{}, err
+	}
+	st, err := s.st.GetTestSession(ctx, poolID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return TestSession{}, host.Wrap(host.ENOTFOUND, err, "no such test session")
+	}
+	if err != nil {
+		return TestSession{}, err
+	}
+	return sessionOf(st), nil
+}
+
+// DeleteTestSession deletes a session: its author, or an owner.
+func (s *Service) DeleteTestSession(ctx context.Context, a auth.Actor, poolID, id int64) error {
+	role, err := s.Require(ctx, a, poolID, Viewer)
+	if err != nil {
+		return err
+	}
+	st, err := s.st.GetTestSession(ctx, poolID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return host.Wrap(host.ENOTFOUND, err, "no such test session")
+	}
+	if err != nil {
+		return err
+	}
+	isAuthor := st.AuthorID != nil && *st.AuthorID == a.UserID
+	if !isAuthor && role != Owner {
+		return host.Errorf(host.EFORBIDDEN, "only the session's author or a pool owner may delete it")
+	}
+	if err := s.st.DeleteTestSession(ctx, poolID, id); err != nil {
+		return err
+	}
+	s.audit.Record(ctx, audit.Entry{
+		Action: audit.TestSessionDeleted, Actor: a, TargetType: "pool", TargetID: strconv.FormatInt(poolID, 10),
+		Details: map[string]any{"sessionId": id, "takenAt": st.TakenAt.UTC(), "results": len(st.Results)},
+	})
+	return nil
+}
