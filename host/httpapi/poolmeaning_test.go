@@ -205,7 +205,7 @@ func TestSummaryMatchesBruteForce(t *testing.T) {
 		var pts []point
 		var rows []store.Reading
 		for i := 0; i < 400; i++ {
-			at := start.Add(time.Duration(rng.Int64N(int64(72*time.Hour)))).Truncate(time.Microsecond)
+			at := start.Add(time.Duration(rng.Int64N(int64(72 * time.Hour)))).Truncate(time.Microsecond)
 			v := 6.8 + rng.Float64()
 			rows = append(rows, store.Reading{DeviceID: f.device, PoolID: f.pool, Metric: "ph", Value: v, Unit: "pH", RecordedAt: at})
 			pts = append(pts, point{at, v})
