@@ -143,7 +143,10 @@ func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 // With "rotating" set the token rotates like a provider that revokes the old pair on
 // refresh: a poll whose "token" is not the one the previous poll handed back fails as
 // reauth. With "readings_once" set the readings come only on the first poll (an
-// empty cursor); later polls find nothing new, the commonest poll of all.
+// empty cursor); later polls find nothing new, the commonest poll of all. "repeat"
+// answers each reading that many times over (a second apart), and a reading's
+// "raw_bytes" gives it a raw payload of that many bytes: a plugin answering more than
+// the host accepts.
 func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
 	creds := req.Account.Credentials
 	if creds["rotating"] != "" && req.Cursor != "" && creds["token"] != "t"+req.Cursor {
@@ -178,16 +181,21 @@ func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.Poll
 			return sdk.PollResult{}, sdk.Permanent("readings credential: %v", err)
 		}
 	}
+	repeat, _ := strconv.Atoi(creds["repeat"])
 	for _, r := range rs {
 		v, _ := strconv.ParseFloat(r.Value, 64)
 		var at time.Time
 		if r.RecordedAt != "" {
 			at, _ = time.Parse(time.RFC3339Nano, r.RecordedAt)
 		}
-		res.Readings = append(res.Readings, sdk.Reading{
-			ProviderDeviceID: creds["device_id"], Metric: r.Metric, Value: v, Unit: r.Unit, RecordedAt: at,
-			Timed: r.RecordedAt != "",
-		})
+		for i := range max(repeat, 1) {
+			// Each copy a second earlier, so that each would be a row of its own.
+			res.Readings = append(res.Readings, sdk.Reading{
+				ProviderDeviceID: creds["device_id"], Metric: r.Metric, Value: v, Unit: r.Unit,
+				RecordedAt: at.Add(-time.Duration(i) * time.Second), Timed: r.RecordedAt != "",
+				RawPayload: []byte(strings.Repeat("r", r.RawBytes)),
+			})
+		}
 	}
 	return res, nil
 }
