@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPluginsNewOutOfTree: `plugins new` writes a module in a temporary directory
+// outside the repository that requires only the SDK module (through a replace to this
+// tree's sdk/), and it builds and passes `go test ./...` — the SDK's conformance suite
+// and a launch of the built binary — as written.
+func TestPluginsNewOutOfTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and tests a generated module")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool")
+	}
+	sdkDir, err := filepath.Abs(repoRoot + "/sdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"api_key", "webhook_secret"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
+			var out, errOut bytes.Buffer
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, &out, &errOut); code != 0 {
+				t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
+			}
+			mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// the only poolhost module it requires is the SDK
+			if strings.Contains(string(mod), "github.com/poolhost/poolhost v") || !strings.Contains(string(mod), "github.com/poolhost/poolhost/sdk v0.0.0") {
+				t.Errorf("go.mod:\n%s", mod)
+			}
+			cmd := exec.Command(goTool, "test", "-count=1", "./...")
+			cmd.Dir = dir
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go test in the generated module: %v\n%s", err, b)
+			}
+			// a second run refuses to overwrite
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not empty") {
+				t.Errorf("overwrite: exit %d, %s", code, errOut.String())
+			}
+		})
+	}
+	var out, errOut bytes.Buffer
+	if code := runPluginsNew(t.Context(), "Acme!", t.TempDir(), "api_key", "", &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "must match") {
+		t.Errorf("bad id: exit %d, %s", code, errOut.String())
+	}
+	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "carrier_pigeon", "", &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--connect") {
+		t.Errorf("bad connect: exit %d, %s", code, errOut.String())
+	}
+}
