@@ -146,7 +146,7 @@ type Plugins struct {
 	// delivery ids, 64-byte metrics, 32-byte units, 64 KiB raw payloads.
 	MaxMessageBytes    int64
 	MaxReadingsPerCall int
-	MaxDeviceIDBytes   int
+	MaxDeviceIDBytes   int // also bounds the provider account id a payload names
 	MaxDeliveryIDBytes int
 	MaxMetricBytes     int
 	MaxUnitBytes       int

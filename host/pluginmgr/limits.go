@@ -23,7 +23,10 @@ import (
 
 // checkAnswer returns the name of the first cap the answer exceeds and an error saying
 // by how much, or "" and nil.
-func checkAnswer(lim config.Plugins, deliveryID string, rs []sdk.Reading) (string, error) {
+func checkAnswer(lim config.Plugins, deliveryID, accountID string, rs []sdk.Reading) (string, error) {
+	if n := len(accountID); n > lim.MaxDeviceIDBytes {
+		return "account_id", sdk.Permanent("plugin answer refused: provider account id of %d bytes exceeds plugins.max_device_id_bytes (%d)", n, lim.MaxDeviceIDBytes)
+	}
 	if n := len(deliveryID); n > lim.MaxDeliveryIDBytes {
 		return "delivery_id", sdk.Permanent("plugin answer refused: delivery id of %d bytes exceeds plugins.max_delivery_id_bytes (%d)", n, lim.MaxDeliveryIDBytes)
 	}
@@ -49,11 +52,11 @@ func checkAnswer(lim config.Plugins, deliveryID string, rs []sdk.Reading) (strin
 }
 
 // refuseAnswer checks an answer, counting a refusal by the cap it broke.
-func (p *Plugin) refuseAnswer(method, deliveryID string, rs []sdk.Reading) error {
+func (p *Plugin) refuseAnswer(method, deliveryID, accountID string, rs []sdk.Reading) error {
 	p.mu.Lock()
 	lim := caps(p.pcfg)
 	p.mu.Unlock()
-	limit, err := checkAnswer(lim, deliveryID, rs)
+	limit, err := checkAnswer(lim, deliveryID, accountID, rs)
 	if err != nil {
 		p.m.metrics.refused.WithLabelValues(p.id, method, limit).Inc()
 		p.m.log.Warn("plugin answer refused", "provider", p.id, "method", method, "limit", limit, "error", err)

@@ -30,7 +30,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"provider", "method", "outcome"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "poolhost_plugin_answers_refused_total",
-			Help: "Plugin answers refused for exceeding a plugins.max_* cap, by provider, method and cap (message, readings, delivery_id, device_id, metric, unit, raw_payload).",
+			Help: "Plugin answers refused for exceeding a plugins.max_* cap, by provider, method and cap (message, readings, account_id, delivery_id, device_id, metric, unit, raw_payload).",
 		}, []string{"provider", "method", "limit"}),
 	}
 	if reg == nil {

@@ -27,6 +27,8 @@ func TestOversizedPluginAnswerIsStoredNowhere(t *testing.T) {
 			"raw_payload of 1048576 bytes, over plugins.max_raw_payload_bytes (65536)"},
 		{"1 MiB delivery id", `{"device_id": "probe", "delivery_id_bytes": 1048576, "readings": [{"metric": "ph", "value": "7.1", ` + at + `}]}`,
 			"delivery id of 1048576 bytes exceeds plugins.max_delivery_id_bytes (256)"},
+		{"1 KiB provider account id", `{"device_id": "probe", "account": "` + strings.Repeat("a", 1024) + `", "readings": [{"metric": "ph", "value": "7.1", ` + at + `}]}`,
+			"provider account id of 1024 bytes"},
 		{"long metric", `{"device_id": "probe", "readings": [{"metric": "` + strings.Repeat("m", 65) + `", "value": "7.1", ` + at + `}]}`,
 			"metric of 65 bytes"},
 		{"20 MiB message", `{"device_id": "probe", "repeat": 20, "readings": [{"metric": "ph", "value": "7.1", "raw_bytes": 1048576, ` + at + `}]}`,
