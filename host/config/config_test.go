@@ -94,7 +94,7 @@ func TestLoadGood(t *testing.T) {
 		{"sha256 lowercased", ondilo.SHA256, "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789"},
 		{"poll", ondilo.Poll, true},
 		{"poll interval", ondilo.PollInterval, 10 * time.Minute},
-		{"setting", ondilo.Settings["api_base"], "https://interop.ondilo.com"},
+		{"setting", ondilo.Settings["base_url"], "https://interop.ondilo.com"},
 		{"secret from env", ondilo.Secrets["client_secret"], "cs-from-env"},
 		{"timeout poll", ondilo.Timeouts.Poll, 45 * time.Second},
 		{"timeout health", ondilo.Timeouts.Health, 3 * time.Second},

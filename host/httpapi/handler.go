@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/hashicorp/go-hclog"
@@ -97,6 +98,7 @@ func New(d Deps, opts ...Option) *Handler {
 		return host.Errorf(host.ENOTFOUND, "no such route")
 	}))
 	h.mux.MethodNotAllowedHandler = h.wrap(Public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", strings.Join(h.allowed(r), ", "))
 		writeProblem(w, Problem{
 			Type: ProblemTypeBase + "method-not-allowed", Title: http.StatusText(http.StatusMethodNotAllowed),
 			Status: http.StatusMethodNotAllowed, Detail: "this route does not answer " + r.Method,
@@ -194,4 +196,19 @@ func (noAuth) Authenticate(context.Context, string) (auth.Actor, error) {
 // unavailable is the answer of a route whose service is not wired.
 func unavailable(what string) error {
 	return host.Errorf(host.EUNAVAILABLE, "%s is not available", what)
+}
+
+// allowed lists the methods the request's path answers, for a 405's Allow header
+// (RFC 9110 section 15.5.6).
+func (h *Handler) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		rr := r.Clone(r.Context())
+		rr.Method = m
+		var match mux.RouteMatch
+		if h.mux.Match(rr, &match) && match.MatchErr == nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }

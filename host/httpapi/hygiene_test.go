@@ -58,7 +58,11 @@ func TestHygiene(t *testing.T) {
 	if p.Type != httpapi.ProblemTypeBase+"not-found" || p.Instance != "/v1/nope" {
 		t.Errorf("404 problem = %+v", p)
 	}
-	e.must(405, req{method: "PATCH", path: "/v1/pools", token: u.Token}).problem(t)
+	r405 := e.must(405, req{method: "PATCH", path: "/v1/pools", token: u.Token})
+	r405.problem(t)
+	if allow := r405.Header.Get("Allow"); allow != "GET, POST" {
+		t.Errorf("405 Allow = %q, want %q", allow, "GET, POST")
+	}
 	e.must(401, req{method: "GET", path: "/v1/pools", token: "pht_wrong"}).problem(t)
 	e.must(401, req{method: "GET", path: "/v1/pools", header: map[string]string{"Authorization": "Basic Zm9vOmJhcg=="}}).problem(t)
 	e.must(404, req{method: "GET", path: "/v1/pools/abc", token: u.Token}).problem(t)

@@ -421,7 +421,7 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		StartTimeout:     pcfg.StartTimeout,
-		Logger:           p.m.log.Named(p.id),
+		Logger:           p.m.log.Named(p.id).With("provider", p.id), // go-plugin's own lines (the exit line) carry the provider too
 		GRPCDialOptions:  p.maxMessage(pcfg.MaxMessageBytes),
 	}
 	if pc.SHA256 != "" {

@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -143,4 +145,26 @@ func TestEveryMigrationDeclaresCompatibility(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSQLiteFilesPrivate: a new SQLite database and its WAL files are 0600.
+func TestSQLiteFilesPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.db")
+	s, err := store.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -82,6 +83,9 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	driver, dsn, d, err := parseURL(databaseURL)
 	if err != nil {
 		return nil, err
+	}
+	if d == dialectSQLite {
+		createPrivate(dsn)
 	}
 	db, err := sqlx.Open(driver, dsn)
 	if err != nil {
@@ -162,6 +166,21 @@ func sqliteDSN(rest string) (string, string, dialect, error) {
 	q.Set("_time_integer_format", "unix_micro")
 	q.Set("_inttotime", "1")
 	return "sqlite", "file:" + path + "?" + q.Encode(), dialectSQLite, nil
+}
+
+// createPrivate creates a SQLite database file that does not exist yet with mode 0600:
+// it holds sealed credentials and token hashes, and SQLite gives its -wal and -shm files
+// the database file's mode. Any failure is left for SQLite to report when it opens the
+// file; an existing file keeps its mode.
+func createPrivate(dsn string) {
+	path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	if path == "" || strings.HasPrefix(path, ":") || strings.Contains(query, "mode=memory") {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		f.Close()
+	}
 }
 
 // Close closes the database.

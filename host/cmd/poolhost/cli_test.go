@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/store"
 )
 
@@ -194,5 +195,19 @@ func TestUsersDisable(t *testing.T) {
 	evs, _ := st.ListAudit(context.Background(), store.AuditFilter{})
 	if len(evs) != 3 || evs[0].Action != "user.disabled" || evs[0].Actor != "system:cli" {
 		t.Fatalf("audit = %+v", evs)
+	}
+}
+
+// TestJSONLogDurations: JSON logs write durations as text, not integer nanoseconds.
+func TestJSONLogDurations(t *testing.T) {
+	var b bytes.Buffer
+	log := newLogger(&config.Config{LogLevel: "info", LogFormat: "json"}, &b)
+	log.Named("x").With("lease", 90*time.Second).Info("hello", "took", 1500*time.Millisecond, "n", 3)
+	var line map[string]any
+	if err := json.Unmarshal(b.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line["took"] != "1.5s" || line["lease"] != "1m30s" || line["n"] != 3.0 {
+		t.Fatalf("log line = %s", b.String())
 	}
 }

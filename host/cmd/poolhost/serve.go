@@ -64,16 +64,6 @@ func runServe(ctx context.Context, configPath string, stderr io.Writer) int {
 	return 0
 }
 
-// newLogger is the one host logger every component gets a Named() child of.
-func newLogger(cfg *config.Config, w io.Writer) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
-		Name:       "poolhost",
-		Level:      hclog.LevelFromString(cfg.LogLevel),
-		JSONFormat: cfg.LogFormat == "json",
-		Output:     w,
-	})
-}
-
 // server is the running host: the components serve builds from the config. Each later
 // piece (store, HTTP API, workers) is built in newServer and started/stopped in run.
 type server struct {

@@ -64,7 +64,7 @@ provider "ondilo" {
   poll_interval = "10m"
   sha256        = "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
   settings = {
-    api_base = "https://interop.ondilo.com"
+    base_url = "https://interop.ondilo.com"
   }
   secrets = {
     client_secret = env("POOLHOST_TEST_CLIENT_SECRET")
