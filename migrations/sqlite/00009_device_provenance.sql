@@ -12,6 +12,10 @@
 -- that two users both declared reached both — cannot be told apart afterwards from
 -- readings the device really sent to each, so they are left as they are, not guessed at.
 ALTER TABLE integration_devices ADD COLUMN verified BOOLEAN NOT NULL DEFAULT 0;
+-- Additive (a column with a default): the previous binary keeps working; it records
+-- every device it adds as declared (schema_compat, 00007).
+INSERT INTO schema_compat (version, compatible_with_previous) VALUES (9, 1);
 
 -- +goose Down
+DELETE FROM schema_compat WHERE version = 9;
 ALTER TABLE integration_devices DROP COLUMN verified;
