@@ -87,6 +87,9 @@ type HTTP struct {
 	WriteTimeout      time.Duration // default 30s
 	IdleTimeout       time.Duration // default 2m
 	ShutdownTimeout   time.Duration // graceful shutdown budget; default 15s
+	// DrainGrace is how long the host keeps serving after SIGTERM with /readyz answering
+	// 503, so the load balancer stops sending before the listener closes. Default 5s.
+	DrainGrace time.Duration
 	// ReturnURL, when set, is where the OAuth callback redirects the browser with the
 	// outcome instead of answering JSON.
 	ReturnURL string
@@ -227,6 +230,7 @@ var (
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ShutdownTimeout:   15 * time.Second,
+		DrainGrace:        5 * time.Second,
 	}
 	DefaultRetryWorker = RetryWorker{
 		Enabled:     true,

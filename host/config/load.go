@@ -49,7 +49,7 @@ var (
 		},
 	}
 	httpSchema = &hcl.BodySchema{Attributes: attrs("max_body_bytes", "read_header_timeout",
-		"read_timeout", "write_timeout", "idle_timeout", "shutdown_timeout", "return_url")}
+		"read_timeout", "write_timeout", "idle_timeout", "shutdown_timeout", "drain_grace", "return_url")}
 	retrySchema = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease",
 		"max_attempts", "backoff_base", "backoff_cap")}
 	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
@@ -478,6 +478,7 @@ func (d *decoder) config(root section) *Config {
 		c.HTTP.WriteTimeout = d.duration(h.attr("write_timeout"), c.HTTP.WriteTimeout)
 		c.HTTP.IdleTimeout = d.duration(h.attr("idle_timeout"), c.HTTP.IdleTimeout)
 		c.HTTP.ShutdownTimeout = d.duration(h.attr("shutdown_timeout"), c.HTTP.ShutdownTimeout)
+		c.HTTP.DrainGrace = d.duration(h.attr("drain_grace"), c.HTTP.DrainGrace)
 		c.HTTP.ReturnURL = d.str(h.attr("return_url"), "")
 		if c.HTTP.ReturnURL != "" {
 			d.absURL(h.attr("return_url"), c.HTTP.ReturnURL)

@@ -57,6 +57,7 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 			{Name: "database", Check: st.Ping},
 			{Name: "migrations", Check: st.Verify},
 			{Name: "plugins", Check: connect.PluginsReady(s.plugins)},
+			{Name: "serving", Check: s.notDraining},
 		},
 		ProviderStates: connect.ProviderStates(s.plugins),
 	}, extra...)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,6 +71,8 @@ type server struct {
 	cfg     *config.Config // the config at start; listen and database come from it
 	current atomic.Pointer[config.Config]
 	reloads sync.Mutex // SIGHUP and POST /v1/admin/reload may race
+	// draining is set on SIGTERM: /readyz answers 503 while requests are still served.
+	draining atomic.Bool
 	log     hclog.Logger
 	metrics *prometheus.Registry
 	plugins *pluginmgr.Manager
@@ -141,6 +144,7 @@ func (s *server) run(ctx context.Context) error {
 			s.shutdown()
 			return fmt.Errorf("http server: %w", err)
 		case <-ctx.Done():
+			s.drain(serveErr)
 			s.log.Info("shutting down")
 			s.shutdown()
 			return nil
@@ -167,6 +171,35 @@ func (s *server) reload(ctx context.Context) error {
 	}
 	return nil
 }
+
+// drain runs before shutdown on SIGTERM: /readyz answers 503 at once, so the load
+// balancer takes the replica out, while the listener keeps accepting for DrainGrace;
+// requests sent meanwhile are served, not refused. Keep-alives end so that clients open
+// new connections, which land on other replicas once the balancer has noticed.
+func (s *server) drain(serveErr <-chan error) {
+	grace := s.cfg.HTTP.DrainGrace
+	s.draining.Store(true)
+	s.http.SetKeepAlivesEnabled(false)
+	if grace <= 0 {
+		return
+	}
+	s.log.Info("draining: /readyz answers 503; still serving", "grace", grace)
+	select {
+	case <-time.After(grace):
+	case err := <-serveErr:
+		s.log.Warn("http server stopped while draining", "error", err)
+	}
+}
+
+// notDraining is the readiness check drain turns off.
+func (s *server) notDraining(context.Context) error {
+	if s.draining.Load() {
+		return errDraining
+	}
+	return nil
+}
+
+var errDraining = errors.New("shutting down: draining before the listener closes")
 
 // shutdown stops taking requests, lets in-flight ones finish within the configured
 // budget, then stops the plugins they may have been calling.
