@@ -73,13 +73,13 @@ type server struct {
 	reloads sync.Mutex // SIGHUP and POST /v1/admin/reload may race
 	// draining is set on SIGTERM: /readyz answers 503 while requests are still served.
 	draining atomic.Bool
-	log     hclog.Logger
-	metrics *prometheus.Registry
-	plugins *pluginmgr.Manager
-	store   *store.Store
-	connect *connect.Service
-	ingest  *ingestion
-	http    *http.Server
+	log      hclog.Logger
+	metrics  *prometheus.Registry
+	plugins  *pluginmgr.Manager
+	store    *store.Store
+	connect  *connect.Service
+	ingest   *ingestion
+	http     *http.Server
 }
 
 func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*server, error) {
