@@ -145,7 +145,7 @@ provider "ttn" {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	want := `{"checks":{"database":"ok","migrations":"ok","plugins":"degraded"},"providers":{"generic":"failed","ttn":"disabled"},"status":"degraded"}`
+	want := `{"checks":{"database":"ok","migrations":"ok","plugins":"degraded","serving":"ok"},"providers":{"generic":"failed","ttn":"disabled"},"status":"degraded"}`
 	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != want {
 		t.Fatalf("/readyz: %d %s\nwant 200 %s", resp.StatusCode, body, want)
 	}
