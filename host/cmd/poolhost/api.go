@@ -68,14 +68,25 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 	mux := http.NewServeMux()
 	mux.Handle(console.Prefix, ui)
 	mux.Handle("/", api)
-	return hostHandler{ServeMux: mux, api: api}
+	return hostHandler{ServeMux: mux, api: api, draining: s.draining.Load}
 }
 
 // hostHandler is the API with the console beside it. Mux is the API's router, so the
 // spec⇄router check still walks what serve serves.
 type hostHandler struct {
 	*http.ServeMux
-	api *httpapi.Handler
+	api      *httpapi.Handler
+	draining func() bool
+}
+
+// ServeHTTP asks each client answered during the drain to close its connection after
+// the response, which the client learns with the response itself, so nothing races
+// (see server.drain).
+func (h hostHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.draining() {
+		w.Header().Set("Connection", "close")
+	}
+	h.ServeMux.ServeHTTP(w, r)
 }
 
 func (h hostHandler) Mux() *mux.Router { return h.api.Mux() }

@@ -104,7 +104,7 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 	}
 	var routes []httpapi.Option
 	s.ingest, routes = s.newIngestion(st)
-	s.http = httpapi.NewServer(cfg.Listen, s.closeWhileDraining(s.apiHandler(st, routes...)), cfg.HTTP, log)
+	s.http = httpapi.NewServer(cfg.Listen, s.apiHandler(st, routes...), cfg.HTTP, log)
 	return s, nil
 }
 
@@ -175,7 +175,7 @@ func (s *server) reload(ctx context.Context) error {
 // drain runs before shutdown on SIGTERM: /readyz answers 503 at once, so the load
 // balancer takes the replica out, while the listener keeps accepting for DrainGrace;
 // requests sent meanwhile are served, not refused. Each answer then says
-// "Connection: close" (closeWhileDraining), so clients open new connections, which land
+// "Connection: close" (hostHandler.ServeHTTP), so clients open new connections, which land
 // on other replicas once the balancer has noticed. Keep-alives are not switched off:
 // that closes idle connections at once, and a client that picked one up at that moment
 // saw EOF on its POST (TestDrain caught it).
@@ -191,17 +191,6 @@ func (s *server) drain(serveErr <-chan error) {
 	case err := <-serveErr:
 		s.log.Warn("http server stopped while draining", "error", err)
 	}
-}
-
-// closeWhileDraining asks each client answered during the drain to close its
-// connection after the response, which it learns with the response itself: no race.
-func (s *server) closeWhileDraining(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.draining.Load() {
-			w.Header().Set("Connection", "close")
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // notDraining is the readiness check drain turns off.
