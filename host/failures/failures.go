@@ -129,19 +129,26 @@ type BulkFilter struct {
 // RequeueBulk requeues every dead failure of a provider created in the range and returns
 // their ids. One audit row lists them.
 func (s *Service) RequeueBulk(ctx context.Context, actor auth.Actor, f BulkFilter) ([]int64, error) {
+	return s.bulk(ctx, actor, f, ActionRequeued, (*store.Tx).RequeueFailures)
+}
+
+// bulk applies op to the failures f selects and audits what it changed as action, in
+// one transaction; nothing changed, nothing audited.
+func (s *Service) bulk(ctx context.Context, actor auth.Actor, f BulkFilter, action string,
+	op func(*store.Tx, context.Context, store.RequeueFilter) ([]int64, error)) ([]int64, error) {
 	if err := checkBulk(actor, f); err != nil {
 		return nil, err
 	}
 	var ids []int64
 	err := s.s.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		if ids, err = tx.RequeueFailures(ctx, store.RequeueFilter{Provider: f.Provider, From: f.From, To: f.To}); err != nil {
+		if ids, err = op(tx, ctx, store.RequeueFilter{Provider: f.Provider, From: f.From, To: f.To}); err != nil {
 			return err
 		}
 		if len(ids) == 0 {
 			return nil
 		}
-		_, err = tx.AppendAudit(ctx, s.event(ctx, actor, ActionRequeued, f.Provider, "", f.details(ids)))
+		_, err = tx.AppendAudit(ctx, s.event(ctx, actor, action, f.Provider, "", f.details(ids)))
 		return err
 	})
 	if err != nil {
@@ -191,28 +198,7 @@ func (s *Service) CountBulk(ctx context.Context, actor auth.Actor, f BulkFilter)
 // their ids. Pending and processing rows are left to the retry worker. One audit row
 // lists them.
 func (s *Service) DiscardBulk(ctx context.Context, actor auth.Actor, f BulkFilter) ([]int64, error) {
-	if err := checkBulk(actor, f); err != nil {
-		return nil, err
-	}
-	var ids []int64
-	err := s.s.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if ids, err = tx.DiscardDeadFailures(ctx, store.RequeueFilter{Provider: f.Provider, From: f.From, To: f.To}); err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		_, err = tx.AppendAudit(ctx, s.event(ctx, actor, ActionDiscarded, f.Provider, "", f.details(ids)))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if ids == nil {
-		ids = []int64{}
-	}
-	return ids, nil
+	return s.bulk(ctx, actor, f, ActionDiscarded, (*store.Tx).DiscardDeadFailures)
 }
 
 func (f BulkFilter) details(ids []int64) store.Details {
