@@ -1,0 +1,258 @@
+'use strict';
+// The Acme Pool Cloud provider of examples/provider-template, in Node.js: its webhook
+// half (the same Standard Webhooks scheme, payload, metric table and fixtures) plus the
+// account linking a webhook-only provider needs. It does not do the template's OAuth2
+// linking or polling; add them the same way (see adapter.proto for the messages).
+//
+// Every method receives the request message decoded by @grpc/proto-loader with the
+// .proto's own (snake_case) field names, and returns the response message as a plain
+// object. Throw (or reject with) a PluginError from errors.js to fail a call with a kind
+// the host understands; anything else thrown reaches the host as a temporary failure
+// carrying the exception's message.
+const crypto = require('node:crypto');
+const sw = require('./standardwebhooks');
+const { temporary, permanent, rejected, invalidInput } = require('./errors');
+
+const ID = 'template-node';
+const VERSION = '0.1.0';
+const PROTOCOL_VERSION = 1;
+
+// Settings and secrets read from Configure.
+const SETTING_BASE_URL = 'base_url'; // optional here: the upstream API an OAuth2/poll half would call
+const SECRET_WEBHOOK = 'webhook_secret'; // optional: whsec_… for the provider-level webhook URL
+
+// Connect input and the credentials an account holds.
+const INPUT_DEVICES = 'devices'; // comma-separated Acme device ids the user owns
+const INPUT_NAME = 'name';
+const CRED_WEBHOOK_SECRET = 'webhook_secret'; // the host shows it with the account's webhook URL
+const CRED_DEVICES = 'devices';
+const CRED_LEGACY_SECRET = 'secret'; // what version 0.0.x called the webhook secret
+
+// Acme's measurement types → poolhost metric names (sdk/metric), as the Go template.
+const ACME_METRICS = {
+  ph: 'ph', orp: 'orp', water_temp: 'temperature', free_cl: 'free_chlorine',
+  total_cl: 'total_chlorine', salt: 'salt', battery: 'battery',
+};
+const ACME_QUALITY = { ok: 'good', calibrating: 'suspect' };
+const EVENT_READINGS_CREATED = 'readings.created';
+
+class AcmeAdapter {
+  constructor({ log }) {
+    this.log = log;
+    this.cfg = null; // set by configure, replaced whole on every reload
+  }
+
+  describe() {
+    return {
+      id: ID,
+      version: VERSION,
+      protocol_version: PROTOCOL_VERSION,
+      capabilities: { connect: 'webhook_secret', webhook: true, poll: false },
+    };
+  }
+
+  // configure validates everything now: an error here is reported to the operator at
+  // start. Unknown keys are ignored (the template's settings are accepted as they are).
+  configure(req) {
+    const settings = req.settings || {};
+    const secrets = req.secrets || {};
+    const cfg = { webhookKey: null };
+    const base = settings[SETTING_BASE_URL];
+    if (base !== undefined && base !== '') {
+      let u;
+      try { u = new URL(base); } catch { u = null; }
+      if (!u || !['http:', 'https:'].includes(u.protocol)) {
+        throw invalidInput(`setting ${SETTING_BASE_URL} must be an absolute http(s) URL`);
+      }
+    }
+    if (secrets[SECRET_WEBHOOK]) {
+      cfg.webhookKey = sw.parseSecret(secrets[SECRET_WEBHOOK]);
+      // Say which secret, never its value.
+      if (!cfg.webhookKey) throw invalidInput(`secret ${SECRET_WEBHOOK}: want whsec_ followed by base64`);
+    }
+    this.cfg = cfg;
+    return {};
+  }
+
+  config() {
+    // The host configures right after start; a call racing it is worth retrying.
+    if (!this.cfg) throw temporary(`provider ${ID} is not configured yet`);
+    return this.cfg;
+  }
+
+  health() {
+    this.config();
+    return {};
+  }
+
+  // connect links an account at once: a fresh webhook secret the host shows the user
+  // with the account's own webhook URL, and the devices the user says they own.
+  connect(req) {
+    const input = req.input || {};
+    const devices = parseDevices(input[INPUT_DEVICES] || '');
+    const secret = 'whsec_' + crypto.randomBytes(32).toString('base64');
+    return {
+      linkage: {
+        external_account_id: 'acme_' + crypto.randomBytes(12).toString('hex'),
+        display_name: String(input[INPUT_NAME] || '').trim() || 'Acme Pool Cloud',
+        credentials: { values: { [CRED_WEBHOOK_SECRET]: secret, [CRED_DEVICES]: devices.join(',') } },
+      },
+    };
+  }
+
+  // discoverDevices lists the devices declared at connect. It also shows the one rule
+  // about credentials a call changes: they go back to the host even when the call then
+  // fails. Accounts linked by version 0.0.x keep their secret under "secret"; the first
+  // discovery renames it, and returns the renamed credentials in the result, or on the
+  // error (an ErrorDetail in grpc-status-details-bin) if the device list is unusable.
+  discoverDevices(req) {
+    const stored = (req.account && req.account.credentials && req.account.credentials.values) || {};
+    let refreshed;
+    if (!stored[CRED_WEBHOOK_SECRET] && stored[CRED_LEGACY_SECRET]) {
+      refreshed = { ...stored, [CRED_WEBHOOK_SECRET]: stored[CRED_LEGACY_SECRET] };
+      delete refreshed[CRED_LEGACY_SECRET];
+    }
+    let devices;
+    try {
+      devices = parseDevices(stored[CRED_DEVICES] || '');
+    } catch (err) {
+      err.refreshedCredentials = refreshed;
+      throw err;
+    }
+    return {
+      devices: devices.map((id) => ({ provider_device_id: id, name: `Acme device ${id}`, model: 'Acme probe', verified: false })),
+      refreshed_credentials: refreshed ? { values: refreshed } : null,
+    };
+  }
+
+  // verifyWebhook authenticates a delivery before anything looks at it. An
+  // account-scoped URL uses that account's secret (account_secret); the provider-level
+  // URL uses the configured webhook_secret. Never fall back from one to the other.
+  verifyWebhook(raw) {
+    let key;
+    if (raw.account) {
+      if (!raw.account_secret) throw rejected('account has no webhook secret');
+      key = sw.parseSecret(raw.account_secret);
+      if (!key) throw rejected('account webhook secret is unusable');
+    } else {
+      key = this.config().webhookKey;
+      if (!key) throw rejected('no provider webhook secret is configured');
+    }
+    // Check the timestamp against the host's receive time, the moment the replay window
+    // is about.
+    sw.verify(key, raw.headers, raw.body, receivedAtSeconds(raw));
+  }
+
+  // webhook parses a verified delivery, with the Go template's rules: only
+  // readings.created carries data, other events are acknowledged with no readings; a
+  // payload that can never parse is permanent (the host dead-letters it at once).
+  webhook(raw) {
+    const result = { delivery_id: sw.header(raw.headers, 'webhook-id'), readings: [] };
+    let ev;
+    try {
+      ev = JSON.parse(Buffer.from(raw.body || []).toString('utf8'));
+    } catch (err) {
+      throw permanent(`malformed acme webhook: ${err.message}`);
+    }
+    if (ev === null) return result;
+    if (typeof ev !== 'object' || Array.isArray(ev)) throw permanent('malformed acme webhook: not a JSON object');
+    const event = optString(ev, 'event', 'acme webhook');
+    const deviceID = optString(ev, 'device_id', 'acme webhook');
+    const readings = ev.readings === undefined || ev.readings === null ? [] : ev.readings;
+    if (!Array.isArray(readings)) throw permanent('malformed acme webhook: readings is not an array');
+    if (event !== EVENT_READINGS_CREATED) return result;
+    if (deviceID === '') throw permanent(`acme ${event} event without device_id`);
+    for (const r of readings) {
+      const reading = this.toReading(deviceID, r);
+      if (reading) result.readings.push(reading);
+    }
+    return result;
+  }
+
+  // toReading normalizes one Acme reading, or returns null for one without a value (a
+  // probe warming up) or of a type poolhost has no metric for (logged, bounded).
+  toReading(deviceID, r) {
+    if (r === null) return null;
+    if (typeof r !== 'object' || Array.isArray(r)) throw permanent('malformed acme reading: not a JSON object');
+    const type = optString(r, 'type', 'acme reading');
+    const unit = optString(r, 'unit', 'acme reading');
+    const measuredAt = optString(r, 'measured_at', 'acme reading');
+    const status = optString(r, 'status', 'acme reading');
+    if (r.value === undefined || r.value === null) return null;
+    // JSON.parse turns 1e999 into Infinity where Go's decoder fails: the same verdict.
+    if (typeof r.value !== 'number' || !Number.isFinite(r.value)) throw permanent('malformed acme reading: value is not a finite number');
+    const metric = ACME_METRICS[type.toLowerCase()];
+    if (!metric) {
+      this.log.warn('skipping an acme reading of a type poolhost has no metric for', { type: truncate(type, 40) });
+      return null;
+    }
+    let recorded = null;
+    if (measuredAt !== '') {
+      recorded = parseRFC3339(measuredAt);
+      if (!recorded) throw permanent(`acme reading has a malformed measured_at ${JSON.stringify(truncate(measuredAt, 40))}`);
+    }
+    return {
+      provider_device_id: deviceID,
+      metric,
+      value: r.value,
+      unit, // passed through ("F", "mV"): the host converts every unit sdk/metric knows
+      recorded_at: recorded,
+      quality: ACME_QUALITY[status] || '',
+      raw_payload: Buffer.from(JSON.stringify(r)), // kept by the host for audit
+    };
+  }
+}
+
+// optString reads a field that must be a string when present (null counts as absent),
+// as Go's decoder does for a string field.
+function optString(obj, key, what) {
+  const v = obj[key];
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw permanent(`malformed ${what}: ${key} is not a string`);
+  return v;
+}
+
+function parseDevices(list) {
+  const ids = String(list).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const id of ids) {
+    if (id.length > 128 || /[\u0000-\u001f\u007f]/.test(id)) throw invalidInput('device ids are at most 128 printable characters');
+  }
+  return [...new Set(ids)];
+}
+
+// receivedAtSeconds is the host's receive time, or now when the host sent none.
+function receivedAtSeconds(raw) {
+  const t = raw.received_at;
+  if (!t) return Date.now() / 1000;
+  return Number(t.seconds || 0) + (t.nanos || 0) / 1e9;
+}
+
+// parseRFC3339 parses an RFC 3339 time (Go's time.RFC3339Nano: fraction optional, up to
+// 9 digits) into a google.protobuf.Timestamp, or returns null.
+function parseRFC3339(s) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(s);
+  if (!m) return null;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number);
+  if (mo < 1 || mo > 12 || h > 23 || mi > 59 || se > 59) return null;
+  // setUTCFullYear, unlike Date.UTC, keeps years 0–99 as they are.
+  const dt = new Date(0);
+  dt.setUTCFullYear(y, mo - 1, d);
+  dt.setUTCHours(h, mi, se, 0);
+  if (dt.getUTCDate() !== d || dt.getUTCMonth() !== mo - 1) return null; // 2026-02-30
+  let offset = 0;
+  if (m[8] !== 'Z') {
+    const oh = Number(m[8].slice(1, 3));
+    const om = Number(m[8].slice(4, 6));
+    if (oh > 23 || om > 59) return null;
+    offset = (m[8][0] === '+' ? 1 : -1) * (oh * 3600 + om * 60);
+  }
+  const seconds = Math.floor(dt.getTime() / 1000) - offset;
+  const nanos = m[7] ? Number(m[7].padEnd(9, '0')) : 0;
+  return { seconds: String(seconds), nanos };
+}
+
+function truncate(s, n) {
+  return s.length > n ? s.slice(0, n) + '…' : s;
+}
+
+module.exports = { AcmeAdapter, ID, VERSION, parseRFC3339, ACME_METRICS };

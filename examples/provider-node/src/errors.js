@@ -1,0 +1,102 @@
+'use strict';
+// Errors a plugin returns to the host, and how they travel.
+//
+// The host classifies a failed call by its gRPC status code alone (adapter.proto,
+// "Errors"); the message is shown to operators, so never put a secret in it. A call that
+// refreshed an account's credentials before failing must still hand them back: they ride
+// in a poolhost.adapter.v1.ErrorDetail packed as a google.protobuf.Any inside a
+// google.rpc.Status, sent in the "grpc-status-details-bin" trailer. That is what Go's
+// status.WithDetails does; grpc-js has no helper for it, so toServiceError below does it.
+// The Status in the trailer must carry the same code as the call's status: grpc-go
+// refuses a mismatch.
+const grpc = require('@grpc/grpc-js');
+const { Status, ErrorDetail } = require('./wire');
+
+// The error kinds of the Go SDK (sdk.ErrorKind) and the status code each travels as.
+const KIND_CODES = {
+  temporary: grpc.status.UNAVAILABLE, // retry later
+  permanent: grpc.status.INVALID_ARGUMENT, // the input can never succeed
+  reauth_required: grpc.status.UNAUTHENTICATED, // the user must reconnect
+  unsupported: grpc.status.UNIMPLEMENTED,
+  rejected: grpc.status.PERMISSION_DENIED, // a webhook's signature is missing or wrong
+  invalid_input: grpc.status.FAILED_PRECONDITION, // what the user supplied is not valid
+};
+
+// The same kinds as poolhost.adapter.v1.ErrorKind, for IngestWebhookResponse.webhook_error.
+const KIND_ENUM = {
+  temporary: 'ERROR_KIND_TEMPORARY',
+  permanent: 'ERROR_KIND_PERMANENT',
+  reauth_required: 'ERROR_KIND_REAUTH',
+  unsupported: 'ERROR_KIND_UNSUPPORTED',
+  rejected: 'ERROR_KIND_REJECTED',
+  invalid_input: 'ERROR_KIND_INVALID_INPUT',
+};
+
+const ERROR_DETAIL_TYPE_URL = 'type.googleapis.com/poolhost.adapter.v1.ErrorDetail';
+
+// PluginError is a classified failure, like the Go SDK's *sdk.Error.
+class PluginError extends Error {
+  // refreshedCredentials: the account's new credentials, when the call refreshed them
+  // before failing (an object of strings); the host stores them, then acts on the kind.
+  constructor(kind, message, { refreshedCredentials } = {}) {
+    super(message);
+    if (!(kind in KIND_CODES)) throw new TypeError(`unknown error kind ${kind}`);
+    this.kind = kind;
+    this.refreshedCredentials = refreshedCredentials;
+  }
+}
+
+const temporary = (m, o) => new PluginError('temporary', m, o);
+const permanent = (m, o) => new PluginError('permanent', m, o);
+const rejected = (m, o) => new PluginError('rejected', m, o);
+const invalidInput = (m, o) => new PluginError('invalid_input', m, o);
+const unsupported = (m, o) => new PluginError('unsupported', m, o);
+const reauth = (m, o) => new PluginError('reauth_required', m, o);
+
+// statusDetailsBin encodes the grpc-status-details-bin trailer: a google.rpc.Status with
+// the same code and message as the call, and one Any holding an ErrorDetail.
+function statusDetailsBin(code, message, refreshedCredentials) {
+  const detail = ErrorDetail.encode(ErrorDetail.fromObject(
+    refreshedCredentials ? { refreshed_credentials: { values: refreshedCredentials } } : {},
+  )).finish();
+  return Buffer.from(Status.encode(Status.fromObject({
+    code,
+    message,
+    details: [{ type_url: ERROR_DETAIL_TYPE_URL, value: detail }],
+  })).finish());
+}
+
+// toServiceError turns anything a handler threw or rejected with into the error object
+// grpc-js sends: {code, details, metadata}. A PluginError keeps its kind; anything else
+// (a bug: a TypeError, a failed assertion) is INTERNAL, which the host treats as
+// temporary, with the exception's message so the operator sees what broke. log gets the
+// stack, which stays in the plugin's log.
+function toServiceError(err, method, log) {
+  let code;
+  let message;
+  let creds;
+  if (err instanceof PluginError) {
+    code = KIND_CODES[err.kind];
+    message = err.message;
+    creds = err.refreshedCredentials;
+  } else {
+    code = grpc.status.INTERNAL;
+    message = `plugin threw in ${method}: ${err && err.message ? err.message : String(err)}`;
+    if (log) log.error('exception in an adapter call', { method, error: message, stack: err && err.stack ? String(err.stack) : '' });
+  }
+  const metadata = new grpc.Metadata();
+  metadata.set('grpc-status-details-bin', statusDetailsBin(code, message, creds));
+  return { code, details: message, metadata };
+}
+
+// toProtoError is a failure reported inside a successful response (IngestWebhook's
+// webhook_error: verification succeeded, parsing failed).
+function toProtoError(err) {
+  if (err instanceof PluginError) return { kind: KIND_ENUM[err.kind], message: err.message };
+  return { kind: 'ERROR_KIND_TEMPORARY', message: `plugin threw in Webhook: ${err && err.message ? err.message : String(err)}` };
+}
+
+module.exports = {
+  PluginError, temporary, permanent, rejected, invalidInput, unsupported, reauth,
+  toServiceError, toProtoError, statusDetailsBin, KIND_CODES, ERROR_DETAIL_TYPE_URL,
+};

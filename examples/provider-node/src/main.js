@@ -1,0 +1,8 @@
+'use strict';
+// The plugin's entry point: serve the Acme adapter over go-plugin gRPC.
+const { serve } = require('./goplugin');
+const { Logger } = require('./hclog');
+const { AcmeAdapter } = require('./acme');
+
+const log = new Logger();
+serve(new AcmeAdapter({ log }), { log });
