@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
+	"github.com/poolhost/poolhost/sdk/sdktest"
+	"github.com/poolhost/poolhost/sdk/signature"
+)
+
+// The Node.js example (examples/provider-node) run as the host runs it: the conformance
+// suite through `poolhost plugins test` with the Go template's own fixtures, its errors
+// over the real wire, and a signed webhook stored by a running `poolhost serve`. It needs
+// node and npm; under CI=true their absence fails the test (.ci/run installs them).
+
+// nodeTree copies what the Node plugin needs — examples/provider-node without
+// node_modules, sdk/proto and the template's fixtures — into a temp dir keeping the
+// repository's layout, and runs `npm ci` and the example's own unit tests there. It
+// returns the copy's root.
+func nodeTree(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("installs the Node example's packages and runs it; skipped in -short mode")
+	}
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("CI=true and %s is not on PATH: the Node example's test must run in CI (.ci/run installs nodejs and npm)", tool)
+			}
+			t.Skipf("%s is not on PATH: the Node example is not tested", tool)
+		}
+	}
+	root := t.TempDir()
+	for _, dir := range []string{"examples/provider-node", "sdk/proto", "examples/provider-template/testdata/conformance"} {
+		copyTree(t, filepath.Join(repoRoot, dir), filepath.Join(root, dir))
+	}
+	example := filepath.Join(root, "examples", "provider-node")
+	for _, args := range [][]string{{"ci", "--no-audit", "--no-fund"}, {"test"}} {
+		cmd := exec.Command("npm", args...)
+		cmd.Dir = example
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm %s in %s: %v\n%s", strings.Join(args, " "), example, err, out)
+		}
+	}
+	return root
+}
+
+// copyTree copies src to dst, skipping node_modules, keeping the executable bits.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			if d.Name() == "node_modules" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(target, 0o755)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm()&0o755)
+	})
+	if err != nil {
+		t.Fatalf("copy %s: %v", src, err)
+	}
+}
+
+func TestNodeExample(t *testing.T) {
+	tree := nodeTree(t)
+	plugin := filepath.Join(tree, "examples", "provider-node", "plugin")
+	fixtures := filepath.Join(repoRoot, "examples", "provider-template", "testdata", "conformance")
+	dir := t.TempDir()
+	b := e2eBuild{dir: dir, poolhost: filepath.Join(dir, "poolhost"), pluginDir: tree}
+	goBuild(t, "-o", b.poolhost, "./host/cmd/poolhost")
+
+	t.Run("plugins test with the Go template's fixtures", func(t *testing.T) {
+		code, out, stderr := runCLI(t, b, "plugins", "test", plugin, "--fixtures", fixtures)
+		if code != 0 || !strings.Contains(out, "all checks passed") || strings.Contains(out, "FAIL") {
+			t.Fatalf("plugins test exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+		}
+		for _, want := range []string{"ok    webhook/valid-accepted/readings_created.json: accepted, 3 readings",
+			"ok    webhook/stale-rejected/readings_created.json: rejected: standard webhooks: timestamp outside tolerance"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("plugins test output lacks %q:\n%s", want, out)
+			}
+		}
+		// The plugin's WARN line kept its level: its @timestamp parsed (six fractional
+		// digits); otherwise go-plugin would have logged the raw line at DEBUG, unseen.
+		if !strings.Contains(stderr, "[WARN]") || !strings.Contains(stderr, "skipping an acme reading of a type poolhost has no metric for") {
+			t.Errorf("the plugin's warning did not reach the host's log at WARN:\n%s", stderr)
+		}
+	})
+
+	t.Run("errors over the wire", func(t *testing.T) {
+		c := sdktest.LaunchBinary(t, plugin)
+		secret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+		if err := c.Configure(t.Context(), sdk.ConfigureRequest{Secrets: map[string]string{"webhook_secret": secret}}); err != nil {
+			t.Fatal(err)
+		}
+		// A rejected signature: PERMISSION_DENIED plus an ErrorDetail in
+		// grpc-status-details-bin, which grpc-go only accepts when well formed and of the
+		// same code. The host sees KindRejected and the plugin's reason.
+		other, err := signature.NewStandardWebhooks("whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := []byte(`{"event":"readings.created","device_id":"dev-1","readings":[{"type":"ph","value":7.2}]}`)
+		_, err = c.IngestWebhook(t.Context(), sdk.WebhookRequest{Headers: other.Headers("msg_1", time.Now(), body), Body: body, ReceivedAt: time.Now()})
+		sdktest.WantKind(t, err, sdk.KindRejected)
+		if !strings.Contains(err.Error(), "standard webhooks: bad signature") {
+			t.Errorf("rejection reason lost: %v", err)
+		}
+		// Credentials changed before a failure come back on the error (ErrorDetail).
+		legacy := sdk.Account{ID: "1", ExternalAccountID: "acme_1", Credentials: sdk.Credentials{"secret": secret, "devices": "dev-1,\x01"}}
+		_, err = c.DiscoverDevices(t.Context(), sdk.DiscoverRequest{Account: legacy})
+		sdktest.WantKind(t, err, sdk.KindInvalidInput)
+		if creds, ok := sdk.RefreshedCredentialsOf(err); !ok || creds["webhook_secret"] != secret || creds["secret"] != "" {
+			t.Errorf("refreshed credentials on the error: %v %v (error %v)", creds, ok, err)
+		}
+		// And in the result when the call succeeds.
+		legacy.Credentials["devices"] = "dev-1"
+		res, err := c.DiscoverDevices(t.Context(), sdk.DiscoverRequest{Account: legacy})
+		if err != nil || len(res.Devices) != 1 || res.RefreshedCredentials["webhook_secret"] != secret {
+			t.Errorf("discover: %+v %v", res, err)
+		}
+	})
+
+	t.Run("a thrown exception reaches the host with its message", func(t *testing.T) {
+		c := sdktest.LaunchBinary(t, filepath.Join(tree, "examples", "provider-node", "test", "throwing-plugin"))
+		secret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+		if err := c.Configure(t.Context(), sdk.ConfigureRequest{Secrets: map[string]string{"webhook_secret": secret}}); err != nil {
+			t.Fatal(err)
+		}
+		body := []byte(`{}`)
+		_, err := c.Webhook(t.Context(), sdk.WebhookRequest{Headers: http.Header{}, Body: body, ReceivedAt: time.Now()})
+		sdktest.WantKind(t, err, sdk.KindTemporary)
+		if !strings.Contains(err.Error(), "plugin threw in Webhook: Cannot read properties of undefined") {
+			t.Errorf("the exception's message did not reach the host: %v", err)
+		}
+		// Through IngestWebhook the delivery was authentic: the host gets a parse error
+		// (kept for retry), not a rejection.
+		v, err := signature.NewStandardWebhooks(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.IngestWebhook(t.Context(), sdk.WebhookRequest{Headers: v.Headers("msg_1", time.Now(), body), Body: body, ReceivedAt: time.Now()})
+		var pe *grpcplugin.ParseError
+		if !errors.As(err, &pe) || sdk.KindOf(err) != sdk.KindTemporary || !strings.Contains(err.Error(), "Cannot read properties of undefined") {
+			t.Errorf("ingest with a throwing parser: %v", err)
+		}
+	})
+
+	t.Run("serve stores a signed webhook", func(t *testing.T) {
+		testNodeServe(t, b, plugin)
+	})
+}
+
+// testNodeServe runs `poolhost serve` on a temp SQLite with only the Node plugin, and
+// walks a user through connect, discover, link and a signed webhook.
+func testNodeServe(t *testing.T, b e2eBuild, plugin string) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	c := e2eConfig{path: filepath.Join(dir, "poolhost.hcl"), dbURL: "sqlite:" + filepath.Join(dir, "poolhost.db"), baseURL: "http://" + addr}
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	providerSecret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	for name, content := range map[string]string{"credentials.key": key, "webhook.secret": providerSecret} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := fmt.Sprintf(`listen          = %q
+database_url    = %q
+public_url      = %q
+plugin_dir      = %q
+auto_migrate    = true
+credentials_key = file("credentials.key")
+
+provider "template-node" {
+  binary   = %q
+  webhooks = true
+  secrets = {
+    webhook_secret = file("webhook.secret")
+  }
+}
+`, addr, c.dbURL, c.baseURL, b.pluginDir, plugin)
+	if err := os.WriteFile(c.path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, b, c)
+	waitHTTP(t, srv, c.baseURL+"/readyz", "")
+
+	if code, out, stderr := runCLI(t, b, "users", "create", "--email", "node@example.com", "--config", c.path); code != 0 {
+		t.Fatalf("users create exited %d: %s %s", code, out, stderr)
+	}
+	code, out, stderr := runCLI(t, b, "tokens", "create", "--email", "node@example.com", "--config", c.path)
+	if code != 0 {
+		t.Fatalf("tokens create exited %d: %s %s", code, out, stderr)
+	}
+	token := strings.TrimSpace(out)
+
+	var pool struct {
+		ID int64 `json:"id"`
+	}
+	apiJSON(t, http.MethodPost, c.baseURL+"/v1/pools", token, `{"name":"Backyard"}`, http.StatusCreated, &pool)
+	var conn struct {
+		Account struct {
+			ID int64 `json:"id"`
+		} `json:"account"`
+		Webhook struct {
+			URL    string `json:"url"`
+			Secret string `json:"secret"`
+		} `json:"webhook"`
+	}
+	apiJSON(t, http.MethodPost, c.baseURL+"/v1/providers/template-node/connect", token,
+		`{"input":{"devices":"dev-1","name":"Backyard Acme"}}`, 0, &conn)
+	if conn.Webhook.URL == "" || !strings.HasPrefix(conn.Webhook.Secret, "whsec_") {
+		t.Fatalf("connect answer has no webhook endpoint: %+v", conn)
+	}
+	var disc struct {
+		Devices []struct {
+			ID int64 `json:"id"`
+		} `json:"devices"`
+	}
+	apiJSON(t, http.MethodPost, fmt.Sprintf("%s/v1/accounts/%d/discover", c.baseURL, conn.Account.ID), token, "", 0, &disc)
+	if len(disc.Devices) != 1 {
+		t.Fatalf("discover: %+v", disc)
+	}
+	apiJSON(t, http.MethodPut, fmt.Sprintf("%s/v1/devices/%d/link", c.baseURL, disc.Devices[0].ID), token,
+		fmt.Sprintf(`{"poolId":%d}`, pool.ID), 0, nil)
+
+	// Acme's payload, signed with the account's secret as Acme would.
+	now := time.Now().UTC().Truncate(time.Second)
+	body := []byte(fmt.Sprintf(`{"event":"readings.created","device_id":"dev-1","readings":[`+
+		`{"type":"ph","value":7.42,"measured_at":%q,"status":"ok"},`+
+		`{"type":"water_temp","value":80.6,"unit":"F","measured_at":%q},`+
+		`{"type":"turbidity","value":0.3,"measured_at":%q}]}`, now.Format(time.RFC3339), now.Format(time.RFC3339), now.Format(time.RFC3339)))
+	v, err := signature.NewStandardWebhooks(conn.Webhook.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, answer := postWebhook(t, conn.Webhook.URL, v.Headers("msg_node_1", now, body), body)
+	if status != http.StatusOK || !strings.Contains(answer, `"accepted":2`) {
+		t.Fatalf("signed webhook: %d %s", status, answer)
+	}
+	// Signed with the provider-level secret at the account's URL: rejected, nothing stored.
+	pv, err := signature.NewStandardWebhooks(providerSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, answer := postWebhook(t, conn.Webhook.URL, pv.Headers("msg_node_2", now, body), body); status != http.StatusUnauthorized {
+		t.Errorf("webhook signed with the wrong secret: %d %s", status, answer)
+	}
+
+	var readings struct {
+		Readings []struct {
+			Metric string  `json:"metric"`
+			Value  float64 `json:"value"`
+			Unit   string  `json:"unit"`
+		} `json:"readings"`
+	}
+	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/readings", c.baseURL, pool.ID), token, "", http.StatusOK, &readings)
+	got := map[string]float64{}
+	for _, r := range readings.Readings {
+		got[r.Metric] = r.Value
+	}
+	if len(readings.Readings) != 2 || got["ph"] != 7.42 || math.Abs(got["temperature"]-27) > 1e-9 { // 80.6 °F
+		t.Errorf("stored readings: %+v", readings.Readings)
+	}
+	// The plugin's warning reached the host's log at its level, with the provider named.
+	if !regexp.MustCompile(`\[WARN\] .*template-node.*skipping an acme reading of a type poolhost has no metric for.*type=turbidity`).MatchString(srv.out.String()) {
+		t.Errorf("the plugin's warning is not in the host's log at WARN:\n%s", srv.out.String())
+	}
+}
+
+// apiJSON makes an authenticated API call and decodes the answer into out. want 0
+// accepts any 2xx.
+func apiJSON(t *testing.T, method, url, token, body string, want int, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if (want != 0 && resp.StatusCode != want) || (want == 0 && resp.StatusCode/100 != 2) {
+		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, url, b, err)
+		}
+	}
+}
+
+func postWebhook(t *testing.T, url string, h http.Header, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = h
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
