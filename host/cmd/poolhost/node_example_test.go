@@ -127,8 +127,8 @@ func TestNodeExample(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A rejected signature: PERMISSION_DENIED plus an ErrorDetail in
-		// grpc-status-details-bin, which grpc-go only accepts when well formed and of the
-		// same code. The host sees KindRejected and the plugin's reason.
+		// grpc-status-details-bin (grpc-go turns a details status of another code into
+		// INTERNAL). The host sees KindRejected and the plugin's reason.
 		other, err := signature.NewStandardWebhooks("whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)))
 		if err != nil {
 			t.Fatal(err)
