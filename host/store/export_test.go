@@ -22,3 +22,18 @@ func (s *Store) MigrateDownTo(ctx context.Context, v int64) error {
 	_, err = p.DownTo(ctx, v)
 	return err
 }
+
+// ApplyMigrations applies exactly the given migrations, in order, skipping any others:
+// a database in a state a past mistake left behind.
+func (s *Store) ApplyMigrations(ctx context.Context, versions ...int64) error {
+	p, err := s.provider()
+	if err != nil {
+		return err
+	}
+	for _, v := range versions {
+		if _, err := p.ApplyVersion(ctx, v, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -43,8 +43,18 @@ func (s *Store) migrationFS() fs.FS {
 	return migrations.SQLite
 }
 
+// lateMigrations are the migrations a database may lack while already having newer
+// ones, and which Migrate then applies out of order. 00005 landed on main after
+// 00006–00009 had (parallel work, 2026-11-29): a database migrated in between is at
+// 6..9 without 5. 00005 touches only pools and its own new tables, which none of
+// 00006–00009 read or change, so applying it late yields the same schema. Any other
+// gap is refused: it would mean a migration was inserted below ones already shipped,
+// and whether it can run late must be decided, and added here, by whoever does that.
+var lateMigrations = map[int64]bool{5: true}
+
 func (s *Store) provider() (*goose.Provider, error) {
-	var opts []goose.ProviderOption
+	// Out of order is allowed in goose and bounded by lateMigrations in Migrate.
+	opts := []goose.ProviderOption{goose.WithAllowOutofOrder(true)}
 	if s.d == dialectPostgres {
 		// Replicas starting together take turns: an advisory lock held for the run.
 		locker, err := lock.NewPostgresSessionLocker()
@@ -67,6 +77,9 @@ func (s *Store) Migrate(ctx context.Context) ([]MigrationResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseGaps(ctx, p); err != nil {
+		return nil, err
+	}
 	results, err := p.Up(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate up: %w", err)
@@ -77,6 +90,27 @@ func (s *Store) Migrate(ctx context.Context) ([]MigrationResult, error) {
 		s.logger.Info("applied migration", "version", r.Source.Version, "duration", r.Duration)
 	}
 	return out, nil
+}
+
+// refuseGaps fails when a pending migration is older than an applied one and is not
+// one of lateMigrations.
+func refuseGaps(ctx context.Context, p *goose.Provider) error {
+	st, err := p.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	var newest int64
+	for _, m := range st {
+		if m.State == goose.StateApplied && m.Source.Version > newest {
+			newest = m.Source.Version
+		}
+	}
+	for _, m := range st {
+		if m.State != goose.StateApplied && m.Source.Version < newest && !lateMigrations[m.Source.Version] {
+			return fmt.Errorf("migrate up: migration %d is missing below applied migration %d; it cannot be applied out of order", m.Source.Version, newest)
+		}
+	}
+	return nil
 }
 
 // MigrationStatus lists every known migration and whether it is applied.

@@ -103,3 +103,52 @@ func TestOpenSQLiteURLForms(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestMigrateAppliesLateMigration: 00005 landed after 00006–00009, so a database can be
+// at 9 without 5. Migrate applies 5 and the schema verifies; a gap below applied
+// migrations anywhere else is refused before anything changes.
+func TestMigrateAppliesLateMigration(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t, eng, false)
+			if err := e.s.ApplyMigrations(ctx, 1, 2, 3, 6, 7, 8, 9); err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.s.Migrate(ctx)
+			if err != nil {
+				t.Fatalf("migrate a database at 9 without 5: %v", err)
+			}
+			var applied []int64
+			for _, r := range res {
+				applied = append(applied, r.Version)
+			}
+			if len(applied) == 0 || applied[0] != 5 {
+				t.Fatalf("applied %v, want 5 first", applied)
+			}
+			if err := e.s.Verify(ctx); err != nil {
+				t.Fatalf("Verify after the late migration: %v", err)
+			}
+		})
+		t.Run(eng.name+"/other gap refused", func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t, eng, false)
+			if err := e.s.ApplyMigrations(ctx, 1, 2, 5, 6); err != nil {
+				t.Fatal(err)
+			}
+			_, err := e.s.Migrate(ctx)
+			if err == nil || !strings.Contains(err.Error(), "migration 3 is missing") {
+				t.Fatalf("migrate with 3 missing below 6 = %v, want a refusal naming 3", err)
+			}
+			st, err := e.s.MigrationStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range st {
+				if m.Applied != (m.Version == 1 || m.Version == 2 || m.Version == 5 || m.Version == 6) {
+					t.Errorf("after the refusal migration %d applied=%v", m.Version, m.Applied)
+				}
+			}
+		})
+	}
+}
