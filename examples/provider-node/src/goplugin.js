@@ -209,4 +209,4 @@ function serve(adapter, { log = new Logger() } = {}) {
   return server;
 }
 
-module.exports = { serve, serverCertificate, handshakeCert, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE };
+module.exports = { serve, serverCertificate, handshakeCert, routeConsole, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE };

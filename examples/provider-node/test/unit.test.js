@@ -11,7 +11,7 @@ const { timestamp, Logger } = require('../src/hclog');
 const sw = require('../src/standardwebhooks');
 const errors = require('../src/errors');
 const { Status, ErrorDetail } = require('../src/wire');
-const { handshakeCert, serverCertificate } = require('../src/goplugin');
+const { handshakeCert, serverCertificate, routeConsole } = require('../src/goplugin');
 const { AcmeAdapter, parseRFC3339 } = require('../src/acme');
 
 test('log timestamps have exactly six fractional digits (go-plugin drops others to DEBUG)', () => {
@@ -34,6 +34,16 @@ test('the handshake carries the DER certificate as unpadded base64 naming localh
   const x = new (require('node:crypto').X509Certificate)(der);
   assert.match(x.subjectAltName, /DNS:localhost/);
   assert.ok(x.ca);
+});
+
+test('console output becomes log lines on stderr, never stdout (the handshake\'s)', (t) => {
+  const saved = { ...console };
+  t.after(() => Object.assign(console, saved));
+  const lines = [];
+  routeConsole(new Logger({ level: 'trace', out: { write: (s) => lines.push(JSON.parse(s)) } }));
+  console.log('hello', { a: 1 });
+  console.error('bad');
+  assert.deepStrictEqual(lines.map((l) => [l['@level'], l['@message']]), [['info', 'hello { a: 1 }'], ['error', 'bad']]);
 });
 
 // The Go template's fixtures, read from the repository.

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,6 +102,16 @@ func TestNodeExample(t *testing.T) {
 	dir := t.TempDir()
 	b := e2eBuild{dir: dir, poolhost: filepath.Join(dir, "poolhost"), pluginDir: tree}
 	goBuild(t, "-o", b.poolhost, "./host/cmd/poolhost")
+
+	t.Run("run by hand it explains itself", func(t *testing.T) {
+		cmd := exec.Command(plugin)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "poolhost provider plugin") {
+			t.Errorf("plugin run by hand: %v\n%s", err, out)
+		}
+	})
 
 	t.Run("plugins test with the Go template's fixtures", func(t *testing.T) {
 		code, out, stderr := runCLI(t, b, "plugins", "test", plugin, "--fixtures", fixtures)
@@ -294,6 +305,17 @@ provider "template-node" {
 	}
 	if len(readings.Readings) != 2 || got["ph"] != 7.42 || math.Abs(got["temperature"]-27) > 1e-9 { // 80.6 °F
 		t.Errorf("stored readings: %+v", readings.Readings)
+	}
+	// SIGTERM: the host stops the plugin through GRPCController/Shutdown, and the plugin
+	// exits by itself (otherwise go-plugin logs that it failed to exit gracefully).
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := srv.wait(t); code != 0 {
+		t.Errorf("serve exited %d after SIGTERM", code)
+	}
+	if strings.Contains(srv.out.String(), "failed to exit gracefully") {
+		t.Errorf("the Node plugin ignored the host's Shutdown:\n%s", srv.out.String())
 	}
 	// The plugin's warning reached the host's log at its level, with the provider named.
 	if !regexp.MustCompile(`\[WARN\] .*template-node.*skipping an acme reading of a type poolhost has no metric for.*type=turbidity`).MatchString(srv.out.String()) {
