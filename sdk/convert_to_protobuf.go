@@ -29,7 +29,18 @@ func descriptionToProto(d Description) *pb.DescribeResponse {
 		},
 		RequiredSettings: d.RequiredSettings,
 		RequiredSecrets:  d.RequiredSecrets,
+		Settings:         optionsToProto(d.Settings),
+		ConnectInputs:    optionsToProto(d.ConnectInputs),
 	}
+}
+
+func optionsToProto(opts []Option) []*pb.Option {
+	out := make([]*pb.Option, 0, len(opts))
+	for _, o := range opts {
+		out = append(out, &pb.Option{Key: o.Key, Type: string(o.Type), DefaultValue: o.Default,
+			Help: o.Help, Secret: o.Secret, Required: o.Required})
+	}
+	return out
 }
 
 func linkagePtrToProto(l *Linkage) *pb.Linkage {

@@ -43,6 +43,46 @@ type Description struct {
 	// refuses to run the plugin when its config lacks one.
 	RequiredSettings []string
 	RequiredSecrets  []string
+	// Settings declares every provider-level key the plugin reads: settings, and secrets
+	// (Secret set). Once a plugin declares any, the host refuses a config block naming a
+	// key it does not declare, or a value that does not parse as its Type, and fills in
+	// the Default of an absent setting before Configure. Declaring none keeps the old
+	// behaviour: nothing is checked.
+	Settings []Option
+	// ConnectInputs declares what a user gives at connect (api_key and webhook_secret
+	// providers; oauth2 ones usually need none). GET /v1/providers lists them so apps
+	// can draw the form; once any is declared, the host answers 400 to a connect that
+	// lacks a required input, names an undeclared one or gives one that does not parse,
+	// without calling Connect.
+	ConnectInputs []Option
+}
+
+// OptionType is how an [Option]'s value is read. The host checks the value parses.
+type OptionType string
+
+const (
+	OptionString   OptionType = "string"   // anything; also what an empty Type means
+	OptionInt      OptionType = "int"      // a base-10 integer
+	OptionBool     OptionType = "bool"     // true or false, as strconv.ParseBool reads it
+	OptionDuration OptionType = "duration" // Go syntax, e.g. "15m" or "1h30m"
+	OptionURL      OptionType = "url"      // an absolute http or https URL
+)
+
+// Option declares one key a plugin reads: a provider setting or secret, or a connect
+// input. It is Mattermost's settings_schema, kept to what the host checks.
+type Option struct {
+	// Key is the setting, secret or input name. A key ending in ".*" declares every key
+	// with that prefix, for families such as per-application maps ("field_map.*").
+	Key  string
+	Type OptionType
+	// Default is used when the key is absent. Settings only, never secrets.
+	Default string
+	// Help is one sentence for the operator (settings) or the user (connect inputs).
+	Help string
+	// Secret: for settings, the key belongs in the config's secrets {} block; for inputs,
+	// apps should mask it. Either way the host never echoes its value.
+	Secret   bool
+	Required bool
 }
 
 // ConfigureRequest carries provider-level configuration.

@@ -91,8 +91,15 @@ func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 			Poll:            true,
 			MinPollInterval: MinPollInterval,
 		},
-		RequiredSettings: []string{SettingBaseURL, SettingClientID},
-		RequiredSecrets:  []string{SecretClientSecret},
+		// Declare every key you read: the host then refuses a typo in the operator's
+		// config at start, fills in defaults, and lists connect inputs to apps.
+		Settings: []sdk.Option{
+			{Key: SettingBaseURL, Type: sdk.OptionURL, Required: true, Help: "The provider's API root."},
+			{Key: SettingClientID, Required: true, Help: "The OAuth client id the provider issued."},
+			{Key: SettingScope, Help: "OAuth scopes to request, space-separated."},
+			{Key: SecretClientSecret, Secret: true, Required: true, Help: "The OAuth client secret."},
+			{Key: SecretWebhookSecret, Secret: true, Help: "The secret the provider signs webhooks with."},
+		},
 	}, nil
 }
 

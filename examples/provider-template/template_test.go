@@ -99,8 +99,14 @@ func TestDescribe(t *testing.T) {
 	if caps.Connect != sdk.ConnectOAuth2 || !caps.Webhook || !caps.Poll || caps.MinPollInterval != template.MinPollInterval {
 		t.Errorf("capabilities %+v", caps)
 	}
-	if strings.Join(d.RequiredSettings, ",") != "base_url,client_id" || strings.Join(d.RequiredSecrets, ",") != "client_secret" {
-		t.Errorf("required settings %v secrets %v", d.RequiredSettings, d.RequiredSecrets)
+	var required []string
+	for _, o := range d.Settings {
+		if o.Required {
+			required = append(required, o.Key)
+		}
+	}
+	if strings.Join(required, ",") != "base_url,client_id,client_secret" {
+		t.Errorf("required settings and secrets %v", required)
 	}
 }
 

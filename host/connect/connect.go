@@ -129,6 +129,32 @@ type Provider struct {
 	Webhooks bool            `json:"webhooks"`
 	Poll     bool            `json:"poll"`
 	Version  string          `json:"version,omitempty"`
+	// Inputs are what a user gives at connect, as the plugin declares them.
+	Inputs []Input `json:"inputs,omitempty"`
+	// WebhookURL is the provider-level webhook URL, for providers whose webhooks are
+	// enabled and that do not give each account its own URL (see ProviderWebhookURL).
+	WebhookURL string `json:"webhookUrl,omitempty"`
+}
+
+// Input is one connect input a user gives, as a plugin declares it (sdk.Option).
+type Input struct {
+	Key      string         `json:"key"`
+	Type     sdk.OptionType `json:"type"`
+	Help     string         `json:"help,omitempty"`
+	Secret   bool           `json:"secret"`
+	Required bool           `json:"required"`
+}
+
+func inputsOf(opts []sdk.Option) []Input {
+	var out []Input
+	for _, o := range opts {
+		typ := o.Type
+		if typ == "" {
+			typ = sdk.OptionString
+		}
+		out = append(out, Input{Key: o.Key, Type: typ, Help: o.Help, Secret: o.Secret, Required: o.Required})
+	}
+	return out
 }
 
 // Account is a linked provider account. Credentials never leave the service.
@@ -163,6 +189,10 @@ type ConnectResult struct {
 	// Webhook is set for webhook_secret providers: where the user's devices post and the
 	// secret they sign with. It is shown this once; the host keeps it encrypted.
 	Webhook *WebhookEndpoint `json:"webhook,omitempty"`
+	// ProviderWebhookURL is set for the other providers with webhooks enabled: the one
+	// URL the provider posts to for every account, which some providers ask the user to
+	// enter in their console.
+	ProviderWebhookURL string `json:"providerWebhookUrl,omitempty"`
 }
 
 // WebhookEndpoint is an account-scoped webhook URL and its signing secret.
@@ -323,6 +353,8 @@ func (s *Service) Providers(ctx context.Context, a auth.Actor) ([]Provider, erro
 		if ad, err := s.adapter(p.ID); err == nil {
 			if desc, err := ad.Describe(ctx); err == nil {
 				pr.Connect, pr.Version = desc.Capabilities.Connect, desc.Version
+				pr.Inputs = inputsOf(desc.ConnectInputs)
+				pr.WebhookURL = s.providerWebhookURL(p, desc)
 			}
 		}
 		out = append(out, pr)
@@ -336,13 +368,30 @@ func RedirectURI(publicURL, provider string) string {
 	return strings.TrimRight(publicURL, "/") + "/v1/providers/" + url.PathEscape(provider) + "/callback"
 }
 
+// ProviderWebhookURL is where a provider posts deliveries for all its accounts (the
+// provider-level URL, as opposed to a webhook_secret account's own URL). Like
+// RedirectURI it is built from public_url only.
+func ProviderWebhookURL(publicURL, provider string) string {
+	return strings.TrimRight(publicURL, "/") + "/v1/webhooks/" + url.PathEscape(provider)
+}
+
+// providerWebhookURL is ProviderWebhookURL when users need it: the provider's webhooks
+// are on and its accounts have no URL of their own.
+func (s *Service) providerWebhookURL(p config.Provider, desc sdk.Description) string {
+	if !p.Webhooks || !desc.Capabilities.Webhook || desc.Capabilities.Connect == sdk.ConnectWebhookSecret {
+		return ""
+	}
+	return ProviderWebhookURL(s.d.Config().PublicURL, p.ID)
+}
+
 // Connect starts linking an account: a redirect for OAuth2 providers (with a fresh
 // single-use state bound to the actor), or an account at once for API-key style ones.
 func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, input map[string]string) (ConnectResult, error) {
 	if err := requireUser(a); err != nil {
 		return ConnectResult{}, err
 	}
-	if _, err := s.mayConnect(a, provider); err != nil {
+	pc, err := s.mayConnect(a, provider)
+	if err != nil {
 		return ConnectResult{}, err
 	}
 	if err := checkInput(input); err != nil {
@@ -355,6 +404,9 @@ func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, in
 	desc, err := ad.Describe(ctx)
 	if err != nil {
 		return ConnectResult{}, s.pluginError(provider, "describe", err)
+	}
+	if err := checkDeclaredInput(provider, desc.ConnectInputs, input); err != nil {
+		return ConnectResult{}, err
 	}
 	req := sdk.ConnectRequest{Input: input}
 	switch desc.Capabilities.Connect {
@@ -376,16 +428,16 @@ func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, in
 	}
 	switch {
 	case desc.Capabilities.Connect == sdk.ConnectOAuth2 && res.AuthorizeURL != "":
-		return ConnectResult{AuthorizeURL: res.AuthorizeURL}, nil
+		return ConnectResult{AuthorizeURL: res.AuthorizeURL, ProviderWebhookURL: s.providerWebhookURL(pc, desc)}, nil
 	case desc.Capabilities.Connect != sdk.ConnectOAuth2 && res.Linkage != nil:
 		acct, err := s.link(ctx, a, a.UserID, provider, *res.Linkage)
 		if err != nil {
 			return ConnectResult{}, err
 		}
-		out := ConnectResult{Account: &acct}
+		out := ConnectResult{Account: &acct, ProviderWebhookURL: s.providerWebhookURL(pc, desc)}
 		if secret := res.Linkage.Credentials[WebhookSecretCredential]; desc.Capabilities.Connect == sdk.ConnectWebhookSecret && secret != "" {
 			out.Webhook = &WebhookEndpoint{
-				URL:    strings.TrimRight(s.d.Config().PublicURL, "/") + "/v1/webhooks/" + url.PathEscape(provider) + "/accounts/" + id(acct.ID),
+				URL:    ProviderWebhookURL(s.d.Config().PublicURL, provider) + "/accounts/" + id(acct.ID),
 				Secret: secret,
 			}
 		}

@@ -1,9 +1,13 @@
 package connect
 
 import (
+	"fmt"
+	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/sdk"
 )
 
 // Limits on what a user sends to Connect, checked before any plugin sees it. Parts of
@@ -40,4 +44,60 @@ func checkDisplayName(name string) error {
 		return host.Errorf(host.EINVALID, "display name is %d characters; at most %d are allowed", n, MaxDisplayNameLen)
 	}
 	return nil
+}
+
+// TypeInputInvalid is the problem type of a connect whose input does not match what the
+// plugin declares.
+const TypeInputInvalid = "connect-input-invalid"
+
+// checkDeclaredInput refuses, before the plugin is called, input that does not match
+// the plugin's declared connect inputs: a required one missing, an undeclared one, or a
+// value that does not parse as its type. A plugin that declares none is not checked.
+// Values are never echoed: an input may be a secret.
+func checkDeclaredInput(provider string, declared []sdk.Option, input map[string]string) error {
+	if len(declared) == 0 {
+		return nil
+	}
+	var problems []string
+	known := make(map[string]bool, len(declared))
+	for _, o := range declared {
+		known[o.Key] = true
+		v, ok := input[o.Key]
+		switch {
+		case !ok || v == "":
+			if o.Required {
+				problems = append(problems, fmt.Sprintf("%q is required", o.Key))
+			}
+		case o.Check(v) != nil:
+			problems = append(problems, fmt.Sprintf("%q must be %s", o.Key, typeNoun(o.Type)))
+		}
+	}
+	var unknown []string
+	for k := range input {
+		if !known[k] {
+			unknown = append(unknown, fmt.Sprintf("%q", k))
+		}
+	}
+	sort.Strings(unknown)
+	if len(unknown) > 0 {
+		problems = append(problems, fmt.Sprintf("%s accepts no input %s", provider, strings.Join(unknown, ", ")))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return host.Errorf(host.EINVALID, "connect input for %s: %s", provider, strings.Join(problems, "; ")).WithType(TypeInputInvalid)
+}
+
+func typeNoun(t sdk.OptionType) string {
+	switch t {
+	case sdk.OptionInt:
+		return "an integer"
+	case sdk.OptionBool:
+		return "true or false"
+	case sdk.OptionDuration:
+		return "a duration such as 15m"
+	case sdk.OptionURL:
+		return "an absolute http or https URL"
+	}
+	return "text"
 }

@@ -47,6 +47,7 @@ func TestMain(m *testing.M) {
 	for id, pkg := range map[string]string{
 		"template": "../../examples/provider-template/cmd/poolhost-provider-template",
 		"generic":  "../../plugins/generic/cmd/poolhost-provider-generic",
+		"iopool":   "../../plugins/iopool/cmd/poolhost-provider-iopool",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, config.BinaryPrefix+id), pkg)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -77,12 +78,14 @@ type providerOpts struct {
 	pilot      bool
 	pilotUsers []string
 	access     string
+	webhooks   bool
 }
 
 type envOpts struct {
 	template  providerOpts
 	returnURL string
 	ingest    bool // generic takes webhooks; webhook and dead-letter routes are wired
+	iopool    bool // the iopool plugin runs too (an api_key provider declaring its input)
 }
 
 // env is one running host: store, plugin manager with real plugin binaries, the Acme
@@ -235,6 +238,7 @@ provider "template" {
   stage       = %q
   pilot_users = %s
   access      = %q
+  webhooks    = %t
   settings = {
     base_url  = %q
     client_id = %q
@@ -250,7 +254,10 @@ provider "template" {
 }
 
 provider "generic" %s
-`, pluginDir, e.srv.URL, httpBlock, !o.disabled, stage, users, access, e.acme.URL, acmetest.ClientID, generic)
+`, pluginDir, e.srv.URL, httpBlock, !o.disabled, stage, users, access, o.webhooks, e.acme.URL, acmetest.ClientID, generic)
+	if e.opts.iopool {
+		src += "\nprovider \"iopool\" {}\n"
+	}
 	path := filepath.Join(e.dir, "poolhost.hcl")
 	writeFile(e.t, path, src)
 	return path

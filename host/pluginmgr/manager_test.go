@@ -218,6 +218,14 @@ provider "rightpin" { sha256 = "%s" }
 	}
 }
 
+// declaring is a Describe override declaring settings (sdk.Description.Settings).
+const declaring = `{"settings":[
+	{"key":"base_url","type":"url","required":true,"help":"The API root."},
+	{"key":"page_size","type":"int","default":"50"},
+	{"key":"settings_dump"},
+	{"key":"family.*"},
+	{"key":"api_secret","secret":true}]}`
+
 func TestDescribeContradictingConfigFails(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -233,6 +241,13 @@ func TestDescribeContradictingConfigFails(t *testing.T) {
 		{"missing setting", `{"required_settings":["api_base"]}`, ``, `setting "api_base"`},
 		{"missing secret", `{"required_secrets":["client_secret"]}`, ``, `secret "client_secret"`},
 		{"configure refused", `{}`, `settings = { fail_configure = "permanent" }`, "configure refused"},
+		{"undeclared setting", declaring, `settings = { base_ulr = "https://x.example" }`, `settings key "base_ulr" is not one the plugin declares; did you mean "base_url"?`},
+		{"undeclared setting, nothing close", declaring, `settings = { colour = "red" }`, `(declared: base_url, family.*, page_size, settings_dump)`},
+		{"undeclared secret", declaring, `secrets = { client_secret = file("key") }`, `secrets key "client_secret" is not one the plugin declares; did you mean "api_secret"?`},
+		{"secret in settings", declaring, `settings = { api_secret = "s" }`, `"api_secret" is a secret: move it to secrets {}`},
+		{"setting in secrets", declaring, `secrets = { page_size = file("key") }`, `"page_size" is a setting, not a secret`},
+		{"setting of the wrong type", declaring, `settings = { base_url = "https://x.example", page_size = "ten" }`, `settings "page_size": "ten" is not an integer`},
+		{"declared required setting missing", declaring, ``, `plugin requires setting "base_url"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -613,4 +628,40 @@ func mustGet(t *testing.T, m *pluginmgr.Manager, id string) *pluginmgr.Plugin {
 func mustGetErr(m *pluginmgr.Manager, id string) error {
 	_, err := m.Get(id)
 	return err
+}
+
+// A declared default reaches Configure when the block leaves the setting out; a reload
+// naming an undeclared key is reported on the provider, not silently passed on.
+func TestDeclaredSettingsDefaultsAndReload(t *testing.T) {
+	e := newEnv(t)
+	e.install("poolhost-provider-alpha", declaring)
+	dump := filepath.Join(e.dir, "settings.json")
+	block := func(extra string) string {
+		return fmt.Sprintf(`provider "alpha" {
+  settings = { base_url = "https://api.example", "family.a" = "x", settings_dump = %q %s }
+}`, dump, extra)
+	}
+	m, _, err := e.manager(e.config(block("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	b, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["page_size"] != "50" || got["base_url"] != "https://api.example" {
+		t.Errorf("Configure got %v, want the declared default page_size=50 and base_url", got)
+	}
+
+	if err := m.Reload(context.Background(), e.config(block(`, pagesize = "10"`))); err == nil {
+		t.Error("Reload with an undeclared key succeeded")
+	}
+	st := status(t, m, "alpha")
+	if st.State != pluginmgr.StateFailed || !strings.Contains(st.LastError, `settings key "pagesize" is not one the plugin declares; did you mean "page_size"?`) {
+		t.Errorf("after reload: %s %q, want failed naming the undeclared key", st.State, st.LastError)
+	}
 }

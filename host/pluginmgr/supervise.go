@@ -151,6 +151,12 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 	if inst == nil {
 		return false // starting or backing off: the next launch reads the new block
 	}
+	if err := p.checkConfig(pc); err != nil {
+		log.Error("the new config block does not fit the running plugin; restarting to report it", "error", err)
+		p.stopSupervisor()
+		p.startSupervisor()
+		return true
+	}
 	if err := p.configure(ctx, inst, pc); err != nil {
 		log.Error("configure on reload failed; restarting", "error", err)
 		p.stopSupervisor()
@@ -492,10 +498,27 @@ func (p *Plugin) configure(ctx context.Context, inst *instance, pc config.Provid
 	defer cancel()
 	stop := context.AfterFunc(inst.ctx, cancel)
 	defer stop()
-	if err := inst.adapter.Configure(ctx, sdk.ConfigureRequest{Settings: pc.Settings, Secrets: pc.Secrets}); err != nil {
+	settings := pc.Settings
+	p.mu.Lock()
+	if p.desc != nil {
+		settings = withDefaults(*p.desc, settings)
+	}
+	p.mu.Unlock()
+	if err := inst.adapter.Configure(ctx, sdk.ConfigureRequest{Settings: settings, Secrets: pc.Secrets}); err != nil {
 		return fmt.Errorf("configure: %w", err)
 	}
 	return nil
+}
+
+// checkConfig checks a new config block against the running plugin's description.
+func (p *Plugin) checkConfig(pc config.Provider) error {
+	p.mu.Lock()
+	desc := p.desc
+	p.mu.Unlock()
+	if desc == nil {
+		return nil
+	}
+	return checkDescription(*desc, pc)
 }
 
 // checkDescription refuses a plugin whose own description contradicts its config block.
@@ -526,6 +549,7 @@ func checkDescription(d sdk.Description, pc config.Provider) error {
 			errs = append(errs, fmt.Errorf("plugin requires secret %q, missing from config", k))
 		}
 	}
+	errs = append(errs, checkDeclared(d, pc)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("plugin contradicts its config: %w", errors.Join(errs...))
 	}

@@ -58,6 +58,12 @@ func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 			Connect: sdk.ConnectWebhookSecret,
 			Webhook: true,
 		},
+		Settings: append([]sdk.Option{
+			{Key: SecretWebhookSecret, Secret: true, Help: "Standard Webhooks secret (whsec_…) of the provider-level URL; without it only account URLs work."},
+		}, declared.FleetSettings()...),
+		ConnectInputs: append([]sdk.Option{
+			{Key: InputName, Help: "A name for this endpoint."},
+		}, declared.Inputs()...),
 	}, nil
 }
 

@@ -85,6 +85,12 @@ func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 			Poll:            true,
 			MinPollInterval: MinPollInterval,
 		},
+		Settings: []sdk.Option{
+			{Key: SettingBaseURL, Type: sdk.OptionURL, Default: DefaultBaseURL, Help: "iopool's API root; change it only for a test double."},
+		},
+		ConnectInputs: []sdk.Option{
+			{Key: InputAPIKey, Secret: true, Required: true, Help: "Your API key, from the iopool app: Settings → API key."},
+		},
 	}, nil
 }
 

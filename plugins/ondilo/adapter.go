@@ -119,6 +119,11 @@ func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 			Poll:            true,
 			MinPollInterval: MinPollInterval,
 		},
+		Settings: []sdk.Option{
+			{Key: SettingBaseURL, Type: sdk.OptionURL, Default: DefaultBaseURL, Help: "Ondilo's API root; change it only for a test double."},
+			{Key: SettingClientID, Default: DefaultClientID, Help: "The OAuth client id Ondilo issued (its public customer_api client by default)."},
+			{Key: SecretClientSecret, Secret: true, Help: "The OAuth client secret, when Ondilo issued one."},
+		},
 	}, nil
 }
 

@@ -74,6 +74,19 @@ func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 		Version:         Version,
 		ProtocolVersion: sdk.ProtocolVersion,
 		Capabilities:    sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true},
+		Settings: append([]sdk.Option{
+			{Key: SettingAuthHeader, Default: "Authorization", Help: "The header TTN's webhook sends the secret in."},
+			{Key: SettingAuthScheme, Help: `The scheme before the secret; "Bearer" when the header is Authorization, none otherwise.`},
+			{Key: SettingFieldMap, Help: "Decoded-payload field to metric mappings, e.g. \"ph=ph,temp=water_temperature\"."},
+			{Key: SettingFieldMap + ".*", Help: "The field map of one TTN application, merged over field_map."},
+			{Key: SettingDeviceIDField, Default: "device_id", Help: "Which TTN id names a device: device_id or dev_eui."},
+			{Key: SettingSimulated, Default: "skip", Help: "Simulated uplinks: skip, or keep them marked suspect."},
+			{Key: SettingRSSI, Type: sdk.OptionBool, Default: "false", Help: "Also store the gateway RSSI as a reading."},
+			{Key: SecretWebhookSecret, Secret: true, Help: "The provider-level secret; without it only account URLs work."},
+		}, declared.FleetSettings()...),
+		ConnectInputs: append([]sdk.Option{
+			{Key: InputName, Help: "A name for this endpoint."},
+		}, declared.Inputs()...),
 	}, nil
 }
 

@@ -17,6 +17,7 @@ package declared
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"strings"
 
 	"github.com/poolhost/poolhost/sdk"
@@ -97,6 +98,23 @@ const (
 	// fleetCredential marks, in the linkage credentials, the account the fleet key made.
 	fleetCredential = "fleet"
 )
+
+// FleetSettings declares the fleet's setting and secret, for sdk.Description.Settings.
+func FleetSettings() []sdk.Option {
+	return []sdk.Option{
+		{Key: FleetDevicesSetting, Help: "The operator's own device ids, comma-separated; they receive provider-level deliveries."},
+		{Key: FleetKeySecret, Secret: true, Help: "The key a user gives at connect to get the fleet's devices; required with fleet_devices."},
+	}
+}
+
+// Inputs declares the connect inputs this package reads (the device list and the
+// fleet key), for sdk.Description.ConnectInputs.
+func Inputs() []sdk.Option {
+	return []sdk.Option{
+		{Key: Key, Help: fmt.Sprintf("Your device ids, comma-separated (at most %d).", MaxDevices)},
+		{Key: FleetKeyInput, Secret: true, Help: "The operator's fleet key, to link the operator's own devices instead."},
+	}
+}
 
 // Fleet is an operator's own devices: a provider-level webhook secret is the
 // operator's, so the devices it reaches must be registered by the operator too, not

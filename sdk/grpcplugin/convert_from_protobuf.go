@@ -26,7 +26,21 @@ func descriptionFromProto(d *pb.DescribeResponse) sdk.Description {
 		},
 		RequiredSettings: d.GetRequiredSettings(),
 		RequiredSecrets:  d.GetRequiredSecrets(),
+		Settings:         optionsFromProto(d.GetSettings()),
+		ConnectInputs:    optionsFromProto(d.GetConnectInputs()),
 	}
+}
+
+func optionsFromProto(opts []*pb.Option) []sdk.Option {
+	if len(opts) == 0 {
+		return nil
+	}
+	out := make([]sdk.Option, 0, len(opts))
+	for _, o := range opts {
+		out = append(out, sdk.Option{Key: o.GetKey(), Type: sdk.OptionType(o.GetType()), Default: o.GetDefaultValue(),
+			Help: o.GetHelp(), Secret: o.GetSecret(), Required: o.GetRequired()})
+	}
+	return out
 }
 
 func linkageFromProto(l *pb.Linkage) sdk.Linkage {

@@ -64,6 +64,13 @@ func rpcs() []rpc {
 		},
 		RequiredSettings: []string{"client_id", "region"},
 		RequiredSecrets:  []string{"client_secret"},
+		Settings: []sdk.Option{
+			{Key: "client_id", Help: "The OAuth client id.", Required: true},
+			{Key: "region", Type: sdk.OptionString, Default: "eu"},
+			{Key: "page_size", Type: sdk.OptionInt, Default: "100", Help: "Readings per page."},
+			{Key: "client_secret", Secret: true, Required: true},
+		},
+		ConnectInputs: []sdk.Option{{Key: "api_key", Help: "From the app's settings page.", Secret: true, Required: true}},
 	}
 	configure := sdk.ConfigureRequest{
 		Settings: map[string]string{"client_id": "cid", "region": "eu"},

@@ -129,6 +129,7 @@ func Checks(ctx context.Context, target Target, f Fixtures) []Result {
 	if f.Configure != nil {
 		cfg = *f.Configure
 	}
+	add(declarationsCheck(d, cfg))
 	_, err = callT(k, func(ctx context.Context) (struct{}, error) { return struct{}{}, k.t.Configure(ctx, cfg) })
 	r := Result{Check: "configure"}
 	if err != nil {
@@ -212,6 +213,74 @@ func describeProblem(d sdk.Description, err error) error {
 		return fmt.Errorf("unknown connect kind %q", d.Capabilities.Connect)
 	}
 	return nil
+}
+
+// optionKey is what a declared key may look like: the names HCL maps take without
+// quoting, and a trailing ".*" for a family.
+var optionKey = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?$`)
+
+// declarationsCheck checks the settings and inputs a plugin declares (Description.Settings
+// and ConnectInputs): each well formed, and the fixture's own settings among them, since
+// the host refuses a config block naming an undeclared key.
+func declarationsCheck(d sdk.Description, cfg sdk.ConfigureRequest) Result {
+	r := Result{Check: "declarations"}
+	if len(d.Settings) == 0 && len(d.ConnectInputs) == 0 {
+		r.Skipped = "the plugin declares no settings or connect inputs, so the host cannot catch a typo in an operator's config; declare them in Description.Settings"
+		return r
+	}
+	var errs []error
+	check := func(what string, opts []sdk.Option) map[string]sdk.Option {
+		seen := map[string]sdk.Option{}
+		for _, o := range opts {
+			if !optionKey.MatchString(o.Key) {
+				errs = append(errs, fmt.Errorf("%s key %q is not lower_snake_case (optionally ending in .*)", what, o.Key))
+			}
+			if _, dup := seen[o.Key]; dup {
+				errs = append(errs, fmt.Errorf("%s key %q is declared twice", what, o.Key))
+			}
+			seen[o.Key] = o
+			if !o.Type.Known() {
+				errs = append(errs, fmt.Errorf("%s %q has unknown type %q", what, o.Key, o.Type))
+				continue
+			}
+			switch {
+			case o.Default != "" && o.Secret:
+				errs = append(errs, fmt.Errorf("%s %q is a secret with a default; a secret's value must come from the operator", what, o.Key))
+			case o.Default != "" && o.Required:
+				errs = append(errs, fmt.Errorf("%s %q is required but has a default; it can never be missing", what, o.Key))
+			case o.Default != "":
+				if err := o.Check(o.Default); err != nil {
+					errs = append(errs, fmt.Errorf("%s %q: default %w", what, o.Key, err))
+				}
+			}
+		}
+		return seen
+	}
+	settings := check("setting", d.Settings)
+	check("connect input", d.ConnectInputs)
+	if len(d.Settings) > 0 {
+		declared := func(k string, secret bool) {
+			o, ok := settings[k]
+			for i := strings.LastIndexByte(k, '.'); !ok && i > 0; i = strings.LastIndexByte(k[:i], '.') {
+				o, ok = settings[k[:i]+".*"]
+			}
+			switch {
+			case !ok:
+				errs = append(errs, fmt.Errorf("the fixture configures %q, which the plugin does not declare; the host would refuse it", k))
+			case o.Secret != secret:
+				errs = append(errs, fmt.Errorf("the fixture gives %q as a %s, but it is declared with Secret %t", k, map[bool]string{true: "secret", false: "setting"}[secret], o.Secret))
+			}
+		}
+		for k := range cfg.Settings {
+			declared(k, false)
+		}
+		for k := range cfg.Secrets {
+			declared(k, true)
+		}
+	}
+	r.Err = errors.Join(errs...)
+	r.Detail = fmt.Sprintf("%d setting(s), %d connect input(s)", len(d.Settings), len(d.ConnectInputs))
+	return r
 }
 
 // garbageHeaders carries plausible but wrong credentials in the places providers sign:

@@ -69,6 +69,21 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.EmitsPH()), fx)
 		wantFailure(t, rs, "webhook/valid-accepted/ph", `metric "pH" is not in the sdk/metric vocabulary`)
 	})
+	t.Run("bad declarations", func(t *testing.T) {
+		fx := fixtures()
+		fx.Configure = &sdk.ConfigureRequest{Settings: map[string]string{"regoin": "eu", "api_token": "t"}}
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.BadDeclarations{}), fx)
+		for _, msg := range []string{
+			`setting "page_size": default "fifty" is not an integer`,
+			`setting "api_token" is a secret with a default`,
+			`setting key "region" is declared twice`,
+			`setting key "BaseURL" is not lower_snake_case`,
+			`the fixture configures "regoin", which the plugin does not declare`,
+			`the fixture gives "api_token" as a setting, but it is declared with Secret true`,
+		} {
+			wantFailure(t, rs, "declarations", msg)
+		}
+	})
 	t.Run("panics on malformed body", func(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.PanicsOnMalformed{}), fx)
 		wantFailure(t, rs, "webhook/malformed-bodies", "panicked: runtime error: index out of range")

@@ -856,8 +856,14 @@ type DescribeResponse struct {
 	// Keys ConfigureRequest must carry; the host refuses to run the plugin without them.
 	RequiredSettings []string `protobuf:"bytes,5,rep,name=required_settings,json=requiredSettings,proto3" json:"required_settings,omitempty"`
 	RequiredSecrets  []string `protobuf:"bytes,6,rep,name=required_secrets,json=requiredSecrets,proto3" json:"required_secrets,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Every provider-level key the plugin reads, settings and secrets alike. When any is
+	// declared, the host refuses config keys that are not, before starting the plugin.
+	Settings []*Option `protobuf:"bytes,7,rep,name=settings,proto3" json:"settings,omitempty"`
+	// What a user gives at connect. When any is declared, the host refuses a connect that
+	// lacks a required one or names an undeclared one, before calling Connect.
+	ConnectInputs []*Option `protobuf:"bytes,8,rep,name=connect_inputs,json=connectInputs,proto3" json:"connect_inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -932,6 +938,110 @@ func (x *DescribeResponse) GetRequiredSecrets() []string {
 	return nil
 }
 
+func (x *DescribeResponse) GetSettings() []*Option {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+func (x *DescribeResponse) GetConnectInputs() []*Option {
+	if x != nil {
+		return x.ConnectInputs
+	}
+	return nil
+}
+
+// Option declares one key: a provider setting or secret, or a connect input.
+type Option struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// How the value is read: "string" (also when unset), "int", "bool", "duration" (Go
+	// syntax, e.g. "15m") or "url" (absolute http or https).
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// Used when the key is absent. Settings only; never for secrets.
+	DefaultValue string `protobuf:"bytes,3,opt,name=default_value,json=defaultValue,proto3" json:"default_value,omitempty"`
+	// One sentence for the operator (settings) or the user (connect inputs).
+	Help string `protobuf:"bytes,4,opt,name=help,proto3" json:"help,omitempty"`
+	// Settings: the key belongs in secrets {}, not settings {}. Inputs: draw it masked.
+	Secret        bool `protobuf:"varint,5,opt,name=secret,proto3" json:"secret,omitempty"`
+	Required      bool `protobuf:"varint,6,opt,name=required,proto3" json:"required,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Option) Reset() {
+	*x = Option{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Option) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Option) ProtoMessage() {}
+
+func (x *Option) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Option.ProtoReflect.Descriptor instead.
+func (*Option) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Option) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Option) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Option) GetDefaultValue() string {
+	if x != nil {
+		return x.DefaultValue
+	}
+	return ""
+}
+
+func (x *Option) GetHelp() string {
+	if x != nil {
+		return x.Help
+	}
+	return ""
+}
+
+func (x *Option) GetSecret() bool {
+	if x != nil {
+		return x.Secret
+	}
+	return false
+}
+
+func (x *Option) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
 type Capabilities struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How a user links an account: "oauth2", "api_key", "webhook_secret" or "none".
@@ -950,7 +1060,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1072,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1085,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Capabilities) GetConnect() string {
@@ -1023,7 +1133,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1145,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1158,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConfigureRequest) GetSettings() map[string]string {
@@ -1073,7 +1183,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1195,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1208,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
 }
 
 type ConnectRequest struct {
@@ -1118,7 +1228,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1240,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1253,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ConnectRequest) GetRedirectUri() string {
@@ -1192,7 +1302,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1314,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1327,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ConnectResponse) GetAuthorizeUrl() string {
@@ -1250,7 +1360,7 @@ type CallbackRequest struct {
 
 func (x *CallbackRequest) Reset() {
 	*x = CallbackRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1262,7 +1372,7 @@ func (x *CallbackRequest) String() string {
 func (*CallbackRequest) ProtoMessage() {}
 
 func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1385,7 @@ func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackRequest.ProtoReflect.Descriptor instead.
 func (*CallbackRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CallbackRequest) GetCode() string {
@@ -1322,7 +1432,7 @@ type CallbackResponse struct {
 
 func (x *CallbackResponse) Reset() {
 	*x = CallbackResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1444,7 @@ func (x *CallbackResponse) String() string {
 func (*CallbackResponse) ProtoMessage() {}
 
 func (x *CallbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1457,7 @@ func (x *CallbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackResponse.ProtoReflect.Descriptor instead.
 func (*CallbackResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CallbackResponse) GetLinkage() *Linkage {
@@ -1366,7 +1476,7 @@ type DiscoverDevicesRequest struct {
 
 func (x *DiscoverDevicesRequest) Reset() {
 	*x = DiscoverDevicesRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1488,7 @@ func (x *DiscoverDevicesRequest) String() string {
 func (*DiscoverDevicesRequest) ProtoMessage() {}
 
 func (x *DiscoverDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1501,7 @@ func (x *DiscoverDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverDevicesRequest.ProtoReflect.Descriptor instead.
 func (*DiscoverDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DiscoverDevicesRequest) GetAccount() *Account {
@@ -1412,7 +1522,7 @@ type DiscoverDevicesResponse struct {
 
 func (x *DiscoverDevicesResponse) Reset() {
 	*x = DiscoverDevicesResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1534,7 @@ func (x *DiscoverDevicesResponse) String() string {
 func (*DiscoverDevicesResponse) ProtoMessage() {}
 
 func (x *DiscoverDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1547,7 @@ func (x *DiscoverDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverDevicesResponse.ProtoReflect.Descriptor instead.
 func (*DiscoverDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DiscoverDevicesResponse) GetDevices() []*Device {
@@ -1463,7 +1573,7 @@ type VerifyWebhookRequest struct {
 
 func (x *VerifyWebhookRequest) Reset() {
 	*x = VerifyWebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1475,7 +1585,7 @@ func (x *VerifyWebhookRequest) String() string {
 func (*VerifyWebhookRequest) ProtoMessage() {}
 
 func (x *VerifyWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1488,7 +1598,7 @@ func (x *VerifyWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyWebhookRequest.ProtoReflect.Descriptor instead.
 func (*VerifyWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *VerifyWebhookRequest) GetWebhook() *RawWebhook {
@@ -1506,7 +1616,7 @@ type VerifyWebhookResponse struct {
 
 func (x *VerifyWebhookResponse) Reset() {
 	*x = VerifyWebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1628,7 @@ func (x *VerifyWebhookResponse) String() string {
 func (*VerifyWebhookResponse) ProtoMessage() {}
 
 func (x *VerifyWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1641,7 @@ func (x *VerifyWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyWebhookResponse.ProtoReflect.Descriptor instead.
 func (*VerifyWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
 }
 
 type WebhookRequest struct {
@@ -1543,7 +1653,7 @@ type WebhookRequest struct {
 
 func (x *WebhookRequest) Reset() {
 	*x = WebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +1665,7 @@ func (x *WebhookRequest) String() string {
 func (*WebhookRequest) ProtoMessage() {}
 
 func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +1678,7 @@ func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRequest.ProtoReflect.Descriptor instead.
 func (*WebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WebhookRequest) GetWebhook() *RawWebhook {
@@ -1587,7 +1697,7 @@ type WebhookResponse struct {
 
 func (x *WebhookResponse) Reset() {
 	*x = WebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1709,7 @@ func (x *WebhookResponse) String() string {
 func (*WebhookResponse) ProtoMessage() {}
 
 func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1722,7 @@ func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResponse.ProtoReflect.Descriptor instead.
 func (*WebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WebhookResponse) GetResult() *WebhookResult {
@@ -1631,7 +1741,7 @@ type IngestWebhookRequest struct {
 
 func (x *IngestWebhookRequest) Reset() {
 	*x = IngestWebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1643,7 +1753,7 @@ func (x *IngestWebhookRequest) String() string {
 func (*IngestWebhookRequest) ProtoMessage() {}
 
 func (x *IngestWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1656,7 +1766,7 @@ func (x *IngestWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestWebhookRequest.ProtoReflect.Descriptor instead.
 func (*IngestWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *IngestWebhookRequest) GetWebhook() *RawWebhook {
@@ -1678,7 +1788,7 @@ type IngestWebhookResponse struct {
 
 func (x *IngestWebhookResponse) Reset() {
 	*x = IngestWebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1800,7 @@ func (x *IngestWebhookResponse) String() string {
 func (*IngestWebhookResponse) ProtoMessage() {}
 
 func (x *IngestWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1813,7 @@ func (x *IngestWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestWebhookResponse.ProtoReflect.Descriptor instead.
 func (*IngestWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *IngestWebhookResponse) GetResult() *WebhookResult {
@@ -1731,7 +1841,7 @@ type PollReadingsRequest struct {
 
 func (x *PollReadingsRequest) Reset() {
 	*x = PollReadingsRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1853,7 @@ func (x *PollReadingsRequest) String() string {
 func (*PollReadingsRequest) ProtoMessage() {}
 
 func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +1866,7 @@ func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsRequest.ProtoReflect.Descriptor instead.
 func (*PollReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PollReadingsRequest) GetAccount() *Account {
@@ -1789,7 +1899,7 @@ type PollReadingsResponse struct {
 
 func (x *PollReadingsResponse) Reset() {
 	*x = PollReadingsResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1911,7 @@ func (x *PollReadingsResponse) String() string {
 func (*PollReadingsResponse) ProtoMessage() {}
 
 func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1924,7 @@ func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsResponse.ProtoReflect.Descriptor instead.
 func (*PollReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PollReadingsResponse) GetReadings() []*Reading {
@@ -1853,7 +1963,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +1975,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +1988,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
 }
 
 type HealthResponse struct {
@@ -1889,7 +1999,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2011,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2024,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
 }
 
 var File_poolhost_adapter_v1_adapter_proto protoreflect.FileDescriptor
@@ -1975,14 +2085,23 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"d\n" +
 	"\vErrorDetail\x12U\n" +
 	"\x15refreshed_credentials\x18\x01 \x01(\v2 .poolhost.adapter.v1.CredentialsR\x14refreshedCredentials\"\x11\n" +
-	"\x0fDescribeRequest\"\x86\x02\n" +
+	"\x0fDescribeRequest\"\x83\x03\n" +
 	"\x10DescribeResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
 	"\x10protocol_version\x18\x03 \x01(\x05R\x0fprotocolVersion\x12E\n" +
 	"\fcapabilities\x18\x04 \x01(\v2!.poolhost.adapter.v1.CapabilitiesR\fcapabilities\x12+\n" +
 	"\x11required_settings\x18\x05 \x03(\tR\x10requiredSettings\x12)\n" +
-	"\x10required_secrets\x18\x06 \x03(\tR\x0frequiredSecrets\"\xb3\x01\n" +
+	"\x10required_secrets\x18\x06 \x03(\tR\x0frequiredSecrets\x127\n" +
+	"\bsettings\x18\a \x03(\v2\x1b.poolhost.adapter.v1.OptionR\bsettings\x12B\n" +
+	"\x0econnect_inputs\x18\b \x03(\v2\x1b.poolhost.adapter.v1.OptionR\rconnectInputs\"\x9b\x01\n" +
+	"\x06Option\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12#\n" +
+	"\rdefault_value\x18\x03 \x01(\tR\fdefaultValue\x12\x12\n" +
+	"\x04help\x18\x04 \x01(\tR\x04help\x12\x16\n" +
+	"\x06secret\x18\x05 \x01(\bR\x06secret\x12\x1a\n" +
+	"\brequired\x18\x06 \x01(\bR\brequired\"\xb3\x01\n" +
 	"\fCapabilities\x12\x18\n" +
 	"\aconnect\x18\x01 \x01(\tR\aconnect\x12\x18\n" +
 	"\awebhook\x18\x02 \x01(\bR\awebhook\x12\x12\n" +
@@ -2086,7 +2205,7 @@ func file_poolhost_adapter_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_poolhost_adapter_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(ErrorKind)(0),                  // 0: poolhost.adapter.v1.ErrorKind
 	(*Credentials)(nil),             // 1: poolhost.adapter.v1.Credentials
@@ -2101,92 +2220,95 @@ var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(*ErrorDetail)(nil),             // 10: poolhost.adapter.v1.ErrorDetail
 	(*DescribeRequest)(nil),         // 11: poolhost.adapter.v1.DescribeRequest
 	(*DescribeResponse)(nil),        // 12: poolhost.adapter.v1.DescribeResponse
-	(*Capabilities)(nil),            // 13: poolhost.adapter.v1.Capabilities
-	(*ConfigureRequest)(nil),        // 14: poolhost.adapter.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),       // 15: poolhost.adapter.v1.ConfigureResponse
-	(*ConnectRequest)(nil),          // 16: poolhost.adapter.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 17: poolhost.adapter.v1.ConnectResponse
-	(*CallbackRequest)(nil),         // 18: poolhost.adapter.v1.CallbackRequest
-	(*CallbackResponse)(nil),        // 19: poolhost.adapter.v1.CallbackResponse
-	(*DiscoverDevicesRequest)(nil),  // 20: poolhost.adapter.v1.DiscoverDevicesRequest
-	(*DiscoverDevicesResponse)(nil), // 21: poolhost.adapter.v1.DiscoverDevicesResponse
-	(*VerifyWebhookRequest)(nil),    // 22: poolhost.adapter.v1.VerifyWebhookRequest
-	(*VerifyWebhookResponse)(nil),   // 23: poolhost.adapter.v1.VerifyWebhookResponse
-	(*WebhookRequest)(nil),          // 24: poolhost.adapter.v1.WebhookRequest
-	(*WebhookResponse)(nil),         // 25: poolhost.adapter.v1.WebhookResponse
-	(*IngestWebhookRequest)(nil),    // 26: poolhost.adapter.v1.IngestWebhookRequest
-	(*IngestWebhookResponse)(nil),   // 27: poolhost.adapter.v1.IngestWebhookResponse
-	(*PollReadingsRequest)(nil),     // 28: poolhost.adapter.v1.PollReadingsRequest
-	(*PollReadingsResponse)(nil),    // 29: poolhost.adapter.v1.PollReadingsResponse
-	(*HealthRequest)(nil),           // 30: poolhost.adapter.v1.HealthRequest
-	(*HealthResponse)(nil),          // 31: poolhost.adapter.v1.HealthResponse
-	nil,                             // 32: poolhost.adapter.v1.Credentials.ValuesEntry
-	nil,                             // 33: poolhost.adapter.v1.Device.MetadataEntry
-	nil,                             // 34: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	nil,                             // 35: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	nil,                             // 36: poolhost.adapter.v1.ConnectRequest.InputEntry
-	nil,                             // 37: poolhost.adapter.v1.CallbackRequest.QueryEntry
-	(*timestamppb.Timestamp)(nil),   // 38: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 39: google.protobuf.Duration
+	(*Option)(nil),                  // 13: poolhost.adapter.v1.Option
+	(*Capabilities)(nil),            // 14: poolhost.adapter.v1.Capabilities
+	(*ConfigureRequest)(nil),        // 15: poolhost.adapter.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),       // 16: poolhost.adapter.v1.ConfigureResponse
+	(*ConnectRequest)(nil),          // 17: poolhost.adapter.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 18: poolhost.adapter.v1.ConnectResponse
+	(*CallbackRequest)(nil),         // 19: poolhost.adapter.v1.CallbackRequest
+	(*CallbackResponse)(nil),        // 20: poolhost.adapter.v1.CallbackResponse
+	(*DiscoverDevicesRequest)(nil),  // 21: poolhost.adapter.v1.DiscoverDevicesRequest
+	(*DiscoverDevicesResponse)(nil), // 22: poolhost.adapter.v1.DiscoverDevicesResponse
+	(*VerifyWebhookRequest)(nil),    // 23: poolhost.adapter.v1.VerifyWebhookRequest
+	(*VerifyWebhookResponse)(nil),   // 24: poolhost.adapter.v1.VerifyWebhookResponse
+	(*WebhookRequest)(nil),          // 25: poolhost.adapter.v1.WebhookRequest
+	(*WebhookResponse)(nil),         // 26: poolhost.adapter.v1.WebhookResponse
+	(*IngestWebhookRequest)(nil),    // 27: poolhost.adapter.v1.IngestWebhookRequest
+	(*IngestWebhookResponse)(nil),   // 28: poolhost.adapter.v1.IngestWebhookResponse
+	(*PollReadingsRequest)(nil),     // 29: poolhost.adapter.v1.PollReadingsRequest
+	(*PollReadingsResponse)(nil),    // 30: poolhost.adapter.v1.PollReadingsResponse
+	(*HealthRequest)(nil),           // 31: poolhost.adapter.v1.HealthRequest
+	(*HealthResponse)(nil),          // 32: poolhost.adapter.v1.HealthResponse
+	nil,                             // 33: poolhost.adapter.v1.Credentials.ValuesEntry
+	nil,                             // 34: poolhost.adapter.v1.Device.MetadataEntry
+	nil,                             // 35: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	nil,                             // 36: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	nil,                             // 37: poolhost.adapter.v1.ConnectRequest.InputEntry
+	nil,                             // 38: poolhost.adapter.v1.CallbackRequest.QueryEntry
+	(*timestamppb.Timestamp)(nil),   // 39: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 40: google.protobuf.Duration
 }
 var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
-	32, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
+	33, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
 	1,  // 1: poolhost.adapter.v1.Account.credentials:type_name -> poolhost.adapter.v1.Credentials
 	1,  // 2: poolhost.adapter.v1.Linkage.credentials:type_name -> poolhost.adapter.v1.Credentials
-	33, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
-	38, // 4: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
+	34, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
+	39, // 4: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
 	6,  // 5: poolhost.adapter.v1.RawWebhook.headers:type_name -> poolhost.adapter.v1.Header
-	38, // 6: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
+	39, // 6: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
 	2,  // 7: poolhost.adapter.v1.RawWebhook.account:type_name -> poolhost.adapter.v1.Account
 	5,  // 8: poolhost.adapter.v1.WebhookResult.readings:type_name -> poolhost.adapter.v1.Reading
 	0,  // 9: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
 	1,  // 10: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	13, // 11: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
-	39, // 12: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
-	34, // 13: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	35, // 14: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	36, // 15: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
-	3,  // 16: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	37, // 17: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
-	3,  // 18: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	2,  // 19: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
-	4,  // 20: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
-	1,  // 21: poolhost.adapter.v1.DiscoverDevicesResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	7,  // 22: poolhost.adapter.v1.VerifyWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	7,  // 23: poolhost.adapter.v1.WebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	8,  // 24: poolhost.adapter.v1.WebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
-	7,  // 25: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	8,  // 26: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
-	9,  // 27: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
-	2,  // 28: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
-	5,  // 29: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
-	1,  // 30: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	38, // 31: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
-	11, // 32: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
-	14, // 33: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
-	16, // 34: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
-	18, // 35: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
-	20, // 36: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
-	22, // 37: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
-	24, // 38: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
-	26, // 39: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	28, // 40: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
-	30, // 41: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
-	12, // 42: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
-	15, // 43: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
-	17, // 44: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
-	19, // 45: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
-	21, // 46: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
-	23, // 47: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
-	25, // 48: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
-	27, // 49: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	29, // 50: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
-	31, // 51: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
-	42, // [42:52] is the sub-list for method output_type
-	32, // [32:42] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	14, // 11: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
+	13, // 12: poolhost.adapter.v1.DescribeResponse.settings:type_name -> poolhost.adapter.v1.Option
+	13, // 13: poolhost.adapter.v1.DescribeResponse.connect_inputs:type_name -> poolhost.adapter.v1.Option
+	40, // 14: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
+	35, // 15: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	36, // 16: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	37, // 17: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
+	3,  // 18: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
+	38, // 19: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
+	3,  // 20: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
+	2,  // 21: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
+	4,  // 22: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
+	1,  // 23: poolhost.adapter.v1.DiscoverDevicesResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	7,  // 24: poolhost.adapter.v1.VerifyWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	7,  // 25: poolhost.adapter.v1.WebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	8,  // 26: poolhost.adapter.v1.WebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
+	7,  // 27: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	8,  // 28: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
+	9,  // 29: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
+	2,  // 30: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
+	5,  // 31: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
+	1,  // 32: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	39, // 33: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
+	11, // 34: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
+	15, // 35: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
+	17, // 36: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
+	19, // 37: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
+	21, // 38: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
+	23, // 39: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
+	25, // 40: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
+	27, // 41: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	29, // 42: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
+	31, // 43: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
+	12, // 44: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
+	16, // 45: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
+	18, // 46: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
+	20, // 47: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
+	22, // 48: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
+	24, // 49: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
+	26, // 50: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
+	28, // 51: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	30, // 52: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
+	32, // 53: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
+	44, // [44:54] is the sub-list for method output_type
+	34, // [34:44] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_poolhost_adapter_v1_adapter_proto_init() }
@@ -2200,7 +2322,7 @@ func file_poolhost_adapter_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_poolhost_adapter_v1_adapter_proto_rawDesc), len(file_poolhost_adapter_v1_adapter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   37,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

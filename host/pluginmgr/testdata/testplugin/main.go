@@ -6,6 +6,7 @@
 // since Describe runs before any setting arrives. Settings delivered by Configure:
 //
 //	env_dump=<path>     write os.Environ() to path as a JSON array
+//	settings_dump=<p>   write the settings Configure received to p as a JSON object
 //	hang_file=<path>    Health blocks forever while path exists
 //	crash_on=<method>   exit(3) when that method is called ("connect", "health", ...)
 //	connect_delay=<d>   Connect waits d (honouring the context) before answering
@@ -47,13 +48,14 @@ func (a *adapter) maybeCrash(method string) {
 }
 
 type describeOverride struct {
-	ID               *string  `json:"id"`
-	ProtocolVersion  *int     `json:"protocol_version"`
-	Webhook          *bool    `json:"webhook"`
-	Poll             *bool    `json:"poll"`
-	Write            *bool    `json:"write"`
-	RequiredSettings []string `json:"required_settings"`
-	RequiredSecrets  []string `json:"required_secrets"`
+	ID               *string      `json:"id"`
+	ProtocolVersion  *int         `json:"protocol_version"`
+	Webhook          *bool        `json:"webhook"`
+	Poll             *bool        `json:"poll"`
+	Write            *bool        `json:"write"`
+	RequiredSettings []string     `json:"required_settings"`
+	RequiredSecrets  []string     `json:"required_secrets"`
+	Settings         []sdk.Option `json:"settings"`
 }
 
 func (a *adapter) Describe(context.Context) (sdk.Description, error) {
@@ -97,7 +99,7 @@ func (a *adapter) Describe(context.Context) (sdk.Description, error) {
 	if o.Write != nil {
 		d.Capabilities.Write = *o.Write
 	}
-	d.RequiredSettings, d.RequiredSecrets = o.RequiredSettings, o.RequiredSecrets
+	d.RequiredSettings, d.RequiredSecrets, d.Settings = o.RequiredSettings, o.RequiredSecrets, o.Settings
 	return d, nil
 }
 
@@ -112,6 +114,15 @@ func (a *adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 		return sdk.Permanent("configure refused")
 	default:
 		return sdk.Temporary("configure failed")
+	}
+	if p := req.Settings["settings_dump"]; p != "" {
+		b, err := json.Marshal(req.Settings)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return err
+		}
 	}
 	if p := req.Settings["env_dump"]; p != "" {
 		b, err := json.Marshal(os.Environ())

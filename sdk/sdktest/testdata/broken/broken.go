@@ -109,3 +109,19 @@ func (t TemporaryOnMalformed) Webhook(ctx context.Context, req sdk.WebhookReques
 	}
 	return res, nil
 }
+
+// BadDeclarations declares settings the host cannot use: a typed setting whose default
+// does not parse, a secret with a default, and a key given twice. Its fixture settings
+// name a key it does not declare.
+type BadDeclarations struct{ Good }
+
+func (BadDeclarations) Describe(ctx context.Context) (sdk.Description, error) {
+	d, _ := Good{}.Describe(ctx)
+	d.Settings = []sdk.Option{
+		{Key: "page_size", Type: sdk.OptionInt, Default: "fifty"},
+		{Key: "api_token", Secret: true, Default: "changeme"},
+		{Key: "region"}, {Key: "region"},
+		{Key: "BaseURL"},
+	}
+	return d, nil
+}
