@@ -138,8 +138,9 @@ func errorToProto(err error) *pb.Error {
 	kind := KindOf(err)
 	msg := err.Error()
 	var e *Error
+	reason := ""
 	if errors.As(err, &e) {
-		msg = errorMessage(err, e)
+		msg, reason = errorMessage(err, e), e.Reason
 	}
-	return &pb.Error{Kind: kindToProto[kind], Message: msg}
+	return &pb.Error{Kind: kindToProto[kind], Message: msg, Reason: reason}
 }

@@ -48,6 +48,39 @@ func (k ErrorKind) String() string {
 type Error struct {
 	Kind    ErrorKind
 	Message string
+	// Reason says, for KindRejected, why in one word from the bounded set below; the host
+	// counts rejections by it (poolhost_webhook_rejections_total) and logs it with the
+	// request id. Empty: "other". sdk/signature sets it for you.
+	Reason string
+}
+
+// Why a webhook was rejected: the bounded set of Error.Reason. Any other value is
+// counted as ReasonOther.
+const (
+	ReasonMissingSignature   = "missing_signature"   // no signature (or timestamp) header at all
+	ReasonMalformedSignature = "malformed_signature" // a header the scheme cannot read
+	ReasonBadSignature       = "bad_signature"       // read, but it does not match
+	ReasonStaleTimestamp     = "stale_timestamp"     // signed too long ago, or in the future
+	ReasonUnknownAccount     = "unknown_account"     // the URL names no account of this provider (host only)
+	ReasonOther              = "other"
+)
+
+// RejectedBecause is Rejected with a Reason.
+func RejectedBecause(reason, format string, args ...any) error {
+	return &Error{Kind: KindRejected, Message: fmt.Sprintf(format, args...), Reason: reason}
+}
+
+// RejectReason is the Reason of err's first *Error, folded into the bounded set.
+func RejectReason(err error) string {
+	var e *Error
+	if !errors.As(err, &e) {
+		return ReasonOther
+	}
+	switch e.Reason {
+	case ReasonMissingSignature, ReasonMalformedSignature, ReasonBadSignature, ReasonStaleTimestamp, ReasonUnknownAccount:
+		return e.Reason
+	}
+	return ReasonOther
 }
 
 func (e *Error) Error() string { return e.Kind.String() + ": " + e.Message }

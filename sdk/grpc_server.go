@@ -194,10 +194,19 @@ var kindCodes = map[ErrorKind]codes.Code{
 func toStatus(err error) error {
 	st := status.Convert(statusOf(err))
 	creds, ok := RefreshedCredentialsOf(err)
-	if !ok {
+	var e *Error
+	reason := ""
+	if errors.As(err, &e) && e.Kind == KindRejected {
+		reason = e.Reason
+	}
+	if !ok && reason == "" {
 		return st.Err()
 	}
-	withCreds, derr := st.WithDetails(&pb.ErrorDetail{RefreshedCredentials: credentialsToProto(creds)})
+	detail := &pb.ErrorDetail{Reason: reason}
+	if ok {
+		detail.RefreshedCredentials = credentialsToProto(creds)
+	}
+	withCreds, derr := st.WithDetails(detail)
 	if derr != nil {
 		// Only a marshalling bug gets here; the tokens are lost, so say so loudly (without
 		// them) rather than fail the call differently.

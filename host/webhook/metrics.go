@@ -9,6 +9,7 @@ import (
 type metrics struct {
 	deliveries *prometheus.CounterVec
 	replays    *prometheus.CounterVec
+	rejections *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -21,5 +22,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "poolhost_webhook_replays_total",
 			Help: "Verified deliveries that repeated one handled within the replay window (same delivery id, or the same unparseable body): answered as the first, nothing written.",
 		}, []string{"provider"})),
+		rejections: ingest.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "poolhost_webhook_rejections_total",
+			Help: "Rejected webhook deliveries (401) by reason: missing_signature, malformed_signature, bad_signature, stale_timestamp, unknown_account or other (the plugin gave none).",
+		}, []string{"provider", "reason"})),
 	}
 }

@@ -96,6 +96,10 @@ func TestUnknownAccountsAnswerLikeBadSignatures(t *testing.T) {
 					t.Errorf("answer %d: %d %v, want the known account's 401 %v", i, r.status, r.body, answers[0].body)
 				}
 			}
+			// The sender cannot tell them apart; the operator can.
+			if bad, unknown := rejections(t, e.reg, "generic", "bad_signature"), rejections(t, e.reg, "generic", "unknown_account"); bad != 1 || unknown != 2 {
+				t.Errorf("rejections: bad_signature %v, unknown_account %v; want 1 and 2", bad, unknown)
+			}
 		})
 	}
 }

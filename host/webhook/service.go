@@ -438,6 +438,11 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 // and interval, and at most RejectAuditMax times per provider and interval.
 func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 	now := s.now()
+	reason := sdk.RejectReason(cause)
+	if errors.Is(cause, errNoSuchAccount) {
+		reason = sdk.ReasonUnknownAccount
+	}
+	s.metrics.rejections.WithLabelValues(dl.Provider, reason).Inc()
 	ok, suppressed := s.limiter.allow(dl.Provider+"|"+clientKey(dl.Client), now)
 	if ok {
 		var sum *rejectSummary
@@ -447,7 +452,7 @@ func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 		}
 	}
 	if ok {
-		details := store.Details{"client": dl.Client, "reason": errorText(cause)}
+		details := store.Details{"client": dl.Client, "reason": errorText(cause), "reason_code": reason}
 		if suppressed > 0 {
 			details["suppressed_since_last"] = suppressed
 		}
@@ -466,7 +471,15 @@ func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 			s.log.Error("audit rejected webhook", "provider", dl.Provider, "request_id", dl.RequestID, "error", err)
 		}
 	}
-	s.log.Debug("webhook rejected", "provider", dl.Provider, "client", dl.Client, "request_id", dl.RequestID, "error", cause)
+	// The plugin's reason, for whoever debugs a sender (messages never carry secrets: the
+	// SDK's contract). At Info only as often as the audit row is written, so a flood of
+	// forgeries cannot flood the log; the metric counts every one.
+	level := hclog.Debug
+	if ok {
+		level = hclog.Info
+	}
+	s.log.Log(level, "webhook rejected", "provider", dl.Provider, "reason", reason, "client", dl.Client,
+		"request_id", dl.RequestID, "error", errorText(cause))
 	return ErrRejected
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,12 +45,40 @@ type env struct {
 	faulty   ingesttest.World
 	files    string // switch files of the faulty plugin
 	failNext bool
+	logs     *logBuffer // the webhook service's log, JSON lines from Info up
+}
+
+// logBuffer is a bytes.Buffer safe for the logger and the test at once.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the JSON log lines whose message is msg.
+func (l *logBuffer) lines(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(l.b.Bytes(), []byte("\n")) {
+		var m map[string]any
+		if json.Unmarshal(line, &m) == nil && m["@message"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func newEnv(t *testing.T, eng ingesttest.Engine, mutate func(*webhook.Deps, *ingest.Service)) *env {
 	t.Helper()
 	s := eng.Open(t)
-	e := &env{s: s, reg: prometheus.NewRegistry(), files: t.TempDir()}
+	e := &env{s: s, reg: prometheus.NewRegistry(), files: t.TempDir(), logs: &logBuffer{}}
 	e.mine = ingesttest.Seed(t, s, "generic", "owner@example.com", map[string]string{"webhook_secret": accountSecret}, []string{"probe"}, []string{"loose"})
 	ingesttest.Seed(t, s, "generic", "other@example.com", map[string]string{"webhook_secret": "whsec_b3RoZXItYWNjb3VudC1zZWNyZXQtMTIzNDU2Nzg="}, []string{"theirs"}, nil)
 	e.faulty = ingesttest.Seed(t, s, "faulty", "owner2@example.com", nil, []string{"probe"}, []string{"loose"})
@@ -62,7 +91,8 @@ func newEnv(t *testing.T, eng ingesttest.Engine, mutate func(*webhook.Deps, *ing
 	log := hclog.New(&hclog.LoggerOptions{Output: io.Discard})
 	mgr := ingesttest.StartManager(t, cfg, log)
 	ing := ingest.New(s, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour}, log, e.reg)
-	d := webhook.Deps{Store: s, Ingest: ing, Plugins: mgr, Logger: log, Registerer: e.reg}
+	d := webhook.Deps{Store: s, Ingest: ing, Plugins: mgr, Registerer: e.reg,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: e.logs, Level: hclog.Info, JSONFormat: true})}
 	if mutate != nil {
 		mutate(&d, ing)
 	}
@@ -189,12 +219,13 @@ func TestWebhookRoutes(t *testing.T) {
 					path    string
 					headers map[string][]string
 					body    []byte
+					reason  string
 				}{
-					{"missing signature", path, nil, fresh},
-					{"wrong secret", path, ingesttest.Sign(t, ingesttest.GenericSecret, "msg_u", time.Now(), fresh), fresh},
-					{"tampered body", path, good, genericBody("probe", `{"metric": "ph", "value": 9.9}`)},
-					{"stale timestamp", path, ingesttest.Sign(t, accountSecret, "msg_u", time.Now().Add(-time.Hour), fresh), fresh},
-					{"provider secret on the account URL", path, ingesttest.Sign(t, ingesttest.GenericSecret, "msg_u", time.Now(), fresh), fresh},
+					{"missing signature", path, nil, fresh, "missing_signature"},
+					{"wrong secret", path, ingesttest.Sign(t, ingesttest.GenericSecret, "msg_u", time.Now(), fresh), fresh, "bad_signature"},
+					{"tampered body", path, good, genericBody("probe", `{"metric": "ph", "value": 9.9}`), "bad_signature"},
+					{"stale timestamp", path, ingesttest.Sign(t, accountSecret, "msg_u", time.Now().Add(-time.Hour), fresh), fresh, "stale_timestamp"},
+					{"provider secret on the account URL", path, ingesttest.Sign(t, ingesttest.GenericSecret, "msg_u", time.Now(), fresh), fresh, "bad_signature"},
 				}
 				for _, tt := range tests {
 					t.Run(tt.name, func(t *testing.T) {
@@ -216,6 +247,26 @@ func TestWebhookRoutes(t *testing.T) {
 				}
 				if n := counter(t, e.reg, "generic", webhook.OutcomeRejected); n != float64(len(tests)) {
 					t.Fatalf("rejected counter = %v, want %d", n, len(tests))
+				}
+				// Each is counted by the plugin's reason, a bounded label set.
+				want := map[string]float64{}
+				for _, tt := range tests {
+					want[tt.reason]++
+				}
+				for reason, n := range want {
+					if got := rejections(t, e.reg, "generic", reason); got != n {
+						t.Errorf("rejections{reason=%q} = %v, want %v", reason, got, n)
+					}
+				}
+				// The first is logged at Info with its reason and request id (the rest,
+				// rate-limited like the audit, at Debug), and no secret.
+				logged := e.logs.lines(t, "webhook rejected")
+				if len(logged) != 1 || logged[0]["reason"] != "missing_signature" || logged[0]["request_id"] == "" ||
+					!strings.Contains(fmt.Sprint(logged[0]["error"]), "missing header") {
+					t.Errorf("rejection log lines = %v, want one with reason, request id and the plugin's message", logged)
+				}
+				if strings.Contains(fmt.Sprint(logged), strings.TrimPrefix(accountSecret, "whsec_")) {
+					t.Error("a rejection log line carries the account secret")
 				}
 			})
 
@@ -372,6 +423,29 @@ func counter(t *testing.T, reg *prometheus.Registry, provider, outcome string) f
 				labels[l.GetName()] = l.GetValue()
 			}
 			if labels["provider"] == provider && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func rejections(t *testing.T, reg *prometheus.Registry, provider, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "poolhost_webhook_rejections_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["provider"] == provider && labels["reason"] == reason {
 				return m.GetCounter().GetValue()
 			}
 		}

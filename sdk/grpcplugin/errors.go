@@ -29,7 +29,21 @@ var codeKinds = map[codes.Code]sdk.ErrorKind{
 // the returned error whatever its kind: see sdk.RefreshedCredentialsOf.
 func fromStatus(ctx context.Context, call string, err error) error {
 	st := status.Convert(err)
-	return sdk.WithRefreshedCredentials(kindError(ctx, call, st), refreshedCredentials(st))
+	kerr := kindError(ctx, call, st)
+	if e, ok := kerr.(*sdk.Error); ok && e.Kind == sdk.KindRejected {
+		e.Reason = rejectReason(st)
+	}
+	return sdk.WithRefreshedCredentials(kerr, refreshedCredentials(st))
+}
+
+// rejectReason returns the reason in st's ErrorDetail, or "".
+func rejectReason(st *status.Status) string {
+	for _, d := range st.Details() {
+		if ed, ok := d.(*pb.ErrorDetail); ok && ed.GetReason() != "" {
+			return ed.GetReason()
+		}
+	}
+	return ""
 }
 
 func kindError(ctx context.Context, call string, st *status.Status) error {
@@ -76,5 +90,5 @@ func errorFromProto(e *pb.Error) error {
 	if !ok {
 		kind = sdk.KindTemporary
 	}
-	return &sdk.Error{Kind: kind, Message: e.GetMessage()}
+	return &sdk.Error{Kind: kind, Message: e.GetMessage(), Reason: e.GetReason()}
 }

@@ -2,6 +2,7 @@ package grpcplugin_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +16,7 @@ import (
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
 	"github.com/poolhost/poolhost/sdk/sdktest"
+	"github.com/poolhost/poolhost/sdk/signature"
 )
 
 // Fixtures chosen to catch lossy conversions: nanosecond timestamps, repeated and empty
@@ -288,6 +290,47 @@ func TestErrorKinds(t *testing.T) {
 				var pe *grpcplugin.ParseError
 				if isIngest := r.name == "IngestWebhook"; errors.As(err, &pe) != isIngest {
 					t.Errorf("ParseError = %v, want %v (err %v)", pe != nil, isIngest, err)
+				}
+			})
+		}
+	}
+}
+
+// TestRejectReasonCrossesTheWire: a rejection's reason (set by sdk/signature, or by
+// RejectedBecause) reaches the host, which counts rejections by it; an unknown reason
+// folds into "other".
+func TestRejectReasonCrossesTheWire(t *testing.T) {
+	v, err := signature.NewStandardWebhooks("whsec_" + base64.StdEncoding.EncodeToString([]byte("a-secret-of-enough-bytes-000000")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := http.Header{}
+	stale.Set("webhook-id", "msg_1")
+	stale.Set("webhook-timestamp", "1")
+	stale.Set("webhook-signature", "v1,AAAA")
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"missing", v.Verify(http.Header{}, []byte("{}")), sdk.ReasonMissingSignature},
+		{"stale", v.Verify(stale, []byte("{}")), sdk.ReasonStaleTimestamp},
+		{"because", sdk.RejectedBecause(sdk.ReasonBadSignature, "hmac mismatch"), sdk.ReasonBadSignature},
+		{"unlisted reason", sdk.RejectedBecause("cosmic_rays", "odd"), sdk.ReasonOther},
+		{"no reason", sdk.Rejected("no"), sdk.ReasonOther},
+	}
+	for _, r := range rpcs() {
+		if r.name != "VerifyWebhook" && r.name != "IngestWebhook" {
+			continue
+		}
+		for _, tc := range cases {
+			t.Run(r.name+"/"+tc.name, func(t *testing.T) {
+				if !sdk.IsKind(tc.err, sdk.KindRejected) {
+					t.Fatalf("case error %v is not a rejection", tc.err)
+				}
+				_, err := r.call(t.Context(), serve(t, r, &record{}, tc.err))
+				if !sdk.IsKind(err, sdk.KindRejected) || sdk.RejectReason(err) != tc.want {
+					t.Errorf("host got %v with reason %q, want rejected %q", err, sdk.RejectReason(err), tc.want)
 				}
 			})
 		}

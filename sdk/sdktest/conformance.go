@@ -316,7 +316,8 @@ func (k *checker) webhookChecks(f Fixtures) []Result {
 		case !sdk.IsKind(err, sdk.KindRejected):
 			r.Err = fmt.Errorf("failed as %s (%v); want rejected (KindRejected)", sdk.KindOf(err), err)
 		default:
-			r.Detail = err.Error() // the plugin's reason, e.g. "rejected: bad signature"
+			// What the host will log and count: the reason code and the message.
+			r.Detail = fmt.Sprintf("%s (reason %s)", err, sdk.RejectReason(err))
 		}
 		out = append(out, r)
 	}

@@ -17,6 +17,14 @@ var (
 	ErrBadSignature    = errors.New("bad signature")
 )
 
+// reasons names each sentinel in the host's bounded set (sdk.Error.Reason).
+var reasons = map[error]string{
+	ErrMissingHeader:   sdk.ReasonMissingSignature,
+	ErrMalformedHeader: sdk.ReasonMalformedSignature,
+	ErrTimestamp:       sdk.ReasonStaleTimestamp,
+	ErrBadSignature:    sdk.ReasonBadSignature,
+}
+
 // ErrMalformedSecret is returned by constructors for an empty or undecodable secret. It
 // is a configuration error, not a rejection: check secrets in Configure.
 var ErrMalformedSecret = errors.New("malformed secret")
@@ -53,5 +61,5 @@ func reject(scheme string, reason error, detail string) error {
 	if detail != "" {
 		msg += " " + detail
 	}
-	return &rejection{kind: &sdk.Error{Kind: sdk.KindRejected, Message: msg}, reason: reason}
+	return &rejection{kind: &sdk.Error{Kind: sdk.KindRejected, Message: msg, Reason: reasons[reason]}, reason: reason}
 }

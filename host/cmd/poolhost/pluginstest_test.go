@@ -30,8 +30,11 @@ func TestPluginsTestFirstParty(t *testing.T) {
 			if !strings.Contains(out.String(), "ok    describe") || !strings.Contains(out.String(), "all checks passed") {
 				t.Errorf("output:\n%s", out.String())
 			}
-			if tc.fixtures != "" && !strings.Contains(out.String(), "ok    webhook/stale-rejected/readings_created.json: rejected: standard webhooks: timestamp outside tolerance") {
+			if tc.fixtures != "" && !strings.Contains(out.String(), "ok    webhook/stale-rejected/readings_created.json: rejected: standard webhooks: timestamp outside tolerance (too old) (reason stale_timestamp)") {
 				t.Errorf("the stale fixture's rejection reason is not printed:\n%s", out.String())
+			}
+			if tc.fixtures != "" && !strings.Contains(out.String(), "ok    declarations: 5 setting(s), 0 connect input(s)") {
+				t.Errorf("the declarations check is not printed:\n%s", out.String())
 			}
 		})
 	}

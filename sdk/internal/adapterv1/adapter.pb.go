@@ -711,7 +711,9 @@ type Error struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Kind  ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=poolhost.adapter.v1.ErrorKind" json:"kind,omitempty"`
 	// Shown to operators; never secrets.
-	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// For ERROR_KIND_REJECTED, as ErrorDetail.reason.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -760,6 +762,13 @@ func (x *Error) GetMessage() string {
 	return ""
 }
 
+func (x *Error) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // ErrorDetail rides along with a failed call's gRPC status, as one of its details (see
 // "Errors" in the file comment). It never changes what the status code means.
 type ErrorDetail struct {
@@ -767,8 +776,12 @@ type ErrorDetail struct {
 	// Set when the call refreshed the account's tokens before failing; replaces the
 	// stored credentials entirely, like refreshed_credentials in a successful response.
 	RefreshedCredentials *Credentials `protobuf:"bytes,1,opt,name=refreshed_credentials,json=refreshedCredentials,proto3" json:"refreshed_credentials,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Why a webhook was rejected (PERMISSION_DENIED): one of "missing_signature",
+	// "malformed_signature", "bad_signature", "stale_timestamp" or "other". The host
+	// counts rejections by it and logs it with the request id; unset means "other".
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ErrorDetail) Reset() {
@@ -806,6 +819,13 @@ func (x *ErrorDetail) GetRefreshedCredentials() *Credentials {
 		return x.RefreshedCredentials
 	}
 	return nil
+}
+
+func (x *ErrorDetail) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
 }
 
 type DescribeRequest struct {
@@ -2079,12 +2099,14 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\breadings\x18\x01 \x03(\v2\x1c.poolhost.adapter.v1.ReadingR\breadings\x12\x1f\n" +
 	"\vdelivery_id\x18\x02 \x01(\tR\n" +
 	"deliveryId\x12.\n" +
-	"\x13provider_account_id\x18\x03 \x01(\tR\x11providerAccountId\"U\n" +
+	"\x13provider_account_id\x18\x03 \x01(\tR\x11providerAccountId\"m\n" +
 	"\x05Error\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1e.poolhost.adapter.v1.ErrorKindR\x04kind\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"d\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"|\n" +
 	"\vErrorDetail\x12U\n" +
-	"\x15refreshed_credentials\x18\x01 \x01(\v2 .poolhost.adapter.v1.CredentialsR\x14refreshedCredentials\"\x11\n" +
+	"\x15refreshed_credentials\x18\x01 \x01(\v2 .poolhost.adapter.v1.CredentialsR\x14refreshedCredentials\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x11\n" +
 	"\x0fDescribeRequest\"\x83\x03\n" +
 	"\x10DescribeResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
