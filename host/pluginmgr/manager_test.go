@@ -665,3 +665,23 @@ func TestDeclaredSettingsDefaultsAndReload(t *testing.T) {
 		t.Errorf("after reload: %s %q, want failed naming the undeclared key", st.State, st.LastError)
 	}
 }
+
+// TestMalformedPluginLogLineCannotCrashTheHost: a plugin writing a JSON log line whose
+// @message is not a string (go-plugin's own relay panics on it, taking the host down)
+// is relayed, and the plugin and the host keep running.
+func TestMalformedPluginLogLineCannotCrashTheHost(t *testing.T) {
+	e := newEnv(t)
+	e.installID("alpha")
+	m, _, err := e.manager(e.config(`provider "alpha" {
+  settings = { stderr_line = "{\"@message\": 5, \"@level\": [1], \"@timestamp\": 7}" }
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mustGet(t, m, "alpha").Health(context.Background()); err != nil {
+		t.Fatalf("Health after the malformed line: %v", err)
+	}
+	if st := status(t, m, "alpha"); st.State != pluginmgr.StateRunning || st.Restarts != 0 {
+		t.Errorf("status = %+v, want running without restarts", st)
+	}
+}

@@ -417,6 +417,9 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 	}
 
 	cmd := exec.Command(pc.Binary)
+	// go-plugin's own lines (the exit line) carry the provider too; the plugin's stderr
+	// goes through a relay that a malformed log line cannot panic.
+	logger, stderr := grpcplugin.Logging(p.m.log.Named(p.id).With("provider", p.id), cmd.Path)
 	cmd.Env = pluginEnv(level, pcfg.PassEnv)
 	cmd.SysProcAttr = sysProcAttr()
 	cc := &plugin.ClientConfig{
@@ -427,7 +430,8 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		StartTimeout:     pcfg.StartTimeout,
-		Logger:           p.m.log.Named(p.id).With("provider", p.id), // go-plugin's own lines (the exit line) carry the provider too
+		Logger:           logger,
+		Stderr:           stderr,
 		GRPCDialOptions:  p.maxMessage(pcfg.MaxMessageBytes),
 	}
 	if pc.SHA256 != "" {

@@ -81,6 +81,7 @@ func Launch(path string, logOut io.Writer) (*grpcplugin.Client, func(), error) {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 	}
+	logger, stderr := grpcplugin.Logging(hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logOut}), path)
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: grpcplugin.VersionedPlugins(),
@@ -89,7 +90,8 @@ func Launch(path string, logOut io.Writer) (*grpcplugin.Client, func(), error) {
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		StartTimeout:     time.Minute, // generous: CI machines are slow and busy
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: filepath.Base(path), Level: hclog.Info, Output: logOut}),
+		Logger:           logger,      // the plugin's stderr goes through the relay, which a malformed line cannot panic
+		Stderr:           stderr,
 	})
 	rpc, err := pc.Client()
 	if err != nil {

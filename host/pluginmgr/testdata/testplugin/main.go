@@ -7,6 +7,7 @@
 //
 //	env_dump=<path>     write os.Environ() to path as a JSON array
 //	settings_dump=<p>   write the settings Configure received to p as a JSON object
+//	stderr_line=<text>  write text and a newline to stderr, as a plugin's logger would
 //	hang_file=<path>    Health blocks forever while path exists
 //	crash_on=<method>   exit(3) when that method is called ("connect", "health", ...)
 //	connect_delay=<d>   Connect waits d (honouring the context) before answering
@@ -114,6 +115,11 @@ func (a *adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
 		return sdk.Permanent("configure refused")
 	default:
 		return sdk.Temporary("configure failed")
+	}
+	if line := req.Settings["stderr_line"]; line != "" {
+		// fd 2 itself: go-plugin points os.Stderr at its stdio stream after start, while
+		// a plugin's logger (and any non-Go plugin) writes to the process's stderr.
+		os.NewFile(2, "stderr").WriteString(line + "\n")
 	}
 	if p := req.Settings["settings_dump"]; p != "" {
 		b, err := json.Marshal(req.Settings)

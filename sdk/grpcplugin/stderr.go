@@ -1,0 +1,126 @@
+package grpcplugin
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Logging returns what a host puts in go-plugin's ClientConfig for the plugin binary at
+// path: Logger, for go-plugin's own lines (start, exit), and Stderr, which relays each
+// line the plugin writes to stderr into log, under the binary's name, at the level the
+// line names.
+//
+// go-plugin's own relay is switched off, because it trusts the plugin: a JSON line
+// whose @message, @level or @timestamp is not a string panics the host (go-plugin v1.8,
+// log_entry.go's parseJSON). A plugin is a separate process precisely so that its
+// mistakes cannot take the host down, so the relay here reads every field defensively.
+func Logging(log hclog.Logger, path string) (logger hclog.Logger, stderr io.Writer) {
+	base := filepath.Base(path)
+	return quietRelay{Logger: log, name: base}, &stderrRelay{log: log.Named(base)}
+}
+
+// quietRelay hands go-plugin a disabled logger where it would relay the plugin's stderr
+// (it skips parsing when that logger is Off), and log everywhere else.
+type quietRelay struct {
+	hclog.Logger
+	name string
+}
+
+var off = hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard})
+
+func (q quietRelay) Named(name string) hclog.Logger {
+	if name == q.name {
+		return off
+	}
+	return q.Logger.Named(name)
+}
+
+// maxLine bounds what the relay buffers of one line; the rest of a longer line is
+// relayed in pieces, at Debug, as go-plugin does.
+const maxLine = 64 << 10
+
+// stderrRelay receives the plugin's stderr as go-plugin copies it (each line, then its
+// newline, in separate writes) and logs whole lines.
+type stderrRelay struct {
+	log     hclog.Logger
+	mu      sync.Mutex
+	buf     []byte
+	inPanic bool // a Go panic started: its untagged trace is an error, not debug noise
+}
+
+func (r *stderrRelay) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			r.buf = append(r.buf, p...)
+			if len(r.buf) > maxLine {
+				r.log.Debug(string(r.buf))
+				r.buf = r.buf[:0]
+			}
+			break
+		}
+		r.buf = append(r.buf, p[:i]...)
+		r.relay(r.buf)
+		r.buf = r.buf[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (r *stderrRelay) relay(line []byte) {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
+	}
+	var raw map[string]any
+	if json.Unmarshal(line, &raw) != nil {
+		text := string(line)
+		switch {
+		case strings.HasPrefix(text, "panic: "), strings.HasPrefix(text, "fatal error: "):
+			r.inPanic = true
+			r.log.Error(text)
+		case r.inPanic:
+			r.log.Error(text)
+		default:
+			r.log.Debug(text)
+		}
+		return
+	}
+	level := hclog.Debug
+	if s, ok := raw["@level"].(string); ok {
+		if l := hclog.LevelFromString(s); l != hclog.NoLevel {
+			level = l
+		}
+	}
+	msg := ""
+	if v, ok := raw["@message"]; ok {
+		if s, ok := v.(string); ok {
+			msg = s
+		} else {
+			msg = fmt.Sprint(v)
+		}
+	}
+	delete(raw, "@level")
+	delete(raw, "@message")
+	delete(raw, "@timestamp") // the host stamps its own lines
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, k, raw[k])
+	}
+	r.log.Log(level, msg, args...)
+}
