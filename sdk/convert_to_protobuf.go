@@ -84,7 +84,28 @@ func devicesToProto(ds []Device) []*pb.Device {
 }
 
 func webhookResultToProto(r WebhookResult) *pb.WebhookResult {
-	return &pb.WebhookResult{Readings: readingsToProto(r.Readings), DeliveryId: r.DeliveryID, ProviderAccountId: r.ProviderAccountID}
+	return &pb.WebhookResult{
+		Readings: readingsToProto(r.Readings), DeliveryId: r.DeliveryID, ProviderAccountId: r.ProviderAccountID,
+		TestSessions: testSessionsToProto(r.TestSessions),
+	}
+}
+
+func testSessionsToProto(ss []TestSession) []*pb.TestSession {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]*pb.TestSession, len(ss))
+	for i, s := range ss {
+		rs := make([]*pb.TestResult, len(s.Results))
+		for j, r := range s.Results {
+			rs[j] = &pb.TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit}
+		}
+		out[i] = &pb.TestSession{
+			ProviderDeviceId: s.ProviderDeviceID, TakenAt: timeToProto(s.TakenAt),
+			Method: s.Method, Notes: s.Notes, Results: rs,
+		}
+	}
+	return out
 }
 
 func readingsToProto(rs []Reading) []*pb.Reading {

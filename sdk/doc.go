@@ -7,6 +7,12 @@
 // every call carries the credentials, settings and raw input it needs, and any call that
 // refreshed credentials hands them back for the host to store.
 //
+// What a plugin returns is measured values only, in two shapes: [Reading]s, a sensor's
+// values one by one, and [TestSession]s, water tests whose results were taken together on
+// one sample (a photometer, a lab). The host keeps them apart — readings in the pool's
+// sensor readings, sessions as the pool's test sessions — and judges both with the same
+// vocabulary (sdk/metric). Pool configuration is never a measured value.
+//
 // Subpackages: sdk/metric holds the metric vocabulary and unit conversions, sdk/signature
 // the constant-time webhook signature checks, sdk/sdktest helpers for testing an adapter
 // over the real wire, and sdk/grpcplugin the wire shims (used by the host).

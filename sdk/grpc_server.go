@@ -167,6 +167,7 @@ func (s *grpcServer) PollReadings(ctx context.Context, req *pb.PollReadingsReque
 		NextCursor:           res.NextCursor,
 		RefreshedCredentials: credentialsToProto(res.RefreshedCredentials),
 		NotBefore:            timeToProto(res.NotBefore),
+		TestSessions:         testSessionsToProto(res.TestSessions),
 	}, nil
 }
 

@@ -223,6 +223,40 @@ type WebhookResult struct {
 	// writes only to verified devices of accounts whose ExternalAccountID it is; a
 	// device id verified for several accounts is otherwise dropped as ambiguous.
 	ProviderAccountID string
+	// TestSessions are water tests the payload reports (a photometer cloud's panel of
+	// results), stored as test sessions of the device's pool, never as readings.
+	TestSessions []TestSession
+}
+
+// TestSession is one water test a provider reports: several results taken together on
+// one sample, by a photometer, a lab, or a user in the provider's app. The host stores it
+// as a test session of the pool its device is linked to, beside the sessions members
+// enter, and never in sensor readings. Its results are validated and converted exactly
+// as readings are (same metrics, units and drop reasons).
+type TestSession struct {
+	// ProviderDeviceID is the device (or the provider's tester) that took the test; it
+	// routes the session exactly as a reading's does.
+	ProviderDeviceID string
+	// TakenAt is when the sample was tested. The zero Time means "when the host
+	// received it" (a webhook with a DeliveryID: its first receipt). The device and
+	// TakenAt identify the session: one redelivered stores nothing new, so give the
+	// provider's own time whenever it has one.
+	TakenAt time.Time
+	// Method is "strips", "drops", "photometer", "lab" or "other"; any other value,
+	// "" included, is stored as "other".
+	Method string
+	// Notes are shown with the session (at most 2000 bytes).
+	Notes   string
+	Results []TestResult
+}
+
+// TestResult is one result of a test session: a metric of sdk/metric, its value, and its
+// unit ("" is the metric's canonical unit). One result per metric: a repeated metric is
+// dropped.
+type TestResult struct {
+	Metric string
+	Value  float64
+	Unit   string
 }
 
 // PollRequest asks for readings newer than Cursor ("" on the first poll).
@@ -242,4 +276,6 @@ type PollResult struct {
 	// per-user quota. It is a hint: the host polls at the later of NotBefore and the
 	// provider's poll interval, and never defers a poll by more than a few hours.
 	NotBefore time.Time
+	// TestSessions are water tests taken since the cursor (see [TestSession]).
+	TestSessions []TestSession
 }

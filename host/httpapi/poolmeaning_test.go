@@ -330,6 +330,23 @@ func TestTestSessions(t *testing.T) {
 		e.must(403, req{method: "DELETE", path: fmt.Sprintf("%s/%d", base, c.Session.ID), token: f.users["editor"].Token})
 		e.must(204, req{method: "DELETE", path: fmt.Sprintf("%s/%d", base, f.session), token: f.users["owner"].Token})
 		e.must(404, req{method: "GET", path: fmt.Sprintf("%s/%d", base, f.session), token: f.users["owner"].Token})
+		// The list says who submitted each session: a member, or a provider's device
+		// (ingest stores those; see host/ingest/sessions_test.go).
+		dev := int64(4242)
+		_, _, err := e.st.InsertTestSession(context.Background(), store.TestSession{PoolID: f.pool, TakenAt: time.Now().Add(-time.Minute),
+			Method: "photometer", Provider: "generic", DeviceID: &dev, Results: []store.TestResult{{Metric: "ph", Value: 7.2, Unit: "pH"}}})
+		must(t, err)
+		list.TestSessions = nil
+		e.must(200, req{method: "GET", path: base, token: f.users["viewer"].Token}).json(t, &list)
+		sources := map[string]pools.TestSession{}
+		for _, s := range list.TestSessions {
+			sources[s.Source] = s
+		}
+		if p, m := sources[pools.SourceProvider], sources[pools.SourceMember]; len(list.TestSessions) != 2 ||
+			p.Provider != "generic" || p.DeviceID == nil || *p.DeviceID != dev || p.AuthorID != nil ||
+			m.AuthorID == nil || m.Provider != "" || m.DeviceID != nil {
+			t.Fatalf("sessions by source: %+v", list.TestSessions)
+		}
 		// Test sessions are never sensor readings.
 		n, err := e.st.CountReadings(context.Background(), f.pool)
 		must(t, err)

@@ -38,6 +38,10 @@ type Request struct {
 	// (sdk.WebhookResult.ProviderAccountID), "" when it names none.
 	ProviderAccountID string
 	Readings          []sdk.Reading
+	// TestSessions are water tests the provider reported (sessions.go): stored as test
+	// sessions of their devices' pools, never as readings. A request with any is stored
+	// in a transaction of its own; the group commit is for readings.
+	TestSessions []sdk.TestSession
 	// ReceivedAt is when the host received the readings; it is stored with each row and
 	// anchors the timestamp window. Zero means now.
 	ReceivedAt time.Time
@@ -80,6 +84,9 @@ type Result struct {
 	// not prove an owner for (unverified_device, ambiguous_device): for the audit trail,
 	// where operators look for squatters and misconfigured fleets. Not sent back.
 	Unowned map[string][]string `json:"-"`
+	// TestSessions counts what became of the request's test sessions; nil when it had
+	// none.
+	TestSessions *SessionsResult `json:"testSessions,omitempty"`
 }
 
 // DroppedTotal sums the dropped counts.
@@ -127,7 +134,7 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
 	// resolution, a webhook's audit row), and "nothing new" is the commonest outcome.
 	p := s.prepare(req)
 	var err error
-	if (len(p.values) > 0 || req.Audit != nil) && req.Finish == nil && !p.untimedDelivery {
+	if (len(p.values) > 0 || req.Audit != nil) && req.Finish == nil && !p.untimedDelivery && len(p.sessions) == 0 {
 		err = s.batch.do(ctx, p)
 	} else {
 		err = s.ingestOne(ctx, p)
@@ -138,6 +145,10 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
 	s.count(req.Provider, p.res)
 	if n := p.res.DroppedTotal(); n > 0 {
 		s.log.Debug("readings dropped", "provider", req.Provider, "account", req.AccountID, "dropped", p.res.Dropped)
+	}
+	if ts := p.res.TestSessions; ts != nil && (len(ts.Dropped) > 0 || len(ts.ResultsDropped) > 0) {
+		s.log.Debug("test sessions dropped", "provider", req.Provider, "account", req.AccountID,
+			"dropped", ts.Dropped, "results_dropped", ts.ResultsDropped)
 	}
 	return p.res, nil
 }
@@ -158,6 +169,11 @@ type pending struct {
 	res        Result
 	rows       []store.Reading
 	stampLater []int // rows whose recorded_at is the delivery's first receipt
+
+	// Test sessions (sessions.go): checked by prepare, rows set by build.
+	sessions          []checkedSession
+	sessionRows       []store.TestSession
+	sessionStampLater []int
 }
 
 // prepare validates req's readings; it needs no database.
@@ -188,6 +204,9 @@ func (s *Service) prepare(req Request) *pending {
 			p.ids = append(p.ids, r.ProviderDeviceID)
 		}
 	}
+	p.prepareSessions(win)
+	p.res = p.checked
+	p.res.TestSessions = p.checked.TestSessions.clone()
 	return p
 }
 
@@ -198,11 +217,13 @@ func (p *pending) build(devices []store.Device) {
 	for k, v := range p.checked.Dropped {
 		p.res.Dropped[k] = v
 	}
+	p.res.TestSessions = p.checked.TestSessions.clone()
 	p.rows, p.stampLater = nil, nil
-	if len(p.values) == 0 {
+	if len(p.values) == 0 && len(p.sessions) == 0 {
 		return
 	}
 	targets := resolve(devices, p.req.AccountID, p.req.ProviderAccountID)
+	p.buildSessions(targets)
 	p.rows = make([]store.Reading, 0, len(p.values))
 	for _, v := range p.values {
 		untimed := !v.reading.HasTime()
@@ -239,7 +260,7 @@ func (p *pending) build(devices []store.Device) {
 // stamp gives the rows of readings without their own timestamp the delivery's first
 // receipt time, recording this sighting in tx.
 func (p *pending) stamp(ctx context.Context, tx *store.Tx) error {
-	if len(p.stampLater) == 0 || p.req.DeliveryID == "" {
+	if (len(p.stampLater) == 0 && len(p.sessionStampLater) == 0) || p.req.DeliveryID == "" {
 		return nil
 	}
 	first, err := tx.RecordDelivery(ctx, store.DeliveryKey{
@@ -253,6 +274,9 @@ func (p *pending) stamp(ctx context.Context, tx *store.Tx) error {
 	first = first.UTC().Truncate(time.Microsecond)
 	for _, i := range p.stampLater {
 		p.rows[i].RecordedAt = first
+	}
+	for _, i := range p.sessionStampLater {
+		p.sessionRows[i].TakenAt = first
 	}
 	return nil
 }
@@ -268,7 +292,7 @@ func (p *pending) audit() (store.AuditEvent, bool) {
 // ingestOne stores one request in a transaction of its own.
 func (s *Service) ingestOne(ctx context.Context, p *pending) error {
 	var devices []store.Device
-	if len(p.values) > 0 {
+	if len(p.ids) > 0 {
 		// Every account's copy of the devices, even for an account-scoped request: a
 		// device found only under other accounts is foreign, not unknown.
 		var err error
@@ -278,7 +302,7 @@ func (s *Service) ingestOne(ctx context.Context, p *pending) error {
 		}
 	}
 	p.build(devices)
-	if len(p.rows) == 0 && p.req.Finish == nil && p.req.Audit == nil {
+	if len(p.rows) == 0 && len(p.sessionRows) == 0 && p.req.Finish == nil && p.req.Audit == nil {
 		return nil
 	}
 	return s.store.InTx(ctx, func(tx *store.Tx) error {
@@ -293,6 +317,9 @@ func (s *Service) ingestOne(ctx context.Context, p *pending) error {
 			}
 			p.res.Accepted = inserted
 			p.res.Duplicates = len(p.rows) - inserted
+		}
+		if err := p.insertSessions(ctx, tx); err != nil {
+			return fmt.Errorf("insert test sessions: %w", err)
 		}
 		if e, ok := p.audit(); ok {
 			if _, err := tx.AppendAudit(ctx, e); err != nil {

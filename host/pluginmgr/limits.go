@@ -23,7 +23,7 @@ import (
 
 // checkAnswer returns the name of the first cap the answer exceeds and an error saying
 // by how much, or "" and nil.
-func checkAnswer(lim config.Plugins, deliveryID, accountID string, rs []sdk.Reading) (string, error) {
+func checkAnswer(lim config.Plugins, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession) (string, error) {
 	if n := len(accountID); n > lim.MaxDeviceIDBytes {
 		return "account_id", sdk.Permanent("plugin answer refused: provider account id of %d bytes exceeds plugins.max_device_id_bytes (%d)", n, lim.MaxDeviceIDBytes)
 	}
@@ -32,6 +32,31 @@ func checkAnswer(lim config.Plugins, deliveryID, accountID string, rs []sdk.Read
 	}
 	if n := len(rs); n > lim.MaxReadingsPerCall {
 		return "readings", sdk.Permanent("plugin answer refused: %d readings exceed plugins.max_readings_per_call (%d)", n, lim.MaxReadingsPerCall)
+	}
+	// A test session's results are measurements too: they share the readings' cap, and
+	// each session counts one more for its own row.
+	n := len(rs)
+	for _, s := range ss {
+		n += 1 + len(s.Results)
+	}
+	if n > lim.MaxReadingsPerCall {
+		return "readings", sdk.Permanent("plugin answer refused: %d readings, test sessions and results exceed plugins.max_readings_per_call (%d)", n, lim.MaxReadingsPerCall)
+	}
+	for i, s := range ss {
+		if len(s.ProviderDeviceID) > lim.MaxDeviceIDBytes {
+			return "device_id", sdk.Permanent("plugin answer refused: test session %d has a device_id of %d bytes, over plugins.max_device_id_bytes (%d)", i, len(s.ProviderDeviceID), lim.MaxDeviceIDBytes)
+		}
+		if len(s.Notes) > maxTestNotesBytes {
+			return "notes", sdk.Permanent("plugin answer refused: test session %d has notes of %d bytes, over %d", i, len(s.Notes), maxTestNotesBytes)
+		}
+		for j, r := range s.Results {
+			if len(r.Metric) > lim.MaxMetricBytes {
+				return "metric", sdk.Permanent("plugin answer refused: test session %d result %d has a metric of %d bytes, over plugins.max_metric_bytes (%d)", i, j, len(r.Metric), lim.MaxMetricBytes)
+			}
+			if len(r.Unit) > lim.MaxUnitBytes {
+				return "unit", sdk.Permanent("plugin answer refused: test session %d result %d has a unit of %d bytes, over plugins.max_unit_bytes (%d)", i, j, len(r.Unit), lim.MaxUnitBytes)
+			}
+		}
 	}
 	for i, r := range rs {
 		for _, f := range []struct {
@@ -51,12 +76,15 @@ func checkAnswer(lim config.Plugins, deliveryID, accountID string, rs []sdk.Read
 	return "", nil
 }
 
+// maxTestNotesBytes caps a test session's notes, as members' are (pools.MaxNotesLength).
+const maxTestNotesBytes = 2000
+
 // refuseAnswer checks an answer, counting a refusal by the cap it broke.
-func (p *Plugin) refuseAnswer(method, deliveryID, accountID string, rs []sdk.Reading) error {
+func (p *Plugin) refuseAnswer(method, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession) error {
 	p.mu.Lock()
 	lim := caps(p.pcfg)
 	p.mu.Unlock()
-	limit, err := checkAnswer(lim, deliveryID, accountID, rs)
+	limit, err := checkAnswer(lim, deliveryID, accountID, rs, ss)
 	if err != nil {
 		p.m.metrics.refused.WithLabelValues(p.id, method, limit).Inc()
 		p.m.log.Warn("plugin answer refused", "provider", p.id, "method", method, "limit", limit, "error", err)

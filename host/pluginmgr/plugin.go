@@ -147,7 +147,7 @@ func (p *Plugin) Webhook(ctx context.Context, req sdk.WebhookRequest) (res sdk.W
 		return err
 	})
 	if err == nil {
-		if err = p.refuseAnswer("webhook", res.DeliveryID, res.ProviderAccountID, res.Readings); err != nil {
+		if err = p.refuseAnswer("webhook", res.DeliveryID, res.ProviderAccountID, res.Readings, res.TestSessions); err != nil {
 			return sdk.WebhookResult{}, err
 		}
 	}
@@ -164,7 +164,7 @@ func (p *Plugin) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (res
 	})
 	if err == nil {
 		// Verified, then unusable: the payload is authentic and kept as a parse failure.
-		if err = p.refuseAnswer("ingest_webhook", res.DeliveryID, res.ProviderAccountID, res.Readings); err != nil {
+		if err = p.refuseAnswer("ingest_webhook", res.DeliveryID, res.ProviderAccountID, res.Readings, res.TestSessions); err != nil {
 			return sdk.WebhookResult{}, &grpcplugin.ParseError{Err: err}
 		}
 	}
@@ -177,7 +177,7 @@ func (p *Plugin) PollReadings(ctx context.Context, req sdk.PollRequest) (res sdk
 		return err
 	})
 	if err == nil {
-		if err = p.refuseAnswer("poll_readings", "", "", res.Readings); err != nil {
+		if err = p.refuseAnswer("poll_readings", "", "", res.Readings, res.TestSessions); err != nil {
 			// Tokens the plugin rotated on the way are still the account's: losing them
 			// would lock it out.
 			return sdk.PollResult{}, sdk.WithRefreshedCredentials(err, res.RefreshedCredentials)

@@ -274,7 +274,7 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 	}
 	now := w.cfg.Now()
 	out, err := w.d.Ingest.Ingest(ctx, ingest.Request{
-		Provider: ps.Provider, AccountID: ps.AccountID, Readings: res.Readings, ReceivedAt: now,
+		Provider: ps.Provider, AccountID: ps.AccountID, Readings: res.Readings, TestSessions: res.TestSessions, ReceivedAt: now,
 		Finish: func(ctx context.Context, tx *store.Tx, _ ingest.Result) error {
 			if res.RefreshedCredentials != nil {
 				if err := tx.UpdateAccountCredentials(ctx, ps.AccountID, res.RefreshedCredentials); err != nil {
@@ -299,6 +299,9 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 		return w.fail(ctx, log, ps, iv, err)
 	}
 	log.Debug("polled", "accepted", out.Accepted, "duplicates", out.Duplicates, "dropped", out.DroppedTotal())
+	if ts := out.TestSessions; ts != nil {
+		log.Debug("polled test sessions", "accepted", ts.Accepted, "duplicates", ts.Duplicates, "dropped", ts.Dropped, "results_dropped", ts.ResultsDropped)
+	}
 	return "succeeded"
 }
 

@@ -17,7 +17,7 @@ import (
 )
 
 // Methods of a water test.
-var Methods = []string{"strips", "drops", "photometer", "lab", "other"}
+var Methods = ingest.TestMethods
 
 // Test session limits.
 const (
@@ -46,13 +46,17 @@ type NewTestSession struct {
 
 // TestSession is a stored session as members see it.
 type TestSession struct {
-	ID        int64        `json:"id"`
-	PoolID    int64        `json:"poolId"`
-	TakenAt   time.Time    `json:"takenAt"`
-	Method    string       `json:"method"`
-	Notes     string       `json:"notes"`
+	ID      int64     `json:"id"`
+	PoolID  int64     `json:"poolId"`
+	TakenAt time.Time `json:"takenAt"`
+	Method  string    `json:"method"`
+	Notes   string    `json:"notes"`
+	// Source is "member" (AuthorID entered it) or "provider" (Provider submitted it for
+	// its device DeviceID).
+	Source    string       `json:"source"`
 	AuthorID  *int64       `json:"authorId,omitempty"`
 	Provider  string       `json:"provider,omitempty"`
+	DeviceID  *int64       `json:"deviceId,omitempty"`
 	CreatedAt time.Time    `json:"createdAt"`
 	Results   []TestResult `json:"results"`
 }
@@ -66,11 +70,13 @@ type TestResult struct {
 }
 
 // DroppedResult says why one submitted result was not kept.
-type DroppedResult struct {
-	Index  int    `json:"index"`
-	Metric string `json:"metric"`
-	Reason string `json:"reason"`
-}
+type DroppedResult = ingest.DroppedResult
+
+// Sources of a test session.
+const (
+	SourceMember   = "member"
+	SourceProvider = "provider"
+)
 
 // Created is the answer to a new session: what was kept, and what was dropped by reason
 // (the reasons and counts of ingest.Result.Dropped).
@@ -82,7 +88,11 @@ type Created struct {
 
 func sessionOf(s store.TestSession) TestSession {
 	out := TestSession{ID: s.ID, PoolID: s.PoolID, TakenAt: s.TakenAt.UTC(), Method: s.Method, Notes: s.Notes,
-		AuthorID: s.AuthorID, Provider: s.Provider, CreatedAt: s.CreatedAt.UTC(), Results: make([]TestResult, 0, len(s.Results))}
+		Source: SourceMember, AuthorID: s.AuthorID, Provider: s.Provider, DeviceID: s.DeviceID,
+		CreatedAt: s.CreatedAt.UTC(), Results: make([]TestResult, 0, len(s.Results))}
+	if s.Provider != "" {
+		out.Source = SourceProvider
+	}
 	for _, r := range s.Results {
 		out.Results = append(out.Results, TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Quality: r.Quality})
 	}
@@ -90,31 +100,24 @@ func sessionOf(s store.TestSession) TestSession {
 }
 
 // CheckResults validates and converts a session's results exactly as sensor readings
-// are (ingest.CheckMeasurement): the kept results in canonical units, and the dropped
-// ones with their reasons. A metric given twice keeps its first result.
+// are, and as a provider's sessions' are (ingest.CheckResults): the kept results in
+// canonical units, and the dropped ones with their reasons. A metric given twice keeps
+// its first result.
 func CheckResults(in []ResultInput) ([]store.TestResult, map[string]int, []DroppedResult) {
-	kept := []store.TestResult{}
-	dropped := map[string]int{}
-	list := []DroppedResult{}
-	var seen []string
+	rs := make([]sdk.TestResult, len(in))
 	for i, r := range in {
-		m, reason := ingest.CheckMeasurement(r.Metric, r.Value, r.Unit, sdk.QualityUnknown)
-		if reason == "" && slices.Contains(seen, r.Metric) {
-			reason = DropDuplicateMetric
-		}
-		if reason != "" {
-			dropped[reason]++
-			list = append(list, DroppedResult{Index: i, Metric: r.Metric, Reason: reason})
-			continue
-		}
-		seen = append(seen, r.Metric)
-		kept = append(kept, store.TestResult{Metric: r.Metric, Value: m.Value, Unit: m.Unit, Quality: string(m.Quality)})
+		rs[i] = sdk.TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit}
+	}
+	kept, list := ingest.CheckResults(rs)
+	dropped := map[string]int{}
+	for _, d := range list {
+		dropped[d.Reason]++
 	}
 	return kept, dropped, list
 }
 
 // DropDuplicateMetric: a session has one result per metric; a repeated one is dropped.
-const DropDuplicateMetric = "duplicate_metric"
+const DropDuplicateMetric = ingest.DropDuplicateMetric
 
 // CreateTestSession stores a member's water test. Owners and editors.
 func (s *Service) CreateTestSession(ctx context.Context, a auth.Actor, poolID int64, in NewTestSession) (Created, error) {

@@ -278,6 +278,7 @@ func (w *Worker) process(ctx context.Context, f store.Failure) result {
 		AccountID:         f.AccountID,
 		ProviderAccountID: parsed.ProviderAccountID,
 		Readings:          parsed.Readings,
+		TestSessions:      parsed.TestSessions,
 		// The original receipt and the delivery id: a redelivery the webhook route
 		// already stored (or will store) dedupes against this attempt's readings.
 		ReceivedAt: f.ReceivedAt,
@@ -291,6 +292,9 @@ func (w *Worker) process(ctx context.Context, f store.Failure) result {
 			details := store.Details{"attempt": f.Attempts, "accepted": res.Accepted, "duplicates": res.Duplicates}
 			if len(res.Dropped) > 0 {
 				details["dropped"] = res.Dropped
+			}
+			if res.TestSessions != nil {
+				details["test_sessions_result"] = res.TestSessions
 			}
 			_, err := tx.AppendAudit(ctx, store.AuditEvent{
 				At: w.cfg.Now(), Action: ActionRetrySucceeded, Actor: store.ActorSystem, Provider: f.Provider,

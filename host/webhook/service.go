@@ -327,6 +327,7 @@ func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time
 		AccountID:         dl.AccountID,
 		ProviderAccountID: wr.ProviderAccountID,
 		Readings:          wr.Readings,
+		TestSessions:      wr.TestSessions,
 		ReceivedAt:        receivedAt,
 		DeliveryID:        wr.DeliveryID,
 		// An audit row and nothing else: the delivery may share its transaction with
@@ -356,6 +357,12 @@ func receivedDetails(dl Delivery, wr sdk.WebhookResult, res ingest.Result) store
 	}
 	if len(res.Dropped) > 0 {
 		d["dropped"] = res.Dropped
+	}
+	if res.TestSessions != nil {
+		// Kept, replayed and dropped alike: a delivery of sessions that all were
+		// duplicates or dropped is recorded as such.
+		d["test_sessions"] = len(wr.TestSessions)
+		d["test_sessions_result"] = res.TestSessions
 	}
 	if len(res.Unowned) > 0 {
 		// Which devices a provider-level delivery could not prove an owner for: what an

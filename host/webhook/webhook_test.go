@@ -77,6 +77,12 @@ func (l *logBuffer) lines(t *testing.T, msg string) []map[string]any {
 
 func newEnv(t *testing.T, eng ingesttest.Engine, mutate func(*webhook.Deps, *ingest.Service)) *env {
 	t.Helper()
+	return newEnvIn(t, eng, pluginDir, mutate)
+}
+
+// newEnvIn is newEnv with the plugin binaries of dir.
+func newEnvIn(t *testing.T, eng ingesttest.Engine, pluginDir string, mutate func(*webhook.Deps, *ingest.Service)) *env {
+	t.Helper()
 	s := eng.Open(t)
 	e := &env{s: s, reg: prometheus.NewRegistry(), files: t.TempDir(), logs: &logBuffer{}}
 	e.mine = ingesttest.Seed(t, s, "generic", "owner@example.com", map[string]string{"webhook_secret": accountSecret}, []string{"probe"}, []string{"loose"})

@@ -45,4 +45,17 @@
 // RFC 3339 (absent: when poolhost received it); quality optional (good, suspect,
 // out_of_range). A body that is not this shape is rejected as permanent; readings the
 // host cannot accept (unknown metric, absurd value) are dropped and counted by the host.
+//
+// A report may also carry water tests (a photometer's or a lab's panel of results),
+// which the host stores as test sessions of the device's pool, never as readings:
+//
+//	"test_sessions": [
+//	  {"taken_at": "2026-01-01T08:00:00Z", "method": "photometer", "notes": "after rain",
+//	   "results": [{"metric": "free_chlorine", "value": 1.2, "unit": "ppm"},
+//	               {"metric": "cyanuric_acid", "value": 40}]}
+//	]
+//
+// taken_at absent means when poolhost received it; the device and taken_at identify a
+// session, so a resent one is stored once. method is strips, drops, photometer, lab or
+// other. Results are judged exactly as readings are.
 package generic

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -283,6 +284,32 @@ func TestWebhook(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWebhookTestSessions: a report's test_sessions become sdk.TestSessions of its
+// device; a malformed one fails the delivery as permanent, as a malformed reading does.
+func TestWebhookTestSessions(t *testing.T) {
+	c := setup(t)
+	res, err := c.Webhook(t.Context(), sdk.WebhookRequest{Body: fixture(t, "test_sessions.json"), ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sdk.TestSession{
+		{ProviderDeviceID: "pool-probe-1", TakenAt: time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC), Method: "photometer", Notes: "after rain",
+			Results: []sdk.TestResult{{Metric: "free_chlorine", Value: 1.2, Unit: "ppm"}, {Metric: "cyanuric_acid", Value: 40}}},
+		{ProviderDeviceID: "pool-probe-1", Results: []sdk.TestResult{{Metric: "salt", Value: 3.2, Unit: "g/L"}}},
+	}
+	if len(res.Readings) != 1 || !reflect.DeepEqual(res.TestSessions, want) {
+		t.Fatalf("got %d readings and sessions\n %+v\nwant\n %+v", len(res.Readings), res.TestSessions, want)
+	}
+	for _, body := range []string{
+		`{"device_id":"a","test_sessions":[{"taken_at":"yesterday","results":[]}]}`,
+		`{"device_id":"a","test_sessions":[{"results":[{"metric":"ph"}]}]}`,
+		`{"device_id":"a","test_sessions":[{"results":[{"value":7}]}]}`,
+	} {
+		_, err := c.Webhook(t.Context(), sdk.WebhookRequest{Body: []byte(body), ReceivedAt: time.Now()})
+		wantKind(t, err, sdk.KindPermanent)
 	}
 }
 

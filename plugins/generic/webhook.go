@@ -17,6 +17,27 @@ import (
 type Report struct {
 	DeviceID string          `json:"device_id"`
 	Readings []ReportReading `json:"readings"`
+	// TestSessions are water tests of the device's pool (a photometer's panel): the
+	// host stores them as test sessions, not readings. Optional.
+	TestSessions []ReportTestSession `json:"test_sessions,omitempty"`
+}
+
+// ReportTestSession is one water test in a Report: several results taken together.
+type ReportTestSession struct {
+	// TakenAt is RFC 3339; empty means "when poolhost received it". With the device it
+	// identifies the session: a resent one is stored once.
+	TakenAt string `json:"taken_at,omitempty"`
+	// Method is strips, drops, photometer, lab or other.
+	Method  string             `json:"method,omitempty"`
+	Notes   string             `json:"notes,omitempty"`
+	Results []ReportTestResult `json:"results"`
+}
+
+// ReportTestResult is one result of a ReportTestSession.
+type ReportTestResult struct {
+	Metric string   `json:"metric"`
+	Value  *float64 `json:"value"`
+	Unit   string   `json:"unit,omitempty"`
 }
 
 // ReportReading is one measurement in a Report.
@@ -58,8 +79,37 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 			}
 			res.Readings = append(res.Readings, r)
 		}
+		for j, in := range rep.TestSessions {
+			s, err := in.toTestSession(rep.DeviceID)
+			if err != nil {
+				return res, sdk.Permanent("report %d test session %d: %v", i, j, err)
+			}
+			res.TestSessions = append(res.TestSessions, s)
+		}
 	}
 	return res, nil
+}
+
+func (in ReportTestSession) toTestSession(deviceID string) (sdk.TestSession, error) {
+	s := sdk.TestSession{ProviderDeviceID: deviceID, Method: strings.TrimSpace(in.Method), Notes: in.Notes}
+	if in.TakenAt != "" {
+		var err error
+		if s.TakenAt, err = time.Parse(time.RFC3339Nano, in.TakenAt); err != nil {
+			return sdk.TestSession{}, fmt.Errorf("taken_at %q is not RFC 3339", in.TakenAt)
+		}
+	}
+	for k, r := range in.Results {
+		name := strings.ToLower(strings.TrimSpace(r.Metric))
+		if name == "" {
+			return sdk.TestSession{}, fmt.Errorf("result %d: metric is required", k)
+		}
+		if r.Value == nil {
+			return sdk.TestSession{}, fmt.Errorf("result %d: %s: value is required", k, name)
+		}
+		// Units, ranges and repeated metrics are the host's job, as for readings.
+		s.Results = append(s.Results, sdk.TestResult{Metric: name, Value: *r.Value, Unit: strings.TrimSpace(r.Unit)})
+	}
+	return s, nil
 }
 
 // decodeReports accepts a single report object or an array of them.

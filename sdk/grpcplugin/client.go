@@ -138,6 +138,7 @@ func (c *Client) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Pol
 		NextCursor:           res.GetNextCursor(),
 		RefreshedCredentials: credentialsFromProto(res.GetRefreshedCredentials()),
 		NotBefore:            timeFromProto(res.GetNotBefore()),
+		TestSessions:         testSessionsFromProto(res.GetTestSessions()),
 	}, nil
 }
 

@@ -83,7 +83,26 @@ func devicesFromProto(ds []*pb.Device) []sdk.Device {
 func webhookResultFromProto(r *pb.WebhookResult) sdk.WebhookResult {
 	return sdk.WebhookResult{
 		Readings: readingsFromProto(r.GetReadings()), DeliveryID: r.GetDeliveryId(), ProviderAccountID: r.GetProviderAccountId(),
+		TestSessions: testSessionsFromProto(r.GetTestSessions()),
 	}
+}
+
+func testSessionsFromProto(ss []*pb.TestSession) []sdk.TestSession {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]sdk.TestSession, len(ss))
+	for i, s := range ss {
+		rs := make([]sdk.TestResult, len(s.GetResults()))
+		for j, r := range s.GetResults() {
+			rs[j] = sdk.TestResult{Metric: r.GetMetric(), Value: r.GetValue(), Unit: r.GetUnit()}
+		}
+		out[i] = sdk.TestSession{
+			ProviderDeviceID: s.GetProviderDeviceId(), TakenAt: timeFromProto(s.GetTakenAt()),
+			Method: s.GetMethod(), Notes: s.GetNotes(), Results: rs,
+		}
+	}
+	return out
 }
 
 func readingsFromProto(rs []*pb.Reading) []sdk.Reading {

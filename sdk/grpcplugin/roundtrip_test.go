@@ -46,6 +46,12 @@ var (
 		{ProviderDeviceID: "dev-2", Metric: "salt", Value: math.Inf(1), Quality: sdk.QualityOutOfRange},
 		{ProviderDeviceID: "dev-3", Metric: "ph", Value: 7, Timed: true}, // explicitly 0001-01-01T00:00:00Z, not "no time"
 	}
+	sessions = []sdk.TestSession{
+		{ProviderDeviceID: "dev-1", TakenAt: t0, Method: "photometer", Notes: "pool side, été ✓", Results: []sdk.TestResult{
+			{Metric: "free_chlorine", Value: 1.5, Unit: "ppm"}, {Metric: "cyanuric_acid", Value: math.Inf(-1)}, {Metric: "ph", Value: 7.4},
+		}},
+		{ProviderDeviceID: "dev-2", Results: []sdk.TestResult{}}, // no time, no method, no results
+	}
 )
 
 // rpc drives one adapter method over the wire. install makes the fake answer with the
@@ -90,11 +96,11 @@ func rpcs() []rpc {
 		},
 		RefreshedCredentials: fresh,
 	}
-	hookRes := sdk.WebhookResult{Readings: readings, DeliveryID: "msg_123"}
+	hookRes := sdk.WebhookResult{Readings: readings, DeliveryID: "msg_123", TestSessions: sessions}
 	provHook := hookReq
 	provHook.Account, provHook.AccountSecret = nil, "" // provider-level URL
 	poll := sdk.PollRequest{Account: acct, Cursor: "c-1"}
-	pollRes := sdk.PollResult{Readings: readings, NextCursor: "c-2", RefreshedCredentials: fresh, NotBefore: t0.Add(time.Hour)}
+	pollRes := sdk.PollResult{Readings: readings, NextCursor: "c-2", RefreshedCredentials: fresh, NotBefore: t0.Add(time.Hour), TestSessions: sessions}
 
 	return []rpc{
 		{

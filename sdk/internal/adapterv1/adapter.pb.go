@@ -651,8 +651,10 @@ type WebhookResult struct {
 	// names one: a provider-level delivery then reaches only devices of accounts with this
 	// external account id.
 	ProviderAccountId string `protobuf:"bytes,3,opt,name=provider_account_id,json=providerAccountId,proto3" json:"provider_account_id,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Water tests the payload reports, stored as test sessions, never as readings.
+	TestSessions  []*TestSession `protobuf:"bytes,4,rep,name=test_sessions,json=testSessions,proto3" json:"test_sessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WebhookResult) Reset() {
@@ -706,6 +708,162 @@ func (x *WebhookResult) GetProviderAccountId() string {
 	return ""
 }
 
+func (x *WebhookResult) GetTestSessions() []*TestSession {
+	if x != nil {
+		return x.TestSessions
+	}
+	return nil
+}
+
+// TestSession is one water test a provider reports: several results taken together on
+// one sample (a photometer's panel, a lab report). The host stores it as a test session
+// of the pool the device is linked to, never as sensor readings; its results are
+// validated and converted exactly as readings are. Added in protocol 1 without a version
+// change: a plugin that never sets it is unaffected.
+type TestSession struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Routes the session exactly as Reading.provider_device_id routes a reading.
+	ProviderDeviceId string `protobuf:"bytes,1,opt,name=provider_device_id,json=providerDeviceId,proto3" json:"provider_device_id,omitempty"`
+	// When the sample was tested; unset means "when the host received it". The device
+	// and this time identify the session: a redelivery stores nothing new.
+	TakenAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=taken_at,json=takenAt,proto3" json:"taken_at,omitempty"`
+	// "strips", "drops", "photometer", "lab" or "other"; anything else is stored as "other".
+	Method string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"`
+	// At most 2000 bytes.
+	Notes         string        `protobuf:"bytes,4,opt,name=notes,proto3" json:"notes,omitempty"`
+	Results       []*TestResult `protobuf:"bytes,5,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestSession) Reset() {
+	*x = TestSession{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestSession) ProtoMessage() {}
+
+func (x *TestSession) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestSession.ProtoReflect.Descriptor instead.
+func (*TestSession) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TestSession) GetProviderDeviceId() string {
+	if x != nil {
+		return x.ProviderDeviceId
+	}
+	return ""
+}
+
+func (x *TestSession) GetTakenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TakenAt
+	}
+	return nil
+}
+
+func (x *TestSession) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *TestSession) GetNotes() string {
+	if x != nil {
+		return x.Notes
+	}
+	return ""
+}
+
+func (x *TestSession) GetResults() []*TestResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// TestResult is one result of a TestSession; one per metric.
+type TestResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A metric name, as in Reading.metric.
+	Metric string  `protobuf:"bytes,1,opt,name=metric,proto3" json:"metric,omitempty"`
+	Value  float64 `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	// Empty means the metric's canonical unit.
+	Unit          string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestResult) Reset() {
+	*x = TestResult{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestResult) ProtoMessage() {}
+
+func (x *TestResult) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestResult.ProtoReflect.Descriptor instead.
+func (*TestResult) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TestResult) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *TestResult) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *TestResult) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
 // Error is a failed step reported inside a response.
 type Error struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -720,7 +878,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[8]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +890,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[8]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +903,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{8}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Error) GetKind() ErrorKind {
@@ -786,7 +944,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +956,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +969,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{9}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ErrorDetail) GetRefreshedCredentials() *Credentials {
@@ -836,7 +994,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +1006,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1019,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{10}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
 }
 
 type DescribeResponse struct {
@@ -888,7 +1046,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1058,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1071,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DescribeResponse) GetId() string {
@@ -992,7 +1150,7 @@ type Option struct {
 
 func (x *Option) Reset() {
 	*x = Option{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1004,7 +1162,7 @@ func (x *Option) String() string {
 func (*Option) ProtoMessage() {}
 
 func (x *Option) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1017,7 +1175,7 @@ func (x *Option) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Option.ProtoReflect.Descriptor instead.
 func (*Option) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Option) GetKey() string {
@@ -1080,7 +1238,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1250,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1263,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Capabilities) GetConnect() string {
@@ -1153,7 +1311,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1323,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1336,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ConfigureRequest) GetSettings() map[string]string {
@@ -1203,7 +1361,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1373,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1386,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
 }
 
 type ConnectRequest struct {
@@ -1248,7 +1406,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1418,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1431,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConnectRequest) GetRedirectUri() string {
@@ -1322,7 +1480,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1492,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1505,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConnectResponse) GetAuthorizeUrl() string {
@@ -1380,7 +1538,7 @@ type CallbackRequest struct {
 
 func (x *CallbackRequest) Reset() {
 	*x = CallbackRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1550,7 @@ func (x *CallbackRequest) String() string {
 func (*CallbackRequest) ProtoMessage() {}
 
 func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1563,7 @@ func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackRequest.ProtoReflect.Descriptor instead.
 func (*CallbackRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CallbackRequest) GetCode() string {
@@ -1452,7 +1610,7 @@ type CallbackResponse struct {
 
 func (x *CallbackResponse) Reset() {
 	*x = CallbackResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1622,7 @@ func (x *CallbackResponse) String() string {
 func (*CallbackResponse) ProtoMessage() {}
 
 func (x *CallbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1635,7 @@ func (x *CallbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackResponse.ProtoReflect.Descriptor instead.
 func (*CallbackResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CallbackResponse) GetLinkage() *Linkage {
@@ -1496,7 +1654,7 @@ type DiscoverDevicesRequest struct {
 
 func (x *DiscoverDevicesRequest) Reset() {
 	*x = DiscoverDevicesRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +1666,7 @@ func (x *DiscoverDevicesRequest) String() string {
 func (*DiscoverDevicesRequest) ProtoMessage() {}
 
 func (x *DiscoverDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1679,7 @@ func (x *DiscoverDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverDevicesRequest.ProtoReflect.Descriptor instead.
 func (*DiscoverDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DiscoverDevicesRequest) GetAccount() *Account {
@@ -1542,7 +1700,7 @@ type DiscoverDevicesResponse struct {
 
 func (x *DiscoverDevicesResponse) Reset() {
 	*x = DiscoverDevicesResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1712,7 @@ func (x *DiscoverDevicesResponse) String() string {
 func (*DiscoverDevicesResponse) ProtoMessage() {}
 
 func (x *DiscoverDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1725,7 @@ func (x *DiscoverDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverDevicesResponse.ProtoReflect.Descriptor instead.
 func (*DiscoverDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DiscoverDevicesResponse) GetDevices() []*Device {
@@ -1593,7 +1751,7 @@ type VerifyWebhookRequest struct {
 
 func (x *VerifyWebhookRequest) Reset() {
 	*x = VerifyWebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1605,7 +1763,7 @@ func (x *VerifyWebhookRequest) String() string {
 func (*VerifyWebhookRequest) ProtoMessage() {}
 
 func (x *VerifyWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1618,7 +1776,7 @@ func (x *VerifyWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyWebhookRequest.ProtoReflect.Descriptor instead.
 func (*VerifyWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *VerifyWebhookRequest) GetWebhook() *RawWebhook {
@@ -1636,7 +1794,7 @@ type VerifyWebhookResponse struct {
 
 func (x *VerifyWebhookResponse) Reset() {
 	*x = VerifyWebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1806,7 @@ func (x *VerifyWebhookResponse) String() string {
 func (*VerifyWebhookResponse) ProtoMessage() {}
 
 func (x *VerifyWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1819,7 @@ func (x *VerifyWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyWebhookResponse.ProtoReflect.Descriptor instead.
 func (*VerifyWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
 }
 
 type WebhookRequest struct {
@@ -1673,7 +1831,7 @@ type WebhookRequest struct {
 
 func (x *WebhookRequest) Reset() {
 	*x = WebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +1843,7 @@ func (x *WebhookRequest) String() string {
 func (*WebhookRequest) ProtoMessage() {}
 
 func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +1856,7 @@ func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRequest.ProtoReflect.Descriptor instead.
 func (*WebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WebhookRequest) GetWebhook() *RawWebhook {
@@ -1717,7 +1875,7 @@ type WebhookResponse struct {
 
 func (x *WebhookResponse) Reset() {
 	*x = WebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +1887,7 @@ func (x *WebhookResponse) String() string {
 func (*WebhookResponse) ProtoMessage() {}
 
 func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +1900,7 @@ func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResponse.ProtoReflect.Descriptor instead.
 func (*WebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WebhookResponse) GetResult() *WebhookResult {
@@ -1761,7 +1919,7 @@ type IngestWebhookRequest struct {
 
 func (x *IngestWebhookRequest) Reset() {
 	*x = IngestWebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1931,7 @@ func (x *IngestWebhookRequest) String() string {
 func (*IngestWebhookRequest) ProtoMessage() {}
 
 func (x *IngestWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1944,7 @@ func (x *IngestWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestWebhookRequest.ProtoReflect.Descriptor instead.
 func (*IngestWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *IngestWebhookRequest) GetWebhook() *RawWebhook {
@@ -1808,7 +1966,7 @@ type IngestWebhookResponse struct {
 
 func (x *IngestWebhookResponse) Reset() {
 	*x = IngestWebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1978,7 @@ func (x *IngestWebhookResponse) String() string {
 func (*IngestWebhookResponse) ProtoMessage() {}
 
 func (x *IngestWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +1991,7 @@ func (x *IngestWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestWebhookResponse.ProtoReflect.Descriptor instead.
 func (*IngestWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *IngestWebhookResponse) GetResult() *WebhookResult {
@@ -1861,7 +2019,7 @@ type PollReadingsRequest struct {
 
 func (x *PollReadingsRequest) Reset() {
 	*x = PollReadingsRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +2031,7 @@ func (x *PollReadingsRequest) String() string {
 func (*PollReadingsRequest) ProtoMessage() {}
 
 func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +2044,7 @@ func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsRequest.ProtoReflect.Descriptor instead.
 func (*PollReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PollReadingsRequest) GetAccount() *Account {
@@ -1912,14 +2070,16 @@ type PollReadingsResponse struct {
 	// When set, the earliest time the provider can have new readings for the account (a
 	// sensor that measures hourly): the host does not poll it again before then, though
 	// it never waits longer than a few hours. Unset: the provider's poll interval.
-	NotBefore     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	NotBefore *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
+	// Water tests taken since the cursor (see TestSession).
+	TestSessions  []*TestSession `protobuf:"bytes,5,rep,name=test_sessions,json=testSessions,proto3" json:"test_sessions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PollReadingsResponse) Reset() {
 	*x = PollReadingsResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2091,7 @@ func (x *PollReadingsResponse) String() string {
 func (*PollReadingsResponse) ProtoMessage() {}
 
 func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2104,7 @@ func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsResponse.ProtoReflect.Descriptor instead.
 func (*PollReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PollReadingsResponse) GetReadings() []*Reading {
@@ -1975,6 +2135,13 @@ func (x *PollReadingsResponse) GetNotBefore() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *PollReadingsResponse) GetTestSessions() []*TestSession {
+	if x != nil {
+		return x.TestSessions
+	}
+	return nil
+}
+
 type HealthRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1983,7 +2150,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1995,7 +2162,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2008,7 +2175,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{32}
 }
 
 type HealthResponse struct {
@@ -2019,7 +2186,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2198,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,7 +2211,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
 }
 
 var File_poolhost_adapter_v1_adapter_proto protoreflect.FileDescriptor
@@ -2094,12 +2261,24 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\vreceived_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"receivedAt\x126\n" +
 	"\aaccount\x18\x04 \x01(\v2\x1c.poolhost.adapter.v1.AccountR\aaccount\x12%\n" +
-	"\x0eaccount_secret\x18\x05 \x01(\tR\raccountSecret\"\x9a\x01\n" +
+	"\x0eaccount_secret\x18\x05 \x01(\tR\raccountSecret\"\xe1\x01\n" +
 	"\rWebhookResult\x128\n" +
 	"\breadings\x18\x01 \x03(\v2\x1c.poolhost.adapter.v1.ReadingR\breadings\x12\x1f\n" +
 	"\vdelivery_id\x18\x02 \x01(\tR\n" +
 	"deliveryId\x12.\n" +
-	"\x13provider_account_id\x18\x03 \x01(\tR\x11providerAccountId\"m\n" +
+	"\x13provider_account_id\x18\x03 \x01(\tR\x11providerAccountId\x12E\n" +
+	"\rtest_sessions\x18\x04 \x03(\v2 .poolhost.adapter.v1.TestSessionR\ftestSessions\"\xdb\x01\n" +
+	"\vTestSession\x12,\n" +
+	"\x12provider_device_id\x18\x01 \x01(\tR\x10providerDeviceId\x125\n" +
+	"\btaken_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\atakenAt\x12\x16\n" +
+	"\x06method\x18\x03 \x01(\tR\x06method\x12\x14\n" +
+	"\x05notes\x18\x04 \x01(\tR\x05notes\x129\n" +
+	"\aresults\x18\x05 \x03(\v2\x1f.poolhost.adapter.v1.TestResultR\aresults\"N\n" +
+	"\n" +
+	"TestResult\x12\x16\n" +
+	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x12\n" +
+	"\x04unit\x18\x03 \x01(\tR\x04unit\"m\n" +
 	"\x05Error\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1e.poolhost.adapter.v1.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
@@ -2184,14 +2363,15 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\rwebhook_error\x18\x02 \x01(\v2\x1a.poolhost.adapter.v1.ErrorR\fwebhookError\"e\n" +
 	"\x13PollReadingsRequest\x126\n" +
 	"\aaccount\x18\x01 \x01(\v2\x1c.poolhost.adapter.v1.AccountR\aaccount\x12\x16\n" +
-	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\x83\x02\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\xca\x02\n" +
 	"\x14PollReadingsResponse\x128\n" +
 	"\breadings\x18\x01 \x03(\v2\x1c.poolhost.adapter.v1.ReadingR\breadings\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
 	"nextCursor\x12U\n" +
 	"\x15refreshed_credentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\x14refreshedCredentials\x129\n" +
 	"\n" +
-	"not_before\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\"\x0f\n" +
+	"not_before\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x12E\n" +
+	"\rtest_sessions\x18\x05 \x03(\v2 .poolhost.adapter.v1.TestSessionR\ftestSessions\"\x0f\n" +
 	"\rHealthRequest\"\x10\n" +
 	"\x0eHealthResponse*\xc5\x01\n" +
 	"\tErrorKind\x12\x1a\n" +
@@ -2227,7 +2407,7 @@ func file_poolhost_adapter_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_poolhost_adapter_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(ErrorKind)(0),                  // 0: poolhost.adapter.v1.ErrorKind
 	(*Credentials)(nil),             // 1: poolhost.adapter.v1.Credentials
@@ -2238,99 +2418,105 @@ var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(*Header)(nil),                  // 6: poolhost.adapter.v1.Header
 	(*RawWebhook)(nil),              // 7: poolhost.adapter.v1.RawWebhook
 	(*WebhookResult)(nil),           // 8: poolhost.adapter.v1.WebhookResult
-	(*Error)(nil),                   // 9: poolhost.adapter.v1.Error
-	(*ErrorDetail)(nil),             // 10: poolhost.adapter.v1.ErrorDetail
-	(*DescribeRequest)(nil),         // 11: poolhost.adapter.v1.DescribeRequest
-	(*DescribeResponse)(nil),        // 12: poolhost.adapter.v1.DescribeResponse
-	(*Option)(nil),                  // 13: poolhost.adapter.v1.Option
-	(*Capabilities)(nil),            // 14: poolhost.adapter.v1.Capabilities
-	(*ConfigureRequest)(nil),        // 15: poolhost.adapter.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),       // 16: poolhost.adapter.v1.ConfigureResponse
-	(*ConnectRequest)(nil),          // 17: poolhost.adapter.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 18: poolhost.adapter.v1.ConnectResponse
-	(*CallbackRequest)(nil),         // 19: poolhost.adapter.v1.CallbackRequest
-	(*CallbackResponse)(nil),        // 20: poolhost.adapter.v1.CallbackResponse
-	(*DiscoverDevicesRequest)(nil),  // 21: poolhost.adapter.v1.DiscoverDevicesRequest
-	(*DiscoverDevicesResponse)(nil), // 22: poolhost.adapter.v1.DiscoverDevicesResponse
-	(*VerifyWebhookRequest)(nil),    // 23: poolhost.adapter.v1.VerifyWebhookRequest
-	(*VerifyWebhookResponse)(nil),   // 24: poolhost.adapter.v1.VerifyWebhookResponse
-	(*WebhookRequest)(nil),          // 25: poolhost.adapter.v1.WebhookRequest
-	(*WebhookResponse)(nil),         // 26: poolhost.adapter.v1.WebhookResponse
-	(*IngestWebhookRequest)(nil),    // 27: poolhost.adapter.v1.IngestWebhookRequest
-	(*IngestWebhookResponse)(nil),   // 28: poolhost.adapter.v1.IngestWebhookResponse
-	(*PollReadingsRequest)(nil),     // 29: poolhost.adapter.v1.PollReadingsRequest
-	(*PollReadingsResponse)(nil),    // 30: poolhost.adapter.v1.PollReadingsResponse
-	(*HealthRequest)(nil),           // 31: poolhost.adapter.v1.HealthRequest
-	(*HealthResponse)(nil),          // 32: poolhost.adapter.v1.HealthResponse
-	nil,                             // 33: poolhost.adapter.v1.Credentials.ValuesEntry
-	nil,                             // 34: poolhost.adapter.v1.Device.MetadataEntry
-	nil,                             // 35: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	nil,                             // 36: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	nil,                             // 37: poolhost.adapter.v1.ConnectRequest.InputEntry
-	nil,                             // 38: poolhost.adapter.v1.CallbackRequest.QueryEntry
-	(*timestamppb.Timestamp)(nil),   // 39: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 40: google.protobuf.Duration
+	(*TestSession)(nil),             // 9: poolhost.adapter.v1.TestSession
+	(*TestResult)(nil),              // 10: poolhost.adapter.v1.TestResult
+	(*Error)(nil),                   // 11: poolhost.adapter.v1.Error
+	(*ErrorDetail)(nil),             // 12: poolhost.adapter.v1.ErrorDetail
+	(*DescribeRequest)(nil),         // 13: poolhost.adapter.v1.DescribeRequest
+	(*DescribeResponse)(nil),        // 14: poolhost.adapter.v1.DescribeResponse
+	(*Option)(nil),                  // 15: poolhost.adapter.v1.Option
+	(*Capabilities)(nil),            // 16: poolhost.adapter.v1.Capabilities
+	(*ConfigureRequest)(nil),        // 17: poolhost.adapter.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),       // 18: poolhost.adapter.v1.ConfigureResponse
+	(*ConnectRequest)(nil),          // 19: poolhost.adapter.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 20: poolhost.adapter.v1.ConnectResponse
+	(*CallbackRequest)(nil),         // 21: poolhost.adapter.v1.CallbackRequest
+	(*CallbackResponse)(nil),        // 22: poolhost.adapter.v1.CallbackResponse
+	(*DiscoverDevicesRequest)(nil),  // 23: poolhost.adapter.v1.DiscoverDevicesRequest
+	(*DiscoverDevicesResponse)(nil), // 24: poolhost.adapter.v1.DiscoverDevicesResponse
+	(*VerifyWebhookRequest)(nil),    // 25: poolhost.adapter.v1.VerifyWebhookRequest
+	(*VerifyWebhookResponse)(nil),   // 26: poolhost.adapter.v1.VerifyWebhookResponse
+	(*WebhookRequest)(nil),          // 27: poolhost.adapter.v1.WebhookRequest
+	(*WebhookResponse)(nil),         // 28: poolhost.adapter.v1.WebhookResponse
+	(*IngestWebhookRequest)(nil),    // 29: poolhost.adapter.v1.IngestWebhookRequest
+	(*IngestWebhookResponse)(nil),   // 30: poolhost.adapter.v1.IngestWebhookResponse
+	(*PollReadingsRequest)(nil),     // 31: poolhost.adapter.v1.PollReadingsRequest
+	(*PollReadingsResponse)(nil),    // 32: poolhost.adapter.v1.PollReadingsResponse
+	(*HealthRequest)(nil),           // 33: poolhost.adapter.v1.HealthRequest
+	(*HealthResponse)(nil),          // 34: poolhost.adapter.v1.HealthResponse
+	nil,                             // 35: poolhost.adapter.v1.Credentials.ValuesEntry
+	nil,                             // 36: poolhost.adapter.v1.Device.MetadataEntry
+	nil,                             // 37: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	nil,                             // 38: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	nil,                             // 39: poolhost.adapter.v1.ConnectRequest.InputEntry
+	nil,                             // 40: poolhost.adapter.v1.CallbackRequest.QueryEntry
+	(*timestamppb.Timestamp)(nil),   // 41: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 42: google.protobuf.Duration
 }
 var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
-	33, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
+	35, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
 	1,  // 1: poolhost.adapter.v1.Account.credentials:type_name -> poolhost.adapter.v1.Credentials
 	1,  // 2: poolhost.adapter.v1.Linkage.credentials:type_name -> poolhost.adapter.v1.Credentials
-	34, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
-	39, // 4: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
+	36, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
+	41, // 4: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
 	6,  // 5: poolhost.adapter.v1.RawWebhook.headers:type_name -> poolhost.adapter.v1.Header
-	39, // 6: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
+	41, // 6: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
 	2,  // 7: poolhost.adapter.v1.RawWebhook.account:type_name -> poolhost.adapter.v1.Account
 	5,  // 8: poolhost.adapter.v1.WebhookResult.readings:type_name -> poolhost.adapter.v1.Reading
-	0,  // 9: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
-	1,  // 10: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	14, // 11: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
-	13, // 12: poolhost.adapter.v1.DescribeResponse.settings:type_name -> poolhost.adapter.v1.Option
-	13, // 13: poolhost.adapter.v1.DescribeResponse.connect_inputs:type_name -> poolhost.adapter.v1.Option
-	40, // 14: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
-	35, // 15: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	36, // 16: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	37, // 17: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
-	3,  // 18: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	38, // 19: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
-	3,  // 20: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	2,  // 21: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
-	4,  // 22: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
-	1,  // 23: poolhost.adapter.v1.DiscoverDevicesResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	7,  // 24: poolhost.adapter.v1.VerifyWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	7,  // 25: poolhost.adapter.v1.WebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	8,  // 26: poolhost.adapter.v1.WebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
-	7,  // 27: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	8,  // 28: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
-	9,  // 29: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
-	2,  // 30: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
-	5,  // 31: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
-	1,  // 32: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	39, // 33: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
-	11, // 34: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
-	15, // 35: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
-	17, // 36: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
-	19, // 37: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
-	21, // 38: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
-	23, // 39: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
-	25, // 40: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
-	27, // 41: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	29, // 42: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
-	31, // 43: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
-	12, // 44: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
-	16, // 45: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
-	18, // 46: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
-	20, // 47: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
-	22, // 48: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
-	24, // 49: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
-	26, // 50: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
-	28, // 51: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	30, // 52: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
-	32, // 53: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
-	44, // [44:54] is the sub-list for method output_type
-	34, // [34:44] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	9,  // 9: poolhost.adapter.v1.WebhookResult.test_sessions:type_name -> poolhost.adapter.v1.TestSession
+	41, // 10: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
+	10, // 11: poolhost.adapter.v1.TestSession.results:type_name -> poolhost.adapter.v1.TestResult
+	0,  // 12: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
+	1,  // 13: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	16, // 14: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
+	15, // 15: poolhost.adapter.v1.DescribeResponse.settings:type_name -> poolhost.adapter.v1.Option
+	15, // 16: poolhost.adapter.v1.DescribeResponse.connect_inputs:type_name -> poolhost.adapter.v1.Option
+	42, // 17: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
+	37, // 18: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	38, // 19: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	39, // 20: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
+	3,  // 21: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
+	40, // 22: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
+	3,  // 23: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
+	2,  // 24: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
+	4,  // 25: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
+	1,  // 26: poolhost.adapter.v1.DiscoverDevicesResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	7,  // 27: poolhost.adapter.v1.VerifyWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	7,  // 28: poolhost.adapter.v1.WebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	8,  // 29: poolhost.adapter.v1.WebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
+	7,  // 30: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	8,  // 31: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
+	11, // 32: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
+	2,  // 33: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
+	5,  // 34: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
+	1,  // 35: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	41, // 36: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
+	9,  // 37: poolhost.adapter.v1.PollReadingsResponse.test_sessions:type_name -> poolhost.adapter.v1.TestSession
+	13, // 38: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
+	17, // 39: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
+	19, // 40: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
+	21, // 41: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
+	23, // 42: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
+	25, // 43: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
+	27, // 44: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
+	29, // 45: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	31, // 46: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
+	33, // 47: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
+	14, // 48: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
+	18, // 49: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
+	20, // 50: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
+	22, // 51: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
+	24, // 52: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
+	26, // 53: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
+	28, // 54: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
+	30, // 55: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	32, // 56: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
+	34, // 57: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
+	48, // [48:58] is the sub-list for method output_type
+	38, // [38:48] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_poolhost_adapter_v1_adapter_proto_init() }
@@ -2344,7 +2530,7 @@ func file_poolhost_adapter_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_poolhost_adapter_v1_adapter_proto_rawDesc), len(file_poolhost_adapter_v1_adapter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

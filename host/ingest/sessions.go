@@ -1,0 +1,194 @@
+package ingest
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// Test sessions a provider submits (sdk.TestSession) travel with readings in one
+// request and one transaction, but they are water tests, not sensor readings: each
+// becomes a test session of its device's pool (store.InsertTestSession), routed by
+// resolve exactly as a reading of the same device would be, its results judged by
+// CheckMeasurement exactly as readings are.
+
+// TestMethods are the methods of a water test. A provider's session with another
+// method, or none, is stored as "other".
+var TestMethods = []string{"strips", "drops", "photometer", "lab", "other"}
+
+// Reasons a whole test session is dropped, besides the readings' time and device ones.
+const (
+	// DropNoResults: none of the session's results could be kept.
+	DropNoResults = "no_results"
+	// DropDuplicateMetric: a session has one result per metric; a repeated one is
+	// dropped (a result's reason, like the measurement ones).
+	DropDuplicateMetric = "duplicate_metric"
+)
+
+// SessionsResult counts what became of a request's test sessions.
+type SessionsResult struct {
+	// Accepted sessions were stored; Duplicates were already (a redelivery: same
+	// device, same time taken). A session fanned out to several linked copies of one
+	// device counts once per copy.
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+	// Dropped counts sessions stored nowhere, by reason: no_results, too_far_future,
+	// too_old, or a device reason (unknown_device, foreign_device, ...).
+	Dropped map[string]int `json:"dropped"`
+	// ResultsDropped counts the results left out of sessions, by reason: the readings'
+	// measurement reasons (unknown_metric, bad_unit, ...) and duplicate_metric.
+	ResultsDropped map[string]int `json:"resultsDropped"`
+}
+
+func (r *SessionsResult) clone() *SessionsResult {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Dropped, c.ResultsDropped = map[string]int{}, map[string]int{}
+	for k, v := range r.Dropped {
+		c.Dropped[k] = v
+	}
+	for k, v := range r.ResultsDropped {
+		c.ResultsDropped[k] = v
+	}
+	return &c
+}
+
+// DroppedResult says why one submitted result was not kept.
+type DroppedResult struct {
+	Index  int    `json:"index"`
+	Metric string `json:"metric"`
+	Reason string `json:"reason"`
+}
+
+// CheckResults judges a session's results exactly as readings' values are
+// (CheckMeasurement): the kept ones in canonical units, and the dropped ones with their
+// reasons. A metric given twice keeps its first result. Members' sessions (host/pools)
+// and providers' go through it alike.
+func CheckResults(in []sdk.TestResult) ([]store.TestResult, []DroppedResult) {
+	kept := []store.TestResult{}
+	dropped := []DroppedResult{}
+	var seen []string
+	for i, r := range in {
+		m, reason := CheckMeasurement(r.Metric, r.Value, r.Unit, sdk.QualityUnknown)
+		if reason == "" && slices.Contains(seen, r.Metric) {
+			reason = DropDuplicateMetric
+		}
+		if reason != "" {
+			dropped = append(dropped, DroppedResult{Index: i, Metric: r.Metric, Reason: reason})
+			continue
+		}
+		seen = append(seen, r.Metric)
+		kept = append(kept, store.TestResult{Metric: r.Metric, Value: m.Value, Unit: m.Unit, Quality: string(m.Quality)})
+	}
+	return kept, dropped
+}
+
+// checkedSession is a provider's session that passed the device-independent checks.
+type checkedSession struct {
+	in      sdk.TestSession
+	takenAt time.Time
+	untimed bool
+	method  string
+	results []store.TestResult
+}
+
+// prepareSessions runs the device-independent checks on req's sessions, into p.
+func (p *pending) prepareSessions(win Window) {
+	if len(p.req.TestSessions) == 0 {
+		return
+	}
+	sr := &SessionsResult{Dropped: map[string]int{}, ResultsDropped: map[string]int{}}
+	p.checked.TestSessions = sr
+	seen := make(map[string]bool, len(p.ids))
+	for _, id := range p.ids {
+		seen[id] = true
+	}
+	for _, s := range p.req.TestSessions {
+		kept, dropped := CheckResults(s.Results)
+		for _, d := range dropped {
+			sr.ResultsDropped[d.Reason]++
+		}
+		if len(kept) == 0 {
+			sr.Dropped[DropNoResults]++
+			continue
+		}
+		at, untimed := s.TakenAt, s.TakenAt.IsZero()
+		if untimed {
+			at = p.receivedAt
+		}
+		if reason := win.Check(at, p.receivedAt); reason != "" {
+			sr.Dropped[reason]++
+			continue
+		}
+		method := s.Method
+		if !slices.Contains(TestMethods, method) {
+			method = "other"
+		}
+		p.sessions = append(p.sessions, checkedSession{
+			in: s, takenAt: at.UTC().Truncate(time.Microsecond), untimed: untimed, method: method, results: kept,
+		})
+		if untimed && p.req.DeliveryID != "" {
+			p.untimedDelivery = true
+		}
+		if !seen[s.ProviderDeviceID] && s.ProviderDeviceID != "" {
+			seen[s.ProviderDeviceID] = true
+			p.ids = append(p.ids, s.ProviderDeviceID)
+		}
+	}
+}
+
+// buildSessions resolves the checked sessions against devices into rows, as build does
+// for readings with the same targets.
+func (p *pending) buildSessions(targets map[string]target) {
+	p.sessionRows, p.sessionStampLater = nil, nil
+	sr := p.res.TestSessions
+	for _, s := range p.sessions {
+		t, ok := targets[s.in.ProviderDeviceID]
+		if !ok {
+			t.reason = DropUnknownDevice
+		}
+		if t.reason != "" {
+			sr.Dropped[t.reason]++
+			if t.reason == DropUnverifiedDevice || t.reason == DropAmbiguousDevice {
+				p.res.noteUnowned(t.reason, s.in.ProviderDeviceID)
+			}
+			continue
+		}
+		for _, d := range t.devices {
+			if s.untimed {
+				p.sessionStampLater = append(p.sessionStampLater, len(p.sessionRows))
+			}
+			id := d.ID
+			p.sessionRows = append(p.sessionRows, store.TestSession{
+				PoolID: d.PoolID, TakenAt: s.takenAt, Method: s.method, Notes: s.in.Notes,
+				Provider: p.req.Provider, DeviceID: &id, Results: slices.Clone(s.results),
+			})
+		}
+	}
+}
+
+// insertSessions stores the session rows in tx, counting new ones and replays.
+func (p *pending) insertSessions(ctx context.Context, tx *store.Tx) error {
+	sr := p.res.TestSessions
+	if sr == nil {
+		return nil
+	}
+	sr.Accepted, sr.Duplicates = 0, 0
+	for _, row := range p.sessionRows {
+		_, inserted, err := tx.InsertTestSession(ctx, row)
+		if err != nil {
+			return err
+		}
+		if inserted {
+			sr.Accepted++
+		} else {
+			sr.Duplicates++
+		}
+	}
+	return nil
+}
