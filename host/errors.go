@@ -15,6 +15,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // authenticated, known to exist, not allowed
 	EUNAVAILABLE  = "unavailable"  // a dependency (plugin, database) is down; retry later
 	ETOOLARGE     = "too_large"    // the body exceeds its limit
+	ETOOMANY      = "too_many"     // a rate limit is exceeded; retry later
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; details only in logs
 )
 

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
 	"time"
 )
 
@@ -19,6 +20,9 @@ type Config struct {
 	LogLevel    string // trace, debug, info, warn, error; default "info"
 	LogFormat   string // "text" or "json"; default "text"
 	AutoMigrate bool   // apply pending migrations at start; default true
+	// MetricsListen, when set, is a separate host:port serving /metrics, which the API
+	// port then no longer serves (scrapers stay on a private network).
+	MetricsListen string
 
 	// CredentialsKey encrypts stored provider credentials. CredentialsOldKeys still
 	// decrypt, for rotation: new writes always use CredentialsKey.
@@ -93,6 +97,21 @@ type HTTP struct {
 	// ReturnURL, when set, is where the OAuth callback redirects the browser with the
 	// outcome instead of answering JSON.
 	ReturnURL string
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed. Empty:
+	// the client is always the TCP peer.
+	TrustedProxies []netip.Prefix
+	RateLimit      RateLimit
+}
+
+// RateLimit bounds API requests with token buckets (requests per second, refilled
+// continuously, up to Burst at once). 0 switches a limit off. Health, readiness,
+// metrics and webhook routes are never limited.
+type RateLimit struct {
+	PerToken float64 // requests with a valid bearer token, per token; default 20
+	// PerClient limits requests without a valid token (anonymous routes, OAuth
+	// callbacks, wrong tokens) per client address (an IPv6 /64). Default 5.
+	PerClient float64
+	Burst     int // bucket size of both; default 50
 }
 
 // RetryWorker configures the ingestion-failure retry worker.
@@ -231,6 +250,7 @@ var (
 		IdleTimeout:       2 * time.Minute,
 		ShutdownTimeout:   15 * time.Second,
 		DrainGrace:        5 * time.Second,
+		RateLimit:         RateLimit{PerToken: 20, PerClient: 5, Burst: 50},
 	}
 	DefaultRetryWorker = RetryWorker{
 		Enabled:     true,

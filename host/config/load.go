@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -42,15 +43,17 @@ func (e *Error) Error() string {
 var (
 	rootSchema = &hcl.BodySchema{
 		Attributes: attrs("listen", "database_url", "plugin_dir", "public_url", "log_level",
-			"log_format", "auto_migrate", "credentials_key", "credentials_old_keys"),
+			"log_format", "auto_migrate", "credentials_key", "credentials_old_keys", "metrics_listen"),
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "http"}, {Type: "retry_worker"}, {Type: "poll_worker"}, {Type: "ingest"},
 			{Type: "plugins"}, {Type: "provider", LabelNames: []string{"id"}},
 		},
 	}
 	httpSchema = &hcl.BodySchema{Attributes: attrs("max_body_bytes", "read_header_timeout",
-		"read_timeout", "write_timeout", "idle_timeout", "shutdown_timeout", "drain_grace", "return_url")}
-	retrySchema = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease",
+		"read_timeout", "write_timeout", "idle_timeout", "shutdown_timeout", "drain_grace", "return_url",
+		"trusted_proxies"), Blocks: []hcl.BlockHeaderSchema{{Type: "rate_limit"}}}
+	rateLimitSchema = &hcl.BodySchema{Attributes: attrs("per_token", "per_client", "burst")}
+	retrySchema     = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease",
 		"max_attempts", "backoff_base", "backoff_cap")}
 	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
 	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention")}
@@ -297,6 +300,38 @@ func (d *decoder) stringList(attr *hcl.Attribute) []string {
 	return out
 }
 
+// prefixes decodes a list of CIDRs; a bare address is its own /32 or /128.
+func (d *decoder) prefixes(attr *hcl.Attribute) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range d.stringList(attr) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				d.errorf(attr.Expr.Range().Ptr(), "Invalid value for "+attr.Name, "%q is neither a CIDR nor an IP address", s)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
+// rate decodes a requests-per-second limit: 0 switches it off.
+func (d *decoder) rate(attr *hcl.Attribute, def float64) float64 {
+	v, ok := d.value(attr, cty.Number)
+	if !ok {
+		return def
+	}
+	f, _ := v.AsBigFloat().Float64()
+	if f < 0 {
+		d.errorf(attr.Expr.Range().Ptr(), "Invalid value for "+attr.Name, "requests per second must be 0 (off) or more, got %g", f)
+		return def
+	}
+	return f
+}
+
 func (d *decoder) stringMap(attr *hcl.Attribute) map[string]string {
 	v, ok := d.value(attr, cty.Map(cty.String))
 	if !ok {
@@ -448,6 +483,14 @@ func (d *decoder) config(root section) *Config {
 	c.LogLevel = d.oneOf(a("log_level"), "info", "trace", "debug", "info", "warn", "error", "off")
 	c.LogFormat = d.oneOf(a("log_format"), "text", "text", "json")
 	c.AutoMigrate = d.boolean(a("auto_migrate"), true)
+	if ml := a("metrics_listen"); ml != nil {
+		c.MetricsListen = d.str(ml, "")
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			d.errorf(ml.Expr.Range().Ptr(), "Invalid metrics_listen address", "%s", err)
+		} else if c.MetricsListen == c.Listen {
+			d.errorf(ml.Expr.Range().Ptr(), "Invalid metrics_listen address", "metrics_listen must differ from listen (%s)", c.Listen)
+		}
+	}
 
 	if a("credentials_key") == nil {
 		d.errorf(&root.missing, "Missing credentials_key", `credentials_key is required: a base64 32-byte key from env("NAME") or file("path")`)
@@ -482,6 +525,12 @@ func (d *decoder) config(root section) *Config {
 		c.HTTP.ReturnURL = d.str(h.attr("return_url"), "")
 		if c.HTTP.ReturnURL != "" {
 			d.absURL(h.attr("return_url"), c.HTTP.ReturnURL)
+		}
+		c.HTTP.TrustedProxies = d.prefixes(h.attr("trusted_proxies"))
+		if rl, ok := d.single(h.blocks, "rate_limit", rateLimitSchema); ok {
+			c.HTTP.RateLimit.PerToken = d.rate(rl.attr("per_token"), c.HTTP.RateLimit.PerToken)
+			c.HTTP.RateLimit.PerClient = d.rate(rl.attr("per_client"), c.HTTP.RateLimit.PerClient)
+			c.HTTP.RateLimit.Burst = int(d.integer(rl.attr("burst"), int64(c.HTTP.RateLimit.Burst), 1))
 		}
 	}
 	if r, ok := d.single(root.blocks, "retry_worker", retrySchema); ok {

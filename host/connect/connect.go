@@ -102,8 +102,22 @@ type Deps struct {
 	// Config returns the current configuration; it changes on reload, so the service
 	// never keeps a copy of the flags.
 	Config func() *config.Config
-	// Reload re-reads the configuration and reconciles the plugins (the SIGHUP path).
-	Reload func(ctx context.Context) error
+	// Reload re-reads the configuration and puts in force what can change at run time
+	// (the SIGHUP path), saying what changed. A file with errors changes nothing.
+	Reload func(ctx context.Context) (ReloadReport, error)
+}
+
+// ReloadReport says what a reload did.
+type ReloadReport struct {
+	// Changed are the settings now in force, named as in the file ("log_level",
+	// "http.read_timeout", "provider.generic").
+	Changed []string `json:"changed"`
+	// RestartRequired changed in the file but keep their old value until a restart.
+	RestartRequired []string `json:"restartRequired"`
+	// Warnings are for the operator: settings that need a restart, config warnings,
+	// plugins that did not start.
+	Warnings  []string         `json:"warnings"`
+	Providers []ProviderStatus `json:"providers"`
 }
 
 // Service runs the provider-account lifecycle.
@@ -851,23 +865,42 @@ func (s *Service) ProviderStatuses(ctx context.Context, a auth.Actor) ([]Provide
 	return out, nil
 }
 
-// Reload re-reads the configuration and reconciles the plugins, then reports the
-// providers. Admins only; audited.
-func (s *Service) Reload(ctx context.Context, a auth.Actor) ([]ProviderStatus, error) {
+// Reload re-reads the configuration and puts it in force, then reports what changed
+// and the providers. Admins and the system (SIGHUP: system:signal) only; audited
+// either way, a refused file included.
+func (s *Service) Reload(ctx context.Context, a auth.Actor) (ReloadReport, error) {
 	if err := requireAdmin(a); err != nil {
-		return nil, err
+		return ReloadReport{}, err
 	}
 	if s.d.Reload == nil {
-		return nil, host.Errorf(host.EUNAVAILABLE, "reload is not available")
+		return ReloadReport{}, host.Errorf(host.EUNAVAILABLE, "reload is not available")
 	}
-	rerr := s.d.Reload(ctx)
+	rep, rerr := s.d.Reload(ctx)
 	details := map[string]any{"ok": rerr == nil}
 	if rerr != nil {
 		details["error"] = host.ErrorMessage(rerr)
+	} else {
+		details["changed"] = nonNilStrings(rep.Changed)
+		if len(rep.RestartRequired) > 0 {
+			details["restartRequired"] = rep.RestartRequired
+		}
 	}
 	s.d.Audit.Record(ctx, audit.Entry{Action: audit.ProviderReloaded, Actor: a, TargetType: "config", Details: details})
 	if rerr != nil {
-		return nil, rerr
+		return ReloadReport{}, rerr
 	}
-	return s.ProviderStatuses(ctx, a)
+	rep.Changed, rep.RestartRequired, rep.Warnings = nonNilStrings(rep.Changed), nonNilStrings(rep.RestartRequired), nonNilStrings(rep.Warnings)
+	var err error
+	if rep.Providers, err = s.ProviderStatuses(ctx, a); err != nil {
+		return ReloadReport{}, err
+	}
+	return rep, nil
+}
+
+// nonNilStrings makes an empty list [] rather than null in JSON.
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -42,7 +42,7 @@ type Sessions interface {
 // Providers reports and reloads plugins: *connect.Service.
 type Providers interface {
 	ProviderStatuses(ctx context.Context, a auth.Actor) ([]connect.ProviderStatus, error)
-	Reload(ctx context.Context, a auth.Actor) ([]connect.ProviderStatus, error)
+	Reload(ctx context.Context, a auth.Actor) (connect.ReloadReport, error)
 }
 
 // Failures manages dead letters: *failures.Service.

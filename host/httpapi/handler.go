@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gorilla/mux"
 	"github.com/hashicorp/go-hclog"
@@ -35,7 +36,10 @@ type ReadyCheck struct {
 type Deps struct {
 	Logger   hclog.Logger
 	Registry *prometheus.Registry // /metrics serves it; the handler registers its own metrics on it
-	HTTP     config.HTTP
+	// HTTP is the http{} block at start; SetHTTP replaces it on reload.
+	HTTP config.HTTP
+	// MetricsElsewhere: metrics_listen serves /metrics, so the API port answers 404 there.
+	MetricsElsewhere bool
 
 	Auth    Authenticator
 	Pools   *pools.Service
@@ -61,7 +65,8 @@ func WithRoutes(register func(*Router)) Option {
 type Handler struct {
 	log     hclog.Logger
 	deps    Deps
-	maxBody int64
+	http    atomic.Pointer[config.HTTP] // the http{} block in force (reload swaps it)
+	limits  atomic.Pointer[rateLimits]
 	auth    Authenticator
 	metrics *metrics
 	mux     *mux.Router
@@ -83,10 +88,10 @@ func New(d Deps, opts ...Option) *Handler {
 	h := &Handler{
 		log:     d.Logger.Named("http"),
 		deps:    d,
-		maxBody: d.HTTP.MaxBodyBytes,
 		auth:    d.Auth,
 		metrics: newMetrics(d.Registry),
 	}
+	h.SetHTTP(d.HTTP)
 	if h.auth == nil {
 		h.auth = noAuth{}
 	}
@@ -94,10 +99,10 @@ func New(d Deps, opts ...Option) *Handler {
 		o(h)
 	}
 	h.mux = mux.NewRouter()
-	h.mux.NotFoundHandler = h.wrap(Public, h.serve(func(http.ResponseWriter, *http.Request) error {
+	h.mux.NotFoundHandler = h.wrap(Public, true, h.serve(func(http.ResponseWriter, *http.Request) error {
 		return host.Errorf(host.ENOTFOUND, "no such route")
 	}))
-	h.mux.MethodNotAllowedHandler = h.wrap(Public, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.mux.MethodNotAllowedHandler = h.wrap(Public, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", strings.Join(h.allowed(r), ", "))
 		writeProblem(w, Problem{
 			Type: ProblemTypeBase + "method-not-allowed", Title: http.StatusText(http.StatusMethodNotAllowed),
@@ -114,6 +119,22 @@ func New(d Deps, opts ...Option) *Handler {
 	return h
 }
 
+// SetHTTP puts a reloaded http{} block in force: body limit, return URL, trusted
+// proxies and rate limits apply from the next request. Rate-limit buckets are kept
+// unless the limits themselves changed.
+func (h *Handler) SetHTTP(c config.HTTP) {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = config.DefaultHTTP.MaxBodyBytes
+	}
+	h.http.Store(&c)
+	if old := h.limits.Load(); old == nil || old.cfg != c.RateLimit {
+		h.limits.Store(newRateLimits(c.RateLimit))
+	}
+}
+
+// httpConfig is the http{} block in force.
+func (h *Handler) httpConfig() *config.HTTP { return h.http.Load() }
+
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.root.ServeHTTP(w, r) }
 
@@ -123,13 +144,25 @@ func (h *Handler) Mux() *mux.Router { return h.mux }
 
 // wrap applies the per-request middleware. It runs inside the matched route so metrics and
 // logs carry the route template. Bearer tokens are resolved on every route but Foreign
-// ones, whose Authorization header belongs to someone else.
-func (h *Handler) wrap(level access, next http.Handler) http.Handler {
+// ones, whose Authorization header belongs to someone else. Where limited is set, a
+// request with a valid token spends from its token's bucket, any other (anonymous, or a
+// wrong token) from its client address's bucket.
+func (h *Handler) wrap(level access, limited bool, next http.Handler) http.Handler {
 	if level != Foreign {
-		next = h.authenticate(h.require(level, next))
+		next = h.require(level, next)
+		if limited {
+			next = h.rateLimit(next) // before require: refused attempts count too
+		}
+		next = h.authenticate(limited, next)
 	}
-	return requestID(h.observe(h.limitBody(next)))
+	return requestID(h.clientAddr(h.observe(h.limitBody(next))))
 }
+
+// unlimited are the routes no rate limit applies to: probes and scrapes come from the
+// infrastructure, often all from one address. Webhooks (Foreign routes) are not limited
+// either: a provider sends bursts from a few addresses, many of them never redeliver
+// after a 429, and rejected deliveries already have their own audit limiter.
+var unlimited = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // HandlerFunc is a route's handler. It writes its own success answer; an error it
 // returns is answered as application/problem+json by the router, so no handler has its
@@ -152,7 +185,8 @@ type Router struct{ h *Handler }
 // User (any valid bearer token), Admin, or Foreign (the Authorization header is not
 // poolhost's: webhooks).
 func (rt *Router) Handle(method, path string, level access, fn HandlerFunc) {
-	rt.h.mux.Handle(path, rt.h.wrap(level, rt.h.serve(fn))).Methods(method)
+	limited := level != Foreign && !unlimited[path]
+	rt.h.mux.Handle(path, rt.h.wrap(level, limited, rt.h.serve(fn))).Methods(method)
 }
 
 // Public, User and Admin are Handle at that access level.
@@ -185,7 +219,7 @@ func (rt *Router) Logger() hclog.Logger { return rt.h.log }
 func (rt *Router) Registry() *prometheus.Registry { return rt.h.deps.Registry }
 
 // MaxBodyBytes is the configured body limit (already enforced by the middleware).
-func (rt *Router) MaxBodyBytes() int64 { return rt.h.maxBody }
+func (rt *Router) MaxBodyBytes() int64 { return rt.h.httpConfig().MaxBodyBytes }
 
 type noAuth struct{}
 

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/examples/provider-template/acmetest"
+	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
@@ -161,13 +162,14 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 	e.connect = connect.New(connect.Deps{
 		Store: e.st, Plugins: connect.FromManager(e.mgr), Pools: poolSvc, Audit: rec, Logger: log,
 		Config: func() *config.Config { return e.cfg.Load() },
-		Reload: func(ctx context.Context) error {
+		Reload: func(ctx context.Context) (connect.ReloadReport, error) {
 			cfg, err := config.Load(filepath.Join(e.dir, "poolhost.hcl"))
 			if err != nil {
-				return err
+				return connect.ReloadReport{}, host.Wrap(host.EINVALID, err, "the config file has errors")
 			}
+			ch := config.Diff(e.cfg.Load(), cfg)
 			e.cfg.Store(cfg)
-			return e.mgr.Reload(ctx, cfg)
+			return connect.ReloadReport{Changed: ch.Applied, RestartRequired: ch.RestartRequired}, e.mgr.Reload(ctx, cfg)
 		},
 	})
 	userSvc := users.New(e.st, rec)
@@ -184,7 +186,7 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 	}
 	e.reg = reg
 	e.handler = httpapi.New(httpapi.Deps{
-		Logger: log, Registry: reg, HTTP: cfg.HTTP,
+		Logger: log, Registry: reg, HTTP: noRateLimit(cfg.HTTP),
 		Auth: userSvc, Pools: poolSvc, Connect: e.connect, Users: userSvc,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "database", Check: e.st.Ping},
@@ -400,4 +402,11 @@ func (e *env) auditEvents(action string) []store.AuditEvent {
 		e.t.Fatal(err)
 	}
 	return es
+}
+
+// noRateLimit switches the rate limits off: the suites send hundreds of requests a
+// second from one address with one token. ratelimit_test.go tests the limits.
+func noRateLimit(c config.HTTP) config.HTTP {
+	c.RateLimit = config.RateLimit{}
+	return c
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/poolhost/poolhost/host"
@@ -57,6 +58,21 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, code, body)
 }
 
-func (h *Handler) metricsHandler() http.Handler {
-	return promhttp.HandlerFor(h.deps.Registry, promhttp.HandlerOpts{Registry: h.deps.Registry})
+func (h *Handler) metricsHandler() http.Handler { return MetricsHandler(h.deps.Registry) }
+
+// MetricsHandler serves reg in the Prometheus text format: /metrics on the API port, or
+// alone on metrics_listen.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// metricsRoute is GET /metrics on the API port. With metrics_listen set it answers 404
+// as an unknown route does: the metrics are not public there.
+func (h *Handler) metricsRoute() HandlerFunc {
+	if h.deps.MetricsElsewhere {
+		return func(http.ResponseWriter, *http.Request) error {
+			return host.Errorf(host.ENOTFOUND, "no such route")
+		}
+	}
+	return plain(h.metricsHandler().ServeHTTP)
 }

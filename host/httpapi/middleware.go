@@ -85,7 +85,7 @@ func (h *Handler) observe(next http.Handler) http.Handler {
 			h.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
 			h.metrics.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
 			h.log.Info("request", "request_id", auth.RequestID(r.Context()), "method", r.Method, "route", route,
-				"status", rec.status, "bytes", rec.bytes, "duration", elapsed)
+				"status", rec.status, "bytes", rec.bytes, "duration", elapsed, "client", clientFrom(r))
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -105,11 +105,12 @@ func routeTemplate(r *http.Request) string {
 // webhook reader) turns that into 413.
 func (h *Handler) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > h.maxBody {
-			h.WriteError(w, r, host.Errorf(host.ETOOLARGE, "request body exceeds %d bytes", h.maxBody))
+		limit := h.httpConfig().MaxBodyBytes
+		if r.ContentLength > limit {
+			h.WriteError(w, r, host.Errorf(host.ETOOLARGE, "request body exceeds %d bytes", limit))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -127,7 +128,10 @@ func bearerToken(r *http.Request) string {
 // authenticate resolves a bearer token, when present, into the actor in the context. It
 // refuses an invalid token outright (a wrong token is never treated as anonymous), but
 // lets anonymous requests through: each route's access level decides about those.
-func (h *Handler) authenticate(next http.Handler) http.Handler {
+//
+// A wrong token on a limited route spends from the client's rate-limit bucket first, so
+// guessing tokens is slowed down (429) like any other anonymous traffic.
+func (h *Handler) authenticate(limited bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "" {
 			next.ServeHTTP(w, r)
@@ -135,12 +139,16 @@ func (h *Handler) authenticate(next http.Handler) http.Handler {
 		}
 		token := bearerToken(r)
 		if token == "" {
-			h.WriteError(w, r, host.Errorf(host.EUNAUTHORIZED, "the Authorization header must be \"Bearer <token>\""))
+			if !limited || !h.clientLimited(w, r) {
+				h.WriteError(w, r, host.Errorf(host.EUNAUTHORIZED, "the Authorization header must be \"Bearer <token>\""))
+			}
 			return
 		}
 		actor, err := h.auth.Authenticate(r.Context(), token)
 		if err != nil {
-			h.WriteError(w, r, err)
+			if !limited || host.ErrorCode(err) != host.EUNAUTHORIZED || !h.clientLimited(w, r) {
+				h.WriteError(w, r, err)
+			}
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithActor(r.Context(), actor)))

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/config"
 )
 
 // ProblemTypeBase prefixes every problem type. Types are stable identifiers clients may
@@ -22,6 +24,8 @@ type Problem struct {
 	Detail    string `json:"detail,omitempty"`
 	Instance  string `json:"instance,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
+	// Diagnostics are a config file's problems, when a reload refused it.
+	Diagnostics []config.Diagnostic `json:"diagnostics,omitempty"`
 }
 
 // codeInfo is the single place that decides what an error code means over HTTP: its
@@ -37,6 +41,7 @@ var codeInfo = map[string]struct {
 	host.EFORBIDDEN:    {http.StatusForbidden, "forbidden"},
 	host.EUNAVAILABLE:  {http.StatusServiceUnavailable, "unavailable"},
 	host.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "body-too-large"},
+	host.ETOOMANY:      {http.StatusTooManyRequests, "rate-limited"},
 	host.EINTERNAL:     {http.StatusInternalServerError, "internal"},
 }
 
@@ -80,6 +85,10 @@ func ProblemFor(r *http.Request, err error) Problem {
 // the request id (the cause stays in the log, never in the response).
 func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	p := ProblemFor(r, err)
+	var cfgErr *config.Error
+	if p.Status == http.StatusBadRequest && errors.As(err, &cfgErr) {
+		p.Diagnostics = cfgErr.List()
+	}
 	if p.Status >= 500 {
 		h.log.Error("request failed", "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path, "status", p.Status, "error", err)
 	} else {

@@ -20,7 +20,7 @@ import (
 func (h *Handler) routes(rt *Router) {
 	rt.Public(http.MethodGet, "/healthz", plain(h.healthz))
 	rt.Public(http.MethodGet, "/readyz", plain(h.readyz))
-	rt.Public(http.MethodGet, "/metrics", plain(h.metricsHandler().ServeHTTP))
+	rt.Public(http.MethodGet, "/metrics", h.metricsRoute())
 	rt.Public(http.MethodGet, "/openapi.yaml", plain(serveSpec))
 
 	pool := func(fn HandlerFunc) HandlerFunc { return needs(h.deps.Pools != nil, "pools", fn) }
@@ -252,7 +252,7 @@ func (h *Handler) callback(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	by, authed := auth.ActorFrom(r.Context())
-	ret := h.deps.HTTP.ReturnURL
+	ret := h.httpConfig().ReturnURL
 	if !authed && ret != "" {
 		u, err := url.Parse(ret)
 		if err != nil {
@@ -418,12 +418,15 @@ func (h *Handler) adminProviders(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// adminReload answers what the reload changed. A config file with errors is a 400
+// whose problem carries the diagnostics (WriteError); the running config is kept.
 func (h *Handler) adminReload(w http.ResponseWriter, r *http.Request) error {
-	st, err := h.deps.Connect.Reload(r.Context(), actor(r))
+	rep, err := h.deps.Connect.Reload(r.Context(), actor(r))
 	if err != nil {
 		return err
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"providers": nonNil(st)})
+	rep.Providers = nonNil(rep.Providers)
+	WriteJSON(w, http.StatusOK, rep)
 	return nil
 }
 

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -58,7 +57,7 @@ func webhookHandler(svc *webhook.Service) HandlerFunc {
 			AccountID: accountID,
 			Headers:   r.Header,
 			Body:      body,
-			Client:    clientAddr(r),
+			Client:    clientFrom(r),
 			RequestID: auth.RequestID(r.Context()),
 		})
 		if err != nil {
@@ -74,14 +73,4 @@ func webhookHandler(svc *webhook.Service) HandlerFunc {
 		WriteJSON(w, out.HTTPStatus(), map[string]string{"status": out.Status})
 		return nil
 	}
-}
-
-// clientAddr is the peer address without its port: the key of the rejection-audit rate
-// limit. Forwarded-for headers are ignored, since a forger could rotate them freely.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -101,7 +102,7 @@ func (r Result) DroppedTotal() int {
 // Service validates and persists readings.
 type Service struct {
 	store   Store
-	cfg     Config
+	cfg     atomic.Pointer[Config] // SetConfig swaps it on reload
 	log     hclog.Logger
 	metrics *metrics
 	now     func() time.Time
@@ -113,10 +114,15 @@ func New(s Store, cfg Config, log hclog.Logger, reg prometheus.Registerer) *Serv
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	svc := &Service{store: s, cfg: cfg, log: log.Named("ingest"), metrics: newMetrics(reg), now: time.Now}
+	svc := &Service{store: s, log: log.Named("ingest"), metrics: newMetrics(reg), now: time.Now}
+	svc.cfg.Store(&cfg)
 	svc.batch = &batcher{max: maxBatch, commit: svc.commit}
 	return svc
 }
+
+// SetConfig puts new timestamp bounds in force (a config reload); batches already
+// checked keep the bounds they were checked with.
+func (s *Service) SetConfig(cfg Config) { s.cfg.Store(&cfg) }
 
 // SetClock replaces the clock used when a request carries no ReceivedAt (tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
@@ -185,7 +191,8 @@ func (s *Service) prepare(req Request) *pending {
 		receivedAt = s.now()
 	}
 	p.receivedAt = receivedAt.UTC().Truncate(time.Microsecond)
-	win := Window{MaxFutureSkew: s.cfg.MaxFutureSkew, MaxPastAge: s.cfg.MaxPastAge}
+	cfg := s.cfg.Load()
+	win := Window{MaxFutureSkew: cfg.MaxFutureSkew, MaxPastAge: cfg.MaxPastAge}
 
 	p.values = make([]value, 0, len(req.Readings))
 	seen := make(map[string]bool, 4)

@@ -153,6 +153,9 @@ func New(d Deps, cfg Config) *Worker {
 		}, []string{"event"}))}
 }
 
+// Owner is the worker's lease owner id.
+func (w *Worker) Owner() string { return w.cfg.Owner }
+
 // Start runs the worker until ctx ends or Close; a disabled worker says so once.
 func (w *Worker) Start(ctx context.Context) {
 	if !w.cfg.Enabled {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -97,14 +98,16 @@ const ActionRejectedSummary = "webhook.rejected_summary"
 
 // Service runs the pipeline.
 type Service struct {
-	d       Deps
-	cfg     Config
-	log     hclog.Logger
-	limiter *auditLimiter
-	replays *replayCache
-	budget  *rejectBudget
-	metrics *metrics
-	now     func() time.Time
+	d   Deps
+	cfg Config
+	// maxAttempts is cfg.MaxAttempts, which SetMaxAttempts changes on reload.
+	maxAttempts atomic.Int64
+	log         hclog.Logger
+	limiter     *auditLimiter
+	replays     *replayCache
+	budget      *rejectBudget
+	metrics     *metrics
+	now         func() time.Time
 }
 
 // New returns a Service.
@@ -131,7 +134,7 @@ func New(d Deps, cfg Config) *Service {
 	if cfg.RejectAuditMax <= 0 {
 		cfg.RejectAuditMax = 20
 	}
-	return &Service{
+	s := &Service{
 		d:       d,
 		cfg:     cfg,
 		log:     d.Logger.Named("webhook"),
@@ -141,6 +144,17 @@ func New(d Deps, cfg Config) *Service {
 		metrics: newMetrics(d.Registerer),
 		now:     time.Now,
 	}
+	s.SetMaxAttempts(cfg.MaxAttempts)
+	return s
+}
+
+// SetMaxAttempts changes the attempt budget given to failures queued from now on
+// (retry_worker.max_attempts, on reload).
+func (s *Service) SetMaxAttempts(n int) {
+	if n <= 0 {
+		n = config.DefaultRetryWorker.MaxAttempts
+	}
+	s.maxAttempts.Store(int64(n))
 }
 
 // Delivery is one webhook request as received.
@@ -393,7 +407,7 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 		Headers:     KeptHeaders(dl.Headers),
 		DeliveryID:  deliveryID,
 		ReceivedAt:  receivedAt,
-		MaxAttempts: s.cfg.MaxAttempts,
+		MaxAttempts: int(s.maxAttempts.Load()),
 		Error:       errorText(cause),
 		Dead:        permanent,
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/host/activity"
 	"github.com/poolhost/poolhost/host/audit"
@@ -51,7 +53,7 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 		Reload: s.reload,
 	})
 	api := httpapi.New(httpapi.Deps{
-		Logger: s.log, Registry: s.metrics, HTTP: s.config().HTTP,
+		Logger: s.log, Registry: s.metrics, HTTP: s.config().HTTP, MetricsElsewhere: s.config().MetricsListen != "",
 		Auth: userSvc, Pools: poolSvc, Connect: s.connect, Users: userSvc,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "database", Check: st.Ping},
@@ -65,10 +67,11 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 		Sessions: userSvc, Providers: s.connect, Failures: failures.New(st), Activity: activity.New(st),
 		ProviderIDs: s.providerIDs, Logger: s.log,
 	}, console.Config{PublicURL: s.config().PublicURL})
+	s.api = api
 	mux := http.NewServeMux()
 	mux.Handle(console.Prefix, ui)
 	mux.Handle("/", api)
-	return hostHandler{ServeMux: mux, api: api, draining: s.draining.Load}
+	return hostHandler{ServeMux: mux, api: api, draining: s.draining.Load, started: s.cfg.HTTP, http: func() config.HTTP { return s.config().HTTP }}
 }
 
 // hostHandler is the API with the console beside it. Mux is the API's router, so the
@@ -77,16 +80,40 @@ type hostHandler struct {
 	*http.ServeMux
 	api      *httpapi.Handler
 	draining func() bool
+	// started is the http{} block the http.Server was built with; http the one in force.
+	started config.HTTP
+	http    func() config.HTTP
 }
 
 // ServeHTTP asks each client answered during the drain to close its connection after
 // the response, which the client learns with the response itself, so nothing races
 // (see server.drain).
+//
+// It also applies a reloaded read_timeout or write_timeout. The http.Server reads its
+// own timeout fields per connection without a lock, so they cannot change at run time;
+// instead each request's deadlines are set here from the values in force, counted from
+// when its handler starts.
 func (h hostHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.draining() {
 		w.Header().Set("Connection", "close")
 	}
+	if cur := h.http(); cur.ReadTimeout != h.started.ReadTimeout || cur.WriteTimeout != h.started.WriteTimeout {
+		rc, now := http.NewResponseController(w), time.Now()
+		if cur.ReadTimeout != h.started.ReadTimeout {
+			_ = rc.SetReadDeadline(now.Add(cur.ReadTimeout)) // unsupported only in tests' recorders
+		}
+		if cur.WriteTimeout != h.started.WriteTimeout {
+			_ = rc.SetWriteDeadline(now.Add(cur.WriteTimeout))
+		}
+	}
 	h.ServeMux.ServeHTTP(w, r)
+}
+
+// metricsOnly is the handler of metrics_listen: /metrics and nothing else.
+func metricsOnly(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", httpapi.MetricsHandler(reg))
+	return mux
 }
 
 func (h hostHandler) Mux() *mux.Router { return h.api.Mux() }

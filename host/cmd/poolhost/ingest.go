@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/failures"
@@ -18,40 +19,112 @@ import (
 // routes, the retry worker and the poll worker, all over the one ingest path, and the
 // pruner that forgets delivery ids (and OAuth states) nobody can need any more.
 type ingestion struct {
-	retry  *retry.Worker
-	poll   *poll.Worker
-	pruner *retention.Pruner
+	ing   *ingest.Service
+	hooks *webhook.Service
+	// The workers are rebuilt with their new settings on reload; these build them.
+	newRetry  func(config.RetryWorker) *retry.Worker
+	newPoll   func(config.PollWorker) *poll.Worker
+	newPruner func(config.Ingest) *retention.Pruner
+
+	mu      sync.Mutex // start, reload and stop
+	ctx     context.Context
+	stopped bool
+	cfg     *config.Config // the settings the workers run with
+	retry   *retry.Worker
+	poll    *poll.Worker
+	pruner  *retention.Pruner
 }
 
 // newIngestion builds the ingestion components and returns the HTTP route groups they
 // add to the API.
 func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 	cfg := s.config()
-	ing := ingest.New(st, ingest.Config{MaxFutureSkew: cfg.Ingest.MaxFutureSkew, MaxPastAge: cfg.Ingest.MaxPastAge}, s.log, s.metrics)
+	ing := ingest.New(st, ingestConfig(cfg), s.log, s.metrics)
 	hooks := webhook.New(webhook.Deps{
 		Store: st, Ingest: ing, Plugins: s.plugins, Logger: s.log, Registerer: s.metrics,
 	}, webhook.Config{MaxAttempts: cfg.RetryWorker.MaxAttempts})
-	w := retry.New(retry.Deps{
-		Store: st, Ingest: ing, Plugins: retry.ManagerPlugins(s.plugins), Logger: s.log, Registerer: s.metrics,
-	}, retry.Config{RetryWorker: cfg.RetryWorker})
+	// One lease owner per worker kind for the process's life, across rebuilds.
+	retryOwner, pollOwner := "", ""
+	i := &ingestion{ing: ing, hooks: hooks, cfg: cfg}
+	i.newRetry = func(c config.RetryWorker) *retry.Worker {
+		w := retry.New(retry.Deps{
+			Store: st, Ingest: ing, Plugins: retry.ManagerPlugins(s.plugins), Logger: s.log, Registerer: s.metrics,
+		}, retry.Config{RetryWorker: c, Owner: retryOwner})
+		retryOwner = w.Owner()
+		return w
+	}
+	i.newPoll = func(c config.PollWorker) *poll.Worker {
+		w := poll.New(poll.Deps{
+			Store: st, Ingest: ing, Plugins: s.plugins, Logger: s.log, Registerer: s.metrics,
+			Providers: func() []config.Provider { return s.config().Providers },
+		}, poll.Config{PollWorker: c, Owner: pollOwner})
+		pollOwner = w.Owner()
+		return w
+	}
+	i.newPruner = func(c config.Ingest) *retention.Pruner {
+		return retention.New(st, retention.Config{DeliveryIDs: c.DeliveryIDRetention}, s.log)
+	}
 	s.metrics.MustRegister(retry.NewFailureCollector(st, retry.WithProviders(s.providerIDs)))
-	p := poll.New(poll.Deps{
-		Store: st, Ingest: ing, Plugins: s.plugins, Logger: s.log, Registerer: s.metrics,
-		Providers: func() []config.Provider { return s.config().Providers },
-	}, poll.Config{PollWorker: cfg.PollWorker})
-	pr := retention.New(st, retention.Config{DeliveryIDs: cfg.Ingest.DeliveryIDRetention}, s.log)
-	return &ingestion{retry: w, poll: p, pruner: pr}, []httpapi.Option{httpapi.WithWebhooks(hooks), httpapi.WithFailures(failures.New(st))}
+	i.retry, i.poll, i.pruner = i.newRetry(cfg.RetryWorker), i.newPoll(cfg.PollWorker), i.newPruner(cfg.Ingest)
+	return i, []httpapi.Option{httpapi.WithWebhooks(hooks), httpapi.WithFailures(failures.New(st))}
+}
+
+func ingestConfig(cfg *config.Config) ingest.Config {
+	return ingest.Config{MaxFutureSkew: cfg.Ingest.MaxFutureSkew, MaxPastAge: cfg.Ingest.MaxPastAge}
 }
 
 // start runs the workers (each says once at start when it is disabled).
 func (i *ingestion) start(ctx context.Context) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.ctx = ctx
 	i.retry.Start(ctx)
 	i.poll.Start(ctx)
 	i.pruner.Start(ctx)
 }
 
+// reload puts new retry_worker, poll_worker and ingest settings in force. A worker whose
+// settings changed is stopped (its current tick finishes; rows it held are released by
+// their lease, under the same owner) and started again with the new ones; the ingest
+// windows and the webhook attempt budget apply from the next delivery.
+func (i *ingestion) reload(cfg *config.Config) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.stopped {
+		return
+	}
+	old := i.cfg
+	i.cfg = cfg
+	i.ing.SetConfig(ingestConfig(cfg))
+	i.hooks.SetMaxAttempts(cfg.RetryWorker.MaxAttempts)
+	if cfg.RetryWorker != old.RetryWorker {
+		i.retry.Close()
+		i.retry = i.newRetry(cfg.RetryWorker)
+		if i.ctx != nil {
+			i.retry.Start(i.ctx)
+		}
+	}
+	if cfg.PollWorker != old.PollWorker {
+		i.poll.Close()
+		i.poll = i.newPoll(cfg.PollWorker)
+		if i.ctx != nil {
+			i.poll.Start(i.ctx)
+		}
+	}
+	if cfg.Ingest.DeliveryIDRetention != old.Ingest.DeliveryIDRetention {
+		i.pruner.Close()
+		i.pruner = i.newPruner(cfg.Ingest)
+		if i.ctx != nil {
+			i.pruner.Start(i.ctx)
+		}
+	}
+}
+
 // stop waits for the workers' current tick; rows they held come back after their lease.
 func (i *ingestion) stop() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.stopped = true
 	i.retry.Close()
 	i.poll.Close()
 	i.pruner.Close()

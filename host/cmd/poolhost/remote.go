@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/poolhost/poolhost/host/config"
 )
 
 // The commands here talk to a running host through its admin API, as Vault's and
@@ -41,10 +43,10 @@ func remoteFlags(c *cobra.Command) remote {
 
 // problem is an RFC 9457 problem answer, with the config diagnostics a reload adds.
 type problem struct {
-	Title       string   `json:"title"`
-	Status      int      `json:"status"`
-	Detail      string   `json:"detail"`
-	Diagnostics []string `json:"diagnostics"`
+	Title       string              `json:"title"`
+	Status      int                 `json:"status"`
+	Detail      string              `json:"detail"`
+	Diagnostics []config.Diagnostic `json:"diagnostics"`
 }
 
 // call sends one admin request and decodes a 2xx answer into out. Any other answer is
@@ -84,7 +86,7 @@ func (r remote) call(ctx context.Context, method, path string, out any) error {
 			msg += ": " + p.Detail
 		}
 		for _, d := range p.Diagnostics {
-			msg += "\n  " + d
+			msg += "\n  " + d.String()
 		}
 		return errors.New(msg)
 	}

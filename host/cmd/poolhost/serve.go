@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/buildinfo"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
@@ -71,6 +73,10 @@ type server struct {
 	cfg     *config.Config // the config at start; listen and database come from it
 	current atomic.Pointer[config.Config]
 	reloads sync.Mutex // SIGHUP and POST /v1/admin/reload may race
+	// lastReloadOK and lastReloadAt are poolhost_config_last_reload_successful and
+	// poolhost_config_last_reload_success_timestamp_seconds, as Prometheus names its own.
+	lastReloadOK prometheus.Gauge
+	lastReloadAt prometheus.Gauge
 	// draining is set on SIGTERM: /readyz answers 503 while requests are still served.
 	draining atomic.Bool
 	log      hclog.Logger
@@ -79,7 +85,10 @@ type server struct {
 	store    *store.Store
 	connect  *connect.Service
 	ingest   *ingestion
+	api      *httpapi.Handler
 	http     *http.Server
+	// metricsHTTP serves /metrics alone on metrics_listen, when set.
+	metricsHTTP *http.Server
 }
 
 func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*server, error) {
@@ -87,6 +96,17 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 	s.current.Store(cfg)
 	s.metrics.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		buildinfo.Read().Collector())
+	s.lastReloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "poolhost_config_last_reload_successful",
+		Help: "Whether the last configuration reload (SIGHUP or POST /v1/admin/reload) succeeded: 1, or 0 when the file was refused.",
+	})
+	s.lastReloadAt = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "poolhost_config_last_reload_success_timestamp_seconds",
+		Help: "When the configuration was last loaded successfully (at start, then at each reload), in Unix seconds.",
+	})
+	s.metrics.MustRegister(s.lastReloadOK, s.lastReloadAt)
+	s.lastReloadOK.Set(1)
+	s.lastReloadAt.SetToCurrentTime()
 	s.plugins = pluginmgr.New(log, s.metrics, cfg)
 	st, err := openAPIStore(ctx, cfg, s)
 	if err != nil {
@@ -105,6 +125,9 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 	var routes []httpapi.Option
 	s.ingest, routes = s.newIngestion(st)
 	s.http = httpapi.NewServer(cfg.Listen, s.apiHandler(st, routes...), cfg.HTTP, log)
+	if cfg.MetricsListen != "" {
+		s.metricsHTTP = httpapi.NewServer(cfg.MetricsListen, metricsOnly(s.metrics), cfg.HTTP, log)
+	}
 	return s, nil
 }
 
@@ -117,6 +140,19 @@ func (s *server) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	var metricsLn net.Listener
+	if s.metricsHTTP != nil {
+		if metricsLn, err = net.Listen("tcp", s.cfg.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+	}
+
+	// Before anything answers: a SIGHUP sent once the host is seen serving must never
+	// meet the default action, which ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	// A plugin that fails to start does not stop the host: its provider answers
 	// "unavailable" and its state is visible, while the others serve.
@@ -126,20 +162,20 @@ func (s *server) run(ctx context.Context) error {
 
 	s.ingest.start(ctx)
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- s.http.Serve(ln) }()
+	if metricsLn != nil {
+		go func() { serveErr <- fmt.Errorf("metrics: %w", s.metricsHTTP.Serve(metricsLn)) }()
+		s.log.Info("serving /metrics apart from the API", "metrics_listen", metricsLn.Addr().String())
+	}
 	s.log.Info("poolhost serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL, "config", s.cfg.Path, "database", s.store.Dialect(), "version", buildinfo.Read().Version, "commit", buildinfo.Read().ShortCommit())
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	for {
 		select {
 		case <-hup:
-			if err := s.reload(ctx); err != nil {
-				s.log.Error("reload failed; keeping the running configuration", "error", err)
-			}
+			// Through the service, as POST /v1/admin/reload, so the reload is audited
+			// (actor system:signal) and logged the same way.
+			_, _ = s.connect.Reload(ctx, auth.System("signal"))
 		case err := <-serveErr:
 			s.shutdown()
 			return fmt.Errorf("http server: %w", err)
@@ -152,24 +188,56 @@ func (s *server) run(ctx context.Context) error {
 	}
 }
 
-// reload re-reads the config file and reconciles what can change at run time. The
-// listen address and database need a restart.
-func (s *server) reload(ctx context.Context) error {
+// reload re-reads the config file and puts in force what can change at run time: log
+// level, http{} (see hostHandler for the timeouts), worker and ingest settings, plugins
+// and providers. What is read only at start (config.RestartOnly: listen, database_url…)
+// keeps its running value and is named in a warning. A file with errors changes
+// nothing and is refused with its diagnostics.
+func (s *server) reload(ctx context.Context) (connect.ReloadReport, error) {
 	s.reloads.Lock()
 	defer s.reloads.Unlock()
 	cfg, err := config.Load(s.cfg.Path)
 	if err != nil {
-		return fmt.Errorf("load config: %w", err)
+		s.lastReloadOK.Set(0)
+		s.log.Error("reload refused; keeping the running configuration", "config", s.cfg.Path, "error", err)
+		var cfgErr *config.Error
+		if errors.As(err, &cfgErr) {
+			return connect.ReloadReport{}, host.Wrap(host.EINVALID, err, "the config file %s has errors; the running configuration is kept", s.cfg.Path)
+		}
+		return connect.ReloadReport{}, host.Wrap(host.EINVALID, err, "could not read the config file %s; the running configuration is kept", s.cfg.Path)
 	}
-	s.log.Info("reloading configuration", "config", cfg.Path)
-	if cfg.Listen != s.cfg.Listen || cfg.DatabaseURL != s.cfg.DatabaseURL {
-		s.log.Warn("listen and database_url changes take effect at the next restart")
+	old := s.config()
+	ch := config.Diff(old, cfg)
+	keepRestartOnly(old, cfg)
+	rep := connect.ReloadReport{Changed: ch.Applied, RestartRequired: ch.RestartRequired}
+	for _, name := range ch.RestartRequired {
+		rep.Warnings = append(rep.Warnings, name+" changed in the file but keeps its running value until the next restart")
 	}
+	rep.Warnings = append(rep.Warnings, cfg.Warnings...)
+
 	s.current.Store(cfg)
+	if cfg.LogLevel != old.LogLevel {
+		s.log.SetLevel(hclog.LevelFromString(cfg.LogLevel))
+	}
+	s.api.SetHTTP(cfg.HTTP)
+	s.ingest.reload(cfg)
 	if err := s.plugins.Reload(ctx, cfg); err != nil {
 		s.log.Warn("some plugins are not running after reload", "error", err)
+		rep.Warnings = append(rep.Warnings, "some plugins are not running after the reload: see each provider's state and lastError")
 	}
-	return nil
+	s.lastReloadOK.Set(1)
+	s.lastReloadAt.SetToCurrentTime()
+	s.log.Info("configuration reloaded", "config", cfg.Path, "changed", rep.Changed, "restart_required", rep.RestartRequired)
+	return rep, nil
+}
+
+// keepRestartOnly gives cur the running values of the settings read only at start, so
+// the configuration in force says what is really in force.
+func keepRestartOnly(old, cur *config.Config) {
+	cur.Listen, cur.DatabaseURL, cur.MetricsListen, cur.LogFormat = old.Listen, old.DatabaseURL, old.MetricsListen, old.LogFormat
+	cur.AutoMigrate = old.AutoMigrate
+	cur.CredentialsKey, cur.CredentialsOldKeys = old.CredentialsKey, old.CredentialsOldKeys
+	cur.HTTP.ReadHeaderTimeout, cur.HTTP.IdleTimeout = old.HTTP.ReadHeaderTimeout, old.HTTP.IdleTimeout
 }
 
 // drain runs before shutdown on SIGTERM: /readyz answers 503 at once, so the load
@@ -180,7 +248,7 @@ func (s *server) reload(ctx context.Context) error {
 // that closes idle connections at once, and a client that picked one up at that moment
 // saw EOF on its POST (TestDrain caught it).
 func (s *server) drain(serveErr <-chan error) {
-	grace := s.cfg.HTTP.DrainGrace
+	grace := s.config().HTTP.DrainGrace
 	s.draining.Store(true)
 	if grace <= 0 {
 		return
@@ -206,10 +274,13 @@ var errDraining = errors.New("shutting down: draining before the listener closes
 // shutdown stops taking requests, lets in-flight ones finish within the configured
 // budget, then stops the plugins they may have been calling.
 func (s *server) shutdown() {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.config().HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		s.log.Warn("http shutdown", "error", err)
+	}
+	if s.metricsHTTP != nil {
+		_ = s.metricsHTTP.Close() // scrapes need no drain
 	}
 	s.ingest.stop()
 	if err := s.plugins.Close(); err != nil {

@@ -1,0 +1,88 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// The client address is decided here and nowhere else: logs, the per-client rate limit,
+// webhook rejection audits and their limiter all read clientFrom.
+
+type clientCtxKey struct{}
+
+// clientAddr puts the request's client address in its context.
+func (h *Handler) clientAddr(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := ClientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), h.httpConfig().TrustedProxies)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientCtxKey{}, addr)))
+	})
+}
+
+// clientFrom is the client address clientAddr decided, or the TCP peer when the
+// request did not pass through it.
+func clientFrom(r *http.Request) string {
+	if a, ok := r.Context().Value(clientCtxKey{}).(string); ok {
+		return a
+	}
+	return ClientIP(r.RemoteAddr, nil, nil)
+}
+
+// ClientIP is the address of the client behind a request: the TCP peer, unless the peer
+// is a trusted proxy. Then X-Forwarded-For is read from the right, each hop appended by
+// a proxy, and the first address that is not a trusted proxy is the client: anything to
+// its left was written by the client itself and may be forged. When every hop is
+// trusted, the left-most is the client; an unparsable hop stops the walk at the last
+// trusted one.
+func ClientIP(remoteAddr string, xff []string, trusted []netip.Prefix) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if !isTrusted(peer, trusted) {
+		return peer.String()
+	}
+	var hops []string
+	for _, v := range xff {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		client = a.Unmap()
+		if !isTrusted(client, trusted) {
+			break
+		}
+	}
+	return client.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientKey is the rate-limit key of a client address: an IPv6 client is its /64, since
+// one host is usually given a whole /64 and could rotate through it.
+func clientKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || a.Is4() {
+		return addr
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
