@@ -21,6 +21,10 @@ plugin_dir = "/usr/local/lib/poolhost/plugins"
 log_level  = "info"
 log_format = "json" # one JSON object a line, for the log shipper
 
+# /metrics on its own port for the Prometheus scraper (a private interface); the API
+# port then answers 404 there, so the proxy cannot expose it by mistake.
+metrics_listen = "127.0.0.1:9100"
+
 # Migrations are a deploy step (`poolhost migrate up`), run once before the replicas
 # are rolled, never by several replicas racing at start.
 auto_migrate = false
@@ -38,6 +42,21 @@ http {
   idle_timeout        = "2m"
   shutdown_timeout    = "20s" # below TimeoutStopSec in the unit file
   return_url          = "https://app.example.com/integrations/connected"
+
+  # The proxy forwards from here: its X-Forwarded-For is believed (the right-most hop it
+  # did not add is the client), anyone else's is ignored. Without it every client is the
+  # proxy's address, in audit rows and in the per-client rate limit.
+  trusted_proxies = ["127.0.0.1/32"]
+
+  # Requests per second, refilled continuously, up to burst at once; 0 switches one off.
+  # per_token: each API token. per_client: each address, for what comes without a valid
+  # token (anonymous routes, OAuth callbacks, wrong tokens). Webhooks, /healthz, /readyz
+  # and /metrics are never limited.
+  rate_limit {
+    per_token  = 20
+    per_client = 5
+    burst      = 50
+  }
 }
 
 # Several replicas share the queue through FOR UPDATE SKIP LOCKED leases: a larger batch

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/poolhost/poolhost/host"
@@ -197,5 +198,22 @@ func TestClientIP(t *testing.T) {
 				t.Errorf("ClientIP(%s, %q) = %s, want %s", tc.remote, tc.xff, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestSpecDeclares429: every rate-limited operation says in openapi.yaml that it may
+// answer 429 (all but probes, metrics and webhooks).
+func TestSpecDeclares429(t *testing.T) {
+	doc, _, err := loadSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, item := range doc.Paths.Map() {
+		unlimited := path == "/healthz" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, "/v1/webhooks/")
+		for method, op := range item.Operations() {
+			if has := op.Responses.Status(http.StatusTooManyRequests) != nil; has == unlimited {
+				t.Errorf("%s %s: declares 429 = %t, but it is rate-limited = %t", method, path, has, !unlimited)
+			}
+		}
 	}
 }

@@ -6,6 +6,7 @@ public_url   = "https://pool.example.com/"
 log_level    = "debug"
 log_format   = "json"
 auto_migrate = false
+metrics_listen = "127.0.0.1:9100"
 
 credentials_key      = file("test.key")
 credentials_old_keys = [file("old.key")]
@@ -14,6 +15,12 @@ http {
   max_body_bytes      = 2097152
   read_header_timeout = "3s"
   return_url          = "https://app.example.com/connected"
+  trusted_proxies     = ["10.0.0.0/8", "fd00::/8"]
+  rate_limit {
+    per_token  = 10
+    per_client = 2.5
+    burst      = 20
+  }
 }
 
 retry_worker {
