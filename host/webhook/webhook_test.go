@@ -39,6 +39,7 @@ const accountSecret = "whsec_YWNjb3VudC1hLXNlY3JldC1mb3ItdGVzdHMtMTIz"
 // whose "theirs" is linked to their own pool.
 type env struct {
 	s        *store.Store
+	svc      *webhook.Service
 	srv      *httptest.Server
 	reg      *prometheus.Registry
 	mine     ingesttest.World
@@ -103,6 +104,7 @@ func newEnvIn(t *testing.T, eng ingesttest.Engine, pluginDir string, mutate func
 		mutate(&d, ing)
 	}
 	svc := webhook.New(d, webhook.Config{MaxAttempts: 8})
+	e.svc = svc
 	h := httpapi.New(httpapi.Deps{Logger: log, Registry: e.reg, HTTP: config.HTTP{MaxBodyBytes: 64 << 10}}, httpapi.WithWebhooks(svc))
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
