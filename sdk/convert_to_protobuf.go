@@ -78,9 +78,17 @@ func devicesToProto(ds []Device) []*pb.Device {
 			Model:            d.Model,
 			Metadata:         d.Metadata,
 			Verified:         d.Verified,
+			Suggestion:       suggestionToProto(d.Suggested),
 		}
 	}
 	return out
+}
+
+func suggestionToProto(s *PoolSuggestion) *pb.PoolSuggestion {
+	if s == nil {
+		return nil
+	}
+	return &pb.PoolSuggestion{VolumeLiters: s.VolumeLiters, Kind: s.Kind, Location: s.Location, Sanitizer: s.Sanitizer}
 }
 
 func webhookResultToProto(r WebhookResult) *pb.WebhookResult {

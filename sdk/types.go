@@ -156,6 +156,21 @@ type Device struct {
 	// device the user merely typed in (sdk/declared) is not verified, and receives
 	// only on its account's own URL.
 	Verified bool
+	// Suggested is configuration the provider holds about the pool the device measures
+	// (Ondilo's /pools volume and type), nil when it has none. The host shows it with
+	// the device and applies it to the pool only when a user accepts it: it is never a
+	// reading, and never overwrites what a user set on its own.
+	Suggested *PoolSuggestion
+}
+
+// PoolSuggestion is a provider's idea of a pool's configuration. Leave a field zero when
+// the provider does not say; the others use the host's pool vocabulary.
+type PoolSuggestion struct {
+	VolumeLiters float64 // > 0
+	Kind         string  // "pool" or "spa"
+	Location     string  // "outdoor" or "indoor"
+	// Sanitizer is "chlorine", "salt", "bromine", "biguanide", "mineral" or "other".
+	Sanitizer string
 }
 
 // DiscoverRequest asks for an account's devices.

@@ -194,6 +194,10 @@ type Device struct {
 	// Verified: the provider vouched for the device; only verified devices receive
 	// deliveries on the provider-level webhook URL.
 	Verified bool `json:"verified"`
+	// Suggestion is the provider's suggested configuration of the device's pool (its
+	// volume, kind, ...), applied only when a pool editor accepts it
+	// (POST /v1/pools/{poolId}/devices/{deviceId}/suggestion/accept).
+	Suggestion *store.PoolSuggestion `json:"suggestion,omitempty"`
 }
 
 // ConnectResult is either a redirect for the user's browser or the account linked at once.
@@ -244,7 +248,7 @@ func accountOf(a store.Account) Account {
 
 func deviceOf(d store.Device) Device {
 	out := Device{ID: d.ID, AccountID: d.AccountID, Provider: d.Provider, ProviderDeviceID: d.ProviderDeviceID,
-		Name: d.Name, Model: d.Model, Metadata: d.Metadata, Verified: d.Verified}
+		Name: d.Name, Model: d.Model, Metadata: d.Metadata, Verified: d.Verified, Suggestion: d.Suggestion.PoolSuggestion}
 	if d.PoolID != 0 {
 		p := d.PoolID
 		out.PoolID = &p
@@ -661,7 +665,8 @@ func (s *Service) Discover(ctx context.Context, a auth.Actor, accountID int64) (
 			s.log.Warn("plugin reported a device without id; skipped", "provider", acc.Provider)
 			continue
 		}
-		nds = append(nds, store.NewDevice{ProviderDeviceID: d.ProviderDeviceID, Name: d.Name, Model: d.Model, Metadata: d.Metadata, Verified: d.Verified})
+		nds = append(nds, store.NewDevice{ProviderDeviceID: d.ProviderDeviceID, Name: d.Name, Model: d.Model, Metadata: d.Metadata,
+			Verified: d.Verified, Suggestion: pools.CleanSuggestion(d.Suggested)})
 	}
 	ups, err := s.d.Store.UpsertDevices(ctx, acc.ID, nds)
 	if err != nil {

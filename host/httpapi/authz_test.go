@@ -49,7 +49,9 @@ func (e *env) fixture() fixture {
 	must(e.t, err)
 	f.account = acc.ID
 	// The owner's d1 is verified (the operator's fleet, say).
-	ds, err := e.st.UpsertDevices(ctx, acc.ID, []store.NewDevice{{ProviderDeviceID: "d1", Verified: true}})
+	// Its provider suggests the pool's configuration (as Ondilo does from /pools).
+	ds, err := e.st.UpsertDevices(ctx, acc.ID, []store.NewDevice{{ProviderDeviceID: "d1", Verified: true,
+		Suggestion: &store.PoolSuggestion{VolumeLiters: 15000, Kind: "pool", Location: "outdoor"}}})
 	must(e.t, err)
 	f.device = ds[0].ID
 	_, err = e.st.LinkDevice(ctx, f.device, f.pool, f.users["owner"].ID)
@@ -144,6 +146,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			expect(401, 404, 200, 200, 404, 200)},
 		{"PATCH /v1/pools/{poolId}", func(f fixture) req {
 			return req{method: "PATCH", path: fmt.Sprintf("/v1/pools/%d", f.pool), body: map[string]any{"volumeLiters": 50000, "sanitizer": "salt"}}
+		}, expect(401, 404, 403, 200, 404, 200)},
+		{"POST /v1/pools/{poolId}/devices/{deviceId}/suggestion/accept", func(f fixture) req {
+			return req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/devices/%d/suggestion/accept", f.pool, f.device)}
 		}, expect(401, 404, 403, 200, 404, 200)},
 		{"GET /v1/pools/{poolId}/status", func(f fixture) req { return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/status", f.pool)} },
 			expect(401, 404, 200, 200, 404, 200)},

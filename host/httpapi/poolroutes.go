@@ -14,6 +14,7 @@ import (
 // readings mean (status, summary).
 func (h *Handler) poolRoutes(rt *Router, pool func(HandlerFunc) HandlerFunc) {
 	rt.User(http.MethodPatch, "/v1/pools/{poolId}", pool(h.patchPool))
+	rt.User(http.MethodPost, "/v1/pools/{poolId}/devices/{deviceId}/suggestion/accept", pool(h.acceptSuggestion))
 	rt.User(http.MethodGet, "/v1/pools/{poolId}/status", pool(h.poolStatus))
 	rt.User(http.MethodGet, "/v1/pools/{poolId}/readings/summary", pool(h.readingsSummary))
 	rt.User(http.MethodGet, "/v1/pools/{poolId}/test-sessions", pool(h.listTestSessions))
@@ -40,6 +41,24 @@ func (h *Handler) patchPool(w http.ResponseWriter, r *http.Request) error {
 		return host.Errorf(host.EINVALID, "the body must be a JSON object")
 	}
 	p, err := h.deps.Pools.UpdateConfig(r.Context(), actor(r), id, patch)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// acceptSuggestion applies a linked device's suggested configuration to the pool.
+func (h *Handler) acceptSuggestion(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "poolId")
+	if err != nil {
+		return err
+	}
+	deviceID, err := pathID(r, "deviceId")
+	if err != nil {
+		return err
+	}
+	p, err := h.deps.Pools.AcceptSuggestion(r.Context(), actor(r), id, deviceID)
 	if err != nil {
 		return err
 	}

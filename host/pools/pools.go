@@ -50,6 +50,7 @@ type Store interface {
 	GetEquipment(ctx context.Context, poolID, id int64) (store.Equipment, error)
 	UpdateEquipment(ctx context.Context, poolID, id int64, name string, config store.RawJSON) (store.Equipment, error)
 	DeleteEquipment(ctx context.Context, poolID, id int64) error
+	GetDevice(ctx context.Context, id int64) (store.Device, error)
 }
 
 // Service applies the pool rules.

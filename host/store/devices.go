@@ -27,11 +27,14 @@ type Device struct {
 	Verified bool `db:"verified"`
 	// AccountExternalID is the provider's id of the device's account.
 	AccountExternalID string `db:"account_external_id"`
+	// Suggestion is the provider's suggested configuration of the device's pool, from
+	// the latest discovery; nil when there is none.
+	Suggestion Suggestion `db:"suggestion"`
 }
 
 const deviceSelect = `SELECT d.id, d.account_id, d.provider, d.provider_device_id, d.name, d.model, d.metadata,
 		d.created_at, d.updated_at, a.user_id AS owner_id, a.status AS account_status,
-		COALESCE(l.pool_id, 0) AS pool_id, d.verified, a.external_account_id AS account_external_id
+		COALESCE(l.pool_id, 0) AS pool_id, d.verified, a.external_account_id AS account_external_id, d.suggestion
 	FROM integration_devices d
 	JOIN integration_accounts a ON a.id = d.account_id
 	LEFT JOIN device_pool_links l ON l.device_id = d.id `
@@ -45,6 +48,8 @@ type NewDevice struct {
 	// Verified is the provider's word that the account owns the device; a device's
 	// provenance is what its latest discovery said.
 	Verified bool
+	// Suggestion, like the other fields, is what the latest discovery said.
+	Suggestion *PoolSuggestion
 }
 
 // UpsertedDevice is a device after discovery; Created is false when it was known.
@@ -76,15 +81,15 @@ func (q queries) UpsertDevices(ctx context.Context, accountID int64, devices []N
 			created := len(ids) == 0
 			if created {
 				if err := q.get(ctx, &id, `INSERT INTO integration_devices
-					(account_id, provider, provider_device_id, name, model, metadata, created_at, updated_at, verified)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-					accountID, provider, d.ProviderDeviceID, d.Name, d.Model, Metadata(d.Metadata), now, now, d.Verified); err != nil {
+					(account_id, provider, provider_device_id, name, model, metadata, created_at, updated_at, verified, suggestion)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+					accountID, provider, d.ProviderDeviceID, d.Name, d.Model, Metadata(d.Metadata), now, now, d.Verified, Suggestion{d.Suggestion}); err != nil {
 					return err
 				}
 			} else {
 				id = ids[0]
-				if _, err := q.exec(ctx, `UPDATE integration_devices SET name = ?, model = ?, metadata = ?, updated_at = ?, verified = ?
-					WHERE id = ?`, d.Name, d.Model, Metadata(d.Metadata), now, d.Verified, id); err != nil {
+				if _, err := q.exec(ctx, `UPDATE integration_devices SET name = ?, model = ?, metadata = ?, updated_at = ?, verified = ?,
+					suggestion = ? WHERE id = ?`, d.Name, d.Model, Metadata(d.Metadata), now, d.Verified, Suggestion{d.Suggestion}, id); err != nil {
 					return err
 				}
 			}

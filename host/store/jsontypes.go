@@ -48,6 +48,38 @@ func (m Metadata) Value() (driver.Value, error) {
 	return jsonValue(map[string]string(m))
 }
 
+// PoolSuggestion is a provider's suggestion for the configuration of the pool a device
+// measures (sdk.PoolSuggestion), kept with the device until a user accepts it.
+type PoolSuggestion struct {
+	VolumeLiters float64 `json:"volumeLiters,omitempty"`
+	Kind         string  `json:"kind,omitempty"`
+	Location     string  `json:"location,omitempty"`
+	Sanitizer    string  `json:"sanitizer,omitempty"`
+}
+
+// Suggestion is the nullable JSON column holding a *PoolSuggestion.
+type Suggestion struct{ *PoolSuggestion }
+
+func (s *Suggestion) Scan(src any) error {
+	s.PoolSuggestion = nil
+	var p PoolSuggestion
+	if src == nil {
+		return nil
+	}
+	if err := scanJSON(src, &p); err != nil {
+		return err
+	}
+	s.PoolSuggestion = &p
+	return nil
+}
+
+func (s Suggestion) Value() (driver.Value, error) {
+	if s.PoolSuggestion == nil {
+		return nil, nil
+	}
+	return jsonValue(s.PoolSuggestion)
+}
+
 // Headers are HTTP headers kept with a failed delivery (http.Header converts to it).
 type Headers map[string][]string
 

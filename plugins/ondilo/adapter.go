@@ -238,6 +238,42 @@ func displayName(pools []pool) string {
 	return "Ondilo: " + strings.Join(names, ", ")
 }
 
+// suggestion is what Ondilo's /pools entry says about the pool's configuration: the
+// volume the user entered in the Ondilo app (m³), and its type ("outdoor_inground_pool",
+// "indoor_spa", ...) and disinfection. It is configuration, not a measurement: the host
+// only shows it, and applies it when the user accepts. nil when Ondilo says nothing the
+// host's vocabulary can hold.
+func suggestion(p pool) *sdk.PoolSuggestion {
+	var s sdk.PoolSuggestion
+	if p.Volume > 0 {
+		s.VolumeLiters = p.Volume * 1000
+	}
+	t := strings.ToLower(p.Type)
+	switch {
+	case strings.Contains(t, "spa"):
+		s.Kind = "spa"
+	case strings.Contains(t, "pool"):
+		s.Kind = "pool"
+	}
+	switch {
+	case strings.HasPrefix(t, "outdoor"):
+		s.Location = "outdoor"
+	case strings.HasPrefix(t, "indoor"):
+		s.Location = "indoor"
+	}
+	switch primary := strings.ToLower(p.Disinfection.Primary); primary {
+	case "chlorine", "salt", "bromine", "biguanide":
+		s.Sanitizer = primary
+	case "":
+	default:
+		s.Sanitizer = "other"
+	}
+	if s == (sdk.PoolSuggestion{}) {
+		return nil
+	}
+	return &s
+}
+
 // DiscoverDevices implements [sdk.Adapter]: one device per pool that has an ICO.
 func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
 	s := a.session(req.Account.Credentials)
@@ -266,6 +302,7 @@ func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) 
 				"serial_number": d.SerialNumber,
 				"sw_version":    d.SWVersion,
 			},
+			Suggested: suggestion(p),
 		})
 	}
 	return sdk.DiscoverResult{Devices: devices, RefreshedCredentials: s.refreshedCredentials()}, nil

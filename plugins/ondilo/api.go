@@ -13,6 +13,11 @@ type pool struct {
 	ID   int64  `json:"id"`
 	Name string `json:"name"`
 	Type string `json:"type"`
+	// Volume is in cubic meters; absent or 0 when the user did not say.
+	Volume       float64 `json:"volume"`
+	Disinfection struct {
+		Primary string `json:"primary"`
+	} `json:"disinfection"`
 }
 
 // device is Ondilo's /pools/{id}/device answer.

@@ -39,4 +39,8 @@
 //     the minimum poll interval is 15 minutes, which keeps a one-to-five pool account
 //     within quota with room for discovery.
 //   - rssi is a signal strength in percent (not dBm) and becomes the signal metric in %.
+//   - Pool configuration: /pools gives each pool's volume (m³), type and disinfection.
+//     Discovery hands them over as the device's Suggested pool configuration (liters,
+//     pool or spa, outdoor or indoor, sanitizer), which the host applies only when the
+//     user accepts it; they are never readings.
 package ondilo

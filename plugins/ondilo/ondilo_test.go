@@ -237,6 +237,11 @@ func TestConnectCallbackDiscoverPoll(t *testing.T) {
 		if len(disc.Devices) != 1 || !deviceEqual(disc.Devices[0], wantDev) {
 			t.Fatalf("devices = %+v, want [%+v]", disc.Devices, wantDev)
 		}
+		// /pools' volume (15 m³), type and disinfection: a suggestion, not a reading.
+		wantSuggested := sdk.PoolSuggestion{VolumeLiters: 15000, Kind: "pool", Location: "outdoor", Sanitizer: "chlorine"}
+		if s := disc.Devices[0].Suggested; s == nil || *s != wantSuggested {
+			t.Fatalf("suggested = %+v, want %+v", s, wantSuggested)
+		}
 
 		poll, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
 		if err != nil {
@@ -597,6 +602,10 @@ func TestSeveralPools(t *testing.T) {
 		}
 		if !slices.Equal(ids, []string{ondilotest.SampleDeviceUUID, "spa-ico"}) {
 			t.Errorf("devices = %v", ids)
+		}
+		// A pool with no volume and a bare "spa" type suggests only its kind.
+		if s := disc.Devices[1].Suggested; s == nil || *s != (sdk.PoolSuggestion{Kind: "spa"}) {
+			t.Errorf("spa suggestion = %+v", s)
 		}
 
 		poll, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})

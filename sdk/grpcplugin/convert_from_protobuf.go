@@ -75,9 +75,17 @@ func devicesFromProto(ds []*pb.Device) []sdk.Device {
 			Model:            d.GetModel(),
 			Metadata:         d.GetMetadata(),
 			Verified:         d.GetVerified(),
+			Suggested:        suggestionFromProto(d.GetSuggestion()),
 		}
 	}
 	return out
+}
+
+func suggestionFromProto(s *pb.PoolSuggestion) *sdk.PoolSuggestion {
+	if s == nil {
+		return nil
+	}
+	return &sdk.PoolSuggestion{VolumeLiters: s.GetVolumeLiters(), Kind: s.GetKind(), Location: s.GetLocation(), Sanitizer: s.GetSanitizer()}
 }
 
 func webhookResultFromProto(r *pb.WebhookResult) sdk.WebhookResult {

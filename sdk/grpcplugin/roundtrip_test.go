@@ -91,7 +91,8 @@ func rpcs() []rpc {
 		Query: map[string]string{"code": "code-1", "state": "st-1", "extra": "x"}, CodeVerifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}
 	discover := sdk.DiscoverResult{
 		Devices: []sdk.Device{
-			{ProviderDeviceID: "dev-1", Name: "ICO", Model: "ico-2", Metadata: map[string]string{"fw": "1.0"}},
+			{ProviderDeviceID: "dev-1", Name: "ICO", Model: "ico-2", Metadata: map[string]string{"fw": "1.0"},
+				Suggested: &sdk.PoolSuggestion{VolumeLiters: 15000, Kind: "pool", Location: "outdoor", Sanitizer: "chlorine"}},
 			{ProviderDeviceID: "dev-2"},
 		},
 		RefreshedCredentials: fresh,

@@ -334,7 +334,11 @@ type Device struct {
 	Metadata         map[string]string      `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The provider vouched that this account owns the device: its API listed it for the
 	// account's credentials. Only verified devices receive provider-level deliveries.
-	Verified      bool `protobuf:"varint,5,opt,name=verified,proto3" json:"verified,omitempty"`
+	Verified bool `protobuf:"varint,5,opt,name=verified,proto3" json:"verified,omitempty"`
+	// Configuration the provider holds about the pool the device measures (a volume, a
+	// type), unset when it has none. Shown to the user as a suggestion and applied to the
+	// pool only when they accept it; never a reading. Added in protocol 1.
+	Suggestion    *PoolSuggestion `protobuf:"bytes,6,opt,name=suggestion,proto3" json:"suggestion,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -404,6 +408,87 @@ func (x *Device) GetVerified() bool {
 	return false
 }
 
+func (x *Device) GetSuggestion() *PoolSuggestion {
+	if x != nil {
+		return x.Suggestion
+	}
+	return nil
+}
+
+// PoolSuggestion is a provider's idea of a pool's configuration; an empty or zero field
+// means the provider does not say.
+type PoolSuggestion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Liters, > 0.
+	VolumeLiters float64 `protobuf:"fixed64,1,opt,name=volume_liters,json=volumeLiters,proto3" json:"volume_liters,omitempty"`
+	// "pool" or "spa".
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// "outdoor" or "indoor".
+	Location string `protobuf:"bytes,3,opt,name=location,proto3" json:"location,omitempty"`
+	// "chlorine", "salt", "bromine", "biguanide", "mineral" or "other".
+	Sanitizer     string `protobuf:"bytes,4,opt,name=sanitizer,proto3" json:"sanitizer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoolSuggestion) Reset() {
+	*x = PoolSuggestion{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoolSuggestion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoolSuggestion) ProtoMessage() {}
+
+func (x *PoolSuggestion) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoolSuggestion.ProtoReflect.Descriptor instead.
+func (*PoolSuggestion) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PoolSuggestion) GetVolumeLiters() float64 {
+	if x != nil {
+		return x.VolumeLiters
+	}
+	return 0
+}
+
+func (x *PoolSuggestion) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PoolSuggestion) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *PoolSuggestion) GetSanitizer() string {
+	if x != nil {
+		return x.Sanitizer
+	}
+	return ""
+}
+
 // Reading is one normalized measurement.
 type Reading struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
@@ -429,7 +514,7 @@ type Reading struct {
 
 func (x *Reading) Reset() {
 	*x = Reading{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[4]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +526,7 @@ func (x *Reading) String() string {
 func (*Reading) ProtoMessage() {}
 
 func (x *Reading) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[4]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +539,7 @@ func (x *Reading) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reading.ProtoReflect.Descriptor instead.
 func (*Reading) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{4}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Reading) GetProviderDeviceId() string {
@@ -518,7 +603,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[5]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +615,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[5]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +628,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{5}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Header) GetName() string {
@@ -578,7 +663,7 @@ type RawWebhook struct {
 
 func (x *RawWebhook) Reset() {
 	*x = RawWebhook{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[6]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +675,7 @@ func (x *RawWebhook) String() string {
 func (*RawWebhook) ProtoMessage() {}
 
 func (x *RawWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[6]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +688,7 @@ func (x *RawWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RawWebhook.ProtoReflect.Descriptor instead.
 func (*RawWebhook) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{6}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RawWebhook) GetHeaders() []*Header {
@@ -659,7 +744,7 @@ type WebhookResult struct {
 
 func (x *WebhookResult) Reset() {
 	*x = WebhookResult{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[7]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +756,7 @@ func (x *WebhookResult) String() string {
 func (*WebhookResult) ProtoMessage() {}
 
 func (x *WebhookResult) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[7]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +769,7 @@ func (x *WebhookResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResult.ProtoReflect.Descriptor instead.
 func (*WebhookResult) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{7}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WebhookResult) GetReadings() []*Reading {
@@ -738,7 +823,7 @@ type TestSession struct {
 
 func (x *TestSession) Reset() {
 	*x = TestSession{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[8]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +835,7 @@ func (x *TestSession) String() string {
 func (*TestSession) ProtoMessage() {}
 
 func (x *TestSession) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[8]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +848,7 @@ func (x *TestSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestSession.ProtoReflect.Descriptor instead.
 func (*TestSession) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{8}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TestSession) GetProviderDeviceId() string {
@@ -815,7 +900,7 @@ type TestResult struct {
 
 func (x *TestResult) Reset() {
 	*x = TestResult{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +912,7 @@ func (x *TestResult) String() string {
 func (*TestResult) ProtoMessage() {}
 
 func (x *TestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +925,7 @@ func (x *TestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestResult.ProtoReflect.Descriptor instead.
 func (*TestResult) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{9}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TestResult) GetMetric() string {
@@ -878,7 +963,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -890,7 +975,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -903,7 +988,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{10}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Error) GetKind() ErrorKind {
@@ -944,7 +1029,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1041,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1054,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ErrorDetail) GetRefreshedCredentials() *Credentials {
@@ -994,7 +1079,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1091,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1104,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
 }
 
 type DescribeResponse struct {
@@ -1046,7 +1131,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1143,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1156,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DescribeResponse) GetId() string {
@@ -1150,7 +1235,7 @@ type Option struct {
 
 func (x *Option) Reset() {
 	*x = Option{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1247,7 @@ func (x *Option) String() string {
 func (*Option) ProtoMessage() {}
 
 func (x *Option) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1260,7 @@ func (x *Option) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Option.ProtoReflect.Descriptor instead.
 func (*Option) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Option) GetKey() string {
@@ -1238,7 +1323,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1335,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1348,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Capabilities) GetConnect() string {
@@ -1311,7 +1396,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1408,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1421,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ConfigureRequest) GetSettings() map[string]string {
@@ -1361,7 +1446,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1458,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1471,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
 }
 
 type ConnectRequest struct {
@@ -1406,7 +1491,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1503,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1516,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConnectRequest) GetRedirectUri() string {
@@ -1480,7 +1565,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1577,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1590,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConnectResponse) GetAuthorizeUrl() string {
@@ -1538,7 +1623,7 @@ type CallbackRequest struct {
 
 func (x *CallbackRequest) Reset() {
 	*x = CallbackRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +1635,7 @@ func (x *CallbackRequest) String() string {
 func (*CallbackRequest) ProtoMessage() {}
 
 func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +1648,7 @@ func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackRequest.ProtoReflect.Descriptor instead.
 func (*CallbackRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CallbackRequest) GetCode() string {
@@ -1610,7 +1695,7 @@ type CallbackResponse struct {
 
 func (x *CallbackResponse) Reset() {
 	*x = CallbackResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1622,7 +1707,7 @@ func (x *CallbackResponse) String() string {
 func (*CallbackResponse) ProtoMessage() {}
 
 func (x *CallbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1635,7 +1720,7 @@ func (x *CallbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackResponse.ProtoReflect.Descriptor instead.
 func (*CallbackResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CallbackResponse) GetLinkage() *Linkage {
@@ -1654,7 +1739,7 @@ type DiscoverDevicesRequest struct {
 
 func (x *DiscoverDevicesRequest) Reset() {
 	*x = DiscoverDevicesRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1751,7 @@ func (x *DiscoverDevicesRequest) String() string {
 func (*DiscoverDevicesRequest) ProtoMessage() {}
 
 func (x *DiscoverDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1764,7 @@ func (x *DiscoverDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverDevicesRequest.ProtoReflect.Descriptor instead.
 func (*DiscoverDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DiscoverDevicesRequest) GetAccount() *Account {
@@ -1700,7 +1785,7 @@ type DiscoverDevicesResponse struct {
 
 func (x *DiscoverDevicesResponse) Reset() {
 	*x = DiscoverDevicesResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1712,7 +1797,7 @@ func (x *DiscoverDevicesResponse) String() string {
 func (*DiscoverDevicesResponse) ProtoMessage() {}
 
 func (x *DiscoverDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1725,7 +1810,7 @@ func (x *DiscoverDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverDevicesResponse.ProtoReflect.Descriptor instead.
 func (*DiscoverDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DiscoverDevicesResponse) GetDevices() []*Device {
@@ -1751,7 +1836,7 @@ type VerifyWebhookRequest struct {
 
 func (x *VerifyWebhookRequest) Reset() {
 	*x = VerifyWebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +1848,7 @@ func (x *VerifyWebhookRequest) String() string {
 func (*VerifyWebhookRequest) ProtoMessage() {}
 
 func (x *VerifyWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +1861,7 @@ func (x *VerifyWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyWebhookRequest.ProtoReflect.Descriptor instead.
 func (*VerifyWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *VerifyWebhookRequest) GetWebhook() *RawWebhook {
@@ -1794,7 +1879,7 @@ type VerifyWebhookResponse struct {
 
 func (x *VerifyWebhookResponse) Reset() {
 	*x = VerifyWebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1891,7 @@ func (x *VerifyWebhookResponse) String() string {
 func (*VerifyWebhookResponse) ProtoMessage() {}
 
 func (x *VerifyWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1904,7 @@ func (x *VerifyWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyWebhookResponse.ProtoReflect.Descriptor instead.
 func (*VerifyWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
 }
 
 type WebhookRequest struct {
@@ -1831,7 +1916,7 @@ type WebhookRequest struct {
 
 func (x *WebhookRequest) Reset() {
 	*x = WebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1843,7 +1928,7 @@ func (x *WebhookRequest) String() string {
 func (*WebhookRequest) ProtoMessage() {}
 
 func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1856,7 +1941,7 @@ func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRequest.ProtoReflect.Descriptor instead.
 func (*WebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WebhookRequest) GetWebhook() *RawWebhook {
@@ -1875,7 +1960,7 @@ type WebhookResponse struct {
 
 func (x *WebhookResponse) Reset() {
 	*x = WebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +1972,7 @@ func (x *WebhookResponse) String() string {
 func (*WebhookResponse) ProtoMessage() {}
 
 func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +1985,7 @@ func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResponse.ProtoReflect.Descriptor instead.
 func (*WebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WebhookResponse) GetResult() *WebhookResult {
@@ -1919,7 +2004,7 @@ type IngestWebhookRequest struct {
 
 func (x *IngestWebhookRequest) Reset() {
 	*x = IngestWebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2016,7 @@ func (x *IngestWebhookRequest) String() string {
 func (*IngestWebhookRequest) ProtoMessage() {}
 
 func (x *IngestWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2029,7 @@ func (x *IngestWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestWebhookRequest.ProtoReflect.Descriptor instead.
 func (*IngestWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *IngestWebhookRequest) GetWebhook() *RawWebhook {
@@ -1966,7 +2051,7 @@ type IngestWebhookResponse struct {
 
 func (x *IngestWebhookResponse) Reset() {
 	*x = IngestWebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1978,7 +2063,7 @@ func (x *IngestWebhookResponse) String() string {
 func (*IngestWebhookResponse) ProtoMessage() {}
 
 func (x *IngestWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2076,7 @@ func (x *IngestWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestWebhookResponse.ProtoReflect.Descriptor instead.
 func (*IngestWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *IngestWebhookResponse) GetResult() *WebhookResult {
@@ -2019,7 +2104,7 @@ type PollReadingsRequest struct {
 
 func (x *PollReadingsRequest) Reset() {
 	*x = PollReadingsRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2116,7 @@ func (x *PollReadingsRequest) String() string {
 func (*PollReadingsRequest) ProtoMessage() {}
 
 func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,7 +2129,7 @@ func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsRequest.ProtoReflect.Descriptor instead.
 func (*PollReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PollReadingsRequest) GetAccount() *Account {
@@ -2079,7 +2164,7 @@ type PollReadingsResponse struct {
 
 func (x *PollReadingsResponse) Reset() {
 	*x = PollReadingsResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2091,7 +2176,7 @@ func (x *PollReadingsResponse) String() string {
 func (*PollReadingsResponse) ProtoMessage() {}
 
 func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2104,7 +2189,7 @@ func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsResponse.ProtoReflect.Descriptor instead.
 func (*PollReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PollReadingsResponse) GetReadings() []*Reading {
@@ -2150,7 +2235,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2162,7 +2247,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2175,7 +2260,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{32}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
 }
 
 type HealthResponse struct {
@@ -2186,7 +2271,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2283,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2296,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{34}
 }
 
 var File_poolhost_adapter_v1_adapter_proto protoreflect.FileDescriptor
@@ -2231,16 +2316,24 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\aLinkage\x12.\n" +
 	"\x13external_account_id\x18\x01 \x01(\tR\x11externalAccountId\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12B\n" +
-	"\vcredentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\vcredentials\"\x80\x02\n" +
+	"\vcredentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\vcredentials\"\xc5\x02\n" +
 	"\x06Device\x12,\n" +
 	"\x12provider_device_id\x18\x01 \x01(\tR\x10providerDeviceId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05model\x18\x03 \x01(\tR\x05model\x12E\n" +
 	"\bmetadata\x18\x04 \x03(\v2).poolhost.adapter.v1.Device.MetadataEntryR\bmetadata\x12\x1a\n" +
-	"\bverified\x18\x05 \x01(\bR\bverified\x1a;\n" +
+	"\bverified\x18\x05 \x01(\bR\bverified\x12C\n" +
+	"\n" +
+	"suggestion\x18\x06 \x01(\v2#.poolhost.adapter.v1.PoolSuggestionR\n" +
+	"suggestion\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf1\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x83\x01\n" +
+	"\x0ePoolSuggestion\x12#\n" +
+	"\rvolume_liters\x18\x01 \x01(\x01R\fvolumeLiters\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
+	"\blocation\x18\x03 \x01(\tR\blocation\x12\x1c\n" +
+	"\tsanitizer\x18\x04 \x01(\tR\tsanitizer\"\xf1\x01\n" +
 	"\aReading\x12,\n" +
 	"\x12provider_device_id\x18\x01 \x01(\tR\x10providerDeviceId\x12\x16\n" +
 	"\x06metric\x18\x02 \x01(\tR\x06metric\x12\x14\n" +
@@ -2407,116 +2500,118 @@ func file_poolhost_adapter_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_poolhost_adapter_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(ErrorKind)(0),                  // 0: poolhost.adapter.v1.ErrorKind
 	(*Credentials)(nil),             // 1: poolhost.adapter.v1.Credentials
 	(*Account)(nil),                 // 2: poolhost.adapter.v1.Account
 	(*Linkage)(nil),                 // 3: poolhost.adapter.v1.Linkage
 	(*Device)(nil),                  // 4: poolhost.adapter.v1.Device
-	(*Reading)(nil),                 // 5: poolhost.adapter.v1.Reading
-	(*Header)(nil),                  // 6: poolhost.adapter.v1.Header
-	(*RawWebhook)(nil),              // 7: poolhost.adapter.v1.RawWebhook
-	(*WebhookResult)(nil),           // 8: poolhost.adapter.v1.WebhookResult
-	(*TestSession)(nil),             // 9: poolhost.adapter.v1.TestSession
-	(*TestResult)(nil),              // 10: poolhost.adapter.v1.TestResult
-	(*Error)(nil),                   // 11: poolhost.adapter.v1.Error
-	(*ErrorDetail)(nil),             // 12: poolhost.adapter.v1.ErrorDetail
-	(*DescribeRequest)(nil),         // 13: poolhost.adapter.v1.DescribeRequest
-	(*DescribeResponse)(nil),        // 14: poolhost.adapter.v1.DescribeResponse
-	(*Option)(nil),                  // 15: poolhost.adapter.v1.Option
-	(*Capabilities)(nil),            // 16: poolhost.adapter.v1.Capabilities
-	(*ConfigureRequest)(nil),        // 17: poolhost.adapter.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),       // 18: poolhost.adapter.v1.ConfigureResponse
-	(*ConnectRequest)(nil),          // 19: poolhost.adapter.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 20: poolhost.adapter.v1.ConnectResponse
-	(*CallbackRequest)(nil),         // 21: poolhost.adapter.v1.CallbackRequest
-	(*CallbackResponse)(nil),        // 22: poolhost.adapter.v1.CallbackResponse
-	(*DiscoverDevicesRequest)(nil),  // 23: poolhost.adapter.v1.DiscoverDevicesRequest
-	(*DiscoverDevicesResponse)(nil), // 24: poolhost.adapter.v1.DiscoverDevicesResponse
-	(*VerifyWebhookRequest)(nil),    // 25: poolhost.adapter.v1.VerifyWebhookRequest
-	(*VerifyWebhookResponse)(nil),   // 26: poolhost.adapter.v1.VerifyWebhookResponse
-	(*WebhookRequest)(nil),          // 27: poolhost.adapter.v1.WebhookRequest
-	(*WebhookResponse)(nil),         // 28: poolhost.adapter.v1.WebhookResponse
-	(*IngestWebhookRequest)(nil),    // 29: poolhost.adapter.v1.IngestWebhookRequest
-	(*IngestWebhookResponse)(nil),   // 30: poolhost.adapter.v1.IngestWebhookResponse
-	(*PollReadingsRequest)(nil),     // 31: poolhost.adapter.v1.PollReadingsRequest
-	(*PollReadingsResponse)(nil),    // 32: poolhost.adapter.v1.PollReadingsResponse
-	(*HealthRequest)(nil),           // 33: poolhost.adapter.v1.HealthRequest
-	(*HealthResponse)(nil),          // 34: poolhost.adapter.v1.HealthResponse
-	nil,                             // 35: poolhost.adapter.v1.Credentials.ValuesEntry
-	nil,                             // 36: poolhost.adapter.v1.Device.MetadataEntry
-	nil,                             // 37: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	nil,                             // 38: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	nil,                             // 39: poolhost.adapter.v1.ConnectRequest.InputEntry
-	nil,                             // 40: poolhost.adapter.v1.CallbackRequest.QueryEntry
-	(*timestamppb.Timestamp)(nil),   // 41: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 42: google.protobuf.Duration
+	(*PoolSuggestion)(nil),          // 5: poolhost.adapter.v1.PoolSuggestion
+	(*Reading)(nil),                 // 6: poolhost.adapter.v1.Reading
+	(*Header)(nil),                  // 7: poolhost.adapter.v1.Header
+	(*RawWebhook)(nil),              // 8: poolhost.adapter.v1.RawWebhook
+	(*WebhookResult)(nil),           // 9: poolhost.adapter.v1.WebhookResult
+	(*TestSession)(nil),             // 10: poolhost.adapter.v1.TestSession
+	(*TestResult)(nil),              // 11: poolhost.adapter.v1.TestResult
+	(*Error)(nil),                   // 12: poolhost.adapter.v1.Error
+	(*ErrorDetail)(nil),             // 13: poolhost.adapter.v1.ErrorDetail
+	(*DescribeRequest)(nil),         // 14: poolhost.adapter.v1.DescribeRequest
+	(*DescribeResponse)(nil),        // 15: poolhost.adapter.v1.DescribeResponse
+	(*Option)(nil),                  // 16: poolhost.adapter.v1.Option
+	(*Capabilities)(nil),            // 17: poolhost.adapter.v1.Capabilities
+	(*ConfigureRequest)(nil),        // 18: poolhost.adapter.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),       // 19: poolhost.adapter.v1.ConfigureResponse
+	(*ConnectRequest)(nil),          // 20: poolhost.adapter.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 21: poolhost.adapter.v1.ConnectResponse
+	(*CallbackRequest)(nil),         // 22: poolhost.adapter.v1.CallbackRequest
+	(*CallbackResponse)(nil),        // 23: poolhost.adapter.v1.CallbackResponse
+	(*DiscoverDevicesRequest)(nil),  // 24: poolhost.adapter.v1.DiscoverDevicesRequest
+	(*DiscoverDevicesResponse)(nil), // 25: poolhost.adapter.v1.DiscoverDevicesResponse
+	(*VerifyWebhookRequest)(nil),    // 26: poolhost.adapter.v1.VerifyWebhookRequest
+	(*VerifyWebhookResponse)(nil),   // 27: poolhost.adapter.v1.VerifyWebhookResponse
+	(*WebhookRequest)(nil),          // 28: poolhost.adapter.v1.WebhookRequest
+	(*WebhookResponse)(nil),         // 29: poolhost.adapter.v1.WebhookResponse
+	(*IngestWebhookRequest)(nil),    // 30: poolhost.adapter.v1.IngestWebhookRequest
+	(*IngestWebhookResponse)(nil),   // 31: poolhost.adapter.v1.IngestWebhookResponse
+	(*PollReadingsRequest)(nil),     // 32: poolhost.adapter.v1.PollReadingsRequest
+	(*PollReadingsResponse)(nil),    // 33: poolhost.adapter.v1.PollReadingsResponse
+	(*HealthRequest)(nil),           // 34: poolhost.adapter.v1.HealthRequest
+	(*HealthResponse)(nil),          // 35: poolhost.adapter.v1.HealthResponse
+	nil,                             // 36: poolhost.adapter.v1.Credentials.ValuesEntry
+	nil,                             // 37: poolhost.adapter.v1.Device.MetadataEntry
+	nil,                             // 38: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	nil,                             // 39: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	nil,                             // 40: poolhost.adapter.v1.ConnectRequest.InputEntry
+	nil,                             // 41: poolhost.adapter.v1.CallbackRequest.QueryEntry
+	(*timestamppb.Timestamp)(nil),   // 42: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 43: google.protobuf.Duration
 }
 var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
-	35, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
+	36, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
 	1,  // 1: poolhost.adapter.v1.Account.credentials:type_name -> poolhost.adapter.v1.Credentials
 	1,  // 2: poolhost.adapter.v1.Linkage.credentials:type_name -> poolhost.adapter.v1.Credentials
-	36, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
-	41, // 4: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
-	6,  // 5: poolhost.adapter.v1.RawWebhook.headers:type_name -> poolhost.adapter.v1.Header
-	41, // 6: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
-	2,  // 7: poolhost.adapter.v1.RawWebhook.account:type_name -> poolhost.adapter.v1.Account
-	5,  // 8: poolhost.adapter.v1.WebhookResult.readings:type_name -> poolhost.adapter.v1.Reading
-	9,  // 9: poolhost.adapter.v1.WebhookResult.test_sessions:type_name -> poolhost.adapter.v1.TestSession
-	41, // 10: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
-	10, // 11: poolhost.adapter.v1.TestSession.results:type_name -> poolhost.adapter.v1.TestResult
-	0,  // 12: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
-	1,  // 13: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	16, // 14: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
-	15, // 15: poolhost.adapter.v1.DescribeResponse.settings:type_name -> poolhost.adapter.v1.Option
-	15, // 16: poolhost.adapter.v1.DescribeResponse.connect_inputs:type_name -> poolhost.adapter.v1.Option
-	42, // 17: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
-	37, // 18: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	38, // 19: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	39, // 20: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
-	3,  // 21: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	40, // 22: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
-	3,  // 23: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	2,  // 24: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
-	4,  // 25: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
-	1,  // 26: poolhost.adapter.v1.DiscoverDevicesResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	7,  // 27: poolhost.adapter.v1.VerifyWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	7,  // 28: poolhost.adapter.v1.WebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	8,  // 29: poolhost.adapter.v1.WebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
-	7,  // 30: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	8,  // 31: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
-	11, // 32: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
-	2,  // 33: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
-	5,  // 34: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
-	1,  // 35: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	41, // 36: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
-	9,  // 37: poolhost.adapter.v1.PollReadingsResponse.test_sessions:type_name -> poolhost.adapter.v1.TestSession
-	13, // 38: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
-	17, // 39: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
-	19, // 40: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
-	21, // 41: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
-	23, // 42: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
-	25, // 43: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
-	27, // 44: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
-	29, // 45: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	31, // 46: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
-	33, // 47: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
-	14, // 48: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
-	18, // 49: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
-	20, // 50: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
-	22, // 51: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
-	24, // 52: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
-	26, // 53: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
-	28, // 54: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
-	30, // 55: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	32, // 56: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
-	34, // 57: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
-	48, // [48:58] is the sub-list for method output_type
-	38, // [38:48] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	37, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
+	5,  // 4: poolhost.adapter.v1.Device.suggestion:type_name -> poolhost.adapter.v1.PoolSuggestion
+	42, // 5: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
+	7,  // 6: poolhost.adapter.v1.RawWebhook.headers:type_name -> poolhost.adapter.v1.Header
+	42, // 7: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
+	2,  // 8: poolhost.adapter.v1.RawWebhook.account:type_name -> poolhost.adapter.v1.Account
+	6,  // 9: poolhost.adapter.v1.WebhookResult.readings:type_name -> poolhost.adapter.v1.Reading
+	10, // 10: poolhost.adapter.v1.WebhookResult.test_sessions:type_name -> poolhost.adapter.v1.TestSession
+	42, // 11: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
+	11, // 12: poolhost.adapter.v1.TestSession.results:type_name -> poolhost.adapter.v1.TestResult
+	0,  // 13: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
+	1,  // 14: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	17, // 15: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
+	16, // 16: poolhost.adapter.v1.DescribeResponse.settings:type_name -> poolhost.adapter.v1.Option
+	16, // 17: poolhost.adapter.v1.DescribeResponse.connect_inputs:type_name -> poolhost.adapter.v1.Option
+	43, // 18: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
+	38, // 19: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	39, // 20: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	40, // 21: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
+	3,  // 22: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
+	41, // 23: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
+	3,  // 24: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
+	2,  // 25: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
+	4,  // 26: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
+	1,  // 27: poolhost.adapter.v1.DiscoverDevicesResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	8,  // 28: poolhost.adapter.v1.VerifyWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	8,  // 29: poolhost.adapter.v1.WebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	9,  // 30: poolhost.adapter.v1.WebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
+	8,  // 31: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	9,  // 32: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
+	12, // 33: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
+	2,  // 34: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
+	6,  // 35: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
+	1,  // 36: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	42, // 37: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
+	10, // 38: poolhost.adapter.v1.PollReadingsResponse.test_sessions:type_name -> poolhost.adapter.v1.TestSession
+	14, // 39: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
+	18, // 40: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
+	20, // 41: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
+	22, // 42: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
+	24, // 43: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
+	26, // 44: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
+	28, // 45: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
+	30, // 46: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	32, // 47: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
+	34, // 48: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
+	15, // 49: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
+	19, // 50: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
+	21, // 51: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
+	23, // 52: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
+	25, // 53: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
+	27, // 54: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
+	29, // 55: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
+	31, // 56: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	33, // 57: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
+	35, // 58: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
+	49, // [49:59] is the sub-list for method output_type
+	39, // [39:49] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_poolhost_adapter_v1_adapter_proto_init() }
@@ -2530,7 +2625,7 @@ func file_poolhost_adapter_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_poolhost_adapter_v1_adapter_proto_rawDesc), len(file_poolhost_adapter_v1_adapter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   40,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
