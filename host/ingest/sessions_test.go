@@ -26,8 +26,8 @@ func TestSessionResultsJudgedLikeReadings(t *testing.T) {
 		{"salt", 3.1, "g/L"},
 		{"free_chlorine", 1.5, "ppm"},
 		{"free_chlorine", 1.5, "mg/L"},
-		{"ph", 8.4, ""},     // unhealthy: kept, suspect
-		{"ph", 15, ""},      // absurd
+		{"ph", 8.4, ""}, // unhealthy: kept, suspect
+		{"ph", 15, ""},  // absurd
 		{"ph", math.NaN(), ""},
 		{"orp", math.Inf(1), "mV"},
 		{"turbidity", 1, ""}, // unknown metric
