@@ -48,11 +48,26 @@ class AcmeAdapter {
       version: VERSION,
       protocol_version: PROTOCOL_VERSION,
       capabilities: { connect: 'webhook_secret', webhook: true, poll: false },
+      // Every key Configure reads: the host then refuses config keys not declared here
+      // (a typo fails at start, with a did-you-mean, not silently).
+      settings: [
+        // The Go template's OAuth2 settings, so its configuration (and its conformance
+        // fixtures) apply unchanged; only an OAuth2/poll half would use them.
+        { key: SETTING_BASE_URL, type: 'url', help: 'Acme API base URL (for OAuth2 and polling; unused by webhooks).' },
+        { key: 'client_id', help: 'OAuth client registered with Acme (for OAuth2; unused by webhooks).' },
+        { key: 'client_secret', secret: true, help: "The OAuth client's secret (for OAuth2; unused by webhooks)." },
+        { key: SECRET_WEBHOOK, secret: true, help: 'whsec_… secret Acme signs provider-level webhook deliveries with.' },
+      ],
+      // What a user gives at connect: GET /v1/providers lists it.
+      connect_inputs: [
+        { key: INPUT_DEVICES, help: 'Comma-separated ids of your Acme devices, e.g. dev-1,dev-2.' },
+        { key: INPUT_NAME, help: 'A name for this account.' },
+      ],
     };
   }
 
   // configure validates everything now: an error here is reported to the operator at
-  // start. Unknown keys are ignored (the template's settings are accepted as they are).
+  // start. Only keys Describe declares reach it (the host refuses others).
   configure(req) {
     const settings = req.settings || {};
     const secrets = req.secrets || {};

@@ -2,8 +2,9 @@
 // hclog-compatible JSON logging on stderr, the only log channel a go-plugin plugin has.
 //
 // go-plugin's host reads the plugin's stderr line by line and parses each line as JSON
-// (go-plugin log_entry.go):
-//   - "@message" and "@level" must be strings;
+// (go-plugin log_entry.go; poolhost's own relay, grpcplugin.Logging, is more lenient,
+// but a plugin should satisfy go-plugin's):
+//   - "@message" and "@level" must be strings (go-plugin's relay panics its host otherwise);
 //   - "@timestamp" must parse with Go's layout "2006-01-02T15:04:05.000000Z07:00", i.e.
 //     exactly SIX fractional digits. Date.prototype.toISOString() gives three: such a line
 //     fails to parse and go-plugin then logs the whole raw line at DEBUG, so every INFO,

@@ -124,8 +124,7 @@ func TestNodeExample(t *testing.T) {
 				t.Errorf("plugins test output lacks %q:\n%s", want, out)
 			}
 		}
-		// The plugin's WARN line kept its level: its @timestamp parsed (six fractional
-		// digits); otherwise go-plugin would have logged the raw line at DEBUG, unseen.
+		// The plugin's WARN line kept its level through the host's stderr relay.
 		if !strings.Contains(stderr, "[WARN]") || !strings.Contains(stderr, "skipping an acme reading of a type poolhost has no metric for") {
 			t.Errorf("the plugin's warning did not reach the host's log at WARN:\n%s", stderr)
 		}
