@@ -4,17 +4,23 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"encoding/json"
 	"fmt"
 	gofmt "go/format"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/poolhost/poolhost/sdk/sdktest"
+	"github.com/poolhost/poolhost/sdk/signature"
 )
 
 // newplugin holds the files `poolhost plugins new` writes: an out-of-tree Go module
@@ -32,9 +38,13 @@ func init() {
 			Short: "write a new provider plugin as its own Go module",
 			Long: `new writes a provider plugin module for provider ID into --dir (default
 ./poolhost-provider-ID): go.mod requiring only github.com/poolhost/poolhost/sdk, the
-adapter (Describe, Configure, Connect of the --connect kind, Standard Webhooks
-verification and a JSON webhook parser), cmd/poolhost-provider-ID/main.go, and tests
-that run the SDK's conformance suite and launch the built binary. It then runs
+adapter (Describe with its declared settings and inputs, Configure, Connect and device
+discovery of the --connect kind, Standard Webhooks verification and a JSON webhook
+parser), for api_key an API client and a fake of the provider's API (upstreamtest),
+cmd/poolhost-provider-ID/main.go, conformance fixtures in testdata/conformance (the
+language-neutral layout "poolhost plugins test --fixtures" reads), tests that run the
+SDK's conformance suite, connect and discovery and launch the built binary, and a
+Makefile (build, test, conformance, pin, install by rename). It then runs
 "go mod tidy" when go is on PATH. --sdk points the module at a local SDK checkout
 (a replace directive) until it requires a tagged SDK release.`,
 			Example: `  poolhost plugins new acme --connect api_key --sdk ~/src/poolhost/sdk
@@ -86,6 +96,12 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, stdout
 		"provider.go.tmpl":      "provider.go",
 		"provider_test.go.tmpl": "provider_test.go",
 		"main.go.tmpl":          filepath.Join("cmd", "poolhost-provider-"+id, "main.go"),
+		"Makefile.tmpl":         "Makefile",
+	}
+	if connect == "api_key" {
+		// The provider's API: a client to replace with the real calls, and a fake of it.
+		files["client.go.tmpl"] = "client.go"
+		files["upstreamtest.go.tmpl"] = filepath.Join("upstreamtest", "upstreamtest.go")
 	}
 	for tmpl, out := range files {
 		t, err := template.ParseFS(newplugin, "newplugin/"+tmpl)
@@ -110,6 +126,9 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, stdout
 			return fail(err)
 		}
 	}
+	if err := writeFixtures(filepath.Join(dir, "testdata", "conformance"), connect); err != nil {
+		return fail(err)
+	}
 	fmt.Fprintf(stdout, "wrote %s (provider %q, connect %s)\n", dir, id, connect)
 	if goTool, err := exec.LookPath("go"); err == nil {
 		cmd := exec.CommandContext(ctx, goTool, "mod", "tidy")
@@ -119,6 +138,58 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, stdout
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, "next: cd %s && go test ./... && go build -o poolhost-provider-%s ./cmd/poolhost-provider-%s\n", dir, id, id)
+	fmt.Fprintf(stdout, "next: cd %s && make test conformance (POOLHOST=path/to/poolhost), then see PLUGINS.md's quick start\n", dir)
 	return 0
+}
+
+// fixtureSecret signs the generated fixtures; configure.json gives it to the plugin as
+// its provider-level webhook secret.
+const fixtureSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// writeFixtures writes the conformance fixtures of a new plugin in sdktest's
+// language-neutral layout: a Standard Webhooks delivery signed with fixtureSecret, and
+// the same delivery tampered with, signed with another secret, and received too late.
+func writeFixtures(dir, connect string) error {
+	settings := map[string]string{}
+	if connect == "api_key" {
+		settings["base_url"] = "http://127.0.0.1:9" // conformance never calls the API
+	}
+	b, err := json.MarshalIndent(map[string]any{"settings": settings, "secrets": map[string]string{"webhook_secret": fixtureSecret}}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "configure.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	body := []byte(`{"device_id":"pool-1","readings":[{"metric":"ph","value":7.2,"recorded_at":"2026-01-01T11:59:00Z"},{"metric":"temperature","value":78.8,"unit":"F","recorded_at":"2026-01-01T11:59:00Z"}]}`)
+	sign := func(secret string) (http.Header, error) {
+		v, err := signature.NewStandardWebhooks(secret)
+		if err != nil {
+			return nil, err
+		}
+		return v.Headers("msg_fixture_1", at, body), nil
+	}
+	good, err := sign(fixtureSecret)
+	if err != nil {
+		return err
+	}
+	other, err := sign("whsec_c2RrdGVzdC1hY2NvdW50LXNlY3JldC0wMDA=")
+	if err != nil {
+		return err
+	}
+	for set, w := range map[string]sdktest.Webhook{
+		"valid":        {Headers: good, Body: body, ReceivedAt: at.Add(time.Second)},
+		"tampered":     {Headers: good, Body: bytes.Replace(body, []byte("7.2"), []byte("9.9"), 1), ReceivedAt: at.Add(time.Second)},
+		"wrong_secret": {Headers: other, Body: body, ReceivedAt: at.Add(time.Second)},
+		"stale":        {Headers: good, Body: body, ReceivedAt: at.Add(time.Hour)},
+	} {
+		if err := sdktest.WriteWebhook(filepath.Join(dir, "webhooks", set, "reading.json"), w); err != nil {
+			return err
+		}
+	}
+	return nil
 }

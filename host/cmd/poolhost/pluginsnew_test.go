@@ -25,7 +25,7 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range []string{"api_key", "webhook_secret"} {
+	for _, kind := range []string{"api_key", "webhook_secret", "oauth2", "none"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 			var out, errOut bytes.Buffer
@@ -44,6 +44,23 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 			cmd.Dir = dir
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("go test in the generated module: %v\n%s", err, b)
+			}
+			// The built binary passes the same checks on the language-neutral fixtures
+			// (what the generated Makefile's conformance target runs).
+			bin := filepath.Join(dir, "poolhost-provider-acme")
+			build := exec.Command(goTool, "build", "-o", bin, "./cmd/poolhost-provider-acme")
+			build.Dir = dir
+			if b, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, b)
+			}
+			var report, reportErr bytes.Buffer
+			if code := runPluginsTest(t.Context(), bin, filepath.Join(dir, "testdata", "conformance"), "", &report, &reportErr); code != 0 ||
+				!strings.Contains(report.String(), "ok    webhook/valid-accepted/reading.json: accepted, 2 readings") ||
+				!strings.Contains(report.String(), "ok    webhook/stale-rejected/reading.json") {
+				t.Errorf("plugins test on the generated fixtures: exit %d\n%s\n%s", code, report.String(), reportErr.String())
+			}
+			if mk, err := os.ReadFile(filepath.Join(dir, "Makefile")); err != nil || !strings.Contains(string(mk), "$(BIN).tmp && mv") {
+				t.Errorf("Makefile: %v\n%s", err, mk)
 			}
 			// a second run refuses to overwrite
 			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not empty") {
