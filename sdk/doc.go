@@ -15,5 +15,6 @@
 //
 // Subpackages: sdk/metric holds the metric vocabulary and unit conversions, sdk/signature
 // the constant-time webhook signature checks, sdk/sdktest helpers for testing an adapter
-// over the real wire, and sdk/grpcplugin the wire shims (used by the host).
+// over the real wire, and sdk/grpcplugin the wire shims: the host's client, which
+// sdktest hands your tests so they call the plugin exactly as the host does.
 package sdk

@@ -30,13 +30,18 @@ type ServeOptions struct {
 //
 // It speaks go-plugin's gRPC protocol, version [ProtocolVersion] negotiated through the
 // [Handshake]. A panic inside one adapter call is recovered and reported to the host as a
-// temporary error; the plugin keeps serving.
+// temporary error; the plugin keeps serving. Run by hand (without the handshake cookie
+// the host sets) it prints what it is and how to test and run it, and exits 1.
 func Serve(a Adapter) {
 	ServeWithOptions(a, ServeOptions{})
 }
 
 // ServeWithOptions is [Serve] with options.
 func ServeWithOptions(a Adapter, opts ServeOptions) {
+	if !startedByHost() {
+		explainByHand(os.Stderr, a)
+		os.Exit(1)
+	}
 	logger := opts.Logger
 	if logger == nil {
 		// Made before plugin.Serve swaps os.Stderr for its stdio pipe, so log lines go to

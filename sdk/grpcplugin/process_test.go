@@ -146,7 +146,8 @@ func TestServeOutOfProcess(t *testing.T) {
 }
 
 func TestServeRefusesWithoutCookie(t *testing.T) {
-	// Started by hand (no cookie), a plugin must refuse and exit non-zero.
+	// Started by hand (no cookie, or a wrong one), a plugin must refuse, say in poolhost's
+	// words what it is, and exit non-zero. (sdktest.TestRunByHand checks the whole text.)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func TestServeRefusesWithoutCookie(t *testing.T) {
 	if err == nil {
 		t.Fatalf("plugin without the right cookie exited 0: %s", out)
 	}
-	if !strings.Contains(string(out), "This binary is a plugin") {
+	if !strings.Contains(string(out), "is the poolhost provider plugin \"hmac\"") || !strings.Contains(string(out), "poolhost plugins test") {
 		t.Errorf("output %q does not explain the refusal", out)
 	}
 }

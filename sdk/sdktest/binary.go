@@ -56,14 +56,17 @@ func BuildBinary(tb testing.TB, pkg string) string {
 // LaunchBinary starts the plugin binary at path the way the host does — a child process
 // speaking go-plugin gRPC only, with AutoMTLS, sdk.Handshake and the host's protocol
 // versions, and only the host's small allow-list of environment variables — and returns
-// the client the host would use. The process's log lines go to the test's output (shown
-// with -v or on failure); it is killed when the test ends. Use it to prove a main.go is
-// wired: Connect tests the adapter but never runs main.
+// the client the host would use. It is killed when the test ends. Use it to prove a
+// main.go is wired: Connect tests the adapter but never runs main.
+//
+// The test log (shown by go test -v, and on failure) gets go-plugin's own lines down to
+// debug — starting the process, the handshake, the exit — and the plugin's log lines at
+// their levels, prefixed with the binary's name.
 func LaunchBinary(tb testing.TB, path string) *grpcplugin.Client {
 	tb.Helper()
 	out := &testWriter{w: tb.Output()}
 	tb.Cleanup(out.close) // registered first so it runs last, after Kill
-	c, kill, err := Launch(path, out)
+	c, kill, err := launch(path, out, hclog.Debug)
 	tb.Cleanup(kill)
 	if err != nil {
 		tb.Fatalf("start plugin %s: %v", path, err)
@@ -75,13 +78,17 @@ func LaunchBinary(tb testing.TB, path string) *grpcplugin.Client {
 // it starts the binary exactly as the host does and returns its client and a function
 // that stops it (call it even when err is set). The plugin's log lines go to logOut.
 func Launch(path string, logOut io.Writer) (*grpcplugin.Client, func(), error) {
+	return launch(path, logOut, hclog.Info)
+}
+
+func launch(path string, logOut io.Writer, level hclog.Level) (*grpcplugin.Client, func(), error) {
 	cmd := exec.Command(path)
 	for _, k := range sdk.InheritedEnv { // as the host does: a binary that passes here depends on nothing else the shell exports
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 	}
-	logger, stderr := grpcplugin.Logging(hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: logOut}), path)
+	logger, stderr := grpcplugin.Logging(hclog.New(&hclog.LoggerOptions{Level: level, Output: logOut}), path)
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: grpcplugin.VersionedPlugins(),

@@ -1,6 +1,10 @@
 package sdktest_test
 
 import (
+	"bytes"
+	"io"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/poolhost/poolhost/sdk"
@@ -28,4 +32,53 @@ func TestLaunchBinary(t *testing.T) {
 	if _, err := c.PollReadings(t.Context(), sdk.PollRequest{}); !sdk.IsKind(err, sdk.KindUnsupported) {
 		t.Errorf("PollReadings err = %v, want unsupported", err)
 	}
+}
+
+// TestLaunchBinaryLogsToTest: go-plugin's debug lines about the plugin process (start,
+// handshake, exit) and the plugin's own lines reach the test's log, so `go test -v` (or
+// a failure) shows them beside the test's own messages.
+func TestLaunchBinaryLogsToTest(t *testing.T) {
+	bin := sdktest.BuildBinary(t, "./testdata/envprobe")
+	log := &lockedBuffer{}
+	t.Run("launch", func(t *testing.T) {
+		c := sdktest.LaunchBinary(outputTo{t, log}, bin)
+		if _, err := c.Describe(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}) // the plugin is stopped when the subtest ends
+	for _, want := range []string{
+		"[DEBUG] starting plugin: path=" + bin,
+		"[DEBUG] using plugin: version=1",
+		"[DEBUG] envprobe: plugin address:", // a line of the plugin process itself
+		"plugin process exited: plugin=" + bin,
+	} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("test log lacks %q:\n%s", want, log.String())
+		}
+	}
+}
+
+// outputTo is a test whose log output (testing.TB.Output) is captured.
+type outputTo struct {
+	testing.TB
+	w io.Writer
+}
+
+func (o outputTo) Output() io.Writer { return o.w }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
