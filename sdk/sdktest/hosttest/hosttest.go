@@ -1,0 +1,514 @@
+// Package hosttest runs a plugin inside the real poolhost host, the way
+// terraform-plugin-testing drives the real Terraform: [Start] launches `poolhost serve` on
+// a temporary SQLite database with your plugin binary configured, creates an admin user
+// and token, and hands back a [Host] that a test drives over plain HTTP through the
+// public API — connect an account, link a device to a pool, post a signed webhook, then
+// assert what was stored (the pool's readings) and what was dropped and why (the
+// webhook's answer and the audit log).
+//
+// It talks to the host only over HTTP and runs its CLI, so the SDK module never imports
+// the host. The host binary is found, in this order, at [Config].PoolhostBin, in the
+// POOLHOST_BIN environment variable, or as `poolhost` on PATH. When none is found the
+// test is skipped with a message saying so — unless CI is set ("true" or "1"), where a
+// missing host fails the test instead of passing it silently.
+//
+//	h := hosttest.Start(t, hosttest.Config{
+//		Provider: "acme",
+//		Binary:   sdktest.BuildBinary(t, "./cmd/poolhost-provider-acme"),
+//		Settings: map[string]string{"base_url": fake.URL},
+//		Secrets:  map[string]string{"webhook_secret": "whsec_…"},
+//		Webhooks: true,
+//	})
+//	acct := h.Connect(map[string]string{"devices": "dev-1"})
+//	pool := h.CreatePool("Backyard")
+//	h.Link(h.Discover(acct.ID)["dev-1"], pool)
+//	ans := h.PostWebhook(acct.WebhookURL, headers, body)
+//	// ans.Status, ans.Accepted, ans.Dropped["absurd_value"], h.Readings(pool), h.Audit("webhook.rejected")
+package hosttest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BinEnv names the environment variable that points at the poolhost binary.
+const BinEnv = "POOLHOST_BIN"
+
+// Config says which plugin the host runs and how.
+type Config struct {
+	// Provider is the provider id: the provider block's label, and Describe's ID.
+	Provider string
+	// Binary is the plugin executable (sdktest.BuildBinary builds one).
+	Binary string
+	// Settings and Secrets go into the provider block (secrets through file(), as a
+	// real config does). Keys the plugin does not declare make the host refuse it.
+	Settings, Secrets map[string]string
+	// Webhooks and Poll enable those paths in the provider block; poll_interval is the
+	// shortest the host accepts when Poll is set.
+	Webhooks, Poll bool
+	// PoolhostBin is the host binary; empty: $POOLHOST_BIN, then `poolhost` on PATH.
+	PoolhostBin string
+	// Extra is appended to the config file verbatim (say, an ingest { } block; the
+	// file already has an http block).
+	Extra string
+}
+
+// Host is a running poolhost with one admin user, whose token every call uses.
+type Host struct {
+	t     testing.TB
+	URL   string // base URL, e.g. http://127.0.0.1:41234
+	Token string // the admin user's API token
+	cfg   Config
+	path  string // the config file
+	bin   string
+	log   *syncBuffer
+}
+
+// Start launches `poolhost serve` with cfg's plugin on a fresh SQLite database and waits
+// until the host is ready and the plugin running. The host is stopped when the test ends;
+// its log is shown if the test failed.
+func Start(tb testing.TB, cfg Config) *Host {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("hosttest starts poolhost serve")
+	}
+	bin := findPoolhost(tb, cfg.PoolhostBin)
+	if cfg.Provider == "" || cfg.Binary == "" {
+		tb.Fatal("hosttest: Config.Provider and Config.Binary are required")
+	}
+	plugin, err := filepath.Abs(cfg.Binary)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	addr := freeAddr(tb)
+	h := &Host{t: tb, URL: "http://" + addr, cfg: cfg, path: filepath.Join(dir, "poolhost.hcl"), bin: bin, log: &syncBuffer{}}
+
+	var secrets strings.Builder
+	writeSecret := func(name, value string) string {
+		f := filepath.Join(dir, "secret-"+name)
+		if err := os.WriteFile(f, []byte(value), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		return fmt.Sprintf("file(%q)", f)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	for _, k := range sortedKeys(cfg.Secrets) {
+		fmt.Fprintf(&secrets, "    %q = %s\n", k, writeSecret("provider-"+k, cfg.Secrets[k]))
+	}
+	var settings strings.Builder
+	for _, k := range sortedKeys(cfg.Settings) {
+		fmt.Fprintf(&settings, "    %q = %q\n", k, cfg.Settings[k])
+	}
+	poll := ""
+	if cfg.Poll {
+		poll = "  poll = true\n"
+	}
+	conf := fmt.Sprintf(`listen          = %q
+database_url    = %q
+public_url      = %q
+plugin_dir      = %q
+auto_migrate    = true
+log_level       = "debug"
+credentials_key = %s
+
+http {
+  drain_grace = "10ms" # a test host stops at once
+}
+
+provider %q {
+  binary   = %q
+  webhooks = %t
+%s  settings = {
+%s  }
+  secrets = {
+%s  }
+}
+%s
+`, addr, "sqlite:"+filepath.Join(dir, "poolhost.db"), h.URL, filepath.Dir(plugin),
+		writeSecret("credentials-key", base64.StdEncoding.EncodeToString(key)),
+		cfg.Provider, plugin, cfg.Webhooks, poll, settings.String(), secrets.String(), cfg.Extra)
+	if err := os.WriteFile(h.path, []byte(conf), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+
+	// The CLI opens the database itself; it runs before serve so the token exists at once.
+	h.cli("migrate", "up", "--config", h.path)
+	h.cli("users", "create", "--email", "hosttest@example.com", "--admin", "--config", h.path)
+	h.Token = strings.TrimSpace(h.cli("tokens", "create", "--email", "hosttest@example.com", "--config", h.path))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "serve", "--config", h.path)
+	cmd.Stdout, cmd.Stderr = h.log, h.log
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
+	if err := cmd.Start(); err != nil {
+		cancel()
+		tb.Fatalf("start %s serve: %v", bin, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	tb.Cleanup(func() {
+		cancel()
+		<-done
+		if tb.Failed() {
+			tb.Logf("poolhost serve log:\n%s", h.log.String())
+		}
+	})
+	h.waitRunning(done)
+	return h
+}
+
+// waitRunning waits for /readyz and for the provider to be listed as running. No fixed
+// deadline beyond a generous one: slow CI machines start plugins slowly.
+func (h *Host) waitRunning(done <-chan struct{}) {
+	h.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		select {
+		case <-done:
+			h.t.Fatalf("poolhost serve exited:\n%s", h.log.String())
+		default:
+		}
+		var st struct {
+			Providers []struct {
+				ID        string `json:"id"`
+				State     string `json:"state"`
+				LastError string `json:"lastError"`
+			} `json:"providers"`
+		}
+		if code, body, err := h.do(http.MethodGet, "/v1/admin/providers", nil); err == nil && code == http.StatusOK && json.Unmarshal(body, &st) == nil {
+			for _, p := range st.Providers {
+				if p.ID == h.cfg.Provider {
+					switch p.State {
+					case "running":
+						return
+					case "failed", "disabled":
+						h.t.Fatalf("plugin %s is %s: %s", p.ID, p.State, p.LastError)
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("poolhost serve did not run plugin %s within 2 minutes:\n%s", h.cfg.Provider, h.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (h *Host) cli(args ...string) string {
+	h.t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(h.bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		h.t.Fatalf("poolhost %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	return out.String()
+}
+
+// Log is what poolhost serve has logged so far (the plugin's lines included).
+func (h *Host) Log() string { return h.log.String() }
+
+// Do calls the API with the admin token. body is JSON-encoded unless it is nil, a
+// []byte or a string. It returns the status and the raw answer.
+func (h *Host) Do(method, path string, body any) (int, []byte) {
+	h.t.Helper()
+	code, b, err := h.do(method, path, body)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return code, b
+}
+
+func (h *Host) do(method, path string, body any) (int, []byte, error) {
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return 0, nil, err
+		}
+		r = bytes.NewReader(j)
+	}
+	u := path
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		u = h.URL + path
+	}
+	req, err := http.NewRequest(method, u, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+h.Token)
+	if r != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// DoJSON is [Host.Do] expecting a 2xx answer, decoded into out (when not nil).
+func (h *Host) DoJSON(method, path string, body, out any) {
+	h.t.Helper()
+	code, b := h.Do(method, path, body)
+	if code/100 != 2 {
+		h.t.Fatalf("%s %s: %d %s", method, path, code, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			h.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+	}
+}
+
+var httpClient = &http.Client{Timeout: time.Minute}
+
+// Account is a connected account as the connect answer shows it.
+type Account struct {
+	ID int64
+	// WebhookURL and WebhookSecret are the account-scoped endpoint, for webhook_secret
+	// providers; ProviderWebhookURL is the provider-level one, where the host shows it.
+	WebhookURL, WebhookSecret, ProviderWebhookURL string
+	// AuthorizeURL is set for OAuth2 providers: the account exists once the browser,
+	// sent there, comes back to the host's callback.
+	AuthorizeURL string
+	Raw          json.RawMessage
+}
+
+// Connect posts POST /v1/providers/{provider}/connect with the given inputs.
+func (h *Host) Connect(input map[string]string) Account {
+	h.t.Helper()
+	var ans struct {
+		Account struct {
+			ID int64 `json:"id"`
+		} `json:"account"`
+		Webhook struct {
+			URL    string `json:"url"`
+			Secret string `json:"secret"`
+		} `json:"webhook"`
+		ProviderWebhookURL string `json:"providerWebhookUrl"`
+		AuthorizeURL       string `json:"authorizeUrl"`
+	}
+	code, b := h.Do(http.MethodPost, "/v1/providers/"+url.PathEscape(h.cfg.Provider)+"/connect", map[string]any{"input": input})
+	if code/100 != 2 || json.Unmarshal(b, &ans) != nil {
+		h.t.Fatalf("connect %s: %d %s", h.cfg.Provider, code, b)
+	}
+	return Account{ID: ans.Account.ID, WebhookURL: ans.Webhook.URL, WebhookSecret: ans.Webhook.Secret,
+		ProviderWebhookURL: ans.ProviderWebhookURL, AuthorizeURL: ans.AuthorizeURL, Raw: b}
+}
+
+// CreatePool creates a pool and returns its id.
+func (h *Host) CreatePool(name string) int64 {
+	h.t.Helper()
+	var p struct {
+		ID int64 `json:"id"`
+	}
+	h.DoJSON(http.MethodPost, "/v1/pools", map[string]string{"name": name}, &p)
+	return p.ID
+}
+
+// Discover asks the plugin for the account's devices and returns the host's device ids
+// by the provider's device id.
+func (h *Host) Discover(accountID int64) map[string]int64 {
+	h.t.Helper()
+	var ans struct {
+		Devices []struct {
+			ID               int64  `json:"id"`
+			ProviderDeviceID string `json:"providerDeviceId"`
+		} `json:"devices"`
+	}
+	h.DoJSON(http.MethodPost, fmt.Sprintf("/v1/accounts/%d/discover", accountID), nil, &ans)
+	out := map[string]int64{}
+	for _, d := range ans.Devices {
+		out[d.ProviderDeviceID] = d.ID
+	}
+	return out
+}
+
+// Link links a device to a pool: its readings are stored from then on.
+func (h *Host) Link(deviceID, poolID int64) {
+	h.t.Helper()
+	h.DoJSON(http.MethodPut, fmt.Sprintf("/v1/devices/%d/link", deviceID), map[string]int64{"poolId": poolID}, nil)
+}
+
+// WebhookAnswer is the host's answer to a delivery.
+type WebhookAnswer struct {
+	Status int
+	// Accepted, Duplicates and Dropped (by reason) are the readings' fate (a 200).
+	Accepted, Duplicates int
+	Dropped              map[string]int
+	// Problem is the problem+json type of a refusal (401: "…/webhook-rejected").
+	Problem string
+	Body    []byte
+}
+
+// PostWebhook delivers body with headers to a webhook URL (an account's, or the
+// provider-level one) as the provider would: no API token.
+func (h *Host) PostWebhook(webhookURL string, headers http.Header, body []byte) WebhookAnswer {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, webhookURL, bytes.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for k, vs := range headers {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("POST %s: %v", webhookURL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	ans := WebhookAnswer{Status: resp.StatusCode, Body: b}
+	var parsed struct {
+		Accepted   int            `json:"accepted"`
+		Duplicates int            `json:"duplicates"`
+		Dropped    map[string]int `json:"dropped"`
+		Type       string         `json:"type"`
+	}
+	_ = json.Unmarshal(b, &parsed)
+	ans.Accepted, ans.Duplicates, ans.Dropped = parsed.Accepted, parsed.Duplicates, parsed.Dropped
+	if resp.StatusCode/100 != 2 {
+		ans.Problem = parsed.Type
+	}
+	return ans
+}
+
+// Reading is a stored reading as GET /v1/pools/{id}/readings shows it.
+type Reading struct {
+	Metric     string    `json:"metric"`
+	Value      float64   `json:"value"`
+	Unit       string    `json:"unit"`
+	RecordedAt time.Time `json:"recordedAt"`
+	Raw        json.RawMessage
+}
+
+// Readings returns the pool's stored readings.
+func (h *Host) Readings(poolID int64) []Reading {
+	h.t.Helper()
+	var ans struct {
+		Readings []json.RawMessage `json:"readings"`
+	}
+	h.DoJSON(http.MethodGet, fmt.Sprintf("/v1/pools/%d/readings", poolID), nil, &ans)
+	out := make([]Reading, 0, len(ans.Readings))
+	for _, raw := range ans.Readings {
+		var r Reading
+		if err := json.Unmarshal(raw, &r); err != nil {
+			h.t.Fatalf("reading %s: %v", raw, err)
+		}
+		r.Raw = raw
+		out = append(out, r)
+	}
+	return out
+}
+
+// AuditEvent is one row of the audit log (GET /v1/admin/audit).
+type AuditEvent struct {
+	Action    string         `json:"action"`
+	Provider  string         `json:"provider"`
+	RequestID string         `json:"requestId"`
+	Details   map[string]any `json:"details"`
+}
+
+// Audit returns the audit events of one action for this provider, newest first:
+// "webhook.received" (with each delivery's accepted and dropped counts) and
+// "webhook.rejected" (with the plugin's reason and reason_code; the host writes these
+// at a bounded rate per provider and summarises the rest), among others.
+func (h *Host) Audit(action string) []AuditEvent {
+	h.t.Helper()
+	var ans struct {
+		Events []AuditEvent `json:"events"`
+	}
+	q := url.Values{"action": {action}, "provider": {h.cfg.Provider}}
+	h.DoJSON(http.MethodGet, "/v1/admin/audit?"+q.Encode(), nil, &ans)
+	return ans.Events
+}
+
+func findPoolhost(tb testing.TB, explicit string) string {
+	tb.Helper()
+	for _, p := range []string{explicit, os.Getenv(BinEnv)} {
+		if p != "" {
+			if _, err := os.Stat(p); err != nil {
+				tb.Fatalf("hosttest: poolhost binary %s: %v", p, err)
+			}
+			return p
+		}
+	}
+	if p, err := exec.LookPath("poolhost"); err == nil {
+		return p
+	}
+	msg := "hosttest: no poolhost binary: set " + BinEnv + " (e.g. `go build -o /tmp/poolhost github.com/poolhost/poolhost/host/cmd/poolhost`) or put poolhost on PATH"
+	if ci := os.Getenv("CI"); ci == "true" || ci == "1" {
+		tb.Fatal(msg + " (CI is set, so this fails instead of skipping)")
+	}
+	tb.Skip(msg)
+	return ""
+}
+
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,111 @@
+package hosttest_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk/sdktest/hosttest"
+	"github.com/poolhost/poolhost/sdk/signature"
+)
+
+// repoRoot is this repository's root, where the host module and the generic plugin live.
+const repoRoot = "../../.."
+
+// buildFromRepo builds a main package of the host module (this test's only tie to it:
+// a `go build` in a subprocess, never an import).
+func buildFromRepo(t *testing.T, pkg string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds poolhost and a plugin")
+	}
+	if _, err := os.Stat(filepath.Join(repoRoot, "host", "cmd", "poolhost")); err != nil {
+		t.Skipf("not in the poolhost repository: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", bin, "./"+pkg)
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// TestHostInTheLoop drives the real host with the generic plugin (a webhook_secret
+// provider) as a provider team would drive theirs: connect, link, signed webhooks, then
+// what was stored, what was dropped and why, and what was rejected and why.
+func TestHostInTheLoop(t *testing.T) {
+	poolhost := os.Getenv(hosttest.BinEnv)
+	if poolhost == "" {
+		poolhost = buildFromRepo(t, "host/cmd/poolhost")
+	}
+	h := hosttest.Start(t, hosttest.Config{
+		Provider:    "generic",
+		Binary:      buildFromRepo(t, "plugins/generic/cmd/poolhost-provider-generic"),
+		Webhooks:    true,
+		PoolhostBin: poolhost,
+	})
+
+	acct := h.Connect(map[string]string{"devices": "probe-1,spa-1", "name": "Backyard"})
+	if acct.ID == 0 || acct.WebhookURL == "" || !strings.HasPrefix(acct.WebhookSecret, "whsec_") {
+		t.Fatalf("connect answer: %s", acct.Raw)
+	}
+	devices := h.Discover(acct.ID)
+	if len(devices) != 2 {
+		t.Fatalf("discovered %v, want probe-1 and spa-1", devices)
+	}
+	pool := h.CreatePool("Backyard")
+	h.Link(devices["probe-1"], pool) // spa-1 stays unlinked
+
+	now := time.Now().UTC().Truncate(time.Second)
+	body := []byte(fmt.Sprintf(`[
+	  {"device_id": "probe-1", "readings": [
+	    {"metric": "ph", "value": 7.4, "recorded_at": %[1]q},
+	    {"metric": "ph", "value": 42, "recorded_at": %[1]q}]},
+	  {"device_id": "spa-1", "readings": [{"metric": "temperature", "value": 30, "recorded_at": %[1]q}]}
+	]`, now.Format(time.RFC3339)))
+	sign, err := signature.NewStandardWebhooks(acct.WebhookSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Stored: the good pH. Dropped, with the reason: an absurd pH and an unlinked device.
+	ans := h.PostWebhook(acct.WebhookURL, sign.Headers("msg_1", now, body), body)
+	if ans.Status != http.StatusOK || ans.Accepted != 1 || ans.Dropped["absurd_value"] != 1 || ans.Dropped["unlinked_device"] != 1 {
+		t.Fatalf("signed webhook: %d %s", ans.Status, ans.Body)
+	}
+	rs := h.Readings(pool)
+	if len(rs) != 1 || rs[0].Metric != "ph" || rs[0].Value != 7.4 || !rs[0].RecordedAt.Equal(now) {
+		t.Errorf("stored readings: %+v", rs)
+	}
+	// The same delivery again: nothing new.
+	if ans := h.PostWebhook(acct.WebhookURL, sign.Headers("msg_1", now, body), body); ans.Status != http.StatusOK || ans.Accepted != 0 {
+		t.Errorf("replayed webhook: %d %s", ans.Status, ans.Body)
+	}
+	// The audit log keeps each delivery's counts.
+	if ev := h.Audit("webhook.received"); len(ev) == 0 || fmt.Sprint(ev[len(ev)-1].Details["accepted"]) != "1" {
+		t.Errorf("webhook.received audit: %+v", ev)
+	}
+
+	// Rejected, with the plugin's reason: a tampered body, and no signature at all.
+	tampered := []byte(strings.Replace(string(body), "7.4", "7.9", 1))
+	if ans := h.PostWebhook(acct.WebhookURL, sign.Headers("msg_2", now, body), tampered); ans.Status != http.StatusUnauthorized || !strings.HasSuffix(ans.Problem, "webhook-rejected") {
+		t.Errorf("tampered webhook: %d %s", ans.Status, ans.Body)
+	}
+	if ans := h.PostWebhook(acct.WebhookURL, nil, body); ans.Status != http.StatusUnauthorized {
+		t.Errorf("unsigned webhook: %d %s", ans.Status, ans.Body)
+	}
+	// The audit log says why (its rejection rows are rate-limited per provider, so the
+	// second one may be folded into a later summary row).
+	if ev := h.Audit("webhook.rejected"); len(ev) == 0 || ev[len(ev)-1].Details["reason_code"] != "bad_signature" {
+		t.Errorf("webhook.rejected audit: %+v", ev)
+	}
+	if rs := h.Readings(pool); len(rs) != 1 {
+		t.Errorf("a rejected delivery stored readings: %+v", rs)
+	}
+}
