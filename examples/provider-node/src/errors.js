@@ -32,17 +32,30 @@ const KIND_ENUM = {
   invalid_input: 'ERROR_KIND_INVALID_INPUT',
 };
 
+// Why a webhook was rejected: ErrorDetail.reason's bounded set (anything else counts as
+// "other").
+const REASONS = {
+  missingSignature: 'missing_signature', // no signature (or timestamp) header at all
+  malformedSignature: 'malformed_signature', // a header the scheme cannot read
+  badSignature: 'bad_signature', // read, but it does not match
+  staleTimestamp: 'stale_timestamp', // signed too long ago, or in the future
+  other: 'other',
+};
+
 const ERROR_DETAIL_TYPE_URL = 'type.googleapis.com/poolhost.adapter.v1.ErrorDetail';
 
 // PluginError is a classified failure, like the Go SDK's *sdk.Error.
 class PluginError extends Error {
   // refreshedCredentials: the account's new credentials, when the call refreshed them
   // before failing (an object of strings); the host stores them, then acts on the kind.
-  constructor(kind, message, { refreshedCredentials } = {}) {
+  // reason: for a rejected webhook, one of REASONS; the host logs it with the request id
+  // and counts rejections by it.
+  constructor(kind, message, { refreshedCredentials, reason } = {}) {
     super(message);
     if (!(kind in KIND_CODES)) throw new TypeError(`unknown error kind ${kind}`);
     this.kind = kind;
     this.refreshedCredentials = refreshedCredentials;
+    this.reason = reason;
   }
 }
 
@@ -55,10 +68,11 @@ const reauth = (m, o) => new PluginError('reauth_required', m, o);
 
 // statusDetailsBin encodes the grpc-status-details-bin trailer: a google.rpc.Status with
 // the same code and message as the call, and one Any holding an ErrorDetail.
-function statusDetailsBin(code, message, refreshedCredentials) {
-  const detail = ErrorDetail.encode(ErrorDetail.fromObject(
-    refreshedCredentials ? { refreshed_credentials: { values: refreshedCredentials } } : {},
-  )).finish();
+function statusDetailsBin(code, message, refreshedCredentials, reason) {
+  const detail = ErrorDetail.encode(ErrorDetail.fromObject({
+    ...(refreshedCredentials ? { refreshed_credentials: { values: refreshedCredentials } } : {}),
+    ...(reason ? { reason } : {}),
+  })).finish();
   return Buffer.from(Status.encode(Status.fromObject({
     code,
     message,
@@ -75,28 +89,30 @@ function toServiceError(err, method, log) {
   let code;
   let message;
   let creds;
+  let reason;
   if (err instanceof PluginError) {
     code = KIND_CODES[err.kind];
     message = err.message;
     creds = err.refreshedCredentials;
+    reason = err.reason;
   } else {
     code = grpc.status.INTERNAL;
     message = `plugin threw in ${method}: ${err && err.message ? err.message : String(err)}`;
     if (log) log.error('exception in an adapter call', { method, error: message, stack: err && err.stack ? String(err.stack) : '' });
   }
   const metadata = new grpc.Metadata();
-  metadata.set('grpc-status-details-bin', statusDetailsBin(code, message, creds));
+  metadata.set('grpc-status-details-bin', statusDetailsBin(code, message, creds, reason));
   return { code, details: message, metadata };
 }
 
 // toProtoError is a failure reported inside a successful response (IngestWebhook's
 // webhook_error: verification succeeded, parsing failed).
 function toProtoError(err) {
-  if (err instanceof PluginError) return { kind: KIND_ENUM[err.kind], message: err.message };
+  if (err instanceof PluginError) return { kind: KIND_ENUM[err.kind], message: err.message, reason: err.reason || '' };
   return { kind: 'ERROR_KIND_TEMPORARY', message: `plugin threw in Webhook: ${err && err.message ? err.message : String(err)}` };
 }
 
 module.exports = {
   PluginError, temporary, permanent, rejected, invalidInput, unsupported, reauth,
-  toServiceError, toProtoError, statusDetailsBin, KIND_CODES, ERROR_DETAIL_TYPE_URL,
+  toServiceError, toProtoError, statusDetailsBin, KIND_CODES, REASONS, ERROR_DETAIL_TYPE_URL,
 };

@@ -7,7 +7,7 @@
 // secret rotation; other versions ignored); the timestamp within 5 minutes, either way,
 // of the time the HOST received the delivery (RawWebhook.received_at), not our clock.
 const crypto = require('node:crypto');
-const { rejected } = require('./errors');
+const { rejected, REASONS } = require('./errors');
 
 const TOLERANCE_SECONDS = 5 * 60;
 const SCHEME = 'standard webhooks';
@@ -33,8 +33,10 @@ function header(headers, name) {
   return '';
 }
 
-function reject(reason, detail) {
-  return rejected(`${SCHEME}: ${reason}${detail ? ' ' + detail : ''}`);
+// reject builds the rejection: a message for the operator (never secret material) and
+// the bounded reason the host counts.
+function reject(why, detail, reason) {
+  return rejected(`${SCHEME}: ${why}${detail ? ' ' + detail : ''}`, { reason });
 }
 
 // verify throws a rejected PluginError unless the delivery is signed with key.
@@ -44,12 +46,12 @@ function verify(key, headers, body, nowSeconds) {
   const ts = header(headers, 'webhook-timestamp');
   const sigs = header(headers, 'webhook-signature');
   for (const [name, value] of [['webhook-id', id], ['webhook-timestamp', ts], ['webhook-signature', sigs]]) {
-    if (value === '') throw reject('missing header', name);
+    if (value === '') throw reject('missing header', name, REASONS.missingSignature);
   }
-  if (!/^[0-9]{1,18}$/.test(ts)) throw reject('malformed header', 'webhook-timestamp');
+  if (!/^[0-9]{1,18}$/.test(ts)) throw reject('malformed header', 'webhook-timestamp', REASONS.malformedSignature);
   const sent = Number(ts);
-  if (nowSeconds - sent > TOLERANCE_SECONDS) throw reject('timestamp outside tolerance', '(too old)');
-  if (sent - nowSeconds > TOLERANCE_SECONDS) throw reject('timestamp outside tolerance', '(in the future)');
+  if (nowSeconds - sent > TOLERANCE_SECONDS) throw reject('timestamp outside tolerance', '(too old)', REASONS.staleTimestamp);
+  if (sent - nowSeconds > TOLERANCE_SECONDS) throw reject('timestamp outside tolerance', '(in the future)', REASONS.staleTimestamp);
   const want = Buffer.from(crypto.createHmac('sha256', key)
     .update(`${id}.${ts}.`).update(body || Buffer.alloc(0)).digest('base64'));
   for (const entry of sigs.split(/\s+/)) {
@@ -59,7 +61,7 @@ function verify(key, headers, body, nowSeconds) {
     // Constant time; the length of a valid signature is public anyway.
     if (got.length === want.length && crypto.timingSafeEqual(got, want)) return;
   }
-  throw reject('bad signature');
+  throw reject('bad signature', '', REASONS.badSignature);
 }
 
 // sign returns the headers a sender attaches (for tests and fake senders).

@@ -62,7 +62,7 @@ test('Standard Webhooks: the Go fixtures verify, tampered and stale ones are rej
   const tampered = fixture('tampered', 'readings_created.json');
   assert.throws(() => sw.verify(key, tampered.headers, tampered.body, tampered.received), /bad signature/);
   const stale = fixture('stale', 'readings_created.json');
-  assert.throws(() => sw.verify(key, stale.headers, stale.body, stale.received), /too old/);
+  assert.throws(() => sw.verify(key, stale.headers, stale.body, stale.received), (e) => /too old/.test(e.message) && e.reason === 'stale_timestamp');
   assert.throws(() => sw.verify(key, [], ok.body, ok.received), (e) => e.kind === 'rejected' && /missing header webhook-id/.test(e.message));
   const signed = sw.sign(key, 'msg_1', 1767268805, Buffer.from('{}'));
   sw.verify(key, signed, Buffer.from('{}'), 1767268805);
@@ -80,8 +80,10 @@ test('an error travels as a status code plus ErrorDetail in grpc-status-details-
   assert.strictEqual(st.details[0].type_url, 'type.googleapis.com/poolhost.adapter.v1.ErrorDetail');
   assert.deepStrictEqual(ErrorDetail.decode(st.details[0].value).refreshed_credentials.values, { webhook_secret: 'whsec_x' });
 
-  const rejected = errors.toServiceError(errors.rejected('standard webhooks: bad signature'), 'IngestWebhook');
+  const rejected = errors.toServiceError(errors.rejected('standard webhooks: bad signature', { reason: 'bad_signature' }), 'IngestWebhook');
   assert.strictEqual(rejected.code, grpc.status.PERMISSION_DENIED);
+  const rst = Status.decode(rejected.metadata.get('grpc-status-details-bin')[0]);
+  assert.strictEqual(ErrorDetail.decode(rst.details[0].value).reason, 'bad_signature');
 
   const thrown = errors.toServiceError(new TypeError('x is undefined'), 'Webhook', null);
   assert.strictEqual(thrown.code, grpc.status.INTERNAL);

@@ -119,7 +119,7 @@ func TestNodeExample(t *testing.T) {
 			t.Fatalf("plugins test exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 		}
 		for _, want := range []string{"ok    webhook/valid-accepted/readings_created.json: accepted, 3 readings",
-			"ok    webhook/stale-rejected/readings_created.json: rejected: standard webhooks: timestamp outside tolerance"} {
+			"ok    webhook/stale-rejected/readings_created.json: rejected: standard webhooks: timestamp outside tolerance (too old) (reason stale_timestamp)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("plugins test output lacks %q:\n%s", want, out)
 			}
@@ -146,8 +146,9 @@ func TestNodeExample(t *testing.T) {
 		body := []byte(`{"event":"readings.created","device_id":"dev-1","readings":[{"type":"ph","value":7.2}]}`)
 		_, err = c.IngestWebhook(t.Context(), sdk.WebhookRequest{Headers: other.Headers("msg_1", time.Now(), body), Body: body, ReceivedAt: time.Now()})
 		sdktest.WantKind(t, err, sdk.KindRejected)
-		if !strings.Contains(err.Error(), "standard webhooks: bad signature") {
-			t.Errorf("rejection reason lost: %v", err)
+		var se *sdk.Error
+		if !strings.Contains(err.Error(), "standard webhooks: bad signature") || !errors.As(err, &se) || se.Reason != sdk.ReasonBadSignature {
+			t.Errorf("rejection message or ErrorDetail.reason lost: %v (%+v)", err, se)
 		}
 		// Credentials changed before a failure come back on the error (ErrorDetail).
 		legacy := sdk.Account{ID: "1", ExternalAccountID: "acme_1", Credentials: sdk.Credentials{"secret": secret, "devices": "dev-1,\x01"}}
@@ -213,6 +214,11 @@ public_url      = %q
 plugin_dir      = %q
 auto_migrate    = true
 credentials_key = file("credentials.key")
+
+# Generous: node starting on a loaded CI machine is slow, and serve waits for it.
+plugins {
+  start_timeout = "3m"
+}
 
 provider "template-node" {
   binary   = %q
@@ -288,6 +294,10 @@ provider "template-node" {
 	}
 	if status, answer := postWebhook(t, conn.Webhook.URL, pv.Headers("msg_node_2", now, body), body); status != http.StatusUnauthorized {
 		t.Errorf("webhook signed with the wrong secret: %d %s", status, answer)
+	}
+	// The reason the Node plugin put in ErrorDetail is in the host's log.
+	if !strings.Contains(srv.out.String(), "bad_signature") {
+		t.Errorf("the plugin's rejection reason is not in the host's log:\n%s", srv.out.String())
 	}
 
 	var readings struct {
