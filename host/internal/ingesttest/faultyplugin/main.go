@@ -181,6 +181,13 @@ func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.Poll
 			return sdk.PollResult{}, sdk.Permanent("readings credential: %v", err)
 		}
 	}
+	// test_sessions: sdk.TestSession values as JSON, returned on every poll as a
+	// provider that lists its latest water tests would.
+	if s := creds["test_sessions"]; s != "" {
+		if err := json.Unmarshal([]byte(s), &res.TestSessions); err != nil {
+			return sdk.PollResult{}, sdk.Permanent("test_sessions credential: %v", err)
+		}
+	}
 	repeat, _ := strconv.Atoi(creds["repeat"])
 	for _, r := range rs {
 		v, _ := strconv.ParseFloat(r.Value, 64)
