@@ -128,11 +128,27 @@ func Load(path string) (*Config, error) {
 // Parse decodes and validates src as if read from path (file() is resolved against
 // path's directory).
 func Parse(path string, src []byte) (*Config, error) {
+	return parse(path, src, false)
+}
+
+// LoadPlugins is [Load] for commands that only launch plugins (`poolhost plugins
+// check`): database_url and credentials_key may be absent, so a provider team can check
+// its binary with a config holding nothing but provider blocks. When present they are
+// still validated.
+func LoadPlugins(path string) (*Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return parse(path, src, true)
+}
+
+func parse(path string, src []byte, pluginsOnly bool) (*Config, error) {
 	file, diags := hclparse.NewParser().ParseHCL(src, path)
 	if diags.HasErrors() {
 		return nil, &Error{diags}
 	}
-	d := &decoder{ctx: evalContext(filepath.Dir(path))}
+	d := &decoder{ctx: evalContext(filepath.Dir(path)), pluginsOnly: pluginsOnly}
 	root, ok := d.section(file.Body, rootSchema, hcl.Range{Filename: path})
 	if !ok || d.diags.HasErrors() {
 		return nil, &Error{d.diags}
@@ -194,6 +210,8 @@ func unwrapPathError(err error) error {
 type decoder struct {
 	ctx   *hcl.EvalContext
 	diags hcl.Diagnostics
+	// pluginsOnly: the caller launches plugins and nothing else (LoadPlugins).
+	pluginsOnly bool
 }
 
 func (d *decoder) errorf(rng *hcl.Range, summary, format string, args ...any) {
@@ -461,6 +479,7 @@ func (d *decoder) config(root section) *Config {
 
 	c.DatabaseURL = d.str(a("database_url"), "")
 	switch dbAttr := a("database_url"); {
+	case dbAttr == nil && d.pluginsOnly: // plugins alone open no database
 	case dbAttr == nil:
 		d.errorf(&root.missing, "Missing database_url", `database_url is required, e.g. "sqlite:data/poolhost.db" or "postgres://user@host/db"`)
 	case c.DatabaseURL == "":
@@ -493,7 +512,9 @@ func (d *decoder) config(root section) *Config {
 	}
 
 	if a("credentials_key") == nil {
-		d.errorf(&root.missing, "Missing credentials_key", `credentials_key is required: a base64 32-byte key from env("NAME") or file("path")`)
+		if !d.pluginsOnly { // plugins alone never touch stored credentials
+			d.errorf(&root.missing, "Missing credentials_key", `credentials_key is required: a base64 32-byte key from env("NAME") or file("path")`)
+		}
 	} else if k, ok := d.key(a("credentials_key").Expr, "credentials_key"); ok {
 		c.CredentialsKey = k
 	}

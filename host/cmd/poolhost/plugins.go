@@ -21,7 +21,9 @@ func init() {
 			Short: "launch every enabled plugin as serve would and report its health",
 			Long: `check launches every enabled plugin exactly as serve would (pin, Describe checked
 against the config, Configure), asks each for its Health, prints one row per provider
-and exits 1 if any enabled provider is not healthy. Run it before a deploy.`,
+and exits 1 if any enabled provider is not healthy. Run it before a deploy. It opens no
+database, so a config holding only provider blocks (no database_url, no
+credentials_key) is enough to check a plugin binary with its settings.`,
 			Example: `  poolhost plugins check --config /etc/poolhost/poolhost.hcl
   poolhost plugins check --format json | jq '.[] | select(.state != "running")'`,
 		}
@@ -36,7 +38,7 @@ and exits 1 if any enabled provider is not healthy. Run it before a deploy.`,
 
 // runPluginsCheck is `poolhost plugins check`.
 func runPluginsCheck(ctx context.Context, configPath string, f format, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(configPath)
+	cfg, err := config.LoadPlugins(configPath) // no database_url or credentials_key needed: it opens neither
 	if err != nil {
 		fmt.Fprintf(stderr, "poolhost plugins check: %v\n", err)
 		return 1

@@ -2,8 +2,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/poolhost/poolhost/host/config"
 
 	"github.com/poolhost/poolhost/sdk/sdktest"
 )
@@ -57,5 +64,61 @@ func TestPluginsTestCatchesBroken(t *testing.T) {
 	// a missing binary or fixture directory is a clear error, not a panic
 	if code := runPluginsTest(t.Context(), bin, t.TempDir()+"/nope", "", &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "fixtures:") {
 		t.Errorf("missing fixtures: exit %d, %s", code, errOut.String())
+	}
+}
+
+// TestPluginsPluginOnly: `plugins check` and `plugins test` need only the binary and its
+// settings — no database and no credentials key — so a provider team runs both before
+// any host exists. A config with a provider block and nothing else is enough for check.
+func TestPluginsPluginOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds plugin binaries")
+	}
+	bin := sdktest.BuildBinary(t, repoRoot+"/plugins/generic/cmd/poolhost-provider-generic")
+	dir := t.TempDir()
+	secret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	if err := os.WriteFile(filepath.Join(dir, "webhook.secret"), []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "plugins.hcl")
+	cfg := fmt.Sprintf(`plugin_dir = %q
+provider "generic" {
+  binary   = %q
+  webhooks = true
+  secrets  = { webhook_secret = file("webhook.secret") }
+}
+`, filepath.Dir(bin), bin)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := runPluginsCheck(t.Context(), cfgPath, "text", &out, &errOut); code != 0 {
+		t.Fatalf("plugins check without database_url or credentials_key: exit %d\n%s\n%s", code, out.String(), errOut.String())
+	}
+	if !regexp.MustCompile(`(?m)^generic\s.*\srunning\s`).MatchString(out.String()) {
+		t.Errorf("plugins check output:\n%s", out.String())
+	}
+	// The plugin still checks its settings: an undeclared key fails check, as in serve.
+	bad := strings.Replace(cfg, "webhooks = true", "webhooks = true\n  settings = { colour = \"blue\" }", 1)
+	if err := os.WriteFile(cfgPath, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := runPluginsCheck(t.Context(), cfgPath, "text", &out, &errOut); code != 1 || !strings.Contains(out.String(), "colour") {
+		t.Errorf("plugins check with an undeclared setting: exit %d\n%s", code, out.String())
+	}
+	// serve still needs both: LoadPlugins is for plugin-only commands.
+	if _, err := config.Load(cfgPath); err == nil || !strings.Contains(err.Error(), "database_url") || !strings.Contains(err.Error(), "credentials_key") {
+		t.Errorf("config.Load without database_url and credentials_key: %v", err)
+	}
+
+	// plugins test takes the binary and a settings file; no config at all.
+	settings := filepath.Join(dir, "settings.json")
+	if err := os.WriteFile(settings, []byte(fmt.Sprintf(`{"secrets": {"webhook_secret": %q}}`, secret)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := runPluginsTest(t.Context(), bin, "", settings, &out, &errOut); code != 0 || !strings.Contains(out.String(), "all checks passed") {
+		t.Errorf("plugins test with only --settings: exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
 }
