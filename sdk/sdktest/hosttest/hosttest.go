@@ -324,6 +324,35 @@ func (h *Host) Connect(input map[string]string) Account {
 		ProviderWebhookURL: ans.ProviderWebhookURL, AuthorizeURL: ans.AuthorizeURL, Raw: b}
 }
 
+// Authorize completes an OAuth2 connect as the user's browser would: it opens the
+// account's AuthorizeURL (your fake provider's authorize endpoint, which must redirect
+// at once, as a test fake does), takes the redirect to the host's callback, and calls
+// the callback with the user's token. It returns the linked account's id.
+func (h *Host) Authorize(a Account) int64 {
+	h.t.Helper()
+	if a.AuthorizeURL == "" {
+		h.t.Fatalf("authorize: the connect answer has no authorizeUrl: %s", a.Raw)
+	}
+	noFollow := &http.Client{Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(a.AuthorizeURL)
+	if err != nil {
+		h.t.Fatalf("authorize: GET %s: %v", a.AuthorizeURL, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	callback := resp.Header.Get("Location")
+	if resp.StatusCode/100 != 3 || !strings.HasPrefix(callback, h.URL+"/") {
+		h.t.Fatalf("authorize: the provider answered %d, Location %q; want a redirect to the host's callback", resp.StatusCode, callback)
+	}
+	var ans struct {
+		Account struct {
+			ID int64 `json:"id"`
+		} `json:"account"`
+	}
+	h.DoJSON(http.MethodGet, callback, nil, &ans)
+	return ans.Account.ID
+}
+
 // CreatePool creates a pool and returns its id.
 func (h *Host) CreatePool(name string) int64 {
 	h.t.Helper()
