@@ -25,6 +25,10 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The webhook_secret module's TestInHost runs the plugin in a real poolhost: this one.
+	poolhost := filepath.Join(t.TempDir(), "poolhost")
+	goBuild(t, "-o", poolhost, "./host/cmd/poolhost")
+	t.Setenv("POOLHOST_BIN", poolhost)
 	for _, kind := range []string{"api_key", "webhook_secret", "oauth2", "none"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
@@ -40,10 +44,14 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 			if strings.Contains(string(mod), "github.com/poolhost/poolhost v") || !strings.Contains(string(mod), "github.com/poolhost/poolhost/sdk v0.0.0") {
 				t.Errorf("go.mod:\n%s", mod)
 			}
-			cmd := exec.Command(goTool, "test", "-count=1", "./...")
+			cmd := exec.Command(goTool, "test", "-count=1", "-v", "./...")
 			cmd.Dir = dir
-			if b, err := cmd.CombinedOutput(); err != nil {
+			b, err := cmd.CombinedOutput()
+			if err != nil {
 				t.Fatalf("go test in the generated module: %v\n%s", err, b)
+			}
+			if kind == "webhook_secret" && !strings.Contains(string(b), "--- PASS: TestInHost") {
+				t.Errorf("the generated TestInHost did not run:\n%s", b)
 			}
 			// The built binary passes the same checks on the language-neutral fixtures
 			// (what the generated Makefile's conformance target runs).
