@@ -56,6 +56,7 @@ type PluginState struct {
 	Version   string
 	SHA256    string
 	PID       int
+	Warning   string
 }
 
 // Plugins is what the service needs of the plugin manager.
@@ -237,8 +238,14 @@ type ProviderStatus struct {
 	Restarts   int        `json:"restarts"`
 	LastError  string     `json:"lastError,omitempty"`
 	Version    string     `json:"version,omitempty"`
-	SHA256     string     `json:"sha256,omitempty"`
-	PID        int        `json:"pid,omitempty"`
+	// SHA256 is the hash of the file the plugin process was started from (the last one,
+	// once it is gone); PinnedSHA256 is the config's pin.
+	SHA256       string `json:"sha256,omitempty"`
+	PinnedSHA256 string `json:"pinnedSha256,omitempty"`
+	PID          int    `json:"pid,omitempty"`
+	// ReloadWarning says why the last reload left the running plugin in place (a stale
+	// pin, a bundle changed without its manifest).
+	ReloadWarning string `json:"reloadWarning,omitempty"`
 }
 
 func accountOf(a store.Account) Account {
@@ -849,7 +856,7 @@ func (s *Service) ProviderStatuses(ctx context.Context, a auth.Actor) ([]Provide
 	}
 	out := make([]ProviderStatus, 0, len(cfg.Providers))
 	for _, p := range cfg.Providers {
-		ps := ProviderStatus{ID: p.ID, Enabled: p.Enabled, Stage: p.Stage, Access: p.Access, Webhooks: p.Webhooks, Poll: p.Poll, State: "disabled", SHA256: p.SHA256}
+		ps := ProviderStatus{ID: p.ID, Enabled: p.Enabled, Stage: p.Stage, Access: p.Access, Webhooks: p.Webhooks, Poll: p.Poll, State: "disabled", PinnedSHA256: p.SHA256}
 		if p.InPilot() {
 			ps.PilotUsers = append([]string{}, p.PilotUsers...)
 		}
@@ -859,9 +866,7 @@ func (s *Service) ProviderStatuses(ctx context.Context, a auth.Actor) ([]Provide
 				since := st.Since
 				ps.Since = &since
 			}
-			if st.SHA256 != "" {
-				ps.SHA256 = st.SHA256
-			}
+			ps.SHA256, ps.ReloadWarning = st.SHA256, st.Warning
 		} else if p.Enabled {
 			ps.State = "unknown"
 		}

@@ -27,7 +27,7 @@ func (p managerPlugins) States() map[string]PluginState {
 	out := map[string]PluginState{}
 	for _, s := range p.m.Statuses() {
 		out[s.Provider] = PluginState{State: string(s.State), Since: s.Since, Restarts: s.Restarts, LastError: s.LastError,
-			Version: s.Version, SHA256: s.SHA256, PID: s.PID}
+			Version: s.Version, SHA256: s.SHA256, PID: s.PID, Warning: s.Warning}
 	}
 	return out
 }

@@ -1,11 +1,14 @@
 package pluginmgr
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/poolhost/poolhost/host/pluginmgr/bundle"
 )
 
 // checkBinary refuses a plugin binary that someone other than the operator could have
@@ -21,6 +24,10 @@ import (
 //   - plugin_dir's ancestors must not be world-writable either, unless sticky (/tmp):
 //     without the sticky bit anyone can rename the whole tree away and put another in
 //     its place.
+//
+// A bundle (a directory, see package bundle) is checked the same way down to its
+// directory and its manifest: an unpinned bundle is only as trustworthy as the manifest
+// that lists its files' hashes. The files themselves are covered by those hashes.
 //
 // The check runs before every launch, not only at config load: the file system can
 // change between restarts.
@@ -46,8 +53,12 @@ func checkBinary(pluginDir, bin string) error {
 		if fi.Mode().Perm()&0o002 != 0 {
 			return fmt.Errorf("plugin binary path %s is world-writable (mode %v): chmod o-w it", path, fi.Mode().Perm())
 		}
-		if i == len(parts)-1 && !fi.Mode().IsRegular() {
-			return fmt.Errorf("plugin binary %s is not a regular file", path)
+		if i == len(parts)-1 && fi.IsDir() {
+			if err := checkManifest(path); err != nil {
+				return err
+			}
+		} else if i == len(parts)-1 && !fi.Mode().IsRegular() {
+			return fmt.Errorf("plugin binary %s is neither a regular file nor a bundle directory", path)
 		}
 	}
 
@@ -72,4 +83,23 @@ func checkBinary(pluginDir, bin string) error {
 			return nil
 		}
 	}
+}
+
+// checkManifest applies the binary rules to a bundle's manifest.
+func checkManifest(dir string) error {
+	path := filepath.Join(dir, bundle.ManifestName)
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("plugin bundle %s has no %s: write one with `poolhost plugins pin --write --command LAUNCHER %s`", dir, bundle.ManifestName, dir)
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("plugin bundle manifest %s is a symlink: use a regular file", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("plugin bundle manifest %s is not a regular file", path)
+	case fi.Mode().Perm()&0o002 != 0:
+		return fmt.Errorf("plugin bundle manifest %s is world-writable (mode %v): chmod o-w it", path, fi.Mode().Perm())
+	}
+	return nil
 }

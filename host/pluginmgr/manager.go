@@ -45,10 +45,17 @@ type Status struct {
 	ProtocolVersion int              `json:"protocol_version,omitempty"`
 	Capabilities    sdk.Capabilities `json:"capabilities"`
 	Binary          string           `json:"binary"`
-	// SHA256 is the hash of the binary last launched; Pinned is the config's pin.
+	// SHA256 is the hash of the file the running process was started from (for a
+	// bundle, its manifest's), taken at launch from the very file executed (see
+	// launch). Once the process is gone it names the last one launched. Pinned is the
+	// config's pin.
 	SHA256 string `json:"sha256,omitempty"`
 	Pinned string `json:"pinned_sha256,omitempty"`
 	PID    int    `json:"pid,omitempty"`
+	// Warning says why the last reload left the running process in place although the
+	// plugin on disk or its config block changed (a stale pin, a bundle changed without
+	// its manifest): the provider serves, but from the old plugin.
+	Warning string `json:"warning,omitempty"`
 }
 
 // StopGrace is how long stopping a plugin waits for its in-flight calls before
@@ -158,13 +165,21 @@ func (m *Manager) Reload(ctx context.Context, cfg *config.Config) error {
 			return fmt.Errorf("reload plugins: %w", err)
 		}
 	}
+	var kept []error
 	for _, pc := range cfg.Providers {
-		if st := current[pc.ID].Status(); pc.Enabled && st.State != StateRunning {
+		st := current[pc.ID].Status()
+		switch {
+		case pc.Enabled && st.State != StateRunning:
 			errs = append(errs, fmt.Errorf("%s: %s: %s", pc.ID, st.State, st.LastError))
+		case st.Warning != "":
+			kept = append(kept, fmt.Errorf("%s: %s", pc.ID, st.Warning))
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("plugins not running: %w", errors.Join(errs...))
+	switch {
+	case len(errs) > 0:
+		return fmt.Errorf("plugins not running: %w", errors.Join(append(errs, kept...)...))
+	case len(kept) > 0:
+		return fmt.Errorf("plugins not reloaded: %w", errors.Join(kept...))
 	}
 	return nil
 }

@@ -32,7 +32,8 @@ type Plugin struct {
 	desc     *sdk.Description
 	restarts int
 	lastErr  string
-	sha      string
+	sha      string // of the file the running (or last) process was started from
+	warning  string // a reload that could not restart the plugin; see keepRunning
 	pid      int
 	failures []time.Time
 	sup      *supervisor
@@ -78,6 +79,7 @@ func (p *Plugin) Status() Status {
 		SHA256:    p.sha,
 		Pinned:    p.cfg.SHA256,
 		PID:       p.pid,
+		Warning:   p.warning,
 	}
 	if p.desc != nil {
 		s.Version = p.desc.Version

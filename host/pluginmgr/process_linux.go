@@ -2,7 +2,10 @@
 
 package pluginmgr
 
-import "syscall"
+import (
+	"fmt"
+	"syscall"
+)
 
 // sysProcAttr puts the plugin in its own process group (a Ctrl-C at the host's terminal
 // reaches the host only, which then stops plugins in order) and asks the kernel to
@@ -27,4 +30,11 @@ func killGroup(pid int) {
 	if pid > 0 {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 	}
+}
+
+// executedSHA256 hashes the file process pid is executing, through /proc/PID/exe: the
+// very inode the kernel exec'd, whatever has happened to its path since.
+func executedSHA256(pid int) (sum string, ok bool, err error) {
+	sum, err = fileSHA256(fmt.Sprintf("/proc/%d/exe", pid))
+	return sum, err == nil, err
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/poolhost/poolhost/host/config"
@@ -48,6 +49,7 @@ type instance struct {
 	pid     int
 	ctx     context.Context // cancelled when the instance stops: aborts in-flight calls
 	cancel  context.CancelFunc
+	cleanup func() // removes a bundle's private copy once the process is gone
 
 	mu       sync.Mutex
 	inflight int
@@ -98,6 +100,7 @@ func (i *instance) stop(grace time.Duration) {
 	i.cancel()
 	i.client.Kill()
 	killGroup(i.pid)
+	i.cleanup()
 }
 
 // kill ends an instance that crashed or hung, without waiting for it.
@@ -107,6 +110,7 @@ func (i *instance) kill() {
 	killProcess(i.pid)
 	i.client.Kill()
 	killGroup(i.pid)
+	i.cleanup()
 }
 
 // reconcile applies a new config block and reports whether it started a supervisor.
@@ -132,7 +136,29 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 		p.setState(StateDisabled)
 		return false
 	}
-	if sup == nil || state == StateFailed || needsRestart(old, pc, sha) {
+	p.mu.Lock()
+	inst := p.inst
+	p.mu.Unlock()
+	restart := sup == nil || state == StateFailed
+	kept := false
+	if !restart {
+		// What would a launch run now, and would it start? Asked before anything is
+		// stopped: a running plugin is replaced only by one that passes every check.
+		cur, err := p.m.inspect(pc, pcfg)
+		switch {
+		case err != nil && inst != nil && configChanged(old, pc):
+			p.keepRunning(log, sha, fmt.Errorf("the new config block is not applied: %w", err))
+			return false
+		case err != nil && inst != nil:
+			// A stale pin (the file changed, the pin did not) or a bundle edited without
+			// its manifest: nothing a restart could start, so the process stays.
+			p.keepRunning(log, sha, err)
+			kept = true
+		default:
+			restart = err != nil || configChanged(old, pc) || (sha != "" && cur != sha)
+		}
+	}
+	if restart {
 		if sup != nil {
 			log.Info("restarting provider", "previous_state", state)
 		}
@@ -141,13 +167,15 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 		p.startSupervisor()
 		return true
 	}
+	if !kept {
+		p.mu.Lock()
+		p.warning = ""
+		p.mu.Unlock()
+	}
 
 	// Same binary and flags: keep the process. New deadlines apply to the next call;
 	// settings and secrets are delivered again, as the contract promises on reload.
 	update()
-	p.mu.Lock()
-	inst := p.inst
-	p.mu.Unlock()
 	if inst == nil {
 		return false // starting or backing off: the next launch reads the new block
 	}
@@ -166,15 +194,36 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 	return false
 }
 
-// needsRestart reports whether a running plugin cannot keep serving under pc.
-func needsRestart(old, pc config.Provider, runningSHA string) bool {
-	if old.Binary != pc.Binary || old.SHA256 != pc.SHA256 || old.Webhooks != pc.Webhooks ||
-		old.Poll != pc.Poll || old.Access != pc.Access || !old.Enabled {
-		return true
+// configChanged reports whether a running plugin cannot keep serving under pc whatever
+// its file holds. A file replaced in place (a rebuild, a deploy) is caught by comparing
+// its hash with the running process's.
+func configChanged(old, pc config.Provider) bool {
+	return old.Binary != pc.Binary || old.SHA256 != pc.SHA256 || old.Webhooks != pc.Webhooks ||
+		old.Poll != pc.Poll || old.Access != pc.Access || !old.Enabled
+}
+
+// inspect checks pc's plugin as a launch would, without starting or copying anything,
+// and returns its hash.
+func (m *Manager) inspect(pc config.Provider, pcfg config.Plugins) (string, error) {
+	m.mu.Lock()
+	pluginDir := m.cfg.PluginDir
+	m.mu.Unlock()
+	art, err := prepare(pluginDir, pc, pcfg, false)
+	if err != nil {
+		return "", err
 	}
-	// A binary replaced in place (a deploy without a pin) is a new plugin.
-	sum, err := fileSHA256(pc.Binary)
-	return err != nil || (runningSHA != "" && sum != runningSHA)
+	return art.sha, nil
+}
+
+// keepRunning reports a reload that cannot restart the running plugin. It is logged
+// and kept in the status (admin API, plugins check, Reload's error) until a launch or
+// a reload that has nothing to report clears it.
+func (p *Plugin) keepRunning(log hclog.Logger, runningSHA string, err error) {
+	msg := fmt.Sprintf("reload did not restart the plugin; the running process (sha256 %s) keeps serving: %v", runningSHA, err)
+	log.Error("reload did not restart the plugin; the running process keeps serving", "running_sha256", runningSHA, "error", err)
+	p.mu.Lock()
+	p.warning = msg
+	p.mu.Unlock()
 }
 
 func (p *Plugin) startSupervisor() {
@@ -340,7 +389,7 @@ func (p *Plugin) supervise(sup *supervisor) {
 
 func (p *Plugin) setRunning(inst *instance) {
 	p.mu.Lock()
-	p.inst, p.pid = inst, inst.pid
+	p.inst, p.pid, p.warning = inst, inst.pid, ""
 	p.mu.Unlock()
 	p.setState(StateRunning)
 }
@@ -398,25 +447,19 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 	pluginDir := p.m.cfg.PluginDir
 	p.m.mu.Unlock()
 
-	if err := checkBinary(pluginDir, pc.Binary); err != nil {
+	art, err := prepare(pluginDir, pc, pcfg, true)
+	if err != nil {
 		return nil, &startError{err}
 	}
-	if pcfg.RequirePin && pc.SHA256 == "" {
-		// Config load refuses this already; a config built in code must not slip by.
-		return nil, &startError{fmt.Errorf("plugins.require_pin is set and %s has no sha256 pin", pc.Binary)}
-	}
-	sum, err := fileSHA256(pc.Binary)
-	if err != nil {
-		return nil, &startError{fmt.Errorf("read plugin binary: %w", err)}
-	}
-	p.mu.Lock()
-	p.sha = sum
-	p.mu.Unlock()
-	if pc.SHA256 != "" && sum != pc.SHA256 {
-		return nil, &startError{fmt.Errorf("sha256 mismatch: %s is %s, config pins %s", pc.Binary, sum, pc.SHA256)}
-	}
+	started := false
+	defer func() {
+		if !started {
+			art.cleanup()
+		}
+	}()
 
-	cmd := exec.Command(pc.Binary)
+	cmd := exec.Command(art.path, art.args...)
+	cmd.Dir = art.dir
 	// go-plugin's own lines (the exit line) carry the provider too; the plugin's stderr
 	// goes through a relay that a malformed log line cannot panic.
 	logger, stderr := grpcplugin.Logging(p.m.log.Named(p.id).With("provider", p.id), cmd.Path)
@@ -434,8 +477,10 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		Stderr:           stderr,
 		GRPCDialOptions:  p.maxMessage(pcfg.MaxMessageBytes),
 	}
-	if pc.SHA256 != "" {
-		// go-plugin checks again right before exec, narrowing the window for a swap.
+	if pc.SHA256 != "" && !art.bundle {
+		// go-plugin checks again right before exec, narrowing the window for a swap
+		// before anything runs; executedSHA256 below closes it. (A bundle runs from its
+		// private copy, which nobody else can swap.)
 		want, _ := hex.DecodeString(pc.SHA256)
 		cc.SecureConfig = &plugin.SecureConfig{Checksum: want, Hash: sha256.New()}
 	}
@@ -448,7 +493,8 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("start plugin: %w", err)
 	}
 	ictx, cancel := context.WithCancel(context.Background())
-	inst := &instance{client: client, ctx: ictx, cancel: cancel}
+	inst := &instance{client: client, ctx: ictx, cancel: cancel, cleanup: art.cleanup}
+	started = true
 	if rc := client.ReattachConfig(); rc != nil {
 		inst.pid = rc.Pid
 	}
@@ -456,6 +502,21 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		inst.kill()
 		return nil, err
 	}
+	if !art.bundle {
+		// The hash that was checked is of the path before exec; a rename in between
+		// would run another file. Hash what the process actually executes (the kernel
+		// refuses writes to it while it runs) and refuse anything else.
+		got, ok, err := executedSHA256(inst.pid)
+		switch {
+		case err != nil:
+			return fail(fmt.Errorf("hash the executed plugin binary: %w", err))
+		case ok && got != art.sha:
+			return fail(fmt.Errorf("%s changed while it was being started: checked sha256 %s, the process runs %s", pc.Binary, art.sha, got))
+		}
+	}
+	p.mu.Lock()
+	p.sha = art.sha
+	p.mu.Unlock()
 
 	rpc, err := client.Client()
 	if err != nil {

@@ -1,0 +1,69 @@
+package pluginmgr
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/pluginmgr/bundle"
+)
+
+// artifact is a plugin checked and ready to start: a binary, run in place, or a
+// bundle's private copy (see package bundle).
+type artifact struct {
+	// sha is the binary's sha256, or the bundle manifest's: what a pin names.
+	sha    string
+	bundle bool
+	path   string // the executable to start
+	args   []string
+	dir    string // the working directory: the bundle's copy; "" for a binary
+	// cleanup removes the bundle's copy once its process is gone.
+	cleanup func()
+}
+
+// prepare runs every check a launch needs — location (checkBinary), require_pin, the
+// hash against the pin and, for a bundle, every listed file against the manifest.
+// With snapshot, a bundle is copied to a private directory that the plugin runs from;
+// without, it is only verified, which is what a reload needs to decide whether a
+// restart would succeed before it stops anything.
+func prepare(pluginDir string, pc config.Provider, pcfg config.Plugins, snapshot bool) (*artifact, error) {
+	if err := checkBinary(pluginDir, pc.Binary); err != nil {
+		return nil, err
+	}
+	if pcfg.RequirePin && pc.SHA256 == "" {
+		// Config load refuses this already; a config built in code must not slip by.
+		return nil, fmt.Errorf("plugins.require_pin is set and %s has no sha256 pin", pc.Binary)
+	}
+	isBundle, err := bundle.IsBundle(pc.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("read plugin: %w", err)
+	}
+	if !isBundle {
+		sum, err := fileSHA256(pc.Binary)
+		if err != nil {
+			return nil, fmt.Errorf("read plugin binary: %w", err)
+		}
+		if pc.SHA256 != "" && sum != pc.SHA256 {
+			return nil, fmt.Errorf("sha256 mismatch: %s is %s, config pins %s", pc.Binary, sum, pc.SHA256)
+		}
+		return &artifact{sha: sum, path: pc.Binary, cleanup: func() {}}, nil
+	}
+	if !snapshot {
+		pin, _, err := bundle.Verify(pc.Binary, pc.SHA256)
+		if err != nil {
+			return nil, err
+		}
+		return &artifact{sha: pin, bundle: true, cleanup: func() {}}, nil
+	}
+	snap, pin, m, err := bundle.Snapshot(pc.Binary, pc.SHA256, "")
+	if err != nil {
+		return nil, err
+	}
+	return &artifact{
+		sha: pin, bundle: true,
+		path: filepath.Join(snap, filepath.FromSlash(m.Command)), args: m.Args, dir: snap,
+		cleanup: sync.OnceFunc(func() { os.RemoveAll(snap) }),
+	}, nil
+}
