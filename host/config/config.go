@@ -194,10 +194,12 @@ type Provider struct {
 	Stage      string   // StagePilot or StageGA; default StageGA
 	PilotUsers []string // emails or user ids allowed to connect during the pilot
 	Access     string   // AccessReadOnly (default) or AccessReadWrite
-	// Binary is the absolute path of the plugin executable; default
+	// Binary is the absolute path of the plugin executable, or of a plugin bundle (a
+	// directory with a poolhost-plugin.json manifest, see pluginmgr/bundle); default
 	// <plugin_dir>/poolhost-provider-<id>.
 	Binary string
-	// SHA256 pins the binary (lowercase hex); empty means unpinned.
+	// SHA256 pins the binary, or the bundle's manifest (lowercase hex, as `poolhost
+	// plugins pin` prints it); empty means unpinned.
 	SHA256       string
 	Webhooks     bool
 	Poll         bool

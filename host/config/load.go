@@ -664,10 +664,10 @@ func (d *decoder) provider(id string, s section, c *Config) Provider {
 
 	p.SHA256 = strings.ToLower(d.str(s.attr("sha256"), ""))
 	if s.attr("sha256") != nil && !sha256Re.MatchString(p.SHA256) {
-		d.errorf(s.attr("sha256").Expr.Range().Ptr(), "Invalid sha256", "sha256 must be 64 hex characters (the output of sha256sum)")
+		d.errorf(s.attr("sha256").Expr.Range().Ptr(), "Invalid sha256", "sha256 must be 64 hex characters (the output of `poolhost plugins pin`)")
 	}
 	if c.Plugins.RequirePin && p.Enabled && s.attr("sha256") == nil {
-		d.errorf(s.def.Ptr(), "Missing sha256", "plugins { require_pin = true }: provider %q needs sha256 = \"<sha256sum of %s>\"", id, p.Binary)
+		d.errorf(s.def.Ptr(), "Missing sha256", "plugins { require_pin = true }: provider %q needs sha256 = \"<output of poolhost plugins pin %s>\"", id, p.Binary)
 	}
 
 	if t, ok := d.single(s.blocks, "timeouts", timeoutsSchema); ok {
