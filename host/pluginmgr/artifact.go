@@ -1,7 +1,11 @@
 package pluginmgr
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -16,6 +20,9 @@ type artifact struct {
 	// sha is the binary's sha256, or the bundle manifest's: what a pin names.
 	sha    string
 	bundle bool
+	// script is a binary that starts with #!: the process executes its interpreter,
+	// so the executed file cannot be compared with it (PLUGINS.md: use a bundle).
+	script bool
 	path   string // the executable to start
 	args   []string
 	dir    string // the working directory: the bundle's copy; "" for a binary
@@ -41,14 +48,14 @@ func prepare(pluginDir string, pc config.Provider, pcfg config.Plugins, snapshot
 		return nil, fmt.Errorf("read plugin: %w", err)
 	}
 	if !isBundle {
-		sum, err := fileSHA256(pc.Binary)
+		sum, script, err := hashExecutable(pc.Binary)
 		if err != nil {
 			return nil, fmt.Errorf("read plugin binary: %w", err)
 		}
 		if pc.SHA256 != "" && sum != pc.SHA256 {
 			return nil, fmt.Errorf("sha256 mismatch: %s is %s, config pins %s", pc.Binary, sum, pc.SHA256)
 		}
-		return &artifact{sha: sum, path: pc.Binary, cleanup: func() {}}, nil
+		return &artifact{sha: sum, script: script, path: pc.Binary, cleanup: func() {}}, nil
 	}
 	if !snapshot {
 		pin, _, err := bundle.Verify(pc.Binary, pc.SHA256)
@@ -66,4 +73,24 @@ func prepare(pluginDir string, pc config.Provider, pcfg config.Plugins, snapshot
 		path: filepath.Join(snap, filepath.FromSlash(m.Command)), args: m.Args, dir: snap,
 		cleanup: sync.OnceFunc(func() { os.RemoveAll(snap) }),
 	}, nil
+}
+
+// hashExecutable is fileSHA256 that also says whether the file is a #! script.
+func hashExecutable(path string) (sum string, script bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	head := make([]byte, 2)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return "", false, err
+	}
+	h.Write(head[:n])
+	if _, err := io.Copy(h, f); err != nil {
+		return "", false, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), string(head[:n]) == "#!", nil
 }

@@ -153,3 +153,21 @@ provider "gamma" { binary = %q }
 		}
 	}
 }
+
+// A binary that is a #! launcher (not a bundle) still runs: its process executes the
+// interpreter, so the executed-file check applies to native binaries only.
+func TestScriptLauncherBinaryRuns(t *testing.T) {
+	e := newEnv(t)
+	real := e.install("real/"+config.BinaryPrefix+"alpha", "")
+	launcher := filepath.Join(e.pluginDir, config.BinaryPrefix+"alpha")
+	if err := os.WriteFile(launcher, []byte("#!/bin/sh\nexec "+real+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := e.manager(e.config(fmt.Sprintf(`provider "alpha" { sha256 = %q }`, sha256File(t, launcher))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, m, "alpha"); st.State != pluginmgr.StateRunning || st.SHA256 != sha256File(t, launcher) {
+		t.Errorf("status = %+v, want running with the launcher's sha256", st)
+	}
+}

@@ -502,10 +502,11 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		inst.kill()
 		return nil, err
 	}
-	if !art.bundle {
+	if !art.bundle && !art.script {
 		// The hash that was checked is of the path before exec; a rename in between
 		// would run another file. Hash what the process actually executes (the kernel
-		// refuses writes to it while it runs) and refuse anything else.
+		// refuses writes to it while it runs) and refuse anything else. (A #! script's
+		// process executes its interpreter: there the pre-exec hash is all there is.)
 		got, ok, err := executedSHA256(inst.pid)
 		switch {
 		case err != nil:
