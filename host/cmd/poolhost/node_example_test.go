@@ -190,14 +190,29 @@ func TestNodeExample(t *testing.T) {
 		}
 	})
 
-	t.Run("serve stores a signed webhook", func(t *testing.T) {
-		testNodeServe(t, b, plugin)
+	t.Run("serve stores a signed webhook, the plugin installed as a pinned bundle", func(t *testing.T) {
+		dir, pin := nodeBundle(t, b, tree)
+		testNodeServe(t, b, dir, pin)
 	})
 }
 
-// testNodeServe runs `poolhost serve` on a temp SQLite with only the Node plugin, and
-// walks a user through connect, discover, link and a signed webhook.
-func testNodeServe(t *testing.T, b e2eBuild, plugin string) {
+// nodeBundle makes the example's directory a bundle as PLUGINS.md says: its protos in
+// proto/ (the bundle must hold everything it loads), then `plugins pin --write`.
+func nodeBundle(t *testing.T, b e2eBuild, tree string) (dir, pin string) {
+	t.Helper()
+	dir = filepath.Join(tree, "examples", "provider-node")
+	copyTree(t, filepath.Join(tree, "sdk", "proto"), filepath.Join(dir, "proto"))
+	code, out, stderr := runCLI(t, b, "plugins", "pin", "--write", "--command", "plugin", dir)
+	if code != 0 {
+		t.Fatalf("plugins pin --write exited %d: %s %s", code, out, stderr)
+	}
+	return dir, strings.TrimSpace(out)
+}
+
+// testNodeServe runs `poolhost serve` on a temp SQLite with only the Node plugin (a
+// launcher or a bundle, pinned with pin), and walks a user through connect, discover,
+// link and a signed webhook.
+func testNodeServe(t *testing.T, b e2eBuild, plugin, pin string) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	c := e2eConfig{path: filepath.Join(dir, "poolhost.hcl"), dbURL: "sqlite:" + filepath.Join(dir, "poolhost.db"), baseURL: "http://" + addr}
@@ -222,12 +237,13 @@ plugins {
 
 provider "template-node" {
   binary   = %q
+  sha256   = %q
   webhooks = true
   secrets = {
     webhook_secret = file("webhook.secret")
   }
 }
-`, addr, c.dbURL, c.baseURL, b.pluginDir, plugin)
+`, addr, c.dbURL, c.baseURL, b.pluginDir, plugin, pin)
 	if err := os.WriteFile(c.path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
