@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/poolhost/poolhost/host/pluginmgr"
@@ -158,5 +159,33 @@ provider "beta" { sha256 = %q }
 	}
 	if s := status(t, m, "alpha"); s.PID != cur.PID || s.State != pluginmgr.StateRunning || s.Pinned != newSum {
 		t.Errorf("alpha after a wrong new pin = %+v, want the running process and block kept", s)
+	}
+}
+
+// The warning of a stale reload is about the process it kept: when that process dies and
+// the stale file cannot start, the provider is failed with the reason, not "keeps serving".
+func TestStalePinWarningEndsWithTheKeptProcess(t *testing.T) {
+	e := newEnv(t)
+	bin := e.installID("alpha")
+	sum := sha256File(t, bin)
+	cfg := e.config(fmt.Sprintf(`provider "alpha" { sha256 = %q }`, sum))
+	m, _, err := e.manager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuild(t, bin, "2")
+	if err := m.Reload(context.Background(), cfg); err == nil {
+		t.Fatal("Reload with a stale pin reported nothing")
+	}
+	kept := status(t, m, "alpha")
+	if kept.Warning == "" {
+		t.Fatalf("no warning: %+v", kept)
+	}
+	if err := syscall.Kill(kept.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alpha to fail on the stale pin", func() bool { return status(t, m, "alpha").State == pluginmgr.StateFailed })
+	if s := status(t, m, "alpha"); s.Warning != "" || !strings.Contains(s.LastError, "sha256 mismatch") {
+		t.Errorf("after the kept process died: warning %q, last error %q", s.Warning, s.LastError)
 	}
 }

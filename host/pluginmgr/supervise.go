@@ -349,7 +349,8 @@ func (p *Plugin) supervise(sup *supervisor) {
 			began = time.Now()
 			err = p.watch(sup, inst)
 			p.mu.Lock()
-			p.inst, p.pid = nil, 0
+			// A reload warning is about this process ("keeps serving"): it goes with it.
+			p.inst, p.pid, p.warning = nil, 0, ""
 			p.mu.Unlock()
 			if err == nil { // stopped on request
 				inst.stop(StopGrace)
