@@ -75,7 +75,7 @@ func prepare(pluginDir string, pc config.Provider, pcfg config.Plugins, snapshot
 	}, nil
 }
 
-// hashExecutable is fileSHA256 that also says whether the file is a #! script.
+// hashExecutable is bundle.FileSHA256 that also says whether the file is a #! script.
 func hashExecutable(path string) (sum string, script bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -5,6 +5,8 @@ package pluginmgr
 import (
 	"fmt"
 	"syscall"
+
+	"github.com/poolhost/poolhost/host/pluginmgr/bundle"
 )
 
 // sysProcAttr puts the plugin in its own process group (a Ctrl-C at the host's terminal
@@ -35,6 +37,6 @@ func killGroup(pid int) {
 // executedSHA256 hashes the file process pid is executing, through /proc/PID/exe: the
 // very inode the kernel exec'd, whatever has happened to its path since.
 func executedSHA256(pid int) (sum string, ok bool, err error) {
-	sum, err = fileSHA256(fmt.Sprintf("/proc/%d/exe", pid))
+	sum, err = bundle.FileSHA256(fmt.Sprintf("/proc/%d/exe", pid))
 	return sum, err == nil, err
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -83,7 +81,7 @@ func runPluginsPin(path string, o pinOptions, f format, stdout, stderr io.Writer
 		if o.write || o.command != "" || o.argsSet {
 			return fail(fmt.Errorf("%s is a file: --write, --command and --arg are for a bundle directory", path))
 		}
-		if r.SHA256, err = fileSum(path); err != nil {
+		if r.SHA256, err = bundle.FileSHA256(path); err != nil {
 			return fail(err)
 		}
 	} else {
@@ -150,17 +148,4 @@ func writeManifest(path string, o pinOptions) (skipped []string, err error) {
 		return nil, err
 	}
 	return skipped, nil
-}
-
-func fileSum(path string) (string, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

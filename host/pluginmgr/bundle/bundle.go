@@ -201,7 +201,7 @@ func Generate(dir, command string, args []string) (m *Manifest, skipped []string
 		if err != nil {
 			return err
 		}
-		sum, err := fileSHA256(p)
+		sum, err := FileSHA256(p)
 		if err != nil {
 			return err
 		}
@@ -410,7 +410,9 @@ func Unlisted(dir string, m *Manifest) ([]string, error) {
 	return out, err
 }
 
-func fileSHA256(p string) (string, error) {
+// FileSHA256 is the hex sha256 of the file at p: what a pin compares, for a binary or
+// a bundle's manifest and files.
+func FileSHA256(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err
