@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/agext/levenshtein"
@@ -33,7 +32,7 @@ func checkDeclared(d sdk.Description, pc config.Provider) []error {
 	}
 	var errs []error
 	check := func(block string, values map[string]string, secret bool, names []string) {
-		for _, k := range sortedKeys(values) {
+		for _, k := range slices.Sorted(maps.Keys(values)) {
 			o, ok := lookup(byKey, k)
 			switch {
 			case !ok:
@@ -111,16 +110,5 @@ func suggest(key string, declared []string) string {
 	if best != "" {
 		return fmt.Sprintf("; did you mean %q?", best)
 	}
-	sorted := slices.Clone(declared)
-	sort.Strings(sorted)
-	return fmt.Sprintf(" (declared: %s)", strings.Join(sorted, ", "))
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return fmt.Sprintf(" (declared: %s)", strings.Join(slices.Sorted(slices.Values(declared)), ", "))
 }

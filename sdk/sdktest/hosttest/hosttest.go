@@ -34,13 +34,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -110,11 +111,11 @@ func Start(tb testing.TB, cfg Config) *Host {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	for _, k := range sortedKeys(cfg.Secrets) {
+	for _, k := range slices.Sorted(maps.Keys(cfg.Secrets)) {
 		fmt.Fprintf(&secrets, "    %q = %s\n", k, writeSecret("provider-"+k, cfg.Secrets[k]))
 	}
 	var settings strings.Builder
-	for _, k := range sortedKeys(cfg.Settings) {
+	for _, k := range slices.Sorted(maps.Keys(cfg.Settings)) {
 		fmt.Fprintf(&settings, "    %q = %q\n", k, cfg.Settings[k])
 	}
 	poll := ""
@@ -514,15 +515,6 @@ func freeAddr(tb testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 type syncBuffer struct {
