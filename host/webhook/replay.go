@@ -94,6 +94,11 @@ func asReplay(out Outcome) Outcome {
 	}
 	r := out.Result
 	out.Result = ingest.Result{Duplicates: r.Accepted + r.Duplicates, Dropped: r.Dropped}
+	if ts := r.TestSessions; ts != nil {
+		// The same holds for its test sessions; the dropped counts are shared read-only.
+		out.Result.TestSessions = &ingest.SessionsResult{Duplicates: ts.Accepted + ts.Duplicates,
+			Dropped: ts.Dropped, ResultsDropped: ts.ResultsDropped}
+	}
 	return out
 }
 

@@ -71,6 +71,15 @@ func TestTestSessionsOldAndNewPlugin(t *testing.T) {
 					t.Fatalf("delivery %d: %d %v, want sessions %+v and turbidity dropped", i, r.status, r.body, want)
 				}
 			}
+			// A replay of the first delivery (same id, same bytes) answers what storing it
+			// again would: its session is a duplicate, and the key is there.
+			r := e.signed(t, "/v1/webhooks/generic", ingesttest.GenericSecret, "msg_new_0", body)
+			ts, _ := r.body["testSessions"].(map[string]any)
+			rd, _ := ts["resultsDropped"].(map[string]any)
+			if r.status != http.StatusOK || num(ts["accepted"]) != 0 || num(ts["duplicates"]) != 1 || num(rd["unknown_metric"]) != 1 ||
+				num(r.body["duplicates"]) != 1 {
+				t.Fatalf("replay: %d %v, want the session as a duplicate", r.status, r.body)
+			}
 			if n := sessions(t, e); n != 1 {
 				t.Fatalf("%d test sessions, want 1", n)
 			}
