@@ -26,6 +26,7 @@ func descriptionToProto(d Description) *pb.DescribeResponse {
 			Poll:            d.Capabilities.Poll,
 			MinPollInterval: minPoll,
 			Write:           d.Capabilities.Write,
+			Commands:        d.Capabilities.Commands,
 		},
 		RequiredSettings: d.RequiredSettings,
 		RequiredSecrets:  d.RequiredSecrets,
@@ -94,8 +95,19 @@ func suggestionToProto(s *PoolSuggestion) *pb.PoolSuggestion {
 func webhookResultToProto(r WebhookResult) *pb.WebhookResult {
 	return &pb.WebhookResult{
 		Readings: readingsToProto(r.Readings), DeliveryId: r.DeliveryID, ProviderAccountId: r.ProviderAccountID,
-		TestSessions: testSessionsToProto(r.TestSessions),
+		TestSessions: testSessionsToProto(r.TestSessions), CommandUpdates: commandUpdatesToProto(r.CommandUpdates),
 	}
+}
+
+func commandUpdatesToProto(us []CommandUpdate) []*pb.CommandUpdate {
+	if len(us) == 0 {
+		return nil
+	}
+	out := make([]*pb.CommandUpdate, len(us))
+	for i, u := range us {
+		out[i] = &pb.CommandUpdate{CommandId: u.CommandID, ProviderReference: u.ProviderRef, Status: string(u.Status), Reason: u.Reason}
+	}
+	return out
 }
 
 func testSessionsToProto(ss []TestSession) []*pb.TestSession {

@@ -168,6 +168,7 @@ func (s *grpcServer) PollReadings(ctx context.Context, req *pb.PollReadingsReque
 		RefreshedCredentials: credentialsToProto(res.RefreshedCredentials),
 		NotBefore:            timeToProto(res.NotBefore),
 		TestSessions:         testSessionsToProto(res.TestSessions),
+		CommandUpdates:       commandUpdatesToProto(res.CommandUpdates),
 	}, nil
 }
 

@@ -31,6 +31,9 @@ type Capabilities struct {
 	// Write: the plugin can send write/control commands. Such calls are only made when
 	// the operator sets access = "read-write".
 	Write bool
+	// Commands lists the sdk/command names the plugin can send (with Write set and the
+	// adapter implementing [Commander]).
+	Commands []string
 }
 
 // Description is a plugin's answer to Describe.
@@ -241,6 +244,8 @@ type WebhookResult struct {
 	// TestSessions are water tests the payload reports (a photometer cloud's panel of
 	// results), stored as test sessions of the device's pool, never as readings.
 	TestSessions []TestSession
+	// CommandUpdates are the provider's word on commands the host sent (see [Commander]).
+	CommandUpdates []CommandUpdate
 }
 
 // TestSession is one water test a provider reports: several results taken together on
@@ -293,4 +298,6 @@ type PollResult struct {
 	NotBefore time.Time
 	// TestSessions are water tests taken since the cursor (see [TestSession]).
 	TestSessions []TestSession
+	// CommandUpdates are the provider's word on commands the host sent (see [Commander]).
+	CommandUpdates []CommandUpdate
 }

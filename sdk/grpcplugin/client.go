@@ -22,6 +22,7 @@ var (
 	_ sdk.Adapter       = (*Client)(nil)
 	_ sdk.Poller        = (*Client)(nil)
 	_ sdk.HealthChecker = (*Client)(nil)
+	_ sdk.Commander     = (*Client)(nil)
 )
 
 // ParseError is returned by [Client.IngestWebhook] when the webhook passed verification
@@ -139,6 +140,7 @@ func (c *Client) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Pol
 		RefreshedCredentials: credentialsFromProto(res.GetRefreshedCredentials()),
 		NotBefore:            timeFromProto(res.GetNotBefore()),
 		TestSessions:         testSessionsFromProto(res.GetTestSessions()),
+		CommandUpdates:       commandUpdatesFromProto(res.GetCommandUpdates()),
 	}, nil
 }
 

@@ -23,6 +23,7 @@ func descriptionFromProto(d *pb.DescribeResponse) sdk.Description {
 			Poll:            c.GetPoll(),
 			MinPollInterval: c.GetMinPollInterval().AsDuration(),
 			Write:           c.GetWrite(),
+			Commands:        c.GetCommands(),
 		},
 		RequiredSettings: d.GetRequiredSettings(),
 		RequiredSecrets:  d.GetRequiredSecrets(),
@@ -91,8 +92,20 @@ func suggestionFromProto(s *pb.PoolSuggestion) *sdk.PoolSuggestion {
 func webhookResultFromProto(r *pb.WebhookResult) sdk.WebhookResult {
 	return sdk.WebhookResult{
 		Readings: readingsFromProto(r.GetReadings()), DeliveryID: r.GetDeliveryId(), ProviderAccountID: r.GetProviderAccountId(),
-		TestSessions: testSessionsFromProto(r.GetTestSessions()),
+		TestSessions: testSessionsFromProto(r.GetTestSessions()), CommandUpdates: commandUpdatesFromProto(r.GetCommandUpdates()),
 	}
+}
+
+func commandUpdatesFromProto(us []*pb.CommandUpdate) []sdk.CommandUpdate {
+	if len(us) == 0 {
+		return nil
+	}
+	out := make([]sdk.CommandUpdate, len(us))
+	for i, u := range us {
+		out[i] = sdk.CommandUpdate{CommandID: u.GetCommandId(), ProviderRef: u.GetProviderReference(),
+			Status: sdk.CommandStatus(u.GetStatus()), Reason: u.GetReason()}
+	}
+	return out
 }
 
 func testSessionsFromProto(ss []*pb.TestSession) []sdk.TestSession {

@@ -145,6 +145,9 @@ func Checks(ctx context.Context, target Target, f Fixtures) []Result {
 		}
 	}
 	add(k.refreshCheck(f))
+	for _, r := range k.commandsChecks(d, f) {
+		add(r)
+	}
 	return out
 }
 

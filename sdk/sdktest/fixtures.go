@@ -52,6 +52,20 @@ type Fixtures struct {
 	// has expired (against your fake provider) and a call that must refresh it; the call
 	// must hand back RefreshedCredentials. See the template's conformance test.
 	Refresh func() (RefreshCall, error)
+	// Commands, for a plugin that declares write capability, are SendCommand calls
+	// against your fake provider and what each must come back as: the check proves the
+	// plugin maps the provider's answers to the error kinds the host acts on.
+	Commands []CommandCase
+}
+
+// CommandCase is one SendCommand call and the outcome it must have.
+type CommandCase struct {
+	Name    string
+	Request sdk.CommandRequest
+	// Want is "sent" (or "delivered", "succeeded": accepted), "permanent", "temporary",
+	// "unauthorized" (a refusal of that kind: nothing was sent) or "unknown" (an error
+	// wrapping sdk.ErrOutcomeUnknown).
+	Want string
 }
 
 // RefreshCall is a call that must come back with refreshed credentials.

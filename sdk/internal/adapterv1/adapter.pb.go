@@ -737,9 +737,11 @@ type WebhookResult struct {
 	// external account id.
 	ProviderAccountId string `protobuf:"bytes,3,opt,name=provider_account_id,json=providerAccountId,proto3" json:"provider_account_id,omitempty"`
 	// Water tests the payload reports, stored as test sessions, never as readings.
-	TestSessions  []*TestSession `protobuf:"bytes,4,rep,name=test_sessions,json=testSessions,proto3" json:"test_sessions,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TestSessions []*TestSession `protobuf:"bytes,4,rep,name=test_sessions,json=testSessions,proto3" json:"test_sessions,omitempty"`
+	// Progress of commands the host sent (see SendCommand). Added in protocol 1.
+	CommandUpdates []*CommandUpdate `protobuf:"bytes,5,rep,name=command_updates,json=commandUpdates,proto3" json:"command_updates,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WebhookResult) Reset() {
@@ -800,6 +802,86 @@ func (x *WebhookResult) GetTestSessions() []*TestSession {
 	return nil
 }
 
+func (x *WebhookResult) GetCommandUpdates() []*CommandUpdate {
+	if x != nil {
+		return x.CommandUpdates
+	}
+	return nil
+}
+
+// CommandUpdate is a provider's word on a command the host sent, found by the host's
+// command id or by the provider's reference to it. It touches only commands of the
+// account that authenticated the webhook or poll it arrived with.
+type CommandUpdate struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	CommandId         string                 `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	ProviderReference string                 `protobuf:"bytes,2,opt,name=provider_reference,json=providerReference,proto3" json:"provider_reference,omitempty"`
+	// "delivered", "succeeded" or "failed".
+	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	// Why it failed, for operators and the user; never secrets.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandUpdate) Reset() {
+	*x = CommandUpdate{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandUpdate) ProtoMessage() {}
+
+func (x *CommandUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandUpdate.ProtoReflect.Descriptor instead.
+func (*CommandUpdate) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CommandUpdate) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *CommandUpdate) GetProviderReference() string {
+	if x != nil {
+		return x.ProviderReference
+	}
+	return ""
+}
+
+func (x *CommandUpdate) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *CommandUpdate) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // TestSession is one water test a provider reports: several results taken together on
 // one sample (a photometer's panel, a lab report). The host stores it as a test session
 // of the pool the device is linked to, never as sensor readings; its results are
@@ -823,7 +905,7 @@ type TestSession struct {
 
 func (x *TestSession) Reset() {
 	*x = TestSession{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -835,7 +917,7 @@ func (x *TestSession) String() string {
 func (*TestSession) ProtoMessage() {}
 
 func (x *TestSession) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[9]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -848,7 +930,7 @@ func (x *TestSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestSession.ProtoReflect.Descriptor instead.
 func (*TestSession) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{9}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TestSession) GetProviderDeviceId() string {
@@ -900,7 +982,7 @@ type TestResult struct {
 
 func (x *TestResult) Reset() {
 	*x = TestResult{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +994,7 @@ func (x *TestResult) String() string {
 func (*TestResult) ProtoMessage() {}
 
 func (x *TestResult) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[10]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1007,7 @@ func (x *TestResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestResult.ProtoReflect.Descriptor instead.
 func (*TestResult) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{10}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TestResult) GetMetric() string {
@@ -963,7 +1045,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1057,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[11]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1070,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{11}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Error) GetKind() ErrorKind {
@@ -1029,7 +1111,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1123,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[12]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1136,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{12}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ErrorDetail) GetRefreshedCredentials() *Credentials {
@@ -1079,7 +1161,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1173,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[13]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1186,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{13}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
 }
 
 type DescribeResponse struct {
@@ -1131,7 +1213,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1225,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[14]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +1238,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{14}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DescribeResponse) GetId() string {
@@ -1235,7 +1317,7 @@ type Option struct {
 
 func (x *Option) Reset() {
 	*x = Option{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1329,7 @@ func (x *Option) String() string {
 func (*Option) ProtoMessage() {}
 
 func (x *Option) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[15]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1342,7 @@ func (x *Option) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Option.ProtoReflect.Descriptor instead.
 func (*Option) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{15}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Option) GetKey() string {
@@ -1316,14 +1398,17 @@ type Capabilities struct {
 	// The shortest poll interval the provider's quota tolerates. Unset: no minimum.
 	MinPollInterval *durationpb.Duration `protobuf:"bytes,4,opt,name=min_poll_interval,json=minPollInterval,proto3" json:"min_poll_interval,omitempty"`
 	// The plugin can send write/control commands.
-	Write         bool `protobuf:"varint,5,opt,name=write,proto3" json:"write,omitempty"`
+	Write bool `protobuf:"varint,5,opt,name=write,proto3" json:"write,omitempty"`
+	// The commands of the poolhost command vocabulary (sdk/command) the plugin can send,
+	// e.g. "pump.set". Added in protocol 1.
+	Commands      []string `protobuf:"bytes,6,rep,name=commands,proto3" json:"commands,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1420,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[16]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1433,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{16}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Capabilities) GetConnect() string {
@@ -1386,6 +1471,13 @@ func (x *Capabilities) GetWrite() bool {
 	return false
 }
 
+func (x *Capabilities) GetCommands() []string {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
 type ConfigureRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Settings      map[string]string      `protobuf:"bytes,1,rep,name=settings,proto3" json:"settings,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -1396,7 +1488,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1500,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[17]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +1513,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{17}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ConfigureRequest) GetSettings() map[string]string {
@@ -1446,7 +1538,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1550,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[18]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1563,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{18}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
 }
 
 type ConnectRequest struct {
@@ -1491,7 +1583,7 @@ type ConnectRequest struct {
 
 func (x *ConnectRequest) Reset() {
 	*x = ConnectRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1503,7 +1595,7 @@ func (x *ConnectRequest) String() string {
 func (*ConnectRequest) ProtoMessage() {}
 
 func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[19]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1516,7 +1608,7 @@ func (x *ConnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequest.ProtoReflect.Descriptor instead.
 func (*ConnectRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{19}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConnectRequest) GetRedirectUri() string {
@@ -1565,7 +1657,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1669,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[20]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1682,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{20}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ConnectResponse) GetAuthorizeUrl() string {
@@ -1623,7 +1715,7 @@ type CallbackRequest struct {
 
 func (x *CallbackRequest) Reset() {
 	*x = CallbackRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1727,7 @@ func (x *CallbackRequest) String() string {
 func (*CallbackRequest) ProtoMessage() {}
 
 func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[21]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1740,7 @@ func (x *CallbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackRequest.ProtoReflect.Descriptor instead.
 func (*CallbackRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{21}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CallbackRequest) GetCode() string {
@@ -1695,7 +1787,7 @@ type CallbackResponse struct {
 
 func (x *CallbackResponse) Reset() {
 	*x = CallbackResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1707,7 +1799,7 @@ func (x *CallbackResponse) String() string {
 func (*CallbackResponse) ProtoMessage() {}
 
 func (x *CallbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[22]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1720,7 +1812,7 @@ func (x *CallbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallbackResponse.ProtoReflect.Descriptor instead.
 func (*CallbackResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{22}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CallbackResponse) GetLinkage() *Linkage {
@@ -1739,7 +1831,7 @@ type DiscoverDevicesRequest struct {
 
 func (x *DiscoverDevicesRequest) Reset() {
 	*x = DiscoverDevicesRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +1843,7 @@ func (x *DiscoverDevicesRequest) String() string {
 func (*DiscoverDevicesRequest) ProtoMessage() {}
 
 func (x *DiscoverDevicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[23]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +1856,7 @@ func (x *DiscoverDevicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverDevicesRequest.ProtoReflect.Descriptor instead.
 func (*DiscoverDevicesRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{23}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DiscoverDevicesRequest) GetAccount() *Account {
@@ -1785,7 +1877,7 @@ type DiscoverDevicesResponse struct {
 
 func (x *DiscoverDevicesResponse) Reset() {
 	*x = DiscoverDevicesResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1797,7 +1889,7 @@ func (x *DiscoverDevicesResponse) String() string {
 func (*DiscoverDevicesResponse) ProtoMessage() {}
 
 func (x *DiscoverDevicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[24]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1810,7 +1902,7 @@ func (x *DiscoverDevicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverDevicesResponse.ProtoReflect.Descriptor instead.
 func (*DiscoverDevicesResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{24}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DiscoverDevicesResponse) GetDevices() []*Device {
@@ -1836,7 +1928,7 @@ type VerifyWebhookRequest struct {
 
 func (x *VerifyWebhookRequest) Reset() {
 	*x = VerifyWebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1848,7 +1940,7 @@ func (x *VerifyWebhookRequest) String() string {
 func (*VerifyWebhookRequest) ProtoMessage() {}
 
 func (x *VerifyWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[25]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1861,7 +1953,7 @@ func (x *VerifyWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyWebhookRequest.ProtoReflect.Descriptor instead.
 func (*VerifyWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{25}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *VerifyWebhookRequest) GetWebhook() *RawWebhook {
@@ -1879,7 +1971,7 @@ type VerifyWebhookResponse struct {
 
 func (x *VerifyWebhookResponse) Reset() {
 	*x = VerifyWebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +1983,7 @@ func (x *VerifyWebhookResponse) String() string {
 func (*VerifyWebhookResponse) ProtoMessage() {}
 
 func (x *VerifyWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[26]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +1996,7 @@ func (x *VerifyWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyWebhookResponse.ProtoReflect.Descriptor instead.
 func (*VerifyWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{26}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
 }
 
 type WebhookRequest struct {
@@ -1916,7 +2008,7 @@ type WebhookRequest struct {
 
 func (x *WebhookRequest) Reset() {
 	*x = WebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1928,7 +2020,7 @@ func (x *WebhookRequest) String() string {
 func (*WebhookRequest) ProtoMessage() {}
 
 func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[27]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1941,7 +2033,7 @@ func (x *WebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookRequest.ProtoReflect.Descriptor instead.
 func (*WebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{27}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WebhookRequest) GetWebhook() *RawWebhook {
@@ -1960,7 +2052,7 @@ type WebhookResponse struct {
 
 func (x *WebhookResponse) Reset() {
 	*x = WebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2064,7 @@ func (x *WebhookResponse) String() string {
 func (*WebhookResponse) ProtoMessage() {}
 
 func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[28]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2077,7 @@ func (x *WebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookResponse.ProtoReflect.Descriptor instead.
 func (*WebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{28}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WebhookResponse) GetResult() *WebhookResult {
@@ -2004,7 +2096,7 @@ type IngestWebhookRequest struct {
 
 func (x *IngestWebhookRequest) Reset() {
 	*x = IngestWebhookRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2108,7 @@ func (x *IngestWebhookRequest) String() string {
 func (*IngestWebhookRequest) ProtoMessage() {}
 
 func (x *IngestWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[29]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2121,7 @@ func (x *IngestWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestWebhookRequest.ProtoReflect.Descriptor instead.
 func (*IngestWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{29}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *IngestWebhookRequest) GetWebhook() *RawWebhook {
@@ -2051,7 +2143,7 @@ type IngestWebhookResponse struct {
 
 func (x *IngestWebhookResponse) Reset() {
 	*x = IngestWebhookResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2155,7 @@ func (x *IngestWebhookResponse) String() string {
 func (*IngestWebhookResponse) ProtoMessage() {}
 
 func (x *IngestWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[30]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2168,7 @@ func (x *IngestWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestWebhookResponse.ProtoReflect.Descriptor instead.
 func (*IngestWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{30}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *IngestWebhookResponse) GetResult() *WebhookResult {
@@ -2104,7 +2196,7 @@ type PollReadingsRequest struct {
 
 func (x *PollReadingsRequest) Reset() {
 	*x = PollReadingsRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2208,7 @@ func (x *PollReadingsRequest) String() string {
 func (*PollReadingsRequest) ProtoMessage() {}
 
 func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[31]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2221,7 @@ func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsRequest.ProtoReflect.Descriptor instead.
 func (*PollReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{31}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PollReadingsRequest) GetAccount() *Account {
@@ -2157,14 +2249,16 @@ type PollReadingsResponse struct {
 	// it never waits longer than a few hours. Unset: the provider's poll interval.
 	NotBefore *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=not_before,json=notBefore,proto3" json:"not_before,omitempty"`
 	// Water tests taken since the cursor (see TestSession).
-	TestSessions  []*TestSession `protobuf:"bytes,5,rep,name=test_sessions,json=testSessions,proto3" json:"test_sessions,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TestSessions []*TestSession `protobuf:"bytes,5,rep,name=test_sessions,json=testSessions,proto3" json:"test_sessions,omitempty"`
+	// Progress of commands the host sent (see CommandUpdate).
+	CommandUpdates []*CommandUpdate `protobuf:"bytes,6,rep,name=command_updates,json=commandUpdates,proto3" json:"command_updates,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PollReadingsResponse) Reset() {
 	*x = PollReadingsResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2270,7 @@ func (x *PollReadingsResponse) String() string {
 func (*PollReadingsResponse) ProtoMessage() {}
 
 func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2283,7 @@ func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsResponse.ProtoReflect.Descriptor instead.
 func (*PollReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{32}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PollReadingsResponse) GetReadings() []*Reading {
@@ -2227,6 +2321,196 @@ func (x *PollReadingsResponse) GetTestSessions() []*TestSession {
 	return nil
 }
 
+func (x *PollReadingsResponse) GetCommandUpdates() []*CommandUpdate {
+	if x != nil {
+		return x.CommandUpdates
+	}
+	return nil
+}
+
+type SendCommandRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Account          *Account               `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	ProviderDeviceId string                 `protobuf:"bytes,2,opt,name=provider_device_id,json=providerDeviceId,proto3" json:"provider_device_id,omitempty"`
+	// The relay or output on a multi-channel device; "" for the device as a whole.
+	Channel string `protobuf:"bytes,3,opt,name=channel,proto3" json:"channel,omitempty"`
+	// A command name of the poolhost vocabulary, e.g. "pump.set".
+	Command string `protobuf:"bytes,4,opt,name=command,proto3" json:"command,omitempty"`
+	// The validated parameters as a JSON object: numbers in their canonical unit (°C,
+	// %, mL), booleans, enumeration strings.
+	ParamsJson []byte `protobuf:"bytes,5,opt,name=params_json,json=paramsJson,proto3" json:"params_json,omitempty"`
+	// The host's command id: put it where the provider echoes it back (a correlation
+	// id), so CommandUpdates can name it.
+	CommandId string `protobuf:"bytes,6,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	// Do not let the provider act on it after this time, when the provider can say so.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendCommandRequest) Reset() {
+	*x = SendCommandRequest{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendCommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendCommandRequest) ProtoMessage() {}
+
+func (x *SendCommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendCommandRequest.ProtoReflect.Descriptor instead.
+func (*SendCommandRequest) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SendCommandRequest) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *SendCommandRequest) GetProviderDeviceId() string {
+	if x != nil {
+		return x.ProviderDeviceId
+	}
+	return ""
+}
+
+func (x *SendCommandRequest) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *SendCommandRequest) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *SendCommandRequest) GetParamsJson() []byte {
+	if x != nil {
+		return x.ParamsJson
+	}
+	return nil
+}
+
+func (x *SendCommandRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *SendCommandRequest) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type SendCommandResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When error is unset: "sent" (the provider accepted it), "delivered" (it reached the
+	// device) or "succeeded" (the device confirmed it).
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	// The provider's id for the command, when it has one.
+	ProviderReference string `protobuf:"bytes,2,opt,name=provider_reference,json=providerReference,proto3" json:"provider_reference,omitempty"`
+	// Set when the call refreshed the account's tokens (also alongside error).
+	RefreshedCredentials *Credentials `protobuf:"bytes,3,opt,name=refreshed_credentials,json=refreshedCredentials,proto3" json:"refreshed_credentials,omitempty"`
+	// Set when the provider certainly did not accept the command: ERROR_KIND_PERMANENT
+	// (it never will), ERROR_KIND_TEMPORARY (later, see retry_after) or ERROR_KIND_REAUTH
+	// (the account's credentials were refused).
+	Error *Error `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// With a temporary error: the provider's Retry-After, when it gave one.
+	RetryAfter    *durationpb.Duration `protobuf:"bytes,5,opt,name=retry_after,json=retryAfter,proto3" json:"retry_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendCommandResponse) Reset() {
+	*x = SendCommandResponse{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendCommandResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendCommandResponse) ProtoMessage() {}
+
+func (x *SendCommandResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendCommandResponse.ProtoReflect.Descriptor instead.
+func (*SendCommandResponse) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *SendCommandResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *SendCommandResponse) GetProviderReference() string {
+	if x != nil {
+		return x.ProviderReference
+	}
+	return ""
+}
+
+func (x *SendCommandResponse) GetRefreshedCredentials() *Credentials {
+	if x != nil {
+		return x.RefreshedCredentials
+	}
+	return nil
+}
+
+func (x *SendCommandResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *SendCommandResponse) GetRetryAfter() *durationpb.Duration {
+	if x != nil {
+		return x.RetryAfter
+	}
+	return nil
+}
+
 type HealthRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2235,7 +2519,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2247,7 +2531,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2260,7 +2544,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{36}
 }
 
 type HealthResponse struct {
@@ -2271,7 +2555,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +2567,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2580,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{34}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{37}
 }
 
 var File_poolhost_adapter_v1_adapter_proto protoreflect.FileDescriptor
@@ -2354,13 +2638,20 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\vreceived_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"receivedAt\x126\n" +
 	"\aaccount\x18\x04 \x01(\v2\x1c.poolhost.adapter.v1.AccountR\aaccount\x12%\n" +
-	"\x0eaccount_secret\x18\x05 \x01(\tR\raccountSecret\"\xe1\x01\n" +
+	"\x0eaccount_secret\x18\x05 \x01(\tR\raccountSecret\"\xae\x02\n" +
 	"\rWebhookResult\x128\n" +
 	"\breadings\x18\x01 \x03(\v2\x1c.poolhost.adapter.v1.ReadingR\breadings\x12\x1f\n" +
 	"\vdelivery_id\x18\x02 \x01(\tR\n" +
 	"deliveryId\x12.\n" +
 	"\x13provider_account_id\x18\x03 \x01(\tR\x11providerAccountId\x12E\n" +
-	"\rtest_sessions\x18\x04 \x03(\v2 .poolhost.adapter.v1.TestSessionR\ftestSessions\"\xdb\x01\n" +
+	"\rtest_sessions\x18\x04 \x03(\v2 .poolhost.adapter.v1.TestSessionR\ftestSessions\x12K\n" +
+	"\x0fcommand_updates\x18\x05 \x03(\v2\".poolhost.adapter.v1.CommandUpdateR\x0ecommandUpdates\"\x8d\x01\n" +
+	"\rCommandUpdate\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12-\n" +
+	"\x12provider_reference\x18\x02 \x01(\tR\x11providerReference\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\tR\x06status\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xdb\x01\n" +
 	"\vTestSession\x12,\n" +
 	"\x12provider_device_id\x18\x01 \x01(\tR\x10providerDeviceId\x125\n" +
 	"\btaken_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\atakenAt\x12\x16\n" +
@@ -2395,13 +2686,14 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\rdefault_value\x18\x03 \x01(\tR\fdefaultValue\x12\x12\n" +
 	"\x04help\x18\x04 \x01(\tR\x04help\x12\x16\n" +
 	"\x06secret\x18\x05 \x01(\bR\x06secret\x12\x1a\n" +
-	"\brequired\x18\x06 \x01(\bR\brequired\"\xb3\x01\n" +
+	"\brequired\x18\x06 \x01(\bR\brequired\"\xcf\x01\n" +
 	"\fCapabilities\x12\x18\n" +
 	"\aconnect\x18\x01 \x01(\tR\aconnect\x12\x18\n" +
 	"\awebhook\x18\x02 \x01(\bR\awebhook\x12\x12\n" +
 	"\x04poll\x18\x03 \x01(\bR\x04poll\x12E\n" +
 	"\x11min_poll_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0fminPollInterval\x12\x14\n" +
-	"\x05write\x18\x05 \x01(\bR\x05write\"\xaa\x02\n" +
+	"\x05write\x18\x05 \x01(\bR\x05write\x12\x1a\n" +
+	"\bcommands\x18\x06 \x03(\tR\bcommands\"\xaa\x02\n" +
 	"\x10ConfigureRequest\x12O\n" +
 	"\bsettings\x18\x01 \x03(\v23.poolhost.adapter.v1.ConfigureRequest.SettingsEntryR\bsettings\x12L\n" +
 	"\asecrets\x18\x02 \x03(\v22.poolhost.adapter.v1.ConfigureRequest.SecretsEntryR\asecrets\x1a;\n" +
@@ -2456,7 +2748,7 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\rwebhook_error\x18\x02 \x01(\v2\x1a.poolhost.adapter.v1.ErrorR\fwebhookError\"e\n" +
 	"\x13PollReadingsRequest\x126\n" +
 	"\aaccount\x18\x01 \x01(\v2\x1c.poolhost.adapter.v1.AccountR\aaccount\x12\x16\n" +
-	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\xca\x02\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\x97\x03\n" +
 	"\x14PollReadingsResponse\x128\n" +
 	"\breadings\x18\x01 \x03(\v2\x1c.poolhost.adapter.v1.ReadingR\breadings\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
@@ -2464,7 +2756,26 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x15refreshed_credentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\x14refreshedCredentials\x129\n" +
 	"\n" +
 	"not_before\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tnotBefore\x12E\n" +
-	"\rtest_sessions\x18\x05 \x03(\v2 .poolhost.adapter.v1.TestSessionR\ftestSessions\"\x0f\n" +
+	"\rtest_sessions\x18\x05 \x03(\v2 .poolhost.adapter.v1.TestSessionR\ftestSessions\x12K\n" +
+	"\x0fcommand_updates\x18\x06 \x03(\v2\".poolhost.adapter.v1.CommandUpdateR\x0ecommandUpdates\"\xa9\x02\n" +
+	"\x12SendCommandRequest\x126\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1c.poolhost.adapter.v1.AccountR\aaccount\x12,\n" +
+	"\x12provider_device_id\x18\x02 \x01(\tR\x10providerDeviceId\x12\x18\n" +
+	"\achannel\x18\x03 \x01(\tR\achannel\x12\x18\n" +
+	"\acommand\x18\x04 \x01(\tR\acommand\x12\x1f\n" +
+	"\vparams_json\x18\x05 \x01(\fR\n" +
+	"paramsJson\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x06 \x01(\tR\tcommandId\x129\n" +
+	"\n" +
+	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xa1\x02\n" +
+	"\x13SendCommandResponse\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\x12-\n" +
+	"\x12provider_reference\x18\x02 \x01(\tR\x11providerReference\x12U\n" +
+	"\x15refreshed_credentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\x14refreshedCredentials\x120\n" +
+	"\x05error\x18\x04 \x01(\v2\x1a.poolhost.adapter.v1.ErrorR\x05error\x12:\n" +
+	"\vretry_after\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"retryAfter\"\x0f\n" +
 	"\rHealthRequest\"\x10\n" +
 	"\x0eHealthResponse*\xc5\x01\n" +
 	"\tErrorKind\x12\x1a\n" +
@@ -2474,7 +2785,7 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x11ERROR_KIND_REAUTH\x10\x03\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSUPPORTED\x10\x04\x12\x17\n" +
 	"\x13ERROR_KIND_REJECTED\x10\x05\x12\x1c\n" +
-	"\x18ERROR_KIND_INVALID_INPUT\x10\x062\xb9\a\n" +
+	"\x18ERROR_KIND_INVALID_INPUT\x10\x062\x9b\b\n" +
 	"\aAdapter\x12W\n" +
 	"\bDescribe\x12$.poolhost.adapter.v1.DescribeRequest\x1a%.poolhost.adapter.v1.DescribeResponse\x12Z\n" +
 	"\tConfigure\x12%.poolhost.adapter.v1.ConfigureRequest\x1a&.poolhost.adapter.v1.ConfigureResponse\x12T\n" +
@@ -2485,7 +2796,8 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\aWebhook\x12#.poolhost.adapter.v1.WebhookRequest\x1a$.poolhost.adapter.v1.WebhookResponse\x12f\n" +
 	"\rIngestWebhook\x12).poolhost.adapter.v1.IngestWebhookRequest\x1a*.poolhost.adapter.v1.IngestWebhookResponse\x12c\n" +
 	"\fPollReadings\x12(.poolhost.adapter.v1.PollReadingsRequest\x1a).poolhost.adapter.v1.PollReadingsResponse\x12Q\n" +
-	"\x06Health\x12\".poolhost.adapter.v1.HealthRequest\x1a#.poolhost.adapter.v1.HealthResponseB?Z=github.com/poolhost/poolhost/sdk/internal/adapterv1;adapterv1b\x06proto3"
+	"\x06Health\x12\".poolhost.adapter.v1.HealthRequest\x1a#.poolhost.adapter.v1.HealthResponse\x12`\n" +
+	"\vSendCommand\x12'.poolhost.adapter.v1.SendCommandRequest\x1a(.poolhost.adapter.v1.SendCommandResponseB?Z=github.com/poolhost/poolhost/sdk/internal/adapterv1;adapterv1b\x06proto3"
 
 var (
 	file_poolhost_adapter_v1_adapter_proto_rawDescOnce sync.Once
@@ -2500,7 +2812,7 @@ func file_poolhost_adapter_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_poolhost_adapter_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(ErrorKind)(0),                  // 0: poolhost.adapter.v1.ErrorKind
 	(*Credentials)(nil),             // 1: poolhost.adapter.v1.Credentials
@@ -2512,106 +2824,118 @@ var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(*Header)(nil),                  // 7: poolhost.adapter.v1.Header
 	(*RawWebhook)(nil),              // 8: poolhost.adapter.v1.RawWebhook
 	(*WebhookResult)(nil),           // 9: poolhost.adapter.v1.WebhookResult
-	(*TestSession)(nil),             // 10: poolhost.adapter.v1.TestSession
-	(*TestResult)(nil),              // 11: poolhost.adapter.v1.TestResult
-	(*Error)(nil),                   // 12: poolhost.adapter.v1.Error
-	(*ErrorDetail)(nil),             // 13: poolhost.adapter.v1.ErrorDetail
-	(*DescribeRequest)(nil),         // 14: poolhost.adapter.v1.DescribeRequest
-	(*DescribeResponse)(nil),        // 15: poolhost.adapter.v1.DescribeResponse
-	(*Option)(nil),                  // 16: poolhost.adapter.v1.Option
-	(*Capabilities)(nil),            // 17: poolhost.adapter.v1.Capabilities
-	(*ConfigureRequest)(nil),        // 18: poolhost.adapter.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),       // 19: poolhost.adapter.v1.ConfigureResponse
-	(*ConnectRequest)(nil),          // 20: poolhost.adapter.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 21: poolhost.adapter.v1.ConnectResponse
-	(*CallbackRequest)(nil),         // 22: poolhost.adapter.v1.CallbackRequest
-	(*CallbackResponse)(nil),        // 23: poolhost.adapter.v1.CallbackResponse
-	(*DiscoverDevicesRequest)(nil),  // 24: poolhost.adapter.v1.DiscoverDevicesRequest
-	(*DiscoverDevicesResponse)(nil), // 25: poolhost.adapter.v1.DiscoverDevicesResponse
-	(*VerifyWebhookRequest)(nil),    // 26: poolhost.adapter.v1.VerifyWebhookRequest
-	(*VerifyWebhookResponse)(nil),   // 27: poolhost.adapter.v1.VerifyWebhookResponse
-	(*WebhookRequest)(nil),          // 28: poolhost.adapter.v1.WebhookRequest
-	(*WebhookResponse)(nil),         // 29: poolhost.adapter.v1.WebhookResponse
-	(*IngestWebhookRequest)(nil),    // 30: poolhost.adapter.v1.IngestWebhookRequest
-	(*IngestWebhookResponse)(nil),   // 31: poolhost.adapter.v1.IngestWebhookResponse
-	(*PollReadingsRequest)(nil),     // 32: poolhost.adapter.v1.PollReadingsRequest
-	(*PollReadingsResponse)(nil),    // 33: poolhost.adapter.v1.PollReadingsResponse
-	(*HealthRequest)(nil),           // 34: poolhost.adapter.v1.HealthRequest
-	(*HealthResponse)(nil),          // 35: poolhost.adapter.v1.HealthResponse
-	nil,                             // 36: poolhost.adapter.v1.Credentials.ValuesEntry
-	nil,                             // 37: poolhost.adapter.v1.Device.MetadataEntry
-	nil,                             // 38: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	nil,                             // 39: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	nil,                             // 40: poolhost.adapter.v1.ConnectRequest.InputEntry
-	nil,                             // 41: poolhost.adapter.v1.CallbackRequest.QueryEntry
-	(*timestamppb.Timestamp)(nil),   // 42: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 43: google.protobuf.Duration
+	(*CommandUpdate)(nil),           // 10: poolhost.adapter.v1.CommandUpdate
+	(*TestSession)(nil),             // 11: poolhost.adapter.v1.TestSession
+	(*TestResult)(nil),              // 12: poolhost.adapter.v1.TestResult
+	(*Error)(nil),                   // 13: poolhost.adapter.v1.Error
+	(*ErrorDetail)(nil),             // 14: poolhost.adapter.v1.ErrorDetail
+	(*DescribeRequest)(nil),         // 15: poolhost.adapter.v1.DescribeRequest
+	(*DescribeResponse)(nil),        // 16: poolhost.adapter.v1.DescribeResponse
+	(*Option)(nil),                  // 17: poolhost.adapter.v1.Option
+	(*Capabilities)(nil),            // 18: poolhost.adapter.v1.Capabilities
+	(*ConfigureRequest)(nil),        // 19: poolhost.adapter.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),       // 20: poolhost.adapter.v1.ConfigureResponse
+	(*ConnectRequest)(nil),          // 21: poolhost.adapter.v1.ConnectRequest
+	(*ConnectResponse)(nil),         // 22: poolhost.adapter.v1.ConnectResponse
+	(*CallbackRequest)(nil),         // 23: poolhost.adapter.v1.CallbackRequest
+	(*CallbackResponse)(nil),        // 24: poolhost.adapter.v1.CallbackResponse
+	(*DiscoverDevicesRequest)(nil),  // 25: poolhost.adapter.v1.DiscoverDevicesRequest
+	(*DiscoverDevicesResponse)(nil), // 26: poolhost.adapter.v1.DiscoverDevicesResponse
+	(*VerifyWebhookRequest)(nil),    // 27: poolhost.adapter.v1.VerifyWebhookRequest
+	(*VerifyWebhookResponse)(nil),   // 28: poolhost.adapter.v1.VerifyWebhookResponse
+	(*WebhookRequest)(nil),          // 29: poolhost.adapter.v1.WebhookRequest
+	(*WebhookResponse)(nil),         // 30: poolhost.adapter.v1.WebhookResponse
+	(*IngestWebhookRequest)(nil),    // 31: poolhost.adapter.v1.IngestWebhookRequest
+	(*IngestWebhookResponse)(nil),   // 32: poolhost.adapter.v1.IngestWebhookResponse
+	(*PollReadingsRequest)(nil),     // 33: poolhost.adapter.v1.PollReadingsRequest
+	(*PollReadingsResponse)(nil),    // 34: poolhost.adapter.v1.PollReadingsResponse
+	(*SendCommandRequest)(nil),      // 35: poolhost.adapter.v1.SendCommandRequest
+	(*SendCommandResponse)(nil),     // 36: poolhost.adapter.v1.SendCommandResponse
+	(*HealthRequest)(nil),           // 37: poolhost.adapter.v1.HealthRequest
+	(*HealthResponse)(nil),          // 38: poolhost.adapter.v1.HealthResponse
+	nil,                             // 39: poolhost.adapter.v1.Credentials.ValuesEntry
+	nil,                             // 40: poolhost.adapter.v1.Device.MetadataEntry
+	nil,                             // 41: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	nil,                             // 42: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	nil,                             // 43: poolhost.adapter.v1.ConnectRequest.InputEntry
+	nil,                             // 44: poolhost.adapter.v1.CallbackRequest.QueryEntry
+	(*timestamppb.Timestamp)(nil),   // 45: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 46: google.protobuf.Duration
 }
 var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
-	36, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
+	39, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
 	1,  // 1: poolhost.adapter.v1.Account.credentials:type_name -> poolhost.adapter.v1.Credentials
 	1,  // 2: poolhost.adapter.v1.Linkage.credentials:type_name -> poolhost.adapter.v1.Credentials
-	37, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
+	40, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
 	5,  // 4: poolhost.adapter.v1.Device.suggestion:type_name -> poolhost.adapter.v1.PoolSuggestion
-	42, // 5: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
+	45, // 5: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
 	7,  // 6: poolhost.adapter.v1.RawWebhook.headers:type_name -> poolhost.adapter.v1.Header
-	42, // 7: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
+	45, // 7: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
 	2,  // 8: poolhost.adapter.v1.RawWebhook.account:type_name -> poolhost.adapter.v1.Account
 	6,  // 9: poolhost.adapter.v1.WebhookResult.readings:type_name -> poolhost.adapter.v1.Reading
-	10, // 10: poolhost.adapter.v1.WebhookResult.test_sessions:type_name -> poolhost.adapter.v1.TestSession
-	42, // 11: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
-	11, // 12: poolhost.adapter.v1.TestSession.results:type_name -> poolhost.adapter.v1.TestResult
-	0,  // 13: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
-	1,  // 14: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	17, // 15: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
-	16, // 16: poolhost.adapter.v1.DescribeResponse.settings:type_name -> poolhost.adapter.v1.Option
-	16, // 17: poolhost.adapter.v1.DescribeResponse.connect_inputs:type_name -> poolhost.adapter.v1.Option
-	43, // 18: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
-	38, // 19: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	39, // 20: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	40, // 21: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
-	3,  // 22: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	41, // 23: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
-	3,  // 24: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	2,  // 25: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
-	4,  // 26: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
-	1,  // 27: poolhost.adapter.v1.DiscoverDevicesResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	8,  // 28: poolhost.adapter.v1.VerifyWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	8,  // 29: poolhost.adapter.v1.WebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	9,  // 30: poolhost.adapter.v1.WebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
-	8,  // 31: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
-	9,  // 32: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
-	12, // 33: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
-	2,  // 34: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
-	6,  // 35: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
-	1,  // 36: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	42, // 37: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
-	10, // 38: poolhost.adapter.v1.PollReadingsResponse.test_sessions:type_name -> poolhost.adapter.v1.TestSession
-	14, // 39: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
-	18, // 40: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
-	20, // 41: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
-	22, // 42: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
-	24, // 43: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
-	26, // 44: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
-	28, // 45: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
-	30, // 46: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	32, // 47: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
-	34, // 48: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
-	15, // 49: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
-	19, // 50: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
-	21, // 51: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
-	23, // 52: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
-	25, // 53: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
-	27, // 54: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
-	29, // 55: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
-	31, // 56: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	33, // 57: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
-	35, // 58: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
-	49, // [49:59] is the sub-list for method output_type
-	39, // [39:49] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	11, // 10: poolhost.adapter.v1.WebhookResult.test_sessions:type_name -> poolhost.adapter.v1.TestSession
+	10, // 11: poolhost.adapter.v1.WebhookResult.command_updates:type_name -> poolhost.adapter.v1.CommandUpdate
+	45, // 12: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
+	12, // 13: poolhost.adapter.v1.TestSession.results:type_name -> poolhost.adapter.v1.TestResult
+	0,  // 14: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
+	1,  // 15: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	18, // 16: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
+	17, // 17: poolhost.adapter.v1.DescribeResponse.settings:type_name -> poolhost.adapter.v1.Option
+	17, // 18: poolhost.adapter.v1.DescribeResponse.connect_inputs:type_name -> poolhost.adapter.v1.Option
+	46, // 19: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
+	41, // 20: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	42, // 21: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	43, // 22: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
+	3,  // 23: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
+	44, // 24: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
+	3,  // 25: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
+	2,  // 26: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
+	4,  // 27: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
+	1,  // 28: poolhost.adapter.v1.DiscoverDevicesResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	8,  // 29: poolhost.adapter.v1.VerifyWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	8,  // 30: poolhost.adapter.v1.WebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	9,  // 31: poolhost.adapter.v1.WebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
+	8,  // 32: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
+	9,  // 33: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
+	13, // 34: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
+	2,  // 35: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
+	6,  // 36: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
+	1,  // 37: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	45, // 38: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
+	11, // 39: poolhost.adapter.v1.PollReadingsResponse.test_sessions:type_name -> poolhost.adapter.v1.TestSession
+	10, // 40: poolhost.adapter.v1.PollReadingsResponse.command_updates:type_name -> poolhost.adapter.v1.CommandUpdate
+	2,  // 41: poolhost.adapter.v1.SendCommandRequest.account:type_name -> poolhost.adapter.v1.Account
+	45, // 42: poolhost.adapter.v1.SendCommandRequest.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 43: poolhost.adapter.v1.SendCommandResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	13, // 44: poolhost.adapter.v1.SendCommandResponse.error:type_name -> poolhost.adapter.v1.Error
+	46, // 45: poolhost.adapter.v1.SendCommandResponse.retry_after:type_name -> google.protobuf.Duration
+	15, // 46: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
+	19, // 47: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
+	21, // 48: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
+	23, // 49: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
+	25, // 50: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
+	27, // 51: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
+	29, // 52: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
+	31, // 53: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	33, // 54: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
+	37, // 55: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
+	35, // 56: poolhost.adapter.v1.Adapter.SendCommand:input_type -> poolhost.adapter.v1.SendCommandRequest
+	16, // 57: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
+	20, // 58: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
+	22, // 59: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
+	24, // 60: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
+	26, // 61: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
+	28, // 62: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
+	30, // 63: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
+	32, // 64: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	34, // 65: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
+	38, // 66: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
+	36, // 67: poolhost.adapter.v1.Adapter.SendCommand:output_type -> poolhost.adapter.v1.SendCommandResponse
+	57, // [57:68] is the sub-list for method output_type
+	46, // [46:57] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_poolhost_adapter_v1_adapter_proto_init() }
@@ -2625,7 +2949,7 @@ func file_poolhost_adapter_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_poolhost_adapter_v1_adapter_proto_rawDesc), len(file_poolhost_adapter_v1_adapter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   41,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

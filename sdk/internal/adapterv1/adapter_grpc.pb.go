@@ -96,6 +96,7 @@ const (
 	Adapter_IngestWebhook_FullMethodName   = "/poolhost.adapter.v1.Adapter/IngestWebhook"
 	Adapter_PollReadings_FullMethodName    = "/poolhost.adapter.v1.Adapter/PollReadings"
 	Adapter_Health_FullMethodName          = "/poolhost.adapter.v1.Adapter/Health"
+	Adapter_SendCommand_FullMethodName     = "/poolhost.adapter.v1.Adapter/SendCommand"
 )
 
 // AdapterClient is the client API for Adapter service.
@@ -144,6 +145,20 @@ type AdapterClient interface {
 	// Health answers OK while the plugin can serve. The host calls it under a short
 	// deadline to detect hung plugins; a plugin with nothing to check just returns OK.
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
+	// SendCommand sends one validated write/control command to a device. Only called when
+	// Describe reports write capability and lists the command in Capabilities.commands,
+	// and only for commands the operator approved. Added in protocol 1.
+	//
+	// Commands actuate equipment, so the host sends each at most once, and the error
+	// contract differs from every other call:
+	//   - the call succeeded and the provider accepted the command: OK with status;
+	//   - the provider certainly did NOT accept it (a 4xx, a 429, a refused key): OK with
+	//     SendCommandResponse.error set; the host may send it again later only for
+	//     ERROR_KIND_TEMPORARY, never after its expiry;
+	//   - any non-OK gRPC status (a crash, a timeout, a plugin that could not tell
+	//     whether the provider got it): the outcome is unknown and the host never resends
+	//     the command; the user decides. UNIMPLEMENTED alone means nothing was sent.
+	SendCommand(ctx context.Context, in *SendCommandRequest, opts ...grpc.CallOption) (*SendCommandResponse, error)
 }
 
 type adapterClient struct {
@@ -254,6 +269,16 @@ func (c *adapterClient) Health(ctx context.Context, in *HealthRequest, opts ...g
 	return out, nil
 }
 
+func (c *adapterClient) SendCommand(ctx context.Context, in *SendCommandRequest, opts ...grpc.CallOption) (*SendCommandResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendCommandResponse)
+	err := c.cc.Invoke(ctx, Adapter_SendCommand_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdapterServer is the server API for Adapter service.
 // All implementations must embed UnimplementedAdapterServer
 // for forward compatibility.
@@ -300,6 +325,20 @@ type AdapterServer interface {
 	// Health answers OK while the plugin can serve. The host calls it under a short
 	// deadline to detect hung plugins; a plugin with nothing to check just returns OK.
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
+	// SendCommand sends one validated write/control command to a device. Only called when
+	// Describe reports write capability and lists the command in Capabilities.commands,
+	// and only for commands the operator approved. Added in protocol 1.
+	//
+	// Commands actuate equipment, so the host sends each at most once, and the error
+	// contract differs from every other call:
+	//   - the call succeeded and the provider accepted the command: OK with status;
+	//   - the provider certainly did NOT accept it (a 4xx, a 429, a refused key): OK with
+	//     SendCommandResponse.error set; the host may send it again later only for
+	//     ERROR_KIND_TEMPORARY, never after its expiry;
+	//   - any non-OK gRPC status (a crash, a timeout, a plugin that could not tell
+	//     whether the provider got it): the outcome is unknown and the host never resends
+	//     the command; the user decides. UNIMPLEMENTED alone means nothing was sent.
+	SendCommand(context.Context, *SendCommandRequest) (*SendCommandResponse, error)
 	mustEmbedUnimplementedAdapterServer()
 }
 
@@ -339,6 +378,9 @@ func (UnimplementedAdapterServer) PollReadings(context.Context, *PollReadingsReq
 }
 func (UnimplementedAdapterServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
+}
+func (UnimplementedAdapterServer) SendCommand(context.Context, *SendCommandRequest) (*SendCommandResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendCommand not implemented")
 }
 func (UnimplementedAdapterServer) mustEmbedUnimplementedAdapterServer() {}
 func (UnimplementedAdapterServer) testEmbeddedByValue()                 {}
@@ -541,6 +583,24 @@ func _Adapter_Health_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Adapter_SendCommand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendCommandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdapterServer).SendCommand(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Adapter_SendCommand_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdapterServer).SendCommand(ctx, req.(*SendCommandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Adapter_ServiceDesc is the grpc.ServiceDesc for Adapter service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -587,6 +647,10 @@ var Adapter_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Health",
 			Handler:    _Adapter_Health_Handler,
+		},
+		{
+			MethodName: "SendCommand",
+			Handler:    _Adapter_SendCommand_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

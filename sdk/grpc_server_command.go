@@ -1,0 +1,72 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/poolhost/poolhost/sdk/command"
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+)
+
+// SendCommand is the server shim of [Commander]. A refusal the adapter is sure of travels
+// in the response (the host may act on it); anything else, a panic included, is a non-OK
+// status, which the host reads as "outcome unknown" and never resends.
+func (s *grpcServer) SendCommand(ctx context.Context, req *pb.SendCommandRequest) (res *pb.SendCommandResponse, err error) {
+	c, ok := s.adapter.(Commander)
+	if !ok {
+		return nil, toStatus(Unsupported("send command"))
+	}
+	// The host validated the parameters; validating again here keeps a host bug (or a
+	// host in another language) from actuating anything on a guess.
+	var raw map[string]any
+	if len(req.GetParamsJson()) > 0 {
+		if err := json.Unmarshal(req.GetParamsJson(), &raw); err != nil {
+			return &pb.SendCommandResponse{Error: errorToProto(Permanent("params: %v", err))}, nil
+		}
+	}
+	params, verr := command.Validate(req.GetCommand(), raw)
+	if verr != nil {
+		return &pb.SendCommandResponse{Error: errorToProto(Permanent("%v", verr))}, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			Logger().Error("adapter panicked", "method", "SendCommand", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			res, err = nil, toStatus(unknownOutcome("send command", fmt.Errorf("plugin panicked (see plugin log)")))
+		}
+	}()
+	out, cerr := c.SendCommand(ctx, CommandRequest{
+		Account:          accountFromProto(req.GetAccount()),
+		ProviderDeviceID: req.GetProviderDeviceId(),
+		Channel:          req.GetChannel(),
+		Command:          req.GetCommand(),
+		Params:           params,
+		CommandID:        req.GetCommandId(),
+		ExpiresAt:        timeFromProto(req.GetExpiresAt()),
+	})
+	if cerr != nil {
+		if _, refused := CommandRefusal(cerr); refused {
+			creds, _ := RefreshedCredentialsOf(cerr)
+			resp := &pb.SendCommandResponse{Error: errorToProto(cerr), RefreshedCredentials: credentialsToProto(creds)}
+			if d := RetryAfterOf(cerr); d > 0 {
+				resp.RetryAfter = durationpb.New(d)
+			}
+			return resp, nil
+		}
+		// Unknown: a status. UNAVAILABLE would read as "temporary" elsewhere; here every
+		// non-OK status means unknown, so the code only informs operators.
+		return nil, toStatus(cerr)
+	}
+	status := out.Status
+	if status == "" {
+		status = CommandSent
+	}
+	return &pb.SendCommandResponse{
+		Status:               string(status),
+		ProviderReference:    out.ProviderRef,
+		RefreshedCredentials: credentialsToProto(out.RefreshedCredentials),
+	}, nil
+}

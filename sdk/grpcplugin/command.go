@@ -1,0 +1,66 @@
+package grpcplugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/poolhost/poolhost/sdk"
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+)
+
+// SendCommand sends one command. Its errors follow sdk.Commander: a refusal the plugin
+// was sure of comes back as an *sdk.Error (permanent, temporary with an optional
+// sdk.RetryAfterOf, or reauth), with refreshed credentials attached when the plugin
+// returned some; every failed call (a crash, a deadline, a transport error) wraps
+// sdk.ErrOutcomeUnknown, because the plugin may have reached the provider before it
+// failed. Only UNIMPLEMENTED is a plain unsupported error: nothing was sent.
+func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
+	params, err := json.Marshal(req.Params)
+	if err != nil {
+		return sdk.CommandResult{}, sdk.Permanent("encode params: %v", err)
+	}
+	res, err := c.rpc.SendCommand(ctx, &pb.SendCommandRequest{
+		Account:          accountToProto(req.Account),
+		ProviderDeviceId: req.ProviderDeviceID,
+		Channel:          req.Channel,
+		Command:          req.Command,
+		ParamsJson:       params,
+		CommandId:        req.CommandID,
+		ExpiresAt:        timeToProto(req.ExpiresAt),
+	})
+	if err != nil {
+		if status.Code(err) == codes.Unimplemented {
+			return sdk.CommandResult{}, fromStatus(ctx, "send command", err)
+		}
+		return sdk.CommandResult{}, fmt.Errorf("send command: %w: %w", sdk.ErrOutcomeUnknown, fromStatus(ctx, "send command", err))
+	}
+	if e := res.GetError(); e != nil {
+		refusal := errorFromProto(e)
+		if _, ok := sdk.CommandRefusal(refusal); !ok {
+			// A kind SendCommand may not report in-band (a plugin in another language
+			// that got it wrong): whether the command was sent is not known.
+			return sdk.CommandResult{}, fmt.Errorf("send command: %w: %w", sdk.ErrOutcomeUnknown, refusal)
+		}
+		if d := res.GetRetryAfter(); d != nil && d.AsDuration() > 0 {
+			refusal = &sdk.RetryAfterError{Err: refusal, After: d.AsDuration()}
+		}
+		return sdk.CommandResult{}, sdk.WithRefreshedCredentials(refusal, credentialsFromProto(res.GetRefreshedCredentials()))
+	}
+	st := sdk.CommandStatus(res.GetStatus())
+	switch st {
+	case sdk.CommandSent, sdk.CommandDelivered, sdk.CommandSucceeded:
+	default:
+		// The call succeeded, so the provider accepted the command: "sent" is the least
+		// it can be.
+		st = sdk.CommandSent
+	}
+	return sdk.CommandResult{
+		Status:               st,
+		ProviderRef:          res.GetProviderReference(),
+		RefreshedCredentials: credentialsFromProto(res.GetRefreshedCredentials()),
+	}, nil
+}

@@ -1,0 +1,63 @@
+package sdktest_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/command"
+	"github.com/poolhost/poolhost/sdk/sdktest"
+)
+
+type writer struct {
+	sdk.UnsupportedAdapter
+	commands []string
+	err      error
+}
+
+func (w writer) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{ID: "writer", Version: "1", ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectAPIKey, Write: true, Commands: w.commands}}, nil
+}
+func (writer) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
+func (w writer) SendCommand(context.Context, sdk.CommandRequest) (sdk.CommandResult, error) {
+	return sdk.CommandResult{}, w.err
+}
+
+func commandResults(t *testing.T, a sdk.Adapter, f sdktest.Fixtures) map[string]sdktest.Result {
+	t.Helper()
+	out := map[string]sdktest.Result{}
+	for _, r := range sdktest.Checks(context.Background(), sdktest.Direct(a), f) {
+		if strings.HasPrefix(r.Check, "commands") {
+			out[r.Check] = r
+		}
+	}
+	return out
+}
+
+func TestCommandsChecks(t *testing.T) {
+	pump := sdk.CommandRequest{Command: command.PumpSet, Params: command.Params{"on": true}, CommandID: "c1"}
+	t.Run("unknown command declared", func(t *testing.T) {
+		rs := commandResults(t, writer{commands: []string{"pump.set", "pump.explode"}}, sdktest.Fixtures{})
+		if rs["commands/declared"].Err == nil || !strings.Contains(rs["commands/declared"].Err.Error(), "pump.explode") {
+			t.Fatalf("declared = %+v", rs["commands/declared"])
+		}
+	})
+	t.Run("wrong error mapping", func(t *testing.T) {
+		// A 401 the plugin reports as a plain error: the host would read it as unknown.
+		rs := commandResults(t, writer{commands: []string{"pump.set"}, err: fmt.Errorf("upstream said 401")},
+			sdktest.Fixtures{Commands: []sdktest.CommandCase{{Name: "revoked-key", Request: pump, Want: "unauthorized"}}})
+		if rs["commands/declared"].Err != nil || rs["commands/revoked-key"].Err == nil {
+			t.Fatalf("results = %+v", rs)
+		}
+	})
+	t.Run("right error mapping", func(t *testing.T) {
+		rs := commandResults(t, writer{commands: []string{"pump.set"}, err: sdk.Reauth("401")},
+			sdktest.Fixtures{Commands: []sdktest.CommandCase{{Name: "revoked-key", Request: pump, Want: "unauthorized"}}})
+		if rs["commands/revoked-key"].Err != nil {
+			t.Fatalf("results = %+v", rs)
+		}
+	})
+}
