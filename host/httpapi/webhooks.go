@@ -67,7 +67,8 @@ func webhookHandler(svc *webhook.Service) HandlerFunc {
 			return err
 		}
 		if out.Status == webhook.OutcomeAccepted {
-			WriteJSON(w, http.StatusOK, out.Result)
+			// The sender hears drop reasons as ingest.Reported says, not as audited.
+			WriteJSON(w, http.StatusOK, out.Result.Reported())
 			return nil
 		}
 		WriteJSON(w, out.HTTPStatus(), map[string]string{"status": out.Status})
