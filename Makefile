@@ -4,7 +4,9 @@ BIN      := bin
 PLUGINS  := $(wildcard plugins/*/cmd/poolhost-provider-*) $(wildcard examples/*/cmd/poolhost-provider-*)
 CONFIG   ?= examples/dev.hcl
 # Tests run with the race detector; the timeout is a backstop well inside CI's 90 minutes.
-TESTFLAGS ?= -race -count=1 -timeout 45m
+# Files a test keeps for a person to look at (a broken page's screenshot) land in
+# test-artifacts/ (go test -artifacts).
+TESTFLAGS ?= -race -count=1 -timeout 45m -artifacts -outputdir $(CURDIR)/test-artifacts
 # Two Go modules: the host (this directory) and the plugin SDK (sdk/, its own module so a
 # plugin's go.mod pulls in only the SDK's few dependencies). The host requires the SDK
 # through `replace => ./sdk`, so both always build from this tree; every target that runs
@@ -40,7 +42,7 @@ test: ## the full suite of both modules: vet, gofmt, and every test (real SQLite
 	@for m in $(MODULES); do echo "== vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')); \
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-ed:"; echo "$$unformatted"; exit 1; fi
-	@rc=0; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) ./...) || rc=1; done; exit $$rc
+	@mkdir -p test-artifacts; rc=0; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) ./...) || rc=1; done; exit $$rc
 
 bench: ## benchmarks: plugin round trips, reading inserts, end-to-end webhook ingestion
 	cd sdk && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/poolhost/poolhost/host/internal/browsertest"
 	"github.com/poolhost/poolhost/host/store"
 )
 
@@ -32,23 +32,8 @@ import (
 // real plugin processes. With CI=true a missing Chromium fails the test (.ci/run
 // installs it); elsewhere the test is skipped without one.
 
-// chromiumPath finds Debian's chromium (or POOLHOST_CHROMIUM).
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("POOLHOST_CHROMIUM"), "/usr/bin/chromium", "chromium"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed: .ci/run installs it (apt-get install -y chromium)")
-	}
-	t.Skip("chromium is not installed; install it (apt-get install -y chromium) to run the console's browser tests")
-	return ""
-}
+// chromiumPath finds Debian's chromium (or POOLHOST_CHROMIUM); see browsertest.Chromium.
+func chromiumPath(t *testing.T) string { return browsertest.Chromium(t) }
 
 // browser is one headless Chromium with a fresh profile, recording console errors.
 type browser struct {

@@ -1,0 +1,156 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/poolhost/poolhost/host/activity"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/connect"
+	"github.com/poolhost/poolhost/host/console"
+	"github.com/poolhost/poolhost/host/failures"
+	"github.com/poolhost/poolhost/host/internal/browsertest"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/host/users"
+)
+
+// The console's layout in a real Chromium, at the widths operators use, in the states
+// that matter: nothing yet, readings dropped, a failed plugin with a long error. Text
+// alone does not show a broken page: these compare where the elements are.
+// host/cmd/poolhost's TestConsoleInBrowser walks the pages against real plugins.
+
+// pluginStates is the plugin manager's answer the providers page renders: the layout
+// is what is under test here, so the states are set, not produced by real processes
+// (TestConsoleInBrowser shows real ones).
+type pluginStates map[string]connect.PluginState
+
+func (p pluginStates) Adapter(string) (connect.Adapter, error) {
+	return nil, connect.ErrPluginUnavailable
+}
+func (p pluginStates) States() map[string]connect.PluginState { return p }
+
+func newLayoutEnv(t *testing.T, providers []string, states pluginStates) (base string, st *store.Store, cookie *http.Cookie) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, "ops@example.com", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := st.CreateAPIToken(ctx, u.ID, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := audit.NewRecorder(audit.StoreWriter(st), nil)
+	cfg := &config.Config{}
+	for _, id := range providers {
+		cfg.Providers = append(cfg.Providers, config.Provider{ID: id, Enabled: true, Stage: "ga", Access: "read-only", Webhooks: true, Poll: true})
+	}
+	con := console.New(console.Deps{
+		Sessions:    users.New(st, rec),
+		Providers:   connect.New(connect.Deps{Store: st, Audit: rec, Plugins: states, Config: func() *config.Config { return cfg }}),
+		Failures:    failures.New(st),
+		Activity:    activity.New(st),
+		ProviderIDs: func() []string { return providers },
+	}, console.Config{PublicURL: "http://127.0.0.1"})
+	e := &env{srv: httptest.NewServer(con), st: st}
+	t.Cleanup(e.srv.Close)
+	return e.srv.URL, st, e.signIn(t, tok).Cookies()[0]
+}
+
+// withCookie puts the admin's session in the browser.
+func withCookie(br *browsertest.Browser, base string, c *http.Cookie) {
+	br.T.Helper()
+	if _, err := chromedp.Call(br.Ctx, network.SetCookie, network.SetCookieParams{Name: c.Name, Value: c.Value, URL: base + "/ui/"}); err != nil {
+		br.T.Fatal(err)
+	}
+}
+
+// cardsInGrid: the overview's provider cards all sit in its grid, side by side at the
+// same size; a card pushed out of the grid is full width, its chart blown up.
+const cardsInGrid = `(() => {
+  const out = [], cards = [...document.querySelectorAll("section.card")];
+  if (cards.length === 0) return out;
+  const w = cards[0].getBoundingClientRect().width, h = cards[0].querySelector("svg.chart").getBoundingClientRect().height;
+  for (const c of cards) {
+    if (!c.parentElement.classList.contains("grid")) out.push("#" + c.id + " is outside the grid");
+    const cw = c.getBoundingClientRect().width, ch = c.querySelector("svg.chart").getBoundingClientRect().height;
+    if (Math.abs(cw - w) > 1) out.push("#" + c.id + " is " + Math.round(cw) + "px wide, the first card " + Math.round(w) + "px");
+    if (Math.abs(ch - h) > 1) out.push("#" + c.id + "'s chart is " + Math.round(ch) + "px high, the first card's " + Math.round(h) + "px");
+  }
+  return out;
+})()`
+
+func TestConsoleLayout(t *testing.T) {
+	browsertest.Chromium(t) // skip early, before setting anything up
+	br := browsertest.New(t)
+
+	t.Run("overview with nothing yet", func(t *testing.T) {
+		br.T = t
+		base, _, cookie := newLayoutEnv(t, nil, nil)
+		withCookie(br, base, cookie)
+		for _, w := range browsertest.Widths {
+			br.Open(w, base+"/ui/", ".empty")
+			br.Layout("overview-empty", w)
+		}
+		br.Clean("overview (empty)")
+	})
+
+	t.Run("overview with readings dropped", func(t *testing.T) {
+		br.T = t
+		providers := []string{"acme", "generic", "iopool", "ttn"}
+		base, st, cookie := newLayoutEnv(t, providers, nil)
+		ctx := context.Background()
+		for _, p := range providers {
+			ev := store.AuditEvent{Action: "webhook.received", Actor: "provider:" + p, Provider: p, Details: store.Details{"accepted": 3}}
+			if p == "acme" { // the first card has drops: everything after it used to leave the grid
+				ev.Details["dropped"] = map[string]int{"unknown_metric": 4, "unlinked_device": 1}
+			}
+			for range 3 {
+				if _, err := st.AppendAudit(ctx, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		withCookie(br, base, cookie)
+		for _, w := range browsertest.Widths {
+			br.Open(w, base+"/ui/", "#provider-ttn svg.chart")
+			br.Layout("overview-dropped", w, cardsInGrid)
+		}
+		br.Clean("overview (dropped)")
+	})
+
+	t.Run("providers with a failed plugin and a long error", func(t *testing.T) {
+		br.T = t
+		since := time.Now().Add(-3 * time.Minute)
+		long := "plugin file /var/lib/poolhost/plugins/poolhost-provider-iopool has sha256 " + strings.Repeat("9f86d081884c7d65", 4) +
+			", the configuration pins " + strings.Repeat("e3b0c44298fc1c14", 4) + ": refusing to start it"
+		states := pluginStates{
+			"generic": {State: "running", Since: since, Version: "1.4.2", SHA256: strings.Repeat("ab", 32), PID: 401234, Restarts: 2},
+			"iopool":  {State: "failed", Since: since, Version: "0.9.0-rc.1+build.20261205", SHA256: strings.Repeat("cd", 32), Restarts: 5, LastError: long},
+		}
+		base, _, cookie := newLayoutEnv(t, []string{"generic", "iopool"}, states)
+		withCookie(br, base, cookie)
+		for _, w := range browsertest.Widths {
+			br.Open(w, base+"/ui/providers", "#provider-iopool")
+			br.Layout("providers-failed", w)
+		}
+		br.Clean("providers (failed)")
+	})
+}

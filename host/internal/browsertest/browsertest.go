@@ -1,0 +1,203 @@
+// Package browsertest drives the operators' console in a real headless Chromium for
+// tests, and checks a page's layout the way an operator sees it: every element inside
+// the viewport, no sideways scrolling. A failed check keeps a screenshot of the page as
+// a test artifact (go test -artifacts keeps t.ArtifactDir; its path is logged).
+//
+// With CI=true a missing Chromium fails the test (.ci/run installs it); elsewhere the
+// test is skipped without one.
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// Chromium finds Debian's chromium (or POOLHOST_CHROMIUM), skipping the test without
+// one outside CI.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("POOLHOST_CHROMIUM"), "/usr/bin/chromium", "chromium"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed: .ci/run installs it (apt-get install -y chromium)")
+	}
+	t.Skip("chromium is not installed; install it (apt-get install -y chromium) to run the console's browser tests")
+	return ""
+}
+
+// Widths the console must fit: a small laptop or a half-screen window, and the most
+// common laptop screen.
+var Widths = []int64{800, 1366}
+
+// Step bounds one browser step, so a missing element fails the test with its selector
+// instead of waiting out the whole test. Generous for a loaded CI box.
+const Step = time.Minute
+
+// Browser is one headless Chromium with a fresh profile, recording console errors.
+type Browser struct {
+	T   *testing.T // the (sub)test steps report to; set it in each subtest
+	Ctx context.Context
+
+	mu     sync.Mutex
+	errors []string
+}
+
+// New starts Chromium; it stops when the test ends.
+func New(t *testing.T) *Browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(Chromium(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("hide-scrollbars", true), // the viewport is the width asked for
+		chromedp.WindowSize(1366, 900),
+	}
+	b := &Browser{T: t}
+	// The listener runs in the tab's read loop: record and return.
+	record := func(ev any) {
+		var msg string
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			msg = "exception: " + e.ExceptionDetails.Text
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
+				msg = "console." + string(e.Type)
+			}
+		case *cdplog.EventEntryAdded:
+			if e.Entry.Level == cdplog.EntryLevelError {
+				msg = "log: " + e.Entry.Text + " " + e.Entry.URL
+			}
+		}
+		if msg != "" {
+			b.mu.Lock()
+			b.errors = append(b.errors, msg)
+			b.mu.Unlock()
+		}
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(record))
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b.Ctx = bctx
+	// The first call starts the browser, which lives as long as that call's context:
+	// no step timeout on this one.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return b
+}
+
+// Run runs actions within one Step.
+func (b *Browser) Run(actions ...chromedp.Action[chromedp.Void]) {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, Step)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.T.Fatalf("browser: %v", err)
+	}
+}
+
+// Get runs an action that returns a value.
+func Get[T any](b *Browser, a chromedp.Action[T]) T {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, Step)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.T.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// Open sets the viewport's width and loads url, waiting for sel to be visible.
+func (b *Browser) Open(width int64, url, sel string) {
+	b.T.Helper()
+	b.Run(chromedp.EmulateViewport(width, 900), chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// Clean fails the test if the page logged any console error (a CSP violation is one).
+func (b *Browser) Clean(page string) {
+	b.T.Helper()
+	// Errors are reported asynchronously: a round trip to the page flushes them.
+	Get(b, chromedp.Evaluate[string](`document.readyState`))
+	b.mu.Lock()
+	errs := b.errors
+	b.errors = nil
+	b.mu.Unlock()
+	if len(errs) > 0 {
+		b.T.Errorf("page %s logged console errors: %q", page, errs)
+	}
+}
+
+// Screenshot keeps a full-page PNG in the test's artifact directory and returns its path.
+func (b *Browser) Screenshot(name string) string {
+	b.T.Helper()
+	png := Get(b, chromedp.FullScreenshot(100)) // quality 100 is PNG
+	path := filepath.Join(b.T.ArtifactDir(), name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.T.Fatal(err)
+	}
+	return path
+}
+
+// layoutJS lists what an operator would have to scroll sideways for: the page wider
+// than the viewport, and every rendered element reaching past either edge (inside a
+// scrolling box too: a table cell scrolled out of view is off screen all the same).
+const layoutJS = `(() => {
+  const vw = document.documentElement.clientWidth, out = [];
+  const sw = document.documentElement.scrollWidth;
+  if (sw > vw + 1) out.push("the page scrolls sideways: " + sw + "px wide in a " + vw + "px viewport");
+  const name = e => e.id ? "#" + e.id : e.tagName.toLowerCase() +
+    (typeof e.className === "string" && e.className.trim() ? "." + e.className.trim().split(/\s+/).join(".") : "");
+  const path = e => { const p = []; for (let x = e; x && x !== document.body; x = x.parentElement) p.unshift(name(x)); return p.join(" > "); };
+  for (const e of document.body.querySelectorAll("*")) {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (getComputedStyle(e).visibility === "hidden") continue;
+    if (r.left < -1 || r.right > vw + 1) {
+      out.push(path(e) + " spans " + Math.round(r.left) + "–" + Math.round(r.right) + "px, outside the " + vw + "px viewport");
+      if (out.length >= 15) break;
+    }
+  }
+  return out;
+})()`
+
+// Layout checks the page now shown at width: nothing outside the viewport, no
+// sideways scrolling, and each extra check (a JavaScript expression returning a list
+// of problems) passing. On failure the page's screenshot is kept.
+func (b *Browser) Layout(name string, width int64, checks ...string) {
+	b.T.Helper()
+	problems := Get(b, chromedp.Evaluate[[]string](layoutJS))
+	for _, js := range checks {
+		problems = append(problems, Get(b, chromedp.Evaluate[[]string](js))...)
+	}
+	if len(problems) == 0 {
+		return
+	}
+	shot := b.Screenshot(fmt.Sprintf("%s-%dpx", name, width))
+	b.T.Errorf("%s at %d px: the layout is broken (screenshot %s; kept with go test -artifacts):\n  %s",
+		name, width, shot, strings.Join(problems, "\n  "))
+}
