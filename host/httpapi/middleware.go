@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -72,6 +73,7 @@ func (h *Handler) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		note := &requestNote{}
 		defer func() {
 			if v := recover(); v != nil {
 				// A panic is a bug: log it with the request id, answer a generic 500.
@@ -84,11 +86,28 @@ func (h *Handler) observe(next http.Handler) http.Handler {
 			elapsed := time.Since(start)
 			h.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
 			h.metrics.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
-			h.log.Info("request", "request_id", auth.RequestID(r.Context()), "method", r.Method, "route", route,
-				"status", rec.status, "bytes", rec.bytes, "duration", elapsed, "client", clientFrom(r))
+			args := []any{"request_id", auth.RequestID(r.Context()), "method", r.Method, "route", route,
+				"status", rec.status, "bytes", rec.bytes, "duration", elapsed, "client", clientFrom(r)}
+			if note.reason != "" {
+				args = append(args, "reason", note.reason)
+			}
+			h.log.Info("request", args...)
 		}()
-		next.ServeHTTP(rec, r)
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), noteKey{}, note)))
 	})
+}
+
+// requestNote is what a handler adds to its request's log line: the reason a request was
+// refused when the answer must not say it (a rejected webhook answers like any other).
+type requestNote struct{ reason string }
+
+type noteKey struct{}
+
+// noteReason puts reason on r's request log line.
+func noteReason(r *http.Request, reason string) {
+	if n, ok := r.Context().Value(noteKey{}).(*requestNote); ok {
+		n.reason = reason
+	}
 }
 
 func routeTemplate(r *http.Request) string {

@@ -61,6 +61,9 @@ func webhookHandler(svc *webhook.Service) HandlerFunc {
 			RequestID: auth.RequestID(r.Context()),
 		})
 		if err != nil {
+			if reason := webhook.RejectReason(err); reason != "" {
+				noteReason(r, reason)
+			}
 			if StatusOf(err) == http.StatusServiceUnavailable {
 				w.Header().Set("Retry-After", WebhookRetryAfter)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -103,8 +104,7 @@ func (p *Plugin) maxMessage(max int64) []grpc.DialOption {
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			err := invoker(ctx, method, req, reply, cc, opts...)
 			if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max") {
-				name := method[strings.LastIndexByte(method, '/')+1:]
-				p.m.metrics.refused.WithLabelValues(p.id, name, "message").Inc()
+				p.m.metrics.refused.WithLabelValues(p.id, callName(method), "message").Inc()
 				return status.Error(codes.InvalidArgument, fmt.Sprintf("plugin answer refused: larger than plugins.max_message_bytes (%d)", max))
 			}
 			return err
@@ -130,4 +130,21 @@ func caps(lim config.Plugins) config.Plugins {
 	set(&lim.MaxUnitBytes, d.MaxUnitBytes)
 	set(&lim.MaxRawPayloadBytes, d.MaxRawPayloadBytes)
 	return lim
+}
+
+// callName turns a gRPC method ("/pkg.Adapter/IngestWebhook") into the name the host's
+// calls go by ("ingest_webhook"), so every metric labels a method the same way.
+func callName(grpcMethod string) string {
+	name := grpcMethod[strings.LastIndexByte(grpcMethod, '/')+1:]
+	var b strings.Builder
+	for i, r := range name {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -195,6 +195,23 @@ var (
 	ErrUnavailable      = &host.Error{Code: host.EUNAVAILABLE, Type: "webhook-unavailable", Message: "the delivery could not be accepted now; retry later"}
 )
 
+// Rejection is the error of a rejected delivery. The sender hears ErrRejected, which it
+// unwraps to; Reason (a bounded code such as bad_signature) is for the request's own log
+// line, so every rejection's log says why, however many the audit rate-limits away.
+type Rejection struct{ Reason string }
+
+func (r *Rejection) Error() string { return ErrRejected.Error() }
+func (r *Rejection) Unwrap() error { return ErrRejected }
+
+// RejectReason returns the reason code of a rejected delivery's error, or "".
+func RejectReason(err error) string {
+	var r *Rejection
+	if errors.As(err, &r) {
+		return r.Reason
+	}
+	return ""
+}
+
 // errNoSuchAccount is the audited reason of a delivery to an account-scoped URL whose
 // account does not exist (for this provider); the sender hears ErrRejected.
 var errNoSuchAccount = errors.New("no live account of this provider has this id")
@@ -501,7 +518,7 @@ func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 	}
 	s.log.Log(level, "webhook rejected", "provider", dl.Provider, "reason", reason, "client", dl.Client,
 		"request_id", dl.RequestID, "error", errorText(cause))
-	return ErrRejected
+	return &Rejection{Reason: reason}
 }
 
 // auditRejectSummary writes the one row that stands for the rejections an interval left

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -105,7 +106,7 @@ func newEnvIn(t *testing.T, eng ingesttest.Engine, pluginDir string, mutate func
 	}
 	svc := webhook.New(d, webhook.Config{MaxAttempts: 8})
 	e.svc = svc
-	h := httpapi.New(httpapi.Deps{Logger: log, Registry: e.reg, HTTP: config.HTTP{MaxBodyBytes: 64 << 10}}, httpapi.WithWebhooks(svc))
+	h := httpapi.New(httpapi.Deps{Logger: d.Logger, Registry: e.reg, HTTP: config.HTTP{MaxBodyBytes: 64 << 10}}, httpapi.WithWebhooks(svc))
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e
@@ -273,6 +274,16 @@ func TestWebhookRoutes(t *testing.T) {
 				if len(logged) != 1 || logged[0]["reason"] != "missing_signature" || logged[0]["request_id"] == "" ||
 					!strings.Contains(fmt.Sprint(logged[0]["error"]), "missing header") {
 					t.Errorf("rejection log lines = %v, want one with reason, request id and the plugin's message", logged)
+				}
+				// Every rejection's request line says why, rate limit or not.
+				var reasons []string
+				for _, l := range e.logs.lines(t, "request") {
+					if num(l["status"]) == http.StatusUnauthorized {
+						reasons = append(reasons, fmt.Sprint(l["reason"]))
+					}
+				}
+				if wantReasons := []string{"missing_signature", "bad_signature", "bad_signature", "stale_timestamp", "bad_signature"}; !slices.Equal(reasons, wantReasons) {
+					t.Errorf("401 request lines' reasons = %q, want %q", reasons, wantReasons)
 				}
 				if strings.Contains(fmt.Sprint(logged), strings.TrimPrefix(accountSecret, "whsec_")) {
 					t.Error("a rejection log line carries the account secret")
