@@ -44,7 +44,7 @@ test: ## the full suite of both modules: vet, gofmt, and every test (real SQLite
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-ed:"; echo "$$unformatted"; exit 1; fi
 	@mkdir -p test-artifacts; rc=0; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test $(TESTFLAGS) ./...) || rc=1; done; exit $$rc
 
-bench: ## benchmarks: plugin round trips, reading inserts, end-to-end webhook ingestion
+bench: ## benchmarks: plugin round trips, reading inserts, end-to-end webhook ingestion, idle poll ticks
 	cd sdk && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./host/...
 

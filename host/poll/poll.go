@@ -54,8 +54,6 @@ func nextPoll(now time.Time, iv time.Duration, notBefore time.Time) time.Time {
 
 // Store is what the worker needs: *store.Store.
 type Store interface {
-	ListProviderAccounts(ctx context.Context, provider string, status store.AccountStatus) ([]store.Account, error)
-	EnsurePollState(ctx context.Context, accountID int64, provider string, firstPoll time.Time) error
 	ClaimDuePolls(ctx context.Context, providers []string, owner string, limit int, lease time.Duration) ([]store.PollState, error)
 	FailPoll(ctx context.Context, accountID int64, l store.Lease, errMsg string, nextPoll time.Time) error
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
@@ -192,18 +190,9 @@ func (w *Worker) Tick(ctx context.Context) (Stats, error) {
 	if len(ids) == 0 {
 		return st, nil
 	}
-	now := w.cfg.Now()
-	for _, id := range ids {
-		accs, err := w.d.Store.ListProviderAccounts(ctx, id, store.AccountActive)
-		if err != nil {
-			return st, err
-		}
-		for _, a := range accs {
-			if err := w.d.Store.EnsurePollState(ctx, a.ID, id, now); err != nil {
-				return st, err
-			}
-		}
-	}
+	// Poll state is made with the account (store.UpsertAccount), so a tick reads only
+	// the due rows, through poll_state_due_idx: its cost follows the due accounts,
+	// never all of them.
 	states, err := w.d.Store.ClaimDuePolls(ctx, ids, w.cfg.Owner, w.cfg.BatchSize, w.cfg.Lease)
 	if err != nil {
 		return st, err

@@ -90,16 +90,26 @@ func (q queries) UpsertAccount(ctx context.Context, a NewAccount) (acc Account, 
 		}
 		if len(ids) == 0 {
 			created = true
-			return q.get(ctx, &acc, `INSERT INTO integration_accounts
+			err = q.get(ctx, &acc, `INSERT INTO integration_accounts
 				(user_id, provider, external_account_id, display_name, credentials_ciphertext, credentials_key_id,
 				 status, created_at, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?) RETURNING `+accountColumns,
 				a.UserID, a.Provider, a.ExternalAccountID, a.DisplayName, ct, keyID, now, now)
+		} else {
+			err = q.get(ctx, &acc, `UPDATE integration_accounts SET display_name = ?, credentials_ciphertext = ?,
+					credentials_key_id = ?, status = 'active', disconnected_at = NULL, updated_at = ?
+				WHERE id = ? RETURNING `+accountColumns,
+				a.DisplayName, ct, keyID, now, ids[0])
 		}
-		return q.get(ctx, &acc, `UPDATE integration_accounts SET display_name = ?, credentials_ciphertext = ?,
-				credentials_key_id = ?, status = 'active', disconnected_at = NULL, updated_at = ?
-			WHERE id = ? RETURNING `+accountColumns,
-			a.DisplayName, ct, keyID, now, ids[0])
+		if err != nil {
+			return err
+		}
+		// The poll state is made here, with the account, so the poll worker only ever
+		// reads the due rows (never every account). Every provider gets one: the worker
+		// claims only those configured with poll = true, and a provider switched to
+		// polling later finds its accounts ready. A reconnect keeps an existing state
+		// (cursor, and the due time a reauth left, which has passed).
+		return q.EnsurePollState(ctx, acc.ID, acc.Provider, now)
 	})
 	if err != nil {
 		return Account{}, false, fmt.Errorf("upsert account: %w", err)
