@@ -261,9 +261,10 @@ func safeNext(next string) string {
 	return next
 }
 
-// statusOf maps a service error to the page's HTTP status, as httpapi does for problems.
+// statusOf maps a service error to the page's HTTP status, as httpapi does for problems
+// (a database that is down included: 503, not 500).
 func statusOf(err error) int {
-	switch host.ErrorCode(err) {
+	switch host.ErrorCode(store.Unavailable(err)) {
 	case host.EINVALID:
 		return http.StatusBadRequest
 	case host.ENOTFOUND:

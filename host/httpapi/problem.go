@@ -8,6 +8,7 @@ import (
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/store"
 )
 
 // ProblemTypeBase prefixes every problem type. Types are stable identifiers clients may
@@ -84,6 +85,7 @@ func ProblemFor(r *http.Request, err error) Problem {
 // WriteError answers err as application/problem+json. Internal errors are logged with
 // the request id (the cause stays in the log, never in the response).
 func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	err = store.Unavailable(err) // a database that is down is a 503 with Retry-After, never a 500
 	p := ProblemFor(r, err)
 	var cfgErr *config.Error
 	if p.Status == http.StatusBadRequest && errors.As(err, &cfgErr) {

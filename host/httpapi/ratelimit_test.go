@@ -214,6 +214,11 @@ func TestSpecDeclares429(t *testing.T) {
 			if has := op.Responses.Status(http.StatusTooManyRequests) != nil; has == unlimited {
 				t.Errorf("%s %s: declares 429 = %t, but it is rate-limited = %t", method, path, has, !unlimited)
 			}
+			// Every route that reads the database (a token check is a read) answers 503
+			// while it is down (TestAPIReadsWhileTheDatabaseIsDown).
+			if path != "/healthz" && path != "/metrics" && op.Responses.Status(http.StatusServiceUnavailable) == nil {
+				t.Errorf("%s %s: does not declare 503, but it needs the database", method, path)
+			}
 		}
 	}
 }

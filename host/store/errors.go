@@ -2,8 +2,13 @@ package store
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
@@ -68,4 +73,34 @@ func mapError(err error) error {
 		}
 	}
 	return err
+}
+
+// ErrUnavailable: the database could not be reached (refused, cut, shutting down). It is
+// the one way every caller tells "retry later" from a fault of its own request.
+var ErrUnavailable = &host.Error{Code: host.EUNAVAILABLE, Type: "database-unavailable", Message: "the database is not available; retry later"}
+
+// Unavailable marks err as ErrUnavailable when it says the database could not be reached,
+// and returns every other error as it is. The driver error stays the cause, for logs.
+func Unavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) || !unreachable(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+func unreachable(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		// Class 08 is "connection exception"; 57P01–57P03 a server shutting down or
+		// starting; 53300 too many connections.
+		switch c := string(pqErr.Code); {
+		case strings.HasPrefix(c, "08"), c == "57P01", c == "57P02", c == "57P03", c == "53300":
+			return true
+		}
+		return false
+	}
+	var netErr net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) || errors.As(err, &netErr) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
 }
