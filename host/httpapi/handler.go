@@ -186,7 +186,8 @@ type Router struct{ h *Handler }
 // poolhost's: webhooks).
 func (rt *Router) Handle(method, path string, level access, fn HandlerFunc) {
 	limited := level != Foreign && !unlimited[path]
-	rt.h.mux.Handle(path, rt.h.wrap(level, limited, rt.h.serve(fn))).Methods(method)
+	next := rt.h.checkQuery(method+" "+path, rt.h.serve(fn))
+	rt.h.mux.Handle(path, rt.h.wrap(level, limited, next)).Methods(method)
 }
 
 // Public, User and Admin are Handle at that access level.

@@ -4,9 +4,11 @@ import (
 	_ "embed"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/mux"
 )
@@ -26,56 +28,178 @@ func serveSpec(w http.ResponseWriter, _ *http.Request) {
 // file's layout (two-space indentation, paths under "paths:"), which CheckSpec's own test
 // pins; it is not a general YAML parser.
 func SpecOperations() (map[string][]string, error) {
-	ops := map[string][]string{}
-	inPaths := false
-	path, group := "", ""
-	var pending []string
-	flush := func() {
-		for _, m := range pending {
-			ops[group] = append(ops[group], m+" "+path)
-		}
-		pending, group = nil, ""
+	s, err := readSpec()
+	if err != nil {
+		return nil, err
 	}
-	for i, line := range strings.Split(string(Spec), "\n") {
+	return s.ops, nil
+}
+
+// QueryParams is what one operation of openapi.yaml accepts in its query string: the
+// names of its "in: query" parameters, or any parameter at all when the operation says
+// "x-poolhost-open-query: true" (the OAuth callback, where the provider chooses them).
+type QueryParams struct {
+	Names []string
+	Open  bool
+}
+
+// SpecQueryParams maps each "METHOD /path" operation of openapi.yaml to the query
+// parameters it declares. The router refuses any other (checkQuery), so the document is
+// the one place that decides what a route accepts. Like SpecOperations it reads the
+// file's layout, not general YAML: parameters are flow mappings starting
+// "{name: x, in: y" or "{$ref: "#/components/parameters/x"}", listed at the operation
+// (path-item parameters are refused); a test holds the result against kin-openapi's
+// reading of the same document.
+func SpecQueryParams() (map[string]QueryParams, error) {
+	s, err := readSpec()
+	if err != nil {
+		return nil, err
+	}
+	return s.query, nil
+}
+
+type specIndex struct {
+	ops   map[string][]string    // group → sorted "METHOD /path"
+	query map[string]QueryParams // "METHOD /path" → its query parameters
+}
+
+var readSpec = sync.OnceValues(func() (specIndex, error) { return parseSpec(Spec) })
+
+var (
+	specRef    = regexp.MustCompile(`\{\$ref: "#/components/parameters/([A-Za-z0-9_]+)"\}`)
+	specInline = regexp.MustCompile(`\{name: ([A-Za-z0-9_]+), in: ([a-z]+)\b`)
+)
+
+// specParam is one parameter as written: inline (name, in) or a reference.
+type specParam struct{ name, in, ref string }
+
+func lineParams(text string) []specParam {
+	var out []specParam
+	for _, m := range specRef.FindAllStringSubmatch(text, -1) {
+		out = append(out, specParam{ref: m[1]})
+	}
+	for _, m := range specInline.FindAllStringSubmatch(text, -1) {
+		out = append(out, specParam{name: m[1], in: m[2]})
+	}
+	return out
+}
+
+func parseSpec(doc []byte) (specIndex, error) {
+	idx := specIndex{ops: map[string][]string{}, query: map[string]QueryParams{}}
+	section := ""         // the top-level key we are in
+	inCompParams := false // under components: parameters:
+	path, group := "", "" // the path item we are in
+	op := ""              // "METHOD /path" of the operation we are in
+	inOpParams := false   // in an operation's block list of parameters
+	var pending []string  // operations of the path item, waiting for its group
+	params := map[string][]specParam{}
+	open := map[string]bool{}
+	comps := map[string]specParam{}
+	flush := func() {
+		for _, o := range pending {
+			idx.ops[group] = append(idx.ops[group], o)
+		}
+		pending, group, op = nil, "", ""
+	}
+	for i, line := range strings.Split(string(doc), "\n") {
 		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
 			continue
 		}
 		indent := len(line) - len(strings.TrimLeft(line, " "))
 		text := strings.TrimSpace(line)
+		if indent <= 6 {
+			inOpParams = false
+		}
 		if indent == 0 {
-			if inPaths {
+			if section == "paths" {
 				flush()
 			}
-			inPaths = text == "paths:"
+			section = strings.TrimSuffix(text, ":")
 			continue
 		}
-		if !inPaths {
+		switch section {
+		case "components":
+			if indent == 2 {
+				inCompParams = text == "parameters:"
+			} else if indent == 4 && inCompParams {
+				key, val, _ := strings.Cut(text, ":")
+				ps := lineParams(val)
+				if len(ps) != 1 || ps[0].ref != "" {
+					return idx, fmt.Errorf("openapi.yaml line %d: expected one {name: …, in: …} parameter", i+1)
+				}
+				comps[key] = ps[0]
+			}
+			continue
+		case "paths":
+		default:
 			continue
 		}
+		key, val, _ := strings.Cut(text, ":")
+		val = strings.TrimSpace(val)
 		switch indent {
 		case 2:
 			flush()
 			if !strings.HasPrefix(text, "/") || !strings.HasSuffix(text, ":") {
-				return nil, fmt.Errorf("openapi.yaml line %d: expected a path under paths:", i+1)
+				return idx, fmt.Errorf("openapi.yaml line %d: expected a path under paths:", i+1)
 			}
 			path = strings.TrimSuffix(text, ":")
 		case 4:
-			key, val, _ := strings.Cut(text, ":")
+			op = ""
 			switch key {
 			case "get", "put", "post", "delete", "patch", "head", "options":
-				pending = append(pending, strings.ToUpper(key))
+				op = strings.ToUpper(key) + " " + path
+				pending = append(pending, op)
+				params[op] = nil
 			case "x-poolhost-group":
-				group = strings.TrimSpace(val)
+				group = val
+			case "parameters":
+				return idx, fmt.Errorf("openapi.yaml line %d: put parameters on each operation, not on the path item", i+1)
+			}
+		case 6:
+			if op == "" {
+				continue
+			}
+			switch key {
+			case "parameters":
+				params[op] = append(params[op], lineParams(val)...)
+				inOpParams = val == ""
+			case "x-poolhost-open-query":
+				open[op] = val == "true"
+			}
+		default:
+			if inOpParams && strings.HasPrefix(text, "- ") {
+				ps := lineParams(text)
+				if len(ps) != 1 {
+					return idx, fmt.Errorf("openapi.yaml line %d: expected one parameter per list item", i+1)
+				}
+				params[op] = append(params[op], ps...)
 			}
 		}
 	}
-	if inPaths {
+	if section == "paths" {
 		flush()
 	}
-	for g := range ops {
-		sort.Strings(ops[g])
+	for g := range idx.ops {
+		sort.Strings(idx.ops[g])
 	}
-	return ops, nil
+	for o, ps := range params {
+		q := QueryParams{Open: open[o]}
+		for _, p := range ps {
+			if p.ref != "" {
+				c, ok := comps[p.ref]
+				if !ok {
+					return idx, fmt.Errorf("openapi.yaml: %s refers to an unknown parameter %q", o, p.ref)
+				}
+				p = c
+			}
+			if p.in == "query" {
+				q.Names = append(q.Names, p.name)
+			}
+		}
+		sort.Strings(q.Names)
+		idx.query[o] = q
+	}
+	return idx, nil
 }
 
 // RoutedOperations lists the "METHOD /path" operations the router answers.

@@ -508,8 +508,9 @@ func (h *Handler) adminRevokeTokens(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	var tokenID int64
-	if s := r.URL.Query().Get("tokenId"); s != "" {
-		if tokenID, err = strconv.ParseInt(s, 10, 64); err != nil || tokenID <= 0 {
+	// Present but empty is refused too: "?tokenId=" must not mean "all of them".
+	if q := r.URL.Query(); q.Has("tokenId") {
+		if tokenID, err = strconv.ParseInt(q.Get("tokenId"), 10, 64); err != nil || tokenID <= 0 {
 			return host.Errorf(host.EINVALID, "tokenId must be a token id")
 		}
 	}
