@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -33,7 +34,7 @@ import (
 
 // Sessions signs admins in and out and reads the audit trail: *users.Service.
 type Sessions interface {
-	OpenConsoleSession(ctx context.Context, token string, ttl time.Duration) (users.ConsoleSession, error)
+	OpenConsoleSession(ctx context.Context, token, client string, ttl time.Duration) (users.ConsoleSession, error)
 	ConsoleActor(ctx context.Context, value string) (auth.Actor, error)
 	CloseConsoleSession(ctx context.Context, a auth.Actor, value string) error
 	Audit(ctx context.Context, a auth.Actor, q audit.Query) (audit.Page, error)
@@ -62,8 +63,19 @@ type Activity interface {
 	NeedingAttention(ctx context.Context, a auth.Actor) ([]store.AttentionAccount, error)
 }
 
+// Clients tells clients apart and slows down guessing as the API does: *httpapi.Handler.
+// The console is served beside the API, not through it, so it asks: the same
+// trusted_proxies decide the client address, and a sign-in spends from the same
+// per-client bucket as a wrong token on the API.
+type Clients interface {
+	ClientOf(r *http.Request) string
+	SpendClient(client string) time.Duration
+}
+
 // Deps are the services the console renders.
 type Deps struct {
+	// Clients, when nil, is the TCP peer and no rate limit (tests of other concerns).
+	Clients   Clients
 	Sessions  Sessions
 	Providers Providers
 	Failures  Failures
@@ -105,6 +117,9 @@ type Console struct {
 func New(d Deps, c Config) *Console {
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
+	}
+	if d.Clients == nil {
+		d.Clients = peerOnly{}
 	}
 	if d.ProviderIDs == nil {
 		d.ProviderIDs = func() []string { return nil }
@@ -159,7 +174,7 @@ func (c *Console) logRequests(next http.Handler) http.Handler {
 			return
 		}
 		c.log.Info("request", "request_id", auth.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path,
-			"status", sw.status, "duration", time.Since(start).String())
+			"status", sw.status, "duration", time.Since(start).String(), "client", c.d.Clients.ClientOf(r))
 	})
 }
 
@@ -282,3 +297,15 @@ func statusOf(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// peerOnly is Clients without an API beside the console: the TCP peer, never limited.
+type peerOnly struct{}
+
+func (peerOnly) ClientOf(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+func (peerOnly) SpendClient(string) time.Duration { return 0 }

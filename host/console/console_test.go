@@ -36,6 +36,12 @@ type env struct {
 
 func newEnv(t *testing.T, publicURL string) *env {
 	t.Helper()
+	return newEnvWith(t, publicURL, nil)
+}
+
+// newEnvWith is newEnv with the API's client decisions (address, rate limit) beside it.
+func newEnvWith(t *testing.T, publicURL string, clients console.Clients) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
 	if err != nil {
@@ -74,6 +80,7 @@ func newEnv(t *testing.T, publicURL string) *env {
 		Failures:    failures.New(st),
 		Activity:    activity.New(st),
 		ProviderIDs: func() []string { return []string{"acme"} },
+		Clients:     clients,
 	}, console.Config{PublicURL: publicURL})
 	e.srv = httptest.NewServer(con)
 	t.Cleanup(e.srv.Close)

@@ -2,7 +2,9 @@ package console
 
 import (
 	"encoding/json"
+	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -31,7 +33,18 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	next := safeNext(r.PostFormValue("next"))
-	s, err := c.d.Sessions.OpenConsoleSession(r.Context(), r.PostFormValue("token"), c.ttl)
+	// Every attempt spends from the client's bucket before the token is looked at, so
+	// guessing is as slow here as with wrong tokens on the API.
+	client := c.d.Clients.ClientOf(r)
+	if wait := c.d.Clients.SpendClient(client); wait > 0 {
+		secs := max(int64(math.Ceil(wait.Seconds())), 1)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		c.log.Warn("sign-in rate-limited", "request_id", auth.RequestID(r.Context()), "client", client)
+		c.render(w, r, http.StatusTooManyRequests, "signin", view{Title: "Sign in", Data: signInView{Next: next,
+			Message: fmt.Sprintf("Too many sign-in attempts from this address; try again in %d seconds.", secs)}})
+		return
+	}
+	s, err := c.d.Sessions.OpenConsoleSession(r.Context(), r.PostFormValue("token"), client, c.ttl)
 	if err != nil {
 		status := statusOf(err)
 		msg := host.ErrorMessage(err)

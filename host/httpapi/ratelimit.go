@@ -134,11 +134,7 @@ func (h *Handler) rateLimit(next http.Handler) http.Handler {
 // clientLimited spends one token of the client address's bucket; when it is empty it
 // answers 429 and reports true.
 func (h *Handler) clientLimited(w http.ResponseWriter, r *http.Request) bool {
-	l := h.limits.Load()
-	if l.client == nil {
-		return false
-	}
-	d := l.client.take(clientKey(clientFrom(r)), l.now())
+	d := h.SpendClient(clientFrom(r))
 	if d > 0 {
 		h.tooMany(w, r, d, "too many requests without a valid token from this address")
 	}
@@ -150,4 +146,23 @@ func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, wait time.Dura
 	secs := int64(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 	h.WriteError(w, r, host.Errorf(host.ETOOMANY, "%s; retry in %ds", msg, max(secs, 1)))
+}
+
+// ClientOf is the client address of a request served beside the API rather than
+// through it (the operators' console), decided as for the API's own requests: the
+// trusted_proxies in force, ClientIP.
+func (h *Handler) ClientOf(r *http.Request) string {
+	return ClientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), h.httpConfig().TrustedProxies)
+}
+
+// SpendClient spends one token of client's per_client bucket, the one an anonymous or
+// wrong-token API request spends from, so a token guesser gains nothing by moving
+// between the API and the console's sign-in. It returns 0 when the request may go
+// ahead, else how long until it may be retried.
+func (h *Handler) SpendClient(client string) time.Duration {
+	l := h.limits.Load()
+	if l.client == nil {
+		return 0
+	}
+	return l.client.take(clientKey(client), l.now())
 }

@@ -34,12 +34,16 @@ type Store interface {
 
 // Service provisions users and tokens.
 type Service struct {
-	st    Store
-	audit *audit.Recorder
+	st      Store
+	audit   *audit.Recorder
+	signIns *audit.Throttle // console.signin_refused rows
+	now     func() time.Time
 }
 
 // New returns a Service.
-func New(st Store, rec *audit.Recorder) *Service { return &Service{st: st, audit: rec} }
+func New(st Store, rec *audit.Recorder) *Service {
+	return &Service{st: st, audit: rec, signIns: audit.NewThrottle(SignInAuditInterval, SignInAuditMax), now: time.Now}
+}
 
 // User is a host user.
 type User struct {

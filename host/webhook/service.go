@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/ingest"
@@ -103,9 +104,8 @@ type Service struct {
 	// maxAttempts is cfg.MaxAttempts, which SetMaxAttempts changes on reload.
 	maxAttempts atomic.Int64
 	log         hclog.Logger
-	limiter     *auditLimiter
+	throttle    *audit.Throttle // webhook.rejected rows
 	replays     *replayCache
-	budget      *rejectBudget
 	metrics     *metrics
 	now         func() time.Time
 }
@@ -135,14 +135,13 @@ func New(d Deps, cfg Config) *Service {
 		cfg.RejectAuditMax = 20
 	}
 	s := &Service{
-		d:       d,
-		cfg:     cfg,
-		log:     d.Logger.Named("webhook"),
-		limiter: newAuditLimiter(cfg.RejectAuditInterval, 10_000),
-		replays: newReplayCache(),
-		budget:  newRejectBudget(cfg.RejectAuditInterval, cfg.RejectAuditMax),
-		metrics: newMetrics(d.Registerer),
-		now:     time.Now,
+		d:        d,
+		cfg:      cfg,
+		log:      d.Logger.Named("webhook"),
+		throttle: audit.NewThrottle(cfg.RejectAuditInterval, cfg.RejectAuditMax),
+		replays:  newReplayCache(),
+		metrics:  newMetrics(d.Registerer),
+		now:      time.Now,
 	}
 	s.SetMaxAttempts(cfg.MaxAttempts)
 	return s
@@ -481,13 +480,9 @@ func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 		reason = sdk.ReasonUnknownAccount
 	}
 	s.metrics.rejections.WithLabelValues(dl.Provider, reason).Inc()
-	ok, suppressed := s.limiter.allow(dl.Provider+"|"+clientKey(dl.Client), now)
-	if ok {
-		var sum *rejectSummary
-		ok, sum = s.budget.take(dl.Provider, now)
-		if sum != nil {
-			s.auditRejectSummary(ctx, dl, *sum)
-		}
+	ok, suppressed, sum := s.throttle.Take(dl.Provider, audit.ClientKey(dl.Client), now)
+	if sum != nil {
+		s.auditRejectSummary(ctx, dl, *sum)
 	}
 	if ok {
 		details := store.Details{"client": dl.Client, "reason": errorText(cause), "reason_code": reason}
@@ -523,7 +518,7 @@ func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 
 // auditRejectSummary writes the one row that stands for the rejections an interval left
 // out of the audit trail.
-func (s *Service) auditRejectSummary(ctx context.Context, dl Delivery, sum rejectSummary) {
+func (s *Service) auditRejectSummary(ctx context.Context, dl Delivery, sum audit.Summary) {
 	_, err := s.d.Store.AppendAudit(ctx, store.AuditEvent{
 		At:        sum.To,
 		Action:    ActionRejectedSummary,

@@ -1,12 +1,12 @@
-package webhook
+package audit
 
 import (
 	"testing"
 	"time"
 )
 
-func TestAuditLimiter(t *testing.T) {
-	l := newAuditLimiter(time.Minute, 2)
+func TestKeyLimiter(t *testing.T) {
+	l := newKeyLimiter(time.Minute, 2)
 	t0 := time.Unix(1_700_000_000, 0)
 	steps := []struct {
 		key        string
@@ -34,8 +34,8 @@ func TestAuditLimiter(t *testing.T) {
 	}
 }
 
-func TestRejectBudget(t *testing.T) {
-	b := newRejectBudget(time.Minute, 3)
+func TestBudget(t *testing.T) {
+	b := newBudget(time.Minute, 3)
 	t0 := time.Unix(1_700_000_000, 0)
 	for i := 0; i < 10; i++ {
 		ok, sum := b.take("generic", t0.Add(time.Duration(i)*time.Second))
@@ -64,8 +64,8 @@ func TestClientKey(t *testing.T) {
 		"[2001:db8:1:2:ffff::1]:443": "2001:db8:1:2::/64",
 		"not an address":             "not an address",
 	} {
-		if got := clientKey(in); got != want {
-			t.Errorf("clientKey(%q) = %q, want %q", in, got, want)
+		if got := ClientKey(in); got != want {
+			t.Errorf("ClientKey(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
