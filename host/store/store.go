@@ -32,6 +32,7 @@ type options struct {
 	cipher   Cipher
 	now      func() time.Time
 	logger   hclog.Logger
+	claim    claimMode
 }
 
 // WithCipher sets the cipher for account credentials. Without one, reading or writing
@@ -52,6 +53,7 @@ type Store struct {
 	queries
 	db     *sqlx.DB
 	logger hclog.Logger
+	claim  *claim // Serving or Exclusive; nil otherwise
 }
 
 // Tx is a transaction from InTx. It has the same data methods as Store; methods that
@@ -84,11 +86,16 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	if err != nil {
 		return nil, err
 	}
+	var cl *claim
 	if d == dialectSQLite {
+		if cl, err = sqliteClaim(dsn, o.claim); err != nil {
+			return nil, err
+		}
 		createPrivate(dsn)
 	}
 	db, err := sqlx.Open(driver, dsn)
 	if err != nil {
+		cl.release()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if d == dialectSQLite {
@@ -106,11 +113,19 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := db.PingContext(ctx); err != nil {
+		cl.release()
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
+	if d == dialectPostgres {
+		if cl, err = postgresClaim(ctx, db.DB, o.claim); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	s := &Store{
 		db:     db,
+		claim:  cl,
 		logger: o.logger.Named("store"),
 		queries: queries{
 			q:      db,
@@ -188,7 +203,13 @@ func (s *Store) Close() error {
 	if s.prep != nil {
 		s.prep.close()
 	}
-	return s.db.Close()
+	// The claim's PostgreSQL session goes before the pool closes (Close would wait for
+	// it); the SQLite lock only after the database is closed, so a restore never finds
+	// the claim free while this process still has the file open.
+	s.claim.releaseSession()
+	err := s.db.Close()
+	s.claim.release()
+	return err
 }
 
 // DB exposes the underlying handle for tests and health checks.
@@ -197,8 +218,14 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 // Dialect reports "postgres" or "sqlite".
 func (s *Store) Dialect() string { return s.d.String() }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// Ping checks that the database answers and, on a Serving PostgreSQL store, that the
+// claim is still held (taken again when its session was lost).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return err
+	}
+	return s.claim.recheck(ctx)
+}
 
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back otherwise
 // (and on panic). fn must not call out to plugins or the network: on SQLite it holds

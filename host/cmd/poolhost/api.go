@@ -20,14 +20,16 @@ import (
 	"github.com/poolhost/poolhost/host/users"
 )
 
-// openAPIStore opens the database with the credentials keyring and, unless the config
-// says auto_migrate = false, applies pending migrations.
+// openAPIStore opens the database with the credentials keyring, claimed as served, and,
+// unless the config says auto_migrate = false, applies pending migrations.
 func openAPIStore(ctx context.Context, cfg *config.Config, s *server) (*store.Store, error) {
 	kr, err := keyring(cfg)
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithCipher(kr), store.WithLogger(s.log))
+	// Serving: held until the store closes at shutdown, so restore and migrate down refuse
+	// this database while the host runs.
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Serving(), store.WithCipher(kr), store.WithLogger(s.log))
 	if err != nil {
 		return nil, err
 	}

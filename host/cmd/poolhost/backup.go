@@ -48,7 +48,9 @@ stored apart.`,
 			Short: "put a SQLite backup in place of the database, checked with migrate verify",
 			Long: `restore checks the backup with migrate verify, then puts a copy of it in place of the
 database the config (or --database-url) names, removing that database's stale -wal and
--shm files. Stop the host first. An existing database is replaced only with --force.
+-shm files. Stop the host first: restore refuses, changing nothing, while a host serves
+the database (serve holds a lock on DATABASE.lock for its whole life). An existing
+database is replaced only with --force; --force never replaces one a host serves.
 A backup taken before an upgrade restores too: restore then says to run migrate up.`,
 			Example: `  systemctl stop poolhost
   poolhost restore --from /var/backups/poolhost-20260101T000000Z.db --force
@@ -56,7 +58,7 @@ A backup taken before an upgrade restores too: restore then says to run migrate 
 		}
 		db := storeFlags(c)
 		from := c.Flags().String("from", "", "the backup `file`")
-		force := c.Flags().Bool("force", false, "replace an existing database")
+		force := c.Flags().Bool("force", false, "replace an existing database (never one a running host serves)")
 		_ = c.MarkFlagRequired("from")
 		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
 			if err := restore(ctx, db, *from, *force, stdout); err != nil {
@@ -88,8 +90,16 @@ func restore(ctx context.Context, db *dbFlags, from string, force bool, stdout i
 	if _, err := os.Stat(from); err != nil {
 		return err
 	}
+	// Held until the new file is in place: a host serving the target refuses the restore
+	// (it would keep writing to the unlinked old file and lose every write), and a host
+	// starting meanwhile refuses to start. --force never overrides this.
+	release, err := store.ClaimSQLite(target)
+	if err != nil {
+		return inUseAdvice(err)
+	}
+	defer release()
 	if _, err := os.Stat(target); err == nil && !force {
-		return fmt.Errorf("%s exists: stop the host, then pass --force to replace it", target)
+		return fmt.Errorf("%s exists: pass --force to replace it", target)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.restoring")
 	if err != nil {

@@ -120,10 +120,12 @@ replicas, run migrate up once as a deploy step, then roll the replicas.`, `  poo
 back where the previous release left it; most rollbacks do not (see "Rolling back" in
 the README). It refuses, changing nothing, when a migration to undo is unknown to this
 binary or cannot be undone; then restore the backup taken before the upgrade. Undoing a
-migration drops what it added, data included: take a backup first.`,
+migration drops what it added, data included: take a backup first. Stop the host (every
+replica) first: down refuses while a host serves the database.`,
 			Example: "  poolhost migrate down --to 6 --config poolhost.hcl",
 		}
 		db := storeFlags(c)
+		db.exclusive = true // undoing a migration under a running host drops what it writes
 		to := c.Flags().Int64("to", 0, "the `version` to leave the schema at (required)")
 		_ = c.MarkFlagRequired("to")
 		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
@@ -150,7 +152,7 @@ migration drops what it added, data included: take a backup first.`,
 func withStore(ctx context.Context, db *dbFlags, name string, stderr io.Writer, fn func(*store.Store) int) int {
 	st, err := db.open(ctx, false)
 	if err != nil {
-		fmt.Fprintf(stderr, "poolhost %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "poolhost %s: %v\n", name, inUseAdvice(err))
 		return 1
 	}
 	defer st.Close()
@@ -161,6 +163,9 @@ func withStore(ctx context.Context, db *dbFlags, name string, stderr io.Writer, 
 type dbFlags struct {
 	config      *string
 	databaseURL *string
+	// exclusive: the command would lose a running host's writes, so it opens the
+	// database with store.Exclusive and refuses while a host serves it.
+	exclusive bool
 }
 
 func storeFlags(c *cobra.Command) *dbFlags {
@@ -184,7 +189,11 @@ func (f *dbFlags) open(ctx context.Context, migrateFirst bool) (*store.Store, er
 		}
 		url, autoMigrate = cfg.DatabaseURL, cfg.AutoMigrate
 	}
-	st, err := store.Open(ctx, url)
+	var opts []store.Option
+	if f.exclusive {
+		opts = append(opts, store.Exclusive())
+	}
+	st, err := store.Open(ctx, url, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +204,14 @@ func (f *dbFlags) open(ctx context.Context, migrateFirst bool) (*store.Store, er
 		}
 	}
 	return st, nil
+}
+
+// inUseAdvice adds to a refusal because a host serves the database how to stop it.
+func inUseAdvice(err error) error {
+	if !errors.Is(err, store.ErrServing) {
+		return err
+	}
+	return fmt.Errorf("%w. Nothing was changed. Stop the host (systemctl stop poolhost, or SIGTERM to its process; with PostgreSQL, every replica), then run this again", err)
 }
 
 // exitCode maps an error to the CLI's exit status: 2 for bad input, 1 otherwise.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/poolhost/poolhost/host/internal/pgtest"
@@ -83,7 +84,14 @@ func TestRollingUpgrade(t *testing.T) {
 		t.Fatalf("%d readings acknowledged, want 20", len(acked))
 	}
 
-	// An old binary cannot undo a migration it does not know.
+	// An old binary cannot undo a migration it does not know. migrate down refuses while
+	// a host serves the database, so the replicas stop first.
+	for _, srv := range []*served{oldSrv, newSrv} {
+		_ = srv.cmd.Process.Signal(syscall.SIGTERM)
+		if code := srv.wait(t); code != 0 {
+			t.Fatalf("replica exited %d", code)
+		}
+	}
 	if code, _, stderr := runCLI(t, old, "migrate", "down", "--to", "7", "--database-url", dbURL); code != 1 || !strings.Contains(stderr, "with the binary that applied it") {
 		t.Fatalf("old binary's migrate down past 99999: %d %s", code, stderr)
 	}
