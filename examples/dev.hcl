@@ -37,7 +37,7 @@ poll_worker {
 
 plugins {
   start_timeout   = "10s"
-  health_interval = "10s"
+  health_interval = "2s"
   max_restarts    = 5
   restart_window  = "5m"
 }

@@ -87,7 +87,7 @@ ingest {
 
 plugins {
   start_timeout   = "15s"
-  health_interval = "15s"
+  health_interval = "2s" # with health_timeout: how soon a hung plugin is noticed
   health_timeout  = "3s"
   health_failures = 3
   max_restarts    = 5

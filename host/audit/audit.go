@@ -20,6 +20,7 @@ const (
 	DeviceLinked            = "device.linked"
 	DeviceUnlinked          = "device.unlinked"
 	ProviderReloaded        = "provider.reloaded"
+	PluginRestarted         = "plugin.restarted" // a running plugin went down (exited, unresponsive, unhealthy): restarted, or failed
 	MemberChanged           = "member.changed"
 	PoolConfigured          = "pool.configured"
 	TestSessionDeleted      = "test_session.deleted"

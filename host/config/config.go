@@ -144,10 +144,14 @@ type Ingest struct {
 
 // Plugins configures supervision of the plugin processes.
 type Plugins struct {
-	StartTimeout   time.Duration // handshake budget; default 10s
-	HealthInterval time.Duration // default 10s
+	StartTimeout time.Duration // handshake budget; default 10s
+	// HealthInterval: a plugin that stops answering is noticed within HealthInterval +
+	// HealthTimeout (it is then "unresponsive" and restarted after
+	// pluginmgr.UnresponsiveGrace), so both are short. Default 2s.
+	HealthInterval time.Duration
 	HealthTimeout  time.Duration // default 2s
-	// HealthFailures consecutive failed health checks count as a hang. Default 3.
+	// HealthFailures consecutive health checks answered with an error restart the
+	// plugin. Default 3. (A check that gets no answer at all needs only one.)
 	HealthFailures int
 	// MaxRestarts restarts within RestartWindow mark the provider failed. Default 5 in 5m.
 	MaxRestarts   int
@@ -276,7 +280,7 @@ var (
 	}
 	DefaultPlugins = Plugins{
 		StartTimeout:   10 * time.Second,
-		HealthInterval: 10 * time.Second,
+		HealthInterval: 2 * time.Second,
 		HealthTimeout:  2 * time.Second,
 		HealthFailures: 3,
 		MaxRestarts:    5,

@@ -25,9 +25,13 @@ const (
 	StateRunning  State = "running"  // serving calls
 	StateBackoff  State = "backoff"  // waiting to restart after an exit, hang or failed start
 	StateFailed   State = "failed"   // given up until the next Reload
+	// StateUnresponsive: the process is there but did not answer in time (hung,
+	// stopped, overloaded). Calls are refused at once while it is probed; it is
+	// restarted unless it answers again within UnresponsiveGrace.
+	StateUnresponsive State = "unresponsive"
 )
 
-var allStates = []State{StateDisabled, StateStarting, StateRunning, StateBackoff, StateFailed}
+var allStates = []State{StateDisabled, StateStarting, StateRunning, StateUnresponsive, StateBackoff, StateFailed}
 
 // Status is a provider's supervision state, for the admin API, metrics and
 // `poolhost plugins check`.
@@ -62,6 +66,24 @@ type Status struct {
 // cancelling them.
 var StopGrace = 2 * time.Second
 
+// UnresponsiveGrace is how long an unresponsive plugin is probed before it is killed
+// and restarted: long enough to ride out a pause (a GC, a loaded box), short enough that
+// deliveries are not refused for long. ProbeEvery is the pause between probes.
+var (
+	UnresponsiveGrace = 3 * time.Second
+	ProbeEvery        = 250 * time.Millisecond
+)
+
+// Restart is what the manager reports when a plugin that was running went down: why
+// (it exited, stopped answering, failed its health checks), which process it was, and
+// whether it is restarted or, its restart budget spent, failed until the next reload.
+type Restart struct {
+	Provider string
+	Reason   string
+	PID      int
+	GaveUp   bool
+}
+
 // Manager supervises the plugins of every configured provider.
 type Manager struct {
 	log     hclog.Logger
@@ -70,11 +92,29 @@ type Manager struct {
 	// reconcile serialises Start, Reload and Close.
 	reconcile sync.Mutex
 
-	mu      sync.Mutex
-	cfg     *config.Config
-	plugins map[string]*Plugin
-	order   []string
-	closed  bool
+	mu        sync.Mutex
+	cfg       *config.Config
+	plugins   map[string]*Plugin
+	order     []string
+	closed    bool
+	onRestart func(Restart)
+}
+
+// OnRestart sets a function told of every restart of a plugin that was running (the
+// audit trail's plugin.restarted). It runs on the supervision goroutine: keep it short.
+func (m *Manager) OnRestart(fn func(Restart)) {
+	m.mu.Lock()
+	m.onRestart = fn
+	m.mu.Unlock()
+}
+
+func (m *Manager) restarted(r Restart) {
+	m.mu.Lock()
+	fn := m.onRestart
+	m.mu.Unlock()
+	if fn != nil {
+		fn(r)
+	}
 }
 
 // New returns a Manager for cfg's providers; nothing runs until Start. Metrics are

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/sdk"
@@ -683,5 +685,140 @@ func TestMalformedPluginLogLineCannotCrashTheHost(t *testing.T) {
 	}
 	if st := status(t, m, "alpha"); st.State != pluginmgr.StateRunning || st.Restarts != 0 {
 		t.Errorf("status = %+v, want running without restarts", st)
+	}
+}
+
+// TestStoppedPluginIsUnresponsive: a plugin process stopped with SIGSTOP (hung as far
+// as the host can tell) is reported unresponsive after one unanswered health check
+// under the default health settings — not after three — its calls are refused at once
+// rather than after their deadline, and it is killed and restarted after
+// UnresponsiveGrace, the restart reported with the reason.
+func TestStoppedPluginIsUnresponsive(t *testing.T) {
+	e := newEnv(t)
+	e.plugins = `
+  start_timeout   = "30s"
+  max_restarts    = 5
+  backoff_base    = "50ms"
+  backoff_cap     = "200ms"
+` // health_interval, health_timeout, health_failures: the defaults
+	e.installID("alpha")
+	m, reg, err := e.manager(e.config(`provider "alpha" {
+  webhooks = true
+  timeouts { webhook = "60s" }
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarts := make(chan pluginmgr.Restart, 4)
+	m.OnRestart(func(r pluginmgr.Restart) { restarts <- r })
+	first := status(t, m, "alpha")
+	t.Cleanup(func() { _ = syscall.Kill(first.PID, syscall.SIGCONT) })
+	if err := syscall.Kill(first.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	waitFor(t, "the stopped plugin reported unresponsive", func() bool {
+		return status(t, m, "alpha").State == pluginmgr.StateUnresponsive
+	})
+	// Health interval + health timeout by default: 4 s. Logged, not asserted: a loaded
+	// box may take longer, and the logic, not the clock, is what is tested.
+	t.Logf("unresponsive %v after SIGSTOP", time.Since(stopped).Round(time.Millisecond))
+	if s := status(t, m, "alpha"); !strings.Contains(s.LastError, "unresponsive") || s.PID != first.PID {
+		t.Errorf("while unresponsive: %+v", s)
+	}
+	if v := gaugeValue(t, reg, "poolhost_plugin_state", map[string]string{"provider": "alpha", "state": "unresponsive"}); v != 1 {
+		t.Errorf("poolhost_plugin_state{state=unresponsive} = %v", v)
+	}
+
+	// A call now is refused before it reaches the plugin: its 60 s deadline is not
+	// waited out.
+	p, err := m.Get("alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Webhook(context.Background(), sdk.WebhookRequest{Body: []byte(`{}`)})
+	if !errors.Is(err, pluginmgr.ErrUnavailable) || !strings.Contains(err.Error(), "unresponsive") {
+		t.Errorf("a webhook while unresponsive: %v, want ErrUnavailable saying unresponsive", err)
+	}
+
+	var after pluginmgr.Status
+	waitFor(t, "the stopped plugin replaced", func() bool {
+		after = status(t, m, "alpha")
+		return after.State == pluginmgr.StateRunning && after.PID != first.PID && after.PID != 0
+	})
+	if after.Restarts != 1 {
+		t.Errorf("restarts = %d, want 1", after.Restarts)
+	}
+	select {
+	case r := <-restarts:
+		if r.Provider != "alpha" || r.PID != first.PID || r.GaveUp || !strings.Contains(r.Reason, "unresponsive") {
+			t.Errorf("restart reported as %+v", r)
+		}
+	default:
+		t.Error("the restart was not reported")
+	}
+	waitFor(t, "the stopped process killed", func() bool { return !alive(first.PID) })
+}
+
+// gaugeValue reads one gauge from reg.
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, mt := range mf.GetMetric() {
+			for _, lp := range mt.GetLabel() {
+				if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			return mt.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no %s%v", name, labels)
+	return 0
+}
+
+// TestCallDeadlineProbesAtOnce: with health checks far apart, a call that hits its
+// deadline on a stopped plugin makes the supervisor probe it at once, and the plugin
+// is reported unresponsive without waiting for the next health check.
+func TestCallDeadlineProbesAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.plugins = `
+  start_timeout   = "30s"
+  health_interval = "1h"
+  health_timeout  = "1s"
+`
+	e.installID("alpha")
+	m, _, err := e.manager(e.config(`provider "alpha" {
+  webhooks = true
+  timeouts { webhook = "1s" }
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := status(t, m, "alpha")
+	t.Cleanup(func() { _ = syscall.Kill(first.PID, syscall.SIGCONT) })
+	if err := syscall.Kill(first.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Get("alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Webhook(context.Background(), sdk.WebhookRequest{Body: []byte(`{}`)}); err == nil {
+		t.Fatal("a stopped plugin answered")
+	}
+	waitFor(t, "the plugin reported unresponsive after a call's deadline", func() bool {
+		return status(t, m, "alpha").State == pluginmgr.StateUnresponsive
+	})
+	if s := status(t, m, "alpha"); !strings.Contains(s.LastError, "webhook did not answer within its 1s deadline") {
+		t.Errorf("last error %q, want the call that hit its deadline", s.LastError)
 	}
 }

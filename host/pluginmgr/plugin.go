@@ -196,7 +196,9 @@ func (p *Plugin) Health(ctx context.Context) error {
 }
 
 // call runs fn against the running instance under the method's deadline. The call is
-// also cancelled when the instance is stopped, so nothing waits on a dying process.
+// also cancelled when the instance is stopped or found unresponsive, so nothing waits
+// on a dying or hung process. A call that hits its own deadline makes the plugin
+// suspect: the supervisor probes it at once (see watch).
 func (p *Plugin) call(ctx context.Context, method string, timeout func(config.Timeouts) time.Duration, fn func(context.Context, *grpcplugin.Client) error) error {
 	start := time.Now()
 	inst, d, err := p.acquire()
@@ -206,16 +208,26 @@ func (p *Plugin) call(ctx context.Context, method string, timeout func(config.Ti
 	}
 	defer inst.release()
 
-	ctx, cancel := context.WithTimeout(ctx, timeout(d))
+	limit := timeout(d)
+	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	stop := context.AfterFunc(inst.ctx, cancel)
 	defer stop()
+	hung := inst.hungCtx()
+	stopHung := context.AfterFunc(hung, cancel)
+	defer stopHung()
 
-	err = fn(ctx, inst.adapter)
+	err = fn(cctx, inst.adapter)
 	if err != nil {
-		if inst.ctx.Err() != nil || inst.client.Exited() {
+		switch {
+		case inst.ctx.Err() != nil || inst.client.Exited():
 			err = fmt.Errorf("%w: %s %s: %w", ErrUnavailable, p.id, method, err)
-		} else {
+		case hung.Err() != nil:
+			err = fmt.Errorf("%w: %s is unresponsive (%s aborted)", ErrUnavailable, p.id, method)
+		default:
+			if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+				inst.markSuspect(fmt.Sprintf("%s did not answer within its %v deadline", method, limit))
+			}
 			err = fmt.Errorf("%s %s: %w", p.id, method, err)
 		}
 	}
@@ -228,6 +240,11 @@ func (p *Plugin) acquire() (*instance, config.Timeouts, error) {
 	defer p.mu.Unlock()
 	if !p.cfg.Enabled || p.removed {
 		return nil, config.Timeouts{}, fmt.Errorf("%w: %s", ErrNotFound, p.id)
+	}
+	if p.state == StateUnresponsive {
+		// Refused at once: a caller (a webhook sender) hears 503 now, not after the
+		// deadline, and the plugin is not sent more work it cannot answer.
+		return nil, config.Timeouts{}, fmt.Errorf("%w: %s is unresponsive", ErrUnavailable, p.id)
 	}
 	if p.inst == nil || !p.inst.acquire() {
 		return nil, config.Timeouts{}, fmt.Errorf("%w: %s is %s", ErrUnavailable, p.id, p.state)

@@ -50,10 +50,49 @@ type instance struct {
 	cancel  context.CancelFunc
 	cleanup func() // removes a bundle's private copy once the process is gone
 
+	// suspect carries why a call hit its deadline; the watch loop probes at once.
+	suspect chan string
+
 	mu       sync.Mutex
 	inflight int
 	stopping bool
 	drained  chan struct{}
+	// hung is cancelled while the plugin is unresponsive, aborting the calls waiting on
+	// it; a fresh one replaces it when the plugin answers again.
+	hung   context.Context
+	unhang context.CancelFunc
+}
+
+func newInstance(client *plugin.Client, cleanup func()) *instance {
+	ctx, cancel := context.WithCancel(context.Background())
+	hung, unhang := context.WithCancel(context.Background())
+	return &instance{client: client, ctx: ctx, cancel: cancel, cleanup: cleanup, suspect: make(chan string, 1), hung: hung, unhang: unhang}
+}
+
+// markSuspect asks the watch loop to probe the plugin now; one pending ask is enough.
+func (i *instance) markSuspect(why string) {
+	select {
+	case i.suspect <- why:
+	default:
+	}
+}
+
+func (i *instance) hungCtx() context.Context {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.hung
+}
+
+// setHung aborts the calls in flight (true), or lets new calls wait again (false).
+func (i *instance) setHung(hung bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	switch {
+	case hung:
+		i.unhang()
+	case i.hung.Err() != nil:
+		i.hung, i.unhang = context.WithCancel(context.Background())
+	}
 }
 
 func (i *instance) acquire() bool {
@@ -356,7 +395,7 @@ func (p *Plugin) supervise(sup *supervisor) {
 				return
 			}
 			inst.kill()
-			log.Error("plugin down; restarting", "error", err)
+			log.Error("plugin down; restarting", "error", err, "pid", inst.pid)
 		} else {
 			log.Error("plugin start failed", "error", err)
 		}
@@ -366,7 +405,11 @@ func (p *Plugin) supervise(sup *supervisor) {
 		pcfg := p.pcfg
 		p.mu.Unlock()
 		var permanent *startError
-		if errors.As(err, &permanent) || exhausted {
+		giveUp := errors.As(err, &permanent) || exhausted
+		if !began.IsZero() {
+			p.m.restarted(Restart{Provider: p.id, Reason: err.Error(), PID: inst.pid, GaveUp: giveUp})
+		}
+		if giveUp {
 			if exhausted && permanent == nil {
 				log.Error("plugin failed too often; giving up until reload", "max_restarts", pcfg.MaxRestarts, "window", pcfg.RestartWindow)
 			}
@@ -395,7 +438,9 @@ func (p *Plugin) setRunning(inst *instance) {
 }
 
 // watch returns nil when sup is cancelled, or why the plugin must be restarted: its
-// process exited, or it failed HealthFailures health checks in a row (a hang).
+// process exited, it stayed unresponsive for UnresponsiveGrace, or it answered
+// HealthFailures health checks in a row with an error. A health check or a call that
+// gets no answer in time makes it unresponsive at once (see unresponsive).
 func (p *Plugin) watch(sup *supervisor, inst *instance) error {
 	p.mu.Lock()
 	pcfg := p.pcfg
@@ -406,6 +451,7 @@ func (p *Plugin) watch(sup *supervisor, inst *instance) error {
 	defer health.Stop()
 	misses := 0
 	for {
+		var err error
 		select {
 		case <-sup.ctx.Done():
 			return nil
@@ -413,26 +459,89 @@ func (p *Plugin) watch(sup *supervisor, inst *instance) error {
 			if inst.client.Exited() {
 				return errors.New("plugin process exited")
 			}
+			continue
+		case why := <-inst.suspect:
+			// A call hit its deadline: a slow upstream, or a plugin that no longer
+			// answers. One health check tells them apart.
+			err = p.probe(sup.ctx, inst)
+			if errors.Is(err, errNoAnswer) {
+				err = fmt.Errorf("%s, and a health check got no answer either: %w", why, err)
+			}
 		case <-health.C:
-			p.mu.Lock()
-			timeout := p.cfg.Timeouts.Health
-			p.mu.Unlock()
-			ctx, cancel := context.WithTimeout(sup.ctx, timeout)
-			err := inst.adapter.Health(ctx)
-			cancel()
-			if sup.ctx.Err() != nil {
-				return nil
+			err = p.probe(sup.ctx, inst)
+		}
+		if sup.ctx.Err() != nil {
+			return nil
+		}
+		switch {
+		case err == nil:
+			misses = 0
+		case errors.Is(err, errNoAnswer):
+			misses = 0
+			if err := p.unresponsive(sup, inst, err); err != nil || sup.ctx.Err() != nil {
+				return err
 			}
-			if err != nil {
-				misses++
-				p.m.log.Warn("plugin health check failed", "provider", p.id, "misses", misses, "error", err)
-				if misses >= pcfg.HealthFailures {
-					return fmt.Errorf("plugin unhealthy: %d health checks failed in a row, last: %w", misses, err)
-				}
-			} else {
-				misses = 0
+		default:
+			misses++
+			p.m.log.Warn("plugin health check failed", "provider", p.id, "misses", misses, "error", err)
+			if misses >= pcfg.HealthFailures {
+				return fmt.Errorf("plugin unhealthy: %d health checks failed in a row, last: %w", misses, err)
 			}
-			health.Reset(pcfg.HealthInterval)
+		}
+		health.Reset(pcfg.HealthInterval)
+	}
+}
+
+// errNoAnswer: a health check ran out of time — the plugin did not answer at all, as
+// opposed to answering that it is unhealthy.
+var errNoAnswer = errors.New("no answer")
+
+// probe runs one health check under the health deadline.
+func (p *Plugin) probe(ctx context.Context, inst *instance) error {
+	p.mu.Lock()
+	timeout := p.cfg.Timeouts.Health
+	p.mu.Unlock()
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := inst.adapter.Health(pctx)
+	if err != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("health check: %w within %v", errNoAnswer, timeout)
+	}
+	return err
+}
+
+// unresponsive marks the plugin unresponsive — calls refused and in-flight ones
+// aborted, so webhooks get 503 with Retry-After at once — and probes it every
+// ProbeEvery. It returns nil once the plugin answers again (running again) or sup is
+// cancelled, and an error to restart it when UnresponsiveGrace passes without an answer.
+func (p *Plugin) unresponsive(sup *supervisor, inst *instance, cause error) error {
+	log := p.m.log.With("provider", p.id, "pid", inst.pid)
+	log.Error("plugin unresponsive; refusing its calls while it is probed", "error", cause, "grace", UnresponsiveGrace.String())
+	p.mu.Lock()
+	p.lastErr = "unresponsive: " + cause.Error()
+	p.mu.Unlock()
+	p.setState(StateUnresponsive)
+	inst.setHung(true)
+	since := time.Now()
+	for {
+		if !sleep(sup.ctx, ProbeEvery) {
+			return nil
+		}
+		if inst.client.Exited() {
+			return fmt.Errorf("plugin process exited while unresponsive (%w)", cause)
+		}
+		err := p.probe(sup.ctx, inst)
+		if sup.ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			log.Info("plugin answers again", "unresponsive_for", time.Since(since).Round(time.Millisecond).String())
+			inst.setHung(false)
+			p.setState(StateRunning)
+			return nil
+		}
+		if waited := time.Since(since); waited >= UnresponsiveGrace {
+			return fmt.Errorf("plugin unresponsive for %v: %w", waited.Round(time.Millisecond), cause)
 		}
 	}
 }
@@ -492,8 +601,7 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		}
 		return nil, fmt.Errorf("start plugin: %w", err)
 	}
-	ictx, cancel := context.WithCancel(context.Background())
-	inst := &instance{client: client, ctx: ictx, cancel: cancel, cleanup: art.cleanup}
+	inst := newInstance(client, art.cleanup)
 	started = true
 	if rc := client.ReattachConfig(); rc != nil {
 		inst.pid = rc.Pid

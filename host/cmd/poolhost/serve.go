@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/buildinfo"
 	"github.com/poolhost/poolhost/host/config"
@@ -113,6 +114,15 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 		return nil, err
 	}
 	s.store = st
+	// A plugin the supervisor had to restart is an operator's business: audited with
+	// the reason. Written off the supervision goroutine, which must not wait on the
+	// database to restart the plugin.
+	rec := audit.NewRecorder(audit.StoreWriter(st), log)
+	s.plugins.OnRestart(func(r pluginmgr.Restart) {
+		details := map[string]any{"reason": r.Reason, "pid": r.PID, "restarted": !r.GaveUp}
+		go rec.Record(context.Background(), audit.Entry{Action: audit.PluginRestarted, Actor: auth.System("supervisor"),
+			Provider: r.Provider, TargetType: "plugin", TargetID: r.Provider, Details: details})
+	})
 	// Say once at start what readiness will say on every probe: a schema ahead but
 	// compatible (mid-roll), or why this binary will not be ready.
 	if state, err := st.SchemaState(ctx); err == nil {
