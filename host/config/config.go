@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"time"
+
+	"github.com/poolhost/poolhost/sdk/judge"
 )
 
 // Config is a loaded and validated configuration. Every field holds its final value:
@@ -274,8 +276,8 @@ var (
 		Lease:     2 * time.Minute,
 	}
 	DefaultIngest = Ingest{
-		MaxFutureSkew:       5 * time.Minute,
-		MaxPastAge:          30 * 24 * time.Hour,
+		MaxFutureSkew:       judge.DefaultWindow.MaxFutureSkew,
+		MaxPastAge:          judge.DefaultWindow.MaxPastAge,
 		DeliveryIDRetention: 30 * 24 * time.Hour,
 	}
 	DefaultPlugins = Plugins{
@@ -288,13 +290,14 @@ var (
 		BackoffBase:    500 * time.Millisecond,
 		BackoffCap:     30 * time.Second,
 
-		MaxMessageBytes:    16 << 20,
-		MaxReadingsPerCall: 10000,
-		MaxDeviceIDBytes:   256,
-		MaxDeliveryIDBytes: 256,
-		MaxMetricBytes:     64,
-		MaxUnitBytes:       32,
-		MaxRawPayloadBytes: 64 << 10,
+		// The caps are sdk/judge's, which the conformance kit applies too.
+		MaxMessageBytes:    judge.DefaultCaps.MaxMessageBytes,
+		MaxReadingsPerCall: judge.DefaultCaps.MaxReadingsPerCall,
+		MaxDeviceIDBytes:   judge.DefaultCaps.MaxDeviceIDBytes,
+		MaxDeliveryIDBytes: judge.DefaultCaps.MaxDeliveryIDBytes,
+		MaxMetricBytes:     judge.DefaultCaps.MaxMetricBytes,
+		MaxUnitBytes:       judge.DefaultCaps.MaxUnitBytes,
+		MaxRawPayloadBytes: judge.DefaultCaps.MaxRawPayloadBytes,
 	}
 	DefaultTimeouts = Timeouts{
 		Describe:      5 * time.Second,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/judge"
 )
 
 // Test sessions a provider submits (sdk.TestSession) travel with readings in one
@@ -17,15 +18,15 @@ import (
 
 // TestMethods are the methods of a water test. A provider's session with another
 // method, or none, is stored as "other".
-var TestMethods = []string{"strips", "drops", "photometer", "lab", "other"}
+var TestMethods = judge.Methods
 
 // Reasons a whole test session is dropped, besides the readings' time and device ones.
 const (
 	// DropNoResults: none of the session's results could be kept.
-	DropNoResults = "no_results"
+	DropNoResults = judge.NoResults
 	// DropDuplicateMetric: a session has one result per metric; a repeated one is
 	// dropped (a result's reason, like the measurement ones).
-	DropDuplicateMetric = "duplicate_metric"
+	DropDuplicateMetric = judge.DuplicateMetric
 )
 
 // SessionsResult counts what became of a request's test sessions.
@@ -59,33 +60,22 @@ func (r *SessionsResult) clone() *SessionsResult {
 }
 
 // DroppedResult says why one submitted result was not kept.
-type DroppedResult struct {
-	Index  int    `json:"index"`
-	Metric string `json:"metric"`
-	Reason string `json:"reason"`
-}
+type DroppedResult = judge.DroppedResult
 
 // CheckResults judges a session's results exactly as readings' values are
-// (CheckMeasurement): the kept ones in canonical units, and the dropped ones with their
-// reasons. A metric given twice keeps its first result. Members' sessions (host/pools)
-// and providers' go through it alike.
+// (judge.Results): the kept ones in canonical units, and the dropped ones with their
+// reasons. Members' sessions (host/pools) and providers' go through it alike.
 func CheckResults(in []sdk.TestResult) ([]store.TestResult, []DroppedResult) {
-	kept := []store.TestResult{}
-	dropped := []DroppedResult{}
-	var seen []string
+	kept, dropped := judge.Results(in)
+	return storeResults(kept), dropped
+}
+
+func storeResults(in []judge.Result) []store.TestResult {
+	out := make([]store.TestResult, len(in))
 	for i, r := range in {
-		m, reason := CheckMeasurement(r.Metric, r.Value, r.Unit, sdk.QualityUnknown)
-		if reason == "" && slices.Contains(seen, r.Metric) {
-			reason = DropDuplicateMetric
-		}
-		if reason != "" {
-			dropped = append(dropped, DroppedResult{Index: i, Metric: r.Metric, Reason: reason})
-			continue
-		}
-		seen = append(seen, r.Metric)
-		kept = append(kept, store.TestResult{Metric: r.Metric, Value: m.Value, Unit: m.Unit, Quality: string(m.Quality)})
+		out[i] = store.TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Quality: string(r.Quality)}
 	}
-	return kept, dropped
+	return out
 }
 
 // checkedSession is a provider's session that passed the device-independent checks.
@@ -109,28 +99,17 @@ func (p *pending) prepareSessions(win Window) {
 		seen[id] = true
 	}
 	for _, s := range p.req.TestSessions {
-		kept, dropped := CheckResults(s.Results)
+		k, dropped, reason := judge.Session(s, p.receivedAt, win)
 		for _, d := range dropped {
 			sr.ResultsDropped[d.Reason]++
 		}
-		if len(kept) == 0 {
-			sr.Dropped[DropNoResults]++
-			continue
-		}
-		at, untimed := s.TakenAt, s.TakenAt.IsZero()
-		if untimed {
-			at = p.receivedAt
-		}
-		if reason := win.Check(at, p.receivedAt); reason != "" {
+		if reason != "" {
 			sr.Dropped[reason]++
 			continue
 		}
-		method := s.Method
-		if !slices.Contains(TestMethods, method) {
-			method = "other"
-		}
+		untimed := k.Untimed
 		p.sessions = append(p.sessions, checkedSession{
-			in: s, takenAt: at.UTC().Truncate(time.Microsecond), untimed: untimed, method: method, results: kept,
+			in: s, takenAt: k.TakenAt, untimed: untimed, method: k.Method, results: storeResults(k.Results),
 		})
 		if untimed && p.req.DeliveryID != "" {
 			p.untimedDelivery = true

@@ -17,6 +17,7 @@ import (
 
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
+	"github.com/poolhost/poolhost/sdk/judge"
 )
 
 // BuildBinary builds the main package pkg ("." or a path like "./cmd/poolhost-provider-acme",
@@ -99,6 +100,9 @@ func launch(path string, logOut io.Writer, level hclog.Level) (*grpcplugin.Clien
 		StartTimeout:     time.Minute, // generous: CI machines are slow and busy
 		Logger:           logger,      // the plugin's stderr goes through the relay, which a malformed line cannot panic
 		Stderr:           stderr,
+		// The host's cap on one message, with its words: an answer too large for the
+		// host is too large here.
+		GRPCDialOptions: grpcplugin.MaxMessage(judge.DefaultCaps.MaxMessageBytes, nil),
 	})
 	rpc, err := pc.Client()
 	if err != nil {

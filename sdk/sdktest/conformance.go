@@ -15,7 +15,7 @@ import (
 
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
-	"github.com/poolhost/poolhost/sdk/metric"
+	"github.com/poolhost/poolhost/sdk/judge"
 )
 
 // Target is what the conformance checks call: an adapter in this process ([Direct]) or
@@ -353,10 +353,16 @@ func (k *checker) webhookChecks(f Fixtures) []Result {
 		r := Result{Check: "webhook/valid-accepted/" + w.Name}
 		if err != nil {
 			r.Err = fmt.Errorf("a valid delivery failed: %w", err)
-		} else if err := checkReadings(res.Readings, req.ReceivedAt, true); err != nil {
+		} else if err := judgeAnswer(f, req.ReceivedAt, judge.Answer{DeliveryID: res.DeliveryID, ProviderAccountID: res.ProviderAccountID,
+			Readings: res.Readings, TestSessions: res.TestSessions}); err != nil {
+			r.Err = err
+		} else if err := checkReadings(res.Readings, res.TestSessions); err != nil {
 			r.Err = err
 		} else {
 			r.Detail = fmt.Sprintf("accepted, %d readings", len(res.Readings))
+			if len(res.TestSessions) > 0 {
+				r.Detail += fmt.Sprintf(", %d test sessions", len(res.TestSessions))
+			}
 		}
 		out = append(out, r)
 	}
@@ -480,36 +486,45 @@ func checkShape(rs []sdk.Reading) error {
 	return nil
 }
 
-// checkReadings: vocabulary metrics, known units, finite values, a device id, a known
-// quality and, for valid fixtures, a measurement time near the receive time.
-func checkReadings(rs []sdk.Reading, receivedAt time.Time, checkTimes bool) error {
+// judgeAnswer judges a valid delivery's answer as the host would (sdk/judge, the package
+// the host's ingest calls): refused whole with the cap named, or each reading, test
+// session and result the host would drop, with the host's reason.
+func judgeAnswer(f Fixtures, receivedAt time.Time, a judge.Answer) error {
+	w := f.Window
+	if w == (judge.Window{}) {
+		w = judge.DefaultWindow
+	}
+	problems := judge.Judge(f.Caps, w, receivedAt, a).Problems(a)
+	if len(problems) == 0 {
+		return nil
+	}
+	const show = 10
+	more := ""
+	if len(problems) > show {
+		more = fmt.Sprintf("\n… and %d more", len(problems)-show)
+		problems = problems[:show]
+	}
+	return fmt.Errorf("the host would not keep all of it:\n%s%s", strings.Join(problems, "\n"), more)
+}
+
+// checkReadings is what judgeAnswer leaves to the host's database, checked as far as the
+// kit can: every reading and test session names its device (the host drops one without
+// as unknown_device), and a reading's quality is one of the vocabulary's (the host
+// stores another as suspect).
+func checkReadings(rs []sdk.Reading, ss []sdk.TestSession) error {
 	for i, r := range rs {
-		if _, ok := metric.Lookup(r.Metric); !ok {
-			return fmt.Errorf("reading %d: metric %q is not in the sdk/metric vocabulary", i, r.Metric)
-		}
-		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
-			return fmt.Errorf("reading %d (%s): value %v is not finite", i, r.Metric, r.Value)
-		}
-		if r.Unit != "" {
-			if _, err := metric.Normalize(r.Metric, r.Value, r.Unit); errors.Is(err, metric.ErrUnknownUnit) {
-				return fmt.Errorf("reading %d (%s): unit %q is not one sdk/metric knows for it", i, r.Metric, r.Unit)
-			}
-		}
 		if r.ProviderDeviceID == "" {
-			return fmt.Errorf("reading %d (%s): no provider device id", i, r.Metric)
+			return fmt.Errorf("reading %d (%s): no provider device id; the host would drop it as unknown_device", i, r.Metric)
 		}
 		switch r.Quality {
 		case sdk.QualityUnknown, sdk.QualityGood, sdk.QualitySuspect, sdk.QualityOutOfRange:
 		default:
-			return fmt.Errorf("reading %d (%s): unknown quality %q", i, r.Metric, r.Quality)
+			return fmt.Errorf("reading %d (%s): unknown quality %q; the host would store it as suspect", i, r.Metric, r.Quality)
 		}
-		if checkTimes && r.HasTime() {
-			if r.RecordedAt.After(receivedAt.Add(24 * time.Hour)) {
-				return fmt.Errorf("reading %d (%s): recorded_at %s is after the receive time %s", i, r.Metric, r.RecordedAt, receivedAt)
-			}
-			if r.RecordedAt.Before(receivedAt.AddDate(-10, 0, 0)) {
-				return fmt.Errorf("reading %d (%s): recorded_at %s is years before the receive time %s (a unit mix-up?)", i, r.Metric, r.RecordedAt, receivedAt)
-			}
+	}
+	for i, s := range ss {
+		if s.ProviderDeviceID == "" {
+			return fmt.Errorf("test session %d: no provider device id; the host would drop it as unknown_device", i)
 		}
 	}
 	return nil

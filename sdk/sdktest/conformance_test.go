@@ -67,7 +67,18 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 	})
 	t.Run(`emits "pH"`, func(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.EmitsPH()), fx)
-		wantFailure(t, rs, "webhook/valid-accepted/ph", `metric "pH" is not in the sdk/metric vocabulary`)
+		wantFailure(t, rs, "webhook/valid-accepted/ph", `reading 0 (pH): dropped as unknown_metric`)
+	})
+	// The kit judges as the host does (sdk/judge): what the host would drop or refuse
+	// fails here, with the host's reason or the cap's name.
+	t.Run("test session with an unknown metric", func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.SessionUnknownMetric()), fx)
+		wantFailure(t, rs, "webhook/valid-accepted/ph", "test session 0 result 0 (fc): dropped as unknown_metric")
+		wantFailure(t, rs, "webhook/valid-accepted/ph", "test session 0: dropped as no_results")
+	})
+	t.Run("200,000 readings", func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.Floods()), fx)
+		wantFailure(t, rs, "webhook/valid-accepted/ph", "refused (cap readings): plugin answer refused: 200000 readings exceed plugins.max_readings_per_call (10000)")
 	})
 	t.Run("bad declarations", func(t *testing.T) {
 		fx := fixtures()

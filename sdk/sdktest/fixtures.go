@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/judge"
 )
 
 // Fixtures are the provider-specific inputs of the conformance checks: how to configure
@@ -56,6 +57,12 @@ type Fixtures struct {
 	// against your fake provider and what each must come back as: the check proves the
 	// plugin maps the provider's answers to the error kinds the host acts on.
 	Commands []CommandCase
+	// Caps and Window are what valid deliveries' answers are judged against (sdk/judge,
+	// as the host judges them); zero values are the host's defaults. Set them to your
+	// operators' plugins { max_* } and ingest { max_future_skew, max_past_age } if those
+	// differ.
+	Caps   judge.Caps
+	Window judge.Window
 }
 
 // CommandCase is one SendCommand call and the outcome it must have.

@@ -9,10 +9,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolhost/poolhost/host/config"
 
 	"github.com/poolhost/poolhost/sdk/sdktest"
+	"github.com/poolhost/poolhost/sdk/sdktest/testdata/broken"
 )
 
 // TestPluginsTestFirstParty: every first-party plugin and the template pass
@@ -64,6 +66,38 @@ func TestPluginsTestCatchesBroken(t *testing.T) {
 	// a missing binary or fixture directory is a clear error, not a panic
 	if code := runPluginsTest(t.Context(), bin, t.TempDir()+"/nope", "", &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "fixtures:") {
 		t.Errorf("missing fixtures: exit %d, %s", code, errOut.String())
+	}
+}
+
+// TestPluginsTestJudgesAsTheHost: `plugins test` judges a valid delivery's answer with
+// the host's own checks (sdk/judge): a test session whose metric the host does not know
+// fails with the host's drop reasons, and an answer of 200,000 readings with the cap the
+// host refuses it by.
+func TestPluginsTestJudgesAsTheHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds plugin binaries")
+	}
+	fixtures := t.TempDir()
+	at := time.Now().UTC().Truncate(time.Second)
+	body := []byte(`{"device":"pool-1","ph":7.21}`)
+	if err := sdktest.WriteWebhook(filepath.Join(fixtures, "webhooks", "valid", "ph.json"),
+		sdktest.Webhook{Headers: broken.Sign(broken.Secret, at, body), Body: body, ReceivedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ cmd, want string }{
+		{"sessionunknownmetric", "test session 0 result 0 (fc): dropped as unknown_metric\ntest session 0: dropped as no_results"},
+		{"floods", "refused (cap readings): plugin answer refused: 200000 readings exceed plugins.max_readings_per_call (10000)"},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			bin := sdktest.BuildBinary(t, "github.com/poolhost/poolhost/sdk/sdktest/testdata/broken/cmd/"+tc.cmd)
+			var out, errOut bytes.Buffer
+			if code := runPluginsTest(t.Context(), bin, fixtures, "", &out, &errOut); code != 1 {
+				t.Fatalf("exit %d, want 1\n%s\n%s", code, out.String(), errOut.String())
+			}
+			if !strings.Contains(out.String(), "FAIL  webhook/valid-accepted/ph.json: the host would not keep all of it:\n"+tc.want) {
+				t.Errorf("output:\n%s", out.String())
+			}
+		})
 	}
 }
 

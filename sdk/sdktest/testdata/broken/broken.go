@@ -24,6 +24,10 @@ type body struct {
 type Good struct {
 	sdk.UnsupportedAdapter
 	Metric string // "" = metric.PH
+	// SessionMetric, when set, adds a test session with one result of that metric.
+	SessionMetric string
+	// Copies, when over 1, repeats the reading that many times.
+	Copies int
 }
 
 func (Good) Describe(context.Context) (sdk.Description, error) {
@@ -53,8 +57,24 @@ func (g Good) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookRes
 	if m == "" {
 		m = "ph"
 	}
-	return sdk.WebhookResult{Readings: []sdk.Reading{{ProviderDeviceID: b.Device, Metric: m, Value: *b.PH}}}, nil
+	res := sdk.WebhookResult{Readings: []sdk.Reading{{ProviderDeviceID: b.Device, Metric: m, Value: *b.PH}}}
+	for len(res.Readings) < g.Copies {
+		res.Readings = append(res.Readings, res.Readings[0])
+	}
+	if g.SessionMetric != "" {
+		res.TestSessions = []sdk.TestSession{{ProviderDeviceID: b.Device, Method: "photometer",
+			Results: []sdk.TestResult{{Metric: g.SessionMetric, Value: 1.2}}}}
+	}
+	return res, nil
 }
+
+// SessionUnknownMetric reports a photometer's test session with metric "fc", which is
+// not in the vocabulary: the host drops the result as unknown_metric, and the session,
+// left with no results, as no_results.
+func SessionUnknownMetric() Good { return Good{SessionMetric: "fc"} }
+
+// Floods answers 200,000 readings, over the host's plugins.max_readings_per_call.
+func Floods() Good { return Good{Copies: 200000} }
 
 // Sign returns headers signing body with Secret as of at.
 func Sign(secret string, at time.Time, body []byte) http.Header {

@@ -1,0 +1,234 @@
+package judge
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// The host does not trust what a plugin returns any more than what the internet sends: a
+// plugin could hand back 100,000 readings or megabyte ids that the host would store
+// verbatim. An answer over a cap is refused whole, as a permanent failure of that call,
+// so nothing of it is stored and an operator sees why. Refusing the whole answer rather
+// than trimming it keeps "what was stored" equal to "what the plugin said".
+
+// Caps bound a plugin's answers; the host's are its plugins { max_* } settings.
+type Caps struct {
+	// MaxMessageBytes caps one gRPC message from the plugin; the gRPC client enforces
+	// it (see sdk/grpcplugin.MaxMessage), not [Answer].
+	MaxMessageBytes    int64
+	MaxReadingsPerCall int
+	MaxDeviceIDBytes   int // also bounds the provider account id a payload names
+	MaxDeliveryIDBytes int
+	MaxMetricBytes     int
+	MaxUnitBytes       int
+	MaxRawPayloadBytes int
+}
+
+// DefaultCaps are the host's defaults.
+var DefaultCaps = Caps{
+	MaxMessageBytes:    16 << 20,
+	MaxReadingsPerCall: 10000,
+	MaxDeviceIDBytes:   256,
+	MaxDeliveryIDBytes: 256,
+	MaxMetricBytes:     64,
+	MaxUnitBytes:       32,
+	MaxRawPayloadBytes: 64 << 10,
+}
+
+// WithDefaults returns c with every unset (zero or negative) cap at its default.
+func (c Caps) WithDefaults() Caps {
+	d := DefaultCaps
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = d.MaxMessageBytes
+	}
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{
+		{&c.MaxReadingsPerCall, d.MaxReadingsPerCall}, {&c.MaxDeviceIDBytes, d.MaxDeviceIDBytes},
+		{&c.MaxDeliveryIDBytes, d.MaxDeliveryIDBytes}, {&c.MaxMetricBytes, d.MaxMetricBytes},
+		{&c.MaxUnitBytes, d.MaxUnitBytes}, {&c.MaxRawPayloadBytes, d.MaxRawPayloadBytes},
+	} {
+		if *f.v <= 0 {
+			*f.v = f.def
+		}
+	}
+	return c
+}
+
+// MaxNotesBytes caps a test session's notes, as members' are.
+const MaxNotesBytes = 2000
+
+// CapUTF8 is the cap a string that is not valid UTF-8 breaks. Over gRPC protobuf already
+// refuses such a string; an adapter tested in-process is judged here the same.
+const CapUTF8 = "utf8"
+
+// Answer is what a plugin answered a webhook or a poll with: the parts the host stores.
+type Answer struct {
+	DeliveryID        string
+	ProviderAccountID string
+	Readings          []sdk.Reading
+	TestSessions      []sdk.TestSession
+}
+
+// Refusal is the error of a refused answer: the cap it broke (the "limit" label of
+// poolhost_plugin_answers_refused_total) and by how much. It is a permanent failure
+// (sdk.KindOf reports KindPermanent).
+type Refusal struct {
+	Cap string
+	err error
+}
+
+func (r *Refusal) Error() string { return r.err.Error() }
+func (r *Refusal) Unwrap() error { return r.err }
+
+// CapOf returns the cap a refusal broke, or "" when err is not one.
+func CapOf(err error) string {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r.Cap
+	}
+	return ""
+}
+
+func refuse(limit, format string, args ...any) error {
+	return &Refusal{Cap: limit, err: sdk.Permanent("plugin answer refused: "+format, args...)}
+}
+
+// Check returns nil when a is within c, else a *Refusal naming the first cap a breaks.
+// Unset caps in c take their defaults.
+func (c Caps) Check(a Answer) error {
+	c = c.WithDefaults()
+	if n := len(a.ProviderAccountID); n > c.MaxDeviceIDBytes {
+		return refuse("account_id", "provider account id of %d bytes exceeds plugins.max_device_id_bytes (%d)", n, c.MaxDeviceIDBytes)
+	}
+	if n := len(a.DeliveryID); n > c.MaxDeliveryIDBytes {
+		return refuse("delivery_id", "delivery id of %d bytes exceeds plugins.max_delivery_id_bytes (%d)", n, c.MaxDeliveryIDBytes)
+	}
+	for _, f := range []struct{ name, v string }{{"provider account id", a.ProviderAccountID}, {"delivery id", a.DeliveryID}} {
+		if !utf8.ValidString(f.v) {
+			return refuse(CapUTF8, "the %s is not valid UTF-8", f.name)
+		}
+	}
+	if n := len(a.Readings); n > c.MaxReadingsPerCall {
+		return refuse("readings", "%d readings exceed plugins.max_readings_per_call (%d)", n, c.MaxReadingsPerCall)
+	}
+	// A test session's results are measurements too: they share the readings' cap, and
+	// each session counts one more for its own row.
+	n := len(a.Readings)
+	for _, s := range a.TestSessions {
+		n += 1 + len(s.Results)
+	}
+	if n > c.MaxReadingsPerCall {
+		return refuse("readings", "%d readings, test sessions and results exceed plugins.max_readings_per_call (%d)", n, c.MaxReadingsPerCall)
+	}
+	for i, s := range a.TestSessions {
+		if len(s.ProviderDeviceID) > c.MaxDeviceIDBytes {
+			return refuse("device_id", "test session %d has a device_id of %d bytes, over plugins.max_device_id_bytes (%d)", i, len(s.ProviderDeviceID), c.MaxDeviceIDBytes)
+		}
+		if len(s.Notes) > MaxNotesBytes {
+			return refuse("notes", "test session %d has notes of %d bytes, over %d", i, len(s.Notes), MaxNotesBytes)
+		}
+		for _, f := range []struct{ name, v string }{{"device_id", s.ProviderDeviceID}, {"method", s.Method}, {"notes", s.Notes}} {
+			if !utf8.ValidString(f.v) {
+				return refuse(CapUTF8, "test session %d has a %s that is not valid UTF-8", i, f.name)
+			}
+		}
+		for j, r := range s.Results {
+			if len(r.Metric) > c.MaxMetricBytes {
+				return refuse("metric", "test session %d result %d has a metric of %d bytes, over plugins.max_metric_bytes (%d)", i, j, len(r.Metric), c.MaxMetricBytes)
+			}
+			if len(r.Unit) > c.MaxUnitBytes {
+				return refuse("unit", "test session %d result %d has a unit of %d bytes, over plugins.max_unit_bytes (%d)", i, j, len(r.Unit), c.MaxUnitBytes)
+			}
+			if !utf8.ValidString(r.Metric) || !utf8.ValidString(r.Unit) {
+				return refuse(CapUTF8, "test session %d result %d has a metric or unit that is not valid UTF-8", i, j)
+			}
+		}
+	}
+	for i, r := range a.Readings {
+		for _, f := range []struct {
+			name, attr string
+			n, max     int
+		}{
+			{"device_id", "max_device_id_bytes", len(r.ProviderDeviceID), c.MaxDeviceIDBytes},
+			{"metric", "max_metric_bytes", len(r.Metric), c.MaxMetricBytes},
+			{"unit", "max_unit_bytes", len(r.Unit), c.MaxUnitBytes},
+			{"raw_payload", "max_raw_payload_bytes", len(r.RawPayload), c.MaxRawPayloadBytes},
+		} {
+			if f.n > f.max {
+				return refuse(f.name, "reading %d has a %s of %d bytes, over plugins.%s (%d)", i, f.name, f.n, f.attr, f.max)
+			}
+		}
+		for _, f := range []struct{ name, v string }{{"device_id", r.ProviderDeviceID}, {"metric", r.Metric}, {"unit", r.Unit}} {
+			if !utf8.ValidString(f.v) {
+				return refuse(CapUTF8, "reading %d has a %s that is not valid UTF-8", i, f.name)
+			}
+		}
+	}
+	return nil
+}
+
+// Verdict is what the host would make of one answer: refused whole, or each reading and
+// session kept or dropped with its reason.
+type Verdict struct {
+	// Refused is the *Refusal when the answer breaks a cap; nothing else is then judged.
+	Refused error
+	// Readings and Sessions hold one drop reason per reading and session, "" for kept.
+	Readings []string
+	Sessions []string
+	// Results holds, per session, the results left out of it.
+	Results [][]DroppedResult
+}
+
+// Judge is everything the host decides about an answer without its database: [Caps.Check],
+// then [Reading] and [Session] for each part, against receivedAt and w.
+func Judge(c Caps, w Window, receivedAt time.Time, a Answer) Verdict {
+	var v Verdict
+	if err := c.Check(a); err != nil {
+		v.Refused = err
+		return v
+	}
+	for _, r := range a.Readings {
+		_, reason := Reading(r, receivedAt, w)
+		v.Readings = append(v.Readings, reason)
+	}
+	for _, s := range a.TestSessions {
+		_, dropped, reason := Session(s, receivedAt, w)
+		v.Sessions = append(v.Sessions, reason)
+		v.Results = append(v.Results, dropped)
+	}
+	return v
+}
+
+// Problems lists what the host would refuse or drop, one line each ("reading 3 (fc):
+// dropped as unknown_metric"); nil when it would keep everything.
+func (v Verdict) Problems(a Answer) []string {
+	if v.Refused != nil {
+		msg := v.Refused.Error()
+		var e *sdk.Error
+		if errors.As(v.Refused, &e) {
+			msg = e.Message
+		}
+		return []string{fmt.Sprintf("refused (cap %s): %s", CapOf(v.Refused), msg)}
+	}
+	var out []string
+	for i, reason := range v.Readings {
+		if reason != "" {
+			out = append(out, fmt.Sprintf("reading %d (%s): dropped as %s", i, a.Readings[i].Metric, reason))
+		}
+	}
+	for i, reason := range v.Sessions {
+		for _, d := range v.Results[i] {
+			out = append(out, fmt.Sprintf("test session %d result %d (%s): dropped as %s", i, d.Index, d.Metric, d.Reason))
+		}
+		if reason != "" {
+			out = append(out, fmt.Sprintf("test session %d: dropped as %s", i, reason))
+		}
+	}
+	return out
+}

@@ -1,0 +1,118 @@
+package judge_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/judge"
+)
+
+var received = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func TestReading(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		r      sdk.Reading
+		reason string
+	}{
+		{"kept", sdk.Reading{Metric: "ph", Value: 7.4}, ""},
+		{"unknown metric", sdk.Reading{Metric: "fc", Value: 1}, judge.UnknownMetric},
+		{"NaN", sdk.Reading{Metric: "ph", Value: math.NaN()}, judge.NonFinite},
+		{"absurd", sdk.Reading{Metric: "ph", Value: 15}, judge.AbsurdValue},
+		{"bad unit", sdk.Reading{Metric: "temperature", Value: 20, Unit: "furlongs"}, judge.BadUnit},
+		{"future", sdk.Reading{Metric: "ph", Value: 7, RecordedAt: received.Add(time.Hour)}, judge.TooFarFuture},
+		{"old", sdk.Reading{Metric: "ph", Value: 7, RecordedAt: received.AddDate(0, -2, 0)}, judge.TooOld},
+		{"zero time given", sdk.Reading{Metric: "ph", Value: 7, Timed: true}, judge.TooOld},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			k, reason := judge.Reading(c.r, received, judge.DefaultWindow)
+			if reason != c.reason {
+				t.Fatalf("reason %q, want %q", reason, c.reason)
+			}
+			if reason == "" && !k.At.Equal(received) {
+				t.Fatalf("an untimed reading is stored at %s, want the receive time", k.At)
+			}
+		})
+	}
+	k, _ := judge.Reading(sdk.Reading{Metric: "free_chlorine", Value: 20, Quality: sdk.QualityGood}, received, judge.DefaultWindow)
+	if k.Quality != sdk.QualitySuspect {
+		t.Errorf("an unhealthy value keeps quality %q, want suspect", k.Quality)
+	}
+}
+
+func TestSession(t *testing.T) {
+	s := sdk.TestSession{ProviderDeviceID: "p", Method: "photometer", Results: []sdk.TestResult{
+		{Metric: "free_chlorine", Value: 1.5}, {Metric: "fc", Value: 1}, {Metric: "free_chlorine", Value: 2},
+	}}
+	k, dropped, reason := judge.Session(s, received, judge.DefaultWindow)
+	if reason != "" || len(k.Results) != 1 || k.Method != "photometer" || !k.Untimed {
+		t.Fatalf("session %+v, reason %q", k, reason)
+	}
+	if len(dropped) != 2 || dropped[0].Reason != judge.UnknownMetric || dropped[1].Reason != judge.DuplicateMetric {
+		t.Fatalf("dropped %+v", dropped)
+	}
+	_, _, reason = judge.Session(sdk.TestSession{Results: []sdk.TestResult{{Metric: "fc", Value: 1}}}, received, judge.DefaultWindow)
+	if reason != judge.NoResults {
+		t.Fatalf("a session with no kept result: %q", reason)
+	}
+	if judge.Method("spectro") != "other" {
+		t.Errorf("an unknown method is not stored as other")
+	}
+}
+
+func TestCapsCheck(t *testing.T) {
+	many := make([]sdk.Reading, 10001)
+	for _, c := range []struct {
+		name, cap string
+		a         judge.Answer
+	}{
+		{"within", "", judge.Answer{Readings: []sdk.Reading{{ProviderDeviceID: "p", Metric: "ph"}}}},
+		{"readings", "readings", judge.Answer{Readings: many}},
+		{"session results", "readings", judge.Answer{TestSessions: []sdk.TestSession{{Results: make([]sdk.TestResult, 10000)}}}},
+		{"device id", "device_id", judge.Answer{Readings: []sdk.Reading{{ProviderDeviceID: strings.Repeat("x", 257)}}}},
+		{"delivery id", "delivery_id", judge.Answer{DeliveryID: strings.Repeat("x", 257)}},
+		{"account id", "account_id", judge.Answer{ProviderAccountID: strings.Repeat("x", 257)}},
+		{"notes", "notes", judge.Answer{TestSessions: []sdk.TestSession{{Notes: strings.Repeat("x", 2001)}}}},
+		{"raw payload", "raw_payload", judge.Answer{Readings: []sdk.Reading{{RawPayload: make([]byte, 64<<10+1)}}}},
+		{"utf8 device id", judge.CapUTF8, judge.Answer{Readings: []sdk.Reading{{ProviderDeviceID: "p\xff"}}}},
+		{"utf8 session metric", judge.CapUTF8, judge.Answer{TestSessions: []sdk.TestSession{{Results: []sdk.TestResult{{Metric: "\xc3"}}}}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := judge.Caps{}.Check(c.a)
+			if judge.CapOf(err) != c.cap || (c.cap == "") != (err == nil) {
+				t.Fatalf("cap %q (%v), want %q", judge.CapOf(err), err, c.cap)
+			}
+			if err != nil && !sdk.IsKind(err, sdk.KindPermanent) {
+				t.Fatalf("a refusal is %s, want permanent", sdk.KindOf(err))
+			}
+		})
+	}
+	// a cap an operator lowered is the one applied
+	if err := (judge.Caps{MaxReadingsPerCall: 1}).Check(judge.Answer{Readings: make([]sdk.Reading, 2)}); judge.CapOf(err) != "readings" {
+		t.Fatalf("lowered cap: %v", err)
+	}
+}
+
+func TestJudgeProblems(t *testing.T) {
+	a := judge.Answer{
+		Readings:     []sdk.Reading{{ProviderDeviceID: "p", Metric: "ph", Value: 7.2}, {ProviderDeviceID: "p", Metric: "pH", Value: 7.2}},
+		TestSessions: []sdk.TestSession{{ProviderDeviceID: "p", Results: []sdk.TestResult{{Metric: "fc", Value: 1}}}},
+	}
+	got := judge.Judge(judge.Caps{}, judge.DefaultWindow, received, a).Problems(a)
+	want := []string{
+		"reading 1 (pH): dropped as unknown_metric",
+		"test session 0 result 0 (fc): dropped as unknown_metric",
+		"test session 0: dropped as no_results",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	a = judge.Answer{Readings: make([]sdk.Reading, 200000)}
+	got = judge.Judge(judge.Caps{}, judge.DefaultWindow, received, a).Problems(a)
+	if len(got) != 1 || got[0] != "refused (cap readings): plugin answer refused: 200000 readings exceed plugins.max_readings_per_call (10000)" {
+		t.Fatalf("problems %q", got)
+	}
+}
