@@ -21,6 +21,7 @@ type Store interface {
 	DeliveryActivity(ctx context.Context, since time.Time) ([]store.ActivityCount, error)
 	DroppedReadings(ctx context.Context, since time.Time) ([]store.DroppedCount, error)
 	PollActivitySince(ctx context.Context, since time.Time) ([]store.PollActivity, error)
+	DeadLettersWaiting(ctx context.Context) ([]store.DeadWaiting, error)
 	AccountsNeedingAttention(ctx context.Context, minErrors, limit int) ([]store.AttentionAccount, error)
 }
 
@@ -56,6 +57,8 @@ type Provider struct {
 	Totals  map[string]int64
 	Dropped []store.DroppedCount // by reason, most first
 	Polls   store.PollActivity
+	// DeadWaiting are its dead letters now, whenever they died: each needs an operator.
+	DeadWaiting int64
 }
 
 // Overview is every provider's last day.
@@ -138,6 +141,13 @@ func (s *Service) Overview(ctx context.Context, a auth.Actor, providers []string
 	}
 	for _, pa := range polls {
 		get(pa.Provider).Polls = pa
+	}
+	waiting, err := s.st.DeadLettersWaiting(ctx)
+	if err != nil {
+		return Overview{}, err
+	}
+	for _, w := range waiting {
+		get(w.Provider).DeadWaiting = w.Count
 	}
 	out := Overview{Since: since}
 	for _, id := range order {

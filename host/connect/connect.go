@@ -895,16 +895,48 @@ func (s *Service) Reload(ctx context.Context, a auth.Actor) (ReloadReport, error
 			details["restartRequired"] = rep.RestartRequired
 		}
 	}
+	var statuses []ProviderStatus
+	if rerr == nil {
+		var err error
+		if statuses, err = s.ProviderStatuses(ctx, a); err != nil {
+			return ReloadReport{}, err
+		}
+		// "ok" says the file was accepted; these say what it left wrong.
+		notRunning, kept := ReloadTrouble(statuses)
+		if len(notRunning) > 0 {
+			details["notRunning"] = notRunning
+		}
+		if len(kept) > 0 {
+			details["keptOldProcess"] = kept
+		}
+	}
 	s.d.Audit.Record(ctx, audit.Entry{Action: audit.ProviderReloaded, Actor: a, TargetType: "config", Details: details})
 	if rerr != nil {
 		return ReloadReport{}, rerr
 	}
 	rep.Changed, rep.RestartRequired, rep.Warnings = nonNilStrings(rep.Changed), nonNilStrings(rep.RestartRequired), nonNilStrings(rep.Warnings)
-	var err error
-	if rep.Providers, err = s.ProviderStatuses(ctx, a); err != nil {
-		return ReloadReport{}, err
-	}
+	rep.Providers = statuses
 	return rep, nil
+}
+
+// ReloadTrouble names, after a reload, the enabled providers whose plugin is not
+// running (with its state and last error) and those that kept their old process (with
+// why): what the reload's audit row and the console's banner must say.
+func ReloadTrouble(ps []ProviderStatus) (notRunning, keptOldProcess map[string]string) {
+	notRunning, keptOldProcess = map[string]string{}, map[string]string{}
+	for _, p := range ps {
+		if p.Enabled && p.State != "running" {
+			why := p.State
+			if p.LastError != "" {
+				why += ": " + p.LastError
+			}
+			notRunning[p.ID] = why
+		}
+		if p.ReloadWarning != "" {
+			keptOldProcess[p.ID] = p.ReloadWarning
+		}
+	}
+	return notRunning, keptOldProcess
 }
 
 // nonNilStrings makes an empty list [] rather than null in JSON.

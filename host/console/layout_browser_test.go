@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -63,8 +64,10 @@ func newLayoutEnv(t *testing.T, providers []string, states pluginStates) (base s
 		cfg.Providers = append(cfg.Providers, config.Provider{ID: id, Enabled: true, Stage: "ga", Access: "read-only", Webhooks: true, Poll: true})
 	}
 	con := console.New(console.Deps{
-		Sessions:    users.New(st, rec),
-		Providers:   connect.New(connect.Deps{Store: st, Audit: rec, Plugins: states, Config: func() *config.Config { return cfg }}),
+		Sessions: users.New(st, rec),
+		Providers: connect.New(connect.Deps{Store: st, Audit: rec, Plugins: states, Config: func() *config.Config { return cfg },
+			// The file is accepted and changes nothing; what the plugins are in is states'.
+			Reload: func(context.Context) (connect.ReloadReport, error) { return connect.ReloadReport{}, nil }}),
 		Failures:    failures.New(st),
 		Activity:    activity.New(st),
 		ProviderIDs: func() []string { return providers },
@@ -96,6 +99,10 @@ const cardsInGrid = `(() => {
   }
   return out;
 })()`
+
+// longError is what a stale pin says: a path and two hashes, no spaces to break at.
+var longError = "plugin file /var/lib/poolhost/plugins/poolhost-provider-iopool has sha256 " + strings.Repeat("9f86d081884c7d65", 4) +
+	", the configuration pins " + strings.Repeat("e3b0c44298fc1c14", 4) + ": refusing to start it"
 
 func TestConsoleLayout(t *testing.T) {
 	browsertest.Chromium(t) // skip early, before setting anything up
@@ -136,14 +143,65 @@ func TestConsoleLayout(t *testing.T) {
 		br.Clean("overview (dropped)")
 	})
 
+	t.Run("overview: all clear, then a failed plugin, dead letters and failing polls", func(t *testing.T) {
+		br.T = t
+		since := time.Now().Add(-42 * time.Minute).UTC()
+		states := pluginStates{
+			"generic": {State: "running", Since: since, PID: 4242},
+			"iopool":  {State: "running", Since: since, PID: 4243},
+		}
+		base, st, cookie := newLayoutEnv(t, []string{"generic", "iopool"}, states)
+		withCookie(br, base, cookie)
+		for _, w := range browsertest.Widths {
+			br.Open(w, base+"/ui/", "#status")
+			if cls := browsertest.Get(br, chromedp.Evaluate[string](`document.querySelector("#status").className`)); !strings.Contains(cls, "status-ok") {
+				t.Errorf("everything running and nothing dead: status %q, want all clear", cls)
+			}
+			br.Layout("overview-all-clear", w)
+		}
+		states["iopool"] = connect.PluginState{State: "failed", Since: since, Restarts: 5, LastError: longError}
+		if _, err := st.EnqueueFailure(context.Background(), store.NewFailure{Provider: "generic", Payload: []byte("x"), MaxAttempts: 1, Error: "bad", Dead: true}); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range browsertest.Widths {
+			br.Open(w, base+"/ui/", "#down-iopool")
+			if got := br.Text("#down-iopool"); !strings.Contains(got, "failed") || !strings.Contains(got, "since "+since.Format("2006-01-02 15:04")) || !strings.Contains(got, "refusing to start it") {
+				t.Errorf("the failed plugin in the overview: %q", got)
+			}
+			if got := br.Text("#dead-waiting"); !strings.HasPrefix(got, "1 dead letter") {
+				t.Errorf("dead letters waiting: %q", got)
+			}
+			if got := br.Text("#provider-iopool [data-field=state]"); got != "failed" {
+				t.Errorf("iopool's card says %q", got)
+			}
+			br.Layout("overview-attention", w, cardsInGrid)
+		}
+		// The page reloads itself (no script: a meta refresh the CSP allows).
+		if got := browsertest.Get(br, chromedp.Evaluate[string](`document.querySelector('meta[http-equiv="refresh"]')?.content ?? ""`)); got != "15; url=/ui/" {
+			t.Errorf("overview refresh %q", got)
+		}
+		br.Clean("overview (attention)")
+
+		// A reload that leaves iopool failed says so, on the banner and in the audit row.
+		br.Open(1366, base+"/ui/providers", "#reload")
+		br.Submit("#reload")
+		if got := br.Text("#warn"); !strings.Contains(got, "iopool is failed: "+longError) {
+			t.Errorf("after a reload leaving iopool failed the banner says %q", got)
+		}
+		br.Layout("providers-reloaded-failed", 800)
+		br.Clean("providers (reloaded, iopool failed)")
+		evs, err := st.ListAudit(context.Background(), store.AuditFilter{Action: "provider.reloaded", Limit: 1})
+		if err != nil || len(evs) != 1 || !strings.Contains(fmt.Sprint(evs[0].Details["notRunning"]), "iopool:failed: "+longError) {
+			t.Errorf("the reload's audit row: %+v %v", evs, err)
+		}
+	})
+
 	t.Run("providers with a failed plugin and a long error", func(t *testing.T) {
 		br.T = t
 		since := time.Now().Add(-3 * time.Minute)
-		long := "plugin file /var/lib/poolhost/plugins/poolhost-provider-iopool has sha256 " + strings.Repeat("9f86d081884c7d65", 4) +
-			", the configuration pins " + strings.Repeat("e3b0c44298fc1c14", 4) + ": refusing to start it"
 		states := pluginStates{
 			"generic": {State: "running", Since: since, Version: "1.4.2", SHA256: strings.Repeat("ab", 32), PID: 401234, Restarts: 2},
-			"iopool":  {State: "failed", Since: since, Version: "0.9.0-rc.1+build.20261205", SHA256: strings.Repeat("cd", 32), Restarts: 5, LastError: long},
+			"iopool":  {State: "failed", Since: since, Version: "0.9.0-rc.1+build.20261205", SHA256: strings.Repeat("cd", 32), Restarts: 5, LastError: longError},
 		}
 		base, _, cookie := newLayoutEnv(t, []string{"generic", "iopool"}, states)
 		withCookie(br, base, cookie)

@@ -4,17 +4,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/activity"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/store"
 )
@@ -81,11 +84,17 @@ type overviewView struct {
 	Since     time.Time
 	Providers []overviewProvider
 	Outcomes  []string
+	// What is wrong now, first: plugins not running, dead letters, failing polls.
+	Down         []connect.ProviderStatus
+	DeadWaiting  int64
+	PollsFailing int64
+	AllClear     bool
 }
 
 type overviewProvider struct {
 	activity.Provider
-	Chart chart
+	Chart  chart
+	Plugin *connect.ProviderStatus // nil for a provider seen only in the data
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
@@ -93,11 +102,25 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, a auth.Actor)
 	if err != nil {
 		return err
 	}
-	v := overviewView{Since: ov.Since, Outcomes: activity.Outcomes}
-	for _, p := range ov.Providers {
-		v.Providers = append(v.Providers, overviewProvider{Provider: p, Chart: newChart(p)})
+	ps, err := c.d.Providers.ProviderStatuses(r.Context(), a)
+	if err != nil {
+		return err
 	}
-	c.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", Actor: a, Data: v})
+	v := overviewView{Since: ov.Since, Outcomes: activity.Outcomes}
+	plugins := map[string]*connect.ProviderStatus{}
+	for i, p := range ps {
+		plugins[p.ID] = &ps[i]
+		if p.Enabled && p.State != "running" || p.ReloadWarning != "" {
+			v.Down = append(v.Down, p)
+		}
+	}
+	for _, p := range ov.Providers {
+		v.Providers = append(v.Providers, overviewProvider{Provider: p, Chart: newChart(p), Plugin: plugins[p.ID]})
+		v.DeadWaiting += p.DeadWaiting
+		v.PollsFailing += p.Polls.Failing
+	}
+	v.AllClear = len(v.Down) == 0 && v.DeadWaiting == 0 && v.PollsFailing == 0
+	c.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", Actor: a, Data: v, Refresh: refreshTo("/ui/")})
 	return nil
 }
 
@@ -108,8 +131,29 @@ func (c *Console) providers(w http.ResponseWriter, r *http.Request, a auth.Actor
 	if err != nil {
 		return err
 	}
-	c.render(w, r, http.StatusOK, "providers", view{Title: "Providers", Nav: "providers", Actor: a, Flash: flash(r), Data: ps})
+	v := view{Title: "Providers", Nav: "providers", Actor: a, Flash: flash(r), Data: ps, Refresh: refreshTo("/ui/providers")}
+	if r.URL.Query().Get("done") == "reloaded" {
+		v.Flash, v.Warn = reloadBanner(ps)
+	}
+	c.render(w, r, http.StatusOK, "providers", v)
 	return nil
+}
+
+// reloadBanner says what a reload left: all well, or which providers are still not
+// running or kept their old process, and why (as the reload's audit row does).
+func reloadBanner(ps []connect.ProviderStatus) (flash, warn string) {
+	notRunning, kept := connect.ReloadTrouble(ps)
+	if len(notRunning) == 0 && len(kept) == 0 {
+		return "Configuration reloaded: every enabled provider's plugin is running as the config file now says.", ""
+	}
+	var parts []string
+	for _, id := range slices.Sorted(maps.Keys(notRunning)) {
+		parts = append(parts, id+" is "+notRunning[id])
+	}
+	for _, id := range slices.Sorted(maps.Keys(kept)) {
+		parts = append(parts, id+" kept its old process: "+kept[id])
+	}
+	return "", "Configuration reloaded, but not everything runs as it says. " + strings.Join(parts, ". ") + "."
 }
 
 func (c *Console) reload(w http.ResponseWriter, r *http.Request, a auth.Actor) error {

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,12 +79,26 @@ func mustParsePages() *pages {
 
 // view is what every page template gets.
 type view struct {
-	Title   string
-	Nav     string // which nav entry is current
-	Actor   auth.Actor
-	Flash   string
+	Title string
+	Nav   string // which nav entry is current
+	Actor auth.Actor
+	Flash string
+	// Warn is a banner for what went wrong although the action was done (a reload
+	// that left a provider failed).
+	Warn    string
 	Version string
+	// Refresh, when set, reloads the page every RefreshEvery at this URL: pages an
+	// operator leaves open stay current with no script (the CSP allows none).
+	Refresh string
 	Data    any
+}
+
+// RefreshEvery is how often the overview and the providers page reload themselves.
+const RefreshEvery = 15 * time.Second
+
+// refreshTo is a meta refresh's content for url.
+func refreshTo(url string) string {
+	return strconv.Itoa(int(RefreshEvery/time.Second)) + "; url=" + url
 }
 
 // render writes a page. It renders into a buffer first so a template error becomes an

@@ -127,3 +127,19 @@ func (q queries) AccountsNeedingAttention(ctx context.Context, minErrors, limit 
 	}
 	return out, nil
 }
+
+// DeadWaiting is how many dead letters of a provider wait for an operator.
+type DeadWaiting struct {
+	Provider string `db:"provider"`
+	Count    int64  `db:"n"`
+}
+
+// DeadLettersWaiting counts dead letters (requeue or discard them) per provider.
+func (q queries) DeadLettersWaiting(ctx context.Context) ([]DeadWaiting, error) {
+	var out []DeadWaiting
+	if err := q.sel(ctx, &out, `SELECT provider, COUNT(*) AS n FROM integration_ingestion_failures
+		WHERE status = 'dead' GROUP BY provider ORDER BY provider`); err != nil {
+		return nil, fmt.Errorf("dead letters waiting: %w", err)
+	}
+	return out, nil
+}

@@ -201,3 +201,31 @@ func (b *Browser) Layout(name string, width int64, checks ...string) {
 	b.T.Errorf("%s at %d px: the layout is broken (screenshot %s; kept with go test -artifacts):\n  %s",
 		name, width, shot, strings.Join(problems, "\n  "))
 }
+
+// Text is the visible text of the element sel selects.
+func (b *Browser) Text(sel string) string {
+	b.T.Helper()
+	return strings.TrimSpace(Get(b, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible)))
+}
+
+// Submit clicks a form's button and waits for the page the form leads to: the old
+// document is marked, and the wait ends when a complete document without the mark is
+// there.
+func (b *Browser) Submit(sel string) {
+	b.T.Helper()
+	Get(b, chromedp.Evaluate[bool](`window.__poolhostOld = true`))
+	b.Run(chromedp.Click(chromedp.CSS(sel)))
+	deadline := time.Now().Add(Step)
+	for {
+		ctx, cancel := context.WithTimeout(b.Ctx, 10*time.Second)
+		done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__poolhostOld !== true && document.readyState === "complete"`))
+		cancel()
+		if err == nil && done {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.T.Fatalf("clicking %s led to no new page (last error %v)", sel, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
