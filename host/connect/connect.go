@@ -192,6 +192,11 @@ type Device struct {
 	Model            string            `json:"model"`
 	Metadata         map[string]string `json:"metadata,omitempty"`
 	PoolID           *int64            `json:"poolId"`
+	// LinkActive: the device feeds its pool now. A link stops when its owner may no
+	// longer write to the pool (removed, lowered to viewer, disabled, account
+	// disconnected; store.Device.LinkActive) and resumes if that access comes back;
+	// unlinking ends it for good.
+	LinkActive bool `json:"linkActive"`
 	// Verified: the provider vouched for the device; only verified devices receive
 	// deliveries on the provider-level webhook URL.
 	Verified bool `json:"verified"`
@@ -255,7 +260,8 @@ func accountOf(a store.Account) Account {
 
 func deviceOf(d store.Device) Device {
 	out := Device{ID: d.ID, AccountID: d.AccountID, Provider: d.Provider, ProviderDeviceID: d.ProviderDeviceID,
-		Name: d.Name, Model: d.Model, Metadata: d.Metadata, Verified: d.Verified, Suggestion: d.Suggestion.PoolSuggestion}
+		Name: d.Name, Model: d.Model, Metadata: d.Metadata, Verified: d.Verified, Suggestion: d.Suggestion.PoolSuggestion,
+		LinkActive: d.LinkActive}
 	if d.PoolID != 0 {
 		p := d.PoolID
 		out.PoolID = &p
@@ -765,7 +771,8 @@ func (s *Service) Link(ctx context.Context, a auth.Actor, deviceID, poolID int64
 			Details: map[string]any{"poolId": poolID, "previousPoolId": prev},
 		})
 	}
-	d.PoolID = poolID
+	// Just authorized above: the caller owns the account and edits the pool.
+	d.PoolID, d.LinkActive = poolID, true
 	return deviceOf(d), nil
 }
 

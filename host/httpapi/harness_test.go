@@ -35,6 +35,9 @@ import (
 	"github.com/poolhost/poolhost/host/users"
 )
 
+// fleetKey is generic's fleet_key secret when envOpts.fleet is set.
+const fleetKey = "fleet-key-for-tests"
+
 // pluginDir holds the real plugin binaries, built once by TestMain.
 var pluginDir string
 
@@ -86,7 +89,10 @@ type envOpts struct {
 	template  providerOpts
 	returnURL string
 	ingest    bool // generic takes webhooks; webhook and dead-letter routes are wired
-	iopool    bool // the iopool plugin runs too (an api_key provider declaring its input)
+	// fleet, with ingest, is generic's fleet_devices setting (its fleet_key is
+	// fleetKey): the operator's devices, verified for a connect with the key.
+	fleet  string
+	iopool bool // the iopool plugin runs too (an api_key provider declaring its input)
 }
 
 // env is one running host: store, plugin manager with real plugin binaries, the Acme
@@ -120,6 +126,7 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 	writeFile(t, filepath.Join(e.dir, "key"), base64.StdEncoding.EncodeToString(key))
 	writeFile(t, filepath.Join(e.dir, "client.secret"), acmetest.ClientSecret)
 	writeFile(t, filepath.Join(e.dir, "generic.secret"), genericWebhookSecret)
+	writeFile(t, filepath.Join(e.dir, "fleet.key"), fleetKey)
 
 	e.acme = acmetest.NewServer()
 	t.Cleanup(e.acme.Close)
@@ -220,7 +227,10 @@ func (e *env) writeConfig() string {
 		httpBlock = fmt.Sprintf("http {\n  return_url = %q\n}\n", e.opts.returnURL)
 	}
 	generic := "{}"
-	if e.opts.ingest {
+	if e.opts.ingest && e.opts.fleet != "" {
+		generic = fmt.Sprintf("{\n  webhooks = true\n  settings = { fleet_devices = %q }\n"+
+			"  secrets  = { webhook_secret = file(\"generic.secret\"), fleet_key = file(\"fleet.key\") }\n}", e.opts.fleet)
+	} else if e.opts.ingest {
 		generic = "{\n  webhooks = true\n  secrets  = { webhook_secret = file(\"generic.secret\") }\n}"
 	}
 	src := fmt.Sprintf(`

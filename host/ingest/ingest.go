@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -88,7 +89,31 @@ type Result struct {
 	// TestSessions counts what became of the request's test sessions; nil when it had
 	// none.
 	TestSessions *SessionsResult `json:"testSessions,omitempty"`
+	// InactiveLinks lists the devices whose readings or test sessions were refused
+	// because their link no longer holds (store.Device.LinkActive: the device's owner
+	// was removed from the pool, lowered to viewer, disabled, or disconnected the
+	// account). The sender sees only unlinked_device, as for any device that feeds no
+	// pool; who lost access where is for the operators' audit (see pending.audit). Not
+	// sent back.
+	InactiveLinks []InactiveLink `json:"-"`
 }
+
+// InactiveLink is a device whose pool link was refused at delivery, and how much of the
+// request it cost.
+type InactiveLink struct {
+	DeviceID int64 `json:"deviceId"`
+	PoolID   int64 `json:"poolId"`
+	// UserID is the device account's user, who no longer may feed the pool.
+	UserID int64 `json:"userId"`
+	// Dropped counts the readings and test sessions refused.
+	Dropped int `json:"dropped"`
+}
+
+// ActionInactiveLink is the audit action of a request that wrote nothing through a
+// device link that no longer holds, when its caller records no audit row of its own
+// (polls, retries); a caller's own row (webhook.received) carries the same list under
+// "inactive_links" instead.
+const ActionInactiveLink = "ingest.inactive_link"
 
 // DroppedTotal sums the dropped counts.
 func (r Result) DroppedTotal() int {
@@ -151,6 +176,10 @@ func (s *Service) Ingest(ctx context.Context, req Request) (Result, error) {
 	s.count(req.Provider, p.res)
 	if n := p.res.DroppedTotal(); n > 0 {
 		s.log.Debug("readings dropped", "provider", req.Provider, "account", req.AccountID, "dropped", p.res.Dropped)
+	}
+	if len(p.res.InactiveLinks) > 0 {
+		s.log.Info("refused readings of devices whose pool link no longer holds", "provider", req.Provider,
+			"account", req.AccountID, "inactive_links", p.res.InactiveLinks)
 	}
 	if ts := p.res.TestSessions; ts != nil && (len(ts.Dropped) > 0 || len(ts.ResultsDropped) > 0) {
 		s.log.Debug("test sessions dropped", "provider", req.Provider, "account", req.AccountID,
@@ -238,6 +267,7 @@ func (p *pending) build(devices []store.Device) {
 		if !ok {
 			t.reason = DropUnknownDevice
 		}
+		p.res.noteInactive(t.inactive)
 		if t.reason != "" {
 			p.res.Dropped[t.reason]++
 			if t.reason == DropUnverifiedDevice || t.reason == DropAmbiguousDevice {
@@ -288,12 +318,36 @@ func (p *pending) stamp(ctx context.Context, tx *store.Tx) error {
 	return nil
 }
 
-// audit is p's audit event, when its caller asked for one.
+// audit is p's audit event: its caller's, when it asked for one, else one of its own
+// when a link that no longer holds refused some of it. The refusal is recorded in the
+// transaction that stores the rest, whatever path the request came by.
 func (p *pending) audit() (store.AuditEvent, bool) {
 	if p.req.Audit == nil {
-		return store.AuditEvent{}, false
+		if len(p.res.InactiveLinks) == 0 {
+			return store.AuditEvent{}, false
+		}
+		details := store.Details{"inactive_links": p.res.InactiveLinks}
+		if p.req.AccountID != 0 {
+			details["account_id"] = p.req.AccountID
+		}
+		e := store.AuditEvent{
+			Action: ActionInactiveLink, Actor: store.ProviderActor(p.req.Provider), Provider: p.req.Provider, Details: details,
+		}
+		if len(p.res.InactiveLinks) == 1 {
+			e.TargetType, e.TargetID = "device", strconv.FormatInt(p.res.InactiveLinks[0].DeviceID, 10)
+		}
+		return e, true
 	}
-	return p.req.Audit(p.res), true
+	e := p.req.Audit(p.res)
+	if len(p.res.InactiveLinks) > 0 {
+		details := make(store.Details, len(e.Details)+1)
+		for k, v := range e.Details {
+			details[k] = v
+		}
+		details["inactive_links"] = p.res.InactiveLinks
+		e.Details = details
+	}
+	return e, true
 }
 
 // ingestOne stores one request in a transaction of its own.
@@ -309,7 +363,7 @@ func (s *Service) ingestOne(ctx context.Context, p *pending) error {
 		}
 	}
 	p.build(devices)
-	if len(p.rows) == 0 && len(p.sessionRows) == 0 && p.req.Finish == nil && p.req.Audit == nil {
+	if len(p.rows) == 0 && len(p.sessionRows) == 0 && p.req.Finish == nil && p.req.Audit == nil && len(p.res.InactiveLinks) == 0 {
 		return nil
 	}
 	return s.store.InTx(ctx, func(tx *store.Tx) error {
@@ -356,6 +410,9 @@ func (s *Service) count(provider string, res Result) {
 type target struct {
 	devices []store.Device
 	reason  string
+	// inactive are the devices that would have received but whose link no longer
+	// holds (store.Device.LinkActive).
+	inactive []store.Device
 }
 
 // resolve maps provider device ids to the devices that receive their readings. This is
@@ -415,17 +472,25 @@ func resolve(devices []store.Device, accountID int64, providerAccount string) ma
 				out[id] = target{reason: DropUnknownDevice}
 			case a.mine[0].PoolID == 0:
 				out[id] = target{reason: DropUnlinkedDevice}
+			case !a.mine[0].LinkActive:
+				// Linked, but its owner may no longer feed that pool: to the sender it
+				// is a device that feeds no pool, like any other.
+				out[id] = target{reason: DropUnlinkedDevice, inactive: a.mine[:1]}
 			default:
 				out[id] = target{devices: a.mine[:1]}
 			}
 			continue
 		}
-		var linked []store.Device
+		var linked, inactive []store.Device
 		owners := map[string]bool{}
 		for _, d := range a.verified {
 			owners[d.AccountExternalID] = true
-			if d.PoolID != 0 {
+			switch {
+			case d.PoolID == 0:
+			case d.LinkActive:
 				linked = append(linked, d)
+			default:
+				inactive = append(inactive, d)
 			}
 		}
 		switch {
@@ -436,9 +501,9 @@ func resolve(devices []store.Device, accountID int64, providerAccount string) ma
 		case len(owners) > 1:
 			out[id] = target{reason: DropAmbiguousDevice}
 		case len(linked) == 0:
-			out[id] = target{reason: DropUnlinkedDevice}
+			out[id] = target{reason: DropUnlinkedDevice, inactive: inactive}
 		default:
-			out[id] = target{devices: linked}
+			out[id] = target{devices: linked, inactive: inactive}
 		}
 	}
 	return out
@@ -451,5 +516,18 @@ func (r *Result) noteUnowned(reason, providerDeviceID string) {
 	}
 	if !slices.Contains(r.Unowned[reason], providerDeviceID) {
 		r.Unowned[reason] = append(r.Unowned[reason], providerDeviceID)
+	}
+}
+
+// noteInactive records that one reading or test session was refused by each of ds,
+// devices whose link no longer holds.
+func (r *Result) noteInactive(ds []store.Device) {
+	for _, d := range ds {
+		i := slices.IndexFunc(r.InactiveLinks, func(l InactiveLink) bool { return l.DeviceID == d.ID })
+		if i < 0 {
+			r.InactiveLinks = append(r.InactiveLinks, InactiveLink{DeviceID: d.ID, PoolID: d.PoolID, UserID: d.OwnerID})
+			i = len(r.InactiveLinks) - 1
+		}
+		r.InactiveLinks[i].Dropped++
 	}
 }

@@ -131,6 +131,7 @@ func (p *pending) buildSessions(targets map[string]target) {
 		if !ok {
 			t.reason = DropUnknownDevice
 		}
+		p.res.noteInactive(t.inactive)
 		if t.reason != "" {
 			sr.Dropped[t.reason]++
 			if t.reason == DropUnverifiedDevice || t.reason == DropAmbiguousDevice {

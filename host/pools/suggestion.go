@@ -46,7 +46,8 @@ func CleanSuggestion(in *sdk.PoolSuggestion) *store.PoolSuggestion {
 
 // AcceptSuggestion applies the suggestion of a device linked to the pool to the pool's
 // configuration, as a PATCH with the suggested fields would. Owners and editors; a device
-// that is not linked to this pool, or suggests nothing, is not found.
+// that is not linked to this pool, or suggests nothing, is not found; one whose link no
+// longer holds is a conflict.
 func (s *Service) AcceptSuggestion(ctx context.Context, a auth.Actor, poolID, deviceID int64) (Pool, error) {
 	if _, err := s.Require(ctx, a, poolID, Editor); err != nil {
 		return Pool{}, err
@@ -57,6 +58,11 @@ func (s *Service) AcceptSuggestion(ctx context.Context, a auth.Actor, poolID, de
 	}
 	if err != nil {
 		return Pool{}, err
+	}
+	if !d.LinkActive {
+		// The device's owner may no longer write to this pool (store.Device.LinkActive):
+		// its provider's word reaches the pool no more than its readings do.
+		return Pool{}, host.Errorf(host.ECONFLICT, "the device's owner may no longer feed this pool (no longer an owner or editor of it, disabled, or disconnected)")
 	}
 	sg := d.Suggestion.PoolSuggestion
 	if sg == nil {

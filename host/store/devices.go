@@ -30,11 +30,28 @@ type Device struct {
 	// Suggestion is the provider's suggested configuration of the device's pool, from
 	// the latest discovery; nil when there is none.
 	Suggestion Suggestion `db:"suggestion"`
+	// LinkActive: the device is linked to a pool and its owner may still feed that pool
+	// now — an owner or editor of it, not disabled, with the account connected. A link
+	// is authorized when it is made (connect.Link) but must hold for its whole life, so
+	// it is judged afresh on every read (linkActiveSQL); ingestion writes only through
+	// active links. False when the device is linked to no pool.
+	LinkActive bool `db:"link_active"`
 }
+
+// linkActiveSQL is the one statement of who may feed a pool through a device link: the
+// device account's user, while an owner or editor of the linked pool, not disabled, with
+// the account not disconnected. A member removed or lowered to viewer, a disabled user,
+// a disconnected account, an owner who left: each stops the link at once, without
+// anyone having to find and unlink it, and whatever way in a future change adds.
+const linkActiveSQL = `(l.pool_id IS NOT NULL AND a.status <> 'disconnected' AND EXISTS (
+		SELECT 1 FROM pool_members m JOIN users u ON u.id = m.user_id
+		WHERE m.pool_id = l.pool_id AND m.user_id = a.user_id AND m.role IN ('owner', 'editor')
+			AND u.disabled_at IS NULL))`
 
 const deviceSelect = `SELECT d.id, d.account_id, d.provider, d.provider_device_id, d.name, d.model, d.metadata,
 		d.created_at, d.updated_at, a.user_id AS owner_id, a.status AS account_status,
-		COALESCE(l.pool_id, 0) AS pool_id, d.verified, a.external_account_id AS account_external_id, d.suggestion
+		COALESCE(l.pool_id, 0) AS pool_id, d.verified, a.external_account_id AS account_external_id, d.suggestion,
+		` + linkActiveSQL + ` AS link_active
 	FROM integration_devices d
 	JOIN integration_accounts a ON a.id = d.account_id
 	LEFT JOIN device_pool_links l ON l.device_id = d.id `

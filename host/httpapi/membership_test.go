@@ -1,0 +1,314 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/retry"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk/signature"
+)
+
+// feeder is one "way in" world: bob, an editor of pool (or, when he is the one who
+// leaves it as its owner, its creator), links two devices of his generic account to it:
+// one he declared ("bob-<way>", account URL only) and the operator's fleet device
+// "fleet-1" (verified: the provider-level URL reaches it). other is the pool's remaining
+// owner, whose pool bob's devices must stop feeding.
+type feeder struct {
+	other, bob user
+	pool       int64
+	account    int64
+	secret     string
+	declaredID string
+	declared   int64 // host id of bob's declared device
+	fleet      int64 // host id of bob's copy of fleet-1
+}
+
+// signedTo posts body to path signed with secret, with a fresh delivery id.
+func (e *env) signedTo(path, secret string, body []byte) response {
+	e.t.Helper()
+	v, err := signature.NewStandardWebhooks(secret)
+	must(e.t, err)
+	hdr := map[string]string{}
+	for k, vs := range v.Headers(fmt.Sprintf("msg_%d", e.n.Add(1)), time.Now(), body) {
+		hdr[k] = vs[0]
+	}
+	return e.do(req{method: "POST", path: path, body: body, header: hdr})
+}
+
+// newFeeder builds the world over HTTP, as the users would, and checks that bob's
+// devices feed the pool: a reading and a test session on his account URL, a reading on
+// the provider-level URL, and his device's suggestion accepted by the pool's owner.
+func (e *env) newFeeder(way string, ownerLeaves bool) feeder {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	f := feeder{other: e.newUser("owner-"+way, false), bob: e.newUser("bob-"+way, false), declaredID: "bob-" + way}
+	if ownerLeaves {
+		f.pool = e.createPool(f.bob, "Bob's "+way)
+		e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.other.ID), token: f.bob.Token,
+			body: map[string]string{"role": "owner"}})
+	} else {
+		f.pool = e.createPool(f.other, "Pool "+way)
+		e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.bob.ID), token: f.other.Token,
+			body: map[string]string{"role": "editor"}})
+	}
+	var conn struct {
+		Account account `json:"account"`
+		Webhook struct {
+			Secret string `json:"secret"`
+		} `json:"webhook"`
+	}
+	e.must(201, req{method: "POST", path: "/v1/providers/generic/connect", token: f.bob.Token,
+		body: map[string]any{"input": map[string]string{"devices": f.declaredID, "fleet_key": fleetKey}}}).json(t, &conn)
+	f.account, f.secret = conn.Account.ID, conn.Webhook.Secret
+	var devs struct {
+		Devices []device `json:"devices"`
+	}
+	e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", f.account), token: f.bob.Token}).json(t, &devs)
+	for _, d := range devs.Devices {
+		switch d.ProviderDeviceID {
+		case f.declaredID:
+			f.declared = d.ID
+		case "fleet-1":
+			f.fleet = d.ID
+		}
+	}
+	if f.declared == 0 || f.fleet == 0 {
+		t.Fatalf("discovered %+v, want %s and fleet-1", devs.Devices, f.declaredID)
+	}
+	// The provider suggests the pool's volume through bob's declared device (as Ondilo
+	// does from its /pools); what the plugin said about the devices stays as it was.
+	_, err := e.st.UpsertDevices(ctx, f.account, []store.NewDevice{
+		{ProviderDeviceID: f.declaredID, Name: f.declaredID, Suggestion: &store.PoolSuggestion{VolumeLiters: 42000}},
+		{ProviderDeviceID: "fleet-1", Name: "fleet-1", Verified: true},
+	})
+	must(t, err)
+	for _, id := range []int64{f.declared, f.fleet} {
+		e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", id), token: f.bob.Token,
+			body: map[string]int64{"poolId": f.pool}})
+	}
+
+	// Before: both paths feed the pool, and the suggestion applies.
+	got := e.delivered(e.signedTo(fmt.Sprintf("/v1/webhooks/generic/accounts/%d", f.account), f.secret, f.body(7.2, -3*time.Hour, true)))
+	if got.Accepted != 1 || got.TestSessions == nil || got.TestSessions.Accepted != 1 {
+		t.Fatalf("before, bob's account URL answered %+v, want 1 reading and 1 test session accepted", got)
+	}
+	if got := e.delivered(e.signedTo("/v1/webhooks/generic", genericWebhookSecret, fleetBody(7.2, -3*time.Hour))); got.Accepted != 1 {
+		t.Fatalf("before, the provider-level URL answered %+v, want 1 accepted", got)
+	}
+	e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/devices/%d/suggestion/accept", f.pool, f.declared), token: f.other.Token})
+	return f
+}
+
+// body is one report of bob's declared device: a pH reading and a test session.
+func (f feeder) body(ph float64, ago time.Duration, session bool) []byte {
+	at := time.Now().Add(ago).UTC().Format(time.RFC3339)
+	s := ""
+	if session {
+		s = fmt.Sprintf(`, "test_sessions": [{"taken_at": %q, "method": "strips", "results": [{"metric": "ph", "value": %g}]}]`, at, ph)
+	}
+	return fmt.Appendf(nil, `{"device_id": %q, "readings": [{"metric": "ph", "value": %g, "recorded_at": %q}]%s}`, f.declaredID, ph, at, s)
+}
+
+func fleetBody(ph float64, ago time.Duration) []byte {
+	at := time.Now().Add(ago).UTC().Format(time.RFC3339)
+	return fmt.Appendf(nil, `{"device_id": "fleet-1", "readings": [{"metric": "ph", "value": %g, "recorded_at": %q}]}`, ph, at)
+}
+
+// delivered decodes a webhook's 200 answer.
+func (e *env) delivered(r response) ingest.Result {
+	e.t.Helper()
+	if r.StatusCode != 200 {
+		e.t.Fatalf("webhook answered %d: %s", r.StatusCode, r.Body)
+	}
+	var res ingest.Result
+	r.json(e.t, &res)
+	return res
+}
+
+// inactiveAudits counts the audit events of action whose inactive_links name device in
+// pool, as the device of user.
+func (e *env) inactiveAudits(action string, device, pool, user int64) int {
+	e.t.Helper()
+	n := 0
+	for _, ev := range e.auditEvents(action) {
+		links, _ := ev.Details["inactive_links"].([]any)
+		for _, l := range links {
+			m, _ := l.(map[string]any)
+			if m["deviceId"] == float64(device) && m["poolId"] == float64(pool) && m["userId"] == float64(user) && m["dropped"].(float64) >= 1 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestRemovedMemberDevicesStopFeeding: a device link holds only while its owner may
+// still write to the pool. For each way of losing that — removed from the pool, lowered
+// to viewer, disabled by an admin, the account disconnected, the owner leaving the pool
+// — nothing more of bob's reaches the pool by any path that writes from a device: his
+// account URL (readings and test sessions), the provider-level URL, the retry worker,
+// and the owner accepting his device's suggestion. The sender hears only
+// unlinked_device, the operators' audit says whose link it was, and bob's device list
+// shows the link inactive.
+func TestRemovedMemberDevicesStopFeeding(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{ingest: true, fleet: "fleet-1"})
+		ctx := context.Background()
+		ing := ingest.New(e.st, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 30 * 24 * time.Hour}, hclog.NewNullLogger(), nil)
+		worker := retry.New(retry.Deps{Store: e.st, Ingest: ing, Plugins: retry.ManagerPlugins(e.mgr)}, retry.Config{})
+
+		ways := []struct {
+			name        string
+			ownerLeaves bool
+			// unlinked: the way also removes the link itself (a disconnect unlinks the
+			// account's devices), so there is no inactive link to audit.
+			unlinked bool
+			apply    func(f feeder)
+		}{
+			{name: "removed", apply: func(f feeder) {
+				e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.bob.ID), token: f.other.Token})
+				e.must(404, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d", f.pool), token: f.bob.Token})
+			}},
+			{name: "viewer", apply: func(f feeder) {
+				e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.bob.ID), token: f.other.Token,
+					body: map[string]string{"role": "viewer"}})
+			}},
+			{name: "disabled", apply: func(f feeder) {
+				// As `poolhost users disable` does.
+				if ok, err := e.st.DisableUser(ctx, f.bob.ID); err != nil || !ok {
+					t.Fatalf("disable: %v %v", ok, err)
+				}
+			}},
+			{name: "disconnected", unlinked: true, apply: func(f feeder) {
+				e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/accounts/%d", f.account), token: f.bob.Token})
+			}},
+			{name: "owner_left", ownerLeaves: true, apply: func(f feeder) {
+				e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.bob.ID), token: f.bob.Token})
+			}},
+		}
+		for _, way := range ways {
+			f := e.newFeeder(way.name, way.ownerLeaves)
+			way.apply(f)
+
+			// Bob's signed delivery to his own account URL.
+			accountURL := fmt.Sprintf("/v1/webhooks/generic/accounts/%d", f.account)
+			r := e.signedTo(accountURL, f.secret, f.body(4.0, -2*time.Hour, true))
+			if way.unlinked {
+				if r.StatusCode == 200 && containsBytes(r.Body, `"accepted":1`) {
+					t.Errorf("%s: a disconnected account's URL accepted: %s", way.name, r.Body)
+				}
+			} else {
+				got := e.delivered(r)
+				if got.Accepted != 0 || got.Dropped[ingest.DropUnlinkedDevice] != 1 || len(got.Dropped) != 1 ||
+					got.TestSessions == nil || got.TestSessions.Accepted != 0 || got.TestSessions.Dropped[ingest.DropUnlinkedDevice] != 1 {
+					t.Errorf("%s: bob's account URL answered %s, want the reading and the session dropped as unlinked_device", way.name, r.Body)
+				}
+			}
+			// The provider-level URL reaches bob's verified fleet device no more.
+			got := e.delivered(e.signedTo("/v1/webhooks/generic", genericWebhookSecret, fleetBody(4.0, -2*time.Hour)))
+			if got.Accepted != 0 {
+				t.Errorf("%s: the provider-level URL answered %+v, want nothing accepted", way.name, got)
+			}
+			if !way.unlinked && (got.Dropped[ingest.DropUnlinkedDevice] != 1 || len(got.Dropped) != 1) {
+				t.Errorf("%s: the provider-level URL answered %+v, want unlinked_device", way.name, got)
+			}
+			// A delivery of bob's that was queued before and is retried after.
+			fl, err := e.st.EnqueueFailure(ctx, store.NewFailure{
+				Provider: "generic", AccountID: f.account, Payload: f.body(4.0, -time.Hour, true),
+				DeliveryID: fmt.Sprintf("queued-%s", way.name), MaxAttempts: 3, Error: "database was down",
+			})
+			must(t, err)
+			if st, err := worker.Tick(ctx); err != nil || st.Succeeded != 1 {
+				t.Fatalf("%s: retry tick %+v %v, want the queued delivery resolved", way.name, st, err)
+			}
+			if got, err := e.st.GetFailure(ctx, fl.ID); err != nil || got.Status != store.FailureResolved {
+				t.Errorf("%s: queued delivery %+v %v, want resolved (with nothing stored)", way.name, got.Status, err)
+			}
+			// The owner cannot apply bob's device's suggestion any more either.
+			want := 409
+			if way.unlinked {
+				want = 404
+			}
+			e.must(want, req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/devices/%d/suggestion/accept", f.pool, f.declared), token: f.other.Token})
+
+			// The pool holds only what came before: 7.2 twice (bob's device and the
+			// fleet device) and one test session, nothing of the 4.0s.
+			var rd struct {
+				Readings []struct {
+					Value float64 `json:"value"`
+				} `json:"readings"`
+			}
+			e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/readings", f.pool), token: f.other.Token}).json(t, &rd)
+			if len(rd.Readings) != 2 || rd.Readings[0].Value != 7.2 || rd.Readings[1].Value != 7.2 {
+				t.Errorf("%s: the owner's readings are %+v, want only the two 7.2 from before", way.name, rd.Readings)
+			}
+			var st struct {
+				Metrics []struct {
+					Metric string   `json:"metric"`
+					Value  *float64 `json:"value"`
+				} `json:"metrics"`
+			}
+			e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/status", f.pool), token: f.other.Token}).json(t, &st)
+			for _, m := range st.Metrics {
+				if m.Metric == "ph" && (m.Value == nil || *m.Value != 7.2) {
+					t.Errorf("%s: the owner's status shows pH %v, want 7.2", way.name, m.Value)
+				}
+			}
+			ss, _, err := e.st.ListTestSessions(ctx, f.pool, nil, 10)
+			must(t, err)
+			if len(ss) != 1 {
+				t.Errorf("%s: the pool has %d test sessions, want the one from before", way.name, len(ss))
+			}
+
+			if way.unlinked {
+				continue
+			}
+			// Audited, with whose link it was: the webhooks in their webhook.received
+			// rows, the retry (which records no delivery row of its own) apart.
+			if n := e.inactiveAudits("webhook.received", f.declared, f.pool, f.bob.ID); n != 1 {
+				t.Errorf("%s: %d webhook.received rows name bob's declared device's inactive link, want 1", way.name, n)
+			}
+			if n := e.inactiveAudits("webhook.received", f.fleet, f.pool, f.bob.ID); n != 1 {
+				t.Errorf("%s: %d webhook.received rows name bob's fleet device's inactive link, want 1", way.name, n)
+			}
+			if n := e.inactiveAudits(ingest.ActionInactiveLink, f.declared, f.pool, f.bob.ID); n != 1 {
+				t.Errorf("%s: %d %s rows for the retried delivery, want 1", way.name, n, ingest.ActionInactiveLink)
+			}
+			// Bob (while he may still sign in) sees the link inactive, not gone.
+			if way.name != "disabled" {
+				var devs struct {
+					Devices []struct {
+						ID         int64  `json:"id"`
+						PoolID     *int64 `json:"poolId"`
+						LinkActive bool   `json:"linkActive"`
+					} `json:"devices"`
+				}
+				e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d/devices", f.account), token: f.bob.Token}).json(t, &devs)
+				for _, d := range devs.Devices {
+					if d.PoolID == nil || *d.PoolID != f.pool || d.LinkActive {
+						t.Errorf("%s: bob's device %+v, want still linked to pool %d but inactive", way.name, d, f.pool)
+					}
+				}
+			}
+			if way.name == "removed" {
+				// Made an editor again, bob could link the device at once himself: the
+				// link he made comes back with the role (documented in the README).
+				e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.bob.ID), token: f.other.Token,
+					body: map[string]string{"role": "editor"}})
+				if got := e.delivered(e.signedTo(accountURL, f.secret, f.body(7.3, -30*time.Minute, false))); got.Accepted != 1 {
+					t.Errorf("re-added: bob's account URL answered %+v, want 1 accepted", got)
+				}
+			}
+			// Only one fleet account at a time, or fleet-1 would be ambiguous.
+			_, err = e.st.DisconnectAccount(ctx, f.account)
+			must(t, err)
+		}
+	})
+}
