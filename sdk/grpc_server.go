@@ -86,6 +86,9 @@ func (s *grpcServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*
 
 func (s *grpcServer) Connect(ctx context.Context, req *pb.ConnectRequest) (*pb.ConnectResponse, error) {
 	res, err := s.adapter.Connect(ctx, connectRequestFromProto(req))
+	if err == nil && res.Linkage != nil {
+		err = res.Linkage.Check()
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -94,6 +97,9 @@ func (s *grpcServer) Connect(ctx context.Context, req *pb.ConnectRequest) (*pb.C
 
 func (s *grpcServer) Callback(ctx context.Context, req *pb.CallbackRequest) (*pb.CallbackResponse, error) {
 	l, err := s.adapter.Callback(ctx, callbackRequestFromProto(req))
+	if err == nil {
+		err = l.Check()
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -102,6 +108,9 @@ func (s *grpcServer) Callback(ctx context.Context, req *pb.CallbackRequest) (*pb
 
 func (s *grpcServer) DiscoverDevices(ctx context.Context, req *pb.DiscoverDevicesRequest) (*pb.DiscoverDevicesResponse, error) {
 	res, err := s.adapter.DiscoverDevices(ctx, DiscoverRequest{Account: accountFromProto(req.GetAccount())})
+	if err == nil {
+		err = res.Check()
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -120,6 +129,9 @@ func (s *grpcServer) VerifyWebhook(ctx context.Context, req *pb.VerifyWebhookReq
 
 func (s *grpcServer) Webhook(ctx context.Context, req *pb.WebhookRequest) (*pb.WebhookResponse, error) {
 	res, err := s.adapter.Webhook(ctx, webhookRequestFromProto(req.GetWebhook()))
+	if err == nil {
+		err = res.Check()
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -135,6 +147,9 @@ func (s *grpcServer) IngestWebhook(ctx context.Context, req *pb.IngestWebhookReq
 		return nil, toStatus(err)
 	}
 	res, err := s.parseRecovering(ctx, wr)
+	if err == nil {
+		err = res.Check()
+	}
 	if err != nil {
 		return &pb.IngestWebhookResponse{WebhookError: errorToProto(err)}, nil
 	}
@@ -159,6 +174,9 @@ func (s *grpcServer) PollReadings(ctx context.Context, req *pb.PollReadingsReque
 		return nil, toStatus(Unsupported("poll readings"))
 	}
 	res, err := p.PollReadings(ctx, PollRequest{Account: accountFromProto(req.GetAccount()), Cursor: req.GetCursor()})
+	if err == nil {
+		err = res.Check()
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -36,6 +36,16 @@ func FuzzPollResponse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// The SDK refuses an answer whose ids do not survive JSON intact (invalid UTF-8
+		// becomes U+FFFD) before the host sees it; such an answer never reaches a pool.
+		if res.Check() != nil {
+			for _, r := range res.Readings {
+				if sdk.CheckID("device id", r.ProviderDeviceID) == nil && !strings.Contains(string(body), r.ProviderDeviceID) {
+					t.Fatalf("reading %+v", r)
+				}
+			}
+			return
+		}
 		for _, r := range res.Readings {
 			if r.ProviderDeviceID == "" || r.Metric == "" || !strings.Contains(string(body), r.ProviderDeviceID) {
 				t.Fatalf("reading %+v", r)

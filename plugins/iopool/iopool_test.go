@@ -3,6 +3,7 @@ package iopool_test
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -79,7 +80,7 @@ func TestDescribe(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := sdk.Capabilities{Connect: sdk.ConnectAPIKey, Poll: true, MinPollInterval: 5 * time.Minute}
-		if d.ID != "iopool" || d.ProtocolVersion != sdk.ProtocolVersion || d.Capabilities != want {
+		if d.ID != "iopool" || d.ProtocolVersion != sdk.ProtocolVersion || !reflect.DeepEqual(d.Capabilities, want) {
 			t.Errorf("description = %+v", d)
 		}
 	})
@@ -369,4 +370,25 @@ func count(paths []string, p string) int {
 		}
 	}
 	return n
+}
+
+// TestInvalidUTF8PoolIDRefused: a pool id that is not valid UTF-8 reaches the adapter as
+// U+FFFD (encoding/json's replacement), a lossy id that would never match the pool
+// again. The SDK's shared checks refuse such an answer on the wire, where the host
+// receives it, so iopool (and every other plugin) gets the rule without its own code;
+// the fuzz corpus holds the input that found it (testdata/fuzz/FuzzPollResponse).
+func TestInvalidUTF8PoolIDRefused(t *testing.T) {
+	wire := transports[1]
+	c, srv := start(t, wire)
+	srv.AddKey("k")
+	pools := srv.Pools()
+	pools[0].ID = "bad\xffid"
+	srv.SetPools(pools)
+	_, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: account("k")})
+	wantKind(t, err, sdk.KindPermanent)
+	if !strings.Contains(err.Error(), "U+FFFD") {
+		t.Errorf("poll error %q does not say why", err)
+	}
+	_, err = c.DiscoverDevices(ctx(t), sdk.DiscoverRequest{Account: account("k")})
+	wantKind(t, err, sdk.KindPermanent)
 }

@@ -1,0 +1,110 @@
+package sdk
+
+import (
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// CheckID is the SDK's one rule for an identifier a plugin hands the host: a device id,
+// an account id, a delivery id, a command's provider reference. It must be valid UTF-8
+// without U+FFFD: encoding/json decodes invalid bytes of an upstream answer into that
+// replacement character, so such an id is a lossy copy of the provider's, which would
+// never match the device again and could collide with another's. Control characters are
+// refused too: ids end up in logs, the console and audit rows.
+//
+// The SDK checks every result with it before the host sees it (see [PollResult.Check]),
+// so each plugin gets the rule without calling it; plugin tests may call it too.
+func CheckID(what, id string) error {
+	if !utf8.ValidString(id) {
+		return Permanent("%s %s is not valid UTF-8", what, quoteID(id))
+	}
+	for _, r := range id {
+		if r == utf8.RuneError {
+			return Permanent("%s %s holds U+FFFD, the mark of bytes that were not valid UTF-8", what, quoteID(id))
+		}
+		if unicode.IsControl(r) {
+			return Permanent("%s %s holds a control character", what, quoteID(id))
+		}
+	}
+	return nil
+}
+
+// quoteID shows an id in an error: escaped, and cut short.
+func quoteID(id string) string {
+	if len(id) > 64 {
+		id = id[:64]
+	}
+	return fmt.Sprintf("%+q", id)
+}
+
+// Check applies [CheckID] to every id of the result.
+func (r PollResult) Check() error {
+	if err := checkReadings(r.Readings); err != nil {
+		return err
+	}
+	if err := checkSessions(r.TestSessions); err != nil {
+		return err
+	}
+	return checkUpdates(r.CommandUpdates)
+}
+
+// Check applies [CheckID] to every id of the result.
+func (r WebhookResult) Check() error {
+	if err := CheckID("delivery id", r.DeliveryID); err != nil {
+		return err
+	}
+	if err := CheckID("provider account id", r.ProviderAccountID); err != nil {
+		return err
+	}
+	if err := checkReadings(r.Readings); err != nil {
+		return err
+	}
+	if err := checkSessions(r.TestSessions); err != nil {
+		return err
+	}
+	return checkUpdates(r.CommandUpdates)
+}
+
+// Check applies [CheckID] to every device id of the result.
+func (r DiscoverResult) Check() error {
+	for i, d := range r.Devices {
+		if err := CheckID(fmt.Sprintf("device %d: device id", i), d.ProviderDeviceID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Check applies [CheckID] to the external account id.
+func (l Linkage) Check() error { return CheckID("external account id", l.ExternalAccountID) }
+
+func checkReadings(rs []Reading) error {
+	for i, r := range rs {
+		if err := CheckID(fmt.Sprintf("reading %d: device id", i), r.ProviderDeviceID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkSessions(ss []TestSession) error {
+	for i, s := range ss {
+		if err := CheckID(fmt.Sprintf("test session %d: device id", i), s.ProviderDeviceID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkUpdates(us []CommandUpdate) error {
+	for i, u := range us {
+		if err := CheckID(fmt.Sprintf("command update %d: command id", i), u.CommandID); err != nil {
+			return err
+		}
+		if err := CheckID(fmt.Sprintf("command update %d: provider reference", i), u.ProviderRef); err != nil {
+			return err
+		}
+	}
+	return nil
+}
