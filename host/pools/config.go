@@ -127,6 +127,9 @@ func (s *Service) UpdateConfig(ctx context.Context, a auth.Actor, poolID int64, 
 			if name == "" || len(name) > MaxNameLength {
 				return Pool{}, host.Errorf(host.EINVALID, "name must be 1 to %d characters", MaxNameLength)
 			}
+			if err := host.CheckText("name", name, false); err != nil {
+				return Pool{}, err
+			}
 		case "volumeLiters":
 			if isNull {
 				c.VolumeLiters = nil

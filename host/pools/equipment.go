@@ -136,6 +136,7 @@ func (f field) check(key string, raw json.RawMessage) error {
 		if json.Unmarshal(raw, &s) != nil || len(s) > 500 {
 			return host.Errorf(host.EINVALID, "config.%s must be text of at most 500 characters", key)
 		}
+		return host.CheckText("config."+key, s, true)
 	}
 	return nil
 }
@@ -152,7 +153,7 @@ func checkName(name string) (string, error) {
 	if len(name) > MaxNameLength {
 		return "", host.Errorf(host.EINVALID, "name must be at most %d characters", MaxNameLength)
 	}
-	return name, nil
+	return name, host.CheckText("name", name, false)
 }
 
 // CreateEquipment adds equipment to a pool. Owners and editors.

@@ -103,6 +103,9 @@ func (s *Service) Create(ctx context.Context, a auth.Actor, name string) (Pool, 
 	if name == "" || len(name) > MaxNameLength {
 		return Pool{}, host.Errorf(host.EINVALID, "name must be 1 to %d characters", MaxNameLength)
 	}
+	if err := host.CheckText("name", name, false); err != nil {
+		return Pool{}, err
+	}
 	p, err := s.st.CreatePool(ctx, name, a.UserID)
 	if err != nil {
 		return Pool{}, err

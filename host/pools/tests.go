@@ -130,6 +130,9 @@ func (s *Service) CreateTestSession(ctx context.Context, a auth.Actor, poolID in
 	if len(in.Notes) > MaxNotesLength {
 		return Created{}, host.Errorf(host.EINVALID, "notes must be at most %d characters", MaxNotesLength)
 	}
+	if err := host.CheckText("notes", in.Notes, true); err != nil {
+		return Created{}, err
+	}
 	if len(in.Results) == 0 || len(in.Results) > MaxResults {
 		return Created{}, host.Errorf(host.EINVALID, "results must list 1 to %d results", MaxResults)
 	}

@@ -6,6 +6,7 @@ package users
 import (
 	"context"
 	"errors"
+	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -95,8 +96,8 @@ func (s *Service) CreateUser(ctx context.Context, a auth.Actor, email string, ad
 		return User{}, err
 	}
 	email = strings.TrimSpace(email)
-	if email == "" || !strings.Contains(email, "@") || len(email) > 320 {
-		return User{}, host.Errorf(host.EINVALID, "email must be an email address")
+	if err := CheckEmail(email); err != nil {
+		return User{}, err
 	}
 	u, err := s.st.CreateUser(ctx, email, admin)
 	if errors.Is(err, store.ErrConflict) {
@@ -117,6 +118,9 @@ func (s *Service) CreateToken(ctx context.Context, a auth.Actor, userID int64, n
 	}
 	if len(name) > 200 {
 		return NewToken{}, host.Errorf(host.EINVALID, "name must be at most 200 characters")
+	}
+	if err := host.CheckText("name", name, false); err != nil {
+		return NewToken{}, err
 	}
 	if _, err := s.st.GetUser(ctx, userID); errors.Is(err, store.ErrNotFound) {
 		return NewToken{}, host.Wrap(host.ENOTFOUND, err, "no such user")
@@ -216,4 +220,24 @@ func (s *Service) Audit(ctx context.Context, a auth.Actor, q audit.Query) (audit
 		page.NextBeforeID = es[len(es)-1].ID
 	}
 	return page, nil
+}
+
+// CheckEmail accepts one bare address as net/mail reads it (RFC 5322): no display name,
+// no comment, no list, and nothing net/mail would rewrite (a quoted local part such as
+// "<x>"@example.com comes back unquoted, so it is refused rather than stored as
+// something other than what was typed). Emails are shown in the console and the audit
+// trail, where markup has no business.
+func CheckEmail(email string) error {
+	const want = "email must be one plain address such as ana@example.com (no display name, quotes or comments)"
+	if email == "" || len(email) > 320 {
+		return host.Errorf(host.EINVALID, want)
+	}
+	if err := host.CheckText("email", email, false); err != nil {
+		return err
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Name != "" || a.Address != email {
+		return host.Errorf(host.EINVALID, want)
+	}
+	return nil
 }
