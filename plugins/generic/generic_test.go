@@ -62,7 +62,7 @@ func TestDescribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true}
-	if d.ID != "generic" || d.ProtocolVersion != sdk.ProtocolVersion || d.Capabilities != want {
+	if d.ID != "generic" || d.ProtocolVersion != sdk.ProtocolVersion || !reflect.DeepEqual(d.Capabilities, want) {
 		t.Errorf("description %+v", d)
 	}
 	if len(d.RequiredSettings)+len(d.RequiredSecrets) != 0 {

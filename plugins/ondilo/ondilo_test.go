@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -95,7 +96,7 @@ func TestDescribe(t *testing.T) {
 			t.Errorf("id/protocol = %q/%d", d.ID, d.ProtocolVersion)
 		}
 		want := sdk.Capabilities{Connect: sdk.ConnectOAuth2, Poll: true, MinPollInterval: 15 * time.Minute}
-		if d.Capabilities != want {
+		if !reflect.DeepEqual(d.Capabilities, want) {
 			t.Errorf("capabilities = %+v, want %+v", d.Capabilities, want)
 		}
 		if len(d.RequiredSettings) != 0 || len(d.RequiredSecrets) != 0 {

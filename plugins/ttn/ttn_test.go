@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestDescribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true}
-	if d.ID != "ttn" || d.ProtocolVersion != sdk.ProtocolVersion || d.Capabilities != want {
+	if d.ID != "ttn" || d.ProtocolVersion != sdk.ProtocolVersion || !reflect.DeepEqual(d.Capabilities, want) {
 		t.Errorf("description %+v", d)
 	}
 }
