@@ -22,8 +22,9 @@ log_level  = "info"
 log_format = "json" # one JSON object a line, for the log shipper
 
 # /metrics on its own port for the Prometheus scraper (a private interface); the API
-# port then answers 404 there, so the proxy cannot expose it by mistake.
-metrics_listen = "127.0.0.1:9100"
+# port then answers 404 there, so the proxy cannot expose it by mistake. Not 9100: that
+# is node_exporter's, which usually runs on the same machine.
+metrics_listen = "127.0.0.1:9477"
 
 # Migrations are a deploy step (`poolhost migrate up`), run once before the replicas
 # are rolled, never by several replicas racing at start.
@@ -98,9 +99,12 @@ plugins {
   require_pin     = true                        # refuse any enabled provider without a sha256
 }
 
-# Pin every binary: `sha256sum /usr/local/lib/poolhost/plugins/poolhost-provider-<id>`.
-# A binary whose hash differs is refused, so an upgrade of a plugin is: copy the binary,
-# change its pin here, reload.
+# Pin every binary: `poolhost plugins pin /usr/local/lib/poolhost/plugins/poolhost-provider-<id>`
+# (or sha256sum) prints its hash; put it in that provider's sha256 below. The zeros below
+# are placeholders that match no binary: until each is replaced, that provider is failed
+# with "sha256 mismatch" (and `poolhost plugins check`, the unit's ExecStartPre, refuses
+# to start). A binary whose hash differs is refused, so an upgrade of a plugin is: copy
+# the binary, change its pin here, reload.
 
 provider "generic" {
   enabled  = true

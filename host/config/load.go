@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,9 +28,17 @@ type Error struct {
 	Diagnostics hcl.Diagnostics
 }
 
+// Error lists the problems in file order, so a file's mistakes read top to bottom.
 func (e *Error) Error() string {
 	var b strings.Builder
-	for i, d := range e.Diagnostics.Errs() {
+	diags := slices.Clone(e.Diagnostics)
+	slices.SortStableFunc(diags, func(x, y *hcl.Diagnostic) int {
+		if x.Subject == nil || y.Subject == nil {
+			return 0
+		}
+		return cmp.Or(cmp.Compare(x.Subject.Filename, y.Subject.Filename), cmp.Compare(x.Subject.Start.Byte, y.Subject.Start.Byte))
+	})
+	for i, d := range diags.Errs() {
 		if i > 0 {
 			b.WriteString("\n")
 		}
@@ -149,8 +159,10 @@ func parse(path string, src []byte, pluginsOnly bool) (*Config, error) {
 		return nil, &Error{diags}
 	}
 	d := &decoder{ctx: evalContext(filepath.Dir(path)), pluginsOnly: pluginsOnly}
+	// An unknown attribute or block is reported and decoding goes on with the rest, so
+	// one run lists every mistake in the file, not the first of each level.
 	root, ok := d.section(file.Body, rootSchema, hcl.Range{Filename: path})
-	if !ok || d.diags.HasErrors() {
+	if !ok {
 		return nil, &Error{d.diags}
 	}
 	cfg := d.config(root)

@@ -70,3 +70,52 @@ provider "ondilo" {
 		t.Errorf("validate created the database (stat: %v)", err)
 	}
 }
+
+// TestConfigValidateListsEveryMistake: a file with five mistakes at three levels (two
+// unknown top-level attributes, an unknown block, a misspelt plugins setting, a
+// misspelt provider flag) is refused listing all five, in file order — not one, then the
+// next after each fix.
+func TestConfigValidateListsEveryMistake(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "key"), []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "five.hcl")
+	src := fmt.Sprintf(`
+database_url    = "sqlite:%s/never-opened.db"
+credentials_key = file("key")
+listne          = "127.0.0.1:8080"
+lgo_level       = "debug"
+
+plugins {
+  helth_interval = "2s"
+}
+
+retry_wokrer {
+  interval = "5s"
+}
+
+provider "generic" {
+  enabeld = true
+}
+`, dir)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := cli(t, "config", "validate", "--offline", "--config", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q", code, stderr)
+	}
+	last := -1
+	for _, want := range []string{`"listne"`, `"lgo_level"`, `"helth_interval"`, `"retry_wokrer"`, `"enabeld"`} {
+		i := strings.Index(stderr, want)
+		if i < 0 {
+			t.Errorf("the mistake %s is not listed:\n%s", want, stderr)
+			continue
+		}
+		if i < last {
+			t.Errorf("%s is listed out of file order:\n%s", want, stderr)
+		}
+		last = i
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,6 +97,18 @@ func TestSystemdUnit(t *testing.T) {
 		if got := one(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
+	}
+
+	// The page Documentation= names is one the README's install steps put there.
+	if doc := one("Documentation"); !strings.HasPrefix(doc, "file://") {
+		t.Errorf("Documentation=%s: want the installed README", doc)
+	} else if readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md")); err != nil {
+		t.Fatal(err)
+	} else if !strings.Contains(string(readme), "install -D -m 0644 README.md "+strings.TrimPrefix(doc, "file://")) {
+		t.Errorf("the README's install steps never install %s, the unit's Documentation=", doc)
+	}
+	if !slices.Contains(u["SystemCallFilter"], "~@resources") {
+		t.Errorf("SystemCallFilter %q lacks ~@resources", u["SystemCallFilter"])
 	}
 
 	// The subcommands exist and accept --config: with a missing file they fail on

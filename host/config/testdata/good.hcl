@@ -6,7 +6,7 @@ public_url   = "https://pool.example.com/"
 log_level    = "debug"
 log_format   = "json"
 auto_migrate = false
-metrics_listen = "127.0.0.1:9100"
+metrics_listen = "127.0.0.1:9477"
 
 credentials_key      = file("test.key")
 credentials_old_keys = [file("old.key")]
