@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -177,9 +180,10 @@ func (q queries) AccountCredentials(ctx context.Context, accountID int64) (map[s
 
 // AccountWithCredentials is GetAccount and AccountCredentials in one query, for the
 // webhook path, which needs both for every account-scoped delivery. Only a live account
-// of provider is found (ErrNotFound otherwise), and only then are its credentials
-// decrypted: an id that cannot match costs no decryption. creds is nil when the account
-// has none.
+// of provider is found (ErrNotFound otherwise). An id that does not match still costs
+// one decryption, of a decoy (openDecoy): the webhook URL is public, and a cheaper miss
+// would tell anyone which account ids exist by timing alone. creds is nil when the
+// account has none.
 func (q queries) AccountWithCredentials(ctx context.Context, id int64, provider string) (acc Account, creds map[string]string, err error) {
 	if q.cipher == nil {
 		return Account{}, nil, ErrNoCipher
@@ -190,6 +194,9 @@ func (q queries) AccountWithCredentials(ctx context.Context, id int64, provider 
 	}
 	if err := q.get(ctx, &row, `SELECT `+accountColumns+`, credentials_ciphertext
 		FROM integration_accounts WHERE id = ? AND provider = ? AND status <> ?`, id, provider, AccountDisconnected); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			q.openDecoy()
+		}
 		return Account{}, nil, fmt.Errorf("get account: %w", err)
 	}
 	if row.Ciphertext == nil {
@@ -201,6 +208,38 @@ func (q queries) AccountWithCredentials(ctx context.Context, id int64, provider 
 		return Account{}, nil, err
 	}
 	return row.Account, creds, nil
+}
+
+// decoy is a sealed credentials map shaped like a webhook_secret account's, made once
+// per Store with its cipher. openDecoy decrypts it where an account was not found, so a
+// miss does the work of a hit.
+type decoy struct {
+	once sync.Once
+	row  sealedAccount
+	err  error
+}
+
+// decoyAAD binds the decoy to no account: there is no user 0.
+var decoyAAD = sealedAccount{Provider: "decoy", ExternalID: "decoy"}
+
+func (q queries) openDecoy() {
+	if q.decoy == nil || q.cipher == nil {
+		return
+	}
+	q.decoy.once.Do(func() {
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			q.decoy.err = err
+			return
+		}
+		q.decoy.row = decoyAAD
+		q.decoy.row.Ciphertext, _, q.decoy.err = q.seal(map[string]string{
+			"webhook_secret": "whsec_" + base64.StdEncoding.EncodeToString(secret),
+		}, credentialsAAD(q.decoy.row.UserID, q.decoy.row.Provider, q.decoy.row.ExternalID))
+	})
+	if q.decoy.err == nil {
+		_, _ = q.openCredentials(0, q.decoy.row) // the work, not the result
+	}
 }
 
 // sealedAccount is what opening an account's credentials needs: the ciphertext and the

@@ -71,6 +71,7 @@ type queries struct {
 	cipher Cipher
 	now    func() time.Time
 	prep   *prepared // PostgreSQL only, shared by a Store and its Txs
+	decoy  *decoy    // shared by a Store and its Txs
 }
 
 // Open connects to databaseURL and checks the connection. It does not migrate.
@@ -133,6 +134,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 			d:      d,
 			cipher: o.cipher,
 			now:    o.now,
+			decoy:  &decoy{},
 		},
 	}
 	if d == dialectPostgres {

@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -108,6 +110,9 @@ type Service struct {
 	replays     *replayCache
 	metrics     *metrics
 	now         func() time.Time
+	// decoySecret verifies deliveries to account ids that do not exist: random, made
+	// at start, never stored or shown, so nothing can be signed with it.
+	decoySecret string
 }
 
 // New returns a Service.
@@ -142,6 +147,9 @@ func New(d Deps, cfg Config) *Service {
 		replays:  newReplayCache(),
 		metrics:  newMetrics(d.Registerer),
 		now:      time.Now,
+		// Shaped like the secrets webhook_secret providers hand out (Standard
+		// Webhooks' whsec_ form), so a plugin parses it like a real one.
+		decoySecret: "whsec_" + base64.StdEncoding.EncodeToString(randomBytes(32)),
 	}
 	s.SetMaxAttempts(cfg.MaxAttempts)
 	return s
@@ -267,9 +275,18 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 	}
 
 	req := sdk.WebhookRequest{Headers: dl.Headers, Body: dl.Body, ReceivedAt: receivedAt}
+	// noAccount: the account-scoped URL names no live account of this provider. The
+	// delivery is verified all the same, against a decoy secret nobody holds, and then
+	// rejected whatever the plugin says: a miss costs what a hit costs, so the public URL
+	// does not tell by timing which account ids exist (the store decrypts a decoy too).
+	noAccount := false
 	if dl.AccountID != 0 {
 		acc, creds, err := s.account(ctx, dl)
-		if err != nil {
+		switch {
+		case errors.Is(err, errNoSuchAccount):
+			noAccount = true
+			acc, creds = store.Account{ID: dl.AccountID}, map[string]string{CredentialSecretKey: s.decoySecret}
+		case err != nil:
 			return Outcome{}, err
 		}
 		req.Account = &sdk.Account{
@@ -282,6 +299,11 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 
 	res, err := plugin.IngestWebhook(ctx, req)
 	var parseErr *grpcplugin.ParseError
+	if noAccount && (err == nil || errors.As(err, &parseErr) || sdk.IsKind(err, sdk.KindRejected)) {
+		// Verified against a secret nobody holds cannot happen; if a plugin ignores
+		// the secret, the answer is the same rejection anyway.
+		return Outcome{}, s.reject(ctx, dl, errNoSuchAccount)
+	}
 	switch {
 	case err == nil && res.DeliveryID == "":
 		return s.persist(ctx, dl, receivedAt, res)
@@ -302,10 +324,13 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 
 	// The call failed without saying whether the payload is authentic (crash, timeout,
 	// restart). Ask once more, verification alone: only a confirmed payload is kept.
-	if verr := plugin.VerifyWebhook(ctx, req); verr != nil {
-		if sdk.IsKind(verr, sdk.KindRejected) {
-			return Outcome{}, s.reject(ctx, dl, verr)
-		}
+	verr := plugin.VerifyWebhook(ctx, req)
+	switch {
+	case noAccount && (verr == nil || sdk.IsKind(verr, sdk.KindRejected)):
+		return Outcome{}, s.reject(ctx, dl, errNoSuchAccount)
+	case sdk.IsKind(verr, sdk.KindRejected):
+		return Outcome{}, s.reject(ctx, dl, verr)
+	case verr != nil:
 		s.log.Warn("webhook not verified: plugin unavailable", "provider", dl.Provider,
 			"request_id", dl.RequestID, "error", err, "verify_error", verr)
 		return Outcome{}, ErrUnavailable
@@ -329,15 +354,16 @@ func (s *Service) once(key, provider string, now time.Time, handle func() (Outco
 }
 
 // account loads the account of an account-scoped URL and its decrypted credentials. An
-// account of another provider, or a disconnected one, does not exist for the sender; a
-// delivery to it is rejected exactly like a bad signature, so that the URL cannot be
-// used without authentication to learn which account ids exist.
+// account of another provider, or a disconnected one, does not exist for the sender
+// (errNoSuchAccount); a delivery to it is verified and rejected exactly like a bad
+// signature (see handle), so that the URL cannot be used without authentication to
+// learn which account ids exist.
 func (s *Service) account(ctx context.Context, dl Delivery) (store.Account, map[string]string, error) {
 	// One query for both: this runs for every account-scoped delivery.
 	acc, creds, err := s.d.Store.AccountWithCredentials(ctx, dl.AccountID, dl.Provider)
 	if err != nil {
 		if host.ErrorCode(err) == host.ENOTFOUND {
-			return store.Account{}, nil, s.reject(ctx, dl, errNoSuchAccount)
+			return store.Account{}, nil, errNoSuchAccount
 		}
 		s.log.Error("load webhook account", "account", dl.AccountID, "request_id", dl.RequestID, "error", err)
 		return store.Account{}, nil, ErrUnavailable
@@ -534,6 +560,14 @@ func (s *Service) auditRejectSummary(ctx context.Context, dl Delivery, sum audit
 	if err != nil {
 		s.log.Error("audit rejected webhooks summary", "provider", dl.Provider, "error", err)
 	}
+}
+
+// randomBytes reads n bytes from crypto/rand, which never fails on supported platforms
+// (and crashes the program when it cannot, since Go 1.24).
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
 }
 
 // errorText is a cause as operators see it in the failures table, bounded in size.
