@@ -57,6 +57,7 @@ type PluginState struct {
 	SHA256    string
 	PID       int
 	Warning   string
+	Refused   string // why the config block from the last reload is not in force
 }
 
 // Plugins is what the service needs of the plugin manager.
@@ -251,6 +252,10 @@ type ProviderStatus struct {
 	// ReloadWarning says why the last reload left the running plugin in place (a stale
 	// pin, a bundle changed without its manifest).
 	ReloadWarning string `json:"reloadWarning,omitempty"`
+	// PendingConfigRefused says why the provider's block in the config file is not in
+	// force (it could not start, e.g. a wrong pin): the provider runs its previous
+	// block, and keeps saying so across restarts of its process until a reload fixes it.
+	PendingConfigRefused string `json:"pendingConfigRefused,omitempty"`
 }
 
 func accountOf(a store.Account) Account {
@@ -873,7 +878,7 @@ func (s *Service) ProviderStatuses(ctx context.Context, a auth.Actor) ([]Provide
 				since := st.Since
 				ps.Since = &since
 			}
-			ps.SHA256, ps.ReloadWarning = st.SHA256, st.Warning
+			ps.SHA256, ps.ReloadWarning, ps.PendingConfigRefused = st.SHA256, st.Warning, st.Refused
 		} else if p.Enabled {
 			ps.State = "unknown"
 		}

@@ -27,7 +27,7 @@ func (p managerPlugins) States() map[string]PluginState {
 	out := map[string]PluginState{}
 	for _, s := range p.m.Statuses() {
 		out[s.Provider] = PluginState{State: string(s.State), Since: s.Since, Restarts: s.Restarts, LastError: s.LastError,
-			Version: s.Version, SHA256: s.SHA256, PID: s.PID, Warning: s.Warning}
+			Version: s.Version, SHA256: s.SHA256, PID: s.PID, Warning: s.Warning, Refused: s.Refused}
 	}
 	return out
 }
@@ -36,11 +36,16 @@ func (p managerPlugins) States() map[string]PluginState {
 // plugin is still on its first start. An enabled provider that is failed, or restarting
 // after a crash, makes the host degraded (host.ErrDegraded), not unready: the other
 // providers still serve, another replica would have the same plugin, and the provider
-// answers "unavailable" (webhooks 503, so providers redeliver) until it is back.
+// answers "unavailable" (webhooks 503, so providers redeliver) until it is back. So does
+// a provider whose config block from the last reload was refused: it serves, but not
+// as the file says, and a restart of its process must not hide that.
 func PluginsReady(m *pluginmgr.Manager) func(context.Context) error {
 	return func(context.Context) error {
 		var down []string
 		for _, s := range m.Statuses() {
+			if s.Enabled && s.Refused != "" {
+				down = append(down, s.Provider+" runs its previous config block (the new one is refused)")
+			}
 			if !s.Enabled || s.State == pluginmgr.StateRunning {
 				continue
 			}

@@ -60,6 +60,11 @@ type Status struct {
 	// plugin on disk or its config block changed (a stale pin, a bundle changed without
 	// its manifest): the provider serves, but from the old plugin.
 	Warning string `json:"warning,omitempty"`
+	// Refused says why the config block the last reload read for this provider is not
+	// in force: it could not start (a wrong pin, say), so the provider runs its previous
+	// block. Unlike Warning it outlives the process: a restart after a crash runs the
+	// previous block again, and the refusal stays until a reload puts a block in force.
+	Refused string `json:"pending_config_refused,omitempty"`
 }
 
 // StopGrace is how long stopping a plugin waits for its in-flight calls before
@@ -211,6 +216,11 @@ func (m *Manager) Reload(ctx context.Context, cfg *config.Config) error {
 		switch {
 		case pc.Enabled && st.State != StateRunning:
 			errs = append(errs, fmt.Errorf("%s: %s: %s", pc.ID, st.State, st.LastError))
+			if st.Refused != "" {
+				kept = append(kept, fmt.Errorf("%s: %s", pc.ID, st.Refused))
+			}
+		case st.Refused != "":
+			kept = append(kept, fmt.Errorf("%s: %s", pc.ID, st.Refused))
 		case st.Warning != "":
 			kept = append(kept, fmt.Errorf("%s: %s", pc.ID, st.Warning))
 		}

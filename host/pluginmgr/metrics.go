@@ -11,6 +11,7 @@ type metrics struct {
 	restarts *prometheus.CounterVec
 	calls    *prometheus.HistogramVec
 	refused  *prometheus.CounterVec
+	pending  *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,6 +33,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "poolhost_plugin_answers_refused_total",
 			Help: "Plugin answers refused for exceeding a plugins.max_* cap, by provider, method and cap (message, readings, account_id, delivery_id, device_id, metric, unit, raw_payload).",
 		}, []string{"provider", "method", "limit"}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "poolhost_plugin_pending_config_refused",
+			Help: "1 while the provider's config block from the last reload is refused (it could not start, e.g. a wrong sha256) and the provider runs its previous block; 0 otherwise.",
+		}, []string{"provider"}),
 	}
 	if reg == nil {
 		return m
@@ -40,6 +45,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.restarts = register(reg, m.restarts)
 	m.calls = register(reg, m.calls)
 	m.refused = register(reg, m.refused)
+	m.pending = register(reg, m.pending)
 	return m
 }
 
@@ -66,4 +72,12 @@ func (m *metrics) setState(provider string, s State) {
 		}
 		m.state.WithLabelValues(provider, string(st)).Set(v)
 	}
+}
+
+func (m *metrics) setRefused(provider string, refused bool) {
+	v := 0.0
+	if refused {
+		v = 1
+	}
+	m.pending.WithLabelValues(provider).Set(v)
 }

@@ -34,6 +34,7 @@ type Plugin struct {
 	lastErr  string
 	sha      string // of the file the running (or last) process was started from
 	warning  string // a reload that could not restart the plugin; see keepRunning
+	refused  string // the config block a reload could not put in force; see refuseBlock
 	pid      int
 	failures []time.Time
 	sup      *supervisor
@@ -42,6 +43,7 @@ type Plugin struct {
 func newPlugin(m *Manager, pc config.Provider) *Plugin {
 	p := &Plugin{id: pc.ID, m: m, cfg: pc, state: StateDisabled, since: time.Now()}
 	m.metrics.setState(pc.ID, StateDisabled)
+	m.metrics.setRefused(pc.ID, false)
 	return p
 }
 
@@ -80,6 +82,7 @@ func (p *Plugin) Status() Status {
 		Pinned:    p.cfg.SHA256,
 		PID:       p.pid,
 		Warning:   p.warning,
+		Refused:   p.refused,
 	}
 	if p.desc != nil {
 		s.Version = p.desc.Version

@@ -189,3 +189,79 @@ func TestStalePinWarningEndsWithTheKeptProcess(t *testing.T) {
 		t.Errorf("after the kept process died: warning %q, last error %q", s.Warning, s.LastError)
 	}
 }
+
+// Issue 18's repro: a reload with a wrong pin is refused and the old process keeps
+// serving. When that process is SIGKILLed, it restarts from the previous block — and
+// the refusal must stay visible (status, Reload's error, the metric) instead of
+// vanishing with the process. A reload that fixes the pin clears it.
+func TestRefusedBlockOutlivesTheProcess(t *testing.T) {
+	e := newEnv(t)
+	bin := e.installID("alpha")
+	sum := sha256File(t, bin)
+	conf := func(pin string) string { return fmt.Sprintf(`provider "alpha" { sha256 = %q }`, pin) }
+	m, reg, err := e.manager(e.config(conf(sum)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "poolhost_plugin_pending_config_refused" {
+				continue
+			}
+			for _, mt := range mf.GetMetric() {
+				for _, l := range mt.GetLabel() {
+					if l.GetName() == "provider" && l.GetValue() == "alpha" {
+						return mt.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		t.Fatal("no poolhost_plugin_pending_config_refused{provider=alpha}")
+		return 0
+	}
+	if v := pending(); v != 0 {
+		t.Fatalf("pending_config_refused before any reload = %g", v)
+	}
+
+	wrong := strings.Repeat("ab", 32)
+	if err := m.Reload(context.Background(), e.config(conf(wrong))); err == nil || !strings.Contains(err.Error(), "the new config block is not applied") {
+		t.Fatalf("Reload with a wrong pin = %v", err)
+	}
+	kept := status(t, m, "alpha")
+	if kept.State != pluginmgr.StateRunning || !strings.Contains(kept.Refused, "sha256 mismatch") {
+		t.Fatalf("after the refused reload: %+v", kept)
+	}
+	if err := syscall.Kill(kept.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alpha to run again from its previous block", func() bool {
+		s := status(t, m, "alpha")
+		return s.State == pluginmgr.StateRunning && s.PID != 0 && s.PID != kept.PID
+	})
+	s := status(t, m, "alpha")
+	if s.Refused != kept.Refused || s.SHA256 != sum || s.Pinned != sum {
+		t.Errorf("after the restart: refused %q (want %q), sha256 %s pinned %s", s.Refused, kept.Refused, s.SHA256, s.Pinned)
+	}
+	if v := pending(); v != 1 {
+		t.Errorf("pending_config_refused after the restart = %g, want 1", v)
+	}
+	if err := m.Reload(context.Background(), e.config(conf(wrong))); err == nil || !strings.Contains(err.Error(), "the new config block is not applied") {
+		t.Errorf("a second Reload with the wrong pin = %v", err)
+	}
+
+	// The pin fixed: in force, nothing pending.
+	if err := m.Reload(context.Background(), e.config(conf(sum))); err != nil {
+		t.Fatalf("Reload with the right pin: %v", err)
+	}
+	if s := status(t, m, "alpha"); s.Refused != "" || s.State != pluginmgr.StateRunning {
+		t.Errorf("after fixing the pin: %+v", s)
+	}
+	if v := pending(); v != 0 {
+		t.Errorf("pending_config_refused after fixing the pin = %g, want 0", v)
+	}
+}

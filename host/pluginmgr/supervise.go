@@ -158,10 +158,13 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 	p.removed = false
 	p.mu.Unlock()
 
+	// update puts pc in force, which resolves a refusal of an earlier block.
 	update := func() {
 		p.mu.Lock()
 		p.cfg, p.pcfg, p.level = pc, pcfg, level
+		p.refused = ""
 		p.mu.Unlock()
+		p.m.metrics.setRefused(p.id, false)
 	}
 	log := p.m.log.With("provider", p.id)
 
@@ -185,7 +188,7 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 		cur, err := p.m.inspect(pc, pcfg)
 		switch {
 		case err != nil && inst != nil && configChanged(old, pc):
-			p.keepRunning(log, sha, fmt.Errorf("the new config block is not applied: %w", err))
+			p.refuseBlock(log, sha, err)
 			return false
 		case err != nil && inst != nil:
 			// A stale pin (the file changed, the pin did not) or a bundle edited without
@@ -264,6 +267,19 @@ func (p *Plugin) keepRunning(log hclog.Logger, runningSHA string, err error) {
 	p.mu.Unlock()
 }
 
+// refuseBlock reports a reload whose new config block for this provider cannot start,
+// so the running process keeps serving under the previous block. The refusal is of the
+// block, not of the process: it stays (status, readiness, metric) when that process
+// dies and is restarted from the previous block, until a reload puts a block in force.
+func (p *Plugin) refuseBlock(log hclog.Logger, runningSHA string, err error) {
+	msg := fmt.Sprintf("the new config block is not applied; the provider runs its previous block (process sha256 %s) until a reload fixes it: %v", runningSHA, err)
+	log.Error("the new config block is not applied; the provider runs its previous block", "running_sha256", runningSHA, "error", err)
+	p.mu.Lock()
+	p.refused = msg
+	p.mu.Unlock()
+	p.m.metrics.setRefused(p.id, true)
+}
+
 func (p *Plugin) startSupervisor() {
 	ctx, cancel := context.WithCancel(context.Background())
 	sup := &supervisor{ctx: ctx, cancel: cancel, done: make(chan struct{}), first: make(chan struct{})}
@@ -290,7 +306,9 @@ func (p *Plugin) stopSupervisor() {
 func (p *Plugin) remove() {
 	p.mu.Lock()
 	p.removed = true
+	p.refused = "" // no block at all now: nothing pending
 	p.mu.Unlock()
+	p.m.metrics.setRefused(p.id, false)
 	p.stopSupervisor()
 	p.setState(StateDisabled)
 }

@@ -275,6 +275,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("rebuild loop: admin version and sha256, stale pin, reload", func(t *testing.T) { testRebuildLoop(t, b) })
+	t.Run("refused pin stays visible across a plugin restart", func(t *testing.T) { testRefusedPinStaysVisible(t, b) })
 
 	t.Run("serve, CLI users and tokens, SIGTERM, migrate verify", func(t *testing.T) {
 		c := writeE2EConfig(t, b, nil)

@@ -24,6 +24,8 @@ type adminProvider struct {
 	PinnedSHA256  string `json:"pinnedSha256"`
 	PID           int    `json:"pid"`
 	ReloadWarning string `json:"reloadWarning"`
+	// PendingConfigRefused: the file's block for the provider is not in force.
+	PendingConfigRefused string `json:"pendingConfigRefused"`
 }
 
 func adminProviders(t *testing.T, method, url, token string) map[string]adminProvider {

@@ -233,7 +233,7 @@ func (s *server) reload(ctx context.Context) (connect.ReloadReport, error) {
 	s.ingest.reload(cfg)
 	if err := s.plugins.Reload(ctx, cfg); err != nil {
 		s.log.Warn("some plugins are not running, or kept their old process, after reload", "error", err)
-		rep.Warnings = append(rep.Warnings, "some plugins are not running, or kept their old process, after the reload: see each provider's state, lastError and reloadWarning")
+		rep.Warnings = append(rep.Warnings, "some plugins are not running, or kept their old process, after the reload: see each provider's state, lastError, reloadWarning and pendingConfigRefused")
 	}
 	s.lastReloadOK.Set(1)
 	s.lastReloadAt.SetToCurrentTime()
