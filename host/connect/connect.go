@@ -944,8 +944,16 @@ func ReloadTrouble(ps []ProviderStatus) (notRunning, keptOldProcess map[string]s
 			}
 			notRunning[p.ID] = why
 		}
-		if p.ReloadWarning != "" {
-			keptOldProcess[p.ID] = p.ReloadWarning
+		// A stale file kept its process; a refused block kept the previous block (and
+		// stays refused across restarts of the process).
+		var why []string
+		for _, w := range []string{p.ReloadWarning, p.PendingConfigRefused} {
+			if w != "" {
+				why = append(why, w)
+			}
+		}
+		if len(why) > 0 {
+			keptOldProcess[p.ID] = strings.Join(why, "; ")
 		}
 	}
 	return notRunning, keptOldProcess

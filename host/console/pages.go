@@ -110,7 +110,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, a auth.Actor)
 	plugins := map[string]*connect.ProviderStatus{}
 	for i, p := range ps {
 		plugins[p.ID] = &ps[i]
-		if p.Enabled && p.State != "running" || p.ReloadWarning != "" {
+		if p.Enabled && p.State != "running" || p.ReloadWarning != "" || p.PendingConfigRefused != "" {
 			v.Down = append(v.Down, p)
 		}
 	}

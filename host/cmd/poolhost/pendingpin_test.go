@@ -21,8 +21,8 @@ import (
 // binaries: a reload with a wrong sha256 for generic is refused and the old process
 // keeps serving; then that process is SIGKILLed and restarts from the previous block.
 // The refusal must stay visible — the admin API's pendingConfigRefused, /readyz
-// degraded, the console's providers page, poolhost_plugin_pending_config_refused — until
-// a reload with the right pin clears all four.
+// degraded, the console's providers page and Overview, poolhost_plugin_pending_config_refused
+// — until a reload with the right pin clears them all.
 func testRefusedPinStaysVisible(t *testing.T, b e2eBuild) {
 	good := fileSHA256(t, filepath.Join(b.pluginDir, config.BinaryPrefix+"generic"))
 	wrong := strings.Repeat("ab", 32)
@@ -57,7 +57,7 @@ func testRefusedPinStaysVisible(t *testing.T, b e2eBuild) {
 		}
 	}
 	type visible struct {
-		api, readyz, console, metric string
+		api, readyz, console, overview, metric string
 	}
 	look := func() (adminProvider, visible) {
 		t.Helper()
@@ -83,6 +83,13 @@ func testRefusedPinStaysVisible(t *testing.T, b e2eBuild) {
 			t.Fatalf("console providers page: %d", resp.StatusCode)
 		}
 		v.console = fmt.Sprint(strings.Contains(string(page), `data-field="pending-config-refused"`))
+		resp, err = console.Get(c.baseURL + "/ui/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		v.overview = fmt.Sprint(strings.Contains(string(page), `id="down-generic"`) && strings.Contains(string(page), "Config not in force"))
 		_, metrics := get(t, c.baseURL+"/metrics", "")
 		for line := range strings.SplitSeq(string(metrics), "\n") {
 			if strings.HasPrefix(line, `poolhost_plugin_pending_config_refused{provider="generic"} `) {
@@ -93,12 +100,12 @@ func testRefusedPinStaysVisible(t *testing.T, b e2eBuild) {
 	}
 	refusedEverywhere := func(what string, v visible) {
 		t.Helper()
-		if !strings.Contains(v.api, "sha256 mismatch") || v.readyz != "degraded plugins=degraded" || v.console != "true" || v.metric != "1" {
+		if !strings.Contains(v.api, "sha256 mismatch") || v.readyz != "degraded plugins=degraded" || v.console != "true" || v.overview != "true" || v.metric != "1" {
 			t.Errorf("%s: the refused block is not visible everywhere: %+v", what, v)
 		}
 	}
 
-	if _, v := look(); v.api != "" || v.readyz != "ready plugins=ok" || v.console != "false" || v.metric != "0" {
+	if _, v := look(); v.api != "" || v.readyz != "ready plugins=ok" || v.console != "false" || v.overview != "false" || v.metric != "0" {
 		t.Fatalf("before any reload: %+v", v)
 	}
 
@@ -136,7 +143,7 @@ func testRefusedPinStaysVisible(t *testing.T, b e2eBuild) {
 	if fixed.State != "running" || fixed.PendingConfigRefused != "" {
 		t.Errorf("after the reload with the right pin: %+v", fixed)
 	}
-	if _, v := look(); v.api != "" || v.readyz != "ready plugins=ok" || v.console != "false" || v.metric != "0" {
+	if _, v := look(); v.api != "" || v.readyz != "ready plugins=ok" || v.console != "false" || v.overview != "false" || v.metric != "0" {
 		t.Errorf("after the reload with the right pin: %+v", v)
 	}
 }
