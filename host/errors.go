@@ -16,6 +16,7 @@ const (
 	EUNAVAILABLE  = "unavailable"  // a dependency (plugin, database) is down; retry later
 	ETOOLARGE     = "too_large"    // the body exceeds its limit
 	ETOOMANY      = "too_many"     // a rate limit is exceeded; retry later
+	EUPSTREAM     = "upstream"     // a provider's plugin answered what the host refuses to store
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; details only in logs
 )
 

@@ -171,14 +171,17 @@ type Plugins struct {
 	// allocate or store without bound. A gRPC message over MaxMessageBytes, or an answer
 	// over any other cap, is refused as a permanent failure of that call: nothing of it
 	// is stored. Defaults: 16 MiB, 10,000 readings per call, 256-byte device and
-	// delivery ids, 64-byte metrics, 32-byte units, 64 KiB raw payloads.
+	// delivery ids, 64-byte metrics, 32-byte units, 64 KiB raw payloads; discovery:
+	// 10,000 devices per call, 1 KiB names (and models), 64 KiB of metadata a device.
 	MaxMessageBytes    int64
 	MaxReadingsPerCall int
 	MaxDeviceIDBytes   int // also bounds the provider account id a payload names
 	MaxDeliveryIDBytes int
 	MaxMetricBytes     int
 	MaxUnitBytes       int
-	MaxRawPayloadBytes int
+	MaxRawPayloadBytes int // also bounds a discovered device's metadata, keys and values
+	MaxDevicesPerCall  int
+	MaxDeviceNameBytes int // a discovered device's name, and its model
 }
 
 // Stage values.
@@ -298,6 +301,8 @@ var (
 		MaxMetricBytes:     judge.DefaultCaps.MaxMetricBytes,
 		MaxUnitBytes:       judge.DefaultCaps.MaxUnitBytes,
 		MaxRawPayloadBytes: judge.DefaultCaps.MaxRawPayloadBytes,
+		MaxDevicesPerCall:  judge.DefaultCaps.MaxDevicesPerCall,
+		MaxDeviceNameBytes: judge.DefaultCaps.MaxDeviceNameBytes,
 	}
 	DefaultTimeouts = Timeouts{
 		Describe:      5 * time.Second,

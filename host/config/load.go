@@ -70,7 +70,7 @@ var (
 	pluginsSchema = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
 		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin",
 		"max_message_bytes", "max_readings_per_call", "max_device_id_bytes", "max_delivery_id_bytes",
-		"max_metric_bytes", "max_unit_bytes", "max_raw_payload_bytes")}
+		"max_metric_bytes", "max_unit_bytes", "max_raw_payload_bytes", "max_devices_per_call", "max_device_name_bytes")}
 	providerSchema = &hcl.BodySchema{
 		Attributes: attrs("enabled", "stage", "pilot_users", "access", "binary", "sha256",
 			"webhooks", "poll", "poll_interval", "settings", "secrets"),
@@ -605,6 +605,8 @@ func (d *decoder) config(root section) *Config {
 		c.Plugins.MaxMetricBytes = int(d.integer(p.attr("max_metric_bytes"), int64(c.Plugins.MaxMetricBytes), 1))
 		c.Plugins.MaxUnitBytes = int(d.integer(p.attr("max_unit_bytes"), int64(c.Plugins.MaxUnitBytes), 1))
 		c.Plugins.MaxRawPayloadBytes = int(d.integer(p.attr("max_raw_payload_bytes"), int64(c.Plugins.MaxRawPayloadBytes), 1))
+		c.Plugins.MaxDevicesPerCall = int(d.integer(p.attr("max_devices_per_call"), int64(c.Plugins.MaxDevicesPerCall), 1))
+		c.Plugins.MaxDeviceNameBytes = int(d.integer(p.attr("max_device_name_bytes"), int64(c.Plugins.MaxDeviceNameBytes), 1))
 		d.backoffOrder(p, "plugins", c.Plugins.BackoffBase, c.Plugins.BackoffCap)
 	}
 

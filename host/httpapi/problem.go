@@ -43,6 +43,7 @@ var codeInfo = map[string]struct {
 	host.EUNAVAILABLE:  {http.StatusServiceUnavailable, "unavailable"},
 	host.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "body-too-large"},
 	host.ETOOMANY:      {http.StatusTooManyRequests, "rate-limited"},
+	host.EUPSTREAM:     {http.StatusBadGateway, "bad-upstream-answer"},
 	host.EINTERNAL:     {http.StatusInternalServerError, "internal"},
 }
 

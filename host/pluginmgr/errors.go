@@ -1,6 +1,11 @@
 package pluginmgr
 
-import "github.com/poolhost/poolhost/host"
+import (
+	"errors"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/sdk"
+)
 
 // ErrNotFound: the provider is not configured or is disabled. Callers answer as if it
 // did not exist.
@@ -17,3 +22,20 @@ type startError struct{ err error }
 
 func (e *startError) Error() string { return e.err.Error() }
 func (e *startError) Unwrap() error { return e.err }
+
+// TypeAnswerRefused is the problem type of a call whose answer broke a cap in
+// config.Plugins (a discovery of 30,000 devices, a megabyte device name): nothing of it
+// was stored, and the message names the cap. 502: the provider's side answered badly, and
+// the same request will be refused again until it answers otherwise.
+const TypeAnswerRefused = "plugin-answer-refused"
+
+// answerRefused turns a refusal (an sdk.Permanent from checkDevices) into the error the
+// API answers with, keeping the refusal as its cause.
+func answerRefused(provider string, refusal error) error {
+	msg := refusal.Error()
+	var se *sdk.Error
+	if errors.As(refusal, &se) {
+		msg = se.Message
+	}
+	return host.Wrap(host.EUPSTREAM, refusal, "%s: %s", provider, msg).WithType(TypeAnswerRefused)
+}

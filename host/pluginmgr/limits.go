@@ -15,7 +15,8 @@ import (
 // What a plugin answers is judged by sdk/judge, the package the conformance kit calls
 // too: an answer over a cap in config.Plugins is refused whole as a permanent failure of
 // that call (a webhook is dead-lettered with its raw request, a poll fails without moving
-// its cursor), so nothing of it is stored and an operator sees why.
+// its cursor, a discovery stores no device and the user hears which cap), so nothing of
+// it is stored and an operator sees why.
 
 // checkAnswer returns the name of the first cap the answer exceeds and an error saying
 // by how much, or "" and nil.
@@ -30,15 +31,36 @@ func judgeCaps(lim config.Plugins) judge.Caps {
 		MaxMessageBytes: lim.MaxMessageBytes, MaxReadingsPerCall: lim.MaxReadingsPerCall,
 		MaxDeviceIDBytes: lim.MaxDeviceIDBytes, MaxDeliveryIDBytes: lim.MaxDeliveryIDBytes,
 		MaxMetricBytes: lim.MaxMetricBytes, MaxUnitBytes: lim.MaxUnitBytes, MaxRawPayloadBytes: lim.MaxRawPayloadBytes,
+		MaxDevicesPerCall: lim.MaxDevicesPerCall, MaxDeviceNameBytes: lim.MaxDeviceNameBytes,
 	}.WithDefaults()
+}
+
+// checkDevices is checkAnswer for a discovery: the devices it lists are stored as they
+// are, one row and one audit row each.
+func checkDevices(lim config.Plugins, ds []sdk.Device) (string, error) {
+	err := judgeCaps(lim).CheckDevices(ds)
+	return judge.CapOf(err), err
 }
 
 // refuseAnswer checks an answer, counting a refusal by the cap it broke.
 func (p *Plugin) refuseAnswer(method, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession) error {
+	return p.refuse(method, func(lim config.Plugins) (string, error) {
+		return checkAnswer(lim, deliveryID, accountID, rs, ss)
+	})
+}
+
+// refuseDevices checks a discovery's answer, counting a refusal by the cap it broke.
+func (p *Plugin) refuseDevices(method string, ds []sdk.Device) error {
+	return p.refuse(method, func(lim config.Plugins) (string, error) { return checkDevices(lim, ds) })
+}
+
+// refuse runs check against the current caps; the one place a refusal is counted and
+// logged, whatever the call.
+func (p *Plugin) refuse(method string, check func(config.Plugins) (string, error)) error {
 	p.mu.Lock()
 	lim := caps(p.pcfg)
 	p.mu.Unlock()
-	limit, err := checkAnswer(lim, deliveryID, accountID, rs, ss)
+	limit, err := check(lim)
 	if err != nil {
 		p.m.metrics.refused.WithLabelValues(p.id, method, limit).Inc()
 		p.m.log.Warn("plugin answer refused", "provider", p.id, "method", method, "limit", limit, "error", err)
@@ -61,6 +83,7 @@ func caps(lim config.Plugins) config.Plugins {
 	lim.MaxMessageBytes, lim.MaxReadingsPerCall = c.MaxMessageBytes, c.MaxReadingsPerCall
 	lim.MaxDeviceIDBytes, lim.MaxDeliveryIDBytes = c.MaxDeviceIDBytes, c.MaxDeliveryIDBytes
 	lim.MaxMetricBytes, lim.MaxUnitBytes, lim.MaxRawPayloadBytes = c.MaxMetricBytes, c.MaxUnitBytes, c.MaxRawPayloadBytes
+	lim.MaxDevicesPerCall, lim.MaxDeviceNameBytes = c.MaxDevicesPerCall, c.MaxDeviceNameBytes
 	return lim
 }
 

@@ -137,6 +137,12 @@ func (p *Plugin) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (
 		res, err = c.DiscoverDevices(ctx, req)
 		return err
 	})
+	if err == nil {
+		if err = p.refuseDevices("discover_devices", res.Devices); err != nil {
+			// Tokens the plugin rotated on the way are still the account's.
+			return sdk.DiscoverResult{}, sdk.WithRefreshedCredentials(answerRefused(p.id, err), res.RefreshedCredentials)
+		}
+	}
 	return res, err
 }
 

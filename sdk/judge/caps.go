@@ -25,7 +25,11 @@ type Caps struct {
 	MaxDeliveryIDBytes int
 	MaxMetricBytes     int
 	MaxUnitBytes       int
-	MaxRawPayloadBytes int
+	MaxRawPayloadBytes int // also bounds a discovered device's metadata, keys and values
+	// A discovery's answer (CheckDevices): devices per call, and the bytes of a
+	// device's name and of its model.
+	MaxDevicesPerCall  int
+	MaxDeviceNameBytes int
 }
 
 // DefaultCaps are the host's defaults.
@@ -37,6 +41,8 @@ var DefaultCaps = Caps{
 	MaxMetricBytes:     64,
 	MaxUnitBytes:       32,
 	MaxRawPayloadBytes: 64 << 10,
+	MaxDevicesPerCall:  10000,
+	MaxDeviceNameBytes: 1 << 10,
 }
 
 // WithDefaults returns c with every unset (zero or negative) cap at its default.
@@ -52,6 +58,7 @@ func (c Caps) WithDefaults() Caps {
 		{&c.MaxReadingsPerCall, d.MaxReadingsPerCall}, {&c.MaxDeviceIDBytes, d.MaxDeviceIDBytes},
 		{&c.MaxDeliveryIDBytes, d.MaxDeliveryIDBytes}, {&c.MaxMetricBytes, d.MaxMetricBytes},
 		{&c.MaxUnitBytes, d.MaxUnitBytes}, {&c.MaxRawPayloadBytes, d.MaxRawPayloadBytes},
+		{&c.MaxDevicesPerCall, d.MaxDevicesPerCall}, {&c.MaxDeviceNameBytes, d.MaxDeviceNameBytes},
 	} {
 		if *f.v <= 0 {
 			*f.v = f.def
@@ -167,6 +174,41 @@ func (c Caps) Check(a Answer) error {
 		for _, f := range []struct{ name, v string }{{"device_id", r.ProviderDeviceID}, {"metric", r.Metric}, {"unit", r.Unit}} {
 			if !utf8.ValidString(f.v) {
 				return refuse(CapUTF8, "reading %d has a %s that is not valid UTF-8", i, f.name)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckDevices is Check for a discovery's answer, whose devices the host stores as
+// they are (one row and one audit row each): nil when ds is within c, else a *Refusal
+// naming the first cap ds breaks. Unset caps in c take their defaults.
+func (c Caps) CheckDevices(ds []sdk.Device) error {
+	c = c.WithDefaults()
+	if n := len(ds); n > c.MaxDevicesPerCall {
+		return refuse("devices", "%d devices exceed plugins.max_devices_per_call (%d)", n, c.MaxDevicesPerCall)
+	}
+	for i, d := range ds {
+		meta := 0
+		for k, v := range d.Metadata {
+			meta += len(k) + len(v)
+		}
+		for _, f := range []struct {
+			name, attr string
+			n, max     int
+		}{
+			{"device_id", "max_device_id_bytes", len(d.ProviderDeviceID), c.MaxDeviceIDBytes},
+			{"name", "max_device_name_bytes", len(d.Name), c.MaxDeviceNameBytes},
+			{"model", "max_device_name_bytes", len(d.Model), c.MaxDeviceNameBytes},
+			{"metadata", "max_raw_payload_bytes", meta, c.MaxRawPayloadBytes},
+		} {
+			if f.n > f.max {
+				return refuse(f.name, "device %d has a %s of %d bytes, over plugins.%s (%d)", i, f.name, f.n, f.attr, f.max)
+			}
+		}
+		for _, f := range []struct{ name, v string }{{"device_id", d.ProviderDeviceID}, {"name", d.Name}, {"model", d.Model}} {
+			if !utf8.ValidString(f.v) {
+				return refuse(CapUTF8, "device %d has a %s that is not valid UTF-8", i, f.name)
 			}
 		}
 	}

@@ -96,6 +96,31 @@ func TestCapsCheck(t *testing.T) {
 	}
 }
 
+func TestCapsCheckDevices(t *testing.T) {
+	for _, c := range []struct {
+		name, cap string
+		ds        []sdk.Device
+	}{
+		{"within", "", []sdk.Device{{ProviderDeviceID: strings.Repeat("i", 256), Name: strings.Repeat("n", 1024), Metadata: map[string]string{"fw": "1"}}}},
+		{"devices", "devices", make([]sdk.Device, 10001)},
+		{"device id", "device_id", []sdk.Device{{ProviderDeviceID: strings.Repeat("i", 5000)}}},
+		{"name", "name", []sdk.Device{{ProviderDeviceID: "d", Name: strings.Repeat("n", 500000)}}},
+		{"model", "model", []sdk.Device{{ProviderDeviceID: "d", Model: strings.Repeat("m", 1025)}}},
+		{"metadata", "metadata", []sdk.Device{{ProviderDeviceID: "d", Metadata: map[string]string{"k": strings.Repeat("v", 64<<10)}}}},
+		{"utf8 name", judge.CapUTF8, []sdk.Device{{ProviderDeviceID: "d", Name: "pool\xff"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := judge.Caps{}.CheckDevices(c.ds)
+			if judge.CapOf(err) != c.cap || (c.cap == "") != (err == nil) {
+				t.Fatalf("cap %q (%v), want %q", judge.CapOf(err), err, c.cap)
+			}
+			if err != nil && !sdk.IsKind(err, sdk.KindPermanent) {
+				t.Fatalf("a refusal is %s, want permanent", sdk.KindOf(err))
+			}
+		})
+	}
+}
+
 func TestJudgeProblems(t *testing.T) {
 	a := judge.Answer{
 		Readings:     []sdk.Reading{{ProviderDeviceID: "p", Metric: "ph", Value: 7.2}, {ProviderDeviceID: "p", Metric: "pH", Value: 7.2}},

@@ -1,0 +1,65 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/poolhost/poolhost/examples/provider-template/acmetest"
+	"github.com/poolhost/poolhost/host/pluginmgr"
+)
+
+// A hostile (or broken) upstream's device list goes through the real template plugin to
+// the host: one discovery stored 30,000 devices and 30,000 audit rows, another a
+// 5,000-byte device id (plugins.max_device_id_bytes is 256) and a 500,000-character name.
+// The whole answer is now refused with the cap named, as webhook and poll answers are,
+// and nothing of it is stored.
+func TestDiscoverRefusesAnswersOverTheCaps(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		owner := e.newUser("owner", false)
+		acct := e.connectTemplate(owner)
+		discover := req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", acct.ID), token: owner.Token}
+
+		many := make([]acmetest.Device, 30000)
+		for i := range many {
+			many[i] = acmetest.Device{ID: fmt.Sprintf("dev-%05d", i), Name: "probe", Model: "AcmeProbe"}
+		}
+		tests := []struct {
+			name    string
+			devices []acmetest.Device
+			cap     string
+		}{
+			{"30,000 devices", many, "plugins.max_devices_per_call (10000)"},
+			{"5,000-byte device id", []acmetest.Device{{ID: strings.Repeat("i", 5000), Name: "probe"}}, "plugins.max_device_id_bytes (256)"},
+			{"500,000-character name", []acmetest.Device{{ID: "dev-1", Name: strings.Repeat("n", 500000)}}, "plugins.max_device_name_bytes (1024)"},
+			{"megabyte model", []acmetest.Device{{ID: "dev-1", Name: "probe", Model: strings.Repeat("m", 1<<20)}}, "plugins.max_device_name_bytes (1024)"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e.acme.SetDevices(tt.devices...)
+				r := e.must(http.StatusBadGateway, discover)
+				p := r.problem(t)
+				if !strings.HasSuffix(p.Type, pluginmgr.TypeAnswerRefused) || !strings.Contains(p.Detail, tt.cap) {
+					t.Fatalf("problem %+v, want type %s naming %s", p, pluginmgr.TypeAnswerRefused, tt.cap)
+				}
+				ds, err := e.st.ListDevices(context.Background(), acct.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ds) != 0 || len(e.auditEvents("device.discovered")) != 0 {
+					t.Fatalf("%d devices and %d device.discovered rows stored from a refused answer", len(ds), len(e.auditEvents("device.discovered")))
+				}
+			})
+		}
+
+		// An answer within the caps is stored as always.
+		e.acme.SetDevices(acmetest.Device{ID: strings.Repeat("i", 256), Name: strings.Repeat("n", 1024)})
+		e.must(http.StatusOK, discover)
+		if ds, _ := e.st.ListDevices(context.Background(), acct.ID); len(ds) != 1 {
+			t.Fatalf("%d devices after an answer within the caps, want 1", len(ds))
+		}
+	})
+}
