@@ -34,6 +34,11 @@ type Capabilities struct {
 	// Commands lists the sdk/command names the plugin can send (with Write set and the
 	// adapter implementing [Commander]).
 	Commands []string
+	// SignatureHeaders names the request headers the plugin's webhook signature (and its
+	// timestamp or id) travels in, e.g. "X-Acme-Signature". The conformance kit sends
+	// garbage in them and expects a rejection, so a plugin that only checks a header is
+	// present is caught; signature.StandardWebhooksHeaders are Standard Webhooks'.
+	SignatureHeaders []string
 }
 
 // Description is a plugin's answer to Describe.

@@ -90,6 +90,8 @@ func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 			Webhook:         true,
 			Poll:            true,
 			MinPollInterval: MinPollInterval,
+			// Where the signature travels: the conformance kit puts garbage there.
+			SignatureHeaders: signature.StandardWebhooksHeaders,
 		},
 		// Declare every key you read: the host then refuses a typo in the operator's
 		// config at start, fills in defaults, and lists connect inputs to apps.

@@ -57,6 +57,7 @@ var (
 	errPanicked = errors.New("panicked")
 	errHung     = errors.New("hangs past its deadline (ignores the context)")
 	idPattern   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	headerName  = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_|~-]+$") // RFC 9110 token
 )
 
 // Run runs the conformance suite against a, in this process, as one subtest per check.
@@ -140,7 +141,7 @@ func Checks(ctx context.Context, target Target, f Fixtures) []Result {
 	if !d.Capabilities.Webhook {
 		add(Result{Check: "webhook", Skipped: "the plugin does not declare webhooks"})
 	} else {
-		for _, r := range k.webhookChecks(f) {
+		for _, r := range k.webhookChecks(d, f) {
 			add(r)
 		}
 	}
@@ -209,6 +210,11 @@ func describeProblem(d sdk.Description, err error) error {
 		return fmt.Errorf("protocol version %d, want %d", d.ProtocolVersion, sdk.ProtocolVersion)
 	case d.Capabilities.MinPollInterval < 0:
 		return errors.New("negative min poll interval")
+	}
+	for _, h := range d.Capabilities.SignatureHeaders {
+		if !headerName.MatchString(h) {
+			return fmt.Errorf("signature header %q is not a header name", h)
+		}
 	}
 	switch d.Capabilities.Connect {
 	case sdk.ConnectOAuth2, sdk.ConnectAPIKey, sdk.ConnectWebhookSecret, sdk.ConnectNone:
@@ -287,8 +293,26 @@ func declarationsCheck(d sdk.Description, cfg sdk.ConfigureRequest) Result {
 }
 
 // garbageHeaders carries plausible but wrong credentials in the places providers sign:
-// Standard Webhooks, GitHub/Stripe-style HMAC headers, a bearer token, a basic password.
-func garbageHeaders(now time.Time) http.Header {
+// Standard Webhooks, GitHub/Stripe-style HMAC headers, a bearer token, and every header
+// the plugin declares its signature travels in (Capabilities.SignatureHeaders) — with
+// the valid fixture's own value when it has one (a real signature, of another body), so
+// a plugin that only checks the header is there, or is well formed, is caught.
+func garbageHeaders(now time.Time, declared []string, valid []Webhook) http.Header {
+	h := commonGarbage(now)
+	for _, name := range declared {
+		v := "sdktest-garbage-" + strings.Repeat("0", 64)
+		for _, w := range valid {
+			if got := w.Headers.Get(name); got != "" {
+				v = got
+				break
+			}
+		}
+		h.Set(name, v)
+	}
+	return h
+}
+
+func commonGarbage(now time.Time) http.Header {
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("webhook-id", "msg_sdktest")
@@ -304,7 +328,7 @@ func garbageHeaders(now time.Time) http.Header {
 
 const sampleBody = `{"event":"readings.created","device_id":"sdktest","readings":[{"metric":"ph","value":7.2}]}`
 
-func (k *checker) webhookChecks(f Fixtures) []Result {
+func (k *checker) webhookChecks(d sdk.Description, f Fixtures) []Result {
 	var out []Result
 	now := time.Now()
 	mustReject := func(name string, req sdk.WebhookRequest) {
@@ -326,10 +350,11 @@ func (k *checker) webhookChecks(f Fixtures) []Result {
 	}
 	account := &sdk.Account{ID: "sdktest-account", ExternalAccountID: "sdktest"}
 	mustReject("webhook/unsigned-rejected", sdk.WebhookRequest{Headers: http.Header{"Content-Type": {"application/json"}}, Body: []byte(sampleBody), ReceivedAt: now})
-	mustReject("webhook/garbage-signature-rejected", sdk.WebhookRequest{Headers: garbageHeaders(now), Body: []byte(sampleBody), ReceivedAt: now})
+	garbage := func() http.Header { return garbageHeaders(now, d.Capabilities.SignatureHeaders, f.Valid) }
+	mustReject("webhook/garbage-signature-rejected", sdk.WebhookRequest{Headers: garbage(), Body: []byte(sampleBody), ReceivedAt: now})
 	mustReject("webhook/account-unsigned-rejected", sdk.WebhookRequest{Headers: http.Header{}, Body: []byte(sampleBody), ReceivedAt: now,
 		Account: account, AccountSecret: "whsec_c2RrdGVzdC1hY2NvdW50LXNlY3JldC0wMDA="})
-	mustReject("webhook/account-garbage-rejected", sdk.WebhookRequest{Headers: garbageHeaders(now), Body: []byte(sampleBody), ReceivedAt: now,
+	mustReject("webhook/account-garbage-rejected", sdk.WebhookRequest{Headers: garbage(), Body: []byte(sampleBody), ReceivedAt: now,
 		Account: account, AccountSecret: "whsec_c2RrdGVzdC1hY2NvdW50LXNlY3JldC0wMDA="})
 
 	for _, set := range []struct {

@@ -80,6 +80,11 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.Floods()), fx)
 		wantFailure(t, rs, "webhook/valid-accepted/ph", "refused (cap readings): plugin answer refused: 200000 readings exceed plugins.max_readings_per_call (10000)")
 	})
+	t.Run("checks its declared signature header's presence only", func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.ChecksPresenceOnly{}), fx)
+		wantFailure(t, rs, "webhook/garbage-signature-rejected", "passed verification")
+		wantFailure(t, rs, "webhook/account-garbage-rejected", "passed verification")
+	})
 	t.Run("bad declarations", func(t *testing.T) {
 		fx := fixtures()
 		fx.Configure = &sdk.ConfigureRequest{Settings: map[string]string{"regoin": "eu", "api_token": "t"}}

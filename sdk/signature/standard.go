@@ -21,6 +21,10 @@ const (
 	DefaultTolerance       = 5 * time.Minute
 )
 
+// StandardWebhooksHeaders are the headers a Standard Webhooks signature travels in, for
+// sdk.Capabilities.SignatureHeaders.
+var StandardWebhooksHeaders = []string{HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature}
+
 const schemeStandard = "standard webhooks"
 
 // StandardWebhooks signs and verifies Standard Webhooks deliveries with one secret. It is

@@ -90,7 +90,11 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, stdout
 		}
 		sdkPath = abs
 	}
-	data := struct{ ID, Connect, SDK string }{id, connect, sdkPath}
+	// ConnectConst is the SDK's name for the kind, so the generated code reads as
+	// PLUGINS.md's does (sdk.ConnectAPIKey, not a string conversion).
+	connectConst := map[string]string{"api_key": "sdk.ConnectAPIKey", "oauth2": "sdk.ConnectOAuth2",
+		"webhook_secret": "sdk.ConnectWebhookSecret", "none": "sdk.ConnectNone"}[connect]
+	data := struct{ ID, Connect, ConnectConst, SDK string }{id, connect, connectConst, sdkPath}
 	files := map[string]string{
 		"go.mod.tmpl":           "go.mod",
 		"provider.go.tmpl":      "provider.go",

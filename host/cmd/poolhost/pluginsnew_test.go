@@ -84,3 +84,42 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 		t.Errorf("bad connect: exit %d, %s", code, errOut.String())
 	}
 }
+
+// TestPluginsNewAgreesWithPLUGINSmd: the scaffold writes what PLUGINS.md says a plugin
+// does — its HTTP client has no timeout of its own (Deadlines: the call's context is the
+// one clock), it names its connect kind by the SDK's constant, and it passes a metric it
+// has no mapping for through unchanged (the generated TestUnknownMetricPassesThrough,
+// run by TestPluginsNewOutOfTree, proves the behaviour).
+func TestPluginsNewAgreesWithPLUGINSmd(t *testing.T) {
+	t.Setenv("PATH", "") // no go tool: no go mod tidy, only the files
+	for kind, constant := range map[string]string{"api_key": "sdk.ConnectAPIKey", "oauth2": "sdk.ConnectOAuth2",
+		"webhook_secret": "sdk.ConnectWebhookSecret", "none": "sdk.ConnectNone"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
+			var out, errOut bytes.Buffer
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, "", &out, &errOut); code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut.String())
+			}
+			provider, err := os.ReadFile(filepath.Join(dir, "provider.go"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(provider), "Connect: "+constant+",") || strings.Contains(string(provider), "sdk.ConnectKind(") {
+				t.Errorf("provider.go does not name its connect kind %s", constant)
+			}
+			if strings.Contains(string(provider), "metric.Lookup") {
+				t.Errorf("provider.go filters metrics by the vocabulary; PLUGINS.md says pass unknown ones through")
+			}
+			if kind != "api_key" {
+				return
+			}
+			client, err := os.ReadFile(filepath.Join(dir, "client.go"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(client), "Timeout") {
+				t.Errorf("client.go sets an http.Client timeout; PLUGINS.md's Deadlines say none of its own:\n%s", client)
+			}
+		})
+	}
+}

@@ -1401,9 +1401,14 @@ type Capabilities struct {
 	Write bool `protobuf:"varint,5,opt,name=write,proto3" json:"write,omitempty"`
 	// The commands of the poolhost command vocabulary (sdk/command) the plugin can send,
 	// e.g. "pump.set". Added in protocol 1.
-	Commands      []string `protobuf:"bytes,6,rep,name=commands,proto3" json:"commands,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Commands []string `protobuf:"bytes,6,rep,name=commands,proto3" json:"commands,omitempty"`
+	// The request headers the plugin's webhook signature travels in, e.g.
+	// "X-Acme-Signature" (Standard Webhooks: webhook-id, webhook-timestamp,
+	// webhook-signature). The conformance kit puts garbage in them and expects a
+	// rejection. Added in protocol 1.
+	SignatureHeaders []string `protobuf:"bytes,7,rep,name=signature_headers,json=signatureHeaders,proto3" json:"signature_headers,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Capabilities) Reset() {
@@ -1474,6 +1479,13 @@ func (x *Capabilities) GetWrite() bool {
 func (x *Capabilities) GetCommands() []string {
 	if x != nil {
 		return x.Commands
+	}
+	return nil
+}
+
+func (x *Capabilities) GetSignatureHeaders() []string {
+	if x != nil {
+		return x.SignatureHeaders
 	}
 	return nil
 }
@@ -2686,14 +2698,15 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\rdefault_value\x18\x03 \x01(\tR\fdefaultValue\x12\x12\n" +
 	"\x04help\x18\x04 \x01(\tR\x04help\x12\x16\n" +
 	"\x06secret\x18\x05 \x01(\bR\x06secret\x12\x1a\n" +
-	"\brequired\x18\x06 \x01(\bR\brequired\"\xcf\x01\n" +
+	"\brequired\x18\x06 \x01(\bR\brequired\"\xfc\x01\n" +
 	"\fCapabilities\x12\x18\n" +
 	"\aconnect\x18\x01 \x01(\tR\aconnect\x12\x18\n" +
 	"\awebhook\x18\x02 \x01(\bR\awebhook\x12\x12\n" +
 	"\x04poll\x18\x03 \x01(\bR\x04poll\x12E\n" +
 	"\x11min_poll_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x0fminPollInterval\x12\x14\n" +
 	"\x05write\x18\x05 \x01(\bR\x05write\x12\x1a\n" +
-	"\bcommands\x18\x06 \x03(\tR\bcommands\"\xaa\x02\n" +
+	"\bcommands\x18\x06 \x03(\tR\bcommands\x12+\n" +
+	"\x11signature_headers\x18\a \x03(\tR\x10signatureHeaders\"\xaa\x02\n" +
 	"\x10ConfigureRequest\x12O\n" +
 	"\bsettings\x18\x01 \x03(\v23.poolhost.adapter.v1.ConfigureRequest.SettingsEntryR\bsettings\x12L\n" +
 	"\asecrets\x18\x02 \x03(\v22.poolhost.adapter.v1.ConfigureRequest.SecretsEntryR\asecrets\x1a;\n" +

@@ -394,9 +394,20 @@ type WebhookAnswer struct {
 	// Accepted, Duplicates and Dropped (by reason) are the readings' fate (a 200).
 	Accepted, Duplicates int
 	Dropped              map[string]int
+	// TestSessions is the test sessions' fate, nil when the payload carried none.
+	TestSessions *SessionsAnswer
 	// Problem is the problem+json type of a refusal (401: "…/webhook-rejected").
 	Problem string
 	Body    []byte
+}
+
+// SessionsAnswer is what became of a delivery's test sessions.
+type SessionsAnswer struct {
+	Accepted, Duplicates int
+	// Dropped counts sessions stored nowhere by reason (no_results, too_old, a device
+	// reason); ResultsDropped counts results left out of sessions (unknown_metric, …).
+	Dropped        map[string]int `json:"dropped"`
+	ResultsDropped map[string]int `json:"resultsDropped"`
 }
 
 // PostWebhook delivers body with headers to a webhook URL (an account's, or the
@@ -427,9 +438,18 @@ func (h *Host) PostWebhook(webhookURL string, headers http.Header, body []byte) 
 		Duplicates int            `json:"duplicates"`
 		Dropped    map[string]int `json:"dropped"`
 		Type       string         `json:"type"`
+		Sessions   *struct {
+			Accepted       int            `json:"accepted"`
+			Duplicates     int            `json:"duplicates"`
+			Dropped        map[string]int `json:"dropped"`
+			ResultsDropped map[string]int `json:"resultsDropped"`
+		} `json:"testSessions"`
 	}
 	_ = json.Unmarshal(b, &parsed)
 	ans.Accepted, ans.Duplicates, ans.Dropped = parsed.Accepted, parsed.Duplicates, parsed.Dropped
+	if s := parsed.Sessions; s != nil {
+		ans.TestSessions = &SessionsAnswer{Accepted: s.Accepted, Duplicates: s.Duplicates, Dropped: s.Dropped, ResultsDropped: s.ResultsDropped}
+	}
 	if resp.StatusCode/100 != 2 {
 		ans.Problem = parsed.Type
 	}
@@ -460,6 +480,43 @@ func (h *Host) Readings(poolID int64) []Reading {
 		}
 		r.Raw = raw
 		out = append(out, r)
+	}
+	return out
+}
+
+// TestSession is a stored water test as GET /v1/pools/{id}/test-sessions shows it.
+type TestSession struct {
+	ID       int64     `json:"id"`
+	TakenAt  time.Time `json:"takenAt"`
+	Method   string    `json:"method"`
+	Notes    string    `json:"notes"`
+	Source   string    `json:"source"` // "provider" for a plugin's
+	Provider string    `json:"provider"`
+	DeviceID int64     `json:"deviceId"`
+	Results  []struct {
+		Metric  string  `json:"metric"`
+		Value   float64 `json:"value"` // in the metric's canonical unit
+		Unit    string  `json:"unit"`
+		Quality string  `json:"quality"`
+	} `json:"results"`
+	Raw json.RawMessage `json:"-"`
+}
+
+// TestSessions returns the pool's stored test sessions, newest first (the first page).
+func (h *Host) TestSessions(poolID int64) []TestSession {
+	h.t.Helper()
+	var ans struct {
+		TestSessions []json.RawMessage `json:"testSessions"`
+	}
+	h.DoJSON(http.MethodGet, fmt.Sprintf("/v1/pools/%d/test-sessions", poolID), nil, &ans)
+	out := make([]TestSession, 0, len(ans.TestSessions))
+	for _, raw := range ans.TestSessions {
+		var s TestSession
+		if err := json.Unmarshal(raw, &s); err != nil {
+			h.t.Fatalf("test session %s: %v", raw, err)
+		}
+		s.Raw = raw
+		out = append(out, s)
 	}
 	return out
 }

@@ -108,4 +108,22 @@ func TestHostInTheLoop(t *testing.T) {
 	if rs := h.Readings(pool); len(rs) != 1 {
 		t.Errorf("a rejected delivery stored readings: %+v", rs)
 	}
+
+	// A photometer's test session: stored as a test session of the pool, its unknown
+	// result left out with the host's reason.
+	tests := []byte(fmt.Sprintf(`{"device_id": "probe-1", "test_sessions": [{"taken_at": %q, "method": "photometer",
+	  "results": [{"metric": "free_chlorine", "value": 1.4, "unit": "mg/L"}, {"metric": "fc", "value": 1.4}]}]}`, now.Format(time.RFC3339)))
+	ans = h.PostWebhook(acct.WebhookURL, sign.Headers("msg_3", now, tests), tests)
+	if ts := ans.TestSessions; ans.Status != http.StatusOK || ts == nil || ts.Accepted != 1 || ts.ResultsDropped["unknown_metric"] != 1 {
+		t.Fatalf("test session webhook: %d %s", ans.Status, ans.Body)
+	}
+	ss := h.TestSessions(pool)
+	if len(ss) != 1 || ss[0].Source != "provider" || ss[0].Method != "photometer" || !ss[0].TakenAt.Equal(now) ||
+		len(ss[0].Results) != 1 || ss[0].Results[0].Metric != "free_chlorine" || ss[0].Results[0].Value != 1.4 || ss[0].Results[0].Unit != "ppm" {
+		t.Errorf("stored test sessions: %+v", ss)
+	}
+	// Resent: a duplicate, nothing new.
+	if ans := h.PostWebhook(acct.WebhookURL, sign.Headers("msg_4", now, tests), tests); ans.TestSessions == nil || ans.TestSessions.Duplicates != 1 {
+		t.Errorf("resent test session: %d %s", ans.Status, ans.Body)
+	}
 }

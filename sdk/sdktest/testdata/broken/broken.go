@@ -145,3 +145,20 @@ func (BadDeclarations) Describe(ctx context.Context) (sdk.Description, error) {
 	}
 	return d, nil
 }
+
+// ChecksPresenceOnly declares its signature in X-Broken-Signature and accepts any
+// delivery that carries that header, whatever is in it.
+type ChecksPresenceOnly struct{ Good }
+
+func (ChecksPresenceOnly) Describe(ctx context.Context) (sdk.Description, error) {
+	d, err := Good{}.Describe(ctx)
+	d.Capabilities.SignatureHeaders = []string{"X-Broken-Signature"}
+	return d, err
+}
+
+func (c ChecksPresenceOnly) VerifyWebhook(ctx context.Context, req sdk.WebhookRequest) error {
+	if req.Headers.Get("X-Broken-Signature") != "" {
+		return nil // the bug: present is not valid
+	}
+	return c.Good.VerifyWebhook(ctx, req)
+}
