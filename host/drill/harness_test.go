@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,6 +134,36 @@ type inproc struct {
 	worker   *retry.Worker
 	url      string // the provider-level webhook URL
 	payloads *loadtest.Payloads
+	log      *logLines // everything the host logged
+}
+
+// logLines keeps what the host logs, for drills that check the log too.
+type logLines struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// matching returns the lines containing every one of subs.
+func (l *logLines) matching(subs ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+next:
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		for _, s := range subs {
+			if !strings.Contains(line, s) {
+				continue next
+			}
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 func newInproc(t *testing.T, databaseURL string) *inproc {
@@ -143,10 +174,12 @@ func newInproc(t *testing.T, databaseURL string) *inproc {
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "drill", Output: io.Discard})
+	lines := &logLines{}
+	var out io.Writer = lines
 	if testing.Verbose() && os.Getenv("DRILL_LOG") != "" {
-		log = hclog.New(&hclog.LoggerOptions{Name: "drill", Level: hclog.LevelFromString(os.Getenv("DRILL_LOG"))})
+		out = io.MultiWriter(lines, os.Stderr)
 	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "drill", Output: out, Level: hclog.Info})
 	mgr := ingesttest.StartManager(t, cfg, log)
 	reg := prometheus.NewRegistry()
 	ing := ingest.New(s, ingest.Config{MaxFutureSkew: cfg.Ingest.MaxFutureSkew, MaxPastAge: cfg.Ingest.MaxPastAge}, log, reg)
@@ -169,7 +202,7 @@ func newInproc(t *testing.T, databaseURL string) *inproc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &inproc{store: s, plugins: mgr, worker: w, url: srv.URL + "/v1/webhooks/" + provider, payloads: p}
+	return &inproc{store: s, plugins: mgr, worker: w, url: srv.URL + "/v1/webhooks/" + provider, payloads: p, log: lines}
 }
 
 // runner returns a load runner of n clients against the host.

@@ -2,12 +2,15 @@ package drill_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/poolhost/poolhost/host/internal/loadtest"
 	"github.com/poolhost/poolhost/host/internal/pgtest"
+	"github.com/poolhost/poolhost/host/outage"
 )
 
 // TestDrillPostgresDown stops PostgreSQL (pg_ctl stop -m fast: sessions are cut, as a
@@ -123,4 +126,30 @@ func TestDrillPostgresDown(t *testing.T) {
 	mark("failures drained")
 	checkExactlyOnce(t, results, readStored(t, h.store, h.payloads), true)
 	mark("checked")
+
+	// The log says the outage once per interval with a count, not once per refused
+	// delivery: per request-path logger (webhook, http) a start line, a line per
+	// outage.Interval, and an end line naming start and end once the failures stop.
+	ended := waitFor(time.Minute, func() bool { return len(h.log.matching("outage over")) >= 1 })
+	span := time.Since(stoppedAt)
+	perLogger := 2 + int(span/outage.Interval) + 1
+	var floods []string
+	for _, name := range []string{"drill.http", "drill.webhook"} {
+		if lines := h.log.matching("[ERROR]", name+":"); len(lines) > perLogger {
+			floods = append(floods, fmt.Sprintf("%s: %d ERROR lines", name, len(lines)))
+		}
+	}
+	if len(floods) > 0 {
+		t.Errorf("the outage flooded the log (%d refused deliveries; at most %d lines per logger in %v): %v\n%s",
+			refusedWhileDown, perLogger, span.Round(time.Second), floods, strings.Join(h.log.matching("[ERROR]"), "\n"))
+	}
+	if !ended || len(h.log.matching("outage started")) == 0 {
+		t.Errorf("the log does not name the outage's start and end:\n%s", strings.Join(h.log.matching("outage"), "\n"))
+	}
+	for _, l := range h.log.matching("outage over") {
+		if !strings.Contains(l, "started=") || !strings.Contains(l, "ended=") || !strings.Contains(l, "failed_total=") {
+			t.Errorf("end line without start, end and count: %s", l)
+		}
+	}
+	mark("log checked")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
+	"github.com/poolhost/poolhost/host/outage"
 	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/users"
 )
@@ -63,15 +64,18 @@ func WithRoutes(register func(*Router)) Option {
 
 // Handler is the whole HTTP API as one http.Handler.
 type Handler struct {
-	log     hclog.Logger
-	deps    Deps
-	http    atomic.Pointer[config.HTTP] // the http{} block in force (reload swaps it)
-	limits  atomic.Pointer[rateLimits]
-	auth    Authenticator
-	metrics *metrics
-	mux     *mux.Router
-	root    http.Handler
-	extra   []func(*Router)
+	log hclog.Logger
+	// unavailable folds the lines of requests answered 503 (a database or plugin down:
+	// every request fails alike) into outage lines; see host/outage.
+	unavailable *outage.Log
+	deps        Deps
+	http        atomic.Pointer[config.HTTP] // the http{} block in force (reload swaps it)
+	limits      atomic.Pointer[rateLimits]
+	auth        Authenticator
+	metrics     *metrics
+	mux         *mux.Router
+	root        http.Handler
+	extra       []func(*Router)
 }
 
 // New builds the handler and its routes.
@@ -91,6 +95,7 @@ func New(d Deps, opts ...Option) *Handler {
 		auth:    d.Auth,
 		metrics: newMetrics(d.Registry),
 	}
+	h.unavailable = outage.New(h.log, "requests answered 503 unavailable")
 	h.SetHTTP(d.HTTP)
 	if h.auth == nil {
 		h.auth = noAuth{}

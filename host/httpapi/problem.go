@@ -92,7 +92,9 @@ func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) 
 	if p.Status == http.StatusBadRequest && errors.As(err, &cfgErr) {
 		p.Diagnostics = cfgErr.List()
 	}
-	if p.Status >= 500 {
+	if p.Status == http.StatusServiceUnavailable {
+		h.unavailable.Fail(err, "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path)
+	} else if p.Status >= 500 {
 		h.log.Error("request failed", "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path, "status", p.Status, "error", err)
 	} else {
 		h.log.Debug("request refused", "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path, "status", p.Status, "error", err)

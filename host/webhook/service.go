@@ -19,6 +19,7 @@ import (
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/outage"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
@@ -113,6 +114,8 @@ type Service struct {
 	// decoySecret verifies deliveries to account ids that do not exist: random, made
 	// at start, never stored or shown, so nothing can be signed with it.
 	decoySecret string
+	// dbDown folds the per-delivery lines of a database outage (see host/outage).
+	dbDown *outage.Log
 }
 
 // New returns a Service.
@@ -151,6 +154,7 @@ func New(d Deps, cfg Config) *Service {
 		// Webhooks' whsec_ form), so a plugin parses it like a real one.
 		decoySecret: "whsec_" + base64.StdEncoding.EncodeToString(randomBytes(32)),
 	}
+	s.dbDown = outage.New(s.log, "database unreachable for webhook deliveries")
 	s.SetMaxAttempts(cfg.MaxAttempts)
 	return s
 }
@@ -365,7 +369,7 @@ func (s *Service) account(ctx context.Context, dl Delivery) (store.Account, map[
 		if host.ErrorCode(err) == host.ENOTFOUND {
 			return store.Account{}, nil, errNoSuchAccount
 		}
-		s.log.Error("load webhook account", "account", dl.AccountID, "request_id", dl.RequestID, "error", err)
+		s.logStoreError("load webhook account", err, "account", dl.AccountID, "request_id", dl.RequestID)
 		return store.Account{}, nil, ErrUnavailable
 	}
 	if creds == nil {
@@ -481,8 +485,8 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 		return err
 	})
 	if err != nil {
-		s.log.Error("could not keep verified webhook; provider must redeliver", "provider", dl.Provider,
-			"request_id", dl.RequestID, "cause", cause, "error", err)
+		s.logStoreError("could not keep verified webhook; provider must redeliver", err, "provider", dl.Provider,
+			"request_id", dl.RequestID, "cause", cause)
 		return Outcome{}, ErrUnavailable
 	}
 	// Say what happened: a dead payload is never retried by itself, and on-call reading
@@ -598,3 +602,14 @@ func KeptHeaders(h http.Header) http.Header {
 }
 
 func sensitiveHeader(name string) bool { return failures.SensitiveName(name) }
+
+// logStoreError logs a failed database call of a delivery: one line per delivery for
+// an error of its own, outage lines (start, a count per interval, end) while the
+// database is unreachable, when every delivery fails the same way.
+func (s *Service) logStoreError(msg string, err error, kv ...any) {
+	if errors.Is(store.Unavailable(err), store.ErrUnavailable) {
+		s.dbDown.Fail(err, append([]any{"first", msg}, kv...)...)
+		return
+	}
+	s.log.Error(msg, append(kv, "error", err)...)
+}
