@@ -7,7 +7,7 @@
 // Sign-in takes an API token and opens a session (host/users) bound to it: the cookie is
 // HttpOnly, SameSite=Strict, Secure when public_url is https, and expires with the
 // session; revoking the token ends it. Every state-changing form is a POST checked by
-// net/http's CrossOriginProtection.
+// net/http's CrossOriginProtection and by sameOrigin (scheme and Referer too).
 package console
 
 import (
@@ -108,9 +108,11 @@ type Console struct {
 	d      Deps
 	ttl    time.Duration
 	secure bool
-	log    hclog.Logger
-	pages  *pages
-	root   http.Handler
+	// publicOrigin is public_url's scheme://host, "" when it has none.
+	publicOrigin string
+	log          hclog.Logger
+	pages        *pages
+	root         http.Handler
 }
 
 // New builds the console.
@@ -154,12 +156,16 @@ func New(d Deps, c Config) *Console {
 	// where a request comes from (Sec-Fetch-Site, Origin), and a cross-origin form post
 	// is refused before any handler runs — the sign-in form included.
 	cop := http.NewCrossOriginProtection()
-	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	deny := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		con.log.Warn("cross-origin form post refused", "path", r.URL.Path, "origin", r.Header.Get("Origin"),
-			"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+			"referer_origin", originOf(r.Header.Get("Referer")), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 		con.renderError(w, r, host.Errorf(host.EFORBIDDEN, "this form was posted from another site, so it was refused; use the console's own pages"))
-	}))
-	con.root = withRequestID(con.logRequests(securityHeaders(cop.Handler(mux))))
+	})
+	cop.SetDenyHandler(deny)
+	if u != nil && u.Scheme != "" && u.Host != "" {
+		con.publicOrigin = u.Scheme + "://" + u.Host
+	}
+	con.root = withRequestID(con.logRequests(securityHeaders(con.sameOrigin(deny, cop.Handler(mux)))))
 	return con
 }
 
@@ -309,3 +315,62 @@ func (peerOnly) ClientOf(r *http.Request) string {
 }
 
 func (peerOnly) SpendClient(string) time.Duration { return 0 }
+
+// sameOrigin completes net/http's CrossOriginProtection, which compares an Origin's host
+// with the request's and ignores its scheme, and lets a request without Origin or
+// Sec-Fetch-Site through. An unsafe request is refused here when its Origin, or without
+// one its Referer, is not the console's own origin: public_url's scheme and host (the
+// only one under that host name), or else the request's own (https when it came over
+// TLS). So https://host does not pass for an
+// http:// deployment, and a form posted by a browser that only sends a foreign Referer
+// is refused. A request with neither header (curl, scripts: no ambient cookie to abuse)
+// is left to CrossOriginProtection.
+func (c *Console) sameOrigin(deny, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		from := r.Header.Get("Origin")
+		if from == "" {
+			from = originOf(r.Header.Get("Referer"))
+		}
+		if from != "" && !c.ownOrigin(r, from) {
+			deny.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (c *Console) ownOrigin(r *http.Request, origin string) bool {
+	if c.publicOrigin != "" {
+		if strings.EqualFold(origin, c.publicOrigin) {
+			return true
+		}
+		// Reached under its public name, the console has exactly that origin; the
+		// request's own scheme (http behind a TLS proxy) says nothing.
+		if _, h, _ := strings.Cut(c.publicOrigin, "://"); strings.EqualFold(h, r.Host) {
+			return false
+		}
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return strings.EqualFold(origin, scheme+"://"+r.Host)
+}
+
+// originOf is a URL's scheme://host, or "null" for one that has none (which matches
+// no origin: an opaque or malformed Referer is foreign).
+func originOf(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "null"
+	}
+	return u.Scheme + "://" + u.Host
+}
