@@ -294,12 +294,15 @@ func declarationsCheck(d sdk.Description, cfg sdk.ConfigureRequest) Result {
 
 // garbageHeaders carries plausible but wrong credentials in the places providers sign:
 // Standard Webhooks, GitHub/Stripe-style HMAC headers, a bearer token, and every header
-// the plugin declares its signature travels in (Capabilities.SignatureHeaders) — with
-// the valid fixture's own value when it has one (a real signature, of another body), so
-// a plugin that only checks the header is there, or is well formed, is caught.
+// the plugin declares its signature travels in (Capabilities.SignatureHeaders) — the
+// valid fixture's own value when it has one (a real signature, of another body), so a
+// plugin that only checks the header is there, or is well formed, is caught.
 func garbageHeaders(now time.Time, declared []string, valid []Webhook) http.Header {
 	h := commonGarbage(now)
 	for _, name := range declared {
+		if h.Get(name) != "" {
+			continue // a known scheme's: already plausible, with a fresh timestamp
+		}
 		v := "sdktest-garbage-" + strings.Repeat("0", 64)
 		for _, w := range valid {
 			if got := w.Headers.Get(name); got != "" {

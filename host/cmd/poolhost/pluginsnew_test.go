@@ -67,6 +67,10 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 				!strings.Contains(report.String(), "ok    webhook/stale-rejected/reading.json") {
 				t.Errorf("plugins test on the generated fixtures: exit %d\n%s\n%s", code, report.String(), reportErr.String())
 			}
+			if kind == "webhook_secret" { // the quick start's module
+				printed := strings.ReplaceAll(out.String(), dir, "poolhost-provider-acme") + strings.ReplaceAll(report.String(), bin, "./poolhost-provider-acme")
+				checkQuickStartSample(t, printed)
+			}
 			if mk, err := os.ReadFile(filepath.Join(dir, "Makefile")); err != nil || !strings.Contains(string(mk), "$(BIN).tmp && mv") {
 				t.Errorf("Makefile: %v\n%s", err, mk)
 			}
