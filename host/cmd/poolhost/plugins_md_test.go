@@ -90,4 +90,3 @@ func checkQuickStartSample(t *testing.T, printed string) {
 		}
 	}
 }
-
