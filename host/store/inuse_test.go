@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolhost/poolhost/host/store"
 )
@@ -74,5 +75,22 @@ SELECT count(pg_terminate_backend(pid)) FROM pg_locks
 	_, err := store.Open(ctx, e.url, store.Exclusive())
 	if !errors.Is(err, store.ErrServing) || !strings.Contains(err.Error(), "1 host(s)") {
 		t.Fatalf("exclusive open after the claim was taken again: %v, want ErrServing naming 1 host", err)
+	}
+}
+
+// TestServingClaimIsNotOneOfThePool: the claim's PostgreSQL session is held for the
+// Store's life, so it must not take one of the pool's connections: with a pool of one, a
+// query still gets a connection instead of waiting forever.
+func TestServingClaimIsNotOneOfThePool(t *testing.T) {
+	e := newEnv(t, engines[1], false)
+	served := e.open(t, store.Serving(), store.WithMaxOpenConns(1))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := served.Ping(ctx); err != nil {
+		t.Fatalf("ping on a pool of one beside the claim: %v", err)
+	}
+	var one int
+	if err := served.DB().QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		t.Fatalf("query on a pool of one beside the claim: %v", err)
 	}
 }

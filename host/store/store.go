@@ -109,8 +109,12 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 	} else {
-		db.SetMaxOpenConns(o.maxConns)
-		db.SetMaxIdleConns(o.maxConns)
+		conns := o.maxConns
+		if o.claim != claimNone {
+			conns++ // the claim's session is held for the Store's life: not one of the pool's
+		}
+		db.SetMaxOpenConns(conns)
+		db.SetMaxIdleConns(conns)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := db.PingContext(ctx); err != nil {
