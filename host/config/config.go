@@ -167,6 +167,11 @@ type Plugins struct {
 	// RequirePin refuses every enabled provider without a sha256 pin, at config load
 	// and again at launch. Default false; production sets it.
 	RequirePin bool
+	// AllowGroupWritable accepts plugin binaries, bundle manifests and directories that
+	// their group may write (a deploy group that installs plugins). Default false: like
+	// a world-writable one, a group-writable binary can be replaced by anyone in the
+	// group, and the host runs it with its own rights.
+	AllowGroupWritable bool
 	// Caps on what a plugin returns, so a faulty or hostile plugin cannot make the host
 	// allocate or store without bound. A gRPC message over MaxMessageBytes, or an answer
 	// over any other cap, is refused as a permanent failure of that call: nothing of it

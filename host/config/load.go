@@ -68,7 +68,7 @@ var (
 	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
 	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention")}
 	pluginsSchema = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
-		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin",
+		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin", "allow_group_writable",
 		"max_message_bytes", "max_readings_per_call", "max_device_id_bytes", "max_delivery_id_bytes",
 		"max_metric_bytes", "max_unit_bytes", "max_raw_payload_bytes", "max_devices_per_call", "max_device_name_bytes")}
 	providerSchema = &hcl.BodySchema{
@@ -598,6 +598,7 @@ func (d *decoder) config(root section) *Config {
 		c.Plugins.BackoffCap = d.duration(p.attr("backoff_cap"), c.Plugins.BackoffCap)
 		c.Plugins.PassEnv = d.stringList(p.attr("pass_env"))
 		c.Plugins.RequirePin = d.boolean(p.attr("require_pin"), c.Plugins.RequirePin)
+		c.Plugins.AllowGroupWritable = d.boolean(p.attr("allow_group_writable"), c.Plugins.AllowGroupWritable)
 		c.Plugins.MaxMessageBytes = d.integer(p.attr("max_message_bytes"), c.Plugins.MaxMessageBytes, 1<<10)
 		c.Plugins.MaxReadingsPerCall = int(d.integer(p.attr("max_readings_per_call"), int64(c.Plugins.MaxReadingsPerCall), 1))
 		c.Plugins.MaxDeviceIDBytes = int(d.integer(p.attr("max_device_id_bytes"), int64(c.Plugins.MaxDeviceIDBytes), 1))

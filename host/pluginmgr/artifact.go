@@ -36,7 +36,7 @@ type artifact struct {
 // without, it is only verified, which is what a reload needs to decide whether a
 // restart would succeed before it stops anything.
 func prepare(pluginDir string, pc config.Provider, pcfg config.Plugins, snapshot bool) (*artifact, error) {
-	if err := checkBinary(pluginDir, pc.Binary); err != nil {
+	if err := checkBinary(pluginDir, pc.Binary, pcfg.AllowGroupWritable); err != nil {
 		return nil, err
 	}
 	if pcfg.RequirePin && pc.SHA256 == "" {

@@ -20,10 +20,12 @@ import (
 //   - nothing from plugin_dir down to the binary may be a symlink, which could point
 //     anywhere and be re-pointed later;
 //   - the binary and the directories from plugin_dir down must not be world-writable:
-//     anyone could replace the file or plant one;
-//   - plugin_dir's ancestors must not be world-writable either, unless sticky (/tmp):
-//     without the sticky bit anyone can rename the whole tree away and put another in
-//     its place.
+//     anyone could replace the file or plant one; nor group-writable, which lets
+//     anyone in the group do the same (unless plugins { allow_group_writable = true }
+//     says a deploy group is trusted);
+//   - plugin_dir's ancestors must not be world- or group-writable either, unless
+//     sticky (/tmp): without the sticky bit anyone who may write there can rename the
+//     whole tree away and put another in its place.
 //
 // A bundle (a directory, see package bundle) is checked the same way down to its
 // directory and its manifest: an unpinned bundle is only as trustworthy as the manifest
@@ -31,14 +33,14 @@ import (
 //
 // The check runs before every launch, not only at config load: the file system can
 // change between restarts.
-func checkBinary(pluginDir, bin string) error {
+func checkBinary(pluginDir, bin string, allowGroup bool) error {
 	dir, bin := filepath.Clean(pluginDir), filepath.Clean(bin)
 	rel, err := filepath.Rel(dir, bin)
 	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
 		return fmt.Errorf("plugin binary %s is outside plugin_dir %s", bin, dir)
 	}
 
-	// From plugin_dir down to the binary: no symlinks, nothing world-writable.
+	// From plugin_dir down to the binary: no symlinks, nothing others may write.
 	path := dir
 	parts := strings.Split(rel, string(filepath.Separator))
 	for i, part := range parts {
@@ -50,11 +52,11 @@ func checkBinary(pluginDir, bin string) error {
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			return fmt.Errorf("plugin binary path %s is a symlink: use the real file under plugin_dir", path)
 		}
-		if fi.Mode().Perm()&0o002 != 0 {
-			return fmt.Errorf("plugin binary path %s is world-writable (mode %v): chmod o-w it", path, fi.Mode().Perm())
+		if err := notWritable("plugin binary path "+path, fi, allowGroup); err != nil {
+			return err
 		}
 		if i == len(parts)-1 && fi.IsDir() {
-			if err := checkManifest(path); err != nil {
+			if err := checkManifest(path, allowGroup); err != nil {
 				return err
 			}
 		} else if i == len(parts)-1 && !fi.Mode().IsRegular() {
@@ -72,12 +74,14 @@ func checkBinary(pluginDir, bin string) error {
 		if err != nil {
 			return fmt.Errorf("plugin_dir: %w", err)
 		}
-		ww := fi.Mode().Perm()&0o002 != 0
-		switch {
-		case ww && p == real:
-			return fmt.Errorf("plugin_dir %s is world-writable (mode %v): chmod o-w it", p, fi.Mode().Perm())
-		case ww && fi.Mode()&fs.ModeSticky == 0:
-			return fmt.Errorf("plugin_dir's parent %s is world-writable without the sticky bit (mode %v)", p, fi.Mode())
+		if p == real {
+			if err := notWritable("plugin_dir "+p, fi, allowGroup); err != nil {
+				return err
+			}
+		} else if fi.Mode()&fs.ModeSticky == 0 {
+			if err := notWritable("plugin_dir's parent "+p+" (without the sticky bit)", fi, allowGroup); err != nil {
+				return err
+			}
 		}
 		if parent := filepath.Dir(p); parent == p {
 			return nil
@@ -86,7 +90,7 @@ func checkBinary(pluginDir, bin string) error {
 }
 
 // checkManifest applies the binary rules to a bundle's manifest.
-func checkManifest(dir string) error {
+func checkManifest(dir string, allowGroup bool) error {
 	path := filepath.Join(dir, bundle.ManifestName)
 	fi, err := os.Lstat(path)
 	switch {
@@ -98,8 +102,19 @@ func checkManifest(dir string) error {
 		return fmt.Errorf("plugin bundle manifest %s is a symlink: use a regular file", path)
 	case !fi.Mode().IsRegular():
 		return fmt.Errorf("plugin bundle manifest %s is not a regular file", path)
-	case fi.Mode().Perm()&0o002 != 0:
-		return fmt.Errorf("plugin bundle manifest %s is world-writable (mode %v): chmod o-w it", path, fi.Mode().Perm())
+	}
+	return notWritable("plugin bundle manifest "+path, fi, allowGroup)
+}
+
+// notWritable refuses a file or directory that others than its owner may write: world-
+// writable always, group-writable unless allowGroup.
+func notWritable(what string, fi fs.FileInfo, allowGroup bool) error {
+	perm := fi.Mode().Perm()
+	switch {
+	case perm&0o002 != 0:
+		return fmt.Errorf("%s is world-writable (mode %v): chmod o-w it", what, perm)
+	case perm&0o020 != 0 && !allowGroup:
+		return fmt.Errorf("%s is group-writable (mode %v): chmod g-w it, or trust the group with plugins { allow_group_writable = true }", what, perm)
 	}
 	return nil
 }

@@ -14,8 +14,8 @@ import (
 
 // A plugin binary runs with the host's rights, so one that someone other than the
 // operator could have put or changed is refused before it is executed: outside
-// plugin_dir, reached through a symlink, or world-writable (itself or a directory it
-// hangs from).
+// plugin_dir, reached through a symlink, or world- or group-writable (itself or a
+// directory it hangs from).
 func TestBinaryFromAnUntrustedPlaceIsRefused(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -64,6 +64,25 @@ func TestBinaryFromAnUntrustedPlaceIsRefused(t *testing.T) {
 			mustChmod(e.t, e.dir, 0o777)
 			return ""
 		}, "without the sticky bit"},
+		{"group-writable binary", func(e *env) string {
+			mustChmod(e.t, e.installID("x"), 0o775)
+			return ""
+		}, "group-writable"},
+		{"group-writable subdirectory", func(e *env) string {
+			e.install("v2/poolhost-provider-x", "")
+			mustChmod(e.t, filepath.Join(e.pluginDir, "v2"), 0o775)
+			return `binary = "v2/poolhost-provider-x"`
+		}, "group-writable"},
+		{"group-writable plugin_dir", func(e *env) string {
+			e.installID("x")
+			mustChmod(e.t, e.pluginDir, 0o775)
+			return ""
+		}, "group-writable"},
+		{"group-writable parent of plugin_dir without the sticky bit", func(e *env) string {
+			e.installID("x")
+			mustChmod(e.t, e.dir, 0o775)
+			return ""
+		}, "group-writable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +120,30 @@ func TestBinaryUnderASymlinkedPluginDirRuns(t *testing.T) {
 	}
 	if st := status(t, m, "x"); st.State != pluginmgr.StateRunning {
 		t.Errorf("status = %+v, want running", st)
+	}
+}
+
+// plugins { allow_group_writable = true } trusts the group: a deploy group may install
+// plugins, and the group-writable binary, directories and plugin_dir run. World-writable
+// ones are still refused.
+func TestAllowGroupWritable(t *testing.T) {
+	e := newEnv(t)
+	e.install("v2/poolhost-provider-x", "")
+	mustChmod(t, filepath.Join(e.pluginDir, "v2", "poolhost-provider-x"), 0o775)
+	mustChmod(t, filepath.Join(e.pluginDir, "v2"), 0o775)
+	mustChmod(t, e.pluginDir, 0o775)
+	e.plugins += "\n  allow_group_writable = true\n"
+	m, _, err := e.manager(e.config(`provider "x" { binary = "v2/poolhost-provider-x" }`))
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if st := status(t, m, "x"); st.State != pluginmgr.StateRunning {
+		t.Errorf("status = %+v, want running", st)
+	}
+	mustChmod(t, filepath.Join(e.pluginDir, "v2"), 0o777)
+	m2, _, err := e.manager(e.config(`provider "x" { binary = "v2/poolhost-provider-x" }`))
+	if err == nil || !strings.Contains(status(t, m2, "x").LastError, "world-writable") {
+		t.Errorf("world-writable with allow_group_writable: %v", err)
 	}
 }
 
