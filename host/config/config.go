@@ -142,6 +142,13 @@ type Ingest struct {
 	// DeliveryIDRetention is how long a webhook delivery id is remembered for replay
 	// detection. It must outlast every provider's redelivery window. Default 30d.
 	DeliveryIDRetention time.Duration
+	// MaxDeadLettersPerAccount and MaxDeadLetterBytesPerAccount cap the dead letters
+	// (verified deliveries that can never be parsed) kept for one account-scoped URL:
+	// its holder can sign anything. Past either, a dead letter's payload is not kept:
+	// the delivery is counted and audited (webhook.dead_letter_discarded) and answered
+	// 202 "discarded", which providers take as final. Defaults 100 and 10 MiB.
+	MaxDeadLettersPerAccount     int
+	MaxDeadLetterBytesPerAccount int64
 }
 
 // Plugins configures supervision of the plugin processes.
@@ -287,6 +294,9 @@ var (
 		MaxFutureSkew:       judge.DefaultWindow.MaxFutureSkew,
 		MaxPastAge:          judge.DefaultWindow.MaxPastAge,
 		DeliveryIDRetention: 30 * 24 * time.Hour,
+
+		MaxDeadLettersPerAccount:     100,
+		MaxDeadLetterBytesPerAccount: 10 << 20,
 	}
 	DefaultPlugins = Plugins{
 		StartTimeout:   10 * time.Second,

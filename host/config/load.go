@@ -65,8 +65,9 @@ var (
 	rateLimitSchema = &hcl.BodySchema{Attributes: attrs("per_token", "per_client", "burst")}
 	retrySchema     = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease",
 		"max_attempts", "backoff_base", "backoff_cap")}
-	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
-	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention")}
+	pollSchema   = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
+	ingestSchema = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention",
+		"max_dead_letters_per_account", "max_dead_letter_bytes_per_account")}
 	pluginsSchema = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
 		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin", "allow_group_writable",
 		"max_message_bytes", "max_readings_per_call", "max_device_id_bytes", "max_delivery_id_bytes",
@@ -586,6 +587,8 @@ func (d *decoder) config(root section) *Config {
 		c.Ingest.MaxFutureSkew = d.duration(i.attr("max_future_skew"), c.Ingest.MaxFutureSkew)
 		c.Ingest.MaxPastAge = d.duration(i.attr("max_past_age"), c.Ingest.MaxPastAge)
 		c.Ingest.DeliveryIDRetention = d.duration(i.attr("delivery_id_retention"), c.Ingest.DeliveryIDRetention)
+		c.Ingest.MaxDeadLettersPerAccount = int(d.integer(i.attr("max_dead_letters_per_account"), int64(c.Ingest.MaxDeadLettersPerAccount), 1))
+		c.Ingest.MaxDeadLetterBytesPerAccount = d.integer(i.attr("max_dead_letter_bytes_per_account"), c.Ingest.MaxDeadLetterBytesPerAccount, 1)
 	}
 	if p, ok := d.single(root.blocks, "plugins", pluginsSchema); ok {
 		c.Plugins.StartTimeout = d.duration(p.attr("start_timeout"), c.Plugins.StartTimeout)

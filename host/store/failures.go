@@ -437,3 +437,22 @@ func leaseResult(res sql.Result, op string) error {
 	}
 	return nil
 }
+
+// DeadLetterUsage is what an account's dead letters hold: how many, and their payload
+// bytes. Counted to cap them (webhooks.max_dead_letters_per_account).
+type DeadLetterUsage struct {
+	Count int   `db:"n"`
+	Bytes int64 `db:"bytes"`
+}
+
+// DeadLetterUsage sums the dead letters of one provider account. Run it in the
+// transaction that would add one, so the check and the insert see the same rows.
+func (q queries) DeadLetterUsage(ctx context.Context, provider string, accountID int64) (DeadLetterUsage, error) {
+	var u DeadLetterUsage
+	if err := q.get(ctx, &u, `SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(payload)), 0) AS bytes
+		FROM integration_ingestion_failures WHERE account_id = ? AND provider = ? AND status = ?`,
+		accountID, provider, FailureDead); err != nil {
+		return DeadLetterUsage{}, fmt.Errorf("dead letter usage: %w", err)
+	}
+	return u, nil
+}

@@ -44,7 +44,31 @@ const (
 	OutcomeUnavailable = "unavailable" // 503: nothing stored, the provider redelivers
 	OutcomeNotFound    = "not_found"   // 404
 	OutcomeTooLarge    = "too_large"   // 413
+	// OutcomeDiscarded: 202, a dead letter past its account's cap (DeadLetterCap): the
+	// payload is not kept. A 2xx is what providers take as final; any other answer has
+	// them redeliver the same unparseable payload until their retry budget runs out,
+	// and a 4xx would tell a signer nothing a 202 does not (the body says "discarded").
+	OutcomeDiscarded = "discarded"
+	// OutcomeRateLimited: 429 with Retry-After, an account over its delivery rate.
+	OutcomeRateLimited = "rate_limited"
 )
+
+// ActionDeadLetterDiscarded audits dead letters not kept, at most once per account and
+// interval; suppressed_since_last counts the ones in between.
+const ActionDeadLetterDiscarded = "webhook.dead_letter_discarded"
+
+// ActionDeadLetterDiscardedSummary counts the discards an interval left out of the
+// audit trail beyond its per-provider budget.
+const ActionDeadLetterDiscardedSummary = "webhook.dead_letter_discarded_summary"
+
+// DeadLetterCap bounds the dead letters kept for one account-scoped URL, whose secret's
+// holder can sign anything: a user could otherwise fill the disk with megabyte
+// payloads no plugin will ever parse. Provider-level deliveries are not capped: their
+// secret is the provider's.
+type DeadLetterCap struct {
+	Count int
+	Bytes int64
+}
 
 // CredentialSecretKey is the key, in an account's stored credentials, of the secret that
 // authenticates its account-scoped webhook URL. The whole credential map also travels in
@@ -93,8 +117,12 @@ type Config struct {
 	// per interval. Default 1m.
 	RejectAuditInterval time.Duration
 	// RejectAuditMax caps the webhook.rejected rows of one provider per interval, over
-	// all clients; the rest are summed into one summary row. Default 20.
+	// all clients; the rest are summed into one summary row. Default 20. The same
+	// interval and budget apply to webhook.dead_letter_discarded rows.
 	RejectAuditMax int
+	// DeadLetters is the cap per account (ingest.max_dead_letters_per_account and
+	// max_dead_letter_bytes_per_account); zero fields take config.DefaultIngest's.
+	DeadLetters DeadLetterCap
 }
 
 // ActionRejectedSummary counts the rejections an interval left out of the audit trail.
@@ -108,6 +136,8 @@ type Service struct {
 	maxAttempts atomic.Int64
 	log         hclog.Logger
 	throttle    *audit.Throttle // webhook.rejected rows
+	discards    *audit.Throttle // webhook.dead_letter_discarded rows
+	deadCap     atomic.Pointer[DeadLetterCap]
 	replays     *replayCache
 	metrics     *metrics
 	now         func() time.Time
@@ -155,8 +185,22 @@ func New(d Deps, cfg Config) *Service {
 		decoySecret: "whsec_" + base64.StdEncoding.EncodeToString(randomBytes(32)),
 	}
 	s.dbDown = outage.New(s.log, "database unreachable for webhook deliveries")
+	s.discards = audit.NewThrottle(cfg.RejectAuditInterval, cfg.RejectAuditMax)
 	s.SetMaxAttempts(cfg.MaxAttempts)
+	s.SetDeadLetterCap(cfg.DeadLetters)
 	return s
+}
+
+// SetDeadLetterCap changes the dead-letter cap per account (on reload). Zero fields
+// take the defaults.
+func (s *Service) SetDeadLetterCap(c DeadLetterCap) {
+	if c.Count <= 0 {
+		c.Count = config.DefaultIngest.MaxDeadLettersPerAccount
+	}
+	if c.Bytes <= 0 {
+		c.Bytes = config.DefaultIngest.MaxDeadLetterBytesPerAccount
+	}
+	s.deadCap.Store(&c)
 }
 
 // SetMaxAttempts changes the attempt budget given to failures queued from now on
@@ -462,7 +506,21 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 		action, status = ActionDead, OutcomeDead
 	}
 	var id int64
+	var over *store.DeadLetterUsage // set when the account's dead letters are at their cap
 	err := s.d.Store.InTx(ctx, func(tx *store.Tx) error {
+		if permanent && dl.AccountID != 0 {
+			// Counted in the transaction that would add one. On PostgreSQL concurrent
+			// deliveries of one account may each see room for the last one: the cap can
+			// be passed by as many as arrive at once, never without bound.
+			u, err := tx.DeadLetterUsage(ctx, dl.Provider, dl.AccountID)
+			if err != nil {
+				return err
+			}
+			if c := s.deadCap.Load(); u.Count+1 > c.Count || u.Bytes+int64(len(dl.Body)) > c.Bytes {
+				over = &u
+				return nil
+			}
+		}
 		row, err := tx.EnqueueFailure(ctx, f)
 		if err != nil {
 			return err
@@ -489,6 +547,10 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 			"request_id", dl.RequestID, "cause", cause)
 		return Outcome{}, ErrUnavailable
 	}
+	if over != nil {
+		s.discard(ctx, dl, receivedAt, *over, cause)
+		return Outcome{Status: OutcomeDiscarded}, nil
+	}
 	// Say what happened: a dead payload is never retried by itself, and on-call reading
 	// "kept for retry" would wait for a retry that never comes.
 	if permanent {
@@ -499,6 +561,47 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 			"failure", id, "status", status, "error", cause)
 	}
 	return Outcome{Status: status, FailureID: id}, nil
+}
+
+// discard records a dead letter not kept because its account is at its cap: counted in
+// the deliveries metric (outcome discarded) every time, audited at most once per account
+// and interval with the number left out since, and logged as often as audited.
+func (s *Service) discard(ctx context.Context, dl Delivery, receivedAt time.Time, u store.DeadLetterUsage, cause error) {
+	c := s.deadCap.Load()
+	ok, suppressed, sum := s.discards.Take(dl.Provider, strconv.FormatInt(dl.AccountID, 10), receivedAt)
+	if sum != nil {
+		s.auditSummary(ctx, dl, ActionDeadLetterDiscardedSummary, "provider", *sum)
+	}
+	if !ok {
+		return
+	}
+	details := store.Details{
+		"account_id":            dl.AccountID,
+		"bytes":                 len(dl.Body),
+		"error":                 errorText(cause),
+		"dead_letters":          u.Count,
+		"dead_letter_bytes":     u.Bytes,
+		"max_dead_letters":      c.Count,
+		"max_dead_letter_bytes": c.Bytes,
+	}
+	if suppressed > 0 {
+		details["suppressed_since_last"] = suppressed
+	}
+	if _, err := s.d.Store.AppendAudit(ctx, store.AuditEvent{
+		At:         receivedAt,
+		Action:     ActionDeadLetterDiscarded,
+		Actor:      store.ProviderActor(dl.Provider),
+		Provider:   dl.Provider,
+		TargetType: "account",
+		TargetID:   strconv.FormatInt(dl.AccountID, 10),
+		RequestID:  dl.RequestID,
+		Details:    details,
+	}); err != nil {
+		s.log.Error("audit discarded dead letter", "provider", dl.Provider, "request_id", dl.RequestID, "error", err)
+	}
+	s.log.Warn("dead letter not kept: the account is at its cap (ingest.max_dead_letters_per_account, max_dead_letter_bytes_per_account)",
+		"provider", dl.Provider, "account", dl.AccountID, "request_id", dl.RequestID, "dead_letters", u.Count,
+		"dead_letter_bytes", u.Bytes, "suppressed_since_last", suppressed, "error", cause)
 }
 
 // reject audits a rejected delivery, at most once per provider, client (an IPv6 /64)
@@ -512,7 +615,7 @@ func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 	s.metrics.rejections.WithLabelValues(dl.Provider, reason).Inc()
 	ok, suppressed, sum := s.throttle.Take(dl.Provider, audit.ClientKey(dl.Client), now)
 	if sum != nil {
-		s.auditRejectSummary(ctx, dl, *sum)
+		s.auditSummary(ctx, dl, ActionRejectedSummary, "anonymous", *sum)
 	}
 	if ok {
 		details := store.Details{"client": dl.Client, "reason": errorText(cause), "reason_code": reason}
@@ -546,13 +649,16 @@ func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 	return &Rejection{Reason: reason}
 }
 
-// auditRejectSummary writes the one row that stands for the rejections an interval left
-// out of the audit trail.
-func (s *Service) auditRejectSummary(ctx context.Context, dl Delivery, sum audit.Summary) {
+// auditSummary writes the one row that stands for the rows (rejections, discards) an
+// interval left out of the audit trail.
+func (s *Service) auditSummary(ctx context.Context, dl Delivery, action, actor string, sum audit.Summary) {
+	if actor == "provider" {
+		actor = store.ProviderActor(dl.Provider)
+	}
 	_, err := s.d.Store.AppendAudit(ctx, store.AuditEvent{
 		At:        sum.To,
-		Action:    ActionRejectedSummary,
-		Actor:     "anonymous",
+		Action:    action,
+		Actor:     actor,
 		Provider:  dl.Provider,
 		RequestID: dl.RequestID,
 		Details: store.Details{
@@ -562,7 +668,7 @@ func (s *Service) auditRejectSummary(ctx context.Context, dl Delivery, sum audit
 		},
 	})
 	if err != nil {
-		s.log.Error("audit rejected webhooks summary", "provider", dl.Provider, "error", err)
+		s.log.Error("audit summary", "action", action, "provider", dl.Provider, "error", err)
 	}
 }
 

@@ -42,7 +42,7 @@ func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 	ing := ingest.New(st, ingestConfig(cfg), s.log, s.metrics)
 	hooks := webhook.New(webhook.Deps{
 		Store: st, Ingest: ing, Plugins: s.plugins, Logger: s.log, Registerer: s.metrics,
-	}, webhook.Config{MaxAttempts: cfg.RetryWorker.MaxAttempts})
+	}, webhook.Config{MaxAttempts: cfg.RetryWorker.MaxAttempts, DeadLetters: deadLetterCap(cfg)})
 	// One lease owner per worker kind for the process's life, across rebuilds.
 	retryOwner, pollOwner := "", ""
 	i := &ingestion{ing: ing, hooks: hooks, cfg: cfg}
@@ -69,6 +69,10 @@ func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 	return i, []httpapi.Option{httpapi.WithWebhooks(hooks), httpapi.WithFailures(failures.New(st))}
 }
 
+func deadLetterCap(cfg *config.Config) webhook.DeadLetterCap {
+	return webhook.DeadLetterCap{Count: cfg.Ingest.MaxDeadLettersPerAccount, Bytes: cfg.Ingest.MaxDeadLetterBytesPerAccount}
+}
+
 func ingestConfig(cfg *config.Config) ingest.Config {
 	return ingest.Config{MaxFutureSkew: cfg.Ingest.MaxFutureSkew, MaxPastAge: cfg.Ingest.MaxPastAge}
 }
@@ -86,7 +90,8 @@ func (i *ingestion) start(ctx context.Context) {
 // reload puts new retry_worker, poll_worker and ingest settings in force. A worker whose
 // settings changed is stopped (its current tick finishes; rows it held are released by
 // their lease, under the same owner) and started again with the new ones; the ingest
-// windows and the webhook attempt budget apply from the next delivery.
+// windows, the webhook attempt budget and the dead-letter cap apply from the next
+// delivery.
 func (i *ingestion) reload(cfg *config.Config) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -97,6 +102,7 @@ func (i *ingestion) reload(cfg *config.Config) {
 	i.cfg = cfg
 	i.ing.SetConfig(ingestConfig(cfg))
 	i.hooks.SetMaxAttempts(cfg.RetryWorker.MaxAttempts)
+	i.hooks.SetDeadLetterCap(deadLetterCap(cfg))
 	if cfg.RetryWorker != old.RetryWorker {
 		i.retry.Close()
 		i.retry = i.newRetry(cfg.RetryWorker)
