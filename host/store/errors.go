@@ -80,9 +80,11 @@ func mapError(err error) error {
 var ErrUnavailable = &host.Error{Code: host.EUNAVAILABLE, Type: "database-unavailable", Message: "the database is not available; retry later"}
 
 // Unavailable marks err as ErrUnavailable when it says the database could not be reached,
-// and returns every other error as it is. The driver error stays the cause, for logs.
+// and returns every other error as it is. The driver error stays the cause, for logs. An
+// error that already has a code keeps it: whoever gave it knew better (a request body
+// cut by read_timeout is a net.Error too, and the client's fault, not the database's).
 func Unavailable(err error) error {
-	if err == nil || errors.Is(err, ErrUnavailable) || !unreachable(err) {
+	if err == nil || host.ErrorCode(err) != host.EINTERNAL || !unreachable(err) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
