@@ -145,6 +145,7 @@ func New(d Deps, c Config) *Console {
 	mux.Handle("POST /ui/failures/bulk", con.authed(con.bulkApply))
 	mux.Handle("GET /ui/failures/{id}", con.authed(con.failure))
 	mux.Handle("POST /ui/failures/{id}/requeue", con.authed(con.requeue))
+	mux.Handle("GET /ui/failures/{id}/discard", con.authed(con.discardConfirm))
 	mux.Handle("POST /ui/failures/{id}/discard", con.authed(con.discard))
 	mux.Handle("GET /ui/accounts", con.authed(con.accounts))
 	mux.Handle("GET /ui/audit", con.authed(con.auditTrail))

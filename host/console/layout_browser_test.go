@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/poolhost/poolhost/host/internal/browsertest"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/users"
+	"github.com/poolhost/poolhost/host/webhook"
 )
 
 // The console's layout in a real Chromium, at the widths operators use, in the states
@@ -210,5 +212,59 @@ func TestConsoleLayout(t *testing.T) {
 			br.Layout("providers-failed", w)
 		}
 		br.Clean("providers (failed)")
+	})
+
+	t.Run("a dead letter: credential headers by name, discard after a review", func(t *testing.T) {
+		br.T = t
+		base, st, cookie := newLayoutEnv(t, []string{"ttn"}, nil)
+		withCookie(br, base, cookie)
+		// Stored as the webhook path stores it.
+		headers := webhook.KeptHeaders(http.Header{
+			"Content-Type":      {"application/json"},
+			"Authorization":     {"Bearer ttn-shared-secret"},
+			"Webhook-Signature": {"v1,c2lnbmF0dXJl"},
+		})
+		f, err := st.EnqueueFailure(context.Background(), store.NewFailure{Provider: "ttn", Payload: []byte(`{"x":1}`),
+			Headers: map[string][]string(headers), MaxAttempts: 1, Error: "plugin panicked", Dead: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := fmt.Sprintf("%s/ui/failures/%d", base, f.ID)
+		for _, w := range browsertest.Widths {
+			br.Open(w, page, "#headers")
+			br.Layout("failure-dead", w)
+		}
+		rows := browsertest.Get(br, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#headers tbody tr")].map(r => r.cells[0].textContent + "=" + r.cells[1].textContent)`))
+		if got := strings.Join(rows, " "); got != "Authorization=[redacted] Content-Type=application/json Webhook-Signature=[redacted]" {
+			t.Errorf("headers shown: %s", got)
+		}
+		if body := br.Text("main"); strings.Contains(body, "ttn-shared-secret") || strings.Contains(body, "c2lnbmF0dXJl") {
+			t.Error("the page shows a credential")
+		}
+		if got := br.Text("main dl.kv"); !regexp.MustCompile(`next attempt\s*—`).MatchString(got) {
+			t.Errorf("a dead letter's next attempt: %q, want —", got)
+		}
+
+		// Discard is a review step first, as bulk actions are; nothing changes until
+		// the confirmation.
+		br.Submit("#discard")
+		if got := br.Text("#confirm-discard-what"); !strings.Contains(got, fmt.Sprintf("#%d of ttn", f.ID)) || !strings.Contains(got, "deleted for good") {
+			t.Errorf("the review says %q", got)
+		}
+		for _, w := range browsertest.Widths {
+			br.Run(chromedp.EmulateViewport(w, 900))
+			br.Layout("failure-discard-review", w)
+		}
+		if _, err := st.GetFailure(context.Background(), f.ID); err != nil {
+			t.Fatalf("the review page discarded already: %v", err)
+		}
+		br.Submit("#confirm")
+		if got := br.Text(".flash"); got != fmt.Sprintf("Failure %d discarded.", f.ID) {
+			t.Errorf("after the confirmation: %q", got)
+		}
+		if _, err := st.GetFailure(context.Background(), f.ID); err == nil {
+			t.Error("still there after the confirmation")
+		}
+		br.Clean("failure discard")
 	})
 }

@@ -274,6 +274,22 @@ func (c *Console) requeue(w http.ResponseWriter, r *http.Request, a auth.Actor) 
 	return nil
 }
 
+// discardConfirm is the review step before one dead letter is discarded, as bulk
+// actions have: discarding deletes the payload for good.
+func (c *Console) discardConfirm(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	f, err := c.d.Failures.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, http.StatusOK, "discard", view{Title: "Discard failure " + strconv.FormatInt(id, 10), Nav: "failures", Actor: a,
+		Data: failureView{F: f}})
+	return nil
+}
+
 func (c *Console) discard(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
 	id, err := pathID(r)
 	if err != nil {

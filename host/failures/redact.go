@@ -3,6 +3,7 @@ package failures
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -15,8 +16,9 @@ const Redacted = "[redacted]"
 
 // SensitiveName reports whether a header or JSON field name may carry a credential: an
 // Authorization or cookie header, or any name mentioning a secret, token, signature,
-// key, password, session or auth. host/webhook drops such headers before storing a
-// payload, and Inspect redacts them (and such JSON fields) before an operator sees one.
+// key, password, session or auth. host/webhook keeps such headers by name only before
+// storing a payload, and Inspect redacts them (and such JSON fields) before an operator
+// sees one.
 func SensitiveName(name string) bool {
 	n := strings.ToLower(name)
 	switch n {
@@ -103,4 +105,18 @@ func redactJSON(v any, n *int) any {
 		}
 	}
 	return v
+}
+
+// ForPlugin is what a retry hands the plugin of a stored payload's headers: the
+// credential headers kept by name only (host/webhook.KeptHeaders) are left out, as
+// they were never stored.
+func ForPlugin(h store.Headers) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		if len(v) == 1 && v[0] == Redacted && SensitiveName(k) {
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }

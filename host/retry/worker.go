@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/internal/worker"
 	"github.com/poolhost/poolhost/host/pluginmgr"
@@ -258,7 +258,7 @@ func (w *Worker) process(ctx context.Context, f store.Failure) result {
 		// gives an operator hours to re-enable it, and a dead row can be requeued.
 		return w.fail(ctx, log, f, fmt.Errorf("provider plugin: %w", err))
 	}
-	req := sdk.WebhookRequest{Headers: http.Header(f.Headers), Body: f.Payload, ReceivedAt: f.ReceivedAt}
+	req := sdk.WebhookRequest{Headers: failures.ForPlugin(f.Headers), Body: f.Payload, ReceivedAt: f.ReceivedAt}
 	if f.AccountID != 0 {
 		req.Account = w.account(ctx, log, f.AccountID)
 	}

@@ -21,6 +21,11 @@ const (
 	FailureDead       FailureStatus = "dead"
 )
 
+// Due reports whether a row in this state has a next attempt: only a pending one. A
+// dead, resolved or processing row's next_attempt_at is history, not a plan, so the
+// console and the CLI show none for it.
+func (s FailureStatus) Due() bool { return s == FailurePending }
+
 // Failure is a verified delivery that could not be parsed or persisted yet.
 type Failure struct {
 	ID             int64         `db:"id"`

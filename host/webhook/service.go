@@ -695,11 +695,14 @@ func errorText(err error) string {
 // KeptHeaders are the headers stored with a queued payload: what a parser may need
 // (content type, delivery ids, timestamps, event types), without credentials. Shared
 // secrets travel in headers for some providers (TTN's Authorization, API keys), and a
-// queued payload is never re-verified, so nothing that authenticates is kept.
+// queued payload is never re-verified, so nothing that authenticates is kept: such a
+// header is kept by name only, its value replaced by failures.Redacted, so an operator
+// sees that it came (and the retry worker leaves it out: failures.ForPlugin).
 func KeptHeaders(h http.Header) http.Header {
 	out := make(http.Header, len(h))
 	for k, v := range h {
 		if sensitiveHeader(k) {
+			out[k] = []string{failures.Redacted}
 			continue
 		}
 		out[k] = append([]string(nil), v...)

@@ -14,6 +14,7 @@ import (
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/httpapi"
+	"github.com/poolhost/poolhost/host/store"
 )
 
 // The failures commands are the dead-letter operations of the admin API, for operators
@@ -52,7 +53,7 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 					fmt.Fprintln(w, "ID\tPROVIDER\tACCOUNT\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tRECEIVED\tLAST ERROR")
 					for _, v := range views {
 						fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%d/%d\t%s\t%s\t%s\n", v.ID, v.Provider, v.AccountID, v.Status,
-							v.Attempts, v.MaxAttempts, v.NextAttemptAt.Format(time.RFC3339), v.ReceivedAt.Format(time.RFC3339), clip(v.LastError, 80))
+							v.Attempts, v.MaxAttempts, nextAttempt(v), v.ReceivedAt.Format(time.RFC3339), clip(v.LastError, 80))
 					}
 				})
 			})
@@ -98,7 +99,7 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 				return f.write(stdout, out, func(w io.Writer) {
 					v := out.FailureView
 					fmt.Fprintf(w, "ID\t%d\nPROVIDER\t%s\nACCOUNT\t%d\nSTATUS\t%s\nATTEMPTS\t%d/%d\nNEXT ATTEMPT\t%s\nRECEIVED\t%s\nDELIVERY ID\t%s\nLAST ERROR\t%s\n",
-						v.ID, v.Provider, v.AccountID, v.Status, v.Attempts, v.MaxAttempts, v.NextAttemptAt.Format(time.RFC3339),
+						v.ID, v.Provider, v.AccountID, v.Status, v.Attempts, v.MaxAttempts, nextAttempt(v),
 						v.ReceivedAt.Format(time.RFC3339), dash(v.DeliveryID), oneLine(v.LastError))
 					for _, e := range v.ErrorHistory {
 						fmt.Fprintf(w, "ATTEMPT %d\t%s %s\n", e.Attempt, e.At, oneLine(e.Error))
@@ -256,4 +257,13 @@ func clip(s string, n int) string {
 		out = append(out, r)
 	}
 	return string(out)
+}
+
+// nextAttempt is the NEXT ATTEMPT column: a time only for a pending row, as the console
+// shows it (store.FailureStatus.Due).
+func nextAttempt(v httpapi.FailureView) string {
+	if !store.FailureStatus(v.Status).Due() {
+		return "—"
+	}
+	return v.NextAttemptAt.Format(time.RFC3339)
 }

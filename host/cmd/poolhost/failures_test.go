@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +283,26 @@ func TestFailuresCLIDatabaseURL(t *testing.T) {
 	// the config's.
 	if code, _, stderr := run("list", "--config", w.config, "--database-url", "mysql://nowhere/db"); code != 1 || stderr == "" {
 		t.Fatalf("unknown database URL = %d %q", code, stderr)
+	}
+}
+
+// TestFailuresCLINextAttempt: a dead letter has no next attempt — `failures show` and
+// `failures list` print "—" for it, as the console does — and a pending row its time.
+func TestFailuresCLINextAttempt(t *testing.T) {
+	w := newFailuresWorld(t, true)
+	now := time.Now().UTC().Truncate(time.Second)
+	dead := w.enqueue(t, "generic", true, now.Add(-time.Hour))
+	pending := w.enqueue(t, "generic", false, now.Add(-time.Minute))
+	_, out, _ := w.cli(t, "show", strconv.FormatInt(dead.ID, 10))
+	if !regexp.MustCompile(`(?m)^NEXT ATTEMPT\s+—$`).MatchString(out) {
+		t.Errorf("failures show of a dead letter:\n%s\nwant NEXT ATTEMPT —", out)
+	}
+	_, out, _ = w.cli(t, "show", strconv.FormatInt(pending.ID, 10))
+	if !regexp.MustCompile(`(?m)^NEXT ATTEMPT\s+\d{4}-`).MatchString(out) {
+		t.Errorf("failures show of a pending failure:\n%s\nwant its next attempt's time", out)
+	}
+	_, out, _ = w.cli(t, "list", "--provider", "generic", "--status", "dead")
+	if !strings.Contains(out, "\t—\t") && !regexp.MustCompile(`dead\s+\d+/\d+\s+—\s`).MatchString(out) {
+		t.Errorf("failures list of a dead letter:\n%s\nwant — under NEXT ATTEMPT", out)
 	}
 }
