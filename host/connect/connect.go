@@ -87,6 +87,7 @@ type Store interface {
 	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
 	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
 	DisconnectAccount(ctx context.Context, accountID int64) (store.DisconnectResult, error)
+	ListProviderAccounts(ctx context.Context, provider string, status store.AccountStatus) ([]store.Account, error)
 	UpsertDevices(ctx context.Context, accountID int64, devices []store.NewDevice) ([]store.UpsertedDevice, error)
 	GetDevice(ctx context.Context, id int64) (store.Device, error)
 	ListDevices(ctx context.Context, accountID int64) ([]store.Device, error)
@@ -638,6 +639,11 @@ func (s *Service) Discover(ctx context.Context, a auth.Actor, accountID int64) (
 	if err != nil {
 		return nil, err
 	}
+	return s.discover(ctx, a, acc)
+}
+
+// discover runs a discovery of acc for Discover, or for a reload (reverify).
+func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account) ([]Device, error) {
 	ad, err := s.adapter(acc.Provider)
 	if err != nil {
 		return nil, err
@@ -897,6 +903,7 @@ func (s *Service) Reload(ctx context.Context, a auth.Actor) (ReloadReport, error
 	if s.d.Reload == nil {
 		return ReloadReport{}, host.Errorf(host.EUNAVAILABLE, "reload is not available")
 	}
+	old := s.d.Config()
 	rep, rerr := s.d.Reload(ctx)
 	details := map[string]any{"ok": rerr == nil}
 	if rerr != nil {
@@ -906,6 +913,11 @@ func (s *Service) Reload(ctx context.Context, a auth.Actor) (ReloadReport, error
 		if len(rep.RestartRequired) > 0 {
 			details["restartRequired"] = rep.RestartRequired
 		}
+		reverified, warnings := s.reverify(ctx, a, old, s.d.Config())
+		if len(reverified) > 0 {
+			details["reverifiedAccounts"] = reverified
+		}
+		rep.Warnings = append(rep.Warnings, warnings...)
 	}
 	var statuses []ProviderStatus
 	if rerr == nil {

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -309,6 +310,79 @@ func TestRemovedMemberDevicesStopFeeding(t *testing.T) {
 			// Only one fleet account at a time, or fleet-1 would be ambiguous.
 			_, err = e.st.DisconnectAccount(ctx, f.account)
 			must(t, err)
+		}
+	})
+}
+
+// TestFleetReloadUnverifies: once a reload takes a device out of generic's fleet_devices,
+// the provider-level URL no longer reaches it — its verified flag follows the config in
+// force, not the discovery made under the old one — while the devices still in the
+// fleet keep receiving. The reload says which accounts it verified again.
+func TestFleetReloadUnverifies(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{ingest: true, fleet: "fleet-1,fleet-2"})
+		admin := e.newUser("admin", true)
+		op := e.newUser("operator", false)
+		pool := e.createPool(op, "Site A")
+		var conn struct {
+			Account account `json:"account"`
+		}
+		e.must(201, req{method: "POST", path: "/v1/providers/generic/connect", token: op.Token,
+			body: map[string]any{"input": map[string]string{"fleet_key": fleetKey}}}).json(t, &conn)
+		type dev struct {
+			ID               int64  `json:"id"`
+			ProviderDeviceID string `json:"providerDeviceId"`
+			Verified         bool   `json:"verified"`
+		}
+		var devs struct {
+			Devices []dev `json:"devices"`
+		}
+		e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", conn.Account.ID), token: op.Token}).json(t, &devs)
+		if len(devs.Devices) != 2 || !devs.Devices[0].Verified || !devs.Devices[1].Verified {
+			t.Fatalf("discovered %+v, want fleet-1 and fleet-2 verified", devs.Devices)
+		}
+		for _, d := range devs.Devices {
+			e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", d.ID), token: op.Token, body: map[string]int64{"poolId": pool}})
+		}
+		deliver := func(device string, ago time.Duration) ingest.Result {
+			t.Helper()
+			at := time.Now().Add(-ago).UTC().Format(time.RFC3339)
+			return e.delivered(e.signedTo("/v1/webhooks/generic", genericWebhookSecret,
+				fmt.Appendf(nil, `{"device_id": %q, "readings": [{"metric": "ph", "value": 7.1, "recorded_at": %q}]}`, device, at)))
+		}
+		if got := deliver("fleet-2", 2*time.Hour); got.Accepted != 1 {
+			t.Fatalf("before the reload, fleet-2 got %+v, want 1 accepted", got)
+		}
+
+		// The operator takes fleet-2 out of the fleet and reloads.
+		e.opts.fleet = "fleet-1"
+		e.writeConfig()
+		var rep struct {
+			Changed []string `json:"changed"`
+		}
+		e.must(200, req{method: "POST", path: "/v1/admin/reload", token: admin.Token}).json(t, &rep)
+		if !slices.Contains(rep.Changed, "provider.generic") {
+			t.Fatalf("reload changed %v, want provider.generic", rep.Changed)
+		}
+
+		if got := deliver("fleet-2", time.Hour); got.Accepted != 0 || got.Dropped[ingest.DropUnverifiedDevice] != 1 {
+			t.Errorf("after the reload, fleet-2 got %+v, want it dropped as unverified_device", got)
+		}
+		if got := deliver("fleet-1", time.Hour); got.Accepted != 1 {
+			t.Errorf("after the reload, fleet-1 (still in the fleet) got %+v, want 1 accepted", got)
+		}
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d/devices", conn.Account.ID), token: op.Token}).json(t, &devs)
+		for _, d := range devs.Devices {
+			if d.Verified != (d.ProviderDeviceID == "fleet-1") {
+				t.Errorf("after the reload, device %+v: want only fleet-1 verified", d)
+			}
+		}
+		evs := e.auditEvents("provider.reloaded")
+		if len(evs) != 1 {
+			t.Fatalf("%d provider.reloaded events", len(evs))
+		}
+		if ra, _ := evs[0].Details["reverifiedAccounts"].(map[string]any); ra["generic"] != float64(1) {
+			t.Errorf("provider.reloaded details %v, want reverifiedAccounts generic: 1", evs[0].Details)
 		}
 	})
 }

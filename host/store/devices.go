@@ -75,8 +75,10 @@ type UpsertedDevice struct {
 	Created bool
 }
 
-// UpsertDevices records discovered devices for an account in one transaction: new ones
-// are inserted, known ones get the new name, model and metadata. Links are untouched.
+// UpsertDevices records a discovery — the account's whole device list — in one
+// transaction: new devices are inserted, known ones get the new name, model, metadata,
+// provenance and suggestion, and known ones the list leaves out lose Verified. Links are
+// untouched.
 func (q queries) UpsertDevices(ctx context.Context, accountID int64, devices []NewDevice) ([]UpsertedDevice, error) {
 	out := make([]UpsertedDevice, 0, len(devices))
 	err := q.inTx(ctx, func(q queries) error {
@@ -116,12 +118,41 @@ func (q queries) UpsertDevices(ctx context.Context, accountID int64, devices []N
 			}
 			out = append(out, UpsertedDevice{Device: dev, Created: created})
 		}
-		return nil
+		return q.unverifyUnlisted(ctx, accountID, devices, now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upsert devices: %w", err)
 	}
 	return out, nil
+}
+
+// unverifyUnlisted takes Verified from the account's devices a discovery no longer
+// lists: the provider vouches for what it lists now, not for what it once listed (a
+// device taken out of the operator's fleet_devices, a probe moved to another provider
+// account). The device, its link and its readings stay; only the provider-level URL
+// stops reaching it.
+func (q queries) unverifyUnlisted(ctx context.Context, accountID int64, listed []NewDevice, now time.Time) error {
+	var rows []struct {
+		ID               int64  `db:"id"`
+		ProviderDeviceID string `db:"provider_device_id"`
+	}
+	if err := q.sel(ctx, &rows, `SELECT id, provider_device_id FROM integration_devices WHERE account_id = ? AND verified = ?`,
+		accountID, true); err != nil {
+		return err
+	}
+	still := make(map[string]bool, len(listed))
+	for _, d := range listed {
+		still[d.ProviderDeviceID] = true
+	}
+	for _, r := range rows {
+		if still[r.ProviderDeviceID] {
+			continue
+		}
+		if _, err := q.exec(ctx, `UPDATE integration_devices SET verified = ?, updated_at = ? WHERE id = ?`, false, now, r.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // GetDevice returns a device by id, whoever owns it; authorize with OwnerID.
