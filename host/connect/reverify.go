@@ -35,6 +35,12 @@ func (s *Service) reverify(ctx context.Context, a auth.Actor, old, cur *config.C
 		if was, ok := old.Provider(p.ID); ok && reflect.DeepEqual(was, p) {
 			continue
 		}
+		if _, err := s.adapter(p.ID); err != nil {
+			// One warning, not one per account: the plugin did not come up.
+			warnings = append(warnings, fmt.Sprintf("provider %s: devices not verified again (%s); they keep their previous verification until their next discovery",
+				p.ID, host.ErrorMessage(err)))
+			continue
+		}
 		accs, err := s.d.Store.ListProviderAccounts(ctx, p.ID, "")
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("provider %s: could not list its accounts to verify their devices again: %v", p.ID, err))
