@@ -182,6 +182,11 @@ type Account struct {
 	DisplayName       string    `json:"displayName"`
 	Status            string    `json:"status"`
 	CreatedAt         time.Time `json:"createdAt"`
+	// WebhookURL is the account's own webhook URL, verified with its own secret: set
+	// whenever the account's credentials hold one (WebhookSecretCredential), whatever
+	// its connect kind, for the user to enter in the provider's console or for the
+	// plugin to register with the provider's cloud.
+	WebhookURL string `json:"webhookUrl,omitempty"`
 }
 
 // Device is a discovered provider device, with the pool it feeds when linked.
@@ -208,16 +213,43 @@ type Device struct {
 	Suggestion *store.PoolSuggestion `json:"suggestion,omitempty"`
 }
 
+// AccountWebhookURL is an account's own webhook URL (see Account.WebhookURL). Like
+// RedirectURI it is built from public_url only.
+func AccountWebhookURL(publicURL, provider string, accountID int64) string {
+	return ProviderWebhookURL(publicURL, provider) + "/accounts/" + id(accountID)
+}
+
+// withWebhookURL is accountOf with the account's own webhook URL when its credentials
+// (creds, or the stored ones when creds is nil) hold a webhook secret. Listing accounts
+// decrypts each account's credentials for this; a few per user.
+func (s *Service) withWebhookURL(ctx context.Context, acc store.Account, creds map[string]string) (Account, error) {
+	out := accountOf(acc)
+	if creds == nil {
+		var err error
+		if creds, err = s.d.Store.AccountCredentials(ctx, acc.ID); errors.Is(err, store.ErrNotFound) {
+			return out, nil // none stored
+		} else if err != nil {
+			return Account{}, err
+		}
+	}
+	if creds[WebhookSecretCredential] != "" {
+		out.WebhookURL = AccountWebhookURL(s.d.Config().PublicURL, acc.Provider, acc.ID)
+	}
+	return out, nil
+}
+
 // ConnectResult is either a redirect for the user's browser or the account linked at once.
 type ConnectResult struct {
 	AuthorizeURL string   `json:"authorizeUrl,omitempty"`
 	Account      *Account `json:"account,omitempty"`
-	// Webhook is set for webhook_secret providers: where the user's devices post and the
-	// secret they sign with. It is shown this once; the host keeps it encrypted.
+	// Webhook is set when the new account's credentials hold a webhook secret, whatever
+	// the provider's connect kind: where the user's devices (or the provider's cloud)
+	// post, and the secret they sign with. It is shown this once; the host keeps it
+	// encrypted.
 	Webhook *WebhookEndpoint `json:"webhook,omitempty"`
-	// ProviderWebhookURL is set for the other providers with webhooks enabled: the one
-	// URL the provider posts to for every account, which some providers ask the user to
-	// enter in their console.
+	// ProviderWebhookURL is set for the other providers with webhooks enabled, when the
+	// account has no URL of its own: the one URL the provider posts to for every
+	// account, which some providers ask the user to enter in their console.
 	ProviderWebhookURL string `json:"providerWebhookUrl,omitempty"`
 }
 
@@ -471,12 +503,12 @@ func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, in
 		if err != nil {
 			return ConnectResult{}, err
 		}
-		out := ConnectResult{Account: &acct, ProviderWebhookURL: s.providerWebhookURL(pc, desc)}
-		if secret := res.Linkage.Credentials[WebhookSecretCredential]; desc.Capabilities.Connect == sdk.ConnectWebhookSecret && secret != "" {
-			out.Webhook = &WebhookEndpoint{
-				URL:    ProviderWebhookURL(s.d.Config().PublicURL, provider) + "/accounts/" + id(acct.ID),
-				Secret: secret,
-			}
+		out := ConnectResult{Account: &acct}
+		if secret := res.Linkage.Credentials[WebhookSecretCredential]; secret != "" {
+			// The provider-level URL would reject every delivery for this account.
+			out.Webhook = &WebhookEndpoint{URL: acct.WebhookURL, Secret: secret}
+		} else {
+			out.ProviderWebhookURL = s.providerWebhookURL(pc, desc)
 		}
 		return out, nil
 	}
@@ -504,7 +536,11 @@ func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider
 		Action: audit.IntegrationConnected, Actor: a, Provider: provider, TargetType: "account", TargetID: id(acc.ID),
 		Details: map[string]any{"externalAccountId": l.ExternalAccountID, "created": created},
 	})
-	return accountOf(acc), nil
+	creds := l.Credentials
+	if creds == nil {
+		creds = map[string]string{} // none: nothing to decrypt again
+	}
+	return s.withWebhookURL(ctx, acc, creds)
 }
 
 func stateError(msg string) error {
@@ -589,9 +625,22 @@ func (s *Service) Accounts(ctx context.Context, a auth.Actor) ([]Account, error)
 		if acc.Status == store.AccountDisconnected || !s.Enabled(acc.Provider) {
 			continue
 		}
-		out = append(out, accountOf(acc))
+		view, err := s.withWebhookURL(ctx, acc, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, view)
 	}
 	return out, nil
+}
+
+// Account returns one of the actor's connected accounts, with its own webhook URL.
+func (s *Service) Account(ctx context.Context, a auth.Actor, accountID int64) (Account, error) {
+	acc, err := s.ownedAccount(ctx, a, accountID)
+	if err != nil {
+		return Account{}, err
+	}
+	return s.withWebhookURL(ctx, acc, nil)
 }
 
 // ownedAccount returns the actor's own, connected account of an enabled provider.

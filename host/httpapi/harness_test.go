@@ -52,6 +52,7 @@ func TestMain(m *testing.M) {
 		"template": "../../examples/provider-template/cmd/poolhost-provider-template",
 		"generic":  "../../plugins/generic/cmd/poolhost-provider-generic",
 		"iopool":   "../../plugins/iopool/cmd/poolhost-provider-iopool",
+		"faulty":   "../internal/ingesttest/faultyplugin",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, config.BinaryPrefix+id), pkg)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -93,6 +94,10 @@ type envOpts struct {
 	// fleetKey): the operator's devices, verified for a connect with the key.
 	fleet  string
 	iopool bool // the iopool plugin runs too (an api_key provider declaring its input)
+	// faulty runs the faulty test plugin with webhooks on: an api_key provider whose
+	// accounts hold a webhook secret of their own. Its settings are faultySettings.
+	faulty         bool
+	faultySettings map[string]string
 }
 
 // env is one running host: store, plugin manager with real plugin binaries, the Acme
@@ -269,6 +274,15 @@ provider "generic" %s
 `, pluginDir, e.srv.URL, httpBlock, !o.disabled, stage, users, access, o.webhooks, e.acme.URL, acmetest.ClientID, generic)
 	if e.opts.iopool {
 		src += "\nprovider \"iopool\" {}\n"
+	}
+	if e.opts.faulty {
+		settings, _ := json.Marshal(e.opts.faultySettings)
+		if e.opts.faultySettings == nil {
+			settings = []byte("{}")
+		}
+		// HCL takes a JSON object as an object expression.
+		src += fmt.Sprintf("\nprovider \"faulty\" {\n  webhooks = true\n  settings = %s\n"+
+			"  secrets  = { webhook_secret = file(\"generic.secret\") }\n}\n", settings)
 	}
 	path := filepath.Join(e.dir, "poolhost.hcl")
 	writeFile(e.t, path, src)

@@ -43,6 +43,7 @@ func (h *Handler) routes(rt *Router) {
 	rt.User(http.MethodPost, "/v1/providers/{provider}/callback", conn("providers", h.completeCallback))
 
 	rt.User(http.MethodGet, "/v1/accounts", conn("accounts", h.listAccounts))
+	rt.User(http.MethodGet, "/v1/accounts/{accountId}", conn("accounts", h.getAccount))
 	rt.User(http.MethodDelete, "/v1/accounts/{accountId}", conn("accounts", h.disconnect))
 	rt.User(http.MethodPost, "/v1/accounts/{accountId}/discover", conn("accounts", h.discover))
 	rt.User(http.MethodGet, "/v1/accounts/{accountId}/devices", conn("accounts", h.devices))
@@ -326,6 +327,19 @@ func (h *Handler) listAccounts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"accounts": nonNil(as)})
+	return nil
+}
+
+func (h *Handler) getAccount(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "accountId")
+	if err != nil {
+		return err
+	}
+	acct, err := h.deps.Connect.Account(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, acct)
 	return nil
 }
 

@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"strconv"
@@ -53,8 +55,34 @@ type adapter struct {
 func (a *adapter) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{
 		ID: "faulty", Version: "0.0.1", ProtocolVersion: sdk.ProtocolVersion,
-		Capabilities: sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true, Poll: true},
+		// api_key, with a webhook secret of the account's own in its credentials: the
+		// provider kind whose accounts get their own URL although they are not
+		// webhook_secret ones (a cloud that signs each user's callbacks).
+		Capabilities:  sdk.Capabilities{Connect: sdk.ConnectAPIKey, Webhook: true, Poll: true},
+		ConnectInputs: []sdk.Option{{Key: "api_key", Secret: true, Required: true}},
 	}, nil
+}
+
+// Connect links the account named by its API key, with a fresh webhook secret of its
+// own, as a provider cloud that signs each user's callbacks would hand one out.
+func (a *adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
+	key := req.Input["api_key"]
+	if key == "" {
+		return sdk.ConnectResult{}, sdk.InvalidInput("api_key is required")
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return sdk.ConnectResult{}, sdk.Temporary("no randomness: %v", err)
+	}
+	return sdk.ConnectResult{Linkage: &sdk.Linkage{
+		ExternalAccountID: "faulty-" + key, DisplayName: "Faulty " + key,
+		Credentials: sdk.Credentials{"api_key": key, "webhook_secret": "whsec_" + base64.StdEncoding.EncodeToString(raw)},
+	}}, nil
+}
+
+// DiscoverDevices lists the one device every faulty account has, "d1".
+func (a *adapter) DiscoverDevices(context.Context, sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+	return sdk.DiscoverResult{Devices: []sdk.Device{{ProviderDeviceID: "d1", Name: "Faulty probe", Verified: true}}}, nil
 }
 
 func (a *adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {

@@ -1,0 +1,118 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk/signature"
+)
+
+// accountView is an account as GET /v1/accounts shows it, with its own webhook URL.
+type accountView struct {
+	ID         int64  `json:"id"`
+	Provider   string `json:"provider"`
+	WebhookURL string `json:"webhookUrl"`
+}
+
+// connectFaulty connects an API-key account of the faulty provider, links its device
+// d1 to a fresh pool, and returns the connect answer and the pool.
+func (e *env) connectFaulty(u user, key string) (out struct {
+	Account            accountView `json:"account"`
+	Webhook            struct{ URL, Secret string }
+	ProviderWebhookURL string `json:"providerWebhookUrl"`
+}, poolID int64) {
+	e.t.Helper()
+	e.must(201, req{method: "POST", path: "/v1/providers/faulty/connect", token: u.Token,
+		body: map[string]any{"input": map[string]string{"api_key": key}}}).json(e.t, &out)
+	var devs struct {
+		Devices []device `json:"devices"`
+	}
+	e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", out.Account.ID), token: u.Token}).json(e.t, &devs)
+	if len(devs.Devices) != 1 {
+		e.t.Fatalf("devices = %+v", devs.Devices)
+	}
+	poolID = e.createPool(u, "pool of "+key)
+	e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", devs.Devices[0].ID), token: u.Token,
+		body: map[string]int64{"poolId": poolID}})
+	return out, poolID
+}
+
+// postSigned posts a Standard Webhooks delivery with one reading of d1 to url, signed
+// with each of secrets (several: the multiple-signature form).
+func (e *env) postSigned(url, msgID string, value string, secrets ...string) response {
+	e.t.Helper()
+	body := []byte(fmt.Sprintf(`{"device_id":"d1","readings":[{"metric":"ph","value":%q}]}`, value))
+	hdr := map[string]string{}
+	var sigs string
+	for i, s := range secrets {
+		v, err := signature.NewStandardWebhooks(s)
+		must(e.t, err)
+		h := v.Headers(msgID, time.Now(), body)
+		for k, vs := range h {
+			hdr[k] = vs[0]
+		}
+		if i > 0 {
+			sigs += " "
+		}
+		sigs += h.Get("webhook-signature")
+	}
+	hdr["webhook-signature"] = sigs
+	path := url[len(e.srv.URL):]
+	return e.do(req{method: "POST", path: path, body: body, header: hdr})
+}
+
+func (e *env) readingCount(u user, poolID int64) int {
+	e.t.Helper()
+	var rs struct {
+		Readings []map[string]any `json:"readings"`
+	}
+	e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/readings", poolID), token: u.Token}).json(e.t, &rs)
+	return len(rs.Readings)
+}
+
+// TestAPIKeyAccountWebhookURL: an api_key account whose plugin stored a webhook secret
+// has its own URL, in the connect answer and in GET /v1/accounts(/{id}); a delivery
+// signed with its secret is stored; the provider-level URL is not offered for it.
+func TestAPIKeyAccountWebhookURL(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{ingest: true, faulty: true})
+		u := e.newUser("u", false)
+		out, poolID := e.connectFaulty(u, "k1")
+		want := fmt.Sprintf("%s/v1/webhooks/faulty/accounts/%d", e.srv.URL, out.Account.ID)
+		if out.Account.WebhookURL != want || out.Webhook.URL != want || out.Webhook.Secret == "" {
+			t.Fatalf("connect answer: account url %q, webhook %+v; want %s", out.Account.WebhookURL, out.Webhook, want)
+		}
+		if out.ProviderWebhookURL != "" {
+			t.Errorf("providerWebhookUrl %q offered for an account with its own URL", out.ProviderWebhookURL)
+		}
+		var list struct {
+			Accounts []accountView `json:"accounts"`
+		}
+		e.must(200, req{method: "GET", path: "/v1/accounts", token: u.Token}).json(t, &list)
+		if len(list.Accounts) != 1 || list.Accounts[0].WebhookURL != want {
+			t.Errorf("GET /v1/accounts = %+v, want webhookUrl %s", list.Accounts, want)
+		}
+		var one accountView
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d", out.Account.ID), token: u.Token}).json(t, &one)
+		if one.WebhookURL != want {
+			t.Errorf("GET /v1/accounts/{id} = %+v, want webhookUrl %s", one, want)
+		}
+		// Another user's account is not found, like a missing one.
+		other := e.newUser("other", false)
+		if p := e.must(404, req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d", out.Account.ID), token: other.Token}).problem(t); p.Status != 404 {
+			t.Errorf("problem = %+v", p)
+		}
+		e.must(404, req{method: "GET", path: "/v1/accounts/x", token: u.Token}).problem(t)
+
+		if r := e.postSigned(out.Webhook.URL, "msg_1", "7.2", out.Webhook.Secret); r.StatusCode != 200 {
+			t.Fatalf("signed delivery: %d %s", r.StatusCode, r.Body)
+		}
+		if n := e.readingCount(u, poolID); n != 1 {
+			t.Errorf("readings stored = %d, want 1", n)
+		}
+		if r := e.postSigned(out.Webhook.URL, "msg_2", "7.3", genericWebhookSecret); r.StatusCode != 401 {
+			t.Errorf("delivery signed with the provider's secret: %d %s", r.StatusCode, r.Body)
+		}
+	})
+}
