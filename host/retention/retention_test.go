@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/internal/pgtest"
 	"github.com/poolhost/poolhost/host/retention"
 	"github.com/poolhost/poolhost/host/store"
@@ -23,7 +24,11 @@ func TestPrune(t *testing.T) {
 			ctx := context.Background()
 			start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			now := start
-			st, err := store.Open(ctx, url(t), store.WithClock(func() time.Time { return now }))
+			kr, err := credentials.NewKeyring(make([]byte, 32)) // OAuth states seal their PKCE verifier
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := store.Open(ctx, url(t), store.WithClock(func() time.Time { return now }), store.WithCipher(kr))
 			if err != nil {
 				t.Fatal(err)
 			}

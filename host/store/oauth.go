@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -20,7 +21,43 @@ type OAuthState struct {
 	ExpiresAt   time.Time  `db:"expires_at"`
 	UsedAt      *time.Time `db:"used_at"`
 	// CodeVerifier is the PKCE verifier whose S256 challenge went with the authorize URL.
-	CodeVerifier string `db:"code_verifier"`
+	// It is stored sealed by the credentials cipher (see oauthRow).
+	CodeVerifier string `db:"-"`
+}
+
+// oauthRow is a state as stored. The verifier is sealed like account credentials, with
+// the state's user, provider and hash as associated data, so a database reader cannot
+// use it and a sealed verifier cannot be moved to another state. plainVerifier is the
+// column a binary before migration 00013 wrote (see the migration): read only when there
+// is no ciphertext, for a connect a replica not yet upgraded started.
+type oauthRow struct {
+	OAuthState
+	StateHash     string  `db:"state_hash"`
+	PlainVerifier string  `db:"code_verifier"`
+	VerifierCT    []byte  `db:"code_verifier_ciphertext"`
+	VerifierKeyID *string `db:"code_verifier_key_id"`
+}
+
+func oauthAAD(userID int64, provider, stateHash string) []byte {
+	return []byte("poolhost/integration_oauth_states/" + strconv.FormatInt(userID, 10) + "/" + provider + "/" + stateHash)
+}
+
+// unsealState returns the state with its verifier unsealed.
+func (q queries) unsealState(r oauthRow) (OAuthState, error) {
+	st := r.OAuthState
+	if r.VerifierCT == nil {
+		st.CodeVerifier = r.PlainVerifier
+		return st, nil
+	}
+	if q.cipher == nil {
+		return OAuthState{}, ErrNoCipher
+	}
+	plain, err := q.cipher.Decrypt(r.VerifierCT, oauthAAD(r.UserID, r.Provider, r.StateHash))
+	if err != nil {
+		return OAuthState{}, fmt.Errorf("decrypt code verifier: %w", err)
+	}
+	st.CodeVerifier = string(plain)
+	return st, nil
 }
 
 // CodeChallenge is the S256 PKCE challenge of the state's verifier.
@@ -29,7 +66,8 @@ func (st OAuthState) CodeChallenge() string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-const oauthColumns = `id, user_id, provider, redirect_uri, created_at, expires_at, used_at, code_verifier`
+const oauthColumns = `id, user_id, provider, redirect_uri, created_at, expires_at, used_at, state_hash,
+	code_verifier, code_verifier_ciphertext, code_verifier_key_id`
 
 // CreateOAuthState stores a fresh single-use state for userID that expires after ttl
 // and returns its value. Only the value's hash is stored: the value authenticates the
@@ -47,14 +85,25 @@ func (q queries) CreateOAuthState(ctx context.Context, userID int64, provider, r
 	}
 	value := base64.RawURLEncoding.EncodeToString(b[:])
 	verifier := base64.RawURLEncoding.EncodeToString(v[:]) // 43 characters, RFC 7636's minimum
+	if q.cipher == nil {
+		return "", OAuthState{}, fmt.Errorf("create oauth state: %w", ErrNoCipher)
+	}
+	hash := HashToken(value)
+	ct, keyID, err := q.cipher.Encrypt([]byte(verifier), oauthAAD(userID, provider, hash))
+	if err != nil {
+		return "", OAuthState{}, fmt.Errorf("create oauth state: encrypt code verifier: %w", err)
+	}
 	now := q.clock()
-	var st OAuthState
-	err := q.get(ctx, &st, `INSERT INTO integration_oauth_states (state_hash, user_id, provider, redirect_uri, created_at, expires_at, code_verifier)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING `+oauthColumns,
-		HashToken(value), userID, provider, redirectURI, now, ts(now.Add(ttl)), verifier)
+	var row oauthRow
+	err = q.get(ctx, &row, `INSERT INTO integration_oauth_states (state_hash, user_id, provider, redirect_uri, created_at, expires_at,
+		code_verifier_ciphertext, code_verifier_key_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+oauthColumns,
+		hash, userID, provider, redirectURI, now, ts(now.Add(ttl)), ct, keyID)
 	if err != nil {
 		return "", OAuthState{}, fmt.Errorf("create oauth state: %w", err)
 	}
+	st := row.OAuthState
+	st.CodeVerifier = verifier
 	return value, st, nil
 }
 
@@ -62,12 +111,12 @@ func (q queries) CreateOAuthState(ctx context.Context, userID int64, provider, r
 // a callback checks who and what the state is for before it spends it, so another
 // user's attempt with a stolen state cannot burn it. ErrNotFound when unknown.
 func (q queries) GetOAuthState(ctx context.Context, value string) (OAuthState, error) {
-	var st OAuthState
-	if err := q.get(ctx, &st, `SELECT `+oauthColumns+` FROM integration_oauth_states WHERE state_hash = ?`,
+	var row oauthRow
+	if err := q.get(ctx, &row, `SELECT `+oauthColumns+` FROM integration_oauth_states WHERE state_hash = ?`,
 		HashToken(value)); err != nil {
 		return OAuthState{}, fmt.Errorf("get oauth state: %w", err)
 	}
-	return st, nil
+	return q.unsealState(row)
 }
 
 // ConsumeOAuthState marks the state used and returns it, atomically: of two concurrent
@@ -76,22 +125,22 @@ func (q queries) GetOAuthState(ctx context.Context, value string) (OAuthState, e
 // to the calling user and provider is the caller's job (it has the returned state).
 func (q queries) ConsumeOAuthState(ctx context.Context, value string) (OAuthState, error) {
 	now := q.clock()
-	var st OAuthState
-	err := q.get(ctx, &st, `UPDATE integration_oauth_states SET used_at = ?
+	var row oauthRow
+	err := q.get(ctx, &row, `UPDATE integration_oauth_states SET used_at = ?
 		WHERE state_hash = ? AND used_at IS NULL AND expires_at > ?
 		RETURNING `+oauthColumns, now, HashToken(value), now)
 	if err == nil {
-		return st, nil
+		return q.unsealState(row)
 	}
 	if !errors.Is(err, ErrNotFound) {
 		return OAuthState{}, fmt.Errorf("consume oauth state: %w", err)
 	}
 	// Nothing consumed: say why, reading the row as it is now.
-	if err := q.get(ctx, &st, `SELECT `+oauthColumns+` FROM integration_oauth_states WHERE state_hash = ?`,
+	if err := q.get(ctx, &row, `SELECT `+oauthColumns+` FROM integration_oauth_states WHERE state_hash = ?`,
 		HashToken(value)); err != nil {
 		return OAuthState{}, fmt.Errorf("consume oauth state: %w", err)
 	}
-	if st.UsedAt != nil {
+	if row.UsedAt != nil {
 		return OAuthState{}, fmt.Errorf("consume oauth state: %w", ErrOAuthStateUsed)
 	}
 	return OAuthState{}, fmt.Errorf("consume oauth state: %w", ErrOAuthStateExpired)
