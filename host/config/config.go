@@ -106,14 +106,21 @@ type HTTP struct {
 }
 
 // RateLimit bounds API requests with token buckets (requests per second, refilled
-// continuously, up to Burst at once). 0 switches a limit off. Health, readiness,
-// metrics and webhook routes are never limited.
+// continuously, up to Burst at once). 0 switches a limit off. Health, readiness and
+// metrics routes are never limited; webhook routes only per account (PerWebhookAccount).
 type RateLimit struct {
 	PerToken float64 // requests with a valid bearer token, per token; default 20
 	// PerClient limits requests without a valid token (anonymous routes, OAuth
 	// callbacks, wrong tokens) per client address (an IPv6 /64). Default 5.
 	PerClient float64
 	Burst     int // bucket size of both; default 50
+	// PerWebhookAccount limits the verified deliveries to one account-scoped webhook URL
+	// (a user holds its secret and can sign anything), with its own bucket of
+	// WebhookAccountBurst: generous, as providers send bursts after an outage. Only a
+	// delivery whose signature checked spends from it, so nobody without the secret can
+	// use up an account's bucket. Defaults 20 and 600.
+	PerWebhookAccount   float64
+	WebhookAccountBurst int
 }
 
 // RetryWorker configures the ingestion-failure retry worker.
@@ -273,7 +280,7 @@ var (
 		IdleTimeout:       2 * time.Minute,
 		ShutdownTimeout:   15 * time.Second,
 		DrainGrace:        5 * time.Second,
-		RateLimit:         RateLimit{PerToken: 20, PerClient: 5, Burst: 50},
+		RateLimit:         RateLimit{PerToken: 20, PerClient: 5, Burst: 50, PerWebhookAccount: 20, WebhookAccountBurst: 600},
 	}
 	DefaultRetryWorker = RetryWorker{
 		Enabled:     true,

@@ -55,7 +55,7 @@ func TestLoadGood(t *testing.T) {
 		{"http default write", cfg.HTTP.WriteTimeout, config.DefaultHTTP.WriteTimeout},
 		{"http return url", cfg.HTTP.ReturnURL, "https://app.example.com/connected"},
 		{"http trusted proxies", fmt.Sprint(cfg.HTTP.TrustedProxies), "[10.0.0.0/8 fd00::/8]"},
-		{"http rate limit", cfg.HTTP.RateLimit, config.RateLimit{PerToken: 10, PerClient: 2.5, Burst: 20}},
+		{"http rate limit", cfg.HTTP.RateLimit, config.RateLimit{PerToken: 10, PerClient: 2.5, Burst: 20, PerWebhookAccount: 20, WebhookAccountBurst: 600}},
 		{"metrics_listen", cfg.MetricsListen, "127.0.0.1:9477"},
 		{"retry enabled", cfg.RetryWorker.Enabled, false},
 		{"retry attempts", cfg.RetryWorker.MaxAttempts, 4},

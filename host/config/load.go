@@ -62,7 +62,7 @@ var (
 	httpSchema = &hcl.BodySchema{Attributes: attrs("max_body_bytes", "read_header_timeout",
 		"read_timeout", "write_timeout", "idle_timeout", "shutdown_timeout", "drain_grace", "return_url",
 		"trusted_proxies"), Blocks: []hcl.BlockHeaderSchema{{Type: "rate_limit"}}}
-	rateLimitSchema = &hcl.BodySchema{Attributes: attrs("per_token", "per_client", "burst")}
+	rateLimitSchema = &hcl.BodySchema{Attributes: attrs("per_token", "per_client", "burst", "per_webhook_account", "webhook_account_burst")}
 	retrySchema     = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease",
 		"max_attempts", "backoff_base", "backoff_cap")}
 	pollSchema   = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
@@ -565,6 +565,8 @@ func (d *decoder) config(root section) *Config {
 			c.HTTP.RateLimit.PerToken = d.rate(rl.attr("per_token"), c.HTTP.RateLimit.PerToken)
 			c.HTTP.RateLimit.PerClient = d.rate(rl.attr("per_client"), c.HTTP.RateLimit.PerClient)
 			c.HTTP.RateLimit.Burst = int(d.integer(rl.attr("burst"), int64(c.HTTP.RateLimit.Burst), 1))
+			c.HTTP.RateLimit.PerWebhookAccount = d.rate(rl.attr("per_webhook_account"), c.HTTP.RateLimit.PerWebhookAccount)
+			c.HTTP.RateLimit.WebhookAccountBurst = int(d.integer(rl.attr("webhook_account_burst"), int64(c.HTTP.RateLimit.WebhookAccountBurst), 1))
 		}
 	}
 	if r, ok := d.single(root.blocks, "retry_worker", retrySchema); ok {

@@ -40,7 +40,8 @@ http {
 	if fmt.Sprint(cfg.HTTP.TrustedProxies) != fmt.Sprint(want) || cfg.MetricsListen != "127.0.0.1:9100" {
 		t.Errorf("trusted_proxies %v, metrics_listen %q", cfg.HTTP.TrustedProxies, cfg.MetricsListen)
 	}
-	if got := cfg.HTTP.RateLimit; got != (config.RateLimit{PerToken: 2.5, PerClient: 0, Burst: config.DefaultHTTP.RateLimit.Burst}) {
+	if got := cfg.HTTP.RateLimit; got != (config.RateLimit{PerToken: 2.5, PerClient: 0, Burst: config.DefaultHTTP.RateLimit.Burst,
+		PerWebhookAccount: 20, WebhookAccountBurst: 600}) {
 		t.Errorf("rate_limit = %+v", got)
 	}
 

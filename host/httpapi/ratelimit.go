@@ -21,11 +21,31 @@ type rateLimits struct {
 	cfg    config.RateLimit
 	token  *buckets // nil: off
 	client *buckets
-	now    func() time.Time
+	// account: verified deliveries per account-scoped webhook URL (per_webhook_account).
+	account *buckets
+	now     func() time.Time
 }
 
 func newRateLimits(c config.RateLimit) *rateLimits {
-	return &rateLimits{cfg: c, token: newBuckets(c.PerToken, c.Burst), client: newBuckets(c.PerClient, c.Burst), now: time.Now}
+	return &rateLimits{cfg: c, token: newBuckets(c.PerToken, c.Burst), client: newBuckets(c.PerClient, c.Burst),
+		account: newBuckets(c.PerWebhookAccount, c.WebhookAccountBurst), now: time.Now}
+}
+
+// SpendWebhookAccount spends one token of an account-scoped webhook URL's bucket
+// (per_webhook_account). The webhook pipeline calls it once a delivery's signature has
+// checked, so only the secret's holder spends from it. It returns 0 when the delivery
+// may go ahead, else how long until it may be retried.
+func (h *Handler) SpendWebhookAccount(provider string, accountID int64) time.Duration {
+	l := h.limits.Load()
+	if l.account == nil {
+		return 0
+	}
+	return l.account.take(provider+"/"+strconv.FormatInt(accountID, 10), l.now())
+}
+
+// retryAfter is a wait as a Retry-After value: whole seconds, at least 1.
+func retryAfter(wait time.Duration) string {
+	return strconv.FormatInt(max(int64(math.Ceil(wait.Seconds())), 1), 10)
 }
 
 // maxBuckets bounds each set's memory (about 200 bytes a bucket). Idle buckets are

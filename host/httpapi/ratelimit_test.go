@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/poolhost/poolhost/host"
@@ -202,14 +201,15 @@ func TestClientIP(t *testing.T) {
 }
 
 // TestSpecDeclares429: every rate-limited operation says in openapi.yaml that it may
-// answer 429 (all but probes, metrics and webhooks).
+// answer 429 (all but probes, metrics and provider-level webhooks; an account-scoped
+// webhook URL is limited per account).
 func TestSpecDeclares429(t *testing.T) {
 	doc, _, err := loadSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for path, item := range doc.Paths.Map() {
-		unlimited := path == "/healthz" || path == "/readyz" || path == "/metrics" || strings.HasPrefix(path, "/v1/webhooks/")
+		unlimited := path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/v1/webhooks/{provider}"
 		for method, op := range item.Operations() {
 			if has := op.Responses.Status(http.StatusTooManyRequests) != nil; has == unlimited {
 				t.Errorf("%s %s: declares 429 = %t, but it is rate-limited = %t", method, path, has, !unlimited)

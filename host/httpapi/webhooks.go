@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -23,7 +24,7 @@ import (
 // service they answer 503.
 func WithWebhooks(svc *webhook.Service) Option {
 	return WithRoutes(func(rt *Router) {
-		fn := needs(svc != nil, "webhooks", webhookHandler(svc))
+		fn := needs(svc != nil, "webhooks", webhookHandler(svc, rt.h))
 		rt.Handle(http.MethodPost, "/v1/webhooks/{provider}", Foreign, fn)
 		rt.Handle(http.MethodPost, "/v1/webhooks/{provider}/accounts/{accountId}", Foreign, fn)
 	})
@@ -32,7 +33,7 @@ func WithWebhooks(svc *webhook.Service) Option {
 // WebhookRetryAfter is the Retry-After of a 503 webhook answer, in seconds.
 const WebhookRetryAfter = "5"
 
-func webhookHandler(svc *webhook.Service) HandlerFunc {
+func webhookHandler(svc *webhook.Service, h *Handler) HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		provider := mux.Vars(r)["provider"]
 		var accountID int64
@@ -52,20 +53,27 @@ func webhookHandler(svc *webhook.Service) HandlerFunc {
 			}
 			return host.Wrap(host.EINVALID, err, "could not read the request body")
 		}
-		out, err := svc.Handle(r.Context(), webhook.Delivery{
+		dl := webhook.Delivery{
 			Provider:  provider,
 			AccountID: accountID,
 			Headers:   r.Header,
 			Body:      body,
 			Client:    clientFrom(r),
 			RequestID: auth.RequestID(r.Context()),
-		})
+		}
+		if accountID != 0 {
+			dl.Admit = func() time.Duration { return h.SpendWebhookAccount(provider, accountID) }
+		}
+		out, err := svc.Handle(r.Context(), dl)
 		if err != nil {
 			if reason := webhook.RejectReason(err); reason != "" {
 				noteReason(r, reason)
 			}
-			if StatusOf(err) == http.StatusServiceUnavailable {
+			switch StatusOf(err) {
+			case http.StatusServiceUnavailable:
 				w.Header().Set("Retry-After", WebhookRetryAfter)
+			case http.StatusTooManyRequests:
+				w.Header().Set("Retry-After", retryAfter(out.RetryAfter))
 			}
 			return err
 		}

@@ -222,6 +222,11 @@ type Delivery struct {
 	// Client identifies the sender for rate-limiting rejection audits (its address).
 	Client    string
 	RequestID string
+	// Admit, when set, is asked once the delivery's signature has checked, before
+	// anything is stored: 0 lets it through, a wait refuses it (429, Retry-After). The
+	// HTTP layer spends the account's bucket (http.rate_limit.per_webhook_account) here,
+	// after verification, so that nobody without the secret can use it up.
+	Admit func() time.Duration
 }
 
 // Outcome is a handled delivery that the provider must not redeliver.
@@ -231,6 +236,8 @@ type Outcome struct {
 	Result ingest.Result
 	// FailureID is the integration_ingestion_failures row when queued or dead.
 	FailureID int64
+	// RetryAfter is the wait of a delivery refused by Delivery.Admit (ErrTooMany).
+	RetryAfter time.Duration
 }
 
 // HTTPStatus is the answer for the outcome: 200 when stored, 202 when kept.
@@ -248,6 +255,7 @@ var (
 	ErrAccountNotFound  = &host.Error{Code: host.ENOTFOUND, Type: "account-not-found", Message: "account not found"}
 	ErrRejected         = &host.Error{Code: host.EUNAUTHORIZED, Type: "webhook-rejected", Message: "webhook signature missing or invalid"}
 	ErrUnavailable      = &host.Error{Code: host.EUNAVAILABLE, Type: "webhook-unavailable", Message: "the delivery could not be accepted now; retry later"}
+	ErrTooMany          = &host.Error{Code: host.ETOOMANY, Type: "webhook-rate-limited", Message: "too many deliveries for this account; retry after the Retry-After seconds"}
 )
 
 // Rejection is the error of a rejected delivery. The sender hears ErrRejected, which it
@@ -294,6 +302,8 @@ func (s *Service) Handle(ctx context.Context, dl Delivery) (Outcome, error) {
 			outcome = OutcomeNotFound
 		case host.EUNAUTHORIZED:
 			outcome = OutcomeRejected
+		case host.ETOOMANY:
+			outcome = OutcomeRateLimited
 		default:
 			outcome = OutcomeUnavailable
 		}
@@ -352,6 +362,11 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 		// the secret, the answer is the same rejection anyway.
 		return Outcome{}, s.reject(ctx, dl, errNoSuchAccount)
 	}
+	if err == nil || errors.As(err, &parseErr) {
+		if wait := s.admit(dl); wait > 0 {
+			return Outcome{RetryAfter: wait}, ErrTooMany
+		}
+	}
 	switch {
 	case err == nil && res.DeliveryID == "":
 		return s.persist(ctx, dl, receivedAt, res)
@@ -383,9 +398,21 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 			"request_id", dl.RequestID, "error", err, "verify_error", verr)
 		return Outcome{}, ErrUnavailable
 	}
+	if wait := s.admit(dl); wait > 0 {
+		return Outcome{RetryAfter: wait}, ErrTooMany
+	}
 	return s.once(requestKey(dl.Provider, dl.AccountID, dl.Headers, dl.Body), dl.Provider, receivedAt, func() (Outcome, error) {
 		return s.keep(ctx, dl, receivedAt, "", err)
 	})
+}
+
+// admit asks Delivery.Admit whether a verified delivery may go on: 0, or how long the
+// sender must wait.
+func (s *Service) admit(dl Delivery) time.Duration {
+	if dl.Admit == nil {
+		return 0
+	}
+	return dl.Admit()
 }
 
 // once handles a verified delivery under key, unless a copy of it was handled within
