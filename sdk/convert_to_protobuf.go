@@ -119,7 +119,7 @@ func testSessionsToProto(ss []TestSession) []*pb.TestSession {
 	for i, s := range ss {
 		rs := make([]*pb.TestResult, len(s.Results))
 		for j, r := range s.Results {
-			rs[j] = &pb.TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit}
+			rs[j] = &pb.TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Qualifier: string(r.Qualifier)}
 		}
 		out[i] = &pb.TestSession{
 			ProviderDeviceId: s.ProviderDeviceID, TakenAt: timeToProto(s.TakenAt),
@@ -143,6 +143,7 @@ func readingsToProto(rs []Reading) []*pb.Reading {
 			RecordedAt:       readingTimeToProto(r),
 			Quality:          string(r.Quality),
 			RawPayload:       r.RawPayload,
+			Qualifier:        string(r.Qualifier),
 		}
 	}
 	return out

@@ -219,7 +219,21 @@ type Reading struct {
 	Timed      bool
 	Quality    Quality
 	RawPayload []byte // optional provider fragment kept for audit
+	// Qualifier says Value is a bound, not a measurement: a photometer's "FC > 10" is
+	// Value 10 with QualifierAbove. Empty means the value is exact.
+	Qualifier Qualifier
 }
+
+// Qualifier marks a value that lies beyond the range of the method that measured it;
+// the value is then the bound ("> 10" is 10, above). The host stores it, shows it as
+// "above 10 ppm", judges it against targets, and leaves it out of means.
+type Qualifier string
+
+const (
+	QualifierExact Qualifier = ""      // the value is a measurement
+	QualifierAbove Qualifier = "above" // the true value is above Value
+	QualifierBelow Qualifier = "below" // the true value is below Value
+)
 
 // HasTime reports whether the reading carries its own measurement time.
 func (r Reading) HasTime() bool { return r.Timed || !r.RecordedAt.IsZero() }
@@ -282,6 +296,8 @@ type TestResult struct {
 	Metric string
 	Value  float64
 	Unit   string
+	// Qualifier as in [Reading]: "FC > 10" is Value 10 with QualifierAbove.
+	Qualifier Qualifier
 }
 
 // PollRequest asks for readings newer than Cursor ("" on the first poll).

@@ -18,6 +18,7 @@ const (
 	DropBadUnit        = judge.BadUnit
 	DropTooFarFuture   = judge.TooFarFuture
 	DropTooOld         = judge.TooOld
+	DropBadQualifier   = judge.BadQualifier
 	DropUnknownDevice  = "unknown_device"
 	DropForeignDevice  = "foreign_device"
 	DropUnlinkedDevice = "unlinked_device"
@@ -32,7 +33,7 @@ const (
 // DropReasons lists every reason, for metrics and documentation.
 var DropReasons = []string{
 	DropUnknownMetric, DropNonFinite, DropAbsurdValue, DropBadUnit,
-	DropTooFarFuture, DropTooOld,
+	DropTooFarFuture, DropTooOld, DropBadQualifier,
 	DropUnknownDevice, DropForeignDevice, DropUnlinkedDevice,
 	DropUnverifiedDevice, DropAmbiguousDevice,
 }

@@ -117,7 +117,7 @@ func testSessionsFromProto(ss []*pb.TestSession) []sdk.TestSession {
 	for i, s := range ss {
 		rs := make([]sdk.TestResult, len(s.GetResults()))
 		for j, r := range s.GetResults() {
-			rs[j] = sdk.TestResult{Metric: r.GetMetric(), Value: r.GetValue(), Unit: r.GetUnit()}
+			rs[j] = sdk.TestResult{Metric: r.GetMetric(), Value: r.GetValue(), Unit: r.GetUnit(), Qualifier: sdk.Qualifier(r.GetQualifier())}
 		}
 		out[i] = sdk.TestSession{
 			ProviderDeviceID: s.GetProviderDeviceId(), TakenAt: timeFromProto(s.GetTakenAt()),
@@ -142,6 +142,7 @@ func readingsFromProto(rs []*pb.Reading) []sdk.Reading {
 			Timed:            r.GetRecordedAt() != nil,
 			Quality:          sdk.Quality(r.GetQuality()),
 			RawPayload:       r.GetRawPayload(),
+			Qualifier:        sdk.Qualifier(r.GetQualifier()),
 		}
 	}
 	return out

@@ -44,11 +44,13 @@ var (
 		{ProviderDeviceID: "dev-1", Metric: "temperature", Value: 82.4, Unit: "°F", RecordedAt: t0.Add(-time.Minute), Timed: true},
 		{ProviderDeviceID: "dev-2", Metric: "orp", Value: -3.5, Quality: sdk.QualitySuspect}, // no time: host's receipt
 		{ProviderDeviceID: "dev-2", Metric: "salt", Value: math.Inf(1), Quality: sdk.QualityOutOfRange},
-		{ProviderDeviceID: "dev-3", Metric: "ph", Value: 7, Timed: true}, // explicitly 0001-01-01T00:00:00Z, not "no time"
+		{ProviderDeviceID: "dev-3", Metric: "ph", Value: 7, Timed: true},                               // explicitly 0001-01-01T00:00:00Z, not "no time"
+		{ProviderDeviceID: "dev-3", Metric: "free_chlorine", Value: 10, Qualifier: sdk.QualifierAbove}, // "FC > 10"
 	}
 	sessions = []sdk.TestSession{
 		{ProviderDeviceID: "dev-1", TakenAt: t0, Method: "photometer", Notes: "pool side, été ✓", Results: []sdk.TestResult{
 			{Metric: "free_chlorine", Value: 1.5, Unit: "ppm"}, {Metric: "cyanuric_acid", Value: math.Inf(-1)}, {Metric: "ph", Value: 7.4},
+			{Metric: "total_chlorine", Value: 0.1, Qualifier: sdk.QualifierBelow},
 		}},
 		{ProviderDeviceID: "dev-2", Results: []sdk.TestResult{}}, // no time, no method, no results
 	}

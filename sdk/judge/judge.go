@@ -22,7 +22,20 @@ const (
 	NoResults = "no_results"
 	// DuplicateMetric: a session has one result per metric; a repeated one is dropped.
 	DuplicateMetric = "duplicate_metric"
+	// BadQualifier: a qualifier other than "", "above" or "below". Guessing which side of
+	// the bound the value lies on would store a wrong judgement, so the value is dropped.
+	BadQualifier = "bad_qualifier"
 )
+
+// Qualifier is the one judgement of a value's qualifier: "" when q is exact, above or
+// below, else BadQualifier.
+func Qualifier(q sdk.Qualifier) string {
+	switch q {
+	case sdk.QualifierExact, sdk.QualifierAbove, sdk.QualifierBelow:
+		return ""
+	}
+	return BadQualifier
+}
 
 // Measurement is a measured value that passed the vocabulary's checks: canonical value
 // and unit, and its final quality.
@@ -91,6 +104,8 @@ type Kept struct {
 	// At is the reading's time, or receivedAt when it has none, truncated to the
 	// microsecond both database engines keep.
 	At time.Time
+	// Qualifier is the reading's, checked: the value is a bound when it is set.
+	Qualifier sdk.Qualifier
 }
 
 // Reading runs the device-independent checks on one reading. The window is measured from
@@ -98,6 +113,9 @@ type Kept struct {
 // have been on arrival.
 func Reading(r sdk.Reading, receivedAt time.Time, w Window) (Kept, string) {
 	m, reason := Measure(r.Metric, r.Value, r.Unit, r.Quality)
+	if reason == "" {
+		reason = Qualifier(r.Qualifier)
+	}
 	if reason != "" {
 		return Kept{}, reason
 	}
@@ -108,7 +126,7 @@ func Reading(r sdk.Reading, receivedAt time.Time, w Window) (Kept, string) {
 	if reason := w.Check(at, receivedAt); reason != "" {
 		return Kept{}, reason
 	}
-	return Kept{Measurement: m, At: at.UTC().Truncate(time.Microsecond)}, ""
+	return Kept{Measurement: m, At: at.UTC().Truncate(time.Microsecond), Qualifier: r.Qualifier}, ""
 }
 
 // Methods are the methods of a water test. A session with another method, or none, is
@@ -129,6 +147,8 @@ type Result struct {
 	Value   float64
 	Unit    string
 	Quality sdk.Quality
+	// Qualifier: the value is a bound of the method's range when it is set.
+	Qualifier sdk.Qualifier
 }
 
 // DroppedResult says why one submitted result was not kept.
@@ -147,6 +167,9 @@ func Results(in []sdk.TestResult) ([]Result, []DroppedResult) {
 	var seen []string
 	for i, r := range in {
 		m, reason := Measure(r.Metric, r.Value, r.Unit, sdk.QualityUnknown)
+		if reason == "" {
+			reason = Qualifier(r.Qualifier)
+		}
 		if reason == "" && slices.Contains(seen, r.Metric) {
 			reason = DuplicateMetric
 		}
@@ -155,7 +178,7 @@ func Results(in []sdk.TestResult) ([]Result, []DroppedResult) {
 			continue
 		}
 		seen = append(seen, r.Metric)
-		kept = append(kept, Result{Metric: r.Metric, Value: m.Value, Unit: m.Unit, Quality: m.Quality})
+		kept = append(kept, Result{Metric: r.Metric, Value: m.Value, Unit: m.Unit, Quality: m.Quality, Qualifier: r.Qualifier})
 	}
 	return kept, dropped
 }

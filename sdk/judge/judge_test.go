@@ -26,11 +26,17 @@ func TestReading(t *testing.T) {
 		{"future", sdk.Reading{Metric: "ph", Value: 7, RecordedAt: received.Add(time.Hour)}, judge.TooFarFuture},
 		{"old", sdk.Reading{Metric: "ph", Value: 7, RecordedAt: received.AddDate(0, -2, 0)}, judge.TooOld},
 		{"zero time given", sdk.Reading{Metric: "ph", Value: 7, Timed: true}, judge.TooOld},
+		{"bound above", sdk.Reading{Metric: "free_chlorine", Value: 10, Qualifier: sdk.QualifierAbove}, ""},
+		{"bound below", sdk.Reading{Metric: "free_chlorine", Value: 0.1, Qualifier: sdk.QualifierBelow}, ""},
+		{"bad qualifier", sdk.Reading{Metric: "free_chlorine", Value: 10, Qualifier: ">"}, judge.BadQualifier},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			k, reason := judge.Reading(c.r, received, judge.DefaultWindow)
 			if reason != c.reason {
 				t.Fatalf("reason %q, want %q", reason, c.reason)
+			}
+			if reason == "" && k.Qualifier != c.r.Qualifier {
+				t.Fatalf("qualifier %q, want %q", k.Qualifier, c.r.Qualifier)
 			}
 			if reason == "" && !k.At.Equal(received) {
 				t.Fatalf("an untimed reading is stored at %s, want the receive time", k.At)
@@ -45,13 +51,14 @@ func TestReading(t *testing.T) {
 
 func TestSession(t *testing.T) {
 	s := sdk.TestSession{ProviderDeviceID: "p", Method: "photometer", Results: []sdk.TestResult{
-		{Metric: "free_chlorine", Value: 1.5}, {Metric: "fc", Value: 1}, {Metric: "free_chlorine", Value: 2},
+		{Metric: "free_chlorine", Value: 10, Qualifier: sdk.QualifierAbove}, {Metric: "fc", Value: 1}, {Metric: "free_chlorine", Value: 2},
+		{Metric: "ph", Value: 7, Qualifier: "approximately"},
 	}}
 	k, dropped, reason := judge.Session(s, received, judge.DefaultWindow)
-	if reason != "" || len(k.Results) != 1 || k.Method != "photometer" || !k.Untimed {
+	if reason != "" || len(k.Results) != 1 || k.Method != "photometer" || !k.Untimed || k.Results[0].Qualifier != sdk.QualifierAbove {
 		t.Fatalf("session %+v, reason %q", k, reason)
 	}
-	if len(dropped) != 2 || dropped[0].Reason != judge.UnknownMetric || dropped[1].Reason != judge.DuplicateMetric {
+	if len(dropped) != 3 || dropped[0].Reason != judge.UnknownMetric || dropped[1].Reason != judge.DuplicateMetric || dropped[2].Reason != judge.BadQualifier {
 		t.Fatalf("dropped %+v", dropped)
 	}
 	_, _, reason = judge.Session(sdk.TestSession{Results: []sdk.TestResult{{Metric: "fc", Value: 1}}}, received, judge.DefaultWindow)

@@ -507,7 +507,10 @@ type Reading struct {
 	// "" (unknown), "good", "suspect" or "out_of_range".
 	Quality string `protobuf:"bytes,6,opt,name=quality,proto3" json:"quality,omitempty"`
 	// Optional provider fragment kept for audit.
-	RawPayload    []byte `protobuf:"bytes,7,opt,name=raw_payload,json=rawPayload,proto3" json:"raw_payload,omitempty"`
+	RawPayload []byte `protobuf:"bytes,7,opt,name=raw_payload,json=rawPayload,proto3" json:"raw_payload,omitempty"`
+	// "" (the value is exact), "above" or "below": the value is a bound of the method's
+	// range, not a measurement ("FC > 10" is value 10, qualifier "above").
+	Qualifier     string `protobuf:"bytes,8,opt,name=qualifier,proto3" json:"qualifier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -589,6 +592,13 @@ func (x *Reading) GetRawPayload() []byte {
 		return x.RawPayload
 	}
 	return nil
+}
+
+func (x *Reading) GetQualifier() string {
+	if x != nil {
+		return x.Qualifier
+	}
+	return ""
 }
 
 // Header is one HTTP header field with all its values, in received order.
@@ -975,7 +985,10 @@ type TestResult struct {
 	Metric string  `protobuf:"bytes,1,opt,name=metric,proto3" json:"metric,omitempty"`
 	Value  float64 `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
 	// Empty means the metric's canonical unit.
-	Unit          string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	Unit string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	// As Reading.qualifier: "" (exact), "above" or "below" the method's range, with the
+	// bound as value.
+	Qualifier     string `protobuf:"bytes,4,opt,name=qualifier,proto3" json:"qualifier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1027,6 +1040,13 @@ func (x *TestResult) GetValue() float64 {
 func (x *TestResult) GetUnit() string {
 	if x != nil {
 		return x.Unit
+	}
+	return ""
+}
+
+func (x *TestResult) GetQualifier() string {
+	if x != nil {
+		return x.Qualifier
 	}
 	return ""
 }
@@ -2629,7 +2649,7 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\rvolume_liters\x18\x01 \x01(\x01R\fvolumeLiters\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
 	"\blocation\x18\x03 \x01(\tR\blocation\x12\x1c\n" +
-	"\tsanitizer\x18\x04 \x01(\tR\tsanitizer\"\xf1\x01\n" +
+	"\tsanitizer\x18\x04 \x01(\tR\tsanitizer\"\x8f\x02\n" +
 	"\aReading\x12,\n" +
 	"\x12provider_device_id\x18\x01 \x01(\tR\x10providerDeviceId\x12\x16\n" +
 	"\x06metric\x18\x02 \x01(\tR\x06metric\x12\x14\n" +
@@ -2639,7 +2659,8 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"recordedAt\x12\x18\n" +
 	"\aquality\x18\x06 \x01(\tR\aquality\x12\x1f\n" +
 	"\vraw_payload\x18\a \x01(\fR\n" +
-	"rawPayload\"4\n" +
+	"rawPayload\x12\x1c\n" +
+	"\tqualifier\x18\b \x01(\tR\tqualifier\"4\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\tR\x06values\"\xf3\x01\n" +
@@ -2669,12 +2690,13 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\btaken_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\atakenAt\x12\x16\n" +
 	"\x06method\x18\x03 \x01(\tR\x06method\x12\x14\n" +
 	"\x05notes\x18\x04 \x01(\tR\x05notes\x129\n" +
-	"\aresults\x18\x05 \x03(\v2\x1f.poolhost.adapter.v1.TestResultR\aresults\"N\n" +
+	"\aresults\x18\x05 \x03(\v2\x1f.poolhost.adapter.v1.TestResultR\aresults\"l\n" +
 	"\n" +
 	"TestResult\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x12\n" +
-	"\x04unit\x18\x03 \x01(\tR\x04unit\"m\n" +
+	"\x04unit\x18\x03 \x01(\tR\x04unit\x12\x1c\n" +
+	"\tqualifier\x18\x04 \x01(\tR\tqualifier\"m\n" +
 	"\x05Error\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1e.poolhost.adapter.v1.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
