@@ -94,3 +94,17 @@ func hashExecutable(path string) (sum string, script bool, err error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), string(head[:n]) == "#!", nil
 }
+
+// LauncherOnlyPin reports whether pc pins a #! script rather than a bundle: the pin then
+// covers the launcher, not the code it loads (node src/, python modules), which can
+// change under it. `plugins check` warns about it.
+func LauncherOnlyPin(pc config.Provider) (bool, error) {
+	if pc.SHA256 == "" {
+		return false, nil
+	}
+	if isBundle, err := bundle.IsBundle(pc.Binary); err != nil || isBundle {
+		return false, err
+	}
+	_, script, err := hashExecutable(pc.Binary)
+	return script, err
+}

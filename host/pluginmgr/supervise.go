@@ -617,7 +617,8 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
 			return nil, &startError{fmt.Errorf("sha256 mismatch: %w", err)}
 		}
-		return nil, fmt.Errorf("start plugin: %w", err)
+		// The plugin's last stderr lines say why it died before the handshake.
+		return nil, fmt.Errorf("start plugin: %w", grpcplugin.StartError(err, stderr))
 	}
 	inst := newInstance(client, art.cleanup)
 	started = true

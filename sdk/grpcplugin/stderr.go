@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -24,14 +26,47 @@ import (
 // mistakes cannot take the host down, so the relay here reads every field defensively.
 func Logging(log hclog.Logger, path string) (logger hclog.Logger, stderr io.Writer) {
 	base := filepath.Base(path)
-	return quietRelay{Logger: log, name: base}, &stderrRelay{log: log.Named(base)}
+	r := &stderrRelay{log: log.Named(base), drained: make(chan struct{})}
+	return quietRelay{Logger: log, name: base, relay: r}, r
 }
 
 // quietRelay hands go-plugin a disabled logger where it would relay the plugin's stderr
 // (it skips parsing when that logger is Off), and log everywhere else.
 type quietRelay struct {
 	hclog.Logger
-	name string
+	name  string
+	relay *stderrRelay
+}
+
+// processExited is the line go-plugin logs once the plugin's stdout and stderr are read
+// to their end and the process is reaped: from then on the relay's tail is complete.
+const processExited = "plugin process exited"
+
+// processStarted is go-plugin's line once the process runs: only then will it say the
+// process exited (a binary that could not be executed never starts).
+const processStarted = "plugin started"
+
+func (q quietRelay) Debug(msg string, args ...any) {
+	q.Logger.Debug(msg, args...)
+	if msg == processStarted && q.relay != nil {
+		q.relay.started.Store(true)
+	}
+}
+
+func (q quietRelay) Info(msg string, args ...any) {
+	q.Logger.Info(msg, args...)
+	q.noteExit(msg)
+}
+
+func (q quietRelay) Error(msg string, args ...any) {
+	q.Logger.Error(msg, args...)
+	q.noteExit(msg)
+}
+
+func (q quietRelay) noteExit(msg string) {
+	if msg == processExited && q.relay != nil {
+		q.relay.once.Do(func() { close(q.relay.drained) })
+	}
 }
 
 var off = hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard})
@@ -54,6 +89,49 @@ type stderrRelay struct {
 	mu      sync.Mutex
 	buf     []byte
 	inPanic bool // a Go panic started: its untagged trace is an error, not debug noise
+	tail    []string
+	drained chan struct{} // closed when go-plugin has read stderr to its end
+	once    sync.Once
+	started atomic.Bool // the process ran: go-plugin will close drained
+}
+
+// drainWait bounds how long StartError waits for go-plugin to finish reading a dead
+// plugin's stderr; it only matters if go-plugin never says the process exited.
+const drainWait = 10 * time.Second
+
+// tailLines and tailBytes bound what the relay remembers of the plugin's last words.
+const (
+	tailLines = 8
+	tailBytes = 512
+)
+
+// StartError adds to err, a failed start of the plugin whose Stderr was relayed by
+// stderr (from [Logging]), the last lines the plugin wrote to stderr. A plugin that dies
+// before the handshake — a Node.js plugin without its protos, a Python one without
+// grpcio — says why there, and go-plugin's own error ("Unrecognized remote plugin
+// message", "plugin exited before we could connect") does not. It waits until go-plugin
+// has read the dead process's stderr to its end.
+func StartError(err error, stderr io.Writer) error {
+	r, ok := stderr.(*stderrRelay)
+	if !ok || err == nil {
+		return err
+	}
+	if r.started.Load() {
+		select {
+		case <-r.drained:
+		case <-time.After(drainWait):
+		}
+	}
+	r.mu.Lock()
+	tail := append([]string(nil), r.tail...)
+	if len(bytes.TrimSpace(r.buf)) > 0 {
+		tail = append(tail, string(r.buf))
+	}
+	r.mu.Unlock()
+	if len(tail) == 0 {
+		return fmt.Errorf("%w (the plugin wrote nothing to stderr)", err)
+	}
+	return fmt.Errorf("%w; the plugin's stderr ended with:\n  %s", err, strings.Join(tail, "\n  "))
 }
 
 func (r *stderrRelay) Write(p []byte) (int, error) {
@@ -82,6 +160,14 @@ func (r *stderrRelay) relay(line []byte) {
 	if len(bytes.TrimSpace(line)) == 0 {
 		return
 	}
+	kept := string(line)
+	if len(kept) > tailBytes {
+		kept = kept[:tailBytes] + "…"
+	}
+	if len(r.tail) == tailLines {
+		r.tail = r.tail[1:]
+	}
+	r.tail = append(r.tail, kept)
 	var raw map[string]any
 	if json.Unmarshal(line, &raw) != nil {
 		text := string(line)

@@ -106,7 +106,7 @@ func launch(path string, logOut io.Writer, level hclog.Level) (*grpcplugin.Clien
 	})
 	rpc, err := pc.Client()
 	if err != nil {
-		return nil, pc.Kill, err
+		return nil, pc.Kill, grpcplugin.StartError(err, stderr)
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {

@@ -3,6 +3,8 @@ package sdktest_test
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -81,4 +83,21 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestLaunchSaysWhyThePluginDied: a plugin that dies before the handshake — here a
+// Node.js plugin without its protos, which also writes junk to stdout — fails to start
+// with its own last stderr lines in the error, not only go-plugin's "Unrecognized
+// remote plugin message".
+func TestLaunchSaysWhyThePluginDied(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "plugin")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"Error: ENOENT: no such file or directory, open 'proto/adapter.proto'\" >&2\necho '    at Object.openSync (node:fs:573:18)' >&2\necho 'loading protos'\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, kill, err := sdktest.Launch(script, io.Discard)
+	defer kill()
+	if err == nil || !strings.Contains(err.Error(), "the plugin's stderr ended with:\n  Error: ENOENT: no such file or directory, open 'proto/adapter.proto'\n  ") {
+		t.Fatalf("start error %v, want the plugin's stderr", err)
+	}
 }

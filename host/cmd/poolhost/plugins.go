@@ -43,6 +43,11 @@ func runPluginsCheck(ctx context.Context, configPath string, f format, stdout, s
 		fmt.Fprintf(stderr, "poolhost plugins check: %v\n", err)
 		return 1
 	}
+	for _, pc := range cfg.Providers {
+		if launcherOnly, _ := pluginmgr.LauncherOnlyPin(pc); launcherOnly && pc.Enabled {
+			fmt.Fprintf(stderr, "poolhost plugins check: warning: provider %q pins %s, a #! launcher script: the pin covers the launcher only, not the code it loads; pin a bundle instead (PLUGINS.md, Bundles)\n", pc.ID, pc.Binary)
+		}
+	}
 	log := newLogger(cfg, stderr)
 	m := pluginmgr.New(log, nil, cfg)
 	defer m.Close()

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,4 +115,26 @@ func TestPluginsPin(t *testing.T) {
 			t.Errorf("json report %+v", r)
 		}
 	})
+}
+
+// TestPluginsCheckWarnsLauncherOnlyPin: a pin of a #! launcher script (a Node.js or
+// Python plugin's) pins nothing of the code it loads; plugins check says so.
+func TestPluginsCheckWarnsLauncherOnlyPin(t *testing.T) {
+	dir := t.TempDir()
+	launcher := filepath.Join(dir, "poolhost-provider-nodey")
+	script := "#!/bin/sh\nexec node src/main.js\n"
+	if err := os.WriteFile(launcher, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(script))
+	cfgPath := filepath.Join(dir, "plugins.hcl")
+	cfg := fmt.Sprintf("plugin_dir = %q\nprovider \"nodey\" {\n  sha256 = %q\n}\n", dir, hex.EncodeToString(sum[:]))
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	runPluginsCheck(t.Context(), cfgPath, "text", &out, &errOut)
+	if !strings.Contains(errOut.String(), `warning: provider "nodey" pins `+launcher+`, a #! launcher script: the pin covers the launcher only`) {
+		t.Errorf("no launcher-only warning:\n%s", errOut.String())
+	}
 }

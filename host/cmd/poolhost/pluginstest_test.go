@@ -156,3 +156,17 @@ provider "generic" {
 		t.Errorf("plugins test with only --settings: exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
 }
+
+// TestPluginsTestSaysWhyThePluginDied: a plugin that dies before the handshake (a
+// Node.js plugin without its protos) fails `plugins test` with its own stderr's cause.
+func TestPluginsTestSaysWhyThePluginDied(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "plugin")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"Error: ENOENT: no such file or directory, open 'proto/adapter.proto'\" >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := runPluginsTest(t.Context(), script, "", "", &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "the plugin's stderr ended with:\n  Error: ENOENT: no such file or directory, open 'proto/adapter.proto'") {
+		t.Errorf("exit %d\n%s", code, errOut.String())
+	}
+}
