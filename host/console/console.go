@@ -144,6 +144,7 @@ func New(d Deps, c Config) *Console {
 	mux.Handle("GET /ui/failures/bulk", con.authed(con.bulkConfirm))
 	mux.Handle("POST /ui/failures/bulk", con.authed(con.bulkApply))
 	mux.Handle("GET /ui/failures/{id}", con.authed(con.failure))
+	mux.Handle("GET /ui/failures/{id}/payload", con.authed(con.failurePayload))
 	mux.Handle("POST /ui/failures/{id}/requeue", con.authed(con.requeue))
 	mux.Handle("GET /ui/failures/{id}/discard", con.authed(con.discardConfirm))
 	mux.Handle("POST /ui/failures/{id}/discard", con.authed(con.discard))

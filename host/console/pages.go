@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"maps"
 	"math"
 	"net/http"
@@ -259,6 +260,34 @@ func (c *Console) failure(w http.ResponseWriter, r *http.Request, a auth.Actor) 
 	}
 	c.render(w, r, http.StatusOK, "failure", view{Title: "Failure " + strconv.FormatInt(id, 10), Nav: "failures", Actor: a,
 		Flash: flash(r), Data: failureView{F: f, Inspect: failures.Inspect(f)}})
+	return nil
+}
+
+// failurePayload downloads the whole payload text the failure page shows only the
+// first failures.PreviewBytes of: the same text (failures.InspectAll, redacted alike),
+// as an attachment the browser saves rather than renders.
+func (c *Console) failurePayload(w http.ResponseWriter, r *http.Request, _ auth.Actor) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	f, err := c.d.Failures.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	in := failures.InspectAll(f)
+	if in.Binary {
+		return host.Errorf(host.ENOTFOUND, "the payload of failure %d is binary and is not shown", id)
+	}
+	ext, ctype := ".txt", "text/plain; charset=utf-8"
+	if in.JSON {
+		ext, ctype = ".json", "application/json"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="failure-%d%s"`, id, ext))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, in.Payload)
 	return nil
 }
 

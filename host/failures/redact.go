@@ -49,15 +49,38 @@ type Inspection struct {
 	JSON     bool
 	Binary   bool
 	Redacted int // how many JSON fields were redacted
+	// Truncated says Payload is only the first PreviewBytes of it (Inspect); Size is
+	// the whole text's length in bytes, which InspectAll returns.
+	Truncated bool
+	Size      int
 }
 
-// Inspect returns what an operator may see of a failure: headers sorted by name with
+// PreviewBytes is how much of a payload a page shows: a megabyte dead letter rendered
+// whole made the console page as large. The rest is downloaded (InspectAll).
+const PreviewBytes = 64 << 10
+
+// Inspect is InspectAll with the payload cut to its first PreviewBytes (at a character
+// boundary), for a page.
+func Inspect(f store.Failure) Inspection {
+	in := InspectAll(f)
+	if len(in.Payload) > PreviewBytes {
+		cut := PreviewBytes
+		for cut > 0 && !utf8.RuneStart(in.Payload[cut]) {
+			cut--
+		}
+		in.Payload, in.Truncated = in.Payload[:cut], true
+	}
+	return in
+}
+
+// InspectAll returns what an operator may see of a failure: headers sorted by name with
 // credential-bearing ones redacted, and the payload with credential-bearing JSON fields
 // redacted. Stored payloads never held authenticating headers (host/webhook drops them),
 // but a body may still carry a provider's token or key, so both are redacted here: this
-// is the one place that decides what the console shows.
-func Inspect(f store.Failure) Inspection {
-	var in Inspection
+// is the one place that decides what the console shows, on its page (Inspect) and as a
+// download (the whole text).
+func InspectAll(f store.Failure) (in Inspection) {
+	defer func() { in.Size = len(in.Payload) }()
 	names := make([]string, 0, len(f.Headers))
 	for k := range f.Headers {
 		names = append(names, k)

@@ -81,7 +81,7 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 				if err != nil {
 					return err
 				}
-				in := failures.Inspect(x)
+				in := failures.InspectAll(x)
 				type header struct {
 					Name     string   `json:"name"`
 					Values   []string `json:"values"`
