@@ -17,7 +17,10 @@ const (
 	ETOOLARGE     = "too_large"    // the body exceeds its limit
 	ETOOMANY      = "too_many"     // a rate limit is exceeded; retry later
 	EUPSTREAM     = "upstream"     // a provider's plugin answered what the host refuses to store
-	EINTERNAL     = "internal"     // a bug or an unexpected failure; details only in logs
+	// EUNPROCESSABLE: well formed, but it contradicts an earlier request (an
+	// Idempotency-Key reused with another body).
+	EUNPROCESSABLE = "unprocessable"
+	EINTERNAL      = "internal" // a bug or an unexpected failure; details only in logs
 )
 
 // Error is an error a caller can act on. Message is safe to show to the client; Type, when

@@ -34,8 +34,10 @@ type Config struct {
 	HTTP        HTTP
 	RetryWorker RetryWorker
 	PollWorker  PollWorker
-	Ingest      Ingest
-	Plugins     Plugins
+	// CommandWorker is the command dispatcher (write/control commands).
+	CommandWorker CommandWorker
+	Ingest        Ingest
+	Plugins       Plugins
 
 	// Providers in file order, enabled or not.
 	Providers []Provider
@@ -134,6 +136,22 @@ type RetryWorker struct {
 	BackoffCap  time.Duration // default 1h
 }
 
+// CommandWorker configures the command dispatcher.
+type CommandWorker struct {
+	Enabled   bool          // default true
+	Interval  time.Duration // default 1s
+	BatchSize int           // default 50
+	// DeviceInterval is the per-device rate limit: at most one send per device per
+	// interval. Default 1s.
+	DeviceInterval time.Duration
+	// DefaultExpiry is how long a command waits to be sent when its request does not
+	// say; default 10m, and no request may ask for more than MaxExpiry (24h).
+	DefaultExpiry time.Duration
+}
+
+// MaxCommandExpiry bounds a command's expiry.
+const MaxCommandExpiry = 24 * time.Hour
+
 // PollWorker configures the poll worker.
 type PollWorker struct {
 	Enabled   bool          // default true
@@ -222,6 +240,9 @@ type Provider struct {
 	Stage      string   // StagePilot or StageGA; default StageGA
 	PilotUsers []string // emails or user ids allowed to connect during the pilot
 	Access     string   // AccessReadOnly (default) or AccessReadWrite
+	// Commands are the sdk/command names the operator approved for this provider; only
+	// these, and only with Access = AccessReadWrite, can be sent.
+	Commands []string
 	// Binary is the absolute path of the plugin executable, or of a plugin bundle (a
 	// directory with a poolhost-plugin.json manifest, see pluginmgr/bundle); default
 	// <plugin_dir>/poolhost-provider-<id>.
@@ -268,6 +289,9 @@ type Timeouts struct {
 	Webhook       time.Duration // default 5s
 	Poll          time.Duration // default 30s
 	Health        time.Duration // default plugins.health_timeout
+	// SendCommand bounds one send; past it the command's outcome is unknown and it is
+	// never resent. Default 15s.
+	SendCommand time.Duration
 }
 
 // Defaults for values the file leaves out.
@@ -336,6 +360,14 @@ var (
 		Webhook:       5 * time.Second,
 		Poll:          30 * time.Second,
 		Health:        2 * time.Second,
+		SendCommand:   15 * time.Second,
+	}
+	DefaultCommandWorker = CommandWorker{
+		Enabled:        true,
+		Interval:       time.Second,
+		BatchSize:      50,
+		DeviceInterval: time.Second,
+		DefaultExpiry:  10 * time.Minute,
 	}
 	DefaultPollInterval = 5 * time.Minute
 )

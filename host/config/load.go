@@ -20,6 +20,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/poolhost/poolhost/sdk/command"
 )
 
 // Error carries every problem found in a configuration file. Each line reads
@@ -55,7 +57,7 @@ var (
 		Attributes: attrs("listen", "database_url", "plugin_dir", "public_url", "log_level",
 			"log_format", "auto_migrate", "credentials_key", "credentials_old_keys", "metrics_listen"),
 		Blocks: []hcl.BlockHeaderSchema{
-			{Type: "http"}, {Type: "retry_worker"}, {Type: "poll_worker"}, {Type: "ingest"},
+			{Type: "http"}, {Type: "retry_worker"}, {Type: "poll_worker"}, {Type: "command_worker"}, {Type: "ingest"},
 			{Type: "plugins"}, {Type: "provider", LabelNames: []string{"id"}},
 		},
 	}
@@ -65,8 +67,9 @@ var (
 	rateLimitSchema = &hcl.BodySchema{Attributes: attrs("per_token", "per_client", "burst", "per_webhook_account", "webhook_account_burst")}
 	retrySchema     = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease",
 		"max_attempts", "backoff_base", "backoff_cap")}
-	pollSchema   = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
-	ingestSchema = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention",
+	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
+	commandSchema = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "device_interval", "default_expiry")}
+	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention",
 		"max_dead_letters_per_account", "max_dead_letter_bytes_per_account")}
 	pluginsSchema = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
 		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin", "allow_group_writable",
@@ -74,11 +77,11 @@ var (
 		"max_metric_bytes", "max_unit_bytes", "max_raw_payload_bytes", "max_devices_per_call", "max_device_name_bytes")}
 	providerSchema = &hcl.BodySchema{
 		Attributes: attrs("enabled", "stage", "pilot_users", "access", "binary", "sha256",
-			"webhooks", "poll", "poll_interval", "settings", "secrets"),
+			"webhooks", "poll", "poll_interval", "settings", "secrets", "commands"),
 		Blocks: []hcl.BlockHeaderSchema{{Type: "timeouts"}},
 	}
 	timeoutsSchema = &hcl.BodySchema{Attributes: attrs("describe", "configure", "connect",
-		"callback", "discover", "verify_webhook", "webhook", "poll", "health")}
+		"callback", "discover", "verify_webhook", "webhook", "poll", "health", "send_command")}
 )
 
 func attrs(names ...string) []hcl.AttributeSchema {
@@ -477,11 +480,12 @@ var (
 
 func (d *decoder) config(root section) *Config {
 	c := &Config{
-		HTTP:        DefaultHTTP,
-		RetryWorker: DefaultRetryWorker,
-		PollWorker:  DefaultPollWorker,
-		Ingest:      DefaultIngest,
-		Plugins:     DefaultPlugins,
+		HTTP:          DefaultHTTP,
+		RetryWorker:   DefaultRetryWorker,
+		PollWorker:    DefaultPollWorker,
+		Ingest:        DefaultIngest,
+		CommandWorker: DefaultCommandWorker,
+		Plugins:       DefaultPlugins,
 	}
 	a := root.attr
 
@@ -585,6 +589,16 @@ func (d *decoder) config(root section) *Config {
 		c.PollWorker.BatchSize = int(d.integer(p.attr("batch_size"), int64(c.PollWorker.BatchSize), 1))
 		c.PollWorker.Lease = d.duration(p.attr("lease"), c.PollWorker.Lease)
 	}
+	if w, ok := d.single(root.blocks, "command_worker", commandSchema); ok {
+		c.CommandWorker.Enabled = d.boolean(w.attr("enabled"), c.CommandWorker.Enabled)
+		c.CommandWorker.Interval = d.duration(w.attr("interval"), c.CommandWorker.Interval)
+		c.CommandWorker.BatchSize = int(d.integer(w.attr("batch_size"), int64(c.CommandWorker.BatchSize), 1))
+		c.CommandWorker.DeviceInterval = d.duration(w.attr("device_interval"), c.CommandWorker.DeviceInterval)
+		c.CommandWorker.DefaultExpiry = d.duration(w.attr("default_expiry"), c.CommandWorker.DefaultExpiry)
+		if c.CommandWorker.DefaultExpiry <= 0 || c.CommandWorker.DefaultExpiry > MaxCommandExpiry {
+			d.errorf(w.def.Ptr(), "Invalid command_worker default_expiry", "default_expiry must be positive and at most %s", MaxCommandExpiry)
+		}
+	}
 	if i, ok := d.single(root.blocks, "ingest", ingestSchema); ok {
 		c.Ingest.MaxFutureSkew = d.duration(i.attr("max_future_skew"), c.Ingest.MaxFutureSkew)
 		c.Ingest.MaxPastAge = d.duration(i.attr("max_past_age"), c.Ingest.MaxPastAge)
@@ -669,7 +683,13 @@ func (d *decoder) provider(id string, s section, c *Config) Provider {
 		PollInterval: d.duration(s.attr("poll_interval"), DefaultPollInterval),
 		Settings:     d.stringMap(s.attr("settings")),
 		Secrets:      d.secretMap(s.attr("secrets")),
+		Commands:     d.stringList(s.attr("commands")),
 		Timeouts:     DefaultTimeouts,
+	}
+	for _, name := range p.Commands {
+		if _, ok := command.Lookup(name); !ok {
+			d.errorf(s.attr("commands").Expr.Range().Ptr(), "Unknown command", "%q is not a poolhost command (known: %s)", name, strings.Join(command.Names(), ", "))
+		}
 	}
 	p.Timeouts.Health = c.Plugins.HealthTimeout
 
@@ -700,6 +720,7 @@ func (d *decoder) provider(id string, s section, c *Config) Provider {
 		p.Timeouts.Webhook = d.duration(t.attr("webhook"), p.Timeouts.Webhook)
 		p.Timeouts.Poll = d.duration(t.attr("poll"), p.Timeouts.Poll)
 		p.Timeouts.Health = d.duration(t.attr("health"), p.Timeouts.Health)
+		p.Timeouts.SendCommand = d.duration(t.attr("send_command"), p.Timeouts.SendCommand)
 	}
 	return p
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/commands"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/outage"
@@ -46,7 +47,9 @@ type Deps struct {
 	Pools   *pools.Service
 	Connect *connect.Service
 	Users   *users.Service
-	Ready   []ReadyCheck
+	// Commands is the write/control service; unwired, its routes answer 503.
+	Commands *commands.Service
+	Ready    []ReadyCheck
 	// ProviderStates, when set, is each provider's plugin state, shown by /readyz.
 	ProviderStates func() map[string]string
 }

@@ -35,16 +35,17 @@ var codeInfo = map[string]struct {
 	status int
 	typ    string
 }{
-	host.EINVALID:      {http.StatusBadRequest, "invalid-request"},
-	host.ENOTFOUND:     {http.StatusNotFound, "not-found"},
-	host.ECONFLICT:     {http.StatusConflict, "conflict"},
-	host.EUNAUTHORIZED: {http.StatusUnauthorized, "unauthorized"},
-	host.EFORBIDDEN:    {http.StatusForbidden, "forbidden"},
-	host.EUNAVAILABLE:  {http.StatusServiceUnavailable, "unavailable"},
-	host.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "body-too-large"},
-	host.ETOOMANY:      {http.StatusTooManyRequests, "rate-limited"},
-	host.EUPSTREAM:     {http.StatusBadGateway, "bad-upstream-answer"},
-	host.EINTERNAL:     {http.StatusInternalServerError, "internal"},
+	host.EINVALID:       {http.StatusBadRequest, "invalid-request"},
+	host.ENOTFOUND:      {http.StatusNotFound, "not-found"},
+	host.ECONFLICT:      {http.StatusConflict, "conflict"},
+	host.EUNAUTHORIZED:  {http.StatusUnauthorized, "unauthorized"},
+	host.EFORBIDDEN:     {http.StatusForbidden, "forbidden"},
+	host.EUNAVAILABLE:   {http.StatusServiceUnavailable, "unavailable"},
+	host.ETOOLARGE:      {http.StatusRequestEntityTooLarge, "body-too-large"},
+	host.ETOOMANY:       {http.StatusTooManyRequests, "rate-limited"},
+	host.EUPSTREAM:      {http.StatusBadGateway, "bad-upstream-answer"},
+	host.EUNPROCESSABLE: {http.StatusUnprocessableEntity, "unprocessable"},
+	host.EINTERNAL:      {http.StatusInternalServerError, "internal"},
 }
 
 // StatusOf returns the HTTP status for err's code.

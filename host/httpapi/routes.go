@@ -31,6 +31,7 @@ func (h *Handler) routes(rt *Router) {
 	rt.User(http.MethodDelete, "/v1/pools/{poolId}/members/{userId}", pool(h.deleteMember))
 	rt.User(http.MethodGet, "/v1/pools/{poolId}/readings", pool(h.readings))
 	h.poolRoutes(rt, pool)
+	h.commandRoutes(rt)
 
 	conn := func(what string, fn HandlerFunc) HandlerFunc { return needs(h.deps.Connect != nil, what, fn) }
 	rt.User(http.MethodGet, "/v1/providers", conn("providers", h.listProviders))

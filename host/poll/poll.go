@@ -94,6 +94,9 @@ type Deps struct {
 	Providers  func() []config.Provider
 	Logger     hclog.Logger
 	Registerer prometheus.Registerer
+	// CommandUpdates, when set, applies the command updates a poll result carries, for
+	// the polled account only (commands.Service.ApplyUpdates).
+	CommandUpdates func(ctx context.Context, provider string, accountID int64, us []sdk.CommandUpdate) int
 }
 
 // Stats counts one tick.
@@ -263,6 +266,9 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 	}
 	if err != nil {
 		return w.fail(ctx, log, ps, iv, err)
+	}
+	if w.d.CommandUpdates != nil && len(res.CommandUpdates) > 0 {
+		w.d.CommandUpdates(ctx, ps.Provider, ps.AccountID, res.CommandUpdates)
 	}
 	now := w.cfg.Now()
 	out, err := w.d.Ingest.Ingest(ctx, ingest.Request{

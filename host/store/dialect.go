@@ -70,6 +70,37 @@ func (d dialect) claimFailuresSQL() string {
 		RETURNING ` + failureColumns
 }
 
+// claimCommandsSQL leases up to N due commands: queued, not_before passed, not expired,
+// the oldest queued of their device, the device with nothing sending and nothing
+// dispatched since the rate limit's cut-off. The partial unique index
+// commands_one_sending_idx backs "one in flight per device" in the database itself.
+//
+// PostgreSQL: FOR UPDATE SKIP LOCKED, so replicas skip each other's candidates. A replica
+// whose snapshot predates another's claim still sees that command queued and older, so
+// it never claims the next one of the same device early.
+// SQLite: one writer, a single UPDATE … RETURNING is atomic.
+//
+// Args: owner, token, lease expiry, now (updated), now (dispatched), now (due),
+// now (expiry), rate-limit cut-off, limit.
+func (d dialect) claimCommandsSQL() string {
+	const set = `status = 'sending', lease_owner = ?, lease_token = ?, lease_expires_at = ?,
+		attempts = attempts + 1, updated_at = ?, dispatched_at = ?`
+	const due = `SELECT c.id AS due_id FROM commands AS c
+		WHERE c.status = 'queued' AND c.not_before <= ? AND c.expires_at > ?
+		  AND NOT EXISTS (SELECT 1 FROM commands AS o WHERE o.device_id = c.device_id AND (
+		        o.status = 'sending' OR (o.status = 'queued' AND o.id < c.id) OR o.dispatched_at > ?))
+		ORDER BY c.id LIMIT ?`
+	if d == dialectPostgres {
+		return `UPDATE commands AS f SET ` + set + `
+		FROM (` + due + ` FOR UPDATE SKIP LOCKED) AS due
+		WHERE f.id = due.due_id
+		RETURNING ` + commandColumns
+	}
+	return `UPDATE commands SET ` + set + `
+		WHERE id IN (` + due + `)
+		RETURNING ` + commandColumns
+}
+
 // claimPollsSQL leases up to N accounts whose poll is due: next_poll_at passed, no live
 // lease (an expired lease is taken over here — that is the poll rescue), and the account
 // active. providerIn is an "IN (?)" list expanded by sqlx.In.

@@ -107,6 +107,10 @@ type Deps struct {
 	Logger  hclog.Logger
 	// Registerer receives the pipeline's metrics; nil exports none.
 	Registerer prometheus.Registerer
+	// CommandUpdates, when set, applies the command updates a verified delivery carries,
+	// to commands of the delivery's account only (commands.Service.ApplyUpdates; a
+	// provider-level delivery, AccountID 0, applies none).
+	CommandUpdates func(ctx context.Context, provider string, accountID int64, us []sdk.CommandUpdate) int
 }
 
 // Config tunes the pipeline.
@@ -453,6 +457,11 @@ func (s *Service) account(ctx context.Context, dl Delivery) (store.Account, map[
 // persist validates and stores the readings with the webhook.received audit row in the
 // same transaction. If that fails the verified payload is queued instead.
 func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time, wr sdk.WebhookResult) (Outcome, error) {
+	// Before the readings: an update is forward-only and idempotent, so a delivery that
+	// is later retried applies nothing twice.
+	if s.d.CommandUpdates != nil && len(wr.CommandUpdates) > 0 {
+		s.d.CommandUpdates(ctx, dl.Provider, dl.AccountID, wr.CommandUpdates)
+	}
 	res, err := s.d.Ingest.Ingest(ctx, ingest.Request{
 		Provider:          dl.Provider,
 		AccountID:         dl.AccountID,

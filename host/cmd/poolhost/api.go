@@ -56,7 +56,7 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 	})
 	api := httpapi.New(httpapi.Deps{
 		Logger: s.log, Registry: s.metrics, HTTP: s.config().HTTP, MetricsElsewhere: s.config().MetricsListen != "",
-		Auth: userSvc, Pools: poolSvc, Connect: s.connect, Users: userSvc,
+		Auth: userSvc, Pools: poolSvc, Connect: s.connect, Users: userSvc, Commands: s.commands.svc,
 		Ready: []httpapi.ReadyCheck{
 			{Name: "database", Check: st.Ping},
 			{Name: "migrations", Check: st.Verify},

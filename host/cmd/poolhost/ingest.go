@@ -42,6 +42,7 @@ func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 	ing := ingest.New(st, ingestConfig(cfg), s.log, s.metrics)
 	hooks := webhook.New(webhook.Deps{
 		Store: st, Ingest: ing, Plugins: s.plugins, Logger: s.log, Registerer: s.metrics,
+		CommandUpdates: s.commands.updates,
 	}, webhook.Config{MaxAttempts: cfg.RetryWorker.MaxAttempts, DeadLetters: deadLetterCap(cfg)})
 	// One lease owner per worker kind for the process's life, across rebuilds.
 	retryOwner, pollOwner := "", ""
@@ -56,7 +57,8 @@ func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 	i.newPoll = func(c config.PollWorker) *poll.Worker {
 		w := poll.New(poll.Deps{
 			Store: st, Ingest: ing, Plugins: s.plugins, Logger: s.log, Registerer: s.metrics,
-			Providers: func() []config.Provider { return s.config().Providers },
+			Providers:      func() []config.Provider { return s.config().Providers },
+			CommandUpdates: s.commands.updates,
 		}, poll.Config{PollWorker: c, Owner: pollOwner})
 		pollOwner = w.Owner()
 		return w

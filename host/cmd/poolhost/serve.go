@@ -86,6 +86,7 @@ type server struct {
 	store    *store.Store
 	connect  *connect.Service
 	ingest   *ingestion
+	commands *commandSide
 	api      *httpapi.Handler
 	http     *http.Server
 	// metricsHTTP serves /metrics alone on metrics_listen, when set.
@@ -133,6 +134,7 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 		}
 	}
 	var routes []httpapi.Option
+	s.commands = s.newCommandSide(st)
 	s.ingest, routes = s.newIngestion(st)
 	s.http = httpapi.NewServer(cfg.Listen, s.apiHandler(st, routes...), cfg.HTTP, log)
 	if cfg.MetricsListen != "" {
@@ -171,6 +173,7 @@ func (s *server) run(ctx context.Context) error {
 	}
 
 	s.ingest.start(ctx)
+	s.commands.start(ctx)
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- s.http.Serve(ln) }()
@@ -231,6 +234,7 @@ func (s *server) reload(ctx context.Context) (connect.ReloadReport, error) {
 	}
 	s.api.SetHTTP(cfg.HTTP)
 	s.ingest.reload(cfg)
+	s.commands.reload(cfg)
 	if err := s.plugins.Reload(ctx, cfg); err != nil {
 		s.log.Warn("some plugins are not running, or kept their old process, after reload", "error", err)
 		rep.Warnings = append(rep.Warnings, "some plugins are not running, or kept their old process, after the reload: see each provider's state, lastError, reloadWarning and pendingConfigRefused")
@@ -293,6 +297,7 @@ func (s *server) shutdown() {
 		_ = s.metricsHTTP.Close() // scrapes need no drain
 	}
 	s.ingest.stop()
+	s.commands.stop()
 	if err := s.plugins.Close(); err != nil {
 		s.log.Warn("close plugins", "error", err)
 	}

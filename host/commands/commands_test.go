@@ -1,0 +1,399 @@
+package commands_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/commands"
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/credentials"
+	"github.com/poolhost/poolhost/host/httpapi"
+	"github.com/poolhost/poolhost/host/internal/pgtest"
+	"github.com/poolhost/poolhost/host/pools"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/host/users"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func forEachDB(t *testing.T, fn func(t *testing.T, dbURL string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, "sqlite:"+filepath.Join(t.TempDir(), "poolhost.db")) })
+	t.Run("postgres", func(t *testing.T) { fn(t, pgtest.NewDatabase(t)) })
+}
+
+// provider is a provider block and a plugin description, as pluginmgr would hold them.
+type provider struct {
+	cfg  config.Provider
+	desc sdk.Description
+}
+
+func (p provider) Config() config.Provider              { return p.cfg }
+func (p provider) Description() (sdk.Description, bool) { return p.desc, true }
+
+type providers map[string]provider
+
+func (ps providers) Provider(id string) (commands.Provider, bool) {
+	p, ok := ps[id]
+	return p, ok
+}
+
+// sender records every send, like a provider's API receiving pushes.
+type sender struct {
+	mu    sync.Mutex
+	sends map[string]int // command id -> pushes
+	err   error
+}
+
+func (s *sender) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sends == nil {
+		s.sends = map[string]int{}
+	}
+	s.sends[req.CommandID]++
+	if s.err != nil {
+		return sdk.CommandResult{}, s.err
+	}
+	return sdk.CommandResult{Status: sdk.CommandSent, ProviderRef: "ref-" + req.CommandID}, nil
+}
+
+func (s *sender) total() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, v := range s.sends {
+		n += v
+	}
+	return n
+}
+
+type senders struct{ s *sender }
+
+func (ss senders) Sender(string) (commands.Sender, error) { return ss.s, nil }
+
+type env struct {
+	t      *testing.T
+	url    string
+	st     *store.Store
+	srv    *httptest.Server
+	svc    *commands.Service
+	rec    *audit.Recorder
+	prov   providers
+	send   *sender
+	owner  user
+	pool   int64
+	device store.Device
+	eq     int64
+}
+
+type user struct {
+	id    int64
+	token string
+}
+
+func newEnv(t *testing.T, dbURL string) *env {
+	t.Helper()
+	ctx := context.Background()
+	key, _ := credentials.GenerateKey()
+	kr, _ := credentials.NewKeyring(key)
+	st, err := store.Open(ctx, dbURL, store.WithCipher(kr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, url: dbURL, st: st, send: &sender{}, prov: providers{"relay": {
+		cfg:  config.Provider{ID: "relay", Enabled: true, Stage: config.StageGA, Access: config.AccessReadWrite, Commands: []string{"pump.set"}},
+		desc: sdk.Description{ID: "relay", Capabilities: sdk.Capabilities{Write: true, Commands: []string{"pump.set", "light.set"}}},
+	}}}
+	e.rec = audit.NewRecorder(audit.StoreWriter(st), nil)
+	poolSvc := pools.New(st, e.rec)
+	e.svc = commands.New(st, poolSvc, e.prov, e.rec, commands.Config{}, commands.NewMetrics(nil))
+	userSvc := users.New(st, e.rec)
+	h := httpapi.New(httpapi.Deps{Auth: userSvc, Pools: poolSvc, Users: userSvc, Commands: e.svc,
+		HTTP: config.HTTP{MaxBodyBytes: 1 << 20}})
+	e.srv = httptest.NewServer(h)
+	t.Cleanup(e.srv.Close)
+
+	e.owner = e.newUser("owner")
+	p, err := st.CreatePool(ctx, "pool", e.owner.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pool = p.ID
+	a, _, err := st.UpsertAccount(ctx, store.NewAccount{UserID: e.owner.id, Provider: "relay", ExternalAccountID: "app1",
+		Credentials: map[string]string{"downlink_api_key": "k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := st.UpsertDevices(ctx, a.ID, []store.NewDevice{{ProviderDeviceID: "relay-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.LinkDevice(ctx, ds[0].ID, p.ID, e.owner.id); err != nil {
+		t.Fatal(err)
+	}
+	e.device, _ = st.GetDevice(ctx, ds[0].ID)
+	eq, err := st.CreateEquipment(ctx, p.ID, "pump", "main pump", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.eq = eq.ID
+	return e
+}
+
+func (e *env) newUser(name string) user {
+	e.t.Helper()
+	u, err := e.st.CreateUser(context.Background(), fmt.Sprintf("%s-%d@example.com", name, time.Now().UnixNano()), false)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, _, err := e.st.CreateAPIToken(context.Background(), u.ID, "t")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return user{id: u.ID, token: tok}
+}
+
+func (e *env) do(method, path, token string, body any, header map[string]string) (int, []byte) {
+	e.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, r)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func (e *env) bind() {
+	e.t.Helper()
+	if code, b := e.do("PUT", fmt.Sprintf("/v1/pools/%d/equipment/%d/device", e.pool, e.eq), e.owner.token,
+		map[string]any{"deviceId": e.device.ID, "channel": "1"}, nil); code != 200 {
+		e.t.Fatalf("bind: %d %s", code, b)
+	}
+}
+
+func (e *env) post(token string, body any, header map[string]string, query string) (int, map[string]any) {
+	e.t.Helper()
+	code, b := e.do("POST", fmt.Sprintf("/v1/pools/%d/equipment/%d/commands%s", e.pool, e.eq, query), token, body, header)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return code, out
+}
+
+func (e *env) dispatcher(owner string) *commands.Dispatcher {
+	return commands.NewDispatcher(e.st, senders{e.send}, e.rec, nil, nil, commands.DispatcherConfig{
+		CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: owner})
+}
+
+func (e *env) audits(action string) []store.AuditEvent {
+	e.t.Helper()
+	es, err := e.st.ListAudit(context.Background(), store.AuditFilter{Action: action, Limit: 1000})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return es
+}
+
+func (e *env) command(id string) store.Command {
+	e.t.Helper()
+	c, err := e.st.CommandByPublicID(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+func TestCommandAuthorization(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		pump := map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}
+		// Not bound yet: a conflict that says so.
+		if code, body := e.post(e.owner.token, pump, nil, ""); code != 409 || body["type"] != httpapi.ProblemTypeBase+commands.TypeNotBound {
+			t.Fatalf("unbound = %d %v", code, body)
+		}
+		e.bind()
+
+		viewer, stranger := e.newUser("viewer"), e.newUser("stranger")
+		if _, err := e.st.SetPoolMember(context.Background(), e.pool, viewer.id, store.RoleViewer); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := e.post(viewer.token, pump, nil, ""); code != 403 {
+			t.Fatalf("viewer = %d %v", code, body)
+		}
+		if code, body := e.post(stranger.token, pump, nil, ""); code != 404 {
+			t.Fatalf("stranger = %d %v", code, body)
+		}
+		// Not in the provider's commands allow-list: refused and audited.
+		if code, body := e.post(e.owner.token, map[string]any{"command": "light.set", "params": map[string]any{"on": true}}, nil, ""); code != 403 ||
+			body["type"] != httpapi.ProblemTypeBase+commands.TypeNotApproved {
+			t.Fatalf("unapproved command = %d %v", code, body)
+		}
+		// A read-only provider: refused and audited.
+		p := e.prov["relay"]
+		p.cfg.Access = config.AccessReadOnly
+		e.prov["relay"] = p
+		if code, body := e.post(e.owner.token, pump, nil, ""); code != 403 || body["type"] != httpapi.ProblemTypeBase+commands.TypeNotApproved {
+			t.Fatalf("read-only provider = %d %v", code, body)
+		}
+		if n := len(e.audits(commands.ActionRefused)); n != 2 {
+			t.Fatalf("refusal audit rows = %d, want 2", n)
+		}
+		// Invalid parameters: 400 before anything else.
+		p.cfg.Access = config.AccessReadWrite
+		e.prov["relay"] = p
+		if code, body := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true, "speed_percent": 140}}, nil, ""); code != 400 {
+			t.Fatalf("out of range = %d %v", code, body)
+		}
+		if _, err := e.dispatcher("d1").Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.send.total(); n != 0 {
+			t.Fatalf("%d sends for refused commands", n)
+		}
+		cs, _ := e.st.ListCommands(context.Background(), store.CommandFilter{PoolID: e.pool})
+		if len(cs) != 0 {
+			t.Fatalf("refused commands were stored: %+v", cs)
+		}
+	})
+}
+
+func TestCommandIdempotencyAndDryRun(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		pump := map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}
+		code, preview := e.post(e.owner.token, pump, nil, "?dryRun=true")
+		if code != 200 || preview["dryRun"] != true || preview["providerDeviceId"] != "relay-1" {
+			t.Fatalf("dry run = %d %v", code, preview)
+		}
+		key := map[string]string{"Idempotency-Key": "abc"}
+		code, first := e.post(e.owner.token, pump, key, "")
+		if code != 202 || first["status"] != "queued" {
+			t.Fatalf("first = %d %v", code, first)
+		}
+		code, again := e.post(e.owner.token, pump, key, "")
+		if code != 200 || again["id"] != first["id"] {
+			t.Fatalf("same key = %d %v", code, again)
+		}
+		if code, body := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, key, ""); code != 422 {
+			t.Fatalf("same key other body = %d %v", code, body)
+		}
+		if _, err := e.dispatcher("d1").Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.send.total(); n != 1 {
+			t.Fatalf("sends = %d, want exactly 1", n)
+		}
+		c := e.command(first["id"].(string))
+		if c.Status != store.CommandSent || c.Channel != "1" {
+			t.Fatalf("command = %+v", c)
+		}
+		// The provider's ack, for the owning account only.
+		if n := e.svc.ApplyUpdates(context.Background(), "relay", c.AccountID+1000, []sdk.CommandUpdate{{CommandID: c.PublicID, Status: sdk.CommandFailed, Reason: "x"}}); n != 0 {
+			t.Fatal("another account's update applied")
+		}
+		if n := e.svc.ApplyUpdates(context.Background(), "relay", c.AccountID, []sdk.CommandUpdate{{CommandID: c.PublicID, Status: sdk.CommandSucceeded}}); n != 1 {
+			t.Fatal("own update not applied")
+		}
+		if got := e.command(c.PublicID); got.Status != store.CommandSucceeded {
+			t.Fatalf("after ack = %s", got.Status)
+		}
+		for _, a := range []string{commands.ActionQueued, commands.ActionSending, commands.ActionSent, commands.ActionSucceeded} {
+			if len(e.audits(a)) != 1 {
+				t.Errorf("audit %s rows = %d, want 1", a, len(e.audits(a)))
+			}
+		}
+	})
+}
+
+func TestCommandUnknownNeverResent(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		e.send.err = fmt.Errorf("send command: %w: connection reset", sdk.ErrOutcomeUnknown)
+		_, c := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+		for range 3 {
+			if _, err := e.dispatcher("d1").Tick(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := e.send.total(); n != 1 {
+			t.Fatalf("sends = %d, want 1", n)
+		}
+		if got := e.command(c["id"].(string)); got.Status != store.CommandUnknown {
+			t.Fatalf("status = %s, want unknown", got.Status)
+		}
+		// A temporary refusal (nothing sent) is tried again; a permanent one fails.
+		e.send.err = sdk.Permanent("no such relay")
+		_, c2 := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, nil, "")
+		if _, err := e.dispatcher("d1").Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.command(c2["id"].(string)); got.Status != store.CommandFailed {
+			t.Fatalf("permanent refusal = %s, want failed", got.Status)
+		}
+	})
+}
+
+func TestCommandExpiredAndCanceledNeverSent(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		_, c := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+		if code, b := e.do("POST", fmt.Sprintf("/v1/pools/%d/commands/%s/cancel", e.pool, c["id"]), e.owner.token, nil, nil); code != 200 {
+			t.Fatalf("cancel = %d %s", code, b)
+		}
+		_, c2 := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}, "expiresInSeconds": 1}, nil, "")
+		d := commands.NewDispatcher(e.st, senders{e.send}, e.rec, nil, nil, commands.DispatcherConfig{
+			CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: "d1",
+			Now: func() time.Time { return time.Now().Add(time.Hour) }})
+		// The store's clock decides expiry: move past it.
+		time.Sleep(1100 * time.Millisecond)
+		if _, err := d.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.send.total(); n != 0 {
+			t.Fatalf("sends = %d, want 0", n)
+		}
+		if got := e.command(c2["id"].(string)); got.Status != store.CommandExpired {
+			t.Fatalf("status = %s, want expired", got.Status)
+		}
+		if code, _ := e.do("POST", fmt.Sprintf("/v1/pools/%d/commands/%s/cancel", e.pool, c2["id"]), e.owner.token, nil, nil); code != 409 {
+			t.Fatalf("cancel expired = %d, want 409", code)
+		}
+		code, b := e.do("GET", fmt.Sprintf("/v1/pools/%d/commands?status=expired,canceled", e.pool), e.owner.token, nil, nil)
+		var list struct{ Commands []commands.Command }
+		_ = json.Unmarshal(b, &list)
+		if code != 200 || len(list.Commands) != 2 {
+			t.Fatalf("list = %d %s", code, b)
+		}
+	})
+}

@@ -1,0 +1,331 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/internal/worker"
+	"github.com/poolhost/poolhost/host/pluginmgr"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/command"
+)
+
+// DispatchStore is what the dispatcher needs of host/store.
+type DispatchStore interface {
+	ExpireCommands(ctx context.Context) ([]store.Command, error)
+	RescueCommands(ctx context.Context) ([]store.Command, error)
+	ClaimCommands(ctx context.Context, owner string, limit int, lease, minInterval time.Duration) ([]store.Command, error)
+	FinishCommand(ctx context.Context, id int64, l store.Lease, o store.CommandOutcome) (store.Command, error)
+	GetAccount(ctx context.Context, id int64) (store.Account, error)
+	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
+	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
+}
+
+// Sender sends one command: the plugin handle's SendCommand.
+type Sender interface {
+	SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.CommandResult, error)
+}
+
+// Senders finds a provider's sender; ManagerPlugins adapts a plugin manager.
+type Senders interface {
+	Sender(provider string) (Sender, error)
+}
+
+// DispatcherConfig is config.CommandWorker plus what tests inject.
+type DispatcherConfig struct {
+	config.CommandWorker
+	// Lease bounds a send from claim to finish; it must outlast every provider's
+	// send_command timeout, since a lease that runs out makes the command unknown.
+	// Default 2m.
+	Lease time.Duration
+	// Owner names this dispatcher in leases; default hostname-pid-random.
+	Owner string
+	// Concurrency bounds the sends in flight at once (each to another device). Default 8.
+	Concurrency int
+	Now         func() time.Time
+}
+
+// Dispatcher sends queued commands.
+type Dispatcher struct {
+	st      DispatchStore
+	senders Senders
+	audit   *audit.Recorder
+	metrics *Metrics
+	cfg     DispatcherConfig
+	log     hclog.Logger
+	loop    worker.Loop
+}
+
+// NewDispatcher returns a dispatcher; nothing runs until Start.
+func NewDispatcher(st DispatchStore, senders Senders, rec *audit.Recorder, m *Metrics, log hclog.Logger, cfg DispatcherConfig) *Dispatcher {
+	def := config.DefaultCommandWorker
+	if cfg.Interval <= 0 {
+		cfg.Interval = def.Interval
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = def.BatchSize
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = worker.OwnerID("commands")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Dispatcher{st: st, senders: senders, audit: rec, metrics: m, cfg: cfg, log: log.Named("commands")}
+}
+
+// Start runs the dispatcher until ctx ends or Close. A disabled dispatcher says so and
+// sends nothing: commands wait, and expire.
+func (d *Dispatcher) Start(ctx context.Context) {
+	if !d.cfg.Enabled {
+		d.log.Info("command dispatcher disabled: queued commands will wait and expire")
+		return
+	}
+	if d.loop.Start(ctx, d.cfg.Interval, func(ctx context.Context) {
+		if _, err := d.Tick(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("command tick failed", "error", err)
+		}
+	}) {
+		d.log.Info("command dispatcher started", "owner", d.cfg.Owner, "interval", d.cfg.Interval,
+			"batch_size", d.cfg.BatchSize, "device_interval", d.cfg.DeviceInterval)
+	}
+}
+
+// Close stops claiming and waits for the sends in flight to finish (SIGTERM drains):
+// a send is never abandoned midway, since that would make its command unknown.
+func (d *Dispatcher) Close() error {
+	d.loop.Close()
+	return nil
+}
+
+// Stats counts what one tick did.
+type Stats struct {
+	Expired, Rescued, Claimed int
+	Sent, Failed, Unknown     int
+	Requeued, LeaseLost       int
+}
+
+// Tick expires overdue commands, turns interrupted sends into unknown, then claims and
+// sends due commands until fewer than a batch are due. Exported for tests and bench.
+func (d *Dispatcher) Tick(ctx context.Context) (Stats, error) {
+	var st Stats
+	system := auth.Actor{System: "command-dispatcher"}
+	expired, err := d.st.ExpireCommands(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, c := range expired {
+		st.Expired++
+		d.transition(ctx, system, c, nil)
+	}
+	rescued, err := d.st.RescueCommands(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, c := range rescued {
+		st.Rescued++
+		d.log.Warn("send interrupted: command outcome unknown, not resent", "command", c.PublicID, "provider", c.Provider)
+		d.transition(ctx, system, c, nil)
+	}
+	for ctx.Err() == nil {
+		batch, err := d.st.ClaimCommands(ctx, d.cfg.Owner, d.cfg.BatchSize, d.cfg.Lease, d.cfg.DeviceInterval)
+		if err != nil {
+			return st, err
+		}
+		st.Claimed += len(batch)
+		d.sendBatch(ctx, batch, &st)
+		if len(batch) < d.cfg.BatchSize {
+			break
+		}
+	}
+	return st, nil
+}
+
+func (d *Dispatcher) sendBatch(ctx context.Context, batch []store.Command, st *Stats) {
+	var mu sync.Mutex
+	sem := make(chan struct{}, d.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, c := range batch {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out, err := d.send(ctx, c)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, store.ErrLeaseLost):
+				st.LeaseLost++
+			case err != nil:
+				d.log.Error("finish command", "command", c.PublicID, "error", err)
+			case out == store.CommandUnknown:
+				st.Unknown++
+			case out == store.CommandFailed:
+				st.Failed++
+			case out == store.CommandQueued:
+				st.Requeued++
+			default:
+				st.Sent++
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// send makes the one send a claimed command gets. It runs without the tick's
+// cancellation: a shutdown waits for it rather than cut it (and its bookkeeping) short.
+func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandStatus, error) {
+	ctx = context.WithoutCancel(ctx)
+	system := auth.Actor{System: "command-dispatcher"}
+	d.transition(ctx, system, c, nil)
+	log := d.log.With("command", c.PublicID, "provider", c.Provider, "device", c.ProviderDeviceID)
+
+	finish := func(o store.CommandOutcome) (store.CommandStatus, error) {
+		done, err := d.st.FinishCommand(ctx, c.ID, c.Lease(), o)
+		if err != nil {
+			return "", err
+		}
+		d.transition(ctx, system, done, nil)
+		return done.Status, nil
+	}
+	// Nothing has been sent yet: a missing plugin or account is a failure (or a retry),
+	// never unknown.
+	sender, err := d.senders.Sender(c.Provider)
+	if err != nil {
+		return finish(d.notSent(c, fmt.Sprintf("provider plugin: %v", err), true))
+	}
+	acct, err := d.st.GetAccount(ctx, c.AccountID)
+	if err != nil {
+		return finish(d.notSent(c, "account unavailable", true))
+	}
+	if acct.Status != store.AccountActive {
+		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "the provider account is " + string(acct.Status)})
+	}
+	creds, err := d.st.AccountCredentials(ctx, c.AccountID)
+	if err != nil {
+		return finish(d.notSent(c, "account credentials unavailable", true))
+	}
+	params, err := command.Validate(c.Command, c.Params)
+	if err != nil {
+		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
+	}
+	res, err := sender.SendCommand(ctx, sdk.CommandRequest{
+		Account:          sdk.Account{ID: fmt.Sprint(c.AccountID), ExternalAccountID: acct.ExternalAccountID, Credentials: creds},
+		ProviderDeviceID: c.ProviderDeviceID, Channel: c.Channel, Command: c.Command, Params: params,
+		CommandID: c.PublicID, ExpiresAt: c.ExpiresAt,
+	})
+	fresh := res.RefreshedCredentials
+	if err != nil {
+		fresh, _ = sdk.RefreshedCredentialsOf(err)
+	}
+	if fresh != nil {
+		if uerr := d.st.UpdateAccountCredentials(ctx, c.AccountID, fresh); uerr != nil {
+			log.Error("store refreshed credentials", "error", uerr)
+		}
+	}
+	if err == nil {
+		st := store.CommandSent
+		switch res.Status {
+		case sdk.CommandDelivered:
+			st = store.CommandDelivered
+		case sdk.CommandSucceeded:
+			st = store.CommandSucceeded
+		}
+		return finish(store.CommandOutcome{Status: st, ProviderRef: res.ProviderRef})
+	}
+	if sdk.IsOutcomeUnknown(err) {
+		log.Warn("command outcome unknown: not resent", "error", err)
+		return finish(store.CommandOutcome{Status: store.CommandUnknown, Reason: "outcome unknown: " + err.Error()})
+	}
+	if kind, ok := sdk.CommandRefusal(err); ok {
+		switch kind {
+		case sdk.KindTemporary:
+			o := d.notSent(c, "the provider refused it for now: "+err.Error(), true)
+			if after := sdk.RetryAfterOf(err); after > 0 {
+				o.RetryAt = d.cfg.Now().Add(after)
+			}
+			return finish(o)
+		case sdk.KindReauth:
+			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "unauthorized: the provider refused the account's credentials; reconnect it: " + err.Error()})
+		default:
+			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
+		}
+	}
+	// No instance to call (the plugin is restarting or disabled), or it does not
+	// offer commands: nothing left the host.
+	if sdk.IsKind(err, sdk.KindUnsupported) {
+		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
+	}
+	if errors.Is(err, pluginmgr.ErrUnavailable) || errors.Is(err, pluginmgr.ErrNotFound) {
+		return finish(d.notSent(c, err.Error(), true))
+	}
+	// Anything else may have happened after the request left: unknown.
+	log.Warn("command outcome unknown: not resent", "error", err)
+	return finish(store.CommandOutcome{Status: store.CommandUnknown, Reason: "outcome unknown: " + err.Error()})
+}
+
+// notSent is the outcome of a command that certainly did not reach the provider: back
+// to queued after a backoff (it expires if it cannot be sent in time), or failed.
+func (d *Dispatcher) notSent(c store.Command, reason string, retry bool) store.CommandOutcome {
+	if !retry {
+		return store.CommandOutcome{Status: store.CommandFailed, Reason: reason}
+	}
+	backoff := time.Duration(min(c.Attempts, 6)) * 5 * time.Second
+	return store.CommandOutcome{Status: store.CommandQueued, Reason: reason, RetryAt: d.cfg.Now().Add(backoff)}
+}
+
+func (d *Dispatcher) transition(ctx context.Context, a auth.Actor, c store.Command, extra map[string]any) {
+	record(ctx, d.audit, a, actionFor(c.Status), c, extra)
+	outcome := string(c.Status)
+	if c.Status == store.CommandQueued {
+		outcome = "requeued"
+	}
+	d.metrics.outcome(c.Provider, c.Command, outcome)
+}
+
+// ManagerPlugins adapts a plugin manager to Senders and Providers.
+func ManagerPlugins(m *pluginmgr.Manager) interface {
+	Senders
+	Providers
+} {
+	return managerPlugins{m}
+}
+
+type managerPlugins struct{ m *pluginmgr.Manager }
+
+func (mp managerPlugins) Sender(provider string) (Sender, error) {
+	p, err := mp.m.Get(provider)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (mp managerPlugins) Provider(id string) (Provider, bool) {
+	p, err := mp.m.Get(id)
+	if err != nil {
+		return nil, false
+	}
+	return p, true
+}
+
+// Owner is the dispatcher's lease owner id.
+func (d *Dispatcher) Owner() string { return d.cfg.Owner }

@@ -1,0 +1,32 @@
+package pluginmgr
+
+import (
+	"context"
+	"time"
+
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
+)
+
+// defaultSendCommandTimeout applies when a provider's config predates the send_command
+// timeout (a zero value).
+const defaultSendCommandTimeout = 15 * time.Second
+
+// SendCommand sends one command through the plugin under the send_command deadline. An
+// error wrapping sdk.ErrOutcomeUnknown means the plugin may have reached the provider
+// (it crashed, hung or timed out mid-call); any other error means nothing was sent
+// (no running instance, or the plugin's own refusal).
+func (p *Plugin) SendCommand(ctx context.Context, req sdk.CommandRequest) (res sdk.CommandResult, err error) {
+	timeout := func(t config.Timeouts) time.Duration {
+		if t.SendCommand > 0 {
+			return t.SendCommand
+		}
+		return defaultSendCommandTimeout
+	}
+	err = p.call(ctx, "send_command", timeout, func(ctx context.Context, c *grpcplugin.Client) (err error) {
+		res, err = c.SendCommand(ctx, req)
+		return err
+	})
+	return res, err
+}

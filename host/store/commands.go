@@ -1,0 +1,443 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// CommandStatus is a command's place in its lifecycle. "sending" is the dispatcher's
+// lease on the single send a command may get: a lease that expires there becomes
+// unknown, never queued again.
+type CommandStatus string
+
+const (
+	CommandQueued    CommandStatus = "queued"
+	CommandSending   CommandStatus = "sending"
+	CommandSent      CommandStatus = "sent"
+	CommandDelivered CommandStatus = "delivered"
+	CommandSucceeded CommandStatus = "succeeded"
+	CommandFailed    CommandStatus = "failed"
+	CommandExpired   CommandStatus = "expired"
+	CommandCanceled  CommandStatus = "canceled"
+	CommandUnknown   CommandStatus = "unknown"
+)
+
+// Final reports whether nothing more can happen to the command on the host's side.
+func (s CommandStatus) Final() bool {
+	switch s {
+	case CommandSucceeded, CommandFailed, CommandExpired, CommandCanceled:
+		return true
+	}
+	return false
+}
+
+// Command is one write/control command.
+type Command struct {
+	ID               int64         `db:"id"`
+	PublicID         string        `db:"public_id"`
+	PoolID           int64         `db:"pool_id"`
+	EquipmentID      int64         `db:"equipment_id"` // 0 once the equipment is gone
+	DeviceID         int64         `db:"device_id"`
+	AccountID        int64         `db:"account_id"`
+	Provider         string        `db:"provider"`
+	ProviderDeviceID string        `db:"provider_device_id"`
+	Channel          string        `db:"channel"`
+	Command          string        `db:"command"`
+	Params           Details       `db:"params"`
+	Status           CommandStatus `db:"status"`
+	RequestedBy      int64         `db:"requested_by"`
+	IdempotencyKey   string        `db:"idempotency_key"`
+	RequestHash      string        `db:"request_hash"`
+	ProviderRef      string        `db:"provider_ref"`
+	Reason           string        `db:"reason"`
+	Attempts         int           `db:"attempts"`
+	NotBefore        time.Time     `db:"not_before"`
+	ExpiresAt        time.Time     `db:"expires_at"`
+	LeaseOwner       string        `db:"lease_owner"`
+	LeaseToken       string        `db:"lease_token"`
+	LeaseExpiresAt   *time.Time    `db:"lease_expires_at"`
+	DispatchedAt     *time.Time    `db:"dispatched_at"`
+	CreatedAt        time.Time     `db:"created_at"`
+	UpdatedAt        time.Time     `db:"updated_at"`
+	FinishedAt       *time.Time    `db:"finished_at"`
+}
+
+// Lease returns the claim the command was returned under.
+func (c Command) Lease() Lease { return Lease{Owner: c.LeaseOwner, Token: c.LeaseToken} }
+
+const commandColumns = `id, public_id, pool_id, COALESCE(equipment_id, 0) AS equipment_id, device_id, account_id,
+	provider, provider_device_id, channel, command, params, status, COALESCE(requested_by, 0) AS requested_by,
+	COALESCE(idempotency_key, '') AS idempotency_key, request_hash, provider_ref, reason, attempts, not_before,
+	expires_at, COALESCE(lease_owner, '') AS lease_owner, COALESCE(lease_token, '') AS lease_token,
+	lease_expires_at, dispatched_at, created_at, updated_at, finished_at`
+
+// ErrIdempotencyMismatch: the Idempotency-Key was used before with another request.
+var ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
+
+// NewCommand is a validated, authorized command to queue.
+type NewCommand struct {
+	PoolID           int64
+	EquipmentID      int64
+	DeviceID         int64
+	AccountID        int64
+	Provider         string
+	ProviderDeviceID string
+	Channel          string
+	Command          string
+	Params           Details
+	RequestedBy      int64
+	// IdempotencyKey, when set, makes the insert idempotent per user: the same key again
+	// returns the first command (created false) when RequestHash matches, and
+	// ErrIdempotencyMismatch when it does not.
+	IdempotencyKey string
+	RequestHash    string
+	ExpiresAt      time.Time
+}
+
+func newCommandID() (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("command id: %w", err)
+	}
+	return "cmd_" + hex.EncodeToString(b[:]), nil
+}
+
+// CreateCommand queues a command, or returns the one an earlier request with the same
+// idempotency key created (created false).
+func (q queries) CreateCommand(ctx context.Context, n NewCommand) (c Command, created bool, err error) {
+	if n.DeviceID == 0 || n.AccountID == 0 || n.Command == "" || n.ExpiresAt.IsZero() {
+		return Command{}, false, fmt.Errorf("create command: %w: device, account, command and expiry are required", ErrInvalid)
+	}
+	if n.IdempotencyKey != "" {
+		prev, err := q.commandByKey(ctx, n.RequestedBy, n.IdempotencyKey)
+		switch {
+		case err == nil:
+			if prev.RequestHash != n.RequestHash {
+				return Command{}, false, ErrIdempotencyMismatch
+			}
+			return prev, false, nil
+		case !errors.Is(err, ErrNotFound):
+			return Command{}, false, err
+		}
+	}
+	id, err := newCommandID()
+	if err != nil {
+		return Command{}, false, err
+	}
+	params := n.Params
+	if params == nil {
+		params = Details{}
+	}
+	pj, err := jsonValue(params)
+	if err != nil {
+		return Command{}, false, fmt.Errorf("create command: %w", err)
+	}
+	now := q.clock()
+	var key any
+	if n.IdempotencyKey != "" {
+		key = n.IdempotencyKey
+	}
+	err = q.get(ctx, &c, `INSERT INTO commands (public_id, pool_id, equipment_id, device_id, account_id, provider,
+		provider_device_id, channel, command, params, status, requested_by, idempotency_key, request_hash,
+		not_before, expires_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?) RETURNING `+commandColumns,
+		id, n.PoolID, nullID(n.EquipmentID), n.DeviceID, n.AccountID, n.Provider, n.ProviderDeviceID, n.Channel,
+		n.Command, pj, nullID(n.RequestedBy), key, n.RequestHash, now, ts(n.ExpiresAt), now, now)
+	if err != nil {
+		if n.IdempotencyKey != "" && errors.Is(err, ErrConflict) {
+			// A concurrent request with the same key won the insert: answer as it did.
+			prev, gerr := q.commandByKey(ctx, n.RequestedBy, n.IdempotencyKey)
+			if gerr != nil {
+				return Command{}, false, fmt.Errorf("create command: %w", err)
+			}
+			if prev.RequestHash != n.RequestHash {
+				return Command{}, false, ErrIdempotencyMismatch
+			}
+			return prev, false, nil
+		}
+		return Command{}, false, fmt.Errorf("create command: %w", err)
+	}
+	return c, true, nil
+}
+
+func (q queries) commandByKey(ctx context.Context, userID int64, key string) (Command, error) {
+	var c Command
+	if err := q.get(ctx, &c, `SELECT `+commandColumns+` FROM commands WHERE requested_by = ? AND idempotency_key = ?`, userID, key); err != nil {
+		return Command{}, fmt.Errorf("command by idempotency key: %w", err)
+	}
+	return c, nil
+}
+
+// GetCommand returns one of a pool's commands by its public id; another pool's is
+// ErrNotFound.
+func (q queries) GetCommand(ctx context.Context, poolID int64, publicID string) (Command, error) {
+	var c Command
+	if err := q.get(ctx, &c, `SELECT `+commandColumns+` FROM commands WHERE pool_id = ? AND public_id = ?`, poolID, publicID); err != nil {
+		return Command{}, fmt.Errorf("get command: %w", err)
+	}
+	return c, nil
+}
+
+// CommandByPublicID returns a command whatever its pool (workers, tests).
+func (q queries) CommandByPublicID(ctx context.Context, publicID string) (Command, error) {
+	var c Command
+	if err := q.get(ctx, &c, `SELECT `+commandColumns+` FROM commands WHERE public_id = ?`, publicID); err != nil {
+		return Command{}, fmt.Errorf("get command: %w", err)
+	}
+	return c, nil
+}
+
+// CommandFilter narrows ListCommands; zero fields do not filter.
+type CommandFilter struct {
+	PoolID   int64
+	Statuses []CommandStatus
+	Provider string
+	Limit    int // default 100, at most 1000
+}
+
+// ListCommands returns commands, newest first.
+func (q queries) ListCommands(ctx context.Context, f CommandFilter) ([]Command, error) {
+	where, args := "1 = 1", []any{}
+	if f.PoolID != 0 {
+		where += " AND pool_id = ?"
+		args = append(args, f.PoolID)
+	}
+	if f.Provider != "" {
+		where += " AND provider = ?"
+		args = append(args, f.Provider)
+	}
+	if len(f.Statuses) > 0 {
+		where += " AND status IN ("
+		for i, s := range f.Statuses {
+			if i > 0 {
+				where += ", "
+			}
+			where += "?"
+			args = append(args, string(s))
+		}
+		where += ")"
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	args = append(args, limit)
+	var cs []Command
+	if err := q.sel(ctx, &cs, `SELECT `+commandColumns+` FROM commands WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...); err != nil {
+		return nil, fmt.Errorf("list commands: %w", err)
+	}
+	return cs, nil
+}
+
+// CancelCommand cancels a queued command of the pool. ErrConflict when it is no longer
+// queued (it may be on its way: canceling then would be a lie).
+func (q queries) CancelCommand(ctx context.Context, poolID int64, publicID string) (Command, error) {
+	now := q.clock()
+	var c Command
+	err := q.get(ctx, &c, `UPDATE commands SET status = 'canceled', updated_at = ?, finished_at = ?
+		WHERE pool_id = ? AND public_id = ? AND status = 'queued' RETURNING `+commandColumns, now, now, poolID, publicID)
+	if errors.Is(err, ErrNotFound) {
+		if _, gerr := q.GetCommand(ctx, poolID, publicID); gerr != nil {
+			return Command{}, gerr
+		}
+		return Command{}, fmt.Errorf("cancel command: %w: only a queued command can be canceled", ErrConflict)
+	}
+	if err != nil {
+		return Command{}, fmt.Errorf("cancel command: %w", err)
+	}
+	return c, nil
+}
+
+// ExpireCommands moves queued commands past their expiry to expired and returns them.
+func (q queries) ExpireCommands(ctx context.Context) ([]Command, error) {
+	now := q.clock()
+	var cs []Command
+	if err := q.sel(ctx, &cs, `UPDATE commands SET status = 'expired', updated_at = ?, finished_at = ?,
+		reason = 'not sent before its expiry'
+		WHERE status = 'queued' AND expires_at <= ? RETURNING `+commandColumns, now, now, now); err != nil {
+		return nil, fmt.Errorf("expire commands: %w", err)
+	}
+	return cs, nil
+}
+
+// RescueCommands moves commands whose send lease expired (a host that crashed or hung
+// mid-send) to unknown and returns them. Never back to queued: the send may have
+// happened.
+func (q queries) RescueCommands(ctx context.Context) ([]Command, error) {
+	now := q.clock()
+	var cs []Command
+	if err := q.sel(ctx, &cs, `UPDATE commands SET status = 'unknown', updated_at = ?,
+		reason = 'the send was interrupted; its outcome is unknown', lease_owner = NULL, lease_token = NULL,
+		lease_expires_at = NULL
+		WHERE status = 'sending' AND lease_expires_at <= ? RETURNING `+commandColumns, now, now); err != nil {
+		return nil, fmt.Errorf("rescue commands: %w", err)
+	}
+	return cs, nil
+}
+
+// ClaimCommands moves up to limit due commands to sending under a lease for owner. Only
+// the oldest queued command of a device is due, and only when the device has none in
+// flight and none dispatched within minInterval: one at a time per device, in order,
+// rate limited. Concurrent claimers (replicas) never get the same command.
+func (q queries) ClaimCommands(ctx context.Context, owner string, limit int, lease, minInterval time.Duration) ([]Command, error) {
+	if owner == "" || limit <= 0 || lease <= 0 {
+		return nil, fmt.Errorf("claim commands: %w: owner, limit and lease are required", ErrInvalid)
+	}
+	token, err := newLeaseToken()
+	if err != nil {
+		return nil, err
+	}
+	now := q.clock()
+	var cs []Command
+	if err := q.sel(ctx, &cs, q.d.claimCommandsSQL(), owner, token, ts(now.Add(lease)), now, now, now, now,
+		ts(now.Add(-minInterval)), limit); err != nil {
+		return nil, fmt.Errorf("claim commands: %w", err)
+	}
+	return cs, nil
+}
+
+// CommandOutcome is what a send came to.
+type CommandOutcome struct {
+	Status      CommandStatus // sent, delivered, succeeded, failed, unknown, or queued (retry later)
+	ProviderRef string
+	Reason      string
+	RetryAt     time.Time // for queued: not before
+}
+
+// FinishCommand records a claimed command's send outcome, compare-and-set on the lease.
+// ErrLeaseLost when it is no longer sending under this lease (a provider's update
+// arrived first, or the lease was rescued).
+func (q queries) FinishCommand(ctx context.Context, id int64, l Lease, o CommandOutcome) (Command, error) {
+	now := q.clock()
+	notBefore := now
+	if !o.RetryAt.IsZero() {
+		notBefore = ts(o.RetryAt)
+	}
+	var finished *time.Time
+	if o.Status.Final() {
+		finished = &now
+	}
+	var c Command
+	err := q.get(ctx, &c, `UPDATE commands SET status = ?, provider_ref = ?, reason = ?, not_before = ?,
+		updated_at = ?, finished_at = ?, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+		WHERE id = ? AND status = 'sending' AND lease_owner = ? AND lease_token = ? RETURNING `+commandColumns,
+		string(o.Status), o.ProviderRef, o.Reason, notBefore, now, finished, id, l.Owner, l.Token)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Command{}, fmt.Errorf("finish command: %w", ErrLeaseLost)
+		}
+		return Command{}, fmt.Errorf("finish command: %w", err)
+	}
+	return c, nil
+}
+
+// updatableFrom is what a provider's update may move a command from: only forward, and
+// from unknown too (the provider's word settles what the host could not know).
+var updatableFrom = map[CommandStatus][]CommandStatus{
+	CommandDelivered: {CommandSending, CommandSent, CommandUnknown},
+	CommandSucceeded: {CommandSending, CommandSent, CommandDelivered, CommandUnknown},
+	CommandFailed:    {CommandSending, CommandSent, CommandDelivered, CommandUnknown},
+}
+
+// ApplyCommandUpdate applies a provider's update to the command it names, by public id
+// or provider reference, among accountID's commands only: the account whose
+// credential authenticated the update. It returns the command before and after, and
+// ErrNotFound when no command of that account, in a state the update may move, matches.
+func (q queries) ApplyCommandUpdate(ctx context.Context, accountID int64, publicID, providerRef string,
+	status CommandStatus, reason string) (before, after Command, err error) {
+	from, ok := updatableFrom[status]
+	if !ok {
+		return Command{}, Command{}, fmt.Errorf("apply command update: %w: status %q", ErrInvalid, status)
+	}
+	if accountID == 0 || (publicID == "" && providerRef == "") {
+		return Command{}, Command{}, fmt.Errorf("apply command update: %w", ErrNotFound)
+	}
+	match, arg := "public_id = ?", publicID
+	if publicID == "" {
+		match, arg = "provider_ref = ?", providerRef
+	}
+	if err := q.get(ctx, &before, `SELECT `+commandColumns+` FROM commands WHERE account_id = ? AND `+match, accountID, arg); err != nil {
+		return Command{}, Command{}, fmt.Errorf("apply command update: %w", err)
+	}
+	now := q.clock()
+	var finished *time.Time
+	if status.Final() {
+		finished = &now
+	}
+	args := []any{string(status), reason, now, finished, before.ID}
+	in := ""
+	for i, s := range from {
+		if i > 0 {
+			in += ", "
+		}
+		in += "?"
+		args = append(args, string(s))
+	}
+	// A provider's word ends the send lease too: the dispatcher's own finish then finds
+	// the lease lost and keeps the provider's (later, truer) status.
+	err = q.get(ctx, &after, `UPDATE commands SET status = ?, reason = ?, updated_at = ?, finished_at = ?,
+		lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+		WHERE id = ? AND status IN (`+in+`) RETURNING `+commandColumns, args...)
+	if err != nil {
+		return Command{}, Command{}, fmt.Errorf("apply command update: %w", err)
+	}
+	return before, after, nil
+}
+
+// EquipmentBinding is the device (and channel) a piece of equipment commands.
+type EquipmentBinding struct {
+	EquipmentID int64  `db:"id"`
+	DeviceID    int64  `db:"device_id"` // 0: not bound
+	Channel     string `db:"channel"`
+}
+
+// GetEquipmentBinding returns one of a pool's pieces of equipment's binding.
+func (q queries) GetEquipmentBinding(ctx context.Context, poolID, equipmentID int64) (EquipmentBinding, error) {
+	var b EquipmentBinding
+	if err := q.get(ctx, &b, `SELECT id, COALESCE(device_id, 0) AS device_id, channel FROM equipment
+		WHERE pool_id = ? AND id = ?`, poolID, equipmentID); err != nil {
+		return EquipmentBinding{}, fmt.Errorf("get equipment binding: %w", err)
+	}
+	return b, nil
+}
+
+// ListEquipmentBindings returns the bindings of a pool's equipment, by equipment id.
+func (q queries) ListEquipmentBindings(ctx context.Context, poolID int64) (map[int64]EquipmentBinding, error) {
+	var bs []EquipmentBinding
+	if err := q.sel(ctx, &bs, `SELECT id, COALESCE(device_id, 0) AS device_id, channel FROM equipment
+		WHERE pool_id = ?`, poolID); err != nil {
+		return nil, fmt.Errorf("list equipment bindings: %w", err)
+	}
+	out := make(map[int64]EquipmentBinding, len(bs))
+	for _, b := range bs {
+		out[b.EquipmentID] = b
+	}
+	return out, nil
+}
+
+// BindEquipment binds a pool's equipment to a device linked to the same pool (deviceID
+// 0 unbinds). A device not linked to the pool is ErrInvalid.
+func (q queries) BindEquipment(ctx context.Context, poolID, equipmentID, deviceID int64, channel string) (EquipmentBinding, error) {
+	if deviceID != 0 {
+		var n int
+		if err := q.get(ctx, &n, `SELECT COUNT(*) FROM device_pool_links WHERE device_id = ? AND pool_id = ?`, deviceID, poolID); err != nil {
+			return EquipmentBinding{}, fmt.Errorf("bind equipment: %w", err)
+		}
+		if n == 0 {
+			return EquipmentBinding{}, fmt.Errorf("bind equipment: %w: the device is not linked to this pool", ErrInvalid)
+		}
+	} else {
+		channel = ""
+	}
+	var b EquipmentBinding
+	if err := q.get(ctx, &b, `UPDATE equipment SET device_id = ?, channel = ?, updated_at = ? WHERE pool_id = ? AND id = ?
+		RETURNING id, COALESCE(device_id, 0) AS device_id, channel`, nullID(deviceID), channel, q.clock(), poolID, equipmentID); err != nil {
+		return EquipmentBinding{}, fmt.Errorf("bind equipment: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,152 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/store"
+)
+
+func newCommand(f fixture, key, hash string) store.NewCommand {
+	return store.NewCommand{PoolID: f.pool.ID, DeviceID: f.device.ID, AccountID: f.account.ID, Provider: "acme",
+		ProviderDeviceID: f.device.ProviderDeviceID, Command: "pump.set", Params: store.Details{"on": true},
+		RequestedBy: f.user.ID, IdempotencyKey: key, RequestHash: hash, ExpiresAt: time.Date(2025, 6, 1, 12, 10, 0, 0, time.UTC)}
+}
+
+func TestCommandLifecycle(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "cal@x.io")
+		eq, err := e.s.CreateEquipment(ctx, f.pool.ID, "pump", "main pump", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := e.s.BindEquipment(ctx, f.pool.ID, eq.ID, f.device.ID, "2"); err != nil || b.DeviceID != f.device.ID || b.Channel != "2" {
+			t.Fatalf("bind = %+v, %v", b, err)
+		}
+		g := newFixture(t, e, "gil@x.io")
+		if _, err := e.s.BindEquipment(ctx, f.pool.ID, eq.ID, g.device.ID, ""); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("binding another pool's device = %v, want ErrInvalid", err)
+		}
+
+		// Idempotency: same key and hash, same command; other hash, mismatch.
+		c1, created, err := e.s.CreateCommand(ctx, newCommand(f, "k1", "h1"))
+		if err != nil || !created || c1.Status != store.CommandQueued || c1.Params["on"] != true {
+			t.Fatalf("create = %+v %v %v", c1, created, err)
+		}
+		again, created, err := e.s.CreateCommand(ctx, newCommand(f, "k1", "h1"))
+		if err != nil || created || again.PublicID != c1.PublicID {
+			t.Fatalf("same key = %+v %v %v", again, created, err)
+		}
+		if _, _, err := e.s.CreateCommand(ctx, newCommand(f, "k1", "h2")); !errors.Is(err, store.ErrIdempotencyMismatch) {
+			t.Fatalf("same key other body = %v", err)
+		}
+		c2, _, err := e.s.CreateCommand(ctx, newCommand(f, "", "h3"))
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// One in flight per device, in order: c1 first, c2 only after c1 left sending.
+		got, err := e.s.ClaimCommands(ctx, "w1", 10, time.Minute, 0)
+		if err != nil || len(got) != 1 || got[0].ID != c1.ID || got[0].Status != store.CommandSending {
+			t.Fatalf("claim = %+v, %v", got, err)
+		}
+		if more, _ := e.s.ClaimCommands(ctx, "w2", 10, time.Minute, 0); len(more) != 0 {
+			t.Fatalf("claimed a second command of a device in flight: %+v", more)
+		}
+		if _, err := e.s.CancelCommand(ctx, f.pool.ID, c1.PublicID); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("cancel while sending = %v, want ErrConflict", err)
+		}
+		sent, err := e.s.FinishCommand(ctx, got[0].ID, got[0].Lease(), store.CommandOutcome{Status: store.CommandSent, ProviderRef: "ref-1"})
+		if err != nil || sent.Status != store.CommandSent {
+			t.Fatalf("finish = %+v, %v", sent, err)
+		}
+		if _, err := e.s.FinishCommand(ctx, got[0].ID, got[0].Lease(), store.CommandOutcome{Status: store.CommandSent}); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("second finish = %v, want ErrLeaseLost", err)
+		}
+
+		// Updates: only the owning account, only forward.
+		if _, _, err := e.s.ApplyCommandUpdate(ctx, g.account.ID, c1.PublicID, "", store.CommandSucceeded, ""); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another account's update = %v, want ErrNotFound", err)
+		}
+		if _, after, err := e.s.ApplyCommandUpdate(ctx, f.account.ID, "", "ref-1", store.CommandDelivered, ""); err != nil || after.Status != store.CommandDelivered {
+			t.Fatalf("delivered by ref = %+v, %v", after, err)
+		}
+		if _, after, err := e.s.ApplyCommandUpdate(ctx, f.account.ID, c1.PublicID, "", store.CommandSucceeded, ""); err != nil || after.Status != store.CommandSucceeded || after.FinishedAt == nil {
+			t.Fatalf("succeeded = %+v, %v", after, err)
+		}
+		if _, _, err := e.s.ApplyCommandUpdate(ctx, f.account.ID, c1.PublicID, "", store.CommandFailed, "late"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("failed after succeeded = %v, want ErrNotFound", err)
+		}
+
+		// Cancel while queued; a canceled command is never claimed.
+		if cc, err := e.s.CancelCommand(ctx, f.pool.ID, c2.PublicID); err != nil || cc.Status != store.CommandCanceled {
+			t.Fatalf("cancel = %+v, %v", cc, err)
+		}
+		if more, _ := e.s.ClaimCommands(ctx, "w1", 10, time.Minute, 0); len(more) != 0 {
+			t.Fatalf("claimed a canceled command: %+v", more)
+		}
+
+		// Expiry: a queued command past its expiry is expired, never claimed.
+		c3, _, _ := e.s.CreateCommand(ctx, newCommand(f, "", "h4"))
+		e.clock.Advance(11 * time.Minute)
+		if more, _ := e.s.ClaimCommands(ctx, "w1", 10, time.Minute, 0); len(more) != 0 {
+			t.Fatalf("claimed an expired command: %+v", more)
+		}
+		exp, err := e.s.ExpireCommands(ctx)
+		if err != nil || len(exp) != 1 || exp[0].ID != c3.ID || exp[0].Status != store.CommandExpired {
+			t.Fatalf("expire = %+v, %v", exp, err)
+		}
+
+		// A send lease that runs out becomes unknown, never queued.
+		n := newCommand(f, "", "h5")
+		n.ExpiresAt = e.clock.Now().Add(time.Hour)
+		c4, _, _ := e.s.CreateCommand(ctx, n)
+		got, _ = e.s.ClaimCommands(ctx, "w1", 10, time.Minute, 0)
+		if len(got) != 1 || got[0].ID != c4.ID {
+			t.Fatalf("claim c4 = %+v", got)
+		}
+		e.clock.Advance(2 * time.Minute)
+		resc, err := e.s.RescueCommands(ctx)
+		if err != nil || len(resc) != 1 || resc[0].Status != store.CommandUnknown {
+			t.Fatalf("rescue = %+v, %v", resc, err)
+		}
+		if more, _ := e.s.ClaimCommands(ctx, "w1", 10, time.Minute, 0); len(more) != 0 {
+			t.Fatalf("claimed an unknown command: %+v", more)
+		}
+		list, err := e.s.ListCommands(ctx, store.CommandFilter{PoolID: f.pool.ID, Statuses: []store.CommandStatus{store.CommandUnknown}})
+		if err != nil || len(list) != 1 || list[0].ID != c4.ID {
+			t.Fatalf("list unknown = %+v, %v", list, err)
+		}
+	})
+}
+
+func TestCommandRateLimit(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "rae@x.io")
+		for i := range 2 {
+			n := newCommand(f, "", "h")
+			n.ExpiresAt = e.clock.Now().Add(time.Hour)
+			if _, _, err := e.s.CreateCommand(ctx, n); err != nil {
+				t.Fatal(i, err)
+			}
+		}
+		got, _ := e.s.ClaimCommands(ctx, "w", 10, time.Minute, 5*time.Second)
+		if len(got) != 1 {
+			t.Fatalf("claim = %+v", got)
+		}
+		if _, err := e.s.FinishCommand(ctx, got[0].ID, got[0].Lease(), store.CommandOutcome{Status: store.CommandSent}); err != nil {
+			t.Fatal(err)
+		}
+		if more, _ := e.s.ClaimCommands(ctx, "w", 10, time.Minute, 5*time.Second); len(more) != 0 {
+			t.Fatalf("claimed within the device's rate limit: %+v", more)
+		}
+		e.clock.Advance(6 * time.Second)
+		if more, _ := e.s.ClaimCommands(ctx, "w", 10, time.Minute, 5*time.Second); len(more) != 1 {
+			t.Fatalf("claim after the interval = %+v", more)
+		}
+	})
+}
