@@ -67,7 +67,7 @@ var readSpec = sync.OnceValues(func() (specIndex, error) { return parseSpec(Spec
 
 var (
 	specRef    = regexp.MustCompile(`\{\$ref: "#/components/parameters/([A-Za-z0-9_]+)"\}`)
-	specInline = regexp.MustCompile(`\{name: ([A-Za-z0-9_]+), in: ([a-z]+)\b`)
+	specInline = regexp.MustCompile(`\{name: ([A-Za-z0-9_-]+), in: ([a-z]+)\b`)
 )
 
 // specParam is one parameter as written: inline (name, in) or a reference.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"maps"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -47,6 +48,8 @@ type Adapter struct {
 
 	mu  sync.RWMutex
 	cfg *config
+	// http sends downlinks; nil is http.DefaultClient (tests may set one).
+	http *http.Client
 }
 
 // config is the validated form of ConfigureRequest.
@@ -59,6 +62,8 @@ type config struct {
 	keepSimulated  bool
 	rssi           bool
 	fleet          declared.Fleet // the operator's own devices
+	serverURL      string         // downlinks; "" when commands are not configured
+	ports          map[string]int // command → FPort
 }
 
 // New returns the adapter, usable with defaults until Configure says otherwise.
@@ -73,7 +78,8 @@ func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 		ID:              ID,
 		Version:         Version,
 		ProtocolVersion: sdk.ProtocolVersion,
-		Capabilities:    sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true},
+		Capabilities:    sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true, Write: true},
+		Commands:        supportedCommands,
 		Settings: append([]sdk.Option{
 			{Key: SettingAuthHeader, Default: "Authorization", Help: "The header TTN's webhook sends the secret in."},
 			{Key: SettingAuthScheme, Help: `The scheme before the secret; "Bearer" when the header is Authorization, none otherwise.`},
@@ -83,10 +89,10 @@ func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 			{Key: SettingSimulated, Default: "skip", Help: "Simulated uplinks: skip, or keep them marked suspect."},
 			{Key: SettingRSSI, Type: sdk.OptionBool, Default: "false", Help: "Also store the gateway RSSI as a reading."},
 			{Key: SecretWebhookSecret, Secret: true, Help: "The provider-level secret; without it only account URLs work."},
-		}, declared.FleetSettings()...),
-		ConnectInputs: append([]sdk.Option{
+		}, append(declared.FleetSettings(), commandSettings()...)...),
+		ConnectInputs: append(append([]sdk.Option{
 			{Key: InputName, Help: "A name for this endpoint."},
-		}, declared.Inputs()...),
+		}, declared.Inputs()...), commandInputs()...),
 	}, nil
 }
 
@@ -169,6 +175,10 @@ func parseConfig(req sdk.ConfigureRequest) (*config, error) {
 	if cfg.fleet, err = declared.NewFleet(req); err != nil {
 		return nil, err
 	}
+	cfg.serverURL = strings.TrimRight(strings.TrimSpace(s[SettingServerURL]), "/")
+	if cfg.ports, err = parsePorts(s[SettingCommandPorts]); err != nil {
+		return nil, sdk.InvalidInput("setting %s: %v", SettingCommandPorts, err)
+	}
 	return cfg, nil
 }
 
@@ -197,6 +207,9 @@ func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.Connec
 		// URL-safe base64 without padding: pasted into the stack's header field as is.
 		SecretWebhookSecret: base64.RawURLEncoding.EncodeToString(secret),
 		declared.Key:        declared.Join(devices),
+	}
+	if err := linkInputs(req.Input, creds); err != nil {
+		return sdk.ConnectResult{}, err
 	}
 	if mark, ok := a.fleetOf().Admit(req.Input); ok {
 		maps.Copy(creds, mark)

@@ -63,7 +63,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true}
+	want := sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true, Write: true}
 	if d.ID != "ttn" || d.ProtocolVersion != sdk.ProtocolVersion || !reflect.DeepEqual(d.Capabilities, want) {
 		t.Errorf("description %+v", d)
 	}

@@ -47,7 +47,9 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 	res := sdk.WebhookResult{DeliveryID: deliveryID(msg.CorrelationIDs)}
 	up := msg.UplinkMessage
 	if up == nil {
-		return res, nil // join, downlink ack, location…: nothing measured
+		// join, location…: nothing measured; downlink_* messages advance commands.
+		res.CommandUpdates = commandUpdates(req.Body)
+		return res, nil
 	}
 	if msg.Simulated && !cfg.keepSimulated {
 		return res, nil
