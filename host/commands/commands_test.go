@@ -89,6 +89,7 @@ type env struct {
 	srv    *httptest.Server
 	svc    *commands.Service
 	rec    *audit.Recorder
+	kr     *credentials.Keyring
 	prov   providers
 	send   *sender
 	owner  user
@@ -115,7 +116,7 @@ func newEnv(t *testing.T, dbURL string) *env {
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, url: dbURL, st: st, send: &sender{}, prov: providers{"relay": {
+	e := &env{t: t, url: dbURL, st: st, kr: kr, send: &sender{}, prov: providers{"relay": {
 		cfg:  config.Provider{ID: "relay", Enabled: true, Stage: config.StageGA, Access: config.AccessReadWrite, Commands: []string{"pump.set"}},
 		desc: sdk.Description{ID: "relay", Capabilities: sdk.Capabilities{Write: true}, Commands: []string{"pump.set", "light.set"}},
 	}}}

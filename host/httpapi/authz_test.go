@@ -185,6 +185,29 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"DELETE /v1/pools/{poolId}/equipment/{equipmentId}", func(f fixture) req {
 			return req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/equipment/%d", f.pool, f.equip)}
 		}, expect(401, 404, 403, 204, 404, 204)},
+		{"GET /v1/pools/{poolId}/equipment/{equipmentId}/device", func(f fixture) req {
+			return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/equipment/%d/device", f.pool, f.equip)}
+		}, expect(401, 404, 200, 200, 404, 200)},
+		{"PUT /v1/pools/{poolId}/equipment/{equipmentId}/device", func(f fixture) req {
+			return req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/equipment/%d/device", f.pool, f.equip), body: map[string]any{"deviceId": f.device}}
+		}, expect(401, 404, 403, 200, 404, 200)},
+		{"DELETE /v1/pools/{poolId}/equipment/{equipmentId}/device", func(f fixture) req {
+			return req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/equipment/%d/device", f.pool, f.equip)}
+		}, expect(401, 404, 403, 204, 404, 204)},
+		// The fixture's equipment is bound to no device: members who may command get 409.
+		{"POST /v1/pools/{poolId}/equipment/{equipmentId}/commands", func(f fixture) req {
+			return req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/equipment/%d/commands", f.pool, f.equip),
+				body: map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}}
+		}, expect(401, 404, 403, 409, 404, 409)},
+		{"GET /v1/pools/{poolId}/commands", func(f fixture) req {
+			return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/commands", f.pool)}
+		}, expect(401, 404, 200, 200, 404, 200)},
+		{"GET /v1/pools/{poolId}/commands/{commandId}", func(f fixture) req {
+			return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/commands/cmd_none", f.pool)}
+		}, expect(401, 404, 404, 404, 404, 404)},
+		{"POST /v1/pools/{poolId}/commands/{commandId}/cancel", func(f fixture) req {
+			return req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/commands/cmd_none/cancel", f.pool)}
+		}, expect(401, 404, 403, 404, 404, 404)},
 		{"GET /v1/providers", func(fixture) req { return req{method: "GET", path: "/v1/providers"} }, users(200)},
 		{"POST /v1/providers/{provider}/connect", func(fixture) req {
 			return req{method: "POST", path: "/v1/providers/generic/connect", body: map[string]any{"input": map[string]string{"devices": "x"}}}

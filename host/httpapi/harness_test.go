@@ -23,6 +23,7 @@ import (
 	"github.com/poolhost/poolhost/examples/provider-template/acmetest"
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/commands"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/credentials"
@@ -200,6 +201,7 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 	e.handler = httpapi.New(httpapi.Deps{
 		Logger: log, Registry: reg, HTTP: noRateLimit(cfg.HTTP),
 		Auth: userSvc, Pools: poolSvc, Connect: e.connect, Users: userSvc,
+		Commands: commands.New(e.st, poolSvc, commands.ManagerPlugins(e.mgr), rec, commands.Config{}, nil),
 		Ready: []httpapi.ReadyCheck{
 			{Name: "database", Check: e.st.Ping},
 			{Name: "migrations", Check: e.st.Verify},

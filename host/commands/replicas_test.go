@@ -1,0 +1,122 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/commands"
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/internal/pgtest"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// orderedSender records, per device, the order commands reached it, and fails the test
+// if two sends to one device overlap.
+type orderedSender struct {
+	t        *testing.T
+	mu       sync.Mutex
+	sends    map[string]int
+	order    map[string][]string
+	inFlight map[string]bool
+}
+
+func (s *orderedSender) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
+	s.mu.Lock()
+	if s.inFlight[req.ProviderDeviceID] {
+		s.t.Errorf("two sends in flight to %s", req.ProviderDeviceID)
+	}
+	s.inFlight[req.ProviderDeviceID] = true
+	s.sends[req.CommandID]++
+	s.order[req.ProviderDeviceID] = append(s.order[req.ProviderDeviceID], req.CommandID)
+	s.mu.Unlock()
+	// Give a second send to the same device the chance to overlap, were it possible.
+	time.Sleep(time.Millisecond)
+	s.mu.Lock()
+	s.inFlight[req.ProviderDeviceID] = false
+	s.mu.Unlock()
+	return sdk.CommandResult{Status: sdk.CommandSent}, nil
+}
+
+type oneSender struct{ s commands.Sender }
+
+func (o oneSender) Sender(string) (commands.Sender, error) { return o.s, nil }
+
+// TestTwoReplicasSendEachCommandOnce runs two dispatchers, each with its own connection
+// pool, on one PostgreSQL: 200 commands over 20 devices are each pushed exactly once, one
+// at a time per device, in the order they were queued.
+func TestTwoReplicasSendEachCommandOnce(t *testing.T) {
+	dbURL := pgtest.NewDatabase(t)
+	e := newEnv(t, dbURL)
+	e.bind()
+	ctx := context.Background()
+	a, err := e.st.GetAccount(ctx, e.device.AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var devices []store.UpsertedDevice
+	for i := range 20 {
+		ds, err := e.st.UpsertDevices(ctx, a.ID, []store.NewDevice{{ProviderDeviceID: fmt.Sprintf("relay-%02d", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		devices = append(devices, ds[0])
+	}
+	queued := map[string][]string{} // device -> command ids in queue order
+	for i := range 200 {
+		d := devices[i%20]
+		c, _, err := e.st.CreateCommand(ctx, store.NewCommand{PoolID: e.pool, DeviceID: d.ID, AccountID: a.ID, Provider: "relay",
+			ProviderDeviceID: d.ProviderDeviceID, Command: "pump.set", Params: store.Details{"on": i%2 == 0},
+			ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queued[d.ProviderDeviceID] = append(queued[d.ProviderDeviceID], c.PublicID)
+	}
+	snd := &orderedSender{t: t, sends: map[string]int{}, order: map[string][]string{}, inFlight: map[string]bool{}}
+	var wg sync.WaitGroup
+	for r := range 2 {
+		st, err := store.Open(ctx, dbURL, store.WithCipher(e.kr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		d := commands.NewDispatcher(st, oneSender{snd}, e.rec, nil, nil, commands.DispatcherConfig{
+			CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 7}, Owner: fmt.Sprintf("replica-%d", r)})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				snd.mu.Lock()
+				n := len(snd.sends)
+				snd.mu.Unlock()
+				if n == 200 {
+					return
+				}
+				if _, err := d.Tick(ctx); err != nil {
+					t.Errorf("replica %d: %v", r, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for id, n := range snd.sends {
+		if n != 1 {
+			t.Errorf("command %s pushed %d times", id, n)
+		}
+	}
+	for dev, want := range queued {
+		got := snd.order[dev]
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("device %s got %v, want queue order %v", dev, got, want)
+		}
+	}
+	sent, _ := e.st.ListCommands(ctx, store.CommandFilter{PoolID: e.pool, Statuses: []store.CommandStatus{store.CommandSent}, Limit: 1000})
+	if len(sent) != 200 {
+		t.Errorf("%d commands sent, want 200", len(sent))
+	}
+}
