@@ -11,7 +11,7 @@ import (
 
 // Commander is implemented by adapters that can send write/control commands to devices.
 // It is optional: the host only calls it for providers whose description sets
-// Capabilities.Write and lists the command in Description.Commands, whose operator set
+// Capabilities.Write and lists the command in Capabilities.Commands, whose operator set
 // access = "read-write" and approved the command, and for users allowed to command the
 // pool. Params arrive validated by [command.Validate].
 //

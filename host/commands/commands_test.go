@@ -118,7 +118,7 @@ func newEnv(t *testing.T, dbURL string) *env {
 	}
 	e := &env{t: t, url: dbURL, st: st, kr: kr, send: &sender{}, prov: providers{"relay": {
 		cfg:  config.Provider{ID: "relay", Enabled: true, Stage: config.StageGA, Access: config.AccessReadWrite, Commands: []string{"pump.set"}},
-		desc: sdk.Description{ID: "relay", Capabilities: sdk.Capabilities{Write: true}, Commands: []string{"pump.set", "light.set"}},
+		desc: sdk.Description{ID: "relay", Capabilities: sdk.Capabilities{Write: true, Commands: []string{"pump.set", "light.set"}}},
 	}}}
 	e.rec = audit.NewRecorder(audit.StoreWriter(st), nil)
 	poolSvc := pools.New(st, e.rec)

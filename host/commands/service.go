@@ -301,7 +301,7 @@ func (s *Service) approval(provider, name string, a auth.Actor) string {
 		return "provider " + provider + " is in pilot and you are not a pilot user"
 	}
 	d, ok := p.Description()
-	if !ok || !d.Capabilities.Write || !slices.Contains(d.Commands, name) {
+	if !ok || !d.Capabilities.Write || !slices.Contains(d.Capabilities.Commands, name) {
 		return "provider " + provider + "'s plugin does not offer " + name
 	}
 	return ""

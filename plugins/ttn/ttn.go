@@ -78,8 +78,8 @@ func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 		ID:              ID,
 		Version:         Version,
 		ProtocolVersion: sdk.ProtocolVersion,
-		Capabilities:    sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true, Write: true},
-		Commands:        supportedCommands,
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true, Write: true,
+			Commands: supportedCommands},
 		Settings: append([]sdk.Option{
 			{Key: SettingAuthHeader, Default: "Authorization", Help: "The header TTN's webhook sends the secret in."},
 			{Key: SettingAuthScheme, Help: `The scheme before the secret; "Bearer" when the header is Authorization, none otherwise.`},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/poolhost/poolhost/plugins/ttn"
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/command"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
 	"github.com/poolhost/poolhost/sdk/sdktest"
 )
@@ -63,7 +64,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true, Write: true}
+	want := sdk.Capabilities{Connect: sdk.ConnectWebhookSecret, Webhook: true, Write: true, Commands: command.Names()}
 	if d.ID != "ttn" || d.ProtocolVersion != sdk.ProtocolVersion || !reflect.DeepEqual(d.Capabilities, want) {
 		t.Errorf("description %+v", d)
 	}

@@ -24,7 +24,7 @@ type commandAdapter struct {
 
 func (a *commandAdapter) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{ID: "cmd", ProtocolVersion: sdk.ProtocolVersion,
-		Capabilities: sdk.Capabilities{Connect: sdk.ConnectAPIKey, Write: true}, Commands: []string{command.PumpSet}}, nil
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectAPIKey, Write: true, Commands: []string{command.PumpSet}}}, nil
 }
 func (a *commandAdapter) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
 func (a *commandAdapter) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
@@ -53,8 +53,8 @@ func TestSendCommandRoundTrip(t *testing.T) {
 		t.Fatalf("adapter got %+v, want %+v", *a.got, req)
 	}
 	d, err := c.Describe(context.Background())
-	if err != nil || !reflect.DeepEqual(d.Commands, []string{command.PumpSet}) {
-		t.Fatalf("Describe commands = %v, %v", d.Commands, err)
+	if err != nil || !reflect.DeepEqual(d.Capabilities.Commands, []string{command.PumpSet}) {
+		t.Fatalf("Describe commands = %v, %v", d.Capabilities.Commands, err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // host never resends what may have reached a device and never gives up on what surely
 // did not.
 func (k *checker) commandsChecks(d sdk.Description, f Fixtures) []Result {
-	if !d.Capabilities.Write && len(d.Commands) == 0 {
+	if !d.Capabilities.Write && len(d.Capabilities.Commands) == 0 {
 		return []Result{{Check: "commands", Skipped: "the plugin does not declare write capability"}}
 	}
 	out := []Result{commandsDeclaredCheck(d)}
@@ -78,19 +78,19 @@ func commandsDeclaredCheck(d sdk.Description) Result {
 	if !d.Capabilities.Write {
 		errs = append(errs, errors.New("commands are listed but Capabilities.Write is not set"))
 	}
-	if len(d.Commands) == 0 {
+	if len(d.Capabilities.Commands) == 0 {
 		errs = append(errs, errors.New("Capabilities.Write is set but no Commands are listed; the host cannot approve any"))
 	}
-	for i, name := range d.Commands {
+	for i, name := range d.Capabilities.Commands {
 		if _, ok := command.Lookup(name); !ok {
 			errs = append(errs, fmt.Errorf("command %q is not in the vocabulary (sdk/command: %v)", name, command.Names()))
 		}
-		if slices.Index(d.Commands, name) != i {
+		if slices.Index(d.Capabilities.Commands, name) != i {
 			errs = append(errs, fmt.Errorf("command %q is listed twice", name))
 		}
 	}
 	r.Err = errors.Join(errs...)
-	r.Detail = fmt.Sprintf("%d command(s)", len(d.Commands))
+	r.Detail = fmt.Sprintf("%d command(s)", len(d.Capabilities.Commands))
 	return r
 }
 

@@ -19,7 +19,7 @@ type writer struct {
 
 func (w writer) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{ID: "writer", Version: "1", ProtocolVersion: sdk.ProtocolVersion,
-		Capabilities: sdk.Capabilities{Connect: sdk.ConnectAPIKey, Write: true}, Commands: w.commands}, nil
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectAPIKey, Write: true, Commands: w.commands}}, nil
 }
 func (writer) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
 func (w writer) SendCommand(context.Context, sdk.CommandRequest) (sdk.CommandResult, error) {
