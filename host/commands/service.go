@@ -343,6 +343,27 @@ func (s *Service) List(ctx context.Context, a auth.Actor, poolID int64, statuses
 	return out, nil
 }
 
+// Recent lists commands across pools, newest first, for operators (the console's
+// Commands page). Admins only.
+func (s *Service) Recent(ctx context.Context, a auth.Actor, statuses []string, provider string, limit int) ([]Command, error) {
+	if !a.Admin {
+		return nil, host.Errorf(host.EFORBIDDEN, "operators only")
+	}
+	f := store.CommandFilter{Provider: provider, Limit: limit}
+	for _, st := range statuses {
+		f.Statuses = append(f.Statuses, store.CommandStatus(st))
+	}
+	cs, err := s.st.ListCommands(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Command, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, View(c))
+	}
+	return out, nil
+}
+
 // Get returns one of a pool's commands. Any member.
 func (s *Service) Get(ctx context.Context, a auth.Actor, poolID int64, id string) (Command, error) {
 	if _, err := s.pools.Require(ctx, a, poolID, pools.Viewer); err != nil {

@@ -80,6 +80,8 @@ type Deps struct {
 	Providers Providers
 	Failures  Failures
 	Activity  Activity
+	// Commands, when set, backs the Commands page (recent, unknown, failed).
+	Commands Commands
 	// ProviderIDs are the configured providers, for filters and the overview.
 	ProviderIDs func() []string
 	Logger      hclog.Logger
@@ -150,6 +152,7 @@ func New(d Deps, c Config) *Console {
 	mux.Handle("POST /ui/failures/{id}/discard", con.authed(con.discard))
 	mux.Handle("GET /ui/accounts", con.authed(con.accounts))
 	mux.Handle("GET /ui/audit", con.authed(con.auditTrail))
+	mux.Handle("GET /ui/commands", con.authed(con.commandList))
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		con.renderError(w, r, host.Errorf(host.ENOTFOUND, "there is no console page at %s", r.URL.Path))
 	})

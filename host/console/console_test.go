@@ -15,10 +15,13 @@ import (
 
 	"github.com/poolhost/poolhost/host/activity"
 	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/commands"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/console"
+	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/failures"
+	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/users"
 )
@@ -43,7 +46,9 @@ func newEnv(t *testing.T, publicURL string) *env {
 func newEnvWith(t *testing.T, publicURL string, clients console.Clients) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
+	key, _ := credentials.GenerateKey()
+	kr, _ := credentials.NewKeyring(key)
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"), store.WithCipher(kr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +86,7 @@ func newEnvWith(t *testing.T, publicURL string, clients console.Clients) *env {
 		Activity:    activity.New(st),
 		ProviderIDs: func() []string { return []string{"acme"} },
 		Clients:     clients,
+		Commands:    commands.New(st, pools.New(st, rec), nil, rec, commands.Config{}, nil),
 	}, console.Config{PublicURL: publicURL})
 	e.srv = httptest.NewServer(con)
 	t.Cleanup(e.srv.Close)

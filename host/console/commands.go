@@ -1,0 +1,51 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/commands"
+)
+
+// Commands lists write/control commands across pools for operators: *commands.Service.
+type Commands interface {
+	Recent(ctx context.Context, a auth.Actor, statuses []string, provider string, limit int) ([]commands.Command, error)
+}
+
+// commandViews are the Commands page's tabs: recent (every status), unknown (the sends
+// whose outcome nobody knows: someone should look at the device) and failed.
+var commandViews = map[string][]string{"recent": nil, "unknown": {"unknown"}, "failed": {"failed", "expired"}}
+
+func (c *Console) commandList(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
+	if c.d.Commands == nil {
+		return host.Errorf(host.EUNAVAILABLE, "commands are not wired in this host")
+	}
+	q := r.URL.Query()
+	tab := q.Get("view")
+	if tab == "" {
+		tab = "recent"
+	}
+	statuses, ok := commandViews[tab]
+	if !ok {
+		return host.Errorf(host.EINVALID, "view must be recent, unknown or failed")
+	}
+	provider := q.Get("provider")
+	if provider != "" && !slices.Contains(c.d.ProviderIDs(), provider) {
+		return host.Errorf(host.EINVALID, "no such provider %q", provider)
+	}
+	list, err := c.d.Commands.Recent(r.Context(), a, statuses, provider, 100)
+	if err != nil {
+		return err
+	}
+	c.render(w, r, http.StatusOK, "commands", view{Title: "Commands", Nav: "commands", Actor: a,
+		Data: struct {
+			View      string
+			Provider  string
+			Providers []string
+			Commands  []commands.Command
+		}{tab, provider, c.providerChoices(provider), list}})
+	return nil
+}
