@@ -83,7 +83,7 @@ type senders struct{ s *sender }
 func (ss senders) Sender(string) (commands.Sender, error) { return ss.s, nil }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	st     *store.Store
 	srv    *httptest.Server
@@ -103,7 +103,7 @@ type user struct {
 	token string
 }
 
-func newEnv(t *testing.T, dbURL string) *env {
+func newEnv(t testing.TB, dbURL string) *env {
 	t.Helper()
 	ctx := context.Background()
 	key, _ := credentials.GenerateKey()
