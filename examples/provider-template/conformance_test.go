@@ -10,6 +10,7 @@ import (
 	"github.com/poolhost/poolhost/examples/provider-template"
 	"github.com/poolhost/poolhost/examples/provider-template/acmetest"
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/command"
 	"github.com/poolhost/poolhost/sdk/sdktest"
 )
 
@@ -83,6 +84,27 @@ func TestConformance(t *testing.T) {
 		acct := linkedAccount(t, c, fake)
 		fake.ExpireAccessTokens()
 		return sdktest.RefreshCall{Poll: &sdk.PollRequest{Account: acct}}, nil
+	}
+	// Write/control: the same pump command accepted, refused for a device Acme does not
+	// know, and refused for an account whose tokens Acme no longer honours.
+	linker := sdktest.Connect(t, template.New())
+	if err := linker.Configure(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	acct := linkedAccount(t, linker, fake)
+	pump := sdk.CommandRequest{Account: acct, ProviderDeviceID: "dev-1", Command: command.PumpSet,
+		Params: command.Params{"on": true}, CommandID: "cmd_conformance"}
+	// Each case its own account: Acme rotates refresh tokens, so two calls refreshing
+	// the same pair would lock the second out.
+	unknown := pump
+	unknown.Account = linkedAccount(t, linker, fake)
+	unknown.ProviderDeviceID = "no-such-device"
+	revoked := pump
+	revoked.Account = sdk.Account{ID: "9", Credentials: sdk.Credentials{"access_token": "dead", "refresh_token": "dead"}}
+	fx.Commands = []sdktest.CommandCase{
+		{Name: "accepted", Request: pump, Want: "sent"},
+		{Name: "unknown-device", Request: unknown, Want: "permanent"},
+		{Name: "revoked-tokens", Request: revoked, Want: "unauthorized"},
 	}
 	sdktest.Run(t, template.New(), fx)
 }

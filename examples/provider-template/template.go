@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/command"
 	"github.com/poolhost/poolhost/sdk/signature"
 )
 
@@ -92,6 +93,9 @@ func (a *Adapter) Describe(context.Context) (sdk.Description, error) {
 			MinPollInterval: MinPollInterval,
 			// Where the signature travels: the conformance kit puts garbage there.
 			SignatureHeaders: signature.StandardWebhooksHeaders,
+			// Write/control (command.go): only sent when the operator approves them.
+			Write:    true,
+			Commands: []string{command.PumpSet},
 		},
 		// Declare every key you read: the host then refuses a typo in the operator's
 		// config at start, fills in defaults, and lists connect inputs to apps.

@@ -70,6 +70,7 @@ type Server struct {
 	readings   map[string][]Reading // device id → readings in arrival order
 	failNext   []int                // statuses the next API calls answer with
 	requests   map[string]int       // "METHOD /path" → count
+	commands   []Command            // accepted commands (commands.go)
 	pageLimit  int
 }
 
@@ -105,6 +106,7 @@ func NewServer() *Server {
 	mux.HandleFunc("GET /api/me", s.api(s.handleMe))
 	mux.HandleFunc("GET /api/devices", s.api(s.handleDevices))
 	mux.HandleFunc("GET /api/devices/{id}/readings", s.api(s.handleReadings))
+	mux.HandleFunc("POST /api/devices/{id}/commands", s.api(s.handleCommand))
 	s.srv = httptest.NewServer(s.count(mux))
 	s.URL = s.srv.URL
 	return s
