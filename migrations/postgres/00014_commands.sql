@@ -48,10 +48,10 @@ CREATE INDEX commands_account_ref_idx ON commands (account_id, provider_ref);
 -- The database's own guard for "one command in flight per device".
 CREATE UNIQUE INDEX commands_one_sending_idx ON commands (device_id) WHERE status = 'sending';
 -- Additive (new table, nullable column): the previous binary keeps working.
-INSERT INTO schema_compat (version, compatible_with_previous) VALUES (13, TRUE);
+INSERT INTO schema_compat (version, compatible_with_previous) VALUES (14, TRUE);
 
 -- +goose Down
-DELETE FROM schema_compat WHERE version = 13;
+DELETE FROM schema_compat WHERE version = 14;
 DROP TABLE commands;
 ALTER TABLE equipment DROP COLUMN channel;
 ALTER TABLE equipment DROP COLUMN device_id;

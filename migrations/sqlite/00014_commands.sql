@@ -44,10 +44,10 @@ CREATE INDEX commands_device_idx ON commands (device_id, id);
 CREATE INDEX commands_pool_idx ON commands (pool_id, id);
 CREATE INDEX commands_account_ref_idx ON commands (account_id, provider_ref);
 CREATE UNIQUE INDEX commands_one_sending_idx ON commands (device_id) WHERE status = 'sending';
-INSERT INTO schema_compat (version, compatible_with_previous) VALUES (13, 1);
+INSERT INTO schema_compat (version, compatible_with_previous) VALUES (14, 1);
 
 -- +goose Down
-DELETE FROM schema_compat WHERE version = 13;
+DELETE FROM schema_compat WHERE version = 14;
 DROP TABLE commands;
 ALTER TABLE equipment DROP COLUMN channel;
 ALTER TABLE equipment DROP COLUMN device_id;
