@@ -47,6 +47,14 @@ type Adapter interface {
 	DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error)
 }
 
+// Subscriber is the optional part of a provider's plugin that registers an account's own
+// webhook URL with the provider's cloud (sdk.Subscriber). The plugin manager's handles
+// implement it whatever the plugin does; a plugin without it answers KindUnsupported.
+type Subscriber interface {
+	Subscribe(ctx context.Context, req sdk.SubscribeRequest) error
+	Unsubscribe(ctx context.Context, req sdk.SubscribeRequest) error
+}
+
 // PluginState is the supervision state of one provider's plugin.
 type PluginState struct {
 	State     string
@@ -86,6 +94,7 @@ type Store interface {
 	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
 	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
 	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
+	SetSubscriptionError(ctx context.Context, accountID int64, msg string) error
 	DisconnectAccount(ctx context.Context, accountID int64) (store.DisconnectResult, error)
 	ListProviderAccounts(ctx context.Context, provider string, status store.AccountStatus) ([]store.Account, error)
 	UpsertDevices(ctx context.Context, accountID int64, devices []store.NewDevice) ([]store.UpsertedDevice, error)
@@ -187,6 +196,10 @@ type Account struct {
 	// its connect kind, for the user to enter in the provider's console or for the
 	// plugin to register with the provider's cloud.
 	WebhookURL string `json:"webhookUrl,omitempty"`
+	// SubscriptionError says why the plugin could not register WebhookURL with the
+	// provider's cloud (sdk.Subscriber); the host tries again at the account's next
+	// discovery. Absent when registered, or when there is nothing to register.
+	SubscriptionError string `json:"subscriptionError,omitempty"`
 }
 
 // Device is a discovered provider device, with the pool it feeds when linked.
@@ -293,7 +306,7 @@ type ProviderStatus struct {
 
 func accountOf(a store.Account) Account {
 	return Account{ID: a.ID, Provider: a.Provider, ExternalAccountID: a.ExternalAccountID,
-		DisplayName: a.DisplayName, Status: string(a.Status), CreatedAt: a.CreatedAt}
+		DisplayName: a.DisplayName, Status: string(a.Status), CreatedAt: a.CreatedAt, SubscriptionError: a.SubscriptionError}
 }
 
 func deviceOf(d store.Device) Device {
@@ -499,7 +512,7 @@ func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, in
 	case desc.Capabilities.Connect == sdk.ConnectOAuth2 && res.AuthorizeURL != "":
 		return ConnectResult{AuthorizeURL: res.AuthorizeURL, ProviderWebhookURL: s.providerWebhookURL(pc, desc)}, nil
 	case desc.Capabilities.Connect != sdk.ConnectOAuth2 && res.Linkage != nil:
-		acct, err := s.link(ctx, a, a.UserID, provider, *res.Linkage)
+		acct, err := s.link(ctx, a, a.UserID, provider, ad, *res.Linkage)
 		if err != nil {
 			return ConnectResult{}, err
 		}
@@ -517,7 +530,9 @@ func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, in
 }
 
 // link stores a linkage and audits it.
-func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider string, l sdk.Linkage) (Account, error) {
+// An account with its own webhook URL is then subscribed (see subscribe); a failure
+// there does not undo the link, it is shown on the account.
+func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider string, ad Adapter, l sdk.Linkage) (Account, error) {
 	if l.ExternalAccountID == "" {
 		s.log.Error("plugin linkage without external account id", "provider", provider)
 		return Account{}, host.Errorf(host.EUNAVAILABLE, "%s gave an unusable answer", provider)
@@ -540,7 +555,78 @@ func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider
 	if creds == nil {
 		creds = map[string]string{} // none: nothing to decrypt again
 	}
-	return s.withWebhookURL(ctx, acc, creds)
+	out, err := s.withWebhookURL(ctx, acc, creds)
+	if err != nil {
+		return Account{}, err
+	}
+	out.SubscriptionError = s.subscribe(ctx, ad, out, creds)
+	return out, nil
+}
+
+// subscribe asks the plugin to register the account's own webhook URL with its
+// provider's cloud, when the account has one and the plugin can (sdk.Subscriber), and
+// records the outcome on the account: the error a user sees, or none. It returns that
+// error. A failure is retried at the account's next discovery.
+func (s *Service) subscribe(ctx context.Context, ad Adapter, acc Account, creds map[string]string) string {
+	sub, ok := ad.(Subscriber)
+	if !ok || acc.WebhookURL == "" {
+		return ""
+	}
+	err := sub.Subscribe(ctx, sdk.SubscribeRequest{
+		Account:           sdk.Account{ID: id(acc.ID), ExternalAccountID: acc.ExternalAccountID, Credentials: creds},
+		AccountWebhookURL: acc.WebhookURL,
+	})
+	msg := ""
+	if err != nil && !sdk.IsKind(err, sdk.KindUnsupported) { // Unsupported: nothing to register
+		msg = "could not register the account's webhook URL with " + acc.Provider + ": " + s.subscriptionMessage(acc.Provider, "subscribe", err)
+	}
+	if msg != acc.SubscriptionError {
+		if serr := s.d.Store.SetSubscriptionError(ctx, acc.ID, msg); serr != nil {
+			s.log.Error("record subscription outcome", "account", acc.ID, "error", serr)
+		}
+	}
+	return msg
+}
+
+// subscriptionMessage is what the user sees of a failed (un)subscription: the plugin's
+// own message, which is written for users (sdk.Error: never secrets) and, unlike
+// pluginError's generic text, says what the provider's cloud answered, since the user
+// may have to act on it; else pluginError's.
+func (s *Service) subscriptionMessage(provider, call string, err error) string {
+	var se *sdk.Error
+	if errors.As(err, &se) && se.Message != "" {
+		return se.Message
+	}
+	return host.ErrorMessage(s.pluginError(provider, call, err))
+}
+
+// unsubscribe asks the plugin to remove the account's registration before its
+// credentials are erased. It never stops a disconnect: the user asked to leave, and a
+// provider that keeps posting gets 401s. It returns what went wrong, for the audit row.
+func (s *Service) unsubscribe(ctx context.Context, acc store.Account) string {
+	ad, err := s.adapter(acc.Provider)
+	if err != nil {
+		return host.ErrorMessage(err)
+	}
+	sub, ok := ad.(Subscriber)
+	if !ok {
+		return ""
+	}
+	creds, err := s.d.Store.AccountCredentials(ctx, acc.ID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && creds[WebhookSecretCredential] == "" {
+		return "" // no URL of its own: nothing registered
+	} else if err != nil {
+		return "credentials unreadable"
+	}
+	err = sub.Unsubscribe(ctx, sdk.SubscribeRequest{
+		Account:           sdk.Account{ID: id(acc.ID), ExternalAccountID: acc.ExternalAccountID, Credentials: creds},
+		AccountWebhookURL: AccountWebhookURL(s.d.Config().PublicURL, acc.Provider, acc.ID),
+	})
+	if err != nil && !sdk.IsKind(err, sdk.KindUnsupported) {
+		s.log.Warn("unsubscribe failed; disconnecting anyway", "provider", acc.Provider, "account", acc.ID, "error", err)
+		return s.subscriptionMessage(acc.Provider, "unsubscribe", err)
+	}
+	return ""
 }
 
 func stateError(msg string) error {
@@ -608,7 +694,7 @@ func (s *Service) Callback(ctx context.Context, by *auth.Actor, provider string,
 	if err != nil {
 		return Account{}, s.pluginError(provider, "callback", err)
 	}
-	return s.link(ctx, *by, st.UserID, provider, l)
+	return s.link(ctx, *by, st.UserID, provider, ad, l)
 }
 
 // Accounts lists the actor's connected accounts of enabled providers.
@@ -669,13 +755,18 @@ func (s *Service) Disconnect(ctx context.Context, a auth.Actor, accountID int64)
 	if err != nil {
 		return err
 	}
+	unsubErr := s.unsubscribe(ctx, acc)
 	res, err := s.d.Store.DisconnectAccount(ctx, acc.ID)
 	if err != nil {
 		return err
 	}
+	details := map[string]any{"unlinkedDevices": res.UnlinkedDevices}
+	if unsubErr != "" {
+		details["unsubscribeError"] = unsubErr
+	}
 	s.d.Audit.Record(ctx, audit.Entry{
 		Action: audit.IntegrationDisconnected, Actor: a, Provider: acc.Provider, TargetType: "account", TargetID: id(acc.ID),
-		Details: map[string]any{"unlinkedDevices": res.UnlinkedDevices},
+		Details: details,
 	})
 	return nil
 }
@@ -731,6 +822,17 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 		if err := s.d.Store.SetAccountStatus(ctx, acc.ID, store.AccountActive); err != nil {
 			return nil, err
 		}
+	}
+	if acc.SubscriptionError != "" {
+		// The registration failed before: the account's discovery is when it is retried.
+		if res.RefreshedCredentials != nil {
+			creds = res.RefreshedCredentials
+		}
+		view, err := s.withWebhookURL(ctx, acc, creds)
+		if err != nil {
+			return nil, err
+		}
+		s.subscribe(ctx, ad, view, creds)
 	}
 	nds := make([]store.NewDevice, 0, len(res.Devices))
 	for _, d := range res.Devices {

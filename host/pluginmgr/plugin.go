@@ -146,6 +146,20 @@ func (p *Plugin) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (
 	return res, err
 }
 
+// Subscribe and Unsubscribe (sdk.Subscriber) run under the connect deadline: like
+// Connect, they are one call to the provider's cloud on behalf of a user's account.
+func (p *Plugin) Subscribe(ctx context.Context, req sdk.SubscribeRequest) error {
+	return p.call(ctx, "subscribe", func(t config.Timeouts) time.Duration { return t.Connect }, func(ctx context.Context, c *grpcplugin.Client) error {
+		return c.Subscribe(ctx, req)
+	})
+}
+
+func (p *Plugin) Unsubscribe(ctx context.Context, req sdk.SubscribeRequest) error {
+	return p.call(ctx, "unsubscribe", func(t config.Timeouts) time.Duration { return t.Connect }, func(ctx context.Context, c *grpcplugin.Client) error {
+		return c.Unsubscribe(ctx, req)
+	})
+}
+
 func (p *Plugin) VerifyWebhook(ctx context.Context, req sdk.WebhookRequest) error {
 	return p.call(ctx, "verify_webhook", func(t config.Timeouts) time.Duration { return t.VerifyWebhook }, func(ctx context.Context, c *grpcplugin.Client) error {
 		return c.VerifyWebhook(ctx, req)

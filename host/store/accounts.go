@@ -35,10 +35,14 @@ type Account struct {
 	CreatedAt        time.Time  `db:"created_at"`
 	UpdatedAt        time.Time  `db:"updated_at"`
 	DisconnectedAt   *time.Time `db:"disconnected_at"`
+	// SubscriptionError says why the plugin could not register the account's own
+	// webhook URL with its provider (sdk.Subscriber); "" when registered or not needed.
+	SubscriptionError string `db:"subscription_error"`
 }
 
 const accountColumns = `id, user_id, provider, external_account_id, display_name, status,
-	COALESCE(credentials_key_id, '') AS credentials_key_id, created_at, updated_at, disconnected_at`
+	COALESCE(credentials_key_id, '') AS credentials_key_id, created_at, updated_at, disconnected_at,
+	COALESCE(subscription_error, '') AS subscription_error`
 
 // NewAccount is a linkage returned by a plugin's Connect or Callback.
 type NewAccount struct {
@@ -282,6 +286,19 @@ func (q queries) UpdateAccountCredentials(ctx context.Context, accountID int64, 
 	if err := q.execOne(ctx, `UPDATE integration_accounts SET credentials_ciphertext = ?, credentials_key_id = ?,
 		updated_at = ? WHERE id = ? AND status <> 'disconnected'`, ct, keyID, q.clock(), accountID); err != nil {
 		return fmt.Errorf("update credentials: %w", err)
+	}
+	return nil
+}
+
+// SetSubscriptionError records why the account's webhook subscription failed, or
+// clears it ("").
+func (q queries) SetSubscriptionError(ctx context.Context, accountID int64, msg string) error {
+	var v *string
+	if msg != "" {
+		v = &msg
+	}
+	if err := q.execOne(ctx, `UPDATE integration_accounts SET subscription_error = ? WHERE id = ?`, v, accountID); err != nil {
+		return fmt.Errorf("set subscription error: %w", err)
 	}
 	return nil
 }

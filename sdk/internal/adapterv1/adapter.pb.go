@@ -2543,6 +2543,96 @@ func (x *SendCommandResponse) GetRetryAfter() *durationpb.Duration {
 	return nil
 }
 
+type SubscribeRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Account *Account               `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	// The account's own webhook URL (/v1/webhooks/{provider}/accounts/{id}), built from
+	// the host's public_url.
+	AccountWebhookUrl string `protobuf:"bytes,2,opt,name=account_webhook_url,json=accountWebhookUrl,proto3" json:"account_webhook_url,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *SubscribeRequest) Reset() {
+	*x = SubscribeRequest{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeRequest) ProtoMessage() {}
+
+func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *SubscribeRequest) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *SubscribeRequest) GetAccountWebhookUrl() string {
+	if x != nil {
+		return x.AccountWebhookUrl
+	}
+	return ""
+}
+
+type SubscribeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeResponse) Reset() {
+	*x = SubscribeResponse{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeResponse) ProtoMessage() {}
+
+func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
+func (*SubscribeResponse) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{37}
+}
+
 type HealthRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2551,7 +2641,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2563,7 +2653,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2576,7 +2666,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{36}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{38}
 }
 
 type HealthResponse struct {
@@ -2587,7 +2677,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2599,7 +2689,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2612,7 +2702,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{37}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{39}
 }
 
 var File_poolhost_adapter_v1_adapter_proto protoreflect.FileDescriptor
@@ -2810,7 +2900,11 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x15refreshed_credentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\x14refreshedCredentials\x120\n" +
 	"\x05error\x18\x04 \x01(\v2\x1a.poolhost.adapter.v1.ErrorR\x05error\x12:\n" +
 	"\vretry_after\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"retryAfter\"\x0f\n" +
+	"retryAfter\"z\n" +
+	"\x10SubscribeRequest\x126\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1c.poolhost.adapter.v1.AccountR\aaccount\x12.\n" +
+	"\x13account_webhook_url\x18\x02 \x01(\tR\x11accountWebhookUrl\"\x13\n" +
+	"\x11SubscribeResponse\"\x0f\n" +
 	"\rHealthRequest\"\x10\n" +
 	"\x0eHealthResponse*\xc5\x01\n" +
 	"\tErrorKind\x12\x1a\n" +
@@ -2820,7 +2914,7 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x11ERROR_KIND_REAUTH\x10\x03\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSUPPORTED\x10\x04\x12\x17\n" +
 	"\x13ERROR_KIND_REJECTED\x10\x05\x12\x1c\n" +
-	"\x18ERROR_KIND_INVALID_INPUT\x10\x062\x9b\b\n" +
+	"\x18ERROR_KIND_INVALID_INPUT\x10\x062\xd5\t\n" +
 	"\aAdapter\x12W\n" +
 	"\bDescribe\x12$.poolhost.adapter.v1.DescribeRequest\x1a%.poolhost.adapter.v1.DescribeResponse\x12Z\n" +
 	"\tConfigure\x12%.poolhost.adapter.v1.ConfigureRequest\x1a&.poolhost.adapter.v1.ConfigureResponse\x12T\n" +
@@ -2832,7 +2926,9 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\rIngestWebhook\x12).poolhost.adapter.v1.IngestWebhookRequest\x1a*.poolhost.adapter.v1.IngestWebhookResponse\x12c\n" +
 	"\fPollReadings\x12(.poolhost.adapter.v1.PollReadingsRequest\x1a).poolhost.adapter.v1.PollReadingsResponse\x12Q\n" +
 	"\x06Health\x12\".poolhost.adapter.v1.HealthRequest\x1a#.poolhost.adapter.v1.HealthResponse\x12`\n" +
-	"\vSendCommand\x12'.poolhost.adapter.v1.SendCommandRequest\x1a(.poolhost.adapter.v1.SendCommandResponseB?Z=github.com/poolhost/poolhost/sdk/internal/adapterv1;adapterv1b\x06proto3"
+	"\vSendCommand\x12'.poolhost.adapter.v1.SendCommandRequest\x1a(.poolhost.adapter.v1.SendCommandResponse\x12Z\n" +
+	"\tSubscribe\x12%.poolhost.adapter.v1.SubscribeRequest\x1a&.poolhost.adapter.v1.SubscribeResponse\x12\\\n" +
+	"\vUnsubscribe\x12%.poolhost.adapter.v1.SubscribeRequest\x1a&.poolhost.adapter.v1.SubscribeResponseB?Z=github.com/poolhost/poolhost/sdk/internal/adapterv1;adapterv1b\x06proto3"
 
 var (
 	file_poolhost_adapter_v1_adapter_proto_rawDescOnce sync.Once
@@ -2847,7 +2943,7 @@ func file_poolhost_adapter_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_poolhost_adapter_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(ErrorKind)(0),                  // 0: poolhost.adapter.v1.ErrorKind
 	(*Credentials)(nil),             // 1: poolhost.adapter.v1.Credentials
@@ -2886,43 +2982,45 @@ var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(*PollReadingsResponse)(nil),    // 34: poolhost.adapter.v1.PollReadingsResponse
 	(*SendCommandRequest)(nil),      // 35: poolhost.adapter.v1.SendCommandRequest
 	(*SendCommandResponse)(nil),     // 36: poolhost.adapter.v1.SendCommandResponse
-	(*HealthRequest)(nil),           // 37: poolhost.adapter.v1.HealthRequest
-	(*HealthResponse)(nil),          // 38: poolhost.adapter.v1.HealthResponse
-	nil,                             // 39: poolhost.adapter.v1.Credentials.ValuesEntry
-	nil,                             // 40: poolhost.adapter.v1.Device.MetadataEntry
-	nil,                             // 41: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	nil,                             // 42: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	nil,                             // 43: poolhost.adapter.v1.ConnectRequest.InputEntry
-	nil,                             // 44: poolhost.adapter.v1.CallbackRequest.QueryEntry
-	(*timestamppb.Timestamp)(nil),   // 45: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 46: google.protobuf.Duration
+	(*SubscribeRequest)(nil),        // 37: poolhost.adapter.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),       // 38: poolhost.adapter.v1.SubscribeResponse
+	(*HealthRequest)(nil),           // 39: poolhost.adapter.v1.HealthRequest
+	(*HealthResponse)(nil),          // 40: poolhost.adapter.v1.HealthResponse
+	nil,                             // 41: poolhost.adapter.v1.Credentials.ValuesEntry
+	nil,                             // 42: poolhost.adapter.v1.Device.MetadataEntry
+	nil,                             // 43: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	nil,                             // 44: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	nil,                             // 45: poolhost.adapter.v1.ConnectRequest.InputEntry
+	nil,                             // 46: poolhost.adapter.v1.CallbackRequest.QueryEntry
+	(*timestamppb.Timestamp)(nil),   // 47: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 48: google.protobuf.Duration
 }
 var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
-	39, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
+	41, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
 	1,  // 1: poolhost.adapter.v1.Account.credentials:type_name -> poolhost.adapter.v1.Credentials
 	1,  // 2: poolhost.adapter.v1.Linkage.credentials:type_name -> poolhost.adapter.v1.Credentials
-	40, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
+	42, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
 	5,  // 4: poolhost.adapter.v1.Device.suggestion:type_name -> poolhost.adapter.v1.PoolSuggestion
-	45, // 5: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
+	47, // 5: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
 	7,  // 6: poolhost.adapter.v1.RawWebhook.headers:type_name -> poolhost.adapter.v1.Header
-	45, // 7: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
+	47, // 7: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
 	2,  // 8: poolhost.adapter.v1.RawWebhook.account:type_name -> poolhost.adapter.v1.Account
 	6,  // 9: poolhost.adapter.v1.WebhookResult.readings:type_name -> poolhost.adapter.v1.Reading
 	11, // 10: poolhost.adapter.v1.WebhookResult.test_sessions:type_name -> poolhost.adapter.v1.TestSession
 	10, // 11: poolhost.adapter.v1.WebhookResult.command_updates:type_name -> poolhost.adapter.v1.CommandUpdate
-	45, // 12: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
+	47, // 12: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
 	12, // 13: poolhost.adapter.v1.TestSession.results:type_name -> poolhost.adapter.v1.TestResult
 	0,  // 14: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
 	1,  // 15: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
 	18, // 16: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
 	17, // 17: poolhost.adapter.v1.DescribeResponse.settings:type_name -> poolhost.adapter.v1.Option
 	17, // 18: poolhost.adapter.v1.DescribeResponse.connect_inputs:type_name -> poolhost.adapter.v1.Option
-	46, // 19: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
-	41, // 20: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	42, // 21: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	43, // 22: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
+	48, // 19: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
+	43, // 20: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	44, // 21: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	45, // 22: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
 	3,  // 23: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	44, // 24: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
+	46, // 24: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
 	3,  // 25: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
 	2,  // 26: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
 	4,  // 27: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
@@ -2936,41 +3034,46 @@ var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
 	2,  // 35: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
 	6,  // 36: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
 	1,  // 37: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	45, // 38: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
+	47, // 38: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
 	11, // 39: poolhost.adapter.v1.PollReadingsResponse.test_sessions:type_name -> poolhost.adapter.v1.TestSession
 	10, // 40: poolhost.adapter.v1.PollReadingsResponse.command_updates:type_name -> poolhost.adapter.v1.CommandUpdate
 	2,  // 41: poolhost.adapter.v1.SendCommandRequest.account:type_name -> poolhost.adapter.v1.Account
-	45, // 42: poolhost.adapter.v1.SendCommandRequest.expires_at:type_name -> google.protobuf.Timestamp
+	47, // 42: poolhost.adapter.v1.SendCommandRequest.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 43: poolhost.adapter.v1.SendCommandResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
 	13, // 44: poolhost.adapter.v1.SendCommandResponse.error:type_name -> poolhost.adapter.v1.Error
-	46, // 45: poolhost.adapter.v1.SendCommandResponse.retry_after:type_name -> google.protobuf.Duration
-	15, // 46: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
-	19, // 47: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
-	21, // 48: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
-	23, // 49: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
-	25, // 50: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
-	27, // 51: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
-	29, // 52: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
-	31, // 53: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	33, // 54: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
-	37, // 55: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
-	35, // 56: poolhost.adapter.v1.Adapter.SendCommand:input_type -> poolhost.adapter.v1.SendCommandRequest
-	16, // 57: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
-	20, // 58: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
-	22, // 59: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
-	24, // 60: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
-	26, // 61: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
-	28, // 62: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
-	30, // 63: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
-	32, // 64: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	34, // 65: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
-	38, // 66: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
-	36, // 67: poolhost.adapter.v1.Adapter.SendCommand:output_type -> poolhost.adapter.v1.SendCommandResponse
-	57, // [57:68] is the sub-list for method output_type
-	46, // [46:57] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	48, // 45: poolhost.adapter.v1.SendCommandResponse.retry_after:type_name -> google.protobuf.Duration
+	2,  // 46: poolhost.adapter.v1.SubscribeRequest.account:type_name -> poolhost.adapter.v1.Account
+	15, // 47: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
+	19, // 48: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
+	21, // 49: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
+	23, // 50: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
+	25, // 51: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
+	27, // 52: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
+	29, // 53: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
+	31, // 54: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	33, // 55: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
+	39, // 56: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
+	35, // 57: poolhost.adapter.v1.Adapter.SendCommand:input_type -> poolhost.adapter.v1.SendCommandRequest
+	37, // 58: poolhost.adapter.v1.Adapter.Subscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
+	37, // 59: poolhost.adapter.v1.Adapter.Unsubscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
+	16, // 60: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
+	20, // 61: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
+	22, // 62: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
+	24, // 63: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
+	26, // 64: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
+	28, // 65: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
+	30, // 66: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
+	32, // 67: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	34, // 68: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
+	40, // 69: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
+	36, // 70: poolhost.adapter.v1.Adapter.SendCommand:output_type -> poolhost.adapter.v1.SendCommandResponse
+	38, // 71: poolhost.adapter.v1.Adapter.Subscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
+	38, // 72: poolhost.adapter.v1.Adapter.Unsubscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
+	60, // [60:73] is the sub-list for method output_type
+	47, // [47:60] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_poolhost_adapter_v1_adapter_proto_init() }
@@ -2984,7 +3087,7 @@ func file_poolhost_adapter_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_poolhost_adapter_v1_adapter_proto_rawDesc), len(file_poolhost_adapter_v1_adapter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -97,6 +97,8 @@ const (
 	Adapter_PollReadings_FullMethodName    = "/poolhost.adapter.v1.Adapter/PollReadings"
 	Adapter_Health_FullMethodName          = "/poolhost.adapter.v1.Adapter/Health"
 	Adapter_SendCommand_FullMethodName     = "/poolhost.adapter.v1.Adapter/SendCommand"
+	Adapter_Subscribe_FullMethodName       = "/poolhost.adapter.v1.Adapter/Subscribe"
+	Adapter_Unsubscribe_FullMethodName     = "/poolhost.adapter.v1.Adapter/Unsubscribe"
 )
 
 // AdapterClient is the client API for Adapter service.
@@ -159,6 +161,15 @@ type AdapterClient interface {
 	//     whether the provider got it): the outcome is unknown and the host never resends
 	//     the command; the user decides. UNIMPLEMENTED alone means nothing was sent.
 	SendCommand(ctx context.Context, in *SendCommandRequest, opts ...grpc.CallOption) (*SendCommandResponse, error)
+	// Subscribe registers an account's own webhook URL with the provider's cloud (a
+	// per-user callback subscription), once the account is stored. Optional, added in
+	// protocol 1: a plugin without it answers UNIMPLEMENTED, which the host reads as
+	// "nothing to register". The host calls it again after a failure, so it must be
+	// idempotent.
+	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (*SubscribeResponse, error)
+	// Unsubscribe removes that registration when the account is disconnected, before the
+	// host erases its credentials. Optional like Subscribe; idempotent.
+	Unsubscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (*SubscribeResponse, error)
 }
 
 type adapterClient struct {
@@ -279,6 +290,26 @@ func (c *adapterClient) SendCommand(ctx context.Context, in *SendCommandRequest,
 	return out, nil
 }
 
+func (c *adapterClient) Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (*SubscribeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubscribeResponse)
+	err := c.cc.Invoke(ctx, Adapter_Subscribe_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adapterClient) Unsubscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (*SubscribeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubscribeResponse)
+	err := c.cc.Invoke(ctx, Adapter_Unsubscribe_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdapterServer is the server API for Adapter service.
 // All implementations must embed UnimplementedAdapterServer
 // for forward compatibility.
@@ -339,6 +370,15 @@ type AdapterServer interface {
 	//     whether the provider got it): the outcome is unknown and the host never resends
 	//     the command; the user decides. UNIMPLEMENTED alone means nothing was sent.
 	SendCommand(context.Context, *SendCommandRequest) (*SendCommandResponse, error)
+	// Subscribe registers an account's own webhook URL with the provider's cloud (a
+	// per-user callback subscription), once the account is stored. Optional, added in
+	// protocol 1: a plugin without it answers UNIMPLEMENTED, which the host reads as
+	// "nothing to register". The host calls it again after a failure, so it must be
+	// idempotent.
+	Subscribe(context.Context, *SubscribeRequest) (*SubscribeResponse, error)
+	// Unsubscribe removes that registration when the account is disconnected, before the
+	// host erases its credentials. Optional like Subscribe; idempotent.
+	Unsubscribe(context.Context, *SubscribeRequest) (*SubscribeResponse, error)
 	mustEmbedUnimplementedAdapterServer()
 }
 
@@ -381,6 +421,12 @@ func (UnimplementedAdapterServer) Health(context.Context, *HealthRequest) (*Heal
 }
 func (UnimplementedAdapterServer) SendCommand(context.Context, *SendCommandRequest) (*SendCommandResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SendCommand not implemented")
+}
+func (UnimplementedAdapterServer) Subscribe(context.Context, *SubscribeRequest) (*SubscribeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Subscribe not implemented")
+}
+func (UnimplementedAdapterServer) Unsubscribe(context.Context, *SubscribeRequest) (*SubscribeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unsubscribe not implemented")
 }
 func (UnimplementedAdapterServer) mustEmbedUnimplementedAdapterServer() {}
 func (UnimplementedAdapterServer) testEmbeddedByValue()                 {}
@@ -601,6 +647,42 @@ func _Adapter_SendCommand_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Adapter_Subscribe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubscribeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdapterServer).Subscribe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Adapter_Subscribe_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdapterServer).Subscribe(ctx, req.(*SubscribeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Adapter_Unsubscribe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubscribeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdapterServer).Unsubscribe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Adapter_Unsubscribe_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdapterServer).Unsubscribe(ctx, req.(*SubscribeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Adapter_ServiceDesc is the grpc.ServiceDesc for Adapter service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -651,6 +733,14 @@ var Adapter_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SendCommand",
 			Handler:    _Adapter_SendCommand_Handler,
+		},
+		{
+			MethodName: "Subscribe",
+			Handler:    _Adapter_Subscribe_Handler,
+		},
+		{
+			MethodName: "Unsubscribe",
+			Handler:    _Adapter_Unsubscribe_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

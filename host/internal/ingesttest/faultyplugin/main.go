@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -78,6 +79,38 @@ func (a *adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.Connec
 		ExternalAccountID: "faulty-" + key, DisplayName: "Faulty " + key,
 		Credentials: sdk.Credentials{"api_key": key, "webhook_secret": "whsec_" + base64.StdEncoding.EncodeToString(raw)},
 	}}, nil
+}
+
+// Subscribe registers the account's own webhook URL with the fake provider cloud named
+// by setting "subscribe_url" (a POST of the URL); Unsubscribe removes it (a DELETE).
+// Without the setting there is nothing to register.
+func (a *adapter) Subscribe(ctx context.Context, req sdk.SubscribeRequest) error {
+	return a.subscription(ctx, http.MethodPost, req)
+}
+
+func (a *adapter) Unsubscribe(ctx context.Context, req sdk.SubscribeRequest) error {
+	return a.subscription(ctx, http.MethodDelete, req)
+}
+
+func (a *adapter) subscription(ctx context.Context, method string, req sdk.SubscribeRequest) error {
+	u := a.settings["subscribe_url"]
+	if u == "" {
+		return nil
+	}
+	r, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(req.AccountWebhookURL))
+	if err != nil {
+		return sdk.Permanent("subscribe_url: %v", err)
+	}
+	r.Header.Set("X-Api-Key", req.Account.Credentials["api_key"])
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		return sdk.Temporary("subscription service unreachable")
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return sdk.Temporary("subscription service answered %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // DiscoverDevices lists the one device every faulty account has, "d1".
