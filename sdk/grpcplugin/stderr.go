@@ -156,18 +156,26 @@ func (r *stderrRelay) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (r *stderrRelay) relay(line []byte) {
-	if len(bytes.TrimSpace(line)) == 0 {
+// remember keeps line in the tail StartError reports. JavaScript stack frames ("    at
+// f (file:1:2)") are left out, so the tail keeps room for the error above them.
+func (r *stderrRelay) remember(line string) {
+	if t := strings.TrimLeft(line, " \t"); len(t) < len(line) && strings.HasPrefix(t, "at ") {
 		return
 	}
-	kept := string(line)
-	if len(kept) > tailBytes {
-		kept = kept[:tailBytes] + "…"
+	if len(line) > tailBytes {
+		line = line[:tailBytes] + "…"
 	}
 	if len(r.tail) == tailLines {
 		r.tail = r.tail[1:]
 	}
-	r.tail = append(r.tail, kept)
+	r.tail = append(r.tail, line)
+}
+
+func (r *stderrRelay) relay(line []byte) {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
+	}
+	r.remember(string(line))
 	var raw map[string]any
 	if json.Unmarshal(line, &raw) != nil {
 		text := string(line)

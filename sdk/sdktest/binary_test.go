@@ -97,7 +97,10 @@ func TestLaunchSaysWhyThePluginDied(t *testing.T) {
 	}
 	_, kill, err := sdktest.Launch(script, io.Discard)
 	defer kill()
-	if err == nil || !strings.Contains(err.Error(), "the plugin's stderr ended with:\n  Error: ENOENT: no such file or directory, open 'proto/adapter.proto'\n  ") {
+	if err == nil || !strings.Contains(err.Error(), "the plugin's stderr ended with:\n  Error: ENOENT: no such file or directory, open 'proto/adapter.proto'") {
 		t.Fatalf("start error %v, want the plugin's stderr", err)
+	}
+	if strings.Contains(err.Error(), "openSync") {
+		t.Errorf("start error %v: stack frames crowd out the cause", err)
 	}
 }

@@ -9,10 +9,16 @@ const grpc = require('@grpc/grpc-js');
 
 // protoRoot is a proto/ directory next to src/ when a copy of the plugin carries its own
 // (a bundle or a team's repository: copy sdk/proto there), else the repository's sdk/proto.
+// Neither there: say so, on stderr, where the host and `poolhost plugins test` show a
+// plugin's last words when it dies before its handshake.
 function protoRoot() {
+  const adapter = path.join('poolhost', 'adapter', 'v1', 'adapter.proto');
   const own = path.join(__dirname, '..', 'proto');
-  if (fs.existsSync(path.join(own, 'poolhost', 'adapter', 'v1', 'adapter.proto'))) return own;
-  return path.join(__dirname, '..', '..', '..', 'sdk', 'proto');
+  const repo = path.join(__dirname, '..', '..', '..', 'sdk', 'proto');
+  for (const dir of [own, repo]) {
+    if (fs.existsSync(path.join(dir, adapter))) return dir;
+  }
+  throw new Error(`poolhost's protos not found: copy poolhost's sdk/proto directory to ${own} (looked for ${adapter} there and in ${repo})`);
 }
 
 const ROOT = protoRoot();

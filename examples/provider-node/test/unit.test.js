@@ -46,8 +46,12 @@ test('console output becomes log lines on stderr, never stdout (the handshake\'s
   assert.deepStrictEqual(lines.map((l) => [l['@level'], l['@message']]), [['info', 'hello { a: 1 }'], ['error', 'bad']]);
 });
 
-// The Go template's fixtures, read from the repository.
-const fixtures = path.join(__dirname, '..', '..', 'provider-template', 'testdata', 'conformance');
+// The fixtures: the package's own testdata/conformance (a copy outside the repository
+// carries them, e.g. written by `poolhost plugins fixtures sign`), else the Go
+// template's, read from the repository.
+const fixtures = [path.join(__dirname, '..', 'testdata', 'conformance'),
+  path.join(__dirname, '..', '..', 'provider-template', 'testdata', 'conformance')]
+  .find((dir) => fs.existsSync(path.join(dir, 'configure.json')));
 function fixture(kind, name) {
   const f = JSON.parse(fs.readFileSync(path.join(fixtures, 'webhooks', kind, name), 'utf8'));
   const headers = Object.entries(f.headers).map(([n, values]) => ({ name: n, values }));

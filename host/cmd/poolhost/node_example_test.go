@@ -393,3 +393,41 @@ func postWebhook(t *testing.T, url string, h http.Header, body []byte) (int, str
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestNodeExampleCopiedOut: the Node example copied out of the repository, as a team
+// starts its own — with poolhost's protos in proto/ and fixtures in
+// testdata/conformance next to the package — passes its own `npm test` there. Without
+// proto/, `plugins test` says why the plugin died, in the plugin's words.
+func TestNodeExampleCopiedOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs the Node example's packages")
+	}
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("CI=true and %s is not on PATH", tool)
+			}
+			t.Skipf("%s is not on PATH", tool)
+		}
+	}
+	pkg := filepath.Join(t.TempDir(), "poolhost-provider-acme-node")
+	copyTree(t, filepath.Join(repoRoot, "examples", "provider-node"), pkg)
+	copyTree(t, filepath.Join(repoRoot, "sdk", "proto"), filepath.Join(pkg, "proto"))
+	copyTree(t, filepath.Join(repoRoot, "examples", "provider-template", "testdata", "conformance"), filepath.Join(pkg, "testdata", "conformance"))
+	for _, args := range [][]string{{"ci", "--no-audit", "--no-fund"}, {"test"}} {
+		cmd := exec.Command("npm", args...)
+		cmd.Dir = pkg
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm %s in a copy outside the repository: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+
+	if err := os.RemoveAll(filepath.Join(pkg, "proto")); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := runPluginsTest(t.Context(), filepath.Join(pkg, "plugin"), "", "", &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "the plugin's stderr ended with:") || !strings.Contains(errOut.String(), "poolhost's protos not found: copy poolhost's sdk/proto directory to ") {
+		t.Errorf("plugins test without proto/: exit %d\n%s", code, errOut.String())
+	}
+}
