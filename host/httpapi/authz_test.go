@@ -221,6 +221,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return req{method: "POST", path: "/v1/providers/template/callback", body: map[string]string{"code": "c", "state": "forged"}}
 		}, users(400)},
 		{"GET /v1/accounts", func(fixture) req { return req{method: "GET", path: "/v1/accounts"} }, users(200)},
+		{"GET /v1/accounts/{accountId}", func(f fixture) req { return req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d", f.account)} },
+			expect(401, 404, 404, 404, 404, 200)},
 		{"DELETE /v1/accounts/{accountId}", func(f fixture) req { return req{method: "DELETE", path: fmt.Sprintf("/v1/accounts/%d", f.account)} },
 			expect(401, 404, 404, 404, 404, 204)},
 		{"POST /v1/accounts/{accountId}/discover", func(f fixture) req {
