@@ -255,6 +255,41 @@ func TestCommandsEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("dry run sends nothing, Idempotency-Key sends once, an unapproved command is refused and audited", func(t *testing.T) {
+		before := len(stack.Pushes())
+		code, body := api.call("POST", commandsPath+"?dryRun=true", map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil)
+		if code != http.StatusOK || !strings.Contains(string(body), `"dryRun":true`) {
+			t.Fatalf("dry run: %d %s", code, body)
+		}
+		key := map[string]string{"Idempotency-Key": "e2e-once"}
+		code, body = api.call("POST", commandsPath, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, key)
+		var first e2eCommand
+		if code != http.StatusAccepted || json.Unmarshal(body, &first) != nil {
+			t.Fatalf("first: %d %s", code, body)
+		}
+		code, body = api.call("POST", commandsPath, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, key)
+		var again e2eCommand
+		if code != http.StatusOK || json.Unmarshal(body, &again) != nil || again.ID != first.ID {
+			t.Fatalf("same key: %d %s", code, body)
+		}
+		if code, body := api.call("POST", commandsPath, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, key); code != http.StatusUnprocessableEntity {
+			t.Fatalf("same key, other body: %d %s", code, body)
+		}
+		code, body = api.call("POST", commandsPath, map[string]any{"command": "light.set", "params": map[string]any{"on": true}}, nil)
+		if code != http.StatusForbidden || !strings.Contains(string(body), "command-not-approved") {
+			t.Fatalf("unapproved: %d %s", code, body)
+		}
+		api.waitStatus(pool.ID, first.ID, "sent")
+		if n := len(stack.Pushes()) - before; n != 1 {
+			t.Fatalf("pushes = %d, want 1 (dry run none, the idempotent pair one)", n)
+		}
+		var audit struct{ Events []struct{ Action string } }
+		api.must(http.StatusOK, "GET", "/v1/admin/audit?action=command.refused", nil, &audit)
+		if len(audit.Events) != 1 {
+			t.Fatalf("command.refused rows = %d, want 1", len(audit.Events))
+		}
+	})
+
 	t.Run("plugin SIGKILLed during SendCommand: unknown, never resent across a restart", func(t *testing.T) {
 		release := stack.Hold()
 		defer release()
