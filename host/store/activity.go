@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -30,22 +31,114 @@ type ActivityCount struct {
 }
 
 // DeliveryActivity counts webhook outcomes (received, queued for retry, dead, rejected,
-// stored by a retry)
-// by provider and hour since a time, from the audit trail — the one record every
-// replica writes. It reads the audit rows of the period: meant for an operator's page,
-// not for a hot path.
+// stored by a retry) by provider and hour from the hour of since on, from the audit
+// trail — the one record every replica writes. It reads the hourly counts RollupAudit
+// keeps plus the audit rows not rolled up yet, so its cost does not grow with traffic.
 func (q queries) DeliveryActivity(ctx context.Context, since time.Time) ([]ActivityCount, error) {
+	hour, start := hourOf(since)
+	last, err := q.rolledUpTo(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("delivery activity: %w", err)
+	}
+	actions := []any{auditWebhookReceived, auditWebhookQueued, auditWebhookRejected, auditIngestionDead, auditRetrySucceeded}
+	args := append(append(append([]any{hour}, actions...), last, ts(start)), actions...)
 	var out []ActivityCount
-	err := q.sel(ctx, &out, `SELECT provider, action, `+q.d.hourSQL("at")+` AS hour, COUNT(*) AS n,
-			SUM(`+q.d.auditDetailIntSQL("suppressed_since_last")+`) AS suppressed
-		FROM audit_events
-		WHERE at >= ? AND action IN (?, ?, ?, ?, ?) AND provider <> ''
-		GROUP BY provider, action, hour ORDER BY provider, hour`,
-		ts(since), auditWebhookReceived, auditWebhookQueued, auditWebhookRejected, auditIngestionDead, auditRetrySucceeded)
+	err = q.sel(ctx, &out, `SELECT provider, action, hour, SUM(n) AS n, SUM(suppressed) AS suppressed FROM (
+			SELECT provider, action, hour, n, suppressed FROM audit_hourly
+			WHERE hour >= ? AND reason = '' AND action IN (?, ?, ?, ?, ?)
+			UNION ALL
+			SELECT provider, action, `+q.d.hourSQL("at")+` AS hour, 1 AS n, `+q.d.auditDetailIntSQL("suppressed_since_last")+` AS suppressed
+			FROM audit_events
+			WHERE id > ? AND at >= ? AND action IN (?, ?, ?, ?, ?) AND provider <> ''
+		) x GROUP BY provider, action, hour ORDER BY provider, hour`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("delivery activity: %w", err)
 	}
 	return out, nil
+}
+
+// rolledUpTo is the last audit id RollupAudit has counted: the rows after it are read
+// from audit_events. Read first, as a value, so the planner sees how short that tail is.
+func (q queries) rolledUpTo(ctx context.Context) (int64, error) {
+	var last int64
+	err := q.get(ctx, &last, `SELECT last_id FROM audit_rollup WHERE id = 1`)
+	return last, err
+}
+
+// hourOf is the hour since the Unix epoch t falls in, and that hour's start: counts are
+// kept per hour, so a window starts on an hour.
+func hourOf(t time.Time) (int64, time.Time) {
+	h := t.Unix() / 3600
+	return h, time.Unix(h*3600, 0).UTC()
+}
+
+// droppedAction is audit_hourly's action for readings dropped, counted per reason.
+const droppedAction = "readings.dropped"
+
+// rollupChunk bounds the audit rows one RollupAudit call counts; rollupLag keeps it off
+// rows so recent that a transaction with a smaller id may not have committed yet.
+const (
+	rollupChunk = 200_000
+	rollupLag   = 30 * time.Second
+)
+
+// RollupAudit adds the audit rows written since its last call (up to rollupChunk of
+// them, and none younger than rollupLag) to the hourly counts the Overview reads, and
+// forgets counts older than two days. It returns how many audit ids it covered: call it
+// again while that is rollupChunk. Replicas may call it concurrently; they take turns.
+func (s *Store) RollupAudit(ctx context.Context) (int64, error) {
+	var covered int64
+	err := s.inTx(ctx, func(q queries) error {
+		var last int64
+		if err := q.get(ctx, &last, `SELECT last_id FROM audit_rollup WHERE id = 1`+q.d.forUpdateSQL()); err != nil {
+			return err
+		}
+		// Up to the first row too young to be sure every smaller id has committed.
+		var young, upto sql.NullInt64
+		if err := q.get(ctx, &young, `SELECT MIN(id) FROM audit_events WHERE id > ? AND id <= ? AND at >= ?`,
+			last, last+rollupChunk, ts(q.clock().Add(-rollupLag))); err != nil {
+			return err
+		}
+		if young.Valid {
+			upto = sql.NullInt64{Int64: young.Int64 - 1, Valid: young.Int64-1 > last}
+		} else if err := q.get(ctx, &upto, `SELECT MAX(id) FROM audit_events WHERE id > ? AND id <= ?`, last, last+rollupChunk); err != nil {
+			return err
+		}
+		if !upto.Valid {
+			return nil
+		}
+		const upsert = ` ON CONFLICT (provider, action, reason, hour) DO UPDATE
+			SET n = audit_hourly.n + excluded.n, suppressed = audit_hourly.suppressed + excluded.suppressed`
+		if _, err := q.exec(ctx, `INSERT INTO audit_hourly (provider, action, reason, hour, n, suppressed)
+			SELECT provider, action, '', `+q.d.hourSQL("at")+` AS hour, COUNT(*), SUM(`+q.d.auditDetailIntSQL("suppressed_since_last")+`)
+			FROM audit_events
+			WHERE id > ? AND id <= ? AND action IN (?, ?, ?, ?, ?) AND provider <> ''
+			GROUP BY provider, action, hour`+upsert,
+			last, upto.Int64, auditWebhookReceived, auditWebhookQueued, auditWebhookRejected, auditIngestionDead, auditRetrySucceeded); err != nil {
+			return err
+		}
+		if _, err := q.exec(ctx, `INSERT INTO audit_hourly (provider, action, reason, hour, n, suppressed)
+			SELECT provider, '`+droppedAction+`', reason, hour, n, 0 FROM (`+q.d.droppedByHourSQL(droppedActions(), "audit_events.id > ? AND audit_events.id <= ?")+`) d
+			WHERE true`+upsert, last, upto.Int64); err != nil {
+			return err
+		}
+		hour, _ := hourOf(q.clock().Add(-48 * time.Hour))
+		if _, err := q.exec(ctx, `DELETE FROM audit_hourly WHERE hour < ?`, hour); err != nil {
+			return err
+		}
+		covered = upto.Int64 - last
+		_, err := q.exec(ctx, `UPDATE audit_rollup SET last_id = ? WHERE id = 1`, upto.Int64)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("roll up audit: %w", err)
+	}
+	return covered, nil
+}
+
+// droppedActions are the audit actions whose details count readings dropped.
+func droppedActions() string {
+	return "'" + strings.Join([]string{auditWebhookReceived, auditRetrySucceeded}, "', '") + "'"
 }
 
 // DroppedCount is how many readings of a provider were dropped for one reason.
@@ -55,12 +148,22 @@ type DroppedCount struct {
 	Count    int64  `db:"n"`
 }
 
-// DroppedReadings sums the readings dropped by reason per provider since a time, as
-// recorded on each delivery's and each successful retry's audit row.
+// DroppedReadings sums the readings dropped by reason per provider from the hour of
+// since on, as recorded on each delivery's and each successful retry's audit row: the
+// hourly counts plus the rows not rolled up yet.
 func (q queries) DroppedReadings(ctx context.Context, since time.Time) ([]DroppedCount, error) {
-	actions := "'" + strings.Join([]string{auditWebhookReceived, auditRetrySucceeded}, "', '") + "'"
+	hour, start := hourOf(since)
+	last, err := q.rolledUpTo(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dropped readings: %w", err)
+	}
 	var out []DroppedCount
-	if err := q.sel(ctx, &out, q.d.droppedByReasonSQL(actions)+` ORDER BY provider, reason`, ts(since)); err != nil {
+	if err := q.sel(ctx, &out, `SELECT provider, reason, SUM(n) AS n FROM (
+			SELECT provider, reason, n FROM audit_hourly WHERE hour >= ? AND action = '`+droppedAction+`'
+			UNION ALL
+			SELECT provider, reason, n FROM (`+q.d.droppedByHourSQL(droppedActions(),
+		"audit_events.id > ? AND at >= ?")+`) t
+		) x GROUP BY provider, reason ORDER BY provider, reason`, hour, last, ts(start)); err != nil {
 		return nil, fmt.Errorf("dropped readings: %w", err)
 	}
 	return out, nil

@@ -172,20 +172,30 @@ func (d dialect) auditDetailIntSQL(key string) string {
 	return `COALESCE(json_extract(details, '$.` + key + `'), 0)`
 }
 
-// droppedByReasonSQL sums audit_events.details.dropped ({reason: count}) by provider and
-// reason over the given actions since a time. Args: since.
-func (d dialect) droppedByReasonSQL(actions string) string {
+// droppedByHourSQL sums audit_events.details.dropped ({reason: count}) by provider, hour
+// and reason over the given actions, for the audit rows where (a condition on
+// audit_events with its own args) selects.
+func (d dialect) droppedByHourSQL(actions, where string) string {
 	if d == dialectPostgres {
-		return `SELECT provider, r.key AS reason, SUM(CAST(r.value AS BIGINT)) AS n
+		return `SELECT provider, ` + d.hourSQL("at") + ` AS hour, r.key AS reason, SUM(CAST(r.value AS BIGINT)) AS n
 			FROM audit_events, jsonb_each_text(CASE WHEN jsonb_typeof(details->'dropped') = 'object'
 				THEN details->'dropped' ELSE '{}'::jsonb END) r
-			WHERE at >= ? AND action IN (` + actions + `) AND provider <> ''
-			GROUP BY provider, r.key`
+			WHERE ` + where + ` AND action IN (` + actions + `) AND provider <> ''
+			GROUP BY provider, hour, r.key`
 	}
-	return `SELECT provider, r.key AS reason, SUM(r.value) AS n
+	return `SELECT provider, ` + d.hourSQL("at") + ` AS hour, r.key AS reason, SUM(r.value) AS n
 		FROM audit_events, json_each(audit_events.details, '$.dropped') r
-		WHERE at >= ? AND action IN (` + actions + `) AND provider <> ''
-		GROUP BY provider, r.key`
+		WHERE ` + where + ` AND action IN (` + actions + `) AND provider <> ''
+		GROUP BY provider, hour, r.key`
+}
+
+// forUpdateSQL locks the rows a SELECT reads until the transaction ends (PostgreSQL;
+// SQLite's write transaction is alone anyway).
+func (d dialect) forUpdateSQL() string {
+	if d == dialectPostgres {
+		return ` FOR UPDATE`
+	}
+	return ``
 }
 
 // tableExistsSQL counts tables with the given name in the current schema.
