@@ -289,6 +289,7 @@ func (p *pending) build(devices []store.Device) {
 				ReceivedAt: p.receivedAt,
 				Quality:    string(v.quality),
 				RawPayload: v.reading.RawPayload,
+				Qualifier:  string(v.reading.Qualifier), // judged in checkValue
 			})
 		}
 	}

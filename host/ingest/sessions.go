@@ -73,7 +73,7 @@ func CheckResults(in []sdk.TestResult) ([]store.TestResult, []DroppedResult) {
 func storeResults(in []judge.Result) []store.TestResult {
 	out := make([]store.TestResult, len(in))
 	for i, r := range in {
-		out[i] = store.TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Quality: string(r.Quality)}
+		out[i] = store.TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Quality: string(r.Quality), Qualifier: string(r.Qualifier)}
 	}
 	return out
 }

@@ -23,10 +23,11 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // qualities and drop reasons from both.
 func TestResultsJudgedAsReadings(t *testing.T) {
 	inputs := []pools.ResultInput{
-		{"ph", 7.4, ""}, {"ph", 9.1, "pH"}, {"temperature", 80.6, "F"}, {"temperature", 300.15, "K"},
-		{"salt", 3.2, "g/L"}, {"free_chlorine", 1500, "ppb"}, {"orp", 0.72, "V"}, {"conductivity", 1.2, "mS/cm"},
-		{"cyanuric_acid", 30, "mg/L"}, {"turbidity", 1, ""}, {"ph", math.NaN(), ""}, {"orp", math.Inf(-1), ""},
-		{"ph", 15, ""}, {"free_chlorine", -1, "ppm"}, {"temperature", 20, "furlongs"}, {"signal", -80, "dBm"},
+		{"ph", 7.4, "", ""}, {"ph", 9.1, "pH", ""}, {"temperature", 80.6, "F", ""}, {"temperature", 300.15, "K", ""},
+		{"salt", 3.2, "g/L", ""}, {"free_chlorine", 1500, "ppb", ""}, {"orp", 0.72, "V", ""}, {"conductivity", 1.2, "mS/cm", ""},
+		{"cyanuric_acid", 30, "mg/L", ""}, {"turbidity", 1, "", ""}, {"ph", math.NaN(), "", ""}, {"orp", math.Inf(-1), "", ""},
+		{"ph", 15, "", ""}, {"free_chlorine", -1, "ppm", ""}, {"temperature", 20, "furlongs", ""}, {"signal", -80, "dBm", ""},
+		{"free_chlorine", 10, "ppm", "above"}, {"total_chlorine", 0.1, "", "below"}, {"ph", 7, "", "approximately"},
 	}
 	for _, eng := range ingesttest.Engines {
 		t.Run(eng.Name, func(t *testing.T) {
@@ -38,7 +39,7 @@ func TestResultsJudgedAsReadings(t *testing.T) {
 				name := fmt.Sprintf("%d %s %g %s", i, in.Metric, in.Value, in.Unit)
 				kept, dropped, _ := pools.CheckResults([]pools.ResultInput{in})
 				res, err := svc.Ingest(context.Background(), ingest.Request{Provider: "generic", ReceivedAt: at,
-					Readings: []sdk.Reading{{ProviderDeviceID: "probe", Metric: in.Metric, Value: in.Value, Unit: in.Unit, RecordedAt: at.Add(time.Duration(i) * time.Second)}}})
+					Readings: []sdk.Reading{{ProviderDeviceID: "probe", Metric: in.Metric, Value: in.Value, Unit: in.Unit, Qualifier: sdk.Qualifier(in.Qualifier), RecordedAt: at.Add(time.Duration(i) * time.Second)}}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -58,8 +59,8 @@ func TestResultsJudgedAsReadings(t *testing.T) {
 					t.Fatalf("%s: stored readings %v, %v", name, rows, err)
 				}
 				r, k := rows[0], kept[0]
-				if r.Value != k.Value || r.Unit != k.Unit || r.Quality != k.Quality {
-					t.Errorf("%s: reading stored %g %s %q, test result %g %s %q", name, r.Value, r.Unit, r.Quality, k.Value, k.Unit, k.Quality)
+				if r.Value != k.Value || r.Unit != k.Unit || r.Quality != k.Quality || r.Qualifier != k.Qualifier || r.Qualifier != in.Qualifier {
+					t.Errorf("%s: reading stored %g %s %q %q, test result %g %s %q %q", name, r.Value, r.Unit, r.Quality, r.Qualifier, k.Value, k.Unit, k.Quality, k.Qualifier)
 				}
 			}
 		})

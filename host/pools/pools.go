@@ -233,6 +233,8 @@ type Reading struct {
 	Unit       string    `json:"unit"`
 	RecordedAt time.Time `json:"recordedAt"`
 	Quality    string    `json:"quality,omitempty"`
+	// Qualifier "above" or "below": Value is the bound of the method's range ("FC > 10").
+	Qualifier string `json:"qualifier,omitempty"`
 }
 
 // ReadingQuery selects a pool's readings, oldest first.
@@ -298,7 +300,7 @@ func (s *Service) Readings(ctx context.Context, a auth.Actor, q ReadingQuery) (R
 	page.Readings = make([]Reading, 0, len(rows))
 	for _, r := range rows {
 		page.Readings = append(page.Readings, Reading{
-			DeviceID: r.DeviceID, Metric: r.Metric, Value: r.Value, Unit: r.Unit, RecordedAt: r.RecordedAt, Quality: r.Quality,
+			DeviceID: r.DeviceID, Metric: r.Metric, Value: r.Value, Unit: r.Unit, RecordedAt: r.RecordedAt, Quality: r.Quality, Qualifier: r.Qualifier,
 		})
 	}
 	return page, nil

@@ -2,11 +2,14 @@ package pools
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/metric"
 )
 
@@ -17,6 +20,9 @@ const (
 	StateHigh     = "high"
 	StateStale    = "stale"     // the latest value is older than the stale age
 	StateNoTarget = "no_target" // fresh, but the pool has no target for the metric
+	// StateUnknown: the latest value is a bound (beyond its test's range) that does not
+	// tell on which side of the target the water is, e.g. "above 2" for a 1–3 target.
+	StateUnknown = "unknown"
 )
 
 // DefaultStaleAfter is the age past which a metric's latest value is stale, unless the
@@ -29,6 +35,10 @@ type MetricStatus struct {
 	Value   float64 `json:"value"`
 	Unit    string  `json:"unit"`
 	Quality string  `json:"quality,omitempty"`
+	// Qualifier "above" or "below": Value is a bound of the method's range, not a
+	// measurement. Text then says so in words.
+	Qualifier string `json:"qualifier,omitempty"`
+	Text      string `json:"text,omitempty"`
 	// Source is "sensor" or "test_session"; SourceID is the reading's or the session's id.
 	Source     string    `json:"source"`
 	SourceID   int64     `json:"sourceId"`
@@ -87,8 +97,11 @@ func (s *Service) Status(ctx context.Context, a auth.Actor, poolID int64, staleA
 			continue
 		}
 		age := now.Sub(l.At)
-		ms := MetricStatus{Metric: name, Value: l.Value, Unit: l.Unit, Quality: l.Quality, Source: l.Source, SourceID: l.RefID,
-			MeasuredAt: l.At, AgeSeconds: int64(max(age, 0) / time.Second)}
+		ms := MetricStatus{Metric: name, Value: l.Value, Unit: l.Unit, Quality: l.Quality, Qualifier: l.Qualifier,
+			Source: l.Source, SourceID: l.RefID, MeasuredAt: l.At, AgeSeconds: int64(max(age, 0) / time.Second)}
+		if l.Qualifier != "" {
+			ms.Text = boundText(l.Qualifier, l.Value, l.Unit)
+		}
 		if t, ok := targets[name]; ok {
 			ms.Target = &t
 		}
@@ -97,16 +110,49 @@ func (s *Service) Status(ctx context.Context, a auth.Actor, poolID int64, staleA
 			ms.State = StateStale
 		case ms.Target == nil:
 			ms.State = StateNoTarget
-		case ms.Target.Min != nil && l.Value < *ms.Target.Min:
-			ms.State = StateLow
-		case ms.Target.Max != nil && l.Value > *ms.Target.Max:
-			ms.State = StateHigh
 		default:
-			ms.State = StateInRange
+			ms.State = judgeValue(l.Value, l.Qualifier, *ms.Target)
 		}
 		out.Metrics = append(out.Metrics, ms)
 	}
 	return out, nil
+}
+
+// judgeValue places a value against a target. An exact value is low, high or in range.
+// A bound says only on which side of it the water is: "above 10" is high against a
+// maximum of 3 (the water is above 10 > 3), "below 0.2" is low against a minimum of 1;
+// a bound that the target range straddles ("above 2" for 1–3) tells nothing: unknown.
+func judgeValue(v float64, qualifier string, t Target) string {
+	switch qualifier {
+	case string(sdk.QualifierAbove):
+		switch {
+		case t.Max != nil && v >= *t.Max:
+			return StateHigh
+		case t.Max == nil && (t.Min == nil || v >= *t.Min):
+			return StateInRange
+		}
+		return StateUnknown
+	case string(sdk.QualifierBelow):
+		switch {
+		case t.Min != nil && v <= *t.Min:
+			return StateLow
+		case t.Min == nil && (t.Max == nil || v <= *t.Max):
+			return StateInRange
+		}
+		return StateUnknown
+	}
+	switch {
+	case t.Min != nil && v < *t.Min:
+		return StateLow
+	case t.Max != nil && v > *t.Max:
+		return StateHigh
+	}
+	return StateInRange
+}
+
+// boundText says a bound in words, as a photometer's display would.
+func boundText(qualifier string, v float64, unit string) string {
+	return fmt.Sprintf("%s %s %s (beyond the test's range)", qualifier, strconv.FormatFloat(v, 'f', -1, 64), unit)
 }
 
 // Bucket sizes a summary accepts.
@@ -125,13 +171,16 @@ type SummaryQuery struct {
 
 // SummaryBucket is one bucket's figures.
 type SummaryBucket struct {
-	Start  time.Time `json:"start"`
-	Min    float64   `json:"min"`
-	Avg    float64   `json:"avg"`
-	Max    float64   `json:"max"`
-	Count  int64     `json:"count"`
-	Last   float64   `json:"last"`
-	LastAt time.Time `json:"lastAt"`
+	Start time.Time `json:"start"`
+	Min   float64   `json:"min"`
+	Avg   float64   `json:"avg"`
+	Max   float64   `json:"max"`
+	Count int64     `json:"count"`
+	// Bounded counts the values beyond their test's range ("FC > 10") in the bucket,
+	// which min, avg, max, count and last leave out.
+	Bounded int64     `json:"bounded"`
+	Last    float64   `json:"last"`
+	LastAt  time.Time `json:"lastAt"`
 }
 
 // Summary is a metric's figures per bucket; buckets without a measurement are absent.
@@ -180,7 +229,7 @@ func (s *Service) Summary(ctx context.Context, a auth.Actor, q SummaryQuery) (Su
 	}
 	out := Summary{Metric: q.Metric, Unit: info.Unit, Bucket: q.Bucket, From: q.From.UTC(), To: q.To.UTC(), Buckets: make([]SummaryBucket, 0, len(bs))}
 	for _, b := range bs {
-		out.Buckets = append(out.Buckets, SummaryBucket{Start: b.Start, Min: b.Min, Avg: b.Avg, Max: b.Max, Count: b.Count, Last: b.Last, LastAt: b.LastAt})
+		out.Buckets = append(out.Buckets, SummaryBucket{Start: b.Start, Min: b.Min, Avg: b.Avg, Max: b.Max, Count: b.Count, Bounded: b.Bounded, Last: b.Last, LastAt: b.LastAt})
 	}
 	return out, nil
 }

@@ -34,6 +34,9 @@ type ResultInput struct {
 	Metric string  `json:"metric"`
 	Value  float64 `json:"value"`
 	Unit   string  `json:"unit,omitempty"`
+	// Qualifier "above" or "below" says Value is a bound of the test's range ("FC > 10"
+	// is 10, above); omitted, the value is exact. Any other is dropped as bad_qualifier.
+	Qualifier string `json:"qualifier,omitempty"`
 }
 
 // NewTestSession is a session as submitted by a member.
@@ -67,6 +70,8 @@ type TestResult struct {
 	Value   float64 `json:"value"`
 	Unit    string  `json:"unit"`
 	Quality string  `json:"quality,omitempty"`
+	// Qualifier "above" or "below": Value is the bound of the test's range.
+	Qualifier string `json:"qualifier,omitempty"`
 }
 
 // DroppedResult says why one submitted result was not kept.
@@ -94,7 +99,7 @@ func sessionOf(s store.TestSession) TestSession {
 		out.Source = SourceProvider
 	}
 	for _, r := range s.Results {
-		out.Results = append(out.Results, TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Quality: r.Quality})
+		out.Results = append(out.Results, TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Quality: r.Quality, Qualifier: r.Qualifier})
 	}
 	return out
 }
@@ -106,7 +111,7 @@ func sessionOf(s store.TestSession) TestSession {
 func CheckResults(in []ResultInput) ([]store.TestResult, map[string]int, []DroppedResult) {
 	rs := make([]sdk.TestResult, len(in))
 	for i, r := range in {
-		rs[i] = sdk.TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit}
+		rs[i] = sdk.TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Qualifier: sdk.Qualifier(r.Qualifier)}
 	}
 	kept, list := ingest.CheckResults(rs)
 	dropped := map[string]int{}

@@ -223,34 +223,37 @@ func (d dialect) readingBatchSize() int { return 500 }
 // SQLite: a multi-row VALUES list, in process and cheap to parse.
 func (d dialect) insertReadingsSQL(rs []Reading, returning bool) (string, []any) {
 	const cols = `INSERT INTO sensor_readings
-		(device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload) `
+		(device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload, qualifier) `
 	const conflict = ` ON CONFLICT (device_id, metric, recorded_at) DO NOTHING`
 	ret := ""
 	if returning {
 		ret = ` RETURNING device_id, metric, recorded_at`
 	}
 	if d == dialectPostgres {
-		return cols + `SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea)
+		return cols + `SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea), NULLIF(ql, '')
 			FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]),
 			            CAST(? AS TEXT[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TEXT[]),
-			            CAST(? AS BYTEA[])) AS r(d, p, m, v, u, rec, rcv, q, raw)` + conflict + ret,
+			            CAST(? AS BYTEA[]), CAST(? AS TEXT[])) AS r(d, p, m, v, u, rec, rcv, q, raw, ql)` + conflict + ret,
 			readingArrays(rs)
 	}
 	var sb strings.Builder
 	sb.Grow(len(cols) + len(conflict) + len(ret) + 20*len(rs))
 	sb.WriteString(cols)
 	sb.WriteString("VALUES ")
-	args := make([]any, 0, len(rs)*9)
+	args := make([]any, 0, len(rs)*10)
 	for i, r := range rs {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		sb.WriteString("(?,?,?,?,?,?,?,?,?)")
-		var raw any
+		sb.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+		var raw, qual any
 		if len(r.RawPayload) > 0 {
 			raw = r.RawPayload
 		}
-		args = append(args, r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit, r.RecordedAt, r.ReceivedAt, r.Quality, raw)
+		if r.Qualifier != "" {
+			qual = r.Qualifier
+		}
+		args = append(args, r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit, r.RecordedAt, r.ReceivedAt, r.Quality, raw, qual)
 	}
 	sb.WriteString(conflict)
 	sb.WriteString(ret)
@@ -288,7 +291,7 @@ func readingArrays(rs []Reading) []any {
 	var (
 		device, pool      = make(pq.Int64Array, n), make(pq.Int64Array, n)
 		metric, unit      = make(pq.StringArray, n), make(pq.StringArray, n)
-		quality           = make(pq.StringArray, n)
+		quality, qual     = make(pq.StringArray, n), make(pq.StringArray, n)
 		recorded, receive = make(pq.StringArray, n), make(pq.StringArray, n)
 		value             = make(pq.Float64Array, n)
 		raw               = make(pq.ByteaArray, n)
@@ -296,9 +299,9 @@ func readingArrays(rs []Reading) []any {
 	for i, r := range rs {
 		device[i], pool[i], metric[i], value[i], unit[i] = r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit
 		recorded[i], receive[i] = r.RecordedAt.Format(time.RFC3339Nano), r.ReceivedAt.Format(time.RFC3339Nano)
-		quality[i], raw[i] = r.Quality, r.RawPayload
+		quality[i], raw[i], qual[i] = r.Quality, r.RawPayload, r.Qualifier
 	}
-	return []any{device, pool, metric, value, unit, recorded, receive, quality, raw}
+	return []any{device, pool, metric, value, unit, recorded, receive, quality, raw, qual}
 }
 
 // inList is "column IN (…)" for a list of text values: the SQL after the column and its

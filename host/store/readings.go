@@ -22,9 +22,12 @@ type Reading struct {
 	ReceivedAt time.Time `db:"received_at"`
 	Quality    string    `db:"quality"`
 	RawPayload []byte    `db:"raw_payload"`
+	// Qualifier is "" for an exact value, else "above" or "below": Value is then the
+	// bound of the method's range (stored NULL when exact).
+	Qualifier string `db:"qualifier"`
 }
 
-const readingColumns = `id, device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload`
+const readingColumns = `id, device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload, COALESCE(qualifier, '') AS qualifier`
 
 // InsertReadings stores readings in one transaction with multi-row INSERTs that skip
 // any (device, metric, recorded_at) already stored. It returns how many rows were new;

@@ -31,6 +31,8 @@ type TestResult struct {
 	Unit      string    `db:"unit"`
 	Quality   string    `db:"quality"`
 	TakenAt   time.Time `db:"taken_at"`
+	// Qualifier as in Reading: "" exact, "above" or "below" the method's range.
+	Qualifier string `db:"qualifier"`
 }
 
 const testSessionColumns = `id, pool_id, taken_at, method, notes, author_id, provider, device_id, created_at`
@@ -52,8 +54,12 @@ func (q queries) InsertTestSession(ctx context.Context, s TestSession) (out Test
 		}
 		out, inserted = got[0], true
 		for _, r := range s.Results {
-			if _, err := q.exec(ctx, `INSERT INTO test_results (session_id, pool_id, metric, value, unit, quality, taken_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, out.ID, s.PoolID, r.Metric, r.Value, r.Unit, r.Quality, s.TakenAt); err != nil {
+			var qual any // NULL: exact
+			if r.Qualifier != "" {
+				qual = r.Qualifier
+			}
+			if _, err := q.exec(ctx, `INSERT INTO test_results (session_id, pool_id, metric, value, unit, quality, taken_at, qualifier)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, out.ID, s.PoolID, r.Metric, r.Value, r.Unit, r.Quality, s.TakenAt, qual); err != nil {
 				return err
 			}
 			r.SessionID, r.TakenAt = out.ID, s.TakenAt
@@ -112,7 +118,7 @@ func (q queries) attachResults(ctx context.Context, ss []TestSession) error {
 	}
 	var rs []TestResult
 	// The ids are integers this function formatted itself, not user input.
-	if err := q.sel(ctx, &rs, `SELECT session_id, metric, value, unit, quality, taken_at FROM test_results
+	if err := q.sel(ctx, &rs, `SELECT session_id, metric, value, unit, quality, taken_at, COALESCE(qualifier, '') AS qualifier FROM test_results
 		WHERE session_id IN (`+strings.Join(ids, ",")+`) ORDER BY session_id, metric`); err != nil {
 		return fmt.Errorf("test results: %w", err)
 	}
@@ -159,13 +165,15 @@ const (
 
 // Latest is the newest value of one metric from one source.
 type Latest struct {
-	Metric  string    `db:"metric"`
-	Source  string    `db:"source"`
-	Value   float64   `db:"value"`
-	Unit    string    `db:"unit"`
-	Quality string    `db:"quality"`
-	At      time.Time `db:"-"`
-	AtMicro int64     `db:"at_us"`
+	Metric  string  `db:"metric"`
+	Source  string  `db:"source"`
+	Value   float64 `db:"value"`
+	Unit    string  `db:"unit"`
+	Quality string  `db:"quality"`
+	// Qualifier: "" exact, else the value is a bound ("above" or "below").
+	Qualifier string    `db:"qualifier"`
+	At        time.Time `db:"-"`
+	AtMicro   int64     `db:"at_us"`
 	// RefID is the reading's id or the test session's id.
 	RefID int64 `db:"ref_id"`
 }
@@ -182,9 +190,9 @@ func (q queries) LatestMeasurements(ctx context.Context, poolID int64, metrics [
 	var args []any
 	for _, m := range metrics {
 		parts = append(parts,
-			`SELECT * FROM (SELECT metric, '`+SourceSensor+`' AS source, value, unit, quality, `+q.d.epochMicroSQL("recorded_at")+` AS at_us, id AS ref_id
+			`SELECT * FROM (SELECT metric, '`+SourceSensor+`' AS source, value, unit, quality, COALESCE(qualifier, '') AS qualifier, `+q.d.epochMicroSQL("recorded_at")+` AS at_us, id AS ref_id
 				FROM sensor_readings WHERE pool_id = ? AND metric = ? ORDER BY recorded_at DESC, id DESC LIMIT 1) AS s`,
-			`SELECT * FROM (SELECT metric, '`+SourceTestSession+`' AS source, value, unit, quality, `+q.d.epochMicroSQL("taken_at")+` AS at_us, session_id AS ref_id
+			`SELECT * FROM (SELECT metric, '`+SourceTestSession+`' AS source, value, unit, quality, COALESCE(qualifier, '') AS qualifier, `+q.d.epochMicroSQL("taken_at")+` AS at_us, session_id AS ref_id
 				FROM test_results WHERE pool_id = ? AND metric = ? ORDER BY taken_at DESC, session_id DESC LIMIT 1) AS t`)
 		args = append(args, poolID, m, poolID, m)
 	}
@@ -208,15 +216,18 @@ type SummaryQuery struct {
 
 // Bucket is one bucket's figures; Start is the bucket's first instant (UTC).
 type Bucket struct {
-	Start  time.Time `db:"-"`
-	Epoch  int64     `db:"bucket"` // seconds since the Unix epoch
-	Min    float64   `db:"min_value"`
-	Avg    float64   `db:"avg_value"`
-	Max    float64   `db:"max_value"`
-	Count  int64     `db:"n"`
-	Last   float64   `db:"last_value"`
-	LastAt time.Time `db:"-"`
-	LastUS int64     `db:"last_us"`
+	Start time.Time `db:"-"`
+	Epoch int64     `db:"bucket"` // seconds since the Unix epoch
+	Min   float64   `db:"min_value"`
+	Avg   float64   `db:"avg_value"`
+	Max   float64   `db:"max_value"`
+	Count int64     `db:"n"`
+	// Bounded counts the values beyond their method's range (qualifier set), which the
+	// figures leave out.
+	Bounded int64     `db:"bounded"`
+	Last    float64   `db:"last_value"`
+	LastAt  time.Time `db:"-"`
+	LastUS  int64     `db:"last_us"`
 }
 
 // SummarizeMeasurements computes min, avg, max, count and the last value per bucket in
@@ -230,16 +241,20 @@ func (q queries) SummarizeMeasurements(ctx context.Context, sq SummaryQuery) ([]
 	}
 	from, to := ts(sq.From), ts(sq.To)
 	b := q.d.bucketSQL("at", secs)
-	query := `SELECT bucket, MIN(value) AS min_value, AVG(value) AS avg_value, MAX(value) AS max_value,
-			COUNT(*) AS n, MAX(CASE WHEN rn = 1 THEN value END) AS last_value, ` + q.d.epochMicroSQL("MAX(at)") + ` AS last_us
-		FROM (SELECT bucket, value, at, ROW_NUMBER() OVER (PARTITION BY bucket ORDER BY at DESC, src DESC, ref DESC) AS rn
-			FROM (SELECT ` + b + ` AS bucket, value, at, src, ref FROM (
-					SELECT value, recorded_at AS at, 0 AS src, id AS ref FROM sensor_readings
+	// A bound (qualifier set) is no measurement: min, avg, max, count and last are of the
+	// exact values only, and the bounds are counted apart. A bucket of bounds alone has
+	// no figures and is absent, like one without any value.
+	query := `SELECT bucket, MIN(CASE WHEN exact = 1 THEN value END) AS min_value, AVG(CASE WHEN exact = 1 THEN value END) AS avg_value,
+			MAX(CASE WHEN exact = 1 THEN value END) AS max_value, SUM(exact) AS n, COUNT(*) - SUM(exact) AS bounded,
+			MAX(CASE WHEN rn = 1 AND exact = 1 THEN value END) AS last_value, ` + q.d.epochMicroSQL("MAX(CASE WHEN exact = 1 THEN at END)") + ` AS last_us
+		FROM (SELECT bucket, value, at, exact, ROW_NUMBER() OVER (PARTITION BY bucket, exact ORDER BY at DESC, src DESC, ref DESC) AS rn
+			FROM (SELECT ` + b + ` AS bucket, value, at, src, ref, exact FROM (
+					SELECT value, recorded_at AS at, 0 AS src, id AS ref, CASE WHEN qualifier IS NULL THEN 1 ELSE 0 END AS exact FROM sensor_readings
 					WHERE pool_id = ? AND metric = ? AND recorded_at >= ? AND recorded_at < ?
 					UNION ALL
-					SELECT value, taken_at AS at, 1 AS src, session_id AS ref FROM test_results
+					SELECT value, taken_at AS at, 1 AS src, session_id AS ref, CASE WHEN qualifier IS NULL THEN 1 ELSE 0 END AS exact FROM test_results
 					WHERE pool_id = ? AND metric = ? AND taken_at >= ? AND taken_at < ?) AS m) AS mb) AS numbered
-		GROUP BY bucket ORDER BY bucket`
+		GROUP BY bucket HAVING SUM(exact) > 0 ORDER BY bucket`
 	var out []Bucket
 	if err := q.sel(ctx, &out, query, sq.PoolID, sq.Metric, from, to, sq.PoolID, sq.Metric, from, to); err != nil {
 		return nil, fmt.Errorf("summarize: %w", err)

@@ -1,0 +1,77 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/pools"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// TestBoundsInStatusAndSummary: a result beyond its test's range ("FC > 10") entered by
+// a member is stored as a bound, listed with its qualifier, shown in status in words and
+// judged against the target; a summary leaves it out of its figures and counts it.
+func TestBoundsInStatusAndSummary(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		f := e.fixture()
+		owner := f.users["owner"].Token
+		e.must(200, req{method: "PATCH", path: fmt.Sprintf("/v1/pools/%d", f.pool), token: owner, body: map[string]any{
+			"sanitizer": "chlorine",
+			"targets": map[string]any{
+				"free_chlorine": map[string]any{"min": 1, "max": 3}, "total_chlorine": map[string]any{"min": 1, "max": 3},
+				"cyanuric_acid": map[string]any{"min": 30, "max": 50},
+			}}})
+		at := time.Now().Add(-10 * time.Minute).UTC().Truncate(time.Second)
+		// An exact sensor value an hour earlier, in the same summary as the bound.
+		_, err := e.st.InsertReadings(context.Background(), []store.Reading{
+			{DeviceID: f.device, PoolID: f.pool, Metric: "free_chlorine", Value: 2, Unit: "ppm", RecordedAt: at.Add(-time.Hour)}})
+		must(t, err)
+		var created pools.Created
+		e.must(201, req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/test-sessions", f.pool), token: f.users["editor"].Token, body: map[string]any{
+			"takenAt": at.Format(time.RFC3339), "method": "photometer",
+			"results": []map[string]any{
+				{"metric": "free_chlorine", "value": 10, "qualifier": "above"},
+				{"metric": "total_chlorine", "value": 0.5, "qualifier": "below"},
+				{"metric": "cyanuric_acid", "value": 40, "qualifier": "above"},
+				{"metric": "ph", "value": 7.4, "qualifier": "about"},
+			}}}).json(t, &created)
+		if len(created.Session.Results) != 3 || created.Dropped["bad_qualifier"] != 1 {
+			t.Fatalf("created %+v", created)
+		}
+		for _, r := range created.Session.Results {
+			if r.Metric == "free_chlorine" && (r.Qualifier != "above" || r.Value != 10) {
+				t.Errorf("stored result %+v, want above 10", r)
+			}
+		}
+		var st pools.Status
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/status", f.pool), token: f.users["viewer"].Token}).json(t, &st)
+		got := map[string]pools.MetricStatus{}
+		for _, m := range st.Metrics {
+			got[m.Metric] = m
+		}
+		for m, w := range map[string]struct{ qualifier, state, text string }{
+			"free_chlorine":  {"above", pools.StateHigh, "above 10 ppm (beyond the test's range)"},
+			"total_chlorine": {"below", pools.StateLow, "below 0.5 ppm (beyond the test's range)"},
+			"cyanuric_acid":  {"above", pools.StateUnknown, "above 40 ppm (beyond the test's range)"}, // 30–50 straddles it
+		} {
+			if g := got[m]; g.Qualifier != w.qualifier || g.State != w.state || g.Text != w.text {
+				t.Errorf("%s: %+v, want %s %s %q", m, g, w.qualifier, w.state, w.text)
+			}
+		}
+		var sum pools.Summary
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/readings/summary?metric=free_chlorine&bucket=1d", f.pool), token: owner}).json(t, &sum)
+		var n, bounded int64
+		for _, b := range sum.Buckets {
+			n, bounded = n+b.Count, bounded+b.Bounded
+			if b.Max > 2 {
+				t.Errorf("bucket %+v: the bound 10 counted in the figures", b)
+			}
+		}
+		if n != 1 || bounded != 1 {
+			t.Errorf("summary %+v: %d exact, %d bounded, want 1 and 1", sum, n, bounded)
+		}
+	})
+}
