@@ -25,16 +25,17 @@ func TestReadingsWithoutForeignKeysMigration(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := e.clock.Now().Add(-time.Hour)
-			if _, err := e.s.InsertReadings(ctx, readingsFor(f, start, 3, "ph")); err != nil {
+			// Written as the code of that schema wrote them (no qualifier column yet).
+			if _, err := e.s.InsertReadingsBefore14(ctx, readingsFor(f, start, 3, "ph")); err != nil {
 				t.Fatal(err)
 			}
-			before, _, err := e.s.ListReadings(ctx, store.ReadingQuery{PoolID: f.pool.ID})
+			before, err := e.s.ListReadingsBefore14(ctx, f.pool.ID)
 			if err != nil || len(before) != 3 {
 				t.Fatalf("before: %d readings, %v", len(before), err)
 			}
 			orphan := readingsFor(f, start, 1, "orp")
 			orphan[0].DeviceID = 987654
-			if _, err := e.s.InsertReadings(ctx, orphan); err == nil {
+			if _, err := e.s.InsertReadingsBefore14(ctx, orphan); err == nil {
 				t.Fatal("before 00003 the foreign key should refuse an unknown device")
 			}
 
