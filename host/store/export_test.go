@@ -38,9 +38,9 @@ func (s *Store) ApplyMigrations(ctx context.Context, versions ...int64) error {
 	return nil
 }
 
-// InsertReadingsBefore14 inserts readings as the code before migration 00014 did (no
+// InsertReadingsBeforeQualifier inserts readings as the code before migration 00016 did (no
 // qualifier column), for tests that store data on an older schema.
-func (s *Store) InsertReadingsBefore14(ctx context.Context, rs []Reading) (int, error) {
+func (s *Store) InsertReadingsBeforeQualifier(ctx context.Context, rs []Reading) (int, error) {
 	n := 0
 	for _, r := range rs {
 		res, err := s.exec(ctx, `INSERT INTO sensor_readings (device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload)
@@ -55,8 +55,8 @@ func (s *Store) InsertReadingsBefore14(ctx context.Context, rs []Reading) (int, 
 	return n, nil
 }
 
-// ListReadingsBefore14 lists a pool's readings as the code before migration 00014 did.
-func (s *Store) ListReadingsBefore14(ctx context.Context, poolID int64) ([]Reading, error) {
+// ListReadingsBeforeQualifier lists a pool's readings as the code before migration 00016 did.
+func (s *Store) ListReadingsBeforeQualifier(ctx context.Context, poolID int64) ([]Reading, error) {
 	var rs []Reading
 	err := s.sel(ctx, &rs, `SELECT id, device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload
 		FROM sensor_readings WHERE pool_id = ? ORDER BY recorded_at, id`, poolID)

@@ -26,16 +26,16 @@ func TestReadingsWithoutForeignKeysMigration(t *testing.T) {
 			}
 			start := e.clock.Now().Add(-time.Hour)
 			// Written as the code of that schema wrote them (no qualifier column yet).
-			if _, err := e.s.InsertReadingsBefore14(ctx, readingsFor(f, start, 3, "ph")); err != nil {
+			if _, err := e.s.InsertReadingsBeforeQualifier(ctx, readingsFor(f, start, 3, "ph")); err != nil {
 				t.Fatal(err)
 			}
-			before, err := e.s.ListReadingsBefore14(ctx, f.pool.ID)
+			before, err := e.s.ListReadingsBeforeQualifier(ctx, f.pool.ID)
 			if err != nil || len(before) != 3 {
 				t.Fatalf("before: %d readings, %v", len(before), err)
 			}
 			orphan := readingsFor(f, start, 1, "orp")
 			orphan[0].DeviceID = 987654
-			if _, err := e.s.InsertReadingsBefore14(ctx, orphan); err == nil {
+			if _, err := e.s.InsertReadingsBeforeQualifier(ctx, orphan); err == nil {
 				t.Fatal("before 00003 the foreign key should refuse an unknown device")
 			}
 
