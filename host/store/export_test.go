@@ -38,7 +38,7 @@ func (s *Store) ApplyMigrations(ctx context.Context, versions ...int64) error {
 	return nil
 }
 
-// InsertReadingsBeforeQualifier inserts readings as the code before migration 00016 did (no
+// InsertReadingsBeforeQualifier inserts readings as the code before migration 00017 did (no
 // qualifier column), for tests that store data on an older schema.
 func (s *Store) InsertReadingsBeforeQualifier(ctx context.Context, rs []Reading) (int, error) {
 	n := 0
@@ -55,7 +55,7 @@ func (s *Store) InsertReadingsBeforeQualifier(ctx context.Context, rs []Reading)
 	return n, nil
 }
 
-// ListReadingsBeforeQualifier lists a pool's readings as the code before migration 00016 did.
+// ListReadingsBeforeQualifier lists a pool's readings as the code before migration 00017 did.
 func (s *Store) ListReadingsBeforeQualifier(ctx context.Context, poolID int64) ([]Reading, error) {
 	var rs []Reading
 	err := s.sel(ctx, &rs, `SELECT id, device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload

@@ -6,9 +6,9 @@
 ALTER TABLE sensor_readings ADD COLUMN qualifier TEXT;
 ALTER TABLE test_results ADD COLUMN qualifier TEXT;
 -- Additive: the previous binary neither writes nor reads the column.
-INSERT INTO schema_compat (version, compatible_with_previous) VALUES (16, 1);
+INSERT INTO schema_compat (version, compatible_with_previous) VALUES (17, 1);
 
 -- +goose Down
-DELETE FROM schema_compat WHERE version = 16;
+DELETE FROM schema_compat WHERE version = 17;
 ALTER TABLE test_results DROP COLUMN qualifier;
 ALTER TABLE sensor_readings DROP COLUMN qualifier;
