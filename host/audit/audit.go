@@ -16,6 +16,7 @@ import (
 const (
 	IntegrationConnected    = "integration.connected"
 	IntegrationDisconnected = "integration.disconnected"
+	WebhookSecretRotated    = "integration.webhook_secret_rotated"
 	DeviceDiscovered        = "device.discovered"
 	DeviceLinked            = "device.linked"
 	DeviceUnlinked          = "device.unlinked"

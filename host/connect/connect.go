@@ -22,6 +22,7 @@ import (
 	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/signature"
 )
 
 // StateTTL is how long an OAuth state stays valid: long enough to log in at the provider,
@@ -95,6 +96,7 @@ type Store interface {
 	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
 	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
 	SetSubscriptionError(ctx context.Context, accountID int64, msg string) error
+	RotateWebhookSecret(ctx context.Context, accountID int64, secret string, overlap time.Duration) (time.Time, error)
 	DisconnectAccount(ctx context.Context, accountID int64) (store.DisconnectResult, error)
 	ListProviderAccounts(ctx context.Context, provider string, status store.AccountStatus) ([]store.Account, error)
 	UpsertDevices(ctx context.Context, accountID int64, devices []store.NewDevice) ([]store.UpsertedDevice, error)
@@ -117,7 +119,14 @@ type Deps struct {
 	// Reload re-reads the configuration and puts in force what can change at run time
 	// (the SIGHUP path), saying what changed. A file with errors changes nothing.
 	Reload func(ctx context.Context) (ReloadReport, error)
+	// SecretOverlap is how long an account's webhook secret is still accepted after it
+	// was rotated, for the sender to switch; DefaultSecretOverlap when zero.
+	SecretOverlap time.Duration
 }
+
+// DefaultSecretOverlap gives whoever signs an account's webhooks a day to switch to its
+// rotated secret.
+const DefaultSecretOverlap = 24 * time.Hour
 
 // ReloadReport says what a reload did.
 type ReloadReport struct {
@@ -746,6 +755,46 @@ func (s *Service) ownedAccount(ctx context.Context, a auth.Actor, accountID int6
 		return store.Account{}, err
 	}
 	return acc, nil
+}
+
+// RotatedSecret is the answer to a webhook secret rotation: the new secret, shown this
+// once, and until when the one it replaced is still accepted.
+type RotatedSecret struct {
+	WebhookURL               string    `json:"webhookUrl"`
+	Secret                   string    `json:"secret"`
+	PreviousSecretValidUntil time.Time `json:"previousSecretValidUntil"`
+}
+
+// RotateWebhookSecret gives an account with its own webhook URL a new secret without
+// reconnecting. The old one stays accepted for the overlap (Deps.SecretOverlap), so the
+// sender can switch, or sign with both (Standard Webhooks' multiple signatures); then it
+// is retired.
+func (s *Service) RotateWebhookSecret(ctx context.Context, a auth.Actor, accountID int64) (RotatedSecret, error) {
+	acc, err := s.ownedAccount(ctx, a, accountID)
+	if err != nil {
+		return RotatedSecret{}, err
+	}
+	secret, err := signature.GenerateSecret()
+	if err != nil {
+		return RotatedSecret{}, host.Wrap(host.EINTERNAL, err, "generate a secret")
+	}
+	overlap := s.d.SecretOverlap
+	if overlap <= 0 {
+		overlap = DefaultSecretOverlap
+	}
+	until, err := s.d.Store.RotateWebhookSecret(ctx, acc.ID, secret, overlap)
+	if errors.Is(err, store.ErrNotFound) {
+		return RotatedSecret{}, host.Errorf(host.ECONFLICT, "the account has no webhook secret of its own to rotate")
+	}
+	if err != nil {
+		return RotatedSecret{}, err
+	}
+	s.d.Audit.Record(ctx, audit.Entry{
+		Action: audit.WebhookSecretRotated, Actor: a, Provider: acc.Provider, TargetType: "account", TargetID: id(acc.ID),
+		Details: map[string]any{"previousSecretValidUntil": until},
+	})
+	return RotatedSecret{WebhookURL: AccountWebhookURL(s.d.Config().PublicURL, acc.Provider, acc.ID), Secret: secret,
+		PreviousSecretValidUntil: until}, nil
 }
 
 // Disconnect erases the account's credentials and unlinks its devices. Devices and

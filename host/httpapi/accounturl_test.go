@@ -116,3 +116,57 @@ func TestAPIKeyAccountWebhookURL(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountWebhookSecretRotation: a rotated secret is accepted alongside the old one
+// during the overlap, and alone after it (the store's clock moves, no sleeping).
+func TestAccountWebhookSecretRotation(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{ingest: true, faulty: true})
+		u := e.newUser("u", false)
+		out, poolID := e.connectFaulty(u, "k1")
+		old := out.Webhook.Secret
+		rotatePath := fmt.Sprintf("/v1/accounts/%d/webhook-secret/rotate", out.Account.ID)
+
+		// Only the owner may rotate; another user's account is not found.
+		other := e.newUser("other", false)
+		e.must(404, req{method: "POST", path: rotatePath, token: other.Token}).problem(t)
+
+		var rot struct {
+			WebhookURL               string    `json:"webhookUrl"`
+			Secret                   string    `json:"secret"`
+			PreviousSecretValidUntil time.Time `json:"previousSecretValidUntil"`
+		}
+		e.must(200, req{method: "POST", path: rotatePath, token: u.Token}).json(t, &rot)
+		if rot.Secret == "" || rot.Secret == old || rot.WebhookURL != out.Webhook.URL {
+			t.Fatalf("rotation = %+v (old secret %q, url %q)", rot, old, out.Webhook.URL)
+		}
+		if d := time.Until(rot.PreviousSecretValidUntil); d < 23*time.Hour || d > 25*time.Hour {
+			t.Errorf("previous secret valid until %v, want about 24h from now", rot.PreviousSecretValidUntil)
+		}
+		stored := 0
+		post := func(id string, want int, secrets ...string) {
+			t.Helper()
+			r := e.postSigned(out.Webhook.URL, id, "7.2", secrets...)
+			if r.StatusCode != want {
+				t.Fatalf("delivery %s: status %d, want %d: %s", id, r.StatusCode, want, r.Body)
+			}
+			if want == 200 {
+				stored++
+			}
+		}
+		// During the overlap: the old secret, the new one, and both signatures at once.
+		post("msg_old", 200, old)
+		post("msg_new", 200, rot.Secret)
+		post("msg_both", 200, rot.Secret, old)
+		post("msg_foreign", 401, genericWebhookSecret)
+
+		// After it: the old one is retired.
+		e.offset.Store(int64(25 * time.Hour))
+		post("msg_old_late", 401, old)
+		post("msg_new_late", 200, rot.Secret)
+		post("msg_both_late", 200, old, rot.Secret)
+		if n := e.readingCount(u, poolID); n != stored {
+			t.Errorf("readings stored = %d, want %d", n, stored)
+		}
+	})
+}

@@ -47,6 +47,7 @@ func (h *Handler) routes(rt *Router) {
 	rt.User(http.MethodGet, "/v1/accounts/{accountId}", conn("accounts", h.getAccount))
 	rt.User(http.MethodDelete, "/v1/accounts/{accountId}", conn("accounts", h.disconnect))
 	rt.User(http.MethodPost, "/v1/accounts/{accountId}/discover", conn("accounts", h.discover))
+	rt.User(http.MethodPost, "/v1/accounts/{accountId}/webhook-secret/rotate", conn("accounts", h.rotateWebhookSecret))
 	rt.User(http.MethodGet, "/v1/accounts/{accountId}/devices", conn("accounts", h.devices))
 
 	rt.User(http.MethodPut, "/v1/devices/{deviceId}/link", conn("devices", h.link))
@@ -341,6 +342,20 @@ func (h *Handler) getAccount(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	WriteJSON(w, http.StatusOK, acct)
+	return nil
+}
+
+func (h *Handler) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "accountId")
+	if err != nil {
+		return err
+	}
+	out, err := h.deps.Connect.RotateWebhookSecret(r.Context(), actor(r), id)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store") // the new secret is in this body
+	WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

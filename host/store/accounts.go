@@ -211,7 +211,55 @@ func (q queries) AccountWithCredentials(ctx context.Context, id int64, provider 
 	if err != nil {
 		return Account{}, nil, err
 	}
-	return row.Account, creds, nil
+	return row.Account, retirePreviousSecret(creds, q.clock()), nil
+}
+
+// Credential keys of a rotated account webhook secret: the secret before the last
+// rotation and when it stops being accepted (RFC 3339). The current secret stays under
+// "webhook_secret".
+const (
+	PreviousWebhookSecretKey      = "webhook_secret_previous"
+	PreviousWebhookSecretUntilKey = "webhook_secret_previous_until"
+)
+
+// retirePreviousSecret drops the previous webhook secret from creds once its overlap
+// window is over (or when its end is unreadable): the one place that decides whether it
+// is still accepted, on the store's clock.
+func retirePreviousSecret(creds map[string]string, now time.Time) map[string]string {
+	if creds[PreviousWebhookSecretKey] == "" {
+		return creds
+	}
+	until, err := time.Parse(time.RFC3339Nano, creds[PreviousWebhookSecretUntilKey])
+	if err != nil || !now.Before(until) {
+		delete(creds, PreviousWebhookSecretKey)
+		delete(creds, PreviousWebhookSecretUntilKey)
+	}
+	return creds
+}
+
+// RotateWebhookSecret makes secret the account's webhook secret and keeps the one it
+// replaces accepted for overlap (see PreviousWebhookSecretKey), returning when that
+// ends. An account without a webhook secret is ErrNotFound; a disconnected one too.
+func (q queries) RotateWebhookSecret(ctx context.Context, accountID int64, secret string, overlap time.Duration) (until time.Time, err error) {
+	err = q.inTx(ctx, func(q queries) error {
+		creds, err := q.AccountCredentials(ctx, accountID)
+		if err != nil {
+			return err
+		}
+		old := creds["webhook_secret"]
+		if old == "" {
+			return fmt.Errorf("%w: the account has no webhook secret", ErrNotFound)
+		}
+		until = q.clock().Add(overlap)
+		creds["webhook_secret"] = secret
+		creds[PreviousWebhookSecretKey] = old
+		creds[PreviousWebhookSecretUntilKey] = until.Format(time.RFC3339Nano)
+		return q.UpdateAccountCredentials(ctx, accountID, creds)
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("rotate webhook secret: %w", err)
+	}
+	return until, nil
 }
 
 // decoy is a sealed credentials map shaped like a webhook_secret account's, made once

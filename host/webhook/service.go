@@ -360,6 +360,15 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 	}
 
 	res, err := plugin.IngestWebhook(ctx, req)
+	// A rotated secret: the one it replaced is still accepted during its overlap
+	// (store.RotateWebhookSecret; the store drops it once the overlap is over). A sender
+	// signing with both (Standard Webhooks' "v1,new v1,old") passes the first call.
+	prevReq, rotated := previousSecret(req)
+	if rotated && sdk.IsKind(err, sdk.KindRejected) {
+		if res2, err2 := plugin.IngestWebhook(ctx, prevReq); !sdk.IsKind(err2, sdk.KindRejected) {
+			req, res, err = prevReq, res2, err2
+		}
+	}
 	var parseErr *grpcplugin.ParseError
 	if noAccount && (err == nil || errors.As(err, &parseErr) || sdk.IsKind(err, sdk.KindRejected)) {
 		// Verified against a secret nobody holds cannot happen; if a plugin ignores
@@ -392,6 +401,9 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 	// The call failed without saying whether the payload is authentic (crash, timeout,
 	// restart). Ask once more, verification alone: only a confirmed payload is kept.
 	verr := plugin.VerifyWebhook(ctx, req)
+	if rotated && sdk.IsKind(verr, sdk.KindRejected) {
+		verr = plugin.VerifyWebhook(ctx, prevReq)
+	}
 	switch {
 	case noAccount && (verr == nil || sdk.IsKind(verr, sdk.KindRejected)):
 		return Outcome{}, s.reject(ctx, dl, errNoSuchAccount)
@@ -417,6 +429,27 @@ func (s *Service) admit(dl Delivery) time.Duration {
 		return 0
 	}
 	return dl.Admit()
+}
+
+// previousSecret returns req with the account's previous webhook secret, when a
+// rotation left one still accepted.
+func previousSecret(req sdk.WebhookRequest) (sdk.WebhookRequest, bool) {
+	if req.Account == nil {
+		return req, false
+	}
+	prev := req.Account.Credentials[store.PreviousWebhookSecretKey]
+	if prev == "" {
+		return req, false
+	}
+	creds := make(map[string]string, len(req.Account.Credentials))
+	for k, v := range req.Account.Credentials {
+		creds[k] = v
+	}
+	creds[CredentialSecretKey] = prev
+	acc := *req.Account
+	acc.Credentials = creds
+	req.Account, req.AccountSecret = &acc, prev
+	return req, true
 }
 
 // once handles a verified delivery under key, unless a copy of it was handled within
