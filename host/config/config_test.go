@@ -195,6 +195,7 @@ func TestLoadErrors(t *testing.T) {
 		{"syntax.hcl", []string{"syntax.hcl:4,"}},
 		{"bad_type.hcl", []string{"bad_type.hcl:5,", "max_attempts", "number is required"}},
 		{"bad_backoff.hcl", []string{"bad_backoff.hcl:6,", "backoff_cap"}},
+		{"short_lease.hcl", []string{"short_lease.hcl:5,", "Invalid poll_worker lease", `poll_worker.lease (45s) must be at least 2 × provider "ondilo"'s timeouts.poll (30s)`}},
 		{"bad_provider_id.hcl", []string{"bad_provider_id.hcl:4,", "Bad Id"}},
 		{"bad_listen.hcl", []string{"bad_listen.hcl:1,", "listen"}},
 	}

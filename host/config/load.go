@@ -228,6 +228,9 @@ type decoder struct {
 	diags hcl.Diagnostics
 	// pluginsOnly: the caller launches plugins and nothing else (LoadPlugins).
 	pluginsOnly bool
+	// leaseAt is where each worker's lease is set (its attribute, else its block), for
+	// the lease checks that run once the providers are known.
+	leaseAt map[string]hcl.Range
 }
 
 func (d *decoder) errorf(rng *hcl.Range, summary, format string, args ...any) {
@@ -578,6 +581,7 @@ func (d *decoder) config(root section) *Config {
 		c.RetryWorker.Interval = d.duration(r.attr("interval"), c.RetryWorker.Interval)
 		c.RetryWorker.BatchSize = int(d.integer(r.attr("batch_size"), int64(c.RetryWorker.BatchSize), 1))
 		c.RetryWorker.Lease = d.duration(r.attr("lease"), c.RetryWorker.Lease)
+		d.noteLease("retry_worker", r)
 		c.RetryWorker.MaxAttempts = int(d.integer(r.attr("max_attempts"), int64(c.RetryWorker.MaxAttempts), 1))
 		c.RetryWorker.BackoffBase = d.duration(r.attr("backoff_base"), c.RetryWorker.BackoffBase)
 		c.RetryWorker.BackoffCap = d.duration(r.attr("backoff_cap"), c.RetryWorker.BackoffCap)
@@ -588,6 +592,7 @@ func (d *decoder) config(root section) *Config {
 		c.PollWorker.Interval = d.duration(p.attr("interval"), c.PollWorker.Interval)
 		c.PollWorker.BatchSize = int(d.integer(p.attr("batch_size"), int64(c.PollWorker.BatchSize), 1))
 		c.PollWorker.Lease = d.duration(p.attr("lease"), c.PollWorker.Lease)
+		d.noteLease("poll_worker", p)
 	}
 	if w, ok := d.single(root.blocks, "command_worker", commandSchema); ok {
 		c.CommandWorker.Enabled = d.boolean(w.attr("enabled"), c.CommandWorker.Enabled)
@@ -646,8 +651,47 @@ func (d *decoder) config(root section) *Config {
 			continue
 		}
 		c.Providers = append(c.Providers, d.provider(id, ps, c))
+		d.leaseCoversCall(c, c.Providers[len(c.Providers)-1], b.DefRange)
 	}
 	return c
+}
+
+func (d *decoder) noteLease(block string, s section) {
+	if d.leaseAt == nil {
+		d.leaseAt = map[string]hcl.Range{}
+	}
+	d.leaseAt[block] = s.def
+	if a := s.attr("lease"); a != nil {
+		d.leaseAt[block] = a.Range
+	}
+}
+
+// LeaseCallFactor is how many per-call deadlines a worker's lease must cover. A worker
+// slot holds one row at a time (host/internal/worker.Drain): the plugin call may use its
+// whole deadline, and the transaction that records its outcome comes after it. A lease
+// that ends first lets another replica claim the row and work it at once — with
+// rotating refresh tokens, one of the two refreshes fails and the user is asked to
+// reconnect for nothing.
+const LeaseCallFactor = 2
+
+// leaseCoversCall refuses a worker lease shorter than LeaseCallFactor times the
+// provider's deadline for the call the worker makes: Poll for the poll worker (providers
+// with poll = true), Webhook for the retry worker (every provider can queue failures).
+func (d *decoder) leaseCoversCall(c *Config, p Provider, providerAt hcl.Range) {
+	check := func(block string, enabled bool, lease, call time.Duration, callName string) {
+		if !enabled || call <= 0 || lease >= LeaseCallFactor*call {
+			return
+		}
+		rng, ok := d.leaseAt[block]
+		if !ok {
+			rng = providerAt
+		}
+		d.errorf(&rng, "Invalid "+block+" lease",
+			"%s.lease (%s) must be at least %d × provider %q's timeouts.%s (%s): one slot works one row per lease, and the lease must outlast the call and the transaction that records it",
+			block, lease, LeaseCallFactor, p.ID, callName, call)
+	}
+	check("poll_worker", c.PollWorker.Enabled && p.Poll, c.PollWorker.Lease, p.Timeouts.Poll, "poll")
+	check("retry_worker", c.RetryWorker.Enabled, c.RetryWorker.Lease, p.Timeouts.Webhook, "webhook")
 }
 
 func (d *decoder) backoffOrder(s section, block string, base, limit time.Duration) {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -24,7 +25,6 @@ import (
 	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/internal/worker"
 	"github.com/poolhost/poolhost/host/pluginmgr"
-	"github.com/poolhost/poolhost/host/retry"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
 )
@@ -70,9 +70,12 @@ type Plugins interface {
 // Config is config.PollWorker plus what tests inject.
 type Config struct {
 	config.PollWorker
-	Owner string
-	Now   func() time.Time
-	Rand  func() float64
+	// Concurrency is how many accounts are polled at once, each in its own slot under
+	// its own lease (never more than batch_size). Default 4.
+	Concurrency int
+	Owner       string
+	Now         func() time.Time
+	Rand        func() float64
 }
 
 // Poller is what a poll needs of a provider's plugin: *pluginmgr.Plugin.
@@ -102,6 +105,9 @@ type Deps struct {
 // Stats counts one tick.
 type Stats struct {
 	Claimed, Succeeded, Failed, Reauth, LeaseLost int
+	// StoreErrors are polls whose outcome the database did not take (the lease runs out
+	// and the account comes back); a lost lease is LeaseLost, counted apart.
+	StoreErrors int
 }
 
 // Worker is the poll worker.
@@ -124,6 +130,9 @@ func New(d Deps, cfg Config) *Worker {
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = def.Lease
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
 	}
 	if cfg.Owner == "" {
 		cfg.Owner = worker.OwnerID("poll")
@@ -150,7 +159,7 @@ func New(d Deps, cfg Config) *Worker {
 	return &Worker{d: d, cfg: cfg, log: d.Logger.Named("poll"),
 		events: ingest.Register(d.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "poolhost_poll_worker_events_total",
-			Help: "Account polls by result: claimed, succeeded, failed, reauth, lease_lost.",
+			Help: "Account polls by result: claimed, succeeded, failed, reauth, lease_lost, store_error.",
 		}, []string{"event"}))}
 }
 
@@ -196,30 +205,36 @@ func (w *Worker) Tick(ctx context.Context) (Stats, error) {
 	// Poll state is made with the account (store.UpsertAccount), so a tick reads only
 	// the due rows, through poll_state_due_idx: its cost follows the due accounts,
 	// never all of them.
-	states, err := w.d.Store.ClaimDuePolls(ctx, ids, w.cfg.Owner, w.cfg.BatchSize, w.cfg.Lease)
-	if err != nil {
-		return st, err
-	}
-	st.Claimed = len(states)
-	for _, ps := range states {
-		switch w.poll(ctx, blocks[ps.Provider], ps) {
-		case "succeeded":
+	var mu sync.Mutex
+	claimed, err := worker.Drain(ctx, min(w.cfg.Concurrency, w.cfg.BatchSize), func(ctx context.Context, n int) ([]store.PollState, error) {
+		return w.d.Store.ClaimDuePolls(ctx, ids, w.cfg.Owner, n, w.cfg.Lease)
+	}, func(ctx context.Context, ps store.PollState) {
+		r := w.poll(ctx, blocks[ps.Provider], ps)
+		mu.Lock()
+		defer mu.Unlock()
+		switch r {
+		case worker.Succeeded:
 			st.Succeeded++
-		case "failed":
+		case worker.Failed:
 			st.Failed++
-		case "reauth":
+		case worker.Reauth:
 			st.Reauth++
-		case "lease_lost":
+		case worker.LeaseLost:
 			st.LeaseLost++
+		case worker.StoreError:
+			st.StoreErrors++
 		}
-	}
-	for ev, n := range map[string]int{"claimed": st.Claimed, "succeeded": st.Succeeded, "failed": st.Failed, "reauth": st.Reauth, "lease_lost": st.LeaseLost} {
+	})
+	st.Claimed = claimed
+	for ev, n := range map[string]int{"claimed": st.Claimed, "succeeded": st.Succeeded, "failed": st.Failed, "reauth": st.Reauth,
+		"lease_lost": st.LeaseLost, "store_error": st.StoreErrors} {
 		w.events.WithLabelValues(ev).Add(float64(n))
 	}
 	if st != (Stats{}) {
-		w.log.Info("poll tick", "claimed", st.Claimed, "succeeded", st.Succeeded, "failed", st.Failed, "reauth", st.Reauth, "lease_lost", st.LeaseLost)
+		w.log.Info("poll tick", "claimed", st.Claimed, "succeeded", st.Succeeded, "failed", st.Failed, "reauth", st.Reauth,
+			"lease_lost", st.LeaseLost, "store_errors", st.StoreErrors)
 	}
-	return st, nil
+	return st, err
 }
 
 // interval is the provider's poll interval, never below what the plugin tolerates.
@@ -234,7 +249,7 @@ func interval(p config.Provider, plugin Poller) time.Duration {
 	return iv
 }
 
-func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollState) string {
+func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollState) worker.Outcome {
 	log := w.log.With("provider", ps.Provider, "account", ps.AccountID)
 	plugin, err := w.d.Pollers(ps.Provider)
 	if err != nil {
@@ -288,7 +303,7 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 		if res.RefreshedCredentials != nil {
 			w.storeRefreshed(ctx, log, ps.AccountID, res.RefreshedCredentials)
 		}
-		return "lease_lost"
+		return worker.LeaseLost
 	case err != nil:
 		// The refreshed credentials rolled back with the readings; keep them anyway.
 		if res.RefreshedCredentials != nil {
@@ -300,7 +315,7 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 	if ts := out.TestSessions; ts != nil {
 		log.Debug("polled test sessions", "accepted", ts.Accepted, "duplicates", ts.Duplicates, "dropped", ts.Dropped, "results_dropped", ts.ResultsDropped)
 	}
-	return "succeeded"
+	return worker.Succeeded
 }
 
 // storeRefreshed stores credentials the plugin refreshed on a poll whose result is
@@ -312,37 +327,47 @@ func (w *Worker) storeRefreshed(ctx context.Context, log hclog.Logger, accountID
 	}
 }
 
-func (w *Worker) fail(ctx context.Context, log hclog.Logger, ps store.PollState, iv time.Duration, cause error) string {
-	delay := retry.Backoff(ps.ConsecutiveErrors, iv, max(iv, MaxBackoff), w.cfg.Rand)
-	if err := w.d.Store.FailPoll(ctx, ps.AccountID, ps.Lease(), cause.Error(), w.cfg.Now().Add(delay)); err != nil {
-		log.Error("record failed poll", "error", err, "cause", cause)
-		return "lease_lost"
+func (w *Worker) fail(ctx context.Context, log hclog.Logger, ps store.PollState, iv time.Duration, cause error) worker.Outcome {
+	delay := worker.Backoff(ps.ConsecutiveErrors, iv, max(iv, MaxBackoff), w.cfg.Rand)
+	if err := w.d.Store.FailPoll(ctx, ps.AccountID, ps.Lease(), worker.TruncateError(cause.Error()), w.cfg.Now().Add(delay)); err != nil {
+		return recordFailed(log, "record failed poll", err, cause)
 	}
 	log.Warn("poll failed; backing off", "error", cause, "retry_in", delay.Round(time.Second))
-	return "failed"
+	return worker.Failed
 }
 
-func (w *Worker) reauth(ctx context.Context, log hclog.Logger, ps store.PollState, cause error) string {
+// recordFailed tells a lost lease (another worker has the account now) from a database
+// that did not take the outcome (the lease runs out and the account comes back).
+func recordFailed(log hclog.Logger, what string, err, cause error) worker.Outcome {
+	if errors.Is(err, store.ErrLeaseLost) {
+		log.Warn(what+": lease lost", "cause", cause)
+		return worker.LeaseLost
+	}
+	log.Error(what, "error", err, "cause", cause)
+	return worker.StoreError
+}
+
+func (w *Worker) reauth(ctx context.Context, log hclog.Logger, ps store.PollState, cause error) worker.Outcome {
+	msg := worker.TruncateError(cause.Error())
 	err := w.d.Store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.SetAccountStatus(ctx, ps.AccountID, store.AccountReauthRequired); err != nil {
 			return err
 		}
 		// Released with the error kept; the claim query skips accounts that are not
 		// active, so polling resumes only after the user reconnects.
-		if err := tx.FailPoll(ctx, ps.AccountID, ps.Lease(), cause.Error(), w.cfg.Now()); err != nil {
+		if err := tx.FailPoll(ctx, ps.AccountID, ps.Lease(), msg, w.cfg.Now()); err != nil {
 			return err
 		}
 		_, err := tx.AppendAudit(ctx, store.AuditEvent{
 			At: w.cfg.Now(), Action: ActionReauthRequired, Actor: store.ActorSystem, Provider: ps.Provider,
 			TargetType: "account", TargetID: strconv.FormatInt(ps.AccountID, 10),
-			Details: store.Details{"error": cause.Error()},
+			Details: store.Details{"error": msg},
 		})
 		return err
 	})
 	if err != nil {
-		log.Error("mark account reauth_required", "error", err, "cause", cause)
-		return "lease_lost"
+		return recordFailed(log, "mark account reauth_required", err, cause)
 	}
 	log.Warn("provider rejected the account's credentials; polling stopped until the user reconnects", "error", cause)
-	return "reauth"
+	return worker.Reauth
 }

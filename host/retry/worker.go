@@ -66,7 +66,8 @@ type Config struct {
 	config.RetryWorker
 	// Owner names this worker in leases; default hostname-pid-random, unique per process.
 	Owner string
-	// Concurrency bounds the payloads processed at once within a batch. Default 8.
+	// Concurrency is how many failures are worked at once, each in its own slot under
+	// its own lease (never more than batch_size). Default 8.
 	Concurrency int
 	// Now and Rand replace the clock and the jitter source (tests). Rand returns [0, 1).
 	Now  func() time.Time
@@ -90,6 +91,9 @@ type Stats struct {
 	Dead      int // out of attempts or permanently unparseable
 	Rescued   int // expired leases returned to pending (or dead)
 	LeaseLost int // rows whose lease was lost mid-attempt; nothing was committed
+	// StoreErrors are attempts whose outcome the database did not take; the lease runs
+	// out and the row comes back. Counted apart from LeaseLost.
+	StoreErrors int
 }
 
 func (s Stats) zero() bool { return s == Stats{} }
@@ -178,7 +182,7 @@ func (w *Worker) Tick(ctx context.Context) (Stats, error) {
 	w.metrics.add(st)
 	if !st.zero() || err != nil {
 		w.log.Info("retry tick", "claimed", st.Claimed, "succeeded", st.Succeeded, "retried", st.Retried,
-			"dead", st.Dead, "rescued", st.Rescued, "lease_lost", st.LeaseLost)
+			"dead", st.Dead, "rescued", st.Rescued, "lease_lost", st.LeaseLost, "store_errors", st.StoreErrors)
 	} else {
 		w.log.Debug("retry tick", "claimed", 0)
 	}
@@ -198,59 +202,36 @@ func (w *Worker) tick(ctx context.Context, st *Stats) error {
 			w.auditDead(ctx, r.ID, r.Provider, r.LastError)
 		}
 	}
-	for ctx.Err() == nil {
-		batch, err := w.d.Store.ClaimFailures(ctx, w.cfg.Owner, w.cfg.BatchSize, w.cfg.Lease)
-		if err != nil {
-			return err
-		}
-		st.Claimed += len(batch)
-		w.processBatch(ctx, batch, st)
-		if len(batch) < w.cfg.BatchSize {
-			return nil
-		}
-	}
-	return nil
-}
-
-func (w *Worker) processBatch(ctx context.Context, batch []store.Failure, st *Stats) {
 	var mu sync.Mutex
-	sem := make(chan struct{}, w.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for _, f := range batch {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			r := w.process(ctx, f)
-			mu.Lock()
-			defer mu.Unlock()
-			switch r {
-			case resultSucceeded:
-				st.Succeeded++
-			case resultRetried:
-				st.Retried++
-			case resultDead:
-				st.Dead++
-			case resultLeaseLost:
-				st.LeaseLost++
-			}
-		}()
-	}
-	wg.Wait()
+	claimed, err := worker.Drain(ctx, w.slots(), func(ctx context.Context, n int) ([]store.Failure, error) {
+		return w.d.Store.ClaimFailures(ctx, w.cfg.Owner, n, w.cfg.Lease)
+	}, func(ctx context.Context, f store.Failure) {
+		r := w.process(ctx, f)
+		mu.Lock()
+		defer mu.Unlock()
+		switch r {
+		case worker.Succeeded:
+			st.Succeeded++
+		case worker.Failed:
+			st.Retried++
+		case worker.Dead:
+			st.Dead++
+		case worker.LeaseLost:
+			st.LeaseLost++
+		case worker.StoreError:
+			st.StoreErrors++
+		}
+	})
+	st.Claimed += claimed
+	return err
 }
 
-type result int
-
-const (
-	resultSucceeded result = iota
-	resultRetried
-	resultDead
-	resultLeaseLost
-	resultAbandoned // the process is stopping; the lease brings the row back
-)
+// slots is how many failures the worker holds at once, one per slot: Concurrency,
+// never above batch_size.
+func (w *Worker) slots() int { return min(w.cfg.Concurrency, w.cfg.BatchSize) }
 
 // process makes one attempt at one claimed failure.
-func (w *Worker) process(ctx context.Context, f store.Failure) result {
+func (w *Worker) process(ctx context.Context, f store.Failure) worker.Outcome {
 	log := w.log.With("failure", f.ID, "provider", f.Provider, "attempt", f.Attempts)
 	parser, err := w.d.Plugins.Parser(f.Provider)
 	if err != nil {
@@ -265,7 +246,7 @@ func (w *Worker) process(ctx context.Context, f store.Failure) result {
 	parsed, err := parser.Webhook(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return resultAbandoned
+			return worker.Abandoned
 		}
 		return w.fail(ctx, log, f, fmt.Errorf("parse: %w", err))
 	}
@@ -306,12 +287,12 @@ func (w *Worker) process(ctx context.Context, f store.Failure) result {
 	switch {
 	case err == nil:
 		log.Info("retry succeeded", "accepted", res.Accepted, "duplicates", res.Duplicates, "dropped", res.DroppedTotal())
-		return resultSucceeded
+		return worker.Succeeded
 	case errors.Is(err, store.ErrLeaseLost):
 		log.Warn("lease lost before the retry committed; nothing stored")
-		return resultLeaseLost
+		return worker.LeaseLost
 	case ctx.Err() != nil:
-		return resultAbandoned
+		return worker.Abandoned
 	}
 	return w.fail(ctx, log, f, fmt.Errorf("persist: %w", err))
 }
@@ -339,16 +320,13 @@ func (w *Worker) account(ctx context.Context, log hclog.Logger, id int64) *sdk.A
 
 // fail records a failed attempt: backoff, or dead at the attempt budget or on a
 // permanent error, with the audit row in the same transaction.
-func (w *Worker) fail(ctx context.Context, log hclog.Logger, f store.Failure, cause error) result {
+func (w *Worker) fail(ctx context.Context, log hclog.Logger, f store.Failure, cause error) worker.Outcome {
 	if ctx.Err() != nil {
-		return resultAbandoned
+		return worker.Abandoned
 	}
 	permanent := sdk.IsKind(cause, sdk.KindPermanent)
-	delay := Backoff(f.Attempts-1, w.cfg.BackoffBase, w.cfg.BackoffCap, w.cfg.Rand)
-	msg := cause.Error()
-	if len(msg) > 2000 {
-		msg = msg[:2000] + "…"
-	}
+	delay := worker.Backoff(f.Attempts-1, w.cfg.BackoffBase, w.cfg.BackoffCap, w.cfg.Rand)
+	msg := worker.TruncateError(cause.Error())
 	var status store.FailureStatus
 	err := w.d.Store.InTx(ctx, func(tx *store.Tx) error {
 		var err error
@@ -366,17 +344,17 @@ func (w *Worker) fail(ctx context.Context, log hclog.Logger, f store.Failure, ca
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
 		log.Warn("lease lost before the failed attempt was recorded", "error", cause)
-		return resultLeaseLost
+		return worker.LeaseLost
 	case err != nil:
 		// The lease runs out and the rescue brings the row back.
 		log.Error("record failed attempt", "error", err, "cause", cause)
-		return resultAbandoned
+		return worker.StoreError
 	case status == store.FailureDead:
 		log.Warn("ingestion failure is dead", "error", cause, "permanent", permanent)
-		return resultDead
+		return worker.Dead
 	}
 	log.Info("retry failed; backing off", "error", cause, "retry_in", delay.Round(time.Millisecond))
-	return resultRetried
+	return worker.Failed
 }
 
 func deadEvent(at time.Time, id int64, provider, lastError string, attempts int) store.AuditEvent {

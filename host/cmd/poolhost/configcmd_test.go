@@ -62,6 +62,26 @@ provider "ondilo" {
 	if code, _, stderr := cli(t, "config", "validate", "--config", mistyped); code != 1 || !strings.Contains(stderr, `settings "base_url": "interop.ondilo.com" is not an absolute http or https URL`) {
 		t.Errorf("mistyped value: exit %d, stderr %q", code, stderr)
 	}
+	// A poll lease that one poll (30 s by default) and its transaction can outlast lets
+	// two replicas poll one account at once: refused, offline too.
+	shortLease := filepath.Join(dir, "short-lease.hcl")
+	if err := os.WriteFile(shortLease, []byte(fmt.Sprintf(`
+database_url    = "sqlite:%s/never-opened.db"
+credentials_key = file("key")
+plugin_dir      = %q
+poll_worker {
+  lease = "50s"
+}
+provider "ondilo" {
+  poll = true
+}
+`, dir, pluginDir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := cli(t, "config", "validate", "--offline", "--config", shortLease); code != 1 ||
+		!strings.Contains(stderr, "short-lease.hcl:6") || !strings.Contains(stderr, "poll_worker.lease (50s) must be at least 2 × provider \"ondilo\"'s timeouts.poll (30s)") {
+		t.Errorf("short poll lease: exit %d, stderr %q; want 1 naming the lease", code, stderr)
+	}
 	good := write("good.hcl", `base_url = "https://interop.ondilo.com"`)
 	if code, stdout, stderr := cli(t, "config", "validate", "--config", good); code != 0 || !strings.Contains(stdout, "is valid: 1 provider(s), 1 enabled") {
 		t.Errorf("good file: exit %d %q %q", code, stdout, stderr)

@@ -1,6 +1,8 @@
 // Package worker is what the host's background workers (host/retry, host/poll) share:
-// the Start/Close lifecycle of a ticking loop and the lease owner id that names a worker
-// in the rows it claims. The workers keep their own config, metrics and log lines.
+// the Start/Close lifecycle of a ticking loop, the lease owner id that names a worker in
+// the rows it claims, claiming no more rows than free slots (Drain), the typed outcome
+// of one row, the backoff schedule and the bound on a stored error message. The workers
+// keep their own config, metrics and log lines.
 package worker
 
 import (

@@ -3,9 +3,11 @@ package worker_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/poolhost/poolhost/host/internal/worker"
 )
@@ -104,5 +106,79 @@ func TestOwnerID(t *testing.T) {
 	}
 	if !strings.HasPrefix(a, "poll-") {
 		t.Errorf("OwnerID(poll) = %q, want the kind first", a)
+	}
+}
+
+// Drain never holds more claimed rows than slots: a row is claimed only when a slot is
+// free to work it at once, so its lease covers one unit of work, not a wave of others.
+func TestDrainClaimsNoMoreThanFreeSlots(t *testing.T) {
+	const slots, total = 3, 20
+	var mu sync.Mutex
+	queue := total
+	inFlight, most, worked := 0, 0, 0
+	var asked []int
+	release := make(chan struct{})
+	go func() {
+		for range total {
+			release <- struct{}{}
+		}
+	}()
+	n, err := worker.Drain(context.Background(), slots, func(_ context.Context, n int) ([]int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, n)
+		k := min(n, queue)
+		queue -= k
+		inFlight += k
+		most = max(most, inFlight)
+		return make([]int, k), nil
+	}, func(context.Context, int) {
+		<-release
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight--
+		worked++
+	})
+	if err != nil || n != total || worked != total {
+		t.Fatalf("claimed %d, worked %d, %v; want %d", n, worked, err, total)
+	}
+	if most > slots {
+		t.Errorf("%d rows held at once with %d slots", most, slots)
+	}
+	for _, a := range asked {
+		if a < 1 || a > slots {
+			t.Errorf("asked for %d rows with %d slots: %v", a, slots, asked)
+		}
+	}
+}
+
+func TestDrainStopsWhenAClaimComesShort(t *testing.T) {
+	claims := 0
+	n, err := worker.Drain(context.Background(), 4, func(_ context.Context, n int) ([]string, error) {
+		claims++
+		if claims == 1 {
+			return []string{"a", "b", "c", "d"}, nil
+		}
+		return nil, nil
+	}, func(context.Context, string) {})
+	if err != nil || n != 4 || claims != 2 {
+		t.Fatalf("claimed %d rows in %d claims, %v; want 4 in 2", n, claims, err)
+	}
+}
+
+func TestTruncateError(t *testing.T) {
+	if got := worker.TruncateError("short"); got != "short" {
+		t.Errorf("short message changed: %q", got)
+	}
+	long := strings.Repeat("é", worker.MaxErrorBytes) // 2 bytes each
+	got := worker.TruncateError(long)
+	if !strings.HasSuffix(got, "…") || len(got) > worker.MaxErrorBytes+len("…") || !utf8.ValidString(got) {
+		t.Errorf("truncated to %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+	}
+}
+
+func TestOutcomeLabels(t *testing.T) {
+	if worker.LeaseLost.String() == worker.StoreError.String() {
+		t.Fatal("a lost lease and a database error share a label")
 	}
 }
