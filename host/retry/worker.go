@@ -30,7 +30,8 @@ const (
 // Store is what the worker needs from storage: *store.Store.
 type Store interface {
 	ClaimFailures(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.Failure, error)
-	RescueExpiredFailures(ctx context.Context) ([]store.RescuedFailure, error)
+	RescueExpiredFailures(ctx context.Context, limit int) ([]store.RescuedFailure, error)
+	ElectLeader(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
 	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
 	AppendAudit(ctx context.Context, e store.AuditEvent) (store.AuditEvent, error)
@@ -190,17 +191,8 @@ func (w *Worker) Tick(ctx context.Context) (Stats, error) {
 }
 
 func (w *Worker) tick(ctx context.Context, st *Stats) error {
-	rescued, err := w.d.Store.RescueExpiredFailures(ctx)
-	if err != nil {
+	if err := w.rescue(ctx, st); err != nil {
 		return err
-	}
-	for _, r := range rescued {
-		st.Rescued++
-		w.log.Warn("rescued failure with expired lease", "failure", r.ID, "provider", r.Provider, "status", r.Status, "error", r.LastError)
-		if r.Status == store.FailureDead {
-			st.Dead++
-			w.auditDead(ctx, r.ID, r.Provider, r.LastError)
-		}
 	}
 	var mu sync.Mutex
 	claimed, err := worker.Drain(ctx, w.slots(), func(ctx context.Context, n int) ([]store.Failure, error) {
@@ -224,6 +216,45 @@ func (w *Worker) tick(ctx context.Context, st *Stats) error {
 	})
 	st.Claimed += claimed
 	return err
+}
+
+// RescueLeader names the leadership of the lease rescue (store.ElectLeader).
+const RescueLeader = "retry_rescue"
+
+// Rescue pages: at most RescuePages pages of RescuePageSize rows per tick; what is left
+// waits for the next tick, so a backlog never makes one statement lock it all.
+const (
+	RescuePageSize = 500
+	RescuePages    = 10
+)
+
+// rescue returns failures whose lease expired to pending (or dead), on one replica only:
+// the elected leader, whose leadership lasts one lease and is renewed every tick. Every
+// replica rescuing every tick made them all scan for the same rows; with the leader gone,
+// another replica takes over within one lease.
+func (w *Worker) rescue(ctx context.Context, st *Stats) error {
+	leader, err := w.d.Store.ElectLeader(ctx, RescueLeader, w.cfg.Owner, w.cfg.Lease)
+	if err != nil || !leader {
+		return err
+	}
+	for range RescuePages {
+		rescued, err := w.d.Store.RescueExpiredFailures(ctx, RescuePageSize)
+		if err != nil {
+			return err
+		}
+		for _, r := range rescued {
+			st.Rescued++
+			w.log.Warn("rescued failure with expired lease", "failure", r.ID, "provider", r.Provider, "status", r.Status, "error", r.LastError)
+			if r.Status == store.FailureDead {
+				st.Dead++
+				w.auditDead(ctx, r.ID, r.Provider, r.LastError)
+			}
+		}
+		if len(rescued) < RescuePageSize {
+			return nil
+		}
+	}
+	return nil
 }
 
 // slots is how many failures the worker holds at once, one per slot: Concurrency,

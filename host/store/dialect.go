@@ -124,6 +124,15 @@ func (d dialect) claimPollsSQL() string {
 		RETURNING ` + pollColumns
 }
 
+// skipLockedSQL ends a SELECT … FOR UPDATE of rows to change: on PostgreSQL, rows
+// another transaction holds are skipped rather than waited for; SQLite has one writer.
+func (d dialect) skipLockedSQL() string {
+	if d == dialectPostgres {
+		return ` FOR UPDATE SKIP LOCKED`
+	}
+	return ``
+}
+
 // appendErrorSQL is the SET expression that appends one {at, attempt, error} entry to
 // the error_history JSON array. Args: at (RFC 3339 text), error text.
 func (d dialect) appendErrorSQL() string {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/jmoiron/sqlx"
 	"time"
 )
 
@@ -217,21 +218,43 @@ type RescuedFailure struct {
 	LastError string        `db:"last_error"` // names the owner that lost the lease
 }
 
-// RescueExpiredFailures returns processing rows whose lease has expired to pending (or
-// dead when out of attempts), due now. It is one compare-and-set UPDATE: it only touches
-// rows still processing with an expired lease, so a row its owner finished — or that
-// another rescuer already took — is never overwritten.
-func (q queries) RescueExpiredFailures(ctx context.Context) ([]RescuedFailure, error) {
+// RescueExpiredFailures returns up to limit processing rows whose lease has expired to
+// pending (or dead when out of attempts), due now, oldest lease first; a caller with more
+// to rescue calls again (a page at a time, so one rescue never holds a table-wide lock).
+// It is a compare-and-set UPDATE: it only touches rows still processing with an expired
+// lease, so a row its owner finished — or that another rescuer already took — is never
+// overwritten.
+func (q queries) RescueExpiredFailures(ctx context.Context, limit int) ([]RescuedFailure, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("rescue failures: %w: limit is required", ErrInvalid)
+	}
 	now := q.clock()
 	var out []RescuedFailure
-	err := q.sel(ctx, &out, `UPDATE integration_ingestion_failures
-		SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
-			next_attempt_at = ?, last_error = 'lease expired (owner ' || lease_owner || ')',
-			`+q.d.appendErrorSQL()+`,
-			updated_at = ?, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
-		WHERE status = 'processing' AND lease_expires_at < ?
-		RETURNING id, provider, status, last_error`,
-		now, now.Format(time.RFC3339Nano), "lease expired", now, now)
+	err := q.inTx(ctx, func(q queries) error {
+		// The page is picked first, then updated by id: PostgreSQL applied a LIMIT in an
+		// UPDATE's subquery past its limit when the UPDATE changed the sort column.
+		var ids []int64
+		if err := q.sel(ctx, &ids, `SELECT id FROM integration_ingestion_failures
+			WHERE status = 'processing' AND lease_expires_at < ?
+			ORDER BY lease_expires_at, id LIMIT ?`+q.d.skipLockedSQL(), now, limit); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		query, args, err := sqlx.In(`UPDATE integration_ingestion_failures
+			SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
+				next_attempt_at = ?, last_error = 'lease expired (owner ' || lease_owner || ')',
+				`+q.d.appendErrorSQL()+`,
+				updated_at = ?, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+			WHERE id IN (?) AND status = 'processing' AND lease_expires_at < ?
+			RETURNING id, provider, status, last_error`,
+			now, now.Format(time.RFC3339Nano), "lease expired", now, ids, now)
+		if err != nil {
+			return err
+		}
+		return q.sel(ctx, &out, query, args...)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("rescue failures: %w", err)
 	}

@@ -321,7 +321,7 @@ func TestFailureLeaseRescue(t *testing.T) {
 		if err := e.s.CompleteFailure(ctx, finished.ID, finished.Lease()); err != nil {
 			t.Fatal(err)
 		}
-		if r, _ := e.s.RescueExpiredFailures(ctx); len(r) != 0 {
+		if r, _ := e.s.RescueExpiredFailures(ctx, 100); len(r) != 0 {
 			t.Fatalf("rescued live leases: %+v", r)
 		}
 		e.clock.Advance(2 * time.Minute)
@@ -329,7 +329,7 @@ func TestFailureLeaseRescue(t *testing.T) {
 		if _, err := e.s.DB().ExecContext(ctx, e.s.DB().Rebind("UPDATE integration_ingestion_failures SET attempts = 2 WHERE id = ?"), lastTry.ID); err != nil {
 			t.Fatal(err)
 		}
-		rescued, err := e.s.RescueExpiredFailures(ctx)
+		rescued, err := e.s.RescueExpiredFailures(ctx, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,7 +362,7 @@ func TestFailureLeaseRescue(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.clock.Advance(2 * time.Minute)
-		if r, _ := e.s.RescueExpiredFailures(ctx); len(r) != 0 {
+		if r, _ := e.s.RescueExpiredFailures(ctx, 100); len(r) != 0 {
 			t.Fatalf("rescued an extended lease: %+v", r)
 		}
 		if err := e.s.CompleteFailure(ctx, slow.ID, re[0].Lease()); err != nil {
@@ -370,7 +370,7 @@ func TestFailureLeaseRescue(t *testing.T) {
 		}
 		// A rescue racing a completion: whichever commits first wins, the other is a no-op.
 		e.clock.Advance(time.Hour)
-		if r, _ := e.s.RescueExpiredFailures(ctx); len(r) != 0 {
+		if r, _ := e.s.RescueExpiredFailures(ctx, 100); len(r) != 0 {
 			t.Fatalf("rescue after completion touched %+v", r)
 		}
 		if got, _ := e.s.GetFailure(ctx, slow.ID); got.Status != store.FailureResolved {
