@@ -66,3 +66,14 @@ func (UnsupportedAdapter) VerifyWebhook(context.Context, WebhookRequest) error {
 func (UnsupportedAdapter) Webhook(context.Context, WebhookRequest) (WebhookResult, error) {
 	return WebhookResult{}, Unsupported("webhooks")
 }
+
+// CheckCapabilities refuses a description that promises what the adapter does not
+// implement: Capabilities.Poll without [Poller]. Serve applies it to every Describe, so
+// the host refuses such a plugin when it starts — saying why — instead of polling it and
+// getting "poll not supported" for every account; the conformance kit applies it too.
+func CheckCapabilities(a Adapter, d Description) error {
+	if _, ok := a.(Poller); d.Capabilities.Poll && !ok {
+		return Permanent("capabilities.poll is set but the adapter does not implement sdk.Poller (PollReadings)")
+	}
+	return nil
+}

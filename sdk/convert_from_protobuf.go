@@ -3,10 +3,9 @@ package sdk
 import (
 	"net/http"
 	"net/textproto"
-	"time"
 
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
 )
 
 // Conversions of the requests a plugin receives, from wire types to SDK types.
@@ -36,7 +35,7 @@ func webhookRequestFromProto(w *pb.RawWebhook) WebhookRequest {
 	req := WebhookRequest{
 		Headers:       headersFromProto(w.GetHeaders()),
 		Body:          w.GetBody(),
-		ReceivedAt:    timeFromProto(w.GetReceivedAt()),
+		ReceivedAt:    convert.TimeFromProto(w.GetReceivedAt()),
 		AccountSecret: w.GetAccountSecret(),
 	}
 	if w.GetAccount() != nil {
@@ -50,20 +49,8 @@ func accountFromProto(a *pb.Account) Account {
 	return Account{
 		ID:                a.GetId(),
 		ExternalAccountID: a.GetExternalAccountId(),
-		Credentials:       credentialsFromProto(a.GetCredentials()),
+		Credentials:       Credentials(convert.CredentialsFromProto(a.GetCredentials())),
 	}
-}
-
-// credentialsFromProto keeps "unset" (nil) apart from "set but empty" (non-nil, empty).
-func credentialsFromProto(c *pb.Credentials) Credentials {
-	if c == nil {
-		return nil
-	}
-	out := make(Credentials, len(c.GetValues()))
-	for k, v := range c.GetValues() {
-		out[k] = v
-	}
-	return out
 }
 
 // headersFromProto canonicalises names so Header.Get works even for a sender that did
@@ -78,12 +65,4 @@ func headersFromProto(hs []*pb.Header) http.Header {
 		out[name] = append(out[name], h.GetValues()...)
 	}
 	return out
-}
-
-// timeFromProto maps an unset timestamp to the zero time.
-func timeFromProto(ts *timestamppb.Timestamp) time.Time {
-	if ts == nil {
-		return time.Time{}
-	}
-	return ts.AsTime()
 }

@@ -2,9 +2,9 @@ package sdk
 
 import (
 	"errors"
-	"time"
 
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -56,16 +56,8 @@ func linkageToProto(l Linkage) *pb.Linkage {
 	return &pb.Linkage{
 		ExternalAccountId: l.ExternalAccountID,
 		DisplayName:       l.DisplayName,
-		Credentials:       credentialsToProto(l.Credentials),
+		Credentials:       convert.CredentialsToProto(l.Credentials),
 	}
-}
-
-// credentialsToProto sends nil as unset ("unchanged") and an empty map as an empty set.
-func credentialsToProto(c Credentials) *pb.Credentials {
-	if c == nil {
-		return nil
-	}
-	return &pb.Credentials{Values: c}
 }
 
 func devicesToProto(ds []Device) []*pb.Device {
@@ -122,7 +114,7 @@ func testSessionsToProto(ss []TestSession) []*pb.TestSession {
 			rs[j] = &pb.TestResult{Metric: r.Metric, Value: r.Value, Unit: r.Unit, Qualifier: string(r.Qualifier)}
 		}
 		out[i] = &pb.TestSession{
-			ProviderDeviceId: s.ProviderDeviceID, TakenAt: timeToProto(s.TakenAt),
+			ProviderDeviceId: s.ProviderDeviceID, TakenAt: convert.TimeToProto(s.TakenAt),
 			Method: s.Method, Notes: s.Notes, Results: rs,
 		}
 	}
@@ -157,13 +149,6 @@ func readingTimeToProto(r Reading) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(r.RecordedAt)
-}
-
-func timeToProto(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
 }
 
 var kindToProto = map[ErrorKind]pb.ErrorKind{

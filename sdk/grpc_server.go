@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
 )
 
 // RegisterGRPCServer registers a as the poolhost adapter service on s, with panic
@@ -71,6 +72,9 @@ type grpcServer struct {
 
 func (s *grpcServer) Describe(ctx context.Context, _ *pb.DescribeRequest) (*pb.DescribeResponse, error) {
 	d, err := s.adapter.Describe(ctx)
+	if err == nil {
+		err = CheckCapabilities(s.adapter, d)
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -116,7 +120,7 @@ func (s *grpcServer) DiscoverDevices(ctx context.Context, req *pb.DiscoverDevice
 	}
 	return &pb.DiscoverDevicesResponse{
 		Devices:              devicesToProto(res.Devices),
-		RefreshedCredentials: credentialsToProto(res.RefreshedCredentials),
+		RefreshedCredentials: convert.CredentialsToProto(res.RefreshedCredentials),
 	}, nil
 }
 
@@ -183,8 +187,8 @@ func (s *grpcServer) PollReadings(ctx context.Context, req *pb.PollReadingsReque
 	return &pb.PollReadingsResponse{
 		Readings:             readingsToProto(res.Readings),
 		NextCursor:           res.NextCursor,
-		RefreshedCredentials: credentialsToProto(res.RefreshedCredentials),
-		NotBefore:            timeToProto(res.NotBefore),
+		RefreshedCredentials: convert.CredentialsToProto(res.RefreshedCredentials),
+		NotBefore:            convert.TimeToProto(res.NotBefore),
 		TestSessions:         testSessionsToProto(res.TestSessions),
 		CommandUpdates:       commandUpdatesToProto(res.CommandUpdates),
 	}, nil
@@ -224,7 +228,7 @@ func toStatus(err error) error {
 	}
 	detail := &pb.ErrorDetail{Reason: reason}
 	if ok {
-		detail.RefreshedCredentials = credentialsToProto(creds)
+		detail.RefreshedCredentials = convert.CredentialsToProto(creds)
 	}
 	withCreds, derr := st.WithDetails(detail)
 	if derr != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/poolhost/poolhost/sdk/command"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
 )
 
 // SendCommand is the server shim of [Commander]. A refusal the adapter is sure of travels
@@ -45,12 +46,12 @@ func (s *grpcServer) SendCommand(ctx context.Context, req *pb.SendCommandRequest
 		Command:          req.GetCommand(),
 		Params:           params,
 		CommandID:        req.GetCommandId(),
-		ExpiresAt:        timeFromProto(req.GetExpiresAt()),
+		ExpiresAt:        convert.TimeFromProto(req.GetExpiresAt()),
 	})
 	if cerr != nil {
 		if _, refused := CommandRefusal(cerr); refused {
 			creds, _ := RefreshedCredentialsOf(cerr)
-			resp := &pb.SendCommandResponse{Error: errorToProto(cerr), RefreshedCredentials: credentialsToProto(creds)}
+			resp := &pb.SendCommandResponse{Error: errorToProto(cerr), RefreshedCredentials: convert.CredentialsToProto(creds)}
 			if d := RetryAfterOf(cerr); d > 0 {
 				resp.RetryAfter = durationpb.New(d)
 			}
@@ -67,6 +68,6 @@ func (s *grpcServer) SendCommand(ctx context.Context, req *pb.SendCommandRequest
 	return &pb.SendCommandResponse{
 		Status:               string(status),
 		ProviderReference:    out.ProviderRef,
-		RefreshedCredentials: credentialsToProto(out.RefreshedCredentials),
+		RefreshedCredentials: convert.CredentialsToProto(out.RefreshedCredentials),
 	}, nil
 }

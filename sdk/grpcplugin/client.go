@@ -7,6 +7,7 @@ import (
 
 	"github.com/poolhost/poolhost/sdk"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
 )
 
 // Client calls a plugin's adapter over gRPC. It is safe for concurrent use. Every
@@ -88,7 +89,7 @@ func (c *Client) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (
 	}
 	return sdk.DiscoverResult{
 		Devices:              devicesFromProto(res.GetDevices()),
-		RefreshedCredentials: credentialsFromProto(res.GetRefreshedCredentials()),
+		RefreshedCredentials: sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())),
 	}, nil
 }
 
@@ -137,8 +138,8 @@ func (c *Client) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Pol
 	return sdk.PollResult{
 		Readings:             readingsFromProto(res.GetReadings()),
 		NextCursor:           res.GetNextCursor(),
-		RefreshedCredentials: credentialsFromProto(res.GetRefreshedCredentials()),
-		NotBefore:            timeFromProto(res.GetNotBefore()),
+		RefreshedCredentials: sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())),
+		NotBefore:            convert.TimeFromProto(res.GetNotBefore()),
 		TestSessions:         testSessionsFromProto(res.GetTestSessions()),
 		CommandUpdates:       commandUpdatesFromProto(res.GetCommandUpdates()),
 	}, nil

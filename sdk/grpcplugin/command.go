@@ -10,6 +10,7 @@ import (
 
 	"github.com/poolhost/poolhost/sdk"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
 )
 
 // SendCommand sends one command. Its errors follow sdk.Commander: a refusal the plugin
@@ -30,7 +31,7 @@ func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.C
 		Command:          req.Command,
 		ParamsJson:       params,
 		CommandId:        req.CommandID,
-		ExpiresAt:        timeToProto(req.ExpiresAt),
+		ExpiresAt:        convert.TimeToProto(req.ExpiresAt),
 	})
 	if err != nil {
 		if status.Code(err) == codes.Unimplemented {
@@ -48,7 +49,7 @@ func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.C
 		if d := res.GetRetryAfter(); d != nil && d.AsDuration() > 0 {
 			refusal = &sdk.RetryAfterError{Err: refusal, After: d.AsDuration()}
 		}
-		return sdk.CommandResult{}, sdk.WithRefreshedCredentials(refusal, credentialsFromProto(res.GetRefreshedCredentials()))
+		return sdk.CommandResult{}, sdk.WithRefreshedCredentials(refusal, sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())))
 	}
 	st := sdk.CommandStatus(res.GetStatus())
 	switch st {
@@ -61,6 +62,6 @@ func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.C
 	return sdk.CommandResult{
 		Status:               st,
 		ProviderRef:          res.GetProviderReference(),
-		RefreshedCredentials: credentialsFromProto(res.GetRefreshedCredentials()),
+		RefreshedCredentials: sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())),
 	}, nil
 }

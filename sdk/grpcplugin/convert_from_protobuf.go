@@ -1,12 +1,9 @@
 package grpcplugin
 
 import (
-	"time"
-
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	"github.com/poolhost/poolhost/sdk"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
 )
 
 // Conversions of what a plugin returns, from wire types to SDK types.
@@ -49,20 +46,8 @@ func linkageFromProto(l *pb.Linkage) sdk.Linkage {
 	return sdk.Linkage{
 		ExternalAccountID: l.GetExternalAccountId(),
 		DisplayName:       l.GetDisplayName(),
-		Credentials:       credentialsFromProto(l.GetCredentials()),
+		Credentials:       sdk.Credentials(convert.CredentialsFromProto(l.GetCredentials())),
 	}
-}
-
-// credentialsFromProto keeps "unset" (nil: unchanged) apart from "set but empty".
-func credentialsFromProto(c *pb.Credentials) sdk.Credentials {
-	if c == nil {
-		return nil
-	}
-	out := make(sdk.Credentials, len(c.GetValues()))
-	for k, v := range c.GetValues() {
-		out[k] = v
-	}
-	return out
 }
 
 func devicesFromProto(ds []*pb.Device) []sdk.Device {
@@ -120,7 +105,7 @@ func testSessionsFromProto(ss []*pb.TestSession) []sdk.TestSession {
 			rs[j] = sdk.TestResult{Metric: r.GetMetric(), Value: r.GetValue(), Unit: r.GetUnit(), Qualifier: sdk.Qualifier(r.GetQualifier())}
 		}
 		out[i] = sdk.TestSession{
-			ProviderDeviceID: s.GetProviderDeviceId(), TakenAt: timeFromProto(s.GetTakenAt()),
+			ProviderDeviceID: s.GetProviderDeviceId(), TakenAt: convert.TimeFromProto(s.GetTakenAt()),
 			Method: s.GetMethod(), Notes: s.GetNotes(), Results: rs,
 		}
 	}
@@ -138,7 +123,7 @@ func readingsFromProto(rs []*pb.Reading) []sdk.Reading {
 			Metric:           r.GetMetric(),
 			Value:            r.GetValue(),
 			Unit:             r.GetUnit(),
-			RecordedAt:       timeFromProto(r.GetRecordedAt()),
+			RecordedAt:       convert.TimeFromProto(r.GetRecordedAt()),
 			Timed:            r.GetRecordedAt() != nil,
 			Quality:          sdk.Quality(r.GetQuality()),
 			RawPayload:       r.GetRawPayload(),
@@ -146,12 +131,4 @@ func readingsFromProto(rs []*pb.Reading) []sdk.Reading {
 		}
 	}
 	return out
-}
-
-// timeFromProto maps an unset timestamp to the zero time.
-func timeFromProto(ts *timestamppb.Timestamp) time.Time {
-	if ts == nil {
-		return time.Time{}
-	}
-	return ts.AsTime()
 }

@@ -3,12 +3,10 @@ package grpcplugin
 import (
 	"net/http"
 	"sort"
-	"time"
-
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/poolhost/poolhost/sdk"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
 )
 
 // Conversions of the requests the host sends, from SDK types to wire types.
@@ -17,23 +15,15 @@ func accountToProto(a sdk.Account) *pb.Account {
 	return &pb.Account{
 		Id:                a.ID,
 		ExternalAccountId: a.ExternalAccountID,
-		Credentials:       credentialsToProto(a.Credentials),
+		Credentials:       convert.CredentialsToProto(a.Credentials),
 	}
-}
-
-// credentialsToProto sends nil as unset and an empty map as an empty set.
-func credentialsToProto(c sdk.Credentials) *pb.Credentials {
-	if c == nil {
-		return nil
-	}
-	return &pb.Credentials{Values: c}
 }
 
 func webhookToProto(req sdk.WebhookRequest) *pb.RawWebhook {
 	w := &pb.RawWebhook{
 		Headers:       headersToProto(req.Headers),
 		Body:          req.Body,
-		ReceivedAt:    timeToProto(req.ReceivedAt),
+		ReceivedAt:    convert.TimeToProto(req.ReceivedAt),
 		AccountSecret: req.AccountSecret,
 	}
 	if req.Account != nil {
@@ -58,12 +48,4 @@ func headersToProto(h http.Header) []*pb.Header {
 		out[i] = &pb.Header{Name: name, Values: h[name]}
 	}
 	return out
-}
-
-// timeToProto sends the zero time as an unset timestamp.
-func timeToProto(t time.Time) *timestamppb.Timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	return timestamppb.New(t)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/poolhost/poolhost/sdk"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
 )
 
 // codeKinds is the wire contract documented in adapter.proto. Codes not listed
@@ -68,7 +69,7 @@ func kindError(ctx context.Context, call string, st *status.Status) error {
 func refreshedCredentials(st *status.Status) sdk.Credentials {
 	for _, d := range st.Details() {
 		if ed, ok := d.(*pb.ErrorDetail); ok && ed.GetRefreshedCredentials() != nil {
-			return credentialsFromProto(ed.GetRefreshedCredentials())
+			return sdk.Credentials(convert.CredentialsFromProto(ed.GetRefreshedCredentials()))
 		}
 	}
 	return nil

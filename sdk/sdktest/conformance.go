@@ -606,6 +606,16 @@ func Direct(a sdk.Adapter) Target { return direct{a} }
 
 type direct struct{ sdk.Adapter }
 
+// Describe is the adapter's, checked as sdk.Serve checks it: a plugin that claims to
+// poll must implement sdk.Poller.
+func (d direct) Describe(ctx context.Context) (sdk.Description, error) {
+	desc, err := d.Adapter.Describe(ctx)
+	if err == nil {
+		err = sdk.CheckCapabilities(d.Adapter, desc)
+	}
+	return desc, err
+}
+
 func (d direct) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
 	if err := d.VerifyWebhook(ctx, req); err != nil {
 		return sdk.WebhookResult{}, err

@@ -100,6 +100,15 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 			wantFailure(t, rs, "declarations", msg)
 		}
 	})
+	t.Run("claims to poll without a Poller", func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.ClaimsPoll{}), fx)
+		wantFailure(t, rs, "describe", "capabilities.poll is set but the adapter does not implement sdk.Poller")
+		// Served over gRPC, as the host starts it: Describe is refused the same way.
+		if _, err := sdktest.Connect(t, broken.ClaimsPoll{}).Describe(t.Context()); err == nil ||
+			!strings.Contains(err.Error(), "does not implement sdk.Poller") || !sdk.IsKind(err, sdk.KindPermanent) {
+			t.Errorf("Describe over gRPC: %v; want a permanent error naming sdk.Poller", err)
+		}
+	})
 	t.Run("panics on malformed body", func(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.PanicsOnMalformed{}), fx)
 		wantFailure(t, rs, "webhook/malformed-bodies", "panicked: runtime error: index out of range")

@@ -162,3 +162,13 @@ func (c ChecksPresenceOnly) VerifyWebhook(ctx context.Context, req sdk.WebhookRe
 	}
 	return c.Good.VerifyWebhook(ctx, req)
 }
+
+// ClaimsPoll sets Capabilities.Poll without implementing sdk.Poller: the host would poll
+// it and get "poll not supported" for every account.
+type ClaimsPoll struct{ Good }
+
+func (ClaimsPoll) Describe(ctx context.Context) (sdk.Description, error) {
+	d, _ := Good{}.Describe(ctx)
+	d.Capabilities.Poll = true
+	return d, nil
+}
