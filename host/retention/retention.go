@@ -1,5 +1,6 @@
 // Package retention prunes rows that have outlived their use: OAuth states long expired,
-// and webhook delivery ids older than any redelivery. Nothing a user or operator reads
+// and webhook delivery ids older than any redelivery, on one elected replica (Leader).
+// Nothing a user or operator reads
 // is pruned here; readings, audit events and dead letters are kept until someone decides
 // otherwise.
 package retention
@@ -25,7 +26,14 @@ const OAuthStateGrace = 24 * time.Hour
 type Store interface {
 	PurgeOAuthStates(ctx context.Context, cutoff time.Time) (int64, error)
 	PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error)
+	ElectLeader(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 }
+
+// Leader names the pruning's leadership (store.ElectLeader): one replica prunes, the
+// others do not run the same deletes at the same time. The leadership lasts two
+// intervals, so one missed run does not hand it over; when the leader dies, another
+// replica prunes within two hours.
+const Leader = "retention"
 
 // Config says how long delivery ids are kept (ingest.delivery_id_retention).
 type Config struct {
@@ -40,10 +48,11 @@ type Stats struct {
 
 // Pruner runs the pruning every Interval.
 type Pruner struct {
-	st   Store
-	cfg  Config
-	log  hclog.Logger
-	loop worker.Loop
+	st    Store
+	cfg   Config
+	log   hclog.Logger
+	loop  worker.Loop
+	owner string
 }
 
 // New returns a pruner; nothing runs until Start.
@@ -54,7 +63,7 @@ func New(st Store, cfg Config, log hclog.Logger) *Pruner {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Pruner{st: st, cfg: cfg, log: log.Named("retention")}
+	return &Pruner{st: st, cfg: cfg, log: log.Named("retention"), owner: worker.OwnerID("retention")}
 }
 
 // Run prunes once. A delivery-id retention of zero or less keeps ids forever.
@@ -73,10 +82,22 @@ func (p *Pruner) Run(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
-// Start runs the pruner now and every Interval until ctx ends or Close.
+// Tick prunes once if this replica is (or becomes) the leader, and reports whether it
+// was. Exported for tests.
+func (p *Pruner) Tick(ctx context.Context) (bool, Stats, error) {
+	leader, err := p.st.ElectLeader(ctx, Leader, p.owner, 2*Interval)
+	if err != nil || !leader {
+		return false, Stats{}, err
+	}
+	s, err := p.Run(ctx)
+	return true, s, err
+}
+
+// Start runs the pruner now and every Interval until ctx ends or Close, on the elected
+// replica only.
 func (p *Pruner) Start(ctx context.Context) {
 	p.loop.Start(ctx, Interval, func(ctx context.Context) {
-		s, err := p.Run(ctx)
+		_, s, err := p.Tick(ctx)
 		if err != nil {
 			p.log.Warn("prune failed; trying again next interval", "error", err)
 			return

@@ -77,3 +77,33 @@ func TestPrune(t *testing.T) {
 		})
 	}
 }
+
+// Two replicas' pruners over one database: one prunes, the other stands by.
+func TestPruneOnOneReplica(t *testing.T) {
+	engines := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "p.db") },
+		"postgres": func(t *testing.T) string { return pgtest.NewDatabase(t) },
+	}
+	for name, url := range engines {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := store.Open(ctx, url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			if _, err := st.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			a := retention.New(st, retention.Config{DeliveryIDs: time.Hour}, nil)
+			b := retention.New(st, retention.Config{DeliveryIDs: time.Hour}, nil)
+			for i := range 2 {
+				ranA, _, errA := a.Tick(ctx)
+				ranB, _, errB := b.Tick(ctx)
+				if errA != nil || errB != nil || !ranA || ranB {
+					t.Fatalf("round %d: a ran %v (%v), b ran %v (%v); want only a", i, ranA, errA, ranB, errB)
+				}
+			}
+		})
+	}
+}
