@@ -1,8 +1,7 @@
 // Package retention prunes rows that have outlived their use: OAuth states long expired,
 // and webhook delivery ids older than any redelivery, on one elected replica (Leader).
-// Nothing a user or operator reads
-// is pruned here; readings, audit events and dead letters are kept until someone decides
-// otherwise.
+// Nothing a user or operator reads is pruned here; readings, audit events and dead
+// letters are kept until someone decides otherwise.
 package retention
 
 import (
