@@ -9,8 +9,8 @@ CREATE TABLE maintenance_leaders (
 );
 -- Additive (a new table): the previous binary ignores it and rescues on every replica,
 -- which the rescue's compare-and-set keeps correct.
-INSERT INTO schema_compat (version, compatible_with_previous) VALUES (13, TRUE);
+INSERT INTO schema_compat (version, compatible_with_previous) VALUES (15, TRUE);
 
 -- +goose Down
-DELETE FROM schema_compat WHERE version = 13;
+DELETE FROM schema_compat WHERE version = 15;
 DROP TABLE maintenance_leaders;
