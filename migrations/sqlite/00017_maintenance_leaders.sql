@@ -9,8 +9,8 @@ CREATE TABLE maintenance_leaders (
 );
 -- Additive (a new table): the previous binary ignores it and rescues on every replica,
 -- which the rescue's compare-and-set keeps correct.
-INSERT INTO schema_compat (version, compatible_with_previous) VALUES (16, 1);
+INSERT INTO schema_compat (version, compatible_with_previous) VALUES (17, 1);
 
 -- +goose Down
-DELETE FROM schema_compat WHERE version = 16;
+DELETE FROM schema_compat WHERE version = 17;
 DROP TABLE maintenance_leaders;
