@@ -88,7 +88,7 @@ func (q queries) AppendAudits(ctx context.Context, es []AuditEvent) error {
 
 // AuditFilter selects audit events, newest first.
 type AuditFilter struct {
-	Action   string    // "" for any
+	Action   string    // "" for any; an action, or a category ("ingestion": every ingestion.*)
 	Provider string    // "" for any
 	Actor    string    // "" for any
 	Since    time.Time // at or after; zero for no bound
@@ -108,12 +108,15 @@ func (q queries) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, er
 	if !f.Since.IsZero() {
 		since = ts(f.Since)
 	}
+	// An action is matched exactly, or as a category: "ingestion" finds every
+	// "ingestion.*" action.
+	category := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Action) + ".%"
 	var es []AuditEvent
 	err := q.sel(ctx, &es, `SELECT `+auditColumns+` FROM audit_events
-		WHERE (? = '' OR action = ?) AND (? = '' OR provider = ?) AND (? = '' OR actor = ?)
+		WHERE (? = '' OR action = ? OR action LIKE ? ESCAPE '\') AND (? = '' OR provider = ?) AND (? = '' OR actor = ?)
 		  AND (CAST(? AS BIGINT) IS NULL OR at >= ?) AND (? = 0 OR id < ?)
 		ORDER BY id DESC LIMIT ?`,
-		f.Action, f.Action, f.Provider, f.Provider, f.Actor, f.Actor, isSet(since), since, f.BeforeID, f.BeforeID, limit)
+		f.Action, f.Action, category, f.Provider, f.Provider, f.Actor, f.Actor, isSet(since), since, f.BeforeID, f.BeforeID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}

@@ -86,3 +86,39 @@ func TestRollupKeepsTheCounts(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditCategoryFilter: an action filter matches the action exactly or as a
+// category ("ingestion" finds ingestion.*), and a wildcard in it is literal.
+func TestAuditCategoryFilter(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		for _, a := range []string{"ingestion.requeued", "ingestion.discarded", "ingestionx.other", "webhook.received", "provider.reloaded"} {
+			if _, err := e.s.AppendAudit(ctx, store.AuditEvent{Action: a, Actor: "system"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list := func(action string) string {
+			t.Helper()
+			es, err := e.s.ListAudit(ctx, store.AuditFilter{Action: action})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, ev := range es {
+				got = append(got, ev.Action)
+			}
+			return strings.Join(got, " ")
+		}
+		for action, want := range map[string]string{
+			"ingestion":          "ingestion.discarded ingestion.requeued",
+			"ingestion.requeued": "ingestion.requeued",
+			"provider":           "provider.reloaded",
+			"ingestio_":          "",
+			"%":                  "",
+		} {
+			if got := list(action); got != want {
+				t.Errorf("action %q: %q, want %q", action, got, want)
+			}
+		}
+	})
+}
