@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/poolhost/poolhost/sdk/command"
 	"github.com/poolhost/poolhost/sdk/sdktest"
 	"github.com/poolhost/poolhost/sdk/signature"
 )
@@ -45,7 +46,10 @@ cmd/poolhost-provider-ID/main.go, conformance fixtures in testdata/conformance (
 language-neutral layout "poolhost plugins test --fixtures" reads), tests that run the
 SDK's conformance suite, connect and discovery and launch the built binary, and a
 Makefile (build, test, conformance, pin, install by rename). It then runs
-"go mod tidy" when go is on PATH. --sdk points the module at a local SDK checkout
+"go mod tidy" when go is on PATH. --commands names sdk/command commands (e.g.
+pump.set,light.set): the plugin then implements sdk.Commander, declares them, sends them
+through the API client (a "not implemented" stub for other connect kinds), and its
+tests check SendCommand's outcomes with the conformance suite. --sdk points the module at a local SDK checkout
 (a replace directive) until it requires a tagged SDK release.`,
 			Example: `  poolhost plugins new acme --connect api_key --sdk ~/src/poolhost/sdk
   cd poolhost-provider-acme && go test ./...`,
@@ -54,14 +58,15 @@ Makefile (build, test, conformance, pin, install by rename). It then runs
 		dir := c.Flags().String("dir", "", "where to write the module (default ./poolhost-provider-ID); must not exist or be empty")
 		connect := c.Flags().String("connect", "api_key", "how users link an account: api_key, oauth2, webhook_secret or none")
 		sdkPath := c.Flags().String("sdk", "", "a local checkout of the SDK module (the sdk/ directory of poolhost), used through a replace directive")
+		commands := c.Flags().StringSlice("commands", nil, "commands of sdk/command the plugin sends (e.g. pump.set,light.set): generates an sdk.Commander")
 		c.RunE = run(func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-			return runPluginsNew(ctx, args[0], *dir, *connect, *sdkPath, stdout, stderr)
+			return runPluginsNew(ctx, args[0], *dir, *connect, *sdkPath, *commands, stdout, stderr)
 		})
 		return c
 	})
 }
 
-func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, stdout, stderr io.Writer) int {
+func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, commands []string, stdout, stderr io.Writer) int {
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "poolhost plugins new: %v\n", err)
 		return 1
@@ -73,6 +78,10 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, stdout
 	case "api_key", "oauth2", "webhook_secret", "none":
 	default:
 		return fail(fmt.Errorf("--connect %q: want api_key, oauth2, webhook_secret or none", connect))
+	}
+	cmds, err := commandTemplates(commands)
+	if err != nil {
+		return fail(err)
 	}
 	if dir == "" {
 		dir = "poolhost-provider-" + id
@@ -94,7 +103,10 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, stdout
 	// PLUGINS.md's does (sdk.ConnectAPIKey, not a string conversion).
 	connectConst := map[string]string{"api_key": "sdk.ConnectAPIKey", "oauth2": "sdk.ConnectOAuth2",
 		"webhook_secret": "sdk.ConnectWebhookSecret", "none": "sdk.ConnectNone"}[connect]
-	data := struct{ ID, Connect, ConnectConst, SDK string }{id, connect, connectConst, sdkPath}
+	data := struct {
+		ID, Connect, ConnectConst, SDK string
+		Commands                       []commandTemplate
+	}{id, connect, connectConst, sdkPath, cmds}
 	files := map[string]string{
 		"go.mod.tmpl":           "go.mod",
 		"provider.go.tmpl":      "provider.go",
@@ -106,6 +118,10 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, stdout
 		// The provider's API: a client to replace with the real calls, and a fake of it.
 		files["client.go.tmpl"] = "client.go"
 		files["upstreamtest.go.tmpl"] = filepath.Join("upstreamtest", "upstreamtest.go")
+	}
+	if len(cmds) > 0 {
+		files["command.go.tmpl"] = "command.go"
+		files["command_test.go.tmpl"] = "command_test.go"
 	}
 	for tmpl, out := range files {
 		t, err := template.ParseFS(newplugin, "newplugin/"+tmpl)
@@ -144,6 +160,48 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, stdout
 	}
 	fmt.Fprintf(stdout, "next: cd %s && make test conformance (POOLHOST=path/to/poolhost), then see PLUGINS.md's quick start\n", dir)
 	return 0
+}
+
+// commandTemplate is one command a new plugin sends: its name and parameters that
+// validate, as JSON (for the generated tests).
+type commandTemplate struct{ Name, Params string }
+
+// commandTemplates checks the --commands names against sdk/command, the one vocabulary
+// the host approves commands from.
+func commandTemplates(names []string) ([]commandTemplate, error) {
+	var out []commandTemplate
+	seen := map[string]bool{}
+	for _, name := range names {
+		name = strings.TrimSpace(name)
+		info, ok := command.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("--commands: %q is not a command; the vocabulary (sdk/command) is %s", name, strings.Join(command.Names(), ", "))
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("--commands: %q is listed twice", name)
+		}
+		seen[name] = true
+		params := map[string]any{}
+		for _, p := range info.Params {
+			if !p.Required {
+				continue
+			}
+			switch p.Type {
+			case command.Bool:
+				params[p.Name] = true
+			case command.Number:
+				params[p.Name] = p.Min
+			case command.Enum:
+				params[p.Name] = p.Values[0]
+			}
+		}
+		b, err := json.Marshal(params)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, commandTemplate{Name: name, Params: string(b)})
+	}
+	return out, nil
 }
 
 // fixtureSecret signs the generated fixtures; configure.json gives it to the plugin as

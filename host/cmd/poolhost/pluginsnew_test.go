@@ -33,7 +33,7 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 			var out, errOut bytes.Buffer
-			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, &out, &errOut); code != 0 {
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, nil, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
 			}
 			mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
@@ -75,16 +75,16 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 				t.Errorf("Makefile: %v\n%s", err, mk)
 			}
 			// a second run refuses to overwrite
-			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not empty") {
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not empty") {
 				t.Errorf("overwrite: exit %d, %s", code, errOut.String())
 			}
 		})
 	}
 	var out, errOut bytes.Buffer
-	if code := runPluginsNew(t.Context(), "Acme!", t.TempDir(), "api_key", "", &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "must match") {
+	if code := runPluginsNew(t.Context(), "Acme!", t.TempDir(), "api_key", "", nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "must match") {
 		t.Errorf("bad id: exit %d, %s", code, errOut.String())
 	}
-	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "carrier_pigeon", "", &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--connect") {
+	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "carrier_pigeon", "", nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--connect") {
 		t.Errorf("bad connect: exit %d, %s", code, errOut.String())
 	}
 }
@@ -101,7 +101,7 @@ func TestPluginsNewAgreesWithPLUGINSmd(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 			var out, errOut bytes.Buffer
-			if code := runPluginsNew(t.Context(), "acme", dir, kind, "", &out, &errOut); code != 0 {
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, "", nil, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut.String())
 			}
 			provider, err := os.ReadFile(filepath.Join(dir, "provider.go"))
@@ -125,5 +125,58 @@ func TestPluginsNewAgreesWithPLUGINSmd(t *testing.T) {
 				t.Errorf("client.go sets an http.Client timeout; PLUGINS.md's Deadlines say none of its own:\n%s", client)
 			}
 		})
+	}
+}
+
+// TestPluginsNewCommands: `plugins new --commands` writes a plugin that implements
+// sdk.Commander and declares the commands; its own `go test` runs the conformance suite's
+// SendCommand cases — against the fake provider for api_key (sent, other device
+// permanent, revoked key unauthorized), and the "not implemented" stub for a connect
+// kind without an API client. A name outside sdk/command is refused, listing the
+// vocabulary.
+func TestPluginsNewCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and tests a generated module")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool")
+	}
+	sdkDir, err := filepath.Abs(repoRoot + "/sdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kind, commands := range map[string][]string{"api_key": {"pump.set", "light.set"}, "none": {"pump.set"}} {
+		t.Run(kind, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
+			var out, errOut bytes.Buffer
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, commands, &out, &errOut); code != 0 {
+				t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
+			}
+			cmd := exec.Command(goTool, "test", "-count=1", "-v", "-run", "TestCommandConformance", ".")
+			cmd.Dir = dir
+			b, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("go test in the generated module: %v\n%s", err, b)
+			}
+			want := []string{"--- PASS: TestCommandConformance", "commands/declared"}
+			for _, c := range commands {
+				if kind == "api_key" {
+					want = append(want, "commands/"+c+"-accepted", "commands/"+c+"-other-device", "commands/"+c+"-revoked-key")
+				} else {
+					want = append(want, "commands/"+c+"-not-implemented")
+				}
+			}
+			for _, w := range want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("generated test output lacks %q:\n%s", w, b)
+				}
+			}
+		})
+	}
+	var out, errOut bytes.Buffer
+	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "api_key", "", []string{"pump.set", "pump.explode"}, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), `"pump.explode" is not a command`) || !strings.Contains(errOut.String(), "chlorinator.set_output, dosing.dose") {
+		t.Errorf("unknown command: exit %d, %s", code, errOut.String())
 	}
 }
