@@ -75,3 +75,45 @@ func TestBoundsInStatusAndSummary(t *testing.T) {
 		}
 	})
 }
+
+// TestBoundFromPluginWebhook: "FC > 10" from a photometer, sent through the generic
+// plugin's real binary over real HTTP, is stored as a bound and judged high against a
+// 1–3 ppm target; a reading's bound and an unknown qualifier go through the same judge.
+func TestBoundFromPluginWebhook(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{ingest: true})
+		f := e.fixture()
+		owner := f.users["owner"].Token
+		e.must(200, req{method: "PATCH", path: fmt.Sprintf("/v1/pools/%d", f.pool), token: owner, body: map[string]any{
+			"sanitizer": "chlorine", "targets": map[string]any{"free_chlorine": map[string]any{"min": 1, "max": 3}}}})
+		at := time.Now().Add(-5 * time.Minute).UTC().Truncate(time.Second).Format(time.RFC3339)
+		body := fmt.Appendf(nil, `{"device_id": "d1",
+			"readings": [{"metric": "cyanuric_acid", "value": 100, "qualifier": "above", "recorded_at": %q},
+			             {"metric": "orp", "value": 650, "qualifier": "roughly", "recorded_at": %q}],
+			"test_sessions": [{"taken_at": %q, "method": "photometer",
+			                   "results": [{"metric": "free_chlorine", "value": 10, "unit": "ppm", "qualifier": "above"}]}]}`, at, at, at)
+		got := e.delivered(e.signedTo(fmt.Sprintf("/v1/webhooks/generic/accounts/%d", f.account), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", body))
+		if got.Accepted != 1 || got.Dropped["bad_qualifier"] != 1 || got.TestSessions == nil || got.TestSessions.Accepted != 1 {
+			t.Fatalf("delivery answered %+v", got)
+		}
+		var page struct {
+			Readings []pools.Reading `json:"readings"`
+		}
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/readings?metric=cyanuric_acid", f.pool), token: owner}).json(t, &page)
+		if len(page.Readings) != 1 || page.Readings[0].Qualifier != "above" || page.Readings[0].Value != 100 {
+			t.Fatalf("readings %+v", page.Readings)
+		}
+		var st pools.Status
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/status", f.pool), token: f.users["viewer"].Token}).json(t, &st)
+		var fc *pools.MetricStatus
+		for i := range st.Metrics {
+			if st.Metrics[i].Metric == "free_chlorine" {
+				fc = &st.Metrics[i]
+			}
+		}
+		if fc == nil || fc.Source != store.SourceTestSession || fc.Qualifier != "above" || fc.Value != 10 ||
+			fc.State != pools.StateHigh || fc.Text != "above 10 ppm (beyond the test's range)" {
+			t.Fatalf("free chlorine in status: %+v", fc)
+		}
+	})
+}

@@ -58,4 +58,8 @@
 // taken_at absent means when poolhost received it; the device and taken_at identify a
 // session, so a resent one is stored once. method is strips, drops, photometer, lab or
 // other. Results are judged exactly as readings are.
+//
+// A value beyond the range of the method ("FC > 10") is sent as its bound with a
+// qualifier, on a reading or a result: {"metric": "free_chlorine", "value": 10,
+// "qualifier": "above"} ("below" for "< 0.1"). The host judges the qualifier.
 package generic

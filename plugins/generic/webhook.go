@@ -38,6 +38,9 @@ type ReportTestResult struct {
 	Metric string   `json:"metric"`
 	Value  *float64 `json:"value"`
 	Unit   string   `json:"unit,omitempty"`
+	// Qualifier "above" or "below": Value is the bound of the test's range ("FC > 10"
+	// is value 10, "above"). The host judges it; anything else is dropped as bad_qualifier.
+	Qualifier string `json:"qualifier,omitempty"`
 }
 
 // ReportReading is one measurement in a Report.
@@ -50,6 +53,8 @@ type ReportReading struct {
 	RecordedAt string `json:"recorded_at,omitempty"`
 	// Quality is "", "good", "suspect" or "out_of_range".
 	Quality string `json:"quality,omitempty"`
+	// Qualifier as in ReportTestResult: "above" or "below" the method's range.
+	Qualifier string `json:"qualifier,omitempty"`
 }
 
 var qualities = map[string]sdk.Quality{
@@ -107,7 +112,8 @@ func (in ReportTestSession) toTestSession(deviceID string) (sdk.TestSession, err
 			return sdk.TestSession{}, fmt.Errorf("result %d: %s: value is required", k, name)
 		}
 		// Units, ranges and repeated metrics are the host's job, as for readings.
-		s.Results = append(s.Results, sdk.TestResult{Metric: name, Value: *r.Value, Unit: strings.TrimSpace(r.Unit)})
+		s.Results = append(s.Results, sdk.TestResult{Metric: name, Value: *r.Value, Unit: strings.TrimSpace(r.Unit),
+			Qualifier: sdk.Qualifier(strings.TrimSpace(r.Qualifier))})
 	}
 	return s, nil
 }
@@ -162,5 +168,6 @@ func (in ReportReading) toReading(deviceID string) (sdk.Reading, error) {
 		RecordedAt:       at,
 		Timed:            in.RecordedAt != "", // "0001-01-01T00:00:00Z" is a time, not "none"
 		Quality:          q,
+		Qualifier:        sdk.Qualifier(strings.TrimSpace(in.Qualifier)),
 	}, nil
 }
