@@ -704,7 +704,7 @@ func TestStoppedPluginIsUnresponsive(t *testing.T) {
 	e.installID("alpha")
 	m, reg, err := e.manager(e.config(`provider "alpha" {
   webhooks = true
-  timeouts { webhook = "60s" }
+  timeouts { webhook = "20s" }
 }`))
 	if err != nil {
 		t.Fatal(err)
@@ -716,6 +716,7 @@ func TestStoppedPluginIsUnresponsive(t *testing.T) {
 	if err := syscall.Kill(first.PID, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the plugin process stopped", func() bool { return procState(first.PID) == 'T' })
 	stopped := time.Now()
 	waitFor(t, "the stopped plugin reported unresponsive", func() bool {
 		return status(t, m, "alpha").State == pluginmgr.StateUnresponsive
@@ -730,7 +731,7 @@ func TestStoppedPluginIsUnresponsive(t *testing.T) {
 		t.Errorf("poolhost_plugin_state{state=unresponsive} = %v", v)
 	}
 
-	// A call now is refused before it reaches the plugin: its 60 s deadline is not
+	// A call now is refused before it reaches the plugin: its 20 s deadline is not
 	// waited out.
 	p, err := m.Get("alpha")
 	if err != nil {
@@ -808,6 +809,7 @@ func TestCallDeadlineProbesAtOnce(t *testing.T) {
 	if err := syscall.Kill(first.PID, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the plugin process stopped", func() bool { return procState(first.PID) == 'T' })
 	p, err := m.Get("alpha")
 	if err != nil {
 		t.Fatal(err)
@@ -821,4 +823,17 @@ func TestCallDeadlineProbesAtOnce(t *testing.T) {
 	if s := status(t, m, "alpha"); !strings.Contains(s.LastError, "webhook did not answer within its 1s deadline") {
 		t.Errorf("last error %q, want the call that hit its deadline", s.LastError)
 	}
+}
+
+// procState is the state letter of /proc/PID/stat (T: stopped), 0 if unreadable.
+func procState(pid int) byte {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0
+	}
+	return b[i+2]
 }
