@@ -1,0 +1,129 @@
+package connect
+
+// A user's connected accounts and disconnecting one.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk/signature"
+)
+
+// Accounts lists the actor's connected accounts of enabled providers.
+func (s *Service) Accounts(ctx context.Context, a auth.Actor) ([]Account, error) {
+	if err := requireUser(a); err != nil {
+		return nil, err
+	}
+	as, err := s.d.Store.ListAccounts(ctx, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Account, 0, len(as))
+	for _, acc := range as {
+		if acc.Status == store.AccountDisconnected || !s.Enabled(acc.Provider) {
+			continue
+		}
+		view, err := s.withWebhookURL(ctx, acc, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, view)
+	}
+	return out, nil
+}
+
+// Account returns one of the actor's connected accounts, with its own webhook URL.
+func (s *Service) Account(ctx context.Context, a auth.Actor, accountID int64) (Account, error) {
+	acc, err := s.ownedAccount(ctx, a, accountID)
+	if err != nil {
+		return Account{}, err
+	}
+	return s.withWebhookURL(ctx, acc, nil)
+}
+
+// ownedAccount returns the actor's own, connected account of an enabled provider.
+// Another user's account is ENOTFOUND, like a missing one.
+func (s *Service) ownedAccount(ctx context.Context, a auth.Actor, accountID int64) (store.Account, error) {
+	if err := requireUser(a); err != nil {
+		return store.Account{}, err
+	}
+	acc, err := s.d.Store.GetUserAccount(ctx, a.UserID, accountID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && acc.Status == store.AccountDisconnected) {
+		return store.Account{}, host.Errorf(host.ENOTFOUND, "no such account")
+	}
+	if err != nil {
+		return store.Account{}, err
+	}
+	if _, err := s.enabled(acc.Provider); err != nil {
+		return store.Account{}, err
+	}
+	return acc, nil
+}
+
+// RotatedSecret is the answer to a webhook secret rotation: the new secret, shown this
+// once, and until when the one it replaced is still accepted.
+type RotatedSecret struct {
+	WebhookURL               string    `json:"webhookUrl"`
+	Secret                   string    `json:"secret"`
+	PreviousSecretValidUntil time.Time `json:"previousSecretValidUntil"`
+}
+
+// RotateWebhookSecret gives an account with its own webhook URL a new secret without
+// reconnecting. The old one stays accepted for the overlap (Deps.SecretOverlap), so the
+// sender can switch, or sign with both (Standard Webhooks' multiple signatures); then it
+// is retired.
+func (s *Service) RotateWebhookSecret(ctx context.Context, a auth.Actor, accountID int64) (RotatedSecret, error) {
+	acc, err := s.ownedAccount(ctx, a, accountID)
+	if err != nil {
+		return RotatedSecret{}, err
+	}
+	secret, err := signature.GenerateSecret()
+	if err != nil {
+		return RotatedSecret{}, host.Wrap(host.EINTERNAL, err, "generate a secret")
+	}
+	overlap := s.d.SecretOverlap
+	if overlap <= 0 {
+		overlap = DefaultSecretOverlap
+	}
+	until, err := s.d.Store.RotateWebhookSecret(ctx, acc.ID, secret, overlap)
+	if errors.Is(err, store.ErrNotFound) {
+		return RotatedSecret{}, host.Errorf(host.ECONFLICT, "the account has no webhook secret of its own to rotate")
+	}
+	if err != nil {
+		return RotatedSecret{}, err
+	}
+	s.d.Audit.Record(ctx, audit.Entry{
+		Action: audit.WebhookSecretRotated, Actor: a, Provider: acc.Provider, TargetType: "account", TargetID: id(acc.ID),
+		Details: map[string]any{"previousSecretValidUntil": until},
+	})
+	return RotatedSecret{WebhookURL: AccountWebhookURL(s.d.Config().PublicURL, acc.Provider, acc.ID), Secret: secret,
+		PreviousSecretValidUntil: until}, nil
+}
+
+// Disconnect erases the account's credentials and unlinks its devices. Devices and
+// readings are kept.
+func (s *Service) Disconnect(ctx context.Context, a auth.Actor, accountID int64) error {
+	acc, err := s.ownedAccount(ctx, a, accountID)
+	if err != nil {
+		return err
+	}
+	unsubErr := s.unsubscribe(ctx, acc)
+	res, err := s.d.Store.DisconnectAccount(ctx, acc.ID)
+	if err != nil {
+		return err
+	}
+	details := map[string]any{"unlinkedDevices": res.UnlinkedDevices}
+	if unsubErr != "" {
+		details["unsubscribeError"] = unsubErr
+	}
+	s.d.Audit.Record(ctx, audit.Entry{
+		Action: audit.IntegrationDisconnected, Actor: a, Provider: acc.Provider, TargetType: "account", TargetID: id(acc.ID),
+		Details: details,
+	})
+	return nil
+}

@@ -1,0 +1,214 @@
+package connect
+
+// Devices: discovery at the provider, listing, and links to pools.
+
+import (
+	"context"
+	"errors"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/pools"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// Discover asks the provider for the account's devices, stores them and any refreshed
+// credentials (also when the call failed after refreshing them). Credentials the
+// provider rejects mark the account reauth_required.
+func (s *Service) Discover(ctx context.Context, a auth.Actor, accountID int64) ([]Device, error) {
+	acc, err := s.ownedAccount(ctx, a, accountID)
+	if err != nil {
+		return nil, err
+	}
+	return s.discover(ctx, a, acc)
+}
+
+// discover runs a discovery of acc for Discover, or for a reload (reverify).
+func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account) ([]Device, error) {
+	ad, err := s.adapter(acc.Provider)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := s.d.Store.AccountCredentials(ctx, acc.ID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := ad.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: sdk.Account{
+		ID: id(acc.ID), ExternalAccountID: acc.ExternalAccountID, Credentials: creds,
+	}})
+	if err != nil {
+		// A plugin that refreshed the tokens and then failed hands them back on the
+		// error. Store them whatever the error: with rotating refresh tokens the stored
+		// pair is already dead, and dropping these would lock the account out.
+		if fresh, ok := sdk.RefreshedCredentialsOf(err); ok {
+			if serr := s.d.Store.UpdateAccountCredentials(ctx, acc.ID, fresh); serr != nil {
+				s.log.Error("store refreshed credentials of a failed discovery", "account", acc.ID, "error", serr)
+			}
+		}
+		if sdk.IsKind(err, sdk.KindReauth) {
+			if serr := s.d.Store.SetAccountStatus(ctx, acc.ID, store.AccountReauthRequired); serr != nil {
+				s.log.Error("mark account reauth_required", "account", acc.ID, "error", serr)
+			}
+		}
+		return nil, s.pluginError(acc.Provider, "discover devices", err)
+	}
+	// Refreshed tokens are stored before anything else: the provider may already have
+	// revoked the old ones.
+	if res.RefreshedCredentials != nil {
+		if err := s.d.Store.UpdateAccountCredentials(ctx, acc.ID, res.RefreshedCredentials); err != nil {
+			return nil, err
+		}
+	}
+	if acc.Status == store.AccountReauthRequired {
+		if err := s.d.Store.SetAccountStatus(ctx, acc.ID, store.AccountActive); err != nil {
+			return nil, err
+		}
+	}
+	if acc.SubscriptionError != "" {
+		// The registration failed before: the account's discovery is when it is retried.
+		if res.RefreshedCredentials != nil {
+			creds = res.RefreshedCredentials
+		}
+		view, err := s.withWebhookURL(ctx, acc, creds)
+		if err != nil {
+			return nil, err
+		}
+		s.subscribe(ctx, ad, view, creds)
+	}
+	nds := make([]store.NewDevice, 0, len(res.Devices))
+	for _, d := range res.Devices {
+		if d.ProviderDeviceID == "" {
+			s.log.Warn("plugin reported a device without id; skipped", "provider", acc.Provider)
+			continue
+		}
+		nds = append(nds, store.NewDevice{ProviderDeviceID: d.ProviderDeviceID, Name: d.Name, Model: d.Model, Metadata: d.Metadata,
+			Verified: d.Verified, Suggestion: pools.CleanSuggestion(d.Suggested)})
+	}
+	ups, err := s.d.Store.UpsertDevices(ctx, acc.ID, nds)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Device, 0, len(ups))
+	for _, u := range ups {
+		if u.Created {
+			s.d.Audit.Record(ctx, audit.Entry{
+				Action: audit.DeviceDiscovered, Actor: a, Provider: acc.Provider, TargetType: "device", TargetID: id(u.ID),
+				Details: map[string]any{"accountId": acc.ID, "providerDeviceId": u.ProviderDeviceID},
+			})
+		}
+		out = append(out, deviceOf(u.Device))
+	}
+	return out, nil
+}
+
+// Devices lists the account's known devices.
+func (s *Service) Devices(ctx context.Context, a auth.Actor, accountID int64) ([]Device, error) {
+	acc, err := s.ownedAccount(ctx, a, accountID)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := s.d.Store.ListDevices(ctx, acc.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Device, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, deviceOf(d))
+	}
+	return out, nil
+}
+
+// device returns a device of an enabled provider when the actor may know it exists:
+// it owns the device's account, or is a member of the pool it is linked to.
+func (s *Service) device(ctx context.Context, a auth.Actor, deviceID int64) (store.Device, error) {
+	if err := requireUser(a); err != nil {
+		return store.Device{}, err
+	}
+	d, err := s.d.Store.GetDevice(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Device{}, host.Errorf(host.ENOTFOUND, "no such device")
+	}
+	if err != nil {
+		return store.Device{}, err
+	}
+	visible := d.OwnerID == a.UserID
+	if !visible && d.PoolID != 0 {
+		_, rerr := s.d.Pools.RoleOf(ctx, a, d.PoolID)
+		visible = rerr == nil
+	}
+	if !visible || d.AccountStatus == store.AccountDisconnected && d.OwnerID != a.UserID {
+		return store.Device{}, host.Errorf(host.ENOTFOUND, "no such device")
+	}
+	if _, err := s.enabled(d.Provider); err != nil {
+		return store.Device{}, err
+	}
+	return d, nil
+}
+
+// Link links a device to a pool. It takes both ownership of the device's account and
+// the editor role on the pool.
+func (s *Service) Link(ctx context.Context, a auth.Actor, deviceID, poolID int64) (Device, error) {
+	d, err := s.device(ctx, a, deviceID)
+	if err != nil {
+		return Device{}, err
+	}
+	if d.OwnerID != a.UserID {
+		return Device{}, host.Errorf(host.EFORBIDDEN, "only the owner of the device's account may link it")
+	}
+	if d.AccountStatus == store.AccountDisconnected {
+		return Device{}, host.Errorf(host.ECONFLICT, "the device's account is disconnected; reconnect it first")
+	}
+	if poolID <= 0 {
+		return Device{}, host.Errorf(host.EINVALID, "poolId is required")
+	}
+	if _, err := s.d.Pools.Require(ctx, a, poolID, pools.Editor); err != nil {
+		return Device{}, err
+	}
+	prev, err := s.d.Store.LinkDevice(ctx, d.ID, poolID, a.UserID)
+	if err != nil {
+		return Device{}, err
+	}
+	if prev != poolID {
+		s.d.Audit.Record(ctx, audit.Entry{
+			Action: audit.DeviceLinked, Actor: a, Provider: d.Provider, TargetType: "device", TargetID: id(d.ID),
+			Details: map[string]any{"poolId": poolID, "previousPoolId": prev},
+		})
+	}
+	// Just authorized above: the caller owns the account and edits the pool.
+	d.PoolID, d.LinkActive = poolID, true
+	return deviceOf(d), nil
+}
+
+// Unlink removes a device's pool link. The device's account owner may, and so may an
+// editor of the pool it feeds. poolID, when not 0, must be the current link.
+func (s *Service) Unlink(ctx context.Context, a auth.Actor, deviceID, poolID int64) error {
+	d, err := s.device(ctx, a, deviceID)
+	if err != nil {
+		return err
+	}
+	if d.PoolID == 0 {
+		return host.Errorf(host.ENOTFOUND, "the device is not linked to a pool")
+	}
+	if poolID != 0 && poolID != d.PoolID {
+		return host.Errorf(host.ECONFLICT, "the device is linked to another pool")
+	}
+	if d.OwnerID != a.UserID {
+		if _, err := s.d.Pools.Require(ctx, a, d.PoolID, pools.Editor); err != nil {
+			return err
+		}
+	}
+	prev, err := s.d.Store.UnlinkDevice(ctx, d.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return host.Errorf(host.ENOTFOUND, "the device is not linked to a pool")
+	}
+	if err != nil {
+		return err
+	}
+	s.d.Audit.Record(ctx, audit.Entry{
+		Action: audit.DeviceUnlinked, Actor: a, Provider: d.Provider, TargetType: "device", TargetID: id(d.ID),
+		Details: map[string]any{"poolId": prev},
+	})
+	return nil
+}

@@ -1,0 +1,81 @@
+package connect
+
+// The OAuth2 callback: the single-use state handshake, then the linkage.
+
+import (
+	"context"
+	"errors"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+func stateError(msg string) error {
+	return host.Errorf(host.EINVALID, "%s", msg).WithType(TypeStateInvalid)
+}
+
+// TypeCallbackUnauthenticated is the problem of a callback that no user's credential
+// vouches for.
+const TypeCallbackUnauthenticated = "oauth-callback-unauthenticated"
+
+// Callback completes an OAuth2 flow. It must be completed by the user who started it,
+// proven by that user's API token (by): the state alone does not do, or a user could
+// start a connect, send the authorize URL to a victim, and have the victim's provider
+// account linked to their own (account-linking CSRF). An app completes the flow from
+// its return_url page, posting code and state with its user's token.
+//
+// The state must be known, unused, unexpired, issued for this provider and to by's
+// user. It is spent only once all of that holds, so another user's attempt with it
+// leaves it usable by its owner. Any failure stores nothing.
+func (s *Service) Callback(ctx context.Context, by *auth.Actor, provider string, query map[string]string) (Account, error) {
+	if _, err := s.enabled(provider); err != nil {
+		return Account{}, err
+	}
+	if by == nil || by.UserID == 0 {
+		return Account{}, host.Errorf(host.EUNAUTHORIZED,
+			"complete the connection with the API token of the user who started it (send code and state with it)").
+			WithType(TypeCallbackUnauthenticated)
+	}
+	value := query["state"]
+	if value == "" {
+		return Account{}, stateError("the state parameter is missing")
+	}
+	st, err := s.d.Store.GetOAuthState(ctx, value)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Account{}, stateError("unknown authorization state")
+	case err != nil:
+		return Account{}, err
+	}
+	if st.Provider != provider {
+		return Account{}, stateError("the authorization state was issued for another provider")
+	}
+	if by.UserID != st.UserID {
+		return Account{}, stateError("the authorization state belongs to another user")
+	}
+	if st, err = s.d.Store.ConsumeOAuthState(ctx, value); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Account{}, stateError("unknown authorization state")
+		}
+		return Account{}, err
+	}
+	if e := query["error"]; e != "" {
+		return Account{}, host.Errorf(host.EINVALID, "%s did not authorize the connection (%s)", provider, e).WithType("oauth-denied")
+	}
+	if query["code"] == "" {
+		return Account{}, host.Errorf(host.EINVALID, "the code parameter is missing")
+	}
+	ad, err := s.adapter(provider)
+	if err != nil {
+		return Account{}, err
+	}
+	l, err := ad.Callback(ctx, sdk.CallbackRequest{
+		Code: query["code"], State: value, RedirectURI: st.RedirectURI, Query: query, CodeVerifier: st.CodeVerifier,
+	})
+	if err != nil {
+		return Account{}, s.pluginError(provider, "callback", err)
+	}
+	return s.link(ctx, *by, st.UserID, provider, ad, l)
+}

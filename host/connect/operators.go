@@ -1,0 +1,173 @@
+package connect
+
+// The operators' provider view: write/control calls, provider statuses, reload.
+
+import (
+	"context"
+	"strings"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/config"
+)
+
+// Control is the one door for write/control calls to a provider (none exist in the
+// adapter contract yet). It refuses unless the operator set access = "read-write" and
+// the plugin declares the Write capability, so a read-only provider can never receive
+// one, whatever code path asks.
+func (s *Service) Control(ctx context.Context, provider string, call func(ctx context.Context, ad Adapter) error) error {
+	p, err := s.enabled(provider)
+	if err != nil {
+		return err
+	}
+	if p.Access != config.AccessReadWrite {
+		return host.Errorf(host.EFORBIDDEN, "provider %q is read-only", provider).WithType(TypeReadOnly)
+	}
+	ad, err := s.adapter(provider)
+	if err != nil {
+		return err
+	}
+	desc, err := ad.Describe(ctx)
+	if err != nil {
+		return s.pluginError(provider, "describe", err)
+	}
+	if !desc.Capabilities.Write {
+		return host.Errorf(host.EFORBIDDEN, "provider %q does not offer write calls", provider).WithType(TypeReadOnly)
+	}
+	if err := call(ctx, ad); err != nil {
+		return s.pluginError(provider, "control", err)
+	}
+	return nil
+}
+
+func requireAdmin(a auth.Actor) error {
+	if a.IsUser() && !a.Admin {
+		return host.Errorf(host.EFORBIDDEN, "this needs an admin")
+	}
+	if !a.IsUser() && a.System == "" {
+		return host.Errorf(host.EUNAUTHORIZED, "an admin is required")
+	}
+	return nil
+}
+
+// ProviderStatuses lists every configured provider, enabled or not, with its flags and
+// its plugin's supervision state. Admins only.
+func (s *Service) ProviderStatuses(ctx context.Context, a auth.Actor) ([]ProviderStatus, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	cfg := s.d.Config()
+	if cfg == nil {
+		return nil, nil
+	}
+	var states map[string]PluginState
+	if s.d.Plugins != nil {
+		states = s.d.Plugins.States()
+	}
+	out := make([]ProviderStatus, 0, len(cfg.Providers))
+	for _, p := range cfg.Providers {
+		ps := ProviderStatus{ID: p.ID, Enabled: p.Enabled, Stage: p.Stage, Access: p.Access, Webhooks: p.Webhooks, Poll: p.Poll, State: "disabled", PinnedSHA256: p.SHA256}
+		if p.InPilot() {
+			ps.PilotUsers = append([]string{}, p.PilotUsers...)
+		}
+		if st, ok := states[p.ID]; ok {
+			ps.State, ps.Restarts, ps.LastError, ps.Version, ps.PID = st.State, st.Restarts, st.LastError, st.Version, st.PID
+			if !st.Since.IsZero() {
+				since := st.Since
+				ps.Since = &since
+			}
+			ps.SHA256, ps.ReloadWarning, ps.PendingConfigRefused = st.SHA256, st.Warning, st.Refused
+		} else if p.Enabled {
+			ps.State = "unknown"
+		}
+		out = append(out, ps)
+	}
+	return out, nil
+}
+
+// Reload re-reads the configuration and puts it in force, then reports what changed
+// and the providers. Admins and the system (SIGHUP: system:signal) only; audited
+// either way, a refused file included.
+func (s *Service) Reload(ctx context.Context, a auth.Actor) (ReloadReport, error) {
+	if err := requireAdmin(a); err != nil {
+		return ReloadReport{}, err
+	}
+	if s.d.Reload == nil {
+		return ReloadReport{}, host.Errorf(host.EUNAVAILABLE, "reload is not available")
+	}
+	old := s.d.Config()
+	rep, rerr := s.d.Reload(ctx)
+	details := map[string]any{"ok": rerr == nil}
+	if rerr != nil {
+		details["error"] = host.ErrorMessage(rerr)
+	} else {
+		details["changed"] = nonNilStrings(rep.Changed)
+		if len(rep.RestartRequired) > 0 {
+			details["restartRequired"] = rep.RestartRequired
+		}
+		reverified, warnings := s.reverify(ctx, a, old, s.d.Config())
+		if len(reverified) > 0 {
+			details["reverifiedAccounts"] = reverified
+		}
+		rep.Warnings = append(rep.Warnings, warnings...)
+	}
+	var statuses []ProviderStatus
+	if rerr == nil {
+		var err error
+		if statuses, err = s.ProviderStatuses(ctx, a); err != nil {
+			return ReloadReport{}, err
+		}
+		// "ok" says the file was accepted; these say what it left wrong.
+		notRunning, kept := ReloadTrouble(statuses)
+		if len(notRunning) > 0 {
+			details["notRunning"] = notRunning
+		}
+		if len(kept) > 0 {
+			details["keptOldProcess"] = kept
+		}
+	}
+	s.d.Audit.Record(ctx, audit.Entry{Action: audit.ProviderReloaded, Actor: a, TargetType: "config", Details: details})
+	if rerr != nil {
+		return ReloadReport{}, rerr
+	}
+	rep.Changed, rep.RestartRequired, rep.Warnings = nonNilStrings(rep.Changed), nonNilStrings(rep.RestartRequired), nonNilStrings(rep.Warnings)
+	rep.Providers = statuses
+	return rep, nil
+}
+
+// ReloadTrouble names, after a reload, the enabled providers whose plugin is not
+// running (with its state and last error) and those that kept their old process (with
+// why): what the reload's audit row and the console's banner must say.
+func ReloadTrouble(ps []ProviderStatus) (notRunning, keptOldProcess map[string]string) {
+	notRunning, keptOldProcess = map[string]string{}, map[string]string{}
+	for _, p := range ps {
+		if p.Enabled && p.State != "running" {
+			why := p.State
+			if p.LastError != "" {
+				why += ": " + p.LastError
+			}
+			notRunning[p.ID] = why
+		}
+		// A stale file kept its process; a refused block kept the previous block (and
+		// stays refused across restarts of the process).
+		var why []string
+		for _, w := range []string{p.ReloadWarning, p.PendingConfigRefused} {
+			if w != "" {
+				why = append(why, w)
+			}
+		}
+		if len(why) > 0 {
+			keptOldProcess[p.ID] = strings.Join(why, "; ")
+		}
+	}
+	return notRunning, keptOldProcess
+}
+
+// nonNilStrings makes an empty list [] rather than null in JSON.
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
