@@ -252,8 +252,14 @@ func (s *Service) withWebhookURL(ctx context.Context, acc store.Account, creds m
 		var err error
 		if creds, err = s.d.Store.AccountCredentials(ctx, acc.ID); errors.Is(err, store.ErrNotFound) {
 			return out, nil // none stored
-		} else if err != nil {
+		} else if host.ErrorCode(store.Unavailable(err)) == host.EUNAVAILABLE {
 			return Account{}, err
+		} else if err != nil {
+			// Credentials that no longer open (a credentials key rotated without
+			// rewrapping them) cost this account its URL in the view, not the user
+			// the whole list; the poll or the next delivery reports them.
+			s.log.Warn("account credentials unreadable; shown without its webhook URL", "account", acc.ID, "error", err)
+			return out, nil
 		}
 	}
 	if creds[WebhookSecretCredential] != "" {

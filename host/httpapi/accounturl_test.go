@@ -114,6 +114,21 @@ func TestAPIKeyAccountWebhookURL(t *testing.T) {
 		if r := e.postSigned(out.Webhook.URL, "msg_2", "7.3", genericWebhookSecret); r.StatusCode != 401 {
 			t.Errorf("delivery signed with the provider's secret: %d %s", r.StatusCode, r.Body)
 		}
+
+		// Credentials that no longer open (sealed under another key) cost the account
+		// its URL in the view, not its user the list.
+		second, _ := e.connectFaulty(u, "k2")
+		if _, err := e.st.DB().Exec(e.st.DB().Rebind(`UPDATE integration_accounts SET credentials_ciphertext = ? WHERE id = ?`),
+			[]byte("not a sealed box at all"), second.Account.ID); err != nil {
+			t.Fatal(err)
+		}
+		var after struct {
+			Accounts []accountView `json:"accounts"`
+		}
+		e.must(200, req{method: "GET", path: "/v1/accounts", token: u.Token}).json(t, &after)
+		if len(after.Accounts) != 2 {
+			t.Errorf("GET /v1/accounts with one unreadable account = %+v, want both listed", after.Accounts)
+		}
 	})
 }
 
