@@ -103,11 +103,11 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 // itself. It answers (delivery, new rows) for each delivery with at least one new row.
 const writeDeliveriesSQL = `WITH r AS (
 	SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::DOUBLE PRECISION[], $5::TEXT[],
-	                     $6::TIMESTAMPTZ[], $7::TIMESTAMPTZ[], $8::TEXT[], $9::BYTEA[], $10::INT[])
-		AS r(d, p, m, v, u, rec, rcv, q, raw, owner)
+	                     $6::TIMESTAMPTZ[], $7::TIMESTAMPTZ[], $8::TEXT[], $9::BYTEA[], $10::TEXT[], $11::INT[])
+		AS r(d, p, m, v, u, rec, rcv, q, raw, ql, owner)
 ), ins AS (
-	INSERT INTO sensor_readings (device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload)
-	SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea) FROM r
+	INSERT INTO sensor_readings (device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload, qualifier)
+	SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea), NULLIF(ql, '') FROM r
 	ON CONFLICT (device_id, metric, recorded_at) DO NOTHING
 	RETURNING device_id, metric, recorded_at
 ), counts AS (
@@ -118,8 +118,8 @@ const writeDeliveriesSQL = `WITH r AS (
 	INSERT INTO audit_events (at, action, actor, provider, target_type, target_id, request_id, details)
 	SELECT a.at, a.action, a.actor, a.provider, a.target_type, a.target_id, a.request_id,
 	       a.details::JSONB || jsonb_build_object('accepted', COALESCE(c.n, 0), 'duplicates', a.total - COALESCE(c.n, 0))
-	FROM unnest($11::TIMESTAMPTZ[], $12::TEXT[], $13::TEXT[], $14::TEXT[], $15::TEXT[], $16::TEXT[],
-	            $17::TEXT[], $18::TEXT[], $19::INT[], $20::INT[])
+	FROM unnest($12::TIMESTAMPTZ[], $13::TEXT[], $14::TEXT[], $15::TEXT[], $16::TEXT[], $17::TEXT[],
+	            $18::TEXT[], $19::TEXT[], $20::INT[], $21::INT[])
 		WITH ORDINALITY AS a(at, action, actor, provider, target_type, target_id, request_id, details, owner, total, ord)
 	LEFT JOIN counts c ON c.owner = a.owner
 	ORDER BY a.ord

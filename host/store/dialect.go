@@ -292,7 +292,7 @@ func postgresDSN(raw string) (string, error) {
 	return u.String(), nil
 }
 
-// readingArrays is rs as the nine column arrays PostgreSQL's unnest INSERTs take, in
+// readingArrays is rs as the ten column arrays PostgreSQL's unnest INSERTs take, in
 // sensor_readings' column order (device, pool, metric, value, unit, recorded, received,
 // quality, raw payload).
 func readingArrays(rs []Reading) []any {
