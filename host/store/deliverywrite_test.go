@@ -22,6 +22,8 @@ func TestWriteDeliveriesCountsEachDelivery(t *testing.T) {
 			return &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", Provider: "acme",
 				RequestID: req, Details: store.Details{"readings": 3, "accepted": 0, "duplicates": 0}}
 		}
+		bound := readingsFor(f, start, 1, "temperature")
+		bound[0].Qualifier = "above" // a bound is written by this path too
 		ds := []store.DeliveryWrite{
 			// Two already stored, one new.
 			{Readings: readingsFor(f, start, 3, "ph"), Audit: audit("a")},
@@ -29,7 +31,7 @@ func TestWriteDeliveriesCountsEachDelivery(t *testing.T) {
 			{Readings: append(readingsFor(f, start.Add(2*time.Second), 1, "ph"), readingsFor(f, start, 1, "orp")...),
 				Audit: audit("b")},
 			// No audit row wanted.
-			{Readings: readingsFor(f, start, 1, "temperature")},
+			{Readings: bound},
 			// Nothing to store, but accounted for, by an audit row without details.
 			{Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", RequestID: "d"}},
 		}
@@ -42,6 +44,9 @@ func TestWriteDeliveriesCountsEachDelivery(t *testing.T) {
 		}
 		if n, _ := e.s.CountReadings(ctx, f.pool.ID); n != 2+3 {
 			t.Fatalf("stored %d readings, want 5", n)
+		}
+		if rs, _, err := e.s.ListReadings(ctx, store.ReadingQuery{PoolID: f.pool.ID, Metric: "temperature"}); err != nil || len(rs) != 1 || rs[0].Qualifier != "above" {
+			t.Fatalf("the bound stored as %+v, %v", rs, err)
 		}
 		events, err := e.s.ListAudit(ctx, store.AuditFilter{Action: "webhook.received"})
 		if err != nil {
