@@ -38,7 +38,6 @@ const (
 	TypeStateInvalid     = "oauth-state-invalid"
 	TypeReauthRequired   = "reauth-required"
 	TypeUnsupported      = "provider-unsupported"
-	TypeReadOnly         = "read-only-provider"
 )
 
 // Adapter is what the service calls on a provider's plugin. The plugin manager's handles

@@ -9,37 +9,7 @@ import (
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
-	"github.com/poolhost/poolhost/host/config"
 )
-
-// Control is the one door for write/control calls to a provider (none exist in the
-// adapter contract yet). It refuses unless the operator set access = "read-write" and
-// the plugin declares the Write capability, so a read-only provider can never receive
-// one, whatever code path asks.
-func (s *Service) Control(ctx context.Context, provider string, call func(ctx context.Context, ad Adapter) error) error {
-	p, err := s.enabled(provider)
-	if err != nil {
-		return err
-	}
-	if p.Access != config.AccessReadWrite {
-		return host.Errorf(host.EFORBIDDEN, "provider %q is read-only", provider).WithType(TypeReadOnly)
-	}
-	ad, err := s.adapter(provider)
-	if err != nil {
-		return err
-	}
-	desc, err := ad.Describe(ctx)
-	if err != nil {
-		return s.pluginError(provider, "describe", err)
-	}
-	if !desc.Capabilities.Write {
-		return host.Errorf(host.EFORBIDDEN, "provider %q does not offer write calls", provider).WithType(TypeReadOnly)
-	}
-	if err := call(ctx, ad); err != nil {
-		return s.pluginError(provider, "control", err)
-	}
-	return nil
-}
 
 func requireAdmin(a auth.Actor) error {
 	if a.IsUser() && !a.Admin {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/httpapi"
 )
@@ -247,31 +246,6 @@ func TestDisabledProvider(t *testing.T) {
 			t.Errorf("link not back after re-enable: %+v", devs.Devices[0])
 		}
 	})
-}
-
-// TestReadOnlyProviderNeverControlled: the Control choke point refuses read-only
-// providers (and plugins without the Write capability) without calling the plugin.
-func TestReadOnlyProviderNeverControlled(t *testing.T) {
-	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{})
-	called := false
-	call := func(context.Context, connect.Adapter) error { called = true; return nil }
-	err := e.connect.Control(context.Background(), "template", call)
-	if host.ErrorCode(err) != host.EFORBIDDEN || host.ErrorType(err) != connect.TypeReadOnly || called {
-		t.Fatalf("read-only: err %v called %v", err, called)
-	}
-	// read-write in config is not enough: the plugin must declare Write too. (The plugin
-	// manager refuses to start a plugin so configured; flip only the service's view of
-	// the config to prove Control checks on its own.)
-	e.opts.template = providerOpts{access: "read-write"}
-	e.cfg.Store(e.loadConfig())
-	err = e.connect.Control(context.Background(), "template", call)
-	if host.ErrorCode(err) != host.EFORBIDDEN || called {
-		t.Fatalf("read-write without capability: err %v called %v", err, called)
-	}
-	e.setTemplate(providerOpts{disabled: true})
-	if err := e.connect.Control(context.Background(), "template", call); host.ErrorType(err) != connect.TypeProviderNotFound || called {
-		t.Fatalf("disabled: err %v", err)
-	}
 }
 
 // TestReloadAudited: POST /v1/admin/reload reconciles and is audited with the actor.

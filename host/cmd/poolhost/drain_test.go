@@ -19,7 +19,10 @@ func TestDrain(t *testing.T) {
 	const grace = 6 * time.Second
 	b := buildE2E(t)
 	c := writeE2EConfig(t, b, func(s string) string {
-		return strings.Replace(s, "http {\n", "http {\n  drain_grace = \""+grace.String()+"\"\n", 1)
+		// The drill is one account sending as fast as it can: the per-account webhook
+		// limit (a defence for real deployments) is lifted so every send reaches the drain.
+		return strings.Replace(s, "http {\n", "http {\n  drain_grace = \""+grace.String()+"\"\n"+
+			"  rate_limit {\n    per_webhook_account = 1000000\n    webhook_account_burst = 1000000\n  }\n", 1)
 	})
 	srv := startServe(t, b, c)
 	waitHTTP(t, srv, c.baseURL+"/readyz", "")
