@@ -223,6 +223,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET /v1/accounts", func(fixture) req { return req{method: "GET", path: "/v1/accounts"} }, users(200)},
 		{"GET /v1/accounts/{accountId}", func(f fixture) req { return req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d", f.account)} },
 			expect(401, 404, 404, 404, 404, 200)},
+		// Only the account's owner rotates its secret; everyone else gets the 404 of an
+		// account they cannot see.
+		{"POST /v1/accounts/{accountId}/webhook-secret/rotate", func(f fixture) req {
+			return req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/webhook-secret/rotate", f.account)}
+		}, expect(401, 404, 404, 404, 404, 200)},
 		{"DELETE /v1/accounts/{accountId}", func(f fixture) req { return req{method: "DELETE", path: fmt.Sprintf("/v1/accounts/%d", f.account)} },
 			expect(401, 404, 404, 404, 404, 204)},
 		{"POST /v1/accounts/{accountId}/discover", func(f fixture) req {
