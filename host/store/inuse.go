@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 )
 
 // A database in use. A running host holds a shared claim on its database for its whole
@@ -190,7 +191,14 @@ func (c *claim) releaseSession() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.conn != nil {
-		discard(c.conn) // ending the session releases the lock
+		// Unlock before ending the session: the server frees a closed session's locks
+		// only once its backend notices the disconnect, so an exclusive open right
+		// after Close could still find the claim held. Ending the session stays the
+		// backstop when the unlock cannot be sent.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _ = c.conn.ExecContext(ctx, `SELECT pg_advisory_unlock_all()`)
+		cancel()
+		discard(c.conn)
 		c.conn = nil
 	}
 }
