@@ -6,12 +6,11 @@
 //
 // Every method receives the request message decoded by @grpc/proto-loader with the
 // .proto's own (snake_case) field names, and returns the response message as a plain
-// object. Throw (or reject with) a PluginError from errors.js to fail a call with a kind
+// object. Throw (or reject with) a PluginError from @poolhost/plugin to fail a call with a kind
 // the host understands; anything else thrown reaches the host as a temporary failure
 // carrying the exception's message.
 const crypto = require('node:crypto');
-const sw = require('./standardwebhooks');
-const { temporary, permanent, rejected, invalidInput } = require('./errors');
+const { standardWebhooks: sw, temporary, permanent, rejected, invalidInput } = require('@poolhost/plugin');
 
 const ID = 'template-node';
 const VERSION = '0.1.0';
@@ -35,6 +34,9 @@ const ACME_METRICS = {
 };
 const ACME_QUALITY = { ok: 'good', calibrating: 'suspect' };
 const EVENT_READINGS_CREATED = 'readings.created';
+// A water test taken with Acme's photometer: a panel of results on one sample, which the
+// host stores as a test session of the device's pool, never as readings.
+const EVENT_TEST_CREATED = 'test.created';
 
 class AcmeAdapter {
   constructor({ log }) {
@@ -158,9 +160,9 @@ class AcmeAdapter {
     sw.verify(key, raw.headers, raw.body, receivedAtSeconds(raw));
   }
 
-  // webhook parses a verified delivery, with the Go template's rules: only
-  // readings.created carries data, other events are acknowledged with no readings; a
-  // payload that can never parse is permanent (the host dead-letters it at once).
+  // webhook parses a verified delivery, with the Go template's rules: readings.created
+  // (and test.created, below) carry data, other events are acknowledged with no readings;
+  // a payload that can never parse is permanent (the host dead-letters it at once).
   webhook(raw) {
     const result = { delivery_id: sw.header(raw.headers, 'webhook-id'), readings: [] };
     let ev;
@@ -175,8 +177,12 @@ class AcmeAdapter {
     const deviceID = optString(ev, 'device_id', 'acme webhook');
     const readings = ev.readings === undefined || ev.readings === null ? [] : ev.readings;
     if (!Array.isArray(readings)) throw permanent('malformed acme webhook: readings is not an array');
-    if (event !== EVENT_READINGS_CREATED) return result;
+    if (event !== EVENT_READINGS_CREATED && event !== EVENT_TEST_CREATED) return result;
     if (deviceID === '') throw permanent(`acme ${event} event without device_id`);
+    if (event === EVENT_TEST_CREATED) {
+      result.test_sessions = [this.toTestSession(deviceID, ev.test)];
+      return result;
+    }
     for (const r of readings) {
       const reading = this.toReading(deviceID, r);
       if (reading) result.readings.push(reading);
@@ -215,6 +221,41 @@ class AcmeAdapter {
       quality: ACME_QUALITY[status] || '',
       raw_payload: Buffer.from(JSON.stringify(r)), // kept by the host for audit
     };
+  }
+
+  // toTestSession normalizes Acme's test: {"taken_at", "method", "notes", "results":
+  // [{"type", "value", "unit", "qualifier"}]}. A result beyond the photometer's range
+  // ("FC > 10") comes as its bound with qualifier "above" (or "below"), which the host
+  // stores as a bound, not a measurement. Results of types poolhost has no metric for are
+  // left out, as readings are; the host judges the rest exactly as readings.
+  toTestSession(deviceID, t) {
+    if (t === null || typeof t !== 'object' || Array.isArray(t)) throw permanent('malformed acme test: not a JSON object');
+    const takenAt = optString(t, 'taken_at', 'acme test');
+    const results = t.results === undefined || t.results === null ? [] : t.results;
+    if (!Array.isArray(results)) throw permanent('malformed acme test: results is not an array');
+    const session = {
+      provider_device_id: deviceID,
+      taken_at: null, // unset: when the host received it
+      method: optString(t, 'method', 'acme test'), // strips, drops, photometer, lab, other
+      notes: optString(t, 'notes', 'acme test'),
+      results: [],
+    };
+    if (takenAt !== '') {
+      session.taken_at = parseRFC3339(takenAt);
+      if (!session.taken_at) throw permanent(`acme test has a malformed taken_at ${JSON.stringify(truncate(takenAt, 40))}`);
+    }
+    for (const r of results) {
+      if (r === null || typeof r !== 'object' || Array.isArray(r)) throw permanent('malformed acme test result: not a JSON object');
+      const type = optString(r, 'type', 'acme test result');
+      if (typeof r.value !== 'number' || !Number.isFinite(r.value)) throw permanent('malformed acme test result: value is not a finite number');
+      const metric = ACME_METRICS[type.toLowerCase()];
+      if (!metric) {
+        this.log.warn('skipping an acme test result of a type poolhost has no metric for', { type: truncate(type, 40) });
+        continue;
+      }
+      session.results.push({ metric, value: r.value, unit: optString(r, 'unit', 'acme test result'), qualifier: optString(r, 'qualifier', 'acme test result') });
+    }
+    return session;
   }
 }
 
@@ -270,4 +311,4 @@ function truncate(s, n) {
   return s.length > n ? s.slice(0, n) + '…' : s;
 }
 
-module.exports = { AcmeAdapter, ID, VERSION, parseRFC3339, ACME_METRICS };
+module.exports = { AcmeAdapter, ID, VERSION, parseRFC3339, ACME_METRICS, EVENT_TEST_CREATED };

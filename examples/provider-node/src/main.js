@@ -1,7 +1,6 @@
 'use strict';
 // The plugin's entry point: serve the Acme adapter over go-plugin gRPC.
-const { serve } = require('./goplugin');
-const { Logger } = require('./hclog');
+const { serve, Logger } = require('@poolhost/plugin');
 const { AcmeAdapter } = require('./acme');
 
 const log = new Logger();

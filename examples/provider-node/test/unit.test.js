@@ -1,115 +1,92 @@
 'use strict';
-// Unit tests of the pieces whose exact format the host depends on. The whole plugin is
-// tested as the host runs it by host/cmd/poolhost/node_example_test.go.
+// The Acme adapter against its own signed fixtures (testdata/conformance, written by
+// `npm run fixtures`), found relative to this file so `npm test` works wherever the
+// package sits. The go-plugin plumbing is @poolhost/plugin's, tested there; the whole
+// plugin runs in a real host in host/cmd/poolhost/node_example_test.go.
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
-const grpc = require('@grpc/grpc-js');
+const { Logger, fixtures } = require('@poolhost/plugin');
 
-const { timestamp, Logger } = require('../src/hclog');
-const sw = require('../src/standardwebhooks');
-const errors = require('../src/errors');
-const { Status, ErrorDetail } = require('../src/wire');
-const { handshakeCert, serverCertificate, routeConsole } = require('../src/goplugin');
 const { AcmeAdapter, parseRFC3339 } = require('../src/acme');
+const writeFixtures = require('../scripts/write-fixtures');
 
-test('log timestamps have exactly six fractional digits (go-plugin drops others to DEBUG)', () => {
-  const ts = timestamp(new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678)));
-  assert.strictEqual(ts, '2026-01-02T03:04:05.678000Z');
-  const lines = [];
-  new Logger({ level: 'info', out: { write: (s) => lines.push(s) } }).warn('hello', { type: 'x' });
-  const entry = JSON.parse(lines[0]);
-  assert.match(entry['@timestamp'], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-  assert.strictEqual(entry['@level'], 'warn');
-  assert.strictEqual(entry['@message'], 'hello');
-  assert.strictEqual(entry.type, 'x');
-});
+const FIXTURES = path.join(__dirname, '..', 'testdata', 'conformance');
+const set = fixtures.loadFixtures(FIXTURES);
 
-test('the handshake carries the DER certificate as unpadded base64 naming localhost', () => {
-  const { der } = serverCertificate();
-  const field = handshakeCert(der);
-  assert.doesNotMatch(field, /=/);
-  assert.deepStrictEqual(Buffer.from(field, 'base64'), der);
-  const x = new (require('node:crypto').X509Certificate)(der);
-  assert.match(x.subjectAltName, /DNS:localhost/);
-  assert.ok(x.ca);
-});
-
-test('console output becomes log lines on stderr, never stdout (the handshake\'s)', (t) => {
-  const saved = { ...console };
-  t.after(() => Object.assign(console, saved));
-  const lines = [];
-  routeConsole(new Logger({ level: 'trace', out: { write: (s) => lines.push(JSON.parse(s)) } }));
-  console.log('hello', { a: 1 });
-  console.error('bad');
-  assert.deepStrictEqual(lines.map((l) => [l['@level'], l['@message']]), [['info', 'hello { a: 1 }'], ['error', 'bad']]);
-});
-
-// The fixtures: the package's own testdata/conformance (a copy outside the repository
-// carries them, e.g. written by `poolhost plugins fixtures sign`), else the Go
-// template's, read from the repository.
-const fixtures = [path.join(__dirname, '..', 'testdata', 'conformance'),
-  path.join(__dirname, '..', '..', 'provider-template', 'testdata', 'conformance')]
-  .find((dir) => fs.existsSync(path.join(dir, 'configure.json')));
-function fixture(kind, name) {
-  const f = JSON.parse(fs.readFileSync(path.join(fixtures, 'webhooks', kind, name), 'utf8'));
-  const headers = Object.entries(f.headers).map(([n, values]) => ({ name: n, values }));
-  return { headers, body: Buffer.from(f.body), received: Date.parse(f.received_at) / 1000 };
-}
-const secret = JSON.parse(fs.readFileSync(path.join(fixtures, 'configure.json'), 'utf8')).secrets.webhook_secret;
-
-test('Standard Webhooks: the Go fixtures verify, tampered and stale ones are rejected', () => {
-  const key = sw.parseSecret(secret);
-  const ok = fixture('valid', 'readings_created.json');
-  sw.verify(key, ok.headers, ok.body, ok.received);
-  const tampered = fixture('tampered', 'readings_created.json');
-  assert.throws(() => sw.verify(key, tampered.headers, tampered.body, tampered.received), /bad signature/);
-  const stale = fixture('stale', 'readings_created.json');
-  assert.throws(() => sw.verify(key, stale.headers, stale.body, stale.received), (e) => /too old/.test(e.message) && e.reason === 'stale_timestamp');
-  assert.throws(() => sw.verify(key, [], ok.body, ok.received), (e) => e.kind === 'rejected' && /missing header webhook-id/.test(e.message));
-  const signed = sw.sign(key, 'msg_1', 1767268805, Buffer.from('{}'));
-  sw.verify(key, signed, Buffer.from('{}'), 1767268805);
-  assert.strictEqual(sw.parseSecret('whsec_not base64!'), null);
-});
-
-test('an error travels as a status code plus ErrorDetail in grpc-status-details-bin', () => {
-  const e = errors.toServiceError(errors.invalidInput('bad device list', { refreshedCredentials: { webhook_secret: 'whsec_x' } }), 'DiscoverDevices');
-  assert.strictEqual(e.code, grpc.status.FAILED_PRECONDITION);
-  assert.strictEqual(e.details, 'bad device list');
-  const [bin] = e.metadata.get('grpc-status-details-bin');
-  const st = Status.decode(bin);
-  assert.strictEqual(st.code, grpc.status.FAILED_PRECONDITION); // grpc-go refuses a mismatch
-  assert.strictEqual(st.message, 'bad device list');
-  assert.strictEqual(st.details[0].type_url, 'type.googleapis.com/poolhost.adapter.v1.ErrorDetail');
-  assert.deepStrictEqual(ErrorDetail.decode(st.details[0].value).refreshed_credentials.values, { webhook_secret: 'whsec_x' });
-
-  const rejected = errors.toServiceError(errors.rejected('standard webhooks: bad signature', { reason: 'bad_signature' }), 'IngestWebhook');
-  assert.strictEqual(rejected.code, grpc.status.PERMISSION_DENIED);
-  const rst = Status.decode(rejected.metadata.get('grpc-status-details-bin')[0]);
-  assert.strictEqual(ErrorDetail.decode(rst.details[0].value).reason, 'bad_signature');
-
-  const thrown = errors.toServiceError(new TypeError('x is undefined'), 'Webhook', null);
-  assert.strictEqual(thrown.code, grpc.status.INTERNAL);
-  assert.strictEqual(thrown.details, 'plugin threw in Webhook: x is undefined');
-});
-
-test('webhook parsing follows the Go template', () => {
+function adapter() {
   const a = new AcmeAdapter({ log: new Logger({ level: 'error' }) });
-  a.configure({ settings: {}, secrets: { webhook_secret: secret } });
-  const ok = fixture('valid', 'readings_created.json');
-  const res = a.webhook({ headers: ok.headers, body: ok.body });
-  assert.strictEqual(res.delivery_id, 'msg_conformance_1');
+  a.configure(set.configure);
+  return a;
+}
+const fixture = (kind, name) => set.webhooks[kind].find((w) => w.name === name).raw;
+
+test('the committed fixtures are what `npm run fixtures` writes', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acme-fixtures-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  writeFixtures.write(dir);
+  const list = (d) => fs.readdirSync(d, { recursive: true }).sort();
+  assert.deepStrictEqual(list(dir), list(FIXTURES));
+  for (const f of list(dir)) {
+    if (fs.statSync(path.join(dir, f)).isFile()) assert.strictEqual(fs.readFileSync(path.join(dir, f), 'utf8'), fs.readFileSync(path.join(FIXTURES, f), 'utf8'), f);
+  }
+});
+
+test('signed deliveries verify; tampered, wrong-secret and stale ones are rejected with their reason', () => {
+  const a = adapter();
+  for (const w of set.webhooks.valid) a.verifyWebhook(w.raw);
+  const reasons = ['tampered', 'wrong_secret', 'stale'].map((kind) => {
+    try {
+      a.verifyWebhook(fixture(kind, 'readings_created.json'));
+    } catch (e) {
+      assert.strictEqual(e.kind, 'rejected');
+      return e.reason;
+    }
+    return 'accepted';
+  });
+  assert.deepStrictEqual(reasons, ['bad_signature', 'bad_signature', 'stale_timestamp']);
+});
+
+test('readings.created: readings, normalized as the Go template does', () => {
+  const a = adapter();
+  const res = a.webhook(fixture('valid', 'readings_created.json'));
+  assert.strictEqual(res.delivery_id, 'msg_fixture_1');
   assert.deepStrictEqual(res.readings.map((r) => [r.metric, r.value, r.unit, r.quality]),
-    [['ph', 7.42, '', 'good'], ['temperature', 80.6, 'F', 'good'], ['orp', 690, 'mV', 'suspect']]);
+    [['ph', 7.42, '', 'good'], ['temperature', 80.6, 'F', 'good']]); // turbidity: no poolhost metric
   assert.deepStrictEqual(res.readings[0].recorded_at, { seconds: '1767268800', nanos: 0 });
+  assert.strictEqual(res.test_sessions, undefined);
+});
+
+test('test.created: one test session, a result beyond the range as a bound', () => {
+  const res = adapter().webhook(fixture('valid', 'test_created.json'));
+  assert.deepStrictEqual(res.readings, []);
+  assert.deepStrictEqual(res.test_sessions, [{
+    provider_device_id: 'dev-1',
+    taken_at: { seconds: String(Date.UTC(2026, 0, 1, 8) / 1000), nanos: 0 },
+    method: 'photometer',
+    notes: 'after rain',
+    results: [
+      { metric: 'ph', value: 7.6, unit: '', qualifier: '' },
+      { metric: 'free_chlorine', value: 10, unit: 'ppm', qualifier: 'above' },
+    ],
+  }]);
+});
+
+test('malformed payloads are permanent; other events carry nothing', () => {
+  const a = adapter();
   const body = (s) => ({ headers: [], body: Buffer.from(s) });
   assert.deepStrictEqual(a.webhook(body('{"event":"device.added","device_id":"d"}')).readings, []);
   assert.deepStrictEqual(a.webhook(body('null')).readings, []);
   for (const bad of ['', '[]', '{"event":5}', '{"event":"readings.created"}',
     '{"event":"readings.created","device_id":"d","readings":[{"type":"ph","value":1e999}]}',
     '{"event":"readings.created","device_id":"d","readings":[{"type":"ph","value":"7"}]}',
-    '{"event":"readings.created","device_id":"d","readings":[{"type":"ph","value":7,"measured_at":"2026-02-30T00:00:00Z"}]}']) {
+    '{"event":"readings.created","device_id":"d","readings":[{"type":"ph","value":7,"measured_at":"2026-02-30T00:00:00Z"}]}',
+    '{"event":"test.created","device_id":"d"}',
+    '{"event":"test.created","device_id":"d","test":{"results":{}}}',
+    '{"event":"test.created","device_id":"d","test":{"results":[{"type":"ph"}]}}',
+    '{"event":"test.created","device_id":"d","test":{"taken_at":"yesterday","results":[]}}']) {
     assert.throws(() => a.webhook(body(bad)), (e) => e.kind === 'permanent', bad);
   }
 });

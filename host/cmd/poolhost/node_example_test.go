@@ -26,18 +26,16 @@ import (
 )
 
 // The Node.js example (examples/provider-node) run as the host runs it: the conformance
-// suite through `poolhost plugins test` with the Go template's own fixtures, its errors
-// over the real wire, and a signed webhook stored by a running `poolhost serve`. It needs
-// node and npm; under CI=true their absence fails the test (.ci/run installs them).
+// suite through `poolhost plugins test` with the Go template's fixtures and its own
+// (written in Node by @poolhost/plugin), its errors over the real wire, and a signed
+// webhook and a test session stored by a running `poolhost serve`. It needs node and npm;
+// under CI=true their absence fails the test (.ci/run installs them).
 
-// nodeTree copies what the Node plugin needs — examples/provider-node without
-// node_modules, sdk/proto and the template's fixtures — into a temp dir keeping the
-// repository's layout, and runs `npm ci` and the example's own unit tests there. It
-// returns the copy's root.
-func nodeTree(t *testing.T) string {
+// needNode skips (or under CI=true fails) a test on a machine without node and npm.
+func needNode(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("installs the Node example's packages and runs it; skipped in -short mode")
+		t.Skip("installs the Node packages and runs them; skipped in -short mode")
 	}
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -47,22 +45,50 @@ func nodeTree(t *testing.T) string {
 			t.Skipf("%s is not on PATH: the Node example is not tested", tool)
 		}
 	}
+}
+
+// npm runs npm with args in dir, failing the test with its output.
+func npm(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("npm", append(args, "--no-audit", "--no-fund")...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("npm %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
+	}
+	return string(out)
+}
+
+// nodeTree copies what the Node plugin needs — sdk/node (the @poolhost/plugin package),
+// sdk/proto and examples/provider-node, without node_modules — into a temp dir keeping
+// the repository's layout, as a fresh clone has them, and runs `npm ci` and `npm test`
+// in the package and then in the example (which links the package through its
+// file:../../sdk/node dependency). It returns the copy's root.
+func nodeTree(t *testing.T) string {
+	t.Helper()
+	needNode(t)
 	root := t.TempDir()
-	for _, dir := range []string{"examples/provider-node", "sdk/proto", "examples/provider-template/testdata/conformance"} {
+	for _, dir := range []string{"sdk/node", "sdk/proto", "examples/provider-node"} {
 		copyTree(t, filepath.Join(repoRoot, dir), filepath.Join(root, dir))
 	}
-	example := filepath.Join(root, "examples", "provider-node")
-	for _, args := range [][]string{{"ci", "--no-audit", "--no-fund"}, {"test"}} {
-		cmd := exec.Command("npm", args...)
-		cmd.Dir = example
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm %s in %s: %v\n%s", strings.Join(args, " "), example, err, out)
-		}
+	for _, dir := range []string{"sdk/node", "examples/provider-node"} {
+		npm(t, filepath.Join(root, dir), "ci")
+		npm(t, filepath.Join(root, dir), "test")
 	}
 	return root
 }
 
-// copyTree copies src to dst, skipping node_modules, keeping the executable bits.
+// installPackedSDK does what a team outside the repository does: `npm pack` poolhost's
+// sdk/node (the tarball carries the protos) and install the tarball into the package at
+// dir, replacing its file: dependency, with real files in node_modules (a bundle keeps
+// no symlinks).
+func installPackedSDK(t *testing.T, sdkNode, dir string) {
+	t.Helper()
+	npm(t, dir, "pack", sdkNode, "--pack-destination", dir)
+	npm(t, dir, "install", "./poolhost-plugin-0.1.0.tgz")
+}
+
+// copyTree copies src to dst, skipping what git ignores there, keeping the executable bits.
 func copyTree(t *testing.T, src, dst string) {
 	t.Helper()
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
@@ -75,7 +101,9 @@ func copyTree(t *testing.T, src, dst string) {
 		}
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
-			if d.Name() == "node_modules" {
+			// What git does not track: installed packages, and the protos `npm pack`
+			// copies into sdk/node (a copy must find sdk/proto, as a fresh clone does).
+			if d.Name() == "node_modules" || (d.Name() == "proto" && filepath.Base(filepath.Dir(path)) == "node") {
 				return filepath.SkipDir
 			}
 			return os.MkdirAll(target, 0o755)
@@ -110,6 +138,20 @@ func TestNodeExample(t *testing.T) {
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "poolhost provider plugin") {
 			t.Errorf("plugin run by hand: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("plugins test with its own fixtures, written in Node", func(t *testing.T) {
+		own := filepath.Join(tree, "examples", "provider-node", "testdata", "conformance")
+		code, out, stderr := runCLI(t, b, "plugins", "test", plugin, "--fixtures", own)
+		if code != 0 || !strings.Contains(out, "all checks passed") || strings.Contains(out, "FAIL") {
+			t.Fatalf("plugins test exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+		}
+		for _, want := range []string{"ok    webhook/valid-accepted/test_created.json: accepted, 0 readings, 1 test sessions",
+			"ok    webhook/tampered-rejected/readings_created.json: rejected: standard webhooks: bad signature (reason bad_signature)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("plugins test output lacks %q:\n%s", want, out)
+			}
 		}
 	})
 
@@ -196,12 +238,13 @@ func TestNodeExample(t *testing.T) {
 	})
 }
 
-// nodeBundle makes the example's directory a bundle as PLUGINS.md says: its protos in
-// proto/ (the bundle must hold everything it loads), then `plugins pin --write`.
+// nodeBundle makes the example's directory a bundle as PLUGINS.md says: @poolhost/plugin
+// installed from its `npm pack` tarball (real files, the protos inside; the bundle must
+// hold everything it loads), then `plugins pin --write`.
 func nodeBundle(t *testing.T, b e2eBuild, tree string) (dir, pin string) {
 	t.Helper()
 	dir = filepath.Join(tree, "examples", "provider-node")
-	copyTree(t, filepath.Join(tree, "sdk", "proto"), filepath.Join(dir, "proto"))
+	installPackedSDK(t, filepath.Join(tree, "sdk", "node"), dir)
 	code, out, stderr := runCLI(t, b, "plugins", "pin", "--write", "--command", "plugin", dir)
 	if code != 0 {
 		t.Fatalf("plugins pin --write exited %d: %s %s", code, out, stderr)
@@ -327,6 +370,43 @@ provider "template-node" {
 	if len(readings.Readings) != 2 || got["ph"] != 7.42 || math.Abs(got["temperature"]-27) > 1e-9 { // 80.6 °F
 		t.Errorf("stored readings: %+v", readings.Readings)
 	}
+
+	// A photometer test with a result beyond its range ("FC > 10"): the plugin's
+	// test_sessions, stored as the pool's test session, with the bound kept as a bound.
+	takenAt := now.Add(-time.Hour)
+	test := []byte(fmt.Sprintf(`{"event":"test.created","device_id":"dev-1","test":{"taken_at":%q,"method":"photometer","notes":"after rain",`+
+		`"results":[{"type":"ph","value":7.6},{"type":"free_cl","value":10,"unit":"ppm","qualifier":"above"}]}}`, takenAt.Format(time.RFC3339)))
+	status, answer = postWebhook(t, conn.Webhook.URL, v.Headers("msg_node_3", now, test), test)
+	if status != http.StatusOK || !strings.Contains(answer, `"testSessions":{"accepted":1`) {
+		t.Fatalf("signed test session: %d %s", status, answer)
+	}
+	var sessions struct {
+		TestSessions []struct {
+			TakenAt  time.Time `json:"takenAt"`
+			Method   string    `json:"method"`
+			Notes    string    `json:"notes"`
+			Source   string    `json:"source"`
+			Provider string    `json:"provider"`
+			Results  []struct {
+				Metric    string  `json:"metric"`
+				Value     float64 `json:"value"`
+				Qualifier string  `json:"qualifier"`
+			} `json:"results"`
+		} `json:"testSessions"`
+	}
+	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/test-sessions", c.baseURL, pool.ID), token, "", http.StatusOK, &sessions)
+	if len(sessions.TestSessions) != 1 {
+		t.Fatalf("stored test sessions: %+v", sessions)
+	}
+	ts := sessions.TestSessions[0]
+	results := map[string]string{}
+	for _, r := range ts.Results {
+		results[r.Metric] = fmt.Sprintf("%v %s", r.Value, r.Qualifier)
+	}
+	if !ts.TakenAt.Equal(takenAt) || ts.Method != "photometer" || ts.Notes != "after rain" || ts.Source != "provider" || ts.Provider != "template-node" ||
+		len(results) != 2 || results["ph"] != "7.6 " || results["free_chlorine"] != "10 above" {
+		t.Errorf("stored test session: %+v", ts)
+	}
 	// SIGTERM: the host stops the plugin through GRPCController/Shutdown, and the plugin
 	// exits by itself (otherwise go-plugin logs that it failed to exit gracefully).
 	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -395,39 +475,34 @@ func postWebhook(t *testing.T, url string, h http.Header, body []byte) (int, str
 }
 
 // TestNodeExampleCopiedOut: the Node example copied out of the repository, as a team
-// starts its own — with poolhost's protos in proto/ and fixtures in
-// testdata/conformance next to the package — passes its own `npm test` there. Without
-// proto/, `plugins test` says why the plugin died, in the plugin's words.
+// starts its own, with @poolhost/plugin installed from `npm pack` of sdk/node as
+// examples/provider-node/README.md says, passes its own `npm test` there (its fixtures
+// sit beside it). Without the package's protos, `plugins test` says why the plugin
+// died, naming the missing file.
 func TestNodeExampleCopiedOut(t *testing.T) {
-	if testing.Short() {
-		t.Skip("installs the Node example's packages")
-	}
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI=true and %s is not on PATH", tool)
-			}
-			t.Skipf("%s is not on PATH", tool)
-		}
+	needNode(t)
+	// A checkout of poolhost's sdk/ (packed from a copy: `npm pack` writes into the package).
+	checkout := t.TempDir()
+	for _, dir := range []string{"sdk/node", "sdk/proto"} {
+		copyTree(t, filepath.Join(repoRoot, dir), filepath.Join(checkout, dir))
 	}
 	pkg := filepath.Join(t.TempDir(), "poolhost-provider-acme-node")
 	copyTree(t, filepath.Join(repoRoot, "examples", "provider-node"), pkg)
-	copyTree(t, filepath.Join(repoRoot, "sdk", "proto"), filepath.Join(pkg, "proto"))
-	copyTree(t, filepath.Join(repoRoot, "examples", "provider-template", "testdata", "conformance"), filepath.Join(pkg, "testdata", "conformance"))
-	for _, args := range [][]string{{"ci", "--no-audit", "--no-fund"}, {"test"}} {
-		cmd := exec.Command("npm", args...)
-		cmd.Dir = pkg
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm %s in a copy outside the repository: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	installPackedSDK(t, filepath.Join(checkout, "sdk", "node"), pkg)
+	npm(t, pkg, "ci")
+	npm(t, pkg, "test")
 
-	if err := os.RemoveAll(filepath.Join(pkg, "proto")); err != nil {
+	protos := filepath.Join(pkg, "node_modules", "@poolhost", "plugin", "proto")
+	if _, err := os.Stat(filepath.Join(protos, "poolhost", "adapter", "v1", "adapter.proto")); err != nil {
+		t.Fatalf("the packed @poolhost/plugin carries no protos: %v", err)
+	}
+	if err := os.RemoveAll(protos); err != nil {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
 	if code := runPluginsTest(t.Context(), filepath.Join(pkg, "plugin"), "", "", &out, &errOut); code != 1 ||
-		!strings.Contains(errOut.String(), "the plugin's stderr ended with:") || !strings.Contains(errOut.String(), "poolhost's protos not found: copy poolhost's sdk/proto directory to ") {
-		t.Errorf("plugins test without proto/: exit %d\n%s", code, errOut.String())
+		!strings.Contains(errOut.String(), "the plugin's stderr ended with:") ||
+		!strings.Contains(errOut.String(), "poolhost's protos are missing: no poolhost/adapter/v1/adapter.proto in ") {
+		t.Errorf("plugins test without the protos: exit %d\n%s", code, errOut.String())
 	}
 }

@@ -29,7 +29,7 @@ const forge = require('node-forge');
 const grpc = require('@grpc/grpc-js');
 const wire = require('./wire');
 const { Logger } = require('./hclog');
-const { toServiceError, toProtoError, unsupported } = require('./errors');
+const { PluginError, toServiceError, toProtoError, unsupported } = require('./errors');
 
 const MAGIC_COOKIE_KEY = 'POOLHOST_PLUGIN_MAGIC_COOKIE';
 const MAGIC_COOKIE_VALUE = '6f6c2a1e0d8b4c7f9a3e5b2d1c0f8e7a';
@@ -139,7 +139,7 @@ function adapterHandlers(adapter, log) {
       try {
         return { result: await adapter.webhook(raw, ctx) };
       } catch (err) {
-        if (!(err instanceof require('./errors').PluginError)) {
+        if (!(err instanceof PluginError)) {
           log.error('exception in an adapter call', { method: 'Webhook', error: String(err && err.message), stack: String(err && err.stack) });
         }
         return { webhook_error: toProtoError(err) };
@@ -151,6 +151,14 @@ function adapterHandlers(adapter, log) {
 // serve runs adapter as a poolhost plugin until the host shuts it down.
 function serve(adapter, { log = new Logger() } = {}) {
   checkLaunch(process.env);
+  let protos;
+  try {
+    protos = wire.load();
+  } catch (err) {
+    // Before the handshake line: stderr is all the host and `plugins test` will show.
+    process.stderr.write(`poolhost plugin: ${err.message}\n`);
+    process.exit(1);
+  }
   routeConsole(log);
   process.on('SIGINT', () => log.trace('plugin received interrupt signal, ignoring'));
 
@@ -181,15 +189,15 @@ function serve(adapter, { log = new Logger() } = {}) {
   });
 
   const server = new grpc.Server();
-  server.addService(wire.Adapter, adapterHandlers(adapter, log));
-  server.addService(wire.Health, {
+  server.addService(protos.Adapter, adapterHandlers(adapter, log));
+  server.addService(protos.Health, {
     Check: (c, callback) => {
       // go-plugin's client pings service "plugin"; "" is the server as a whole.
       if (c.request.service === '' || c.request.service === 'plugin') return callback(null, { status: 'SERVING' });
       return callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${c.request.service}` });
     },
   });
-  server.addService(wire.GRPCController, {
+  server.addService(protos.GRPCController, {
     Shutdown: (_c, callback) => {
       callback(null, {});
       log.debug('shutdown requested by the host');

@@ -10,7 +10,7 @@
 // The Status in the trailer must carry the same code as the call's status: grpc-go
 // refuses a mismatch.
 const grpc = require('@grpc/grpc-js');
-const { Status, ErrorDetail } = require('./wire');
+const wire = require('./wire');
 
 // The error kinds of the Go SDK (sdk.ErrorKind) and the status code each travels as.
 const KIND_CODES = {
@@ -69,6 +69,7 @@ const reauth = (m, o) => new PluginError('reauth_required', m, o);
 // statusDetailsBin encodes the grpc-status-details-bin trailer: a google.rpc.Status with
 // the same code and message as the call, and one Any holding an ErrorDetail.
 function statusDetailsBin(code, message, refreshedCredentials, reason) {
+  const { Status, ErrorDetail } = wire.load();
   const detail = ErrorDetail.encode(ErrorDetail.fromObject({
     ...(refreshedCredentials ? { refreshed_credentials: { values: refreshedCredentials } } : {}),
     ...(reason ? { reason } : {}),

@@ -1,0 +1,133 @@
+'use strict';
+// The pieces of go-plugin's protocol whose exact format the host depends on, the protos'
+// loading, errors on the wire, Standard Webhooks and fixtures. A whole plugin built on the
+// package runs in a real host in host/cmd/poolhost/node_example_test.go.
+const test = require('node:test');
+const assert = require('node:assert');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const grpc = require('@grpc/grpc-js');
+
+const plugin = require('..');
+const { timestamp } = require('../src/hclog');
+const { handshakeCert, serverCertificate, routeConsole, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } = require('../src/goplugin');
+const wire = require('../src/wire');
+
+const { Logger, errors, standardWebhooks: sw, fixtures } = plugin;
+
+test('log timestamps have exactly six fractional digits (go-plugin drops others to DEBUG)', () => {
+  assert.strictEqual(timestamp(new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678))), '2026-01-02T03:04:05.678000Z');
+  const lines = [];
+  new Logger({ level: 'info', out: { write: (s) => lines.push(s) } }).warn('hello', { type: 'x' });
+  const entry = JSON.parse(lines[0]);
+  assert.match(entry['@timestamp'], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  assert.deepStrictEqual([entry['@level'], entry['@message'], entry.type], ['warn', 'hello', 'x']);
+});
+
+test('the handshake carries the DER certificate as unpadded base64 naming localhost', () => {
+  const { der } = serverCertificate();
+  const field = handshakeCert(der);
+  assert.doesNotMatch(field, /=/);
+  assert.deepStrictEqual(Buffer.from(field, 'base64'), der);
+  const x = new crypto.X509Certificate(der);
+  assert.match(x.subjectAltName, /DNS:localhost/);
+  assert.ok(x.ca);
+});
+
+test('console output becomes log lines on stderr, never stdout (the handshake\'s)', (t) => {
+  const saved = { ...console };
+  t.after(() => Object.assign(console, saved));
+  const lines = [];
+  routeConsole(new Logger({ level: 'trace', out: { write: (s) => lines.push(JSON.parse(s)) } }));
+  console.log('hello', { a: 1 });
+  console.error('bad');
+  assert.deepStrictEqual(lines.map((l) => [l['@level'], l['@message']]), [['info', 'hello { a: 1 }'], ['error', 'bad']]);
+});
+
+test('an error travels as a status code plus ErrorDetail in grpc-status-details-bin', () => {
+  const { Status, ErrorDetail } = wire.load();
+  const e = errors.toServiceError(plugin.invalidInput('bad device list', { refreshedCredentials: { webhook_secret: 'whsec_x' } }), 'DiscoverDevices');
+  assert.strictEqual(e.code, grpc.status.FAILED_PRECONDITION);
+  assert.strictEqual(e.details, 'bad device list');
+  const st = Status.decode(e.metadata.get('grpc-status-details-bin')[0]);
+  assert.strictEqual(st.code, grpc.status.FAILED_PRECONDITION); // grpc-go refuses a mismatch
+  assert.strictEqual(st.message, 'bad device list');
+  assert.strictEqual(st.details[0].type_url, 'type.googleapis.com/poolhost.adapter.v1.ErrorDetail');
+  assert.deepStrictEqual(ErrorDetail.decode(st.details[0].value).refreshed_credentials.values, { webhook_secret: 'whsec_x' });
+
+  const rejected = errors.toServiceError(plugin.rejected('standard webhooks: bad signature', { reason: 'bad_signature' }), 'IngestWebhook');
+  assert.strictEqual(rejected.code, grpc.status.PERMISSION_DENIED);
+  const rst = Status.decode(rejected.metadata.get('grpc-status-details-bin')[0]);
+  assert.strictEqual(ErrorDetail.decode(rst.details[0].value).reason, 'bad_signature');
+
+  const thrown = errors.toServiceError(new TypeError('x is undefined'), 'Webhook', null);
+  assert.strictEqual(thrown.code, grpc.status.INTERNAL);
+  assert.strictEqual(thrown.details, 'plugin threw in Webhook: x is undefined');
+});
+
+test('missing protos: an error naming the file, and a plugin that says so on stderr before exiting', (t) => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'noproto-'));
+  t.after(() => fs.rmSync(empty, { recursive: true, force: true }));
+  assert.throws(() => wire.protoRoot([empty]), new RegExp(`no poolhost/adapter/v1/adapter\\.proto in ${empty}`));
+  // A root with adapter.proto but without the third-party protos names the first missing one.
+  fs.mkdirSync(path.join(empty, 'poolhost', 'adapter', 'v1'), { recursive: true });
+  fs.writeFileSync(path.join(empty, 'poolhost', 'adapter', 'v1', 'adapter.proto'), '');
+  assert.throws(() => wire.protoRoot([empty]), /protos are incomplete: .*third_party\/grpc\/health\/v1\/health\.proto is missing/);
+
+  // The package copied without any protos (as an install that lost them), serving: the
+  // one line on stderr is what the host shows of a plugin that died before its handshake.
+  const pkg = path.join(empty, 'plugin');
+  for (const f of ['index.js', 'package.json', 'src']) fs.cpSync(path.join(__dirname, '..', f), path.join(pkg, f), { recursive: true });
+  fs.symlinkSync(path.join(__dirname, '..', 'node_modules'), path.join(pkg, 'node_modules'));
+  const res = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(pkg)}).serve({})`], {
+    env: { PATH: process.env.PATH, [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE, PLUGIN_PROTOCOL_VERSIONS: '1' },
+    encoding: 'utf8',
+  });
+  assert.strictEqual(res.status, 1);
+  assert.strictEqual(res.stdout, ''); // no handshake line
+  assert.match(res.stderr, /^poolhost plugin: @poolhost\/plugin: poolhost's protos are missing: no poolhost\/adapter\/v1\/adapter\.proto in /);
+});
+
+test('Standard Webhooks: a Go-written fixture verifies; tampered, stale and unsigned ones are rejected', () => {
+  const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'; // the Go template's fixture secret
+  const key = sw.parseSecret(secret);
+  const raw = fixtures.readWebhook(path.join(__dirname, 'testdata', 'go_written.json'));
+  const at = Number(raw.received_at.seconds);
+  sw.verify(key, raw.headers, raw.body, at);
+  assert.throws(() => sw.verify(key, raw.headers, Buffer.concat([raw.body, Buffer.from(' ')]), at), (e) => e.reason === 'bad_signature');
+  assert.throws(() => sw.verify(key, raw.headers, raw.body, at + 600), (e) => /too old/.test(e.message) && e.reason === 'stale_timestamp');
+  assert.throws(() => sw.verify(key, [], raw.body, at), (e) => e.kind === 'rejected' && e.reason === 'missing_signature');
+  assert.strictEqual(sw.parseSecret('whsec_not base64!'), null);
+});
+
+test('fixtures: what writeWebhook writes, signed in Node, reads back and verifies as the Go SDK\'s format', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fixtures-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const secret = 'whsec_' + Buffer.alloc(32, 7).toString('base64');
+  const body = '{"event":"x"}';
+  const sent = 1767268805;
+  const headers = sw.sign(sw.parseSecret(secret), 'msg_1', sent, Buffer.from(body));
+  fs.writeFileSync(path.join(dir, 'configure.json'), JSON.stringify({ secrets: { webhook_secret: secret } }));
+  fixtures.writeWebhook(path.join(dir, 'webhooks', 'valid', 'a.json'), { headers, body, receivedAt: new Date((sent + 2) * 1000), accountSecret: secret });
+  fixtures.writeWebhook(path.join(dir, 'webhooks', 'valid', 'b.json'), { headers, body: Buffer.from([0xff, 0x00]) });
+
+  // The on-disk shape sdktest.LoadFixtures reads (it refuses unknown keys).
+  const onDisk = JSON.parse(fs.readFileSync(path.join(dir, 'webhooks', 'valid', 'a.json'), 'utf8'));
+  assert.deepStrictEqual(Object.keys(onDisk), ['headers', 'body', 'received_at', 'account_secret']);
+  assert.strictEqual(onDisk.received_at, '2026-01-01T12:00:07Z');
+  assert.deepStrictEqual(onDisk.headers['Webhook-Id'], ['msg_1']);
+
+  const set = fixtures.loadFixtures(dir);
+  assert.strictEqual(set.configure.secrets.webhook_secret, secret);
+  assert.deepStrictEqual(set.webhooks.valid.map((w) => w.name), ['a.json', 'b.json']);
+  const [a, b] = set.webhooks.valid.map((w) => w.raw);
+  sw.verify(sw.parseSecret(a.account_secret), a.headers, a.body, Number(a.received_at.seconds));
+  assert.ok(a.account);
+  assert.deepStrictEqual(b.body, Buffer.from([0xff, 0x00])); // not UTF-8: body_base64
+  assert.strictEqual(b.received_at, null);
+  assert.deepStrictEqual(set.webhooks.stale, []);
+  assert.throws(() => fixtures.loadFixtures(path.join(dir, 'nope')), /fixture directory .*nope does not exist/);
+});
