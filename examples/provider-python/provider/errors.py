@@ -1,0 +1,116 @@
+"""Errors a plugin returns to the host, and how they travel.
+
+The host classifies a failed call by its gRPC status code alone (adapter.proto,
+"Errors"); the message is shown to operators, so never put a secret in it. A call that
+refreshed an account's credentials before failing must still hand them back: they ride in
+a poolhost.adapter.v1.ErrorDetail packed as a google.protobuf.Any inside a
+google.rpc.Status, sent in the "grpc-status-details-bin" trailer. That is what Go's
+status.WithDetails does (and Python's grpcio-status, which Debian does not package);
+status_details_bin below does it. The Status in the trailer must carry the same code as
+the call's status: grpc-go turns a mismatch into INTERNAL.
+"""
+import grpc
+
+from .wire import adapter_pb2, any_pb2, status_pb2
+
+# The error kinds of the Go SDK (sdk.ErrorKind) and the status code each travels as.
+KIND_CODES = {
+    "temporary": grpc.StatusCode.UNAVAILABLE,  # retry later
+    "permanent": grpc.StatusCode.INVALID_ARGUMENT,  # the input can never succeed
+    "reauth_required": grpc.StatusCode.UNAUTHENTICATED,  # the user must reconnect
+    "unsupported": grpc.StatusCode.UNIMPLEMENTED,
+    "rejected": grpc.StatusCode.PERMISSION_DENIED,  # a webhook's signature is missing or wrong
+    "invalid_input": grpc.StatusCode.FAILED_PRECONDITION,  # what the user supplied is not valid
+}
+
+# The same kinds as poolhost.adapter.v1.ErrorKind, for IngestWebhookResponse.webhook_error.
+KIND_ENUM = {
+    "temporary": adapter_pb2.ERROR_KIND_TEMPORARY,
+    "permanent": adapter_pb2.ERROR_KIND_PERMANENT,
+    "reauth_required": adapter_pb2.ERROR_KIND_REAUTH,
+    "unsupported": adapter_pb2.ERROR_KIND_UNSUPPORTED,
+    "rejected": adapter_pb2.ERROR_KIND_REJECTED,
+    "invalid_input": adapter_pb2.ERROR_KIND_INVALID_INPUT,
+}
+
+# Why a webhook was rejected: ErrorDetail.reason's bounded set (anything else is "other").
+MISSING_SIGNATURE = "missing_signature"  # no signature (or timestamp) header at all
+MALFORMED_SIGNATURE = "malformed_signature"  # a header the scheme cannot read
+BAD_SIGNATURE = "bad_signature"  # read, but it does not match
+STALE_TIMESTAMP = "stale_timestamp"  # signed too long ago, or in the future
+
+ERROR_DETAIL_TYPE_URL = "type.googleapis.com/poolhost.adapter.v1.ErrorDetail"
+
+
+class PluginError(Exception):
+    """A classified failure, like the Go SDK's *sdk.Error.
+
+    refreshed_credentials: the account's new credentials (a dict of strings) when the call
+    refreshed them before failing; the host stores them, then acts on the kind.
+    reason: for a rejected webhook, one of the reasons above; the host logs it with the
+    request id and counts rejections by it.
+    """
+
+    def __init__(self, kind, message, refreshed_credentials=None, reason=""):
+        if kind not in KIND_CODES:
+            raise ValueError(f"unknown error kind {kind!r}")
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.refreshed_credentials = refreshed_credentials
+        self.reason = reason
+
+
+def temporary(msg, **kw):
+    return PluginError("temporary", msg, **kw)
+
+
+def permanent(msg, **kw):
+    return PluginError("permanent", msg, **kw)
+
+
+def rejected(msg, **kw):
+    return PluginError("rejected", msg, **kw)
+
+
+def invalid_input(msg, **kw):
+    return PluginError("invalid_input", msg, **kw)
+
+
+def unsupported(msg, **kw):
+    return PluginError("unsupported", msg, **kw)
+
+
+def reauth(msg, **kw):
+    return PluginError("reauth_required", msg, **kw)
+
+
+def status_details_bin(code, message, refreshed_credentials=None, reason=""):
+    """The grpc-status-details-bin trailer: a google.rpc.Status with the call's code and
+    message and one Any holding an ErrorDetail."""
+    detail = adapter_pb2.ErrorDetail(reason=reason or "")
+    if refreshed_credentials is not None:
+        detail.refreshed_credentials.values.update(refreshed_credentials)
+    packed = any_pb2.Any(type_url=ERROR_DETAIL_TYPE_URL, value=detail.SerializeToString())
+    return status_pb2.Status(code=code.value[0], message=message, details=[packed]).SerializeToString()
+
+
+def to_status(err, method):
+    """The (code, message, trailer bytes) a failed call answers with. A PluginError keeps
+    its kind; anything else (a bug: a TypeError, a KeyError) is INTERNAL, which the host
+    treats as temporary, with the exception's message so the operator sees what broke."""
+    if isinstance(err, PluginError):
+        code, message = KIND_CODES[err.kind], err.message
+        return code, message, status_details_bin(code, message, err.refreshed_credentials, err.reason)
+    code = grpc.StatusCode.INTERNAL
+    message = f"plugin raised in {method}: {type(err).__name__}: {err}"
+    return code, message, status_details_bin(code, message)
+
+
+def to_proto_error(err):
+    """A failure reported inside a successful response (IngestWebhook's webhook_error:
+    verification succeeded, parsing failed)."""
+    if isinstance(err, PluginError):
+        return adapter_pb2.Error(kind=KIND_ENUM[err.kind], message=err.message, reason=err.reason or "")
+    return adapter_pb2.Error(kind=adapter_pb2.ERROR_KIND_TEMPORARY,
+                             message=f"plugin raised in Webhook: {type(err).__name__}: {err}")

@@ -1,0 +1,84 @@
+"""Signatures, log lines and error encoding, each as the Go side reads them."""
+import base64
+import io
+import json
+import logging
+import unittest
+
+import grpc
+
+from provider import errors, hclog, standardwebhooks as sw
+from provider.wire import adapter_pb2, status_pb2
+
+KEY = b"\x07" * 32
+
+
+class StandardWebhooksTest(unittest.TestCase):
+    def headers(self, pairs):
+        return [adapter_pb2.Header(name=k, values=[v]) for k, v in pairs]
+
+    def test_secret_forms(self):
+        enc = base64.b64encode(KEY).decode()
+        for s in ("whsec_" + enc, enc, "whsec_" + enc.rstrip("="), " whsec_" + enc + "\n"):
+            self.assertEqual(sw.parse_secret(s), KEY, s)
+        for s in ("", "whsec_", "whsec_a", "whsec_!!!!", "whsec_" + enc + "x"):
+            self.assertIsNone(sw.parse_secret(s), s)
+
+    def test_rotation_several_signatures_one_valid(self):
+        body = b'{"a":1}'
+        h = dict(sw.sign(KEY, "m", 100, body))
+        h["Webhook-Signature"] = "v2,zzz v1,AAAA " + h["Webhook-Signature"]
+        sw.verify(KEY, self.headers(h.items()), body, 100)
+
+    def test_rejections(self):
+        body = b"{}"
+        good = dict(sw.sign(KEY, "m", 1000, body))
+        cases = [
+            ({k: v for k, v in good.items() if k != "Webhook-Signature"}, 1000, "missing_signature"),
+            ({**good, "Webhook-Timestamp": "-1000"}, 1000, "malformed_signature"),
+            (good, 1000 + 301, "stale_timestamp"),
+            (good, 1000 - 301, "stale_timestamp"),
+            ({**good, "Webhook-Signature": good["Webhook-Signature"][:-2] + "A="}, 1000, "bad_signature"),
+        ]
+        for h, now, reason in cases:
+            with self.subTest(reason), self.assertRaises(errors.PluginError) as cm:
+                sw.verify(KEY, self.headers(h.items()), body, now)
+            self.assertEqual((cm.exception.kind, cm.exception.reason), ("rejected", reason))
+        sw.verify(KEY, self.headers(good.items()), body, 1000 + 300)
+
+
+class HclogTest(unittest.TestCase):
+    def test_line_format(self):
+        out = io.StringIO()
+        root = hclog.setup(out, env={"POOLHOST_PLUGIN_LOG_LEVEL": "info"})
+        self.addCleanup(root.handlers.clear)
+        logging.getLogger("x").debug("hidden")
+        logging.getLogger("x").warning("skipping %s", "it", extra={"type": "turbidity", "n": 3})
+        lines = out.getvalue().splitlines()
+        self.assertEqual(len(lines), 1)
+        line = json.loads(lines[0])
+        self.assertEqual((line["@level"], line["@message"], line["type"], line["n"]), ("warn", "skipping it", "turbidity", 3))
+        # Go's layout 2006-01-02T15:04:05.000000Z07:00: exactly six fractional digits.
+        self.assertRegex(line["@timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+class ErrorsTest(unittest.TestCase):
+    def test_status_details_carry_credentials_and_reason_with_the_calls_code(self):
+        code, msg, trailer = errors.to_status(errors.rejected("nope", reason="bad_signature",
+                                                              refreshed_credentials={"a": "b"}), "IngestWebhook")
+        self.assertEqual((code, msg), (grpc.StatusCode.PERMISSION_DENIED, "nope"))
+        st = status_pb2.Status.FromString(trailer)
+        self.assertEqual((st.code, st.message), (7, "nope"))
+        self.assertEqual(st.details[0].type_url, errors.ERROR_DETAIL_TYPE_URL)
+        d = adapter_pb2.ErrorDetail.FromString(st.details[0].value)
+        self.assertEqual((d.reason, dict(d.refreshed_credentials.values)), ("bad_signature", {"a": "b"}))
+
+    def test_an_exception_is_internal_with_its_message(self):
+        code, msg, trailer = errors.to_status(KeyError("x"), "Webhook")
+        self.assertEqual(code, grpc.StatusCode.INTERNAL)
+        self.assertEqual(msg, "plugin raised in Webhook: KeyError: 'x'")
+        self.assertEqual(status_pb2.Status.FromString(trailer).code, 13)
+
+
+if __name__ == "__main__":
+    unittest.main()
