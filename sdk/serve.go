@@ -50,6 +50,7 @@ func ServeWithOptions(a Adapter, opts ServeOptions) {
 	}
 	current.Store(&logger)
 	tuneGC()
+	servePprof(logger)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{

@@ -221,32 +221,28 @@ func (d dialect) tableExistsSQL() string {
 func (d dialect) readingBatchSize() int { return 500 }
 
 // insertReadingsSQL is one INSERT of rs into sensor_readings (their times already
-// defaulted) that skips keys already stored and, when returning, answers the new rows'
-// keys (device_id, metric, recorded_at).
+// defaulted) that skips keys already stored.
 //
 // PostgreSQL: nine array parameters, unnested. The statement text is the same for any
 // number of rows, and the server parses nine parameters instead of nine per row: with
 // group commit a statement carries hundreds of rows, and parsing and planning a VALUES
 // list that long cost more server CPU than inserting it. An empty payload is NULL, as
 // on SQLite (ByteaArray cannot say NULL per element).
-// SQLite: a multi-row VALUES list, in process and cheap to parse.
-func (d dialect) insertReadingsSQL(rs []Reading, returning bool) (string, []any) {
+// SQLite: a multi-row VALUES list (InsertReadings, for imports and tests; the group
+// commit prepares one row's INSERT instead: writeDeliveriesTx).
+func (d dialect) insertReadingsSQL(rs []Reading) (string, []any) {
 	const cols = `INSERT INTO sensor_readings
 		(device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload, qualifier) `
 	const conflict = ` ON CONFLICT (device_id, metric, recorded_at) DO NOTHING`
-	ret := ""
-	if returning {
-		ret = ` RETURNING device_id, metric, recorded_at`
-	}
 	if d == dialectPostgres {
 		return cols + `SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea), NULLIF(ql, '')
 			FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]),
 			            CAST(? AS TEXT[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TEXT[]),
-			            CAST(? AS BYTEA[]), CAST(? AS TEXT[])) AS r(d, p, m, v, u, rec, rcv, q, raw, ql)` + conflict + ret,
+			            CAST(? AS BYTEA[]), CAST(? AS TEXT[])) AS r(d, p, m, v, u, rec, rcv, q, raw, ql)` + conflict,
 			readingArrays(rs)
 	}
 	var sb strings.Builder
-	sb.Grow(len(cols) + len(conflict) + len(ret) + 20*len(rs))
+	sb.Grow(len(cols) + len(conflict) + 20*len(rs))
 	sb.WriteString(cols)
 	sb.WriteString("VALUES ")
 	args := make([]any, 0, len(rs)*10)
@@ -265,7 +261,6 @@ func (d dialect) insertReadingsSQL(rs []Reading, returning bool) (string, []any)
 		args = append(args, r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit, r.RecordedAt, r.ReceivedAt, r.Quality, raw, qual)
 	}
 	sb.WriteString(conflict)
-	sb.WriteString(ret)
 	return sb.String(), args
 }
 

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Reading is one stored measurement, already validated and in its canonical unit.
@@ -35,11 +33,11 @@ const readingColumns = `id, device_id, pool_id, metric, value, unit, recorded_at
 // ReceivedAt.
 func (q queries) InsertReadings(ctx context.Context, rs []Reading) (int, error) {
 	inserted := 0
-	err := q.insertReadings(ctx, rs, func(_ int, rows sql.Result) error {
-		n, err := rows.RowsAffected()
+	err := q.insertReadings(ctx, rs, func(res sql.Result) error {
+		n, err := res.RowsAffected()
 		inserted += int(n)
 		return err
-	}, nil)
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -58,38 +56,6 @@ func keyOf(device int64, metric string, recordedAt time.Time) readingKey {
 	return readingKey{device, metric, recordedAt.UnixMicro()}
 }
 
-// insertReadingsReturning inserts rs — their times defaulted, no two with one key — and
-// reports which were new: inserted[i] is false when rs[i] was already stored.
-func (q queries) insertReadingsReturning(ctx context.Context, rs []Reading) ([]bool, error) {
-	inserted := make([]bool, len(rs))
-	index := make(map[readingKey]int, len(rs))
-	for i, r := range rs {
-		index[keyOf(r.DeviceID, r.Metric, r.RecordedAt)] = i
-	}
-	err := q.insertReadings(ctx, rs, nil, func(_ int, rows *sqlx.Rows) error {
-		for rows.Next() {
-			var got struct {
-				DeviceID   int64     `db:"device_id"`
-				Metric     string    `db:"metric"`
-				RecordedAt time.Time `db:"recorded_at"`
-			}
-			if err := rows.StructScan(&got); err != nil {
-				return err
-			}
-			i, ok := index[keyOf(got.DeviceID, got.Metric, got.RecordedAt)]
-			if !ok {
-				return fmt.Errorf("inserted row (%d, %s, %s) matches no reading", got.DeviceID, got.Metric, got.RecordedAt)
-			}
-			inserted[i] = true
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, err
-	}
-	return inserted, nil
-}
-
 // readingTimes applies InsertReadings' defaults: a zero ReceivedAt is now, a zero
 // RecordedAt is the received time.
 func readingTimes(r Reading, now time.Time) (received, recorded time.Time) {
@@ -105,10 +71,8 @@ func readingTimes(r Reading, now time.Time) (received, recorded time.Time) {
 }
 
 // insertReadings runs the multi-row INSERTs, in a transaction of their own when there is
-// more than one, handing each statement's outcome to exec (row count) or, with
-// RETURNING the new rows' keys, to query.
-func (q queries) insertReadings(ctx context.Context, rs []Reading,
-	exec func(start int, res sql.Result) error, query func(start int, rows *sqlx.Rows) error) error {
+// more than one, handing each statement's outcome to done.
+func (q queries) insertReadings(ctx context.Context, rs []Reading, done func(res sql.Result) error) error {
 	if len(rs) == 0 {
 		return nil
 	}
@@ -127,27 +91,13 @@ func (q queries) insertReadings(ctx context.Context, rs []Reading,
 				r.ReceivedAt, r.RecordedAt = readingTimes(r, now)
 				batch[i] = r
 			}
-			stmt, args := q.d.insertReadingsSQL(batch, query != nil)
-			if query == nil {
-				res, err := q.exec(ctx, stmt, args...)
-				if err != nil {
-					return err
-				}
-				if err := exec(start, res); err != nil {
-					return err
-				}
-				continue
-			}
-			rows, err := q.q.QueryxContext(ctx, q.q.Rebind(stmt), args...)
+			stmt, args := q.d.insertReadingsSQL(batch)
+			res, err := q.exec(ctx, stmt, args...)
 			if err != nil {
-				return mapError(err)
+				return err
 			}
-			err = query(start, rows)
-			if cerr := rows.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return mapError(err)
+			if err := done(res); err != nil {
+				return err
 			}
 		}
 		return nil

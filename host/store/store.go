@@ -70,7 +70,7 @@ type queries struct {
 	d      dialect
 	cipher Cipher
 	now    func() time.Time
-	prep   *prepared // PostgreSQL only, shared by a Store and its Txs
+	prep   *prepared // shared by a Store and its Txs
 	decoy  *decoy    // shared by a Store and its Txs
 }
 
@@ -141,9 +141,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 			decoy:  &decoy{},
 		},
 	}
-	if d == dialectPostgres {
-		s.prep = newPrepared(db)
-	}
+	s.prep = newPrepared(db, d == dialectSQLite)
 	return s, nil
 }
 

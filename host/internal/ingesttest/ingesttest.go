@@ -239,6 +239,7 @@ plugins {
   backoff_base = "50ms"
   backoff_cap  = "500ms"
   max_restarts = 100
+  pass_env     = ["POOLHOST_PLUGIN_PPROF"] # host/bench counts the plugin's allocations
 }
 provider "generic" {
   webhooks = true
