@@ -26,7 +26,7 @@ const READINGS = JSON.stringify({
 }, null, 2);
 // A photometer's panel, one result beyond its range ("FC > 10").
 const TEST = JSON.stringify({
-  event: 'test.created',
+  event: 'test.completed',
   device_id: 'dev-1',
   test: {
     taken_at: '2026-01-01T08:00:00Z',
@@ -34,7 +34,7 @@ const TEST = JSON.stringify({
     notes: 'after rain',
     results: [
       { type: 'ph', value: 7.6 },
-      { type: 'free_cl', value: 10, unit: 'ppm', qualifier: 'above' },
+      { type: 'free_cl', value: 10, unit: 'ppm', out_of_range: 'above' },
     ],
   },
 }, null, 2);
@@ -52,7 +52,7 @@ function write(dir) {
   const w = (kind, name, webhook) => fixtures.writeWebhook(path.join(dir, 'webhooks', kind, name), webhook);
   w('valid', 'readings_created.json', signed(SECRET, 'msg_fixture_1', READINGS));
   w('valid', 'account_readings_created.json', { ...signed(SECRET, 'msg_fixture_1', READINGS), accountSecret: SECRET });
-  w('valid', 'test_created.json', signed(SECRET, 'msg_fixture_2', TEST));
+  w('valid', 'test_completed.json', signed(SECRET, 'msg_fixture_2', TEST));
   w('tampered', 'readings_created.json', { ...signed(SECRET, 'msg_fixture_1', READINGS), body: READINGS.replace('7.42', '6.42') });
   w('wrong_secret', 'readings_created.json', signed(OTHER_SECRET, 'msg_fixture_1', READINGS));
   w('stale', 'readings_created.json', signed(SECRET, 'msg_fixture_1', READINGS, new Date(SENT + 10 * 60 * 1000)));

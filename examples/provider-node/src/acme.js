@@ -35,8 +35,12 @@ const ACME_METRICS = {
 const ACME_QUALITY = { ok: 'good', calibrating: 'suspect' };
 const EVENT_READINGS_CREATED = 'readings.created';
 // A water test taken with Acme's photometer: a panel of results on one sample, which the
-// host stores as a test session of the device's pool, never as readings.
-const EVENT_TEST_CREATED = 'test.created';
+// host stores as a test session of the device's pool, never as readings. The same event
+// as examples/provider-python's.
+const EVENT_TEST_COMPLETED = 'test.completed';
+const ACME_TEST_METHODS = new Set(['photometer', 'strips', 'drops', 'lab']);
+// A result beyond the photometer's range: its bound as value, the side here.
+const ACME_BOUNDS = new Set(['above', 'below']);
 
 class AcmeAdapter {
   constructor({ log }) {
@@ -161,7 +165,7 @@ class AcmeAdapter {
   }
 
   // webhook parses a verified delivery, with the Go template's rules: readings.created
-  // (and test.created, below) carry data, other events are acknowledged with no readings;
+  // (and test.completed, below) carry data, other events are acknowledged with no readings;
   // a payload that can never parse is permanent (the host dead-letters it at once).
   webhook(raw) {
     const result = { delivery_id: sw.header(raw.headers, 'webhook-id'), readings: [] };
@@ -177,9 +181,9 @@ class AcmeAdapter {
     const deviceID = optString(ev, 'device_id', 'acme webhook');
     const readings = ev.readings === undefined || ev.readings === null ? [] : ev.readings;
     if (!Array.isArray(readings)) throw permanent('malformed acme webhook: readings is not an array');
-    if (event !== EVENT_READINGS_CREATED && event !== EVENT_TEST_CREATED) return result;
+    if (event !== EVENT_READINGS_CREATED && event !== EVENT_TEST_COMPLETED) return result;
     if (deviceID === '') throw permanent(`acme ${event} event without device_id`);
-    if (event === EVENT_TEST_CREATED) {
+    if (event === EVENT_TEST_COMPLETED) {
       result.test_sessions = [this.toTestSession(deviceID, ev.test)];
       return result;
     }
@@ -224,19 +228,20 @@ class AcmeAdapter {
   }
 
   // toTestSession normalizes Acme's test: {"taken_at", "method", "notes", "results":
-  // [{"type", "value", "unit", "qualifier"}]}. A result beyond the photometer's range
-  // ("FC > 10") comes as its bound with qualifier "above" (or "below"), which the host
-  // stores as a bound, not a measurement. Results of types poolhost has no metric for are
-  // left out, as readings are; the host judges the rest exactly as readings.
+  // [{"type", "value", "unit", "out_of_range"}]}. A result beyond the photometer's range
+  // ("FC > 10") carries its bound and out_of_range "above" (or "below"), sent as the
+  // qualifier: the host stores a bound, not a measurement. Results without a value or of
+  // a type poolhost has no metric for are left out, as readings are.
   toTestSession(deviceID, t) {
-    if (t === null || typeof t !== 'object' || Array.isArray(t)) throw permanent('malformed acme test: not a JSON object');
+    if (t === null || typeof t !== 'object' || Array.isArray(t)) throw permanent('malformed acme test: test is not a JSON object');
     const takenAt = optString(t, 'taken_at', 'acme test');
+    const method = optString(t, 'method', 'acme test').toLowerCase();
     const results = t.results === undefined || t.results === null ? [] : t.results;
     if (!Array.isArray(results)) throw permanent('malformed acme test: results is not an array');
     const session = {
       provider_device_id: deviceID,
       taken_at: null, // unset: when the host received it
-      method: optString(t, 'method', 'acme test'), // strips, drops, photometer, lab, other
+      method: ACME_TEST_METHODS.has(method) ? method : 'other',
       notes: optString(t, 'notes', 'acme test'),
       results: [],
     };
@@ -247,13 +252,16 @@ class AcmeAdapter {
     for (const r of results) {
       if (r === null || typeof r !== 'object' || Array.isArray(r)) throw permanent('malformed acme test result: not a JSON object');
       const type = optString(r, 'type', 'acme test result');
+      const bound = optString(r, 'out_of_range', 'acme test result');
+      if (r.value === undefined || r.value === null) continue;
       if (typeof r.value !== 'number' || !Number.isFinite(r.value)) throw permanent('malformed acme test result: value is not a finite number');
+      if (bound !== '' && !ACME_BOUNDS.has(bound)) throw permanent(`malformed acme test result: out_of_range ${JSON.stringify(truncate(bound, 20))}`);
       const metric = ACME_METRICS[type.toLowerCase()];
       if (!metric) {
         this.log.warn('skipping an acme test result of a type poolhost has no metric for', { type: truncate(type, 40) });
         continue;
       }
-      session.results.push({ metric, value: r.value, unit: optString(r, 'unit', 'acme test result'), qualifier: optString(r, 'qualifier', 'acme test result') });
+      session.results.push({ metric, value: r.value, unit: optString(r, 'unit', 'acme test result'), qualifier: bound });
     }
     return session;
   }
@@ -311,4 +319,4 @@ function truncate(s, n) {
   return s.length > n ? s.slice(0, n) + '…' : s;
 }
 
-module.exports = { AcmeAdapter, ID, VERSION, parseRFC3339, ACME_METRICS, EVENT_TEST_CREATED };
+module.exports = { AcmeAdapter, ID, VERSION, parseRFC3339, ACME_METRICS, EVENT_TEST_COMPLETED };

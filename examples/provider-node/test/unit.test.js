@@ -59,8 +59,8 @@ test('readings.created: readings, normalized as the Go template does', () => {
   assert.strictEqual(res.test_sessions, undefined);
 });
 
-test('test.created: one test session, a result beyond the range as a bound', () => {
-  const res = adapter().webhook(fixture('valid', 'test_created.json'));
+test('test.completed: one test session, a result beyond the range as a bound', () => {
+  const res = adapter().webhook(fixture('valid', 'test_completed.json'));
   assert.deepStrictEqual(res.readings, []);
   assert.deepStrictEqual(res.test_sessions, [{
     provider_device_id: 'dev-1',
@@ -83,10 +83,11 @@ test('malformed payloads are permanent; other events carry nothing', () => {
     '{"event":"readings.created","device_id":"d","readings":[{"type":"ph","value":1e999}]}',
     '{"event":"readings.created","device_id":"d","readings":[{"type":"ph","value":"7"}]}',
     '{"event":"readings.created","device_id":"d","readings":[{"type":"ph","value":7,"measured_at":"2026-02-30T00:00:00Z"}]}',
-    '{"event":"test.created","device_id":"d"}',
-    '{"event":"test.created","device_id":"d","test":{"results":{}}}',
-    '{"event":"test.created","device_id":"d","test":{"results":[{"type":"ph"}]}}',
-    '{"event":"test.created","device_id":"d","test":{"taken_at":"yesterday","results":[]}}']) {
+    '{"event":"test.completed","device_id":"d"}',
+    '{"event":"test.completed","device_id":"d","test":{"results":{}}}',
+    '{"event":"test.completed","device_id":"d","test":{"results":[{"type":"ph","value":"7"}]}}',
+    '{"event":"test.completed","device_id":"d","test":{"results":[{"type":"ph","value":7,"out_of_range":"sideways"}]}}',
+    '{"event":"test.completed","device_id":"d","test":{"taken_at":"yesterday","results":[]}}']) {
     assert.throws(() => a.webhook(body(bad)), (e) => e.kind === 'permanent', bad);
   }
 });

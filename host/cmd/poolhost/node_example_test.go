@@ -147,7 +147,7 @@ func TestNodeExample(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "all checks passed") || strings.Contains(out, "FAIL") {
 			t.Fatalf("plugins test exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 		}
-		for _, want := range []string{"ok    webhook/valid-accepted/test_created.json: accepted, 0 readings, 1 test sessions",
+		for _, want := range []string{"ok    webhook/valid-accepted/test_completed.json: accepted, 0 readings, 1 test sessions",
 			"ok    webhook/tampered-rejected/readings_created.json: rejected: standard webhooks: bad signature (reason bad_signature)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("plugins test output lacks %q:\n%s", want, out)
@@ -374,8 +374,8 @@ provider "template-node" {
 	// A photometer test with a result beyond its range ("FC > 10"): the plugin's
 	// test_sessions, stored as the pool's test session, with the bound kept as a bound.
 	takenAt := now.Add(-time.Hour)
-	test := []byte(fmt.Sprintf(`{"event":"test.created","device_id":"dev-1","test":{"taken_at":%q,"method":"photometer","notes":"after rain",`+
-		`"results":[{"type":"ph","value":7.6},{"type":"free_cl","value":10,"unit":"ppm","qualifier":"above"}]}}`, takenAt.Format(time.RFC3339)))
+	test := []byte(fmt.Sprintf(`{"event":"test.completed","device_id":"dev-1","test":{"taken_at":%q,"method":"photometer","notes":"after rain",`+
+		`"results":[{"type":"ph","value":7.6},{"type":"free_cl","value":10,"unit":"ppm","out_of_range":"above"}]}}`, takenAt.Format(time.RFC3339)))
 	status, answer = postWebhook(t, conn.Webhook.URL, v.Headers("msg_node_3", now, test), test)
 	if status != http.StatusOK || !strings.Contains(answer, `"testSessions":{"accepted":1`) {
 		t.Fatalf("signed test session: %d %s", status, answer)
