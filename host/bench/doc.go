@@ -4,7 +4,13 @@
 // on SQLite. Each engine runs twice in the same process: once with the generic plugin
 // as a real child process over go-plugin gRPC ("plugin"), and once with the same
 // adapter linked into the host ("inprocess"), the baseline the plugin boundary is
-// measured against.
+// measured against. Before them, the batched ceiling: the same rows written straight
+// through the store's group-commit statement, 16 deliveries at a time; each end-to-end
+// figure is also printed as a fraction of it (x-ceiling).
+//
+// The load generator runs in a child process (this test binary again), so -benchmem's
+// B/op and allocs/op, host-cpu-us and host-peak-RSS are the host's alone; cpu-us/delivery
+// is the whole box's (host, load generator, plugin and PostgreSQL server).
 //
 // The PostgreSQL server the benchmark starts keeps PostgreSQL's durable defaults
 // (fsync, synchronous_commit): the figures are what a production host would see.

@@ -1,0 +1,106 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/internal/ingesttest"
+	"github.com/poolhost/poolhost/host/internal/loadtest"
+)
+
+// The load generator runs in a child process — this test binary again, told so by
+// loadgenEnv — so the host process's allocations (-benchmem's B/op and allocs/op), its
+// CPU time and its peak RSS are the host's alone; the child's CPU is added to the whole
+// box's. In the same process the client's HTTP stack and request signing were about half
+// of the allocations counted per delivery.
+const loadgenEnv = "POOLHOST_BENCH_LOADGEN"
+
+// loadgenJob is what the parent asks of the child, as JSON in loadgenEnv.
+type loadgenJob struct {
+	URL         string
+	Base        time.Time // the payloads' time base, shared by every run so keys never repeat
+	FirstSeq, N int64
+	Concurrency int
+}
+
+// loadgenReport is the child's answer on stdout.
+type loadgenReport struct {
+	Elapsed  time.Duration
+	P50, P99 time.Duration
+	N        int
+	Failure  string // the first delivery not stored in full; "" when all were
+}
+
+// runLoadgen is the child's whole life: post the job's deliveries and report.
+func runLoadgen(spec string) int {
+	var job loadgenJob
+	if err := json.Unmarshal([]byte(spec), &job); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		return 2
+	}
+	p, err := loadtest.NewPayloads(ingesttest.GenericSecret, devices, readingsPerDelivery)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		return 2
+	}
+	p.Base = job.Base
+	r := &loadtest.Runner{URL: job.URL, Payloads: p, Concurrency: job.Concurrency, FirstSeq: job.FirstSeq,
+		Client: loadtest.NewClient(job.Concurrency)}
+	start := time.Now()
+	results := r.Run(context.Background(), job.N)
+	rep := loadgenReport{Elapsed: time.Since(start), N: len(results)}
+	for _, res := range results {
+		if res.Status != 200 || res.Accepted != readingsPerDelivery {
+			rep.Failure = fmt.Sprintf("delivery %d: status %d accepted %d (%v)", res.Seq, res.Status, res.Accepted, res.Err)
+			break
+		}
+	}
+	sum := loadtest.Summarize(results)
+	rep.P50, rep.P99 = sum.P50, sum.P99
+	if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
+		return 2
+	}
+	return 0
+}
+
+// loadgen is a finished child run: its report and the CPU time it used.
+type loadgen struct {
+	loadgenReport
+	cpu time.Duration
+}
+
+// startLoadgen starts the child; wait collects it.
+func startLoadgen(b *testing.B, job loadgenJob) (wait func() loadgen) {
+	b.Helper()
+	spec, err := json.Marshal(job)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), loadgenEnv+"="+string(spec))
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start load generator: %v", err)
+	}
+	return func() loadgen {
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("load generator: %v: %s", err, errOut.String())
+		}
+		var lg loadgen
+		if err := json.Unmarshal(out.Bytes(), &lg.loadgenReport); err != nil {
+			b.Fatalf("load generator answered %q: %v", out.String(), err)
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			lg.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+		return lg
+	}
+}
