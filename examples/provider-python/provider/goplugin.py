@@ -142,9 +142,11 @@ def _adapt(name, attr):
 
 class AdapterServicer(adapter_pb2_grpc.AdapterServicer):
     """Serves an adapter object: each gRPC method calls the adapter's snake_case method with
-    the request message. A method the adapter lacks answers UNIMPLEMENTED (the generated
-    base class does so for the ones not listed here: PollReadings, SendCommand, Subscribe,
-    Unsubscribe, Callback). IngestWebhook is verify_webhook then webhook."""
+    the request message, and one the adapter lacks answers UNIMPLEMENTED. Every method is
+    listed, none left to the generated base class: its UNIMPLEMENTED raises
+    NotImplementedError, which grpcio logs at ERROR ("Exception calling application") on
+    every call the host makes to an optional method, e.g. Subscribe at each connect.
+    IngestWebhook is verify_webhook then webhook."""
 
     def __init__(self, adapter):
         self.adapter = adapter
@@ -152,8 +154,13 @@ class AdapterServicer(adapter_pb2_grpc.AdapterServicer):
     Describe = _adapt("Describe", "describe")
     Configure = _adapt("Configure", "configure")
     Connect = _adapt("Connect", "connect")
+    Callback = _adapt("Callback", "callback")
     DiscoverDevices = _adapt("DiscoverDevices", "discover_devices")
+    PollReadings = _adapt("PollReadings", "poll_readings")
     Health = _adapt("Health", "health")
+    SendCommand = _adapt("SendCommand", "send_command")
+    Subscribe = _adapt("Subscribe", "subscribe")
+    Unsubscribe = _adapt("Unsubscribe", "unsubscribe")
 
     def _verify(self, request):
         self.adapter.verify_webhook(request.webhook)

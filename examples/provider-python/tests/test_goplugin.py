@@ -84,11 +84,19 @@ class LaunchTest(unittest.TestCase):
             self.assertEqual(cm.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
             trailer = dict(cm.exception.trailing_metadata())["grpc-status-details-bin"]
             self.assertEqual(status_pb2.Status.FromString(trailer).code, grpc.StatusCode.PERMISSION_DENIED.value[0])
-            with self.assertRaises(grpc.RpcError) as cm:
-                stub.PollReadings(adapter_pb2.PollReadingsRequest(), timeout=30)
-            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+            # Optional methods the adapter lacks: UNIMPLEMENTED, without an ERROR log line
+            # (the host calls Subscribe at every connect).
+            for call, req in ((stub.PollReadings, adapter_pb2.PollReadingsRequest()),
+                              (stub.Subscribe, adapter_pb2.SubscribeRequest()),
+                              (stub.SendCommand, adapter_pb2.SendCommandRequest())):
+                with self.assertRaises(grpc.RpcError) as cm:
+                    call(req, timeout=30)
+                self.assertEqual(cm.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
             grpc_controller_pb2_grpc.GRPCControllerStub(ch).Shutdown(grpc_controller_pb2.Empty(), timeout=30)
         self.assertEqual(p.wait(timeout=60), 0)
+        log = p.stderr.read()
+        self.assertNotIn('"@level": "error"', log)
+        self.assertIn("shutdown requested by the host", log)
 
     def test_a_client_without_the_hosts_certificate_is_refused(self):
         _, host_cert = client_certificate()

@@ -297,6 +297,11 @@ provider "template-python" {
 	if !regexp.MustCompile(`\[WARN\] .*template-python.*skipping an acme reading of a type poolhost has no metric for.*type=turbidity`).MatchString(srv.out.String()) {
 		t.Errorf("the plugin's warning is not in the host's log at WARN:\n%s", srv.out.String())
 	}
+	// Nothing the plugin did was an error: an optional method it lacks (Subscribe, which
+	// the host calls at connect) answers UNIMPLEMENTED without grpcio logging an exception.
+	if m := regexp.MustCompile(`\[ERROR\] .*template-python.*`).FindString(srv.out.String()); m != "" {
+		t.Errorf("the plugin logged an error: %s", m)
+	}
 }
 
 // TestPythonExampleGenerated: the Python example's committed provider/gen is what its
