@@ -86,6 +86,14 @@ ingest {
   delivery_id_retention = "30d"
 }
 
+# How long history is kept; without this block nothing is ever expired. On PostgreSQL a
+# month goes whole (its partition is dropped) once all of it is older than the period.
+retention {
+  readings     = "2y"   # sensor readings and test sessions
+  audit        = "400d" # audit events
+  dead_letters = "90d"  # dead letters settled (dead or resolved), by their last change
+}
+
 plugins {
   start_timeout   = "15s"
   health_interval = "2s" # with health_timeout: how soon a hung plugin is noticed

@@ -38,6 +38,8 @@ type Config struct {
 	CommandWorker CommandWorker
 	Ingest        Ingest
 	Plugins       Plugins
+	// Retention bounds how long the time series are kept (zero: forever, the default).
+	Retention Retention
 
 	// Providers in file order, enabled or not.
 	Providers []Provider
@@ -159,6 +161,20 @@ type PollWorker struct {
 	BatchSize int           // default 20
 	Lease     time.Duration // default 2m
 }
+
+// Retention is the retention block: how long each kind of history is kept before the
+// elected replica expires it (host/retention), zero or absent keeping it forever. On
+// PostgreSQL readings and audit events go a whole month at a time, once the month has
+// passed the period; on SQLite row by row in batches.
+type Retention struct {
+	Readings    time.Duration // sensor readings and test sessions
+	Audit       time.Duration // audit events
+	DeadLetters time.Duration // dead letters settled (dead or resolved), by their last change
+}
+
+// MinRetention is the shortest retention period accepted: anything shorter would expire
+// what providers are still redelivering.
+const MinRetention = 24 * time.Hour
 
 // Ingest bounds reading timestamps.
 type Ingest struct {

@@ -57,7 +57,7 @@ var (
 		Attributes: attrs("listen", "database_url", "plugin_dir", "public_url", "log_level",
 			"log_format", "auto_migrate", "credentials_key", "credentials_old_keys", "metrics_listen"),
 		Blocks: []hcl.BlockHeaderSchema{
-			{Type: "http"}, {Type: "retry_worker"}, {Type: "poll_worker"}, {Type: "command_worker"}, {Type: "ingest"},
+			{Type: "http"}, {Type: "retry_worker"}, {Type: "poll_worker"}, {Type: "command_worker"}, {Type: "ingest"}, {Type: "retention"},
 			{Type: "plugins"}, {Type: "provider", LabelNames: []string{"id"}},
 		},
 	}
@@ -71,7 +71,8 @@ var (
 	commandSchema = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "device_interval", "default_expiry")}
 	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention",
 		"max_dead_letters_per_account", "max_dead_letter_bytes_per_account")}
-	pluginsSchema = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
+	retentionSchema = &hcl.BodySchema{Attributes: attrs("readings", "audit", "dead_letters")}
+	pluginsSchema   = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
 		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin", "allow_group_writable",
 		"max_message_bytes", "max_readings_per_call", "max_device_id_bytes", "max_delivery_id_bytes",
 		"max_metric_bytes", "max_unit_bytes", "max_raw_payload_bytes", "max_devices_per_call", "max_device_name_bytes")}
@@ -316,6 +317,34 @@ func (d *decoder) duration(attr *hcl.Attribute, def time.Duration) time.Duration
 	if dur <= 0 {
 		d.errorf(attr.Expr.Range().Ptr(), "Invalid duration for "+attr.Name, "must be positive, got %q", v.AsString())
 		return def
+	}
+	return dur
+}
+
+// retention decodes a retention period: a duration as everywhere, or whole years ("2y",
+// 365 days each). Absent is zero, keep forever.
+func (d *decoder) retention(attr *hcl.Attribute) time.Duration {
+	if attr == nil {
+		return 0
+	}
+	v, ok := d.value(attr, cty.String)
+	if !ok {
+		return 0
+	}
+	var dur time.Duration
+	if n, isYears := strings.CutSuffix(v.AsString(), "y"); isYears {
+		var years int64
+		if _, err := fmt.Sscanf(n, "%d", &years); err != nil || fmt.Sprint(years) != n || years <= 0 || years > 100 {
+			d.errorf(attr.Expr.Range().Ptr(), "Invalid duration for "+attr.Name, `%q is not a number of years (use e.g. "2y", or "400d")`, v.AsString())
+			return 0
+		}
+		dur = time.Duration(years) * 365 * 24 * time.Hour
+	} else {
+		dur = d.duration(attr, 0)
+	}
+	if dur > 0 && dur < MinRetention {
+		d.errorf(attr.Expr.Range().Ptr(), "Invalid duration for "+attr.Name, "a retention period must be at least %s", "1d")
+		return 0
 	}
 	return dur
 }
@@ -610,6 +639,11 @@ func (d *decoder) config(root section) *Config {
 		c.Ingest.DeliveryIDRetention = d.duration(i.attr("delivery_id_retention"), c.Ingest.DeliveryIDRetention)
 		c.Ingest.MaxDeadLettersPerAccount = int(d.integer(i.attr("max_dead_letters_per_account"), int64(c.Ingest.MaxDeadLettersPerAccount), 1))
 		c.Ingest.MaxDeadLetterBytesPerAccount = d.integer(i.attr("max_dead_letter_bytes_per_account"), c.Ingest.MaxDeadLetterBytesPerAccount, 1)
+	}
+	if r, ok := d.single(root.blocks, "retention", retentionSchema); ok {
+		c.Retention.Readings = d.retention(r.attr("readings"))
+		c.Retention.Audit = d.retention(r.attr("audit"))
+		c.Retention.DeadLetters = d.retention(r.attr("dead_letters"))
 	}
 	if p, ok := d.single(root.blocks, "plugins", pluginsSchema); ok {
 		c.Plugins.StartTimeout = d.duration(p.attr("start_timeout"), c.Plugins.StartTimeout)

@@ -62,3 +62,11 @@ func (s *Store) ListReadingsBeforeQualifier(ctx context.Context, poolID int64) (
 		FROM sensor_readings WHERE pool_id = ? ORDER BY recorded_at, id`, poolID)
 	return rs, err
 }
+
+// ExplainLatest returns PostgreSQL's plan of LatestMeasurements' query, one line a row.
+func (s *Store) ExplainLatest(ctx context.Context, poolID int64, metrics []string) ([]string, error) {
+	query, args := s.latestSQL(poolID, metrics)
+	var plan []string
+	err := s.sel(ctx, &plan, `EXPLAIN `+query, args...)
+	return plan, err
+}

@@ -186,6 +186,21 @@ func (q queries) LatestMeasurements(ctx context.Context, poolID int64, metrics [
 	if len(metrics) == 0 {
 		return nil, nil
 	}
+	query, args := q.latestSQL(poolID, metrics)
+	var out []Latest
+	if err := q.sel(ctx, &out, query, args...); err != nil {
+		return nil, fmt.Errorf("latest measurements: %w", err)
+	}
+	for i := range out {
+		out[i].At = time.UnixMicro(out[i].AtMicro).UTC()
+	}
+	return out, nil
+}
+
+// latestSQL is LatestMeasurements' query. On PostgreSQL's month partitions each branch
+// is a merge of one backward probe per partition, on the partitions' copy of the same
+// index: no partition is scanned, however many months it holds (TestStatusProbesPartitions).
+func (q queries) latestSQL(poolID int64, metrics []string) (string, []any) {
 	var parts []string
 	var args []any
 	for _, m := range metrics {
@@ -196,14 +211,7 @@ func (q queries) LatestMeasurements(ctx context.Context, poolID int64, metrics [
 				FROM test_results WHERE pool_id = ? AND metric = ? ORDER BY taken_at DESC, session_id DESC LIMIT 1) AS t`)
 		args = append(args, poolID, m, poolID, m)
 	}
-	var out []Latest
-	if err := q.sel(ctx, &out, strings.Join(parts, " UNION ALL "), args...); err != nil {
-		return nil, fmt.Errorf("latest measurements: %w", err)
-	}
-	for i := range out {
-		out[i].At = time.UnixMicro(out[i].AtMicro).UTC()
-	}
-	return out, nil
+	return strings.Join(parts, " UNION ALL "), args
 }
 
 // SummaryQuery selects one metric of a pool over [From, To) in buckets of Bucket.

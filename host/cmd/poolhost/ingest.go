@@ -17,14 +17,15 @@ import (
 
 // ingestion is the ingestion side of the host: the webhook pipeline, the dead-letter
 // routes, the retry worker and the poll worker, all over the one ingest path, and the
-// pruner that forgets delivery ids (and OAuth states) nobody can need any more.
+// pruner that forgets delivery ids (and OAuth states) nobody can need any more, keeps
+// the monthly partitions and applies the retention block.
 type ingestion struct {
 	ing   *ingest.Service
 	hooks *webhook.Service
 	// The workers are rebuilt with their new settings on reload; these build them.
 	newRetry  func(config.RetryWorker) *retry.Worker
 	newPoll   func(config.PollWorker) *poll.Worker
-	newPruner func(config.Ingest) *retention.Pruner
+	newPruner func(*config.Config) *retention.Pruner
 
 	mu      sync.Mutex // start, reload and stop
 	ctx     context.Context
@@ -63,11 +64,18 @@ func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 		pollOwner = w.Owner()
 		return w
 	}
-	i.newPruner = func(c config.Ingest) *retention.Pruner {
-		return retention.New(st, retention.Config{DeliveryIDs: c.DeliveryIDRetention}, s.log)
+	i.newPruner = func(c *config.Config) *retention.Pruner {
+		return retention.New(st, retention.Config{
+			DeliveryIDs: c.Ingest.DeliveryIDRetention,
+			Readings:    c.Retention.Readings, Audit: c.Retention.Audit, DeadLetters: c.Retention.DeadLetters,
+			Registerer: s.metrics,
+			// RollupWatermark stays nil (readings expire by their period alone) until the
+			// rollups exist; whoever adds them sets it here, so retention never drops a
+			// reading they have not aggregated.
+		}, s.log)
 	}
 	s.metrics.MustRegister(retry.NewFailureCollector(st, retry.WithProviders(s.providerIDs)))
-	i.retry, i.poll, i.pruner = i.newRetry(cfg.RetryWorker), i.newPoll(cfg.PollWorker), i.newPruner(cfg.Ingest)
+	i.retry, i.poll, i.pruner = i.newRetry(cfg.RetryWorker), i.newPoll(cfg.PollWorker), i.newPruner(cfg)
 	return i, []httpapi.Option{httpapi.WithWebhooks(hooks), httpapi.WithFailures(failures.New(st))}
 }
 
@@ -93,7 +101,7 @@ func (i *ingestion) start(ctx context.Context) {
 // settings changed is stopped (its current tick finishes; rows it held are released by
 // their lease, under the same owner) and started again with the new ones; the ingest
 // windows, the webhook attempt budget and the dead-letter cap apply from the next
-// delivery.
+// delivery. A new retention block rebuilds the pruner, which runs at once under it.
 func (i *ingestion) reload(cfg *config.Config) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -119,9 +127,9 @@ func (i *ingestion) reload(cfg *config.Config) {
 			i.poll.Start(i.ctx)
 		}
 	}
-	if cfg.Ingest.DeliveryIDRetention != old.Ingest.DeliveryIDRetention {
+	if cfg.Ingest.DeliveryIDRetention != old.Ingest.DeliveryIDRetention || cfg.Retention != old.Retention {
 		i.pruner.Close()
-		i.pruner = i.newPruner(cfg.Ingest)
+		i.pruner = i.newPruner(cfg)
 		if i.ctx != nil {
 			i.pruner.Start(i.ctx)
 		}
