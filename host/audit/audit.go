@@ -30,10 +30,13 @@ const (
 
 // Event is one audit row.
 type Event struct {
-	ID         int64          `json:"id"`
-	At         time.Time      `json:"at"`
-	Action     string         `json:"action"`
-	Actor      string         `json:"actor"`
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Action string    `json:"action"`
+	Actor  string    `json:"actor"`
+	// ActorEmail is the email of a user actor ("user:2"), looked up when the event is
+	// read: people are known by their email, not their id.
+	ActorEmail string         `json:"actorEmail,omitempty"`
 	Provider   string         `json:"provider,omitempty"`
 	TargetType string         `json:"targetType,omitempty"`
 	TargetID   string         `json:"targetId,omitempty"`
@@ -43,7 +46,8 @@ type Event struct {
 
 // Query filters audit events, newest first.
 type Query struct {
-	Action   string
+	Action   string // an action, or a category ("ingestion": every ingestion.*)
+	By       string // "" (anyone), "people" or "system": store.AuditByPeople…
 	Provider string
 	Since    time.Time
 	Limit    int

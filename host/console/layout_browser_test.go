@@ -214,6 +214,47 @@ func TestConsoleLayout(t *testing.T) {
 		br.Clean("providers (failed)")
 	})
 
+	t.Run("audit trail: people first, by email, a long detail as key/value lines", func(t *testing.T) {
+		br.T = t
+		base, st, cookie := newLayoutEnv(t, []string{"iopool"}, nil)
+		ctx := context.Background()
+		ops, err := st.GetUserByEmail(ctx, "ops@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.AppendAudit(ctx, store.AuditEvent{Action: "webhook.received", Actor: "provider:iopool", Provider: "iopool"}); err != nil {
+			t.Fatal(err)
+		}
+		// What a reload leaving iopool on a stale pin records: long words, nested values.
+		if _, err := st.AppendAudit(ctx, store.AuditEvent{Action: "provider.reloaded", Actor: store.UserActor(ops.ID), RequestID: strings.Repeat("7f3a", 8),
+			Details: store.Details{"ok": false, "changed": []string{}, "notRunning": []string{"iopool:failed: " + longError},
+				"kept": map[string]string{"iopool": longError}, "path": "/etc/poolhost/" + strings.Repeat("conf.d/", 12) + "poolhost.hcl"}}); err != nil {
+			t.Fatal(err)
+		}
+		withCookie(br, base, cookie)
+		for _, w := range browsertest.Widths {
+			br.Open(w, base+"/ui/audit", "#audit dl.details")
+			br.Layout("audit-long-detail", w)
+		}
+		rows := browsertest.Get(br, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#audit tbody")].map(b => b.querySelector("code").textContent + " " + b.querySelector("[data-field=actor]").textContent)`))
+		if got := strings.Join(rows, "; "); got != "provider.reloaded ops@example.com; console.signed_in ops@example.com" {
+			t.Errorf("people's view lists %q, want the reload and the sign-in, by ops@example.com", got)
+		}
+		keys := browsertest.Get(br, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#audit tbody:first-of-type dl.details dt")].map(e => e.textContent)`))
+		if got := strings.Join(keys, " "); got != "changed kept notRunning ok path" {
+			t.Errorf("detail keys %q", got)
+		}
+		if got := br.Text("#audit tbody:first-of-type dl.details dd:nth-of-type(3)"); got != "iopool:failed: "+longError {
+			t.Errorf("notRunning reads %q", got)
+		}
+		br.Open(800, base+"/ui/audit?by=system", "#audit")
+		if got := br.Text("#audit [data-field=actor]"); got != "provider:iopool" {
+			t.Errorf("by=system: actor %q", got)
+		}
+		br.Layout("audit-system", 800)
+		br.Clean("audit trail")
+	})
+
 	t.Run("a dead letter: credential headers by name, discard after a review", func(t *testing.T) {
 		br.T = t
 		base, st, cookie := newLayoutEnv(t, []string{"ttn"}, nil)

@@ -414,15 +414,28 @@ func (c *Console) accounts(w http.ResponseWriter, r *http.Request, a auth.Actor)
 
 type auditView struct {
 	Action, Provider string
+	By               string // people (the default), system or all
 	Since            time.Time
 	Events           []audit.Event
 	Next             template.URL
 	Providers        []string
 }
 
+// auditBy are the audit trail's views: what people did (users, operators at the host),
+// which is what an operator looks for and so the default; what the system did
+// (deliveries, workers, the supervisor); or everything.
+var auditBy = map[string]string{"people": store.AuditByPeople, "system": store.AuditBySystem, "all": store.AuditByAnyone}
+
 func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
 	q := r.URL.Query()
-	v := auditView{Action: q.Get("action"), Provider: q.Get("provider")}
+	v := auditView{Action: q.Get("action"), Provider: q.Get("provider"), By: q.Get("by")}
+	if v.By == "" {
+		v.By = "people"
+	}
+	by, ok := auditBy[v.By]
+	if !ok {
+		return host.Errorf(host.EINVALID, "by must be people, system or all")
+	}
 	var err error
 	if v.Since, err = parseInput("since", q.Get("since")); err != nil {
 		return err
@@ -433,13 +446,13 @@ func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request, a auth.Acto
 			return host.Errorf(host.EINVALID, "before must be an audit event id")
 		}
 	}
-	page, err := c.d.Sessions.Audit(r.Context(), a, audit.Query{Action: v.Action, Provider: v.Provider, Since: v.Since, BeforeID: before, Limit: 50})
+	page, err := c.d.Sessions.Audit(r.Context(), a, audit.Query{Action: v.Action, By: by, Provider: v.Provider, Since: v.Since, BeforeID: before, Limit: 50})
 	if err != nil {
 		return err
 	}
 	v.Events, v.Providers = page.Events, c.providerChoices(v.Provider)
 	if page.NextBeforeID != 0 {
-		nq := url.Values{"before": {strconv.FormatInt(page.NextBeforeID, 10)}}
+		nq := url.Values{"before": {strconv.FormatInt(page.NextBeforeID, 10)}, "by": {v.By}}
 		for k, s := range map[string]string{"action": v.Action, "provider": v.Provider, "since": formatInput(v.Since)} {
 			if s != "" {
 				nq.Set(k, s)
@@ -449,6 +462,66 @@ func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request, a auth.Acto
 	}
 	c.render(w, r, http.StatusOK, "audit", view{Title: "Audit trail", Nav: "audit", Actor: a, Data: v})
 	return nil
+}
+
+// detail is one line of an audit event's details as the console lists them.
+type detail struct{ Key, Value string }
+
+// detailList shows details as key/value lines, keys sorted, values as words rather
+// than JSON: operators read them, and a long JSON string wraps mid-word.
+func detailList(d map[string]any) []detail {
+	out := make([]detail, 0, len(d))
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		out = append(out, detail{Key: k, Value: detailValue(d[k])})
+	}
+	return out
+}
+
+// detailValue writes a value plainly: a list as its items joined by commas, an object
+// as key=value pairs (nested ones braced), numbers without exponents.
+func detailValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "—"
+	case string:
+		if x == "" {
+			return "—"
+		}
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case []any:
+		if len(x) == 0 {
+			return "none"
+		}
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = nested(e)
+		}
+		return strings.Join(parts, ", ")
+	case map[string]any:
+		if len(x) == 0 {
+			return "none"
+		}
+		parts := make([]string, 0, len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			parts = append(parts, k+"="+nested(x[k]))
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmt.Sprint(v)
+}
+
+// nested is a value inside a list or an object: braced when it has parts of its own.
+func nested(v any) string {
+	switch x := v.(type) {
+	case []any, map[string]any:
+		if s := detailValue(x); s != "none" {
+			return "{" + s + "}"
+		}
+		return "none"
+	}
+	return detailValue(v)
 }
 
 // ---- helpers

@@ -55,10 +55,31 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"join":  strings.Join,
-	"dash":  func(s string) string { return map[bool]string{true: "—", false: s}[s == ""] },
-	"input": func(t time.Time) string { return formatInput(t) },
-	"json":  jsonText,
+	"join":    strings.Join,
+	"dash":    func(s string) string { return map[bool]string{true: "—", false: s}[s == ""] },
+	"input":   func(t time.Time) string { return formatInput(t) },
+	"json":    jsonText,
+	"details": detailList,
+	"parts":   breakParts,
+}
+
+// breakParts splits an action or an email after each '.', '@' and '_', for the
+// template to put a <wbr> between the parts: a narrow column then breaks
+// "provider.reloaded" as "provider." / "reloaded", not in the middle of a word.
+func breakParts(s string) []string {
+	var out []string
+	for s != "" {
+		i := strings.IndexAny(s, ".@_")
+		if i < 0 {
+			break
+		}
+		out = append(out, s[:i+1])
+		s = s[i+1:]
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
 }
 
 func mustParsePages() *pages {

@@ -462,7 +462,7 @@ func (h *Handler) adminReload(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) adminAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	aq := audit.Query{Action: q.Get("action"), Provider: q.Get("provider")}
+	aq := audit.Query{Action: q.Get("action"), By: q.Get("by"), Provider: q.Get("provider")}
 	var err error
 	if aq.Since, err = queryTime(q, "since"); err != nil {
 		return err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,6 +18,16 @@ func ProviderActor(provider string) string { return "provider:" + provider }
 
 // UserActor is the actor string for a user.
 func UserActor(userID int64) string { return fmt.Sprintf("user:%d", userID) }
+
+// ActorUserID is the user id of a UserActor string, and whether it is one.
+func ActorUserID(actor string) (int64, bool) {
+	rest, ok := strings.CutPrefix(actor, "user:")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil && id > 0
+}
 
 // AuditEvent is one audited action.
 type AuditEvent struct {
@@ -86,9 +97,24 @@ func (q queries) AppendAudits(ctx context.Context, es []AuditEvent) error {
 	return nil
 }
 
+// Who an audit event is by (AuditFilter.By): people, or the system. Operators look for
+// what people did, which per-delivery receipts (webhook.received, one per delivery)
+// would otherwise bury.
+const (
+	AuditByAnyone = ""       // every event
+	AuditByPeople = "people" // users (API and console), and operators at the host: the CLI, a SIGHUP
+	AuditBySystem = "system" // everything else: providers' deliveries, the workers, the plugin supervisor
+)
+
+// peopleActors is AuditByPeople in SQL. The partial index audit_events_people_idx has
+// this very text as its condition: both engines use a partial index only for a query
+// whose WHERE clause carries the index's condition, so keep them identical.
+const peopleActors = `(actor LIKE 'user:%' OR actor IN ('system:cli', 'system:signal'))`
+
 // AuditFilter selects audit events, newest first.
 type AuditFilter struct {
 	Action   string    // "" for any; an action, or a category ("ingestion": every ingestion.*)
+	By       string    // AuditByAnyone, AuditByPeople or AuditBySystem
 	Provider string    // "" for any
 	Actor    string    // "" for any
 	Since    time.Time // at or after; zero for no bound
@@ -111,9 +137,19 @@ func (q queries) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, er
 	// An action is matched exactly, or as a category: "ingestion" finds every
 	// "ingestion.*" action.
 	category := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Action) + ".%"
+	var by string
+	switch f.By {
+	case AuditByAnyone:
+	case AuditByPeople:
+		by = ` AND ` + peopleActors
+	case AuditBySystem:
+		by = ` AND NOT ` + peopleActors
+	default:
+		return nil, fmt.Errorf("list audit: %w: by must be %q, %q or empty", ErrInvalid, AuditByPeople, AuditBySystem)
+	}
 	var es []AuditEvent
 	err := q.sel(ctx, &es, `SELECT `+auditColumns+` FROM audit_events
-		WHERE (? = '' OR action = ? OR action LIKE ? ESCAPE '\') AND (? = '' OR provider = ?) AND (? = '' OR actor = ?)
+		WHERE (? = '' OR action = ? OR action LIKE ? ESCAPE '\') AND (? = '' OR provider = ?) AND (? = '' OR actor = ?)`+by+`
 		  AND (CAST(? AS BIGINT) IS NULL OR at >= ?) AND (? = 0 OR id < ?)
 		ORDER BY id DESC LIMIT ?`,
 		f.Action, f.Action, category, f.Provider, f.Provider, f.Actor, f.Actor, isSet(since), since, f.BeforeID, f.BeforeID, limit)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // User is a person or app backend that calls the API.
@@ -84,6 +86,30 @@ func (q queries) ListUsers(ctx context.Context) ([]User, error) {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return us, nil
+}
+
+// UserEmails returns the emails of the users among ids that exist: the audit trail
+// shows its actors by email. At most 1000 ids.
+func (q queries) UserEmails(ctx context.Context, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if len(ids) > 1000 {
+		return nil, fmt.Errorf("user emails: %w: at most 1000 ids", ErrInvalid)
+	}
+	query, args, err := sqlx.In(`SELECT id, email FROM users WHERE id IN (?)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("user emails: %w", err)
+	}
+	var us []User
+	if err := q.sel(ctx, &us, query, args...); err != nil {
+		return nil, fmt.Errorf("user emails: %w", err)
+	}
+	for _, u := range us {
+		out[u.ID] = u.Email
+	}
+	return out, nil
 }
 
 // HashToken is how tokens are stored and looked up: sha256, hex. Tokens carry 256 random

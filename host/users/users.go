@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type Store interface {
 	RevokeUserTokens(ctx context.Context, userID int64) (int64, error)
 	DisableUser(ctx context.Context, id int64) (bool, error)
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
+	UserEmails(ctx context.Context, ids []int64) (map[int64]string, error)
 	CreateConsoleSession(ctx context.Context, tokenID int64, expires time.Time) (string, error)
 	AuthenticateConsoleSession(ctx context.Context, value string) (store.User, store.ConsoleSession, error)
 	DeleteConsoleSession(ctx context.Context, value string) error
@@ -208,13 +210,33 @@ func (s *Service) Audit(ctx context.Context, a auth.Actor, q audit.Query) (audit
 	if limit <= 0 {
 		limit = 100
 	}
-	es, err := s.st.ListAudit(ctx, store.AuditFilter{Action: q.Action, Provider: q.Provider, Since: q.Since, BeforeID: q.BeforeID, Limit: limit})
+	switch q.By {
+	case store.AuditByAnyone, store.AuditByPeople, store.AuditBySystem:
+	default:
+		return audit.Page{}, host.Errorf(host.EINVALID, "by must be %s or %s (or absent, for everyone)", store.AuditByPeople, store.AuditBySystem)
+	}
+	es, err := s.st.ListAudit(ctx, store.AuditFilter{Action: q.Action, By: q.By, Provider: q.Provider, Since: q.Since, BeforeID: q.BeforeID, Limit: limit})
+	if err != nil {
+		return audit.Page{}, err
+	}
+	// Actors by email: one lookup for the page's users.
+	var ids []int64
+	for _, e := range es {
+		if id, ok := store.ActorUserID(e.Actor); ok && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	emails, err := s.st.UserEmails(ctx, ids)
 	if err != nil {
 		return audit.Page{}, err
 	}
 	page := audit.Page{Events: make([]audit.Event, 0, len(es))}
 	for _, e := range es {
-		page.Events = append(page.Events, audit.FromStore(e))
+		ev := audit.FromStore(e)
+		if id, ok := store.ActorUserID(e.Actor); ok {
+			ev.ActorEmail = emails[id]
+		}
+		page.Events = append(page.Events, ev)
 	}
 	if len(es) == limit {
 		page.NextBeforeID = es[len(es)-1].ID

@@ -14,14 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/poolhost/poolhost/host/internal/browsertest"
@@ -32,184 +29,45 @@ import (
 // real plugin processes. With CI=true a missing Chromium fails the test (.ci/run
 // installs it); elsewhere the test is skipped without one.
 
-// chromiumPath finds Debian's chromium (or POOLHOST_CHROMIUM); see browsertest.Chromium.
-func chromiumPath(t *testing.T) string { return browsertest.Chromium(t) }
-
-// browser is one headless Chromium with a fresh profile, recording console errors.
+// browser is browsertest's Chromium, with screenshots of the walk kept for the docs.
 type browser struct {
-	t      *testing.T
-	ctx    context.Context
-	shots  string
-	mu     sync.Mutex
-	errors []string
+	*browsertest.Browser
+	shots string // POOLHOST_CONSOLE_SCREENSHOTS, or a temporary directory
 }
 
-func newBrowser(t *testing.T, ctx context.Context) *browser {
+func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1360, 900),
-	}
-	b := &browser{t: t, shots: os.Getenv("POOLHOST_CONSOLE_SCREENSHOTS")}
+	b := &browser{Browser: browsertest.New(t), shots: os.Getenv("POOLHOST_CONSOLE_SCREENSHOTS")}
 	if b.shots == "" {
 		b.shots = filepath.Join(t.TempDir(), "screenshots")
 	}
 	if err := os.MkdirAll(b.shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The listener runs in the tab's read loop: record and return.
-	record := func(ev any) {
-		var msg string
-		switch e := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			msg = "exception: " + e.ExceptionDetails.Text
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
-				msg = "console." + string(e.Type)
-			}
-		case *cdplog.EventEntryAdded:
-			if e.Entry.Level == cdplog.EntryLevelError {
-				msg = "log: " + e.Entry.Text + " " + e.Entry.URL
-			}
-		}
-		if msg != "" {
-			b.mu.Lock()
-			b.errors = append(b.errors, msg)
-			b.mu.Unlock()
-		}
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(record))
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	b.ctx = bctx
-	// The first call starts the browser, which lives as long as that call's context:
-	// no step timeout on this one.
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
 	return b
 }
 
-// browserStep bounds one step, so a missing element fails the test with its
-// selector instead of waiting out the whole test. Generous for a loaded CI box.
-const browserStep = time.Minute
-
-func (b *browser) run(actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		b.t.Fatalf("browser: %v", err)
-	}
-}
-
-// get1 runs an action that returns a value.
-func get1[T any](b *browser, a chromedp.Action[T]) T {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
-	defer cancel()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		b.t.Fatalf("browser: %v", err)
-	}
-	return v
-}
-
-// submit clicks a form's button and waits for the page the form leads to: the old
-// document is marked, and the wait ends when a complete document without the mark is
-// there.
-func (b *browser) submit(sel string) {
-	b.t.Helper()
-	get1(b, chromedp.Evaluate[bool](`window.__poolhostOld = true`))
-	b.run(chromedp.Click(chromedp.CSS(sel)))
-	deadline := time.Now().Add(browserStep)
-	for {
-		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__poolhostOld !== true && document.readyState === "complete"`))
-		cancel()
-		if err == nil && done {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("clicking %s led to no new page (last error %v)", sel, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// takeErrors returns and forgets the console errors seen so far.
-func (b *browser) takeErrors() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e := b.errors
-	b.errors = nil
-	return e
-}
-
-// clean fails the test if the page logged any console error.
-func (b *browser) clean(page string) {
-	b.t.Helper()
-	// Errors are reported asynchronously: a round trip to the page flushes them.
-	get1(b, chromedp.Evaluate[string](`document.readyState`))
-	if errs := b.takeErrors(); len(errs) > 0 {
-		b.t.Errorf("page %s logged console errors: %q", page, errs)
-	}
-}
-
-// expectOnly forgets console errors that are the expected refusal's status line.
-func (b *browser) expectOnly(page string, status int) {
-	b.t.Helper()
-	get1(b, chromedp.Evaluate[string](`document.readyState`))
-	errs := b.takeErrors()
-	if len(errs) == 0 {
-		// Chromium logs a document's 4xx status: seeing it proves the listener works.
-		b.t.Errorf("page %s: no console error for its %d status; is the console listener deaf?", page, status)
-	}
-	for _, e := range errs {
-		if !strings.Contains(e, "status of "+strconv.Itoa(status)) {
-			b.t.Errorf("page %s logged an unexpected console error: %q", page, e)
-		}
-	}
-}
-
+// screenshot keeps a full-page PNG of the walk in b.shots (browsertest's Screenshot
+// keeps failures' in the test's artifacts).
 func (b *browser) screenshot(name string) {
-	b.t.Helper()
-	png := get1(b, chromedp.FullScreenshot(100)) // quality 100 is PNG, below is JPEG)
+	b.T.Helper()
+	png := browsertest.Get(b.Browser, chromedp.FullScreenshot(100)) // quality 100 is PNG
 	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
-		b.t.Fatal(err)
+		b.T.Fatal(err)
 	}
-}
-
-func (b *browser) text(sel string) string {
-	b.t.Helper()
-	return strings.TrimSpace(get1(b, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible)))
-}
-
-func (b *browser) location() string {
-	b.t.Helper()
-	return get1(b, chromedp.Location())
 }
 
 // until reloads url until cond holds on the page.
 func (b *browser) until(url, what string, cond func() bool) {
-	b.t.Helper()
+	b.T.Helper()
 	deadline := time.Now().Add(e2eWait)
 	for {
-		b.run(chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body")))
+		b.Run(chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body")))
 		if cond() {
 			return
 		}
 		if time.Now().After(deadline) {
-			b.t.Fatalf("%s: not within %v", what, e2eWait)
+			b.T.Fatalf("%s: not within %v", what, e2eWait)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -217,10 +75,10 @@ func (b *browser) until(url, what string, cond func() bool) {
 
 // signIn goes to url (a console page: the sign-in form comes first) and signs in.
 func (b *browser) signIn(url, token string) {
-	b.t.Helper()
-	b.run(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#token")),
+	b.T.Helper()
+	b.Run(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("#token")),
 		chromedp.SendKeys(chromedp.CSS("#token"), token))
-	b.submit("#signin")
+	b.Submit("#signin")
 }
 
 // signStandard signs a Standard Webhooks delivery with a whsec_ secret.
@@ -267,7 +125,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every binary and drives a browser; skipped in -short mode")
 	}
-	chromiumPath(t) // skip early, before building anything
+	browsertest.Chromium(t) // skip early, before building anything
 	ctx, cancel := context.WithTimeout(context.Background(), 3*e2eWait)
 	defer cancel()
 
@@ -338,39 +196,39 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	goodURL := base + "/ui/failures/" + strconv.FormatInt(good.ID, 10)
 
-	br := newBrowser(t, ctx)
+	br := newBrowser(t)
 
 	t.Run("sign-in refused without a session, for a non-admin and for a revoked token", func(t *testing.T) {
-		br.t = t
-		br.run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#token")))
-		if loc := br.location(); !strings.HasPrefix(loc, base+"/ui/signin?next=") {
+		br.T = t
+		br.Run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#token")))
+		if loc := br.Location(); !strings.HasPrefix(loc, base+"/ui/signin?next=") {
 			t.Errorf("without a session: at %s, want the sign-in page", loc)
 		}
-		br.clean("signin")
+		br.Clean("signin")
 		br.screenshot("01-signin")
 
 		br.signIn(base+"/ui/signin", userToken)
-		if msg := br.text(".problem"); !strings.Contains(msg, "admins only") {
+		if msg := br.Text(".problem"); !strings.Contains(msg, "admins only") {
 			t.Errorf("non-admin sign-in says %q", msg)
 		}
-		br.expectOnly("signin (non-admin)", http.StatusForbidden)
+		br.ExpectOnly("signin (non-admin)", http.StatusForbidden)
 		br.screenshot("02-signin-refused-non-admin")
 
 		br.signIn(base+"/ui/signin", revoked)
-		if msg := br.text(".problem"); !strings.Contains(msg, "revoked") {
+		if msg := br.Text(".problem"); !strings.Contains(msg, "revoked") {
 			t.Errorf("revoked-token sign-in says %q", msg)
 		}
-		br.expectOnly("signin (revoked)", http.StatusUnauthorized)
+		br.ExpectOnly("signin (revoked)", http.StatusUnauthorized)
 		br.screenshot("03-signin-refused-revoked")
 	})
 
 	t.Run("sign in as admin: the session cookie", func(t *testing.T) {
-		br.t = t
+		br.T = t
 		br.signIn(base+"/ui/providers", adminToken)
-		if loc := br.location(); loc != base+"/ui/providers" {
+		if loc := br.Location(); loc != base+"/ui/providers" {
 			t.Errorf("after sign-in: at %s, want back at /ui/providers", loc)
 		}
-		res, err := chromedp.Call(br.ctx, network.GetCookies, network.GetCookiesParams{})
+		res, err := chromedp.Call(br.Ctx, network.GetCookies, network.GetCookiesParams{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,90 +245,90 @@ func TestConsoleInBrowser(t *testing.T) {
 		if strings.Contains(ck.Value, adminToken) {
 			t.Error("the cookie carries the API token")
 		}
-		br.clean("providers")
+		br.Clean("providers")
 	})
 
 	t.Run("overview", func(t *testing.T) {
-		br.t = t
-		br.run(chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#provider-generic svg.chart")))
-		if got := br.text("#provider-generic .t-dead"); got != "2" {
+		br.T = t
+		br.Run(chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#provider-generic svg.chart")))
+		if got := br.Text("#provider-generic .t-dead"); got != "2" {
 			t.Errorf("generic dead deliveries in 24h: %q, want 2", got)
 		}
-		br.clean("overview")
+		br.Clean("overview")
 		br.screenshot("04-overview")
 	})
 
 	t.Run("providers: a plugin killed with SIGKILL comes back", func(t *testing.T) {
-		br.t = t
-		br.run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#provider-generic")))
-		pid, err := strconv.Atoi(br.text(`#provider-generic [data-field="pid"]`))
+		br.T = t
+		br.Run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#provider-generic")))
+		pid, err := strconv.Atoi(br.Text(`#provider-generic [data-field="pid"]`))
 		if err != nil || pid <= 0 {
 			t.Fatalf("generic's PID on the page: %v", err)
 		}
-		restarts, _ := strconv.Atoi(br.text(`#provider-generic [data-field="restarts"]`))
+		restarts, _ := strconv.Atoi(br.Text(`#provider-generic [data-field="restarts"]`))
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatalf("kill plugin %d: %v", pid, err)
 		}
 		br.until(base+"/ui/providers", "generic running again after SIGKILL", func() bool {
-			newPID, _ := strconv.Atoi(br.text(`#provider-generic [data-field="pid"]`))
-			n, _ := strconv.Atoi(br.text(`#provider-generic [data-field="restarts"]`))
-			return br.text(`#provider-generic [data-field="state"]`) == "running" && n == restarts+1 && newPID != pid && newPID > 0
+			newPID, _ := strconv.Atoi(br.Text(`#provider-generic [data-field="pid"]`))
+			n, _ := strconv.Atoi(br.Text(`#provider-generic [data-field="restarts"]`))
+			return br.Text(`#provider-generic [data-field="state"]`) == "running" && n == restarts+1 && newPID != pid && newPID > 0
 		})
-		br.clean("providers")
+		br.Clean("providers")
 		br.screenshot("05-providers")
 
-		br.submit("#reload")
-		if msg := br.text(".flash"); !strings.Contains(msg, "reloaded") {
+		br.Submit("#reload")
+		if msg := br.Text(".flash"); !strings.Contains(msg, "reloaded") {
 			t.Errorf("after reload: %q", msg)
 		}
-		br.clean("providers (reloaded)")
+		br.Clean("providers (reloaded)")
 	})
 
 	t.Run("a dead letter requeued from its page is resolved by the retry worker", func(t *testing.T) {
-		br.t = t
-		br.run(chromedp.Navigate(base+"/ui/failures?provider=generic&status=dead"), chromedp.WaitVisible(chromedp.CSS("#failures")))
-		rows := get1(br, chromedp.Evaluate[int](`document.querySelectorAll("#failures tbody tr").length`))
+		br.T = t
+		br.Run(chromedp.Navigate(base+"/ui/failures?provider=generic&status=dead"), chromedp.WaitVisible(chromedp.CSS("#failures")))
+		rows := browsertest.Get(br.Browser, chromedp.Evaluate[int](`document.querySelectorAll("#failures tbody tr").length`))
 		if rows != 3 {
 			t.Errorf("dead generic failures listed: %d, want 3", rows)
 		}
-		br.clean("failures")
+		br.Clean("failures")
 		br.screenshot("06-failures")
 
-		br.run(chromedp.Navigate(goodURL), chromedp.WaitVisible(chromedp.CSS("#requeue")))
-		page := get1(br, chromedp.Text(chromedp.CSS("main")))
+		br.Run(chromedp.Navigate(goodURL), chromedp.WaitVisible(chromedp.CSS("#requeue")))
+		page := browsertest.Get(br.Browser, chromedp.Text(chromedp.CSS("main")))
 		if strings.Contains(page, "sk_live_console_secret") || strings.Contains(page, "c2VjcmV0LXNpZ25hdHVyZQ") {
 			t.Error("the failure page shows a secret or a signature")
 		}
 		if !strings.Contains(page, "[redacted]") || !strings.Contains(page, "plugin panicked") || !strings.Contains(page, "pool-probe-1") {
 			t.Errorf("the failure page lacks its redactions, error history or payload:\n%s", page)
 		}
-		br.clean("failure")
+		br.Clean("failure")
 		br.screenshot("07-failure-dead")
 
-		br.submit("#requeue")
-		br.clean("failure (requeued)")
-		br.until(goodURL, "the requeued failure resolved", func() bool { return br.text("#status") == "resolved" })
-		br.clean("failure (resolved)")
+		br.Submit("#requeue")
+		br.Clean("failure (requeued)")
+		br.until(goodURL, "the requeued failure resolved", func() bool { return br.Text("#status") == "resolved" })
+		br.Clean("failure (resolved)")
 		br.screenshot("08-failure-resolved")
 	})
 
 	t.Run("a cross-origin form post is refused", func(t *testing.T) {
-		br.t = t
+		br.T = t
 		deadURL := base + "/ui/failures?provider=generic&status=dead"
-		br.run(chromedp.Navigate(deadURL), chromedp.WaitVisible(chromedp.CSS("#failures")))
-		firstDead := get1(br, chromedp.AttributeValue(chromedp.CSS("#failures tbody tr td a"), "href")).Value
+		br.Run(chromedp.Navigate(deadURL), chromedp.WaitVisible(chromedp.CSS("#failures")))
+		firstDead := browsertest.Get(br.Browser, chromedp.AttributeValue(chromedp.CSS("#failures tbody tr td a"), "href")).Value
 		// Another origin (same host, other port: the session cookie is even sent)
 		// serves a form that posts to the console.
 		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `<!doctype html><title>win a prize</title><link rel="icon" href="data:,"><form method="post" action="%s%s/discard"><button id="go">Claim</button></form>`, base, firstDead)
 		}))
 		defer evil.Close()
-		br.run(chromedp.Navigate(evil.URL), chromedp.WaitVisible(chromedp.CSS("#go")))
-		br.submit("#go")
-		if msg := br.text("#problem"); !strings.Contains(msg, "another site") {
+		br.Run(chromedp.Navigate(evil.URL), chromedp.WaitVisible(chromedp.CSS("#go")))
+		br.Submit("#go")
+		if msg := br.Text("#problem"); !strings.Contains(msg, "another site") {
 			t.Errorf("cross-origin post answered %q", msg)
 		}
-		br.expectOnly("cross-origin post", http.StatusForbidden)
+		br.ExpectOnly("cross-origin post", http.StatusForbidden)
 		br.screenshot("09-cross-origin-refused")
 		status, body := get(t, base+"/v1/admin/failures/"+strings.TrimPrefix(firstDead, "/ui/failures/"), adminToken)
 		if status != http.StatusOK || !strings.Contains(string(body), `"status":"dead"`) {
@@ -479,22 +337,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 
 	t.Run("bulk discard with a confirmation", func(t *testing.T) {
-		br.t = t
-		br.run(chromedp.Navigate(base+"/ui/failures?provider=generic"), chromedp.WaitVisible(chromedp.CSS("#bulk-preview")),
+		br.T = t
+		br.Run(chromedp.Navigate(base+"/ui/failures?provider=generic"), chromedp.WaitVisible(chromedp.CSS("#bulk-preview")),
 			chromedp.SetValue(chromedp.CSS(`#bulk select[name="action"]`), "discard"),
 			chromedp.SetValue(chromedp.CSS(`#bulk input[name="from"]`), start.Format("2006-01-02T15:04")),
 		)
-		br.submit("#bulk-preview")
-		if got := br.text("#confirm-count"); !strings.HasPrefix(got, "2 dead letter(s) of generic") {
+		br.Submit("#bulk-preview")
+		if got := br.Text("#confirm-count"); !strings.HasPrefix(got, "2 dead letter(s) of generic") {
 			t.Errorf("confirmation says %q, want 2", got)
 		}
-		br.clean("bulk confirm")
+		br.Clean("bulk confirm")
 		br.screenshot("10-bulk-confirm")
-		br.submit("#confirm")
-		if got := br.text(".flash"); got != "2 dead letter(s) discarded." {
+		br.Submit("#confirm")
+		if got := br.Text(".flash"); got != "2 dead letter(s) discarded." {
 			t.Errorf("after bulk discard: %q", got)
 		}
-		br.clean("failures (discarded)")
+		br.Clean("failures (discarded)")
 		br.screenshot("11-failures-after-discard")
 		status, body := get(t, base+"/v1/admin/failures?provider=generic&status=dead", adminToken)
 		if status != http.StatusOK || strings.Contains(string(body), `"id"`) {
@@ -503,63 +361,75 @@ func TestConsoleInBrowser(t *testing.T) {
 	})
 
 	t.Run("accounts needing attention", func(t *testing.T) {
-		br.t = t
-		br.run(chromedp.Navigate(base+"/ui/accounts"), chromedp.WaitVisible(chromedp.CSS("#empty")))
-		br.clean("accounts (empty)")
+		br.T = t
+		br.Run(chromedp.Navigate(base+"/ui/accounts"), chromedp.WaitVisible(chromedp.CSS("#empty")))
+		br.Clean("accounts (empty)")
 		if err := st.SetAccountStatus(ctx, conn.Account.ID, store.AccountReauthRequired); err != nil {
 			t.Fatal(err)
 		}
-		br.run(chromedp.Navigate(base+"/ui/accounts"), chromedp.WaitVisible(chromedp.CSS("#accounts")))
-		if got := br.text(fmt.Sprintf("#account-%d", conn.Account.ID)); !strings.Contains(got, "reauth_required") || !strings.Contains(got, "ana@example.com") {
+		br.Run(chromedp.Navigate(base+"/ui/accounts"), chromedp.WaitVisible(chromedp.CSS("#accounts")))
+		if got := br.Text(fmt.Sprintf("#account-%d", conn.Account.ID)); !strings.Contains(got, "reauth_required") || !strings.Contains(got, "ana@example.com") {
 			t.Errorf("account row %q", got)
 		}
-		br.clean("accounts")
+		br.Clean("accounts")
 		br.screenshot("12-accounts")
 	})
 
 	t.Run("audit trail: console actions with the admin as actor", func(t *testing.T) {
-		br.t = t
-		br.run(chromedp.Navigate(base+"/ui/audit"), chromedp.WaitVisible(chromedp.CSS("#audit")))
-		page := get1(br, chromedp.Text(chromedp.CSS("#audit")))
-		for _, action := range []string{"ingestion.requeued", "ingestion.discarded", "provider.reloaded", "console.signed_in", "ingestion.retry_succeeded"} {
+		br.T = t
+		// People's actions first: the console's and the CLI's, not the deliveries'.
+		br.Run(chromedp.Navigate(base+"/ui/audit"), chromedp.WaitVisible(chromedp.CSS("#audit")))
+		page := browsertest.Get(br.Browser, chromedp.Text(chromedp.CSS("#audit")))
+		for _, action := range []string{"ingestion.requeued", "ingestion.discarded", "provider.reloaded", "console.signed_in", "user.created"} {
 			if !strings.Contains(page, action) {
-				t.Errorf("audit trail lacks %s", action)
+				t.Errorf("people's audit trail lacks %s", action)
 			}
 		}
-		br.clean("audit")
-		br.screenshot("13-audit")
-		br.run(chromedp.Navigate(base+"/ui/audit?action=ingestion.discarded"), chromedp.WaitVisible(chromedp.CSS("#audit")))
-		rows := get1(br, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#audit tbody tr")].map(r => r.cells[2].textContent)`))
-		if len(rows) != 1 || !strings.HasPrefix(rows[0], "user:") {
-			t.Errorf("discard audit actors %q, want the admin once", rows)
+		if strings.Contains(page, "ingestion.retry_succeeded") || strings.Contains(page, "webhook.received") {
+			t.Error("people's audit trail lists the system's rows")
 		}
-		br.clean("audit (filtered)")
-		br.run(chromedp.Navigate(base+"/ui/failures/999999"), chromedp.WaitVisible(chromedp.CSS("#problem")))
-		br.expectOnly("missing failure", http.StatusNotFound)
+		br.Clean("audit")
+		for _, w := range browsertest.Widths {
+			br.Run(chromedp.EmulateViewport(w, 900))
+			br.Layout("audit", w)
+		}
+		br.screenshot("13-audit")
+		br.Run(chromedp.Navigate(base+"/ui/audit?by=system"), chromedp.WaitVisible(chromedp.CSS("#audit")))
+		if page := browsertest.Get(br.Browser, chromedp.Text(chromedp.CSS("#audit"))); !strings.Contains(page, "ingestion.retry_succeeded") || strings.Contains(page, "console.signed_in") {
+			t.Errorf("the system's audit trail: %s", page)
+		}
+		br.Run(chromedp.Navigate(base+"/ui/audit?action=ingestion.discarded"), chromedp.WaitVisible(chromedp.CSS("#audit")))
+		rows := browsertest.Get(br.Browser, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#audit [data-field=actor]")].map(e => e.textContent)`))
+		if len(rows) != 1 || rows[0] != "admin@example.com" {
+			t.Errorf("discard audit actors %q, want the admin once, by email", rows)
+		}
+		br.Clean("audit (filtered)")
+		br.Run(chromedp.Navigate(base+"/ui/failures/999999"), chromedp.WaitVisible(chromedp.CSS("#problem")))
+		br.ExpectOnly("missing failure", http.StatusNotFound)
 		br.screenshot("14-not-found")
 	})
 
 	t.Run("sign out", func(t *testing.T) {
-		br.t = t
-		br.run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#providers")))
-		br.submit(`form[action="/ui/signout"] button`)
-		if loc := br.location(); loc != base+"/ui/signin" {
+		br.T = t
+		br.Run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#providers")))
+		br.Submit(`form[action="/ui/signout"] button`)
+		if loc := br.Location(); loc != base+"/ui/signin" {
 			t.Errorf("after sign-out: at %s", loc)
 		}
-		br.run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#token")))
-		br.clean("signin (after sign-out)")
+		br.Run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#token")))
+		br.Clean("signin (after sign-out)")
 		br.signIn(base+"/ui/providers", adminToken) // for the next step
-		br.run(chromedp.WaitVisible(chromedp.CSS("#providers")))
+		br.Run(chromedp.WaitVisible(chromedp.CSS("#providers")))
 	})
 
 	t.Run("revoking the token ends the session", func(t *testing.T) {
-		br.t = t
+		br.T = t
 		cliOK(t, b, "tokens", "revoke", "--token", adminToken, "--config", c.path)
-		br.run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#token")))
-		if loc := br.location(); !strings.HasPrefix(loc, base+"/ui/signin") {
+		br.Run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#token")))
+		if loc := br.Location(); !strings.HasPrefix(loc, base+"/ui/signin") {
 			t.Errorf("after revocation: at %s, want the sign-in page", loc)
 		}
-		br.clean("signin (after revocation)")
+		br.Clean("signin (after revocation)")
 	})
 	t.Logf("screenshots in %s", br.shots)
 }

@@ -138,18 +138,46 @@ func (b *Browser) Open(width int64, url, sel string) {
 	b.Run(chromedp.EmulateViewport(width, 900), chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(sel)))
 }
 
+// takeErrors returns and forgets the console errors the page logged so far. Errors
+// are reported asynchronously: a round trip to the page flushes them first.
+func (b *Browser) takeErrors() []string {
+	b.T.Helper()
+	Get(b, chromedp.Evaluate[string](`document.readyState`))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	errs := b.errors
+	b.errors = nil
+	return errs
+}
+
 // Clean fails the test if the page logged any console error (a CSP violation is one).
 func (b *Browser) Clean(page string) {
 	b.T.Helper()
-	// Errors are reported asynchronously: a round trip to the page flushes them.
-	Get(b, chromedp.Evaluate[string](`document.readyState`))
-	b.mu.Lock()
-	errs := b.errors
-	b.errors = nil
-	b.mu.Unlock()
-	if len(errs) > 0 {
+	if errs := b.takeErrors(); len(errs) > 0 {
 		b.T.Errorf("page %s logged console errors: %q", page, errs)
 	}
+}
+
+// ExpectOnly is Clean for a page answered with an error status: the one console error
+// allowed is Chromium's line for that status, and it must be there.
+func (b *Browser) ExpectOnly(page string, status int) {
+	b.T.Helper()
+	errs := b.takeErrors()
+	if len(errs) == 0 {
+		// Chromium logs a document's 4xx status: seeing it proves the listener works.
+		b.T.Errorf("page %s: no console error for its %d status; is the console listener deaf?", page, status)
+	}
+	for _, e := range errs {
+		if !strings.Contains(e, fmt.Sprintf("status of %d", status)) {
+			b.T.Errorf("page %s logged an unexpected console error: %q", page, e)
+		}
+	}
+}
+
+// Location is the page's URL.
+func (b *Browser) Location() string {
+	b.T.Helper()
+	return Get(b, chromedp.Location())
 }
 
 // Screenshot keeps a full-page PNG in the test's artifact directory and returns its path.
