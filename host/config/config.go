@@ -17,11 +17,16 @@ type Config struct {
 
 	Listen      string // host:port for the HTTP server; default "127.0.0.1:8080"
 	DatabaseURL string // "sqlite:path" or "postgres://..."; required
-	PluginDir   string // absolute; default "bin/plugins" relative to the working directory
-	PublicURL   string // base URL users and providers reach the host at; default "http://"+Listen
-	LogLevel    string // trace, debug, info, warn, error; default "info"
-	LogFormat   string // "text" or "json"; default "text"
-	AutoMigrate bool   // apply pending migrations at start; default true
+	// DatabaseReadURL, when set, is a streaming standby of DatabaseURL (PostgreSQL only):
+	// reads that tolerate a few seconds of lag go there while its lag stays within
+	// DatabaseReadMaxLag (default 10s), and to the primary otherwise.
+	DatabaseReadURL    string
+	DatabaseReadMaxLag time.Duration
+	PluginDir          string // absolute; default "bin/plugins" relative to the working directory
+	PublicURL          string // base URL users and providers reach the host at; default "http://"+Listen
+	LogLevel           string // trace, debug, info, warn, error; default "info"
+	LogFormat          string // "text" or "json"; default "text"
+	AutoMigrate        bool   // apply pending migrations at start; default true
 	// MetricsListen, when set, is a separate host:port serving /metrics, which the API
 	// port then no longer serves (scrapers stay on a private network).
 	MetricsListen string
@@ -394,3 +399,6 @@ const (
 	// BinaryPrefix + provider id is a plugin executable's default name.
 	BinaryPrefix = "poolhost-provider-"
 )
+
+// DefaultDatabaseReadMaxLag is database_read_max_lag's default.
+const DefaultDatabaseReadMaxLag = 10 * time.Second

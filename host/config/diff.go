@@ -26,7 +26,8 @@ type Changes struct {
 // http.Server, which reads them per connection without a lock: changing them there
 // would race, and no handler can apply them (they bound time outside any request).
 var restartOnly = map[string]bool{
-	"listen": true, "database_url": true, "metrics_listen": true, "log_format": true,
+	"listen": true, "database_url": true, "database_read_url": true, "database_read_max_lag": true,
+	"metrics_listen": true, "log_format": true,
 	"auto_migrate": true, "credentials_key": true, "credentials_old_keys": true,
 	"http.read_header_timeout": true, "http.idle_timeout": true,
 }

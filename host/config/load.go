@@ -54,7 +54,7 @@ func (e *Error) Error() string {
 // in hclwrite and its test-only dependencies, for no gain here.)
 var (
 	rootSchema = &hcl.BodySchema{
-		Attributes: attrs("listen", "database_url", "plugin_dir", "public_url", "log_level",
+		Attributes: attrs("listen", "database_url", "database_read_url", "database_read_max_lag", "plugin_dir", "public_url", "log_level",
 			"log_format", "auto_migrate", "credentials_key", "credentials_old_keys", "metrics_listen"),
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "http"}, {Type: "retry_worker"}, {Type: "poll_worker"}, {Type: "command_worker"}, {Type: "ingest"}, {Type: "retention"},
@@ -537,6 +537,18 @@ func (d *decoder) config(root section) *Config {
 		// Do not echo the URL: it may carry a password.
 		d.errorf(dbAttr.Expr.Range().Ptr(), "Invalid database_url", `database_url must start with "sqlite:", "postgres://" or "postgresql://"`)
 	}
+
+	// A streaming standby for lag-tolerant reads (host/store/replica.go).
+	c.DatabaseReadURL = d.str(a("database_read_url"), "")
+	switch readAttr := a("database_read_url"); {
+	case readAttr == nil:
+	case !strings.HasPrefix(c.DatabaseReadURL, "postgres://") && !strings.HasPrefix(c.DatabaseReadURL, "postgresql://"):
+		// Do not echo the URL: it may carry a password.
+		d.errorf(readAttr.Expr.Range().Ptr(), "Invalid database_read_url", `database_read_url must be a PostgreSQL standby: "postgres://" or "postgresql://"`)
+	case !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		d.errorf(readAttr.Expr.Range().Ptr(), "Invalid database_read_url", "database_read_url needs a PostgreSQL database_url: it is that database's streaming standby")
+	}
+	c.DatabaseReadMaxLag = d.duration(a("database_read_max_lag"), DefaultDatabaseReadMaxLag)
 
 	pluginDir := d.str(a("plugin_dir"), DefaultPluginDir)
 	if abs, err := filepath.Abs(pluginDir); err == nil {

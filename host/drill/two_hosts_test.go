@@ -149,7 +149,8 @@ type serveProc struct {
 	exited bool
 }
 
-func startServe(t *testing.T, databaseURL, name string) *serveProc {
+// startServe starts `poolhost serve` on databaseURL; extra is more top-level config.
+func startServe(t *testing.T, databaseURL, name string, extra ...string) *serveProc {
 	t.Helper()
 	addr := freeAddr(t)
 	cfg := writeConfig(t, databaseURL, fmt.Sprintf(`
@@ -168,7 +169,8 @@ retry_worker {
 poll_worker {
   enabled = false
 }
-`, addr))
+%s
+`, addr, strings.Join(extra, "\n")))
 	p := &serveProc{name: name, addr: addr, log: filepath.Join(t.TempDir(), name+".log"), done: make(chan error, 1)}
 	logf, err := os.Create(p.log)
 	if err != nil {

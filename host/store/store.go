@@ -12,7 +12,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // registers "postgres"
+	_ "github.com/lib/pq" // registers "postgres"
+	"github.com/prometheus/client_golang/prometheus"
 	_ "modernc.org/sqlite" // registers "sqlite"
 )
 
@@ -33,6 +34,10 @@ type options struct {
 	now      func() time.Time
 	logger   hclog.Logger
 	claim    claimMode
+	// The read replica (replica.go).
+	readURL    string
+	readMaxLag time.Duration
+	registerer prometheus.Registerer
 }
 
 // WithCipher sets the cipher for account credentials. Without one, reading or writing
@@ -53,7 +58,8 @@ type Store struct {
 	queries
 	db     *sqlx.DB
 	logger hclog.Logger
-	claim  *claim // Serving or Exclusive; nil otherwise
+	claim  *claim    // Serving or Exclusive; nil otherwise
+	read   *readSide // WithReadReplica; nil otherwise
 }
 
 // Tx is a transaction from InTx. It has the same data methods as Store; methods that
@@ -72,6 +78,9 @@ type queries struct {
 	now    func() time.Time
 	prep   *prepared // shared by a Store and its Txs
 	decoy  *decoy    // shared by a Store and its Txs
+	// standby: q is the read replica, which refuses writes (a read's side effects,
+	// such as a token's last-use time, are skipped there).
+	standby bool
 }
 
 // Open connects to databaseURL and checks the connection. It does not migrate.
@@ -142,6 +151,16 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		},
 	}
 	s.prep = newPrepared(db, d == dialectSQLite)
+	if o.readURL != "" {
+		if d != dialectPostgres {
+			s.Close()
+			return nil, errors.New("open database: database_read_url needs a PostgreSQL database_url")
+		}
+		if s.read, err = openReadSide(ctx, o, db, s.queries); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -204,6 +223,9 @@ func createPrivate(dsn string) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.read != nil {
+		s.read.close()
+	}
 	if s.prep != nil {
 		s.prep.close()
 	}

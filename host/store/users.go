@@ -169,7 +169,7 @@ func (q queries) AuthenticateToken(ctx context.Context, plaintext string) (User,
 		return User{}, APIToken{}, fmt.Errorf("authenticate token: %w", err)
 	}
 	now := q.clock()
-	if row.LastUsedAt == nil || now.Sub(*row.LastUsedAt) >= tokenTouchInterval {
+	if !q.standby && (row.LastUsedAt == nil || now.Sub(*row.LastUsedAt) >= tokenTouchInterval) {
 		if _, err := q.exec(ctx, `UPDATE api_tokens SET last_used_at = ?
 			WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
 			now, row.ID, now.Add(-tokenTouchInterval)); err != nil {

@@ -29,7 +29,11 @@ func openAPIStore(ctx context.Context, cfg *config.Config, s *server) (*store.St
 	}
 	// Serving: held until the store closes at shutdown, so restore and migrate down refuse
 	// this database while the host runs.
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Serving(), store.WithCipher(kr), store.WithLogger(s.log))
+	opts := []store.Option{store.Serving(), store.WithCipher(kr), store.WithLogger(s.log), store.WithRegisterer(s.metrics)}
+	if cfg.DatabaseReadURL != "" {
+		opts = append(opts, store.WithReadReplica(cfg.DatabaseReadURL, cfg.DatabaseReadMaxLag))
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +61,7 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 	api := httpapi.New(httpapi.Deps{
 		Logger: s.log, Registry: s.metrics, HTTP: s.config().HTTP, MetricsElsewhere: s.config().MetricsListen != "",
 		Auth: userSvc, Pools: poolSvc, Connect: s.connect, Users: userSvc, Commands: s.commands.svc,
-		Ready: []httpapi.ReadyCheck{
-			{Name: "database", Check: st.Ping},
-			{Name: "migrations", Check: st.Verify},
-			{Name: "plugins", Check: connect.PluginsReady(s.plugins)},
-			{Name: "serving", Check: s.notDraining},
-		},
+		Ready:          readyChecks(st, s),
 		ProviderStates: connect.ProviderStates(s.plugins),
 	}, extra...)
 	ui := console.New(console.Deps{
@@ -74,6 +73,21 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 	mux.Handle(console.Prefix, ui)
 	mux.Handle("/", api)
 	return hostHandler{ServeMux: mux, api: api, draining: s.draining.Load, started: s.cfg.HTTP, http: func() config.HTTP { return s.config().HTTP }}
+}
+
+// readyChecks are /readyz's checks. With a read replica, both databases are reported:
+// "database" (the primary) and "database_read" (the standby), each degraded rather than
+// failing while the other still serves reads.
+func readyChecks(st *store.Store, s *server) []httpapi.ReadyCheck {
+	checks := []httpapi.ReadyCheck{{Name: "database", Check: st.PingPrimary}}
+	if st.HasReadReplica() {
+		checks = append(checks, httpapi.ReadyCheck{Name: "database_read", Check: st.PingReadReplica})
+	}
+	return append(checks,
+		httpapi.ReadyCheck{Name: "migrations", Check: st.VerifyReady},
+		httpapi.ReadyCheck{Name: "plugins", Check: connect.PluginsReady(s.plugins)},
+		httpapi.ReadyCheck{Name: "serving", Check: s.notDraining},
+	)
 }
 
 // hostHandler is the API with the console beside it. Mux is the API's router, so the

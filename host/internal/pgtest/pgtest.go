@@ -11,7 +11,8 @@
 // When no PostgreSQL can be had, tests skip — unless CI=true, where they fail: a CI run
 // that silently skipped the production database would prove nothing.
 //
-// NewCluster starts a private cluster a test may stop and restart (fault drills).
+// NewCluster starts a private cluster a test may stop and restart (fault drills), and
+// Cluster.NewStandby a streaming standby of it (read replicas).
 package pgtest
 
 import (
@@ -183,6 +184,11 @@ func findBinDir() (string, error) {
 		return d, nil
 	}
 	if p, err := exec.LookPath("initdb"); err == nil {
+		// Through a symlink to the real directory, which has the other binaries too
+		// (pg_basebackup for standbys), not only the few linked onto PATH.
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
 		return filepath.Dir(p), nil
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
@@ -218,20 +224,9 @@ func startCluster() (*Cluster, error) {
 		c.cleanup()
 		return nil, err
 	}
-	if c.asUser != "" {
-		u, err := user.Lookup(c.asUser)
-		if err != nil {
-			c.cleanup()
-			return nil, fmt.Errorf("running as root needs a %q user: %w", c.asUser, err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		for _, p := range []string{c.dir, filepath.Join(c.dir, "socket")} {
-			if err := os.Chown(p, uid, gid); err != nil {
-				c.cleanup()
-				return nil, err
-			}
-		}
+	if err := c.chownToUser(c.dir, filepath.Join(c.dir, "socket")); err != nil {
+		c.cleanup()
+		return nil, err
 	}
 	out, err := c.run(context.Background(), "initdb", "-D", c.dataDir(), "-U", "postgres",
 		"--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions")
@@ -347,4 +342,132 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// NewStandby starts a streaming standby of c (an owned cluster): a base backup taken
+// with `pg_basebackup -R`, so the copy starts in recovery and follows c's WAL over a
+// replication connection. It is stopped and removed when the test ends. Databases
+// are created on c and appear here; StandbyURL gives one's URL on the standby.
+func (c *Cluster) NewStandby(t testing.TB) *Cluster {
+	t.Helper()
+	if !c.owned {
+		t.Fatal("pgtest: a standby needs a cluster this package started")
+	}
+	s, err := c.startStandby()
+	if err != nil {
+		t.Fatalf("pgtest: standby: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Logf("pgtest: stop standby: %v", err)
+		}
+		s.cleanup()
+	})
+	return s
+}
+
+func (c *Cluster) startStandby() (*Cluster, error) {
+	s := &Cluster{owned: true, binDir: c.binDir, asUser: c.asUser}
+	var err error
+	if s.dir, err = os.MkdirTemp("", "poolhost-pgtest-standby-"); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(filepath.Join(s.dir, "socket"), 0o700); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	if err := s.chownToUser(s.dir, filepath.Join(s.dir, "socket")); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	// -R writes primary_conninfo and standby.signal; -X stream copies the WAL the
+	// backup needs over a second connection while it runs. The primary's initdb
+	// --auth=trust already lets local replication connections in.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := s.run(ctx, "pg_basebackup", "-D", s.dataDir(), "-R", "-X", "stream", "--no-sync",
+		"-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-U", "postgres", "-c", "fast")
+	if err != nil {
+		s.cleanup()
+		return nil, fmt.Errorf("pg_basebackup: %w: %s", err, out)
+	}
+	for attempt := 0; ; attempt++ {
+		if s.port, err = freePort(); err != nil {
+			s.cleanup()
+			return nil, err
+		}
+		s.adminURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
+		if err = s.Start(); err == nil {
+			return s, nil
+		}
+		if attempt == 2 {
+			s.cleanup()
+			return nil, err
+		}
+	}
+}
+
+// chownToUser gives paths to c.asUser, when the cluster runs as another user.
+func (c *Cluster) chownToUser(paths ...string) error {
+	if c.asUser == "" {
+		return nil
+	}
+	u, err := user.Lookup(c.asUser)
+	if err != nil {
+		return fmt.Errorf("running as root needs a %q user: %w", c.asUser, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	for _, p := range paths {
+		if err := os.Chown(p, uid, gid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StandbyURL is databaseURL (a database of the primary) on this cluster: same database,
+// this cluster's address.
+func (c *Cluster) StandbyURL(t testing.TB, databaseURL string) string {
+	t.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatalf("pgtest: parse URL: %v", err)
+	}
+	u.Host = "127.0.0.1:" + strconv.Itoa(c.port)
+	return u.String()
+}
+
+// WaitReplayed waits until standby has replayed everything primary has written so far
+// (a bounded poll, not a timed assertion: the test fails only after two minutes).
+func WaitReplayed(t testing.TB, primary, standby *Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := sql.Open("postgres", primary.adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := sql.Open("postgres", standby.adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var lsn string
+	if err := p.QueryRowContext(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+		t.Fatalf("pgtest: primary WAL position: %v", err)
+	}
+	for {
+		var done bool
+		err := s.QueryRowContext(ctx, `SELECT COALESCE(pg_last_wal_replay_lsn() >= $1::pg_lsn, false)`, lsn).Scan(&done)
+		if err == nil && done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("pgtest: standby did not replay up to %s within two minutes (last error: %v)", lsn, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

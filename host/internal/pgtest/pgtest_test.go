@@ -101,3 +101,40 @@ func TestMissingPostgres(t *testing.T) {
 		})
 	}
 }
+
+// TestStandbyFollowsPrimary: a standby from NewStandby is in recovery, refuses writes,
+// and shows what the primary writes — also while the primary is stopped.
+func TestStandbyFollowsPrimary(t *testing.T) {
+	ctx := context.Background()
+	primary := pgtest.NewCluster(t)
+	dbURL := primary.NewDatabase(t)
+	standby := primary.NewStandby(t)
+	p, err := sql.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.ExecContext(ctx, "CREATE TABLE t (x int); INSERT INTO t VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.WaitReplayed(t, primary, standby)
+	s, err := sql.Open("postgres", standby.StandbyURL(t, dbURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var inRecovery bool
+	if err := s.QueryRowContext(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil || !inRecovery {
+		t.Fatalf("standby in recovery = %v, %v; want true", inRecovery, err)
+	}
+	if _, err := s.ExecContext(ctx, "INSERT INTO t VALUES (1)"); err == nil {
+		t.Fatal("the standby accepted a write")
+	}
+	if err := primary.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var x int
+	if err := s.QueryRowContext(ctx, "SELECT x FROM t").Scan(&x); err != nil || x != 42 {
+		t.Fatalf("standby read with the primary stopped = %d, %v; want 42", x, err)
+	}
+}
