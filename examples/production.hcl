@@ -105,6 +105,10 @@ plugins {
   backoff_cap     = "1m"
   pass_env        = ["HTTPS_PROXY", "NO_PROXY"] # an egress proxy, if any; never a secret
   require_pin     = true                        # refuse any enabled provider without a sha256
+  # Release keys of the plugins' publishers (poolhost plugins keygen prints one), and
+  # refuse to launch a plugin not signed by one of them.
+  trusted_keys      = ["ed25519:4l+cbLNEilPHeB61t64PrZWeGAZgPPr/XuxPrSUeakM="]
+  require_signature = true
 }
 
 # Pin every binary: `poolhost plugins pin /usr/local/lib/poolhost/plugins/poolhost-provider-<id>`

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/netip"
@@ -220,6 +221,14 @@ type Plugins struct {
 	// RequirePin refuses every enabled provider without a sha256 pin, at config load
 	// and again at launch. Default false; production sets it.
 	RequirePin bool
+	// TrustedKeys are the ed25519 public keys whose release signatures this host accepts
+	// (see pluginmgr/bundle): `plugins install` refuses a plugin not signed by one, and
+	// so does every launch when RequireSignature is set.
+	TrustedKeys []ed25519.PublicKey
+	// RequireSignature refuses to launch a plugin that has no signature by a trusted key
+	// over its pin (binary sha256 or bundle manifest sha256), checked at every launch
+	// and reload. Default false; production sets it with TrustedKeys.
+	RequireSignature bool
 	// AllowGroupWritable accepts plugin binaries, bundle manifests and directories that
 	// their group may write (a deploy group that installs plugins). Default false: like
 	// a world-writable one, a group-writable binary can be replaced by anyone in the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/pluginmgr/bundle"
 )
 
 func readKey(t *testing.T, name string) []byte {
@@ -192,6 +193,8 @@ func TestLoadErrors(t *testing.T) {
 		{"missing_database.hcl", []string{"missing_database.hcl:1,", "database_url is required"}},
 		{"bad_sha.hcl", []string{"bad_sha.hcl:5,", "64 hex"}},
 		{"unpinned.hcl", []string{"unpinned.hcl:6,", `plugins { require_pin = true }: provider "ttn" needs sha256`}},
+		{"unsigned.hcl", []string{"unsigned.hcl:4,", "plugins { require_signature = true } needs trusted_keys"}},
+		{"bad_key.hcl", []string{"bad_key.hcl:5,", "trusted_keys", "element 0: public key \"ed25519:AAAA\""}},
 		{"syntax.hcl", []string{"syntax.hcl:4,"}},
 		{"bad_type.hcl", []string{"bad_type.hcl:5,", "max_attempts", "number is required"}},
 		{"bad_backoff.hcl", []string{"bad_backoff.hcl:6,", "backoff_cap"}},
@@ -286,5 +289,34 @@ func TestExampleDevConfig(t *testing.T) {
 		if _, ok := cfg.Provider(id); !ok {
 			t.Errorf("dev.hcl lacks provider %q", id)
 		}
+	}
+}
+
+// TestLoadTrustedKeys: trusted_keys takes a key's one-line form and, through file(), the
+// PEM public key `poolhost plugins keygen` writes; require_signature goes with them.
+func TestLoadTrustedKeys(t *testing.T) {
+	dir := t.TempDir()
+	_, a, err := bundle.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := bundle.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.pub"), bundle.PublicKeyPEM(b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "plugins.hcl")
+	text := fmt.Sprintf("plugins {\n  trusted_keys = [%q, file(\"b.pub\")]\n  require_signature = true\n}\n", bundle.FormatPublicKey(a))
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadPlugins(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Plugins; !p.RequireSignature || len(p.TrustedKeys) != 2 || !p.TrustedKeys[0].Equal(a) || !p.TrustedKeys[1].Equal(b) {
+		t.Errorf("plugins = %+v", p)
 	}
 }

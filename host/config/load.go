@@ -2,6 +2,7 @@ package config
 
 import (
 	"cmp"
+	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/poolhost/poolhost/host/pluginmgr/bundle"
 	"github.com/poolhost/poolhost/sdk/command"
 )
 
@@ -73,7 +75,7 @@ var (
 		"max_dead_letters_per_account", "max_dead_letter_bytes_per_account")}
 	retentionSchema = &hcl.BodySchema{Attributes: attrs("readings", "audit", "dead_letters")}
 	pluginsSchema   = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
-		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin", "allow_group_writable",
+		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin", "allow_group_writable", "trusted_keys", "require_signature",
 		"max_message_bytes", "max_readings_per_call", "max_device_id_bytes", "max_delivery_id_bytes",
 		"max_metric_bytes", "max_unit_bytes", "max_raw_payload_bytes", "max_devices_per_call", "max_device_name_bytes")}
 	providerSchema = &hcl.BodySchema{
@@ -362,6 +364,21 @@ func (d *decoder) stringList(attr *hcl.Attribute) []string {
 			continue
 		}
 		out = append(out, e.AsString())
+	}
+	return out
+}
+
+// trustedKeys decodes plugins.trusted_keys: each "ed25519:<base64>" or a PEM public
+// key (file("keys/acme.pub")).
+func (d *decoder) trustedKeys(attr *hcl.Attribute) []ed25519.PublicKey {
+	var out []ed25519.PublicKey
+	for i, s := range d.stringList(attr) {
+		k, err := bundle.ParsePublicKey(s)
+		if err != nil {
+			d.errorf(attr.Expr.Range().Ptr(), "Invalid value for "+attr.Name, "element %d: %v", i, err)
+			continue
+		}
+		out = append(out, k)
 	}
 	return out
 }
@@ -669,6 +686,11 @@ func (d *decoder) config(root section) *Config {
 		c.Plugins.PassEnv = d.stringList(p.attr("pass_env"))
 		c.Plugins.RequirePin = d.boolean(p.attr("require_pin"), c.Plugins.RequirePin)
 		c.Plugins.AllowGroupWritable = d.boolean(p.attr("allow_group_writable"), c.Plugins.AllowGroupWritable)
+		c.Plugins.TrustedKeys = d.trustedKeys(p.attr("trusted_keys"))
+		c.Plugins.RequireSignature = d.boolean(p.attr("require_signature"), c.Plugins.RequireSignature)
+		if c.Plugins.RequireSignature && len(c.Plugins.TrustedKeys) == 0 {
+			d.errorf(p.def.Ptr(), "Missing trusted_keys", "plugins { require_signature = true } needs trusted_keys = [\"ed25519:…\"]: the public keys of the release keys you accept (poolhost plugins keygen prints one)")
+		}
 		c.Plugins.MaxMessageBytes = d.integer(p.attr("max_message_bytes"), c.Plugins.MaxMessageBytes, 1<<10)
 		c.Plugins.MaxReadingsPerCall = int(d.integer(p.attr("max_readings_per_call"), int64(c.Plugins.MaxReadingsPerCall), 1))
 		c.Plugins.MaxDeviceIDBytes = int(d.integer(p.attr("max_device_id_bytes"), int64(c.Plugins.MaxDeviceIDBytes), 1))

@@ -31,7 +31,8 @@ type artifact struct {
 }
 
 // prepare runs every check a launch needs — location (checkBinary), require_pin, the
-// hash against the pin and, for a bundle, every listed file against the manifest.
+// hash against the pin, for a bundle every listed file against the manifest, and
+// require_signature over that hash.
 // With snapshot, a bundle is copied to a private directory that the plugin runs from;
 // without, it is only verified, which is what a reload needs to decide whether a
 // restart would succeed before it stops anything.
@@ -55,11 +56,17 @@ func prepare(pluginDir string, pc config.Provider, pcfg config.Plugins, snapshot
 		if pc.SHA256 != "" && sum != pc.SHA256 {
 			return nil, fmt.Errorf("sha256 mismatch: %s is %s, config pins %s", pc.Binary, sum, pc.SHA256)
 		}
+		if err := checkSigned(pc, pcfg, false, sum); err != nil {
+			return nil, err
+		}
 		return &artifact{sha: sum, script: script, path: pc.Binary, cleanup: func() {}}, nil
 	}
 	if !snapshot {
 		pin, _, err := bundle.Verify(pc.Binary, pc.SHA256)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkSigned(pc, pcfg, true, pin); err != nil {
 			return nil, err
 		}
 		return &artifact{sha: pin, bundle: true, cleanup: func() {}}, nil
@@ -68,11 +75,29 @@ func prepare(pluginDir string, pc config.Provider, pcfg config.Plugins, snapshot
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSigned(pc, pcfg, true, pin); err != nil {
+		os.RemoveAll(snap)
+		return nil, err
+	}
 	return &artifact{
 		sha: pin, bundle: true,
 		path: filepath.Join(snap, filepath.FromSlash(m.Command)), args: m.Args, dir: snap,
 		cleanup: sync.OnceFunc(func() { os.RemoveAll(snap) }),
 	}, nil
+}
+
+// checkSigned applies plugins.require_signature: the plugin whose pin is pin must carry
+// a signature of that pin by a trusted key. The pin is of what was verified (for a
+// bundle, of the manifest its copy was made from), so the signature vouches for what
+// runs.
+func checkSigned(pc config.Provider, pcfg config.Plugins, isBundle bool, pin string) error {
+	if !pcfg.RequireSignature {
+		return nil
+	}
+	if err := bundle.CheckSignature(pc.Binary, isBundle, pin, pcfg.TrustedKeys); err != nil {
+		return fmt.Errorf("plugins.require_signature is set: %w", err)
+	}
+	return nil
 }
 
 // hashExecutable is bundle.FileSHA256 that also says whether the file is a #! script.

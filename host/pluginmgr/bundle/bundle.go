@@ -119,7 +119,7 @@ func Parse(raw []byte) (*Manifest, error) {
 // checkPath accepts a clean, relative, slash-separated path that stays in the bundle.
 func checkPath(p string) error {
 	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == "." || p == ".." ||
-		strings.HasPrefix(p, "../") || strings.Contains(p, "\\") || p == ManifestName {
+		strings.HasPrefix(p, "../") || strings.Contains(p, "\\") || p == ManifestName || p == SignatureName {
 		return fmt.Errorf("file path %q: want a clean relative path inside the bundle", p)
 	}
 	return nil
@@ -189,8 +189,8 @@ func Generate(dir, command string, args []string) (m *Manifest, skipped []string
 		switch {
 		case rel == "." || d.IsDir():
 			return nil
-		case rel == ManifestName:
-			return nil
+		case rel == ManifestName || rel == SignatureName:
+			return nil // the signature is over the manifest, so never in it
 		case d.Type()&fs.ModeSymlink != 0:
 			skipped = append(skipped, rel)
 			return nil
@@ -290,6 +290,12 @@ func Snapshot(dir, want, tmpRoot string) (snap, pin string, m *Manifest, err err
 		return "", "", nil, err
 	}
 	return snap, pin, m, nil
+}
+
+// CopyTo verifies the bundle at dir as Verify does while copying the listed files and
+// the manifest into dst, an existing empty directory (`plugins install`).
+func CopyTo(dir, want, dst string) (pin string, m *Manifest, err error) {
+	return walk(dir, want, dst)
 }
 
 // walk reads the manifest and every listed file of dir through an os.Root (no path
@@ -401,7 +407,7 @@ func Unlisted(dir string, m *Manifest) ([]string, error) {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if d.IsDir() || rel == ManifestName || listed[rel] {
+		if d.IsDir() || rel == ManifestName || rel == SignatureName || listed[rel] {
 			return nil
 		}
 		out = append(out, rel)

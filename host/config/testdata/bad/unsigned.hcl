@@ -1,0 +1,4 @@
+database_url    = "sqlite:x.db"
+credentials_key = file("../test.key")
+
+plugins { require_signature = true }
