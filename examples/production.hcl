@@ -81,9 +81,10 @@ poll_worker {
 }
 
 ingest {
-  max_future_skew       = "5m"
-  max_past_age          = "30d"
-  delivery_id_retention = "30d"
+  max_future_skew        = "5m"
+  max_past_age           = "30d"
+  delivery_id_retention  = "30d"
+  webhook_secret_overlap = "24h" # a rotated account secret stays valid this long
 }
 
 # How long history is kept; without this block nothing is ever expired. On PostgreSQL a

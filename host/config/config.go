@@ -196,7 +196,16 @@ type Ingest struct {
 	// 202 "discarded", which providers take as final. Defaults 100 and 10 MiB.
 	MaxDeadLettersPerAccount     int
 	MaxDeadLetterBytesPerAccount int64
+	// WebhookSecretOverlap is how long an account's webhook secret is still accepted
+	// after its owner rotated it, for whoever signs its webhooks to switch (or to sign
+	// with both meanwhile). Read at each rotation, so a reload applies to the next one.
+	// Default 24h, at most MaxWebhookSecretOverlap.
+	WebhookSecretOverlap time.Duration
 }
+
+// MaxWebhookSecretOverlap bounds ingest { webhook_secret_overlap }: a leaked secret that
+// was rotated away must stop working within days, not live on for months.
+const MaxWebhookSecretOverlap = 30 * 24 * time.Hour
 
 // Plugins configures supervision of the plugin processes.
 type Plugins struct {
@@ -352,9 +361,10 @@ var (
 		Lease:     2 * time.Minute,
 	}
 	DefaultIngest = Ingest{
-		MaxFutureSkew:       judge.DefaultWindow.MaxFutureSkew,
-		MaxPastAge:          judge.DefaultWindow.MaxPastAge,
-		DeliveryIDRetention: 30 * 24 * time.Hour,
+		MaxFutureSkew:        judge.DefaultWindow.MaxFutureSkew,
+		MaxPastAge:           judge.DefaultWindow.MaxPastAge,
+		DeliveryIDRetention:  30 * 24 * time.Hour,
+		WebhookSecretOverlap: 24 * time.Hour,
 
 		MaxDeadLettersPerAccount:     100,
 		MaxDeadLetterBytesPerAccount: 10 << 20,

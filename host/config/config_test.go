@@ -318,5 +318,27 @@ func TestLoadTrustedKeys(t *testing.T) {
 	}
 	if p := cfg.Plugins; !p.RequireSignature || len(p.TrustedKeys) != 2 || !p.TrustedKeys[0].Equal(a) || !p.TrustedKeys[1].Equal(b) {
 		t.Errorf("plugins = %+v", p)
+
+// ingest { webhook_secret_overlap }: the default, a value, and the bound.
+func TestWebhookSecretOverlap(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "k"), []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(extra string) (*config.Config, error) {
+		src := "database_url = \"sqlite:x.db\"\ncredentials_key = file(\"k\")\n" + extra
+		return config.Parse(filepath.Join(dir, "c.hcl"), []byte(src))
+	}
+	cfg, err := parse("")
+	if err != nil || cfg.Ingest.WebhookSecretOverlap != 24*time.Hour {
+		t.Fatalf("default: %v, %v", cfg.Ingest.WebhookSecretOverlap, err)
+	}
+	cfg, err = parse("ingest {\n  webhook_secret_overlap = \"2h\"\n}\n")
+	if err != nil || cfg.Ingest.WebhookSecretOverlap != 2*time.Hour {
+		t.Fatalf("2h: %v, %v", cfg.Ingest.WebhookSecretOverlap, err)
+	}
+	_, err = parse("ingest {\n  webhook_secret_overlap = \"90d\"\n}\n")
+	if err == nil || !strings.Contains(err.Error(), "webhook_secret_overlap must be at most") {
+		t.Fatalf("90d: want the bound named, got %v", err)
 	}
 }

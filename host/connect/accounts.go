@@ -10,6 +10,7 @@ import (
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk/signature"
 )
@@ -74,7 +75,8 @@ type RotatedSecret struct {
 }
 
 // RotateWebhookSecret gives an account with its own webhook URL a new secret without
-// reconnecting. The old one stays accepted for the overlap (Deps.SecretOverlap), so the
+// reconnecting. The old one stays accepted for the overlap (ingest {
+// webhook_secret_overlap }), so the
 // sender can switch, or sign with both (Standard Webhooks' multiple signatures); then it
 // is retired.
 func (s *Service) RotateWebhookSecret(ctx context.Context, a auth.Actor, accountID int64) (RotatedSecret, error) {
@@ -86,9 +88,9 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, a auth.Actor, account
 	if err != nil {
 		return RotatedSecret{}, host.Wrap(host.EINTERNAL, err, "generate a secret")
 	}
-	overlap := s.d.SecretOverlap
+	overlap := s.d.Config().Ingest.WebhookSecretOverlap
 	if overlap <= 0 {
-		overlap = DefaultSecretOverlap
+		overlap = config.DefaultIngest.WebhookSecretOverlap // a Config built without defaults
 	}
 	until, err := s.d.Store.RotateWebhookSecret(ctx, acc.ID, secret, overlap)
 	if errors.Is(err, store.ErrNotFound) {

@@ -120,14 +120,7 @@ type Deps struct {
 	// Reload re-reads the configuration and puts in force what can change at run time
 	// (the SIGHUP path), saying what changed. A file with errors changes nothing.
 	Reload func(ctx context.Context) (ReloadReport, error)
-	// SecretOverlap is how long an account's webhook secret is still accepted after it
-	// was rotated, for the sender to switch; DefaultSecretOverlap when zero.
-	SecretOverlap time.Duration
 }
-
-// DefaultSecretOverlap gives whoever signs an account's webhooks a day to switch to its
-// rotated secret.
-const DefaultSecretOverlap = 24 * time.Hour
 
 // ReloadReport says what a reload did.
 type ReloadReport struct {

@@ -183,5 +183,15 @@ func TestAccountWebhookSecretRotation(t *testing.T) {
 		if n := e.readingCount(u, poolID); n != stored {
 			t.Errorf("readings stored = %d, want %d", n, stored)
 		}
+
+		// The overlap is the operator's (ingest { webhook_secret_overlap }), read at each
+		// rotation: a reload applies to the next one.
+		cfg := *e.cfg.Load()
+		cfg.Ingest.WebhookSecretOverlap = 2 * time.Hour
+		e.cfg.Store(&cfg)
+		e.must(200, req{method: "POST", path: rotatePath, token: u.Token}).json(t, &rot)
+		if d := rot.PreviousSecretValidUntil.Sub(time.Now().Add(25 * time.Hour)); d < 110*time.Minute || d > 130*time.Minute {
+			t.Errorf("with a 2h overlap the previous secret is valid until %v, want about 2h after the store's now", rot.PreviousSecretValidUntil)
+		}
 	})
 }
