@@ -318,6 +318,8 @@ func TestLoadTrustedKeys(t *testing.T) {
 	}
 	if p := cfg.Plugins; !p.RequireSignature || len(p.TrustedKeys) != 2 || !p.TrustedKeys[0].Equal(a) || !p.TrustedKeys[1].Equal(b) {
 		t.Errorf("plugins = %+v", p)
+	}
+}
 
 // ingest { webhook_secret_overlap }: the default, a value, and the bound.
 func TestWebhookSecretOverlap(t *testing.T) {
