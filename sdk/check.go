@@ -16,18 +16,29 @@ import (
 // The SDK checks every result with it before the host sees it (see [PollResult.Check]),
 // so each plugin gets the rule without calling it; plugin tests may call it too.
 func CheckID(what, id string) error {
+	if problem := idProblem(id); problem != "" {
+		return Permanent("%s %s %s", what, quoteID(id), problem)
+	}
+	return nil
+}
+
+// idProblem is what CheckID's rule finds wrong with id, "" when nothing is. The checks
+// of a result's many ids call it first and format an id's label (which reading it is)
+// only for one it refuses: formatting the label of every reading was 10 of the generic
+// plugin's 212 allocations per 10-reading delivery (host/bench).
+func idProblem(id string) string {
 	if !utf8.ValidString(id) {
-		return Permanent("%s %s is not valid UTF-8", what, quoteID(id))
+		return "is not valid UTF-8"
 	}
 	for _, r := range id {
 		if r == utf8.RuneError {
-			return Permanent("%s %s holds U+FFFD, the mark of bytes that were not valid UTF-8", what, quoteID(id))
+			return "holds U+FFFD, the mark of bytes that were not valid UTF-8"
 		}
 		if unicode.IsControl(r) {
-			return Permanent("%s %s holds a control character", what, quoteID(id))
+			return "holds a control character"
 		}
 	}
-	return nil
+	return ""
 }
 
 // quoteID shows an id in an error: escaped, and cut short.
@@ -81,8 +92,8 @@ func (l Linkage) Check() error { return CheckID("external account id", l.Externa
 
 func checkReadings(rs []Reading) error {
 	for i, r := range rs {
-		if err := CheckID(fmt.Sprintf("reading %d: device id", i), r.ProviderDeviceID); err != nil {
-			return err
+		if idProblem(r.ProviderDeviceID) != "" {
+			return CheckID(fmt.Sprintf("reading %d: device id", i), r.ProviderDeviceID)
 		}
 	}
 	return nil
@@ -90,8 +101,8 @@ func checkReadings(rs []Reading) error {
 
 func checkSessions(ss []TestSession) error {
 	for i, s := range ss {
-		if err := CheckID(fmt.Sprintf("test session %d: device id", i), s.ProviderDeviceID); err != nil {
-			return err
+		if idProblem(s.ProviderDeviceID) != "" {
+			return CheckID(fmt.Sprintf("test session %d: device id", i), s.ProviderDeviceID)
 		}
 	}
 	return nil

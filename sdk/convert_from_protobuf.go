@@ -62,7 +62,13 @@ func headersFromProto(hs []*pb.Header) http.Header {
 	out := make(http.Header, len(hs))
 	for _, h := range hs {
 		name := textproto.CanonicalMIMEHeaderKey(h.GetName())
-		out[name] = append(out[name], h.GetValues()...)
+		if prev, ok := out[name]; ok {
+			out[name] = append(prev, h.GetValues()...)
+		} else {
+			// The message's own slice: it is the plugin's alone, and copying it was an
+			// allocation per header per delivery.
+			out[name] = h.GetValues()
+		}
 	}
 	return out
 }

@@ -125,30 +125,32 @@ func readingsToProto(rs []Reading) []*pb.Reading {
 	if len(rs) == 0 {
 		return nil
 	}
+	// The messages and their timestamps are carved from two slices instead of being
+	// allocated one by one: 2 allocations per delivery instead of 2 per reading, 18 of
+	// the generic plugin's allocations per 10-reading delivery (host/bench). They are
+	// marshalled and dropped together, so none keeps the others alive for long.
 	out := make([]*pb.Reading, len(rs))
+	msgs := make([]pb.Reading, len(rs))
+	times := make([]timestamppb.Timestamp, len(rs))
 	for i, r := range rs {
-		out[i] = &pb.Reading{
-			ProviderDeviceId: r.ProviderDeviceID,
-			Metric:           r.Metric,
-			Value:            r.Value,
-			Unit:             r.Unit,
-			RecordedAt:       readingTimeToProto(r),
-			Quality:          string(r.Quality),
-			RawPayload:       r.RawPayload,
-			Qualifier:        string(r.Qualifier),
+		m := &msgs[i]
+		m.ProviderDeviceId = r.ProviderDeviceID
+		m.Metric = r.Metric
+		m.Value = r.Value
+		m.Unit = r.Unit
+		m.Quality = string(r.Quality)
+		m.RawPayload = r.RawPayload
+		m.Qualifier = string(r.Qualifier)
+		// An explicit zero time (Timed) stays on the wire: the timestamp's presence,
+		// not its value, says whether the reading has a time.
+		if r.HasTime() {
+			ts := &times[i]
+			ts.Seconds, ts.Nanos = r.RecordedAt.Unix(), int32(r.RecordedAt.Nanosecond())
+			m.RecordedAt = ts
 		}
+		out[i] = m
 	}
 	return out
-}
-
-// timeToProto sends the zero time as an unset timestamp.
-// readingTimeToProto keeps an explicit zero time (Timed) on the wire: the timestamp's
-// presence, not its value, says whether the reading has a time.
-func readingTimeToProto(r Reading) *timestamppb.Timestamp {
-	if !r.HasTime() {
-		return nil
-	}
-	return timestamppb.New(r.RecordedAt)
 }
 
 var kindToProto = map[ErrorKind]pb.ErrorKind{

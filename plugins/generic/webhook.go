@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -64,11 +65,15 @@ var qualities = map[string]sdk.Quality{
 	string(sdk.QualityOutOfRange): sdk.QualityOutOfRange,
 }
 
+// webhookIDKey is signature.HeaderWebhookID as http.Header keys it, computed once:
+// Header.Get would canonicalize (and allocate) it on every delivery.
+var webhookIDKey = http.CanonicalHeaderKey(signature.HeaderWebhookID)
+
 // Webhook parses a verified delivery. Anything that does not match the documented shape
 // is permanent: the same bytes will never parse, so the host dead-letters them at once
 // for an operator to look at instead of retrying.
 func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
-	res := sdk.WebhookResult{DeliveryID: req.Headers.Get(signature.HeaderWebhookID)}
+	res := sdk.WebhookResult{DeliveryID: req.Headers.Get(webhookIDKey)}
 	reports, err := decodeReports(req.Body)
 	if err != nil {
 		return res, err

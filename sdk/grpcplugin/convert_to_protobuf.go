@@ -43,9 +43,14 @@ func headersToProto(h http.Header) []*pb.Header {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	// The messages are carved from one slice: one allocation per delivery instead of
+	// one per header (7 for a Go client's signed delivery, host/bench).
 	out := make([]*pb.Header, len(names))
+	msgs := make([]pb.Header, len(names))
 	for i, name := range names {
-		out[i] = &pb.Header{Name: name, Values: h[name]}
+		m := &msgs[i]
+		m.Name, m.Values = name, h[name]
+		out[i] = m
 	}
 	return out
 }

@@ -64,7 +64,6 @@ func Measure(name string, v float64, unit string, q sdk.Quality) (Measurement, s
 			return Measurement{}, AbsurdValue
 		}
 	}
-	info, _ := metric.Lookup(name)
 	switch q {
 	case sdk.QualityUnknown, sdk.QualityGood, sdk.QualitySuspect, sdk.QualityOutOfRange:
 	default:
@@ -74,7 +73,7 @@ func Measure(name string, v float64, unit string, q sdk.Quality) (Measurement, s
 	if verdict == metric.Unhealthy && (q == sdk.QualityUnknown || q == sdk.QualityGood) {
 		q = sdk.QualitySuspect
 	}
-	return Measurement{Value: canon, Unit: info.Unit, Quality: q}, ""
+	return Measurement{Value: canon, Unit: metric.Unit(name), Quality: q}, ""
 }
 
 // Window bounds measurement times relative to the moment the host received them.

@@ -240,3 +240,14 @@ func TestLookupReturnsCopies(t *testing.T) {
 		t.Fatalf("mutating a returned Info changed the table: healthy min = %v", again.Healthy.Min)
 	}
 }
+
+func TestUnitIsLookupsUnit(t *testing.T) {
+	for _, info := range metric.All() {
+		if got := metric.Unit(info.Name); got != info.Unit {
+			t.Errorf("Unit(%q) = %q, want %q", info.Name, got, info.Unit)
+		}
+	}
+	if got := metric.Unit("nope"); got != "" {
+		t.Errorf("Unit(nope) = %q, want \"\"", got)
+	}
+}
