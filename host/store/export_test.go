@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // MigrateUpTo applies the migrations up to version v, for tests of what one migration
 // does to data stored before it.
@@ -69,4 +72,11 @@ func (s *Store) ExplainLatest(ctx context.Context, poolID int64, metrics []strin
 	var plan []string
 	err := s.sel(ctx, &plan, `EXPLAIN `+query, args...)
 	return plan, err
+}
+
+// SetRollupSettleWait sets how long a rollup run waits for inserts in flight.
+func SetRollupSettleWait(d time.Duration) (restore func()) {
+	old := settleWait
+	settleWait = d
+	return func() { settleWait = old }
 }

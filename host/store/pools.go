@@ -52,9 +52,12 @@ type PoolConfig struct {
 	Location     string   `db:"location"`
 	Sanitizer    string   `db:"sanitizer"`
 	Targets      RawJSON  `db:"targets"`
+	// TimeZone is the pool's IANA zone, whose midnights bound its daily summaries;
+	// "" in an update keeps the stored one.
+	TimeZone string `db:"time_zone"`
 }
 
-const poolColumns = `id, name, created_at, volume_liters, kind, location, sanitizer, targets`
+const poolColumns = `id, name, created_at, volume_liters, kind, location, sanitizer, targets, time_zone`
 
 // PoolWithRole is a pool as one member sees it.
 type PoolWithRole struct {
@@ -99,7 +102,9 @@ func (q queries) GetPool(ctx context.Context, id int64) (Pool, error) {
 	return p, nil
 }
 
-// UpdatePool replaces a pool's name and configuration.
+// UpdatePool replaces a pool's name and configuration. A new time zone recomputes the
+// pool's rollups in the same transaction (they are kept in its local hours), holding the
+// rollup watermark so no rollup run interleaves.
 func (q queries) UpdatePool(ctx context.Context, id int64, name string, c PoolConfig) (Pool, error) {
 	if len(c.Targets) == 0 {
 		c.Targets = RawJSON("{}")
@@ -107,9 +112,35 @@ func (q queries) UpdatePool(ctx context.Context, id int64, name string, c PoolCo
 	if !json.Valid(c.Targets) {
 		return Pool{}, fmt.Errorf("update pool: %w: targets are not JSON", ErrInvalid)
 	}
+	if c.TimeZone != "" {
+		if _, err := LoadZone(c.TimeZone); err != nil {
+			return Pool{}, fmt.Errorf("update pool: %w", err)
+		}
+	}
 	var p Pool
-	err := q.get(ctx, &p, `UPDATE pools SET name = ?, volume_liters = ?, kind = ?, location = ?, sanitizer = ?, targets = ?
-		WHERE id = ? RETURNING `+poolColumns, name, c.VolumeLiters, c.Kind, c.Location, c.Sanitizer, string(c.Targets), id)
+	err := q.inTx(ctx, func(q queries) error {
+		var old Pool
+		if err := q.get(ctx, &old, `SELECT `+poolColumns+` FROM pools WHERE id = ?`, id); err != nil {
+			return err
+		}
+		if c.TimeZone == "" {
+			c.TimeZone = old.TimeZone
+		}
+		var watermark int64
+		if c.TimeZone != old.TimeZone {
+			if err := q.get(ctx, &watermark, `SELECT watermark FROM rollup_state WHERE name = ?`+q.d.forUpdateSQL(), rollupState); err != nil {
+				return err
+			}
+		}
+		if err := q.get(ctx, &p, `UPDATE pools SET name = ?, volume_liters = ?, kind = ?, location = ?, sanitizer = ?, targets = ?, time_zone = ?
+			WHERE id = ? RETURNING `+poolColumns, name, c.VolumeLiters, c.Kind, c.Location, c.Sanitizer, string(c.Targets), c.TimeZone, id); err != nil {
+			return err
+		}
+		if c.TimeZone != old.TimeZone {
+			return q.rebuildPoolRollups(ctx, id, watermark)
+		}
+		return nil
+	})
 	if err != nil {
 		return Pool{}, fmt.Errorf("update pool: %w", err)
 	}
@@ -119,7 +150,7 @@ func (q queries) UpdatePool(ctx context.Context, id int64, name string, c PoolCo
 // ListPoolsForUser returns the pools userID is a member of, with the role.
 func (q queries) ListPoolsForUser(ctx context.Context, userID int64) ([]PoolWithRole, error) {
 	var ps []PoolWithRole
-	err := q.sel(ctx, &ps, `SELECT p.id, p.name, p.created_at, p.volume_liters, p.kind, p.location, p.sanitizer, p.targets, m.role FROM pools p
+	err := q.sel(ctx, &ps, `SELECT p.id, p.name, p.created_at, p.volume_liters, p.kind, p.location, p.sanitizer, p.targets, p.time_zone, m.role FROM pools p
 		JOIN pool_members m ON m.pool_id = p.id WHERE m.user_id = ? ORDER BY p.id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list pools: %w", err)

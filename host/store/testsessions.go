@@ -1,7 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"slices"
 	"fmt"
 	"strings"
 	"time"
@@ -216,60 +219,138 @@ func (q queries) latestSQL(poolID int64, metrics []string) (string, []any) {
 
 // SummaryQuery selects one metric of a pool over [From, To) in buckets of Bucket.
 type SummaryQuery struct {
-	PoolID   int64
-	Metric   string
-	Bucket   time.Duration // time.Hour or 24 * time.Hour
+	PoolID int64
+	Metric string
+	// Bucket is time.Hour (the pool's local clock hours) or 24 * time.Hour (its local
+	// days, midnight to midnight: 23 or 25 hours across a DST change).
+	Bucket   time.Duration
 	From, To time.Time
+	// Raw computes from raw rows only, ignoring the rollups: what the rollups must
+	// always agree with (tests and benchmarks compare the two).
+	Raw bool
 }
 
-// Bucket is one bucket's figures; Start is the bucket's first instant (UTC).
+// Bucket is one bucket's figures; [Start, End) is the bucket's span (UTC instants).
 type Bucket struct {
-	Start time.Time `db:"-"`
-	Epoch int64     `db:"bucket"` // seconds since the Unix epoch
-	Min   float64   `db:"min_value"`
-	Avg   float64   `db:"avg_value"`
-	Max   float64   `db:"max_value"`
-	Count int64     `db:"n"`
+	Start time.Time
+	End   time.Time
+	Epoch int64 // Start in seconds since the Unix epoch
+	Min   float64
+	Avg   float64
+	Max   float64
+	Count int64
 	// Bounded counts the values beyond their method's range (qualifier set), which the
 	// figures leave out.
-	Bounded int64     `db:"bounded"`
-	Last    float64   `db:"last_value"`
-	LastAt  time.Time `db:"-"`
-	LastUS  int64     `db:"last_us"`
+	Bounded int64
+	Last    float64
+	LastAt  time.Time
 }
 
-// SummarizeMeasurements computes min, avg, max, count and the last value per bucket in
-// the database, from sensor readings and test results alike. Both branches read the
-// (pool_id, metric, time) index for the range; the rows of one pool and metric are then
-// numbered within their bucket, newest first, so the last value is row 1.
+// summaryRow is a rollup hour (src 0), a sensor reading (1) or a test result (2).
+type summaryRow struct {
+	Src     int     `db:"src"`
+	Start   int64   `db:"bs"`
+	N       int64   `db:"n"`
+	Bounded int64   `db:"bounded"`
+	Min     float64 `db:"min_value"`
+	Max     float64 `db:"max_value"`
+	Sum     float64 `db:"sum_value"`
+	Last    float64 `db:"last_value"`
+	LastUS  int64   `db:"last_us"`
+	Ref     int64   `db:"ref"`
+}
+
+// SummarizeMeasurements computes min, avg, max, count and the last value per bucket of
+// the pool's zone, from sensor readings and test results alike. One statement (one
+// snapshot, so a rollup run in between cannot count a reading twice or not at all)
+// reads the rollup hours that lie inside [From, To), and the raw rows the rollups do
+// not hold: readings above the watermark (the open edge, late readings included), in
+// the partial hours at the range's edges, and every test result. The buckets' edges are
+// computed here, in Go, with the pool's zone: the same on both engines.
 func (q queries) SummarizeMeasurements(ctx context.Context, sq SummaryQuery) ([]Bucket, error) {
-	secs := int64(sq.Bucket / time.Second)
-	if secs <= 0 {
-		return nil, fmt.Errorf("summarize: %w: bucket must be positive", ErrInvalid)
+	if sq.Bucket != time.Hour && sq.Bucket != 24*time.Hour {
+		return nil, fmt.Errorf("summarize: %w: bucket must be an hour or a day", ErrInvalid)
 	}
-	from, to := ts(sq.From), ts(sq.To)
-	b := q.d.bucketSQL("at", secs)
-	// A bound (qualifier set) is no measurement: min, avg, max, count and last are of the
-	// exact values only, and the bounds are counted apart. A bucket of bounds alone has
-	// no figures and is absent, like one without any value.
-	query := `SELECT bucket, MIN(CASE WHEN exact = 1 THEN value END) AS min_value, AVG(CASE WHEN exact = 1 THEN value END) AS avg_value,
-			MAX(CASE WHEN exact = 1 THEN value END) AS max_value, SUM(exact) AS n, COUNT(*) - SUM(exact) AS bounded,
-			MAX(CASE WHEN rn = 1 AND exact = 1 THEN value END) AS last_value, ` + q.d.epochMicroSQL("MAX(CASE WHEN exact = 1 THEN at END)") + ` AS last_us
-		FROM (SELECT bucket, value, at, exact, ROW_NUMBER() OVER (PARTITION BY bucket, exact ORDER BY at DESC, src DESC, ref DESC) AS rn
-			FROM (SELECT ` + b + ` AS bucket, value, at, src, ref, exact FROM (
-					SELECT value, recorded_at AS at, 0 AS src, id AS ref, CASE WHEN qualifier IS NULL THEN 1 ELSE 0 END AS exact FROM sensor_readings
-					WHERE pool_id = ? AND metric = ? AND recorded_at >= ? AND recorded_at < ?
-					UNION ALL
-					SELECT value, taken_at AS at, 1 AS src, session_id AS ref, CASE WHEN qualifier IS NULL THEN 1 ELSE 0 END AS exact FROM test_results
-					WHERE pool_id = ? AND metric = ? AND taken_at >= ? AND taken_at < ?) AS m) AS mb) AS numbered
-		GROUP BY bucket HAVING SUM(exact) > 0 ORDER BY bucket`
-	var out []Bucket
-	if err := q.sel(ctx, &out, query, sq.PoolID, sq.Metric, from, to, sq.PoolID, sq.Metric, from, to); err != nil {
+	var zone string
+	if err := q.get(ctx, &zone, `SELECT time_zone FROM pools WHERE id = ?`, sq.PoolID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("summarize: %w", err)
 	}
-	for i := range out {
-		out[i].Start = time.Unix(out[i].Epoch, 0).UTC()
-		out[i].LastAt = time.UnixMicro(out[i].LastUS).UTC()
+	loc := zoneOrUTC(zone)
+	from, to := ts(sq.From), ts(sq.To)
+	// [hs, he): the whole local hours inside the range, which the rollups answer for.
+	fromSec, toSec := floorDiv(from.UnixMicro(), 1e6), floorDiv(to.UnixMicro(), 1e6)
+	hs, hsEnd := localHour(fromSec, loc)
+	if hs < fromSec || !from.Equal(time.Unix(fromSec, 0)) {
+		hs = hsEnd
 	}
+	he, _ := localHour(toSec, loc)
+	if sq.Raw || he <= hs {
+		hs, he = toSec+1, toSec+1 // no rollup hour: every row is read raw
+	}
+	exact := `CASE WHEN qualifier IS NULL THEN 1 ELSE 0 END`
+	bound := `CASE WHEN qualifier IS NULL THEN 0 ELSE 1 END`
+	rawSensor := `SELECT 1 AS src, 0 AS bs, ` + exact + ` AS n, ` + bound + ` AS bounded, value AS min_value, value AS max_value, value AS sum_value,
+			value AS last_value, ` + q.d.epochMicroSQL("recorded_at") + ` AS last_us, id AS ref FROM sensor_readings
+			WHERE pool_id = ? AND metric = ? AND recorded_at >= ? AND recorded_at < ?`
+	rawTests := `SELECT 2, 0, ` + exact + `, ` + bound + `, value, value, value, value, ` + q.d.epochMicroSQL("taken_at") + `, session_id FROM test_results
+			WHERE pool_id = ? AND metric = ? AND taken_at >= ? AND taken_at < ?`
+	var query string
+	var args []any
+	if sq.Raw {
+		query = rawSensor + ` UNION ALL ` + rawTests
+		args = []any{sq.PoolID, sq.Metric, from, to, sq.PoolID, sq.Metric, from, to}
+	} else {
+		query = rawSensor + ` AND (id > (SELECT watermark FROM rollup_state WHERE name = '` + rollupState + `') OR recorded_at < ? OR recorded_at >= ?)
+			UNION ALL ` + rawTests + `
+			UNION ALL SELECT 0, bucket_start, n, bounded, min_value, max_value, sum_value, last_value, last_us, last_id FROM reading_rollups
+			WHERE pool_id = ? AND metric = ? AND bucket_start >= ? AND bucket_end <= ?`
+		args = []any{sq.PoolID, sq.Metric, from, to, time.Unix(hs, 0).UTC(), time.Unix(he, 0).UTC(),
+			sq.PoolID, sq.Metric, from, to, sq.PoolID, sq.Metric, hs, he}
+	}
+	var rows []summaryRow
+	if err := q.sel(ctx, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("summarize: %w", err)
+	}
+	bucketOf := localHour
+	if sq.Bucket == 24*time.Hour {
+		bucketOf = localDay
+	}
+	type acc struct {
+		agg
+		end int64
+	}
+	byStart := map[int64]*acc{}
+	for _, r := range rows {
+		at := r.Start
+		var a agg
+		if r.Src == 0 {
+			a = agg{n: r.N, bounded: r.Bounded, min: r.Min, max: r.Max, sum: r.Sum, last: r.Last, lastUS: r.LastUS, lastRef: r.Ref}
+		} else {
+			at = floorDiv(r.LastUS, 1e6)
+			a = one(r.Last, r.LastUS, r.Src-1, r.Ref, r.N == 1)
+		}
+		start, end := bucketOf(at, loc)
+		b := byStart[start]
+		if b == nil {
+			b = &acc{end: end}
+			byStart[start] = b
+		}
+		b.add(a)
+	}
+	out := make([]Bucket, 0, len(byStart))
+	for start, b := range byStart {
+		if b.n == 0 {
+			continue // bounds alone are no figures: the bucket is absent, as one without a value
+		}
+		out = append(out, Bucket{
+			Start: time.Unix(start, 0).UTC(), End: time.Unix(b.end, 0).UTC(), Epoch: start,
+			Min: b.min, Avg: b.sum / float64(b.n), Max: b.max, Count: b.n, Bounded: b.bounded,
+			Last: b.last, LastAt: time.UnixMicro(b.lastUS).UTC(),
+		})
+	}
+	slices.SortFunc(out, func(a, b Bucket) int { return cmp.Compare(a.Epoch, b.Epoch) })
 	return out, nil
 }

@@ -1,0 +1,309 @@
+package store_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/store"
+)
+
+func setZone(t *testing.T, e *env, p store.Pool, zone string) {
+	t.Helper()
+	if _, err := e.s.UpdatePool(context.Background(), p.ID, p.Name, store.PoolConfig{TimeZone: zone}); err != nil {
+		t.Fatalf("set zone %s: %v", zone, err)
+	}
+}
+
+func advance(t *testing.T, e *env) int64 {
+	t.Helper()
+	_, w, err := e.s.AdvanceRollups(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func summarize(t *testing.T, e *env, q store.SummaryQuery) []store.Bucket {
+	t.Helper()
+	bs, err := e.s.SummarizeMeasurements(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bs
+}
+
+// sameAsRaw checks the summary from rollups against the one from raw rows only.
+func sameAsRaw(t *testing.T, e *env, q store.SummaryQuery) []store.Bucket {
+	t.Helper()
+	q.Raw = false
+	got := summarize(t, e, q)
+	q.Raw = true
+	want := summarize(t, e, q)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("summary %v %s…%s from rollups differs from raw rows:\n got %+v\nwant %+v", q.Bucket, q.From, q.To, got, want)
+	}
+	return got
+}
+
+func hourly(t *testing.T, e *env, f fixture, from, to time.Time) {
+	t.Helper()
+	var rs []store.Reading
+	for at := from; at.Before(to); at = at.Add(time.Hour) {
+		rs = append(rs, store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "ph", Value: 7, RecordedAt: at})
+	}
+	if _, err := e.s.InsertReadings(context.Background(), rs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A pool in America/Los_Angeles: across the March DST change (2026-03-08) its days start
+// at local midnight, 08:00 UTC before and 07:00 UTC after, and that Sunday has 23 hours.
+// A pool in Asia/Kolkata (+05:30) gets days starting at 18:30 UTC. Both from raw rows
+// and from rollups.
+func TestDailySummaryInPoolZone(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		la := newFixture(t, e, "la@x.io")
+		setZone(t, e, la.pool, "America/Los_Angeles")
+		in := newFixture(t, e, "in@x.io")
+		setZone(t, e, in.pool, "Asia/Kolkata")
+		hourly(t, e, la, time.Date(2026, 3, 7, 8, 0, 0, 0, time.UTC), time.Date(2026, 3, 10, 7, 0, 0, 0, time.UTC))
+		hourly(t, e, in, time.Date(2026, 3, 6, 18, 30, 0, 0, time.UTC), time.Date(2026, 3, 9, 18, 30, 0, 0, time.UTC))
+		check := func(t *testing.T, raw bool) {
+			laDays := summarize(t, e, store.SummaryQuery{PoolID: la.pool.ID, Metric: "ph", Bucket: 24 * time.Hour,
+				From: time.Date(2026, 3, 7, 8, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 10, 7, 0, 0, 0, time.UTC), Raw: raw})
+			want := []struct {
+				start time.Time
+				hours int64
+			}{
+				{time.Date(2026, 3, 7, 8, 0, 0, 0, time.UTC), 24},
+				{time.Date(2026, 3, 8, 8, 0, 0, 0, time.UTC), 23},
+				{time.Date(2026, 3, 9, 7, 0, 0, 0, time.UTC), 24},
+			}
+			if len(laDays) != len(want) {
+				t.Fatalf("Los Angeles: %d days, want %d: %+v", len(laDays), len(want), laDays)
+			}
+			pacific, _ := time.LoadLocation("America/Los_Angeles")
+			for i, w := range want {
+				d := laDays[i]
+				if !d.Start.Equal(w.start) || d.End.Sub(d.Start) != time.Duration(w.hours)*time.Hour || d.Count != w.hours {
+					t.Errorf("Los Angeles day %d = %s…%s with %d readings, want from %s, %d hours and readings", i, d.Start, d.End, d.Count, w.start, w.hours)
+				}
+				if l := d.Start.In(pacific); l.Hour() != 0 || l.Minute() != 0 {
+					t.Errorf("Los Angeles day %d starts at %s local, not midnight", i, l)
+				}
+			}
+			inDays := summarize(t, e, store.SummaryQuery{PoolID: in.pool.ID, Metric: "ph", Bucket: 24 * time.Hour,
+				From: time.Date(2026, 3, 6, 18, 30, 0, 0, time.UTC), To: time.Date(2026, 3, 9, 18, 30, 0, 0, time.UTC), Raw: raw})
+			if len(inDays) != 3 {
+				t.Fatalf("Kolkata: %d days, want 3: %+v", len(inDays), inDays)
+			}
+			for i, d := range inDays {
+				if w := time.Date(2026, 3, 6+i, 18, 30, 0, 0, time.UTC); !d.Start.Equal(w) || d.Count != 24 || d.End.Sub(d.Start) != 24*time.Hour {
+					t.Errorf("Kolkata day %d = %s…%s with %d readings, want from %s, 24 of them", i, d.Start, d.End, d.Count, w)
+				}
+			}
+		}
+		t.Run("raw", func(t *testing.T) { check(t, true) })
+		// Before any rollup run the rollup path reads everything raw (all above the
+		// watermark); after it, the whole days come from the rollups alone.
+		advance(t, e)
+		if _, err := e.s.DB().Exec(`DELETE FROM sensor_readings`); err != nil {
+			t.Fatal(err)
+		}
+		t.Run("rollups", func(t *testing.T) { check(t, false) })
+	})
+}
+
+// The random comparison: whatever the zone, the order of inserts and rollup runs, late
+// readings, bounds, test results and ranges that cut hours, the summary from rollups
+// equals the one from raw rows. Values are multiples of 1/16, so sums are exact in any
+// order and equality is exact.
+func TestRollupSummaryMatchesRaw(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "r@x.io")
+		rng := rand.New(rand.NewPCG(1, 2))
+		base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) // LA's spring DST change inside
+		span := 20 * 24 * time.Hour
+		randTime := func() time.Time { return base.Add(time.Duration(rng.Int64N(int64(span/time.Second))) * time.Second) }
+		insert := func(n int) {
+			rs := make([]store.Reading, n)
+			for i := range rs {
+				rs[i] = store.Reading{DeviceID: f.device.ID + int64(rng.IntN(2))*1000, PoolID: f.pool.ID, Metric: "ph",
+					Value: float64(rng.IntN(200)) / 16, RecordedAt: randTime().Add(time.Duration(rng.IntN(1000)) * time.Microsecond)}
+				if rng.IntN(10) == 0 {
+					rs[i].Qualifier = "above"
+				}
+			}
+			if _, err := e.s.InsertReadings(ctx, rs); err != nil {
+				t.Fatal(err)
+			}
+			if rng.IntN(2) == 0 {
+				r := store.TestResult{Metric: "ph", Value: float64(rng.IntN(200)) / 16, Unit: "pH"}
+				if _, _, err := e.s.InsertTestSession(ctx, store.TestSession{PoolID: f.pool.ID, TakenAt: randTime(), Method: "strips",
+					Results: []store.TestResult{r}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		compare := func() {
+			for range 6 {
+				from := randTime()
+				to := from.Add(time.Duration(rng.Int64N(int64(span))))
+				if rng.IntN(3) == 0 {
+					from, to = base, base.Add(span)
+				}
+				for _, b := range []time.Duration{time.Hour, 24 * time.Hour} {
+					sameAsRaw(t, e, store.SummaryQuery{PoolID: f.pool.ID, Metric: "ph", Bucket: b, From: from, To: to})
+				}
+			}
+		}
+		for i, zone := range []string{"UTC", "America/Los_Angeles", "Asia/Kathmandu", "Australia/Lord_Howe", "Asia/Kolkata"} {
+			setZone(t, e, f.pool, zone) // recomputes the rollups already there
+			compare()
+			insert(300)
+			compare() // the new readings are above the watermark: read raw
+			advance(t, e)
+			compare()
+			insert(50) // late ones among them: random times, all over the range
+			if i%2 == 0 {
+				advance(t, e)
+			}
+			compare()
+		}
+		if w, err := e.s.RollupWatermark(ctx); err != nil || w == 0 {
+			t.Fatalf("watermark %d, %v", w, err)
+		}
+	})
+}
+
+// A late reading — recorded in an hour already rolled up, inserted after the watermark —
+// is merged into that hour's rollup by the next run, and the summary counts it once
+// before and after.
+func TestLateReadingChangesRollup(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "late@x.io")
+		hour := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
+		if _, err := e.s.InsertReadings(ctx, []store.Reading{
+			{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "ph", Value: 7, RecordedAt: hour.Add(10 * time.Minute)},
+			{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "ph", Value: 7.5, RecordedAt: hour.Add(50 * time.Minute)},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		w1 := advance(t, e)
+		rollup := func() (n int64, min, sum float64) {
+			row := e.s.DB().QueryRowx(e.s.DB().Rebind(`SELECT n, min_value, sum_value FROM reading_rollups WHERE pool_id = ? AND bucket_start = ?`), f.pool.ID, hour.Unix())
+			if err := row.Scan(&n, &min, &sum); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if n, mn, sum := rollup(); n != 2 || mn != 7 || sum != 14.5 {
+			t.Fatalf("rollup = %d readings, min %g, sum %g; want 2, 7, 14.5", n, mn, sum)
+		}
+		if _, err := e.s.InsertReadings(ctx, []store.Reading{
+			{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "ph", Value: 6.5, RecordedAt: hour.Add(30 * time.Minute)},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		q := store.SummaryQuery{PoolID: f.pool.ID, Metric: "ph", Bucket: time.Hour, From: hour.Add(-time.Hour), To: hour.Add(2 * time.Hour)}
+		if bs := sameAsRaw(t, e, q); len(bs) != 1 || bs[0].Count != 3 || bs[0].Min != 6.5 {
+			t.Fatalf("summary before the run = %+v, want 3 readings, min 6.5", bs)
+		}
+		if w2 := advance(t, e); w2 <= w1 {
+			t.Fatalf("watermark %d after the late reading, was %d", w2, w1)
+		}
+		if n, mn, sum := rollup(); n != 3 || mn != 6.5 || sum != 21 {
+			t.Fatalf("rollup after the late reading = %d, min %g, sum %g; want 3, 6.5, 21", n, mn, sum)
+		}
+		if bs := sameAsRaw(t, e, q); len(bs) != 1 || bs[0].Count != 3 || bs[0].Last != 7.5 {
+			t.Fatalf("summary after the run = %+v, want 3 readings, last 7.5", bs)
+		}
+	})
+}
+
+// Retention may drop readings only where the rollups hold them; the summary over a
+// dropped range then answers from the rollups.
+func TestRollupsCoverBeforeDrop(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "cover@x.io")
+		day := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+		hourly(t, e, f, day, day.Add(48*time.Hour))
+		cutoff := day.Add(24 * time.Hour)
+		if ok, err := e.s.RollupsCover(ctx, cutoff); err != nil || ok {
+			t.Fatalf("RollupsCover before any run = %v, %v; want false", ok, err)
+		}
+		advance(t, e)
+		if ok, err := e.s.RollupsCover(ctx, cutoff); err != nil || !ok {
+			t.Fatalf("RollupsCover after a run = %v, %v; want true", ok, err)
+		}
+		q := store.SummaryQuery{PoolID: f.pool.ID, Metric: "ph", Bucket: 24 * time.Hour, From: day, To: day.Add(48 * time.Hour)}
+		before := summarize(t, e, q)
+		if _, err := e.s.DB().Exec(e.s.DB().Rebind(`DELETE FROM sensor_readings WHERE recorded_at < ?`), cutoff); err != nil {
+			t.Fatal(err)
+		}
+		if after := summarize(t, e, q); !reflect.DeepEqual(after, before) || len(after) != 2 {
+			t.Fatalf("summary after the drop = %+v, want %+v", after, before)
+		}
+	})
+}
+
+// A reading whose transaction took its id before a later one committed is not skipped:
+// the rollup run does not move the watermark past an insert still in flight.
+func TestRollupWaitsForInsertsInFlight(t *testing.T) {
+	for _, eng := range engines {
+		if eng.name != "postgres" {
+			continue // SQLite has one writer: the highest id visible is settled
+		}
+		t.Run(eng.name, func(t *testing.T) {
+			defer store.SetRollupSettleWait(200 * time.Millisecond)()
+			e := newEnv(t, eng, true)
+			ctx := context.Background()
+			f := newFixture(t, e, "flight@x.io")
+			at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+			tx, err := e.s.DB().BeginTxx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			if _, err := tx.Exec(`INSERT INTO sensor_readings (device_id, pool_id, metric, value, recorded_at, received_at) VALUES ($1, $2, 'ph', 6, $3, $3)`,
+				f.device.ID, f.pool.ID, at); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.s.InsertReadings(ctx, []store.Reading{{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "ph", Value: 8, RecordedAt: at.Add(time.Minute)}}); err != nil {
+				t.Fatal(err)
+			}
+			if w := advance(t, e); w != 0 {
+				t.Fatalf("watermark moved to %d past an insert in flight", w)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			advance(t, e)
+			q := store.SummaryQuery{PoolID: f.pool.ID, Metric: "ph", Bucket: time.Hour, From: at, To: at.Add(time.Hour)}
+			if bs := sameAsRaw(t, e, q); len(bs) != 1 || bs[0].Count != 2 {
+				t.Fatalf("summary = %+v, want both readings", bs)
+			}
+		})
+	}
+}
+
+func TestPoolTimeZoneRefused(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		f := newFixture(t, e, "tz@x.io")
+		for _, z := range []string{"Mars/Olympus", "Local", "../etc/passwd"} {
+			if _, err := e.s.UpdatePool(context.Background(), f.pool.ID, f.pool.Name, store.PoolConfig{TimeZone: z}); err == nil {
+				t.Errorf("zone %q accepted", z)
+			}
+		}
+		p, err := e.s.GetPool(context.Background(), f.pool.ID)
+		if err != nil || p.TimeZone != store.DefaultTimeZone {
+			t.Fatalf("zone %q, %v; want the default", p.TimeZone, err)
+		}
+	})
+}
