@@ -67,11 +67,64 @@ func TestPoolConfiguration(t *testing.T) {
 			{map[string]any{"targets": map[string]any{"ph": map[string]any{"min": 7, "unit": "F"}}}, "unit"},
 			{map[string]any{"targets": map[string]any{"ph": map[string]any{}}}, "needs min, max or both"},
 			{map[string]any{"name": ""}, "name must be"},
+			{map[string]any{"timeZone": "Mars/Olympus"}, "timeZone must be an IANA time zone"},
+			{map[string]any{"timeZone": "Local"}, "timeZone must be an IANA time zone"},
+			{map[string]any{"timeZone": 5}, "timeZone must be an IANA time zone"},
 		} {
 			resp := e.must(400, req{method: "PATCH", path: path, token: owner, body: bad.body})
 			if p := resp.problem(t); !strings.Contains(p.Detail, bad.says) {
 				t.Errorf("%v: detail %q does not say %q", bad.body, p.Detail, bad.says)
 			}
+		}
+	})
+}
+
+// TestPoolTimeZone: a pool's zone defaults to UTC, is set through PATCH, and its daily
+// summary runs from local midnight to local midnight: across the March DST change in
+// America/Los_Angeles, a 23-hour day.
+func TestPoolTimeZone(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		f := e.fixture()
+		owner := f.users["owner"].Token
+		path := fmt.Sprintf("/v1/pools/%d", f.pool)
+		var p pools.Pool
+		e.must(200, req{method: "GET", path: path, token: owner}).json(t, &p)
+		if p.TimeZone != "UTC" {
+			t.Fatalf("default zone %q, want UTC", p.TimeZone)
+		}
+		e.must(200, req{method: "PATCH", path: path, token: owner, body: map[string]any{"timeZone": "America/Los_Angeles"}}).json(t, &p)
+		if p.TimeZone != "America/Los_Angeles" {
+			t.Fatalf("zone %q after PATCH", p.TimeZone)
+		}
+		var rows []store.Reading
+		start := time.Date(2026, 3, 7, 8, 0, 0, 0, time.UTC) // Saturday's local midnight
+		for at := start; at.Before(start.Add(71 * time.Hour)); at = at.Add(30 * time.Minute) {
+			rows = append(rows, store.Reading{DeviceID: f.device, PoolID: f.pool, Metric: "ph", Value: 7.25, Unit: "pH", RecordedAt: at})
+		}
+		_, err := e.st.InsertReadings(context.Background(), rows)
+		must(t, err)
+		_, _, err = e.st.AdvanceRollups(context.Background())
+		must(t, err)
+		var sum pools.Summary
+		e.must(200, req{method: "GET", token: owner, path: fmt.Sprintf("/v1/pools/%d/readings/summary?metric=ph&bucket=1d&from=%s&to=%s",
+			f.pool, start.Format(time.RFC3339), start.Add(71*time.Hour).Format(time.RFC3339))}).json(t, &sum)
+		wantHours := []int{24, 23, 24}
+		if len(sum.Buckets) != len(wantHours) {
+			t.Fatalf("%d days, want 3: %+v", len(sum.Buckets), sum.Buckets)
+		}
+		la, _ := time.LoadLocation("America/Los_Angeles")
+		for i, b := range sum.Buckets {
+			if h := b.End.Sub(b.Start); h != time.Duration(wantHours[i])*time.Hour || b.Count != int64(2*wantHours[i]) {
+				t.Errorf("day %d: %s…%s (%v) with %d readings, want %d hours", i, b.Start, b.End, h, b.Count, wantHours[i])
+			}
+			if l := b.Start.In(la); l.Hour() != 0 || l.Minute() != 0 {
+				t.Errorf("day %d starts at %s local, not midnight", i, l)
+			}
+		}
+		e.must(200, req{method: "PATCH", path: path, token: owner, body: map[string]any{"timeZone": nil}}).json(t, &p)
+		if p.TimeZone != "UTC" {
+			t.Fatalf("zone %q after null, want UTC", p.TimeZone)
 		}
 	})
 }

@@ -77,10 +77,16 @@ type Config struct {
 	Sanitizer    string            `json:"sanitizer,omitempty"`
 	Targets      map[string]Target `json:"targets"`          // set by members
 	Effective    map[string]Target `json:"effectiveTargets"` // Targets over the sanitizer's defaults
+	// TimeZone is the pool's IANA zone: its daily summaries run from its local midnight
+	// to the next. Default UTC.
+	TimeZone string `json:"timeZone"`
 }
 
 func configOf(c store.PoolConfig) Config {
-	out := Config{VolumeLiters: c.VolumeLiters, Kind: c.Kind, Location: c.Location, Sanitizer: c.Sanitizer, Targets: map[string]Target{}}
+	out := Config{VolumeLiters: c.VolumeLiters, Kind: c.Kind, Location: c.Location, Sanitizer: c.Sanitizer, Targets: map[string]Target{}, TimeZone: c.TimeZone}
+	if out.TimeZone == "" {
+		out.TimeZone = store.DefaultTimeZone
+	}
 	if len(c.Targets) > 0 {
 		_ = json.Unmarshal(c.Targets, &out.Targets) // written by UpdateConfig only
 	}
@@ -92,7 +98,7 @@ func configOf(c store.PoolConfig) Config {
 }
 
 // Patch is a PATCH /v1/pools/{id} body: only the fields present change. A null
-// volumeLiters, kind, location or sanitizer clears it; in targets, a metric set to null
+// volumeLiters, kind, location or sanitizer clears it, a null timeZone is UTC; in targets, a metric set to null
 // goes back to the sanitizer's default.
 type Patch map[string]json.RawMessage
 
@@ -156,8 +162,21 @@ func (s *Service) UpdateConfig(ctx context.Context, a auth.Actor, poolID int64, 
 			if err := patchTargets(targets, raw); err != nil {
 				return Pool{}, err
 			}
+		case "timeZone":
+			if isNull {
+				c.TimeZone = store.DefaultTimeZone
+				continue
+			}
+			var z string
+			if err := json.Unmarshal(raw, &z); err != nil {
+				return Pool{}, host.Errorf(host.EINVALID, "timeZone must be an IANA time zone name such as America/Los_Angeles, or null for UTC")
+			}
+			if _, err := store.LoadZone(z); err != nil {
+				return Pool{}, host.Errorf(host.EINVALID, "timeZone must be an IANA time zone name such as America/Los_Angeles, or null for UTC")
+			}
+			c.TimeZone = z
 		default:
-			return Pool{}, host.Errorf(host.EINVALID, "unknown field %q: a pool has name, volumeLiters, kind, location, sanitizer and targets", key)
+			return Pool{}, host.Errorf(host.EINVALID, "unknown field %q: a pool has name, volumeLiters, kind, location, sanitizer, targets and timeZone", key)
 		}
 	}
 	tj, err := json.Marshal(targets)

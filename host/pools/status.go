@@ -171,7 +171,10 @@ type SummaryQuery struct {
 
 // SummaryBucket is one bucket's figures.
 type SummaryBucket struct {
+	// [Start, End): a local hour or day of the pool's zone (a day is 23 or 25 hours
+	// across a DST change).
 	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 	Min   float64   `json:"min"`
 	Avg   float64   `json:"avg"`
 	Max   float64   `json:"max"`
@@ -193,8 +196,9 @@ type Summary struct {
 	Buckets []SummaryBucket `json:"buckets"`
 }
 
-// Summary computes min, avg, max, count and last per bucket in the database, from sensor
-// readings and test results alike. Any member. Without To it is now; without From it is
+// Summary computes min, avg, max, count and last per bucket of the pool's time zone (its
+// local hours or days), from sensor readings and test results alike, reading the hourly
+// rollups where they cover the range. Any member. Without To it is now; without From it is
 // a day (1h buckets) or thirty days (1d) before To.
 func (s *Service) Summary(ctx context.Context, a auth.Actor, q SummaryQuery) (Summary, error) {
 	if _, err := s.Require(ctx, a, q.PoolID, Viewer); err != nil {
@@ -229,7 +233,7 @@ func (s *Service) Summary(ctx context.Context, a auth.Actor, q SummaryQuery) (Su
 	}
 	out := Summary{Metric: q.Metric, Unit: info.Unit, Bucket: q.Bucket, From: q.From.UTC(), To: q.To.UTC(), Buckets: make([]SummaryBucket, 0, len(bs))}
 	for _, b := range bs {
-		out.Buckets = append(out.Buckets, SummaryBucket{Start: b.Start, Min: b.Min, Avg: b.Avg, Max: b.Max, Count: b.Count, Bounded: b.Bounded, Last: b.Last, LastAt: b.LastAt})
+		out.Buckets = append(out.Buckets, SummaryBucket{Start: b.Start, End: b.End, Min: b.Min, Avg: b.Avg, Max: b.Max, Count: b.Count, Bounded: b.Bounded, Last: b.Last, LastAt: b.LastAt})
 	}
 	return out, nil
 }
