@@ -65,3 +65,53 @@ func BenchmarkInsertReadings(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSummaryYear summarizes a year of one probe (a reading every 15 minutes,
+// 35,040 rows) in 365 daily buckets of a pool in America/Los_Angeles: from the hourly
+// rollups (8,760 rows) and, for comparison, from raw rows only.
+//
+//	go test -run '^$' -bench SummaryYear ./host/store/
+func BenchmarkSummaryYear(b *testing.B) {
+	for _, eng := range engines {
+		b.Run(eng.name, func(b *testing.B) {
+			e := newEnv(b, eng, true)
+			f := newFixture(b, e, "bench@x.io")
+			ctx := context.Background()
+			if _, err := e.s.UpdatePool(ctx, f.pool.ID, f.pool.Name, store.PoolConfig{TimeZone: "America/Los_Angeles"}); err != nil {
+				b.Fatal(err)
+			}
+			from := time.Date(2025, 1, 1, 8, 0, 0, 0, time.UTC) // local midnight
+			to := from.AddDate(1, 0, 0)
+			var rs []store.Reading
+			for at := from; at.Before(to); at = at.Add(15 * time.Minute) {
+				rs = append(rs, store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "ph",
+					Value: 7 + float64(len(rs)%16)/16, RecordedAt: at})
+			}
+			for len(rs) > 0 {
+				n := min(500, len(rs))
+				if _, err := e.s.InsertReadings(ctx, rs[:n]); err != nil {
+					b.Fatal(err)
+				}
+				rs = rs[n:]
+			}
+			if _, _, err := e.s.AdvanceRollups(ctx); err != nil {
+				b.Fatal(err)
+			}
+			for _, raw := range []bool{false, true} {
+				name := "rollups"
+				if raw {
+					name = "raw"
+				}
+				b.Run(name, func(b *testing.B) {
+					q := store.SummaryQuery{PoolID: f.pool.ID, Metric: "ph", Bucket: 24 * time.Hour, From: from, To: to, Raw: raw}
+					for b.Loop() {
+						bs, err := e.s.SummarizeMeasurements(ctx, q)
+						if err != nil || len(bs) != 365 {
+							b.Fatalf("%d buckets, %v", len(bs), err)
+						}
+					}
+				})
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/poolhost/poolhost/host/poll"
 	"github.com/poolhost/poolhost/host/retention"
 	"github.com/poolhost/poolhost/host/retry"
+	"github.com/poolhost/poolhost/host/rollup"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/webhook"
 )
@@ -34,6 +35,7 @@ type ingestion struct {
 	retry   *retry.Worker
 	poll    *poll.Worker
 	pruner  *retention.Pruner
+	rollups *rollup.Worker // no settings: never rebuilt
 }
 
 // newIngestion builds the ingestion components and returns the HTTP route groups they
@@ -76,6 +78,7 @@ func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 	}
 	s.metrics.MustRegister(retry.NewFailureCollector(st, retry.WithProviders(s.providerIDs)))
 	i.retry, i.poll, i.pruner = i.newRetry(cfg.RetryWorker), i.newPoll(cfg.PollWorker), i.newPruner(cfg)
+	i.rollups = rollup.New(st, s.log)
 	return i, []httpapi.Option{httpapi.WithWebhooks(hooks), httpapi.WithFailures(failures.New(st))}
 }
 
@@ -95,6 +98,7 @@ func (i *ingestion) start(ctx context.Context) {
 	i.retry.Start(ctx)
 	i.poll.Start(ctx)
 	i.pruner.Start(ctx)
+	i.rollups.Start(ctx)
 }
 
 // reload puts new retry_worker, poll_worker and ingest settings in force. A worker whose
@@ -144,4 +148,5 @@ func (i *ingestion) stop() {
 	i.retry.Close()
 	i.poll.Close()
 	i.pruner.Close()
+	i.rollups.Close()
 }
