@@ -273,16 +273,20 @@ func (q queries) RollupWatermark(ctx context.Context) (int64, error) {
 	return w, nil
 }
 
-// RollupsCover reports whether every sensor reading recorded before cutoff is in the
-// rollups (none of them has an id above the watermark): what retention checks before it
-// drops readings older than cutoff, so a summary over the dropped range still answers.
-func (q queries) RollupsCover(ctx context.Context, cutoff time.Time) (bool, error) {
-	var n int
-	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM (SELECT 1 FROM sensor_readings WHERE id > (SELECT watermark FROM rollup_state WHERE name = ?)
-		AND recorded_at < ? LIMIT 1) AS x`, rollupState, ts(cutoff)); err != nil {
-		return false, fmt.Errorf("rollups cover: %w", err)
+// RollupHorizon is the instant before which every sensor reading is in the rollups:
+// the oldest recorded_at among the readings above the watermark, or now when there are
+// none. Retention expires no reading at or after it (retention.Config.RollupWatermark),
+// so a summary over an expired range still answers from the rollups.
+func (q queries) RollupHorizon(ctx context.Context) (time.Time, error) {
+	var oldest []int64
+	if err := q.sel(ctx, &oldest, `SELECT `+q.d.epochMicroSQL("MIN(recorded_at)")+` FROM sensor_readings
+		WHERE id > (SELECT watermark FROM rollup_state WHERE name = ?) HAVING COUNT(*) > 0`, rollupState); err != nil {
+		return time.Time{}, fmt.Errorf("rollup horizon: %w", err)
 	}
-	return n == 0, nil
+	if len(oldest) == 0 {
+		return q.clock(), nil
+	}
+	return time.UnixMicro(oldest[0]).UTC(), nil
 }
 
 // rebuildPoolRollups recomputes a pool's rollups in its new zone from the raw readings

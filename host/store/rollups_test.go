@@ -228,19 +228,19 @@ func TestLateReadingChangesRollup(t *testing.T) {
 
 // Retention may drop readings only where the rollups hold them; the summary over a
 // dropped range then answers from the rollups.
-func TestRollupsCoverBeforeDrop(t *testing.T) {
+func TestRollupHorizonBeforeDrop(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		f := newFixture(t, e, "cover@x.io")
-		day := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+		day := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC) // before the test clock's now
 		hourly(t, e, f, day, day.Add(48*time.Hour))
 		cutoff := day.Add(24 * time.Hour)
-		if ok, err := e.s.RollupsCover(ctx, cutoff); err != nil || ok {
-			t.Fatalf("RollupsCover before any run = %v, %v; want false", ok, err)
+		if h, err := e.s.RollupHorizon(ctx); err != nil || !h.Equal(day) {
+			t.Fatalf("RollupHorizon before any run = %v, %v; want the oldest reading, %v", h, err, day)
 		}
 		advance(t, e)
-		if ok, err := e.s.RollupsCover(ctx, cutoff); err != nil || !ok {
-			t.Fatalf("RollupsCover after a run = %v, %v; want true", ok, err)
+		if h, err := e.s.RollupHorizon(ctx); err != nil || h.Before(day.Add(48*time.Hour)) {
+			t.Fatalf("RollupHorizon after a run = %v, %v; want past every reading", h, err)
 		}
 		q := store.SummaryQuery{PoolID: f.pool.ID, Metric: "ph", Bucket: 24 * time.Hour, From: day, To: day.Add(48 * time.Hour)}
 		before := summarize(t, e, q)

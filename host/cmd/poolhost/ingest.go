@@ -71,9 +71,8 @@ func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 			DeliveryIDs: c.Ingest.DeliveryIDRetention,
 			Readings:    c.Retention.Readings, Audit: c.Retention.Audit, DeadLetters: c.Retention.DeadLetters,
 			Registerer: s.metrics,
-			// RollupWatermark stays nil (readings expire by their period alone) until the
-			// rollups exist; whoever adds them sets it here, so retention never drops a
-			// reading they have not aggregated.
+			// Retention never drops a reading the rollups have not aggregated yet.
+			RollupWatermark: st.RollupHorizon,
 		}, s.log)
 	}
 	s.metrics.MustRegister(retry.NewFailureCollector(st, retry.WithProviders(s.providerIDs)))

@@ -17,10 +17,10 @@ CREATE TABLE reading_rollups (
     bucket_end   BIGINT NOT NULL,
     n            BIGINT NOT NULL,
     bounded      BIGINT NOT NULL,
-    min_value    REAL NOT NULL,
-    max_value    REAL NOT NULL,
-    sum_value    REAL NOT NULL,
-    last_value   REAL NOT NULL,
+    min_value    DOUBLE PRECISION NOT NULL,
+    max_value    DOUBLE PRECISION NOT NULL,
+    sum_value    DOUBLE PRECISION NOT NULL,
+    last_value   DOUBLE PRECISION NOT NULL,
     last_us      BIGINT NOT NULL,
     last_id      BIGINT NOT NULL,
     PRIMARY KEY (pool_id, metric, bucket_start, device_id)
@@ -34,10 +34,10 @@ CREATE TABLE rollup_state (
 INSERT INTO rollup_state (name, watermark) VALUES ('sensor_readings', 0);
 -- Additive: the previous binary neither reads nor writes these; readings it inserts
 -- get ids above the watermark and are rolled up by the next worker run.
-INSERT INTO schema_compat (version, compatible_with_previous) VALUES (19, 1);
+INSERT INTO schema_compat (version, compatible_with_previous) VALUES (21, TRUE);
 
 -- +goose Down
-DELETE FROM schema_compat WHERE version = 19;
+DELETE FROM schema_compat WHERE version = 21;
 DROP TABLE rollup_state;
 DROP TABLE reading_rollups;
 ALTER TABLE pools DROP COLUMN time_zone;
