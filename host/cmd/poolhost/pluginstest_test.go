@@ -97,6 +97,15 @@ func TestPluginsTestJudgesAsTheHost(t *testing.T) {
 			if !strings.Contains(out.String(), "FAIL  webhook/valid-accepted/ph.json: the host would not keep all of it:\n"+tc.want) {
 				t.Errorf("output:\n%s", out.String())
 			}
+			// PLUGINS.md's Testing shows both (the first as its sample, the second in prose).
+			doc, err := os.ReadFile(pluginsMD)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shown := strings.Join(strings.Fields(string(doc)), " ")
+			if want := strings.Join(strings.Fields(tc.want), " "); !strings.Contains(shown, want) {
+				t.Errorf("PLUGINS.md does not show what plugins test prints: %s", tc.want)
+			}
 		})
 	}
 }
