@@ -13,7 +13,7 @@ TESTFLAGS ?= -race -count=1 -timeout 45m -artifacts -outputdir $(CURDIR)/test-ar
 # the go tool runs it in each module, because `./...` stops at a nested go.mod.
 MODULES  := . sdk
 
-.PHONY: help build run test bench fuzz generate lint dev-secrets check-generate
+.PHONY: help build run test bench bench-scale fuzz generate lint dev-secrets check-generate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-15s %s\n", $$1, $$2}'
@@ -47,6 +47,12 @@ test: ## the full suite of both modules: vet, gofmt, and every test (real SQLite
 bench: ## benchmarks: plugin round trips, reading inserts, end-to-end webhook ingestion, idle poll ticks
 	cd sdk && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./host/...
+
+# Not part of make test (TestScale skips without POOLHOST_BENCH_SCALE=1): loading ten million
+# readings takes minutes. POOLHOST_BENCH_ROWS (10000000), POOLHOST_BENCH_SQLITE_ROWS (1000000;
+# 0 skips SQLite) and POOLHOST_BENCH_POOLS (10000) size it.
+bench-scale: ## issue 20's scaling benchmark: status, summaries, ingest and retention at POOLHOST_BENCH_ROWS readings
+	POOLHOST_BENCH_SCALE=1 $(GO) test -run '^TestScale$$' -v -count=1 -timeout 0 ./host/benchscale/
 
 # Every untrusted-input parser has a Go fuzz target; `make test` runs their seed corpora.
 FUZZTIME ?= 30s

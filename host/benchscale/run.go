@@ -1,0 +1,333 @@
+package benchscale
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/internal/ingesttest"
+	"github.com/poolhost/poolhost/host/internal/loadtest"
+	"github.com/poolhost/poolhost/host/internal/pgtest"
+	"github.com/poolhost/poolhost/host/pools"
+	"github.com/poolhost/poolhost/host/retention"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/plugins/generic"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// Config sizes one run.
+type Config struct {
+	Rows  int64 // readings to load
+	Pools int
+	// StatusRuns and SummaryRuns are how many times each query is timed per pool (after
+	// a few untimed runs that warm the cache, as a pool's page would be).
+	StatusRuns, SummaryRuns int
+	// Deliveries per ingest round; Rounds alternate the empty and the loaded database.
+	Deliveries, Rounds int
+	// Senders is the ingest benchmark's concurrency (host/bench's BenchmarkIngestOnly: 16).
+	Senders int
+}
+
+// Targets are issue 20's.
+const (
+	TargetStatusP50   = 2 * time.Millisecond
+	TargetYearP50     = 10 * time.Millisecond
+	TargetIngestRatio = 0.90
+	TargetMonthDrop   = time.Second
+)
+
+// Timing is a query's latency over its timed runs.
+type Timing struct {
+	P50, P99 time.Duration
+	Runs     int
+}
+
+// PoolFigures are the query timings of one pool.
+type PoolFigures struct {
+	Name         string // "median" or "largest"
+	PoolID       int64
+	Rows         int64 // counted in the database
+	Status       Timing
+	Day, Year    Timing // 24 hourly buckets; 365 daily buckets
+	DayBuckets   int    // buckets the last answers held
+	YearBuckets  int
+	StatusMetric int // metrics the last status answer held
+}
+
+// Report is one engine's figures.
+type Report struct {
+	Engine string
+	World  World
+	Pools  []PoolFigures
+	// Ingest: deliveries/s of each round, on a fresh database and on the loaded one.
+	EmptyRate, LoadedRate []float64
+	// Retention: the month dropped (or deleted, on SQLite), its rows, and the time the
+	// pruner's run took.
+	MonthName string
+	MonthRows int64
+	MonthDrop time.Duration
+}
+
+// Run loads cfg.Rows readings into a fresh database of engine eng and takes the figures.
+// It needs the package's TestMain to run pgtest.Main when eng is PostgreSQL.
+func Run(tb testing.TB, eng string, cfg Config, logf func(string, ...any)) Report {
+	tb.Helper()
+	ctx := context.Background()
+	var url string
+	switch eng {
+	case "postgres":
+		url = pgtest.NewDatabase(tb)
+	case "sqlite":
+		url = "sqlite:" + tb.TempDir() + "/scale.db"
+	default:
+		tb.Fatalf("engine %q", eng)
+	}
+	s := openStore(tb, url)
+	plan, err := NewPlan(cfg.Rows, cfg.Pools, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w, err := Load(ctx, s, url, plan, logf)
+	if err != nil {
+		tb.Fatalf("load: %v", err)
+	}
+	rep := Report{Engine: eng, World: w}
+	svc := pools.New(s, nil)
+	for _, pick := range []struct {
+		name string
+		idx  int
+	}{{"median", plan.Median()}, {"largest", 0}} {
+		rep.Pools = append(rep.Pools, poolFigures(tb, s, svc, w, pick.name, pick.idx, cfg))
+	}
+	rep.EmptyRate, rep.LoadedRate = ingestRates(tb, eng, s, cfg)
+	rep.MonthName, rep.MonthRows, rep.MonthDrop = dropMonth(tb, s, plan)
+	return rep
+}
+
+func openStore(tb testing.TB, url string) *store.Store {
+	tb.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, url, store.WithCipher(ingesttest.NewCipher()))
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		tb.Fatalf("migrate: %v", err)
+	}
+	return s
+}
+
+// timed runs f warm times untimed, then runs times timed.
+func timed(tb testing.TB, warm, runs int, f func() error) Timing {
+	tb.Helper()
+	for i := 0; i < warm; i++ {
+		if err := f(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	ds := make([]time.Duration, runs)
+	for i := range ds {
+		start := time.Now()
+		if err := f(); err != nil {
+			tb.Fatal(err)
+		}
+		ds[i] = time.Since(start)
+	}
+	return Timing{P50: loadtest.Percentile(ds, 0.50), P99: loadtest.Percentile(ds, 0.99), Runs: runs}
+}
+
+// poolFigures times, through the pools service the HTTP routes call (authorization
+// included), GET …/status and the two summaries of one pool's ph.
+func poolFigures(tb testing.TB, s *store.Store, svc *pools.Service, w World, name string, idx int, cfg Config) PoolFigures {
+	tb.Helper()
+	ctx := context.Background()
+	id := w.PoolIDs[idx]
+	f := PoolFigures{Name: name, PoolID: id}
+	n, err := s.CountReadings(ctx, id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.Rows = n
+	f.Status = timed(tb, 5, cfg.StatusRuns, func() error {
+		st, err := svc.Status(ctx, w.Owner, id, 0)
+		f.StatusMetric = len(st.Metrics)
+		return err
+	})
+	to := w.Plan.End.Add(Interval) // the newest reading included
+	summary := func(bucket string, span time.Duration, n *int) func() error {
+		return func() error {
+			sum, err := svc.Summary(ctx, w.Owner, pools.SummaryQuery{PoolID: id, Metric: Metrics[0].Name, Bucket: bucket, From: to.Add(-span), To: to})
+			*n = len(sum.Buckets)
+			return err
+		}
+	}
+	f.Day = timed(tb, 3, cfg.SummaryRuns, summary("1h", 24*time.Hour, &f.DayBuckets))
+	f.Year = timed(tb, 3, cfg.SummaryRuns, summary("1d", 365*24*time.Hour, &f.YearBuckets))
+	return f
+}
+
+// ingestMetrics are host/bench's ten readings per delivery.
+var ingestMetrics = []string{"ph", "orp", "temperature", "free_chlorine", "total_chlorine",
+	"combined_chlorine", "cyanuric_acid", "total_alkalinity", "calcium_hardness", "salt"}
+
+var ingestDevices = []string{"d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7"}
+
+// ingestRates is host/bench's BenchmarkIngestOnly — ingest.Ingest with its
+// webhook.received audit row, group-committed, from cfg.Senders goroutines: the store
+// side of a delivery — on a fresh database of the same engine and on the loaded one,
+// in alternating rounds so both see the same machine load. A pool of the generic
+// provider's devices is seeded in each.
+func ingestRates(tb testing.TB, eng string, loaded *store.Store, cfg Config) (empty, full []float64) {
+	tb.Helper()
+	var fresh *store.Store
+	if eng == "postgres" {
+		fresh = openStore(tb, pgtest.NewDatabase(tb))
+	} else {
+		fresh = openStore(tb, "sqlite:"+tb.TempDir()+"/empty.db")
+	}
+	type target struct {
+		s   *store.Store
+		ing *ingest.Service
+		seq atomic.Int64
+	}
+	mk := func(s *store.Store) *target {
+		ingesttest.Seed(tb, s, generic.ID, "ingest@example.com", nil, ingestDevices, nil)
+		return &target{s: s, ing: ingest.New(s, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)}
+	}
+	e, l := mk(fresh), mk(loaded)
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	round := func(t *target) float64 {
+		first := t.seq.Load()
+		t.seq.Add(int64(cfg.Deliveries))
+		var next atomic.Int64
+		next.Store(first)
+		var wg sync.WaitGroup
+		var failed atomic.Value
+		start := time.Now()
+		for g := 0; g < cfg.Senders; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					seq := next.Add(1) - 1
+					if seq >= first+int64(cfg.Deliveries) {
+						return
+					}
+					at := base.Add(time.Duration(seq) * time.Millisecond)
+					rs := make([]sdk.Reading, len(ingestMetrics))
+					for i, m := range ingestMetrics {
+						rs[i] = sdk.Reading{ProviderDeviceID: ingestDevices[int(seq)%len(ingestDevices)], Metric: m, Value: 1, RecordedAt: at}
+					}
+					res, err := t.ing.Ingest(context.Background(), ingest.Request{
+						Provider: generic.ID, Readings: rs, ReceivedAt: time.Now(),
+						Audit: func(ingest.Result) store.AuditEvent {
+							return store.AuditEvent{Action: "webhook.received", Actor: "provider:" + generic.ID, Provider: generic.ID}
+						},
+					})
+					if err == nil && res.Accepted != len(rs) {
+						err = fmt.Errorf("delivery %d: %d of %d readings accepted (%v)", seq, res.Accepted, len(rs), res.Dropped)
+					}
+					if err != nil {
+						failed.CompareAndSwap(nil, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		if err, _ := failed.Load().(error); err != nil {
+			tb.Fatalf("ingest: %v", err)
+		}
+		return float64(cfg.Deliveries) / elapsed.Seconds()
+	}
+	for r := 0; r < cfg.Rounds; r++ {
+		empty = append(empty, round(e))
+		full = append(full, round(l))
+	}
+	return empty, full
+}
+
+// dropMonth times the retention pruner expiring the oldest month of readings: its
+// clock is set one day past that month's end with readings kept for a day, so exactly
+// that month goes (a DROP of its partition on PostgreSQL; batches of deletes on SQLite).
+func dropMonth(tb testing.TB, s *store.Store, plan Plan) (string, int64, time.Duration) {
+	tb.Helper()
+	ctx := context.Background()
+	first := plan.Start().UTC()
+	from := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 1, 0)
+	var rows int64
+	if err := s.DB().GetContext(ctx, &rows, s.DB().Rebind(`SELECT COUNT(*) FROM sensor_readings WHERE recorded_at < ?`), to); err != nil {
+		tb.Fatal(err)
+	}
+	p := retention.New(s, retention.Config{Readings: 24 * time.Hour, Now: func() time.Time { return to.Add(24 * time.Hour) }}, nil)
+	start := time.Now()
+	stats, err := p.Run(ctx)
+	elapsed := time.Since(start)
+	if err != nil {
+		tb.Fatalf("retention: %v", err)
+	}
+	var left int64
+	if err := s.DB().GetContext(ctx, &left, s.DB().Rebind(`SELECT COUNT(*) FROM sensor_readings WHERE recorded_at < ?`), to); err != nil {
+		tb.Fatal(err)
+	}
+	if left != 0 || (s.Dialect() == "postgres" && stats.PartitionsDropped == 0) {
+		tb.Fatalf("retention left %d rows of %s (%+v)", left, from.Format("2006-01"), stats)
+	}
+	return from.Format("2006-01"), rows, elapsed
+}
+
+// median of xs (0 when empty).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+// Print writes the report with the targets, PASS or FAIL next to each.
+func (r Report) Print(out io.Writer) {
+	p := r.World.Plan
+	fmt.Fprintf(out, "\n== %s: %d readings (and %d audit rows) across %d pools, %s to %s; loaded in %v\n",
+		r.Engine, p.Rows(), p.Deliveries(), len(p.Pools), p.Start().Format("2006-01-02"), p.End.Format("2006-01-02 15:04 UTC"), r.World.Loaded.Round(time.Second))
+	for _, f := range r.Pools {
+		fmt.Fprintf(out, "%-8s pool %d: %d readings\n", f.Name, f.PoolID, f.Rows)
+		fmt.Fprintf(out, "  status (%d metrics)          p50 %-10s p99 %-10s target p50 ≤ %v: %s\n", f.StatusMetric,
+			ms(f.Status.P50), ms(f.Status.P99), TargetStatusP50, verdict(f.Status.P50 <= TargetStatusP50))
+		fmt.Fprintf(out, "  summary 24 × 1h (%3d buckets) p50 %-10s p99 %s\n", f.DayBuckets, ms(f.Day.P50), ms(f.Day.P99))
+		fmt.Fprintf(out, "  summary 365 × 1d (%3d buckets) p50 %-10s p99 %-10s target p50 ≤ %v: %s\n", f.YearBuckets,
+			ms(f.Year.P50), ms(f.Year.P99), TargetYearP50, verdict(f.Year.P50 <= TargetYearP50))
+	}
+	e, l := median(r.EmptyRate), median(r.LoadedRate)
+	ratio := 0.0
+	if e > 0 {
+		ratio = l / e
+	}
+	fmt.Fprintf(out, "ingest (store side, 10 readings + audit row per delivery): empty %.0f/s, loaded %.0f/s (medians of %d rounds) = %.0f%%  target ≥ %.0f%%: %s\n",
+		e, l, len(r.EmptyRate), 100*ratio, 100*TargetIngestRatio, verdict(ratio >= TargetIngestRatio))
+	how := "dropped"
+	if r.Engine == "sqlite" {
+		how = "deleted"
+	}
+	fmt.Fprintf(out, "retention: month %s (%d readings) %s in %s  target < %v: %s\n",
+		r.MonthName, r.MonthRows, how, ms(r.MonthDrop), TargetMonthDrop, verdict(r.MonthDrop < TargetMonthDrop))
+}
