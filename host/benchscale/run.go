@@ -16,6 +16,7 @@ import (
 	"github.com/poolhost/poolhost/host/internal/pgtest"
 	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/retention"
+	"github.com/poolhost/poolhost/host/rollup"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/plugins/generic"
 	"github.com/poolhost/poolhost/sdk"
@@ -32,6 +33,8 @@ type Config struct {
 	Deliveries, Rounds int
 	// Senders is the ingest benchmark's concurrency (host/bench's BenchmarkIngestOnly: 16).
 	Senders int
+	// End is the newest readings' time; zero is now.
+	End time.Time
 }
 
 // Targets are issue 20's.
@@ -69,9 +72,11 @@ type Report struct {
 	EmptyRate, LoadedRate []float64
 	// Retention: the month dropped (or deleted, on SQLite), its rows, and the time the
 	// pruner's run took.
-	MonthName string
-	MonthRows int64
-	MonthDrop time.Duration
+	// RollupCatchUp is the rollup worker's one run over the whole load.
+	RollupCatchUp time.Duration
+	MonthName     string
+	MonthRows     int64
+	MonthDrop     time.Duration
 }
 
 // Run loads cfg.Rows readings into a fresh database of engine eng and takes the figures.
@@ -89,7 +94,10 @@ func Run(tb testing.TB, eng string, cfg Config, logf func(string, ...any)) Repor
 		tb.Fatalf("engine %q", eng)
 	}
 	s := openStore(tb, url)
-	plan, err := NewPlan(cfg.Rows, cfg.Pools, time.Now())
+	if cfg.End.IsZero() {
+		cfg.End = time.Now()
+	}
+	plan, err := NewPlan(cfg.Rows, cfg.Pools, cfg.End)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -98,6 +106,16 @@ func Run(tb testing.TB, eng string, cfg Config, logf func(string, ...any)) Repor
 		tb.Fatalf("load: %v", err)
 	}
 	rep := Report{Engine: eng, World: w}
+	// The rollup worker catches up with the load before anything is measured, as it
+	// would have kept up while the readings arrived: summaries then read rollups.
+	roll := rollup.New(s, nil)
+	start := time.Now()
+	leader, merged, err := roll.Tick(ctx)
+	if err != nil || !leader || merged != plan.Rows() {
+		tb.Fatalf("rollups: leader %v, %d of %d readings merged, %v", leader, merged, plan.Rows(), err)
+	}
+	rep.RollupCatchUp = time.Since(start)
+	logf("rollups caught up with %d readings in %v", merged, rep.RollupCatchUp.Round(time.Millisecond))
 	svc := pools.New(s, nil)
 	for _, pick := range []struct {
 		name string
@@ -106,6 +124,11 @@ func Run(tb testing.TB, eng string, cfg Config, logf func(string, ...any)) Repor
 		rep.Pools = append(rep.Pools, poolFigures(tb, s, svc, w, pick.name, pick.idx, cfg))
 	}
 	rep.EmptyRate, rep.LoadedRate = ingestRates(tb, eng, s, cfg)
+	// The worker's next run takes in the ingested readings, so the rollups hold every
+	// reading retention is asked to expire.
+	if _, _, err := roll.Tick(ctx); err != nil {
+		tb.Fatalf("rollups: %v", err)
+	}
 	rep.MonthName, rep.MonthRows, rep.MonthDrop = dropMonth(tb, s, plan)
 	return rep
 }
@@ -268,7 +291,9 @@ func dropMonth(tb testing.TB, s *store.Store, plan Plan) (string, int64, time.Du
 	if err := s.DB().GetContext(ctx, &rows, s.DB().Rebind(`SELECT COUNT(*) FROM sensor_readings WHERE recorded_at < ?`), to); err != nil {
 		tb.Fatal(err)
 	}
-	p := retention.New(s, retention.Config{Readings: 24 * time.Hour, Now: func() time.Time { return to.Add(24 * time.Hour) }}, nil)
+	// As the host wires it: no reading the rollups do not hold yet is expired.
+	p := retention.New(s, retention.Config{Readings: 24 * time.Hour, RollupWatermark: s.RollupHorizon,
+		Now: func() time.Time { return to.Add(24 * time.Hour) }}, nil)
 	start := time.Now()
 	stats, err := p.Run(ctx)
 	elapsed := time.Since(start)
@@ -309,6 +334,7 @@ func (r Report) Print(out io.Writer) {
 	p := r.World.Plan
 	fmt.Fprintf(out, "\n== %s: %d readings (and %d audit rows) across %d pools, %s to %s; loaded in %v\n",
 		r.Engine, p.Rows(), p.Deliveries(), len(p.Pools), p.Start().Format("2006-01-02"), p.End.Format("2006-01-02 15:04 UTC"), r.World.Loaded.Round(time.Second))
+	fmt.Fprintf(out, "rollups: the worker's first run over the load took %v\n", r.RollupCatchUp.Round(time.Millisecond))
 	for _, f := range r.Pools {
 		fmt.Fprintf(out, "%-8s pool %d: %d readings\n", f.Name, f.PoolID, f.Rows)
 		fmt.Fprintf(out, "  status (%d metrics)          p50 %-10s p99 %-10s target p50 ≤ %v: %s\n", f.StatusMetric,
