@@ -1,9 +1,10 @@
 // Package activity is what the operators' console shows at a glance: per provider over
 // the last day, how webhook deliveries ended (accepted, queued for retry, dead,
 // rejected) hour by hour, why readings were dropped, how polling goes; and which
-// accounts need someone (credentials rejected, polls failing again and again). It reads
-// the audit trail and poll_state, which every replica writes, so any replica shows the
-// whole fleet. Admins only.
+// accounts need someone (credentials rejected, polls failing again and again); commands
+// that failed or went unknown, and every replica's heartbeat (host/replicas). It reads
+// what every replica writes (the audit trail, poll_state, commands, replicas), so any
+// replica shows the whole fleet. Admins only.
 package activity
 
 import (
@@ -13,6 +14,7 @@ import (
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/replicas"
 	"github.com/poolhost/poolhost/host/store"
 )
 
@@ -23,6 +25,8 @@ type Store interface {
 	PollActivitySince(ctx context.Context, since time.Time) ([]store.PollActivity, error)
 	DeadLettersWaiting(ctx context.Context) ([]store.DeadWaiting, error)
 	AccountsNeedingAttention(ctx context.Context, minErrors, limit int) ([]store.AttentionAccount, error)
+	CommandTrouble(ctx context.Context, since time.Time) ([]store.CommandTroubleCount, error)
+	Replicas(ctx context.Context, since time.Time) ([]store.Replica, error)
 }
 
 // Outcome names, the keys of Hour.Counts and Provider.Totals.
@@ -61,10 +65,23 @@ type Provider struct {
 	DeadWaiting int64
 }
 
-// Overview is every provider's last day.
+// Overview is every provider's last day, the commands in trouble and the replicas.
 type Overview struct {
 	Since     time.Time
 	Providers []Provider
+	// CommandsUnknown are commands whose send was cut short in the window: nobody knows
+	// whether the device got them. CommandsFailed failed or expired unsent.
+	CommandsUnknown, CommandsFailed int64
+	// Replicas are the serve processes seen lately (host/replicas), oldest start first.
+	Replicas []Replica
+}
+
+// Replica is a serve process and how it stands now: ready, degraded, not ready,
+// stopped, or replicas.Gone.
+type Replica struct {
+	store.Replica
+	State   string
+	Trouble bool // replicas.Trouble: not ready, degraded or gone
 }
 
 // Service reads activity.
@@ -150,6 +167,25 @@ func (s *Service) Overview(ctx context.Context, a auth.Actor, providers []string
 		get(w.Provider).DeadWaiting = w.Count
 	}
 	out := Overview{Since: since}
+	trouble, err := s.st.CommandTrouble(ctx, since)
+	if err != nil {
+		return Overview{}, err
+	}
+	for _, c := range trouble {
+		if c.Status == store.CommandUnknown {
+			out.CommandsUnknown += c.Count
+		} else {
+			out.CommandsFailed += c.Count
+		}
+	}
+	rs, err := s.st.Replicas(ctx, now.Add(-replicas.ForgetAfter))
+	if err != nil {
+		return Overview{}, err
+	}
+	for _, r := range rs {
+		state := replicas.State(r, now)
+		out.Replicas = append(out.Replicas, Replica{Replica: r, State: state, Trouble: replicas.Trouble(state)})
+	}
 	for _, id := range order {
 		p := byID[id]
 		sort.SliceStable(p.Dropped, func(i, j int) bool { return p.Dropped[i].Count > p.Dropped[j].Count })

@@ -84,7 +84,10 @@ type Deps struct {
 	Commands Commands
 	// ProviderIDs are the configured providers, for filters and the overview.
 	ProviderIDs func() []string
-	Logger      hclog.Logger
+	// Replica is this serve process's replica id (host/replicas), marked on the
+	// Overview's list of replicas; "" when there is none.
+	Replica string
+	Logger  hclog.Logger
 }
 
 // Config sets the session cookie.

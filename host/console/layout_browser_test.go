@@ -19,6 +19,7 @@ import (
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/console"
+	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/internal/browsertest"
 	"github.com/poolhost/poolhost/host/store"
@@ -44,7 +45,9 @@ func (p pluginStates) States() map[string]connect.PluginState { return p }
 func newLayoutEnv(t *testing.T, providers []string, states pluginStates) (base string, st *store.Store, cookie *http.Cookie) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
+	key, _ := credentials.GenerateKey()
+	kr, _ := credentials.NewKeyring(key)
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"), store.WithCipher(kr)) // accounts for commands
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +201,49 @@ func TestConsoleLayout(t *testing.T) {
 		}
 	})
 
+	t.Run("overview: a failed and an unknown command, a replica gone and one degraded", func(t *testing.T) {
+		br.T = t
+		since := time.Now().Add(-42 * time.Minute).UTC()
+		base, st, cookie := newLayoutEnv(t, []string{"ttn"}, pluginStates{"ttn": {State: "running", Since: since, PID: 4242}})
+		ctx := context.Background()
+		troubledCommands(t, st)
+		gone := time.Now().Add(-7 * time.Minute).UTC()
+		for _, r := range []store.Replica{
+			{ID: "serve-poolhost-a-4242-1a2b3c4d", Hostname: "poolhost-a", Status: store.ReplicaReady},
+			{ID: "serve-" + strings.Repeat("poolhost-b.eu-west-3.compute.internal", 2) + "-977-9f8e7d6c", Hostname: strings.Repeat("poolhost-b.eu-west-3.compute.internal", 2),
+				Status: store.ReplicaReady, LastSeenAt: gone},
+			{ID: "serve-poolhost-c-31-00ff00ff", Hostname: "poolhost-c", Status: store.ReplicaDegraded, Problem: "plugins degraded"},
+		} {
+			r.Version, r.StartedAt = "1.4.0-rc.2+build.20261206", since
+			if err := st.BeatReplica(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		withCookie(br, base, cookie)
+		for _, w := range browsertest.Widths {
+			br.Open(w, base+"/ui/", "#status")
+			if got := br.Text("#commands-unknown"); !strings.HasPrefix(got, "1 command(s) whose outcome is unknown") {
+				t.Errorf("unknown commands: %q", got)
+			}
+			if got := br.Text("#commands-failed"); !strings.HasPrefix(got, "1 command(s) failed or expired") {
+				t.Errorf("failed commands: %q", got)
+			}
+			trouble := browsertest.Get(br, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#status li.replica-trouble")].map(e => e.textContent.replace(/\s+/g, " ").trim())`))
+			if len(trouble) != 2 || !strings.Contains(trouble[0], "gone: not seen since "+gone.Format("2006-01-02 15:04")) || !strings.Contains(trouble[1], "poolhost-c") || !strings.Contains(trouble[1], "degraded: plugins degraded") {
+				t.Errorf("replicas needing attention: %q", trouble)
+			}
+			states := browsertest.Get(br, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#replicas [data-field=state]")].map(e => e.textContent)`))
+			if got := strings.Join(states, " "); got != "ready gone degraded" {
+				t.Errorf("replica states %q", got)
+			}
+			br.Layout("overview-commands-replicas", w, cardsInGrid)
+		}
+		if got := browsertest.Get(br, chromedp.AttributeValue(chromedp.CSS("#commands-failed a"), "href")).Value; got != "/ui/commands?view=failed" {
+			t.Errorf("the failed commands link to %q", got)
+		}
+		br.Clean("overview (commands, replicas)")
+	})
+
 	t.Run("providers with a failed plugin and a long error", func(t *testing.T) {
 		br.T = t
 		since := time.Now().Add(-3 * time.Minute)
@@ -308,4 +354,48 @@ func TestConsoleLayout(t *testing.T) {
 		}
 		br.Clean("failure discard")
 	})
+}
+
+// troubledCommands stores two commands of ttn that need an operator: one failed (the
+// provider refused) and one whose send was cut short (unknown).
+func troubledCommands(t *testing.T, st *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := st.GetUserByEmail(ctx, "ops@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := st.CreatePool(ctx, "home", u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := st.UpsertAccount(ctx, store.NewAccount{UserID: u.ID, Provider: "ttn", ExternalAccountID: "app-1", Credentials: map[string]string{"api_key": "k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := st.UpsertDevices(ctx, a.ID, []store.NewDevice{{ProviderDeviceID: "relay-1"}, {ProviderDeviceID: "relay-2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if _, err := st.LinkDevice(ctx, d.ID, p.ID, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.CreateCommand(ctx, store.NewCommand{PoolID: p.ID, DeviceID: d.ID, AccountID: a.ID, Provider: "ttn",
+			ProviderDeviceID: d.ProviderDeviceID, Command: "pump.set", Params: store.Details{"on": true}, RequestedBy: u.ID,
+			ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A lease of a microsecond has run out by the time the rescue looks.
+	cs, err := st.ClaimCommands(ctx, "test", 2, time.Microsecond, 0)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("claim: %d %v", len(cs), err)
+	}
+	if _, err := st.FinishCommand(ctx, cs[0].ID, cs[0].Lease(), store.CommandOutcome{Status: store.CommandFailed, Reason: "the relay is offline"}); err != nil {
+		t.Fatal(err)
+	}
+	if rescued, err := st.RescueCommands(ctx); err != nil || len(rescued) != 1 {
+		t.Fatalf("rescue: %d %v", len(rescued), err)
+	}
 }

@@ -86,10 +86,15 @@ type overviewView struct {
 	Providers []overviewProvider
 	Outcomes  []string
 	// What is wrong now, first: plugins not running, dead letters, failing polls.
-	Down         []connect.ProviderStatus
-	DeadWaiting  int64
-	PollsFailing int64
-	AllClear     bool
+	Down            []connect.ProviderStatus
+	DeadWaiting     int64
+	PollsFailing    int64
+	CommandsUnknown int64
+	CommandsFailed  int64
+	Replicas        []activity.Replica
+	ReplicasTrouble []activity.Replica
+	Self            string // this replica's id
+	AllClear        bool
 }
 
 type overviewProvider struct {
@@ -107,7 +112,13 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, a auth.Actor)
 	if err != nil {
 		return err
 	}
-	v := overviewView{Since: ov.Since, Outcomes: activity.Outcomes}
+	v := overviewView{Since: ov.Since, Outcomes: activity.Outcomes, CommandsUnknown: ov.CommandsUnknown, CommandsFailed: ov.CommandsFailed,
+		Replicas: ov.Replicas, Self: c.d.Replica}
+	for _, r := range ov.Replicas {
+		if r.Trouble {
+			v.ReplicasTrouble = append(v.ReplicasTrouble, r)
+		}
+	}
 	plugins := map[string]*connect.ProviderStatus{}
 	for i, p := range ps {
 		plugins[p.ID] = &ps[i]
@@ -120,7 +131,8 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, a auth.Actor)
 		v.DeadWaiting += p.DeadWaiting
 		v.PollsFailing += p.Polls.Failing
 	}
-	v.AllClear = len(v.Down) == 0 && v.DeadWaiting == 0 && v.PollsFailing == 0
+	v.AllClear = len(v.Down) == 0 && v.DeadWaiting == 0 && v.PollsFailing == 0 &&
+		v.CommandsUnknown == 0 && v.CommandsFailed == 0 && len(v.ReplicasTrouble) == 0
 	c.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", Actor: a, Data: v, Refresh: refreshTo("/ui/")})
 	return nil
 }

@@ -61,6 +61,7 @@ var funcs = template.FuncMap{
 	"json":    jsonText,
 	"details": detailList,
 	"parts":   breakParts,
+	"cls":     func(s string) string { return strings.ReplaceAll(s, " ", "-") }, // "not ready" as one class name
 }
 
 // breakParts splits an action or an email after each '.', '@' and '_', for the

@@ -24,7 +24,27 @@ func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
 // degraded check (an enabled provider failed) keeps the host ready — 200, status
 // "degraded" — so a load balancer keeps it while on-call sees what is wrong.
 func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	status, checks := h.readiness(r.Context(), true)
+	code := http.StatusOK
+	if status == "not ready" {
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+	}
+	body := map[string]any{"status": status, "checks": checks}
+	if h.deps.ProviderStates != nil {
+		body["providers"] = h.deps.ProviderStates()
+	}
+	WriteJSON(w, code, body)
+}
+
+// Readiness is what /readyz answers, for the replica's heartbeat (host/replicas):
+// "ready", "degraded" or "not ready", and each check's "ok", "degraded" or "failing".
+func (h *Handler) Readiness(ctx context.Context) (status string, checks map[string]string) {
+	return h.readiness(ctx, false) // the probe logs failed checks; a heartbeat every few seconds would repeat them
+}
+
+func (h *Handler) readiness(ctx context.Context, logFailed bool) (string, map[string]string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	checks := map[string]string{}
 	ok, degraded := true, false
@@ -41,21 +61,17 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 			ok = false
 			checks[c.Name] = "failing"
 		}
-		h.log.Warn("readiness check failed", "request_id", auth.RequestID(r.Context()), "check", c.Name, "error", err)
+		if logFailed {
+			h.log.Warn("readiness check failed", "request_id", auth.RequestID(ctx), "check", c.Name, "error", err)
+		}
 	}
-	status, code := "ready", http.StatusOK
 	switch {
 	case !ok:
-		status, code = "not ready", http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "5")
+		return "not ready", checks
 	case degraded:
-		status = "degraded"
+		return "degraded", checks
 	}
-	body := map[string]any{"status": status, "checks": checks}
-	if h.deps.ProviderStates != nil {
-		body["providers"] = h.deps.ProviderStates()
-	}
-	WriteJSON(w, code, body)
+	return "ready", checks
 }
 
 func (h *Handler) metricsHandler() http.Handler { return MetricsHandler(h.deps.Registry) }

@@ -441,3 +441,23 @@ func (q queries) BindEquipment(ctx context.Context, poolID, equipmentID, deviceI
 	}
 	return b, nil
 }
+
+// CommandTroubleCount is how many of a provider's commands ended in one troubled
+// status (unknown, failed, expired).
+type CommandTroubleCount struct {
+	Provider string        `db:"provider"`
+	Status   CommandStatus `db:"status"`
+	Count    int64         `db:"n"`
+}
+
+// CommandTrouble counts the commands that became unknown, failed or expired at or
+// after since, by provider and status: the Overview's "commands unknown or failed".
+func (q queries) CommandTrouble(ctx context.Context, since time.Time) ([]CommandTroubleCount, error) {
+	var out []CommandTroubleCount
+	if err := q.sel(ctx, &out, `SELECT provider, status, COUNT(*) AS n FROM commands
+		WHERE status IN ('unknown', 'failed', 'expired') AND updated_at >= ?
+		GROUP BY provider, status ORDER BY provider, status`, ts(since)); err != nil {
+		return nil, fmt.Errorf("command trouble: %w", err)
+	}
+	return out, nil
+}

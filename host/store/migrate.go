@@ -18,7 +18,7 @@ var Tables = []string{
 	"integration_accounts", "integration_oauth_states", "integration_devices",
 	"device_pool_links", "sensor_readings", "integration_ingestion_failures",
 	"poll_state", "audit_events", "webhook_deliveries", "console_sessions", "schema_compat",
-	"test_sessions", "test_results", "audit_hourly", "audit_rollup", "maintenance_leaders",
+	"test_sessions", "test_results", "audit_hourly", "audit_rollup", "maintenance_leaders", "replicas",
 }
 
 // MigrationResult is one applied migration.

@@ -66,7 +66,7 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 	}, extra...)
 	ui := console.New(console.Deps{
 		Sessions: userSvc, Providers: s.connect, Failures: failures.New(st), Activity: activity.New(st),
-		ProviderIDs: s.providerIDs, Logger: s.log, Clients: api, Commands: s.commands.svc,
+		ProviderIDs: s.providerIDs, Logger: s.log, Clients: api, Commands: s.commands.svc, Replica: s.replicaID,
 	}, console.Config{PublicURL: s.config().PublicURL})
 	s.api = api
 	mux := http.NewServeMux()

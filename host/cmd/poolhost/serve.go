@@ -25,7 +25,9 @@ import (
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/httpapi"
+	"github.com/poolhost/poolhost/host/internal/worker"
 	"github.com/poolhost/poolhost/host/pluginmgr"
+	"github.com/poolhost/poolhost/host/replicas"
 	"github.com/poolhost/poolhost/host/store"
 )
 
@@ -91,10 +93,13 @@ type server struct {
 	http     *http.Server
 	// metricsHTTP serves /metrics alone on metrics_listen, when set.
 	metricsHTTP *http.Server
+	// heartbeat records this replica's readiness for every replica's console.
+	heartbeat *replicas.Heartbeat
+	replicaID string
 }
 
 func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*server, error) {
-	s := &server{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	s := &server{cfg: cfg, log: log, metrics: prometheus.NewRegistry(), replicaID: worker.OwnerID("serve")}
 	s.current.Store(cfg)
 	s.metrics.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}),
 		buildinfo.Read().Collector())
@@ -140,6 +145,8 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 	if cfg.MetricsListen != "" {
 		s.metricsHTTP = httpapi.NewServer(cfg.MetricsListen, metricsOnly(s.metrics), cfg.HTTP, log)
 	}
+	hostname, _ := os.Hostname()
+	s.heartbeat = replicas.New(st, s.replicaID, hostname, buildinfo.Read().Version, time.Now(), s.api.Readiness, log)
 	return s, nil
 }
 
@@ -178,6 +185,7 @@ func (s *server) run(ctx context.Context) error {
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- s.http.Serve(ln) }()
+	go s.heartbeat.Run(ctx)
 	if metricsLn != nil {
 		go func() { serveErr <- fmt.Errorf("metrics: %w", s.metricsHTTP.Serve(metricsLn)) }()
 		s.log.Info("serving /metrics apart from the API", "metrics_listen", metricsLn.Addr().String())
@@ -299,6 +307,11 @@ func (s *server) shutdown() {
 	}
 	s.ingest.stop()
 	s.commands.stop()
+	// Shown as stopped, not gone, in the other replicas' consoles; with its own
+	// deadline, as the HTTP shutdown may have used up ctx's.
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = s.heartbeat.Stop(hctx)
+	hcancel()
 	if err := s.plugins.Close(); err != nil {
 		s.log.Warn("close plugins", "error", err)
 	}

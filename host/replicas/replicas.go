@@ -1,0 +1,142 @@
+// Package replicas keeps every serve process's heartbeat in the database — when it
+// started, when it was last seen, how ready it was then — so the console of any
+// replica shows the readiness of all of them, and a replica that stopped reporting
+// (crashed, frozen, cut off from the database) as gone.
+package replicas
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/poolhost/poolhost/host/store"
+)
+
+// Timing of the heartbeat. A replica not seen for StaleAfter (three missed beats) is
+// gone; rows last seen ForgetAfter ago are deleted, so a replaced replica is shown
+// gone for a while and then no more.
+const (
+	Interval    = 10 * time.Second
+	StaleAfter  = 3 * Interval
+	ForgetAfter = time.Hour
+)
+
+// Gone is the state shown for a replica not seen for StaleAfter that did not say it
+// stopped.
+const Gone = "gone"
+
+// State is how a replica stands at now: its last reported status, or Gone.
+func State(r store.Replica, now time.Time) string {
+	if r.Status != store.ReplicaStopped && now.Sub(r.LastSeenAt) > StaleAfter {
+		return Gone
+	}
+	return r.Status
+}
+
+// Trouble reports whether a replica in state needs an operator: not ready, degraded
+// or gone. Ready and cleanly stopped ones do not.
+func Trouble(state string) bool { return state != store.ReplicaReady && state != store.ReplicaStopped }
+
+// Store is what the heartbeat writes: *store.Store.
+type Store interface {
+	BeatReplica(ctx context.Context, r store.Replica) error
+	ForgetReplicas(ctx context.Context, before time.Time) (int64, error)
+}
+
+// ReadyFunc is the replica's readiness as /readyz answers it: "ready", "degraded" or
+// "not ready", and each check's result ("ok", "degraded", "failing") by name.
+type ReadyFunc func(ctx context.Context) (status string, checks map[string]string)
+
+// Heartbeat writes one replica's row.
+type Heartbeat struct {
+	st    Store
+	self  store.Replica
+	ready ReadyFunc
+	log   hclog.Logger
+
+	mu      sync.Mutex // held through each write: a beat never lands after Stop's row
+	failed  bool       // the last beat failed: log the next success
+	stopped bool
+}
+
+// New returns the heartbeat of the replica id (unique per process), started now.
+func New(st Store, id, hostname, version string, started time.Time, ready ReadyFunc, log hclog.Logger) *Heartbeat {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Heartbeat{st: st, ready: ready, log: log.Named("replicas"),
+		self: store.Replica{ID: id, Hostname: hostname, Version: version, StartedAt: started}}
+}
+
+// ID is the replica's id.
+func (h *Heartbeat) ID() string { return h.self.ID }
+
+// Beat asks the replica's readiness and records it.
+func (h *Heartbeat) Beat(ctx context.Context) error {
+	status, checks := h.ready(ctx)
+	r := h.self
+	r.Status, r.Problem = status, problem(checks)
+	return h.write(ctx, r)
+}
+
+// Stop records that the replica stopped cleanly: shown as stopped, not gone.
+func (h *Heartbeat) Stop(ctx context.Context) error {
+	r := h.self
+	r.Status = store.ReplicaStopped
+	return h.write(ctx, r)
+}
+
+func (h *Heartbeat) write(ctx context.Context, r store.Replica) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
+		return nil
+	}
+	h.stopped = r.Status == store.ReplicaStopped
+	err := h.st.BeatReplica(ctx, r)
+	// Said once per outage, not every beat: a database down is logged elsewhere too.
+	switch {
+	case err != nil && !h.failed:
+		h.log.Warn("replica heartbeat not recorded: other replicas' consoles will show this one gone", "replica", r.ID, "error", err)
+	case err == nil && h.failed:
+		h.log.Info("replica heartbeat recorded again", "replica", r.ID)
+	}
+	h.failed = err != nil
+	return err
+}
+
+// Run beats at once and then every Interval until ctx ends, forgetting replicas
+// not seen for ForgetAfter as it goes.
+func (h *Heartbeat) Run(ctx context.Context) {
+	t := time.NewTicker(Interval)
+	defer t.Stop()
+	for {
+		if err := h.Beat(ctx); err == nil {
+			if _, err := h.st.ForgetReplicas(ctx, time.Now().Add(-ForgetAfter)); err != nil && ctx.Err() == nil {
+				h.log.Warn("forget old replicas", "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// problem names the checks that are not ok, e.g. "plugins degraded, database failing".
+func problem(checks map[string]string) string {
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(checks)) {
+		if v := checks[name]; v != "ok" {
+			parts = append(parts, fmt.Sprintf("%s %s", name, v))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
