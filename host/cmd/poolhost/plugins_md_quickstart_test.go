@@ -109,12 +109,17 @@ func TestPLUGINSmdQuickStart(t *testing.T) {
 		t.Fatalf("plugins check: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	lines := strings.Split(asShown(stdout, c), "\n")
-	shown, _, _ := docSample(t, doc, "$ bin/poolhost plugins check --config examples/dev-acme.hcl")
+	shown, start, end := docSample(t, doc, "$ bin/poolhost plugins check --config examples/dev-acme.hcl")
 	// Exactly as printed (trailing blanks aside): the columns are as wide as the other
 	// providers' rows make them.
 	got := []string{strings.TrimRight(lines[0], " "), strings.TrimRight(tableRow(strings.Join(lines, "\n"), "acme"), " "), "…"}
-	if strings.Join(shown, "\n") != strings.Join(got, "\n") {
-		t.Errorf("PLUGINS.md's plugins check sample is stale:\n--- PLUGINS.md\n%s\n--- plugins check prints (other providers elided)\n%s", strings.Join(shown, "\n"), strings.Join(got, "\n"))
+	if *updateDocs {
+		doc = doc[:start] + strings.Join(got, "\n") + "\n" + doc[end:]
+		if err := os.WriteFile(pluginsMD, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else if strings.Join(shown, "\n") != strings.Join(got, "\n") {
+		t.Errorf("PLUGINS.md's plugins check sample is stale (go test -run TestPLUGINSmdQuickStart -update-docs):\n--- PLUGINS.md\n%s\n--- plugins check prints (other providers elided)\n%s", strings.Join(shown, "\n"), strings.Join(got, "\n"))
 	}
 
 	// The two mistakes shown: a misspelled secret, and an inline one.

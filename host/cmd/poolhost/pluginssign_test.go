@@ -207,6 +207,14 @@ provider "generic" {
 		}
 		refused(t, bcfg, "does not match its poolhost-plugin.json: data/notes.txt has sha256 ", "--provider", "generic", tampered)
 
+		// The same bundle signed by a key the host does not trust.
+		untrusted := filepath.Join(dir, "untrusted-bundle")
+		if err := os.CopyFS(untrusted, os.DirFS(src)); err != nil {
+			t.Fatal(err)
+		}
+		run(0, "plugins", "sign", "--key", filepath.Join(dir, "mallory.key"), untrusted)
+		refused(t, bcfg, "poolhost-plugin.sig refused (untrusted_key): signed by ed25519:", "--provider", "generic", untrusted)
+
 		out, _ := run(0, "plugins", "install", "--config", bcfg, "--provider", "generic", src)
 		if !strings.Contains(out, "installed "+target+" (sha256 "+pin+", signed by "+trusted+")") {
 			t.Errorf("install said %q", out)
