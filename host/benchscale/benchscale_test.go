@@ -45,7 +45,7 @@ func TestScale(t *testing.T) {
 		t.Skip("make bench-scale runs this (" + scaleEnv + "=1)")
 	}
 	pools := int(envInt(t, "POOLHOST_BENCH_POOLS", benchscale.DefaultPools))
-	cfg := benchscale.Config{Pools: pools, StatusRuns: 500, SummaryRuns: 100, Deliveries: 3000, Rounds: 3, Senders: 16}
+	cfg := benchscale.Config{Pools: pools, StatusRuns: 200, SummaryRuns: 50, Deliveries: 3000, Rounds: 3, Senders: 16}
 	runs := []struct {
 		engine string
 		rows   int64

@@ -334,7 +334,8 @@ func (r Report) Print(out io.Writer) {
 	p := r.World.Plan
 	fmt.Fprintf(out, "\n== %s: %d readings (and %d audit rows) across %d pools, %s to %s; loaded in %v\n",
 		r.Engine, p.Rows(), p.Deliveries(), len(p.Pools), p.Start().Format("2006-01-02"), p.End.Format("2006-01-02 15:04 UTC"), r.World.Loaded.Round(time.Second))
-	fmt.Fprintf(out, "rollups: the worker's first run over the load took %v\n", r.RollupCatchUp.Round(time.Millisecond))
+	fmt.Fprintf(out, "rollups: the worker's first run over the load took %v (%.0f readings/s)\n",
+		r.RollupCatchUp.Round(time.Millisecond), float64(p.Rows())/r.RollupCatchUp.Seconds())
 	for _, f := range r.Pools {
 		fmt.Fprintf(out, "%-8s pool %d: %d readings\n", f.Name, f.PoolID, f.Rows)
 		fmt.Fprintf(out, "  status (%d metrics)          p50 %-10s p99 %-10s target p50 ≤ %v: %s\n", f.StatusMetric,
