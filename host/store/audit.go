@@ -111,6 +111,24 @@ const (
 // whose WHERE clause carries the index's condition, so keep them identical.
 const peopleActors = `(actor LIKE 'user:%' OR actor IN ('system:cli', 'system:signal'))`
 
+// auditListSQL is ListAudit's statement for a By.
+func auditListSQL(by string) (string, error) {
+	var cond string
+	switch by {
+	case AuditByAnyone:
+	case AuditByPeople:
+		cond = ` AND ` + peopleActors
+	case AuditBySystem:
+		cond = ` AND NOT ` + peopleActors
+	default:
+		return "", fmt.Errorf("list audit: %w: by must be %q, %q or empty", ErrInvalid, AuditByPeople, AuditBySystem)
+	}
+	return `SELECT ` + auditColumns + ` FROM audit_events
+		WHERE (? = '' OR action = ? OR action LIKE ? ESCAPE '\') AND (? = '' OR provider = ?) AND (? = '' OR actor = ?)` + cond + `
+		  AND (CAST(? AS BIGINT) IS NULL OR at >= ?) AND (? = 0 OR id < ?)
+		ORDER BY id DESC LIMIT ?`, nil
+}
+
 // AuditFilter selects audit events, newest first.
 type AuditFilter struct {
 	Action   string    // "" for any; an action, or a category ("ingestion": every ingestion.*)
@@ -137,21 +155,12 @@ func (q queries) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, er
 	// An action is matched exactly, or as a category: "ingestion" finds every
 	// "ingestion.*" action.
 	category := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Action) + ".%"
-	var by string
-	switch f.By {
-	case AuditByAnyone:
-	case AuditByPeople:
-		by = ` AND ` + peopleActors
-	case AuditBySystem:
-		by = ` AND NOT ` + peopleActors
-	default:
-		return nil, fmt.Errorf("list audit: %w: by must be %q, %q or empty", ErrInvalid, AuditByPeople, AuditBySystem)
+	query, err := auditListSQL(f.By)
+	if err != nil {
+		return nil, err
 	}
 	var es []AuditEvent
-	err := q.sel(ctx, &es, `SELECT `+auditColumns+` FROM audit_events
-		WHERE (? = '' OR action = ? OR action LIKE ? ESCAPE '\') AND (? = '' OR provider = ?) AND (? = '' OR actor = ?)`+by+`
-		  AND (CAST(? AS BIGINT) IS NULL OR at >= ?) AND (? = 0 OR id < ?)
-		ORDER BY id DESC LIMIT ?`,
+	err = q.sel(ctx, &es, query,
 		f.Action, f.Action, category, f.Provider, f.Provider, f.Actor, f.Actor, isSet(since), since, f.BeforeID, f.BeforeID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -79,4 +81,41 @@ func SetRollupSettleWait(d time.Duration) (restore func()) {
 	old := settleWait
 	settleWait = d
 	return func() { settleWait = old }
+}
+
+// ExplainAuditList is the query plan of ListAudit's statement for by (no other filter,
+// first page), as the engine's EXPLAIN prints it. On PostgreSQL sequential scans are
+// off for it: an empty test table would be scanned whole whatever its indexes.
+func (s *Store) ExplainAuditList(ctx context.Context, by string) (string, error) {
+	query, err := auditListSQL(by)
+	if err != nil {
+		return "", err
+	}
+	args := []any{"", "", ".%", "", "", "", "", nil, nil, 0, 0, 50}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	explain := "EXPLAIN QUERY PLAN "
+	if s.d == dialectPostgres {
+		explain = "EXPLAIN "
+		if _, err := tx.ExecContext(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+			return "", err
+		}
+	}
+	rows, err := tx.QueryxContext(ctx, tx.Rebind(explain+query), args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		cols, err := rows.SliceScan()
+		if err != nil {
+			return "", err
+		}
+		plan = append(plan, fmt.Sprint(cols[len(cols)-1]))
+	}
+	return strings.Join(plan, "\n"), rows.Err()
 }
