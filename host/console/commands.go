@@ -40,12 +40,24 @@ func (c *Console) commandList(w http.ResponseWriter, r *http.Request, a auth.Act
 	if err != nil {
 		return err
 	}
+	// Who requested each command, by email.
+	var ids []int64
+	for _, cmd := range list {
+		if cmd.RequestedBy != 0 && !slices.Contains(ids, cmd.RequestedBy) {
+			ids = append(ids, cmd.RequestedBy)
+		}
+	}
+	emails, err := c.d.Sessions.Emails(r.Context(), a, ids)
+	if err != nil {
+		return err
+	}
 	c.render(w, r, http.StatusOK, "commands", view{Title: "Commands", Nav: "commands", Actor: a,
 		Data: struct {
 			View      string
 			Provider  string
 			Providers []string
 			Commands  []commands.Command
-		}{tab, provider, c.providerChoices(provider), list}})
+			Emails    map[int64]string
+		}{tab, provider, c.providerChoices(provider), list, emails}})
 	return nil
 }

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,7 +12,8 @@ import (
 	"github.com/poolhost/poolhost/host/store"
 )
 
-// TestCommandsPage: operators see recent commands, and the unknown ones on their own tab.
+// TestCommandsPage: operators see recent commands, who requested them by email, and the
+// unknown ones on their own tab.
 func TestCommandsPage(t *testing.T) {
 	e := newEnv(t, "http://x")
 	ctx := context.Background()
@@ -27,7 +29,7 @@ func TestCommandsPage(t *testing.T) {
 	ds, _ := e.st.UpsertDevices(ctx, a.ID, []store.NewDevice{{ProviderDeviceID: "relay-9"}})
 	mk := func() store.Command {
 		c, _, err := e.st.CreateCommand(ctx, store.NewCommand{PoolID: p.ID, DeviceID: ds[0].ID, AccountID: a.ID, Provider: "acme",
-			ProviderDeviceID: "relay-9", Command: "pump.set", Params: store.Details{"on": true}, ExpiresAt: time.Now().Add(time.Hour)})
+			ProviderDeviceID: "relay-9", Command: "pump.set", Params: store.Details{"on": true}, RequestedBy: u.ID, ExpiresAt: time.Now().Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,6 +60,9 @@ func TestCommandsPage(t *testing.T) {
 	code, body := page("")
 	if code != 200 || !strings.Contains(body, "command-"+lost.PublicID) || !strings.Contains(body, "command-"+queued.PublicID) {
 		t.Fatalf("recent: %d\n%s", code, body)
+	}
+	if want := fmt.Sprintf(`data-field="requested-by" title="user:%d">owner@example.com<`, u.ID); !strings.Contains(body, want) {
+		t.Errorf("who requested a command is not shown by email: want %s in\n%s", want, body)
 	}
 	code, body = page("?view=unknown")
 	if code != 200 || !strings.Contains(body, "command-"+lost.PublicID) || strings.Contains(body, "command-"+queued.PublicID) {

@@ -38,6 +38,7 @@ type Sessions interface {
 	ConsoleActor(ctx context.Context, value string) (auth.Actor, error)
 	CloseConsoleSession(ctx context.Context, a auth.Actor, value string) error
 	Audit(ctx context.Context, a auth.Actor, q audit.Query) (audit.Page, error)
+	Emails(ctx context.Context, a auth.Actor, ids []int64) (map[int64]string, error)
 }
 
 // Providers reports and reloads plugins: *connect.Service.

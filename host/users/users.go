@@ -244,6 +244,15 @@ func (s *Service) Audit(ctx context.Context, a auth.Actor, q audit.Query) (audit
 	return page, nil
 }
 
+// Emails returns the emails of the users among ids that exist, by id: the console
+// shows people by email (who requested a command). Admins only.
+func (s *Service) Emails(ctx context.Context, a auth.Actor, ids []int64) (map[int64]string, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	return s.st.UserEmails(ctx, ids)
+}
+
 // CheckEmail accepts one bare address as net/mail reads it (RFC 5322): no display name,
 // no comment, no list, and nothing net/mail would rewrite (a quoted local part such as
 // "<x>"@example.com comes back unquoted, so it is refused rather than stored as
