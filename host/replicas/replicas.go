@@ -100,6 +100,9 @@ func (h *Heartbeat) write(ctx context.Context, r store.Replica) error {
 	}
 	h.stopped = r.Status == store.ReplicaStopped
 	err := h.st.BeatReplica(ctx, r)
+	if err != nil && ctx.Err() != nil {
+		return err // shutting down: Stop writes the last row
+	}
 	// Said once per outage, not every beat: a database down is logged elsewhere too.
 	switch {
 	case err != nil && !h.failed:
