@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -235,9 +234,9 @@ func (d dialect) insertReadingsSQL(rs []Reading) (string, []any) {
 		(device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload, qualifier) `
 	const conflict = ` ON CONFLICT (device_id, metric, recorded_at) DO NOTHING`
 	if d == dialectPostgres {
-		return cols + `SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea), NULLIF(ql, '')
+		return cols + `SELECT d, p, m, v, u, ` + microsSQL("rec") + `, ` + microsSQL("rcv") + `, q, NULLIF(raw, ''::bytea), NULLIF(ql, '')
 			FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]),
-			            CAST(? AS TEXT[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TEXT[]),
+			            CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]),
 			            CAST(? AS BYTEA[]), CAST(? AS TEXT[])) AS r(d, p, m, v, u, rec, rcv, q, raw, ql)` + conflict,
 			readingArrays(rs)
 	}
@@ -289,23 +288,35 @@ func postgresDSN(raw string) (string, error) {
 
 // readingArrays is rs as the ten column arrays PostgreSQL's unnest INSERTs take, in
 // sensor_readings' column order (device, pool, metric, value, unit, recorded, received,
-// quality, raw payload).
+// quality, raw payload, qualifier).
+//
+// The two times go as microseconds since the Unix epoch (their precision on both
+// engines: ts), which the statements turn back into timestamps exactly (microsSQL).
+// Formatting them as RFC 3339 text cost two allocations per reading, 20 of a 10-reading
+// delivery's (host/bench), and the server parsed the text back.
 func readingArrays(rs []Reading) []any {
 	n := len(rs)
 	var (
 		device, pool      = make(pq.Int64Array, n), make(pq.Int64Array, n)
 		metric, unit      = make(pq.StringArray, n), make(pq.StringArray, n)
 		quality, qual     = make(pq.StringArray, n), make(pq.StringArray, n)
-		recorded, receive = make(pq.StringArray, n), make(pq.StringArray, n)
+		recorded, receive = make(pq.Int64Array, n), make(pq.Int64Array, n)
 		value             = make(pq.Float64Array, n)
 		raw               = make(pq.ByteaArray, n)
 	)
 	for i, r := range rs {
 		device[i], pool[i], metric[i], value[i], unit[i] = r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit
-		recorded[i], receive[i] = r.RecordedAt.Format(time.RFC3339Nano), r.ReceivedAt.Format(time.RFC3339Nano)
+		recorded[i], receive[i] = r.RecordedAt.UnixMicro(), r.ReceivedAt.UnixMicro()
 		quality[i], raw[i], qual[i] = r.Quality, r.RawPayload, r.Qualifier
 	}
 	return []any{device, pool, metric, value, unit, recorded, receive, quality, raw, qual}
+}
+
+// microsSQL is the PostgreSQL timestamp of expr, a count of microseconds since the Unix
+// epoch (BIGINT). Exact: the count converts to a double without loss below 2^53 µs
+// (year 2255), and interval multiplication rounds to a whole microsecond.
+func microsSQL(expr string) string {
+	return `(TIMESTAMPTZ 'epoch' + ` + expr + ` * INTERVAL '1 microsecond')`
 }
 
 // inList is "column IN (…)" for a list of text values: the SQL after the column and its
