@@ -187,18 +187,26 @@ func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
 			}
 		}
 	}
-	devices := make(map[string][]store.Device, len(ids))
+	// Devices by provider, then by provider device id, so that each request is resolved
+	// against its own devices only: against the whole batch's, resolve's work and
+	// allocations grew with the batch (17 allocations per delivery at 30 deliveries a
+	// batch, host/bench).
+	devices := make(map[string]map[string][]store.Device, len(ids))
 	for prov, list := range ids {
 		ds, err := s.store.LookupDevices(ctx, store.DeviceLookup{Provider: prov, ProviderDeviceIDs: list})
 		if err != nil {
 			return fmt.Errorf("resolve devices: %w", err)
 		}
-		devices[prov] = ds
+		byID := make(map[string][]store.Device, len(list))
+		for _, d := range ds {
+			byID[d.ProviderDeviceID] = append(byID[d.ProviderDeviceID], d)
+		}
+		devices[prov] = byID
 	}
 
 	writes := make([]store.DeliveryWrite, len(batch))
 	for i, c := range batch {
-		c.p.build(devices[c.p.req.Provider])
+		c.p.build(ownDevices(devices[c.p.req.Provider], c.p.ids))
 		writes[i].Readings = c.p.rows
 		if e, ok := c.p.audit(); ok {
 			writes[i].Audit = &e
@@ -212,4 +220,16 @@ func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
 		c.p.res.Accepted, c.p.res.Duplicates = accepted[i], len(c.p.rows)-accepted[i]
 	}
 	return nil
+}
+
+// ownDevices is the devices of byID that ids name, in lookup order for each id.
+func ownDevices(byID map[string][]store.Device, ids []string) []store.Device {
+	if len(ids) == 1 {
+		return byID[ids[0]] // the common case, no copy: resolve only reads it
+	}
+	var out []store.Device
+	for _, id := range ids {
+		out = append(out, byID[id]...)
+	}
+	return out
 }

@@ -483,9 +483,9 @@ func resolve(devices []store.Device, accountID int64, providerAccount string) ma
 			continue
 		}
 		var linked, inactive []store.Device
-		owners := map[string]bool{}
+		ambiguous := false // verified for more than one provider account
 		for _, d := range a.verified {
-			owners[d.AccountExternalID] = true
+			ambiguous = ambiguous || d.AccountExternalID != a.verified[0].AccountExternalID
 			switch {
 			case d.PoolID == 0:
 			case d.LinkActive:
@@ -499,7 +499,7 @@ func resolve(devices []store.Device, accountID int64, providerAccount string) ma
 			out[id] = target{reason: DropUnknownDevice}
 		case len(a.verified) == 0:
 			out[id] = target{reason: DropUnverifiedDevice}
-		case len(owners) > 1:
+		case ambiguous:
 			out[id] = target{reason: DropAmbiguousDevice}
 		case len(linked) == 0:
 			out[id] = target{reason: DropUnlinkedDevice, inactive: inactive}
