@@ -44,7 +44,7 @@ func webhookHandler(svc *webhook.Service, h *Handler) HandlerFunc {
 			}
 			accountID = id
 		}
-		body, err := io.ReadAll(r.Body)
+		body, err := readBody(r)
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
@@ -85,4 +85,18 @@ func webhookHandler(svc *webhook.Service, h *Handler) HandlerFunc {
 		WriteJSON(w, out.HTTPStatus(), map[string]string{"status": out.Status})
 		return nil
 	}
+}
+
+// readBody reads a request's whole body. A declared length (limitBody refused one over
+// the limit) is read into one buffer of that size: io.ReadAll grows its buffer from 512
+// bytes, 4 allocations and about twice the bytes for host/bench's 1.2 KB delivery.
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(r.Body)
 }
