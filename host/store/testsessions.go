@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // TestSession is a water test: a set of results taken together, by hand (strips,
@@ -191,7 +193,7 @@ func (q queries) LatestMeasurements(ctx context.Context, poolID int64, metrics [
 	}
 	query, args := q.latestSQL(poolID, metrics)
 	var out []Latest
-	if err := q.sel(ctx, &out, query, args...); err != nil {
+	if err := q.selPrepared(ctx, &out, query, args...); err != nil {
 		return nil, fmt.Errorf("latest measurements: %w", err)
 	}
 	for i := range out {
@@ -200,18 +202,30 @@ func (q queries) LatestMeasurements(ctx context.Context, poolID int64, metrics [
 	return out, nil
 }
 
-// latestSQL is LatestMeasurements' query. On PostgreSQL's month partitions each branch
-// is a merge of one backward probe per partition, on the partitions' copy of the same
-// index: no partition is scanned, however many months it holds (TestStatusProbesPartitions).
+// latestSQL is LatestMeasurements' query. On PostgreSQL it is one statement whatever
+// the metrics (an array), prepared once per connection: over month partitions, planning
+// a branch per metric and source costs more than running it (16 metrics over 34
+// partitions: 274 ms to plan as a UNION ALL, under load, against 10 ms as one LATERAL
+// join). Each metric's probe is then a merge of one backward index probe per partition,
+// on the partitions' copy of the same index: no partition is scanned, however many
+// months it holds (TestStatusProbesPartitions). SQLite, without arrays, gets a UNION ALL
+// of the same probes.
 func (q queries) latestSQL(poolID int64, metrics []string) (string, []any) {
+	sensor := `SELECT metric, '` + SourceSensor + `' AS source, value, unit, quality, COALESCE(qualifier, '') AS qualifier, ` + q.d.epochMicroSQL("recorded_at") + ` AS at_us, id AS ref_id
+		FROM sensor_readings WHERE pool_id = ? AND metric = {metric} ORDER BY recorded_at DESC, id DESC LIMIT 1`
+	test := `SELECT metric, '` + SourceTestSession + `' AS source, value, unit, quality, COALESCE(qualifier, '') AS qualifier, ` + q.d.epochMicroSQL("taken_at") + ` AS at_us, session_id AS ref_id
+		FROM test_results WHERE pool_id = ? AND metric = {metric} ORDER BY taken_at DESC, session_id DESC LIMIT 1`
+	if q.d == dialectPostgres {
+		return `SELECT l.metric, l.source, l.value, l.unit, l.quality, l.qualifier, l.at_us, l.ref_id
+			FROM unnest(CAST(? AS TEXT[])) AS m (metric) CROSS JOIN LATERAL ((` + strings.ReplaceAll(sensor, "{metric}", "m.metric") + `)
+				UNION ALL (` + strings.ReplaceAll(test, "{metric}", "m.metric") + `)) AS l`, []any{pq.StringArray(metrics), poolID, poolID}
+	}
 	var parts []string
 	var args []any
 	for _, m := range metrics {
 		parts = append(parts,
-			`SELECT * FROM (SELECT metric, '`+SourceSensor+`' AS source, value, unit, quality, COALESCE(qualifier, '') AS qualifier, `+q.d.epochMicroSQL("recorded_at")+` AS at_us, id AS ref_id
-				FROM sensor_readings WHERE pool_id = ? AND metric = ? ORDER BY recorded_at DESC, id DESC LIMIT 1) AS s`,
-			`SELECT * FROM (SELECT metric, '`+SourceTestSession+`' AS source, value, unit, quality, COALESCE(qualifier, '') AS qualifier, `+q.d.epochMicroSQL("taken_at")+` AS at_us, session_id AS ref_id
-				FROM test_results WHERE pool_id = ? AND metric = ? ORDER BY taken_at DESC, session_id DESC LIMIT 1) AS t`)
+			`SELECT * FROM (`+strings.ReplaceAll(sensor, "{metric}", "?")+`) AS s`,
+			`SELECT * FROM (`+strings.ReplaceAll(test, "{metric}", "?")+`) AS t`)
 		args = append(args, poolID, m, poolID, m)
 	}
 	return strings.Join(parts, " UNION ALL "), args
