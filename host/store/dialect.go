@@ -197,6 +197,25 @@ func (d dialect) droppedByHourSQL(actions, where string) string {
 		GROUP BY provider, hour, r.key`
 }
 
+// aboveWatermarkSQL is sensor_readings as a summary reads its open edge: the readings
+// with ids in (watermark, maxID], a few when the rollup worker keeps up. Left to
+// themselves both planners take the (pool_id, metric, recorded_at) index and filter a
+// year of one pool's rows by id (23 ms on PostgreSQL for 35,000 rows); read by the id
+// range first, it is the readings since the last run. SQLite: NOT INDEXED leaves it the
+// rowid range. PostgreSQL: OFFSET 0 keeps the pool's conditions out of the subquery, so
+// it scans the primary key's id range. Far behind (the worker stopped), the pool's
+// index is the better way again.
+func (d dialect) aboveWatermarkSQL(watermark, maxID int64) string {
+	if maxID-watermark > 50000 {
+		return `sensor_readings`
+	}
+	ids := `id > ` + strconv.FormatInt(watermark, 10) + ` AND id <= ` + strconv.FormatInt(maxID, 10)
+	if d == dialectSQLite {
+		return `(SELECT * FROM sensor_readings NOT INDEXED WHERE ` + ids + `) AS sensor_readings`
+	}
+	return `(SELECT * FROM sensor_readings WHERE ` + ids + ` OFFSET 0) AS sensor_readings`
+}
+
 // forUpdateSQL locks the rows a SELECT reads until the transaction ends (PostgreSQL;
 // SQLite's write transaction is alone anyway).
 func (d dialect) forUpdateSQL() string {

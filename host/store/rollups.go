@@ -9,9 +9,10 @@ import (
 	"github.com/lib/pq"
 )
 
-// Rollups: hourly aggregates of sensor readings per pool, metric, device and hour, in
-// reading_rollups, so a summary of a year reads 8,760 rows per device instead of every
-// reading.
+// Rollups: hourly and daily aggregates of sensor readings per pool, metric, device and
+// hour (reading_rollups) or day (reading_rollups_daily), so a summary of a year of days
+// reads 365 rows per device instead of every reading; the hourly ones serve hourly
+// summaries and the partial days at a range's edges.
 //
 // The hour is the pool's local clock hour (localHour), not the UTC hour. Every zone's
 // days start on one of its local hours, so daily buckets come out of hourly rollups
@@ -85,10 +86,17 @@ func one(value float64, us int64, src int, ref int64, exact bool) agg {
 }
 
 type rollupKey struct {
+	daily        bool // reading_rollups_daily, else reading_rollups
 	pool, device int64
 	metric       string
 	start        int64
 }
+
+// Rollup tables: hours, and days (local midnight to local midnight) for long summaries.
+const (
+	hourlyRollups = "reading_rollups"
+	dailyRollups  = "reading_rollups_daily"
+)
 
 type rollupAgg struct {
 	agg
@@ -115,14 +123,21 @@ func (q queries) rawReadingsSQL(where string) string {
 
 func addReadings(into map[rollupKey]*rollupAgg, rs []rawReading) {
 	for _, r := range rs {
-		start, end := localHour(floorDiv(r.AtUS, 1e6), zoneOrUTC(r.Zone))
-		k := rollupKey{pool: r.PoolID, device: r.DeviceID, metric: r.Metric, start: start}
-		a := into[k]
-		if a == nil {
-			a = &rollupAgg{end: end}
-			into[k] = a
+		loc, sec := zoneOrUTC(r.Zone), floorDiv(r.AtUS, 1e6)
+		for _, daily := range []bool{false, true} {
+			bucket := localHour
+			if daily {
+				bucket = localDay
+			}
+			start, end := bucket(sec, loc)
+			k := rollupKey{daily: daily, pool: r.PoolID, device: r.DeviceID, metric: r.Metric, start: start}
+			a := into[k]
+			if a == nil {
+				a = &rollupAgg{end: end}
+				into[k] = a
+			}
+			a.add(one(r.Value, r.AtUS, 0, r.ID, r.Exact))
 		}
-		a.add(one(r.Value, r.AtUS, 0, r.ID, r.Exact))
 	}
 }
 
@@ -130,8 +145,6 @@ func addReadings(into map[rollupKey]*rollupAgg, rs []rawReading) {
 // there has the new readings merged into its figures (the SET expressions all read the
 // row as it was).
 func (q queries) mergeRollups(ctx context.Context, aggs map[rollupKey]*rollupAgg) error {
-	const cols = 13
-	const batch = 500 // 13 parameters a row: far below both engines' limits
 	const upsert = ` ON CONFLICT (pool_id, metric, bucket_start, device_id) DO UPDATE SET
 		bucket_end = CASE WHEN excluded.bucket_end > reading_rollups.bucket_end THEN excluded.bucket_end ELSE reading_rollups.bucket_end END,
 		min_value = CASE WHEN excluded.n = 0 THEN reading_rollups.min_value WHEN reading_rollups.n = 0 OR excluded.min_value < reading_rollups.min_value THEN excluded.min_value ELSE reading_rollups.min_value END,
@@ -142,15 +155,31 @@ func (q queries) mergeRollups(ctx context.Context, aggs map[rollupKey]*rollupAgg
 		last_id = CASE WHEN excluded.n > 0 AND (reading_rollups.n = 0 OR excluded.last_us > reading_rollups.last_us OR (excluded.last_us = reading_rollups.last_us AND excluded.last_id > reading_rollups.last_id)) THEN excluded.last_id ELSE reading_rollups.last_id END,
 		n = reading_rollups.n + excluded.n,
 		bounded = reading_rollups.bounded + excluded.bounded`
-	keys := make([]rollupKey, 0, len(aggs))
+	byTable := map[string][]rollupKey{}
 	for k := range aggs {
-		keys = append(keys, k)
+		t := hourlyRollups
+		if k.daily {
+			t = dailyRollups
+		}
+		byTable[t] = append(byTable[t], k)
 	}
+	for _, table := range []string{hourlyRollups, dailyRollups} {
+		if err := q.mergeRollupsInto(ctx, table, byTable[table], aggs, upsert); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (q queries) mergeRollupsInto(ctx context.Context, table string, keys []rollupKey, aggs map[rollupKey]*rollupAgg, upsert string) error {
+	const cols = 13
+	const batch = 500 // 13 parameters a row: far below both engines' limits
+	upsert = strings.ReplaceAll(upsert, hourlyRollups+".", table+".")
 	for len(keys) > 0 {
 		part := keys[:min(batch, len(keys))]
 		keys = keys[len(part):]
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO reading_rollups (pool_id, metric, bucket_start, device_id, bucket_end, n, bounded,
+		sb.WriteString(`INSERT INTO ` + table + ` (pool_id, metric, bucket_start, device_id, bucket_end, n, bounded,
 			min_value, max_value, sum_value, last_value, last_us, last_id) VALUES `)
 		args := make([]any, 0, len(part)*cols)
 		for i, k := range part {
@@ -301,8 +330,10 @@ func (q queries) rebuildPoolRollups(ctx context.Context, poolID int64, watermark
 	if len(oldest) == 0 {
 		return nil // nothing to recompute from: the rollups are all there is
 	}
-	if _, err := q.exec(ctx, `DELETE FROM reading_rollups WHERE pool_id = ? AND bucket_end > ?`, poolID, floorDiv(oldest[0], 1e6)); err != nil {
-		return err
+	for _, table := range []string{hourlyRollups, dailyRollups} {
+		if _, err := q.exec(ctx, `DELETE FROM `+table+` WHERE pool_id = ? AND bucket_end > ?`, poolID, floorDiv(oldest[0], 1e6)); err != nil {
+			return err
+		}
 	}
 	aggs := map[rollupKey]*rollupAgg{}
 	var after int64

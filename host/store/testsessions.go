@@ -304,28 +304,8 @@ func (q queries) SummarizeMeasurements(ctx context.Context, sq SummaryQuery) ([]
 	if sq.Raw || he <= hs {
 		hs, he = toSec+1, toSec+1 // no rollup hour: every row is read raw
 	}
-	exact := `CASE WHEN qualifier IS NULL THEN 1 ELSE 0 END`
-	bound := `CASE WHEN qualifier IS NULL THEN 0 ELSE 1 END`
-	rawSensor := `SELECT 1 AS src, 0 AS bs, ` + exact + ` AS n, ` + bound + ` AS bounded, value AS min_value, value AS max_value, value AS sum_value,
-			value AS last_value, ` + q.d.epochMicroSQL("recorded_at") + ` AS last_us, id AS ref FROM sensor_readings
-			WHERE pool_id = ? AND metric = ? AND recorded_at >= ? AND recorded_at < ?`
-	rawTests := `SELECT 2, 0, ` + exact + `, ` + bound + `, value, value, value, value, ` + q.d.epochMicroSQL("taken_at") + `, session_id FROM test_results
-			WHERE pool_id = ? AND metric = ? AND taken_at >= ? AND taken_at < ?`
-	var query string
-	var args []any
-	if sq.Raw {
-		query = rawSensor + ` UNION ALL ` + rawTests
-		args = []any{sq.PoolID, sq.Metric, from, to, sq.PoolID, sq.Metric, from, to}
-	} else {
-		query = rawSensor + ` AND (id > (SELECT watermark FROM rollup_state WHERE name = '` + rollupState + `') OR recorded_at < ? OR recorded_at >= ?)
-			UNION ALL ` + rawTests + `
-			UNION ALL SELECT 0, bucket_start, n, bounded, min_value, max_value, sum_value, last_value, last_us, last_id FROM reading_rollups
-			WHERE pool_id = ? AND metric = ? AND bucket_start >= ? AND bucket_end <= ?`
-		args = []any{sq.PoolID, sq.Metric, from, to, time.Unix(hs, 0).UTC(), time.Unix(he, 0).UTC(),
-			sq.PoolID, sq.Metric, from, to, sq.PoolID, sq.Metric, hs, he}
-	}
-	var rows []summaryRow
-	if err := q.sel(ctx, &rows, query, args...); err != nil {
+	rows, err := q.summaryRows(ctx, sq, loc, from, to, hs, he)
+	if err != nil {
 		return nil, fmt.Errorf("summarize: %w", err)
 	}
 	bucketOf := localHour
@@ -367,4 +347,115 @@ func (q queries) SummarizeMeasurements(ctx context.Context, sq SummaryQuery) ([]
 	}
 	slices.SortFunc(out, func(a, b Bucket) int { return cmp.Compare(a.Epoch, b.Epoch) })
 	return out, nil
+}
+
+// summaryRows reads what a summary needs in one statement (one snapshot): the rollup
+// hours in [hs, he) (for daily buckets, the rollup days inside it and the hours of the
+// partial days at its edges), the raw readings of the partial hours [from, hs) and [he, to),
+// those of [hs, he) above the watermark, and the test results of [from, to); with
+// sq.Raw, every reading and test result of [from, to).
+//
+// The watermark is read first and given as a literal, so the open edge is an index
+// range on id (a few rows) rather than a filter over every reading of the range: the
+// statement also returns the watermark as its snapshot saw it, and a run of the rollup
+// worker in between (the rollups would then hold readings the edge reads too) is
+// detected and the statement read again.
+func (q queries) summaryRows(ctx context.Context, sq SummaryQuery, loc *time.Location, from, to time.Time, hs, he int64) ([]summaryRow, error) {
+	exact := `CASE WHEN qualifier IS NULL THEN 1 ELSE 0 END`
+	bound := `CASE WHEN qualifier IS NULL THEN 0 ELSE 1 END`
+	sensor := func(table, cond string) string {
+		return `SELECT 1 AS src, 0 AS bs, ` + exact + ` AS n, ` + bound + ` AS bounded, value AS min_value, value AS max_value,
+			value AS sum_value, value AS last_value, ` + q.d.epochMicroSQL("recorded_at") + ` AS last_us, id AS ref FROM ` + table + `
+			WHERE pool_id = ? AND metric = ? AND recorded_at >= ? AND recorded_at < ?` + cond
+	}
+	tests := `SELECT 2, 0, ` + exact + `, ` + bound + `, value, value, value, value, ` + q.d.epochMicroSQL("taken_at") + `, session_id FROM test_results
+		WHERE pool_id = ? AND metric = ? AND taken_at >= ? AND taken_at < ?`
+	rollups := func(table string) string {
+		return `SELECT 0, bucket_start, n, bounded, min_value, max_value, sum_value, last_value, last_us, last_id FROM ` + table + `
+			WHERE pool_id = ? AND metric = ? AND bucket_start >= ? AND bucket_start < ? AND bucket_end <= ?`
+	}
+	if sq.Raw {
+		return q.scanSummary(ctx, sensor("sensor_readings", "")+` UNION ALL `+tests, sq.PoolID, sq.Metric, from, to, sq.PoolID, sq.Metric, from, to)
+	}
+	hsT, heT := time.Unix(hs, 0).UTC(), time.Unix(he, 0).UTC()
+	if hsT.After(to) {
+		hsT = to
+	}
+	if heT.After(to) {
+		heT = to
+	}
+	// [ds, de): the whole local days inside [hs, he), from the daily rollups; the hours
+	// of [hs, ds) and [de, he) from the hourly ones.
+	ds, de := he, he
+	if sq.Bucket == 24*time.Hour {
+		start, end := localDay(hs, loc)
+		ds = hs
+		if start != hs {
+			ds = end
+		}
+		de, _ = localDay(he, loc)
+		if de <= ds {
+			ds, de = he, he
+		}
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		var mark struct {
+			Watermark int64 `db:"watermark"`
+			MaxID     int64 `db:"max_id"`
+		}
+		if err := q.get(ctx, &mark, `SELECT watermark, (SELECT COALESCE(MAX(id), 0) FROM sensor_readings) AS max_id
+			FROM rollup_state WHERE name = ?`, rollupState); err != nil {
+			return nil, err
+		}
+		query := sensor("sensor_readings", "") + ` UNION ALL ` + sensor("sensor_readings", "") + `
+			UNION ALL ` + sensor(q.d.aboveWatermarkSQL(mark.Watermark, mark.MaxID), ` AND id > ?`) + `
+			UNION ALL ` + tests + `
+			UNION ALL ` + rollups(hourlyRollups) + ` UNION ALL ` + rollups(hourlyRollups) + ` UNION ALL ` + rollups(dailyRollups) + `
+			UNION ALL SELECT 3, watermark, 0, 0, 0, 0, 0, 0, 0, 0 FROM rollup_state WHERE name = ?`
+		rows, err := q.scanSummary(ctx, query,
+			sq.PoolID, sq.Metric, from, hsT,
+			sq.PoolID, sq.Metric, heT, to,
+			sq.PoolID, sq.Metric, hsT, heT, mark.Watermark,
+			sq.PoolID, sq.Metric, from, to,
+			sq.PoolID, sq.Metric, hs, ds, ds,
+			sq.PoolID, sq.Metric, de, he, he,
+			sq.PoolID, sq.Metric, ds, de, de,
+			rollupState)
+		if err != nil {
+			return nil, err
+		}
+		consistent, out := false, rows[:0]
+		for _, r := range rows {
+			if r.Src == 3 {
+				consistent = r.Start == mark.Watermark
+				continue
+			}
+			out = append(out, r)
+		}
+		if consistent {
+			return out, nil
+		}
+	}
+	// The rollups kept moving under this summary: raw rows alone are always right.
+	sq.Raw = true
+	return q.summaryRows(ctx, sq, loc, from, to, hs, he)
+}
+
+// scanSummary scans summaryRows by position: a year of rollup hours is thousands of
+// rows, and sqlx's per-row reflection cost more than the query.
+func (q queries) scanSummary(ctx context.Context, query string, args ...any) ([]summaryRow, error) {
+	rs, err := q.q.QueryContext(ctx, q.q.Rebind(query), args...)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer rs.Close()
+	var out []summaryRow
+	for rs.Next() {
+		var r summaryRow
+		if err := rs.Scan(&r.Src, &r.Start, &r.N, &r.Bounded, &r.Min, &r.Max, &r.Sum, &r.Last, &r.LastUS, &r.Ref); err != nil {
+			return nil, mapError(err)
+		}
+		out = append(out, r)
+	}
+	return out, mapError(rs.Err())
 }
