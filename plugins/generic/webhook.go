@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/poolhost/poolhost/sdk"
@@ -74,10 +75,18 @@ var webhookIDKey = http.CanonicalHeaderKey(signature.HeaderWebhookID)
 // for an operator to look at instead of retrying.
 func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
 	res := sdk.WebhookResult{DeliveryID: req.Headers.Get(webhookIDKey)}
-	reports, err := decodeReports(req.Body)
+	pooled := reportsPool.Get().(*[]Report)
+	defer reportsPool.Put(pooled)
+	reports, err := decodeReports(req.Body, pooled)
 	if err != nil {
 		return res, err
 	}
+	n := 0
+	for _, rep := range reports {
+		n += len(rep.Readings)
+	}
+	// Sized once: appending grew it 5 times for 10 readings.
+	res.Readings = make([]sdk.Reading, 0, n)
 	for i, rep := range reports {
 		if strings.TrimSpace(rep.DeviceID) == "" {
 			return res, sdk.Permanent("report %d: device_id is required", i)
@@ -123,21 +132,39 @@ func (in ReportTestSession) toTestSession(deviceID string) (sdk.TestSession, err
 	return s, nil
 }
 
-// decodeReports accepts a single report object or an array of them.
-func decodeReports(body []byte) ([]Report, error) {
+// reportsPool holds *[]Report that decodeReports decodes into and Webhook gives back
+// once it has copied what it needs: a report whose Readings slice kept its capacity is
+// decoded without growing it reading by reading (with the result sized once, 10 of the
+// generic plugin's allocations per 10-reading delivery, BenchmarkIngestWebhook).
+var reportsPool = sync.Pool{New: func() any { return new([]Report) }}
+
+// decodeReports accepts a single report object or an array of them, decoded into
+// *into's storage (which keeps any capacity it grows).
+func decodeReports(body []byte, into *[]Report) ([]Report, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, sdk.Permanent("empty body")
 	}
-	var reports []Report
+	// encoding/json decodes only the fields a payload has into the elements a slice's
+	// capacity gives back: clear what an earlier delivery left in them.
+	reports := (*into)[:cap(*into)]
+	for i := range reports {
+		rs := reports[i].Readings[:cap(reports[i].Readings)]
+		clear(rs)
+		reports[i] = Report{Readings: rs[:0]}
+	}
+	reports = reports[:0]
 	var err error
 	if body[0] == '[' {
 		err = json.Unmarshal(body, &reports)
 	} else {
-		var one Report
-		err = json.Unmarshal(body, &one)
-		reports = []Report{one}
+		if cap(reports) == 0 {
+			reports = make([]Report, 0, 1)
+		}
+		reports = reports[:1]
+		err = json.Unmarshal(body, &reports[0])
 	}
+	*into = reports
 	if err != nil {
 		return nil, sdk.Permanent("malformed payload: %v", err)
 	}
