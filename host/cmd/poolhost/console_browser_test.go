@@ -254,6 +254,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		if got := br.Text("#provider-generic .t-dead"); got != "2" {
 			t.Errorf("generic dead deliveries in 24h: %q, want 2", got)
 		}
+		// The host's own heartbeat: the one replica, marked as the one answering.
+		rows := browsertest.Get(br.Browser, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#replicas tbody tr")].map(r => r.textContent.replace(/\s+/g, " ").trim())`))
+		if len(rows) != 1 || !strings.Contains(rows[0], "(this one)") || !strings.Contains(rows[0], "serve-") {
+			t.Errorf("replicas on the overview: %q, want this host's", rows)
+		}
 		br.Clean("overview")
 		br.screenshot("04-overview")
 	})
