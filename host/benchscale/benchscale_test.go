@@ -45,7 +45,12 @@ func TestScale(t *testing.T) {
 		t.Skip("make bench-scale runs this (" + scaleEnv + "=1)")
 	}
 	pools := int(envInt(t, "POOLHOST_BENCH_POOLS", benchscale.DefaultPools))
-	cfg := benchscale.Config{Pools: pools, StatusRuns: 200, SummaryRuns: 50, Deliveries: 3000, Rounds: 3, Senders: 16}
+	cfg := benchscale.Config{Pools: pools, Rounds: 3, Senders: 16,
+		StatusRuns:  int(envInt(t, "POOLHOST_BENCH_STATUS_RUNS", 200)),
+		SummaryRuns: int(envInt(t, "POOLHOST_BENCH_SUMMARY_RUNS", 50)),
+		Deliveries:  int(envInt(t, "POOLHOST_BENCH_DELIVERIES", 3000)),
+		NoRollups:   os.Getenv("POOLHOST_BENCH_ROLLUPS") == "0",
+	}
 	runs := []struct {
 		engine string
 		rows   int64

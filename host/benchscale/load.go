@@ -372,8 +372,11 @@ func eachDay(p Plan, logf func(string, ...any), f func(kmin, kmax int64) error) 
 		}
 		if time.Since(last) > 30*time.Second {
 			last = time.Now()
-			done := float64(total-kmin) / float64(total)
-			logf("loading: history %.0f%% written after %v", 100*done, time.Since(started).Round(time.Second))
+			var written int64 // the readings of slots kmin and older
+			for _, pp := range p.Pools {
+				written += int64(pp.Devices*len(Metrics)) * max(pp.Slots-kmin, 0)
+			}
+			logf("loading: %d of %d readings written after %v", written, p.Rows(), time.Since(started).Round(time.Second))
 		}
 	}
 	return nil

@@ -35,6 +35,10 @@ type Config struct {
 	Senders int
 	// End is the newest readings' time; zero is now.
 	End time.Time
+	// NoRollups skips the rollup worker: summaries then read raw rows, and retention
+	// runs as without rollups. For sizes whose catch-up would take longer than the
+	// time at hand (make bench-scale POOLHOST_BENCH_ROLLUPS=0).
+	NoRollups bool
 }
 
 // Targets are issue 20's.
@@ -109,13 +113,15 @@ func Run(tb testing.TB, eng string, cfg Config, logf func(string, ...any)) Repor
 	// The rollup worker catches up with the load before anything is measured, as it
 	// would have kept up while the readings arrived: summaries then read rollups.
 	roll := rollup.New(s, nil)
-	start := time.Now()
-	leader, merged, err := roll.Tick(ctx)
-	if err != nil || !leader || merged != plan.Rows() {
-		tb.Fatalf("rollups: leader %v, %d of %d readings merged, %v", leader, merged, plan.Rows(), err)
+	if !cfg.NoRollups {
+		start := time.Now()
+		leader, merged, err := roll.Tick(ctx)
+		if err != nil || !leader || merged != plan.Rows() {
+			tb.Fatalf("rollups: leader %v, %d of %d readings merged, %v", leader, merged, plan.Rows(), err)
+		}
+		rep.RollupCatchUp = time.Since(start)
+		logf("rollups caught up with %d readings in %v", merged, rep.RollupCatchUp.Round(time.Millisecond))
 	}
-	rep.RollupCatchUp = time.Since(start)
-	logf("rollups caught up with %d readings in %v", merged, rep.RollupCatchUp.Round(time.Millisecond))
 	svc := pools.New(s, nil)
 	for _, pick := range []struct {
 		name string
@@ -126,10 +132,12 @@ func Run(tb testing.TB, eng string, cfg Config, logf func(string, ...any)) Repor
 	rep.EmptyRate, rep.LoadedRate = ingestRates(tb, eng, s, cfg)
 	// The worker's next run takes in the ingested readings, so the rollups hold every
 	// reading retention is asked to expire.
-	if _, _, err := roll.Tick(ctx); err != nil {
-		tb.Fatalf("rollups: %v", err)
+	if !cfg.NoRollups {
+		if _, _, err := roll.Tick(ctx); err != nil {
+			tb.Fatalf("rollups: %v", err)
+		}
 	}
-	rep.MonthName, rep.MonthRows, rep.MonthDrop = dropMonth(tb, s, plan)
+	rep.MonthName, rep.MonthRows, rep.MonthDrop = dropMonth(tb, s, plan, !cfg.NoRollups)
 	return rep
 }
 
@@ -281,7 +289,7 @@ func ingestRates(tb testing.TB, eng string, loaded *store.Store, cfg Config) (em
 // dropMonth times the retention pruner expiring the oldest month of readings: its
 // clock is set one day past that month's end with readings kept for a day, so exactly
 // that month goes (a DROP of its partition on PostgreSQL; batches of deletes on SQLite).
-func dropMonth(tb testing.TB, s *store.Store, plan Plan) (string, int64, time.Duration) {
+func dropMonth(tb testing.TB, s *store.Store, plan Plan, rollups bool) (string, int64, time.Duration) {
 	tb.Helper()
 	ctx := context.Background()
 	first := plan.Start().UTC()
@@ -292,8 +300,11 @@ func dropMonth(tb testing.TB, s *store.Store, plan Plan) (string, int64, time.Du
 		tb.Fatal(err)
 	}
 	// As the host wires it: no reading the rollups do not hold yet is expired.
-	p := retention.New(s, retention.Config{Readings: 24 * time.Hour, RollupWatermark: s.RollupHorizon,
-		Now: func() time.Time { return to.Add(24 * time.Hour) }}, nil)
+	cfg := retention.Config{Readings: 24 * time.Hour, Now: func() time.Time { return to.Add(24 * time.Hour) }}
+	if rollups {
+		cfg.RollupWatermark = s.RollupHorizon
+	}
+	p := retention.New(s, cfg, nil)
 	start := time.Now()
 	stats, err := p.Run(ctx)
 	elapsed := time.Since(start)
@@ -334,8 +345,12 @@ func (r Report) Print(out io.Writer) {
 	p := r.World.Plan
 	fmt.Fprintf(out, "\n== %s: %d readings (and %d audit rows) across %d pools, %s to %s; loaded in %v\n",
 		r.Engine, p.Rows(), p.Deliveries(), len(p.Pools), p.Start().Format("2006-01-02"), p.End.Format("2006-01-02 15:04 UTC"), r.World.Loaded.Round(time.Second))
-	fmt.Fprintf(out, "rollups: the worker's first run over the load took %v (%.0f readings/s)\n",
-		r.RollupCatchUp.Round(time.Millisecond), float64(p.Rows())/r.RollupCatchUp.Seconds())
+	if r.RollupCatchUp > 0 {
+		fmt.Fprintf(out, "rollups: the worker's first run over the load took %v (%.0f readings/s)\n",
+			r.RollupCatchUp.Round(time.Millisecond), float64(p.Rows())/r.RollupCatchUp.Seconds())
+	} else {
+		fmt.Fprintf(out, "rollups: skipped (POOLHOST_BENCH_ROLLUPS=0): the summaries read raw rows\n")
+	}
 	for _, f := range r.Pools {
 		fmt.Fprintf(out, "%-8s pool %d: %d readings\n", f.Name, f.PoolID, f.Rows)
 		fmt.Fprintf(out, "  status (%d metrics)          p50 %-10s p99 %-10s target p50 ≤ %v: %s\n", f.StatusMetric,
