@@ -307,3 +307,31 @@ func TestPoolTimeZoneRefused(t *testing.T) {
 		}
 	})
 }
+
+// A reading inserted after the newest rolled-up readings were deleted (retention on
+// SQLite, which reuses the highest rowid) is still rolled up: its id is above the
+// watermark.
+func TestRollupAfterNewestDeleted(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "reuse@x.io")
+		hour := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+		ins := func(v float64, at time.Time) {
+			if _, err := e.s.InsertReadings(ctx, []store.Reading{{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "ph", Value: v, RecordedAt: at}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ins(7, hour.Add(10*time.Minute))
+		ins(6, hour.Add(-48*time.Hour)) // the newest id, recorded two days before
+		advance(t, e)
+		if _, err := e.s.DB().Exec(e.s.DB().Rebind(`DELETE FROM sensor_readings WHERE recorded_at < ?`), hour.Add(-24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		ins(8, hour.Add(20*time.Minute))
+		advance(t, e)
+		q := store.SummaryQuery{PoolID: f.pool.ID, Metric: "ph", Bucket: time.Hour, From: hour, To: hour.Add(time.Hour)}
+		if bs := sameAsRaw(t, e, q); len(bs) != 1 || bs[0].Count != 2 || bs[0].Max != 8 {
+			t.Fatalf("summary = %+v, want both readings of the hour", bs)
+		}
+	})
+}
