@@ -159,3 +159,54 @@ func TestReplicaReadsWhilePrimaryStopped(t *testing.T) {
 	}
 	t.Logf("primary stopped: readings %d (200), webhook %d, readyz %s", len(page.Readings), http.StatusServiceUnavailable, body)
 }
+
+// TestReplayAcrossServeReplicas: a delivery sent once to each of two `poolhost serve`
+// replicas, then again to each at the same time, is stored once: one webhook.received
+// row, its readings once, every answer a 200 whose accepted and duplicates together
+// count the readings, and exactly one answer saying they were accepted.
+func TestReplayAcrossServeReplicas(t *testing.T) {
+	r := newReplicaSetup(t)
+	hosts := []*serveProc{r.serve(t, "a"), r.serve(t, "b")}
+	d := r.signed(t, 1)
+	accepted := 0
+	check := func(i int, code int, body []byte) {
+		var v struct{ Accepted, Duplicates int }
+		if code != http.StatusOK || json.Unmarshal(body, &v) != nil || v.Accepted+v.Duplicates != readingsPerDelivery {
+			t.Errorf("copy %d: %d %s", i, code, body)
+		}
+		accepted += v.Accepted
+	}
+	for i, h := range hosts {
+		code, _, body := h.post(t, d)
+		check(i, code, body)
+	}
+	d2 := r.signed(t, 2)
+	type answer struct {
+		code int
+		body []byte
+	}
+	answers := make(chan answer, 2*len(hosts))
+	for range 2 {
+		for _, h := range hosts {
+			go func() {
+				code, _, body := h.post(t, d2)
+				answers <- answer{code, body}
+			}()
+		}
+	}
+	for i := range 2 * len(hosts) {
+		a := <-answers
+		check(len(hosts)+i, a.code, a.body)
+	}
+	if accepted != 2*readingsPerDelivery {
+		t.Errorf("answers accepted %d readings in all, want %d (each delivery's once)", accepted, 2*readingsPerDelivery)
+	}
+	st := readStored(t, r.store, r.payloads)
+	for _, seq := range []int64{1, 2} {
+		if n := len(st.commits[seq]); n != 1 || st.rows[seq] != readingsPerDelivery {
+			t.Errorf("delivery %d: %d webhook.received rows and %d readings, want 1 and %d", seq, n, st.rows[seq], readingsPerDelivery)
+		}
+	}
+	t.Logf("two replicas, %d copies of 2 deliveries: webhook.received rows %d and %d, readings %d and %d",
+		2+2*len(hosts), len(st.commits[1]), len(st.commits[2]), st.rows[1], st.rows[2])
+}

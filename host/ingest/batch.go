@@ -208,6 +208,7 @@ func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
 	for i, c := range batch {
 		c.p.build(ownDevices(devices[c.p.req.Provider], c.p.ids))
 		writes[i].Readings = c.p.rows
+		writes[i].Once = c.p.onceKey()
 		if e, ok := c.p.audit(); ok {
 			writes[i].Audit = &e
 		}
@@ -217,6 +218,10 @@ func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
 		return err
 	}
 	for i, c := range batch {
+		if accepted[i] == store.Replayed {
+			c.p.replayed()
+			continue
+		}
 		c.p.res.Accepted, c.p.res.Duplicates = accepted[i], len(c.p.rows)-accepted[i]
 	}
 	return nil

@@ -54,6 +54,12 @@ type Request struct {
 	// provider also redelivered — hits the unique key and inserts nothing new. It is
 	// scoped by Provider and AccountID, as the webhook URL was.
 	DeliveryID string
+	// Once makes DeliveryID a webhook's replay key: the delivery is recorded with its
+	// rows (store.DeliveryWrite.Once), and when a copy was recorded before — stored or
+	// kept, by this host or another replica — nothing is written, not even the audit
+	// row, and Result.Replay is set. The retry worker, re-running a kept delivery,
+	// leaves it unset.
+	Once bool
 	// Finish, when set, runs inside the transaction that inserts the readings, after
 	// them: the caller's audit row, or the retry worker's compare-and-set that resolves
 	// the failure it leased. Its error rolls the readings back, so a delivery is either
@@ -96,6 +102,10 @@ type Result struct {
 	// pool; who lost access where is for the operators' audit (see pending.audit). Not
 	// sent back.
 	InactiveLinks []InactiveLink `json:"-"`
+	// Replay: the request was a copy of a delivery recorded before (Request.Once) and
+	// wrote nothing. Its counts are what storing it again would have said: every
+	// reading that would have been written is a duplicate.
+	Replay bool `json:"-"`
 }
 
 // InactiveLink is a device whose pool link was refused at delivery, and how much of the
@@ -319,6 +329,25 @@ func (p *pending) stamp(ctx context.Context, tx *store.Tx) error {
 	return nil
 }
 
+// onceKey is p's replay key (Request.Once), nil when it has none.
+func (p *pending) onceKey() *store.DeliveryKey {
+	if !p.req.Once || p.req.DeliveryID == "" {
+		return nil
+	}
+	return &store.DeliveryKey{Provider: p.req.Provider, AccountID: p.req.AccountID, DeliveryID: p.req.DeliveryID}
+}
+
+// replayed sets p's result for a copy of a delivery recorded before: nothing was
+// written, and everything that would have been is a duplicate.
+func (p *pending) replayed() {
+	p.res.Replay = true
+	p.res.Accepted, p.res.Duplicates = 0, len(p.rows)
+	if ts := p.res.TestSessions; ts != nil {
+		ts.Duplicates += ts.Accepted + len(p.sessionRows)
+		ts.Accepted = 0
+	}
+}
+
 // audit is p's audit event: its caller's, when it asked for one, else one of its own
 // when a link that no longer holds refused some of it. The refusal is recorded in the
 // transaction that stores the rest, whatever path the request came by.
@@ -368,7 +397,17 @@ func (s *Service) ingestOne(ctx context.Context, p *pending) error {
 		return nil
 	}
 	return s.store.InTx(ctx, func(tx *store.Tx) error {
-		p.res.Accepted, p.res.Duplicates = 0, 0
+		p.res.Accepted, p.res.Duplicates, p.res.Replay = 0, 0, false
+		if k := p.onceKey(); k != nil {
+			first, err := tx.ClaimDelivery(ctx, *k, p.receivedAt)
+			if err != nil {
+				return err
+			}
+			if !first {
+				p.replayed()
+				return nil
+			}
+		}
 		if err := p.stamp(ctx, tx); err != nil {
 			return err
 		}

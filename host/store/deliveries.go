@@ -51,6 +51,47 @@ func (q queries) RecordDelivery(ctx context.Context, k DeliveryKey, receivedAt t
 	return at.UTC(), nil
 }
 
+// ClaimDelivery records k's first sighting, as RecordDelivery, and reports whether this
+// was it: false when a copy of the delivery was recorded before (stored or kept, by this
+// host or another replica), so the caller must write nothing of it. Run it inside the
+// transaction that stores (or keeps) the delivery: a concurrent first sighting on
+// another replica makes it wait for that transaction, and a rolled-back one leaves no
+// record.
+func (q queries) ClaimDelivery(ctx context.Context, k DeliveryKey, receivedAt time.Time) (bool, error) {
+	if k.Provider == "" || k.DeliveryID == "" {
+		return false, fmt.Errorf("claim delivery: %w: provider and delivery id required", ErrInvalid)
+	}
+	first, err := q.claimDelivery(ctx, k, receivedAt)
+	if err != nil {
+		return false, fmt.Errorf("claim delivery: %w", err)
+	}
+	return first, nil
+}
+
+func (q queries) claimDelivery(ctx context.Context, k DeliveryKey, receivedAt time.Time) (bool, error) {
+	res, err := q.exec(ctx, `INSERT INTO webhook_deliveries (provider, account_id, delivery_id, first_received_at)
+		VALUES (?, ?, ?, ?) ON CONFLICT (provider, account_id, delivery_id) DO NOTHING`,
+		k.Provider, k.AccountID, k.DeliveryID, ts(receivedAt))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// KeptDelivery reports how a delivery that was recorded but may not have been stored
+// was kept instead: the status of its ingestion failure row (pending, processing,
+// resolved, dead), or ErrNotFound when it was stored directly.
+func (q queries) KeptDelivery(ctx context.Context, k DeliveryKey) (FailureStatus, error) {
+	var st FailureStatus
+	err := q.get(ctx, &st, `SELECT status FROM integration_ingestion_failures
+		WHERE provider = ? AND COALESCE(account_id, 0) = ? AND delivery_id = ? ORDER BY id LIMIT 1`, k.Provider, k.AccountID, k.DeliveryID)
+	if err != nil {
+		return "", fmt.Errorf("kept delivery: %w", err)
+	}
+	return st, nil
+}
+
 // PruneDeliveries forgets delivery ids first seen before cutoff and returns how many. A
 // replay older than every provider's redelivery window cannot arrive, so its id is dead
 // weight; host/retention calls this hourly.

@@ -18,11 +18,23 @@ type DeliveryWrite struct {
 	// Audit, when set, is stored with the readings. Its Details get "accepted" and
 	// "duplicates": this delivery's counts, known only once the readings are written.
 	Audit *AuditEvent
+	// Once, when set, names the webhook delivery these rows came from: it is recorded
+	// (webhook_deliveries) with them, and when it already was — a copy was stored or
+	// kept before, by this host or another replica — nothing of this delivery is
+	// written and its count is Replayed. Two copies in flight at once on two replicas
+	// serialize on the key: the second waits for the first's commit, then writes
+	// nothing (or, if the first rolled back, everything).
+	Once *DeliveryKey
 }
+
+// Replayed is WriteDeliveries' count for a delivery whose Once key was already
+// recorded: none of its rows were written.
+const Replayed = -1
 
 // WriteDeliveries stores several deliveries atomically — every reading (skipping keys
 // already stored, and keys an earlier reading of the batch repeats) and every audit row —
-// and returns how many of each delivery's readings were new.
+// and returns how many of each delivery's readings were new (Replayed for a delivery
+// whose Once key was recorded before).
 //
 // On PostgreSQL it is one statement, so one round trip and no BEGIN/COMMIT: under load
 // each round trip costs a wakeup on both ends of the connection, and those wakeups, not
@@ -135,11 +147,23 @@ func (b boxes[T]) of(v T) any {
 
 func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows []Reading, owner []int) ([]int, error) {
 	accepted := make([]int, len(ds))
+	now := q.clock()
 	err := q.inTx(ctx, func(q queries) error {
 		clear(accepted)
 		tx, ok := q.q.(*sqlx.Tx)
 		if !ok {
 			return fmt.Errorf("write deliveries: not in a transaction (%T)", q.q)
+		}
+		skip := make([]bool, len(ds))
+		for i, d := range ds {
+			if d.Once == nil {
+				continue
+			}
+			first, err := q.claimDelivery(ctx, *d.Once, d.onceAt(now))
+			if err != nil {
+				return err
+			}
+			skip[i] = !first
 		}
 		var ins [sqliteChunk + 1]*sql.Stmt // by chunk size
 		defer func() {
@@ -156,6 +180,10 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 			end := start + 1
 			for end < len(rows) && end-start < sqliteChunk && owner[end] == owner[start] {
 				end++
+			}
+			if skip[owner[start]] {
+				start = end
+				continue
 			}
 			n := end - start
 			if ins[n] == nil {
@@ -189,8 +217,11 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 			start = end
 		}
 		var audit *sql.Stmt
-		now := q.clock()
 		for i, d := range ds {
+			if skip[i] {
+				accepted[i] = Replayed
+				continue
+			}
 			if d.Audit == nil {
 				continue
 			}
@@ -219,7 +250,9 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 	return accepted, err
 }
 
-// writeDeliveriesSQL inserts the readings (unnested arrays, as insertReadingsSQL), joins
+// writeDeliveriesSQL records the deliveries' replay keys (k, dl: in key order, so two
+// batches sharing keys take their locks in the same order), inserts the readings of the
+// deliveries whose key was new (unnested arrays, as insertReadingsSQL), joins
 // the rows the INSERT returned back to their deliveries to count them, and inserts the
 // audit rows with those counts merged into their details — all one statement, atomic by
 // itself. It answers (delivery, new rows) for each delivery with at least one new row.
@@ -228,9 +261,22 @@ var writeDeliveriesSQL = `WITH r AS (
 	FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::DOUBLE PRECISION[], $5::TEXT[],
 	            $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::BYTEA[], $10::TEXT[], $11::INT[])
 		AS r(d, p, m, v, u, rec_us, rcv_us, q, raw, ql, owner)
+), k AS (
+	SELECT provider, account_id, delivery_id, ` + microsSQL("at_us") + ` AS at, owner
+	FROM unnest($22::TEXT[], $23::BIGINT[], $24::TEXT[], $25::BIGINT[], $26::INT[])
+		AS k(provider, account_id, delivery_id, at_us, owner)
+), dl AS (
+	INSERT INTO webhook_deliveries (provider, account_id, delivery_id, first_received_at)
+	SELECT provider, account_id, delivery_id, at FROM k ORDER BY provider, account_id, delivery_id
+	ON CONFLICT (provider, account_id, delivery_id) DO NOTHING
+	RETURNING provider, account_id, delivery_id
+), skipped AS (
+	SELECT k.owner FROM k WHERE NOT EXISTS (SELECT 1 FROM dl
+		WHERE dl.provider = k.provider AND dl.account_id = k.account_id AND dl.delivery_id = k.delivery_id)
 ), ins AS (
 	INSERT INTO sensor_readings (device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload, qualifier)
 	SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea), NULLIF(ql, '') FROM r
+	WHERE r.owner NOT IN (SELECT owner FROM skipped)
 	ON CONFLICT (device_id, metric, recorded_at) DO NOTHING
 	RETURNING device_id, metric, recorded_at
 ), counts AS (
@@ -245,9 +291,10 @@ var writeDeliveriesSQL = `WITH r AS (
 	            $18::TEXT[], $19::TEXT[], $20::INT[], $21::INT[])
 		WITH ORDINALITY AS a(at, action, actor, provider, target_type, target_id, request_id, details, owner, total, ord)
 	LEFT JOIN counts c ON c.owner = a.owner
+	WHERE a.owner NOT IN (SELECT owner FROM skipped)
 	ORDER BY a.ord
 )
-SELECT owner, n FROM counts`
+SELECT owner, n FROM counts UNION ALL SELECT owner, -1 FROM skipped`
 
 func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite, rows []Reading, owner []int) ([]int, error) {
 	rowOwner := make(pq.Int64Array, len(rows))
@@ -284,8 +331,19 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 		requestID, details = append(requestID, e.RequestID), append(details, text)
 		auditOwner, total = append(auditOwner, int64(i)), append(total, int64(len(d.Readings)))
 	}
+	var (
+		kProvider, kID        pq.StringArray
+		kAccount, kAt, kOwner pq.Int64Array
+	)
+	for i, d := range ds {
+		if d.Once == nil {
+			continue
+		}
+		kProvider, kAccount, kID = append(kProvider, d.Once.Provider), append(kAccount, d.Once.AccountID), append(kID, d.Once.DeliveryID)
+		kAt, kOwner = append(kAt, d.onceAt(now).UnixMicro()), append(kOwner, int64(i))
+	}
 	args := append(readingArrays(rows), rowOwner, at, action, actor, provider, targetType, targetID, requestID,
-		details, auditOwner, total)
+		details, auditOwner, total, kProvider, kAccount, kID, kAt, kOwner)
 	res, err := q.q.QueryContext(ctx, writeDeliveriesSQL, args...)
 	if err != nil {
 		return nil, mapError(err)
@@ -301,9 +359,21 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 			return nil, fmt.Errorf("count for delivery %d of %d", o, len(ds))
 		}
 		accepted[o] = c
+		if c < 0 {
+			accepted[o] = Replayed
+		}
 	}
 	if err := res.Err(); err != nil {
 		return nil, mapError(err)
 	}
 	return accepted, nil
+}
+
+// onceAt is when d's delivery was received, for its Once record: its audit row's time,
+// else now.
+func (d DeliveryWrite) onceAt(now time.Time) time.Time {
+	if d.Audit != nil && !d.Audit.At.IsZero() {
+		return ts(d.Audit.At)
+	}
+	return now
 }

@@ -90,3 +90,60 @@ func TestWriteDeliveriesIsAtomic(t *testing.T) {
 		}
 	})
 }
+
+// A delivery written with a Once key records it; a later write of the same key — from
+// another replica, in another batch — writes nothing of that delivery (no readings, no
+// audit row) and counts it Replayed, while the rest of its batch is written. So does
+// ClaimDelivery inside a transaction.
+func TestWriteDeliveriesOnceWritesAReplayNothing(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "once@x.io")
+		start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
+		key := func(id string) *store.DeliveryKey {
+			return &store.DeliveryKey{Provider: "acme", AccountID: 7, DeliveryID: id}
+		}
+		audit := func(req string) *store.AuditEvent {
+			return &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", Provider: "acme", RequestID: req}
+		}
+		first, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{
+			{Readings: readingsFor(f, start, 2, "ph"), Audit: audit("first"), Once: key("msg_1")},
+		})
+		if err != nil || fmt.Sprint(first) != "[2]" {
+			t.Fatalf("first write: %v, %v; want [2]", first, err)
+		}
+		again, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{
+			// A copy of msg_1 with a reading the first did not have: still nothing of it.
+			{Readings: readingsFor(f, start, 3, "ph"), Audit: audit("copy"), Once: key("msg_1")},
+			{Readings: readingsFor(f, start, 1, "orp"), Audit: audit("other"), Once: key("msg_2")},
+		})
+		if err != nil || fmt.Sprint(again) != fmt.Sprintf("[%d 1]", store.Replayed) {
+			t.Fatalf("second write: %v, %v; want [%d 1]", again, err, store.Replayed)
+		}
+		if n, _ := e.s.CountReadings(ctx, f.pool.ID); n != 3 {
+			t.Errorf("stored %d readings, want 3 (the replay's third not among them)", n)
+		}
+		events, err := e.s.ListAudit(ctx, store.AuditFilter{Action: "webhook.received"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reqs []string
+		for _, ev := range events {
+			reqs = append(reqs, ev.RequestID)
+		}
+		if len(reqs) != 2 {
+			t.Errorf("audit rows of requests %v, want first and other", reqs)
+		}
+		err = e.s.InTx(ctx, func(tx *store.Tx) error {
+			for id, want := range map[string]bool{"msg_2": false, "msg_3": true} {
+				if got, err := tx.ClaimDelivery(ctx, *key(id), start); err != nil || got != want {
+					t.Errorf("ClaimDelivery(%s) = %v, %v; want %v", id, got, err, want)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/poolhost/poolhost/host/ingest"
 )
@@ -19,40 +18,27 @@ import (
 // by anyone who captured it — and its signature stays valid for the scheme's window
 // (five minutes for Standard Webhooks). Readings dedupe on their unique key, but each
 // copy used to add a webhook.received audit row, or, for a payload that fails to parse,
-// a dead-letter row of up to the body limit. The replay cache answers a copy of a
-// delivery handled in the last replayTTL with the first one's outcome, adding no rows.
+// a dead-letter row of up to the body limit.
+//
+// The decision is the database's, so it holds across replicas: a delivery is recorded
+// in webhook_deliveries in the transaction that stores it (ingest.Request.Once, the
+// group commit included) or keeps it (keep), and a copy whose key is already recorded
+// writes nothing and is answered as a replay. Two copies in flight on two replicas
+// serialize on the key's unique index: the second waits for the first's commit, then
+// writes nothing — or everything, if the first rolled back. Records live as long as
+// ingest.delivery_id_retention (host/retention prunes them).
 //
 // A delivery is the same when the plugin names the same delivery id (webhook-id). A
 // payload that failed to parse has no id the host can learn, so there the key is the
 // request itself: the body and every header but the transport's (a replay is a byte for
 // byte copy). Never the body alone: two deliveries may carry the same body — an untimed
 // reading sent twice, with different delivery ids in their headers — and merging them
-// would lose the second. The cache is per process: with several replicas a replay
-// costs at most one row per replica, not one per copy.
-
-// replayTTL covers the signature window of the schemes in use, twice over.
-const replayTTL = 10 * time.Minute
-
-// replayMaxEntries bounds the cache's memory (~200 bytes an entry). Past it, expired
-// entries are dropped first, then the oldest.
-const replayMaxEntries = 100_000
-
-type replayEntry struct {
-	done    chan struct{} // closed once out is set (or the first attempt gave up)
-	out     Outcome
-	ok      bool // out is a handled outcome to repeat
-	expires time.Time
-}
-
-type replayCache struct {
-	mu      sync.Mutex
-	entries map[string]*replayEntry
-	order   []string // keys in insertion order, for eviction
-}
-
-func newReplayCache() *replayCache {
-	return &replayCache{entries: map[string]*replayEntry{}}
-}
+// would lose the second.
+//
+// In process, copies of one delivery in flight at once wait for the first and take its
+// answer (inFlight): a group commit must never hold two copies of a delivery. An entry
+// lives only while its delivery is in flight, so memory is bounded by the deliveries in
+// flight, not by a window of recent ones.
 
 // deliveryKey is the key of a delivery the plugin named.
 func deliveryKey(provider string, account int64, deliveryID string) string {
@@ -62,6 +48,12 @@ func deliveryKey(provider string, account int64, deliveryID string) string {
 // requestKey is the key of a verified payload that could not be parsed: its body and
 // headers, less those a proxy or client library sets per request.
 func requestKey(provider string, account int64, h http.Header, body []byte) string {
+	return "req|" + provider + "|" + strconv.FormatInt(account, 10) + "|" + requestHash(h, body)
+}
+
+// requestHash is a request's identity as a replay key: recorded as the delivery id
+// "req:<hash>" of a kept payload whose plugin named none.
+func requestHash(h http.Header, body []byte) string {
 	d := sha256.New()
 	for _, name := range slices.Sorted(maps.Keys(h)) {
 		if transportHeader[http.CanonicalHeaderKey(name)] {
@@ -73,7 +65,7 @@ func requestKey(provider string, account int64, h http.Header, body []byte) stri
 	}
 	d.Write([]byte{0})
 	d.Write(body)
-	return "req|" + provider + "|" + strconv.FormatInt(account, 10) + "|" + hex.EncodeToString(d.Sum(nil))
+	return hex.EncodeToString(d.Sum(nil))
 }
 
 // transportHeader names the headers that differ between copies of one request on the
@@ -102,59 +94,53 @@ func asReplay(out Outcome) Outcome {
 	return out
 }
 
-// claim returns the outcome to repeat when key was handled within the TTL (waiting for
-// a copy still in flight), or, when it was not, a function to record this delivery's
-// outcome: finish(out, true) once handled, finish(_, false) when nothing was stored and
-// the sender must try again.
-func (c *replayCache) claim(key string, now time.Time) (Outcome, bool, func(Outcome, bool)) {
+// inFlight holds the deliveries being handled in this process, by key.
+type inFlight struct {
+	mu      sync.Mutex
+	entries map[string]*flight
+}
+
+type flight struct {
+	done chan struct{} // closed once out is set (or the attempt gave up)
+	out  Outcome
+	ok   bool // out is a handled outcome to repeat
+}
+
+func newInFlight() *inFlight { return &inFlight{entries: map[string]*flight{}} }
+
+// claim returns the outcome to repeat when a copy of key is in flight here (waiting for
+// it), or, when none is, a function to record this delivery's outcome: finish(out, true)
+// once handled, finish(_, false) when nothing was stored and the sender must try again.
+// Either way the entry goes as the first copy finishes: later copies are the
+// database's to judge.
+func (c *inFlight) claim(key string) (Outcome, bool, func(Outcome, bool)) {
 	for {
 		c.mu.Lock()
-		e, found := c.entries[key]
-		if found && now.After(e.expires) {
-			delete(c.entries, key)
-			found = false
-		}
+		f, found := c.entries[key]
 		if !found {
-			e = &replayEntry{done: make(chan struct{}), expires: now.Add(replayTTL)}
-			c.add(key, e, now)
+			f = &flight{done: make(chan struct{})}
+			c.entries[key] = f
 			c.mu.Unlock()
 			return Outcome{}, false, func(out Outcome, ok bool) {
 				c.mu.Lock()
-				e.out, e.ok = out, ok
-				if !ok && c.entries[key] == e {
-					delete(c.entries, key)
-				}
+				f.out, f.ok = out, ok
+				delete(c.entries, key)
 				c.mu.Unlock()
-				close(e.done)
+				close(f.done)
 			}
 		}
 		c.mu.Unlock()
-		<-e.done
-		c.mu.Lock()
-		out, ok := e.out, e.ok
-		c.mu.Unlock()
-		if ok {
-			return out, true, nil
+		<-f.done
+		if f.ok {
+			return f.out, true, nil
 		}
 		// The copy in flight stored nothing: this one gets its own attempt.
 	}
 }
 
-// add stores e under key; c.mu is held. Entries expire in insertion order (one TTL), so
-// the oldest are at the front of c.order: eviction pops from there, O(1) a key.
-func (c *replayCache) add(key string, e *replayEntry, now time.Time) {
-	for len(c.order) > 0 {
-		k := c.order[0]
-		x, live := c.entries[k]
-		full := len(c.entries) >= replayMaxEntries || len(c.order) >= 2*replayMaxEntries
-		if live && !now.After(x.expires) && !full {
-			break
-		}
-		if live && (now.After(x.expires) || full) {
-			delete(c.entries, k)
-		}
-		c.order = c.order[1:]
-	}
-	c.entries[key] = e
-	c.order = append(c.order, key)
+// len is the number of deliveries in flight (tests).
+func (c *inFlight) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }

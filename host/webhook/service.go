@@ -95,6 +95,7 @@ type Store interface {
 	AccountWithCredentials(ctx context.Context, id int64, provider string) (store.Account, map[string]string, error)
 	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
 	AppendAudit(ctx context.Context, e store.AuditEvent) (store.AuditEvent, error)
+	KeptDelivery(ctx context.Context, k store.DeliveryKey) (store.FailureStatus, error)
 }
 
 // Deps are the pipeline's collaborators.
@@ -142,7 +143,7 @@ type Service struct {
 	throttle    *audit.Throttle // webhook.rejected rows
 	discards    *audit.Throttle // webhook.dead_letter_discarded rows
 	deadCap     atomic.Pointer[DeadLetterCap]
-	replays     *replayCache
+	replays     *inFlight
 	metrics     *metrics
 	now         func() time.Time
 	// decoySecret verifies deliveries to account ids that do not exist: random, made
@@ -181,7 +182,7 @@ func New(d Deps, cfg Config) *Service {
 		cfg:      cfg,
 		log:      d.Logger.Named("webhook"),
 		throttle: audit.NewThrottle(cfg.RejectAuditInterval, cfg.RejectAuditMax),
-		replays:  newReplayCache(),
+		replays:  newInFlight(),
 		metrics:  newMetrics(d.Registerer),
 		now:      time.Now,
 		// Shaped like the secrets webhook_secret providers hand out (Standard
@@ -242,6 +243,8 @@ type Outcome struct {
 	FailureID int64
 	// RetryAfter is the wait of a delivery refused by Delivery.Admit (ErrTooMany).
 	RetryAfter time.Duration
+	// replay: a copy of a delivery handled before, answered without writing.
+	replay bool
 }
 
 // HTTPStatus is the answer for the outcome: 200 when stored, 202 when kept.
@@ -384,12 +387,12 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 	case err == nil && res.DeliveryID == "":
 		return s.persist(ctx, dl, receivedAt, res)
 	case err == nil:
-		return s.once(deliveryKey(dl.Provider, dl.AccountID, res.DeliveryID), dl.Provider, receivedAt, func() (Outcome, error) {
+		return s.once(deliveryKey(dl.Provider, dl.AccountID, res.DeliveryID), dl.Provider, func() (Outcome, error) {
 			return s.persist(ctx, dl, receivedAt, res)
 		})
 	case errors.As(err, &parseErr):
 		// Verified, then the parse failed: the payload is authentic and worth keeping.
-		return s.once(requestKey(dl.Provider, dl.AccountID, dl.Headers, dl.Body), dl.Provider, receivedAt, func() (Outcome, error) {
+		return s.once(requestKey(dl.Provider, dl.AccountID, dl.Headers, dl.Body), dl.Provider, func() (Outcome, error) {
 			return s.keep(ctx, dl, receivedAt, "", parseErr.Err)
 		})
 	case sdk.IsKind(err, sdk.KindRejected):
@@ -417,7 +420,7 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 	if wait := s.admit(dl); wait > 0 {
 		return Outcome{RetryAfter: wait}, ErrTooMany
 	}
-	return s.once(requestKey(dl.Provider, dl.AccountID, dl.Headers, dl.Body), dl.Provider, receivedAt, func() (Outcome, error) {
+	return s.once(requestKey(dl.Provider, dl.AccountID, dl.Headers, dl.Body), dl.Provider, func() (Outcome, error) {
 		return s.keep(ctx, dl, receivedAt, "", err)
 	})
 }
@@ -452,17 +455,39 @@ func previousSecret(req sdk.WebhookRequest) (sdk.WebhookRequest, bool) {
 	return req, true
 }
 
-// once handles a verified delivery under key, unless a copy of it was handled within
-// the replay window: the copy's outcome is then the answer, and nothing is written.
-func (s *Service) once(key, provider string, now time.Time, handle func() (Outcome, error)) (Outcome, error) {
-	prev, replay, finish := s.replays.claim(key, now)
+// once handles a verified delivery under key, unless a copy of it is in flight in this
+// process: that copy's outcome is then the answer, and nothing is written. handle itself
+// asks the database whether a copy was handled before (replay.go).
+func (s *Service) once(key, provider string, handle func() (Outcome, error)) (Outcome, error) {
+	prev, replay, finish := s.replays.claim(key)
 	if replay {
 		s.metrics.replays.WithLabelValues(provider).Inc()
 		return asReplay(prev), nil
 	}
 	out, err := handle()
 	finish(out, err == nil)
+	if err == nil && out.replay {
+		s.metrics.replays.WithLabelValues(provider).Inc()
+	}
 	return out, err
+}
+
+// replayed is the answer to a copy of a delivery the database had recorded (by this
+// host or another replica) and whose rows went unwritten: stored readings are
+// duplicates (res already counts them so); a delivery that was kept instead is
+// answered as kept.
+func (s *Service) replayed(ctx context.Context, k store.DeliveryKey, res ingest.Result) Outcome {
+	out := Outcome{Status: OutcomeAccepted, Result: res, replay: true}
+	switch st, err := s.d.Store.KeptDelivery(ctx, k); {
+	case err != nil:
+		// ErrNotFound: stored directly. Any other error changes nothing stored: the
+		// copy is acknowledged as a duplicate either way.
+	case st == store.FailureDead:
+		out = Outcome{Status: OutcomeDead, replay: true}
+	case st != store.FailureResolved:
+		out = Outcome{Status: OutcomeQueued, replay: true}
+	}
+	return out
 }
 
 // account loads the account of an account-scoped URL and its decrypted credentials. An
@@ -503,6 +528,7 @@ func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time
 		TestSessions:      wr.TestSessions,
 		ReceivedAt:        receivedAt,
 		DeliveryID:        wr.DeliveryID,
+		Once:              true,
 		// An audit row and nothing else: the delivery may share its transaction with
 		// concurrent ones (group commit).
 		Audit: func(res ingest.Result) store.AuditEvent {
@@ -518,6 +544,9 @@ func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time
 	})
 	if err != nil {
 		return s.keep(ctx, dl, receivedAt, wr.DeliveryID, fmt.Errorf("persist readings: %w", err))
+	}
+	if res.Replay {
+		return s.replayed(ctx, store.DeliveryKey{Provider: dl.Provider, AccountID: dl.AccountID, DeliveryID: wr.DeliveryID}, res), nil
 	}
 	return Outcome{Status: OutcomeAccepted, Result: res}, nil
 }
@@ -576,7 +605,16 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 	}
 	var id int64
 	var over *store.DeadLetterUsage // set when the account's dead letters are at their cap
+	// The delivery is recorded with the row that keeps it, so a copy on any replica
+	// finds it kept (replay.go); a payload whose plugin named no id is recorded under
+	// its request's hash.
+	once := store.DeliveryKey{Provider: dl.Provider, AccountID: dl.AccountID, DeliveryID: deliveryID}
+	if deliveryID == "" {
+		once.DeliveryID = "req:" + requestHash(dl.Headers, dl.Body)
+	}
+	replay := false
 	err := s.d.Store.InTx(ctx, func(tx *store.Tx) error {
+		replay, over = false, nil
 		if permanent && dl.AccountID != 0 {
 			// Counted in the transaction that would add one. On PostgreSQL concurrent
 			// deliveries of one account may each see room for the last one: the cap can
@@ -589,6 +627,14 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 				over = &u
 				return nil
 			}
+		}
+		first, err := tx.ClaimDelivery(ctx, once, receivedAt)
+		if err != nil {
+			return err
+		}
+		if !first {
+			replay = true
+			return nil
 		}
 		row, err := tx.EnqueueFailure(ctx, f)
 		if err != nil {
@@ -619,6 +665,13 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 	if over != nil {
 		s.discard(ctx, dl, receivedAt, *over, cause)
 		return Outcome{Status: OutcomeDiscarded}, nil
+	}
+	if replay {
+		// A copy was stored or kept before: answered as that copy would be now.
+		if deliveryID != "" {
+			return s.replayed(ctx, once, ingest.Result{}), nil
+		}
+		return Outcome{Status: status, replay: true}, nil
 	}
 	// Say what happened: a dead payload is never retried by itself, and on-call reading
 	// "kept for retry" would wait for a retry that never comes.
