@@ -13,7 +13,7 @@ TESTFLAGS ?= -race -count=1 -timeout 45m -artifacts -outputdir $(CURDIR)/test-ar
 # the go tool runs it in each module, because `./...` stops at a nested go.mod.
 MODULES  := . sdk
 
-.PHONY: help build run test bench bench-scale fuzz generate lint dev-secrets check-generate
+.PHONY: help build run test bench bench-scale drill fuzz generate lint dev-secrets check-generate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-15s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench: ## benchmarks: plugin round trips, reading inserts, end-to-end webhook in
 # 0 skips SQLite) and POOLHOST_BENCH_POOLS (10000) size it.
 bench-scale: ## issue 20's scaling benchmark: status, summaries, ingest and retention at POOLHOST_BENCH_ROWS readings
 	POOLHOST_BENCH_SCALE=1 $(GO) test -run '^TestScale$$' -v -count=1 -timeout 0 ./host/benchscale/
+
+drill: ## the replica drill at ten times make test's length (three serve replicas, a standby, kills), counts printed
+	POOLHOST_DRILL_LONG=1 $(GO) test -race -run '^TestDrillReplicas$$' -v -count=1 -timeout 30m ./host/drill/
 
 # Every untrusted-input parser has a Go fuzz target; `make test` runs their seed corpora.
 FUZZTIME ?= 30s
