@@ -158,8 +158,10 @@ func (r *readSide) monitor() {
 // the age of the last transaction it replayed: the primary's commit time against the
 // standby's clock, so the two hosts' clocks must agree (NTP) within the bound.
 func (r *readSide) check(ctx context.Context) {
+	// The insert position: with synchronous_commit off, a commit already acknowledged
+	// may lie past the write position.
 	var primaryLSN sql.NullString
-	if err := r.primary.QueryRowContext(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&primaryLSN); err != nil {
+	if err := r.primary.QueryRowContext(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&primaryLSN); err != nil {
 		primaryLSN = sql.NullString{} // unknown: judge by what the standby received
 	}
 	var st struct {
