@@ -137,6 +137,15 @@ func TestReplicaReadsWhilePrimaryStopped(t *testing.T) {
 	if len(page.Readings) != want {
 		t.Errorf("readings with the primary stopped: %d, want %d", len(page.Readings), want)
 	}
+	for _, path := range []string{
+		fmt.Sprintf("/v1/pools/%d/status", r.world.Pool.ID),
+		fmt.Sprintf("/v1/pools/%d/readings/summary?metric=ph&bucket=1h", r.world.Pool.ID),
+		"/v1/pools",
+	} {
+		if code, _, body := h.get(t, r.token, path); code != http.StatusOK {
+			t.Errorf("%s with the primary stopped: %d %s, want 200", path, code, body)
+		}
+	}
 	if code, _, body := h.get(t, "", readings); code != http.StatusUnauthorized {
 		t.Errorf("readings without a token, primary stopped: %d %s, want 401", code, body)
 	}
