@@ -96,7 +96,9 @@ type Store interface {
 	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
 	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
 	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
-	SetSubscriptionError(ctx context.Context, accountID int64, msg string) error
+	SetSubscriptionError(ctx context.Context, accountID int64, msg string, retryIn time.Duration) (time.Time, error)
+	DueSubscriptions(ctx context.Context, limit int) ([]store.Account, error)
+	ElectLeader(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	RotateWebhookSecret(ctx context.Context, accountID int64, secret string, overlap time.Duration) (time.Time, error)
 	DisconnectAccount(ctx context.Context, accountID int64) (store.DisconnectResult, error)
 	ListProviderAccounts(ctx context.Context, provider string, status store.AccountStatus) ([]store.Account, error)
@@ -200,9 +202,13 @@ type Account struct {
 	// plugin to register with the provider's cloud.
 	WebhookURL string `json:"webhookUrl,omitempty"`
 	// SubscriptionError says why the plugin could not register WebhookURL with the
-	// provider's cloud (sdk.Subscriber); the host tries again at the account's next
-	// discovery. Absent when registered, or when there is nothing to register.
-	SubscriptionError string `json:"subscriptionError,omitempty"`
+	// provider's cloud (sdk.Subscriber). Absent when registered, or when there is
+	// nothing to register. The host tries again at SubscriptionRetryAt, backing off
+	// like a failing poll (RetrySubscriptions), and at the account's next discovery;
+	// SubscriptionAttempts counts the failures in a row.
+	SubscriptionError    string     `json:"subscriptionError,omitempty"`
+	SubscriptionAttempts int        `json:"subscriptionAttempts,omitempty"`
+	SubscriptionRetryAt  *time.Time `json:"subscriptionRetryAt,omitempty"`
 }
 
 // Device is a discovered provider device, with the pool it feeds when linked.
@@ -315,7 +321,8 @@ type ProviderStatus struct {
 
 func accountOf(a store.Account) Account {
 	return Account{ID: a.ID, Provider: a.Provider, ExternalAccountID: a.ExternalAccountID,
-		DisplayName: a.DisplayName, Status: string(a.Status), CreatedAt: a.CreatedAt, SubscriptionError: a.SubscriptionError}
+		DisplayName: a.DisplayName, Status: string(a.Status), CreatedAt: a.CreatedAt,
+		SubscriptionError: a.SubscriptionError, SubscriptionAttempts: a.SubscriptionAttempts, SubscriptionRetryAt: a.SubscriptionRetryAt}
 }
 
 func deviceOf(d store.Device) Device {

@@ -67,7 +67,8 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 		}
 	}
 	if acc.SubscriptionError != "" {
-		// The registration failed before: the account's discovery is when it is retried.
+		// The registration failed before: a discovery (the user asking, or a reload)
+		// retries it at once, ahead of RetrySubscriptions' schedule.
 		if res.RefreshedCredentials != nil {
 			creds = res.RefreshedCredentials
 		}
@@ -75,7 +76,7 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 		if err != nil {
 			return nil, err
 		}
-		s.subscribe(ctx, ad, view, creds)
+		s.subscribe(ctx, ad, &view, creds)
 	}
 	nds := make([]store.NewDevice, 0, len(res.Devices))
 	for _, d := range res.Devices {

@@ -5,10 +5,12 @@ package connect
 import (
 	"context"
 	"errors"
+	mrand "math/rand/v2"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/internal/worker"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
 )
@@ -106,31 +108,55 @@ func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider
 	if err != nil {
 		return Account{}, err
 	}
-	out.SubscriptionError = s.subscribe(ctx, ad, out, creds)
+	s.subscribe(ctx, ad, &out, creds)
 	return out, nil
 }
 
 // subscribe asks the plugin to register the account's own webhook URL with its
 // provider's cloud, when the account has one and the plugin can (sdk.Subscriber), and
-// records the outcome on the account: the error a user sees, or none. It returns that
-// error. A failure is retried at the account's next discovery.
-func (s *Service) subscribe(ctx context.Context, ad Adapter, acc Account, creds map[string]string) string {
-	sub, ok := ad.(Subscriber)
-	if !ok || acc.WebhookURL == "" {
-		return ""
-	}
-	err := sub.Subscribe(ctx, sdk.SubscribeRequest{
-		Account:           sdk.Account{ID: id(acc.ID), ExternalAccountID: acc.ExternalAccountID, Credentials: creds},
-		AccountWebhookURL: acc.WebhookURL,
-	})
+// records the outcome on the account and in acc: the error a user sees and when the
+// next attempt is due (RetrySubscriptions), or none. It returns that error.
+func (s *Service) subscribe(ctx context.Context, ad Adapter, acc *Account, creds map[string]string) string {
 	msg := ""
-	if err != nil && !sdk.IsKind(err, sdk.KindUnsupported) { // Unsupported: nothing to register
-		msg = "could not register the account's webhook URL with " + acc.Provider + ": " + s.subscriptionMessage(acc.Provider, "subscribe", err)
-	}
-	if msg != acc.SubscriptionError {
-		if serr := s.d.Store.SetSubscriptionError(ctx, acc.ID, msg); serr != nil {
-			s.log.Error("record subscription outcome", "account", acc.ID, "error", serr)
+	// Not a Subscriber (any more), or no URL: nothing to register, and an error left
+	// from before is cleared rather than retried forever.
+	if sub, ok := ad.(Subscriber); ok && acc.WebhookURL != "" {
+		err := sub.Subscribe(ctx, sdk.SubscribeRequest{
+			Account:           sdk.Account{ID: id(acc.ID), ExternalAccountID: acc.ExternalAccountID, Credentials: creds},
+			AccountWebhookURL: acc.WebhookURL,
+		})
+		if err != nil && !sdk.IsKind(err, sdk.KindUnsupported) { // Unsupported: nothing to register
+			msg = subscriptionFailed(acc.Provider, s.subscriptionMessage(acc.Provider, "subscribe", err))
 		}
+	}
+	return s.recordSubscription(ctx, acc, msg)
+}
+
+// subscriptionFailed is the error a user sees on the account.
+func subscriptionFailed(provider, why string) string {
+	return "could not register the account's webhook URL with " + provider + ": " + why
+}
+
+// recordSubscription stores a subscription's outcome on the account and in acc, and
+// returns msg.
+func (s *Service) recordSubscription(ctx context.Context, acc *Account, msg string) string {
+	if msg == "" && acc.SubscriptionError == "" {
+		return "" // registered, as it was: nothing to write
+	}
+	// Backoff as a failing poll's: from SubscriptionRetryBase, doubling per failure in
+	// a row, never longer apart than SubscriptionRetryMax.
+	delay := worker.Backoff(acc.SubscriptionAttempts, SubscriptionRetryBase, SubscriptionRetryMax, mrand.Float64)
+	at, serr := s.d.Store.SetSubscriptionError(ctx, acc.ID, msg, delay)
+	if serr != nil {
+		s.log.Error("record subscription outcome", "account", acc.ID, "error", serr)
+		return msg
+	}
+	acc.SubscriptionError, acc.SubscriptionRetryAt = msg, nil
+	if msg == "" {
+		acc.SubscriptionAttempts = 0
+	} else {
+		acc.SubscriptionAttempts++
+		acc.SubscriptionRetryAt = &at
 	}
 	return msg
 }

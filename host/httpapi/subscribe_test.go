@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/connect"
 )
 
 // subscriptionCloud is a fake provider cloud taking per-account callback
@@ -16,8 +19,14 @@ import (
 type subscriptionCloud struct {
 	*httptest.Server
 	down atomic.Bool // answer 503
-	mu   sync.Mutex
-	log  []string // "POST <url>", "DELETE <url>"
+	// failPosts answers that many POSTs 503 (counting down), noting each in failed.
+	failPosts atomic.Int64
+	mu        sync.Mutex
+	log       []string // "POST <url>", "DELETE <url>"
+	failed    []string // "POST <url>" answered 503
+	// at, when set, notes when each request came (the test's simulated clock).
+	at    func() time.Time
+	times []time.Time // of every POST, failed or not
 }
 
 func newSubscriptionCloud(t *testing.T) *subscriptionCloud {
@@ -29,8 +38,16 @@ func newSubscriptionCloud(t *testing.T) *subscriptionCloud {
 		}
 		b, _ := io.ReadAll(r.Body)
 		c.mu.Lock()
+		defer c.mu.Unlock()
+		if r.Method == http.MethodPost && c.at != nil {
+			c.times = append(c.times, c.at())
+		}
+		if r.Method == http.MethodPost && c.failPosts.Add(-1) >= 0 {
+			c.failed = append(c.failed, r.Method+" "+string(b))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		c.log = append(c.log, r.Method+" "+string(b))
-		c.mu.Unlock()
 	}))
 	t.Cleanup(c.Close)
 	return c
@@ -92,6 +109,106 @@ func TestAccountWebhookSubscription(t *testing.T) {
 		e.must(204, req{method: "DELETE", path: accPath, token: u.Token})
 		if c, want := cloud.calls(), "POST "+url+"; DELETE "+url; c != want {
 			t.Errorf("cloud saw %q, want %q", c, want)
+		}
+	})
+}
+
+// TestSubscriptionRetriedWithBackoff: a subscription that fails at connect is retried in
+// the background (connect.SubscriptionWorker) with the poll worker's backoff, over a
+// day of simulated time on the store's clock: the account shows the error, the failures
+// in a row and when the next attempt is due; the registration that finally succeeds
+// clears them, and nothing is tried after it. An account whose subscription worked is
+// never called again, and a second replica's worker stands by.
+func TestSubscriptionRetriedWithBackoff(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		cloud := newSubscriptionCloud(t)
+		e := newEnv(t, dbURL, envOpts{ingest: true, faulty: true, faultySettings: map[string]string{"subscribe_url": cloud.URL}})
+		now := func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
+		cloud.mu.Lock()
+		cloud.at = now
+		cloud.mu.Unlock()
+		u := e.newUser("u", false)
+		type accountOut struct {
+			accountView
+			SubscriptionError    string     `json:"subscriptionError"`
+			SubscriptionAttempts int        `json:"subscriptionAttempts"`
+			SubscriptionRetryAt  *time.Time `json:"subscriptionRetryAt"`
+		}
+		connectKey := func(key string) accountOut {
+			var out struct {
+				Account accountOut `json:"account"`
+			}
+			e.must(201, req{method: "POST", path: "/v1/providers/faulty/connect", token: u.Token,
+				body: map[string]any{"input": map[string]string{"api_key": key}}}).json(t, &out)
+			return out.Account
+		}
+		// The quiet account: registered at connect, never again.
+		quiet := connectKey("quiet")
+		if quiet.SubscriptionError != "" || quiet.SubscriptionRetryAt != nil {
+			t.Fatalf("quiet account = %+v, want it registered", quiet)
+		}
+
+		const failures = 8 // the one at connect and seven retries
+		cloud.failPosts.Store(failures)
+		acc := connectKey("flaky")
+		if !strings.Contains(acc.SubscriptionError, "503") || acc.SubscriptionAttempts != 1 || acc.SubscriptionRetryAt == nil {
+			t.Fatalf("connect answer account = %+v, want the 503, one failure and a next attempt", acc)
+		}
+		accPath := fmt.Sprintf("/v1/accounts/%d", acc.ID)
+
+		w, standby := connect.NewSubscriptionWorker(e.connect), connect.NewSubscriptionWorker(e.connect)
+		ctx := t.Context()
+		step := 2 * time.Minute
+		seen := 0                      // POSTs of the flaky account seen so far
+		for i := 0; i < 24*60/2; i++ { // a day: the whole schedule is at most 20 hours
+			e.offset.Add(int64(step))
+			leader, _, err := w.Tick(ctx)
+			if err != nil || !leader {
+				t.Fatalf("tick %d: leader %v, %v", i, leader, err)
+			}
+			if l, st, err := standby.Tick(ctx); err != nil || l || st.Tried != 0 {
+				t.Fatalf("standby replica: leader %v, tried %d, %v; want it standing by", l, st.Tried, err)
+			}
+			cloud.mu.Lock()
+			n := len(cloud.times) - 2 // less the two connects
+			cloud.mu.Unlock()
+			if n == seen {
+				continue
+			}
+			seen = n
+			var got accountOut
+			e.must(200, req{method: "GET", path: accPath, token: u.Token}).json(t, &got)
+			if n < failures {
+				// Failed again: shown, counted, and due later.
+				if !strings.Contains(got.SubscriptionError, "503") || got.SubscriptionAttempts != n+1 ||
+					got.SubscriptionRetryAt == nil || !got.SubscriptionRetryAt.After(now()) {
+					t.Fatalf("after retry %d GET account = %+v (now %v), want the error, %d failures and a next attempt ahead",
+						n, got, now(), n+1)
+				}
+			} else if got.SubscriptionError != "" || got.SubscriptionAttempts != 0 || got.SubscriptionRetryAt != nil {
+				t.Fatalf("after the successful retry GET account = %+v, want no error and nothing due", got)
+			}
+		}
+
+		cloud.mu.Lock()
+		times, failed, log := cloud.times, cloud.failed, strings.Join(cloud.log, "; ")
+		cloud.mu.Unlock()
+		if want := "POST " + quiet.WebhookURL + "; POST " + acc.WebhookURL; log != want {
+			t.Fatalf("cloud registered %q, want %q: each account once, the quiet one never again", log, want)
+		}
+		if len(failed) != failures || len(times) != failures+2 {
+			t.Fatalf("cloud saw %d failed and %d POSTs in all, want %d and %d", len(failed), len(times), failures, failures+2)
+		}
+		// The gaps between attempts: the backoff of a failing poll, from
+		// SubscriptionRetryBase doubling up to SubscriptionRetryMax, ±20% jitter, within
+		// the tick's step.
+		for k := 1; k <= failures; k++ {
+			gap := times[k+1].Sub(times[k])
+			d := min(connect.SubscriptionRetryBase<<(k-1), connect.SubscriptionRetryMax)
+			lo, hi := time.Duration(float64(d)*0.8), time.Duration(float64(d)*1.2)+step
+			if gap < lo || gap > hi {
+				t.Errorf("attempt %d came %v after the previous, want between %v and %v", k+1, gap, lo, hi)
+			}
 		}
 	})
 }

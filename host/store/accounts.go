@@ -38,11 +38,15 @@ type Account struct {
 	// SubscriptionError says why the plugin could not register the account's own
 	// webhook URL with its provider (sdk.Subscriber); "" when registered or not needed.
 	SubscriptionError string `db:"subscription_error"`
+	// SubscriptionAttempts counts the failed subscriptions in a row; SubscriptionRetryAt
+	// is when the next is due (nil without an error).
+	SubscriptionAttempts int        `db:"subscription_attempts"`
+	SubscriptionRetryAt  *time.Time `db:"subscription_retry_at"`
 }
 
 const accountColumns = `id, user_id, provider, external_account_id, display_name, status,
 	COALESCE(credentials_key_id, '') AS credentials_key_id, created_at, updated_at, disconnected_at,
-	COALESCE(subscription_error, '') AS subscription_error`
+	COALESCE(subscription_error, '') AS subscription_error, subscription_attempts, subscription_retry_at`
 
 // NewAccount is a linkage returned by a plugin's Connect or Callback.
 type NewAccount struct {
@@ -338,17 +342,40 @@ func (q queries) UpdateAccountCredentials(ctx context.Context, accountID int64, 
 	return nil
 }
 
-// SetSubscriptionError records why the account's webhook subscription failed, or
-// clears it ("").
-func (q queries) SetSubscriptionError(ctx context.Context, accountID int64, msg string) error {
-	var v *string
-	if msg != "" {
-		v = &msg
+// SetSubscriptionError records why the account's webhook subscription failed, one more
+// failure in a row, and that the next attempt is due retryIn from now, and returns that
+// time; or, with msg "", that it succeeded (or is not needed): error, count and due
+// time cleared.
+func (q queries) SetSubscriptionError(ctx context.Context, accountID int64, msg string, retryIn time.Duration) (time.Time, error) {
+	var err error
+	var at time.Time
+	if msg == "" {
+		err = q.execOne(ctx, `UPDATE integration_accounts SET subscription_error = NULL, subscription_attempts = 0,
+			subscription_retry_at = NULL WHERE id = ?`, accountID)
+	} else {
+		at = ts(q.clock().Add(retryIn))
+		err = q.execOne(ctx, `UPDATE integration_accounts SET subscription_error = ?,
+			subscription_attempts = subscription_attempts + 1, subscription_retry_at = ? WHERE id = ?`,
+			msg, at, accountID)
 	}
-	if err := q.execOne(ctx, `UPDATE integration_accounts SET subscription_error = ? WHERE id = ?`, v, accountID); err != nil {
-		return fmt.Errorf("set subscription error: %w", err)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("set subscription error: %w", err)
 	}
-	return nil
+	return at, nil
+}
+
+// DueSubscriptions returns up to limit active accounts whose failed subscription is due
+// for another attempt, the longest waiting first. It reads only the accounts waiting
+// for one (integration_accounts_subscription_retry_idx).
+func (q queries) DueSubscriptions(ctx context.Context, limit int) ([]Account, error) {
+	var as []Account
+	if err := q.sel(ctx, &as, `SELECT `+accountColumns+` FROM integration_accounts
+		WHERE subscription_retry_at IS NOT NULL AND subscription_retry_at <= ?
+			AND subscription_error IS NOT NULL AND status = 'active'
+		ORDER BY subscription_retry_at, id LIMIT ?`, q.clock(), limit); err != nil {
+		return nil, fmt.Errorf("due subscriptions: %w", err)
+	}
+	return as, nil
 }
 
 // SetAccountStatus sets active or reauth_required. Use DisconnectAccount to disconnect;

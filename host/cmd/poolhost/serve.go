@@ -87,6 +87,8 @@ type server struct {
 	plugins  *pluginmgr.Manager
 	store    *store.Store
 	connect  *connect.Service
+	// subs retries failed webhook subscriptions (on one elected replica).
+	subs     *connect.SubscriptionWorker
 	ingest   *ingestion
 	commands *commandSide
 	api      *httpapi.Handler
@@ -142,6 +144,7 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 	s.commands = s.newCommandSide(st)
 	s.ingest, routes = s.newIngestion(st)
 	s.http = httpapi.NewServer(cfg.Listen, s.apiHandler(st, routes...), cfg.HTTP, log)
+	s.subs = connect.NewSubscriptionWorker(s.connect)
 	if cfg.MetricsListen != "" {
 		s.metricsHTTP = httpapi.NewServer(cfg.MetricsListen, metricsOnly(s.metrics), cfg.HTTP, log)
 	}
@@ -181,6 +184,7 @@ func (s *server) run(ctx context.Context) error {
 
 	s.ingest.start(ctx)
 	s.commands.start(ctx)
+	s.subs.Start(ctx)
 	go s.rollupAudit(ctx)
 
 	serveErr := make(chan error, 2)
@@ -307,6 +311,7 @@ func (s *server) shutdown() {
 	}
 	s.ingest.stop()
 	s.commands.stop()
+	s.subs.Close()
 	// Shown as stopped, not gone, in the other replicas' consoles; with its own
 	// deadline, as the HTTP shutdown may have used up ctx's.
 	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
