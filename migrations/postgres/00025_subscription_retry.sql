@@ -5,16 +5,16 @@
 -- error; the partial index holds only the accounts waiting for a retry, so the retry
 -- tick reads nothing while every subscription is fine.
 ALTER TABLE integration_accounts ADD COLUMN subscription_attempts INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE integration_accounts ADD COLUMN subscription_retry_at TIMESTAMP;
+ALTER TABLE integration_accounts ADD COLUMN subscription_retry_at TIMESTAMPTZ;
 CREATE INDEX integration_accounts_subscription_retry_idx ON integration_accounts (subscription_retry_at)
     WHERE subscription_retry_at IS NOT NULL;
 -- Existing errors are retried at once by the first tick.
 UPDATE integration_accounts SET subscription_retry_at = updated_at WHERE subscription_error IS NOT NULL;
 -- Additive (columns with defaults, an index): the previous binary ignores them.
-INSERT INTO schema_compat (version, compatible_with_previous) VALUES (24, 1);
+INSERT INTO schema_compat (version, compatible_with_previous) VALUES (25, TRUE);
 
 -- +goose Down
-DELETE FROM schema_compat WHERE version = 24;
+DELETE FROM schema_compat WHERE version = 25;
 DROP INDEX integration_accounts_subscription_retry_idx;
 ALTER TABLE integration_accounts DROP COLUMN subscription_retry_at;
 ALTER TABLE integration_accounts DROP COLUMN subscription_attempts;
