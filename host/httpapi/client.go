@@ -11,21 +11,42 @@ import (
 // The client address is decided here and nowhere else: logs, the per-client rate limit,
 // webhook rejection audits and their limiter all read clientFrom.
 
-type clientCtxKey struct{}
+// requestInfo is what the middleware learns about a request and hands down in its
+// context: the client address (clientAddr) and what the handler adds to the request's
+// log line (observe, noteReason). One context value and one copy of the request
+// instead of one each: 3 allocations and a 250-byte request copy per request
+// (host/bench).
+type requestInfo struct {
+	client string
+	note   requestNote
+}
+
+type requestInfoKey struct{}
+
+// infoFrom is the request's requestInfo, nil when it did not pass through clientAddr.
+func infoFrom(r *http.Request) *requestInfo {
+	info, _ := r.Context().Value(requestInfoKey{}).(*requestInfo)
+	return info
+}
+
+// withInfo is r with info in its context.
+func withInfo(r *http.Request, info *requestInfo) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+}
 
 // clientAddr puts the request's client address in its context.
 func (h *Handler) clientAddr(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		addr := ClientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), h.httpConfig().TrustedProxies)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientCtxKey{}, addr)))
+		next.ServeHTTP(w, withInfo(r, &requestInfo{client: addr}))
 	})
 }
 
 // clientFrom is the client address clientAddr decided, or the TCP peer when the
 // request did not pass through it.
 func clientFrom(r *http.Request) string {
-	if a, ok := r.Context().Value(clientCtxKey{}).(string); ok {
-		return a
+	if info := infoFrom(r); info != nil {
+		return info.client
 	}
 	return ClientIP(r.RemoteAddr, nil, nil)
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"maps"
@@ -22,6 +21,10 @@ import (
 // RequestIDHeader carries the request id in both directions.
 const RequestIDHeader = "X-Request-ID"
 
+// requestIDKey is RequestIDHeader as http.Header keys it ("X-Request-Id"), made once:
+// Get and Set canonicalize a name that is not, allocating, on every request.
+var requestIDKey = http.CanonicalHeaderKey(RequestIDHeader)
+
 // A client-supplied request id is honoured only when it is short and plain, so it can
 // never smuggle newlines into logs or markup into a problem body.
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -36,11 +39,11 @@ func newRequestID() string {
 // where logs, problem bodies and audit rows find it.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
+		id := r.Header.Get(requestIDKey)
 		if !validRequestID.MatchString(id) {
 			id = newRequestID()
 		}
-		w.Header().Set(RequestIDHeader, id)
+		w.Header().Set(requestIDKey, id)
 		next.ServeHTTP(w, r.WithContext(auth.WithRequestID(r.Context(), id)))
 	})
 }
@@ -76,7 +79,12 @@ func (h *Handler) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		note := &requestNote{}
+		info := infoFrom(r) // clientAddr runs first (wrap)
+		if info == nil {
+			info = &requestInfo{client: clientFrom(r)}
+			r = withInfo(r, info)
+		}
+		note := &info.note
 		defer func() {
 			if v := recover(); v != nil {
 				// A panic is a bug: log it with the request id, answer a generic 500.
@@ -101,7 +109,7 @@ func (h *Handler) observe(next http.Handler) http.Handler {
 			}
 			h.log.Info("request", args...)
 		}()
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), noteKey{}, note)))
+		next.ServeHTTP(rec, r)
 	})
 }
 
@@ -125,12 +133,10 @@ func statusLabel(code int) string {
 // refused when the answer must not say it (a rejected webhook answers like any other).
 type requestNote struct{ reason string }
 
-type noteKey struct{}
-
 // noteReason puts reason on r's request log line.
 func noteReason(r *http.Request, reason string) {
-	if n, ok := r.Context().Value(noteKey{}).(*requestNote); ok {
-		n.reason = reason
+	if info := infoFrom(r); info != nil {
+		info.note.reason = reason
 	}
 }
 
