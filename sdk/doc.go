@@ -15,6 +15,7 @@
 //
 // Subpackages: sdk/metric holds the metric vocabulary and unit conversions, sdk/signature
 // the constant-time webhook signature checks, sdk/sdktest helpers for testing an adapter
-// over the real wire, and sdk/grpcplugin the wire shims: the host's client, which
-// sdktest hands your tests so they call the plugin exactly as the host does.
+// over the real wire, sdk/grpcplugin the wire shims: the host's client, which
+// sdktest hands your tests so they call the plugin exactly as the host does, and
+// sdk/tracing the OpenTelemetry tracing that Serve and [HTTPClient] use.
 package sdk

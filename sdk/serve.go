@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // LogLevelEnv names the environment variable the host may set to choose the level of a
@@ -51,14 +55,42 @@ func ServeWithOptions(a Adapter, opts ServeOptions) {
 	current.Store(&logger)
 	tuneGC()
 	servePprof(logger)
+	stopTracing := startTracing(logger)
+	defer stopTracing()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
 			ProtocolVersion: {PluginName: &servePlugin{adapter: a}},
 		},
-		GRPCServer: plugin.DefaultGRPCServer,
+		GRPCServer: newGRPCServer,
 		Logger:     logger,
 	})
+}
+
+// startTracing exports the plugin's spans when the OTEL_* environment asks for it (the
+// host passes those variables only when the operator lists them in plugins { pass_env }),
+// and returns what flushes them once the host has stopped the plugin. A setup error is
+// logged and the plugin serves untraced: tracing must never keep readings out.
+func startTracing(logger hclog.Logger) func() {
+	shutdown, err := tracing.Setup(context.Background(), filepath.Base(os.Args[0]))
+	if err != nil {
+		logger.Warn("tracing off", "error", err)
+	}
+	return func() {
+		// Short: the host kills a plugin that lingers after it was asked to stop.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = shutdown(ctx)
+	}
+}
+
+// newGRPCServer is go-plugin's default server, continuing the host's trace in each call
+// while tracing is on (and untouched, so no cost per call, while it is off).
+func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	if tracing.Enabled() {
+		opts = append(opts, grpc.ChainUnaryInterceptor(tracing.ServerInterceptor))
+	}
+	return plugin.DefaultGRPCServer(opts)
 }
 
 // Logger is the plugin's logger: what [ServeWithOptions] was given, otherwise JSON lines

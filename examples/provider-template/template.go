@@ -76,7 +76,8 @@ type config struct {
 
 // New returns an unconfigured adapter. main passes it to sdk.Serve.
 func New() *Adapter {
-	return &Adapter{client: &http.Client{}, now: time.Now}
+	// sdk.HTTPClient: the upstream calls join the host's trace when tracing is on.
+	return &Adapter{client: sdk.HTTPClient(0), now: time.Now}
 }
 
 // Describe tells the host who we are. The host refuses to run the plugin if this

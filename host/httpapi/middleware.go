@@ -16,6 +16,7 @@ import (
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // RequestIDHeader carries the request id in both directions.
@@ -85,15 +86,20 @@ func (h *Handler) observe(next http.Handler) http.Handler {
 			r = withInfo(r, info)
 		}
 		note := &info.note
+		route := routeTemplate(r)
+		ctx, span := startSpan(r, route)
+		if ctx != r.Context() { // tracing on: a copy of r per request only then
+			r = r.WithContext(ctx)
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				// A panic is a bug: log it with the request id, answer a generic 500.
-				h.log.Error("panic serving request", "request_id", auth.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "panic", v)
+				h.log.Error("panic serving request", tracing.LogArgs(ctx, []any{"request_id", auth.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "panic", v})...)
 				if rec.status == 0 {
 					h.WriteError(rec, r, host.Errorf(host.EINTERNAL, "internal error"))
 				}
 			}
-			route := routeTemplate(r)
+			endSpan(span, rec.status)
 			elapsed := time.Since(start)
 			h.metrics.requests.WithLabelValues(r.Method, route, statusLabel(rec.status)).Inc()
 			h.metrics.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
@@ -107,7 +113,7 @@ func (h *Handler) observe(next http.Handler) http.Handler {
 			if note.reason != "" {
 				args = append(args, "reason", note.reason)
 			}
-			h.log.Info("request", args...)
+			h.log.Info("request", tracing.LogArgs(ctx, args)...)
 		}()
 		next.ServeHTTP(rec, r)
 	})

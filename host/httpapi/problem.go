@@ -9,6 +9,7 @@ import (
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // ProblemTypeBase prefixes every problem type. Types are stable identifiers clients may
@@ -96,7 +97,7 @@ func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) 
 	if p.Status == http.StatusServiceUnavailable {
 		h.unavailable.Fail(err, "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path)
 	} else if p.Status >= 500 {
-		h.log.Error("request failed", "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path, "status", p.Status, "error", err)
+		h.log.Error("request failed", tracing.LogArgs(r.Context(), []any{"request_id", p.RequestID, "method", r.Method, "path", r.URL.Path, "status", p.Status, "error", err})...)
 	} else {
 		h.log.Debug("request refused", "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path, "status", p.Status, "error", err)
 	}

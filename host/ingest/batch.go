@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // Group commit. A delivery's own work in the database is small (a device lookup, one
@@ -142,9 +143,13 @@ func (b *batcher) lead(c *call) {
 // commit stores a batch and sets each call's outcome. ctx is the leader's: only its
 // values are used.
 func (s *Service) commit(ctx context.Context, batch []*call) {
+	ctx, span := startBatchSpan(ctx, batch)
+	defer span.End()
 	if len(batch) == 1 {
 		c := batch[0]
-		c.err = s.ingestOne(c.ctx, c.p)
+		// ctx is c.ctx, with the batch's span when tracing is on.
+		c.err = s.ingestOne(ctx, c.p)
+		tracing.Fail(span, c.err)
 		return
 	}
 	s.metrics.batches.Inc()
@@ -155,6 +160,7 @@ func (s *Service) commit(ctx context.Context, batch []*call) {
 	if err == nil {
 		return
 	}
+	tracing.Fail(span, err)
 	s.log.Warn("group commit failed; storing its deliveries one by one", "deliveries", len(batch), "error", err)
 	var wg sync.WaitGroup
 	for _, c := range batch {

@@ -10,6 +10,7 @@ import (
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // Plugin is the handle to one provider's plugin. Its methods mirror sdk.Adapter; each
@@ -224,8 +225,11 @@ func (p *Plugin) Health(ctx context.Context) error {
 // suspect: the supervisor probes it at once (see watch).
 func (p *Plugin) call(ctx context.Context, method string, timeout func(config.Timeouts) time.Duration, fn func(context.Context, *grpcplugin.Client) error) error {
 	start := time.Now()
+	ctx, span := p.startSpan(ctx, method)
+	defer span.End()
 	inst, d, err := p.acquire()
 	if err != nil {
+		tracing.Fail(span, err)
 		p.observe(method, start, err)
 		return err
 	}
@@ -254,6 +258,7 @@ func (p *Plugin) call(ctx context.Context, method string, timeout func(config.Ti
 			err = fmt.Errorf("%s %s: %w", p.id, method, err)
 		}
 	}
+	tracing.Fail(span, err)
 	p.observe(method, start, err)
 	return err
 }

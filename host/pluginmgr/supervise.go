@@ -602,7 +602,7 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		StartTimeout:     pcfg.StartTimeout,
 		Logger:           logger,
 		Stderr:           stderr,
-		GRPCDialOptions:  p.maxMessage(pcfg.MaxMessageBytes),
+		GRPCDialOptions:  p.dialOptions(pcfg.MaxMessageBytes),
 	}
 	if pc.SHA256 != "" && !art.bundle {
 		// go-plugin checks again right before exec, narrowing the window for a swap

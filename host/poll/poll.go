@@ -27,6 +27,7 @@ import (
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // ActionReauthRequired is audited when a provider rejects an account's credentials.
@@ -249,8 +250,10 @@ func interval(p config.Provider, plugin Poller) time.Duration {
 	return iv
 }
 
-func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollState) worker.Outcome {
-	log := w.log.With("provider", ps.Provider, "account", ps.AccountID)
+func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollState) (out worker.Outcome) {
+	ctx, span := startSpan(ctx, ps)
+	defer func() { endSpan(span, out) }()
+	log := w.log.With(tracing.LogArgs(ctx, []any{"provider", ps.Provider, "account", ps.AccountID})...)
 	plugin, err := w.d.Pollers(ps.Provider)
 	if err != nil {
 		return w.fail(ctx, log, ps, config.DefaultPollInterval, err)
@@ -286,7 +289,7 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 		w.d.CommandUpdates(ctx, ps.Provider, ps.AccountID, res.CommandUpdates)
 	}
 	now := w.cfg.Now()
-	out, err := w.d.Ingest.Ingest(ctx, ingest.Request{
+	stored, err := w.d.Ingest.Ingest(ctx, ingest.Request{
 		Provider: ps.Provider, AccountID: ps.AccountID, Readings: res.Readings, TestSessions: res.TestSessions, ReceivedAt: now,
 		Finish: func(ctx context.Context, tx *store.Tx, _ ingest.Result) error {
 			if res.RefreshedCredentials != nil {
@@ -311,8 +314,8 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 		}
 		return w.fail(ctx, log, ps, iv, err)
 	}
-	log.Debug("polled", "accepted", out.Accepted, "duplicates", out.Duplicates, "dropped", out.DroppedTotal())
-	if ts := out.TestSessions; ts != nil {
+	log.Debug("polled", "accepted", stored.Accepted, "duplicates", stored.Duplicates, "dropped", stored.DroppedTotal())
+	if ts := stored.TestSessions; ts != nil {
 		log.Debug("polled test sessions", "accepted", ts.Accepted, "duplicates", ts.Duplicates, "dropped", ts.Dropped, "results_dropped", ts.ResultsDropped)
 	}
 	return worker.Succeeded

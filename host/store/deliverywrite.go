@@ -9,6 +9,9 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // DeliveryWrite is one delivery's share of a group commit: its readings and, optionally,
@@ -41,10 +44,14 @@ const Replayed = -1
 // the server's work, were half of a group commit's time (host/bench). The audit rows'
 // counts are computed in the statement from what the INSERT returned. On SQLite, in
 // process, it is the same work in a transaction.
-func (q queries) WriteDeliveries(ctx context.Context, ds []DeliveryWrite) ([]int, error) {
+func (q queries) WriteDeliveries(ctx context.Context, ds []DeliveryWrite) (_ []int, err error) {
+	ctx, span := q.startSpan(ctx, "store.write_deliveries")
+	defer func() { tracing.Fail(span, err); span.End() }()
 	rows, owner := uniqueReadings(ds, q.clock())
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("poolhost.deliveries", len(ds)), attribute.Int("poolhost.readings", len(rows)))
+	}
 	var accepted []int
-	var err error
 	if q.d == dialectPostgres {
 		accepted, err = q.writeDeliveriesPostgres(ctx, ds, rows, owner)
 	} else {

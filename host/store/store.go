@@ -15,6 +15,8 @@ import (
 	_ "github.com/lib/pq" // registers "postgres"
 	"github.com/prometheus/client_golang/prometheus"
 	_ "modernc.org/sqlite" // registers "sqlite"
+
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // Cipher seals account credentials at rest. host/credentials.Keyring implements it.
@@ -265,18 +267,24 @@ func (q queries) inTx(ctx context.Context, fn func(q queries) error) (err error)
 	if q.db == nil {
 		return fn(q)
 	}
+	ctx, span := q.startSpan(ctx, "store.transaction")
 	tx, err := q.db.BeginTxx(ctx, nil)
 	if err != nil {
+		tracing.Fail(span, err)
+		span.End()
 		return fmt.Errorf("begin transaction: %w", mapError(err))
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = tx.Rollback()
+			span.End()
 			panic(p)
 		}
 		if err != nil {
 			_ = tx.Rollback()
 		}
+		tracing.Fail(span, err)
+		span.End()
 	}()
 	inner := q
 	inner.q = tx

@@ -60,7 +60,8 @@ func New(opts ...Option) *Adapter {
 	a := &Adapter{
 		// The host's per-method deadline is the real bound; this only stops a stuck
 		// connection from outliving a call made without one.
-		http:    &http.Client{Timeout: 30 * time.Second},
+		// sdk.HTTPClient puts the calls in the host's trace when tracing is on.
+		http:    sdk.HTTPClient(30 * time.Second),
 		baseURL: DefaultBaseURL,
 	}
 	for _, o := range opts {

@@ -91,8 +91,9 @@ func WithClock(now func() time.Time) Option { return func(a *Adapter) { a.now = 
 func New(opts ...Option) *Adapter {
 	a := &Adapter{
 		// The host's per-method deadline is the real bound; this only stops a stuck
-		// connection from outliving a call made without one.
-		http:    &http.Client{Timeout: 30 * time.Second},
+		// connection from outliving a call made without one. sdk.HTTPClient puts the
+		// calls in the host's trace when tracing is on.
+		http:    sdk.HTTPClient(30 * time.Second),
 		now:     time.Now,
 		spacing: DefaultRequestSpacing,
 		cfg:     settings{baseURL: DefaultBaseURL, clientID: DefaultClientID},

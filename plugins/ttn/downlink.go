@@ -182,8 +182,12 @@ func (a *Adapter) client() *http.Client {
 	if a.http != nil {
 		return a.http
 	}
-	return http.DefaultClient
+	return defaultClient
 }
+
+// defaultClient sends downlinks: each call's deadline bounds it, and sdk.HTTPClient puts
+// the push in the host's trace when tracing is on.
+var defaultClient = sdk.HTTPClient(0)
 
 // downlinkEvent is the part of a downlink_* message the adapter reads. downlink_failed
 // nests the downlink and carries the error.

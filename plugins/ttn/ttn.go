@@ -48,7 +48,7 @@ type Adapter struct {
 
 	mu  sync.RWMutex
 	cfg *config
-	// http sends downlinks; nil is http.DefaultClient (tests may set one).
+	// http sends downlinks; nil is defaultClient (tests may set one).
 	http *http.Client
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/host/replicas"
 	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 func init() {
@@ -58,6 +59,7 @@ func runServe(ctx context.Context, configPath string, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(cfg, stderr)
+	defer startTracing(ctx, log)()
 	s, err := newServer(ctx, cfg, log)
 	if err != nil {
 		log.Error("build server", "error", err)
@@ -68,6 +70,26 @@ func runServe(ctx context.Context, configPath string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// startTracing exports spans when the standard OTEL_* environment names an exporter
+// (README: Tracing) and returns what flushes them at exit. A bad tracing setting is
+// logged and the host runs untraced: tracing never keeps readings out.
+func startTracing(ctx context.Context, log hclog.Logger) func() {
+	shutdown, err := tracing.Setup(ctx, "poolhost")
+	switch {
+	case err != nil:
+		log.Error("tracing off", "error", err)
+	case tracing.Enabled():
+		log.Info("tracing on: exporting spans over OTLP/HTTP")
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			log.Warn("flush traces", "error", err)
+		}
+	}
 }
 
 // server is the running host: the components serve builds from the config. Each later
