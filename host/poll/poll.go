@@ -251,8 +251,8 @@ func interval(p config.Provider, plugin Poller) time.Duration {
 }
 
 func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollState) (out worker.Outcome) {
-	ctx, span := startSpan(ctx, ps)
-	defer func() { endSpan(span, out) }()
+	ctx, span := worker.StartSpan(ctx, "poll", ps.Provider, "poolhost.account", ps.AccountID)
+	defer func() { worker.EndSpan(span, out) }()
 	log := w.log.With(tracing.LogArgs(ctx, []any{"provider", ps.Provider, "account", ps.AccountID})...)
 	plugin, err := w.d.Pollers(ps.Provider)
 	if err != nil {

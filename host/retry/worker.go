@@ -19,6 +19,7 @@ import (
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // Audit actions.
@@ -262,8 +263,10 @@ func (w *Worker) rescue(ctx context.Context, st *Stats) error {
 func (w *Worker) slots() int { return min(w.cfg.Concurrency, w.cfg.BatchSize) }
 
 // process makes one attempt at one claimed failure.
-func (w *Worker) process(ctx context.Context, f store.Failure) worker.Outcome {
-	log := w.log.With("failure", f.ID, "provider", f.Provider, "attempt", f.Attempts)
+func (w *Worker) process(ctx context.Context, f store.Failure) (out worker.Outcome) {
+	ctx, span := worker.StartSpan(ctx, "retry", f.Provider, "poolhost.failure", f.ID)
+	defer func() { worker.EndSpan(span, out) }()
+	log := w.log.With(tracing.LogArgs(ctx, []any{"failure", f.ID, "provider", f.Provider, "attempt", f.Attempts})...)
 	parser, err := w.d.Plugins.Parser(f.Provider)
 	if err != nil {
 		// A disabled or unknown provider spends an attempt like any failure: the backoff

@@ -24,6 +24,7 @@ import (
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // Audit actions written by the pipeline.
@@ -413,8 +414,8 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 	case sdk.IsKind(verr, sdk.KindRejected):
 		return Outcome{}, s.reject(ctx, dl, verr)
 	case verr != nil:
-		s.log.Warn("webhook not verified: plugin unavailable", "provider", dl.Provider,
-			"request_id", dl.RequestID, "error", err, "verify_error", verr)
+		s.log.Warn("webhook not verified: plugin unavailable", tracing.LogArgs(ctx, []any{"provider", dl.Provider,
+			"request_id", dl.RequestID, "error", err, "verify_error", verr})...)
 		return Outcome{}, ErrUnavailable
 	}
 	if wait := s.admit(dl); wait > 0 {
@@ -506,7 +507,7 @@ func (s *Service) account(ctx context.Context, dl Delivery) (store.Account, map[
 		return store.Account{}, nil, ErrUnavailable
 	}
 	if creds == nil {
-		s.log.Error("webhook account has no credentials", "account", acc.ID, "request_id", dl.RequestID)
+		s.log.Error("webhook account has no credentials", tracing.LogArgs(ctx, []any{"account", acc.ID, "request_id", dl.RequestID})...)
 		return store.Account{}, nil, ErrUnavailable
 	}
 	return acc, creds, nil
@@ -677,10 +678,10 @@ func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, d
 	// "kept for retry" would wait for a retry that never comes.
 	if permanent {
 		s.log.Warn("webhook payload cannot be parsed; kept as a dead letter for an operator (poolhost failures requeue|discard), never retried automatically",
-			"provider", dl.Provider, "request_id", dl.RequestID, "failure", id, "status", status, "error", cause)
+			tracing.LogArgs(ctx, []any{"provider", dl.Provider, "request_id", dl.RequestID, "failure", id, "status", status, "error", cause})...)
 	} else {
-		s.log.Warn("webhook kept for retry by the retry worker", "provider", dl.Provider, "request_id", dl.RequestID,
-			"failure", id, "status", status, "error", cause)
+		s.log.Warn("webhook kept for retry by the retry worker", tracing.LogArgs(ctx, []any{"provider", dl.Provider, "request_id", dl.RequestID,
+			"failure", id, "status", status, "error", cause})...)
 	}
 	return Outcome{Status: status, FailureID: id}, nil
 }
@@ -766,8 +767,8 @@ func (s *Service) reject(ctx context.Context, dl Delivery, cause error) error {
 	if ok {
 		level = hclog.Info
 	}
-	s.log.Log(level, "webhook rejected", "provider", dl.Provider, "reason", reason, "client", dl.Client,
-		"request_id", dl.RequestID, "error", errorText(cause))
+	s.log.Log(level, "webhook rejected", tracing.LogArgs(ctx, []any{"provider", dl.Provider, "reason", reason, "client", dl.Client,
+		"request_id", dl.RequestID, "error", errorText(cause)})...)
 	return &Rejection{Reason: reason}
 }
 
