@@ -141,14 +141,8 @@ provider "template-python" {
 	srv := startServe(t, b, c)
 	waitHTTP(t, srv, c.baseURL+"/readyz", "")
 
-	if code, out, stderr := runCLI(t, b, "users", "create", "--email", "python@example.com", "--config", c.path); code != 0 {
-		t.Fatalf("users create exited %d: %s %s", code, out, stderr)
-	}
-	code, out, stderr := runCLI(t, b, "tokens", "create", "--email", "python@example.com", "--config", c.path)
-	if code != 0 {
-		t.Fatalf("tokens create exited %d: %s %s", code, out, stderr)
-	}
-	token := strings.TrimSpace(out)
+	cliOK(t, b, "users", "create", "--email", "python@example.com", "--config", c.path)
+	token := cliOK(t, b, "tokens", "create", "--email", "python@example.com", "--config", c.path)
 
 	var pool struct {
 		ID int64 `json:"id"`
