@@ -84,13 +84,19 @@ func (q queries) claimDelivery(ctx context.Context, k DeliveryKey, receivedAt ti
 // resolved, dead), or ErrNotFound when it was stored directly.
 func (q queries) KeptDelivery(ctx context.Context, k DeliveryKey) (FailureStatus, error) {
 	var st FailureStatus
-	err := q.get(ctx, &st, `SELECT status FROM integration_ingestion_failures
-		WHERE provider = ? AND COALESCE(account_id, 0) = ? AND delivery_id = ? ORDER BY id LIMIT 1`, k.Provider, k.AccountID, k.DeliveryID)
+	err := q.get(ctx, &st, keptDeliverySQL, k.Provider, k.AccountID, k.DeliveryID)
 	if err != nil {
 		return "", fmt.Errorf("kept delivery: %w", err)
 	}
 	return st, nil
 }
+
+// keptDeliverySQL finds a delivery's failure row through
+// integration_ingestion_failures_delivery_idx (provider, delivery_id; migration 00026):
+// every replay of a kept delivery asks, and without the index each ask read all of the
+// provider's failures, dead letters kept for months included.
+const keptDeliverySQL = `SELECT status FROM integration_ingestion_failures
+	WHERE provider = ? AND COALESCE(account_id, 0) = ? AND delivery_id = ? ORDER BY id LIMIT 1`
 
 // PruneDeliveries forgets delivery ids first seen before cutoff and returns how many. A
 // replay older than every provider's redelivery window cannot arrive, so its id is dead

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +98,24 @@ func TestRecordDeliveryConcurrentFirstSightings(t *testing.T) {
 			if !got[i].Equal(got[0]) {
 				t.Fatalf("sightings disagree: %v vs %v", got[i], got[0])
 			}
+		}
+	})
+}
+
+// TestKeptDeliveryUsesItsIndex: every replay of a delivery that was kept asks which
+// failure row holds it (KeptDelivery). The lookup reads
+// integration_ingestion_failures_delivery_idx (migration 00026), not every failure of
+// the provider: without it SQLite searched the provider index and filtered, and
+// PostgreSQL alike. Both engines.
+func TestKeptDeliveryUsesItsIndex(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		plan, err := e.s.ExplainKeptDelivery(context.Background(), store.DeliveryKey{Provider: "acme", AccountID: 7, DeliveryID: "msg_1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("plan:\n%s", plan)
+		if !strings.Contains(plan, "integration_ingestion_failures_delivery_idx") {
+			t.Errorf("the kept-delivery lookup does not read its index:\n%s", plan)
 		}
 	})
 }

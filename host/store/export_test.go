@@ -92,6 +92,17 @@ func (s *Store) ExplainAuditList(ctx context.Context, by string) (string, error)
 		return "", err
 	}
 	args := []any{"", "", ".%", "", "", "", "", nil, nil, 0, 0, 50}
+	return s.explain(ctx, query, args...)
+}
+
+// ExplainKeptDelivery is the query plan of KeptDelivery's statement, as the engine's
+// EXPLAIN prints it (sequential scans off on PostgreSQL, as ExplainAuditList).
+func (s *Store) ExplainKeptDelivery(ctx context.Context, k DeliveryKey) (string, error) {
+	return s.explain(ctx, keptDeliverySQL, k.Provider, k.AccountID, k.DeliveryID)
+}
+
+// explain is query's plan, one line per step.
+func (s *Store) explain(ctx context.Context, query string, args ...any) (string, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return "", err
