@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/internal/worker"
 	"github.com/poolhost/poolhost/host/pluginmgr"
+	"github.com/poolhost/poolhost/host/poll"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/command"
@@ -28,6 +30,7 @@ type DispatchStore interface {
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
 	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
 	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
+	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
 }
 
 // Sender sends one command: the plugin handle's SendCommand.
@@ -264,6 +267,7 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 			}
 			return finish(o)
 		case sdk.KindReauth:
+			d.reauth(ctx, log, c, err)
 			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "unauthorized: the provider refused the account's credentials; reconnect it: " + err.Error()})
 		default:
 			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
@@ -280,6 +284,22 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	// Anything else may have happened after the request left: unknown.
 	log.Warn("command outcome unknown: not resent", "error", err)
 	return finish(store.CommandOutcome{Status: store.CommandUnknown, Reason: "outcome unknown: " + err.Error()})
+}
+
+// reauth marks the account reauth_required, as the poll worker does when a provider
+// rejects its credentials: a webhook-only provider (ttn) meets its API key only when
+// sending, so a revoked downlink key would otherwise stay hidden behind failed commands
+// while the account still looks active. Later commands of the account then fail before
+// any send, until the user reconnects it.
+func (d *Dispatcher) reauth(ctx context.Context, log hclog.Logger, c store.Command, cause error) {
+	if err := d.st.SetAccountStatus(ctx, c.AccountID, store.AccountReauthRequired); err != nil {
+		log.Error("mark account reauth_required", "account", c.AccountID, "error", err)
+		return
+	}
+	d.audit.Record(ctx, audit.Entry{Action: poll.ActionReauthRequired, Actor: auth.Actor{System: "command-dispatcher"}, Provider: c.Provider,
+		TargetType: "account", TargetID: strconv.FormatInt(c.AccountID, 10),
+		Details: map[string]any{"error": worker.TruncateError(cause.Error()), "commandId": c.PublicID}})
+	log.Warn("provider rejected the account's credentials; the account needs reconnecting", "account", c.AccountID, "error", cause)
 }
 
 // notSent is the outcome of a command that certainly did not reach the provider: back

@@ -87,12 +87,13 @@ type ttnAccount struct {
 	providerDevID string
 }
 
-// connectTTN links a TTN account declaring one device, with or without downlink inputs.
-func (a e2eAPI) connectTTN(device string, downlinks bool) ttnAccount {
+// connectTTN links a TTN account declaring one device, with downlink inputs when
+// downlinkKey is set.
+func (a e2eAPI) connectTTN(device, downlinkKey string) ttnAccount {
 	a.t.Helper()
 	input := map[string]string{"devices": device}
-	if downlinks {
-		input["application_id"], input["webhook_id"], input["downlink_api_key"] = "pool-app", "poolhost", e2eDownlinkKey
+	if downlinkKey != "" {
+		input["application_id"], input["webhook_id"], input["downlink_api_key"] = "pool-app", "poolhost", downlinkKey
 	}
 	var conn struct {
 		Account struct{ ID int64 } `json:"account"`
@@ -197,8 +198,8 @@ func TestCommandsEndToEnd(t *testing.T) {
 
 	var pool struct{ ID int64 }
 	api.must(http.StatusCreated, "POST", "/v1/pools", map[string]any{"name": "Backyard"}, &pool)
-	mine := api.connectTTN("pump-relay-1", true)
-	other := api.connectTTN("other-relay", false) // another account of the same provider
+	mine := api.connectTTN("pump-relay-1", e2eDownlinkKey)
+	other := api.connectTTN("other-relay", "") // another account of the same provider
 	api.must(http.StatusOK, "PUT", fmt.Sprintf("/v1/devices/%d/link", mine.deviceID), map[string]any{"poolId": pool.ID}, nil)
 	var eq struct{ ID int64 }
 	api.must(http.StatusCreated, "POST", fmt.Sprintf("/v1/pools/%d/equipment", pool.ID), map[string]any{"kind": "pump", "name": "Main pump"}, &eq)
@@ -287,6 +288,43 @@ func TestCommandsEndToEnd(t *testing.T) {
 		api.must(http.StatusOK, "GET", "/v1/admin/audit?action=command.refused", nil, &audit)
 		if len(audit.Events) != 1 {
 			t.Fatalf("command.refused rows = %d, want 1", len(audit.Events))
+		}
+	})
+
+	// The stack is webhook-only: the downlink key is the one credential the host ever
+	// presents, so its 401 must surface on the account as a refused OAuth grant does.
+	t.Run("a revoked downlink key marks the account reauth_required", func(t *testing.T) {
+		revoked := api.connectTTN("pump-relay-2", "NNSXS.REVOKED-KEY") // a key the stack no longer knows
+		api.must(http.StatusOK, "PUT", fmt.Sprintf("/v1/devices/%d/link", revoked.deviceID), map[string]any{"poolId": pool.ID}, nil)
+		var eq struct{ ID int64 }
+		api.must(http.StatusCreated, "POST", fmt.Sprintf("/v1/pools/%d/equipment", pool.ID), map[string]any{"kind": "pump", "name": "Spa pump"}, &eq)
+		api.must(http.StatusOK, "PUT", fmt.Sprintf("/v1/pools/%d/equipment/%d/device", pool.ID, eq.ID), map[string]any{"deviceId": revoked.deviceID}, nil)
+		commandsPath := fmt.Sprintf("/v1/pools/%d/equipment/%d/commands", pool.ID, eq.ID)
+		var cmd e2eCommand
+		api.must(http.StatusAccepted, "POST", commandsPath, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, &cmd)
+		got := api.waitStatus(pool.ID, cmd.ID, "failed")
+		if !strings.Contains(got.Reason, "unauthorized") {
+			t.Errorf("reason = %q, want unauthorized", got.Reason)
+		}
+		var acct struct{ Status string }
+		api.must(http.StatusOK, "GET", fmt.Sprintf("/v1/accounts/%d", revoked.id), nil, &acct)
+		if acct.Status != "reauth_required" {
+			t.Fatalf("account status = %q, want reauth_required", acct.Status)
+		}
+		var audit struct {
+			Events []struct {
+				TargetID string `json:"targetId"`
+			}
+		}
+		api.must(http.StatusOK, "GET", "/v1/admin/audit?action=integration.reauth_required", nil, &audit)
+		if len(audit.Events) != 1 || audit.Events[0].TargetID != fmt.Sprint(revoked.id) {
+			t.Fatalf("integration.reauth_required rows = %+v, want one for account %d", audit.Events, revoked.id)
+		}
+		// The next command fails before any send: the account waits for a reconnect.
+		var next e2eCommand
+		api.must(http.StatusAccepted, "POST", commandsPath, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, &next)
+		if got := api.waitStatus(pool.ID, next.ID, "failed"); !strings.Contains(got.Reason, "reauth_required") {
+			t.Fatalf("next command = %+v, want failed on a reauth_required account", got)
 		}
 	})
 
