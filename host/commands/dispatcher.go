@@ -43,13 +43,10 @@ type Senders interface {
 	Sender(provider string) (Sender, error)
 }
 
-// DispatcherConfig is config.CommandWorker plus what tests inject.
+// DispatcherConfig is config.CommandWorker (its Lease bounds a send from claim to
+// finish) plus what tests inject.
 type DispatcherConfig struct {
 	config.CommandWorker
-	// Lease bounds a send from claim to finish; it must outlast every provider's
-	// send_command timeout, since a lease that runs out makes the command unknown.
-	// Default 2m.
-	Lease time.Duration
 	// Owner names this dispatcher in leases; default hostname-pid-random.
 	Owner string
 	// Concurrency bounds the sends in flight at once (each to another device). Default 8.
@@ -78,7 +75,7 @@ func NewDispatcher(st DispatchStore, senders Senders, rec *audit.Recorder, m *Me
 		cfg.BatchSize = def.BatchSize
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
+		cfg.Lease = def.Lease
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8

@@ -155,6 +155,11 @@ type CommandWorker struct {
 	// DefaultExpiry is how long a command waits to be sent when its request does not
 	// say; default 10m, and no request may ask for more than MaxExpiry (24h).
 	DefaultExpiry time.Duration
+	// Lease bounds a send from claim to finish. A lease that runs out (the replica died
+	// mid-send) makes the command unknown when another replica's dispatcher finds it,
+	// and its device waits until then; so it must outlast every read-write provider's
+	// send_command timeout (LeaseCallFactor times). Default 2m.
+	Lease time.Duration
 }
 
 // MaxCommandExpiry bounds a command's expiry.
@@ -408,6 +413,7 @@ var (
 		BatchSize:      50,
 		DeviceInterval: time.Second,
 		DefaultExpiry:  10 * time.Minute,
+		Lease:          2 * time.Minute,
 	}
 	DefaultPollInterval = 5 * time.Minute
 )

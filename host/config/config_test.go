@@ -63,6 +63,7 @@ func TestLoadGood(t *testing.T) {
 		{"retry cap", cfg.RetryWorker.BackoffCap, time.Minute},
 		{"poll interval", cfg.PollWorker.Interval, 10 * time.Second},
 		{"poll default lease", cfg.PollWorker.Lease, config.DefaultPollWorker.Lease},
+		{"command lease", cfg.CommandWorker.Lease, 90 * time.Second},
 		{"ingest days", cfg.Ingest.MaxPastAge, 7 * 24 * time.Hour},
 		{"plugins start", cfg.Plugins.StartTimeout, 20 * time.Second},
 		{"plugins failures", cfg.Plugins.HealthFailures, 2},
@@ -199,6 +200,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad_type.hcl", []string{"bad_type.hcl:5,", "max_attempts", "number is required"}},
 		{"bad_backoff.hcl", []string{"bad_backoff.hcl:6,", "backoff_cap"}},
 		{"short_lease.hcl", []string{"short_lease.hcl:5,", "Invalid poll_worker lease", `poll_worker.lease (45s) must be at least 2 × provider "ondilo"'s timeouts.poll (30s)`}},
+		{"short_command_lease.hcl", []string{"short_command_lease.hcl:5,", "Invalid command_worker lease", `command_worker.lease (20s) must be at least 2 × provider "ttn"'s timeouts.send_command (15s)`}},
 		{"bad_provider_id.hcl", []string{"bad_provider_id.hcl:4,", "Bad Id"}},
 		{"bad_listen.hcl", []string{"bad_listen.hcl:1,", "listen"}},
 	}

@@ -70,7 +70,7 @@ var (
 	retrySchema     = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease",
 		"max_attempts", "backoff_base", "backoff_cap")}
 	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
-	commandSchema = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "device_interval", "default_expiry")}
+	commandSchema = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "device_interval", "default_expiry", "lease")}
 	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention",
 		"max_dead_letters_per_account", "max_dead_letter_bytes_per_account", "webhook_secret_overlap")}
 	retentionSchema = &hcl.BodySchema{Attributes: attrs("readings", "audit", "dead_letters")}
@@ -658,6 +658,8 @@ func (d *decoder) config(root section) *Config {
 		c.CommandWorker.BatchSize = int(d.integer(w.attr("batch_size"), int64(c.CommandWorker.BatchSize), 1))
 		c.CommandWorker.DeviceInterval = d.duration(w.attr("device_interval"), c.CommandWorker.DeviceInterval)
 		c.CommandWorker.DefaultExpiry = d.duration(w.attr("default_expiry"), c.CommandWorker.DefaultExpiry)
+		c.CommandWorker.Lease = d.duration(w.attr("lease"), c.CommandWorker.Lease)
+		d.noteLease("command_worker", w)
 		if c.CommandWorker.DefaultExpiry <= 0 || c.CommandWorker.DefaultExpiry > MaxCommandExpiry {
 			d.errorf(w.def.Ptr(), "Invalid command_worker default_expiry", "default_expiry must be positive and at most %s", MaxCommandExpiry)
 		}
@@ -749,7 +751,8 @@ const LeaseCallFactor = 2
 
 // leaseCoversCall refuses a worker lease shorter than LeaseCallFactor times the
 // provider's deadline for the call the worker makes: Poll for the poll worker (providers
-// with poll = true), Webhook for the retry worker (every provider can queue failures).
+// with poll = true), Webhook for the retry worker (every provider can queue failures),
+// SendCommand for the command dispatcher (read-write providers).
 func (d *decoder) leaseCoversCall(c *Config, p Provider, providerAt hcl.Range) {
 	check := func(block string, enabled bool, lease, call time.Duration, callName string) {
 		if !enabled || call <= 0 || lease >= LeaseCallFactor*call {
@@ -765,6 +768,8 @@ func (d *decoder) leaseCoversCall(c *Config, p Provider, providerAt hcl.Range) {
 	}
 	check("poll_worker", c.PollWorker.Enabled && p.Poll, c.PollWorker.Lease, p.Timeouts.Poll, "poll")
 	check("retry_worker", c.RetryWorker.Enabled, c.RetryWorker.Lease, p.Timeouts.Webhook, "webhook")
+	// Only a read-write provider is ever sent commands.
+	check("command_worker", c.CommandWorker.Enabled && p.Access == AccessReadWrite, c.CommandWorker.Lease, p.Timeouts.SendCommand, "send_command")
 }
 
 func (d *decoder) backoffOrder(s section, block string, base, limit time.Duration) {

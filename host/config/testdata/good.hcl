@@ -37,6 +37,10 @@ poll_worker {
   interval = "10s"
 }
 
+command_worker {
+  lease = "90s"
+}
+
 ingest {
   max_future_skew = "2m"
   max_past_age    = "7d"
