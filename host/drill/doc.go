@@ -8,6 +8,9 @@
 //     down, and everything acknowledged before or after is stored once it is back.
 //   - TestDrillTwoHosts: two `poolhost serve` processes on one PostgreSQL drain 1,000
 //     queued failures; each is parsed and resolved exactly once.
+//   - TestDrillReplicas: three replicas and a streaming standby under load, one
+//     SIGKILLed, one drained, the standby restarted; deliveries, dead letters, polls
+//     and commands each handled by exactly one replica (make drill: the long version).
 //
 // The package has no non-test code. -short shortens the load phases.
 package drill

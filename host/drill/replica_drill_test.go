@@ -26,18 +26,31 @@ import (
 //  2. under load, replica a is SIGKILLed, then b drained with SIGTERM (a clean exit);
 //  3. the standby is stopped, then started again, while c keeps answering reads.
 //
+// Every phase also brings work that takes a lease (replica_work_test.go): iopool
+// accounts due for a poll (the real iopool plugin against a fake of its API), a command
+// to each of six relays (the real ttn plugin pushing downlinks to a fake of The Things
+// Stack) and more dead letters. a is killed while it holds a poll and a command send
+// whose requests reached the upstreams, their answers held back.
+//
 // Every acknowledged delivery is stored exactly once (a delivery in flight at a's kill
 // may be stored without its answer, but never in part), and every read of c answers
-// 200. Phases advance on what the clients see, never on fixed sleeps. The counts are
-// printed. POOLHOST_DRILL_LONG=1 (make drill) runs each phase ten times as long.
+// 200. From the upstreams' own logs and the database: no account is polled twice within
+// its interval (a's held poll is taken over only after its lease expired), every
+// command is pushed at most once and a sent one exactly once (a's is unknown, never
+// resent), and every dead letter is resolved once. Phases advance on what the clients
+// and the upstreams see, never on fixed sleeps. The counts are printed.
+// POOLHOST_DRILL_LONG=1 (make drill) runs each phase ten times as long, with batches of
+// work ten times as large.
 func TestDrillReplicas(t *testing.T) {
 	per := int64(150) // acknowledged deliveries per phase
 	queued := 300
+	scale := 1 // of the work batches: accounts, commands, dead letters
 	if os.Getenv("POOLHOST_DRILL_LONG") == "1" {
-		per, queued = 1500, 3000
+		per, queued, scale = 1500, 3000, 10
 	}
 	r := newReplicaSetup(t)
-	hosts := []*serveProc{r.serve(t, "a"), r.serve(t, "b"), r.serve(t, "c")}
+	work := newDrillWork(t, r)
+	hosts := []*serveProc{r.serve(t, "a", work.config()...), r.serve(t, "b", work.config()...), r.serve(t, "c", work.config()...)}
 	a, b, c := hosts[0], hosts[1], hosts[2]
 
 	// 1. Dead letters, all due at once: each is taken by exactly one replica.
@@ -148,8 +161,13 @@ func TestDrillReplicas(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
+	// Each phase starts with a batch of work: accounts due for a poll, a command to each
+	// relay, dead letters.
+	batch := func() { work.add(t, 4*scale, scale, 20*scale) }
+	workBy := map[string]map[string]float64{}
 	phase := func(name string) {
 		t.Helper()
+		batch()
 		target := acked.Load() + per
 		if !waitFor(2*time.Minute, func() bool { return acked.Load() >= target }) {
 			t.Fatalf("%s: no %d more acknowledged deliveries within 2 minutes (%d so far)", name, per, acked.Load())
@@ -157,13 +175,33 @@ func TestDrillReplicas(t *testing.T) {
 	}
 
 	phase("all three up")
+	// a dies holding a command send and a poll whose requests reached the upstreams and
+	// whose answers have not come back: the upstreams hold every request while a batch
+	// comes due, b and c take one of each (batch_size 1) and wait, and a takes the next.
+	releaseStack, releasePolls := work.stack.Hold(), work.upstream.Hold()
+	batch()
+	var held heldLeases
+	if !waitFor(2*time.Minute, func() bool { held = work.heldBy(t, a); return work.reached(held) }) {
+		releaseStack()
+		releasePolls()
+		t.Fatalf("a held no send and poll that reached the upstreams within 2 minutes: %+v", held)
+	}
+	workBy["a"] = a.scrapeWork(t)
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-a.done
 	a.exited = true
+	// What a died with: nobody takes it before its lease expires. Also what it held a
+	// moment before, should a call have timed out in between on a very slow machine
+	// (then it ended as unknown, or a failed poll backing off past the drill).
+	held = work.heldBy(t, a).with(held)
+	releaseStack()
+	releasePolls()
 	stops["a"]()
 	phase("a killed")
+	// b's counts before its drain, which finishes its work in flight uncounted.
+	workBy["b"] = b.scrapeWork(t)
 	b.stop(t) // SIGTERM: drain, clean exit
 	stops["b"]()
 	phase("b drained")
@@ -187,12 +225,18 @@ func TestDrillReplicas(t *testing.T) {
 	stopReads()
 	<-readsDone
 
-	// Anything kept meanwhile is resolved by c's retry worker (a row a held at its kill
-	// waits for its lease to expire).
-	if !waitFor(3*time.Minute, func() bool { return countFailures(t, r.store, "pending", "processing") == 0 }) {
-		t.Fatalf("%d failures still pending or processing", countFailures(t, r.store, "pending", "processing"))
+	// Anything kept meanwhile is resolved by c's retry worker, every command sent and
+	// every account polled (what a held at its kill waits for its lease to expire).
+	if !waitFor(3*time.Minute, func() bool { return work.settled(t) }) {
+		t.Fatalf("work not settled within 3 minutes: %d failures pending or processing; see the checks below",
+			countFailures(t, r.store, "pending", "processing"))
 	}
+	workBy["c"] = c.scrapeWork(t)
+	wc := work.check(t, held)
 	for seq := int64(0); seq < int64(queued); seq++ {
+		results = append(results, loadtest.Result{Seq: seq, Status: http.StatusAccepted})
+	}
+	for _, seq := range work.deadLetters {
 		results = append(results, loadtest.Result{Seq: seq, Status: http.StatusAccepted})
 	}
 	st := readStored(t, r.store, r.payloads)
@@ -221,6 +265,12 @@ func TestDrillReplicas(t *testing.T) {
 	t.Logf("deliveries acknowledged/sent: a %d/%d (SIGKILLed), b %d/%d (SIGTERM), c %d/%d; readings stored %d",
 		byHost["a"][0], byHost["a"][1], byHost["b"][0], byHost["b"][1], byHost["c"][0], byHost["c"][1], stored)
 	t.Logf("reads on c: %d of %d answered 200; read fallbacks to the primary: %v", readsOK.Load(), reads.Load(), fallbacks)
+	t.Logf("polls: %d iopool accounts, %d polls logged by the upstream, %d of them an account a held at its kill, polled again after its lease; made by a %v (before its kill), b %v, c %v",
+		wc.accounts, wc.polls, wc.repolled, workBy["a"]["polls"], workBy["b"]["polls"], workBy["c"]["polls"])
+	t.Logf("commands: %d queued, %d pushes logged by the stack; ended %v; %d in flight on a at its kill; sent by a %v (before its kill), b %v, c %v",
+		wc.commands, wc.pushes, wc.byStatus, len(held.commands), workBy["a"]["sends"], workBy["b"]["sends"], workBy["c"]["sends"])
+	t.Logf("dead letters after phase 1: %d, %d of them held by a at its kill; claimed with phase 1's by a %v (before its kill), b %v, c %v",
+		wc.deadLetters, wc.secondTries, workBy["a"]["dead letters"], workBy["b"]["dead letters"], workBy["c"]["dead letters"])
 	if readsOK.Load() != reads.Load() {
 		var bad []string
 		badReads.Range(func(k, _ any) bool { bad = append(bad, k.(string)); return true })

@@ -153,24 +153,35 @@ type serveProc struct {
 func startServe(t *testing.T, databaseURL, name string, extra ...string) *serveProc {
 	t.Helper()
 	addr := freeAddr(t)
-	cfg := writeConfig(t, databaseURL, fmt.Sprintf(`
-listen       = %q
-log_level    = "info"
-log_format   = "json"
-auto_migrate = false
-retry_worker {
+	// Worker blocks an extra begins with replace these defaults (HCL refuses a block
+	// given twice).
+	blocks := map[string]string{"retry_worker": `retry_worker {
   interval     = "100ms"
   batch_size   = 20
   lease        = "1m"
   max_attempts = 8
   backoff_base = "1s"
   backoff_cap  = "10s"
-}
-poll_worker {
+}`, "poll_worker": `poll_worker {
   enabled = false
-}
+}`}
+	var rest []string
+	for _, e := range extra {
+		if name, _, _ := strings.Cut(strings.TrimSpace(e), " "); blocks[name] != "" {
+			blocks[name] = e
+			continue
+		}
+		rest = append(rest, e)
+	}
+	cfg := writeConfig(t, databaseURL, fmt.Sprintf(`
+listen       = %q
+log_level    = "info"
+log_format   = "json"
+auto_migrate = false
 %s
-`, addr, strings.Join(extra, "\n")))
+%s
+%s
+`, addr, blocks["retry_worker"], blocks["poll_worker"], strings.Join(rest, "\n")))
 	p := &serveProc{name: name, addr: addr, log: filepath.Join(t.TempDir(), name+".log"), done: make(chan error, 1)}
 	logf, err := os.Create(p.log)
 	if err != nil {
