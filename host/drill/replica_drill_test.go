@@ -30,14 +30,15 @@ import (
 // accounts due for a poll (the real iopool plugin against a fake of its API), a command
 // to each of six relays (the real ttn plugin pushing downlinks to a fake of The Things
 // Stack) and more dead letters. a is killed while it holds a poll and a command send
-// whose requests reached the upstreams, their answers held back.
+// whose requests reached the upstreams, their answers held back, and a dead letter
+// whose retry waits on a lock the test holds.
 //
 // Every acknowledged delivery is stored exactly once (a delivery in flight at a's kill
 // may be stored without its answer, but never in part), and every read of c answers
 // 200. From the upstreams' own logs and the database: no account is polled twice within
 // its interval (a's held poll is taken over only after its lease expired), every
 // command is pushed at most once and a sent one exactly once (a's is unknown, never
-// resent), and every dead letter is resolved once. Phases advance on what the clients
+// resent), and every dead letter is resolved once (a's on its second attempt, by c). Phases advance on what the clients
 // and the upstreams see, never on fixed sleeps. The counts are printed.
 // POOLHOST_DRILL_LONG=1 (make drill) runs each phase ten times as long, with batches of
 // work ten times as large.
@@ -176,15 +177,18 @@ func TestDrillReplicas(t *testing.T) {
 
 	phase("all three up")
 	// a dies holding a command send and a poll whose requests reached the upstreams and
-	// whose answers have not come back: the upstreams hold every request while a batch
+	// whose answers have not come back, and a dead letter whose readings wait on a lock:
+	// the upstreams hold every request (the database those readings) while a batch
 	// comes due, b and c take one of each (batch_size 1) and wait, and a takes the next.
 	releaseStack, releasePolls := work.stack.Hold(), work.upstream.Hold()
+	blocked, releaseBlocked := work.blockDeadLetters(t, 4)
 	batch()
 	var held heldLeases
-	if !waitFor(2*time.Minute, func() bool { held = work.heldBy(t, a); return work.reached(held) }) {
+	if !waitFor(2*time.Minute, func() bool { held = work.heldBy(t, a); return work.reached(held, blocked) }) {
 		releaseStack()
 		releasePolls()
-		t.Fatalf("a held no send and poll that reached the upstreams within 2 minutes: %+v", held)
+		releaseBlocked()
+		t.Fatalf("a held no send and poll that reached the upstreams and no blocked dead letter within 2 minutes: %+v", held)
 	}
 	workBy["a"] = a.scrapeWork(t)
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -198,6 +202,7 @@ func TestDrillReplicas(t *testing.T) {
 	held = work.heldBy(t, a).with(held)
 	releaseStack()
 	releasePolls()
+	releaseBlocked()
 	stops["a"]()
 	phase("a killed")
 	// b's counts before its drain, which finishes its work in flight uncounted.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -35,7 +36,8 @@ import (
 //   - dead letters, queued straight into the failures table as phase 1's are.
 //
 // Every lease-taking worker runs with batch_size 1, so that while the upstreams hold
-// their requests each replica holds at most one poll and one send, and the third due
+// their requests (and the database a few dead letters' readings, see blockDeadLetters)
+// each replica holds at most one poll, one send and one dead letter, and the third due
 // one is certainly taken by the replica the drill is about to kill.
 
 const (
@@ -239,7 +241,7 @@ provider "ttn" {
   lease           = "` + workLease + `"
 }`, `retry_worker {
   interval     = "100ms"
-  batch_size   = 20
+  batch_size   = 1
   lease        = "` + workLease + `"
   max_attempts = 8
   backoff_base = "1s"
@@ -274,10 +276,18 @@ func (w *drillWork) add(t *testing.T, accounts, perRelay, deadLetters int) {
 			w.commands = append(w.commands, c.PublicID)
 		}
 	}
+	w.enqueue(t, deadLetters)
+}
+
+// enqueue queues n dead letters of new deliveries and returns their failure ids.
+func (w *drillWork) enqueue(t *testing.T, n int) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	var ids []int64
 	err := w.seed.InTx(ctx, func(tx *store.Tx) error {
-		for range deadLetters {
+		for range n {
 			seq := int64(deadLetterSeq + len(w.deadLetters))
-			_, err := tx.EnqueueFailure(ctx, store.NewFailure{
+			f, err := tx.EnqueueFailure(ctx, store.NewFailure{
 				Provider: provider, Payload: w.r.payloads.Body(seq),
 				Headers:    map[string][]string{"Content-Type": {"application/json"}, "Webhook-Id": {loadtest.DeliveryID(seq)}},
 				DeliveryID: loadtest.DeliveryID(seq), ReceivedAt: time.Now(), MaxAttempts: 8, Error: "drill: queued by the test",
@@ -286,12 +296,42 @@ func (w *drillWork) add(t *testing.T, accounts, perRelay, deadLetters int) {
 				return err
 			}
 			w.deadLetters = append(w.deadLetters, seq)
+			ids = append(ids, f.ID)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("enqueue failures: %v", err)
 	}
+	return ids
+}
+
+// blockDeadLetters queues n dead letters whose retries cannot commit until release: a
+// transaction of the test's has inserted, uncommitted, the first reading of each, so
+// a retry's insert of that reading waits for it (a unique key). A retry worker holding
+// one is in flight, as a poll or a send held by an upstream. release rolls back.
+func (w *drillWork) blockDeadLetters(t *testing.T, n int) (ids []int64, release func()) {
+	t.Helper()
+	db := w.r.store.DB()
+	tx, err := db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := w.r.payloads
+	for i := range n {
+		seq := int64(deadLetterSeq + len(w.deadLetters) + i)
+		d := w.r.world.Devices[p.Devices[int(seq)%len(p.Devices)]]
+		// The first reading of loadtest's payloads is ph 7.4 pH.
+		if _, err := tx.Exec(`INSERT INTO sensor_readings (device_id, pool_id, metric, value, unit, recorded_at, received_at)
+			VALUES ($1, $2, 'ph', 7.4, 'pH', $3, now())`, d.ID, w.r.world.Pool.ID, p.RecordedAt(seq)); err != nil {
+			_ = tx.Rollback()
+			t.Fatal(err)
+		}
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { _ = tx.Rollback() }) }
+	t.Cleanup(release)
+	return w.enqueue(t, n), release
 }
 
 // heldLeases is what one replica held when it was killed.
@@ -360,8 +400,12 @@ func (w *drillWork) heldBy(t *testing.T, p *serveProc) heldLeases {
 	return h
 }
 
-// reached reports whether the upstreams received one of h's sends and one of its polls.
-func (w *drillWork) reached(h heldLeases) bool {
+// reached reports whether the upstreams received one of h's sends and one of its polls,
+// and h holds one of the blocked dead letters.
+func (w *drillWork) reached(h heldLeases, blocked []int64) bool {
+	if !slices.ContainsFunc(blocked, func(id int64) bool { return h.failures[id] }) {
+		return false
+	}
 	sent := false
 	for id := range h.commands {
 		sent = sent || w.pushes()[id] > 0
