@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/poolhost/poolhost/sdk/internal/wire"
 	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
@@ -85,8 +86,12 @@ func startTracing(logger hclog.Logger) func() {
 }
 
 // newGRPCServer is go-plugin's default server, continuing the host's trace in each call
-// while tracing is on (and untouched, so no cost per call, while it is off).
+// while tracing is on (and untouched, so no cost per call, while it is off). Its codec
+// decodes IngestWebhook's request with sdk/internal/wire's decoder: about 35 fewer of the
+// plugin's allocations per delivery (host/bench), the same protobuf. Servers built
+// without it (go-plugin's test servers) decode the same messages the generated way.
 func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	opts = append(opts, grpc.ForceServerCodecV2(wire.Codec{}))
 	if tracing.Enabled() {
 		opts = append(opts, grpc.ChainUnaryInterceptor(tracing.ServerInterceptor))
 	}
