@@ -147,3 +147,79 @@ func TestWriteDeliveriesOnceWritesAReplayNothing(t *testing.T) {
 		}
 	})
 }
+
+// A batch as large as a group commit's: its readings, replay keys and audit rows take
+// several statements each on SQLite, and every delivery's count is still its own — old
+// readings scattered through the batch, deliveries whose rows straddle two statements,
+// a key recorded before.
+func TestWriteDeliveriesCountsAcrossStatements(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "many@x.io")
+		start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
+		old := readingsFor(f, start, 300, "ph")
+		var stored []store.Reading
+		for i := 0; i < len(old); i += 7 {
+			stored = append(stored, old[i])
+		}
+		if _, err := e.s.InsertReadings(ctx, stored); err != nil {
+			t.Fatal(err)
+		}
+		key := func(id string) *store.DeliveryKey {
+			return &store.DeliveryKey{Provider: "acme", AccountID: 3, DeliveryID: id}
+		}
+		if _, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{{Once: key("seen")}}); err != nil {
+			t.Fatal(err)
+		}
+		var ds []store.DeliveryWrite
+		want := make([]int, 0, 70)
+		for i := range 70 {
+			id := fmt.Sprintf("m%d", i)
+			d := store.DeliveryWrite{Once: key(id), Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", RequestID: id}}
+			// 1 to 9 readings each: statements end mid-delivery.
+			n := 1 + i%9
+			if len(old) >= n {
+				d.Readings, old = old[:n], old[n:]
+			}
+			fresh := 0
+			for _, r := range d.Readings {
+				if r.RecordedAt.Sub(start)/time.Second%7 != 0 {
+					fresh++
+				}
+			}
+			switch i {
+			case 20:
+				d.Once = key("seen") // recorded by the earlier write
+				fresh = store.Replayed
+			}
+			ds = append(ds, d)
+			want = append(want, fresh)
+		}
+		got, err := e.s.WriteDeliveries(ctx, ds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("accepted\n%v\nwant\n%v", got, want)
+		}
+		events, err := e.s.ListAudit(ctx, store.AuditFilter{Action: "webhook.received", Limit: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byReq := map[string]string{}
+		for _, ev := range events {
+			byReq[ev.RequestID] = fmt.Sprintf("%v/%v", ev.Details["accepted"], ev.Details["duplicates"])
+		}
+		if len(byReq) != 69 || byReq["m20"] != "" {
+			t.Fatalf("%d audit rows (m20 %q), want 69 and none for the replay", len(byReq), byReq["m20"])
+		}
+		for i, d := range ds {
+			if want[i] == store.Replayed {
+				continue
+			}
+			if w := fmt.Sprintf("%d/%d", want[i], len(d.Readings)-want[i]); byReq[fmt.Sprintf("m%d", i)] != w {
+				t.Errorf("m%d's audit counts %s, want %s", i, byReq[fmt.Sprintf("m%d", i)], w)
+			}
+		}
+	})
+}

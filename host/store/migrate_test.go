@@ -100,7 +100,26 @@ func TestOpenSQLiteURLForms(t *testing.T) {
 		if err := db.GetContext(ctx, &timeout, "PRAGMA busy_timeout"); err != nil || timeout < 1000 {
 			t.Fatalf("busy_timeout = %d, %v", timeout, err)
 		}
+		// An acknowledged write survives a power loss (FULL is 2); statement journals
+		// stay off the disk (MEMORY is 2).
+		var sync, temp int
+		if err := db.GetContext(ctx, &sync, "PRAGMA synchronous"); err != nil || sync != 2 {
+			t.Fatalf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+		}
+		if err := db.GetContext(ctx, &temp, "PRAGMA temp_store"); err != nil || temp != 2 {
+			t.Fatalf("temp_store = %d, %v; want 2 (MEMORY)", temp, err)
+		}
 		s.Close()
+	}
+	// A URL that chooses synchronous itself keeps its choice.
+	s, err := store.Open(ctx, "sqlite:"+dir+"/d.db?_pragma=synchronous(NORMAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var sync int
+	if err := s.DB().GetContext(ctx, &sync, "PRAGMA synchronous"); err != nil || sync != 1 {
+		t.Fatalf("synchronous with the URL's NORMAL = %d, %v; want 1", sync, err)
 	}
 }
 
