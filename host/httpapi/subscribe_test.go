@@ -212,3 +212,81 @@ func TestSubscriptionRetriedWithBackoff(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscriptionAttemptsResetOnReconnect: the failures in a row restart when the user
+// reconnects the account (a fresh linkage) and when a registration succeeds, so a
+// reconnect never inherits the long wait of an old run of failures.
+func TestSubscriptionAttemptsResetOnReconnect(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		cloud := newSubscriptionCloud(t)
+		e := newEnv(t, dbURL, envOpts{ingest: true, faulty: true, faultySettings: map[string]string{"subscribe_url": cloud.URL}})
+		now := func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
+		u := e.newUser("u", false)
+		type accountOut struct {
+			accountView
+			SubscriptionError    string     `json:"subscriptionError"`
+			SubscriptionAttempts int        `json:"subscriptionAttempts"`
+			SubscriptionRetryAt  *time.Time `json:"subscriptionRetryAt"`
+		}
+		reconnect := func() accountOut {
+			var out struct {
+				Account accountOut `json:"account"`
+			}
+			e.must(201, req{method: "POST", path: "/v1/providers/faulty/connect", token: u.Token,
+				body: map[string]any{"input": map[string]string{"api_key": "flaky"}}}).json(t, &out)
+			return out.Account
+		}
+		w := connect.NewSubscriptionWorker(e.connect)
+		retry := func() { // one retry: past any backoff, then a tick
+			t.Helper()
+			e.offset.Add(int64(connect.SubscriptionRetryMax * 2))
+			if leader, st, err := w.Tick(t.Context()); err != nil || !leader || st.Tried != 1 {
+				t.Fatalf("tick: leader %v, tried %d, %v; want one retry", leader, st.Tried, err)
+			}
+		}
+		// A cap on the first wait: SubscriptionRetryBase, +20% jitter, with a margin for
+		// the time the request took.
+		firstWait := func(got accountOut) bool {
+			return got.SubscriptionRetryAt != nil && got.SubscriptionRetryAt.Sub(now()) <= connect.SubscriptionRetryBase*6/5
+		}
+
+		cloud.failPosts.Store(4) // the connect, two retries, and the reconnect
+		acc := reconnect()
+		retry()
+		retry()
+		accPath := fmt.Sprintf("/v1/accounts/%d", acc.ID)
+		var got accountOut
+		e.must(200, req{method: "GET", path: accPath, token: u.Token}).json(t, &got)
+		if got.SubscriptionAttempts != 3 {
+			t.Fatalf("after three failures GET account = %+v, want 3 attempts", got)
+		}
+
+		// The user reconnects while the cloud still fails: one failure, the first wait.
+		again := reconnect()
+		if again.ID != acc.ID {
+			t.Fatalf("reconnect made account %d, want %d again", again.ID, acc.ID)
+		}
+		got = accountOut{}
+		e.must(200, req{method: "GET", path: accPath, token: u.Token}).json(t, &got)
+		if !strings.Contains(got.SubscriptionError, "503") || got.SubscriptionAttempts != 1 || !firstWait(got) {
+			t.Fatalf("after a reconnect GET account = %+v (now %v), want the error, 1 attempt and the first wait (%v)",
+				got, now(), connect.SubscriptionRetryBase)
+		}
+		if again.SubscriptionAttempts != 1 || !firstWait(again) {
+			t.Errorf("reconnect answer account = %+v, want 1 attempt and the first wait", again)
+		}
+
+		// The retry succeeds: nothing counted, nothing due.
+		retry()
+		got = accountOut{}
+		e.must(200, req{method: "GET", path: accPath, token: u.Token}).json(t, &got)
+		if got.SubscriptionError != "" || got.SubscriptionAttempts != 0 || got.SubscriptionRetryAt != nil {
+			t.Fatalf("after a successful retry GET account = %+v, want no error, 0 attempts, nothing due", got)
+		}
+		// A later failure counts from one again.
+		cloud.failPosts.Store(1)
+		if again = reconnect(); again.SubscriptionAttempts != 1 || !firstWait(again) {
+			t.Fatalf("a failure after a success = %+v, want 1 attempt and the first wait", again)
+		}
+	})
+}

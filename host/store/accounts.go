@@ -38,7 +38,8 @@ type Account struct {
 	// SubscriptionError says why the plugin could not register the account's own
 	// webhook URL with its provider (sdk.Subscriber); "" when registered or not needed.
 	SubscriptionError string `db:"subscription_error"`
-	// SubscriptionAttempts counts the failed subscriptions in a row; SubscriptionRetryAt
+	// SubscriptionAttempts counts the failed subscriptions in a row (since the last
+	// success or reconnect); SubscriptionRetryAt
 	// is when the next is due (nil without an error).
 	SubscriptionAttempts int        `db:"subscription_attempts"`
 	SubscriptionRetryAt  *time.Time `db:"subscription_retry_at"`
@@ -82,7 +83,7 @@ func (q queries) seal(creds map[string]string, aad []byte) ([]byte, string, erro
 
 // UpsertAccount stores a linkage: a new account, or — when the user already linked this
 // external account — fresh credentials and display name on the existing one, which
-// becomes active again. created reports which.
+// becomes active again with its subscription outcome cleared. created reports which.
 func (q queries) UpsertAccount(ctx context.Context, a NewAccount) (acc Account, created bool, err error) {
 	if a.Provider == "" || a.ExternalAccountID == "" {
 		return Account{}, false, fmt.Errorf("upsert account: %w: provider and external account id are required", ErrInvalid)
@@ -107,8 +108,12 @@ func (q queries) UpsertAccount(ctx context.Context, a NewAccount) (acc Account, 
 				VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?) RETURNING `+accountColumns,
 				a.UserID, a.Provider, a.ExternalAccountID, a.DisplayName, ct, keyID, now, now)
 		} else {
+			// A reconnect is a fresh linkage: its webhook subscription starts afresh too
+			// (the caller subscribes next), so a failure now waits the first backoff, not
+			// the long one an old run of failures had reached.
 			err = q.get(ctx, &acc, `UPDATE integration_accounts SET display_name = ?, credentials_ciphertext = ?,
-					credentials_key_id = ?, status = 'active', disconnected_at = NULL, updated_at = ?
+					credentials_key_id = ?, status = 'active', disconnected_at = NULL, updated_at = ?,
+					subscription_error = NULL, subscription_attempts = 0, subscription_retry_at = NULL
 				WHERE id = ? RETURNING `+accountColumns,
 				a.DisplayName, ct, keyID, now, ids[0])
 		}
