@@ -20,6 +20,7 @@ import (
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/failures"
+	"github.com/poolhost/poolhost/host/overview"
 	"github.com/poolhost/poolhost/host/store"
 )
 
@@ -82,19 +83,10 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, a auth.Actor) 
 // ---- overview
 
 type overviewView struct {
-	Since     time.Time
+	overview.Facts
 	Providers []overviewProvider
 	Outcomes  []string
-	// What is wrong now, first: plugins not running, dead letters, failing polls.
-	Down            []connect.ProviderStatus
-	DeadWaiting     int64
-	PollsFailing    int64
-	CommandsUnknown int64
-	CommandsFailed  int64
-	Replicas        []activity.Replica
-	ReplicasTrouble []activity.Replica
-	Self            string // this replica's id
-	AllClear        bool
+	Self      string // this replica's id
 }
 
 type overviewProvider struct {
@@ -103,36 +95,21 @@ type overviewProvider struct {
 	Plugin *connect.ProviderStatus // nil for a provider seen only in the data
 }
 
+// overview renders overview.Judge: what is wrong now is decided there, for this page
+// and GET /v1/admin/overview alike.
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
-	ov, err := c.d.Activity.Overview(r.Context(), a, c.d.ProviderIDs())
+	f, err := overview.Judge(r.Context(), a, c.d.Activity, c.d.Providers, c.d.ProviderIDs())
 	if err != nil {
 		return err
 	}
-	ps, err := c.d.Providers.ProviderStatuses(r.Context(), a)
-	if err != nil {
-		return err
-	}
-	v := overviewView{Since: ov.Since, Outcomes: activity.Outcomes, CommandsUnknown: ov.CommandsUnknown, CommandsFailed: ov.CommandsFailed,
-		Replicas: ov.Replicas, Self: c.d.Replica}
-	for _, r := range ov.Replicas {
-		if r.Trouble {
-			v.ReplicasTrouble = append(v.ReplicasTrouble, r)
-		}
-	}
+	v := overviewView{Facts: f, Outcomes: activity.Outcomes, Self: c.d.Replica}
 	plugins := map[string]*connect.ProviderStatus{}
-	for i, p := range ps {
-		plugins[p.ID] = &ps[i]
-		if p.Enabled && p.State != "running" || p.ReloadWarning != "" || p.PendingConfigRefused != "" {
-			v.Down = append(v.Down, p)
-		}
+	for i, p := range f.Plugins {
+		plugins[p.ID] = &f.Plugins[i]
 	}
-	for _, p := range ov.Providers {
+	for _, p := range f.Overview.Providers {
 		v.Providers = append(v.Providers, overviewProvider{Provider: p, Chart: newChart(p), Plugin: plugins[p.ID]})
-		v.DeadWaiting += p.DeadWaiting
-		v.PollsFailing += p.Polls.Failing
 	}
-	v.AllClear = len(v.Down) == 0 && v.DeadWaiting == 0 && v.PollsFailing == 0 &&
-		v.CommandsUnknown == 0 && v.CommandsFailed == 0 && len(v.ReplicasTrouble) == 0
 	c.render(w, r, http.StatusOK, "overview", view{Title: "Overview", Nav: "overview", Actor: a, Data: v, Refresh: refreshTo("/ui/")})
 	return nil
 }

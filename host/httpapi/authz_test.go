@@ -246,6 +246,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}, expect(401, 404, 403, 204, 404, 204)},
 		{"GET /v1/admin/providers", func(fixture) req { return req{method: "GET", path: "/v1/admin/providers"} }, expect(401, 403, 403, 403, 200, 403)},
 		{"POST /v1/admin/reload", func(fixture) req { return req{method: "POST", path: "/v1/admin/reload"} }, expect(401, 403, 403, 403, 200, 403)},
+		{"GET /v1/admin/overview", func(fixture) req { return req{method: "GET", path: "/v1/admin/overview"} }, admin(200)},
 		{"GET /v1/admin/audit", func(fixture) req { return req{method: "GET", path: "/v1/admin/audit"} }, expect(401, 403, 403, 403, 200, 403)},
 		{"POST /v1/admin/users", func(f fixture) req {
 			return req{method: "POST", path: "/v1/admin/users", body: map[string]any{"email": fmt.Sprintf("new-%d@example.com", f.target.ID)}}

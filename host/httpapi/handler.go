@@ -16,6 +16,7 @@ import (
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/outage"
+	"github.com/poolhost/poolhost/host/overview"
 	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/users"
 )
@@ -52,6 +53,10 @@ type Deps struct {
 	Ready    []ReadyCheck
 	// ProviderStates, when set, is each provider's plugin state, shown by /readyz.
 	ProviderStates func() map[string]string
+	// Activity backs GET /v1/admin/overview (with Connect); ProviderIDs are the
+	// configured providers it shows even when quiet.
+	Activity    overview.Activity
+	ProviderIDs func() []string
 }
 
 // Option customizes a Handler.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/poolhost/poolhost/examples/provider-template/acmetest"
 	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/activity"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/commands"
 	"github.com/poolhost/poolhost/host/config"
@@ -202,6 +203,14 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 		Logger: log, Registry: reg, HTTP: noRateLimit(cfg.HTTP),
 		Auth: userSvc, Pools: poolSvc, Connect: e.connect, Users: userSvc,
 		Commands: commands.New(e.st, poolSvc, commands.ManagerPlugins(e.mgr), rec, commands.Config{}, nil),
+		Activity: activity.New(e.st),
+		ProviderIDs: func() []string {
+			var ids []string
+			for _, p := range e.cfg.Load().Providers {
+				ids = append(ids, p.ID)
+			}
+			return ids
+		},
 		Ready: []httpapi.ReadyCheck{
 			{Name: "database", Check: e.st.Ping},
 			{Name: "migrations", Check: e.st.Verify},

@@ -55,6 +55,7 @@ func (h *Handler) routes(rt *Router) {
 
 	rt.Admin(http.MethodGet, "/v1/admin/providers", conn("providers", h.adminProviders))
 	rt.Admin(http.MethodPost, "/v1/admin/reload", conn("providers", h.adminReload))
+	rt.Admin(http.MethodGet, "/v1/admin/overview", needs(h.deps.Activity != nil && h.deps.Connect != nil, "overview", h.adminOverview))
 
 	usr := func(what string, fn HandlerFunc) HandlerFunc { return needs(h.deps.Users != nil, what, fn) }
 	rt.Admin(http.MethodGet, "/v1/admin/audit", usr("audit", h.adminAudit))

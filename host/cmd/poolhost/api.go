@@ -58,14 +58,16 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 		Config: s.config,
 		Reload: s.reload,
 	})
+	act := activity.New(st) // the console's Overview and GET /v1/admin/overview
 	api := httpapi.New(httpapi.Deps{
 		Logger: s.log, Registry: s.metrics, HTTP: s.config().HTTP, MetricsElsewhere: s.config().MetricsListen != "",
 		Auth: userSvc, Pools: poolSvc, Connect: s.connect, Users: userSvc, Commands: s.commands.svc,
 		Ready:          readyChecks(st, s),
 		ProviderStates: connect.ProviderStates(s.plugins),
+		Activity:       act, ProviderIDs: s.providerIDs,
 	}, extra...)
 	ui := console.New(console.Deps{
-		Sessions: userSvc, Providers: s.connect, Failures: failures.New(st), Activity: activity.New(st),
+		Sessions: userSvc, Providers: s.connect, Failures: failures.New(st), Activity: act,
 		ProviderIDs: s.providerIDs, Logger: s.log, Clients: api, Commands: s.commands.svc, Replica: s.replicaID,
 	}, console.Config{PublicURL: s.config().PublicURL})
 	s.api = api
