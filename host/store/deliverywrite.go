@@ -64,7 +64,14 @@ func (q queries) WriteDeliveries(ctx context.Context, ds []DeliveryWrite) (_ []i
 // repeats the key of an earlier one (the first copy wins; the others are duplicates).
 // owner[i] is the delivery rows[i] came from.
 func uniqueReadings(ds []DeliveryWrite, now time.Time) (rows []Reading, owner []int) {
-	seen := map[readingKey]bool{}
+	// Sized once: grown by append, the rows, the owners and the map were 40% of the bytes
+	// a group commit allocated (BenchmarkWriteDeliveries, SQLite).
+	n := 0
+	for _, d := range ds {
+		n += len(d.Readings)
+	}
+	seen := make(map[readingKey]bool, n)
+	rows, owner = make([]Reading, 0, n), make([]int, 0, n)
 	for i, d := range ds {
 		for _, r := range d.Readings {
 			r.ReceivedAt, r.RecordedAt = readingTimes(r, now)
