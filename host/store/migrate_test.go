@@ -109,6 +109,10 @@ func TestOpenSQLiteURLForms(t *testing.T) {
 		if err := db.GetContext(ctx, &temp, "PRAGMA temp_store"); err != nil || temp != 2 {
 			t.Fatalf("temp_store = %d, %v; want 2 (MEMORY)", temp, err)
 		}
+		var ckpt int
+		if err := db.GetContext(ctx, &ckpt, "PRAGMA wal_autocheckpoint"); err != nil || ckpt != 4000 {
+			t.Fatalf("wal_autocheckpoint = %d, %v; want 4000", ckpt, err)
+		}
 		s.Close()
 	}
 	// A URL that chooses synchronous itself keeps its choice.

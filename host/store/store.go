@@ -167,9 +167,9 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 }
 
 // parseURL picks the driver and builds its DSN. SQLite always gets the pragmas the store
-// relies on (foreign keys, WAL, synchronous FULL, in-memory temporary storage, busy
-// timeout, immediate transactions, integer microsecond timestamps); a caller's own query
-// parameters are kept.
+// relies on (foreign keys, WAL checkpointed every 4,000 pages, synchronous FULL,
+// in-memory temporary storage, busy timeout, immediate transactions, integer microsecond
+// timestamps); a caller's own query parameters are kept.
 func parseURL(raw string) (driver, dsn string, d dialect, err error) {
 	switch {
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
@@ -219,6 +219,13 @@ func sqliteDSN(rest string) (string, string, dialect, error) {
 	// In memory it costs a copy. Temporary tables and sort spills stay in memory too;
 	// the store makes no large ones.
 	q.Add("_pragma", "temp_store(MEMORY)")
+	// A checkpoint runs in the commit that fills the WAL to this many pages, with the
+	// writer held through its copy and fsync of the database file. SQLite's default,
+	// 1,000 pages (4 MiB), was every few group commits; at 4,000 pages (a 16 MiB WAL)
+	// pages rewritten by several commits are copied once, and BenchmarkWriteDeliveries
+	// stored 1.3-1.9 times as many deliveries per second in five interleaved pairs on
+	// the shared VM (CPU per delivery within noise).
+	q.Add("_pragma", "wal_autocheckpoint(4000)")
 	if q.Get("_busy_timeout") == "" && q.Get("_timeout") == "" {
 		q.Set("_busy_timeout", "10000")
 	}
