@@ -14,6 +14,7 @@ import (
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/replicas"
 	"github.com/poolhost/poolhost/host/store"
 )
@@ -86,12 +87,19 @@ type Replica struct {
 
 // Service reads activity.
 type Service struct {
-	st  Store
-	now func() time.Time
+	st        Store
+	now       func() time.Time
+	goneAfter time.Duration
 }
 
-// New returns a Service.
-func New(st Store) *Service { return &Service{st: st, now: time.Now} }
+// New returns a Service that shows a replica silent for longer than goneAfter
+// (http.heartbeat_gone_after) as gone; 0 is the default.
+func New(st Store, goneAfter time.Duration) *Service {
+	if goneAfter <= 0 {
+		goneAfter = config.DefaultHTTP.HeartbeatGoneAfter
+	}
+	return &Service{st: st, now: time.Now, goneAfter: goneAfter}
+}
 
 // Window is how far back the overview looks.
 const Window = 24 * time.Hour
@@ -183,7 +191,7 @@ func (s *Service) Overview(ctx context.Context, a auth.Actor, providers []string
 		return Overview{}, err
 	}
 	for _, r := range rs {
-		state := replicas.State(r, now)
+		state := replicas.State(r, now, s.goneAfter)
 		out.Replicas = append(out.Replicas, Replica{Replica: r, State: state, Trouble: replicas.Trouble(state)})
 	}
 	for _, id := range order {

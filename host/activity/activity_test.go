@@ -40,7 +40,7 @@ func TestOverview(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	svc := activity.New(st)
+	svc := activity.New(st, 0)
 	if _, err := svc.Overview(ctx, auth.Actor{UserID: 2}, nil); host.ErrorCode(err) != host.EFORBIDDEN {
 		t.Fatalf("non-admin: %v", err)
 	}

@@ -39,19 +39,28 @@ func TestOverviewReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ov, err := activity.New(st).Overview(ctx, auth.Actor{UserID: 1, Admin: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got string
-	for _, r := range ov.Replicas {
-		got += r.ID + ":" + r.State
-		if r.Trouble {
-			got += "!"
+	states := func(goneAfter time.Duration) string {
+		t.Helper()
+		ov, err := activity.New(st, goneAfter).Overview(ctx, auth.Actor{UserID: 1, Admin: true}, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		got += " "
+		var got string
+		for _, r := range ov.Replicas {
+			got += r.ID + ":" + r.State
+			if r.Trouble {
+				got += "!"
+			}
+			got += " "
+		}
+		return got
 	}
-	if want := "a:ready b:gone! c:stopped d:not ready! "; got != want {
+	// The default (http.heartbeat_gone_after, 30s): b, silent for a minute, is gone.
+	if got, want := states(0), "a:ready b:gone! c:stopped d:not ready! "; got != want {
 		t.Errorf("replicas %q, want %q", got, want)
+	}
+	// heartbeat_gone_after = "2m": a minute's silence is not gone yet.
+	if got, want := states(2*time.Minute), "a:ready b:ready c:stopped d:not ready! "; got != want {
+		t.Errorf("with gone after 2m: replicas %q, want %q", got, want)
 	}
 }

@@ -106,6 +106,13 @@ type HTTP struct {
 	// DrainGrace is how long the host keeps serving after SIGTERM with /readyz answering
 	// 503, so the load balancer stops sending before the listener closes. Default 5s.
 	DrainGrace time.Duration
+	// HeartbeatInterval is how often serve records its /readyz status in the database
+	// (table replicas, host/replicas) for every replica's console to show. Default 10s.
+	HeartbeatInterval time.Duration
+	// HeartbeatGoneAfter is how long a replica may stay silent before the console shows
+	// it gone (crashed, frozen or cut off from the database): at least two beats, so one
+	// late beat never does. Default 30s (three missed beats).
+	HeartbeatGoneAfter time.Duration
 	// ReturnURL, when set, is where the OAuth callback redirects the browser with the
 	// outcome instead of answering JSON.
 	ReturnURL string
@@ -341,14 +348,16 @@ type Timeouts struct {
 // Defaults for values the file leaves out.
 var (
 	DefaultHTTP = HTTP{
-		MaxBodyBytes:      1 << 20,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ShutdownTimeout:   15 * time.Second,
-		DrainGrace:        5 * time.Second,
-		RateLimit:         RateLimit{PerToken: 20, PerClient: 5, Burst: 50, PerWebhookAccount: 20, WebhookAccountBurst: 600},
+		MaxBodyBytes:       1 << 20,
+		ReadHeaderTimeout:  5 * time.Second,
+		ReadTimeout:        30 * time.Second,
+		WriteTimeout:       30 * time.Second,
+		IdleTimeout:        2 * time.Minute,
+		ShutdownTimeout:    15 * time.Second,
+		DrainGrace:         5 * time.Second,
+		HeartbeatInterval:  10 * time.Second,
+		HeartbeatGoneAfter: 30 * time.Second,
+		RateLimit:          RateLimit{PerToken: 20, PerClient: 5, Burst: 50, PerWebhookAccount: 20, WebhookAccountBurst: 600},
 	}
 	DefaultRetryWorker = RetryWorker{
 		Enabled:     true,

@@ -54,6 +54,8 @@ func TestLoadGood(t *testing.T) {
 		{"http max body", cfg.HTTP.MaxBodyBytes, int64(2 << 20)},
 		{"http read header", cfg.HTTP.ReadHeaderTimeout, 3 * time.Second},
 		{"http default write", cfg.HTTP.WriteTimeout, config.DefaultHTTP.WriteTimeout},
+		{"http heartbeat interval", cfg.HTTP.HeartbeatInterval, 5 * time.Second},
+		{"http heartbeat gone after", cfg.HTTP.HeartbeatGoneAfter, 20 * time.Second},
 		{"http return url", cfg.HTTP.ReturnURL, "https://app.example.com/connected"},
 		{"http trusted proxies", fmt.Sprint(cfg.HTTP.TrustedProxies), "[10.0.0.0/8 fd00::/8]"},
 		{"http rate limit", cfg.HTTP.RateLimit, config.RateLimit{PerToken: 10, PerClient: 2.5, Burst: 20, PerWebhookAccount: 20, WebhookAccountBurst: 600}},
@@ -153,6 +155,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"max attempts", cfg.RetryWorker.MaxAttempts, 8},
 		{"plugins", cfg.Plugins, config.DefaultPlugins},
 		{"old keys", len(cfg.CredentialsOldKeys), 0},
+		{"heartbeat", [2]time.Duration{cfg.HTTP.HeartbeatInterval, cfg.HTTP.HeartbeatGoneAfter}, [2]time.Duration{10 * time.Second, 30 * time.Second}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -203,6 +206,9 @@ func TestLoadErrors(t *testing.T) {
 		{"short_command_lease.hcl", []string{"short_command_lease.hcl:5,", "Invalid command_worker lease", `command_worker.lease (20s) must be at least 2 × provider "ttn"'s timeouts.send_command (15s)`}},
 		{"bad_provider_id.hcl", []string{"bad_provider_id.hcl:4,", "Bad Id"}},
 		{"bad_listen.hcl", []string{"bad_listen.hcl:1,", "listen"}},
+		{"bad_heartbeat.hcl", []string{"bad_heartbeat.hcl:6,", "Invalid http heartbeat_gone_after",
+			"heartbeat_gone_after (15s) must be at least 2 × heartbeat_interval (10s)"}},
+		{"bad_heartbeat_interval.hcl", []string{"bad_heartbeat_interval.hcl:5,", "Invalid http heartbeat_interval", "heartbeat_interval (500ms) must be at least 1s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

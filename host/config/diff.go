@@ -30,6 +30,8 @@ var restartOnly = map[string]bool{
 	"metrics_listen": true, "log_format": true,
 	"auto_migrate": true, "credentials_key": true, "credentials_old_keys": true,
 	"http.read_header_timeout": true, "http.idle_timeout": true,
+	// The heartbeat's ticker and the Overview's judge of gone are set up at start.
+	"http.heartbeat_interval": true, "http.heartbeat_gone_after": true,
 }
 
 // RestartOnly reports whether a setting named as in Changes needs a restart.

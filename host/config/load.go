@@ -65,7 +65,7 @@ var (
 	}
 	httpSchema = &hcl.BodySchema{Attributes: attrs("max_body_bytes", "read_header_timeout",
 		"read_timeout", "write_timeout", "idle_timeout", "shutdown_timeout", "drain_grace", "return_url",
-		"trusted_proxies"), Blocks: []hcl.BlockHeaderSchema{{Type: "rate_limit"}}}
+		"trusted_proxies", "heartbeat_interval", "heartbeat_gone_after"), Blocks: []hcl.BlockHeaderSchema{{Type: "rate_limit"}}}
 	rateLimitSchema = &hcl.BodySchema{Attributes: attrs("per_token", "per_client", "burst", "per_webhook_account", "webhook_account_burst")}
 	retrySchema     = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease",
 		"max_attempts", "backoff_base", "backoff_cap")}
@@ -621,6 +621,9 @@ func (d *decoder) config(root section) *Config {
 		c.HTTP.IdleTimeout = d.duration(h.attr("idle_timeout"), c.HTTP.IdleTimeout)
 		c.HTTP.ShutdownTimeout = d.duration(h.attr("shutdown_timeout"), c.HTTP.ShutdownTimeout)
 		c.HTTP.DrainGrace = d.duration(h.attr("drain_grace"), c.HTTP.DrainGrace)
+		c.HTTP.HeartbeatInterval = d.duration(h.attr("heartbeat_interval"), c.HTTP.HeartbeatInterval)
+		c.HTTP.HeartbeatGoneAfter = d.duration(h.attr("heartbeat_gone_after"), c.HTTP.HeartbeatGoneAfter)
+		d.heartbeat(h, c.HTTP.HeartbeatInterval, c.HTTP.HeartbeatGoneAfter)
 		c.HTTP.ReturnURL = d.str(h.attr("return_url"), "")
 		if c.HTTP.ReturnURL != "" {
 			d.absURL(h.attr("return_url"), c.HTTP.ReturnURL)
@@ -781,6 +784,27 @@ func (d *decoder) backoffOrder(s section, block string, base, limit time.Duratio
 		rng = a.Range
 	}
 	d.errorf(&rng, "Invalid "+block+" backoff", "backoff_cap (%s) must not be below backoff_base (%s)", limit, base)
+}
+
+// heartbeat refuses replica heartbeat timings that would misreport replicas: a beat
+// more often than once a second writes the database for nothing, and a replica silent
+// for less than two beats would be shown gone by a single late one.
+func (d *decoder) heartbeat(s section, interval, goneAfter time.Duration) {
+	if a := s.attr("heartbeat_interval"); a != nil && interval < time.Second {
+		d.errorf(a.Expr.Range().Ptr(), "Invalid http heartbeat_interval", "heartbeat_interval (%s) must be at least 1s", interval)
+		return
+	}
+	if goneAfter >= 2*interval {
+		return
+	}
+	rng := s.def
+	if a := s.attr("heartbeat_gone_after"); a != nil {
+		rng = a.Expr.Range()
+	} else if a := s.attr("heartbeat_interval"); a != nil {
+		rng = a.Expr.Range()
+	}
+	d.errorf(&rng, "Invalid http heartbeat_gone_after",
+		"heartbeat_gone_after (%s) must be at least 2 × heartbeat_interval (%s), or one late beat shows a live replica gone", goneAfter, interval)
 }
 
 func (d *decoder) absURL(attr *hcl.Attribute, s string) {

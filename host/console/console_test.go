@@ -83,7 +83,7 @@ func newEnvWith(t *testing.T, publicURL string, clients console.Clients) *env {
 		Sessions:    users.New(st, rec),
 		Providers:   connect.New(connect.Deps{Store: st, Audit: rec, Config: func() *config.Config { return cfg }}),
 		Failures:    failures.New(st),
-		Activity:    activity.New(st),
+		Activity:    activity.New(st, 0),
 		ProviderIDs: func() []string { return []string{"acme"} },
 		Clients:     clients,
 		Commands:    commands.New(st, pools.New(st, rec), nil, rec, commands.Config{}, nil),

@@ -74,7 +74,7 @@ func newLayoutEnv(t *testing.T, providers []string, states pluginStates) (base s
 			// The file is accepted and changes nothing; what the plugins are in is states'.
 			Reload: func(context.Context) (connect.ReloadReport, error) { return connect.ReloadReport{}, nil }}),
 		Failures:    failures.New(st),
-		Activity:    activity.New(st),
+		Activity:    activity.New(st, 0),
 		ProviderIDs: func() []string { return providers },
 	}, console.Config{PublicURL: "http://127.0.0.1"})
 	e := &env{srv: httptest.NewServer(con), st: st}

@@ -203,7 +203,7 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 		Logger: log, Registry: reg, HTTP: noRateLimit(cfg.HTTP),
 		Auth: userSvc, Pools: poolSvc, Connect: e.connect, Users: userSvc,
 		Commands: commands.New(e.st, poolSvc, commands.ManagerPlugins(e.mgr), rec, commands.Config{}, nil),
-		Activity: activity.New(e.st),
+		Activity: activity.New(e.st, 0),
 		ProviderIDs: func() []string {
 			var ids []string
 			for _, p := range e.cfg.Load().Providers {

@@ -18,22 +18,19 @@ import (
 	"github.com/poolhost/poolhost/host/store"
 )
 
-// Timing of the heartbeat. A replica not seen for StaleAfter (three missed beats) is
-// gone; rows last seen ForgetAfter ago are deleted, so a replaced replica is shown
-// gone for a while and then no more.
-const (
-	Interval    = 10 * time.Second
-	StaleAfter  = 3 * Interval
-	ForgetAfter = time.Hour
-)
+// ForgetAfter: rows last seen this long ago are deleted, so a replaced replica is shown
+// gone for a while and then no more. The beat interval and how long a silent replica
+// takes to be gone are config (http.heartbeat_interval, http.heartbeat_gone_after).
+const ForgetAfter = time.Hour
 
-// Gone is the state shown for a replica not seen for StaleAfter that did not say it
+// Gone is the state shown for a replica not seen for goneAfter that did not say it
 // stopped.
 const Gone = "gone"
 
-// State is how a replica stands at now: its last reported status, or Gone.
-func State(r store.Replica, now time.Time) string {
-	if r.Status != store.ReplicaStopped && now.Sub(r.LastSeenAt) > StaleAfter {
+// State is how a replica stands at now: its last reported status, or Gone when it has
+// been silent for longer than goneAfter.
+func State(r store.Replica, now time.Time, goneAfter time.Duration) string {
+	if r.Status != store.ReplicaStopped && now.Sub(r.LastSeenAt) > goneAfter {
 		return Gone
 	}
 	return r.Status
@@ -59,18 +56,20 @@ type Heartbeat struct {
 	self  store.Replica
 	ready ReadyFunc
 	log   hclog.Logger
+	every time.Duration // between beats
 
 	mu      sync.Mutex // held through each write: a beat never lands after Stop's row
 	failed  bool       // the last beat failed: log the next success
 	stopped bool
 }
 
-// New returns the heartbeat of the replica id (unique per process), started now.
-func New(st Store, id, hostname, version string, started time.Time, ready ReadyFunc, log hclog.Logger) *Heartbeat {
+// New returns the heartbeat of the replica id (unique per process), started now,
+// beating every interval (http.heartbeat_interval).
+func New(st Store, id, hostname, version string, started time.Time, interval time.Duration, ready ReadyFunc, log hclog.Logger) *Heartbeat {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Heartbeat{st: st, ready: ready, log: log.Named("replicas"),
+	return &Heartbeat{st: st, ready: ready, log: log.Named("replicas"), every: interval,
 		self: store.Replica{ID: id, Hostname: hostname, Version: version, StartedAt: started}}
 }
 
@@ -114,10 +113,10 @@ func (h *Heartbeat) write(ctx context.Context, r store.Replica) error {
 	return err
 }
 
-// Run beats at once and then every Interval until ctx ends, forgetting replicas
+// Run beats at once and then every interval until ctx ends, forgetting replicas
 // not seen for ForgetAfter as it goes.
 func (h *Heartbeat) Run(ctx context.Context) {
-	t := time.NewTicker(Interval)
+	t := time.NewTicker(h.every)
 	defer t.Stop()
 	for {
 		if err := h.Beat(ctx); err == nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // TestHeartbeat: a replica's beat records its readiness and the checks not ok; it is
-// gone once not seen for StaleAfter, unless it said it stopped; and no beat lands
+// gone once not seen for the configured gone-after, unless it said it stopped; and no beat lands
 // after its stop. On a real SQLite store (store's tests run both engines).
 func TestHeartbeat(t *testing.T) {
 	ctx := context.Background()
@@ -26,7 +26,7 @@ func TestHeartbeat(t *testing.T) {
 	status, checks := "degraded", map[string]string{"database": "ok", "plugins": "degraded", "serving": "ok"}
 	ready := func(context.Context) (string, map[string]string) { return status, checks }
 	started := time.Now().Add(-time.Minute)
-	h := replicas.New(st, "serve-h1-42-ab", "h1", "1.2.0", started, ready, nil)
+	h := replicas.New(st, "serve-h1-42-ab", "h1", "1.2.0", started, time.Second, ready, nil)
 	if err := h.Beat(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -43,17 +43,18 @@ func TestHeartbeat(t *testing.T) {
 		t.Errorf("after a beat: %+v", r)
 	}
 	now := r.LastSeenAt
-	if s := replicas.State(r, now.Add(replicas.StaleAfter)); s != "degraded" || !replicas.Trouble(s) {
-		t.Errorf("seen StaleAfter ago: %s", s)
+	const goneAfter = 45 * time.Second
+	if s := replicas.State(r, now.Add(goneAfter), goneAfter); s != "degraded" || !replicas.Trouble(s) {
+		t.Errorf("seen goneAfter ago: %s", s)
 	}
-	if s := replicas.State(r, now.Add(replicas.StaleAfter+time.Second)); s != replicas.Gone || !replicas.Trouble(s) {
-		t.Errorf("not seen for longer than StaleAfter: %s, want gone", s)
+	if s := replicas.State(r, now.Add(goneAfter+time.Second), goneAfter); s != replicas.Gone || !replicas.Trouble(s) {
+		t.Errorf("not seen for longer than goneAfter: %s, want gone", s)
 	}
 	status, checks = "ready", map[string]string{"database": "ok"}
 	if err := h.Beat(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if r := one(); r.Status != "ready" || r.Problem != "" || replicas.Trouble(replicas.State(r, r.LastSeenAt)) {
+	if r := one(); r.Status != "ready" || r.Problem != "" || replicas.Trouble(replicas.State(r, r.LastSeenAt, goneAfter)) {
 		t.Errorf("ready again: %+v", r)
 	}
 
@@ -64,7 +65,7 @@ func TestHeartbeat(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = one()
-	if s := replicas.State(r, r.LastSeenAt.Add(24*time.Hour)); r.Status != store.ReplicaStopped || s != store.ReplicaStopped || replicas.Trouble(s) {
+	if s := replicas.State(r, r.LastSeenAt.Add(24*time.Hour), goneAfter); r.Status != store.ReplicaStopped || s != store.ReplicaStopped || replicas.Trouble(s) {
 		t.Errorf("after Stop and a late beat: %+v, state %s; want stopped, never gone", r, s)
 	}
 }

@@ -58,7 +58,9 @@ func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handl
 		Config: s.config,
 		Reload: s.reload,
 	})
-	act := activity.New(st) // the console's Overview and GET /v1/admin/overview
+	// The console's Overview and GET /v1/admin/overview. http.heartbeat_gone_after is
+	// read at start (restart-only), as the heartbeat's interval is.
+	act := activity.New(st, s.config().HTTP.HeartbeatGoneAfter)
 	api := httpapi.New(httpapi.Deps{
 		Logger: s.log, Registry: s.metrics, HTTP: s.config().HTTP, MetricsElsewhere: s.config().MetricsListen != "",
 		Auth: userSvc, Pools: poolSvc, Connect: s.connect, Users: userSvc, Commands: s.commands.svc,

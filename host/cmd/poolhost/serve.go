@@ -171,7 +171,7 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 		s.metricsHTTP = httpapi.NewServer(cfg.MetricsListen, metricsOnly(s.metrics), cfg.HTTP, log)
 	}
 	hostname, _ := os.Hostname()
-	s.heartbeat = replicas.New(st, s.replicaID, hostname, buildinfo.Read().Version, time.Now(), s.api.Readiness, log)
+	s.heartbeat = replicas.New(st, s.replicaID, hostname, buildinfo.Read().Version, time.Now(), cfg.HTTP.HeartbeatInterval, s.api.Readiness, log)
 	return s, nil
 }
 

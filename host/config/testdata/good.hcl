@@ -16,6 +16,8 @@ http {
   read_header_timeout = "3s"
   return_url          = "https://app.example.com/connected"
   trusted_proxies     = ["10.0.0.0/8", "fd00::/8"]
+  heartbeat_interval   = "5s"
+  heartbeat_gone_after = "20s"
   rate_limit {
     per_token  = 10
     per_client = 2.5
