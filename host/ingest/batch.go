@@ -21,8 +21,10 @@ import (
 //
 // There is no committer goroutine. The first request to find the service idle leads:
 // it stores its batch, then hands the lead to the oldest waiting request, which takes
-// everything queued so far (up to maxBatch) into the next write. Every request's Ingest
-// returns only once its write committed or failed.
+// everything queued so far (up to maxBatch) into the next write. Where the store takes
+// two writes at once (Writers), a request that finds minShared waiting leads them into
+// a second write beside the one in flight. Every request's Ingest returns only once its
+// write committed or failed.
 //
 // A failed batch is retried request by request, each in its own transaction under its
 // own context, so one bad request cannot fail the deliveries that merely shared its
@@ -32,10 +34,23 @@ import (
 // statement's arrays on PostgreSQL, and SQLite's multi-row INSERTs split at 500 rows.
 const maxBatch = 64
 
-// maxInFlight is how many shared writes may run at once. One: two split the queue into
-// smaller batches and made concurrent writes contend on the same index pages, costing
-// about a third more CPU per delivery for little throughput (host/bench).
-const maxInFlight = 1
+// Writers is what a Store may say about how many shared writes it takes at once
+// (store.Store.GroupCommitWriters); a Store that says nothing gets one at a time.
+type Writers interface {
+	GroupCommitWriters() int
+}
+
+// minShared is how many requests must be waiting before a second write starts beside
+// one in flight (where the store takes more than one). One writer leaves PostgreSQL idle
+// while the host gathers the next batch and while the COMMIT's WAL flush runs: with two,
+// the next batch is built and sent during the previous one's flush. But a write started
+// for every few requests split the queue into small batches — each a statement and a WAL
+// flush of its own — which cost about a third more CPU per delivery (host/bench, an
+// earlier measurement with two writers and no minimum). So a second write starts only
+// for a batch worth a statement of its own: 16 deliveries, the ceiling's batch
+// (host/bench/ceiling_test.go); below that, requests wait for the write in flight and
+// share the next one, as with one writer.
+const minShared = 16
 
 // batchTimeout bounds a shared write. It runs under none of its requests'
 // contexts — one caller giving up must not roll back the others — so it needs a bound
@@ -58,11 +73,12 @@ type call struct {
 }
 
 type batcher struct {
-	max    int
-	commit func(ctx context.Context, batch []*call)
+	max     int // deliveries per write
+	writers int // writes in flight at most
+	commit  func(ctx context.Context, batch []*call)
 
 	mu      sync.Mutex
-	running int // batches in flight, at most maxInFlight
+	running int // batches in flight, at most writers
 	queue   []*call
 }
 
@@ -70,7 +86,10 @@ type batcher struct {
 func (b *batcher) do(ctx context.Context, p *pending) error {
 	c := &call{ctx: ctx, p: p, wake: make(chan struct{})}
 	b.mu.Lock()
-	if b.running < maxInFlight {
+	// Idle: store c at once, alone. Busy, with room for another write and enough
+	// requests waiting for it: c leads them now rather than wait for the write in
+	// flight.
+	if b.running == 0 || b.running < b.writers && len(b.queue)+1 >= minShared {
 		b.running++
 		c.state = callTaken
 		b.mu.Unlock()
@@ -126,7 +145,10 @@ func (b *batcher) lead(c *call) {
 	b.commit(c.ctx, batch)
 
 	b.mu.Lock()
-	if len(b.queue) == 0 {
+	// The lead passes to the oldest waiting request when this was the only write in
+	// flight (nobody else would take the queue) or enough wait for a write of their
+	// own; else they wait for the other write in flight, which takes them when it ends.
+	if len(b.queue) == 0 || b.running > 1 && len(b.queue) < minShared {
 		b.running--
 	} else {
 		next := b.queue[0]

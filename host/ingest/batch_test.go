@@ -20,9 +20,12 @@ import (
 // so requests pile up behind a transaction in flight exactly as they do under load.
 type gatedStore struct {
 	*store.Store
-	mu    sync.Mutex
-	txs   int
-	gates map[int]chan struct{} // transaction number (1-based) → gate
+	// writers, when set, is how many group commits the store says it takes at once
+	// (else the store's own GroupCommitWriters).
+	writers int
+	mu      sync.Mutex
+	txs     int
+	gates   map[int]chan struct{} // transaction number (1-based) → gate
 }
 
 func newGatedStore(s *store.Store) *gatedStore {
@@ -42,6 +45,13 @@ func (g *gatedStore) gate(n int) func() {
 func (g *gatedStore) InTx(ctx context.Context, fn func(tx *store.Tx) error) error {
 	g.enter()
 	return g.Store.InTx(ctx, fn)
+}
+
+func (g *gatedStore) GroupCommitWriters() int {
+	if g.writers > 0 {
+		return g.writers
+	}
+	return g.Store.GroupCommitWriters()
 }
 
 // WriteDeliveries is a group commit's write: a transaction too (one statement on
@@ -373,5 +383,107 @@ func TestGroupCommitCancelledInFlightReportsTheCommit(t *testing.T) {
 				t.Errorf("stored %d readings, want 9", got)
 			}
 		})
+	}
+}
+
+// waitTransactions polls until n transactions have begun.
+func waitTransactions(t *testing.T, g *gatedStore, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for g.transactions() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d transactions begun, want %d", g.transactions(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A store that takes two group commits at once gets a second one while the first is in
+// flight — but only once 16 requests wait for it (ingest.MinShared); fewer wait for the
+// write in flight. A store of one writer never gets a second.
+func TestGroupCommitSecondWriteInFlight(t *testing.T) {
+	for _, eng := range ingesttest.Engines {
+		for _, writers := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/%d", eng.Name, writers), func(t *testing.T) {
+				s := eng.Open(t)
+				ingesttest.Seed(t, s, "generic", "owner@example.com", nil, []string{"a", "b"}, nil)
+				g := newGatedStore(s)
+				g.writers = writers
+				svc := ingest.New(g, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)
+				release1, release2 := g.gate(1), g.gate(2)
+				defer release1()
+				defer release2()
+
+				var wg sync.WaitGroup
+				n := 0
+				out := make([]outcome, 64)
+				done := make([]chan struct{}, 64)
+				start := func() {
+					i := n
+					n++
+					done[i] = make(chan struct{})
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer close(done[i])
+						out[i].res, out[i].err = svc.Ingest(context.Background(),
+							delivery(i, []string{"a", "b"}[i%2], received.Add(-time.Duration(i)*time.Minute)))
+					}()
+				}
+				start() // leads alone; held in its write
+				waitTransactions(t, g, 1)
+				for range ingest.MinShared - 1 {
+					start()
+				}
+				waitQueued(t, svc, ingest.MinShared-1)
+				if got := g.transactions(); got != 1 {
+					t.Fatalf("%d writes with %d requests waiting, want 1", got, ingest.MinShared-1)
+				}
+				start() // the 16th waiting
+				if writers == 1 {
+					waitQueued(t, svc, ingest.MinShared)
+					release1()
+					release2()
+					wg.Wait()
+					if got := g.transactions(); got != 2 {
+						t.Errorf("%d writes, want 2 (the leader, then the 16 waiting)", got)
+					}
+				} else {
+					// It leads the 15 into a second write, beside the first still in flight.
+					waitTransactions(t, g, 2)
+					if got := svc.Queued(); got != 0 {
+						t.Fatalf("%d requests still queued, want 0", got)
+					}
+					// A few more arrive: too few for a third write of their own (and
+					// no room for one); they wait.
+					for range 3 {
+						start()
+					}
+					waitQueued(t, svc, 3)
+					// The second write ends first: the first is still in flight and will
+					// take the three, so they stay queued.
+					release2()
+					for i := 1; i <= ingest.MinShared; i++ {
+						<-done[i]
+					}
+					if got, q := g.transactions(), svc.Queued(); got != 2 || q != 3 {
+						t.Fatalf("after the second write: %d writes, %d queued; want 2 and 3", got, q)
+					}
+					release1()
+					wg.Wait()
+					if got := g.transactions(); got != 3 {
+						t.Errorf("%d writes, want 3 (the leader, the 16, then the 3)", got)
+					}
+				}
+				for i, o := range out[:n] {
+					if o.err != nil || o.res.Accepted != 3 {
+						t.Errorf("request %d: %+v, %v; want 3 accepted", i, o.res, o.err)
+					}
+				}
+				if got := ingesttest.CountReadings(t, s); got != 3*n {
+					t.Errorf("stored %d readings, want %d", got, 3*n)
+				}
+			})
+		}
 	}
 }

@@ -6,3 +6,6 @@ func (s *Service) Queued() int {
 	defer s.batch.mu.Unlock()
 	return len(s.batch.queue)
 }
+
+// MinShared is how many waiting requests start a second write beside one in flight.
+const MinShared = minShared

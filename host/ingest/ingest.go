@@ -151,7 +151,11 @@ func New(s Store, cfg Config, log hclog.Logger, reg prometheus.Registerer) *Serv
 	}
 	svc := &Service{store: s, log: log.Named("ingest"), metrics: newMetrics(reg), now: time.Now}
 	svc.cfg.Store(&cfg)
-	svc.batch = &batcher{max: maxBatch, commit: svc.commit}
+	writers := 1
+	if w, ok := s.(Writers); ok {
+		writers = max(1, w.GroupCommitWriters())
+	}
+	svc.batch = &batcher{max: maxBatch, writers: writers, commit: svc.commit}
 	return svc
 }
 

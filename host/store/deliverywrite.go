@@ -31,6 +31,21 @@ type DeliveryWrite struct {
 // recorded: none of its rows were written.
 const Replayed = -1
 
+// GroupCommitWriters is how many group commits (WriteDeliveries) ingest may have in
+// flight at once. PostgreSQL: two, so one batch is built and sent while the other's
+// COMMIT waits for its WAL flush — with one, the server sat idle through both (issue
+// 23) — unless the pool is too small to spare two connections for it. SQLite: one;
+// it has one writer and the Store one connection.
+func (s *Store) GroupCommitWriters() int {
+	if s.d != dialectPostgres {
+		return 1
+	}
+	if n := s.db.Stats().MaxOpenConnections; n > 0 && n < 4 {
+		return 1
+	}
+	return 2
+}
+
 // WriteDeliveries stores several deliveries atomically — every reading (skipping keys
 // already stored, and keys an earlier reading of the batch repeats) and every audit row —
 // and returns how many of each delivery's readings were new (Replayed for a delivery
@@ -99,12 +114,19 @@ func withCounts(e AuditEvent, accepted, total int) AuditEvent {
 	return e
 }
 
-// writeDeliveriesSQL records the deliveries' replay keys (k, dl: in key order, so two
-// batches sharing keys take their locks in the same order), inserts the readings of the
-// deliveries whose key was new (unnested arrays, as insertReadingsSQL), joins
+// writeDeliveriesSQL records the deliveries' replay keys (k, dl), inserts the readings of
+// the deliveries whose key was new (unnested arrays, as insertReadingsSQL), joins
 // the rows the INSERT returned back to their deliveries to count them, and inserts the
 // audit rows with those counts merged into their details — all one statement, atomic by
 // itself. It answers (delivery, new rows) for each delivery with at least one new row.
+//
+// Both INSERTs go in key order. Two writes in flight at once (GroupCommitWriters) may
+// share keys — a copy of a delivery, readings sent again under a new delivery id — and
+// an INSERT that meets a key another transaction inserted but has not committed waits
+// for it. In any other order, two statements could each hold a key the other waits
+// for: a deadlock, which PostgreSQL breaks after a second by failing one, whose group
+// commit is then retried request by request. In key order, whoever holds the
+// smallest shared key finishes first.
 var writeDeliveriesSQL = `WITH r AS (
 	SELECT d, p, m, v, u, ` + microsSQL("rec_us") + ` AS rec, ` + microsSQL("rcv_us") + ` AS rcv, q, raw, ql, owner
 	FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::DOUBLE PRECISION[], $5::TEXT[],
@@ -126,6 +148,7 @@ var writeDeliveriesSQL = `WITH r AS (
 	INSERT INTO sensor_readings (device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload, qualifier)
 	SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea), NULLIF(ql, '') FROM r
 	WHERE r.owner NOT IN (SELECT owner FROM skipped)
+	ORDER BY d, m, rec
 	ON CONFLICT (device_id, metric, recorded_at) DO NOTHING
 	RETURNING device_id, metric, recorded_at
 ), counts AS (
@@ -146,6 +169,37 @@ var writeDeliveriesSQL = `WITH r AS (
 SELECT owner, n FROM counts UNION ALL SELECT owner, -1 FROM skipped`
 
 func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite, rows []Reading, owner []int) ([]int, error) {
+	args, err := writeDeliveriesArgs(ds, rows, owner, q.clock())
+	if err != nil {
+		return nil, err
+	}
+	res, err := q.q.QueryContext(ctx, writeDeliveriesSQL, args...)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	defer res.Close()
+	accepted := make([]int, len(ds))
+	for res.Next() {
+		var o, c int
+		if err := res.Scan(&o, &c); err != nil {
+			return nil, err
+		}
+		if o < 0 || o >= len(ds) {
+			return nil, fmt.Errorf("count for delivery %d of %d", o, len(ds))
+		}
+		accepted[o] = c
+		if c < 0 {
+			accepted[o] = Replayed
+		}
+	}
+	if err := res.Err(); err != nil {
+		return nil, mapError(err)
+	}
+	return accepted, nil
+}
+
+// writeDeliveriesArgs is writeDeliveriesSQL's arguments.
+func writeDeliveriesArgs(ds []DeliveryWrite, rows []Reading, owner []int, now time.Time) ([]any, error) {
 	rowOwner := make(pq.Int64Array, len(rows))
 	for i, o := range owner {
 		rowOwner[i] = int64(o)
@@ -156,7 +210,6 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 		targetID, requestID, details        pq.StringArray
 		auditOwner, total                   pq.Int64Array
 	)
-	now := q.clock()
 	for i, d := range ds {
 		if d.Audit == nil {
 			continue
@@ -191,31 +244,8 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 		kProvider, kAccount, kID = append(kProvider, d.Once.Provider), append(kAccount, d.Once.AccountID), append(kID, d.Once.DeliveryID)
 		kAt, kOwner = append(kAt, d.onceAt(now).UnixMicro()), append(kOwner, int64(i))
 	}
-	args := append(readingArrays(rows), rowOwner, at, action, actor, provider, targetType, targetID, requestID,
-		details, auditOwner, total, kProvider, kAccount, kID, kAt, kOwner)
-	res, err := q.q.QueryContext(ctx, writeDeliveriesSQL, args...)
-	if err != nil {
-		return nil, mapError(err)
-	}
-	defer res.Close()
-	accepted := make([]int, len(ds))
-	for res.Next() {
-		var o, c int
-		if err := res.Scan(&o, &c); err != nil {
-			return nil, err
-		}
-		if o < 0 || o >= len(ds) {
-			return nil, fmt.Errorf("count for delivery %d of %d", o, len(ds))
-		}
-		accepted[o] = c
-		if c < 0 {
-			accepted[o] = Replayed
-		}
-	}
-	if err := res.Err(); err != nil {
-		return nil, mapError(err)
-	}
-	return accepted, nil
+	return append(readingArrays(rows), rowOwner, at, action, actor, provider, targetType, targetID, requestID,
+		details, auditOwner, total, kProvider, kAccount, kID, kAt, kOwner), nil
 }
 
 // onceAt is when d's delivery was received, for its Once record: its audit row's time,

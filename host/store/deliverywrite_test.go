@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,6 +222,137 @@ func TestWriteDeliveriesCountsAcrossStatements(t *testing.T) {
 			if w := fmt.Sprintf("%d/%d", want[i], len(d.Readings)-want[i]); byReq[fmt.Sprintf("m%d", i)] != w {
 				t.Errorf("m%d's audit counts %s, want %s", i, byReq[fmt.Sprintf("m%d", i)], w)
 			}
+		}
+	})
+}
+
+// Group commits run concurrently (GroupCommitWriters) and may share keys — readings sent
+// again under another delivery id, a copy of a delivery on another replica. Whatever the
+// interleaving, every key is stored once, counted new by exactly one writer, and a
+// delivery id is stored by exactly one copy.
+func TestWriteDeliveriesConcurrentWritersAreExact(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "concurrent@x.io")
+		start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
+		const writers, rounds, keys = 4, 5, 12
+		var wg sync.WaitGroup
+		accepted := make([][]int, writers*rounds)
+		errs := make([]error, writers*rounds)
+		for w := range writers {
+			wg.Go(func() {
+				for r := range rounds {
+					// Each writer's deliveries cover the same keys, in an order of its own:
+					// a rotation of them, backwards for odd writers.
+					rs := readingsFor(f, start.Add(time.Duration(r)*time.Minute), keys, "ph")
+					rot := append(rs[w*3:], rs[:w*3]...)
+					if w%2 == 1 {
+						slices.Reverse(rot)
+					}
+					ds := []store.DeliveryWrite{
+						{Readings: rot[:keys/2], Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme"}},
+						{Readings: rot[keys/2:], Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme"}},
+						// The same delivery from every writer: one stores it.
+						{Readings: readingsFor(f, start.Add(time.Duration(r)*time.Minute), 1, "orp"),
+							Once: &store.DeliveryKey{Provider: "acme", DeliveryID: fmt.Sprintf("msg_%d", r)}},
+					}
+					accepted[w*rounds+r], errs[w*rounds+r] = e.s.WriteDeliveries(ctx, ds)
+				}
+			})
+		}
+		wg.Wait()
+		newReadings, stored := make([]int, rounds), make([]int, rounds)
+		for i, a := range accepted {
+			if errs[i] != nil {
+				t.Fatalf("writer %d, round %d: %v", i/rounds, i%rounds, errs[i])
+			}
+			newReadings[i%rounds] += a[0] + a[1]
+			if a[2] != store.Replayed {
+				stored[i%rounds] += a[2]
+			}
+		}
+		for r := range rounds {
+			if newReadings[r] != keys || stored[r] != 1 {
+				t.Errorf("round %d: %d readings counted new, %d copies of the delivery stored; want %d and 1",
+					r, newReadings[r], stored[r], keys)
+			}
+		}
+		if n, _ := e.s.CountReadings(ctx, f.pool.ID); n != rounds*(keys+1) {
+			t.Errorf("stored %d readings, want %d", n, rounds*(keys+1))
+		}
+	})
+}
+
+// Two group commits that share keys, in opposite orders, both waiting on a third
+// transaction that holds a key between them: inserting in the order given, each would
+// take a key the other needs next, a deadlock PostgreSQL breaks by failing one of them.
+// In key order the second waits for the first and both succeed.
+func TestWriteDeliveriesSharedKeysDoNotDeadlock(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		if e.s.Dialect() != "postgres" {
+			t.Skip("SQLite has one writer at a time")
+		}
+		ctx := context.Background()
+		f := newFixture(t, e, "deadlock@x.io")
+		rs := readingsFor(f, e.clock.Now().Add(-time.Hour).Truncate(time.Second), 3, "ph") // keys a < m < b
+		a, m, b := rs[0], rs[1], rs[2]
+		held, release := make(chan struct{}), make(chan struct{})
+		txDone := make(chan error, 1)
+		go func() {
+			txDone <- e.s.InTx(ctx, func(tx *store.Tx) error {
+				if _, err := tx.InsertReadings(ctx, []store.Reading{m}); err != nil {
+					return err
+				}
+				close(held)
+				<-release
+				return nil
+			})
+		}()
+		<-held
+		type result struct {
+			n   []int
+			err error
+		}
+		results := make(chan result, 2)
+		for _, order := range [][]store.Reading{{a, m, b}, {b, m, a}} {
+			go func() {
+				n, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{{Readings: order}})
+				results <- result{n, err}
+			}()
+		}
+		// Both writes wait for a lock (the held key, or each other) before it is let go.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var waiting int
+			if err := e.s.DB().GetContext(ctx, &waiting, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+				t.Fatal(err)
+			}
+			if waiting == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d writes waiting for a lock, want 2", waiting)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		close(release)
+		if err := <-txDone; err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for range 2 {
+			r := <-results
+			if r.err != nil {
+				t.Fatalf("write: %v", r.err)
+			}
+			total += r.n[0]
+		}
+		if total != 2 {
+			t.Errorf("%d readings counted new by the two writes, want 2 (a and b)", total)
+		}
+		if n, _ := e.s.CountReadings(ctx, f.pool.ID); n != 3 {
+			t.Errorf("stored %d readings, want 3", n)
 		}
 	})
 }

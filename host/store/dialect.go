@@ -245,7 +245,8 @@ func (d dialect) readingBatchSize() int { return 500 }
 // number of rows, and the server parses nine parameters instead of nine per row: with
 // group commit a statement carries hundreds of rows, and parsing and planning a VALUES
 // list that long cost more server CPU than inserting it. An empty payload is NULL, as
-// on SQLite (ByteaArray cannot say NULL per element).
+// on SQLite (ByteaArray cannot say NULL per element). The rows go in key order, as
+// writeDeliveriesSQL's, so that concurrent writers sharing keys cannot deadlock.
 // SQLite: a multi-row VALUES list (InsertReadings, for imports and tests; the group
 // commit prepares one row's INSERT instead: writeDeliveriesTx).
 func (d dialect) insertReadingsSQL(rs []Reading) (string, []any) {
@@ -256,7 +257,8 @@ func (d dialect) insertReadingsSQL(rs []Reading) (string, []any) {
 		return cols + `SELECT d, p, m, v, u, ` + microsSQL("rec") + `, ` + microsSQL("rcv") + `, q, NULLIF(raw, ''::bytea), NULLIF(ql, '')
 			FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]),
 			            CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]),
-			            CAST(? AS BYTEA[]), CAST(? AS TEXT[])) AS r(d, p, m, v, u, rec, rcv, q, raw, ql)` + conflict,
+			            CAST(? AS BYTEA[]), CAST(? AS TEXT[])) AS r(d, p, m, v, u, rec, rcv, q, raw, ql)
+			ORDER BY d, m, rec` + conflict,
 			readingArrays(rs)
 	}
 	var sb strings.Builder
