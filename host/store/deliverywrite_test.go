@@ -356,3 +356,34 @@ func TestWriteDeliveriesSharedKeysDoNotDeadlock(t *testing.T) {
 		}
 	})
 }
+
+// On PostgreSQL the group commit's statement is prepared once per connection, not
+// parsed and planned for every write (an unnamed statement is never listed in
+// pg_prepared_statements), and a prepared write stays exact.
+func TestWriteDeliveriesPreparedOnPostgres(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		if e.s.Dialect() != "postgres" {
+			t.Skip("PostgreSQL's plan cache")
+		}
+		ctx := context.Background()
+		f := newFixture(t, e, "prepared@x.io")
+		s := e.open(t, store.WithMaxOpenConns(1)) // one session, so its statements can be listed
+		start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
+		for i := range 3 {
+			n, err := s.WriteDeliveries(ctx, []store.DeliveryWrite{
+				{Readings: readingsFor(f, start, 2+i, "ph"), Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme"}},
+			})
+			if err != nil || n[0] != 1 && i > 0 || n[0] != 2 && i == 0 {
+				t.Fatalf("write %d: %v, %v", i, n, err)
+			}
+		}
+		var prepared int
+		if err := s.DB().GetContext(ctx, &prepared, `SELECT count(*) FROM pg_prepared_statements
+			WHERE statement LIKE '%INSERT INTO audit_events%' AND NOT from_sql`); err != nil {
+			t.Fatal(err)
+		}
+		if prepared != 1 {
+			t.Errorf("%d prepared group-commit statements in the session, want 1", prepared)
+		}
+	})
+}

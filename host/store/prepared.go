@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"sync"
 
 	"github.com/jmoiron/sqlx"
@@ -86,4 +87,36 @@ func (q queries) selPrepared(ctx context.Context, dest any, query string, args .
 		defer st.Close()
 	}
 	return mapError(st.SelectContext(ctx, dest, args...))
+}
+
+// eachPrepared runs query through a prepared statement where there is a cache (on the
+// transaction's connection inside one) and calls fn with its rows.
+func (q queries) eachPrepared(ctx context.Context, query string, args []any, fn func(*sql.Rows) error) error {
+	var st *sqlx.Stmt
+	if q.prep != nil {
+		tx, inTx := q.q.(*sqlx.Tx)
+		var err error
+		if st, err = q.prep.stmt(ctx, q.q.Rebind(query), inTx); err != nil {
+			return mapError(err)
+		}
+		if st != nil && inTx {
+			st = tx.StmtxContext(ctx, st)
+			defer st.Close()
+		}
+	}
+	var rows *sql.Rows
+	var err error
+	if st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = q.q.QueryContext(ctx, query, args...)
+	}
+	if err != nil {
+		return mapError(err)
+	}
+	defer rows.Close()
+	if err := fn(rows); err != nil {
+		return err
+	}
+	return mapError(rows.Err())
 }
