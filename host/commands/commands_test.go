@@ -398,3 +398,54 @@ func TestCommandExpiredAndCanceledNeverSent(t *testing.T) {
 		}
 	})
 }
+
+// TestCommandToRemovedMembersDevice: a member links their own device to the pool and
+// the pool's equipment is bound to it. Once the member is removed, the pool no longer
+// reaches their device: a new command is refused (409) and one queued before the
+// removal is failed by the dispatcher instead of sent with the member's credentials.
+func TestCommandToRemovedMembersDevice(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		ctx := context.Background()
+		carol := e.newUser("carol")
+		if _, err := e.st.SetPoolMember(ctx, e.pool, carol.id, store.RoleEditor); err != nil {
+			t.Fatal(err)
+		}
+		a, _, err := e.st.UpsertAccount(ctx, store.NewAccount{UserID: carol.id, Provider: "relay", ExternalAccountID: "carol-app",
+			Credentials: map[string]string{"downlink_api_key": "carols"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, err := e.st.UpsertDevices(ctx, a.ID, []store.NewDevice{{ProviderDeviceID: "carol-relay"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.st.LinkDevice(ctx, ds[0].ID, e.pool, carol.id); err != nil {
+			t.Fatal(err)
+		}
+		if code, b := e.do("PUT", fmt.Sprintf("/v1/pools/%d/equipment/%d/device", e.pool, e.eq), e.owner.token,
+			map[string]any{"deviceId": ds[0].ID}, nil); code != 200 {
+			t.Fatalf("bind to carol's device: %d %s", code, b)
+		}
+		pump := map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}
+		code, queued := e.post(e.owner.token, pump, nil, "")
+		if code != 202 {
+			t.Fatalf("command while carol is a member = %d %v", code, queued)
+		}
+		if _, err := e.st.RemovePoolMember(ctx, e.pool, carol.id); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := e.post(e.owner.token, pump, nil, ""); code != 409 || body["type"] != httpapi.ProblemTypeBase+commands.TypeNotBound {
+			t.Fatalf("command to a removed member's device = %d %v", code, body)
+		}
+		if _, err := e.dispatcher("d1").Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.send.total(); n != 0 {
+			t.Fatalf("%d sends to a removed member's device", n)
+		}
+		if c := e.command(queued["id"].(string)); c.Status != store.CommandFailed {
+			t.Fatalf("queued command is %s (%s), want failed", c.Status, c.Reason)
+		}
+	})
+}

@@ -28,6 +28,7 @@ type DispatchStore interface {
 	ClaimCommands(ctx context.Context, owner string, limit int, lease, minInterval time.Duration) ([]store.Command, error)
 	FinishCommand(ctx context.Context, id int64, l store.Lease, o store.CommandOutcome) (store.Command, error)
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
+	GetDevice(ctx context.Context, id int64) (store.Device, error)
 	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
 	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
 	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
@@ -218,6 +219,19 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	}
 	if acct.Status != store.AccountActive {
 		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "the provider account is " + string(acct.Status)})
+	}
+	// The command was authorized when it was queued, but the device must still feed
+	// the pool when it is sent: once its owner was removed from the pool (or lowered to
+	// viewer, disabled, or the device unlinked), the pool no longer reaches their device
+	// with their credentials (store.Device.LinkActive).
+	dev, err := d.st.GetDevice(ctx, c.DeviceID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "the device is gone"})
+	case err != nil:
+		return finish(d.notSent(c, "device unavailable", true))
+	case dev.PoolID != c.PoolID || !dev.LinkActive:
+		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "the device no longer feeds this pool"})
 	}
 	creds, err := d.st.AccountCredentials(ctx, c.AccountID)
 	if err != nil {

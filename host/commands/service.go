@@ -246,6 +246,12 @@ func (s *Service) Submit(ctx context.Context, a auth.Actor, poolID, equipmentID 
 	if dev.PoolID != poolID {
 		return Submitted{}, host.Errorf(host.ECONFLICT, "the equipment's device is no longer linked to this pool").WithType(TypeNotBound)
 	}
+	if !dev.LinkActive {
+		// Still linked, but its owner may no longer write to the pool (removed, lowered
+		// to viewer, disabled, account disconnected: store.Device.LinkActive): the pool
+		// does not command their device with their credentials either.
+		return Submitted{}, host.Errorf(host.ECONFLICT, "the equipment's device no longer feeds this pool: its owner may not write to the pool now").WithType(TypeNotBound)
+	}
 	if why := s.approval(dev.Provider, req.Command, a); why != "" {
 		s.audit.Record(ctx, audit.Entry{Action: ActionRefused, Actor: a, Provider: dev.Provider, TargetType: "pool",
 			TargetID: strconv.FormatInt(poolID, 10), Details: map[string]any{
