@@ -256,75 +256,8 @@ func nodeBundle(t *testing.T, b e2eBuild, tree string) (dir, pin string) {
 // launcher or a bundle, pinned with pin), and walks a user through connect, discover,
 // link and a signed webhook.
 func testNodeServe(t *testing.T, b e2eBuild, plugin, pin string) {
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	c := e2eConfig{path: filepath.Join(dir, "poolhost.hcl"), dbURL: "sqlite:" + filepath.Join(dir, "poolhost.db"), baseURL: "http://" + addr}
-	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
-	providerSecret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
-	for name, content := range map[string]string{"credentials.key": key, "webhook.secret": providerSecret} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := fmt.Sprintf(`listen          = %q
-database_url    = %q
-public_url      = %q
-plugin_dir      = %q
-auto_migrate    = true
-credentials_key = file("credentials.key")
-
-# Generous: node starting on a loaded CI machine is slow, and serve waits for it.
-plugins {
-  start_timeout = "3m"
-}
-
-provider "template-node" {
-  binary   = %q
-  sha256   = %q
-  webhooks = true
-  secrets = {
-    webhook_secret = file("webhook.secret")
-  }
-}
-`, addr, c.dbURL, c.baseURL, b.pluginDir, plugin, pin)
-	if err := os.WriteFile(c.path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := startServe(t, b, c)
-	waitHTTP(t, srv, c.baseURL+"/readyz", "")
-
-	cliOK(t, b, "users", "create", "--email", "node@example.com", "--config", c.path)
-	token := cliOK(t, b, "tokens", "create", "--email", "node@example.com", "--config", c.path)
-
-	var pool struct {
-		ID int64 `json:"id"`
-	}
-	apiJSON(t, http.MethodPost, c.baseURL+"/v1/pools", token, `{"name":"Backyard"}`, http.StatusCreated, &pool)
-	var conn struct {
-		Account struct {
-			ID int64 `json:"id"`
-		} `json:"account"`
-		Webhook struct {
-			URL    string `json:"url"`
-			Secret string `json:"secret"`
-		} `json:"webhook"`
-	}
-	apiJSON(t, http.MethodPost, c.baseURL+"/v1/providers/template-node/connect", token,
-		`{"input":{"devices":"dev-1","name":"Backyard Acme"}}`, 0, &conn)
-	if conn.Webhook.URL == "" || !strings.HasPrefix(conn.Webhook.Secret, "whsec_") {
-		t.Fatalf("connect answer has no webhook endpoint: %+v", conn)
-	}
-	var disc struct {
-		Devices []struct {
-			ID int64 `json:"id"`
-		} `json:"devices"`
-	}
-	apiJSON(t, http.MethodPost, fmt.Sprintf("%s/v1/accounts/%d/discover", c.baseURL, conn.Account.ID), token, "", 0, &disc)
-	if len(disc.Devices) != 1 {
-		t.Fatalf("discover: %+v", disc)
-	}
-	apiJSON(t, http.MethodPut, fmt.Sprintf("%s/v1/devices/%d/link", c.baseURL, disc.Devices[0].ID), token,
-		fmt.Sprintf(`{"poolId":%d}`, pool.ID), 0, nil)
+	h := serveExample(t, b, "template-node", plugin, pin, "node@example.com", "dev-1")
+	c, token, v, srv := h.c, h.token, h.account, h.srv
 
 	// Acme's payload, signed with the account's secret as Acme would.
 	now := time.Now().UTC().Truncate(time.Second)
@@ -332,20 +265,12 @@ provider "template-node" {
 		`{"type":"ph","value":7.42,"measured_at":%q,"status":"ok"},`+
 		`{"type":"water_temp","value":80.6,"unit":"F","measured_at":%q},`+
 		`{"type":"turbidity","value":0.3,"measured_at":%q}]}`, now.Format(time.RFC3339), now.Format(time.RFC3339), now.Format(time.RFC3339)))
-	v, err := signature.NewStandardWebhooks(conn.Webhook.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	status, answer := postWebhook(t, conn.Webhook.URL, v.Headers("msg_node_1", now, body), body)
+	status, answer := postWebhook(t, h.hookURL, v.Headers("msg_node_1", now, body), body)
 	if status != http.StatusOK || !strings.Contains(answer, `"accepted":2`) {
 		t.Fatalf("signed webhook: %d %s", status, answer)
 	}
 	// Signed with the provider-level secret at the account's URL: rejected, nothing stored.
-	pv, err := signature.NewStandardWebhooks(providerSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if status, answer := postWebhook(t, conn.Webhook.URL, pv.Headers("msg_node_2", now, body), body); status != http.StatusUnauthorized {
+	if status, answer := postWebhook(t, h.hookURL, h.wrong.Headers("msg_node_2", now, body), body); status != http.StatusUnauthorized {
 		t.Errorf("webhook signed with the wrong secret: %d %s", status, answer)
 	}
 
@@ -356,7 +281,7 @@ provider "template-node" {
 			Unit   string  `json:"unit"`
 		} `json:"readings"`
 	}
-	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/readings", c.baseURL, pool.ID), token, "", http.StatusOK, &readings)
+	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/readings", c.baseURL, h.pool), token, "", http.StatusOK, &readings)
 	got := map[string]float64{}
 	for _, r := range readings.Readings {
 		got[r.Metric] = r.Value
@@ -370,7 +295,7 @@ provider "template-node" {
 	takenAt := now.Add(-time.Hour)
 	test := []byte(fmt.Sprintf(`{"event":"test.completed","device_id":"dev-1","test":{"taken_at":%q,"method":"photometer","notes":"after rain",`+
 		`"results":[{"type":"ph","value":7.6},{"type":"free_cl","value":10,"unit":"ppm","out_of_range":"above"}]}}`, takenAt.Format(time.RFC3339)))
-	status, answer = postWebhook(t, conn.Webhook.URL, v.Headers("msg_node_3", now, test), test)
+	status, answer = postWebhook(t, h.hookURL, v.Headers("msg_node_3", now, test), test)
 	if status != http.StatusOK || !strings.Contains(answer, `"testSessions":{"accepted":1`) {
 		t.Fatalf("signed test session: %d %s", status, answer)
 	}
@@ -388,7 +313,7 @@ provider "template-node" {
 			} `json:"results"`
 		} `json:"testSessions"`
 	}
-	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/test-sessions", c.baseURL, pool.ID), token, "", http.StatusOK, &sessions)
+	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/test-sessions", c.baseURL, h.pool), token, "", http.StatusOK, &sessions)
 	if len(sessions.TestSessions) != 1 {
 		t.Fatalf("stored test sessions: %+v", sessions)
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -16,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/poolhost/poolhost/sdk/signature"
 )
 
 // The Python example (examples/provider-python), copied out as a team starts its own,
@@ -104,79 +100,10 @@ func TestPythonExample(t *testing.T) {
 // (a bundle pinned with pin), and walks a user through connect, discover, link, a signed
 // webhook of readings and one of a photometer test.
 func testPythonServe(t *testing.T, b e2eBuild, bundle, pin string) {
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	c := e2eConfig{path: filepath.Join(dir, "poolhost.hcl"), dbURL: "sqlite:" + filepath.Join(dir, "poolhost.db"), baseURL: "http://" + addr}
-	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
-	providerSecret := "whsec_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
-	for name, content := range map[string]string{"credentials.key": key, "webhook.secret": providerSecret} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := fmt.Sprintf(`listen          = %q
-database_url    = %q
-public_url      = %q
-plugin_dir      = %q
-auto_migrate    = true
-credentials_key = file("credentials.key")
-
-# Generous: a loaded CI machine starts Python and imports grpc slowly, and serve waits.
-plugins {
-  start_timeout = "3m"
-}
-
-provider "template-python" {
-  binary   = %q
-  sha256   = %q
-  webhooks = true
-  secrets = {
-    webhook_secret = file("webhook.secret")
-  }
-}
-`, addr, c.dbURL, c.baseURL, b.pluginDir, bundle, pin)
-	if err := os.WriteFile(c.path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := startServe(t, b, c)
-	waitHTTP(t, srv, c.baseURL+"/readyz", "")
-
-	cliOK(t, b, "users", "create", "--email", "python@example.com", "--config", c.path)
-	token := cliOK(t, b, "tokens", "create", "--email", "python@example.com", "--config", c.path)
-
-	var pool struct {
-		ID int64 `json:"id"`
-	}
-	apiJSON(t, http.MethodPost, c.baseURL+"/v1/pools", token, `{"name":"Backyard"}`, http.StatusCreated, &pool)
-	apiJSON(t, http.MethodPatch, fmt.Sprintf("%s/v1/pools/%d", c.baseURL, pool.ID), token,
+	h := serveExample(t, b, "template-python", bundle, pin, "python@example.com", "dev-1,photo-1")
+	c, token, v, srv := h.c, h.token, h.account, h.srv
+	apiJSON(t, http.MethodPatch, fmt.Sprintf("%s/v1/pools/%d", c.baseURL, h.pool), token,
 		`{"sanitizer":"chlorine","targets":{"free_chlorine":{"min":1,"max":3}}}`, http.StatusOK, nil)
-	var conn struct {
-		Account struct {
-			ID int64 `json:"id"`
-		} `json:"account"`
-		Webhook struct {
-			URL    string `json:"url"`
-			Secret string `json:"secret"`
-		} `json:"webhook"`
-	}
-	apiJSON(t, http.MethodPost, c.baseURL+"/v1/providers/template-python/connect", token,
-		`{"input":{"devices":"dev-1,photo-1","name":"Backyard Acme"}}`, 0, &conn)
-	if conn.Webhook.URL == "" || !strings.HasPrefix(conn.Webhook.Secret, "whsec_") {
-		t.Fatalf("connect answer has no webhook endpoint: %+v", conn)
-	}
-	var disc struct {
-		Devices []struct {
-			ID int64 `json:"id"`
-		} `json:"devices"`
-	}
-	apiJSON(t, http.MethodPost, fmt.Sprintf("%s/v1/accounts/%d/discover", c.baseURL, conn.Account.ID), token, "", 0, &disc)
-	if len(disc.Devices) != 2 {
-		t.Fatalf("discover: %+v", disc)
-	}
-	for _, d := range disc.Devices {
-		apiJSON(t, http.MethodPut, fmt.Sprintf("%s/v1/devices/%d/link", c.baseURL, d.ID), token,
-			fmt.Sprintf(`{"poolId":%d}`, pool.ID), 0, nil)
-	}
 
 	// Acme's payload, signed with the account's secret as Acme would.
 	now := time.Now().UTC().Truncate(time.Second)
@@ -185,26 +112,18 @@ provider "template-python" {
 		`{"type":"ph","value":7.42,"measured_at":%q,"status":"ok"},`+
 		`{"type":"water_temp","value":80.6,"unit":"F","measured_at":%q},`+
 		`{"type":"turbidity","value":0.3,"measured_at":%q}]}`, at, at, at))
-	v, err := signature.NewStandardWebhooks(conn.Webhook.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	status, answer := postWebhook(t, conn.Webhook.URL, v.Headers("msg_py_1", now, body), body)
+	status, answer := postWebhook(t, h.hookURL, v.Headers("msg_py_1", now, body), body)
 	if status != http.StatusOK || !strings.Contains(answer, `"accepted":2`) {
 		t.Fatalf("signed webhook: %d %s", status, answer)
 	}
 	// Signed with the provider-level secret at the account's URL: rejected, nothing stored.
-	pv, err := signature.NewStandardWebhooks(providerSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if status, answer := postWebhook(t, conn.Webhook.URL, pv.Headers("msg_py_2", now, body), body); status != http.StatusUnauthorized {
+	if status, answer := postWebhook(t, h.hookURL, h.wrong.Headers("msg_py_2", now, body), body); status != http.StatusUnauthorized {
 		t.Errorf("webhook signed with the wrong secret: %d %s", status, answer)
 	}
 	// A photometer's panel: "FC > 10" arrives as a bound, pH as a value.
 	test := []byte(fmt.Sprintf(`{"event":"test.completed","device_id":"photo-1","test":{"taken_at":%q,"method":"photometer",`+
 		`"notes":"after rain","results":[{"type":"free_cl","value":10,"unit":"ppm","out_of_range":"above"},{"type":"ph","value":7.4}]}}`, at))
-	status, answer = postWebhook(t, conn.Webhook.URL, v.Headers("msg_py_3", now, test), test)
+	status, answer = postWebhook(t, h.hookURL, v.Headers("msg_py_3", now, test), test)
 	var delivered struct {
 		TestSessions struct {
 			Accepted int `json:"accepted"`
@@ -220,7 +139,7 @@ provider "template-python" {
 			Value  float64 `json:"value"`
 		} `json:"readings"`
 	}
-	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/readings", c.baseURL, pool.ID), token, "", http.StatusOK, &readings)
+	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/readings", c.baseURL, h.pool), token, "", http.StatusOK, &readings)
 	got := map[string]float64{}
 	for _, r := range readings.Readings {
 		got[r.Metric] = r.Value
@@ -241,7 +160,7 @@ provider "template-python" {
 			} `json:"results"`
 		} `json:"testSessions"`
 	}
-	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/test-sessions", c.baseURL, pool.ID), token, "", http.StatusOK, &sessions)
+	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/test-sessions", c.baseURL, h.pool), token, "", http.StatusOK, &sessions)
 	if len(sessions.TestSessions) != 1 {
 		t.Fatalf("stored test sessions: %+v", sessions)
 	}
@@ -261,7 +180,7 @@ provider "template-python" {
 			Text   string `json:"text"`
 		} `json:"metrics"`
 	}
-	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/status", c.baseURL, pool.ID), token, "", http.StatusOK, &st)
+	apiJSON(t, http.MethodGet, fmt.Sprintf("%s/v1/pools/%d/status", c.baseURL, h.pool), token, "", http.StatusOK, &st)
 	var fc string
 	for _, m := range st.Metrics {
 		if m.Metric == "free_chlorine" {
