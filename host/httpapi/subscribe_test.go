@@ -59,6 +59,14 @@ func (c *subscriptionCloud) calls() string {
 	return strings.Join(c.log, "; ")
 }
 
+// subscribedAccount is an account as the API shows it, with its subscription's outcome.
+type subscribedAccount struct {
+	accountView
+	SubscriptionError    string     `json:"subscriptionError"`
+	SubscriptionAttempts int        `json:"subscriptionAttempts"`
+	SubscriptionRetryAt  *time.Time `json:"subscriptionRetryAt"`
+}
+
 // TestAccountWebhookSubscription: a plugin implementing sdk.Subscriber registers the
 // account's own URL once the account exists; a failure shows on the account and is
 // retried at its next discovery; disconnect unsubscribes it.
@@ -128,15 +136,9 @@ func TestSubscriptionRetriedWithBackoff(t *testing.T) {
 		cloud.at = now
 		cloud.mu.Unlock()
 		u := e.newUser("u", false)
-		type accountOut struct {
-			accountView
-			SubscriptionError    string     `json:"subscriptionError"`
-			SubscriptionAttempts int        `json:"subscriptionAttempts"`
-			SubscriptionRetryAt  *time.Time `json:"subscriptionRetryAt"`
-		}
-		connectKey := func(key string) accountOut {
+		connectKey := func(key string) subscribedAccount {
 			var out struct {
-				Account accountOut `json:"account"`
+				Account subscribedAccount `json:"account"`
 			}
 			e.must(201, req{method: "POST", path: "/v1/providers/faulty/connect", token: u.Token,
 				body: map[string]any{"input": map[string]string{"api_key": key}}}).json(t, &out)
@@ -176,7 +178,7 @@ func TestSubscriptionRetriedWithBackoff(t *testing.T) {
 				continue
 			}
 			seen = n
-			var got accountOut
+			var got subscribedAccount
 			e.must(200, req{method: "GET", path: accPath, token: u.Token}).json(t, &got)
 			if n < failures {
 				// Failed again: shown, counted, and due later.
@@ -222,15 +224,9 @@ func TestSubscriptionAttemptsResetOnReconnect(t *testing.T) {
 		e := newEnv(t, dbURL, envOpts{ingest: true, faulty: true, faultySettings: map[string]string{"subscribe_url": cloud.URL}})
 		now := func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
 		u := e.newUser("u", false)
-		type accountOut struct {
-			accountView
-			SubscriptionError    string     `json:"subscriptionError"`
-			SubscriptionAttempts int        `json:"subscriptionAttempts"`
-			SubscriptionRetryAt  *time.Time `json:"subscriptionRetryAt"`
-		}
-		reconnect := func() accountOut {
+		reconnect := func() subscribedAccount {
 			var out struct {
-				Account accountOut `json:"account"`
+				Account subscribedAccount `json:"account"`
 			}
 			e.must(201, req{method: "POST", path: "/v1/providers/faulty/connect", token: u.Token,
 				body: map[string]any{"input": map[string]string{"api_key": "flaky"}}}).json(t, &out)
@@ -246,7 +242,7 @@ func TestSubscriptionAttemptsResetOnReconnect(t *testing.T) {
 		}
 		// A cap on the first wait: SubscriptionRetryBase, +20% jitter, with a margin for
 		// the time the request took.
-		firstWait := func(got accountOut) bool {
+		firstWait := func(got subscribedAccount) bool {
 			return got.SubscriptionRetryAt != nil && got.SubscriptionRetryAt.Sub(now()) <= connect.SubscriptionRetryBase*6/5
 		}
 
@@ -255,7 +251,7 @@ func TestSubscriptionAttemptsResetOnReconnect(t *testing.T) {
 		retry()
 		retry()
 		accPath := fmt.Sprintf("/v1/accounts/%d", acc.ID)
-		var got accountOut
+		var got subscribedAccount
 		e.must(200, req{method: "GET", path: accPath, token: u.Token}).json(t, &got)
 		if got.SubscriptionAttempts != 3 {
 			t.Fatalf("after three failures GET account = %+v, want 3 attempts", got)
@@ -266,7 +262,7 @@ func TestSubscriptionAttemptsResetOnReconnect(t *testing.T) {
 		if again.ID != acc.ID {
 			t.Fatalf("reconnect made account %d, want %d again", again.ID, acc.ID)
 		}
-		got = accountOut{}
+		got = subscribedAccount{}
 		e.must(200, req{method: "GET", path: accPath, token: u.Token}).json(t, &got)
 		if !strings.Contains(got.SubscriptionError, "503") || got.SubscriptionAttempts != 1 || !firstWait(got) {
 			t.Fatalf("after a reconnect GET account = %+v (now %v), want the error, 1 attempt and the first wait (%v)",
@@ -278,7 +274,7 @@ func TestSubscriptionAttemptsResetOnReconnect(t *testing.T) {
 
 		// The retry succeeds: nothing counted, nothing due.
 		retry()
-		got = accountOut{}
+		got = subscribedAccount{}
 		e.must(200, req{method: "GET", path: accPath, token: u.Token}).json(t, &got)
 		if got.SubscriptionError != "" || got.SubscriptionAttempts != 0 || got.SubscriptionRetryAt != nil {
 			t.Fatalf("after a successful retry GET account = %+v, want no error, 0 attempts, nothing due", got)
