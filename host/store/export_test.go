@@ -68,11 +68,20 @@ func (s *Store) ListReadingsBeforeQualifier(ctx context.Context, poolID int64) (
 	return rs, err
 }
 
-// ExplainLatest returns PostgreSQL's plan of LatestMeasurements' query, one line a row.
-func (s *Store) ExplainLatest(ctx context.Context, poolID int64, metrics []string) ([]string, error) {
-	query, args := s.latestSQL(poolID, metrics)
+// ExplainLatest returns PostgreSQL's plan of LatestMeasurements' query, one line a row;
+// with analyze, as it ran (EXPLAIN ANALYZE: "never executed" marks a node not run).
+func (s *Store) ExplainLatest(ctx context.Context, poolID int64, metrics []string, analyze bool) ([]string, error) {
+	spans, err := s.spans.get(ctx, s.queries)
+	if err != nil {
+		return nil, err
+	}
+	query, args := s.latestSQL(poolID, metrics, spans)
+	explain := `EXPLAIN `
+	if analyze {
+		explain = `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) `
+	}
 	var plan []string
-	err := s.sel(ctx, &plan, `EXPLAIN `+query, args...)
+	err = s.sel(ctx, &plan, explain+query, args...)
 	return plan, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -139,6 +140,7 @@ func (q queries) EnsurePartitions(ctx context.Context) ([]Partition, error) {
 				return created, err
 			}
 			created = append(created, p)
+			q.spans.forget()
 		}
 	}
 	return created, nil
@@ -221,6 +223,7 @@ func (q queries) DropPartitionsBefore(ctx context.Context, table string, before 
 			return dropped, fmt.Errorf("drop partition %s: %w", p.Name, err)
 		}
 		dropped = append(dropped, p)
+		q.spans.forget()
 	}
 	return dropped, nil
 }
@@ -314,4 +317,74 @@ func (q queries) ExpireBefore(ctx context.Context, table string, before time.Tim
 	}
 	n, err := q.DeleteBefore(ctx, table, before)
 	return []Expired{{Table: table, Rows: n}}, err
+}
+
+// monthSpan is [From, To): the months a table's contiguous run of month partitions
+// covers, the newest month included.
+type monthSpan struct{ From, To time.Time }
+
+// spanTTL is how long LatestMeasurements trusts the spans it read. A span gone stale
+// (a month created or dropped since, here or by another replica) costs the status some
+// speed until it is read again, never a row (latestSQL).
+const spanTTL = time.Minute
+
+// partitionSpans caches the month spans of the partitioned tables LatestMeasurements
+// probes, shared by a Store and its transactions.
+type partitionSpans struct {
+	mu    sync.Mutex
+	read  time.Time // zero: never, or forgotten
+	spans map[string]monthSpan
+}
+
+// get returns the spans, reading them when they are older than spanTTL. A table
+// without month partitions has none.
+func (c *partitionSpans) get(ctx context.Context, q queries) (map[string]monthSpan, error) {
+	if c == nil {
+		return nil, nil
+	}
+	c.mu.Lock()
+	spans, read := c.spans, c.read
+	c.mu.Unlock()
+	if !read.IsZero() && time.Since(read) < spanTTL {
+		return spans, nil
+	}
+	read = time.Now()
+	spans = map[string]monthSpan{}
+	for _, table := range []string{TableReadings, TableTestResults} {
+		ps, err := q.Partitions(ctx, table)
+		if err != nil {
+			return nil, err
+		}
+		if sp, ok := newestRun(ps); ok {
+			spans[table] = sp
+		}
+	}
+	c.mu.Lock()
+	c.spans, c.read = spans, read
+	c.mu.Unlock()
+	return spans, nil
+}
+
+// forget makes the next get read the spans again: this process just created or
+// dropped a partition.
+func (c *partitionSpans) forget() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.read = time.Time{}
+	c.mu.Unlock()
+}
+
+// newestRun is the span of the newest contiguous run of ps (oldest first, as
+// Partitions lists them): the months before a missing one are left out of it.
+func newestRun(ps []Partition) (monthSpan, bool) {
+	if len(ps) == 0 {
+		return monthSpan{}, false
+	}
+	sp := monthSpan{From: ps[len(ps)-1].From, To: ps[len(ps)-1].To}
+	for i := len(ps) - 2; i >= 0 && ps[i].To.Equal(sp.From); i-- {
+		sp.From = ps[i].From
+	}
+	return sp, true
 }

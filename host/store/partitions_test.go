@@ -161,18 +161,139 @@ func TestStatusProbesPartitions(t *testing.T) {
 	if err := e.s.DB().Get(&parts, `SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'sensor_readings'::regclass`); err != nil || parts < 13 {
 		t.Fatalf("%d partitions (%v), want a year's and the default", parts, err)
 	}
-	plan, err := e.s.ExplainLatest(ctx, f.pool.ID, []string{"ph", "orp"})
+	plan, err := e.s.ExplainLatest(ctx, f.pool.ID, []string{"ph", "orp"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := strings.Join(plan, "\n")
-	if strings.Contains(text, "Seq Scan on sensor_readings") {
-		t.Errorf("the status scans a partition:\n%s", text)
+	for _, line := range plan {
+		// The months of the real clock, ahead of the test clock's, are empty: scanning
+		// one costs nothing, and the planner knows it.
+		name, ok := strings.CutPrefix(line[strings.Index(line, "on ")+3:], "sensor_readings_p")
+		if strings.Contains(line, "Seq Scan on sensor_readings") && (!ok || name[:6] <= e.clock.Now().Format("200601")) {
+			t.Errorf("the status scans a partition with rows:\n%s", text)
+		}
 	}
 	if n := strings.Count(text, "Index Scan Backward using sensor_readings_p"); n < 12 {
 		t.Errorf("%d backward index probes of month partitions, want one per partition:\n%s", n, text)
 	}
 	if !strings.Contains(text, "Limit") {
 		t.Errorf("no LIMIT per metric:\n%s", text)
+	}
+}
+
+// A pool's status probes only the metrics the pool has measured (measured_metrics),
+// each newest month first, stopping at the first month that holds one: the older
+// months are never read, however many are kept, and the metrics it never measured are
+// not probed at all. It stays exact: a reading dated years ahead or two years back (in
+// the default partition, outside the months' span), a late reading, a bound and a test
+// result are each shown where they are the newest.
+func TestStatusWalksNewestMonthFirst(t *testing.T) {
+	e := newEnv(t, engines[1], true)
+	ctx := context.Background()
+	f := newFixture(t, e, "walk@x.io")
+	// The months the migration created are the real clock's: the readings run up to it,
+	// and so does the upkeep's clock (no month of the test clock's, years before).
+	now := time.Now().UTC().Truncate(time.Hour)
+	e.clock.Advance(now.Sub(e.clock.Now()))
+	var rs []store.Reading
+	for i := range 8 * 30 * 24 {
+		at := now.Add(-time.Duration(i) * time.Hour)
+		for _, m := range []string{"ph", "orp", "temperature"} {
+			rs = append(rs, store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: m, Value: float64(i), RecordedAt: at})
+		}
+	}
+	rs[1].Qualifier = "above" // orp's newest
+	if _, err := e.s.InsertReadings(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.EnsurePartitions(ctx); err != nil { // the months the readings cover
+		t.Fatal(err)
+	}
+	future, old := now.AddDate(5, 0, 0), now.AddDate(-2, 0, 0)
+	late := now.AddDate(0, -3, 0).Add(time.Minute)
+	if _, err := e.s.InsertReadings(ctx, []store.Reading{
+		{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "temperature", Value: -1, RecordedAt: future},
+		{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "free_chlorine", Value: -2, RecordedAt: old},
+		{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "ph", Value: -3, RecordedAt: late},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	session, _, err := e.s.InsertTestSession(ctx, store.TestSession{PoolID: f.pool.ID, TakenAt: now.Add(-30 * time.Minute),
+		Method: "strips", Results: []store.TestResult{{Metric: "ph", Value: 7.2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"sensor_readings", "test_results"} {
+		if _, err := e.s.DB().Exec(`ANALYZE ` + table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := partitionOf(t, e, "sensor_readings", "recorded_at = ?", future); got != "sensor_readings_default" {
+		t.Fatalf("the reading five years ahead is in %s, want the default partition", got)
+	}
+
+	asked := []string{"ph", "orp", "temperature", "free_chlorine", "salt", "cyanuric_acid"}
+	latest, err := e.s.LatestMeasurements(ctx, f.pool.ID, asked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]store.Latest{}
+	for _, l := range latest {
+		got[l.Metric+"/"+l.Source] = l
+	}
+	for key, want := range map[string]struct {
+		value     float64
+		at        time.Time
+		qualifier string
+	}{
+		"ph/sensor":            {0, now, ""},
+		"orp/sensor":           {0, now, "above"},
+		"temperature/sensor":   {-1, future, ""},
+		"free_chlorine/sensor": {-2, old, ""},
+		"ph/test_session":      {7.2, now.Add(-30 * time.Minute), ""},
+	} {
+		l, ok := got[key]
+		if !ok || l.Value != want.value || !l.At.Equal(want.at) || l.Qualifier != want.qualifier {
+			t.Errorf("%s = %+v (present %v), want value %v at %v qualifier %q", key, l, ok, want.value, want.at, want.qualifier)
+		}
+	}
+	if len(latest) != 5 {
+		t.Errorf("%d latest values, want 5: %+v", len(latest), latest)
+	}
+	if l := got["ph/test_session"]; l.RefID != session.ID {
+		t.Errorf("ph's test result names session %d, want %d", l.RefID, session.ID)
+	}
+
+	plan, err := e.s.ExplainLatest(ctx, f.pool.ID, asked, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	current := "sensor_readings_p" + now.Format("200601") + " "
+	probed := false
+	for _, line := range plan {
+		name, ok := strings.CutPrefix(line[strings.Index(line, "on ")+3:], "sensor_readings_p")
+		if !strings.Contains(line, "Scan") || !strings.Contains(line, " on sensor_readings_p") || !ok || len(name) < 6 {
+			continue
+		}
+		month := name[:6]
+		switch {
+		case month == now.Format("200601"):
+			// Once per metric the sensor measured (not for salt or cyanuric_acid).
+			if !strings.Contains(line, "loops=4)") {
+				t.Errorf("the current month is not probed once per measured metric:\n%s\n\n%s", line, text)
+			}
+			probed = true
+		case month < now.Format("200601") && !strings.Contains(line, "loops=1)"):
+			// Only free_chlorine, whose one reading is two years old, walks on.
+			t.Errorf("an older month is probed for metrics the current one answered:\n%s\n\n%s", line, text)
+		}
+	}
+	if !probed {
+		t.Errorf("no probe of %s:\n%s", current, text)
+	}
+	if strings.Contains(text, "Seq Scan on sensor_readings_p") {
+		t.Errorf("the status scans a month:\n%s", text)
 	}
 }

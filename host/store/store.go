@@ -78,8 +78,9 @@ type queries struct {
 	d      dialect
 	cipher Cipher
 	now    func() time.Time
-	prep   *prepared // shared by a Store and its Txs
-	decoy  *decoy    // shared by a Store and its Txs
+	prep   *prepared       // shared by a Store and its Txs
+	decoy  *decoy          // shared by a Store and its Txs
+	spans  *partitionSpans // shared by a Store and its Txs
 	// standby: q is the read replica, which refuses writes (a read's side effects,
 	// such as a token's last-use time, are skipped there).
 	standby bool
@@ -150,6 +151,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 			cipher: o.cipher,
 			now:    o.now,
 			decoy:  &decoy{},
+			spans:  &partitionSpans{},
 		},
 	}
 	s.prep = newPrepared(db, d == dialectSQLite)
