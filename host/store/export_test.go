@@ -92,6 +92,13 @@ func SetRollupSettleWait(d time.Duration) (restore func()) {
 	return func() { settleWait = old }
 }
 
+// SetRollupBatch sets how many readings one rollup transaction merges at most.
+func SetRollupBatch(n int) (restore func()) {
+	old := rollupBatch
+	rollupBatch = func(dialect) int { return n }
+	return func() { rollupBatch = old }
+}
+
 // ExplainAuditList is the query plan of ListAudit's statement for by (no other filter,
 // first page), as the engine's EXPLAIN prints it. On PostgreSQL sequential scans are
 // off for it: an empty test table would be scanned whole whatever its indexes.

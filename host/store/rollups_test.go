@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -332,6 +333,98 @@ func TestRollupAfterNewestDeleted(t *testing.T) {
 		q := store.SummaryQuery{PoolID: f.pool.ID, Metric: "ph", Bucket: time.Hour, From: hour, To: hour.Add(time.Hour)}
 		if bs := sameAsRaw(t, e, q); len(bs) != 1 || bs[0].Count != 2 || bs[0].Max != 8 {
 			t.Fatalf("summary = %+v, want both readings of the hour", bs)
+		}
+	})
+}
+
+// The catch-up groups a chunk of readings by pool, device, metric and local hour (and
+// day) in SQL. Pools in seven zones report interleaved, as a fleet's deliveries arrive,
+// over a span with three DST changes (London, Lord Howe's half hour, Chatham's +12:45),
+// two devices at the same instants, bounds among them, late readings in every round,
+// readings on both sides of each offset change, and chunks of 61 readings that cut through every bucket: every pool's hourly and
+// daily summaries from the rollups equal those from raw rows, after each run.
+func TestInterleavedPoolsRollUpInTheirZones(t *testing.T) {
+	defer store.SetRollupBatch(61)()
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		zones := []string{"UTC", "America/Los_Angeles", "Europe/London", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Chatham"}
+		var fs []fixture
+		for i, z := range zones {
+			f := newFixture(t, e, fmt.Sprintf("z%d@x.io", i))
+			setZone(t, e, f.pool, z)
+			fs = append(fs, f)
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		base := time.Date(2026, 3, 27, 0, 0, 0, 0, time.UTC)
+		span := 12 * 24 * time.Hour
+		metrics := []string{"ph", "orp"}
+		taken := map[string]bool{} // device, metric and instant are unique
+		// Every pool gets readings around each zone's offset change in the span too,
+		// where an hour is cut short and a day has 23 or 25 hours.
+		var edges []time.Time
+		for _, z := range zones {
+			loc, _ := time.LoadLocation(z)
+			if _, ze := base.In(loc).ZoneBounds(); !ze.IsZero() && ze.Before(base.Add(span)) {
+				for _, d := range []time.Duration{-31, -1, 0, 29, 59} {
+					edges = append(edges, ze.Add(d*time.Minute))
+				}
+			}
+		}
+		round := func(ats []time.Time) {
+			var rs []store.Reading
+			for _, at := range ats {
+				for _, f := range fs {
+					for _, dev := range []int64{f.device.ID, f.device.ID + 1000} {
+						for _, m := range metrics {
+							k := fmt.Sprint(dev, m, at.UnixNano())
+							if taken[k] {
+								continue
+							}
+							taken[k] = true
+							r := store.Reading{DeviceID: dev, PoolID: f.pool.ID, Metric: m, Value: float64(rng.IntN(200)) / 16, RecordedAt: at}
+							if rng.IntN(8) == 0 {
+								r.Qualifier = "below"
+							}
+							rs = append(rs, r)
+						}
+					}
+				}
+			}
+			if _, err := e.s.InsertReadings(ctx, rs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		compare := func() {
+			for _, f := range fs {
+				for _, m := range metrics {
+					for _, b := range []time.Duration{time.Hour, 24 * time.Hour} {
+						sameAsRaw(t, e, store.SummaryQuery{PoolID: f.pool.ID, Metric: m, Bucket: b, From: base.Add(-24 * time.Hour), To: base.Add(span + 24*time.Hour)})
+					}
+				}
+			}
+		}
+		// Instants in pairs, the second older and often in the same hour: inserted after
+		// the first, in the same chunk or the next, it must not become the hour's last.
+		random := func(n int, within time.Duration) []time.Time {
+			var ats []time.Time
+			for range n {
+				at := base.Add(time.Duration(rng.Int64N(int64(within/time.Minute))) * time.Minute)
+				ats = append(ats, at, at.Add(-time.Duration(1+rng.IntN(50))*time.Minute))
+			}
+			return ats
+		}
+		for i := range 6 {
+			if i == 0 {
+				round(edges)
+			}
+			round(random(3, span))
+			round(random(1, span/4)) // late: the span's first days, rolled up by the runs before
+			advance(t, e)
+			compare()
+		}
+		var hours int
+		if err := e.s.DB().Get(&hours, `SELECT COUNT(*) FROM reading_rollups WHERE n > 1`); err != nil || hours == 0 {
+			t.Fatalf("%d rollup hours hold more than one reading (%v): the readings never shared a bucket", hours, err)
 		}
 	})
 }
