@@ -168,7 +168,7 @@ func (h *Handler) wrap(level access, limited bool, next http.Handler) http.Handl
 		}
 		next = h.authenticate(limited, next)
 	}
-	return requestID(h.clientAddr(h.observe(h.limitBody(next))))
+	return h.requestID(h.observe(h.limitBody(next)))
 }
 
 // unlimited are the routes no rate limit applies to: probes and scrapes come from the

@@ -37,15 +37,18 @@ func newRequestID() string {
 }
 
 // requestID honours X-Request-ID or generates one, echoes it, and puts it in the context
-// where logs, problem bodies and audit rows find it.
-func requestID(next http.Handler) http.Handler {
+// where logs, problem bodies and audit rows find it, beside the client address
+// (clientInfo): one copy of the request for both, the 250-byte request copy and an
+// allocation fewer per request (host/bench).
+func (h *Handler) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(requestIDKey)
 		if !validRequestID.MatchString(id) {
 			id = newRequestID()
 		}
 		w.Header().Set(requestIDKey, id)
-		next.ServeHTTP(w, r.WithContext(auth.WithRequestID(r.Context(), id)))
+		ctx := withInfo(auth.WithRequestID(r.Context(), id), h.clientInfo(r))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -80,10 +83,10 @@ func (h *Handler) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
-		info := infoFrom(r) // clientAddr runs first (wrap)
+		info := infoFrom(r) // requestID runs first (wrap)
 		if info == nil {
 			info = &requestInfo{client: clientFrom(r)}
-			r = withInfo(r, info)
+			r = r.WithContext(withInfo(r.Context(), info))
 		}
 		note := &info.note
 		route := routeTemplate(r)

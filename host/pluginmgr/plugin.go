@@ -238,11 +238,11 @@ func (p *Plugin) call(ctx context.Context, method string, timeout func(config.Ti
 	limit := timeout(d)
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	stop := context.AfterFunc(inst.ctx, cancel)
-	defer stop()
+	// hung ends with the instance too: one registration per call instead of one on each
+	// (2 of the host's allocations per delivery, host/bench).
 	hung := inst.hungCtx()
-	stopHung := context.AfterFunc(hung, cancel)
-	defer stopHung()
+	stop := context.AfterFunc(hung, cancel)
+	defer stop()
 
 	err = fn(cctx, inst.adapter)
 	if err != nil {

@@ -58,14 +58,15 @@ type instance struct {
 	stopping bool
 	drained  chan struct{}
 	// hung is cancelled while the plugin is unresponsive, aborting the calls waiting on
-	// it; a fresh one replaces it when the plugin answers again.
+	// it; a fresh one replaces it when the plugin answers again. It is derived from ctx,
+	// so it also ends when the instance stops: a call watches this one context.
 	hung   context.Context
 	unhang context.CancelFunc
 }
 
 func newInstance(client *plugin.Client, cleanup func()) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
-	hung, unhang := context.WithCancel(context.Background())
+	hung, unhang := context.WithCancel(ctx)
 	return &instance{client: client, ctx: ctx, cancel: cancel, cleanup: cleanup, suspect: make(chan string, 1), hung: hung, unhang: unhang}
 }
 
@@ -91,7 +92,7 @@ func (i *instance) setHung(hung bool) {
 	case hung:
 		i.unhang()
 	case i.hung.Err() != nil:
-		i.hung, i.unhang = context.WithCancel(context.Background())
+		i.hung, i.unhang = context.WithCancel(i.ctx)
 	}
 }
 
