@@ -101,7 +101,7 @@ type inFlight struct {
 }
 
 type flight struct {
-	done chan struct{} // closed once out is set (or the attempt gave up)
+	done sync.WaitGroup // done once out is set (or the attempt gave up)
 	out  Outcome
 	ok   bool // out is a handled outcome to repeat
 }
@@ -109,33 +109,45 @@ type flight struct {
 func newInFlight() *inFlight { return &inFlight{entries: map[string]*flight{}} }
 
 // claim returns the outcome to repeat when a copy of key is in flight here (waiting for
-// it), or, when none is, a function to record this delivery's outcome: finish(out, true)
-// once handled, finish(_, false) when nothing was stored and the sender must try again.
-// Either way the entry goes as the first copy finishes: later copies are the
-// database's to judge.
-func (c *inFlight) claim(key string) (Outcome, bool, func(Outcome, bool)) {
+// it), or, when none is, the claim to record this delivery's outcome with:
+// finish(out, true) once handled, finish(_, false) when nothing was stored and the
+// sender must try again. Either way the entry goes as the first copy finishes: later
+// copies are the database's to judge.
+func (c *inFlight) claim(key string) (Outcome, bool, claimed) {
 	for {
 		c.mu.Lock()
 		f, found := c.entries[key]
 		if !found {
-			f = &flight{done: make(chan struct{})}
+			f = new(flight)
+			f.done.Add(1)
 			c.entries[key] = f
 			c.mu.Unlock()
-			return Outcome{}, false, func(out Outcome, ok bool) {
-				c.mu.Lock()
-				f.out, f.ok = out, ok
-				delete(c.entries, key)
-				c.mu.Unlock()
-				close(f.done)
-			}
+			return Outcome{}, false, claimed{c: c, key: key, f: f}
 		}
 		c.mu.Unlock()
-		<-f.done
+		f.done.Wait()
 		if f.ok {
-			return f.out, true, nil
+			return f.out, true, claimed{}
 		}
 		// The copy in flight stored nothing: this one gets its own attempt.
 	}
+}
+
+// claimed is a delivery this process handles first. A struct and a WaitGroup rather than
+// a closure and a channel: 2 of the host's allocations fewer per delivery (host/bench).
+type claimed struct {
+	c   *inFlight
+	key string
+	f   *flight
+}
+
+// finish records the outcome, for the copies waiting and (ok) to repeat to them.
+func (cl claimed) finish(out Outcome, ok bool) {
+	cl.c.mu.Lock()
+	cl.f.out, cl.f.ok = out, ok
+	delete(cl.c.entries, cl.key)
+	cl.c.mu.Unlock()
+	cl.f.done.Done()
 }
 
 // len is the number of deliveries in flight (tests).

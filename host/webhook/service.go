@@ -460,13 +460,13 @@ func previousSecret(req sdk.WebhookRequest) (sdk.WebhookRequest, bool) {
 // process: that copy's outcome is then the answer, and nothing is written. handle itself
 // asks the database whether a copy was handled before (replay.go).
 func (s *Service) once(key, provider string, handle func() (Outcome, error)) (Outcome, error) {
-	prev, replay, finish := s.replays.claim(key)
+	prev, replay, claim := s.replays.claim(key)
 	if replay {
 		s.metrics.replays.WithLabelValues(provider).Inc()
 		return asReplay(prev), nil
 	}
 	out, err := handle()
-	finish(out, err == nil)
+	claim.finish(out, err == nil)
 	if err == nil && out.replay {
 		s.metrics.replays.WithLabelValues(provider).Inc()
 	}

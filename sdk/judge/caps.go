@@ -95,6 +95,9 @@ func (r *Refusal) Unwrap() error { return r.err }
 
 // CapOf returns the cap a refusal broke, or "" when err is not one.
 func CapOf(err error) string {
+	if err == nil {
+		return "" // before r, which errors.As makes escape: an allocation per answer judged
+	}
 	var r *Refusal
 	if errors.As(err, &r) {
 		return r.Cap
