@@ -17,7 +17,7 @@ import (
 // benchDelivery is a provider-level delivery shaped like host/bench's (10 readings of one
 // device, Standard Webhooks headers, the headers a Go HTTP client sends), so the
 // allocations per call can be read without the whole end-to-end benchmark.
-func benchDelivery(b *testing.B) (sdk.Adapter, sdk.WebhookRequest) {
+func benchDelivery(b testing.TB) (sdk.Adapter, sdk.WebhookRequest) {
 	b.Helper()
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	a := generic.New()

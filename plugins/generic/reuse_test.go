@@ -2,6 +2,7 @@ package generic_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/poolhost/poolhost/plugins/generic"
@@ -29,5 +30,29 @@ func TestWebhookKeepsNothingOfTheDeliveryBefore(t *testing.T) {
 		if len(res.Readings) != 1 || !reflect.DeepEqual(res.Readings[0], want) {
 			t.Fatalf("round %d: readings = %+v, want only %+v", i, res.Readings, want)
 		}
+		// A value the payload leaves out is missing, whatever the reused reading held.
+		if _, err := a.Webhook(t.Context(), sdk.WebhookRequest{Body: full}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = a.Webhook(t.Context(), sdk.WebhookRequest{Body: []byte(`{"device_id":"d3","readings":[{"metric":"orp"},{"metric":"ph","value":null}]}`)})
+		if err == nil || !strings.Contains(err.Error(), "orp: value is required") {
+			t.Fatalf("round %d: a reading without a value gave %v, want orp: value is required", i, err)
+		}
+	}
+}
+
+// TestWebhookAllocations: the reused reports are what keeps a delivery's decoding to a
+// few allocations per reading (3 strings: metric, unit, time).
+func TestWebhookAllocations(t *testing.T) {
+	a, req := benchDelivery(t)
+	n := testing.AllocsPerRun(50, func() {
+		if _, err := a.Webhook(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// 10 readings: their 30 strings, the device id, the result's readings and the
+	// decoder's own (about 5).
+	if n > 40 {
+		t.Errorf("%.0f allocations per 10-reading delivery, want at most 40", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -146,11 +147,21 @@ func decodeReports(body []byte, into *[]Report) ([]Report, error) {
 		return nil, sdk.Permanent("empty body")
 	}
 	// encoding/json decodes only the fields a payload has into the elements a slice's
-	// capacity gives back: clear what an earlier delivery left in them.
+	// capacity gives back: clear what an earlier delivery left in them. A reading's
+	// value keeps its pointer, which encoding/json then decodes into instead of
+	// allocating a float64 per reading (10 of the plugin's allocations per delivery,
+	// BenchmarkIngestWebhook); NaN, which no JSON number decodes to, stands for
+	// "absent" until a payload's value overwrites it (see present).
 	reports := (*into)[:cap(*into)]
 	for i := range reports {
 		rs := reports[i].Readings[:cap(reports[i].Readings)]
-		clear(rs)
+		for j := range rs {
+			v := rs[j].Value
+			if v != nil {
+				*v = math.NaN()
+			}
+			rs[j] = ReportReading{Value: v}
+		}
 		reports[i] = Report{Readings: rs[:0]}
 	}
 	reports = reports[:0]
@@ -171,12 +182,15 @@ func decodeReports(body []byte, into *[]Report) ([]Report, error) {
 	return reports, nil
 }
 
+// present tells a decoded value from a missing one (nil, or NaN: see decodeReports).
+func present(v *float64) bool { return v != nil && !math.IsNaN(*v) }
+
 func (in ReportReading) toReading(deviceID string) (sdk.Reading, error) {
 	name := strings.ToLower(strings.TrimSpace(in.Metric))
 	if name == "" {
 		return sdk.Reading{}, fmt.Errorf("metric is required")
 	}
-	if in.Value == nil {
+	if !present(in.Value) {
 		return sdk.Reading{}, fmt.Errorf("%s: value is required", name)
 	}
 	q, ok := qualities[in.Quality]
