@@ -41,18 +41,20 @@ func TestWebhookKeepsNothingOfTheDeliveryBefore(t *testing.T) {
 	}
 }
 
-// TestWebhookAllocations: the reused reports are what keeps a delivery's decoding to a
-// few allocations per reading (3 strings: metric, unit, time).
+// TestWebhookAllocations: reused reports and decodeFast keep a delivery's decoding to a
+// few allocations (50 with encoding/json and fresh reports).
 func TestWebhookAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
 	a, req := benchDelivery(t)
 	n := testing.AllocsPerRun(50, func() {
 		if _, err := a.Webhook(t.Context(), req); err != nil {
 			t.Fatal(err)
 		}
 	})
-	// 10 readings: their 30 strings, the device id, the result's readings and the
-	// decoder's own (about 5).
-	if n > 40 {
-		t.Errorf("%.0f allocations per 10-reading delivery, want at most 40", n)
+	// The result's readings and the device id; the readings share one time string.
+	if n > 4 {
+		t.Errorf("%.0f allocations per 10-reading delivery, want at most 4", n)
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package generic_test
+
+const raceEnabled = false
