@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -383,6 +384,30 @@ func TestFleetReloadUnverifies(t *testing.T) {
 		}
 		if ra, _ := evs[0].Details["reverifiedAccounts"].(map[string]any); ra["generic"] != float64(1) {
 			t.Errorf("provider.reloaded details %v, want reverifiedAccounts generic: 1", evs[0].Details)
+		}
+	})
+}
+
+// TestMemberEmailNotByID: any user can own a pool and add members by user id, so a
+// membership answer must not turn a guessed id into that user's email: not in the PUT's
+// answer, not in the pool's member list. Each member still sees their own.
+func TestMemberEmailNotByID(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		alice, bob := e.newUser("alice", false), e.newUser("bob", false)
+		pool := e.createPool(bob, "Bob's")
+		r := e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", pool, alice.ID), token: bob.Token,
+			body: map[string]string{"role": "viewer"}})
+		if strings.Contains(string(r.Body), alice.Email) {
+			t.Errorf("adding alice by id told bob her email: %s", r.Body)
+		}
+		r = e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d", pool), token: bob.Token})
+		if strings.Contains(string(r.Body), alice.Email) || !strings.Contains(string(r.Body), bob.Email) {
+			t.Errorf("bob's view of his pool: %s", r.Body)
+		}
+		r = e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d", pool), token: alice.Token})
+		if strings.Contains(string(r.Body), bob.Email) || !strings.Contains(string(r.Body), alice.Email) {
+			t.Errorf("alice's view of bob's pool: %s", r.Body)
 		}
 	})
 }

@@ -78,10 +78,13 @@ type Pool struct {
 
 // Member is one pool membership.
 type Member struct {
-	PoolID int64  `json:"poolId"`
-	UserID int64  `json:"userId"`
-	Email  string `json:"email,omitempty"`
-	Role   Role   `json:"role"`
+	PoolID int64 `json:"poolId"`
+	UserID int64 `json:"userId"`
+	// Email is shown on the caller's own membership only (emailFor): an owner adds
+	// members by user id, and any user can own a pool, so a member's email shown to the
+	// pool would tell anyone who guesses ids every user's email.
+	Email string `json:"email,omitempty"`
+	Role  Role   `json:"role"`
 }
 
 // MaxNameLength bounds pool names.
@@ -171,7 +174,7 @@ func (s *Service) Get(ctx context.Context, a auth.Actor, poolID int64) (Pool, er
 	}
 	out := Pool{ID: p.ID, Name: p.Name, Role: role, CreatedAt: p.CreatedAt, Config: configOf(p.PoolConfig), Members: make([]Member, 0, len(ms))}
 	for _, m := range ms {
-		out.Members = append(out.Members, Member{PoolID: m.PoolID, UserID: m.UserID, Email: m.Email, Role: m.Role})
+		out.Members = append(out.Members, Member{PoolID: m.PoolID, UserID: m.UserID, Email: emailFor(a, m.UserID, m.Email), Role: m.Role})
 	}
 	return out, nil
 }
@@ -200,7 +203,15 @@ func (s *Service) SetMember(ctx context.Context, a auth.Actor, poolID, userID in
 			Details: map[string]any{"userId": userID, "from": string(prev), "to": string(role)},
 		})
 	}
-	return Member{PoolID: poolID, UserID: userID, Email: u.Email, Role: role}, nil
+	return Member{PoolID: poolID, UserID: userID, Email: emailFor(a, userID, u.Email), Role: role}, nil
+}
+
+// emailFor is a member's email as a shows it: only a's own.
+func emailFor(a auth.Actor, userID int64, email string) string {
+	if a.UserID == userID {
+		return email
+	}
+	return ""
 }
 
 // RemoveMember removes a user from the pool. Owners only; the last owner cannot go.

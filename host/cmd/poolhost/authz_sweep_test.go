@@ -240,6 +240,27 @@ func TestAuthzSweep(t *testing.T) {
 	}
 
 	w.sweepDevicesAndWebhooks(t)
+
+	// bob owns a pool of his own and adds alice to it by her id: that must not tell him
+	// who she is.
+	var bobPool struct{ ID int64 }
+	r0 := sweepDo(t, "POST", w.base+"/v1/pools", w.tokens["bob"], map[string]any{"name": "bob's"}, nil)
+	if err := json.Unmarshal(r0.body, &bobPool); r0.status != http.StatusCreated || err != nil {
+		t.Fatalf("bob's pool: %d %s", r0.status, r0.body)
+	}
+	for _, rq := range []struct {
+		method, path string
+		body         any
+	}{
+		{"PUT", fmt.Sprintf("/v1/pools/%d/members/%d", bobPool.ID, w.aliceID), map[string]string{"role": "viewer"}},
+		{"GET", fmt.Sprintf("/v1/pools/%d", bobPool.ID), nil},
+	} {
+		r := sweepDo(t, rq.method, w.base+rq.path, w.tokens["bob"], rq.body, nil)
+		if r.status != http.StatusOK {
+			t.Errorf("bob %s %s: %d %s", rq.method, rq.path, r.status, r.body)
+		}
+		w.checkNoLeak(t, "bob "+rq.method+" "+rq.path, r)
+	}
 	w.sweepConsole(t)
 
 	// Nothing any of them tried changed alice's world: she still owns her pool, her
