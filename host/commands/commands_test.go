@@ -428,9 +428,19 @@ func TestCommandToRemovedMembersDevice(t *testing.T) {
 			t.Fatalf("bind to carol's device: %d %s", code, b)
 		}
 		pump := map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}
-		code, queued := e.post(e.owner.token, pump, nil, "")
+		code, sent := e.post(e.owner.token, pump, nil, "")
 		if code != 202 {
-			t.Fatalf("command while carol is a member = %d %v", code, queued)
+			t.Fatalf("command while carol is a member = %d %v", code, sent)
+		}
+		if _, err := e.dispatcher("d1").Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.send.total(); n != 1 {
+			t.Fatalf("%d sends while carol is a member, want 1", n)
+		}
+		code, queued := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, nil, "")
+		if code != 202 {
+			t.Fatalf("second command while carol is a member = %d %v", code, queued)
 		}
 		if _, err := e.st.RemovePoolMember(ctx, e.pool, carol.id); err != nil {
 			t.Fatal(err)
@@ -441,11 +451,20 @@ func TestCommandToRemovedMembersDevice(t *testing.T) {
 		if _, err := e.dispatcher("d1").Tick(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n := e.send.total(); n != 0 {
-			t.Fatalf("%d sends to a removed member's device", n)
+		if n := e.send.total(); n != 1 {
+			t.Fatalf("%d sends to a removed member's device", n-1)
 		}
 		if c := e.command(queued["id"].(string)); c.Status != store.CommandFailed {
 			t.Fatalf("queued command is %s (%s), want failed", c.Status, c.Reason)
+		}
+		// Her account (she signs its deliveries) no longer writes into the pool's
+		// commands either.
+		if n := e.svc.ApplyUpdates(ctx, "relay", a.ID, []sdk.CommandUpdate{{CommandID: sent["id"].(string),
+			Status: sdk.CommandFailed, Reason: "carol says so"}}); n != 0 {
+			t.Fatalf("a removed member's update applied to %d commands", n)
+		}
+		if c := e.command(sent["id"].(string)); c.Status != store.CommandSent || c.Reason != "" {
+			t.Fatalf("sent command is %s (%q) after a removed member's update", c.Status, c.Reason)
 		}
 	})
 }

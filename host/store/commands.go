@@ -361,7 +361,12 @@ func (q queries) ApplyCommandUpdate(ctx context.Context, accountID int64, public
 	if publicID == "" {
 		match, arg = "provider_ref = ?", providerRef
 	}
-	if err := q.get(ctx, &before, `SELECT `+commandColumns+` FROM commands WHERE account_id = ? AND `+match, accountID, arg); err != nil {
+	// Only while the command's device still feeds the command's pool (linkActiveSQL): a
+	// member removed from the pool (or lowered to viewer, disabled, disconnected) signs
+	// for their own account, and must not write into the pool's commands any more.
+	if err := q.get(ctx, &before, `SELECT `+commandColumns+` FROM commands WHERE account_id = ? AND `+match+`
+		AND EXISTS (SELECT 1 FROM device_pool_links l JOIN integration_accounts a ON a.id = commands.account_id
+			WHERE l.device_id = commands.device_id AND l.pool_id = commands.pool_id AND `+linkActiveSQL+`)`, accountID, arg); err != nil {
 		return Command{}, Command{}, fmt.Errorf("apply command update: %w", err)
 	}
 	now := q.clock()
