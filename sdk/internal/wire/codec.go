@@ -44,25 +44,32 @@ func (Codec) Name() string { return "proto" }
 func (Codec) Marshal(v any) (mem.BufferSlice, error) { return std.Marshal(v) }
 
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
-	switch v.(type) {
+	var st *IngestResponse
+	switch r := v.(type) {
+	case *IngestResponse:
+		st, v = r, &r.IngestWebhookResponse
 	case *pb.IngestWebhookRequest, *pb.IngestWebhookResponse:
-		m := v.(proto.Message)
-		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-		defer buf.Free()
-		b := buf.ReadOnlyData()
-		if decode(b, m) {
-			return nil
-		}
-		return proto.Unmarshal(b, m)
+	default:
+		return std.Unmarshal(data, v)
 	}
-	return std.Unmarshal(data, v)
+	m := v.(proto.Message)
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	b := buf.ReadOnlyData()
+	if decodeInto(b, m, st) {
+		return nil
+	}
+	return proto.Unmarshal(b, m)
 }
 
 // decode decodes b into m, reset first, when the fast path takes it; false means m is
 // to be decoded by proto.Unmarshal instead (m may be partly filled).
-func decode(b []byte, m proto.Message) bool {
+func decode(b []byte, m proto.Message) bool { return decodeInto(b, m, nil) }
+
+// decodeInto is decode with a response's messages carved from st's storage (nil: new).
+func decodeInto(b []byte, m proto.Message, st *IngestResponse) bool {
 	proto.Reset(m)
-	d := decoder{b: b}
+	d := decoder{b: b, st: st}
 	switch m := m.(type) {
 	case *pb.IngestWebhookRequest:
 		return d.ingestRequest(m)
@@ -72,11 +79,35 @@ func decode(b []byte, m proto.Message) bool {
 	return false
 }
 
+// IngestResponse is an IngestWebhookResponse with the storage its messages are decoded
+// into, kept from one answer to the next: the host decodes every delivery's answer into
+// one from a pool (sdk/grpcplugin), 4 allocations and 2.4 KB per delivery fewer
+// (host/bench). The message is valid until Release; its strings and bytes stay valid
+// after. It is embedded, so an IngestResponse is a proto.Message too, which any codec
+// (a test's fake connection) decodes the generated way.
+type IngestResponse struct {
+	pb.IngestWebhookResponse
+	result   pb.WebhookResult
+	readings []pb.Reading
+	times    []timestamppb.Timestamp
+	ptrs     []*pb.Reading
+}
+
+// Release drops what the answer held (its strings and raw payloads are the caller's),
+// keeping the storage.
+func (r *IngestResponse) Release() {
+	r.IngestWebhookResponse.Reset()
+	r.result.Reset()
+	clear(r.readings)
+	clear(r.ptrs)
+}
+
 // decoder reads one message. Positions are offsets into b, so that a string field can be
 // cut from str, b made a string once.
 type decoder struct {
 	b   []byte
 	str string
+	st  *IngestResponse // storage for a response's messages; nil: allocate them
 }
 
 // field is one field of a message; for a length-delimited field, b[start:end] holds its

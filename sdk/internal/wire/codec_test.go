@@ -278,3 +278,45 @@ func isRequest(m proto.Message) bool {
 	_, ok := m.(*pb.IngestWebhookRequest)
 	return ok
 }
+
+// TestIngestResponseReused: an answer decoded into storage an earlier answer used is
+// what proto.Unmarshal gives, whatever came before, and with few allocations.
+func TestIngestResponseReused(t *testing.T) {
+	var r IngestResponse
+	for _, c := range cases(t) {
+		if !isRequest(c.msg()) {
+			for _, d := range cases(t) {
+				if isRequest(d.msg()) {
+					continue
+				}
+				_ = Codec{}.Unmarshal(mem.BufferSlice{mem.SliceBuffer(c.b)}, &r)
+				r.Release()
+				err := Codec{}.Unmarshal(mem.BufferSlice{mem.SliceBuffer(d.b)}, &r)
+				want := new(pb.IngestWebhookResponse)
+				wantErr := proto.Unmarshal(d.b, want)
+				if (err == nil) != (wantErr == nil) {
+					t.Fatalf("%s after %s: error %v, proto.Unmarshal's %v", d.name, c.name, err, wantErr)
+				}
+				if err == nil && !proto.Equal(&r.IngestWebhookResponse, want) {
+					t.Fatalf("%s after %s: decoded\n%v\nproto.Unmarshal\n%v", d.name, c.name, &r.IngestWebhookResponse, want)
+				}
+				r.Release()
+			}
+		}
+	}
+	b, err := proto.Marshal(fullResponse())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := mem.BufferSlice{mem.SliceBuffer(b)} // gRPC's, in a call
+	n := testing.AllocsPerRun(100, func() {
+		if err := (Codec{}).Unmarshal(data, &r); err != nil {
+			t.Fatal(err)
+		}
+		r.Release()
+	})
+	// The strings and one reading's raw payload.
+	if n > 2 {
+		t.Errorf("%.0f allocations decoding into reused storage, want at most 2", n)
+	}
+}

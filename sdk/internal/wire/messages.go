@@ -2,6 +2,7 @@ package wire
 
 import (
 	"math"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -212,7 +213,11 @@ func (d *decoder) ingestResponse(m *pb.IngestWebhookResponse) bool {
 		if !ok || f.num != 1 || f.typ != protowire.BytesType || m.Result != nil {
 			return false // webhook_error, or a result to merge
 		}
-		m.Result = new(pb.WebhookResult)
+		if d.st != nil {
+			m.Result = &d.st.result
+		} else {
+			m.Result = new(pb.WebhookResult)
+		}
 		if !d.webhookResult(f.start, f.end, m.Result) {
 			return false
 		}
@@ -229,10 +234,9 @@ func (d *decoder) webhookResult(start, end int, r *pb.WebhookResult) bool {
 	if !ok {
 		return false
 	}
-	msgs := make([]pb.Reading, n)
-	times := make([]timestamppb.Timestamp, n)
+	msgs, times, ptrs := d.readingStorage(n)
 	if n > 0 {
-		r.Readings = make([]*pb.Reading, 0, n)
+		r.Readings = ptrs
 	}
 	for pos := start; pos < end; {
 		f, after, _ := d.next(pos, end) // read once by count
@@ -255,6 +259,20 @@ func (d *decoder) webhookResult(start, end int, r *pb.WebhookResult) bool {
 		pos = after
 	}
 	return true
+}
+
+// readingStorage is room for n readings: made, or st's cleared.
+func (d *decoder) readingStorage(n int) ([]pb.Reading, []timestamppb.Timestamp, []*pb.Reading) {
+	if d.st == nil {
+		return make([]pb.Reading, n), make([]timestamppb.Timestamp, n), make([]*pb.Reading, 0, n)
+	}
+	st := d.st
+	st.readings = slices.Grow(st.readings[:0], n)[:n]
+	st.times = slices.Grow(st.times[:0], n)[:n]
+	st.ptrs = slices.Grow(st.ptrs[:0], n)
+	clear(st.readings)
+	clear(st.times)
+	return st.readings, st.times, st.ptrs
 }
 
 // reading decodes Reading { string provider_device_id = 1; string metric = 2;
