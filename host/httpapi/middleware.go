@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,9 +25,23 @@ const RequestIDHeader = "X-Request-ID"
 // Get and Set canonicalize a name that is not, allocating, on every request.
 var requestIDKey = http.CanonicalHeaderKey(RequestIDHeader)
 
-// A client-supplied request id is honoured only when it is short and plain, so it can
-// never smuggle newlines into logs or markup into a problem body.
-var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+// validRequestID: a client-supplied request id is honoured only when it is short and
+// plain, [A-Za-z0-9._:-]{1,128}, so it can never smuggle newlines into logs or markup
+// into a problem body. A loop, not a regexp: the regexp was about 1% of the host's CPU
+// per webhook delivery (host/bench).
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func newRequestID() string {
 	var b [16]byte
@@ -43,7 +56,7 @@ func newRequestID() string {
 func (h *Handler) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(requestIDKey)
-		if !validRequestID.MatchString(id) {
+		if !validRequestID(id) {
 			id = newRequestID()
 		}
 		w.Header().Set(requestIDKey, id)
