@@ -63,6 +63,10 @@ func TestTwoReplicasSendEachCommandOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Linked to the pool, as a device must be for the pool's commands to reach it.
+		if _, err := e.st.LinkDevice(ctx, ds[0].ID, e.pool, e.owner.id); err != nil {
+			t.Fatal(err)
+		}
 		devices = append(devices, ds[0])
 	}
 	queued := map[string][]string{} // device -> command ids in queue order
