@@ -240,6 +240,7 @@ func TestAuthzSweep(t *testing.T) {
 	}
 
 	w.sweepDevicesAndWebhooks(t)
+	w.sweepExistence(t)
 
 	// bob owns a pool of his own and adds alice to it by her id: that must not tell him
 	// who she is.
@@ -553,5 +554,48 @@ func (w *sweepWorld) sweepConsole(t *testing.T) {
 			t.Errorf("console sign-in as %s: %d, cookies %v", who, resp.StatusCode, resp.Cookies())
 		}
 		w.checkNoLeak(t, "console sign-in as "+who, sweepResp{status: resp.StatusCode, header: resp.Header, body: body})
+	}
+}
+
+// sweepExistence: where the code hides whether something exists, alice's thing and one
+// that does not exist get the same answer (status, type, title, detail) — for bob, for
+// removed carol, and on the account-scoped webhook URL for anyone.
+func (w *sweepWorld) sweepExistence(t *testing.T) {
+	t.Helper()
+	const none = 987654
+	type problem struct{ Type, Title, Detail string }
+	answer := func(r sweepResp) (int, problem) {
+		var p problem
+		_ = json.Unmarshal(r.body, &p)
+		return r.status, p
+	}
+	pairs := [][2]string{
+		{fmt.Sprintf("/v1/pools/%d", w.pool), fmt.Sprintf("/v1/pools/%d", none)},
+		{fmt.Sprintf("/v1/pools/%d/test-sessions/%d", w.pool, w.session), fmt.Sprintf("/v1/pools/%d/test-sessions/%d", none, none)},
+		{fmt.Sprintf("/v1/pools/%d/equipment/%d", w.pool, w.equip), fmt.Sprintf("/v1/pools/%d/equipment/%d", none, none)},
+		{fmt.Sprintf("/v1/accounts/%d", w.account), fmt.Sprintf("/v1/accounts/%d", none)},
+		{fmt.Sprintf("/v1/accounts/%d/devices", w.account), fmt.Sprintf("/v1/accounts/%d/devices", none)},
+	}
+	for _, who := range []string{"bob", "carol"} {
+		for _, pr := range pairs {
+			s1, p1 := answer(sweepDo(t, "GET", w.base+pr[0], w.tokens[who], nil, nil))
+			s2, p2 := answer(sweepDo(t, "GET", w.base+pr[1], w.tokens[who], nil, nil))
+			if s1 != s2 || p1 != p2 {
+				t.Errorf("%s tells %s from %s: %d %+v vs %d %+v", who, pr[0], pr[1], s1, p1, s2, p2)
+			}
+		}
+		// A device: linking alice's and linking none.
+		s1, p1 := answer(sweepDo(t, "PUT", fmt.Sprintf("%s/v1/devices/%d/link", w.base, w.device), w.tokens[who], map[string]any{"poolId": w.pool}, nil))
+		s2, p2 := answer(sweepDo(t, "PUT", fmt.Sprintf("%s/v1/devices/%d/link", w.base, none), w.tokens[who], map[string]any{"poolId": w.pool}, nil))
+		if s1 != s2 || p1 != p2 {
+			t.Errorf("%s tells alice's device from none: %d %+v vs %d %+v", who, s1, p1, s2, p2)
+		}
+	}
+	body := []byte(`{"device_id":"x","readings":[]}`)
+	hdr := map[string]string{"webhook-id": "msg_x", "webhook-timestamp": strconv.FormatInt(time.Now().Unix(), 10), "webhook-signature": "v1,AAAA"}
+	s1, p1 := answer(sweepDo(t, "POST", fmt.Sprintf("%s/v1/webhooks/generic/accounts/%d", w.base, w.account), "", body, hdr))
+	s2, p2 := answer(sweepDo(t, "POST", fmt.Sprintf("%s/v1/webhooks/generic/accounts/%d", w.base, none), "", body, hdr))
+	if s1 != s2 || p1 != p2 {
+		t.Errorf("the account webhook URL tells alice's account from none: %d %+v vs %d %+v", s1, p1, s2, p2)
 	}
 }
