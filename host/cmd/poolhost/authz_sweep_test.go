@@ -85,6 +85,7 @@ type sweepWorld struct {
 	carolAccount, carolDevice             int64
 	aliceSecret, carolSecret              string
 	devSecret                             string // generic's provider-level webhook secret
+	aliceDevice                           string // her device's id at the provider
 	// markers are strings only alice's world holds: no answer to anyone else may
 	// contain one.
 	markers []string
@@ -415,6 +416,7 @@ func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig) *sweepWorld {
 	}
 	aliceDev := "alices-probe-" + tag
 	w.account, w.aliceSecret, w.device = connect(alice, aliceDev)
+	w.aliceDevice = aliceDev
 
 	equipName := "alices-pump-" + tag
 	var eq struct{ ID int64 }
@@ -508,6 +510,12 @@ func (w *sweepWorld) sweepDevicesAndWebhooks(t *testing.T) {
 	}
 	if code := w.post(t, fmt.Sprintf("/v1/webhooks/generic/accounts/%d", w.account), w.devSecret, "x", 6.7); code != 401 {
 		t.Errorf("alice's account URL with the provider-level secret: %d, want 401", code)
+	}
+	// The provider-level URL, signed with the provider's own secret, naming alice's
+	// device (one she declared at connect, which the provider never vouched for).
+	// It is authentic (200), and its reading is dropped: unverified_device.
+	if code := w.post(t, "/v1/webhooks/generic", w.devSecret, w.aliceDevice, 6.8); code != 200 {
+		t.Errorf("provider-level delivery naming alice's device: %d, want 200", code)
 	}
 	if after := w.readings(t); after != before {
 		t.Errorf("alice's pool went from %d to %d readings during carol's and bob's tries", before, after)
