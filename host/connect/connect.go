@@ -416,13 +416,13 @@ func (s *Service) pluginError(provider, call string, err error) error {
 	if errors.As(err, &se) {
 		switch se.Kind {
 		case sdk.KindInvalidInput:
-			return host.Wrap(host.EINVALID, err, "%s: %s", provider, se.Message)
+			return host.Wrap(host.EINVALID, err, "%s: %s", provider, pluginMessage(se.Message))
 		case sdk.KindReauth:
 			return host.Wrap(host.ECONFLICT, err, "%s rejected the account's credentials; reconnect it", provider).WithType(TypeReauthRequired)
 		case sdk.KindUnsupported:
 			return host.Wrap(host.EINVALID, err, "%s does not support %s", provider, call).WithType(TypeUnsupported)
 		case sdk.KindPermanent:
-			return host.Wrap(host.EINVALID, err, "%s refused the request: %s", provider, se.Message)
+			return host.Wrap(host.EINVALID, err, "%s refused the request: %s", provider, pluginMessage(se.Message))
 		}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -24,6 +24,24 @@ const (
 	MaxDisplayNameLen = 200
 )
 
+// MaxPluginMessageBytes caps a plugin's own message (sdk.Error.Message) where the host
+// shows it to a user: in an error answer, and stored as an account's subscriptionError,
+// shown on every account read. A plugin that relays what a provider's cloud answered
+// must not make those answers as large as a gRPC message may be (16 MiB).
+const MaxPluginMessageBytes = 1000
+
+// pluginMessage is msg cut to MaxPluginMessageBytes, on a character boundary.
+func pluginMessage(msg string) string {
+	if len(msg) <= MaxPluginMessageBytes {
+		return msg
+	}
+	cut := MaxPluginMessageBytes - len("…")
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
+}
+
 func checkInput(input map[string]string) error {
 	if len(input) > MaxInputKeys {
 		return host.Errorf(host.EINVALID, "input has %d keys; at most %d are allowed", len(input), MaxInputKeys)

@@ -168,7 +168,7 @@ func (s *Service) recordSubscription(ctx context.Context, acc *Account, msg stri
 func (s *Service) subscriptionMessage(provider, call string, err error) string {
 	var se *sdk.Error
 	if errors.As(err, &se) && se.Message != "" {
-		return se.Message
+		return pluginMessage(se.Message)
 	}
 	return host.ErrorMessage(s.pluginError(provider, call, err))
 }

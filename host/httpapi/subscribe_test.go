@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/poolhost/poolhost/host/connect"
 )
@@ -283,6 +284,40 @@ func TestSubscriptionAttemptsResetOnReconnect(t *testing.T) {
 		cloud.failPosts.Store(1)
 		if again = reconnect(); again.SubscriptionAttempts != 1 || !firstWait(again) {
 			t.Fatalf("a failure after a success = %+v, want 1 attempt and the first wait", again)
+		}
+	})
+}
+
+// TestSubscriptionErrorCapped: a plugin relays what the provider's cloud answered when
+// a registration fails, and the host shows it on the account: capped, however much the
+// cloud (or the plugin) said, in the connect answer and on every later read.
+func TestSubscriptionErrorCapped(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		cloud := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, strings.Repeat("é", 100<<10))
+		}))
+		t.Cleanup(cloud.Close)
+		e := newEnv(t, dbURL, envOpts{ingest: true, faulty: true, faultySettings: map[string]string{"subscribe_url": cloud.URL}})
+		u := e.newUser("u", false)
+		var out struct {
+			Account struct {
+				ID                int64  `json:"id"`
+				SubscriptionError string `json:"subscriptionError"`
+			} `json:"account"`
+		}
+		e.must(201, req{method: "POST", path: "/v1/providers/faulty/connect", token: u.Token,
+			body: map[string]any{"input": map[string]string{"api_key": "k1"}}}).json(t, &out)
+		var got subscribedAccount
+		r := e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d", out.Account.ID), token: u.Token})
+		r.json(t, &got)
+		for _, msg := range []string{out.Account.SubscriptionError, got.SubscriptionError} {
+			if !strings.Contains(msg, "503: éé") || len(msg) > connect.MaxPluginMessageBytes+200 || !utf8.ValidString(msg) {
+				t.Fatalf("subscriptionError is %d bytes (valid UTF-8: %v), want the cloud's words capped near %d", len(msg), utf8.ValidString(msg), connect.MaxPluginMessageBytes)
+			}
+		}
+		if len(r.Body) > 4<<10 {
+			t.Errorf("GET account answered %d bytes", len(r.Body))
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -106,8 +107,14 @@ func (a *adapter) subscription(ctx context.Context, method string, req sdk.Subsc
 	if err != nil {
 		return sdk.Temporary("subscription service unreachable")
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
+		// Relays what the service said, as plugins do for the user to act on: however
+		// long (the host caps what it shows).
+		said, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if len(said) > 0 {
+			return sdk.Temporary("subscription service answered %d: %s", resp.StatusCode, said)
+		}
 		return sdk.Temporary("subscription service answered %d", resp.StatusCode)
 	}
 	return nil
