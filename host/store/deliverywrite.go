@@ -60,6 +60,22 @@ func (s *Store) GroupCommitWriters() int {
 func (q queries) WriteDeliveries(ctx context.Context, ds []DeliveryWrite) (_ []int, err error) {
 	ctx, span := q.startSpan(ctx, "store.write_deliveries")
 	defer func() { tracing.Fail(span, err); span.End() }()
+	if firsts, of := firstCopies(ds); of != nil {
+		// A delivery given twice in one call is written once, here for both engines:
+		// PostgreSQL's statement would see both copies' key as new.
+		got, err := q.WriteDeliveries(ctx, firsts)
+		if err != nil {
+			return nil, err
+		}
+		accepted := make([]int, len(ds))
+		for i, j := range of {
+			accepted[i] = Replayed
+			if j >= 0 {
+				accepted[i] = got[j]
+			}
+		}
+		return accepted, nil
+	}
 	rows, owner := uniqueReadings(ds, q.clock())
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("poolhost.deliveries", len(ds)), attribute.Int("poolhost.readings", len(rows)))
@@ -74,6 +90,42 @@ func (q queries) WriteDeliveries(ctx context.Context, ds []DeliveryWrite) (_ []i
 		return nil, fmt.Errorf("write deliveries: %w", err)
 	}
 	return accepted, nil
+}
+
+// firstCopies is ds without the deliveries whose Once key an earlier one of ds carries
+// (two requests with one delivery, sharing a group commit): of[i] is ds[i]'s index in
+// firsts, -1 for a later copy. of is nil, and ds not copied, when no key repeats — the
+// usual case, as the webhook pipeline lets one copy of a delivery in flight per process.
+func firstCopies(ds []DeliveryWrite) (firsts []DeliveryWrite, of []int) {
+	var seen map[DeliveryKey]bool
+	for i, d := range ds {
+		if d.Once == nil {
+			continue
+		}
+		if seen == nil {
+			seen = make(map[DeliveryKey]bool, len(ds)-i)
+		}
+		if !seen[*d.Once] {
+			seen[*d.Once] = true
+			continue
+		}
+		// A repeat: from here on, build the answer.
+		seen = map[DeliveryKey]bool{}
+		of = make([]int, len(ds))
+		for j, d := range ds {
+			if d.Once != nil && seen[*d.Once] {
+				of[j] = -1
+				continue
+			}
+			if d.Once != nil {
+				seen[*d.Once] = true
+			}
+			of[j] = len(firsts)
+			firsts = append(firsts, d)
+		}
+		return firsts, of
+	}
+	return ds, nil
 }
 
 // uniqueReadings flattens ds's readings, their times defaulted, leaving out any that

@@ -387,3 +387,42 @@ func TestWriteDeliveriesPreparedOnPostgres(t *testing.T) {
 		}
 	})
 }
+
+// TestWriteDeliveriesRepeatedKeyInOneCall: two copies of one delivery in the same call
+// (two requests sharing a group commit) are one delivery: the first is stored, the
+// second is a replay that writes nothing, not even readings the first did not carry.
+func TestWriteDeliveriesRepeatedKeyInOneCall(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "twice@x.io")
+		rs := readingsFor(f, e.clock.Now().Add(-time.Hour).Truncate(time.Second), 3, "ph")
+		key := &store.DeliveryKey{Provider: "acme", AccountID: 3, DeliveryID: "twice"}
+		audit := func(req string) *store.AuditEvent {
+			return &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", RequestID: req}
+		}
+		got, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{
+			{Readings: rs[:2], Once: key, Audit: audit("first")},
+			{Readings: rs[1:], Once: key, Audit: audit("second")},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint([]int{2, store.Replayed}) {
+			t.Fatalf("accepted %v, want [2 %d]", got, store.Replayed)
+		}
+		stored, _, err := e.s.ListReadings(ctx, store.ReadingQuery{PoolID: f.pool.ID, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stored) != 2 {
+			t.Errorf("%d readings stored, want the first copy's 2", len(stored))
+		}
+		events, err := e.s.ListAudit(ctx, store.AuditFilter{Action: "webhook.received", Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 || events[0].RequestID != "first" {
+			t.Errorf("audit rows %+v, want the first copy's only", events)
+		}
+	})
+}
