@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/commands"
@@ -465,6 +467,27 @@ func TestCommandToRemovedMembersDevice(t *testing.T) {
 		}
 		if c := e.command(sent["id"].(string)); c.Status != store.CommandSent || c.Reason != "" {
 			t.Fatalf("sent command is %s (%q) after a removed member's update", c.Status, c.Reason)
+		}
+	})
+}
+
+// TestCommandReasonCapped: a plugin's error becomes the command's reason, which every
+// member reads in the pool's command list: capped, however long the plugin's words.
+func TestCommandReasonCapped(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		code, c := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+		if code != 202 {
+			t.Fatalf("command = %d %v", code, c)
+		}
+		e.send.err = sdk.Permanent("%s", strings.Repeat("é", 1<<20))
+		if _, err := e.dispatcher("d1").Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := e.command(c["id"].(string))
+		if got.Status != store.CommandFailed || len(got.Reason) > commands.MaxReasonBytes || !utf8.ValidString(got.Reason) || !strings.Contains(got.Reason, "é") {
+			t.Fatalf("command %s with a %d-byte reason (valid UTF-8: %v)", got.Status, len(got.Reason), utf8.ValidString(got.Reason))
 		}
 	})
 }

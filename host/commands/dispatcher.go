@@ -200,6 +200,7 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	log := d.log.With("command", c.PublicID, "provider", c.Provider, "device", c.ProviderDeviceID)
 
 	finish := func(o store.CommandOutcome) (store.CommandStatus, error) {
+		o.Reason = capReason(o.Reason) // often the plugin's error, however long
 		done, err := d.st.FinishCommand(ctx, c.ID, c.Lease(), o)
 		if err != nil {
 			return "", err

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
@@ -425,10 +426,7 @@ func (s *Service) ApplyUpdates(ctx context.Context, provider string, accountID i
 		default:
 			continue
 		}
-		reason := u.Reason
-		if len(reason) > 500 {
-			reason = reason[:500]
-		}
+		reason := capReason(u.Reason)
 		_, after, err := s.st.ApplyCommandUpdate(ctx, accountID, u.CommandID, u.ProviderRef, st, reason)
 		if err != nil {
 			// Another account's command, or one the update cannot move: nothing changes.
@@ -439,6 +437,22 @@ func (s *Service) ApplyUpdates(ctx context.Context, provider string, accountID i
 		s.metrics.outcome(after.Provider, after.Command, string(after.Status))
 	}
 	return applied
+}
+
+// MaxReasonBytes caps a command's reason, which a plugin's error or a provider's update
+// words and every member reads in the pool's command list.
+const MaxReasonBytes = 500
+
+// capReason cuts a reason to MaxReasonBytes on a character boundary.
+func capReason(r string) string {
+	if len(r) <= MaxReasonBytes {
+		return r
+	}
+	cut := MaxReasonBytes
+	for cut > 0 && !utf8.RuneStart(r[cut]) {
+		cut--
+	}
+	return r[:cut]
 }
 
 func actionFor(st store.CommandStatus) string {
