@@ -55,6 +55,7 @@ type sender struct {
 	mu    sync.Mutex
 	sends map[string]int // command id -> pushes
 	err   error
+	ref   string // the provider reference answered, when set
 }
 
 func (s *sender) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
@@ -66,6 +67,9 @@ func (s *sender) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.Com
 	s.sends[req.CommandID]++
 	if s.err != nil {
 		return sdk.CommandResult{}, s.err
+	}
+	if s.ref != "" {
+		return sdk.CommandResult{Status: sdk.CommandSent, ProviderRef: s.ref}, nil
 	}
 	return sdk.CommandResult{Status: sdk.CommandSent, ProviderRef: "ref-" + req.CommandID}, nil
 }
@@ -488,6 +492,26 @@ func TestCommandReasonCapped(t *testing.T) {
 		got := e.command(c["id"].(string))
 		if got.Status != store.CommandFailed || len(got.Reason) > commands.MaxReasonBytes || !utf8.ValidString(got.Reason) || !strings.Contains(got.Reason, "é") {
 			t.Fatalf("command %s with a %d-byte reason (valid UTF-8: %v)", got.Status, len(got.Reason), utf8.ValidString(got.Reason))
+		}
+	})
+}
+
+// TestCommandProviderRefCapped: a provider reference longer than any provider's id is
+// not stored (members read it in the command list); the send stands.
+func TestCommandProviderRefCapped(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		code, c := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+		if code != 202 {
+			t.Fatalf("command = %d %v", code, c)
+		}
+		e.send.ref = strings.Repeat("r", 1<<20)
+		if _, err := e.dispatcher("d1").Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.command(c["id"].(string)); got.Status != store.CommandSent || len(got.ProviderRef) > commands.MaxProviderRefBytes {
+			t.Fatalf("command %s with a %d-byte provider reference", got.Status, len(got.ProviderRef))
 		}
 	})
 }

@@ -264,7 +264,14 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 		case sdk.CommandSucceeded:
 			st = store.CommandSucceeded
 		}
-		return finish(store.CommandOutcome{Status: st, ProviderRef: res.ProviderRef})
+		ref := res.ProviderRef
+		if len(ref) > MaxProviderRefBytes {
+			// Not a reference anyone can match an update to, and every member reads it
+			// in the command list: kept out, the send itself stands.
+			log.Warn("plugin's provider reference too long; not stored", "bytes", len(ref), "max", MaxProviderRefBytes)
+			ref = ""
+		}
+		return finish(store.CommandOutcome{Status: st, ProviderRef: ref})
 	}
 	if sdk.IsOutcomeUnknown(err) {
 		log.Warn("command outcome unknown: not resent", "error", err)

@@ -443,6 +443,10 @@ func (s *Service) ApplyUpdates(ctx context.Context, provider string, accountID i
 // words and every member reads in the pool's command list.
 const MaxReasonBytes = 500
 
+// MaxProviderRefBytes caps the provider's reference for a sent command, as the plugin
+// reports it (the provider's message or job id).
+const MaxProviderRefBytes = 256
+
 // capReason cuts a reason to MaxReasonBytes on a character boundary.
 func capReason(r string) string {
 	if len(r) <= MaxReasonBytes {
