@@ -202,6 +202,11 @@ func newDrillWork(t *testing.T, r *replicaSetup) *drillWork {
 		t.Fatal(err)
 	}
 	for _, d := range ups {
+		// Linked to the pool the commands are for: the dispatcher sends only to a device
+		// that still feeds the command's pool, as Submit requires.
+		if _, err := s.LinkDevice(ctx, d.ID, r.world.Pool.ID, r.world.User.ID); err != nil {
+			t.Fatal(err)
+		}
 		w.relays = append(w.relays, d.Device)
 	}
 	return w
