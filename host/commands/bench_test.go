@@ -40,6 +40,10 @@ func BenchmarkDispatcherPostgres(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		// The dispatcher sends only to a device that feeds the command's pool.
+		if _, err := e.st.LinkDevice(ctx, ds[0].ID, e.pool, e.owner.id); err != nil {
+			b.Fatal(err)
+		}
 		devices = append(devices, ds[0])
 	}
 	snd := &countingSender{}
