@@ -1,14 +1,18 @@
 package benchscale_test
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/poolhost/poolhost/host/benchscale"
 	"github.com/poolhost/poolhost/host/internal/pgtest"
+	"github.com/poolhost/poolhost/host/store"
 )
 
 func TestMain(m *testing.M) {
@@ -38,7 +42,10 @@ func envInt(t *testing.T, name string, def int64) int64 {
 
 // TestScale is make bench-scale: POOLHOST_BENCH_ROWS readings (10 million) on
 // PostgreSQL and POOLHOST_BENCH_SQLITE_ROWS (1 million; 0 skips SQLite) on SQLite,
-// across POOLHOST_BENCH_POOLS pools (10,000). It prints the figures; it fails only when
+// across POOLHOST_BENCH_POOLS pools (10,000). With POOLHOST_BENCH_DATABASE_URL (an
+// empty PostgreSQL database on a server the operator runs, its role allowed CREATEDB)
+// the PostgreSQL side loads that database once and later runs reuse it (Config.DatabaseURL).
+// It prints the figures; it fails only when
 // something does not work, never on a timing.
 func TestScale(t *testing.T) {
 	if os.Getenv(scaleEnv) != "1" {
@@ -50,6 +57,7 @@ func TestScale(t *testing.T) {
 		SummaryRuns: int(envInt(t, "POOLHOST_BENCH_SUMMARY_RUNS", 50)),
 		Deliveries:  int(envInt(t, "POOLHOST_BENCH_DELIVERIES", 3000)),
 		NoRollups:   os.Getenv("POOLHOST_BENCH_ROLLUPS") == "0",
+		DatabaseURL: os.Getenv("POOLHOST_BENCH_DATABASE_URL"),
 	}
 	runs := []struct {
 		engine string
@@ -112,6 +120,99 @@ func TestFigures(t *testing.T) {
 			}
 			rep.Print(testWriter{t})
 		})
+	}
+}
+
+// TestReuse runs the benchmark twice on one kept database: the first run loads it and
+// drops its oldest month; the second loads nothing, puts the month back, and takes the
+// same figures. A database holding another plan is refused.
+func TestReuse(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	now := time.Now().UTC()
+	end := time.Date(now.Year(), now.Month(), 1, 4, 0, 0, 0, time.UTC)
+	cfg := benchscale.Config{Rows: 10_000, Pools: 100, StatusRuns: 3, SummaryRuns: 2,
+		Deliveries: 20, Rounds: 1, Senders: 4, DatabaseURL: url}
+	first := cfg
+	first.End = end
+	var logged []string
+	logf := func(f string, args ...any) { logged = append(logged, fmt.Sprintf(f, args...)); t.Logf(f, args...) }
+	r1 := benchscale.Run(t, "postgres", first, logf)
+	if r1.Reused || r1.World.Loaded <= 0 || r1.RollupCatchUp <= 0 {
+		t.Fatalf("first run: reused %v, loaded in %v, rollups in %v", r1.Reused, r1.World.Loaded, r1.RollupCatchUp)
+	}
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func(q string) int64 {
+		var n int64
+		if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Readings before the rerun: the plan's, less the month dropped, plus the
+	// ingest benchmark's ten per delivery.
+	before := count(`SELECT COUNT(*) FROM sensor_readings`)
+	if want := r1.World.Plan.Rows() - r1.MonthRows + 10*20; before != want {
+		t.Fatalf("after the first run %d readings, want %d", before, want)
+	}
+	audits := count(`SELECT COUNT(*) FROM audit_events WHERE action = 'webhook.received' AND provider = '` + benchscale.ScaleProvider + `'`)
+
+	logged = nil
+	r2 := benchscale.Run(t, "postgres", cfg, logf) // End zero: the kept plan's
+	if !r2.Reused || r2.World.Loaded != r1.World.Loaded.Truncate(time.Millisecond) {
+		t.Errorf("second run: reused %v, loaded in %v (the first run's %v)", r2.Reused, r2.World.Loaded, r1.World.Loaded)
+	}
+	if !r2.World.Plan.End.Equal(r1.World.Plan.End) || r2.World.PoolIDs[0] != r1.World.PoolIDs[0] {
+		t.Errorf("second run's plan ends %v, large pool %d; first's %v, %d", r2.World.Plan.End, r2.World.PoolIDs[0], r1.World.Plan.End, r1.World.PoolIDs[0])
+	}
+	for _, l := range logged {
+		if strings.Contains(l, "loaded and analyzed") {
+			t.Errorf("second run loaded: %q", l)
+		}
+	}
+	// Nothing loaded: the scale provider's audit rows are as they were; the month was
+	// put back and dropped again, whole.
+	if n := count(`SELECT COUNT(*) FROM audit_events WHERE action = 'webhook.received' AND provider = '` + benchscale.ScaleProvider + `'`); n != audits {
+		t.Errorf("scale audit rows: %d, before the second run %d", n, audits)
+	}
+	if r2.MonthName != r1.MonthName || r2.MonthRows != r1.MonthRows || r2.MonthDrop <= 0 {
+		t.Errorf("second run dropped %s (%d readings), the first %s (%d)", r2.MonthName, r2.MonthRows, r1.MonthName, r1.MonthRows)
+	}
+	if n := count(`SELECT COUNT(*) FROM sensor_readings`); n != before+10*20 {
+		t.Errorf("after the second run %d readings, want %d", n, before+10*20)
+	}
+	for i, f := range r2.Pools {
+		g := r1.Pools[i]
+		if f.Rows != g.Rows || f.StatusMetric != g.StatusMetric || f.DayBuckets != g.DayBuckets || f.YearBuckets != g.YearBuckets || f.Status.P50 <= 0 || f.Year.P50 <= 0 {
+			t.Errorf("%s pool: second run %+v, first %+v", f.Name, f, g)
+		}
+	}
+	if len(r2.LoadedRate) != 1 || r2.LoadedRate[0] <= 0 || r2.EmptyRate[0] <= 0 {
+		t.Errorf("second run's ingest rates %v %v", r2.EmptyRate, r2.LoadedRate)
+	}
+	// The rollups hold each reading once: the month put back kept its ids, which they
+	// already held.
+	if got := count(`SELECT COALESCE(SUM(n), 0) FROM reading_rollups`); got != r1.World.Plan.Rows()+2*10*20 {
+		t.Errorf("hourly rollups count %d readings, want %d", got, r1.World.Plan.Rows()+2*10*20)
+	}
+	r2.Print(testWriter{t})
+
+	other := cfg
+	other.Rows = 20_000
+	s, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := benchscale.Reuse(ctx, s, other.Rows, other.Pools, time.Time{}); err == nil || !strings.Contains(err.Error(), "asked for 20000") {
+		t.Errorf("a database of another plan: %v", err)
+	}
+	if _, _, err := benchscale.Reuse(ctx, s, cfg.Rows, cfg.Pools, end.AddDate(0, 0, 1)); err == nil || !strings.Contains(err.Error(), "asked for") {
+		t.Errorf("a database ending at another time: %v", err)
 	}
 }
 

@@ -48,7 +48,7 @@ func Load(ctx context.Context, s *store.Store, url string, plan Plan, logf func(
 	logf("%d pools with %d devices created in %v", len(plan.Pools), plan.Devices(), time.Since(start).Round(time.Millisecond))
 	var err error
 	if s.Dialect() == "postgres" {
-		if err = createMonths(ctx, url, plan); err == nil {
+		if err = ensureMonths(ctx, url, plan.Start(), plan.End); err == nil {
 			err = loadPostgres(ctx, s, w, logf)
 		}
 	} else {
@@ -91,7 +91,7 @@ func Load(ctx context.Context, s *store.Store, url string, plan Plan, logf func(
 // createWorld writes the owner, pools, memberships, one account and the devices,
 // linked, in one transaction of multi-row statements.
 func createWorld(ctx context.Context, s *store.Store, w *World) error {
-	owner, err := s.CreateUser(ctx, "scale-owner@example.com", false)
+	owner, err := s.CreateUser(ctx, ownerEmail, false)
 	if err != nil {
 		return fmt.Errorf("owner: %w", err)
 	}
@@ -119,8 +119,8 @@ func createWorld(ctx context.Context, s *store.Store, w *World) error {
 		if err := r.Scan(&id, &name); err != nil {
 			return err
 		}
-		i, err := strconv.Atoi(strings.TrimPrefix(name, "scale pool "))
-		if err != nil || i < 0 || i >= n {
+		i, ok := poolIndex(name, n)
+		if !ok {
 			return fmt.Errorf("unexpected pool %q", name)
 		}
 		w.PoolIDs[i] = id
@@ -182,7 +182,17 @@ func createWorld(ctx context.Context, s *store.Store, w *World) error {
 	return tx.Commit()
 }
 
-func poolName(i int) string      { return "scale pool " + strconv.Itoa(i) }
+// ownerEmail is the loaded pools' owner.
+const ownerEmail = "scale-owner@example.com"
+
+func poolName(i int) string { return "scale pool " + strconv.Itoa(i) }
+
+// poolIndex is the plan index of the pool named name, of n.
+func poolIndex(name string, n int) (int, bool) {
+	i, err := strconv.Atoi(strings.TrimPrefix(name, "scale pool "))
+	return i, err == nil && strings.HasPrefix(name, "scale pool ") && i >= 0 && i < n
+}
+
 func deviceName(i, d int) string { return "p" + strconv.Itoa(i) + "d" + strconv.Itoa(d) }
 
 // insertMany inserts rows into table in multi-row statements; with returning, each
@@ -234,9 +244,9 @@ func insertMany(ctx context.Context, tx *sqlx.Tx, table, cols string, rows [][]a
 	return nil
 }
 
-// createMonths has the store's partition upkeep (EnsurePartitions) create every month of
-// the plan's history, through a second store whose clock is set to each month in turn.
-func createMonths(ctx context.Context, url string, plan Plan) error {
+// ensureMonths has the store's partition upkeep (EnsurePartitions) create every month
+// from first to last, through a second store whose clock is set to each month in turn.
+func ensureMonths(ctx context.Context, url string, first, last time.Time) error {
 	var mu sync.Mutex
 	var at time.Time
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
@@ -245,8 +255,8 @@ func createMonths(ctx context.Context, url string, plan Plan) error {
 		return err
 	}
 	defer s.Close()
-	first := plan.Start().UTC()
-	for m := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC); !m.After(plan.End); m = m.AddDate(0, store.PartitionsAhead+1, 0) {
+	first = first.UTC()
+	for m := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC); !m.After(last); m = m.AddDate(0, store.PartitionsAhead+1, 0) {
 		mu.Lock()
 		at = m
 		mu.Unlock()

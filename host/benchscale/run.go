@@ -2,6 +2,7 @@ package benchscale
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"sort"
@@ -16,7 +17,6 @@ import (
 	"github.com/poolhost/poolhost/host/internal/pgtest"
 	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/retention"
-	"github.com/poolhost/poolhost/host/rollup"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/plugins/generic"
 	"github.com/poolhost/poolhost/sdk"
@@ -39,6 +39,11 @@ type Config struct {
 	// runs as without rollups. For sizes whose catch-up would take longer than the
 	// time at hand (make bench-scale POOLHOST_BENCH_ROLLUPS=0).
 	NoRollups bool
+	// DatabaseURL, when set, is a PostgreSQL database that outlives the run (make
+	// bench-scale POOLHOST_BENCH_DATABASE_URL): the first run loads it and records the
+	// plan; later runs with the same plan skip the load (see Reuse). The empty database
+	// of the ingest comparison is then made on the same server.
+	DatabaseURL string
 }
 
 // Targets are issue 20's.
@@ -71,6 +76,9 @@ type PoolFigures struct {
 type Report struct {
 	Engine string
 	World  World
+	// Reused: the readings were loaded by an earlier run (Config.DatabaseURL), and
+	// World.Loaded and RollupCatchUp are that run's.
+	Reused bool
 	Pools  []PoolFigures
 	// Ingest: deliveries/s of each round, on a fresh database and on the loaded one.
 	EmptyRate, LoadedRate []float64
@@ -89,38 +97,78 @@ func Run(tb testing.TB, eng string, cfg Config, logf func(string, ...any)) Repor
 	tb.Helper()
 	ctx := context.Background()
 	var url string
-	switch eng {
-	case "postgres":
+	switch {
+	case eng == "postgres" && cfg.DatabaseURL != "":
+		url = cfg.DatabaseURL
+	case eng == "postgres":
 		url = pgtest.NewDatabase(tb)
-	case "sqlite":
+	case eng == "sqlite":
 		url = "sqlite:" + tb.TempDir() + "/scale.db"
 	default:
 		tb.Fatalf("engine %q", eng)
 	}
+	keep := eng == "postgres" && cfg.DatabaseURL != ""
 	s := openStore(tb, url)
-	if cfg.End.IsZero() {
-		cfg.End = time.Now()
+	var rep Report
+	var kept Kept
+	if keep {
+		var err error
+		if kept, rep.Reused, err = Reuse(ctx, s, cfg.Rows, cfg.Pools, cfg.End); err != nil {
+			tb.Fatalf("kept database: %v", err)
+		}
 	}
-	plan, err := NewPlan(cfg.Rows, cfg.Pools, cfg.End)
-	if err != nil {
-		tb.Fatal(err)
+	var w World
+	if rep.Reused {
+		w = kept.World
+		logf("%d readings loaded by an earlier run (in %v) reused", w.Plan.Rows(), w.Loaded.Round(time.Second))
+		// An earlier run's retention dropped the oldest month: back before measuring.
+		if err := restoreMonth(ctx, s, url, w.Plan, logf); err != nil {
+			tb.Fatalf("kept database: %v", err)
+		}
+	} else {
+		if cfg.End.IsZero() {
+			cfg.End = time.Now()
+		}
+		plan, err := NewPlan(cfg.Rows, cfg.Pools, cfg.End)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if w, err = Load(ctx, s, url, plan, logf); err != nil {
+			tb.Fatalf("load: %v", err)
+		}
+		if keep {
+			if err := recordPlan(ctx, s, cfg.Rows, cfg.Pools, w); err != nil {
+				tb.Fatalf("kept database: %v", err)
+			}
+		}
 	}
-	w, err := Load(ctx, s, url, plan, logf)
-	if err != nil {
-		tb.Fatalf("load: %v", err)
-	}
-	rep := Report{Engine: eng, World: w}
+	plan := w.Plan
+	rep.Engine, rep.World = eng, w
 	// The rollup worker catches up with the load before anything is measured, as it
-	// would have kept up while the readings arrived: summaries then read rollups.
-	roll := rollup.New(s, nil)
+	// would have kept up while the readings arrived: summaries then read rollups. On a
+	// kept database it goes on from its watermark: nothing, once a run has caught up.
+	// The worker's own step, without its leader election: the benchmark is alone on its
+	// database, and an earlier run's leadership may not have lapsed yet.
 	if !cfg.NoRollups {
 		start := time.Now()
-		leader, merged, err := roll.Tick(ctx)
-		if err != nil || !leader || merged != plan.Rows() {
-			tb.Fatalf("rollups: leader %v, %d of %d readings merged, %v", leader, merged, plan.Rows(), err)
+		merged, _, err := s.AdvanceRollups(ctx)
+		if err != nil || (!rep.Reused && merged != plan.Rows()) {
+			tb.Fatalf("rollups: %d of %d readings merged, %v", merged, plan.Rows(), err)
 		}
-		rep.RollupCatchUp = time.Since(start)
-		logf("rollups caught up with %d readings in %v", merged, rep.RollupCatchUp.Round(time.Millisecond))
+		took := time.Since(start)
+		if behind, err := rollupsBehind(ctx, s); err != nil || behind != 0 {
+			tb.Fatalf("rollups: %d readings above the watermark after the catch-up (%v)", behind, err)
+		}
+		logf("rollups caught up with %d readings in %v", merged, took.Round(time.Millisecond))
+		rep.RollupCatchUp = took
+		if rep.Reused && kept.RollupCatchUp > 0 {
+			rep.RollupCatchUp = kept.RollupCatchUp // the first run's, which did the work
+		}
+		if keep && !rep.Reused {
+			if err := recordRollups(ctx, s, rep.RollupCatchUp); err != nil {
+				tb.Fatalf("kept database: %v", err)
+			}
+		}
 	}
 	svc := pools.New(s, nil)
 	for _, pick := range []struct {
@@ -129,12 +177,20 @@ func Run(tb testing.TB, eng string, cfg Config, logf func(string, ...any)) Repor
 	}{{"median", plan.Median()}, {"largest", 0}} {
 		rep.Pools = append(rep.Pools, poolFigures(tb, s, svc, w, pick.name, pick.idx, cfg))
 	}
-	rep.EmptyRate, rep.LoadedRate = ingestRates(tb, eng, s, cfg)
+	rep.EmptyRate, rep.LoadedRate = ingestRates(tb, eng, s, url, cfg)
 	// The worker's next run takes in the ingested readings, so the rollups hold every
 	// reading retention is asked to expire.
 	if !cfg.NoRollups {
-		if _, _, err := roll.Tick(ctx); err != nil {
+		if _, _, err := s.AdvanceRollups(ctx); err != nil {
 			tb.Fatalf("rollups: %v", err)
+		}
+	}
+	// Last, as it is the one destructive measurement: on a kept database the month is
+	// copied aside first, and the next run puts it back (restoreMonth).
+	if keep {
+		_, to := oldestMonth(plan)
+		if err := saveMonth(ctx, s, to); err != nil {
+			tb.Fatalf("kept database: %v", err)
 		}
 	}
 	rep.MonthName, rep.MonthRows, rep.MonthDrop = dropMonth(tb, s, plan, !cfg.NoRollups)
@@ -208,6 +264,8 @@ func poolFigures(tb testing.TB, s *store.Store, svc *pools.Service, w World, nam
 var ingestMetrics = []string{"ph", "orp", "temperature", "free_chlorine", "total_chlorine",
 	"combined_chlorine", "cyanuric_acid", "total_alkalinity", "calcium_hardness", "salt"}
 
+const ingestEmail = "ingest@example.com"
+
 var ingestDevices = []string{"d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7"}
 
 // ingestRates is host/bench's BenchmarkIngestOnly — ingest.Ingest with its
@@ -215,25 +273,49 @@ var ingestDevices = []string{"d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7"}
 // side of a delivery — on a fresh database of the same engine and on the loaded one,
 // in alternating rounds so both see the same machine load. A pool of the generic
 // provider's devices is seeded in each.
-func ingestRates(tb testing.TB, eng string, loaded *store.Store, cfg Config) (empty, full []float64) {
+func ingestRates(tb testing.TB, eng string, loaded *store.Store, url string, cfg Config) (empty, full []float64) {
 	tb.Helper()
 	var fresh *store.Store
-	if eng == "postgres" {
+	switch {
+	case eng == "postgres" && cfg.DatabaseURL != "":
+		fresh = openStore(tb, siblingDatabase(tb, url))
+	case eng == "postgres":
 		fresh = openStore(tb, pgtest.NewDatabase(tb))
-	} else {
+	default:
 		fresh = openStore(tb, "sqlite:"+tb.TempDir()+"/empty.db")
 	}
 	type target struct {
-		s   *store.Store
-		ing *ingest.Service
-		seq atomic.Int64
+		s    *store.Store
+		ing  *ingest.Service
+		seq  atomic.Int64
+		base time.Time
 	}
 	mk := func(s *store.Store) *target {
-		ingesttest.Seed(tb, s, generic.ID, "ingest@example.com", nil, ingestDevices, nil)
-		return &target{s: s, ing: ingest.New(s, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)}
+		// A kept database has the pool and devices from an earlier run.
+		var seeded []int
+		if err := s.DB().SelectContext(context.Background(), &seeded, s.DB().Rebind(`SELECT 1 FROM users WHERE email = ?`), ingestEmail); err != nil {
+			tb.Fatal(err)
+		}
+		t := &target{s: s, ing: ingest.New(s, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil),
+			base: time.Now().Add(-time.Hour).UTC().Truncate(time.Second)}
+		if len(seeded) == 0 {
+			ingesttest.Seed(tb, s, generic.ID, ingestEmail, nil, ingestDevices, nil)
+			return t
+		}
+		// Its readings start after the earlier runs', which would be duplicates
+		// otherwise (a fast rerun within the same second). Only a kept PostgreSQL
+		// database gets here.
+		var last sql.NullTime
+		if err := s.DB().GetContext(context.Background(), &last, `SELECT MAX(r.recorded_at)
+			FROM sensor_readings r JOIN integration_devices d ON d.id = r.device_id WHERE d.provider = $1`, generic.ID); err != nil {
+			tb.Fatal(err)
+		}
+		if last.Valid {
+			t.base = maxTime(t.base, last.Time.UTC().Truncate(time.Second).Add(time.Second))
+		}
+		return t
 	}
 	e, l := mk(fresh), mk(loaded)
-	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
 	round := func(t *target) float64 {
 		first := t.seq.Load()
 		t.seq.Add(int64(cfg.Deliveries))
@@ -251,7 +333,7 @@ func ingestRates(tb testing.TB, eng string, loaded *store.Store, cfg Config) (em
 					if seq >= first+int64(cfg.Deliveries) {
 						return
 					}
-					at := base.Add(time.Duration(seq) * time.Millisecond)
+					at := t.base.Add(time.Duration(seq) * time.Millisecond)
 					rs := make([]sdk.Reading, len(ingestMetrics))
 					for i, m := range ingestMetrics {
 						rs[i] = sdk.Reading{ProviderDeviceID: ingestDevices[int(seq)%len(ingestDevices)], Metric: m, Value: 1, RecordedAt: at}
@@ -292,9 +374,7 @@ func ingestRates(tb testing.TB, eng string, loaded *store.Store, cfg Config) (em
 func dropMonth(tb testing.TB, s *store.Store, plan Plan, rollups bool) (string, int64, time.Duration) {
 	tb.Helper()
 	ctx := context.Background()
-	first := plan.Start().UTC()
-	from := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC)
-	to := from.AddDate(0, 1, 0)
+	from, to := oldestMonth(plan)
 	var rows int64
 	if err := s.DB().GetContext(ctx, &rows, s.DB().Rebind(`SELECT COUNT(*) FROM sensor_readings WHERE recorded_at < ?`), to); err != nil {
 		tb.Fatal(err)
@@ -343,11 +423,15 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Micros
 // Print writes the report with the targets, PASS or FAIL next to each.
 func (r Report) Print(out io.Writer) {
 	p := r.World.Plan
-	fmt.Fprintf(out, "\n== %s: %d readings (and %d audit rows) across %d pools, %s to %s; loaded in %v\n",
-		r.Engine, p.Rows(), p.Deliveries(), len(p.Pools), p.Start().Format("2006-01-02"), p.End.Format("2006-01-02 15:04 UTC"), r.World.Loaded.Round(time.Second))
+	earlier := ""
+	if r.Reused {
+		earlier = " by an earlier run (kept database)"
+	}
+	fmt.Fprintf(out, "\n== %s: %d readings (and %d audit rows) across %d pools, %s to %s; loaded%s in %v\n",
+		r.Engine, p.Rows(), p.Deliveries(), len(p.Pools), p.Start().Format("2006-01-02"), p.End.Format("2006-01-02 15:04 UTC"), earlier, r.World.Loaded.Round(time.Second))
 	if r.RollupCatchUp > 0 {
-		fmt.Fprintf(out, "rollups: the worker's first run over the load took %v (%.0f readings/s)\n",
-			r.RollupCatchUp.Round(time.Millisecond), float64(p.Rows())/r.RollupCatchUp.Seconds())
+		fmt.Fprintf(out, "rollups: the worker's first run over the load%s took %v (%.0f readings/s)\n",
+			earlier, r.RollupCatchUp.Round(time.Millisecond), float64(p.Rows())/r.RollupCatchUp.Seconds())
 	} else {
 		fmt.Fprintf(out, "rollups: skipped (POOLHOST_BENCH_ROLLUPS=0): the summaries read raw rows\n")
 	}
@@ -372,4 +456,11 @@ func (r Report) Print(out io.Writer) {
 	}
 	fmt.Fprintf(out, "retention: month %s (%d readings) %s in %s  target < %v: %s\n",
 		r.MonthName, r.MonthRows, how, ms(r.MonthDrop), TargetMonthDrop, verdict(r.MonthDrop < TargetMonthDrop))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
