@@ -51,7 +51,7 @@ bench: ## benchmarks: plugin round trips, reading inserts, end-to-end webhook in
 # Not part of make test (TestScale skips without POOLHOST_BENCH_SCALE=1): loading ten million
 # readings takes minutes. POOLHOST_BENCH_ROWS (10000000), POOLHOST_BENCH_SQLITE_ROWS (1000000;
 # 0 skips SQLite) and POOLHOST_BENCH_POOLS (10000) size it; README.md lists the other knobs.
-bench-scale: ## issue 20's scaling benchmark: status, summaries, ingest and retention at POOLHOST_BENCH_ROWS readings
+bench-scale: ## issue 20's scaling benchmark: status, summaries, ingest and retention at POOLHOST_BENCH_ROWS readings (POOLHOST_BENCH_DATABASE_URL keeps the load for reruns)
 	POOLHOST_BENCH_SCALE=1 $(GO) test -run '^TestScale$$' -v -count=1 -timeout 0 ./host/benchscale/
 
 drill: ## the replica drill at ten times make test's length (three serve replicas, a standby, kills), counts printed

@@ -423,15 +423,15 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Micros
 // Print writes the report with the targets, PASS or FAIL next to each.
 func (r Report) Print(out io.Writer) {
 	p := r.World.Plan
-	earlier := ""
+	earlier, whose := "", ""
 	if r.Reused {
-		earlier = " by an earlier run (kept database)"
+		earlier, whose = " by an earlier run (kept database)", ", in that earlier run"
 	}
 	fmt.Fprintf(out, "\n== %s: %d readings (and %d audit rows) across %d pools, %s to %s; loaded%s in %v\n",
 		r.Engine, p.Rows(), p.Deliveries(), len(p.Pools), p.Start().Format("2006-01-02"), p.End.Format("2006-01-02 15:04 UTC"), earlier, r.World.Loaded.Round(time.Second))
 	if r.RollupCatchUp > 0 {
-		fmt.Fprintf(out, "rollups: the worker's first run over the load%s took %v (%.0f readings/s)\n",
-			earlier, r.RollupCatchUp.Round(time.Millisecond), float64(p.Rows())/r.RollupCatchUp.Seconds())
+		fmt.Fprintf(out, "rollups: the worker's first run over the load took %v (%.0f readings/s)%s\n",
+			r.RollupCatchUp.Round(time.Millisecond), float64(p.Rows())/r.RollupCatchUp.Seconds(), whose)
 	} else {
 		fmt.Fprintf(out, "rollups: skipped (POOLHOST_BENCH_ROLLUPS=0): the summaries read raw rows\n")
 	}
