@@ -249,6 +249,9 @@ func (c *Console) authed(fn handlerFunc) http.Handler {
 		}
 		a, err := c.d.Sessions.ConsoleActor(r.Context(), value)
 		if err != nil {
+			if host.ErrorCode(err) == host.EFORBIDDEN {
+				c.clearCookie(w) // the session ended with the admin role
+			}
 			if host.ErrorCode(err) == host.EUNAUTHORIZED {
 				if value != "" {
 					c.clearCookie(w)

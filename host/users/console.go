@@ -74,8 +74,10 @@ func (s *Service) OpenConsoleSession(ctx context.Context, token, client string, 
 	return ConsoleSession{Value: value, Expires: expires, Actor: a}, nil
 }
 
-// ConsoleActor resolves a console session cookie to its admin. An unknown, expired or
-// revoked-token session is EUNAUTHORIZED; a user no longer admin is EFORBIDDEN.
+// ConsoleActor resolves a console session cookie to its admin, from the user's role and
+// state now, not at sign-in. An unknown, expired or revoked-token session, or a disabled
+// user's, is EUNAUTHORIZED. A user no longer admin is EFORBIDDEN, and the session ends
+// there: it was issued to an admin, so giving the role back later does not revive it.
 func (s *Service) ConsoleActor(ctx context.Context, value string) (auth.Actor, error) {
 	if value == "" || len(value) > 256 {
 		return auth.Actor{}, host.Errorf(host.EUNAUTHORIZED, "not signed in")
@@ -88,6 +90,9 @@ func (s *Service) ConsoleActor(ctx context.Context, value string) (auth.Actor, e
 		return auth.Actor{}, err
 	}
 	if !u.IsAdmin {
+		if err := s.st.DeleteConsoleSession(ctx, value); err != nil {
+			return auth.Actor{}, err
+		}
 		return auth.Actor{}, host.Errorf(host.EFORBIDDEN, "the operators' console is for admins only")
 	}
 	return auth.Actor{UserID: u.ID, Email: u.Email, Admin: true}, nil
