@@ -2,6 +2,7 @@ package grpcplugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
 	"github.com/poolhost/poolhost/sdk/internal/convert"
 	"github.com/poolhost/poolhost/sdk/internal/wire"
+	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
 // Client calls a plugin's adapter over gRPC. It is safe for concurrent use. Every
@@ -20,8 +22,9 @@ import (
 // by the caller's context returns an error that matches both context.DeadlineExceeded
 // (or context.Canceled) and sdk.KindTemporary.
 type Client struct {
-	rpc  pb.AdapterClient
-	conn grpc.ClientConnInterface // for IngestWebhook, which calls it directly
+	rpc     pb.AdapterClient
+	conn    grpc.ClientConnInterface // for IngestWebhook, which calls it directly
+	streams *ingestStreams           // IngestWebhook's pooled streams
 }
 
 var (
@@ -139,7 +142,16 @@ func (c *Client) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (sdk
 		ingestAnswers.Put(answer)
 	}()
 	res := &answer.IngestWebhookResponse
-	err := c.conn.Invoke(ctx, pb.Adapter_IngestWebhook_FullMethodName, &out.request, answer, ingestCallOptions...)
+	err := errStreamUnsupported
+	// While tracing is on, each delivery is a call of its own: its trace context travels
+	// in that call's metadata.
+	if !c.streams.unsupported.Load() && !tracing.Enabled() {
+		err = c.streams.do(ctx, &out.request, answer)
+	}
+	if errors.Is(err, errStreamUnsupported) {
+		out.request.TimeoutNanos = 0 // the call's own header carries the deadline
+		err = c.conn.Invoke(ctx, pb.Adapter_IngestWebhook_FullMethodName, &out.request, answer, ingestCallOptions...)
+	}
 	if err != nil {
 		return sdk.WebhookResult{}, fromStatus(ctx, "ingest webhook", err)
 	}

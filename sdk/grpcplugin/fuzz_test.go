@@ -38,9 +38,19 @@ func (c wireConn) Invoke(_ context.Context, _ string, _, reply any, _ ...grpc.Ca
 	return proto.Unmarshal(c.answer, reply.(proto.Message))
 }
 
-func (wireConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, errors.New("no streams")
+// NewStream is IngestWebhook's stream, answering each request as Invoke does.
+func (c wireConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
+	return wireStream{c: c}, nil
 }
+
+type wireStream struct {
+	grpc.ClientStream // nil: only SendMsg and RecvMsg are called
+	c                 wireConn
+}
+
+func (wireStream) SendMsg(any) error { return nil }
+
+func (s wireStream) RecvMsg(m any) error { return s.c.Invoke(context.Background(), "", nil, m) }
 
 // FuzzPluginAnswers feeds arbitrary bytes to every call the host makes as the plugin's
 // answer (or its error status). Nothing may panic; an answer either fails with an

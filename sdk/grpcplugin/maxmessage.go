@@ -21,17 +21,42 @@ import (
 // refused, when set, is told the gRPC method ("/pkg.Adapter/IngestWebhook") of each
 // refusal, for a metric.
 func MaxMessage(max int64, refused func(grpcMethod string)) []grpc.DialOption {
+	refuse := func(method string, err error) error {
+		if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max") {
+			if refused != nil {
+				refused(method)
+			}
+			return status.Error(codes.InvalidArgument, fmt.Sprintf("plugin answer refused: larger than plugins.max_message_bytes (%d)", max))
+		}
+		return err
+	}
 	return []grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(max))),
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-			err := invoker(ctx, method, req, reply, cc, opts...)
-			if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max") {
-				if refused != nil {
-					refused(method)
-				}
-				return status.Error(codes.InvalidArgument, fmt.Sprintf("plugin answer refused: larger than plugins.max_message_bytes (%d)", max))
+			return refuse(method, invoker(ctx, method, req, reply, cc, opts...))
+		}),
+		// IngestWebhook's pooled streams (ingeststream.go): the same refusal, read from the
+		// stream's answers. One wrapper per stream, not per delivery.
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			cs, err := streamer(ctx, desc, cc, method, opts...)
+			if err != nil {
+				return nil, refuse(method, err)
 			}
-			return err
+			return &refusingStream{ClientStream: cs, method: method, refuse: refuse}, nil
 		}),
 	}
+}
+
+// refusingStream is a client stream whose oversized answers read as MaxMessage's refusal.
+type refusingStream struct {
+	grpc.ClientStream
+	method string
+	refuse func(method string, err error) error
+}
+
+func (s *refusingStream) RecvMsg(m any) error {
+	if err := s.ClientStream.RecvMsg(m); err != nil {
+		return s.refuse(s.method, err)
+	}
+	return nil
 }

@@ -185,6 +185,12 @@ class AdapterServicer(adapter_pb2_grpc.AdapterServicer):
     Webhook = _unary("Webhook", _webhook)
     IngestWebhook = _unary("IngestWebhook", _ingest)
 
+    def IngestWebhooks(self, request_iterator, context):
+        # The host's pooled stream of deliveries is optional (PLUGINS.md): UNIMPLEMENTED,
+        # answered here rather than by the base class (which logs an ERROR), makes the
+        # host call IngestWebhook once per delivery instead.
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "IngestWebhooks is not offered; use IngestWebhook")
+
 
 class HealthServicer(health_pb2_grpc.HealthServicer):
     def Check(self, request, context):

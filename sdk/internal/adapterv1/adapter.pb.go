@@ -2120,8 +2120,12 @@ func (x *WebhookResponse) GetResult() *WebhookResult {
 }
 
 type IngestWebhookRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Webhook       *RawWebhook            `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Webhook *RawWebhook            `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// On IngestWebhooks only (a unary call's deadline travels in gRPC's grpc-timeout
+	// header): the time the host's call had left when it sent the request, in nanoseconds;
+	// the plugin's adapter gets that deadline. 0: no deadline.
+	TimeoutNanos  int64 `protobuf:"varint,2,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2161,6 +2165,13 @@ func (x *IngestWebhookRequest) GetWebhook() *RawWebhook {
 		return x.Webhook
 	}
 	return nil
+}
+
+func (x *IngestWebhookRequest) GetTimeoutNanos() int64 {
+	if x != nil {
+		return x.TimeoutNanos
+	}
+	return 0
 }
 
 type IngestWebhookResponse struct {
@@ -2865,9 +2876,10 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x0eWebhookRequest\x129\n" +
 	"\awebhook\x18\x01 \x01(\v2\x1f.poolhost.adapter.v1.RawWebhookR\awebhook\"M\n" +
 	"\x0fWebhookResponse\x12:\n" +
-	"\x06result\x18\x01 \x01(\v2\".poolhost.adapter.v1.WebhookResultR\x06result\"Q\n" +
+	"\x06result\x18\x01 \x01(\v2\".poolhost.adapter.v1.WebhookResultR\x06result\"v\n" +
 	"\x14IngestWebhookRequest\x129\n" +
-	"\awebhook\x18\x01 \x01(\v2\x1f.poolhost.adapter.v1.RawWebhookR\awebhook\"\x94\x01\n" +
+	"\awebhook\x18\x01 \x01(\v2\x1f.poolhost.adapter.v1.RawWebhookR\awebhook\x12#\n" +
+	"\rtimeout_nanos\x18\x02 \x01(\x03R\ftimeoutNanos\"\x94\x01\n" +
 	"\x15IngestWebhookResponse\x12:\n" +
 	"\x06result\x18\x01 \x01(\v2\".poolhost.adapter.v1.WebhookResultR\x06result\x12?\n" +
 	"\rwebhook_error\x18\x02 \x01(\v2\x1a.poolhost.adapter.v1.ErrorR\fwebhookError\"e\n" +
@@ -2914,7 +2926,8 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x11ERROR_KIND_REAUTH\x10\x03\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSUPPORTED\x10\x04\x12\x17\n" +
 	"\x13ERROR_KIND_REJECTED\x10\x05\x12\x1c\n" +
-	"\x18ERROR_KIND_INVALID_INPUT\x10\x062\xd5\t\n" +
+	"\x18ERROR_KIND_INVALID_INPUT\x10\x062\xc2\n" +
+	"\n" +
 	"\aAdapter\x12W\n" +
 	"\bDescribe\x12$.poolhost.adapter.v1.DescribeRequest\x1a%.poolhost.adapter.v1.DescribeResponse\x12Z\n" +
 	"\tConfigure\x12%.poolhost.adapter.v1.ConfigureRequest\x1a&.poolhost.adapter.v1.ConfigureResponse\x12T\n" +
@@ -2923,7 +2936,8 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x0fDiscoverDevices\x12+.poolhost.adapter.v1.DiscoverDevicesRequest\x1a,.poolhost.adapter.v1.DiscoverDevicesResponse\x12f\n" +
 	"\rVerifyWebhook\x12).poolhost.adapter.v1.VerifyWebhookRequest\x1a*.poolhost.adapter.v1.VerifyWebhookResponse\x12T\n" +
 	"\aWebhook\x12#.poolhost.adapter.v1.WebhookRequest\x1a$.poolhost.adapter.v1.WebhookResponse\x12f\n" +
-	"\rIngestWebhook\x12).poolhost.adapter.v1.IngestWebhookRequest\x1a*.poolhost.adapter.v1.IngestWebhookResponse\x12c\n" +
+	"\rIngestWebhook\x12).poolhost.adapter.v1.IngestWebhookRequest\x1a*.poolhost.adapter.v1.IngestWebhookResponse\x12k\n" +
+	"\x0eIngestWebhooks\x12).poolhost.adapter.v1.IngestWebhookRequest\x1a*.poolhost.adapter.v1.IngestWebhookResponse(\x010\x01\x12c\n" +
 	"\fPollReadings\x12(.poolhost.adapter.v1.PollReadingsRequest\x1a).poolhost.adapter.v1.PollReadingsResponse\x12Q\n" +
 	"\x06Health\x12\".poolhost.adapter.v1.HealthRequest\x1a#.poolhost.adapter.v1.HealthResponse\x12`\n" +
 	"\vSendCommand\x12'.poolhost.adapter.v1.SendCommandRequest\x1a(.poolhost.adapter.v1.SendCommandResponse\x12Z\n" +
@@ -3051,26 +3065,28 @@ var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
 	27, // 52: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
 	29, // 53: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
 	31, // 54: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	33, // 55: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
-	39, // 56: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
-	35, // 57: poolhost.adapter.v1.Adapter.SendCommand:input_type -> poolhost.adapter.v1.SendCommandRequest
-	37, // 58: poolhost.adapter.v1.Adapter.Subscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
-	37, // 59: poolhost.adapter.v1.Adapter.Unsubscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
-	16, // 60: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
-	20, // 61: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
-	22, // 62: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
-	24, // 63: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
-	26, // 64: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
-	28, // 65: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
-	30, // 66: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
-	32, // 67: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	34, // 68: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
-	40, // 69: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
-	36, // 70: poolhost.adapter.v1.Adapter.SendCommand:output_type -> poolhost.adapter.v1.SendCommandResponse
-	38, // 71: poolhost.adapter.v1.Adapter.Subscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
-	38, // 72: poolhost.adapter.v1.Adapter.Unsubscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
-	60, // [60:73] is the sub-list for method output_type
-	47, // [47:60] is the sub-list for method input_type
+	31, // 55: poolhost.adapter.v1.Adapter.IngestWebhooks:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	33, // 56: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
+	39, // 57: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
+	35, // 58: poolhost.adapter.v1.Adapter.SendCommand:input_type -> poolhost.adapter.v1.SendCommandRequest
+	37, // 59: poolhost.adapter.v1.Adapter.Subscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
+	37, // 60: poolhost.adapter.v1.Adapter.Unsubscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
+	16, // 61: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
+	20, // 62: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
+	22, // 63: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
+	24, // 64: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
+	26, // 65: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
+	28, // 66: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
+	30, // 67: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
+	32, // 68: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	32, // 69: poolhost.adapter.v1.Adapter.IngestWebhooks:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	34, // 70: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
+	40, // 71: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
+	36, // 72: poolhost.adapter.v1.Adapter.SendCommand:output_type -> poolhost.adapter.v1.SendCommandResponse
+	38, // 73: poolhost.adapter.v1.Adapter.Subscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
+	38, // 74: poolhost.adapter.v1.Adapter.Unsubscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
+	61, // [61:75] is the sub-list for method output_type
+	47, // [47:61] is the sub-list for method input_type
 	47, // [47:47] is the sub-list for extension type_name
 	47, // [47:47] is the sub-list for extension extendee
 	0,  // [0:47] is the sub-list for field type_name

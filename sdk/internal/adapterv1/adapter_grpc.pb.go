@@ -94,6 +94,7 @@ const (
 	Adapter_VerifyWebhook_FullMethodName   = "/poolhost.adapter.v1.Adapter/VerifyWebhook"
 	Adapter_Webhook_FullMethodName         = "/poolhost.adapter.v1.Adapter/Webhook"
 	Adapter_IngestWebhook_FullMethodName   = "/poolhost.adapter.v1.Adapter/IngestWebhook"
+	Adapter_IngestWebhooks_FullMethodName  = "/poolhost.adapter.v1.Adapter/IngestWebhooks"
 	Adapter_PollReadings_FullMethodName    = "/poolhost.adapter.v1.Adapter/PollReadings"
 	Adapter_Health_FullMethodName          = "/poolhost.adapter.v1.Adapter/Health"
 	Adapter_SendCommand_FullMethodName     = "/poolhost.adapter.v1.Adapter/SendCommand"
@@ -141,6 +142,15 @@ type AdapterClient interface {
 	// Every webhook-capable plugin must implement it (the host does not fall back to the
 	// two separate calls); it may do so exactly as described, in terms of them.
 	IngestWebhook(ctx context.Context, in *IngestWebhookRequest, opts ...grpc.CallOption) (*IngestWebhookResponse, error)
+	// IngestWebhooks is IngestWebhook over one long-lived stream: each request is answered
+	// by exactly one response, in order, before the host sends the next on that stream, and
+	// an error ends the stream with the status IngestWebhook would have returned (so a
+	// verification failure still reads as the same status). The host keeps a pool of such
+	// streams and uses each for one delivery at a time, so a delivery costs no new gRPC
+	// call; a call the host's deadline or cancellation ends cancels its stream. The SDK
+	// serves it for every adapter in terms of IngestWebhook; a plugin that answers
+	// UNIMPLEMENTED (built with an older SDK) gets IngestWebhook calls instead.
+	IngestWebhooks(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestWebhookRequest, IngestWebhookResponse], error)
 	// PollReadings returns an account's readings newer than a cursor, plus the next
 	// cursor. Only called when Describe reports poll capability.
 	PollReadings(ctx context.Context, in *PollReadingsRequest, opts ...grpc.CallOption) (*PollReadingsResponse, error)
@@ -260,6 +270,19 @@ func (c *adapterClient) IngestWebhook(ctx context.Context, in *IngestWebhookRequ
 	return out, nil
 }
 
+func (c *adapterClient) IngestWebhooks(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestWebhookRequest, IngestWebhookResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Adapter_ServiceDesc.Streams[0], Adapter_IngestWebhooks_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[IngestWebhookRequest, IngestWebhookResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Adapter_IngestWebhooksClient = grpc.BidiStreamingClient[IngestWebhookRequest, IngestWebhookResponse]
+
 func (c *adapterClient) PollReadings(ctx context.Context, in *PollReadingsRequest, opts ...grpc.CallOption) (*PollReadingsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PollReadingsResponse)
@@ -350,6 +373,15 @@ type AdapterServer interface {
 	// Every webhook-capable plugin must implement it (the host does not fall back to the
 	// two separate calls); it may do so exactly as described, in terms of them.
 	IngestWebhook(context.Context, *IngestWebhookRequest) (*IngestWebhookResponse, error)
+	// IngestWebhooks is IngestWebhook over one long-lived stream: each request is answered
+	// by exactly one response, in order, before the host sends the next on that stream, and
+	// an error ends the stream with the status IngestWebhook would have returned (so a
+	// verification failure still reads as the same status). The host keeps a pool of such
+	// streams and uses each for one delivery at a time, so a delivery costs no new gRPC
+	// call; a call the host's deadline or cancellation ends cancels its stream. The SDK
+	// serves it for every adapter in terms of IngestWebhook; a plugin that answers
+	// UNIMPLEMENTED (built with an older SDK) gets IngestWebhook calls instead.
+	IngestWebhooks(grpc.BidiStreamingServer[IngestWebhookRequest, IngestWebhookResponse]) error
 	// PollReadings returns an account's readings newer than a cursor, plus the next
 	// cursor. Only called when Describe reports poll capability.
 	PollReadings(context.Context, *PollReadingsRequest) (*PollReadingsResponse, error)
@@ -412,6 +444,9 @@ func (UnimplementedAdapterServer) Webhook(context.Context, *WebhookRequest) (*We
 }
 func (UnimplementedAdapterServer) IngestWebhook(context.Context, *IngestWebhookRequest) (*IngestWebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IngestWebhook not implemented")
+}
+func (UnimplementedAdapterServer) IngestWebhooks(grpc.BidiStreamingServer[IngestWebhookRequest, IngestWebhookResponse]) error {
+	return status.Error(codes.Unimplemented, "method IngestWebhooks not implemented")
 }
 func (UnimplementedAdapterServer) PollReadings(context.Context, *PollReadingsRequest) (*PollReadingsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PollReadings not implemented")
@@ -593,6 +628,13 @@ func _Adapter_IngestWebhook_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Adapter_IngestWebhooks_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AdapterServer).IngestWebhooks(&grpc.GenericServerStream[IngestWebhookRequest, IngestWebhookResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Adapter_IngestWebhooksServer = grpc.BidiStreamingServer[IngestWebhookRequest, IngestWebhookResponse]
+
 func _Adapter_PollReadings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PollReadingsRequest)
 	if err := dec(in); err != nil {
@@ -743,6 +785,13 @@ var Adapter_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Adapter_Unsubscribe_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "IngestWebhooks",
+			Handler:       _Adapter_IngestWebhooks_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "poolhost/adapter/v1/adapter.proto",
 }

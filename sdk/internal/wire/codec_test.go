@@ -19,6 +19,7 @@ import (
 // set each of them (TestFastEqualsProto).
 var fastFields = []string{
 	"poolhost.adapter.v1.IngestWebhookRequest.webhook",
+	"poolhost.adapter.v1.IngestWebhookRequest.timeout_nanos",
 	"poolhost.adapter.v1.RawWebhook.headers",
 	"poolhost.adapter.v1.RawWebhook.body",
 	"poolhost.adapter.v1.RawWebhook.received_at",
@@ -96,7 +97,7 @@ func fullRequest() *pb.IngestWebhookRequest {
 			Values: map[string]string{"webhook_secret": "whsec_x", "": "empty key", "k": ""},
 		}},
 		AccountSecret: "whsec_x",
-	}}
+	}, TimeoutNanos: 1500000000}
 }
 
 // fullResponse sets every field the response decoder handles.

@@ -23,10 +23,15 @@ var slowFields = map[string]bool{
 }
 
 // ingestRequest is the plugin's decoder of IngestWebhookRequest
-// { RawWebhook webhook = 1; }.
+// { RawWebhook webhook = 1; int64 timeout_nanos = 2; }.
 func (d *decoder) ingestRequest(m *pb.IngestWebhookRequest) bool {
 	for pos, end := 0, len(d.b); pos < end; {
 		f, after, ok := d.next(pos, end)
+		if ok && f.num == 2 && f.typ == protowire.VarintType {
+			m.TimeoutNanos = int64(f.v) // given twice, the last wins, as in proto.Unmarshal
+			pos = after
+			continue
+		}
 		if !ok || f.num != 1 || f.typ != protowire.BytesType || m.Webhook != nil {
 			return false // a second webhook field would be merged into the first
 		}

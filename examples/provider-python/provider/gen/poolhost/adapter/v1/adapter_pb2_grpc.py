@@ -56,6 +56,11 @@ class AdapterStub(object):
                 request_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookRequest.SerializeToString,
                 response_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.FromString,
                 )
+        self.IngestWebhooks = channel.stream_stream(
+                '/poolhost.adapter.v1.Adapter/IngestWebhooks',
+                request_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookRequest.SerializeToString,
+                response_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.FromString,
+                )
         self.PollReadings = channel.unary_unary(
                 '/poolhost.adapter.v1.Adapter/PollReadings',
                 request_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.PollReadingsRequest.SerializeToString,
@@ -160,6 +165,20 @@ class AdapterServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IngestWebhooks(self, request_iterator, context):
+        """IngestWebhooks is IngestWebhook over one long-lived stream: each request is answered
+        by exactly one response, in order, before the host sends the next on that stream, and
+        an error ends the stream with the status IngestWebhook would have returned (so a
+        verification failure still reads as the same status). The host keeps a pool of such
+        streams and uses each for one delivery at a time, so a delivery costs no new gRPC
+        call; a call the host's deadline or cancellation ends cancels its stream. The SDK
+        serves it for every adapter in terms of IngestWebhook; a plugin that answers
+        UNIMPLEMENTED (built with an older SDK) gets IngestWebhook calls instead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PollReadings(self, request, context):
         """PollReadings returns an account's readings newer than a cursor, plus the next
         cursor. Only called when Describe reports poll capability.
@@ -254,6 +273,11 @@ def add_AdapterServicer_to_server(servicer, server):
             ),
             'IngestWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.IngestWebhook,
+                    request_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookRequest.FromString,
+                    response_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.SerializeToString,
+            ),
+            'IngestWebhooks': grpc.stream_stream_rpc_method_handler(
+                    servicer.IngestWebhooks,
                     request_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookRequest.FromString,
                     response_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.SerializeToString,
             ),
@@ -425,6 +449,23 @@ class Adapter(object):
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_unary(request, target, '/poolhost.adapter.v1.Adapter/IngestWebhook',
+            poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookRequest.SerializeToString,
+            poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def IngestWebhooks(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(request_iterator, target, '/poolhost.adapter.v1.Adapter/IngestWebhooks',
             poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookRequest.SerializeToString,
             poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.FromString,
             options, channel_credentials,

@@ -1,0 +1,123 @@
+package grpcplugin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/wire"
+)
+
+// ingestStreams is the client's pool of IngestWebhooks streams (adapter.proto): open
+// streams, each carrying one delivery at a time, request then answer, so that a delivery
+// is two messages on a stream already open instead of a new gRPC call. A unary call is a
+// new HTTP/2 stream with its headers, trailers, status, call options, contexts and
+// goroutine hand-offs on both sides: about 80 of the host's allocations per delivery and
+// about as many of the plugin's (host/bench, postgres/c64/plugin: host 209 -> see the
+// README's figure), and the matching CPU.
+//
+// A stream is used by one call at a time and goes back to the pool only after a clean
+// exchange; any error, and any call its context ended, closes it. The pool holds at most
+// maxIdleIngestStreams: a burst above that opens streams it closes afterwards.
+type ingestStreams struct {
+	conn grpc.ClientConnInterface
+	idle chan *ingestStream
+	// unsupported is set once the plugin answered UNIMPLEMENTED (an older SDK): every
+	// delivery is a unary IngestWebhook from then on.
+	unsupported atomic.Bool
+}
+
+// maxIdleIngestStreams bounds the open idle streams: a plugin keeps a goroutine and a few
+// KB per stream. host/bench's 64 concurrent senders keep about that many busy.
+const maxIdleIngestStreams = 64
+
+type ingestStream struct {
+	cs     grpc.ClientStream
+	cancel context.CancelFunc
+	used   bool // an exchange completed on it: the plugin implements the method
+}
+
+// ingestStreamOptions are ingestCallOptions for the stream: the answers are decoded by
+// sdk/internal/wire's decoder into the caller's pooled storage.
+var ingestStreamOptions = ingestCallOptions
+
+func newIngestStreams(conn grpc.ClientConnInterface) *ingestStreams {
+	return &ingestStreams{conn: conn, idle: make(chan *ingestStream, maxIdleIngestStreams)}
+}
+
+// errStreamUnsupported means the plugin does not serve IngestWebhooks and nothing was
+// sent that it acted on: the caller makes the unary call instead.
+var errStreamUnsupported = errors.New("grpcplugin: IngestWebhooks not implemented by the plugin")
+
+// do sends req on a pooled stream and decodes the answer into answer. The error is the
+// gRPC status the unary call would have returned (or errStreamUnsupported).
+func (p *ingestStreams) do(ctx context.Context, req *pb.IngestWebhookRequest, answer *wire.IngestResponse) error {
+	// The deadline travels in the request, as the time left (gRPC's grpc-timeout header
+	// does that for a unary call); the plugin applies it to the adapter's context.
+	req.TimeoutNanos = 0
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		if left <= 0 {
+			return status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+		}
+		req.TimeoutNanos = int64(left)
+	}
+	s, err := p.get()
+	if err != nil {
+		return err
+	}
+	// The caller's deadline and cancellation end the exchange: cancelling the stream makes
+	// RecvMsg return and, on the plugin's side, cancels the adapter's context. One
+	// registration per delivery, released when the answer is in.
+	stop := context.AfterFunc(ctx, s.cancel)
+	err = s.cs.SendMsg(req)
+	if err == nil || errors.Is(err, io.EOF) {
+		// io.EOF from SendMsg: the stream ended; RecvMsg gives the status it ended with.
+		err = s.cs.RecvMsg(answer)
+	}
+	if !stop() {
+		// ctx ended while the exchange ran, so the stream is cancelled; an answer that
+		// arrived first still counts, as a unary call's would.
+		s.cancel()
+		return err
+	}
+	if err != nil {
+		s.cancel()
+		if !s.used && status.Code(err) == codes.Unimplemented {
+			p.unsupported.Store(true)
+			return errStreamUnsupported
+		}
+		return err
+	}
+	s.used = true
+	select {
+	case p.idle <- s:
+	default:
+		s.cancel()
+	}
+	return nil
+}
+
+// get takes an idle stream or opens one. Its context is not the caller's: the stream
+// outlives the call, and ends with the connection or its cancel.
+func (p *ingestStreams) get() (*ingestStream, error) {
+	select {
+	case s := <-p.idle:
+		return s, nil
+	default:
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cs, err := p.conn.NewStream(ctx, &pb.Adapter_ServiceDesc.Streams[0], pb.Adapter_IngestWebhooks_FullMethodName, ingestStreamOptions...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &ingestStream{cs: cs, cancel: cancel}, nil
+}

@@ -1,0 +1,202 @@
+package grpcplugin_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
+)
+
+// staticAdapter verifies everything and answers every webhook with the same ten
+// readings: what is left to measure is the wire.
+type staticAdapter struct {
+	sdk.UnsupportedAdapter
+	res   sdk.WebhookResult
+	block chan struct{} // when set, Webhook waits for it or for its context
+	ended chan error    // when set, receives the context error Webhook saw
+}
+
+func newStaticAdapter() *staticAdapter {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	a := &staticAdapter{res: sdk.WebhookResult{DeliveryID: "msg_1"}}
+	for _, m := range []string{"ph", "orp", "temperature", "free_chlorine", "total_chlorine",
+		"combined_chlorine", "cyanuric_acid", "total_alkalinity", "calcium_hardness", "salt"} {
+		a.res.Readings = append(a.res.Readings, sdk.Reading{ProviderDeviceID: "d1", Metric: m, Value: 7.25, RecordedAt: at, Timed: true})
+	}
+	return a
+}
+
+func (a *staticAdapter) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{ID: "static", Version: "test", ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectNone, Webhook: true}}, nil
+}
+
+func (a *staticAdapter) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
+
+func (a *staticAdapter) VerifyWebhook(context.Context, sdk.WebhookRequest) error { return nil }
+
+func (a *staticAdapter) Webhook(ctx context.Context, _ sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	if a.block != nil {
+		select {
+		case <-a.block:
+		case <-ctx.Done():
+			a.ended <- ctx.Err()
+			return sdk.WebhookResult{}, ctx.Err()
+		}
+	}
+	return a.res, nil
+}
+
+var staticDelivery = sdk.WebhookRequest{
+	Headers: http.Header{"Content-Type": {"application/json"}, "Webhook-Id": {"msg_1"},
+		"Webhook-Signature": {"v1,abc"}, "Webhook-Timestamp": {"1772366400"}},
+	Body:       []byte(`{"device_id":"d1","readings":[]}`),
+	ReceivedAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+}
+
+// countingConn counts the unary calls and the streams a client makes.
+type countingConn struct {
+	grpc.ClientConnInterface
+	invokes, streams atomic.Int64
+}
+
+func (c *countingConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	c.invokes.Add(1)
+	return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
+}
+
+func (c *countingConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	c.streams.Add(1)
+	return c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+}
+
+// noStreams registers services without their streaming methods: a plugin built with an
+// SDK from before IngestWebhooks.
+type noStreams struct{ *grpc.Server }
+
+func (r noStreams) RegisterService(d *grpc.ServiceDesc, impl any) {
+	c := *d
+	c.Streams = nil
+	r.Server.RegisterService(&c, impl)
+}
+
+// dial serves a over real gRPC on loopback TCP (registered through reg's wrapping, nil:
+// as is) and returns a client for it that counts its calls.
+func dial(t *testing.T, a sdk.Adapter, old bool) (*grpcplugin.Client, *countingConn) {
+	t.Helper()
+	srv := grpc.NewServer()
+	var reg grpc.ServiceRegistrar = srv
+	if old {
+		reg = noStreams{srv}
+	}
+	sdk.RegisterGRPCServer(reg, a)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	cc := &countingConn{ClientConnInterface: conn}
+	return grpcplugin.NewClient(cc), cc
+}
+
+func ingest(t *testing.T, c *grpcplugin.Client, a *staticAdapter) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	res, err := c.IngestWebhook(ctx, staticDelivery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DeliveryID != "msg_1" || len(res.Readings) != len(a.res.Readings) {
+		t.Fatalf("answer %+v", res)
+	}
+}
+
+// TestIngestWebhookReusesOneStream: sequential deliveries share one IngestWebhooks
+// stream, no unary call.
+func TestIngestWebhookReusesOneStream(t *testing.T) {
+	a := newStaticAdapter()
+	c, cc := dial(t, a, false)
+	for range 10 {
+		ingest(t, c, a)
+	}
+	if s, i := cc.streams.Load(), cc.invokes.Load(); s != 1 || i != 0 {
+		t.Fatalf("10 deliveries made %d streams and %d unary calls, want 1 and 0", s, i)
+	}
+}
+
+// TestIngestWebhookOlderPlugin: a plugin without IngestWebhooks gets unary calls, after
+// one refused stream.
+func TestIngestWebhookOlderPlugin(t *testing.T) {
+	a := newStaticAdapter()
+	c, cc := dial(t, a, true)
+	for range 5 {
+		ingest(t, c, a)
+	}
+	if s, i := cc.streams.Load(), cc.invokes.Load(); s != 1 || i != 5 {
+		t.Fatalf("5 deliveries made %d streams and %d unary calls, want 1 and 5", s, i)
+	}
+}
+
+// TestIngestWebhookStreamCancel: a caller's cancellation reaches the adapter through the
+// stream, the call reads as the caller's, and the next delivery gets a fresh stream.
+func TestIngestWebhookStreamCancel(t *testing.T) {
+	a := newStaticAdapter()
+	a.block, a.ended = make(chan struct{}), make(chan error, 1)
+	c, cc := dial(t, a, false)
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.IngestWebhook(ctx, staticDelivery)
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the request reach the adapter (not required)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) || !sdk.IsKind(err, sdk.KindTemporary) {
+		t.Fatalf("cancelled call: %v, want a temporary context.Canceled", err)
+	}
+	select {
+	case err := <-a.ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("adapter's context ended with %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the adapter's context was never cancelled")
+	}
+	close(a.block)
+	ingest(t, c, a)
+	if s := cc.streams.Load(); s != 2 {
+		t.Fatalf("%d streams, want 2 (the cancelled one is not reused)", s)
+	}
+}
+
+// TestIngestWebhookAllocations pins what a delivery costs on both sides of the wire (this
+// process is the host and the plugin): 198 allocations with a unary call per delivery,
+// 76 on a pooled stream (measured 2026-12-06, go test without -race).
+func TestIngestWebhookAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	a := newStaticAdapter()
+	c, _ := dial(t, a, false)
+	n := testing.AllocsPerRun(200, func() { ingest(t, c, a) })
+	t.Logf("%.1f allocations", n)
+	if n > 100 {
+		t.Errorf("%.0f allocations per delivery (host and plugin), want at most 100", n)
+	}
+}

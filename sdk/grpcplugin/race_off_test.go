@@ -1,0 +1,5 @@
+//go:build !race
+
+package grpcplugin_test
+
+const raceEnabled = false
