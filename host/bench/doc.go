@@ -10,7 +10,10 @@
 //
 // The load generator runs in a child process (this test binary again), so -benchmem's
 // B/op and allocs/op, host-cpu-us and host-peak-RSS are the host's alone; cpu-us/delivery
-// is the whole box's (host, load generator, plugin and PostgreSQL server).
+// is the whole box's (host, load generator, plugin and PostgreSQL server). The load
+// generator works as wrk does (blast_test.go): every delivery is built and signed before
+// the clock starts (client-setup-cpu-us, not in the whole box's figure) and written on
+// kept-alive connections; client-cpu-us is its CPU while posting.
 //
 // The PostgreSQL server the benchmark starts keeps PostgreSQL's durable defaults
 // (fsync, synchronous_commit): the figures are what a production host would see.
