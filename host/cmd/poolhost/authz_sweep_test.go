@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/poolhost/poolhost/host/httpapi"
+	"github.com/poolhost/poolhost/plugins/ttn/ttntest"
 )
 
 // sweepResp is one answer of the served host.
@@ -86,6 +90,13 @@ type sweepWorld struct {
 	aliceSecret, carolSecret              string
 	devSecret                             string // generic's provider-level webhook secret
 	aliceDevice                           string // her device's id at the provider
+	// Commands: alice's pump on a TTN relay, with one command sent (cmdSent) and one
+	// held queued (cmdQueued); carol's equipment in alice's pool on carol's own relay,
+	// with the command carol sent while she was an editor (carolCmd).
+	cmdEquip, carolEquip         int64
+	cmdSent, cmdQueued, carolCmd string
+	// stackCalls counts every request that reached the fake Things Stack.
+	stackCalls *atomic.Int64
 	// markers are strings only alice's world holds: no answer to anyone else may
 	// contain one.
 	markers []string
@@ -103,10 +114,22 @@ func TestAuthzSweep(t *testing.T) {
 		t.Skip("builds and runs every binary; skipped in -short mode")
 	}
 	b := buildE2E(t)
-	c := writeE2EConfig(t, b, nil)
+	// ttn is read-write with pump.set approved, its downlinks going to a fake of The
+	// Things Stack behind a counter: an attacker's command must never reach it.
+	stack := ttntest.NewServer(e2eDownlinkKey)
+	defer stack.Close()
+	stackURL, _ := url.Parse(stack.URL)
+	toStack := httputil.NewSingleHostReverseProxy(stackURL)
+	var stackCalls atomic.Int64
+	counted := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		stackCalls.Add(1)
+		toStack.ServeHTTP(rw, r)
+	}))
+	defer counted.Close()
+	c := writeE2EConfig(t, b, withCommands(counted.URL))
 	srv := startServe(t, b, c)
 	waitHTTP(t, srv, c.baseURL+"/readyz", "")
-	w := newSweepWorld(t, b, c)
+	w := newSweepWorld(t, b, c, stack, &stackCalls)
 
 	type kind int
 	const (
@@ -124,7 +147,6 @@ func TestAuthzSweep(t *testing.T) {
 		body   any
 	}
 	p := func(format string, a ...any) string { return fmt.Sprintf(format, a...) }
-	cmdID := "cmd_00000000000000000000000a"
 	cases := map[string]sweepCase{
 		"GET /healthz":      {public, "GET", "/healthz", nil},
 		"GET /readyz":       {public, "GET", "/readyz", nil},
@@ -158,12 +180,13 @@ func TestAuthzSweep(t *testing.T) {
 		"DELETE /v1/pools/{poolId}/equipment/{equipmentId}":     {owned, "DELETE", p("/v1/pools/%d/equipment/%d", w.pool, w.equip), nil},
 		"GET /v1/pools/{poolId}/equipment/{equipmentId}/device": {owned, "GET", p("/v1/pools/%d/equipment/%d/device", w.pool, w.equip), nil},
 		// carol binds alice's equipment to carol's own device, still linked to the pool.
-		"PUT /v1/pools/{poolId}/equipment/{equipmentId}/device":        {owned, "PUT", p("/v1/pools/%d/equipment/%d/device", w.pool, w.equip), map[string]any{"deviceId": w.carolDevice}},
-		"DELETE /v1/pools/{poolId}/equipment/{equipmentId}/device":     {owned, "DELETE", p("/v1/pools/%d/equipment/%d/device", w.pool, w.equip), nil},
-		"POST /v1/pools/{poolId}/equipment/{equipmentId}/commands":     {owned, "POST", p("/v1/pools/%d/equipment/%d/commands?dryRun=true", w.pool, w.equip), map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}},
+		"PUT /v1/pools/{poolId}/equipment/{equipmentId}/device":    {owned, "PUT", p("/v1/pools/%d/equipment/%d/device", w.pool, w.equip), map[string]any{"deviceId": w.carolDevice}},
+		"DELETE /v1/pools/{poolId}/equipment/{equipmentId}/device": {owned, "DELETE", p("/v1/pools/%d/equipment/%d/device", w.pool, w.equip), nil},
+		// alice's real pump, command ids and queued command; sweepCommands tries more.
+		"POST /v1/pools/{poolId}/equipment/{equipmentId}/commands":     {owned, "POST", p("/v1/pools/%d/equipment/%d/commands", w.pool, w.cmdEquip), map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}},
 		"GET /v1/pools/{poolId}/commands":                              {owned, "GET", p("/v1/pools/%d/commands", w.pool), nil},
-		"GET /v1/pools/{poolId}/commands/{commandId}":                  {owned, "GET", p("/v1/pools/%d/commands/%s", w.pool, cmdID), nil},
-		"POST /v1/pools/{poolId}/commands/{commandId}/cancel":          {owned, "POST", p("/v1/pools/%d/commands/%s/cancel", w.pool, cmdID), nil},
+		"GET /v1/pools/{poolId}/commands/{commandId}":                  {owned, "GET", p("/v1/pools/%d/commands/%s", w.pool, w.cmdSent), nil},
+		"POST /v1/pools/{poolId}/commands/{commandId}/cancel":          {owned, "POST", p("/v1/pools/%d/commands/%s/cancel", w.pool, w.cmdQueued), nil},
 		"POST /v1/pools/{poolId}/devices/{deviceId}/suggestion/accept": {owned, "POST", p("/v1/pools/%d/devices/%d/suggestion/accept", w.pool, w.device), nil},
 
 		"GET /v1/accounts/{accountId}":                        {owned, "GET", p("/v1/accounts/%d", w.account), nil},
@@ -242,6 +265,7 @@ func TestAuthzSweep(t *testing.T) {
 
 	w.sweepDevicesAndWebhooks(t)
 	w.sweepExistence(t)
+	w.sweepCommands(t)
 
 	// bob owns a pool of his own and adds alice to it by her id: that must not tell him
 	// who she is, nor that she exists (the same 202 as for an id no one has).
@@ -281,7 +305,8 @@ func TestAuthzSweep(t *testing.T) {
 	// The markers are real: alice's own answers carry them.
 	var all []byte
 	for _, path := range []string{fmt.Sprintf("/v1/pools/%d", w.pool), fmt.Sprintf("/v1/accounts/%d/devices", w.account),
-		fmt.Sprintf("/v1/pools/%d/equipment", w.pool), fmt.Sprintf("/v1/pools/%d/readings", w.pool), fmt.Sprintf("/v1/accounts/%d", w.account)} {
+		fmt.Sprintf("/v1/pools/%d/equipment", w.pool), fmt.Sprintf("/v1/pools/%d/readings", w.pool), fmt.Sprintf("/v1/accounts/%d", w.account),
+		fmt.Sprintf("/v1/pools/%d/commands", w.pool)} {
 		all = append(all, sweepDo(t, "GET", w.base+path, w.tokens["alice"], nil, nil).body...)
 	}
 	for _, m := range w.markers {
@@ -346,9 +371,9 @@ func (w *sweepWorld) checkNoLeak(t *testing.T, what string, r sweepResp) {
 // device feeds the pool and has a reading and a test session; bob, a stranger; carol,
 // whom alice made an editor, who linked her own generic device to alice's pool, and
 // whom alice then removed; and an admin.
-func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig) *sweepWorld {
+func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig, stack *ttntest.Server, stackCalls *atomic.Int64) *sweepWorld {
 	t.Helper()
-	w := &sweepWorld{base: c.baseURL, tokens: map[string]string{}}
+	w := &sweepWorld{base: c.baseURL, tokens: map[string]string{}, stackCalls: stackCalls}
 	sec, err := os.ReadFile(filepath.Join(filepath.Dir(c.path), "data", "dev-webhook.secret"))
 	if err != nil {
 		t.Fatal(err)
@@ -441,6 +466,45 @@ func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig) *sweepWorld {
 	must2(sweepDo(t, "PUT", fmt.Sprintf("%s/v1/pools/%d/members/%d", w.base, w.pool, w.carolID), carol, map[string]string{"role": "editor"}, nil), 200, "carol accepts")
 	w.carolAccount, w.carolSecret, w.carolDevice = connect(carol, "carols-probe-"+tag)
 	must2(sweepDo(t, "GET", fmt.Sprintf("%s/v1/pools/%d", w.base, w.pool), carol, nil, nil), 200, "carol reads the pool while a member")
+
+	// Commands. alice's pump on her TTN relay: one command sent, then one the stack
+	// refuses for an hour (429), so it stays queued and cancelable. carol, still an
+	// editor, puts her own relay and pump in alice's pool and switches it once.
+	relay := "alices-relay-" + tag
+	pumpCmd := func(token string, equip int64, on bool) string {
+		t.Helper()
+		var cmd e2eCommand
+		decode(must2(sweepDo(t, "POST", fmt.Sprintf("%s/v1/pools/%d/equipment/%d/commands", w.base, w.pool, equip), token,
+			map[string]any{"command": "pump.set", "params": map[string]any{"on": on}, "expiresInSeconds": 86400}, nil), 202, "command"), &cmd)
+		return cmd.ID
+	}
+	commandable := func(token, device, equipName string) int64 {
+		t.Helper()
+		acct := e2eAPI{t: t, base: w.base, token: token}.connectTTN(device, e2eDownlinkKey)
+		must2(sweepDo(t, "PUT", fmt.Sprintf("%s/v1/devices/%d/link", w.base, acct.deviceID), token, map[string]any{"poolId": w.pool}, nil), 200, "link relay")
+		var eq struct{ ID int64 }
+		decode(must2(sweepDo(t, "POST", fmt.Sprintf("%s/v1/pools/%d/equipment", w.base, w.pool), token, map[string]any{"kind": "pump", "name": equipName}, nil), 201, "pump"), &eq)
+		must2(sweepDo(t, "PUT", fmt.Sprintf("%s/v1/pools/%d/equipment/%d/device", w.base, w.pool, eq.ID), token, map[string]any{"deviceId": acct.deviceID}, nil), 200, "bind pump")
+		return eq.ID
+	}
+	aliceAPI := e2eAPI{t: t, base: w.base, token: alice}
+	w.cmdEquip = commandable(alice, relay, "alices-main-pump-"+tag)
+	w.cmdSent = pumpCmd(alice, w.cmdEquip, true)
+	aliceAPI.waitStatus(w.pool, w.cmdSent, "sent")
+	stack.Force(http.StatusTooManyRequests, "3600")
+	w.cmdQueued = pumpCmd(alice, w.cmdEquip, false)
+	waitFor(t, "alice's second command refused for now", func() bool {
+		c := aliceAPI.command(w.pool, w.cmdQueued)
+		if c.Status != "queued" && c.Status != "sending" {
+			t.Fatalf("alice's second command is %s (%s), want it held queued", c.Status, c.Reason)
+		}
+		return c.Status == "queued" && c.Reason != ""
+	})
+	stack.Force(0, "")
+	w.carolEquip = commandable(carol, "carols-relay-"+tag, "carols-pump-"+tag)
+	w.carolCmd = pumpCmd(carol, w.carolEquip, true)
+	aliceAPI.waitStatus(w.pool, w.carolCmd, "sent")
+	w.markers = append(w.markers, relay)
 	must2(sweepDo(t, "DELETE", fmt.Sprintf("%s/v1/pools/%d/members/%d", w.base, w.pool, w.carolID), alice, nil, nil), 204, "remove carol")
 
 	w.markers = append(w.markers, fmt.Sprintf("alice-%s@", tag), poolName, "Pacific/Chatham", aliceDev, equipName,
@@ -608,5 +672,88 @@ func (w *sweepWorld) sweepExistence(t *testing.T) {
 	s2, p2 := answer(sweepDo(t, "POST", fmt.Sprintf("%s/v1/webhooks/generic/accounts/%d", w.base, none), "", body, hdr))
 	if s1 != s2 || p1 != p2 {
 		t.Errorf("the account webhook URL tells alice's account from none: %d %+v vs %d %+v", s1, p1, s2, p2)
+	}
+}
+
+// sweepCommands: the command routes tried with real ids by bob (a stranger who knows
+// alice's pool, pump and command ids) and by carol (removed, with the pump and relay she
+// put in alice's pool and the command she sent while an editor): each is the same 404
+// as for ids that do not exist, and none queues, cancels or sends anything — the fake
+// stack hears nothing more, and alice's commands are as they were.
+func (w *sweepWorld) sweepCommands(t *testing.T) {
+	t.Helper()
+	before := w.stackCalls.Load()
+	const none = 987654
+	const noCmd = "cmd_00000000000000000000000a"
+	type problem struct{ Type, Title, Detail string }
+	pump := func(on bool) map[string]any {
+		return map[string]any{"command": "pump.set", "params": map[string]any{"on": on}}
+	}
+	type try struct {
+		what         string
+		method, path string
+		body         any
+		// fake is the same request with ids that do not exist: its answer must match.
+		fake string
+	}
+	p := fmt.Sprintf
+	tries := []try{
+		{"switch alice's pump", "POST", p("/v1/pools/%d/equipment/%d/commands", w.pool, w.cmdEquip), pump(true), p("/v1/pools/%d/equipment/%d/commands", none, none)},
+		{"dry-run alice's pump", "POST", p("/v1/pools/%d/equipment/%d/commands?dryRun=true", w.pool, w.cmdEquip), pump(true), p("/v1/pools/%d/equipment/%d/commands?dryRun=true", none, none)},
+		{"switch carol's pump in alice's pool", "POST", p("/v1/pools/%d/equipment/%d/commands", w.pool, w.carolEquip), pump(false), p("/v1/pools/%d/equipment/%d/commands", none, none)},
+		{"list alice's commands", "GET", p("/v1/pools/%d/commands", w.pool), nil, p("/v1/pools/%d/commands", none)},
+		{"list alice's queued commands", "GET", p("/v1/pools/%d/commands?status=queued", w.pool), nil, p("/v1/pools/%d/commands?status=queued", none)},
+		{"read alice's sent command", "GET", p("/v1/pools/%d/commands/%s", w.pool, w.cmdSent), nil, p("/v1/pools/%d/commands/%s", none, noCmd)},
+		{"read alice's queued command", "GET", p("/v1/pools/%d/commands/%s", w.pool, w.cmdQueued), nil, p("/v1/pools/%d/commands/%s", none, noCmd)},
+		{"read carol's own earlier command", "GET", p("/v1/pools/%d/commands/%s", w.pool, w.carolCmd), nil, p("/v1/pools/%d/commands/%s", none, noCmd)},
+		{"cancel alice's queued command", "POST", p("/v1/pools/%d/commands/%s/cancel", w.pool, w.cmdQueued), nil, p("/v1/pools/%d/commands/%s/cancel", none, noCmd)},
+		{"cancel carol's own earlier command", "POST", p("/v1/pools/%d/commands/%s/cancel", w.pool, w.carolCmd), nil, p("/v1/pools/%d/commands/%s/cancel", none, noCmd)},
+	}
+	for _, who := range []string{"bob", "carol"} {
+		for _, tr := range tries {
+			r := sweepDo(t, tr.method, w.base+tr.path, w.tokens[who], tr.body, nil)
+			if r.status != http.StatusNotFound {
+				t.Errorf("%s: %s: %d, want 404: %s", who, tr.what, r.status, r.body)
+			}
+			checkProblem(t, who+": "+tr.what, r)
+			w.checkNoLeak(t, who+": "+tr.what, r)
+			f := sweepDo(t, tr.method, w.base+tr.fake, w.tokens[who], tr.body, nil)
+			var p1, p2 problem
+			_ = json.Unmarshal(r.body, &p1)
+			_ = json.Unmarshal(f.body, &p2)
+			if r.status != f.status || p1 != p2 {
+				t.Errorf("%s: %s tells alice's ids from none: %d %+v vs %d %+v", who, tr.what, r.status, p1, f.status, p2)
+			}
+		}
+	}
+	// carol's relay is hers still: her account lists it, and that is all she sees.
+	r := sweepDo(t, "GET", w.base+"/v1/accounts", w.tokens["carol"], nil, nil)
+	w.checkNoLeak(t, "carol GET /v1/accounts", r)
+
+	// Nothing happened: alice's pool has the three commands it had, the queued one still
+	// queued (a command queued by them would be listed here whether or not the
+	// dispatcher had sent it yet), and no request reached the stack.
+	var list struct {
+		Commands []e2eCommand `json:"commands"`
+	}
+	rl := sweepDo(t, "GET", fmt.Sprintf("%s/v1/pools/%d/commands", w.base, w.pool), w.tokens["alice"], nil, nil)
+	if err := json.Unmarshal(rl.body, &list); rl.status != 200 || err != nil {
+		t.Fatalf("alice's commands: %d %s", rl.status, rl.body)
+	}
+	got := map[string]string{}
+	for _, c := range list.Commands {
+		got[c.ID] = c.Status
+	}
+	want := map[string]string{w.cmdSent: "sent", w.cmdQueued: "queued", w.carolCmd: "sent"}
+	if len(got) != len(want) {
+		t.Errorf("alice's pool has commands %v, want only %v", got, want)
+	}
+	for id, st := range want {
+		if got[id] != st {
+			t.Errorf("alice's command %s is %q, want %q", id, got[id], st)
+		}
+	}
+	if after := w.stackCalls.Load(); after != before {
+		t.Errorf("the stack got %d requests during bob's and carol's tries", after-before)
 	}
 }
