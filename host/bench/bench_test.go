@@ -200,6 +200,7 @@ func (h *host) run(b *testing.B, concurrency int, top float64) float64 {
 		// service idle committed alone and is not counted here.
 		b.ReportMetric((gc1.requests-gc0.requests)/(gc1.txs-gc0.txs), "deliveries/group-commit")
 	}
+	reportPhases(b, gc0, groupCommits(h.reg), lg.Elapsed)
 	n := float64(lg.N)
 	perSec := n / lg.Elapsed.Seconds()
 	b.ReportMetric(perSec, "deliveries/s")
@@ -232,6 +233,8 @@ func (h *host) run(b *testing.B, concurrency int, top float64) float64 {
 		b.ReportMetric(per(lg.Setup), "client-setup-cpu-us/delivery")
 		b.ReportMetric(per(cpu1.db-cpu0.db), "db-cpu-us/delivery")
 		b.ReportMetric(per(cpu1.plugin-cpu0.plugin), "plugin-cpu-us/delivery")
+		// Cores busy on average: on the 2-core box, below 2 the path waits, not computes.
+		b.ReportMetric(total.Seconds()/lg.Elapsed.Seconds(), "busy-cores")
 	}
 	return perSec
 }
@@ -342,21 +345,57 @@ func BenchmarkIngestOnly(b *testing.B) {
 	}
 }
 
-type groupCommitStats struct{ txs, requests float64 }
+type groupCommitStats struct {
+	txs, requests float64
+	// Seconds summed and observations counted of each of ingest's group-commit phases
+	// (queue, lookup, write).
+	sum, count map[string]float64
+}
 
-// groupCommits reads ingest's group-commit histogram from reg.
+// groupCommits reads ingest's group-commit histograms from reg.
 func groupCommits(reg *prometheus.Registry) groupCommitStats {
+	st := groupCommitStats{sum: map[string]float64{}, count: map[string]float64{}}
 	mfs, err := reg.Gather()
 	if err != nil {
-		return groupCommitStats{}
+		return st
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "poolhost_ingest_group_commit_requests" && len(mf.GetMetric()) > 0 {
-			h := mf.GetMetric()[0].GetHistogram()
-			return groupCommitStats{txs: float64(h.GetSampleCount()), requests: h.GetSampleSum()}
+		switch mf.GetName() {
+		case "poolhost_ingest_group_commit_requests":
+			if len(mf.GetMetric()) > 0 {
+				h := mf.GetMetric()[0].GetHistogram()
+				st.txs, st.requests = float64(h.GetSampleCount()), h.GetSampleSum()
+			}
+		case "poolhost_ingest_group_commit_seconds":
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "phase" {
+						st.sum[l.GetValue()] = m.GetHistogram().GetSampleSum()
+						st.count[l.GetValue()] = float64(m.GetHistogram().GetSampleCount())
+					}
+				}
+			}
 		}
 	}
-	return groupCommitStats{}
+	return st
+}
+
+// reportPhases reports where a delivery's time went between two readings of the
+// group-commit histograms over elapsed: the mean queue wait, the mean write (statement,
+// COMMIT included), and how many writes were in flight on average — with the box's
+// busy cores (cpu per second), whether the path waited on the database or on the CPU.
+func reportPhases(b *testing.B, gc0, gc1 groupCommitStats, elapsed time.Duration) {
+	mean := func(phase string) float64 {
+		n := gc1.count[phase] - gc0.count[phase]
+		if n <= 0 {
+			return 0
+		}
+		return (gc1.sum[phase] - gc0.sum[phase]) / n
+	}
+	b.ReportMetric(mean("queue")*1000, "queue-ms")
+	b.ReportMetric(mean("write")*1000, "write-ms")
+	busy := gc1.sum["lookup"] - gc0.sum["lookup"] + gc1.sum["write"] - gc0.sum["write"]
+	b.ReportMetric(busy/elapsed.Seconds(), "writes-in-flight")
 }
 
 var benchMetrics = []string{"ph", "orp", "temperature", "free_chlorine", "total_chlorine",

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk/tracing"
 )
@@ -70,12 +72,14 @@ type call struct {
 	state int
 	lead  bool          // appointed to lead the next batch
 	wake  chan struct{} // closed when err is set, or when lead is
+	since time.Time     // when it was queued
 }
 
 type batcher struct {
 	max     int // deliveries per write
 	writers int // writes in flight at most
 	commit  func(ctx context.Context, batch []*call)
+	queued  prometheus.Observer // seconds a call waited for a write to take it
 
 	mu      sync.Mutex
 	running int // batches in flight, at most writers
@@ -84,7 +88,7 @@ type batcher struct {
 
 // do stores p, alone or with others, and returns once that is decided.
 func (b *batcher) do(ctx context.Context, p *pending) error {
-	c := &call{ctx: ctx, p: p, wake: make(chan struct{})}
+	c := &call{ctx: ctx, p: p, wake: make(chan struct{}), since: time.Now()}
 	b.mu.Lock()
 	// Idle: store c at once, alone. Busy, with room for another write and enough
 	// requests waiting for it: c leads them now rather than wait for the write in
@@ -141,6 +145,10 @@ func (b *batcher) lead(c *call) {
 	}
 	b.queue = append(b.queue[:0:0], b.queue[n:]...)
 	b.mu.Unlock()
+	now := time.Now()
+	for _, q := range batch {
+		b.queued.Observe(now.Sub(q.since).Seconds())
+	}
 
 	b.commit(c.ctx, batch)
 
@@ -170,7 +178,9 @@ func (s *Service) commit(ctx context.Context, batch []*call) {
 	if len(batch) == 1 {
 		c := batch[0]
 		// ctx is c.ctx, with the batch's span when tracing is on.
+		start := time.Now()
 		c.err = s.ingestOne(ctx, c.p)
+		s.metrics.statement.Observe(time.Since(start).Seconds())
 		tracing.Fail(span, c.err)
 		return
 	}
@@ -219,6 +229,7 @@ func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
 	// against its own devices only: against the whole batch's, resolve's work and
 	// allocations grew with the batch (17 allocations per delivery at 30 deliveries a
 	// batch, host/bench).
+	start := time.Now()
 	devices := make(map[string]map[string][]store.Device, len(ids))
 	for prov, list := range ids {
 		ds, err := s.store.LookupDevices(ctx, store.DeviceLookup{Provider: prov, ProviderDeviceIDs: list})
@@ -241,7 +252,10 @@ func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
 			writes[i].Audit = &e
 		}
 	}
+	s.metrics.lookup.Observe(time.Since(start).Seconds())
+	start = time.Now()
 	accepted, err := s.store.WriteDeliveries(ctx, writes)
+	s.metrics.statement.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return err
 	}

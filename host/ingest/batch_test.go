@@ -184,6 +184,14 @@ func TestGroupCommitSharesOneTransaction(t *testing.T) {
 			if got := groupCommits(t, reg); got != 1 {
 				t.Errorf("group commits metric %v, want 1", got)
 			}
+			// Where the time went: every request's wait for a write to take it (the
+			// eight that queued behind the held write waited for it), both writes, and
+			// the shared one's device lookup.
+			count, sum := phases(t, reg)
+			if count["queue"] != n || count["write"] != 2 || count["lookup"] != 1 || sum["queue"] <= 0 {
+				t.Errorf("group commit phases: counts %v, seconds %v; want %d queued, 2 writes, 1 lookup, and time queued",
+					count, sum, n)
+			}
 			if got := ingesttest.CountReadings(t, s); got != 3*n {
 				t.Errorf("stored %d readings, want %d", got, 3*n)
 			}
@@ -215,6 +223,31 @@ func groupCommits(t *testing.T, reg *prometheus.Registry) float64 {
 		}
 	}
 	return 0
+}
+
+// phases reads the group-commit phase histogram from reg: observations and seconds by
+// phase.
+func phases(t *testing.T, reg *prometheus.Registry) (count map[string]int, sum map[string]float64) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	count, sum = map[string]int{}, map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "poolhost_ingest_group_commit_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "phase" {
+					count[l.GetValue()] = int(m.GetHistogram().GetSampleCount())
+					sum[l.GetValue()] = m.GetHistogram().GetSampleSum()
+				}
+			}
+		}
+	}
+	return count, sum
 }
 
 func TestGroupCommitReplaysWithinOneBatch(t *testing.T) {

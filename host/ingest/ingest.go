@@ -155,7 +155,7 @@ func New(s Store, cfg Config, log hclog.Logger, reg prometheus.Registerer) *Serv
 	if w, ok := s.(Writers); ok {
 		writers = max(1, w.GroupCommitWriters())
 	}
-	svc.batch = &batcher{max: maxBatch, writers: writers, commit: svc.commit}
+	svc.batch = &batcher{max: maxBatch, writers: writers, commit: svc.commit, queued: svc.metrics.queued}
 	return svc
 }
 

@@ -14,6 +14,12 @@ type metrics struct {
 	// Group commit: transactions shared by several requests, and how many each held.
 	batches   prometheus.Counter
 	batchSize prometheus.Histogram
+	// Where a group-committed delivery's time goes: queued (waiting for a write to take
+	// it), then its write's device lookup and its write (the statement, COMMIT included).
+	// Where they go decides the scheduling (batch.go): a long queue beside short writes
+	// means too few writes overlap.
+	phase                     *prometheus.HistogramVec
+	queued, lookup, statement prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -39,12 +45,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Requests stored by one group-commit transaction.",
 			Buckets: []float64{2, 4, 8, 16, 32, 64},
 		}),
+		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "poolhost_ingest_group_commit_seconds",
+			Help:    "Group commit time by phase: queue (a request waiting for a write to take it), lookup (a write's device lookup), write (a write's statement, COMMIT included).",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1},
+		}, []string{"phase"}),
 	}
 	m.accepted = Register(reg, m.accepted)
 	m.duplicates = Register(reg, m.duplicates)
 	m.dropped = Register(reg, m.dropped)
 	m.batches = Register(reg, m.batches)
 	m.batchSize = Register(reg, m.batchSize)
+	m.phase = Register(reg, m.phase)
+	m.queued, m.lookup, m.statement = m.phase.WithLabelValues("queue"), m.phase.WithLabelValues("lookup"), m.phase.WithLabelValues("write")
 	return m
 }
 
