@@ -24,9 +24,9 @@ import (
 // There is no committer goroutine. The first request to find the service idle leads:
 // it stores its batch, then hands the lead to the oldest waiting request, which takes
 // everything queued so far (up to maxBatch) into the next write. Where the store takes
-// two writes at once (Writers), a request that finds minShared waiting leads them into
-// a second write beside the one in flight. Every request's Ingest returns only once its
-// write committed or failed.
+// several writes at once (Writers), a request that finds minShared waiting leads them
+// into another write beside those in flight. Every request's Ingest returns only once
+// its write committed or failed.
 //
 // A failed batch is retried request by request, each in its own transaction under its
 // own context, so one bad request cannot fail the deliveries that merely shared its
@@ -42,16 +42,18 @@ type Writers interface {
 	GroupCommitWriters() int
 }
 
-// minShared is how many requests must be waiting before a second write starts beside
-// one in flight (where the store takes more than one). One writer leaves PostgreSQL idle
-// while the host gathers the next batch and while the COMMIT's WAL flush runs: with two,
-// the next batch is built and sent during the previous one's flush. But a write started
-// for every few requests split the queue into small batches — each a statement and a WAL
-// flush of its own — which cost about a third more CPU per delivery (host/bench, an
-// earlier measurement with two writers and no minimum). So a second write starts only
-// for a batch worth a statement of its own: 16 deliveries, the ceiling's batch
-// (host/bench/ceiling_test.go); below that, requests wait for the write in flight and
-// share the next one, as with one writer.
+// minShared is how many requests must be waiting before another write starts beside
+// those in flight (where the store takes more than one). One writer leaves PostgreSQL
+// idle while the host gathers the next batch and while the COMMIT's WAL flush runs: with
+// several, the next batch is built and sent during the previous one's flush. But a write
+// started for every few requests split the queue into small batches — each a statement
+// and a WAL flush of its own — which cost about a third more CPU per delivery
+// (host/bench, an earlier measurement with two writers and no minimum). So another write
+// starts only for a batch worth a statement of its own: 16 deliveries, the ceiling's
+// batch (host/bench/ceiling_test.go); below that, requests wait for a write in flight
+// and share the next one, as with one writer. How many may be in flight is the store's
+// to say (Writers): with this minimum, a larger number only lets more full batches
+// overlap.
 const minShared = 16
 
 // batchTimeout bounds a shared write. It runs under none of its requests'
@@ -155,7 +157,7 @@ func (b *batcher) lead(c *call) {
 	b.mu.Lock()
 	// The lead passes to the oldest waiting request when this was the only write in
 	// flight (nobody else would take the queue) or enough wait for a write of their
-	// own; else they wait for the other write in flight, which takes them when it ends.
+	// own; else they wait for another write in flight, which takes them when it ends.
 	if len(b.queue) == 0 || b.running > 1 && len(b.queue) < minShared {
 		b.running--
 	} else {

@@ -520,3 +520,83 @@ func TestGroupCommitSecondWriteInFlight(t *testing.T) {
 		}
 	}
 }
+
+// The store says how many group commits it takes at once: on PostgreSQL, with its
+// default pool of 20 connections, five. At 64 senders that lets four full batches of 16
+// overlap, where with two writes at most a delivery queued for a turn while the box had
+// idle CPU (issue 23). Each batch still waits for 16 requests, and a store of one
+// writer (SQLite) never gets a second.
+func TestGroupCommitWritesFollowThePool(t *testing.T) {
+	for _, eng := range ingesttest.Engines {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := eng.Open(t)
+			ingesttest.Seed(t, s, "generic", "owner@example.com", nil, []string{"a", "b"}, nil)
+			g := newGatedStore(s) // the store's own GroupCommitWriters
+			want := 1
+			if eng.Name == "postgres" {
+				want = 5
+			}
+			svc := ingest.New(g, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)
+			var releases []func()
+			for i := 1; i <= want+1; i++ {
+				releases = append(releases, g.gate(i))
+			}
+			releaseAll := func() {
+				for _, r := range releases {
+					r()
+				}
+			}
+			defer releaseAll()
+
+			var wg sync.WaitGroup
+			const total = 1 + 5*ingest.MinShared
+			out := make([]outcome, total)
+			n := 0
+			start := func() {
+				i := n
+				n++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					out[i].res, out[i].err = svc.Ingest(context.Background(),
+						delivery(i, []string{"a", "b"}[i%2], received.Add(-time.Duration(i)*time.Minute)))
+				}()
+			}
+			start() // leads alone; held in its write
+			waitTransactions(t, g, 1)
+			// Each 16 arrivals lead themselves into a write of their own while there is
+			// room for one; past the store's number they queue.
+			writes, queued := 1, 0
+			for range 5 {
+				for range ingest.MinShared - 1 {
+					start()
+				}
+				waitQueued(t, svc, queued+ingest.MinShared-1)
+				if got := g.transactions(); got != writes {
+					t.Fatalf("%d writes with %d requests waiting, want %d", got, queued+ingest.MinShared-1, writes)
+				}
+				start() // the 16th
+				if writes < want {
+					writes++
+					waitTransactions(t, g, writes)
+				} else {
+					queued += ingest.MinShared
+					waitQueued(t, svc, queued)
+				}
+			}
+			if got, q := g.transactions(), svc.Queued(); got != want || q != queued {
+				t.Fatalf("%d writes in flight, %d requests queued; want %d and %d", got, q, want, queued)
+			}
+			releaseAll()
+			wg.Wait()
+			for i, o := range out {
+				if o.err != nil || o.res.Accepted != 3 {
+					t.Errorf("request %d: %+v, %v; want 3 accepted", i, o.res, o.err)
+				}
+			}
+			if got := ingesttest.CountReadings(t, s); got != 3*total {
+				t.Errorf("stored %d readings, want %d", got, 3*total)
+			}
+		})
+	}
+}

@@ -33,18 +33,27 @@ type DeliveryWrite struct {
 const Replayed = -1
 
 // GroupCommitWriters is how many group commits (WriteDeliveries) ingest may have in
-// flight at once. PostgreSQL: two, so one batch is built and sent while the other's
-// COMMIT waits for its WAL flush — with one, the server sat idle through both (issue
-// 23) — unless the pool is too small to spare two connections for it. SQLite: one;
-// it has one writer and the Store one connection.
+// flight at once. PostgreSQL: a quarter of the connection pool (5 at the default 20),
+// at least 2 (1 in a pool under 4 connections), the rest left to lookups, single
+// deliveries, polls and the API. A write is one statement on one backend, so it keeps at
+// most one of the server's cores busy and waits out its own COMMIT's WAL flush; with two
+// in flight at 64 senders both were always busy and a delivery queued about a third of
+// its time for a turn while the box had idle CPU (issue 23, host/bench's queue-ms and
+// writes-in-flight). Ingest starts another write only for a batch of 16 waiting
+// deliveries (ingest's minShared), so more writers mean more overlap, not smaller
+// batches. SQLite: one; it has one writer and the Store one connection.
 func (s *Store) GroupCommitWriters() int {
 	if s.d != dialectPostgres {
 		return 1
 	}
-	if n := s.db.Stats().MaxOpenConnections; n > 0 && n < 4 {
+	n := s.db.Stats().MaxOpenConnections
+	if n <= 0 {
+		n = 20 // unlimited: as many as the default pool (WithMaxOpenConns) would give
+	}
+	if n < 4 {
 		return 1
 	}
-	return 2
+	return max(2, n/4)
 }
 
 // WriteDeliveries stores several deliveries atomically — every reading (skipping keys
