@@ -275,8 +275,8 @@ func TestDrillReplicas(t *testing.T) {
 	t.Logf("deliveries acknowledged/sent: a %d/%d (SIGKILLed), b %d/%d (SIGTERM), c %d/%d; readings stored %d",
 		byHost["a"][0], byHost["a"][1], byHost["b"][0], byHost["b"][1], byHost["c"][0], byHost["c"][1], stored)
 	t.Logf("reads on c: %d of %d answered 200; read fallbacks to the primary: %v", readsOK.Load(), reads.Load(), fallbacks)
-	t.Logf("polls: %d iopool accounts, %d polls logged by the upstream, %d of them an account a held at its kill, polled again after its lease; made by a %v (before its kill), b %v, c %v",
-		wc.accounts, wc.polls, wc.repolled, workBy["a"]["polls"], workBy["b"]["polls"], workBy["c"]["polls"])
+	t.Logf("polls: %d iopool accounts, %d polls logged by the upstream, %d of them an account due again after its interval, %d an account a held at its kill, polled again after its lease; made by a %v (before its kill), b %v, c %v",
+		wc.accounts, wc.polls, wc.again, wc.repolled, workBy["a"]["polls"], workBy["b"]["polls"], workBy["c"]["polls"])
 	t.Logf("commands: %d queued, %d pushes logged by the stack; ended %v; %d in flight on a at its kill; sent by a %v (before its kill), b %v, c %v",
 		wc.commands, wc.pushes, wc.byStatus, len(held.commands), workBy["a"]["sends"], workBy["b"]["sends"], workBy["c"]["sends"])
 	t.Logf("dead letters after phase 1: %d, %d of them held by a at its kill; claimed with phase 1's by a %v (before its kill), b %v, c %v",

@@ -163,6 +163,7 @@ type drillWork struct {
 	commands    []string         // public ids, in queue order
 	deadLetters []int64          // seqs queued after phase 1
 	batch       int              // batches added so far
+	settledAt   time.Time        // when settled last found nothing left to do
 }
 
 func newDrillWork(t *testing.T, r *replicaSetup) *drillWork {
@@ -462,32 +463,91 @@ func (w *drillWork) pushes() map[string]int {
 }
 
 // settled reports whether every command, poll and dead letter has come to rest: no
-// command queued or sending, every account polled with no lease held, nothing pending.
+// command queued or sending, every account polled with no lease held and none due again
+// (a run longer than the poll interval has accounts due a second time), nothing pending.
 func (w *drillWork) settled(t *testing.T) bool {
 	t.Helper()
 	db := w.r.store.DB()
+	now := time.Now()
 	var busy int
 	if err := db.Get(&busy, `SELECT
 		(SELECT COUNT(*) FROM commands WHERE status IN ('queued', 'sending')) +
 		(SELECT COUNT(*) FROM poll_state WHERE provider = 'iopool' AND (last_polled_at IS NULL OR lease_owner IS NOT NULL)) +
-		(SELECT COUNT(*) FROM integration_ingestion_failures WHERE status IN ('pending', 'processing'))`); err != nil {
+		(SELECT COUNT(*) FROM poll_state p JOIN integration_accounts a ON a.id = p.account_id AND a.status = 'active'
+			WHERE p.provider = 'iopool' AND p.next_poll_at <= $1) +
+		(SELECT COUNT(*) FROM integration_ingestion_failures WHERE status IN ('pending', 'processing'))`, now); err != nil {
 		t.Fatal(err)
 	}
+	if busy == 0 {
+		w.settledAt = now
+	}
 	return busy == 0
+}
+
+// pollCheck is what checkPolls found.
+type pollCheck struct {
+	polls, repolled, again int
+	errs                   []string
+}
+
+// checkPolls holds the polls the upstream logged (by API key, in order) against the
+// accounts (API key → id), the poll leases the killed replica held (id → lease expiry),
+// and each account's next poll as the database has it once the work settled at
+// settledAt:
+//   - each account polled at least once;
+//   - never twice within its interval (no two replicas took one poll slot), except an
+//     account killed's lease held at its kill, polled again once, only after that lease
+//     expired (repolled);
+//   - a poll at least the interval after the one before is the account due again
+//     (again): a run longer than the interval must have them, for each account whose
+//     next poll came before the work settled — settled waits for those, so one found
+//     here was never polled again.
+func checkPolls(calls map[string][]time.Time, accounts map[string]int64, held, next map[int64]time.Time, settledAt time.Time) pollCheck {
+	var pc pollCheck
+	// The earliest a poll may come again: the interval after a success, its jittered
+	// backoff after a failure (the held polls of the survivors may time out).
+	minGap := time.Duration(float64(pollInterval) * (1 - worker.Jitter))
+	for key, id := range accounts {
+		at := calls[key]
+		pc.polls += len(at)
+		if len(at) == 0 {
+			pc.errs = append(pc.errs, fmt.Sprintf("account %d (%s) never polled", id, key))
+			continue
+		}
+		expiry, wasHeld := held[id]
+		for i := 1; i < len(at); i++ {
+			gap := at[i].Sub(at[i-1])
+			switch {
+			case gap >= minGap:
+				pc.again++
+			case wasHeld && i == 1 && !at[1].Before(expiry):
+				pc.repolled++ // the killed replica's slot, taken over after its lease
+			default:
+				pc.errs = append(pc.errs, fmt.Sprintf("account %d polled twice %s apart (poll %d of %d), under its interval %s: two replicas took one slot",
+					id, gap.Round(time.Millisecond), i+1, len(at), pollInterval))
+			}
+		}
+		if due, ok := next[id]; !ok {
+			pc.errs = append(pc.errs, fmt.Sprintf("account %d (%s) has no poll state", id, key))
+		} else if !due.After(settledAt) {
+			pc.errs = append(pc.errs, fmt.Sprintf("account %d was due again at %s, before the work settled at %s, and not polled again (last poll %s)",
+				id, due.Format(time.RFC3339Nano), settledAt.Format(time.RFC3339Nano), at[len(at)-1].Format(time.RFC3339Nano)))
+		}
+	}
+	return pc
 }
 
 // workCounts is what the checks found, for the drill's printout.
 type workCounts struct {
 	accounts, polls, repolled int
+	again                     int // polls of an account due again after its interval
 	commands, pushes          int
 	byStatus                  map[string]int
 	deadLetters, secondTries  int
 }
 
 // check holds the work against the upstreams' own logs and the database:
-//   - polls: each account polled at least once, never twice within its interval (no two
-//     replicas took one poll slot), except an account killed's poll lease held at its
-//     kill, polled again once, only after that lease expired;
+//   - polls: checkPolls;
 //   - commands: each pushed to the stack at most once, and a sent one exactly once;
 //     killed's send in flight at its kill is unknown (its push reached the stack, its
 //     answer never came back: whether it was sent cannot be known), never resent;
@@ -498,28 +558,21 @@ func (w *drillWork) check(t *testing.T, killed heldLeases) workCounts {
 	db := w.r.store.DB()
 	n := workCounts{accounts: len(w.accounts), commands: len(w.commands), deadLetters: len(w.deadLetters), byStatus: map[string]int{}}
 
-	// The earliest a poll may come again: the interval after a success, its jittered
-	// backoff after a failure (the held polls of the survivors may time out).
-	minGap := time.Duration(float64(pollInterval) * (1 - worker.Jitter))
-	calls := w.upstream.byKey()
-	for key, id := range w.accounts {
-		at := calls[key]
-		n.polls += len(at)
-		if len(at) == 0 {
-			t.Errorf("account %d (%s) never polled", id, key)
-			continue
-		}
-		expiry, held := killed.polls[id]
-		for i := 1; i < len(at); i++ {
-			if gap := at[i].Sub(at[i-1]); gap < minGap {
-				if held && i == 1 && !at[1].Before(expiry) {
-					n.repolled++ // the killed replica's slot, taken over after its lease
-					continue
-				}
-				t.Errorf("account %d polled twice %s apart (poll %d of %d), under its interval %s: two replicas took one slot",
-					id, gap.Round(time.Millisecond), i+1, len(at), pollInterval)
-			}
-		}
+	var states []struct {
+		AccountID int64     `db:"account_id"`
+		NextPoll  time.Time `db:"next_poll_at"`
+	}
+	if err := db.Select(&states, `SELECT account_id, next_poll_at FROM poll_state WHERE provider = 'iopool'`); err != nil {
+		t.Fatal(err)
+	}
+	next := map[int64]time.Time{}
+	for _, ps := range states {
+		next[ps.AccountID] = ps.NextPoll
+	}
+	pc := checkPolls(w.upstream.byKey(), w.accounts, killed.polls, next, w.settledAt)
+	n.polls, n.repolled, n.again = pc.polls, pc.repolled, pc.again
+	for _, e := range pc.errs {
+		t.Error(e)
 	}
 
 	pushes := w.pushes()
