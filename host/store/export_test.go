@@ -68,21 +68,26 @@ func (s *Store) ListReadingsBeforeQualifier(ctx context.Context, poolID int64) (
 	return rs, err
 }
 
-// ExplainLatest returns PostgreSQL's plan of LatestMeasurements' query, one line a row;
-// with analyze, as it ran (EXPLAIN ANALYZE: "never executed" marks a node not run).
-func (s *Store) ExplainLatest(ctx context.Context, poolID int64, metrics []string, analyze bool) ([]string, error) {
-	spans, err := s.spans.get(ctx, s.queries)
-	if err != nil {
-		return nil, err
-	}
-	query, args := s.latestSQL(poolID, metrics, spans)
+// ExplainLatest runs LatestMeasurements and returns PostgreSQL's plan of each statement
+// it ran, in order, one line a row; with analyze, as run (EXPLAIN ANALYZE runs it).
+func (s *Store) ExplainLatest(ctx context.Context, poolID int64, metrics []string, analyze bool) ([][]string, error) {
 	explain := `EXPLAIN `
 	if analyze {
 		explain = `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) `
 	}
-	var plan []string
-	err = s.sel(ctx, &plan, explain+query, args...)
-	return plan, err
+	var plans [][]string
+	var failed error
+	ctx = context.WithValue(ctx, latestTraceKey{}, func(query string, args []any) {
+		var plan []string
+		if err := s.sel(ctx, &plan, explain+query, args...); err != nil && failed == nil {
+			failed = err
+		}
+		plans = append(plans, plan)
+	})
+	if _, err := s.queries.LatestMeasurements(ctx, poolID, metrics); err != nil {
+		return nil, err
+	}
+	return plans, failed
 }
 
 // SetRollupSettleWait sets how long a rollup run waits for inserts in flight.

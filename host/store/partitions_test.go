@@ -10,6 +10,16 @@ import (
 	"github.com/poolhost/poolhost/host/store"
 )
 
+// scannedMonth is the month (YYYYMM) of table's partition a plan line scans, if it
+// scans one.
+func scannedMonth(line, table string) (string, bool) {
+	_, rest, ok := strings.Cut(line, " on "+table+"_p")
+	if !ok || !strings.Contains(line, "Scan") || len(rest) < 6 {
+		return "", false
+	}
+	return rest[:6], true
+}
+
 // partitionOf names the partition holding the reading of metric at at.
 func partitionOf(t *testing.T, e *env, table, where string, args ...any) string {
 	t.Helper()
@@ -161,10 +171,11 @@ func TestStatusProbesPartitions(t *testing.T) {
 	if err := e.s.DB().Get(&parts, `SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'sensor_readings'::regclass`); err != nil || parts < 13 {
 		t.Fatalf("%d partitions (%v), want a year's and the default", parts, err)
 	}
-	plan, err := e.s.ExplainLatest(ctx, f.pool.ID, []string{"ph", "orp"}, false)
+	plans, err := e.s.ExplainLatest(ctx, f.pool.ID, []string{"ph", "orp"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	plan := slices.Concat(plans...)
 	text := strings.Join(plan, "\n")
 	for _, line := range plan {
 		// The months of the real clock, ahead of the test clock's, are empty: scanning
@@ -265,35 +276,175 @@ func TestStatusWalksNewestMonthFirst(t *testing.T) {
 		t.Errorf("ph's test result names session %d, want %d", l.RefID, session.ID)
 	}
 
-	plan, err := e.s.ExplainLatest(ctx, f.pool.ID, asked, true)
+	plans, err := e.s.ExplainLatest(ctx, f.pool.ID, asked, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.Join(plan, "\n")
-	current := "sensor_readings_p" + now.Format("200601") + " "
+	// The months kept run from eight months back: the first statement asks from the
+	// start of the previous month, the second (a year back, before the first month
+	// kept) would bring in the default partition, so it is the whole walk, for
+	// free_chlorine alone.
+	if len(plans) != 2 {
+		t.Fatalf("%d statements, want 2 (the recent months, then every month for free_chlorine)", len(plans))
+	}
+	thisMonth, lastMonth := now.Format("200601"), now.AddDate(0, 0, -now.Day()).Format("200601")
 	probed := false
-	for _, line := range plan {
-		name, ok := strings.CutPrefix(line[strings.Index(line, "on ")+3:], "sensor_readings_p")
-		if !strings.Contains(line, "Scan") || !strings.Contains(line, " on sensor_readings_p") || !ok || len(name) < 6 {
-			continue
-		}
-		month := name[:6]
-		switch {
-		case month == now.Format("200601"):
-			// Once per metric the sensor measured (not for salt or cyanuric_acid).
-			if !strings.Contains(line, "loops=4)") {
-				t.Errorf("the current month is not probed once per measured metric:\n%s\n\n%s", line, text)
+	for i, plan := range plans {
+		text := strings.Join(plan, "\n")
+		for _, line := range plan {
+			month, ok := scannedMonth(line, "sensor_readings")
+			if !ok {
+				continue
 			}
-			probed = true
-		case month < now.Format("200601") && !strings.Contains(line, "loops=1)"):
-			// Only free_chlorine, whose one reading is two years old, walks on.
-			t.Errorf("an older month is probed for metrics the current one answered:\n%s\n\n%s", line, text)
+			switch {
+			case i == 0 && month < lastMonth:
+				t.Errorf("the first statement's plan holds %s, before the previous month:\n%s", month, text)
+			case i == 0 && month == thisMonth:
+				// Once per metric the sensor measured (not for salt or cyanuric_acid).
+				if !strings.Contains(line, "loops=4)") {
+					t.Errorf("the current month is not probed once per measured metric:\n%s\n\n%s", line, text)
+				}
+				probed = true
+			case i == 1 && !strings.Contains(line, "loops=1)") && !strings.Contains(line, "never executed"):
+				// Only free_chlorine, whose one reading is two years old, walks on.
+				t.Errorf("a month is probed again for metrics the first statement answered:\n%s\n\n%s", line, text)
+			}
+		}
+		if strings.Contains(text, "Seq Scan on sensor_readings_p") {
+			t.Errorf("the status scans a month:\n%s", text)
 		}
 	}
 	if !probed {
-		t.Errorf("no probe of %s:\n%s", current, text)
+		t.Errorf("no probe of sensor_readings_p%s:\n%s", thisMonth, strings.Join(plans[0], "\n"))
 	}
-	if strings.Contains(text, "Seq Scan on sensor_readings_p") {
-		t.Errorf("the status scans a month:\n%s", text)
+}
+
+// However many months are kept (four years here), a status plans only the recent ones
+// for the metrics measured lately: PostgreSQL opens every partition in a plan when
+// the statement starts, so a plan of every month costs with each month kept. The
+// metrics not measured lately are asked again, from a year back and then over every
+// month, and the answers stay exact: a metric last measured twenty months ago, one
+// three years ago, one five years ago (in the default partition: no month is kept
+// that far back), a test result of ten months ago, and a reading dated next year.
+func TestStatusPlansRecentMonthsFirst(t *testing.T) {
+	e := newEnv(t, engines[1], true)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Hour)
+	e.clock.Advance(now.Sub(e.clock.Now()))
+	f := newFixture(t, e, "recent@x.io")
+	other := newFixture(t, e, "history@x.io")
+	// Another pool's reading and test in each of the last 48 months: the months kept.
+	var history []store.Reading
+	for m := range 48 {
+		history = append(history, store.Reading{DeviceID: other.device.ID, PoolID: other.pool.ID, Metric: "ph", Value: 7, RecordedAt: now.AddDate(0, -m, 0)})
+	}
+	if _, err := e.s.InsertReadings(ctx, history); err != nil {
+		t.Fatal(err)
+	}
+	for m := range 48 {
+		if _, _, err := e.s.InsertTestSession(ctx, store.TestSession{PoolID: other.pool.ID, TakenAt: now.AddDate(0, -m, 0),
+			Method: "strips", Results: []store.TestResult{{Metric: "ph", Value: 7}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.s.EnsurePartitions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]time.Time{
+		"ph": now, "orp": now.Add(-time.Hour), "temperature": now.AddDate(1, 0, 0),
+		"salt": now.AddDate(0, -20, 0), "cyanuric_acid": now.AddDate(-3, 0, 0), "free_chlorine": now.AddDate(-5, 0, 0),
+	}
+	var rs []store.Reading
+	for m, t := range at {
+		rs = append(rs, store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: m, Value: float64(t.Year()), RecordedAt: t},
+			store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: m, Value: -1, RecordedAt: t.Add(-time.Minute)})
+	}
+	if _, err := e.s.InsertReadings(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	for _, taken := range []time.Time{now.AddDate(0, -10, 0), now.AddDate(-2, 0, 0)} {
+		if _, _, err := e.s.InsertTestSession(ctx, store.TestSession{PoolID: f.pool.ID, TakenAt: taken,
+			Method: "strips", Results: []store.TestResult{{Metric: "ph", Value: float64(taken.Year())}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var parts int
+	if err := e.s.DB().Get(&parts, `SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'sensor_readings'::regclass`); err != nil || parts < 50 {
+		t.Fatalf("%d partitions of sensor_readings (%v), want four years' and more", parts, err)
+	}
+	if got := partitionOf(t, e, "sensor_readings", "recorded_at = ?", at["free_chlorine"]); got != "sensor_readings_default" {
+		t.Fatalf("the reading five years back is in %s, want the default partition", got)
+	}
+
+	asked := []string{"ph", "orp", "temperature", "salt", "cyanuric_acid", "free_chlorine", "alkalinity"}
+	latest, err := e.s.LatestMeasurements(ctx, f.pool.ID, asked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Time{"ph/test_session": now.AddDate(0, -10, 0)}
+	for m, t := range at {
+		want[m+"/sensor"] = t
+	}
+	if len(latest) != len(want) {
+		t.Errorf("%d latest values, want %d: %+v", len(latest), len(want), latest)
+	}
+	for _, l := range latest {
+		if w, ok := want[l.Metric+"/"+l.Source]; !ok || !l.At.Equal(w) || l.Value != float64(w.Year()) {
+			t.Errorf("%s/%s = %v at %v, want %v at %v", l.Metric, l.Source, l.Value, l.At, w.Year(), w)
+		}
+	}
+
+	// A pool measuring its metrics lately (the other: a reading and a test result this
+	// month): one statement, whose plan holds the months
+	// from the previous one on (and those kept ahead), of each table.
+	lastMonth := now.AddDate(0, 0, -now.Day()).Format("200601")
+	checkFrom := func(plan []string, from string) {
+		t.Helper()
+		n := map[string]int{}
+		for _, table := range []string{"sensor_readings", "test_results"} {
+			for _, line := range plan {
+				if month, ok := scannedMonth(line, table); ok {
+					n[table]++
+					if month < from {
+						t.Errorf("the plan holds %s_p%s, before %s:\n%s", table, month, from, strings.Join(plan, "\n"))
+					}
+				}
+			}
+			if n[table] == 0 || n[table] > store.PartitionsAhead+2 {
+				t.Errorf("the plan holds %d months of %s, want 1 to %d:\n%s", n[table], table, store.PartitionsAhead+2, strings.Join(plan, "\n"))
+			}
+		}
+	}
+	plans, err := e.s.ExplainLatest(ctx, other.pool.ID, []string{"ph", "orp"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 1 {
+		t.Fatalf("%d statements for metrics measured this month, want 1", len(plans))
+	}
+	checkFrom(plans[0], lastMonth)
+
+	// The metrics not measured lately: asked again from a year back, then over every
+	// month, only those found nothing of in the previous window.
+	plans, err = e.s.ExplainLatest(ctx, f.pool.ID, asked, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) != 3 {
+		t.Fatalf("%d statements, want 3 (from last month, from a year back, every month)", len(plans))
+	}
+	checkFrom(plans[0], lastMonth)
+	if text := strings.Join(plans[1], "\n"); !strings.Contains(text, "sensor_readings_p"+now.AddDate(-1, 0, 0).Format("200601")) {
+		t.Errorf("the second statement does not reach a year back:\n%s", text)
+	}
+	for _, line := range plans[1] {
+		if month, ok := scannedMonth(line, "sensor_readings"); ok && month < now.AddDate(-1, 0, 0).Format("200601") {
+			t.Errorf("the second statement's plan holds %s, more than a year back:\n%s", month, strings.Join(plans[1], "\n"))
+		}
+	}
+	// The last: cyanuric_acid and free_chlorine (ph's test result was ten months ago:
+	// the year's window found it).
+	if text := strings.Join(plans[2], "\n"); !strings.Contains(text, "sensor_readings_p"+at["cyanuric_acid"].Format("200601")) {
+		t.Errorf("the last statement does not walk every month:\n%s", text)
 	}
 }

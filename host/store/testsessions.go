@@ -187,26 +187,63 @@ type Latest struct {
 // newest test result of the pool (either may be missing). Each is an ORDER BY … DESC
 // LIMIT 1 on the (pool_id, metric, time) index of its table: a backward index probe,
 // however many readings the pool has. On PostgreSQL only the metrics the pool has
-// measured are probed, newest month first (latestSQL).
+// measured are probed, newest month first, recent months first (latestWindows).
 func (q queries) LatestMeasurements(ctx context.Context, poolID int64, metrics []string) ([]Latest, error) {
 	if len(metrics) == 0 {
 		return nil, nil
 	}
-	var spans map[string]monthSpan
-	if q.d == dialectPostgres {
-		var err error
-		if spans, err = q.spans.get(ctx, q); err != nil {
+	if q.d != dialectPostgres {
+		query, args := latestSQLite(poolID, metrics)
+		var rows []Latest
+		if err := q.selPrepared(ctx, &rows, query, args...); err != nil {
 			return nil, fmt.Errorf("latest measurements: %w", err)
 		}
+		return newestOf(rows), nil
 	}
-	query, args := q.latestSQL(poolID, metrics, spans)
-	var rows []Latest
-	if err := q.selPrepared(ctx, &rows, query, args...); err != nil {
+	spans, err := q.spans.get(ctx, q)
+	if err != nil {
 		return nil, fmt.Errorf("latest measurements: %w", err)
 	}
-	// PostgreSQL's answer may hold two rows of a metric and source, one per branch of
-	// its table (latestSQL): the newer wins.
-	out := rows[:0]
+	trace, _ := ctx.Value(latestTraceKey{}).(func(query string, args []any))
+	// The pairs still to find: every metric asked, of either source, at first.
+	pending := map[string][]string{SourceSensor: metrics, SourceTestSession: metrics}
+	var found []Latest
+	for _, from := range latestWindows(q.now(), spans) {
+		query, args := latestSQL(poolID, pending, spans, from)
+		if trace != nil {
+			trace(query, args)
+		}
+		var rows []latestRow
+		if err := q.selPrepared(ctx, &rows, query, args...); err != nil {
+			return nil, fmt.Errorf("latest measurements: %w", err)
+		}
+		// A measured pair the window found nothing of has its newest rows before the
+		// window (or none left): the next, wider window looks again.
+		pending = map[string][]string{}
+		for _, r := range rows {
+			if r.Found {
+				found = append(found, r.Latest)
+			}
+		}
+		done := newestOf(found)
+		for _, r := range rows {
+			if !r.Found && boundedAt(spans[sourceTables[r.Source]], from) &&
+				!slices.ContainsFunc(done, func(l Latest) bool { return l.Metric == r.Metric && l.Source == r.Source }) &&
+				!slices.Contains(pending[r.Source], r.Metric) {
+				pending[r.Source] = append(pending[r.Source], r.Metric)
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+	}
+	return newestOf(found), nil
+}
+
+// newestOf keeps the newest row of each metric and source: PostgreSQL's answer may
+// hold two of them, one per branch of its table (latestSQL).
+func newestOf(rows []Latest) []Latest {
+	out := make([]Latest, 0, len(rows))
 	for _, r := range rows {
 		i := slices.IndexFunc(out, func(o Latest) bool { return o.Metric == r.Metric && o.Source == r.Source })
 		switch {
@@ -219,67 +256,142 @@ func (q queries) LatestMeasurements(ctx context.Context, poolID int64, metrics [
 	for i := range out {
 		out[i].At = time.UnixMicro(out[i].AtMicro).UTC()
 	}
-	return out, nil
+	return out
 }
 
-// latestSQL is LatestMeasurements' query.
+// latestRow is a measured pair and what a window found of it (Found false: nothing).
+type latestRow struct {
+	Latest
+	Found bool `db:"found"`
+}
+
+// latestTraceKey carries, in a test's context, a function given each statement
+// LatestMeasurements runs (the tests EXPLAIN them).
+type latestTraceKey struct{}
+
+// latestWindows are the lower time bounds of the statements a status runs on
+// PostgreSQL, newest first; the zero time, always last, is no bound.
 //
-// On PostgreSQL the month partitions make a probe per metric a probe per metric and
-// month, and what a status paid for was mostly the metrics a pool never measured: their
-// probes find nothing in any month, so they visit every one (16 metrics over 19 months
-// and the default partition, 4 ms at 10 million readings). So the statement starts
-// from measured_metrics (migration 00027: the metrics the pool has rows of, kept by
+// Every month partition a statement may read is in its plan, and PostgreSQL opens each
+// one's index when the statement starts, even when the walk stops in the first: at 130
+// months of sensor_readings and test_results that start was most of a status (2.6 ms at
+// 100 million readings). So a status first asks only from the start of the previous
+// month (a plan of about six months, however many are kept); the pairs it found
+// nothing of, metrics not measured lately, are asked again from a year back, then
+// over every month. A window finds every row at or after its bound, so the newest row
+// of a pair it finds anything of is the newest there is: the answers stay exact, and
+// only a pool with metrics it stopped measuring pays for the wider plans.
+//
+// A bound that falls before a table's span (its months are not kept that far back)
+// would bring in the default partition, which breaks the newest-first walk: that
+// table is then walked whole in that window (its span is short), and its pairs are
+// done.
+func latestWindows(now time.Time, spans map[string]monthSpan) []time.Time {
+	current := monthStart(now)
+	var out []time.Time
+	for _, from := range []time.Time{current.AddDate(0, -1, 0), current.AddDate(-1, 0, 0)} {
+		for _, sp := range spans {
+			if boundedAt(sp, from) {
+				out = append(out, from)
+				break
+			}
+		}
+	}
+	return append(out, time.Time{})
+}
+
+// boundedAt reports whether a window from from walks only the months of sp from it.
+func boundedAt(sp monthSpan, from time.Time) bool {
+	return !from.IsZero() && !from.Before(sp.From) && from.Before(sp.To)
+}
+
+// sourceTables are the tables of the sources.
+var sourceTables = map[string]string{SourceSensor: TableReadings, SourceTestSession: TableTestResults}
+
+// latestSQL is the statement of one window of LatestMeasurements on PostgreSQL: the
+// newest row at or after from (zero: any time) of each pair of pending (metrics by
+// source) the pool has measured, and a row with found false for a measured pair it has
+// none of there.
+//
+// The month partitions make a probe per metric a probe per metric and month, and what a
+// status paid for was mostly the metrics a pool never measured: their probes find
+// nothing in any month, so they visit every one. So the statement starts from
+// measured_metrics (migration 00027: the metrics the pool has rows of, kept by
 // triggers; a pair may be there twice) and probes only those, each as a LATERAL join:
-// one statement whatever the metrics, prepared once per connection (planning a branch
-// per metric over every partition cost more than running it).
+// one statement whatever the metrics, prepared once per connection and window (its
+// text changes only with the spans and the month).
 //
 // A metric's probe then walks the months newest first and stops at the first row,
 // usually in the current month. PostgreSQL does that (an ordered Append under the
 // LIMIT) only when the default partition is pruned at plan time, since a default
 // partition's rows may be of any time: so each table's probe is two branches, the
-// span its contiguous month partitions cover (spans, as literals the planner prunes
-// with: the default partition is out) and the times outside it (the default
-// partition, and any older month cut off from the span by a missing one). Together
-// they cover every time whatever spans says: a stale span (a month dropped or created
-// since it was read) costs speed, never a row. LatestMeasurements keeps the newer of the
-// two. TestStatusWalksNewestMonthFirst shows the plan.
-//
-// SQLite, without partitions or arrays, gets a UNION ALL of the probes.
-func (q queries) latestSQL(poolID int64, metrics []string, spans map[string]monthSpan) (string, []any) {
-	sensor := `SELECT metric, '` + SourceSensor + `' AS source, value, unit, quality, COALESCE(qualifier, '') AS qualifier, ` + q.d.epochMicroSQL("recorded_at") + ` AS at_us, id AS ref_id
-		FROM sensor_readings WHERE pool_id = {pool} AND metric = {metric}{time} ORDER BY recorded_at DESC, id DESC LIMIT 1`
-	test := `SELECT metric, '` + SourceTestSession + `' AS source, value, unit, quality, COALESCE(qualifier, '') AS qualifier, ` + q.d.epochMicroSQL("taken_at") + ` AS at_us, session_id AS ref_id
-		FROM test_results WHERE pool_id = {pool} AND metric = {metric}{time} ORDER BY taken_at DESC, session_id DESC LIMIT 1`
-	if q.d == dialectPostgres {
-		var branches []string
-		for _, b := range []struct{ table, key, source, probe string }{
-			{TableReadings, "recorded_at", SourceSensor, sensor},
-			{TableTestResults, "taken_at", SourceTestSession, test},
-		} {
-			probe := strings.NewReplacer("{pool}", "mm.pool_id", "{metric}", "mm.metric").Replace(b.probe)
-			// The source's condition only on the outer row: a one-time filter, so the
-			// other table's branches are never run for this row.
-			probe = strings.Replace(probe, " WHERE ", " WHERE mm.source = '"+b.source+"' AND ", 1)
-			sp, ok := spans[b.table]
-			if !ok {
-				branches = append(branches, strings.Replace(probe, "{time}", "", 1))
-				continue
-			}
-			from, to := pgTimestamp(sp.From), pgTimestamp(sp.To)
-			branches = append(branches,
-				strings.Replace(probe, "{time}", " AND "+b.key+" >= "+from+" AND "+b.key+" < "+to, 1),
-				strings.Replace(probe, "{time}", " AND ("+b.key+" < "+from+" OR "+b.key+" >= "+to+")", 1))
+// months of its span from the window's bound (spans, as literals the planner prunes
+// with: the default partition is out) and the times outside it (the default partition
+// alone, after the span; without a bound also any older month cut off from the span by
+// a missing one). Together they cover every time from the bound whatever spans says: a
+// stale span (a month dropped or created since it was read) costs speed, never a row.
+// LatestMeasurements keeps the newer of the two. TestStatusWalksNewestMonthFirst shows
+// the plans.
+func latestSQL(poolID int64, pending map[string][]string, spans map[string]monthSpan, from time.Time) (string, []any) {
+	var branches []string
+	for _, b := range []struct{ table, key, source, probe string }{
+		{TableReadings, "recorded_at", SourceSensor, latestSensorSQL},
+		{TableTestResults, "taken_at", SourceTestSession, latestTestSQL},
+	} {
+		probe := strings.NewReplacer("{pool}", "mm.pool_id", "{metric}", "mm.metric").Replace(dialectPostgres.latestProbe(b.probe))
+		// The source's condition only on the outer row: a one-time filter, so the
+		// other table's branches are never run for this row.
+		probe = strings.Replace(probe, " WHERE ", " WHERE mm.source = '"+b.source+"' AND ", 1)
+		sp, ok := spans[b.table]
+		if !ok {
+			branches = append(branches, strings.Replace(probe, "{time}", "", 1))
+			continue
 		}
-		return `SELECT l.metric, l.source, l.value, l.unit, l.quality, l.qualifier, l.at_us, l.ref_id
-			FROM (SELECT DISTINCT pool_id, source, metric FROM measured_metrics
-				WHERE pool_id = ? AND metric = ANY(CAST(? AS TEXT[]))) AS mm
-			CROSS JOIN LATERAL ((` + strings.Join(branches, ") UNION ALL (") + `)) AS l`, []any{poolID, pq.StringArray(metrics)}
+		lo, to := pgTimestamp(sp.From), pgTimestamp(sp.To)
+		outside := " AND (" + b.key + " < " + lo + " OR " + b.key + " >= " + to + ")"
+		if boundedAt(sp, from) {
+			lo, outside = pgTimestamp(from), " AND "+b.key+" >= "+to
+		}
+		branches = append(branches,
+			strings.Replace(probe, "{time}", " AND "+b.key+" >= "+lo+" AND "+b.key+" < "+to, 1),
+			strings.Replace(probe, "{time}", outside, 1))
 	}
+	return `SELECT mm.metric, mm.source, COALESCE(l.value, 0) AS value, COALESCE(l.unit, '') AS unit,
+			COALESCE(l.quality, '') AS quality, COALESCE(l.qualifier, '') AS qualifier,
+			COALESCE(l.at_us, 0) AS at_us, COALESCE(l.ref_id, 0) AS ref_id, l.ref_id IS NOT NULL AS found
+		FROM (SELECT DISTINCT pool_id, source, metric FROM measured_metrics
+			WHERE pool_id = ? AND (source = '` + SourceSensor + `' AND metric = ANY(CAST(? AS TEXT[]))
+				OR source = '` + SourceTestSession + `' AND metric = ANY(CAST(? AS TEXT[])))) AS mm
+		LEFT JOIN LATERAL ((` + strings.Join(branches, ") UNION ALL (") + `)) AS l ON TRUE`,
+		[]any{poolID, pq.StringArray(pending[SourceSensor]), pq.StringArray(pending[SourceTestSession])}
+}
+
+// The probes of the newest row of a pool's metric, with {pool}, {metric} and {time}
+// (a condition on the table's time, or nothing) to fill in.
+const (
+	latestSensorSQL = `SELECT metric, '` + SourceSensor + `' AS source, value, unit, quality, COALESCE(qualifier, '') AS qualifier, {at_us} AS at_us, id AS ref_id
+		FROM sensor_readings WHERE pool_id = {pool} AND metric = {metric}{time} ORDER BY recorded_at DESC, id DESC LIMIT 1`
+	latestTestSQL = `SELECT metric, '` + SourceTestSession + `' AS source, value, unit, quality, COALESCE(qualifier, '') AS qualifier, {at_us} AS at_us, session_id AS ref_id
+		FROM test_results WHERE pool_id = {pool} AND metric = {metric}{time} ORDER BY taken_at DESC, session_id DESC LIMIT 1`
+)
+
+// latestProbe is one of the probes above in d's SQL.
+func (d dialect) latestProbe(probe string) string {
+	key := "recorded_at"
+	if strings.Contains(probe, "FROM test_results") {
+		key = "taken_at"
+	}
+	return strings.Replace(probe, "{at_us}", d.epochMicroSQL(key), 1)
+}
+
+// latestSQLite is LatestMeasurements' statement on SQLite, without partitions or
+// arrays: a UNION ALL of the probes.
+func latestSQLite(poolID int64, metrics []string) (string, []any) {
 	var parts []string
 	var args []any
 	for _, m := range metrics {
-		for _, probe := range []string{sensor, test} {
-			probe = strings.NewReplacer("{pool}", "?", "{metric}", "?", "{time}", "").Replace(probe)
+		for _, probe := range []string{latestSensorSQL, latestTestSQL} {
+			probe = strings.NewReplacer("{pool}", "?", "{metric}", "?", "{time}", "").Replace(dialectSQLite.latestProbe(probe))
 			parts = append(parts, `SELECT * FROM (`+probe+`) AS p`)
 			args = append(args, poolID, m)
 		}
