@@ -250,7 +250,7 @@ func (r *readSide) close() {
 func (s *Store) replicaRead(fn func(q queries) error) error {
 	r := s.read
 	if r == nil {
-		return fn(s.queries)
+		return fn(s.readQueries())
 	}
 	ok, reason := r.route()
 	if ok {

@@ -62,6 +62,8 @@ type Store struct {
 	logger hclog.Logger
 	claim  *claim    // Serving or Exclusive; nil otherwise
 	read   *readSide // WithReadReplica; nil otherwise
+	// readers: SQLite's read-only connections (sqlitereaders.go); nil otherwise.
+	readers *sqliteReaders
 }
 
 // Tx is a transaction from InTx. It has the same data methods as Store; methods that
@@ -114,7 +116,8 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	if d == dialectSQLite {
 		// One connection: SQLite has one writer at a time anyway, and funnelling every
 		// statement through one connection means goroutines queue in database/sql instead
-		// of meeting SQLITE_BUSY. busy_timeout still covers other processes (the CLI
+		// of meeting SQLITE_BUSY. Plain reads go to read-only connections beside it
+		// (sqlitereaders.go). busy_timeout still covers other processes (the CLI
 		// beside a running server). WAL lets those processes read while we write.
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
@@ -155,6 +158,12 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		},
 	}
 	s.prep = newPrepared(db, d == dialectSQLite)
+	if d == dialectSQLite {
+		if s.readers, err = openSQLiteReaders(dsn, s.queries); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	if o.readURL != "" {
 		if d != dialectPostgres {
 			s.Close()
@@ -260,6 +269,7 @@ func (s *Store) Close() error {
 	if s.prep != nil {
 		s.prep.close()
 	}
+	s.readers.close()
 	// The claim's PostgreSQL session goes before the pool closes (Close would wait for
 	// it); the SQLite lock only after the database is closed, so a restore never finds
 	// the claim free while this process still has the file open.
@@ -286,7 +296,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back otherwise
 // (and on panic). fn must not call out to plugins or the network: on SQLite it holds
-// the only connection.
+// the only connection that writes.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return s.queries.inTx(ctx, func(q queries) error { return fn(&Tx{queries: q}) })
 }
