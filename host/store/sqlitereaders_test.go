@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -47,4 +48,27 @@ func TestReadsAnswerDuringWriteTransaction(t *testing.T) {
 			t.Fatalf("readings after the commit: %d, %v", len(rs), err)
 		}
 	})
+}
+
+// A SQLite file takes two group commits at once: the second looks its devices up on the
+// readers and builds its rows while the first holds the writer. An in-memory database
+// has no readers, so a second batch would only wait for the one connection.
+func TestSQLiteGroupCommitWriters(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		url  string
+		want int
+	}{
+		{"sqlite:" + filepath.Join(t.TempDir(), "poolhost.db"), 2},
+		{"sqlite::memory:", 1},
+	} {
+		s, err := store.Open(ctx, c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.GroupCommitWriters(); got != c.want {
+			t.Errorf("%s: %d group commits at once, want %d", c.url, got, c.want)
+		}
+		s.Close()
+	}
 }
