@@ -20,9 +20,10 @@ import (
 // readings: what is left to measure is the wire.
 type staticAdapter struct {
 	sdk.UnsupportedAdapter
-	res   sdk.WebhookResult
-	block chan struct{} // when set, Webhook waits for it or for its context
-	ended chan error    // when set, receives the context error Webhook saw
+	res     sdk.WebhookResult
+	block   chan struct{} // when set, Webhook says so on started, then waits for it or for its context
+	started chan struct{}
+	ended   chan error // receives the context error a blocked Webhook saw
 }
 
 func newStaticAdapter() *staticAdapter {
@@ -46,6 +47,7 @@ func (a *staticAdapter) VerifyWebhook(context.Context, sdk.WebhookRequest) error
 
 func (a *staticAdapter) Webhook(ctx context.Context, _ sdk.WebhookRequest) (sdk.WebhookResult, error) {
 	if a.block != nil {
+		a.started <- struct{}{}
 		select {
 		case <-a.block:
 		case <-ctx.Done():
@@ -157,7 +159,7 @@ func TestIngestWebhookOlderPlugin(t *testing.T) {
 // stream, the call reads as the caller's, and the next delivery gets a fresh stream.
 func TestIngestWebhookStreamCancel(t *testing.T) {
 	a := newStaticAdapter()
-	a.block, a.ended = make(chan struct{}), make(chan error, 1)
+	a.block, a.started, a.ended = make(chan struct{}), make(chan struct{}, 1), make(chan error, 1)
 	c, cc := dial(t, a, false)
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
@@ -165,7 +167,7 @@ func TestIngestWebhookStreamCancel(t *testing.T) {
 		_, err := c.IngestWebhook(ctx, staticDelivery)
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let the request reach the adapter (not required)
+	<-a.started // the request reached the adapter
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) || !sdk.IsKind(err, sdk.KindTemporary) {
 		t.Fatalf("cancelled call: %v, want a temporary context.Canceled", err)
@@ -178,7 +180,7 @@ func TestIngestWebhookStreamCancel(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the adapter's context was never cancelled")
 	}
-	close(a.block)
+	close(a.block) // the next delivery is answered at once
 	ingest(t, c, a)
 	if s := cc.streams.Load(); s != 2 {
 		t.Fatalf("%d streams, want 2 (the cancelled one is not reused)", s)
