@@ -217,19 +217,15 @@ func (q queries) LatestMeasurements(ctx context.Context, poolID int64, metrics [
 		if err := q.selPrepared(ctx, &rows, query, args...); err != nil {
 			return nil, fmt.Errorf("latest measurements: %w", err)
 		}
-		// A measured pair the window found nothing of has its newest rows before the
-		// window (or none left): the next, wider window looks again.
+		// A measured pair the window found nothing of (its one row, found false) has its
+		// newest rows before the window, or none left: the next, wider window looks again,
+		// unless this one walked its table whole.
 		pending = map[string][]string{}
 		for _, r := range rows {
-			if r.Found {
+			switch {
+			case r.Found:
 				found = append(found, r.Latest)
-			}
-		}
-		done := newestOf(found)
-		for _, r := range rows {
-			if !r.Found && boundedAt(spans[sourceTables[r.Source]], from) &&
-				!slices.ContainsFunc(done, func(l Latest) bool { return l.Metric == r.Metric && l.Source == r.Source }) &&
-				!slices.Contains(pending[r.Source], r.Metric) {
+			case boundedAt(spans[sourceTables[r.Source]], from):
 				pending[r.Source] = append(pending[r.Source], r.Metric)
 			}
 		}
