@@ -83,6 +83,8 @@ type queries struct {
 	prep   *prepared       // shared by a Store and its Txs
 	decoy  *decoy          // shared by a Store and its Txs
 	spans  *partitionSpans // shared by a Store and its Txs
+	// measured: PostgreSQL only (nil on SQLite); shared by a Store and its Txs.
+	measured *measuredPairs
 	// standby: q is the read replica, which refuses writes (a read's side effects,
 	// such as a token's last-use time, are skipped there).
 	standby bool
@@ -156,6 +158,9 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 			decoy:  &decoy{},
 			spans:  &partitionSpans{},
 		},
+	}
+	if d == dialectPostgres {
+		s.measured = &measuredPairs{}
 	}
 	s.prep = newPrepared(db, d == dialectSQLite)
 	if d == dialectSQLite {
