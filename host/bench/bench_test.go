@@ -381,8 +381,9 @@ func groupCommits(reg *prometheus.Registry) groupCommitStats {
 }
 
 // reportPhases reports where a delivery's time went between two readings of the
-// group-commit histograms over elapsed: the mean queue wait, the mean write (statement,
-// COMMIT included), and how many writes were in flight on average — with the box's
+// group-commit histograms over elapsed: the mean queue wait, a shared write's mean device
+// lookup and write (statement, COMMIT included), and how many writes were in flight on
+// average — with the box's
 // busy cores (cpu per second), whether the path waited on the database or on the CPU.
 func reportPhases(b *testing.B, gc0, gc1 groupCommitStats, elapsed time.Duration) {
 	mean := func(phase string) float64 {
@@ -393,6 +394,7 @@ func reportPhases(b *testing.B, gc0, gc1 groupCommitStats, elapsed time.Duration
 		return (gc1.sum[phase] - gc0.sum[phase]) / n
 	}
 	b.ReportMetric(mean("queue")*1000, "queue-ms")
+	b.ReportMetric(mean("lookup")*1000, "lookup-ms")
 	b.ReportMetric(mean("write")*1000, "write-ms")
 	busy := gc1.sum["lookup"] - gc0.sum["lookup"] + gc1.sum["write"] - gc0.sum["write"]
 	b.ReportMetric(busy/elapsed.Seconds(), "writes-in-flight")

@@ -524,15 +524,15 @@ func TestGroupCommitSecondWriteInFlight(t *testing.T) {
 // The store says how many group commits it takes at once: on PostgreSQL, with its
 // default pool of 20 connections, five. At 64 senders that lets four full batches of 16
 // overlap, where with two writes at most a delivery queued for a turn while the box had
-// idle CPU (issue 23). Each batch still waits for 16 requests, and a store of one
-// writer (SQLite) never gets a second.
+// idle CPU (issue 23). Each batch still waits for 16 requests, and past the store's
+// number (SQLite's two, on a file) requests queue.
 func TestGroupCommitWritesFollowThePool(t *testing.T) {
 	for _, eng := range ingesttest.Engines {
 		t.Run(eng.Name, func(t *testing.T) {
 			s := eng.Open(t)
 			ingesttest.Seed(t, s, "generic", "owner@example.com", nil, []string{"a", "b"}, nil)
 			g := newGatedStore(s) // the store's own GroupCommitWriters
-			want := 2 // SQLite: a file, so with its readers (store.GroupCommitWriters)
+			want := 2             // SQLite: a file, so with its readers (store.GroupCommitWriters)
 			if eng.Name == "postgres" {
 				want = 5
 			}

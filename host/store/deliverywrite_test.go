@@ -428,3 +428,19 @@ func TestWriteDeliveriesRepeatedKeyInOneCall(t *testing.T) {
 		}
 	})
 }
+
+// How many group commits ingest may have in flight follows the PostgreSQL pool: a
+// quarter of it, at least two, one in a pool too small to spare two.
+func TestGroupCommitWritersFollowThePool(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		if e.s.Dialect() != "postgres" {
+			t.Skip("SQLite's writers do not follow a pool: it has one writing connection")
+		}
+		for _, tc := range []struct{ conns, want int }{{1, 1}, {3, 1}, {4, 2}, {8, 2}, {20, 5}, {40, 10}} {
+			s := e.open(t, store.WithMaxOpenConns(tc.conns))
+			if got := s.GroupCommitWriters(); got != tc.want {
+				t.Errorf("pool of %d: %d group commits at once, want %d", tc.conns, got, tc.want)
+			}
+		}
+	})
+}
