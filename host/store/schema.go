@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 	"strings"
-
-	"github.com/pressly/goose/v3"
 )
 
 // MaxSchemaAhead is how many migrations a database may be ahead of a binary that still
@@ -78,18 +78,22 @@ func (s *Store) SchemaState(ctx context.Context) (SchemaState, error) {
 			st.Expected = src.Version
 		}
 	}
-	statuses, err := p.Status(ctx)
-	if err != nil {
+	// Not p.Status: it takes the migrations' lock, which a migration holds while it
+	// runs, and readiness (VerifyReady) asks this on every probe. 00027 runs for minutes
+	// on a large database without blocking writes; every replica would stay unready
+	// that long waiting here. HasPending takes no lock (it creates goose's table if
+	// missing).
+	if _, err := p.HasPending(ctx); err != nil {
 		return SchemaState{}, fmt.Errorf("%w: read schema version: %w", ErrSchema, err)
-	}
-	for _, m := range statuses {
-		if m.State != goose.StateApplied {
-			st.Pending = append(st.Pending, m.Source.Version)
-		}
 	}
 	var applied []int64
 	if err := s.sel(ctx, &applied, `SELECT version_id FROM goose_db_version WHERE is_applied AND version_id > 0 ORDER BY version_id`); err != nil {
 		return SchemaState{}, fmt.Errorf("%w: read applied migrations: %w", ErrSchema, err)
+	}
+	for _, v := range slices.Sorted(maps.Keys(known)) {
+		if !slices.Contains(applied, v) {
+			st.Pending = append(st.Pending, v)
+		}
 	}
 	for _, v := range applied {
 		if v > st.Current {
