@@ -23,7 +23,6 @@ const (
 	ProviderReloaded        = "provider.reloaded"
 	PluginRestarted         = "plugin.restarted" // a running plugin went down (exited, unresponsive, unhealthy): restarted, or failed
 	MemberChanged           = "member.changed"
-	MemberInvited           = "member.invited"
 	PoolConfigured          = "pool.configured"
 	TestSessionDeleted      = "test_session.deleted"
 	EquipmentChanged        = "equipment.changed"

@@ -71,15 +71,6 @@ func (e *env) createPool(u user, name string) int64 {
 	return p.ID
 }
 
-// addMember makes u a member of the pool with role as people do it: the owner invites
-// (202), u accepts by setting themselves with that role (200).
-func (e *env) addMember(pool int64, owner, u user, role string) {
-	e.t.Helper()
-	path := fmt.Sprintf("/v1/pools/%d/members/%d", pool, u.ID)
-	e.must(202, req{method: "PUT", path: path, token: owner.Token, body: map[string]string{"role": role}})
-	e.must(200, req{method: "PUT", path: path, token: u.Token, body: map[string]string{"role": role}})
-}
-
 // TestConnectToReadingsFlow is the whole user journey over HTTP with the real template
 // plugin: connect → callback → discover → link → readings → disconnect.
 func TestConnectToReadingsFlow(t *testing.T) {

@@ -129,10 +129,6 @@ func (h *Handler) putMember(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if m.InvitedUntil != nil {
-		WriteJSON(w, http.StatusAccepted, m) // an invitation, the user no member yet
-		return nil
-	}
 	WriteJSON(w, http.StatusOK, m)
 	return nil
 }

@@ -35,8 +35,6 @@ type Store interface {
 	PoolRole(ctx context.Context, poolID, userID int64) (store.Role, error)
 	ListPoolMembers(ctx context.Context, poolID int64) ([]store.PoolMember, error)
 	SetPoolMember(ctx context.Context, poolID, userID int64, role store.Role) (store.Role, error)
-	InvitePoolMember(ctx context.Context, poolID, userID, invitedBy int64, role store.Role, expires time.Time) error
-	AcceptPoolInvitation(ctx context.Context, poolID, userID int64, role store.Role) (store.Role, error)
 	RemovePoolMember(ctx context.Context, poolID, userID int64) (store.Role, error)
 	GetUser(ctx context.Context, id int64) (store.User, error)
 	ListReadings(ctx context.Context, q store.ReadingQuery) ([]store.Reading, *store.ReadingCursor, error)
@@ -87,13 +85,7 @@ type Member struct {
 	// pool would tell anyone who guesses ids every user's email.
 	Email string `json:"email,omitempty"`
 	Role  Role   `json:"role"`
-	// InvitedUntil is set when SetMember invited the user rather than changed a member:
-	// they are no member until they accept, which they may until then.
-	InvitedUntil *time.Time `json:"invitedUntil,omitempty"`
 }
-
-// InvitationTTL is how long an invitation to a pool may be accepted.
-const InvitationTTL = 7 * 24 * time.Hour
 
 // MaxNameLength bounds pool names.
 const MaxNameLength = 200
@@ -187,25 +179,17 @@ func (s *Service) Get(ctx context.Context, a auth.Actor, poolID int64) (Pool, er
 	return out, nil
 }
 
-// SetMember changes a member's role, or invites a user who is not a member yet. Owners
-// only. An invitation is answered alike whether or not the id names an active user
-// (nothing is recorded when it does not), so that an owner — and anyone may own a
-// pool — cannot learn from it which user ids exist. A user takes an invitation by
-// setting themselves on the pool with the invited role (accept).
+// SetMember adds a user to the pool or changes their role. Owners only.
 func (s *Service) SetMember(ctx context.Context, a auth.Actor, poolID, userID int64, role Role) (Member, error) {
-	if a.IsUser() && a.UserID == userID {
-		if _, err := s.st.PoolRole(ctx, poolID, userID); errors.Is(err, store.ErrNotFound) {
-			return s.accept(ctx, a, poolID, role)
-		}
-	}
 	if _, err := s.Require(ctx, a, poolID, Owner); err != nil {
 		return Member{}, err
 	}
 	if !role.Valid() {
 		return Member{}, host.Errorf(host.EINVALID, "role must be owner, editor or viewer")
 	}
-	if _, err := s.st.PoolRole(ctx, poolID, userID); errors.Is(err, store.ErrNotFound) {
-		return s.invite(ctx, a, poolID, userID, role)
+	u, err := s.st.GetUser(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Member{}, host.Wrap(host.ENOTFOUND, err, "no such user")
 	} else if err != nil {
 		return Member{}, err
 	}
@@ -219,51 +203,7 @@ func (s *Service) SetMember(ctx context.Context, a auth.Actor, poolID, userID in
 			Details: map[string]any{"userId": userID, "from": string(prev), "to": string(role)},
 		})
 	}
-	u, err := s.st.GetUser(ctx, userID)
-	if err != nil {
-		return Member{}, err
-	}
 	return Member{PoolID: poolID, UserID: userID, Email: emailFor(a, userID, u.Email), Role: role}, nil
-}
-
-// invite records an invitation of userID when it names an active user. The answer does
-// not say which: the same Member, with the same InvitedUntil, either way.
-func (s *Service) invite(ctx context.Context, a auth.Actor, poolID, userID int64, role Role) (Member, error) {
-	until := s.now().Add(InvitationTTL).UTC().Truncate(time.Second)
-	u, err := s.st.GetUser(ctx, userID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return Member{}, err
-	case u.DisabledAt == nil:
-		if err := s.st.InvitePoolMember(ctx, poolID, userID, a.UserID, role, until); err != nil {
-			return Member{}, err
-		}
-		s.audit.Record(ctx, audit.Entry{
-			Action: audit.MemberInvited, Actor: a, TargetType: "pool", TargetID: strconv.FormatInt(poolID, 10),
-			Details: map[string]any{"userId": userID, "role": string(role), "until": until.Format(time.RFC3339)},
-		})
-	}
-	return Member{PoolID: poolID, UserID: userID, Role: role, InvitedUntil: &until}, nil
-}
-
-// accept makes a the pool's member with the role an owner invited them to. Without an
-// invitation that still holds the pool is as unknown to a as any other.
-func (s *Service) accept(ctx context.Context, a auth.Actor, poolID int64, role Role) (Member, error) {
-	invited, err := s.st.AcceptPoolInvitation(ctx, poolID, a.UserID, role)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return Member{}, host.Wrap(host.ENOTFOUND, err, "no such pool")
-	case errors.Is(err, store.ErrConflict):
-		return Member{}, host.Errorf(host.ECONFLICT, "you were invited to this pool as %s; accept with that role", invited)
-	case err != nil:
-		return Member{}, err
-	}
-	s.audit.Record(ctx, audit.Entry{
-		Action: audit.MemberChanged, Actor: a, TargetType: "pool", TargetID: strconv.FormatInt(poolID, 10),
-		Details: map[string]any{"userId": a.UserID, "from": "", "to": string(role), "invitation": "accepted"},
-	})
-	return Member{PoolID: poolID, UserID: a.UserID, Email: a.Email, Role: role}, nil
 }
 
 // emailFor is a member's email as a shows it: only a's own.

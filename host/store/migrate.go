@@ -19,7 +19,6 @@ var Tables = []string{
 	"device_pool_links", "sensor_readings", "integration_ingestion_failures",
 	"poll_state", "audit_events", "webhook_deliveries", "console_sessions", "schema_compat",
 	"test_sessions", "test_results", "audit_hourly", "audit_rollup", "maintenance_leaders", "replicas",
-	"pool_invitations",
 }
 
 // MigrationResult is one applied migration.
