@@ -1,6 +1,9 @@
 package store
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
 // measuredPairs remembers the (pool, metric) pairs this process has seen committed in
 // measured_metrics (PostgreSQL; migration 00027), so that a group commit whose
@@ -65,8 +68,13 @@ func (m *measuredPairs) add(rows []Reading, inserted func(i int) bool) {
 		if len(m.known) >= maxMeasuredPairs {
 			return
 		}
-		if inserted(i) {
-			m.known[measuredPair{r.PoolID, r.Metric}] = struct{}{}
+		if !inserted(i) {
+			continue
+		}
+		if _, ok := m.known[measuredPair{r.PoolID, r.Metric}]; !ok {
+			// A copy: the reading's string may share memory with a request's buffer,
+			// which this map would otherwise keep (or see reused).
+			m.known[measuredPair{r.PoolID, strings.Clone(r.Metric)}] = struct{}{}
 		}
 	}
 }
