@@ -81,14 +81,22 @@ func (s *Store) GroupCommitWriters() int {
 // each round trip costs a wakeup on both ends of the connection, and those wakeups, not
 // the server's work, were half of a group commit's time (host/bench). The audit rows'
 // counts are computed in the statement from what the INSERT returned. On SQLite, in
-// process, it is the same work in a transaction.
-func (q queries) WriteDeliveries(ctx context.Context, ds []DeliveryWrite) (_ []int, err error) {
+// process, it is the same work in a transaction, which calls made at once share
+// (deliverycombine_sqlite.go).
+func (q queries) WriteDeliveries(ctx context.Context, ds []DeliveryWrite) ([]int, error) {
+	if q.comb != nil && q.db != nil { // SQLite, outside a transaction
+		return q.comb.write(ctx, q, ds)
+	}
+	return q.writeDeliveries(ctx, ds)
+}
+
+func (q queries) writeDeliveries(ctx context.Context, ds []DeliveryWrite) (_ []int, err error) {
 	ctx, span := q.startSpan(ctx, "store.write_deliveries")
 	defer func() { tracing.Fail(span, err); span.End() }()
 	if firsts, of := firstCopies(ds); of != nil {
 		// A delivery given twice in one call is written once, here for both engines:
 		// PostgreSQL's statement would see both copies' key as new.
-		got, err := q.WriteDeliveries(ctx, firsts)
+		got, err := q.writeDeliveries(ctx, firsts)
 		if err != nil {
 			return nil, err
 		}

@@ -151,3 +151,17 @@ func (s *Store) explain(ctx context.Context, query string, args ...any) (string,
 	}
 	return strings.Join(plan, "\n"), rows.Err()
 }
+
+// CombinedWrites is how many transactions SQLite's WriteDeliveries began, and
+// CombineQueued how many calls wait for the writer (deliverycombine_sqlite.go).
+func (s *Store) CombinedWrites() int {
+	s.comb.mu.Lock()
+	defer s.comb.mu.Unlock()
+	return s.comb.writes
+}
+
+func (s *Store) CombineQueued() int {
+	s.comb.mu.Lock()
+	defer s.comb.mu.Unlock()
+	return len(s.comb.queue)
+}

@@ -85,6 +85,8 @@ type queries struct {
 	spans  *partitionSpans // shared by a Store and its Txs
 	// measured: PostgreSQL only (nil on SQLite); shared by a Store and its Txs.
 	measured *measuredPairs
+	// comb: SQLite only, WriteDeliveries' calls combined (deliverycombine_sqlite.go).
+	comb *sqliteCombiner
 	// standby: q is the read replica, which refuses writes (a read's side effects,
 	// such as a token's last-use time, are skipped there).
 	standby bool
@@ -161,6 +163,9 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	}
 	if d == dialectPostgres {
 		s.measured = &measuredPairs{}
+	}
+	if d == dialectSQLite {
+		s.comb = &sqliteCombiner{}
 	}
 	s.prep = newPrepared(db, d == dialectSQLite)
 	if d == dialectSQLite {
