@@ -9,3 +9,6 @@ func (s *Service) Queued() int {
 
 // MinShared is how many waiting requests start a second write beside one in flight.
 const MinShared = minShared
+
+// MinSharedFloor is the fewest waiting requests that start another write.
+const MinSharedFloor = minSharedFloor
