@@ -217,7 +217,7 @@ var writeDeliveriesSQL = writeDeliveriesStatement(false)
 
 // writeDeliveriesFastSQL is writeDeliveriesSQL for readings whose (pool, metric) pairs
 // are all in measured_metrics already (measuredPairs): it sets poolhost.measured_kept
-// for its transaction, so sensor_readings' measured_metrics trigger (00028) does
+// for its transaction, so sensor_readings' measured_metrics trigger (00029) does
 // nothing. The setting is made by a condition on the readings' INSERT, evaluated once
 // before its first row (a one-time filter), so before the trigger's WHEN is checked at
 // the INSERT's end; it lasts until the statement's implicit transaction ends.

@@ -17,7 +17,7 @@ import (
 // statement — for pairs that, past a pool's first readings, are always there already.
 // Keeping the pairs in the group commit's own statement instead cost as much as the
 // trigger. So the trigger stays, for every writer (InsertReadings, test sessions, a
-// bulk load, the previous binary), and since migration 00028 it does nothing in a
+// bulk load, the previous binary), and since migration 00029 it does nothing in a
 // transaction that set poolhost.measured_kept: the group commit's statement sets it
 // (writeDeliveriesFastSQL) when every pair of its readings is in here.
 //
