@@ -26,8 +26,8 @@ import (
 // it stores its batch, then hands the lead to the oldest waiting request, which takes
 // everything queued so far (up to maxBatch) into the next write. Where the store takes
 // several writes at once (Writers), a request that finds enough waiting (minShared, less
-// under light load) leads them into another write beside those in flight. Every request's Ingest returns only once
-// its write committed or failed.
+// under light load) leads them into another write beside those in flight. Every
+// request's Ingest returns only once its write committed or failed.
 //
 // A failed batch is retried request by request, each in its own transaction under its
 // own context, so one bad request cannot fail the deliveries that merely shared its
