@@ -228,7 +228,7 @@ func TestRetentionWaitsForRollups(t *testing.T) {
 			watermark := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
 			p := retention.New(h.st, retention.Config{
 				Readings: 30 * 24 * time.Hour, Now: func() time.Time { return *h.now },
-				RollupWatermark: func(context.Context) (time.Time, error) { return watermark, nil },
+				RollupWatermark: func(context.Context, time.Time) (time.Time, error) { return watermark, nil },
 			}, nil)
 			if _, err := p.Run(ctx); err != nil {
 				t.Fatal(err)

@@ -57,11 +57,13 @@ type Config struct {
 	// Readings, Audit and DeadLetters are the retention block: sensor readings and test
 	// sessions, audit events, and dead letters settled (dead or resolved).
 	Readings, Audit, DeadLetters time.Duration
-	// RollupWatermark returns the instant below which every reading is already in the
-	// rollups; retention never expires a reading at or after it, so a summary over an
-	// expired range still answers from the rollups. Nil means there are no rollups: the
-	// readings' own period alone decides.
-	RollupWatermark func(ctx context.Context) (time.Time, error)
+	// RollupWatermark returns, for retention's cutoff, the instant before which every
+	// reading recorded before that cutoff is already in the rollups (the cutoff itself
+	// when all are: store.RollupHorizon); retention never expires a reading at or after
+	// it, so a summary over an expired range still answers from the rollups. It is
+	// given the cutoff so that it reads only the months that may go, never the whole
+	// table. Nil means there are no rollups: the readings' own period alone decides.
+	RollupWatermark func(ctx context.Context, before time.Time) (time.Time, error)
 	// Registerer receives the retention metrics; nil registers none.
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -138,7 +140,7 @@ func (p *Pruner) Run(ctx context.Context) (Stats, error) {
 	if p.cfg.Readings > 0 {
 		cutoff := now.Add(-p.cfg.Readings)
 		if p.cfg.RollupWatermark != nil {
-			w, err := p.cfg.RollupWatermark(ctx)
+			w, err := p.cfg.RollupWatermark(ctx, cutoff)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("rollup watermark: %w", err))
 				cutoff = time.Time{} // unknown: expire no reading
