@@ -154,17 +154,40 @@ func TestWriteDeliveriesOnceWritesAReplayNothing(t *testing.T) {
 // several statements each on SQLite, and every delivery's count is still its own — old
 // readings scattered through the batch, deliveries whose rows straddle two statements,
 // a key recorded before.
+//
+// On SQLite a statement whose rows were not all new says which were by reading back the
+// rowids (LastInsertId-RowsAffected, LastInsertId] and matching their keys, so the batch
+// is built to catch a wrong range or a partial key: every instant has readings of two
+// metrics of one device and of a second device, and only some of them are stored, so a
+// key without its metric or its device matches a new sibling; the stored readings are
+// inserted newest index first, so the row just below the first statement's new rowids
+// is one that statement repeats; and one delivery id is new under another account than
+// the key recorded before.
 func TestWriteDeliveriesCountsAcrossStatements(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		f := newFixture(t, e, "many@x.io")
 		start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
-		old := readingsFor(f, start, 300, "ph")
-		var stored []store.Reading
-		for i := 0; i < len(old); i += 7 {
-			stored = append(stored, old[i])
+		var all []store.Reading // 100 instants × (device ph, device orp, other device's ph)
+		for i := range 100 {
+			at := start.Add(time.Duration(i) * time.Second)
+			for _, dm := range []struct {
+				dev    int64
+				metric string
+			}{{f.device.ID, "ph"}, {f.device.ID, "orp"}, {f.device.ID + 1000, "ph"}} {
+				all = append(all, store.Reading{DeviceID: dm.dev, PoolID: f.pool.ID, Metric: dm.metric, Value: float64(i),
+					Unit: "u", RecordedAt: at, Quality: "good"})
+			}
 		}
-		if _, err := e.s.InsertReadings(ctx, stored); err != nil {
+		// Every 7th reading is stored before: 7 is prime to 3, so each slot of an
+		// instant is stored at some instants and new at others.
+		stored := map[int]bool{}
+		var before []store.Reading
+		for i := len(all) - 1 - (len(all)-1)%7; i >= 0; i -= 7 {
+			stored[i] = true
+			before = append(before, all[i])
+		}
+		if _, err := e.s.InsertReadings(ctx, before); err != nil {
 			t.Fatal(err)
 		}
 		key := func(id string) *store.DeliveryKey {
@@ -175,24 +198,26 @@ func TestWriteDeliveriesCountsAcrossStatements(t *testing.T) {
 		}
 		var ds []store.DeliveryWrite
 		want := make([]int, 0, 70)
+		next := 0
 		for i := range 70 {
 			id := fmt.Sprintf("m%d", i)
 			d := store.DeliveryWrite{Once: key(id), Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", RequestID: id}}
 			// 1 to 9 readings each: statements end mid-delivery.
-			n := 1 + i%9
-			if len(old) >= n {
-				d.Readings, old = old[:n], old[n:]
-			}
+			n := min(1+i%9, len(all)-next)
+			d.Readings = all[next : next+n]
 			fresh := 0
-			for _, r := range d.Readings {
-				if r.RecordedAt.Sub(start)/time.Second%7 != 0 {
+			for j := next; j < next+n; j++ {
+				if !stored[j] {
 					fresh++
 				}
 			}
+			next += n
 			switch i {
 			case 20:
 				d.Once = key("seen") // recorded by the earlier write
 				fresh = store.Replayed
+			case 30:
+				d.Once = &store.DeliveryKey{Provider: "acme", AccountID: 4, DeliveryID: "seen"} // another account's: new
 			}
 			ds = append(ds, d)
 			want = append(want, fresh)
