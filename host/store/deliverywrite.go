@@ -280,7 +280,11 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 	// Prepared: as an unnamed statement (how lib/pq sends a query) PostgreSQL parsed,
 	// analysed and planned this long statement anew for every group commit. Prepared,
 	// the backend's CPU per delivery went from 432 to 375 µs (32 deliveries a
-	// statement, the two interleaved on one database).
+	// statement, the two interleaved on one database). It is not planned again either:
+	// from its sixth execution on a connection PostgreSQL keeps a generic plan
+	// (pg_prepared_statements on the writers' backends after 10,000 deliveries at 64
+	// senders: 651 generic plans, 29 custom). What a statement still pays whatever its
+	// size is executing, not planning: BenchmarkGroupCommitStatementCPU.
 	_, inTx := q.q.(*sqlx.Tx)
 	query, fast := writeDeliveriesSQL, false
 	if !inTx && q.measured.allKnown(rows) {
