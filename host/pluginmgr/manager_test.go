@@ -788,40 +788,61 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name string, labels map[
 
 // TestCallDeadlineProbesAtOnce: with health checks far apart, a call that hits its
 // deadline on a stopped plugin makes the supervisor probe it at once, and the plugin
-// is reported unresponsive without waiting for the next health check.
+// is reported unresponsive without waiting for the next health check. IngestWebhook,
+// which applies its deadline itself (grpcplugin.Bounds) on a pooled stream, too.
 func TestCallDeadlineProbesAtOnce(t *testing.T) {
-	e := newEnv(t)
-	e.plugins = `
+	for _, tc := range []struct {
+		method, deadline string
+		call             func(*pluginmgr.Plugin) error
+	}{
+		{"webhook", "1s", func(p *pluginmgr.Plugin) error {
+			_, err := p.Webhook(context.Background(), sdk.WebhookRequest{Body: []byte(`{}`)})
+			return err
+		}},
+		{"ingest_webhook", "2s", func(p *pluginmgr.Plugin) error { // verify_webhook + webhook
+			_, err := p.IngestWebhook(context.Background(), sdk.WebhookRequest{Body: []byte(`{}`)})
+			return err
+		}},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			e := newEnv(t)
+			e.plugins = `
   start_timeout   = "30s"
   health_interval = "1h"
   health_timeout  = "1s"
 `
-	e.installID("alpha")
-	m, _, err := e.manager(e.config(`provider "alpha" {
+			e.installID("alpha")
+			m, _, err := e.manager(e.config(`provider "alpha" {
   webhooks = true
-  timeouts { webhook = "1s" }
+  timeouts {
+    webhook        = "1s"
+    verify_webhook = "1s"
+  }
 }`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := status(t, m, "alpha")
-	t.Cleanup(func() { _ = syscall.Kill(first.PID, syscall.SIGCONT) })
-	if err := syscall.Kill(first.PID, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the plugin process stopped", func() bool { return procState(first.PID) == 'T' })
-	p, err := m.Get("alpha")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Webhook(context.Background(), sdk.WebhookRequest{Body: []byte(`{}`)}); err == nil {
-		t.Fatal("a stopped plugin answered")
-	}
-	waitFor(t, "the plugin reported unresponsive after a call's deadline", func() bool {
-		return status(t, m, "alpha").State == pluginmgr.StateUnresponsive
-	})
-	if s := status(t, m, "alpha"); !strings.Contains(s.LastError, "webhook did not answer within its 1s deadline") {
-		t.Errorf("last error %q, want the call that hit its deadline", s.LastError)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := status(t, m, "alpha")
+			t.Cleanup(func() { _ = syscall.Kill(first.PID, syscall.SIGCONT) })
+			p, err := m.Get("alpha")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Kill(first.PID, syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the plugin process stopped", func() bool { return procState(first.PID) == 'T' })
+			if err := tc.call(p); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("a stopped plugin's call: %v, want its deadline", err)
+			}
+			waitFor(t, "the plugin reported unresponsive after a call's deadline", func() bool {
+				return status(t, m, "alpha").State == pluginmgr.StateUnresponsive
+			})
+			want := tc.method + " did not answer within its " + tc.deadline + " deadline"
+			if s := status(t, m, "alpha"); !strings.Contains(s.LastError, want) {
+				t.Errorf("last error %q, want %q", s.LastError, want)
+			}
+		})
 	}
 }
 

@@ -184,8 +184,8 @@ func (p *Plugin) Webhook(ctx context.Context, req sdk.WebhookRequest) (res sdk.W
 // a verified webhook that failed to parse returns a *grpcplugin.ParseError). Its
 // deadline is the sum of the verify and parse deadlines.
 func (p *Plugin) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (res sdk.WebhookResult, err error) {
-	err = p.call(ctx, "ingest_webhook", func(t config.Timeouts) time.Duration { return t.VerifyWebhook + t.Webhook }, func(ctx context.Context, c *grpcplugin.Client) (err error) {
-		res, err = c.IngestWebhook(ctx, req)
+	err = p.callWithin(ctx, "ingest_webhook", func(t config.Timeouts) time.Duration { return t.VerifyWebhook + t.Webhook }, func(ctx context.Context, c *grpcplugin.Client, b grpcplugin.Bounds) (err error) {
+		res, err = c.IngestWebhookWithin(ctx, req, b)
 		return err
 	})
 	if err == nil {
@@ -224,6 +224,20 @@ func (p *Plugin) Health(ctx context.Context) error {
 // on a dying or hung process. A call that hits its own deadline makes the plugin
 // suspect: the supervisor probes it at once (see watch).
 func (p *Plugin) call(ctx context.Context, method string, timeout func(config.Timeouts) time.Duration, fn func(context.Context, *grpcplugin.Client) error) error {
+	return p.callWithin(ctx, method, timeout, func(ctx context.Context, c *grpcplugin.Client, b grpcplugin.Bounds) error {
+		cctx, cancel := context.WithTimeout(ctx, b.Timeout)
+		defer cancel()
+		stop := context.AfterFunc(b.Abort, cancel)
+		defer stop()
+		return fn(cctx, c)
+	})
+}
+
+// callWithin is call for a method that applies the deadline and the instance's end
+// itself (grpcplugin.Bounds): the webhook every delivery makes, where a context made
+// here for them cost allocations and CPU per delivery (see
+// grpcplugin.Client.IngestWebhookWithin).
+func (p *Plugin) callWithin(ctx context.Context, method string, timeout func(config.Timeouts) time.Duration, fn func(context.Context, *grpcplugin.Client, grpcplugin.Bounds) error) error {
 	start := time.Now()
 	ctx, span := p.startSpan(ctx, method)
 	defer span.End()
@@ -236,15 +250,10 @@ func (p *Plugin) call(ctx context.Context, method string, timeout func(config.Ti
 	defer inst.release()
 
 	limit := timeout(d)
-	cctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	// hung ends with the instance too: one registration per call instead of one on each
-	// (2 of the host's allocations per delivery, host/bench).
+	// hung ends with the instance too: one context to watch for both.
 	hung := inst.hungCtx()
-	stop := context.AfterFunc(hung, cancel)
-	defer stop()
-
-	err = fn(cctx, inst.adapter)
+	called := time.Now()
+	err = fn(ctx, inst.adapter, grpcplugin.Bounds{Timeout: limit, Abort: hung})
 	if err != nil {
 		switch {
 		case inst.ctx.Err() != nil || inst.client.Exited():
@@ -252,7 +261,8 @@ func (p *Plugin) call(ctx context.Context, method string, timeout func(config.Ti
 		case hung.Err() != nil:
 			err = fmt.Errorf("%w: %s is unresponsive (%s aborted)", ErrUnavailable, p.id, method)
 		default:
-			if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			// The call's own deadline passed, not its caller's.
+			if time.Since(called) >= limit && ctx.Err() == nil {
 				inst.markSuspect(fmt.Sprintf("%s did not answer within its %v deadline", method, limit))
 			}
 			err = fmt.Errorf("%s %s: %w", p.id, method, err)

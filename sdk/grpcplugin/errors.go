@@ -29,8 +29,14 @@ var codeKinds = map[codes.Code]sdk.ErrorKind{
 // Credentials the plugin refreshed before failing (an ErrorDetail in the status) stay on
 // the returned error whatever its kind: see sdk.RefreshedCredentialsOf.
 func fromStatus(ctx context.Context, call string, err error) error {
+	return fromStatusEnded(contextEnded(ctx), call, err)
+}
+
+// fromStatusEnded is fromStatus for a call whose end is not its context's alone (see
+// Bounds): ctxErr is how the call's context, deadline or abort ended it, nil if none did.
+func fromStatusEnded(ctxErr error, call string, err error) error {
 	st := status.Convert(err)
-	kerr := kindError(ctx, call, st)
+	kerr := kindError(ctxErr, call, st)
 	if e, ok := kerr.(*sdk.Error); ok && e.Kind == sdk.KindRejected {
 		e.Reason = rejectReason(st)
 	}
@@ -47,8 +53,8 @@ func rejectReason(st *status.Status) string {
 	return ""
 }
 
-func kindError(ctx context.Context, call string, st *status.Status) error {
-	if ctxErr := contextEnded(ctx); ctxErr != nil {
+func kindError(ctxErr error, call string, st *status.Status) error {
+	if ctxErr != nil {
 		return contextError(call, ctxErr)
 	}
 	switch st.Code() {

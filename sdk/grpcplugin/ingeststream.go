@@ -42,6 +42,9 @@ type ingestStream struct {
 	cs     grpc.ClientStream
 	cancel context.CancelFunc
 	used   bool // an exchange completed on it: the plugin implements the method
+	// deadline cancels the stream when an exchange outlives its deadline: made with the
+	// stream, stopped between exchanges, re-armed for each (see do).
+	deadline *time.Timer
 }
 
 // ingestStreamOptions are ingestCallOptions for the stream: the answers are decoded by
@@ -57,13 +60,15 @@ func newIngestStreams(conn grpc.ClientConnInterface) *ingestStreams {
 var errStreamUnsupported = errors.New("grpcplugin: IngestWebhooks not implemented by the plugin")
 
 // do sends req on a pooled stream and decodes the answer into answer. The error is the
-// gRPC status the unary call would have returned (or errStreamUnsupported).
-func (p *ingestStreams) do(ctx context.Context, req *pb.IngestWebhookRequest, answer *wire.IngestResponse) error {
+// gRPC status the unary call would have returned (or errStreamUnsupported); how l ended
+// the exchange, if it did, is l.ended()'s to say.
+func (p *ingestStreams) do(l limits, req *pb.IngestWebhookRequest, answer *wire.IngestResponse) error {
 	// The deadline travels in the request, as the time left (gRPC's grpc-timeout header
 	// does that for a unary call); the plugin applies it to the adapter's context.
 	req.TimeoutNanos = 0
-	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl)
+	var left time.Duration
+	if !l.deadline.IsZero() {
+		left = time.Until(l.deadline)
 		if left <= 0 {
 			return status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
 		}
@@ -73,18 +78,31 @@ func (p *ingestStreams) do(ctx context.Context, req *pb.IngestWebhookRequest, an
 	if err != nil {
 		return err
 	}
-	// The caller's deadline and cancellation end the exchange: cancelling the stream makes
-	// RecvMsg return and, on the plugin's side, cancels the adapter's context. One
-	// registration per delivery, released when the answer is in.
-	stop := context.AfterFunc(ctx, s.cancel)
+	// The caller's context, the abort and the deadline end the exchange: cancelling the
+	// stream makes RecvMsg return and, on the plugin's side, cancels the adapter's
+	// context. One registration on each context per delivery, released when the answer
+	// is in; the deadline is the stream's own timer, so no context is made for it.
+	stop := context.AfterFunc(l.ctx, s.cancel)
+	stopAbort := noAbort
+	if l.abort != nil {
+		stopAbort = context.AfterFunc(l.abort, s.cancel)
+	}
+	if left > 0 {
+		s.deadline.Reset(left)
+	}
 	err = s.cs.SendMsg(req)
 	if err == nil || errors.Is(err, io.EOF) {
 		// io.EOF from SendMsg: the stream ended; RecvMsg gives the status it ended with.
 		err = s.cs.RecvMsg(answer)
 	}
-	if !stop() {
-		// ctx ended while the exchange ran, so the stream is cancelled; an answer that
-		// arrived first still counts, as a unary call's would.
+	live := stop()
+	live = stopAbort() && live
+	if left > 0 {
+		live = s.deadline.Stop() && live
+	}
+	if !live {
+		// Something ended the exchange while it ran, so the stream is cancelled; an
+		// answer that arrived first still counts, as a unary call's would.
 		s.cancel()
 		return err
 	}
@@ -105,6 +123,9 @@ func (p *ingestStreams) do(ctx context.Context, req *pb.IngestWebhookRequest, an
 	return nil
 }
 
+// noAbort is the stop function of an exchange without Bounds.Abort.
+func noAbort() bool { return true }
+
 // get takes an idle stream or opens one. Its context is not the caller's: the stream
 // outlives the call, and ends with the connection or its cancel.
 func (p *ingestStreams) get() (*ingestStream, error) {
@@ -119,5 +140,8 @@ func (p *ingestStreams) get() (*ingestStream, error) {
 		cancel()
 		return nil, err
 	}
-	return &ingestStream{cs: cs, cancel: cancel}, nil
+	// Made stopped: do arms it for each exchange that has a deadline.
+	deadline := time.AfterFunc(time.Hour, cancel)
+	deadline.Stop()
+	return &ingestStream{cs: cs, cancel: cancel, deadline: deadline}, nil
 }

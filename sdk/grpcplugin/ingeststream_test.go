@@ -187,6 +187,59 @@ func TestIngestWebhookStreamCancel(t *testing.T) {
 	}
 }
 
+// TestIngestWebhookWithinBounds: Bounds.Timeout and Bounds.Abort end an exchange the
+// plugin does not answer, with the error a context's deadline or cancellation gives, and
+// cancel the adapter's context; a pooled stream so ended is not reused. An older plugin
+// (unary calls) is bounded alike.
+func TestIngestWebhookWithinBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want error
+		old  bool
+	}{
+		{"timeout", context.DeadlineExceeded, false}, {"abort", context.Canceled, false},
+		{"older plugin timeout", context.DeadlineExceeded, true}, {"older plugin abort", context.Canceled, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newStaticAdapter()
+			a.block, a.started, a.ended = make(chan struct{}), make(chan struct{}, 1), make(chan error, 1)
+			c, cc := dial(t, a, tc.old)
+			abort, stop := context.WithCancel(t.Context())
+			defer stop()
+			b := grpcplugin.Bounds{Abort: abort}
+			if tc.want == context.DeadlineExceeded {
+				b.Timeout = 100 * time.Millisecond
+			}
+			errc := make(chan error, 1)
+			go func() {
+				// The caller's own context has no deadline and is never cancelled.
+				_, err := c.IngestWebhookWithin(t.Context(), staticDelivery, b)
+				errc <- err
+			}()
+			<-a.started // the request reached the adapter
+			if tc.want == context.Canceled {
+				stop()
+			}
+			if err := <-errc; !errors.Is(err, tc.want) || !sdk.IsKind(err, sdk.KindTemporary) {
+				t.Fatalf("call ended by its bounds: %v, want a temporary %v", err, tc.want)
+			}
+			select {
+			case err := <-a.ended:
+				if err == nil {
+					t.Fatal("the adapter's context ended without an error")
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("the adapter's context was never cancelled")
+			}
+			close(a.block)
+			ingest(t, c, a)
+			if s := cc.streams.Load(); !tc.old && s != 2 {
+				t.Fatalf("%d streams, want 2 (the ended one is not reused)", s)
+			}
+		})
+	}
+}
+
 // TestIngestWebhookAllocations pins what a delivery costs on both sides of the wire (this
 // process is the host and the plugin): 198 allocations with a unary call per delivery,
 // 76 on a pooled stream (measured 2026-12-06, go test without -race).

@@ -1,0 +1,5 @@
+//go:build !race
+
+package pluginmgr_test
+
+const raceEnabled = false
