@@ -208,7 +208,7 @@ func RoutedOperations(r *mux.Router) ([]string, error) {
 	err := r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		tpl, err := route.GetPathTemplate()
 		if err != nil {
-			return nil // a route without a path (none today)
+			return nil // a route without a path: the webhooks' subrouter (webhookPrefix)
 		}
 		methods, err := route.GetMethods()
 		if err != nil {
