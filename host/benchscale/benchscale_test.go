@@ -56,8 +56,10 @@ func TestScale(t *testing.T) {
 		StatusRuns:  int(envInt(t, "POOLHOST_BENCH_STATUS_RUNS", 200)),
 		SummaryRuns: int(envInt(t, "POOLHOST_BENCH_SUMMARY_RUNS", 50)),
 		Deliveries:  int(envInt(t, "POOLHOST_BENCH_DELIVERIES", 3000)),
-		NoRollups:   os.Getenv("POOLHOST_BENCH_ROLLUPS") == "0",
-		DatabaseURL: os.Getenv("POOLHOST_BENCH_DATABASE_URL"),
+		// Of 4 readings: by default as many readings as an ingest round's deliveries of 10.
+		KeepUpDeliveries: int(envInt(t, "POOLHOST_BENCH_KEEPUP_DELIVERIES", 5*envInt(t, "POOLHOST_BENCH_DELIVERIES", 3000)/2)),
+		NoRollups:        os.Getenv("POOLHOST_BENCH_ROLLUPS") == "0",
+		DatabaseURL:      os.Getenv("POOLHOST_BENCH_DATABASE_URL"),
 	}
 	runs := []struct {
 		engine string
@@ -95,7 +97,7 @@ func TestFigures(t *testing.T) {
 			now := time.Now().UTC()
 			end := time.Date(now.Year(), now.Month(), 1, 4, 0, 0, 0, time.UTC)
 			rep := benchscale.Run(t, eng, benchscale.Config{Rows: 10_000, Pools: 100, StatusRuns: 3, SummaryRuns: 2,
-				Deliveries: 20, Rounds: 1, Senders: 4, End: end}, t.Logf)
+				Deliveries: 20, Rounds: 1, Senders: 4, KeepUpDeliveries: 50, End: end}, t.Logf)
 			p := rep.World.Plan
 			if got := p.Rows(); got < 9_900 || got > 10_100 {
 				t.Errorf("plan holds %d readings, want about 10,000", got)
@@ -114,6 +116,11 @@ func TestFigures(t *testing.T) {
 			}
 			if len(rep.EmptyRate) != 1 || rep.EmptyRate[0] <= 0 || rep.LoadedRate[0] <= 0 {
 				t.Errorf("ingest rates %v %v", rep.EmptyRate, rep.LoadedRate)
+			}
+			// The rollups took in every reading of the live ingestion.
+			if k := rep.KeepUp; k == nil || k.Readings != 50*int64(len(benchscale.Metrics)) || k.Total != k.Readings ||
+				k.Merged > k.Total || k.Ingest <= 0 || k.Busy <= 0 || k.Lag <= 0 {
+				t.Errorf("keep-up: %+v", k)
 			}
 			if rep.MonthRows == 0 || rep.MonthDrop <= 0 {
 				t.Errorf("retention: month %s, %d rows, %v", rep.MonthName, rep.MonthRows, rep.MonthDrop)

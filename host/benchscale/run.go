@@ -35,6 +35,9 @@ type Config struct {
 	Senders int
 	// End is the newest readings' time; zero is now.
 	End time.Time
+	// KeepUpDeliveries, when not zero (and rollups are on), times the rollup worker
+	// against live ingestion of that many deliveries (KeepUp).
+	KeepUpDeliveries int
 	// NoRollups skips the rollup worker: summaries then read raw rows, and retention
 	// runs as without rollups. For sizes whose catch-up would take longer than the
 	// time at hand (make bench-scale POOLHOST_BENCH_ROLLUPS=0).
@@ -82,13 +85,15 @@ type Report struct {
 	Pools  []PoolFigures
 	// Ingest: deliveries/s of each round, on a fresh database and on the loaded one.
 	EmptyRate, LoadedRate []float64
-	// Retention: the month dropped (or deleted, on SQLite), its rows, and the time the
-	// pruner's run took.
 	// RollupCatchUp is the rollup worker's one run over the whole load.
 	RollupCatchUp time.Duration
-	MonthName     string
-	MonthRows     int64
-	MonthDrop     time.Duration
+	// KeepUp is the rollup worker against live ingestion (Config.KeepUpDeliveries).
+	KeepUp *KeepUp
+	// Retention: the month dropped (or deleted, on SQLite), its rows, and the time the
+	// pruner's run took.
+	MonthName string
+	MonthRows int64
+	MonthDrop time.Duration
 }
 
 // Run loads cfg.Rows readings into a fresh database of engine eng and takes the figures.
@@ -183,6 +188,10 @@ func Run(tb testing.TB, eng string, cfg Config, logf func(string, ...any)) Repor
 	if !cfg.NoRollups {
 		if _, _, err := s.AdvanceRollups(ctx); err != nil {
 			tb.Fatalf("rollups: %v", err)
+		}
+		if cfg.KeepUpDeliveries > 0 {
+			k := keepUp(tb, s, w, cfg)
+			rep.KeepUp = &k
 		}
 	}
 	// Last, as it is the one destructive measurement: on a kept database the month is
@@ -450,6 +459,9 @@ func (r Report) Print(out io.Writer) {
 	}
 	fmt.Fprintf(out, "ingest (store side, 10 readings + audit row per delivery): empty %.0f/s, loaded %.0f/s (medians of %d rounds) = %.0f%%  target ≥ %.0f%%: %s\n",
 		e, l, len(r.EmptyRate), 100*ratio, 100*TargetIngestRatio, verdict(ratio >= TargetIngestRatio))
+	if r.KeepUp != nil {
+		r.KeepUp.print(out)
+	}
 	how := "dropped"
 	if r.Engine == "sqlite" {
 		how = "deleted"

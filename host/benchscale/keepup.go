@@ -1,0 +1,202 @@
+package benchscale
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// KeepUp is whether the rollup worker keeps up with live ingestion at the loaded size:
+// Config.KeepUpDeliveries deliveries ingested into the loaded database at full speed
+// (Config.Senders) while the worker's step (AdvanceRollups) runs back to back, as the
+// worker would when each run finds the readings of the last one waiting.
+//
+// The deliveries go to the loaded pools, round robin over their devices (the measured
+// median and large pools left out, so their figures stay the plan's), one reading of
+// each metric per delivery: a chunk then meets as many buckets as a fleet's would,
+// where host/bench's eight devices of one pool would make every upsert hit the same
+// few rows.
+type KeepUp struct {
+	Readings int64         // ingested
+	Ingest   time.Duration // the ingestion's wall time
+	// Runs and Merged are the rollup runs that ended while the ingestion ran and the
+	// readings they merged; Busy is the wall time of every run that merged any, those
+	// after the ingestion included (every reading ingested is merged by the end).
+	Runs   int
+	Merged int64
+	Busy   time.Duration
+	Total  int64 // merged by all the runs: Readings, unless something else was ingested
+	// Behind is how many readings were above the watermark when the ingestion ended,
+	// and Lag how long after that the rollups held every reading ingested.
+	Behind int64
+	Lag    time.Duration
+}
+
+// IngestRate and MergeRate are readings/s: ingested, and merged per second of the
+// rollup runs' time.
+func (k KeepUp) IngestRate() float64 { return float64(k.Readings) / k.Ingest.Seconds() }
+func (k KeepUp) MergeRate() float64  { return float64(k.Total) / k.Busy.Seconds() }
+
+// keepUp runs the phase on the loaded database s (its rollups caught up).
+func keepUp(tb testing.TB, s *store.Store, w World, cfg Config) KeepUp {
+	tb.Helper()
+	ctx := context.Background()
+	var devs []string
+	for i, pp := range w.Plan.Pools {
+		if i == 0 || i == w.Plan.Median() {
+			continue
+		}
+		for d := 0; d < pp.Devices; d++ {
+			devs = append(devs, deviceName(i, d))
+		}
+	}
+	if len(devs) == 0 {
+		tb.Fatal("keep-up: no pool besides the measured ones")
+	}
+	// Times after an earlier run's on a kept database (PostgreSQL only): the first
+	// device has the newest of them within len(devs) ms (one delivery per ms, round
+	// robin).
+	base := time.Now().UTC().Truncate(time.Second)
+	if s.Dialect() == "postgres" {
+		var last sql.NullTime
+		if err := s.DB().GetContext(ctx, &last, `SELECT MAX(r.recorded_at) FROM sensor_readings r
+			JOIN integration_devices d ON d.id = r.device_id WHERE d.provider = $1 AND d.provider_device_id = $2 AND r.metric = $3`,
+			ScaleProvider, devs[0], Metrics[0].Name); err != nil {
+			tb.Fatal(err)
+		}
+		if last.Valid {
+			base = maxTime(base, last.Time.UTC().Add(time.Duration(len(devs))*time.Millisecond).Truncate(time.Second).Add(time.Second))
+		}
+	}
+	ing := ingest.New(s, ingest.Config{MaxFutureSkew: 24 * time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)
+
+	var k KeepUp
+	var busy atomic.Int64 // ns
+	var ingesting atomic.Bool
+	ingesting.Store(true)
+	var runs, merged, total atomic.Int64
+	stop := make(chan struct{})
+	rolled := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				rolled <- nil
+				return
+			default:
+			}
+			start := time.Now()
+			n, _, err := s.AdvanceRollups(ctx)
+			if n > 0 {
+				busy.Add(int64(time.Since(start)))
+				total.Add(n)
+			}
+			if err != nil {
+				rolled <- err
+				return
+			}
+			if ingesting.Load() {
+				runs.Add(1)
+				merged.Add(n)
+			}
+			if n == 0 {
+				time.Sleep(20 * time.Millisecond) // nothing settled yet
+			}
+		}
+	}()
+
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for g := 0; g < cfg.Senders; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				seq := next.Add(1) - 1
+				if seq >= int64(cfg.KeepUpDeliveries) {
+					return
+				}
+				d := devs[seq%int64(len(devs))]
+				at := base.Add(time.Duration(seq) * time.Millisecond)
+				rs := make([]sdk.Reading, len(Metrics))
+				for i, m := range Metrics {
+					rs[i] = sdk.Reading{ProviderDeviceID: d, Metric: m.Name, Value: m.Base, RecordedAt: at}
+				}
+				res, err := ing.Ingest(ctx, ingest.Request{
+					Provider: ScaleProvider, Readings: rs, ReceivedAt: time.Now(),
+					Audit: func(ingest.Result) store.AuditEvent {
+						return store.AuditEvent{Action: "webhook.received", Actor: "provider:" + ScaleProvider, Provider: ScaleProvider}
+					},
+				})
+				if err == nil && res.Accepted != len(rs) {
+					err = fmt.Errorf("delivery %d: %d of %d readings accepted (%v)", seq, res.Accepted, len(rs), res.Dropped)
+				}
+				if err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	k.Ingest = time.Since(start)
+	ingesting.Store(false)
+	end := time.Now()
+	if err, _ := failed.Load().(error); err != nil {
+		close(stop)
+		<-rolled
+		tb.Fatalf("keep-up ingest: %v", err)
+	}
+	k.Readings = int64(cfg.KeepUpDeliveries * len(Metrics))
+	var newest int64
+	if err := s.DB().GetContext(ctx, &newest, `SELECT COALESCE(MAX(id), 0) FROM sensor_readings`); err != nil {
+		tb.Fatal(err)
+	}
+	wm, err := s.RollupWatermark(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := s.DB().GetContext(ctx, &k.Behind, s.DB().Rebind(`SELECT COUNT(*) FROM sensor_readings WHERE id > ?`), wm); err != nil {
+		tb.Fatal(err)
+	}
+	// The runs go on until the rollups hold the newest reading.
+	for wm < newest {
+		time.Sleep(20 * time.Millisecond)
+		if wm, err = s.RollupWatermark(ctx); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	k.Lag = time.Since(end)
+	close(stop)
+	if err := <-rolled; err != nil {
+		tb.Fatalf("keep-up rollups: %v", err)
+	}
+	k.Runs, k.Merged, k.Busy, k.Total = int(runs.Load()), merged.Load(), time.Duration(busy.Load()), total.Load()
+	return k
+}
+
+// KeepsUp says whether the worker kept up: nothing was waiting when the ingestion
+// ended, or its runs merge faster than the readings arrived.
+func (k KeepUp) KeepsUp() bool { return k.Behind == 0 || k.MergeRate() >= k.IngestRate() }
+
+// print writes the phase's line.
+func (k KeepUp) print(out io.Writer) {
+	verdict := "keeps up"
+	if !k.KeepsUp() {
+		verdict = "falls behind"
+	}
+	fmt.Fprintf(out, "rollups under live ingest (4 readings + audit row per delivery): %d readings ingested in %v (%.0f/s); meanwhile %d rollup runs merged %d (%.0f/s); %d behind when it ended, all merged %v later; the runs merge %.0f readings/s: %s\n",
+		k.Readings, k.Ingest.Round(time.Millisecond), k.IngestRate(), k.Runs, k.Merged, float64(k.Merged)/k.Ingest.Seconds(),
+		k.Behind, k.Lag.Round(time.Millisecond), k.MergeRate(), verdict)
+}
