@@ -198,22 +198,41 @@ func (d dialect) droppedByHourSQL(actions, where string) string {
 }
 
 // aboveWatermarkSQL is sensor_readings as a summary reads its open edge: the readings
-// with ids in (watermark, maxID], a few when the rollup worker keeps up. Left to
+// with ids in (watermark, maxID], a few when the rollup worker keeps up, and with
+// recorded_at in the range it asks for (two placeholders: from, to). Left to
 // themselves both planners take the (pool_id, metric, recorded_at) index and filter a
 // year of one pool's rows by id (23 ms on PostgreSQL for 35,000 rows); read by the id
 // range first, it is the readings since the last run. SQLite: NOT INDEXED leaves it the
 // rowid range. PostgreSQL: OFFSET 0 keeps the pool's conditions out of the subquery, so
-// it scans the primary key's id range. Far behind (the worker stopped), the pool's
-// index is the better way again.
+// it scans the primary key's id range, and the recorded_at range inside it prunes the
+// partitions to the range's months: sensor_readings is partitioned by recorded_at, so
+// an id range alone probes every month kept (130 at 100 million readings, 16-30 ms of
+// planning and probing for an edge of no reading). Far behind (the worker stopped),
+// the pool's index is the better way again.
 func (d dialect) aboveWatermarkSQL(watermark, maxID int64) string {
-	if maxID-watermark > 50000 {
-		return `sensor_readings`
-	}
 	ids := `id > ` + strconv.FormatInt(watermark, 10) + ` AND id <= ` + strconv.FormatInt(maxID, 10)
-	if d == dialectSQLite {
-		return `(SELECT * FROM sensor_readings NOT INDEXED WHERE ` + ids + `) AS sensor_readings`
+	if maxID-watermark > 50000 {
+		return `(SELECT * FROM sensor_readings WHERE recorded_at >= ? AND recorded_at < ?) AS sensor_readings`
 	}
-	return `(SELECT * FROM sensor_readings WHERE ` + ids + ` OFFSET 0) AS sensor_readings`
+	if d == dialectSQLite {
+		return `(SELECT * FROM sensor_readings NOT INDEXED WHERE ` + ids + ` AND recorded_at >= ? AND recorded_at < ?) AS sensor_readings`
+	}
+	return `(SELECT * FROM sensor_readings WHERE ` + ids + ` AND recorded_at >= ? AND recorded_at < ? OFFSET 0) AS sensor_readings`
+}
+
+// readingIDBoundSQL is an expression at least the highest sensor reading id committed:
+// where a summary's open edge ends. On PostgreSQL it is the identity sequence's last
+// value, one row to read: MAX(id) has no partition to prune (sensor_readings is
+// partitioned by recorded_at), so it plans and probes every month kept, 47-84 ms on
+// the shared 2-core box at 130 months. The sequence is ahead of MAX(id) by the ids
+// that conflicts and rolled-back inserts used up, which only widens the id range the
+// edge reads. SQLite keeps a plain table, whose MAX(id) is its rowid B-tree's last
+// entry.
+func (d dialect) readingIDBoundSQL() string {
+	if d == dialectPostgres {
+		return `COALESCE(pg_sequence_last_value(pg_get_serial_sequence('sensor_readings', 'id')::regclass), 0)`
+	}
+	return `(SELECT COALESCE(MAX(id), 0) FROM sensor_readings)`
 }
 
 // forUpdateSQL locks the rows a SELECT reads until the transaction ends (PostgreSQL;

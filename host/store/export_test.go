@@ -90,6 +90,24 @@ func (s *Store) ExplainLatest(ctx context.Context, poolID int64, metrics []strin
 	return plans, failed
 }
 
+// ExplainSummary runs SummarizeMeasurements and returns the engine's plan of each
+// statement it ran, in order, as explain prints it.
+func (s *Store) ExplainSummary(ctx context.Context, sq SummaryQuery) ([]string, error) {
+	var plans []string
+	var failed error
+	ctx = context.WithValue(ctx, summaryTraceKey{}, func(query string, args []any) {
+		plan, err := s.explain(ctx, query, args...)
+		if err != nil && failed == nil {
+			failed = err
+		}
+		plans = append(plans, plan)
+	})
+	if _, err := s.queries.SummarizeMeasurements(ctx, sq); err != nil {
+		return nil, err
+	}
+	return plans, failed
+}
+
 // SetRollupSettleWait sets how long a rollup run waits for inserts in flight.
 func SetRollupSettleWait(d time.Duration) (restore func()) {
 	old := settleWait
