@@ -14,7 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // registers "postgres"
 	"github.com/prometheus/client_golang/prometheus"
-	_ "modernc.org/sqlite" // registers "sqlite"
+	"modernc.org/sqlite" // registers "sqlite"
 
 	"github.com/poolhost/poolhost/sdk/tracing"
 )
@@ -127,6 +127,14 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		db.SetMaxIdleConns(1)
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
+		// A commit syncs the WAL with fdatasync(2), as SQLite's own Linux builds do;
+		// the transpiled driver defaults to fsync(2), which also flushes the file's
+		// timestamps through the file system's journal. Same durability (the data and
+		// the size needed to read it back), a shorter wait with the writer held: a lone
+		// delivery's commit took 0.5-1.1 ms instead of 0.8-2.7 (three interleaved
+		// pairs on the shared VM, host/store). Process-wide; where the platform has no
+		// fdatasync (macOS, Windows) SQLite keeps its own sync.
+		_, _ = sqlite.Fdatasync(true)
 	} else {
 		conns := o.maxConns
 		if o.claim != claimNone {
