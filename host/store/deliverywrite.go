@@ -213,7 +213,7 @@ func withCounts(e AuditEvent, accepted, total int) AuditEvent {
 // for: a deadlock, which PostgreSQL breaks after a second by failing one, whose group
 // commit is then retried request by request. In key order, whoever holds the
 // smallest shared key finishes first.
-var writeDeliveriesSQL = writeDeliveriesStatement(false)
+var writeDeliveriesSQL = writeDeliveriesStatement(false, false)
 
 // writeDeliveriesFastSQL is writeDeliveriesSQL for readings whose (pool, metric) pairs
 // are all in measured_metrics already (measuredPairs): it sets poolhost.measured_kept
@@ -221,14 +221,26 @@ var writeDeliveriesSQL = writeDeliveriesStatement(false)
 // nothing. The setting is made by a condition on the readings' INSERT, evaluated once
 // before its first row (a one-time filter), so before the trigger's WHEN is checked at
 // the INSERT's end; it lasts until the statement's implicit transaction ends.
-var writeDeliveriesFastSQL = writeDeliveriesStatement(true)
+var writeDeliveriesFastSQL = writeDeliveriesStatement(true, false)
+
+// writeDeliveriesPlainSQL and writeDeliveriesPlainFastSQL are those two with the
+// readings inserted without ON CONFLICT: the statement fails with a unique violation
+// rather than skip a key already stored (readingConflicts).
+var (
+	writeDeliveriesPlainSQL     = writeDeliveriesStatement(false, true)
+	writeDeliveriesPlainFastSQL = writeDeliveriesStatement(true, true)
+)
 
 // writeDeliveriesStatement is the text of writeDeliveriesSQL, or with measuredKept that
-// of writeDeliveriesFastSQL.
-func writeDeliveriesStatement(measuredKept bool) string {
+// of writeDeliveriesFastSQL; plain leaves out the readings' ON CONFLICT.
+func writeDeliveriesStatement(measuredKept, plain bool) string {
 	gate := ""
 	if measuredKept {
 		gate = ` AND (SELECT set_config('poolhost.measured_kept', 'on', true)) = 'on'`
+	}
+	onConflict := "\n\tON CONFLICT (device_id, metric, recorded_at) DO NOTHING"
+	if plain {
+		onConflict = ""
 	}
 	return `WITH r AS (
 	SELECT d, p, m, v, u, ` + microsSQL("rec_us") + ` AS rec, ` + microsSQL("rcv_us") + ` AS rcv, q, raw, ql, owner
@@ -251,8 +263,7 @@ func writeDeliveriesStatement(measuredKept bool) string {
 	INSERT INTO sensor_readings (device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload, qualifier)
 	SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea), NULLIF(ql, '') FROM r
 	WHERE r.owner NOT IN (SELECT owner FROM skipped)` + gate + `
-	ORDER BY d, m, rec
-	ON CONFLICT (device_id, metric, recorded_at) DO NOTHING
+	ORDER BY d, m, rec` + onConflict + `
 	RETURNING device_id, metric, recorded_at
 ), counts AS (
 	SELECT r.owner, count(*)::INT AS n
@@ -286,21 +297,58 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 	// senders: 651 generic plans, 29 custom). What a statement still pays whatever its
 	// size is executing, not planning: BenchmarkGroupCommitStatementCPU.
 	_, inTx := q.q.(*sqlx.Tx)
-	query, fast := writeDeliveriesSQL, false
-	if !inTx && q.measured.allKnown(rows) {
-		// Not inside a caller's transaction: there the setting would outlive this
-		// statement and silence the trigger for the caller's next inserts.
-		query, fast = writeDeliveriesFastSQL, true
+	// Not inside a caller's transaction: there the setting would outlive this
+	// statement and silence the trigger for the caller's next inserts, and a failed
+	// plain statement would abort the caller's transaction.
+	fast := !inTx && q.measured.allKnown(rows)
+	if !inTx && q.conflicts != nil && q.conflicts.plain() {
+		accepted, err := q.runWriteDeliveries(ctx, writeDeliveriesText(fast, true), args, len(ds))
+		if err == nil {
+			q.conflicts.stored()
+			q.afterWriteDeliveries(ds, rows, owner, accepted, fast, inTx)
+			return accepted, nil
+		}
+		if !isUniqueViolation(err) {
+			return nil, err
+		}
+		// A key already stored (or stored meanwhile by a writer in flight): nothing of
+		// the statement was, so the batch is written again with ON CONFLICT.
+		q.conflicts.conflicted()
 	}
-	accepted := make([]int, len(ds))
-	err = q.eachPrepared(ctx, query, args, func(res *sql.Rows) error {
+	accepted, err := q.runWriteDeliveries(ctx, writeDeliveriesText(fast, false), args, len(ds))
+	if err != nil {
+		return nil, err
+	}
+	q.afterWriteDeliveries(ds, rows, owner, accepted, fast, inTx)
+	return accepted, nil
+}
+
+// writeDeliveriesText is the group commit's statement: with the measured_metrics
+// trigger skipped (fast) or not, the readings inserted plain or with ON CONFLICT.
+func writeDeliveriesText(fast, plain bool) string {
+	switch {
+	case fast && plain:
+		return writeDeliveriesPlainFastSQL
+	case fast:
+		return writeDeliveriesFastSQL
+	case plain:
+		return writeDeliveriesPlainSQL
+	}
+	return writeDeliveriesSQL
+}
+
+// runWriteDeliveries runs the group commit's statement query and returns each of the n
+// deliveries' count of new readings.
+func (q queries) runWriteDeliveries(ctx context.Context, query string, args []any, n int) ([]int, error) {
+	accepted := make([]int, n)
+	err := q.eachPrepared(ctx, query, args, func(res *sql.Rows) error {
 		for res.Next() {
 			var o, c int
 			if err := res.Scan(&o, &c); err != nil {
 				return err
 			}
-			if o < 0 || o >= len(ds) {
-				return fmt.Errorf("count for delivery %d of %d", o, len(ds))
+			if o < 0 || o >= n {
+				return fmt.Errorf("count for delivery %d of %d", o, n)
 			}
 			accepted[o] = c
 			if c < 0 {
@@ -312,6 +360,12 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 	if err != nil {
 		return nil, err
 	}
+	return accepted, nil
+}
+
+// afterWriteDeliveries notes the pairs a committed group commit kept in
+// measured_metrics.
+func (q queries) afterWriteDeliveries(ds []DeliveryWrite, rows []Reading, owner, accepted []int, fast, inTx bool) {
 	if !fast && !inTx {
 		// Committed, the trigger having kept the pairs of the rows inserted. Only
 		// whole deliveries count: of one partly a duplicate, which rows were new is
@@ -322,7 +376,6 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 		}
 		q.measured.add(rows, func(i int) bool { return accepted[owner[i]] == total[owner[i]] })
 	}
-	return accepted, nil
 }
 
 // writeDeliveriesArgs is writeDeliveriesSQL's arguments.

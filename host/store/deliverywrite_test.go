@@ -402,15 +402,18 @@ func TestWriteDeliveriesPreparedOnPostgres(t *testing.T) {
 				t.Fatalf("write %d: %v, %v", i, n, err)
 			}
 		}
-		// Two texts: the first write's, of a new (pool, metric) pair, and the next two's,
-		// of a pair known kept in measured_metrics (writeDeliveriesFastSQL).
+		// The first write's text, of a new (pool, metric) pair, and the next two's, of a
+		// pair known kept in measured_metrics (writeDeliveriesFastSQL): the second write
+		// meets stored readings, so it runs both the plain text and, after its unique
+		// violation, the one with ON CONFLICT, which the third write keeps
+		// (readingConflicts).
 		var prepared, fast int
 		if err := s.DB().QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE statement LIKE '%measured_kept%')
 			FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO audit_events%' AND NOT from_sql`).Scan(&prepared, &fast); err != nil {
 			t.Fatal(err)
 		}
-		if prepared != 2 || fast != 1 {
-			t.Errorf("%d prepared group-commit statements in the session (%d for known pairs), want 2 (1)", prepared, fast)
+		if prepared != 3 || fast != 2 {
+			t.Errorf("%d prepared group-commit statements in the session (%d for known pairs), want 3 (2)", prepared, fast)
 		}
 	})
 }
@@ -466,6 +469,76 @@ func TestGroupCommitWritersFollowThePool(t *testing.T) {
 			if got := s.GroupCommitWriters(); got != tc.want {
 				t.Errorf("pool of %d: %d group commits at once, want %d", tc.conns, got, tc.want)
 			}
+		}
+	})
+}
+
+// groupCommitRuns is how many times the one-connection store s ran the group commit's
+// statement with the readings inserted plain, and with ON CONFLICT (its executions are
+// its plans, generic or custom, in pg_prepared_statements).
+func groupCommitRuns(t *testing.T, s *store.Store) (plain, onConflict int) {
+	t.Helper()
+	if err := s.DB().QueryRowContext(context.Background(), `
+		SELECT COALESCE(sum(generic_plans + custom_plans) FILTER (WHERE statement NOT LIKE '%ON CONFLICT (device_id, metric, recorded_at)%'), 0),
+		       COALESCE(sum(generic_plans + custom_plans) FILTER (WHERE statement LIKE '%ON CONFLICT (device_id, metric, recorded_at)%'), 0)
+		FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO audit_events%' AND NOT from_sql`).Scan(&plain, &onConflict); err != nil {
+		t.Fatal(err)
+	}
+	return plain, onConflict
+}
+
+// On PostgreSQL a group commit of new readings inserts them without ON CONFLICT, whose
+// speculative insertion cost a sixth of the statement's CPU; one that meets a stored
+// reading fails whole and is written again with ON CONFLICT, exact, and the next
+// statement then keeps ON CONFLICT before trying without it again.
+func TestWriteDeliveriesNewReadingsInsertedPlainOnPostgres(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		if e.s.Dialect() != "postgres" {
+			t.Skip("PostgreSQL's ON CONFLICT")
+		}
+		ctx := context.Background()
+		f := newFixture(t, e, "plain@x.io")
+		s := e.open(t, store.WithMaxOpenConns(1)) // one session, so its statements can be listed
+		start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
+		write := func(rs []store.Reading, id string) int {
+			t.Helper()
+			n, err := s.WriteDeliveries(ctx, []store.DeliveryWrite{{Readings: rs,
+				Once:  &store.DeliveryKey{Provider: "acme", AccountID: f.account.ID, DeliveryID: id},
+				Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", RequestID: id}}})
+			if err != nil {
+				t.Fatalf("write %s: %v", id, err)
+			}
+			return n[0]
+		}
+		if n := write(readingsFor(f, start, 3, "ph"), "new"); n != 3 {
+			t.Fatalf("new readings: accepted %d, want 3", n)
+		}
+		if plain, onConflict := groupCommitRuns(t, s); plain != 1 || onConflict != 0 {
+			t.Fatalf("new readings: %d plain statements, %d with ON CONFLICT; want 1, 0", plain, onConflict)
+		}
+		// Two stored, two new: the plain statement fails, nothing of it is kept, and the
+		// statement with ON CONFLICT stores and counts the two new ones.
+		if n := write(readingsFor(f, start.Add(time.Second), 4, "ph"), "again"); n != 2 {
+			t.Fatalf("two of four stored before: accepted %d, want 2", n)
+		}
+		if plain, onConflict := groupCommitRuns(t, s); plain != 2 || onConflict != 1 {
+			t.Fatalf("after a duplicate: %d plain statements, %d with ON CONFLICT; want 2, 1", plain, onConflict)
+		}
+		if n, _ := s.CountReadings(ctx, f.pool.ID); n != 5 {
+			t.Fatalf("stored %d readings, want 5", n)
+		}
+		var keys, audits int
+		if err := s.DB().GetContext(ctx, &keys, `SELECT count(*) FROM webhook_deliveries WHERE delivery_id = 'again'`); err != nil || keys != 1 {
+			t.Fatalf("replay key of the retried delivery stored %d times (%v), want once", keys, err)
+		}
+		if err := s.DB().GetContext(ctx, &audits, `SELECT count(*) FROM audit_events WHERE request_id = 'again'`); err != nil || audits != 1 {
+			t.Fatalf("audit row of the retried delivery stored %d times (%v), want once", audits, err)
+		}
+		// The next statement keeps ON CONFLICT; the one after tries without it again.
+		write(readingsFor(f, start.Add(time.Minute), 1, "ph"), "next")
+		write(readingsFor(f, start.Add(2*time.Minute), 1, "ph"), "after")
+		if plain, onConflict := groupCommitRuns(t, s); plain != 3 || onConflict != 2 {
+			t.Fatalf("two more writes: %d plain statements, %d with ON CONFLICT; want 3, 2", plain, onConflict)
 		}
 	})
 }

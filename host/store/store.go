@@ -85,6 +85,9 @@ type queries struct {
 	spans  *partitionSpans // shared by a Store and its Txs
 	// measured: PostgreSQL only (nil on SQLite); shared by a Store and its Txs.
 	measured *measuredPairs
+	// conflicts: PostgreSQL only; whether the group commit inserts readings without ON
+	// CONFLICT (readingconflicts.go); shared by a Store and its Txs.
+	conflicts *readingConflicts
 	// comb: SQLite only, WriteDeliveries' calls combined (deliverycombine_sqlite.go).
 	comb *sqliteCombiner
 	// standby: q is the read replica, which refuses writes (a read's side effects,
@@ -171,6 +174,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	}
 	if d == dialectPostgres {
 		s.measured = &measuredPairs{}
+		s.conflicts = &readingConflicts{}
 	}
 	if d == dialectSQLite {
 		s.comb = &sqliteCombiner{}
