@@ -239,7 +239,8 @@ func (s *Service) prepare(req Request) *pending {
 
 	p.values = make([]value, 0, len(req.Readings))
 	seen := make(map[string]bool, 4)
-	for _, r := range req.Readings {
+	for i := range p.req.Readings {
+		r := &p.req.Readings[i]
 		v, reason := checkValue(r, p.receivedAt, win)
 		if reason != "" {
 			p.checked.Dropped[reason]++

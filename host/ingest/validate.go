@@ -42,9 +42,11 @@ var DropReasons = []string{
 type Window = judge.Window
 
 // value is a reading that passed the value checks: canonical value and unit, final
-// quality and recorded time.
+// quality and recorded time. It points at the request's reading rather than copying it:
+// a copy was 1.5 KB more of the host's garbage per 10-reading delivery, 5% of all it
+// allocated (host/bench, postgres/c64/plugin; TestPrepareBytes).
 type value struct {
-	reading    sdk.Reading
+	reading    *sdk.Reading
 	value      float64
 	unit       string
 	quality    sdk.Quality
@@ -63,8 +65,8 @@ func CheckMeasurement(name string, v float64, unit string, q sdk.Quality) (Measu
 }
 
 // checkValue runs the device-independent checks on one reading (judge.Reading).
-func checkValue(r sdk.Reading, receivedAt time.Time, w Window) (value, string) {
-	k, reason := judge.Reading(r, receivedAt, w)
+func checkValue(r *sdk.Reading, receivedAt time.Time, w Window) (value, string) {
+	k, reason := judge.Reading(*r, receivedAt, w)
 	if reason != "" {
 		return value{}, reason
 	}
