@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/host/config"
-	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/internal/ingesttest"
 	"github.com/poolhost/poolhost/host/internal/loadtest"
@@ -182,12 +180,10 @@ func newInproc(t *testing.T, databaseURL string) *inproc {
 	log := hclog.New(&hclog.LoggerOptions{Name: "drill", Output: out, Level: hclog.Info})
 	mgr := ingesttest.StartManager(t, cfg, log)
 	reg := prometheus.NewRegistry()
-	ing := ingest.New(s, ingest.Config{MaxFutureSkew: cfg.Ingest.MaxFutureSkew, MaxPastAge: cfg.Ingest.MaxPastAge}, log, reg)
-	hooks := webhook.New(webhook.Deps{Store: s, Ingest: ing, Plugins: mgr, Logger: log, Registerer: reg},
-		webhook.Config{MaxAttempts: 50})
-	h := httpapi.New(httpapi.Deps{Logger: log, Registry: reg, HTTP: cfg.HTTP}, httpapi.WithWebhooks(hooks))
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	h := ingesttest.ServeWebhooks(t, ingesttest.Webhooks{Store: s, Plugins: mgr, Log: log, Registry: reg,
+		Ingest:   ingest.Config{MaxFutureSkew: cfg.Ingest.MaxFutureSkew, MaxPastAge: cfg.Ingest.MaxPastAge},
+		Pipeline: webhook.Config{MaxAttempts: 50}, HTTP: cfg.HTTP})
+	ing := h.Ingest
 	// A generous budget and short backoff: the drill checks that nothing is lost, and a
 	// row that went dead would be kept but not stored. A short lease: a row claimed just
 	// before PostgreSQL went away, whose failed attempt could not be recorded, waits for
@@ -202,7 +198,7 @@ func newInproc(t *testing.T, databaseURL string) *inproc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &inproc{store: s, plugins: mgr, worker: w, url: srv.URL + "/v1/webhooks/" + provider, payloads: p, log: lines}
+	return &inproc{store: s, plugins: mgr, worker: w, url: h.Server.URL + "/v1/webhooks/" + provider, payloads: p, log: lines}
 }
 
 // runner returns a load runner of n clients against the host.

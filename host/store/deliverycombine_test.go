@@ -15,7 +15,7 @@ import (
 // behind it are written together, each with its own counts; a delivery both carry is
 // written once.
 func TestSQLiteWriteDeliveriesCallsShareATransaction(t *testing.T) {
-	e := newEnv(t, engines[0], true)
+	e := onEngine(t, "sqlite", true)
 	f := newFixture(t, e, "combine@x.io")
 	ctx := context.Background()
 	at := e.clock.Now().Add(-time.Hour).Truncate(time.Second)

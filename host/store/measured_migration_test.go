@@ -22,7 +22,7 @@ import (
 // table holds exactly the pairs a single pass finds, and the status is exact, the
 // reading inserted mid-way included.
 func TestMeasuredMetricsBackfillDoesNotBlockInserts(t *testing.T) {
-	e := newEnv(t, engines[1], true)
+	e := onEngine(t, "postgres", true)
 	ctx := context.Background()
 	db := e.s.DB()
 	f := newFixture(t, e, "backfill@x.io")
@@ -61,23 +61,18 @@ func TestMeasuredMetricsBackfillDoesNotBlockInserts(t *testing.T) {
 	migrated := make(chan error, 1)
 	go func() { migrated <- e.s.MigrateUpTo(ctx, 27) }()
 	// Mid-way: the migration waits for the lock on test_results_default.
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+	waitFor(t, "the migration waiting for test_results_default", func() bool {
 		var waiting int
 		if err := db.Get(&waiting, `SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation = 'test_results_default'::regclass`); err != nil {
 			t.Fatal(err)
-		}
-		if waiting > 0 {
-			break
 		}
 		select {
 		case err := <-migrated:
 			t.Fatalf("the migration ended (%v) while test_results_default was locked", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the migration never waited for test_results_default")
-		}
-	}
+		return waiting > 0
+	})
 
 	pairs := func() []string {
 		t.Helper()

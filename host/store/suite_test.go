@@ -87,6 +87,19 @@ func newEnv(t testing.TB, eng engine, migrate bool) *env {
 	return e
 }
 
+// onEngine is newEnv on the engine of that name (sqlite, postgres) alone: for a case
+// that only one engine has.
+func onEngine(t testing.TB, name string, migrate bool) *env {
+	t.Helper()
+	for _, eng := range engines {
+		if eng.name == name {
+			return newEnv(t, eng, migrate)
+		}
+	}
+	t.Fatalf("no engine %q", name)
+	return nil
+}
+
 // forEachEngine runs fn as a subtest per engine, on a freshly migrated database.
 func forEachEngine(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/host/config"
-	"github.com/poolhost/poolhost/host/httpapi"
-	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/internal/ingesttest"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/webhook"
@@ -64,11 +61,7 @@ func TestDisabledProviderWebhooks(t *testing.T) {
 			log := hclog.New(&hclog.LoggerOptions{Output: io.Discard})
 			mgr := ingesttest.StartManager(t, rolloutConfig(t, dir, true, true), log)
 			reg := prometheus.NewRegistry()
-			ing := ingest.New(s, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour}, log, reg)
-			svc := webhook.New(webhook.Deps{Store: s, Ingest: ing, Plugins: mgr, Logger: log, Registerer: reg}, webhook.Config{MaxAttempts: 8})
-			h := httpapi.New(httpapi.Deps{Logger: log, Registry: reg}, httpapi.WithWebhooks(svc))
-			e := &env{s: s, srv: httptest.NewServer(h), reg: reg}
-			t.Cleanup(e.srv.Close)
+			e := &env{s: s, srv: serve(t, s, mgr, log, reg, log, nil).Server, reg: reg}
 
 			reload := func(enabled, webhooks bool) {
 				t.Helper()

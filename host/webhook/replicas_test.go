@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -12,9 +11,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/poolhost/poolhost/host/config"
-	"github.com/poolhost/poolhost/host/httpapi"
-	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/internal/ingesttest"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/webhook"
@@ -25,15 +21,9 @@ import (
 func (e *env) replica(t *testing.T) *env {
 	t.Helper()
 	log := hclog.New(&hclog.LoggerOptions{Output: io.Discard})
-	mgr := ingesttest.StartManager(t, ingesttest.Config(t, pluginDir, ""), log)
 	reg := prometheus.NewRegistry()
-	ing := ingest.New(e.s, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour}, log, reg)
-	svc := webhook.New(webhook.Deps{Store: e.s, Ingest: ing, Plugins: mgr, Registerer: reg, Logger: log},
-		webhook.Config{MaxAttempts: 8})
-	h := httpapi.New(httpapi.Deps{Logger: log, Registry: reg, HTTP: config.HTTP{MaxBodyBytes: 64 << 10}}, httpapi.WithWebhooks(svc))
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{s: e.s, svc: svc, srv: srv, reg: reg, mine: e.mine, faulty: e.faulty, files: e.files, logs: e.logs}
+	h := serve(t, e.s, ingesttest.StartManager(t, ingesttest.Config(t, pluginDir, ""), log), log, reg, log, nil)
+	return &env{s: e.s, svc: h.Pipeline, srv: h.Server, reg: reg, mine: e.mine, faulty: e.faulty, files: e.files, logs: e.logs}
 }
 
 // A replay is detected across replicas: a delivery stored through one host and sent

@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/host/config"
-	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/host/internal/ingesttest"
 	"github.com/poolhost/poolhost/host/store"
@@ -97,19 +96,20 @@ func newEnvIn(t *testing.T, eng ingesttest.Engine, pluginDir string, mutate func
     verify_unavailable_file = %q
   }`, filepath.Join(e.files, "fail"), filepath.Join(e.files, "crash"), filepath.Join(e.files, "verify")))
 	log := hclog.New(&hclog.LoggerOptions{Output: io.Discard})
-	mgr := ingesttest.StartManager(t, cfg, log)
-	ing := ingest.New(s, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour}, log, e.reg)
-	d := webhook.Deps{Store: s, Ingest: ing, Plugins: mgr, Registerer: e.reg,
-		Logger: hclog.New(&hclog.LoggerOptions{Output: e.logs, Level: hclog.Info, JSONFormat: true})}
-	if mutate != nil {
-		mutate(&d, ing)
-	}
-	svc := webhook.New(d, webhook.Config{MaxAttempts: 8})
-	e.svc = svc
-	h := httpapi.New(httpapi.Deps{Logger: d.Logger, Registry: e.reg, HTTP: config.HTTP{MaxBodyBytes: 64 << 10}}, httpapi.WithWebhooks(svc))
-	e.srv = httptest.NewServer(h)
-	t.Cleanup(e.srv.Close)
+	h := serve(t, s, ingesttest.StartManager(t, cfg, log), log, e.reg,
+		hclog.New(&hclog.LoggerOptions{Output: e.logs, Level: hclog.Info, JSONFormat: true}), mutate)
+	e.svc, e.srv = h.Pipeline, h.Server
 	return e
+}
+
+// serve is a host's webhook path on s, as every env in this package runs it: the
+// pipeline's and the HTTP API's log to plog, the ingest service's to log.
+func serve(t *testing.T, s *store.Store, plugins webhook.Plugins, log hclog.Logger, reg *prometheus.Registry, plog hclog.Logger,
+	mutate func(*webhook.Deps, *ingest.Service)) ingesttest.WebhookHost {
+	t.Helper()
+	return ingesttest.ServeWebhooks(t, ingesttest.Webhooks{Store: s, Plugins: plugins, Log: log, PipelineLog: plog, Registry: reg,
+		Ingest:   ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour},
+		Pipeline: webhook.Config{MaxAttempts: 8}, HTTP: config.HTTP{MaxBodyBytes: 64 << 10}, Mutate: mutate})
 }
 
 func (e *env) touch(t *testing.T, name string) func() {

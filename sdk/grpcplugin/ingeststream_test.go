@@ -132,26 +132,26 @@ func ingest(t *testing.T, c *grpcplugin.Client, a *staticAdapter) {
 // TestIngestWebhookReusesOneStream: sequential deliveries share one IngestWebhooks
 // stream, no unary call.
 func TestIngestWebhookReusesOneStream(t *testing.T) {
-	a := newStaticAdapter()
-	c, cc := dial(t, a, false)
-	for range 10 {
-		ingest(t, c, a)
-	}
-	if s, i := cc.streams.Load(), cc.invokes.Load(); s != 1 || i != 0 {
-		t.Fatalf("10 deliveries made %d streams and %d unary calls, want 1 and 0", s, i)
-	}
+	checkCalls(t, false, 10, 1, 0)
 }
 
 // TestIngestWebhookOlderPlugin: a plugin without IngestWebhooks gets unary calls, after
 // one refused stream.
 func TestIngestWebhookOlderPlugin(t *testing.T) {
+	checkCalls(t, true, 5, 1, 5)
+}
+
+// checkCalls sends n deliveries one after the other to a plugin (old: one without
+// IngestWebhooks) and checks how many streams and unary calls the client made.
+func checkCalls(t *testing.T, old bool, n int, streams, invokes int64) {
+	t.Helper()
 	a := newStaticAdapter()
-	c, cc := dial(t, a, true)
-	for range 5 {
+	c, cc := dial(t, a, old)
+	for range n {
 		ingest(t, c, a)
 	}
-	if s, i := cc.streams.Load(), cc.invokes.Load(); s != 1 || i != 5 {
-		t.Fatalf("5 deliveries made %d streams and %d unary calls, want 1 and 5", s, i)
+	if s, i := cc.streams.Load(), cc.invokes.Load(); s != streams || i != invokes {
+		t.Fatalf("%d deliveries made %d streams and %d unary calls, want %d and %d", n, s, i, streams, invokes)
 	}
 }
 
