@@ -351,6 +351,15 @@ func (d *decoder) retention(attr *hcl.Attribute) time.Duration {
 	return dur
 }
 
+// days writes a period as the retention block does ("30d"), or as a Go duration when it
+// is not whole days.
+func days(p time.Duration) string {
+	if p%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", p/(24*time.Hour))
+	}
+	return p.String()
+}
+
 func (d *decoder) stringList(attr *hcl.Attribute) []string {
 	v, ok := d.value(attr, cty.List(cty.String))
 	if !ok {
@@ -683,6 +692,15 @@ func (d *decoder) config(root section) *Config {
 		c.Retention.Readings = d.retention(r.attr("readings"))
 		c.Retention.Audit = d.retention(r.attr("audit"))
 		c.Retention.DeadLetters = d.retention(r.attr("dead_letters"))
+		// Ingest accepts a reading up to max_past_age old. Kept for less, a reading
+		// stored late could land in a month retention is dropping: its horizon check
+		// (host/retention, store.RollupHorizon) and the drop are separate
+		// transactions, so such a reading could go before the rollups hold it.
+		if c.Retention.Readings > 0 && c.Retention.Readings < c.Ingest.MaxPastAge {
+			d.errorf(r.attr("readings").Expr.Range().Ptr(), "Invalid duration for readings",
+				"retention readings (%s) must be at least ingest max_past_age (%s): readings that old are still accepted",
+				days(c.Retention.Readings), days(c.Ingest.MaxPastAge))
+		}
 	}
 	if p, ok := d.single(root.blocks, "plugins", pluginsSchema); ok {
 		c.Plugins.StartTimeout = d.duration(p.attr("start_timeout"), c.Plugins.StartTimeout)

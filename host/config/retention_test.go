@@ -24,6 +24,7 @@ func TestRetentionBlock(t *testing.T) {
 		{"retention {\n readings = \"2y\"\n audit = \"400d\"\n dead_letters = \"90d\"\n}", config.Retention{Readings: 730 * day, Audit: 400 * day, DeadLetters: 90 * day}},
 		{`retention { readings = "30d" }`, config.Retention{Readings: 30 * day}},
 		{`retention { audit = "36h" }`, config.Retention{Audit: 36 * time.Hour}},
+		{"ingest { max_past_age = \"7d\" }\nretention { readings = \"7d\" }", config.Retention{Readings: 7 * day}},
 	}
 	for _, tt := range good {
 		cfg, err := config.Parse("r.hcl", []byte(head+tt.src))
@@ -41,6 +42,9 @@ func TestRetentionBlock(t *testing.T) {
 		{`retention { audit = "1h" }`, `at least 1d`},
 		{`retention { dead_letters = "forever" }`, `"forever" is not a duration`},
 		{`retention { rows = "1d" }`, `Unsupported argument`},
+		// Shorter than the readings ingest still accepts (max_past_age, 30d by default).
+		{`retention { readings = "29d" }`, `retention readings (29d) must be at least ingest max_past_age (30d)`},
+		{"ingest { max_past_age = \"90d\" }\nretention { readings = \"60d\" }", `r.hcl:4,`},
 	}
 	for _, tt := range bad {
 		_, err := config.Parse("r.hcl", []byte(head+tt.src))
