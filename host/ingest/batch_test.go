@@ -541,7 +541,7 @@ func TestGroupCommitWritesFollowThePool(t *testing.T) {
 			ingesttest.Seed(t, s, "generic", "owner@example.com", nil, []string{"a", "b"}, nil)
 			g := newGatedStore(s)
 			g.writers = 0 // the store's own GroupCommitWriters
-			want := 2     // SQLite: a file, so with its readers (store.GroupCommitWriters)
+			want := 4     // SQLite: a file, so with its readers (store.GroupCommitWriters)
 			if eng.Name == "postgres" {
 				want = 5
 			}
