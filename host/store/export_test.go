@@ -95,8 +95,8 @@ func (s *Store) ExplainLatest(ctx context.Context, poolID int64, metrics []strin
 func (s *Store) ExplainSummary(ctx context.Context, sq SummaryQuery) ([]string, error) {
 	var plans []string
 	var failed error
-	ctx = context.WithValue(ctx, summaryTraceKey{}, func(query string, args []any) {
-		plan, err := s.explain(ctx, query, args...)
+	ctx = context.WithValue(ctx, summaryTraceKey{}, func(q queries, query string, args []any) {
+		plan, err := explainOn(ctx, q, query, args...)
 		if err != nil && failed == nil {
 			failed = err
 		}
@@ -106,6 +106,29 @@ func (s *Store) ExplainSummary(ctx context.Context, sq SummaryQuery) ([]string, 
 		return nil, err
 	}
 	return plans, failed
+}
+
+// explainOn is query's plan as q (a summary's own connection and transaction) plans it,
+// one line per step.
+func explainOn(ctx context.Context, q queries, query string, args ...any) (string, error) {
+	explain := "EXPLAIN QUERY PLAN "
+	if q.d == dialectPostgres {
+		explain = "EXPLAIN "
+	}
+	rows, err := q.q.QueryxContext(ctx, q.q.Rebind(explain+query), args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		cols, err := rows.SliceScan()
+		if err != nil {
+			return "", err
+		}
+		plan = append(plan, fmt.Sprint(cols[len(cols)-1]))
+	}
+	return strings.Join(plan, "\n"), rows.Err()
 }
 
 // SetRollupSettleWait sets how long a rollup run waits for inserts in flight.

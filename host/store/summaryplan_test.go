@@ -90,3 +90,38 @@ func TestSummaryReadsOnlyItsMonths(t *testing.T) {
 		}
 	})
 }
+
+// A summary's statements run without JIT on PostgreSQL, whatever the planner's estimate
+// (here jit_above_cost 0 for every statement): at 100 million readings the large pool's
+// 24 hourly buckets were estimated at 31,000 rollup rows for 140, and compiling the
+// statement took 46 ms.
+func TestSummaryWithoutJIT(t *testing.T) {
+	e := newEnv(t, engines[1], true)
+	ctx := context.Background()
+	var available bool
+	if err := e.s.DB().GetContext(ctx, &available, `SELECT pg_jit_available()`); err != nil || !available {
+		t.Skipf("no JIT in this server (%v)", err)
+	}
+	if _, err := e.s.DB().ExecContext(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET jit_above_cost = 0', current_database()); END $$`); err != nil {
+		t.Fatal(err)
+	}
+	s := e.open(t) // its sessions start with the setting
+	f := newFixture(t, e, "jit@x.io")
+	start := time.Date(2025, 5, 9, 0, 0, 0, 0, time.UTC)
+	hourly(t, e, f, start, start.Add(3*24*time.Hour))
+	advance(t, e)
+	var cost string
+	if err := s.DB().GetContext(ctx, &cost, `SHOW jit_above_cost`); err != nil || cost != "0" {
+		t.Fatalf("jit_above_cost %q (%v), want 0", cost, err)
+	}
+	plans, err := s.ExplainSummary(ctx, store.SummaryQuery{PoolID: f.pool.ID, Metric: "ph", Bucket: time.Hour,
+		From: start.Add(30 * time.Minute), To: start.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, plan := range plans {
+		if strings.Contains(plan, "JIT") {
+			t.Fatalf("a summary's statement is compiled:\n%s", plan)
+		}
+	}
+}
