@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -118,46 +117,20 @@ func keepUp(tb testing.TB, s *store.Store, w World, cfg Config) KeepUp {
 		}
 	}()
 
-	var next atomic.Int64
-	var failed atomic.Value
-	var wg sync.WaitGroup
 	start := time.Now()
-	for g := 0; g < cfg.Senders; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				seq := next.Add(1) - 1
-				if seq >= int64(cfg.KeepUpDeliveries) {
-					return
-				}
-				d := devs[seq%int64(len(devs))]
-				at := base.Add(time.Duration(seq) * time.Millisecond)
-				rs := make([]sdk.Reading, len(Metrics))
-				for i, m := range Metrics {
-					rs[i] = sdk.Reading{ProviderDeviceID: d, Metric: m.Name, Value: m.Base, RecordedAt: at}
-				}
-				res, err := ing.Ingest(ctx, ingest.Request{
-					Provider: ScaleProvider, Readings: rs, ReceivedAt: time.Now(),
-					Audit: func(ingest.Result) store.AuditEvent {
-						return store.AuditEvent{Action: "webhook.received", Actor: "provider:" + ScaleProvider, Provider: ScaleProvider}
-					},
-				})
-				if err == nil && res.Accepted != len(rs) {
-					err = fmt.Errorf("delivery %d: %d of %d readings accepted (%v)", seq, res.Accepted, len(rs), res.Dropped)
-				}
-				if err != nil {
-					failed.CompareAndSwap(nil, err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	err := sendAll(ctx, ing, ScaleProvider, cfg.Senders, 0, int64(cfg.KeepUpDeliveries), func(seq int64) []sdk.Reading {
+		d := devs[seq%int64(len(devs))]
+		at := base.Add(time.Duration(seq) * time.Millisecond)
+		rs := make([]sdk.Reading, len(Metrics))
+		for i, m := range Metrics {
+			rs[i] = sdk.Reading{ProviderDeviceID: d, Metric: m.Name, Value: m.Base, RecordedAt: at}
+		}
+		return rs
+	})
 	k.Ingest = time.Since(start)
 	ingesting.Store(false)
 	end := time.Now()
-	if err, _ := failed.Load().(error); err != nil {
+	if err != nil {
 		close(stop)
 		<-rolled
 		tb.Fatalf("keep-up ingest: %v", err)

@@ -335,44 +335,17 @@ func ingestRates(tb testing.TB, eng string, loaded *store.Store, url string, cfg
 	round := func(t *target) float64 {
 		first := t.seq.Load()
 		t.seq.Add(int64(cfg.Deliveries))
-		var next atomic.Int64
-		next.Store(first)
-		var wg sync.WaitGroup
-		var failed atomic.Value
 		start := time.Now()
-		for g := 0; g < cfg.Senders; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					seq := next.Add(1) - 1
-					if seq >= first+int64(cfg.Deliveries) {
-						return
-					}
-					at := t.base.Add(time.Duration(seq) * time.Millisecond)
-					rs := make([]sdk.Reading, len(ingestMetrics))
-					for i, m := range ingestMetrics {
-						rs[i] = sdk.Reading{ProviderDeviceID: ingestDevices[int(seq)%len(ingestDevices)], Metric: m, Value: 1, RecordedAt: at}
-					}
-					res, err := t.ing.Ingest(context.Background(), ingest.Request{
-						Provider: generic.ID, Readings: rs, ReceivedAt: time.Now(),
-						Audit: func(ingest.Result) store.AuditEvent {
-							return store.AuditEvent{Action: "webhook.received", Actor: "provider:" + generic.ID, Provider: generic.ID}
-						},
-					})
-					if err == nil && res.Accepted != len(rs) {
-						err = fmt.Errorf("delivery %d: %d of %d readings accepted (%v)", seq, res.Accepted, len(rs), res.Dropped)
-					}
-					if err != nil {
-						failed.CompareAndSwap(nil, err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		err := sendAll(context.Background(), t.ing, generic.ID, cfg.Senders, first, first+int64(cfg.Deliveries), func(seq int64) []sdk.Reading {
+			at := t.base.Add(time.Duration(seq) * time.Millisecond)
+			rs := make([]sdk.Reading, len(ingestMetrics))
+			for i, m := range ingestMetrics {
+				rs[i] = sdk.Reading{ProviderDeviceID: ingestDevices[int(seq)%len(ingestDevices)], Metric: m, Value: 1, RecordedAt: at}
+			}
+			return rs
+		})
 		elapsed := time.Since(start)
-		if err, _ := failed.Load().(error); err != nil {
+		if err != nil {
 			tb.Fatalf("ingest: %v", err)
 		}
 		return float64(cfg.Deliveries) / elapsed.Seconds()
@@ -488,4 +461,43 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// sendAll ingests deliveries seq from first to end (exclusive) from senders goroutines
+// at once, each delivery's readings made by readings(seq) and all required new, and
+// returns the first failure.
+func sendAll(ctx context.Context, ing *ingest.Service, provider string, senders int, first, end int64, readings func(seq int64) []sdk.Reading) error {
+	var next atomic.Int64
+	next.Store(first)
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				seq := next.Add(1) - 1
+				if seq >= end {
+					return
+				}
+				rs := readings(seq)
+				res, err := ing.Ingest(ctx, ingest.Request{
+					Provider: provider, Readings: rs, ReceivedAt: time.Now(),
+					Audit: func(ingest.Result) store.AuditEvent {
+						return store.AuditEvent{Action: "webhook.received", Actor: "provider:" + provider, Provider: provider}
+					},
+				})
+				if err == nil && res.Accepted != len(rs) {
+					err = fmt.Errorf("delivery %d: %d of %d readings accepted (%v)", seq, res.Accepted, len(rs), res.Dropped)
+				}
+				if err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	err, _ := failed.Load().(error)
+	return err
 }

@@ -170,27 +170,12 @@ func (s *Store) explain(ctx context.Context, query string, args ...any) (string,
 		return "", err
 	}
 	defer tx.Rollback()
-	explain := "EXPLAIN QUERY PLAN "
 	if s.d == dialectPostgres {
-		explain = "EXPLAIN "
 		if _, err := tx.ExecContext(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
 			return "", err
 		}
 	}
-	rows, err := tx.QueryxContext(ctx, tx.Rebind(explain+query), args...)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		cols, err := rows.SliceScan()
-		if err != nil {
-			return "", err
-		}
-		plan = append(plan, fmt.Sprint(cols[len(cols)-1]))
-	}
-	return strings.Join(plan, "\n"), rows.Err()
+	return explainOn(ctx, queries{q: tx, d: s.d}, query, args...)
 }
 
 // CombinedWrites is how many transactions SQLite's WriteDeliveries began, and
