@@ -52,8 +52,12 @@ const linkActiveSQL = `(l.pool_id IS NOT NULL AND a.status <> 'disconnected' AND
 const deviceSelect = `SELECT d.id, d.account_id, d.provider, d.provider_device_id, d.name, d.model, d.metadata,
 		d.created_at, d.updated_at, a.user_id AS owner_id, a.status AS account_status,
 		COALESCE(l.pool_id, 0) AS pool_id, d.verified, a.external_account_id AS account_external_id, d.suggestion,
-		` + linkActiveSQL + ` AS link_active
-	FROM integration_devices d
+		` + linkActiveSQL + ` AS link_active ` + deviceFrom
+
+// deviceFrom is where a device's row, its account (whose owner and status decide) and
+// its pool link come from, for deviceSelect and lookupSelect alike: linkActiveSQL reads
+// a, d and l.
+const deviceFrom = `FROM integration_devices d
 	JOIN integration_accounts a ON a.id = d.account_id
 	LEFT JOIN device_pool_links l ON l.device_id = d.id `
 
@@ -244,10 +248,7 @@ func (q queries) LookupDevices(ctx context.Context, l DeviceLookup) ([]Device, e
 // timestamps) was about 4 µs of the host's CPU per delivery on the group commit's
 // lookup (host/bench, postgres/c64/plugin), and PostgreSQL formatted columns nobody read.
 const lookupSelect = `SELECT d.id, d.account_id, d.provider_device_id, a.user_id, a.status,
-		COALESCE(l.pool_id, 0), d.verified, a.external_account_id, ` + linkActiveSQL + `
-	FROM integration_devices d
-	JOIN integration_accounts a ON a.id = d.account_id
-	LEFT JOIN device_pool_links l ON l.device_id = d.id `
+		COALESCE(l.pool_id, 0), d.verified, a.external_account_id, ` + linkActiveSQL + ` ` + deviceFrom
 
 // LinkDevice links a device to a pool, moving it when it was linked elsewhere, and
 // returns the previous pool (0 if none). Authorization is the caller's: ownership of
