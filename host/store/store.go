@@ -324,12 +324,24 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 // inTx runs fn in a transaction, or directly when q already is one.
-func (q queries) inTx(ctx context.Context, fn func(q queries) error) (err error) {
+func (q queries) inTx(ctx context.Context, fn func(q queries) error) error {
+	return q.inTxWith(ctx, nil, fn)
+}
+
+// inReadTx is inTx for a read-only transaction: one a streaming standby accepts, where
+// lib/pq's default BEGIN READ WRITE fails ("cannot set transaction read-write mode
+// during recovery"). For reads that need a transaction only for its settings (SET
+// LOCAL) and may run on the read replica.
+func (q queries) inReadTx(ctx context.Context, fn func(q queries) error) error {
+	return q.inTxWith(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+func (q queries) inTxWith(ctx context.Context, opts *sql.TxOptions, fn func(q queries) error) (err error) {
 	if q.db == nil {
 		return fn(q)
 	}
 	ctx, span := q.startSpan(ctx, "store.transaction")
-	tx, err := q.db.BeginTxx(ctx, nil)
+	tx, err := q.db.BeginTxx(ctx, opts)
 	if err != nil {
 		tracing.Fail(span, err)
 		span.End()
