@@ -18,11 +18,13 @@ import (
 // 10 readings a statement: the two statements interleaved, 254 against 208 µs per
 // delivery (medians of 120 rounds each); BenchmarkGroupCommitStatementCPU before and
 // after this change, three interleaved pairs, 349/322/356 against 253/295/235 µs (a
-// lone delivery 877/1,021/1,052 against 892/744/863). A plain INSERT still refuses a key already stored (the unique index
-// checks it as it inserts, and waits for a writer in flight with the same key, as ON
-// CONFLICT does), so nothing is stored twice: the statement fails whole with a unique
-// violation and the same batch is written again with ON CONFLICT, which skips the
-// duplicates and counts them.
+// lone delivery 877/1,021/1,052 against 892/744/863). A plain INSERT still refuses a
+// key already stored (the unique index checks it as it inserts, and waits for a writer
+// in flight with the same key, as ON CONFLICT does), so nothing is stored twice: the
+// statement fails whole with a unique violation and the same batch is written again
+// with ON CONFLICT, which skips the duplicates and counts them. Only the readings'
+// duplicate key can be violated there: the audit rows' and readings' primary keys are
+// identities, and the replay keys keep their ON CONFLICT.
 //
 // Most batches carry only new readings (a copy of a delivery is a replay, caught by its
 // webhook_deliveries key, and its rows are never inserted). A source that often sends
