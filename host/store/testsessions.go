@@ -564,7 +564,10 @@ func (q queries) summaryRows(ctx context.Context, sq SummaryQuery, loc *time.Loc
 			WHERE pool_id = ? AND metric = ? AND bucket_start >= ? AND bucket_start < ? AND bucket_end <= ?`
 	}
 	if sq.Raw {
-		return q.scanSummary(ctx, sensor("sensor_readings", "")+` UNION ALL `+tests, sq.PoolID, sq.Metric, from, to, sq.PoolID, sq.Metric, from, to)
+		var u union
+		u.add(sensor("sensor_readings", ""), sq.PoolID, sq.Metric, from, to)
+		u.add(tests, sq.PoolID, sq.Metric, from, to)
+		return q.scanSummary(ctx, u.sql(), u.args...)
 	}
 	hsT, heT := time.Unix(hs, 0).UTC(), time.Unix(he, 0).UTC()
 	if hsT.After(to) {
@@ -600,27 +603,22 @@ func (q queries) summaryRows(ctx context.Context, sq SummaryQuery, loc *time.Loc
 		if err := q.get(ctx, &mark, markSQL, rollupState); err != nil {
 			return nil, err
 		}
-		args := []any{
-			sq.PoolID, sq.Metric, from, hsT,
-			sq.PoolID, sq.Metric, heT, to,
-			sq.PoolID, sq.Metric, from, to,
-			sq.PoolID, sq.Metric, hs, ds, ds,
-			sq.PoolID, sq.Metric, de, he, he,
-			sq.PoolID, sq.Metric, ds, de, de,
-			rollupState,
-		}
+		var u union
+		u.add(sensor("sensor_readings", ""), sq.PoolID, sq.Metric, from, hsT)
+		u.add(sensor("sensor_readings", ""), sq.PoolID, sq.Metric, heT, to)
 		// The open edge, when there is one: caught up (no id above the watermark), the
 		// statement leaves it out rather than plan a range PostgreSQL would find empty
 		// only after opening every month of sensor_readings.
-		edge := ``
 		if mark.MaxID > mark.Watermark && hsT.Before(heT) {
-			edge = ` UNION ALL ` + sensor(q.d.aboveWatermarkSQL(mark.Watermark, mark.MaxID), ` AND id > ?`)
-			args = slices.Insert(args, 8, []any{hsT, heT, sq.PoolID, sq.Metric, hsT, heT, mark.Watermark}...)
+			u.add(sensor(q.d.aboveWatermarkSQL(mark.Watermark, mark.MaxID), ` AND id > ?`),
+				hsT, heT, sq.PoolID, sq.Metric, hsT, heT, mark.Watermark)
 		}
-		query := sensor("sensor_readings", "") + ` UNION ALL ` + sensor("sensor_readings", "") + edge + `
-			UNION ALL ` + tests + `
-			UNION ALL ` + rollups(hourlyRollups) + ` UNION ALL ` + rollups(hourlyRollups) + ` UNION ALL ` + rollups(dailyRollups) + `
-			UNION ALL SELECT 3, watermark, 0, 0, 0, 0, 0, 0, 0, 0 FROM rollup_state WHERE name = ?`
+		u.add(tests, sq.PoolID, sq.Metric, from, to)
+		u.add(rollups(hourlyRollups), sq.PoolID, sq.Metric, hs, ds, ds)
+		u.add(rollups(hourlyRollups), sq.PoolID, sq.Metric, de, he, he)
+		u.add(rollups(dailyRollups), sq.PoolID, sq.Metric, ds, de, de)
+		u.add(`SELECT 3, watermark, 0, 0, 0, 0, 0, 0, 0, 0 FROM rollup_state WHERE name = ?`, rollupState)
+		query, args := u.sql(), u.args
 		if trace != nil {
 			trace(q, query, args)
 		}
@@ -644,6 +642,21 @@ func (q queries) summaryRows(ctx context.Context, sq SummaryQuery, loc *time.Loc
 	sq.Raw = true
 	return q.summaryRows(ctx, sq, loc, from, to, hs, he)
 }
+
+// union is a UNION ALL of SELECTs, each added with its own arguments: a part left out
+// (the open edge) takes its arguments with it, and no placeholder is counted across
+// parts.
+type union struct {
+	parts []string
+	args  []any
+}
+
+func (u *union) add(sel string, args ...any) {
+	u.parts = append(u.parts, sel)
+	u.args = append(u.args, args...)
+}
+
+func (u *union) sql() string { return strings.Join(u.parts, "\n\tUNION ALL ") }
 
 // summaryTraceKey carries, in a test's context, a function given each statement a
 // summary runs and where it runs (the tests EXPLAIN them there).
