@@ -386,36 +386,32 @@ func TestWriteDeliveriesSharedKeysDoNotDeadlock(t *testing.T) {
 // parsed and planned for every write (an unnamed statement is never listed in
 // pg_prepared_statements), and a prepared write stays exact.
 func TestWriteDeliveriesPreparedOnPostgres(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *env) {
-		if e.s.Dialect() != "postgres" {
-			t.Skip("PostgreSQL's plan cache")
+	e := onEngine(t, "postgres", true)
+	ctx := context.Background()
+	f := newFixture(t, e, "prepared@x.io")
+	s := e.open(t, store.WithMaxOpenConns(1)) // one session, so its statements can be listed
+	start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
+	for i := range 3 {
+		n, err := s.WriteDeliveries(ctx, []store.DeliveryWrite{
+			{Readings: readingsFor(f, start, 2+i, "ph"), Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme"}},
+		})
+		if err != nil || n[0] != 1 && i > 0 || n[0] != 2 && i == 0 {
+			t.Fatalf("write %d: %v, %v", i, n, err)
 		}
-		ctx := context.Background()
-		f := newFixture(t, e, "prepared@x.io")
-		s := e.open(t, store.WithMaxOpenConns(1)) // one session, so its statements can be listed
-		start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
-		for i := range 3 {
-			n, err := s.WriteDeliveries(ctx, []store.DeliveryWrite{
-				{Readings: readingsFor(f, start, 2+i, "ph"), Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme"}},
-			})
-			if err != nil || n[0] != 1 && i > 0 || n[0] != 2 && i == 0 {
-				t.Fatalf("write %d: %v, %v", i, n, err)
-			}
-		}
-		// The first write's text, of a new (pool, metric) pair, and the next two's, of a
-		// pair known kept in measured_metrics (writeDeliveriesFastSQL): the second write
-		// meets stored readings, so it runs both the plain text and, after its unique
-		// violation, the one with ON CONFLICT, which the third write keeps
-		// (readingConflicts).
-		var prepared, fast int
-		if err := s.DB().QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE statement LIKE '%measured_kept%')
-			FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO audit_events%' AND NOT from_sql`).Scan(&prepared, &fast); err != nil {
-			t.Fatal(err)
-		}
-		if prepared != 3 || fast != 2 {
-			t.Errorf("%d prepared group-commit statements in the session (%d for known pairs), want 3 (2)", prepared, fast)
-		}
-	})
+	}
+	// The first write's text, of a new (pool, metric) pair, and the next two's, of a
+	// pair known kept in measured_metrics (writeDeliveriesFastSQL): the second write
+	// meets stored readings, so it runs both the plain text and, after its unique
+	// violation, the one with ON CONFLICT, which the third write keeps
+	// (readingConflicts).
+	var prepared, fast int
+	if err := s.DB().QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE statement LIKE '%measured_kept%')
+		FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO audit_events%' AND NOT from_sql`).Scan(&prepared, &fast); err != nil {
+		t.Fatal(err)
+	}
+	if prepared != 3 || fast != 2 {
+		t.Errorf("%d prepared group-commit statements in the session (%d for known pairs), want 3 (2)", prepared, fast)
+	}
 }
 
 // TestWriteDeliveriesRepeatedKeyInOneCall: two copies of one delivery in the same call
@@ -492,53 +488,49 @@ func groupCommitRuns(t *testing.T, s *store.Store) (plain, onConflict int) {
 // reading fails whole and is written again with ON CONFLICT, exact, and the next
 // statement then keeps ON CONFLICT before trying without it again.
 func TestWriteDeliveriesNewReadingsInsertedPlainOnPostgres(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, e *env) {
-		if e.s.Dialect() != "postgres" {
-			t.Skip("PostgreSQL's ON CONFLICT")
+	e := onEngine(t, "postgres", true)
+	ctx := context.Background()
+	f := newFixture(t, e, "plain@x.io")
+	s := e.open(t, store.WithMaxOpenConns(1)) // one session, so its statements can be listed
+	start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
+	write := func(rs []store.Reading, id string) int {
+		t.Helper()
+		n, err := s.WriteDeliveries(ctx, []store.DeliveryWrite{{Readings: rs,
+			Once:  &store.DeliveryKey{Provider: "acme", AccountID: f.account.ID, DeliveryID: id},
+			Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", RequestID: id}}})
+		if err != nil {
+			t.Fatalf("write %s: %v", id, err)
 		}
-		ctx := context.Background()
-		f := newFixture(t, e, "plain@x.io")
-		s := e.open(t, store.WithMaxOpenConns(1)) // one session, so its statements can be listed
-		start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
-		write := func(rs []store.Reading, id string) int {
-			t.Helper()
-			n, err := s.WriteDeliveries(ctx, []store.DeliveryWrite{{Readings: rs,
-				Once:  &store.DeliveryKey{Provider: "acme", AccountID: f.account.ID, DeliveryID: id},
-				Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", RequestID: id}}})
-			if err != nil {
-				t.Fatalf("write %s: %v", id, err)
-			}
-			return n[0]
-		}
-		if n := write(readingsFor(f, start, 3, "ph"), "new"); n != 3 {
-			t.Fatalf("new readings: accepted %d, want 3", n)
-		}
-		if plain, onConflict := groupCommitRuns(t, s); plain != 1 || onConflict != 0 {
-			t.Fatalf("new readings: %d plain statements, %d with ON CONFLICT; want 1, 0", plain, onConflict)
-		}
-		// Two stored, two new: the plain statement fails, nothing of it is kept, and the
-		// statement with ON CONFLICT stores and counts the two new ones.
-		if n := write(readingsFor(f, start.Add(time.Second), 4, "ph"), "again"); n != 2 {
-			t.Fatalf("two of four stored before: accepted %d, want 2", n)
-		}
-		if plain, onConflict := groupCommitRuns(t, s); plain != 2 || onConflict != 1 {
-			t.Fatalf("after a duplicate: %d plain statements, %d with ON CONFLICT; want 2, 1", plain, onConflict)
-		}
-		if n, _ := s.CountReadings(ctx, f.pool.ID); n != 5 {
-			t.Fatalf("stored %d readings, want 5", n)
-		}
-		var keys, audits int
-		if err := s.DB().GetContext(ctx, &keys, `SELECT count(*) FROM webhook_deliveries WHERE delivery_id = 'again'`); err != nil || keys != 1 {
-			t.Fatalf("replay key of the retried delivery stored %d times (%v), want once", keys, err)
-		}
-		if err := s.DB().GetContext(ctx, &audits, `SELECT count(*) FROM audit_events WHERE request_id = 'again'`); err != nil || audits != 1 {
-			t.Fatalf("audit row of the retried delivery stored %d times (%v), want once", audits, err)
-		}
-		// The next statement keeps ON CONFLICT; the one after tries without it again.
-		write(readingsFor(f, start.Add(time.Minute), 1, "ph"), "next")
-		write(readingsFor(f, start.Add(2*time.Minute), 1, "ph"), "after")
-		if plain, onConflict := groupCommitRuns(t, s); plain != 3 || onConflict != 2 {
-			t.Fatalf("two more writes: %d plain statements, %d with ON CONFLICT; want 3, 2", plain, onConflict)
-		}
-	})
+		return n[0]
+	}
+	if n := write(readingsFor(f, start, 3, "ph"), "new"); n != 3 {
+		t.Fatalf("new readings: accepted %d, want 3", n)
+	}
+	if plain, onConflict := groupCommitRuns(t, s); plain != 1 || onConflict != 0 {
+		t.Fatalf("new readings: %d plain statements, %d with ON CONFLICT; want 1, 0", plain, onConflict)
+	}
+	// Two stored, two new: the plain statement fails, nothing of it is kept, and the
+	// statement with ON CONFLICT stores and counts the two new ones.
+	if n := write(readingsFor(f, start.Add(time.Second), 4, "ph"), "again"); n != 2 {
+		t.Fatalf("two of four stored before: accepted %d, want 2", n)
+	}
+	if plain, onConflict := groupCommitRuns(t, s); plain != 2 || onConflict != 1 {
+		t.Fatalf("after a duplicate: %d plain statements, %d with ON CONFLICT; want 2, 1", plain, onConflict)
+	}
+	if n, _ := s.CountReadings(ctx, f.pool.ID); n != 5 {
+		t.Fatalf("stored %d readings, want 5", n)
+	}
+	var keys, audits int
+	if err := s.DB().GetContext(ctx, &keys, `SELECT count(*) FROM webhook_deliveries WHERE delivery_id = 'again'`); err != nil || keys != 1 {
+		t.Fatalf("replay key of the retried delivery stored %d times (%v), want once", keys, err)
+	}
+	if err := s.DB().GetContext(ctx, &audits, `SELECT count(*) FROM audit_events WHERE request_id = 'again'`); err != nil || audits != 1 {
+		t.Fatalf("audit row of the retried delivery stored %d times (%v), want once", audits, err)
+	}
+	// The next statement keeps ON CONFLICT; the one after tries without it again.
+	write(readingsFor(f, start.Add(time.Minute), 1, "ph"), "next")
+	write(readingsFor(f, start.Add(2*time.Minute), 1, "ph"), "after")
+	if plain, onConflict := groupCommitRuns(t, s); plain != 3 || onConflict != 2 {
+		t.Fatalf("two more writes: %d plain statements, %d with ON CONFLICT; want 3, 2", plain, onConflict)
+	}
 }
