@@ -1,6 +1,7 @@
 // Package host holds what every part of the poolhost host shares: the error type whose
-// codes the HTTP API, the CLI and the workers all translate from, and the small domain
-// vocabulary (roles, actors) they agree on. Implementation packages below it are named
+// codes the HTTP API, the CLI and the workers all translate from, the small domain
+// vocabulary (roles, actors) they agree on, and the process's garbage-collector defaults
+// (GC, which `poolhost serve` and the benchmark apply). Implementation packages below it are named
 // after what they hold:
 //
 //   - cmd/poolhost: the binary (serve, migrate, config validate, plugins, users, backup…)

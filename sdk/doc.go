@@ -17,5 +17,6 @@
 // the constant-time webhook signature checks, sdk/sdktest helpers for testing an adapter
 // over the real wire, sdk/grpcplugin the wire shims: the host's client, which
 // sdktest hands your tests so they call the plugin exactly as the host does, and
-// sdk/tracing the OpenTelemetry tracing that Serve and [HTTPClient] use.
+// sdk/tracing the OpenTelemetry tracing that Serve and [HTTPClient] use, and sdk/gctune
+// the garbage-collector defaults Serve applies (the host applies its own through it).
 package sdk

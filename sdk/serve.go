@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/poolhost/poolhost/sdk/gctune"
 	"github.com/poolhost/poolhost/sdk/internal/wire"
 	"github.com/poolhost/poolhost/sdk/tracing"
 )
@@ -151,9 +151,8 @@ func (p *servePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Clie
 const pluginGCPercent = 400
 
 // tuneGC applies pluginGCPercent unless the operator set GOGC for the plugin (the host
-// passes it only when listed in plugins { pass_env }).
+// passes it only when listed in plugins { pass_env }). No default memory limit: a few MB
+// of live heap times five is small on its own.
 func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(pluginGCPercent)
-	}
+	gctune.Apply(gctune.Defaults{Percent: pluginGCPercent})
 }

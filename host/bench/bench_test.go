@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	poolhost "github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/ingest"
@@ -35,6 +36,8 @@ func TestMain(m *testing.M) {
 	if job := os.Getenv(loadgenEnv); job != "" {
 		os.Exit(runLoadgen(job))
 	}
+	// The host in this process runs with the GC defaults `poolhost serve` applies.
+	poolhost.TuneGC()
 	dir, err := os.MkdirTemp("", "poolhost-bench-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -185,6 +188,7 @@ func (h *host) run(b *testing.B, concurrency int, top float64) float64 {
 	resetPeakRSS(self)
 	resetPeakRSS(plugin)
 	mem0 := readPluginMem(h.pprofAddr)
+	hostGC0 := readHostGC()
 	b.ResetTimer()
 	cpu0 := sampleCPU(pid, h.postmaster)
 	gc0 := groupCommits(h.reg)
@@ -192,6 +196,7 @@ func (h *host) run(b *testing.B, concurrency int, top float64) float64 {
 	cpu1 := sampleCPU(pid, h.postmaster)
 	b.StopTimer()
 	mem1 := readPluginMem(h.pprofAddr)
+	hostGC1 := readHostGC()
 	if lg.Failure != "" {
 		b.Fatalf("%s; a benchmark of failures measures nothing", lg.Failure)
 	}
@@ -211,6 +216,8 @@ func (h *host) run(b *testing.B, concurrency int, top float64) float64 {
 		b.ReportMetric(float64(mem1.Mallocs-mem0.Mallocs)/n, "plugin-allocs/delivery")
 		b.ReportMetric(float64(mem1.TotalAlloc-mem0.TotalAlloc)/n, "plugin-B/delivery")
 	}
+	b.ReportMetric(float64(hostGC1.cycles-hostGC0.cycles)*1000/n, "host-gc/1k-deliveries")
+	b.ReportMetric((hostGC1.cpu-hostGC0.cpu)*1e6/n, "host-gc-cpu-us/delivery")
 	if rss := peakRSSMiB(self); rss > 0 {
 		b.ReportMetric(rss, "host-peak-RSS-MiB")
 	}

@@ -5,13 +5,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"time"
 )
 
 // Memory figures of a run: allocations per delivery in the plugin (from its expvar
-// endpoint, sdk.PprofEnv) and the peak resident set of this process and of the plugin.
+// endpoint, sdk.PprofEnv), the peak resident set of this process and of the plugin, and
+// this process's garbage collections.
 // This process's allocations are -benchmem's B/op and allocs/op; they include the load
 // generator, which runs here too.
 
@@ -64,4 +66,19 @@ func peakRSSMiB(pid string) float64 {
 		}
 	}
 	return 0
+}
+
+// hostGC is the garbage collector's work in this process (the host's: the load generator
+// is a child process) so far: its cycles, and the CPU the runtime attributes to them.
+// Cycles per delivery do not depend on what else the box runs, so they show a GC setting's
+// effect when the shared machine makes CPU figures noisy.
+type hostGC struct {
+	cycles uint64
+	cpu    float64 // seconds, the runtime's estimate (/cpu/classes/gc/total)
+}
+
+func readHostGC() hostGC {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	return hostGC{cycles: s[0].Value.Uint64(), cpu: s[1].Value.Float64()}
 }

@@ -53,6 +53,7 @@ SIGTERM (a graceful drain), reloading the config file on SIGHUP.`,
 // config file and runs them until SIGINT/SIGTERM (graceful shutdown). SIGHUP reloads
 // the config file.
 func runServe(ctx context.Context, configPath string, stderr io.Writer) int {
+	host.TuneGC()
 	cfg, err := config.Load(configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "poolhost serve: %v\n", err)
