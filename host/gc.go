@@ -15,13 +15,15 @@ import "github.com/poolhost/poolhost/sdk/gctune"
 //
 // MemoryLimit 100 MiB: at 400 the heap may grow to five times what is live, so a burst
 // that holds more (deliveries in flight, a large response) would cost five times its size
-// in memory. The soft limit keeps the heap under 100 MiB by collecting more often as it
-// nears it, which keeps the host under its 150 MiB budget with the ~40 MiB its binary and
-// runtime hold besides. It costs nothing where the live heap is under ~19 MB (the
-// benchmark's peak heap is a third of it), and collects less often than Go's defaults
-// while the live heap is under half of it. A host that keeps more live (go_memstats_heap_*
-// on /metrics) sets GOMEMLIMIT to its own budget; the runtime never spends more than
-// about half the CPU on collecting to meet the limit.
+// in memory. The soft limit keeps what the Go runtime holds under 100 MiB by collecting
+// more often as it nears it. The host's RSS is that plus what is not Go's heap (the
+// binary, SQLite's own memory): 35–60 MiB in host/bench, where the heap's goal peaks at
+// 41 MB over every engine and sender count, so the limit costs nothing there and keeps the
+// host near its 150 MiB budget when it binds. It binds once the live heap passes ~19 MB,
+// and still collects less often than Go's defaults while the live heap is under half of
+// it. A host that keeps more live (go_memstats_heap_inuse_bytes on /metrics) sets
+// GOMEMLIMIT to its own budget; the runtime spends at most about half the CPU on
+// collecting to meet the limit.
 var GC = gctune.Defaults{Percent: 400, MemoryLimit: 100 << 20}
 
 // TuneGC applies GC. `poolhost serve` calls it first, and host/bench before building its
