@@ -192,6 +192,7 @@ func (h *host) run(b *testing.B, concurrency int, top float64) float64 {
 	b.ResetTimer()
 	cpu0 := sampleCPU(pid, h.postmaster)
 	gc0 := groupCommits(h.reg)
+	w0, _ := h.store.SQLiteWriter()
 	lg := startLoadgen(b, job)()
 	cpu1 := sampleCPU(pid, h.postmaster)
 	b.StopTimer()
@@ -206,6 +207,15 @@ func (h *host) run(b *testing.B, concurrency int, top float64) float64 {
 		b.ReportMetric((gc1.requests-gc0.requests)/(gc1.txs-gc0.txs), "deliveries/group-commit")
 	}
 	reportPhases(b, gc0, groupCommits(h.reg), lg.Elapsed)
+	if w1, ok := h.store.SQLiteWriter(); ok && w1.Transactions > w0.Transactions {
+		// SQLite's one writer: the share of the run it was held (near 1, it is the
+		// limit, whatever the CPU), its time per delivery written, and the deliveries
+		// one transaction and sync carried.
+		busy := w1.Busy - w0.Busy
+		b.ReportMetric(busy.Seconds()/lg.Elapsed.Seconds(), "writer-busy")
+		b.ReportMetric(float64(busy.Microseconds())/float64(w1.Deliveries-w0.Deliveries), "writer-us/delivery")
+		b.ReportMetric(float64(w1.Deliveries-w0.Deliveries)/float64(w1.Transactions-w0.Transactions), "deliveries/sqlite-tx")
+	}
 	n := float64(lg.N)
 	perSec := n / lg.Elapsed.Seconds()
 	b.ReportMetric(perSec, "deliveries/s")

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Combining on SQLite. Every WriteDeliveries is a transaction on the one write
@@ -22,6 +23,29 @@ type sqliteCombiner struct {
 	writing bool // a combined write is in flight, or its leader is being appointed
 	queue   []*combineCall
 	writes  int // transactions begun, for tests
+	// What the writer did (WriterStats): combined writes, their deliveries, and the
+	// time it was held by them, retries included.
+	stats WriterStats
+}
+
+// WriterStats is what SQLite's one writer has done since the store opened: how many
+// combined transactions, how many deliveries they carried, and how long the writer was
+// held by them (statements, commit and sync). host/bench reports the share of its time
+// the writer was busy: near 1, the writer is the limit, whatever the CPU.
+type WriterStats struct {
+	Transactions int64
+	Deliveries   int64
+	Busy         time.Duration
+}
+
+// SQLiteWriter returns the SQLite writer's figures so far; ok is false on PostgreSQL.
+func (s *Store) SQLiteWriter() (st WriterStats, ok bool) {
+	if s.comb == nil {
+		return WriterStats{}, false
+	}
+	s.comb.mu.Lock()
+	defer s.comb.mu.Unlock()
+	return s.comb.stats, true
 }
 
 // combineMax bounds the deliveries of one combined transaction, so that one commit
@@ -89,6 +113,7 @@ func (c *sqliteCombiner) lead(q queries, first *combineCall) {
 	c.writes++
 	c.mu.Unlock()
 
+	start := time.Now()
 	if len(batch) == 1 {
 		first.accepted, first.err = q.writeDeliveries(first.ctx, first.ds)
 	} else {
@@ -108,7 +133,11 @@ func (c *sqliteCombiner) lead(q queries, first *combineCall) {
 		}
 	}
 
+	busy := time.Since(start)
 	c.mu.Lock()
+	c.stats.Transactions++
+	c.stats.Deliveries += int64(n)
+	c.stats.Busy += busy
 	if len(c.queue) == 0 {
 		c.writing = false
 	} else {

@@ -80,3 +80,36 @@ func TestSQLiteWriteDeliveriesCallsShareATransaction(t *testing.T) {
 		t.Errorf("stored %d readings, want 10; %v", len(rs), err)
 	}
 }
+
+// SQLite's writer reports what it did (host/bench prints the share of the run it was
+// busy): one transaction per call made one at a time, their deliveries, and time held.
+func TestSQLiteWriterStats(t *testing.T) {
+	e := onEngine(t, "sqlite", true)
+	f := newFixture(t, e, "stats@x.io")
+	ctx := context.Background()
+	at := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
+	before, ok := e.s.SQLiteWriter()
+	if !ok {
+		t.Fatal("a SQLite store reports no writer figures")
+	}
+	for i, n := range []int{1, 3} {
+		var ds []store.DeliveryWrite
+		for j := range n {
+			id := fmt.Sprintf("stats-%d-%d", i, j)
+			ds = append(ds, store.DeliveryWrite{
+				Readings: []store.Reading{{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: "ph", Value: 7,
+					RecordedAt: at.Add(time.Duration(10*i+j) * time.Second), ReceivedAt: at}},
+				Once: &store.DeliveryKey{Provider: "acme", AccountID: f.account.ID, DeliveryID: id}})
+		}
+		if _, err := e.s.WriteDeliveries(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, _ := e.s.SQLiteWriter()
+	if tx, d := after.Transactions-before.Transactions, after.Deliveries-before.Deliveries; tx != 2 || d != 4 {
+		t.Errorf("writer: %d transactions, %d deliveries; want 2, 4", tx, d)
+	}
+	if after.Busy <= before.Busy {
+		t.Errorf("writer busy %v, then %v: no time counted", before.Busy, after.Busy)
+	}
+}
