@@ -2,78 +2,112 @@ package gctune
 
 import (
 	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
-// current reads the GC percent and the soft memory limit without changing them.
-func current() (percent int, limit int64) {
-	percent = debug.SetGCPercent(100)
-	debug.SetGCPercent(percent)
-	return percent, debug.SetMemoryLimit(-1)
+// percent reads the GC percent without changing it.
+func percent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
 }
 
-// reset restores Go's own defaults (GC percent 100, no memory limit), and at the end of
-// t what the process had before.
+// reset restores Go's own default (GC percent 100) with nothing followed, and at the
+// end of t what the process had before.
 func reset(t *testing.T) {
-	percent, limit := current()
+	p, limit := percent(), debug.SetMemoryLimit(-1)
 	t.Cleanup(func() {
-		debug.SetGCPercent(percent)
+		following.Store(nil)
+		debug.SetGCPercent(p)
 		debug.SetMemoryLimit(limit)
 	})
+	following.Store(nil)
 	debug.SetGCPercent(100)
-	debug.SetMemoryLimit(math.MaxInt64)
 }
 
-func TestApplyDefaultsWhenTheEnvironmentIsSilent(t *testing.T) {
+func TestApplyDefaultWhenGOGCIsUnset(t *testing.T) {
 	reset(t)
 	t.Setenv("GOGC", "")
-	t.Setenv("GOMEMLIMIT", "")
-	Apply(Defaults{Percent: 400, MemoryLimit: 96 << 20})
-	if p, l := current(); p != 400 || l != 96<<20 {
-		t.Fatalf("GC percent %d, memory limit %d; want 400 and %d", p, l, 96<<20)
+	Apply(Defaults{Percent: 400})
+	if p := percent(); p != 400 {
+		t.Fatalf("GC percent %d, want 400", p)
 	}
 }
 
-// The runtime applied the operator's GOGC and GOMEMLIMIT at start; Apply must not
-// replace them with its defaults (here the runtime's values stand in for the operator's).
-func TestApplyLeavesAnOperatorsSettings(t *testing.T) {
-	for _, env := range []struct{ gogc, limit string }{
-		{"150", "1GiB"},
-		{"off", "off"},
-	} {
+// The runtime applied the operator's GOGC at start; Apply must not replace it with its
+// default (here the runtime's 100 stands in for the operator's), nor follow a heap goal.
+func TestApplyLeavesAnOperatorsGOGC(t *testing.T) {
+	for _, gogc := range []string{"150", "off"} {
 		reset(t)
-		t.Setenv("GOGC", env.gogc)
-		t.Setenv("GOMEMLIMIT", env.limit)
-		Apply(Defaults{Percent: 400, MemoryLimit: 96 << 20})
-		if p, l := current(); p != 100 || l != math.MaxInt64 {
-			t.Errorf("GOGC=%s GOMEMLIMIT=%s: GC percent changed to %d, memory limit to %d", env.gogc, env.limit, p, l)
+		t.Setenv("GOGC", gogc)
+		Apply(Defaults{Percent: 400, HeapGoal: 64 << 20})
+		if p := percent(); p != 100 || following.Load() != nil {
+			t.Errorf("GOGC=%s: GC percent changed to %d (following %v)", gogc, p, following.Load())
 		}
 	}
 }
 
-// Each default is independent: an operator's GOGC alone still gets the memory limit,
-// and GOMEMLIMIT alone still gets the GC percent.
-func TestApplyEachDefaultOnItsOwn(t *testing.T) {
+// Apply never sets a memory limit: GOMEMLIMIT is the operator's alone.
+func TestApplySetsNoMemoryLimit(t *testing.T) {
 	reset(t)
-	t.Setenv("GOGC", "200")
-	t.Setenv("GOMEMLIMIT", "")
-	Apply(Defaults{Percent: 400, MemoryLimit: 96 << 20})
-	if p, l := current(); p != 100 || l != 96<<20 {
-		t.Errorf("GOGC set: GC percent %d, memory limit %d; want 100 (untouched) and %d", p, l, 96<<20)
+	debug.SetMemoryLimit(math.MaxInt64)
+	t.Setenv("GOGC", "")
+	Apply(Defaults{Percent: 400, HeapGoal: 64 << 20})
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		t.Errorf("memory limit %d, want none", l)
 	}
+}
 
+func TestPercentFor(t *testing.T) {
+	d := Defaults{Percent: 400, HeapGoal: 64 << 20}
+	for _, tc := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 400},        // nothing measured yet
+		{8 << 20, 400},  // goal 8×5 = 40 MiB: the default's, under HeapGoal
+		{16 << 20, 300}, // 16×4 = 64 MiB
+		{32 << 20, 100}, // 32×2 = 64 MiB
+		{48 << 20, 100}, // never below Go's own 100
+		{1 << 30, 100},
+	} {
+		if got := PercentFor(d, tc.live); got != tc.want {
+			t.Errorf("live %d MiB: percent %d, want %d", tc.live>>20, got, tc.want)
+		}
+	}
+	if got := PercentFor(Defaults{Percent: 400}, 1<<30); got != 400 {
+		t.Errorf("no heap goal: percent %d, want 400 whatever is live", got)
+	}
+}
+
+// A live heap that grows past half the goal brings the percent down to Go's 100 after
+// the next cycles, and back up to the default once it is freed.
+func TestApplyFollowsTheLiveHeap(t *testing.T) {
 	reset(t)
 	t.Setenv("GOGC", "")
-	t.Setenv("GOMEMLIMIT", "1GiB")
-	Apply(Defaults{Percent: 400, MemoryLimit: 96 << 20})
-	if p, l := current(); p != 400 || l != math.MaxInt64 {
-		t.Errorf("GOMEMLIMIT set: GC percent %d, memory limit %d; want 400 and none (untouched)", p, l)
+	d := Defaults{Percent: 400, HeapGoal: 16 << 20}
+	Apply(d)
+	waitPercent := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+			runtime.GC()
+			if percent() == want {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("GC percent %d, want %d", percent(), want)
 	}
-
-	reset(t)
-	Apply(Defaults{}) // zero: Go's own defaults stay
-	if p, l := current(); p != 100 || l != math.MaxInt64 {
-		t.Errorf("zero Defaults: GC percent %d, memory limit %d", p, l)
+	held := make([][]byte, 0, 64)
+	for range 64 {
+		held = append(held, make([]byte, 1<<20)) // 64 MiB live: four times the goal
 	}
+	waitPercent(100)
+	runtime.KeepAlive(held)
+	held = nil
+	// What this test process keeps live besides is well under 16/5 MiB.
+	waitPercent(400)
 }
