@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 	"time"
@@ -190,4 +191,61 @@ func (s *Store) CombineQueued() int {
 	s.comb.mu.Lock()
 	defer s.comb.mu.Unlock()
 	return len(s.comb.queue)
+}
+
+// ExplainWriteDeliveries runs the group commit's statement for ds with its readings
+// inserted plain (writeDeliveriesPlainSQL, or with fast writeDeliveriesPlainFastSQL)
+// under EXPLAIN ANALYZE, as the generic plan a writer's connection keeps runs it, in a
+// transaction it rolls back; PostgreSQL only. It answers the plan, one line per step.
+func (s *Store) ExplainWriteDeliveries(ctx context.Context, ds []DeliveryWrite, fast bool) (string, error) {
+	rows, owner := uniqueReadings(ds, s.queries.clock())
+	kept := make([]int, len(ds))
+	for _, o := range owner {
+		kept[o]++
+	}
+	args, err := writeDeliveriesArgs(ds, rows, owner, kept, s.queries.clock())
+	if err != nil {
+		return "", err
+	}
+	// EXECUTE takes its arguments as SQL: each array as a literal of its text form.
+	lits := make([]string, len(args))
+	for i, a := range args {
+		v, err := a.(driver.Valuer).Value()
+		if err != nil {
+			return "", err
+		}
+		switch v := v.(type) {
+		case nil:
+			lits[i] = "NULL"
+		case string:
+			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		case []byte:
+			lits[i] = "'" + strings.ReplaceAll(string(v), "'", "''") + "'"
+		default:
+			return "", fmt.Errorf("argument %d: %T", i+1, v)
+		}
+	}
+	conn, err := s.db.Connx(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PREPARE explained_write AS `+writeDeliveriesText(fast, true)); err != nil {
+		return "", err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `DEALLOCATE explained_write`)
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+		return "", err
+	}
+	var plan []string
+	if err := tx.SelectContext(ctx, &plan, `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE explained_write(`+
+		strings.Join(lits, ", ")+`)`); err != nil {
+		return "", err
+	}
+	return strings.Join(plan, "\n"), nil
 }
