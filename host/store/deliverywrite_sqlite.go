@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 	"time"
@@ -108,9 +109,18 @@ func (s sqliteInsert) split(n int) []int {
 // prepared outside it until it ends).
 type sqliteStmts struct {
 	ctx  context.Context
-	tx   *sqlx.Tx
+	tx   *sqlx.Tx  // nil on conn
 	prep *prepared // nil: none
 	m    map[string]*sql.Stmt
+	// rd runs the reads that follow a conflict: the transaction.
+	rd interface {
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	}
+	// conn: the INSERTs run on this connection's driver statements (sqliteraw.go); nil
+	// inside a caller's Tx, where they go through database/sql.
+	conn *sql.Conn
+	raw  *rawStmts
+	nv   []driver.NamedValue
 }
 
 func (s *sqliteStmts) get(query string) (*sql.Stmt, error) {
@@ -165,22 +175,9 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 			audits++
 		}
 	}
-	for _, w := range []struct {
-		ins sqliteInsert
-		n   int
-	}{{claimsSQLite, keys}, {readingsSQLite, len(rows)}, {auditsSQLite, audits}} {
-		if err := q.warmSQLite(ctx, w.ins, w.n); err != nil {
-			return nil, err
-		}
-	}
 	accepted := make([]int, len(ds))
-	err := q.inTx(ctx, func(q queries) error {
+	write := func(st *sqliteStmts) error {
 		clear(accepted)
-		tx, ok := q.q.(*sqlx.Tx)
-		if !ok {
-			return fmt.Errorf("write deliveries: not in a transaction (%T)", q.q)
-		}
-		st := &sqliteStmts{ctx: ctx, tx: tx, prep: q.prep, m: map[string]*sql.Stmt{}}
 		skip, err := claimDeliveriesSQLite(st, ds, now)
 		if err != nil {
 			return err
@@ -194,6 +191,29 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 			}
 		}
 		return insertAuditsSQLite(st, ds, accepted, now)
+	}
+	if q.raw != nil && q.db != nil { // the store's own transaction: driver statements
+		err := q.inConnTx(ctx, func(conn *sql.Conn, tx *sql.Tx) error {
+			st := &sqliteStmts{ctx: ctx, rd: tx, conn: conn, raw: q.raw, nv: q.raw.takeBuf()}
+			defer func() { q.raw.putBuf(st.nv) }()
+			return write(st)
+		})
+		return accepted, err
+	}
+	for _, w := range []struct {
+		ins sqliteInsert
+		n   int
+	}{{claimsSQLite, keys}, {readingsSQLite, len(rows)}, {auditsSQLite, audits}} {
+		if err := q.warmSQLite(ctx, w.ins, w.n); err != nil {
+			return nil, err
+		}
+	}
+	err := q.inTx(ctx, func(q queries) error {
+		tx, ok := q.q.(*sqlx.Tx)
+		if !ok {
+			return fmt.Errorf("write deliveries: not in a transaction (%T)", q.q)
+		}
+		return write(&sqliteStmts{ctx: ctx, tx: tx, rd: tx, prep: q.prep, m: map[string]*sql.Stmt{}})
 	})
 	return accepted, err
 }
@@ -226,7 +246,7 @@ func claimDeliveriesSQLite(st *sqliteStmts, ds []DeliveryWrite, now time.Time) (
 		}
 		fresh := map[DeliveryKey]bool{} // recorded by this statement
 		if added > 0 {
-			rows, err := st.tx.QueryContext(st.ctx, newClaimsSQLite, last-added, last)
+			rows, err := st.rd.QueryContext(st.ctx, newClaimsSQLite, last-added, last)
 			if err != nil {
 				return nil, mapError(err)
 			}
@@ -293,7 +313,7 @@ func insertReadingsSQLiteTx(st *sqliteStmts, rows []Reading, owner []int, skip [
 			continue
 		}
 		fresh := map[readingKey]bool{} // stored by this statement
-		res, err := st.tx.QueryContext(st.ctx, newReadingsSQLite, last-added, last)
+		res, err := st.rd.QueryContext(st.ctx, newReadingsSQLite, last-added, last)
 		if err != nil {
 			return mapError(err)
 		}
@@ -350,6 +370,10 @@ func insertAuditsSQLite(st *sqliteStmts, ds []DeliveryWrite, accepted []int, now
 // execSQLite runs one multi-row INSERT and returns how many rows it added and the
 // rowid of the last.
 func execSQLite(st *sqliteStmts, query string, args []any) (added, last int64, err error) {
+	if st.conn != nil {
+		added, last, st.nv, err = st.raw.exec(st.ctx, st.conn, query, args, st.nv)
+		return added, last, mapError(err)
+	}
 	stmt, err := st.get(query)
 	if err != nil {
 		return 0, 0, err

@@ -57,7 +57,7 @@ func openSQLiteReaders(dsn string, q queries) (*sqliteReaders, error) {
 	// Their own statements: a Stmt belongs to one pool. Several connections, so a
 	// statement may be prepared at any time (see prepared).
 	q.prep = newPrepared(db, false)
-	q.comb = nil
+	q.comb, q.raw = nil, nil
 	q.standby = true // query_only: skip a read's side effects, as on a standby
 	return &sqliteReaders{db: db, q: q}, nil
 }

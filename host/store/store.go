@@ -90,6 +90,8 @@ type queries struct {
 	conflicts *readingConflicts
 	// comb: SQLite only, WriteDeliveries' calls combined (deliverycombine_sqlite.go).
 	comb *sqliteCombiner
+	// raw: SQLite's writer only, the group commit's driver statements (sqliteraw.go).
+	raw *rawStmts
 	// standby: q is the read replica, which refuses writes (a read's side effects,
 	// such as a token's last-use time, are skipped there).
 	standby bool
@@ -178,6 +180,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	}
 	if d == dialectSQLite {
 		s.comb = &sqliteCombiner{}
+		s.raw = &rawStmts{}
 	}
 	s.prep = newPrepared(db, d == dialectSQLite)
 	if d == dialectSQLite {
@@ -292,6 +295,7 @@ func (s *Store) Close() error {
 		s.prep.close()
 	}
 	s.readers.close()
+	s.raw.close(s.db.DB)
 	// The claim's PostgreSQL session goes before the pool closes (Close would wait for
 	// it); the SQLite lock only after the database is closed, so a restore never finds
 	// the claim free while this process still has the file open.
