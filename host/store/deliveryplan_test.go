@@ -17,6 +17,7 @@ import (
 // anti-join, the audit rows' join to their counts — and ExecSubPlan and MultiExecHash
 // were 17% of the backend's CPU in a profile at 16 deliveries a statement. Now the
 // replays' owners are one array computed once, and the counts come from the host.
+// And the readings' arrays are unnested by a ProjectSet, without a tuplestore.
 func TestWriteDeliveriesStatementBuildsNoHashTables(t *testing.T) {
 	e := onEngine(t, "postgres", true)
 	ctx := context.Background()
@@ -36,6 +37,11 @@ func TestWriteDeliveriesStatementBuildsNoHashTables(t *testing.T) {
 		}
 		if !strings.Contains(plan, "Insert on sensor_readings (actual rows=0 loops=1)") {
 			t.Fatalf("fast %v: not the plan of the readings' insert:\n%s", fast, plan)
+		}
+		// The readings' arrays streamed by a ProjectSet, not copied into a tuplestore
+		// first by a Function Scan.
+		if strings.Contains(plan, "Function Scan on r") || !strings.Contains(plan, "ProjectSet (actual rows=160 loops=1)") {
+			t.Fatalf("fast %v: the readings' arrays are not unnested in a select list:\n%s", fast, plan)
 		}
 		for _, line := range strings.Split(plan, "\n") {
 			if strings.Contains(line, "never executed") {

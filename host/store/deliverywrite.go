@@ -280,11 +280,17 @@ func writeDeliveriesStatement(measuredKept, plain bool) string {
 		counts, onConflict, accepted, countsJoin, answer = "", "", "a.kept", "", ""
 	}
 	notSkipped := ` <> ALL ((SELECT owners FROM skipped)::INT[])`
+	// The readings' arrays are unnested in the select list (a ProjectSet, which streams
+	// its rows, the arrays in step as unnest's) rather than by unnest in FROM (a
+	// Function Scan, which first copies every row into a tuplestore): interleaved batch
+	// by batch as above, 220 against 207 and 159 against 147 µs per delivery at 16
+	// deliveries (two runs), 129 against 123 and 201 against 190 at 32.
 	return `WITH r AS (
 	SELECT d, p, m, v, u, ` + microsSQL("rec_us") + ` AS rec, ` + microsSQL("rcv_us") + ` AS rcv, q, raw, ql, owner
-	FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::DOUBLE PRECISION[], $5::TEXT[],
-	            $6::BIGINT[], $7::BIGINT[], $8::TEXT[], $9::BYTEA[], $10::TEXT[], $11::INT[])
-		AS r(d, p, m, v, u, rec_us, rcv_us, q, raw, ql, owner)
+	FROM (SELECT unnest($1::BIGINT[]) AS d, unnest($2::BIGINT[]) AS p, unnest($3::TEXT[]) AS m,
+		unnest($4::DOUBLE PRECISION[]) AS v, unnest($5::TEXT[]) AS u, unnest($6::BIGINT[]) AS rec_us,
+		unnest($7::BIGINT[]) AS rcv_us, unnest($8::TEXT[]) AS q, unnest($9::BYTEA[]) AS raw,
+		unnest($10::TEXT[]) AS ql, unnest($11::INT[]) AS owner) AS r
 ), k AS (
 	SELECT provider, account_id, delivery_id, ` + microsSQL("at_us") + ` AS at, owner
 	FROM unnest($22::TEXT[], $23::BIGINT[], $24::TEXT[], $25::BIGINT[], $26::INT[])
