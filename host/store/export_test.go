@@ -249,3 +249,11 @@ func (s *Store) ExplainWriteDeliveries(ctx context.Context, ds []DeliveryWrite, 
 	}
 	return strings.Join(plan, "\n"), nil
 }
+
+// SQLiteInserts is how many INSERT statements SQLite's group commits have run
+// (sqliteraw.go).
+func (s *Store) SQLiteInserts() int {
+	s.raw.mu.Lock()
+	defer s.raw.mu.Unlock()
+	return s.raw.runs
+}

@@ -13,7 +13,7 @@ import (
 // The group commit's INSERTs on SQLite run on the driver's statements, with their
 // arguments filled into one buffer the writer keeps: through database/sql every
 // statement allocated its own copy of them (640 values for 64 readings), and a group
-// commit allocated 11.9 KB per delivery in this test's batches instead of 6.7.
+// commit allocated 11.9 KB per delivery in this test's batches instead of 6.1.
 func TestSQLiteGroupCommitAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts under the race detector are not the program's")
@@ -70,5 +70,35 @@ func TestSQLiteGroupCommitAllocations(t *testing.T) {
 	t.Logf("%.0f bytes allocated per delivery", perDelivery)
 	if perDelivery > 9_000 {
 		t.Errorf("a group commit allocated %.0f bytes per delivery, want at most 9,000", perDelivery)
+	}
+}
+
+// A group commit of 26 webhook deliveries (260 readings, 26 replay keys, 26 audit rows)
+// runs 8 INSERTs: the readings in two (256 and 4 rows), the keys and the audit rows in
+// three each (16, 8 and 2). Each statement has a cost of its own; with 64 readings a
+// statement it ran 11.
+func TestSQLiteGroupCommitStatements(t *testing.T) {
+	e := onEngine(t, "sqlite", true)
+	f := newFixture(t, e, "stmts@x.io")
+	ctx := context.Background()
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	ds := make([]store.DeliveryWrite, 26)
+	for i := range ds {
+		rs := make([]store.Reading, 10)
+		for j := range rs {
+			rs[j] = store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: fmt.Sprintf("m%d", j), Value: 7.2,
+				RecordedAt: base.Add(time.Duration(i) * time.Second), ReceivedAt: base}
+		}
+		id := fmt.Sprintf("msg_%d", i)
+		ds[i] = store.DeliveryWrite{Readings: rs,
+			Once:  &store.DeliveryKey{Provider: "generic", AccountID: f.account.ID, DeliveryID: id},
+			Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:generic", Provider: "generic", RequestID: id}}
+	}
+	before := e.s.SQLiteInserts()
+	if _, err := e.s.WriteDeliveries(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.s.SQLiteInserts() - before; n != 8 {
+		t.Errorf("the group commit ran %d INSERTs, want 8", n)
 	}
 }
