@@ -47,9 +47,19 @@ const (
 )
 
 // sqliteInsert is a multi-row INSERT: head, n rows, tail.
+//
+// A padded one (the replay keys and the audit rows: one row of few values per delivery)
+// has one statement for any number of rows up to its chunk: its rows come from a
+// VALUES list of the next power of two, the rest NULL, which its WHERE leaves out.
+// Binding a padded row costs far less than a statement of its own (about 26 µs, see
+// above): a group commit of 26 deliveries ran three INSERTs of keys (16, 8 and 2 rows)
+// and three of audit rows, now one each (TestSQLiteGroupCommitStatements), and
+// BenchmarkWriteDeliveries at 26 deliveries a call spent 82 µs of CPU a delivery
+// instead of 93 (means of four interleaved pairs on the shared VM; all four faster).
 type sqliteInsert struct {
 	head, row, tail string
-	chunk           int // most rows in one statement
+	chunk           int  // most rows in one statement
+	pad             bool // see above
 }
 
 var (
@@ -60,16 +70,20 @@ var (
 		tail:  ` ON CONFLICT (device_id, metric, recorded_at) DO NOTHING`,
 		chunk: readingsChunkSQLite,
 	}
+	// Padded: the VALUES list's first column (provider, at) is never NULL in a real row.
 	claimsSQLite = sqliteInsert{
-		head:  `INSERT INTO webhook_deliveries (provider, account_id, delivery_id, first_received_at) VALUES `,
+		head:  `INSERT INTO webhook_deliveries (provider, account_id, delivery_id, first_received_at) SELECT * FROM (VALUES `,
 		row:   `(?,?,?,?)`,
-		tail:  ` ON CONFLICT (provider, account_id, delivery_id) DO NOTHING`,
+		tail:  `) WHERE column1 IS NOT NULL ON CONFLICT (provider, account_id, delivery_id) DO NOTHING`,
 		chunk: claimsChunkSQLite,
+		pad:   true,
 	}
 	auditsSQLite = sqliteInsert{
-		head:  `INSERT INTO audit_events (at, action, actor, provider, target_type, target_id, request_id, details) VALUES `,
+		head:  `INSERT INTO audit_events (at, action, actor, provider, target_type, target_id, request_id, details) SELECT * FROM (VALUES `,
 		row:   `(?,?,?,?,?,?,?,?)`,
+		tail:  `) WHERE column1 IS NOT NULL`,
 		chunk: auditsChunkSQLite,
+		pad:   true,
 	}
 )
 
@@ -95,11 +109,22 @@ func (s sqliteInsert) sql(n int) string {
 }
 
 // split cuts n rows into statement sizes: full chunks, then the rest as powers of two,
-// largest first, so that a few statements serve every batch size.
+// largest first, so that a few statements serve every batch size; a padded insert's
+// rest is one statement, of the power of two at or above it.
 func (s sqliteInsert) split(n int) []int {
 	var sizes []int
 	for ; n >= s.chunk; n -= s.chunk {
 		sizes = append(sizes, s.chunk)
+	}
+	if s.pad {
+		if n > 0 {
+			p := 1
+			for p < n {
+				p *= 2
+			}
+			sizes = append(sizes, p)
+		}
+		return sizes
 	}
 	for p := s.chunk / 2; n > 0; p /= 2 {
 		if n >= p {
@@ -237,8 +262,10 @@ func claimDeliveriesSQLite(st *sqliteStmts, ds []DeliveryWrite, now time.Time) (
 			idx = append(idx, i)
 		}
 	}
-	args := make([]any, 0, 4*min(len(idx), claimsSQLite.chunk))
-	for _, n := range claimsSQLite.split(len(idx)) {
+	sizes := claimsSQLite.split(len(idx))
+	args := make([]any, 0, 4*largest(sizes))
+	for _, size := range sizes {
+		n := min(size, len(idx))
 		chunk := idx[:n]
 		idx = idx[n:]
 		args = args[:0]
@@ -246,7 +273,8 @@ func claimDeliveriesSQLite(st *sqliteStmts, ds []DeliveryWrite, now time.Time) (
 			k := ds[i].Once
 			args = append(args, k.Provider, k.AccountID, k.DeliveryID, ts(ds[i].onceAt(now)))
 		}
-		added, last, err := execSQLite(st, claimsSQLite.sql(n), args)
+		args = padRows(args, 4*(size-n))
+		added, last, err := execSQLite(st, claimsSQLite.sql(size), args)
 		if err != nil {
 			return nil, err
 		}
@@ -360,8 +388,10 @@ func insertAuditsSQLite(st *sqliteStmts, ds []DeliveryWrite, accepted []int, now
 			idx = append(idx, i)
 		}
 	}
-	args := make([]any, 0, 8*min(len(idx), auditsSQLite.chunk))
-	for _, n := range auditsSQLite.split(len(idx)) {
+	sizes := auditsSQLite.split(len(idx))
+	args := make([]any, 0, 8*largest(sizes))
+	for _, size := range sizes {
+		n := min(size, len(idx))
 		chunk := idx[:n]
 		idx = idx[n:]
 		args = args[:0]
@@ -373,11 +403,28 @@ func insertAuditsSQLite(st *sqliteStmts, ds []DeliveryWrite, accepted []int, now
 			}
 			args = append(args, at, e.Action, e.Actor, e.Provider, e.TargetType, e.TargetID, e.RequestID, e.Details)
 		}
-		if _, _, err := execSQLite(st, auditsSQLite.sql(n), args); err != nil {
+		args = padRows(args, 8*(size-n))
+		if _, _, err := execSQLite(st, auditsSQLite.sql(size), args); err != nil {
 			return fmt.Errorf("append audit: %w", err)
 		}
 	}
 	return nil
+}
+
+// largest is the first of split's sizes, the largest; 0 for none.
+func largest(sizes []int) int {
+	if len(sizes) == 0 {
+		return 0
+	}
+	return sizes[0]
+}
+
+// padRows appends n NULL arguments: a padded insert's rows past the real ones.
+func padRows(args []any, n int) []any {
+	for range n {
+		args = append(args, nil)
+	}
+	return args
 }
 
 // execSQLite runs one multi-row INSERT and returns how many rows it added and the
