@@ -52,6 +52,11 @@ func (a *staticAdapter) Webhook(ctx context.Context, _ sdk.WebhookRequest) (sdk.
 		case <-a.block:
 		case <-ctx.Done():
 			a.ended <- ctx.Err()
+			// No answer until the test lets it, after the host's call returned: the
+			// plugin's copy of the deadline fires at about the host's own, and an answer
+			// sent at once could reach the host before its timer ran: a clean exchange,
+			// whose stream the host rightly reuses.
+			<-a.block
 			return sdk.WebhookResult{}, ctx.Err()
 		}
 	}
