@@ -126,8 +126,6 @@ func BenchmarkSummaryYear(b *testing.B) {
 //	go test -run '^$' -bench 'WriteDeliveries/sqlite' -benchmem -cpuprofile cpu.out ./host/store/
 func BenchmarkWriteDeliveries(b *testing.B) {
 	const perCall = 32
-	metrics := []string{"ph", "orp", "temperature", "free_chlorine", "total_chlorine",
-		"combined_chlorine", "cyanuric_acid", "total_alkalinity", "calcium_hardness", "salt"}
 	for _, eng := range engines {
 		b.Run(eng.name, func(b *testing.B) {
 			e := newEnv(b, eng, true)
@@ -142,23 +140,14 @@ func BenchmarkWriteDeliveries(b *testing.B) {
 			for seq := 0; seq < b.N; {
 				ds = ds[:0]
 				for ; seq < b.N && len(ds) < perCall; seq++ {
-					rs := make([]store.Reading, len(metrics))
-					for i, m := range metrics {
-						rs[i] = store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: m, Value: 7.2,
-							RecordedAt: base.Add(time.Duration(seq) * time.Millisecond), ReceivedAt: now, Quality: "ok"}
-					}
-					id := fmt.Sprintf("msg_%d", seq)
-					ds = append(ds, store.DeliveryWrite{Readings: rs,
-						Once: &store.DeliveryKey{Provider: "generic", AccountID: f.account.ID, DeliveryID: id},
-						Audit: &store.AuditEvent{At: now, Action: "webhook.received", Actor: "provider:generic", Provider: "generic",
-							RequestID: id, Details: store.Details{"readings": len(rs), "delivery_id": id}}})
+					ds = append(ds, ingestDelivery(f, seq, base, time.Millisecond, now))
 				}
 				got, err := e.s.WriteDeliveries(ctx, ds)
 				if err != nil {
 					b.Fatal(err)
 				}
 				for _, n := range got {
-					if n != len(metrics) {
+					if n != len(deliveryMetrics) {
 						b.Fatalf("accepted %v", got)
 					}
 				}

@@ -21,8 +21,6 @@ func TestSQLiteGroupCommitAllocations(t *testing.T) {
 	e := onEngine(t, "sqlite", true)
 	f := newFixture(t, e, "allocs@x.io")
 	ctx := context.Background()
-	metrics := []string{"ph", "orp", "temperature", "free_chlorine", "total_chlorine",
-		"combined_chlorine", "cyanuric_acid", "total_alkalinity", "calcium_hardness", "salt"}
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	const perCall, calls = 26, 6
 	seq := 0
@@ -30,16 +28,7 @@ func TestSQLiteGroupCommitAllocations(t *testing.T) {
 		ds := make([]store.DeliveryWrite, perCall)
 		for i := range ds {
 			seq++
-			rs := make([]store.Reading, len(metrics))
-			for j, m := range metrics {
-				rs[j] = store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: m, Value: 7.2,
-					RecordedAt: base.Add(time.Duration(seq) * time.Second), ReceivedAt: base, Quality: "ok"}
-			}
-			id := fmt.Sprintf("msg_%d", seq)
-			ds[i] = store.DeliveryWrite{Readings: rs,
-				Once: &store.DeliveryKey{Provider: "generic", AccountID: f.account.ID, DeliveryID: id},
-				Audit: &store.AuditEvent{At: base, Action: "webhook.received", Actor: "provider:generic", Provider: "generic",
-					RequestID: id, Details: store.Details{"readings": len(rs), "delivery_id": id}}}
+			ds[i] = ingestDelivery(f, seq, base, time.Second, base)
 		}
 		return ds
 	}
@@ -49,8 +38,8 @@ func TestSQLiteGroupCommitAllocations(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i, n := range got {
-			if n != len(metrics) {
-				t.Fatalf("delivery %d: %d readings stored, want %d", i, n, len(metrics))
+			if n != len(deliveryMetrics) {
+				t.Fatalf("delivery %d: %d readings stored, want %d", i, n, len(deliveryMetrics))
 			}
 		}
 	}

@@ -39,8 +39,6 @@ func BenchmarkGroupCommitStatementCPU(b *testing.B) {
 			if _, ok := backendCPU(pid); !ok {
 				b.Skip("the server's backend is not a process on this machine")
 			}
-			metrics := []string{"ph", "orp", "temperature", "free_chlorine", "total_chlorine",
-				"combined_chlorine", "cyanuric_acid", "total_alkalinity", "calcium_hardness", "salt"}
 			base := time.Now().Add(-time.Hour)
 			seq := 0
 			batch := func(n int) []store.DeliveryWrite {
@@ -48,16 +46,7 @@ func BenchmarkGroupCommitStatementCPU(b *testing.B) {
 				ds := make([]store.DeliveryWrite, n)
 				for k := range ds {
 					seq++
-					rs := make([]store.Reading, len(metrics))
-					for i, m := range metrics {
-						rs[i] = store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: m, Value: 7.2,
-							RecordedAt: base.Add(time.Duration(seq) * time.Millisecond), ReceivedAt: now, Quality: "ok"}
-					}
-					id := fmt.Sprintf("msg_%d", seq)
-					ds[k] = store.DeliveryWrite{Readings: rs,
-						Once: &store.DeliveryKey{Provider: "generic", AccountID: f.account.ID, DeliveryID: id},
-						Audit: &store.AuditEvent{At: now, Action: "webhook.received", Actor: "provider:generic", Provider: "generic",
-							RequestID: id, Details: store.Details{"readings": len(rs), "delivery_id": id}}}
+					ds[k] = ingestDelivery(f, seq, base, time.Millisecond, now)
 				}
 				return ds
 			}

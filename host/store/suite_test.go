@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -148,4 +149,25 @@ func newFixture(t testing.TB, e *env, email string) fixture {
 		t.Fatal(err)
 	}
 	return fixture{user: u, pool: p, account: a, device: d}
+}
+
+// deliveryMetrics are the ten metrics of a delivery in the group commit's tests and
+// benchmarks.
+var deliveryMetrics = []string{"ph", "orp", "temperature", "free_chlorine", "total_chlorine",
+	"combined_chlorine", "cyanuric_acid", "total_alkalinity", "calcium_hardness", "salt"}
+
+// ingestDelivery is delivery seq as ingest writes a webhook's: a reading of each of
+// deliveryMetrics from f's device, recorded at base + seq×step and received at now, with
+// its replay key and its webhook.received audit row.
+func ingestDelivery(f fixture, seq int, base time.Time, step time.Duration, now time.Time) store.DeliveryWrite {
+	rs := make([]store.Reading, len(deliveryMetrics))
+	for i, m := range deliveryMetrics {
+		rs[i] = store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: m, Value: 7.2,
+			RecordedAt: base.Add(time.Duration(seq) * step), ReceivedAt: now, Quality: "ok"}
+	}
+	id := fmt.Sprintf("msg_%d", seq)
+	return store.DeliveryWrite{Readings: rs,
+		Once: &store.DeliveryKey{Provider: "generic", AccountID: f.account.ID, DeliveryID: id},
+		Audit: &store.AuditEvent{At: now, Action: "webhook.received", Actor: "provider:generic", Provider: "generic",
+			RequestID: id, Details: store.Details{"readings": len(rs), "delivery_id": id}}}
 }
