@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -324,7 +323,7 @@ func writeDeliveriesStatement(measuredKept, plain bool) string {
 }
 
 func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite, rows []Reading, owner []int) ([]int, error) {
-	kept := make([]int, len(ds)) // each delivery's rows, after the batch's duplicates
+	kept := make([]int, len(ds)) // each delivery's rows, after the batch's duplicates; the plain statement's answer, replays aside
 	for _, o := range owner {
 		kept[o]++
 	}
@@ -347,7 +346,7 @@ func (q queries) writeDeliveriesPostgres(ctx context.Context, ds []DeliveryWrite
 	fast := !inTx && q.measured.allKnown(rows)
 	if !inTx && q.conflicts != nil && q.conflicts.plain() {
 		// Stored whole or not at all: every delivery but a replay accepted its rows.
-		accepted, err := q.runWriteDeliveries(ctx, writeDeliveriesText(fast, true), args, slices.Clone(kept))
+		accepted, err := q.runWriteDeliveries(ctx, writeDeliveriesText(fast, true), args, kept)
 		if err == nil {
 			q.conflicts.stored()
 			q.afterWriteDeliveries(ds, rows, owner, accepted, fast, inTx)

@@ -103,7 +103,7 @@ func (r *rawStmts) close(db *sql.DB) {
 	})
 }
 
-// rawExec runs query with args on conn's driver connection, with its prepared statement;
+// exec runs query with args on conn's driver connection, with its prepared statement;
 // nv is the caller's buffer for the arguments, returned for reuse.
 func (r *rawStmts) exec(ctx context.Context, conn *sql.Conn, query string, args []any, nv []driver.NamedValue) (added, last int64, _ []driver.NamedValue, err error) {
 	nv = nv[:0]
