@@ -534,3 +534,46 @@ func TestWriteDeliveriesNewReadingsInsertedPlainOnPostgres(t *testing.T) {
 		t.Fatalf("two more writes: %d plain statements, %d with ON CONFLICT; want 3, 2", plain, onConflict)
 	}
 }
+
+// The replay keys are inserted plain too: a delivery whose key was stored before fails
+// the plain statement like a reading stored before, and the statement with ON CONFLICT
+// answers it as a replay, writing none of its rows; the delivery beside it is stored.
+func TestWriteDeliveriesReplayKeysInsertedPlainOnPostgres(t *testing.T) {
+	e := onEngine(t, "postgres", true)
+	ctx := context.Background()
+	f := newFixture(t, e, "plainkeys@x.io")
+	s := e.open(t, store.WithMaxOpenConns(1)) // one session, so its statements can be listed
+	start := e.clock.Now().Add(-time.Hour).Truncate(time.Second)
+	d := func(rs []store.Reading, id string) store.DeliveryWrite {
+		return store.DeliveryWrite{Readings: rs,
+			Once:  &store.DeliveryKey{Provider: "acme", AccountID: f.account.ID, DeliveryID: id},
+			Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme", RequestID: id}}
+	}
+	if n, err := s.WriteDeliveries(ctx, []store.DeliveryWrite{d(readingsFor(f, start, 2, "ph"), "first")}); err != nil || fmt.Sprint(n) != "[2]" {
+		t.Fatalf("first: %v, %v; want [2]", n, err)
+	}
+	// The copy's readings are all new (a reading the first did not have): only its key
+	// was stored before.
+	n, err := s.WriteDeliveries(ctx, []store.DeliveryWrite{
+		d(readingsFor(f, start.Add(time.Minute), 3, "ph"), "first"),
+		d(readingsFor(f, start, 1, "orp"), "other"),
+	})
+	if err != nil || fmt.Sprint(n) != fmt.Sprintf("[%d 1]", store.Replayed) {
+		t.Fatalf("replay beside a new delivery: %v, %v; want [%d 1]", n, err, store.Replayed)
+	}
+	if plain, onConflict := groupCommitRuns(t, s); plain != 2 || onConflict != 1 {
+		t.Fatalf("after a replay: %d plain statements, %d with ON CONFLICT; want 2, 1 (the replay failed the plain one)", plain, onConflict)
+	}
+	var plainKeys int
+	if err := s.DB().GetContext(ctx, &plainKeys, `SELECT count(*) FROM pg_prepared_statements
+		WHERE statement LIKE '%INSERT INTO audit_events%' AND statement NOT LIKE '%ON CONFLICT%' AND NOT from_sql`); err != nil || plainKeys != 1 {
+		t.Fatalf("%d group-commit statements without any ON CONFLICT (%v), want the plain one", plainKeys, err)
+	}
+	if c, _ := s.CountReadings(ctx, f.pool.ID); c != 3 {
+		t.Errorf("stored %d readings, want 3 (none of the replay's)", c)
+	}
+	var audits int
+	if err := s.DB().GetContext(ctx, &audits, `SELECT count(*) FROM audit_events WHERE request_id = 'first'`); err != nil || audits != 1 {
+		t.Errorf("%d audit rows of the replayed delivery (%v), want the first's only", audits, err)
+	}
+}

@@ -22,13 +22,16 @@ import (
 // key already stored (the unique index checks it as it inserts, and waits for a writer
 // in flight with the same key, as ON CONFLICT does), so nothing is stored twice: the
 // statement fails whole with a unique violation and the same batch is written again
-// with ON CONFLICT, which skips the duplicates and counts them. Only the readings'
-// duplicate key can be violated there: the audit rows' and readings' primary keys are
-// identities, and the replay keys keep their ON CONFLICT.
+// with ON CONFLICT, which skips the duplicates and counts them. The replay keys
+// (webhook_deliveries) are inserted the same way, plain first: a replay fails the plain
+// statement like a reading stored before, and the statement with ON CONFLICT answers it
+// as a replay. Only those two keys can be violated there: the audit rows' and readings'
+// primary keys are identities.
 //
-// Most batches carry only new readings (a copy of a delivery is a replay, caught by its
-// webhook_deliveries key, and its rows are never inserted). A source that often sends
-// readings again would fail statements often: each conflict costs the failed statement
+// Most batches carry only new readings and new delivery ids (a replay reaching the
+// database is a provider's retry of a delivery already stored, or a copy in flight on
+// another replica). A source that often sends readings or deliveries again would fail
+// statements often: each conflict costs the failed statement
 // (about one more statement's CPU) and puts one ERROR line in the server's log. So
 // after a conflict the next statements use ON CONFLICT — one, then twice as many after
 // each further conflict, up to maxConflictSkip — and each plain statement that succeeds
