@@ -220,7 +220,8 @@ func (q queries) LookupDevices(ctx context.Context, l DeviceLookup) ([]Device, e
 	if err != nil {
 		return nil, fmt.Errorf("lookup devices: %w", err)
 	}
-	query := lookupSelect + `WHERE d.provider = ? AND (? = 0 OR d.account_id = ?)
+	// Opaque values (dialect.opaque, inList): prepared, the lookup must keep one plan.
+	query := lookupSelect + `WHERE d.provider = ` + q.d.opaque("TEXT") + ` AND (? = 0 OR d.account_id = ?)
 		AND d.provider_device_id ` + in + ` ORDER BY d.id`
 	args := append([]any{l.Provider, l.AccountID, l.AccountID}, list...)
 	ds := make([]Device, 0, len(l.ProviderDeviceIDs))

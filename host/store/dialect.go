@@ -359,13 +359,31 @@ func microsSQL(expr string) string {
 	return `(TIMESTAMPTZ 'epoch' + ` + expr + ` * INTERVAL '1 microsecond')`
 }
 
+// opaque is a placeholder whose value a prepared statement's plans do not look at.
+// PostgreSQL plans a prepared statement for its first five executions with their
+// values (custom plans), then keeps its generic plan only if that is estimated no
+// dearer. When a value's statistics make the custom plans look much cheaper (one
+// provider with 8 devices beside one with 20,000: the custom plan costed 24, the
+// generic 240), it plans the statement afresh on every execution, forever. Read
+// through an InitPlan, the value is unknown to every plan alike, so the estimates
+// agree and the generic plan is kept. The InitPlan still feeds index conditions.
+// SQLite keeps no plans across executions, so there it is the plain placeholder.
+func (d dialect) opaque(cast string) string {
+	if d == dialectPostgres {
+		return "(SELECT CAST(? AS " + cast + "))"
+	}
+	return "?"
+}
+
 // inList is "column IN (…)" for a list of text values: the SQL after the column and its
 // arguments. PostgreSQL takes the list as one array parameter, = ANY(?), so the
-// statement text — and the server's parse of it — is the same for any length of list.
-// SQLite expands one placeholder per value.
+// statement text — and the server's parse of it — is the same for any length of list;
+// the array is opaque, for a prepared statement's generic plan. SQLite expands one placeholder per value.
 func (d dialect) inList(values []string) (string, []any, error) {
 	if d == dialectPostgres {
-		return "= ANY(CAST(? AS TEXT[]))", []any{pq.StringArray(values)}, nil
+		// The outer CAST: without it, ANY would read the InitPlan's SELECT as the rows
+		// to compare with (ANY (subquery)).
+		return "= ANY(CAST(" + d.opaque("TEXT[]") + " AS TEXT[]))", []any{pq.StringArray(values)}, nil
 	}
 	in, args, err := sqlx.In("IN (?)", values)
 	return in, args, err
