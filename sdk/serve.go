@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/poolhost/poolhost/sdk/gctune"
+	"github.com/poolhost/poolhost/sdk/internal/flow"
 	"github.com/poolhost/poolhost/sdk/internal/wire"
 	"github.com/poolhost/poolhost/sdk/tracing"
 )
@@ -92,6 +93,9 @@ func startTracing(logger hclog.Logger) func() {
 // without it (go-plugin's test servers) decode the same messages the generated way.
 func newGRPCServer(opts []grpc.ServerOption) *grpc.Server {
 	opts = append(opts, grpc.ForceServerCodecV2(wire.Codec{}))
+	// Fixed flow-control windows: no bandwidth probes and few window updates per
+	// delivery (sdk/internal/flow, with the figure).
+	opts = append(opts, flow.ServerOptions()...)
 	if tracing.Enabled() {
 		opts = append(opts, grpc.ChainUnaryInterceptor(tracing.ServerInterceptor))
 	}

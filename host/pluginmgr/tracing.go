@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
 	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
@@ -15,11 +16,12 @@ var tracer = tracing.NewTracer("github.com/poolhost/poolhost/host/pluginmgr")
 // noSpan does nothing: what a call outside a trace ends.
 var noSpan = trace.SpanFromContext(context.Background())
 
-// dialOptions are the gRPC options the host dials a plugin with: the message cap and,
-// while tracing is on, the trace context in each call's metadata, so the plugin's spans
+// dialOptions are the gRPC options the host dials a plugin with: the message cap, fixed
+// flow-control windows (grpcplugin.FlowControl: no bandwidth probes between deliveries)
+// and, while tracing is on, the trace context in each call's metadata, so the plugin's spans
 // join the host's trace. Off, no interceptor is added: none runs per call.
 func (p *Plugin) dialOptions(maxMessageBytes int64) []grpc.DialOption {
-	opts := p.maxMessage(maxMessageBytes)
+	opts := append(p.maxMessage(maxMessageBytes), grpcplugin.FlowControl()...)
 	if tracing.Enabled() {
 		opts = append(opts, grpc.WithChainUnaryInterceptor(tracing.ClientInterceptor))
 	}

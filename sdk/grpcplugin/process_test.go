@@ -61,7 +61,8 @@ func launch(tb testing.TB, logger hclog.Logger) (*grpcplugin.Client, *plugin.Cli
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Logger:           logger,
-		StartTimeout:     time.Minute, // a loaded CI box starting a -race binary
+		StartTimeout:     time.Minute,              // a loaded CI box starting a -race binary
+		GRPCDialOptions:  grpcplugin.FlowControl(), // as the host dials
 	})
 	tb.Cleanup(pc.Kill)
 	rpcClient, err := pc.Client()

@@ -101,8 +101,8 @@ func launch(path string, logOut io.Writer, level hclog.Level) (*grpcplugin.Clien
 		Logger:           logger,      // the plugin's stderr goes through the relay, which a malformed line cannot panic
 		Stderr:           stderr,
 		// The host's cap on one message, with its words: an answer too large for the
-		// host is too large here.
-		GRPCDialOptions: grpcplugin.MaxMessage(judge.DefaultCaps.MaxMessageBytes, nil),
+		// host is too large here; and the host's flow-control windows.
+		GRPCDialOptions: append(grpcplugin.MaxMessage(judge.DefaultCaps.MaxMessageBytes, nil), grpcplugin.FlowControl()...),
 	})
 	rpc, err := pc.Client()
 	if err != nil {
