@@ -61,7 +61,7 @@ func meaningWorld(b *testing.B) (*pools.Service, time.Time) {
 			// Building the two indexes once after the load is far cheaper than keeping
 			// them up to date through it; they are recreated exactly as the migrations
 			// define them.
-			`ALTER TABLE sensor_readings DROP CONSTRAINT sensor_readings_device_id_metric_recorded_at_key`,
+			`ALTER TABLE sensor_readings DROP CONSTRAINT sensor_readings_device_id_recorded_at_metric_key`,
 			`DROP INDEX sensor_readings_pool_metric_time_idx`,
 		}
 		for _, s := range stmts {
@@ -82,7 +82,7 @@ func meaningWorld(b *testing.B) (*pools.Service, time.Time) {
 			return
 		}
 		for _, s := range []string{
-			`ALTER TABLE sensor_readings ADD CONSTRAINT sensor_readings_device_id_metric_recorded_at_key UNIQUE (device_id, metric, recorded_at)`,
+			`ALTER TABLE sensor_readings ADD CONSTRAINT sensor_readings_device_id_recorded_at_metric_key UNIQUE (device_id, recorded_at, metric)`,
 			`CREATE INDEX sensor_readings_pool_metric_time_idx ON sensor_readings (pool_id, metric, recorded_at, id)`,
 			// A weekly manual test per pool, for the status's second source.
 			`INSERT INTO test_sessions (pool_id, taken_at, method, author_id, created_at)

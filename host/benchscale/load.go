@@ -316,7 +316,7 @@ func loadPostgres(ctx context.Context, s *store.Store, w World, logf func(string
 		// The planner cannot tell how few devices a day's slots keep and estimates
 		// millions of rows: JIT then compiles each statement for about a second.
 		`SET jit = off`,
-		`ALTER TABLE sensor_readings DROP CONSTRAINT sensor_readings_device_id_metric_recorded_at_key`,
+		`ALTER TABLE sensor_readings DROP CONSTRAINT sensor_readings_device_id_recorded_at_metric_key`,
 		`DROP INDEX sensor_readings_pool_metric_time_idx`,
 	} {
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
@@ -339,7 +339,7 @@ func loadPostgres(ctx context.Context, s *store.Store, w World, logf func(string
 	for _, stmt := range []string{
 		`RESET jit`,
 		`SET maintenance_work_mem = '512MB'`,
-		`ALTER TABLE sensor_readings ADD CONSTRAINT sensor_readings_device_id_metric_recorded_at_key UNIQUE (device_id, metric, recorded_at)`,
+		`ALTER TABLE sensor_readings ADD CONSTRAINT sensor_readings_device_id_recorded_at_metric_key UNIQUE (device_id, recorded_at, metric)`,
 		`CREATE INDEX sensor_readings_pool_metric_time_idx ON sensor_readings (pool_id, metric, recorded_at, id)`,
 		`RESET maintenance_work_mem`,
 	} {

@@ -212,7 +212,8 @@ func withCounts(e AuditEvent, accepted, total int) AuditEvent {
 // itself. It answers (delivery, new rows) for each delivery with at least one new row
 // and (delivery, -1) for each replay; the plain statements answer nothing.
 //
-// Both INSERTs go in key order. Two writes in flight at once (GroupCommitWriters) may
+// Both INSERTs go in key order (the readings' duplicate key is (device_id, recorded_at,
+// metric) since migration 00032). Two writes in flight at once (GroupCommitWriters) may
 // share keys — a copy of a delivery, readings sent again under a new delivery id — and
 // an INSERT that meets a key another transaction inserted but has not committed waits
 // for it. In any other order, two statements could each hold a key the other waits
@@ -271,7 +272,7 @@ func writeDeliveriesStatement(measuredKept, plain bool) string {
 	GROUP BY r.owner
 )`
 	onConflict := `
-	ON CONFLICT (device_id, metric, recorded_at) DO NOTHING
+	ON CONFLICT (device_id, recorded_at, metric) DO NOTHING
 	RETURNING device_id, metric, recorded_at`
 	accepted, countsJoin := `COALESCE(c.n, 0)`, `
 	LEFT JOIN counts c ON c.owner = a.owner`
@@ -334,7 +335,7 @@ func writeDeliveriesStatement(measuredKept, plain bool) string {
 )` + skipped + `, ins AS (
 	INSERT INTO sensor_readings (device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload, qualifier)
 	SELECT d, p, m, v, u, rec, rcv, q, NULLIF(raw, ''::bytea), NULLIF(ql, '') FROM r` + readingsWhere + `
-	ORDER BY d, m, rec` + onConflict + `
+	ORDER BY d, rec, m` + onConflict + `
 )` + counts + `, audits AS (
 	INSERT INTO audit_events (at, action, actor, provider, target_type, target_id, request_id, details)
 	SELECT ` + microsSQL("a.at") + `, a.action, a.actor, a.provider, a.target_type, a.target_id, a.request_id,

@@ -475,8 +475,8 @@ func TestGroupCommitWritersFollowThePool(t *testing.T) {
 func groupCommitRuns(t *testing.T, s *store.Store) (plain, onConflict int) {
 	t.Helper()
 	if err := s.DB().QueryRowContext(context.Background(), `
-		SELECT COALESCE(sum(generic_plans + custom_plans) FILTER (WHERE statement NOT LIKE '%ON CONFLICT (device_id, metric, recorded_at)%'), 0),
-		       COALESCE(sum(generic_plans + custom_plans) FILTER (WHERE statement LIKE '%ON CONFLICT (device_id, metric, recorded_at)%'), 0)
+		SELECT COALESCE(sum(generic_plans + custom_plans) FILTER (WHERE statement NOT LIKE '%ON CONFLICT (device_id, recorded_at, metric)%'), 0),
+		       COALESCE(sum(generic_plans + custom_plans) FILTER (WHERE statement LIKE '%ON CONFLICT (device_id, recorded_at, metric)%'), 0)
 		FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO audit_events%' AND NOT from_sql`).Scan(&plain, &onConflict); err != nil {
 		t.Fatal(err)
 	}

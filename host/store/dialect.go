@@ -271,13 +271,13 @@ func (d dialect) readingBatchSize() int { return 500 }
 func (d dialect) insertReadingsSQL(rs []Reading) (string, []any) {
 	const cols = `INSERT INTO sensor_readings
 		(device_id, pool_id, metric, value, unit, recorded_at, received_at, quality, raw_payload, qualifier) `
-	const conflict = ` ON CONFLICT (device_id, metric, recorded_at) DO NOTHING`
+	const conflict = ` ON CONFLICT (device_id, recorded_at, metric) DO NOTHING`
 	if d == dialectPostgres {
 		return cols + `SELECT d, p, m, v, u, ` + microsSQL("rec") + `, ` + microsSQL("rcv") + `, q, NULLIF(raw, ''::bytea), NULLIF(ql, '')
 			FROM unnest(CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS DOUBLE PRECISION[]),
 			            CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]),
 			            CAST(? AS BYTEA[]), CAST(? AS TEXT[])) AS r(d, p, m, v, u, rec, rcv, q, raw, ql)
-			ORDER BY d, m, rec` + conflict,
+			ORDER BY d, rec, m` + conflict,
 			readingArrays(rs)
 	}
 	var sb strings.Builder
