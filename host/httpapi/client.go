@@ -18,7 +18,13 @@ import (
 // (host/bench).
 type requestInfo struct {
 	client string
-	note   requestNote
+	// route and vars are the matched route's template and path variables when the
+	// route was found without gorilla/mux (the webhook routes: see fastRoute); else
+	// route is "" and mux's context values say.
+	route string
+	vars  [2]pathVar
+	note  requestNote
+	rec   statusRecorder // observe's
 }
 
 type requestInfoKey struct{}
@@ -34,10 +40,10 @@ func withInfo(ctx context.Context, info *requestInfo) context.Context {
 	return context.WithValue(ctx, requestInfoKey{}, info)
 }
 
-// clientInfo is the requestInfo of r, with the client address it comes from; requestID
-// puts it in the request's context.
-func (h *Handler) clientInfo(r *http.Request) *requestInfo {
-	return &requestInfo{client: ClientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), h.httpConfig().TrustedProxies)}
+// clientIP is the client address r comes from; requestID puts it in the request's
+// requestInfo.
+func (h *Handler) clientIP(r *http.Request) string {
+	return ClientIP(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), h.httpConfig().TrustedProxies)
 }
 
 // clientFrom is the client address requestID put in the context, or the TCP peer when the
@@ -64,8 +70,15 @@ func ClientIP(remoteAddr string, xff []string, trusted []netip.Prefix) string {
 	if err != nil {
 		return host
 	}
+	mapped := peer.Is4In6()
 	peer = peer.Unmap()
 	if !isTrusted(peer, trusted) {
+		if peer.Is4() && !mapped {
+			// host is already the address's one spelling (ParseAddr takes a dotted quad
+			// only in its canonical form): String would only copy it, an allocation per
+			// request.
+			return host
+		}
 		return peer.String()
 	}
 	var hops []string

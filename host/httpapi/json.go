@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/gorilla/mux"
-
 	"github.com/poolhost/poolhost/host"
 )
 
@@ -59,7 +57,7 @@ func DecodeJSON(r *http.Request, v any) error {
 // pathID parses an integer id from the route. A malformed id cannot name anything the
 // caller may see, so it is a plain 404 like any other unknown id.
 func pathID(r *http.Request, name string) (int64, error) {
-	s := mux.Vars(r)[name]
+	s, _ := routeVar(r, name)
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
 		return 0, host.Errorf(host.ENOTFOUND, "no such %s", name)

@@ -115,7 +115,9 @@ type batcher struct {
 
 // do stores p, alone or with others, and returns once that is decided.
 func (b *batcher) do(ctx context.Context, p *pending) error {
-	c := &call{ctx: ctx, p: p, wake: make(chan struct{}), since: time.Now()}
+	// The call lives in p, already on the heap: an allocation fewer per delivery.
+	p.call = call{ctx: ctx, p: p, wake: make(chan struct{}), since: time.Now()}
+	c := &p.call
 	b.mu.Lock()
 	// Idle: store c at once, alone. Busy, with room for another write and enough
 	// requests waiting for it: c leads them now rather than wait for the write in
@@ -275,12 +277,16 @@ func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
 	}
 
 	writes := make([]store.DeliveryWrite, len(batch))
+	// The audit events in one array: each on the heap of its own was an allocation per
+	// delivery.
+	audits := make([]store.AuditEvent, len(batch))
 	for i, c := range batch {
 		c.p.build(ownDevices(devices[c.p.req.Provider], c.p.ids))
 		writes[i].Readings = c.p.rows
 		writes[i].Once = c.p.onceKey()
 		if e, ok := c.p.audit(); ok {
-			writes[i].Audit = &e
+			audits[i] = e
+			writes[i].Audit = &audits[i]
 		}
 	}
 	s.metrics.lookup.Observe(time.Since(start).Seconds())

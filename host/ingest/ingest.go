@@ -219,6 +219,9 @@ type pending struct {
 	rows       []store.Reading
 	stampLater []int // rows whose recorded_at is the delivery's first receipt
 
+	once store.DeliveryKey // onceKey's answer
+	call call              // its place in the group commit (batcher.do)
+
 	// Test sessions (sessions.go): checked by prepare, rows set by build.
 	sessions          []checkedSession
 	sessionRows       []store.TestSession
@@ -227,8 +230,9 @@ type pending struct {
 
 // prepare validates req's readings; it needs no database.
 func (s *Service) prepare(req Request) *pending {
-	p := &pending{req: req, checked: Result{Dropped: map[string]int{}}}
-	p.res = p.checked
+	// checked.Dropped stays nil until a reading is dropped, which most never are: build
+	// gives res its own map anyway.
+	p := &pending{req: req}
 	receivedAt := req.ReceivedAt
 	if receivedAt.IsZero() {
 		receivedAt = s.now()
@@ -238,11 +242,14 @@ func (s *Service) prepare(req Request) *pending {
 	win := Window{MaxFutureSkew: cfg.MaxFutureSkew, MaxPastAge: cfg.MaxPastAge}
 
 	p.values = make([]value, 0, len(req.Readings))
-	seen := make(map[string]bool, 4)
+	var seen map[string]bool // only once p.ids is long: see newID
 	for i := range p.req.Readings {
 		r := &p.req.Readings[i]
 		v, reason := checkValue(r, p.receivedAt, win)
 		if reason != "" {
+			if p.checked.Dropped == nil {
+				p.checked.Dropped = map[string]int{}
+			}
 			p.checked.Dropped[reason]++
 			continue
 		}
@@ -250,8 +257,7 @@ func (s *Service) prepare(req Request) *pending {
 		if !r.HasTime() && req.DeliveryID != "" {
 			p.untimedDelivery = true
 		}
-		if !seen[r.ProviderDeviceID] && r.ProviderDeviceID != "" {
-			seen[r.ProviderDeviceID] = true
+		if r.ProviderDeviceID != "" && p.newID(r.ProviderDeviceID, &seen) {
 			p.ids = append(p.ids, r.ProviderDeviceID)
 		}
 	}
@@ -259,6 +265,27 @@ func (s *Service) prepare(req Request) *pending {
 	p.res = p.checked
 	p.res.TestSessions = p.checked.TestSessions.clone()
 	return p
+}
+
+// newID reports whether id is not in p.ids yet. A delivery names one device or a few:
+// those are compared one by one, and only a long list is put in a map (*seen), which
+// for every delivery was an allocation of its own (host/bench; TestPrepareAllocs).
+func (p *pending) newID(id string, seen *map[string]bool) bool {
+	const scanned = 8
+	if len(p.ids) < scanned {
+		return !slices.Contains(p.ids, id)
+	}
+	if *seen == nil {
+		*seen = make(map[string]bool, 2*scanned)
+		for _, known := range p.ids {
+			(*seen)[known] = true
+		}
+	}
+	if (*seen)[id] {
+		return false
+	}
+	(*seen)[id] = true
+	return true
 }
 
 // build resolves the validated readings against devices (every account's copy of at
@@ -339,7 +366,9 @@ func (p *pending) onceKey() *store.DeliveryKey {
 	if !p.req.Once || p.req.DeliveryID == "" {
 		return nil
 	}
-	return &store.DeliveryKey{Provider: p.req.Provider, AccountID: p.req.AccountID, DeliveryID: p.req.DeliveryID}
+	// In p, which is on the heap already: one allocation fewer per delivery.
+	p.once = store.DeliveryKey{Provider: p.req.Provider, AccountID: p.req.AccountID, DeliveryID: p.req.DeliveryID}
+	return &p.once
 }
 
 // replayed sets p's result for a copy of a delivery recorded before: nothing was
@@ -451,13 +480,20 @@ func (s *Service) count(provider string, res Result) {
 	}
 }
 
-// target is where one provider device id's readings go, or why they go nowhere.
+// target is where one provider device id's readings go, or why they go nowhere. Its
+// devices point into the lookup's slice, which outlives the build: as copies they
+// were 1.2 KB of the host's garbage per delivery (store.Device is some 250 bytes,
+// copied twice), and a map of their accumulators besides (host/bench,
+// postgres/c64/plugin; TestResolveAllocs).
 type target struct {
-	devices []store.Device
+	devices []*store.Device
 	reason  string
 	// inactive are the devices that would have received but whose link no longer
 	// holds (store.Device.LinkActive).
-	inactive []store.Device
+	inactive []*store.Device
+	// anyLive, during resolve only: a live account other than the request's (with an
+	// account), or a live account at all (without), has the id.
+	anyLive bool
 }
 
 // resolve maps provider device ids to the devices that receive their readings. This is
@@ -477,59 +513,66 @@ type target struct {
 // provider accounts is not fanned out: the delivery cannot say whose it is. Accounts
 // sharing one provider account (two users who linked the same login) all receive.
 func resolve(devices []store.Device, accountID int64, providerAccount string) map[string]target {
-	type acc struct {
-		mine, verified []store.Device
-		anyLive        bool
-	}
-	by := map[string]*acc{}
-	for _, d := range devices {
-		a := by[d.ProviderDeviceID]
-		if a == nil {
-			a = &acc{}
-			by[d.ProviderDeviceID] = a
-		}
-		if accountID != 0 {
+	// First pass: each id's candidates (the request account's own devices, or the
+	// verified ones) gathered into its target's devices; the second judges them.
+	out := make(map[string]target, 1)
+	for i := range devices {
+		d := &devices[i]
+		t := out[d.ProviderDeviceID]
+		switch {
+		case accountID != 0:
 			if d.AccountID == accountID {
-				a.mine = append(a.mine, d)
+				t.devices = append(t.devices, d)
 			} else {
-				a.anyLive = true
+				t.anyLive = true
 			}
-			continue
+		case d.AccountStatus == store.AccountDisconnected:
+		case providerAccount != "" && d.AccountExternalID != providerAccount:
+		default:
+			t.anyLive = true
+			if d.Verified {
+				t.devices = append(t.devices, d)
+			}
 		}
-		if d.AccountStatus == store.AccountDisconnected {
-			continue
-		}
-		if providerAccount != "" && d.AccountExternalID != providerAccount {
-			continue
-		}
-		a.anyLive = true
-		if d.Verified {
-			a.verified = append(a.verified, d)
+		out[d.ProviderDeviceID] = t
+	}
+	for id, t := range out {
+		out[id] = judgeTarget(t, accountID != 0)
+	}
+	return out
+}
+
+// judgeTarget turns one id's candidates (resolve's first pass) into where its readings
+// go; scoped: the request has an account.
+func judgeTarget(t target, scoped bool) target {
+	mine := t.devices
+	if scoped {
+		switch {
+		case len(mine) == 0 && t.anyLive:
+			return target{reason: DropForeignDevice}
+		case len(mine) == 0:
+			return target{reason: DropUnknownDevice}
+		case mine[0].PoolID == 0:
+			return target{reason: DropUnlinkedDevice}
+		case !mine[0].LinkActive:
+			// Linked, but its owner may no longer feed that pool: to the sender it
+			// is a device that feeds no pool, like any other.
+			return target{reason: DropUnlinkedDevice, inactive: mine[:1]}
+		default:
+			return target{devices: mine[:1]}
 		}
 	}
-	out := make(map[string]target, len(by))
-	for id, a := range by {
-		if accountID != 0 {
-			switch {
-			case len(a.mine) == 0 && a.anyLive:
-				out[id] = target{reason: DropForeignDevice}
-			case len(a.mine) == 0:
-				out[id] = target{reason: DropUnknownDevice}
-			case a.mine[0].PoolID == 0:
-				out[id] = target{reason: DropUnlinkedDevice}
-			case !a.mine[0].LinkActive:
-				// Linked, but its owner may no longer feed that pool: to the sender it
-				// is a device that feeds no pool, like any other.
-				out[id] = target{reason: DropUnlinkedDevice, inactive: a.mine[:1]}
-			default:
-				out[id] = target{devices: a.mine[:1]}
-			}
-			continue
-		}
-		var linked, inactive []store.Device
-		ambiguous := false // verified for more than one provider account
-		for _, d := range a.verified {
-			ambiguous = ambiguous || d.AccountExternalID != a.verified[0].AccountExternalID
+	verified := t.devices
+	ambiguous := false // verified for more than one provider account
+	allLinked := true  // the common case: every verified device feeds its pool
+	for _, d := range verified {
+		ambiguous = ambiguous || d.AccountExternalID != verified[0].AccountExternalID
+		allLinked = allLinked && d.PoolID != 0 && d.LinkActive
+	}
+	linked, inactive := verified, []*store.Device(nil)
+	if !allLinked {
+		linked = nil
+		for _, d := range verified {
 			switch {
 			case d.PoolID == 0:
 			case d.LinkActive:
@@ -538,20 +581,19 @@ func resolve(devices []store.Device, accountID int64, providerAccount string) ma
 				inactive = append(inactive, d)
 			}
 		}
-		switch {
-		case !a.anyLive:
-			out[id] = target{reason: DropUnknownDevice}
-		case len(a.verified) == 0:
-			out[id] = target{reason: DropUnverifiedDevice}
-		case ambiguous:
-			out[id] = target{reason: DropAmbiguousDevice}
-		case len(linked) == 0:
-			out[id] = target{reason: DropUnlinkedDevice, inactive: inactive}
-		default:
-			out[id] = target{devices: linked, inactive: inactive}
-		}
 	}
-	return out
+	switch {
+	case !t.anyLive:
+		return target{reason: DropUnknownDevice}
+	case len(verified) == 0:
+		return target{reason: DropUnverifiedDevice}
+	case ambiguous:
+		return target{reason: DropAmbiguousDevice}
+	case len(linked) == 0:
+		return target{reason: DropUnlinkedDevice, inactive: inactive}
+	default:
+		return target{devices: linked, inactive: inactive}
+	}
 }
 
 // noteUnowned records a provider device id dropped for want of a proven owner.
@@ -566,7 +608,7 @@ func (r *Result) noteUnowned(reason, providerDeviceID string) {
 
 // noteInactive records that one reading or test session was refused by each of ds,
 // devices whose link no longer holds.
-func (r *Result) noteInactive(ds []store.Device) {
+func (r *Result) noteInactive(ds []*store.Device) {
 	for _, d := range ds {
 		i := slices.IndexFunc(r.InactiveLinks, func(l InactiveLink) bool { return l.DeviceID == d.ID })
 		if i < 0 {
