@@ -38,7 +38,8 @@ import (
 
 // Codec is gRPC's "proto" codec with the fast decoders. Its name is "proto", so a call
 // using it is the same call on the wire (content-type application/grpc+proto), and any
-// peer understands it. Marshal and every other message are the registered proto codec's.
+// peer understands it. IngestWebhookResponse is encoded by hand (encode.go); every other
+// message is the registered proto codec's.
 type Codec struct{}
 
 var _ encoding.CodecV2 = Codec{}
@@ -48,7 +49,16 @@ var std = encoding.GetCodecV2("proto")
 
 func (Codec) Name() string { return "proto" }
 
-func (Codec) Marshal(v any) (mem.BufferSlice, error) { return std.Marshal(v) }
+// Marshal encodes the plugin's IngestWebhookResponse by hand (encode.go) and every other
+// message with gRPC's proto codec.
+func (Codec) Marshal(v any) (mem.BufferSlice, error) {
+	if m, ok := v.(*pb.IngestWebhookResponse); ok {
+		if data, ok := marshalResponse(m); ok {
+			return data, nil
+		}
+	}
+	return std.Marshal(v)
+}
 
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	var st *IngestResponse
