@@ -2,13 +2,14 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
 
 // Combining on SQLite. Every WriteDeliveries is a transaction on the one write
-// connection, and each commit waits for its own fsync (synchronous=FULL) with the
-// writer held. Calls that arrive while another holds the writer would each wait their
+// connection, and each commit needs its own fsync (synchronous=FULL; since
+// sqlitesync.go, after the writer is handed on). Calls that arrive while another holds the writer would each wait their
 // turn and pay an fsync of their own; instead the calls waiting when the writer frees
 // up go into one transaction, one fsync for all of them — what ingest's group commit
 // does for requests, done again here for its batches (ingest runs several at once,
@@ -26,6 +27,9 @@ type sqliteCombiner struct {
 	// What the writer did (WriterStats): combined writes, their deliveries, and the
 	// time it was held by them, retries included.
 	stats WriterStats
+	// wal: the WAL the combiner syncs after each write, once the writer is handed on
+	// (sqlitesync.go); "" when SQLite syncs inside COMMIT.
+	wal string
 }
 
 // WriterStats is what SQLite's one writer has done since the store opened: how many
@@ -147,6 +151,17 @@ func (c *sqliteCombiner) lead(q queries, first *combineCall) {
 		close(next.wake)
 	}
 	c.mu.Unlock()
+	// The writer is the next batch's now; this one's commits are synced before any of
+	// its calls is answered (sqlitesync.go).
+	if c.wal != "" {
+		if err := syncWAL(c.wal); err != nil {
+			for _, b := range batch {
+				if b.err == nil {
+					b.accepted, b.err = nil, fmt.Errorf("write deliveries: sync the WAL: %w", err)
+				}
+			}
+		}
+	}
 	for _, b := range batch[1:] {
 		close(b.wake)
 	}

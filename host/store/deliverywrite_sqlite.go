@@ -226,7 +226,10 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 		return insertAuditsSQLite(st, ds, accepted, now)
 	}
 	if q.raw != nil && q.db != nil { // the store's own transaction: driver statements
-		err := q.inConnTx(ctx, func(conn *sql.Conn, tx *sql.Tx) error {
+		// Reached only through the combiner (WriteDeliveries), which syncs the WAL after
+		// the commit when it has one to sync (sqlitesync.go).
+		unsynced := q.comb != nil && q.comb.wal != ""
+		err := q.inConnTx(ctx, unsynced, func(conn *sql.Conn, tx *sql.Tx) error {
 			st := &sqliteStmts{ctx: ctx, rd: tx, conn: conn, raw: q.raw}
 			st.nv, st.args = q.raw.takeBuf()
 			defer func() { q.raw.putBuf(st.nv, st.args) }()

@@ -257,3 +257,11 @@ func (s *Store) SQLiteInserts() int {
 	defer s.raw.mu.Unlock()
 	return s.raw.runs
 }
+
+// SetSyncWAL replaces how the group commit syncs SQLite's WAL (sqlitesync.go) until
+// restore is called.
+func SetSyncWAL(f func(path string) error) (restore func()) {
+	old := syncWAL
+	syncWAL = f
+	return func() { syncWAL = old }
+}

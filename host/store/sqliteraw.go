@@ -138,8 +138,10 @@ func (r *rawStmts) exec(ctx context.Context, conn *sql.Conn, query string, args 
 }
 
 // inConnTx runs fn in a transaction on the store's connection, held as a sql.Conn so
-// that fn can reach its driver connection (rawStmts.exec); as inTxWith otherwise.
-func (q queries) inConnTx(ctx context.Context, fn func(conn *sql.Conn, tx *sql.Tx) error) (err error) {
+// that fn can reach its driver connection (rawStmts.exec); as inTxWith otherwise. With
+// unsynced, the transaction commits at synchronous=NORMAL and the caller syncs the WAL
+// before it answers anyone (sqlitesync.go).
+func (q queries) inConnTx(ctx context.Context, unsynced bool, fn func(conn *sql.Conn, tx *sql.Tx) error) (err error) {
 	ctx, span := q.startSpan(ctx, "store.transaction")
 	defer func() {
 		tracing.Fail(span, err)
@@ -150,6 +152,13 @@ func (q queries) inConnTx(ctx context.Context, fn func(conn *sql.Conn, tx *sql.T
 		return fmt.Errorf("begin transaction: %w", mapError(err))
 	}
 	defer conn.Close()
+	if unsynced {
+		return withNormalSync(ctx, conn, q.raw, func() error { return connTx(ctx, conn, fn) })
+	}
+	return connTx(ctx, conn, fn)
+}
+
+func connTx(ctx context.Context, conn *sql.Conn, fn func(conn *sql.Conn, tx *sql.Tx) error) (err error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", mapError(err))

@@ -180,6 +180,10 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	}
 	if d == dialectSQLite {
 		s.comb = &sqliteCombiner{}
+		if s.comb.wal, err = sqliteWAL(ctx, db.DB, dsn); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open database: %w", err)
+		}
 		s.raw = &rawStmts{}
 	}
 	s.prep = newPrepared(db, d == dialectSQLite)
@@ -245,8 +249,9 @@ func sqliteDSN(rest string) (string, string, dialect, error) {
 		// acknowledged is on disk even if the machine loses power right after. NORMAL
 		// would survive a crash of the process but lose the last commits to a power
 		// loss or kernel crash. Group commit pays the fsync once per batch, not per
-		// delivery. A URL that sets synchronous itself (the README says what NORMAL
-		// trades away) keeps its own.
+		// delivery, and syncs the WAL after the writer is free (sqlitesync.go). A URL
+		// that sets synchronous itself (the README says what NORMAL trades away) keeps
+		// its own.
 		q.Add("_pragma", "synchronous(FULL)")
 	}
 	// The statement journal of a multi-row INSERT (a copy of the pages it changes, for
