@@ -14,7 +14,8 @@ import (
 // allocation counted is the host's. Each call gets a fresh cancellable context, as an
 // HTTP request's is. 35 while the call made a context with its deadline and the stream
 // watched it, 28 since the deadline is the stream's own timer (grpcplugin.Bounds;
-// measured 2026-12-06, go test without -race).
+// measured 2026-12-06, go test without -race); 22 later that day, 20 since a pooled
+// stream stays registered on the instance's abort between deliveries.
 func TestIngestWebhookAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items at random under the race detector")
@@ -43,7 +44,7 @@ provider "alpha" {
 		}
 	})
 	t.Logf("%.1f allocations", n)
-	if n > 30 {
-		t.Errorf("%.0f allocations per delivery, want at most 30", n)
+	if n > 21 { // one of slack for gRPC's occasional frame (a window update)
+		t.Errorf("%.0f allocations per delivery, want at most 21", n)
 	}
 }

@@ -40,11 +40,47 @@ const maxIdleIngestStreams = 64
 
 type ingestStream struct {
 	cs     grpc.ClientStream
+	ctx    context.Context // the stream's: done once it is cancelled
 	cancel context.CancelFunc
 	used   bool // an exchange completed on it: the plugin implements the method
 	// deadline cancels the stream when an exchange outlives its deadline: made with the
 	// stream, stopped between exchanges, re-armed for each (see do).
 	deadline *time.Timer
+	// abort is the Bounds.Abort the stream is watched by, and stopAbort ends that watch.
+	// The host gives every delivery to an instance the same one (the instance's), so the
+	// stream is registered on it once, not per exchange, and stays registered while idle:
+	// an abort then cancels idle streams too, which get drops. A registration per
+	// exchange on that context, shared by every sender, was 2 of the host's allocations
+	// and a lock all senders contend for, per delivery (host/pluginmgr's
+	// TestIngestWebhookAllocations: 22 -> 20).
+	abort     context.Context
+	stopAbort func() bool
+}
+
+// close cancels the stream and ends its abort's watch, which would otherwise keep it
+// until the abort's context ends (an instance's lifetime).
+func (s *ingestStream) close() {
+	s.cancel()
+	if s.stopAbort != nil {
+		s.stopAbort()
+	}
+}
+
+// watchAbort makes abort the one that cancels s. false: the abort s watched until now
+// fired, so s is cancelled (or about to be), and closed.
+func (s *ingestStream) watchAbort(abort context.Context) bool {
+	if abort == s.abort {
+		return true
+	}
+	if s.stopAbort != nil && !s.stopAbort() {
+		s.close()
+		return false
+	}
+	s.abort, s.stopAbort = abort, nil
+	if abort != nil {
+		s.stopAbort = context.AfterFunc(abort, s.cancel)
+	}
+	return true
 }
 
 // ingestStreamOptions are ingestCallOptions for the stream: the answers are decoded by
@@ -74,19 +110,16 @@ func (p *ingestStreams) do(l limits, req *pb.IngestWebhookRequest, answer *wire.
 		}
 		req.TimeoutNanos = int64(left)
 	}
-	s, err := p.get()
+	s, err := p.get(l.abort)
 	if err != nil {
 		return err
 	}
 	// The caller's context, the abort and the deadline end the exchange: cancelling the
 	// stream makes RecvMsg return and, on the plugin's side, cancels the adapter's
-	// context. One registration on each context per delivery, released when the answer
-	// is in; the deadline is the stream's own timer, so no context is made for it.
+	// context. One registration on the caller's context per delivery, released when the
+	// answer is in; the abort's is the stream's (watchAbort), and the deadline is the
+	// stream's own timer, so no context is made for it.
 	stop := context.AfterFunc(l.ctx, s.cancel)
-	stopAbort := noAbort
-	if l.abort != nil {
-		stopAbort = context.AfterFunc(l.abort, s.cancel)
-	}
 	if left > 0 {
 		s.deadline.Reset(left)
 	}
@@ -96,18 +129,18 @@ func (p *ingestStreams) do(l limits, req *pb.IngestWebhookRequest, answer *wire.
 		err = s.cs.RecvMsg(answer)
 	}
 	live := stop()
-	live = stopAbort() && live
 	if left > 0 {
 		live = s.deadline.Stop() && live
 	}
-	if !live {
-		// Something ended the exchange while it ran, so the stream is cancelled; an
-		// answer that arrived first still counts, as a unary call's would.
-		s.cancel()
+	if !live || s.ctx.Err() != nil {
+		// Something ended the exchange while it ran (or the abort, just after), so the
+		// stream is cancelled; an answer that arrived first still counts, as a unary
+		// call's would.
+		s.close()
 		return err
 	}
 	if err != nil {
-		s.cancel()
+		s.close()
 		if !s.used && status.Code(err) == codes.Unimplemented {
 			p.unsupported.Store(true)
 			return errStreamUnsupported
@@ -118,21 +151,28 @@ func (p *ingestStreams) do(l limits, req *pb.IngestWebhookRequest, answer *wire.
 	select {
 	case p.idle <- s:
 	default:
-		s.cancel()
+		s.close()
 	}
 	return nil
 }
 
-// noAbort is the stop function of an exchange without Bounds.Abort.
-func noAbort() bool { return true }
-
-// get takes an idle stream or opens one. Its context is not the caller's: the stream
-// outlives the call, and ends with the connection or its cancel.
-func (p *ingestStreams) get() (*ingestStream, error) {
-	select {
-	case s := <-p.idle:
-		return s, nil
-	default:
+// get takes an idle stream that abort has not cancelled, or opens one, watched by abort
+// (nil: none). Its context is not the caller's: the stream outlives the call, and ends
+// with the connection or its cancel.
+func (p *ingestStreams) get(abort context.Context) (*ingestStream, error) {
+	for {
+		var s *ingestStream
+		select {
+		case s = <-p.idle:
+		default:
+		}
+		if s == nil {
+			break
+		}
+		if s.ctx.Err() == nil && s.watchAbort(abort) {
+			return s, nil
+		}
+		s.close() // aborted while idle
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cs, err := p.conn.NewStream(ctx, &pb.Adapter_ServiceDesc.Streams[0], pb.Adapter_IngestWebhooks_FullMethodName, ingestStreamOptions...)
@@ -143,5 +183,7 @@ func (p *ingestStreams) get() (*ingestStream, error) {
 	// Made stopped: do arms it for each exchange that has a deadline.
 	deadline := time.AfterFunc(time.Hour, cancel)
 	deadline.Stop()
-	return &ingestStream{cs: cs, cancel: cancel, deadline: deadline}, nil
+	s := &ingestStream{cs: cs, ctx: ctx, cancel: cancel, deadline: deadline}
+	s.watchAbort(abort)
+	return s, nil
 }

@@ -245,6 +245,37 @@ func TestIngestWebhookWithinBounds(t *testing.T) {
 	}
 }
 
+// TestIngestWebhookAbortWhileIdle: a pooled stream is watched by the abort its
+// deliveries bring (an instance's, the same for each) from one delivery to the next, not
+// registered per delivery; an abort that fires while the stream is idle cancels it, and
+// the next delivery, under another abort, gets a new stream and its answer.
+func TestIngestWebhookAbortWhileIdle(t *testing.T) {
+	a := newStaticAdapter()
+	c, cc := dial(t, a, false)
+	within := func(abort context.Context) error {
+		_, err := c.IngestWebhookWithin(t.Context(), staticDelivery, grpcplugin.Bounds{Abort: abort})
+		return err
+	}
+	abort, stop := context.WithCancel(t.Context())
+	for range 3 {
+		if err := within(abort); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := cc.streams.Load(); s != 1 {
+		t.Fatalf("%d streams for three deliveries, want 1", s)
+	}
+	stop()
+	next, stopNext := context.WithCancel(t.Context())
+	defer stopNext()
+	if err := within(next); err != nil {
+		t.Fatalf("a delivery under a new abort after the last one fired: %v", err)
+	}
+	if s := cc.streams.Load(); s != 2 {
+		t.Fatalf("%d streams, want 2 (the aborted one is not reused)", s)
+	}
+}
+
 // TestIngestWebhookAllocations pins what a delivery costs on both sides of the wire (this
 // process is the host and the plugin): 198 allocations with a unary call per delivery,
 // 76 on a pooled stream (measured 2026-12-06, go test without -race).
