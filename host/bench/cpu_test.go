@@ -51,36 +51,50 @@ func sampleCPU(pluginPID, postmaster int) cpuSample {
 
 // procCPU reads utime+stime and the parent pid of pid from /proc/<pid>/stat.
 func procCPU(pid int) (cpu time.Duration, ppid int, ok bool) {
+	cpu, _, ppid, ok = procTimes(pid)
+	return cpu, ppid, ok
+}
+
+// procTimes reads pid's own CPU time (utime+stime), that of its children it has reaped
+// (cutime+cstime) and its parent pid from /proc/<pid>/stat.
+func procTimes(pid int) (own, reaped time.Duration, ppid int, ok bool) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	// The command name is in parentheses and may contain spaces: fields start after ")".
 	i := strings.LastIndexByte(string(b), ')')
 	if i < 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
-	if len(f) < 13 {
-		return 0, 0, false
+	// f[0] is field 3 (state): ppid is field 4, utime 14, stime 15, cutime 16, cstime 17.
+	if len(f) < 15 {
+		return 0, 0, 0, false
 	}
 	ppid, _ = strconv.Atoi(f[1])
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, 0, false
+	var t [4]int64
+	for k := range t {
+		v, err := strconv.ParseInt(f[11+k], 10, 64)
+		if err != nil {
+			return 0, 0, 0, false
+		}
+		t[k] = v
 	}
-	return time.Duration(ut+st) * time.Second / clockTick, ppid, true
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / clockTick }
+	return tick(t[0] + t[1]), tick(t[2] + t[3]), ppid, true
 }
 
-// childrenCPU sums the CPU time of parent and its live children (a postmaster's
-// backends and background processes).
+// childrenCPU sums the CPU time of parent, of its live children (a postmaster's
+// backends and background processes) and of the children it has reaped. Without the
+// reaped ones, a process that exited between two samples (an autovacuum worker, a
+// closed connection's backend) took its whole CPU time out of the difference.
 func childrenCPU(parent int) (time.Duration, bool) {
-	total, _, ok := procCPU(parent)
+	own, reaped, _, ok := procTimes(parent)
 	if !ok {
 		return 0, false
 	}
+	total := own + reaped
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, false
