@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 	pluginDir = dir
 	if err := ingesttest.BuildPlugins(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	// Honest figures: the benchmark's own PostgreSQL keeps fsync and synchronous_commit
@@ -57,7 +58,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("POOLHOST_PGTEST_DURABLE") == "" {
 		os.Setenv("POOLHOST_PGTEST_DURABLE", "1")
 	}
-	pgtest.Main(m) // exits; the plugin binaries stay in a small temp dir
+	pgtest.Main(m, func() { os.RemoveAll(dir) })
 }
 
 // Benchmark shape. Two client counts, because they measure different things: at 16

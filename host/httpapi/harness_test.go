@@ -64,9 +64,7 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	// pgtest.Main runs the tests and exits without a hook to remove dir afterwards; the
-	// binaries stay in the OS temp dir (a few MB) until it is cleaned.
-	pgtest.Main(m)
+	pgtest.Main(m, func() { os.RemoveAll(dir) })
 }
 
 // forEachDB runs fn against a fresh SQLite file and a fresh PostgreSQL database.

@@ -24,9 +24,10 @@ func Main(m *testing.M, pluginDir *string) {
 	*pluginDir = dir
 	if err := BuildPlugins(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	pgtest.Main(m)
+	pgtest.Main(m, func() { os.RemoveAll(dir) })
 }
 
 // Clock is a fake clock shared by a store (store.WithClock(c.Now)) and a worker, so a

@@ -48,9 +48,10 @@ var (
 	dbCounter  atomic.Int64
 )
 
-// Main runs the package's tests and stops the shared cluster, if one was started, before
-// exiting. Call it from TestMain.
-func Main(m *testing.M) {
+// Main runs the package's tests, stops the shared cluster, if one was started, then runs
+// cleanups (e.g. removing the plugin binaries TestMain built) before exiting. Call it from
+// TestMain.
+func Main(m *testing.M, cleanups ...func()) {
 	mainCalled.Store(true)
 	code := m.Run()
 	if shared != nil && shared.owned {
@@ -58,6 +59,9 @@ func Main(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "pgtest: stop cluster: %v\n", err)
 		}
 		shared.cleanup()
+	}
+	for _, c := range cleanups {
+		c()
 	}
 	os.Exit(code)
 }
