@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"errors"
+	"slices"
 
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
 	"github.com/poolhost/poolhost/sdk/internal/convert"
@@ -129,11 +130,29 @@ func readingsToProto(rs []Reading) []*pb.Reading {
 	// allocated one by one: 2 allocations per delivery instead of 2 per reading, 18 of
 	// the generic plugin's allocations per 10-reading delivery (host/bench). They are
 	// marshalled and dropped together, so none keeps the others alive for long.
-	out := make([]*pb.Reading, len(rs))
-	msgs := make([]pb.Reading, len(rs))
-	times := make([]timestamppb.Timestamp, len(rs))
+	var st readingStore
+	return st.fill(rs)
+}
+
+// readingStore is the storage of a message's readings, kept by an IngestWebhooks stream
+// from one answer to the next (answerStore).
+type readingStore struct {
+	ptrs  []*pb.Reading
+	msgs  []pb.Reading
+	times []timestamppb.Timestamp
+}
+
+// fill makes rs wire readings in st's storage, grown as needed; they are valid until
+// the next fill.
+func (st *readingStore) fill(rs []Reading) []*pb.Reading {
+	if len(rs) == 0 {
+		return nil
+	}
+	st.ptrs = slices.Grow(st.ptrs[:0], len(rs))[:len(rs)]
+	st.msgs = slices.Grow(st.msgs[:0], len(rs))[:len(rs)]
+	st.times = slices.Grow(st.times[:0], len(rs))[:len(rs)]
 	for i, r := range rs {
-		m := &msgs[i]
+		m := &st.msgs[i]
 		m.ProviderDeviceId = r.ProviderDeviceID
 		m.Metric = r.Metric
 		m.Value = r.Value
@@ -141,16 +160,27 @@ func readingsToProto(rs []Reading) []*pb.Reading {
 		m.Quality = string(r.Quality)
 		m.RawPayload = r.RawPayload
 		m.Qualifier = string(r.Qualifier)
+		m.RecordedAt = nil
 		// An explicit zero time (Timed) stays on the wire: the timestamp's presence,
 		// not its value, says whether the reading has a time.
 		if r.HasTime() {
-			ts := &times[i]
+			ts := &st.times[i]
 			ts.Seconds, ts.Nanos = r.RecordedAt.Unix(), int32(r.RecordedAt.Nanosecond())
 			m.RecordedAt = ts
 		}
-		out[i] = m
+		st.ptrs[i] = m
 	}
-	return out
+	return st.ptrs
+}
+
+// release drops what st's readings hold (the adapter's strings and raw payloads), keeping
+// the storage.
+func (st *readingStore) release() {
+	clear(st.ptrs[:cap(st.ptrs)])
+	for i := range st.msgs {
+		m := &st.msgs[i]
+		m.ProviderDeviceId, m.Metric, m.Unit, m.Quality, m.Qualifier, m.RawPayload, m.RecordedAt = "", "", "", "", "", nil, nil
+	}
 }
 
 var kindToProto = map[ErrorKind]pb.ErrorKind{

@@ -146,6 +146,11 @@ func (s *grpcServer) Webhook(ctx context.Context, req *pb.WebhookRequest) (*pb.W
 // parse failure after a successful verification travels in the response, so the host
 // can tell an authentic payload it should keep from one it must drop.
 func (s *grpcServer) IngestWebhook(ctx context.Context, req *pb.IngestWebhookRequest) (*pb.IngestWebhookResponse, error) {
+	return s.ingest(ctx, req, nil)
+}
+
+// ingest is IngestWebhook with the answer built in st's storage (nil: new).
+func (s *grpcServer) ingest(ctx context.Context, req *pb.IngestWebhookRequest, st *answerStore) (*pb.IngestWebhookResponse, error) {
 	wr := webhookRequestFromProto(req.GetWebhook())
 	if err := s.adapter.VerifyWebhook(ctx, wr); err != nil {
 		return nil, toStatus(err)
@@ -157,7 +162,10 @@ func (s *grpcServer) IngestWebhook(ctx context.Context, req *pb.IngestWebhookReq
 	if err != nil {
 		return &pb.IngestWebhookResponse{WebhookError: errorToProto(err)}, nil
 	}
-	return &pb.IngestWebhookResponse{Result: webhookResultToProto(res)}, nil
+	if st == nil {
+		return &pb.IngestWebhookResponse{Result: webhookResultToProto(res)}, nil
+	}
+	return st.fill(res), nil
 }
 
 // parseRecovering calls Webhook with its own recovery: a panic while parsing an authentic

@@ -30,6 +30,9 @@ func (s *grpcServer) IngestWebhooks(stream grpc.BidiStreamingServer[pb.IngestWeb
 	// One request message for the whole stream: the decoder resets it, and nothing the
 	// adapter is given points into it (strings and bytes are the decoder's copies).
 	var req pb.IngestWebhookRequest
+	// And one answer's storage: Send has marshalled an answer when it returns, and the
+	// server has no stats handler that would read it later.
+	var st answerStore
 	for {
 		if err := stream.RecvMsg(&req); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -37,35 +40,63 @@ func (s *grpcServer) IngestWebhooks(stream grpc.BidiStreamingServer[pb.IngestWeb
 			}
 			return err
 		}
-		res, err := s.ingestOne(ctx, &req)
+		res, err := s.ingestOne(ctx, &req, &st)
 		if err != nil {
 			return err
 		}
-		if err := stream.Send(res); err != nil {
+		err = stream.Send(res)
+		st.release()
+		if err != nil {
 			return err
 		}
 	}
 }
 
+// answerStore is the storage an IngestWebhooks stream builds its answers in, kept from
+// one delivery to the next: the answer, its result and its readings were 5 of the
+// plugin's allocations per delivery (host/bench, postgres/c64/plugin: 26.4 -> 21.4).
+type answerStore struct {
+	res      pb.IngestWebhookResponse
+	result   pb.WebhookResult
+	readings readingStore
+}
+
+// fill makes r the answer, in st's storage; valid until release.
+func (st *answerStore) fill(r WebhookResult) *pb.IngestWebhookResponse {
+	st.result.Readings = st.readings.fill(r.Readings)
+	st.result.DeliveryId, st.result.ProviderAccountId = r.DeliveryID, r.ProviderAccountID
+	st.result.TestSessions, st.result.CommandUpdates = testSessionsToProto(r.TestSessions), commandUpdatesToProto(r.CommandUpdates)
+	st.res.Result, st.res.WebhookError = &st.result, nil
+	return &st.res
+}
+
+// release drops what the answer held (the adapter's strings and payloads).
+func (st *answerStore) release() {
+	st.res.Result = nil
+	st.result.Readings, st.result.TestSessions, st.result.CommandUpdates = nil, nil, nil
+	st.result.DeliveryId, st.result.ProviderAccountId = "", ""
+	st.readings.release()
+}
+
 // ingestOne answers one request under the deadline it carries, as a unary call's
 // context would have it.
-func (s *grpcServer) ingestOne(ctx context.Context, req *pb.IngestWebhookRequest) (*pb.IngestWebhookResponse, error) {
+func (s *grpcServer) ingestOne(ctx context.Context, req *pb.IngestWebhookRequest, st *answerStore) (*pb.IngestWebhookResponse, error) {
 	if t := req.GetTimeoutNanos(); t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(t))
 		defer cancel()
 	}
-	return s.ingestRecovering(ctx, req)
+	return s.ingestRecovering(ctx, req, st)
 }
 
 // ingestRecovering is IngestWebhook with the recovery the unary handlers get from
 // recoverUnary: a panic is an INTERNAL status (the stream ends; the host opens another).
-func (s *grpcServer) ingestRecovering(ctx context.Context, req *pb.IngestWebhookRequest) (res *pb.IngestWebhookResponse, err error) {
+func (s *grpcServer) ingestRecovering(ctx context.Context, req *pb.IngestWebhookRequest, st *answerStore) (res *pb.IngestWebhookResponse, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			Logger().Error("adapter panicked", "method", "IngestWebhooks", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			res, err = nil, status.Errorf(codes.Internal, "plugin panicked in IngestWebhooks (see plugin log)")
 		}
 	}()
-	return s.IngestWebhook(ctx, req)
+	return s.ingest(ctx, req, st)
 }

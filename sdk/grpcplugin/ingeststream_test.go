@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -245,6 +246,32 @@ func TestIngestWebhookWithinBounds(t *testing.T) {
 	}
 }
 
+// TestIngestWebhookAnswersDoNotLeak: the plugin builds each answer of a stream in the
+// storage of the one before; nothing of an earlier answer shows in a later, smaller one.
+func TestIngestWebhookAnswersDoNotLeak(t *testing.T) {
+	a := newStaticAdapter()
+	c, cc := dial(t, a, false)
+	big := a.res
+	big.ProviderAccountID = "owner-1"
+	big.Readings = append([]sdk.Reading(nil), big.Readings...)
+	big.Readings[0].Unit, big.Readings[0].Quality, big.Readings[0].RawPayload = "mV", sdk.QualitySuspect, []byte("raw")
+	small := sdk.WebhookResult{DeliveryID: "msg_2", Readings: []sdk.Reading{{ProviderDeviceID: "d2", Metric: "ph", Value: 7}}}
+	for i, want := range []sdk.WebhookResult{big, small, big, {}, small} {
+		a.res = want
+		got, err := c.IngestWebhook(t.Context(), staticDelivery)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Readings, want.Readings) && (len(got.Readings) > 0 || len(want.Readings) > 0) ||
+			got.DeliveryID != want.DeliveryID || got.ProviderAccountID != want.ProviderAccountID {
+			t.Fatalf("answer %d:\n%+v\nwant\n%+v", i, got, want)
+		}
+	}
+	if s := cc.streams.Load(); s != 1 {
+		t.Fatalf("%d streams, want 1", s)
+	}
+}
+
 // TestIngestWebhookAbortWhileIdle: a pooled stream is watched by the abort its
 // deliveries bring (an instance's, the same for each) from one delivery to the next, not
 // registered per delivery; an abort that fires while the stream is idle cancels it, and
@@ -278,7 +305,8 @@ func TestIngestWebhookAbortWhileIdle(t *testing.T) {
 
 // TestIngestWebhookAllocations pins what a delivery costs on both sides of the wire (this
 // process is the host and the plugin): 198 allocations with a unary call per delivery,
-// 76 on a pooled stream (measured 2026-12-06, go test without -race).
+// 76 on a pooled stream, 71 since the plugin's stream builds its answers in storage kept
+// from one to the next (measured 2026-12-06, go test without -race).
 func TestIngestWebhookAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items at random under the race detector")
@@ -287,7 +315,7 @@ func TestIngestWebhookAllocations(t *testing.T) {
 	c, _ := dial(t, a, false)
 	n := testing.AllocsPerRun(200, func() { ingest(t, c, a) })
 	t.Logf("%.1f allocations", n)
-	if n > 100 {
-		t.Errorf("%.0f allocations per delivery (host and plugin), want at most 100", n)
+	if n > 72 { // one of slack for gRPC's occasional frame (a window update)
+		t.Errorf("%.0f allocations per delivery (host and plugin), want at most 72", n)
 	}
 }
