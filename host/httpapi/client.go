@@ -25,6 +25,7 @@ type requestInfo struct {
 	vars  [2]pathVar
 	note  requestNote
 	rec   statusRecorder // observe's
+	id    [1]string      // the X-Request-ID header's value (requestID)
 }
 
 type requestInfoKey struct{}

@@ -60,7 +60,6 @@ func (h *Handler) requestID(next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set(requestIDKey, id)
 		ctx := auth.WithRequestID(r.Context(), id)
 		info := infoFrom(r)
 		if info == nil {
@@ -68,6 +67,10 @@ func (h *Handler) requestID(next http.Handler) http.Handler {
 			ctx = withInfo(ctx, info)
 		}
 		info.client = h.clientIP(r)
+		// The header's value slice in info, which is on the heap already: Set made one
+		// per request. Nothing writes into it (see jsonContentType).
+		info.id[0] = id
+		w.Header()[requestIDKey] = info.id[:]
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
