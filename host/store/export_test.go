@@ -265,3 +265,17 @@ func SetSyncWAL(f func(path string) error) (restore func()) {
 	syncWAL = f
 	return func() { syncWAL = old }
 }
+
+// ExplainListAudit is the plan of ListAudit's statement for f, as ListAudit runs it.
+func (s *Store) ExplainListAudit(ctx context.Context, f AuditFilter) (string, error) {
+	query, args, err := auditList(f)
+	if err != nil {
+		return "", err
+	}
+	var plan string
+	err = s.queries.withoutJIT(ctx, func(q queries) error {
+		plan, err = explainOn(ctx, q, query, args...)
+		return err
+	})
+	return plan, err
+}

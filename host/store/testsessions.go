@@ -536,14 +536,9 @@ func (q queries) summaryRows(ctx context.Context, sq SummaryQuery, loc *time.Loc
 		// 100 million readings, after an ANALYZE of reading_rollups, the large pool's 24
 		// hourly buckets (140 rows) were estimated at 31,000, and JIT compiling took 46
 		// ms of a 109 ms statement (p50 68 ms in make bench-scale, 1.6 ms for the median
-		// pool); without it, 1.9 ms. The transaction costs three round trips (BEGIN, SET,
-		// COMMIT): the median pool's 24 hourly buckets went from 1.2 to 2.0 ms. Read
-		// only, as the read replica requires.
+		// pool); without it, 1.9 ms (withoutJIT has its cost).
 		var out []summaryRow
-		err := q.inReadTx(ctx, func(q queries) error {
-			if _, err := q.exec(ctx, `SET LOCAL jit = off`); err != nil {
-				return err
-			}
+		err := q.withoutJIT(ctx, func(q queries) error {
 			var err error
 			out, err = q.summaryRows(ctx, sq, loc, from, to, hs, he)
 			return err
