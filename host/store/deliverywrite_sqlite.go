@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -70,6 +71,17 @@ var (
 		tail:  ` ON CONFLICT (device_id, metric, recorded_at) DO NOTHING`,
 		chunk: readingsChunkSQLite,
 	}
+	// The readings of a chunk with no raw payload and no qualifier (a webhook's usual
+	// case): those two columns are NULL in the statement itself, not bound. Binding
+	// goes through the driver and SQLite's connection mutex once per parameter, and the
+	// two NULLs were a fifth of a chunk's 2,560 (the profile of BenchmarkWriteDeliveries
+	// had 6% of its CPU in binding NULLs).
+	readingsPlainSQLite = sqliteInsert{
+		head:  readingsSQLite.head,
+		row:   `(?,?,?,?,?,?,?,?,NULL,NULL)`,
+		tail:  readingsSQLite.tail,
+		chunk: readingsChunkSQLite,
+	}
 	// Padded: the VALUES list's first column (provider, at) is never NULL in a real row.
 	claimsSQLite = sqliteInsert{
 		head:  `INSERT INTO webhook_deliveries (provider, account_id, delivery_id, first_received_at) SELECT * FROM (VALUES `,
@@ -93,8 +105,35 @@ const (
 	newClaimsSQLite   = `SELECT provider, account_id, delivery_id FROM webhook_deliveries WHERE rowid > ? AND rowid <= ?`
 )
 
+// sqlTexts keeps each statement's text: built for every statement of every group
+// commit, a 256-row INSERT of readings was 10 KB to allocate and write.
+var sqlTexts = struct {
+	sync.RWMutex
+	m map[sqlTextKey]string
+}{m: map[sqlTextKey]string{}}
+
+type sqlTextKey struct {
+	head, row string
+	n         int
+}
+
 // sql is the statement for n rows.
 func (s sqliteInsert) sql(n int) string {
+	k := sqlTextKey{s.head, s.row, n}
+	sqlTexts.RLock()
+	text, ok := sqlTexts.m[k]
+	sqlTexts.RUnlock()
+	if ok {
+		return text
+	}
+	text = s.build(n)
+	sqlTexts.Lock()
+	sqlTexts.m[k] = text
+	sqlTexts.Unlock()
+	return text
+}
+
+func (s sqliteInsert) build(n int) string {
 	var sb strings.Builder
 	sb.Grow(len(s.head) + n*(len(s.row)+1) + len(s.tail))
 	sb.WriteString(s.head)
@@ -240,7 +279,7 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 	for _, w := range []struct {
 		ins sqliteInsert
 		n   int
-	}{{claimsSQLite, keys}, {readingsSQLite, len(rows)}, {auditsSQLite, audits}} {
+	}{{claimsSQLite, keys}, {readingsSQLite, len(rows)}, {readingsPlainSQLite, len(rows)}, {auditsSQLite, audits}} {
 		if err := q.warmSQLite(ctx, w.ins, w.n); err != nil {
 			return nil, err
 		}
@@ -331,8 +370,20 @@ func insertReadingsSQLiteTx(st *sqliteStmts, rows []Reading, owner []int, skip [
 		chunk := idx[:n]
 		idx = idx[n:]
 		args = args[:0]
+		ins, plain := readingsPlainSQLite, true
+		for _, i := range chunk {
+			if len(rows[i].RawPayload) > 0 || rows[i].Qualifier != "" {
+				ins, plain = readingsSQLite, false
+				break
+			}
+		}
 		for _, i := range chunk {
 			r := &rows[i]
+			args = append(args, ids.of(r.DeviceID), ids.of(r.PoolID), strs.of(r.Metric), r.Value, strs.of(r.Unit),
+				times.of(r.RecordedAt), times.of(r.ReceivedAt), strs.of(r.Quality))
+			if plain {
+				continue
+			}
 			var raw, qual any
 			if len(r.RawPayload) > 0 {
 				raw = r.RawPayload
@@ -340,10 +391,9 @@ func insertReadingsSQLiteTx(st *sqliteStmts, rows []Reading, owner []int, skip [
 			if r.Qualifier != "" {
 				qual = r.Qualifier
 			}
-			args = append(args, ids.of(r.DeviceID), ids.of(r.PoolID), strs.of(r.Metric), r.Value, strs.of(r.Unit),
-				times.of(r.RecordedAt), times.of(r.ReceivedAt), strs.of(r.Quality), raw, qual)
+			args = append(args, raw, qual)
 		}
-		added, last, err := execSQLite(st, readingsSQLite.sql(n), args)
+		added, last, err := execSQLite(st, ins.sql(n), args)
 		if err != nil {
 			return err
 		}

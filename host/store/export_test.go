@@ -279,3 +279,13 @@ func (s *Store) ExplainListAudit(ctx context.Context, f AuditFilter) (string, er
 	})
 	return plan, err
 }
+
+// SQLiteBound is how many arguments SQLite's group commits have bound (sqliteraw.go).
+func (s *Store) SQLiteBound() int {
+	s.raw.mu.Lock()
+	defer s.raw.mu.Unlock()
+	return s.raw.bound
+}
+
+// SQLiteStatementText is the text of the group commit's n-row readings INSERT.
+func SQLiteStatementText(n int) string { return readingsSQLite.sql(n) }

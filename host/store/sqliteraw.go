@@ -24,12 +24,13 @@ import (
 // database/sql's, on the same connection (a sql.Conn), and so do the rare reads that
 // follow a conflict.
 type rawStmts struct {
-	mu   sync.Mutex
-	conn any // the driver connection m's statements were prepared on
-	m    map[string]driver.StmtExecContext
-	buf  []driver.NamedValue // the arguments' buffers between transactions
-	args []any
-	runs int // statements executed, for tests
+	mu    sync.Mutex
+	conn  any // the driver connection m's statements were prepared on
+	m     map[string]driver.StmtExecContext
+	buf   []driver.NamedValue // the arguments' buffers between transactions
+	args  []any
+	runs  int // statements executed, for tests
+	bound int // arguments bound by them, for tests
 }
 
 // takeBuf and putBuf lend the arguments' buffers to one transaction at a time (there is
@@ -118,6 +119,7 @@ func (r *rawStmts) exec(ctx context.Context, conn *sql.Conn, query string, args 
 	err = conn.Raw(func(dc any) error {
 		r.mu.Lock()
 		r.runs++
+		r.bound += len(nv)
 		r.mu.Unlock()
 		st, err := r.stmt(ctx, dc, query)
 		if err != nil {

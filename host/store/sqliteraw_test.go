@@ -91,3 +91,54 @@ func TestSQLiteGroupCommitStatements(t *testing.T) {
 		t.Errorf("the group commit ran %d INSERTs, want 4", n)
 	}
 }
+
+// A chunk of readings with no raw payload and no qualifier binds 8 arguments a reading,
+// not 10: the two NULLs are in the statement's text. The group commit of
+// TestSQLiteGroupCommitStatements binds 260 readings, 32 padded replay keys (4 each) and
+// 32 padded audit rows (8 each). A chunk with a qualifier still binds all ten, and
+// stores it.
+func TestSQLiteGroupCommitPlainReadings(t *testing.T) {
+	e := onEngine(t, "sqlite", true)
+	f := newFixture(t, e, "plain@x.io")
+	ctx := context.Background()
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	batch := func(from int, qualifier string) []store.DeliveryWrite {
+		ds := make([]store.DeliveryWrite, 26)
+		for i := range ds {
+			rs := make([]store.Reading, 10)
+			for j := range rs {
+				rs[j] = store.Reading{DeviceID: f.device.ID, PoolID: f.pool.ID, Metric: fmt.Sprintf("m%d", j), Value: 7.2,
+					RecordedAt: base.Add(time.Duration(from+i) * time.Second), ReceivedAt: base}
+			}
+			if i == 3 {
+				rs[0].Qualifier = qualifier
+			}
+			id := fmt.Sprintf("msg_%d", from+i)
+			ds[i] = store.DeliveryWrite{Readings: rs,
+				Once:  &store.DeliveryKey{Provider: "generic", AccountID: f.account.ID, DeliveryID: id},
+				Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:generic", Provider: "generic", RequestID: id}}
+		}
+		return ds
+	}
+	before := e.s.SQLiteBound()
+	if _, err := e.s.WriteDeliveries(ctx, batch(0, "")); err != nil {
+		t.Fatal(err)
+	}
+	if n, want := e.s.SQLiteBound()-before, 8*260+4*32+8*32; n != want {
+		t.Errorf("the group commit bound %d arguments, want %d", n, want)
+	}
+	before = e.s.SQLiteBound()
+	if _, err := e.s.WriteDeliveries(ctx, batch(100, "lt")); err != nil {
+		t.Fatal(err)
+	}
+	if n, want := e.s.SQLiteBound()-before, 8*4+10*256+4*32+8*32; n != want {
+		t.Errorf("with a qualifier, the group commit bound %d arguments, want %d", n, want)
+	}
+	var qual string
+	if err := e.s.DB().GetContext(ctx, &qual, `SELECT qualifier FROM sensor_readings WHERE qualifier IS NOT NULL`); err != nil || qual != "lt" {
+		t.Errorf("stored qualifier %q, %v; want lt", qual, err)
+	}
+	if a := testing.AllocsPerRun(10, func() { _ = store.SQLiteStatementText(256) }); a != 0 {
+		t.Errorf("the statement's text allocated %v times, want it kept", a)
+	}
+}
