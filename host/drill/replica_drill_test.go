@@ -214,6 +214,12 @@ func TestDrillReplicas(t *testing.T) {
 	workBy["b"] = b.scrapeWork(t)
 	b.stop(t) // SIGTERM: drain, clean exit
 	stops["b"]()
+	// A dead letter b was retrying when its drain cancelled the attempt stays claimed
+	// until its lease ends, then another replica makes the second attempt ("rows its
+	// workers held come back to the others when their lease ends", README).
+	for id := range work.heldBy(t, b).failures {
+		held.failures[id] = true
+	}
 	phase("b drained")
 	if err := r.standby.Stop(); err != nil {
 		t.Fatal(err)

@@ -552,7 +552,8 @@ type workCounts struct {
 //     killed's send in flight at its kill is unknown (its push reached the stack, its
 //     answer never came back: whether it was sent cannot be known), never resent;
 //   - dead letters queued after phase 1: each resolved, one success audit row each, on
-//     its first attempt unless killed held it (then its second).
+//     its first attempt unless killed.failures has it (then its second): held by the
+//     killed replica, or cut short by the drained one's drain.
 func (w *drillWork) check(t *testing.T, killed heldLeases) workCounts {
 	t.Helper()
 	db := w.r.store.DB()
