@@ -87,10 +87,18 @@ func suggestionToProto(s *PoolSuggestion) *pb.PoolSuggestion {
 }
 
 func webhookResultToProto(r WebhookResult) *pb.WebhookResult {
-	return &pb.WebhookResult{
-		Readings: readingsToProto(r.Readings), DeliveryId: r.DeliveryID, ProviderAccountId: r.ProviderAccountID,
-		TestSessions: testSessionsToProto(r.TestSessions), CommandUpdates: commandUpdatesToProto(r.CommandUpdates),
-	}
+	out := new(pb.WebhookResult)
+	var rs readingStore
+	fillWebhookResult(out, &rs, r)
+	return out
+}
+
+// fillWebhookResult writes r into out, its readings in rs's storage: the one mapping
+// of a WebhookResult, for a new message and for a stream's reused one (answerStore).
+func fillWebhookResult(out *pb.WebhookResult, rs *readingStore, r WebhookResult) {
+	out.Readings = rs.fill(r.Readings)
+	out.DeliveryId, out.ProviderAccountId = r.DeliveryID, r.ProviderAccountID
+	out.TestSessions, out.CommandUpdates = testSessionsToProto(r.TestSessions), commandUpdatesToProto(r.CommandUpdates)
 }
 
 func commandUpdatesToProto(us []CommandUpdate) []*pb.CommandUpdate {

@@ -63,9 +63,7 @@ type answerStore struct {
 
 // fill makes r the answer, in st's storage; valid until release.
 func (st *answerStore) fill(r WebhookResult) *pb.IngestWebhookResponse {
-	st.result.Readings = st.readings.fill(r.Readings)
-	st.result.DeliveryId, st.result.ProviderAccountId = r.DeliveryID, r.ProviderAccountID
-	st.result.TestSessions, st.result.CommandUpdates = testSessionsToProto(r.TestSessions), commandUpdatesToProto(r.CommandUpdates)
+	fillWebhookResult(&st.result, &st.readings, r)
 	st.res.Result, st.res.WebhookError = &st.result, nil
 	return &st.res
 }
