@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // The group commit's sync, after the writer is free. With synchronous=FULL SQLite syncs
@@ -30,7 +32,9 @@ import (
 //     the WAL starts again from its beginning (overwriting frames) only after the
 //     database file is synced too; SQLite does both at NORMAL as at FULL. So frames
 //     overwritten before this sync ran were already on disk in the database file.
-//   - The file is opened afresh for each sync, so that it is always the WAL now in use.
+//   - The file is opened afresh for each sync, so that it is always the WAL now in use,
+//     and a new WAL's directory entry is synced once, as SQLite's own first sync of it
+//     would (syncWALEntry).
 //   - Every other write (InTx, single statements, migrations) stays at FULL: the
 //     connection goes back to FULL after each group commit's transaction, and is
 //     discarded if that fails.
@@ -72,15 +76,60 @@ func sqliteWAL(ctx context.Context, db *sql.DB, dsn string) (string, error) {
 	return file + "-wal", nil
 }
 
-// syncWAL makes every frame written to the WAL at path so far durable. A variable for
-// tests.
+// syncWAL makes every frame written to the WAL at path so far durable, and the WAL's
+// entry in its directory (syncWALEntry). A variable for tests.
 var syncWAL = func(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return fdatasync(f)
+	if err := fdatasync(f); err != nil {
+		return err
+	}
+	return syncWALEntry(f, path)
+}
+
+// walEntries are, by path, the WAL files whose directory entry is durable.
+var walEntries = struct {
+	sync.Mutex
+	m map[string]os.FileInfo
+}{m: map[string]os.FileInfo{}}
+
+// syncWALEntry makes the directory entry of the WAL open as f durable, once per file.
+// SQLite creates the WAL at the first write after every connection closed (as when the
+// host starts), and its own first sync of a new WAL syncs the directory too (the unix
+// VFS's DIRSYNC); at synchronous=NORMAL the first sync is this one, so it does the same:
+// without it, a power cut could lose the whole file, acknowledged frames and all. Once
+// per file (device and inode), so one fstat per sync after that. (A WAL deleted and
+// created again under the same inode number would be missed; SQLite deletes it only
+// when its last connection closes, and the store keeps its connections open until it
+// closes, so a new WAL comes with a new process, whose first sync syncs the directory.)
+func syncWALEntry(f *os.File, path string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	walEntries.Lock()
+	defer walEntries.Unlock()
+	if done := walEntries.m[path]; done != nil && os.SameFile(done, fi) {
+		return nil
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("sync the WAL's directory: %w", err)
+	}
+	walEntries.m[path] = fi
+	return nil
+}
+
+// syncDir makes dir's entries durable. A variable for tests.
+var syncDir = func(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // withNormalSync runs fn with the writer's connection at synchronous=NORMAL, then puts
