@@ -9,8 +9,8 @@ import (
 
 // Combining on SQLite. Every WriteDeliveries is a transaction on the one write
 // connection, and each commit needs its own fsync (synchronous=FULL; since
-// sqlitesync.go, after the writer is handed on). Calls that arrive while another holds the writer would each wait their
-// turn and pay an fsync of their own; instead the calls waiting when the writer frees
+// sqlitesync.go, after the writer is handed on). Calls that arrive while another holds
+// the writer would each wait their turn and pay an fsync of their own; instead the calls waiting when the writer frees
 // up go into one transaction, one fsync for all of them — what ingest's group commit
 // does for requests, done again here for its batches (ingest runs several at once,
 // GroupCommitWriters) and for any other concurrent callers. Each call still gets its

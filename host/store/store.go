@@ -341,6 +341,10 @@ func (q queries) inTx(ctx context.Context, fn func(q queries) error) error {
 // lib/pq's default BEGIN READ WRITE fails ("cannot set transaction read-write mode
 // during recovery"). For reads that need a transaction only for its settings (SET
 // LOCAL) and may run on the read replica.
+func (q queries) inReadTx(ctx context.Context, fn func(q queries) error) error {
+	return q.inTxWith(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
 // withoutJIT runs fn's reads on PostgreSQL in a read-only transaction with JIT off; on
 // SQLite, or inside a transaction already, it runs fn as it is. PostgreSQL compiles a
 // statement whose estimated cost passes jit_above_cost, and over a partitioned table it
@@ -358,10 +362,6 @@ func (q queries) withoutJIT(ctx context.Context, fn func(q queries) error) error
 		}
 		return fn(q)
 	})
-}
-
-func (q queries) inReadTx(ctx context.Context, fn func(q queries) error) error {
-	return q.inTxWith(ctx, &sql.TxOptions{ReadOnly: true}, fn)
 }
 
 func (q queries) inTxWith(ctx context.Context, opts *sql.TxOptions, fn func(q queries) error) (err error) {
