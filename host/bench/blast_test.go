@@ -54,6 +54,7 @@ func blast(job loadgenJob, p *loadtest.Payloads) (loadgenReport, error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	cpu0 := cpuTime()
+	box0 := readBoxCPU()
 	start := time.Now()
 	for range job.Concurrency {
 		wg.Add(1)
@@ -88,6 +89,7 @@ func blast(job loadgenJob, p *loadtest.Payloads) (loadgenReport, error) {
 	}
 	wg.Wait()
 	rep := loadgenReport{Elapsed: time.Since(start), N: int(job.N), CPU: cpuTime() - cpu0, Setup: setup}
+	rep.BoxUtil = readBoxCPU().utilSince(box0)
 	lat := make([]time.Duration, len(results))
 	for i, r := range results {
 		lat[i] = r.latency

@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,17 +18,48 @@ import (
 // deliveries per statement, from ceilingWriters connections at once — what the issue's
 // pgbench script with 16 deliveries per statement measured, through the store's own
 // group-commit statement so both sides write exactly the same thing. Every end-to-end
-// figure is printed as a fraction of it, measured on the same cluster in the same run:
-// a ratio survives a slower or busier machine where a raw figure does not.
+// figure is printed as a fraction of it, measured on the same database just before and
+// just after the run (rounds_test.go): a ratio survives a slower or busier machine where
+// a raw figure does not.
 const (
 	ceilingBatch   = 16
 	ceilingWriters = 8
 )
 
+// ceilingRound is one measurement of the ceiling on a run's database.
+type ceilingRound struct {
+	perSec float64
+	// cpuPer is the whole box's CPU per delivery in µs (0: not measured): this process
+	// (the writers, and anything else it runs meanwhile, as in a run), the plugin's
+	// (idle) and the database server's, the VACUUM of its rows included as a run's is.
+	// util is the share of the box's cores those used while it wrote (the VACUUM not
+	// included), boxUtil the share every process on the machine used (-1: unknown).
+	cpuPer, util, boxUtil float64
+}
+
+// ceilingRound measures the ceiling on h's database with n deliveries, then vacuums
+// (charged) and settles (not), as a run does, so that neither is left to the next run.
+func (h *host) ceilingRound(b *testing.B, n int) ceilingRound {
+	b.Helper()
+	pid := h.pluginPID()
+	cpu0 := sampleCPU(pid, h.postmaster)
+	elapsed, box := ceiling(b, h.store, n)
+	wrote := sampleCPU(pid, h.postmaster)
+	h.vacuum(b)
+	cpu1 := sampleCPU(pid, h.postmaster)
+	h.settle(b)
+	r := ceilingRound{perSec: float64(n) / elapsed.Seconds(), boxUtil: box}
+	if h.accounted(cpu0, cpu1) {
+		r.cpuPer = float64((cpu1.sum() - cpu0.sum()).Microseconds()) / float64(n)
+		r.util = (wrote.sum() - cpu0.sum()).Seconds() / (float64(runtime.NumCPU()) * elapsed.Seconds())
+	}
+	return r
+}
+
 // ceiling writes n deliveries' rows straight through store.WriteDeliveries and returns
-// deliveries per second. Its readings are dated a year back, so they never meet the
-// webhook runs' keys.
-func ceiling(b *testing.B, s *store.Store, n int) float64 {
+// the time it took and the share of the box's cores busy meanwhile (/proc/stat, -1:
+// unknown). Its readings are dated a year back, so they never meet the webhook runs' keys.
+func ceiling(b *testing.B, s *store.Store, n int) (elapsed time.Duration, boxUtil float64) {
 	b.Helper()
 	ctx := context.Background()
 	var devs []struct {
@@ -52,6 +84,7 @@ func ceiling(b *testing.B, s *store.Store, n int) float64 {
 		}}
 	}
 	var next atomic.Int64
+	box0 := readBoxCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range ceilingWriters {
@@ -73,8 +106,9 @@ func ceiling(b *testing.B, s *store.Store, n int) float64 {
 		})
 	}
 	wg.Wait()
+	elapsed = time.Since(start)
 	ceilingSeq += int64(n)
-	return float64(n) / time.Since(start).Seconds()
+	return elapsed, readBoxCPU().utilSince(box0)
 }
 
 // ceilingSeq keeps repeated ceiling runs on one database from rewriting the same keys

@@ -110,3 +110,55 @@ func childrenCPU(parent int) (time.Duration, bool) {
 	}
 	return total, true
 }
+
+// boxCPU is the whole machine's CPU time so far, every process's, from the first line of
+// /proc/stat: clock ticks summed over the cores, all of them (total) and idle (idle and
+// iowait; steal, the time the hypervisor gave other guests, counts as busy: the core was
+// not free for the run either).
+type boxCPU struct {
+	idle, total int64
+	ok          bool
+}
+
+func readBoxCPU() boxCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return boxCPU{}
+	}
+	return parseBoxCPU(string(b))
+}
+
+func parseBoxCPU(stat string) boxCPU {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return boxCPU{}
+	}
+	var s boxCPU
+	// user nice system idle iowait irq softirq steal; guest and guest_nice, after them,
+	// are counted in user and nice already.
+	for i, v := range f[1:min(len(f), 9)] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return boxCPU{}
+		}
+		s.total += n
+		if i == 3 || i == 4 {
+			s.idle += n
+		}
+	}
+	s.ok = true
+	return s
+}
+
+// utilSince is the share of the box's cores that were busy, whatever process used them,
+// between a and s (0 to 1); -1 when unknown.
+func (s boxCPU) utilSince(a boxCPU) float64 {
+	if !s.ok || !a.ok || s.total <= a.total {
+		return -1
+	}
+	return 1 - float64(s.idle-a.idle)/float64(s.total-a.total)
+}
+
+// sum is the CPU time of every part sampled.
+func (s cpuSample) sum() time.Duration { return s.self + s.plugin + s.db }

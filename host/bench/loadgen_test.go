@@ -38,6 +38,9 @@ type loadgenReport struct {
 	// building and signing the deliveries beforehand, which a load tool replaying
 	// captured requests would not spend and which is not the host's either.
 	CPU, Setup time.Duration
+	// BoxUtil is the share of the machine's cores busy while it posted, every process
+	// counted (/proc/stat; -1: unknown).
+	BoxUtil float64
 }
 
 // runLoadgen is the child's whole life: build the job's deliveries, post them, report.
