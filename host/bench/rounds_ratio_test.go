@@ -37,7 +37,9 @@ func TestRunRatiosAgainstTheirOwnCeiling(t *testing.T) {
 	}
 	s := summary("postgres", 64, []string{"inprocess", "plugin"}, results)
 	for _, want := range []string{
-		"inprocess, 3 rounds: deliveries/s 7000 / 6000 / 6600 (median 6600); x-ceiling 0.64 / 0.60 / 0.60 (median 0.60)",
+		"inprocess, 3 rounds: deliveries/s 7000 / 6000 / 6600 (median 6600); x-ceiling 0.64 / 0.60 / 0.60 (median 0.60); " +
+			// The ceiling's CPU per delivery, mean(100, 120), ÷ the run's 300.
+			"cpu-x-ceiling (the ceiling's cpu-us/delivery ÷ the run's) 0.37 / 0.37 / 0.37 (median 0.37)",
 		"plugin, 2 rounds: deliveries/s 6000 / 6300 (median 6150); x-ceiling 0.60 / 0.70 (median 0.65)",
 		// Rounds 1 and 3: 6000/7000 and 6300/6600; round 2 has no plugin run.
 		"plugin ÷ inprocess, deliveries/s within each round: 0.86 / 0.95 (median 0.91)",

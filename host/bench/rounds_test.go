@@ -90,7 +90,7 @@ func summary(eng string, senders int, modes []string, results map[string][]runRe
 	gap := 0.0 // the largest difference between a run's two ceiling rounds, ÷ their mean
 	runs := 0
 	for _, mode := range modes {
-		var perSec, x, cpu, util, box []float64
+		var perSec, x, cpuX, cpu, util, box []float64
 		for _, r := range results[mode] {
 			if r.perSec == 0 {
 				continue
@@ -114,6 +114,9 @@ func summary(eng string, senders int, modes []string, results map[string][]runRe
 			if r.cpuPer > 0 {
 				cpu = append(cpu, r.cpuPer)
 				util = append(util, r.util)
+				if r.before.cpuPer > 0 && r.after.cpuPer > 0 {
+					cpuX = append(cpuX, (r.before.cpuPer+r.after.cpuPer)/2/r.cpuPer)
+				}
 			}
 			if r.boxUtil >= 0 {
 				box = append(box, r.boxUtil)
@@ -122,8 +125,10 @@ func summary(eng string, senders int, modes []string, results map[string][]runRe
 		if len(perSec) == 0 {
 			continue
 		}
-		fmt.Fprintf(&runLines, "\n    %s, %d rounds: deliveries/s %s; x-ceiling %s; cpu-us/delivery (whole box) %s; util %s; box-util %s",
-			mode, len(perSec), list(perSec, "%.0f"), list(x, "%.2f"), list(cpu, "%.0f"), list(util, "%.2f"), list(box, "%.2f"))
+		// x-ceiling is about cpu-x-ceiling × (util ÷ the ceiling's util): the first is what
+		// CPU per delivery allows, the second how much more or less of the box the run used.
+		fmt.Fprintf(&runLines, "\n    %s, %d rounds: deliveries/s %s; x-ceiling %s; cpu-x-ceiling (the ceiling's cpu-us/delivery ÷ the run's) %s; cpu-us/delivery (whole box) %s; util %s; box-util %s",
+			mode, len(perSec), list(perSec, "%.0f"), list(x, "%.2f"), list(cpuX, "%.2f"), list(cpu, "%.0f"), list(util, "%.2f"), list(box, "%.2f"))
 	}
 	if runs == 0 {
 		return ""
