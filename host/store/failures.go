@@ -198,6 +198,28 @@ func (q queries) FailFailure(ctx context.Context, id int64, l Lease, o FailureOu
 	return status, nil
 }
 
+// ReleaseFailure hands a claimed row back as if its claim had not happened: pending,
+// the attempt the claim counted taken back, due when it was before (so at once, for
+// another worker). It is for an attempt the worker cut short because it is stopping,
+// never for one that failed (FailFailure counts that). A compare-and-set on the lease
+// like CompleteFailure: when the cut-short attempt's transaction committed after all
+// (the row is resolved, its readings stored), or the lease expired and another worker
+// took the row, nothing changes and the error is ErrLeaseLost. The claim and the
+// completion are the row's only other writers under a lease, so a release can neither
+// undo a stored attempt nor take a row from its new owner.
+func (q queries) ReleaseFailure(ctx context.Context, id int64, l Lease) error {
+	now := q.clock()
+	res, err := q.exec(ctx, `UPDATE integration_ingestion_failures
+		SET status = 'pending', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+			updated_at = ?, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+		WHERE id = ? AND status = 'processing' AND lease_owner = ? AND lease_token = ?`,
+		now, id, l.Owner, l.Token)
+	if err != nil {
+		return fmt.Errorf("release failure: %w", err)
+	}
+	return leaseResult(res, "release failure")
+}
+
 // ExtendFailureLease pushes a live lease's expiry out, for slow work.
 func (q queries) ExtendFailureLease(ctx context.Context, id int64, l Lease, lease time.Duration) error {
 	now := q.clock()

@@ -379,6 +379,94 @@ func TestFailureLeaseRescue(t *testing.T) {
 	})
 }
 
+// TestFailureRelease: a worker cut short hands its row back as if unclaimed (pending,
+// the attempt not spent, due as before), and another claims it at once; a release
+// under a lease the row no longer has — taken over after it expired, or the attempt's
+// transaction committed after all — changes nothing.
+func TestFailureRelease(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		fs := enqueue(t, e, 2, 8)
+		claim := func(owner string, want store.Failure, attempts int) store.Failure {
+			t.Helper()
+			got, err := e.s.ClaimFailures(ctx, owner, 1, time.Minute)
+			if err != nil || len(got) != 1 || got[0].ID != want.ID || got[0].Attempts != attempts {
+				t.Fatalf("%s claims %+v, %v; want failure %d at attempt %d", owner, got, err, want.ID, attempts)
+			}
+			return got[0]
+		}
+		released := func(id int64, l store.Lease) {
+			t.Helper()
+			if err := e.s.ReleaseFailure(ctx, id, l); err != nil {
+				t.Fatalf("release %d under %s: %v", id, l.Owner, err)
+			}
+		}
+		notReleased := func(id int64, l store.Lease) {
+			t.Helper()
+			if err := e.s.ReleaseFailure(ctx, id, l); !errors.Is(err, store.ErrLeaseLost) {
+				t.Fatalf("release %d under %s: %v, want ErrLeaseLost", id, l.Owner, err)
+			}
+		}
+		get := func(id int64) store.Failure {
+			t.Helper()
+			f, err := e.s.GetFailure(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+
+		// Released: the row as it was before the claim, first in line again.
+		first := claim("w1", fs[0], 1)
+		released(first.ID, first.Lease())
+		got := get(first.ID)
+		if got.Status != store.FailurePending || got.Attempts != 0 || got.LeaseOwner != "" || got.LeaseToken != "" ||
+			got.LeaseExpiresAt != nil || !got.NextAttemptAt.Equal(fs[0].NextAttemptAt) ||
+			got.LastError != fs[0].LastError || len(got.ErrorHistory) != len(fs[0].ErrorHistory) {
+			t.Fatalf("released row = %+v, want it as enqueued: %+v", got, fs[0])
+		}
+		// Taken at once by another worker, the clock unmoved, on attempt 1 again.
+		second := claim("w2", fs[0], 1)
+		notReleased(first.ID, first.Lease()) // the old claim's token: nothing
+		notReleased(second.ID, store.Lease{Owner: "w2", Token: "forged"})
+		if got := get(second.ID); got.Status != store.FailureProcessing || got.LeaseToken != second.LeaseToken || got.Attempts != 1 {
+			t.Fatalf("row after stale releases = %+v", got)
+		}
+		// Its attempt committed after all (the worker's context ended during its
+		// commit): the release finds the row resolved and leaves it so.
+		if err := e.s.CompleteFailure(ctx, second.ID, second.Lease()); err != nil {
+			t.Fatal(err)
+		}
+		notReleased(second.ID, second.Lease())
+		if got := get(second.ID); got.Status != store.FailureResolved || got.Attempts != 1 || got.ResolvedAt == nil {
+			t.Fatalf("resolved row after a release = %+v", got)
+		}
+
+		// Taken over: w1's lease expired, the rescue brought the row back and w2 holds
+		// it now. w1's late release changes nothing; w2 still finishes it.
+		stale := claim("w1", fs[1], 1)
+		e.clock.Advance(2 * time.Minute)
+		if r, err := e.s.RescueExpiredFailures(ctx, 10); err != nil || len(r) != 1 {
+			t.Fatalf("rescue = %+v, %v", r, err)
+		}
+		owner := claim("w2", fs[1], 2)
+		notReleased(stale.ID, stale.Lease())
+		if got := get(owner.ID); got.Status != store.FailureProcessing || got.LeaseOwner != "w2" ||
+			got.LeaseToken != owner.LeaseToken || got.Attempts != 2 || got.LeaseExpiresAt == nil {
+			t.Fatalf("row taken over, after the old owner's release = %+v", got)
+		}
+		// An expired lease nobody took yet is still its owner's to release.
+		e.clock.Advance(2 * time.Minute)
+		released(owner.ID, owner.Lease())
+		if got := get(owner.ID); got.Status != store.FailurePending || got.Attempts != 1 {
+			t.Fatalf("row released after its lease expired = %+v", got)
+		}
+		if r, _ := e.s.RescueExpiredFailures(ctx, 10); len(r) != 0 {
+			t.Fatalf("rescued a released row: %+v", r)
+		}
+	})
+}
+
 // TestConcurrentClaimsExactlyOnce: 8 stores — 8 separate connection pools, as 8 host
 // replicas would have — claim 1,000 due failures at once. Every row is claimed by
 // exactly one of them.
