@@ -9,6 +9,9 @@
 // verified on receipt and its signature headers are not kept — and hands the readings to
 // host/ingest. The row is resolved in the same transaction that stores the readings,
 // under a compare-and-set on the lease, so a worker that lost its lease commits nothing.
+// A worker stopped mid-attempt (a drain, a reload) hands the row back at once, its
+// attempt not spent, under the same compare-and-set (store.ReleaseFailure); a row whose
+// lease it lost, or whose attempt committed after all, is left as it is.
 // A failed attempt backs off min(base·2^attempt, cap) ±20%; at max attempts the row is
 // dead and waits for an operator (see host/failures). Dead rows are never deleted
 // automatically.

@@ -17,7 +17,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	return &metrics{events: ingest.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "poolhost_retry_worker_events_total",
-		Help: "What the retry worker did with ingestion failures: claimed, succeeded, retried, dead, rescued, lease_lost, store_error.",
+		Help: "What the retry worker did with ingestion failures: claimed, succeeded, retried, dead, rescued, lease_lost, store_error, released.",
 	}, []string{"event"}))}
 }
 
@@ -25,6 +25,7 @@ func (m *metrics) add(s Stats) {
 	for ev, n := range map[string]int{
 		"claimed": s.Claimed, "succeeded": s.Succeeded, "retried": s.Retried,
 		"dead": s.Dead, "rescued": s.Rescued, "lease_lost": s.LeaseLost, "store_error": s.StoreErrors,
+		"released": s.Released,
 	} {
 		// Touch every series so dashboards see zeros rather than gaps.
 		m.events.WithLabelValues(ev).Add(float64(n))

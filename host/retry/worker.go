@@ -32,6 +32,7 @@ const (
 type Store interface {
 	ClaimFailures(ctx context.Context, owner string, limit int, lease time.Duration) ([]store.Failure, error)
 	RescueExpiredFailures(ctx context.Context, limit int) ([]store.RescuedFailure, error)
+	ReleaseFailure(ctx context.Context, id int64, l store.Lease) error
 	ElectLeader(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
 	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
@@ -96,6 +97,9 @@ type Stats struct {
 	// StoreErrors are attempts whose outcome the database did not take; the lease runs
 	// out and the row comes back. Counted apart from LeaseLost.
 	StoreErrors int
+	// Released are attempts cut short by the worker's stopping whose rows were handed
+	// back at once, unattempted (store.ReleaseFailure).
+	Released int
 }
 
 func (s Stats) zero() bool { return s == Stats{} }
@@ -170,7 +174,7 @@ func (w *Worker) Start(ctx context.Context) {
 }
 
 // Close stops the worker and waits for the tick in progress. Rows it was processing
-// finish or, if cut short, come back after their lease.
+// finish or, if cut short, are handed back to be claimed at once (release).
 func (w *Worker) Close() error {
 	w.loop.Close()
 	return nil
@@ -184,7 +188,7 @@ func (w *Worker) Tick(ctx context.Context) (Stats, error) {
 	w.metrics.add(st)
 	if !st.zero() || err != nil {
 		w.log.Info("retry tick", "claimed", st.Claimed, "succeeded", st.Succeeded, "retried", st.Retried,
-			"dead", st.Dead, "rescued", st.Rescued, "lease_lost", st.LeaseLost, "store_errors", st.StoreErrors)
+			"dead", st.Dead, "rescued", st.Rescued, "lease_lost", st.LeaseLost, "store_errors", st.StoreErrors, "released", st.Released)
 	} else {
 		w.log.Debug("retry tick", "claimed", 0)
 	}
@@ -213,6 +217,8 @@ func (w *Worker) tick(ctx context.Context, st *Stats) error {
 			st.LeaseLost++
 		case worker.StoreError:
 			st.StoreErrors++
+		case worker.Released:
+			st.Released++
 		}
 	})
 	st.Claimed += claimed
@@ -262,11 +268,20 @@ func (w *Worker) rescue(ctx context.Context, st *Stats) error {
 // never above batch_size.
 func (w *Worker) slots() int { return min(w.cfg.Concurrency, w.cfg.BatchSize) }
 
-// process makes one attempt at one claimed failure.
+// process makes one attempt at one claimed failure; one cut short by the worker's
+// stopping is handed back (release).
 func (w *Worker) process(ctx context.Context, f store.Failure) (out worker.Outcome) {
 	ctx, span := worker.StartSpan(ctx, "retry", f.Provider, "poolhost.failure", f.ID)
 	defer func() { worker.EndSpan(span, out) }()
 	log := w.log.With(tracing.LogArgs(ctx, []any{"failure", f.ID, "provider", f.Provider, "attempt", f.Attempts})...)
+	if out = w.attempt(ctx, log, f); out == worker.Abandoned {
+		out = w.release(ctx, log, f)
+	}
+	return out
+}
+
+// attempt parses and stores one claimed failure.
+func (w *Worker) attempt(ctx context.Context, log hclog.Logger, f store.Failure) worker.Outcome {
 	parser, err := w.d.Plugins.Parser(f.Provider)
 	if err != nil {
 		// A disabled or unknown provider spends an attempt like any failure: the backoff
@@ -329,6 +344,35 @@ func (w *Worker) process(ctx context.Context, f store.Failure) (out worker.Outco
 		return worker.Abandoned
 	}
 	return w.fail(ctx, log, f, fmt.Errorf("persist: %w", err))
+}
+
+// releaseTimeout bounds the release of a row cut short: it runs after the worker's
+// context ended, and Close (so a replica's shutdown) waits for it.
+const releaseTimeout = 5 * time.Second
+
+// release hands back a row whose attempt the worker's stopping cut short, so another
+// replica (or this one, restarted on reload) takes it at once instead of when its lease
+// ends, without spending an attempt that never completed. The attempt's transaction,
+// where the readings and the row's resolution commit together, may have committed
+// after all; then the row is resolved, the compare-and-set on the lease finds nothing
+// to release, and the readings are counted once. A lost lease releases nothing either.
+//
+// Dead letters only: a command whose send was cut short may have reached the equipment,
+// so host/commands never hands one back to be sent again (it ends unknown).
+func (w *Worker) release(ctx context.Context, log hclog.Logger, f store.Failure) worker.Outcome {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	err := w.d.Store.ReleaseFailure(ctx, f.ID, f.Lease())
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		log.Info("retry cut short; nothing to hand back (stored after all, or the lease was lost)")
+		return worker.Abandoned
+	case err != nil:
+		log.Warn("retry cut short; not handed back, its lease will bring it back", "error", err)
+		return worker.Abandoned
+	}
+	log.Info("retry cut short; handed back unattempted")
+	return worker.Released
 }
 
 // account is the sdk view of a failure's account, credentials included, as the webhook

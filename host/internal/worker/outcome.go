@@ -19,8 +19,12 @@ const (
 	// StoreError: recording the outcome failed in the database; the lease runs out and
 	// the row comes back.
 	StoreError
-	// Abandoned: the worker is stopping; the lease brings the row back.
+	// Abandoned: the worker is stopping and cut the work short; the lease brings the
+	// row back.
 	Abandoned
+	// Released: the worker is stopping, cut the work short and handed the row back at
+	// once, unattempted (retry's dead letters; never a command send).
+	Released
 )
 
 // String is the outcome's metric label.
@@ -40,6 +44,8 @@ func (o Outcome) String() string {
 		return "store_error"
 	case Abandoned:
 		return "abandoned"
+	case Released:
+		return "released"
 	}
 	return "unknown"
 }
