@@ -50,6 +50,17 @@ func TestRunRatiosAgainstTheirOwnCeiling(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
 	}
+	// Runs at util 0.9 with box-util 0.95, ceilings at 0.5 with 0.6: others used 0.05
+	// and 0.1.
+	if want := "other processes' share of the box (box-util - util) during these runs and ceiling rounds: median 0.10, highest 0.10\n"; !strings.Contains(s, want) {
+		t.Errorf("summary lacks %q:\n%s", want, s)
+	}
+	busy := map[string][]runResult{"plugin": {run(6000, 9000, 9000)}}
+	busy["plugin"][0].boxUtil, busy["plugin"][0].util = 1, 0.4
+	busy["plugin"][0].before.boxUtil, busy["plugin"][0].after.boxUtil = 1, 1
+	if s := summary("postgres", 64, []string{"plugin"}, busy); !strings.Contains(s, "not comparable") || !strings.Contains(s, "plugin, 1 round:") {
+		t.Errorf("a summary of runs beside other work (util 0.4 and 0.5, box-util 1) does not say so:\n%s", s)
+	}
 	if s := summary("sqlite", 16, []string{"inprocess", "plugin"}, map[string][]runResult{"plugin": {{}}}); s != "" {
 		t.Errorf("summary of no run: %q", s)
 	}

@@ -26,6 +26,11 @@ const (
 	ceilingEnv = "POOLHOST_BENCH_CEILING"
 )
 
+// othersComparable is the share of the box other processes may use during the rounds
+// (median) before the summary says its figures are not comparable: on the idle VM the
+// kernel's and the system's own work is a few hundredths.
+const othersComparable = 0.1
+
 func benchRounds(b *testing.B) int {
 	v := os.Getenv(roundsEnv)
 	if v == "" {
@@ -87,6 +92,14 @@ func summary(eng string, senders int, modes []string, results map[string][]runRe
 	fmt.Fprintf(&w, "WebhookIngest %s, %d senders, modes alternating round by round, each run between two rounds of the batched ceiling on its own database; x-ceiling = the run's deliveries/s ÷ the mean of those two.", eng, senders)
 	var runLines strings.Builder // after the ceiling's line, which sums up the runs' rounds
 	var ceilings, ceilingCPU, ceilingUtil, ceilingBox []float64
+	// others is, for each run and ceiling round, the share of the box that processes
+	// other than its own used meanwhile: box-util - util.
+	var others []float64
+	other := func(util, boxUtil float64) {
+		if util > 0 && boxUtil >= 0 {
+			others = append(others, max(0, boxUtil-util))
+		}
+	}
 	gap := 0.0 // the largest difference between a run's two ceiling rounds, ÷ their mean
 	runs := 0
 	for _, mode := range modes {
@@ -109,6 +122,7 @@ func summary(eng string, senders int, modes []string, results map[string][]runRe
 					if cr.boxUtil >= 0 {
 						ceilingBox = append(ceilingBox, cr.boxUtil)
 					}
+					other(cr.util, cr.boxUtil)
 				}
 			}
 			if r.cpuPer > 0 {
@@ -121,24 +135,32 @@ func summary(eng string, senders int, modes []string, results map[string][]runRe
 			if r.boxUtil >= 0 {
 				box = append(box, r.boxUtil)
 			}
+			other(r.util, r.boxUtil)
 		}
 		if len(perSec) == 0 {
 			continue
 		}
 		// x-ceiling is about cpu-x-ceiling × (util ÷ the ceiling's util): the first is what
 		// CPU per delivery allows, the second how much more or less of the box the run used.
-		fmt.Fprintf(&runLines, "\n    %s, %d rounds: deliveries/s %s; x-ceiling %s; cpu-x-ceiling (the ceiling's cpu-us/delivery ÷ the run's) %s; cpu-us/delivery (whole box) %s; util %s; box-util %s",
-			mode, len(perSec), list(perSec, "%.0f"), list(x, "%.2f"), list(cpuX, "%.2f"), list(cpu, "%.0f"), list(util, "%.2f"), list(box, "%.2f"))
+		fmt.Fprintf(&runLines, "\n    %s, %s: deliveries/s %s; x-ceiling %s; cpu-x-ceiling (the ceiling's cpu-us/delivery ÷ the run's) %s; cpu-us/delivery (whole box) %s; util %s; box-util %s",
+			mode, rounds(len(perSec)), list(perSec, "%.0f"), list(x, "%.2f"), list(cpuX, "%.2f"), list(cpu, "%.0f"), list(util, "%.2f"), list(box, "%.2f"))
 	}
 	if runs == 0 {
 		return ""
 	}
 	if len(ceilings) > 0 {
-		fmt.Fprintf(&w, "\n    batched ceiling, %d rounds: deliveries/s median %.0f, %.0f–%.0f (a run's two rounds differ by up to %.0f%% of their mean); cpu-us/delivery (whole box) %s; util %s; box-util %s",
-			len(ceilings), median(ceilings), slices.Min(ceilings), slices.Max(ceilings), gap*100,
+		fmt.Fprintf(&w, "\n    batched ceiling, %s: deliveries/s median %.0f, %.0f–%.0f (a run's two rounds differ by up to %.0f%% of their mean); cpu-us/delivery (whole box) %s; util %s; box-util %s",
+			rounds(len(ceilings)), median(ceilings), slices.Min(ceilings), slices.Max(ceilings), gap*100,
 			medianOf(ceilingCPU, "%.0f"), medianOf(ceilingUtil, "%.2f"), medianOf(ceilingBox, "%.2f"))
 	}
 	w.WriteString(runLines.String())
+	if len(others) > 0 {
+		fmt.Fprintf(&w, "\n    other processes' share of the box (box-util - util) during these runs and ceiling rounds: median %.2f, highest %.2f",
+			median(others), slices.Max(others))
+		if median(others) > othersComparable {
+			w.WriteString(": the box was busy with other work, and these figures are not comparable with an idle box's")
+		}
+	}
 	if len(modes) == 2 {
 		var ratio []float64
 		a, b := results[modes[0]], results[modes[1]]
@@ -169,6 +191,13 @@ func list(xs []float64, format string) string {
 		s += " (median " + fmt.Sprintf(format, median(xs)) + ")"
 	}
 	return s
+}
+
+func rounds(n int) string {
+	if n == 1 {
+		return "1 round"
+	}
+	return strconv.Itoa(n) + " rounds"
 }
 
 func medianOf(xs []float64, format string) string {
