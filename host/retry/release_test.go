@@ -73,7 +73,8 @@ func cutShort(t *testing.T, w *retry.Worker, h *heldPlugins, during func()) retr
 
 // TestStoppedWorkerReleases: a retry worker stopped mid-attempt hands its row back at
 // once, the attempt not spent, and another worker resolves it without waiting for the
-// lease; a worker whose lease another took over meanwhile hands back nothing.
+// lease; a worker whose lease another took over meanwhile hands back nothing; an attempt
+// that failed before the worker stopped is recorded, not handed back.
 func TestStoppedWorkerReleases(t *testing.T) {
 	for _, eng := range ingesttest.Engines {
 		t.Run(eng.Name, func(t *testing.T) {
@@ -148,8 +149,39 @@ func TestStoppedWorkerReleases(t *testing.T) {
 					t.Fatalf("b completes: %v", err)
 				}
 			})
+
+			t.Run("a failed attempt is recorded though the worker stops meanwhile", func(t *testing.T) {
+				e := newEnv(t, eng)
+				e.failFileOn(t)
+				f := e.enqueue(t, 1)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				cfg := enabled(8)
+				cfg.Now, cfg.Rand = e.clk.Now, func() float64 { return 0.5 }
+				w := retry.New(retry.Deps{Store: cancelOnTx{e.s, cancel}, Ingest: e.ing, Plugins: e.plugins, Logger: e.log, Registerer: e.reg}, cfg)
+				if st, _ := w.Tick(ctx); st != (retry.Stats{Claimed: 1, Retried: 1}) {
+					t.Fatalf("tick: %+v, want the failed attempt recorded", st)
+				}
+				got := e.get(t, f.ID)
+				if got.Status != store.FailurePending || got.Attempts != 1 || !got.NextAttemptAt.Equal(e.clk.Now().Add(10*time.Second)) ||
+					got.LeaseOwner != "" || len(got.ErrorHistory) != 2 {
+					t.Fatalf("row = %+v, want pending after 1 attempt, backing off 10 s", got)
+				}
+			})
 		})
 	}
+}
+
+// cancelOnTx stops the worker (cancels its context) as it opens a transaction: only to
+// record a failed attempt.
+type cancelOnTx struct {
+	*store.Store
+	cancel context.CancelFunc
+}
+
+func (s cancelOnTx) InTx(ctx context.Context, fn func(tx *store.Tx) error) error {
+	s.cancel()
+	return s.Store.InTx(ctx, fn)
 }
 
 // eventsTotal is the retry worker's events counter of one event.

@@ -346,9 +346,10 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, f store.Failure)
 	return w.fail(ctx, log, f, fmt.Errorf("persist: %w", err))
 }
 
-// releaseTimeout bounds the release of a row cut short: it runs after the worker's
-// context ended, and Close (so a replica's shutdown) waits for it.
-const releaseTimeout = 5 * time.Second
+// stopTimeout bounds what a stopping worker still writes, the release of a row cut
+// short or the record of an attempt that failed: it runs past the worker's context, and
+// Close (so a replica's shutdown) waits for it.
+const stopTimeout = 5 * time.Second
 
 // release hands back a row whose attempt the worker's stopping cut short, so another
 // replica (or this one, restarted on reload) takes it at once instead of when its lease
@@ -360,7 +361,7 @@ const releaseTimeout = 5 * time.Second
 // Dead letters only: a command whose send was cut short may have reached the equipment,
 // so host/commands never hands one back to be sent again (it ends unknown).
 func (w *Worker) release(ctx context.Context, log hclog.Logger, f store.Failure) worker.Outcome {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
 	err := w.d.Store.ReleaseFailure(ctx, f.ID, f.Lease())
 	switch {
@@ -400,8 +401,12 @@ func (w *Worker) account(ctx context.Context, log hclog.Logger, id int64) *sdk.A
 // permanent error, with the audit row in the same transaction.
 func (w *Worker) fail(ctx context.Context, log hclog.Logger, f store.Failure, cause error) worker.Outcome {
 	if ctx.Err() != nil {
-		return worker.Abandoned
+		return worker.Abandoned // the cause may be the worker's stopping: handed back
 	}
+	// The attempt failed on its own: its record is not cut short by the worker stopping
+	// now, or the row would wait for its lease to end.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
 	permanent := sdk.IsKind(cause, sdk.KindPermanent)
 	delay := worker.Backoff(f.Attempts-1, w.cfg.BackoffBase, w.cfg.BackoffCap, w.cfg.Rand)
 	msg := worker.TruncateError(cause.Error())
