@@ -23,7 +23,8 @@ import (
 //
 //  1. a queue of dead letters made due at once is drained by the three retry workers,
 //     each row taken by exactly one replica (one success audit row, attempt 1);
-//  2. under load, replica a is SIGKILLed, then b drained with SIGTERM (a clean exit);
+//  2. under load, replica a is SIGKILLed, then b drained with SIGTERM (a clean exit)
+//     while it retries a dead letter;
 //  3. the standby is stopped, then started again, while c keeps answering reads.
 //
 // Every phase also brings work that takes a lease (replica_work_test.go): iopool
@@ -38,8 +39,10 @@ import (
 // 200. From the upstreams' own logs and the database: no account is polled twice within
 // its interval (a's held poll is taken over only after its lease expired), every
 // command is pushed at most once and a sent one exactly once (a's is unknown, never
-// resent), and every dead letter is resolved once (a's on its second attempt, by c). Phases advance on what the clients
-// and the upstreams see, never on fixed sleeps. The counts are printed.
+// resent), and every dead letter is resolved once (a's on its second attempt, by c);
+// b, drained in mid-retry, exits holding no dead letter: its drain handed the row back
+// unattempted, and it is resolved on attempt 1. Phases advance on what the clients and
+// the upstreams see, never on fixed sleeps. The counts are printed.
 // POOLHOST_DRILL_LONG=1 (make drill) runs each phase ten times as long, with batches of
 // work ten times as large.
 func TestDrillReplicas(t *testing.T) {
@@ -210,16 +213,31 @@ func TestDrillReplicas(t *testing.T) {
 	releaseBlocked()
 	stops["a"]()
 	phase("a killed")
+	// b is drained in mid-retry: it holds a dead letter whose readings wait on a lock the
+	// test holds (c may hold the other). Its drain cuts the attempt short and hands the
+	// row back at once, the attempt not spent: b exits holding no dead letter, and each is
+	// resolved on its first attempt.
+	blockedB, releaseBlockedB := work.blockDeadLetters(t, 2)
+	if !waitFor(2*time.Minute, func() bool { return work.heldBy(t, b).holdsOneOf(blockedB) }) {
+		releaseBlockedB()
+		t.Fatalf("b held none of the blocked dead letters %v within 2 minutes", blockedB)
+	}
+	heldB := work.heldBy(t, b)
+	var cutShort []int64
+	for _, id := range blockedB {
+		if heldB.failures[id] {
+			cutShort = append(cutShort, id)
+		}
+	}
 	// b's counts before its drain, which finishes its work in flight uncounted.
 	workBy["b"] = b.scrapeWork(t)
 	b.stop(t) // SIGTERM: drain, clean exit
 	stops["b"]()
-	// A dead letter b was retrying when its drain cancelled the attempt stays claimed
-	// until its lease ends, then another replica makes the second attempt ("rows its
-	// workers held come back to the others when their lease ends", README).
-	for id := range work.heldBy(t, b).failures {
-		held.failures[id] = true
+	if left := work.heldBy(t, b).failures; len(left) > 0 {
+		t.Errorf("b exited still holding dead letters %v: its drain did not hand them back", left)
 	}
+	t.Logf("b drained in mid-retry of dead letter(s) %v; right after its exit: %s", cutShort, failureStates(t, r.store, cutShort))
+	releaseBlockedB()
 	phase("b drained")
 	if err := r.standby.Stop(); err != nil {
 		t.Fatal(err)

@@ -443,8 +443,30 @@ func (w *drillWork) stuck(h heldLeases, since upstreamMark) heldLeases {
 // reached reports whether h has a send and a poll and holds one of the blocked dead
 // letters.
 func (h heldLeases) reached(blocked []int64) bool {
-	return len(h.commands) > 0 && len(h.polls) > 0 &&
-		slices.ContainsFunc(blocked, func(id int64) bool { return h.failures[id] })
+	return len(h.commands) > 0 && len(h.polls) > 0 && h.holdsOneOf(blocked)
+}
+
+// failureStates says each of the failures ids' status, attempts and lease owner.
+func failureStates(t *testing.T, s *store.Store, ids []int64) string {
+	t.Helper()
+	var out []string
+	for _, id := range ids {
+		f, err := s.GetFailure(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fmt.Sprintf("%d %s after %d attempts", id, f.Status, f.Attempts)
+		if f.LeaseOwner != "" {
+			st += " (" + f.LeaseOwner + ")"
+		}
+		out = append(out, st)
+	}
+	return strings.Join(out, ", ")
+}
+
+// holdsOneOf reports whether h holds one of the dead letters ids.
+func (h heldLeases) holdsOneOf(ids []int64) bool {
+	return slices.ContainsFunc(ids, func(id int64) bool { return h.failures[id] })
 }
 
 // pushes counts the stack's accepted pushes by command public id.
@@ -552,8 +574,8 @@ type workCounts struct {
 //     killed's send in flight at its kill is unknown (its push reached the stack, its
 //     answer never came back: whether it was sent cannot be known), never resent;
 //   - dead letters queued after phase 1: each resolved, one success audit row each, on
-//     its first attempt unless killed.failures has it (then its second): held by the
-//     killed replica, or cut short by the drained one's drain.
+//     its first attempt unless killed held it (then its second); one the drained
+//     replica's drain cut short was handed back unattempted (first attempt).
 func (w *drillWork) check(t *testing.T, killed heldLeases) workCounts {
 	t.Helper()
 	db := w.r.store.DB()
