@@ -101,8 +101,9 @@ func (i *ingestion) start(ctx context.Context) {
 }
 
 // reload puts new retry_worker, poll_worker and ingest settings in force. A worker whose
-// settings changed is stopped (its current tick finishes; rows it held are released by
-// their lease, under the same owner) and started again with the new ones; the ingest
+// settings changed is stopped (its current tick ends: the retry worker hands back the
+// dead letters it cut short, the poll worker's leases run out, under the same owner) and
+// started again with the new ones; the ingest
 // windows, the webhook attempt budget and the dead-letter cap apply from the next
 // delivery. A new retention block rebuilds the pruner, which runs at once under it.
 func (i *ingestion) reload(cfg *config.Config) {
@@ -139,7 +140,8 @@ func (i *ingestion) reload(cfg *config.Config) {
 	}
 }
 
-// stop waits for the workers' current tick; rows they held come back after their lease.
+// stop waits for the workers' current tick: dead letters the retry worker cut short are
+// handed back at once, polls the poll worker held come back after their lease.
 func (i *ingestion) stop() {
 	i.mu.Lock()
 	defer i.mu.Unlock()
