@@ -358,8 +358,9 @@ const stopTimeout = 5 * time.Second
 // after all; then the row is resolved, the compare-and-set on the lease finds nothing
 // to release, and the readings are counted once. A lost lease releases nothing either.
 //
-// Dead letters only: a command whose send was cut short may have reached the equipment,
-// so host/commands never hands one back to be sent again (it ends unknown).
+// Dead letters only, never commands to equipment: a send, however it ended, may have
+// reached the device, so host/commands hands none back to be sent again (a stopping
+// dispatcher finishes its sends; one interrupted otherwise ends unknown).
 func (w *Worker) release(ctx context.Context, log hclog.Logger, f store.Failure) worker.Outcome {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
