@@ -289,3 +289,17 @@ func (s *Store) SQLiteBound() int {
 
 // SQLiteStatementText is the text of the group commit's n-row readings INSERT.
 func SQLiteStatementText(n int) string { return readingsSQLite.sql(n) }
+
+// PreparedStatements lists the text of the statements the store keeps prepared, its
+// SQLite readers' included.
+func (s *Store) PreparedStatements() []string {
+	var out []string
+	for _, p := range []*prepared{s.prep, s.readQueries().prep} {
+		p.mu.Lock()
+		for q := range p.m {
+			out = append(out, q)
+		}
+		p.mu.Unlock()
+	}
+	return out
+}
