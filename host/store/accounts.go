@@ -225,14 +225,15 @@ func (q queries) AccountWithCredentials(ctx context.Context, id int64, provider 
 	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			q.openDecoy()
+			q.openDecoy(openedKey{id, provider})
 		}
 		return Account{}, nil, fmt.Errorf("get account: %w", err)
 	}
 	if row.Ciphertext == nil {
 		return row.Account, nil, nil
 	}
-	creds, err = q.openCredentials(id, sealedAccount{UserID: row.UserID, Provider: row.Provider,
+	// Opened once per ciphertext (opened.go): the same row opens to the same map.
+	creds, err = q.opened.open(q, openedKey{id, provider}, sealedAccount{UserID: row.UserID, Provider: row.Provider,
 		ExternalID: row.ExternalAccountID, Ciphertext: row.Ciphertext})
 	if err != nil {
 		return Account{}, nil, err
@@ -294,8 +295,9 @@ func (q queries) RotateWebhookSecret(ctx context.Context, accountID int64, secre
 }
 
 // decoy is a sealed credentials map shaped like a webhook_secret account's, made once
-// per Store with its cipher. openDecoy decrypts it where an account was not found, so a
-// miss does the work of a hit.
+// per Store with its cipher. openDecoy opens it where an account was not found, so a
+// miss does the work of a hit: decrypted the first time for that id, then, like a hit's
+// credentials, taken from what was opened (opened.go).
 type decoy struct {
 	once sync.Once
 	row  sealedAccount
@@ -305,7 +307,7 @@ type decoy struct {
 // decoyAAD binds the decoy to no account: there is no user 0.
 var decoyAAD = sealedAccount{Provider: "decoy", ExternalID: "decoy"}
 
-func (q queries) openDecoy() {
+func (q queries) openDecoy(key openedKey) {
 	if q.decoy == nil || q.cipher == nil {
 		return
 	}
@@ -321,7 +323,8 @@ func (q queries) openDecoy() {
 		}, credentialsAAD(q.decoy.row.UserID, q.decoy.row.Provider, q.decoy.row.ExternalID))
 	})
 	if q.decoy.err == nil {
-		_, _ = q.openCredentials(0, q.decoy.row) // the work, not the result
+		// The work, not the result; cached as a hit would be (opened.go), under key.
+		_, _ = q.opened.open(q, key, q.decoy.row)
 	}
 }
 
@@ -451,6 +454,9 @@ func (q queries) DisconnectAccount(ctx context.Context, accountID int64) (Discon
 	if err != nil {
 		return DisconnectResult{}, fmt.Errorf("disconnect account: %w", err)
 	}
+	// Not needed for revocation (the row is read for every delivery, and is no longer
+	// found), only so the erased credentials leave this process's memory now.
+	q.opened.forget(accountID)
 	return res, nil
 }
 

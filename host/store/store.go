@@ -80,8 +80,11 @@ type queries struct {
 	d      dialect
 	cipher Cipher
 	now    func() time.Time
-	prep   *prepared       // shared by a Store and its Txs
-	decoy  *decoy          // shared by a Store and its Txs
+	prep   *prepared // shared by a Store and its Txs
+	decoy  *decoy    // shared by a Store and its Txs
+	// opened: credentials AccountWithCredentials opened (opened.go); shared by a Store,
+	// its Txs and its SQLite readers.
+	opened *openedCredentials
 	spans  *partitionSpans // shared by a Store and its Txs
 	// measured: PostgreSQL only (nil on SQLite); shared by a Store and its Txs.
 	measured *measuredPairs
@@ -171,6 +174,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 			cipher: o.cipher,
 			now:    o.now,
 			decoy:  &decoy{},
+			opened: &openedCredentials{m: map[openedKey]*opened{}},
 			spans:  &partitionSpans{},
 		},
 	}
@@ -299,6 +303,7 @@ func (s *Store) Close() error {
 	if s.prep != nil {
 		s.prep.close()
 	}
+	s.opened.clear()
 	s.readers.close()
 	s.raw.close(s.db.DB)
 	// The claim's PostgreSQL session goes before the pool closes (Close would wait for
