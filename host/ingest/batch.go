@@ -20,7 +20,8 @@ import (
 // provider, then one store.WriteDeliveries — on PostgreSQL a single statement that
 // inserts every delivery's rows, counts each delivery's new ones and inserts the audit
 // rows with those counts, committed by itself. Nobody waits on purpose: a request
-// arriving at an idle service is stored at once, alone.
+// arriving at an idle service is stored at once, alone, by the same one write (not
+// ingestOne's transaction of four statements and a COMMIT: see commit).
 //
 // There is no committer goroutine. The first request to find the service idle leads:
 // it stores its batch, then hands the lead to the oldest waiting request, which takes
@@ -209,11 +210,11 @@ func (s *Service) commit(ctx context.Context, batch []*call) {
 	ctx, span := startBatchSpan(ctx, batch)
 	defer span.End()
 	if len(batch) == 1 {
+		// Alone, the same write as a shared batch's, under the request's own context
+		// (ctx is c.ctx, with the batch's span when tracing is on): nobody shares it, so
+		// its caller giving up may roll it back, and its error is the caller's answer.
 		c := batch[0]
-		// ctx is c.ctx, with the batch's span when tracing is on.
-		start := time.Now()
-		c.err = s.ingestOne(ctx, c.p)
-		s.metrics.statement.Observe(time.Since(start).Seconds())
+		c.err = s.ingestBatch(ctx, batch)
 		tracing.Fail(span, c.err)
 		return
 	}
@@ -238,9 +239,10 @@ func (s *Service) commit(ctx context.Context, batch []*call) {
 	wg.Wait()
 }
 
-// ingestBatch stores several requests in one write (store.WriteDeliveries: a single
-// statement on PostgreSQL). Their devices are looked up first, outside it, as ingestOne
-// does; requests whose readings need a delivery's first receipt time never get here.
+// ingestBatch stores one request or several in one write (store.WriteDeliveries: a
+// single statement on PostgreSQL). Their devices are looked up first, outside it, as
+// ingestOne does; requests whose readings need a delivery's first receipt time never get
+// here.
 func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
 	// One lookup per provider for the union of the ids; resolve still scopes each
 	// request to its own account.
@@ -280,6 +282,7 @@ func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
 	// The audit events in one array: each on the heap of its own was an allocation per
 	// delivery.
 	audits := make([]store.AuditEvent, len(batch))
+	empty := true
 	for i, c := range batch {
 		c.p.build(ownDevices(devices[c.p.req.Provider], c.p.ids))
 		writes[i].Readings = c.p.rows
@@ -288,8 +291,12 @@ func (s *Service) ingestBatch(ctx context.Context, batch []*call) error {
 			audits[i] = e
 			writes[i].Audit = &audits[i]
 		}
+		empty = empty && len(writes[i].Readings) == 0 && writes[i].Audit == nil && writes[i].Once == nil
 	}
 	s.metrics.lookup.Observe(time.Since(start).Seconds())
+	if empty {
+		return nil // every reading dropped, and nothing to record: no write, as ingestOne
+	}
 	start = time.Now()
 	accepted, err := s.store.WriteDeliveries(ctx, writes)
 	s.metrics.statement.Observe(time.Since(start).Seconds())

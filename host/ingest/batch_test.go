@@ -188,11 +188,11 @@ func TestGroupCommitSharesOneTransaction(t *testing.T) {
 				t.Errorf("group commits metric %v, want 1", got)
 			}
 			// Where the time went: every request's wait for a write to take it (the
-			// eight that queued behind the held write waited for it), both writes, and
-			// the shared one's device lookup.
+			// eight that queued behind the held write waited for it), and both writes'
+			// device lookups and statements.
 			count, sum := phases(t, reg)
-			if count["queue"] != n || count["write"] != 2 || count["lookup"] != 1 || sum["queue"] <= 0 {
-				t.Errorf("group commit phases: counts %v, seconds %v; want %d queued, 2 writes, 1 lookup, and time queued",
+			if count["queue"] != n || count["write"] != 2 || count["lookup"] != 2 || sum["queue"] <= 0 {
+				t.Errorf("group commit phases: counts %v, seconds %v; want %d queued, 2 writes, 2 lookups, and time queued",
 					count, sum, n)
 			}
 			if got := ingesttest.CountReadings(t, s); got != 3*n {
@@ -608,4 +608,64 @@ func TestGroupCommitWritesFollowThePool(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A delivery that finds the service idle is written alone, by the group commit's one
+// write (store.WriteDeliveries: one statement on PostgreSQL), not by a transaction of
+// its own (InTx: BEGIN, the replay key, the readings, the audit row and COMMIT, each a
+// round trip). Its counts, its audit row and its replay key are as in a shared write.
+func TestLoneDeliveryIsOneWrite(t *testing.T) {
+	for _, eng := range ingesttest.Engines {
+		t.Run(eng.Name, func(t *testing.T) {
+			s := eng.Open(t)
+			ingesttest.Seed(t, s, "generic", "owner@example.com", nil, []string{"a"}, nil)
+			w := &writeCounter{Store: s}
+			svc := ingest.New(w, ingest.Config{MaxFutureSkew: time.Hour, MaxPastAge: 48 * time.Hour}, nil, nil)
+			req := delivery(0, "a", received.Add(-time.Minute))
+			req.DeliveryID, req.Once = "msg_lone", true
+			req.Readings = append(req.Readings, sdk.Reading{ProviderDeviceID: "nobody", Metric: "ph", Value: 7, RecordedAt: received})
+
+			res, err := svc.Ingest(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Accepted != 3 || res.Duplicates != 0 || res.Dropped[ingest.DropUnknownDevice] != 1 || res.Replay {
+				t.Errorf("lone delivery: %+v, want 3 accepted, 1 unknown_device", res)
+			}
+			// The same delivery again, alone: a replay, nothing written.
+			again, err := svc.Ingest(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !again.Replay || again.Accepted != 0 || again.Duplicates != 3 {
+				t.Errorf("its replay: %+v, want a replay of 3 duplicates", again)
+			}
+			if w.inTx != 0 || w.writes != 2 {
+				t.Errorf("%d transactions and %d group-commit writes for two lone deliveries, want 0 and 2", w.inTx, w.writes)
+			}
+			if got := ingesttest.CountReadings(t, s); got != 3 {
+				t.Errorf("stored %d readings, want 3", got)
+			}
+			audits := ingesttest.Audit(t, s, "webhook.received")
+			if len(audits) != 1 || fmt.Sprint(audits[0].Details["accepted"]) != "3" || fmt.Sprint(audits[0].Details["duplicates"]) != "0" {
+				t.Errorf("audit rows %+v, want one with 3 accepted and 0 duplicates", audits)
+			}
+		})
+	}
+}
+
+// writeCounter counts a store's transactions (InTx) and group-commit writes.
+type writeCounter struct {
+	*store.Store
+	inTx, writes int // ingested one at a time: no lock
+}
+
+func (w *writeCounter) InTx(ctx context.Context, fn func(tx *store.Tx) error) error {
+	w.inTx++
+	return w.Store.InTx(ctx, fn)
+}
+
+func (w *writeCounter) WriteDeliveries(ctx context.Context, ds []store.DeliveryWrite) ([]int, error) {
+	w.writes++
+	return w.Store.WriteDeliveries(ctx, ds)
 }
