@@ -24,7 +24,8 @@ import (
 type Client struct {
 	rpc     pb.AdapterClient
 	conn    grpc.ClientConnInterface // for IngestWebhook, which calls it directly
-	streams *ingestStreams           // IngestWebhook's pooled streams
+	batches *ingestBatches           // IngestWebhook's batches
+	streams *ingestStreams           // IngestWebhook's pooled streams, for a plugin without batches
 }
 
 var (
@@ -158,18 +159,25 @@ type Bounds struct {
 func (c *Client) IngestWebhookWithin(ctx context.Context, req sdk.WebhookRequest, b Bounds) (sdk.WebhookResult, error) {
 	l := b.limits(ctx)
 	out := outgoingWebhooks.Get().(*outgoingWebhook)
-	defer out.release()
 	out.request.Webhook = out.fill(req)
 	answer := ingestAnswers.Get().(*wire.IngestResponse)
+	owned := true // false: a batch still holds them (see ingestBatches.do)
 	defer func() {
-		answer.Release()
-		ingestAnswers.Put(answer)
+		if owned {
+			out.release()
+			answer.Release()
+			ingestAnswers.Put(answer)
+		}
 	}()
 	res := &answer.IngestWebhookResponse
 	err := errStreamUnsupported
 	// While tracing is on, each delivery is a call of its own: its trace context travels
 	// in that call's metadata.
-	if !c.streams.unsupported.Load() && !tracing.Enabled() {
+	traced := tracing.Enabled()
+	if !c.batches.unsupported.Load() && !traced {
+		err, owned = c.batches.do(l, &out.request, answer)
+	}
+	if errors.Is(err, errStreamUnsupported) && !c.streams.unsupported.Load() && !traced {
 		err = c.streams.do(l, &out.request, answer)
 	}
 	if errors.Is(err, errStreamUnsupported) {

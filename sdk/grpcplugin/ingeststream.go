@@ -157,8 +157,7 @@ func (p *ingestStreams) do(l limits, req *pb.IngestWebhookRequest, answer *wire.
 }
 
 // get takes an idle stream that abort has not cancelled, or opens one, watched by abort
-// (nil: none). Its context is not the caller's: the stream outlives the call, and ends
-// with the connection or its cancel.
+// (nil: none).
 func (p *ingestStreams) get(abort context.Context) (*ingestStream, error) {
 	for {
 		var s *ingestStream
@@ -174,13 +173,20 @@ func (p *ingestStreams) get(abort context.Context) (*ingestStream, error) {
 		}
 		s.close() // aborted while idle
 	}
+	return openIngestStream(p.conn, &pb.Adapter_ServiceDesc.Streams[0], pb.Adapter_IngestWebhooks_FullMethodName, abort)
+}
+
+// openIngestStream opens a stream of method (IngestWebhooks or IngestWebhookBatches),
+// watched by abort (nil: none). Its context is not the caller's: the stream outlives the
+// call, and ends with the connection or its cancel.
+func openIngestStream(conn grpc.ClientConnInterface, desc *grpc.StreamDesc, method string, abort context.Context) (*ingestStream, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cs, err := p.conn.NewStream(ctx, &pb.Adapter_ServiceDesc.Streams[0], pb.Adapter_IngestWebhooks_FullMethodName, ingestStreamOptions...)
+	cs, err := conn.NewStream(ctx, desc, method, ingestStreamOptions...)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	// Made stopped: do arms it for each exchange that has a deadline.
+	// Made stopped: each exchange that has a deadline arms it.
 	deadline := time.AfterFunc(time.Hour, cancel)
 	deadline.Stop()
 	s := &ingestStream{cs: cs, ctx: ctx, cancel: cancel, deadline: deadline}

@@ -75,6 +75,7 @@ var staticDelivery = sdk.WebhookRequest{
 type countingConn struct {
 	grpc.ClientConnInterface
 	invokes, streams atomic.Int64
+	received         atomic.Int64 // messages the plugin's streams received
 }
 
 func (c *countingConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
@@ -87,24 +88,46 @@ func (c *countingConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, met
 	return c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
 }
 
-// noStreams registers services without their streaming methods: a plugin built with an
-// SDK from before IngestWebhooks.
-type noStreams struct{ *grpc.Server }
+// sdkAge is which of IngestWebhook's ways a test plugin serves: every one (current), or
+// those of an SDK from before IngestWebhookBatches (streams) or before IngestWebhooks
+// (unary).
+type sdkAge int
 
-func (r noStreams) RegisterService(d *grpc.ServiceDesc, impl any) {
+const (
+	current sdkAge = iota
+	streams
+	unary
+)
+
+// olderSDK registers services without the streaming methods an older SDK lacked.
+type olderSDK struct {
+	*grpc.Server
+	age sdkAge
+}
+
+func (r olderSDK) RegisterService(d *grpc.ServiceDesc, impl any) {
 	c := *d
 	c.Streams = nil
+	for _, s := range d.Streams {
+		if r.age == streams && s.StreamName == "IngestWebhooks" {
+			c.Streams = append(c.Streams, s)
+		}
+	}
 	r.Server.RegisterService(&c, impl)
 }
 
-// dial serves a over real gRPC on loopback TCP (registered through reg's wrapping, nil:
-// as is) and returns a client for it that counts its calls.
-func dial(t *testing.T, a sdk.Adapter, old bool) (*grpcplugin.Client, *countingConn) {
+// dial serves a over real gRPC on loopback TCP, as a plugin of the SDK age says, and
+// returns a client for it that counts its calls, and how many messages the plugin
+// received on its streams.
+func dial(t *testing.T, a sdk.Adapter, age sdkAge) (*grpcplugin.Client, *countingConn) {
 	t.Helper()
-	srv := grpc.NewServer()
+	cc := &countingConn{}
+	srv := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return handler(srv, &countingServerStream{ServerStream: ss, n: &cc.received})
+	}))
 	var reg grpc.ServiceRegistrar = srv
-	if old {
-		reg = noStreams{srv}
+	if age != current {
+		reg = olderSDK{srv, age}
 	}
 	sdk.RegisterGRPCServer(reg, a)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -118,8 +141,22 @@ func dial(t *testing.T, a sdk.Adapter, old bool) (*grpcplugin.Client, *countingC
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	cc := &countingConn{ClientConnInterface: conn}
+	cc.ClientConnInterface = conn
 	return grpcplugin.NewClient(cc), cc
+}
+
+// countingServerStream counts the messages a plugin's stream received.
+type countingServerStream struct {
+	grpc.ServerStream
+	n *atomic.Int64
+}
+
+func (s *countingServerStream) RecvMsg(m any) error {
+	err := s.ServerStream.RecvMsg(m)
+	if err == nil {
+		s.n.Add(1)
+	}
+	return err
 }
 
 func ingest(t *testing.T, c *grpcplugin.Client, a *staticAdapter) {
@@ -135,61 +172,76 @@ func ingest(t *testing.T, c *grpcplugin.Client, a *staticAdapter) {
 	}
 }
 
-// TestIngestWebhookReusesOneStream: sequential deliveries share one IngestWebhooks
-// stream, no unary call.
+// TestIngestWebhookReusesOneStream: sequential deliveries share one
+// IngestWebhookBatches stream, each a batch of one, and make no unary call; a plugin of
+// an SDK from before batches gets them on one IngestWebhooks stream, after one refused
+// batch stream; one from before streams gets unary calls, after one refused stream of
+// each kind.
 func TestIngestWebhookReusesOneStream(t *testing.T) {
-	checkCalls(t, false, 10, 1, 0)
-}
-
-// TestIngestWebhookOlderPlugin: a plugin without IngestWebhooks gets unary calls, after
-// one refused stream.
-func TestIngestWebhookOlderPlugin(t *testing.T) {
-	checkCalls(t, true, 5, 1, 5)
-}
-
-// checkCalls sends n deliveries one after the other to a plugin (old: one without
-// IngestWebhooks) and checks how many streams and unary calls the client made.
-func checkCalls(t *testing.T, old bool, n int, streams, invokes int64) {
-	t.Helper()
-	a := newStaticAdapter()
-	c, cc := dial(t, a, old)
-	for range n {
-		ingest(t, c, a)
-	}
-	if s, i := cc.streams.Load(), cc.invokes.Load(); s != streams || i != invokes {
-		t.Fatalf("%d deliveries made %d streams and %d unary calls, want %d and %d", n, s, i, streams, invokes)
+	for _, tc := range []struct {
+		name             string
+		age              sdkAge
+		streams, invokes int64
+		received         int64
+	}{
+		{"current", current, 1, 0, 10},
+		{"plugin without batches", streams, 2, 0, 10},
+		{"plugin without streams", unary, 2, 10, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newStaticAdapter()
+			c, cc := dial(t, a, tc.age)
+			for range 10 {
+				ingest(t, c, a)
+			}
+			if s, i, r := cc.streams.Load(), cc.invokes.Load(), cc.received.Load(); s != tc.streams || i != tc.invokes || r != tc.received {
+				t.Fatalf("10 deliveries made %d streams (%d messages) and %d unary calls, want %d (%d) and %d", s, r, i, tc.streams, tc.received, tc.invokes)
+			}
+		})
 	}
 }
 
 // TestIngestWebhookStreamCancel: a caller's cancellation reaches the adapter through the
-// stream, the call reads as the caller's, and the next delivery gets a fresh stream.
+// stream (a batch of one, or IngestWebhooks for a plugin without batches), the call
+// reads as the caller's, and the next delivery gets a fresh stream.
 func TestIngestWebhookStreamCancel(t *testing.T) {
-	a := newStaticAdapter()
-	a.block, a.started, a.ended = make(chan struct{}), make(chan struct{}, 1), make(chan error, 1)
-	c, cc := dial(t, a, false)
-	ctx, cancel := context.WithCancel(t.Context())
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.IngestWebhook(ctx, staticDelivery)
-		errc <- err
-	}()
-	<-a.started // the request reached the adapter
-	cancel()
-	if err := <-errc; !errors.Is(err, context.Canceled) || !sdk.IsKind(err, sdk.KindTemporary) {
-		t.Fatalf("cancelled call: %v, want a temporary context.Canceled", err)
-	}
-	select {
-	case err := <-a.ended:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("adapter's context ended with %v", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the adapter's context was never cancelled")
-	}
-	close(a.block) // the next delivery is answered at once
-	ingest(t, c, a)
-	if s := cc.streams.Load(); s != 2 {
-		t.Fatalf("%d streams, want 2 (the cancelled one is not reused)", s)
+	for _, tc := range []struct {
+		name    string
+		age     sdkAge
+		streams int64
+	}{
+		{"batch of one", current, 2},
+		{"plugin without batches", streams, 3}, // the refused batch stream, the cancelled, the next
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newStaticAdapter()
+			a.block, a.started, a.ended = make(chan struct{}), make(chan struct{}, 1), make(chan error, 1)
+			c, cc := dial(t, a, tc.age)
+			ctx, cancel := context.WithCancel(t.Context())
+			errc := make(chan error, 1)
+			go func() {
+				_, err := c.IngestWebhook(ctx, staticDelivery)
+				errc <- err
+			}()
+			<-a.started // the request reached the adapter
+			cancel()
+			if err := <-errc; !errors.Is(err, context.Canceled) || !sdk.IsKind(err, sdk.KindTemporary) {
+				t.Fatalf("cancelled call: %v, want a temporary context.Canceled", err)
+			}
+			select {
+			case err := <-a.ended:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("adapter's context ended with %v", err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("the adapter's context was never cancelled")
+			}
+			close(a.block) // the next delivery is answered at once
+			ingest(t, c, a)
+			if s := cc.streams.Load(); s != tc.streams {
+				t.Fatalf("%d streams, want %d (the cancelled one is not reused)", s, tc.streams)
+			}
+		})
 	}
 }
 
@@ -199,17 +251,21 @@ func TestIngestWebhookStreamCancel(t *testing.T) {
 // (unary calls) is bounded alike.
 func TestIngestWebhookWithinBounds(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		want error
-		old  bool
+		name    string
+		want    error
+		age     sdkAge
+		streams int64 // 0: unchecked
 	}{
-		{"timeout", context.DeadlineExceeded, false}, {"abort", context.Canceled, false},
-		{"older plugin timeout", context.DeadlineExceeded, true}, {"older plugin abort", context.Canceled, true},
+		{"timeout", context.DeadlineExceeded, current, 2}, {"abort", context.Canceled, current, 2},
+		{"plugin without batches timeout", context.DeadlineExceeded, streams, 3},
+		{"plugin without batches abort", context.Canceled, streams, 3},
+		{"plugin without streams timeout", context.DeadlineExceeded, unary, 0},
+		{"plugin without streams abort", context.Canceled, unary, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newStaticAdapter()
 			a.block, a.started, a.ended = make(chan struct{}), make(chan struct{}, 1), make(chan error, 1)
-			c, cc := dial(t, a, tc.old)
+			c, cc := dial(t, a, tc.age)
 			abort, stop := context.WithCancel(t.Context())
 			defer stop()
 			b := grpcplugin.Bounds{Abort: abort}
@@ -239,8 +295,8 @@ func TestIngestWebhookWithinBounds(t *testing.T) {
 			}
 			close(a.block)
 			ingest(t, c, a)
-			if s := cc.streams.Load(); !tc.old && s != 2 {
-				t.Fatalf("%d streams, want 2 (the ended one is not reused)", s)
+			if s := cc.streams.Load(); tc.streams > 0 && s != tc.streams {
+				t.Fatalf("%d streams, want %d (the ended one is not reused)", s, tc.streams)
 			}
 		})
 	}
@@ -250,7 +306,7 @@ func TestIngestWebhookWithinBounds(t *testing.T) {
 // storage of the one before; nothing of an earlier answer shows in a later, smaller one.
 func TestIngestWebhookAnswersDoNotLeak(t *testing.T) {
 	a := newStaticAdapter()
-	c, cc := dial(t, a, false)
+	c, cc := dial(t, a, current)
 	big := a.res
 	big.ProviderAccountID = "owner-1"
 	big.Readings = append([]sdk.Reading(nil), big.Readings...)
@@ -278,7 +334,7 @@ func TestIngestWebhookAnswersDoNotLeak(t *testing.T) {
 // the next delivery, under another abort, gets a new stream and its answer.
 func TestIngestWebhookAbortWhileIdle(t *testing.T) {
 	a := newStaticAdapter()
-	c, cc := dial(t, a, false)
+	c, cc := dial(t, a, current)
 	within := func(abort context.Context) error {
 		_, err := c.IngestWebhookWithin(t.Context(), staticDelivery, grpcplugin.Bounds{Abort: abort})
 		return err
@@ -312,7 +368,7 @@ func TestIngestWebhookAllocations(t *testing.T) {
 		t.Skip("sync.Pool drops items at random under the race detector")
 	}
 	a := newStaticAdapter()
-	c, _ := dial(t, a, false)
+	c, _ := dial(t, a, current)
 	n := testing.AllocsPerRun(200, func() { ingest(t, c, a) })
 	t.Logf("%.1f allocations", n)
 	if n > 72 { // one of slack for gRPC's occasional frame (a window update)

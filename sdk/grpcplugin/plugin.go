@@ -46,5 +46,5 @@ func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.
 // NewClient returns a Client calling the adapter service on conn. Hosts normally get
 // one from go-plugin's Dispense instead.
 func NewClient(conn grpc.ClientConnInterface) *Client {
-	return &Client{rpc: pb.NewAdapterClient(conn), conn: conn, streams: newIngestStreams(conn)}
+	return &Client{rpc: pb.NewAdapterClient(conn), conn: conn, batches: newIngestBatches(conn), streams: newIngestStreams(conn)}
 }

@@ -76,6 +76,7 @@ package adapterv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -2176,10 +2177,13 @@ func (x *IngestWebhookRequest) GetTimeoutNanos() int64 {
 
 type IngestWebhookResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The parsed webhook; meaningful only when webhook_error is unset.
+	// The parsed webhook; meaningful only when webhook_error and status are unset.
 	Result *WebhookResult `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
 	// Set when verification succeeded but parsing failed.
-	WebhookError  *Error `protobuf:"bytes,2,opt,name=webhook_error,json=webhookError,proto3" json:"webhook_error,omitempty"`
+	WebhookError *Error `protobuf:"bytes,2,opt,name=webhook_error,json=webhookError,proto3" json:"webhook_error,omitempty"`
+	// On IngestWebhookBatches only: the status IngestWebhook would have failed with (never
+	// OK; a bad signature's PERMISSION_DENIED with its ErrorDetail, ...). Unset otherwise.
+	Status        *Status `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2228,6 +2232,122 @@ func (x *IngestWebhookResponse) GetWebhookError() *Error {
 	return nil
 }
 
+func (x *IngestWebhookResponse) GetStatus() *Status {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+// IngestWebhookBatch is one message of IngestWebhookBatches: deliveries answered one
+// IngestWebhookResponse each, in this order.
+type IngestWebhookBatch struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Requests      []*IngestWebhookRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestWebhookBatch) Reset() {
+	*x = IngestWebhookBatch{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestWebhookBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestWebhookBatch) ProtoMessage() {}
+
+func (x *IngestWebhookBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestWebhookBatch.ProtoReflect.Descriptor instead.
+func (*IngestWebhookBatch) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *IngestWebhookBatch) GetRequests() []*IngestWebhookRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// Status is a gRPC status carried inside a message, where a call's own status cannot be:
+// the fields of google.rpc.Status, so the bytes are the same (details hold ErrorDetail,
+// as in the grpc-status-details-bin trailer).
+type Status struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Details       []*anypb.Any           `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Status) Reset() {
+	*x = Status{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Status) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Status) ProtoMessage() {}
+
+func (x *Status) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Status.ProtoReflect.Descriptor instead.
+func (*Status) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *Status) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *Status) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Status) GetDetails() []*anypb.Any {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
 type PollReadingsRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Account *Account               `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
@@ -2239,7 +2359,7 @@ type PollReadingsRequest struct {
 
 func (x *PollReadingsRequest) Reset() {
 	*x = PollReadingsRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2371,7 @@ func (x *PollReadingsRequest) String() string {
 func (*PollReadingsRequest) ProtoMessage() {}
 
 func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[32]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2384,7 @@ func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsRequest.ProtoReflect.Descriptor instead.
 func (*PollReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{32}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PollReadingsRequest) GetAccount() *Account {
@@ -2301,7 +2421,7 @@ type PollReadingsResponse struct {
 
 func (x *PollReadingsResponse) Reset() {
 	*x = PollReadingsResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +2433,7 @@ func (x *PollReadingsResponse) String() string {
 func (*PollReadingsResponse) ProtoMessage() {}
 
 func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +2446,7 @@ func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsResponse.ProtoReflect.Descriptor instead.
 func (*PollReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PollReadingsResponse) GetReadings() []*Reading {
@@ -2393,7 +2513,7 @@ type SendCommandRequest struct {
 
 func (x *SendCommandRequest) Reset() {
 	*x = SendCommandRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2405,7 +2525,7 @@ func (x *SendCommandRequest) String() string {
 func (*SendCommandRequest) ProtoMessage() {}
 
 func (x *SendCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2418,7 +2538,7 @@ func (x *SendCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCommandRequest.ProtoReflect.Descriptor instead.
 func (*SendCommandRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{34}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SendCommandRequest) GetAccount() *Account {
@@ -2491,7 +2611,7 @@ type SendCommandResponse struct {
 
 func (x *SendCommandResponse) Reset() {
 	*x = SendCommandResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[35]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2503,7 +2623,7 @@ func (x *SendCommandResponse) String() string {
 func (*SendCommandResponse) ProtoMessage() {}
 
 func (x *SendCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[35]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2516,7 +2636,7 @@ func (x *SendCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCommandResponse.ProtoReflect.Descriptor instead.
 func (*SendCommandResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{35}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SendCommandResponse) GetStatus() string {
@@ -2566,7 +2686,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2698,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2711,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{36}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SubscribeRequest) GetAccount() *Account {
@@ -2616,7 +2736,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2628,7 +2748,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2641,7 +2761,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{37}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{39}
 }
 
 type HealthRequest struct {
@@ -2652,7 +2772,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[38]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2784,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[38]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2797,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{38}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{40}
 }
 
 type HealthResponse struct {
@@ -2688,7 +2808,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[39]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2700,7 +2820,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[39]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2713,14 +2833,14 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{39}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{41}
 }
 
 var File_poolhost_adapter_v1_adapter_proto protoreflect.FileDescriptor
 
 const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\n" +
-	"!poolhost/adapter/v1/adapter.proto\x12\x13poolhost.adapter.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x01\n" +
+	"!poolhost/adapter/v1/adapter.proto\x12\x13poolhost.adapter.v1\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x01\n" +
 	"\vCredentials\x12D\n" +
 	"\x06values\x18\x01 \x03(\v2,.poolhost.adapter.v1.Credentials.ValuesEntryR\x06values\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
@@ -2879,10 +2999,17 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x06result\x18\x01 \x01(\v2\".poolhost.adapter.v1.WebhookResultR\x06result\"v\n" +
 	"\x14IngestWebhookRequest\x129\n" +
 	"\awebhook\x18\x01 \x01(\v2\x1f.poolhost.adapter.v1.RawWebhookR\awebhook\x12#\n" +
-	"\rtimeout_nanos\x18\x02 \x01(\x03R\ftimeoutNanos\"\x94\x01\n" +
+	"\rtimeout_nanos\x18\x02 \x01(\x03R\ftimeoutNanos\"\xc9\x01\n" +
 	"\x15IngestWebhookResponse\x12:\n" +
 	"\x06result\x18\x01 \x01(\v2\".poolhost.adapter.v1.WebhookResultR\x06result\x12?\n" +
-	"\rwebhook_error\x18\x02 \x01(\v2\x1a.poolhost.adapter.v1.ErrorR\fwebhookError\"e\n" +
+	"\rwebhook_error\x18\x02 \x01(\v2\x1a.poolhost.adapter.v1.ErrorR\fwebhookError\x123\n" +
+	"\x06status\x18\x03 \x01(\v2\x1b.poolhost.adapter.v1.StatusR\x06status\"[\n" +
+	"\x12IngestWebhookBatch\x12E\n" +
+	"\brequests\x18\x01 \x03(\v2).poolhost.adapter.v1.IngestWebhookRequestR\brequests\"f\n" +
+	"\x06Status\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12.\n" +
+	"\adetails\x18\x03 \x03(\v2\x14.google.protobuf.AnyR\adetails\"e\n" +
 	"\x13PollReadingsRequest\x126\n" +
 	"\aaccount\x18\x01 \x01(\v2\x1c.poolhost.adapter.v1.AccountR\aaccount\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"\x97\x03\n" +
@@ -2926,8 +3053,7 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x11ERROR_KIND_REAUTH\x10\x03\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSUPPORTED\x10\x04\x12\x17\n" +
 	"\x13ERROR_KIND_REJECTED\x10\x05\x12\x1c\n" +
-	"\x18ERROR_KIND_INVALID_INPUT\x10\x062\xc2\n" +
-	"\n" +
+	"\x18ERROR_KIND_INVALID_INPUT\x10\x062\xb3\v\n" +
 	"\aAdapter\x12W\n" +
 	"\bDescribe\x12$.poolhost.adapter.v1.DescribeRequest\x1a%.poolhost.adapter.v1.DescribeResponse\x12Z\n" +
 	"\tConfigure\x12%.poolhost.adapter.v1.ConfigureRequest\x1a&.poolhost.adapter.v1.ConfigureResponse\x12T\n" +
@@ -2937,7 +3063,8 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\rVerifyWebhook\x12).poolhost.adapter.v1.VerifyWebhookRequest\x1a*.poolhost.adapter.v1.VerifyWebhookResponse\x12T\n" +
 	"\aWebhook\x12#.poolhost.adapter.v1.WebhookRequest\x1a$.poolhost.adapter.v1.WebhookResponse\x12f\n" +
 	"\rIngestWebhook\x12).poolhost.adapter.v1.IngestWebhookRequest\x1a*.poolhost.adapter.v1.IngestWebhookResponse\x12k\n" +
-	"\x0eIngestWebhooks\x12).poolhost.adapter.v1.IngestWebhookRequest\x1a*.poolhost.adapter.v1.IngestWebhookResponse(\x010\x01\x12c\n" +
+	"\x0eIngestWebhooks\x12).poolhost.adapter.v1.IngestWebhookRequest\x1a*.poolhost.adapter.v1.IngestWebhookResponse(\x010\x01\x12o\n" +
+	"\x14IngestWebhookBatches\x12'.poolhost.adapter.v1.IngestWebhookBatch\x1a*.poolhost.adapter.v1.IngestWebhookResponse(\x010\x01\x12c\n" +
 	"\fPollReadings\x12(.poolhost.adapter.v1.PollReadingsRequest\x1a).poolhost.adapter.v1.PollReadingsResponse\x12Q\n" +
 	"\x06Health\x12\".poolhost.adapter.v1.HealthRequest\x1a#.poolhost.adapter.v1.HealthResponse\x12`\n" +
 	"\vSendCommand\x12'.poolhost.adapter.v1.SendCommandRequest\x1a(.poolhost.adapter.v1.SendCommandResponse\x12Z\n" +
@@ -2957,7 +3084,7 @@ func file_poolhost_adapter_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_poolhost_adapter_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(ErrorKind)(0),                  // 0: poolhost.adapter.v1.ErrorKind
 	(*Credentials)(nil),             // 1: poolhost.adapter.v1.Credentials
@@ -2992,49 +3119,52 @@ var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
 	(*WebhookResponse)(nil),         // 30: poolhost.adapter.v1.WebhookResponse
 	(*IngestWebhookRequest)(nil),    // 31: poolhost.adapter.v1.IngestWebhookRequest
 	(*IngestWebhookResponse)(nil),   // 32: poolhost.adapter.v1.IngestWebhookResponse
-	(*PollReadingsRequest)(nil),     // 33: poolhost.adapter.v1.PollReadingsRequest
-	(*PollReadingsResponse)(nil),    // 34: poolhost.adapter.v1.PollReadingsResponse
-	(*SendCommandRequest)(nil),      // 35: poolhost.adapter.v1.SendCommandRequest
-	(*SendCommandResponse)(nil),     // 36: poolhost.adapter.v1.SendCommandResponse
-	(*SubscribeRequest)(nil),        // 37: poolhost.adapter.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),       // 38: poolhost.adapter.v1.SubscribeResponse
-	(*HealthRequest)(nil),           // 39: poolhost.adapter.v1.HealthRequest
-	(*HealthResponse)(nil),          // 40: poolhost.adapter.v1.HealthResponse
-	nil,                             // 41: poolhost.adapter.v1.Credentials.ValuesEntry
-	nil,                             // 42: poolhost.adapter.v1.Device.MetadataEntry
-	nil,                             // 43: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	nil,                             // 44: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	nil,                             // 45: poolhost.adapter.v1.ConnectRequest.InputEntry
-	nil,                             // 46: poolhost.adapter.v1.CallbackRequest.QueryEntry
-	(*timestamppb.Timestamp)(nil),   // 47: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 48: google.protobuf.Duration
+	(*IngestWebhookBatch)(nil),      // 33: poolhost.adapter.v1.IngestWebhookBatch
+	(*Status)(nil),                  // 34: poolhost.adapter.v1.Status
+	(*PollReadingsRequest)(nil),     // 35: poolhost.adapter.v1.PollReadingsRequest
+	(*PollReadingsResponse)(nil),    // 36: poolhost.adapter.v1.PollReadingsResponse
+	(*SendCommandRequest)(nil),      // 37: poolhost.adapter.v1.SendCommandRequest
+	(*SendCommandResponse)(nil),     // 38: poolhost.adapter.v1.SendCommandResponse
+	(*SubscribeRequest)(nil),        // 39: poolhost.adapter.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),       // 40: poolhost.adapter.v1.SubscribeResponse
+	(*HealthRequest)(nil),           // 41: poolhost.adapter.v1.HealthRequest
+	(*HealthResponse)(nil),          // 42: poolhost.adapter.v1.HealthResponse
+	nil,                             // 43: poolhost.adapter.v1.Credentials.ValuesEntry
+	nil,                             // 44: poolhost.adapter.v1.Device.MetadataEntry
+	nil,                             // 45: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	nil,                             // 46: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	nil,                             // 47: poolhost.adapter.v1.ConnectRequest.InputEntry
+	nil,                             // 48: poolhost.adapter.v1.CallbackRequest.QueryEntry
+	(*timestamppb.Timestamp)(nil),   // 49: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),     // 50: google.protobuf.Duration
+	(*anypb.Any)(nil),               // 51: google.protobuf.Any
 }
 var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
-	41, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
+	43, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
 	1,  // 1: poolhost.adapter.v1.Account.credentials:type_name -> poolhost.adapter.v1.Credentials
 	1,  // 2: poolhost.adapter.v1.Linkage.credentials:type_name -> poolhost.adapter.v1.Credentials
-	42, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
+	44, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
 	5,  // 4: poolhost.adapter.v1.Device.suggestion:type_name -> poolhost.adapter.v1.PoolSuggestion
-	47, // 5: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
+	49, // 5: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
 	7,  // 6: poolhost.adapter.v1.RawWebhook.headers:type_name -> poolhost.adapter.v1.Header
-	47, // 7: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
+	49, // 7: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
 	2,  // 8: poolhost.adapter.v1.RawWebhook.account:type_name -> poolhost.adapter.v1.Account
 	6,  // 9: poolhost.adapter.v1.WebhookResult.readings:type_name -> poolhost.adapter.v1.Reading
 	11, // 10: poolhost.adapter.v1.WebhookResult.test_sessions:type_name -> poolhost.adapter.v1.TestSession
 	10, // 11: poolhost.adapter.v1.WebhookResult.command_updates:type_name -> poolhost.adapter.v1.CommandUpdate
-	47, // 12: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
+	49, // 12: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
 	12, // 13: poolhost.adapter.v1.TestSession.results:type_name -> poolhost.adapter.v1.TestResult
 	0,  // 14: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
 	1,  // 15: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
 	18, // 16: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
 	17, // 17: poolhost.adapter.v1.DescribeResponse.settings:type_name -> poolhost.adapter.v1.Option
 	17, // 18: poolhost.adapter.v1.DescribeResponse.connect_inputs:type_name -> poolhost.adapter.v1.Option
-	48, // 19: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
-	43, // 20: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	44, // 21: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	45, // 22: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
+	50, // 19: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
+	45, // 20: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	46, // 21: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	47, // 22: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
 	3,  // 23: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	46, // 24: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
+	48, // 24: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
 	3,  // 25: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
 	2,  // 26: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
 	4,  // 27: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
@@ -3045,51 +3175,56 @@ var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
 	8,  // 32: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
 	9,  // 33: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
 	13, // 34: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
-	2,  // 35: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
-	6,  // 36: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
-	1,  // 37: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	47, // 38: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
-	11, // 39: poolhost.adapter.v1.PollReadingsResponse.test_sessions:type_name -> poolhost.adapter.v1.TestSession
-	10, // 40: poolhost.adapter.v1.PollReadingsResponse.command_updates:type_name -> poolhost.adapter.v1.CommandUpdate
-	2,  // 41: poolhost.adapter.v1.SendCommandRequest.account:type_name -> poolhost.adapter.v1.Account
-	47, // 42: poolhost.adapter.v1.SendCommandRequest.expires_at:type_name -> google.protobuf.Timestamp
-	1,  // 43: poolhost.adapter.v1.SendCommandResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	13, // 44: poolhost.adapter.v1.SendCommandResponse.error:type_name -> poolhost.adapter.v1.Error
-	48, // 45: poolhost.adapter.v1.SendCommandResponse.retry_after:type_name -> google.protobuf.Duration
-	2,  // 46: poolhost.adapter.v1.SubscribeRequest.account:type_name -> poolhost.adapter.v1.Account
-	15, // 47: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
-	19, // 48: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
-	21, // 49: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
-	23, // 50: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
-	25, // 51: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
-	27, // 52: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
-	29, // 53: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
-	31, // 54: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	31, // 55: poolhost.adapter.v1.Adapter.IngestWebhooks:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	33, // 56: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
-	39, // 57: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
-	35, // 58: poolhost.adapter.v1.Adapter.SendCommand:input_type -> poolhost.adapter.v1.SendCommandRequest
-	37, // 59: poolhost.adapter.v1.Adapter.Subscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
-	37, // 60: poolhost.adapter.v1.Adapter.Unsubscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
-	16, // 61: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
-	20, // 62: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
-	22, // 63: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
-	24, // 64: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
-	26, // 65: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
-	28, // 66: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
-	30, // 67: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
-	32, // 68: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	32, // 69: poolhost.adapter.v1.Adapter.IngestWebhooks:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	34, // 70: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
-	40, // 71: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
-	36, // 72: poolhost.adapter.v1.Adapter.SendCommand:output_type -> poolhost.adapter.v1.SendCommandResponse
-	38, // 73: poolhost.adapter.v1.Adapter.Subscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
-	38, // 74: poolhost.adapter.v1.Adapter.Unsubscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
-	61, // [61:75] is the sub-list for method output_type
-	47, // [47:61] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	34, // 35: poolhost.adapter.v1.IngestWebhookResponse.status:type_name -> poolhost.adapter.v1.Status
+	31, // 36: poolhost.adapter.v1.IngestWebhookBatch.requests:type_name -> poolhost.adapter.v1.IngestWebhookRequest
+	51, // 37: poolhost.adapter.v1.Status.details:type_name -> google.protobuf.Any
+	2,  // 38: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
+	6,  // 39: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
+	1,  // 40: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	49, // 41: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
+	11, // 42: poolhost.adapter.v1.PollReadingsResponse.test_sessions:type_name -> poolhost.adapter.v1.TestSession
+	10, // 43: poolhost.adapter.v1.PollReadingsResponse.command_updates:type_name -> poolhost.adapter.v1.CommandUpdate
+	2,  // 44: poolhost.adapter.v1.SendCommandRequest.account:type_name -> poolhost.adapter.v1.Account
+	49, // 45: poolhost.adapter.v1.SendCommandRequest.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 46: poolhost.adapter.v1.SendCommandResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	13, // 47: poolhost.adapter.v1.SendCommandResponse.error:type_name -> poolhost.adapter.v1.Error
+	50, // 48: poolhost.adapter.v1.SendCommandResponse.retry_after:type_name -> google.protobuf.Duration
+	2,  // 49: poolhost.adapter.v1.SubscribeRequest.account:type_name -> poolhost.adapter.v1.Account
+	15, // 50: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
+	19, // 51: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
+	21, // 52: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
+	23, // 53: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
+	25, // 54: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
+	27, // 55: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
+	29, // 56: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
+	31, // 57: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	31, // 58: poolhost.adapter.v1.Adapter.IngestWebhooks:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	33, // 59: poolhost.adapter.v1.Adapter.IngestWebhookBatches:input_type -> poolhost.adapter.v1.IngestWebhookBatch
+	35, // 60: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
+	41, // 61: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
+	37, // 62: poolhost.adapter.v1.Adapter.SendCommand:input_type -> poolhost.adapter.v1.SendCommandRequest
+	39, // 63: poolhost.adapter.v1.Adapter.Subscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
+	39, // 64: poolhost.adapter.v1.Adapter.Unsubscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
+	16, // 65: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
+	20, // 66: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
+	22, // 67: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
+	24, // 68: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
+	26, // 69: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
+	28, // 70: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
+	30, // 71: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
+	32, // 72: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	32, // 73: poolhost.adapter.v1.Adapter.IngestWebhooks:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	32, // 74: poolhost.adapter.v1.Adapter.IngestWebhookBatches:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	36, // 75: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
+	42, // 76: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
+	38, // 77: poolhost.adapter.v1.Adapter.SendCommand:output_type -> poolhost.adapter.v1.SendCommandResponse
+	40, // 78: poolhost.adapter.v1.Adapter.Subscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
+	40, // 79: poolhost.adapter.v1.Adapter.Unsubscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
+	65, // [65:80] is the sub-list for method output_type
+	50, // [50:65] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_poolhost_adapter_v1_adapter_proto_init() }
@@ -3103,7 +3238,7 @@ func file_poolhost_adapter_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_poolhost_adapter_v1_adapter_proto_rawDesc), len(file_poolhost_adapter_v1_adapter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   46,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -86,20 +86,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Adapter_Describe_FullMethodName        = "/poolhost.adapter.v1.Adapter/Describe"
-	Adapter_Configure_FullMethodName       = "/poolhost.adapter.v1.Adapter/Configure"
-	Adapter_Connect_FullMethodName         = "/poolhost.adapter.v1.Adapter/Connect"
-	Adapter_Callback_FullMethodName        = "/poolhost.adapter.v1.Adapter/Callback"
-	Adapter_DiscoverDevices_FullMethodName = "/poolhost.adapter.v1.Adapter/DiscoverDevices"
-	Adapter_VerifyWebhook_FullMethodName   = "/poolhost.adapter.v1.Adapter/VerifyWebhook"
-	Adapter_Webhook_FullMethodName         = "/poolhost.adapter.v1.Adapter/Webhook"
-	Adapter_IngestWebhook_FullMethodName   = "/poolhost.adapter.v1.Adapter/IngestWebhook"
-	Adapter_IngestWebhooks_FullMethodName  = "/poolhost.adapter.v1.Adapter/IngestWebhooks"
-	Adapter_PollReadings_FullMethodName    = "/poolhost.adapter.v1.Adapter/PollReadings"
-	Adapter_Health_FullMethodName          = "/poolhost.adapter.v1.Adapter/Health"
-	Adapter_SendCommand_FullMethodName     = "/poolhost.adapter.v1.Adapter/SendCommand"
-	Adapter_Subscribe_FullMethodName       = "/poolhost.adapter.v1.Adapter/Subscribe"
-	Adapter_Unsubscribe_FullMethodName     = "/poolhost.adapter.v1.Adapter/Unsubscribe"
+	Adapter_Describe_FullMethodName             = "/poolhost.adapter.v1.Adapter/Describe"
+	Adapter_Configure_FullMethodName            = "/poolhost.adapter.v1.Adapter/Configure"
+	Adapter_Connect_FullMethodName              = "/poolhost.adapter.v1.Adapter/Connect"
+	Adapter_Callback_FullMethodName             = "/poolhost.adapter.v1.Adapter/Callback"
+	Adapter_DiscoverDevices_FullMethodName      = "/poolhost.adapter.v1.Adapter/DiscoverDevices"
+	Adapter_VerifyWebhook_FullMethodName        = "/poolhost.adapter.v1.Adapter/VerifyWebhook"
+	Adapter_Webhook_FullMethodName              = "/poolhost.adapter.v1.Adapter/Webhook"
+	Adapter_IngestWebhook_FullMethodName        = "/poolhost.adapter.v1.Adapter/IngestWebhook"
+	Adapter_IngestWebhooks_FullMethodName       = "/poolhost.adapter.v1.Adapter/IngestWebhooks"
+	Adapter_IngestWebhookBatches_FullMethodName = "/poolhost.adapter.v1.Adapter/IngestWebhookBatches"
+	Adapter_PollReadings_FullMethodName         = "/poolhost.adapter.v1.Adapter/PollReadings"
+	Adapter_Health_FullMethodName               = "/poolhost.adapter.v1.Adapter/Health"
+	Adapter_SendCommand_FullMethodName          = "/poolhost.adapter.v1.Adapter/SendCommand"
+	Adapter_Subscribe_FullMethodName            = "/poolhost.adapter.v1.Adapter/Subscribe"
+	Adapter_Unsubscribe_FullMethodName          = "/poolhost.adapter.v1.Adapter/Unsubscribe"
 )
 
 // AdapterClient is the client API for Adapter service.
@@ -151,6 +152,21 @@ type AdapterClient interface {
 	// serves it for every adapter in terms of IngestWebhook; a plugin that answers
 	// UNIMPLEMENTED (built with an older SDK) gets IngestWebhook calls instead.
 	IngestWebhooks(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestWebhookRequest, IngestWebhookResponse], error)
+	// IngestWebhookBatches is IngestWebhooks with several deliveries to a message: the host
+	// sends an IngestWebhookBatch, the plugin answers each of its requests with one
+	// IngestWebhookResponse, in the batch's order, and the host sends the next batch on
+	// that stream only once every answer is in. Each request is answered as IngestWebhook
+	// would answer it, under the deadline it carries (timeout_nanos), except that a request
+	// IngestWebhook would have failed is answered with IngestWebhookResponse.status set to
+	// that status, and the stream goes on: one delivery's bad signature must not fail the
+	// others of its batch. The stream itself ends with an error only when the plugin cannot
+	// go on. A host's cancellation of one delivery does not reach the plugin (the others
+	// of its batch go on); its deadline does, through timeout_nanos. The host puts into one
+	// batch the deliveries that arrived while its earlier batch was with the plugin, so
+	// under light load a batch carries one delivery and under heavy load fewer, larger
+	// messages cross the boundary. The SDK serves it for every adapter in terms of
+	// IngestWebhook; a plugin that answers UNIMPLEMENTED gets IngestWebhooks instead.
+	IngestWebhookBatches(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestWebhookBatch, IngestWebhookResponse], error)
 	// PollReadings returns an account's readings newer than a cursor, plus the next
 	// cursor. Only called when Describe reports poll capability.
 	PollReadings(ctx context.Context, in *PollReadingsRequest, opts ...grpc.CallOption) (*PollReadingsResponse, error)
@@ -283,6 +299,19 @@ func (c *adapterClient) IngestWebhooks(ctx context.Context, opts ...grpc.CallOpt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Adapter_IngestWebhooksClient = grpc.BidiStreamingClient[IngestWebhookRequest, IngestWebhookResponse]
 
+func (c *adapterClient) IngestWebhookBatches(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestWebhookBatch, IngestWebhookResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Adapter_ServiceDesc.Streams[1], Adapter_IngestWebhookBatches_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[IngestWebhookBatch, IngestWebhookResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Adapter_IngestWebhookBatchesClient = grpc.BidiStreamingClient[IngestWebhookBatch, IngestWebhookResponse]
+
 func (c *adapterClient) PollReadings(ctx context.Context, in *PollReadingsRequest, opts ...grpc.CallOption) (*PollReadingsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PollReadingsResponse)
@@ -382,6 +411,21 @@ type AdapterServer interface {
 	// serves it for every adapter in terms of IngestWebhook; a plugin that answers
 	// UNIMPLEMENTED (built with an older SDK) gets IngestWebhook calls instead.
 	IngestWebhooks(grpc.BidiStreamingServer[IngestWebhookRequest, IngestWebhookResponse]) error
+	// IngestWebhookBatches is IngestWebhooks with several deliveries to a message: the host
+	// sends an IngestWebhookBatch, the plugin answers each of its requests with one
+	// IngestWebhookResponse, in the batch's order, and the host sends the next batch on
+	// that stream only once every answer is in. Each request is answered as IngestWebhook
+	// would answer it, under the deadline it carries (timeout_nanos), except that a request
+	// IngestWebhook would have failed is answered with IngestWebhookResponse.status set to
+	// that status, and the stream goes on: one delivery's bad signature must not fail the
+	// others of its batch. The stream itself ends with an error only when the plugin cannot
+	// go on. A host's cancellation of one delivery does not reach the plugin (the others
+	// of its batch go on); its deadline does, through timeout_nanos. The host puts into one
+	// batch the deliveries that arrived while its earlier batch was with the plugin, so
+	// under light load a batch carries one delivery and under heavy load fewer, larger
+	// messages cross the boundary. The SDK serves it for every adapter in terms of
+	// IngestWebhook; a plugin that answers UNIMPLEMENTED gets IngestWebhooks instead.
+	IngestWebhookBatches(grpc.BidiStreamingServer[IngestWebhookBatch, IngestWebhookResponse]) error
 	// PollReadings returns an account's readings newer than a cursor, plus the next
 	// cursor. Only called when Describe reports poll capability.
 	PollReadings(context.Context, *PollReadingsRequest) (*PollReadingsResponse, error)
@@ -447,6 +491,9 @@ func (UnimplementedAdapterServer) IngestWebhook(context.Context, *IngestWebhookR
 }
 func (UnimplementedAdapterServer) IngestWebhooks(grpc.BidiStreamingServer[IngestWebhookRequest, IngestWebhookResponse]) error {
 	return status.Error(codes.Unimplemented, "method IngestWebhooks not implemented")
+}
+func (UnimplementedAdapterServer) IngestWebhookBatches(grpc.BidiStreamingServer[IngestWebhookBatch, IngestWebhookResponse]) error {
+	return status.Error(codes.Unimplemented, "method IngestWebhookBatches not implemented")
 }
 func (UnimplementedAdapterServer) PollReadings(context.Context, *PollReadingsRequest) (*PollReadingsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PollReadings not implemented")
@@ -635,6 +682,13 @@ func _Adapter_IngestWebhooks_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Adapter_IngestWebhooksServer = grpc.BidiStreamingServer[IngestWebhookRequest, IngestWebhookResponse]
 
+func _Adapter_IngestWebhookBatches_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AdapterServer).IngestWebhookBatches(&grpc.GenericServerStream[IngestWebhookBatch, IngestWebhookResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Adapter_IngestWebhookBatchesServer = grpc.BidiStreamingServer[IngestWebhookBatch, IngestWebhookResponse]
+
 func _Adapter_PollReadings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PollReadingsRequest)
 	if err := dec(in); err != nil {
@@ -789,6 +843,12 @@ var Adapter_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "IngestWebhooks",
 			Handler:       _Adapter_IngestWebhooks_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "IngestWebhookBatches",
+			Handler:       _Adapter_IngestWebhookBatches_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
 		},

@@ -8,6 +8,9 @@ package convert
 import (
 	"time"
 
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
@@ -49,4 +52,24 @@ func CredentialsToProto(c map[string]string) *pb.Credentials {
 		return nil
 	}
 	return &pb.Credentials{Values: c}
+}
+
+// StatusToProto is err's gRPC status as the Status an IngestWebhookBatches answer
+// carries for a delivery IngestWebhook would have failed (the fields and bytes of
+// google.rpc.Status). A nil or OK error has none.
+func StatusToProto(err error) *pb.Status {
+	st := status.Convert(err).Proto()
+	if st.GetCode() == int32(codes.OK) {
+		return nil
+	}
+	return &pb.Status{Code: st.GetCode(), Message: st.GetMessage(), Details: st.GetDetails()}
+}
+
+// StatusFromProto is the error StatusToProto was given, as the unary call would have
+// returned it: code, message and details. A nil or OK status is nil.
+func StatusFromProto(s *pb.Status) error {
+	if s.GetCode() == int32(codes.OK) {
+		return nil
+	}
+	return status.ErrorProto(&spb.Status{Code: s.GetCode(), Message: s.GetMessage(), Details: s.GetDetails()})
 }

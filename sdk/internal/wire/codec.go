@@ -1,6 +1,7 @@
-// Package wire is gRPC's protobuf codec with hand-written decoders for the two messages
-// every webhook delivery crosses the plugin boundary in: IngestWebhookRequest (decoded by
-// the plugin) and IngestWebhookResponse (decoded by the host).
+// Package wire is gRPC's protobuf codec with hand-written decoders for the messages every
+// webhook delivery crosses the plugin boundary in: IngestWebhookRequest, alone or in an
+// IngestWebhookBatch (decoded by the plugin), and IngestWebhookResponse (decoded by the
+// host).
 //
 // The generated decoder allocates every message, every string and every timestamp of a
 // delivery on its own: for host/bench's 10-reading delivery that was about 45 of the
@@ -61,10 +62,12 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
-	var st *IngestResponse
+	var d decoder
 	switch r := v.(type) {
 	case *IngestResponse:
-		st, v = r, &r.IngestWebhookResponse
+		d.st, v = r, &r.IngestWebhookResponse
+	case *IngestBatch:
+		d.batch, v = r, &r.IngestWebhookBatch
 	case *pb.IngestWebhookRequest, *pb.IngestWebhookResponse:
 	default:
 		return std.Unmarshal(data, v)
@@ -72,26 +75,35 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	m := v.(proto.Message)
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
-	b := buf.ReadOnlyData()
-	if decodeInto(b, m, st) {
+	d.b = buf.ReadOnlyData()
+	if d.decode(m) {
 		return nil
 	}
-	return proto.Unmarshal(b, m)
+	return proto.Unmarshal(d.b, m)
 }
 
 // decode decodes b into m, reset first, when the fast path takes it; false means m is
 // to be decoded by proto.Unmarshal instead (m may be partly filled).
-func decode(b []byte, m proto.Message) bool { return decodeInto(b, m, nil) }
+func decode(b []byte, m proto.Message) bool { return (&decoder{b: b}).decode(m) }
 
-// decodeInto is decode with a response's messages carved from st's storage (nil: new).
-func decodeInto(b []byte, m proto.Message, st *IngestResponse) bool {
+// decode decodes d.b into m, reset first, a response's messages carved from d.st's
+// storage and a batch's requests from d.batch's (nil: new).
+func (d *decoder) decode(m proto.Message) bool {
 	proto.Reset(m)
-	d := decoder{b: b, st: st}
 	switch m := m.(type) {
 	case *pb.IngestWebhookRequest:
 		return d.ingestRequest(m)
 	case *pb.IngestWebhookResponse:
 		return d.ingestResponse(m)
+	case *pb.IngestWebhookBatch:
+		if d.batch == nil {
+			d.batch = new(IngestBatch)
+		}
+		if !d.ingestBatch(d.batch) {
+			return false
+		}
+		m.Requests = d.batch.Requests
+		return true
 	}
 	return false
 }
@@ -122,9 +134,10 @@ func (r *IngestResponse) Release() {
 // decoder reads one message. Positions are offsets into b, so that a string field can be
 // cut from str, b made a string once.
 type decoder struct {
-	b   []byte
-	str string
-	st  *IngestResponse // storage for a response's messages; nil: allocate them
+	b     []byte
+	str   string
+	st    *IngestResponse // storage for a response's messages; nil: allocate them
+	batch *IngestBatch    // storage for a batch's requests; nil: allocate them
 }
 
 // field is one field of a message; for a length-delimited field, b[start:end] holds its

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
@@ -131,8 +132,14 @@ func cases(t testing.TB) []struct {
 	}
 	req := func() proto.Message { return new(pb.IngestWebhookRequest) }
 	res := func() proto.Message { return new(pb.IngestWebhookResponse) }
+	batch := func() proto.Message { return new(pb.IngestWebhookBatch) }
 	full := marshal(fullRequest())
 	fullRes := marshal(fullResponse())
+	fullBatch := marshal(&pb.IngestWebhookBatch{Requests: []*pb.IngestWebhookRequest{fullRequest(), {}, {Webhook: &pb.RawWebhook{}}, fullRequest()}})
+	detail, err := anypb.New(&pb.ErrorDetail{Reason: "bad_signature"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tag := func(num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(nil, num, typ) }
 	str := func(num protowire.Number, s string) []byte {
 		return protowire.AppendBytes(tag(num, protowire.BytesType), []byte(s))
@@ -152,6 +159,9 @@ func cases(t testing.TB) []struct {
 		{"response", res, fullRes, true},
 		{"empty response", res, nil, true},
 		{"empty result", res, marshal(&pb.IngestWebhookResponse{Result: &pb.WebhookResult{}}), true},
+		{"batch", batch, fullBatch, true},
+		{"empty batch", batch, nil, true},
+		{"batch of one", batch, msg(1, full), true},
 		// Handed to proto.Unmarshal, which must give the same answer:
 		{"webhook error", res, marshal(&pb.IngestWebhookResponse{WebhookError: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_PERMANENT, Message: "bad"}}), false},
 		{"test sessions", res, marshal(&pb.IngestWebhookResponse{Result: &pb.WebhookResult{TestSessions: []*pb.TestSession{{ProviderDeviceId: "d"}}}}), false},
@@ -166,6 +176,10 @@ func cases(t testing.TB) []struct {
 		{"invalid UTF-8", res, msg(1, str(2, "\xff")), false},
 		{"invalid UTF-8 in a header", req, msg(1, msg(1, str(1, "\xc3"))), false},
 		{"truncated", res, fullRes[:len(fullRes)-3], false},
+		{"status", res, marshal(&pb.IngestWebhookResponse{Status: &pb.Status{Code: 7, Message: "signature does not match", Details: []*anypb.Any{detail}}}), false},
+		{"batch: a request's webhook twice (merged)", batch, append(msg(1, full), msg(1, full, msg(1, str(5, "second")))...), false},
+		{"batch: unknown field", batch, append(msg(1, full), str(2, "x")...), false},
+		{"batch: truncated", batch, fullBatch[:len(fullBatch)-3], false},
 		{"group", res, append(tag(1, protowire.StartGroupType), tag(1, protowire.EndGroupType)...), false},
 	}
 }
@@ -272,12 +286,24 @@ func FuzzFastEqualsProto(f *testing.F) {
 		if took && !proto.Equal(fast, want) {
 			t.Fatalf("fast path decoded\n%v\nproto.Unmarshal\n%v", fast, want)
 		}
+		if request {
+			// The same bytes as a batch: its requests are length-delimited fields 1 too.
+			fastB, wantB := new(pb.IngestWebhookBatch), new(pb.IngestWebhookBatch)
+			_, took := decodeFast(fastB, b)
+			err := proto.Unmarshal(b, wantB)
+			if took && (err != nil || !proto.Equal(fastB, wantB)) {
+				t.Fatalf("batch: fast path decoded\n%v\nproto.Unmarshal (%v)\n%v", fastB, err, wantB)
+			}
+		}
 	})
 }
 
 func isRequest(m proto.Message) bool {
-	_, ok := m.(*pb.IngestWebhookRequest)
-	return ok
+	switch m.(type) {
+	case *pb.IngestWebhookRequest, *pb.IngestWebhookBatch:
+		return true
+	}
+	return false
 }
 
 // TestIngestResponseReused: an answer decoded into storage an earlier answer used is
@@ -319,5 +345,61 @@ func TestIngestResponseReused(t *testing.T) {
 	// The strings and one reading's raw payload.
 	if n > 2 {
 		t.Errorf("%.0f allocations decoding into reused storage, want at most 2", n)
+	}
+}
+
+// TestIngestBatchReused: a batch decoded into storage an earlier batch used is what
+// proto.Unmarshal gives, whatever came before, and its requests cost what they would
+// alone.
+func TestIngestBatchReused(t *testing.T) {
+	var all [][]byte
+	for _, c := range cases(t) {
+		if _, ok := c.msg().(*pb.IngestWebhookBatch); ok {
+			all = append(all, c.b)
+		}
+	}
+	var st IngestBatch
+	for _, prev := range all {
+		for _, b := range all {
+			_ = Codec{}.Unmarshal(mem.BufferSlice{mem.SliceBuffer(prev)}, &st)
+			st.Release()
+			err := Codec{}.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, &st)
+			want := new(pb.IngestWebhookBatch)
+			wantErr := proto.Unmarshal(b, want)
+			if (err == nil) != (wantErr == nil) || (err == nil && !proto.Equal(&st.IngestWebhookBatch, want)) {
+				t.Fatalf("decoded (%v)\n%v\nproto.Unmarshal (%v)\n%v", err, &st.IngestWebhookBatch, wantErr, want)
+			}
+			st.Release()
+		}
+	}
+	one, err := proto.Marshal(&pb.IngestWebhookBatch{Requests: []*pb.IngestWebhookRequest{fullRequest()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	four, err := proto.Marshal(&pb.IngestWebhookBatch{Requests: []*pb.IngestWebhookRequest{fullRequest(), fullRequest(), fullRequest(), fullRequest()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := func(b []byte) float64 {
+		return testing.AllocsPerRun(100, func() {
+			if err := (Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, &st); err != nil {
+				t.Fatal(err)
+			}
+			st.Release()
+		})
+	}
+	single, err := proto.Marshal(fullRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alone pb.IngestWebhookRequest
+	perRequest := testing.AllocsPerRun(100, func() {
+		if err := (Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(single)}, &alone); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// One string copy for the whole batch, where each request alone makes its own.
+	if a1, a4 := allocs(one), allocs(four); a1 > perRequest || a4 > 4*perRequest-3 {
+		t.Errorf("a batch of one: %.0f allocations, of four: %.0f; a request alone: %.0f", a1, a4, perRequest)
 	}
 }

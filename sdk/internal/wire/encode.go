@@ -57,10 +57,10 @@ func marshalResponse(m *pb.IngestWebhookResponse) (data mem.BufferSlice, ok bool
 
 // handled says whether the encoder below writes m as proto.Marshal would: the fields of
 // IngestWebhookResponse { WebhookResult result = 1; } down to the readings, with valid
-// UTF-8 and no unknown fields (a webhook error, test sessions and command updates are
+// UTF-8 and no unknown fields (a webhook error, a status, test sessions and command updates are
 // proto.Marshal's, as is any refusal). The sizes and appends after it check nothing.
 func handled(m *pb.IngestWebhookResponse) bool {
-	if m.WebhookError != nil || unknown(m) {
+	if m.WebhookError != nil || m.Status != nil || unknown(m) {
 		return false
 	}
 	r := m.Result

@@ -23,8 +23,8 @@ func TestEncodeKnowsEveryField(t *testing.T) {
 		m      proto.Message
 		fields []protoreflect.FieldNumber
 	}{
-		{&pb.IngestWebhookResponse{}, []protoreflect.FieldNumber{1, 2}},  // result; webhook_error → proto.Marshal
-		{&pb.WebhookResult{}, []protoreflect.FieldNumber{1, 2, 3, 4, 5}}, // test_sessions, command_updates → proto.Marshal
+		{&pb.IngestWebhookResponse{}, []protoreflect.FieldNumber{1, 2, 3}}, // result; webhook_error, status → proto.Marshal
+		{&pb.WebhookResult{}, []protoreflect.FieldNumber{1, 2, 3, 4, 5}},   // test_sessions, command_updates → proto.Marshal
 		{&pb.Reading{}, []protoreflect.FieldNumber{1, 2, 3, 4, 5, 6, 7, 8}},
 		{&timestamppb.Timestamp{}, []protoreflect.FieldNumber{1, 2}},
 	}

@@ -18,6 +18,7 @@ import (
 // slowFields are fields the fast decoders hand to proto.Unmarshal whenever present.
 var slowFields = map[string]bool{
 	"poolhost.adapter.v1.IngestWebhookResponse.webhook_error": true, // a parse failure
+	"poolhost.adapter.v1.IngestWebhookResponse.status":        true, // a batch's failed delivery
 	"poolhost.adapter.v1.WebhookResult.test_sessions":         true,
 	"poolhost.adapter.v1.WebhookResult.command_updates":       true,
 }
@@ -25,7 +26,12 @@ var slowFields = map[string]bool{
 // ingestRequest is the plugin's decoder of IngestWebhookRequest
 // { RawWebhook webhook = 1; int64 timeout_nanos = 2; }.
 func (d *decoder) ingestRequest(m *pb.IngestWebhookRequest) bool {
-	for pos, end := 0, len(d.b); pos < end; {
+	return d.ingestRequestIn(0, len(d.b), m)
+}
+
+// ingestRequestIn is ingestRequest for the message in b[start:end].
+func (d *decoder) ingestRequestIn(start, end int, m *pb.IngestWebhookRequest) bool {
+	for pos := start; pos < end; {
 		f, after, ok := d.next(pos, end)
 		if ok && f.num == 2 && f.typ == protowire.VarintType {
 			m.TimeoutNanos = int64(f.v) // given twice, the last wins, as in proto.Unmarshal

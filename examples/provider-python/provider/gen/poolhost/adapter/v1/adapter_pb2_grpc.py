@@ -61,6 +61,11 @@ class AdapterStub(object):
                 request_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookRequest.SerializeToString,
                 response_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.FromString,
                 )
+        self.IngestWebhookBatches = channel.stream_stream(
+                '/poolhost.adapter.v1.Adapter/IngestWebhookBatches',
+                request_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatch.SerializeToString,
+                response_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.FromString,
+                )
         self.PollReadings = channel.unary_unary(
                 '/poolhost.adapter.v1.Adapter/PollReadings',
                 request_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.PollReadingsRequest.SerializeToString,
@@ -179,6 +184,26 @@ class AdapterServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IngestWebhookBatches(self, request_iterator, context):
+        """IngestWebhookBatches is IngestWebhooks with several deliveries to a message: the host
+        sends an IngestWebhookBatch, the plugin answers each of its requests with one
+        IngestWebhookResponse, in the batch's order, and the host sends the next batch on
+        that stream only once every answer is in. Each request is answered as IngestWebhook
+        would answer it, under the deadline it carries (timeout_nanos), except that a request
+        IngestWebhook would have failed is answered with IngestWebhookResponse.status set to
+        that status, and the stream goes on: one delivery's bad signature must not fail the
+        others of its batch. The stream itself ends with an error only when the plugin cannot
+        go on. A host's cancellation of one delivery does not reach the plugin (the others
+        of its batch go on); its deadline does, through timeout_nanos. The host puts into one
+        batch the deliveries that arrived while its earlier batch was with the plugin, so
+        under light load a batch carries one delivery and under heavy load fewer, larger
+        messages cross the boundary. The SDK serves it for every adapter in terms of
+        IngestWebhook; a plugin that answers UNIMPLEMENTED gets IngestWebhooks instead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PollReadings(self, request, context):
         """PollReadings returns an account's readings newer than a cursor, plus the next
         cursor. Only called when Describe reports poll capability.
@@ -279,6 +304,11 @@ def add_AdapterServicer_to_server(servicer, server):
             'IngestWebhooks': grpc.stream_stream_rpc_method_handler(
                     servicer.IngestWebhooks,
                     request_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookRequest.FromString,
+                    response_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.SerializeToString,
+            ),
+            'IngestWebhookBatches': grpc.stream_stream_rpc_method_handler(
+                    servicer.IngestWebhookBatches,
+                    request_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatch.FromString,
                     response_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.SerializeToString,
             ),
             'PollReadings': grpc.unary_unary_rpc_method_handler(
@@ -467,6 +497,23 @@ class Adapter(object):
             metadata=None):
         return grpc.experimental.stream_stream(request_iterator, target, '/poolhost.adapter.v1.Adapter/IngestWebhooks',
             poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookRequest.SerializeToString,
+            poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def IngestWebhookBatches(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(request_iterator, target, '/poolhost.adapter.v1.Adapter/IngestWebhookBatches',
+            poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatch.SerializeToString,
             poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

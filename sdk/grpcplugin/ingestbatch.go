@@ -1,0 +1,374 @@
+package grpcplugin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
+	"github.com/poolhost/poolhost/sdk/internal/wire"
+)
+
+// ingestBatches sends IngestWebhook's deliveries in IngestWebhookBatches messages
+// (adapter.proto): the deliveries that arrive while a batch is with the plugin wait, and
+// go together in the next, so under light load a batch carries one delivery, and under
+// heavy load the boundary's cost per message (a write and a read on each side, the
+// wakeups of both processes' goroutines, gRPC's framing) is shared by a batch instead of
+// paid by every delivery.
+//
+// There is no timer and no leader goroutine: the caller whose delivery finds no batch
+// with the plugin sends it at once (with whatever waits), and the caller whose batch
+// came back hands the next batch to the first delivery waiting, whose caller sends it.
+// A second batch goes beside the first (a lane) once laneBacklog deliveries wait, so a
+// plugin that is slow per delivery is not made to work through one long queue; at most
+// maxLanes go at once, as many as the streams IngestWebhooks kept open.
+//
+// A caller whose context ends while its delivery waits takes it out and returns. Once
+// sent in a batch of one, its cancellation cancels the stream, as on IngestWebhooks;
+// in a larger batch the delivery stays (the plugin is not told: the others of the batch
+// go on), and the caller returns at once, leaving its storage to the batch's sender,
+// unless it is that sender, which waits for the batch. The deadline travels with each
+// delivery (timeout_nanos), and a batch's stream is cancelled when the soonest of its
+// deliveries' deadlines passes, or when the plugin's instance is aborted.
+type ingestBatches struct {
+	conn grpc.ClientConnInterface
+	// unsupported is set once the plugin answered UNIMPLEMENTED (an SDK from before
+	// IngestWebhookBatches): the deliveries go on IngestWebhooks streams from then on.
+	unsupported atomic.Bool
+
+	mu    sync.Mutex
+	queue []*pendingIngest // waiting for a batch, in arrival order
+	lanes int              // batches with the plugin, or being put together
+	idle  []*ingestStream  // open batch streams, not in use
+}
+
+const (
+	// maxBatch and maxBatchBytes bound a batch: in deliveries, and in the bodies' bytes,
+	// well inside gRPC's default 4 MiB for the message a plugin accepts (a delivery
+	// larger than that goes alone).
+	maxBatch      = 64
+	maxBatchBytes = 256 << 10
+	// laneBacklog is how many deliveries must wait before another batch goes beside
+	// those with the plugin, and maxLanes how many may go at once.
+	laneBacklog = 8
+	maxLanes    = maxIdleIngestStreams
+)
+
+// pendingIngest is one delivery on its way through ingestBatches. Its state, lead and
+// err are guarded by the batches' mutex; its wake gets one token when its answer is in
+// or when it is to send the next batch.
+type pendingIngest struct {
+	l      limits
+	req    *pb.IngestWebhookRequest
+	answer *wire.IngestResponse
+	size   int
+	err    error
+	state  pendingState
+	lead   bool
+	wake   chan struct{}
+}
+
+type pendingState int
+
+const (
+	pendingQueued    pendingState = iota
+	pendingSent                   // in a batch with the plugin
+	pendingDone                   // answered: err, or answer holds the answer
+	pendingAbandoned              // its caller returned while it was with the plugin
+)
+
+var pendings = sync.Pool{New: func() any { return &pendingIngest{wake: make(chan struct{}, 1)} }}
+
+func newIngestBatches(conn grpc.ClientConnInterface) *ingestBatches {
+	return &ingestBatches{conn: conn}
+}
+
+// do sends req in a batch and decodes its answer into answer, as ingestStreams.do does
+// on a stream of its own. owned is false when the caller must leave req and answer
+// alone (its context ended while the delivery was with the plugin: the batch's sender
+// still writes the answer); err then says how the caller's limits ended the call.
+func (b *ingestBatches) do(l limits, req *pb.IngestWebhookRequest, answer *wire.IngestResponse) (err error, owned bool) {
+	p := pendings.Get().(*pendingIngest)
+	p.l, p.req, p.answer, p.err, p.state, p.lead = l, req, answer, nil, pendingQueued, false
+	p.size = len(req.GetWebhook().GetBody())
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	lead := b.lanes == 0 || (len(b.queue) >= laneBacklog && b.lanes < maxLanes)
+	if lead {
+		b.lanes++
+		p.lead = true
+	}
+	b.mu.Unlock()
+	for !lead {
+		var ok bool
+		if lead, ok = b.wait(p); !ok {
+			return status.FromContextError(l.ended()).Err(), false
+		}
+		if !lead {
+			break // answered
+		}
+	}
+	if lead {
+		b.send(p)
+	}
+	err = p.err
+	p.l, p.req, p.answer, p.err = limits{}, nil, nil, nil
+	pendings.Put(p)
+	return err, true
+}
+
+// wait waits for p's answer or its turn to send (lead), unless its caller's limits end
+// first. ok is false when p was with the plugin as they ended: it is abandoned to its
+// batch's sender.
+func (b *ingestBatches) wait(p *pendingIngest) (lead, ok bool) {
+	woke := false
+	select {
+	case <-p.wake:
+		woke = true
+	case <-p.l.ctx.Done():
+	case <-doneOf(p.l.abort):
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case p.lead:
+		if !woke {
+			<-p.wake // sent under the mutex with lead: it is there
+		}
+		if ended := p.l.ended(); ended != nil {
+			// Ended as its turn came: hand the turn on, and give up.
+			p.lead = false
+			b.dequeue(p)
+			p.err, p.state = status.FromContextError(ended).Err(), pendingDone
+			b.handOn()
+			return false, true
+		}
+		return true, true
+	case p.state == pendingDone:
+		if !woke {
+			<-p.wake
+		}
+		return false, true
+	case p.state == pendingQueued:
+		b.dequeue(p)
+		p.err, p.state = status.FromContextError(p.l.ended()).Err(), pendingDone
+		return false, true
+	default: // with the plugin
+		p.state = pendingAbandoned
+		return false, false
+	}
+}
+
+// A waiting delivery needs no timer of its own for its deadline: the batches ahead of it
+// end by theirs (sooner: they came first, under the same per-method timeout), and a
+// delivery whose deadline passed by its turn is not sent (exchange).
+
+func doneOf(ctx context.Context) <-chan struct{} {
+	if ctx == nil {
+		return nil
+	}
+	return ctx.Done()
+}
+
+// dequeue takes p out of the queue; the caller holds the mutex.
+func (b *ingestBatches) dequeue(p *pendingIngest) {
+	if i := slices.Index(b.queue, p); i >= 0 {
+		b.queue = slices.Delete(b.queue, i, i+1)
+	}
+}
+
+// handOn gives the lane of a batch that came back to the first delivery waiting that is
+// not already to send one, or closes the lane; the caller holds the mutex.
+func (b *ingestBatches) handOn() {
+	for _, next := range b.queue {
+		if !next.lead {
+			next.lead = true
+			next.wake <- struct{}{}
+			return
+		}
+	}
+	b.lanes--
+}
+
+// take takes lead's batch from the queue: lead, then the deliveries waiting that are
+// bound by the same abort and not to send batches of their own, up to maxBatch and
+// maxBatchBytes. The caller holds the mutex.
+func (b *ingestBatches) take(lead *pendingIngest) []*pendingIngest {
+	batch := make([]*pendingIngest, 1, min(len(b.queue), maxBatch))
+	batch[0] = lead
+	lead.lead, lead.state = false, pendingSent
+	bytes := lead.size
+	rest := b.queue[:0]
+	for _, p := range b.queue {
+		if p == lead {
+			continue
+		}
+		if len(batch) < maxBatch && !p.lead && p.l.abort == lead.l.abort && bytes+p.size <= maxBatchBytes {
+			batch = append(batch, p)
+			bytes += p.size
+			p.state = pendingSent
+			continue
+		}
+		rest = append(rest, p)
+	}
+	clear(b.queue[len(rest):])
+	b.queue = rest
+	return batch
+}
+
+// send sends the batch lead heads, gives every delivery of it its answer, and hands the
+// lane on.
+func (b *ingestBatches) send(lead *pendingIngest) {
+	b.mu.Lock()
+	batch := b.take(lead)
+	b.mu.Unlock()
+
+	b.exchange(lead.l.abort, batch)
+
+	b.mu.Lock()
+	for _, p := range batch {
+		if p.state == pendingAbandoned {
+			continue // its caller is gone; the storage goes with the batch
+		}
+		p.state = pendingDone
+		if p != lead {
+			p.wake <- struct{}{}
+		}
+	}
+	b.handOn()
+	b.mu.Unlock()
+}
+
+// exchange sends batch on a stream and sets each delivery's err (nil: its answer is
+// in). A delivery whose deadline already passed is not sent.
+func (b *ingestBatches) exchange(abort context.Context, batch []*pendingIngest) {
+	msg := batchMessages.Get().(*pb.IngestWebhookBatch)
+	defer func() {
+		clear(msg.Requests)
+		msg.Requests = msg.Requests[:0]
+		batchMessages.Put(msg)
+	}()
+	var soonest time.Duration
+	sent := batch[:0:0]
+	for _, p := range batch {
+		p.req.TimeoutNanos = 0
+		if !p.l.deadline.IsZero() {
+			left := time.Until(p.l.deadline)
+			if left <= 0 {
+				p.err = status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+				continue
+			}
+			p.req.TimeoutNanos = int64(left)
+			if soonest == 0 || left < soonest {
+				soonest = left
+			}
+		}
+		msg.Requests = append(msg.Requests, p.req)
+		sent = append(sent, p)
+	}
+	if len(sent) == 0 {
+		return
+	}
+	s, err := b.stream(abort)
+	if err != nil {
+		for _, p := range sent {
+			p.err = err
+		}
+		return
+	}
+	if soonest > 0 {
+		s.deadline.Reset(soonest)
+	}
+	// A batch of one is its caller's alone: its caller's cancellation cancels the stream,
+	// and so reaches the adapter, as on IngestWebhooks. A larger batch's sender waits
+	// for the batch (its other deliveries' answers are its to hand out), bounded by the
+	// deadlines and the abort.
+	stop := func() bool { return true }
+	if len(sent) == 1 {
+		stop = context.AfterFunc(sent[0].l.ctx, s.cancel)
+	}
+	err = s.cs.SendMsg(msg)
+	answered := 0
+	if err == nil || errors.Is(err, io.EOF) {
+		// io.EOF from SendMsg: the stream ended; RecvMsg gives the status it ended with.
+		for _, p := range sent {
+			if err = s.cs.RecvMsg(p.answer); err != nil {
+				break
+			}
+			p.err = convert.StatusFromProto(p.answer.GetStatus())
+			answered++
+		}
+	}
+	live := stop()
+	if soonest > 0 {
+		live = s.deadline.Stop() && live
+	}
+	if err != nil || !live || s.ctx.Err() != nil {
+		s.close()
+		if err != nil && answered == 0 && !s.used && status.Code(err) == codes.Unimplemented {
+			b.unsupported.Store(true)
+			err = errStreamUnsupported
+		}
+		for i, p := range sent[answered:] {
+			p.err = err
+			if !live && len(sent) > 1 {
+				// The soonest deadline of the batch passed; this delivery's own may not
+				// have (if it did, its caller's limits say so).
+				p.err = status.Error(codes.Unavailable, "plugin did not answer a batch of deliveries before the soonest of their deadlines")
+			}
+			if i > 0 && status.Code(err) == codes.InvalidArgument {
+				// The plugin's answer to the delivery before it was refused (MaxMessage):
+				// that one is permanent, this one only travelled with it.
+				p.err = status.Error(codes.Unavailable, "plugin stream ended before this delivery's answer: "+status.Convert(err).Message())
+			}
+			if p.err == nil {
+				p.err = status.Error(codes.Unavailable, "plugin stream ended before this delivery's answer")
+			}
+		}
+		return
+	}
+	s.used = true
+	b.mu.Lock()
+	if len(b.idle) < maxIdleIngestStreams {
+		b.idle = append(b.idle, s)
+		s = nil
+	}
+	b.mu.Unlock()
+	if s != nil {
+		s.close()
+	}
+}
+
+// batchMessages recycles the batch message: gRPC has marshalled it when SendMsg returns.
+var batchMessages = sync.Pool{New: func() any { return new(pb.IngestWebhookBatch) }}
+
+// stream takes an idle batch stream that abort has not cancelled, or opens one.
+func (b *ingestBatches) stream(abort context.Context) (*ingestStream, error) {
+	for {
+		b.mu.Lock()
+		var s *ingestStream
+		if n := len(b.idle); n > 0 {
+			s = b.idle[n-1]
+			b.idle[n-1] = nil
+			b.idle = b.idle[:n-1]
+		}
+		b.mu.Unlock()
+		if s == nil {
+			break
+		}
+		if s.ctx.Err() == nil && s.watchAbort(abort) {
+			return s, nil
+		}
+		s.close() // aborted while idle
+	}
+	return openIngestStream(b.conn, &pb.Adapter_ServiceDesc.Streams[1], pb.Adapter_IngestWebhookBatches_FullMethodName, abort)
+}

@@ -1,0 +1,239 @@
+package grpcplugin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
+)
+
+// echoAdapter answers each delivery by its Webhook-Id: with that id and one reading, or,
+// for the ids it knows, by failing the way they say, or holding the delivery until the
+// test lets it go.
+type echoAdapter struct {
+	sdk.UnsupportedAdapter
+	mu      sync.Mutex
+	seen    []string                 // ids that reached Webhook or VerifyWebhook's refusal, in order
+	holds   map[string]chan struct{} // id → closed when the delivery may be answered
+	started chan string              // a held delivery reached the adapter
+}
+
+func newEchoAdapter(held ...string) *echoAdapter {
+	a := &echoAdapter{holds: map[string]chan struct{}{}, started: make(chan string, 16)}
+	for _, id := range held {
+		a.holds[id] = make(chan struct{})
+	}
+	return a
+}
+
+func (a *echoAdapter) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{ID: "echo", Version: "test", ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectNone, Webhook: true}}, nil
+}
+
+func (a *echoAdapter) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
+
+func (a *echoAdapter) note(id string) {
+	a.mu.Lock()
+	a.seen = append(a.seen, id)
+	a.mu.Unlock()
+}
+
+func (a *echoAdapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error {
+	if id := req.Headers.Get("Webhook-Id"); id == "forged" {
+		a.note(id)
+		return sdk.RejectedBecause("bad_signature", "signature does not match")
+	}
+	return nil
+}
+
+func (a *echoAdapter) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	id := req.Headers.Get("Webhook-Id")
+	a.note(id)
+	if hold, ok := a.holds[id]; ok {
+		a.started <- id
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return sdk.WebhookResult{}, ctx.Err()
+		}
+	}
+	switch id {
+	case "garbled":
+		return sdk.WebhookResult{}, sdk.Permanent("payload is not JSON")
+	case "explodes":
+		panic("parse")
+	}
+	return sdk.WebhookResult{DeliveryID: id, Readings: []sdk.Reading{{ProviderDeviceID: "d-" + id, Metric: "ph", Value: 7.2}}}, nil
+}
+
+func (a *echoAdapter) release(id string) { close(a.holds[id]) }
+
+func delivery(id string) sdk.WebhookRequest {
+	return sdk.WebhookRequest{Headers: http.Header{"Webhook-Id": {id}}, Body: []byte(`{"id":"` + id + `"}`), ReceivedAt: time.Now()}
+}
+
+// outcome is one delivery's answer.
+type outcome struct {
+	id  string
+	res sdk.WebhookResult
+	err error
+}
+
+// lineUp sends a delivery the plugin holds (alone in its batch), then ids, and waits
+// until all of ids wait for the next batch.
+func lineUp(t *testing.T, c *grpcplugin.Client, a *echoAdapter, first string, ids ...string) <-chan outcome {
+	t.Helper()
+	out := make(chan outcome, len(ids)+1)
+	send := func(id string) {
+		res, err := c.IngestWebhook(t.Context(), delivery(id))
+		out <- outcome{id, res, err}
+	}
+	go send(first)
+	if got := <-a.started; got != first {
+		t.Fatalf("%s reached the adapter first, want %s", got, first)
+	}
+	for _, id := range ids {
+		go send(id)
+	}
+	waitFor(t, "the deliveries to wait for a batch", func() bool { return grpcplugin.Queued(c) == len(ids) })
+	return out
+}
+
+// TestIngestWebhookBatchesShareAMessage: deliveries that arrive while a batch is with the
+// plugin go together in the next, in one message on the same stream, and each gets its
+// own answer.
+func TestIngestWebhookBatchesShareAMessage(t *testing.T) {
+	a := newEchoAdapter("first")
+	c, cc := dial(t, a, current)
+	ids := []string{"a", "b", "c", "d", "e"}
+	out := lineUp(t, c, a, "first", ids...)
+	a.release("first")
+	for range len(ids) + 1 {
+		o := <-out
+		if o.err != nil || o.res.DeliveryID != o.id || len(o.res.Readings) != 1 || o.res.Readings[0].ProviderDeviceID != "d-"+o.id {
+			t.Fatalf("%s: answer %+v, %v", o.id, o.res, o.err)
+		}
+	}
+	if s, r := cc.streams.Load(), cc.received.Load(); s != 1 || r != 2 {
+		t.Fatalf("6 deliveries: %d streams, %d messages; want 1 stream, 2 messages (one alone, five together)", s, r)
+	}
+}
+
+// TestIngestWebhookBatchFailuresStayTheirs: in one batch, a forged signature, a payload
+// that cannot be parsed and one whose parsing panics each fail as their own call would
+// have (rejected with its reason; a ParseError, permanent or temporary), the deliveries
+// beside them are answered, and the stream goes on.
+func TestIngestWebhookBatchFailuresStayTheirs(t *testing.T) {
+	a := newEchoAdapter("first")
+	c, cc := dial(t, a, current)
+	out := lineUp(t, c, a, "first", "ok-1", "forged", "garbled", "explodes", "ok-2")
+	a.release("first")
+	for range 6 {
+		o := <-out
+		var pe *grpcplugin.ParseError
+		switch o.id {
+		case "forged":
+			if !sdk.IsKind(o.err, sdk.KindRejected) || errors.As(o.err, &pe) || sdk.RejectReason(o.err) != "bad_signature" {
+				t.Errorf("forged: %v (reason %q), want rejected for bad_signature", o.err, sdk.RejectReason(o.err))
+			}
+		case "garbled":
+			if !errors.As(o.err, &pe) || !sdk.IsKind(o.err, sdk.KindPermanent) {
+				t.Errorf("garbled: %v, want a permanent ParseError", o.err)
+			}
+		case "explodes":
+			if !errors.As(o.err, &pe) || !sdk.IsKind(o.err, sdk.KindTemporary) {
+				t.Errorf("explodes: %v, want a temporary ParseError", o.err)
+			}
+		default:
+			if o.err != nil || o.res.DeliveryID != o.id {
+				t.Errorf("%s: %+v, %v", o.id, o.res, o.err)
+			}
+		}
+	}
+	if _, err := c.IngestWebhook(t.Context(), delivery("after")); err != nil {
+		t.Fatal(err)
+	}
+	if s := cc.streams.Load(); s != 1 {
+		t.Fatalf("%d streams, want 1: a delivery's failure does not end its batch's stream", s)
+	}
+}
+
+// TestIngestWebhookBatchCancelWhileWaiting: a delivery whose caller gives up before its
+// batch goes is taken out: the call returns at once, and the plugin never sees it.
+func TestIngestWebhookBatchCancelWhileWaiting(t *testing.T) {
+	a := newEchoAdapter("first")
+	c, _ := dial(t, a, current)
+	out := lineUp(t, c, a, "first", "stays")
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.IngestWebhook(ctx, delivery("gives-up"))
+		errc <- err
+	}()
+	waitFor(t, "two deliveries to wait for a batch", func() bool { return grpcplugin.Queued(c) == 2 })
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) || !sdk.IsKind(err, sdk.KindTemporary) {
+		t.Fatalf("cancelled while waiting: %v, want a temporary context.Canceled", err)
+	}
+	a.release("first")
+	for range 2 {
+		if o := <-out; o.err != nil {
+			t.Fatalf("%s: %v", o.id, o.err)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if fmt.Sprint(a.seen) != "[first stays]" {
+		t.Fatalf("the plugin saw %v, want [first stays]", a.seen)
+	}
+}
+
+// TestIngestWebhookBatchAbandoned: a caller that gives up while its delivery is with the
+// plugin in a larger batch returns at once; the others of the batch still get their
+// answers, and the stream carries the next batch. (Run with -race: the batch's sender
+// still writes the abandoned delivery's answer.)
+func TestIngestWebhookBatchAbandoned(t *testing.T) {
+	a := newEchoAdapter("first", "slow")
+	c, cc := dial(t, a, current)
+	out := lineUp(t, c, a, "first", "sender")
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.IngestWebhook(ctx, delivery("slow"))
+		errc <- err
+	}()
+	waitFor(t, "two deliveries to wait for a batch", func() bool { return grpcplugin.Queued(c) == 2 })
+	a.release("first")
+	if got := <-a.started; got != "slow" {
+		t.Fatalf("%s reached the adapter, want slow", got)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned: %v, want context.Canceled", err)
+	}
+	if o := <-out; o.id != "first" || o.err != nil {
+		t.Fatalf("%s: %v", o.id, o.err)
+	}
+	select {
+	case o := <-out:
+		t.Fatalf("%s answered while its batch's slow delivery was with the plugin", o.id)
+	case <-time.After(20 * time.Millisecond):
+	}
+	a.release("slow")
+	if o := <-out; o.id != "sender" || o.err != nil || o.res.DeliveryID != "sender" {
+		t.Fatalf("%s: %+v, %v", o.id, o.res, o.err)
+	}
+	if _, err := c.IngestWebhook(t.Context(), delivery("after")); err != nil {
+		t.Fatal(err)
+	}
+	if s, r := cc.streams.Load(), cc.received.Load(); s != 1 || r != 3 {
+		t.Fatalf("%d streams, %d messages; want 1 and 3", s, r)
+	}
+}
