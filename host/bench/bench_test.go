@@ -160,7 +160,7 @@ func newHost(b *testing.B, eng ingesttest.Engine, outOfProcess bool) *host {
 	if outOfProcess {
 		h.pprofAddr = freeAddr(b)
 		b.Setenv(sdk.PprofEnv, h.pprofAddr) // passed on by the config's pass_env
-		mgr := ingesttest.StartManager(b, cfg, log)
+		mgr := ingesttest.StartManagerMetered(b, cfg, log, reg)
 		d.Plugins = mgr
 		h.pluginPID = func() int {
 			for _, st := range mgr.Statuses() {
@@ -231,6 +231,11 @@ func (h *host) run(b *testing.B, concurrency int) runResult {
 		// Requests per shared transaction (group commit); a delivery that found the
 		// service idle committed alone and is not counted here.
 		b.ReportMetric((gc1.requests-gc0.requests)/(gc1.txs-gc0.txs), "deliveries/group-commit")
+	}
+	if gc1.pluginMessages > gc0.pluginMessages {
+		// Deliveries per message to the plugin: those that queued behind a batch the
+		// plugin was working through crossed together (grpcplugin's ingestBatches).
+		b.ReportMetric((gc1.pluginDeliveries-gc0.pluginDeliveries)/(gc1.pluginMessages-gc0.pluginMessages), "deliveries/plugin-message")
 	}
 	reportPhases(b, gc0, gc1, lg.Elapsed)
 	if sqlite && w1.Transactions > w0.Transactions {
@@ -458,6 +463,8 @@ func BenchmarkIngestOnly(b *testing.B) {
 
 type groupCommitStats struct {
 	txs, requests float64
+	// Messages to the plugin (IngestWebhookBatches) and the deliveries they carried.
+	pluginMessages, pluginDeliveries float64
 	// Seconds summed and observations counted of each of ingest's group-commit phases
 	// (queue, lookup, write).
 	sum, count map[string]float64
@@ -476,6 +483,11 @@ func groupCommits(reg *prometheus.Registry) groupCommitStats {
 			if len(mf.GetMetric()) > 0 {
 				h := mf.GetMetric()[0].GetHistogram()
 				st.txs, st.requests = float64(h.GetSampleCount()), h.GetSampleSum()
+			}
+		case "poolhost_plugin_ingest_batch_deliveries":
+			for _, m := range mf.GetMetric() {
+				st.pluginMessages += float64(m.GetHistogram().GetSampleCount())
+				st.pluginDeliveries += m.GetHistogram().GetSampleSum()
 			}
 		case "poolhost_ingest_group_commit_seconds":
 			for _, m := range mf.GetMetric() {

@@ -12,6 +12,7 @@ type metrics struct {
 	calls    *prometheus.HistogramVec
 	refused  *prometheus.CounterVec
 	pending  *prometheus.GaugeVec
+	batches  *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,6 +38,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "poolhost_plugin_pending_config_refused",
 			Help: "1 while the provider's config block from the last reload is refused (it could not start, e.g. a wrong sha256) and the provider runs its previous block; 0 otherwise.",
 		}, []string{"provider"}),
+		batches: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "poolhost_plugin_ingest_batch_deliveries",
+			Help:    "Webhook deliveries per message to the plugin (IngestWebhookBatches): 1 under light load, more as deliveries queue behind a batch the plugin is working through.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+		}, []string{"provider"}),
 	}
 	if reg == nil {
 		return m
@@ -46,6 +52,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.calls = register(reg, m.calls)
 	m.refused = register(reg, m.refused)
 	m.pending = register(reg, m.pending)
+	m.batches = register(reg, m.batches)
 	return m
 }
 

@@ -659,6 +659,8 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 	if !ok {
 		return fail(&startError{fmt.Errorf("dispense plugin: unexpected %T", raw)})
 	}
+	batches := p.m.metrics.batches.WithLabelValues(p.id)
+	adapter.ObserveIngestBatches(func(n int) { batches.Observe(float64(n)) })
 	inst.adapter = adapter
 
 	dctx, dcancel := context.WithTimeout(ctx, pc.Timeouts.Describe)

@@ -35,6 +35,11 @@ var (
 	_ sdk.Commander     = (*Client)(nil)
 )
 
+// ObserveIngestBatches has f told how many deliveries each IngestWebhookBatches message
+// to the plugin carries (for a metric: the host's poolhost_plugin_ingest_batch_deliveries).
+// Call it before the client is used.
+func (c *Client) ObserveIngestBatches(f func(deliveries int)) { c.batches.observe = f }
+
 // ParseError is returned by [Client.IngestWebhook] when the webhook passed verification
 // but could not be parsed: the payload is authentic, so the host may keep it for retry
 // (or as a dead letter when the cause is permanent). Err carries the sdk.ErrorKind.

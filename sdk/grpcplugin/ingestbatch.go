@@ -45,6 +45,9 @@ type ingestBatches struct {
 	// IngestWebhookBatches): the deliveries go on IngestWebhooks streams from then on.
 	unsupported atomic.Bool
 
+	// observe, when set, is told how many deliveries each batch message carried.
+	observe func(deliveries int)
+
 	mu    sync.Mutex
 	queue []*pendingIngest // waiting for a batch, in arrival order
 	lanes int              // batches with the plugin, or being put together
@@ -75,6 +78,8 @@ type pendingIngest struct {
 	state  pendingState
 	lead   bool
 	wake   chan struct{}
+	// batch and sent are its batch when it sends one, kept with it in pendings.
+	batch, sent []*pendingIngest
 }
 
 type pendingState int
@@ -203,8 +208,7 @@ func (b *ingestBatches) handOn() {
 // bound by the same abort and not to send batches of their own, up to maxBatch and
 // maxBatchBytes. The caller holds the mutex.
 func (b *ingestBatches) take(lead *pendingIngest) []*pendingIngest {
-	batch := make([]*pendingIngest, 1, min(len(b.queue), maxBatch))
-	batch[0] = lead
+	batch := append(lead.batch[:0], lead)
 	lead.lead, lead.state = false, pendingSent
 	bytes := lead.size
 	rest := b.queue[:0]
@@ -222,6 +226,7 @@ func (b *ingestBatches) take(lead *pendingIngest) []*pendingIngest {
 	}
 	clear(b.queue[len(rest):])
 	b.queue = rest
+	lead.batch = batch
 	return batch
 }
 
@@ -232,7 +237,7 @@ func (b *ingestBatches) send(lead *pendingIngest) {
 	batch := b.take(lead)
 	b.mu.Unlock()
 
-	b.exchange(lead.l.abort, batch)
+	b.exchange(lead, batch)
 
 	b.mu.Lock()
 	for _, p := range batch {
@@ -246,11 +251,12 @@ func (b *ingestBatches) send(lead *pendingIngest) {
 	}
 	b.handOn()
 	b.mu.Unlock()
+	clear(lead.batch)
 }
 
-// exchange sends batch on a stream and sets each delivery's err (nil: its answer is
-// in). A delivery whose deadline already passed is not sent.
-func (b *ingestBatches) exchange(abort context.Context, batch []*pendingIngest) {
+// exchange sends lead's batch on a stream and sets each delivery's err (nil: its answer
+// is in). A delivery whose deadline already passed is not sent.
+func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
 	msg := batchMessages.Get().(*pb.IngestWebhookBatch)
 	defer func() {
 		clear(msg.Requests)
@@ -258,7 +264,8 @@ func (b *ingestBatches) exchange(abort context.Context, batch []*pendingIngest) 
 		batchMessages.Put(msg)
 	}()
 	var soonest time.Duration
-	sent := batch[:0:0]
+	sent := lead.sent[:0]
+	defer func() { clear(sent); lead.sent = sent[:0] }()
 	for _, p := range batch {
 		p.req.TimeoutNanos = 0
 		if !p.l.deadline.IsZero() {
@@ -278,7 +285,10 @@ func (b *ingestBatches) exchange(abort context.Context, batch []*pendingIngest) 
 	if len(sent) == 0 {
 		return
 	}
-	s, err := b.stream(abort)
+	if b.observe != nil {
+		b.observe(len(sent))
+	}
+	s, err := b.stream(lead.l.abort)
 	if err != nil {
 		for _, p := range sent {
 			p.err = err

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/internal/pgtest"
@@ -261,7 +262,13 @@ provider "faulty" {
 // StartManager starts the plugins of cfg and stops them when the test ends.
 func StartManager(t testing.TB, cfg *config.Config, log hclog.Logger) *pluginmgr.Manager {
 	t.Helper()
-	m := pluginmgr.New(log, nil, cfg)
+	return StartManagerMetered(t, cfg, log, nil)
+}
+
+// StartManagerMetered is StartManager with the manager's metrics registered on reg.
+func StartManagerMetered(t testing.TB, cfg *config.Config, log hclog.Logger, reg prometheus.Registerer) *pluginmgr.Manager {
+	t.Helper()
+	m := pluginmgr.New(log, reg, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := m.Start(ctx); err != nil {

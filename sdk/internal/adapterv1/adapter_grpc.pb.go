@@ -156,7 +156,9 @@ type AdapterClient interface {
 	// sends an IngestWebhookBatch, the plugin answers each of its requests with one
 	// IngestWebhookResponse, in the batch's order, and the host sends the next batch on
 	// that stream only once every answer is in. Each request is answered as IngestWebhook
-	// would answer it, under the deadline it carries (timeout_nanos), except that a request
+	// would answer it, under the deadline it carries (timeout_nanos; a plugin may apply the
+	// latest of a batch's to all its requests: they differ only by how long each waited
+	// for the batch, and the host ends each call at its own), except that a request
 	// IngestWebhook would have failed is answered with IngestWebhookResponse.status set to
 	// that status, and the stream goes on: one delivery's bad signature must not fail the
 	// others of its batch. The stream itself ends with an error only when the plugin cannot
@@ -415,7 +417,9 @@ type AdapterServer interface {
 	// sends an IngestWebhookBatch, the plugin answers each of its requests with one
 	// IngestWebhookResponse, in the batch's order, and the host sends the next batch on
 	// that stream only once every answer is in. Each request is answered as IngestWebhook
-	// would answer it, under the deadline it carries (timeout_nanos), except that a request
+	// would answer it, under the deadline it carries (timeout_nanos; a plugin may apply the
+	// latest of a batch's to all its requests: they differ only by how long each waited
+	// for the batch, and the host ends each call at its own), except that a request
 	// IngestWebhook would have failed is answered with IngestWebhookResponse.status set to
 	// that status, and the stream goes on: one delivery's bad signature must not fail the
 	// others of its batch. The stream itself ends with an error only when the plugin cannot
