@@ -43,6 +43,35 @@ type Adapter struct {
 	mu      sync.RWMutex
 	webhook *signature.StandardWebhooks // provider-level verifier; nil when unset
 	fleet   declared.Fleet              // the operator's own devices
+
+	// accounts are the verifiers of account-scoped URLs' secrets, by secret: building one
+	// (decoding the secret, a new HMAC) for every delivery was about 25 µs of the plugin's
+	// CPU. Keyed by the secret itself, so a rotated secret gets a verifier of its own and
+	// the old one is never used for it; at most maxAccountVerifiers, then dropped whole.
+	accountsMu sync.Mutex
+	accounts   map[string]*signature.StandardWebhooks
+}
+
+// maxAccountVerifiers bounds the verifiers kept for account-scoped secrets (a few KB
+// each with their pooled HMAC states).
+const maxAccountVerifiers = 1024
+
+// accountVerifier returns the verifier of an account-scoped secret, built once.
+func (a *Adapter) accountVerifier(secret string) (*signature.StandardWebhooks, error) {
+	a.accountsMu.Lock()
+	defer a.accountsMu.Unlock()
+	if v, ok := a.accounts[secret]; ok {
+		return v, nil
+	}
+	v, err := signature.NewStandardWebhooks(secret)
+	if err != nil {
+		return nil, err
+	}
+	if a.accounts == nil || len(a.accounts) >= maxAccountVerifiers {
+		a.accounts = map[string]*signature.StandardWebhooks{}
+	}
+	a.accounts[secret] = v
+	return v, nil
 }
 
 // New returns the adapter.
@@ -155,7 +184,7 @@ func (a *Adapter) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error
 		if err != nil {
 			return err
 		}
-		if v, err = signature.NewStandardWebhooks(secret); err != nil {
+		if v, err = a.accountVerifier(secret); err != nil {
 			return sdk.Rejected("account webhook secret is unusable")
 		}
 	} else {
