@@ -191,6 +191,11 @@ class AdapterServicer(adapter_pb2_grpc.AdapterServicer):
         # host call IngestWebhook once per delivery instead.
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "IngestWebhooks is not offered; use IngestWebhook")
 
+    def IngestWebhookBatches(self, request_iterator, context):
+        # Batches of deliveries are optional too: UNIMPLEMENTED makes the host try
+        # IngestWebhooks, then IngestWebhook.
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "IngestWebhookBatches is not offered; use IngestWebhook")
+
 
 class HealthServicer(health_pb2_grpc.HealthServicer):
     def Check(self, request, context):
