@@ -25,9 +25,20 @@ func TestBoundsInStatusAndSummary(t *testing.T) {
 				"cyanuric_acid": map[string]any{"min": 30, "max": 50},
 			}}})
 		at := time.Now().Add(-10 * time.Minute).UTC().Truncate(time.Second)
-		// An exact sensor value an hour earlier, in the same summary as the bound.
+		// An exact sensor value earlier the same day (the pool's, UTC), in the same daily
+		// bucket as the bound: an hour earlier, or at midnight when that is yesterday
+		// (from 00:00 to 01:10 UTC the test used to find them in two buckets, and the
+		// bound's bucket, with no exact value, is left out of a summary).
+		day := at.Truncate(24 * time.Hour)
+		if at.Equal(day) {
+			at = at.Add(time.Minute)
+		}
+		exact := at.Add(-time.Hour)
+		if exact.Before(day) {
+			exact = day
+		}
 		_, err := e.st.InsertReadings(context.Background(), []store.Reading{
-			{DeviceID: f.device, PoolID: f.pool, Metric: "free_chlorine", Value: 2, Unit: "ppm", RecordedAt: at.Add(-time.Hour)}})
+			{DeviceID: f.device, PoolID: f.pool, Metric: "free_chlorine", Value: 2, Unit: "ppm", RecordedAt: exact}})
 		must(t, err)
 		var created pools.Created
 		e.must(201, req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/test-sessions", f.pool), token: f.users["editor"].Token, body: map[string]any{
