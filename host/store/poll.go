@@ -105,3 +105,23 @@ func (q queries) FailPoll(ctx context.Context, accountID int64, l Lease, errMsg 
 	}
 	return leaseResult(res, "fail poll")
 }
+
+// ReleasePoll hands a claimed account back as if its claim had not happened: the lease
+// cleared and nothing else, so its cursor, next poll time and error count are as before
+// the claim, and another worker claims it at once (it is still due). It is for a poll
+// the worker cut short because it is stopping, never for one that failed (FailPoll
+// records that). A compare-and-set on the lease like CompletePoll: when the cut-short
+// poll's transaction committed after all (the readings and the new cursor stored, the
+// lease cleared), or the lease expired and another worker claimed the account, nothing
+// changes and the error is ErrLeaseLost. So a release never moves a cursor back and
+// never takes an account from its new owner.
+func (q queries) ReleasePoll(ctx context.Context, accountID int64, l Lease) error {
+	res, err := q.exec(ctx, `UPDATE poll_state SET updated_at = ?,
+			lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+		WHERE account_id = ? AND lease_owner = ? AND lease_token = ?`,
+		q.clock(), accountID, l.Owner, l.Token)
+	if err != nil {
+		return fmt.Errorf("release poll: %w", err)
+	}
+	return leaseResult(res, "release poll")
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -82,4 +83,99 @@ func TestPollStateBackfillMigration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPollRelease: a released claim leaves the account as it was before the claim
+// (cursor, next poll, errors) and due for another worker at once; a release under a
+// lease the account no longer has (its poll committed, or another worker took it over
+// after the lease expired) changes nothing, so a cursor never moves back.
+func TestPollRelease(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "release@x.io")
+		id := f.account.ID
+		claim := func(owner string) store.PollState {
+			t.Helper()
+			got, err := e.s.ClaimDuePolls(ctx, []string{"acme"}, owner, 1, time.Minute)
+			if err != nil || len(got) != 1 || got[0].AccountID != id {
+				t.Fatalf("%s claims %+v, %v; want account %d", owner, got, err, id)
+			}
+			return got[0]
+		}
+		notReleased := func(l store.Lease) {
+			t.Helper()
+			if err := e.s.ReleasePoll(ctx, id, l); !errors.Is(err, store.ErrLeaseLost) {
+				t.Fatalf("release under %s/%s: %v, want ErrLeaseLost", l.Owner, l.Token, err)
+			}
+		}
+		state := func() store.PollState {
+			t.Helper()
+			ps, err := e.s.GetPollState(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ps
+		}
+		// A cursor, then an error: the state a release must leave as it is.
+		first := claim("w0")
+		if err := e.s.CompletePoll(ctx, id, first.Lease(), "c1", e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(time.Second)
+		second := claim("w0")
+		if err := e.s.FailPoll(ctx, id, second.Lease(), "boom", e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		before := state()
+
+		// Released: as before the claim, and claimed by another worker at once.
+		held := claim("w1")
+		if err := e.s.ReleasePoll(ctx, id, held.Lease()); err != nil {
+			t.Fatalf("release: %v", err)
+		}
+		got := state()
+		if got.LeaseOwner != "" || got.LeaseToken != "" || got.LeaseExpiresAt != nil || got.Cursor != "c1" ||
+			!got.NextPollAt.Equal(before.NextPollAt) || got.ConsecutiveErrors != 1 || got.LastError != "boom" ||
+			got.LastPolledAt == nil || !got.LastPolledAt.Equal(*before.LastPolledAt) {
+			t.Fatalf("released state = %+v, want it as before the claim: %+v", got, before)
+		}
+		taken := claim("w2")
+		if taken.Cursor != "c1" {
+			t.Fatalf("w2 polls from cursor %q, want c1", taken.Cursor)
+		}
+		notReleased(held.Lease()) // the old claim's token
+		notReleased(store.Lease{Owner: "w2", Token: "forged"})
+		if got := state(); got.LeaseOwner != "w2" || got.LeaseToken != taken.LeaseToken {
+			t.Fatalf("state after stale releases = %+v, want w2's claim", got)
+		}
+		// Its poll committed after all (the worker's context ended during the commit):
+		// the release finds the lease gone and leaves the new cursor.
+		e.clock.Advance(time.Second)
+		if err := e.s.CompletePoll(ctx, id, taken.Lease(), "c2", e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		completed := state()
+		notReleased(taken.Lease())
+		if got := state(); got.Cursor != "c2" || !got.NextPollAt.Equal(completed.NextPollAt) || got.ConsecutiveErrors != 0 ||
+			!got.UpdatedAt.Equal(completed.UpdatedAt) {
+			t.Fatalf("committed state after a release = %+v, want %+v", got, completed)
+		}
+
+		// Taken over: w1's lease expired and w2 claimed the account. w1's late release
+		// changes nothing; w2 still completes.
+		stale := claim("w1")
+		e.clock.Advance(2 * time.Minute)
+		owner := claim("w2")
+		notReleased(stale.Lease())
+		if got := state(); got.LeaseOwner != "w2" || got.LeaseToken != owner.LeaseToken || got.LeaseExpiresAt == nil ||
+			!got.LeaseExpiresAt.Equal(*owner.LeaseExpiresAt) {
+			t.Fatalf("state taken over, after the old owner's release = %+v", got)
+		}
+		if err := e.s.CompletePoll(ctx, id, owner.Lease(), "c3", e.clock.Now()); err != nil {
+			t.Fatalf("w2 completes: %v", err)
+		}
+		if got := state(); got.Cursor != "c3" {
+			t.Fatalf("cursor %q, want c3", got.Cursor)
+		}
+	})
 }
