@@ -6,7 +6,10 @@
 // same transaction as the readings. The interval is the provider's poll_interval, never
 // shorter than the plugin's MinPollInterval; errors back off exponentially; an account
 // whose credentials the provider rejects (sdk.KindReauth) becomes reauth_required and is
-// no longer polled until its user reconnects.
+// no longer polled until its user reconnects. A worker stopped mid-poll (a drain, a
+// reload) hands the account back at once, under the same compare-and-set on the lease
+// (store.ReleasePoll), after storing any credentials the plugin refreshed; an account
+// whose lease it lost, or whose poll committed after all, is left as it is.
 package poll
 
 import (
@@ -57,6 +60,7 @@ func nextPoll(now time.Time, iv time.Duration, notBefore time.Time) time.Time {
 type Store interface {
 	ClaimDuePolls(ctx context.Context, providers []string, owner string, limit int, lease time.Duration) ([]store.PollState, error)
 	FailPoll(ctx context.Context, accountID int64, l store.Lease, errMsg string, nextPoll time.Time) error
+	ReleasePoll(ctx context.Context, accountID int64, l store.Lease) error
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
 	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
 	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
@@ -109,6 +113,9 @@ type Stats struct {
 	// StoreErrors are polls whose outcome the database did not take (the lease runs out
 	// and the account comes back); a lost lease is LeaseLost, counted apart.
 	StoreErrors int
+	// Released are polls cut short by the worker's stopping whose accounts were handed
+	// back at once (store.ReleasePoll), not left to their lease.
+	Released int
 }
 
 // Worker is the poll worker.
@@ -160,7 +167,7 @@ func New(d Deps, cfg Config) *Worker {
 	return &Worker{d: d, cfg: cfg, log: d.Logger.Named("poll"),
 		events: ingest.Register(d.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "poolhost_poll_worker_events_total",
-			Help: "Account polls by result: claimed, succeeded, failed, reauth, lease_lost, store_error.",
+			Help: "Account polls by result: claimed, succeeded, failed, reauth, lease_lost, store_error, released.",
 		}, []string{"event"}))}
 }
 
@@ -183,7 +190,8 @@ func (w *Worker) Start(ctx context.Context) {
 	}
 }
 
-// Close stops the worker and waits for the tick in progress.
+// Close stops the worker and waits for the tick in progress. Accounts it was polling
+// finish or, if cut short, are handed back to be claimed at once (release).
 func (w *Worker) Close() error {
 	w.loop.Close()
 	return nil
@@ -224,16 +232,18 @@ func (w *Worker) Tick(ctx context.Context) (Stats, error) {
 			st.LeaseLost++
 		case worker.StoreError:
 			st.StoreErrors++
+		case worker.Released:
+			st.Released++
 		}
 	})
 	st.Claimed = claimed
 	for ev, n := range map[string]int{"claimed": st.Claimed, "succeeded": st.Succeeded, "failed": st.Failed, "reauth": st.Reauth,
-		"lease_lost": st.LeaseLost, "store_error": st.StoreErrors} {
+		"lease_lost": st.LeaseLost, "store_error": st.StoreErrors, "released": st.Released} {
 		w.events.WithLabelValues(ev).Add(float64(n))
 	}
 	if st != (Stats{}) {
 		w.log.Info("poll tick", "claimed", st.Claimed, "succeeded", st.Succeeded, "failed", st.Failed, "reauth", st.Reauth,
-			"lease_lost", st.LeaseLost, "store_errors", st.StoreErrors)
+			"lease_lost", st.LeaseLost, "store_errors", st.StoreErrors, "released", st.Released)
 	}
 	return st, err
 }
@@ -250,10 +260,20 @@ func interval(p config.Provider, plugin Poller) time.Duration {
 	return iv
 }
 
+// poll polls one claimed account; one cut short by the worker's stopping is handed back
+// (release).
 func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollState) (out worker.Outcome) {
 	ctx, span := worker.StartSpan(ctx, "poll", ps.Provider, "poolhost.account", ps.AccountID)
 	defer func() { worker.EndSpan(span, out) }()
 	log := w.log.With(tracing.LogArgs(ctx, []any{"provider", ps.Provider, "account", ps.AccountID})...)
+	if out = w.attempt(ctx, log, block, ps); out == worker.Abandoned {
+		out = w.release(ctx, log, ps)
+	}
+	return out
+}
+
+// attempt polls one claimed account and records the outcome.
+func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Provider, ps store.PollState) worker.Outcome {
 	plugin, err := w.d.Pollers(ps.Provider)
 	if err != nil {
 		return w.fail(ctx, log, ps, config.DefaultPollInterval, err)
@@ -272,9 +292,10 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 		Cursor:  ps.Cursor,
 	})
 	if err != nil {
-		// A plugin that refreshed the tokens and then failed (429, 503 on the next call)
-		// hands them back on the error. Store them before recording the failure, lease
-		// or not: with rotating refresh tokens the stored pair is already dead.
+		// A plugin that refreshed the tokens and then failed (429, 503 on the next call,
+		// or the worker stopping) hands them back on the error. Store them before
+		// recording the failure or handing the account back, lease or not: with rotating
+		// refresh tokens the stored pair is already dead.
 		if fresh, ok := sdk.RefreshedCredentialsOf(err); ok {
 			w.storeRefreshed(ctx, log, ps.AccountID, fresh)
 		}
@@ -308,7 +329,9 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 		}
 		return worker.LeaseLost
 	case err != nil:
-		// The refreshed credentials rolled back with the readings; keep them anyway.
+		// The refreshed credentials rolled back with the readings (or committed with
+		// them, the reply lost to the worker's stopping); keep them anyway, before the
+		// account can be handed back to another worker.
 		if res.RefreshedCredentials != nil {
 			w.storeRefreshed(ctx, log, ps.AccountID, res.RefreshedCredentials)
 		}
@@ -321,16 +344,63 @@ func (w *Worker) poll(ctx context.Context, block config.Provider, ps store.PollS
 	return worker.Succeeded
 }
 
+// stopTimeout bounds what a stopping worker still writes: refreshed credentials, the
+// release of an account cut short, the record of a poll that failed. It runs past the
+// worker's context, and Close (so a replica's shutdown) waits for it.
+const stopTimeout = 5 * time.Second
+
+// pastStop is ctx without its cancellation, bounded by stopTimeout: for a write that
+// must not be lost to the worker stopping meanwhile.
+func pastStop(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+}
+
 // storeRefreshed stores credentials the plugin refreshed on a poll whose result is
-// otherwise not committed. A failure is logged, not returned: the poll's own outcome
+// otherwise not committed, past the worker's stopping (the plugin may already have spent
+// the stored refresh token). A failure is logged, not returned: the poll's own outcome
 // still has to be recorded.
 func (w *Worker) storeRefreshed(ctx context.Context, log hclog.Logger, accountID int64, creds sdk.Credentials) {
+	ctx, cancel := pastStop(ctx)
+	defer cancel()
 	if err := w.d.Store.UpdateAccountCredentials(ctx, accountID, creds); err != nil {
 		log.Error("store refreshed credentials of a failed poll", "error", err)
 	}
 }
 
+// release hands back an account whose poll the worker's stopping cut short, so another
+// replica (or this one, restarted on reload) polls it at once instead of when its lease
+// ends. Nothing but the lease changes: the cursor, the next poll time and the error
+// count are as before the claim. The poll's transaction, where the readings, the new
+// cursor and refreshed credentials commit together, may have committed after all; then
+// the lease is gone, the compare-and-set finds nothing to release, and the cursor stays
+// where the commit moved it. A lost lease releases nothing either.
+func (w *Worker) release(ctx context.Context, log hclog.Logger, ps store.PollState) worker.Outcome {
+	ctx, cancel := pastStop(ctx)
+	defer cancel()
+	err := w.d.Store.ReleasePoll(ctx, ps.AccountID, ps.Lease())
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		log.Info("poll cut short; nothing to hand back (stored after all, or the lease was lost)")
+		return worker.Abandoned
+	case err != nil:
+		log.Warn("poll cut short; not handed back, its lease will bring it back", "error", err)
+		return worker.Abandoned
+	}
+	log.Info("poll cut short; account handed back")
+	return worker.Released
+}
+
+// fail records a failed poll with its backoff. A failure seen after the worker's
+// context ended is a poll cut short (its cause may be the stopping): Abandoned, for
+// release.
 func (w *Worker) fail(ctx context.Context, log hclog.Logger, ps store.PollState, iv time.Duration, cause error) worker.Outcome {
+	if ctx.Err() != nil {
+		return worker.Abandoned
+	}
+	// The poll failed on its own: its record is not cut short by the worker stopping
+	// now, or the account would wait for its lease to end.
+	ctx, cancel := pastStop(ctx)
+	defer cancel()
 	delay := worker.Backoff(ps.ConsecutiveErrors, iv, max(iv, MaxBackoff), w.cfg.Rand)
 	if err := w.d.Store.FailPoll(ctx, ps.AccountID, ps.Lease(), worker.TruncateError(cause.Error()), w.cfg.Now().Add(delay)); err != nil {
 		return recordFailed(log, "record failed poll", err, cause)
@@ -350,7 +420,11 @@ func recordFailed(log hclog.Logger, what string, err, cause error) worker.Outcom
 	return worker.StoreError
 }
 
+// reauth records the provider's rejection of the account's credentials, past the
+// worker's stopping: it is the provider's answer, not an effect of the stop.
 func (w *Worker) reauth(ctx context.Context, log hclog.Logger, ps store.PollState, cause error) worker.Outcome {
+	ctx, cancel := pastStop(ctx)
+	defer cancel()
 	msg := worker.TruncateError(cause.Error())
 	err := w.d.Store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.SetAccountStatus(ctx, ps.AccountID, store.AccountReauthRequired); err != nil {
