@@ -102,10 +102,10 @@ func (i *ingestion) start(ctx context.Context) {
 
 // reload puts new retry_worker, poll_worker and ingest settings in force. A worker whose
 // settings changed is stopped (its current tick ends: the retry worker hands back the
-// dead letters it cut short, the poll worker's leases run out, under the same owner) and
-// started again with the new ones; the ingest
-// windows, the webhook attempt budget and the dead-letter cap apply from the next
-// delivery. A new retention block rebuilds the pruner, which runs at once under it.
+// dead letters it cut short, the poll worker the accounts) and started again with the
+// new ones, under the same owner; the ingest windows, the webhook attempt budget and the
+// dead-letter cap apply from the next delivery. A new retention block rebuilds the
+// pruner, which runs at once under it.
 func (i *ingestion) reload(cfg *config.Config) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -140,8 +140,8 @@ func (i *ingestion) reload(cfg *config.Config) {
 	}
 }
 
-// stop waits for the workers' current tick: dead letters the retry worker cut short are
-// handed back at once, polls the poll worker held come back after their lease.
+// stop waits for the workers' current tick: dead letters the retry worker cut short and
+// accounts the poll worker cut short are handed back at once.
 func (i *ingestion) stop() {
 	i.mu.Lock()
 	defer i.mu.Unlock()
