@@ -180,7 +180,7 @@ func (c *Client) IngestWebhookWithin(ctx context.Context, req sdk.WebhookRequest
 	// in that call's metadata.
 	traced := tracing.Enabled()
 	if !c.batches.unsupported.Load() && !traced {
-		err, owned = c.batches.do(l, &out.request, answer)
+		owned, err = c.batches.do(l, &out.request, answer)
 	}
 	if errors.Is(err, errStreamUnsupported) && !c.streams.unsupported.Load() && !traced {
 		err = c.streams.do(l, &out.request, answer)

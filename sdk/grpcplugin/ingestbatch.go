@@ -40,7 +40,7 @@ import (
 // delivery (timeout_nanos), and a batch's stream is cancelled when the soonest of its
 // deliveries' deadlines passes, or when the plugin's instance is aborted.
 type ingestBatches struct {
-	conn grpc.ClientConnInterface
+	streams streamPool
 	// unsupported is set once the plugin answered UNIMPLEMENTED (an SDK from before
 	// IngestWebhookBatches): the deliveries go on IngestWebhooks streams from then on.
 	unsupported atomic.Bool
@@ -51,7 +51,6 @@ type ingestBatches struct {
 	mu    sync.Mutex
 	queue []*pendingIngest // waiting for a batch, in arrival order
 	lanes int              // batches with the plugin, or being put together
-	idle  []*ingestStream  // open batch streams, not in use
 }
 
 const (
@@ -94,14 +93,14 @@ const (
 var pendings = sync.Pool{New: func() any { return &pendingIngest{wake: make(chan struct{}, 1)} }}
 
 func newIngestBatches(conn grpc.ClientConnInterface) *ingestBatches {
-	return &ingestBatches{conn: conn}
+	return &ingestBatches{streams: newStreamPool(conn, &pb.Adapter_ServiceDesc.Streams[1], pb.Adapter_IngestWebhookBatches_FullMethodName)}
 }
 
 // do sends req in a batch and decodes its answer into answer, as ingestStreams.do does
 // on a stream of its own. owned is false when the caller must leave req and answer
 // alone (its context ended while the delivery was with the plugin: the batch's sender
 // still writes the answer); err then says how the caller's limits ended the call.
-func (b *ingestBatches) do(l limits, req *pb.IngestWebhookRequest, answer *wire.IngestResponse) (err error, owned bool) {
+func (b *ingestBatches) do(l limits, req *pb.IngestWebhookRequest, answer *wire.IngestResponse) (owned bool, err error) {
 	p := pendings.Get().(*pendingIngest)
 	p.l, p.req, p.answer, p.err, p.state, p.lead = l, req, answer, nil, pendingQueued, false
 	p.size = len(req.GetWebhook().GetBody())
@@ -113,22 +112,19 @@ func (b *ingestBatches) do(l limits, req *pb.IngestWebhookRequest, answer *wire.
 		p.lead = true
 	}
 	b.mu.Unlock()
-	for !lead {
+	if !lead {
 		var ok bool
 		if lead, ok = b.wait(p); !ok {
-			return status.FromContextError(l.ended()).Err(), false
-		}
-		if !lead {
-			break // answered
+			return false, status.FromContextError(l.ended()).Err()
 		}
 	}
-	if lead {
+	if lead { // its own turn, or handed on to it: p is answered when send returns
 		b.send(p)
 	}
 	err = p.err
 	p.l, p.req, p.answer, p.err = limits{}, nil, nil, nil
 	pendings.Put(p)
-	return err, true
+	return true, err
 }
 
 // wait waits for p's answer or its turn to send (lead), unless its caller's limits end
@@ -288,7 +284,7 @@ func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
 	if b.observe != nil {
 		b.observe(len(sent))
 	}
-	s, err := b.stream(lead.l.abort)
+	s, err := b.streams.get(lead.l.abort)
 	if err != nil {
 		for _, p := range sent {
 			p.err = err
@@ -347,38 +343,8 @@ func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
 		return
 	}
 	s.used = true
-	b.mu.Lock()
-	if len(b.idle) < maxIdleIngestStreams {
-		b.idle = append(b.idle, s)
-		s = nil
-	}
-	b.mu.Unlock()
-	if s != nil {
-		s.close()
-	}
+	b.streams.put(s)
 }
 
 // batchMessages recycles the batch message: gRPC has marshalled it when SendMsg returns.
 var batchMessages = sync.Pool{New: func() any { return new(pb.IngestWebhookBatch) }}
-
-// stream takes an idle batch stream that abort has not cancelled, or opens one.
-func (b *ingestBatches) stream(abort context.Context) (*ingestStream, error) {
-	for {
-		b.mu.Lock()
-		var s *ingestStream
-		if n := len(b.idle); n > 0 {
-			s = b.idle[n-1]
-			b.idle[n-1] = nil
-			b.idle = b.idle[:n-1]
-		}
-		b.mu.Unlock()
-		if s == nil {
-			break
-		}
-		if s.ctx.Err() == nil && s.watchAbort(abort) {
-			return s, nil
-		}
-		s.close() // aborted while idle
-	}
-	return openIngestStream(b.conn, &pb.Adapter_ServiceDesc.Streams[1], pb.Adapter_IngestWebhookBatches_FullMethodName, abort)
-}

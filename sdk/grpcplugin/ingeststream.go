@@ -27,8 +27,7 @@ import (
 // exchange; any error, and any call its context ended, closes it. The pool holds at most
 // maxIdleIngestStreams: a burst above that opens streams it closes afterwards.
 type ingestStreams struct {
-	conn grpc.ClientConnInterface
-	idle chan *ingestStream
+	streamPool
 	// unsupported is set once the plugin answered UNIMPLEMENTED (an older SDK): every
 	// delivery is a unary IngestWebhook from then on.
 	unsupported atomic.Bool
@@ -88,7 +87,29 @@ func (s *ingestStream) watchAbort(abort context.Context) bool {
 var ingestStreamOptions = ingestCallOptions
 
 func newIngestStreams(conn grpc.ClientConnInterface) *ingestStreams {
-	return &ingestStreams{conn: conn, idle: make(chan *ingestStream, maxIdleIngestStreams)}
+	return &ingestStreams{streamPool: newStreamPool(conn, &pb.Adapter_ServiceDesc.Streams[0], pb.Adapter_IngestWebhooks_FullMethodName)}
+}
+
+// streamPool holds the open idle streams of one of the Adapter's streaming methods
+// (IngestWebhooks, IngestWebhookBatches), at most maxIdleIngestStreams.
+type streamPool struct {
+	conn   grpc.ClientConnInterface
+	desc   *grpc.StreamDesc
+	method string
+	idle   chan *ingestStream
+}
+
+func newStreamPool(conn grpc.ClientConnInterface, desc *grpc.StreamDesc, method string) streamPool {
+	return streamPool{conn: conn, desc: desc, method: method, idle: make(chan *ingestStream, maxIdleIngestStreams)}
+}
+
+// put gives back a stream after a clean exchange, or closes it when the pool is full.
+func (p *streamPool) put(s *ingestStream) {
+	select {
+	case p.idle <- s:
+	default:
+		s.close()
+	}
 }
 
 // errStreamUnsupported means the plugin does not serve IngestWebhooks and nothing was
@@ -148,17 +169,13 @@ func (p *ingestStreams) do(l limits, req *pb.IngestWebhookRequest, answer *wire.
 		return err
 	}
 	s.used = true
-	select {
-	case p.idle <- s:
-	default:
-		s.close()
-	}
+	p.put(s)
 	return nil
 }
 
 // get takes an idle stream that abort has not cancelled, or opens one, watched by abort
 // (nil: none).
-func (p *ingestStreams) get(abort context.Context) (*ingestStream, error) {
+func (p *streamPool) get(abort context.Context) (*ingestStream, error) {
 	for {
 		var s *ingestStream
 		select {
@@ -173,15 +190,14 @@ func (p *ingestStreams) get(abort context.Context) (*ingestStream, error) {
 		}
 		s.close() // aborted while idle
 	}
-	return openIngestStream(p.conn, &pb.Adapter_ServiceDesc.Streams[0], pb.Adapter_IngestWebhooks_FullMethodName, abort)
+	return p.open(abort)
 }
 
-// openIngestStream opens a stream of method (IngestWebhooks or IngestWebhookBatches),
-// watched by abort (nil: none). Its context is not the caller's: the stream outlives the
-// call, and ends with the connection or its cancel.
-func openIngestStream(conn grpc.ClientConnInterface, desc *grpc.StreamDesc, method string, abort context.Context) (*ingestStream, error) {
+// open opens a stream watched by abort (nil: none). Its context is not the caller's: the
+// stream outlives the call, and ends with the connection or its cancel.
+func (p *streamPool) open(abort context.Context) (*ingestStream, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cs, err := conn.NewStream(ctx, desc, method, ingestStreamOptions...)
+	cs, err := p.conn.NewStream(ctx, p.desc, p.method, ingestStreamOptions...)
 	if err != nil {
 		cancel()
 		return nil, err
