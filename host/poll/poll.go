@@ -344,23 +344,12 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 	return worker.Succeeded
 }
 
-// stopTimeout bounds what a stopping worker still writes: refreshed credentials, the
-// release of an account cut short, the record of a poll that failed. It runs past the
-// worker's context, and Close (so a replica's shutdown) waits for it.
-const stopTimeout = 5 * time.Second
-
-// pastStop is ctx without its cancellation, bounded by stopTimeout: for a write that
-// must not be lost to the worker stopping meanwhile.
-func pastStop(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
-}
-
 // storeRefreshed stores credentials the plugin refreshed on a poll whose result is
 // otherwise not committed, past the worker's stopping (the plugin may already have spent
 // the stored refresh token). A failure is logged, not returned: the poll's own outcome
 // still has to be recorded.
 func (w *Worker) storeRefreshed(ctx context.Context, log hclog.Logger, accountID int64, creds sdk.Credentials) {
-	ctx, cancel := pastStop(ctx)
+	ctx, cancel := worker.PastStop(ctx)
 	defer cancel()
 	if err := w.d.Store.UpdateAccountCredentials(ctx, accountID, creds); err != nil {
 		log.Error("store refreshed credentials of a failed poll", "error", err)
@@ -375,19 +364,9 @@ func (w *Worker) storeRefreshed(ctx context.Context, log hclog.Logger, accountID
 // the lease is gone, the compare-and-set finds nothing to release, and the cursor stays
 // where the commit moved it. A lost lease releases nothing either.
 func (w *Worker) release(ctx context.Context, log hclog.Logger, ps store.PollState) worker.Outcome {
-	ctx, cancel := pastStop(ctx)
-	defer cancel()
-	err := w.d.Store.ReleasePoll(ctx, ps.AccountID, ps.Lease())
-	switch {
-	case errors.Is(err, store.ErrLeaseLost):
-		log.Info("poll cut short; nothing to hand back (stored after all, or the lease was lost)")
-		return worker.Abandoned
-	case err != nil:
-		log.Warn("poll cut short; not handed back, its lease will bring it back", "error", err)
-		return worker.Abandoned
-	}
-	log.Info("poll cut short; account handed back")
-	return worker.Released
+	return worker.Release(ctx, log, "poll", func(ctx context.Context) error {
+		return w.d.Store.ReleasePoll(ctx, ps.AccountID, ps.Lease())
+	})
 }
 
 // fail records a failed poll with its backoff. A failure seen after the worker's
@@ -399,7 +378,7 @@ func (w *Worker) fail(ctx context.Context, log hclog.Logger, ps store.PollState,
 	}
 	// The poll failed on its own: its record is not cut short by the worker stopping
 	// now, or the account would wait for its lease to end.
-	ctx, cancel := pastStop(ctx)
+	ctx, cancel := worker.PastStop(ctx)
 	defer cancel()
 	delay := worker.Backoff(ps.ConsecutiveErrors, iv, max(iv, MaxBackoff), w.cfg.Rand)
 	if err := w.d.Store.FailPoll(ctx, ps.AccountID, ps.Lease(), worker.TruncateError(cause.Error()), w.cfg.Now().Add(delay)); err != nil {
@@ -423,7 +402,7 @@ func recordFailed(log hclog.Logger, what string, err, cause error) worker.Outcom
 // reauth records the provider's rejection of the account's credentials, past the
 // worker's stopping: it is the provider's answer, not an effect of the stop.
 func (w *Worker) reauth(ctx context.Context, log hclog.Logger, ps store.PollState, cause error) worker.Outcome {
-	ctx, cancel := pastStop(ctx)
+	ctx, cancel := worker.PastStop(ctx)
 	defer cancel()
 	msg := worker.TruncateError(cause.Error())
 	err := w.d.Store.InTx(ctx, func(tx *store.Tx) error {

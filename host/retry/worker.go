@@ -346,11 +346,6 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, f store.Failure)
 	return w.fail(ctx, log, f, fmt.Errorf("persist: %w", err))
 }
 
-// stopTimeout bounds what a stopping worker still writes, the release of a row cut
-// short or the record of an attempt that failed: it runs past the worker's context, and
-// Close (so a replica's shutdown) waits for it.
-const stopTimeout = 5 * time.Second
-
 // release hands back a row whose attempt the worker's stopping cut short, so another
 // replica (or this one, restarted on reload) takes it at once instead of when its lease
 // ends, without spending an attempt that never completed. The attempt's transaction,
@@ -358,23 +353,13 @@ const stopTimeout = 5 * time.Second
 // after all; then the row is resolved, the compare-and-set on the lease finds nothing
 // to release, and the readings are counted once. A lost lease releases nothing either.
 //
-// Dead letters only, never commands to equipment: a send, however it ended, may have
+// Never commands to equipment: a send, however it ended, may have
 // reached the device, so host/commands hands none back to be sent again (a stopping
 // dispatcher finishes its sends; one interrupted otherwise ends unknown).
 func (w *Worker) release(ctx context.Context, log hclog.Logger, f store.Failure) worker.Outcome {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
-	defer cancel()
-	err := w.d.Store.ReleaseFailure(ctx, f.ID, f.Lease())
-	switch {
-	case errors.Is(err, store.ErrLeaseLost):
-		log.Info("retry cut short; nothing to hand back (stored after all, or the lease was lost)")
-		return worker.Abandoned
-	case err != nil:
-		log.Warn("retry cut short; not handed back, its lease will bring it back", "error", err)
-		return worker.Abandoned
-	}
-	log.Info("retry cut short; handed back unattempted")
-	return worker.Released
+	return worker.Release(ctx, log, "retry", func(ctx context.Context) error {
+		return w.d.Store.ReleaseFailure(ctx, f.ID, f.Lease())
+	})
 }
 
 // account is the sdk view of a failure's account, credentials included, as the webhook
@@ -406,7 +391,7 @@ func (w *Worker) fail(ctx context.Context, log hclog.Logger, f store.Failure, ca
 	}
 	// The attempt failed on its own: its record is not cut short by the worker stopping
 	// now, or the row would wait for its lease to end.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	ctx, cancel := worker.PastStop(ctx)
 	defer cancel()
 	permanent := sdk.IsKind(cause, sdk.KindPermanent)
 	delay := worker.Backoff(f.Attempts-1, w.cfg.BackoffBase, w.cfg.BackoffCap, w.cfg.Rand)

@@ -23,7 +23,7 @@ const (
 	// row back.
 	Abandoned
 	// Released: the worker is stopping, cut the work short and handed the row back at
-	// once, unattempted (retry's dead letters; never a command send).
+	// once, unattempted (Release: dead letters, polls; never a command send).
 	Released
 )
 
