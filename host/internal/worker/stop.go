@@ -22,6 +22,23 @@ func PastStop(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), StopTimeout)
 }
 
+// AfterStop is ctx without its cancellation, ended grace after ctx ends (a stop): for
+// work already in flight that is let finish when its worker stops, for at most grace
+// longer. The returned cancel ends it at once and frees its resources.
+func AfterStop(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	after, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-after.Done():
+		}
+	})
+	return after, func() { stop(); cancel() }
+}
+
 // Release hands back a row whose work the worker's stopping cut short, with release (a
 // compare-and-set on the row's lease, past the stop), so another replica takes it at
 // once instead of when its lease ends: Released. When release finds nothing to hand back

@@ -182,3 +182,34 @@ func TestOutcomeLabels(t *testing.T) {
 		t.Fatal("a lost lease and a database error share a label")
 	}
 }
+
+func TestAfterStop(t *testing.T) {
+	t.Run("outlives the stop within its grace; cancel ends it", func(t *testing.T) {
+		ctx, stop := context.WithCancel(context.Background())
+		after, cancel := worker.AfterStop(ctx, time.Hour)
+		stop()
+		time.Sleep(10 * time.Millisecond) // time for a wrongly armed timer to fire (a slow box only weakens the check)
+		if err := after.Err(); err != nil {
+			t.Fatalf("ended %v after the stop, within its grace", err)
+		}
+		cancel()
+		if after.Err() == nil {
+			t.Fatal("cancel did not end it")
+		}
+	})
+
+	t.Run("ends grace after the stop", func(t *testing.T) {
+		ctx, stop := context.WithCancel(context.Background())
+		after, cancel := worker.AfterStop(ctx, time.Millisecond)
+		defer cancel()
+		if after.Err() != nil {
+			t.Fatal("ended before the stop")
+		}
+		stop()
+		select {
+		case <-after.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("still running 30 s after a stop with 1 ms of grace")
+		}
+	})
+}
