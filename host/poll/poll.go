@@ -6,10 +6,14 @@
 // same transaction as the readings. The interval is the provider's poll_interval, never
 // shorter than the plugin's MinPollInterval; errors back off exponentially; an account
 // whose credentials the provider rejects (sdk.KindReauth) becomes reauth_required and is
-// no longer polled until its user reconnects. A worker stopped mid-poll (a drain, a
-// reload) hands the account back at once, under the same compare-and-set on the lease
-// (store.ReleasePoll), after storing any credentials the plugin refreshed; an account
-// whose lease it lost, or whose poll committed after all, is left as it is.
+// no longer polled until its user reconnects. A worker that stops (a drain, a reload)
+// starts no new poll; a plugin call already in flight is let answer, for a while
+// (Config.StopGrace), and its answer is stored as usual, since a call cut short answers
+// nothing and a provider that rotates refresh tokens may already have spent the stored
+// one. A poll cut short all the same hands the account back at once, under the same
+// compare-and-set on the lease (store.ReleasePoll), after storing any credentials the
+// plugin refreshed; an account whose lease it lost, or whose poll committed after all,
+// is left as it is.
 package poll
 
 import (
@@ -81,7 +85,26 @@ type Config struct {
 	Owner       string
 	Now         func() time.Time
 	Rand        func() float64
+	// StopGrace is how long a plugin call in flight when the worker stops may still
+	// run to answer, read as each call starts (the settings it derives from change on
+	// reload). Default DefaultStopGrace.
+	StopGrace func() time.Duration
 }
+
+// DefaultStopGrace is the stop grace of a host with the default http settings:
+// drain_grace + shutdown_timeout (see StopGrace).
+const DefaultStopGrace = 20 * time.Second
+
+// StopGrace is how long a poll call in flight at a stop is let run: the replica's
+// shutdown budget, http's drain_grace + shutdown_timeout. The worker stops on SIGTERM,
+// at the start of that budget, and serve waits for it (and only then stops the plugins)
+// once the HTTP requests have had the budget to finish, so a poll let run that long
+// keeps the shutdown waiting no longer than the HTTP side already may, and stays inside
+// the service manager's stop timeout (deploy/systemd: 45 s). The whole timeouts.poll
+// after the stop (30 s by default, on top of the time already spent) would not. The
+// call's own deadline, timeouts.poll from its start (pluginmgr), still applies: a stop
+// never gives a call more time than it had.
+func StopGrace(h config.HTTP) time.Duration { return h.DrainGrace + h.ShutdownTimeout }
 
 // Poller is what a poll needs of a provider's plugin: *pluginmgr.Plugin.
 type Poller interface {
@@ -151,6 +174,9 @@ func New(d Deps, cfg Config) *Worker {
 	if cfg.Rand == nil {
 		cfg.Rand = mrand.Float64
 	}
+	if cfg.StopGrace == nil {
+		cfg.StopGrace = func() time.Duration { return DefaultStopGrace }
+	}
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
 	}
@@ -190,8 +216,9 @@ func (w *Worker) Start(ctx context.Context) {
 	}
 }
 
-// Close stops the worker and waits for the tick in progress. Accounts it was polling
-// finish or, if cut short, are handed back to be claimed at once (release).
+// Close stops the worker and waits for the tick in progress: a plugin call in flight
+// gets StopGrace to answer, and its answer StopTimeout to be stored. Accounts it was
+// polling finish or, if cut short, are handed back to be claimed at once (release).
 func (w *Worker) Close() error {
 	w.loop.Close()
 	return nil
@@ -287,15 +314,25 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 	if err != nil {
 		return w.fail(ctx, log, ps, iv, fmt.Errorf("credentials: %w", err))
 	}
-	res, err := plugin.PollReadings(ctx, sdk.PollRequest{
+	if ctx.Err() != nil {
+		return worker.Abandoned // stopped: no new plugin call
+	}
+	// A call in flight when the worker stops is let answer, for StopGrace more (the
+	// command dispatcher's sends likewise outlive a stop): over gRPC a call cut short
+	// answers nothing, and tokens the plugin rotated in it would be lost with the
+	// answer; with rotating refresh tokens the stored pair is already dead. What it
+	// answers is then stored as usual, for StopTimeout more.
+	call, endCall := worker.AfterStop(ctx, w.cfg.StopGrace())
+	defer endCall()
+	res, err := plugin.PollReadings(call, sdk.PollRequest{
 		Account: sdk.Account{ID: strconv.FormatInt(acc.ID, 10), ExternalAccountID: acc.ExternalAccountID, Credentials: creds},
 		Cursor:  ps.Cursor,
 	})
 	if err != nil {
 		// A plugin that refreshed the tokens and then failed (429, 503 on the next call,
-		// or the worker stopping) hands them back on the error. Store them before
-		// recording the failure or handing the account back, lease or not: with rotating
-		// refresh tokens the stored pair is already dead.
+		// or its grace after a stop running out) hands them back on the error. Store
+		// them before recording the failure or handing the account back, lease or not:
+		// with rotating refresh tokens the stored pair is already dead.
 		if fresh, ok := sdk.RefreshedCredentialsOf(err); ok {
 			w.storeRefreshed(ctx, log, ps.AccountID, fresh)
 		}
@@ -304,13 +341,19 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 		return w.reauth(ctx, log, ps, err)
 	}
 	if err != nil {
-		return w.fail(ctx, log, ps, iv, err)
+		// Cut short only if the grace ran out; an error answered within it is the
+		// plugin's own and backs off as usual.
+		return w.fail(call, log, ps, iv, err)
 	}
+	// The answer is in hand: stored past a stop like the answer's tokens, and handed
+	// back if that write fails.
+	record, endRecord := worker.AfterStop(ctx, worker.StopTimeout)
+	defer endRecord()
 	if w.d.CommandUpdates != nil && len(res.CommandUpdates) > 0 {
-		w.d.CommandUpdates(ctx, ps.Provider, ps.AccountID, res.CommandUpdates)
+		w.d.CommandUpdates(record, ps.Provider, ps.AccountID, res.CommandUpdates)
 	}
 	now := w.cfg.Now()
-	stored, err := w.d.Ingest.Ingest(ctx, ingest.Request{
+	stored, err := w.d.Ingest.Ingest(record, ingest.Request{
 		Provider: ps.Provider, AccountID: ps.AccountID, Readings: res.Readings, TestSessions: res.TestSessions, ReceivedAt: now,
 		Finish: func(ctx context.Context, tx *store.Tx, _ ingest.Result) error {
 			if res.RefreshedCredentials != nil {

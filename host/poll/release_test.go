@@ -51,25 +51,35 @@ func (p *heldPoller) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk
 	}, nil
 }
 
-// cutInTx stops the worker (cancels its context) when ingestion opens its transaction:
-// before the transaction runs (a store write cut short), or after it committed, its
-// reply lost to the stop.
+// cutInTx stops the worker (cancels its context) when ingestion opens its transaction,
+// then runs the transaction (how), or fails it: not run at all (the store did not take
+// the write within its bound), or run and committed, its reply lost.
 type cutInTx struct {
 	ingest.Store
-	cancel      context.CancelFunc
-	afterCommit bool
+	cancel context.CancelFunc
+	how    txAfterStop
 }
 
+type txAfterStop int
+
+const (
+	txRuns txAfterStop = iota
+	txNotRun
+	txReplyLost
+)
+
 func (s cutInTx) InTx(ctx context.Context, fn func(tx *store.Tx) error) error {
-	if !s.afterCommit {
-		s.cancel()
-		return s.Store.InTx(ctx, fn)
-	}
-	if err := s.Store.InTx(ctx, fn); err != nil {
-		return err
-	}
 	s.cancel()
-	return ctx.Err()
+	switch s.how {
+	case txNotRun:
+		return context.DeadlineExceeded
+	case txReplyLost:
+		if err := s.Store.InTx(ctx, fn); err != nil {
+			return err
+		}
+		return context.DeadlineExceeded
+	}
+	return s.Store.InTx(ctx, fn)
 }
 
 type releaseEnv struct {
@@ -78,6 +88,9 @@ type releaseEnv struct {
 	account int64
 	poller  *heldPoller
 	reg     *prometheus.Registry
+	// grace is the workers' StopGrace: none unless a test gives some, so a held poll
+	// is cut short at the stop.
+	grace time.Duration
 }
 
 const releaseInterval = 10 * time.Minute
@@ -94,18 +107,24 @@ func newReleaseEnv(t *testing.T, eng ingesttest.Engine) *releaseEnv {
 // worker is a poll worker of owner on e's store, polling through e's poller; wrap, when
 // set, wraps the store its ingestion writes through.
 func (e *releaseEnv) worker(owner string, wrap func(ingest.Store) ingest.Store) *poll.Worker {
+	return e.workerOn(e.s, owner, wrap)
+}
+
+// workerOn is worker with st as the worker's own store.
+func (e *releaseEnv) workerOn(st poll.Store, owner string, wrap func(ingest.Store) ingest.Store) *poll.Worker {
 	var is ingest.Store = e.s
 	if wrap != nil {
 		is = wrap(is)
 	}
 	providers := []config.Provider{{ID: "held", Enabled: true, Poll: true, PollInterval: releaseInterval}}
 	return poll.New(poll.Deps{
-		Store:      e.s,
+		Store:      st,
 		Ingest:     ingest.New(is, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour}, nil, nil),
 		Pollers:    func(string) (poll.Poller, error) { return e.poller, nil },
 		Providers:  func() []config.Provider { return providers },
 		Registerer: e.reg,
-	}, poll.Config{PollWorker: config.DefaultPollWorker, Owner: owner, Now: e.clk.Now, Rand: func() float64 { return 0.5 }})
+	}, poll.Config{PollWorker: config.DefaultPollWorker, Owner: owner, Now: e.clk.Now, Rand: func() float64 { return 0.5 },
+		StopGrace: func() time.Duration { return e.grace }})
 }
 
 func (e *releaseEnv) state(t *testing.T) store.PollState {
@@ -150,16 +169,17 @@ func (e *releaseEnv) cutShortPoll(t *testing.T, w *poll.Worker, during func()) p
 	return <-done
 }
 
-// TestStoppedPollWorkerReleases: a poll worker stopped mid-poll hands the account back at
+// TestStoppedPollWorkerReleases: a poll worker stopped mid-poll, whose plugin call
+// outlives its grace or whose answer the store does not take, hands the account back at
 // once, with the tokens the plugin refreshed stored, and another worker polls it from
 // the same cursor without waiting for the lease; a worker whose lease another took over
 // meanwhile hands back nothing; a poll whose transaction committed is not handed back,
-// its cursor not moved back.
+// its cursor not moved back. A poll whose answer arrived is stored past the stop.
 func TestStoppedPollWorkerReleases(t *testing.T) {
 	ctx := context.Background()
 	for _, eng := range ingesttest.Engines {
 		t.Run(eng.Name, func(t *testing.T) {
-			t.Run("plugin call cut short: handed back at once, refreshed tokens kept", func(t *testing.T) {
+			t.Run("plugin call outlives its grace: handed back at once, refreshed tokens kept", func(t *testing.T) {
 				e := newReleaseEnv(t, eng)
 				before := e.state(t)
 				st := e.cutShortPoll(t, e.worker("poller-a", nil), func() {
@@ -197,12 +217,32 @@ func TestStoppedPollWorkerReleases(t *testing.T) {
 				}
 			})
 
-			t.Run("store write cut short: handed back at once, refreshed tokens kept", func(t *testing.T) {
+			t.Run("stopped as the answer is stored: stored all the same", func(t *testing.T) {
 				e := newReleaseEnv(t, eng)
 				before := e.state(t)
 				stop, cancel := context.WithCancel(ctx)
 				defer cancel()
-				w := e.worker("poller-a", func(s ingest.Store) ingest.Store { return cutInTx{Store: s, cancel: cancel} })
+				w := e.worker("poller-a", func(s ingest.Store) ingest.Store { return cutInTx{Store: s, cancel: cancel, how: txRuns} })
+				if st, _ := w.Tick(stop); st != (poll.Stats{Claimed: 1, Succeeded: 1}) {
+					t.Fatalf("stopped tick: %+v, want 1 claimed and succeeded", st)
+				}
+				if got := e.state(t); got.LeaseToken != "" || got.Cursor != before.Cursor+"+" || got.ConsecutiveErrors != 0 {
+					t.Fatalf("state = %+v, want the poll committed", got)
+				}
+				if n := ingesttest.CountReadings(t, e.s); n != 1 {
+					t.Fatalf("%d readings, want 1", n)
+				}
+				if tok := e.token(t); tok != "t+" {
+					t.Fatalf("stored token %q, want t+", tok)
+				}
+			})
+
+			t.Run("store does not take the answer after the stop: handed back at once, refreshed tokens kept", func(t *testing.T) {
+				e := newReleaseEnv(t, eng)
+				before := e.state(t)
+				stop, cancel := context.WithCancel(ctx)
+				defer cancel()
+				w := e.worker("poller-a", func(s ingest.Store) ingest.Store { return cutInTx{Store: s, cancel: cancel, how: txNotRun} })
 				if st, _ := w.Tick(stop); st != (poll.Stats{Claimed: 1, Released: 1}) {
 					t.Fatalf("stopped tick: %+v, want 1 claimed and released", st)
 				}
@@ -218,6 +258,24 @@ func TestStoppedPollWorkerReleases(t *testing.T) {
 				}
 				if st, err := e.worker("poller-b", nil).Tick(ctx); err != nil || st != (poll.Stats{Claimed: 1, Succeeded: 1}) {
 					t.Fatalf("next worker's tick: %+v, %v; want 1 claimed and succeeded", st, err)
+				}
+			})
+
+			t.Run("stopped before the plugin call: not called, handed back", func(t *testing.T) {
+				e := newReleaseEnv(t, eng)
+				e.grace = time.Hour
+				before := e.state(t)
+				stop, cancel := context.WithCancel(ctx)
+				defer cancel()
+				w := e.workerOn(stopAtCredentials{Store: e.s, cancel: cancel}, "poller-a", nil)
+				if st, _ := w.Tick(stop); st != (poll.Stats{Claimed: 1, Released: 1}) {
+					t.Fatalf("stopped tick: %+v, want 1 claimed and released", st)
+				}
+				if len(e.poller.tokens) != 0 {
+					t.Fatalf("the plugin was called %d times after the stop", len(e.poller.tokens))
+				}
+				if got := e.state(t); got.LeaseToken != "" || got.Cursor != before.Cursor || !got.NextPollAt.Equal(before.NextPollAt) {
+					t.Fatalf("released state = %+v, want it as before the claim: %+v", got, before)
 				}
 			})
 
@@ -252,7 +310,7 @@ func TestStoppedPollWorkerReleases(t *testing.T) {
 				stop, cancel := context.WithCancel(ctx)
 				defer cancel()
 				w := e.worker("poller-a", func(s ingest.Store) ingest.Store {
-					return cutInTx{Store: s, cancel: cancel, afterCommit: true}
+					return cutInTx{Store: s, cancel: cancel, how: txReplyLost}
 				})
 				if st, _ := w.Tick(stop); st != (poll.Stats{Claimed: 1}) {
 					t.Fatalf("stopped tick: %+v, want 1 claimed, nothing released", st)
@@ -275,6 +333,19 @@ func TestStoppedPollWorkerReleases(t *testing.T) {
 			})
 		})
 	}
+}
+
+// stopAtCredentials stops the worker (cancels its context) once the account's
+// credentials are read: just before the plugin call.
+type stopAtCredentials struct {
+	poll.Store
+	cancel context.CancelFunc
+}
+
+func (s stopAtCredentials) AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error) {
+	creds, err := s.Store.AccountCredentials(ctx, accountID)
+	s.cancel()
+	return creds, err
 }
 
 // pollEventsTotal is the poll worker's events counter of one event.

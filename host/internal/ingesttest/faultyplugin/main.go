@@ -214,11 +214,26 @@ func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 // empty cursor); later polls find nothing new, the commonest poll of all. "repeat"
 // answers each reading that many times over (a second apart), and a reading's
 // "raw_bytes" gives it a raw payload of that many bytes: a plugin answering more than
-// the host accepts.
-func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
+// the host accepts. While the file named by setting "hold_file" exists, a poll
+// (having rotated the tokens, so to speak) creates hold_file + ".polling" and waits
+// before answering: an upstream slow enough for the host to stop meanwhile. A poll
+// whose call ends first fails temporarily, its answer lost.
+func (a *adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
 	creds := req.Account.Credentials
 	if creds["rotating"] != "" && req.Cursor != "" && creds["token"] != "t"+req.Cursor {
 		return sdk.PollResult{}, sdk.Reauth("token %q was revoked by a refresh", creds["token"])
+	}
+	if hold := a.settings["hold_file"]; exists(hold) {
+		if err := os.WriteFile(hold+".polling", nil, 0o600); err != nil {
+			return sdk.PollResult{}, sdk.Permanent("hold_file: %v", err)
+		}
+		for exists(hold) {
+			select {
+			case <-ctx.Done():
+				return sdk.PollResult{}, sdk.Temporary("held until the call ended: %v", ctx.Err())
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
 	}
 	switch creds["fail"] {
 	case "temporary":
