@@ -82,3 +82,12 @@ func readHostGC() hostGC {
 	metrics.Read(s)
 	return hostGC{cycles: s[0].Value.Uint64(), cpu: s[1].Value.Float64()}
 }
+
+// hostAllocs is how many heap objects this process (the host) has allocated so far,
+// tiny ones one by one as runtime.MemStats.Mallocs counts them: what -benchmem's
+// allocs/op counts, read without stopping the world.
+func hostAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/tiny/allocs:objects"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64() + s[1].Value.Uint64()
+}

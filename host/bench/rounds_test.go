@@ -53,7 +53,11 @@ type runResult struct {
 	// of the box's cores the run's processes used while it posted, boxUtil the share
 	// every process on the machine used (/proc/stat; -1: unknown).
 	cpuPer, util, boxUtil float64
-	before, after         ceilingRound
+	// hostAllocs and pluginAllocs are allocations per delivery (pluginAllocs 0: in
+	// process, or not measured); hostRSS and pluginRSS the peak resident sets in MiB.
+	hostAllocs, pluginAllocs float64
+	hostRSS, pluginRSS       float64
+	before, after            ceilingRound
 }
 
 // ceiling is the mean of the two ceiling rounds around the run (0: not measured).
@@ -162,18 +166,26 @@ func summary(eng string, senders int, modes []string, results map[string][]runRe
 		}
 	}
 	if len(modes) == 2 {
-		var ratio []float64
-		a, b := results[modes[0]], results[modes[1]]
-		for i := range min(len(a), len(b)) {
-			if a[i].perSec > 0 && b[i].perSec > 0 {
-				ratio = append(ratio, b[i].perSec/a[i].perSec)
-			}
-		}
-		if len(ratio) > 0 {
+		if ratio := withinRounds(results[modes[0]], results[modes[1]]); len(ratio) > 0 {
 			fmt.Fprintf(&w, "\n    %s ÷ %s, deliveries/s within each round: %s", modes[1], modes[0], list(ratio, "%.2f"))
 		}
 	}
+	busy := len(others) > 0 && median(others) > othersComparable
+	if t := targets(eng, senders, results, busy); t != "" {
+		w.WriteString("\n    " + t)
+	}
 	return w.String()
+}
+
+// withinRounds is b's deliveries/s ÷ a's, round by round, for the rounds where both ran.
+func withinRounds(a, b []runResult) []float64 {
+	var ratio []float64
+	for i := range min(len(a), len(b)) {
+		if a[i].perSec > 0 && b[i].perSec > 0 {
+			ratio = append(ratio, b[i].perSec/a[i].perSec)
+		}
+	}
+	return ratio
 }
 
 // list is xs in order, " / " between them, and their median: "0.55 / 0.58 / 0.54
