@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/failures"
@@ -62,7 +63,8 @@ func (s *server) newIngestion(st *store.Store) (*ingestion, []httpapi.Option) {
 			Store: st, Ingest: ing, Plugins: s.plugins, Logger: s.log, Registerer: s.metrics,
 			Providers:      func() []config.Provider { return s.config().Providers },
 			CommandUpdates: s.commands.updates,
-		}, poll.Config{PollWorker: c, Owner: pollOwner})
+		}, poll.Config{PollWorker: c, Owner: pollOwner,
+			StopGrace: func() time.Duration { return poll.StopGrace(s.config().HTTP) }})
 		pollOwner = w.Owner()
 		return w
 	}
@@ -141,7 +143,8 @@ func (i *ingestion) reload(cfg *config.Config) {
 }
 
 // stop waits for the workers' current tick: dead letters the retry worker cut short and
-// accounts the poll worker cut short are handed back at once.
+// accounts the poll worker cut short are handed back at once; a poll call in flight at
+// the plugin is let answer first, within the shutdown budget (poll.StopGrace).
 func (i *ingestion) stop() {
 	i.mu.Lock()
 	defer i.mu.Unlock()

@@ -332,6 +332,8 @@ func (s *server) shutdown() {
 	if s.metricsHTTP != nil {
 		_ = s.metricsHTTP.Close() // scrapes need no drain
 	}
+	// The workers before the plugins: a poll call or a command send in flight when the
+	// workers stopped is still waiting for its plugin's answer.
 	s.ingest.stop()
 	s.commands.stop()
 	s.subs.Close()
