@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -271,6 +272,43 @@ func TestAccountWithCredentialsAllocations(t *testing.T) {
 		}
 		if n > limit {
 			t.Errorf("%.0f allocations to look up an account, want at most %.0f", n, limit)
+		}
+	})
+}
+
+// TestRefreshKeepsTheWebhookSecret: refreshed credentials replace the stored ones,
+// except the account's webhook secret and a rotation's previous one, which a refresh
+// can neither change, bring back nor drop. A plugin answers the set it was called with:
+// one called before a rotation would otherwise restore the retired secret for good.
+func TestRefreshKeepsTheWebhookSecret(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "refresh@x.io")
+		// An account without a secret: the refresh is taken as it is.
+		if err := e.s.UpdateAccountCredentials(ctx, f.account.ID, map[string]string{"token": "t1", "webhook_secret": "whsec_one"}); err != nil {
+			t.Fatal(err)
+		}
+		until, err := e.s.RotateWebhookSecret(ctx, f.account.ID, "whsec_two", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, refresh := range []map[string]string{
+			{"token": "t2", "webhook_secret": "whsec_one"}, // called before the rotation
+			{"token": "t2"}, // tokens alone
+			{"token": "t2", "webhook_secret": "whsec_mine", store.PreviousWebhookSecretKey: "x"}, // another secret
+		} {
+			if err := e.s.UpdateAccountCredentials(ctx, f.account.ID, refresh); err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.s.AccountCredentials(ctx, f.account.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"token": "t2", "webhook_secret": "whsec_two", store.PreviousWebhookSecretKey: "whsec_one",
+				store.PreviousWebhookSecretUntilKey: until.Format(time.RFC3339Nano)}
+			if !maps.Equal(got, want) {
+				t.Errorf("after refresh %v: %v, want %v", refresh, got, want)
+			}
 		}
 	})
 }

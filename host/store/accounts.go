@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -273,20 +274,16 @@ func retirePreviousSecret(creds map[string]string, now time.Time) map[string]str
 // replaces accepted for overlap (see PreviousWebhookSecretKey), returning when that
 // ends. An account without a webhook secret is ErrNotFound; a disconnected one too.
 func (q queries) RotateWebhookSecret(ctx context.Context, accountID int64, secret string, overlap time.Duration) (until time.Time, err error) {
-	err = q.inTx(ctx, func(q queries) error {
-		creds, err := q.AccountCredentials(ctx, accountID)
-		if err != nil {
-			return err
-		}
+	err = q.updateCredentials(ctx, accountID, func(creds map[string]string) (map[string]string, error) {
 		old := creds["webhook_secret"]
 		if old == "" {
-			return fmt.Errorf("%w: the account has no webhook secret", ErrNotFound)
+			return nil, fmt.Errorf("%w: the account has no webhook secret", ErrNotFound)
 		}
 		until = q.clock().Add(overlap)
 		creds["webhook_secret"] = secret
 		creds[PreviousWebhookSecretKey] = old
 		creds[PreviousWebhookSecretUntilKey] = until.Format(time.RFC3339Nano)
-		return q.UpdateAccountCredentials(ctx, accountID, creds)
+		return creds, nil
 	})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("rotate webhook secret: %w", err)
@@ -353,23 +350,70 @@ func (q queries) openCredentials(accountID int64, row sealedAccount) (map[string
 // UpdateAccountCredentials replaces the credentials (after a plugin refreshed tokens).
 // A nil map means "unchanged" and is a no-op. A disconnected account is ErrNotFound:
 // a late refresh must not resurrect erased credentials.
+//
+// An account's own webhook secret is not a refresh's to change: when the stored
+// credentials hold one, the stored secret and a rotation's previous one are kept,
+// whatever creds says. A plugin answers the set it was called with, tokens refreshed,
+// so a call in flight across a rotation would otherwise put back the secret the owner
+// had just retired (accepted again, for good) and drop the one they were given; and a
+// plugin answering its tokens alone would take the account's URL away.
 func (q queries) UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error {
 	if creds == nil {
 		return nil
 	}
-	a, err := q.GetAccount(ctx, accountID)
+	err := q.updateCredentials(ctx, accountID, func(stored map[string]string) (map[string]string, error) {
+		next := maps.Clone(creds)
+		if stored["webhook_secret"] != "" {
+			for _, k := range []string{"webhook_secret", PreviousWebhookSecretKey, PreviousWebhookSecretUntilKey} {
+				if v, ok := stored[k]; ok {
+					next[k] = v
+				} else {
+					delete(next, k)
+				}
+			}
+		}
+		return next, nil
+	})
 	if err != nil {
-		return fmt.Errorf("update credentials: %w", err)
-	}
-	ct, keyID, err := q.seal(creds, credentialsAAD(a.UserID, a.Provider, a.ExternalAccountID))
-	if err != nil {
-		return fmt.Errorf("update credentials: %w", err)
-	}
-	if err := q.execOne(ctx, `UPDATE integration_accounts SET credentials_ciphertext = ?, credentials_key_id = ?,
-		updated_at = ? WHERE id = ? AND status <> 'disconnected'`, ct, keyID, q.clock(), accountID); err != nil {
 		return fmt.Errorf("update credentials: %w", err)
 	}
 	return nil
+}
+
+// updateCredentials stores change(the stored credentials), read and written in one
+// transaction with the row locked (FOR UPDATE on PostgreSQL; SQLite's transactions take
+// the writer at once): credentials stored meanwhile by another call or replica (a
+// rotation, another refresh) are what change is given, never overwritten unseen.
+// Stored credentials that do not open are given to change as none. A disconnected
+// account is ErrNotFound.
+func (q queries) updateCredentials(ctx context.Context, accountID int64, change func(stored map[string]string) (map[string]string, error)) error {
+	if q.cipher == nil {
+		return ErrNoCipher
+	}
+	return q.inTx(ctx, func(q queries) error {
+		var row sealedAccount
+		if err := q.get(ctx, &row, `SELECT user_id, provider, external_account_id, credentials_ciphertext
+			FROM integration_accounts WHERE id = ? AND status <> 'disconnected'`+q.d.forUpdateSQL(), accountID); err != nil {
+			return err
+		}
+		if row.Ciphertext == nil {
+			return fmt.Errorf("%w: account has no credentials", ErrNotFound)
+		}
+		stored, err := q.openCredentials(accountID, row)
+		if err != nil {
+			stored = map[string]string{}
+		}
+		next, err := change(stored)
+		if err != nil {
+			return err
+		}
+		ct, keyID, err := q.seal(next, credentialsAAD(row.UserID, row.Provider, row.ExternalID))
+		if err != nil {
+			return err
+		}
+		return q.execOne(ctx, `UPDATE integration_accounts SET credentials_ciphertext = ?, credentials_key_id = ?,
+			updated_at = ? WHERE id = ?`, ct, keyID, q.clock(), accountID)
+	})
 }
 
 // SetSubscriptionError records why the account's webhook subscription failed, one more
