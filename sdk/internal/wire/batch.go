@@ -2,6 +2,7 @@ package wire
 
 import (
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
 )
@@ -9,13 +10,28 @@ import (
 // IngestBatch is an IngestWebhookBatch with the storage its requests are decoded into,
 // kept from one batch to the next: a plugin receives every batch of an
 // IngestWebhookBatches stream into one. Each request is decoded by the same decoder as
-// a request of its own (ingestRequestIn), so a batch costs the plugin what its requests
-// would, less the messages. The requests are valid until Release; their strings and
-// bytes stay valid after.
+// a request of its own (ingestRequestIn), into a slot of messages (its webhook, received
+// time and headers) kept from batch to batch; the header values and the bodies of a
+// batch share one slice each, new for every batch. The requests are valid until Release;
+// their strings, bytes and header values stay valid after.
+//
+// What it buys: a request of its own costs the webhook with its timestamp, the headers
+// (3 slices) and the body; in a batch of five, host/bench's deliveries cost 2 of those
+// 5 allocations per batch instead of per delivery.
 type IngestBatch struct {
 	pb.IngestWebhookBatch
-	reqs []pb.IngestWebhookRequest
-	ptrs []*pb.IngestWebhookRequest
+	reqs  []pb.IngestWebhookRequest
+	ptrs  []*pb.IngestWebhookRequest
+	slots []requestSlot
+}
+
+// requestSlot is the storage one request of a batch is decoded into, but for what the
+// plugin's adapter is given (strings, header values, body), which are new per batch.
+type requestSlot struct {
+	webhook  pb.RawWebhook
+	received timestamppb.Timestamp
+	headers  []pb.Header
+	ptrs     []*pb.Header
 }
 
 // Release drops the requests (their bodies and secrets), keeping the storage.
@@ -25,6 +41,15 @@ func (b *IngestBatch) Release() {
 		b.reqs[i].Reset()
 	}
 	clear(b.ptrs)
+	for i := range b.slots {
+		s := &b.slots[i]
+		s.webhook.Reset()
+		s.received.Reset()
+		for j := range s.headers {
+			s.headers[j].Reset()
+		}
+		clear(s.ptrs[:cap(s.ptrs)])
+	}
 }
 
 // ingestBatch decodes IngestWebhookBatch { repeated IngestWebhookRequest requests = 1; }
@@ -37,6 +62,7 @@ func (d *decoder) ingestBatch(b *IngestBatch) bool {
 	if cap(b.reqs) < n {
 		b.reqs = make([]pb.IngestWebhookRequest, n)
 		b.ptrs = make([]*pb.IngestWebhookRequest, n)
+		b.slots = make([]requestSlot, n)
 	}
 	reqs, ptrs := b.reqs[:n], b.ptrs[:n]
 	i := 0
@@ -46,6 +72,7 @@ func (d *decoder) ingestBatch(b *IngestBatch) bool {
 			return false
 		}
 		reqs[i].Reset()
+		d.slot, d.left = &b.slots[i], n-i
 		if !d.ingestRequestIn(f.start, f.end, &reqs[i]) {
 			return false
 		}

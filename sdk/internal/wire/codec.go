@@ -138,6 +138,14 @@ type decoder struct {
 	str   string
 	st    *IngestResponse // storage for a response's messages; nil: allocate them
 	batch *IngestBatch    // storage for a batch's requests; nil: allocate them
+
+	// In a batch: the request being decoded's slot, how many requests are left (it
+	// included), and what is left of the slices the batch's header values and bodies
+	// are cut from.
+	slot   *requestSlot
+	left   int
+	vals   []string
+	bodies []byte
 }
 
 // field is one field of a message; for a length-delimited field, b[start:end] holds its
@@ -211,6 +219,22 @@ func (d *decoder) bytes(f field) ([]byte, bool) {
 		return nil, true
 	}
 	return append([]byte(nil), d.b[f.start:f.end]...), true
+}
+
+// body is a request's body, copied as bytes copies it; in a batch it is cut from one
+// slice for the batch's bodies, capped so that appending to it copies.
+func (d *decoder) body(f field) ([]byte, bool) {
+	if d.slot == nil || f.typ != protowire.BytesType || f.start == f.end {
+		return d.bytes(f)
+	}
+	n := f.end - f.start
+	if cap(d.bodies)-len(d.bodies) < n {
+		// Room for every body left in the batch: the rest of the message holds them.
+		d.bodies = make([]byte, 0, max(n, len(d.b)-f.start))
+	}
+	start := len(d.bodies)
+	d.bodies = append(d.bodies, d.b[f.start:f.end]...)
+	return d.bodies[start:len(d.bodies):len(d.bodies)], true
 }
 
 // timestamp decodes a google.protobuf.Timestamp into ts.

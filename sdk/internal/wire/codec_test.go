@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -401,5 +402,78 @@ func TestIngestBatchReused(t *testing.T) {
 	// One string copy for the whole batch, where each request alone makes its own.
 	if a1, a4 := allocs(one), allocs(four); a1 > perRequest || a4 > 4*perRequest-3 {
 		t.Errorf("a batch of one: %.0f allocations, of four: %.0f; a request alone: %.0f", a1, a4, perRequest)
+	}
+}
+
+// providerLevel is fullRequest as host/bench's deliveries come: no account.
+func providerLevel(body string) *pb.IngestWebhookRequest {
+	r := fullRequest()
+	r.Webhook.Account, r.Webhook.AccountSecret = nil, ""
+	r.Webhook.Body = []byte(body)
+	r.Webhook.Headers[1].Values = []string{"msg_" + body}
+	return r
+}
+
+// TestIngestBatchAllocationsDoNotGrow: a batch's requests are decoded into storage kept
+// from batch to batch, their header values and bodies cut from a slice each per batch,
+// so a batch of eight costs what a batch of one does.
+func TestIngestBatchAllocationsDoNotGrow(t *testing.T) {
+	var st IngestBatch
+	allocs := func(n int) float64 {
+		var reqs []*pb.IngestWebhookRequest
+		for i := range n {
+			reqs = append(reqs, providerLevel(strings.Repeat("x", 100+i)))
+		}
+		b, err := proto.Marshal(&pb.IngestWebhookBatch{Requests: reqs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return testing.AllocsPerRun(100, func() {
+			if err := (Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, &st); err != nil {
+				t.Fatal(err)
+			}
+			st.Release()
+		})
+	}
+	if a1, a8 := allocs(1), allocs(8); a8 > a1 {
+		t.Errorf("a batch of eight: %.0f allocations, of one: %.0f", a8, a1)
+	}
+}
+
+// TestIngestBatchKeepsWhatTheAdapterHolds: the bodies and header values the adapter is
+// given (sdk's WebhookRequest holds them) stay as they were when the storage decodes the
+// next batch, and appending to one request's never writes into another's.
+func TestIngestBatchKeepsWhatTheAdapterHolds(t *testing.T) {
+	batch := func(bodies ...string) []byte {
+		var reqs []*pb.IngestWebhookRequest
+		for _, b := range bodies {
+			reqs = append(reqs, providerLevel(b))
+		}
+		b, err := proto.Marshal(&pb.IngestWebhookBatch{Requests: reqs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var st IngestBatch
+	if err := (Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(batch("first", "second", "third"))}, &st); err != nil {
+		t.Fatal(err)
+	}
+	var bodies [][]byte
+	var ids [][]string
+	for _, r := range st.Requests {
+		bodies = append(bodies, r.Webhook.Body)
+		ids = append(ids, r.Webhook.Headers[1].Values)
+	}
+	_ = append(bodies[0], "XXXXXX"...)
+	_ = append(ids[0], "appended")
+	st.Release()
+	if err := (Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(batch("other", "bodies", "here"))}, &st); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"first", "second", "third"} {
+		if string(bodies[i]) != want || len(ids[i]) != 1 || ids[i][0] != "msg_"+want {
+			t.Errorf("request %d: body %q, webhook-id %q; want %q, msg_%s", i, bodies[i], ids[i], want, want)
+		}
 	}
 }

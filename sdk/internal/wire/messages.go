@@ -41,15 +41,24 @@ func (d *decoder) ingestRequestIn(start, end int, m *pb.IngestWebhookRequest) bo
 		if !ok || f.num != 1 || f.typ != protowire.BytesType || m.Webhook != nil {
 			return false // a second webhook field would be merged into the first
 		}
-		// The webhook and its timestamp in one allocation.
-		blk := new(struct {
-			w  pb.RawWebhook
-			ts timestamppb.Timestamp
-		})
-		if !d.rawWebhook(f.start, f.end, &blk.w, &blk.ts) {
+		var w *pb.RawWebhook
+		var ts *timestamppb.Timestamp
+		if d.slot != nil {
+			w, ts = &d.slot.webhook, &d.slot.received
+			w.Reset()
+			ts.Reset()
+		} else {
+			// The webhook and its timestamp in one allocation.
+			blk := new(struct {
+				w  pb.RawWebhook
+				ts timestamppb.Timestamp
+			})
+			w, ts = &blk.w, &blk.ts
+		}
+		if !d.rawWebhook(f.start, f.end, w, ts) {
 			return false
 		}
-		m.Webhook = &blk.w
+		m.Webhook = w
 		pos = after
 	}
 	return true
@@ -74,10 +83,13 @@ func (d *decoder) rawWebhook(start, end int, w *pb.RawWebhook, ts *timestamppb.T
 		}
 		pos = after
 	}
-	msgs := make([]pb.Header, headers)
-	vals := make([]string, 0, values)
+	msgs, vals := d.headerStorage(headers, values)
 	if headers > 0 {
-		w.Headers = make([]*pb.Header, 0, headers)
+		if d.slot != nil {
+			w.Headers = d.slot.ptrs[:0]
+		} else {
+			w.Headers = make([]*pb.Header, 0, headers)
+		}
 	}
 	for pos := start; pos < end; {
 		f, after, _ := d.next(pos, end) // read once above
@@ -92,7 +104,7 @@ func (d *decoder) rawWebhook(start, end int, w *pb.RawWebhook, ts *timestamppb.T
 				w.Headers = append(w.Headers, h)
 			}
 		case 2:
-			w.Body, ok = d.bytes(f)
+			w.Body, ok = d.body(f)
 		case 3:
 			ok = w.ReceivedAt == nil && d.timestamp(f, ts)
 			w.ReceivedAt = ts
@@ -144,6 +156,32 @@ func (d *decoder) header(f field, h *pb.Header, vals *[]string) bool {
 		h.Values = (*vals)[first:n:n]
 	}
 	return true
+}
+
+// headerStorage is room for a webhook's headers and their values: made, or in a batch
+// the request's slot's headers, cleared, and what is left of the batch's slice of values.
+// The values are what the adapter is given (sdk's http.Header holds these slices), so
+// they are never reused: when the batch's slice runs out, a new one has room for as many
+// values in every request left.
+func (d *decoder) headerStorage(headers, values int) ([]pb.Header, []string) {
+	if d.slot == nil {
+		return make([]pb.Header, headers), make([]string, 0, values)
+	}
+	s := d.slot
+	if cap(s.headers) < headers {
+		s.headers = make([]pb.Header, headers)
+		s.ptrs = make([]*pb.Header, 0, headers)
+	}
+	msgs := s.headers[:headers]
+	for i := range msgs {
+		msgs[i].Reset()
+	}
+	if cap(d.vals)-len(d.vals) < values {
+		d.vals = make([]string, 0, values*d.left)
+	}
+	vals := d.vals[len(d.vals):len(d.vals)]
+	d.vals = d.vals[:len(d.vals)+values]
+	return msgs, vals
 }
 
 // account decodes Account { string id = 1; string external_account_id = 2;
