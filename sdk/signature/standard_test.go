@@ -200,3 +200,25 @@ func TestVerifyRequestUsesReceivedAt(t *testing.T) {
 	req.ReceivedAt = time.Time{}
 	assertRejected(t, signature.VerifyRequest(v, req), signature.ErrTimestamp)
 }
+
+// TestVerifyAllocations: verifying a delivery allocates nothing once the verifier's
+// pooled HMAC state exists (the signature it compares against is on the stack).
+func TestVerifyAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
+	s, err := signature.NewStandardWebhooks(vectorSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(strings.Repeat(`{"metric":"ph","value":7.4}`, 25))
+	h := s.Headers(vectorMsgID, vectorTime, body)
+	n := testing.AllocsPerRun(100, func() {
+		if err := s.VerifyAt(h, body, vectorTime); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n > 0 {
+		t.Errorf("%.0f allocations per verification, want none", n)
+	}
+}
