@@ -3,7 +3,10 @@ package generic
 import (
 	"bytes"
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -157,4 +160,29 @@ func FuzzDecodeFast(f *testing.F) {
 			t.Fatalf("fast path decoded %+v, encoding/json %+v", fast, want)
 		}
 	})
+}
+
+// TestNumberEqualsParseFloat: the exact shortcut for plain decimals gives what
+// strconv.ParseFloat (encoding/json's) gives, to the bit, and sign of zero included.
+func TestNumberEqualsParseFloat(t *testing.T) {
+	nums := []string{"0", "-0", "0.0", "-0.0", "7.4", "700", "27.5", "-12.25", "0.1", "0.3", "3200",
+		"123456789012345", "12345678901234.5", "0.000000000000001", "999999999999999", "1234567890123456",
+		"9007199254740993", "0.00000000000000000000001", "1.7976931348623157", "5e-324", "1e22", "1.5E3"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		whole := strconv.FormatUint(rng.Uint64N(1_000_000_000), 10)
+		frac := strconv.FormatUint(rng.Uint64N(1_000_000), 10)
+		nums = append(nums, whole+"."+strings.Repeat("0", rng.IntN(8))+frac)
+	}
+	for _, n := range nums {
+		want, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := scanner{b: []byte(n)}
+		got, ok := s.number()
+		if !ok || s.i != len(n) || math.Float64bits(got) != math.Float64bits(want) {
+			t.Errorf("%s: %v (%v), ParseFloat %v", n, got, ok, want)
+		}
+	}
 }

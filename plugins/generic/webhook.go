@@ -88,12 +88,13 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 	}
 	// Sized once: appending grew it 5 times for 10 readings.
 	res.Readings = make([]sdk.Reading, 0, n)
+	var times lastTime
 	for i, rep := range reports {
 		if strings.TrimSpace(rep.DeviceID) == "" {
 			return res, sdk.Permanent("report %d: device_id is required", i)
 		}
 		for j, in := range rep.Readings {
-			r, err := in.toReading(rep.DeviceID)
+			r, err := in.toReading(rep.DeviceID, &times)
 			if err != nil {
 				return res, sdk.Permanent("report %d reading %d: %v", i, j, err)
 			}
@@ -195,7 +196,26 @@ func cleared(into *[]Report) []Report {
 	return reports[:0]
 }
 
-func (in ReportReading) toReading(deviceID string) (sdk.Reading, error) {
+// lastTime parses RFC 3339 times, keeping the last one: a delivery's readings usually
+// share their time (host/bench's ten do), and parsing it once instead of ten times was
+// about a tenth of Webhook's CPU (BenchmarkIngestWebhook/direct).
+type lastTime struct {
+	s string
+	t time.Time
+}
+
+func (l *lastTime) parse(s string) (time.Time, error) {
+	if s == l.s && s != "" {
+		return l.t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err == nil {
+		l.s, l.t = s, t
+	}
+	return t, err
+}
+
+func (in ReportReading) toReading(deviceID string, times *lastTime) (sdk.Reading, error) {
 	name := strings.ToLower(strings.TrimSpace(in.Metric))
 	if name == "" {
 		return sdk.Reading{}, fmt.Errorf("metric is required")
@@ -210,7 +230,7 @@ func (in ReportReading) toReading(deviceID string) (sdk.Reading, error) {
 	var at time.Time
 	if in.RecordedAt != "" {
 		var err error
-		if at, err = time.Parse(time.RFC3339Nano, in.RecordedAt); err != nil {
+		if at, err = times.parse(in.RecordedAt); err != nil {
 			return sdk.Reading{}, fmt.Errorf("%s: recorded_at %q is not RFC 3339", name, in.RecordedAt)
 		}
 	}
