@@ -114,7 +114,8 @@ type Cluster struct {
 	binDir  string
 	dir     string // temp dir: data/, socket/, log
 	port    int
-	asUser  string // "postgres" when running as root
+	asUser  string   // "postgres" when running as root
+	reaper  *os.File // the write end of the reaper's pipe (reapOnExit)
 	mu      sync.Mutex
 	running bool
 }
@@ -238,6 +239,10 @@ func startCluster() (*Cluster, error) {
 		c.cleanup()
 		return nil, fmt.Errorf("initdb: %w: %s", err, out)
 	}
+	if err := c.reapOnExit(); err != nil {
+		c.cleanup()
+		return nil, err
+	}
 	// A few tries: the free port we picked can be taken before the server binds it.
 	for attempt := 0; ; attempt++ {
 		c.port, err = freePort()
@@ -326,9 +331,47 @@ func (c *Cluster) Stop() error {
 	return nil
 }
 
+// reapOnExit stops the cluster and removes its directory when this process ends, however
+// it ends. The tests' cleanups (Stop, cleanup, Main) do it on a normal exit, but a test
+// binary killed by go test's -timeout, by a signal or by a panic in another goroutine
+// runs none of them, and the server, a daemon, ran on with its parent gone: its port,
+// its memory, and every file descriptor it inherited — on the developers' box a
+// flock(1) lock that the measurements wait for, held until someone found the orphan.
+// So a small shell waits on a pipe whose only writer is this process (c.reaper): the
+// kernel closes it when the process ends, and the shell's read returns. cleanup closes
+// it too, once the cluster is gone.
+func (c *Cluster) reapOnExit() error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("pgtest: reaper pipe: %w", err)
+	}
+	defer r.Close()
+	stop := []string{filepath.Join(c.binDir, "pg_ctl"), "-D", c.dataDir(), "-m", "immediate", "stop"}
+	if c.asUser != "" {
+		stop = append([]string{"runuser", "-u", c.asUser, "--"}, stop...)
+	}
+	// Stopping a cluster already stopped fails harmlessly; the directory goes either way.
+	// $@ is the stop command, $0 the directory.
+	// It ignores SIGINT and SIGHUP: a Ctrl-C (or a closed terminal) that ends the test
+	// binary reaches its whole process group, and the reaper must outlive it.
+	cmd := exec.Command("sh", append([]string{"-c", `trap '' INT HUP; read -r _; "$@" >/dev/null 2>&1; rm -rf "$0"`, c.dir}, stop...)...)
+	cmd.Stdin = r
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("pgtest: start reaper: %w", err)
+	}
+	go func() { _ = cmd.Wait() }()
+	c.reaper = w
+	return nil
+}
+
+// cleanup removes the cluster's directory (stopped first, by Stop) and ends its reaper.
 func (c *Cluster) cleanup() {
 	if c.dir != "" {
 		_ = os.RemoveAll(c.dir)
+	}
+	if c.reaper != nil {
+		c.reaper.Close() // the reaper stops nothing now, removes nothing, and exits
 	}
 }
 
@@ -381,6 +424,10 @@ func (c *Cluster) startStandby() (*Cluster, error) {
 		return nil, err
 	}
 	if err := s.chownToUser(s.dir, filepath.Join(s.dir, "socket")); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	if err := s.reapOnExit(); err != nil {
 		s.cleanup()
 		return nil, err
 	}

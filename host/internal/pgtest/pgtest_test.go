@@ -1,12 +1,15 @@
 package pgtest_test
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolhost/poolhost/host/internal/pgtest"
 )
@@ -136,5 +139,69 @@ func TestStandbyFollowsPrimary(t *testing.T) {
 	var x int
 	if err := s.QueryRowContext(ctx, "SELECT x FROM t").Scan(&x); err != nil || x != 42 {
 		t.Fatalf("standby read with the primary stopped = %d, %v; want 42", x, err)
+	}
+}
+
+// TestKilledTestLeavesNoCluster: a test binary killed outright (go test's -timeout, a
+// signal) runs none of its cleanups, and its cluster must not run on: the reaper stops
+// it and removes its directory.
+func TestKilledTestLeavesNoCluster(t *testing.T) {
+	if os.Getenv("PGTEST_REAP_CHILD") == "1" {
+		c := pgtest.NewCluster(t)
+		fmt.Printf("CLUSTER %s %s\n", c.Dir(), c.URL())
+		select {} // until killed
+	}
+	if testing.Short() {
+		t.Skip("starts a private cluster in a child process")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledTestLeavesNoCluster$", "-test.timeout=0")
+	cmd.Env = append(os.Environ(), "PGTEST_REAP_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var dir, adminURL string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "CLUSTER" {
+			dir, adminURL = f[1], f[2]
+			break
+		}
+	}
+	if dir == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Skipf("the child started no cluster (no PostgreSQL here?): %v", sc.Err())
+	}
+	db, err := sql.Open("postgres", adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Ping(); err != nil {
+		t.Fatalf("the child's cluster does not answer: %v", err)
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no cleanup runs
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	// Polled, with a bound far past what a slow box needs: the test fails only if the
+	// cluster is never stopped.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, statErr := os.Stat(dir)
+		gone := os.IsNotExist(statErr)
+		down := db.Ping() != nil
+		if gone && down {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("2 minutes after its test binary was killed: directory removed %v, server down %v", gone, down)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
