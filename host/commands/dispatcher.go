@@ -29,8 +29,8 @@ type DispatchStore interface {
 	FinishCommand(ctx context.Context, id int64, l store.Lease, o store.CommandOutcome) (store.Command, error)
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
 	GetDevice(ctx context.Context, id int64) (store.Device, error)
-	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
-	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
+	AccountCallCredentials(ctx context.Context, accountID int64) (store.CallCredentials, error)
+	RefreshAccountCredentials(ctx context.Context, accountID, generation int64, creds map[string]string) error
 	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
 }
 
@@ -234,7 +234,9 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	case dev.PoolID != c.PoolID || !dev.LinkActive:
 		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "the device no longer feeds this pool"})
 	}
-	creds, err := d.st.AccountCredentials(ctx, c.AccountID)
+	// With the generation of the account's connection they belong to: what the plugin
+	// refreshes is stored only while no reconnect has replaced it.
+	creds, err := d.st.AccountCallCredentials(ctx, c.AccountID)
 	if err != nil {
 		return finish(d.notSent(c, "account credentials unavailable", true))
 	}
@@ -243,7 +245,7 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
 	}
 	res, err := sender.SendCommand(ctx, sdk.CommandRequest{
-		Account:          sdk.Account{ID: fmt.Sprint(c.AccountID), ExternalAccountID: acct.ExternalAccountID, Credentials: creds},
+		Account:          sdk.Account{ID: fmt.Sprint(c.AccountID), ExternalAccountID: acct.ExternalAccountID, Credentials: creds.Credentials},
 		ProviderDeviceID: c.ProviderDeviceID, Channel: c.Channel, Command: c.Command, Params: params,
 		CommandID: c.PublicID, ExpiresAt: c.ExpiresAt,
 	})
@@ -252,7 +254,11 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 		fresh, _ = sdk.RefreshedCredentialsOf(err)
 	}
 	if fresh != nil {
-		if uerr := d.st.UpdateAccountCredentials(ctx, c.AccountID, fresh); uerr != nil {
+		uerr := d.st.RefreshAccountCredentials(ctx, c.AccountID, creds.Generation, fresh)
+		switch {
+		case errors.Is(uerr, store.ErrConnectionReplaced):
+			log.Warn("account reconnected during the send; its refreshed credentials dropped")
+		case uerr != nil:
 			log.Error("store refreshed credentials", "error", uerr)
 		}
 	}

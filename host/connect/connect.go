@@ -94,7 +94,8 @@ type Store interface {
 	GetUserAccount(ctx context.Context, userID, accountID int64) (store.Account, error)
 	ListAccounts(ctx context.Context, userID int64) ([]store.Account, error)
 	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
-	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
+	AccountCallCredentials(ctx context.Context, accountID int64) (store.CallCredentials, error)
+	RefreshAccountCredentials(ctx context.Context, accountID, generation int64, creds map[string]string) error
 	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
 	SetSubscriptionError(ctx context.Context, accountID int64, msg string, retryIn time.Duration) (time.Time, error)
 	DueSubscriptions(ctx context.Context, limit int) ([]store.Account, error)

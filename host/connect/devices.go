@@ -31,10 +31,13 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 	if err != nil {
 		return nil, err
 	}
-	creds, err := s.d.Store.AccountCredentials(ctx, acc.ID)
+	// With the generation of the account's connection they belong to: what the plugin
+	// refreshes is stored only while no reconnect has replaced it.
+	call, err := s.d.Store.AccountCallCredentials(ctx, acc.ID)
 	if err != nil {
 		return nil, err
 	}
+	creds := call.Credentials
 	res, err := ad.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: sdk.Account{
 		ID: id(acc.ID), ExternalAccountID: acc.ExternalAccountID, Credentials: creds,
 	}})
@@ -43,8 +46,8 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 		// error. Store them whatever the error: with rotating refresh tokens the stored
 		// pair is already dead, and dropping these would lock the account out.
 		if fresh, ok := sdk.RefreshedCredentialsOf(err); ok {
-			if serr := s.d.Store.UpdateAccountCredentials(ctx, acc.ID, fresh); serr != nil {
-				s.log.Error("store refreshed credentials of a failed discovery", "account", acc.ID, "error", serr)
+			if serr := s.d.Store.RefreshAccountCredentials(ctx, acc.ID, call.Generation, fresh); serr != nil {
+				s.logRefresh("discovery", acc.ID, serr)
 			}
 		}
 		if sdk.IsKind(err, sdk.KindReauth) {
@@ -56,8 +59,17 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 	}
 	// Refreshed tokens are stored before anything else: the provider may already have
 	// revoked the old ones.
+	replaced := false
 	if res.RefreshedCredentials != nil {
-		if err := s.d.Store.UpdateAccountCredentials(ctx, acc.ID, res.RefreshedCredentials); err != nil {
+		err := s.d.Store.RefreshAccountCredentials(ctx, acc.ID, call.Generation, res.RefreshedCredentials)
+		switch {
+		case errors.Is(err, store.ErrConnectionReplaced):
+			// The owner reconnected the account during the call, and the reconnect
+			// stored (and subscribed) credentials of its own: these tokens are the
+			// replaced connection's. The devices are the account's all the same.
+			s.logRefresh("discovery", acc.ID, err)
+			replaced = true
+		case err != nil:
 			return nil, err
 		}
 	}
@@ -66,7 +78,7 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 			return nil, err
 		}
 	}
-	if acc.SubscriptionError != "" {
+	if acc.SubscriptionError != "" && !replaced {
 		// The registration failed before: a discovery (the user asking, or a reload)
 		// retries it at once, ahead of RetrySubscriptions' schedule.
 		if res.RefreshedCredentials != nil {
@@ -212,4 +224,15 @@ func (s *Service) Unlink(ctx context.Context, a auth.Actor, deviceID, poolID int
 		Details: map[string]any{"poolId": prev},
 	})
 	return nil
+}
+
+// logRefresh logs why credentials a plugin refreshed during a call were not stored: the
+// account was reconnected meanwhile (they belong to the connection it replaced), or the
+// store failed.
+func (s *Service) logRefresh(call string, accountID int64, err error) {
+	if errors.Is(err, store.ErrConnectionReplaced) {
+		s.log.Warn("account reconnected during the call; its refreshed credentials dropped", "call", call, "account", accountID)
+		return
+	}
+	s.log.Error("store refreshed credentials", "call", call, "account", accountID, "error", err)
 }

@@ -66,8 +66,8 @@ type Store interface {
 	FailPoll(ctx context.Context, accountID int64, l store.Lease, errMsg string, nextPoll time.Time) error
 	ReleasePoll(ctx context.Context, accountID int64, l store.Lease) error
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
-	AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error)
-	UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error
+	AccountCallCredentials(ctx context.Context, accountID int64) (store.CallCredentials, error)
+	RefreshAccountCredentials(ctx context.Context, accountID, generation int64, creds map[string]string) error
 	InTx(ctx context.Context, fn func(tx *store.Tx) error) error
 }
 
@@ -310,7 +310,9 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 	if err != nil {
 		return w.fail(ctx, log, ps, iv, err)
 	}
-	creds, err := w.d.Store.AccountCredentials(ctx, ps.AccountID)
+	// With the generation of the account's connection they belong to: what the plugin
+	// refreshes is stored only while no reconnect has replaced it.
+	creds, err := w.d.Store.AccountCallCredentials(ctx, ps.AccountID)
 	if err != nil {
 		return w.fail(ctx, log, ps, iv, fmt.Errorf("credentials: %w", err))
 	}
@@ -325,7 +327,7 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 	call, endCall := worker.AfterStop(ctx, w.cfg.StopGrace())
 	defer endCall()
 	res, err := plugin.PollReadings(call, sdk.PollRequest{
-		Account: sdk.Account{ID: strconv.FormatInt(acc.ID, 10), ExternalAccountID: acc.ExternalAccountID, Credentials: creds},
+		Account: sdk.Account{ID: strconv.FormatInt(acc.ID, 10), ExternalAccountID: acc.ExternalAccountID, Credentials: creds.Credentials},
 		Cursor:  ps.Cursor,
 	})
 	if err != nil {
@@ -334,7 +336,7 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 		// them before recording the failure or handing the account back, lease or not:
 		// with rotating refresh tokens the stored pair is already dead.
 		if fresh, ok := sdk.RefreshedCredentialsOf(err); ok {
-			w.storeRefreshed(ctx, log, ps.AccountID, fresh)
+			w.storeRefreshed(ctx, log, ps.AccountID, creds.Generation, fresh)
 		}
 	}
 	if sdk.IsKind(err, sdk.KindReauth) {
@@ -357,7 +359,12 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 		Provider: ps.Provider, AccountID: ps.AccountID, Readings: res.Readings, TestSessions: res.TestSessions, ReceivedAt: now,
 		Finish: func(ctx context.Context, tx *store.Tx, _ ingest.Result) error {
 			if res.RefreshedCredentials != nil {
-				if err := tx.UpdateAccountCredentials(ctx, ps.AccountID, res.RefreshedCredentials); err != nil {
+				err := tx.RefreshAccountCredentials(ctx, ps.AccountID, creds.Generation, res.RefreshedCredentials)
+				if errors.Is(err, store.ErrConnectionReplaced) {
+					// Reconnected meanwhile: the readings are the provider's all the
+					// same; the tokens are of the connection the owner replaced.
+					log.Warn("account reconnected during the poll; its refreshed credentials dropped")
+				} else if err != nil {
 					return err
 				}
 			}
@@ -368,7 +375,7 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 	case errors.Is(err, store.ErrLeaseLost):
 		log.Warn("poll lease lost; nothing stored but refreshed credentials")
 		if res.RefreshedCredentials != nil {
-			w.storeRefreshed(ctx, log, ps.AccountID, res.RefreshedCredentials)
+			w.storeRefreshed(ctx, log, ps.AccountID, creds.Generation, res.RefreshedCredentials)
 		}
 		return worker.LeaseLost
 	case err != nil:
@@ -376,7 +383,7 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 		// them, the reply lost to the worker's stopping); keep them anyway, before the
 		// account can be handed back to another worker.
 		if res.RefreshedCredentials != nil {
-			w.storeRefreshed(ctx, log, ps.AccountID, res.RefreshedCredentials)
+			w.storeRefreshed(ctx, log, ps.AccountID, creds.Generation, res.RefreshedCredentials)
 		}
 		return w.fail(ctx, log, ps, iv, err)
 	}
@@ -389,12 +396,17 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 
 // storeRefreshed stores credentials the plugin refreshed on a poll whose result is
 // otherwise not committed, past the worker's stopping (the plugin may already have spent
-// the stored refresh token). A failure is logged, not returned: the poll's own outcome
+// the stored refresh token), unless the account was reconnected since the poll read its
+// credentials (generation). A failure is logged, not returned: the poll's own outcome
 // still has to be recorded.
-func (w *Worker) storeRefreshed(ctx context.Context, log hclog.Logger, accountID int64, creds sdk.Credentials) {
+func (w *Worker) storeRefreshed(ctx context.Context, log hclog.Logger, accountID, generation int64, creds sdk.Credentials) {
 	ctx, cancel := worker.PastStop(ctx)
 	defer cancel()
-	if err := w.d.Store.UpdateAccountCredentials(ctx, accountID, creds); err != nil {
+	err := w.d.Store.RefreshAccountCredentials(ctx, accountID, generation, creds)
+	switch {
+	case errors.Is(err, store.ErrConnectionReplaced):
+		log.Warn("account reconnected during the poll; its refreshed credentials dropped")
+	case err != nil:
 		log.Error("store refreshed credentials of a failed poll", "error", err)
 	}
 }

@@ -342,8 +342,8 @@ type stopAtCredentials struct {
 	cancel context.CancelFunc
 }
 
-func (s stopAtCredentials) AccountCredentials(ctx context.Context, accountID int64) (map[string]string, error) {
-	creds, err := s.Store.AccountCredentials(ctx, accountID)
+func (s stopAtCredentials) AccountCallCredentials(ctx context.Context, accountID int64) (store.CallCredentials, error) {
+	creds, err := s.Store.AccountCallCredentials(ctx, accountID)
 	s.cancel()
 	return creds, err
 }

@@ -312,3 +312,90 @@ func TestRefreshKeepsTheWebhookSecret(t *testing.T) {
 		}
 	})
 }
+
+// TestRefreshOfAReplacedConnection: credentials a plugin refreshed in a call are stored
+// only while the account is still on the connection the call read them from. A
+// reconnect (with or without a disconnect before it) reuses the account's row: tokens
+// the replaced connection refreshes afterwards must not replace the owner's new ones.
+// Refreshes of one connection all apply, the last one winning, and a webhook secret
+// rotation in between drops none.
+func TestRefreshOfAReplacedConnection(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "reconnect@x.io")
+		link := func(creds map[string]string) {
+			t.Helper()
+			again, created, err := e.s.UpsertAccount(ctx, store.NewAccount{UserID: f.user.ID, Provider: f.account.Provider,
+				ExternalAccountID: f.account.ExternalAccountID, DisplayName: "Acme", Credentials: creds})
+			if err != nil || created || again.ID != f.account.ID {
+				t.Fatalf("reconnect: %+v created=%v %v", again, created, err)
+			}
+		}
+		stored := func(want map[string]string) {
+			t.Helper()
+			got, err := e.s.AccountCredentials(ctx, f.account.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("stored %v, want %v", got, want)
+			}
+		}
+		read := func() store.CallCredentials {
+			t.Helper()
+			c, err := e.s.AccountCallCredentials(ctx, f.account.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		link(map[string]string{"token": "a0", "webhook_secret": "whsec_a"})
+
+		// Two calls of one connection refresh at once: both are stored, the last wins;
+		// a rotation between them drops neither.
+		one, two := read(), read()
+		if one.Generation != two.Generation || one.Credentials["token"] != "a0" {
+			t.Fatalf("two reads of one connection: %+v, %+v", one, two)
+		}
+		if err := e.s.RefreshAccountCredentials(ctx, f.account.ID, one.Generation, map[string]string{"token": "a1", "webhook_secret": "whsec_a"}); err != nil {
+			t.Fatal(err)
+		}
+		until, err := e.s.RotateWebhookSecret(ctx, f.account.ID, "whsec_b", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.RefreshAccountCredentials(ctx, f.account.ID, two.Generation, map[string]string{"token": "a2"}); err != nil {
+			t.Fatal(err)
+		}
+		stored(map[string]string{"token": "a2", "webhook_secret": "whsec_b", store.PreviousWebhookSecretKey: "whsec_a",
+			store.PreviousWebhookSecretUntilKey: until.Format(time.RFC3339Nano)})
+
+		// The owner reconnects while a call is in flight: its refresh, answered after,
+		// is refused and stores nothing; a call of the new connection stores its own.
+		inFlight := read()
+		link(map[string]string{"token": "b0", "webhook_secret": "whsec_c"})
+		if err := e.s.RefreshAccountCredentials(ctx, f.account.ID, inFlight.Generation, map[string]string{"token": "a3"}); !errors.Is(err, store.ErrConnectionReplaced) {
+			t.Fatalf("refresh of the replaced connection: %v, want ErrConnectionReplaced", err)
+		}
+		stored(map[string]string{"token": "b0", "webhook_secret": "whsec_c"})
+		next := read()
+		if err := e.s.RefreshAccountCredentials(ctx, f.account.ID, next.Generation, map[string]string{"token": "b1"}); err != nil {
+			t.Fatal(err)
+		}
+		stored(map[string]string{"token": "b1", "webhook_secret": "whsec_c"})
+
+		// Disconnected meanwhile: nothing to refresh. Connected again: still refused.
+		inFlight = read()
+		if _, err := e.s.DisconnectAccount(ctx, f.account.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.RefreshAccountCredentials(ctx, f.account.ID, inFlight.Generation, map[string]string{"token": "b2"}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("refresh of a disconnected account: %v, want ErrNotFound", err)
+		}
+		link(map[string]string{"token": "c0", "webhook_secret": "whsec_d"})
+		if err := e.s.RefreshAccountCredentials(ctx, f.account.ID, inFlight.Generation, map[string]string{"token": "b2"}); !errors.Is(err, store.ErrConnectionReplaced) {
+			t.Fatalf("refresh of the connection before a disconnect and reconnect: %v, want ErrConnectionReplaced", err)
+		}
+		stored(map[string]string{"token": "c0", "webhook_secret": "whsec_d"})
+	})
+}

@@ -113,9 +113,12 @@ func (q queries) UpsertAccount(ctx context.Context, a NewAccount) (acc Account, 
 			// A reconnect is a fresh linkage: its webhook subscription starts afresh too
 			// (the caller subscribes next), so a failure now waits the first backoff, not
 			// the long one an old run of failures had reached.
+			// It is a new connection of the account too: tokens a plugin call of the one
+			// it replaces refreshes later are not its own (RefreshAccountCredentials).
 			err = q.get(ctx, &acc, `UPDATE integration_accounts SET display_name = ?, credentials_ciphertext = ?,
 					credentials_key_id = ?, status = 'active', disconnected_at = NULL, updated_at = ?,
-					subscription_error = NULL, subscription_attempts = 0, subscription_retry_at = NULL
+					subscription_error = NULL, subscription_attempts = 0, subscription_retry_at = NULL,
+					connection_generation = connection_generation + 1
 				WHERE id = ? RETURNING `+accountColumns,
 				a.DisplayName, ct, keyID, now, ids[0])
 		}
@@ -274,7 +277,7 @@ func retirePreviousSecret(creds map[string]string, now time.Time) map[string]str
 // replaces accepted for overlap (see PreviousWebhookSecretKey), returning when that
 // ends. An account without a webhook secret is ErrNotFound; a disconnected one too.
 func (q queries) RotateWebhookSecret(ctx context.Context, accountID int64, secret string, overlap time.Duration) (until time.Time, err error) {
-	err = q.updateCredentials(ctx, accountID, func(creds map[string]string) (map[string]string, error) {
+	err = q.updateCredentials(ctx, accountID, func(creds map[string]string, _ int64) (map[string]string, error) {
 		old := creds["webhook_secret"]
 		if old == "" {
 			return nil, fmt.Errorf("%w: the account has no webhook secret", ErrNotFound)
@@ -347,32 +350,17 @@ func (q queries) openCredentials(accountID int64, row sealedAccount) (map[string
 	return creds, nil
 }
 
-// UpdateAccountCredentials replaces the credentials (after a plugin refreshed tokens).
-// A nil map means "unchanged" and is a no-op. A disconnected account is ErrNotFound:
-// a late refresh must not resurrect erased credentials.
-//
-// An account's own webhook secret is not a refresh's to change: when the stored
-// credentials hold one, the stored secret and a rotation's previous one are kept,
-// whatever creds says. A plugin answers the set it was called with, tokens refreshed,
-// so a call in flight across a rotation would otherwise put back the secret the owner
-// had just retired (accepted again, for good) and drop the one they were given; and a
-// plugin answering its tokens alone would take the account's URL away.
+// UpdateAccountCredentials replaces the credentials, whichever connection of the
+// account they belong to (tests, RewrapCredentials). Credentials a plugin refreshed go
+// through RefreshAccountCredentials instead. A nil map means "unchanged" and is a no-op.
+// A disconnected account is ErrNotFound: a late write must not resurrect erased
+// credentials. The account's webhook secret is kept as RefreshAccountCredentials keeps it.
 func (q queries) UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error {
 	if creds == nil {
 		return nil
 	}
-	err := q.updateCredentials(ctx, accountID, func(stored map[string]string) (map[string]string, error) {
-		next := maps.Clone(creds)
-		if stored["webhook_secret"] != "" {
-			for _, k := range []string{"webhook_secret", PreviousWebhookSecretKey, PreviousWebhookSecretUntilKey} {
-				if v, ok := stored[k]; ok {
-					next[k] = v
-				} else {
-					delete(next, k)
-				}
-			}
-		}
-		return next, nil
+	err := q.updateCredentials(ctx, accountID, func(stored map[string]string, _ int64) (map[string]string, error) {
+		return keepWebhookSecret(stored, creds), nil
 	})
 	if err != nil {
 		return fmt.Errorf("update credentials: %w", err)
@@ -380,30 +368,118 @@ func (q queries) UpdateAccountCredentials(ctx context.Context, accountID int64, 
 	return nil
 }
 
-// updateCredentials stores change(the stored credentials), read and written in one
-// transaction with the row locked (FOR UPDATE on PostgreSQL; SQLite's transactions take
-// the writer at once): credentials stored meanwhile by another call or replica (a
-// rotation, another refresh) are what change is given, never overwritten unseen.
-// Stored credentials that do not open are given to change as none. A disconnected
-// account is ErrNotFound.
-func (q queries) updateCredentials(ctx context.Context, accountID int64, change func(stored map[string]string) (map[string]string, error)) error {
+// CallCredentials are an account's credentials as a plugin call is given them, and the
+// generation of the account's connection they belong to (counted up by every reconnect,
+// UpsertAccount), read together: what the call refreshes is stored with
+// RefreshAccountCredentials(Generation).
+type CallCredentials struct {
+	Credentials map[string]string
+	Generation  int64
+}
+
+// AccountCallCredentials is AccountCredentials for a plugin call that may refresh them
+// (a poll, a discovery, a command send): the credentials with their connection's
+// generation, from one read, so a reconnect can never fall between the two.
+func (q queries) AccountCallCredentials(ctx context.Context, accountID int64) (CallCredentials, error) {
+	if q.cipher == nil {
+		return CallCredentials{}, ErrNoCipher
+	}
+	var row struct {
+		sealedAccount
+		Generation int64 `db:"connection_generation"`
+	}
+	if err := q.get(ctx, &row, `SELECT user_id, provider, external_account_id, credentials_ciphertext, connection_generation
+		FROM integration_accounts WHERE id = ?`, accountID); err != nil {
+		return CallCredentials{}, fmt.Errorf("account credentials: %w", err)
+	}
+	if row.Ciphertext == nil {
+		return CallCredentials{}, fmt.Errorf("account credentials: %w: account has no credentials", ErrNotFound)
+	}
+	creds, err := q.openCredentials(accountID, row.sealedAccount)
+	if err != nil {
+		return CallCredentials{}, err
+	}
+	return CallCredentials{Credentials: creds, Generation: row.Generation}, nil
+}
+
+// RefreshAccountCredentials stores the credentials a plugin refreshed in a call that was
+// given those of connection generation (AccountCallCredentials), replacing the stored
+// map. A nil map means "unchanged" and is a no-op. A disconnected account is
+// ErrNotFound, and one reconnected since the call read its credentials is
+// ErrConnectionReplaced, nothing stored: the owner's new authorisation must not be
+// replaced by tokens of the connection it replaced (the provider may have revoked those
+// at the reconnect), which a call in flight across the reconnect would otherwise store,
+// even one whose poll lease was lost (with rotating refresh tokens its refresh is kept
+// whatever else happens). Refreshes of one connection all apply, the last one stored
+// winning, as before there was a generation: two calls of a connection that refresh at
+// once cannot tell which of their tokens the provider still honours, and a check on the
+// tokens a call started from would drop the second refresh, which may be the only live
+// one. Nor does a webhook secret rotation in between drop a refresh: the secret is
+// kept apart (keepWebhookSecret).
+func (q queries) RefreshAccountCredentials(ctx context.Context, accountID, generation int64, creds map[string]string) error {
+	if creds == nil {
+		return nil
+	}
+	err := q.updateCredentials(ctx, accountID, func(stored map[string]string, current int64) (map[string]string, error) {
+		if current != generation {
+			return nil, ErrConnectionReplaced
+		}
+		return keepWebhookSecret(stored, creds), nil
+	})
+	if err != nil {
+		return fmt.Errorf("refresh credentials: %w", err)
+	}
+	return nil
+}
+
+// keepWebhookSecret is refreshed credentials to store over stored ones. An account's
+// own webhook secret is not a refresh's to change: when the stored credentials hold
+// one, the stored secret and a rotation's previous one are kept, whatever refreshed
+// says. A plugin answers the set it was called with, tokens refreshed, so a call in
+// flight across a rotation would otherwise put back the secret the owner had just
+// retired (accepted again, for good) and drop the one they were given; and a plugin
+// answering its tokens alone would take the account's URL away.
+func keepWebhookSecret(stored, refreshed map[string]string) map[string]string {
+	next := maps.Clone(refreshed)
+	if stored["webhook_secret"] != "" {
+		for _, k := range []string{"webhook_secret", PreviousWebhookSecretKey, PreviousWebhookSecretUntilKey} {
+			if v, ok := stored[k]; ok {
+				next[k] = v
+			} else {
+				delete(next, k)
+			}
+		}
+	}
+	return next
+}
+
+// updateCredentials stores change(the stored credentials, their connection's
+// generation), read and written in one transaction with the row locked (FOR UPDATE on
+// PostgreSQL; SQLite's transactions take the writer at once): credentials stored
+// meanwhile by another call or replica (a rotation, another refresh, a reconnect) are
+// what change is given, never overwritten unseen. Stored credentials that do not open
+// are given to change as none. A disconnected account is ErrNotFound.
+func (q queries) updateCredentials(ctx context.Context, accountID int64, change func(stored map[string]string, generation int64) (map[string]string, error)) error {
 	if q.cipher == nil {
 		return ErrNoCipher
 	}
 	return q.inTx(ctx, func(q queries) error {
-		var row sealedAccount
-		if err := q.get(ctx, &row, `SELECT user_id, provider, external_account_id, credentials_ciphertext
+		var row struct {
+			sealedAccount
+			Generation int64 `db:"connection_generation"`
+		}
+		if err := q.get(ctx, &row, `SELECT user_id, provider, external_account_id, credentials_ciphertext, connection_generation
 			FROM integration_accounts WHERE id = ? AND status <> 'disconnected'`+q.d.forUpdateSQL(), accountID); err != nil {
 			return err
 		}
 		if row.Ciphertext == nil {
 			return fmt.Errorf("%w: account has no credentials", ErrNotFound)
 		}
-		stored, err := q.openCredentials(accountID, row)
+		stored, err := q.openCredentials(accountID, row.sealedAccount)
 		if err != nil {
 			stored = map[string]string{}
 		}
-		next, err := change(stored)
+		next, err := change(stored, row.Generation)
 		if err != nil {
 			return err
 		}

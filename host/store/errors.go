@@ -29,6 +29,10 @@ var (
 	// rescued, finished or re-claimed). The caller must drop its result, not retry.
 	ErrLeaseLost = &host.Error{Code: host.ECONFLICT, Type: "lease-lost", Message: "lease lost"}
 
+	// ErrConnectionReplaced: the account was reconnected since a plugin call read the
+	// credentials it refreshed; they belong to the connection the reconnect replaced.
+	ErrConnectionReplaced = &host.Error{Code: host.ECONFLICT, Type: "connection-replaced", Message: "the account was reconnected since"}
+
 	// ErrLastOwner: the change would leave a pool without an owner.
 	ErrLastOwner = &host.Error{Code: host.ECONFLICT, Type: "last-owner", Message: "a pool must keep at least one owner"}
 
