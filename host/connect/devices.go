@@ -80,9 +80,14 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 	}
 	if acc.SubscriptionError != "" && !replaced {
 		// The registration failed before: a discovery (the user asking, or a reload)
-		// retries it at once, ahead of RetrySubscriptions' schedule.
+		// retries it at once, ahead of RetrySubscriptions' schedule, with what is
+		// stored after a refresh: the refreshed tokens and the account's own webhook
+		// secret, which a plugin answering its tokens alone leaves out of its answer
+		// (and which a refresh never changes).
 		if res.RefreshedCredentials != nil {
-			creds = res.RefreshedCredentials
+			if creds, err = s.d.Store.AccountCredentials(ctx, acc.ID); err != nil {
+				return nil, err
+			}
 		}
 		view, err := s.withWebhookURL(ctx, acc, creds)
 		if err != nil {

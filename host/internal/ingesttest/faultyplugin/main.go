@@ -84,8 +84,13 @@ func (a *adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.Connec
 
 // Subscribe registers the account's own webhook URL with the fake provider cloud named
 // by setting "subscribe_url" (a POST of the URL); Unsubscribe removes it (a DELETE).
-// Without the setting there is nothing to register.
+// Without the setting there is nothing to register. Like a cloud that signs each
+// user's callbacks, registering needs the account's webhook secret: credentials without
+// one are refused.
 func (a *adapter) Subscribe(ctx context.Context, req sdk.SubscribeRequest) error {
+	if a.settings["subscribe_url"] != "" && req.Account.Credentials["webhook_secret"] == "" {
+		return sdk.Permanent("no webhook secret in the account's credentials to register the URL with")
+	}
 	return a.subscription(ctx, http.MethodPost, req)
 }
 
@@ -120,9 +125,16 @@ func (a *adapter) subscription(ctx context.Context, method string, req sdk.Subsc
 	return nil
 }
 
-// DiscoverDevices lists the one device every faulty account has, "d1".
-func (a *adapter) DiscoverDevices(context.Context, sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
-	return sdk.DiscoverResult{Devices: []sdk.Device{{ProviderDeviceID: "d1", Name: "Faulty probe", Verified: true}}}, nil
+// DiscoverDevices lists the one device every faulty account has, "d1". With setting
+// "discover_refresh" set it refreshes the tokens too, answering them alone (api_key and
+// "token" = "d" + the api_key), as a plugin that never echoes the host's keys does.
+func (a *adapter) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+	res := sdk.DiscoverResult{Devices: []sdk.Device{{ProviderDeviceID: "d1", Name: "Faulty probe", Verified: true}}}
+	if a.settings["discover_refresh"] != "" {
+		key := req.Account.Credentials["api_key"]
+		res.RefreshedCredentials = sdk.Credentials{"api_key": key, "token": "d" + key}
+	}
+	return res, nil
 }
 
 func (a *adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
