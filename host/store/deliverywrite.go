@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/poolhost/poolhost/sdk/tracing"
@@ -453,15 +452,20 @@ func (q queries) afterWriteDeliveries(ds []DeliveryWrite, rows []Reading, owner,
 // writeDeliveriesArgs is writeDeliveriesSQL's arguments; kept[i] is how many of rows are
 // ds[i]'s.
 func writeDeliveriesArgs(ds []DeliveryWrite, rows []Reading, owner, kept []int, now time.Time) ([]any, error) {
-	rowOwner := make(pq.Int64Array, len(rows))
+	rowOwner := make(int4Array, len(rows))
 	for i, o := range owner {
-		rowOwner[i] = int64(o)
+		rowOwner[i] = int32(o) // < len(ds) <= ingest's maxBatch
 	}
+	// Every array sized for every delivery (each usually has an audit row and a key):
+	// grown by append, the 14 were about 4 of a delivery's allocations at 14 a batch.
+	n := len(ds)
+	texts := func() textArray { return make(textArray, 0, n) }
+	int4s := func() int4Array { return make(int4Array, 0, n) }
 	var (
-		at                                  pq.Int64Array // µs since the epoch, as readingArrays
-		action, actor, provider, targetType pq.StringArray
-		targetID, requestID, details        pq.StringArray
-		auditOwner, total, auditKept        pq.Int64Array
+		at                                  = make(int8Array, 0, n) // µs since the epoch, as readingArrays
+		action, actor, provider, targetType = texts(), texts(), texts(), texts()
+		targetID, requestID, details        = texts(), texts(), texts()
+		auditOwner, total, auditKept        = int4s(), int4s(), int4s()
 	)
 	for i, d := range ds {
 		if d.Audit == nil {
@@ -480,23 +484,28 @@ func writeDeliveriesArgs(ds []DeliveryWrite, rows []Reading, owner, kept []int, 
 		if err != nil || !ok {
 			return nil, fmt.Errorf("audit details: %v (%T)", err, js)
 		}
+		readings, err := int4(len(d.Readings))
+		if err != nil {
+			return nil, err
+		}
 		at = append(at, when.UnixMicro())
 		action, actor, provider = append(action, e.Action), append(actor, e.Actor), append(provider, e.Provider)
 		targetType, targetID = append(targetType, e.TargetType), append(targetID, e.TargetID)
 		requestID, details = append(requestID, e.RequestID), append(details, text)
-		auditOwner, total = append(auditOwner, int64(i)), append(total, int64(len(d.Readings)))
-		auditKept = append(auditKept, int64(kept[i]))
+		auditOwner, total = append(auditOwner, int32(i)), append(total, readings)
+		auditKept = append(auditKept, int32(kept[i])) // <= total
 	}
 	var (
-		kProvider, kID        pq.StringArray
-		kAccount, kAt, kOwner pq.Int64Array
+		kProvider, kID = texts(), texts()
+		kAccount, kAt  = make(int8Array, 0, n), make(int8Array, 0, n)
+		kOwner         = int4s()
 	)
 	for i, d := range ds {
 		if d.Once == nil {
 			continue
 		}
 		kProvider, kAccount, kID = append(kProvider, d.Once.Provider), append(kAccount, d.Once.AccountID), append(kID, d.Once.DeliveryID)
-		kAt, kOwner = append(kAt, d.onceAt(now).UnixMicro()), append(kOwner, int64(i))
+		kAt, kOwner = append(kAt, d.onceAt(now).UnixMicro()), append(kOwner, int32(i))
 	}
 	return append(readingArrays(rows), rowOwner, at, action, actor, provider, targetType, targetID, requestID,
 		details, auditOwner, total, kProvider, kAccount, kID, kAt, kOwner, auditKept), nil

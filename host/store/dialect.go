@@ -337,12 +337,12 @@ func postgresDSN(raw string) (string, error) {
 func readingArrays(rs []Reading) []any {
 	n := len(rs)
 	var (
-		device, pool      = make(pq.Int64Array, n), make(pq.Int64Array, n)
-		metric, unit      = make(pq.StringArray, n), make(pq.StringArray, n)
-		quality, qual     = make(pq.StringArray, n), make(pq.StringArray, n)
-		recorded, receive = make(pq.Int64Array, n), make(pq.Int64Array, n)
-		value             = make(pq.Float64Array, n)
-		raw               = make(pq.ByteaArray, n)
+		device, pool      = make(int8Array, n), make(int8Array, n)
+		metric, unit      = make(textArray, n), make(textArray, n)
+		quality, qual     = make(textArray, n), make(textArray, n)
+		recorded, receive = make(int8Array, n), make(int8Array, n)
+		value             = make(float8Array, n)
+		raw               = make(byteaArray, n)
 	)
 	for i, r := range rs {
 		device[i], pool[i], metric[i], value[i], unit[i] = r.DeviceID, r.PoolID, r.Metric, r.Value, r.Unit
