@@ -19,7 +19,7 @@ import (
 // Without binary_parameters pq calls Value instead, which answers the text literal
 // pq's own arrays write, as before. A nil array is NULL either way, as pq's.
 // BenchmarkGroupCommitStatementCPU at 16 deliveries a statement, three interleaved
-// pairs: the backend's CPU per delivery 172/198/201 -> 166/175/173 µs; host/bench
+// pairs (fsync off): the backend's CPU per delivery 172/198/201 -> 166/175/173 µs; host/bench
 // (postgres/c64/plugin): the host's allocations per delivery 96-100 -> 90-91.
 //
 // The format (array_send): the number of dimensions (0 for an empty array, 1
