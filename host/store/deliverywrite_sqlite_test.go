@@ -2,9 +2,12 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,4 +108,96 @@ func joinQuoted(ss []string) string {
 		out += s
 	}
 	return out
+}
+
+// The group commit's INSERTs of readings and replay keys cannot abort halfway, so SQLite
+// keeps no statement journal for them (a copy of every page they change, for rolling
+// back one statement alone): no instruction of theirs halts with an error. What a
+// constraint of theirs would have failed on is refused before them
+// (TestWriteDeliveriesRefusesWhatTheTableWould).
+func TestSQLiteGroupCommitInsertsCannotAbort(t *testing.T) {
+	e := newEnv(t, engines[0], true)
+	for _, n := range []int{1, 4} {
+		for _, text := range store.SQLiteInsertsWithoutJournal(n) {
+			for _, in := range explainSQLite(t, e, text) {
+				if in.op == "HaltIfNull" || in.op == "Halt" && in.p1 != 0 {
+					t.Errorf("%d-row %.40s…: %d %s %d %d: may abort, so SQLite journals it", n, text, in.addr, in.op, in.p1, in.p2)
+					break
+				}
+			}
+		}
+	}
+}
+
+type vdbeOp struct {
+	addr   int64
+	op     string
+	p1, p2 int64
+}
+
+// explainSQLite lists the instructions SQLite compiles query to (EXPLAIN).
+func explainSQLite(t *testing.T, e *env, query string) []vdbeOp {
+	t.Helper()
+	rows, err := e.s.DB().QueryContext(context.Background(), "EXPLAIN "+query, make([]any, strings.Count(query, "?"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ops []vdbeOp
+	for rows.Next() {
+		var in vdbeOp
+		var p3, p4, p5, comment any
+		if err := rows.Scan(&in.addr, &in.op, &in.p1, &in.p2, &p3, &p4, &p5, &comment); err != nil {
+			t.Error(err)
+			return nil
+		}
+		ops = append(ops, in)
+	}
+	if err := rows.Err(); err != nil {
+		t.Error(err)
+	}
+	return ops
+}
+
+// What sensor_readings' and webhook_deliveries' NOT NULL and CHECK constraints refuse is
+// refused on SQLite with ErrInvalid, nothing of the call written, though the group
+// commit's INSERT OR IGNORE would skip such a row: a reading without a metric, a NaN
+// value (SQLite stores NaN as NULL), a replay key without a delivery id. A replayed
+// delivery's readings are not written, so not checked either (as before).
+func TestWriteDeliveriesRefusesWhatTheTableWould(t *testing.T) {
+	e := newEnv(t, engines[0], true)
+	ctx := context.Background()
+	f := newFixture(t, e, "refuse@x.io")
+	start := e.clock.Now().Add(-time.Hour)
+	key := func(id string) *store.DeliveryKey {
+		return &store.DeliveryKey{Provider: "acme", AccountID: f.account.ID, DeliveryID: id}
+	}
+	noMetric := readingsFor(f, start, 2, "orp")
+	noMetric[1].Metric = ""
+	nan := readingsFor(f, start, 2, "ph")
+	nan[0].Value = math.NaN()
+	for name, d := range map[string]store.DeliveryWrite{
+		"no metric":      {Readings: noMetric, Once: key("a")},
+		"NaN":            {Readings: nan, Once: key("b")},
+		"no delivery id": {Readings: readingsFor(f, start, 2, "temperature"), Once: key("")},
+	} {
+		good := store.DeliveryWrite{Readings: readingsFor(f, start, 3, "salt"), Once: key("good-" + name),
+			Audit: &store.AuditEvent{Action: "webhook.received", Actor: "provider:acme"}}
+		_, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{good, d})
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+	if n, _ := e.s.CountReadings(ctx, f.pool.ID); n != 0 {
+		t.Errorf("refused writes left %d readings", n)
+	}
+	// Recorded once, then replayed with a bad reading: the replay writes nothing and
+	// fails nothing.
+	if _, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{{Readings: readingsFor(f, start, 1, "ph"), Once: key("c")}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{{Readings: nan, Once: key("c")}})
+	if err != nil || got[0] != store.Replayed {
+		t.Fatalf("replay with a NaN reading: %v %v, want Replayed", got, err)
+	}
 }

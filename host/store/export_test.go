@@ -290,6 +290,12 @@ func (s *Store) SQLiteBound() int {
 // SQLiteStatementText is the text of the group commit's n-row readings INSERT.
 func SQLiteStatementText(n int) string { return readingsSQLite.sql(n) }
 
+// SQLiteInsertsWithoutJournal are the group commit's n-row INSERTs that must keep no
+// statement journal: the readings' (both kinds) and the replay keys'.
+func SQLiteInsertsWithoutJournal(n int) []string {
+	return []string{readingsSQLite.sql(n), readingsPlainSQLite.sql(n), claimsSQLite.sql(n)}
+}
+
 // PreparedStatements lists the text of the statements the store keeps prepared, its
 // SQLite readers' included.
 func (s *Store) PreparedStatements() []string {
