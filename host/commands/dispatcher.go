@@ -31,7 +31,7 @@ type DispatchStore interface {
 	GetDevice(ctx context.Context, id int64) (store.Device, error)
 	AccountCallCredentials(ctx context.Context, accountID int64) (store.CallCredentials, error)
 	RefreshAccountCredentials(ctx context.Context, accountID, generation int64, creds map[string]string) error
-	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
+	MarkReauthRequired(ctx context.Context, accountID, generation int64) error
 }
 
 // Sender sends one command: the plugin handle's SendCommand.
@@ -292,7 +292,7 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 			}
 			return finish(o)
 		case sdk.KindReauth:
-			d.reauth(ctx, log, c, err)
+			d.reauth(ctx, log, c, creds.Generation, err)
 			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "unauthorized: the provider refused the account's credentials; reconnect it: " + err.Error()})
 		default:
 			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
@@ -315,9 +315,16 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 // rejects its credentials: a webhook-only provider (ttn) meets its API key only when
 // sending, so a revoked downlink key would otherwise stay hidden behind failed commands
 // while the account still looks active. Later commands of the account then fail before
-// any send, until the user reconnects it.
-func (d *Dispatcher) reauth(ctx context.Context, log hclog.Logger, c store.Command, cause error) {
-	if err := d.st.SetAccountStatus(ctx, c.AccountID, store.AccountReauthRequired); err != nil {
+// any send, until the user reconnects it. Not if the user reconnected it during the
+// send (the credentials the send was given are of connection generation): the provider
+// rejected those the reconnect replaced, not the new ones.
+func (d *Dispatcher) reauth(ctx context.Context, log hclog.Logger, c store.Command, generation int64, cause error) {
+	err := d.st.MarkReauthRequired(ctx, c.AccountID, generation)
+	if errors.Is(err, store.ErrConnectionReplaced) {
+		log.Warn("provider rejected the credentials of a connection replaced during the send; the account stays active", "account", c.AccountID)
+		return
+	}
+	if err != nil {
 		log.Error("mark account reauth_required", "account", c.AccountID, "error", err)
 		return
 	}

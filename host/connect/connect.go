@@ -97,6 +97,7 @@ type Store interface {
 	AccountCallCredentials(ctx context.Context, accountID int64) (store.CallCredentials, error)
 	RefreshAccountCredentials(ctx context.Context, accountID, generation int64, creds map[string]string) error
 	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
+	MarkReauthRequired(ctx context.Context, accountID, generation int64) error
 	SetSubscriptionError(ctx context.Context, accountID int64, msg string, retryIn time.Duration) (time.Time, error)
 	DueSubscriptions(ctx context.Context, limit int) ([]store.Account, error)
 	ElectLeader(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)

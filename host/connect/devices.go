@@ -51,7 +51,14 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 			}
 		}
 		if sdk.IsKind(err, sdk.KindReauth) {
-			if serr := s.d.Store.SetAccountStatus(ctx, acc.ID, store.AccountReauthRequired); serr != nil {
+			// Unless the owner reconnected the account meanwhile: the provider
+			// rejected the credentials the reconnect replaced, not the new ones.
+			serr := s.d.Store.MarkReauthRequired(ctx, acc.ID, call.Generation)
+			switch {
+			case errors.Is(serr, store.ErrConnectionReplaced):
+				s.log.Warn("provider rejected the credentials of a connection replaced during the discovery; the account stays active", "account", acc.ID)
+				return nil, host.Wrap(host.ECONFLICT, serr, "the account was reconnected during the discovery; discover its devices again")
+			case serr != nil:
 				s.log.Error("mark account reauth_required", "account", acc.ID, "error", serr)
 			}
 		}

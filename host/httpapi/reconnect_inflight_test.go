@@ -22,11 +22,13 @@ import (
 // host stores refreshed tokens even when the poll's lease is gone (with rotating refresh
 // tokens the stored pair is dead). They must not replace the reconnect's credentials: a
 // provider that revoked the old tokens at the reconnect would leave the account broken
-// again, the owner's fresh authorisation thrown away.
+// again, the owner's fresh authorisation thrown away. Nor may the provider's rejection of
+// the replaced connection's tokens mark the reconnected account reauth_required.
 func TestReconnectOutlivesAPollInFlight(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		disconnect bool       // before reconnecting
+		revoked    bool       // the provider rejects the old connection's tokens (reauth)
 		want       poll.Stats // of the held poll's tick
 	}{
 		// The poll's lease is kept across a reconnect: its readings and cursor commit,
@@ -35,6 +37,9 @@ func TestReconnectOutlivesAPollInFlight(t *testing.T) {
 		// A disconnect ends the poll's lease: nothing is stored but the refreshed
 		// credentials, and those not either.
 		{name: "disconnect and reconnect", disconnect: true, want: poll.Stats{Claimed: 1, LeaseLost: 1}},
+		// The provider revoked the old tokens at the reconnect, so the held poll's
+		// call fails as reauth: a failed poll, due again at once, the account active.
+		{name: "reconnect after the provider revoked the old tokens", revoked: true, want: poll.Stats{Claimed: 1, Failed: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachDB(t, func(t *testing.T, dbURL string) {
@@ -42,6 +47,12 @@ func TestReconnectOutlivesAPollInFlight(t *testing.T) {
 				e := newEnv(t, dbURL, envOpts{ingest: true, faulty: true, faultySettings: map[string]string{"hold_file": hold}})
 				u := e.newUser("owner", false)
 				out, _ := e.connectFaulty(u, "k1")
+				if tc.revoked {
+					old, err := e.st.AccountCredentials(context.Background(), out.Account.ID)
+					must(t, err)
+					old["fail"] = "reauth"
+					must(t, e.st.UpdateAccountCredentials(context.Background(), out.Account.ID, old))
+				}
 				w := poll.New(poll.Deps{
 					Store: e.st, Ingest: ingest.New(e.st, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour}, nil, nil),
 					Plugins: e.mgr, Providers: e.pollingFaulty, Logger: hclog.NewNullLogger(),
@@ -93,6 +104,12 @@ func TestReconnectOutlivesAPollInFlight(t *testing.T) {
 				e.must(200, req{method: "GET", path: accPath, token: u.Token}).json(t, &acc)
 				if acc.Status != "active" {
 					t.Errorf("account status after the held poll: %q", acc.Status)
+				}
+				if tc.revoked {
+					// Polled again at once, with the reconnect's credentials.
+					if st, err := w.Tick(context.Background()); err != nil || st != (poll.Stats{Claimed: 1, Succeeded: 1}) {
+						t.Errorf("the next tick: %+v, %v; want the account polled with the new credentials", st, err)
+					}
 				}
 			})
 		})

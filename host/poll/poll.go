@@ -340,7 +340,7 @@ func (w *Worker) attempt(ctx context.Context, log hclog.Logger, block config.Pro
 		}
 	}
 	if sdk.IsKind(err, sdk.KindReauth) {
-		return w.reauth(ctx, log, ps, err)
+		return w.reauth(ctx, log, ps, creds.Generation, err)
 	}
 	if err != nil {
 		// Cut short only if the grace ran out; an error answered within it is the
@@ -454,14 +454,23 @@ func recordFailed(log hclog.Logger, what string, err, cause error) worker.Outcom
 	return worker.StoreError
 }
 
-// reauth records the provider's rejection of the account's credentials, past the
-// worker's stopping: it is the provider's answer, not an effect of the stop.
-func (w *Worker) reauth(ctx context.Context, log hclog.Logger, ps store.PollState, cause error) worker.Outcome {
+// reauth records the provider's rejection of the account's credentials (those of
+// connection generation), past the worker's stopping: it is the provider's answer, not
+// an effect of the stop. If the owner reconnected the account meanwhile, the rejected
+// credentials are the ones the reconnect replaced: the account stays active, and the
+// poll is recorded as failed, due again at once, with the new credentials.
+func (w *Worker) reauth(ctx context.Context, log hclog.Logger, ps store.PollState, generation int64, cause error) worker.Outcome {
 	ctx, cancel := worker.PastStop(ctx)
 	defer cancel()
 	msg := worker.TruncateError(cause.Error())
+	replaced := false
 	err := w.d.Store.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.SetAccountStatus(ctx, ps.AccountID, store.AccountReauthRequired); err != nil {
+		err := tx.MarkReauthRequired(ctx, ps.AccountID, generation)
+		if errors.Is(err, store.ErrConnectionReplaced) {
+			replaced = true
+			return tx.FailPoll(ctx, ps.AccountID, ps.Lease(), msg, w.cfg.Now())
+		}
+		if err != nil {
 			return err
 		}
 		// Released with the error kept; the claim query skips accounts that are not
@@ -469,7 +478,7 @@ func (w *Worker) reauth(ctx context.Context, log hclog.Logger, ps store.PollStat
 		if err := tx.FailPoll(ctx, ps.AccountID, ps.Lease(), msg, w.cfg.Now()); err != nil {
 			return err
 		}
-		_, err := tx.AppendAudit(ctx, store.AuditEvent{
+		_, err = tx.AppendAudit(ctx, store.AuditEvent{
 			At: w.cfg.Now(), Action: ActionReauthRequired, Actor: store.ActorSystem, Provider: ps.Provider,
 			TargetType: "account", TargetID: strconv.FormatInt(ps.AccountID, 10),
 			Details: store.Details{"error": msg},
@@ -478,6 +487,10 @@ func (w *Worker) reauth(ctx context.Context, log hclog.Logger, ps store.PollStat
 	})
 	if err != nil {
 		return recordFailed(log, "mark account reauth_required", err, cause)
+	}
+	if replaced {
+		log.Warn("provider rejected the credentials of a connection the owner replaced during the poll; the account stays active", "error", cause)
+		return worker.Failed
 	}
 	log.Warn("provider rejected the account's credentials; polling stopped until the user reconnects", "error", cause)
 	return worker.Reauth

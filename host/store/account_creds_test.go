@@ -397,5 +397,22 @@ func TestRefreshOfAReplacedConnection(t *testing.T) {
 			t.Fatalf("refresh of the connection before a disconnect and reconnect: %v, want ErrConnectionReplaced", err)
 		}
 		stored(map[string]string{"token": "c0", "webhook_secret": "whsec_d"})
+
+		// The provider's rejection of the replaced connection's tokens leaves the
+		// account active; of the current one's, it marks it reauth_required.
+		status := func() store.AccountStatus {
+			t.Helper()
+			a, err := e.s.GetAccount(ctx, f.account.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a.Status
+		}
+		if err := e.s.MarkReauthRequired(ctx, f.account.ID, inFlight.Generation); !errors.Is(err, store.ErrConnectionReplaced) || status() != store.AccountActive {
+			t.Fatalf("reauth of the replaced connection: %v, status %s; want ErrConnectionReplaced, active", err, status())
+		}
+		if err := e.s.MarkReauthRequired(ctx, f.account.ID, read().Generation); err != nil || status() != store.AccountReauthRequired {
+			t.Fatalf("reauth of the current connection: %v, status %s", err, status())
+		}
 	})
 }

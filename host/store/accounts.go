@@ -541,6 +541,30 @@ func (q queries) SetAccountStatus(ctx context.Context, accountID int64, status A
 	return nil
 }
 
+// MarkReauthRequired is SetAccountStatus(reauth_required) for a plugin call given the
+// credentials of connection generation (AccountCallCredentials) that the provider
+// rejected. An account reconnected since is ErrConnectionReplaced, left as it is: the
+// provider rejected the credentials the reconnect replaced (perhaps revoked by it), not
+// the owner's new ones. A disconnected account is ErrNotFound.
+func (q queries) MarkReauthRequired(ctx context.Context, accountID, generation int64) error {
+	err := q.inTx(ctx, func(q queries) error {
+		var current int64
+		if err := q.get(ctx, &current, `SELECT connection_generation FROM integration_accounts
+			WHERE id = ? AND status <> 'disconnected'`+q.d.forUpdateSQL(), accountID); err != nil {
+			return err
+		}
+		if current != generation {
+			return ErrConnectionReplaced
+		}
+		return q.execOne(ctx, `UPDATE integration_accounts SET status = 'reauth_required', updated_at = ? WHERE id = ?`,
+			q.clock(), accountID)
+	})
+	if err != nil {
+		return fmt.Errorf("mark reauth required: %w", err)
+	}
+	return nil
+}
+
 // DisconnectResult says what a disconnect changed.
 type DisconnectResult struct {
 	Account         Account
