@@ -53,24 +53,7 @@ func TestReconnectOutlivesAPollInFlight(t *testing.T) {
 					old["fail"] = "reauth"
 					must(t, e.st.UpdateAccountCredentials(context.Background(), out.Account.ID, old))
 				}
-				w := poll.New(poll.Deps{
-					Store: e.st, Ingest: ingest.New(e.st, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour}, nil, nil),
-					Plugins: e.mgr, Providers: e.pollingFaulty, Logger: hclog.NewNullLogger(),
-				}, poll.Config{PollWorker: config.DefaultPollWorker, Owner: "reconnect-test", Now: time.Now, Rand: func() float64 { return 0.5 }})
-
-				must(t, os.WriteFile(hold, nil, 0o600))
-				done := make(chan poll.Stats, 1)
-				go func() {
-					st, _ := w.Tick(context.Background())
-					done <- st
-				}()
-				deadline := time.Now().Add(30 * time.Second)
-				for _, err := os.Stat(hold + ".polling"); err != nil; _, err = os.Stat(hold + ".polling") {
-					if time.Now().After(deadline) {
-						t.Fatal("the plugin was not polled within 30 s")
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+				w, release := e.heldPoll(t, hold, "reconnect-test")
 
 				accPath := fmt.Sprintf("/v1/accounts/%d", out.Account.ID)
 				if tc.disconnect {
@@ -90,8 +73,7 @@ func TestReconnectOutlivesAPollInFlight(t *testing.T) {
 					t.Fatalf("the reconnect's credentials: token %q, a webhook secret: %v", reconnected["token"], reconnected["webhook_secret"] != "")
 				}
 
-				must(t, os.Remove(hold))
-				if st := <-done; st != tc.want {
+				if st := release(); st != tc.want {
 					t.Errorf("the held poll: %+v, want %+v", st, tc.want)
 				}
 				got, err := e.st.AccountCredentials(context.Background(), out.Account.ID)
@@ -113,6 +95,35 @@ func TestReconnectOutlivesAPollInFlight(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// heldPoll starts a poll worker's tick on the faulty plugin, configured with hold_file
+// hold, and returns once the plugin is inside the poll, holding it. release lets the
+// poll answer and returns the tick's figures.
+func (e *env) heldPoll(t *testing.T, hold, owner string) (w *poll.Worker, release func() poll.Stats) {
+	t.Helper()
+	w = poll.New(poll.Deps{
+		Store: e.st, Ingest: ingest.New(e.st, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour}, nil, nil),
+		Plugins: e.mgr, Providers: e.pollingFaulty, Logger: hclog.NewNullLogger(),
+	}, poll.Config{PollWorker: config.DefaultPollWorker, Owner: owner, Now: time.Now, Rand: func() float64 { return 0.5 }})
+	must(t, os.WriteFile(hold, nil, 0o600))
+	done := make(chan poll.Stats, 1)
+	go func() {
+		st, _ := w.Tick(context.Background())
+		done <- st
+	}()
+	// Bounded far past what a slow box needs: it fails only if the plugin is never polled.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, err := os.Stat(hold + ".polling"); err != nil; _, err = os.Stat(hold + ".polling") {
+		if time.Now().After(deadline) {
+			t.Fatal("the plugin was not polled within 30 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return w, func() poll.Stats {
+		must(t, os.Remove(hold))
+		return <-done
 	}
 }
 

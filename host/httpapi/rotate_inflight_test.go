@@ -3,16 +3,10 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
-	"github.com/poolhost/poolhost/host/config"
-	"github.com/poolhost/poolhost/host/ingest"
-	"github.com/poolhost/poolhost/host/poll"
 	"github.com/poolhost/poolhost/host/store"
 )
 
@@ -29,39 +23,11 @@ func TestRotationOutlivesAPollInFlight(t *testing.T) {
 		out, _ := e.connectFaulty(u, "k1")
 		leaked := out.Webhook.Secret
 
-		providers := func() []config.Provider {
-			var ps []config.Provider
-			for _, p := range e.cfg.Load().Providers {
-				if p.ID == "faulty" {
-					p.Poll = true
-				}
-				ps = append(ps, p)
-			}
-			return ps
-		}
-		w := poll.New(poll.Deps{
-			Store: e.st, Ingest: ingest.New(e.st, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 24 * time.Hour}, nil, nil),
-			Plugins: e.mgr, Providers: providers, Logger: hclog.NewNullLogger(),
-		}, poll.Config{PollWorker: config.DefaultPollWorker, Owner: "rotate-test", Now: time.Now, Rand: func() float64 { return 0.5 }})
-
-		must(t, os.WriteFile(hold, nil, 0o600))
-		done := make(chan poll.Stats, 1)
-		go func() {
-			st, _ := w.Tick(context.Background())
-			done <- st
-		}()
-		deadline := time.Now().Add(30 * time.Second)
-		for _, err := os.Stat(hold + ".polling"); err != nil; _, err = os.Stat(hold + ".polling") {
-			if time.Now().After(deadline) {
-				t.Fatal("the plugin was not polled within 30 s")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		_, release := e.heldPoll(t, hold, "rotate-test")
 
 		var rot struct{ Secret string }
 		e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/webhook-secret/rotate", out.Account.ID), token: u.Token}).json(t, &rot)
-		must(t, os.Remove(hold))
-		if st := <-done; st.Succeeded != 1 {
+		if st := release(); st.Succeeded != 1 {
 			t.Fatalf("the held poll: %+v, want one success", st)
 		}
 
