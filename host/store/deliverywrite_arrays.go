@@ -128,16 +128,7 @@ func (a textArray) BinaryValue() ([]byte, error) {
 	if a == nil {
 		return nil, nil
 	}
-	size := 4 * len(a)
-	for _, s := range a {
-		size += len(s)
-	}
-	b := newBinaryArray(len(a), oidText, size)
-	for _, s := range a {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-		b = append(b, s...)
-	}
-	return b, nil
+	return varlenBinary(a, oidText), nil
 }
 
 func (a textArray) Value() (driver.Value, error) { return pq.StringArray(a).Value() }
@@ -149,16 +140,22 @@ func (a byteaArray) BinaryValue() ([]byte, error) {
 	if a == nil {
 		return nil, nil
 	}
+	return varlenBinary(a, oidBytea), nil
+}
+
+func (a byteaArray) Value() (driver.Value, error) { return pq.ByteaArray(a).Value() }
+
+// varlenBinary is the binary array of a's elements, each its length and its bytes as
+// they are (TEXT and BYTEA alike).
+func varlenBinary[E ~string | ~[]byte](a []E, oid uint32) []byte {
 	size := 4 * len(a)
 	for _, s := range a {
 		size += len(s)
 	}
-	b := newBinaryArray(len(a), oidBytea, size)
+	b := newBinaryArray(len(a), oid, size)
 	for _, s := range a {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)
 	}
-	return b, nil
+	return b
 }
-
-func (a byteaArray) Value() (driver.Value, error) { return pq.ByteaArray(a).Value() }
