@@ -3,12 +3,14 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/store"
 )
 
@@ -413,6 +415,80 @@ func TestRefreshOfAReplacedConnection(t *testing.T) {
 		}
 		if err := e.s.MarkReauthRequired(ctx, f.account.ID, read().Generation); err != nil || status() != store.AccountReauthRequired {
 			t.Fatalf("reauth of the current connection: %v, status %s", err, status())
+		}
+	})
+}
+
+// TestRewrapKeepsWhatIsStoredMeanwhile: replicas keep serving while an operator re-seals
+// the credentials under a new key, so refreshes land during the rewrap. Each account's
+// credentials after it must be the last refresh stored, re-sealed, never the ones the
+// rewrap read before that refresh (with rotating refresh tokens, the only live pair).
+func TestRewrapKeepsWhatIsStoredMeanwhile(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		u, err := e.s.CreateUser(ctx, "rewrap@x.io", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const accounts = 60
+		var ids []int64
+		for i := range accounts {
+			a, _, err := e.s.UpsertAccount(ctx, store.NewAccount{UserID: u.ID, Provider: "ondilo",
+				ExternalAccountID: fmt.Sprint(i), DisplayName: "a", Credentials: map[string]string{"token": "t0"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, a.ID)
+		}
+		newKey, _ := credentials.GenerateKey()
+		rotated, err := credentials.NewKeyring(newKey, e.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := e.open(t, store.WithCipher(rotated))
+		replica := e.open(t, store.WithCipher(rotated)) // serving, with both keys
+
+		// A refresher per account on the serving replica, storing t1, t2, … until the
+		// rewrap is over, each time first reading back what it stored last: a rewrap
+		// that wrote back what it had read before a refresh shows as an older token.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				gen, err := replica.AccountCallCredentials(ctx, id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for k := 1; ; k++ {
+					got, err := replica.AccountCredentials(ctx, id)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if want := fmt.Sprint("t", k-1); got["token"] != want {
+						t.Errorf("account %d: token %q where its last refresh stored %q: the rewrap wrote back what it read before it", i, got["token"], want)
+						return
+					}
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if err := replica.RefreshAccountCredentials(ctx, id, gen.Generation, map[string]string{"token": fmt.Sprint("t", k)}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		n, err := rs.RewrapCredentials(ctx, rotated.CurrentKeyID())
+		close(stop)
+		wg.Wait()
+		if err != nil || n == 0 {
+			t.Fatalf("rewrap = %d, %v", n, err)
 		}
 	})
 }

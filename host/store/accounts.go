@@ -351,8 +351,8 @@ func (q queries) openCredentials(accountID int64, row sealedAccount) (map[string
 }
 
 // UpdateAccountCredentials replaces the credentials, whichever connection of the
-// account they belong to (tests, RewrapCredentials). Credentials a plugin refreshed go
-// through RefreshAccountCredentials instead. A nil map means "unchanged" and is a no-op.
+// account they belong to (tests). Credentials a plugin refreshed go through
+// RefreshAccountCredentials instead. A nil map means "unchanged" and is a no-op.
 // A disconnected account is ErrNotFound: a late write must not resurrect erased
 // credentials. The account's webhook secret is kept as RefreshAccountCredentials keeps it.
 func (q queries) UpdateAccountCredentials(ctx context.Context, accountID int64, creds map[string]string) error {
@@ -432,6 +432,10 @@ func (q queries) RefreshAccountCredentials(ctx context.Context, accountID, gener
 	return nil
 }
 
+// errStoredUnopened is what an updateCredentials change answers when it needs the stored
+// credentials and they did not open.
+var errStoredUnopened = errors.New("stored credentials do not open")
+
 // keepWebhookSecret is refreshed credentials to store over stored ones. An account's
 // own webhook secret is not a refresh's to change: when the stored credentials hold
 // one, the stored secret and a rotation's previous one are kept, whatever refreshed
@@ -458,7 +462,9 @@ func keepWebhookSecret(stored, refreshed map[string]string) map[string]string {
 // PostgreSQL; SQLite's transactions take the writer at once): credentials stored
 // meanwhile by another call or replica (a rotation, another refresh, a reconnect) are
 // what change is given, never overwritten unseen. Stored credentials that do not open
-// are given to change as none. A disconnected account is ErrNotFound.
+// are given to change as nil; a change that cannot do without them answers
+// errStoredUnopened, and updateCredentials the error they did not open with. A
+// disconnected account is ErrNotFound.
 func (q queries) updateCredentials(ctx context.Context, accountID int64, change func(stored map[string]string, generation int64) (map[string]string, error)) error {
 	if q.cipher == nil {
 		return ErrNoCipher
@@ -475,11 +481,14 @@ func (q queries) updateCredentials(ctx context.Context, accountID int64, change 
 		if row.Ciphertext == nil {
 			return fmt.Errorf("%w: account has no credentials", ErrNotFound)
 		}
-		stored, err := q.openCredentials(accountID, row.sealedAccount)
-		if err != nil {
-			stored = map[string]string{}
+		stored, openErr := q.openCredentials(accountID, row.sealedAccount)
+		if openErr != nil {
+			stored = nil
 		}
 		next, err := change(stored, row.Generation)
+		if errors.Is(err, errStoredUnopened) {
+			return openErr
+		}
 		if err != nil {
 			return err
 		}
@@ -617,14 +626,21 @@ func (q queries) RewrapCredentials(ctx context.Context, currentKeyID string) (in
 	}
 	n := 0
 	for _, id := range ids {
-		creds, err := q.AccountCredentials(ctx, id)
+		// What is stored, re-sealed in the one locked read and write of updateCredentials:
+		// replicas keep serving during a rewrap, and tokens a plugin refreshed, or a
+		// reconnect's, stored between a read and a write of their own would have been
+		// overwritten with what was read before them (with rotating refresh tokens, the
+		// only live pair lost).
+		err := q.updateCredentials(ctx, id, func(stored map[string]string, _ int64) (map[string]string, error) {
+			if stored == nil {
+				return nil, errStoredUnopened
+			}
+			return stored, nil
+		})
 		if errors.Is(err, ErrNotFound) {
 			continue // disconnected meanwhile
 		}
 		if err != nil {
-			return n, fmt.Errorf("rewrap credentials: %w", err)
-		}
-		if err := q.UpdateAccountCredentials(ctx, id, creds); err != nil && !errors.Is(err, ErrNotFound) {
 			return n, fmt.Errorf("rewrap credentials: %w", err)
 		}
 		n++
