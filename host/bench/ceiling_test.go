@@ -3,6 +3,7 @@ package bench_test
 import (
 	"context"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,7 +15,8 @@ import (
 )
 
 // The ceiling is what the database stores with no host in front of it: the same rows a
-// webhook delivery writes (10 readings and its webhook.received audit row), 16
+// webhook delivery writes (10 readings, its webhook.received audit row and its replay
+// key in webhook_deliveries), 16
 // deliveries per statement, from ceilingWriters connections at once — what the issue's
 // pgbench script with 16 deliveries per statement measured, through the store's own
 // group-commit statement so both sides write exactly the same thing. Every end-to-end
@@ -78,10 +80,11 @@ func ceiling(b *testing.B, s *store.Store, n int) (elapsed time.Duration, boxUti
 			rs[i] = store.Reading{DeviceID: d.ID, PoolID: d.PoolID, Metric: benchMetrics[i], Value: 7.2,
 				Unit: "", RecordedAt: base.Add(time.Duration(seq) * time.Millisecond), ReceivedAt: now, Quality: "ok"}
 		}
+		id := "msg_ceiling_" + strconv.FormatInt(seq, 10)
 		return store.DeliveryWrite{Readings: rs, Audit: &store.AuditEvent{
 			Action: webhook.ActionReceived, Actor: "provider:" + generic.ID, Provider: generic.ID,
-			Details: store.Details{"readings": readingsPerDelivery, "delivery_id": "msg_ceiling"},
-		}}
+			Details: store.Details{"readings": readingsPerDelivery, "delivery_id": id},
+		}, Once: &store.DeliveryKey{Provider: generic.ID, DeliveryID: id}}
 	}
 	var next atomic.Int64
 	box0 := readBoxCPU()
@@ -98,9 +101,17 @@ func ceiling(b *testing.B, s *store.Store, n int) (elapsed time.Duration, boxUti
 				for seq := first; seq < min(first+ceilingBatch, int64(n)); seq++ {
 					ds = append(ds, delivery(ceilingSeq+seq))
 				}
-				if _, err := s.WriteDeliveries(ctx, ds); err != nil {
+				counts, err := s.WriteDeliveries(ctx, ds)
+				if err != nil {
 					b.Errorf("ceiling: %v", err)
 					return
+				}
+				// Every delivery new, every reading new, as in a run.
+				for _, c := range counts {
+					if c != readingsPerDelivery {
+						b.Errorf("ceiling: a delivery stored %d readings, not %d", c, readingsPerDelivery)
+						return
+					}
 				}
 			}
 		})
