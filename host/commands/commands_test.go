@@ -56,6 +56,8 @@ type sender struct {
 	sends map[string]int // command id -> pushes
 	err   error
 	ref   string // the provider reference answered, when set
+	// during, when set, runs inside each send (what happens while it is with the plugin).
+	during func()
 }
 
 func (s *sender) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
@@ -65,6 +67,9 @@ func (s *sender) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.Com
 		s.sends = map[string]int{}
 	}
 	s.sends[req.CommandID]++
+	if s.during != nil {
+		s.during()
+	}
 	if s.err != nil {
 		return sdk.CommandResult{}, s.err
 	}
@@ -366,6 +371,64 @@ func TestCommandUnknownNeverResent(t *testing.T) {
 		}
 		if got := e.command(c2["id"].(string)); got.Status != store.CommandFailed {
 			t.Fatalf("permanent refusal = %s, want failed", got.Status)
+		}
+	})
+}
+
+// TestCommandRefusedForAReplacedConnection: the provider refuses a send's credentials
+// (reauth) because the owner reconnected the account while the send was with the
+// plugin. The refusal is of the replaced credentials: the account stays active and the
+// command, refused and so not carried out, goes again with the new connection's, where
+// it would otherwise have failed. A refusal of the account's current credentials still
+// fails the command and marks the account.
+func TestCommandRefusedForAReplacedConnection(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		ctx := context.Background()
+		e.send.err = sdk.Reauth("token revoked")
+		e.send.during = func() {
+			// The owner reconnects the same provider account: a new connection generation.
+			if _, _, err := e.st.UpsertAccount(ctx, store.NewAccount{UserID: e.owner.id, Provider: "relay", ExternalAccountID: "app1",
+				Credentials: map[string]string{"downlink_api_key": "k2"}}); err != nil {
+				t.Error(err)
+			}
+		}
+		_, c := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+		// Its clock an hour back, so the retry it sets is due at once by the store's.
+		earlier := commands.NewDispatcher(e.st, senders{e.send}, e.rec, nil, nil, commands.DispatcherConfig{
+			CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: "d1",
+			Now: func() time.Time { return time.Now().Add(-time.Hour) }})
+		if _, err := earlier.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := e.command(c["id"].(string))
+		if got.Status != store.CommandQueued {
+			t.Fatalf("refused for a replaced connection: %s (%s), want queued again", got.Status, got.Reason)
+		}
+		if a, err := e.st.GetAccount(ctx, e.device.AccountID); err != nil || a.Status != store.AccountActive {
+			t.Fatalf("account after the refusal: %v %v, want active", a.Status, err)
+		}
+		// Its retry goes with the new connection's credentials, and is sent.
+		e.send.err, e.send.during = nil, nil
+		if _, err := e.dispatcher("d1").Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.command(c["id"].(string)); got.Status != store.CommandSent {
+			t.Fatalf("the retry: %s (%s), want sent", got.Status, got.Reason)
+		}
+
+		// The current credentials refused: failed, and the account needs reconnecting.
+		e.send.err = sdk.Reauth("token revoked")
+		_, c2 := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, nil, "")
+		if _, err := e.dispatcher("d1").Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.command(c2["id"].(string)); got.Status != store.CommandFailed {
+			t.Fatalf("refused for the current connection: %s, want failed", got.Status)
+		}
+		if a, err := e.st.GetAccount(ctx, e.device.AccountID); err != nil || a.Status != store.AccountReauthRequired {
+			t.Fatalf("account: %v %v, want reauth_required", a.Status, err)
 		}
 	})
 }

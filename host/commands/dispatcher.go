@@ -292,7 +292,11 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 			}
 			return finish(o)
 		case sdk.KindReauth:
-			d.reauth(ctx, log, c, creds.Generation, err)
+			if replaced := d.reauth(ctx, log, c, creds.Generation, err); replaced {
+				// Refused, so not carried out, and refused for credentials the owner
+				// has replaced since: the next attempt goes with the new connection's.
+				return finish(d.notSent(c, "the provider refused the credentials of a connection replaced during the send", true))
+			}
 			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "unauthorized: the provider refused the account's credentials; reconnect it: " + err.Error()})
 		default:
 			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
@@ -317,21 +321,22 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 // while the account still looks active. Later commands of the account then fail before
 // any send, until the user reconnects it. Not if the user reconnected it during the
 // send (the credentials the send was given are of connection generation): the provider
-// rejected those the reconnect replaced, not the new ones.
-func (d *Dispatcher) reauth(ctx context.Context, log hclog.Logger, c store.Command, generation int64, cause error) {
+// rejected those the reconnect replaced, not the new ones; replaced says so.
+func (d *Dispatcher) reauth(ctx context.Context, log hclog.Logger, c store.Command, generation int64, cause error) (replaced bool) {
 	err := d.st.MarkReauthRequired(ctx, c.AccountID, generation)
 	if errors.Is(err, store.ErrConnectionReplaced) {
 		log.Warn("provider rejected the credentials of a connection replaced during the send; the account stays active", "account", c.AccountID)
-		return
+		return true
 	}
 	if err != nil {
 		log.Error("mark account reauth_required", "account", c.AccountID, "error", err)
-		return
+		return false
 	}
 	d.audit.Record(ctx, audit.Entry{Action: poll.ActionReauthRequired, Actor: auth.Actor{System: "command-dispatcher"}, Provider: c.Provider,
 		TargetType: "account", TargetID: strconv.FormatInt(c.AccountID, 10),
 		Details: map[string]any{"error": worker.TruncateError(cause.Error()), "commandId": c.PublicID}})
 	log.Warn("provider rejected the account's credentials; the account needs reconnecting", "account", c.AccountID, "error", cause)
+	return false
 }
 
 // notSent is the outcome of a command that certainly did not reach the provider: back
