@@ -39,7 +39,8 @@ import (
 
 // Codec is gRPC's "proto" codec with the fast decoders. Its name is "proto", so a call
 // using it is the same call on the wire (content-type application/grpc+proto), and any
-// peer understands it. IngestWebhookResponse is encoded by hand (encode.go); every other
+// peer understands it. IngestWebhookResponse (encode.go), IngestWebhookBatch and
+// IngestWebhookRequest (encode_batch.go) are encoded by hand; every other
 // message is the registered proto codec's.
 type Codec struct{}
 
@@ -50,13 +51,22 @@ var std = encoding.GetCodecV2("proto")
 
 func (Codec) Name() string { return "proto" }
 
-// Marshal encodes the plugin's IngestWebhookResponse by hand (encode.go) and every other
+// Marshal encodes the plugin's IngestWebhookResponse (encode.go) and the host's
+// IngestWebhookBatch and IngestWebhookRequest (encode_batch.go) by hand, and every other
 // message with gRPC's proto codec.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
-	if m, ok := v.(*pb.IngestWebhookResponse); ok {
-		if data, ok := marshalResponse(m); ok {
-			return data, nil
-		}
+	var data mem.BufferSlice
+	ok := false
+	switch m := v.(type) {
+	case *pb.IngestWebhookResponse:
+		data, ok = marshalResponse(m)
+	case *pb.IngestWebhookBatch:
+		data, ok = marshalBatch(m)
+	case *pb.IngestWebhookRequest:
+		data, ok = marshalRequest(m)
+	}
+	if ok {
+		return data, nil
 	}
 	return std.Marshal(v)
 }

@@ -46,13 +46,7 @@ func marshalResponse(m *pb.IngestWebhookResponse) (data mem.BufferSlice, ok bool
 		b = protowire.AppendVarint(b, uint64(result))
 		b = appendResult(b, m.Result)
 	}
-	if len(b) != n {
-		// Only a bug in the sizes gets here: let proto.Marshal answer.
-		pool.Put(buf)
-		return nil, false
-	}
-	*buf = b
-	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, true
+	return finish(pool, buf, b, n)
 }
 
 // handled says whether the encoder below writes m as proto.Marshal would: the fields of
@@ -130,14 +124,7 @@ func appendReading(b []byte, r *pb.Reading) []byte {
 	if ts := r.RecordedAt; ts != nil {
 		b = protowire.AppendTag(b, 5, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(sizeTimestamp(ts)))
-		if ts.Seconds != 0 {
-			b = protowire.AppendTag(b, 1, protowire.VarintType)
-			b = protowire.AppendVarint(b, uint64(ts.Seconds))
-		}
-		if ts.Nanos != 0 {
-			b = protowire.AppendTag(b, 2, protowire.VarintType)
-			b = protowire.AppendVarint(b, uint64(ts.Nanos)) // int32: sign-extended, as protobuf does
-		}
+		b = appendTimestamp(b, ts)
 	}
 	b = appendString(b, 6, r.Quality)
 	if len(r.RawPayload) > 0 {
@@ -157,6 +144,18 @@ func sizeTimestamp(ts *timestamppb.Timestamp) int {
 		n += 1 + protowire.SizeVarint(uint64(ts.Nanos))
 	}
 	return n
+}
+
+func appendTimestamp(b []byte, ts *timestamppb.Timestamp) []byte {
+	if ts.Seconds != 0 {
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(ts.Seconds))
+	}
+	if ts.Nanos != 0 {
+		b = protowire.AppendTag(b, 2, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(ts.Nanos)) // int32: sign-extended, as protobuf does
+	}
+	return b
 }
 
 // sizeString is a proto3 string field's size, numbered under 16 (a one-byte tag):

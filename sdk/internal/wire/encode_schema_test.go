@@ -12,12 +12,12 @@ import (
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
 )
 
-// TestEncodeKnowsEveryField: encode.go writes these messages field by field, and
-// handled() sends to proto.Marshal only the fields it names. A field added to one of
-// them in adapter.proto would be dropped from every answer without an error, and
-// TestEncodeEqualsProto would not see it (its answers set only the fields it knows), so
-// this fails first: teach encode.go the field, or make handled() refuse answers that
-// carry it.
+// TestEncodeKnowsEveryField: encode.go and encode_batch.go write these messages field by
+// field, and handled() and handledRequest() send to proto.Marshal only the fields they
+// name. A field added to one of them in adapter.proto would be dropped from every message
+// without an error, and TestEncodeEqualsProto would not see it (its messages set only the
+// fields it knows), so this fails first: teach the encoder the field, or make handled()
+// or handledRequest() refuse messages that carry it.
 func TestEncodeKnowsEveryField(t *testing.T) {
 	known := []struct {
 		m      proto.Message
@@ -27,6 +27,11 @@ func TestEncodeKnowsEveryField(t *testing.T) {
 		{&pb.WebhookResult{}, []protoreflect.FieldNumber{1, 2, 3, 4, 5}},   // test_sessions, command_updates → proto.Marshal
 		{&pb.Reading{}, []protoreflect.FieldNumber{1, 2, 3, 4, 5, 6, 7, 8}},
 		{&timestamppb.Timestamp{}, []protoreflect.FieldNumber{1, 2}},
+		// encode_batch.go: the host's side.
+		{&pb.IngestWebhookBatch{}, []protoreflect.FieldNumber{1}},
+		{&pb.IngestWebhookRequest{}, []protoreflect.FieldNumber{1, 2}},
+		{&pb.RawWebhook{}, []protoreflect.FieldNumber{1, 2, 3, 4, 5}}, // account → proto.Marshal
+		{&pb.Header{}, []protoreflect.FieldNumber{1, 2}},
 	}
 	for _, k := range known {
 		d := k.m.ProtoReflect().Descriptor()

@@ -1,0 +1,194 @@
+package wire
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+)
+
+// hostRequest is a delivery as the host sends it (sdk/grpcplugin's outgoingWebhook): no
+// account, every value of every header, a deadline.
+func hostRequest() *pb.IngestWebhookRequest {
+	r := fullRequest()
+	r.Webhook.Account = nil
+	return r
+}
+
+// encodeBatchCases are batches the host may send; hand says whether the hand-written
+// encoder must take them (false: proto.Marshal's, for its bytes or its error).
+func encodeBatchCases() []struct {
+	name string
+	m    *pb.IngestWebhookBatch
+	hand bool
+} {
+	five := &pb.IngestWebhookBatch{}
+	for range 5 {
+		five.Requests = append(five.Requests, hostRequest())
+	}
+	odd := hostRequest()
+	odd.TimeoutNanos = -1 // ten bytes, as protobuf sign-extends
+	odd.Webhook.ReceivedAt = &timestamppb.Timestamp{Seconds: -1, Nanos: -999999999}
+	odd.Webhook.Body = bytes.Repeat([]byte{0xff}, 70000) // not UTF-8, a three-byte length
+	odd.Webhook.Headers[0].Values = append(odd.Webhook.Headers[0].Values, "", strings.Repeat("v", 200))
+	zeroTime := hostRequest()
+	zeroTime.Webhook.ReceivedAt = &timestamppb.Timestamp{} // a time, the zero one
+	bare := &pb.IngestWebhookRequest{Webhook: &pb.RawWebhook{Body: []byte("{}")}}
+	unknownHeader := hostRequest()
+	unknownHeader.Webhook.Headers[1].ProtoReflect().SetUnknown([]byte{0xf8, 0x06, 0x01}) // field 99, varint 1
+	unknownRequest := hostRequest()
+	unknownRequest.ProtoReflect().SetUnknown([]byte{0xf8, 0x06, 0x01})
+	badValue := hostRequest()
+	badValue.Webhook.Headers[2].Values[1] = "v1,\xff"
+	badName := hostRequest()
+	badName.Webhook.Headers[0].Name = "\xc3"
+	badSecret := hostRequest()
+	badSecret.Webhook.AccountSecret = "\xc3"
+	one := func(r *pb.IngestWebhookRequest) *pb.IngestWebhookBatch {
+		return &pb.IngestWebhookBatch{Requests: []*pb.IngestWebhookRequest{hostRequest(), r}}
+	}
+	return []struct {
+		name string
+		m    *pb.IngestWebhookBatch
+		hand bool
+	}{
+		{"five deliveries", five, true},
+		{"odd values", one(odd), true},
+		{"zero received_at", one(zeroTime), true},
+		{"no headers, no deadline", one(bare), true},
+		{"empty request", one(&pb.IngestWebhookRequest{}), true},
+		{"empty webhook", one(&pb.IngestWebhookRequest{Webhook: &pb.RawWebhook{}}), true},
+		{"empty batch", &pb.IngestWebhookBatch{}, true},
+		{"an account", one(fullRequest()), false},
+		{"nil request", one(nil), false},
+		{"nil header", one(&pb.IngestWebhookRequest{Webhook: &pb.RawWebhook{Headers: []*pb.Header{nil}}}), false},
+		{"unknown field in a header", one(unknownHeader), false},
+		{"unknown field in a request", one(unknownRequest), false},
+		{"invalid UTF-8 in a header value", one(badValue), false},
+		{"invalid UTF-8 in a header name", one(badName), false},
+		{"invalid UTF-8 in the account secret", one(badSecret), false},
+	}
+}
+
+// TestEncodeBatchEqualsProto: Codec.Marshal writes what proto.Marshal writes for the
+// host's batches and requests (or refuses what it refuses), and takes the host's hot
+// path itself.
+func TestEncodeBatchEqualsProto(t *testing.T) {
+	for _, c := range encodeBatchCases() {
+		t.Run(c.name, func(t *testing.T) {
+			_, hand := marshalBatch(c.m)
+			if hand != c.hand {
+				t.Errorf("hand-written encoder taken: %v, want %v", hand, c.hand)
+			}
+			checkMessageEncoding(t, c.m)
+			for _, r := range c.m.Requests {
+				if r != nil {
+					checkMessageEncoding(t, r)
+				}
+			}
+		})
+	}
+}
+
+// checkMessageEncoding fails t unless Codec.Marshal's bytes or error are proto.Marshal's
+// (or, for a message with a map, which proto.Marshal writes in no fixed order, decode to
+// the same message).
+func checkMessageEncoding(t *testing.T, m proto.Message) {
+	t.Helper()
+	want, wantErr := proto.Marshal(m)
+	data, err := Codec{}.Marshal(m)
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("error %v, proto.Marshal's %v", err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	got := data.Materialize()
+	data.Free()
+	if bytes.Equal(got, want) {
+		return
+	}
+	back := m.ProtoReflect().New().Interface()
+	if err := proto.Unmarshal(got, back); err != nil || !proto.Equal(back, m) || !hasAccount(m) {
+		t.Errorf("encoded\n%x\nproto.Marshal\n%x", got, want)
+	}
+}
+
+func hasAccount(m proto.Message) bool {
+	switch m := m.(type) {
+	case *pb.IngestWebhookRequest:
+		return m.GetWebhook().GetAccount() != nil
+	case *pb.IngestWebhookBatch:
+		for _, r := range m.Requests {
+			if hasAccount(r) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// FuzzEncodeBatchEqualsProto encodes every batch proto.Unmarshal makes of the input both
+// ways.
+func FuzzEncodeBatchEqualsProto(f *testing.F) {
+	for _, c := range encodeBatchCases() {
+		if b, err := proto.Marshal(c.m); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m := new(pb.IngestWebhookBatch)
+		if proto.Unmarshal(b, m) != nil {
+			return
+		}
+		checkMessageEncoding(t, m)
+	})
+}
+
+// TestEncodeBatchAllocations: the batch is written into one of gRPC's pooled buffers;
+// what is left is the BufferSlice gRPC takes.
+func TestEncodeBatchAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under the race detector sync.Pool drops items at random, so the pool allocates")
+	}
+	m := encodeBatchCases()[0].m
+	n := testing.AllocsPerRun(100, func() {
+		data, err := Codec{}.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data.Free()
+	})
+	if n > 1 {
+		t.Errorf("%.0f allocations, want at most 1", n)
+	}
+}
+
+// BenchmarkMarshalBatch: five deliveries of host/bench's shape (a 1 KiB body, the
+// headers a signed webhook carries), as the host sends them at 64 senders.
+func BenchmarkMarshalBatch(b *testing.B) {
+	m := &pb.IngestWebhookBatch{}
+	for range 5 {
+		r := hostRequest()
+		r.Webhook.Body = bytes.Repeat([]byte("x"), 1024)
+		m.Requests = append(m.Requests, r)
+	}
+	b.Run("hand", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			data, _ := Codec{}.Marshal(m)
+			data.Free()
+		}
+	})
+	b.Run("proto", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			data, _ := std.Marshal(m)
+			data.Free()
+		}
+	})
+}
