@@ -7,3 +7,7 @@ func Queued(c *Client) int {
 	defer c.batches.mu.Unlock()
 	return len(c.batches.queue)
 }
+
+// LaneAtFor is how many deliveries waiting open another lane to a plugin taking
+// perDelivery for each.
+var LaneAtFor = laneAtFor

@@ -1,6 +1,7 @@
 package grpcplugin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -28,9 +29,14 @@ import (
 // There is no timer and no leader goroutine: the caller whose delivery finds no batch
 // with the plugin sends it at once (with whatever waits), and the caller whose batch
 // came back hands the next batch to the first delivery waiting, whose caller sends it.
-// A second batch goes beside the first (a lane) once laneBacklog deliveries wait, so a
+// A second batch goes beside the first (a lane) once the deliveries waiting would keep
+// the plugin busy for laneWait, going by its time per delivery in recent batches, so a
 // plugin that is slow per delivery is not made to work through one long queue; at most
-// maxLanes go at once, as many as the streams IngestWebhooks kept open.
+// maxLanes go at once, as many as the streams IngestWebhooks kept open. A fast plugin
+// gains nothing from a second lane (a Go plugin runs on one P: sdk.Serve), and splitting
+// the waiting deliveries into more messages costs both sides per message: at 64 senders
+// through the plugin a message carried 5 deliveries with a lane per 8 waiting, 9 with
+// one lane (host/bench, postgres/c64/plugin).
 //
 // A caller whose context ends while its delivery waits takes it out and returns. Once
 // sent in a batch of one, its cancellation cancels the stream, as on IngestWebhooks;
@@ -51,6 +57,11 @@ type ingestBatches struct {
 	mu    sync.Mutex
 	queue []*pendingIngest // waiting for a batch, in arrival order
 	lanes int              // batches with the plugin, or being put together
+	// took and carried are the batches' round trips (in seconds) and their deliveries,
+	// each batch's added to seven eighths of the sums before it; laneAt is how many
+	// deliveries must wait before another lane opens (laneAtFor), 0 before any batch.
+	took, carried float64
+	laneAt        int
 }
 
 const (
@@ -59,11 +70,34 @@ const (
 	// larger than that goes alone).
 	maxBatch      = 64
 	maxBatchBytes = 256 << 10
-	// laneBacklog is how many deliveries must wait before another batch goes beside
-	// those with the plugin, and maxLanes how many may go at once.
+	// Another batch goes beside those with the plugin once the deliveries waiting would
+	// take the plugin laneWait, and at least laneBacklog and at most maxBatch wait; at
+	// most maxLanes go at once. A plugin taking 1 ms or more per delivery gets a lane per
+	// 8 waiting; one taking under 125 µs (a round trip over a batch's deliveries) gets
+	// a second only when more wait than one batch takes.
+	laneWait    = 8 * time.Millisecond
 	laneBacklog = 8
 	maxLanes    = maxIdleIngestStreams
 )
+
+// timed adds a batch's round trip to the plugin's time per delivery, and sets laneAt by
+// it; the caller holds the mutex. The time per delivery includes the round trip's fixed
+// cost (both processes' wakeups, the writes and reads), so it overstates a fast
+// plugin's, and errs towards more lanes.
+func (b *ingestBatches) timed(took time.Duration, deliveries int) {
+	b.took = b.took*7/8 + took.Seconds()
+	b.carried = b.carried*7/8 + float64(deliveries)
+	b.laneAt = laneAtFor(time.Duration(b.took / b.carried * float64(time.Second)))
+}
+
+// laneAtFor is how many deliveries waiting open another lane for a plugin taking
+// perDelivery for each.
+func laneAtFor(perDelivery time.Duration) int {
+	if perDelivery <= 0 {
+		return maxBatch
+	}
+	return int(min(max(laneWait/perDelivery, laneBacklog), maxBatch))
+}
 
 // pendingIngest is one delivery on its way through ingestBatches. Its state, lead and
 // err are guarded by the batches' mutex; its wake gets one token when its answer is in
@@ -106,7 +140,8 @@ func (b *ingestBatches) do(l limits, req *pb.IngestWebhookRequest, answer *wire.
 	p.size = len(req.GetWebhook().GetBody())
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
-	lead := b.lanes == 0 || (len(b.queue) >= laneBacklog && b.lanes < maxLanes)
+	laneAt := cmp.Or(b.laneAt, maxBatch) // no batch back yet: nothing says the plugin is slow
+	lead := b.lanes == 0 || (len(b.queue) >= laneAt && b.lanes < maxLanes)
 	if lead {
 		b.lanes++
 		p.lead = true
@@ -233,9 +268,12 @@ func (b *ingestBatches) send(lead *pendingIngest) {
 	batch := b.take(lead)
 	b.mu.Unlock()
 
+	start := time.Now()
 	b.exchange(lead, batch)
+	took := time.Since(start)
 
 	b.mu.Lock()
+	b.timed(took, len(batch))
 	for _, p := range batch {
 		if p.state == pendingAbandoned {
 			continue // its caller is gone; the storage goes with the batch

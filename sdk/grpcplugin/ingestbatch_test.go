@@ -237,3 +237,99 @@ func TestIngestWebhookBatchAbandoned(t *testing.T) {
 		t.Fatalf("%d streams, %d messages; want 1 and 3", s, r)
 	}
 }
+
+// TestIngestWebhookBatchesOneLaneForAFastPlugin: while a batch is with a plugin not
+// known to be slow, the deliveries that arrive wait for the next batch, many more than a
+// slow plugin's lane takes, and go together in one message.
+func TestIngestWebhookBatchesOneLaneForAFastPlugin(t *testing.T) {
+	a := newEchoAdapter("first")
+	c, cc := dial(t, a, current)
+	ids := make([]string, 40)
+	for i := range ids {
+		ids[i] = fmt.Sprint("d", i)
+	}
+	out := make(chan outcome, len(ids)+1)
+	send := func(id string) {
+		res, err := c.IngestWebhook(t.Context(), delivery(id))
+		out <- outcome{id, res, err}
+	}
+	go send("first")
+	if got := <-a.started; got != "first" {
+		t.Fatalf("%s reached the adapter first, want first", got)
+	}
+	for _, id := range ids {
+		go send(id)
+	}
+	seen := func() int {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.seen)
+	}
+	waitFor(t, "the deliveries to wait or reach the plugin", func() bool { return grpcplugin.Queued(c)+seen()-1 == len(ids) })
+	if q := grpcplugin.Queued(c); q != len(ids) {
+		t.Fatalf("%d of %d deliveries wait for the next batch; the others went beside the one out", q, len(ids))
+	}
+	a.release("first")
+	for range len(ids) + 1 {
+		if o := <-out; o.err != nil || o.res.DeliveryID != o.id {
+			t.Fatalf("%s: %+v, %v", o.id, o.res, o.err)
+		}
+	}
+	if s, r := cc.streams.Load(), cc.received.Load(); s != 1 || r != 2 {
+		t.Fatalf("%d deliveries: %d streams, %d messages; want 1 stream, 2 messages", len(ids)+1, s, r)
+	}
+}
+
+// TestIngestWebhookBatchesLanesForASlowPlugin: once the plugin took 10 ms for a
+// delivery, a second batch goes beside the one out as soon as 8 deliveries wait, and
+// is answered while the first is still with the plugin.
+func TestIngestWebhookBatchesLanesForASlowPlugin(t *testing.T) {
+	a := newEchoAdapter("slow", "held")
+	c, cc := dial(t, a, current)
+	go func() {
+		<-a.started
+		time.Sleep(10 * time.Millisecond)
+		a.release("slow")
+	}()
+	if _, err := c.IngestWebhook(t.Context(), delivery("slow")); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"a", "b", "c", "d", "e", "f", "g"}
+	out := lineUp(t, c, a, "held", ids...)
+	eighth := make(chan outcome, 1)
+	go func() {
+		res, err := c.IngestWebhook(t.Context(), delivery("h"))
+		eighth <- outcome{"h", res, err}
+	}()
+	for _, ch := range []<-chan outcome{eighth, out, out, out, out, out, out, out} {
+		if o := <-ch; o.err != nil || o.res.DeliveryID != o.id || o.id == "held" {
+			t.Fatalf("%s: %+v, %v", o.id, o.res, o.err)
+		}
+	}
+	a.release("held")
+	if o := <-out; o.id != "held" || o.err != nil {
+		t.Fatalf("%s: %+v, %v", o.id, o.res, o.err)
+	}
+	if s, r := cc.streams.Load(), cc.received.Load(); s != 2 || r != 3 {
+		t.Fatalf("%d streams, %d messages; want 2 streams (a lane beside the held delivery's), 3 messages", s, r)
+	}
+}
+
+func TestLaneAtFor(t *testing.T) {
+	for _, tc := range []struct {
+		perDelivery time.Duration
+		want        int
+	}{
+		{0, 64}, // no batch back yet
+		{50 * time.Microsecond, 64},
+		{125 * time.Microsecond, 64},
+		{250 * time.Microsecond, 32},
+		{500 * time.Microsecond, 16},
+		{time.Millisecond, 8},
+		{10 * time.Millisecond, 8},
+	} {
+		if got := grpcplugin.LaneAtFor(tc.perDelivery); got != tc.want {
+			t.Errorf("LaneAtFor(%v) = %d, want %d", tc.perDelivery, got, tc.want)
+		}
+	}
+}
