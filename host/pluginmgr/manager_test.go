@@ -297,7 +297,7 @@ provider "alpha" {
 	}
 	for _, line := range environ {
 		name, _, _ := strings.Cut(line, "=")
-		allowed := strings.HasPrefix(name, "PLUGIN_") || name == sdk.MagicCookieKey || name == sdk.LogLevelEnv
+		allowed := strings.HasPrefix(name, "PLUGIN_") || name == sdk.MagicCookieKey || name == sdk.LogLevelEnv || name == "GODEBUG"
 		for _, a := range pluginmgr.EnvAllowList {
 			allowed = allowed || name == a
 		}
@@ -331,6 +331,52 @@ provider "alpha" {
 	}
 	if strings.Contains(string(b), "POOLHOST_TEST_OTHER") {
 		t.Errorf("a variable not named in pass_env reached the plugin: %s", b)
+	}
+}
+
+// A plugin runs with pluginmgr.PluginGODEBUG (its sysmon backs off instead of waking for
+// every message), unless the operator passes the host's GODEBUG, which replaces it.
+func TestPluginGODEBUG(t *testing.T) {
+	for _, tt := range []struct {
+		name, host string // host: the host's GODEBUG, passed; "" not passed
+		want       string
+	}{
+		{"default", "", "GODEBUG=" + pluginmgr.PluginGODEBUG},
+		{"passed", "madvdontneed=1", "GODEBUG=madvdontneed=1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.installID("alpha")
+			dump := filepath.Join(e.dir, "env.txt")
+			cfg := e.config(fmt.Sprintf(`
+provider "alpha" {
+  settings = { env_dump = %q }
+}`, dump))
+			if tt.host != "" {
+				t.Setenv("GODEBUG", tt.host)
+				cfg.Plugins.PassEnv = []string{"GODEBUG"}
+			}
+			if _, _, err := e.manager(cfg); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(dump)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var environ []string
+			if err := json.Unmarshal(b, &environ); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, kv := range environ {
+				if strings.HasPrefix(kv, "GODEBUG=") {
+					got = append(got, kv)
+				}
+			}
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("plugin's GODEBUG %q, want [%s]", got, tt.want)
+			}
+		})
 	}
 }
 
