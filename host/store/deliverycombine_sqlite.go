@@ -30,6 +30,9 @@ type sqliteCombiner struct {
 	// wal: the WAL the combiner syncs after each write, once the writer is handed on
 	// (sqlitesync.go); "" when SQLite syncs inside COMMIT.
 	wal string
+	// ckpt: told of every write, it checkpoints the WAL beside the writer
+	// (sqlitecheckpoint.go); nil without a file.
+	ckpt *sqliteCheckpointer
 }
 
 // WriterStats is what SQLite's one writer has done since the store opened: how many
@@ -162,6 +165,7 @@ func (c *sqliteCombiner) lead(q queries, first *combineCall) {
 			}
 		}
 	}
+	c.ckpt.poke()
 	for _, b := range batch[1:] {
 		close(b.wake)
 	}

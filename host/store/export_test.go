@@ -309,3 +309,28 @@ func (s *Store) PreparedStatements() []string {
 	}
 	return out
 }
+
+// SQLiteCheckpoints is how many checkpoints the store's checkpointer has run
+// (sqlitecheckpoint.go); -1 without one.
+func (s *Store) SQLiteCheckpoints() int {
+	if s.ckpt == nil {
+		return -1
+	}
+	s.ckpt.mu.Lock()
+	defer s.ckpt.mu.Unlock()
+	return s.ckpt.runs
+}
+
+// HoldSQLiteCheckpoints makes the checkpointer wait for release before each checkpoint.
+func (s *Store) HoldSQLiteCheckpoints(release <-chan struct{}) {
+	s.ckpt.mu.Lock()
+	defer s.ckpt.mu.Unlock()
+	s.ckpt.before = func() { <-release }
+}
+
+// SQLiteWALPending is how many of the WAL's frames are not yet in the database file,
+// from its index (sqlitecheckpoint.go).
+func (s *Store) SQLiteWALPending() int {
+	n, _ := walPending(s.ckpt.shm)
+	return int(n)
+}

@@ -64,6 +64,9 @@ type Store struct {
 	read   *readSide // WithReadReplica; nil otherwise
 	// readers: SQLite's read-only connections (sqlitereaders.go); nil otherwise.
 	readers *sqliteReaders
+	// ckpt: SQLite with a file only, the WAL's checkpoints beside the writer
+	// (sqlitecheckpoint.go).
+	ckpt *sqliteCheckpointer
 }
 
 // Tx is a transaction from InTx. It has the same data methods as Store; methods that
@@ -196,6 +199,13 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 			s.Close()
 			return nil, err
 		}
+		if s.readers != nil {
+			if s.ckpt, err = openSQLiteCheckpointer(ctx, db, dsn, s.comb.wal, s.logger); err != nil {
+				s.Close()
+				return nil, err
+			}
+			s.comb.ckpt = s.ckpt
+		}
 	}
 	if o.readURL != "" {
 		if d != dialectPostgres {
@@ -269,7 +279,9 @@ func sqliteDSN(rest string) (string, string, dialect, error) {
 	// 1,000 pages (4 MiB), was every few group commits; at 4,000 pages (a 16 MiB WAL)
 	// pages rewritten by several commits are copied once, and BenchmarkWriteDeliveries
 	// stored 1.3-1.9 times as many deliveries per second in five interleaved pairs on
-	// the shared VM (CPU per delivery within noise).
+	// the shared VM (CPU per delivery within noise). A store on a file checkpoints at
+	// this threshold on a connection of its own instead, and leaves its writer this as
+	// a backstop at four times it (sqlitecheckpoint.go).
 	q.Add("_pragma", "wal_autocheckpoint(4000)")
 	if q.Get("_busy_timeout") == "" && q.Get("_timeout") == "" {
 		q.Set("_busy_timeout", "10000")
@@ -304,6 +316,7 @@ func (s *Store) Close() error {
 		s.prep.close()
 	}
 	s.opened.clear()
+	s.ckpt.close()
 	s.readers.close()
 	s.raw.close(s.db.DB)
 	// The claim's PostgreSQL session goes before the pool closes (Close would wait for
