@@ -24,7 +24,7 @@ var Handshake = plugin.HandshakeConfig{
 // enough to find programs, resolve time zones and trust CAs, and nothing that could
 // carry a host secret. It is part of the contract: a plugin must not depend on any other
 // variable (settings and secrets arrive through Configure). The host adds the handshake
-// cookie, the go-plugin variables, LogLevelEnv, GODEBUG (host/pluginmgr's PluginGODEBUG,
+// cookie, the go-plugin variables, LogLevelEnv, GODEBUG (host.GODEBUG in the host module,
 // for the Go runtime's scheduler), and whatever the operator names in
 // plugins { pass_env = [...] }.
 var InheritedEnv = []string{"PATH", "HOME", "TZ", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR"}

@@ -41,7 +41,11 @@ func TestMain(m *testing.M) {
 		burnCPU()
 		os.Exit(0)
 	}
-	// The host in this process runs with the GC defaults `poolhost serve` applies.
+	// The host in this process runs with the runtime settings and GC defaults
+	// `poolhost serve` applies (the load generator's child inherits the first).
+	if err := poolhost.TuneSysmon(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
 	poolhost.TuneGC()
 	dir, err := os.MkdirTemp("", "poolhost-bench-")
 	if err != nil {

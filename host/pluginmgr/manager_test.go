@@ -334,14 +334,14 @@ provider "alpha" {
 	}
 }
 
-// A plugin runs with pluginmgr.PluginGODEBUG (its sysmon backs off instead of waking for
+// A plugin runs with host.GODEBUG (its sysmon backs off instead of waking for
 // every message), unless the operator passes the host's GODEBUG, which replaces it.
 func TestPluginGODEBUG(t *testing.T) {
 	for _, tt := range []struct {
 		name, host string // host: the host's GODEBUG, passed; "" not passed
 		want       string
 	}{
-		{"default", "", "GODEBUG=" + pluginmgr.PluginGODEBUG},
+		{"default", "", "GODEBUG=" + host.GODEBUG},
 		{"passed", "madvdontneed=1", "GODEBUG=madvdontneed=1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
@@ -752,30 +753,9 @@ func checkDescription(d sdk.Description, pc config.Provider) error {
 	return nil
 }
 
-// PluginGODEBUG is the GODEBUG a plugin runs with unless the operator passes the host's
-// own (plugins { pass_env = ["GODEBUG"] }, which replaces it whole).
-//
-// Why: Go's sysmon thread sleeps deeply while all of a process's Ps are idle, and the
-// first syscall after wakes it with its polling reset to every 20 µs. A plugin (one P,
-// sdk.Serve) goes idle between every two messages from the host, so per message its
-// sysmon was woken, polled, and went back to sleep: each a thread switch, about 15% of
-// the plugin's CPU (perf, postgres/c64/plugin), and at 20 µs it also took the plugin's
-// one P from any syscall spanning a tick, waking another thread. While schedtrace is set
-// sysmon never sleeps deeply, so its polling backs off to every 10 ms. The value is the
-// largest (2^31-1 ms, 24.8 days): what it prints — one scheduler line per that period,
-// the first at start on a machine up longer than that, and the scheduler's state before
-// a fatal panic's traceback — is rare, and lands in the plugin's log. An idle plugin
-// wakes its sysmon 100 times a second instead of not at all.
-//
-// Figures, host/bench postgres/c64/plugin (20,000 deliveries), interleaved pairs on the
-// shared 2-core VM: the plugin's CPU per delivery 46.5 / 45.0 / 45.0 -> 39.0 / 37.0 /
-// 33.0 µs (÷ the load generator's CPU, 1.49 / 1.42 / 1.46 -> 1.24 / 1.25 / 1.16),
-// 2026-12-07 04:44-04:48 UTC, and on a slower box at 05:01-05:03 66.0 / 65.5 -> 52.5 /
-// 52.5 (÷ 1.60 / 1.62 -> 1.30 / 1.29); two earlier pairs, the plugin re-executing
-// itself with it, 42 / 38 -> 42 / 32 (÷ the host's CPU 0.266 / 0.257 -> 0.212 / 0.211).
-// Plugins in other languages ignore it.
-const PluginGODEBUG = "schedtrace=2147483647"
-
+// pluginEnv is a plugin's whole environment: the allow-listed and passed variables the
+// host has, host.GODEBUG unless GODEBUG is among those (the operator's replaces it
+// whole), and the log level.
 func pluginEnv(level string, passEnv []string) []string {
 	var env []string
 	godebug := false
@@ -786,7 +766,7 @@ func pluginEnv(level string, passEnv []string) []string {
 		}
 	}
 	if !godebug {
-		env = append(env, "GODEBUG="+PluginGODEBUG)
+		env = append(env, "GODEBUG="+host.GODEBUG)
 	}
 	return append(env, sdk.LogLevelEnv+"="+level)
 }

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/store"
 )
@@ -283,6 +285,7 @@ func TestEndToEnd(t *testing.T) {
 
 		waitHTTP(t, srv, c.baseURL+"/healthz", "")
 		waitHTTP(t, srv, c.baseURL+"/readyz", "")
+		checkServeGODEBUG(t, srv)
 
 		// Users and tokens made by the CLI against the same database, while serve runs.
 		if code, out, stderr := runCLI(t, b, "users", "create", "--email", "admin@example.com", "--admin", "--config", c.path); code != 0 {
@@ -411,6 +414,32 @@ func startServe(t *testing.T, b e2eBuild, c e2eConfig) *served {
 		}
 	})
 	return s
+}
+
+// checkServeGODEBUG: serve re-executed itself, in the same process, with the host's
+// runtime settings (host.TuneSysmon), or kept the GODEBUG this test was given.
+func checkServeGODEBUG(t *testing.T, s *served) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		return // read from /proc
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "GODEBUG=" + host.GODEBUG
+	if v, ok := os.LookupEnv("GODEBUG"); ok {
+		want = "GODEBUG=" + v
+	}
+	var got []string
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if strings.HasPrefix(kv, "GODEBUG=") {
+			got = append(got, kv)
+		}
+	}
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("serve's GODEBUG %q, want [%s]", got, want)
+	}
 }
 
 // wait waits for serve to exit and returns its exit code.
