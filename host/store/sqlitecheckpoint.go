@@ -23,12 +23,12 @@ import (
 // checkpointFrames frames not yet copied, while the writer goes on with the next batch.
 // A checkpoint never blocks a writer in WAL mode, and the WAL starts again from its
 // beginning at the writer's next transaction, as before. host/bench (sqlite, c64,
-// through the plugin, 20,000 deliveries), seven interleaved pairs on the shared VM,
-// each figure ÷ the unchanged load generator's CPU per delivery (the VM's speed drifted
-// 2x that hour): the writer's time per delivery lower in 6 of 7 pairs (-8% on average),
-// the whole box's CPU per delivery in 5 of 7 (-2%, within noise: the checkpoint's work
-// is the same, on another goroutine), p99 lower in 5 of 7 (33.7 -> 21.8 ms in the
-// fastest pair), deliveries/s higher in 5 of 7.
+// through the plugin, 20,000 deliveries), ten interleaved pairs on the shared VM, each
+// figure ÷ the unchanged load generator's CPU per delivery (the VM's speed drifted 2x
+// that hour): the writer's time per delivery lower in 9 of 10 pairs (-7% on average),
+// the whole box's CPU per delivery in 8 of 10 (-2%: the checkpoint's work is the same,
+// on another goroutine), p99 lower in 7 of 10 (33.7 -> 21.8 ms in the fastest pair),
+// deliveries/s higher in 7 of 10.
 //
 // The writer keeps an automatic checkpoint as a backstop, at four times the threshold:
 // if this one falls behind or stops, the WAL is still bounded. A connection database/sql
