@@ -156,11 +156,20 @@ func (p *servePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Clie
 // per delivery (host/bench). 400 trades a few MB of memory for that CPU.
 const pluginGCPercent = 400
 
-// tuneGC applies pluginGCPercent unless the operator set GOGC for the plugin (the host
-// passes it only when listed in plugins { pass_env }). No default memory limit: a few MB
-// of live heap times five is small on its own.
+// pluginHeapGoal bounds what pluginGCPercent costs in memory (sdk/gctune): after each
+// GC cycle the percent is lowered so that the heap's goal stays near 12 MiB, never
+// below Go's own 100. Larger batches per message (IngestWebhookBatches) raised a Go
+// plugin's peak RSS under host/bench's load from ~35 to 37-38 MiB, near the 40 MiB a
+// plugin is budgeted (README "Capacity and tuning"); with this, two interleaved pairs
+// (postgres/c64/plugin, 2026-12-07 05:18-05:21 UTC): 36.9 / 37.2 -> 34.2 / 34.2 MiB, the
+// plugin's CPU per delivery ÷ the load generator's 1.50 / 1.53 -> 1.46 / 1.39.
+const pluginHeapGoal = 12 << 20
+
+// tuneGC applies pluginGCPercent and pluginHeapGoal unless the operator set GOGC for the
+// plugin (the host passes it only when listed in plugins { pass_env }). No default
+// memory limit: GOMEMLIMIT stays the operator's.
 func tuneGC() {
-	gctune.Apply(gctune.Defaults{Percent: pluginGCPercent})
+	gctune.Apply(gctune.Defaults{Percent: pluginGCPercent, HeapGoal: pluginHeapGoal})
 }
 
 // tuneProcs runs the plugin's Go code on a quarter of the CPUs Go would use (at least
