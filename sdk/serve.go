@@ -161,7 +161,7 @@ const pluginGCPercent = 400
 // below Go's own 100. Larger batches per message (IngestWebhookBatches) raised a Go
 // plugin's peak RSS under host/bench's load from ~35 to 37-38 MiB, near the 40 MiB a
 // plugin is budgeted (README "Capacity and tuning"); with this, two interleaved pairs
-// (postgres/c64/plugin, 2026-12-07 05:18-05:21 UTC): 36.9 / 37.2 -> 34.2 / 34.2 MiB, the
+// (postgres/c64/plugin, 2026-12-07 05:20-05:22 UTC): 36.9 / 37.2 -> 34.2 / 34.2 MiB, the
 // plugin's CPU per delivery ÷ the load generator's 1.50 / 1.53 -> 1.46 / 1.39.
 const pluginHeapGoal = 12 << 20
 
