@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -270,26 +271,8 @@ func TestDescribeContradictingConfigFails(t *testing.T) {
 
 func TestHostSecretNotInPluginEnvironment(t *testing.T) {
 	t.Setenv("POOLHOST_TEST_SECRET", "s3cr3t")
-	e := newEnv(t)
-	e.installID("alpha")
-	dump := filepath.Join(e.dir, "env.txt")
-	_, _, err := e.manager(e.config(fmt.Sprintf(`
-provider "alpha" {
-  settings = { env_dump = %q }
-  secrets  = { webhook_secret = env("POOLHOST_TEST_SECRET") }
-}`, dump)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(dump)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var environ []string
-	if err := json.Unmarshal(b, &environ); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(b), "POOLHOST_TEST_SECRET") || strings.Contains(string(b), "s3cr3t") {
+	environ := pluginEnviron(t, `secrets = { webhook_secret = env("POOLHOST_TEST_SECRET") }`)
+	if all := strings.Join(environ, "\n"); strings.Contains(all, "POOLHOST_TEST_SECRET") || strings.Contains(all, "s3cr3t") {
 		t.Errorf("plugin environment carries the host secret: %q", environ)
 	}
 	if len(environ) == 0 {
@@ -307,18 +290,20 @@ provider "alpha" {
 	}
 }
 
-// An operator can pass a named variable (an egress proxy) and only that one.
-func TestPassEnvReachesPlugin(t *testing.T) {
-	t.Setenv("POOLHOST_TEST_PROXY", "http://proxy.internal:3128")
-	t.Setenv("POOLHOST_TEST_OTHER", "not-passed")
+// pluginEnviron starts plugin alpha, its block given the extra HCL, with passEnv as
+// plugins { pass_env }, and returns the environment it was started with (the test
+// plugin's env_dump setting).
+func pluginEnviron(t *testing.T, extra string, passEnv ...string) []string {
+	t.Helper()
 	e := newEnv(t)
 	e.installID("alpha")
 	dump := filepath.Join(e.dir, "env.txt")
 	cfg := e.config(fmt.Sprintf(`
 provider "alpha" {
   settings = { env_dump = %q }
-}`, dump))
-	cfg.Plugins.PassEnv = []string{"POOLHOST_TEST_PROXY"}
+  %s
+}`, dump, extra))
+	cfg.Plugins.PassEnv = passEnv
 	if _, _, err := e.manager(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -326,11 +311,23 @@ provider "alpha" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "POOLHOST_TEST_PROXY=http://proxy.internal:3128") {
-		t.Errorf("pass_env variable missing from the plugin environment: %s", b)
+	var environ []string
+	if err := json.Unmarshal(b, &environ); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(string(b), "POOLHOST_TEST_OTHER") {
-		t.Errorf("a variable not named in pass_env reached the plugin: %s", b)
+	return environ
+}
+
+// An operator can pass a named variable (an egress proxy) and only that one.
+func TestPassEnvReachesPlugin(t *testing.T) {
+	t.Setenv("POOLHOST_TEST_PROXY", "http://proxy.internal:3128")
+	t.Setenv("POOLHOST_TEST_OTHER", "not-passed")
+	environ := pluginEnviron(t, "", "POOLHOST_TEST_PROXY")
+	if !slices.Contains(environ, "POOLHOST_TEST_PROXY=http://proxy.internal:3128") {
+		t.Errorf("pass_env variable missing from the plugin environment: %q", environ)
+	}
+	if strings.Contains(strings.Join(environ, "\n"), "POOLHOST_TEST_OTHER") {
+		t.Errorf("a variable not named in pass_env reached the plugin: %q", environ)
 	}
 }
 
@@ -345,28 +342,12 @@ func TestPluginGODEBUG(t *testing.T) {
 		{"passed", "madvdontneed=1", "GODEBUG=madvdontneed=1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
-			e.installID("alpha")
-			dump := filepath.Join(e.dir, "env.txt")
-			cfg := e.config(fmt.Sprintf(`
-provider "alpha" {
-  settings = { env_dump = %q }
-}`, dump))
+			var passEnv []string
 			if tt.host != "" {
 				t.Setenv("GODEBUG", tt.host)
-				cfg.Plugins.PassEnv = []string{"GODEBUG"}
+				passEnv = []string{"GODEBUG"}
 			}
-			if _, _, err := e.manager(cfg); err != nil {
-				t.Fatal(err)
-			}
-			b, err := os.ReadFile(dump)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var environ []string
-			if err := json.Unmarshal(b, &environ); err != nil {
-				t.Fatal(err)
-			}
+			environ := pluginEnviron(t, "", passEnv...)
 			var got []string
 			for _, kv := range environ {
 				if strings.HasPrefix(kv, "GODEBUG=") {

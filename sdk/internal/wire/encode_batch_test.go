@@ -84,20 +84,20 @@ func TestEncodeBatchEqualsProto(t *testing.T) {
 			if hand != c.hand {
 				t.Errorf("hand-written encoder taken: %v, want %v", hand, c.hand)
 			}
-			checkMessageEncoding(t, c.m)
+			checkEncoding(t, c.m)
 			for _, r := range c.m.Requests {
 				if r != nil {
-					checkMessageEncoding(t, r)
+					checkEncoding(t, r)
 				}
 			}
 		})
 	}
 }
 
-// checkMessageEncoding fails t unless Codec.Marshal's bytes or error are proto.Marshal's
+// checkEncoding fails t unless Codec.Marshal's bytes or error are proto.Marshal's
 // (or, for a message with a map, which proto.Marshal writes in no fixed order, decode to
 // the same message).
-func checkMessageEncoding(t *testing.T, m proto.Message) {
+func checkEncoding(t *testing.T, m proto.Message) {
 	t.Helper()
 	want, wantErr := proto.Marshal(m)
 	data, err := Codec{}.Marshal(m)
@@ -145,7 +145,7 @@ func FuzzEncodeBatchEqualsProto(f *testing.F) {
 		if proto.Unmarshal(b, m) != nil {
 			return
 		}
-		checkMessageEncoding(t, m)
+		checkEncoding(t, m)
 	})
 }
 

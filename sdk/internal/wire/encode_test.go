@@ -63,24 +63,6 @@ func TestEncodeEqualsProto(t *testing.T) {
 	}
 }
 
-// checkEncoding fails t unless Codec.Marshal's bytes or error are proto.Marshal's.
-func checkEncoding(t *testing.T, m *pb.IngestWebhookResponse) {
-	t.Helper()
-	want, wantErr := proto.Marshal(m)
-	data, err := Codec{}.Marshal(m)
-	if (err == nil) != (wantErr == nil) {
-		t.Fatalf("error %v, proto.Marshal's %v", err, wantErr)
-	}
-	if err != nil {
-		return
-	}
-	got := data.Materialize()
-	data.Free()
-	if !bytes.Equal(got, want) {
-		t.Errorf("encoded\n%x\nproto.Marshal\n%x", got, want)
-	}
-}
-
 // FuzzEncodeEqualsProto encodes every answer proto.Unmarshal makes of the input both
 // ways.
 func FuzzEncodeEqualsProto(f *testing.F) {
