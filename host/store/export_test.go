@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -329,8 +330,14 @@ func (s *Store) HoldSQLiteCheckpoints(release <-chan struct{}) {
 }
 
 // SQLiteWALPending is how many of the WAL's frames are not yet in the database file,
-// from its index (sqlitecheckpoint.go).
+// from its index (sqlitecheckpoint.go). Its own descriptor, closed after: that drops
+// this process's POSIX locks on the index, which only other processes would miss.
 func (s *Store) SQLiteWALPending() int {
-	n, _ := walPending(s.ckpt.shm)
+	f, err := os.Open(s.ckpt.shm)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n, _, _ := walPending(f)
 	return int(n)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -48,8 +49,14 @@ const checkpointFrames = 4000
 const writerCheckpointFrames = 4 * checkpointFrames
 
 type sqliteCheckpointer struct {
-	db     *sqlx.DB // one connection, never in a transaction between checkpoints
-	shm    string   // the WAL index, whose header says how many frames the WAL holds
+	db  *sqlx.DB // one connection, never in a transaction between checkpoints
+	shm string   // the WAL index, whose header says how many frames the WAL holds
+	// index is shm, opened once by run's goroutine and closed only after the store's
+	// last SQLite connection (closeIndex). Closing any descriptor of a file drops every
+	// POSIX lock this process holds on it, SQLite's locks on the WAL index included, so
+	// it must not be opened and closed per commit (as it was, three syscalls a commit
+	// besides) while SQLite's connections are open.
+	index  *os.File
 	logger hclog.Logger
 	wake   chan struct{}
 	stop   chan struct{}
@@ -122,7 +129,7 @@ func (c *sqliteCheckpointer) run() {
 			return
 		case <-c.wake:
 		}
-		if n, ok := walPending(c.shm); !ok || n < checkpointFrames {
+		if n, ok := c.pending(); !ok || n < checkpointFrames {
 			continue
 		}
 		c.mu.Lock()
@@ -155,29 +162,46 @@ func (c *sqliteCheckpointer) close() {
 	})
 }
 
-// walPending reads, from the WAL index at shm, how many of the WAL's frames are not yet
+// closeIndex closes the WAL index's descriptor; the store calls it once its SQLite
+// connections are closed (see index).
+func (c *sqliteCheckpointer) closeIndex() {
+	if c != nil && c.index != nil {
+		c.index.Close()
+		c.index = nil
+	}
+}
+
+// pending is walPending on the index, opened at the first call.
+func (c *sqliteCheckpointer) pending() (uint32, bool) {
+	if c.index == nil {
+		f, err := os.Open(c.shm)
+		if err != nil {
+			return 0, false
+		}
+		c.index = f
+	}
+	n, ok, _ := walPending(c.index)
+	return n, ok
+}
+
+// walPending reads, from the WAL index, how many of the WAL's frames are not yet
 // copied into the database: mxFrame - nBackfill, from the header SQLite keeps at the
 // start of the -shm file (https://sqlite.org/walformat.html: two copies of a 48-byte
 // header, mxFrame at byte 16 of each, then the checkpoint information, nBackfill first,
-// at byte 96; in the machine's byte order). ok is false when it cannot be read, or the
-// two copies differ (a commit was updating them): the next commit will tell.
-func walPending(shm string) (n uint32, ok bool) {
-	f, err := os.Open(shm)
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
+// at byte 96; in the machine's byte order). ok is false when it cannot be read (err),
+// or the two copies differ (a commit was updating them): the next commit will tell.
+func walPending(index io.ReaderAt) (n uint32, ok bool, err error) {
 	var b [100]byte
-	if _, err := f.ReadAt(b[:], 0); err != nil {
-		return 0, false
+	if _, err := index.ReadAt(b[:], 0); err != nil {
+		return 0, false, err
 	}
 	if string(b[:48]) != string(b[48:96]) {
-		return 0, false
+		return 0, false, nil
 	}
 	mx := binary.NativeEndian.Uint32(b[16:])
 	backfilled := binary.NativeEndian.Uint32(b[96:])
 	if backfilled > mx {
-		return 0, true
+		return 0, true, nil
 	}
-	return mx - backfilled, true
+	return mx - backfilled, true, nil
 }

@@ -324,6 +324,7 @@ func (s *Store) Close() error {
 	// the claim free while this process still has the file open.
 	s.claim.releaseSession()
 	err := s.db.Close()
+	s.ckpt.closeIndex()
 	s.claim.release()
 	return err
 }
