@@ -83,9 +83,13 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 		return std.Unmarshal(data, v)
 	}
 	m := v.(proto.Message)
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer buf.Free()
-	d.b = buf.ReadOnlyData()
+	if len(data) > 1 && d.batch != nil {
+		d.b = d.batch.gather(data)
+	} else {
+		buf := data.MaterializeToBuffer(mem.DefaultBufferPool()) // one buffer: itself
+		defer buf.Free()
+		d.b = buf.ReadOnlyData()
+	}
 	if d.decode(m) {
 		return nil
 	}

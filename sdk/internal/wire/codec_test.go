@@ -405,6 +405,38 @@ func TestIngestBatchReused(t *testing.T) {
 	}
 }
 
+// TestIngestBatchInPieces: a batch that comes in several buffers (one per HTTP/2 frame
+// it crossed) is decoded as it is whole, into storage that keeps the copy, and whatever
+// decoded before: what proto.Unmarshal gives.
+func TestIngestBatchInPieces(t *testing.T) {
+	var all [][]byte
+	for _, c := range cases(t) {
+		if _, ok := c.msg().(*pb.IngestWebhookBatch); ok {
+			all = append(all, c.b)
+		}
+	}
+	var st IngestBatch
+	for _, b := range all {
+		for _, cuts := range [][]int{{0}, {1}, {len(b) / 2}, {1, len(b) / 3, len(b) - 1}, {len(b)}} {
+			var data mem.BufferSlice
+			from := 0
+			for _, c := range cuts {
+				c = min(max(c, from), len(b))
+				data = append(data, mem.SliceBuffer(b[from:c]))
+				from = c
+			}
+			data = append(data, mem.SliceBuffer(b[from:]))
+			err := Codec{}.Unmarshal(data, &st)
+			want := new(pb.IngestWebhookBatch)
+			wantErr := proto.Unmarshal(b, want)
+			if (err == nil) != (wantErr == nil) || (err == nil && !proto.Equal(&st.IngestWebhookBatch, want)) {
+				t.Fatalf("cut at %v: decoded (%v)\n%v\nproto.Unmarshal (%v)\n%v", cuts, err, &st.IngestWebhookBatch, wantErr, want)
+			}
+			st.Release()
+		}
+	}
+}
+
 // providerLevel is fullRequest as host/bench's deliveries come: no account.
 func providerLevel(body string) *pb.IngestWebhookRequest {
 	r := fullRequest()
