@@ -25,6 +25,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/encoding"
@@ -173,33 +174,73 @@ type field struct {
 
 // next reads the field at pos, which is before end; it returns the position after it.
 // ok is false for malformed input and for groups, which these messages never hold.
+//
+// A tag or a length of one byte (every tag of these messages, and every length under 128)
+// is read inline, the rest by protowire, with protowire's checks: every field of a
+// delivery's answer goes through here, and with protowire's ConsumeTag, ConsumeVarint and
+// ConsumeBytes for each, BenchmarkUnmarshalResponse (host/bench's 10-reading answer) took
+// 2.7-3.9 µs, now 2.3-2.8 (four interleaved pairs).
 func (d *decoder) next(pos, end int) (f field, after int, ok bool) {
-	num, typ, n := protowire.ConsumeTag(d.b[pos:end])
-	if n < 0 {
-		return f, 0, false
+	b := d.b[:end]
+	var tag uint64
+	if pos < len(b) && b[pos] < 0x80 {
+		tag = uint64(b[pos])
+		pos++
+	} else {
+		var n int
+		if tag, n = protowire.ConsumeVarint(b[pos:]); n < 0 {
+			return f, 0, false
+		}
+		pos += n
 	}
-	pos += n
+	num, typ := protowire.DecodeTag(tag)
+	if num < protowire.MinValidNumber {
+		return f, 0, false // as ConsumeTag: 0, or beyond 32 bits
+	}
 	f.num, f.typ = num, typ
 	switch typ {
 	case protowire.VarintType:
-		f.v, n = protowire.ConsumeVarint(d.b[pos:end])
+		if pos < len(b) && b[pos] < 0x80 {
+			f.v = uint64(b[pos])
+			return f, pos + 1, true
+		}
+		v, n := protowire.ConsumeVarint(b[pos:])
+		if n < 0 {
+			return f, 0, false
+		}
+		f.v = v
+		return f, pos + n, true
 	case protowire.Fixed64Type:
-		f.v, n = protowire.ConsumeFixed64(d.b[pos:end])
+		if len(b)-pos < 8 {
+			return f, 0, false
+		}
+		f.v = binary.LittleEndian.Uint64(b[pos:])
+		return f, pos + 8, true
 	case protowire.Fixed32Type:
-		var v uint32
-		v, n = protowire.ConsumeFixed32(d.b[pos:end])
-		f.v = uint64(v)
+		if len(b)-pos < 4 {
+			return f, 0, false
+		}
+		f.v = uint64(binary.LittleEndian.Uint32(b[pos:]))
+		return f, pos + 4, true
 	case protowire.BytesType:
-		var v []byte
-		v, n = protowire.ConsumeBytes(d.b[pos:end])
-		f.start, f.end = pos+n-len(v), pos+n
-	default:
-		return f, 0, false
+		var l uint64
+		if pos < len(b) && b[pos] < 0x80 {
+			l = uint64(b[pos])
+			pos++
+		} else {
+			var n int
+			if l, n = protowire.ConsumeVarint(b[pos:]); n < 0 {
+				return f, 0, false
+			}
+			pos += n
+		}
+		if l > uint64(len(b)-pos) {
+			return f, 0, false
+		}
+		f.start, f.end = pos, pos+int(l)
+		return f, f.end, true
 	}
-	if n < 0 {
-		return f, 0, false
-	}
-	return f, pos + n, true
+	return f, 0, false
 }
 
 // string is a string field's value: a substring of the whole message made a string on

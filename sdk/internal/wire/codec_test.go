@@ -509,3 +509,60 @@ func TestIngestBatchKeepsWhatTheAdapterHolds(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkUnmarshalResponse: the answer to one of host/bench's deliveries (10 readings
+// of one device, each with a unit and its time), decoded by the host into reused storage
+// as sdk/grpcplugin does.
+func BenchmarkUnmarshalResponse(b *testing.B) {
+	r := &pb.WebhookResult{DeliveryId: "bench-0000001234"}
+	for i, m := range []string{"ph", "orp", "temperature", "free_chlorine", "salt", "battery", "signal", "tds", "bromine", "conductivity"} {
+		r.Readings = append(r.Readings, &pb.Reading{ProviderDeviceId: "bench-device-0007", Metric: m, Value: 7.2 + float64(i),
+			Unit: "ppm", RecordedAt: timestamppb.New(at)})
+	}
+	raw, err := proto.Marshal(&pb.IngestWebhookResponse{Result: r})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := mem.BufferSlice{mem.SliceBuffer(raw)}
+	var answer IngestResponse
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := (Codec{}).Unmarshal(data, &answer); err != nil {
+			b.Fatal(err)
+		}
+		answer.Release()
+	}
+}
+
+// TestNextAsProtowire: next, which reads one-byte tags and lengths inline, reads every
+// field as protowire's ConsumeField would, and refuses what it refuses.
+func TestNextAsProtowire(t *testing.T) {
+	long := bytes.Repeat([]byte("x"), 300)
+	fields := map[string][]byte{
+		"one-byte tag and length":     protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("ph")),
+		"two-byte length":             protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), long),
+		"two-byte tag":                protowire.AppendVarint(protowire.AppendTag(nil, 300, protowire.VarintType), 1),
+		"varint of 10 bytes":          protowire.AppendVarint(protowire.AppendTag(nil, 2, protowire.VarintType), 1<<63),
+		"fixed64":                     protowire.AppendFixed64(protowire.AppendTag(nil, 3, protowire.Fixed64Type), 0x0102030405060708),
+		"fixed32":                     protowire.AppendFixed32(protowire.AppendTag(nil, 3, protowire.Fixed32Type), 0x01020304),
+		"field number 0":              {0x02, 0x00},
+		"field number beyond 32 bits": protowire.AppendVarint(nil, uint64(1)<<35|uint64(protowire.VarintType)),
+		"group":                       protowire.AppendTag(nil, 1, protowire.StartGroupType),
+		"length past the end":         {0x0a, 0x05, 'a'},
+		"truncated length":            {0x0a, 0x80},
+		"truncated fixed64":           {0x19, 1, 2, 3},
+		"truncated fixed32":           {0x1d, 1, 2},
+		"truncated varint":            {0x10, 0x80},
+		"truncated tag":               {0x80},
+		"overlong varint":             {0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+	}
+	for name, b := range fields {
+		num, typ, n := protowire.ConsumeField(b)
+		d := decoder{b: append(b, 0x0a, 0x00)} // a field after: next must stop at end
+		f, after, ok := d.next(0, len(b))
+		wantOK := n >= 0 && typ != protowire.StartGroupType
+		if ok != wantOK || ok && (after != n || f.num != num || f.typ != typ) {
+			t.Errorf("%s: next = %+v, %d, %v; protowire: %d, %d, %d", name, f, after, ok, num, typ, n)
+		}
+	}
+}
