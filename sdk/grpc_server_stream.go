@@ -46,7 +46,7 @@ func (s *grpcServer) IngestWebhooks(stream grpc.BidiStreamingServer[pb.IngestWeb
 		if err != nil {
 			return err
 		}
-		err = stream.Send(res)
+		err = stream.SendMsg(st.message(res))
 		st.release()
 		if err != nil {
 			return err
@@ -78,9 +78,9 @@ func (s *grpcServer) IngestWebhookBatches(stream grpc.BidiStreamingServer[pb.Ing
 			res, err := s.ingestRecovering(bctx, req, &st)
 			if err != nil {
 				st.res.Result, st.res.WebhookError, st.res.Status = nil, nil, convert.StatusToProto(err)
-				res = &st.res
+				res = &st.res.IngestWebhookResponse
 			}
-			err = stream.Send(res)
+			err = stream.SendMsg(st.message(res))
 			st.release()
 			if err != nil {
 				cancel()
@@ -117,7 +117,7 @@ func batchDeadline(ctx context.Context, reqs []*pb.IngestWebhookRequest) (contex
 // one delivery to the next: the answer, its result and its readings were 5 of the
 // plugin's allocations per delivery (host/bench, postgres/c64/plugin: 26.4 -> 21.4).
 type answerStore struct {
-	res      pb.IngestWebhookResponse
+	res      wire.Answer
 	result   pb.WebhookResult
 	readings readingStore
 }
@@ -126,7 +126,17 @@ type answerStore struct {
 func (st *answerStore) fill(r WebhookResult) *pb.IngestWebhookResponse {
 	fillWebhookResult(&st.result, &st.readings, r)
 	st.res.Result, st.res.WebhookError = &st.result, nil
-	return &st.res
+	return &st.res.IngestWebhookResponse
+}
+
+// message is res as the stream sends it: the store's own answer as the wire.Answer it
+// is part of, which the codec encodes without looking for unknown fields (the SDK made
+// every message of it), any other (a parse failure's, new) as it is.
+func (st *answerStore) message(res *pb.IngestWebhookResponse) any {
+	if res == &st.res.IngestWebhookResponse {
+		return &st.res
+	}
+	return res
 }
 
 // release drops what the answer held (the adapter's strings and payloads).

@@ -61,6 +61,9 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	switch m := v.(type) {
 	case *pb.IngestWebhookResponse:
 		data, ok = marshalResponse(m)
+	case *Answer:
+		data, m.sizes, ok = encodeResponse(&m.IngestWebhookResponse, m.sizes[:0])
+		v = &m.IngestWebhookResponse // proto.Marshal's, when not ok
 	case *pb.IngestWebhookBatch:
 		data, ok = marshalBatch(m)
 	case *pb.IngestWebhookRequest:

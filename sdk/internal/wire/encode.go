@@ -2,6 +2,8 @@ package wire
 
 import (
 	"math"
+	"math/bits"
+	"sync"
 	"unicode/utf8"
 
 	"google.golang.org/grpc/mem"
@@ -15,8 +17,8 @@ import (
 // The plugin's answer to every delivery, IngestWebhookResponse, is encoded by hand: the
 // generated marshaller walks each message's field table, and gRPC's codec marshals an
 // answer under 1 KiB into a new slice of its own. These functions write the same bytes,
-// field by field in number order as proto.Marshal does, into one of gRPC's pooled
-// buffers. BenchmarkMarshalResponse (an 11-reading answer), CPU-profile samples over
+// field by field in number order as proto.Marshal does, into a pooled buffer
+// (answerPool). BenchmarkMarshalResponse (an 11-reading answer), CPU-profile samples over
 // 300,000 answers, two runs each: 2.4-2.5 -> 1.5-1.7 µs of CPU, 3 -> 1 allocations and
 // 520 -> 16 bytes per answer; host/bench's generic plugin makes 2 allocations fewer per
 // delivery. (The end-to-end benchmarks on the shared box cannot see a microsecond.)
@@ -26,110 +28,140 @@ import (
 // UTF-8. TestEncodeEqualsProto and FuzzEncodeEqualsProto hold the bytes to
 // proto.Marshal's.
 
-// marshalResponse encodes m into a pooled buffer; ok is false when m is for
+// marshalResponse encodes m into a buffer of answerPool; ok is false when m is for
 // proto.Marshal.
 func marshalResponse(m *pb.IngestWebhookResponse) (data mem.BufferSlice, ok bool) {
-	if !handled(m) {
+	if unknownIn(m) {
 		return nil, false
 	}
-	result := 0 // the result's size, written before it
-	n := 0
-	if m.Result != nil {
-		result = sizeResult(m.Result)
-		n = 1 + protowire.SizeBytes(result)
-	}
-	pool := mem.DefaultBufferPool()
-	buf := pool.Get(n)
-	b := (*buf)[:0]
-	if m.Result != nil {
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(result))
-		b = appendResult(b, m.Result)
-	}
-	return finish(pool, buf, b, n)
+	var kept [16]int
+	data, _, ok = encodeResponse(m, kept[:0])
+	return data, ok
 }
 
-// handled says whether the encoder below writes m as proto.Marshal would: the fields of
-// IngestWebhookResponse { WebhookResult result = 1; } down to the readings, with valid
-// UTF-8 and no unknown fields (a webhook error, a status, test sessions and command updates are
-// proto.Marshal's, as is any refusal). The sizes and appends after it check nothing.
-func handled(m *pb.IngestWebhookResponse) bool {
-	if m.WebhookError != nil || m.Status != nil || unknown(m) {
-		return false
+// Answer is an IngestWebhookResponse the plugin's SDK built from its adapter's result
+// (sdk's answerStore), with storage its encoder keeps from one answer to the next. Its
+// messages are made by the SDK, never decoded, so they carry no unknown fields, and the
+// encoder does not ask protobuf's reflection for them (a call per reading and its
+// timestamp: 1.1% of the plugin's CPU at postgres/c64/plugin, perf). A plugin sends one
+// with the stream's SendMsg; Codec encodes it as the IngestWebhookResponse it embeds.
+type Answer struct {
+	pb.IngestWebhookResponse
+	sizes []int // each reading's size, from encodeResponse's sizing to its append
+}
+
+// Reset drops the answer's messages, keeping the storage.
+func (a *Answer) Reset() { a.IngestWebhookResponse = pb.IngestWebhookResponse{} }
+
+// unknownIn says whether any message of m that encodeResponse writes carries unknown
+// fields (a message decoded from a newer peer), which proto.Marshal writes back.
+func unknownIn(m *pb.IngestWebhookResponse) bool {
+	if unknown(m) {
+		return true
 	}
 	r := m.Result
 	if r == nil {
-		return true
-	}
-	if len(r.TestSessions) > 0 || len(r.CommandUpdates) > 0 || unknown(r) || !utf8.ValidString(r.DeliveryId) || !utf8.ValidString(r.ProviderAccountId) {
 		return false
 	}
+	if unknown(r) {
+		return true
+	}
 	for _, rd := range r.Readings {
-		if rd == nil || unknown(rd) || (rd.RecordedAt != nil && unknown(rd.RecordedAt)) {
-			return false
+		if rd != nil && (unknown(rd) || (rd.RecordedAt != nil && unknown(rd.RecordedAt))) {
+			return true
 		}
-		for _, s := range [...]string{rd.ProviderDeviceId, rd.Metric, rd.Unit, rd.Quality, rd.Qualifier} {
-			if !utf8.ValidString(s) {
-				return false
+	}
+	return false
+}
+
+// encodeResponse writes IngestWebhookResponse { WebhookResult result = 1; } down to the
+// readings as proto.Marshal does, its messages' unknown fields aside (the caller's to
+// check); ok is false for what proto.Marshal is to write or refuse: a webhook error, a
+// status, test sessions, command updates, a nil reading, invalid UTF-8. The readings'
+// sizes are computed once, appended to sz for the append (returned, for its storage).
+func encodeResponse(m *pb.IngestWebhookResponse, sz []int) (data mem.BufferSlice, sizes []int, ok bool) {
+	if m.WebhookError != nil || m.Status != nil {
+		return nil, sz, false
+	}
+	r := m.Result
+	n := 0
+	result := 0 // the result's size, written before it
+	if r != nil {
+		if len(r.TestSessions) > 0 || len(r.CommandUpdates) > 0 || !utf8.ValidString(r.DeliveryId) || !utf8.ValidString(r.ProviderAccountId) {
+			return nil, sz, false
+		}
+		result = sizeString(r.DeliveryId) + sizeString(r.ProviderAccountId)
+		for _, rd := range r.Readings {
+			s, ok := sizeReading(rd)
+			if !ok {
+				return nil, sz, false
 			}
+			sz = append(sz, s)
+			result += 1 + sizeLen(s)
 		}
+		n = 1 + sizeLen(result)
 	}
-	return true
-}
-
-// sizeResult is WebhookResult { repeated Reading readings = 1; string delivery_id = 2;
-// string provider_account_id = 3; }'s encoded size.
-func sizeResult(r *pb.WebhookResult) int {
-	n := sizeString(r.DeliveryId) + sizeString(r.ProviderAccountId)
-	for _, rd := range r.Readings {
-		n += 1 + protowire.SizeBytes(sizeReading(rd))
+	buf := answerPool.Get(n)
+	b := (*buf)[:0]
+	if r != nil {
+		b = append(b, byte(1<<3|protowire.BytesType))
+		b = appendLen(b, result)
+		for i, rd := range r.Readings {
+			b = append(b, byte(1<<3|protowire.BytesType))
+			b = appendLen(b, sz[i])
+			b = appendReading(b, rd)
+		}
+		b = appendString(b, 2, r.DeliveryId)
+		b = appendString(b, 3, r.ProviderAccountId)
 	}
-	return n
-}
-
-func appendResult(b []byte, r *pb.WebhookResult) []byte {
-	for _, rd := range r.Readings {
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(sizeReading(rd)))
-		b = appendReading(b, rd)
-	}
-	b = appendString(b, 2, r.DeliveryId)
-	return appendString(b, 3, r.ProviderAccountId)
+	data, ok = finish(answerPool, buf, b, n)
+	return data, sz, ok
 }
 
 // sizeReading is Reading { string provider_device_id = 1; string metric = 2; double
 // value = 3; string unit = 4; Timestamp recorded_at = 5; string quality = 6; bytes
-// raw_payload = 7; string qualifier = 8; }'s.
-func sizeReading(r *pb.Reading) int {
-	n := sizeString(r.ProviderDeviceId) + sizeString(r.Metric) + sizeString(r.Unit) + sizeString(r.Quality) + sizeString(r.Qualifier)
+// raw_payload = 7; string qualifier = 8; }'s encoded size; ok is false for a nil reading
+// or a string that is not valid UTF-8, which proto3 refuses.
+func sizeReading(r *pb.Reading) (n int, ok bool) {
+	if r == nil {
+		return 0, false
+	}
+	for _, s := range [...]string{r.ProviderDeviceId, r.Metric, r.Unit, r.Quality, r.Qualifier} {
+		if !utf8.ValidString(s) {
+			return 0, false
+		}
+		n += sizeString(s)
+	}
 	if hasDouble(r.Value) {
 		n += 1 + 8
 	}
 	if r.RecordedAt != nil {
-		n += 1 + protowire.SizeBytes(sizeTimestamp(r.RecordedAt))
+		n += 1 + sizeLen(sizeTimestamp(r.RecordedAt))
 	}
 	if len(r.RawPayload) > 0 {
-		n += 1 + protowire.SizeBytes(len(r.RawPayload))
+		n += 1 + sizeLen(len(r.RawPayload))
 	}
-	return n
+	return n, true
 }
+
 func appendReading(b []byte, r *pb.Reading) []byte {
 	b = appendString(b, 1, r.ProviderDeviceId)
 	b = appendString(b, 2, r.Metric)
 	if hasDouble(r.Value) {
-		b = protowire.AppendTag(b, 3, protowire.Fixed64Type)
+		b = append(b, byte(3<<3|protowire.Fixed64Type))
 		b = protowire.AppendFixed64(b, math.Float64bits(r.Value))
 	}
 	b = appendString(b, 4, r.Unit)
 	if ts := r.RecordedAt; ts != nil {
-		b = protowire.AppendTag(b, 5, protowire.BytesType)
-		b = protowire.AppendVarint(b, uint64(sizeTimestamp(ts)))
+		b = append(b, byte(5<<3|protowire.BytesType))
+		b = appendLen(b, sizeTimestamp(ts))
 		b = appendTimestamp(b, ts)
 	}
 	b = appendString(b, 6, r.Quality)
 	if len(r.RawPayload) > 0 {
-		b = protowire.AppendTag(b, 7, protowire.BytesType)
-		b = protowire.AppendBytes(b, r.RawPayload)
+		b = append(b, byte(7<<3|protowire.BytesType))
+		b = appendLen(b, len(r.RawPayload))
+		b = append(b, r.RawPayload...)
 	}
 	return appendString(b, 8, r.Qualifier)
 }
@@ -164,16 +196,36 @@ func sizeString(s string) int {
 	if s == "" {
 		return 0
 	}
-	return 1 + protowire.SizeBytes(len(s))
+	return 1 + sizeLen(len(s))
 }
 
-// appendString appends a proto3 string field: nothing when empty.
+// appendString appends a proto3 string field numbered under 16: nothing when empty.
 func appendString(b []byte, num protowire.Number, s string) []byte {
 	if s == "" {
 		return b
 	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendString(b, s)
+	b = append(b, byte(num)<<3|byte(protowire.BytesType))
+	b = appendLen(b, len(s))
+	return append(b, s...)
+}
+
+// sizeLen is a length-delimited field's length prefix and bytes: n under 128, nearly
+// every string and reading of an answer, takes one byte without protowire's general
+// varint (which the encoder called three times a reading field: about a sixth of its
+// CPU in perf).
+func sizeLen(n int) int {
+	if n < 0x80 {
+		return 1 + n
+	}
+	return protowire.SizeBytes(n)
+}
+
+// appendLen appends n as a varint, one byte when under 128.
+func appendLen(b []byte, n int) []byte {
+	if n < 0x80 {
+		return append(b, byte(n))
+	}
+	return protowire.AppendVarint(b, uint64(n))
 }
 
 // hasDouble says whether a proto3 double is written: every value but +0.
@@ -182,3 +234,47 @@ func hasDouble(v float64) bool { return v != 0 || math.Signbit(v) }
 // unknown says whether m carries unknown fields (a message decoded from a newer peer),
 // which proto.Marshal writes back.
 func unknown(m proto.Message) bool { return len(m.ProtoReflect().GetUnknown()) > 0 }
+
+// answerPool holds the buffers answers are written into. gRPC's default pool clears a
+// buffer whole on every Get (4 KiB for a 700-byte answer) so that no earlier message
+// shows through a caller's careless read; encodeResponse writes every byte of the length
+// it asks for (finish checks), so nothing earlier can show, and this pool does not clear:
+// 1.4% of the plugin's CPU at postgres/c64/plugin (perf). gRPC puts a buffer back once
+// its bytes are on the connection.
+var answerPool mem.BufferPool = &dirtyPool{}
+
+// dirtyPool pools buffers of powers of two from 2 KiB to 64 KiB, uncleared; a larger
+// one is made and dropped. (gRPC keeps a buffer of 1 KiB or less as a plain slice it
+// never puts back: the smallest tier is above that.)
+type dirtyPool struct{ tiers [6]sync.Pool }
+
+const smallestTier = 2 << 10
+
+// tier is the index of the smallest tier holding n bytes (len(tiers): none).
+func (p *dirtyPool) tier(n int) int {
+	if n <= smallestTier {
+		return 0
+	}
+	return min(bits.Len(uint(n-1))-11, len(p.tiers))
+}
+
+func (p *dirtyPool) Get(n int) *[]byte {
+	i := p.tier(n)
+	if i < len(p.tiers) {
+		if buf, ok := p.tiers[i].Get().(*[]byte); ok {
+			*buf = (*buf)[:n]
+			return buf
+		}
+		b := make([]byte, n, smallestTier<<i)
+		return &b
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+func (p *dirtyPool) Put(buf *[]byte) {
+	c := cap(*buf)
+	if i := p.tier(c); i < len(p.tiers) && c == smallestTier<<i {
+		p.tiers[i].Put(buf)
+	}
+}

@@ -28,6 +28,8 @@ func encodeCases() []struct {
 	for range 20 {
 		long.Result.Readings = append(long.Result.Readings, proto.Clone(long.Result.Readings[0]).(*pb.Reading))
 	}
+	huge := fullResponse()
+	huge.Result.Readings[3].RawPayload = bytes.Repeat([]byte{'x'}, 70<<10) // past answerPool's tiers
 	unknownReading := fullResponse()
 	unknownReading.Result.Readings[0].ProtoReflect().SetUnknown([]byte{0xf8, 0x06, 0x01}) // field 99, varint 1
 	return []struct {
@@ -38,6 +40,7 @@ func encodeCases() []struct {
 		{"response", fullResponse(), true},
 		{"odd values", odd, true},
 		{"over 4 KiB", long, true},
+		{"over 64 KiB", huge, true},
 		{"empty response", &pb.IngestWebhookResponse{}, true},
 		{"empty result", &pb.IngestWebhookResponse{Result: &pb.WebhookResult{}}, true},
 		{"webhook error", &pb.IngestWebhookResponse{WebhookError: &pb.Error{Kind: pb.ErrorKind_ERROR_KIND_PERMANENT, Message: "bad"}}, false},
@@ -59,7 +62,51 @@ func TestEncodeEqualsProto(t *testing.T) {
 				t.Errorf("hand-written encoder taken: %v, want %v", hand, c.hand)
 			}
 			checkEncoding(t, c.m)
+			if !unknownIn(c.m) {
+				checkEncoding(t, answerOf(c.m))
+			}
 		})
+	}
+}
+
+// answerOf is m as the SDK sends it: an Answer (which never has unknown fields).
+func answerOf(m *pb.IngestWebhookResponse) *Answer {
+	a := new(Answer)
+	a.Result, a.WebhookError, a.Status = m.Result, m.WebhookError, m.Status
+	return a
+}
+
+// TestAnswerReused: an Answer encoded after others, bigger and smaller, into buffers
+// answerPool gives back uncleared, writes what proto.Marshal writes.
+func TestAnswerReused(t *testing.T) {
+	var a Answer
+	for range 3 {
+		for _, c := range encodeCases() {
+			if unknownIn(c.m) {
+				continue
+			}
+			a.Reset()
+			a.Result, a.WebhookError, a.Status = c.m.Result, c.m.WebhookError, c.m.Status
+			checkEncoding(t, &a)
+		}
+	}
+}
+
+// TestDirtyPool: a buffer has the length asked for and its tier's capacity, comes back
+// from Put, and one past the largest tier is made and dropped.
+func TestDirtyPool(t *testing.T) {
+	p := &dirtyPool{}
+	for _, c := range []struct{ n, cap int }{{0, 2048}, {1, 2048}, {700, 2048}, {2048, 2048}, {2049, 4096}, {65536, 65536}, {65537, 65537}} {
+		buf := p.Get(c.n)
+		if len(*buf) != c.n || cap(*buf) != c.cap {
+			t.Errorf("Get(%d): len %d cap %d, want cap %d", c.n, len(*buf), cap(*buf), c.cap)
+		}
+		p.Put(buf)
+	}
+	odd := make([]byte, 10, 3000) // not a tier's: dropped
+	p.Put(&odd)
+	if buf := p.Get(2500); cap(*buf) != 4096 {
+		t.Errorf("Get(2500) after Put of a 3000-byte buffer: cap %d, want 4096", cap(*buf))
 	}
 }
 
@@ -77,6 +124,9 @@ func FuzzEncodeEqualsProto(f *testing.F) {
 			return
 		}
 		checkEncoding(t, m)
+		if !unknownIn(m) {
+			checkEncoding(t, answerOf(m))
+		}
 	})
 }
 
@@ -87,16 +137,17 @@ func TestEncodeAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("under the race detector sync.Pool drops items at random, so the pool allocates")
 	}
-	m := fullResponse()
-	n := testing.AllocsPerRun(100, func() {
-		data, err := Codec{}.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
+	for _, m := range []proto.Message{fullResponse(), answerOf(fullResponse())} {
+		n := testing.AllocsPerRun(100, func() {
+			data, err := Codec{}.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data.Free()
+		})
+		if n > 1 {
+			t.Errorf("%T: %.0f allocations, want at most 1", m, n)
 		}
-		data.Free()
-	})
-	if n > 1 {
-		t.Errorf("%.0f allocations, want at most 1", n)
 	}
 }
 
@@ -106,6 +157,14 @@ func BenchmarkMarshalResponse(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			data, _ := Codec{}.Marshal(m)
+			data.Free()
+		}
+	})
+	b.Run("answer", func(b *testing.B) {
+		a := answerOf(m)
+		b.ReportAllocs()
+		for b.Loop() {
+			data, _ := Codec{}.Marshal(a)
 			data.Free()
 		}
 	})
