@@ -1,7 +1,14 @@
 package pluginmgr
 
+import (
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/sdk"
+)
+
 // CheckAnswer exposes the answer caps to the external tests.
-var CheckAnswer = checkAnswer
+func CheckAnswer(lim config.Plugins, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession) (string, error) {
+	return checkAnswer(judgeCaps(lim), deliveryID, accountID, rs, ss)
+}
 
 // CallName exposes the method labels to the external tests.
 var CallName = callName

@@ -20,8 +20,8 @@ import (
 
 // checkAnswer returns the name of the first cap the answer exceeds and an error saying
 // by how much, or "" and nil.
-func checkAnswer(lim config.Plugins, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession) (string, error) {
-	err := judgeCaps(lim).Check(judge.Answer{DeliveryID: deliveryID, ProviderAccountID: accountID, Readings: rs, TestSessions: ss})
+func checkAnswer(lim judge.Caps, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession) (string, error) {
+	err := lim.Check(judge.Answer{DeliveryID: deliveryID, ProviderAccountID: accountID, Readings: rs, TestSessions: ss})
 	return judge.CapOf(err), err
 }
 
@@ -37,28 +37,28 @@ func judgeCaps(lim config.Plugins) judge.Caps {
 
 // checkDevices is checkAnswer for a discovery: the devices it lists are stored as they
 // are, one row and one audit row each.
-func checkDevices(lim config.Plugins, ds []sdk.Device) (string, error) {
-	err := judgeCaps(lim).CheckDevices(ds)
+func checkDevices(lim judge.Caps, ds []sdk.Device) (string, error) {
+	err := lim.CheckDevices(ds)
 	return judge.CapOf(err), err
 }
 
 // refuseAnswer checks an answer, counting a refusal by the cap it broke.
 func (p *Plugin) refuseAnswer(method, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession) error {
-	return p.refuse(method, func(lim config.Plugins) (string, error) {
+	return p.refuse(method, func(lim judge.Caps) (string, error) {
 		return checkAnswer(lim, deliveryID, accountID, rs, ss)
 	})
 }
 
 // refuseDevices checks a discovery's answer, counting a refusal by the cap it broke.
 func (p *Plugin) refuseDevices(method string, ds []sdk.Device) error {
-	return p.refuse(method, func(lim config.Plugins) (string, error) { return checkDevices(lim, ds) })
+	return p.refuse(method, func(lim judge.Caps) (string, error) { return checkDevices(lim, ds) })
 }
 
 // refuse runs check against the current caps; the one place a refusal is counted and
 // logged, whatever the call.
-func (p *Plugin) refuse(method string, check func(config.Plugins) (string, error)) error {
+func (p *Plugin) refuse(method string, check func(judge.Caps) (string, error)) error {
 	p.mu.Lock()
-	lim := caps(p.pcfg)
+	lim := p.caps
 	p.mu.Unlock()
 	limit, err := check(lim)
 	if err != nil {

@@ -1,12 +1,17 @@
 package pluginmgr_test
 
 import (
+	"context"
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
 )
 
 // TestAnswerCapsCoverTestSessions: a test session's results count against the readings'
@@ -38,5 +43,47 @@ func TestAnswerCapsCoverTestSessions(t *testing.T) {
 				t.Fatalf("refusal %v is not permanent", err)
 			}
 		})
+	}
+}
+
+// TestReloadedCapsJudgeTheNextAnswer: the caps an answer is judged by are the ones the
+// last reload put in force (the Plugin keeps them worked out, not read per call).
+func TestReloadedCapsJudgeTheNextAnswer(t *testing.T) {
+	e := newEnv(t)
+	e.installID("alpha")
+	t.Setenv("POOLHOST_TEST_WEBHOOK_SECRET", "whsec-test")
+	const alpha = `provider "alpha" {
+  webhooks = true
+  secrets  = { webhook_secret = env("POOLHOST_TEST_WEBHOOK_SECRET") }
+}`
+	m, _, err := e.manager(e.config(alpha))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Get("alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	hook := sdk.WebhookRequest{Headers: http.Header{"X-Secret": {"whsec-test"}}, Body: []byte(`{"device":"dev-1","ph":7.2}`), ReceivedAt: time.Now()}
+	if wr, err := p.IngestWebhook(ctx, hook); err != nil || len(wr.Readings) != 1 {
+		t.Fatalf("IngestWebhook under the default caps = %+v, %v", wr, err)
+	}
+
+	e.plugins = "max_metric_bytes = 1"
+	if err := m.Reload(ctx, e.config(alpha)); err != nil {
+		t.Fatal(err)
+	}
+	var pe *grpcplugin.ParseError
+	if _, err := p.IngestWebhook(ctx, hook); !errors.As(err, &pe) || !strings.Contains(err.Error(), "plugins.max_metric_bytes (1)") {
+		t.Fatalf("IngestWebhook after a reload capping metrics at 1 byte: %v, want the metric cap's refusal", err)
+	}
+
+	e.plugins = ""
+	if err := m.Reload(ctx, e.config(alpha)); err != nil {
+		t.Fatal(err)
+	}
+	if wr, err := p.IngestWebhook(ctx, hook); err != nil || len(wr.Readings) != 1 {
+		t.Fatalf("IngestWebhook after the cap is lifted = %+v, %v", wr, err)
 	}
 }

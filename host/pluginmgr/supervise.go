@@ -164,6 +164,7 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 	update := func() {
 		p.mu.Lock()
 		p.cfg, p.pcfg, p.level = pc, pcfg, level
+		p.caps = judgeCaps(pcfg)
 		p.refused = ""
 		p.mu.Unlock()
 		p.m.metrics.setRefused(p.id, false)
