@@ -50,20 +50,19 @@ type requestSlot struct {
 	ptrs     []*pb.Header
 }
 
-// Release drops the requests (their bodies and secrets), keeping the storage.
+// Release drops the requests (their bodies and secrets), keeping the storage. The
+// messages are zeroed rather than Reset: a generated Reset also stores the message's
+// type information, an atomic store per message that the decoder's own zeroing made
+// again (with every header's: 1.1% of the plugin's CPU at postgres/c64/plugin, perf); a
+// zero message is a valid one.
 func (b *IngestBatch) Release() {
-	b.IngestWebhookBatch.Reset()
-	for i := range b.reqs {
-		b.reqs[i].Reset()
-	}
+	b.IngestWebhookBatch = pb.IngestWebhookBatch{}
+	clear(b.reqs)
 	clear(b.ptrs)
 	for i := range b.slots {
 		s := &b.slots[i]
-		s.webhook.Reset()
-		s.received.Reset()
-		for j := range s.headers {
-			s.headers[j].Reset()
-		}
+		s.webhook, s.received = pb.RawWebhook{}, timestamppb.Timestamp{}
+		clear(s.headers)
 		clear(s.ptrs[:cap(s.ptrs)])
 	}
 }
@@ -87,7 +86,7 @@ func (d *decoder) ingestBatch(b *IngestBatch) bool {
 		if !ok || f.num != 1 || f.typ != protowire.BytesType {
 			return false
 		}
-		reqs[i].Reset()
+		reqs[i] = pb.IngestWebhookRequest{}
 		d.slot, d.left = &b.slots[i], n-i
 		if !d.ingestRequestIn(f.start, f.end, &reqs[i]) {
 			return false

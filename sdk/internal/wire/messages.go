@@ -45,8 +45,7 @@ func (d *decoder) ingestRequestIn(start, end int, m *pb.IngestWebhookRequest) bo
 		var ts *timestamppb.Timestamp
 		if d.slot != nil {
 			w, ts = &d.slot.webhook, &d.slot.received
-			w.Reset()
-			ts.Reset()
+			*w, *ts = pb.RawWebhook{}, timestamppb.Timestamp{} // zeroed, as Release does
 		} else {
 			// The webhook and its timestamp in one allocation.
 			blk := new(struct {
@@ -173,9 +172,7 @@ func (d *decoder) headerStorage(headers, values int) ([]pb.Header, []string) {
 		s.ptrs = make([]*pb.Header, 0, headers)
 	}
 	msgs := s.headers[:headers]
-	for i := range msgs {
-		msgs[i].Reset()
-	}
+	clear(msgs) // zeroed, as Release does
 	if cap(d.vals)-len(d.vals) < values {
 		d.vals = make([]string, 0, values*d.left)
 	}
