@@ -37,6 +37,16 @@ var (
 	keyWebhookSignature = http.CanonicalHeaderKey(HeaderWebhookSignature)
 )
 
+// get is headers.Get(key) for a key already canonical: Get scans it again on every call
+// to canonicalize it, three times a delivery (0.5% of the generic plugin's CPU at
+// postgres/c64/plugin, perf).
+func get(headers http.Header, key string) string {
+	if v := headers[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // StandardWebhooks signs and verifies Standard Webhooks deliveries with one secret. It is
 // safe for concurrent use.
 type StandardWebhooks struct {
@@ -144,9 +154,9 @@ func (s *StandardWebhooks) Verify(headers http.Header, body []byte) error {
 // space-separated webhook-signature list matching. Entries with other version prefixes
 // are ignored, as the scheme requires.
 func (s *StandardWebhooks) VerifyAt(headers http.Header, body []byte, now time.Time) error {
-	id := headers.Get(keyWebhookID)
-	tsHeader := headers.Get(keyWebhookTimestamp)
-	sigHeader := headers.Get(keyWebhookSignature)
+	id := get(headers, keyWebhookID)
+	tsHeader := get(headers, keyWebhookTimestamp)
+	sigHeader := get(headers, keyWebhookSignature)
 	for _, h := range []struct{ name, value string }{
 		{HeaderWebhookID, id}, {HeaderWebhookTimestamp, tsHeader}, {HeaderWebhookSignature, sigHeader},
 	} {
