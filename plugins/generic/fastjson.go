@@ -431,10 +431,60 @@ func (s *scanner) reading(r *ReportReading) bool {
 
 // string is v as a string: the interned one when there is one.
 func (s *scanner) string(v []byte) string {
-	if in, ok := interned[string(v)]; ok {
+	if in, ok := internedTable.find(v); ok {
 		return in
 	}
 	return string(v)
+}
+
+// internTable finds the interned strings with one probe: every interned string has a
+// slot of its own (newInternTable sizes the table until none collide), so a string read
+// is the interned one when it equals its slot's, and is none otherwise. The map lookup
+// it replaces (hash, then a probe of the map's groups) was 2.5% of the plugin's CPU at
+// postgres/c64/plugin (perf: 20 lookups a delivery).
+type internTable struct {
+	slots []string
+	mask  uint32
+}
+
+var internedTable = newInternTable(interned)
+
+// newInternTable is a table of the strings of m, the smallest from 64 slots up in which
+// no two collide.
+func newInternTable(m map[string]string) internTable {
+	for size := 64; size <= 1<<16; size *= 2 {
+		t := internTable{slots: make([]string, size), mask: uint32(size - 1)}
+		used := make([]bool, size)
+		ok := true
+		for s := range m {
+			i := fnv1a([]byte(s)) & t.mask
+			if used[i] {
+				ok = false
+				break
+			}
+			used[i], t.slots[i] = true, s
+		}
+		if ok {
+			return t
+		}
+	}
+	panic("generic: no interning table without collisions")
+}
+
+// find is the interned string equal to v, if any.
+func (t internTable) find(v []byte) (string, bool) {
+	in := t.slots[fnv1a(v)&t.mask]
+	return in, in == string(v) && len(v) > 0
+}
+
+// fnv1a is the 32-bit FNV-1a hash of v.
+func fnv1a(v []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range v {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
 }
 
 // interned are the strings payloads repeat: the metric names, their units as the

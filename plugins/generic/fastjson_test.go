@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
+
+	"github.com/poolhost/poolhost/sdk"
 )
 
 // fastCases are payloads in wire form; fast says whether decodeFast must take them.
@@ -183,6 +186,40 @@ func TestNumberEqualsParseFloat(t *testing.T) {
 		got, ok := s.number()
 		if !ok || s.i != len(n) || math.Float64bits(got) != math.Float64bits(want) {
 			t.Errorf("%s: %v (%v), ParseFloat %v", n, got, ok, want)
+		}
+	}
+}
+
+// TestInternTable: the table finds every interned string, as the string interned (the
+// same bytes in memory, not a copy), and nothing else.
+func TestInternTable(t *testing.T) {
+	for s := range interned {
+		if s == "" {
+			continue
+		}
+		got, ok := internedTable.find([]byte(s))
+		if !ok || got != s || unsafe.StringData(got) != unsafe.StringData(interned[s]) {
+			t.Errorf("find(%q) = %q, %v; want the interned string", s, got, ok)
+		}
+	}
+	for _, s := range []string{"", "bench-dev-1", "PH", "ph ", "p", "free_chlorinE", "2026-12-07T08:00:00Z"} {
+		if got, ok := internedTable.find([]byte(s)); ok {
+			t.Errorf("find(%q) = %q, true; it is not interned", s, got)
+		}
+	}
+}
+
+// TestQuality: the quality names the format has, and nothing else (not another case,
+// not with spaces).
+func TestQuality(t *testing.T) {
+	for in, want := range map[string]sdk.Quality{"": sdk.QualityUnknown, "good": sdk.QualityGood, "suspect": sdk.QualitySuspect, "out_of_range": sdk.QualityOutOfRange} {
+		if q, ok := quality(in); !ok || q != want {
+			t.Errorf("quality(%q) = %q, %v; want %q", in, q, ok, want)
+		}
+	}
+	for _, in := range []string{"Good", "good ", "unknown", "bad"} {
+		if q, ok := quality(in); ok {
+			t.Errorf("quality(%q) = %q, true; want refused", in, q)
 		}
 	}
 }
