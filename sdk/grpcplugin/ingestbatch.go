@@ -291,7 +291,7 @@ func (b *ingestBatches) send(lead *pendingIngest) {
 // exchange sends lead's batch on a stream and sets each delivery's err (nil: its answer
 // is in). A delivery whose deadline already passed is not sent.
 func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
-	msg := batchMessages.Get().(*pb.IngestWebhookBatch)
+	msg := batchMessages.Get().(*wire.Batch)
 	defer func() {
 		clear(msg.Requests)
 		msg.Requests = msg.Requests[:0]
@@ -385,4 +385,6 @@ func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
 }
 
 // batchMessages recycles the batch message: gRPC has marshalled it when SendMsg returns.
-var batchMessages = sync.Pool{New: func() any { return new(pb.IngestWebhookBatch) }}
+// It is a wire.Batch: the host's own requests, whose encoder need not look for unknown
+// fields.
+var batchMessages = sync.Pool{New: func() any { return new(wire.Batch) }}

@@ -65,7 +65,10 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 		data, m.sizes, ok = encodeResponse(&m.IngestWebhookResponse, m.sizes[:0])
 		v = &m.IngestWebhookResponse // proto.Marshal's, when not ok
 	case *pb.IngestWebhookBatch:
-		data, ok = marshalBatch(m)
+		data, ok = marshalBatch(m, false)
+	case *Batch:
+		data, ok = marshalBatch(&m.IngestWebhookBatch, true)
+		v = &m.IngestWebhookBatch // proto.Marshal's, when not ok
 	case *pb.IngestWebhookRequest:
 		data, ok = marshalRequest(m)
 	}
