@@ -110,7 +110,7 @@ func batchDeadline(ctx context.Context, reqs []*pb.IngestWebhookRequest) (contex
 	if latest == 0 { // an empty batch
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, time.Duration(latest))
+	return withDeadline(ctx, time.Now().Add(time.Duration(latest)))
 }
 
 // answerStore is the storage an IngestWebhooks stream builds its answers in, kept from
@@ -152,7 +152,7 @@ func (st *answerStore) release() {
 func (s *grpcServer) ingestOne(ctx context.Context, req *pb.IngestWebhookRequest, st *answerStore) (*pb.IngestWebhookResponse, error) {
 	if t := req.GetTimeoutNanos(); t > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(t))
+		ctx, cancel = withDeadline(ctx, time.Now().Add(time.Duration(t)))
 		defer cancel()
 	}
 	return s.ingestRecovering(ctx, req, st)
