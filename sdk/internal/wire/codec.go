@@ -258,7 +258,7 @@ func (d *decoder) string(f field) (s string, ok bool) {
 		return "", false
 	}
 	v := d.b[f.start:f.end]
-	if !utf8.Valid(v) {
+	if !validUTF8(v) {
 		return "", false
 	}
 	if len(v) == 0 {
@@ -268,6 +268,21 @@ func (d *decoder) string(f field) (s string, ok bool) {
 		d.str = string(d.b)
 	}
 	return d.str[f.start:f.end], true
+}
+
+// validUTF8 is utf8.Valid, with a short ASCII string (a reading's device id, metric or
+// unit) checked by a plain loop first: utf8.Valid's setup for words of 8 bytes costs
+// more than the few bytes themselves. BenchmarkUnmarshalResponse, four interleaved
+// pairs: 3.13/3.18/2.86/3.13 -> 2.82/2.97/2.88/2.75 µs.
+func validUTF8(v []byte) bool {
+	if len(v) > 32 {
+		return utf8.Valid(v)
+	}
+	var or byte
+	for _, c := range v {
+		or |= c
+	}
+	return or < utf8.RuneSelf || utf8.Valid(v)
 }
 
 // bytes is a bytes field's value, copied: the message's buffer goes back to gRPC's pool.

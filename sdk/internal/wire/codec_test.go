@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -563,6 +564,15 @@ func TestNextAsProtowire(t *testing.T) {
 		wantOK := n >= 0 && typ != protowire.StartGroupType
 		if ok != wantOK || ok && (after != n || f.num != num || f.typ != typ) {
 			t.Errorf("%s: next = %+v, %d, %v; protowire: %d, %d, %d", name, f, after, ok, num, typ, n)
+		}
+	}
+}
+
+// TestValidUTF8: validUTF8 is utf8.Valid, either side of its short-string loop.
+func TestValidUTF8(t *testing.T) {
+	for _, s := range []string{"", "ph", "bench-device-0007", "€", "a\xff", "\xc3", strings.Repeat("a", 32) + "\xff", strings.Repeat("é", 20), strings.Repeat("a", 31) + "\x80"} {
+		if got, want := validUTF8([]byte(s)), utf8.ValidString(s); got != want {
+			t.Errorf("validUTF8(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
