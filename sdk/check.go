@@ -90,11 +90,21 @@ func (r DiscoverResult) Check() error {
 // Check applies [CheckID] to the external account id.
 func (l Linkage) Check() error { return CheckID("external account id", l.ExternalAccountID) }
 
+// checkReadings checks each reading's device id, once for a run of readings with the
+// same one (a delivery's readings are usually one device's, and == between two strings
+// that share their bytes is a pointer compare): idProblem per reading was 0.8% of the
+// generic plugin's CPU at postgres/c64/plugin (perf).
 func checkReadings(rs []Reading) error {
+	checked := false
+	var last string
 	for i, r := range rs {
+		if checked && r.ProviderDeviceID == last {
+			continue
+		}
 		if idProblem(r.ProviderDeviceID) != "" {
 			return CheckID(fmt.Sprintf("reading %d: device id", i), r.ProviderDeviceID)
 		}
+		checked, last = true, r.ProviderDeviceID
 	}
 	return nil
 }

@@ -29,6 +29,20 @@ func TestCheckID(t *testing.T) {
 	if err := res.Check(); err == nil {
 		t.Error("a webhook result with a U+FFFD device id passed")
 	}
+	// A run of readings of one device is checked once: the first bad one after it is not
+	// missed, whether the run was good or bad.
+	for _, rs := range [][]string{{"a", "a", "a\n"}, {"", "", "\xff"}, {"a\n", "a\n"}, {"\xff", "a", "a"}} {
+		res := sdk.WebhookResult{}
+		for _, id := range rs {
+			res.Readings = append(res.Readings, sdk.Reading{ProviderDeviceID: id})
+		}
+		if err := res.Check(); err == nil {
+			t.Errorf("readings of devices %q passed", rs)
+		}
+	}
+	if err := (sdk.WebhookResult{Readings: []sdk.Reading{{ProviderDeviceID: "a"}, {ProviderDeviceID: "a"}, {ProviderDeviceID: "b"}}}).Check(); err != nil {
+		t.Errorf("good readings refused: %v", err)
+	}
 	if err := (sdk.PollResult{CommandUpdates: []sdk.CommandUpdate{{CommandID: "c", ProviderRef: "r\x01"}}}).Check(); err == nil {
 		t.Error("a command update with a control character passed")
 	}

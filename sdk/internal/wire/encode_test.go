@@ -48,6 +48,10 @@ func encodeCases() []struct {
 		{"command updates", &pb.IngestWebhookResponse{Result: &pb.WebhookResult{CommandUpdates: []*pb.CommandUpdate{{CommandId: "c"}}}}, false},
 		{"unknown field in a reading", unknownReading, false},
 		{"invalid UTF-8", &pb.IngestWebhookResponse{Result: &pb.WebhookResult{Readings: []*pb.Reading{{Metric: "\xff"}}}}, false},
+		{"invalid UTF-8 after a reading like it", &pb.IngestWebhookResponse{Result: &pb.WebhookResult{Readings: []*pb.Reading{
+			{ProviderDeviceId: "d", Unit: "pH"}, {ProviderDeviceId: "d", Unit: "p\xff"}}}}, false},
+		{"invalid UTF-8 twice", &pb.IngestWebhookResponse{Result: &pb.WebhookResult{Readings: []*pb.Reading{
+			{Metric: "\xff"}, {Metric: "\xff"}}}}, false},
 		{"invalid UTF-8 in the delivery id", &pb.IngestWebhookResponse{Result: &pb.WebhookResult{DeliveryId: "\xc3"}}, false},
 	}
 }
