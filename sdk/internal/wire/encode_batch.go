@@ -69,8 +69,29 @@ func marshalBatch(m *pb.IngestWebhookBatch, built bool) (data mem.BufferSlice, o
 // as answerPool's are (finish checks that every byte of the length asked for was
 // written): gRPC's default pool cleared the whole 16 or 32 KiB buffer of every batch,
 // 0.75 µs per delivery of the host's CPU at postgres/c64/plugin (perf over 20,000
-// deliveries, 9.1 a batch: 30 of the 475 samples in the batches' exchange).
-var batchPool mem.BufferPool = &dirtyPool{}
+// deliveries, 9.1 a batch: 30 of the 475 samples in the batches' exchange). A batch over
+// dirtyPool's largest tier (64 KiB: 64 deliveries of 1 KiB) takes gRPC's pool, which
+// keeps buffers up to 1 MiB, rather than a new buffer each time.
+var batchPool mem.BufferPool = batchBuffers{}
+
+type batchBuffers struct{}
+
+var smallBatches dirtyPool
+
+func (batchBuffers) Get(n int) *[]byte {
+	if smallBatches.tier(n) < len(smallBatches.tiers) {
+		return smallBatches.Get(n)
+	}
+	return mem.DefaultBufferPool().Get(n)
+}
+
+func (batchBuffers) Put(buf *[]byte) {
+	if smallBatches.tier(cap(*buf)) < len(smallBatches.tiers) {
+		smallBatches.Put(buf)
+		return
+	}
+	mem.DefaultBufferPool().Put(buf)
+}
 
 // marshalRequest encodes one request as marshalBatch encodes each of a batch.
 func marshalRequest(m *pb.IngestWebhookRequest) (data mem.BufferSlice, ok bool) {

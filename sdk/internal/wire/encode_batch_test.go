@@ -241,12 +241,38 @@ func BenchmarkMarshalBatch(b *testing.B) {
 // TestBatchReused: a batch encoded after others, bigger and smaller, into buffers
 // batchPool gives back uncleared, writes what proto.Marshal writes.
 func TestBatchReused(t *testing.T) {
+	big := &pb.IngestWebhookBatch{} // past the uncleared tiers: gRPC's pool
 	for range 3 {
-		for _, c := range encodeBatchCases() {
+		r := hostRequest()
+		r.Webhook.Body = bytes.Repeat([]byte("b"), 30<<10)
+		big.Requests = append(big.Requests, r)
+	}
+	cases := append(encodeBatchCases(), struct {
+		name string
+		m    *pb.IngestWebhookBatch
+		hand bool
+	}{"90 KiB", big, true})
+	for range 3 {
+		for _, c := range cases {
 			checkEncoding(t, c.m)
 			if b := batchOf(c.m); b != nil {
 				checkEncoding(t, b)
 			}
 		}
+	}
+}
+
+// TestBatchPool: a batch's buffer up to 64 KiB is an uncleared tier's, a larger one
+// gRPC's pooled one, and each goes back where it came from.
+func TestBatchPool(t *testing.T) {
+	for _, n := range []int{100, 9000, 64 << 10, 64<<10 + 1, 300 << 10} {
+		buf := batchPool.Get(n)
+		if len(*buf) != n {
+			t.Fatalf("Get(%d): len %d", n, len(*buf))
+		}
+		if small := n <= 64<<10; small != (cap(*buf) <= 64<<10) {
+			t.Errorf("Get(%d): cap %d", n, cap(*buf))
+		}
+		batchPool.Put(buf)
 	}
 }
