@@ -210,6 +210,9 @@ type pending struct {
 	checked Result
 	values  []value
 	ids     []string // distinct provider device ids of values
+	// idBuf holds ids while a delivery names one device, as most do: in p, which is on
+	// the heap already, an allocation fewer per delivery (TestPrepareAllocs).
+	idBuf [1]string
 	// untimedDelivery: a delivery id and readings without their own timestamp, which
 	// take the delivery's first receipt time (stamp) in a transaction of their own.
 	untimedDelivery bool
@@ -242,6 +245,7 @@ func (s *Service) prepare(req Request) *pending {
 	win := Window{MaxFutureSkew: cfg.MaxFutureSkew, MaxPastAge: cfg.MaxPastAge}
 
 	p.values = make([]value, 0, len(req.Readings))
+	p.ids = p.idBuf[:0]
 	var seen map[string]bool // only once p.ids is long: see newID
 	for i := range p.req.Readings {
 		r := &p.req.Readings[i]
