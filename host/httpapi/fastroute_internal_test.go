@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -153,6 +154,39 @@ func TestClientIPAllocs(t *testing.T) {
 	} {
 		if got := ClientIP(remote, nil, nil); got != want {
 			t.Errorf("ClientIP(%s) = %s, want %s", remote, got, want)
+		}
+	}
+}
+
+// TestReadBodyClosesTheBody: a body read to its end is closed, so net/http does not read
+// it to EOF once more when the answer's header is written; with a declared length and
+// chunked, and the kept-alive connection serves the next request.
+func TestReadBodyClosesTheBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := readBody(r)
+		if err != nil {
+			t.Errorf("readBody: %v", err)
+		}
+		if _, err := r.Body.Read(make([]byte, 1)); err != http.ErrBodyReadAfterClose {
+			t.Errorf("body read after readBody: %v, want ErrBodyReadAfterClose", err)
+		}
+		_, _ = w.Write(b)
+	}))
+	defer srv.Close()
+	for i, chunked := range []bool{false, true, false} {
+		body := strings.Repeat("x", 1000+i)
+		var rd io.Reader = strings.NewReader(body)
+		if chunked {
+			rd = io.MultiReader(rd) // no length known: sent chunked
+		}
+		resp, err := srv.Client().Post(srv.URL, "application/json", rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(got) != body {
+			t.Errorf("chunked %v: echoed %d bytes, want %d", chunked, len(got), len(body))
 		}
 	}
 }
