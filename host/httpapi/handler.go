@@ -158,7 +158,9 @@ func (h *Handler) httpConfig() *config.HTTP { return h.http.Load() }
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if next, info := h.fastRoute(r); next != nil {
-		next.ServeHTTP(w, r.WithContext(withInfo(r.Context(), info)))
+		// requestID's work, done here: its context and fastRoute's requestInfo in one
+		// copy of the request instead of two, 250 bytes fewer per delivery.
+		next.ServeHTTP(w, r.WithContext(h.identify(w, r, info)))
 		return
 	}
 	h.root.ServeHTTP(w, r)
@@ -241,6 +243,12 @@ func (h *Handler) Mux() *mux.Router { return h.mux }
 // request with a valid token spends from its token's bucket, any other (anonymous, or a
 // wrong token) from its client address's bucket.
 func (h *Handler) wrap(level access, limited bool, next http.Handler) http.Handler {
+	return h.requestID(h.inner(level, limited, next))
+}
+
+// inner is wrap's middleware below requestID, which fastRoute's routes get from
+// ServeHTTP instead.
+func (h *Handler) inner(level access, limited bool, next http.Handler) http.Handler {
 	if level != Foreign {
 		next = h.require(level, next)
 		if limited {
@@ -248,7 +256,7 @@ func (h *Handler) wrap(level access, limited bool, next http.Handler) http.Handl
 		}
 		next = h.authenticate(limited, next)
 	}
-	return h.requestID(h.observe(h.limitBody(next)))
+	return h.observe(h.limitBody(next))
 }
 
 // unlimited are the routes no rate limit applies to: probes and scrapes come from the
@@ -281,7 +289,8 @@ func (rt *Router) Handle(method, path string, level access, fn HandlerFunc) {
 	limited := level != Foreign && !unlimited[path]
 	next := rt.h.checkQuery(method+" "+path, rt.h.serve(fn))
 	m := rt.h.mux
-	handler := rt.h.wrap(level, limited, next)
+	inner := rt.h.inner(level, limited, next)
+	handler := rt.h.requestID(inner)
 	if strings.HasPrefix(path, webhookPrefix) {
 		m = rt.h.hooks
 		rt.h.hookRoutes++
@@ -289,7 +298,7 @@ func (rt *Router) Handle(method, path string, level access, fn HandlerFunc) {
 			if rt.h.fast == nil {
 				rt.h.fast = map[string]http.Handler{}
 			}
-			rt.h.fast[path] = handler
+			rt.h.fast[path] = inner // ServeHTTP does requestID's work
 		}
 	}
 	m.Handle(path, handler).Methods(method)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"maps"
@@ -52,27 +53,31 @@ func newRequestID() string {
 // requestID honours X-Request-ID or generates one, echoes it, and puts it in the context
 // where logs, problem bodies and audit rows find it, beside the client address in the
 // request's requestInfo: one copy of the request for both, the 250-byte request copy and
-// an allocation fewer per request (host/bench). A request routed by fastRoute has its
-// requestInfo already.
+// an allocation fewer per request (host/bench). A request routed by fastRoute gets the
+// same from ServeHTTP (identify).
 func (h *Handler) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(requestIDKey)
-		if !validRequestID(id) {
-			id = newRequestID()
-		}
-		ctx := auth.WithRequestID(r.Context(), id)
 		info := infoFrom(r)
 		if info == nil {
 			info = &requestInfo{}
-			ctx = withInfo(ctx, info)
 		}
-		info.client = h.clientIP(r)
-		// The header's value slice in info, which is on the heap already: Set made one
-		// per request. Nothing writes into it (see jsonContentType).
-		info.id[0] = id
-		w.Header()[requestIDKey] = info.id[:]
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(h.identify(w, r, info)))
 	})
+}
+
+// identify is requestID's work: r's request id and client address in info, the id
+// echoed in w's header; it returns r's context with the id and info.
+func (h *Handler) identify(w http.ResponseWriter, r *http.Request, info *requestInfo) context.Context {
+	id := r.Header.Get(requestIDKey)
+	if !validRequestID(id) {
+		id = newRequestID()
+	}
+	info.client = h.clientIP(r)
+	// The header's value slice in info, which is on the heap already: Set made one
+	// per request. Nothing writes into it (see jsonContentType).
+	info.id[0] = id
+	w.Header()[requestIDKey] = info.id[:]
+	return withInfo(auth.WithRequestID(r.Context(), id), info)
 }
 
 // statusRecorder remembers the status for logs and metrics.
