@@ -213,6 +213,8 @@ type pending struct {
 	// idBuf holds ids while a delivery names one device, as most do: in p, which is on
 	// the heap already, an allocation fewer per delivery (TestPrepareAllocs).
 	idBuf [1]string
+	// targetBuf holds build's targets (resolve) while they are one, likewise.
+	targetBuf [1]idTarget
 	// untimedDelivery: a delivery id and readings without their own timestamp, which
 	// take the delivery's first receipt time (stamp) in a transaction of their own.
 	untimedDelivery bool
@@ -304,12 +306,12 @@ func (p *pending) build(devices []store.Device) {
 	if len(p.values) == 0 && len(p.sessions) == 0 {
 		return
 	}
-	targets := resolve(devices, p.req.AccountID, p.req.ProviderAccountID)
+	targets := resolve(devices, p.req.AccountID, p.req.ProviderAccountID, p.targetBuf[:0])
 	p.buildSessions(targets)
 	p.rows = make([]store.Reading, 0, len(p.values))
 	for _, v := range p.values {
 		untimed := !v.reading.HasTime()
-		t, ok := targets[v.reading.ProviderDeviceID]
+		t, ok := targets.get(v.reading.ProviderDeviceID)
 		if !ok {
 			t.reason = DropUnknownDevice
 		}
@@ -516,13 +518,15 @@ type target struct {
 // accounts with that external id count. A device id still verified for several distinct
 // provider accounts is not fanned out: the delivery cannot say whose it is. Accounts
 // sharing one provider account (two users who linked the same login) all receive.
-func resolve(devices []store.Device, accountID int64, providerAccount string) map[string]target {
+//
+// The targets are appended to buf.
+func resolve(devices []store.Device, accountID int64, providerAccount string, buf []idTarget) targets {
 	// First pass: each id's candidates (the request account's own devices, or the
 	// verified ones) gathered into its target's devices; the second judges them.
-	out := make(map[string]target, 1)
+	out := targets{list: buf}
 	for i := range devices {
 		d := &devices[i]
-		t := out[d.ProviderDeviceID]
+		t := out.find(d.ProviderDeviceID)
 		switch {
 		case accountID != 0:
 			if d.AccountID == accountID {
@@ -538,12 +542,70 @@ func resolve(devices []store.Device, accountID int64, providerAccount string) ma
 				t.devices = append(t.devices, d)
 			}
 		}
-		out[d.ProviderDeviceID] = t
 	}
-	for id, t := range out {
-		out[id] = judgeTarget(t, accountID != 0)
+	for i := range out.list {
+		out.list[i].t = judgeTarget(out.list[i].t, accountID != 0)
 	}
 	return out
+}
+
+// targets is resolve's answer, each provider device id's target: a list searched in
+// order while it is short (a delivery names one device or a few), indexed by a map
+// past that. A map for every delivery was 2 allocations of the 3 resolve made for
+// host/bench's (TestResolveAllocs).
+type targets struct {
+	list  []idTarget
+	index map[string]int // list's positions, once it is longer than scannedTargets
+}
+
+type idTarget struct {
+	id string
+	t  target
+}
+
+const scannedTargets = 8
+
+// find is id's target, added when it has none; the pointer holds until the next find.
+func (ts *targets) find(id string) *target {
+	if ts.index == nil {
+		for i := range ts.list {
+			if ts.list[i].id == id {
+				return &ts.list[i].t
+			}
+		}
+		if len(ts.list) < scannedTargets {
+			ts.list = append(ts.list, idTarget{id: id})
+			return &ts.list[len(ts.list)-1].t
+		}
+		ts.index = make(map[string]int, 2*scannedTargets)
+		for i, e := range ts.list {
+			ts.index[e.id] = i
+		}
+	}
+	i, ok := ts.index[id]
+	if !ok {
+		i = len(ts.list)
+		ts.list = append(ts.list, idTarget{id: id})
+		ts.index[id] = i
+	}
+	return &ts.list[i].t
+}
+
+// get is id's target, and whether it has one.
+func (ts targets) get(id string) (target, bool) {
+	if ts.index != nil {
+		i, ok := ts.index[id]
+		if !ok {
+			return target{}, false
+		}
+		return ts.list[i].t, true
+	}
+	for _, e := range ts.list {
+		if e.id == id {
+			return e.t, true
+		}
+	}
+	return target{}, false
 }
 
 // judgeTarget turns one id's candidates (resolve's first pass) into where its readings

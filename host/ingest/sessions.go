@@ -123,11 +123,11 @@ func (p *pending) prepareSessions(win Window) {
 
 // buildSessions resolves the checked sessions against devices into rows, as build does
 // for readings with the same targets.
-func (p *pending) buildSessions(targets map[string]target) {
+func (p *pending) buildSessions(targets targets) {
 	p.sessionRows, p.sessionStampLater = nil, nil
 	sr := p.res.TestSessions
 	for _, s := range p.sessions {
-		t, ok := targets[s.in.ProviderDeviceID]
+		t, ok := targets.get(s.in.ProviderDeviceID)
 		if !ok {
 			t.reason = DropUnknownDevice
 		}
