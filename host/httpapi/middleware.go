@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"maps"
@@ -57,17 +56,19 @@ func newRequestID() string {
 // same from ServeHTTP (identify).
 func (h *Handler) requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
 		info := infoFrom(r)
 		if info == nil {
 			info = &requestInfo{}
+			ctx = withInfo(ctx, info)
 		}
-		next.ServeHTTP(w, r.WithContext(h.identify(w, r, info)))
+		next.ServeHTTP(w, r.WithContext(auth.WithRequestID(ctx, h.identify(w, r, info))))
 	})
 }
 
-// identify is requestID's work: r's request id and client address in info, the id
-// echoed in w's header; it returns r's context with the id and info.
-func (h *Handler) identify(w http.ResponseWriter, r *http.Request, info *requestInfo) context.Context {
+// identify is requestID's work but the context: r's request id, which it returns, and
+// client address in info, and the id echoed in w's header.
+func (h *Handler) identify(w http.ResponseWriter, r *http.Request, info *requestInfo) string {
 	id := r.Header.Get(requestIDKey)
 	if !validRequestID(id) {
 		id = newRequestID()
@@ -77,7 +78,7 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request, info *request
 	// per request. Nothing writes into it (see jsonContentType).
 	info.id[0] = id
 	w.Header()[requestIDKey] = info.id[:]
-	return withInfo(auth.WithRequestID(r.Context(), id), info)
+	return id
 }
 
 // statusRecorder remembers the status for logs and metrics.
