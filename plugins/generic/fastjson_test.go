@@ -25,6 +25,13 @@ var fastCases = []struct {
 	{`{}`, true},
 	{`{"device_id":"d1","readings":[{}]}`, true},
 	{`{"device_id":"dé","readings":[{"metric":"x","value":1E3,"unit":"made-up unit"}]}`, true},
+	// keys out of their usual order, white space before a colon, a key that starts like
+	// the one expected: the expected key's shortcut must not take them for it.
+	{`{"device_id":"d1","readings":[{"value":1,"metric":"ph"},{"metric" :"orp","value" : 2},{"metricx":1,"metric":"salt","value":3}]}`, true},
+	{`{"readings":[{"metric":"ph","value":1}],"device_id":"d1"}`, true},
+	{`{"device_id":"d1","readings":[{"metric":"ph","metric":"orp","value":1}]}`, false},
+	{`{"device_id":"d1","readings":[{"metric":"ph","value":1,"value":2}]}`, false},
+	{`{"device_id":"d1","readings":[{"metric":"ph","Value":1}]}`, false},
 	// encoding/json's to decode (and to refuse):
 	{`{"Device_ID":"d1"}`, false},
 	{`{"device_id":"d1","device_id":"d2"}`, false},
