@@ -135,8 +135,7 @@ func (h *Handler) observe(next http.Handler) http.Handler {
 			}
 			endSpan(span, rec.status)
 			elapsed := time.Since(start)
-			h.metrics.requests.WithLabelValues(r.Method, route, statusLabel(rec.status)).Inc()
-			h.metrics.duration.WithLabelValues(r.Method, route).Observe(elapsed.Seconds())
+			h.metrics.observe(r.Method, route, rec.status, elapsed)
 			if !h.log.IsInfo() {
 				// The line would be dropped: building its arguments was 5 allocations per
 				// request (host/bench logs at warn).
