@@ -85,7 +85,10 @@ var webhookIDKey = http.CanonicalHeaderKey(signature.HeaderWebhookID)
 // is permanent: the same bytes will never parse, so the host dead-letters them at once
 // for an operator to look at instead of retrying.
 func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
-	res := sdk.WebhookResult{DeliveryID: req.Headers.Get(webhookIDKey)}
+	res := sdk.WebhookResult{}
+	if ids := req.Headers[webhookIDKey]; len(ids) > 0 { // Get would canonicalize the key again
+		res.DeliveryID = ids[0]
+	}
 	pooled := reportsPool.Get().(*[]Report)
 	defer reportsPool.Put(pooled)
 	reports, err := decodeReports(req.Body, pooled)
