@@ -476,7 +476,7 @@ func (s *Service) ingestOne(ctx context.Context, p *pending) error {
 
 func (s *Service) count(provider string, res Result) {
 	if res.Accepted > 0 {
-		s.metrics.accepted.WithLabelValues(provider).Add(float64(res.Accepted))
+		s.metrics.acceptedFor(provider).Add(float64(res.Accepted))
 	}
 	if res.Duplicates > 0 {
 		s.metrics.duplicates.WithLabelValues(provider).Add(float64(res.Duplicates))

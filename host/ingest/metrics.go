@@ -2,13 +2,18 @@ package ingest
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // metrics are the ingestion counters. Every drop is counted, webhook or poll alike.
 type metrics struct {
-	accepted   *prometheus.CounterVec
+	accepted *prometheus.CounterVec
+	// acceptedBy keeps each provider's accepted counter once looked up (so a series
+	// still appears only once used): WithLabelValues hashes the label and takes the
+	// vector's lock, for every delivery.
+	acceptedBy sync.Map // provider → prometheus.Counter
 	duplicates *prometheus.CounterVec
 	dropped    *prometheus.CounterVec
 	// Group commit: transactions shared by several requests, and how many each held.
@@ -20,6 +25,16 @@ type metrics struct {
 	// means too few writes overlap.
 	phase                     *prometheus.HistogramVec
 	queued, lookup, statement prometheus.Observer
+}
+
+// acceptedFor is provider's accepted counter.
+func (m *metrics) acceptedFor(provider string) prometheus.Counter {
+	if c, ok := m.acceptedBy.Load(provider); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.accepted.WithLabelValues(provider)
+	m.acceptedBy.Store(provider, c)
+	return c
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
