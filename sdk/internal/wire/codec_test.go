@@ -608,3 +608,42 @@ func BenchmarkUnmarshalBatch(b *testing.B) {
 		batch.Release()
 	}
 }
+
+// TestIngestResponseUnreleased: an answer decoded into storage an earlier answer left
+// filled (no Release between) is still what proto.Unmarshal gives: the result's delivery
+// and account ids were the earlier answer's when the new one had none.
+func TestIngestResponseUnreleased(t *testing.T) {
+	full, err := proto.Marshal(fullResponse())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sparse, err := proto.Marshal(&pb.IngestWebhookResponse{Result: &pb.WebhookResult{Readings: []*pb.Reading{{Metric: "ph"}, {Value: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r IngestResponse
+	for _, order := range [][]byte{full, sparse, full, sparse} {
+		if err := (Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(order)}, &r); err != nil {
+			t.Fatal(err)
+		}
+		want := new(pb.IngestWebhookResponse)
+		if err := proto.Unmarshal(order, want); err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(&r.IngestWebhookResponse, want) {
+			t.Fatalf("decoded\n%v\nproto.Unmarshal\n%v", &r.IngestWebhookResponse, want)
+		}
+	}
+	r.Release()
+	for _, order := range [][]byte{sparse, full, sparse} { // released each time
+		if err := (Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(order)}, &r); err != nil {
+			t.Fatal(err)
+		}
+		want := new(pb.IngestWebhookResponse)
+		_ = proto.Unmarshal(order, want)
+		if !proto.Equal(&r.IngestWebhookResponse, want) {
+			t.Fatalf("decoded after Release\n%v\nproto.Unmarshal\n%v", &r.IngestWebhookResponse, want)
+		}
+		r.Release()
+	}
+}

@@ -260,6 +260,7 @@ func (d *decoder) ingestResponse(m *pb.IngestWebhookResponse) bool {
 			return false // webhook_error, or a result to merge
 		}
 		if d.st != nil {
+			d.st.result = pb.WebhookResult{} // zeroed: an answer decoded before may be unreleased
 			m.Result = &d.st.result
 		} else {
 			m.Result = new(pb.WebhookResult)
