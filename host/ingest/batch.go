@@ -115,9 +115,15 @@ type call struct {
 	err   error
 	state int
 	lead  bool          // appointed to lead the next batch
-	wake  chan struct{} // closed when err is set, or when lead is
+	wake  chan struct{} // a queued call's: sent once, when err is set or when lead is
 	since time.Time     // when it was queued
 }
+
+// wakes are calls' wake channels (buffered, 1), kept for the next queued call: each is
+// sent on once and received from once, or not at all when its call leaves the queue
+// before it is taken, so it comes back empty. A channel made per call was an
+// allocation per delivery; a call that leads at once needs none.
+var wakes = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
 type batcher struct {
 	max     int // deliveries per write
@@ -135,7 +141,7 @@ type batcher struct {
 // do stores p, alone or with others, and returns once that is decided.
 func (b *batcher) do(ctx context.Context, p *pending) error {
 	// The call lives in p, already on the heap: an allocation fewer per delivery.
-	p.call = call{ctx: ctx, p: p, wake: make(chan struct{}), since: time.Now()}
+	p.call = call{ctx: ctx, p: p, since: time.Now()}
 	c := &p.call
 	b.mu.Lock()
 	// Idle: store c at once, alone. Busy, with room for another write and enough
@@ -148,23 +154,28 @@ func (b *batcher) do(ctx context.Context, p *pending) error {
 		b.lead(c)
 		return c.err
 	}
+	wake := wakes.Get().(chan struct{})
+	c.wake = wake
 	b.queue = append(b.queue, c)
 	b.mu.Unlock()
 
 	select {
-	case <-c.wake:
+	case <-wake:
 	case <-ctx.Done():
 		b.mu.Lock()
 		if c.state == callQueued {
 			// Not in any transaction yet: leave, and the caller hears nothing was stored.
+			// Nobody will send on wake now.
 			b.remove(c)
 			b.mu.Unlock()
+			wakes.Put(wake)
 			return fmt.Errorf("ingest: %w", ctx.Err())
 		}
 		b.mu.Unlock()
 		// Already part of a transaction: its outcome is the answer, committed or not.
-		<-c.wake
+		<-wake
 	}
+	wakes.Put(wake) // received from: empty, and nobody sends on it again
 	if c.lead {
 		b.lead(c)
 	}
@@ -214,11 +225,11 @@ func (b *batcher) lead(c *call) {
 		next := b.queue[0]
 		b.queue = b.queue[1:]
 		next.state, next.lead = callTaken, true
-		close(next.wake)
+		next.wake <- struct{}{}
 	}
 	b.mu.Unlock()
 	for _, q := range batch[1:] {
-		close(q.wake)
+		q.wake <- struct{}{}
 	}
 }
 
