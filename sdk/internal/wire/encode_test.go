@@ -134,14 +134,14 @@ func FuzzEncodeEqualsProto(f *testing.F) {
 	})
 }
 
-// TestEncodeAllocations: the answer is written into one of gRPC's pooled buffers; what
-// is left is the BufferSlice gRPC takes. proto.Marshal through gRPC's codec makes 3
-// (BenchmarkMarshalResponse).
+// TestEncodeAllocations: an answer or a batch is written into one of gRPC's pooled
+// buffers; what is left is the BufferSlice gRPC takes. proto.Marshal through gRPC's
+// codec makes 3 (BenchmarkMarshalResponse).
 func TestEncodeAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("under the race detector sync.Pool drops items at random, so the pool allocates")
 	}
-	for _, m := range []proto.Message{fullResponse(), answerOf(fullResponse())} {
+	for _, m := range []proto.Message{fullResponse(), answerOf(fullResponse()), encodeBatchCases()[0].m} {
 		n := testing.AllocsPerRun(100, func() {
 			data, err := Codec{}.Marshal(m)
 			if err != nil {
