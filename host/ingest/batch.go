@@ -202,7 +202,12 @@ func (b *batcher) lead(c *call) {
 		q.state = callTaken
 		batch = append(batch, q)
 	}
-	b.queue = append(b.queue[:0:0], b.queue[n:]...)
+	// The rest moves to the queue's front, in the array the queue has: a new one each
+	// time was half an allocation per delivery, do's appends growing it again (host/bench).
+	// The taken calls' slots are cleared, not to keep their deliveries alive.
+	m := copy(b.queue, b.queue[n:])
+	clear(b.queue[m:])
+	b.queue = b.queue[:m]
 	b.inflight = append(b.inflight, len(batch))
 	b.mu.Unlock()
 	now := time.Now()
@@ -223,7 +228,9 @@ func (b *batcher) lead(c *call) {
 		b.running--
 	} else {
 		next := b.queue[0]
-		b.queue = b.queue[1:]
+		m := copy(b.queue, b.queue[1:]) // in the queue's array, as above
+		b.queue[m] = nil
+		b.queue = b.queue[:m]
 		next.state, next.lead = callTaken, true
 		next.wake <- struct{}{}
 	}

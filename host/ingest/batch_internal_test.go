@@ -53,3 +53,35 @@ func TestWakeChannelsComeBackEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestLeadKeepsTheQueuesArray: a leader taking calls from the queue, and passing the
+// lead on, leaves the rest at the front of the queue's own array, in order, and clears
+// the slots it vacated.
+func TestLeadKeepsTheQueuesArray(t *testing.T) {
+	b := &batcher{max: 3, writers: 1, running: 1, queued: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "q"}),
+		commit: func(context.Context, []*call) {}}
+	calls := make([]*call, 8)
+	for i := range calls {
+		calls[i] = &call{wake: make(chan struct{}, 1)}
+	}
+	backing := make([]*call, 8, 16)
+	copy(backing, calls)
+	b.queue = backing
+	b.lead(&call{}) // takes 2, then appoints calls[2] to lead
+	if len(b.queue) != 5 || &b.queue[:1][0] != &backing[0] {
+		t.Fatalf("queue: %d calls, in its own array %v; want 5 in it", len(b.queue), &b.queue[:1][0] == &backing[0])
+	}
+	for i, c := range b.queue {
+		if c != calls[3+i] {
+			t.Errorf("queue[%d] is not the call queued %d-th", i, 3+i)
+		}
+	}
+	for i, c := range backing[5:8] {
+		if c != nil {
+			t.Errorf("vacated slot %d still holds a call", 5+i)
+		}
+	}
+	if !calls[2].lead || len(calls[2].wake) != 1 || len(calls[0].wake) != 1 {
+		t.Error("the taken calls and the next leader were not woken")
+	}
+}
