@@ -454,7 +454,7 @@ func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig, stack *ttntest.Server,
 	decode(must2(sweepDo(t, "POST", fmt.Sprintf("%s/v1/pools/%d/test-sessions", w.base, w.pool), alice,
 		map[string]any{"method": "drops", "results": []map[string]any{{"metric": "ph", "value": 7.3, "unit": "pH"}}}, nil), 201, "test session"), &ts)
 	w.session = ts.Session.ID
-	if code := w.post(t, fmt.Sprintf("/v1/webhooks/generic/accounts/%d", w.account), w.aliceSecret, aliceDev, 7.123); code != 200 {
+	if code := w.post(t, fmt.Sprintf("/v1/webhooks/generic/accounts/%d", w.account), w.aliceSecret, aliceDev, aliceValue); code != 200 {
 		t.Fatalf("alice's reading: %d", code)
 	}
 
@@ -505,9 +505,14 @@ func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig, stack *ttntest.Server,
 	must2(sweepDo(t, "DELETE", fmt.Sprintf("%s/v1/pools/%d/members/%d", w.base, w.pool, w.carolID), alice, nil, nil), 204, "remove carol")
 
 	w.markers = append(w.markers, fmt.Sprintf("alice-%s@", tag), poolName, "Pacific/Chatham", aliceDev, equipName,
-		strings.TrimPrefix(w.aliceSecret, "whsec_"), "7.123")
+		strings.TrimPrefix(w.aliceSecret, "whsec_"), strconv.FormatFloat(aliceValue, 'g', -1, 64))
 	return w
 }
+
+// aliceValue is the value of alice's reading, one of her markers. Nine decimals, so that
+// no answer carries it by chance: with 7.123, a pool bob created at hh:mm:57.123… carried
+// "7.123" in its createdAt.
+const aliceValue = 7.123456789
 
 // post sends one signed generic delivery of a ph reading and returns the status.
 func (w *sweepWorld) post(t *testing.T, path, secret, device string, value float64) int {
