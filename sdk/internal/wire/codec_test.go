@@ -350,16 +350,22 @@ func TestIngestResponseReused(t *testing.T) {
 	}
 }
 
-// TestIngestBatchReused: a batch decoded into storage an earlier batch used is what
-// proto.Unmarshal gives, whatever came before, and its requests cost what they would
-// alone.
-func TestIngestBatchReused(t *testing.T) {
+// batchCases are the encoded batches among cases.
+func batchCases(t *testing.T) [][]byte {
 	var all [][]byte
 	for _, c := range cases(t) {
 		if _, ok := c.msg().(*pb.IngestWebhookBatch); ok {
 			all = append(all, c.b)
 		}
 	}
+	return all
+}
+
+// TestIngestBatchReused: a batch decoded into storage an earlier batch used is what
+// proto.Unmarshal gives, whatever came before, and its requests cost what they would
+// alone.
+func TestIngestBatchReused(t *testing.T) {
+	all := batchCases(t)
 	var st IngestBatch
 	for _, prev := range all {
 		for _, b := range all {
@@ -410,12 +416,7 @@ func TestIngestBatchReused(t *testing.T) {
 // it crossed) is decoded as it is whole, into storage that keeps the copy, and whatever
 // decoded before: what proto.Unmarshal gives.
 func TestIngestBatchInPieces(t *testing.T) {
-	var all [][]byte
-	for _, c := range cases(t) {
-		if _, ok := c.msg().(*pb.IngestWebhookBatch); ok {
-			all = append(all, c.b)
-		}
-	}
+	all := batchCases(t)
 	var st IngestBatch
 	for _, b := range all {
 		for _, cuts := range [][]int{{0}, {1}, {len(b) / 2}, {1, len(b) / 3, len(b) - 1}, {len(b)}} {
