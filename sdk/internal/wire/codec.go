@@ -154,12 +154,16 @@ func (r *IngestResponse) Release() {
 }
 
 // decoder reads one message. Positions are offsets into b, so that a string field can be
-// cut from str, b made a string once.
+// cut from copied, b copied once.
 type decoder struct {
-	b     []byte
-	str   string
-	st    *IngestResponse // storage for a response's messages; nil: allocate them
-	batch *IngestBatch    // storage for a batch's requests; nil: allocate them
+	b []byte
+	// copied is the message's one copy (made on first use), which its strings and a
+	// batch's bodies are cut from. Only a body's bytes may ever be written (by the
+	// adapter that got it); no string is cut from them, each field's bytes being its
+	// own, so every string's bytes stay as they were, as unsafe.String requires.
+	copied []byte
+	st     *IngestResponse // storage for a response's messages; nil: allocate them
+	batch  *IngestBatch    // storage for a batch's requests; nil: allocate them
 
 	// In a batch: the request being decoded's slot, how many requests are left (it
 	// included), and what is left of the slice the batch's header values are cut from.
@@ -248,7 +252,7 @@ func (d *decoder) next(pos, end int) (f field, after int, ok bool) {
 	return f, 0, false
 }
 
-// string is a string field's value: a substring of the whole message made a string on
+// string is a string field's value: its bytes in the message's one copy (copy), made on
 // first use (one allocation per message, not one per field). The strings keep that copy
 // alive, which is the size of the message: a delivery's few hundred bytes, dropped with
 // it. ok is false for invalid UTF-8, which proto3 refuses.
@@ -263,10 +267,15 @@ func (d *decoder) string(f field) (s string, ok bool) {
 	if len(v) == 0 {
 		return "", true
 	}
-	if d.str == "" {
-		d.str = string(d.b)
+	return unsafe.String(&d.copy()[f.start], len(v)), true
+}
+
+// copy is the message's one copy, made on first use.
+func (d *decoder) copy() []byte {
+	if d.copied == nil {
+		d.copied = append([]byte(nil), d.b...)
 	}
-	return d.str[f.start:f.end], true
+	return d.copied
 }
 
 // validUTF8 is utf8.Valid, with a short ASCII string (a reading's device id, metric or
@@ -297,21 +306,16 @@ func (d *decoder) bytes(f field) ([]byte, bool) {
 }
 
 // body is a request's body, copied as bytes copies it; in a batch it is the body's bytes
-// in the batch's one copy as a string (d.str, which its strings are cut from), capped so
-// that appending to it copies. The adapter may write into its body: no string is cut
-// from a body's bytes (each field's bytes are its own), so nothing else of the batch
-// sees it. What it buys: a second copy of the batch's bodies, cleared before it was
+// in the batch's one copy (copied, which its strings are cut from), capped so that
+// appending to it copies. The adapter may write into its body: no string is cut from a
+// body's bytes (each field's bytes are its own), so nothing else of the batch sees it. What it buys: a second copy of the batch's bodies, cleared before it was
 // written: the plugin's bytes allocated per delivery at postgres/c64/plugin 4.9 -> 3.6
 // KB (three interleaved pairs).
 func (d *decoder) body(f field) ([]byte, bool) {
 	if d.slot == nil || f.typ != protowire.BytesType || f.start == f.end {
 		return d.bytes(f)
 	}
-	if d.str == "" {
-		d.str = string(d.b)
-	}
-	n := f.end - f.start
-	return unsafe.Slice(unsafe.StringData(d.str[f.start:]), n)[:n:n], true
+	return d.copy()[f.start:f.end:f.end], true
 }
 
 // timestamp decodes a google.protobuf.Timestamp into ts.
