@@ -21,5 +21,5 @@ package host
 //
 // Figures, host/bench postgres/c64/plugin, interleaved pairs on the shared 2-core VM: a
 // plugin's CPU per delivery 46.5 / 45.0 / 45.0 -> 39.0 / 37.0 / 33.0 µs (2026-12-07
-// 04:44–04:48 UTC); the host's in README "Capacity and tuning".
+// 04:44–04:48 UTC); the host's in host/bench/HISTORY.md.
 const GODEBUG = "schedtrace=2147483647"

@@ -21,7 +21,7 @@ import (
 // BenchmarkGroupCommitStatementCPU at 16 deliveries a statement, three interleaved
 // pairs (fsync off): the backend's CPU per delivery 172/198/201 -> 166/175/173 µs; host/bench
 // (postgres/c64/plugin, seven pairs): the host's allocations per delivery 96-101 -> 87-91,
-// its CPU per delivery about 4% lower (README "Capacity and tuning").
+// its CPU per delivery about 4% lower (host/bench/HISTORY.md).
 //
 // The format (array_send): the number of dimensions (0 for an empty array, 1
 // otherwise), a flag saying whether any element is NULL (none is here), the element
