@@ -411,3 +411,52 @@ func TestMemberEmailNotByID(t *testing.T) {
 		}
 	})
 }
+
+// TestTestSessionDeleteNeedsWriteRole: a test session's author deletes it while they may
+// still write to the pool. Lowered to viewer (read-only) or removed, they may not: the
+// pool's measured history is no longer theirs to change. An owner always may.
+func TestTestSessionDeleteNeedsWriteRole(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		owner, vera := e.newUser("owner", false), e.newUser("vera", false)
+		pool := e.createPool(owner, "P")
+		member := func(role string) {
+			t.Helper()
+			e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", pool, vera.ID), token: owner.Token,
+				body: map[string]string{"role": role}})
+		}
+		session := func() int64 {
+			t.Helper()
+			var c struct {
+				Session struct{ ID int64 } `json:"session"`
+			}
+			e.must(201, req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/test-sessions", pool), token: vera.Token,
+				body: map[string]any{"method": "drops", "results": []map[string]any{{"metric": "ph", "value": 7.4}}}}).json(t, &c)
+			return c.Session.ID
+		}
+		del := func(id int64, who user) response {
+			return e.do(req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/test-sessions/%d", pool, id), token: who.Token})
+		}
+
+		member("editor")
+		mine := session()
+		e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/test-sessions/%d", pool, mine), token: vera.Token})
+
+		kept := session()
+		member("viewer")
+		r := del(kept, vera)
+		if r.StatusCode != 403 {
+			t.Fatalf("a viewer deleting the session she wrote as an editor: %d %s", r.StatusCode, r.Body)
+		}
+		if p := r.problem(t); !strings.Contains(p.Detail, "editor") {
+			t.Errorf("the refusal does not say what is needed: %+v", p)
+		}
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/test-sessions/%d", pool, kept), token: owner.Token})
+
+		e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/members/%d", pool, vera.ID), token: owner.Token})
+		if r := del(kept, vera); r.StatusCode != 404 {
+			t.Fatalf("a removed author deleting her session: %d %s", r.StatusCode, r.Body)
+		}
+		e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/test-sessions/%d", pool, kept), token: owner.Token})
+	})
+}

@@ -219,7 +219,7 @@ func (s *Service) TestSession(ctx context.Context, a auth.Actor, poolID, id int6
 	return sessionOf(st), nil
 }
 
-// DeleteTestSession deletes a session: its author, or an owner.
+// DeleteTestSession deletes a session: its author while an owner or editor, or an owner.
 func (s *Service) DeleteTestSession(ctx context.Context, a auth.Actor, poolID, id int64) error {
 	role, err := s.Require(ctx, a, poolID, Viewer)
 	if err != nil {
@@ -232,9 +232,15 @@ func (s *Service) DeleteTestSession(ctx context.Context, a auth.Actor, poolID, i
 	if err != nil {
 		return err
 	}
+	// The author deletes it only while they may still write to the pool: lowered to
+	// viewer, the pool's measured history is read-only to them like anything else.
 	isAuthor := st.AuthorID != nil && *st.AuthorID == a.UserID
-	if !isAuthor && role != Owner {
+	switch {
+	case role == Owner:
+	case !isAuthor:
 		return host.Errorf(host.EFORBIDDEN, "only the session's author or a pool owner may delete it")
+	case !role.AtLeast(Editor):
+		return host.Errorf(host.EFORBIDDEN, "deleting your test session needs the editor role on the pool; you are %s", role)
 	}
 	if err := s.st.DeleteTestSession(ctx, poolID, id); err != nil {
 		return err
