@@ -538,6 +538,60 @@ func TestCommandToRemovedMembersDevice(t *testing.T) {
 	})
 }
 
+// TestCommandByRemovedRequester: a command is sent only while whoever asked for it may
+// still command the pool. A member's queued command is not sent after they are removed,
+// lowered to viewer or disabled: it fails unsent, saying why, audited like any failure.
+// The pool's own commands to the same device go on.
+func TestCommandByRemovedRequester(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		for _, how := range []string{"removed", "viewer", "disabled"} {
+			t.Run(how, func(t *testing.T) {
+				e := newEnv(t, dbURL)
+				e.bind()
+				carol := e.newUser("carol-" + how)
+				if _, err := e.st.SetPoolMember(ctx, e.pool, carol.id, store.RoleEditor); err != nil {
+					t.Fatal(err)
+				}
+				code, queued := e.post(carol.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+				if code != 202 {
+					t.Fatalf("carol's command while an editor = %d %v", code, queued)
+				}
+				var err error
+				switch how {
+				case "removed":
+					_, err = e.st.RemovePoolMember(ctx, e.pool, carol.id)
+				case "viewer":
+					_, err = e.st.SetPoolMember(ctx, e.pool, carol.id, store.RoleViewer)
+				case "disabled":
+					_, err = e.st.DisableUser(ctx, carol.id)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				code, own := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, nil, "")
+				if code != 202 {
+					t.Fatalf("the owner's command = %d %v", code, own)
+				}
+				for i := 0; i < 2; i++ { // one send per device per claim
+					if _, err := e.dispatcher("d1").Tick(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if c := e.command(queued["id"].(string)); c.Status != store.CommandFailed || !strings.Contains(c.Reason, "no longer") {
+					t.Errorf("carol's command after she was %s: %s (%q), want failed unsent", how, c.Status, c.Reason)
+				}
+				if n := e.send.sends[queued["id"].(string)]; n != 0 {
+					t.Errorf("carol's command was sent %d times after she was %s", n, how)
+				}
+				if c := e.command(own["id"].(string)); c.Status != store.CommandSent {
+					t.Errorf("the owner's command: %s (%q), want sent", c.Status, c.Reason)
+				}
+			})
+		}
+	})
+}
+
 // TestCommandReasonCapped: a plugin's error becomes the command's reason, which every
 // member reads in the pool's command list: capped, however long the plugin's words.
 func TestCommandReasonCapped(t *testing.T) {

@@ -191,6 +191,20 @@ func (q queries) CommandByPublicID(ctx context.Context, publicID string) (Comman
 	return c, nil
 }
 
+// MayCommandPool reports whether the user may command the pool now: an owner or editor
+// of it, and not disabled. Submit authorizes a command by the requester's role then
+// (pools.Require); the dispatcher asks this again when it sends, so a command queued
+// by a member since removed, lowered to viewer or disabled is never sent.
+func (q queries) MayCommandPool(ctx context.Context, poolID, userID int64) (bool, error) {
+	var n int
+	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM pool_members m JOIN users u ON u.id = m.user_id
+		WHERE m.pool_id = ? AND m.user_id = ? AND m.role IN ('owner', 'editor') AND u.disabled_at IS NULL`,
+		poolID, userID); err != nil {
+		return false, fmt.Errorf("may command pool: %w", err)
+	}
+	return n > 0, nil
+}
+
 // CommandFilter narrows ListCommands; zero fields do not filter.
 type CommandFilter struct {
 	PoolID   int64
