@@ -67,3 +67,34 @@ func TestHygiene(t *testing.T) {
 	e.must(401, req{method: "GET", path: "/v1/pools", header: map[string]string{"Authorization": "Basic Zm9vOmJhcg=="}}).problem(t)
 	e.must(404, req{method: "GET", path: "/v1/pools/abc", token: u.Token}).problem(t)
 }
+
+// TestSecretAnswersNotStored: every answer that carries a secret shown once (an account's
+// webhook secret at connect and at rotation, an API token) says Cache-Control: no-store,
+// so no browser, app or proxy cache keeps a copy of it.
+func TestSecretAnswersNotStored(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{ingest: true})
+		u, admin := e.newUser("u", false), e.newUser("admin", true)
+		var conn struct {
+			Account account `json:"account"`
+			Webhook struct {
+				Secret string `json:"secret"`
+			} `json:"webhook"`
+		}
+		connect := e.must(201, req{method: "POST", path: "/v1/providers/generic/connect", token: u.Token,
+			body: map[string]any{"input": map[string]string{"devices": "d1"}}})
+		connect.json(t, &conn)
+		for what, r := range map[string]response{
+			"connect": connect,
+			"rotate":  e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/webhook-secret/rotate", conn.Account.ID), token: u.Token}),
+			"token":   e.must(201, req{method: "POST", path: fmt.Sprintf("/v1/admin/users/%d/tokens", u.ID), token: admin.Token}),
+		} {
+			if !strings.Contains(string(r.Body), "whsec_") && !strings.Contains(string(r.Body), "pht_") {
+				t.Errorf("%s: the answer holds no secret: %s", what, r.Body)
+			}
+			if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("%s: Cache-Control %q, want no-store", what, cc)
+			}
+		}
+	})
+}

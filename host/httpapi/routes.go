@@ -234,6 +234,9 @@ func (h *Handler) connect(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if res.Account != nil {
+		if res.Webhook != nil {
+			w.Header().Set("Cache-Control", "no-store") // the account's webhook secret is in this body
+		}
 		WriteJSON(w, http.StatusCreated, res)
 		return nil
 	}
