@@ -7,7 +7,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/poolhost/poolhost/host"
 )
@@ -32,26 +35,131 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // DecodeJSON reads a JSON body into v. The body is already capped by the size-limit
-// middleware; exceeding it is ETOOLARGE (413), anything unparsable is EINVALID. Unknown
-// fields are refused so a typo ("pool_id" for "poolId") is an error, not a silent no-op.
+// middleware; exceeding it is ETOOLARGE (413), anything unparsable is EINVALID saying
+// what is wrong (decodeError). Unknown fields are refused so a typo ("pool_id" for
+// "poolId") is an error, not a silent no-op.
 func DecodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooLarge):
-			return host.Errorf(host.ETOOLARGE, "request body exceeds %d bytes", tooLarge.Limit)
-		case errors.Is(err, io.EOF):
-			return host.Errorf(host.EINVALID, "request body is empty; a JSON object is expected")
-		default:
-			return host.Wrap(host.EINVALID, err, "request body is not valid JSON for this route")
-		}
+		return decodeError(err, v)
 	}
 	if dec.More() {
 		return host.Errorf(host.EINVALID, "request body holds more than one JSON value")
 	}
 	return nil
+}
+
+// decodeError is the problem a body the decoder refused gets: which field is unknown
+// (and which the route takes), which has the wrong type (and what it needs), or where
+// the JSON breaks, so a client can fix its request from the answer alone. What the
+// client wrote is echoed clipped.
+func decodeError(err error, v any) error {
+	var (
+		tooLarge *http.MaxBytesError
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+		badTime  *time.ParseError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return host.Errorf(host.ETOOLARGE, "request body exceeds %d bytes", tooLarge.Limit)
+	case errors.Is(err, io.EOF):
+		return host.Errorf(host.EINVALID, "request body is empty; a JSON object is expected")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return host.Errorf(host.EINVALID, "request body ends before its JSON value is complete")
+	case errors.As(err, &syntax):
+		return host.Errorf(host.EINVALID, "request body is not valid JSON: %s at byte %d", clip(syntax.Error(), 100), syntax.Offset)
+	case errors.As(err, &typ):
+		got, _, _ := strings.Cut(typ.Value, " ")
+		if typ.Field == "" {
+			return host.Errorf(host.EINVALID, "request body must be a JSON object, not %s", jsonNoun(got))
+		}
+		want := jsonKind(typ.Type)
+		if want == "a whole number" && got == "number" {
+			return host.Errorf(host.EINVALID, "%q must be a whole number within range", clip(typ.Field, 64))
+		}
+		return host.Errorf(host.EINVALID, "%q must be %s, not %s", clip(typ.Field, 64), want, jsonNoun(got))
+	case errors.As(err, &badTime):
+		return host.Errorf(host.EINVALID, "a time in the body is not RFC 3339, e.g. 2026-01-02T15:04:05Z: %q", clip(badTime.Value, 64))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if n, uerr := strconv.Unquote(name); uerr == nil {
+			name = n
+		}
+		return host.Errorf(host.EINVALID, "unknown field %q; %s", clip(name, 64), fieldsOf(v))
+	}
+	return host.Wrap(host.EINVALID, err, "request body is not valid JSON for this route")
+}
+
+// jsonKind is what a JSON value must be to decode into t.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "another type"
+}
+
+// jsonNoun names a JSON value's type as the decoder reports it ("string", "number"…).
+func jsonNoun(kind string) string {
+	switch kind {
+	case "array", "object":
+		return "an " + kind
+	case "bool":
+		return "true or false"
+	case "string", "number":
+		return "a " + kind
+	}
+	return clip(kind, 16)
+}
+
+// fieldsOf lists the JSON fields a body decoded into v takes.
+func fieldsOf(v any) string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return "this route takes none such"
+	}
+	var names []string
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case name == "-":
+			case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+				walk(f.Type)
+			case !f.IsExported():
+			case name == "":
+				names = append(names, f.Name)
+			default:
+				names = append(names, name)
+			}
+		}
+	}
+	walk(t)
+	if len(names) == 0 {
+		return "this route takes no fields"
+	}
+	return "this route takes " + strings.Join(names, ", ")
 }
 
 // pathID parses an integer id from the route. A malformed id cannot name anything the

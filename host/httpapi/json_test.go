@@ -1,0 +1,74 @@
+package httpapi_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/httpapi"
+)
+
+// TestDecodeJSONSaysWhatIsWrong: a body refused by DecodeJSON is answered with what was
+// wrong in it — the unknown field and the ones the route takes, the field of the wrong
+// type and the type it needs, where the JSON breaks — never just "not valid".
+func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
+	type result struct {
+		Metric string  `json:"metric"`
+		Value  float64 `json:"value"`
+	}
+	type body struct {
+		PoolID  int64     `json:"poolId"`
+		Name    string    `json:"name,omitempty"`
+		At      time.Time `json:"at"`
+		Results []result  `json:"results"`
+		Flag    bool      `json:"flag"`
+		Input   map[string]string
+		ignored int
+	}
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{`{"pool_id": 1}`, []string{`unknown field "pool_id"`, "poolId, name, at, results, flag, Input"}},
+		{`{"poolId": "1"}`, []string{`"poolId" must be a whole number, not a string`}},
+		{`{"poolId": 1.5}`, []string{`"poolId" must be a whole number`}},
+		{`{"poolId": 1e30}`, []string{`"poolId" must be a whole number within range`}},
+		{`{"name": ["x"]}`, []string{`"name" must be a string, not an array`}},
+		{`{"flag": 1}`, []string{`"flag" must be true or false, not a number`}},
+		{`{"results": {}}`, []string{`"results" must be an array, not an object`}},
+		{`{"results": [{"value": "7"}]}`, []string{`"results.value" must be a number, not a string`}},
+		{`{"Input": {"a": 1}}`, []string{`"Input" must be a string, not a number`}},
+		{`{"at": "yesterday"}`, []string{"not RFC 3339", `"yesterday"`}},
+		{`[1]`, []string{"must be a JSON object, not an array"}},
+		{`{"poolId": 1`, []string{"ends before its JSON value is complete"}},
+		{`{"poolId": 1,}`, []string{"not valid JSON", "byte 14"}},
+		{`{"poolId": 1} {}`, []string{"more than one JSON value"}},
+		{``, []string{"empty"}},
+		{`{"` + strings.Repeat("x", 500) + `": 1}`, []string{`unknown field "xxxx`, "…"}},
+	} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.in))
+		var v body
+		err := httpapi.DecodeJSON(r, &v)
+		if host.ErrorCode(err) != host.EINVALID {
+			t.Errorf("%s: %v, want EINVALID", tc.in, err)
+			continue
+		}
+		msg := host.ErrorMessage(err)
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%.40s: %q does not say %q", tc.in, msg, w)
+			}
+		}
+		if len(msg) > 400 {
+			t.Errorf("%.40s: a message of %d bytes", tc.in, len(msg))
+		}
+	}
+	// A map body (PATCH routes take one) has no fields to list.
+	var m map[string]any
+	err := httpapi.DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(`"x"`)), &m)
+	if msg := host.ErrorMessage(err); !strings.Contains(msg, "must be a JSON object, not a string") {
+		t.Errorf("a string for a map body: %q", msg)
+	}
+}
