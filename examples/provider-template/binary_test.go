@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	template "github.com/poolhost/poolhost/examples/provider-template"
 	"github.com/poolhost/poolhost/examples/provider-template/acmetest"
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/sdktest"
@@ -16,7 +17,7 @@ func TestPluginBinary(t *testing.T) {
 	c := sdktest.LaunchBinary(t, sdktest.BuildBinary(t, "./cmd/poolhost-provider-template"))
 
 	d, err := c.Describe(t.Context())
-	if err != nil || d.ID != "template" {
+	if err != nil || d.ID != template.ID {
 		t.Fatalf("describe: %+v %v", d, err)
 	}
 	fake := acmetest.NewServer()

@@ -7,7 +7,8 @@
 // To start a new provider:
 //
 //  1. Copy examples/provider-template to plugins/<id> and rename the package and the
-//     command directory (cmd/poolhost-provider-<id>).
+//     command directory (cmd/poolhost-provider-<id>); outside this repository, make it
+//     its own module as PLUGINS.md's quick start says ("An OAuth2 provider that polls").
 //  2. Change ID, the settings in Describe, and the upstream shapes in upstream.go.
 //  3. Rewrite the acmetest package to speak your provider's documented API, then make
 //     the tests pass against it.

@@ -23,7 +23,7 @@ func TestInHost(t *testing.T) {
 	fake := acmetest.NewServer()
 	defer fake.Close()
 	h := hosttest.Start(t, hosttest.Config{
-		Provider:    "template",
+		Provider:    template.ID,
 		Binary:      sdktest.BuildBinary(t, "./cmd/poolhost-provider-template"),
 		Settings:    map[string]string{template.SettingBaseURL: fake.URL, template.SettingClientID: acmetest.ClientID},
 		Secrets:     map[string]string{template.SecretClientSecret: acmetest.ClientSecret, template.SecretWebhookSecret: acmetest.WebhookSecret},
@@ -46,7 +46,7 @@ func TestInHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ans := h.PostWebhook(h.URL+"/v1/webhooks/template", headers, body)
+	ans := h.PostWebhook(h.URL+"/v1/webhooks/"+template.ID, headers, body)
 	if ans.Status != http.StatusOK || ans.Accepted != 1 || ans.Dropped["too_old"] != 1 {
 		t.Fatalf("signed webhook: %d %s", ans.Status, ans.Body)
 	}
@@ -55,7 +55,7 @@ func TestInHost(t *testing.T) {
 	}
 	// Signed with another secret: rejected, nothing stored, and the audit log says why.
 	forged, _ := acmetest.SignWebhook("whsec_"+"QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", "msg_host_2", now, body)
-	if ans := h.PostWebhook(h.URL+"/v1/webhooks/template", forged, body); ans.Status != http.StatusUnauthorized {
+	if ans := h.PostWebhook(h.URL+"/v1/webhooks/"+template.ID, forged, body); ans.Status != http.StatusUnauthorized {
 		t.Errorf("forged webhook: %d %s", ans.Status, ans.Body)
 	}
 	if ev := h.Audit("webhook.rejected"); len(ev) == 0 || ev[0].Details["reason_code"] != "bad_signature" {

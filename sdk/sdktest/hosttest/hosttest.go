@@ -543,6 +543,11 @@ func (h *Host) Audit(action string) []AuditEvent {
 	return ans.Events
 }
 
+// noBinary says how to get a poolhost binary. The host is not a module a plugin's
+// go.mod requires, so `go build <package path>` fails outside a checkout: build it in one.
+const noBinary = "hosttest: no poolhost binary: set " + BinEnv + " to one, or put poolhost on PATH " +
+	"(in a poolhost checkout, `make build` writes bin/poolhost; or `go build -o /tmp/poolhost ./host/cmd/poolhost` there)"
+
 func findPoolhost(tb testing.TB, explicit string) string {
 	tb.Helper()
 	for _, p := range []string{explicit, os.Getenv(BinEnv)} {
@@ -556,7 +561,7 @@ func findPoolhost(tb testing.TB, explicit string) string {
 	if p, err := exec.LookPath("poolhost"); err == nil {
 		return p
 	}
-	msg := "hosttest: no poolhost binary: set " + BinEnv + " (e.g. `go build -o /tmp/poolhost github.com/poolhost/poolhost/host/cmd/poolhost`) or put poolhost on PATH"
+	msg := noBinary
 	if ci := os.Getenv("CI"); ci == "true" || ci == "1" {
 		tb.Fatal(msg + " (CI is set, so this fails instead of skipping)")
 	}
