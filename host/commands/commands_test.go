@@ -592,6 +592,64 @@ func TestCommandByRemovedRequester(t *testing.T) {
 	})
 }
 
+// TestEquipmentBusyWhileCommandsQueued: a queued command goes to the device (and
+// channel) its equipment was bound to when it was queued. While one waits, the
+// equipment's binding does not change and it is not deleted (409 equipment-busy):
+// otherwise "pump on" would reach whatever that relay drives after the change. Once
+// the command is canceled (or done), the change goes through; re-binding the same device
+// and channel is no change and is always accepted.
+func TestEquipmentBusyWhileCommandsQueued(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		ctx := context.Background()
+		e.bind()
+		ds, err := e.st.UpsertDevices(ctx, e.device.AccountID, []store.NewDevice{{ProviderDeviceID: "relay-2"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := ds[len(ds)-1].ID
+		if _, err := e.st.LinkDevice(ctx, other, e.pool, e.owner.id); err != nil {
+			t.Fatal(err)
+		}
+		code, queued := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+		if code != 202 {
+			t.Fatalf("command = %d %v", code, queued)
+		}
+		eqPath := fmt.Sprintf("/v1/pools/%d/equipment/%d", e.pool, e.eq)
+		for _, tc := range []struct {
+			what, method, path string
+			body               any
+		}{
+			{"rebind to another device", "PUT", eqPath + "/device", map[string]any{"deviceId": other, "channel": "1"}},
+			{"move to another channel", "PUT", eqPath + "/device", map[string]any{"deviceId": e.device.ID, "channel": "2"}},
+			{"unbind", "DELETE", eqPath + "/device", nil},
+			{"delete the equipment", "DELETE", eqPath, nil},
+		} {
+			code, b := e.do(tc.method, tc.path, e.owner.token, tc.body, nil)
+			var p httpapi.Problem
+			_ = json.Unmarshal(b, &p)
+			if code != 409 || p.Type != httpapi.ProblemTypeBase+"equipment-busy" || !strings.Contains(p.Detail, "cancel") {
+				t.Errorf("%s with a command queued: %d %s", tc.what, code, b)
+			}
+		}
+		if code, b := e.do("PUT", eqPath+"/device", e.owner.token, map[string]any{"deviceId": e.device.ID, "channel": "1"}, nil); code != 200 {
+			t.Errorf("the same binding again: %d %s", code, b)
+		}
+		if b, err := e.st.GetEquipmentBinding(ctx, e.pool, e.eq); err != nil || b.DeviceID != e.device.ID || b.Channel != "1" {
+			t.Fatalf("binding after the refusals: %+v %v", b, err)
+		}
+		if code, b := e.do("POST", fmt.Sprintf("/v1/pools/%d/commands/%s/cancel", e.pool, queued["id"]), e.owner.token, nil, nil); code != 200 {
+			t.Fatalf("cancel: %d %s", code, b)
+		}
+		if code, b := e.do("PUT", eqPath+"/device", e.owner.token, map[string]any{"deviceId": other, "channel": "1"}, nil); code != 200 {
+			t.Errorf("rebind once idle: %d %s", code, b)
+		}
+		if code, b := e.do("DELETE", eqPath, e.owner.token, nil, nil); code != 204 {
+			t.Errorf("delete once idle: %d %s", code, b)
+		}
+	})
+}
+
 // TestCommandReasonCapped: a plugin's error becomes the command's reason, which every
 // member reads in the pool's command list: capped, however long the plugin's words.
 func TestCommandReasonCapped(t *testing.T) {

@@ -440,7 +440,10 @@ func (q queries) ListEquipmentBindings(ctx context.Context, poolID int64) (map[i
 }
 
 // BindEquipment binds a pool's equipment to a device linked to the same pool (deviceID
-// 0 unbinds). A device not linked to the pool is ErrInvalid.
+// 0 unbinds). A device not linked to the pool is ErrInvalid. A change of device or
+// channel while the equipment has commands queued or being sent is ErrEquipmentBusy:
+// each of them goes to the device (and channel) it was queued for, which would then
+// drive something else.
 func (q queries) BindEquipment(ctx context.Context, poolID, equipmentID, deviceID int64, channel string) (EquipmentBinding, error) {
 	if deviceID != 0 {
 		var n int
@@ -454,11 +457,54 @@ func (q queries) BindEquipment(ctx context.Context, poolID, equipmentID, deviceI
 		channel = ""
 	}
 	var b EquipmentBinding
-	if err := q.get(ctx, &b, `UPDATE equipment SET device_id = ?, channel = ?, updated_at = ? WHERE pool_id = ? AND id = ?
-		RETURNING id, COALESCE(device_id, 0) AS device_id, channel`, nullID(deviceID), channel, q.clock(), poolID, equipmentID); err != nil {
+	err := q.inTx(ctx, func(q queries) error {
+		cur, err := q.lockEquipmentBinding(ctx, poolID, equipmentID)
+		if err != nil {
+			return err
+		}
+		if cur.DeviceID == deviceID && cur.Channel == channel {
+			b = cur
+			return nil
+		}
+		if err := q.equipmentIdle(ctx, equipmentID); err != nil {
+			return err
+		}
+		return q.get(ctx, &b, `UPDATE equipment SET device_id = ?, channel = ?, updated_at = ? WHERE pool_id = ? AND id = ?
+			RETURNING id, COALESCE(device_id, 0) AS device_id, channel`, nullID(deviceID), channel, q.clock(), poolID, equipmentID)
+	})
+	if err != nil {
 		return EquipmentBinding{}, fmt.Errorf("bind equipment: %w", err)
 	}
 	return b, nil
+}
+
+// lockEquipmentBinding reads a piece of equipment's binding for a change, its row
+// locked (PostgreSQL; SQLite's one writer serializes the transaction), so two changes
+// do not interleave.
+func (q queries) lockEquipmentBinding(ctx context.Context, poolID, equipmentID int64) (EquipmentBinding, error) {
+	var b EquipmentBinding
+	lock := ""
+	if q.d == dialectPostgres {
+		lock = " FOR UPDATE"
+	}
+	if err := q.get(ctx, &b, `SELECT id, COALESCE(device_id, 0) AS device_id, channel FROM equipment
+		WHERE pool_id = ? AND id = ?`+lock, poolID, equipmentID); err != nil {
+		return EquipmentBinding{}, err
+	}
+	return b, nil
+}
+
+// equipmentIdle is ErrEquipmentBusy while the equipment has a command queued or being sent.
+func (q queries) equipmentIdle(ctx context.Context, equipmentID int64) error {
+	var n int
+	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM commands WHERE equipment_id = ? AND status IN ('queued', 'sending')`,
+		equipmentID); err != nil {
+		return err
+	}
+	if n > 0 {
+		return ErrEquipmentBusy
+	}
+	return nil
 }
 
 // CommandTroubleCount is how many of a provider's commands ended in one troubled

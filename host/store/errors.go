@@ -36,6 +36,12 @@ var (
 	// ErrLastOwner: the change would leave a pool without an owner.
 	ErrLastOwner = &host.Error{Code: host.ECONFLICT, Type: "last-owner", Message: "a pool must keep at least one owner"}
 
+	// ErrEquipmentBusy: the equipment has commands queued or being sent, each bound for
+	// the device it commands now; rebinding or deleting it would have them reach whatever
+	// the device drives afterwards.
+	ErrEquipmentBusy = &host.Error{Code: host.ECONFLICT, Type: "equipment-busy",
+		Message: "the equipment has commands queued or on their way to its device: cancel the queued ones (POST /v1/pools/{poolId}/commands/{commandId}/cancel) or let them finish, then change its binding or delete it"}
+
 	// OAuth state outcomes other than not-found; the callback answers each with a 400.
 	ErrOAuthStateExpired = &host.Error{Code: host.EINVALID, Type: "oauth-state-expired", Message: "the authorization state has expired"}
 	ErrOAuthStateUsed    = &host.Error{Code: host.EINVALID, Type: "oauth-state-used", Message: "the authorization state was already used"}

@@ -309,7 +309,16 @@ func (q queries) UpdateEquipment(ctx context.Context, poolID, id int64, name str
 
 // DeleteEquipment removes one of a pool's pieces of equipment.
 func (q queries) DeleteEquipment(ctx context.Context, poolID, id int64) error {
-	if err := q.execOne(ctx, `DELETE FROM equipment WHERE pool_id = ? AND id = ?`, poolID, id); err != nil {
+	err := q.inTx(ctx, func(q queries) error {
+		if _, err := q.lockEquipmentBinding(ctx, poolID, id); err != nil {
+			return err
+		}
+		if err := q.equipmentIdle(ctx, id); err != nil {
+			return err
+		}
+		return q.execOne(ctx, `DELETE FROM equipment WHERE pool_id = ? AND id = ?`, poolID, id)
+	})
+	if err != nil {
 		return fmt.Errorf("delete equipment: %w", err)
 	}
 	return nil
