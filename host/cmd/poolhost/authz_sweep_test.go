@@ -83,7 +83,7 @@ func sweepOnce(t *testing.T, method, u, token string, body any, header map[strin
 // sweepWorld is user A's (alice's) little world on a served host, as the attackers know it.
 type sweepWorld struct {
 	base                                  string
-	tokens                                map[string]string // alice, bob, carol, admin
+	tokens                                map[string]string // alice, bob, carol, admin, revoked, disabled
 	aliceID, bobID, carolID               int64
 	pool, account, device, equip, session int64
 	carolAccount, carolDevice             int64
@@ -227,7 +227,9 @@ func TestAuthzSweep(t *testing.T) {
 		t.Errorf("the sweep has %d cases, the router %d operations: %v", len(cases), len(routed), routed)
 	}
 
-	callers := []string{"anonymous", "bob", "carol"}
+	// revoked and disabled were editors of alice's pool when their token was revoked and
+	// their user disabled: their tokens open nothing, public routes included.
+	callers := []string{"anonymous", "bob", "carol", "revoked", "disabled"}
 	for _, op := range routed {
 		sc, ok := cases[op]
 		if !ok {
@@ -238,11 +240,13 @@ func TestAuthzSweep(t *testing.T) {
 			r := sweepDo(t, sc.method, w.base+sc.path, token, sc.body, nil)
 			var want []int
 			switch {
+			case sc.kind == public && (who == "revoked" || who == "disabled"):
+				want = []int{http.StatusUnauthorized} // a token given must be valid
 			case sc.kind == public:
 				want = []int{http.StatusOK}
 			case sc.kind == webhook:
 				want = []int{http.StatusUnauthorized}
-			case who == "anonymous":
+			case who == "anonymous", who == "revoked", who == "disabled":
 				want = []int{http.StatusUnauthorized}
 			case sc.kind == self:
 				want = []int{http.StatusOK, http.StatusCreated}
@@ -379,7 +383,7 @@ func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig, stack *ttntest.Server,
 	w.devSecret = strings.TrimSpace(string(sec))
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	ids := map[string]int64{}
-	for _, name := range []string{"alice", "bob", "carol", "admin"} {
+	for _, name := range []string{"alice", "bob", "carol", "admin", "revoked", "disabled"} {
 		email := fmt.Sprintf("%s-%s@example.com", name, tag)
 		args := []string{"users", "create", "--email", email, "--config", c.path}
 		if name == "admin" {
@@ -504,6 +508,15 @@ func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig, stack *ttntest.Server,
 	w.markers = append(w.markers, relay)
 	must2(sweepDo(t, "DELETE", fmt.Sprintf("%s/v1/pools/%d/members/%d", w.base, w.pool, w.carolID), alice, nil, nil), 204, "remove carol")
 
+	// Two more editors of alice's pool, who read it once; then an admin revokes the
+	// one's token and the CLI disables the other.
+	for _, who := range []string{"revoked", "disabled"} {
+		must2(sweepDo(t, "PUT", fmt.Sprintf("%s/v1/pools/%d/members/%d", w.base, w.pool, ids[who]), alice, map[string]string{"role": "editor"}, nil), 200, "add "+who)
+		must2(sweepDo(t, "GET", fmt.Sprintf("%s/v1/pools/%d", w.base, w.pool), w.tokens[who], nil, nil), 200, who+" reads the pool while a member")
+	}
+	must2(sweepDo(t, "DELETE", fmt.Sprintf("%s/v1/admin/users/%d/tokens", w.base, ids["revoked"]), w.tokens["admin"], nil, nil), 200, "revoke")
+	cliOK(t, b, "users", "disable", "--user", strconv.FormatInt(ids["disabled"], 10), "--config", c.path)
+
 	w.markers = append(w.markers, fmt.Sprintf("alice-%s@", tag), poolName, "Pacific/Chatham", aliceDev, equipName,
 		strings.TrimPrefix(w.aliceSecret, "whsec_"), strconv.FormatFloat(aliceValue, 'g', -1, 64))
 	return w
@@ -603,7 +616,11 @@ func (w *sweepWorld) sweepConsole(t *testing.T) {
 		}
 		w.checkNoLeak(t, "console GET "+path, r)
 	}
-	for _, who := range []string{"bob", "carol"} {
+	for _, who := range []string{"bob", "carol", "revoked", "disabled"} {
+		want := http.StatusForbidden // a valid token, not an admin's
+		if who == "revoked" || who == "disabled" {
+			want = http.StatusUnauthorized
+		}
 		form := url.Values{"token": {w.tokens[who]}, "next": {"/ui/"}}
 		req, _ := http.NewRequest("POST", w.base+"/ui/signin", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -627,7 +644,7 @@ func (w *sweepWorld) sweepConsole(t *testing.T) {
 			body, _ = io.ReadAll(resp.Body)
 			resp.Body.Close()
 		}
-		if resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+		if resp.StatusCode != want || len(resp.Cookies()) != 0 {
 			t.Errorf("console sign-in as %s: %d, cookies %v", who, resp.StatusCode, resp.Cookies())
 		}
 		w.checkNoLeak(t, "console sign-in as "+who, sweepResp{status: resp.StatusCode, header: resp.Header, body: body})
