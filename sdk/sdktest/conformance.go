@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -56,8 +55,6 @@ var (
 var (
 	errPanicked = errors.New("panicked")
 	errHung     = errors.New("hangs past its deadline (ignores the context)")
-	idPattern   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
-	headerName  = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_|~-]+$") // RFC 9110 token
 )
 
 // Run runs the conformance suite against a, in this process, as one subtest per check.
@@ -130,7 +127,7 @@ func Checks(ctx context.Context, target Target, f Fixtures) []Result {
 	if f.Configure != nil {
 		cfg = *f.Configure
 	}
-	add(declarationsCheck(d, cfg))
+	add(declarationsCheck(d, f.Configure))
 	_, err = callT(k, func(ctx context.Context) (struct{}, error) { return struct{}{}, k.t.Configure(ctx, cfg) })
 	r := Result{Check: "configure"}
 	if err != nil {
@@ -199,95 +196,32 @@ func callT[T any](k *checker, fn func(ctx context.Context) (T, error)) (T, error
 }
 
 func describeProblem(d sdk.Description, err error) error {
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("describe failed: %w", err)
-	case !idPattern.MatchString(d.ID):
-		return fmt.Errorf("id %q does not match %s", d.ID, idPattern)
-	case d.Version == "":
-		return errors.New("version is empty")
-	case d.ProtocolVersion != sdk.ProtocolVersion:
-		return fmt.Errorf("protocol version %d, want %d", d.ProtocolVersion, sdk.ProtocolVersion)
-	case d.Capabilities.MinPollInterval < 0:
-		return errors.New("negative min poll interval")
 	}
-	for _, h := range d.Capabilities.SignatureHeaders {
-		if !headerName.MatchString(h) {
-			return fmt.Errorf("signature header %q is not a header name", h)
-		}
-	}
-	switch d.Capabilities.Connect {
-	case sdk.ConnectOAuth2, sdk.ConnectAPIKey, sdk.ConnectWebhookSecret, sdk.ConnectNone:
-	default:
-		return fmt.Errorf("unknown connect kind %q", d.Capabilities.Connect)
-	}
-	return nil
+	return d.Check() // what the host refuses at start, in its words
 }
 
-// optionKey is what a declared key may look like: the names HCL maps take without
-// quoting, and a trailing ".*" for a family.
-var optionKey = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?$`)
-
 // declarationsCheck checks the settings and inputs a plugin declares (Description.Settings
-// and ConnectInputs): each well formed, and the fixture's own settings among them, since
-// the host refuses a config block naming an undeclared key.
-func declarationsCheck(d sdk.Description, cfg sdk.ConfigureRequest) Result {
+// and ConnectInputs) and, when the suite has a configuration (configure.json), that
+// configuration as the host checks a config block against them: the host would refuse to
+// start a plugin configured so.
+func declarationsCheck(d sdk.Description, cfg *sdk.ConfigureRequest) Result {
 	r := Result{Check: "declarations"}
-	if len(d.Settings) == 0 && len(d.ConnectInputs) == 0 {
-		r.Skipped = "the plugin declares no settings or connect inputs, so the host cannot catch a typo in an operator's config; declare them in Description.Settings"
-		return r
-	}
 	var errs []error
-	check := func(what string, opts []sdk.Option) map[string]sdk.Option {
-		seen := map[string]sdk.Option{}
-		for _, o := range opts {
-			if !optionKey.MatchString(o.Key) {
-				errs = append(errs, fmt.Errorf("%s key %q is not lower_snake_case (optionally ending in .*)", what, o.Key))
-			}
-			if _, dup := seen[o.Key]; dup {
-				errs = append(errs, fmt.Errorf("%s key %q is declared twice", what, o.Key))
-			}
-			seen[o.Key] = o
-			if !o.Type.Known() {
-				errs = append(errs, fmt.Errorf("%s %q has unknown type %q", what, o.Key, o.Type))
-				continue
-			}
-			switch {
-			case o.Default != "" && o.Secret:
-				errs = append(errs, fmt.Errorf("%s %q is a secret with a default; a secret's value must come from the operator", what, o.Key))
-			case o.Default != "" && o.Required:
-				errs = append(errs, fmt.Errorf("%s %q is required but has a default; it can never be missing", what, o.Key))
-			case o.Default != "":
-				if err := o.Check(o.Default); err != nil {
-					errs = append(errs, fmt.Errorf("%s %q: default %w", what, o.Key, err))
-				}
-			}
-		}
-		return seen
+	if err := d.CheckDeclarations(); err != nil {
+		errs = append(errs, err)
 	}
-	settings := check("setting", d.Settings)
-	check("connect input", d.ConnectInputs)
-	if len(d.Settings) > 0 {
-		declared := func(k string, secret bool) {
-			o, ok := settings[k]
-			for i := strings.LastIndexByte(k, '.'); !ok && i > 0; i = strings.LastIndexByte(k[:i], '.') {
-				o, ok = settings[k[:i]+".*"]
-			}
-			switch {
-			case !ok:
-				errs = append(errs, fmt.Errorf("the fixture configures %q, which the plugin does not declare; the host would refuse it", k))
-			case o.Secret != secret:
-				errs = append(errs, fmt.Errorf("the fixture gives %q as a %s, but it is declared with Secret %t", k, map[bool]string{true: "secret", false: "setting"}[secret], o.Secret))
-			}
-		}
-		for k := range cfg.Settings {
-			declared(k, false)
-		}
-		for k := range cfg.Secrets {
-			declared(k, true)
+	if cfg != nil {
+		if err := d.CheckConfig(cfg.Settings, cfg.Secrets); err != nil {
+			errs = append(errs, fmt.Errorf("the host would refuse the fixture's configuration as a config block: %w", err))
 		}
 	}
 	r.Err = errors.Join(errs...)
+	if r.Err == nil && len(d.Settings) == 0 && len(d.ConnectInputs) == 0 {
+		r.Skipped = "the plugin declares no settings or connect inputs, so the host cannot catch a typo in an operator's config; declare them in Description.Settings"
+		return r
+	}
 	r.Detail = fmt.Sprintf("%d setting(s), %d connect input(s)", len(d.Settings), len(d.ConnectInputs))
 	return r
 }

@@ -94,10 +94,43 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 			`setting "api_token" is a secret with a default`,
 			`setting key "region" is declared twice`,
 			`setting key "BaseURL" is not lower_snake_case`,
-			`the fixture configures "regoin", which the plugin does not declare`,
-			`the fixture gives "api_token" as a setting, but it is declared with Secret true`,
+			`the host would refuse the fixture's configuration as a config block: `,
+			`settings key "regoin" is not one the plugin declares; did you mean "region"?`,
+			`"api_token" is a secret: move it to secrets {}`,
 		} {
 			wantFailure(t, rs, "declarations", msg)
+		}
+	})
+	// One judge: the fixture's configuration is checked by the code the host checks a
+	// config block with (sdk.Description.CheckConfig), so a value that does not parse or a
+	// required secret left out fails here as it would fail the plugin's start.
+	t.Run("configuration the host would refuse", func(t *testing.T) {
+		fx := fixtures()
+		fx.Configure = &sdk.ConfigureRequest{Settings: map[string]string{"page_size": "fifty"}}
+		d, _ := broken.DeclaresSettings{}.Describe(t.Context())
+		host := d.CheckConfig(fx.Configure.Settings, fx.Configure.Secrets)
+		if host == nil {
+			t.Fatal("CheckConfig accepts the configuration")
+		}
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.DeclaresSettings{}), fx)
+		for _, msg := range append(strings.Split(host.Error(), "\n"), `settings "page_size": "fifty" is not an integer`, `plugin requires secret "api_token", missing from config`) {
+			wantFailure(t, rs, "declarations", msg)
+		}
+		fx.Configure = &sdk.ConfigureRequest{Settings: map[string]string{"page_size": "20"}, Secrets: map[string]string{"api_token": "t"}}
+		for _, r := range sdktest.Checks(t.Context(), sdktest.Direct(broken.DeclaresSettings{}), fx) {
+			if r.Check == "declarations" && r.Err != nil {
+				t.Errorf("declarations: %v", r.Err)
+			}
+		}
+	})
+	t.Run("description the host would refuse", func(t *testing.T) {
+		for _, a := range []sdk.Adapter{broken.ProtocolTwo{}, broken.UnknownConnect{}} {
+			d, _ := a.Describe(t.Context())
+			host := d.Check()
+			if host == nil {
+				t.Fatalf("%T: Check accepts %+v", a, d)
+			}
+			wantFailure(t, sdktest.Checks(t.Context(), sdktest.Direct(a), fixtures()), "describe", host.Error())
 		}
 	})
 	t.Run("claims to poll without a Poller", func(t *testing.T) {

@@ -172,3 +172,35 @@ func (ClaimsPoll) Describe(ctx context.Context) (sdk.Description, error) {
 	d.Capabilities.Poll = true
 	return d, nil
 }
+
+// DeclaresSettings declares well-formed settings, one of them a required secret: its
+// declarations are fine, and a configuration is judged against them as the host judges a
+// config block.
+type DeclaresSettings struct{ Good }
+
+func (DeclaresSettings) Describe(ctx context.Context) (sdk.Description, error) {
+	d, err := Good{}.Describe(ctx)
+	d.Settings = []sdk.Option{
+		{Key: "page_size", Type: sdk.OptionInt, Default: "50"},
+		{Key: "api_token", Secret: true, Required: true},
+	}
+	return d, err
+}
+
+// ProtocolTwo describes itself with a protocol this SDK's hosts do not speak.
+type ProtocolTwo struct{ Good }
+
+func (ProtocolTwo) Describe(ctx context.Context) (sdk.Description, error) {
+	d, err := Good{}.Describe(ctx)
+	d.ProtocolVersion = 2
+	return d, err
+}
+
+// UnknownConnect names a connect kind that is not one of the SDK's constants.
+type UnknownConnect struct{ Good }
+
+func (UnknownConnect) Describe(ctx context.Context) (sdk.Description, error) {
+	d, err := Good{}.Describe(ctx)
+	d.Capabilities.Connect = "oauth"
+	return d, err
+}
