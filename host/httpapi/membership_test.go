@@ -460,3 +460,42 @@ func TestTestSessionDeleteNeedsWriteRole(t *testing.T) {
 		e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/test-sessions/%d", pool, kept), token: owner.Token})
 	})
 }
+
+// TestMemberLeaves: any owner can add any user to their pool by id, so every member must
+// be able to leave it again (DELETE their own membership), whatever their role; the
+// pool's last owner cannot. Removing someone else stays the owners' alone.
+func TestMemberLeaves(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		bob, alice, carol := e.newUser("bob", false), e.newUser("alice", false), e.newUser("carol", false)
+		pool := e.createPool(bob, "added without asking")
+		member := func(who user, role string) {
+			t.Helper()
+			e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", pool, who.ID), token: bob.Token,
+				body: map[string]string{"role": role}})
+		}
+		path := func(who user) string { return fmt.Sprintf("/v1/pools/%d/members/%d", pool, who.ID) }
+		member(alice, "viewer")
+		member(carol, "viewer")
+		if r := e.do(req{method: "DELETE", path: path(carol), token: alice.Token}); r.StatusCode != 403 {
+			t.Errorf("a viewer removing another member: %d %s", r.StatusCode, r.Body)
+		}
+		e.must(204, req{method: "DELETE", path: path(alice), token: alice.Token})
+		if r := e.do(req{method: "GET", path: fmt.Sprintf("/v1/pools/%d", pool), token: alice.Token}); r.StatusCode != 404 {
+			t.Errorf("alice reads the pool she left: %d %s", r.StatusCode, r.Body)
+		}
+		ev := e.auditEvents("member.changed")
+		if last := ev[0]; last.Actor != store.UserActor(alice.ID) || last.Details["to"] != "" {
+			t.Errorf("leaving is not audited as alice's: %+v", last)
+		}
+		member(carol, "editor")
+		e.must(204, req{method: "DELETE", path: path(carol), token: carol.Token})
+		// The last owner stays; with another owner, an owner leaves too.
+		p := e.must(409, req{method: "DELETE", path: path(bob), token: bob.Token}).problem(t)
+		if p.Type != "https://poolhost.dev/problems/last-owner" {
+			t.Errorf("the last owner leaving: %+v", p)
+		}
+		member(alice, "owner")
+		e.must(204, req{method: "DELETE", path: path(bob), token: bob.Token})
+	})
+}

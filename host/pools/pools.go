@@ -214,9 +214,15 @@ func emailFor(a auth.Actor, userID int64, email string) string {
 	return ""
 }
 
-// RemoveMember removes a user from the pool. Owners only; the last owner cannot go.
+// RemoveMember removes a user from the pool: owners remove anyone, and every member may
+// leave (any owner can add any user, unasked, so nobody is kept in a pool against their
+// will). The last owner cannot go.
 func (s *Service) RemoveMember(ctx context.Context, a auth.Actor, poolID, userID int64) error {
-	if _, err := s.Require(ctx, a, poolID, Owner); err != nil {
+	need := Owner
+	if userID == a.UserID {
+		need = Viewer
+	}
+	if _, err := s.Require(ctx, a, poolID, need); err != nil {
 		return err
 	}
 	prev, err := s.st.RemovePoolMember(ctx, poolID, userID)
