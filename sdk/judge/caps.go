@@ -264,12 +264,18 @@ func (v Verdict) Problems(a Answer) []string {
 	var out []string
 	for i, reason := range v.Readings {
 		if reason != "" {
-			out = append(out, fmt.Sprintf("reading %d (%s): dropped as %s", i, a.Readings[i].Metric, reason))
+			r := a.Readings[i]
+			out = append(out, fmt.Sprintf("reading %d (%s): dropped as %s%s", i, r.Metric, reason, why(reason, r.Metric, r.Value, r.Unit, r.Qualifier, r.RecordedAt)))
 		}
 	}
 	for i, reason := range v.Sessions {
 		for _, d := range v.Results[i] {
-			out = append(out, fmt.Sprintf("test session %d result %d (%s): dropped as %s", i, d.Index, d.Metric, d.Reason))
+			var hint string
+			if rs := a.TestSessions[i].Results; d.Index < len(rs) {
+				r := rs[d.Index]
+				hint = why(d.Reason, r.Metric, r.Value, r.Unit, r.Qualifier, a.TestSessions[i].TakenAt)
+			}
+			out = append(out, fmt.Sprintf("test session %d result %d (%s): dropped as %s%s", i, d.Index, d.Metric, d.Reason, hint))
 		}
 		if reason != "" {
 			out = append(out, fmt.Sprintf("test session %d: dropped as %s", i, reason))

@@ -130,13 +130,22 @@ func TestCapsCheckDevices(t *testing.T) {
 
 func TestJudgeProblems(t *testing.T) {
 	a := judge.Answer{
-		Readings:     []sdk.Reading{{ProviderDeviceID: "p", Metric: "ph", Value: 7.2}, {ProviderDeviceID: "p", Metric: "pH", Value: 7.2}},
+		Readings: []sdk.Reading{{ProviderDeviceID: "p", Metric: "ph", Value: 7.2}, {ProviderDeviceID: "p", Metric: "pH", Value: 7.2},
+			{ProviderDeviceID: "p", Metric: "temperature", Value: 212, Unit: "F"}, {ProviderDeviceID: "p", Metric: "ph", Value: 42},
+			{ProviderDeviceID: "p", Metric: "signal", Value: -70, Unit: "dBm"}, {ProviderDeviceID: "p", Metric: "orp", Value: math.NaN()},
+			{ProviderDeviceID: "p", Metric: "ph", Value: 7, RecordedAt: received.AddDate(-1, 0, 0), Timed: true}},
 		TestSessions: []sdk.TestSession{{ProviderDeviceID: "p", Results: []sdk.TestResult{{Metric: "fc", Value: 1}}}},
 	}
 	got := judge.Judge(judge.Caps{}, judge.DefaultWindow, received, a).Problems(a)
+	// Each drop says what the value was and what the host wanted, as plugins test prints it.
 	want := []string{
-		"reading 1 (pH): dropped as unknown_metric",
-		"test session 0 result 0 (fc): dropped as unknown_metric",
+		`reading 1 (pH): dropped as unknown_metric: metric names are exact, lowercase: "ph"`,
+		"reading 2 (temperature): dropped as absurd_value: 212 F = 100 C is outside temperature's range -5…50 C",
+		"reading 3 (ph): dropped as absurd_value: 42 pH is outside ph's range 0…14 pH",
+		`reading 4 (signal): dropped as bad_unit: signal does not take unit "dBm" (its unit is %; PLUGINS.md lists the spellings each metric accepts)`,
+		"reading 5 (orp): dropped as non_finite: the value is NaN",
+		"reading 6 (ph): dropped as too_old: measured at " + received.AddDate(-1, 0, 0).UTC().Format(time.RFC3339) + ", judged against the delivery's receipt time (received_at)",
+		"test session 0 result 0 (fc): dropped as unknown_metric: not a metric of sdk/metric; map the provider's name to one of its constants (PLUGINS.md, Metric vocabulary)",
 		"test session 0: dropped as no_results",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

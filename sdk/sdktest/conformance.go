@@ -57,6 +57,12 @@ var (
 	errHung     = errors.New("hangs past its deadline (ignores the context)")
 )
 
+// lateAdvice follows a call that honoured its deadline but did not answer within it: what
+// the host does with one, and what to change, since meeting a deadline is the plugin's job.
+const lateAdvice = "(the host's defaults, the provider block's timeouts: verify_webhook 2s + webhook 5s, " +
+	"discover 30s, poll 30s; a late webhook is kept for retry, a late poll backs off): answer sooner, " +
+	"pass ctx to every upstream request, and never wait on the provider inside a webhook"
+
 // Run runs the conformance suite against a, in this process, as one subtest per check.
 // Every provider's tests should call it:
 //
@@ -180,6 +186,9 @@ func callT[T any](k *checker, fn func(ctx context.Context) (T, error)) (T, error
 			}
 		}()
 		v, err := fn(ctx)
+		if err != nil && ctx.Err() == context.DeadlineExceeded && k.ctx.Err() == nil {
+			err = fmt.Errorf("did not answer within the kit's %s deadline %s: %w", CallDeadline, lateAdvice, err)
+		}
 		done <- outcome{v, err}
 	}()
 	timer := time.NewTimer(CallDeadline + HangGrace)

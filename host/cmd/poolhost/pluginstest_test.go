@@ -85,7 +85,7 @@ func TestPluginsTestJudgesAsTheHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ cmd, want string }{
-		{"sessionunknownmetric", "test session 0 result 0 (fc): dropped as unknown_metric\ntest session 0: dropped as no_results"},
+		{"sessionunknownmetric", "test session 0 result 0 (fc): dropped as unknown_metric: not a metric of sdk/metric; map the provider's name to one of its constants (PLUGINS.md, Metric vocabulary)\ntest session 0: dropped as no_results"},
 		{"floods", "refused (cap readings): plugin answer refused: 200000 readings exceed plugins.max_readings_per_call (10000)"},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {

@@ -204,3 +204,12 @@ func (UnknownConnect) Describe(ctx context.Context) (sdk.Description, error) {
 	d.Capabilities.Connect = "oauth"
 	return d, err
 }
+
+// SlowWebhook honours its context but answers only when it is done: a webhook that waits
+// on something slower than its deadline (the provider's API, a lock).
+type SlowWebhook struct{ Good }
+
+func (SlowWebhook) Webhook(ctx context.Context, _ sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	<-ctx.Done()
+	return sdk.WebhookResult{}, ctx.Err()
+}
