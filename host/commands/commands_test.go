@@ -650,6 +650,29 @@ func TestEquipmentBusyWhileCommandsQueued(t *testing.T) {
 	})
 }
 
+// TestChannelIsText: a binding's channel is a name like any other (host.CheckText): it
+// is sent to the plugin, stored, and shown to every member and in the console. A NUL
+// (which PostgreSQL refuses, so it was a 500 there), a line break or a bidi override is
+// a 400 saying so, and the binding is left as it was.
+func TestChannelIsText(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		path := fmt.Sprintf("/v1/pools/%d/equipment/%d/device", e.pool, e.eq)
+		for _, ch := range []string{`1\u0000`, `a\nb`, `\u202e1`, `\u0007`} { // JSON escapes
+			code, b := e.do("PUT", path, e.owner.token, json.RawMessage(fmt.Sprintf(`{"deviceId": %d, "channel": "%s"}`, e.device.ID, ch)), nil)
+			var p httpapi.Problem
+			_ = json.Unmarshal(b, &p)
+			if code != 400 || !strings.Contains(p.Detail, "channel must not contain control characters") {
+				t.Errorf("channel %s: %d %s", ch, code, b)
+			}
+		}
+		if b, err := e.st.GetEquipmentBinding(context.Background(), e.pool, e.eq); err != nil || b.Channel != "1" {
+			t.Errorf("binding after the refusals: %+v %v", b, err)
+		}
+	})
+}
+
 // TestCommandReasonCapped: a plugin's error becomes the command's reason, which every
 // member reads in the pool's command list: capped, however long the plugin's words.
 func TestCommandReasonCapped(t *testing.T) {

@@ -179,6 +179,10 @@ func (s *Service) Bind(ctx context.Context, a auth.Actor, poolID, equipmentID, d
 	if len(channel) > 64 {
 		return Binding{}, host.Errorf(host.EINVALID, "channel must be at most 64 bytes")
 	}
+	// A name like any other: sent to the plugin, stored, shown to members and operators.
+	if err := host.CheckText("channel", channel, false); err != nil {
+		return Binding{}, err
+	}
 	b, err := s.st.BindEquipment(ctx, poolID, equipmentID, deviceID, channel)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
