@@ -4,16 +4,17 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/metric"
 )
 
 // acmeMetrics maps Acme's measurement types to poolhost metric names. This table is the
-// heart of most adapters. Acme types missing from it are skipped and logged at warn
-// level (with the type, never the payload), so a new Acme type shows up in the
-// operator's log instead of vanishing silently; a plugin emits only sdk/metric names,
-// which sdktest's conformance suite checks.
+// heart of most adapters. An Acme type missing from it is passed through unchanged: the
+// host drops and counts it as unknown_metric (poolhost_readings_dropped_total), so a new
+// Acme type shows up on the operator's dashboard instead of vanishing in the plugin, and
+// the conformance kit accepts it in a valid fixture (a near miss such as "pH" it fails).
 var acmeMetrics = map[string]string{
 	"ph":         metric.PH,
 	"orp":        metric.ORP,
@@ -23,6 +24,10 @@ var acmeMetrics = map[string]string{
 	"salt":       metric.Salt,
 	"battery":    metric.Battery,
 }
+
+// maxMetricBytes is the host's default cap on a metric name (plugins.max_metric_bytes):
+// an answer with a longer one is refused whole.
+const maxMetricBytes = 64
 
 // acmeQuality maps Acme's per-reading status. A probe that is calibrating reports
 // numbers, but they are not to be trusted yet.
@@ -43,10 +48,19 @@ func toReading(deviceID string, raw json.RawMessage) (r sdk.Reading, ok bool, er
 	if in.Value == nil {
 		return sdk.Reading{}, false, nil
 	}
+	if in.Type == "" {
+		return sdk.Reading{}, false, nil // nothing to name: not a measurement
+	}
 	name, known := acmeMetrics[strings.ToLower(in.Type)]
-	if !known {
-		// The type comes from the payload: bounded, so a hostile body cannot flood the log.
-		sdk.Logger().Warn("skipping an acme reading of a type poolhost has no metric for", "type", truncate(in.Type, 40))
+	switch {
+	case known:
+	case len(in.Type) <= maxMetricBytes && utf8.ValidString(in.Type):
+		name = in.Type // passed through: the host drops and counts it as unknown_metric
+	default:
+		// A name the host would refuse the whole answer for (longer than its metric cap,
+		// or not UTF-8): skipped, and logged bounded, so one odd reading does not cost
+		// the delivery's others.
+		sdk.Logger().Warn("skipping an acme reading whose type no metric name can be", "type", truncate(in.Type, 40))
 		return sdk.Reading{}, false, nil
 	}
 	var at time.Time

@@ -518,8 +518,9 @@ func TestWebhook(t *testing.T) {
 			{ProviderDeviceID: "dev-1", Metric: "ph", Value: 7.42, RecordedAt: t0, Quality: sdk.QualityGood},
 			{ProviderDeviceID: "dev-1", Metric: "temperature", Value: 80.6, Unit: "F", RecordedAt: t0, Quality: sdk.QualityGood},
 			{ProviderDeviceID: "dev-1", Metric: "orp", Value: 690, Unit: "mV", RecordedAt: t0, Quality: sdk.QualitySuspect},
-			// salt had a null value: skipped. turbidity is not a poolhost metric: skipped
-			// and logged (sdktest's conformance suite allows only the vocabulary).
+			// salt had a null value: skipped. turbidity is not a poolhost metric: passed
+			// through, for the host to drop and count as unknown_metric.
+			{ProviderDeviceID: "dev-1", Metric: "turbidity", Value: 0.3, Unit: "NTU", RecordedAt: t0},
 		}},
 		{name: "other event", body: readFixture(t, "device_added.json")},
 		{name: "built with acmetest", body: acmetest.ReadingsEvent("dev-2", acmetest.Reading{Type: "free_cl", Value: 2.5, MeasuredAt: t0}),
@@ -561,7 +562,7 @@ func TestIngestWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Readings) != 3 || res.DeliveryID != "msg_9" { // turbidity is skipped
+	if len(res.Readings) != 4 || res.DeliveryID != "msg_9" { // turbidity passed through
 		t.Errorf("got %d readings, delivery %q", len(res.Readings), res.DeliveryID)
 	}
 	_, err = c.IngestWebhook(t.Context(), sdk.WebhookRequest{Headers: h, Body: []byte(`{"forged":true}`), ReceivedAt: now})

@@ -17,8 +17,8 @@ func why(reason, name string, v float64, unit string, q sdk.Qualifier, at time.T
 	num := strconv.FormatFloat(v, 'g', -1, 64)
 	switch reason {
 	case UnknownMetric:
-		if info, ok := metric.Lookup(strings.ToLower(strings.TrimSpace(name))); ok {
-			return fmt.Sprintf(": metric names are exact, lowercase: %q", info.Name)
+		if near, ok := NearMetric(name); ok {
+			return fmt.Sprintf(": metric names are exact, lowercase: %q", near)
 		}
 		return ": not a metric of sdk/metric; map the provider's name to one of its constants (PLUGINS.md, Metric vocabulary)"
 	case NonFinite:
@@ -41,4 +41,22 @@ func why(reason, name string, v float64, unit string, q sdk.Qualifier, at time.T
 		return ": measured at " + at.UTC().Format(time.RFC3339) + ", judged against the delivery's receipt time (received_at)"
 	}
 	return ""
+}
+
+// NearMetric is the vocabulary's metric that name misspells by case, spaces or hyphens
+// ("pH", "Free Chlorine", "free-chlorine"): a plugin meant that metric, and the host drops
+// the reading as unknown_metric all the same. ok is false for a name that is simply not
+// in the vocabulary, such as a provider type passed through unmapped.
+func NearMetric(name string) (string, bool) {
+	folded := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' {
+			return '_'
+		}
+		return r
+	}, strings.ToLower(strings.TrimSpace(name)))
+	if folded == name {
+		return "", false
+	}
+	info, ok := metric.Lookup(folded)
+	return info.Name, ok
 }

@@ -157,3 +157,12 @@ func TestJudgeProblems(t *testing.T) {
 		t.Fatalf("problems %q", got)
 	}
 }
+
+func TestNearMetric(t *testing.T) {
+	for name, want := range map[string]string{"pH": "ph", " Free Chlorine ": "free_chlorine", "free-chlorine": "free_chlorine", "ORP": "orp", "turbidity": "", "ph": "", "fc": ""} {
+		got, ok := judge.NearMetric(name)
+		if got != want || ok != (want != "") {
+			t.Errorf("NearMetric(%q) = %q %v, want %q", name, got, ok, want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -324,7 +325,7 @@ func (k *checker) webhookChecks(d sdk.Description, f Fixtures) []Result {
 		r := Result{Check: "webhook/valid-accepted/" + w.Name}
 		if err != nil {
 			r.Err = fmt.Errorf("a valid delivery failed: %w", err)
-		} else if err := judgeAnswer(f, req.ReceivedAt, judge.Answer{DeliveryID: res.DeliveryID, ProviderAccountID: res.ProviderAccountID,
+		} else if unknown, err := judgeAnswer(f, req.ReceivedAt, judge.Answer{DeliveryID: res.DeliveryID, ProviderAccountID: res.ProviderAccountID,
 			Readings: res.Readings, TestSessions: res.TestSessions}); err != nil {
 			r.Err = err
 		} else if err := checkReadings(res.Readings, res.TestSessions); err != nil {
@@ -333,6 +334,9 @@ func (k *checker) webhookChecks(d sdk.Description, f Fixtures) []Result {
 			r.Detail = fmt.Sprintf("accepted, %d readings", len(res.Readings))
 			if len(res.TestSessions) > 0 {
 				r.Detail += fmt.Sprintf(", %d test sessions", len(res.TestSessions))
+			}
+			if len(unknown) > 0 {
+				r.Detail += fmt.Sprintf("; the host drops and counts as unknown_metric the provider types passed through (%s)", strings.Join(unknown, ", "))
 			}
 		}
 		out = append(out, r)
@@ -459,23 +463,51 @@ func checkShape(rs []sdk.Reading) error {
 
 // judgeAnswer judges a valid delivery's answer as the host would (sdk/judge, the package
 // the host's ingest calls): refused whole with the cap named, or each reading, test
-// session and result the host would drop, with the host's reason.
-func judgeAnswer(f Fixtures, receivedAt time.Time, a judge.Answer) error {
+// session and result the host would drop, with the host's reason. One drop is not a
+// failure: a provider type outside the vocabulary that the plugin passed through
+// unmapped, as PLUGINS.md asks (the host drops and counts it where operators see a new
+// type appear); its names are returned. A near miss of a vocabulary name ("pH") is a bug
+// and fails.
+func judgeAnswer(f Fixtures, receivedAt time.Time, a judge.Answer) ([]string, error) {
 	w := f.Window
 	if w == (judge.Window{}) {
 		w = judge.DefaultWindow
 	}
-	problems := judge.Judge(f.Caps, w, receivedAt, a).Problems(a)
-	if len(problems) == 0 {
-		return nil
+	v := judge.Judge(f.Caps, w, receivedAt, a)
+	var unknown []string
+	passedThrough := func(name, reason string) bool {
+		if reason != judge.UnknownMetric {
+			return reason == ""
+		}
+		if _, near := judge.NearMetric(name); near {
+			return false
+		}
+		if !slices.Contains(unknown, name) {
+			unknown = append(unknown, name)
+		}
+		return true
 	}
+	ok := v.Refused == nil
+	for i, reason := range v.Readings {
+		ok = passedThrough(a.Readings[i].Metric, reason) && ok
+	}
+	for i, reason := range v.Sessions {
+		ok = reason == "" && ok
+		for _, d := range v.Results[i] {
+			ok = passedThrough(d.Metric, d.Reason) && ok
+		}
+	}
+	if ok {
+		return unknown, nil
+	}
+	problems := v.Problems(a)
 	const show = 10
 	more := ""
 	if len(problems) > show {
 		more = fmt.Sprintf("\n… and %d more", len(problems)-show)
 		problems = problems[:show]
 	}
-	return fmt.Errorf("the host would not keep all of it:\n%s%s", strings.Join(problems, "\n"), more)
+	return nil, fmt.Errorf("the host would not keep all of it:\n%s%s", strings.Join(problems, "\n"), more)
 }
 
 // checkReadings is what judgeAnswer leaves to the host's database, checked as far as the

@@ -67,7 +67,18 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 	})
 	t.Run(`emits "pH"`, func(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.EmitsPH()), fx)
-		wantFailure(t, rs, "webhook/valid-accepted/ph", `reading 0 (pH): dropped as unknown_metric`)
+		wantFailure(t, rs, "webhook/valid-accepted/ph", `reading 0 (pH): dropped as unknown_metric: metric names are exact, lowercase: "ph"`)
+	})
+	// PLUGINS.md asks plugins to pass a provider type they have no metric for through
+	// unchanged (the host drops and counts it): a valid delivery carrying one passes, and
+	// says what the host will drop.
+	t.Run("passes an unknown provider type through", func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.Good{Metric: "turbidity"}), fx)
+		for _, r := range rs {
+			if strings.HasPrefix(r.Check, "webhook/valid-accepted/") && (r.Err != nil || !strings.Contains(r.Detail, "unknown_metric the provider types passed through (turbidity)")) {
+				t.Errorf("%s: %v %q", r.Check, r.Err, r.Detail)
+			}
+		}
 	})
 	// The kit judges as the host does (sdk/judge): what the host would drop or refuse
 	// fails here, with the host's reason or the cap's name.
