@@ -114,6 +114,9 @@ func TestPluginsNewAgreesWithPLUGINSmd(t *testing.T) {
 			if strings.Contains(string(provider), "metric.Lookup") {
 				t.Errorf("provider.go filters metrics by the vocabulary; PLUGINS.md says pass unknown ones through")
 			}
+			if kind == "webhook_secret" && !strings.Contains(string(provider), "signature.GenerateSecret()") {
+				t.Errorf("provider.go makes its webhook secret by hand; PLUGINS.md says signature.GenerateSecret()")
+			}
 			if kind != "api_key" {
 				return
 			}
