@@ -61,7 +61,8 @@ func checkDisplayName(name string) error {
 	if n := utf8.RuneCountInString(name); n > MaxDisplayNameLen {
 		return host.Errorf(host.EINVALID, "display name is %d characters; at most %d are allowed", n, MaxDisplayNameLen)
 	}
-	return nil
+	// A name like any other, whoever gave it (the user's input, or the provider).
+	return host.CheckText("display name", name, false)
 }
 
 // TypeInputInvalid is the problem type of a connect whose input does not match what the

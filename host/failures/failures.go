@@ -219,6 +219,9 @@ func checkBulk(actor auth.Actor, f BulkFilter) error {
 	if f.Provider == "" {
 		return host.Errorf(host.EINVALID, "provider is required")
 	}
+	if err := host.CheckText("provider", f.Provider, false); err != nil {
+		return err
+	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
 		return host.Errorf(host.EINVALID, "from must be before to")
 	}

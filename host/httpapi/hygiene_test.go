@@ -98,3 +98,35 @@ func TestSecretAnswersNotStored(t *testing.T) {
 		}
 	})
 }
+
+// TestControlCharactersRefusedEverywhere: a NUL or another control character in a query parameter,
+// a connect's display name or a dead-letter filter is a 400 saying which field, on both
+// databases. PostgreSQL refuses a NUL in text, so on it each of these was a 500.
+func TestControlCharactersRefusedEverywhere(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{ingest: true})
+		u, admin := e.newUser("u", false), e.newUser("admin", true)
+		for _, tc := range []struct {
+			r    req
+			want string
+		}{
+			{req{method: "GET", path: "/v1/admin/audit?action=member.changed%00", token: admin.Token}, `"action"`},
+			{req{method: "GET", path: "/v1/admin/audit?provider=generic%00", token: admin.Token}, `"provider"`},
+			{req{method: "GET", path: "/v1/admin/failures?provider=generic%0A", token: admin.Token}, `"provider"`},
+			{req{method: "POST", path: "/v1/admin/failures/requeue", token: admin.Token, body: map[string]string{"provider": "generic\x00"}}, "provider"},
+			{req{method: "POST", path: "/v1/providers/generic/connect", token: u.Token,
+				body: map[string]any{"input": map[string]string{"devices": "d1", "name": "probe\x00"}}}, "display name"},
+			{req{method: "POST", path: "/v1/providers/generic/connect", token: u.Token,
+				body: map[string]any{"input": map[string]string{"devices": "d1", "name": "probe\u202e"}}}, "display name"},
+		} {
+			r := e.do(tc.r)
+			if r.StatusCode != 400 {
+				t.Errorf("%s %s: %d %s", tc.r.method, tc.r.path, r.StatusCode, r.Body)
+				continue
+			}
+			if p := r.problem(t); !strings.Contains(p.Detail, tc.want) || !strings.Contains(p.Detail, "control character") {
+				t.Errorf("%s %s: %+v does not name %s and the control character", tc.r.method, tc.r.path, p, tc.want)
+			}
+		}
+	})
+}

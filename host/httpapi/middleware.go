@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -309,6 +310,12 @@ func (h *Handler) checkQuery(op string, next http.Handler) http.Handler {
 			}
 			if len(q[name]) > 1 {
 				h.WriteError(w, r, host.Errorf(host.EINVALID, "query parameter %q is given more than once", name).WithType("invalid-query"))
+				return
+			}
+			// No parameter takes a control character, and a NUL is an error in any
+			// PostgreSQL text comparison: refused here, for every route.
+			if err := host.CheckText(fmt.Sprintf("query parameter %q", name), q.Get(name), false); err != nil {
+				h.WriteError(w, r, host.Errorf(host.EINVALID, "%s", host.ErrorMessage(err)).WithType("invalid-query"))
 				return
 			}
 		}

@@ -534,3 +534,23 @@ func TestAudit(t *testing.T) {
 		}
 	})
 }
+
+// TestNULInTextIsInvalid: a value PostgreSQL cannot hold in text (a NUL) is the
+// caller's mistake, EINVALID (a 400 at the API), wherever it got past the edges' text
+// checks, never an unmapped driver error (a 500). SQLite keeps such text.
+func TestNULInTextIsInvalid(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		u, err := e.s.CreateUser(ctx, "nul@x.io", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, perr := e.s.CreatePool(ctx, "a\x00b", u.ID)
+		_, lerr := e.s.ListAudit(ctx, store.AuditFilter{Action: "x\x00", Limit: 1})
+		for what, err := range map[string]error{"create pool": perr, "list audit": lerr} {
+			if err != nil && host.ErrorCode(err) != host.EINVALID {
+				t.Errorf("%s with a NUL: %v (code %q), want EINVALID", what, err, host.ErrorCode(err))
+			}
+		}
+	})
+}

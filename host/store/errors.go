@@ -25,6 +25,9 @@ var (
 	ErrConflict = &host.Error{Code: host.ECONFLICT, Message: "conflict"}
 	ErrInvalid  = &host.Error{Code: host.EINVALID, Message: "invalid value"}
 
+	// ErrTextInvalid: PostgreSQL refused a text value (a NUL, invalid UTF-8).
+	ErrTextInvalid = &host.Error{Code: host.EINVALID, Message: "a value holds a NUL or invalid UTF-8, which text cannot"}
+
 	// ErrLeaseLost: the row is no longer processing under the caller's lease (it was
 	// rescued, finished or re-claimed). The caller must drop its result, not retry.
 	ErrLeaseLost = &host.Error{Code: host.ECONFLICT, Type: "lease-lost", Message: "lease lost"}
@@ -68,6 +71,10 @@ func mapError(err error) error {
 			return fmt.Errorf("%w: referenced row: %w", ErrNotFound, err)
 		case pqerror.CheckViolation, pqerror.NotNullViolation:
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		case pqerror.CharacterNotInRepertoire, pqerror.UntranslatableCharacter:
+			// A NUL (or invalid UTF-8) that got past the edges' text checks: the
+			// caller's value, a 400, never a 500.
+			return fmt.Errorf("%w: %w", ErrTextInvalid, err)
 		}
 		return err
 	}
