@@ -39,6 +39,10 @@ func TestPluginsTestFirstParty(t *testing.T) {
 			if !strings.Contains(out.String(), "ok    describe") || !strings.Contains(out.String(), "all checks passed") {
 				t.Errorf("output:\n%s", out.String())
 			}
+			// The summary counts what was skipped: a skipped check proved nothing.
+			if n := strings.Count(out.String(), "\nSKIP  "); !strings.Contains(out.String(), fmt.Sprintf(": all checks passed; %d skipped, see the SKIP lines\n", n)) {
+				t.Errorf("the summary does not count the %d skipped checks:\n%s", n, out.String())
+			}
 			if tc.fixtures != "" && !strings.Contains(out.String(), "ok    webhook/stale-rejected/readings_created.json: rejected: standard webhooks: timestamp outside tolerance (too old) (reason stale_timestamp)") {
 				t.Errorf("the stale fixture's rejection reason is not printed:\n%s", out.String())
 			}
