@@ -53,6 +53,14 @@ func checkInput(input map[string]string) error {
 		if len(v) > MaxInputValueLen {
 			return host.Errorf(host.EINVALID, "input %q is %d bytes; at most %d are allowed", k, len(v), MaxInputValueLen)
 		}
+		// Text, as a plugin will store or show it (a name, a device list): no NUL or
+		// escape sequence; line breaks and tabs pass (a pasted key file may hold them).
+		if err := host.CheckText("input key", k, false); err != nil {
+			return err
+		}
+		if err := host.CheckText(fmt.Sprintf("input %q", k), v, true); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -61,8 +69,25 @@ func checkDisplayName(name string) error {
 	if n := utf8.RuneCountInString(name); n > MaxDisplayNameLen {
 		return host.Errorf(host.EINVALID, "display name is %d characters; at most %d are allowed", n, MaxDisplayNameLen)
 	}
-	// A name like any other, whoever gave it (the user's input, or the provider).
-	return host.CheckText("display name", name, false)
+	return nil
+}
+
+// cleanDisplayName is the name stored for an account: the plugin's, whether the user
+// typed it (their input was checked as text already) or the provider gave it (an iopool
+// pool's title), with each character the name rule refuses (host.CheckText: control
+// characters, line breaks, bidi overrides, invalid UTF-8) replaced by U+FFFD. Refusing
+// the connect would leave a user nothing to fix; storing them as they are let a NUL
+// fail the insert on PostgreSQL (a 500) and a bidi override disguise the name.
+func cleanDisplayName(name string) string {
+	if host.CheckText("display name", name, false) == nil {
+		return name
+	}
+	return strings.Map(func(r rune) rune {
+		if host.CheckText("", string(r), false) != nil {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(name, string(utf8.RuneError)))
 }
 
 // TypeInputInvalid is the problem type of a connect whose input does not match what the

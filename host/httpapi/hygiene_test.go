@@ -115,9 +115,9 @@ func TestControlCharactersRefusedEverywhere(t *testing.T) {
 			{req{method: "GET", path: "/v1/admin/failures?provider=generic%0A", token: admin.Token}, `"provider"`},
 			{req{method: "POST", path: "/v1/admin/failures/requeue", token: admin.Token, body: map[string]string{"provider": "generic\x00"}}, "provider"},
 			{req{method: "POST", path: "/v1/providers/generic/connect", token: u.Token,
-				body: map[string]any{"input": map[string]string{"devices": "d1", "name": "probe\x00"}}}, "display name"},
+				body: map[string]any{"input": map[string]string{"devices": "d1", "name": "probe\x00"}}}, `input "name"`},
 			{req{method: "POST", path: "/v1/providers/generic/connect", token: u.Token,
-				body: map[string]any{"input": map[string]string{"devices": "d1", "name": "probe\u202e"}}}, "display name"},
+				body: map[string]any{"input": map[string]string{"devices": "d1", "name": "probe\x1b[2J"}}}, `input "name"`},
 		} {
 			r := e.do(tc.r)
 			if r.StatusCode != 400 {
@@ -127,6 +127,19 @@ func TestControlCharactersRefusedEverywhere(t *testing.T) {
 			if p := r.problem(t); !strings.Contains(p.Detail, tc.want) || !strings.Contains(p.Detail, "control character") {
 				t.Errorf("%s %s: %+v does not name %s and the control character", tc.r.method, tc.r.path, p, tc.want)
 			}
+		}
+		// A display name with characters no name holds (the user's, or a provider's
+		// pool title) is stored with U+FFFD in their place: a bidi override would
+		// disguise it, and there is nothing in it for the user to fix.
+		var conn struct {
+			Account struct {
+				DisplayName string `json:"displayName"`
+			} `json:"account"`
+		}
+		e.must(201, req{method: "POST", path: "/v1/providers/generic/connect", token: u.Token,
+			body: map[string]any{"input": map[string]string{"devices": "d1", "name": "probe\u202egnp.exe"}}}).json(t, &conn)
+		if got := conn.Account.DisplayName; got != "probe\ufffdgnp.exe" {
+			t.Errorf("display name stored as %q", got)
 		}
 	})
 }
