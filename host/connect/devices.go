@@ -5,6 +5,7 @@ package connect
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
@@ -108,7 +109,20 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 			s.log.Warn("plugin reported a device without id; skipped", "provider", acc.Provider)
 			continue
 		}
-		nds = append(nds, store.NewDevice{ProviderDeviceID: d.ProviderDeviceID, Name: d.Name, Model: d.Model, Metadata: d.Metadata,
+		if host.CheckText("device id", d.ProviderDeviceID, false) != nil {
+			// No delivery could name it as stored, and a NUL fails the insert on
+			// PostgreSQL: left out, like a device without id.
+			s.log.Warn("plugin reported a device id with control characters; skipped", "provider", acc.Provider, "device", fmt.Sprintf("%q", d.ProviderDeviceID))
+			continue
+		}
+		var md map[string]string
+		if d.Metadata != nil {
+			md = make(map[string]string, len(d.Metadata))
+			for k, v := range d.Metadata {
+				md[cleanName(k)] = cleanName(v)
+			}
+		}
+		nds = append(nds, store.NewDevice{ProviderDeviceID: d.ProviderDeviceID, Name: cleanName(d.Name), Model: cleanName(d.Model), Metadata: md,
 			Verified: d.Verified, Suggestion: pools.CleanSuggestion(d.Suggested)})
 	}
 	ups, err := s.d.Store.UpsertDevices(ctx, acc.ID, nds)

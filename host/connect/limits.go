@@ -72,13 +72,14 @@ func checkDisplayName(name string) error {
 	return nil
 }
 
-// cleanDisplayName is the name stored for an account: the plugin's, whether the user
-// typed it (their input was checked as text already) or the provider gave it (an iopool
-// pool's title), with each character the name rule refuses (host.CheckText: control
-// characters, line breaks, bidi overrides, invalid UTF-8) replaced by U+FFFD. Refusing
-// the connect would leave a user nothing to fix; storing them as they are let a NUL
-// fail the insert on PostgreSQL (a 500) and a bidi override disguise the name.
-func cleanDisplayName(name string) string {
+// cleanName is a name a plugin answers as it is stored: an account's display name
+// (typed by the user, whose input was checked as text already, or the provider's: an
+// iopool pool's title), a discovered device's name, model and metadata. Each character
+// the name rule refuses (host.CheckText: control characters, line breaks, bidi
+// overrides, invalid UTF-8) becomes U+FFFD. Refusing the answer would leave the user
+// nothing to fix; storing it as it is let a NUL fail the insert on PostgreSQL (every
+// time: a 500) and a bidi override disguise the name.
+func cleanName(name string) string {
 	if host.CheckText("display name", name, false) == nil {
 		return name
 	}

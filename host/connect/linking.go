@@ -89,7 +89,7 @@ func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider
 	if err := checkDisplayName(l.DisplayName); err != nil {
 		return Account{}, err
 	}
-	l.DisplayName = cleanDisplayName(l.DisplayName)
+	l.DisplayName = cleanName(l.DisplayName)
 	acc, created, err := s.d.Store.UpsertAccount(ctx, store.NewAccount{
 		UserID: userID, Provider: provider, ExternalAccountID: l.ExternalAccountID,
 		DisplayName: l.DisplayName, Credentials: l.Credentials,
