@@ -35,8 +35,8 @@ func (p textPlugin) DiscoverDevices(context.Context, sdk.DiscoverRequest) (sdk.D
 
 type onePlugin struct{ ad connect.Adapter }
 
-func (o onePlugin) Adapter(string) (connect.Adapter, error)     { return o.ad, nil }
-func (onePlugin) States() map[string]connect.PluginState { return nil }
+func (o onePlugin) Adapter(string) (connect.Adapter, error) { return o.ad, nil }
+func (onePlugin) States() map[string]connect.PluginState    { return nil }
 
 // TestDiscoveredTextCleaned: a provider's device names, models and metadata are the
 // provider's text, not the user's: a NUL (which PostgreSQL refuses, so the discovery
