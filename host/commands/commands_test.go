@@ -673,6 +673,83 @@ func TestChannelIsText(t *testing.T) {
 	})
 }
 
+// configuredSender is a sender that tells its provider's block as configured now, as
+// *pluginmgr.Plugin does.
+type configuredSender struct {
+	*sender
+	cfg *config.Provider
+}
+
+func (c configuredSender) Config() config.Provider { return *c.cfg }
+
+type configuredSenders struct{ s configuredSender }
+
+func (ss configuredSenders) Sender(string) (commands.Sender, error) { return ss.s, nil }
+
+// TestCommandApprovalWithdrawn: an operator who withdraws a command's approval (access
+// back to read-only, the command off the list, the provider disabled) stops the
+// commands already queued too: each fails unsent, saying so, and is audited. Before,
+// only Submit asked, and a command queued for up to 24 hours went out after the
+// operator had said no.
+func TestCommandApprovalWithdrawn(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		for _, how := range []string{"read-only", "unlisted", "disabled"} {
+			t.Run(how, func(t *testing.T) {
+				e := newEnv(t, dbURL)
+				e.bind()
+				cfg := e.prov["relay"].cfg
+				code, queued := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+				if code != 202 {
+					t.Fatalf("command = %d %v", code, queued)
+				}
+				switch how {
+				case "read-only":
+					cfg.Access = config.AccessReadOnly
+				case "unlisted":
+					cfg.Commands = []string{"light.set"}
+				case "disabled":
+					cfg.Enabled = false
+				}
+				d := commands.NewDispatcher(e.st, configuredSenders{configuredSender{e.send, &cfg}}, e.rec, nil, nil,
+					commands.DispatcherConfig{CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: "d1"})
+				if _, err := d.Tick(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if n := e.send.total(); n != 0 {
+					t.Errorf("%d sends after the approval was withdrawn (%s)", n, how)
+				}
+				c := e.command(queued["id"].(string))
+				if c.Status != store.CommandFailed || !strings.Contains(c.Reason, "no longer approved") {
+					t.Errorf("command after the approval was withdrawn (%s): %s (%q), want failed", how, c.Status, c.Reason)
+				}
+				audited := false
+				for _, a := range e.audits(commands.ActionFailed) {
+					audited = audited || a.TargetID == c.PublicID
+				}
+				if !audited {
+					t.Errorf("the failure is not audited")
+				}
+			})
+		}
+		// Approved still: sent as before.
+		e := newEnv(t, dbURL)
+		e.bind()
+		cfg := e.prov["relay"].cfg
+		if code, _ := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, ""); code != 202 {
+			t.Fatal(code)
+		}
+		d := commands.NewDispatcher(e.st, configuredSenders{configuredSender{e.send, &cfg}}, e.rec, nil, nil,
+			commands.DispatcherConfig{CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: "d1"})
+		if _, err := d.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.send.total(); n != 1 {
+			t.Errorf("%d sends of an approved command, want 1", n)
+		}
+	})
+}
+
 // TestCommandReasonCapped: a plugin's error becomes the command's reason, which every
 // member reads in the pool's command list: capped, however long the plugin's words.
 func TestCommandReasonCapped(t *testing.T) {

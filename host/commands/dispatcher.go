@@ -40,6 +40,11 @@ type Sender interface {
 	SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.CommandResult, error)
 }
 
+// configured is what a Sender may also tell: its provider's block as configured now
+// (*pluginmgr.Plugin does). The dispatcher checks the operator's approval against it at
+// every send, not only when the command was queued.
+type configured interface{ Config() config.Provider }
+
 // Senders finds a provider's sender; ManagerPlugins adapts a plugin manager.
 type Senders interface {
 	Sender(provider string) (Sender, error)
@@ -214,6 +219,11 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	sender, err := d.senders.Sender(c.Provider)
 	if err != nil {
 		return finish(d.notSent(c, fmt.Sprintf("provider plugin: %v", err), true))
+	}
+	if pc, ok := sender.(configured); ok {
+		if why := operatorApproval(pc.Config(), c.Provider, c.Command); why != "" {
+			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "no longer approved: " + why})
+		}
 	}
 	acct, err := d.st.GetAccount(ctx, c.AccountID)
 	if err != nil {

@@ -301,6 +301,26 @@ func (s *Service) approval(provider, name string, a auth.Actor) string {
 		return "provider " + provider + " is not configured for commands"
 	}
 	cfg := p.Config()
+	if why := operatorApproval(cfg, provider, name); why != "" {
+		return why
+	}
+	switch {
+	case !cfg.PilotAllows(a.Email, strconv.FormatInt(a.UserID, 10)):
+		return "provider " + provider + " is in pilot and you are not a pilot user"
+	}
+	d, ok := p.Description()
+	if !ok || !d.Capabilities.Write || !slices.Contains(d.Capabilities.Commands, name) {
+		return "provider " + provider + "'s plugin does not offer " + name
+	}
+	return ""
+}
+
+// operatorApproval says why the provider's block, as configured now, does not approve
+// the command ("" when it does): Submit asks it when a command is queued, and the
+// dispatcher again when it sends, so an operator who withdraws the approval (access
+// back to read-only, the command off the list, the provider disabled) stops the queued
+// commands too.
+func operatorApproval(cfg config.Provider, provider, name string) string {
 	switch {
 	case !cfg.Enabled:
 		return "provider " + provider + " is disabled"
@@ -308,12 +328,6 @@ func (s *Service) approval(provider, name string, a auth.Actor) string {
 		return "provider " + provider + ` is read-only: its operator has not set access = "read-write"`
 	case !slices.Contains(cfg.Commands, name):
 		return "command " + name + " is not approved for provider " + provider
-	case !cfg.PilotAllows(a.Email, strconv.FormatInt(a.UserID, 10)):
-		return "provider " + provider + " is in pilot and you are not a pilot user"
-	}
-	d, ok := p.Description()
-	if !ok || !d.Capabilities.Write || !slices.Contains(d.Capabilities.Commands, name) {
-		return "provider " + provider + "'s plugin does not offer " + name
 	}
 	return ""
 }
