@@ -28,6 +28,10 @@ const CRED_DEVICES = 'devices';
 const CRED_LEGACY_SECRET = 'secret'; // what version 0.0.x called the webhook secret
 
 // Acme's measurement types → poolhost metric names (sdk/metric), as the Go template.
+// MAX_METRIC_BYTES is the host's default cap on a metric name (plugins.max_metric_bytes):
+// an answer with a longer one is refused whole.
+const MAX_METRIC_BYTES = 64;
+
 const ACME_METRICS = {
   ph: 'ph', orp: 'orp', water_temp: 'temperature', free_cl: 'free_chlorine',
   total_cl: 'total_chlorine', salt: 'salt', battery: 'battery',
@@ -194,8 +198,21 @@ class AcmeAdapter {
     return result;
   }
 
+  // metricName is poolhost's name for an Acme type. A type with no poolhost metric is
+  // passed through unchanged, for the host to drop and count as unknown_metric where
+  // operators see a new type appear (PLUGINS.md, Metric vocabulary); null for one no
+  // metric name can be (empty, or over the host's 64-byte cap, which would cost the
+  // delivery its other readings), logged when not empty.
+  metricName(type, what) {
+    const known = ACME_METRICS[type.toLowerCase()];
+    if (known) return known;
+    if (type !== '' && Buffer.byteLength(type) <= MAX_METRIC_BYTES && Buffer.from(type).toString() === type) return type; // no lone surrogate: UTF-8
+    if (type !== '') this.log.warn(`skipping an acme ${what} whose type no metric name can be`, { type: truncate(type, 40) });
+    return null;
+  }
+
   // toReading normalizes one Acme reading, or returns null for one without a value (a
-  // probe warming up) or of a type poolhost has no metric for (logged, bounded).
+  // probe warming up) or whose type no metric name can be (metricName).
   toReading(deviceID, r) {
     if (r === null) return null;
     if (typeof r !== 'object' || Array.isArray(r)) throw permanent('malformed acme reading: not a JSON object');
@@ -206,11 +223,8 @@ class AcmeAdapter {
     if (r.value === undefined || r.value === null) return null;
     // JSON.parse turns 1e999 into Infinity where Go's decoder fails: the same verdict.
     if (typeof r.value !== 'number' || !Number.isFinite(r.value)) throw permanent('malformed acme reading: value is not a finite number');
-    const metric = ACME_METRICS[type.toLowerCase()];
-    if (!metric) {
-      this.log.warn('skipping an acme reading of a type poolhost has no metric for', { type: truncate(type, 40) });
-      return null;
-    }
+    const metric = this.metricName(type, 'reading');
+    if (!metric) return null;
     let recorded = null;
     if (measuredAt !== '') {
       recorded = parseRFC3339(measuredAt);
@@ -231,7 +245,7 @@ class AcmeAdapter {
   // [{"type", "value", "unit", "out_of_range"}]}. A result beyond the photometer's range
   // ("FC > 10") carries its bound and out_of_range "above" (or "below"), sent as the
   // qualifier: the host stores a bound, not a measurement. Results without a value or of
-  // a type poolhost has no metric for are left out, as readings are.
+  // a type no metric name can be are left out, as readings are.
   toTestSession(deviceID, t) {
     if (t === null || typeof t !== 'object' || Array.isArray(t)) throw permanent('malformed acme test: test is not a JSON object');
     const takenAt = optString(t, 'taken_at', 'acme test');
@@ -256,11 +270,8 @@ class AcmeAdapter {
       if (r.value === undefined || r.value === null) continue;
       if (typeof r.value !== 'number' || !Number.isFinite(r.value)) throw permanent('malformed acme test result: value is not a finite number');
       if (bound !== '' && !ACME_BOUNDS.has(bound)) throw permanent(`malformed acme test result: out_of_range ${JSON.stringify(truncate(bound, 20))}`);
-      const metric = ACME_METRICS[type.toLowerCase()];
-      if (!metric) {
-        this.log.warn('skipping an acme test result of a type poolhost has no metric for', { type: truncate(type, 40) });
-        continue;
-      }
+      const metric = this.metricName(type, 'test result');
+      if (!metric) continue;
       session.results.push({ metric, value: r.value, unit: optString(r, 'unit', 'acme test result'), qualifier: bound });
     }
     return session;

@@ -54,7 +54,7 @@ test('readings.created: readings, normalized as the Go template does', () => {
   const res = a.webhook(fixture('valid', 'readings_created.json'));
   assert.strictEqual(res.delivery_id, 'msg_fixture_1');
   assert.deepStrictEqual(res.readings.map((r) => [r.metric, r.value, r.unit, r.quality]),
-    [['ph', 7.42, '', 'good'], ['temperature', 80.6, 'F', 'good']]); // turbidity: no poolhost metric
+    [['ph', 7.42, '', 'good'], ['temperature', 80.6, 'F', 'good'], ['turbidity', 0.3, 'NTU', '']]); // turbidity: passed through, the host counts it
   assert.deepStrictEqual(res.readings[0].recorded_at, { seconds: '1767268800', nanos: 0 });
   assert.strictEqual(res.test_sessions, undefined);
 });

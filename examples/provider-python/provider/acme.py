@@ -194,7 +194,7 @@ class AcmeAdapter:
 
     def to_reading(self, device_id, r):
         """One Acme reading, normalized; None for one without a value (a probe warming up)
-        or of a type poolhost has no metric for (logged, bounded)."""
+        or whose type no metric name can be (metric_name)."""
         if r is None:
             return None
         if not isinstance(r, dict):
@@ -206,9 +206,8 @@ class AcmeAdapter:
         value = number(r.get("value"), "acme reading")
         if value is None:
             return None
-        metric = ACME_METRICS.get(typ.lower())
+        metric = metric_name(typ, "reading")
         if metric is None:
-            log.warning("skipping an acme reading of a type poolhost has no metric for", extra={"type": typ[:40]})
             return None
         reading = adapter_pb2.Reading(provider_device_id=device_id, metric=metric, value=value,
                                       unit=unit,  # passed through ("F", "mV"): the host converts every unit sdk/metric knows
@@ -246,14 +245,37 @@ class AcmeAdapter:
                 continue
             if bound and bound not in ACME_BOUNDS:
                 raise permanent(f"malformed acme test result: out_of_range {bound[:20]!r}")
-            metric = ACME_METRICS.get(typ.lower())
+            metric = metric_name(typ, "test result")
             if metric is None:
-                log.warning("skipping an acme test result of a type poolhost has no metric for", extra={"type": typ[:40]})
                 continue
             session.results.append(adapter_pb2.TestResult(metric=metric, value=value,
                                                           unit=opt_string(r, "unit", "acme test result"),
                                                           qualifier=ACME_BOUNDS.get(bound, "")))
         return session
+
+
+# The host's default cap on a metric name (plugins.max_metric_bytes): an answer with a
+# longer one is refused whole.
+MAX_METRIC_BYTES = 64
+
+
+def metric_name(typ, what):
+    """poolhost's name for an Acme type. A type with no poolhost metric is passed through
+    unchanged, for the host to drop and count as unknown_metric where operators see a new
+    type appear (PLUGINS.md, Metric vocabulary); None for one no metric name can be (empty,
+    over the host's cap, not UTF-8), which would cost the delivery its other readings."""
+    metric = ACME_METRICS.get(typ.lower())
+    if metric is not None:
+        return metric
+    try:
+        size = len(typ.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape
+        size = MAX_METRIC_BYTES + 1
+    if 0 < size <= MAX_METRIC_BYTES:
+        return typ
+    if typ:
+        log.warning(f"skipping an acme {what} whose type no metric name can be", extra={"type": typ[:40]})
+    return None
 
 
 def _no_constants(name):

@@ -40,7 +40,8 @@ class FixturesTest(unittest.TestCase):
                 self.assertEqual(res.delivery_id, sw.header(raw.headers, "webhook-id"))
                 got = {(r.metric, round(r.value, 2), r.unit, r.quality) for r in res.readings}
                 self.assertEqual(got, {("ph", 7.42, "", "good"), ("temperature", 80.6, "F", "good"),
-                                       ("orp", 690.0, "mV", "suspect")})
+                                       ("orp", 690.0, "mV", "suspect"),
+                                       ("turbidity", 0.3, "NTU", "")})  # passed through: the host counts it
                 self.assertTrue(all(r.HasField("recorded_at") and r.recorded_at.seconds == 1767268800 for r in res.readings))
 
     def test_bad_fixtures_rejected_with_reason(self):
@@ -69,16 +70,17 @@ class WebhookTest(unittest.TestCase):
             "taken_at": "2026-01-01T08:00:00.5+02:00", "method": "Photometer", "notes": "after rain",
             "results": [{"type": "free_cl", "value": 10, "unit": "ppm", "out_of_range": "above"},
                         {"type": "ph", "value": 7.4}, {"type": "cya", "value": None},
-                        {"type": "copper", "value": 0.1}]}}).encode()
-        with self.assertLogs("acme", logging.WARNING):
+                        {"type": "copper", "value": 0.1}, {"type": "x" * 65, "value": 1}]}}).encode()
+        with self.assertLogs("acme", logging.WARNING) as logs:  # the 65-byte type only
             res = self.a.webhook(signed(body))
+        self.assertEqual(len(logs.records), 1)
         self.assertEqual(len(res.readings), 0)
         self.assertEqual(len(res.test_sessions), 1)
         s = res.test_sessions[0]
         self.assertEqual((s.provider_device_id, s.method, s.notes), ("photo-1", "photometer", "after rain"))
         self.assertEqual((s.taken_at.seconds, s.taken_at.nanos), (1767247200, 500000000))  # 06:00:00.5Z
         self.assertEqual([(r.metric, r.value, r.unit, r.qualifier) for r in s.results],
-                         [("free_chlorine", 10.0, "ppm", "above"), ("ph", 7.4, "", "")])
+                         [("free_chlorine", 10.0, "ppm", "above"), ("ph", 7.4, "", ""), ("copper", 0.1, "", "")])
 
     def test_malformed_bodies_are_permanent(self):
         deep = b"[" * 10000 + b"]" * 10000

@@ -126,7 +126,8 @@ func copyTree(t *testing.T, src, dst string) {
 func TestNodeExample(t *testing.T) {
 	tree := nodeTree(t)
 	plugin := filepath.Join(tree, "examples", "provider-node", "plugin")
-	fixtures := filepath.Join(repoRoot, "examples", "provider-template", "testdata", "conformance")
+	fixtures := filepath.Join(t.TempDir(), "conformance") // a copy: a subtest adds a fixture
+	copyTree(t, filepath.Join(repoRoot, "examples", "provider-template", "testdata", "conformance"), fixtures)
 	dir := t.TempDir()
 	b := e2eBuild{dir: dir, poolhost: filepath.Join(dir, "poolhost"), pluginDir: tree}
 	goBuild(t, "-o", b.poolhost, "./host/cmd/poolhost")
@@ -156,18 +157,22 @@ func TestNodeExample(t *testing.T) {
 	})
 
 	t.Run("plugins test with the Go template's fixtures", func(t *testing.T) {
+		// One more valid delivery, whose type no metric name can be (65 bytes): the plugin
+		// skips that reading, with a warning, rather than pass it through.
+		longTypeFixture(t, fixtures)
 		code, out, stderr := runCLI(t, b, "plugins", "test", plugin, "--fixtures", fixtures)
 		if code != 0 || !strings.Contains(out, "all checks passed") || strings.Contains(out, "FAIL") {
 			t.Fatalf("plugins test exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 		}
-		for _, want := range []string{"ok    webhook/valid-accepted/readings_created.json: accepted, 3 readings",
+		for _, want := range []string{"ok    webhook/valid-accepted/readings_created.json: accepted, 4 readings; the host drops and counts as unknown_metric the provider types passed through (turbidity)",
+			"ok    webhook/valid-accepted/long_type.json: accepted, 1 readings",
 			"ok    webhook/stale-rejected/readings_created.json: rejected: standard webhooks: timestamp outside tolerance (too old) (reason stale_timestamp)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("plugins test output lacks %q:\n%s", want, out)
 			}
 		}
 		// The plugin's WARN line kept its level through the host's stderr relay.
-		if !strings.Contains(stderr, "[WARN]") || !strings.Contains(stderr, "skipping an acme reading of a type poolhost has no metric for") {
+		if !strings.Contains(stderr, "[WARN]") || !strings.Contains(stderr, "skipping an acme reading whose type no metric name can be") {
 			t.Errorf("the plugin's warning did not reach the host's log at WARN:\n%s", stderr)
 		}
 	})
@@ -264,9 +269,13 @@ func testNodeServe(t *testing.T, b e2eBuild, plugin, pin string) {
 	body := []byte(fmt.Sprintf(`{"event":"readings.created","device_id":"dev-1","readings":[`+
 		`{"type":"ph","value":7.42,"measured_at":%q,"status":"ok"},`+
 		`{"type":"water_temp","value":80.6,"unit":"F","measured_at":%q},`+
-		`{"type":"turbidity","value":0.3,"measured_at":%q}]}`, now.Format(time.RFC3339), now.Format(time.RFC3339), now.Format(time.RFC3339)))
+		`{"type":"turbidity","value":0.3,"measured_at":%q},`+
+		`{"type":%q,"value":1,"measured_at":%q}]}`, now.Format(time.RFC3339), now.Format(time.RFC3339), now.Format(time.RFC3339),
+		strings.Repeat("x", 65), now.Format(time.RFC3339)))
 	status, answer := postWebhook(t, h.hookURL, v.Headers("msg_node_1", now, body), body)
-	if status != http.StatusOK || !strings.Contains(answer, `"accepted":2`) {
+	// turbidity is passed through, and dropped and counted by the host; the 65-byte type
+	// no metric name can be is skipped by the plugin, with a warning.
+	if status != http.StatusOK || !strings.Contains(answer, `"accepted":2`) || !strings.Contains(answer, `"unknown_metric":1`) {
 		t.Fatalf("signed webhook: %d %s", status, answer)
 	}
 	// Signed with the provider-level secret at the account's URL: rejected, nothing stored.
@@ -343,7 +352,7 @@ func testNodeServe(t *testing.T, b e2eBuild, plugin, pin string) {
 		t.Errorf("the plugin's rejection reason is not in the host's log:\n%s", srv.out.String())
 	}
 	// and the plugin's warning reached it at its level, with the provider named.
-	if !regexp.MustCompile(`\[WARN\] .*template-node.*skipping an acme reading of a type poolhost has no metric for.*type=turbidity`).MatchString(srv.out.String()) {
+	if !regexp.MustCompile(`\[WARN\] .*template-node.*skipping an acme reading whose type no metric name can be.*type="?xxxx`).MatchString(srv.out.String()) {
 		t.Errorf("the plugin's warning is not in the host's log at WARN:\n%s", srv.out.String())
 	}
 }

@@ -14,6 +14,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/poolhost/poolhost/examples/provider-template/acmetest"
+	"github.com/poolhost/poolhost/sdk/sdktest"
+	"github.com/poolhost/poolhost/sdk/signature"
 )
 
 // The Python example (examples/provider-python), copied out as a team starts its own,
@@ -58,6 +62,24 @@ func pythonExample(t *testing.T) (pluginDir, example string) {
 	return pluginDir, example
 }
 
+// longTypeFixture adds to the Go template's fixtures in dir (a copy) a valid Acme delivery
+// with a reading whose type no metric name can be (65 bytes, over the host's cap): the
+// Node and Python examples skip it with a warning, which plugins test relays at WARN.
+func longTypeFixture(t *testing.T, dir string) {
+	t.Helper()
+	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	body := []byte(fmt.Sprintf(`{"event":"readings.created","device_id":"dev-1","readings":[`+
+		`{"type":"ph","value":7.3,"measured_at":"2026-01-01T11:59:00Z"},{"type":%q,"value":1}]}`, strings.Repeat("x", 65)))
+	sign, err := signature.NewStandardWebhooks(acmetest.WebhookSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sdktest.WriteWebhook(filepath.Join(dir, "webhooks", "valid", "long_type.json"),
+		sdktest.Webhook{Headers: sign.Headers("msg_long", at, body), Body: body, ReceivedAt: at.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPythonExample(t *testing.T) {
 	pluginDir, example := pythonExample(t)
 	plugin := filepath.Join(example, "plugin")
@@ -67,13 +89,17 @@ func TestPythonExample(t *testing.T) {
 	goBuild(t, "-o", b.poolhost, "./host/cmd/poolhost")
 
 	t.Run("plugins test with the Go template's fixtures", func(t *testing.T) {
+		// One more valid delivery, whose type no metric name can be (65 bytes): the plugin
+		// skips that reading, with a warning, rather than pass it through.
+		longTypeFixture(t, fixtures)
 		code, out, stderr := runCLI(t, b, "plugins", "test", plugin, "--fixtures", fixtures)
 		if code != 0 || !strings.Contains(out, "all checks passed") || strings.Contains(out, "FAIL") {
 			t.Fatalf("plugins test exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 		}
 		for _, want := range []string{"ok    describe: template-python 0.1.0, protocol 1",
-			"ok    webhook/valid-accepted/readings_created.json: accepted, 3 readings",
-			"ok    webhook/valid-accepted/account_readings_created.json: accepted, 3 readings",
+			"ok    webhook/valid-accepted/readings_created.json: accepted, 4 readings; the host drops and counts as unknown_metric the provider types passed through (turbidity)",
+			"ok    webhook/valid-accepted/account_readings_created.json: accepted, 4 readings; the host drops and counts as unknown_metric the provider types passed through (turbidity)",
+			"ok    webhook/valid-accepted/long_type.json: accepted, 1 readings",
 			"ok    webhook/garbage-signature-rejected: rejected: standard webhooks: bad signature (reason bad_signature)",
 			"ok    webhook/stale-rejected/readings_created.json: rejected: standard webhooks: timestamp outside tolerance (too old) (reason stale_timestamp)",
 			"ok    webhook/malformed-bodies"} {
@@ -82,7 +108,7 @@ func TestPythonExample(t *testing.T) {
 			}
 		}
 		// The plugin's WARN line (Python's logging, in hclog's JSON) kept its level.
-		if !strings.Contains(stderr, "[WARN]") || !strings.Contains(stderr, "skipping an acme reading of a type poolhost has no metric for") {
+		if !strings.Contains(stderr, "[WARN]") || !strings.Contains(stderr, "skipping an acme reading whose type no metric name can be") {
 			t.Errorf("the plugin's warning did not reach the host's log at WARN:\n%s", stderr)
 		}
 	})
@@ -111,9 +137,12 @@ func testPythonServe(t *testing.T, b e2eBuild, bundle, pin string) {
 	body := []byte(fmt.Sprintf(`{"event":"readings.created","device_id":"dev-1","readings":[`+
 		`{"type":"ph","value":7.42,"measured_at":%q,"status":"ok"},`+
 		`{"type":"water_temp","value":80.6,"unit":"F","measured_at":%q},`+
-		`{"type":"turbidity","value":0.3,"measured_at":%q}]}`, at, at, at))
+		`{"type":"turbidity","value":0.3,"measured_at":%q},`+
+		`{"type":%q,"value":1,"measured_at":%q}]}`, at, at, at, strings.Repeat("x", 65), at))
 	status, answer := postWebhook(t, h.hookURL, v.Headers("msg_py_1", now, body), body)
-	if status != http.StatusOK || !strings.Contains(answer, `"accepted":2`) {
+	// turbidity is passed through, and dropped and counted by the host; the 65-byte type
+	// no metric name can be is skipped by the plugin, with a warning.
+	if status != http.StatusOK || !strings.Contains(answer, `"accepted":2`) || !strings.Contains(answer, `"unknown_metric":1`) {
 		t.Fatalf("signed webhook: %d %s", status, answer)
 	}
 	// Signed with the provider-level secret at the account's URL: rejected, nothing stored.
@@ -207,7 +236,7 @@ func testPythonServe(t *testing.T, b e2eBuild, bundle, pin string) {
 	if !strings.Contains(srv.out.String(), "reason=bad_signature") {
 		t.Errorf("the plugin's rejection reason is not in the host's log:\n%s", srv.out.String())
 	}
-	if !regexp.MustCompile(`\[WARN\] .*template-python.*skipping an acme reading of a type poolhost has no metric for.*type=turbidity`).MatchString(srv.out.String()) {
+	if !regexp.MustCompile(`\[WARN\] .*template-python.*skipping an acme reading whose type no metric name can be.*type="?xxxx`).MatchString(srv.out.String()) {
 		t.Errorf("the plugin's warning is not in the host's log at WARN:\n%s", srv.out.String())
 	}
 	// Nothing the plugin did was an error: an optional method it lacks (Subscribe, which
