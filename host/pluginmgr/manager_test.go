@@ -238,6 +238,8 @@ func TestDescribeContradictingConfigFails(t *testing.T) {
 	}{
 		{"wrong id", `{"id":"someone-else"}`, ``, `describes itself as "someone-else"`},
 		{"wrong protocol", `{"protocol_version":2}`, ``, "protocol 2"},
+		// What sdk.Description.Check refuses, as the conformance kit does (one judge).
+		{"unknown connect kind", `{"connect":"oauth"}`, ``, `unknown connect kind "oauth" (want oauth2, api_key, webhook_secret or none)`},
 		{"webhooks not offered", `{"webhook":false}`, `webhooks = true`, "webhooks"},
 		{"poll not offered", `{"poll":false}`, `poll = true`, "poll"},
 		{"no write capability", `{}`, `access = "read-write"`, "write capability"},

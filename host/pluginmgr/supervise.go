@@ -720,13 +720,18 @@ func (p *Plugin) checkConfig(pc config.Provider) error {
 }
 
 // checkDescription refuses a plugin whose own description contradicts its config block.
+// What it judges of the description and of the block's settings is sdk's (Check,
+// CheckDeclarations, CheckConfig), which the conformance kit calls too: one judge.
 func checkDescription(d sdk.Description, pc config.Provider) error {
 	var errs []error
 	if d.ID != pc.ID {
 		errs = append(errs, fmt.Errorf("plugin describes itself as %q, but its config block is provider %q", d.ID, pc.ID))
 	}
-	if d.ProtocolVersion != sdk.ProtocolVersion {
-		errs = append(errs, fmt.Errorf("plugin speaks protocol %d, host speaks %d", d.ProtocolVersion, sdk.ProtocolVersion))
+	if err := d.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := d.CheckDeclarations(); err != nil {
+		errs = append(errs, err)
 	}
 	if pc.Webhooks && !d.Capabilities.Webhook {
 		errs = append(errs, errors.New("config enables webhooks but the plugin does not offer them"))
@@ -737,17 +742,9 @@ func checkDescription(d sdk.Description, pc config.Provider) error {
 	if pc.Access == config.AccessReadWrite && !d.Capabilities.Write {
 		errs = append(errs, errors.New(`config sets access = "read-write" but the plugin has no write capability`))
 	}
-	for _, k := range d.RequiredSettings {
-		if _, ok := pc.Settings[k]; !ok {
-			errs = append(errs, fmt.Errorf("plugin requires setting %q, missing from config", k))
-		}
+	if err := d.CheckConfig(pc.Settings, pc.Secrets); err != nil {
+		errs = append(errs, err)
 	}
-	for _, k := range d.RequiredSecrets {
-		if pc.Secrets[k] == "" {
-			errs = append(errs, fmt.Errorf("plugin requires secret %q, missing from config", k))
-		}
-	}
-	errs = append(errs, checkDeclared(d, pc)...)
 	if len(errs) > 0 {
 		return fmt.Errorf("plugin contradicts its config: %w", errors.Join(errs...))
 	}

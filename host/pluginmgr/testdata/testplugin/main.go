@@ -51,6 +51,7 @@ func (a *adapter) maybeCrash(method string) {
 type describeOverride struct {
 	ID               *string      `json:"id"`
 	ProtocolVersion  *int         `json:"protocol_version"`
+	Connect          *string      `json:"connect"`
 	Webhook          *bool        `json:"webhook"`
 	Poll             *bool        `json:"poll"`
 	Write            *bool        `json:"write"`
@@ -90,6 +91,9 @@ func (a *adapter) Describe(context.Context) (sdk.Description, error) {
 	}
 	if o.ProtocolVersion != nil {
 		d.ProtocolVersion = *o.ProtocolVersion
+	}
+	if o.Connect != nil {
+		d.Capabilities.Connect = sdk.ConnectKind(*o.Connect)
 	}
 	if o.Webhook != nil {
 		d.Capabilities.Webhook = *o.Webhook
