@@ -13,10 +13,19 @@
 // sensor readings, sessions as the pool's test sessions — and judges both with the same
 // vocabulary (sdk/metric). Pool configuration is never a measured value.
 //
+// What the host refuses of a plugin's [Description], and of a config block against it,
+// is [Description.Check], [Description.CheckDeclarations] and [Description.CheckConfig]:
+// the host calls them when it starts a plugin, the conformance kit on your Describe and
+// fixture configuration, so both say the same thing in the same words.
+//
 // Subpackages: sdk/metric holds the metric vocabulary and unit conversions, sdk/signature
-// the constant-time webhook signature checks, sdk/sdktest helpers for testing an adapter
-// over the real wire, sdk/grpcplugin the wire shims: the host's client, which
-// sdktest hands your tests so they call the plugin exactly as the host does, and
-// sdk/tracing the OpenTelemetry tracing that Serve and [HTTPClient] use, and sdk/gctune
-// the garbage-collector defaults Serve applies (the host applies its own through it).
+// the constant-time webhook signature checks, sdk/declared the device ids a user declares
+// at connect, sdk/command the write/control vocabulary, sdk/judge what the host drops or
+// refuses of an answer (the host's ingest and the kit both call it), sdk/sdktest the
+// conformance kit and helpers for testing an adapter over the real wire (and
+// sdk/sdktest/hosttest, a real poolhost in the loop), sdk/grpcplugin the wire shims: the
+// host's client, which sdktest hands your tests so they call the plugin exactly as the
+// host does, and sdk/tracing the OpenTelemetry tracing that Serve and [HTTPClient] use,
+// and sdk/gctune the garbage-collector defaults Serve applies (the host applies its own
+// through it). PLUGINS.md in the poolhost repository is the guide.
 package sdk

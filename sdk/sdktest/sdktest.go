@@ -1,6 +1,14 @@
 // Package sdktest helps provider teams test their adapter over the real wire: the same
 // gRPC shims and conversions the host uses, served in-process through go-plugin's test
 // connection, so what passes here behaves the same when the host launches the binary.
+//
+// [Run] is the conformance suite every provider's tests should call (`poolhost plugins
+// test` runs the same [Checks] against a built binary, in any language): it judges your
+// Describe, configuration and valid deliveries with the code the host judges them with
+// (sdk.Description.Check and CheckConfig, sdk/judge), so a failure here names what the
+// host would refuse or drop, and why. [LoadFixtures] reads the language-neutral fixture
+// directory, [BuildBinary] and [LaunchBinary] run the real binary as the host launches it,
+// and sdk/sdktest/hosttest runs it inside a real poolhost.
 package sdktest
 
 import (
