@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -16,16 +17,16 @@ const Redacted = "[redacted]"
 
 // SensitiveName reports whether a header or JSON field name may carry a credential: an
 // Authorization or cookie header, or any name mentioning a secret, token, signature,
-// key, password, session or auth. host/webhook keeps such headers by name only before
-// storing a payload, and Inspect redacts them (and such JSON fields) before an operator
-// sees one.
+// key, password, session, credential, bearer or auth. host/webhook keeps such headers
+// by name only before storing a payload, and Inspect redacts them (and such JSON
+// fields) before an operator sees one.
 func SensitiveName(name string) bool {
 	n := strings.ToLower(name)
 	switch n {
 	case "authorization", "proxy-authorization", "cookie", "set-cookie":
 		return true
 	}
-	for _, part := range []string{"secret", "token", "signature", "auth", "key", "password", "session"} {
+	for _, part := range []string{"secret", "token", "signature", "auth", "key", "password", "passwd", "session", "credential", "bearer"} {
 		if strings.Contains(n, part) {
 			return true
 		}
@@ -107,8 +108,40 @@ func InspectAll(f store.Failure) (in Inspection) {
 		in.Binary = true
 		return in
 	}
-	in.Payload = string(f.Payload)
+	// Not JSON, or not JSON the decoder takes: a truncated payload, one with bytes after
+	// it, one nested deeper than it goes — the commonest dead letters. Its sensitive
+	// values are found by their names all the same.
+	in.Payload = redactText(string(f.Payload), &in.Redacted)
 	return in
+}
+
+var (
+	// jsonPair is a JSON-like member: a quoted name, a colon, and its value as far as it
+	// goes — a string (perhaps cut off), or anything up to the next separator.
+	jsonPair = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"(\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\]\s\[{"]+)`)
+	// formPair is a form- or query-like name=value.
+	formPair = regexp.MustCompile(`(^|[&?;\s])([A-Za-z0-9_.\-]+)=([^&;\s]*)`)
+)
+
+// redactText replaces the values of sensitive names (SensitiveName) in text that is not
+// JSON: "name": value and name=value pairs.
+func redactText(text string, n *int) string {
+	text = jsonPair.ReplaceAllStringFunc(text, func(m string) string {
+		g := jsonPair.FindStringSubmatch(m)
+		if !SensitiveName(g[1]) {
+			return m
+		}
+		*n++
+		return `"` + g[1] + `"` + g[2] + `"` + Redacted + `"`
+	})
+	return formPair.ReplaceAllStringFunc(text, func(m string) string {
+		g := formPair.FindStringSubmatch(m)
+		if !SensitiveName(g[2]) || g[3] == "" {
+			return m
+		}
+		*n++
+		return g[1] + g[2] + "=" + Redacted
+	})
 }
 
 func redactJSON(v any, n *int) any {

@@ -38,3 +38,39 @@ func TestInspectRedacts(t *testing.T) {
 		t.Errorf("binary payload: %+v", in)
 	}
 }
+
+// TestInspectRedactsWhatIsNotJSON: a dead letter is often a payload that does not parse
+// (truncated, trailing bytes, nested deeper than the decoder goes), and such a payload
+// was shown as it was, its tokens and keys included. Its sensitive values are redacted
+// all the same, JSON-like ("name": value) and form-like (name=value); the rest is
+// shown.
+func TestInspectRedactsWhatIsNotJSON(t *testing.T) {
+	deep := `{"device_id":"d9","x":` + strings.Repeat("[", 20000) + `{"refresh_token":"rt_deep"}` + strings.Repeat("]", 20000) + `}`
+	for _, tc := range []struct {
+		name, payload string
+		secrets       []string
+		kept          []string
+	}{
+		{"truncated", `{"device_id":"d1","access_token":"tok_123","reading":{"ph":7.4},"api_key":"sk_live_9`, []string{"tok_123", "sk_live_9"}, []string{`"device_id":"d1"`, "7.4"}},
+		{"trailing bytes", `{"device_id":"d2","client_secret" : "cs_abc\"q"} junk`, []string{"cs_abc"}, []string{`"device_id":"d2"`, "junk"}},
+		{"number and literal values", `{"session_id": 1234567, "password":true, "n": 5,`, []string{"1234567", "true"}, []string{`"n": 5`}},
+		{"form", `device=d3&access_token=tok_form&value=7.1`, []string{"tok_form"}, []string{"device=d3", "value=7.1"}},
+		{"credentials", `{"device_id":"d4","credentials":"user:pw_77","passwd":"pw_88"`, []string{"pw_77", "pw_88"}, []string{`"device_id":"d4"`}},
+		{"too deep to parse", deep, []string{"rt_deep"}, []string{`"device_id":"d9"`}},
+	} {
+		in := failures.InspectAll(store.Failure{Payload: []byte(tc.payload)})
+		for _, s := range tc.secrets {
+			if strings.Contains(in.Payload, s) {
+				t.Errorf("%s: %q shown: %.200s", tc.name, s, in.Payload)
+			}
+		}
+		for _, k := range tc.kept {
+			if !strings.Contains(in.Payload, k) {
+				t.Errorf("%s: %q not shown: %.200s", tc.name, k, in.Payload)
+			}
+		}
+		if in.JSON || in.Redacted != len(tc.secrets) || !strings.Contains(in.Payload, failures.Redacted) {
+			t.Errorf("%s: JSON %v, %d redacted, want %d", tc.name, in.JSON, in.Redacted, len(tc.secrets))
+		}
+	}
+}
