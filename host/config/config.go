@@ -404,17 +404,18 @@ var (
 		MaxDevicesPerCall:  judge.DefaultCaps.MaxDevicesPerCall,
 		MaxDeviceNameBytes: judge.DefaultCaps.MaxDeviceNameBytes,
 	}
+	// The deadlines are sdk/judge's, which the conformance kit gives its calls too.
 	DefaultTimeouts = Timeouts{
-		Describe:      5 * time.Second,
-		Configure:     5 * time.Second,
-		Connect:       10 * time.Second,
-		Callback:      15 * time.Second,
-		Discover:      30 * time.Second,
-		VerifyWebhook: 2 * time.Second,
-		Webhook:       5 * time.Second,
-		Poll:          30 * time.Second,
+		Describe:      judge.DefaultDeadlines.Describe,
+		Configure:     judge.DefaultDeadlines.Configure,
+		Connect:       judge.DefaultDeadlines.Connect,
+		Callback:      judge.DefaultDeadlines.Callback,
+		Discover:      judge.DefaultDeadlines.Discover,
+		VerifyWebhook: judge.DefaultDeadlines.VerifyWebhook,
+		Webhook:       judge.DefaultDeadlines.Webhook,
+		Poll:          judge.DefaultDeadlines.Poll,
 		Health:        2 * time.Second,
-		SendCommand:   15 * time.Second,
+		SendCommand:   judge.DefaultDeadlines.SendCommand,
 	}
 	DefaultCommandWorker = CommandWorker{
 		Enabled:        true,

@@ -37,7 +37,7 @@ func (k *checker) commandsChecks(d sdk.Description, f Fixtures) []Result {
 			out = append(out, r)
 			continue
 		}
-		res, err := callT(k, func(ctx context.Context) (sdk.CommandResult, error) { return c.SendCommand(ctx, cc.Request) })
+		res, err := callT(k, "send_command", func(ctx context.Context) (sdk.CommandResult, error) { return c.SendCommand(ctx, cc.Request) })
 		got := commandOutcome(res, err)
 		if got != cc.Want {
 			r.Err = fmt.Errorf("SendCommand came back %s (%v), want %s", got, err, cc.Want)

@@ -44,14 +44,42 @@ type Result struct {
 	Detail string
 }
 
-// Timing of every call the checks make. A call gets CallDeadline as its context
-// deadline and must return within CallDeadline+HangGrace, or the adapter "hangs past
-// its deadline". The grace is generous so a slow, loaded machine never fails an honest
-// adapter; only one that ignores its context entirely trips it.
+// Timing of every call the checks make. A call gets the host's default deadline for its
+// method (judge.DefaultDeadlines: the same a provider block's timeouts default to), or
+// CallDeadline when it is set (the kit's own tests shorten it), and must return within
+// that deadline + HangGrace, or the adapter "hangs past its deadline". The grace is
+// generous so a slow, loaded machine never fails an honest adapter; only one that
+// ignores its context entirely trips it.
 var (
-	CallDeadline = 5 * time.Second
+	CallDeadline time.Duration
 	HangGrace    = 10 * time.Second
 )
+
+// deadline is the deadline of a call of method (a provider block's timeouts key, or
+// ingest_webhook), and where the host takes it from.
+func deadline(method string) (time.Duration, string) {
+	if CallDeadline > 0 {
+		return CallDeadline, "the kit's CallDeadline"
+	}
+	d := judge.DefaultDeadlines
+	switch method {
+	case "describe":
+		return d.Describe, "timeouts.describe, the host's default"
+	case "configure":
+		return d.Configure, "timeouts.configure, the host's default"
+	case "ingest_webhook":
+		return d.VerifyWebhook + d.Webhook, "timeouts.verify_webhook + timeouts.webhook, the host's default"
+	case "webhook":
+		return d.Webhook, "timeouts.webhook, the host's default"
+	case "discover":
+		return d.Discover, "timeouts.discover, the host's default"
+	case "poll":
+		return d.Poll, "timeouts.poll, the host's default"
+	case "send_command":
+		return d.SendCommand, "timeouts.send_command, the host's default"
+	}
+	return d.Describe, "timeouts.describe, the host's default"
+}
 
 var (
 	errPanicked = errors.New("panicked")
@@ -60,9 +88,8 @@ var (
 
 // lateAdvice follows a call that honoured its deadline but did not answer within it: what
 // the host does with one, and what to change, since meeting a deadline is the plugin's job.
-const lateAdvice = "(the host's defaults, the provider block's timeouts: verify_webhook 2s + webhook 5s, " +
-	"discover 30s, poll 30s; a late webhook is kept for retry, a late poll backs off): answer sooner, " +
-	"pass ctx to every upstream request, and never wait on the provider inside a webhook"
+const lateAdvice = "a late webhook is kept for retry, a late poll backs off, a late command's outcome is unknown: " +
+	"answer sooner, pass ctx to every upstream request, and never wait on the provider inside a webhook"
 
 // Run runs the conformance suite against a, in this process, as one subtest per check.
 // Every provider's tests should call it:
@@ -95,7 +122,8 @@ func Run(t *testing.T, a sdk.Adapter, f Fixtures) {
 func wireCheck(t *testing.T, a sdk.Adapter, f Fixtures) Result {
 	r := Result{Check: "wire/round-trip"}
 	c := Connect(t, a)
-	ctx, cancel := context.WithTimeout(t.Context(), CallDeadline)
+	limit, _ := deadline("discover") // the longest of the calls it makes
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
 	defer cancel()
 	if _, err := c.Describe(ctx); err != nil {
 		r.Err = fmt.Errorf("describe over gRPC: %w", err)
@@ -124,7 +152,7 @@ func Checks(ctx context.Context, target Target, f Fixtures) []Result {
 	var out []Result
 	add := func(r Result) { out = append(out, r) }
 
-	d, err := callT(k, func(ctx context.Context) (sdk.Description, error) { return k.t.Describe(ctx) })
+	d, err := callT(k, "describe", func(ctx context.Context) (sdk.Description, error) { return k.t.Describe(ctx) })
 	add(Result{Check: "describe", Err: describeProblem(d, err), Detail: fmt.Sprintf("%s %s, protocol %d", d.ID, d.Version, d.ProtocolVersion)})
 	if err != nil {
 		return out
@@ -135,7 +163,7 @@ func Checks(ctx context.Context, target Target, f Fixtures) []Result {
 		cfg = *f.Configure
 	}
 	add(declarationsCheck(d, f.Configure))
-	_, err = callT(k, func(ctx context.Context) (struct{}, error) { return struct{}{}, k.t.Configure(ctx, cfg) })
+	_, err = callT(k, "configure", func(ctx context.Context) (struct{}, error) { return struct{}{}, k.t.Configure(ctx, cfg) })
 	r := Result{Check: "configure"}
 	if err != nil {
 		r.Err = fmt.Errorf("configure with the fixture settings: %w", err)
@@ -163,9 +191,9 @@ type checker struct {
 	hung bool
 }
 
-// callT runs fn with CallDeadline, recovering a panic and giving up on a call that
-// outlives its deadline by HangGrace.
-func callT[T any](k *checker, fn func(ctx context.Context) (T, error)) (T, error) {
+// callT runs fn, a call of method, with its deadline, recovering a panic and giving up
+// on a call that outlives its deadline by HangGrace.
+func callT[T any](k *checker, method string, fn func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
 	k.mu.Lock()
 	hung := k.hung
@@ -173,7 +201,8 @@ func callT[T any](k *checker, fn func(ctx context.Context) (T, error)) (T, error
 	if hung {
 		return zero, errors.New("not run: an earlier call hung")
 	}
-	ctx, cancel := context.WithTimeout(k.ctx, CallDeadline)
+	limit, source := deadline(method)
+	ctx, cancel := context.WithTimeout(k.ctx, limit)
 	defer cancel()
 	type outcome struct {
 		v   T
@@ -188,11 +217,11 @@ func callT[T any](k *checker, fn func(ctx context.Context) (T, error)) (T, error
 		}()
 		v, err := fn(ctx)
 		if err != nil && ctx.Err() == context.DeadlineExceeded && k.ctx.Err() == nil {
-			err = fmt.Errorf("did not answer within the kit's %s deadline %s: %w", CallDeadline, lateAdvice, err)
+			err = fmt.Errorf("did not answer within %s (%s; %s): %w", limit, source, lateAdvice, err)
 		}
 		done <- outcome{v, err}
 	}()
-	timer := time.NewTimer(CallDeadline + HangGrace)
+	timer := time.NewTimer(limit + HangGrace)
 	defer timer.Stop()
 	select {
 	case o := <-done:
@@ -201,7 +230,7 @@ func callT[T any](k *checker, fn func(ctx context.Context) (T, error)) (T, error
 		k.mu.Lock()
 		k.hung = true
 		k.mu.Unlock()
-		return zero, fmt.Errorf("%w: no answer %s after a %s deadline", errHung, HangGrace, CallDeadline)
+		return zero, fmt.Errorf("%w: no answer %s after a %s deadline", errHung, HangGrace, limit)
 	}
 }
 
@@ -279,7 +308,7 @@ func (k *checker) webhookChecks(d sdk.Description, f Fixtures) []Result {
 	var out []Result
 	now := time.Now()
 	mustReject := func(name string, req sdk.WebhookRequest) {
-		_, err := callT(k, func(ctx context.Context) (sdk.WebhookResult, error) { return k.t.IngestWebhook(ctx, req) })
+		_, err := callT(k, "ingest_webhook", func(ctx context.Context) (sdk.WebhookResult, error) { return k.t.IngestWebhook(ctx, req) })
 		r := Result{Check: name}
 		var pe *grpcplugin.ParseError
 		switch {
@@ -321,7 +350,7 @@ func (k *checker) webhookChecks(d sdk.Description, f Fixtures) []Result {
 	}
 	for _, w := range f.Valid {
 		req := w.Request()
-		res, err := callT(k, func(ctx context.Context) (sdk.WebhookResult, error) { return k.t.IngestWebhook(ctx, req) })
+		res, err := callT(k, "ingest_webhook", func(ctx context.Context) (sdk.WebhookResult, error) { return k.t.IngestWebhook(ctx, req) })
 		r := Result{Check: "webhook/valid-accepted/" + w.Name}
 		if err != nil {
 			r.Err = fmt.Errorf("a valid delivery failed: %w", err)
@@ -359,7 +388,7 @@ func (k *checker) parseCheck(name string, f Fixtures, bodies [][]byte) Result {
 	r := Result{Check: name}
 	for _, b := range bodies {
 		req := sdk.WebhookRequest{Headers: headers.Clone(), Body: b, ReceivedAt: time.Now()}
-		res, err := callT(k, func(ctx context.Context) (sdk.WebhookResult, error) { return k.t.Webhook(ctx, req) })
+		res, err := callT(k, "webhook", func(ctx context.Context) (sdk.WebhookResult, error) { return k.t.Webhook(ctx, req) })
 		var problem error
 		switch {
 		case errors.Is(err, errPanicked) || errors.Is(err, errHung):
@@ -547,7 +576,7 @@ func (k *checker) refreshCheck(f Fixtures) Result {
 	var creds sdk.Credentials
 	switch {
 	case call.Poll != nil:
-		res, err := callT(k, func(ctx context.Context) (sdk.PollResult, error) { return k.t.PollReadings(ctx, *call.Poll) })
+		res, err := callT(k, "poll", func(ctx context.Context) (sdk.PollResult, error) { return k.t.PollReadings(ctx, *call.Poll) })
 		if err != nil {
 			creds, _ = sdk.RefreshedCredentialsOf(err)
 			if creds == nil {
@@ -559,7 +588,7 @@ func (k *checker) refreshCheck(f Fixtures) Result {
 			creds = res.RefreshedCredentials
 		}
 	case call.Discover != nil:
-		res, err := callT(k, func(ctx context.Context) (sdk.DiscoverResult, error) { return k.t.DiscoverDevices(ctx, *call.Discover) })
+		res, err := callT(k, "discover", func(ctx context.Context) (sdk.DiscoverResult, error) { return k.t.DiscoverDevices(ctx, *call.Discover) })
 		if err != nil {
 			r.Err = fmt.Errorf("discover with an expired token: %w", err)
 			return r

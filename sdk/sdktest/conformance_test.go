@@ -156,8 +156,8 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 	t.Run("slower than its deadline", func(t *testing.T) {
 		defer setTimings(200*time.Millisecond, 300*time.Millisecond)()
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.SlowWebhook{}), fx)
-		wantFailure(t, rs, "webhook/valid-accepted/ph", "did not answer within the kit's 200ms deadline (the host's defaults")
-		wantFailure(t, rs, "webhook/valid-accepted/ph", "never wait on the provider inside a webhook: parse verified webhook: context deadline exceeded")
+		wantFailure(t, rs, "webhook/valid-accepted/ph", "did not answer within 200ms (the kit's CallDeadline; a late webhook is kept for retry")
+		wantFailure(t, rs, "webhook/valid-accepted/ph", "never wait on the provider inside a webhook): parse verified webhook: context deadline exceeded")
 	})
 	t.Run("panics on malformed body", func(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.PanicsOnMalformed{}), fx)
