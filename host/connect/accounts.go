@@ -76,10 +76,24 @@ type RotatedSecret struct {
 
 // RotateWebhookSecret gives an account with its own webhook URL a new secret without
 // reconnecting. The old one stays accepted for the overlap (ingest {
-// webhook_secret_overlap }), so the
-// sender can switch, or sign with both (Standard Webhooks' multiple signatures); then it
-// is retired.
-func (s *Service) RotateWebhookSecret(ctx context.Context, a auth.Actor, accountID int64) (RotatedSecret, error) {
+// webhook_secret_overlap }), so the sender can switch, or sign with both (Standard
+// Webhooks' multiple signatures); then it is retired. keep, when given, shortens the
+// overlap for this rotation: 0 retires the old secret at once, which is what an owner
+// whose secret leaked needs (with the overlap, the leaked secret would sign for another
+// day). It cannot lengthen it: the operator's overlap bounds how long a rotated-away
+// secret may work.
+func (s *Service) RotateWebhookSecret(ctx context.Context, a auth.Actor, accountID int64, keep *time.Duration) (RotatedSecret, error) {
+	overlap := s.d.Config().Ingest.WebhookSecretOverlap
+	if overlap <= 0 {
+		overlap = config.DefaultIngest.WebhookSecretOverlap // a Config built without defaults
+	}
+	if keep != nil {
+		if *keep < 0 || *keep > overlap {
+			return RotatedSecret{}, host.Errorf(host.EINVALID,
+				"previousSecretValidSeconds must be from 0 (retire the old secret now) to %d (ingest { webhook_secret_overlap })", int64(overlap/time.Second))
+		}
+		overlap = *keep
+	}
 	acc, err := s.ownedAccount(ctx, a, accountID)
 	if err != nil {
 		return RotatedSecret{}, err
@@ -87,10 +101,6 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, a auth.Actor, account
 	secret, err := signature.GenerateSecret()
 	if err != nil {
 		return RotatedSecret{}, host.Wrap(host.EINTERNAL, err, "generate a secret")
-	}
-	overlap := s.d.Config().Ingest.WebhookSecretOverlap
-	if overlap <= 0 {
-		overlap = config.DefaultIngest.WebhookSecretOverlap // a Config built without defaults
 	}
 	until, err := s.d.Store.RotateWebhookSecret(ctx, acc.ID, secret, overlap)
 	if errors.Is(err, store.ErrNotFound) {

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,6 +187,7 @@ func TestAccountWebhookSecretRotation(t *testing.T) {
 
 		// The overlap is the operator's (ingest { webhook_secret_overlap }), read at each
 		// rotation: a reload applies to the next one.
+		first := rot.Secret
 		cfg := *e.cfg.Load()
 		cfg.Ingest.WebhookSecretOverlap = 2 * time.Hour
 		e.cfg.Store(&cfg)
@@ -193,5 +195,31 @@ func TestAccountWebhookSecretRotation(t *testing.T) {
 		if d := rot.PreviousSecretValidUntil.Sub(time.Now().Add(25 * time.Hour)); d < 110*time.Minute || d > 130*time.Minute {
 			t.Errorf("with a 2h overlap the previous secret is valid until %v, want about 2h after the store's now", rot.PreviousSecretValidUntil)
 		}
+
+		// A leaked secret is retired at once: previousSecretValidSeconds 0 keeps neither
+		// the secret it replaces nor the one kept from the rotation before.
+		leaked := rot.Secret
+		post("msg_leaked_before", 200, leaked)
+		post("msg_first_in_overlap", 200, first)
+		e.must(200, req{method: "POST", path: rotatePath, token: u.Token, body: `{"previousSecretValidSeconds":0}`}).json(t, &rot)
+		post("msg_leaked_after", 401, leaked)
+		post("msg_first_after", 401, first)
+		post("msg_after_leak", 200, rot.Secret)
+		// A shorter overlap, not a longer one than the operator's (2h now), and nothing
+		// rotated by a refused request.
+		current := rot.Secret
+		for _, body := range []string{`{"previousSecretValidSeconds":7201}`, `{"previousSecretValidSeconds":-1}`,
+			`{"previousSecretValidSeconds":99999999999999}`, `{"previousSecretValidSeconds":"0"}`, `{"overlap":0}`} {
+			p := e.must(400, req{method: "POST", path: rotatePath, token: u.Token, body: body}).problem(t)
+			if !strings.Contains(p.Detail, "previousSecretValidSeconds") {
+				t.Errorf("rotate with %s: detail %q does not name previousSecretValidSeconds", body, p.Detail)
+			}
+		}
+		post("msg_still_current", 200, current)
+		e.must(200, req{method: "POST", path: rotatePath, token: u.Token, body: `{"previousSecretValidSeconds":60}`}).json(t, &rot)
+		if d := rot.PreviousSecretValidUntil.Sub(time.Now().Add(25 * time.Hour)); d < 50*time.Second || d > 70*time.Second {
+			t.Errorf("with previousSecretValidSeconds 60 the previous secret is valid until %v, want a minute after the store's now", rot.PreviousSecretValidUntil)
+		}
+		post("msg_previous_minute", 200, current)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/pools"
 )
 
@@ -354,7 +355,25 @@ func (h *Handler) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	out, err := h.deps.Connect.RotateWebhookSecret(r.Context(), actor(r), id)
+	// The body is optional: {"previousSecretValidSeconds": 0} retires the old secret at
+	// once (a leak), a shorter overlap than the operator's otherwise.
+	var in struct {
+		PreviousSecretValidSeconds *int64 `json:"previousSecretValidSeconds"`
+	}
+	if r.ContentLength != 0 {
+		if err := DecodeJSON(r, &in); err != nil {
+			return err
+		}
+	}
+	var keep *time.Duration
+	if s := in.PreviousSecretValidSeconds; s != nil {
+		d := time.Duration(*s) * time.Second
+		if *s < 0 || *s > int64(config.MaxWebhookSecretOverlap/time.Second) {
+			d = -1 // out of range whatever the operator's overlap: the service says which range
+		}
+		keep = &d
+	}
+	out, err := h.deps.Connect.RotateWebhookSecret(r.Context(), actor(r), id, keep)
 	if err != nil {
 		return err
 	}

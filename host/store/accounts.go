@@ -275,7 +275,8 @@ func retirePreviousSecret(creds map[string]string, now time.Time) map[string]str
 
 // RotateWebhookSecret makes secret the account's webhook secret and keeps the one it
 // replaces accepted for overlap (see PreviousWebhookSecretKey), returning when that
-// ends. An account without a webhook secret is ErrNotFound; a disconnected one too.
+// ends; an overlap of 0 keeps no previous secret at all (nor one kept from an earlier
+// rotation). An account without a webhook secret is ErrNotFound; a disconnected one too.
 func (q queries) RotateWebhookSecret(ctx context.Context, accountID int64, secret string, overlap time.Duration) (until time.Time, err error) {
 	err = q.updateCredentials(ctx, accountID, func(creds map[string]string, _ int64) (map[string]string, error) {
 		old := creds["webhook_secret"]
@@ -284,6 +285,11 @@ func (q queries) RotateWebhookSecret(ctx context.Context, accountID int64, secre
 		}
 		until = q.clock().Add(overlap)
 		creds["webhook_secret"] = secret
+		if overlap <= 0 {
+			delete(creds, PreviousWebhookSecretKey)
+			delete(creds, PreviousWebhookSecretUntilKey)
+			return creds, nil
+		}
 		creds[PreviousWebhookSecretKey] = old
 		creds[PreviousWebhookSecretUntilKey] = until.Format(time.RFC3339Nano)
 		return creds, nil
