@@ -638,8 +638,24 @@ func TestEquipmentBusyWhileCommandsQueued(t *testing.T) {
 		if b, err := e.st.GetEquipmentBinding(ctx, e.pool, e.eq); err != nil || b.DeviceID != e.device.ID || b.Channel != "1" {
 			t.Fatalf("binding after the refusals: %+v %v", b, err)
 		}
+		// A rebinding that slipped in between Submit's read of the binding and the
+		// command's insert (done here behind the service's back): the dispatcher sees
+		// it and sends nothing to the old relay.
+		code, raced := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, nil, "")
+		if code != 202 {
+			t.Fatalf("second command = %d %v", code, raced)
+		}
 		if code, b := e.do("POST", fmt.Sprintf("/v1/pools/%d/commands/%s/cancel", e.pool, queued["id"]), e.owner.token, nil, nil); code != 200 {
 			t.Fatalf("cancel: %d %s", code, b)
+		}
+		if _, err := e.st.DB().Exec(e.st.DB().Rebind(`UPDATE equipment SET channel = '2' WHERE id = ?`), e.eq); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.dispatcher("d1").Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if c := e.command(raced["id"].(string)); c.Status != store.CommandFailed || !strings.Contains(c.Reason, "rebound") || e.send.total() != 0 {
+			t.Fatalf("a command whose equipment was rebound under it: %s (%q), %d sends", c.Status, c.Reason, e.send.total())
 		}
 		if code, b := e.do("PUT", eqPath+"/device", e.owner.token, map[string]any{"deviceId": other, "channel": "1"}, nil); code != 200 {
 			t.Errorf("rebind once idle: %d %s", code, b)

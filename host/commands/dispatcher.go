@@ -29,7 +29,7 @@ type DispatchStore interface {
 	FinishCommand(ctx context.Context, id int64, l store.Lease, o store.CommandOutcome) (store.Command, error)
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
 	GetDevice(ctx context.Context, id int64) (store.Device, error)
-	MayCommandPool(ctx context.Context, poolID, userID int64) (bool, error)
+	CheckSend(ctx context.Context, c store.Command) (store.SendCheck, error)
 	AccountCallCredentials(ctx context.Context, accountID int64) (store.CallCredentials, error)
 	RefreshAccountCredentials(ctx context.Context, accountID, generation int64, creds map[string]string) error
 	MarkReauthRequired(ctx context.Context, accountID, generation int64) error
@@ -245,17 +245,19 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	case dev.PoolID != c.PoolID || !dev.LinkActive:
 		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "the device no longer feeds this pool"})
 	}
-	// So must whoever asked for it still command the pool: a member removed since, lowered
-	// to viewer or disabled has no say over the pool's equipment any more, queued or not.
-	if c.RequestedBy != 0 {
-		may, err := d.st.MayCommandPool(ctx, c.PoolID, c.RequestedBy)
-		switch {
-		case err != nil:
-			return finish(d.notSent(c, "requester's role unavailable", true))
-		case !may:
-			return finish(store.CommandOutcome{Status: store.CommandFailed,
-				Reason: "its requester may no longer command this pool (removed, now a viewer, or disabled)"})
-		}
+	// So must whoever asked for it still command the pool (a member removed since,
+	// lowered to viewer or disabled has no say over its equipment any more, queued or
+	// not), and the equipment still drive this device and channel.
+	check, err := d.st.CheckSend(ctx, c)
+	switch {
+	case err != nil:
+		return finish(d.notSent(c, "send check unavailable", true))
+	case !check.RequesterMay:
+		return finish(store.CommandOutcome{Status: store.CommandFailed,
+			Reason: "its requester may no longer command this pool (removed, now a viewer, or disabled)"})
+	case !check.Bound:
+		return finish(store.CommandOutcome{Status: store.CommandFailed,
+			Reason: "the equipment no longer commands this device and channel (rebound or deleted since)"})
 	}
 	// With the generation of the account's connection they belong to: what the plugin
 	// refreshes is stored only while no reconnect has replaced it.

@@ -191,18 +191,32 @@ func (q queries) CommandByPublicID(ctx context.Context, publicID string) (Comman
 	return c, nil
 }
 
-// MayCommandPool reports whether the user may command the pool now: an owner or editor
-// of it, and not disabled. Submit authorizes a command by the requester's role then
-// (pools.Require); the dispatcher asks this again when it sends, so a command queued
-// by a member since removed, lowered to viewer or disabled is never sent.
-func (q queries) MayCommandPool(ctx context.Context, poolID, userID int64) (bool, error) {
-	var n int
-	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM pool_members m JOIN users u ON u.id = m.user_id
-		WHERE m.pool_id = ? AND m.user_id = ? AND m.role IN ('owner', 'editor') AND u.disabled_at IS NULL`,
-		poolID, userID); err != nil {
-		return false, fmt.Errorf("may command pool: %w", err)
+// SendCheck is what must still hold when a queued command is sent, as the database says
+// now (CheckSend).
+type SendCheck struct {
+	// RequesterMay: whoever asked for it is still an owner or editor of the pool, not
+	// disabled (true for a command nobody asked for through the API).
+	RequesterMay bool `db:"requester_may"`
+	// Bound: its equipment still commands the device and channel it was queued for
+	// (true for a command without equipment).
+	Bound bool `db:"bound"`
+}
+
+// CheckSend asks, in one statement, whether a queued command may still be sent. Submit
+// authorized it by the requester's role and the equipment's binding then; a member
+// removed, lowered to viewer or disabled since, or equipment rebound in the instant
+// between Submit's read of it and the command's insert, is seen here.
+func (q queries) CheckSend(ctx context.Context, c Command) (SendCheck, error) {
+	var sc SendCheck
+	if err := q.get(ctx, &sc, `SELECT
+		(? = 0 OR EXISTS (SELECT 1 FROM pool_members m JOIN users u ON u.id = m.user_id
+			WHERE m.pool_id = ? AND m.user_id = ? AND m.role IN ('owner', 'editor') AND u.disabled_at IS NULL)) AS requester_may,
+		(? = 0 OR EXISTS (SELECT 1 FROM equipment e
+			WHERE e.id = ? AND e.pool_id = ? AND e.device_id = ? AND e.channel = ?)) AS bound`,
+		c.RequestedBy, c.PoolID, c.RequestedBy, c.EquipmentID, c.EquipmentID, c.PoolID, c.DeviceID, c.Channel); err != nil {
+		return SendCheck{}, fmt.Errorf("check send: %w", err)
 	}
-	return n > 0, nil
+	return sc, nil
 }
 
 // CommandFilter narrows ListCommands; zero fields do not filter.
