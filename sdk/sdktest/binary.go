@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func LaunchBinary(tb testing.TB, path string) *grpcplugin.Client {
 	tb.Helper()
 	out := &testWriter{w: tb.Output()}
 	tb.Cleanup(out.close) // registered first so it runs last, after Kill
-	c, kill, err := launch(path, out, hclog.Debug)
+	c, _, kill, err := launch(path, out, hclog.Debug)
 	tb.Cleanup(kill)
 	if err != nil {
 		tb.Fatalf("start plugin %s: %v", path, err)
@@ -79,10 +80,50 @@ func LaunchBinary(tb testing.TB, path string) *grpcplugin.Client {
 // it starts the binary exactly as the host does and returns its client and a function
 // that stops it (call it even when err is set). The plugin's log lines go to logOut.
 func Launch(path string, logOut io.Writer) (*grpcplugin.Client, func(), error) {
-	return launch(path, logOut, hclog.Info)
+	c, _, kill, err := launch(path, logOut, hclog.Info)
+	return c, kill, err
 }
 
-func launch(path string, logOut io.Writer, level hclog.Level) (*grpcplugin.Client, func(), error) {
+// LaunchTarget is [Launch] for [Checks]: the Target it returns also knows when the
+// plugin's process has exited, so a plugin that dies during a call is reported as such,
+// with the last lines it wrote to stderr, rather than as a transport error ("error
+// reading from server: EOF"), and the checks after it as not run.
+func LaunchTarget(path string, logOut io.Writer) (Target, func(), error) {
+	_, t, kill, err := launch(path, logOut, hclog.Info)
+	if err != nil {
+		return nil, kill, err
+	}
+	return t, kill, nil
+}
+
+// binaryTarget is a launched plugin: its client, and its process's fate.
+type binaryTarget struct {
+	*grpcplugin.Client
+	pc     *plugin.Client
+	stderr io.Writer
+}
+
+// exitedDuring reports, when a call failed, whether the plugin's process had exited: an
+// error saying so with the plugin's last stderr lines, else nil. A process that died
+// breaks the connection first and is reaped a moment later, so a transport failure waits
+// a little for it.
+func (b binaryTarget) exitedDuring(callErr error) error {
+	if callErr == nil {
+		return nil
+	}
+	msg := callErr.Error()
+	transport := strings.Contains(msg, "error reading from server") || strings.Contains(msg, "connection error") ||
+		strings.Contains(msg, "transport is closing") || strings.Contains(msg, "EOF")
+	for i := 0; !b.pc.Exited(); i++ {
+		if !transport || i == 20 {
+			return nil
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return grpcplugin.StartError(errExited, b.stderr)
+}
+
+func launch(path string, logOut io.Writer, level hclog.Level) (*grpcplugin.Client, Target, func(), error) {
 	cmd := exec.Command(path)
 	for _, k := range sdk.InheritedEnv { // as the host does: a binary that passes here depends on nothing else the shell exports
 		if v, ok := os.LookupEnv(k); ok {
@@ -106,17 +147,17 @@ func launch(path string, logOut io.Writer, level hclog.Level) (*grpcplugin.Clien
 	})
 	rpc, err := pc.Client()
 	if err != nil {
-		return nil, pc.Kill, grpcplugin.StartError(err, stderr)
+		return nil, nil, pc.Kill, grpcplugin.StartError(err, stderr)
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
-		return nil, pc.Kill, fmt.Errorf("dispense %s: %w", sdk.PluginName, err)
+		return nil, nil, pc.Kill, fmt.Errorf("dispense %s: %w", sdk.PluginName, err)
 	}
 	c, ok := raw.(*grpcplugin.Client)
 	if !ok {
-		return nil, pc.Kill, fmt.Errorf("dispense %s: got %T, want *grpcplugin.Client", sdk.PluginName, raw)
+		return nil, nil, pc.Kill, fmt.Errorf("dispense %s: got %T, want *grpcplugin.Client", sdk.PluginName, raw)
 	}
-	return c, pc.Kill, nil
+	return c, binaryTarget{Client: c, pc: pc, stderr: stderr}, pc.Kill, nil
 }
 
 // testWriter forwards to the test's output until the test ends and drops what comes

@@ -104,3 +104,19 @@ func TestLaunchSaysWhyThePluginDied(t *testing.T) {
 		t.Errorf("start error %v: stack frames crowd out the cause", err)
 	}
 }
+
+// TestLaunchTargetNamesAnExitedPlugin: a plugin whose process exits during a call is
+// reported as such, with the last lines it wrote to stderr — not as "error reading from
+// server: EOF" — and the checks after it as not run, not as failures of their own.
+func TestLaunchTargetNamesAnExitedPlugin(t *testing.T) {
+	bin := sdktest.BuildBinary(t, "./testdata/broken/cmd/exits")
+	target, kill, err := sdktest.LaunchTarget(bin, io.Discard)
+	defer kill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := sdktest.Checks(t.Context(), target, fixtures())
+	wantFailure(t, rs, "webhook/valid-accepted/ph", "a valid delivery failed: the plugin process exited during the call; the plugin's stderr ended with:")
+	wantFailure(t, rs, "webhook/valid-accepted/ph", "fatal error: out of memory in the parser")
+	wantFailure(t, rs, "webhook/malformed-bodies", "not run: the plugin process exited during an earlier call")
+}

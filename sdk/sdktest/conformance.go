@@ -84,6 +84,8 @@ func deadline(method string) (time.Duration, string) {
 var (
 	errPanicked = errors.New("panicked")
 	errHung     = errors.New("hangs past its deadline (ignores the context)")
+	errNotRun   = errors.New("not run")
+	errExited   = errors.New("the plugin process exited during the call")
 )
 
 // lateAdvice follows a call that honoured its deadline but did not answer within it: what
@@ -185,10 +187,16 @@ func Checks(ctx context.Context, target Target, f Fixtures) []Result {
 }
 
 type checker struct {
-	ctx  context.Context
-	t    Target
-	mu   sync.Mutex
-	hung bool
+	ctx    context.Context
+	t      Target
+	mu     sync.Mutex
+	hung   bool
+	exited bool // the plugin's process exited during a call (a LaunchTarget target)
+}
+
+// exitReporter is a Target whose plugin runs in a process of its own ([LaunchTarget]).
+type exitReporter interface {
+	exitedDuring(callErr error) error
 }
 
 // callT runs fn, a call of method, with its deadline, recovering a panic and giving up
@@ -196,10 +204,13 @@ type checker struct {
 func callT[T any](k *checker, method string, fn func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
 	k.mu.Lock()
-	hung := k.hung
+	hung, exited := k.hung, k.exited
 	k.mu.Unlock()
 	if hung {
-		return zero, errors.New("not run: an earlier call hung")
+		return zero, fmt.Errorf("%w: an earlier call hung", errNotRun)
+	}
+	if exited {
+		return zero, fmt.Errorf("%w: the plugin process exited during an earlier call", errNotRun)
 	}
 	limit, source := deadline(method)
 	ctx, cancel := context.WithTimeout(k.ctx, limit)
@@ -225,6 +236,14 @@ func callT[T any](k *checker, method string, fn func(ctx context.Context) (T, er
 	defer timer.Stop()
 	select {
 	case o := <-done:
+		if w, ok := k.t.(exitReporter); ok && o.err != nil {
+			if err := w.exitedDuring(o.err); err != nil {
+				k.mu.Lock()
+				k.exited = true
+				k.mu.Unlock()
+				return zero, err
+			}
+		}
 		return o.v, o.err
 	case <-timer.C:
 		k.mu.Lock()
@@ -389,9 +408,13 @@ func (k *checker) parseCheck(name string, f Fixtures, bodies [][]byte) Result {
 	for _, b := range bodies {
 		req := sdk.WebhookRequest{Headers: headers.Clone(), Body: b, ReceivedAt: time.Now()}
 		res, err := callT(k, "webhook", func(ctx context.Context) (sdk.WebhookResult, error) { return k.t.Webhook(ctx, req) })
+		if errors.Is(err, errNotRun) {
+			r.Err = err
+			return r
+		}
 		var problem error
 		switch {
-		case errors.Is(err, errPanicked) || errors.Is(err, errHung):
+		case errors.Is(err, errPanicked) || errors.Is(err, errHung) || errors.Is(err, errExited):
 			problem = err
 		case err != nil && !sdk.IsKind(err, sdk.KindPermanent):
 			problem = fmt.Errorf("failed as %s (%v); a body that can never parse is KindPermanent", sdk.KindOf(err), err)

@@ -75,7 +75,7 @@ func runPluginsTest(ctx context.Context, binary, fixtureDir, settingsFile string
 		return fail(err)
 	}
 	// The plugin's own log lines go to stderr, prefixed by go-plugin with its name.
-	client, kill, err := sdktest.Launch(abs, stderr)
+	client, kill, err := sdktest.LaunchTarget(abs, stderr)
 	defer kill()
 	if err != nil {
 		return fail(fmt.Errorf("start %s: %w", binary, err))
