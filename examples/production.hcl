@@ -85,6 +85,7 @@ ingest {
   max_past_age           = "30d"
   delivery_id_retention  = "30d"
   webhook_secret_overlap = "24h" # a rotated account secret stays valid this long
+  max_accounts_per_user  = 100   # provider accounts one user may connect, disconnected ones included
 }
 
 # How long history is kept; without this block nothing is ever expired. On PostgreSQL a

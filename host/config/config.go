@@ -208,6 +208,11 @@ type Ingest struct {
 	// 202 "discarded", which providers take as final. Defaults 100 and 10 MiB.
 	MaxDeadLettersPerAccount     int
 	MaxDeadLetterBytesPerAccount int64
+	// MaxAccountsPerUser caps the provider accounts one user may connect, disconnected
+	// ones included (a reconnect of one is not a new one): the dead-letter caps above,
+	// each account's poll and its subscription with the provider are per account, so
+	// this is what bounds them per user. Default 100. Read at each connect.
+	MaxAccountsPerUser int
 	// WebhookSecretOverlap is how long an account's webhook secret is still accepted
 	// after its owner rotated it, for whoever signs its webhooks to switch (or to sign
 	// with both meanwhile). Read at each rotation, so a reload applies to the next one.
@@ -382,6 +387,7 @@ var (
 
 		MaxDeadLettersPerAccount:     100,
 		MaxDeadLetterBytesPerAccount: 10 << 20,
+		MaxAccountsPerUser:           100,
 	}
 	DefaultPlugins = Plugins{
 		StartTimeout:   10 * time.Second,

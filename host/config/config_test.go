@@ -351,4 +351,14 @@ func TestWebhookSecretOverlap(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "webhook_secret_overlap must be at most") {
 		t.Fatalf("90d: want the bound named, got %v", err)
 	}
+	// max_accounts_per_user: 100 unless set, at least 1.
+	if cfg, err = parse(""); err != nil || cfg.Ingest.MaxAccountsPerUser != 100 {
+		t.Fatalf("max_accounts_per_user default: %v, %v", cfg.Ingest.MaxAccountsPerUser, err)
+	}
+	if cfg, err = parse("ingest {\n  max_accounts_per_user = 3\n}\n"); err != nil || cfg.Ingest.MaxAccountsPerUser != 3 {
+		t.Fatalf("max_accounts_per_user 3: %v, %v", cfg.Ingest.MaxAccountsPerUser, err)
+	}
+	if _, err = parse("ingest {\n  max_accounts_per_user = 0\n}\n"); err == nil || !strings.Contains(err.Error(), "max_accounts_per_user") {
+		t.Fatalf("max_accounts_per_user 0: want it refused, got %v", err)
+	}
 }

@@ -72,7 +72,7 @@ var (
 	pollSchema    = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "lease")}
 	commandSchema = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "device_interval", "default_expiry", "lease")}
 	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention",
-		"max_dead_letters_per_account", "max_dead_letter_bytes_per_account", "webhook_secret_overlap")}
+		"max_dead_letters_per_account", "max_dead_letter_bytes_per_account", "webhook_secret_overlap", "max_accounts_per_user")}
 	retentionSchema = &hcl.BodySchema{Attributes: attrs("readings", "audit", "dead_letters")}
 	pluginsSchema   = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
 		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin", "allow_group_writable", "trusted_keys", "require_signature",
@@ -682,6 +682,7 @@ func (d *decoder) config(root section) *Config {
 		c.Ingest.DeliveryIDRetention = d.duration(i.attr("delivery_id_retention"), c.Ingest.DeliveryIDRetention)
 		c.Ingest.MaxDeadLettersPerAccount = int(d.integer(i.attr("max_dead_letters_per_account"), int64(c.Ingest.MaxDeadLettersPerAccount), 1))
 		c.Ingest.MaxDeadLetterBytesPerAccount = d.integer(i.attr("max_dead_letter_bytes_per_account"), c.Ingest.MaxDeadLetterBytesPerAccount, 1)
+		c.Ingest.MaxAccountsPerUser = int(d.integer(i.attr("max_accounts_per_user"), int64(c.Ingest.MaxAccountsPerUser), 1))
 		c.Ingest.WebhookSecretOverlap = d.duration(i.attr("webhook_secret_overlap"), c.Ingest.WebhookSecretOverlap)
 		if c.Ingest.WebhookSecretOverlap > MaxWebhookSecretOverlap {
 			d.errorf(i.attr("webhook_secret_overlap").Expr.Range().Ptr(), "Invalid ingest webhook_secret_overlap",

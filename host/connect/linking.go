@@ -10,6 +10,7 @@ import (
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/internal/worker"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
@@ -90,9 +91,13 @@ func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider
 		return Account{}, err
 	}
 	l.DisplayName = cleanName(l.DisplayName)
+	limit := s.d.Config().Ingest.MaxAccountsPerUser
+	if limit <= 0 {
+		limit = config.DefaultIngest.MaxAccountsPerUser // a Config built without defaults
+	}
 	acc, created, err := s.d.Store.UpsertAccount(ctx, store.NewAccount{
 		UserID: userID, Provider: provider, ExternalAccountID: l.ExternalAccountID,
-		DisplayName: l.DisplayName, Credentials: l.Credentials,
+		DisplayName: l.DisplayName, Credentials: l.Credentials, MaxPerUser: limit,
 	})
 	if err != nil {
 		return Account{}, err

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/sdk/signature"
 )
 
@@ -221,5 +222,38 @@ func TestAccountWebhookSecretRotation(t *testing.T) {
 			t.Errorf("with previousSecretValidSeconds 60 the previous secret is valid until %v, want a minute after the store's now", rot.PreviousSecretValidUntil)
 		}
 		post("msg_previous_minute", 200, current)
+	})
+}
+
+// TestAccountsPerUserCapped: one user connects at most ingest { max_accounts_per_user }
+// provider accounts, disconnected ones included (each keeps its own dead letters, poll
+// and subscription, so connect, disconnect, connect again must not get round it); a
+// reconnect of one of them is not a new one, and the cap is each user's own.
+func TestAccountsPerUserCapped(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{faulty: true})
+		cfg := *e.cfg.Load()
+		cfg.Ingest.MaxAccountsPerUser = 2
+		e.cfg.Store(&cfg)
+		u, v := e.newUser("u", false), e.newUser("v", false)
+		connect := func(who user, key string, want int) response {
+			t.Helper()
+			return e.must(want, req{method: "POST", path: "/v1/providers/faulty/connect", token: who.Token,
+				body: map[string]any{"input": map[string]string{"api_key": key}}})
+		}
+		var first struct {
+			Account accountView `json:"account"`
+		}
+		connect(u, "k1", 201).json(t, &first)
+		connect(u, "k2", 201)
+		p := connect(u, "k3", 409).problem(t)
+		if p.Type != httpapi.ProblemTypeBase+"account-limit" || !strings.Contains(p.Detail, "max_accounts_per_user") || !strings.Contains(p.Detail, "2 provider accounts") {
+			t.Errorf("a third account: %+v", p)
+		}
+		connect(u, "k1", 201) // a reconnect
+		e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/accounts/%d", first.Account.ID), token: u.Token})
+		connect(u, "k3", 409) // the disconnected one still counts
+		connect(u, "k1", 201) // and may be connected again
+		connect(v, "k3", 201) // another user's own cap
 	})
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/poolhost/poolhost/host"
 )
 
 // AccountStatus is a linked provider account's state.
@@ -58,6 +60,11 @@ type NewAccount struct {
 	ExternalAccountID string
 	DisplayName       string
 	Credentials       map[string]string
+	// MaxPerUser, when positive, refuses a new account (not a reconnect) once the user
+	// has that many, disconnected ones included: ErrAccountLimit. Each account may keep
+	// its own dead letters, poll state and subscription, so without it one user bounds
+	// none of them (connect, disconnect, connect again).
+	MaxPerUser int
 }
 
 // credentialsAAD binds a ciphertext to its account's identity, which never changes.
@@ -104,6 +111,9 @@ func (q queries) UpsertAccount(ctx context.Context, a NewAccount) (acc Account, 
 		}
 		if len(ids) == 0 {
 			created = true
+			if err := q.underAccountLimit(ctx, a.UserID, a.MaxPerUser); err != nil {
+				return err
+			}
 			err = q.get(ctx, &acc, `INSERT INTO integration_accounts
 				(user_id, provider, external_account_id, display_name, credentials_ciphertext, credentials_key_id,
 				 status, created_at, updated_at)
@@ -136,6 +146,28 @@ func (q queries) UpsertAccount(ctx context.Context, a NewAccount) (acc Account, 
 		return Account{}, false, fmt.Errorf("upsert account: %w", err)
 	}
 	return acc, created, nil
+}
+
+// underAccountLimit is ErrAccountLimit when the user already has max accounts (max 0:
+// no limit). On PostgreSQL the user's row is locked first, so two connects at once
+// cannot both take the last place; SQLite's transactions are one at a time.
+func (q queries) underAccountLimit(ctx context.Context, userID int64, max int) error {
+	if max <= 0 {
+		return nil
+	}
+	var uid int64
+	if err := q.get(ctx, &uid, `SELECT id FROM users WHERE id = ?`+q.d.forUpdateSQL(), userID); err != nil {
+		return err
+	}
+	var n int
+	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM integration_accounts WHERE user_id = ?`, userID); err != nil {
+		return err
+	}
+	if n >= max {
+		return host.Wrap(host.ECONFLICT, ErrAccountLimit,
+			"you have %d provider accounts, the most one user may (the operator's ingest { max_accounts_per_user }); reconnecting one of them is still possible", n).WithType(ErrAccountLimit.Type)
+	}
+	return nil
 }
 
 // GetAccount returns an account by id, whoever owns it.

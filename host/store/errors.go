@@ -36,6 +36,10 @@ var (
 	// credentials it refreshed; they belong to the connection the reconnect replaced.
 	ErrConnectionReplaced = &host.Error{Code: host.ECONFLICT, Type: "connection-replaced", Message: "the account was reconnected since"}
 
+	// ErrAccountLimit: the user has as many provider accounts as one user may
+	// (ingest { max_accounts_per_user }); connecting another is refused.
+	ErrAccountLimit = &host.Error{Code: host.ECONFLICT, Type: "account-limit", Message: "you have as many provider accounts as one user may"}
+
 	// ErrLastOwner: the change would leave a pool without an owner.
 	ErrLastOwner = &host.Error{Code: host.ECONFLICT, Type: "last-owner", Message: "a pool must keep at least one owner"}
 
