@@ -588,7 +588,7 @@ func checkReadings(rs []sdk.Reading, ss []sdk.TestSession) error {
 func (k *checker) refreshCheck(f Fixtures) Result {
 	r := Result{Check: "refresh-returns-credentials"}
 	if f.Refresh == nil {
-		r.Skipped = "no Refresh fixture"
+		r.Skipped = "no Refresh fixture (Fixtures.Refresh: a Go test's call against your fake provider with an expired token; plugins test has none, so test refresh in your own tests)"
 		return r
 	}
 	call, err := f.Refresh()
