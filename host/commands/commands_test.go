@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -710,7 +711,7 @@ func (ss configuredSenders) Sender(string) (commands.Sender, error) { return ss.
 func TestCommandApprovalWithdrawn(t *testing.T) {
 	forEachDB(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
-		for _, how := range []string{"read-only", "unlisted", "disabled"} {
+		for _, how := range []string{"read-only", "unlisted", "disabled", "pilot"} {
 			t.Run(how, func(t *testing.T) {
 				e := newEnv(t, dbURL)
 				e.bind()
@@ -726,6 +727,8 @@ func TestCommandApprovalWithdrawn(t *testing.T) {
 					cfg.Commands = []string{"light.set"}
 				case "disabled":
 					cfg.Enabled = false
+				case "pilot":
+					cfg.Stage, cfg.PilotUsers = config.StagePilot, []string{"someone-else@example.com"}
 				}
 				d := commands.NewDispatcher(e.st, configuredSenders{configuredSender{e.send, &cfg}}, e.rec, nil, nil,
 					commands.DispatcherConfig{CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: "d1"})
@@ -748,10 +751,11 @@ func TestCommandApprovalWithdrawn(t *testing.T) {
 				}
 			})
 		}
-		// Approved still: sent as before.
+		// Approved still (in pilot, with the requester on its list): sent as before.
 		e := newEnv(t, dbURL)
 		e.bind()
 		cfg := e.prov["relay"].cfg
+		cfg.Stage, cfg.PilotUsers = config.StagePilot, []string{strconv.FormatInt(e.owner.id, 10)}
 		if code, _ := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, ""); code != 202 {
 			t.Fatal(code)
 		}

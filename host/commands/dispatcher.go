@@ -220,10 +220,13 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	if err != nil {
 		return finish(d.notSent(c, fmt.Sprintf("provider plugin: %v", err), true))
 	}
+	var block *config.Provider
 	if pc, ok := sender.(configured); ok {
-		if why := operatorApproval(pc.Config(), c.Provider, c.Command); why != "" {
+		cfg := pc.Config()
+		if why := operatorApproval(cfg, c.Provider, c.Command); why != "" {
 			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "no longer approved: " + why})
 		}
+		block = &cfg
 	}
 	acct, err := d.st.GetAccount(ctx, c.AccountID)
 	if err != nil {
@@ -261,6 +264,9 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	case !check.Bound:
 		return finish(store.CommandOutcome{Status: store.CommandFailed,
 			Reason: "the equipment no longer commands this device and channel (rebound or deleted since)"})
+	case block != nil && c.RequestedBy != 0 && !block.PilotAllows(check.RequesterEmail, strconv.FormatInt(c.RequestedBy, 10)):
+		return finish(store.CommandOutcome{Status: store.CommandFailed,
+			Reason: "no longer approved: provider " + c.Provider + " is in pilot and its requester is not a pilot user"})
 	}
 	// With the generation of the account's connection they belong to: what the plugin
 	// refreshes is stored only while no reconnect has replaced it.

@@ -200,6 +200,9 @@ type SendCheck struct {
 	// Bound: its equipment still commands the device and channel it was queued for
 	// (true for a command without equipment).
 	Bound bool `db:"bound"`
+	// RequesterEmail is the requester's email ("" for none), for the provider's pilot
+	// list.
+	RequesterEmail string `db:"requester_email"`
 }
 
 // CheckSend asks, in one statement, whether a queued command may still be sent. Submit
@@ -212,8 +215,9 @@ func (q queries) CheckSend(ctx context.Context, c Command) (SendCheck, error) {
 		(? = 0 OR EXISTS (SELECT 1 FROM pool_members m JOIN users u ON u.id = m.user_id
 			WHERE m.pool_id = ? AND m.user_id = ? AND m.role IN ('owner', 'editor') AND u.disabled_at IS NULL)) AS requester_may,
 		(? = 0 OR EXISTS (SELECT 1 FROM equipment e
-			WHERE e.id = ? AND e.pool_id = ? AND e.device_id = ? AND e.channel = ?)) AS bound`,
-		c.RequestedBy, c.PoolID, c.RequestedBy, c.EquipmentID, c.EquipmentID, c.PoolID, c.DeviceID, c.Channel); err != nil {
+			WHERE e.id = ? AND e.pool_id = ? AND e.device_id = ? AND e.channel = ?)) AS bound,
+		COALESCE((SELECT email FROM users WHERE id = ?), '') AS requester_email`,
+		c.RequestedBy, c.PoolID, c.RequestedBy, c.EquipmentID, c.EquipmentID, c.PoolID, c.DeviceID, c.Channel, c.RequestedBy); err != nil {
 		return SendCheck{}, fmt.Errorf("check send: %w", err)
 	}
 	return sc, nil
