@@ -38,7 +38,7 @@ import (
 )
 
 // fleetKey is generic's fleet_key secret when envOpts.fleet is set.
-const fleetKey = "fleet-key-for-tests"
+const fleetKey = "fleet-key-for-tests-0123456789abcdef"
 
 // pluginDir holds the real plugin binaries, built once by TestMain.
 var pluginDir string

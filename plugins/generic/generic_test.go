@@ -353,7 +353,7 @@ func TestFleetDevicesAreVerifiedDeclaredAreNot(t *testing.T) {
 	c := sdktest.Connect(t, generic.New())
 	if err := c.Configure(t.Context(), sdk.ConfigureRequest{
 		Settings: map[string]string{"fleet_devices": "pool-probe-1,pool-probe-2"},
-		Secrets:  map[string]string{"fleet_key": "operator-fleet-key"},
+		Secrets:  map[string]string{"fleet_key": "operator-fleet-key-0123456789abcdef"},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestFleetDevicesAreVerifiedDeclaredAreNot(t *testing.T) {
 			t.Errorf("a user's declared %s came back verified", d.ProviderDeviceID)
 		}
 	}
-	fleet := discover(map[string]string{"fleet_key": "operator-fleet-key"})
+	fleet := discover(map[string]string{"fleet_key": "operator-fleet-key-0123456789abcdef"})
 	if len(fleet) != 2 || !fleet[0].Verified || !fleet[1].Verified {
 		t.Fatalf("fleet account's devices %+v, want the two fleet devices verified", fleet)
 	}

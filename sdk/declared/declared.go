@@ -97,13 +97,18 @@ const (
 	FleetKeyInput = "fleet_key"
 	// fleetCredential marks, in the linkage credentials, the account the fleet key made.
 	fleetCredential = "fleet"
+	// MinFleetKeyLen is the shortest fleet key a provider accepts. Whoever guesses it
+	// links the operator's own devices, and a wrong guess costs only a connect (a 400,
+	// at the API's per-token rate): 32 characters of `openssl rand -hex 32` or
+	// `-base64 32` are 128 bits and more.
+	MinFleetKeyLen = 32
 )
 
 // FleetSettings declares the fleet's setting and secret, for sdk.Description.Settings.
 func FleetSettings() []sdk.Option {
 	return []sdk.Option{
 		{Key: FleetDevicesSetting, Help: "The operator's own device ids, comma-separated; they receive provider-level deliveries."},
-		{Key: FleetKeySecret, Secret: true, Help: "The key a user gives at connect to get the fleet's devices; required with fleet_devices."},
+		{Key: FleetKeySecret, Secret: true, Help: "The key a user gives at connect to get the fleet's devices (at least 32 random characters: openssl rand -hex 32); required with fleet_devices."},
 	}
 }
 
@@ -136,6 +141,10 @@ func NewFleet(req sdk.ConfigureRequest) (Fleet, error) {
 	key := req.Secrets[FleetKeySecret]
 	if len(ids) > 0 && key == "" {
 		return Fleet{}, sdk.InvalidInput("setting %s lists devices but secret %s is not set", FleetDevicesSetting, FleetKeySecret)
+	}
+	if key != "" && len(key) < MinFleetKeyLen {
+		return Fleet{}, sdk.InvalidInput("secret %s is %d characters, fewer than %d: whoever guesses it links the fleet's devices; make one with openssl rand -hex 32",
+			FleetKeySecret, len(key), MinFleetKeyLen)
 	}
 	return Fleet{key: key, devices: ids}, nil
 }

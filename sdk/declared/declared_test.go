@@ -96,10 +96,22 @@ func Example() {
 	// spa Acme probe
 }
 
+// TestFleetKeyTooShort: a fleet key anyone could guess is refused at Configure, naming
+// the secret and how to make one.
+func TestFleetKeyTooShort(t *testing.T) {
+	_, err := declared.NewFleet(sdk.ConfigureRequest{
+		Settings: map[string]string{declared.FleetDevicesSetting: "pump-1"},
+		Secrets:  map[string]string{declared.FleetKeySecret: "fleet2024"},
+	})
+	if !sdk.IsKind(err, sdk.KindInvalidInput) || !strings.Contains(err.Error(), "fleet_key is 9 characters, fewer than 32") || !strings.Contains(err.Error(), "openssl rand") {
+		t.Fatalf("a 9-character fleet key: %v", err)
+	}
+}
+
 func TestFleet(t *testing.T) {
 	f, err := declared.NewFleet(sdk.ConfigureRequest{
 		Settings: map[string]string{declared.FleetDevicesSetting: "pump-1, probe-9"},
-		Secrets:  map[string]string{declared.FleetKeySecret: "operator-key"},
+		Secrets:  map[string]string{declared.FleetKeySecret: "operator-key-0123456789abcdef0123456789"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +122,7 @@ func TestFleet(t *testing.T) {
 	if _, ok := f.Admit(map[string]string{}); ok {
 		t.Fatal("no fleet key was admitted")
 	}
-	mark, ok := f.Admit(map[string]string{declared.FleetKeyInput: "operator-key"})
+	mark, ok := f.Admit(map[string]string{declared.FleetKeyInput: "operator-key-0123456789abcdef0123456789"})
 	if !ok {
 		t.Fatal("the fleet key was refused")
 	}
