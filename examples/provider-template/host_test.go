@@ -15,9 +15,9 @@ import (
 )
 
 // TestInHost runs the plugin inside the real poolhost (sdktest/hosttest) against the
-// fake Acme: a user connects through OAuth2, links a device to a pool, and Acme posts a
-// signed webhook to the provider-level URL. It asserts what was stored and what was
-// dropped and why. The host binary comes from POOLHOST_BIN or PATH; in this repository
+// fake Acme: a user connects through OAuth2, links a device to a pool, Acme posts a
+// signed webhook to the provider-level URL, and the host polls Acme's API. It asserts
+// what was stored and what was dropped and why. The host binary comes from POOLHOST_BIN or PATH; in this repository
 // it is built from the checkout when neither is set.
 func TestInHost(t *testing.T) {
 	fake := acmetest.NewServer()
@@ -60,6 +60,19 @@ func TestInHost(t *testing.T) {
 	}
 	if ev := h.Audit("webhook.rejected"); len(ev) == 0 || ev[0].Details["reason_code"] != "bad_signature" {
 		t.Errorf("webhook.rejected audit: %+v", ev)
+	}
+
+	// The poll path: a new measure in Acme's API, polling turned on once the device is
+	// linked (so the first poll is not spent before the link), and the polled reading
+	// stored beside the webhook's. Acme's own older readings are past the host's window.
+	fake.AddReading("dev-1", acmetest.Reading{Type: "orp", Value: 701, Unit: "mV", MeasuredAt: now.Add(-time.Minute)})
+	h.StartPolling()
+	var polled bool
+	for _, r := range h.WaitReadings(pool, 2) {
+		polled = polled || (r.Metric == "orp" && r.Value == 701)
+	}
+	if !polled {
+		t.Errorf("the polled orp reading is not stored: %+v", h.Readings(pool))
 	}
 }
 

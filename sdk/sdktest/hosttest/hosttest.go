@@ -61,12 +61,15 @@ type Config struct {
 	// real config does). Keys the plugin does not declare make the host refuse it.
 	Settings, Secrets map[string]string
 	// Webhooks and Poll enable those paths in the provider block; poll_interval is the
-	// shortest the host accepts when Poll is set.
+	// shortest the host accepts when Poll is set. To test polling, leave Poll off and
+	// call [Host.StartPolling] once the account's devices are linked: the host polls an
+	// account at once when it is connected, and readings of devices not linked yet are
+	// dropped while the cursor moves past them.
 	Webhooks, Poll bool
 	// PoolhostBin is the host binary; empty: $POOLHOST_BIN, then `poolhost` on PATH.
 	PoolhostBin string
 	// Extra is appended to the config file verbatim (say, an ingest { } block; the
-	// file already has an http block).
+	// file already has an http and a poll_worker block).
 	Extra string
 }
 
@@ -79,6 +82,8 @@ type Host struct {
 	path  string // the config file
 	bin   string
 	log   *syncBuffer
+	// render is the config file, with the provider block's poll on or off.
+	render func(poll bool) string
 }
 
 // Start launches `poolhost serve` with cfg's plugin on a fresh SQLite database and waits
@@ -118,11 +123,13 @@ func Start(tb testing.TB, cfg Config) *Host {
 	for _, k := range slices.Sorted(maps.Keys(cfg.Settings)) {
 		fmt.Fprintf(&settings, "    %q = %q\n", k, cfg.Settings[k])
 	}
-	poll := ""
-	if cfg.Poll {
-		poll = "  poll = true\n"
-	}
-	conf := fmt.Sprintf(`listen          = %q
+	credentialsKey := writeSecret("credentials-key", base64.StdEncoding.EncodeToString(key))
+	h.render = func(pollOn bool) string {
+		poll := ""
+		if pollOn {
+			poll = "  poll = true\n"
+		}
+		return fmt.Sprintf(`listen          = %q
 database_url    = %q
 public_url      = %q
 plugin_dir      = %q
@@ -134,6 +141,10 @@ http {
   drain_grace = "10ms" # a test host stops at once
 }
 
+poll_worker {
+  interval = "1s" # a due account is polled within a second
+}
+
 provider %q {
   binary   = %q
   webhooks = %t
@@ -143,10 +154,10 @@ provider %q {
 %s  }
 }
 %s
-`, addr, "sqlite:"+filepath.Join(dir, "poolhost.db"), h.URL, filepath.Dir(plugin),
-		writeSecret("credentials-key", base64.StdEncoding.EncodeToString(key)),
-		cfg.Provider, plugin, cfg.Webhooks, poll, settings.String(), secrets.String(), cfg.Extra)
-	if err := os.WriteFile(h.path, []byte(conf), 0o600); err != nil {
+`, addr, "sqlite:"+filepath.Join(dir, "poolhost.db"), h.URL, filepath.Dir(plugin), credentialsKey,
+			cfg.Provider, plugin, cfg.Webhooks, poll, settings.String(), secrets.String(), cfg.Extra)
+	}
+	if err := os.WriteFile(h.path, []byte(h.render(cfg.Poll)), 0o600); err != nil {
 		tb.Fatal(err)
 	}
 
@@ -463,6 +474,36 @@ type Reading struct {
 	Unit       string    `json:"unit"`
 	RecordedAt time.Time `json:"recordedAt"`
 	Raw        json.RawMessage
+}
+
+// StartPolling turns the provider block's poll on and reloads the host (POST
+// /v1/admin/reload): every account of the provider is then due, and polled within a
+// second. Call it after linking the devices whose polled readings the test expects.
+func (h *Host) StartPolling() {
+	h.t.Helper()
+	if err := os.WriteFile(h.path, []byte(h.render(true)), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	if code, body := h.Do(http.MethodPost, "/v1/admin/reload", nil); code != http.StatusOK {
+		h.t.Fatalf("reload with poll = true: %d %s", code, body)
+	}
+}
+
+// WaitReadings waits until the pool has at least n stored readings (polls arrive in their
+// own time) and returns them; it fails the test after 30 seconds.
+func (h *Host) WaitReadings(poolID int64, n int) []Reading {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rs := h.Readings(poolID)
+		if len(rs) >= n {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("pool %d has %d readings after 30s, want %d", poolID, len(rs), n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // Readings returns the pool's stored readings.
