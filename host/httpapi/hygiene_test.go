@@ -66,6 +66,13 @@ func TestHygiene(t *testing.T) {
 	e.must(401, req{method: "GET", path: "/v1/pools", token: "pht_wrong"}).problem(t)
 	e.must(401, req{method: "GET", path: "/v1/pools", header: map[string]string{"Authorization": "Basic Zm9vOmJhcg=="}}).problem(t)
 	e.must(404, req{method: "GET", path: "/v1/pools/abc", token: u.Token}).problem(t)
+	// An id has one spelling: "+1" and "01" are not pool 1.
+	var pool struct{ ID int64 }
+	e.must(201, req{method: "POST", path: "/v1/pools", token: u.Token, body: map[string]string{"name": "P"}}).json(t, &pool)
+	e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d", pool.ID), token: u.Token})
+	for _, alias := range []string{"+%d", "0%d", "00%d"} {
+		e.must(404, req{method: "GET", path: "/v1/pools/" + fmt.Sprintf(alias, pool.ID), token: u.Token}).problem(t)
+	}
 }
 
 // TestSecretAnswersNotStored: every answer that carries a secret shown once (an account's

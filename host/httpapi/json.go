@@ -163,11 +163,13 @@ func fieldsOf(v any) string {
 }
 
 // pathID parses an integer id from the route. A malformed id cannot name anything the
-// caller may see, so it is a plain 404 like any other unknown id.
+// caller may see, so it is a plain 404 like any other unknown id. An id has one
+// spelling, its decimal digits: "+7" and "007" (which ParseInt takes) are not another
+// name for 7 that a cache, a log search or a proxy's rule would miss.
 func pathID(r *http.Request, name string) (int64, error) {
 	s, _ := routeVar(r, name)
 	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
+	if err != nil || id <= 0 || s[0] < '1' || s[0] > '9' {
 		return 0, host.Errorf(host.ENOTFOUND, "no such %s", name)
 	}
 	return id, nil
