@@ -39,7 +39,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // what is wrong (decodeError). Unknown fields are refused so a typo ("pool_id" for
 // "poolId") is an error, not a silent no-op.
 func DecodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeError(err, v)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err, v)
@@ -47,7 +51,62 @@ func DecodeJSON(r *http.Request, v any) error {
 	if dec.More() {
 		return host.Errorf(host.EINVALID, "request body holds more than one JSON value")
 	}
+	if k, ok := duplicateKey(body); ok {
+		return host.Errorf(host.EINVALID, "field %q is given more than once; give each field once", clip(k, 64))
+	}
 	return nil
+}
+
+// duplicateKey finds a name given twice in one object of a JSON document the decoder has
+// taken. encoding/json keeps the last, so {"role":"viewer","role":"owner"} would read as
+// owner to the host and as viewer to whatever read the first (a proxy's rule, a log,
+// the client's own check): refused instead, as checkQuery refuses a parameter given
+// twice.
+func duplicateKey(body []byte) (string, bool) {
+	type frame struct {
+		object, wantKey bool
+		seen            map[string]bool
+	}
+	var stack []*frame
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].wantKey {
+			top := stack[n-1]
+			if tok == json.Delim('}') {
+				stack = stack[:n-1]
+			} else {
+				k, _ := tok.(string)
+				if top.seen[k] {
+					return k, true
+				}
+				top.seen[k], top.wantKey = true, false
+				continue
+			}
+		} else {
+			switch tok {
+			case json.Delim('{'):
+				stack = append(stack, &frame{object: true, wantKey: true, seen: map[string]bool{}})
+				continue
+			case json.Delim('['):
+				stack = append(stack, &frame{})
+				continue
+			case json.Delim(']'):
+				stack = stack[:len(stack)-1]
+			}
+		}
+		// A value ended: the object around it wants its next key.
+		if len(stack) == 0 {
+			return "", false
+		}
+		if top := stack[len(stack)-1]; top.object {
+			top.wantKey = true
+		}
+	}
 }
 
 // decodeError is the problem a body the decoder refused gets: which field is unknown

@@ -46,6 +46,9 @@ func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
 		{`{"poolId": 1,}`, []string{"not valid JSON", "byte 14"}},
 		{`{"poolId": 1} {}`, []string{"more than one JSON value"}},
 		{``, []string{"empty"}},
+		{`{"poolId": 1, "name": "a", "poolId": 2}`, []string{`field "poolId" is given more than once`}},
+		{`{"results": [{"metric": "ph", "value": 1, "metric": "orp"}]}`, []string{`field "metric" is given more than once`}},
+		{`{"Input": {"a": "1"}, "results": [], "Input": {"a": "2"}}`, []string{`field "Input" is given more than once`}},
 		{`{"` + strings.Repeat("x", 500) + `": 1}`, []string{`unknown field "xxxx`, "…"}},
 	} {
 		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.in))
@@ -63,6 +66,18 @@ func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
 		}
 		if len(msg) > 400 {
 			t.Errorf("%.40s: a message of %d bytes", tc.in, len(msg))
+		}
+	}
+	// The same name in different objects, or nested under itself, is no duplicate.
+	for _, ok := range []string{
+		`{"results": [{"metric": "ph", "value": 1}, {"metric": "orp", "value": 2}]}`,
+		`{"Input": {"Input": "x", "name": "y"}, "name": "z"}`,
+		`{"results": [[], {}, {"metric": "ph"}], "flag": true}`,
+	} {
+		var v body
+		if err := httpapi.DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(ok)), &v); err != nil &&
+			strings.Contains(host.ErrorMessage(err), "more than once") {
+			t.Errorf("%s: %v", ok, err)
 		}
 	}
 	// A map body (PATCH routes take one) has no fields to list.
