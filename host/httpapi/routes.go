@@ -90,11 +90,27 @@ func (h *Handler) createPool(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) listPools(w http.ResponseWriter, r *http.Request) error {
-	ps, err := h.deps.Pools.List(r.Context(), actor(r))
+	q := r.URL.Query()
+	limit, err := queryLimit(q)
 	if err != nil {
 		return err
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"pools": nonNil(ps)})
+	var pos *pools.PoolPos
+	if c := q.Get("cursor"); c != "" {
+		pos = new(pools.PoolPos)
+		if err := DecodeCursor(c, pos); err != nil {
+			return err
+		}
+	}
+	page, err := h.deps.Pools.List(r.Context(), actor(r), pos, limit)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"pools": page.Pools}
+	if page.Next != nil {
+		out["nextCursor"] = EncodeCursor(page.Next)
+	}
+	WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

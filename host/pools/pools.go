@@ -5,6 +5,7 @@
 package pools
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strconv"
@@ -31,7 +32,7 @@ const (
 type Store interface {
 	CreatePool(ctx context.Context, name string, ownerID int64) (store.Pool, error)
 	GetPool(ctx context.Context, id int64) (store.Pool, error)
-	ListPoolsForUser(ctx context.Context, userID int64) ([]store.PoolWithRole, error)
+	ListPoolsForUser(ctx context.Context, userID, afterID int64, limit int) ([]store.PoolWithRole, error)
 	PoolRole(ctx context.Context, poolID, userID int64) (store.Role, error)
 	ListPoolMembers(ctx context.Context, poolID int64) ([]store.PoolMember, error)
 	SetPoolMember(ctx context.Context, poolID, userID int64, role store.Role) (store.Role, error)
@@ -116,20 +117,45 @@ func (s *Service) Create(ctx context.Context, a auth.Actor, name string) (Pool, 
 	return Pool{ID: p.ID, Name: p.Name, Role: Owner, CreatedAt: p.CreatedAt, Config: configOf(p.PoolConfig)}, nil
 }
 
-// List returns the actor's pools.
-func (s *Service) List(ctx context.Context, a auth.Actor) ([]Pool, error) {
+// PoolPage is one page of the actor's pools; Next, when set, is where the next begins.
+type PoolPage struct {
+	Pools []Pool
+	Next  *PoolPos
+}
+
+// PoolPos is a position in the actor's pools: the last pool id of a page.
+type PoolPos struct {
+	AfterID int64 `json:"afterId"`
+}
+
+// List returns a page of the actor's pools, by id: limit of them (0: DefaultLimit, at
+// most MaxLimit) after pos (nil: from the first). A user may be a member of any number
+// of pools (anyone's owner may add them), so the answer is paged like every list that
+// can grow.
+func (s *Service) List(ctx context.Context, a auth.Actor, pos *PoolPos, limit int) (PoolPage, error) {
 	if err := requireUser(a); err != nil {
-		return nil, err
+		return PoolPage{}, err
 	}
-	ps, err := s.st.ListPoolsForUser(ctx, a.UserID)
+	limit = min(cmp.Or(limit, DefaultLimit), MaxLimit)
+	after := int64(0)
+	if pos != nil {
+		after = pos.AfterID
+	}
+	// One more than the page: whether there is a next one, without a second query.
+	ps, err := s.st.ListPoolsForUser(ctx, a.UserID, after, limit+1)
 	if err != nil {
-		return nil, err
+		return PoolPage{}, err
 	}
-	out := make([]Pool, 0, len(ps))
+	var page PoolPage
+	if len(ps) > limit {
+		ps = ps[:limit]
+		page.Next = &PoolPos{AfterID: ps[limit-1].ID}
+	}
+	page.Pools = make([]Pool, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, Pool{ID: p.ID, Name: p.Name, Role: p.Role, CreatedAt: p.CreatedAt, Config: configOf(p.PoolConfig)})
+		page.Pools = append(page.Pools, Pool{ID: p.ID, Name: p.Name, Role: p.Role, CreatedAt: p.CreatedAt, Config: configOf(p.PoolConfig)})
 	}
-	return out, nil
+	return page, nil
 }
 
 // RoleOf returns the actor's role on the pool, ENOTFOUND when the actor is no member

@@ -144,7 +144,7 @@ func TestPoolsAndRoles(t *testing.T) {
 		if _, err := e.s.RemovePoolMember(ctx, p.ID, bob.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("remove non-member: %v", err)
 		}
-		ps, err := e.s.ListPoolsForUser(ctx, owner.ID)
+		ps, err := e.s.ListPoolsForUser(ctx, owner.ID, 0, 10)
 		if err != nil || len(ps) != 1 || ps[0].Role != store.RoleOwner || ps[0].Name != "Backyard" {
 			t.Fatalf("pools = %+v, %v", ps, err)
 		}

@@ -147,11 +147,12 @@ func (q queries) UpdatePool(ctx context.Context, id int64, name string, c PoolCo
 	return p, nil
 }
 
-// ListPoolsForUser returns the pools userID is a member of, with the role.
-func (q queries) ListPoolsForUser(ctx context.Context, userID int64) ([]PoolWithRole, error) {
+// ListPoolsForUser returns the pools userID is a member of, with the role, by id: at
+// most limit of them with ids above afterID.
+func (q queries) ListPoolsForUser(ctx context.Context, userID, afterID int64, limit int) ([]PoolWithRole, error) {
 	var ps []PoolWithRole
 	err := q.sel(ctx, &ps, `SELECT p.id, p.name, p.created_at, p.volume_liters, p.kind, p.location, p.sanitizer, p.targets, p.time_zone, m.role FROM pools p
-		JOIN pool_members m ON m.pool_id = p.id WHERE m.user_id = ? ORDER BY p.id`, userID)
+		JOIN pool_members m ON m.pool_id = p.id WHERE m.user_id = ? AND p.id > ? ORDER BY p.id LIMIT ?`, userID, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list pools: %w", err)
 	}

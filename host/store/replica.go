@@ -388,10 +388,10 @@ func (s *Store) ListTestSessions(ctx context.Context, poolID int64, before *Test
 	return out, next, err
 }
 
-func (s *Store) ListPoolsForUser(ctx context.Context, userID int64) (out []PoolWithRole, err error) {
+func (s *Store) ListPoolsForUser(ctx context.Context, userID, afterID int64, limit int) (out []PoolWithRole, err error) {
 	err = s.replicaRead(func(q queries) error {
 		var err error
-		out, err = q.ListPoolsForUser(ctx, userID)
+		out, err = q.ListPoolsForUser(ctx, userID, afterID, limit)
 		return err
 	})
 	return out, err
