@@ -97,6 +97,9 @@ type sweepWorld struct {
 	cmdSent, cmdQueued, carolCmd string
 	// stackCalls counts every request that reached the fake Things Stack.
 	stackCalls *atomic.Int64
+	// secrets are the markers that even a member of alice's pool must never see: her
+	// email, her account's id at the provider, her webhook secret.
+	secrets []string
 	// markers are strings only alice's world holds: no answer to anyone else may
 	// contain one.
 	markers []string
@@ -267,6 +270,33 @@ func TestAuthzSweep(t *testing.T) {
 		}
 	}
 
+	// vera, a viewer of alice's pool, on every route about alice's things: she reads
+	// the pool (200) and is refused every change (403, or 404 for alice's account and
+	// what only its owner sees), and no answer carries alice's email, her account's id
+	// at the provider or her webhook secret. The check at the end says nothing changed.
+	for _, op := range routed {
+		sc, ok := cases[op]
+		if !ok || sc.kind != owned {
+			continue
+		}
+		r := sweepDo(t, sc.method, w.base+sc.path, w.tokens["vera"], sc.body, nil)
+		want := []int{http.StatusForbidden, http.StatusNotFound}
+		if sc.method == http.MethodGet {
+			want = []int{http.StatusOK, http.StatusNotFound}
+		}
+		if !containsInt(want, r.status) {
+			t.Errorf("%s as vera (viewer): %d, want %v: %s", op, r.status, want, r.body)
+		}
+		if r.status >= 400 {
+			checkProblem(t, op+" as vera", r)
+		}
+		for _, m := range w.secrets {
+			if bytes.Contains(r.body, []byte(m)) {
+				t.Errorf("%s as vera (viewer): answer carries alice's %q: %s", op, m, r.body)
+			}
+		}
+	}
+
 	w.sweepDevicesAndWebhooks(t)
 	w.sweepExistence(t)
 	w.sweepCommands(t)
@@ -383,7 +413,7 @@ func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig, stack *ttntest.Server,
 	w.devSecret = strings.TrimSpace(string(sec))
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	ids := map[string]int64{}
-	for _, name := range []string{"alice", "bob", "carol", "admin", "revoked", "disabled"} {
+	for _, name := range []string{"alice", "bob", "carol", "admin", "revoked", "disabled", "vera"} {
 		email := fmt.Sprintf("%s-%s@example.com", name, tag)
 		args := []string{"users", "create", "--email", email, "--config", c.path}
 		if name == "admin" {
@@ -440,6 +470,7 @@ func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig, stack *ttntest.Server,
 		must2(sweepDo(t, "PUT", fmt.Sprintf("%s/v1/devices/%d/link", w.base, disc.Devices[0].ID), token, map[string]any{"poolId": w.pool}, nil), 200, "link")
 		if token == alice {
 			w.markers = append(w.markers, conn.Account.ExternalAccountID)
+			w.secrets = append(w.secrets, conn.Account.ExternalAccountID)
 		}
 		return conn.Account.ID, conn.Webhook.Secret, disc.Devices[0].ID
 	}
@@ -517,8 +548,12 @@ func newSweepWorld(t *testing.T, b e2eBuild, c e2eConfig, stack *ttntest.Server,
 	must2(sweepDo(t, "DELETE", fmt.Sprintf("%s/v1/admin/users/%d/tokens", w.base, ids["revoked"]), w.tokens["admin"], nil, nil), 200, "revoke")
 	cliOK(t, b, "users", "disable", "--user", strconv.FormatInt(ids["disabled"], 10), "--config", c.path)
 
+	// vera is a viewer of alice's pool: she reads it, and changes nothing.
+	must2(sweepDo(t, "PUT", fmt.Sprintf("%s/v1/pools/%d/members/%d", w.base, w.pool, ids["vera"]), alice, map[string]string{"role": "viewer"}, nil), 200, "add vera")
+
 	w.markers = append(w.markers, fmt.Sprintf("alice-%s@", tag), poolName, "Pacific/Chatham", aliceDev, equipName,
 		strings.TrimPrefix(w.aliceSecret, "whsec_"), strconv.FormatFloat(aliceValue, 'g', -1, 64))
+	w.secrets = append(w.secrets, fmt.Sprintf("alice-%s@", tag), strings.TrimPrefix(w.aliceSecret, "whsec_"))
 	return w
 }
 
