@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -83,5 +84,118 @@ func TestLeadKeepsTheQueuesArray(t *testing.T) {
 	}
 	if !calls[2].lead || len(calls[2].wake) != 1 || len(calls[0].wake) != 1 {
 		t.Error("the taken calls and the next leader were not woken")
+	}
+}
+
+// TestBarRemembersRecentWrites: a last writer handing on the few that waited leaves one
+// small write in flight; the bar for another write beside it stays at the size of the
+// writes before (here 16) rather than falling to minSharedFloor with it, and comes back
+// down once recentWrites writes in a row were small (light load).
+func TestBarRemembersRecentWrites(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		sizes   []int           // each write's size, in the order they started
+		release []chan struct{} // closing release[i] ends write i
+	)
+	b := &batcher{max: maxBatch, writers: 2, queued: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "q"}),
+		commit: func(ctx context.Context, batch []*call) {
+			mu.Lock()
+			sizes = append(sizes, len(batch))
+			gate := make(chan struct{})
+			release = append(release, gate)
+			mu.Unlock()
+			<-gate
+		}}
+	var wg sync.WaitGroup
+	arrive := func(n int) {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := b.do(context.Background(), &pending{}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	// wait waits until writes have started and queued calls wait, and fails if more did.
+	wait := func(writes, queued int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+			mu.Lock()
+			w := len(sizes)
+			mu.Unlock()
+			b.mu.Lock()
+			q := len(b.queue)
+			b.mu.Unlock()
+			if w == writes && q == queued {
+				time.Sleep(2 * time.Millisecond) // nothing more happens
+				mu.Lock()
+				w = len(sizes)
+				mu.Unlock()
+				b.mu.Lock()
+				q = len(b.queue)
+				b.mu.Unlock()
+				if w == writes && q == queued {
+					return
+				}
+			}
+			if w > writes || time.Now().After(deadline) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("writes %v, %d queued; want %d writes, %d queued", sizes, q, writes, queued)
+			}
+		}
+	}
+	end := func(i int) {
+		mu.Lock()
+		gate := release[i]
+		mu.Unlock()
+		close(gate)
+	}
+
+	arrive(1) // alone: write 0
+	wait(1, 0)
+	arrive(minSharedFloor) // beside it: write 1, of 8
+	wait(2, 0)
+	arrive(minShared) // no room for a third: they wait
+	wait(2, minShared)
+	end(0) // hands the 16 on: write 2, beside write 1
+	wait(3, 0)
+	end(1)
+	arrive(3) // too few for a write beside write 2 (16)
+	wait(3, 3)
+	end(2) // the last writer hands the 3 on: write 3, alone
+	wait(4, 0)
+	// The bar is still 16 (write 2), not 8 (write 3 being the largest in flight): 8
+	// wait for write 3 and share the next write.
+	arrive(minSharedFloor)
+	wait(4, minSharedFloor)
+	// Light load: small writes one after another bring the bar back to the floor. Up to
+	// write 1+recentWrites, write 2 (16) is among the recent: 8 wait.
+	for i := 4; i < 2+recentWrites; i++ {
+		end(i - 1) // hands the 8 on: write i
+		wait(i+1, 0)
+		arrive(minSharedFloor)
+		wait(i+1, minSharedFloor)
+	}
+	end(1 + recentWrites) // hands the 8 on; write 2 is no longer among the recent
+	wait(3+recentWrites, 0)
+	arrive(minSharedFloor) // 8 are enough for a write beside it
+	wait(4+recentWrites, 0)
+	mu.Lock()
+	for _, gate := range release[2+recentWrites:] {
+		close(gate)
+	}
+	mu.Unlock()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	want := []int{1, minSharedFloor, minShared, 3}
+	for range recentWrites {
+		want = append(want, minSharedFloor)
+	}
+	if !slices.Equal(sizes, want) {
+		t.Errorf("writes %v, want %v", sizes, want)
 	}
 }
