@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -277,6 +278,43 @@ func TestIngestWebhookBatchesOneLaneForAFastPlugin(t *testing.T) {
 	}
 	if s, r := cc.streams.Load(), cc.received.Load(); s != 1 || r != 2 {
 		t.Fatalf("%d deliveries: %d streams, %d messages; want 1 stream, 2 messages", len(ids)+1, s, r)
+	}
+}
+
+// TestIngestWebhookBatchesLoneLeaderLetsTheRunnableJoin: deliveries that are ready to
+// run together when no batch is out (senders answered at once by a group commit post
+// again at once) go in one message, not the first alone and the others in a second
+// behind it. On one P the callers run one after another, so without the yield the
+// first sends before the others have queued: every round takes two messages. With it,
+// 10-12 messages for the ten rounds (-race's shuffled scheduling, and the runtime's look
+// at its global queue, where the yielding caller waits, every 61st scheduling, can let
+// the leader go before all seven joined).
+func TestIngestWebhookBatchesLoneLeaderLetsTheRunnableJoin(t *testing.T) {
+	a := newEchoAdapter()
+	c, cc := dial(t, a, current)
+	if _, err := c.IngestWebhook(t.Context(), delivery("opens-the-stream")); err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const rounds, perRound = 10, 8
+	before := cc.received.Load()
+	for round := range rounds {
+		out := make(chan outcome, perRound)
+		for i := range perRound {
+			id := fmt.Sprint("r", round, "d", i)
+			go func() {
+				res, err := c.IngestWebhook(t.Context(), delivery(id))
+				out <- outcome{id, res, err}
+			}()
+		}
+		for range perRound {
+			if o := <-out; o.err != nil || o.res.DeliveryID != o.id {
+				t.Fatalf("%s: %+v, %v", o.id, o.res, o.err)
+			}
+		}
+	}
+	if m := cc.received.Load() - before; m > rounds*8/5 {
+		t.Fatalf("%d rounds of %d deliveries ready together took %d messages; want about one a round, not two", rounds, perRound, m)
 	}
 }
 
