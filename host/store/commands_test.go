@@ -150,3 +150,34 @@ func TestCommandRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestEquipmentPerPoolCapped: a pool holds at most MaxEquipmentPerPool pieces of
+// equipment (its list is one answer); another is ErrEquipmentLimit, a 409, until one is
+// deleted. Another pool has its own.
+func TestEquipmentPerPoolCapped(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "eve@x.io")
+		var last store.Equipment
+		for i := range store.MaxEquipmentPerPool {
+			eq, err := e.s.CreateEquipment(ctx, f.pool.ID, "pump", "pump", nil)
+			if err != nil {
+				t.Fatalf("equipment %d: %v", i+1, err)
+			}
+			last = eq
+		}
+		if _, err := e.s.CreateEquipment(ctx, f.pool.ID, "pump", "one too many", nil); !errors.Is(err, store.ErrEquipmentLimit) {
+			t.Fatalf("equipment %d: %v, want ErrEquipmentLimit", store.MaxEquipmentPerPool+1, err)
+		}
+		if err := e.s.DeleteEquipment(ctx, f.pool.ID, last.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.CreateEquipment(ctx, f.pool.ID, "pump", "in its place", nil); err != nil {
+			t.Fatalf("after a deletion: %v", err)
+		}
+		g := newFixture(t, e, "fay@x.io")
+		if _, err := e.s.CreateEquipment(ctx, g.pool.ID, "pump", "another pool's", nil); err != nil {
+			t.Fatalf("another pool: %v", err)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -39,6 +40,10 @@ var (
 	// ErrAccountLimit: the user has as many provider accounts as one user may
 	// (ingest { max_accounts_per_user }); connecting another is refused.
 	ErrAccountLimit = &host.Error{Code: host.ECONFLICT, Type: "account-limit", Message: "you have as many provider accounts as one user may"}
+
+	// ErrEquipmentLimit: the pool has MaxEquipmentPerPool pieces of equipment already.
+	ErrEquipmentLimit = &host.Error{Code: host.ECONFLICT, Type: "equipment-limit",
+		Message: "a pool holds at most " + strconv.Itoa(MaxEquipmentPerPool) + " pieces of equipment: delete one first"}
 
 	// ErrLastOwner: the change would leave a pool without an owner.
 	ErrLastOwner = &host.Error{Code: host.ECONFLICT, Type: "last-owner", Message: "a pool must keep at least one owner"}

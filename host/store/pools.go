@@ -248,7 +248,8 @@ type Equipment struct {
 
 const equipmentColumns = `id, pool_id, kind, name, config, created_at, updated_at`
 
-// CreateEquipment adds equipment to a pool. A nil config is {}.
+// CreateEquipment adds equipment to a pool. A nil config is {}. A pool that has
+// MaxEquipmentPerPool already is ErrEquipmentLimit.
 func (q queries) CreateEquipment(ctx context.Context, poolID int64, kind, name string, config RawJSON) (Equipment, error) {
 	if len(config) == 0 {
 		config = RawJSON("{}")
@@ -258,13 +259,32 @@ func (q queries) CreateEquipment(ctx context.Context, poolID int64, kind, name s
 	}
 	now := q.clock()
 	var e Equipment
-	err := q.get(ctx, &e, `INSERT INTO equipment (pool_id, kind, name, config, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING `+equipmentColumns, poolID, kind, name, string(config), now, now)
+	err := q.inTx(ctx, func(q queries) error {
+		// On PostgreSQL the pool's row is locked first, so two creates at once cannot
+		// both take the last place; SQLite's transactions are one at a time.
+		var id int64
+		if err := q.get(ctx, &id, `SELECT id FROM pools WHERE id = ?`+q.d.forUpdateSQL(), poolID); err != nil {
+			return err
+		}
+		var n int
+		if err := q.get(ctx, &n, `SELECT COUNT(*) FROM equipment WHERE pool_id = ?`, poolID); err != nil {
+			return err
+		}
+		if n >= MaxEquipmentPerPool {
+			return ErrEquipmentLimit
+		}
+		return q.get(ctx, &e, `INSERT INTO equipment (pool_id, kind, name, config, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING `+equipmentColumns, poolID, kind, name, string(config), now, now)
+	})
 	if err != nil {
 		return Equipment{}, fmt.Errorf("create equipment: %w", err)
 	}
 	return e, nil
 }
+
+// MaxEquipmentPerPool bounds a pool's equipment, whose list is one answer: a pool's
+// pumps, filters, heaters and relays are a few dozen at most.
+const MaxEquipmentPerPool = 200
 
 // ListEquipment returns a pool's equipment.
 func (q queries) ListEquipment(ctx context.Context, poolID int64) ([]Equipment, error) {
