@@ -63,3 +63,46 @@ func TestDiscoverRefusesAnswersOverTheCaps(t *testing.T) {
 		}
 	})
 }
+
+// The account a callback links is judged like any answer (judge.Caps.CheckLinkage): an
+// upstream that names the account with 5,000 bytes, or with a NUL (which PostgreSQL
+// refuses: a 500 on every try) or an escape sequence, gets the callback refused with the
+// cap named, and no account is stored. The same account with a plain id then links.
+func TestCallbackRefusesAnAccountIDOverTheCaps(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		owner := e.newUser("owner", false)
+		for _, tt := range []struct {
+			name, id, typ, says string
+			status              int
+		}{
+			{"5,000-byte id", strings.Repeat("i", 5000), pluginmgr.TypeAnswerRefused, "plugins.max_device_id_bytes (256)", http.StatusBadGateway},
+			// The SDK refuses these in the plugin already (sdk.CheckID), as a failure of the
+			// request; the host's judge applies the same rule to a plugin without the SDK
+			// (sdk/judge's TestCapsCheckLinkage).
+			{"NUL", "acct\x00-42", "invalid-request", "control character", http.StatusBadRequest},
+			{"escape sequence", "acct\x1b[2J", "invalid-request", "control character", http.StatusBadRequest},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				e.acme.SetAccountID(tt.id)
+				code, state := e.startOAuth(owner)
+				p := e.must(tt.status, req{method: "GET", path: callbackPath(code, state), token: owner.Token}).problem(t)
+				if !strings.HasSuffix(p.Type, tt.typ) || !strings.Contains(p.Detail, tt.says) {
+					t.Fatalf("problem %+v, want type %s saying %q", p, tt.typ, tt.says)
+				}
+				if strings.Contains(p.Detail, tt.id) {
+					t.Fatalf("the problem repeats the provider's id: %q", p.Detail)
+				}
+				var out struct {
+					Accounts []struct{ ID int64 } `json:"accounts"`
+				}
+				e.must(http.StatusOK, req{method: "GET", path: "/v1/accounts", token: owner.Token}).json(t, &out)
+				if len(out.Accounts) != 0 {
+					t.Fatalf("%d accounts stored from a refused callback", len(out.Accounts))
+				}
+			})
+		}
+		e.acme.SetAccountID("")
+		e.connectTemplate(owner)
+	})
+}

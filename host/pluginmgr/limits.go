@@ -54,6 +54,15 @@ func (p *Plugin) refuseDevices(method string, ds []sdk.Device) error {
 	return p.refuse(method, func(lim judge.Caps) (string, error) { return checkDevices(lim, ds) })
 }
 
+// refuseLinkage checks the account a connect or callback links, counting a refusal by
+// the cap it broke.
+func (p *Plugin) refuseLinkage(method string, l sdk.Linkage) error {
+	return p.refuse(method, func(lim judge.Caps) (string, error) {
+		err := lim.CheckLinkage(l)
+		return judge.CapOf(err), err
+	})
+}
+
 // refuse runs check against the current caps; the one place a refusal is counted and
 // logged, whatever the call.
 func (p *Plugin) refuse(method string, check func(judge.Caps) (string, error)) error {

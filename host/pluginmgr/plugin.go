@@ -135,6 +135,11 @@ func (p *Plugin) Connect(ctx context.Context, req sdk.ConnectRequest) (res sdk.C
 		res, err = c.Connect(ctx, req)
 		return err
 	})
+	if err == nil && res.Linkage != nil {
+		if err = p.refuseLinkage("connect", *res.Linkage); err != nil {
+			return sdk.ConnectResult{}, answerRefused(p.id, err)
+		}
+	}
 	return res, err
 }
 
@@ -143,6 +148,11 @@ func (p *Plugin) Callback(ctx context.Context, req sdk.CallbackRequest) (res sdk
 		res, err = c.Callback(ctx, req)
 		return err
 	})
+	if err == nil {
+		if err = p.refuseLinkage("callback", res); err != nil {
+			return sdk.Linkage{}, answerRefused(p.id, err)
+		}
+	}
 	return res, err
 }
 

@@ -218,6 +218,34 @@ func (c Caps) CheckDevices(ds []sdk.Device) error {
 	return nil
 }
 
+// CheckLinkage is Check for the account a connect or a callback links: nil when l is
+// within c, else a *Refusal. The provider's id of the account is stored, shown on every
+// account read and matched against the id a payload names, so it has that id's cap
+// (max_device_id_bytes) and follows sdk.CheckID (a NUL fails the insert on PostgreSQL;
+// an escape sequence forges a terminal's output). Its credentials are stored
+// encrypted whole, so together they are capped like a raw payload.
+func (c Caps) CheckLinkage(l sdk.Linkage) error {
+	c = c.WithDefaults()
+	id := l.ExternalAccountID
+	if n := len(id); n > c.MaxDeviceIDBytes {
+		return refuse("account_id", "provider account id of %d bytes exceeds plugins.max_device_id_bytes (%d)", n, c.MaxDeviceIDBytes)
+	}
+	if !utf8.ValidString(id) {
+		return refuse(CapUTF8, "the provider account id is not valid UTF-8")
+	}
+	if err := l.Check(); err != nil { // the SDK's rule for ids, which a Go plugin applied already
+		return &Refusal{Cap: "account_id", err: fmt.Errorf("plugin answer refused: %w", err)}
+	}
+	n := 0
+	for k, v := range l.Credentials {
+		n += len(k) + len(v)
+	}
+	if n > c.MaxRawPayloadBytes {
+		return refuse("credentials", "credentials of %d bytes exceed plugins.max_raw_payload_bytes (%d)", n, c.MaxRawPayloadBytes)
+	}
+	return nil
+}
+
 // Verdict is what the host would make of one answer: refused whole, or each reading and
 // session kept or dropped with its reason.
 type Verdict struct {

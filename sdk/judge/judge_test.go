@@ -128,6 +128,30 @@ func TestCapsCheckDevices(t *testing.T) {
 	}
 }
 
+func TestCapsCheckLinkage(t *testing.T) {
+	for _, c := range []struct {
+		name, cap string
+		l         sdk.Linkage
+	}{
+		{"within", "", sdk.Linkage{ExternalAccountID: strings.Repeat("i", 256), Credentials: sdk.Credentials{"access_token": strings.Repeat("t", 60<<10)}}},
+		{"long id", "account_id", sdk.Linkage{ExternalAccountID: strings.Repeat("i", 257)}},
+		{"NUL in id", "account_id", sdk.Linkage{ExternalAccountID: "acct\x00-42"}},
+		{"escape in id", "account_id", sdk.Linkage{ExternalAccountID: "acct\x1b[2J"}},
+		{"utf8 id", judge.CapUTF8, sdk.Linkage{ExternalAccountID: "acct\xff"}},
+		{"credentials", "credentials", sdk.Linkage{ExternalAccountID: "a", Credentials: sdk.Credentials{"access_token": strings.Repeat("t", 64<<10)}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := judge.Caps{}.CheckLinkage(c.l)
+			if judge.CapOf(err) != c.cap || (c.cap == "") != (err == nil) {
+				t.Fatalf("cap %q (%v), want %q", judge.CapOf(err), err, c.cap)
+			}
+			if err != nil && !sdk.IsKind(err, sdk.KindPermanent) {
+				t.Fatalf("a refusal is %s, want permanent", sdk.KindOf(err))
+			}
+		})
+	}
+}
+
 func TestJudgeProblems(t *testing.T) {
 	a := judge.Answer{
 		Readings: []sdk.Reading{{ProviderDeviceID: "p", Metric: "ph", Value: 7.2}, {ProviderDeviceID: "p", Metric: "pH", Value: 7.2},

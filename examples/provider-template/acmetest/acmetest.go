@@ -9,6 +9,7 @@
 package acmetest
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -67,6 +68,7 @@ type Server struct {
 	access     map[string]bool   // valid access tokens
 	refresh    map[string]bool   // valid refresh tokens
 	devices    []Device
+	accountID  string               // "": AccountID
 	readings   map[string][]Reading // device id → readings in arrival order
 	failNext   []int                // statuses the next API calls answer with
 	requests   map[string]int       // "METHOD /path" → count
@@ -118,6 +120,13 @@ func (s *Server) PKCEExchanges() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.pkce
+}
+
+// SetAccountID makes the account API name the account id ("": AccountID again).
+func (s *Server) SetAccountID(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accountID = id
 }
 
 // SetDevices replaces the account's devices (none: an account without any yet).
@@ -326,7 +335,10 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *Server) handleMe(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"id": AccountID, "name": AccountName, "email": "jane@example.com"})
+	s.mu.Lock()
+	id := cmp.Or(s.accountID, AccountID)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]string{"id": id, "name": AccountName, "email": "jane@example.com"})
 }
 
 func (s *Server) handleDevices(w http.ResponseWriter, _ *http.Request) {
