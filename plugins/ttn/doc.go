@@ -40,6 +40,8 @@
 // without a decoded payload give no readings, not errors. Simulated uplinks are skipped
 // by default because they are test data typed into the console; with simulated =
 // "suspect" they are kept with quality "suspect". The delivery id is the uplink's
-// "as:up:" correlation id. A body that is not JSON, or an uplink without a device id or
+// "as:up:" correlation id. Any other message is named by its type, that id and a hash
+// of its body: the stack sends a location solved from the payload and each normalized
+// uplink with the very correlation ids of their uplink, and before it. A body that is not JSON, or an uplink without a device id or
 // with an unreadable timestamp, is a permanent error.
 package ttn

@@ -1,6 +1,8 @@
 package ttn_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -321,4 +323,46 @@ func TestIngestWebhook(t *testing.T) {
 	req.Headers = header("Authorization", "Bearer "+providerSecret)
 	_, err = c.IngestWebhook(t.Context(), req)
 	wantKind(t, err, sdk.KindRejected)
+}
+
+// The stack publishes a location solved from the payload and one normalized uplink per
+// measurement with the correlation ids of the uplink they derive from, before the uplink
+// itself (lorawan-stack's applicationserver: handleUplink, publishNormalizedUplink). No
+// such message may carry the uplink's delivery id, or the host takes the uplink for a
+// replay and drops its readings; nor may two of them share one.
+func TestDerivedMessagesDoNotTakeTheUplinksDeliveryID(t *testing.T) {
+	c := connect(t, nil)
+	var derived []json.RawMessage
+	if err := json.Unmarshal(fixture(t, "derived.json"), &derived); err != nil {
+		t.Fatal(err)
+	}
+	up, err := c.Webhook(t.Context(), sdk.WebhookRequest{Headers: http.Header{}, Body: fixture(t, "uplink.json"), ReceivedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.DeliveryID != "as:up:01E0WZGT6Y7657CPFPE5WEYDSQ" || len(up.Readings) != 1 {
+		t.Fatalf("uplink: id %q, readings %+v", up.DeliveryID, up.Readings)
+	}
+	ids := map[string]string{up.DeliveryID: "uplink"}
+	for i, body := range derived {
+		res, err := c.Webhook(t.Context(), sdk.WebhookRequest{Headers: http.Header{}, Body: body, ReceivedAt: time.Now()})
+		if err != nil {
+			t.Fatalf("derived message %d: %v", i, err)
+		}
+		if len(res.Readings) != 0 || len(res.CommandUpdates) != 0 {
+			t.Errorf("derived message %d gave %+v", i, res)
+		}
+		if res.DeliveryID == "" || !strings.Contains(res.DeliveryID, "as:up:01E0WZGT6Y7657CPFPE5WEYDSQ") {
+			t.Errorf("derived message %d: delivery id %q, want one naming its as:up id", i, res.DeliveryID)
+		}
+		if prev, dup := ids[res.DeliveryID]; dup {
+			t.Errorf("derived message %d has the delivery id %q of %s", i, res.DeliveryID, prev)
+		}
+		ids[res.DeliveryID] = fmt.Sprintf("derived message %d", i)
+		// A retry of the same message is the same delivery.
+		again, err := c.Webhook(t.Context(), sdk.WebhookRequest{Headers: http.Header{}, Body: body, ReceivedAt: time.Now()})
+		if err != nil || again.DeliveryID != res.DeliveryID {
+			t.Errorf("derived message %d again: %q, %v; want %q", i, again.DeliveryID, err, res.DeliveryID)
+		}
+	}
 }

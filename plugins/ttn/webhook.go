@@ -2,6 +2,8 @@ package ttn
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"maps"
 	"slices"
@@ -44,13 +46,15 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 	if err := json.Unmarshal(req.Body, &msg); err != nil {
 		return sdk.WebhookResult{}, sdk.Permanent("malformed the things stack message: %v", err)
 	}
-	res := sdk.WebhookResult{DeliveryID: deliveryID(msg.CorrelationIDs)}
 	up := msg.UplinkMessage
 	if up == nil {
 		// join, location…: nothing measured; downlink_* messages advance commands.
-		res.CommandUpdates = commandUpdates(req.Body)
-		return res, nil
+		return sdk.WebhookResult{
+			DeliveryID:     otherDeliveryID(msg.CorrelationIDs, req.Body),
+			CommandUpdates: commandUpdates(req.Body),
+		}, nil
 	}
+	res := sdk.WebhookResult{DeliveryID: uplinkID(msg.CorrelationIDs)}
 	if msg.Simulated && !cfg.keepSimulated {
 		return res, nil
 	}
@@ -117,15 +121,47 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 	return res, nil
 }
 
-// deliveryID picks the application server's uplink correlation id: unique per uplink
+// uplinkID picks the application server's uplink correlation id: unique per uplink
 // and the same when the stack retries the delivery.
-func deliveryID(ids []string) string {
+func uplinkID(ids []string) string {
 	for _, id := range ids {
 		if strings.HasPrefix(id, "as:up:") {
 			return id
 		}
 	}
 	return ""
+}
+
+// messageTypes are the fields that say what an application-layer message is, besides
+// uplink_message (The Things Stack's ApplicationUp).
+var messageTypes = []string{
+	"uplink_normalized", "location_solved", "join_accept", "downlink_queued", "downlink_sent",
+	"downlink_ack", "downlink_nack", "downlink_failed", "downlink_queue_invalidated", "service_data",
+}
+
+// otherDeliveryID names a message that is not an uplink: by its type, its "as:up:"
+// correlation id and a hash of its body (the same when the stack retries it). Never by
+// the bare id: the stack publishes a location solved from the payload and one normalized
+// uplink per measurement with the very correlation ids of the uplink they derive from,
+// and before it, so the uplink, named alike, would be taken for a replay of them and its
+// readings dropped. The hash tells those derived messages from one another.
+func otherDeliveryID(ids []string, body []byte) string {
+	up := uplinkID(ids)
+	if up == "" {
+		return ""
+	}
+	kind := "message"
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) == nil {
+		for _, k := range messageTypes {
+			if _, ok := fields[k]; ok {
+				kind = k
+				break
+			}
+		}
+	}
+	sum := sha256.Sum256(body)
+	return kind + ":" + up + ":" + hex.EncodeToString(sum[:8])
 }
 
 // receivedAt prefers the uplink's network receive time, then the message's.
