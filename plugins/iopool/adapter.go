@@ -1,6 +1,7 @@
 package iopool
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -338,6 +339,10 @@ func (a *Adapter) pools(ctx context.Context, key string) ([]pool, error) {
 		return nil, sdk.Permanent("iopool GET /v1/pools rejected: HTTP %d", s)
 	}
 	var pools []pool
+	if resp.StatusCode == http.StatusNoContent || len(bytes.TrimSpace(body)) == 0 {
+		// No pools: a quiet answer, as an empty array is.
+		return nil, nil
+	}
 	if err := json.Unmarshal(body, &pools); err != nil {
 		return nil, sdk.Temporary("decode iopool GET /v1/pools: %v", err)
 	}

@@ -3,6 +3,7 @@ package iopool_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"slices"
@@ -391,4 +392,39 @@ func TestInvalidUTF8PoolIDRefused(t *testing.T) {
 	}
 	_, err = c.DiscoverDevices(ctx(t), sdk.DiscoverRequest{Account: account("k")})
 	wantKind(t, err, sdk.KindPermanent)
+}
+
+// An account without pools may be answered 204 or an empty 200 as well as []: nothing to
+// return, never an error that would fail its connect and every poll.
+func TestEmptyAnswersAreQuiet(t *testing.T) {
+	for _, status := range []int{http.StatusNoContent, http.StatusOK} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			eachTransport(t, func(t *testing.T, tr transport) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Header.Get("x-api-key") != iopooltest.APIKey {
+						w.WriteHeader(http.StatusUnauthorized)
+						return
+					}
+					w.WriteHeader(status)
+				}))
+				t.Cleanup(srv.Close)
+				c := tr.wrap(t, iopool.New())
+				if err := c.Configure(ctx(t), sdk.ConfigureRequest{Settings: map[string]string{iopool.SettingBaseURL: srv.URL}}); err != nil {
+					t.Fatal(err)
+				}
+				conn, err := c.Connect(ctx(t), sdk.ConnectRequest{Input: map[string]string{"api_key": iopooltest.APIKey}})
+				if err != nil || conn.Linkage == nil {
+					t.Fatalf("connect: %+v, %v", conn, err)
+				}
+				d, err := c.DiscoverDevices(ctx(t), sdk.DiscoverRequest{Account: account(iopooltest.APIKey)})
+				if err != nil || len(d.Devices) != 0 {
+					t.Fatalf("discover: %+v, %v; want no device", d, err)
+				}
+				res, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: account(iopooltest.APIKey)})
+				if err != nil || len(res.Readings) != 0 || res.NextCursor == "" {
+					t.Fatalf("poll: %+v, %v; want a quiet poll", res, err)
+				}
+			})
+		})
+	}
 }

@@ -122,6 +122,11 @@ func (s *session) getJSON(ctx context.Context, path string, query url.Values, ou
 	if err := checkStatus("GET "+path, status, body); err != nil {
 		return err
 	}
+	if status == http.StatusNoContent || len(bytes.TrimSpace(body)) == 0 {
+		// Nothing there (a pool without an ICO, an ICO without measures yet): a quiet
+		// answer, not an unreadable one that would fail every poll of the account.
+		return nil
+	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return sdk.Temporary("decode ondilo GET %s: %v", path, err)
 	}

@@ -3,10 +3,13 @@ package ondilo_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -825,4 +828,57 @@ func TestRefreshThenFailKeepsCredentials(t *testing.T) {
 			}
 		})
 	})
+}
+
+// Quiet answers: an ICO without measures yet, a pool without an ICO, answered 204 or an
+// empty 200 as well as []. Each is nothing to return, never an error that would fail
+// every poll of the account.
+func TestEmptyAnswersAreQuiet(t *testing.T) {
+	for _, empty := range []struct {
+		name   string
+		status int
+	}{{"204", http.StatusNoContent}, {"empty 200", http.StatusOK}} {
+		t.Run(empty.name, func(t *testing.T) {
+			eachTransport(t, func(t *testing.T, tr transport) {
+				srv := ondilotest.NewServer(t)
+				target, _ := url.Parse(srv.URL)
+				proxy := httputil.NewSingleHostReverseProxy(target)
+				var blank atomic.Value // the path suffix answered empty
+				blank.Store("")
+				front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if b := blank.Load().(string); b != "" && strings.HasSuffix(r.URL.Path, b) {
+						w.WriteHeader(empty.status)
+						return
+					}
+					proxy.ServeHTTP(w, r)
+				}))
+				t.Cleanup(front.Close)
+				c := tr.wrap(t, ondilo.New(ondilo.WithRequestSpacing(0)))
+				if err := c.Configure(ctx(t), sdk.ConfigureRequest{Settings: map[string]string{ondilo.SettingBaseURL: front.URL}}); err != nil {
+					t.Fatal(err)
+				}
+				acct := account(srv, time.Now().Add(time.Hour))
+
+				blank.Store("/lastmeasures")
+				res, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+				if err != nil || len(res.Readings) != 0 || res.NextCursor == "" {
+					t.Fatalf("ICO without measures: %+v, %v; want a quiet poll", res, err)
+				}
+				blank.Store("/device")
+				dres, err := c.DiscoverDevices(ctx(t), sdk.DiscoverRequest{Account: acct})
+				if err != nil || len(dres.Devices) != 0 {
+					t.Fatalf("pool without an ICO: discover %+v, %v; want no device", dres, err)
+				}
+				res, err = c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+				if err != nil || len(res.Readings) != 0 {
+					t.Fatalf("pool without an ICO: poll %+v, %v; want a quiet poll", res, err)
+				}
+				blank.Store("/pools")
+				res, err = c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+				if err != nil || len(res.Readings) != 0 {
+					t.Fatalf("no pools: poll %+v, %v; want a quiet poll", res, err)
+				}
+			})
+		})
+	}
 }
