@@ -181,6 +181,20 @@ func (q queries) AuthenticateToken(ctx context.Context, plaintext string) (User,
 	return u, row.APIToken, nil
 }
 
+// GetAPITokenByValue returns the unrevoked token with this value. Unlike
+// AuthenticateToken it is not a use: revoking a leaked token by its value must leave its
+// last_used_at as the leak left it, which is what the operator looks at next.
+func (q queries) GetAPITokenByValue(ctx context.Context, plaintext string) (APIToken, error) {
+	var t APIToken
+	if !strings.HasPrefix(plaintext, TokenPrefix) {
+		return APIToken{}, fmt.Errorf("get api token: %w", ErrNotFound)
+	}
+	if err := q.get(ctx, &t, `SELECT `+tokenColumns+` FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL`, HashToken(plaintext)); err != nil {
+		return APIToken{}, fmt.Errorf("get api token: %w", err)
+	}
+	return t, nil
+}
+
 // GetAPIToken returns a token's record (never its plaintext) by id.
 func (q queries) GetAPIToken(ctx context.Context, tokenID int64) (APIToken, error) {
 	var t APIToken

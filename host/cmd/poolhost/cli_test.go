@@ -211,3 +211,28 @@ func TestJSONLogDurations(t *testing.T) {
 		t.Fatalf("log line = %s", b.String())
 	}
 }
+
+// TestTokensRevokeByValueIsNotAUse: `tokens revoke --token` finds the token without
+// counting the lookup as a use, so the token list still says when it was last used —
+// by whoever leaked it — and not "just now" by the operator revoking it.
+func TestTokensRevokeByValueIsNotAUse(t *testing.T) {
+	db := "--database-url=sqlite:" + filepath.Join(t.TempDir(), "x.db")
+	cli(t, "migrate", "up", db)
+	cli(t, "users", "create", "--email", "ana@example.com", db)
+	_, token, _ := cli(t, "tokens", "create", "--email", "ana@example.com", db)
+	token = strings.TrimSpace(token)
+	if code, out, stderr := cli(t, "tokens", "revoke", "--token", token, db); code != 0 || out != "revoked 1 token(s) of user 1\n" {
+		t.Fatalf("revoke --token = %d %q %q", code, out, stderr)
+	}
+	var tokens []struct {
+		LastUsedAt *time.Time `json:"last_used_at"`
+		RevokedAt  *time.Time `json:"revoked_at"`
+	}
+	decode(t, &tokens, "tokens", "list", "--email", "ana@example.com", "--format", "json", db)
+	if len(tokens) != 1 || tokens[0].RevokedAt == nil || tokens[0].LastUsedAt != nil {
+		t.Fatalf("after revoke --token of a never used token: %+v, want revoked and never used", tokens)
+	}
+	if code, _, stderr := cli(t, "tokens", "revoke", "--token", token, db); code != 1 || !strings.Contains(stderr, "no live token with that value") {
+		t.Fatalf("revoking it again = %d %q", code, stderr)
+	}
+}

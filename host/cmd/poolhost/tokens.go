@@ -121,13 +121,13 @@ audited as system:cli.`, "")
 				}
 				uid, tid = t.UserID, t.ID
 			case *plaintext != "":
-				u, t, err := st.AuthenticateToken(ctx, *plaintext)
+				t, err := st.GetAPITokenByValue(ctx, *plaintext)
 				if errors.Is(err, store.ErrNotFound) {
 					return fail(host.Wrap(host.ENOTFOUND, err, "no live token with that value"))
 				} else if err != nil {
 					return fail(err)
 				}
-				uid, tid = u.ID, t.ID
+				uid, tid = t.UserID, t.ID
 			default:
 				if uid, err = owner.resolve(ctx, st); err != nil {
 					return fail(err)
