@@ -106,3 +106,36 @@ func TestCallbackRefusesAnAccountIDOverTheCaps(t *testing.T) {
 		e.connectTemplate(owner)
 	})
 }
+
+// A discovery whose plugin refreshed the account's tokens hands them back to be stored
+// in place of the account's, and sent on every later call. An upstream answering a
+// 900 KB access token had it stored (as the account a callback links, tokens are capped
+// by plugins.max_raw_payload_bytes): the answer is refused with the cap named, no device
+// and no token of it stored, and the account keeps its credentials.
+func TestDiscoverRefusesRefreshedTokensOverTheCaps(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{ingest: true, faulty: true,
+			faultySettings: map[string]string{"discover_refresh": "tokens", "discover_token_bytes": "900000"}})
+		u := e.newUser("u", false)
+		var out struct {
+			Account struct{ ID int64 } `json:"account"`
+		}
+		e.must(http.StatusCreated, req{method: "POST", path: "/v1/providers/faulty/connect", token: u.Token,
+			body: map[string]any{"input": map[string]string{"api_key": "k1"}}}).json(t, &out)
+		before, err := e.st.AccountCredentials(context.Background(), out.Account.ID)
+		must(t, err)
+
+		p := e.must(http.StatusBadGateway, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", out.Account.ID), token: u.Token}).problem(t)
+		if !strings.HasSuffix(p.Type, pluginmgr.TypeAnswerRefused) || !strings.Contains(p.Detail, "plugins.max_raw_payload_bytes (65536)") {
+			t.Fatalf("problem %+v, want type %s naming plugins.max_raw_payload_bytes", p, pluginmgr.TypeAnswerRefused)
+		}
+		after, err := e.st.AccountCredentials(context.Background(), out.Account.ID)
+		must(t, err)
+		if len(after) != len(before) || after["token"] != before["token"] || after["api_key"] != "k1" {
+			t.Fatalf("credentials of %d keys (token of %d bytes) after a refused discovery, want the connect's %d", len(after), len(after["token"]), len(before))
+		}
+		if ds, _ := e.st.ListDevices(context.Background(), out.Account.ID); len(ds) != 0 {
+			t.Fatalf("%d devices stored from a refused answer", len(ds))
+		}
+	})
+}

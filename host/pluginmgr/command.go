@@ -28,5 +28,10 @@ func (p *Plugin) SendCommand(ctx context.Context, req sdk.CommandRequest) (res s
 		res, err = c.SendCommand(ctx, req)
 		return err
 	})
+	// The send's outcome stands whatever else the answer holds; tokens over the cap
+	// are only not stored (the refusal is counted and logged).
+	if err == nil && p.refuseCredentials("send_command", res.RefreshedCredentials) != nil {
+		res.RefreshedCredentials = nil
+	}
 	return res, err
 }

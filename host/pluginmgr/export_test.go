@@ -12,3 +12,6 @@ func CheckAnswer(lim config.Plugins, deliveryID, accountID string, rs []sdk.Read
 
 // CallName exposes the method labels to the external tests.
 var CallName = callName
+
+// WithoutCredentials exposes how credentials over the cap come off an error.
+var WithoutCredentials = withoutCredentials

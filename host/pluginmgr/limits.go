@@ -63,6 +63,72 @@ func (p *Plugin) refuseLinkage(method string, l sdk.Linkage) error {
 	})
 }
 
+// refuseCredentials checks the credentials a call hands back refreshed, counting a
+// refusal. Over the cap they are not the account's to store: they would replace its
+// credentials whole and go out on every later call.
+func (p *Plugin) refuseCredentials(method string, creds sdk.Credentials) error {
+	if creds == nil {
+		return nil
+	}
+	return p.refuse(method, func(lim judge.Caps) (string, error) {
+		err := lim.CheckCredentials(creds)
+		return judge.CapOf(err), err
+	})
+}
+
+// refuseCursor checks the cursor a poll answers, counting a refusal.
+func (p *Plugin) refuseCursor(method, cursor string) error {
+	return p.refuse(method, func(lim judge.Caps) (string, error) {
+		err := lim.CheckCursor(cursor)
+		return judge.CapOf(err), err
+	})
+}
+
+// capErrorCredentials takes off a failed call's error the credentials the plugin put on
+// it (sdk.WithRefreshedCredentials) when they are over the cap, counting the refusal;
+// the error itself stands, as the call's outcome.
+func (p *Plugin) capErrorCredentials(method string, err error) error {
+	creds, ok := sdk.RefreshedCredentialsOf(err)
+	if !ok || p.refuseCredentials(method, creds) == nil {
+		return err
+	}
+	return withoutCredentials(err)
+}
+
+// withoutCredentials is err without the credentials sdk.WithRefreshedCredentials put in
+// its chain: the same text, and every other error of the chain still found by errors.Is
+// and errors.As.
+func withoutCredentials(err error) error {
+	if _, ok := sdk.RefreshedCredentialsOf(err); !ok {
+		return err
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		inner := u.Unwrap()
+		if _, ok := sdk.RefreshedCredentialsOf(inner); !ok {
+			return inner // err is the credentials' own wrapper, whose text is inner's
+		}
+		return &rewrapped{msg: err.Error(), errs: []error{withoutCredentials(inner)}}
+	case interface{ Unwrap() []error }:
+		var errs []error
+		for _, e := range u.Unwrap() {
+			errs = append(errs, withoutCredentials(e))
+		}
+		return &rewrapped{msg: err.Error(), errs: errs}
+	}
+	return err
+}
+
+// rewrapped stands for a wrapper withoutCredentials rebuilt: its text, and its wrapped
+// errors with the credentials taken off.
+type rewrapped struct {
+	msg  string
+	errs []error
+}
+
+func (e *rewrapped) Error() string   { return e.msg }
+func (e *rewrapped) Unwrap() []error { return e.errs }
+
 // refuse runs check against the current caps; the one place a refusal is counted and
 // logged, whatever the call.
 func (p *Plugin) refuse(method string, check func(judge.Caps) (string, error)) error {

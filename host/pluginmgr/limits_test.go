@@ -3,6 +3,7 @@ package pluginmgr_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -85,5 +86,45 @@ func TestReloadedCapsJudgeTheNextAnswer(t *testing.T) {
 	}
 	if wr, err := p.IngestWebhook(ctx, hook); err != nil || len(wr.Readings) != 1 {
 		t.Fatalf("IngestWebhook after the cap is lifted = %+v, %v", wr, err)
+	}
+}
+
+// TestWithoutCredentialsKeepsTheError: tokens over the cap come off a failed call's error
+// wherever the chain holds them (a send whose outcome is unknown wraps them twice over),
+// and nothing else does: the text, the kind, the outcome-unknown mark, the Retry-After.
+func TestWithoutCredentialsKeepsTheError(t *testing.T) {
+	creds := sdk.Credentials{"access_token": "huge"}
+	for _, tc := range []struct {
+		name  string
+		err   error
+		check func(error) bool
+	}{
+		{"top", sdk.WithRefreshedCredentials(sdk.Temporary("503 after refresh"), creds),
+			func(err error) bool { return sdk.IsKind(err, sdk.KindTemporary) }},
+		{"wrapped", fmt.Errorf("acme poll_readings: %w", sdk.WithRefreshedCredentials(sdk.Reauth("revoked"), creds)),
+			func(err error) bool { return sdk.IsKind(err, sdk.KindReauth) }},
+		{"retry after", sdk.WithRefreshedCredentials(sdk.RetryAfter(time.Minute, "429"), creds),
+			func(err error) bool {
+				return sdk.RetryAfterOf(err) == time.Minute && sdk.IsKind(err, sdk.KindTemporary)
+			}},
+		{"outcome unknown", fmt.Errorf("acme send_command: %w", fmt.Errorf("send command: %w: %w", sdk.ErrOutcomeUnknown,
+			sdk.WithRefreshedCredentials(sdk.Temporary("reset"), creds))),
+			func(err error) bool { return sdk.IsOutcomeUnknown(err) && sdk.IsKind(err, sdk.KindTemporary) }},
+		{"unavailable", fmt.Errorf("%w: acme poll_readings: %w", pluginmgr.ErrUnavailable, sdk.WithRefreshedCredentials(sdk.Temporary("gone"), creds)),
+			func(err error) bool { return errors.Is(err, pluginmgr.ErrUnavailable) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := pluginmgr.WithoutCredentials(tc.err)
+			if c, ok := sdk.RefreshedCredentialsOf(got); ok {
+				t.Fatalf("credentials %v still on the error", c)
+			}
+			if got.Error() != tc.err.Error() || !tc.check(got) {
+				t.Fatalf("error %q (kind %s), want %q with its chain", got, sdk.KindOf(got), tc.err)
+			}
+		})
+	}
+	plain := sdk.Temporary("no tokens")
+	if pluginmgr.WithoutCredentials(plain) != plain {
+		t.Fatal("an error without credentials changed")
 	}
 }

@@ -162,6 +162,10 @@ func (p *Plugin) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (
 		return err
 	})
 	if err == nil {
+		// Tokens over the cap refuse the whole answer: nothing of it is stored.
+		if err = p.refuseCredentials("discover_devices", res.RefreshedCredentials); err != nil {
+			return sdk.DiscoverResult{}, answerRefused(p.id, err)
+		}
 		if err = p.refuseDevices("discover_devices", res.Devices); err != nil {
 			// Tokens the plugin rotated on the way are still the account's.
 			return sdk.DiscoverResult{}, sdk.WithRefreshedCredentials(answerRefused(p.id, err), res.RefreshedCredentials)
@@ -226,7 +230,15 @@ func (p *Plugin) PollReadings(ctx context.Context, req sdk.PollRequest) (res sdk
 		return err
 	})
 	if err == nil {
-		if err = p.refuseAnswer("poll_readings", "", "", res.Readings, res.TestSessions); err != nil {
+		// Tokens over the cap refuse the whole answer: nothing of it is stored.
+		if err = p.refuseCredentials("poll_readings", res.RefreshedCredentials); err != nil {
+			return sdk.PollResult{}, err
+		}
+		err = p.refuseAnswer("poll_readings", "", "", res.Readings, res.TestSessions)
+		if err == nil {
+			err = p.refuseCursor("poll_readings", res.NextCursor)
+		}
+		if err != nil {
 			// Tokens the plugin rotated on the way are still the account's: losing them
 			// would lock it out.
 			return sdk.PollResult{}, sdk.WithRefreshedCredentials(err, res.RefreshedCredentials)
@@ -290,6 +302,9 @@ func (p *Plugin) callWithin(ctx context.Context, method string, timeout func(con
 			}
 			err = fmt.Errorf("%s %s: %w", p.id, method, err)
 		}
+	}
+	if err != nil {
+		err = p.capErrorCredentials(method, err)
 	}
 	tracing.Fail(span, err)
 	p.observe(method, start, err)

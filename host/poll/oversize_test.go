@@ -18,8 +18,10 @@ import (
 
 // TestOversizedPollAnswersAreStoredNowhere: a poll answer over the plugin caps — more
 // readings than max_readings_per_call, a message over max_message_bytes, a 1 MiB raw
-// payload — is a failed poll that stores no reading and does not move the cursor, while
-// the tokens the plugin rotated are kept when the host could read the answer. The answers come from the faulty plugin binary.
+// payload, a cursor over max_raw_payload_bytes or with a NUL, refreshed tokens over it —
+// is a failed poll that stores no reading and does not move the cursor, while the tokens
+// the plugin rotated are kept when the host could read the answer and they are within
+// their cap (on an error too). The answers come from the faulty plugin binary.
 func TestOversizedPollAnswersAreStoredNowhere(t *testing.T) {
 	for _, eng := range ingesttest.Engines {
 		t.Run(eng.Name, func(t *testing.T) {
@@ -31,15 +33,33 @@ func TestOversizedPollAnswersAreStoredNowhere(t *testing.T) {
 				return map[string]string{"device_id": "probe", "repeat": strconv.Itoa(repeat),
 					"readings": fmt.Sprintf(`[{"metric": "ph", "value": "7.4", "recorded_at": %q, "raw_bytes": %d}]`, at, rawBytes)}
 			}
+			with := func(c map[string]string, kv ...string) map[string]string {
+				for i := 0; i < len(kv); i += 2 {
+					c[kv[i]] = kv[i+1]
+				}
+				return c
+			}
 			def := config.DefaultPlugins
+			over := strconv.Itoa(def.MaxRawPayloadBytes + 1)
 			cases := []struct {
 				name, want string
 				creds      map[string]string
+				// token is the account's "token" credential after the poll: "t1" when
+				// the tokens the plugin rotated are kept, "" when they are refused.
+				token string
 			}{
-				{"many", "max_readings_per_call", creds(def.MaxReadingsPerCall+1, 0)},
+				{"many", "max_readings_per_call", creds(def.MaxReadingsPerCall+1, 0), "t1"},
 				// Every reading within the caps, the message (about 1.2 × the cap) not.
-				{"huge", "max_message_bytes", creds(int(def.MaxMessageBytes*6/5)/(60<<10), 60<<10)},
-				{"raw", "max_raw_payload_bytes", creds(1, 1<<20)},
+				{"huge", "max_message_bytes", creds(int(def.MaxMessageBytes*6/5)/(60<<10), 60<<10), ""},
+				{"raw", "max_raw_payload_bytes", creds(1, 1<<20), "t1"},
+				// The cursor is stored with the poll state and handed back on every poll.
+				{"cursor", "poll cursor of", with(creds(1, 0), "cursor_bytes", over), "t1"},
+				{"NUL in cursor", "NUL", with(creds(1, 0), "cursor", "page\x002"), "t1"},
+				// Tokens are stored in place of the account's and sent on every call: a
+				// megabyte access token from the upstream is refused, the answer with it.
+				{"tokens", "credentials of", with(creds(1, 0), "token_bytes", over), ""},
+				// ... and taken off the error of a poll that failed after refreshing.
+				{"tokens on an error", "upstream 503 after refresh", with(creds(1, 0), "token_bytes", over, "fail", "refreshed_temporary"), ""},
 			}
 			ids := map[string]int64{}
 			for _, c := range cases {
@@ -58,7 +78,7 @@ func TestOversizedPollAnswersAreStoredNowhere(t *testing.T) {
 			if err != nil {
 				t.Fatalf("tick: %v", err)
 			}
-			if st != (poll.Stats{Claimed: 3, Failed: 3}) {
+			if st != (poll.Stats{Claimed: len(cases), Failed: len(cases)}) {
 				t.Fatalf("tick: %+v, want every oversized poll to fail", st)
 			}
 			if n := ingesttest.CountReadings(t, s); n != 0 {
@@ -74,12 +94,10 @@ func TestOversizedPollAnswersAreStoredNowhere(t *testing.T) {
 						c.name, ps.ConsecutiveErrors, ps.Cursor, ps.LastError, c.want)
 				}
 				// A refused answer's rotated tokens are the provider's, and kept — except
-				// from a message over the gRPC cap, which the host never read.
-				if c.want == "max_message_bytes" {
-					continue
-				}
-				if got, err := s.AccountCredentials(ctx, ids[c.name]); err != nil || got["token"] != "t1" {
-					t.Fatalf("%s: token %q (%v) after the refused answer, want t1", c.name, got["token"], err)
+				// from a message over the gRPC cap, which the host never read, and tokens
+				// over their own cap.
+				if got, err := s.AccountCredentials(ctx, ids[c.name]); err != nil || got["token"] != c.token {
+					t.Fatalf("%s: token of %d bytes (%v) after the refused answer, want %q", c.name, len(got["token"]), err, c.token)
 				}
 			}
 		})

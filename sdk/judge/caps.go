@@ -3,6 +3,7 @@ package judge
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -236,12 +237,36 @@ func (c Caps) CheckLinkage(l sdk.Linkage) error {
 	if err := l.Check(); err != nil { // the SDK's rule for ids, which a Go plugin applied already
 		return &Refusal{Cap: "account_id", err: fmt.Errorf("plugin answer refused: %w", err)}
 	}
+	return c.CheckCredentials(l.Credentials)
+}
+
+// CheckCredentials is Check for the credentials a call hands back refreshed (a poll, a
+// discovery, a command, or an error after a refresh): the host stores them encrypted
+// whole in place of the account's, and sends them on every later call, so they have a
+// linkage's cap. Unset caps in c take their defaults.
+func (c Caps) CheckCredentials(creds sdk.Credentials) error {
+	c = c.WithDefaults()
 	n := 0
-	for k, v := range l.Credentials {
+	for k, v := range creds {
 		n += len(k) + len(v)
 	}
 	if n > c.MaxRawPayloadBytes {
 		return refuse("credentials", "credentials of %d bytes exceed plugins.max_raw_payload_bytes (%d)", n, c.MaxRawPayloadBytes)
+	}
+	return nil
+}
+
+// CheckCursor is Check for the cursor a poll answers: the host stores it with the
+// account's poll state and hands it back on the next poll, so it has a raw payload's cap;
+// and it must be storable, which a NUL byte is not on PostgreSQL (the poll would fail
+// on every try). Unset caps in c take their defaults.
+func (c Caps) CheckCursor(cursor string) error {
+	c = c.WithDefaults()
+	if n := len(cursor); n > c.MaxRawPayloadBytes {
+		return refuse("cursor", "poll cursor of %d bytes exceeds plugins.max_raw_payload_bytes (%d)", n, c.MaxRawPayloadBytes)
+	}
+	if strings.IndexByte(cursor, 0) >= 0 {
+		return refuse("cursor", "the poll cursor holds a NUL byte, which the database cannot store")
 	}
 	return nil
 }

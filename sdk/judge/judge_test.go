@@ -152,6 +152,33 @@ func TestCapsCheckLinkage(t *testing.T) {
 	}
 }
 
+// What a poll, a discovery or a command hands back besides its readings is stored too:
+// refreshed credentials (in place of the account's, sent on every later call) and a
+// poll's cursor (with the account's poll state, handed back on every poll). An upstream
+// answering a megabyte access token, or a plugin a megabyte cursor, stored it as it was.
+func TestCapsCheckCredentialsAndCursor(t *testing.T) {
+	for _, c := range []struct {
+		name, cap string
+		err       error
+	}{
+		{"credentials within", "", judge.Caps{}.CheckCredentials(sdk.Credentials{"access_token": strings.Repeat("t", 60<<10)})},
+		{"credentials over", "credentials", judge.Caps{}.CheckCredentials(sdk.Credentials{"access_token": strings.Repeat("t", 64<<10)})},
+		{"credentials over a lower cap", "credentials", judge.Caps{MaxRawPayloadBytes: 100}.CheckCredentials(sdk.Credentials{"token": strings.Repeat("t", 96)})},
+		{"cursor within", "", judge.Caps{}.CheckCursor(strings.Repeat("c", 64<<10))},
+		{"cursor over", "cursor", judge.Caps{}.CheckCursor(strings.Repeat("c", 64<<10+1))},
+		{"NUL in cursor", "cursor", judge.Caps{}.CheckCursor("page\x002")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if judge.CapOf(c.err) != c.cap || (c.cap == "") != (c.err == nil) {
+				t.Fatalf("cap %q (%v), want %q", judge.CapOf(c.err), c.err, c.cap)
+			}
+			if c.err != nil && !sdk.IsKind(c.err, sdk.KindPermanent) {
+				t.Fatalf("a refusal is %s, want permanent", sdk.KindOf(c.err))
+			}
+		})
+	}
+}
+
 func TestJudgeProblems(t *testing.T) {
 	a := judge.Answer{
 		Readings: []sdk.Reading{{ProviderDeviceID: "p", Metric: "ph", Value: 7.2}, {ProviderDeviceID: "p", Metric: "pH", Value: 7.2},

@@ -127,12 +127,13 @@ func (a *adapter) subscription(ctx context.Context, method string, req sdk.Subsc
 
 // DiscoverDevices lists the one device every faulty account has, "d1". With setting
 // "discover_refresh" set it refreshes the tokens too, answering them alone (api_key and
-// "token" = "d" + the api_key), as a plugin that never echoes the host's keys does.
+// "token" = "d" + the api_key), as a plugin that never echoes the host's keys does;
+// setting "discover_token_bytes" makes that token so many bytes longer.
 func (a *adapter) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
 	res := sdk.DiscoverResult{Devices: []sdk.Device{{ProviderDeviceID: "d1", Name: "Faulty probe", Verified: true}}}
 	if a.settings["discover_refresh"] != "" {
 		key := req.Account.Credentials["api_key"]
-		res.RefreshedCredentials = sdk.Credentials{"api_key": key, "token": "d" + key}
+		res.RefreshedCredentials = sdk.Credentials{"api_key": key, "token": "d" + key + padding(a.settings["discover_token_bytes"])}
 	}
 	return res, nil
 }
@@ -257,7 +258,7 @@ func (a *adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		for k, v := range creds {
 			rotated[k] = v
 		}
-		rotated["token"] = creds["token"] + "+"
+		rotated["token"] = creds["token"] + "+" + padding(creds["token_bytes"])
 		return sdk.PollResult{}, sdk.WithRefreshedCredentials(sdk.Temporary("upstream 503 after refresh"), rotated)
 	}
 	if exists(a.settings["fail_file"]) {
@@ -266,10 +267,14 @@ func (a *adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 	n, _ := strconv.Atoi(req.Cursor)
 	n++
 	res := sdk.PollResult{NextCursor: strconv.Itoa(n), RefreshedCredentials: sdk.Credentials{}}
+	if s := creds["cursor"]; s != "" {
+		res.NextCursor = s
+	}
+	res.NextCursor += padding(creds["cursor_bytes"])
 	for k, v := range creds {
 		res.RefreshedCredentials[k] = v
 	}
-	res.RefreshedCredentials["token"] = "t" + strconv.Itoa(n)
+	res.RefreshedCredentials["token"] = "t" + strconv.Itoa(n) + padding(creds["token_bytes"])
 	var rs []Reading
 	if s := creds["readings"]; s != "" && (creds["readings_once"] == "" || req.Cursor == "") {
 		if err := json.Unmarshal([]byte(s), &rs); err != nil {
@@ -300,6 +305,15 @@ func (a *adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		}
 	}
 	return res, nil
+}
+
+// padding is a string of n (a decimal) bytes, "" for none: with "token_bytes" in the
+// credentials the tokens a poll refreshes are that much longer, with "cursor_bytes" its
+// cursor ("cursor" replaces its count): an upstream answering a megabyte access token, a
+// plugin a megabyte cursor.
+func padding(n string) string {
+	k, _ := strconv.Atoi(n)
+	return strings.Repeat("p", max(k, 0))
 }
 
 func main() { sdk.Serve(&adapter{}) }
