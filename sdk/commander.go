@@ -94,8 +94,10 @@ type RetryAfterError struct {
 func (e *RetryAfterError) Error() string { return e.Err.Error() }
 func (e *RetryAfterError) Unwrap() error { return e.Err }
 
-// RetryAfter returns a [KindTemporary] error saying the provider refused the command for
-// now and named when to come back (an HTTP 429's Retry-After).
+// RetryAfter returns a [KindTemporary] error saying the provider refused for now and
+// named when to come back (an HTTP 429's or 503's Retry-After). From SendCommand the host
+// tries the command again no sooner; from PollReadings it polls the account again no
+// sooner (bounded by its own maximum backoff).
 func RetryAfter(after time.Duration, format string, args ...any) error {
 	return &RetryAfterError{Err: Temporary(format, args...), After: after}
 }

@@ -8,9 +8,12 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
 	"github.com/poolhost/poolhost/sdk/internal/convert"
@@ -222,7 +225,9 @@ var kindCodes = map[ErrorKind]codes.Code{
 }
 
 // toStatus maps an adapter error to a gRPC status the host decodes back into an *Error,
-// with an ErrorDetail when the error carries refreshed credentials.
+// with an ErrorDetail when the error carries refreshed credentials, and gRPC's standard
+// RetryInfo when it carries the provider's Retry-After ([RetryAfter]): the host's poll
+// worker waits at least that long before it polls the account again.
 func toStatus(err error) error {
 	st := status.Convert(statusOf(err))
 	creds, ok := RefreshedCredentialsOf(err)
@@ -231,14 +236,22 @@ func toStatus(err error) error {
 	if errors.As(err, &e) && e.Kind == KindRejected {
 		reason = e.Reason
 	}
-	if !ok && reason == "" {
+	after := RetryAfterOf(err)
+	if !ok && reason == "" && after <= 0 {
 		return st.Err()
 	}
-	detail := &pb.ErrorDetail{Reason: reason}
-	if ok {
-		detail.RefreshedCredentials = convert.CredentialsToProto(creds)
+	var details []protoadapt.MessageV1
+	if ok || reason != "" {
+		detail := &pb.ErrorDetail{Reason: reason}
+		if ok {
+			detail.RefreshedCredentials = convert.CredentialsToProto(creds)
+		}
+		details = append(details, detail)
 	}
-	withCreds, derr := st.WithDetails(detail)
+	if after > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(after)})
+	}
+	withCreds, derr := st.WithDetails(details...)
 	if derr != nil {
 		// Only a marshalling bug gets here; the tokens are lost, so say so loudly (without
 		// them) rather than fail the call differently.

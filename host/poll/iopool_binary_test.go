@@ -3,6 +3,7 @@ package poll_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,29 +54,7 @@ func TestIopoolBinaryQuietSoak(t *testing.T) {
 
 			w := ingesttest.Seed(t, s, "iopool", "eco@example.com", map[string]string{"api_key": iopooltest.APIKey},
 				[]string{sample.ID, fresh.ID}, nil)
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "creds.key"), []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := config.Parse(filepath.Join(dir, "poolhost.hcl"), []byte(fmt.Sprintf(`
-database_url    = "sqlite:unused.db"
-credentials_key = file("creds.key")
-plugin_dir      = %q
-provider "iopool" {
-  binary        = %q
-  poll          = true
-  poll_interval = "5m"
-  settings      = { base_url = %q }
-}
-`, filepath.Dir(bin), bin, fake.URL)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			mgr := ingesttest.StartManager(t, cfg, hclog.NewNullLogger())
-			ing := ingest.New(s, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 7 * 24 * time.Hour}, nil, nil)
-			worker := poll.New(poll.Deps{
-				Store: s, Ingest: ing, Plugins: mgr, Providers: func() []config.Provider { return cfg.Providers },
-			}, poll.Config{PollWorker: config.DefaultPollWorker, Owner: "poller", Now: clk.Now, Rand: func() float64 { return 0.5 }})
+			worker := iopoolWorker(t, bin, fake.URL, s, clk)
 
 			polls, cursorMoves := 0, 0
 			var lastCursor string
@@ -118,6 +97,86 @@ provider "iopool" {
 			acc, err := s.GetAccount(ctx, w.Account.ID)
 			if err != nil || acc.Status != store.AccountActive {
 				t.Fatalf("account %q (%v), want active", acc.Status, err)
+			}
+		})
+	}
+}
+
+// iopoolWorker is a poll worker on clk polling iopool every 5 minutes through the real
+// plugin binary bin, pointed at the fake at baseURL.
+func iopoolWorker(t *testing.T, bin, baseURL string, s *store.Store, clk *ingesttest.Clock) *poll.Worker {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "creds.key"), []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "poolhost.hcl"), []byte(fmt.Sprintf(`
+database_url    = "sqlite:unused.db"
+credentials_key = file("creds.key")
+plugin_dir      = %q
+provider "iopool" {
+  binary        = %q
+  poll          = true
+  poll_interval = "5m"
+  settings      = { base_url = %q }
+}
+`, filepath.Dir(bin), bin, baseURL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr := ingesttest.StartManager(t, cfg, hclog.NewNullLogger())
+	ing := ingest.New(s, ingest.Config{MaxFutureSkew: 5 * time.Minute, MaxPastAge: 7 * 24 * time.Hour}, nil, nil)
+	return poll.New(poll.Deps{
+		Store: s, Ingest: ing, Plugins: mgr, Providers: func() []config.Provider { return cfg.Providers },
+	}, poll.Config{PollWorker: config.DefaultPollWorker, Owner: "poller", Now: clk.Now, Rand: func() float64 { return 0.5 }})
+}
+
+// An iopool answering 429 with a Retry-After of an hour, through the real plugin binary:
+// the account is not polled again before that hour is over (the error backoff alone would
+// have come back after 5 minutes, to be refused again), then polls as usual.
+func TestIopoolBinaryHonoursRetryAfter(t *testing.T) {
+	bin := sdktest.BuildBinary(t, "github.com/poolhost/poolhost/plugins/iopool/cmd/poolhost-provider-iopool")
+	for _, eng := range ingesttest.Engines {
+		t.Run(eng.Name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := ingesttest.NewClock()
+			s := eng.Open(t, store.WithClock(clk.Now))
+			fake := iopooltest.NewServer(t)
+			m := *fake.Pools()[0].LatestMeasure
+			m.MeasuredAt = clk.Now().Add(-10 * time.Minute).Format("2006-01-02T15:04:05.000Z")
+			fake.SetLatestMeasure(iopooltest.SamplePoolID, &m)
+			w := ingesttest.Seed(t, s, "iopool", "quota@example.com", map[string]string{"api_key": iopooltest.APIKey},
+				[]string{iopooltest.SamplePoolID}, nil)
+			worker := iopoolWorker(t, bin, fake.URL, s, clk)
+
+			fake.SetStatus(http.StatusTooManyRequests)
+			fake.SetRetryAfter("3600")
+			if st, err := worker.Tick(ctx); err != nil || st != (poll.Stats{Claimed: 1, Failed: 1}) {
+				t.Fatalf("refused poll: %+v %v", st, err)
+			}
+			ps, err := s.GetPollState(ctx, w.Account.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wait := ps.NextPollAt.Sub(clk.Now()); wait < time.Hour {
+				t.Fatalf("next poll in %v after a Retry-After of 1h (last error %q)", wait, ps.LastError)
+			}
+			fake.SetStatus(0)
+			for range 11 { // every 5 minutes, within the hour: not due
+				clk.Add(5 * time.Minute)
+				if st, err := worker.Tick(ctx); err != nil || st.Claimed != 0 {
+					t.Fatalf("polled again %v after the refusal: %+v %v", clk.Now().Sub(ps.UpdatedAt), st, err)
+				}
+			}
+			clk.Add(5 * time.Minute)
+			if st, err := worker.Tick(ctx); err != nil || st != (poll.Stats{Claimed: 1, Succeeded: 1}) {
+				t.Fatalf("poll after the hour: %+v %v", st, err)
+			}
+			if n := ingesttest.CountReadings(t, s); n != 3 {
+				t.Fatalf("%d readings, want the measure's 3", n)
+			}
+			if got := len(fake.Requests()); got != 2 {
+				t.Errorf("%d requests to iopool, want 2 (the refused one and the next)", got)
 			}
 		})
 	}

@@ -332,7 +332,14 @@ func (a *Adapter) pools(ctx context.Context, key string) ([]pool, error) {
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return nil, sdk.Reauth("iopool rejected the api key (HTTP %d); reconnect with a new key", s)
 	case s == http.StatusTooManyRequests:
+		if after := sdk.RetryAfterHeader(resp.Header, time.Now()); after > 0 {
+			// The host polls the account no sooner.
+			return nil, sdk.RetryAfter(after, "iopool API quota exceeded; retry in %v", after)
+		}
 		return nil, sdk.Temporary("iopool API quota exceeded; retry later")
+	case s == http.StatusServiceUnavailable && sdk.RetryAfterHeader(resp.Header, time.Now()) > 0:
+		after := sdk.RetryAfterHeader(resp.Header, time.Now())
+		return nil, sdk.RetryAfter(after, "iopool GET /v1/pools failed upstream: HTTP %d; retry in %v", s, after)
 	case s >= 500 || s == http.StatusRequestTimeout:
 		return nil, sdk.Temporary("iopool GET /v1/pools failed upstream: HTTP %d", s)
 	default:

@@ -26,6 +26,7 @@
 //     measure returned per pool; a measure not newer than it is not returned again.
 //   - MinPollInterval 5 minutes: a poll is a single request per account and iopool
 //     publishes no quota, so this is a conservative floor rather than a documented limit;
-//     HTTP 429 is still handled as a temporary error.
+//     HTTP 429 is still handled as a temporary error, with its Retry-After (and a 503's)
+//     handed to the host, which then polls the account no sooner.
 //   - A 401/403 on Discover or Poll means the key was revoked: reauth.
 package iopool

@@ -428,3 +428,35 @@ func TestEmptyAnswersAreQuiet(t *testing.T) {
 		})
 	}
 }
+
+// A 429 or 503 naming a Retry-After hands it to the host with the temporary error, in
+// process and across the plugin wire, so the host polls the account no sooner.
+func TestRetryAfterReachesTheHost(t *testing.T) {
+	date := time.Now().Add(2 * time.Hour).UTC().Format(http.TimeFormat)
+	tests := []struct {
+		name, header string
+		status       int
+		want         time.Duration // 0: none; else at least this, at most an hour more
+	}{
+		{"429 seconds", "3600", http.StatusTooManyRequests, time.Hour},
+		{"429 date", date, http.StatusTooManyRequests, 2*time.Hour - time.Minute},
+		{"503 seconds", "120", http.StatusServiceUnavailable, 2 * time.Minute},
+		{"429 without", "", http.StatusTooManyRequests, 0},
+		{"429 unreadable", "soon", http.StatusTooManyRequests, 0},
+	}
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c, srv := start(t, tr)
+				srv.SetStatus(tt.status)
+				srv.SetRetryAfter(tt.header)
+				_, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: account(iopooltest.APIKey)})
+				wantKind(t, err, sdk.KindTemporary)
+				got := sdk.RetryAfterOf(err)
+				if tt.want == 0 && got != 0 || tt.want != 0 && (got < tt.want || got > tt.want+time.Hour) {
+					t.Errorf("retry after %v, want %v", got, tt.want)
+				}
+			})
+		}
+	})
+}

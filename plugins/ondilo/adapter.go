@@ -198,7 +198,7 @@ func (a *Adapter) Callback(ctx context.Context, req sdk.CallbackRequest) (sdk.Li
 		"client_id":    {cfg.clientID},
 		"redirect_uri": {req.RedirectURI},
 	}
-	tok, err := requestToken(ctx, a.http, cfg, form)
+	tok, err := requestToken(ctx, a.http, cfg, form, a.now())
 	if err != nil {
 		var te *tokenError
 		if errors.As(err, &te) {

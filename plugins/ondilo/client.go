@@ -100,11 +100,11 @@ func (s *session) getJSON(ctx context.Context, path string, query url.Values, ou
 			return err
 		}
 	}
-	status, body, err := s.get(ctx, path, query)
+	r, err := s.get(ctx, path, query)
 	if err != nil {
 		return err
 	}
-	if status == http.StatusUnauthorized {
+	if r.status == http.StatusUnauthorized {
 		if s.refreshed {
 			// A token we just obtained is already refused: the grant is gone.
 			return sdk.Reauth("ondilo rejected a freshly refreshed access token")
@@ -112,30 +112,30 @@ func (s *session) getJSON(ctx context.Context, path string, query url.Values, ou
 		if err := s.refresh(ctx); err != nil {
 			return err
 		}
-		if status, body, err = s.get(ctx, path, query); err != nil {
+		if r, err = s.get(ctx, path, query); err != nil {
 			return err
 		}
-		if status == http.StatusUnauthorized {
+		if r.status == http.StatusUnauthorized {
 			return sdk.Reauth("ondilo rejected a freshly refreshed access token")
 		}
 	}
-	if err := checkStatus("GET "+path, status, body); err != nil {
+	if err := checkStatus("GET "+path, r, s.now()); err != nil {
 		return err
 	}
-	if status == http.StatusNoContent || len(bytes.TrimSpace(body)) == 0 {
+	if r.status == http.StatusNoContent || len(bytes.TrimSpace(r.body)) == 0 {
 		// Nothing there (a pool without an ICO, an ICO without measures yet): a quiet
 		// answer, not an unreadable one that would fail every poll of the account.
 		return nil
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := json.Unmarshal(r.body, out); err != nil {
 		return sdk.Temporary("decode ondilo GET %s: %v", path, err)
 	}
 	return nil
 }
 
-func (s *session) get(ctx context.Context, path string, query url.Values) (int, []byte, error) {
+func (s *session) get(ctx context.Context, path string, query url.Values) (reply, error) {
 	if err := s.pace(ctx); err != nil {
-		return 0, nil, err
+		return reply{}, err
 	}
 	u := s.cfg.baseURL + apiPrefix + path
 	if len(query) > 0 {
@@ -143,7 +143,7 @@ func (s *session) get(ctx context.Context, path string, query url.Values) (int, 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("build request: %w", err)
+		return reply{}, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+s.creds[credAccessToken])
 	req.Header.Set("Accept", "application/json")
@@ -173,7 +173,7 @@ func (s *session) refresh(ctx context.Context) error {
 		"refresh_token": {rt},
 		"client_id":     {s.cfg.clientID},
 	}
-	tok, err := requestToken(ctx, s.http, s.cfg, form)
+	tok, err := requestToken(ctx, s.http, s.cfg, form, s.now())
 	if err != nil {
 		var te *tokenError
 		if errors.As(err, &te) {
@@ -197,7 +197,7 @@ type tokenError struct{ status int }
 func (e *tokenError) Error() string { return fmt.Sprintf("token endpoint refused: HTTP %d", e.status) }
 
 // requestToken POSTs a form to the token endpoint.
-func requestToken(ctx context.Context, hc *http.Client, cfg settings, form url.Values) (tokenResponse, error) {
+func requestToken(ctx context.Context, hc *http.Client, cfg settings, form url.Values, now time.Time) (tokenResponse, error) {
 	if cfg.clientSecret != "" {
 		form.Set("client_secret", cfg.clientSecret)
 	}
@@ -207,18 +207,18 @@ func requestToken(ctx context.Context, hc *http.Client, cfg settings, form url.V
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	status, body, err := do(hc, req)
+	r, err := do(hc, req)
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	if status == http.StatusBadRequest || status == http.StatusUnauthorized {
-		return tokenResponse{}, &tokenError{status: status}
+	if r.status == http.StatusBadRequest || r.status == http.StatusUnauthorized {
+		return tokenResponse{}, &tokenError{status: r.status}
 	}
-	if err := checkStatus("POST /oauth2/token", status, body); err != nil {
+	if err := checkStatus("POST /oauth2/token", r, now); err != nil {
 		return tokenResponse{}, err
 	}
 	var tok tokenResponse
-	if err := json.Unmarshal(body, &tok); err != nil {
+	if err := json.Unmarshal(r.body, &tok); err != nil {
 		return tokenResponse{}, sdk.Temporary("decode ondilo token response: %v", err)
 	}
 	if tok.AccessToken == "" {
@@ -239,28 +239,47 @@ func credentialsFrom(tok tokenResponse, now time.Time) sdk.Credentials {
 	}
 }
 
+// reply is an upstream answer: its status, its bounded body and its headers.
+type reply struct {
+	status int
+	body   []byte
+	header http.Header
+}
+
 // do sends req and reads a bounded body. Transport failures are temporary; the
 // caller's context error is kept in the chain so cancellation stays recognisable.
-func do(hc *http.Client, req *http.Request) (int, []byte, error) {
+func do(hc *http.Client, req *http.Request) (reply, error) {
 	resp, err := hc.Do(req)
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
-			return 0, nil, fmt.Errorf("call ondilo %s %s: %w", req.Method, req.URL.Path, ctxErr)
+			return reply{}, fmt.Errorf("call ondilo %s %s: %w", req.Method, req.URL.Path, ctxErr)
 		}
-		return 0, nil, sdk.Temporary("call ondilo %s %s: %v", req.Method, req.URL.Path, err)
+		return reply{}, sdk.Temporary("call ondilo %s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return 0, nil, sdk.Temporary("read ondilo %s %s: %v", req.Method, req.URL.Path, err)
+		return reply{}, sdk.Temporary("read ondilo %s %s: %v", req.Method, req.URL.Path, err)
 	}
-	return resp.StatusCode, body, nil
+	return reply{status: resp.StatusCode, body: body, header: resp.Header}, nil
 }
 
-// checkStatus maps an upstream answer to an sdk error kind.
-func checkStatus(what string, status int, body []byte) error {
+// checkStatus maps an upstream answer to an sdk error kind. Over quota or unavailable,
+// a Retry-After the answer carries goes back to the host (sdk.RetryAfter), which then
+// polls the account no sooner.
+func checkStatus(what string, r reply, now time.Time) error {
+	status, body := r.status, r.body
 	if isQuota(status, body) {
-		return sdk.Temporary("ondilo API quota exceeded on %s (30 requests/hour, 5/second per user); retry later", what)
+		const msg = "ondilo API quota exceeded on %s (30 requests/hour, 5/second per user); retry later"
+		if after := sdk.RetryAfterHeader(r.header, now); after > 0 {
+			return sdk.RetryAfter(after, msg, what)
+		}
+		return sdk.Temporary(msg, what)
+	}
+	if status == http.StatusServiceUnavailable {
+		if after := sdk.RetryAfterHeader(r.header, now); after > 0 {
+			return sdk.RetryAfter(after, "ondilo %s failed upstream: HTTP %d", what, status)
+		}
 	}
 	switch {
 	case status >= 200 && status < 300:

@@ -35,7 +35,8 @@
 //     N pools instead of 1 + 2N.
 //   - Quota: 30 requests/hour and 5/second per user. A call spaces its requests 250 ms
 //     apart so a poll of several pools does not burst past 5/second. Over quota (HTTP 429 or a body
-//     {"message":"Limit Exceeded"}) is a temporary error. The ICO measures once an hour;
+//     {"message":"Limit Exceeded"}) is a temporary error, carrying the answer's Retry-After,
+//     if any (a 503's too), so that the host polls the account no sooner. The ICO measures once an hour;
 //     the minimum poll interval is 15 minutes, which keeps a one-to-five pool account
 //     within quota with room for discovery.
 //   - rssi is a signal strength in percent (not dBm) and becomes the signal metric in %.

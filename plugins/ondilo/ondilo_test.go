@@ -882,3 +882,33 @@ func TestEmptyAnswersAreQuiet(t *testing.T) {
 		})
 	}
 }
+
+// Over quota or unavailable with a Retry-After: it reaches the host with the temporary
+// error, in process and across the plugin wire, so the host polls the account no sooner
+// and does not spend the user's hourly quota on refusals.
+func TestRetryAfterReachesTheHost(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(*ondilotest.Server)
+		want  time.Duration
+	}{
+		{"quota 429", func(s *ondilotest.Server) { s.SetQuotaExceeded(http.StatusTooManyRequests) }, 40 * time.Minute},
+		{"503", func(s *ondilotest.Server) { s.FailNext(1, http.StatusServiceUnavailable) }, 40 * time.Minute},
+		{"500 says nothing", func(s *ondilotest.Server) { s.FailNext(1, http.StatusInternalServerError) }, 0},
+	}
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c, srv := start(t, tr)
+				acct := account(srv, time.Now().Add(time.Hour))
+				tt.setup(srv)
+				srv.SetRetryAfter("2400")
+				_, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+				wantKind(t, err, sdk.KindTemporary)
+				if got := sdk.RetryAfterOf(err); got != tt.want {
+					t.Errorf("retry after %v, want %v", got, tt.want)
+				}
+			})
+		}
+	})
+}

@@ -2,7 +2,9 @@ package grpcplugin
 
 import (
 	"context"
+	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -40,7 +42,21 @@ func fromStatusEnded(ctxErr error, call string, err error) error {
 	if e, ok := kerr.(*sdk.Error); ok && e.Kind == sdk.KindRejected {
 		e.Reason = rejectReason(st)
 	}
+	if d := retryDelay(st); d > 0 && ctxErr == nil {
+		kerr = &sdk.RetryAfterError{Err: kerr, After: d}
+	}
 	return sdk.WithRefreshedCredentials(kerr, refreshedCredentials(st))
+}
+
+// retryDelay returns the delay of st's RetryInfo (the provider's Retry-After, see
+// sdk.RetryAfter), or 0.
+func retryDelay(st *status.Status) time.Duration {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			return ri.GetRetryDelay().AsDuration()
+		}
+	}
+	return 0
 }
 
 // rejectReason returns the reason in st's ErrorDetail, or "".

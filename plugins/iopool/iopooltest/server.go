@@ -61,6 +61,7 @@ type Server struct {
 	status       int
 	failCount    int
 	failStatus   int
+	retryAfter   string
 	requests     []string
 }
 
@@ -96,6 +97,10 @@ func (s *Server) SetRejectStatus(status int) { s.mu.Lock(); s.rejectStatus = sta
 
 // SetStatus makes every request answer status (e.g. 429, 503); 0 restores service.
 func (s *Server) SetStatus(status int) { s.mu.Lock(); s.status = status; s.mu.Unlock() }
+
+// SetRetryAfter sets the Retry-After header (RFC 9110: seconds or an HTTP date) of the
+// answers SetStatus and FailNext force; "" sends none.
+func (s *Server) SetRetryAfter(v string) { s.mu.Lock(); s.retryAfter = v; s.mu.Unlock() }
 
 // FailNext makes the next n requests answer status.
 func (s *Server) FailNext(n, status int) {
@@ -133,11 +138,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, r.URL.Path)
 	if s.status != 0 {
+		s.setRetryAfter(w)
 		writeJSON(w, s.status, map[string]string{"message": http.StatusText(s.status)})
 		return
 	}
 	if s.failCount > 0 {
 		s.failCount--
+		s.setRetryAfter(w)
 		writeJSON(w, s.failStatus, map[string]string{"message": http.StatusText(s.failStatus)})
 		return
 	}
@@ -166,6 +173,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+}
+
+func (s *Server) setRetryAfter(w http.ResponseWriter) {
+	if s.retryAfter != "" {
+		w.Header().Set("Retry-After", s.retryAfter)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

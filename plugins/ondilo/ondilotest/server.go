@@ -91,6 +91,7 @@ type Server struct {
 	quotaStatus   int
 	failStatus    int
 	failCount     int
+	retryAfter    string
 	tokenFail     int
 	tokenFailN    int
 	requests      []string
@@ -274,6 +275,14 @@ func (s *Server) SetQuotaExceeded(status int) {
 	s.quotaStatus = status
 }
 
+// SetRetryAfter sets the Retry-After header (RFC 9110: seconds or an HTTP date) of the
+// quota and failure answers; "" sends none.
+func (s *Server) SetRetryAfter(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retryAfter = v
+}
+
 // FailNext makes the next n API calls (not token calls) answer status.
 func (s *Server) FailNext(n, status int) {
 	s.mu.Lock()
@@ -449,12 +458,14 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, r.URL.Path)
 	if s.quotaStatus != 0 {
+		s.setRetryAfter(w)
 		writeJSON(w, s.quotaStatus, limitBody)
 		return
 	}
 	if now := s.now(); s.quota {
 		if s.overQuota(now) {
 			s.limited++
+			s.setRetryAfter(w)
 			writeJSON(w, http.StatusTooManyRequests, limitBody)
 			return
 		}
@@ -462,6 +473,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.failCount > 0 {
 		s.failCount--
+		s.setRetryAfter(w)
 		writeJSON(w, s.failStatus, map[string]string{"message": http.StatusText(s.failStatus)})
 		return
 	}
@@ -511,6 +523,13 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// setRetryAfter adds the Retry-After SetRetryAfter asked for to a refusal.
+func (s *Server) setRetryAfter(w http.ResponseWriter) {
+	if s.retryAfter != "" {
+		w.Header().Set("Retry-After", s.retryAfter)
 	}
 }
 
