@@ -108,7 +108,8 @@ plugins {
   pass_env        = ["HTTPS_PROXY", "NO_PROXY"] # an egress proxy, if any; never a secret
   require_pin     = true                        # refuse any enabled provider without a sha256
   # Release keys of the plugins' publishers (poolhost plugins keygen prints one), and
-  # refuse to launch a plugin not signed by one of them.
+  # refuse to launch a plugin not signed by one of them. The key below is a placeholder
+  # whose private half nobody has: put yours (README, "Running as a service").
   trusted_keys      = ["ed25519:4l+cbLNEilPHeB61t64PrZWeGAZgPPr/XuxPrSUeakM="]
   require_signature = true
 }

@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/internal/pgtest"
 )
 
 // readmeSection returns README.md from the heading from to the heading to.
@@ -119,5 +122,156 @@ func TestREADMEFirstRun(t *testing.T) {
 			continue
 		}
 		printed = printed[loc[1]:]
+	}
+}
+
+// serviceStubs stands in, for TestREADMERunningAsAService, for what the test cannot or
+// must not do as the README's root does: make (bin/ is built), useradd and chgrp (no
+// poolhost user: the group is left out of install too), and systemctl, which runs the
+// installed unit's ExecStartPre and then its ExecStart in the background from its
+// WorkingDirectory, as systemd would, and turns reload into the unit's SIGHUP.
+const serviceStubs = `
+make() { :; }
+useradd() { :; }
+chgrp() { :; }
+install() {
+  local a=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = -g ]; then shift 2; continue; fi
+    a+=("$1"); shift
+  done
+  command install "${a[@]}"
+}
+unit_line() { sed -n "s/^$1=//p" "$ROOT/etc/systemd/system/poolhost.service" | sed "s|/usr/local/|$ROOT/usr/local/|g; s|/etc/poolhost|$ROOT/etc/poolhost|g; s|/var/lib/|$ROOT/var/lib/|g"; }
+systemctl() {
+  case "$*" in
+  daemon-reload) ;;
+  "enable --now poolhost")
+    mkdir -p "$(unit_line WorkingDirectory)"
+    $(unit_line ExecStartPre)
+    (cd "$(unit_line WorkingDirectory)" && exec $(unit_line ExecStart)) >"$ROOT/serve.log" 2>&1 &
+    echo $! > "$ROOT/serve.pid"
+    for i in $(seq 600); do curl -fs -o /dev/null "$API/healthz" && return 0; sleep 0.2; done
+    echo "serve never answered /healthz" >&2; return 1 ;;
+  "reload poolhost") kill -HUP "$(cat "$ROOT/serve.pid")" ;;
+  *) echo "systemctl $*: not stubbed" >&2; return 1 ;;
+  esac
+}
+`
+
+// editorStub does what the README's $EDITOR line asks of the operator: each provider's
+// sha256 is its installed binary's pin, and trusted_keys holds the key keygen made, if
+// the steps made one.
+const editorStub = `#!/bin/bash
+set -euo pipefail
+for id in generic ttn ondilo iopool; do
+  pin=$(poolhost plugins pin "$ROOT/usr/local/lib/poolhost/plugins/poolhost-provider-$id")
+  sed -i "/^provider \"$id\"/,/^}/ s/\"0\{64\}\"/\"$pin\"/" "$1"
+done
+if [ -f "$REPO/release.pub" ]; then
+  sed -i "s|^\( *trusted_keys *=\).*|\1 [file(\"$REPO/release.pub\")]|" "$1"
+fi
+`
+
+// TestREADMERunningAsAService follows the README's "Running as a service" steps as
+// written, with examples/production.hcl, under a temporary root instead of / (its
+// /usr/local, /etc and /var/lib paths moved there, the config's plugin_dir and addresses
+// with them), against a throwaway PostgreSQL: the service must start — the unit's
+// ExecStartPre, `plugins check`, passing — and its /readyz answer ready.
+func TestREADMERunningAsAService(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every plugin and serves")
+	}
+	for _, tool := range []string{"bash", "curl", "sed", "install", "base64", "head"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the README's service steps need %s", tool)
+		}
+	}
+	blocks := shBlocks(readmeSection(t, "### Running as a service", "### Reloading the configuration"))
+	if len(blocks) != 1 {
+		t.Fatalf("README's Running as a service has %d shell blocks, want 1", len(blocks))
+	}
+	dbURL := pgtest.NewDatabase(t)
+	b := buildE2E(t)
+
+	// The repository as `make build` leaves it, beside the root the steps install into.
+	tmp := t.TempDir()
+	repo, root := filepath.Join(tmp, "repo"), filepath.Join(tmp, "root")
+	api, metrics := "http://"+freeAddr(t), freeAddr(t)
+	for _, d := range []string{filepath.Join(repo, "bin"), filepath.Join(repo, "examples"), filepath.Join(repo, "deploy", "systemd"), filepath.Join(root, "etc", "systemd", "system"), filepath.Join(root, "usr", "local", "bin")} { // as on any system
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile := func(from, to string, mode os.FileMode, edit func(string) string) {
+		t.Helper()
+		src, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(src)
+		if edit != nil {
+			text = edit(text)
+		}
+		if err := os.WriteFile(to, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.CopyFS(filepath.Join(repo, "bin", "plugins"), os.DirFS(b.pluginDir)); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(b.poolhost, filepath.Join(repo, "bin", "poolhost"), 0o755, nil)
+	copyFile(filepath.Join(repoRoot, "README.md"), filepath.Join(repo, "README.md"), 0o644, nil)
+	copyFile(filepath.Join(repoRoot, "deploy", "systemd", "poolhost.service"), filepath.Join(repo, "deploy", "systemd", "poolhost.service"), 0o644, nil)
+	copyFile(filepath.Join(repoRoot, "examples", "production.hcl"), filepath.Join(repo, "examples", "production.hcl"), 0o644, func(s string) string {
+		for old, new := range map[string]string{
+			`"/usr/local/lib/poolhost/plugins"`: `"` + root + `/usr/local/lib/poolhost/plugins"`,
+			`"127.0.0.1:8080"`:                  `"` + strings.TrimPrefix(api, "http://") + `"`,
+			`"127.0.0.1:9477"`:                  `"` + metrics + `"`,
+		} {
+			if !strings.Contains(s, old) {
+				t.Fatalf("examples/production.hcl has no %s", old)
+			}
+			s = strings.ReplaceAll(s, old, new)
+		}
+		return s
+	})
+	editor := filepath.Join(tmp, "editor")
+	if err := os.WriteFile(editor, []byte(editorStub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	script := regexp.MustCompile(`(?m)^POOLHOST_DATABASE_URL=.*$`).ReplaceAllLiteralString(blocks[0], "POOLHOST_DATABASE_URL="+dbURL)
+	script = strings.ReplaceAll(script, "POOLHOST_TTN_WEBHOOK_SECRET=…", "POOLHOST_TTN_WEBHOOK_SECRET=ttn-secret-of-the-test")
+	script = strings.NewReplacer(
+		"/usr/local/", root+"/usr/local/",
+		"/etc/poolhost", root+"/etc/poolhost",
+		"/etc/systemd/", root+"/etc/systemd/",
+		"/var/lib/poolhost", root+"/var/lib/poolhost",
+		"http://127.0.0.1:8080", api,
+	).Replace(script)
+	t.Cleanup(func() {
+		if pid, err := os.ReadFile(filepath.Join(root, "serve.pid")); err == nil {
+			_ = exec.Command("kill", strings.TrimSpace(string(pid))).Run()
+			for i := 0; i < 100 && exec.Command("kill", "-0", strings.TrimSpace(string(pid))).Run() == nil; i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), e2eWait)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", serviceStubs+script)
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "ROOT="+root, "REPO="+repo, "API="+api, "EDITOR="+editor,
+		"PATH="+filepath.Join(root, "usr", "local", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var sout, serr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &sout, &serr
+	err := cmd.Run()
+	serveLog, _ := os.ReadFile(filepath.Join(root, "serve.log"))
+	if err != nil {
+		t.Fatalf("the README's service steps stopped: %v\nstdout:\n%s\nstderr:\n%s\nserve:\n%s", err, sout.String(), serr.String(), serveLog)
+	}
+	if !strings.Contains(sout.String(), `"status":"ready"`) {
+		t.Fatalf("the service's /readyz is not ready:\n%s\nserve:\n%s", sout.String(), serveLog)
 	}
 }
