@@ -65,7 +65,13 @@ func (s *session) device(ctx context.Context, poolID int64) (device, bool, error
 func (s *session) lastMeasures(ctx context.Context, poolID int64) ([]measure, error) {
 	var raws []json.RawMessage
 	q := url.Values{"types[]": measureTypes}
-	if err := s.getJSON(ctx, fmt.Sprintf("/pools/%d/lastmeasures", poolID), q, &raws); err != nil {
+	err := s.getJSON(ctx, fmt.Sprintf("/pools/%d/lastmeasures", poolID), q, &raws)
+	if errors.Is(err, errNotFound) {
+		// No measure there (an ICO that has not measured yet, a pool deleted since
+		// /pools): nothing new, not a failure of the account's whole poll.
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	ms := make([]measure, 0, len(raws))

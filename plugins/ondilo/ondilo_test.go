@@ -830,14 +830,14 @@ func TestRefreshThenFailKeepsCredentials(t *testing.T) {
 	})
 }
 
-// Quiet answers: an ICO without measures yet, a pool without an ICO, answered 204 or an
-// empty 200 as well as []. Each is nothing to return, never an error that would fail
-// every poll of the account.
+// Quiet answers: an ICO without measures yet, a pool without an ICO, answered 204, an
+// empty 200 or 404 ("a page that doesn't exist", Ondilo's documentation says) as well as
+// []. Each is nothing to return, never an error that would fail every poll of the account.
 func TestEmptyAnswersAreQuiet(t *testing.T) {
 	for _, empty := range []struct {
 		name   string
 		status int
-	}{{"204", http.StatusNoContent}, {"empty 200", http.StatusOK}} {
+	}{{"204", http.StatusNoContent}, {"empty 200", http.StatusOK}, {"404", http.StatusNotFound}} {
 		t.Run(empty.name, func(t *testing.T) {
 			eachTransport(t, func(t *testing.T, tr transport) {
 				srv := ondilotest.NewServer(t)
@@ -872,6 +872,9 @@ func TestEmptyAnswersAreQuiet(t *testing.T) {
 				res, err = c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
 				if err != nil || len(res.Readings) != 0 {
 					t.Fatalf("pool without an ICO: poll %+v, %v; want a quiet poll", res, err)
+				}
+				if empty.status == http.StatusNotFound {
+					return // /pools itself is always there
 				}
 				blank.Store("/pools")
 				res, err = c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
