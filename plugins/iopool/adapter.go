@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -187,16 +188,18 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 	if err != nil {
 		return sdk.PollResult{}, err
 	}
-	next := make(map[string]time.Time, len(pools))
+	// A pool missing from this answer keeps its place: an answer that lists no pool for
+	// a while (an empty array, a 204) must not make the next one return measures again.
+	next := maps.Clone(seen)
+	if next == nil {
+		next = make(map[string]time.Time, len(pools))
+	}
 	var readings []sdk.Reading
 	for _, p := range pools {
 		if p.ID == "" {
 			continue
 		}
 		last, had := seen[p.ID]
-		if _, kept := next[p.ID]; had && !kept {
-			next[p.ID] = last
-		}
 		m := p.LatestMeasure
 		if m == nil {
 			continue

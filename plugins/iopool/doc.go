@@ -23,7 +23,9 @@
 //     suspect; the other modes (standard, live, manual, backup, gateway) only say how the
 //     measure was taken or relayed and are good.
 //   - Cursor: a JSON object {"<pool id>": "<measuredAt, RFC 3339>"} holding the last
-//     measure returned per pool; a measure not newer than it is not returned again.
+//     measure returned per pool; a measure not newer than it is not returned again. A
+//     pool an answer does not list keeps its entry, so an answer listing none for a while
+//     does not make the next one return the same measures again.
 //   - MinPollInterval 5 minutes: a poll is a single request per account and iopool
 //     publishes no quota, so this is a conservative floor rather than a documented limit;
 //     HTTP 429 is still handled as a temporary error, with its Retry-After (and a 503's)

@@ -460,3 +460,30 @@ func TestRetryAfterReachesTheHost(t *testing.T) {
 		}
 	})
 }
+
+// An answer that lists no pool for a while (an empty array) moves no cursor: when the
+// pool is listed again with the measure already returned, it is not returned again.
+func TestEmptyListKeepsTheCursor(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		c, srv := start(t, tr)
+		acct := account(iopooltest.APIKey)
+		pools := srv.Pools()
+		first, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+		if err != nil || len(first.Readings) != 3 {
+			t.Fatalf("first poll: %d readings, %v", len(first.Readings), err)
+		}
+		srv.SetPools(nil)
+		quiet, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: first.NextCursor})
+		if err != nil || len(quiet.Readings) != 0 {
+			t.Fatalf("empty list: %+v, %v", quiet, err)
+		}
+		if quiet.NextCursor != first.NextCursor {
+			t.Errorf("empty list moved the cursor %s -> %s", first.NextCursor, quiet.NextCursor)
+		}
+		srv.SetPools(pools)
+		again, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: quiet.NextCursor})
+		if err != nil || len(again.Readings) != 0 {
+			t.Fatalf("pool listed again: %d readings (%v), want none: its measure was returned", len(again.Readings), err)
+		}
+	})
+}

@@ -353,11 +353,21 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		readings = append(readings, rs...)
 		next.Pools[key] = pc
 	}
+	// When the listed pools can next have a measure; a pool this answer does not list
+	// keeps its place in the cursor all the same, so that an answer listing no pool for
+	// a while (an empty array, a 204) does not make the next one return its measures
+	// again.
+	notBefore := nextMeasure(next, now)
+	for key, pc := range cur.Pools {
+		if _, listed := next.Pools[key]; !listed {
+			next.Pools[key] = pc
+		}
+	}
 	return sdk.PollResult{
 		Readings:             readings,
 		NextCursor:           next.encode(),
 		RefreshedCredentials: s.refreshedCredentials(),
-		NotBefore:            nextMeasure(next, now),
+		NotBefore:            notBefore,
 	}, nil
 }
 

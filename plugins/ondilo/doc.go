@@ -30,7 +30,8 @@
 //   - Cursor: JSON {"v":1,"pools":{"<pool id>":{"device":"<uuid>","device_checked_at":…,
 //     "seen":{"<data_type>":<latest value_time returned>}}}}. Only measures strictly newer
 //     than "seen" are returned, per pool and per data type because the battery and
-//     signal values do not always share the water measures' timestamp. The cursor also
+//     signal values do not always share the water measures' timestamp. A pool an answer
+//     does not list keeps its entry. The cursor also
 //     caches each pool's device uuid (rechecked daily) so a poll costs 1 + N requests for
 //     N pools instead of 1 + 2N.
 //   - Quota: 30 requests/hour and 5/second per user. A call spaces its requests 250 ms

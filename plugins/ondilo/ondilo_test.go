@@ -915,3 +915,47 @@ func TestRetryAfterReachesTheHost(t *testing.T) {
 		}
 	})
 }
+
+// An answer that lists no pool for a while moves no cursor: when the pool is listed
+// again with the measures already returned, they are not returned again, and its ICO is
+// not asked for again before its daily recheck.
+func TestEmptyPoolListKeepsTheCursor(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		srv := ondilotest.NewServer(t)
+		target, _ := url.Parse(srv.URL)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		var none atomic.Bool
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if none.Load() && strings.HasSuffix(r.URL.Path, "/pools") {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte("[]"))
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		t.Cleanup(front.Close)
+		c := tr.wrap(t, ondilo.New(ondilo.WithRequestSpacing(0)))
+		if err := c.Configure(ctx(t), sdk.ConfigureRequest{Settings: map[string]string{ondilo.SettingBaseURL: front.URL}}); err != nil {
+			t.Fatal(err)
+		}
+		acct := account(srv, time.Now().Add(time.Hour))
+		first, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+		if err != nil || len(first.Readings) == 0 {
+			t.Fatalf("first poll: %d readings, %v", len(first.Readings), err)
+		}
+		none.Store(true)
+		quiet, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: first.NextCursor})
+		if err != nil || len(quiet.Readings) != 0 {
+			t.Fatalf("no pool listed: %+v, %v", quiet, err)
+		}
+		none.Store(false)
+		before := len(srv.Requests())
+		again, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: quiet.NextCursor})
+		if err != nil || len(again.Readings) != 0 {
+			t.Fatalf("pool listed again: %d readings (%v), want none: its measures were returned", len(again.Readings), err)
+		}
+		if got := srv.Requests()[before:]; slices.ContainsFunc(got, func(p string) bool { return strings.HasSuffix(p, "/device") }) {
+			t.Errorf("pool listed again: asked for its ICO again: %v", got)
+		}
+	})
+}
