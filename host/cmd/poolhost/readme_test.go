@@ -275,3 +275,51 @@ func TestREADMERunningAsAService(t *testing.T) {
 		t.Fatalf("the service's /readyz is not ready:\n%s\nserve:\n%s", sout.String(), serveLog)
 	}
 }
+
+// TestREADMEReloadSample: `poolhost reload` prints, line by line, what the README's
+// sample shows for the change it describes (log_level and rate_limit.per_token edited,
+// listen too, which needs a restart). Runs of spaces stand for any (the table's columns
+// are as wide as their values), "…" for the rest of a line.
+func TestREADMEReloadSample(t *testing.T) {
+	md := readmeSection(t, "### Reloading the configuration", "### Behind a proxy: client addresses, metrics port, rate limits")
+	const prompt = "```sh\n$ poolhost reload\n"
+	i := strings.Index(md, prompt)
+	if i < 0 {
+		t.Fatalf("README's Reloading the configuration has no %q", prompt)
+	}
+	block, _, _ := strings.Cut(md[i+len(prompt):], "```")
+	sample := strings.Split(strings.TrimSuffix(block, "\n"), "\n")
+
+	plugins := t.TempDir()
+	goBuild(t, "-o", plugins+string(filepath.Separator), "./plugins/generic/cmd/poolhost-provider-generic")
+	w := newReloadWorldIn(t, plugins, `
+public_url = "https://poolhost.example.com"
+log_level  = "info"
+`)
+	w.write(t, "127.0.0.1:1", `
+public_url = "https://poolhost.example.com"
+log_level  = "debug"
+http {
+  rate_limit {
+    per_token = 30
+  }
+}
+`)
+	code, out, stderr := cli(t, "reload", "--addr", w.url, "--token", w.token)
+	if code != 0 {
+		t.Fatalf("poolhost reload: exit %d %s", code, stderr)
+	}
+	printed := strings.Split(out, "\n")
+	if len(printed) < len(sample) {
+		t.Fatalf("poolhost reload printed %d lines, the README shows %d:\n%s", len(printed), len(sample), out)
+	}
+	spaces := regexp.MustCompile(`  +`)
+	for n, l := range sample {
+		re := regexp.QuoteMeta(l)
+		re = spaces.ReplaceAllString(re, "  +")
+		re = strings.ReplaceAll(re, "…", ".*")
+		if !regexp.MustCompile("^" + re + "$").MatchString(printed[n]) {
+			t.Errorf("line %d: the README shows\n\t%s\npoolhost reload printed\n\t%s", n+1, l, printed[n])
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 // test rewrites, serving on a real listener with its own http.Server, workers started.
 type reloadWorld struct {
 	dir, path, db string
+	pluginDir     string // plugin_dir; "plugins" (none there) unless newReloadWorldIn says
 	s             *server
 	url           string
 	token         string
@@ -37,7 +38,7 @@ func (w *reloadWorld) write(t *testing.T, listen, extra string) {
 	writeTestFile(t, w.path, `
 database_url    = "sqlite:`+w.db+`"
 listen          = "`+listen+`"
-plugin_dir      = "plugins"
+plugin_dir      = "`+w.pluginDir+`"
 credentials_key = file("key")
 provider "generic" {
   webhooks = true
@@ -48,8 +49,14 @@ provider "generic" {
 
 func newReloadWorld(t *testing.T, extra string) *reloadWorld {
 	t.Helper()
+	return newReloadWorldIn(t, "plugins", extra)
+}
+
+// newReloadWorldIn is newReloadWorld with plugin_dir at pluginDir.
+func newReloadWorldIn(t *testing.T, pluginDir, extra string) *reloadWorld {
+	t.Helper()
 	dir := t.TempDir()
-	w := &reloadWorld{dir: dir, path: filepath.Join(dir, "poolhost.hcl"), db: filepath.Join(dir, "poolhost.db"), log: &syncBuffer{}}
+	w := &reloadWorld{dir: dir, path: filepath.Join(dir, "poolhost.hcl"), db: filepath.Join(dir, "poolhost.db"), pluginDir: pluginDir, log: &syncBuffer{}}
 	writeTestFile(t, filepath.Join(dir, "key"), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
 	writeTestFile(t, filepath.Join(dir, "generic.secret"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
