@@ -158,7 +158,7 @@ func (a *Adapter) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return sdk.CommandResult{}, sdk.Reauth("the things stack refused the downlink API key (%d): the account needs a new key", resp.StatusCode)
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return sdk.CommandResult{}, sdk.RetryAfter(retryAfter(resp.Header.Get("Retry-After")), "the things stack rate limit (429)")
+		return sdk.CommandResult{}, sdk.RetryAfter(retryAfter(resp.Header), "the things stack rate limit (429)")
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
 		return sdk.CommandResult{}, sdk.Permanent("the things stack refused the downlink (%d)", resp.StatusCode)
 	}
@@ -166,16 +166,14 @@ func (a *Adapter) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.
 	return sdk.CommandResult{}, fmt.Errorf("%w: the things stack answered %d", sdk.ErrOutcomeUnknown, resp.StatusCode)
 }
 
-func retryAfter(v string) time.Duration {
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
+// retryAfter is how long a 429 says to wait. The stack's rate limiter says it in
+// X-Rate-Limit-Retry, whole seconds (lorawan-stack pkg/ratelimit), and sends no
+// Retry-After; a proxy in front of it may send one.
+func retryAfter(h http.Header) time.Duration {
+	if n, err := strconv.Atoi(strings.TrimSpace(h.Get("X-Rate-Limit-Retry"))); err == nil && n > 0 {
+		return time.Duration(min(n, 24*60*60)) * time.Second
 	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
+	return sdk.RetryAfterHeader(h, time.Now())
 }
 
 func (a *Adapter) client() *http.Client {

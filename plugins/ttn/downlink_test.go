@@ -72,10 +72,11 @@ func TestSendCommandErrors(t *testing.T) {
 	if _, err := pump(commandAccount(downlinkKey), command.LightSet, on); !sdk.IsKind(err, sdk.KindPermanent) {
 		t.Errorf("no FPort = %v, want permanent", err)
 	}
+	// The stack's rate limiter says how long to wait in X-Rate-Limit-Retry, not Retry-After.
 	stack.Force(http.StatusTooManyRequests, "30")
 	_, err := pump(commandAccount(downlinkKey), command.PumpSet, on)
 	if k, ok := sdk.CommandRefusal(err); !ok || k != sdk.KindTemporary || sdk.RetryAfterOf(err) != 30*time.Second {
-		t.Errorf("429 = %v (after %v), want temporary with Retry-After", err, sdk.RetryAfterOf(err))
+		t.Errorf("429 = %v (after %v), want temporary with the X-Rate-Limit-Retry's 30s", err, sdk.RetryAfterOf(err))
 	}
 	stack.Force(http.StatusBadGateway, "")
 	if _, err := pump(commandAccount(downlinkKey), command.PumpSet, on); !sdk.IsOutcomeUnknown(err) {

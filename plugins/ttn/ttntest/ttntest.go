@@ -7,7 +7,9 @@
 //	  "priority":"NORMAL", "confirmed":true, "correlation_ids":["…"]}]}
 //
 // It records every push it accepted, answers 401 to a wrong key, 400 to a malformed
-// body, and whatever status a test forces.
+// body, and whatever status a test forces. A forced 429 carries the headers the stack's
+// rate limiter sets (pkg/ratelimit: X-Rate-Limit-Limit, -Available, -Reset and -Retry,
+// whole seconds), and no Retry-After: the stack sends none.
 package ttntest
 
 import (
@@ -43,7 +45,7 @@ type Server struct {
 	mu     sync.Mutex
 	pushes []Push
 	force  int    // status to answer instead of accepting, 0: accept
-	retry  string // Retry-After with force
+	retry  string // X-Rate-Limit-Retry with a forced 429
 	hold   chan struct{}
 }
 
@@ -54,8 +56,9 @@ func NewServer(apiKey string) *Server {
 	return s
 }
 
-// Force makes every following push answer status (with Retry-After when set); 0
-// restores accepting.
+// Force makes every following push answer status; 0 restores accepting. retryAfter,
+// when set, is the seconds a forced 429 says to wait, in X-Rate-Limit-Retry as the
+// stack's rate limiter says it.
 func (s *Server) Force(status int, retryAfter string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,8 +107,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	force, retry, hold := s.force, s.retry, s.hold
 	s.mu.Unlock()
 	if force != 0 {
-		if retry != "" {
-			w.Header().Set("Retry-After", retry)
+		if force == http.StatusTooManyRequests && retry != "" {
+			h := w.Header()
+			h.Set("X-Rate-Limit-Limit", "10")
+			h.Set("X-Rate-Limit-Available", "0")
+			h.Set("X-Rate-Limit-Reset", retry)
+			h.Set("X-Rate-Limit-Retry", retry)
 		}
 		problem(w, force, http.StatusText(force))
 		return
