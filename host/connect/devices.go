@@ -10,6 +10,7 @@ import (
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
@@ -126,6 +127,11 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 			Verified: d.Verified, Suggestion: pools.CleanSuggestion(d.Suggested)})
 	}
 	ups, err := s.d.Store.UpsertDevices(ctx, acc.ID, nds)
+	if errors.Is(err, store.ErrDeviceLimit) {
+		// The provider's answer is what breaks the cap, as with the plugins block's.
+		return nil, host.Wrap(host.EUPSTREAM, err, "%s: %s; nothing of this discovery was stored", acc.Provider, host.ErrorMessage(store.ErrDeviceLimit)).
+			WithType(pluginmgr.TypeAnswerRefused)
+	}
 	if err != nil {
 		return nil, err
 	}

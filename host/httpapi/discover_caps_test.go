@@ -9,6 +9,7 @@ import (
 
 	"github.com/poolhost/poolhost/examples/provider-template/acmetest"
 	"github.com/poolhost/poolhost/host/pluginmgr"
+	"github.com/poolhost/poolhost/host/store"
 )
 
 // A hostile (or broken) upstream's device list goes through the real template plugin to
@@ -137,5 +138,54 @@ func TestDiscoverRefusesRefreshedTokensOverTheCaps(t *testing.T) {
 		if ds, _ := e.st.ListDevices(context.Background(), out.Account.ID); len(ds) != 0 {
 			t.Fatalf("%d devices stored from a refused answer", len(ds))
 		}
+	})
+}
+
+// An account keeps the devices a discovery no longer lists (their links and readings
+// with them), so an upstream listing fresh ids on every call grew the account's devices,
+// one list answer and an audit row each, by up to 10,000 a discovery without end (4,500
+// and a 5.3 MB device list after five discoveries of the built host). A discovery that
+// would leave the account with more than store.MaxDevicesPerAccount devices is refused
+// with the cap named, nothing of it stored; one within the cap still works.
+func TestDiscoverRefusesDevicesPastTheAccountsCap(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		owner := e.newUser("owner", false)
+		acct := e.connectTemplate(owner)
+		discover := req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", acct.ID), token: owner.Token}
+		// The devices earlier discoveries left, all but ten places of the cap, put in
+		// directly: discovering them one by one is minutes under the race detector.
+		held := store.MaxDevicesPerAccount - 10
+		for start := 0; start < held; start += 500 {
+			var rows []string
+			var args []any
+			for i := start; i < min(start+500, held); i++ {
+				rows = append(rows, "(?, 'template', ?)")
+				args = append(args, acct.ID, fmt.Sprintf("gone-%05d", i))
+			}
+			_, err := e.st.DB().Exec(e.st.DB().Rebind(`INSERT INTO integration_devices (account_id, provider, provider_device_id) VALUES `+
+				strings.Join(rows, ", ")), args...)
+			must(t, err)
+		}
+		fresh := func(n int) []acmetest.Device {
+			ds := make([]acmetest.Device, n)
+			for i := range ds {
+				ds[i] = acmetest.Device{ID: fmt.Sprintf("new-%d-%05d", n, i), Name: "probe", Model: "AcmeProbe"}
+			}
+			return ds
+		}
+		e.acme.SetDevices(fresh(11)...)
+		p := e.must(http.StatusBadGateway, discover).problem(t)
+		if !strings.HasSuffix(p.Type, pluginmgr.TypeAnswerRefused) || !strings.Contains(p.Detail, fmt.Sprint(store.MaxDevicesPerAccount)) {
+			t.Fatalf("problem %+v, want type %s naming the cap", p, pluginmgr.TypeAnswerRefused)
+		}
+		ds, err := e.st.ListDevices(context.Background(), acct.ID)
+		must(t, err)
+		if len(ds) != held || len(e.auditEvents("device.discovered")) != 0 {
+			t.Fatalf("%d devices and %d device.discovered rows after the refused discovery, want %d and none", len(ds), len(e.auditEvents("device.discovered")), held)
+		}
+		// Ten new ones fill the cap.
+		e.acme.SetDevices(fresh(10)...)
+		e.must(http.StatusOK, discover)
 	})
 }

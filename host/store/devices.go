@@ -83,13 +83,30 @@ type UpsertedDevice struct {
 // UpsertDevices records a discovery — the account's whole device list — in one
 // transaction: new devices are inserted, known ones get the new name, model, metadata,
 // provenance and suggestion, and known ones the list leaves out lose Verified. Links are
-// untouched.
+// untouched. A discovery that would leave the account with more than
+// MaxDevicesPerAccount devices is ErrDeviceLimit, nothing of it stored.
 func (q queries) UpsertDevices(ctx context.Context, accountID int64, devices []NewDevice) ([]UpsertedDevice, error) {
 	out := make([]UpsertedDevice, 0, len(devices))
 	err := q.inTx(ctx, func(q queries) error {
+		// On PostgreSQL the account's row is locked first, so two discoveries at once
+		// cannot both take the last places; SQLite's transactions are one at a time.
 		var provider string
-		if err := q.get(ctx, &provider, `SELECT provider FROM integration_accounts WHERE id = ?`, accountID); err != nil {
+		if err := q.get(ctx, &provider, `SELECT provider FROM integration_accounts WHERE id = ?`+q.d.forUpdateSQL(), accountID); err != nil {
 			return err
+		}
+		var known []string
+		if err := q.sel(ctx, &known, `SELECT provider_device_id FROM integration_devices WHERE account_id = ?`, accountID); err != nil {
+			return err
+		}
+		held := make(map[string]bool, len(known)+len(devices))
+		for _, id := range known {
+			held[id] = true
+		}
+		for _, d := range devices {
+			held[d.ProviderDeviceID] = true
+		}
+		if len(held) > MaxDevicesPerAccount {
+			return ErrDeviceLimit
 		}
 		now := q.clock()
 		for _, d := range devices {
@@ -130,6 +147,12 @@ func (q queries) UpsertDevices(ctx context.Context, accountID int64, devices []N
 	}
 	return out, nil
 }
+
+// MaxDevicesPerAccount bounds an account's devices, whose list is one answer: the devices
+// a discovery no longer lists are kept (their links and readings with them), so an
+// upstream listing new ids on every call would otherwise add up to 10,000
+// (plugins.max_devices_per_call) devices a discovery, without end. One discovery's worth.
+const MaxDevicesPerAccount = 10000
 
 // unverifyUnlisted takes Verified from the account's devices a discovery no longer
 // lists: the provider vouches for what it lists now, not for what it once listed (a

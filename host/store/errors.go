@@ -41,6 +41,11 @@ var (
 	// (ingest { max_accounts_per_user }); connecting another is refused.
 	ErrAccountLimit = &host.Error{Code: host.ECONFLICT, Type: "account-limit", Message: "you have as many provider accounts as one user may"}
 
+	// ErrDeviceLimit: a discovery would leave the account with more than
+	// MaxDevicesPerAccount devices; nothing of it was stored.
+	ErrDeviceLimit = &host.Error{Code: host.EUPSTREAM, Type: "device-limit",
+		Message: "the provider lists more devices than an account may hold (" + strconv.Itoa(MaxDevicesPerAccount) + ")"}
+
 	// ErrEquipmentLimit: the pool has MaxEquipmentPerPool pieces of equipment already.
 	ErrEquipmentLimit = &host.Error{Code: host.ECONFLICT, Type: "equipment-limit",
 		Message: "a pool holds at most " + strconv.Itoa(MaxEquipmentPerPool) + " pieces of equipment: delete one first"}
