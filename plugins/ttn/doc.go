@@ -5,8 +5,9 @@
 //
 // Create a webhook (JSON format) whose base URL is the poolhost account URL
 // /v1/webhooks/ttn/accounts/{accountId} (or the provider URL /v1/webhooks/ttn), enable
-// "Uplink message", and add the header "Authorization: Bearer <secret>" with the
-// account's secret. The stack signs nothing, so that header is the authentication; it is
+// "Uplink message" with its path left empty (the stack appends a message type's path to
+// the base URL, and poolhost answers 404 to any other URL), and add the header
+// "Authorization: Bearer <secret>" with the account's secret. The stack signs nothing, so that header is the authentication; it is
 // compared in constant time.
 //
 // # Linking
