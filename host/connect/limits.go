@@ -72,6 +72,27 @@ func checkDisplayName(name string) error {
 	return nil
 }
 
+// typed reports whether name is one of the values the user typed in input (spaces
+// around it aside).
+func typed(input map[string]string, name string) bool {
+	for _, v := range input {
+		if strings.TrimSpace(v) == strings.TrimSpace(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// shortName is a display name cut to MaxDisplayNameLen characters, the last of them
+// "…". A provider's name for an account (iopool's and Ondilo's join the names of its
+// pools) is not the user's to shorten, and refusing it refused the connect itself.
+func shortName(name string) string {
+	if utf8.RuneCountInString(name) <= MaxDisplayNameLen {
+		return name
+	}
+	return string([]rune(name)[:MaxDisplayNameLen-1]) + "…"
+}
+
 // cleanName is a name a plugin answers as it is stored: an account's display name
 // (typed by the user, whose input was checked as text already, or the provider's: an
 // iopool pool's title), a discovered device's name, model and metadata. Each character

@@ -62,6 +62,13 @@ func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, in
 	case desc.Capabilities.Connect == sdk.ConnectOAuth2 && res.AuthorizeURL != "":
 		return ConnectResult{AuthorizeURL: res.AuthorizeURL, ProviderWebhookURL: s.providerWebhookURL(pc, desc)}, nil
 	case desc.Capabilities.Connect != sdk.ConnectOAuth2 && res.Linkage != nil:
+		if typed(input, res.Linkage.DisplayName) {
+			// The user's own name for the account (generic's and ttn's "name" input):
+			// theirs to shorten. One the provider gave is shortened by link.
+			if err := checkDisplayName(res.Linkage.DisplayName); err != nil {
+				return ConnectResult{}, err
+			}
+		}
 		acct, err := s.link(ctx, a, a.UserID, provider, ad, *res.Linkage)
 		if err != nil {
 			return ConnectResult{}, err
@@ -87,10 +94,7 @@ func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider
 		s.log.Error("plugin linkage without external account id", "provider", provider)
 		return Account{}, host.Errorf(host.EUNAVAILABLE, "%s gave an unusable answer", provider)
 	}
-	if err := checkDisplayName(l.DisplayName); err != nil {
-		return Account{}, err
-	}
-	l.DisplayName = cleanName(l.DisplayName)
+	l.DisplayName = shortName(cleanName(l.DisplayName))
 	limit := s.d.Config().Ingest.MaxAccountsPerUser
 	if limit <= 0 {
 		limit = config.DefaultIngest.MaxAccountsPerUser // a Config built without defaults

@@ -52,3 +52,21 @@ func TestConnectInputIsBounded(t *testing.T) {
 			body: map[string]any{"input": map[string]string{"devices": "probe-1", "name": strings.Repeat("é", 200)}}})
 	})
 }
+
+// TestProvidersDisplayNameIsShortened: the name a provider gives an account is not the
+// user's to shorten: iopool's and Ondilo's plugins name it after its pools ("iopool: A,
+// B, C"), and a user whose three pools have long names got a 400 "display name is 252
+// characters" from the built host, no account linked. A provider's name over the limit
+// is cut, the last character "…"; a name the user typed is still theirs to shorten
+// (TestConnectInputIsBounded).
+func TestProvidersDisplayNameIsShortened(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		u := e.newUser("u", false)
+		e.acme.SetAccountName(strings.Repeat("é", 300))
+		acct := e.connectTemplate(u)
+		if want := strings.Repeat("é", 199) + "…"; acct.DisplayName != want {
+			t.Fatalf("display name %q (%d characters), want 199 characters and …", acct.DisplayName, len([]rune(acct.DisplayName)))
+		}
+	})
+}

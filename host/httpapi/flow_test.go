@@ -18,6 +18,7 @@ type account struct {
 	ID                int64  `json:"id"`
 	Provider          string `json:"provider"`
 	ExternalAccountID string `json:"externalAccountId"`
+	DisplayName       string `json:"displayName"`
 	Status            string `json:"status"`
 }
 

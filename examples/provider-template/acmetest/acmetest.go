@@ -60,20 +60,21 @@ type Server struct {
 
 	srv *httptest.Server
 
-	mu         sync.Mutex
-	seq        int
-	codes      map[string]string // authorization code → redirect_uri it was issued for
-	challenges map[string]string // authorization code → its PKCE code_challenge, if any
-	pkce       int               // code exchanges that proved a PKCE verifier
-	access     map[string]bool   // valid access tokens
-	refresh    map[string]bool   // valid refresh tokens
-	devices    []Device
-	accountID  string               // "": AccountID
-	readings   map[string][]Reading // device id → readings in arrival order
-	failNext   []int                // statuses the next API calls answer with
-	requests   map[string]int       // "METHOD /path" → count
-	commands   []Command            // accepted commands (commands.go)
-	pageLimit  int
+	mu          sync.Mutex
+	seq         int
+	codes       map[string]string // authorization code → redirect_uri it was issued for
+	challenges  map[string]string // authorization code → its PKCE code_challenge, if any
+	pkce        int               // code exchanges that proved a PKCE verifier
+	access      map[string]bool   // valid access tokens
+	refresh     map[string]bool   // valid refresh tokens
+	devices     []Device
+	accountID   string               // "": AccountID
+	accountName string               // "": AccountName
+	readings    map[string][]Reading // device id → readings in arrival order
+	failNext    []int                // statuses the next API calls answer with
+	requests    map[string]int       // "METHOD /path" → count
+	commands    []Command            // accepted commands (commands.go)
+	pageLimit   int
 }
 
 // NewServer starts a fake with one account owning two devices and a few readings.
@@ -127,6 +128,14 @@ func (s *Server) SetAccountID(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.accountID = id
+}
+
+// SetAccountName makes the account API name the account's holder so ("": AccountName
+// again).
+func (s *Server) SetAccountName(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accountName = name
 }
 
 // SetDevices replaces the account's devices (none: an account without any yet).
@@ -336,9 +345,9 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 
 func (s *Server) handleMe(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	id := cmp.Or(s.accountID, AccountID)
+	id, name := cmp.Or(s.accountID, AccountID), cmp.Or(s.accountName, AccountName)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]string{"id": id, "name": AccountName, "email": "jane@example.com"})
+	writeJSON(w, http.StatusOK, map[string]string{"id": id, "name": name, "email": "jane@example.com"})
 }
 
 func (s *Server) handleDevices(w http.ResponseWriter, _ *http.Request) {
