@@ -119,16 +119,29 @@ func New(d Deps, opts ...Option) *Handler {
 	}
 	h.mux = mux.NewRouter()
 	h.hooks = h.mux.MatcherFunc(isWebhookPath).Subrouter()
-	h.mux.NotFoundHandler = h.wrap(Public, true, h.serve(func(http.ResponseWriter, *http.Request) error {
+	notFound := h.serve(func(http.ResponseWriter, *http.Request) error {
 		return host.Errorf(host.ENOTFOUND, "no such route")
-	}))
-	h.mux.MethodNotAllowedHandler = h.wrap(Public, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})
+	notAllowed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", strings.Join(h.allowed(r), ", "))
 		writeProblem(w, Problem{
 			Type: ProblemTypeBase + "method-not-allowed", Title: http.StatusText(http.StatusMethodNotAllowed),
 			Status: http.StatusMethodNotAllowed, Detail: "this route does not answer " + r.Method,
 			Instance: r.URL.Path, RequestID: auth.RequestID(r.Context()),
 		})
+	})
+	h.mux.NotFoundHandler = h.wrap(Public, true, notFound)
+	h.mux.MethodNotAllowedHandler = h.wrap(Public, true, notAllowed)
+	// mux loses the webhook subrouter's method mismatch (its second route's matchers,
+	// which begin with the subrouter's own, clear it), so another method than POST on a
+	// webhook URL — some providers probe one with a GET before saving it — read as no
+	// route at all. The subrouter tells the two apart itself.
+	h.hooks.NotFoundHandler = h.wrap(Public, true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(h.allowed(r)) > 0 {
+			notAllowed.ServeHTTP(w, r)
+			return
+		}
+		notFound.ServeHTTP(w, r)
 	}))
 	rt := &Router{h: h}
 	h.routes(rt)
@@ -368,7 +381,13 @@ func (h *Handler) allowed(r *http.Request) []string {
 		rr := r.Clone(r.Context())
 		rr.Method = m
 		var match mux.RouteMatch
-		if h.mux.Match(rr, &match) && match.MatchErr == nil {
+		// The webhook subrouter is asked itself: through the route that holds it, its
+		// not-found answer reads as a match.
+		router := h.mux
+		if strings.HasPrefix(r.URL.Path, webhookPrefix) {
+			router = h.hooks
+		}
+		if router.Match(rr, &match) && match.MatchErr == nil {
 			out = append(out, m)
 		}
 	}

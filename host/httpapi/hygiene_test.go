@@ -150,3 +150,23 @@ func TestControlCharactersRefusedEverywhere(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookWrongMethod: another method than POST on a webhook URL (some providers probe
+// a URL with a GET before they save it) is a 405 naming POST in Allow, as on every other
+// route — not a 404 saying the URL does not exist.
+func TestWebhookWrongMethod(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{ingest: true})
+	for _, path := range []string{"/v1/webhooks/generic", "/v1/webhooks/generic/accounts/1"} {
+		for _, method := range []string{"GET", "PUT", "DELETE"} {
+			r := e.must(405, req{method: method, path: path})
+			if p := r.problem(t); p.Type != httpapi.ProblemTypeBase+"method-not-allowed" || p.Instance != path {
+				t.Errorf("%s %s: problem %+v", method, path, p)
+			}
+			if allow := r.Header.Get("Allow"); allow != "POST" {
+				t.Errorf("%s %s: Allow = %q, want POST", method, path, allow)
+			}
+		}
+	}
+	// A path no webhook route has stays a 404.
+	e.must(404, req{method: "GET", path: "/v1/webhooks/generic/elsewhere"}).problem(t)
+}
