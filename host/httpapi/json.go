@@ -135,6 +135,11 @@ func decodeError(err error, v any) error {
 			return host.Errorf(host.EINVALID, "request body must be a JSON object, not %s", jsonNoun(got))
 		}
 		want := jsonKind(typ.Type)
+		if m := fieldType(v, typ.Field); m != nil && m.Kind() == reflect.Map && m.Elem() == typ.Type {
+			// The error names the map, not the key whose value is wrong: "input" must
+			// be a string would be untrue of the object it is.
+			return host.Errorf(host.EINVALID, "%q must be an object whose values are %s; one is %s", clip(typ.Field, 64), jsonPlural(want), jsonNoun(got))
+		}
 		if want == "a whole number" && got == "number" {
 			return host.Errorf(host.EINVALID, "%q must be a whole number within range", clip(typ.Field, 64))
 		}
@@ -149,6 +154,46 @@ func decodeError(err error, v any) error {
 		return host.Errorf(host.EINVALID, "unknown field %q; %s", clip(name, 64), fieldsOf(v))
 	}
 	return host.Wrap(host.EINVALID, err, "request body is not valid JSON for this route")
+}
+
+// fieldType is the Go type of the field at a dotted JSON path in v (through structs,
+// slices and pointers), or nil.
+func fieldType(v any, path string) reflect.Type {
+	t := reflect.TypeOf(v)
+	for _, name := range strings.Split(path, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			return nil
+		}
+		var found reflect.Type
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if tag == name || (tag == "" && strings.EqualFold(f.Name, name)) {
+				found = f.Type
+				break
+			}
+		}
+		t = found
+	}
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+// jsonPlural is jsonKind for several values: "a string" → "strings".
+func jsonPlural(kind string) string {
+	switch kind {
+	case "true or false":
+		return "true or false"
+	case "another type":
+		return "of another type"
+	}
+	_, noun, _ := strings.Cut(kind, " ")
+	return noun + "s"
 }
 
 // jsonKind is what a JSON value must be to decode into t.

@@ -39,7 +39,7 @@ func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
 		{`{"flag": 1}`, []string{`"flag" must be true or false, not a number`}},
 		{`{"results": {}}`, []string{`"results" must be an array, not an object`}},
 		{`{"results": [{"value": "7"}]}`, []string{`"results.value" must be a number, not a string`}},
-		{`{"Input": {"a": 1}}`, []string{`"Input" must be a string, not a number`}},
+		{`{"Input": {"a": 1}}`, []string{`"Input" must be an object whose values are strings; one is a number`}},
 		{`{"at": "yesterday"}`, []string{"not RFC 3339", `"yesterday"`}},
 		{`[1]`, []string{"must be a JSON object, not an array"}},
 		{`{"poolId": 1`, []string{"ends before its JSON value is complete"}},
