@@ -40,6 +40,12 @@
 //	  ]
 //	}
 //
+// A sender following the payload structure Standard Webhooks recommends may wrap the
+// report (or the array) in an event, {"type": "reading.created", "timestamp": "…",
+// "data": <report>}, or put the report's fields beside type. An event that carries no
+// report (a ping, a test event, another type) is nothing to store: it is answered 200 and
+// audited as received, never dead-lettered.
+//
 // metric is a poolhost metric name (sdk/metric: ph, orp, temperature, free_chlorine, …);
 // unit any spelling sdk/metric knows, empty meaning the canonical unit; recorded_at
 // RFC 3339 (absent: when poolhost received it); quality optional (good, suspect,

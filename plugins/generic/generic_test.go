@@ -383,3 +383,45 @@ func TestFleetDevicesAreVerifiedDeclaredAreNot(t *testing.T) {
 		t.Fatalf("a wrong fleet key: %v, want invalid input", err)
 	}
 }
+
+// A sender following Standard Webhooks' recommended payload structure wraps its report
+// in an event, {"type", "timestamp", "data"}, or sends events of other types (a ping, a
+// test event) that carry no report: the report is read from data, and an event without
+// one is nothing to store, answered as received, not a malformed delivery to dead-letter.
+func TestStandardWebhooksEvents(t *testing.T) {
+	c := setup(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		body    string
+		want    int // readings
+		wantErr bool
+	}{
+		{name: "report in data", body: `{"type":"reading.created","timestamp":"2026-01-01T00:00:00Z","data":{"device_id":"spa","readings":[{"metric":"ph","value":7.4},{"metric":"orp","value":700}]}}`, want: 2},
+		{name: "batch in data", body: `{"type":"readings.batch","data":[{"device_id":"spa","readings":[{"metric":"ph","value":7.4}]},{"device_id":"pool","readings":[{"metric":"ph","value":7.2}]}]}`, want: 2},
+		{name: "report squashed into the event", body: `{"type":"reading.created","device_id":"spa","readings":[{"metric":"ph","value":7.4}]}`, want: 1},
+		{name: "ping", body: `{"type":"ping","timestamp":"2026-01-01T00:00:00Z"}`},
+		{name: "test event with other data", body: `{"type":"endpoint.test","timestamp":"2026-01-01T00:00:00Z","data":{"message":"hello"}}`},
+		{name: "null data", body: `{"type":"device.online","data":null}`},
+		{name: "event readings without a device", body: `{"type":"reading.created","readings":[{"metric":"ph","value":7.4}]}`, wantErr: true},
+		{name: "data readings without a device", body: `{"type":"reading.created","data":{"readings":[{"metric":"ph","value":7.4}]}}`, wantErr: true},
+		{name: "no type, no device: still malformed", body: `{"timestamp":"2026-01-01T00:00:00Z","data":{}}`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			h.Set("webhook-id", "msg_evt")
+			res, err := c.Webhook(t.Context(), sdk.WebhookRequest{Headers: h, Body: []byte(tt.body), ReceivedAt: t0})
+			if tt.wantErr {
+				wantKind(t, err, sdk.KindPermanent)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Readings) != tt.want || res.DeliveryID != "msg_evt" {
+				t.Errorf("%d readings, delivery %q; want %d, msg_evt: %+v", len(res.Readings), res.DeliveryID, tt.want, res.Readings)
+			}
+		})
+	}
+}

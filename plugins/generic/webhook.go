@@ -84,7 +84,7 @@ var webhookIDKey = http.CanonicalHeaderKey(signature.HeaderWebhookID)
 // Webhook parses a verified delivery. Anything that does not match the documented shape
 // is permanent: the same bytes will never parse, so the host dead-letters them at once
 // for an operator to look at instead of retrying.
-func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+func (a *Adapter) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
 	res := sdk.WebhookResult{}
 	if ids := req.Headers[webhookIDKey]; len(ids) > 0 { // Get would canonicalize the key again
 		res.DeliveryID = ids[0]
@@ -104,6 +104,17 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 	var times lastTime
 	for i, rep := range reports {
 		if strings.TrimSpace(rep.DeviceID) == "" {
+			if len(reports) == 1 {
+				if inner, ok, err := unwrapEvent(req.Body); ok {
+					// A Standard Webhooks event: its report(s) in data, or nothing.
+					if err != nil || len(inner) == 0 {
+						return res, err
+					}
+					unwrapped := req
+					unwrapped.Body = inner
+					return a.Webhook(ctx, unwrapped)
+				}
+			}
 			return res, sdk.Permanent("report %d: device_id is required", i)
 		}
 		for j, in := range rep.Readings {
@@ -122,6 +133,54 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 		}
 	}
 	return res, nil
+}
+
+// unwrapEvent reads a body in the payload structure Standard Webhooks recommends,
+// {"type": "…", "timestamp": "…", "data": …}: ok says the body is such an event (an
+// object with a type). Its data is the report or array of reports to parse (returned as
+// inner); an event whose data holds no report — another type of event (a ping, a test
+// event), or none at all — is nothing to store, not a malformed delivery: inner is nil.
+// Only a body whose top level names no device gets here, so the documented report shape
+// costs nothing.
+func unwrapEvent(body []byte) (inner []byte, ok bool, err error) {
+	var ev struct {
+		Type     string          `json:"type"`
+		Data     json.RawMessage `json:"data"`
+		Readings json.RawMessage `json:"readings"`
+		Sessions json.RawMessage `json:"test_sessions"`
+	}
+	if json.Unmarshal(body, &ev) != nil || strings.TrimSpace(ev.Type) == "" {
+		return nil, false, nil
+	}
+	if hasItems(ev.Readings) || hasItems(ev.Sessions) {
+		// Readings without a device: the report squashed into the event, missing its id.
+		return nil, true, sdk.Permanent("event %q: device_id is required", ev.Type)
+	}
+	data := bytes.TrimSpace(ev.Data)
+	if len(data) == 0 || string(data) == "null" {
+		return nil, true, nil
+	}
+	var probe struct {
+		DeviceID string          `json:"device_id"`
+		Readings json.RawMessage `json:"readings"`
+		Sessions json.RawMessage `json:"test_sessions"`
+	}
+	switch data[0] {
+	case '[':
+		return data, true, nil
+	case '{':
+		if json.Unmarshal(data, &probe) == nil && probe.DeviceID == "" && !hasItems(probe.Readings) && !hasItems(probe.Sessions) {
+			return nil, true, nil // an event about something else
+		}
+		return data, true, nil
+	}
+	return nil, true, nil
+}
+
+// hasItems says a raw JSON value is present and not null or an empty array.
+func hasItems(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && string(v) != "null" && string(v) != "[]"
 }
 
 func (in ReportTestSession) toTestSession(deviceID string) (sdk.TestSession, error) {
