@@ -77,6 +77,9 @@ func TestCLIRefusals(t *testing.T) {
 		{[]string{"failures", "show", "abc", db}, `"abc" is not a failure ID`},
 		{[]string{"users", "create", db}, `required flag(s) "email" not set`},
 		{[]string{"users", "list", "--format", "xml", db}, "must be text or json"},
+		{[]string{"failures", "list", "--limit", "1000", db}, "must be a whole number from 1 to 500"},
+		{[]string{"failures", "list", "--limit", "0", db}, "must be a whole number from 1 to 500"},
+		{[]string{"failures", "list", "--limit", "-1", db}, "must be a whole number from 1 to 500"},
 		{[]string{"tokens", "list", db}, "email"},
 		{[]string{"config", "validate", "a.hcl"}, "takes no arguments"},
 	} {

@@ -32,18 +32,25 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 		c := &cobra.Command{
 			Use:     "list [flags]",
 			Short:   "list failures, newest first",
-			Example: "  poolhost failures list --status dead --provider generic --format json",
+			Example: "  poolhost failures list --status dead --provider generic --format json\n  poolhost failures list --status dead --before 1200",
 		}
 		db := storeFlags(c)
 		status := c.Flags().String("status", "", "only this `status`: pending, processing, resolved or dead")
 		provider := c.Flags().String("provider", "", "only this `provider`")
-		limit := c.Flags().Int("limit", 50, "at most this `many`")
+		limit := &limitValue{n: 50, max: 500}
+		c.Flags().Var(limit, "limit", "at most this `many`, from 1 to 500")
+		before := c.Flags().Int64("before", 0, "only failures older than this `ID`: the next page")
 		f := formatFlag(c)
 		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
 			return withFailures(ctx, db, "list", stderr, func(svc *failures.Service) error {
-				fl, _, err := svc.List(ctx, failures.Filter{Status: *status, Provider: *provider, Limit: *limit})
+				fl, next, err := svc.List(ctx, failures.Filter{Status: *status, Provider: *provider, Limit: limit.n, BeforeID: *before})
 				if err != nil {
 					return err
+				}
+				if next != 0 {
+					// On stderr, so --format json stays one document: a page that
+					// looks like the whole list hides the older failures.
+					defer fmt.Fprintf(stderr, "stopped at --limit %d; older ones: the same command with --before %d\n", limit.n, next)
 				}
 				views := make([]httpapi.FailureView, 0, len(fl))
 				for _, x := range fl {

@@ -106,19 +106,23 @@ func TestFailuresCLI(t *testing.T) {
 
 	t.Run("list", func(t *testing.T) {
 		tests := []struct {
-			args []string
-			want []string
+			args   []string
+			want   []string
+			stderr string
 		}{
-			{nil, []string{id(other), id(pending), id(recent), id(old)}},
-			{[]string{"--status", "dead"}, []string{id(other), id(recent), id(old)}},
-			{[]string{"--provider", "ttn"}, []string{id(other), id(pending)}},
-			{[]string{"--status", "pending", "--provider", "ttn"}, []string{id(pending)}},
-			{[]string{"--status", "resolved"}, nil},
-			{[]string{"--limit", "2"}, []string{id(other), id(pending)}},
+			{nil, []string{id(other), id(pending), id(recent), id(old)}, ""},
+			{[]string{"--status", "dead"}, []string{id(other), id(recent), id(old)}, ""},
+			{[]string{"--provider", "ttn"}, []string{id(other), id(pending)}, ""},
+			{[]string{"--status", "pending", "--provider", "ttn"}, []string{id(pending)}, ""},
+			{[]string{"--status", "resolved"}, nil, ""},
+			// A page that stops at the limit says how to see the rest.
+			{[]string{"--limit", "2"}, []string{id(other), id(pending)}, "stopped at --limit 2; older ones: the same command with --before " + id(pending) + "\n"},
+			{[]string{"--limit", "2", "--before", id(pending)}, []string{id(recent), id(old)}, "stopped at --limit 2; older ones: the same command with --before " + id(old) + "\n"},
+			{[]string{"--before", id(pending)}, []string{id(recent), id(old)}, ""},
 		}
 		for _, tt := range tests {
 			code, out, stderr := w.cli(t, append([]string{"list"}, tt.args...)...)
-			if code != 0 || stderr != "" {
+			if code != 0 || stderr != tt.stderr {
 				t.Fatalf("list %v = %d %q", tt.args, code, stderr)
 			}
 			if got := listIDs(t, out); strings.Join(got, ",") != strings.Join(tt.want, ",") {

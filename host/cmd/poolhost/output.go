@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -45,4 +46,20 @@ func (f format) write(w io.Writer, v any, table func(tw io.Writer)) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	table(tw)
 	return tw.Flush()
+}
+
+// limitValue is a listing's --limit: from 1 to max, refused when parsed otherwise, as the
+// API answers 400 to the same. Never clamped in silence: a listing cut at 500 when 1000
+// was asked for would look complete.
+type limitValue struct{ n, max int }
+
+func (l *limitValue) String() string { return strconv.Itoa(l.n) }
+func (l *limitValue) Type() string   { return "int" }
+func (l *limitValue) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > l.max {
+		return fmt.Errorf("must be a whole number from 1 to %d", l.max)
+	}
+	l.n = n
+	return nil
 }
