@@ -94,6 +94,8 @@ type envOpts struct {
 	// fleetKey): the operator's devices, verified for a connect with the key.
 	fleet  string
 	iopool bool // the iopool plugin runs too (an api_key provider declaring its input)
+	// iopoolURL, with iopool, is its base_url setting (an iopooltest fake).
+	iopoolURL string
 	// faulty runs the faulty test plugin with webhooks on: an api_key provider whose
 	// accounts hold a webhook secret of their own. Its settings are faultySettings.
 	faulty         bool
@@ -281,7 +283,9 @@ provider "template" {
 
 provider "generic" %s
 `, pluginDir, e.srv.URL, httpBlock, !o.disabled, stage, users, access, o.webhooks, e.acme.URL, acmetest.ClientID, generic)
-	if e.opts.iopool {
+	if e.opts.iopool && e.opts.iopoolURL != "" {
+		src += fmt.Sprintf("\nprovider \"iopool\" {\n  settings = { base_url = %q }\n}\n", e.opts.iopoolURL)
+	} else if e.opts.iopool {
 		src += "\nprovider \"iopool\" {}\n"
 	}
 	if e.opts.faulty {

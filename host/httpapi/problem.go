@@ -3,12 +3,15 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/store"
+	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/tracing"
 )
 
@@ -95,6 +98,11 @@ func (h *Handler) WriteError(w http.ResponseWriter, r *http.Request, err error) 
 		p.Diagnostics = cfgErr.List()
 	}
 	if p.Status == http.StatusServiceUnavailable {
+		// The provider said when to come back (its 429's Retry-After): an app retrying
+		// sooner would only have the plugin ask again, and spend the user's quota.
+		if d := sdk.RetryAfterOf(err); d > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
+		}
 		h.unavailable.Fail(err, "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path)
 	} else if p.Status >= 500 {
 		h.log.Error("request failed", tracing.LogArgs(r.Context(), []any{"request_id", p.RequestID, "method", r.Method, "path", r.URL.Path, "status", p.Status, "error", err})...)
