@@ -285,6 +285,14 @@ func TestCommandAuthorization(t *testing.T) {
 		if code, body := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true, "speed_percent": 140}}, nil, ""); code != 400 {
 			t.Fatalf("out of range = %d %v", code, body)
 		}
+		// A missing or unknown command says which there are.
+		for in, want := range map[string]string{"": "command is required: one of ", "pump.explode": `unknown command "pump.explode": one of `} {
+			code, body := e.post(e.owner.token, map[string]any{"command": in, "params": map[string]any{}}, nil, "")
+			if detail, _ := body["detail"].(string); code != 400 || body["type"] != httpapi.ProblemTypeBase+commands.TypeInvalid ||
+				!strings.HasPrefix(detail, want) || !strings.Contains(detail, "pump.set") {
+				t.Errorf("command %q = %d %v, want 400 %s… naming pump.set", in, code, body, want)
+			}
+		}
 		if _, err := e.dispatcher("d1").Tick(context.Background()); err != nil {
 			t.Fatal(err)
 		}

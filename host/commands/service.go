@@ -8,6 +8,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -231,7 +232,12 @@ func (s *Service) Submit(ctx context.Context, a auth.Actor, poolID, equipmentID 
 		return Submitted{}, err
 	}
 	params, err := command.Validate(req.Command, req.Params)
-	if err != nil {
+	switch {
+	case errors.Is(err, command.ErrUnknownCommand) && req.Command == "":
+		return Submitted{}, host.Wrap(host.EINVALID, err, "command is required: one of %s", strings.Join(command.Names(), ", ")).WithType(TypeInvalid)
+	case errors.Is(err, command.ErrUnknownCommand):
+		return Submitted{}, host.Wrap(host.EINVALID, err, "unknown command %q: one of %s", clipName(req.Command), strings.Join(command.Names(), ", ")).WithType(TypeInvalid)
+	case err != nil:
 		return Submitted{}, host.Wrap(host.EINVALID, err, "%s", err.Error()).WithType(TypeInvalid)
 	}
 	expiry := s.cfg.DefaultExpiry
@@ -526,4 +532,14 @@ func record(ctx context.Context, rec *audit.Recorder, a auth.Actor, action strin
 		d[k] = v
 	}
 	rec.Record(ctx, audit.Entry{Action: action, Actor: a, Provider: c.Provider, TargetType: "command", TargetID: c.PublicID, Details: d})
+}
+
+// clipName keeps a name a client sent short enough to echo.
+func clipName(s string) string {
+	for i := range s {
+		if i >= 64 {
+			return s[:i] + "…"
+		}
+	}
+	return s
 }
