@@ -14,8 +14,31 @@ import (
 // http.Client with the given overall timeout over [HTTPTransport]. The host's
 // per-method deadline, carried by each call's ctx, is the real bound; use
 // http.NewRequestWithContext with that ctx.
+//
+// It follows a redirect only within the origin the request went to (an http URL may
+// move to https on the same host): net/http would follow one anywhere, re-sending a
+// token request's form (the client secret, the refresh token) on a 307 and every header
+// but Authorization and Cookie (an API key in X-Api-Key) to whatever host the answer
+// names, and reach from the plugin's network any address it names. A redirect elsewhere
+// is an error, [ErrCrossOriginRedirect].
 func HTTPClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout, Transport: HTTPTransport(nil)}
+	return &http.Client{Timeout: timeout, Transport: HTTPTransport(nil), CheckRedirect: sameOrigin}
+}
+
+// ErrCrossOriginRedirect is what a request made with [HTTPClient] fails with (inside a
+// *url.Error) when the provider redirects it to another origin.
+var ErrCrossOriginRedirect = errors.New("the provider redirected to another origin; not followed")
+
+// sameOrigin is HTTPClient's redirect policy.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	from, to := via[0].URL, req.URL
+	if !strings.EqualFold(to.Host, from.Host) || (to.Scheme != from.Scheme && (from.Scheme != "http" || to.Scheme != "https")) {
+		return ErrCrossOriginRedirect
+	}
+	return nil
 }
 
 // HTTPTransport wraps base (nil: http.DefaultTransport) for a plugin's upstream calls.
