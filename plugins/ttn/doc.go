@@ -36,8 +36,9 @@
 //
 // Each mapped numeric field of uplink_message.decoded_payload becomes a reading of the
 // end device, recorded at uplink_message.received_at (the network server's receive
-// time). Unmapped and non-numeric fields are ignored: a payload formatter emits whatever
-// it likes. Events without an uplink_message (joins, downlink acks, …) and uplinks
+// time). A number in a string ("26.50", as JavaScript's toFixed gives it, which many
+// Device Repository codecs use) is a number. Unmapped and non-numeric fields are
+// ignored: a payload formatter emits whatever it likes. Events without an uplink_message (joins, downlink acks, …) and uplinks
 // without a decoded payload give no readings, not errors. Simulated uplinks are skipped
 // by default because they are test data typed into the console; with simulated =
 // "suspect" they are kept with quality "suspect". The delivery id is the uplink's

@@ -253,8 +253,17 @@ func TestWebhook(t *testing.T) {
 		{name: "decoded payload is not an object",
 			body: `{"end_device_ids":{"device_id":"d"},"uplink_message":{"decoded_payload":[1,2],"received_at":"2026-06-01T10:00:00Z"}}`},
 		{name: "non-numeric value is ignored",
-			body: `{"end_device_ids":{"device_id":"d"},"uplink_message":{"decoded_payload":{"ph":"7.4","temperature":true,"orp":650},"received_at":"2026-06-01T10:00:00Z"}}`,
+			body: `{"end_device_ids":{"device_id":"d"},"uplink_message":{"decoded_payload":{"ph":"n/a","temperature":true,"orp":650,"salt":"0x10","tds":"NaN","battery":"Inf"},"received_at":"2026-06-01T10:00:00Z"}}`,
 			want: []sdk.Reading{{ProviderDeviceID: "d", Metric: "orp", Value: 650, Unit: "mV", RecordedAt: sim}}},
+		// The Device Repository's codecs round with toFixed, which gives strings
+		// (Dragino: data.TempC_DS18B20=(value/10).toFixed(2)).
+		{name: "number in a string, as toFixed gives it",
+			settings: map[string]string{"field_map": "TempC_DS18B20:temperature"},
+			body:     `{"end_device_ids":{"device_id":"d"},"uplink_message":{"decoded_payload":{"Bat":3.6,"TempC_DS18B20":"26.50","ph":" 7.40 ","Distance":"Invalid Reading"},"received_at":"2026-06-01T10:00:00Z"}}`,
+			want: []sdk.Reading{ // sorted by payload key
+				{ProviderDeviceID: "d", Metric: "temperature", Value: 26.5, RecordedAt: sim},
+				{ProviderDeviceID: "d", Metric: "ph", Value: 7.4, RecordedAt: sim},
+			}},
 		{name: "falls back to the message receive time",
 			body: `{"end_device_ids":{"device_id":"d"},"received_at":"2026-06-01T10:00:00Z","uplink_message":{"decoded_payload":{"ph":7}}}`,
 			want: []sdk.Reading{{ProviderDeviceID: "d", Metric: "ph", Value: 7, RecordedAt: sim}}},

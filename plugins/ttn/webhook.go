@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,7 +97,7 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 		if !ok {
 			continue
 		}
-		n, ok := v.(float64) // non-numeric values (strings, booleans) are not measurements
+		n, ok := number(v)
 		if !ok {
 			continue
 		}
@@ -119,6 +121,31 @@ func (a *Adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 		}
 	}
 	return res, nil
+}
+
+// number reads a decoded value as a measurement: a JSON number, or a string holding a
+// decimal number. Many payload formatters emit strings: the Device Repository's codecs
+// (Dragino's TempC_DS18B20, for one) round with JavaScript's toFixed, which returns
+// one. Other strings ("Invalid Reading", "No Sensor"), booleans and objects are not
+// measurements.
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" || strings.IndexFunc(s, func(r rune) bool {
+			return !(r >= '0' && r <= '9' || r == '.' || r == '-' || r == '+' || r == 'e' || r == 'E')
+		}) >= 0 {
+			return 0, false // no hex, inf, nan or digit separators
+		}
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsInf(n, 0) || math.IsNaN(n) {
+			return 0, false
+		}
+		return n, true
+	}
+	return 0, false
 }
 
 // uplinkID picks the application server's uplink correlation id: unique per uplink
