@@ -63,3 +63,22 @@ func ActorFrom(ctx context.Context) (Actor, bool) {
 	a, ok := ctx.Value(actorKey).(Actor)
 	return a, ok
 }
+
+// ValidRequestID reports whether a client-supplied request id may be used as the
+// request's own (in its answer, its log lines and its audit rows): short and plain,
+// [A-Za-z0-9._:-]{1,128}, so it can never smuggle newlines into logs, markup into a
+// page, or bytes a database refuses into an audit row. A loop, not a regexp: the regexp
+// was about 1% of the host's CPU per webhook delivery (host/bench).
+func ValidRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -222,11 +222,15 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// withRequestID gives each request the id its audit rows and log lines record.
+// withRequestID gives each request the id its audit rows and log lines record: the
+// client's when it is plain (auth.ValidRequestID, as the API's), else a fresh one. The
+// sign-in page is public and a refused sign-in is audited: any bytes went into that row
+// (invalid UTF-8, which PostgreSQL refuses, leaving the attempt unaudited; a bidi
+// override disguising it on the Audit page).
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
+		if !auth.ValidRequestID(id) {
 			var b [8]byte
 			_, _ = rand.Read(b[:])
 			id = "ui-" + hex.EncodeToString(b[:])

@@ -319,3 +319,36 @@ func TestFailurePaging(t *testing.T) {
 		t.Fatalf("second page: %d rows", n)
 	}
 }
+
+// TestRequestIDIsPlain: the console honours a client's X-Request-Id only when it is
+// plain, as the API does. The sign-in page is public and a refused sign-in is audited
+// with the request id: any bytes up to 64 went into that row, invalid UTF-8 (which
+// PostgreSQL refuses, so the attempt went unaudited) and bidi overrides included.
+// (Newlines and other control characters net/http refuses in a header already.)
+func TestRequestIDIsPlain(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		kept bool
+	}{{"req-42.a_b:c", true}, {"bad\xff\xfeid", false}, {"id\u202egnp.exe", false}, {"<b>hi</b>", false}, {strings.Repeat("x", 129), false}} {
+		e := newEnv(t, "http://x") // a client's first refusal a minute is audited
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/ui/signin", strings.NewReader(url.Values{"token": {"pht_nope"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Request-Id", tc.id)
+		resp, err := noRedirect().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := resp.Header.Get("X-Request-Id")
+		if (got == tc.id) != tc.kept || got == "" {
+			t.Errorf("X-Request-Id %q answered %q, want it kept: %v", tc.id, got, tc.kept)
+		}
+		evs, err := e.st.ListAudit(context.Background(), store.AuditFilter{Action: "console.signin_refused"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 || evs[0].RequestID != got {
+			t.Errorf("X-Request-Id %q: audit rows %+v, want the refusal under %q", tc.id, evs, got)
+		}
+	}
+}
