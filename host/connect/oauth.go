@@ -20,6 +20,10 @@ func stateError(msg string) error {
 // vouches for.
 const TypeCallbackUnauthenticated = "oauth-callback-unauthenticated"
 
+// TypeCallbackFailed is a callback whose provider could not be reached: its state is
+// spent, so the user connects again.
+const TypeCallbackFailed = "oauth-callback-failed"
+
 // Callback completes an OAuth2 flow. It must be completed by the user who started it,
 // proven by that user's API token (by): the state alone does not do, or a user could
 // start a connect, send the authorize URL to a victim, and have the victim's provider
@@ -75,7 +79,14 @@ func (s *Service) Callback(ctx context.Context, by *auth.Actor, provider string,
 		Code: query["code"], State: value, RedirectURI: st.RedirectURI, Query: query, CodeVerifier: st.CodeVerifier,
 	})
 	if err != nil {
-		return Account{}, s.pluginError(provider, "callback", err)
+		err = s.pluginError(provider, "callback", err)
+		if host.ErrorCode(err) == host.EUNAVAILABLE {
+			// Not a 503: its Retry-After would have the app send this callback again,
+			// and the state is spent (single use), so that can only answer "already
+			// used". The user has to start over.
+			return Account{}, host.Wrap(host.EUPSTREAM, err, "%s; this authorization cannot be completed now: connect again", host.ErrorMessage(err)).WithType(TypeCallbackFailed)
+		}
+		return Account{}, err
 	}
 	return s.link(ctx, *by, st.UserID, provider, ad, l)
 }

@@ -278,3 +278,28 @@ func TestOAuthUsesPKCE(t *testing.T) {
 		t.Fatalf("%d code exchanges proved a PKCE verifier, want 1", n)
 	}
 }
+
+// TestCallbackProviderDownSaysConnectAgain: a callback whose provider cannot be reached
+// (its token endpoint down) spends its state like any other, so it is not a 503, whose
+// Retry-After would have the app send it again only to hear "already used": it is a
+// 502 oauth-callback-failed saying to connect again, without Retry-After, and nothing is
+// stored.
+func TestCallbackProviderDownSaysConnectAgain(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{})
+	alice := e.newUser("alice", false)
+	code, state := e.startOAuth(alice)
+	e.acme.Close()
+	r := e.must(502, req{method: "GET", path: callbackPath(code, state), token: alice.Token})
+	p := r.problem(t)
+	if p.Type != httpapi.ProblemTypeBase+connect.TypeCallbackFailed || !strings.Contains(p.Detail, "connect again") {
+		t.Errorf("problem = %+v", p)
+	}
+	if ra := r.Header.Get("Retry-After"); ra != "" {
+		t.Errorf("Retry-After %q on a callback that cannot be retried", ra)
+	}
+	if n := e.countAccounts(); n != 0 {
+		t.Errorf("%d accounts stored", n)
+	}
+	// As said: the state is spent.
+	e.must(400, req{method: "GET", path: callbackPath(code, state), token: alice.Token})
+}
