@@ -210,8 +210,12 @@ type downlinkMessage struct {
 }
 
 // commandUpdates reads a downlink_* message: sent is delivered (the gateway transmitted
-// it), ack is succeeded (the device confirmed), nack and failed are failed; queued
-// changes nothing. Only downlinks carrying a poolhost correlation id are reported.
+// it), ack is succeeded (the device confirmed), failed is failed; queued changes nothing.
+// A nack is not the end: the stack pushes a nacked confirmed downlink again, up to its
+// retry limit (8 by default), and reports downlink_failed once it gives up
+// (lorawan-stack applicationserver: handleDownlinkNack, registerDropDownlinks), so a nack
+// is delivered, not acknowledged yet; a later ack still succeeds the command. Only
+// downlinks carrying a poolhost correlation id are reported.
 func commandUpdates(body []byte) []sdk.CommandUpdate {
 	var m downlinkMessage
 	if json.Unmarshal(body, &m) != nil {
@@ -224,7 +228,7 @@ func commandUpdates(body []byte) []sdk.CommandUpdate {
 	case m.Ack != nil:
 		ev, status = m.Ack, sdk.CommandSucceeded
 	case m.Nack != nil:
-		ev, status, reason = m.Nack, sdk.CommandFailed, "the device did not acknowledge the downlink (nack)"
+		ev, status, reason = m.Nack, sdk.CommandDelivered, "the device did not acknowledge the downlink yet (nack); the things stack sends it again"
 	case m.Failed != nil:
 		ev, status, reason = m.Failed, sdk.CommandFailed, "the things stack failed the downlink"
 		if e := m.Failed.Error; e != nil && (e.MessageFormat != "" || e.Name != "") {

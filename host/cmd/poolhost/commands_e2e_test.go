@@ -256,6 +256,22 @@ func TestCommandsEndToEnd(t *testing.T) {
 		}
 	})
 
+	// The stack pushes a nacked confirmed downlink again until its retry limit and only
+	// then reports downlink_failed: a nack followed by the retry's ack is a success.
+	t.Run("a nacked downlink the stack retries, then acked, succeeds", func(t *testing.T) {
+		var cmd e2eCommand
+		api.must(http.StatusAccepted, "POST", commandsPath, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, &cmd)
+		api.waitStatus(pool.ID, cmd.ID, "sent")
+		api.stackMessage(mine, "downlink_sent", cmd.ID)
+		api.waitStatus(pool.ID, cmd.ID, "delivered")
+		api.stackMessage(mine, "downlink_nack", cmd.ID)
+		if got := api.command(pool.ID, cmd.ID); got.Status != "delivered" {
+			t.Fatalf("after a nack: %+v, want still delivered (the stack retries)", got)
+		}
+		api.stackMessage(mine, "downlink_ack", cmd.ID)
+		api.waitStatus(pool.ID, cmd.ID, "succeeded")
+	})
+
 	t.Run("dry run sends nothing, Idempotency-Key sends once, an unapproved command is refused and audited", func(t *testing.T) {
 		before := len(stack.Pushes())
 		code, body := api.call("POST", commandsPath+"?dryRun=true", map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil)
