@@ -57,12 +57,23 @@ func runPluginsCheck(ctx context.Context, configPath string, f format, stdout, s
 
 	type row struct {
 		pluginmgr.Status
-		Healthy bool `json:"healthy"`
+		// Shadows Status's sdk.Capabilities, whose JSON has Go's field names and a
+		// duration in nanoseconds: the rest of this document is snake_case.
+		Capabilities *capabilitiesJSON `json:"capabilities,omitempty"`
+		Healthy      bool              `json:"healthy"`
 	}
 	var rows []row
 	failed := 0
 	for _, st := range m.Statuses() {
 		r := row{Status: st}
+		if st.ProtocolVersion != 0 {
+			c := st.Capabilities
+			r.Capabilities = &capabilitiesJSON{Connect: string(c.Connect), Webhook: c.Webhook, Poll: c.Poll,
+				MinPollIntervalSeconds: c.MinPollInterval.Seconds(), Write: c.Write, Commands: c.Commands, SignatureHeaders: c.SignatureHeaders}
+			if r.Capabilities.Connect == "" {
+				r.Capabilities.Connect = string(sdk.ConnectNone)
+			}
+		}
 		if st.Enabled {
 			if st.State == pluginmgr.StateRunning {
 				p, err := m.Get(st.Provider)
@@ -98,6 +109,17 @@ func runPluginsCheck(ctx context.Context, configPath string, f format, stdout, s
 		return 1
 	}
 	return 0
+}
+
+// capabilitiesJSON is a plugin's capabilities in `plugins check --format json`.
+type capabilitiesJSON struct {
+	Connect                string   `json:"connect"`
+	Webhook                bool     `json:"webhook"`
+	Poll                   bool     `json:"poll"`
+	MinPollIntervalSeconds float64  `json:"min_poll_interval_seconds,omitempty"`
+	Write                  bool     `json:"write"`
+	Commands               []string `json:"commands,omitempty"`
+	SignatureHeaders       []string `json:"signature_headers,omitempty"`
 }
 
 func capabilities(st pluginmgr.Status) string {
