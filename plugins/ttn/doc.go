@@ -7,7 +7,9 @@
 // /v1/webhooks/ttn/accounts/{accountId} (or the provider URL /v1/webhooks/ttn), enable
 // "Uplink message" with its path left empty (the stack appends a message type's path to
 // the base URL, and poolhost answers 404 to any other URL), and add the header
-// "Authorization: Bearer <secret>" with the account's secret. The stack signs nothing, so that header is the authentication; it is
+// "Authorization: Bearer <secret>" with the account's secret. An account that sends
+// commands enables "Downlink sent", "Downlink ack", "Downlink nack" and "Downlink failed"
+// too, the same way: they are how a command learns its fate. The stack signs nothing, so that header is the authentication; it is
 // compared in constant time.
 //
 // # Linking
