@@ -9,8 +9,8 @@
 // the base URL, and poolhost answers 404 to any other URL), and add the header
 // "Authorization: Bearer <secret>" with the account's secret. An account that sends
 // commands enables "Downlink sent", "Downlink ack", "Downlink nack" and "Downlink failed"
-// too, the same way: they are how a command learns its fate. The stack signs nothing, so that header is the authentication; it is
-// compared in constant time.
+// too, the same way: they are how a command learns its fate. The stack signs nothing,
+// so that header is the authentication; it is compared in constant time.
 //
 // # Linking
 //
