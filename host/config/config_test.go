@@ -362,3 +362,39 @@ func TestWebhookSecretOverlap(t *testing.T) {
 		t.Fatalf("max_accounts_per_user 0: want it refused, got %v", err)
 	}
 }
+
+// TestPassEnvRefusesSecrets: pass_env hands a host variable to every plugin, third
+// parties' too, so it must not name one the config reads a secret from with env(): the
+// credentials key, a provider's secret. It did, and the plugins received them; a
+// variable the config does not read still passes.
+func TestPassEnvRefusesSecrets(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("POOLHOST_TEST_CREDS_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	t.Setenv("POOLHOST_TEST_TTN_SECRET", "a-shared-secret")
+	t.Setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+	parse := func(passEnv string) error {
+		src := fmt.Sprintf(`database_url    = "sqlite:x.db"
+credentials_key = env("POOLHOST_TEST_CREDS_KEY")
+plugins {
+  pass_env = [%s]
+}
+provider "ttn" {
+  secrets = { webhook_secret = env("POOLHOST_TEST_TTN_SECRET") }
+}
+`, passEnv)
+		_, err := config.Parse(filepath.Join(dir, "c.hcl"), []byte(src))
+		return err
+	}
+	for _, name := range []string{"POOLHOST_TEST_CREDS_KEY", "POOLHOST_TEST_TTN_SECRET"} {
+		err := parse(fmt.Sprintf(`"HTTPS_PROXY", %q`, name))
+		if err == nil || !strings.Contains(err.Error(), "c.hcl:4,") || !strings.Contains(err.Error(), "pass_env } names "+name) {
+			t.Errorf("pass_env naming %s: %v, want it refused at line 4", name, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), "a-shared-secret") || strings.Contains(err.Error(), "MDEy")) {
+			t.Errorf("the error echoes the secret: %v", err)
+		}
+	}
+	if err := parse(`"HTTPS_PROXY"`); err != nil {
+		t.Errorf("pass_env naming a proxy: %v", err)
+	}
+}

@@ -165,7 +165,8 @@ func parse(path string, src []byte, pluginsOnly bool) (*Config, error) {
 	if diags.HasErrors() {
 		return nil, &Error{diags}
 	}
-	d := &decoder{ctx: evalContext(filepath.Dir(path)), pluginsOnly: pluginsOnly}
+	d := &decoder{pluginsOnly: pluginsOnly, envRead: map[string]bool{}}
+	d.ctx = evalContext(filepath.Dir(path), d.envRead)
 	// An unknown attribute or block is reported and decoding goes on with the rest, so
 	// one run lists every mistake in the file, not the first of each level.
 	root, ok := d.section(file.Body, rootSchema, hcl.Range{Filename: path})
@@ -174,6 +175,7 @@ func parse(path string, src []byte, pluginsOnly bool) (*Config, error) {
 	}
 	cfg := d.config(root)
 	cfg.Path = path
+	d.checkPassEnv(cfg.Plugins.PassEnv)
 	if d.diags.HasErrors() {
 		return nil, &Error{d.diags}
 	}
@@ -186,12 +188,15 @@ type secretMarkType struct{}
 
 var secretMark = secretMarkType{}
 
-func evalContext(baseDir string) *hcl.EvalContext {
+// evalContext gives a config its functions; env() notes in envRead the variables it
+// reads.
+func evalContext(baseDir string, envRead map[string]bool) *hcl.EvalContext {
 	env := function.New(&function.Spec{
 		Params: []function.Parameter{{Name: "name", Type: cty.String}},
 		Type:   function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 			name := args[0].AsString()
+			envRead[name] = true
 			v, ok := os.LookupEnv(name)
 			if !ok {
 				return cty.NilVal, fmt.Errorf("environment variable %s is not set", name)
@@ -219,6 +224,18 @@ func evalContext(baseDir string) *hcl.EvalContext {
 	return &hcl.EvalContext{Functions: map[string]function.Function{"env": env, "file": file}}
 }
 
+// checkPassEnv refuses a pass_env that names a variable the config reads a secret from
+// with env() (the credentials key, a provider's client or webhook secret, a database URL
+// with its password): pass_env hands a variable to every plugin, third parties' too.
+func (d *decoder) checkPassEnv(names []string) {
+	for _, name := range names {
+		if d.envRead[name] {
+			d.errorf(d.passEnvAt, "Secret in pass_env",
+				"plugins { pass_env } names %s, which this config reads a secret from with env(): every plugin would receive it; leave it out of pass_env", name)
+		}
+	}
+}
+
 func unwrapPathError(err error) error {
 	if pe, ok := err.(*os.PathError); ok {
 		return pe.Err
@@ -231,6 +248,10 @@ type decoder struct {
 	diags hcl.Diagnostics
 	// pluginsOnly: the caller launches plugins and nothing else (LoadPlugins).
 	pluginsOnly bool
+	// envRead are the environment variables env() read, every one a secret's;
+	// passEnvAt is where plugins { pass_env } is (checkPassEnv).
+	envRead   map[string]bool
+	passEnvAt *hcl.Range
 	// leaseAt is where each worker's lease is set (its attribute, else its block), for
 	// the lease checks that run once the providers are known.
 	leaseAt map[string]hcl.Range
@@ -713,6 +734,9 @@ func (d *decoder) config(root section) *Config {
 		c.Plugins.BackoffBase = d.duration(p.attr("backoff_base"), c.Plugins.BackoffBase)
 		c.Plugins.BackoffCap = d.duration(p.attr("backoff_cap"), c.Plugins.BackoffCap)
 		c.Plugins.PassEnv = d.stringList(p.attr("pass_env"))
+		if a := p.attr("pass_env"); a != nil {
+			d.passEnvAt = a.Expr.Range().Ptr()
+		}
 		c.Plugins.RequirePin = d.boolean(p.attr("require_pin"), c.Plugins.RequirePin)
 		c.Plugins.AllowGroupWritable = d.boolean(p.attr("allow_group_writable"), c.Plugins.AllowGroupWritable)
 		c.Plugins.TrustedKeys = d.trustedKeys(p.attr("trusted_keys"))
