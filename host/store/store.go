@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -118,6 +119,9 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	}
 	var cl *claim
 	if d == dialectSQLite {
+		if err := sqliteDirExists(dsn); err != nil {
+			return nil, err
+		}
 		if cl, err = sqliteClaim(dsn, o.claim); err != nil {
 			return nil, err
 		}
@@ -296,6 +300,21 @@ func sqliteDSN(rest string) (string, string, dialect, error) {
 // it holds sealed credentials and token hashes, and SQLite gives its -wal and -shm files
 // the database file's mode. Any failure is left for SQLite to report when it opens the
 // file; an existing file keeps its mode.
+// sqliteDirExists says which directory is missing when a SQLite file's is: SQLite only
+// says "unable to open database file (14)", and the claim's lock file "no such file or
+// directory", neither naming the directory the operator has to create.
+func sqliteDirExists(dsn string) error {
+	path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	if path == "" || strings.HasPrefix(path, ":") || strings.Contains(query, "mode=memory") {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("open database: the directory %s of the SQLite database %s does not exist: create it, or fix database_url", dir, path)
+	}
+	return nil
+}
+
 func createPrivate(dsn string) {
 	path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
 	if path == "" || strings.HasPrefix(path, ":") || strings.Contains(query, "mode=memory") {

@@ -239,3 +239,22 @@ func TestTokensRevokeByValueIsNotAUse(t *testing.T) {
 		t.Fatalf("revoking it again = %d %q", code, stderr)
 	}
 }
+
+// TestSQLiteMissingDirectory: a database_url whose directory does not exist is refused
+// naming that directory, by the CLI and by serve alike (SQLite itself said only "unable
+// to open database file (14)", and serve "open ….lock: no such file or directory").
+func TestSQLiteMissingDirectory(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "data")
+	code, _, stderr := cli(t, "users", "list", "--database-url=sqlite:"+filepath.Join(missing, "poolhost.db"))
+	if code != 1 || !strings.Contains(stderr, "the directory "+missing+" of the SQLite database") || !strings.Contains(stderr, "does not exist") {
+		t.Fatalf("users list = %d %q, want the missing directory named", code, stderr)
+	}
+	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(missing, "poolhost.db"), store.Serving())
+	if err == nil {
+		st.Close()
+		t.Fatal("serve's open of a database in a missing directory succeeded")
+	}
+	if !strings.Contains(err.Error(), "the directory "+missing+" of the SQLite database") {
+		t.Fatalf("serve's open: %v, want the missing directory named", err)
+	}
+}
