@@ -285,6 +285,9 @@ func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) 
 	var devices []sdk.Device
 	for _, p := range pools {
 		d, ok, err := s.device(ctx, p.ID)
+		if errors.Is(err, errForbidden) {
+			continue // out of the user's reach since /pools listed it (see errForbidden)
+		}
 		if err != nil {
 			return sdk.DiscoverResult{}, s.fail(fmt.Errorf("get device of pool %d: %w", p.ID, err))
 		}
@@ -326,6 +329,11 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		pc := cur.Pools[key]
 		if pc.DeviceCheckedAt.IsZero() || now.Sub(pc.DeviceCheckedAt) >= deviceRecheck || now.Before(pc.DeviceCheckedAt) {
 			d, ok, err := s.device(ctx, p.ID)
+			if errors.Is(err, errForbidden) {
+				// Out of the user's reach since /pools listed it (see errForbidden): the
+				// pool keeps its place in the cursor (below), asked again next poll.
+				continue
+			}
 			if err != nil {
 				return sdk.PollResult{}, s.fail(fmt.Errorf("get device of pool %d: %w", p.ID, err))
 			}

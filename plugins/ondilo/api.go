@@ -66,9 +66,9 @@ func (s *session) lastMeasures(ctx context.Context, poolID int64) ([]measure, er
 	var raws []json.RawMessage
 	q := url.Values{"types[]": measureTypes}
 	err := s.getJSON(ctx, fmt.Sprintf("/pools/%d/lastmeasures", poolID), q, &raws)
-	if errors.Is(err, errNotFound) {
-		// No measure there (an ICO that has not measured yet, a pool deleted since
-		// /pools): nothing new, not a failure of the account's whole poll.
+	if errors.Is(err, errNotFound) || errors.Is(err, errForbidden) {
+		// No measure there (an ICO that has not measured yet, a pool deleted or unshared
+		// since /pools): nothing new, not a failure of the account's whole poll.
 		return nil, nil
 	}
 	if err != nil {

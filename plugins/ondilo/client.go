@@ -36,6 +36,11 @@ const (
 // device) rather than a failure.
 var errNotFound = errors.New("not found")
 
+// errForbidden marks a 403. On /pools it is a refused grant (reauth); on one pool's
+// device or measures, asked with the very token /pools just accepted, it is that pool
+// being out of the user's reach (a share withdrawn meanwhile), not the account's grant.
+var errForbidden = errors.New("forbidden")
+
 // tokenResponse is Ondilo's OAuth2 token endpoint answer.
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
@@ -286,7 +291,9 @@ func checkStatus(what string, r reply, now time.Time) error {
 		return nil
 	case status == http.StatusNotFound:
 		return fmt.Errorf("ondilo %s: %w", what, errNotFound)
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == http.StatusForbidden:
+		return fmt.Errorf("%w (%w)", sdk.Reauth("ondilo refused %s (HTTP %d); reconnect the account", what, status), errForbidden)
+	case status == http.StatusUnauthorized:
 		return sdk.Reauth("ondilo refused %s (HTTP %d); reconnect the account", what, status)
 	case status >= 500 || status == http.StatusRequestTimeout:
 		return sdk.Temporary("ondilo %s failed upstream: HTTP %d", what, status)

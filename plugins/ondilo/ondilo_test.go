@@ -959,3 +959,60 @@ func TestEmptyPoolListKeepsTheCursor(t *testing.T) {
 		}
 	})
 }
+
+// A 403 on one pool's device or measures, asked with the token /pools has just accepted,
+// is that pool out of the user's reach (a share withdrawn meanwhile), not a refused grant:
+// the account is not sent to reconnect, its other pools are polled, and the pool keeps
+// its cursor. A 403 on /pools itself still is a refused grant.
+func TestForbiddenPoolIsNotAReauth(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		srv := ondilotest.NewServer(t)
+		target, _ := url.Parse(srv.URL)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		var forbid atomic.Value // path suffix answered 403
+		forbid.Store("")
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if f := forbid.Load().(string); f != "" && strings.HasSuffix(r.URL.Path, f) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				_, _ = w.Write([]byte(`{"message":"User is not authorized to access this resource"}`))
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		t.Cleanup(front.Close)
+		c := tr.wrap(t, ondilo.New(ondilo.WithRequestSpacing(0)))
+		if err := c.Configure(ctx(t), sdk.ConfigureRequest{Settings: map[string]string{ondilo.SettingBaseURL: front.URL}}); err != nil {
+			t.Fatal(err)
+		}
+		acct := account(srv, time.Now().Add(time.Hour))
+		first, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+		if err != nil || len(first.Readings) == 0 {
+			t.Fatalf("first poll: %d readings, %v", len(first.Readings), err)
+		}
+
+		forbid.Store("/lastmeasures")
+		res, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: first.NextCursor})
+		if err != nil || len(res.Readings) != 0 {
+			t.Fatalf("measures forbidden: %+v, %v; want a quiet poll", res, err)
+		}
+		forbid.Store("/device")
+		d, err := c.DiscoverDevices(ctx(t), sdk.DiscoverRequest{Account: acct})
+		if err != nil || len(d.Devices) != 0 {
+			t.Fatalf("device forbidden: discover %+v, %v; want the pool left out", d, err)
+		}
+		// A poll with no cached device asks /device: forbidden, the pool is skipped.
+		res, err = c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+		if err != nil || len(res.Readings) != 0 {
+			t.Fatalf("device forbidden: poll %+v, %v; want a quiet poll", res, err)
+		}
+		forbid.Store("")
+		again, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: first.NextCursor})
+		if err != nil || len(again.Readings) != 0 {
+			t.Fatalf("pool readable again: %d readings (%v), want none new", len(again.Readings), err)
+		}
+		forbid.Store("/pools")
+		_, err = c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+		wantKind(t, err, sdk.KindReauth)
+	})
+}
