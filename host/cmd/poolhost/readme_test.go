@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,8 +177,9 @@ fi
 // TestREADMERunningAsAService follows the README's "Running as a service" steps as
 // written, with examples/production.hcl, under a temporary root instead of / (its
 // /usr/local, /etc and /var/lib paths moved there, the config's plugin_dir and addresses
-// with them), against a throwaway PostgreSQL: the service must start — the unit's
-// ExecStartPre, `plugins check`, passing — and its /readyz answer ready.
+// with them), against a throwaway PostgreSQL cluster in which the steps create the role
+// and its database: the service must start — the unit's ExecStartPre, `plugins check`,
+// passing — as that role, no superuser, and its /readyz answer ready.
 func TestREADMERunningAsAService(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every plugin and serves")
@@ -191,7 +193,11 @@ func TestREADMERunningAsAService(t *testing.T) {
 	if len(blocks) != 1 {
 		t.Fatalf("README's Running as a service has %d shell blocks, want 1", len(blocks))
 	}
-	dbURL := pgtest.NewDatabase(t)
+	// A cluster of its own: the steps create the role and the database themselves.
+	admin, err := url.Parse(pgtest.NewCluster(t).URL())
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := buildE2E(t)
 
 	// The repository as `make build` leaves it, beside the root the steps install into.
@@ -241,8 +247,19 @@ func TestREADMERunningAsAService(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	script := regexp.MustCompile(`(?m)^POOLHOST_DATABASE_URL=.*$`).ReplaceAllLiteralString(blocks[0], "POOLHOST_DATABASE_URL="+dbURL)
-	script = strings.ReplaceAll(script, "POOLHOST_TTN_WEBHOOK_SECRET=…", "POOLHOST_TTN_WEBHOOK_SECRET=ttn-secret-of-the-test")
+	// The operator's own values: the database server, the role's password, the TTN secret.
+	script := blocks[0]
+	for old, new := range map[string]string{
+		"psql -h db.internal -U postgres ": `psql "` + admin.String() + `" `,
+		"PASSWORD '…'":                     "PASSWORD 'password-of-the-test'",
+		"postgres://poolhost:…@db.internal:5432/poolhost?sslmode=verify-full": "postgres://poolhost:password-of-the-test@" + admin.Host + "/poolhost?sslmode=disable",
+		"POOLHOST_TTN_WEBHOOK_SECRET=…":                                       "POOLHOST_TTN_WEBHOOK_SECRET=ttn-secret-of-the-test",
+	} {
+		if !strings.Contains(script, old) {
+			t.Fatalf("README's Running as a service no longer has %q", old)
+		}
+		script = strings.ReplaceAll(script, old, new)
+	}
 	script = strings.NewReplacer(
 		"/usr/local/", root+"/usr/local/",
 		"/etc/poolhost", root+"/etc/poolhost",
@@ -266,7 +283,7 @@ func TestREADMERunningAsAService(t *testing.T) {
 		"PATH="+filepath.Join(root, "usr", "local", "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var sout, serr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &sout, &serr
-	err := cmd.Run()
+	err = cmd.Run()
 	serveLog, _ := os.ReadFile(filepath.Join(root, "serve.log"))
 	if err != nil {
 		t.Fatalf("the README's service steps stopped: %v\nstdout:\n%s\nstderr:\n%s\nserve:\n%s", err, sout.String(), serr.String(), serveLog)
