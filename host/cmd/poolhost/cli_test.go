@@ -71,6 +71,7 @@ func TestCLIRefusals(t *testing.T) {
 		{[]string{"sideways"}, `unknown command "sideways"`},
 		{[]string{"failures"}, "needs a command"},
 		{[]string{"failures", "lsit"}, "did you mean list"},
+		{[]string{"plugins", "list"}, "did you mean check"},
 		{[]string{"users", "list", "extra", db}, `takes no arguments, got ["extra"]`},
 		{[]string{"migrate", "up", "now", db}, "takes no arguments"},
 		{[]string{"failures", "show", db}, "takes one failure ID"},

@@ -19,6 +19,9 @@ func init() {
 		c := &cobra.Command{
 			Use:   "check [flags]",
 			Short: "launch every enabled plugin as serve would and report its health",
+			// What an operator looking for the plugins' table types first ("list"
+			// suggested test, its nearest name).
+			SuggestFor: []string{"list", "ls", "status", "show"},
 			Long: `check launches every enabled plugin exactly as serve would (pin, Describe checked
 against the config, Configure), asks each for its Health, prints one row per provider
 and exits 1 if any enabled provider is not healthy. Run it before a deploy. It opens no
