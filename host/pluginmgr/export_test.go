@@ -7,7 +7,7 @@ import (
 
 // CheckAnswer exposes the answer caps to the external tests.
 func CheckAnswer(lim config.Plugins, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession) (string, error) {
-	return checkAnswer(judgeCaps(lim), deliveryID, accountID, rs, ss)
+	return checkAnswer(judgeCaps(lim), deliveryID, accountID, rs, ss, nil)
 }
 
 // CallName exposes the method labels to the external tests.

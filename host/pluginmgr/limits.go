@@ -20,8 +20,8 @@ import (
 
 // checkAnswer returns the name of the first cap the answer exceeds and an error saying
 // by how much, or "" and nil.
-func checkAnswer(lim judge.Caps, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession) (string, error) {
-	err := lim.Check(judge.Answer{DeliveryID: deliveryID, ProviderAccountID: accountID, Readings: rs, TestSessions: ss})
+func checkAnswer(lim judge.Caps, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession, us []sdk.CommandUpdate) (string, error) {
+	err := lim.Check(judge.Answer{DeliveryID: deliveryID, ProviderAccountID: accountID, Readings: rs, TestSessions: ss, CommandUpdates: us})
 	return judge.CapOf(err), err
 }
 
@@ -43,9 +43,9 @@ func checkDevices(lim judge.Caps, ds []sdk.Device) (string, error) {
 }
 
 // refuseAnswer checks an answer, counting a refusal by the cap it broke.
-func (p *Plugin) refuseAnswer(method, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession) error {
+func (p *Plugin) refuseAnswer(method, deliveryID, accountID string, rs []sdk.Reading, ss []sdk.TestSession, us []sdk.CommandUpdate) error {
 	return p.refuse(method, func(lim judge.Caps) (string, error) {
-		return checkAnswer(lim, deliveryID, accountID, rs, ss)
+		return checkAnswer(lim, deliveryID, accountID, rs, ss, us)
 	})
 }
 

@@ -200,7 +200,7 @@ func (p *Plugin) Webhook(ctx context.Context, req sdk.WebhookRequest) (res sdk.W
 		return err
 	})
 	if err == nil {
-		if err = p.refuseAnswer("webhook", res.DeliveryID, res.ProviderAccountID, res.Readings, res.TestSessions); err != nil {
+		if err = p.refuseAnswer("webhook", res.DeliveryID, res.ProviderAccountID, res.Readings, res.TestSessions, res.CommandUpdates); err != nil {
 			return sdk.WebhookResult{}, err
 		}
 	}
@@ -217,7 +217,7 @@ func (p *Plugin) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (res
 	})
 	if err == nil {
 		// Verified, then unusable: the payload is authentic and kept as a parse failure.
-		if err = p.refuseAnswer("ingest_webhook", res.DeliveryID, res.ProviderAccountID, res.Readings, res.TestSessions); err != nil {
+		if err = p.refuseAnswer("ingest_webhook", res.DeliveryID, res.ProviderAccountID, res.Readings, res.TestSessions, res.CommandUpdates); err != nil {
 			return sdk.WebhookResult{}, &grpcplugin.ParseError{Err: err}
 		}
 	}
@@ -234,7 +234,7 @@ func (p *Plugin) PollReadings(ctx context.Context, req sdk.PollRequest) (res sdk
 		if err = p.refuseCredentials("poll_readings", res.RefreshedCredentials); err != nil {
 			return sdk.PollResult{}, err
 		}
-		err = p.refuseAnswer("poll_readings", "", "", res.Readings, res.TestSessions)
+		err = p.refuseAnswer("poll_readings", "", "", res.Readings, res.TestSessions, res.CommandUpdates)
 		if err == nil {
 			err = p.refuseCursor("poll_readings", res.NextCursor)
 		}

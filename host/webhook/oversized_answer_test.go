@@ -29,6 +29,9 @@ func TestOversizedPluginAnswerIsStoredNowhere(t *testing.T) {
 			"delivery id of 1048576 bytes exceeds plugins.max_delivery_id_bytes (256)"},
 		{"1 KiB provider account id", `{"device_id": "probe", "account": "` + strings.Repeat("a", 1024) + `", "readings": [{"metric": "ph", "value": "7.1", ` + at + `}]}`,
 			"provider account id of 1024 bytes"},
+		// Each update is a lookup: 45,000 command ids in a 1 MB delivery were seconds of work.
+		{"1,000 command updates", `{"device_id": "probe", "command_updates": 1000, "readings": [{"metric": "ph", "value": "7.1", ` + at + `}]}`,
+			"1000 command updates exceed 100 per answer"},
 		{"long metric", `{"device_id": "probe", "readings": [{"metric": "` + strings.Repeat("m", 65) + `", "value": "7.1", ` + at + `}]}`,
 			"metric of 65 bytes"},
 		{"20 MiB message", `{"device_id": "probe", "repeat": 20, "readings": [{"metric": "ph", "value": "7.1", "raw_bytes": 1048576, ` + at + `}]}`,

@@ -81,7 +81,16 @@ type Answer struct {
 	ProviderAccountID string
 	Readings          []sdk.Reading
 	TestSessions      []sdk.TestSession
+	// CommandUpdates are the provider's word on commands the host sent: each one is
+	// looked up and may change a command's row and add an audit row.
+	CommandUpdates []sdk.CommandUpdate
 }
+
+// MaxCommandUpdatesPerCall caps the command updates of one answer: a provider reports on
+// the few commands in flight on an account's devices (one at a time per device), and
+// each update costs the host a lookup, so a delivery naming 45,000 command ids within
+// the body limit cost the host seconds of work.
+const MaxCommandUpdatesPerCall = 100
 
 // Refusal is the error of a refused answer: the cap it broke (the "limit" label of
 // poolhost_plugin_answers_refused_total) and by how much. It is a permanent failure
@@ -127,6 +136,14 @@ func (c Caps) Check(a Answer) error {
 	}
 	if n := len(a.Readings); n > c.MaxReadingsPerCall {
 		return refuse("readings", "%d readings exceed plugins.max_readings_per_call (%d)", n, c.MaxReadingsPerCall)
+	}
+	if n := len(a.CommandUpdates); n > MaxCommandUpdatesPerCall {
+		return refuse("command_updates", "%d command updates exceed %d per answer", n, MaxCommandUpdatesPerCall)
+	}
+	for i, u := range a.CommandUpdates {
+		if n := max(len(u.CommandID), len(u.ProviderRef)); n > c.MaxDeviceIDBytes {
+			return refuse("command_updates", "command update %d names a command id or provider reference of %d bytes, over plugins.max_device_id_bytes (%d)", i, n, c.MaxDeviceIDBytes)
+		}
 	}
 	// A test session's results are measurements too: they share the readings' cap, and
 	// each session counts one more for its own row.

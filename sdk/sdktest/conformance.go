@@ -374,7 +374,7 @@ func (k *checker) webhookChecks(d sdk.Description, f Fixtures) []Result {
 		if err != nil {
 			r.Err = fmt.Errorf("a valid delivery failed: %w", err)
 		} else if unknown, err := judgeAnswer(f, req.ReceivedAt, judge.Answer{DeliveryID: res.DeliveryID, ProviderAccountID: res.ProviderAccountID,
-			Readings: res.Readings, TestSessions: res.TestSessions}); err != nil {
+			Readings: res.Readings, TestSessions: res.TestSessions, CommandUpdates: res.CommandUpdates}); err != nil {
 			r.Err = err
 		} else if err := checkReadings(res.Readings, res.TestSessions); err != nil {
 			r.Err = err

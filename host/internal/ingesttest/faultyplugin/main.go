@@ -36,6 +36,9 @@ type Body struct {
 	// delivery id of that many bytes: a plugin answering more than the host accepts.
 	Repeat          int `json:"repeat,omitempty"`
 	DeliveryIDBytes int `json:"delivery_id_bytes,omitempty"`
+	// CommandUpdates answers this many command updates (delivered), as a message
+	// naming that many command ids would.
+	CommandUpdates int `json:"command_updates,omitempty"`
 }
 
 // Reading carries its value as a string so NaN and Inf survive JSON.
@@ -209,6 +212,9 @@ func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 				Timed: r.RecordedAt != "", RawPayload: []byte(strings.Repeat("r", r.RawBytes)),
 			})
 		}
+	}
+	for i := range b.CommandUpdates {
+		res.CommandUpdates = append(res.CommandUpdates, sdk.CommandUpdate{CommandID: "cmd_" + strconv.Itoa(i), Status: sdk.CommandDelivered})
 	}
 	if b.DeliveryIDBytes > 0 {
 		res.DeliveryID = strings.Repeat("d", b.DeliveryIDBytes)
