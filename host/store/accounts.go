@@ -651,6 +651,23 @@ func (q queries) DisconnectAccount(ctx context.Context, accountID int64) (Discon
 	return res, nil
 }
 
+// CredentialKeyIDs counts the accounts whose credentials are sealed with each key id.
+func (q queries) CredentialKeyIDs(ctx context.Context) (map[string]int, error) {
+	var rows []struct {
+		KeyID string `db:"credentials_key_id"`
+		N     int    `db:"n"`
+	}
+	if err := q.sel(ctx, &rows, `SELECT credentials_key_id, COUNT(*) AS n FROM integration_accounts
+		WHERE credentials_key_id IS NOT NULL GROUP BY credentials_key_id`); err != nil {
+		return nil, fmt.Errorf("credential key ids: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.KeyID] = r.N
+	}
+	return out, nil
+}
+
 // RewrapCredentials re-encrypts every credential not sealed with currentKeyID, for key
 // rotation: once it returns, older keys can be retired. It returns how many rows moved.
 func (q queries) RewrapCredentials(ctx context.Context, currentKeyID string) (int, error) {

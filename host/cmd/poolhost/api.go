@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/host/activity"
@@ -13,6 +15,7 @@ import (
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/console"
+	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/pools"
@@ -43,7 +46,29 @@ func openAPIStore(ctx context.Context, cfg *config.Config, s *server) (*store.St
 			return nil, err
 		}
 	}
+	checkCredentialKeys(ctx, st, kr, s.log)
 	return st, nil
+}
+
+// checkCredentialKeys says at start, once, which stored credentials no configured key
+// opens (a backup restored without its key, an old key retired before the rewrap): each
+// call of those accounts fails with a 500 and an ERROR line, and nothing else would say
+// why before the first of them.
+func checkCredentialKeys(ctx context.Context, st *store.Store, kr *credentials.Keyring, log hclog.Logger) {
+	inUse, err := st.CredentialKeyIDs(ctx)
+	if err != nil {
+		return // a schema this binary cannot read yet: readiness says so
+	}
+	configured := map[string]bool{}
+	for _, id := range kr.KeyIDs() {
+		configured[id] = true
+	}
+	for id, n := range inUse {
+		if !configured[id] {
+			log.Error("stored provider credentials are sealed with a key neither credentials_key nor credentials_old_keys holds: every provider call of those accounts fails until that key is configured again (README, Rotating the credentials key)",
+				"key_id", id, "accounts", n, "configured", strings.Join(kr.KeyIDs(), ","))
+		}
+	}
 }
 
 // apiHandler builds the domain services and the HTTP API over them. extra are the
