@@ -54,27 +54,37 @@ func shBlocks(md string) []string {
 
 // shownAnswers returns the answers a shell script's comments show: a comment, at the end
 // of a command or on a line of its own, that starts with "{" (what the command prints),
-// up to two spaces (a remark follows them).
+// up to two spaces (a remark follows them). Comments on lines of their own one after the
+// other are one answer of as many lines, printed one after the other.
 func shownAnswers(script string) []string {
 	var shown []string
+	ownLine := false
 	for _, l := range strings.Split(script, "\n") {
 		var comment string
-		if c, ok := strings.CutPrefix(l, "# "); ok {
+		c, own := strings.CutPrefix(l, "# ")
+		if own {
 			comment = c
 		} else if _, c, ok := strings.Cut(l, "  # "); ok {
 			comment = strings.TrimLeft(c, " ")
 		}
 		if !strings.HasPrefix(comment, "{") {
+			ownLine = false
 			continue
 		}
 		answer, _, _ := strings.Cut(comment, "  ")
-		shown = append(shown, answer)
+		if own && ownLine {
+			shown[len(shown)-1] += "\n" + answer
+		} else {
+			shown = append(shown, answer)
+		}
+		ownLine = own
 	}
 	return shown
 }
 
 // answerRE turns a shown answer into a pattern for the printed lines: "…" stands for
-// whatever changes within a line, " … " between two answers for the lines between them.
+// whatever changes within a line, " … " between two answers for the lines between them;
+// the lines of an answer of several are printed one after the other.
 func answerRE(shown string) *regexp.Regexp {
 	parts := strings.Split(shown, " … ")
 	for i, p := range parts {
