@@ -106,7 +106,7 @@ type Store interface {
 	ListProviderAccounts(ctx context.Context, provider string, status store.AccountStatus) ([]store.Account, error)
 	UpsertDevices(ctx context.Context, accountID int64, devices []store.NewDevice) ([]store.UpsertedDevice, error)
 	GetDevice(ctx context.Context, id int64) (store.Device, error)
-	ListDevices(ctx context.Context, accountID int64) ([]store.Device, error)
+	ListDevicesAfter(ctx context.Context, accountID, afterID int64, limit int) ([]store.Device, error)
 	LinkDevice(ctx context.Context, deviceID, poolID, byUserID int64) (int64, error)
 	UnlinkDevice(ctx context.Context, deviceID int64) (int64, error)
 }

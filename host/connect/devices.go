@@ -3,6 +3,7 @@ package connect
 // Devices: discovery at the provider, listing, and links to pools.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -148,21 +149,55 @@ func (s *Service) discover(ctx context.Context, a auth.Actor, acc store.Account)
 	return out, nil
 }
 
-// Devices lists the account's known devices.
-func (s *Service) Devices(ctx context.Context, a auth.Actor, accountID int64) ([]Device, error) {
+// DevicePage is one page of an account's devices; Next, when set, is where the next
+// begins.
+type DevicePage struct {
+	Devices []Device
+	Next    *DevicePos
+}
+
+// DevicePos is a position in an account's devices: the last device id of a page.
+type DevicePos struct {
+	AfterID int64 `json:"afterId"`
+}
+
+// Device pages: DefaultDevicesPage a page unless the caller asks for up to
+// MaxDevicesPage.
+const (
+	DefaultDevicesPage = 100
+	MaxDevicesPage     = 1000
+)
+
+// Devices lists a page of the account's known devices, by id: limit of them (0:
+// DefaultDevicesPage, at most MaxDevicesPage) after pos (nil: from the first). An
+// account holds up to store.MaxDevicesPerAccount devices, each with up to
+// max_raw_payload_bytes of the provider's metadata: in one answer, hundreds of
+// megabytes.
+func (s *Service) Devices(ctx context.Context, a auth.Actor, accountID int64, pos *DevicePos, limit int) (DevicePage, error) {
 	acc, err := s.ownedAccount(ctx, a, accountID)
 	if err != nil {
-		return nil, err
+		return DevicePage{}, err
 	}
-	ds, err := s.d.Store.ListDevices(ctx, acc.ID)
+	limit = min(cmp.Or(limit, DefaultDevicesPage), MaxDevicesPage)
+	after := int64(0)
+	if pos != nil {
+		after = pos.AfterID
+	}
+	// One more than the page: whether there is a next one, without a second query.
+	ds, err := s.d.Store.ListDevicesAfter(ctx, acc.ID, after, limit+1)
 	if err != nil {
-		return nil, err
+		return DevicePage{}, err
 	}
-	out := make([]Device, 0, len(ds))
+	var page DevicePage
+	if len(ds) > limit {
+		ds = ds[:limit]
+		page.Next = &DevicePos{AfterID: ds[limit-1].ID}
+	}
+	page.Devices = make([]Device, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, deviceOf(d))
+		page.Devices = append(page.Devices, deviceOf(d))
 	}
-	return out, nil
+	return page, nil
 }
 
 // device returns a device of an enabled provider when the actor may know it exists:

@@ -85,8 +85,8 @@ provider "ondilo" {
 				t.Fatalf("discovered %+v, want one device suggesting %+v", devices, want)
 			}
 			dev := devices[0]
-			if listed, err := svc.Devices(ctx, owner, w.Account.ID); err != nil || len(listed) != 1 || listed[0].Suggestion == nil || *listed[0].Suggestion != want {
-				t.Fatalf("listed %+v (%v): the suggestion was not stored", listed, err)
+			if page, err := svc.Devices(ctx, owner, w.Account.ID, nil, 0); err != nil || len(page.Devices) != 1 || page.Devices[0].Suggestion == nil || *page.Devices[0].Suggestion != want {
+				t.Fatalf("listed %+v (%v): the suggestion was not stored", page.Devices, err)
 			}
 			if _, err := svc.Link(ctx, owner, dev.ID, w.Pool.ID); err != nil {
 				t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/pools"
 )
 
@@ -428,11 +429,27 @@ func (h *Handler) devices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ds, err := h.deps.Connect.Devices(r.Context(), actor(r), id)
+	q := r.URL.Query()
+	limit, err := queryLimit(q)
 	if err != nil {
 		return err
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"devices": nonNil(ds)})
+	var pos *connect.DevicePos
+	if c := q.Get("cursor"); c != "" {
+		pos = new(connect.DevicePos)
+		if err := DecodeCursor(c, pos); err != nil {
+			return err
+		}
+	}
+	page, err := h.deps.Connect.Devices(r.Context(), actor(r), id, pos, limit)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"devices": nonNil(page.Devices)}
+	if page.Next != nil {
+		out["nextCursor"] = EncodeCursor(page.Next)
+	}
+	WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

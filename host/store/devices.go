@@ -201,6 +201,16 @@ func (q queries) ListDevices(ctx context.Context, accountID int64) ([]Device, er
 	return ds, nil
 }
 
+// ListDevicesAfter returns a page of an account's devices, by id: at most limit of them
+// with ids above afterID.
+func (q queries) ListDevicesAfter(ctx context.Context, accountID, afterID int64, limit int) ([]Device, error) {
+	var ds []Device
+	if err := q.sel(ctx, &ds, deviceSelect+`WHERE d.account_id = ? AND d.id > ? ORDER BY d.id LIMIT ?`, accountID, afterID, limit); err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return ds, nil
+}
+
 // ListPoolDevices returns the devices linked to a pool.
 func (q queries) ListPoolDevices(ctx context.Context, poolID int64) ([]Device, error) {
 	var ds []Device
