@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/poolhost/poolhost/host/internal/pgtest"
 )
 
@@ -349,4 +351,34 @@ http {
 			t.Errorf("line %d: the README shows\n\t%s\npoolhost reload printed\n\t%s", n+1, l, printed[n])
 		}
 	}
+}
+
+// TestDocsNameEveryCommand: every command of the CLI is named in README.md or
+// PLUGINS.md ("poolhost users disable"), so an operator reading them learns of each.
+func TestDocsNameEveryCommand(t *testing.T) {
+	var docs string
+	for _, name := range []string{"README.md", "PLUGINS.md"} {
+		b, err := os.ReadFile(filepath.Join(repoRoot, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs += string(b)
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {
+			return
+		}
+		if !c.HasSubCommands() {
+			if !strings.Contains(docs, c.CommandPath()) {
+				t.Errorf("neither README.md nor PLUGINS.md names %q", c.CommandPath())
+			}
+			return
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	var out, errb bytes.Buffer
+	walk(newRoot(&out, &errb))
 }
