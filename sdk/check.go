@@ -87,8 +87,25 @@ func (r DiscoverResult) Check() error {
 	return nil
 }
 
-// Check applies [CheckID] to the external account id.
-func (l Linkage) Check() error { return CheckID("external account id", l.ExternalAccountID) }
+// Check applies [CheckID] to the external account id and to each alternate one, and
+// bounds how many alternates there are.
+func (l Linkage) Check() error {
+	if err := CheckID("external account id", l.ExternalAccountID); err != nil {
+		return err
+	}
+	if n := len(l.AlternateAccountIDs); n > MaxAlternateAccountIDs {
+		return Permanent("%d alternate account ids, over %d", n, MaxAlternateAccountIDs)
+	}
+	for i, id := range l.AlternateAccountIDs {
+		if id == "" {
+			return Permanent("alternate account id %d is empty", i)
+		}
+		if err := CheckID(fmt.Sprintf("alternate account id %d", i), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // checkReadings checks each reading's device id, once for a run of readings with the
 // same one (a delivery's readings are usually one device's, and == between two strings

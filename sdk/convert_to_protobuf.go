@@ -58,6 +58,8 @@ func linkageToProto(l Linkage) *pb.Linkage {
 		ExternalAccountId: l.ExternalAccountID,
 		DisplayName:       l.DisplayName,
 		Credentials:       convert.CredentialsToProto(l.Credentials),
+
+		AlternateAccountIds: l.AlternateAccountIDs,
 	}
 }
 

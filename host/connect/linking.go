@@ -101,14 +101,14 @@ func (s *Service) link(ctx context.Context, a auth.Actor, userID int64, provider
 	}
 	acc, created, err := s.d.Store.UpsertAccount(ctx, store.NewAccount{
 		UserID: userID, Provider: provider, ExternalAccountID: l.ExternalAccountID,
-		DisplayName: l.DisplayName, Credentials: l.Credentials, MaxPerUser: limit,
+		AlternateAccountIDs: l.AlternateAccountIDs, DisplayName: l.DisplayName, Credentials: l.Credentials, MaxPerUser: limit,
 	})
 	if err != nil {
 		return Account{}, err
 	}
 	s.d.Audit.Record(ctx, audit.Entry{
 		Action: audit.IntegrationConnected, Actor: a, Provider: provider, TargetType: "account", TargetID: id(acc.ID),
-		Details: map[string]any{"externalAccountId": l.ExternalAccountID, "created": created},
+		Details: map[string]any{"externalAccountId": acc.ExternalAccountID, "created": created},
 	})
 	creds := l.Credentials
 	if creds == nil {

@@ -58,8 +58,13 @@ type NewAccount struct {
 	UserID            int64
 	Provider          string
 	ExternalAccountID string
-	DisplayName       string
-	Credentials       map[string]string
+	// AlternateAccountIDs are other ids the same provider account may already be linked
+	// under (sdk.Linkage.AlternateAccountIDs): when the user has none linked under
+	// ExternalAccountID, the first account linked under one of these, in order, is the
+	// one renewed, and it keeps its own id.
+	AlternateAccountIDs []string
+	DisplayName         string
+	Credentials         map[string]string
 	// MaxPerUser, when positive, refuses a new account (not a reconnect) once the user
 	// has that many, disconnected ones included: ErrAccountLimit. Each account may keep
 	// its own dead letters, poll state and subscription, so without it one user bounds
@@ -108,6 +113,27 @@ func (q queries) UpsertAccount(ctx context.Context, a NewAccount) (acc Account, 
 			WHERE user_id = ? AND provider = ? AND external_account_id = ?`,
 			a.UserID, a.Provider, a.ExternalAccountID); err != nil {
 			return err
+		}
+		for _, alt := range a.AlternateAccountIDs {
+			if len(ids) > 0 {
+				break
+			}
+			if alt == "" || alt == a.ExternalAccountID {
+				continue
+			}
+			if err := q.sel(ctx, &ids, `SELECT id FROM integration_accounts
+				WHERE user_id = ? AND provider = ? AND external_account_id = ?`,
+				a.UserID, a.Provider, alt); err != nil {
+				return err
+			}
+			if len(ids) > 0 {
+				// The account keeps the id it was linked under, and its credentials
+				// stay bound to that id.
+				var err error
+				if ct, keyID, err = q.seal(a.Credentials, credentialsAAD(a.UserID, a.Provider, alt)); err != nil {
+					return err
+				}
+			}
 		}
 		if len(ids) == 0 {
 			created = true

@@ -3,6 +3,8 @@ package ondilo
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -183,7 +185,7 @@ func (a *Adapter) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.Connec
 }
 
 // Callback implements [sdk.Adapter]: it exchanges the code for tokens and identifies the
-// account by its oldest pool.
+// account by its oldest pool or, when it has none yet, by its user (see accountID).
 func (a *Adapter) Callback(ctx context.Context, req sdk.CallbackRequest) (sdk.Linkage, error) {
 	if e := req.Query["error"]; e != "" {
 		return sdk.Linkage{}, sdk.InvalidInput("ondilo authorization failed: %s", e)
@@ -216,14 +218,60 @@ func (a *Adapter) Callback(ctx context.Context, req sdk.CallbackRequest) (sdk.Li
 		return sdk.Linkage{}, fmt.Errorf("list pools: %w", err)
 	}
 	if len(pools) == 0 {
-		return sdk.Linkage{}, sdk.InvalidInput("the ondilo account has no pool; add the ICO to a pool in the Ondilo app, then connect again")
+		u, err := s.userInfo(ctx)
+		if errors.Is(err, errNotFound) {
+			return sdk.Linkage{}, sdk.InvalidInput("the ondilo account has no pool; add the ICO to a pool in the Ondilo app, then connect again")
+		}
+		if err != nil {
+			return sdk.Linkage{}, fmt.Errorf("get user info of an account without pools: %w", err)
+		}
+		id, ok := userAccountID(u)
+		if !ok {
+			return sdk.Linkage{}, sdk.InvalidInput("the ondilo account has no pool and Ondilo does not say who its user is; add the ICO to a pool in the Ondilo app, then connect again")
+		}
+		return sdk.Linkage{ExternalAccountID: id, DisplayName: userDisplayName(u), Credentials: s.creds}, nil
 	}
 	oldest := slices.MinFunc(pools, func(x, y pool) int { return cmp.Compare(x.ID, y.ID) })
-	return sdk.Linkage{
+	link := sdk.Linkage{
 		ExternalAccountID: "pool:" + strconv.FormatInt(oldest.ID, 10),
 		DisplayName:       displayName(pools),
 		Credentials:       s.creds,
-	}, nil
+	}
+	// The account may have been linked before it had a pool, under its user's id: the
+	// host renews that account rather than linking a second one. Only such accounts
+	// need it, so a /user/info that fails (an API without it, a hiccup) leaves the
+	// linkage as it always was.
+	if u, err := s.userInfo(ctx); err == nil {
+		if id, ok := userAccountID(u); ok {
+			link.AlternateAccountIDs = []string{id}
+		}
+	} else if ctx.Err() != nil {
+		return sdk.Linkage{}, fmt.Errorf("get user info: %w", err)
+	}
+	link.Credentials = s.creds // /user/info may have refreshed them
+	return link, nil
+}
+
+// userAccountID is the external id of an account linked while it had no pool:
+// "user:" and the hex SHA-256 (first 16 bytes) of its user's email, lowercased. Ondilo's
+// /user/info gives no user id, and the email is the user's login; it is hashed so that
+// the address does not spread to logs and audit rows with the id. ok is false when
+// Ondilo gave no email.
+func userAccountID(u userInfo) (string, bool) {
+	email := strings.ToLower(strings.TrimSpace(u.Email))
+	if email == "" {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(email))
+	return "user:" + hex.EncodeToString(sum[:16]), true
+}
+
+// userDisplayName names an account without pools after its user.
+func userDisplayName(u userInfo) string {
+	if name := strings.TrimSpace(strings.TrimSpace(u.FirstName) + " " + strings.TrimSpace(u.LastName)); name != "" {
+		return "Ondilo: " + name
+	}
+	return "Ondilo (no pool)"
 }
 
 func displayName(pools []pool) string {

@@ -27,6 +27,13 @@ type device struct {
 	SWVersion    string `json:"sw_version"`
 }
 
+// userInfo is Ondilo's /user/info answer: the token's user. It carries no user id.
+type userInfo struct {
+	LastName  string `json:"lastname"`
+	FirstName string `json:"firstname"`
+	Email     string `json:"email"`
+}
+
 // measure is one /pools/{id}/lastmeasures entry. Value is null when the ICO has no
 // value for that type; ExclusionReason is null for a kept measure.
 type measure struct {
@@ -47,6 +54,14 @@ func (s *session) pools(ctx context.Context) ([]pool, error) {
 		return nil, err
 	}
 	return ps, nil
+}
+
+func (s *session) userInfo(ctx context.Context) (userInfo, error) {
+	var u userInfo
+	if err := s.getJSON(ctx, "/user/info", nil, &u); err != nil {
+		return userInfo{}, err
+	}
+	return u, nil
 }
 
 // device returns the ICO of a pool; ok is false when the pool has none.

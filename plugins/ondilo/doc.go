@@ -15,11 +15,20 @@
 // or 401) means the user revoked the grant: the call fails with a reauth error.
 //
 // Choices worth knowing:
-//   - External account id. Ondilo's API has no "who am I" endpoint and the refresh token
-//     is a secret, so the account is identified by its oldest pool: "pool:<lowest pool id>".
-//     Pool ids are integers Ondilo assigns in increasing order, so adding pools keeps the
-//     id; it changes only if the user deletes that very pool. Connecting an account with
-//     no pool fails with an invalid-input error (there would be nothing to poll anyway).
+//   - External account id. The refresh token is a secret and Ondilo's /user/info gives
+//     no user id, so an account with pools is identified by its oldest pool:
+//     "pool:<lowest pool id>". Pool ids are integers Ondilo assigns in increasing order,
+//     so adding pools keeps the id; it changes only if the user deletes that very pool.
+//     An account with no pool yet is identified by its user, from GET /user/info
+//     ({"lastname", "firstname", "email"}): "user:" and the hex SHA-256 (first 16 bytes)
+//     of the lowercased email, so the address itself is not spread with the id. When
+//     that account later has a pool, it keeps its id (the host never changes an
+//     account's id); a reconnect then identifies it as "pool:<id>" with the user's id as
+//     an alternate (sdk.Linkage.AlternateAccountIDs), so the host renews the account
+//     linked before instead of linking a second one. Every callback with pools asks
+//     /user/info for that alternate (one more request); if it fails the linkage is as
+//     before, without one. Without /user/info (404) an account with no pool cannot
+//     connect: an invalid-input error says to add the ICO to a pool first.
 //     Caveat: a pool shared with the user appears in their /pools too, so two Ondilo
 //     users sharing a pool can get the same id; it identifies an account within one
 //     poolhost user's links, not globally.

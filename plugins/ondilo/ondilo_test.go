@@ -543,8 +543,14 @@ func TestCallbackFailures(t *testing.T) {
 		{"redirect uri mismatch", func(srv *ondilotest.Server) sdk.CallbackRequest {
 			return sdk.CallbackRequest{Code: srv.IssueCode("https://elsewhere.example/cb"), State: "s", RedirectURI: redirectURI}
 		}, sdk.KindInvalidInput},
-		{"account without pools", func(srv *ondilotest.Server) sdk.CallbackRequest {
+		{"account without pools, API without /user/info", func(srv *ondilotest.Server) sdk.CallbackRequest {
 			srv.RemovePools()
+			srv.SetUserInfo(nil)
+			return sdk.CallbackRequest{Code: srv.IssueCode(redirectURI), State: "s", RedirectURI: redirectURI}
+		}, sdk.KindInvalidInput},
+		{"account without pools, user without email", func(srv *ondilotest.Server) sdk.CallbackRequest {
+			srv.RemovePools()
+			srv.SetUserInfo(&ondilotest.UserInfo{FirstName: "John"})
 			return sdk.CallbackRequest{Code: srv.IssueCode(redirectURI), State: "s", RedirectURI: redirectURI}
 		}, sdk.KindInvalidInput},
 		{"token endpoint down", func(srv *ondilotest.Server) sdk.CallbackRequest {
@@ -1014,5 +1020,76 @@ func TestForbiddenPoolIsNotAReauth(t *testing.T) {
 		forbid.Store("/pools")
 		_, err = c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
 		wantKind(t, err, sdk.KindReauth)
+	})
+}
+
+// An account with no pool yet is linked under its user (GET /user/info), and keeps
+// that id: when a pool appears, polls find its ICO, and a reconnect — which now
+// identifies the account by its pool, as every account with a pool always was — names
+// the user's id as an alternate, so the host renews the account linked before.
+func TestAccountWithoutPool(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		c, srv := start(t, tr)
+		srv.RemovePools()
+
+		connect := func() sdk.Linkage {
+			t.Helper()
+			res, err := c.Connect(ctx(t), sdk.ConnectRequest{RedirectURI: redirectURI, State: "s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			link, err := c.Callback(ctx(t), callbackRequest(authorize(t, res.AuthorizeURL)))
+			if err != nil {
+				t.Fatalf("Callback: %v", err)
+			}
+			return link
+		}
+		link := connect()
+		userID := link.ExternalAccountID
+		if !strings.HasPrefix(userID, "user:") || len(userID) != len("user:")+32 || strings.Contains(userID, "example.com") {
+			t.Fatalf("external account id = %q, want user:<32 hex digits>", userID)
+		}
+		if len(link.AlternateAccountIDs) != 0 || link.DisplayName != "Ondilo: John Doe" {
+			t.Fatalf("linkage %+v", link)
+		}
+		// The same user, however Ondilo cases or pads the address, is the same id.
+		srv.SetUserInfo(&ondilotest.UserInfo{FirstName: "John", LastName: "Doe", Email: " John.Doe@Example.com"})
+		if again := connect(); again.ExternalAccountID != userID {
+			t.Fatalf("second connect: id %q, want %q", again.ExternalAccountID, userID)
+		}
+		srv.SetUserInfo(&ondilotest.UserInfo{Email: "someone.else@example.com"})
+		if other := connect(); other.ExternalAccountID == userID {
+			t.Fatal("another user got the same id")
+		}
+
+		acct := sdk.Account{ID: "a1", ExternalAccountID: userID, Credentials: link.Credentials}
+		poll, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+		if err != nil || len(poll.Readings) != 0 {
+			t.Fatalf("poll without pools: %+v, %v", poll, err)
+		}
+
+		at := "2024-01-01 01:00:00"
+		srv.AddPool(ondilotest.Pool{ID: 901, Name: "New Pool", Type: "outdoor_inground_pool"},
+			&ondilotest.Device{UUID: "ico-new"},
+			[]ondilotest.Measure{{DataType: "ph", Value: ondilotest.Float(7.2), ValueTime: at, IsValid: true}})
+		disc, err := c.DiscoverDevices(ctx(t), sdk.DiscoverRequest{Account: acct})
+		if err != nil || len(disc.Devices) != 1 || disc.Devices[0].ProviderDeviceID != "ico-new" {
+			t.Fatalf("discover after a pool appeared: %+v, %v", disc, err)
+		}
+		poll, err = c.PollReadings(ctx(t), sdk.PollRequest{Account: acct, Cursor: poll.NextCursor})
+		if err != nil || len(poll.Readings) != 1 || poll.Readings[0].ProviderDeviceID != "ico-new" || poll.Readings[0].Value != 7.2 {
+			t.Fatalf("poll after a pool appeared: %+v, %v", poll, err)
+		}
+
+		srv.SetUserInfo(&ondilotest.UserInfo{FirstName: "John", LastName: "Doe", Email: "john.doe@example.com"})
+		re := connect()
+		if re.ExternalAccountID != "pool:901" || !slices.Equal(re.AlternateAccountIDs, []string{userID}) {
+			t.Fatalf("reconnect with a pool: id %q, alternates %q; want pool:901 and [%s]", re.ExternalAccountID, re.AlternateAccountIDs, userID)
+		}
+		// Without /user/info the linkage is what it always was.
+		srv.SetUserInfo(nil)
+		if re := connect(); re.ExternalAccountID != "pool:901" || len(re.AlternateAccountIDs) != 0 {
+			t.Fatalf("reconnect, no /user/info: id %q, alternates %q", re.ExternalAccountID, re.AlternateAccountIDs)
+		}
 	})
 }

@@ -47,6 +47,8 @@ func linkageFromProto(l *pb.Linkage) sdk.Linkage {
 		ExternalAccountID: l.GetExternalAccountId(),
 		DisplayName:       l.GetDisplayName(),
 		Credentials:       sdk.Credentials(convert.CredentialsFromProto(l.GetCredentials())),
+
+		AlternateAccountIDs: l.GetAlternateAccountIds(),
 	}
 }
 

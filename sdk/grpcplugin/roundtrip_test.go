@@ -88,7 +88,7 @@ func rpcs() []rpc {
 	}
 	connect := sdk.ConnectRequest{RedirectURI: "https://pool.example/cb", State: "st-1", Input: map[string]string{"api_key": "k-1"},
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", CodeChallengeMethod: "S256"}
-	linkage := sdk.Linkage{ExternalAccountID: "ext-9", DisplayName: "Jo's pool", Credentials: creds}
+	linkage := sdk.Linkage{ExternalAccountID: "ext-9", DisplayName: "Jo's pool", Credentials: creds, AlternateAccountIDs: []string{"user:9", "old-9"}}
 	callback := sdk.CallbackRequest{Code: "code-1", State: "st-1", RedirectURI: "https://pool.example/cb",
 		Query: map[string]string{"code": "code-1", "state": "st-1", "extra": "x"}, CodeVerifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}
 	discover := sdk.DiscoverResult{

@@ -251,6 +251,11 @@ func (c Caps) CheckLinkage(l sdk.Linkage) error {
 	if !utf8.ValidString(id) {
 		return refuse(CapUTF8, "the provider account id is not valid UTF-8")
 	}
+	for i, alt := range l.AlternateAccountIDs { // matched against stored ids: the same cap
+		if n := len(alt); n > c.MaxDeviceIDBytes {
+			return refuse("account_id", "alternate provider account id %d of %d bytes exceeds plugins.max_device_id_bytes (%d)", i, n, c.MaxDeviceIDBytes)
+		}
+	}
 	if err := l.Check(); err != nil { // the SDK's rule for ids, which a Go plugin applied already
 		return &Refusal{Cap: "account_id", err: fmt.Errorf("plugin answer refused: %w", err)}
 	}

@@ -138,6 +138,11 @@ func TestCapsCheckLinkage(t *testing.T) {
 		{"NUL in id", "account_id", sdk.Linkage{ExternalAccountID: "acct\x00-42"}},
 		{"escape in id", "account_id", sdk.Linkage{ExternalAccountID: "acct\x1b[2J"}},
 		{"utf8 id", judge.CapUTF8, sdk.Linkage{ExternalAccountID: "acct\xff"}},
+		{"alternates within", "", sdk.Linkage{ExternalAccountID: "pool:1", AlternateAccountIDs: []string{strings.Repeat("i", 256), "user:1"}}},
+		{"long alternate", "account_id", sdk.Linkage{ExternalAccountID: "pool:1", AlternateAccountIDs: []string{"user:1", strings.Repeat("i", 257)}}},
+		{"escape in alternate", "account_id", sdk.Linkage{ExternalAccountID: "pool:1", AlternateAccountIDs: []string{"user\x1b[2J"}}},
+		{"empty alternate", "account_id", sdk.Linkage{ExternalAccountID: "pool:1", AlternateAccountIDs: []string{""}}},
+		{"too many alternates", "account_id", sdk.Linkage{ExternalAccountID: "pool:1", AlternateAccountIDs: make([]string, sdk.MaxAlternateAccountIDs+1)}},
 		{"credentials", "credentials", sdk.Linkage{ExternalAccountID: "a", Credentials: sdk.Credentials{"access_token": strings.Repeat("t", 64<<10)}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -58,6 +58,13 @@ type Measure struct {
 	ExclusionReason *string  `json:"exclusion_reason"`
 }
 
+// UserInfo is GET /user/info: who the token's user is. Ondilo gives no numeric user id.
+type UserInfo struct {
+	LastName  string `json:"lastname"`
+	FirstName string `json:"firstname"`
+	Email     string `json:"email"`
+}
+
 type poolState struct {
 	pool     Pool
 	device   *Device
@@ -66,7 +73,8 @@ type poolState struct {
 }
 
 // Server is the fake. Its zero pools are the documented sample: pool 234 "John's
-// Pool" with ICO 111112222233333444445555 and the sample last measures (salt null).
+// Pool" with ICO 111112222233333444445555 and the sample last measures (salt null);
+// its user (GET /user/info) is John Doe, john.doe@example.com.
 type Server struct {
 	// URL is the base URL to configure as the adapter's base_url.
 	URL string
@@ -74,6 +82,7 @@ type Server struct {
 
 	mu            sync.Mutex
 	pools         []*poolState
+	user          *UserInfo
 	codes         map[string]string // authorization code → redirect_uri
 	access        map[string]bool   // valid access tokens
 	refresh       map[string]bool   // valid refresh tokens
@@ -120,6 +129,9 @@ func NewServer(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatalf("ondilotest: read configuration fixture: %v", err)
 	}
+	var user UserInfo
+	mustFixture(tb, "userinfo.json", &user)
+	s.user = &user
 	for _, p := range pools {
 		d := dev
 		s.pools = append(s.pools, &poolState{pool: p, device: &d, measures: ms, config: cfg})
@@ -150,7 +162,6 @@ const (
 	SampleDeviceUUID = "111112222233333444445555"
 )
 
-// AddPool adds a pool; d may be nil for a pool without an ICO.
 // Quota is Ondilo's documented per-user limit on the customer API.
 const (
 	QuotaPerHour   = 30
@@ -213,10 +224,19 @@ func (s *Server) overQuota(now time.Time) bool {
 	return false
 }
 
+// AddPool adds a pool; d may be nil for a pool without an ICO.
 func (s *Server) AddPool(p Pool, d *Device, ms []Measure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pools = append(s.pools, &poolState{pool: p, device: d, measures: ms, config: json.RawMessage(`{}`)})
+}
+
+// SetUserInfo replaces what GET /user/info answers; nil makes it answer 404, as a
+// stand-in of the API that lacks the endpoint would.
+func (s *Server) SetUserInfo(u *UserInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.user = u
 }
 
 // RemovePools deletes every pool.
@@ -483,6 +503,14 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok || !s.access[tok] {
 		writeJSON(w, http.StatusUnauthorized, errorBody("invalid_token"))
+		return
+	}
+	if r.URL.Path == apiPrefix+"/user/info" {
+		if s.user == nil {
+			writeJSON(w, http.StatusNotFound, errorBody("not_found"))
+			return
+		}
+		writeJSON(w, http.StatusOK, s.user)
 		return
 	}
 	if r.URL.Path == apiPrefix+"/pools" {

@@ -271,8 +271,12 @@ type Linkage struct {
 	ExternalAccountId string                 `protobuf:"bytes,1,opt,name=external_account_id,json=externalAccountId,proto3" json:"external_account_id,omitempty"`
 	DisplayName       string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	Credentials       *Credentials           `protobuf:"bytes,3,opt,name=credentials,proto3" json:"credentials,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Other ids the same provider account may already be linked under; the host reuses
+	// the user's account linked under the first of them when none is linked under
+	// external_account_id, and keeps that account's id. At most 8.
+	AlternateAccountIds []string `protobuf:"bytes,4,rep,name=alternate_account_ids,json=alternateAccountIds,proto3" json:"alternate_account_ids,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Linkage) Reset() {
@@ -322,6 +326,13 @@ func (x *Linkage) GetDisplayName() string {
 func (x *Linkage) GetCredentials() *Credentials {
 	if x != nil {
 		return x.Credentials
+	}
+	return nil
+}
+
+func (x *Linkage) GetAlternateAccountIds() []string {
+	if x != nil {
+		return x.AlternateAccountIds
 	}
 	return nil
 }
@@ -2849,11 +2860,12 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x13external_account_id\x18\x02 \x01(\tR\x11externalAccountId\x12B\n" +
-	"\vcredentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\vcredentials\"\xa0\x01\n" +
+	"\vcredentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\vcredentials\"\xd4\x01\n" +
 	"\aLinkage\x12.\n" +
 	"\x13external_account_id\x18\x01 \x01(\tR\x11externalAccountId\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12B\n" +
-	"\vcredentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\vcredentials\"\xc5\x02\n" +
+	"\vcredentials\x18\x03 \x01(\v2 .poolhost.adapter.v1.CredentialsR\vcredentials\x122\n" +
+	"\x15alternate_account_ids\x18\x04 \x03(\tR\x13alternateAccountIds\"\xc5\x02\n" +
 	"\x06Device\x12,\n" +
 	"\x12provider_device_id\x18\x01 \x01(\tR\x10providerDeviceId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
