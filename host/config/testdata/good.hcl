@@ -1,6 +1,8 @@
 # A complete configuration: every block and attribute.
 listen       = "0.0.0.0:9090"
 database_url = "postgres://poolhost@db/poolhost"
+database_read_url     = "postgres://poolhost@db-standby/poolhost"
+database_read_max_lag = "15s"
 plugin_dir   = "/opt/poolhost/plugins"
 public_url   = "https://pool.example.com/"
 log_level    = "debug"
@@ -14,6 +16,11 @@ credentials_old_keys = [file("old.key")]
 http {
   max_body_bytes      = 2097152
   read_header_timeout = "3s"
+  read_timeout        = "20s"
+  write_timeout       = "30s" # the default, which the test checks it keeps
+  idle_timeout        = "90s"
+  shutdown_timeout    = "10s"
+  drain_grace         = "2s"
   return_url          = "https://app.example.com/connected"
   trusted_proxies     = ["10.0.0.0/8", "fd00::/8"]
   heartbeat_interval   = "5s"
@@ -22,6 +29,8 @@ http {
     per_token  = 10
     per_client = 2.5
     burst      = 20
+    per_webhook_account   = 20  # the defaults, which the test checks
+    webhook_account_burst = 600
   }
 }
 
@@ -40,13 +49,28 @@ poll_worker {
 }
 
 command_worker {
-  lease = "90s"
+  enabled         = true
+  interval        = "2s"
+  batch_size      = 25
+  device_interval = "2s"
+  default_expiry  = "5m"
+  lease           = "90s"
 }
 
 ingest {
   max_future_skew = "2m"
   max_past_age    = "7d"
   delivery_id_retention = "14d"
+  webhook_secret_overlap            = "12h"
+  max_dead_letters_per_account      = 50
+  max_dead_letter_bytes_per_account = 5242880
+  max_accounts_per_user             = 20
+}
+
+retention {
+  readings     = "2y"
+  audit        = "400d"
+  dead_letters = "90d"
 }
 
 plugins {
@@ -59,6 +83,10 @@ plugins {
   restart_window  = "1m"
   backoff_base    = "100ms"
   backoff_cap     = "5s"
+  require_pin          = false
+  allow_group_writable = false
+  trusted_keys         = []
+  require_signature    = false
 
   max_message_bytes     = 8388608
   max_readings_per_call = 5000
@@ -67,6 +95,8 @@ plugins {
   max_metric_bytes      = 32
   max_unit_bytes        = 16
   max_raw_payload_bytes = 32768
+  max_devices_per_call  = 5000
+  max_device_name_bytes = 512
 }
 
 provider "ondilo" {
@@ -83,13 +113,22 @@ provider "ondilo" {
     client_secret = env("POOLHOST_TEST_CLIENT_SECRET")
   }
   timeouts {
-    poll   = "45s"
-    health = "3s"
+    describe       = "4s"
+    configure      = "4s"
+    connect        = "10s" # the default, which the test checks
+    callback       = "20s"
+    discover       = "40s"
+    verify_webhook = "1s"
+    webhook        = "10s"
+    poll           = "45s"
+    health         = "3s"
+    send_command   = "20s"
   }
 }
 
 provider "generic" {
   webhooks = true
+  commands = []
   binary   = "custom-generic"
   secrets = {
     webhook_secret = file("webhook.secret")
