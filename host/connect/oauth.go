@@ -42,6 +42,12 @@ func (s *Service) Callback(ctx context.Context, by *auth.Actor, provider string,
 			"complete the connection with the API token of the user who started it (send code and state with it)").
 			WithType(TypeCallbackUnauthenticated)
 	}
+	// Completing a connect is connecting: a user the operator took off a pilot
+	// provider's list since the flow started links nothing, as one never on it could
+	// not start it.
+	if _, err := s.mayConnect(*by, provider); err != nil {
+		return Account{}, err
+	}
 	value := query["state"]
 	if value == "" {
 		return Account{}, stateError("the state parameter is missing")

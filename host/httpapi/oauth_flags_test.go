@@ -166,6 +166,21 @@ func TestPilotProvider(t *testing.T) {
 		}
 		e.connectTemplate(insider)
 		e.must(200, req{method: "POST", path: "/v1/providers/template/connect", token: byID.Token})
+		// A flow started on the list is not completed off it: the operator took byID off
+		// the pilot meanwhile.
+		code, state := e.startOAuth(byID)
+		e.setTemplate(providerOpts{pilot: true, pilotUsers: []string{insider.Email}})
+		p = e.must(403, req{method: "GET", path: callbackPath(code, state), token: byID.Token}).problem(t)
+		if p.Type != httpapi.ProblemTypeBase+"provider-in-pilot" {
+			t.Errorf("callback off the pilot list: problem = %+v", p)
+		}
+		var accts struct {
+			Accounts []account `json:"accounts"`
+		}
+		e.must(200, req{method: "GET", path: "/v1/accounts", token: byID.Token}).json(t, &accts)
+		if len(accts.Accounts) != 0 {
+			t.Errorf("%d accounts linked by a callback off the pilot list", len(accts.Accounts))
+		}
 		// Going GA opens it to everyone.
 		e.setTemplate(providerOpts{})
 		if !listed(outsider) {
