@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/poolhost/poolhost/host"
 )
@@ -43,6 +44,16 @@ func DecodeJSON(r *http.Request, v any) error {
 	if err != nil {
 		return decodeError(err, v)
 	}
+	// encoding/json would store U+FFFD for each bad byte, silently: a name sent in
+	// Latin-1 came back as "��".
+	if i := invalidUTF8(body); i >= 0 {
+		return host.Errorf(host.EINVALID, "request body is not valid UTF-8 (JSON is UTF-8): the byte at %d", i)
+	}
+	// null decodes into a struct as no field at all, and the answer blamed the first
+	// required field.
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		return host.Errorf(host.EINVALID, "request body must be a JSON object, not null")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -55,6 +66,21 @@ func DecodeJSON(r *http.Request, v any) error {
 		return host.Errorf(host.EINVALID, "field %q is given more than once; give each field once", clip(k, 64))
 	}
 	return nil
+}
+
+// invalidUTF8 is the offset of the first byte of b that is not valid UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // duplicateKey finds a name given twice in one object of a JSON document the decoder has

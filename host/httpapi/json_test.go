@@ -42,6 +42,8 @@ func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
 		{`{"Input": {"a": 1}}`, []string{`"Input" must be an object whose values are strings; one is a number`}},
 		{`{"at": "yesterday"}`, []string{"not RFC 3339", `"yesterday"`}},
 		{`[1]`, []string{"must be a JSON object, not an array"}},
+		{`null`, []string{"must be a JSON object, not null"}},
+		{"{\"name\": \"caf\xe9\"}", []string{"not valid UTF-8", "byte at 13"}},
 		{`{"poolId": 1`, []string{"ends before its JSON value is complete"}},
 		{`{"poolId": 1,}`, []string{"not valid JSON", "byte 14"}},
 		{`{"poolId": 1} {}`, []string{"more than one JSON value"}},
