@@ -124,10 +124,15 @@ func (s *Service) CreateToken(ctx context.Context, a auth.Actor, userID int64, n
 	if err := host.CheckText("name", name, false); err != nil {
 		return NewToken{}, err
 	}
-	if _, err := s.st.GetUser(ctx, userID); errors.Is(err, store.ErrNotFound) {
+	u, err := s.st.GetUser(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
 		return NewToken{}, host.Wrap(host.ENOTFOUND, err, "no such user")
 	} else if err != nil {
 		return NewToken{}, err
+	}
+	if u.DisabledAt != nil {
+		// The token would be shown once and never authenticate.
+		return NewToken{}, host.Errorf(host.ECONFLICT, "user %d is disabled: no token of theirs authenticates", userID).WithType("user-disabled")
 	}
 	plain, t, err := s.st.CreateAPIToken(ctx, userID, name)
 	if err != nil {

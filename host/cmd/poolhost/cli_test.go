@@ -196,6 +196,10 @@ func TestUsersDisable(t *testing.T) {
 	if code, _, stderr := cli(t, "users", "disable", "--user", "9", db); code != 1 || !strings.Contains(stderr, "no user 9") {
 		t.Fatalf("disable an unknown user = %d %q", code, stderr)
 	}
+	// A token for a disabled user would be shown once and never work: refused.
+	if code, out, stderr := cli(t, "tokens", "create", "--email", "ana@example.com", db); code != 1 || out != "" || !strings.Contains(stderr, "user 1 is disabled") {
+		t.Fatalf("tokens create for a disabled user = %d %q %q", code, out, stderr)
+	}
 	evs, _ := st.ListAudit(context.Background(), store.AuditFilter{})
 	if len(evs) != 3 || evs[0].Action != "user.disabled" || evs[0].Actor != "system:cli" {
 		t.Fatalf("audit = %+v", evs)
