@@ -57,3 +57,50 @@ func TestDocsCoverEverySetting(t *testing.T) {
 		check(name, s, false)
 	}
 }
+
+// TestREADMEReloadLists: README's Reloading the configuration names, as kept until the
+// next restart, exactly the settings Diff reports as restartRequired, and every other
+// top-level setting and block as taken at once.
+func TestREADMEReloadLists(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bullet := func(start string) string {
+		t.Helper()
+		_, rest, ok := strings.Cut(string(readme), "\n- "+start)
+		if !ok {
+			t.Fatalf("README.md has no bullet %q", start)
+		}
+		b, _, _ := strings.Cut(rest, "\n- ")
+		return b
+	}
+	code := regexp.MustCompile("`([^`]*)`")
+	kept := map[string]bool{}
+	for _, m := range code.FindAllStringSubmatch(bullet("Kept until the next restart"), -1) {
+		if m[1] != "restartRequired" && m[1] != "warnings" {
+			kept[m[1]] = true
+		}
+	}
+	for name := range restartOnly {
+		if !kept[name] {
+			t.Errorf("%s needs a restart, but README's list of what does omits it", name)
+		}
+	}
+	for name := range kept {
+		if !restartOnly[name] {
+			t.Errorf("README says %s needs a restart; a reload takes it", name)
+		}
+	}
+	taken := bullet("Taken at once")
+	for _, a := range rootSchema.Attributes {
+		if !restartOnly[a.Name] && !strings.Contains(taken, "`"+a.Name+"`") {
+			t.Errorf("a reload takes %s, which README's list of what it takes omits", a.Name)
+		}
+	}
+	for _, b := range rootSchema.Blocks {
+		if b.Type != "provider" && !strings.Contains(taken, "`"+b.Type+" {") {
+			t.Errorf("a reload takes the %s block, which README's list of what it takes omits", b.Type)
+		}
+	}
+}
