@@ -276,6 +276,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"POST /v1/webhooks/{provider}/accounts/{accountId}", func(f fixture) req {
 			return signedDelivery(f, fmt.Sprintf("/v1/webhooks/generic/accounts/%d", f.account))
 		}, webhook(200)},
+		{"POST /v1/webhooks/{provider}/{event}", func(f fixture) req { return signedDelivery(f, "/v1/webhooks/generic/uplink") }, webhook(200)},
+		{"POST /v1/webhooks/{provider}/accounts/{accountId}/{event}", func(f fixture) req {
+			return signedDelivery(f, fmt.Sprintf("/v1/webhooks/generic/accounts/%d/uplink", f.account))
+		}, webhook(200)},
 	}
 	for _, r := range routes {
 		if _, ok := r.want["foreign"]; !ok {

@@ -25,7 +25,7 @@ type requestInfo struct {
 	// route was found without gorilla/mux (the webhook routes: see fastRoute); else
 	// route is "" and mux's context values say.
 	route string
-	vars  [2]pathVar
+	vars  [3]pathVar
 	note  requestNote
 	rec   statusRecorder // observe's
 	id    [1]string      // the X-Request-ID header's value (requestID)

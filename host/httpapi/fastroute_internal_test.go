@@ -28,6 +28,9 @@ func TestFastRouteMatchesMux(t *testing.T) {
 		"/v1/webhooks/./accounts/4", "/v1/webhooks/..", "/v1/webhooks/acme/accounts/..",
 		"/v1/webhooks/acme/accounts/42/x", "/v1/webhooks/a b", "/v1/webhooks/a%2Fb", "/v1/webhooksacme",
 		"/v1/webhooks/acme//accounts/4", "/v1/pools",
+		"/v1/webhooks/acme/uplink", "/v1/webhooks/acme/accounts/42/uplink", "/v1/webhooks/acme/uplink/x",
+		"/v1/webhooks/acme/accounts/42/uplink/x", "/v1/webhooks/acme/accounts/42/..", "/v1/webhooks/acme/accounts/42/.",
+		"/v1/webhooks/acme/..", "/v1/webhooks/acme/accounts//uplink", "/v1/webhooks/acme/uplink/",
 	}
 	var matched []string
 	for _, p := range paths {
@@ -58,7 +61,10 @@ func TestFastRouteMatchesMux(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"/v1/webhooks/acme", "/v1/webhooks/acme/accounts/42", "/v1/webhooks/acme/accounts/x", "/v1/webhooks/a b"}
+	want := []string{"/v1/webhooks/acme", "/v1/webhooks/acme/accounts/42", "/v1/webhooks/acme/accounts/x",
+		"/v1/webhooks/acme/accounts", "/v1/webhooks/acme/accounts/42/x", "/v1/webhooks/a b",
+		"/v1/webhooks/a%2Fb", // mux matches the decoded path, as fastRoute does: provider a, event b
+		"/v1/webhooks/acme/uplink", "/v1/webhooks/acme/accounts/42/uplink"}
 	if !slices.Equal(matched, want) {
 		t.Errorf("fastRoute routed %q, want the POSTs %q", matched, want)
 	}
@@ -86,24 +92,27 @@ func TestFastRouteOnlyForWebhookRoutes(t *testing.T) {
 func TestWebhookRouteAllocs(t *testing.T) {
 	h := New(Deps{}, WithWebhooks(nil))
 	body := []byte(`{"readings":[]}`)
-	r := httptest.NewRequest(http.MethodPost, "/v1/webhooks/acme", bytes.NewReader(body))
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Content-Type") != "application/problem+json" {
-		t.Fatalf("answer %d %s, want 503 problem+json", w.Code, w.Header().Get("Content-Type"))
-	}
-	if raceEnabled {
-		t.Skip("sync.Pool drops items at random under the race detector")
-	}
-	n := testing.AllocsPerRun(200, func() {
-		r.Body = http.NoBody
-		w.Body.Reset()
-		clear(w.Header())
+	// The base URL, and one followed by a message type's path (The Things Stack's).
+	for _, path := range []string{"/v1/webhooks/acme", "/v1/webhooks/acme/accounts/42/uplink"} {
+		r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-	})
-	t.Logf("%.0f allocations", n)
-	if n > 21 {
-		t.Errorf("%.0f allocations per webhook request, want at most 21", n)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("%s: answer %d %s, want 503 problem+json", path, w.Code, w.Header().Get("Content-Type"))
+		}
+		if raceEnabled {
+			t.Skip("sync.Pool drops items at random under the race detector")
+		}
+		n := testing.AllocsPerRun(200, func() {
+			r.Body = http.NoBody
+			w.Body.Reset()
+			clear(w.Header())
+			h.ServeHTTP(w, r)
+		})
+		t.Logf("%s: %.0f allocations", path, n)
+		if n > 21 {
+			t.Errorf("%s: %.0f allocations per webhook request, want at most 21", path, n)
+		}
 	}
 }
 

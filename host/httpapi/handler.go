@@ -180,11 +180,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.root.ServeHTTP(w, r)
 }
 
-// The webhook routes, which fastRoute finds by hand.
+// The webhook routes, which fastRoute finds by hand. The {event} ones are the same URLs
+// with one more segment, which a provider may append (The Things Stack appends each
+// message type's path, /uplink, /join…, to the webhook's base URL): see WithWebhooks.
 const (
-	hookRoute        = "/v1/webhooks/{provider}"
-	hookAccountRoute = "/v1/webhooks/{provider}/accounts/{accountId}"
+	hookRoute             = "/v1/webhooks/{provider}"
+	hookAccountRoute      = "/v1/webhooks/{provider}/accounts/{accountId}"
+	hookEventRoute        = "/v1/webhooks/{provider}/{event}"
+	hookAccountEventRoute = "/v1/webhooks/{provider}/accounts/{accountId}/{event}"
 )
+
+// isHookRoute: path is one of the webhook routes fastRoute finds.
+func isHookRoute(path string) bool {
+	return path == hookRoute || path == hookAccountRoute || path == hookEventRoute || path == hookAccountEventRoute
+}
 
 // fastRoute finds the handler of a webhook delivery, the busiest request by far, without
 // gorilla/mux: its regexps, its map of path variables and the two request copies that
@@ -192,10 +201,10 @@ const (
 // its CPU samples besides (host/bench, postgres/c64/plugin; TestWebhookRouteAllocs).
 // The route's template and variables
 // travel in the requestInfo that requestID fills in. It answers only what mux would
-// route to the same handler: a POST to a clean path of one of the two shapes (each
+// route to the same handler: a POST to a clean path of one of the four shapes (each
 // variable one plain segment, as mux's default pattern [^/]+ takes, and neither "." nor
 // "..", which mux's path cleaning would redirect), and only while every route under
-// webhookPrefix is one of the two; anything else, nil, is mux's to answer (404, 405,
+// webhookPrefix is one of the four; anything else, nil, is mux's to answer (404, 405,
 // redirects). TestFastRouteMatchesMux holds it to mux's answers.
 func (h *Handler) fastRoute(r *http.Request) (http.Handler, *requestInfo) {
 	if r.Method != http.MethodPost || len(h.fast) == 0 || len(h.fast) != h.hookRoutes ||
@@ -210,12 +219,26 @@ func (h *Handler) fastRoute(r *http.Request) (http.Handler, *requestInfo) {
 	info := &requestInfo{}
 	info.vars[0] = pathVar{"provider", provider}
 	if scoped {
-		account, ok := strings.CutPrefix(rest, "accounts/")
-		if !ok || !plainSegment(account) {
-			return nil, nil
+		// mux tries the routes in order, and only the account ones have four segments
+		// or more: "accounts/7" is an account, "accounts" alone an event.
+		if account, ok := strings.CutPrefix(rest, "accounts/"); ok {
+			account, event, evented := strings.Cut(account, "/")
+			if !plainSegment(account) || evented && !plainSegment(event) {
+				return nil, nil
+			}
+			route = hookAccountRoute
+			info.vars[1] = pathVar{"accountId", account}
+			if evented {
+				route = hookAccountEventRoute
+				info.vars[2] = pathVar{"event", event}
+			}
+		} else {
+			if !plainSegment(rest) {
+				return nil, nil
+			}
+			route = hookEventRoute
+			info.vars[1] = pathVar{"event", rest}
 		}
-		route = hookAccountRoute
-		info.vars[1] = pathVar{"accountId", account}
 	}
 	next := h.fast[route]
 	if next == nil {
@@ -308,7 +331,7 @@ func (rt *Router) Handle(method, path string, level access, fn HandlerFunc) {
 	if strings.HasPrefix(path, webhookPrefix) {
 		m = rt.h.hooks
 		rt.h.hookRoutes++
-		if method == http.MethodPost && (path == hookRoute || path == hookAccountRoute) && rt.h.fast[path] == nil {
+		if method == http.MethodPost && isHookRoute(path) && rt.h.fast[path] == nil {
 			if rt.h.fast == nil {
 				rt.h.fast = map[string]http.Handler{}
 			}

@@ -156,7 +156,8 @@ func TestControlCharactersRefusedEverywhere(t *testing.T) {
 // route — not a 404 saying the URL does not exist.
 func TestWebhookWrongMethod(t *testing.T) {
 	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{ingest: true})
-	for _, path := range []string{"/v1/webhooks/generic", "/v1/webhooks/generic/accounts/1"} {
+	for _, path := range []string{"/v1/webhooks/generic", "/v1/webhooks/generic/accounts/1",
+		"/v1/webhooks/generic/uplink", "/v1/webhooks/generic/accounts/1/uplink"} {
 		for _, method := range []string{"GET", "PUT", "DELETE"} {
 			r := e.must(405, req{method: method, path: path})
 			if p := r.problem(t); p.Type != httpapi.ProblemTypeBase+"method-not-allowed" || p.Instance != path {
@@ -167,6 +168,8 @@ func TestWebhookWrongMethod(t *testing.T) {
 			}
 		}
 	}
-	// A path no webhook route has stays a 404.
-	e.must(404, req{method: "GET", path: "/v1/webhooks/generic/elsewhere"}).problem(t)
+	// A path no webhook route has stays a 404: a webhook URL takes one more segment (a
+	// message type's path), not two.
+	e.must(404, req{method: "GET", path: "/v1/webhooks/generic/elsewhere/deeper"}).problem(t)
+	e.must(404, req{method: "GET", path: "/v1/webhooks/generic/accounts/1/uplink/deeper"}).problem(t)
 }

@@ -16,7 +16,7 @@ type metrics struct {
 	// only once used): WithLabelValues hashes its labels and takes its vector's lock,
 	// twice a request; the two lookups and updates took 240 ns a request in a parallel
 	// micro-benchmark on the 2-core VM, the updates alone 100.
-	hookOK [2]atomic.Pointer[routeSeries] // hookRoute's, hookAccountRoute's
+	hookOK [4]atomic.Pointer[routeSeries] // hookRoute's, hookAccountRoute's, and their {event} routes'
 }
 
 // routeSeries are one route's request metrics for one method and status.
@@ -34,6 +34,10 @@ func (m *metrics) observe(method, route string, status int, elapsed time.Duratio
 			kept = &m.hookOK[0]
 		case hookAccountRoute:
 			kept = &m.hookOK[1]
+		case hookEventRoute:
+			kept = &m.hookOK[2]
+		case hookAccountEventRoute:
+			kept = &m.hookOK[3]
 		}
 	}
 	if kept == nil {

@@ -21,6 +21,19 @@ import (
 //	POST /v1/webhooks/{provider}                        provider-level secret
 //	POST /v1/webhooks/{provider}/accounts/{accountId}   that account's own secret
 //
+// and each of them followed by one more segment, /{event}, delivered exactly as to the
+// URL itself: The Things Stack appends each message type's path (/uplink, /join, …, set
+// in its webhook form) to the webhook's base URL, and an operator who fills them in
+// should not lose every message to a 404. The segment is accepted for every provider:
+// the URL authenticates nothing (the plugin checks the delivery's secret or signature
+// against its headers and body, and the account segment, unchanged, still scopes it), so
+// a suffix widens nothing a delivery may write, and a per-plugin opt-in would cost a
+// capability on the wire and a look-up on the busiest route for no safety. Nor is it
+// handed to the plugin: the payloads that need a type carry it (a TTN message has
+// exactly one of uplink_message, join_accept, downlink_ack…), and a retried dead letter
+// is parsed from its payload alone. "accounts" is not an event: /v1/webhooks/{provider}/accounts
+// is an account URL without its id, answered 404 as before.
+//
 // They are Foreign routes, skipping bearer-token authentication on purpose: the plugin
 // authenticates the delivery, and some providers (The Things Stack) put their shared
 // secret in an "Authorization: Bearer" header that is not a poolhost token. With a nil
@@ -30,6 +43,8 @@ func WithWebhooks(svc *webhook.Service) Option {
 		fn := needs(svc != nil, "webhooks", webhookHandler(svc, rt.h))
 		rt.Handle(http.MethodPost, "/v1/webhooks/{provider}", Foreign, fn)
 		rt.Handle(http.MethodPost, "/v1/webhooks/{provider}/accounts/{accountId}", Foreign, fn)
+		rt.Handle(http.MethodPost, "/v1/webhooks/{provider}/{event}", Foreign, fn)
+		rt.Handle(http.MethodPost, "/v1/webhooks/{provider}/accounts/{accountId}/{event}", Foreign, fn)
 	})
 }
 
@@ -39,8 +54,12 @@ const WebhookRetryAfter = "5"
 func webhookHandler(svc *webhook.Service, h *Handler) HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		provider, _ := routeVar(r, "provider")
+		_, scoped := routeVar(r, "accountId")
+		if event, ok := routeVar(r, "event"); ok && !scoped && event == "accounts" {
+			return host.Errorf(host.ENOTFOUND, "no such route")
+		}
 		var accountID int64
-		if _, scoped := routeVar(r, "accountId"); scoped {
+		if scoped {
 			id, err := pathID(r, "accountId")
 			if err != nil {
 				return webhook.ErrAccountNotFound

@@ -5,9 +5,11 @@
 //
 // Create a webhook (JSON format) whose base URL is the poolhost account URL
 // /v1/webhooks/ttn/accounts/{accountId} (or the provider URL /v1/webhooks/ttn), enable
-// "Uplink message" with its path left empty (the stack appends a message type's path to
-// the base URL, and poolhost answers 404 to any other URL), and add the header
-// "Authorization: Bearer <secret>" with the account's secret. An account that sends
+// "Uplink message", and add the header "Authorization: Bearer <secret>" with the
+// account's secret. A message type's path may be left empty or set to one segment
+// (/uplink, /join, …): the stack appends it to the base URL, and poolhost delivers the
+// base URL followed by one segment as to the base URL itself (the message's own fields
+// say what it is; a path of two segments or more is not found). An account that sends
 // commands enables "Downlink sent", "Downlink ack", "Downlink nack" and "Downlink failed"
 // too, the same way: they are how a command learns its fate. The stack signs nothing,
 // so that header is the authentication; it is compared in constant time.
