@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,4 +174,26 @@ func TestWebhookWrongMethod(t *testing.T) {
 	// message type's path), not two.
 	e.must(404, req{method: "GET", path: "/v1/webhooks/generic/elsewhere/deeper"}).problem(t)
 	e.must(404, req{method: "GET", path: "/v1/webhooks/generic/accounts/1/uplink/deeper"}).problem(t)
+}
+
+// TestTwoAuthorizationHeaders: a request with two Authorization headers is refused 401
+// whichever comes first — the host read the first, a proxy or a log may read another —
+// as a query parameter or a JSON field given twice is refused.
+func TestTwoAuthorizationHeaders(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/db", envOpts{})
+	u := e.newUser("u", false)
+	for _, values := range [][]string{{"Bearer " + u.Token, "Bearer pht_other"}, {"Bearer pht_other", "Bearer " + u.Token}} {
+		rq, _ := http.NewRequest("GET", e.srv.URL+"/v1/pools", nil)
+		rq.Header["Authorization"] = values
+		resp, err := http.DefaultClient.Do(rq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(body), "give one Authorization header, not 2") {
+			t.Errorf("two Authorization headers: %d %s", resp.StatusCode, body)
+		}
+	}
+	e.must(200, req{method: "GET", path: "/v1/pools", token: u.Token})
 }

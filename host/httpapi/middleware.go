@@ -221,6 +221,14 @@ func (h *Handler) authenticate(limited bool, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// Two would be read as the first here and maybe as another by a proxy or a log:
+		// refused, as a query parameter or a JSON field given twice is.
+		if n := len(r.Header.Values("Authorization")); n > 1 {
+			if !limited || !h.clientLimited(w, r) {
+				h.WriteError(w, r, host.Errorf(host.EUNAUTHORIZED, "give one Authorization header, not %d", n))
+			}
+			return
+		}
 		token := bearerToken(r)
 		if token == "" {
 			if !limited || !h.clientLimited(w, r) {
