@@ -465,8 +465,9 @@ func TestCommandExpiredAndCanceledNeverSent(t *testing.T) {
 		if got := e.command(c2["id"].(string)); got.Status != store.CommandExpired {
 			t.Fatalf("status = %s, want expired", got.Status)
 		}
-		if code, _ := e.do("POST", fmt.Sprintf("/v1/pools/%d/commands/%s/cancel", e.pool, c2["id"]), e.owner.token, nil, nil); code != 409 {
-			t.Fatalf("cancel expired = %d, want 409", code)
+		if code, b := e.do("POST", fmt.Sprintf("/v1/pools/%d/commands/%s/cancel", e.pool, c2["id"]), e.owner.token, nil, nil); code != 409 ||
+			!strings.Contains(string(b), "the command is expired: only a queued command can be canceled") {
+			t.Fatalf("cancel expired = %d %s, want 409 saying it is expired", code, b)
 		}
 		code, b := e.do("GET", fmt.Sprintf("/v1/pools/%d/commands?status=expired,canceled", e.pool), e.owner.token, nil, nil)
 		var list struct{ Commands []commands.Command }

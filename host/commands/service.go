@@ -419,6 +419,10 @@ func (s *Service) Cancel(ctx context.Context, a auth.Actor, poolID int64, id str
 	c, err := s.st.CancelCommand(ctx, poolID, id)
 	switch {
 	case errors.Is(err, store.ErrConflict):
+		// Say what it is now, so the user knows whether to look at the device.
+		if cur, gerr := s.st.GetCommand(ctx, poolID, id); gerr == nil {
+			return Command{}, host.Wrap(host.ECONFLICT, err, "the command is %s: only a queued command can be canceled", cur.Status)
+		}
 		return Command{}, host.Wrap(host.ECONFLICT, err, "only a queued command can be canceled")
 	case errors.Is(err, store.ErrNotFound):
 		return Command{}, host.Wrap(host.ENOTFOUND, err, "no such command")
