@@ -3,6 +3,7 @@ package pluginmgr
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 
@@ -118,6 +119,36 @@ func withoutCredentials(err error) error {
 	}
 	return err
 }
+
+// MaxErrorTextBytes bounds the text of a failed call's error. A plugin's message is
+// its own (a plugin may relay what its provider's cloud answered, a whole HTML page) and
+// may be as long as a gRPC message (max_message_bytes, 16 MiB); every caller logs the
+// error, some on every request a user makes. Where the host shows the plugin's message
+// it has its own, smaller caps.
+const MaxErrorTextBytes = 4096
+
+// clipError is err with its text cut to MaxErrorTextBytes (on a character boundary,
+// "…" after), every error of its chain still found by errors.Is and errors.As.
+func clipError(err error) error {
+	msg := err.Error()
+	if len(msg) <= MaxErrorTextBytes {
+		return err
+	}
+	cut := MaxErrorTextBytes
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return &clipped{msg: msg[:cut] + "…", err: err}
+}
+
+// clipped is an error whose text clipError shortened.
+type clipped struct {
+	msg string
+	err error
+}
+
+func (e *clipped) Error() string { return e.msg }
+func (e *clipped) Unwrap() error { return e.err }
 
 // rewrapped stands for a wrapper withoutCredentials rebuilt: its text, and its wrapped
 // errors with the credentials taken off.

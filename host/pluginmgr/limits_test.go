@@ -128,3 +128,31 @@ func TestWithoutCredentialsKeepsTheError(t *testing.T) {
 		t.Fatal("an error without credentials changed")
 	}
 }
+
+// TestPluginErrorTextIsClipped: a plugin relaying what its provider's cloud answered
+// made an error as long as a gRPC message (16 MiB), which the host logged whole — once
+// per call, a user's connect or discover included. Its text is cut to
+// MaxErrorTextBytes; its kind stays for the host to act on.
+func TestPluginErrorTextIsClipped(t *testing.T) {
+	e := newEnv(t)
+	e.installID("alpha")
+	m, _, err := e.manager(e.config(`provider "alpha" {}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Get("alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Connect(context.Background(), sdk.ConnectRequest{Input: map[string]string{"api_key": "k", "fail_bytes": "1000000"}})
+	if err == nil || len(err.Error()) > pluginmgr.MaxErrorTextBytes+len("…") || !strings.Contains(err.Error(), "upstream said: xxx") {
+		t.Fatalf("error of %d bytes: %.200s…, want the text within %d bytes", len(fmt.Sprint(err)), fmt.Sprint(err), pluginmgr.MaxErrorTextBytes)
+	}
+	var se *sdk.Error
+	if !sdk.IsKind(err, sdk.KindTemporary) || !errors.As(err, &se) {
+		t.Fatalf("the clipped error lost its kind: %v", sdk.KindOf(err))
+	}
+	if _, err := p.Connect(context.Background(), sdk.ConnectRequest{Input: map[string]string{"api_key": "k", "fail_bytes": "10"}}); err == nil || !strings.HasSuffix(err.Error(), "upstream said: xxxxxxxxxx") {
+		t.Fatalf("a short error changed: %v", err)
+	}
+}

@@ -304,7 +304,7 @@ func (p *Plugin) callWithin(ctx context.Context, method string, timeout func(con
 		}
 	}
 	if err != nil {
-		err = p.capErrorCredentials(method, err)
+		err = clipError(p.capErrorCredentials(method, err))
 	}
 	tracing.Fail(span, err)
 	p.observe(method, start, err)

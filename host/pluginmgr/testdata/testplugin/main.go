@@ -13,6 +13,9 @@
 //	connect_delay=<d>   Connect waits d (honouring the context) before answering
 //	fail_configure=<k>  Configure fails with that sdk error kind ("permanent", "temporary")
 //	exit_after=<d>      exit(4) d after Configure
+//
+// Connect's input fail_bytes=<n> fails it temporarily with a message of n bytes more,
+// as a plugin relaying what its provider's cloud answered.
 package main
 
 import (
@@ -21,6 +24,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -166,6 +170,10 @@ func (a *adapter) Connect(ctx context.Context, req sdk.ConnectRequest) (sdk.Conn
 	key := req.Input["api_key"]
 	if key == "" {
 		return sdk.ConnectResult{}, sdk.InvalidInput("api_key is required")
+	}
+	if n, _ := strconv.Atoi(req.Input["fail_bytes"]); n > 0 {
+		// A plugin relaying what its provider's cloud answered, however long.
+		return sdk.ConnectResult{}, sdk.Temporary("upstream said: %s", strings.Repeat("x", n))
 	}
 	return sdk.ConnectResult{Linkage: &sdk.Linkage{
 		ExternalAccountID: "acct-" + key,
