@@ -52,6 +52,10 @@ type Config struct {
 
 	// Warnings are problems that do not stop the host, each with its file position.
 	Warnings []string
+
+	// PublicURLFromListen says public_url is not in the file: PublicURL is
+	// DefaultPublicURL(Listen), and follows the listen address in force.
+	PublicURLFromListen bool
 }
 
 // Provider returns the provider block with the given id.
@@ -443,3 +447,7 @@ const (
 
 // DefaultDatabaseReadMaxLag is database_read_max_lag's default.
 const DefaultDatabaseReadMaxLag = 10 * time.Second
+
+// DefaultPublicURL is public_url when the file leaves it out: the listen address over
+// plain HTTP.
+func DefaultPublicURL(listen string) string { return "http://" + listen }

@@ -74,8 +74,8 @@ func diffValue(prefix string, a, b reflect.Value, out *[]string) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		switch f.Name {
-		case "Path", "Warnings", "Providers":
-			continue // not settings, or compared by id in Diff
+		case "Path", "Warnings", "Providers", "PublicURLFromListen":
+			continue // not settings, or compared by id in Diff (or by PublicURL)
 		}
 		name := prefix + snake(f.Name)
 		av, bv := a.Field(i), b.Field(i)

@@ -603,7 +603,8 @@ func (d *decoder) config(root section) *Config {
 	}
 	c.PluginDir = pluginDir
 
-	c.PublicURL = strings.TrimRight(d.str(a("public_url"), "http://"+c.Listen), "/")
+	c.PublicURL = strings.TrimRight(d.str(a("public_url"), DefaultPublicURL(c.Listen)), "/")
+	c.PublicURLFromListen = a("public_url") == nil
 	if a("public_url") != nil {
 		d.absURL(a("public_url"), c.PublicURL)
 	}

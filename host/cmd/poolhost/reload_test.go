@@ -451,3 +451,29 @@ func TestSIGHUPReloadAudited(t *testing.T) {
 		t.Errorf("serve exited %d", code)
 	}
 }
+
+// TestReloadPublicURLFollowsRunningListen: with no public_url in the file, public_url is
+// the listen address; a reload of a file whose listen changed keeps the running listen
+// until a restart, and keeps the public_url that names it too — webhook URLs and OAuth
+// redirect URIs went to the new port, where nothing listened. An explicit public_url is
+// taken at once, as before.
+func TestReloadPublicURLFollowsRunningListen(t *testing.T) {
+	w := newReloadWorld(t, "")
+	running := w.s.config()
+	if !running.PublicURLFromListen || running.PublicURL != "http://"+running.Listen {
+		t.Fatalf("public_url %q from listen %v, want http://%s", running.PublicURL, running.PublicURLFromListen, running.Listen)
+	}
+	w.write(t, "127.0.0.1:1", "")
+	got := w.reload(t)
+	if slices.Contains(got.Changed, "public_url") || fmt.Sprint(got.RestartRequired) != "[listen]" {
+		t.Errorf("changed %v, restartRequired %v; want only listen, needing a restart", got.Changed, got.RestartRequired)
+	}
+	if pu := w.s.config().PublicURL; pu != "http://"+running.Listen {
+		t.Errorf("public_url in force %q, want the running listen's http://%s", pu, running.Listen)
+	}
+	w.write(t, "127.0.0.1:1", `public_url = "https://poolhost.example.com"`+"\n")
+	got = w.reload(t)
+	if !slices.Contains(got.Changed, "public_url") || w.s.config().PublicURL != "https://poolhost.example.com" {
+		t.Errorf("explicit public_url: changed %v, in force %q", got.Changed, w.s.config().PublicURL)
+	}
+}

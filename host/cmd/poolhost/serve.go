@@ -256,6 +256,11 @@ func (s *server) reload(ctx context.Context) (connect.ReloadReport, error) {
 		return connect.ReloadReport{}, host.Wrap(host.EINVALID, err, "could not read the config file %s; the running configuration is kept", s.cfg.Path)
 	}
 	old := s.config()
+	if cfg.PublicURLFromListen {
+		// listen keeps its running value until a restart, and so does the public_url
+		// that follows it: webhook URLs and OAuth redirects must name the port served.
+		cfg.PublicURL = config.DefaultPublicURL(old.Listen)
+	}
 	ch := config.Diff(old, cfg)
 	keepRestartOnly(old, cfg)
 	rep := connect.ReloadReport{Changed: ch.Applied, RestartRequired: ch.RestartRequired}
