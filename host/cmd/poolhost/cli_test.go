@@ -72,6 +72,8 @@ func TestCLIRefusals(t *testing.T) {
 		{[]string{"failures"}, "needs a command"},
 		{[]string{"failures", "lsit"}, "did you mean list"},
 		{[]string{"plugins", "list"}, "did you mean check"},
+		{[]string{"reload", "--addr", "127.0.0.1:8080", "--token", "pht_x"}, `"127.0.0.1:8080" must be the host's base URL, e.g. http://127.0.0.1:8080`},
+		{[]string{"providers", "--addr", "localhost:8080", "--token", "pht_x"}, `"localhost:8080" must be the host's base URL`},
 		{[]string{"users", "list", "extra", db}, `takes no arguments, got ["extra"]`},
 		{[]string{"migrate", "up", "now", db}, "takes no arguments"},
 		{[]string{"failures", "show", db}, "takes one failure ID"},

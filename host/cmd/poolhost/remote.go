@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -58,6 +59,11 @@ func (r remote) call(ctx context.Context, method, path string, out any) error {
 	}
 	if token == "" {
 		return usagef("no admin token: set POOLHOST_TOKEN or pass --token")
+	}
+	// "127.0.0.1:8080" or "localhost:8080" without a scheme failed as a URL parse
+	// error or an "unsupported protocol scheme" at the host.
+	if u, err := url.Parse(*r.addr); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--addr (or POOLHOST_ADDR) %q must be the host's base URL, e.g. http://127.0.0.1:8080", *r.addr)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
