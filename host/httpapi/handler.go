@@ -89,6 +89,7 @@ type Handler struct {
 	fast       map[string]http.Handler
 	hookRoutes int
 	root       http.Handler
+	unclean    http.Handler // answers a path that is not Canonical
 	extra      []func(*Router)
 }
 
@@ -117,7 +118,9 @@ func New(d Deps, opts ...Option) *Handler {
 	for _, o := range opts {
 		o(h)
 	}
-	h.mux = mux.NewRouter()
+	// No path cleaning by mux: its redirect is a bare 301 (and a POST that follows it
+	// turns into a GET); ServeHTTP answers an unclean path 404 problem+json instead.
+	h.mux = mux.NewRouter().SkipClean(true)
 	h.hooks = h.mux.MatcherFunc(isWebhookPath).Subrouter()
 	notFound := h.serve(func(http.ResponseWriter, *http.Request) error {
 		return host.Errorf(host.ENOTFOUND, "no such route")
@@ -131,6 +134,9 @@ func New(d Deps, opts ...Option) *Handler {
 		})
 	})
 	h.mux.NotFoundHandler = h.wrap(Public, true, notFound)
+	h.unclean = h.wrap(Public, true, h.serve(func(_ http.ResponseWriter, r *http.Request) error {
+		return host.Errorf(host.ENOTFOUND, "no such route: the path has an empty, \".\" or \"..\" segment; the API redirects no path to its clean form")
+	}))
 	h.mux.MethodNotAllowedHandler = h.wrap(Public, true, notAllowed)
 	// mux loses the webhook subrouter's method mismatch (its second route's matchers,
 	// which begin with the subrouter's own, clear it), so another method than POST on a
@@ -177,7 +183,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(auth.WithRequestID(withInfo(r.Context(), info), id)))
 		return
 	}
+	if !Canonical(r.URL.Path) {
+		h.unclean.ServeHTTP(w, r)
+		return
+	}
 	h.root.ServeHTTP(w, r)
+}
+
+// Canonical: p is rooted and has no empty, "." or ".." segment but for a trailing slash
+// (which no route has: an unknown path like any other). A path that is not is answered
+// 404 problem+json, never redirected to its clean form as mux and http.ServeMux would:
+// their redirect bodies are empty or text/html, and the path under a "%2f.." decides
+// where the redirect goes. fastRoute routes only canonical paths.
+func Canonical(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for rest := p[1:]; ; {
+		seg, after, more := strings.Cut(rest, "/")
+		if seg == "." || seg == ".." || seg == "" && more {
+			return false
+		}
+		if !more {
+			return true
+		}
+		rest = after
+	}
 }
 
 // The webhook routes, which fastRoute finds by hand. The {event} ones are the same URLs

@@ -151,6 +151,13 @@ func (h hostHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_ = rc.SetWriteDeadline(now.Add(cur.WriteTimeout))
 		}
 	}
+	// Only the console's own canonical paths go through the ServeMux: it would answer
+	// any other unclean path (//v1/pools, /v1/./pools) with a 307 and a text/html body,
+	// where the API answers a 404 problem (httpapi.Canonical).
+	if p := r.URL.Path; !httpapi.Canonical(p) || !strings.HasPrefix(p, console.Prefix) && p != strings.TrimSuffix(console.Prefix, "/") {
+		h.api.ServeHTTP(w, r)
+		return
+	}
 	h.ServeMux.ServeHTTP(w, r)
 }
 
