@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -381,4 +384,93 @@ func TestDocsNameEveryCommand(t *testing.T) {
 	}
 	var out, errb bytes.Buffer
 	walk(newRoot(&out, &errb))
+}
+
+// TestREADMEPostgresBackupRestore runs the README's PostgreSQL backup and restore as
+// written (pg_dump while the host takes webhooks, createdb, pg_restore, migrate verify)
+// on a cluster of its own: the restored database passes migrate verify, and holds every
+// reading acknowledged before the dump began.
+func TestREADMEPostgresBackupRestore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every plugin and serves")
+	}
+	for _, tool := range []string{"bash", "pg_dump", "pg_restore", "createdb"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the README's PostgreSQL backup needs %s", tool)
+		}
+	}
+	md := readmeSection(t, "### Backing up and restoring", "### Rotating the credentials key")
+	blocks := shBlocks(md)
+	if len(blocks) == 0 || !strings.Contains(blocks[0], "pg_dump") {
+		t.Fatalf("README's Backing up and restoring has no pg_dump block first:\n%v", blocks)
+	}
+	cluster := pgtest.NewCluster(t)
+	dbURL := cluster.NewDatabase(t)
+	admin, err := url.Parse(cluster.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buildE2E(t)
+	c := writeE2EConfig(t, b, func(s string) string {
+		return regexp.MustCompile(`(?m)^database_url = ".*"$`).ReplaceAllLiteralString(s, fmt.Sprintf("database_url = %q", dbURL))
+	})
+	srv := startServe(t, b, c)
+	waitHTTP(t, srv, c.baseURL+"/readyz", "")
+	snd, _ := newSender(t, b, c, c.baseURL)
+	var before []float64
+	for range 20 {
+		v, status, err := snd.post(t, c.baseURL)
+		if err != nil || status != http.StatusOK {
+			t.Fatalf("post: %d %v", status, err)
+		}
+		before = append(before, v)
+	}
+	// Deliveries go on while the dump runs.
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, _, err := snd.post(t, c.baseURL); err != nil {
+				return
+			}
+		}
+	}()
+
+	restored := "postgres://postgres@" + admin.Host + "/poolhost_restored?sslmode=disable"
+	script := strings.NewReplacer(
+		"postgres://…/poolhost_restored", restored,
+		"poolhost-….dump", "poolhost-*.dump",
+		"poolhost migrate", b.poolhost+" migrate",
+	).Replace(blocks[0])
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), e2eWait)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "POOLHOST_DATABASE_URL="+dbURL, "PGHOST="+admin.Hostname(), "PGPORT="+admin.Port(), "PGUSER=postgres")
+	out, err := cmd.CombinedOutput()
+	close(stop)
+	<-done
+	if err != nil {
+		t.Fatalf("the README's PostgreSQL backup and restore: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "schema ok") {
+		t.Fatalf("migrate verify of the restored database did not say schema ok:\n%s", out)
+	}
+	db, err := sql.Open("postgres", restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, v := range before {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM sensor_readings WHERE metric = 'tds' AND value = $1`, v).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("reading %g, acknowledged before the dump: %d in the restored database (%v)", v, n, err)
+		}
+	}
 }
