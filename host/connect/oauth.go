@@ -5,12 +5,17 @@ package connect
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk"
 )
+
+// unknownState says why a state may be unknown to its own user: a connect they started
+// later replaced it (store.MaxPendingOAuthStates).
+var unknownState = fmt.Sprintf("unknown authorization state (a user's %d newest connects in progress are kept, older ones are dropped): connect again", store.MaxPendingOAuthStates)
 
 func stateError(msg string) error {
 	return host.Errorf(host.EINVALID, "%s", msg).WithType(TypeStateInvalid)
@@ -55,7 +60,7 @@ func (s *Service) Callback(ctx context.Context, by *auth.Actor, provider string,
 	st, err := s.d.Store.GetOAuthState(ctx, value)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return Account{}, stateError("unknown authorization state")
+		return Account{}, stateError(unknownState)
 	case err != nil:
 		return Account{}, err
 	}
@@ -67,7 +72,7 @@ func (s *Service) Callback(ctx context.Context, by *auth.Actor, provider string,
 	}
 	if st, err = s.d.Store.ConsumeOAuthState(ctx, value); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return Account{}, stateError("unknown authorization state")
+			return Account{}, stateError(unknownState)
 		}
 		return Account{}, err
 	}

@@ -69,8 +69,18 @@ func (st OAuthState) CodeChallenge() string {
 const oauthColumns = `id, user_id, provider, redirect_uri, created_at, expires_at, used_at, state_hash,
 	code_verifier, code_verifier_ciphertext, code_verifier_key_id`
 
+// MaxPendingOAuthStates caps a user's pending OAuth states (unused and unexpired, all
+// providers together): without it a token could store rate limit × TTL of them. A
+// connect past the cap deletes the user's oldest pending states rather than being
+// refused: someone who started connects in several tabs, or gave up on some, expects
+// the one they just started to work, and a refusal would lock them out until the TTL
+// ran out with no way to clear their own states; the tab abandoned longest is the one
+// least likely still wanted.
+const MaxPendingOAuthStates = 20
+
 // CreateOAuthState stores a fresh single-use state for userID that expires after ttl
-// and returns its value. Only the value's hash is stored: the value authenticates the
+// and returns its value, deleting the user's oldest pending states past
+// MaxPendingOAuthStates. Only the value's hash is stored: the value authenticates the
 // callback, so a database reader must not be able to forge one.
 func (q queries) CreateOAuthState(ctx context.Context, userID int64, provider, redirectURI string, ttl time.Duration) (string, OAuthState, error) {
 	if ttl <= 0 {
@@ -95,10 +105,33 @@ func (q queries) CreateOAuthState(ctx context.Context, userID int64, provider, r
 	}
 	now := q.clock()
 	var row oauthRow
-	err = q.get(ctx, &row, `INSERT INTO integration_oauth_states (state_hash, user_id, provider, redirect_uri, created_at, expires_at,
-		code_verifier_ciphertext, code_verifier_key_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+oauthColumns,
-		hash, userID, provider, redirectURI, now, ts(now.Add(ttl)), ct, keyID)
+	err = q.inTx(ctx, func(q queries) error {
+		// One user's creates take turns (their user row locked on PostgreSQL; SQLite's
+		// write transaction is alone anyway), so no two see the same count of pending
+		// states and both keep theirs past the cap.
+		lock := ""
+		if q.d == dialectPostgres {
+			lock = " FOR NO KEY UPDATE" // not FOR UPDATE: the state's foreign key would wait on it
+		}
+		var ids []int64
+		if err := q.sel(ctx, &ids, `SELECT id FROM users WHERE id = ?`+lock, userID); err != nil {
+			return err
+		}
+		if err := q.get(ctx, &row, `INSERT INTO integration_oauth_states (state_hash, user_id, provider, redirect_uri, created_at, expires_at,
+			code_verifier_ciphertext, code_verifier_key_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+oauthColumns,
+			hash, userID, provider, redirectURI, now, ts(now.Add(ttl)), ct, keyID); err != nil {
+			return err
+		}
+		// Past the cap, the oldest pending states go (deleted, not expired: an expired
+		// row stays for retention's grace, and would still pile up at the rate limit).
+		_, err := q.exec(ctx, `DELETE FROM integration_oauth_states
+			WHERE user_id = ? AND used_at IS NULL AND expires_at > ? AND id NOT IN (
+				SELECT id FROM integration_oauth_states WHERE user_id = ? AND used_at IS NULL AND expires_at > ?
+				ORDER BY id DESC LIMIT ?)`,
+			userID, ts(now), userID, ts(now), MaxPendingOAuthStates)
+		return err
+	})
 	if err != nil {
 		return "", OAuthState{}, fmt.Errorf("create oauth state: %w", err)
 	}
