@@ -474,3 +474,52 @@ func TestREADMEPostgresBackupRestore(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMERejectionLogLine: the log line the README shows for a rejected delivery (to
+// debug a sender that keeps getting 401) is the one the host writes, for a delivery
+// signed with a timestamp an hour old; the README's client address is the test's.
+func TestREADMERejectionLogLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every plugin and serves")
+	}
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("`(webhook rejected: [^`]*)`").FindStringSubmatch(string(raw))
+	if m == nil {
+		t.Fatal("README.md shows no `webhook rejected: …` log line")
+	}
+	shown := strings.Join(strings.Fields(m[1]), " ")
+	b := buildE2E(t)
+	c := writeE2EConfig(t, b, nil)
+	srv := startServe(t, b, c)
+	waitHTTP(t, srv, c.baseURL+"/readyz", "")
+	secret, err := os.ReadFile(filepath.Join(filepath.Dir(c.path), "data", "dev-webhook.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"device_id":"pool-probe-1","readings":[]}`)
+	id, ts := "msg_stale", fmt.Sprint(time.Now().Add(-time.Hour).Unix())
+	rq, _ := http.NewRequest(http.MethodPost, c.baseURL+"/v1/webhooks/generic", bytes.NewReader(body))
+	rq.Header.Set("Content-Type", "application/json")
+	rq.Header.Set("webhook-id", id)
+	rq.Header.Set("webhook-timestamp", ts)
+	rq.Header.Set("webhook-signature", signStandard(t, strings.TrimSpace(string(secret)), id, ts, body))
+	resp, err := http.DefaultClient.Do(rq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("stale delivery: %d, want 401", resp.StatusCode)
+	}
+	re := regexp.MustCompile(strings.ReplaceAll(regexp.QuoteMeta(strings.Replace(shown, "client=203.0.113.7", "client=127.0.0.1", 1)), "…", `[^"\n]*?`))
+	deadline := time.Now().Add(10 * time.Second)
+	for !re.MatchString(srv.out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the README shows\n\t%s\nbut the host logged:\n%s", shown, srv.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
