@@ -310,7 +310,7 @@ func TestConsoleLayout(t *testing.T) {
 			"Content-Type":      {"application/json"},
 			"Authorization":     {"Bearer ttn-shared-secret"},
 			"Webhook-Signature": {"v1,c2lnbmF0dXJl"},
-		})
+		}, nil)
 		f, err := st.EnqueueFailure(context.Background(), store.NewFailure{Provider: "ttn", Payload: []byte(`{"x":1}`),
 			Headers: map[string][]string(headers), MaxAttempts: 1, Error: "plugin panicked", Dead: true})
 		if err != nil {

@@ -89,7 +89,7 @@ func InspectAll(f store.Failure) (in Inspection) {
 	sort.Strings(names)
 	for _, k := range names {
 		h := Header{Name: k, Values: f.Headers[k]}
-		if SensitiveName(k) {
+		if SensitiveName(k) || len(h.Values) == 1 && h.Values[0] == Redacted {
 			h.Values, h.Redacted = []string{Redacted}, true
 		}
 		in.Headers = append(in.Headers, h)
@@ -165,11 +165,12 @@ func redactJSON(v any, n *int) any {
 
 // ForPlugin is what a retry hands the plugin of a stored payload's headers: the
 // credential headers kept by name only (host/webhook.KeptHeaders) are left out, as
-// they were never stored.
+// they were never stored. Not only sensitive names: a header a provider's settings name
+// (TTN's auth_header) or whose value held a secret is kept by name only too.
 func ForPlugin(h store.Headers) http.Header {
 	out := make(http.Header, len(h))
 	for k, v := range h {
-		if len(v) == 1 && v[0] == Redacted && SensitiveName(k) {
+		if len(v) == 1 && v[0] == Redacted {
 			continue
 		}
 		out[k] = v

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -374,6 +376,7 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 		}
 	}
 	parseErr := parseError(err)
+	sec := secretSource{plugin: plugin, account: req.Account}
 	if noAccount && (err == nil || parseErr != nil || sdk.IsKind(err, sdk.KindRejected)) {
 		// Verified against a secret nobody holds cannot happen; if a plugin ignores
 		// the secret, the answer is the same rejection anyway.
@@ -386,15 +389,15 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 	}
 	switch {
 	case err == nil && res.DeliveryID == "":
-		return s.persist(ctx, dl, receivedAt, res)
+		return s.persist(ctx, dl, receivedAt, res, sec)
 	case err == nil:
 		return s.once(deliveryKey(dl.Provider, dl.AccountID, res.DeliveryID), dl.Provider, func() (Outcome, error) {
-			return s.persist(ctx, dl, receivedAt, res)
+			return s.persist(ctx, dl, receivedAt, res, sec)
 		})
 	case parseErr != nil:
 		// Verified, then the parse failed: the payload is authentic and worth keeping.
 		return s.once(requestKey(dl.Provider, dl.AccountID, dl.Headers, dl.Body), dl.Provider, func() (Outcome, error) {
-			return s.keep(ctx, dl, receivedAt, "", parseErr.Err)
+			return s.keep(ctx, dl, receivedAt, "", parseErr.Err, sec)
 		})
 	case sdk.IsKind(err, sdk.KindRejected):
 		return Outcome{}, s.reject(ctx, dl, err)
@@ -422,7 +425,7 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 		return Outcome{RetryAfter: wait}, ErrTooMany
 	}
 	return s.once(requestKey(dl.Provider, dl.AccountID, dl.Headers, dl.Body), dl.Provider, func() (Outcome, error) {
-		return s.keep(ctx, dl, receivedAt, "", err)
+		return s.keep(ctx, dl, receivedAt, "", err, sec)
 	})
 }
 
@@ -529,7 +532,7 @@ func (s *Service) account(ctx context.Context, dl Delivery) (store.Account, map[
 
 // persist validates and stores the readings with the webhook.received audit row in the
 // same transaction. If that fails the verified payload is queued instead.
-func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time, wr sdk.WebhookResult) (Outcome, error) {
+func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time, wr sdk.WebhookResult, sec secretSource) (Outcome, error) {
 	// Before the readings: an update is forward-only and idempotent, so a delivery that
 	// is later retried applies nothing twice.
 	if s.d.CommandUpdates != nil && len(wr.CommandUpdates) > 0 {
@@ -558,7 +561,7 @@ func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time
 		},
 	})
 	if err != nil {
-		return s.keep(ctx, dl, receivedAt, wr.DeliveryID, fmt.Errorf("persist readings: %w", err))
+		return s.keep(ctx, dl, receivedAt, wr.DeliveryID, fmt.Errorf("persist readings: %w", err), sec)
 	}
 	if res.Replay {
 		return s.replayed(ctx, store.DeliveryKey{Provider: dl.Provider, AccountID: dl.AccountID, DeliveryID: wr.DeliveryID}, res), nil
@@ -601,13 +604,13 @@ func receivedDetails(dl Delivery, wr sdk.WebhookResult, res ingest.Result) store
 // keep stores a verified payload that could not be ingested now: pending for the retry
 // worker, or dead when the plugin says it can never be parsed. Only when even this
 // fails does the provider hear 503 and redeliver.
-func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, deliveryID string, cause error) (Outcome, error) {
+func (s *Service) keep(ctx context.Context, dl Delivery, receivedAt time.Time, deliveryID string, cause error, sec secretSource) (Outcome, error) {
 	permanent := sdk.IsKind(cause, sdk.KindPermanent)
 	f := store.NewFailure{
 		Provider:    dl.Provider,
 		AccountID:   dl.AccountID,
 		Payload:     dl.Body,
-		Headers:     KeptHeaders(dl.Headers),
+		Headers:     sec.keptHeaders(dl.Headers),
 		DeliveryID:  deliveryID,
 		ReceivedAt:  receivedAt,
 		MaxAttempts: int(s.maxAttempts.Load()),
@@ -834,11 +837,14 @@ func errorText(err error) string {
 // secrets travel in headers for some providers (TTN's Authorization, API keys), and a
 // queued payload is never re-verified, so nothing that authenticates is kept: such a
 // header is kept by name only, its value replaced by failures.Redacted, so an operator
-// sees that it came (and the retry worker leaves it out: failures.ForPlugin).
-func KeptHeaders(h http.Header) http.Header {
+// sees that it came (and the retry worker leaves it out: failures.ForPlugin). A header
+// is such a header when its name says so (failures.SensitiveName), when it is one of
+// names, or when a value holds one of secrets.
+func KeptHeaders(h http.Header, names []string, secrets ...string) http.Header {
 	out := make(http.Header, len(h))
 	for k, v := range h {
-		if sensitiveHeader(k) {
+		if failures.SensitiveName(k) || slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, k) }) ||
+			slices.ContainsFunc(v, func(v string) bool { return holdsSecret(v, secrets) }) {
 			out[k] = []string{failures.Redacted}
 			continue
 		}
@@ -847,7 +853,51 @@ func KeptHeaders(h http.Header) http.Header {
 	return out
 }
 
-func sensitiveHeader(name string) bool { return failures.SensitiveName(name) }
+func holdsSecret(v string, secrets []string) bool {
+	for _, s := range secrets {
+		if s != "" && strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretSource is what a delivery's kept headers must not hold, looked up only when a
+// delivery is kept (not on the path of every delivery): the header names the provider's
+// settings name as carrying a secret, its configured secrets, and the account's.
+type secretSource struct {
+	plugin  Handle
+	account *sdk.Account // nil for a provider-level delivery
+}
+
+// keptHeaders is KeptHeaders with the delivery's secrets. A setting names a secret
+// header when its key ends in "_header" and is a sensitive name itself: TTN's
+// auth_header, which an operator may set to a header whose name says nothing
+// ("X-Pool-Pass"). Every configured secret and every sensitive account credential
+// (the account's webhook secret, the one it replaced during a rotation) is looked for
+// in the values, whatever their header's name.
+func (s secretSource) keptHeaders(h http.Header) http.Header {
+	var names, secrets []string
+	if s.plugin != nil {
+		cfg := s.plugin.Config()
+		for k, v := range cfg.Settings {
+			if strings.HasSuffix(k, "_header") && failures.SensitiveName(k) && v != "" {
+				names = append(names, v)
+			}
+		}
+		for _, v := range cfg.Secrets {
+			secrets = append(secrets, v)
+		}
+	}
+	if s.account != nil {
+		for k, v := range s.account.Credentials {
+			if failures.SensitiveName(k) {
+				secrets = append(secrets, v)
+			}
+		}
+	}
+	return KeptHeaders(h, names, secrets...)
+}
 
 // logStoreError logs a failed database call of a delivery: one line per delivery for
 // an error of its own, outage lines (start, a count per interval, end) while the
