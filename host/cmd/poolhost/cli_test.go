@@ -76,6 +76,8 @@ func TestCLIRefusals(t *testing.T) {
 		{[]string{"providers", "--addr", "localhost:8080", "--token", "pht_x"}, `"localhost:8080" must be the host's base URL`},
 		{[]string{"users", "list", "extra", db}, `takes no arguments, got ["extra"]`},
 		{[]string{"migrate", "up", "now", db}, "takes no arguments"},
+		{[]string{"migrate", "down", "--to", "0", db}, "--to must be at least 1"},
+		{[]string{"migrate", "down", "--to", "-1", db}, "--to must be at least 1"},
 		{[]string{"failures", "show", db}, "takes one failure ID"},
 		{[]string{"failures", "show", "abc", db}, `"abc" is not a failure ID`},
 		{[]string{"users", "create", db}, `required flag(s) "email" not set`},

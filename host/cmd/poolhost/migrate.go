@@ -128,7 +128,7 @@ replica) first: down refuses while a host serves the database.`,
 		db.exclusive = true // undoing a migration under a running host drops what it writes
 		to := c.Flags().Int64("to", 0, "the `version` to leave the schema at (required)")
 		_ = c.MarkFlagRequired("to")
-		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+		migrateDown := run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
 			return withStore(ctx, db, "migrate down", stderr, func(st *store.Store) int {
 				res, err := st.MigrateDown(ctx, *to)
 				if err != nil {
@@ -144,6 +144,13 @@ replica) first: down refuses while a host serves the database.`,
 				return 0
 			})
 		})
+		c.RunE = func(c *cobra.Command, args []string) error {
+			// A mistake in the call, refused before the database is opened (exit 2).
+			if *to < 1 {
+				return usagef("--to must be at least 1 (undoing 00001 would drop every table)")
+			}
+			return migrateDown(c, args)
+		}
 		return c
 	})
 }
