@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,6 +23,27 @@ func TestUncleanPathsAreProblems(t *testing.T) {
 		"//v1/pools", "/v1//pools", "/v1/./pools", "/v1/pools/.", "/v1/x/../pools", "/v1/x/%2f../pools",
 		"/v1/x/%2e%2e/pools", "/v1/pools/%2e", "/v1/webhooks/generic/..", "/v1/webhooks/generic/%2e%2e",
 		"/v1/webhooks//generic", "/v1/webhooks/generic/accounts/1/.", "/v1/webhooks/x/../generic",
+	}
+	// Forms that reach the handler with a path that is not rooted: "*" (not OPTIONS),
+	// an authority (CONNECT), an absolute URI whose path is unclean.
+	for _, raw := range []string{"GET * HTTP/1.1", "CONNECT x:443 HTTP/1.1", "GET http://x//v1/pools HTTP/1.1"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(e.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, raw+"\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		c.Close()
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/problem+json" ||
+			!strings.Contains(string(body), "must begin with") {
+			t.Errorf("%s: %d %q %s", raw, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
 	}
 	for _, p := range paths {
 		for _, method := range []string{"GET", "POST", "DELETE"} {

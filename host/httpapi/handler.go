@@ -135,7 +135,7 @@ func New(d Deps, opts ...Option) *Handler {
 	})
 	h.mux.NotFoundHandler = h.wrap(Public, true, notFound)
 	h.unclean = h.wrap(Public, true, h.serve(func(_ http.ResponseWriter, r *http.Request) error {
-		return host.Errorf(host.ENOTFOUND, "no such route: the path has an empty, \".\" or \"..\" segment; the API redirects no path to its clean form")
+		return host.Errorf(host.ENOTFOUND, "no such route: the path is not clean (it must begin with \"/\" and have no empty, \".\" or \"..\" segment); the API redirects no path to its clean form")
 	}))
 	h.mux.MethodNotAllowedHandler = h.wrap(Public, true, notAllowed)
 	// mux loses the webhook subrouter's method mismatch (its second route's matchers,
