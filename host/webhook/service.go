@@ -263,7 +263,7 @@ func (o Outcome) HTTPStatus() int {
 var (
 	ErrProviderNotFound = &host.Error{Code: host.ENOTFOUND, Type: "provider-not-found", Message: "provider not found"}
 	ErrAccountNotFound  = &host.Error{Code: host.ENOTFOUND, Type: "account-not-found", Message: "account not found"}
-	ErrRejected         = &host.Error{Code: host.EUNAUTHORIZED, Type: "webhook-rejected", Message: "webhook signature missing or invalid"}
+	ErrRejected         = &host.Error{Code: host.EUNAUTHORIZED, Type: "webhook-rejected", Message: "webhook authentication (signature or shared secret) missing or invalid; the host's log gives the reason under this request_id"}
 	ErrUnavailable      = &host.Error{Code: host.EUNAVAILABLE, Type: "webhook-unavailable", Message: "the delivery could not be accepted now; retry later"}
 	ErrTooMany          = &host.Error{Code: host.ETOOMANY, Type: "webhook-rate-limited", Message: "too many deliveries for this account; retry after the Retry-After seconds"}
 )

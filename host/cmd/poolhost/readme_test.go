@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -510,10 +511,18 @@ func TestREADMERejectionLogLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("stale delivery: %d, want 401", resp.StatusCode)
+	var problem struct {
+		Detail    string `json:"detail"`
+		RequestID string `json:"request_id"`
 	}
+	err = json.NewDecoder(resp.Body).Decode(&problem)
+	resp.Body.Close()
+	// The 401 says where the reason is: the log line carries its request_id.
+	if resp.StatusCode != http.StatusUnauthorized || err != nil || problem.RequestID == "" ||
+		!strings.Contains(problem.Detail, "the host's log gives the reason under this request_id") {
+		t.Fatalf("stale delivery: %d %+v %v, want 401 pointing at the log", resp.StatusCode, problem, err)
+	}
+	shown = strings.Replace(shown, "request_id=…", "request_id="+problem.RequestID, 1)
 	re := regexp.MustCompile(strings.ReplaceAll(regexp.QuoteMeta(strings.Replace(shown, "client=203.0.113.7", "client=127.0.0.1", 1)), "…", `[^"\n]*?`))
 	deadline := time.Now().Add(10 * time.Second)
 	for !re.MatchString(srv.out.String()) {
