@@ -21,6 +21,8 @@ module.exports = {
   unsupported: errors.unsupported,
   reauth: errors.reauth,
   REASONS: errors.REASONS,
+  // A provider's Retry-After header as seconds, for PluginError's retryAfterSeconds.
+  retryAfterHeader: errors.retryAfterHeader,
   errors,
   standardWebhooks,
   fixtures,

@@ -9,7 +9,12 @@ status.WithDetails does (and Python's grpcio-status, which Debian does not packa
 status_details_bin below does it. The Status in the trailer must carry the same code as
 the call's status: grpc-go turns a mismatch into INTERNAL.
 """
+import email.utils
+import math
+import time
+
 import grpc
+from google.protobuf import duration_pb2
 
 from .wire import adapter_pb2, any_pb2, status_pb2
 
@@ -40,6 +45,11 @@ BAD_SIGNATURE = "bad_signature"  # read, but it does not match
 STALE_TIMESTAMP = "stale_timestamp"  # signed too long ago, or in the future
 
 ERROR_DETAIL_TYPE_URL = "type.googleapis.com/poolhost.adapter.v1.ErrorDetail"
+RETRY_INFO_TYPE_URL = "type.googleapis.com/google.rpc.RetryInfo"
+
+# The longest wait retry_after_header reports, as Go's sdk.RetryAfterHeader: a provider
+# naming next week does not mean it.
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
 
 
 class PluginError(Exception):
@@ -49,9 +59,12 @@ class PluginError(Exception):
     refreshed them before failing; the host stores them, then acts on the kind.
     reason: for a rejected webhook, one of the reasons above; the host logs it with the
     request id and counts rejections by it.
+    retry_after_seconds: when the provider said when to come back (a 429's Retry-After,
+    see retry_after_header); the host polls the account no sooner, and a connect or
+    discover answers 503 with that Retry-After. Go's sdk.RetryAfter.
     """
 
-    def __init__(self, kind, message, refreshed_credentials=None, reason=""):
+    def __init__(self, kind, message, refreshed_credentials=None, reason="", retry_after_seconds=0):
         if kind not in KIND_CODES:
             raise ValueError(f"unknown error kind {kind!r}")
         super().__init__(message)
@@ -59,6 +72,23 @@ class PluginError(Exception):
         self.message = message
         self.refreshed_credentials = refreshed_credentials
         self.reason = reason
+        self.retry_after_seconds = retry_after_seconds
+
+
+def retry_after_header(value, now=None):
+    """A Retry-After header value (seconds, or an HTTP date) as seconds from now, at most a
+    day; 0 when absent, past or unreadable. Go's sdk.RetryAfterHeader."""
+    v = (value or "").strip()
+    if not v:
+        return 0
+    if v.isdigit():
+        return min(int(v), MAX_RETRY_AFTER_SECONDS)
+    try:
+        t = email.utils.parsedate_to_datetime(v).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return 0
+    now = time.time() if now is None else now
+    return 0 if t <= now else min(math.ceil(t - now), MAX_RETRY_AFTER_SECONDS)
 
 
 def temporary(msg, **kw):
@@ -85,14 +115,26 @@ def reauth(msg, **kw):
     return PluginError("reauth_required", msg, **kw)
 
 
-def status_details_bin(code, message, refreshed_credentials=None, reason=""):
+def retry_info(seconds):
+    """google.rpc.RetryInfo{retry_delay: Duration} encoded by hand: Debian packages no
+    error_details_pb2, and the message is one field (1, length-delimited) holding it."""
+    d = duration_pb2.Duration()
+    d.FromNanoseconds(round(seconds * 1e9))
+    b = d.SerializeToString()
+    return bytes([0x0A, len(b)]) + b  # a Duration encodes in at most 17 bytes: a 1-byte length
+
+
+def status_details_bin(code, message, refreshed_credentials=None, reason="", retry_after_seconds=0):
     """The grpc-status-details-bin trailer: a google.rpc.Status with the call's code and
-    message and one Any holding an ErrorDetail."""
+    message, one Any holding an ErrorDetail and, when retry_after_seconds > 0, one holding
+    a RetryInfo."""
     detail = adapter_pb2.ErrorDetail(reason=reason or "")
     if refreshed_credentials is not None:
         detail.refreshed_credentials.values.update(refreshed_credentials)
-    packed = any_pb2.Any(type_url=ERROR_DETAIL_TYPE_URL, value=detail.SerializeToString())
-    return status_pb2.Status(code=code.value[0], message=message, details=[packed]).SerializeToString()
+    details = [any_pb2.Any(type_url=ERROR_DETAIL_TYPE_URL, value=detail.SerializeToString())]
+    if retry_after_seconds and retry_after_seconds > 0:
+        details.append(any_pb2.Any(type_url=RETRY_INFO_TYPE_URL, value=retry_info(retry_after_seconds)))
+    return status_pb2.Status(code=code.value[0], message=message, details=details).SerializeToString()
 
 
 def to_status(err, method):
@@ -101,7 +143,8 @@ def to_status(err, method):
     treats as temporary, with the exception's message so the operator sees what broke."""
     if isinstance(err, PluginError):
         code, message = KIND_CODES[err.kind], err.message
-        return code, message, status_details_bin(code, message, err.refreshed_credentials, err.reason)
+        return code, message, status_details_bin(code, message, err.refreshed_credentials, err.reason,
+                                                 err.retry_after_seconds)
     code = grpc.StatusCode.INTERNAL
     message = f"plugin raised in {method}: {type(err).__name__}: {err}"
     return code, message, status_details_bin(code, message)

@@ -6,6 +6,7 @@ import logging
 import unittest
 
 import grpc
+from google.protobuf import duration_pb2
 
 from provider import errors, hclog, standardwebhooks as sw
 from provider.wire import adapter_pb2, status_pb2
@@ -72,6 +73,30 @@ class ErrorsTest(unittest.TestCase):
         self.assertEqual(st.details[0].type_url, errors.ERROR_DETAIL_TYPE_URL)
         d = adapter_pb2.ErrorDetail.FromString(st.details[0].value)
         self.assertEqual((d.reason, dict(d.refreshed_credentials.values)), ("bad_signature", {"a": "b"}))
+
+    def test_retry_after_travels_as_retry_info_beside_the_error_detail(self):
+        code, _, trailer = errors.to_status(errors.temporary("acme: 429", retry_after_seconds=errors.retry_after_header("3600"),
+                                                             refreshed_credentials={"access_token": "a2"}), "PollReadings")
+        self.assertEqual(code, grpc.StatusCode.UNAVAILABLE)
+        st = status_pb2.Status.FromString(trailer)
+        self.assertEqual([d.type_url for d in st.details], [errors.ERROR_DETAIL_TYPE_URL, "type.googleapis.com/google.rpc.RetryInfo"])
+        self.assertEqual(dict(adapter_pb2.ErrorDetail.FromString(st.details[0].value).refreshed_credentials.values),
+                         {"access_token": "a2"})
+        # RetryInfo{retry_delay = 1: Duration}
+        ri = st.details[1].value
+        self.assertEqual((ri[0], ri[1]), (0x0A, len(ri) - 2))
+        d = duration_pb2.Duration.FromString(ri[2:])
+        self.assertEqual((d.seconds, d.nanos), (3600, 0))
+        self.assertEqual(duration_pb2.Duration.FromString(errors.retry_info(90.5)[2:]).ToNanoseconds(), 90_500_000_000)
+
+        _, _, plain = errors.to_status(errors.temporary("acme: 503"), "PollReadings")
+        self.assertEqual(len(status_pb2.Status.FromString(plain).details), 1)
+
+        now = 1796644800  # Mon, 07 Dec 2026 12:00:00 GMT
+        for v, want in [("", 0), (None, 0), ("120", 120), (" 7 ", 7), ("0", 0), ("-5", 0), ("soon", 0),
+                        ("999999999999999999999", 24 * 3600), ("Mon, 07 Dec 2026 12:01:30 GMT", 90),
+                        ("Mon, 07 Dec 2026 11:00:00 GMT", 0)]:
+            self.assertEqual(errors.retry_after_header(v, now), want, v)
 
     def test_an_exception_is_internal_with_its_message(self):
         code, msg, trailer = errors.to_status(KeyError("x"), "Webhook")

@@ -10,6 +10,7 @@
 // The Status in the trailer must carry the same code as the call's status: grpc-go
 // refuses a mismatch.
 const grpc = require('@grpc/grpc-js');
+const protobuf = require('protobufjs');
 const wire = require('./wire');
 
 // The error kinds of the Go SDK (sdk.ErrorKind) and the status code each travels as.
@@ -50,12 +51,16 @@ class PluginError extends Error {
   // before failing (an object of strings); the host stores them, then acts on the kind.
   // reason: for a rejected webhook, one of REASONS; the host logs it with the request id
   // and counts rejections by it.
-  constructor(kind, message, { refreshedCredentials, reason } = {}) {
+  // retryAfterSeconds: when the provider said when to come back (a 429's Retry-After, see
+  // retryAfterHeader); the host polls the account no sooner, and a connect or discover
+  // answers 503 with that Retry-After. Go's sdk.RetryAfter.
+  constructor(kind, message, { refreshedCredentials, reason, retryAfterSeconds } = {}) {
     super(message);
     if (!(kind in KIND_CODES)) throw new TypeError(`unknown error kind ${kind}`);
     this.kind = kind;
     this.refreshedCredentials = refreshedCredentials;
     this.reason = reason;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -66,19 +71,47 @@ const invalidInput = (m, o) => new PluginError('invalid_input', m, o);
 const unsupported = (m, o) => new PluginError('unsupported', m, o);
 const reauth = (m, o) => new PluginError('reauth_required', m, o);
 
+const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
+
+// The longest wait retryAfterHeader reports, as Go's sdk.RetryAfterHeader: a provider
+// naming next week does not mean it.
+const MAX_RETRY_AFTER_SECONDS = 24 * 60 * 60;
+
+// retryAfterHeader reads a Retry-After header value (seconds, or an HTTP date) as seconds
+// from now, at most a day; 0 when absent, past or unreadable. Go's sdk.RetryAfterHeader.
+function retryAfterHeader(value, now = new Date()) {
+  const v = String(value ?? '').trim();
+  if (v === '') return 0;
+  if (/^[0-9]+$/.test(v)) return Math.min(Number(v), MAX_RETRY_AFTER_SECONDS);
+  if (/^-[0-9]+$/.test(v)) return 0;
+  const t = Date.parse(v);
+  if (Number.isNaN(t) || t <= now.getTime()) return 0;
+  return Math.min(Math.ceil((t - now.getTime()) / 1000), MAX_RETRY_AFTER_SECONDS);
+}
+
+// retryInfo encodes google.rpc.RetryInfo{retry_delay: Duration{seconds, nanos}}
+// (google/rpc/error_details.proto; poolhost ships no copy of that file, and the message
+// is two nested fields).
+function retryInfo(seconds) {
+  const whole = Math.floor(seconds);
+  const nanos = Math.round((seconds - whole) * 1e9);
+  const d = protobuf.Writer.create().uint32(8).int64(whole);
+  if (nanos) d.uint32(16).int32(nanos);
+  return protobuf.Writer.create().uint32(10).bytes(d.finish()).finish();
+}
+
 // statusDetailsBin encodes the grpc-status-details-bin trailer: a google.rpc.Status with
-// the same code and message as the call, and one Any holding an ErrorDetail.
-function statusDetailsBin(code, message, refreshedCredentials, reason) {
+// the same code and message as the call, one Any holding an ErrorDetail and, when
+// retryAfterSeconds > 0, one holding a RetryInfo.
+function statusDetailsBin(code, message, refreshedCredentials, reason, retryAfterSeconds) {
   const { Status, ErrorDetail } = wire.load();
   const detail = ErrorDetail.encode(ErrorDetail.fromObject({
     ...(refreshedCredentials ? { refreshed_credentials: { values: refreshedCredentials } } : {}),
     ...(reason ? { reason } : {}),
   })).finish();
-  return Buffer.from(Status.encode(Status.fromObject({
-    code,
-    message,
-    details: [{ type_url: ERROR_DETAIL_TYPE_URL, value: detail }],
-  })).finish());
+  const details = [{ type_url: ERROR_DETAIL_TYPE_URL, value: detail }];
+  if (retryAfterSeconds > 0) details.push({ type_url: RETRY_INFO_TYPE_URL, value: retryInfo(retryAfterSeconds) });
+  return Buffer.from(Status.encode(Status.fromObject({ code, message, details })).finish());
 }
 
 // toServiceError turns anything a handler threw or rejected with into the error object
@@ -91,18 +124,20 @@ function toServiceError(err, method, log) {
   let message;
   let creds;
   let reason;
+  let retryAfterSeconds;
   if (err instanceof PluginError) {
     code = KIND_CODES[err.kind];
     message = err.message;
     creds = err.refreshedCredentials;
     reason = err.reason;
+    retryAfterSeconds = err.retryAfterSeconds;
   } else {
     code = grpc.status.INTERNAL;
     message = `plugin threw in ${method}: ${err && err.message ? err.message : String(err)}`;
     if (log) log.error('exception in an adapter call', { method, error: message, stack: err && err.stack ? String(err.stack) : '' });
   }
   const metadata = new grpc.Metadata();
-  metadata.set('grpc-status-details-bin', statusDetailsBin(code, message, creds, reason));
+  metadata.set('grpc-status-details-bin', statusDetailsBin(code, message, creds, reason, retryAfterSeconds));
   return { code, details: message, metadata };
 }
 
@@ -115,5 +150,6 @@ function toProtoError(err) {
 
 module.exports = {
   PluginError, temporary, permanent, rejected, invalidInput, unsupported, reauth,
-  toServiceError, toProtoError, statusDetailsBin, KIND_CODES, REASONS, ERROR_DETAIL_TYPE_URL,
+  toServiceError, toProtoError, statusDetailsBin, retryAfterHeader, KIND_CODES, REASONS, ERROR_DETAIL_TYPE_URL,
+  RETRY_INFO_TYPE_URL,
 };

@@ -10,6 +10,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const grpc = require('@grpc/grpc-js');
+const protobuf = require('protobufjs');
 
 const plugin = require('..');
 const { timestamp } = require('../src/hclog');
@@ -66,6 +67,34 @@ test('an error travels as a status code plus ErrorDetail in grpc-status-details-
   const thrown = errors.toServiceError(new TypeError('x is undefined'), 'Webhook', null);
   assert.strictEqual(thrown.code, grpc.status.INTERNAL);
   assert.strictEqual(thrown.details, 'plugin threw in Webhook: x is undefined');
+});
+
+test('a provider\'s Retry-After travels as google.rpc.RetryInfo beside the ErrorDetail', () => {
+  const { Status, ErrorDetail } = wire.load();
+  const after = plugin.retryAfterHeader('3600');
+  const e = errors.toServiceError(plugin.temporary('acme: 429', { retryAfterSeconds: after, refreshedCredentials: { access_token: 'a2' } }), 'PollReadings');
+  assert.strictEqual(e.code, grpc.status.UNAVAILABLE);
+  const st = Status.decode(e.metadata.get('grpc-status-details-bin')[0]);
+  assert.deepStrictEqual(st.details.map((d) => d.type_url), [errors.ERROR_DETAIL_TYPE_URL, 'type.googleapis.com/google.rpc.RetryInfo']);
+  assert.deepStrictEqual(ErrorDetail.decode(st.details[0].value).refreshed_credentials.values, { access_token: 'a2' });
+  // RetryInfo{retry_delay = 1: Duration{seconds = 1, nanos = 2}}
+  const ri = protobuf.Reader.create(st.details[1].value);
+  assert.strictEqual(ri.uint32(), (1 << 3) | 2);
+  const d = protobuf.Reader.create(ri.bytes());
+  assert.strictEqual(d.uint32(), (1 << 3) | 0);
+  assert.strictEqual(Number(d.int64()), 3600);
+  assert.strictEqual(d.pos, d.len);
+  assert.strictEqual(ri.pos, ri.len);
+
+  // Without a Retry-After, the ErrorDetail alone.
+  const plain = errors.toServiceError(plugin.temporary('acme: 503'), 'PollReadings');
+  assert.strictEqual(Status.decode(plain.metadata.get('grpc-status-details-bin')[0]).details.length, 1);
+
+  const now = new Date(Date.UTC(2026, 11, 7, 12, 0, 0));
+  for (const [v, want] of [['', 0], ['120', 120], [' 7 ', 7], ['0', 0], ['-5', 0], ['soon', 0],
+    ['999999999999999999999', 24 * 3600], ['Mon, 07 Dec 2026 12:01:30 GMT', 90], ['Mon, 07 Dec 2026 11:00:00 GMT', 0]]) {
+    assert.strictEqual(plugin.retryAfterHeader(v, now), want, `retryAfterHeader(${JSON.stringify(v)})`);
+  }
 });
 
 test('missing protos: an error naming the file, and a plugin that says so on stderr before exiting', (t) => {
