@@ -5,13 +5,16 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolhost/poolhost/host/connect"
+	"github.com/poolhost/poolhost/host/poll"
+	"github.com/poolhost/poolhost/sdk/judge"
 )
 
-// TestPLUGINSmdDisplayNameLimit keeps PLUGINS.md's account display name limit, which
-// provider teams read, the one the host applies.
-func TestPLUGINSmdDisplayNameLimit(t *testing.T) {
+// TestPLUGINSmdFigures keeps the limits PLUGINS.md gives provider teams the ones the
+// host applies: each sentence names the constant it quotes.
+func TestPLUGINSmdFigures(t *testing.T) {
 	b, err := os.ReadFile("../../PLUGINS.md")
 	if err != nil {
 		t.Fatal(err)
@@ -20,6 +23,10 @@ func TestPLUGINSmdDisplayNameLimit(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("over %d characters (`connect.MaxDisplayNameLen`) the host cuts a provider's name to %d and `…`", connect.MaxDisplayNameLen, connect.MaxDisplayNameLen-1),
 		fmt.Sprintf("`DisplayName` (over %d characters: cut)", connect.MaxDisplayNameLen),
+		fmt.Sprintf("at most %d (`judge.MaxCommandUpdatesPerCall`)", judge.MaxCommandUpdatesPerCall),
+		fmt.Sprintf("more than %d updates (`judge.MaxCommandUpdatesPerCall`) is refused whole", judge.MaxCommandUpdatesPerCall),
+		fmt.Sprintf("Keep it within `max_raw_payload_bytes` (%d KiB) and free of NUL bytes", judge.DefaultCaps.MaxRawPayloadBytes>>10),
+		fmt.Sprintf("holds the next poll at least that long (up to %dh)", poll.MaxBackoff/time.Hour),
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("PLUGINS.md does not say %q", want)
