@@ -9,9 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/poolhost/poolhost/sdk"
 )
@@ -73,18 +70,11 @@ func (a *Adapter) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.
 		case resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden:
 			return sdk.CommandResult{}, s.fail(sdk.Reauth("acme refused the account's token (%d)", resp.StatusCode))
 		case resp.StatusCode == http.StatusTooManyRequests:
-			return sdk.CommandResult{}, s.fail(sdk.RetryAfter(retryAfter(resp.Header.Get("Retry-After")), "acme rate limit (429)"))
+			return sdk.CommandResult{}, s.fail(sdk.RetryAfter(sdk.RetryAfterHeader(resp.Header, a.now()), "acme rate limit (429)"))
 		case resp.StatusCode >= 400 && resp.StatusCode < 500:
 			return sdk.CommandResult{}, s.fail(sdk.Permanent("acme refused the command (%d)", resp.StatusCode))
 		default:
 			return sdk.CommandResult{}, s.fail(fmt.Errorf("%w: acme answered %d", sdk.ErrOutcomeUnknown, resp.StatusCode))
 		}
 	}
-}
-
-func retryAfter(v string) time.Duration {
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
-	}
-	return 0
 }

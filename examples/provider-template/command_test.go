@@ -3,6 +3,7 @@ package template_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/command"
@@ -32,5 +33,11 @@ func TestSendCommand(t *testing.T) {
 	fake.FailNext(http.StatusTooManyRequests)
 	if _, err := c.SendCommand(t.Context(), req); !sdk.IsKind(err, sdk.KindTemporary) || sdk.IsOutcomeUnknown(err) {
 		t.Fatalf("429 = %v, want temporary", err)
+	}
+	// Acme's Retry-After, an HTTP date here, holds the command's next try.
+	fake.SetRetryAfter(time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat))
+	fake.FailNext(http.StatusTooManyRequests)
+	if _, err := c.SendCommand(t.Context(), req); sdk.RetryAfterOf(err) < 110*time.Second || sdk.RetryAfterOf(err) > 2*time.Minute {
+		t.Fatalf("429 with Retry-After 2 minutes ahead = %v, RetryAfterOf %v", err, sdk.RetryAfterOf(err))
 	}
 }

@@ -643,3 +643,35 @@ func TestFailWithoutRefreshCarriesNoCredentials(t *testing.T) {
 		t.Error("error carries credentials although nothing was refreshed")
 	}
 }
+
+// A 429 or 503 naming when to come back reaches the host as sdk.RetryAfter, over the
+// wire, whether Acme says it in seconds or as an HTTP date: the host then polls the
+// account no sooner, and a discover answers 503 with that Retry-After.
+func TestRetryAfterReachesTheHost(t *testing.T) {
+	c, fake := setup(t)
+	acct := linkedAccount(t, c, fake)
+
+	fake.SetRetryAfter("3600")
+	fake.FailNext(http.StatusTooManyRequests)
+	_, err := c.PollReadings(t.Context(), sdk.PollRequest{Account: acct})
+	wantKind(t, err, sdk.KindTemporary)
+	if got := sdk.RetryAfterOf(err); got != time.Hour {
+		t.Errorf("poll answered 429 with Retry-After 3600: RetryAfterOf = %v, want 1h", got)
+	}
+
+	fake.SetRetryAfter(time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat))
+	fake.FailNext(http.StatusServiceUnavailable)
+	_, err = c.DiscoverDevices(t.Context(), sdk.DiscoverRequest{Account: acct})
+	wantKind(t, err, sdk.KindTemporary)
+	if got := sdk.RetryAfterOf(err); got < 80*time.Second || got > 90*time.Second {
+		t.Errorf("discover answered 503 with an HTTP date 90s ahead: RetryAfterOf = %v", got)
+	}
+
+	fake.SetRetryAfter("")
+	fake.FailNext(http.StatusTooManyRequests)
+	_, err = c.PollReadings(t.Context(), sdk.PollRequest{Account: acct})
+	wantKind(t, err, sdk.KindTemporary)
+	if got := sdk.RetryAfterOf(err); got != 0 {
+		t.Errorf("a 429 without Retry-After: RetryAfterOf = %v, want 0", got)
+	}
+}

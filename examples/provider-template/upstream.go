@@ -84,7 +84,10 @@ func (a *Adapter) token(ctx context.Context, cfg *config, form url.Values) (toke
 }
 
 // do sends req and decodes a JSON body into out (for any status, so error bodies can be
-// inspected). Network failures are temporary: the host retries them.
+// inspected). Network failures are temporary: the host retries them. A 429 or 503 naming
+// when to come back (Retry-After) is sdk.RetryAfter: the host polls the account no
+// sooner, where a plain temporary error would have it ask again after its backoff and
+// spend the user's quota.
 func (a *Adapter) do(req *http.Request, out any) (int, error) {
 	resp, err := a.client.Do(req)
 	if err != nil {
@@ -93,6 +96,11 @@ func (a *Adapter) do(req *http.Request, out any) (int, error) {
 		return 0, sdk.Temporary("call acme: %v", err)
 	}
 	defer resp.Body.Close()
+	if s := resp.StatusCode; s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable {
+		if after := sdk.RetryAfterHeader(resp.Header, a.now()); after > 0 {
+			return s, sdk.RetryAfter(after, "acme %s answered %d; retry in %v", req.URL.Path, s, after)
+		}
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return 0, sdk.Temporary("read acme %s: %v", req.URL.Path, err)

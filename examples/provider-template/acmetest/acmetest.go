@@ -72,6 +72,7 @@ type Server struct {
 	accountName string               // "": AccountName
 	readings    map[string][]Reading // device id → readings in arrival order
 	failNext    []int                // statuses the next API calls answer with
+	retryAfter  string               // Retry-After of a failed 429 or 503 ("": none)
 	requests    map[string]int       // "METHOD /path" → count
 	commands    []Command            // accepted commands (commands.go)
 	pageLimit   int
@@ -205,6 +206,14 @@ func (s *Server) FailNext(statuses ...int) {
 	s.failNext = append(s.failNext, statuses...)
 }
 
+// SetRetryAfter sets the Retry-After header (seconds or an HTTP date) of the 429 and 503
+// answers FailNext forces; "" sends none.
+func (s *Server) SetRetryAfter(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retryAfter = v
+}
+
 // Requests reports how many requests "METHOD /path" received, e.g. "POST /oauth/token".
 func (s *Server) Requests(methodPath string) int {
 	s.mu.Lock()
@@ -329,9 +338,12 @@ func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
 			fail, s.failNext = s.failNext[0], s.failNext[1:]
 		}
 		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		valid := s.access[token]
+		valid, retryAfter := s.access[token], s.retryAfter
 		s.mu.Unlock()
 		if fail != 0 {
+			if retryAfter != "" && (fail == http.StatusTooManyRequests || fail == http.StatusServiceUnavailable) {
+				w.Header().Set("Retry-After", retryAfter)
+			}
 			writeJSON(w, fail, map[string]string{"error": http.StatusText(fail)})
 			return
 		}
