@@ -271,9 +271,10 @@ type Linkage struct {
 	ExternalAccountId string                 `protobuf:"bytes,1,opt,name=external_account_id,json=externalAccountId,proto3" json:"external_account_id,omitempty"`
 	DisplayName       string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	Credentials       *Credentials           `protobuf:"bytes,3,opt,name=credentials,proto3" json:"credentials,omitempty"`
-	// Other ids the same provider account may already be linked under; the host reuses
-	// the user's account linked under the first of them when none is linked under
-	// external_account_id, and keeps that account's id. At most 8.
+	// Other ids the same provider account may already be linked under; when the user has
+	// no account linked under external_account_id, the host renews the first one linked
+	// under one of these, in order, which keeps the id it was linked under (later calls'
+	// Account.external_account_id is that alternate). At most 8.
 	AlternateAccountIds []string `protobuf:"bytes,4,rep,name=alternate_account_ids,json=alternateAccountIds,proto3" json:"alternate_account_ids,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
