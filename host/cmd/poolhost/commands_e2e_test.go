@@ -36,6 +36,18 @@ func withCommands(stackURL string) func(string) string {
 	}
 }
 
+// serveAsAdmin serves the built host on a config writeE2EConfig made with edit, waits
+// until it is ready, and returns it with an API client acting as an admin made through
+// the CLI: the start of every end-to-end test that drives the API.
+func serveAsAdmin(t *testing.T, b e2eBuild, edit func(string) string) (e2eConfig, *served, e2eAPI) {
+	t.Helper()
+	c := writeE2EConfig(t, b, edit)
+	srv := startServe(t, b, c)
+	waitHTTP(t, srv, c.baseURL+"/readyz", "")
+	cliOK(t, b, "users", "create", "--email", "admin@example.com", "--admin", "--config", c.path)
+	return c, srv, e2eAPI{t: t, base: c.baseURL, token: cliOK(t, b, "tokens", "create", "--email", "admin@example.com", "--config", c.path)}
+}
+
 type e2eAPI struct {
 	t     *testing.T
 	base  string
@@ -190,11 +202,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	b := buildE2E(t)
 	stack := ttntest.NewServer(e2eDownlinkKey)
 	defer stack.Close()
-	c := writeE2EConfig(t, b, withCommands(stack.URL))
-	srv := startServe(t, b, c)
-	waitHTTP(t, srv, c.baseURL+"/readyz", "")
-	cliOK(t, b, "users", "create", "--email", "admin@example.com", "--admin", "--config", c.path)
-	api := e2eAPI{t: t, base: c.baseURL, token: cliOK(t, b, "tokens", "create", "--email", "admin@example.com", "--config", c.path)}
+	c, srv, api := serveAsAdmin(t, b, withCommands(stack.URL))
 
 	var pool struct{ ID int64 }
 	api.must(http.StatusCreated, "POST", "/v1/pools", map[string]any{"name": "Backyard"}, &pool)

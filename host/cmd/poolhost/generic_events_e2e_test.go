@@ -22,11 +22,7 @@ func TestGenericEventsEndToEnd(t *testing.T) {
 		t.Skip("builds and runs every binary; skipped in -short mode")
 	}
 	b := buildE2E(t)
-	c := writeE2EConfig(t, b, nil)
-	srv := startServe(t, b, c)
-	waitHTTP(t, srv, c.baseURL+"/readyz", "")
-	cliOK(t, b, "users", "create", "--email", "admin@example.com", "--admin", "--config", c.path)
-	api := e2eAPI{t: t, base: c.baseURL, token: cliOK(t, b, "tokens", "create", "--email", "admin@example.com", "--config", c.path)}
+	_, _, api := serveAsAdmin(t, b, nil)
 
 	var pool struct{ ID int64 }
 	api.must(http.StatusCreated, "POST", "/v1/pools", map[string]any{"name": "Backyard"}, &pool)

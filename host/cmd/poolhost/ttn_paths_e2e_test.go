@@ -21,11 +21,7 @@ func TestTTNMessagePathsEndToEnd(t *testing.T) {
 		t.Skip("builds and runs every binary; skipped in -short mode")
 	}
 	b := buildE2E(t)
-	c := writeE2EConfig(t, b, nil)
-	srv := startServe(t, b, c)
-	waitHTTP(t, srv, c.baseURL+"/readyz", "")
-	cliOK(t, b, "users", "create", "--email", "admin@example.com", "--admin", "--config", c.path)
-	api := e2eAPI{t: t, base: c.baseURL, token: cliOK(t, b, "tokens", "create", "--email", "admin@example.com", "--config", c.path)}
+	c, _, api := serveAsAdmin(t, b, nil)
 	providerSecret, err := os.ReadFile(filepath.Join(filepath.Dir(c.path), "data", "dev-ttn.secret"))
 	if err != nil {
 		t.Fatal(err)
