@@ -93,8 +93,9 @@ function retryAfterHeader(value, now = new Date()) {
 // (google/rpc/error_details.proto; poolhost ships no copy of that file, and the message
 // is two nested fields).
 function retryInfo(seconds) {
-  const whole = Math.floor(seconds);
-  const nanos = Math.round((seconds - whole) * 1e9);
+  const total = Math.round(seconds * 1e9); // exact below 2^53 ns: 104 days
+  const whole = Math.floor(total / 1e9);
+  const nanos = total - whole * 1e9; // 0 … 999,999,999, as Duration requires
   const d = protobuf.Writer.create().uint32(8).int64(whole);
   if (nanos) d.uint32(16).int32(nanos);
   return protobuf.Writer.create().uint32(10).bytes(d.finish()).finish();

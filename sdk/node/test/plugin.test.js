@@ -86,6 +86,15 @@ test('a provider\'s Retry-After travels as google.rpc.RetryInfo beside the Error
   assert.strictEqual(d.pos, d.len);
   assert.strictEqual(ri.pos, ri.len);
 
+  // A fraction rounds to whole nanoseconds, never to nanos of 1e9 (an invalid Duration).
+  const frac = errors.toServiceError(plugin.temporary('x', { retryAfterSeconds: 1.9999999999 }), 'PollReadings');
+  const fr = protobuf.Reader.create(Status.decode(frac.metadata.get('grpc-status-details-bin')[0]).details[1].value);
+  fr.uint32();
+  const fd = protobuf.Reader.create(fr.bytes());
+  fd.uint32();
+  assert.strictEqual(Number(fd.int64()), 2);
+  assert.strictEqual(fd.pos, fd.len); // nanos 0: not encoded
+
   // Without a Retry-After, the ErrorDetail alone.
   const plain = errors.toServiceError(plugin.temporary('acme: 503'), 'PollReadings');
   assert.strictEqual(Status.decode(plain.metadata.get('grpc-status-details-bin')[0]).details.length, 1);
