@@ -25,6 +25,7 @@ func TestPLUGINSmdFigures(t *testing.T) {
 		fmt.Sprintf("`DisplayName` (over %d characters: cut)", connect.MaxDisplayNameLen),
 		fmt.Sprintf("at most %d (`judge.MaxCommandUpdatesPerCall`)", judge.MaxCommandUpdatesPerCall),
 		fmt.Sprintf("more than %d updates (`judge.MaxCommandUpdatesPerCall`) is refused whole", judge.MaxCommandUpdatesPerCall),
+		fmt.Sprintf("`TestSessions`, `CommandUpdates` (at most %d) |", judge.MaxCommandUpdatesPerCall),
 		fmt.Sprintf("Keep it within `max_raw_payload_bytes` (%d KiB) and free of NUL bytes", judge.DefaultCaps.MaxRawPayloadBytes>>10),
 		fmt.Sprintf("A set's keys and values together must stay within `max_raw_payload_bytes` (%d KiB)", judge.DefaultCaps.MaxRawPayloadBytes>>10),
 		fmt.Sprintf("holds the next poll at least that long (up to %dh)", poll.MaxBackoff/time.Hour),
