@@ -152,9 +152,10 @@ type Linkage struct {
 	// AlternateAccountIDs are other ids the same provider account may already be linked
 	// under, for a provider whose id for an account depends on what the account held when
 	// it was linked (Ondilo's: its oldest pool, or its user when it had no pool). When the
-	// user has no account linked under ExternalAccountID, the host reuses the first one
-	// linked under one of these, in order, and keeps that account's id: a reconnect finds
-	// the account it renews instead of linking a second one. At most
+	// user has no account linked under ExternalAccountID, the host renews the first one
+	// linked under one of these, in order, which stays linked under that alternate (later
+	// calls' Account.ExternalAccountID is the alternate, not ExternalAccountID): a
+	// reconnect finds the account it renews instead of linking a second one. At most
 	// MaxAlternateAccountIDs; each follows ExternalAccountID's rules.
 	AlternateAccountIDs []string
 }
