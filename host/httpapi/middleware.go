@@ -309,7 +309,9 @@ func (h *Handler) checkQuery(op string, next http.Handler) http.Handler {
 			}
 			// No parameter takes a control character, and a NUL is an error in any
 			// PostgreSQL text comparison: refused here, for every route.
-			if err := host.CheckText(fmt.Sprintf("query parameter %q", name), q.Get(name), false); err != nil {
+			// The parameter's name is quoted only for an answer: checking costs nothing.
+			if host.CheckText("", q.Get(name), false) != nil {
+				err := host.CheckText(fmt.Sprintf("query parameter %q", name), q.Get(name), false)
 				h.WriteError(w, r, host.Errorf(host.EINVALID, "%s", host.ErrorMessage(err)).WithType("invalid-query"))
 				return
 			}
