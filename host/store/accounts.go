@@ -175,14 +175,14 @@ func (q queries) UpsertAccount(ctx context.Context, a NewAccount) (acc Account, 
 }
 
 // underAccountLimit is ErrAccountLimit when the user already has max accounts (max 0:
-// no limit). On PostgreSQL the user's row is locked first, so two connects at once
-// cannot both take the last place; SQLite's transactions are one at a time.
+// no limit). The user's connects take turns (serializeOnSQL), so two at once cannot
+// both take the last place; SQLite's transactions are one at a time.
 func (q queries) underAccountLimit(ctx context.Context, userID int64, max int) error {
 	if max <= 0 {
 		return nil
 	}
 	var uid int64
-	if err := q.get(ctx, &uid, `SELECT id FROM users WHERE id = ?`+q.d.forUpdateSQL(), userID); err != nil {
+	if err := q.get(ctx, &uid, `SELECT id FROM users WHERE id = ?`+q.d.serializeOnSQL(), userID); err != nil {
 		return err
 	}
 	var n int

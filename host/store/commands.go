@@ -501,12 +501,8 @@ func (q queries) BindEquipment(ctx context.Context, poolID, equipmentID, deviceI
 // do not interleave.
 func (q queries) lockEquipmentBinding(ctx context.Context, poolID, equipmentID int64) (EquipmentBinding, error) {
 	var b EquipmentBinding
-	lock := ""
-	if q.d == dialectPostgres {
-		lock = " FOR UPDATE"
-	}
 	if err := q.get(ctx, &b, `SELECT id, COALESCE(device_id, 0) AS device_id, channel FROM equipment
-		WHERE pool_id = ? AND id = ?`+lock, poolID, equipmentID); err != nil {
+		WHERE pool_id = ? AND id = ?`+q.d.forUpdateSQL(), poolID, equipmentID); err != nil {
 		return EquipmentBinding{}, err
 	}
 	return b, nil

@@ -88,10 +88,10 @@ type UpsertedDevice struct {
 func (q queries) UpsertDevices(ctx context.Context, accountID int64, devices []NewDevice) ([]UpsertedDevice, error) {
 	out := make([]UpsertedDevice, 0, len(devices))
 	err := q.inTx(ctx, func(q queries) error {
-		// On PostgreSQL the account's row is locked first, so two discoveries at once
-		// cannot both take the last places; SQLite's transactions are one at a time.
+		// The account's discoveries take turns (serializeOnSQL), so two at once cannot
+		// both take the last places.
 		var provider string
-		if err := q.get(ctx, &provider, `SELECT provider FROM integration_accounts WHERE id = ?`+q.d.forUpdateSQL(), accountID); err != nil {
+		if err := q.get(ctx, &provider, `SELECT provider FROM integration_accounts WHERE id = ?`+q.d.serializeOnSQL(), accountID); err != nil {
 			return err
 		}
 		var known []string

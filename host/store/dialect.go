@@ -235,6 +235,18 @@ func (d dialect) readingIDBoundSQL() string {
 	return `(SELECT COALESCE(MAX(id), 0) FROM sensor_readings)`
 }
 
+// serializeOnSQL ends a SELECT of a parent row (a user, a pool, an account) whose
+// transactions must take turns, such as those counting its children against a cap: FOR
+// NO KEY UPDATE on PostgreSQL, which makes them wait for one another but not the inserts
+// elsewhere that reference the row (a foreign key's check takes FOR KEY SHARE, which FOR
+// UPDATE would block). SQLite's write transaction is alone anyway.
+func (d dialect) serializeOnSQL() string {
+	if d == dialectPostgres {
+		return ` FOR NO KEY UPDATE`
+	}
+	return ``
+}
+
 // forUpdateSQL locks the rows a SELECT reads until the transaction ends (PostgreSQL;
 // SQLite's write transaction is alone anyway).
 func (d dialect) forUpdateSQL() string {

@@ -109,12 +109,8 @@ func (q queries) CreateOAuthState(ctx context.Context, userID int64, provider, r
 		// One user's creates take turns (their user row locked on PostgreSQL; SQLite's
 		// write transaction is alone anyway), so no two see the same count of pending
 		// states and both keep theirs past the cap.
-		lock := ""
-		if q.d == dialectPostgres {
-			lock = " FOR NO KEY UPDATE" // not FOR UPDATE: the state's foreign key would wait on it
-		}
 		var ids []int64
-		if err := q.sel(ctx, &ids, `SELECT id FROM users WHERE id = ?`+lock, userID); err != nil {
+		if err := q.sel(ctx, &ids, `SELECT id FROM users WHERE id = ?`+q.d.serializeOnSQL(), userID); err != nil {
 			return err
 		}
 		if err := q.get(ctx, &row, `INSERT INTO integration_oauth_states (state_hash, user_id, provider, redirect_uri, created_at, expires_at,

@@ -260,10 +260,10 @@ func (q queries) CreateEquipment(ctx context.Context, poolID int64, kind, name s
 	now := q.clock()
 	var e Equipment
 	err := q.inTx(ctx, func(q queries) error {
-		// On PostgreSQL the pool's row is locked first, so two creates at once cannot
-		// both take the last place; SQLite's transactions are one at a time.
+		// The pool's creates take turns (serializeOnSQL), so two at once cannot both
+		// take the last place.
 		var id int64
-		if err := q.get(ctx, &id, `SELECT id FROM pools WHERE id = ?`+q.d.forUpdateSQL(), poolID); err != nil {
+		if err := q.get(ctx, &id, `SELECT id FROM pools WHERE id = ?`+q.d.serializeOnSQL(), poolID); err != nil {
 			return err
 		}
 		var n int
