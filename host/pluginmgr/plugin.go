@@ -294,7 +294,14 @@ func (p *Plugin) callWithin(ctx context.Context, method string, timeout func(con
 		case inst.ctx.Err() != nil || inst.client.Exited():
 			err = fmt.Errorf("%w: %s %s: %w", ErrUnavailable, p.id, method, err)
 		case hung.Err() != nil:
-			err = fmt.Errorf("%w: %s is unresponsive (%s aborted)", ErrUnavailable, p.id, method)
+			aborted := fmt.Errorf("%w: %s is unresponsive (%s aborted)", ErrUnavailable, p.id, method)
+			if sdk.IsOutcomeUnknown(err) {
+				// Cut short, not refused: a send may already be with the provider.
+				// Unavailable alone says nothing left the host, and the dispatcher
+				// would send the command again.
+				aborted = fmt.Errorf("%w: %w", aborted, sdk.ErrOutcomeUnknown)
+			}
+			err = aborted
 		default:
 			// The call's own deadline passed, not its caller's.
 			if time.Since(called) >= limit && ctx.Err() == nil {

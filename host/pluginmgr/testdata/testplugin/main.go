@@ -8,7 +8,8 @@
 //	env_dump=<path>     write os.Environ() to path as a JSON array
 //	settings_dump=<p>   write the settings Configure received to p as a JSON object
 //	stderr_line=<text>  write text and a newline to stderr, as a plugin's logger would
-//	hang_file=<path>    Health blocks forever while path exists
+//	hang_file=<path>    Health blocks forever while path exists; so does SendCommand,
+//	                    once it has written <path>.sending (the send is with the plugin)
 //	crash_on=<method>   exit(3) when that method is called ("connect", "health", ...)
 //	connect_delay=<d>   Connect waits d (honouring the context) before answering
 //	fail_configure=<k>  Configure fails with that sdk error kind ("permanent", "temporary")
@@ -225,6 +226,24 @@ func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.Poll
 		Readings:   []sdk.Reading{{ProviderDeviceID: "dev-1", Metric: "temperature", Value: 24.5}},
 		NextCursor: req.Cursor + "+",
 	}, nil
+}
+
+// SendCommand answers sent at once, unless hang_file exists: then it hangs mid-send, as
+// a plugin stuck after its request left for the provider does.
+func (a *adapter) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
+	a.maybeCrash("send_command")
+	if p := a.setting("hang_file"); p != "" {
+		if _, err := os.Stat(p); err == nil {
+			_ = os.WriteFile(p+".sending", []byte(req.CommandID), 0o600)
+			for {
+				if _, err := os.Stat(p); err != nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+	return sdk.CommandResult{Status: sdk.CommandSent, ProviderRef: "ref-" + req.CommandID}, nil
 }
 
 func (a *adapter) Health(context.Context) error {

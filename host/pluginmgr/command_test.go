@@ -1,0 +1,53 @@
+package pluginmgr_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/poolhost/poolhost/sdk"
+)
+
+// TestSendAbortedByAHungPluginIsOutcomeUnknown: a plugin that hangs mid-send (its
+// request may already be with the provider) is found unresponsive by its health check
+// before the send's own deadline, and the send in flight is aborted. The send's outcome
+// is unknown, as after a crash or a timeout: the dispatcher must never send it again.
+// The abort once answered only "unavailable", which the dispatcher reads as "nothing
+// left the host" and requeues: the command went out twice.
+func TestSendAbortedByAHungPluginIsOutcomeUnknown(t *testing.T) {
+	e := newEnv(t)
+	e.plugins = `
+  start_timeout   = "30s"
+  health_interval = "200ms"
+  health_timeout  = "500ms"
+  health_failures = 1
+  max_restarts    = 50
+  backoff_base    = "50ms"
+  backoff_cap     = "200ms"
+`
+	e.installID("alpha")
+	hang := filepath.Join(e.dir, "hang")
+	m, _, err := e.manager(e.config(fmt.Sprintf(`provider "alpha" {
+  settings = { hang_file = %q }
+  timeouts { send_command = "60s" }
+}`, hang)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mustGet(t, m, "alpha")
+	if err := os.WriteFile(hang, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(hang) })
+	_, err = p.SendCommand(context.Background(), sdk.CommandRequest{
+		ProviderDeviceID: "dev-1", Command: "pump.set", Params: map[string]any{"on": true}, CommandID: "cmd-1",
+	})
+	if _, serr := os.Stat(hang + ".sending"); serr != nil {
+		t.Fatalf("the send never reached the plugin (%v); err %v", serr, err)
+	}
+	if err == nil || !sdk.IsOutcomeUnknown(err) {
+		t.Fatalf("send aborted mid-call by the hung plugin: %v, want an error wrapping sdk.ErrOutcomeUnknown", err)
+	}
+}
