@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/poolhost/poolhost/sdk"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
@@ -276,8 +278,16 @@ func (c *Client) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Pol
 	}, nil
 }
 
+// Health asks the plugin whether it can serve. A plugin that does not implement Health
+// answers UNIMPLEMENTED (what a gRPC server in any language answers for a method it
+// lacks; the Node and Python SDKs do for an adapter without one): that answer is an
+// answer, so the plugin is healthy while it gives it, as a Go plugin without
+// sdk.HealthChecker is.
 func (c *Client) Health(ctx context.Context) error {
 	if _, err := c.rpc.Health(ctx, &pb.HealthRequest{}); err != nil {
+		if status.Code(err) == codes.Unimplemented && contextEnded(ctx) == nil {
+			return nil
+		}
 		return fromStatus(ctx, "health", err)
 	}
 	return nil

@@ -563,6 +563,38 @@ func TestOptionalCapabilities(t *testing.T) {
 	}
 }
 
+// TestHealthUnimplementedIsHealthy: a plugin in another language whose adapter has no
+// Health answers UNIMPLEMENTED (@poolhost/plugin and the Python example do, as any gRPC
+// server does for a method it lacks). That is an answer: healthy, as a Go adapter
+// without HealthChecker is, not a failed check that gets the plugin restarted every
+// health_failures checks. A Health that answers another error still fails.
+func TestHealthUnimplementedIsHealthy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		healthy bool
+	}{
+		{"unimplemented", sdk.Unsupported("Health is not offered by this plugin"), true},
+		{"temporary", sdk.Temporary("not configured yet"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := sdktest.Connect(t, healthAnswer{err: tc.err})
+			err := c.Health(t.Context())
+			if (err == nil) != tc.healthy {
+				t.Fatalf("Health answering %v: err = %v, want healthy %v", tc.err, err, tc.healthy)
+			}
+		})
+	}
+}
+
+type healthAnswer struct {
+	sdk.UnsupportedAdapter
+	describeOnly
+	err error
+}
+
+func (h healthAnswer) Health(context.Context) error { return h.err }
+
 type describeOnly struct{}
 
 func (describeOnly) Describe(context.Context) (sdk.Description, error) {
