@@ -20,9 +20,17 @@ import (
 // Discover asks the provider for the account's devices, stores them and any refreshed
 // credentials (also when the call failed after refreshing them). Credentials the
 // provider rejects mark the account reauth_required.
+//
+// A discovery is linking the account anew (it may add devices, and turn a
+// reauth_required account active), so a pilot provider's list applies to it as to
+// Connect and Callback: a user the operator took off the list keeps what they linked,
+// and may disconnect it, but no longer drives the pilot's plugin with it.
 func (s *Service) Discover(ctx context.Context, a auth.Actor, accountID int64) ([]Device, error) {
 	acc, err := s.ownedAccount(ctx, a, accountID)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := s.mayConnect(a, acc.Provider); err != nil {
 		return nil, err
 	}
 	return s.discover(ctx, a, acc)

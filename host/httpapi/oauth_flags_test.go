@@ -189,6 +189,47 @@ func TestPilotProvider(t *testing.T) {
 	})
 }
 
+// TestPilotOffListDiscovers: a user the operator took off a pilot provider's list
+// keeps the account linked while on it, but no longer drives the pilot's plugin with
+// it: a discovery (which calls the provider, stores the devices it lists and may turn a
+// reauth_required account active again) is connecting anew, refused as a connect is
+// (403 provider-in-pilot), storing nothing. Leaving stays open: the account is still
+// listed and can be disconnected.
+func TestPilotOffListDiscovers(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		insider, leaver := e.newUser("insider", false), e.newUser("leaver", false)
+		e.setTemplate(providerOpts{pilot: true, pilotUsers: []string{insider.Email, leaver.Email}})
+		kept, gone := e.connectTemplate(insider), e.connectTemplate(leaver)
+		e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", gone.ID), token: leaver.Token})
+		devices := func(u user, id int64) int {
+			var out struct {
+				Devices []struct{ ID int64 } `json:"devices"`
+			}
+			e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d/devices", id), token: u.Token}).json(t, &out)
+			return len(out.Devices)
+		}
+		had := devices(leaver, gone.ID)
+		audited := len(e.auditEvents("device.discovered"))
+
+		e.setTemplate(providerOpts{pilot: true, pilotUsers: []string{insider.Email}})
+		p := e.must(403, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", gone.ID), token: leaver.Token}).problem(t)
+		if p.Type != httpapi.ProblemTypeBase+"provider-in-pilot" {
+			t.Errorf("discovery off the pilot list: problem = %+v", p)
+		}
+		if got := devices(leaver, gone.ID); got != had {
+			t.Errorf("off the list: %d devices, want the %d from before", got, had)
+		}
+		if got := len(e.auditEvents("device.discovered")); got != audited {
+			t.Errorf("off the list: %d device.discovered rows, want %d", got, audited)
+		}
+		// Still on it: unchanged.
+		e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", kept.ID), token: insider.Token})
+		// Leaving is always possible.
+		e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/accounts/%d", gone.ID), token: leaver.Token})
+	})
+}
+
 // TestDisabledProvider: a disabled provider answers 404 provider-not-found on every
 // provider route, keeps its data, and comes back whole when re-enabled.
 func TestDisabledProvider(t *testing.T) {
