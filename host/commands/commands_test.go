@@ -819,3 +819,28 @@ func TestCommandProviderRefCapped(t *testing.T) {
 		}
 	})
 }
+
+// TestCommandExpiryOutOfRange: expiresInSeconds outside 1..86400 is 400, however far
+// outside. Multiplied into a time.Duration before the range check, 9223372037 seconds
+// overflowed to a negative duration and was queued (202) already expired, and
+// 18446744074 wrapped round to under a second.
+func TestCommandExpiryOutOfRange(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		for _, secs := range []int64{-1, 86401, 9223372037, 18446744074, 1<<63 - 1} {
+			code, out := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true},
+				"expiresInSeconds": secs}, nil, "")
+			if code != 400 || out["type"] != httpapi.ProblemTypeBase+commands.TypeInvalid {
+				t.Errorf("expiresInSeconds %d: %d %v, want 400 %s", secs, code, out, commands.TypeInvalid)
+			}
+		}
+		if cs, err := e.st.ListCommands(context.Background(), store.CommandFilter{PoolID: e.pool}); err != nil || len(cs) != 0 {
+			t.Errorf("commands stored: %d %v, want none", len(cs), err)
+		}
+		if code, out := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true},
+			"expiresInSeconds": 86400}, nil, ""); code != 202 {
+			t.Errorf("expiresInSeconds 86400: %d %v, want 202", code, out)
+		}
+	})
+}

@@ -242,10 +242,12 @@ func (s *Service) Submit(ctx context.Context, a auth.Actor, poolID, equipmentID 
 	}
 	expiry := s.cfg.DefaultExpiry
 	if req.ExpiresInSeconds != 0 {
-		expiry = time.Duration(req.ExpiresInSeconds) * time.Second
-		if req.ExpiresInSeconds < 0 || expiry > config.MaxCommandExpiry {
-			return Submitted{}, host.Errorf(host.EINVALID, "expiresInSeconds must be between 1 and %d", int64(config.MaxCommandExpiry/time.Second)).WithType(TypeInvalid)
+		// Checked in seconds, before it becomes a Duration: 9223372037 seconds overflowed
+		// into a negative one, and the command was queued already expired.
+		if maxSecs := int64(config.MaxCommandExpiry / time.Second); req.ExpiresInSeconds < 0 || req.ExpiresInSeconds > maxSecs {
+			return Submitted{}, host.Errorf(host.EINVALID, "expiresInSeconds must be between 1 and %d", maxSecs).WithType(TypeInvalid)
 		}
+		expiry = time.Duration(req.ExpiresInSeconds) * time.Second
 	}
 	if b.DeviceID == 0 {
 		return Submitted{}, host.Errorf(host.ECONFLICT, "equipment %d is bound to no device; bind it first (PUT .../equipment/%d/device)", equipmentID, equipmentID).WithType(TypeNotBound)
