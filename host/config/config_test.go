@@ -206,6 +206,8 @@ func TestLoadErrors(t *testing.T) {
 		{"short_command_lease.hcl", []string{"short_command_lease.hcl:5,", "Invalid command_worker lease", `command_worker.lease (20s) must be at least 2 × provider "ttn"'s timeouts.send_command (15s)`}},
 		{"bad_provider_id.hcl", []string{"bad_provider_id.hcl:4,", "Bad Id"}},
 		{"bad_listen.hcl", []string{"bad_listen.hcl:1,", "listen"}},
+		{"bad_listen_port.hcl", []string{"bad_listen_port.hcl:1,", "Invalid listen address", `port "99999": want a number from 0 to 65535`}},
+		{"bad_metrics_port.hcl", []string{"bad_metrics_port.hcl:2,", "Invalid metrics_listen address", `port "70000"`}},
 		{"bad_heartbeat.hcl", []string{"bad_heartbeat.hcl:6,", "Invalid http heartbeat_gone_after",
 			"heartbeat_gone_after (15s) must be at least 2 × heartbeat_interval (10s)"}},
 		{"bad_heartbeat_interval.hcl", []string{"bad_heartbeat_interval.hcl:5,", "Invalid http heartbeat_interval", "heartbeat_interval (500ms) must be at least 1s"}},

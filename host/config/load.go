@@ -569,7 +569,7 @@ func (d *decoder) config(root section) *Config {
 	a := root.attr
 
 	c.Listen = d.str(a("listen"), DefaultListen)
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	if err := checkListen(c.Listen); err != nil {
 		d.errorf(a("listen").Expr.Range().Ptr(), "Invalid listen address", "%s", err)
 	}
 
@@ -613,7 +613,7 @@ func (d *decoder) config(root section) *Config {
 	c.AutoMigrate = d.boolean(a("auto_migrate"), true)
 	if ml := a("metrics_listen"); ml != nil {
 		c.MetricsListen = d.str(ml, "")
-		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+		if err := checkListen(c.MetricsListen); err != nil {
 			d.errorf(ml.Expr.Range().Ptr(), "Invalid metrics_listen address", "%s", err)
 		} else if c.MetricsListen == c.Listen {
 			d.errorf(ml.Expr.Range().Ptr(), "Invalid metrics_listen address", "metrics_listen must differ from listen (%s)", c.Listen)
@@ -929,4 +929,18 @@ func parseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf(`%q is not a duration (use e.g. "500ms", "5s", "2m", "1h", "30d")`, s)
 	}
 	return dur, nil
+}
+
+// checkListen judges a listen address as net.Listen will, so that config validate (and a
+// reload) refuses what serve could not bind: host:port, the port a number from 0 to 65535
+// or a service name.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
+	}
+	return nil
 }
