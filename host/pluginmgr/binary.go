@@ -46,6 +46,9 @@ func checkBinary(pluginDir, bin string, allowGroup bool) error {
 	for i, part := range parts {
 		path = filepath.Join(path, part)
 		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return missing(dir, bin, path)
+		}
 		if err != nil {
 			return err
 		}
@@ -87,6 +90,18 @@ func checkBinary(pluginDir, bin string, allowGroup bool) error {
 			return nil
 		}
 	}
+}
+
+// missing says which part of a plugin's path is absent, and what puts it there: the
+// operator sees this in plugins check, the admin API and the log.
+func missing(dir, bin, path string) error {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("plugin_dir %s does not exist: create it and install the plugin there (make build puts the first-party plugins in bin/plugins), or fix plugin_dir", dir)
+	}
+	if path != bin {
+		return fmt.Errorf("plugin binary %s does not exist: %s is missing", bin, path)
+	}
+	return fmt.Errorf("plugin binary %s does not exist: install the plugin there (poolhost-provider-<id>), or point the provider block's binary at it", bin)
 }
 
 // checkManifest applies the binary rules to a bundle's manifest.

@@ -22,6 +22,18 @@ func TestBinaryFromAnUntrustedPlaceIsRefused(t *testing.T) {
 		setup func(e *env) string // returns the provider block's body
 		want  string
 	}{
+		{"missing binary", func(e *env) string {
+			return ""
+		}, "plugin binary " + "%PLUGINDIR%/poolhost-provider-x does not exist: install the plugin there"},
+		{"missing subdirectory", func(e *env) string {
+			return `binary = "v2/poolhost-provider-x"`
+		}, "%PLUGINDIR%/v2/poolhost-provider-x does not exist: %PLUGINDIR%/v2 is missing"},
+		{"missing plugin_dir", func(e *env) string {
+			if err := os.Remove(e.pluginDir); err != nil {
+				e.t.Fatal(err)
+			}
+			return ""
+		}, "plugin_dir %PLUGINDIR% does not exist: create it"},
 		{"absolute path outside plugin_dir", func(e *env) string {
 			other := filepath.Join(e.dir, "elsewhere", "poolhost-provider-x")
 			mustCopy(e.t, other)
@@ -96,8 +108,9 @@ func TestBinaryFromAnUntrustedPlaceIsRefused(t *testing.T) {
 				t.Fatal("Start succeeded, want provider x refused")
 			}
 			st := status(t, m, "x")
-			if st.State != pluginmgr.StateFailed || !strings.Contains(st.LastError, tt.want) || st.PID != 0 {
-				t.Errorf("status = %+v, want failed with %q and no process", st, tt.want)
+			want := strings.ReplaceAll(tt.want, "%PLUGINDIR%", e.pluginDir)
+			if st.State != pluginmgr.StateFailed || !strings.Contains(st.LastError, want) || st.PID != 0 {
+				t.Errorf("status = %+v, want failed with %q and no process", st, want)
 			}
 		})
 	}
