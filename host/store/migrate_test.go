@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/poolhost/poolhost/host/internal/pgtest"
 	"github.com/poolhost/poolhost/host/store"
 )
 
@@ -73,6 +74,24 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		if s, err := store.Open(context.Background(), u); err == nil {
 			s.Close()
 			t.Errorf("Open(%q) succeeded", u)
+		}
+	}
+}
+
+// A PostgreSQL server without TLS answers a URL that does not say sslmode (lib/pq's
+// default is require) with "SSL is not enabled on the server", before it looks at the
+// password or the database: the error says what to change.
+func TestOpenWithoutTLSSaysSSLMode(t *testing.T) {
+	u := pgtest.NewDatabase(t)
+	u = strings.Replace(u, "sslmode=disable", "sslmode=require", 1)
+	s, err := store.Open(context.Background(), u)
+	if err == nil {
+		s.Close()
+		t.Skip("the test server offers TLS")
+	}
+	for _, want := range []string{"SSL is not enabled on the server", "sslmode=disable", "enable TLS on the server"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open without TLS: %v, want it to say %q", err, want)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // registers "postgres"
+	"github.com/lib/pq" // registers "postgres"
 	"github.com/prometheus/client_golang/prometheus"
 	"modernc.org/sqlite" // registers "sqlite"
 
@@ -162,6 +162,11 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	if err := db.PingContext(ctx); err != nil {
 		cl.release()
 		db.Close()
+		if errors.Is(err, pq.ErrSSLNotSupported) {
+			// lib/pq asks for TLS unless the URL says otherwise, so a server without it
+			// answers this whatever else is wrong with the URL: say what to change.
+			return nil, fmt.Errorf("connect to database: %w: database_url asks for TLS (lib/pq's default sslmode=require); enable TLS on the server, or add sslmode=disable to the URL for a server on this machine or a network you trust", err)
+		}
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	if d == dialectPostgres {
