@@ -2,11 +2,13 @@ package pluginmgr_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/sdk"
 )
 
@@ -49,5 +51,13 @@ func TestSendAbortedByAHungPluginIsOutcomeUnknown(t *testing.T) {
 	}
 	if err == nil || !sdk.IsOutcomeUnknown(err) {
 		t.Fatalf("send aborted mid-call by the hung plugin: %v, want an error wrapping sdk.ErrOutcomeUnknown", err)
+	}
+	if errors.Is(err, pluginmgr.ErrNotCalled) {
+		t.Errorf("send aborted mid-call: %v, want no ErrNotCalled (it reached the plugin)", err)
+	}
+	// While unresponsive, a call is refused before it reaches the plugin: ErrNotCalled.
+	if _, err := p.Webhook(context.Background(), sdk.WebhookRequest{Body: []byte(`{}`)}); !errors.Is(err, pluginmgr.ErrNotCalled) ||
+		!errors.Is(err, pluginmgr.ErrUnavailable) {
+		t.Errorf("a webhook to the unresponsive plugin: %v, want ErrUnavailable and ErrNotCalled", err)
 	}
 }

@@ -15,6 +15,21 @@ var ErrNotFound = &host.Error{Code: host.ENOTFOUND, Type: "provider-not-found", 
 // restarting, failed, or stopped while the call was in flight). Retry later.
 var ErrUnavailable = &host.Error{Code: host.EUNAVAILABLE, Type: "provider-unavailable", Message: "provider plugin unavailable"}
 
+// ErrNotCalled is in the chain of a call's error when the call never reached the plugin:
+// the provider was disabled, or its plugin not running (starting, restarting, failed,
+// stopping) or refused as unresponsive before the call. Nothing was sent, nothing
+// parsed: the caller may do it again without it counting against anything. A call the
+// plugin died or hung in is ErrUnavailable without it (the plugin may have acted, or
+// crashed on what it was given).
+var ErrNotCalled = errors.New("the call did not reach the plugin")
+
+// notCalled marks err as ErrNotCalled without changing its text.
+type notCalled struct{ err error }
+
+func (e notCalled) Error() string        { return e.err.Error() }
+func (e notCalled) Unwrap() error        { return e.err }
+func (e notCalled) Is(target error) bool { return target == ErrNotCalled }
+
 // startError marks a start failure that retrying cannot fix (a sha256 mismatch, a
 // missing binary, a Describe contradicting the config): the provider goes straight to
 // failed until the next Reload.

@@ -641,6 +641,10 @@ func TestCrashDuringCall(t *testing.T) {
 	if err == nil || sdk.KindOf(err) != sdk.KindTemporary {
 		t.Errorf("Connect to a crashing plugin = %v, want a temporary error", err)
 	}
+	// The plugin died on this call: it was called (a retry of what crashed it must count).
+	if errors.Is(err, pluginmgr.ErrNotCalled) {
+		t.Errorf("Connect the plugin crashed in = %v, want no ErrNotCalled", err)
+	}
 	waitFor(t, "a restart after the crash", func() bool {
 		s := status(t, m, "alpha")
 		return s.State == pluginmgr.StateRunning && s.PID != before.PID

@@ -318,19 +318,20 @@ func (p *Plugin) callWithin(ctx context.Context, method string, timeout func(con
 	return err
 }
 
+// acquire takes the running instance for one call. Its errors are ErrNotCalled.
 func (p *Plugin) acquire() (*instance, config.Timeouts, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.cfg.Enabled || p.removed {
-		return nil, config.Timeouts{}, fmt.Errorf("%w: %s", ErrNotFound, p.id)
+		return nil, config.Timeouts{}, notCalled{fmt.Errorf("%w: %s", ErrNotFound, p.id)}
 	}
 	if p.state == StateUnresponsive {
 		// Refused at once: a caller (a webhook sender) hears 503 now, not after the
 		// deadline, and the plugin is not sent more work it cannot answer.
-		return nil, config.Timeouts{}, fmt.Errorf("%w: %s is unresponsive", ErrUnavailable, p.id)
+		return nil, config.Timeouts{}, notCalled{fmt.Errorf("%w: %s is unresponsive", ErrUnavailable, p.id)}
 	}
 	if p.inst == nil || !p.inst.acquire() {
-		return nil, config.Timeouts{}, fmt.Errorf("%w: %s is %s", ErrUnavailable, p.id, p.state)
+		return nil, config.Timeouts{}, notCalled{fmt.Errorf("%w: %s is %s", ErrUnavailable, p.id, p.state)}
 	}
 	return p.inst, p.cfg.Timeouts, nil
 }

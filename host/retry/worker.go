@@ -284,8 +284,9 @@ func (w *Worker) process(ctx context.Context, f store.Failure) (out worker.Outco
 func (w *Worker) attempt(ctx context.Context, log hclog.Logger, f store.Failure) worker.Outcome {
 	parser, err := w.d.Plugins.Parser(f.Provider)
 	if err != nil {
-		// A disabled or unknown provider spends an attempt like any failure: the backoff
-		// gives an operator hours to re-enable it, and a dead row can be requeued.
+		// A disabled or unknown provider spends an attempt like any failure (about 20
+		// minutes of backoff over the default 8 attempts): a decommissioned provider's
+		// rows must end, and a dead row can be requeued once it is enabled again.
 		return w.fail(ctx, log, f, fmt.Errorf("provider plugin: %w", err))
 	}
 	req := sdk.WebhookRequest{Headers: failures.ForPlugin(f.Headers), Body: f.Payload, ReceivedAt: f.ReceivedAt}
@@ -395,6 +396,17 @@ func (w *Worker) fail(ctx context.Context, log hclog.Logger, f store.Failure, ca
 	defer cancel()
 	permanent := sdk.IsKind(cause, sdk.KindPermanent)
 	delay := worker.Backoff(f.Attempts-1, w.cfg.BackoffBase, w.cfg.BackoffCap, w.cfg.Rand)
+	// A plugin that is not running (restarting, or failed until a reload) parsed
+	// nothing: the attempt is given back, and the row waits as long again as it has
+	// waited since it was queued (the cap at most), so an outage costs a few calls an
+	// hour and never the delivery. A plugin that died or hung on the payload is another
+	// matter (ErrNotCalled is not in that chain): that spends the attempt, or a
+	// delivery that crashes its plugin would crash it forever.
+	notAttempted := errors.Is(cause, pluginmgr.ErrNotCalled) && !errors.Is(cause, pluginmgr.ErrNotFound)
+	if notAttempted {
+		waited := max(w.cfg.Now().Sub(f.CreatedAt), w.cfg.BackoffBase)
+		delay = worker.Backoff(0, waited, w.cfg.BackoffCap, w.cfg.Rand)
+	}
 	msg := worker.TruncateError(cause.Error())
 	var status store.FailureStatus
 	err := w.d.Store.InTx(ctx, func(tx *store.Tx) error {
@@ -402,7 +414,8 @@ func (w *Worker) fail(ctx context.Context, log hclog.Logger, f store.Failure, ca
 		// The row's own budget (set on receipt) and the configured one both apply, so
 		// lowering max_attempts takes effect on rows already queued.
 		status, err = tx.FailFailure(ctx, f.ID, f.Lease(), store.FailureOutcome{
-			Error: msg, RetryAt: w.cfg.Now().Add(delay), Permanent: permanent || f.Attempts >= w.cfg.MaxAttempts,
+			Error: msg, RetryAt: w.cfg.Now().Add(delay), NotAttempted: notAttempted,
+			Permanent: permanent || (f.Attempts >= w.cfg.MaxAttempts && !notAttempted),
 		})
 		if err != nil || status != store.FailureDead {
 			return err
@@ -421,6 +434,10 @@ func (w *Worker) fail(ctx context.Context, log hclog.Logger, f store.Failure, ca
 	case status == store.FailureDead:
 		log.Warn("ingestion failure is dead", "error", cause, "permanent", permanent)
 		return worker.Dead
+	}
+	if notAttempted {
+		log.Info("provider plugin not running; attempt not counted, backing off", "error", cause, "retry_in", delay.Round(time.Millisecond))
+		return worker.Failed
 	}
 	log.Info("retry failed; backing off", "error", cause, "retry_in", delay.Round(time.Millisecond))
 	return worker.Failed

@@ -169,6 +169,11 @@ type FailureOutcome struct {
 	Error     string
 	RetryAt   time.Time // when to try again if attempts remain
 	Permanent bool      // never retry: dead now
+	// NotAttempted: the attempt never reached the plugin (not running). The attempt the
+	// claim counted is taken back and the row stays pending until RetryAt, whatever its
+	// budget: the delivery is not at fault for the host's plugin being down, and the
+	// budget is for attempts that parsed it. Permanent wins over it.
+	NotAttempted bool
 }
 
 // FailFailure records a failed attempt on a claimed row: back to pending until RetryAt,
@@ -181,14 +186,16 @@ func (q queries) FailFailure(ctx context.Context, id int64, l Lease, o FailureOu
 	if !o.RetryAt.IsZero() {
 		retry = ts(o.RetryAt)
 	}
+	refund := o.NotAttempted && !o.Permanent
 	var status FailureStatus
 	err := q.get(ctx, &status, `UPDATE integration_ingestion_failures
-		SET status = CASE WHEN ? OR attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
+		SET status = CASE WHEN ? THEN 'dead' WHEN ? THEN 'pending' WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END,
+			attempts = CASE WHEN ? AND attempts > 0 THEN attempts - 1 ELSE attempts END,
 			next_attempt_at = ?, last_error = ?, `+q.d.appendErrorSQL()+`,
 			updated_at = ?, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
 		WHERE id = ? AND status = 'processing' AND lease_owner = ? AND lease_token = ?
 		RETURNING status`,
-		o.Permanent, retry, o.Error, now.Format(time.RFC3339Nano), o.Error, now, id, l.Owner, l.Token)
+		o.Permanent, refund, refund, retry, o.Error, now.Format(time.RFC3339Nano), o.Error, now, id, l.Owner, l.Token)
 	if err != nil {
 		if isNotFound(err) {
 			return "", fmt.Errorf("fail failure: %w", ErrLeaseLost)

@@ -609,3 +609,51 @@ func TestPollState(t *testing.T) {
 		}
 	})
 }
+
+// An attempt that never reached the plugin (FailureOutcome.NotAttempted) gives its
+// attempt back and leaves the row pending at its budget, due at RetryAt; a permanent
+// error still kills it.
+func TestFailureNotAttempted(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		fs := enqueue(t, e, 2, 1)
+		claimed := map[int64]store.Failure{}
+		claim := func(id int64) store.Failure {
+			t.Helper()
+			cs, err := e.s.ClaimFailures(ctx, "w1", 10, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cs {
+				claimed[c.ID] = c
+			}
+			c, ok := claimed[id]
+			if !ok {
+				t.Fatalf("failure %d not claimed", id)
+			}
+			delete(claimed, id)
+			return c
+		}
+		for range 3 {
+			c := claim(fs[0].ID)
+			if c.Attempts != 1 {
+				t.Fatalf("claimed with %d attempts, want 1", c.Attempts)
+			}
+			st, err := e.s.FailFailure(ctx, c.ID, c.Lease(), store.FailureOutcome{
+				Error: "plugin not running", RetryAt: e.clock.Now().Add(time.Minute), NotAttempted: true,
+			})
+			if err != nil || st != store.FailurePending {
+				t.Fatalf("not attempted at the budget = %s, %v; want pending", st, err)
+			}
+			got, _ := e.s.GetFailure(ctx, c.ID)
+			if got.Attempts != 0 || got.LastError != "plugin not running" || !got.NextAttemptAt.Equal(e.clock.Now().Add(time.Minute)) {
+				t.Fatalf("row after a not-attempted failure = %+v", got)
+			}
+			e.clock.Advance(time.Minute)
+		}
+		c := claim(fs[1].ID)
+		if st, _ := e.s.FailFailure(ctx, c.ID, c.Lease(), store.FailureOutcome{Error: "malformed", Permanent: true, NotAttempted: true}); st != store.FailureDead {
+			t.Fatalf("permanent and not attempted = %s, want dead", st)
+		}
+	})
+}
