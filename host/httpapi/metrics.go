@@ -25,8 +25,22 @@ type routeSeries struct {
 	duration prometheus.Observer
 }
 
+// methodLabel is method as the request metrics label it: one of HTTP's methods, or
+// "other". A method is any token the client likes, sent without credentials to any
+// path, so taken as it came each made-up one added series to the public /metrics
+// without bound (as unknown provider ids would: webhook.Service's providerLabel).
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
 // observe counts a request of method to route answered status, and its duration.
 func (m *metrics) observe(method, route string, status int, elapsed time.Duration) {
+	method = methodLabel(method)
 	var kept *atomic.Pointer[routeSeries]
 	if method == http.MethodPost && status == http.StatusOK {
 		switch route {

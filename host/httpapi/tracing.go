@@ -30,7 +30,9 @@ func startSpan(r *http.Request, route string) (context.Context, trace.Span) {
 	if remote := tracing.Remote(r.Header); remote.IsValid() {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: remote}))
 	}
-	return tracer.StartWith(r.Context(), r.Method+" "+route, opts...)
+	// Named with the metrics' method label: span names are what trace backends group
+	// by, and a made-up method must not make a name of its own.
+	return tracer.StartWith(r.Context(), methodLabel(r.Method)+" "+route, opts...)
 }
 
 // endSpan records the answer's status (5xx is the server's failure) and ends span.
