@@ -23,6 +23,10 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("backup: %s exists; choose a new file", path)
 	}
+	if dir := filepath.Dir(path); !isDir(dir) {
+		// CreateTemp would name only its own temporary file, one the operator never chose.
+		return fmt.Errorf("backup: the directory %s of %s does not exist: create it, or choose another file", dir, path)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -40,6 +44,11 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	return nil
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 func syncFile(path string) error {

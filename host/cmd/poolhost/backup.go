@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -87,7 +88,9 @@ func restore(ctx context.Context, db *dbFlags, from string, force bool, stdout i
 	if !ok {
 		return store.ErrBackupPostgres
 	}
-	if _, err := os.Stat(from); err != nil {
+	if _, err := os.Stat(from); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the backup %s does not exist: nothing restored", from)
+	} else if err != nil {
 		return err
 	}
 	// Held until the new file is in place: a host serving the target refuses the restore

@@ -267,3 +267,26 @@ func TestSQLiteMissingDirectory(t *testing.T) {
 		t.Fatalf("serve's open: %v, want the missing directory named", err)
 	}
 }
+
+// TestBackupRestoreMissingPaths: a backup into a directory that does not exist names
+// that directory (it said "open …/.b.db.123.partial: no such file or directory", a
+// temporary name the operator never chose), and a restore from a file that does not
+// exist says so and that nothing was restored (it said "stat …: no such file or
+// directory").
+func TestBackupRestoreMissingPaths(t *testing.T) {
+	dir := t.TempDir()
+	db := "--database-url=sqlite:" + filepath.Join(dir, "poolhost.db")
+	if code, _, stderr := cli(t, "migrate", "up", db); code != 0 {
+		t.Fatalf("migrate up = %d %q", code, stderr)
+	}
+	missing := filepath.Join(dir, "backups")
+	code, _, stderr := cli(t, "backup", "--to", filepath.Join(missing, "b.db"), db)
+	if code != 1 || !strings.Contains(stderr, "the directory "+missing+" of "+filepath.Join(missing, "b.db")+" does not exist") || strings.Contains(stderr, ".partial") {
+		t.Errorf("backup into a missing directory = %d %q, want the directory named", code, stderr)
+	}
+	gone := filepath.Join(dir, "gone.db")
+	code, _, stderr = cli(t, "restore", "--from", gone, "--force", db)
+	if code != 1 || !strings.Contains(stderr, "the backup "+gone+" does not exist: nothing restored") {
+		t.Errorf("restore from a missing file = %d %q, want it named", code, stderr)
+	}
+}
