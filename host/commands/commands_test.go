@@ -844,3 +844,21 @@ func TestCommandExpiryOutOfRange(t *testing.T) {
 		}
 	})
 }
+
+// TestIdempotencyKeyIsText: an Idempotency-Key that is not plain text (invalid UTF-8,
+// which a header may carry as obs-text bytes) is 400 on both databases and stores
+// nothing. SQLite stored it and queued the command (202) where PostgreSQL refused it.
+func TestIdempotencyKeyIsText(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		code, out := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}},
+			map[string]string{"Idempotency-Key": "k\xff\xfe"}, "")
+		if code != 400 {
+			t.Errorf("Idempotency-Key of invalid UTF-8: %d %v, want 400", code, out)
+		}
+		if cs, err := e.st.ListCommands(context.Background(), store.CommandFilter{PoolID: e.pool}); err != nil || len(cs) != 0 {
+			t.Errorf("commands stored: %d %v, want none", len(cs), err)
+		}
+	})
+}

@@ -224,6 +224,11 @@ func (s *Service) Submit(ctx context.Context, a auth.Actor, poolID, equipmentID 
 	if len(idemKey) > 255 {
 		return Submitted{}, host.Errorf(host.EINVALID, "Idempotency-Key must be at most 255 bytes")
 	}
+	// A header may carry bytes that are not UTF-8 (obs-text): SQLite stored them and
+	// PostgreSQL refused them; the key is refused on both.
+	if err := host.CheckText("Idempotency-Key", idemKey, false); err != nil {
+		return Submitted{}, err
+	}
 	b, err := s.st.GetEquipmentBinding(ctx, poolID, equipmentID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Submitted{}, host.Wrap(host.ENOTFOUND, err, "no such equipment")
