@@ -22,6 +22,7 @@ import (
 	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/internal/pgtest"
+	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/users"
@@ -371,6 +372,33 @@ func TestCommandUnknownNeverResent(t *testing.T) {
 		}
 		if got := e.command(c["id"].(string)); got.Status != store.CommandUnknown {
 			t.Fatalf("status = %s, want unknown", got.Status)
+		}
+		// A plugin that died or hung with the send (unavailable, but called) may have
+		// sent it: unknown too. Only a call refused before it reached the plugin is
+		// queued again.
+		e.send.err = fmt.Errorf("%w: relay send_command: connection reset", pluginmgr.ErrUnavailable)
+		_, cd := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, nil, "")
+		for range 3 {
+			if _, err := e.dispatcher("d1").Tick(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := e.send.sends[cd["id"].(string)]; n != 1 {
+			t.Fatalf("sends of a command its plugin died with = %d, want 1", n)
+		}
+		if got := e.command(cd["id"].(string)); got.Status != store.CommandUnknown {
+			t.Fatalf("status = %s, want unknown", got.Status)
+		}
+		e.send.err = fmt.Errorf("%w: relay is restarting (%w)", pluginmgr.ErrUnavailable, pluginmgr.ErrNotCalled)
+		_, cn := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+		if _, err := e.dispatcher("d1").Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.command(cn["id"].(string)); got.Status != store.CommandQueued {
+			t.Fatalf("status after a send refused before the plugin = %s, want queued", got.Status)
+		}
+		if _, err := e.st.CancelCommand(context.Background(), e.pool, cn["id"].(string)); err != nil {
+			t.Fatal(err)
 		}
 		// A temporary refusal (nothing sent) is tried again; a permanent one fails.
 		e.send.err = sdk.Permanent("no such relay")

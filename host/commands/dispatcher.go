@@ -336,12 +336,14 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
 		}
 	}
-	// No instance to call (the plugin is restarting or disabled), or it does not
-	// offer commands: nothing left the host.
+	// It does not offer commands, or there was no instance to call (the plugin is
+	// restarting, unresponsive or disabled): nothing left the host. Only a call refused
+	// before it reached the plugin says so (pluginmgr.ErrNotCalled); one the plugin died
+	// or hung in is unavailable too, and may have been sent.
 	if sdk.IsKind(err, sdk.KindUnsupported) {
 		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
 	}
-	if errors.Is(err, pluginmgr.ErrUnavailable) || errors.Is(err, pluginmgr.ErrNotFound) {
+	if errors.Is(err, pluginmgr.ErrNotCalled) {
 		return finish(d.notSent(c, err.Error(), true))
 	}
 	// Anything else may have happened after the request left: unknown.
