@@ -118,6 +118,7 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 		// The provider's API: a client to replace with the real calls, and a fake of it.
 		files["client.go.tmpl"] = "client.go"
 		files["upstreamtest.go.tmpl"] = filepath.Join("upstreamtest", "upstreamtest.go")
+		files["client_test.go.tmpl"] = "client_test.go"
 	}
 	if len(cmds) > 0 {
 		files["command.go.tmpl"] = "command.go"
