@@ -4,8 +4,9 @@
 // credentials and cursor, and hands the readings to host/ingest. The new cursor, the next
 // poll time and any refreshed credentials (encrypted by the store) are committed in the
 // same transaction as the readings. The interval is the provider's poll_interval, never
-// shorter than the plugin's MinPollInterval; errors back off exponentially, and never
-// less than a Retry-After the provider gave (sdk.RetryAfter); an account
+// shorter than the plugin's MinPollInterval; errors back off exponentially (a poll
+// refused before it reached a plugin, not running, no further than the interval), and
+// never less than a Retry-After the provider gave (sdk.RetryAfter); an account
 // whose credentials the provider rejects (sdk.KindReauth) becomes reauth_required and is
 // no longer polled until its user reconnects. A worker that stops (a drain, a reload)
 // starts no new poll; a plugin call already in flight is let answer, for a while
@@ -437,6 +438,13 @@ func (w *Worker) fail(ctx context.Context, log hclog.Logger, ps store.PollState,
 	ctx, cancel := worker.PastStop(ctx)
 	defer cancel()
 	delay := worker.Backoff(ps.ConsecutiveErrors, iv, max(iv, MaxBackoff), w.cfg.Rand)
+	if errors.Is(cause, pluginmgr.ErrNotCalled) {
+		// Refused before it reached a plugin (not running, until a restart or a reload):
+		// the provider was not asked, so backing off spares it nothing and would only
+		// keep the account waiting for hours once the plugin is back. Still a failure:
+		// the account shows it needs attention.
+		delay = min(delay, iv)
+	}
 	// The provider said when to come back (a 429's Retry-After): polling sooner would
 	// only be refused again and spend the user's quota.
 	if ra := min(sdk.RetryAfterOf(cause), max(iv, MaxBackoff)); ra > delay {
