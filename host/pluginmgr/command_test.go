@@ -61,3 +61,21 @@ func TestSendAbortedByAHungPluginIsOutcomeUnknown(t *testing.T) {
 		t.Errorf("a webhook to the unresponsive plugin: %v, want ErrUnavailable and ErrNotCalled", err)
 	}
 }
+
+// TestSendThePluginCrashedInIsOutcomeUnknown: a plugin that exits in the middle of a
+// send may have reached the provider first: the send's outcome is unknown (never sent
+// again), and it is not a call refused before it reached the plugin.
+func TestSendThePluginCrashedInIsOutcomeUnknown(t *testing.T) {
+	e := newEnv(t)
+	e.installID("alpha")
+	m, _, err := e.manager(e.config(`provider "alpha" { settings = { crash_on = "send_command" } }`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = mustGet(t, m, "alpha").SendCommand(context.Background(), sdk.CommandRequest{
+		ProviderDeviceID: "dev-1", Command: "pump.set", Params: map[string]any{"on": true}, CommandID: "cmd-1",
+	})
+	if !sdk.IsOutcomeUnknown(err) || errors.Is(err, pluginmgr.ErrNotCalled) {
+		t.Fatalf("send the plugin crashed in: %v, want outcome unknown and not ErrNotCalled", err)
+	}
+}
