@@ -131,8 +131,31 @@ func StartError(err error, stderr io.Writer) error {
 	if len(tail) == 0 {
 		return fmt.Errorf("%w (the plugin wrote nothing to stderr)", err)
 	}
-	return fmt.Errorf("%w; the plugin's stderr ended with:\n  %s", err, strings.Join(tail, "\n  "))
+	return &startError{err: err, msg: firstWords(err.Error()) + "; the plugin's stderr ended with:\n  " + strings.Join(tail, "\n  ")}
 }
+
+// goPluginGuesses starts what go-plugin appends to "Unrecognized remote plugin message":
+// guesses (another architecture, missing libraries, permissions) and the file's mode and
+// owner. Once the plugin has said in its own words why it died, they only push those
+// words down, and mislead.
+const goPluginGuesses = "\nThis usually means"
+
+// firstWords is a start error's message without go-plugin's guesses.
+func firstWords(msg string) string {
+	if i := strings.Index(msg, goPluginGuesses); i >= 0 {
+		return strings.TrimRight(msg[:i], "\n ")
+	}
+	return msg
+}
+
+// startError is a start error with the plugin's last stderr lines.
+type startError struct {
+	err error
+	msg string
+}
+
+func (e *startError) Error() string { return e.msg }
+func (e *startError) Unwrap() error { return e.err }
 
 func (r *stderrRelay) Write(p []byte) (int, error) {
 	r.mu.Lock()

@@ -103,6 +103,14 @@ func TestLaunchSaysWhyThePluginDied(t *testing.T) {
 	if strings.Contains(err.Error(), "openSync") {
 		t.Errorf("start error %v: stack frames crowd out the cause", err)
 	}
+	// What the plugin wrote to stdout is named; go-plugin's guesses (architecture,
+	// libraries, permissions, the file's owner) are not, once the plugin said why.
+	if !strings.Contains(err.Error(), "Unrecognized remote plugin message: loading protos") {
+		t.Errorf("start error %v: want the line the plugin wrote to stdout", err)
+	}
+	if strings.Contains(err.Error(), "This usually means") || strings.Contains(err.Error(), "not compiled for this architecture") {
+		t.Errorf("start error %v: go-plugin's guesses bury the plugin's own words", err)
+	}
 }
 
 // TestLaunchTargetNamesAnExitedPlugin: a plugin whose process exits during a call is
