@@ -230,3 +230,29 @@ func mustChmod(t *testing.T, path string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// TestStartTimeoutNamesTheSetting: a plugin that never prints its handshake line is
+// failed naming plugins.start_timeout and its value (go-plugin says only "timeout while
+// waiting for plugin to start"), with what the plugin last wrote to stderr.
+func TestStartTimeoutNamesTheSetting(t *testing.T) {
+	e := newEnv(t)
+	e.plugins = strings.Replace(e.plugins, `start_timeout   = "30s"`, `start_timeout   = "1s"`, 1)
+	e.plugins = strings.Replace(e.plugins, `max_restarts    = 5`, `max_restarts    = 0`, 1)
+	if err := os.MkdirAll(e.pluginDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\necho 'waiting for the network' >&2\nexec sleep 60\n"
+	if err := os.WriteFile(filepath.Join(e.pluginDir, "poolhost-provider-x"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := e.manager(e.config("provider \"x\" {}\n"))
+	if err == nil {
+		t.Fatal("Start succeeded, want provider x refused")
+	}
+	st := status(t, m, "x")
+	for _, want := range []string{"no handshake line within plugins.start_timeout (1s)", "stderr ended with:\n  waiting for the network"} {
+		if !strings.Contains(st.LastError, want) {
+			t.Errorf("last error %q, want %q", st.LastError, want)
+		}
+	}
+}

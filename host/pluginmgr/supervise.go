@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -619,6 +620,11 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		client.Kill()
 		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
 			return nil, &startError{fmt.Errorf("sha256 mismatch: %w", err)}
+		}
+		if strings.HasPrefix(err.Error(), "timeout while waiting for plugin to start") {
+			// go-plugin's words name no clock: say which one ran out, and so what to raise
+			// for a plugin that is slow to start (an interpreter loading its modules).
+			err = fmt.Errorf("%w: no handshake line within plugins.start_timeout (%v)", err, pcfg.StartTimeout)
 		}
 		// The plugin's last stderr lines say why it died before the handshake.
 		return nil, fmt.Errorf("start plugin: %w", grpcplugin.StartError(err, stderr))
