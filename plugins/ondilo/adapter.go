@@ -414,6 +414,13 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 	// a while (an empty array, a 204) does not make the next one return its measures
 	// again.
 	notBefore := nextMeasure(next, now)
+	// And not before the next poll fits in the user's hourly quota: polls of quiet
+	// ICOs come every interval, each costing a request per pool, which for more than a
+	// few pools is over 30 an hour.
+	next.Calls = recentCalls(cur.Calls, now, s.calls)
+	if free := quotaFree(next.Calls, nextCost(next, now.Add(time.Hour))); free.After(notBefore) {
+		notBefore = free
+	}
 	for key, pc := range cur.Pools {
 		if _, listed := next.Pools[key]; !listed {
 			next.Pools[key] = pc
@@ -425,6 +432,21 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		RefreshedCredentials: s.refreshedCredentials(),
 		NotBefore:            notBefore,
 	}, nil
+}
+
+// nextCost is what the next poll, made before by, is expected to cost: /pools, each
+// ICO's last measures, and the device of each pool whose cached one is due a recheck.
+func nextCost(c cursor, by time.Time) int {
+	n := 1
+	for _, pc := range c.Pools {
+		if pc.Device != "" {
+			n++
+		}
+		if !by.Before(pc.DeviceCheckedAt.Add(deviceRecheck)) {
+			n++
+		}
+	}
+	return n
 }
 
 // nextMeasure is when the earliest of the account's ICOs can next have a new measure

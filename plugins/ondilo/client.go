@@ -62,6 +62,9 @@ type session struct {
 	// on every retry.
 	spacing time.Duration
 	last    time.Time
+	// calls counts the API requests made (token requests aside): what the call spent
+	// of the user's hourly quota.
+	calls int
 }
 
 // pace waits until the next request is allowed.
@@ -142,6 +145,7 @@ func (s *session) get(ctx context.Context, path string, query url.Values) (reply
 	if err := s.pace(ctx); err != nil {
 		return reply{}, err
 	}
+	s.calls++
 	u := s.cfg.baseURL + apiPrefix + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()

@@ -42,13 +42,18 @@
 //     signal values do not always share the water measures' timestamp. A pool an answer
 //     does not list keeps its entry. The cursor also
 //     caches each pool's device uuid (rechecked daily) so a poll costs 1 + N requests for
-//     N pools instead of 1 + 2N.
+//     N pools instead of 1 + 2N, and keeps "calls": [{"at", "n"}], the polls of the last
+//     hour and the requests each made.
 //   - Quota: 30 requests/hour and 5/second per user. A call spaces its requests 250 ms
 //     apart so a poll of several pools does not burst past 5/second. Over quota (HTTP 429 or a body
 //     {"message":"Limit Exceeded"}) is a temporary error, carrying the answer's Retry-After,
 //     if any (a 503's too), so that the host polls the account no sooner. The ICO measures once an hour;
-//     the minimum poll interval is 15 minutes, which keeps a one-to-five pool account
-//     within quota with room for discovery.
+//     the minimum poll interval is 15 minutes. A poll's NotBefore is also no sooner
+//     than the next poll fits in 27 requests over the hour before it (the quota less
+//     3 for the user's own discovery or reconnect), counted from the cursor's "calls":
+//     ICOs that stopped measuring are polled every interval, which past five pools
+//     would spend more than 30 an hour. An account of more than 14 pools still cannot
+//     stay within it: a poll that checks every ICO (the first, then daily) costs 1 + 2N.
 //   - rssi is a signal strength in percent (not dBm) and becomes the signal metric in %.
 //   - Pool configuration: /pools gives each pool's volume (m³), type and disinfection.
 //     Discovery hands them over as the device's Suggested pool configuration (liters,
