@@ -49,8 +49,8 @@ type Providers interface {
 
 // Failures manages dead letters: *failures.Service.
 type Failures interface {
-	List(ctx context.Context, f failures.Filter) ([]store.Failure, int64, error)
-	Get(ctx context.Context, id int64) (store.Failure, error)
+	List(ctx context.Context, a auth.Actor, f failures.Filter) ([]store.Failure, int64, error)
+	Get(ctx context.Context, a auth.Actor, id int64) (store.Failure, error)
 	Requeue(ctx context.Context, a auth.Actor, id int64) (store.Failure, error)
 	Discard(ctx context.Context, a auth.Actor, id int64) (store.Failure, error)
 	CountBulk(ctx context.Context, a auth.Actor, f failures.BulkFilter) (int64, error)

@@ -207,7 +207,7 @@ func (c *Console) failureList(w http.ResponseWriter, r *http.Request, a auth.Act
 			return host.Errorf(host.EINVALID, "before must be a failure id")
 		}
 	}
-	list, next, err := c.d.Failures.List(r.Context(), failures.Filter{
+	list, next, err := c.d.Failures.List(r.Context(), a, failures.Filter{
 		Status: f.Status, Provider: f.Provider, From: f.From, To: f.To, BeforeID: before, Limit: 50,
 	})
 	if err != nil {
@@ -243,7 +243,7 @@ func (c *Console) failure(w http.ResponseWriter, r *http.Request, a auth.Actor) 
 	if err != nil {
 		return err
 	}
-	f, err := c.d.Failures.Get(r.Context(), id)
+	f, err := c.d.Failures.Get(r.Context(), a, id)
 	if err != nil {
 		return err
 	}
@@ -255,12 +255,12 @@ func (c *Console) failure(w http.ResponseWriter, r *http.Request, a auth.Actor) 
 // failurePayload downloads the whole payload text the failure page shows only the
 // first failures.PreviewBytes of: the same text (failures.InspectAll, redacted alike),
 // as an attachment the browser saves rather than renders.
-func (c *Console) failurePayload(w http.ResponseWriter, r *http.Request, _ auth.Actor) error {
+func (c *Console) failurePayload(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	f, err := c.d.Failures.Get(r.Context(), id)
+	f, err := c.d.Failures.Get(r.Context(), a, id)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (c *Console) discardConfirm(w http.ResponseWriter, r *http.Request, a auth.
 	if err != nil {
 		return err
 	}
-	f, err := c.d.Failures.Get(r.Context(), id)
+	f, err := c.d.Failures.Get(r.Context(), a, id)
 	if err != nil {
 		return err
 	}

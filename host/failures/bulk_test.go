@@ -57,7 +57,7 @@ func TestBulkDiscard(t *testing.T) {
 	if err != nil || len(ev) != 1 || ev[0].Actor != "user:1" || ev[0].Details["count"] != float64(2) {
 		t.Fatalf("audit %+v %v", ev, err)
 	}
-	left, _, err := svc.List(ctx, failures.Filter{Provider: "acme"})
+	left, _, err := svc.List(ctx, admin, failures.Filter{Provider: "acme"})
 	if err != nil || len(left) != 1 || left[0].Status != store.FailurePending {
 		t.Fatalf("left %+v %v", left, err)
 	}

@@ -54,7 +54,11 @@ var statuses = map[string]bool{
 }
 
 // List returns one page of failures and the BeforeID of the next page (0 on the last).
-func (s *Service) List(ctx context.Context, f Filter) ([]store.Failure, int64, error) {
+// Admins (or the system) only: a failure holds a user's raw delivery.
+func (s *Service) List(ctx context.Context, actor auth.Actor, f Filter) ([]store.Failure, int64, error) {
+	if err := authorize(actor); err != nil {
+		return nil, 0, err
+	}
 	if !statuses[f.Status] {
 		return nil, 0, host.Errorf(host.EINVALID, "status must be pending, processing, resolved or dead")
 	}
@@ -79,8 +83,11 @@ func (s *Service) List(ctx context.Context, f Filter) ([]store.Failure, int64, e
 	return fs, next, nil
 }
 
-// Get returns one failure.
-func (s *Service) Get(ctx context.Context, id int64) (store.Failure, error) {
+// Get returns one failure, its payload and headers. Admins (or the system) only.
+func (s *Service) Get(ctx context.Context, actor auth.Actor, id int64) (store.Failure, error) {
+	if err := authorize(actor); err != nil {
+		return store.Failure{}, err
+	}
 	f, err := s.s.GetFailure(ctx, id)
 	if err != nil {
 		return store.Failure{}, notFound(err, id)

@@ -88,7 +88,7 @@ func listFailures(svc *failures.Service) HandlerFunc {
 			}
 			f.BeforeID = cur.BeforeID
 		}
-		fs, next, err := svc.List(r.Context(), f)
+		fs, next, err := svc.List(r.Context(), actor(r), f)
 		if err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func getFailure(svc *failures.Service) HandlerFunc {
 		if err != nil {
 			return err
 		}
-		f, err := svc.Get(r.Context(), id)
+		f, err := svc.Get(r.Context(), actor(r), id)
 		if err != nil {
 			return err
 		}

@@ -43,7 +43,7 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 		f := formatFlag(c)
 		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
 			return withFailures(ctx, db, "list", stderr, func(svc *failures.Service) error {
-				fl, next, err := svc.List(ctx, failures.Filter{Status: *status, Provider: *provider, Limit: limit.n, BeforeID: *before})
+				fl, next, err := svc.List(ctx, auth.System("cli"), failures.Filter{Status: *status, Provider: *provider, Limit: limit.n, BeforeID: *before})
 				if err != nil {
 					return err
 				}
@@ -84,7 +84,7 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 				return usage(stderr, c, err)
 			}
 			return withFailures(ctx, db, "show", stderr, func(svc *failures.Service) error {
-				x, err := svc.Get(ctx, id)
+				x, err := svc.Get(ctx, auth.System("cli"), id)
 				if err != nil {
 					return err
 				}
