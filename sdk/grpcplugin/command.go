@@ -47,7 +47,7 @@ func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.C
 			return sdk.CommandResult{}, fmt.Errorf("send command: %w: %w", sdk.ErrOutcomeUnknown, refusal)
 		}
 		if d := res.GetRetryAfter(); d != nil && d.AsDuration() > 0 {
-			refusal = &sdk.RetryAfterError{Err: refusal, After: d.AsDuration()}
+			refusal = &sdk.RetryAfterError{Err: refusal, After: min(d.AsDuration(), maxRetryDelay)}
 		}
 		return sdk.CommandResult{}, sdk.WithRefreshedCredentials(refusal, sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())))
 	}

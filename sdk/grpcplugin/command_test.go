@@ -71,6 +71,9 @@ func TestSendCommandErrors(t *testing.T) {
 		{name: "permanent", a: &commandAdapter{err: sdk.Permanent("no such relay")}, wantKind: sdk.KindPermanent},
 		{name: "unauthorized keeps fresh creds", a: &commandAdapter{err: sdk.WithRefreshedCredentials(sdk.Reauth("key revoked"), fresh)}, wantKind: sdk.KindReauth, wantCreds: true},
 		{name: "retry after", a: &commandAdapter{err: sdk.RetryAfter(30*time.Second, "429")}, wantKind: sdk.KindTemporary, wantAfter: 30 * time.Second},
+		// A plugin's word is capped as a provider's Retry-After header is (sdk.RetryAfterHeader):
+		// the host answers it to apps (503 Retry-After) and schedules sends by it.
+		{name: "retry after beyond a day", a: &commandAdapter{err: sdk.RetryAfter(100*365*24*time.Hour, "429")}, wantKind: sdk.KindTemporary, wantAfter: 24 * time.Hour},
 		{name: "explicit unknown", a: &commandAdapter{err: fmt.Errorf("%w: push timed out", sdk.ErrOutcomeUnknown)}, wantUnknown: true},
 		{name: "plain error is unknown", a: &commandAdapter{err: errors.New("boom")}, wantUnknown: true},
 		{name: "rejected kind is unknown", a: &commandAdapter{err: sdk.Rejected("?")}, wantUnknown: true},
@@ -131,3 +134,30 @@ func (descOnly) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{ID: "x", ProtocolVersion: sdk.ProtocolVersion}, nil
 }
 func (descOnly) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
+
+// discoverAdapter fails every discovery with err.
+type discoverAdapter struct {
+	commandAdapter
+	err error
+}
+
+func (a *discoverAdapter) DiscoverDevices(context.Context, sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+	return sdk.DiscoverResult{}, a.err
+}
+
+// TestRetryDelayCapped: the delay a plugin's failed call names (RetryInfo, which any
+// plugin may set to any duration) reaches the host at most a day, as a provider's
+// Retry-After header read by sdk.RetryAfterHeader does; the host answers it to apps as
+// a 503's Retry-After.
+func TestRetryDelayCapped(t *testing.T) {
+	for _, c := range []struct{ said, want time.Duration }{
+		{90 * time.Second, 90 * time.Second},
+		{100 * 365 * 24 * time.Hour, 24 * time.Hour},
+	} {
+		cl := sdktest.Connect(t, &discoverAdapter{err: sdk.RetryAfter(c.said, "429")})
+		_, err := cl.DiscoverDevices(context.Background(), sdk.DiscoverRequest{Account: acct})
+		if got := sdk.RetryAfterOf(err); got != c.want {
+			t.Errorf("plugin said %v: the host reads %v (%v), want %v", c.said, got, err, c.want)
+		}
+	}
+}

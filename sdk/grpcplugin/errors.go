@@ -48,12 +48,17 @@ func fromStatusEnded(ctxErr error, call string, err error) error {
 	return sdk.WithRefreshedCredentials(kerr, refreshedCredentials(st))
 }
 
+// maxRetryDelay bounds the delay a plugin's answer names, as sdk.RetryAfterHeader bounds
+// a provider's Retry-After header: the host answers it to apps (a 503's Retry-After)
+// and schedules sends by it, and a plugin (in any language) may name any duration.
+const maxRetryDelay = 24 * time.Hour
+
 // retryDelay returns the delay of st's RetryInfo (the provider's Retry-After, see
-// sdk.RetryAfter), or 0.
+// sdk.RetryAfter), at most maxRetryDelay, or 0.
 func retryDelay(st *status.Status) time.Duration {
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
-			return ri.GetRetryDelay().AsDuration()
+			return min(ri.GetRetryDelay().AsDuration(), maxRetryDelay)
 		}
 	}
 	return 0
