@@ -118,6 +118,10 @@ type server struct {
 	http     *http.Server
 	// metricsHTTP serves /metrics alone on metrics_listen, when set.
 	metricsHTTP *http.Server
+	// workers guards starting the workers (maybe late, see startWorkers) against
+	// shutdown: none starts once workersStopped is set.
+	workers        sync.Mutex
+	workersStopped bool
 	// heartbeat records this replica's readiness for every replica's console.
 	heartbeat *replicas.Heartbeat
 	replicaID string
@@ -205,10 +209,7 @@ func (s *server) run(ctx context.Context) error {
 		s.log.Warn("some plugins are not running", "error", err)
 	}
 
-	s.ingest.start(ctx)
-	s.commands.start(ctx)
-	s.subs.Start(ctx)
-	go s.rollupAudit(ctx)
+	s.startWorkers(ctx)
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- s.http.Serve(ln) }()
@@ -339,6 +340,9 @@ func (s *server) shutdown() {
 	}
 	// The workers before the plugins: a poll call or a command send in flight when the
 	// workers stopped is still waiting for its plugin's answer.
+	s.workers.Lock()
+	s.workersStopped = true
+	s.workers.Unlock()
 	s.ingest.stop()
 	s.commands.stop()
 	s.subs.Close()
@@ -353,6 +357,59 @@ func (s *server) shutdown() {
 	if err := s.store.Close(); err != nil {
 		s.log.Warn("close store", "error", err)
 	}
+}
+
+// schemaRecheck is how often a host whose database lacks some of its migrations looks
+// again, to start its workers once `migrate up` has run.
+var schemaRecheck = 5 * time.Second
+
+// startWorkers runs the retry, poll, command, subscription and rollup workers, once the
+// database has every migration this binary knows. On a database behind it (`migrate up`
+// not run yet, with auto_migrate = false) every tick would only fail on the tables and
+// columns it lacks — the command worker's every second — burying the one line that says
+// what to do; the host serves meanwhile, not ready, and starts them when the schema has
+// caught up.
+func (s *server) startWorkers(ctx context.Context) {
+	if !s.schemaBehind(ctx) {
+		s.runWorkers(ctx)
+		return
+	}
+	s.log.Warn("the workers (retries, polls, commands) wait until the database has this binary's migrations", "recheck", schemaRecheck.String())
+	go func() {
+		t := time.NewTicker(schemaRecheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if !s.schemaBehind(ctx) {
+				s.log.Info("the database has this binary's migrations: starting the workers")
+				s.runWorkers(ctx)
+				return
+			}
+		}
+	}()
+}
+
+// schemaBehind reports whether the database lacks migrations this binary knows. A
+// schema that cannot be read counts as not behind: the workers then say what fails.
+func (s *server) schemaBehind(ctx context.Context) bool {
+	state, err := s.store.SchemaState(ctx)
+	return err == nil && len(state.Pending) > 0
+}
+
+func (s *server) runWorkers(ctx context.Context) {
+	s.workers.Lock()
+	defer s.workers.Unlock()
+	if s.workersStopped {
+		return
+	}
+	s.ingest.start(ctx)
+	s.commands.start(ctx)
+	s.subs.Start(ctx)
+	go s.rollupAudit(ctx)
 }
 
 // rollupEvery is how often the audit rows are rolled up into the hourly counts the
