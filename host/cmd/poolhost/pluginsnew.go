@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	gofmt "go/format"
 	"io"
@@ -50,7 +51,8 @@ Makefile (build, test, conformance, pin, install by rename). It then runs
 pump.set,light.set): the plugin then implements sdk.Commander, declares them, sends them
 through the API client (a "not implemented" stub for other connect kinds), and its
 tests check SendCommand's outcomes with the conformance suite. --sdk points the module at a local SDK checkout
-(a replace directive) until it requires a tagged SDK release.`,
+(a replace directive): no SDK release is tagged yet, so it is needed, unless this
+poolhost is a checkout's bin/poolhost (make build), whose sdk/ is then taken.`,
 			Example: `  poolhost plugins new acme --connect api_key --sdk ~/src/poolhost/sdk
   cd poolhost-provider-acme && go test ./...`,
 			Args: cobra.ExactArgs(1),
@@ -88,6 +90,14 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return fail(fmt.Errorf("%s exists and is not empty", dir))
+	}
+	if sdkPath == "" {
+		exe, _ := os.Executable()
+		if sdkPath = sdkBeside(exe); sdkPath == "" {
+			// The generated go.mod requires v0.0.0, which only a replace makes real.
+			return fail(errors.New("--sdk is needed: no SDK release is tagged yet, so the module builds against a poolhost checkout's sdk/ directory through a replace directive (e.g. --sdk ~/src/poolhost/sdk)"))
+		}
+		fmt.Fprintf(stdout, "using the SDK at %s, in the checkout this poolhost was built in (--sdk names another)\n", sdkPath)
 	}
 	if sdkPath != "" {
 		abs, err := filepath.Abs(sdkPath)
@@ -161,6 +171,20 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 	}
 	fmt.Fprintf(stdout, "next: cd %s && make test conformance (POOLHOST=path/to/poolhost), then see PLUGINS.md's quick start\n", dir)
 	return 0
+}
+
+// sdkBeside is the SDK module of the checkout whose bin/ holds exe (make build's
+// bin/poolhost), or "" when exe is not there.
+func sdkBeside(exe string) string {
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	sdk := filepath.Join(filepath.Dir(filepath.Dir(exe)), "sdk")
+	mod, err := os.ReadFile(filepath.Join(sdk, "go.mod"))
+	if err != nil || !strings.HasPrefix(string(mod), "module github.com/poolhost/poolhost/sdk\n") {
+		return ""
+	}
+	return sdk
 }
 
 // commandTemplate is one command a new plugin sends: its name and parameters that

@@ -106,7 +106,7 @@ func TestPluginsNewAgreesWithPLUGINSmd(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 			var out, errOut bytes.Buffer
-			if code := runPluginsNew(t.Context(), "acme", dir, kind, "", nil, &out, &errOut); code != 0 {
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, repoRoot+"/sdk", nil, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut.String())
 			}
 			provider, err := os.ReadFile(filepath.Join(dir, "provider.go"))
@@ -186,5 +186,55 @@ func TestPluginsNewCommands(t *testing.T) {
 	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "api_key", "", []string{"pump.set", "pump.explode"}, &out, &errOut); code != 1 ||
 		!strings.Contains(errOut.String(), `"pump.explode" is not a command`) || !strings.Contains(errOut.String(), "chlorinator.set_output, dosing.dose") {
 		t.Errorf("unknown command: exit %d, %s", code, errOut.String())
+	}
+}
+
+// TestPluginsNewNeedsAnSDK: the generated go.mod requires the SDK at v0.0.0, which no
+// module proxy has (no SDK release is tagged yet): without --sdk, and run from another
+// place than a checkout's bin/, plugins new refuses, saying what to pass, and writes
+// nothing (it wrote the module, then failed in go mod tidy with a screen of 403s). Run
+// as a checkout's bin/poolhost, it takes that checkout's sdk/.
+func TestPluginsNewNeedsAnSDK(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
+	var out, errOut bytes.Buffer
+	if code := runPluginsNew(t.Context(), "acme", dir, "api_key", "", nil, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "--sdk is needed: no SDK release is tagged yet") {
+		t.Fatalf("plugins new without --sdk: exit %d, %s", code, errOut.String())
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("plugins new without --sdk wrote %s (%v)", dir, err)
+	}
+
+	checkout := t.TempDir()
+	for _, d := range []string{"sdk", "bin"} {
+		if err := os.Mkdir(filepath.Join(checkout, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeTestFile(t, filepath.Join(checkout, "sdk", "go.mod"), "module github.com/poolhost/poolhost/sdk\n\ngo 1.26.0\n")
+	writeTestFile(t, filepath.Join(checkout, "bin", "poolhost"), "")
+	if got := sdkBeside(filepath.Join(checkout, "bin", "poolhost")); got != filepath.Join(checkout, "sdk") {
+		t.Errorf("sdkBeside(a checkout's bin/poolhost) = %q, want its sdk/", got)
+	}
+	if got := sdkBeside(filepath.Join(t.TempDir(), "poolhost")); got != "" {
+		t.Errorf("sdkBeside(a binary outside a checkout) = %q, want none", got)
+	}
+	// PLUGINS.md shows the go.mod lines a plugin outside the repository needs: the ones
+	// the template writes.
+	tmpl, err := newplugin.ReadFile("newplugin/go.mod.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(repoRoot, "PLUGINS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(tmpl), "\n") {
+		if strings.HasPrefix(line, "require ") || strings.HasPrefix(line, "replace ") {
+			line, _, _ = strings.Cut(line, "{{")
+			if !strings.Contains(string(md), "\n"+line) {
+				t.Errorf("PLUGINS.md does not show the go.mod line %q that plugins new writes", line)
+			}
+		}
 	}
 }
