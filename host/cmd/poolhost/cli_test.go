@@ -290,3 +290,14 @@ func TestBackupRestoreMissingPaths(t *testing.T) {
 		t.Errorf("restore from a missing file = %d %q, want it named", code, stderr)
 	}
 }
+
+// TestRemoteUnreachableSaysAddr: poolhost reload (and the other admin-API commands) read
+// no config, so against a host listening elsewhere than 127.0.0.1:8080 they fail to
+// connect: the error says how to name the host.
+func TestRemoteUnreachableSaysAddr(t *testing.T) {
+	t.Setenv("POOLHOST_ADDR", "")
+	code, _, stderr := cli(t, "reload", "--addr", "http://127.0.0.1:1", "--token", "pht_x")
+	if code != 1 || !strings.Contains(stderr, "is poolhost serving at http://127.0.0.1:1?") || !strings.Contains(stderr, "--addr or POOLHOST_ADDR") {
+		t.Fatalf("reload against no host = %d %q, want --addr named", code, stderr)
+	}
+}

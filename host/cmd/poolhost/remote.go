@@ -75,7 +75,9 @@ func (r remote) call(ctx context.Context, method, path string, out any) error {
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("is poolhost serving at %s? %w", *r.addr, err)
+		// The address is the default or the environment's, not the config's listen
+		// (these commands read no config): say how to name another.
+		return fmt.Errorf("is poolhost serving at %s? (--addr or POOLHOST_ADDR names the host's base URL, its config's listen) %w", *r.addr, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
