@@ -42,9 +42,13 @@ func Chromium(t testing.TB) string {
 	return ""
 }
 
-// Widths the console must fit: a small laptop or a half-screen window, and the most
-// common laptop screen.
-var Widths = []int64{800, 1366}
+// Widths the console must fit: a phone (an operator paged at night), a small laptop or
+// a half-screen window, and the most common laptop screen.
+var Widths = []int64{Narrow, 800, 1366}
+
+// Narrow is a phone's width. Below 600 px a wide table may scroll inside its own box
+// (a .wrap or a pre, which the page keeps within the viewport); wider, everything fits.
+const Narrow = 375
 
 // Step bounds one browser step, so a missing element fails the test with its selector
 // instead of waiting out the whole test. Generous for a loaded CI box.
@@ -193,32 +197,81 @@ func (b *Browser) Screenshot(name string) string {
 
 // layoutJS lists what an operator would have to scroll sideways for: the page wider
 // than the viewport, and every rendered element reaching past either edge (inside a
-// scrolling box too: a table cell scrolled out of view is off screen all the same).
-const layoutJS = `(() => {
+// scrolling box too: a table cell scrolled out of view is off screen all the same,
+// except on a phone, where a wide table scrolls inside its own .wrap box, that box
+// within the viewport). Then what an operator could not read or press: text of one
+// element drawn over another's, and a button, link, field or menu covered by something
+// else (the point at its middle belongs to another element).
+const layoutJS = `((allowScroll) => {
   const vw = document.documentElement.clientWidth, out = [];
   const sw = document.documentElement.scrollWidth;
   if (sw > vw + 1) out.push("the page scrolls sideways: " + sw + "px wide in a " + vw + "px viewport");
   const name = e => e.id ? "#" + e.id : e.tagName.toLowerCase() +
     (typeof e.className === "string" && e.className.trim() ? "." + e.className.trim().split(/\s+/).join(".") : "");
   const path = e => { const p = []; for (let x = e; x && x !== document.body; x = x.parentElement) p.unshift(name(x)); return p.join(" > "); };
+  const scrollBox = e => { for (let x = e.parentElement; x && x !== document.body; x = x.parentElement) {
+    if (x.matches(".wrap, pre") && getComputedStyle(x).overflowX !== "visible") return x; } return null; };
+  let outside = 0;
   for (const e of document.body.querySelectorAll("*")) {
     const r = e.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
     if (getComputedStyle(e).visibility === "hidden") continue;
     if (r.left < -1 || r.right > vw + 1) {
+      if (allowScroll && scrollBox(e)) continue;
       out.push(path(e) + " spans " + Math.round(r.left) + "–" + Math.round(r.right) + "px, outside the " + vw + "px viewport");
-      if (out.length >= 15) break;
+      if (++outside >= 15) break;
     }
   }
+  // Text drawn over text: each text node's line boxes, clipped to the boxes that clip
+  // it, against every other node's.
+  const clip = n => { let c = {left: -1e9, top: -1e9, right: 1e9, bottom: 1e9};
+    for (let x = n.parentElement; x && x !== document.body; x = x.parentElement) {
+      const s = getComputedStyle(x);
+      if (s.overflowX !== "visible" || s.overflowY !== "visible") { const r = x.getBoundingClientRect();
+        c = {left: Math.max(c.left, r.left), top: Math.max(c.top, r.top), right: Math.min(c.right, r.right), bottom: Math.min(c.bottom, r.bottom)}; } }
+    return c; };
+  const boxes = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    if (!n.textContent.trim() || n.parentElement.closest("svg, title, script, style")) continue;
+    const c = clip(n), range = document.createRange();
+    range.selectNodeContents(n);
+    for (const r of range.getClientRects()) {
+      const b = {left: Math.max(r.left, c.left), top: Math.max(r.top, c.top), right: Math.min(r.right, c.right), bottom: Math.min(r.bottom, c.bottom)};
+      if (b.right - b.left > 1 && b.bottom - b.top > 1) boxes.push({n, b});
+    }
+  }
+  let overlaps = 0;
+  for (let i = 0; i < boxes.length && overlaps < 10; i++) for (let j = i + 1; j < boxes.length && overlaps < 10; j++) {
+    const a = boxes[i], z = boxes[j];
+    if (a.n === z.n) continue;
+    const w = Math.min(a.b.right, z.b.right) - Math.max(a.b.left, z.b.left), h = Math.min(a.b.bottom, z.b.bottom) - Math.max(a.b.top, z.b.top);
+    if (w > 2 && h > 3) { overlaps++;
+      out.push("text overlaps: " + JSON.stringify(a.n.textContent.trim().slice(0, 40)) + " in " + path(a.n.parentElement) +
+        " and " + JSON.stringify(z.n.textContent.trim().slice(0, 40)) + " in " + path(z.n.parentElement)); }
+  }
+  // Controls: each one's middle (a wrapped link's first line's), scrolled into view,
+  // is the control itself.
+  for (const e of document.querySelectorAll("button, a, input:not([type=hidden]), select")) {
+    const r0 = e.getBoundingClientRect();
+    if (r0.width === 0 && r0.height === 0) continue;
+    e.scrollIntoView({block: "center", inline: "nearest"});
+    const r = e.getClientRects()[0], x = Math.min(Math.max(r.left + r.width / 2, 0), vw - 1), y = r.top + r.height / 2; // a link's first line
+    const hit = document.elementFromPoint(x, y);
+    if (!hit || !(hit === e || e.contains(hit) || hit.contains(e) && hit.tagName === "LABEL"))
+      out.push(path(e) + " cannot be pressed: its middle shows " + (hit ? path(hit) : "nothing"));
+  }
+  window.scrollTo(0, 0);
+  for (const b of document.querySelectorAll(".wrap, pre")) b.scrollLeft = 0;
   return out;
-})()`
+})`
 
 // Layout checks the page now shown at width: nothing outside the viewport, no
 // sideways scrolling, and each extra check (a JavaScript expression returning a list
 // of problems) passing. On failure the page's screenshot is kept.
 func (b *Browser) Layout(name string, width int64, checks ...string) {
 	b.T.Helper()
-	problems := Get(b, chromedp.Evaluate[[]string](layoutJS))
+	problems := Get(b, chromedp.Evaluate[[]string](fmt.Sprintf("%s(%t)", layoutJS, width < 600)))
 	for _, js := range checks {
 		problems = append(problems, Get(b, chromedp.Evaluate[[]string](js))...)
 	}
