@@ -301,3 +301,18 @@ func TestRemoteUnreachableSaysAddr(t *testing.T) {
 		t.Fatalf("reload against no host = %d %q, want --addr named", code, stderr)
 	}
 }
+
+// TestPluginsPinInstallWrongInputs: plugins pin of a path that does not exist says so
+// (it said "lstat …: no such file or directory"), and plugins install --sha256 with a
+// value that is no sha256 says that, not "sha256 mismatch … the expected pin is abc".
+func TestPluginsPinInstallWrongInputs(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "poolhost-provider-acme")
+	code, _, stderr := cli(t, "plugins", "pin", missing)
+	if code != 1 || !strings.Contains(stderr, missing+" does not exist: give the plugin binary or bundle directory to pin") {
+		t.Errorf("plugins pin of a missing path = %d %q", code, stderr)
+	}
+	code, _, stderr = cli(t, "plugins", "install", "--config", filepath.Join(t.TempDir(), "poolhost.hcl"), "--sha256", "abc", missing)
+	if code != 1 || !strings.Contains(stderr, `--sha256 "abc" is not a sha256: give the 64 hex digits the publisher printed`) {
+		t.Errorf("plugins install --sha256 abc = %d %q", code, stderr)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -71,6 +72,9 @@ func runPluginsPin(path string, o pinOptions, f format, stdout, stderr io.Writer
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "poolhost plugins pin: %v\n", err)
 		return 1
+	}
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return fail(fmt.Errorf("%s does not exist: give the plugin binary or bundle directory to pin", path))
 	}
 	isBundle, err := bundle.IsBundle(path)
 	if err != nil {

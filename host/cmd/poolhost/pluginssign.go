@@ -194,6 +194,11 @@ func runPluginsInstall(configPath, src, id, wantPin string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "poolhost plugins install: refused: %v\n", err)
 		return 1
 	}
+	if wantPin != "" && !isSHA256Hex(wantPin) {
+		// Not a "mismatch" with the release's hash: it is no hash at all.
+		return fail(fmt.Errorf("--sha256 %q is not a sha256: give the 64 hex digits the publisher printed", wantPin))
+	}
+	wantPin = strings.ToLower(wantPin) // hashes are compared as plugins pin prints them
 	cfg, err := config.LoadPlugins(configPath)
 	if err != nil {
 		return fail(err)
@@ -350,4 +355,10 @@ func putInPlace(stage, target string, isBundle bool, tmp string) error {
 	// A directory cannot be renamed over a non-empty one; exchange them, then the old
 	// bundle (now at stage) goes with tmp.
 	return exchange(stage, target)
+}
+
+// isSHA256Hex reports whether s is a sha256 written as 64 lowercase or uppercase hex digits.
+func isSHA256Hex(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == sha256.Size
 }
