@@ -322,7 +322,10 @@ func (h *Handler) inner(level access, limited bool, next http.Handler) http.Hand
 		if limited {
 			next = h.rateLimit(next) // before require: refused attempts count too
 		}
-		next = h.authenticate(limited, next)
+		// A wrong token spends its address's bucket on every route, the unlimited probes
+		// included: they are unlimited for the infrastructure (no token, or a valid one),
+		// and a guess there was a database lookup at full speed, answered 401 or 200.
+		next = h.authenticate(next)
 	}
 	return h.observe(h.limitBody(next))
 }

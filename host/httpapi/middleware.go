@@ -213,9 +213,10 @@ func bearerToken(r *http.Request) string {
 // refuses an invalid token outright (a wrong token is never treated as anonymous), but
 // lets anonymous requests through: each route's access level decides about those.
 //
-// A wrong token on a limited route spends from the client's rate-limit bucket first, so
-// guessing tokens is slowed down (429) like any other anonymous traffic.
-func (h *Handler) authenticate(limited bool, next http.Handler) http.Handler {
+// A wrong token spends from the client's rate-limit bucket first, on every route it runs
+// on (the unlimited probes included), so guessing tokens is slowed down (429) like any
+// other anonymous traffic.
+func (h *Handler) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "" {
 			next.ServeHTTP(w, r)
@@ -224,21 +225,21 @@ func (h *Handler) authenticate(limited bool, next http.Handler) http.Handler {
 		// Two would be read as the first here and maybe as another by a proxy or a log:
 		// refused, as a query parameter or a JSON field given twice is.
 		if n := len(r.Header.Values("Authorization")); n > 1 {
-			if !limited || !h.clientLimited(w, r) {
+			if !h.clientLimited(w, r) {
 				h.WriteError(w, r, host.Errorf(host.EUNAUTHORIZED, "give one Authorization header, not %d", n))
 			}
 			return
 		}
 		token := bearerToken(r)
 		if token == "" {
-			if !limited || !h.clientLimited(w, r) {
+			if !h.clientLimited(w, r) {
 				h.WriteError(w, r, host.Errorf(host.EUNAUTHORIZED, "the Authorization header must be \"Bearer <token>\""))
 			}
 			return
 		}
 		actor, err := h.auth.Authenticate(r.Context(), token)
 		if err != nil {
-			if !limited || host.ErrorCode(err) != host.EUNAUTHORIZED || !h.clientLimited(w, r) {
+			if host.ErrorCode(err) != host.EUNAUTHORIZED || !h.clientLimited(w, r) {
 				h.WriteError(w, r, err)
 			}
 			return

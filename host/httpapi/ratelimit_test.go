@@ -137,6 +137,35 @@ func TestRateLimitPerClient(t *testing.T) {
 	}
 }
 
+// TestWrongTokensLimitedOnProbes: health, readiness and metrics are never limited for
+// the infrastructure (no token, or a valid one), but a wrong token there spends its
+// address's bucket as anywhere else. They answered every guess 401 or 200 at full
+// speed, each a database lookup: the one way round the per-client limit on guessing.
+func TestWrongTokensLimitedOnProbes(t *testing.T) {
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		t.Run(path, func(t *testing.T) {
+			_, srv, cl := limitedAPI(t)
+			for i := range 2 {
+				if r := send(t, cl, srv.URL+path, "guess-"+strconv.Itoa(i), ""); r.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("wrong token %d: %d, want 401", i+1, r.StatusCode)
+				}
+			}
+			if r := send(t, cl, srv.URL+path, "guess-3", ""); r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("third wrong token from one address: %d Retry-After %q, want 429", r.StatusCode, r.Header.Get("Retry-After"))
+			}
+			// The probes themselves go on, without a token and with a valid one.
+			for i := range 3 {
+				if r := send(t, cl, srv.URL+path, "", ""); r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusUnauthorized {
+					t.Errorf("anonymous probe %d after the bucket ran out: %d", i+1, r.StatusCode)
+				}
+				if r := send(t, cl, srv.URL+path, "tok-a", ""); r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusUnauthorized {
+					t.Errorf("probe %d with a valid token after the bucket ran out: %d", i+1, r.StatusCode)
+				}
+			}
+		})
+	}
+}
+
 // TestTrustedProxies: X-Forwarded-For decides the client (here, whose rate-limit bucket
 // a request spends) only when the peer is a trusted proxy. A client behind the proxy
 // cannot forge its way out by writing its own X-Forwarded-For either: the right-most
@@ -209,8 +238,9 @@ func TestSpecDeclares429(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, item := range doc.Paths.Map() {
-		unlimited := path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/v1/webhooks/{provider}" ||
-			path == "/v1/webhooks/{provider}/{event}"
+		// The probes are unlimited but for wrong tokens (TestWrongTokensLimitedOnProbes):
+		// they declare 429 too.
+		unlimited := path == "/v1/webhooks/{provider}" || path == "/v1/webhooks/{provider}/{event}"
 		for method, op := range item.Operations() {
 			if has := op.Responses.Status(http.StatusTooManyRequests) != nil; has == unlimited {
 				t.Errorf("%s %s: declares 429 = %t, but it is rate-limited = %t", method, path, has, !unlimited)
