@@ -51,6 +51,9 @@ type instance struct {
 	ctx     context.Context // cancelled when the instance stops: aborts in-flight calls
 	cancel  context.CancelFunc
 	cleanup func() // removes a bundle's private copy once the process is gone
+	// cmd is the process go-plugin runs and waits for: once it has exited, its
+	// ProcessState says how (exit status 2 is a Go panic, signal: killed the OOM killer).
+	cmd *exec.Cmd
 
 	// suspect carries why a call hit its deadline; the watch loop probes at once.
 	suspect chan string
@@ -70,6 +73,16 @@ func newInstance(client *plugin.Client, cleanup func()) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	hung, unhang := context.WithCancel(ctx)
 	return &instance{client: client, ctx: ctx, cancel: cancel, cleanup: cleanup, suspect: make(chan string, 1), hung: hung, unhang: unhang}
+}
+
+// exitState is how the exited process ended, " (exit status 2)", or "" when unknown.
+// go-plugin sets Exited only after its Wait returned, under the lock Exited takes, so
+// ProcessState is complete here.
+func (i *instance) exitState() string {
+	if i.cmd == nil || i.cmd.ProcessState == nil {
+		return ""
+	}
+	return " (" + i.cmd.ProcessState.String() + ")"
 }
 
 // markSuspect asks the watch loop to probe the plugin now; one pending ask is enough.
@@ -479,7 +492,7 @@ func (p *Plugin) watch(sup *supervisor, inst *instance) error {
 			return nil
 		case <-exit.C:
 			if inst.client.Exited() {
-				return errors.New("plugin process exited")
+				return fmt.Errorf("plugin process exited%s", inst.exitState())
 			}
 			continue
 		case why := <-inst.suspect:
@@ -630,6 +643,7 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("start plugin: %w", grpcplugin.StartError(err, stderr))
 	}
 	inst := newInstance(client, art.cleanup)
+	inst.cmd = cmd
 	started = true
 	if rc := client.ReattachConfig(); rc != nil {
 		inst.pid = rc.Pid
