@@ -26,6 +26,9 @@ const (
 // flight between our check and Acme's.
 const expirySkew = time.Minute
 
+// maxTokenLifetime bounds the expires_in we believe from the token endpoint.
+const maxTokenLifetime = 24 * time.Hour
+
 // maxResponseBytes bounds what we read from upstream: a misbehaving API must not be able
 // to exhaust the plugin's memory.
 const maxResponseBytes = 4 << 20
@@ -48,8 +51,15 @@ func (t tokenResponse) credentials(now time.Time, previous sdk.Credentials) sdk.
 	if c[credRefreshToken] == "" {
 		c[credRefreshToken] = previous[credRefreshToken]
 	}
+	// In seconds first: a provider's number times a second can overflow a Duration (to a
+	// token refreshed on every call, or never), so a lifetime past maxTokenLifetime is
+	// taken as that.
 	if t.ExpiresIn > 0 {
-		c[credExpiresAt] = now.Add(time.Duration(t.ExpiresIn) * time.Second).UTC().Format(time.RFC3339)
+		life := maxTokenLifetime
+		if t.ExpiresIn < int(maxTokenLifetime/time.Second) {
+			life = time.Duration(t.ExpiresIn) * time.Second
+		}
+		c[credExpiresAt] = now.Add(life).UTC().Format(time.RFC3339)
 	}
 	return c
 }

@@ -30,6 +30,9 @@ const (
 	expirySkew = time.Minute
 	// defaultTokenLifetime applies when the token response omits expires_in.
 	defaultTokenLifetime = time.Hour
+	// maxTokenLifetime bounds the expires_in we believe: Ondilo's tokens live an hour,
+	// and a larger answer (or one that would overflow a Duration) is taken as this.
+	maxTokenLifetime = 24 * time.Hour
 )
 
 // errNotFound marks a 404, which some calls treat as "nothing there" (a pool without a
@@ -237,9 +240,13 @@ func requestToken(ctx context.Context, hc *http.Client, cfg settings, form url.V
 }
 
 func credentialsFrom(tok tokenResponse, now time.Time) sdk.Credentials {
-	life := time.Duration(tok.ExpiresIn) * time.Second
-	if life <= 0 {
-		life = defaultTokenLifetime
+	// In seconds first: the answer's number times a second overflows a Duration.
+	life := defaultTokenLifetime
+	switch secs := tok.ExpiresIn; {
+	case secs > int64(maxTokenLifetime/time.Second):
+		life = maxTokenLifetime
+	case secs > 0:
+		life = time.Duration(secs) * time.Second
 	}
 	return sdk.Credentials{
 		credAccessToken:  tok.AccessToken,
