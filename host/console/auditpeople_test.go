@@ -45,7 +45,7 @@ func TestAuditPeopleFirst(t *testing.T) {
 	}
 	actions := func(body string) []string {
 		var out []string
-		for _, m := range regexp.MustCompile(`<td class="words"><code>([a-z_.]+)</code></td>`).FindAllStringSubmatch(body, -1) {
+		for _, m := range regexp.MustCompile(`<td class="words" data-label="action"><code>([a-z_.]+)</code></td>`).FindAllStringSubmatch(body, -1) {
 			out = append(out, m[1])
 		}
 		return out
@@ -55,7 +55,7 @@ func TestAuditPeopleFirst(t *testing.T) {
 	if got := strings.Join(actions(people), " "); got != "console.signed_in user.created" {
 		t.Errorf("the default view lists %q, want people's actions only", got)
 	}
-	if !strings.Contains(people, `<td class="words" data-field="actor" title="user:1">ops@example.com</td>`) {
+	if !strings.Contains(people, `<td class="words" data-label="actor" data-field="actor" title="user:1">ops@example.com</td>`) {
 		t.Error("the admin's sign-in does not show the admin's email")
 	}
 	if !strings.Contains(people, `<dt>changed</dt><dd>acme, iopool</dd>`) || !strings.Contains(people, `<dt>email</dt><dd>new@example.com</dd>`) || strings.Contains(people, `{&#34;`) {
