@@ -16,12 +16,14 @@ import (
 
 	"github.com/poolhost/poolhost/host/activity"
 	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/commands"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/connect"
 	"github.com/poolhost/poolhost/host/console"
 	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/failures"
 	"github.com/poolhost/poolhost/host/internal/browsertest"
+	"github.com/poolhost/poolhost/host/pools"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/host/users"
 	"github.com/poolhost/poolhost/host/webhook"
@@ -44,6 +46,20 @@ func (p pluginStates) States() map[string]connect.PluginState { return p }
 
 func newLayoutEnv(t *testing.T, providers []string, states pluginStates) (base string, st *store.Store, cookie *http.Cookie) {
 	t.Helper()
+	return newLayoutEnvWith(t, layoutEnv{providers: providers, states: states})
+}
+
+// layoutEnv is what a layout test's console is built from; zero fields are defaults.
+type layoutEnv struct {
+	providers []string
+	states    pluginStates
+	config    func(*config.Config) // after the providers are set up
+	email     string               // the admin's, ops@example.com by default
+	failures  func(console.Failures) console.Failures
+}
+
+func newLayoutEnvWith(t *testing.T, le layoutEnv) (base string, st *store.Store, cookie *http.Cookie) {
+	t.Helper()
 	ctx := context.Background()
 	key, _ := credentials.GenerateKey()
 	kr, _ := credentials.NewKeyring(key)
@@ -55,7 +71,10 @@ func newLayoutEnv(t *testing.T, providers []string, states pluginStates) (base s
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	u, err := st.CreateUser(ctx, "ops@example.com", true)
+	if le.email == "" {
+		le.email = "ops@example.com"
+	}
+	u, err := st.CreateUser(ctx, le.email, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,17 +84,26 @@ func newLayoutEnv(t *testing.T, providers []string, states pluginStates) (base s
 	}
 	rec := audit.NewRecorder(audit.StoreWriter(st), nil)
 	cfg := &config.Config{}
-	for _, id := range providers {
+	for _, id := range le.providers {
 		cfg.Providers = append(cfg.Providers, config.Provider{ID: id, Enabled: true, Stage: "ga", Access: "read-only", Webhooks: true, Poll: true})
 	}
+	if le.config != nil {
+		le.config(cfg)
+	}
+	var fs console.Failures = failures.New(st)
+	if le.failures != nil {
+		fs = le.failures(fs)
+	}
+	states := le.states
 	con := console.New(console.Deps{
 		Sessions: users.New(st, rec),
 		Providers: connect.New(connect.Deps{Store: st, Audit: rec, Plugins: states, Config: func() *config.Config { return cfg },
 			// The file is accepted and changes nothing; what the plugins are in is states'.
 			Reload: func(context.Context) (connect.ReloadReport, error) { return connect.ReloadReport{}, nil }}),
-		Failures:    failures.New(st),
+		Failures:    fs,
 		Activity:    activity.New(st, 0),
-		ProviderIDs: func() []string { return providers },
+		Commands:    commands.New(st, pools.New(st, rec), nil, rec, commands.Config{}, nil),
+		ProviderIDs: func() []string { return le.providers },
 	}, console.Config{PublicURL: "http://127.0.0.1"})
 	e := &env{srv: httptest.NewServer(con), st: st}
 	t.Cleanup(e.srv.Close)
@@ -353,6 +381,12 @@ func TestConsoleLayout(t *testing.T) {
 			t.Error("still there after the confirmation")
 		}
 		br.Clean("failure discard")
+	})
+
+	t.Run("states", func(t *testing.T) {
+		for _, c := range layoutStates() {
+			t.Run(c.name, func(t *testing.T) { br.T = t; c.run(t, br) })
+		}
 	})
 }
 
