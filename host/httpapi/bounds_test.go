@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +128,27 @@ func TestBoundFromPluginWebhook(t *testing.T) {
 			t.Fatalf("free chlorine in status: %+v", fc)
 		}
 	})
+}
+
+// TestTakenAtZeroRefused: a test session whose takenAt is given as Go's zero time
+// (0001-01-01T00:00:00Z, what a client serializing an unset time.Time sends) is refused
+// as out of range, like any other takenAt more than ten years ago. It was read as "no
+// takenAt" and stored as taken now: a session from the year 1 recorded as today's.
+// Omitting takenAt still means now.
+func TestTakenAtZeroRefused(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/poolhost.db", envOpts{})
+	f := e.fixture()
+	path := fmt.Sprintf("/v1/pools/%d/test-sessions", f.pool)
+	results := []map[string]any{{"metric": "ph", "value": 7.2}}
+	p := e.must(400, req{method: "POST", path: path, token: f.users["editor"].Token, body: map[string]any{
+		"takenAt": "0001-01-01T00:00:00Z", "method": "drops", "results": results}}).problem(t)
+	if !strings.Contains(p.Detail, "takenAt") {
+		t.Errorf("problem %+v does not name takenAt", p)
+	}
+	var c pools.Created
+	e.must(201, req{method: "POST", path: path, token: f.users["editor"].Token, body: map[string]any{
+		"method": "drops", "results": results}}).json(t, &c)
+	if time.Since(c.Session.TakenAt) > time.Minute {
+		t.Errorf("a session without takenAt was taken at %s, want now", c.Session.TakenAt)
+	}
 }

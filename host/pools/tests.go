@@ -41,7 +41,10 @@ type ResultInput struct {
 
 // NewTestSession is a session as submitted by a member.
 type NewTestSession struct {
-	TakenAt time.Time     `json:"takenAt"`
+	// TakenAt nil (omitted) means now. Given, it is judged like any time, so Go's zero
+	// time (0001-01-01T00:00:00Z, an unset time.Time serialized) is refused as too old
+	// rather than read as "now".
+	TakenAt *time.Time    `json:"takenAt"`
 	Method  string        `json:"method"`
 	Notes   string        `json:"notes"`
 	Results []ResultInput `json:"results"`
@@ -142,10 +145,11 @@ func (s *Service) CreateTestSession(ctx context.Context, a auth.Actor, poolID in
 		return Created{}, host.Errorf(host.EINVALID, "results must list 1 to %d results", MaxResults)
 	}
 	now := s.now()
-	if in.TakenAt.IsZero() {
-		in.TakenAt = now
+	takenAt := now
+	if in.TakenAt != nil {
+		takenAt = *in.TakenAt
 	}
-	switch testWindow.Check(in.TakenAt, now) {
+	switch testWindow.Check(takenAt, now) {
 	case ingest.DropTooFarFuture:
 		return Created{}, host.Errorf(host.EINVALID, "takenAt is in the future")
 	case ingest.DropTooOld:
@@ -161,7 +165,7 @@ func (s *Service) CreateTestSession(ctx context.Context, a auth.Actor, poolID in
 	}
 	author := a.UserID
 	st, _, err := s.st.InsertTestSession(ctx, store.TestSession{
-		PoolID: poolID, TakenAt: in.TakenAt, Method: in.Method, Notes: in.Notes, AuthorID: &author, Results: kept,
+		PoolID: poolID, TakenAt: takenAt, Method: in.Method, Notes: in.Notes, AuthorID: &author, Results: kept,
 	})
 	if err != nil {
 		return Created{}, err
