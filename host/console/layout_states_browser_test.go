@@ -131,6 +131,8 @@ func layoutStates() []layoutState {
 			switch c.Providers[i].ID {
 			case "disabled":
 				c.Providers[i].Enabled = false
+			case "generic":
+				c.Providers[i].SHA256 = strings.Repeat("ab", 32)
 			case "pinned":
 				c.Providers[i].SHA256 = strings.Repeat("ef", 32)
 				c.Providers[i].Stage, c.Providers[i].PilotUsers = "pilot", []string{longEmail, "ana@example.com"}
@@ -160,6 +162,16 @@ func layoutStates() []layoutState {
 				}
 				if got := br.Text("#provider-pinned [data-field=pending-config-refused]"); !strings.Contains(got, "refusing to start it") {
 					t.Errorf("the stale pin reads %q", got)
+				}
+				// The pin beside the hash of what runs, so an operator sees they differ.
+				if got := br.Text("#provider-pinned [data-field=pinned]"); got != "pinned efefefefefef… not the running plugin's" {
+					t.Errorf("the pinned provider's pin reads %q", got)
+				}
+				if got := br.Text("#provider-generic [data-field=pinned]"); got != "pinned abababababab…" {
+					t.Errorf("generic runs what it pins, the page says %q", got)
+				}
+				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("#provider-ttn [data-field=pinned]").length`)); n != 0 {
+					t.Errorf("ttn has no pin, the page shows %d", n)
 				}
 			},
 		},
