@@ -289,6 +289,50 @@ func TestConsoleInBrowser(t *testing.T) {
 		br.Clean("providers (reloaded)")
 	})
 
+	t.Run("a hung plugin: the operator sees it unresponsive, then restarted and why", func(t *testing.T) {
+		br.T = t
+		br.Run(chromedp.Navigate(base+"/ui/providers"), chromedp.WaitVisible(chromedp.CSS("#provider-generic")))
+		pid, err := strconv.Atoi(br.Text(`#provider-generic [data-field="pid"]`))
+		if err != nil || pid <= 0 {
+			t.Fatalf("generic's PID on the page: %v", err)
+		}
+		restarts, _ := strconv.Atoi(br.Text(`#provider-generic [data-field="restarts"]`))
+		// Stopped, the process is there but answers nothing: what a deadlocked or
+		// swapped-out plugin looks like to the supervisor.
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+		// The Overview says so within health_interval + health_timeout, for the
+		// supervisor's grace (pluginmgr.UnresponsiveGrace, 3 s) before the restart.
+		br.until(base+"/ui/", "the Overview showing generic unresponsive", func() bool {
+			return strings.Contains(browsertest.Get(br.Browser, chromedp.Evaluate[string](`document.querySelector("#down-generic")?.textContent ?? ""`)), "unresponsive")
+		})
+		if got := br.Text("#provider-generic [data-field=state]"); got != "unresponsive" && got != "backoff" && got != "starting" {
+			t.Errorf("generic's card says %q beside the attention list's unresponsive", got)
+		}
+		for _, w := range browsertest.Widths {
+			br.Run(chromedp.EmulateViewport(w, 900))
+			br.Layout("overview-hung", w)
+		}
+		br.Clean("overview (hung)")
+		br.screenshot("05b-overview-hung")
+
+		br.until(base+"/ui/providers", "generic restarted after hanging", func() bool {
+			newPID, _ := strconv.Atoi(br.Text(`#provider-generic [data-field="pid"]`))
+			n, _ := strconv.Atoi(br.Text(`#provider-generic [data-field="restarts"]`))
+			return br.Text(`#provider-generic [data-field="state"]`) == "running" && n == restarts+1 && newPID != pid && newPID > 0
+		})
+		// Why it was restarted is in the system's audit trail.
+		br.until(base+"/ui/audit?by=system&action=plugin.restarted", "the restart in the audit trail", func() bool {
+			return browsertest.Get(br.Browser, chromedp.Evaluate[bool](`!!document.querySelector("#audit")`))
+		})
+		if got := br.Text("#audit tbody:first-of-type"); !strings.Contains(got, "unresponsive") || !strings.Contains(got, "system:supervisor") {
+			t.Errorf("the restart's audit row reads %q, want the supervisor and unresponsive", got)
+		}
+		br.Clean("audit (plugin restarted)")
+	})
+
 	t.Run("a dead letter requeued from its page is resolved by the retry worker", func(t *testing.T) {
 		br.T = t
 		br.Run(chromedp.Navigate(base+"/ui/failures?provider=generic&status=dead"), chromedp.WaitVisible(chromedp.CSS("#failures")))
