@@ -73,6 +73,15 @@ func New(st Store, id, hostname, version string, started time.Time, interval tim
 		self: store.Replica{ID: id, Hostname: hostname, Version: version, StartedAt: started}}
 }
 
+// SetCredentialsKeyIDs records, with every later beat, the ids of the keys this process
+// opens credentials with (credentials_key first): `poolhost credentials rewrap` refuses
+// while a live replica lacks the key it re-seals under. Call it before Run.
+func (h *Heartbeat) SetCredentialsKeyIDs(ids []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.self.CredentialsKeyIDs = strings.Join(ids, ",")
+}
+
 // ID is the replica's id.
 func (h *Heartbeat) ID() string { return h.self.ID }
 

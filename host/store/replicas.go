@@ -25,9 +25,13 @@ type Replica struct {
 	LastSeenAt time.Time `db:"last_seen_at"`
 	Status     string    `db:"status"`  // ReplicaReady, ReplicaDegraded, ReplicaNotReady or ReplicaStopped
 	Problem    string    `db:"problem"` // the readiness checks not ok, e.g. "plugins degraded"
+	// CredentialsKeyIDs are the ids of the keys it opens credentials with (its
+	// credentials_key, then credentials_old_keys), comma-separated; "" from a binary
+	// that predates them.
+	CredentialsKeyIDs string `db:"credentials_key_ids"`
 }
 
-const replicaColumns = `id, hostname, version, started_at, last_seen_at, status, problem`
+const replicaColumns = `id, hostname, version, started_at, last_seen_at, status, problem, credentials_key_ids`
 
 // BeatReplica records a replica's heartbeat: inserted on its first beat, updated after.
 func (q queries) BeatReplica(ctx context.Context, r Replica) error {
@@ -43,10 +47,10 @@ func (q queries) BeatReplica(ctx context.Context, r Replica) error {
 	if !r.LastSeenAt.IsZero() {
 		seen = ts(r.LastSeenAt)
 	}
-	_, err := q.exec(ctx, `INSERT INTO replicas (`+replicaColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := q.exec(ctx, `INSERT INTO replicas (`+replicaColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, status = excluded.status,
-			problem = excluded.problem, version = excluded.version`,
-		r.ID, r.Hostname, r.Version, ts(r.StartedAt), seen, r.Status, r.Problem)
+			problem = excluded.problem, version = excluded.version, credentials_key_ids = excluded.credentials_key_ids`,
+		r.ID, r.Hostname, r.Version, ts(r.StartedAt), seen, r.Status, r.Problem, r.CredentialsKeyIDs)
 	if err != nil {
 		return fmt.Errorf("beat replica: %w", err)
 	}

@@ -26,8 +26,12 @@ func TestReplicaHeartbeats(t *testing.T) {
 		}
 		e.clock.Advance(time.Minute)
 		a.Status, a.Problem = store.ReplicaDegraded, "plugins degraded"
+		a.CredentialsKeyIDs = "6a99d910,3b63b018" // what credentials rewrap checks
 		if err := e.s.BeatReplica(ctx, a); err != nil {
 			t.Fatal(err)
+		}
+		if rs, err := e.s.Replicas(ctx, start.Add(time.Second)); err != nil || len(rs) != 1 || rs[0].CredentialsKeyIDs != "6a99d910,3b63b018" {
+			t.Errorf("replica a's key ids: %+v %v", rs, err)
 		}
 		show := func(since time.Time) string {
 			t.Helper()

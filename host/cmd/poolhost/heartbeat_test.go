@@ -78,6 +78,10 @@ provider "generic" {
 			if r.Problem != "plugins degraded" || r.Hostname != hostname || !strings.HasPrefix(r.ID, "serve-"+hostname+"-") {
 				t.Errorf("the running replica's row: %+v", r)
 			}
+			// The key it opens credentials with, for credentials rewrap to check.
+			if r.CredentialsKeyIDs != cfg.CredentialsKey.ID {
+				t.Errorf("the running replica's key ids %q, want its credentials_key %s", r.CredentialsKeyIDs, cfg.CredentialsKey.ID)
+			}
 			break
 		}
 		if time.Now().After(deadline) {

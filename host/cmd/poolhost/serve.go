@@ -177,6 +177,7 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 	}
 	hostname, _ := os.Hostname()
 	s.heartbeat = replicas.New(st, s.replicaID, hostname, buildinfo.Read().Version, time.Now(), cfg.HTTP.HeartbeatInterval, s.api.Readiness, log)
+	s.heartbeat.SetCredentialsKeyIDs(credentialsKeyIDs(cfg))
 	return s, nil
 }
 
