@@ -102,10 +102,11 @@ var (
 	longEmail = "pool-operations.night-shift.escalations." + strings.Repeat("team", 10) + "@facilities.eu-west.example-pool-company.com"
 )
 
-// rowsAtMost: a list stays a list, each row at most px high, however long its values.
-func rowsAtMost(rows string, px int) string {
-	return fmt.Sprintf(`[...document.querySelectorAll(%q)].filter(r => r.getBoundingClientRect().height > %d).slice(0, 3)
-  .map(r => "row " + (r.id || r.rowIndex) + " is " + Math.round(r.getBoundingClientRect().height) + "px high, more than %d")`, rows, px, px)
+// atMost: a list stays a list and a summary a summary, each of the elements sel
+// selects at most px high, however long its values.
+func atMost(sel string, px int) string {
+	return fmt.Sprintf(`[...document.querySelectorAll(%q)].filter(e => e.getBoundingClientRect().height > %d).slice(0, 3)
+  .map(e => %q + (e.id ? " #" + e.id : "") + " is " + Math.round(e.getBoundingClientRect().height) + "px high, more than %d")`, sel, px, sel, px)
 }
 
 // downFailures is the dead-letter service with its database gone.
@@ -149,6 +150,8 @@ func layoutStates() []layoutState {
 				{path: "/ui/providers", wait: "#provider-disabled"},
 				{path: "/ui/", wait: "#down-ondilo"},
 			},
+			// The Overview sums up: a 4 KiB error in full is on Providers.
+			checks: []string{atMost("#status li .err", 100), atMost("section.card", 760)},
 			check: func(t *testing.T, br *browsertest.Browser, base string) {
 				br.Open(1366, base+"/ui/providers", "#provider-disabled")
 				for id, want := range map[string]string{"generic": "running", "iopool": "starting", "ttn": "backoff", "acme": "unresponsive",
@@ -214,7 +217,7 @@ func layoutStates() []layoutState {
 				return nil
 			},
 			pages:  []statePage{{path: "/ui/failures", wait: "#failures"}, {path: "/ui/failures?before=2", wait: "#failure-1"}},
-			checks: []string{rowsAtMost("#failures tbody tr", 160)},
+			checks: []string{atMost("#failures tbody tr", 160)},
 			check: func(t *testing.T, br *browsertest.Browser, base string) {
 				br.Open(1366, base+"/ui/failures", "#failures")
 				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("#failures tbody tr").length`)); n != 50 {
