@@ -315,7 +315,14 @@ func sqliteDirExists(dsn string) error {
 	}
 	dir := filepath.Dir(path)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("open database: the directory %s of the SQLite database %s does not exist: create it, or fix database_url", dir, path)
+		where := ""
+		if !filepath.IsAbs(path) {
+			// Unlike file() in the config, a relative database_url is taken from the
+			// working directory: run from elsewhere, it names another place.
+			wd, _ := os.Getwd()
+			where = fmt.Sprintf(" (a relative database_url is taken from the working directory, %s, not from the config file's)", wd)
+		}
+		return fmt.Errorf("open database: the directory %s of the SQLite database %s does not exist%s: create it, or fix database_url", dir, path, where)
 	}
 	return nil
 }

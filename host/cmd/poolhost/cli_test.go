@@ -266,6 +266,15 @@ func TestSQLiteMissingDirectory(t *testing.T) {
 	if !strings.Contains(err.Error(), "the directory "+missing+" of the SQLite database") {
 		t.Fatalf("serve's open: %v, want the missing directory named", err)
 	}
+
+	// A relative one is taken from the working directory, unlike the config's file()
+	// paths: run from another directory than the usual, the error says where it looked.
+	wd := t.TempDir()
+	t.Chdir(wd)
+	code, _, stderr = cli(t, "users", "list", "--database-url=sqlite:data/poolhost.db")
+	if code != 1 || !strings.Contains(stderr, "the directory data of the SQLite database data/poolhost.db does not exist (a relative database_url is taken from the working directory, "+wd+", not from the config file's)") {
+		t.Fatalf("users list with a relative database_url = %d %q, want the working directory named", code, stderr)
+	}
 }
 
 // TestBackupRestoreMissingPaths: a backup into a directory that does not exist names
