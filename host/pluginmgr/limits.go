@@ -64,6 +64,24 @@ func (p *Plugin) refuseLinkage(method string, l sdk.Linkage) error {
 	})
 }
 
+// refuseDescription checks a plugin's Describe answer (judge.CheckDescription), counting
+// a refusal: the host keeps it for the plugin's life and shows it to operators and users.
+func (p *Plugin) refuseDescription(d sdk.Description) error {
+	return p.refuse("describe", func(judge.Caps) (string, error) {
+		err := judge.CheckDescription(d)
+		return judge.CapOf(err), err
+	})
+}
+
+// refuseAuthorizeURL checks the authorize URL a connect answers (judge.CheckAuthorizeURL),
+// counting a refusal: the user is sent to it.
+func (p *Plugin) refuseAuthorizeURL(method, u string) error {
+	return p.refuse(method, func(judge.Caps) (string, error) {
+		err := judge.CheckAuthorizeURL(u)
+		return judge.CapOf(err), err
+	})
+}
+
 // refuseCredentials checks the credentials a call hands back refreshed, counting a
 // refusal. Over the cap they are not the account's to store: they would replace its
 // credentials whole and go out on every later call.

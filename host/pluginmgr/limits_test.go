@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/sdk"
@@ -154,5 +155,48 @@ func TestPluginErrorTextIsClipped(t *testing.T) {
 	}
 	if _, err := p.Connect(context.Background(), sdk.ConnectRequest{Input: map[string]string{"api_key": "k", "fail_bytes": "10"}}); err == nil || !strings.HasSuffix(err.Error(), "upstream said: xxxxxxxxxx") {
 		t.Fatalf("a short error changed: %v", err)
+	}
+}
+
+// TestConnectAuthorizeURLCapped: the authorize URL a plugin's Connect answers is handed
+// to the user's browser, so it is judged like any answer (judge.CheckAuthorizeURL): a
+// megabyte, an http URL to another host, a javascript: URL or one hiding its host behind
+// user info are refused with the cap named, as plugin-answer-refused. A provider's https
+// URL, and an http one on loopback (a provider fake), pass as they are.
+func TestConnectAuthorizeURLCapped(t *testing.T) {
+	for _, tt := range []struct {
+		name, url, says string
+	}{
+		{"https", "https://auth.acme.example/oauth2/authorize?state=s", ""},
+		{"http on loopback", "http://127.0.0.1:8080/oauth/authorize?state=s", ""},
+		{"a megabyte", "https://auth.acme.example/authorize?state=" + strings.Repeat("s", 1<<20), "exceeds 8192 (judge.MaxAuthorizeURLBytes)"},
+		{"http elsewhere", "http://auth.acme.example/authorize", "must be https"},
+		{"javascript", "javascript:alert(document.cookie)", "not an absolute URL"},
+		{"user info", "https://auth.acme.example@evil.example/authorize", "user info"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.installID("alpha")
+			m, _, err := e.manager(e.config(`provider "alpha" {
+  settings = { authorize_url = ` + fmt.Sprintf("%q", tt.url) + ` }
+}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := mustGet(t, m, "alpha").Connect(context.Background(), sdk.ConnectRequest{RedirectURI: "https://host.example/cb", State: "s"})
+			if tt.says == "" {
+				if err != nil || res.AuthorizeURL != tt.url {
+					t.Fatalf("Connect = %.100q, %v; want the URL", res.AuthorizeURL, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.says) || res.AuthorizeURL != "" {
+				t.Fatalf("Connect = %.100q, %.300v; want refused saying %q", res.AuthorizeURL, err, tt.says)
+			}
+			var he *host.Error
+			if !errors.As(err, &he) || he.Type != pluginmgr.TypeAnswerRefused {
+				t.Fatalf("error %T %v, want a %s", err, err, pluginmgr.TypeAnswerRefused)
+			}
+		})
 	}
 }

@@ -255,6 +255,12 @@ func TestDescribeContradictingConfigFails(t *testing.T) {
 		{"setting in secrets", declaring, `secrets = { page_size = file("key") }`, `"page_size" is a setting, not a secret`},
 		{"setting of the wrong type", declaring, `settings = { base_url = "https://x.example", page_size = "ten" }`, `settings "page_size": "ten" is not an integer`},
 		{"declared required setting missing", declaring, ``, `plugin requires setting "base_url"`},
+		// What sdk/judge.CheckDescription caps, as the conformance kit does (one judge): a
+		// description is shown to operators and users for the plugin's life.
+		{"version over its cap", `{"version":"` + strings.Repeat("9", 300) + `"}`, ``, "version is 300 bytes, over 64 (judge.MaxVersionBytes)"},
+		{"help over its cap", `{"connect_inputs":[{"key":"api_key","help":"` + strings.Repeat("h", 5000) + `"}]}`, ``,
+			`connect input "api_key" help is 5000 bytes, over 512 (judge.MaxHelpBytes)`},
+		{"too many connect inputs", `{"connect_inputs":[` + strings.Repeat(`{"key":"x"},`, 100) + `{"key":"y"}]}`, ``, "declares 101 connect inputs, over 16 (judge.MaxConnectInputs)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

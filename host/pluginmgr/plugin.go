@@ -140,6 +140,11 @@ func (p *Plugin) Connect(ctx context.Context, req sdk.ConnectRequest) (res sdk.C
 			return sdk.ConnectResult{}, answerRefused(p.id, err)
 		}
 	}
+	if err == nil && res.AuthorizeURL != "" {
+		if err = p.refuseAuthorizeURL("connect", res.AuthorizeURL); err != nil {
+			return sdk.ConnectResult{}, answerRefused(p.id, err)
+		}
+	}
 	return res, err
 }
 

@@ -691,6 +691,11 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return fail(fmt.Errorf("describe: %w", err))
 	}
+	// Over a cap, the description is refused before it is judged against the config: a
+	// plugin declaring 10,000 options would otherwise fill the reason with 10,000 lines.
+	if err := p.refuseDescription(desc); err != nil {
+		return fail(&startError{fmt.Errorf("describe: %w", err)})
+	}
 	if err := checkDescription(desc, pc); err != nil {
 		return fail(&startError{err})
 	}

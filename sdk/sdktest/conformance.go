@@ -257,7 +257,12 @@ func describeProblem(d sdk.Description, err error) error {
 	if err != nil {
 		return fmt.Errorf("describe failed: %w", err)
 	}
-	return d.Check() // what the host refuses at start, in its words
+	// What the host refuses at start, in its words: the caps first, as the host judges
+	// them first (host/pluginmgr), then sdk.Description.Check.
+	if err := judge.CheckDescription(d); err != nil {
+		return err
+	}
+	return d.Check()
 }
 
 // declarationsCheck checks the settings and inputs a plugin declares (Description.Settings

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/judge"
 	"github.com/poolhost/poolhost/sdk/sdktest"
 	"github.com/poolhost/poolhost/sdk/sdktest/testdata/broken"
 )
@@ -143,6 +144,16 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 			}
 			wantFailure(t, sdktest.Checks(t.Context(), sdktest.Direct(a), fixtures()), "describe", host.Error())
 		}
+	})
+	t.Run("description over the judge's caps", func(t *testing.T) {
+		d, _ := broken.HugeDescription{}.Describe(t.Context())
+		host := judge.CheckDescription(d) // what the host refuses at start (host/pluginmgr)
+		if host == nil {
+			t.Fatalf("CheckDescription accepts %d bytes of help", len(d.ConnectInputs[0].Help))
+		}
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.HugeDescription{}), fx)
+		wantFailure(t, rs, "describe", host.Error())
+		wantFailure(t, rs, "describe", `connect input "api_key" help is 100000 bytes, over 512 (judge.MaxHelpBytes)`)
 	})
 	t.Run("claims to poll without a Poller", func(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.ClaimsPoll{}), fx)

@@ -55,6 +55,7 @@ func (a *adapter) maybeCrash(method string) {
 
 type describeOverride struct {
 	ID               *string      `json:"id"`
+	Version          *string      `json:"version"`
 	ProtocolVersion  *int         `json:"protocol_version"`
 	Connect          *string      `json:"connect"`
 	Webhook          *bool        `json:"webhook"`
@@ -63,6 +64,7 @@ type describeOverride struct {
 	RequiredSettings []string     `json:"required_settings"`
 	RequiredSecrets  []string     `json:"required_secrets"`
 	Settings         []sdk.Option `json:"settings"`
+	ConnectInputs    []sdk.Option `json:"connect_inputs"`
 }
 
 func (a *adapter) Describe(context.Context) (sdk.Description, error) {
@@ -94,6 +96,9 @@ func (a *adapter) Describe(context.Context) (sdk.Description, error) {
 	if o.ID != nil {
 		d.ID = *o.ID
 	}
+	if o.Version != nil {
+		d.Version = *o.Version
+	}
 	if o.ProtocolVersion != nil {
 		d.ProtocolVersion = *o.ProtocolVersion
 	}
@@ -110,6 +115,7 @@ func (a *adapter) Describe(context.Context) (sdk.Description, error) {
 		d.Capabilities.Write = *o.Write
 	}
 	d.RequiredSettings, d.RequiredSecrets, d.Settings = o.RequiredSettings, o.RequiredSecrets, o.Settings
+	d.ConnectInputs = o.ConnectInputs
 	return d, nil
 }
 
@@ -167,6 +173,9 @@ func (a *adapter) Connect(ctx context.Context, req sdk.ConnectRequest) (sdk.Conn
 		case <-ctx.Done():
 			return sdk.ConnectResult{}, sdk.Temporary("connect: %v", ctx.Err())
 		}
+	}
+	if u := a.setting("authorize_url"); u != "" {
+		return sdk.ConnectResult{AuthorizeURL: u}, nil // an OAuth2 provider's answer
 	}
 	key := req.Input["api_key"]
 	if key == "" {

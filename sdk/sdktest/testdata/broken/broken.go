@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/poolhost/poolhost/sdk"
@@ -202,6 +203,16 @@ type UnknownConnect struct{ Good }
 func (UnknownConnect) Describe(ctx context.Context) (sdk.Description, error) {
 	d, err := Good{}.Describe(ctx)
 	d.Capabilities.Connect = "oauth"
+	return d, err
+}
+
+// HugeDescription describes itself within sdk.Description.Check's rules but over
+// sdk/judge's caps: a help text of 100,000 bytes (shown to every user who connects).
+type HugeDescription struct{ Good }
+
+func (HugeDescription) Describe(ctx context.Context) (sdk.Description, error) {
+	d, err := Good{}.Describe(ctx)
+	d.ConnectInputs = append(d.ConnectInputs, sdk.Option{Key: "api_key", Help: strings.Repeat("Paste your key. ", 6250)})
 	return d, err
 }
 
