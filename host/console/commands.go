@@ -19,6 +19,9 @@ type Commands interface {
 // whose outcome nobody knows: someone should look at the device) and failed.
 var commandViews = map[string][]string{"recent": nil, "unknown": {"unknown"}, "failed": {"failed", "expired"}}
 
+// commandsShown is how many commands the page lists, newest first.
+const commandsShown = 100
+
 func (c *Console) commandList(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
 	if c.d.Commands == nil {
 		return host.Errorf(host.EUNAVAILABLE, "commands are not wired in this host")
@@ -36,10 +39,14 @@ func (c *Console) commandList(w http.ResponseWriter, r *http.Request, a auth.Act
 	if provider != "" && !slices.Contains(c.d.ProviderIDs(), provider) {
 		return host.Errorf(host.EINVALID, "no such provider %q", provider)
 	}
-	list, err := c.d.Commands.Recent(r.Context(), a, statuses, provider, 100)
+	// One more than shown tells whether there are more: the page says so rather than
+	// end the list as if it were all.
+	list, err := c.d.Commands.Recent(r.Context(), a, statuses, provider, commandsShown+1)
 	if err != nil {
 		return err
 	}
+	more := len(list) > commandsShown
+	list = list[:min(len(list), commandsShown)]
 	// Who requested each command, by email.
 	var ids []int64
 	for _, cmd := range list {
@@ -58,6 +65,8 @@ func (c *Console) commandList(w http.ResponseWriter, r *http.Request, a auth.Act
 			Providers []string
 			Commands  []commands.Command
 			Emails    map[int64]string
-		}{tab, provider, c.providerChoices(provider), list, emails}})
+			Shown     int
+			More      bool
+		}{tab, provider, c.providerChoices(provider), list, emails, commandsShown, more}})
 	return nil
 }

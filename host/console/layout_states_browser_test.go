@@ -336,6 +336,46 @@ func layoutStates() []layoutState {
 				return nil
 			},
 			pages: []statePage{{path: "/ui/commands", wait: "#commands"}, {path: "/ui/commands?view=failed", wait: "#commands"}},
+			check: func(t *testing.T, br *browsertest.Browser, _ string) {
+				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("#more").length`)); n != 0 {
+					t.Error("one command, and the page says there are more")
+				}
+			},
+		},
+		{
+			name: "commands: more than the page lists",
+			env:  layoutEnv{providers: []string{"ttn"}},
+			seed: func(t *testing.T, st *store.Store) []statePage {
+				ctx := context.Background()
+				u, err := st.GetUserByEmail(ctx, "ops@example.com")
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, _ := st.CreatePool(ctx, "home", u.ID)
+				a, _, err := st.UpsertAccount(ctx, store.NewAccount{UserID: u.ID, Provider: "ttn", ExternalAccountID: "app-1"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ds, err := st.UpsertDevices(ctx, a.ID, []store.NewDevice{{ProviderDeviceID: "relay-1"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range 101 {
+					if _, _, err := st.CreateCommand(ctx, store.NewCommand{PoolID: p.ID, DeviceID: ds[0].ID, AccountID: a.ID, Provider: "ttn",
+						ProviderDeviceID: "relay-1", Command: "pump.set", Params: store.Details{"on": i%2 == 0}, RequestedBy: u.ID,
+						ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return nil
+			},
+			pages: []statePage{{path: "/ui/commands", wait: "#more"}},
+			check: func(t *testing.T, br *browsertest.Browser, base string) {
+				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("#commands tbody").length`)); n != 100 {
+					t.Errorf("the page lists %d commands, want the latest 100", n)
+				}
+				br.Open(1366, base+"/ui/commands?view=unknown", "#empty")
+			},
 		},
 		{
 			name: "audit trail: nothing matches, and more than a page",
