@@ -29,7 +29,7 @@ from concurrent import futures
 
 import grpc
 
-from .errors import PluginError, to_proto_error, to_status, unsupported
+from .errors import PluginError, permanent, to_proto_error, to_status, unsupported
 from .wire import (adapter_pb2, adapter_pb2_grpc, grpc_controller_pb2, grpc_controller_pb2_grpc, health_pb2,
                    health_pb2_grpc)
 
@@ -151,7 +151,20 @@ class AdapterServicer(adapter_pb2_grpc.AdapterServicer):
     def __init__(self, adapter):
         self.adapter = adapter
 
-    Describe = _adapt("Describe", "describe")
+    def _describe(self, request):
+        # Checked as the Go SDK's Serve checks it (sdk.CheckCapabilities): a description
+        # promising polls from an adapter without poll_readings is refused, so the host
+        # refuses the plugin at start, saying why, instead of polling every account into
+        # "PollReadings is not offered" and a backoff.
+        fn = getattr(self.adapter, "describe", None)
+        if fn is None:
+            raise unsupported("Describe is not offered by this plugin")
+        d = fn(request)
+        if d.capabilities.poll and getattr(self.adapter, "poll_readings", None) is None:
+            raise permanent("capabilities.poll is set but the adapter has no poll_readings method")
+        return d
+
+    Describe = _unary("Describe", _describe)
     Configure = _adapt("Configure", "configure")
     Connect = _adapt("Connect", "connect")
     Callback = _adapt("Callback", "callback")

@@ -105,5 +105,38 @@ class ErrorsTest(unittest.TestCase):
         self.assertEqual(status_pb2.Status.FromString(trailer).code, 13)
 
 
+class _Context:
+    """The part of grpc.ServicerContext a unary handler uses."""
+
+    def set_trailing_metadata(self, md):
+        self.trailers = md
+
+    def abort(self, code, message):
+        self.code, self.message = code, message
+        raise grpc.RpcError(message)
+
+
+class DescribeTest(unittest.TestCase):
+    def test_poll_without_poll_readings_is_refused_as_the_go_sdk_refuses_it(self):
+        from provider.goplugin import AdapterServicer
+
+        class Adapter:
+            def describe(self, req):
+                c = adapter_pb2.Capabilities(connect="api_key", poll=True)
+                return adapter_pb2.DescribeResponse(id="acme", version="0.1.0", protocol_version=1, capabilities=c)
+
+        ctx = _Context()
+        with self.assertRaises(grpc.RpcError):
+            AdapterServicer(Adapter()).Describe(adapter_pb2.DescribeRequest(), ctx)
+        self.assertEqual(ctx.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("capabilities.poll is set but the adapter has no poll_readings method", ctx.message)
+
+        class Polling(Adapter):
+            def poll_readings(self, req):
+                return adapter_pb2.PollReadingsResponse()
+
+        self.assertEqual(AdapterServicer(Polling()).Describe(adapter_pb2.DescribeRequest(), _Context()).id, "acme")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -29,7 +29,7 @@ const forge = require('node-forge');
 const grpc = require('@grpc/grpc-js');
 const wire = require('./wire');
 const { Logger } = require('./hclog');
-const { PluginError, toServiceError, toProtoError, unsupported } = require('./errors');
+const { PluginError, toServiceError, toProtoError, unsupported, permanent } = require('./errors');
 
 const MAGIC_COOKIE_KEY = 'POOLHOST_PLUGIN_MAGIC_COOKIE';
 const MAGIC_COOKIE_VALUE = '6f6c2a1e0d8b4c7f9a3e5b2d1c0f8e7a';
@@ -111,7 +111,18 @@ function adapterHandlers(adapter, log) {
     return adapter[jsName](adapt(req), ctx);
   });
   return {
-    Describe: method('Describe', 'describe'),
+    // Checked as the Go SDK's Serve checks it (sdk.CheckCapabilities): a description
+    // promising polls from an adapter without pollReadings is refused, so the host
+    // refuses the plugin at start, saying why, instead of polling every account into
+    // "PollReadings is not offered" and a backoff.
+    Describe: call('Describe', async (req, ctx) => {
+      if (typeof adapter.describe !== 'function') throw unsupported('Describe is not offered by this plugin');
+      const d = await adapter.describe(req, ctx);
+      if (d && d.capabilities && d.capabilities.poll && typeof adapter.pollReadings !== 'function') {
+        throw permanent('capabilities.poll is set but the adapter has no pollReadings method');
+      }
+      return d;
+    }),
     Configure: method('Configure', 'configure'),
     Connect: method('Connect', 'connect'),
     Callback: method('Callback', 'callback'),
@@ -217,4 +228,4 @@ function serve(adapter, { log = new Logger() } = {}) {
   return server;
 }
 
-module.exports = { serve, serverCertificate, handshakeCert, routeConsole, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE };
+module.exports = { serve, serverCertificate, handshakeCert, routeConsole, adapterHandlers, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE };

@@ -14,7 +14,7 @@ const protobuf = require('protobufjs');
 
 const plugin = require('..');
 const { timestamp } = require('../src/hclog');
-const { handshakeCert, serverCertificate, routeConsole, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } = require('../src/goplugin');
+const { handshakeCert, serverCertificate, routeConsole, adapterHandlers, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } = require('../src/goplugin');
 const wire = require('../src/wire');
 
 const { Logger, errors, standardWebhooks: sw, fixtures } = plugin;
@@ -168,4 +168,18 @@ test('fixtures: what writeWebhook writes, signed in Node, reads back and verifie
   assert.strictEqual(b.received_at, null);
   assert.deepStrictEqual(set.webhooks.stale, []);
   assert.throws(() => fixtures.loadFixtures(path.join(dir, 'nope')), /fixture directory .*nope does not exist/);
+});
+
+test('a description promising polls from an adapter without pollReadings is refused, as the Go SDK refuses it', async () => {
+  const describe = (adapter) => new Promise((resolve) => {
+    adapterHandlers(adapter, new plugin.Logger()).Describe({ request: {}, getDeadline: () => Infinity, cancelled: false },
+      (err, res) => resolve({ err, res }));
+  });
+  const desc = { id: 'acme', version: '0.1.0', protocol_version: 1, capabilities: { connect: 'api_key', poll: true } };
+  const refused = await describe({ describe: () => desc });
+  assert.strictEqual(refused.err && refused.err.code, grpc.status.INVALID_ARGUMENT);
+  assert.match(refused.err.details, /capabilities\.poll is set but the adapter has no pollReadings method/);
+  const polling = await describe({ describe: () => desc, pollReadings: () => ({}) });
+  assert.strictEqual(polling.err, null);
+  assert.strictEqual(polling.res.id, 'acme');
 });
