@@ -244,6 +244,13 @@ func layoutStates() []layoutState {
 				return []statePage{{path: "/ui/failures/" + id, wait: "#payload"}, {path: "/ui/failures/" + id + "/discard", wait: "#confirm"},
 					{path: "/ui/failures/bulk?action=discard&provider=ttn", wait: "#confirm"}}
 			},
+			check: func(t *testing.T, br *browsertest.Browser, base string) {
+				br.Open(1366, base+"/ui/failures/1", "#history")
+				// Times as everywhere else in the console (UTC, to the second), not RFC 3339.
+				if got := br.Text("#history tbody td"); !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$`).MatchString(got) {
+					t.Errorf("the error history's time reads %q", got)
+				}
+			},
 		},
 		{
 			name:  "accounts: none",

@@ -46,6 +46,11 @@ var funcs = template.FuncMap{
 				return "—"
 			}
 			return v.UTC().Format("2006-01-02 15:04:05")
+		case string: // a time kept in JSON (a failure's error history), RFC 3339
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				return t.UTC().Format("2006-01-02 15:04:05")
+			}
+			return v
 		}
 		return fmt.Sprint(t)
 	},
