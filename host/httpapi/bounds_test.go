@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,34 @@ func TestTakenAtZeroRefused(t *testing.T) {
 		"method": "drops", "results": results}}).json(t, &c)
 	if time.Since(c.Session.TakenAt) > time.Minute {
 		t.Errorf("a session without takenAt was taken at %s, want now", c.Session.TakenAt)
+	}
+}
+
+// TestMemberLimitProblem: adding a member to a full pool (store.MaxMembersPerPool) is a
+// 409 problem saying so; the member is not added.
+func TestMemberLimitProblem(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/poolhost.db", envOpts{})
+	owner := e.newUser("owner", false)
+	var p pools.Pool
+	e.must(201, req{method: "POST", path: "/v1/pools", token: owner.Token, body: map[string]any{"name": "crowded"}}).json(t, &p)
+	for i := 1; i < store.MaxMembersPerPool; i++ {
+		u := e.newUser("guest", false)
+		if _, err := e.st.SetPoolMember(context.Background(), p.ID, u.ID, store.RoleViewer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	extra := e.newUser("extra", false)
+	pr := e.must(409, req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", p.ID, extra.ID), token: owner.Token,
+		body: map[string]any{"role": "viewer"}}).problem(t)
+	if !strings.HasSuffix(pr.Type, "member-limit") || !strings.Contains(pr.Detail, fmt.Sprintf("at most %d members", store.MaxMembersPerPool)) {
+		t.Errorf("problem %+v", pr)
+	}
+	e.must(404, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d", p.ID), token: extra.Token})
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("at most %d members (`store.MaxMembersPerPool`)", store.MaxMembersPerPool); !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), want) {
+		t.Errorf("README.md does not say %q", want)
 	}
 }

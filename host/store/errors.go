@@ -50,6 +50,10 @@ var (
 	ErrEquipmentLimit = &host.Error{Code: host.ECONFLICT, Type: "equipment-limit",
 		Message: "a pool holds at most " + strconv.Itoa(MaxEquipmentPerPool) + " pieces of equipment: delete one first"}
 
+	// ErrMemberLimit: the pool has MaxMembersPerPool members already.
+	ErrMemberLimit = &host.Error{Code: host.ECONFLICT, Type: "member-limit",
+		Message: "a pool has at most " + strconv.Itoa(MaxMembersPerPool) + " members: remove one first"}
+
 	// ErrLastOwner: the change would leave a pool without an owner.
 	ErrLastOwner = &host.Error{Code: host.ECONFLICT, Type: "last-owner", Message: "a pool must keep at least one owner"}
 

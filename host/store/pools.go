@@ -180,20 +180,40 @@ func (q queries) ListPoolMembers(ctx context.Context, poolID int64) ([]PoolMembe
 	return ms, nil
 }
 
+// MaxMembersPerPool bounds a pool's members. Its member list is part of every read of
+// the pool (GET /v1/pools/{poolId}, the console), and any owner may add any user without
+// asking them: a household, its pool service and a few guests are a dozen at most.
+const MaxMembersPerPool = 100
+
 // SetPoolMember adds userID to the pool or changes its role. Demoting the last owner is
-// ErrLastOwner. It returns the previous role ("" when newly added).
+// ErrLastOwner; adding a member to a pool that has MaxMembersPerPool is ErrMemberLimit.
+// It returns the previous role ("" when newly added).
 func (q queries) SetPoolMember(ctx context.Context, poolID, userID int64, role Role) (Role, error) {
 	if !role.Valid() {
 		return "", fmt.Errorf("set pool member: %w: role %q", ErrInvalid, role)
 	}
 	var prev Role
 	err := q.inTx(ctx, func(q queries) error {
+		// The pool's additions take turns (serializeOnSQL), so two at once cannot both
+		// take the last place.
+		var id int64
+		if err := q.get(ctx, &id, `SELECT id FROM pools WHERE id = ?`+q.d.serializeOnSQL(), poolID); err != nil {
+			return err
+		}
 		var roles []Role
 		if err := q.sel(ctx, &roles, `SELECT role FROM pool_members WHERE pool_id = ? AND user_id = ?`, poolID, userID); err != nil {
 			return err
 		}
 		if len(roles) > 0 {
 			prev = roles[0]
+		} else {
+			var n int
+			if err := q.get(ctx, &n, `SELECT COUNT(*) FROM pool_members WHERE pool_id = ?`, poolID); err != nil {
+				return err
+			}
+			if n >= MaxMembersPerPool {
+				return ErrMemberLimit
+			}
 		}
 		_, err := q.exec(ctx, `INSERT INTO pool_members (pool_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (pool_id, user_id) DO UPDATE SET role = excluded.role`, poolID, userID, role, q.clock())
