@@ -193,9 +193,11 @@ func layoutStates() []layoutState {
 			},
 		},
 		{
-			name:  "dead letters: none",
-			env:   layoutEnv{providers: []string{"generic"}},
-			pages: []statePage{{path: "/ui/failures", wait: "#empty"}, {path: "/ui/failures?provider=generic&status=dead", wait: "#empty"}},
+			name: "nothing yet: every list empty",
+			env:  layoutEnv{providers: []string{"generic"}},
+			pages: []statePage{{path: "/ui/failures", wait: "#empty"}, {path: "/ui/failures?provider=generic&status=dead", wait: "#empty"},
+				{path: "/ui/accounts", wait: "#empty"}, {path: "/ui/commands", wait: "#empty"}, {path: "/ui/commands?view=unknown", wait: "#empty"},
+				{path: "/ui/failures/bulk?action=requeue&provider=generic", wait: "#confirm-count"}},
 		},
 		{
 			name: "dead letters: more than a page, long errors",
@@ -253,10 +255,6 @@ func layoutStates() []layoutState {
 			},
 		},
 		{
-			name:  "accounts: none",
-			pages: []statePage{{path: "/ui/accounts", wait: "#empty"}},
-		},
-		{
 			name: "accounts: long names, a long email, a 4 KiB poll error",
 			env:  layoutEnv{providers: []string{"ondilo"}, email: longEmail},
 			seed: func(t *testing.T, st *store.Store) []statePage {
@@ -291,18 +289,13 @@ func layoutStates() []layoutState {
 				}
 				return nil
 			},
-			pages: []statePage{{path: "/ui/accounts", wait: "#accounts"}, {path: "/ui/", wait: "#polls-failing"}},
+			pages: []statePage{{path: "/ui/accounts", wait: "#accounts"}, {path: "/ui/", wait: "#polls-failing"}, {path: "/ui/audit", wait: "#audit"}},
 			check: func(t *testing.T, br *browsertest.Browser, base string) {
 				br.Open(1366, base+"/ui/accounts", "#accounts")
 				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("#accounts tbody").length`)); n != 2 {
 					t.Errorf("accounts needing attention: %d rows, want 2", n)
 				}
 			},
-		},
-		{
-			name:  "commands: none",
-			env:   layoutEnv{providers: []string{"ttn"}},
-			pages: []statePage{{path: "/ui/commands", wait: "#empty"}, {path: "/ui/commands?view=unknown", wait: "#empty"}},
 		},
 		{
 			name: "commands: a long device, long parameters, a long reason",
@@ -414,8 +407,20 @@ func layoutStates() []layoutState {
 			},
 		},
 		{
-			name:  "signed out",
+			name:  "signed out, then a token refused",
 			pages: []statePage{{path: "/ui/signin", wait: "#token", signedOut: true}},
+			check: func(t *testing.T, br *browsertest.Browser, _ string) {
+				br.Run(chromedp.SendKeys(chromedp.CSS("#token"), "pht_"+longName))
+				br.Submit("#signin")
+				if got := br.Text(".problem"); !strings.Contains(got, "not valid") {
+					t.Errorf("a wrong token: %q", got)
+				}
+				for _, w := range browsertest.Widths {
+					br.Run(chromedp.EmulateViewport(w, 900))
+					br.Layout("signin-refused", w)
+				}
+				br.ExpectOnly("signin (refused)", http.StatusUnauthorized)
+			},
 		},
 	}
 }
