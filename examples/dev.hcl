@@ -40,6 +40,11 @@ plugins {
   health_interval = "2s"
   max_restarts    = 5
   restart_window  = "5m"
+  # A checkout made under umask 002 (Debian's and Ubuntu's default for users, each in a
+  # group of their own) has group-writable directories and binaries, which plugin_dir's
+  # checks would refuse: trust that group here. World-writable is still refused, and
+  # production.hcl leaves this off.
+  allow_group_writable = true
 }
 
 # The example provider a third-party team copies.
