@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -889,4 +890,46 @@ func TestIdempotencyKeyIsText(t *testing.T) {
 			t.Errorf("commands stored: %d %v, want none", len(cs), err)
 		}
 	})
+}
+
+// TestCommandQueueFull: a device whose queue holds store.MaxQueuedCommandsPerDevice
+// commands refuses another over the API with a 409 problem saying why (nothing is
+// queued, on both databases); a command dispatched or canceled makes room.
+func TestCommandQueueFull(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		body := map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}
+		var first string
+		for i := range store.MaxQueuedCommandsPerDevice {
+			code, out := e.post(e.owner.token, body, nil, "")
+			if code != 202 {
+				t.Fatalf("command %d: %d %v", i+1, code, out)
+			}
+			if i == 0 {
+				first, _ = out["id"].(string)
+			}
+		}
+		code, out := e.post(e.owner.token, body, nil, "")
+		if code != 409 || out["type"] != httpapi.ProblemTypeBase+"command-queue-full" ||
+			!strings.Contains(fmt.Sprint(out["detail"]), fmt.Sprintf("%d commands waiting to be sent", store.MaxQueuedCommandsPerDevice)) {
+			t.Fatalf("command %d: %d %v, want 409 command-queue-full", store.MaxQueuedCommandsPerDevice+1, code, out)
+		}
+		if cs, _ := e.st.ListCommands(context.Background(), store.CommandFilter{PoolID: e.pool}); len(cs) != store.MaxQueuedCommandsPerDevice {
+			t.Fatalf("%d commands stored, want %d", len(cs), store.MaxQueuedCommandsPerDevice)
+		}
+		if _, err := e.st.CancelCommand(context.Background(), e.pool, first); err != nil {
+			t.Fatalf("cancel %q: %v", first, err)
+		}
+		if code, out := e.post(e.owner.token, body, nil, ""); code != 202 {
+			t.Fatalf("after a cancel: %d %v", code, out)
+		}
+	})
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("at most %d commands waiting to be sent (`store.MaxQueuedCommandsPerDevice`", store.MaxQueuedCommandsPerDevice); !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), want) {
+		t.Errorf("README.md does not say %q", want)
+	}
 }

@@ -106,8 +106,15 @@ func newCommandID() (string, error) {
 	return "cmd_" + hex.EncodeToString(b[:]), nil
 }
 
+// MaxQueuedCommandsPerDevice bounds the commands waiting to be sent to one device. They
+// go out one at a time, in order, at most one per the provider's min interval, and each
+// is an actuator order: past a few dozen a queue only piles up orders that will expire
+// or arrive long after they made sense, and rows one user can add without end.
+const MaxQueuedCommandsPerDevice = 32
+
 // CreateCommand queues a command, or returns the one an earlier request with the same
-// idempotency key created (created false).
+// idempotency key created (created false). A device with MaxQueuedCommandsPerDevice
+// queued already is ErrCommandQueueFull.
 func (q queries) CreateCommand(ctx context.Context, n NewCommand) (c Command, created bool, err error) {
 	if n.DeviceID == 0 || n.AccountID == 0 || n.Command == "" || n.ExpiresAt.IsZero() {
 		return Command{}, false, fmt.Errorf("create command: %w: device, account, command and expiry are required", ErrInvalid)
@@ -141,12 +148,27 @@ func (q queries) CreateCommand(ctx context.Context, n NewCommand) (c Command, cr
 	if n.IdempotencyKey != "" {
 		key = n.IdempotencyKey
 	}
-	err = q.get(ctx, &c, `INSERT INTO commands (public_id, pool_id, equipment_id, device_id, account_id, provider,
+	err = q.inTx(ctx, func(q queries) error {
+		// The device's commands take turns (serializeOnSQL), so two at once cannot both
+		// take the last place in its queue.
+		var dev int64
+		if err := q.get(ctx, &dev, `SELECT id FROM integration_devices WHERE id = ?`+q.d.serializeOnSQL(), n.DeviceID); err != nil {
+			return err
+		}
+		var queued int
+		if err := q.get(ctx, &queued, `SELECT COUNT(*) FROM commands WHERE status = 'queued' AND device_id = ?`, n.DeviceID); err != nil {
+			return err
+		}
+		if queued >= MaxQueuedCommandsPerDevice {
+			return ErrCommandQueueFull
+		}
+		return q.get(ctx, &c, `INSERT INTO commands (public_id, pool_id, equipment_id, device_id, account_id, provider,
 		provider_device_id, channel, command, params, status, requested_by, idempotency_key, request_hash,
 		not_before, expires_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?) RETURNING `+commandColumns,
-		id, n.PoolID, nullID(n.EquipmentID), n.DeviceID, n.AccountID, n.Provider, n.ProviderDeviceID, n.Channel,
-		n.Command, pj, nullID(n.RequestedBy), key, n.RequestHash, now, ts(n.ExpiresAt), now, now)
+			id, n.PoolID, nullID(n.EquipmentID), n.DeviceID, n.AccountID, n.Provider, n.ProviderDeviceID, n.Channel,
+			n.Command, pj, nullID(n.RequestedBy), key, n.RequestHash, now, ts(n.ExpiresAt), now, now)
+	})
 	if err != nil {
 		if n.IdempotencyKey != "" && errors.Is(err, ErrConflict) {
 			// A concurrent request with the same key won the insert: answer as it did.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -178,6 +179,44 @@ func TestEquipmentPerPoolCapped(t *testing.T) {
 		g := newFixture(t, e, "fay@x.io")
 		if _, err := e.s.CreateEquipment(ctx, g.pool.ID, "pump", "another pool's", nil); err != nil {
 			t.Fatalf("another pool: %v", err)
+		}
+	})
+}
+
+// TestQueuedCommandsPerDeviceCapped: a device has at most MaxQueuedCommandsPerDevice
+// commands waiting to be sent (they go out one at a time, at most one per min interval,
+// so a queue past that only piles up actuator orders); another is
+// ErrCommandQueueFull, a 409, until one leaves the queue. An idempotent repeat of a queued
+// command is still answered, and another device has its own queue.
+func TestQueuedCommandsPerDeviceCapped(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "quinn@x.io")
+		var first store.Command
+		for i := range store.MaxQueuedCommandsPerDevice {
+			c, _, err := e.s.CreateCommand(ctx, newCommand(f, fmt.Sprintf("k%d", i), "h"))
+			if err != nil {
+				t.Fatalf("command %d: %v", i+1, err)
+			}
+			if i == 0 {
+				first = c
+			}
+		}
+		if _, _, err := e.s.CreateCommand(ctx, newCommand(f, "", "h")); !errors.Is(err, store.ErrCommandQueueFull) {
+			t.Fatalf("command %d: %v, want ErrCommandQueueFull", store.MaxQueuedCommandsPerDevice+1, err)
+		}
+		if again, created, err := e.s.CreateCommand(ctx, newCommand(f, "k0", "h")); err != nil || created || again.ID != first.ID {
+			t.Fatalf("idempotent repeat in a full queue = %+v %v %v", again, created, err)
+		}
+		if _, err := e.s.CancelCommand(ctx, f.pool.ID, first.PublicID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.s.CreateCommand(ctx, newCommand(f, "", "h")); err != nil {
+			t.Fatalf("after one was canceled: %v", err)
+		}
+		g := newFixture(t, e, "rory@x.io")
+		if _, _, err := e.s.CreateCommand(ctx, newCommand(g, "", "h")); err != nil {
+			t.Fatalf("another device: %v", err)
 		}
 	})
 }

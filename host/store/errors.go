@@ -54,6 +54,11 @@ var (
 	ErrMemberLimit = &host.Error{Code: host.ECONFLICT, Type: "member-limit",
 		Message: "a pool has at most " + strconv.Itoa(MaxMembersPerPool) + " members: remove one first"}
 
+	// ErrCommandQueueFull: the device has MaxQueuedCommandsPerDevice commands waiting to
+	// be sent already.
+	ErrCommandQueueFull = &host.Error{Code: host.ECONFLICT, Type: "command-queue-full",
+		Message: "the device has " + strconv.Itoa(MaxQueuedCommandsPerDevice) + " commands waiting to be sent, as many as it may: let them go out, or cancel some (POST /v1/pools/{poolId}/commands/{commandId}/cancel)"}
+
 	// ErrLastOwner: the change would leave a pool without an owner.
 	ErrLastOwner = &host.Error{Code: host.ECONFLICT, Type: "last-owner", Message: "a pool must keep at least one owner"}
 
