@@ -40,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"provider"}),
 		batches: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "poolhost_plugin_ingest_batch_deliveries",
-			Help:    "Webhook deliveries per message to the plugin (IngestWebhookBatches): 1 under light load, more as deliveries queue behind a batch the plugin is working through.",
+			Help:    "Webhook deliveries per message to the plugin (an IngestWebhookBatch): 1 under light load, more as deliveries queue behind a batch the plugin is working through.",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
 		}, []string{"provider"}),
 	}

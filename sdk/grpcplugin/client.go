@@ -37,7 +37,7 @@ var (
 	_ sdk.Commander     = (*Client)(nil)
 )
 
-// ObserveIngestBatches has f told how many deliveries each IngestWebhookBatches message
+// ObserveIngestBatches has f told how many deliveries each IngestWebhookBatch message
 // to the plugin carries (for a metric: the host's poolhost_plugin_ingest_batch_deliveries).
 // Call it before the client is used.
 func (c *Client) ObserveIngestBatches(f func(deliveries int)) { c.batches.observe = f }

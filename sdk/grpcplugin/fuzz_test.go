@@ -9,6 +9,7 @@ import (
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -16,6 +17,7 @@ import (
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
+	"github.com/poolhost/poolhost/sdk/internal/wire"
 )
 
 // wireConn answers every call with the fuzzer's bytes, decoded exactly as gRPC's proto
@@ -35,7 +37,11 @@ func (c wireConn) Invoke(_ context.Context, _ string, _, reply any, _ ...grpc.Ca
 		}
 		return status.ErrorProto(&st)
 	}
-	return proto.Unmarshal(c.answer, reply.(proto.Message))
+	if m, ok := reply.(proto.Message); ok {
+		return proto.Unmarshal(c.answer, m)
+	}
+	// A batch's answers (wire.BatchAnswers) are only ever decoded by the host's codec.
+	return wire.Codec{}.Unmarshal(mem.BufferSlice{mem.SliceBuffer(c.answer)}, reply)
 }
 
 // NewStream is IngestWebhook's stream, answering each request as Invoke does.

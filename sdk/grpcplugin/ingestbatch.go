@@ -20,7 +20,9 @@ import (
 	"github.com/poolhost/poolhost/sdk/internal/wire"
 )
 
-// ingestBatches sends IngestWebhook's deliveries in IngestWebhookBatches messages
+// ingestBatches sends IngestWebhook's deliveries in IngestWebhookBatch messages on
+// IngestWebhookBatchAnswers streams, whose plugin answers a batch with one message, or,
+// for a plugin of an older SDK, on IngestWebhookBatches streams, one message an answer
 // (adapter.proto): the deliveries that arrive while a batch is with the plugin wait, and
 // go together in the next, so under light load a batch carries one delivery, and under
 // heavy load the boundary's cost per message (a write and a read on each side, the
@@ -49,9 +51,15 @@ import (
 // delivery (timeout_nanos), and a batch's stream is cancelled when the soonest of its
 // deliveries' deadlines passes, or when the plugin's instance is aborted.
 type ingestBatches struct {
-	streams streamPool
-	// unsupported is set once the plugin answered UNIMPLEMENTED (an SDK from before
-	// IngestWebhookBatches): the deliveries go on IngestWebhooks streams from then on.
+	// answers are IngestWebhookBatchAnswers streams (a batch's answers in one message),
+	// streams IngestWebhookBatches streams (a message per answer), for a plugin of an SDK
+	// from before IngestWebhookBatchAnswers: oneEach is set once it answered
+	// UNIMPLEMENTED to the first.
+	answers, streams streamPool
+	oneEach          atomic.Bool
+	// unsupported is set once the plugin answered UNIMPLEMENTED to both (an SDK from
+	// before IngestWebhookBatches): the deliveries go on IngestWebhooks streams from then
+	// on.
 	unsupported atomic.Bool
 
 	// observe, when set, is told how many deliveries each batch message carried.
@@ -114,8 +122,10 @@ type pendingIngest struct {
 	state  pendingState
 	lead   bool
 	wake   chan struct{}
-	// batch and sent are its batch when it sends one, kept with it in pendings.
+	// batch and sent are its batch when it sends one, kept with it in pendings, and
+	// answers where the batch's answers are decoded on IngestWebhookBatchAnswers.
 	batch, sent []*pendingIngest
+	answers     wire.BatchAnswers
 }
 
 type pendingState int
@@ -130,7 +140,10 @@ const (
 var pendings = sync.Pool{New: func() any { return &pendingIngest{wake: make(chan struct{}, 1)} }}
 
 func newIngestBatches(conn grpc.ClientConnInterface) *ingestBatches {
-	return &ingestBatches{streams: newStreamPool(conn, &pb.Adapter_ServiceDesc.Streams[1], pb.Adapter_IngestWebhookBatches_FullMethodName)}
+	return &ingestBatches{
+		answers: newStreamPool(conn, &pb.Adapter_ServiceDesc.Streams[2], pb.Adapter_IngestWebhookBatchAnswers_FullMethodName),
+		streams: newStreamPool(conn, &pb.Adapter_ServiceDesc.Streams[1], pb.Adapter_IngestWebhookBatches_FullMethodName),
+	}
 }
 
 // do sends req in a batch and decodes its answer into answer, as ingestStreams.do does
@@ -306,7 +319,12 @@ func (b *ingestBatches) send(lead *pendingIngest) {
 }
 
 // exchange sends lead's batch on a stream and sets each delivery's err (nil: its answer
-// is in). A delivery whose deadline already passed is not sent.
+// is in). A delivery whose deadline already passed is not sent. When the plugin answers
+// UNIMPLEMENTED to IngestWebhookBatchAnswers (it acted on nothing), the batch goes
+// again on IngestWebhookBatches; when the answers of a batch were refused together as
+// too large (MaxMessage), each of its deliveries goes again in a batch of its own, so
+// that only the answer too large is refused. (IngestWebhook only verifies and parses:
+// answering a delivery twice changes nothing.)
 func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
 	msg := batchMessages.Get().(*wire.Batch)
 	defer func() {
@@ -314,9 +332,38 @@ func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
 		msg.Requests = msg.Requests[:0]
 		batchMessages.Put(msg)
 	}()
-	var soonest time.Duration
 	sent := lead.sent[:0]
 	defer func() { clear(sent); lead.sent = sent[:0] }()
+	for {
+		var soonest time.Duration
+		sent, soonest = prepare(msg, batch, sent[:0])
+		if len(sent) == 0 {
+			return
+		}
+		switch b.roundTrip(lead, msg, sent, soonest, !b.oneEach.Load()) {
+		case retryOneEach:
+			continue
+		case retryAlone:
+			for _, p := range slices.Clone(sent) {
+				alone, soonest := prepare(msg, []*pendingIngest{p}, nil)
+				if len(alone) > 0 && b.roundTrip(lead, msg, alone, soonest, true) != retryNone {
+					p.err = status.Error(codes.Unavailable, "plugin stream ended before this delivery's answer")
+				}
+			}
+		}
+		if b.observe != nil {
+			b.observe(len(sent))
+		}
+		return
+	}
+}
+
+// prepare makes msg the requests of batch whose deadlines have not passed, each with the
+// time it has left, appended to sent; the others' err says their deadline passed.
+// soonest is the least time left, 0 for none.
+func prepare(msg *wire.Batch, batch, sent []*pendingIngest) (_ []*pendingIngest, soonest time.Duration) {
+	clear(msg.Requests)
+	msg.Requests = msg.Requests[:0]
 	for _, p := range batch {
 		p.req.TimeoutNanos = 0
 		if !p.l.deadline.IsZero() {
@@ -333,18 +380,33 @@ func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
 		msg.Requests = append(msg.Requests, p.req)
 		sent = append(sent, p)
 	}
-	if len(sent) == 0 {
-		return
+	return sent, soonest
+}
+
+// retry is what roundTrip leaves to exchange: nothing, or the batch to send again (see
+// exchange), the deliveries' err then unset.
+type retry int
+
+const (
+	retryNone    retry = iota
+	retryOneEach       // the plugin lacks IngestWebhookBatchAnswers: on IngestWebhookBatches
+	retryAlone         // the answers together were refused as too large: each alone
+)
+
+// roundTrip sends msg, the requests of sent, on a stream of IngestWebhookBatchAnswers
+// (whole) or IngestWebhookBatches, and sets each delivery's err (nil: its answer is in),
+// unless it says the batch is to go again.
+func (b *ingestBatches) roundTrip(lead *pendingIngest, msg *wire.Batch, sent []*pendingIngest, soonest time.Duration, whole bool) retry {
+	pool := &b.streams
+	if whole {
+		pool = &b.answers
 	}
-	if b.observe != nil {
-		b.observe(len(sent))
-	}
-	s, err := b.streams.get(lead.l.abort)
+	s, err := pool.get(lead.l.abort)
 	if err != nil {
 		for _, p := range sent {
 			p.err = err
 		}
-		return
+		return retryNone
 	}
 	if soonest > 0 {
 		s.deadline.Reset(soonest)
@@ -361,12 +423,10 @@ func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
 	answered := 0
 	if err == nil || errors.Is(err, io.EOF) {
 		// io.EOF from SendMsg: the stream ended; RecvMsg gives the status it ended with.
-		for _, p := range sent {
-			if err = s.cs.RecvMsg(p.answer); err != nil {
-				break
-			}
-			p.err = convert.StatusFromProto(p.answer.GetStatus())
-			answered++
+		if whole {
+			answered, err = recvAnswers(s.cs, &lead.answers, sent)
+		} else {
+			answered, err = recvEach(s.cs, sent)
 		}
 	}
 	live := stop()
@@ -376,8 +436,15 @@ func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
 	if err != nil || !live || s.ctx.Err() != nil {
 		s.close()
 		if err != nil && answered == 0 && !s.used && status.Code(err) == codes.Unimplemented {
+			if whole {
+				b.oneEach.Store(true)
+				return retryOneEach
+			}
 			b.unsupported.Store(true)
 			err = errStreamUnsupported
+		}
+		if whole && live && len(sent) > 1 && status.Code(err) == codes.InvalidArgument {
+			return retryAlone
 		}
 		for i, p := range sent[answered:] {
 			p.err = err
@@ -395,10 +462,46 @@ func (b *ingestBatches) exchange(lead *pendingIngest, batch []*pendingIngest) {
 				p.err = status.Error(codes.Unavailable, "plugin stream ended before this delivery's answer")
 			}
 		}
-		return
+		return retryNone
 	}
 	s.used = true
-	b.streams.put(s)
+	pool.put(s)
+	return retryNone
+}
+
+// recvEach reads sent's answers on IngestWebhookBatches, one message each, into their
+// deliveries' storage; answered is how many are in.
+func recvEach(cs grpc.ClientStream, sent []*pendingIngest) (answered int, err error) {
+	for _, p := range sent {
+		if err := cs.RecvMsg(p.answer); err != nil {
+			return answered, err
+		}
+		p.err = convert.StatusFromProto(p.answer.GetStatus())
+		answered++
+	}
+	return answered, nil
+}
+
+// recvAnswers reads sent's answers on IngestWebhookBatchAnswers, one message for all,
+// each decoded into its delivery's storage (into is where the lead keeps the list).
+// A message with more or fewer answers than sent fails them all: which answer is whose
+// is then unknown.
+func recvAnswers(cs grpc.ClientStream, into *wire.BatchAnswers, sent []*pendingIngest) (answered int, err error) {
+	into.Into = into.Into[:0]
+	for _, p := range sent {
+		into.Into = append(into.Into, p.answer)
+	}
+	defer clear(into.Into)
+	if err := cs.RecvMsg(into); err != nil {
+		return 0, err
+	}
+	if into.N != len(sent) {
+		return 0, status.Errorf(codes.Internal, "plugin answered a batch of %d deliveries with %d answers (IngestWebhookBatchAnswers)", len(sent), into.N)
+	}
+	for _, p := range sent {
+		p.err = convert.StatusFromProto(p.answer.GetStatus())
+	}
+	return len(sent), nil
 }
 
 // batchMessages recycles the batch message: gRPC has marshalled it when SendMsg returns.

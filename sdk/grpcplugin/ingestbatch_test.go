@@ -4,19 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
+	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
 )
 
-// echoAdapter answers each delivery by its Webhook-Id: with that id and one reading, or,
-// for the ids it knows, by failing the way they say, or holding the delivery until the
-// test lets it go.
+// echoAdapter answers each delivery by its Webhook-Id: with that id and one reading (a
+// raw payload of N bytes for "raw-N"), or, for the ids it knows, by failing the way they
+// say, or holding the delivery until the test lets it go.
 type echoAdapter struct {
 	sdk.UnsupportedAdapter
 	mu      sync.Mutex
@@ -71,7 +78,11 @@ func (a *echoAdapter) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.
 	case "explodes":
 		panic("parse")
 	}
-	return sdk.WebhookResult{DeliveryID: id, Readings: []sdk.Reading{{ProviderDeviceID: "d-" + id, Metric: "ph", Value: 7.2}}}, nil
+	var raw []byte
+	if n, err := strconv.Atoi(strings.TrimPrefix(id, "raw-")); err == nil {
+		raw = make([]byte, n)
+	}
+	return sdk.WebhookResult{DeliveryID: id, Readings: []sdk.Reading{{ProviderDeviceID: "d-" + id, Metric: "ph", Value: 7.2, RawPayload: raw}}}, nil
 }
 
 func (a *echoAdapter) release(id string) { close(a.holds[id]) }
@@ -109,21 +120,34 @@ func lineUp(t *testing.T, c *grpcplugin.Client, a *echoAdapter, first string, id
 
 // TestIngestWebhookBatchesShareAMessage: deliveries that arrive while a batch is with the
 // plugin go together in the next, in one message on the same stream, and each gets its
-// own answer.
+// own answer: all in one message from the plugin, or one message each from a plugin of
+// an SDK from before IngestWebhookBatchAnswers.
 func TestIngestWebhookBatchesShareAMessage(t *testing.T) {
-	a := newEchoAdapter("first")
-	c, cc := dial(t, a, current)
-	ids := []string{"a", "b", "c", "d", "e"}
-	out := lineUp(t, c, a, "first", ids...)
-	a.release("first")
-	for range len(ids) + 1 {
-		o := <-out
-		if o.err != nil || o.res.DeliveryID != o.id || len(o.res.Readings) != 1 || o.res.Readings[0].ProviderDeviceID != "d-"+o.id {
-			t.Fatalf("%s: answer %+v, %v", o.id, o.res, o.err)
-		}
-	}
-	if s, r := cc.streams.Load(), cc.received.Load(); s != 1 || r != 2 {
-		t.Fatalf("6 deliveries: %d streams, %d messages; want 1 stream, 2 messages (one alone, five together)", s, r)
+	for _, tc := range []struct {
+		name                    string
+		age                     sdkAge
+		streams, answerMessages int64
+	}{
+		{"current", current, 1, 2},
+		{"plugin without batch answers", batches, 2, 6}, // the refused answers stream, then one
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newEchoAdapter("first")
+			c, cc := dial(t, a, tc.age)
+			ids := []string{"a", "b", "c", "d", "e"}
+			out := lineUp(t, c, a, "first", ids...)
+			a.release("first")
+			for range len(ids) + 1 {
+				o := <-out
+				if o.err != nil || o.res.DeliveryID != o.id || len(o.res.Readings) != 1 || o.res.Readings[0].ProviderDeviceID != "d-"+o.id {
+					t.Fatalf("%s: answer %+v, %v", o.id, o.res, o.err)
+				}
+			}
+			if s, r, w := cc.streams.Load(), cc.received.Load(), cc.sent.Load(); s != tc.streams || r != 2 || w != tc.answerMessages {
+				t.Fatalf("6 deliveries: %d streams, %d messages to the plugin, %d from it; want %d, 2 (one alone, five together), %d",
+					s, r, w, tc.streams, tc.answerMessages)
+			}
+		})
 	}
 }
 
@@ -369,5 +393,189 @@ func TestLaneAtFor(t *testing.T) {
 		if got := grpcplugin.LaneAtFor(tc.perDelivery); got != tc.want {
 			t.Errorf("LaneAtFor(%v) = %d, want %d", tc.perDelivery, got, tc.want)
 		}
+	}
+}
+
+// miscounting is a plugin serving only IngestWebhookBatchAnswers that answers every batch
+// with extra more answers than it had requests (fewer, when negative), each naming the
+// request of its place, and holds the batch whose first delivery is "first" until
+// released.
+type miscounting struct {
+	extra   int
+	started chan struct{}
+	release chan struct{}
+}
+
+func (m *miscounting) serve(_ any, ss grpc.ServerStream) error {
+	for {
+		var batch pb.IngestWebhookBatch
+		if err := ss.RecvMsg(&batch); err != nil {
+			return nil
+		}
+		ids := []string{}
+		for _, r := range batch.GetRequests() {
+			for _, h := range r.GetWebhook().GetHeaders() {
+				if h.GetName() == "Webhook-Id" {
+					ids = append(ids, h.GetValues()[0])
+				}
+			}
+		}
+		if len(ids) > 0 && ids[0] == "first" {
+			m.started <- struct{}{}
+			<-m.release
+		}
+		res := &pb.IngestWebhookBatchResponse{}
+		for i := range len(ids) + m.extra {
+			id := "extra"
+			if i < len(ids) {
+				id = ids[i]
+			}
+			res.Answers = append(res.Answers, &pb.IngestWebhookResponse{Result: &pb.WebhookResult{DeliveryId: id}})
+		}
+		if err := ss.SendMsg(res); err != nil {
+			return err
+		}
+	}
+}
+
+func dialMiscounting(t *testing.T, m *miscounting) *grpcplugin.Client {
+	t.Helper()
+	srv := grpc.NewServer()
+	srv.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "poolhost.adapter.v1.Adapter",
+		HandlerType: (*any)(nil),
+		Streams: []grpc.StreamDesc{{StreamName: "IngestWebhookBatchAnswers", Handler: m.serve,
+			ServerStreams: true, ClientStreams: true}},
+	}, struct{}{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return grpcplugin.NewClient(conn)
+}
+
+// TestIngestWebhookBatchAnswersMiscounted: a plugin that answers a batch with more or
+// fewer answers than it had deliveries fails every delivery of that batch, at once and
+// as temporary, saying so; none gets another's answer (the answers name their
+// deliveries, so one mis-assigned would show).
+func TestIngestWebhookBatchAnswersMiscounted(t *testing.T) {
+	for _, extra := range []int{-1, 1} {
+		t.Run(fmt.Sprint("extra ", extra), func(t *testing.T) {
+			m := &miscounting{extra: extra, started: make(chan struct{}, 1), release: make(chan struct{})}
+			c := dialMiscounting(t, m)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			out := make(chan outcome, 3)
+			send := func(id string) {
+				res, err := c.IngestWebhook(ctx, delivery(id))
+				out <- outcome{id, res, err}
+			}
+			go send("first")
+			<-m.started
+			go send("a")
+			go send("b")
+			waitFor(t, "two deliveries to wait for a batch", func() bool { return grpcplugin.Queued(c) == 2 })
+			close(m.release)
+			for range 3 {
+				o := <-out
+				if o.err == nil || o.res.DeliveryID != "" || !sdk.IsKind(o.err, sdk.KindTemporary) || !strings.Contains(o.err.Error(), "answered a batch of") || errors.Is(o.err, context.DeadlineExceeded) {
+					t.Errorf("%s: %+v, %v; want a temporary error saying the batch's answers were miscounted", o.id, o.res, o.err)
+				}
+			}
+		})
+	}
+}
+
+// TestIngestWebhookBatchDeadline: a batch whose plugin outlives the soonest deadline of
+// its deliveries fails them all by then, temporary (each by its own deadline, or as the
+// batch's), its stream closed, whether its answers would have come in one message or
+// one each; the next delivery gets a new stream.
+func TestIngestWebhookBatchDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		age     sdkAge
+		streams int64
+	}{
+		{"current", current, 2},
+		{"plugin without batch answers", batches, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newEchoAdapter("first", "stuck")
+			c, cc := dial(t, a, tc.age)
+			first := make(chan error, 1)
+			go func() {
+				_, err := c.IngestWebhook(t.Context(), delivery("first"))
+				first <- err
+			}()
+			if got := <-a.started; got != "first" {
+				t.Fatalf("%s reached the adapter first, want first", got)
+			}
+			out := make(chan outcome, 2)
+			for _, id := range []string{"quick", "stuck"} {
+				go func() {
+					res, err := c.IngestWebhookWithin(t.Context(), delivery(id), grpcplugin.Bounds{Timeout: 300 * time.Millisecond})
+					out <- outcome{id, res, err}
+				}()
+			}
+			waitFor(t, "two deliveries to wait for a batch", func() bool { return grpcplugin.Queued(c) == 2 })
+			a.release("first")
+			if err := <-first; err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			for range 2 {
+				select {
+				case o := <-out:
+					if o.err == nil && o.id == "stuck" || o.err != nil && !sdk.IsKind(o.err, sdk.KindTemporary) {
+						t.Errorf("%s: %+v, %v; want a temporary error", o.id, o.res, o.err)
+					}
+				case <-time.After(time.Minute):
+					t.Fatal("a batch with the plugin past its deliveries' deadlines was not ended")
+				}
+			}
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("the batch ended %v after its deadlines", took)
+			}
+			a.release("stuck")
+			if _, err := c.IngestWebhook(t.Context(), delivery("after")); err != nil {
+				t.Fatal(err)
+			}
+			if s := cc.streams.Load(); s != tc.streams {
+				t.Fatalf("%d streams, want %d (the ended one is not reused)", s, tc.streams)
+			}
+		})
+	}
+}
+
+// TestIngestWebhookBatchAnswersTooLarge: a batch whose answers together are over the
+// host's MaxMessage, each alone within it, is sent again one delivery a batch: those
+// within it are answered, and only the one over it is refused, as permanent, as alone.
+func TestIngestWebhookBatchAnswersTooLarge(t *testing.T) {
+	a := newEchoAdapter("first")
+	c, cc := dial(t, a, current, grpcplugin.MaxMessage(8<<10, nil)...)
+	out := lineUp(t, c, a, "first", "raw-5000", "raw-5001", "raw-9000", "small")
+	a.release("first")
+	for range 5 {
+		o := <-out
+		if o.id == "raw-9000" {
+			if !sdk.IsKind(o.err, sdk.KindPermanent) || !strings.Contains(o.err.Error(), "larger than plugins.max_message_bytes") {
+				t.Errorf("%s: %v, want refused as permanent", o.id, o.err)
+			}
+			continue
+		}
+		if o.err != nil || o.res.DeliveryID != o.id {
+			t.Errorf("%s: %+v, %v", o.id, o.res, o.err)
+		}
+	}
+	// The held delivery's batch, the batch of four, and each of the four alone.
+	if r := cc.received.Load(); r != 6 {
+		t.Errorf("%d messages to the plugin, want 6", r)
 	}
 }

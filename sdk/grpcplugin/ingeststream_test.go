@@ -77,6 +77,7 @@ type countingConn struct {
 	grpc.ClientConnInterface
 	invokes, streams atomic.Int64
 	received         atomic.Int64 // messages the plugin's streams received
+	sent             atomic.Int64 // and sent
 }
 
 func (c *countingConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
@@ -90,12 +91,13 @@ func (c *countingConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, met
 }
 
 // sdkAge is which of IngestWebhook's ways a test plugin serves: every one (current), or
-// those of an SDK from before IngestWebhookBatches (streams) or before IngestWebhooks
-// (unary).
+// those of an SDK from before IngestWebhookBatchAnswers (batches), before
+// IngestWebhookBatches (streams) or before IngestWebhooks (unary).
 type sdkAge int
 
 const (
 	current sdkAge = iota
+	batches
 	streams
 	unary
 )
@@ -110,7 +112,7 @@ func (r olderSDK) RegisterService(d *grpc.ServiceDesc, impl any) {
 	c := *d
 	c.Streams = nil
 	for _, s := range d.Streams {
-		if r.age == streams && s.StreamName == "IngestWebhooks" {
+		if r.age <= batches && s.StreamName == "IngestWebhookBatches" || r.age <= streams && s.StreamName == "IngestWebhooks" {
 			c.Streams = append(c.Streams, s)
 		}
 	}
@@ -119,13 +121,13 @@ func (r olderSDK) RegisterService(d *grpc.ServiceDesc, impl any) {
 
 // dial serves a over real gRPC on loopback TCP, as a plugin of the SDK age says, and
 // returns a client for it that counts its calls, and how many messages the plugin
-// received on its streams.
-func dial(t *testing.T, a sdk.Adapter, age sdkAge) (*grpcplugin.Client, *countingConn) {
+// received and sent on its streams.
+func dial(t *testing.T, a sdk.Adapter, age sdkAge, opts ...grpc.DialOption) (*grpcplugin.Client, *countingConn) {
 	t.Helper()
 	cc := &countingConn{}
 	// With the codec sdk.Serve gives a plugin's server (its fast decoders).
 	srv := grpc.NewServer(grpc.ForceServerCodecV2(wire.Codec{}), grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		return handler(srv, &countingServerStream{ServerStream: ss, n: &cc.received})
+		return handler(srv, &countingServerStream{ServerStream: ss, n: &cc.received, sent: &cc.sent})
 	}))
 	var reg grpc.ServiceRegistrar = srv
 	if age != current {
@@ -138,7 +140,7 @@ func dial(t *testing.T, a sdk.Adapter, age sdkAge) (*grpcplugin.Client, *countin
 	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(ln.Addr().String(), append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,10 +149,18 @@ func dial(t *testing.T, a sdk.Adapter, age sdkAge) (*grpcplugin.Client, *countin
 	return grpcplugin.NewClient(cc), cc
 }
 
-// countingServerStream counts the messages a plugin's stream received.
+// countingServerStream counts the messages a plugin's stream received (n) and sent.
 type countingServerStream struct {
 	grpc.ServerStream
-	n *atomic.Int64
+	n, sent *atomic.Int64
+}
+
+func (s *countingServerStream) SendMsg(m any) error {
+	err := s.ServerStream.SendMsg(m)
+	if err == nil {
+		s.sent.Add(1)
+	}
+	return err
 }
 
 func (s *countingServerStream) RecvMsg(m any) error {
@@ -175,10 +185,11 @@ func ingest(t *testing.T, c *grpcplugin.Client, a *staticAdapter) {
 }
 
 // TestIngestWebhookReusesOneStream: sequential deliveries share one
-// IngestWebhookBatches stream, each a batch of one, and make no unary call; a plugin of
-// an SDK from before batches gets them on one IngestWebhooks stream, after one refused
-// batch stream; one from before streams gets unary calls, after one refused stream of
-// each kind.
+// IngestWebhookBatchAnswers stream, each a batch of one, and make no unary call; a
+// plugin of an SDK from before batch answers gets them on one IngestWebhookBatches
+// stream, after one refused answers stream; one from before batches on one
+// IngestWebhooks stream, after one refused stream of each of those; one from before
+// streams gets unary calls, after one refused stream of each kind.
 func TestIngestWebhookReusesOneStream(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
@@ -187,8 +198,9 @@ func TestIngestWebhookReusesOneStream(t *testing.T) {
 		received         int64
 	}{
 		{"current", current, 1, 0, 10},
-		{"plugin without batches", streams, 2, 0, 10},
-		{"plugin without streams", unary, 2, 10, 0},
+		{"plugin without batch answers", batches, 2, 0, 10},
+		{"plugin without batches", streams, 3, 0, 10},
+		{"plugin without streams", unary, 3, 10, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newStaticAdapter()
@@ -213,7 +225,8 @@ func TestIngestWebhookStreamCancel(t *testing.T) {
 		streams int64
 	}{
 		{"batch of one", current, 2},
-		{"plugin without batches", streams, 3}, // the refused batch stream, the cancelled, the next
+		{"plugin without batch answers", batches, 3}, // the refused answers stream, the cancelled, the next
+		{"plugin without batches", streams, 4},       // and the refused batch stream
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newStaticAdapter()
@@ -259,8 +272,10 @@ func TestIngestWebhookWithinBounds(t *testing.T) {
 		streams int64 // 0: unchecked
 	}{
 		{"timeout", context.DeadlineExceeded, current, 2}, {"abort", context.Canceled, current, 2},
-		{"plugin without batches timeout", context.DeadlineExceeded, streams, 3},
-		{"plugin without batches abort", context.Canceled, streams, 3},
+		{"plugin without batch answers timeout", context.DeadlineExceeded, batches, 3},
+		{"plugin without batch answers abort", context.Canceled, batches, 3},
+		{"plugin without batches timeout", context.DeadlineExceeded, streams, 4},
+		{"plugin without batches abort", context.Canceled, streams, 4},
 		{"plugin without streams timeout", context.DeadlineExceeded, unary, 0},
 		{"plugin without streams abort", context.Canceled, unary, 0},
 	} {

@@ -204,9 +204,12 @@ class AdapterServicer(adapter_pb2_grpc.AdapterServicer):
         # host call IngestWebhook once per delivery instead.
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "IngestWebhooks is not offered; use IngestWebhook")
 
-    def IngestWebhookBatches(self, request_iterator, context):
+    def IngestWebhookBatchAnswers(self, request_iterator, context):
         # Batches of deliveries are optional too: UNIMPLEMENTED makes the host try
-        # IngestWebhooks, then IngestWebhook.
+        # IngestWebhookBatches, then IngestWebhooks, then IngestWebhook.
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "IngestWebhookBatchAnswers is not offered; use IngestWebhook")
+
+    def IngestWebhookBatches(self, request_iterator, context):
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "IngestWebhookBatches is not offered; use IngestWebhook")
 
 

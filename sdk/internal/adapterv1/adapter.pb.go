@@ -2193,8 +2193,9 @@ type IngestWebhookResponse struct {
 	Result *WebhookResult `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
 	// Set when verification succeeded but parsing failed.
 	WebhookError *Error `protobuf:"bytes,2,opt,name=webhook_error,json=webhookError,proto3" json:"webhook_error,omitempty"`
-	// On IngestWebhookBatches only: the status IngestWebhook would have failed with (never
-	// OK; a bad signature's PERMISSION_DENIED with its ErrorDetail, ...). Unset otherwise.
+	// On IngestWebhookBatches and IngestWebhookBatchAnswers only: the status IngestWebhook
+	// would have failed with (never OK; a bad signature's PERMISSION_DENIED with its
+	// ErrorDetail, ...). Unset otherwise.
 	Status        *Status `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2251,8 +2252,9 @@ func (x *IngestWebhookResponse) GetStatus() *Status {
 	return nil
 }
 
-// IngestWebhookBatch is one message of IngestWebhookBatches: deliveries answered one
-// IngestWebhookResponse each, in this order.
+// IngestWebhookBatch is one message of IngestWebhookBatches (deliveries answered one
+// IngestWebhookResponse each, in this order) or of IngestWebhookBatchAnswers (answered
+// together, in one IngestWebhookBatchResponse).
 type IngestWebhookBatch struct {
 	state         protoimpl.MessageState  `protogen:"open.v1"`
 	Requests      []*IngestWebhookRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
@@ -2297,6 +2299,52 @@ func (x *IngestWebhookBatch) GetRequests() []*IngestWebhookRequest {
 	return nil
 }
 
+// IngestWebhookBatchResponse is one message of IngestWebhookBatchAnswers: the answers to
+// one IngestWebhookBatch, one per request, in the batch's order.
+type IngestWebhookBatchResponse struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Answers       []*IngestWebhookResponse `protobuf:"bytes,1,rep,name=answers,proto3" json:"answers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestWebhookBatchResponse) Reset() {
+	*x = IngestWebhookBatchResponse{}
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestWebhookBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestWebhookBatchResponse) ProtoMessage() {}
+
+func (x *IngestWebhookBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestWebhookBatchResponse.ProtoReflect.Descriptor instead.
+func (*IngestWebhookBatchResponse) Descriptor() ([]byte, []int) {
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *IngestWebhookBatchResponse) GetAnswers() []*IngestWebhookResponse {
+	if x != nil {
+		return x.Answers
+	}
+	return nil
+}
+
 // Status is a gRPC status carried inside a message, where a call's own status cannot be:
 // the fields of google.rpc.Status, so the bytes are the same (details hold ErrorDetail,
 // as in the grpc-status-details-bin trailer).
@@ -2311,7 +2359,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2323,7 +2371,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[33]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2336,7 +2384,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{33}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Status) GetCode() int32 {
@@ -2371,7 +2419,7 @@ type PollReadingsRequest struct {
 
 func (x *PollReadingsRequest) Reset() {
 	*x = PollReadingsRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2383,7 +2431,7 @@ func (x *PollReadingsRequest) String() string {
 func (*PollReadingsRequest) ProtoMessage() {}
 
 func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[34]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2396,7 +2444,7 @@ func (x *PollReadingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsRequest.ProtoReflect.Descriptor instead.
 func (*PollReadingsRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{34}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PollReadingsRequest) GetAccount() *Account {
@@ -2433,7 +2481,7 @@ type PollReadingsResponse struct {
 
 func (x *PollReadingsResponse) Reset() {
 	*x = PollReadingsResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[35]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2445,7 +2493,7 @@ func (x *PollReadingsResponse) String() string {
 func (*PollReadingsResponse) ProtoMessage() {}
 
 func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[35]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2458,7 +2506,7 @@ func (x *PollReadingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollReadingsResponse.ProtoReflect.Descriptor instead.
 func (*PollReadingsResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{35}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PollReadingsResponse) GetReadings() []*Reading {
@@ -2525,7 +2573,7 @@ type SendCommandRequest struct {
 
 func (x *SendCommandRequest) Reset() {
 	*x = SendCommandRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2537,7 +2585,7 @@ func (x *SendCommandRequest) String() string {
 func (*SendCommandRequest) ProtoMessage() {}
 
 func (x *SendCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[36]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2550,7 +2598,7 @@ func (x *SendCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCommandRequest.ProtoReflect.Descriptor instead.
 func (*SendCommandRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{36}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SendCommandRequest) GetAccount() *Account {
@@ -2623,7 +2671,7 @@ type SendCommandResponse struct {
 
 func (x *SendCommandResponse) Reset() {
 	*x = SendCommandResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2635,7 +2683,7 @@ func (x *SendCommandResponse) String() string {
 func (*SendCommandResponse) ProtoMessage() {}
 
 func (x *SendCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[37]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2648,7 +2696,7 @@ func (x *SendCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCommandResponse.ProtoReflect.Descriptor instead.
 func (*SendCommandResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{37}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SendCommandResponse) GetStatus() string {
@@ -2698,7 +2746,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[38]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2710,7 +2758,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[38]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2723,7 +2771,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{38}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SubscribeRequest) GetAccount() *Account {
@@ -2748,7 +2796,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[39]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2760,7 +2808,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[39]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2773,7 +2821,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{39}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{40}
 }
 
 type HealthRequest struct {
@@ -2784,7 +2832,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[40]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2796,7 +2844,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[40]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2809,7 +2857,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{40}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{41}
 }
 
 type HealthResponse struct {
@@ -2820,7 +2868,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[41]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2832,7 +2880,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[41]
+	mi := &file_poolhost_adapter_v1_adapter_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2845,7 +2893,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{41}
+	return file_poolhost_adapter_v1_adapter_proto_rawDescGZIP(), []int{42}
 }
 
 var File_poolhost_adapter_v1_adapter_proto protoreflect.FileDescriptor
@@ -3018,7 +3066,9 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\rwebhook_error\x18\x02 \x01(\v2\x1a.poolhost.adapter.v1.ErrorR\fwebhookError\x123\n" +
 	"\x06status\x18\x03 \x01(\v2\x1b.poolhost.adapter.v1.StatusR\x06status\"[\n" +
 	"\x12IngestWebhookBatch\x12E\n" +
-	"\brequests\x18\x01 \x03(\v2).poolhost.adapter.v1.IngestWebhookRequestR\brequests\"f\n" +
+	"\brequests\x18\x01 \x03(\v2).poolhost.adapter.v1.IngestWebhookRequestR\brequests\"b\n" +
+	"\x1aIngestWebhookBatchResponse\x12D\n" +
+	"\aanswers\x18\x01 \x03(\v2*.poolhost.adapter.v1.IngestWebhookResponseR\aanswers\"f\n" +
 	"\x06Status\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12.\n" +
@@ -3066,7 +3116,7 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x11ERROR_KIND_REAUTH\x10\x03\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSUPPORTED\x10\x04\x12\x17\n" +
 	"\x13ERROR_KIND_REJECTED\x10\x05\x12\x1c\n" +
-	"\x18ERROR_KIND_INVALID_INPUT\x10\x062\xb3\v\n" +
+	"\x18ERROR_KIND_INVALID_INPUT\x10\x062\xae\f\n" +
 	"\aAdapter\x12W\n" +
 	"\bDescribe\x12$.poolhost.adapter.v1.DescribeRequest\x1a%.poolhost.adapter.v1.DescribeResponse\x12Z\n" +
 	"\tConfigure\x12%.poolhost.adapter.v1.ConfigureRequest\x1a&.poolhost.adapter.v1.ConfigureResponse\x12T\n" +
@@ -3077,7 +3127,8 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\aWebhook\x12#.poolhost.adapter.v1.WebhookRequest\x1a$.poolhost.adapter.v1.WebhookResponse\x12f\n" +
 	"\rIngestWebhook\x12).poolhost.adapter.v1.IngestWebhookRequest\x1a*.poolhost.adapter.v1.IngestWebhookResponse\x12k\n" +
 	"\x0eIngestWebhooks\x12).poolhost.adapter.v1.IngestWebhookRequest\x1a*.poolhost.adapter.v1.IngestWebhookResponse(\x010\x01\x12o\n" +
-	"\x14IngestWebhookBatches\x12'.poolhost.adapter.v1.IngestWebhookBatch\x1a*.poolhost.adapter.v1.IngestWebhookResponse(\x010\x01\x12c\n" +
+	"\x14IngestWebhookBatches\x12'.poolhost.adapter.v1.IngestWebhookBatch\x1a*.poolhost.adapter.v1.IngestWebhookResponse(\x010\x01\x12y\n" +
+	"\x19IngestWebhookBatchAnswers\x12'.poolhost.adapter.v1.IngestWebhookBatch\x1a/.poolhost.adapter.v1.IngestWebhookBatchResponse(\x010\x01\x12c\n" +
 	"\fPollReadings\x12(.poolhost.adapter.v1.PollReadingsRequest\x1a).poolhost.adapter.v1.PollReadingsResponse\x12Q\n" +
 	"\x06Health\x12\".poolhost.adapter.v1.HealthRequest\x1a#.poolhost.adapter.v1.HealthResponse\x12`\n" +
 	"\vSendCommand\x12'.poolhost.adapter.v1.SendCommandRequest\x1a(.poolhost.adapter.v1.SendCommandResponse\x12Z\n" +
@@ -3097,87 +3148,88 @@ func file_poolhost_adapter_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_poolhost_adapter_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_poolhost_adapter_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_poolhost_adapter_v1_adapter_proto_goTypes = []any{
-	(ErrorKind)(0),                  // 0: poolhost.adapter.v1.ErrorKind
-	(*Credentials)(nil),             // 1: poolhost.adapter.v1.Credentials
-	(*Account)(nil),                 // 2: poolhost.adapter.v1.Account
-	(*Linkage)(nil),                 // 3: poolhost.adapter.v1.Linkage
-	(*Device)(nil),                  // 4: poolhost.adapter.v1.Device
-	(*PoolSuggestion)(nil),          // 5: poolhost.adapter.v1.PoolSuggestion
-	(*Reading)(nil),                 // 6: poolhost.adapter.v1.Reading
-	(*Header)(nil),                  // 7: poolhost.adapter.v1.Header
-	(*RawWebhook)(nil),              // 8: poolhost.adapter.v1.RawWebhook
-	(*WebhookResult)(nil),           // 9: poolhost.adapter.v1.WebhookResult
-	(*CommandUpdate)(nil),           // 10: poolhost.adapter.v1.CommandUpdate
-	(*TestSession)(nil),             // 11: poolhost.adapter.v1.TestSession
-	(*TestResult)(nil),              // 12: poolhost.adapter.v1.TestResult
-	(*Error)(nil),                   // 13: poolhost.adapter.v1.Error
-	(*ErrorDetail)(nil),             // 14: poolhost.adapter.v1.ErrorDetail
-	(*DescribeRequest)(nil),         // 15: poolhost.adapter.v1.DescribeRequest
-	(*DescribeResponse)(nil),        // 16: poolhost.adapter.v1.DescribeResponse
-	(*Option)(nil),                  // 17: poolhost.adapter.v1.Option
-	(*Capabilities)(nil),            // 18: poolhost.adapter.v1.Capabilities
-	(*ConfigureRequest)(nil),        // 19: poolhost.adapter.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),       // 20: poolhost.adapter.v1.ConfigureResponse
-	(*ConnectRequest)(nil),          // 21: poolhost.adapter.v1.ConnectRequest
-	(*ConnectResponse)(nil),         // 22: poolhost.adapter.v1.ConnectResponse
-	(*CallbackRequest)(nil),         // 23: poolhost.adapter.v1.CallbackRequest
-	(*CallbackResponse)(nil),        // 24: poolhost.adapter.v1.CallbackResponse
-	(*DiscoverDevicesRequest)(nil),  // 25: poolhost.adapter.v1.DiscoverDevicesRequest
-	(*DiscoverDevicesResponse)(nil), // 26: poolhost.adapter.v1.DiscoverDevicesResponse
-	(*VerifyWebhookRequest)(nil),    // 27: poolhost.adapter.v1.VerifyWebhookRequest
-	(*VerifyWebhookResponse)(nil),   // 28: poolhost.adapter.v1.VerifyWebhookResponse
-	(*WebhookRequest)(nil),          // 29: poolhost.adapter.v1.WebhookRequest
-	(*WebhookResponse)(nil),         // 30: poolhost.adapter.v1.WebhookResponse
-	(*IngestWebhookRequest)(nil),    // 31: poolhost.adapter.v1.IngestWebhookRequest
-	(*IngestWebhookResponse)(nil),   // 32: poolhost.adapter.v1.IngestWebhookResponse
-	(*IngestWebhookBatch)(nil),      // 33: poolhost.adapter.v1.IngestWebhookBatch
-	(*Status)(nil),                  // 34: poolhost.adapter.v1.Status
-	(*PollReadingsRequest)(nil),     // 35: poolhost.adapter.v1.PollReadingsRequest
-	(*PollReadingsResponse)(nil),    // 36: poolhost.adapter.v1.PollReadingsResponse
-	(*SendCommandRequest)(nil),      // 37: poolhost.adapter.v1.SendCommandRequest
-	(*SendCommandResponse)(nil),     // 38: poolhost.adapter.v1.SendCommandResponse
-	(*SubscribeRequest)(nil),        // 39: poolhost.adapter.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),       // 40: poolhost.adapter.v1.SubscribeResponse
-	(*HealthRequest)(nil),           // 41: poolhost.adapter.v1.HealthRequest
-	(*HealthResponse)(nil),          // 42: poolhost.adapter.v1.HealthResponse
-	nil,                             // 43: poolhost.adapter.v1.Credentials.ValuesEntry
-	nil,                             // 44: poolhost.adapter.v1.Device.MetadataEntry
-	nil,                             // 45: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	nil,                             // 46: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	nil,                             // 47: poolhost.adapter.v1.ConnectRequest.InputEntry
-	nil,                             // 48: poolhost.adapter.v1.CallbackRequest.QueryEntry
-	(*timestamppb.Timestamp)(nil),   // 49: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 50: google.protobuf.Duration
-	(*anypb.Any)(nil),               // 51: google.protobuf.Any
+	(ErrorKind)(0),                     // 0: poolhost.adapter.v1.ErrorKind
+	(*Credentials)(nil),                // 1: poolhost.adapter.v1.Credentials
+	(*Account)(nil),                    // 2: poolhost.adapter.v1.Account
+	(*Linkage)(nil),                    // 3: poolhost.adapter.v1.Linkage
+	(*Device)(nil),                     // 4: poolhost.adapter.v1.Device
+	(*PoolSuggestion)(nil),             // 5: poolhost.adapter.v1.PoolSuggestion
+	(*Reading)(nil),                    // 6: poolhost.adapter.v1.Reading
+	(*Header)(nil),                     // 7: poolhost.adapter.v1.Header
+	(*RawWebhook)(nil),                 // 8: poolhost.adapter.v1.RawWebhook
+	(*WebhookResult)(nil),              // 9: poolhost.adapter.v1.WebhookResult
+	(*CommandUpdate)(nil),              // 10: poolhost.adapter.v1.CommandUpdate
+	(*TestSession)(nil),                // 11: poolhost.adapter.v1.TestSession
+	(*TestResult)(nil),                 // 12: poolhost.adapter.v1.TestResult
+	(*Error)(nil),                      // 13: poolhost.adapter.v1.Error
+	(*ErrorDetail)(nil),                // 14: poolhost.adapter.v1.ErrorDetail
+	(*DescribeRequest)(nil),            // 15: poolhost.adapter.v1.DescribeRequest
+	(*DescribeResponse)(nil),           // 16: poolhost.adapter.v1.DescribeResponse
+	(*Option)(nil),                     // 17: poolhost.adapter.v1.Option
+	(*Capabilities)(nil),               // 18: poolhost.adapter.v1.Capabilities
+	(*ConfigureRequest)(nil),           // 19: poolhost.adapter.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),          // 20: poolhost.adapter.v1.ConfigureResponse
+	(*ConnectRequest)(nil),             // 21: poolhost.adapter.v1.ConnectRequest
+	(*ConnectResponse)(nil),            // 22: poolhost.adapter.v1.ConnectResponse
+	(*CallbackRequest)(nil),            // 23: poolhost.adapter.v1.CallbackRequest
+	(*CallbackResponse)(nil),           // 24: poolhost.adapter.v1.CallbackResponse
+	(*DiscoverDevicesRequest)(nil),     // 25: poolhost.adapter.v1.DiscoverDevicesRequest
+	(*DiscoverDevicesResponse)(nil),    // 26: poolhost.adapter.v1.DiscoverDevicesResponse
+	(*VerifyWebhookRequest)(nil),       // 27: poolhost.adapter.v1.VerifyWebhookRequest
+	(*VerifyWebhookResponse)(nil),      // 28: poolhost.adapter.v1.VerifyWebhookResponse
+	(*WebhookRequest)(nil),             // 29: poolhost.adapter.v1.WebhookRequest
+	(*WebhookResponse)(nil),            // 30: poolhost.adapter.v1.WebhookResponse
+	(*IngestWebhookRequest)(nil),       // 31: poolhost.adapter.v1.IngestWebhookRequest
+	(*IngestWebhookResponse)(nil),      // 32: poolhost.adapter.v1.IngestWebhookResponse
+	(*IngestWebhookBatch)(nil),         // 33: poolhost.adapter.v1.IngestWebhookBatch
+	(*IngestWebhookBatchResponse)(nil), // 34: poolhost.adapter.v1.IngestWebhookBatchResponse
+	(*Status)(nil),                     // 35: poolhost.adapter.v1.Status
+	(*PollReadingsRequest)(nil),        // 36: poolhost.adapter.v1.PollReadingsRequest
+	(*PollReadingsResponse)(nil),       // 37: poolhost.adapter.v1.PollReadingsResponse
+	(*SendCommandRequest)(nil),         // 38: poolhost.adapter.v1.SendCommandRequest
+	(*SendCommandResponse)(nil),        // 39: poolhost.adapter.v1.SendCommandResponse
+	(*SubscribeRequest)(nil),           // 40: poolhost.adapter.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),          // 41: poolhost.adapter.v1.SubscribeResponse
+	(*HealthRequest)(nil),              // 42: poolhost.adapter.v1.HealthRequest
+	(*HealthResponse)(nil),             // 43: poolhost.adapter.v1.HealthResponse
+	nil,                                // 44: poolhost.adapter.v1.Credentials.ValuesEntry
+	nil,                                // 45: poolhost.adapter.v1.Device.MetadataEntry
+	nil,                                // 46: poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	nil,                                // 47: poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	nil,                                // 48: poolhost.adapter.v1.ConnectRequest.InputEntry
+	nil,                                // 49: poolhost.adapter.v1.CallbackRequest.QueryEntry
+	(*timestamppb.Timestamp)(nil),      // 50: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 51: google.protobuf.Duration
+	(*anypb.Any)(nil),                  // 52: google.protobuf.Any
 }
 var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
-	43, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
+	44, // 0: poolhost.adapter.v1.Credentials.values:type_name -> poolhost.adapter.v1.Credentials.ValuesEntry
 	1,  // 1: poolhost.adapter.v1.Account.credentials:type_name -> poolhost.adapter.v1.Credentials
 	1,  // 2: poolhost.adapter.v1.Linkage.credentials:type_name -> poolhost.adapter.v1.Credentials
-	44, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
+	45, // 3: poolhost.adapter.v1.Device.metadata:type_name -> poolhost.adapter.v1.Device.MetadataEntry
 	5,  // 4: poolhost.adapter.v1.Device.suggestion:type_name -> poolhost.adapter.v1.PoolSuggestion
-	49, // 5: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
+	50, // 5: poolhost.adapter.v1.Reading.recorded_at:type_name -> google.protobuf.Timestamp
 	7,  // 6: poolhost.adapter.v1.RawWebhook.headers:type_name -> poolhost.adapter.v1.Header
-	49, // 7: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
+	50, // 7: poolhost.adapter.v1.RawWebhook.received_at:type_name -> google.protobuf.Timestamp
 	2,  // 8: poolhost.adapter.v1.RawWebhook.account:type_name -> poolhost.adapter.v1.Account
 	6,  // 9: poolhost.adapter.v1.WebhookResult.readings:type_name -> poolhost.adapter.v1.Reading
 	11, // 10: poolhost.adapter.v1.WebhookResult.test_sessions:type_name -> poolhost.adapter.v1.TestSession
 	10, // 11: poolhost.adapter.v1.WebhookResult.command_updates:type_name -> poolhost.adapter.v1.CommandUpdate
-	49, // 12: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
+	50, // 12: poolhost.adapter.v1.TestSession.taken_at:type_name -> google.protobuf.Timestamp
 	12, // 13: poolhost.adapter.v1.TestSession.results:type_name -> poolhost.adapter.v1.TestResult
 	0,  // 14: poolhost.adapter.v1.Error.kind:type_name -> poolhost.adapter.v1.ErrorKind
 	1,  // 15: poolhost.adapter.v1.ErrorDetail.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
 	18, // 16: poolhost.adapter.v1.DescribeResponse.capabilities:type_name -> poolhost.adapter.v1.Capabilities
 	17, // 17: poolhost.adapter.v1.DescribeResponse.settings:type_name -> poolhost.adapter.v1.Option
 	17, // 18: poolhost.adapter.v1.DescribeResponse.connect_inputs:type_name -> poolhost.adapter.v1.Option
-	50, // 19: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
-	45, // 20: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
-	46, // 21: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
-	47, // 22: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
+	51, // 19: poolhost.adapter.v1.Capabilities.min_poll_interval:type_name -> google.protobuf.Duration
+	46, // 20: poolhost.adapter.v1.ConfigureRequest.settings:type_name -> poolhost.adapter.v1.ConfigureRequest.SettingsEntry
+	47, // 21: poolhost.adapter.v1.ConfigureRequest.secrets:type_name -> poolhost.adapter.v1.ConfigureRequest.SecretsEntry
+	48, // 22: poolhost.adapter.v1.ConnectRequest.input:type_name -> poolhost.adapter.v1.ConnectRequest.InputEntry
 	3,  // 23: poolhost.adapter.v1.ConnectResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
-	48, // 24: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
+	49, // 24: poolhost.adapter.v1.CallbackRequest.query:type_name -> poolhost.adapter.v1.CallbackRequest.QueryEntry
 	3,  // 25: poolhost.adapter.v1.CallbackResponse.linkage:type_name -> poolhost.adapter.v1.Linkage
 	2,  // 26: poolhost.adapter.v1.DiscoverDevicesRequest.account:type_name -> poolhost.adapter.v1.Account
 	4,  // 27: poolhost.adapter.v1.DiscoverDevicesResponse.devices:type_name -> poolhost.adapter.v1.Device
@@ -3188,56 +3240,59 @@ var file_poolhost_adapter_v1_adapter_proto_depIdxs = []int32{
 	8,  // 32: poolhost.adapter.v1.IngestWebhookRequest.webhook:type_name -> poolhost.adapter.v1.RawWebhook
 	9,  // 33: poolhost.adapter.v1.IngestWebhookResponse.result:type_name -> poolhost.adapter.v1.WebhookResult
 	13, // 34: poolhost.adapter.v1.IngestWebhookResponse.webhook_error:type_name -> poolhost.adapter.v1.Error
-	34, // 35: poolhost.adapter.v1.IngestWebhookResponse.status:type_name -> poolhost.adapter.v1.Status
+	35, // 35: poolhost.adapter.v1.IngestWebhookResponse.status:type_name -> poolhost.adapter.v1.Status
 	31, // 36: poolhost.adapter.v1.IngestWebhookBatch.requests:type_name -> poolhost.adapter.v1.IngestWebhookRequest
-	51, // 37: poolhost.adapter.v1.Status.details:type_name -> google.protobuf.Any
-	2,  // 38: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
-	6,  // 39: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
-	1,  // 40: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	49, // 41: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
-	11, // 42: poolhost.adapter.v1.PollReadingsResponse.test_sessions:type_name -> poolhost.adapter.v1.TestSession
-	10, // 43: poolhost.adapter.v1.PollReadingsResponse.command_updates:type_name -> poolhost.adapter.v1.CommandUpdate
-	2,  // 44: poolhost.adapter.v1.SendCommandRequest.account:type_name -> poolhost.adapter.v1.Account
-	49, // 45: poolhost.adapter.v1.SendCommandRequest.expires_at:type_name -> google.protobuf.Timestamp
-	1,  // 46: poolhost.adapter.v1.SendCommandResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
-	13, // 47: poolhost.adapter.v1.SendCommandResponse.error:type_name -> poolhost.adapter.v1.Error
-	50, // 48: poolhost.adapter.v1.SendCommandResponse.retry_after:type_name -> google.protobuf.Duration
-	2,  // 49: poolhost.adapter.v1.SubscribeRequest.account:type_name -> poolhost.adapter.v1.Account
-	15, // 50: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
-	19, // 51: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
-	21, // 52: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
-	23, // 53: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
-	25, // 54: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
-	27, // 55: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
-	29, // 56: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
-	31, // 57: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	31, // 58: poolhost.adapter.v1.Adapter.IngestWebhooks:input_type -> poolhost.adapter.v1.IngestWebhookRequest
-	33, // 59: poolhost.adapter.v1.Adapter.IngestWebhookBatches:input_type -> poolhost.adapter.v1.IngestWebhookBatch
-	35, // 60: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
-	41, // 61: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
-	37, // 62: poolhost.adapter.v1.Adapter.SendCommand:input_type -> poolhost.adapter.v1.SendCommandRequest
-	39, // 63: poolhost.adapter.v1.Adapter.Subscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
-	39, // 64: poolhost.adapter.v1.Adapter.Unsubscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
-	16, // 65: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
-	20, // 66: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
-	22, // 67: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
-	24, // 68: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
-	26, // 69: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
-	28, // 70: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
-	30, // 71: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
-	32, // 72: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	32, // 73: poolhost.adapter.v1.Adapter.IngestWebhooks:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	32, // 74: poolhost.adapter.v1.Adapter.IngestWebhookBatches:output_type -> poolhost.adapter.v1.IngestWebhookResponse
-	36, // 75: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
-	42, // 76: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
-	38, // 77: poolhost.adapter.v1.Adapter.SendCommand:output_type -> poolhost.adapter.v1.SendCommandResponse
-	40, // 78: poolhost.adapter.v1.Adapter.Subscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
-	40, // 79: poolhost.adapter.v1.Adapter.Unsubscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
-	65, // [65:80] is the sub-list for method output_type
-	50, // [50:65] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	32, // 37: poolhost.adapter.v1.IngestWebhookBatchResponse.answers:type_name -> poolhost.adapter.v1.IngestWebhookResponse
+	52, // 38: poolhost.adapter.v1.Status.details:type_name -> google.protobuf.Any
+	2,  // 39: poolhost.adapter.v1.PollReadingsRequest.account:type_name -> poolhost.adapter.v1.Account
+	6,  // 40: poolhost.adapter.v1.PollReadingsResponse.readings:type_name -> poolhost.adapter.v1.Reading
+	1,  // 41: poolhost.adapter.v1.PollReadingsResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	50, // 42: poolhost.adapter.v1.PollReadingsResponse.not_before:type_name -> google.protobuf.Timestamp
+	11, // 43: poolhost.adapter.v1.PollReadingsResponse.test_sessions:type_name -> poolhost.adapter.v1.TestSession
+	10, // 44: poolhost.adapter.v1.PollReadingsResponse.command_updates:type_name -> poolhost.adapter.v1.CommandUpdate
+	2,  // 45: poolhost.adapter.v1.SendCommandRequest.account:type_name -> poolhost.adapter.v1.Account
+	50, // 46: poolhost.adapter.v1.SendCommandRequest.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 47: poolhost.adapter.v1.SendCommandResponse.refreshed_credentials:type_name -> poolhost.adapter.v1.Credentials
+	13, // 48: poolhost.adapter.v1.SendCommandResponse.error:type_name -> poolhost.adapter.v1.Error
+	51, // 49: poolhost.adapter.v1.SendCommandResponse.retry_after:type_name -> google.protobuf.Duration
+	2,  // 50: poolhost.adapter.v1.SubscribeRequest.account:type_name -> poolhost.adapter.v1.Account
+	15, // 51: poolhost.adapter.v1.Adapter.Describe:input_type -> poolhost.adapter.v1.DescribeRequest
+	19, // 52: poolhost.adapter.v1.Adapter.Configure:input_type -> poolhost.adapter.v1.ConfigureRequest
+	21, // 53: poolhost.adapter.v1.Adapter.Connect:input_type -> poolhost.adapter.v1.ConnectRequest
+	23, // 54: poolhost.adapter.v1.Adapter.Callback:input_type -> poolhost.adapter.v1.CallbackRequest
+	25, // 55: poolhost.adapter.v1.Adapter.DiscoverDevices:input_type -> poolhost.adapter.v1.DiscoverDevicesRequest
+	27, // 56: poolhost.adapter.v1.Adapter.VerifyWebhook:input_type -> poolhost.adapter.v1.VerifyWebhookRequest
+	29, // 57: poolhost.adapter.v1.Adapter.Webhook:input_type -> poolhost.adapter.v1.WebhookRequest
+	31, // 58: poolhost.adapter.v1.Adapter.IngestWebhook:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	31, // 59: poolhost.adapter.v1.Adapter.IngestWebhooks:input_type -> poolhost.adapter.v1.IngestWebhookRequest
+	33, // 60: poolhost.adapter.v1.Adapter.IngestWebhookBatches:input_type -> poolhost.adapter.v1.IngestWebhookBatch
+	33, // 61: poolhost.adapter.v1.Adapter.IngestWebhookBatchAnswers:input_type -> poolhost.adapter.v1.IngestWebhookBatch
+	36, // 62: poolhost.adapter.v1.Adapter.PollReadings:input_type -> poolhost.adapter.v1.PollReadingsRequest
+	42, // 63: poolhost.adapter.v1.Adapter.Health:input_type -> poolhost.adapter.v1.HealthRequest
+	38, // 64: poolhost.adapter.v1.Adapter.SendCommand:input_type -> poolhost.adapter.v1.SendCommandRequest
+	40, // 65: poolhost.adapter.v1.Adapter.Subscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
+	40, // 66: poolhost.adapter.v1.Adapter.Unsubscribe:input_type -> poolhost.adapter.v1.SubscribeRequest
+	16, // 67: poolhost.adapter.v1.Adapter.Describe:output_type -> poolhost.adapter.v1.DescribeResponse
+	20, // 68: poolhost.adapter.v1.Adapter.Configure:output_type -> poolhost.adapter.v1.ConfigureResponse
+	22, // 69: poolhost.adapter.v1.Adapter.Connect:output_type -> poolhost.adapter.v1.ConnectResponse
+	24, // 70: poolhost.adapter.v1.Adapter.Callback:output_type -> poolhost.adapter.v1.CallbackResponse
+	26, // 71: poolhost.adapter.v1.Adapter.DiscoverDevices:output_type -> poolhost.adapter.v1.DiscoverDevicesResponse
+	28, // 72: poolhost.adapter.v1.Adapter.VerifyWebhook:output_type -> poolhost.adapter.v1.VerifyWebhookResponse
+	30, // 73: poolhost.adapter.v1.Adapter.Webhook:output_type -> poolhost.adapter.v1.WebhookResponse
+	32, // 74: poolhost.adapter.v1.Adapter.IngestWebhook:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	32, // 75: poolhost.adapter.v1.Adapter.IngestWebhooks:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	32, // 76: poolhost.adapter.v1.Adapter.IngestWebhookBatches:output_type -> poolhost.adapter.v1.IngestWebhookResponse
+	34, // 77: poolhost.adapter.v1.Adapter.IngestWebhookBatchAnswers:output_type -> poolhost.adapter.v1.IngestWebhookBatchResponse
+	37, // 78: poolhost.adapter.v1.Adapter.PollReadings:output_type -> poolhost.adapter.v1.PollReadingsResponse
+	43, // 79: poolhost.adapter.v1.Adapter.Health:output_type -> poolhost.adapter.v1.HealthResponse
+	39, // 80: poolhost.adapter.v1.Adapter.SendCommand:output_type -> poolhost.adapter.v1.SendCommandResponse
+	41, // 81: poolhost.adapter.v1.Adapter.Subscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
+	41, // 82: poolhost.adapter.v1.Adapter.Unsubscribe:output_type -> poolhost.adapter.v1.SubscribeResponse
+	67, // [67:83] is the sub-list for method output_type
+	51, // [51:67] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_poolhost_adapter_v1_adapter_proto_init() }
@@ -3251,7 +3306,7 @@ func file_poolhost_adapter_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_poolhost_adapter_v1_adapter_proto_rawDesc), len(file_poolhost_adapter_v1_adapter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   48,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -86,21 +86,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Adapter_Describe_FullMethodName             = "/poolhost.adapter.v1.Adapter/Describe"
-	Adapter_Configure_FullMethodName            = "/poolhost.adapter.v1.Adapter/Configure"
-	Adapter_Connect_FullMethodName              = "/poolhost.adapter.v1.Adapter/Connect"
-	Adapter_Callback_FullMethodName             = "/poolhost.adapter.v1.Adapter/Callback"
-	Adapter_DiscoverDevices_FullMethodName      = "/poolhost.adapter.v1.Adapter/DiscoverDevices"
-	Adapter_VerifyWebhook_FullMethodName        = "/poolhost.adapter.v1.Adapter/VerifyWebhook"
-	Adapter_Webhook_FullMethodName              = "/poolhost.adapter.v1.Adapter/Webhook"
-	Adapter_IngestWebhook_FullMethodName        = "/poolhost.adapter.v1.Adapter/IngestWebhook"
-	Adapter_IngestWebhooks_FullMethodName       = "/poolhost.adapter.v1.Adapter/IngestWebhooks"
-	Adapter_IngestWebhookBatches_FullMethodName = "/poolhost.adapter.v1.Adapter/IngestWebhookBatches"
-	Adapter_PollReadings_FullMethodName         = "/poolhost.adapter.v1.Adapter/PollReadings"
-	Adapter_Health_FullMethodName               = "/poolhost.adapter.v1.Adapter/Health"
-	Adapter_SendCommand_FullMethodName          = "/poolhost.adapter.v1.Adapter/SendCommand"
-	Adapter_Subscribe_FullMethodName            = "/poolhost.adapter.v1.Adapter/Subscribe"
-	Adapter_Unsubscribe_FullMethodName          = "/poolhost.adapter.v1.Adapter/Unsubscribe"
+	Adapter_Describe_FullMethodName                  = "/poolhost.adapter.v1.Adapter/Describe"
+	Adapter_Configure_FullMethodName                 = "/poolhost.adapter.v1.Adapter/Configure"
+	Adapter_Connect_FullMethodName                   = "/poolhost.adapter.v1.Adapter/Connect"
+	Adapter_Callback_FullMethodName                  = "/poolhost.adapter.v1.Adapter/Callback"
+	Adapter_DiscoverDevices_FullMethodName           = "/poolhost.adapter.v1.Adapter/DiscoverDevices"
+	Adapter_VerifyWebhook_FullMethodName             = "/poolhost.adapter.v1.Adapter/VerifyWebhook"
+	Adapter_Webhook_FullMethodName                   = "/poolhost.adapter.v1.Adapter/Webhook"
+	Adapter_IngestWebhook_FullMethodName             = "/poolhost.adapter.v1.Adapter/IngestWebhook"
+	Adapter_IngestWebhooks_FullMethodName            = "/poolhost.adapter.v1.Adapter/IngestWebhooks"
+	Adapter_IngestWebhookBatches_FullMethodName      = "/poolhost.adapter.v1.Adapter/IngestWebhookBatches"
+	Adapter_IngestWebhookBatchAnswers_FullMethodName = "/poolhost.adapter.v1.Adapter/IngestWebhookBatchAnswers"
+	Adapter_PollReadings_FullMethodName              = "/poolhost.adapter.v1.Adapter/PollReadings"
+	Adapter_Health_FullMethodName                    = "/poolhost.adapter.v1.Adapter/Health"
+	Adapter_SendCommand_FullMethodName               = "/poolhost.adapter.v1.Adapter/SendCommand"
+	Adapter_Subscribe_FullMethodName                 = "/poolhost.adapter.v1.Adapter/Subscribe"
+	Adapter_Unsubscribe_FullMethodName               = "/poolhost.adapter.v1.Adapter/Unsubscribe"
 )
 
 // AdapterClient is the client API for Adapter service.
@@ -169,6 +170,18 @@ type AdapterClient interface {
 	// messages cross the boundary. The SDK serves it for every adapter in terms of
 	// IngestWebhook; a plugin that answers UNIMPLEMENTED gets IngestWebhooks instead.
 	IngestWebhookBatches(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestWebhookBatch, IngestWebhookResponse], error)
+	// IngestWebhookBatchAnswers is IngestWebhookBatches with one answer message per batch:
+	// the plugin answers an IngestWebhookBatch with one IngestWebhookBatchResponse whose
+	// answers are the batch's requests' IngestWebhookResponses, exactly one per request, in
+	// the batch's order. Every request is answered as on IngestWebhookBatches (its
+	// deadline, a failure as IngestWebhookResponse.status, the stream going on); the host
+	// sends the next batch on the stream only once the batch's answer is in. A message
+	// with more or fewer answers than its batch had requests fails every delivery of that
+	// batch, and the host closes the stream; one over the host's message size limit sends
+	// each delivery of the batch again in a batch of its own. What it buys: one message,
+	// one write and one read a batch instead of one a delivery. The SDK serves it for every
+	// adapter; a plugin that answers UNIMPLEMENTED gets IngestWebhookBatches instead.
+	IngestWebhookBatchAnswers(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestWebhookBatch, IngestWebhookBatchResponse], error)
 	// PollReadings returns an account's readings newer than a cursor, plus the next
 	// cursor. Only called when Describe reports poll capability.
 	PollReadings(ctx context.Context, in *PollReadingsRequest, opts ...grpc.CallOption) (*PollReadingsResponse, error)
@@ -314,6 +327,19 @@ func (c *adapterClient) IngestWebhookBatches(ctx context.Context, opts ...grpc.C
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Adapter_IngestWebhookBatchesClient = grpc.BidiStreamingClient[IngestWebhookBatch, IngestWebhookResponse]
 
+func (c *adapterClient) IngestWebhookBatchAnswers(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestWebhookBatch, IngestWebhookBatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Adapter_ServiceDesc.Streams[2], Adapter_IngestWebhookBatchAnswers_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[IngestWebhookBatch, IngestWebhookBatchResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Adapter_IngestWebhookBatchAnswersClient = grpc.BidiStreamingClient[IngestWebhookBatch, IngestWebhookBatchResponse]
+
 func (c *adapterClient) PollReadings(ctx context.Context, in *PollReadingsRequest, opts ...grpc.CallOption) (*PollReadingsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PollReadingsResponse)
@@ -430,6 +456,18 @@ type AdapterServer interface {
 	// messages cross the boundary. The SDK serves it for every adapter in terms of
 	// IngestWebhook; a plugin that answers UNIMPLEMENTED gets IngestWebhooks instead.
 	IngestWebhookBatches(grpc.BidiStreamingServer[IngestWebhookBatch, IngestWebhookResponse]) error
+	// IngestWebhookBatchAnswers is IngestWebhookBatches with one answer message per batch:
+	// the plugin answers an IngestWebhookBatch with one IngestWebhookBatchResponse whose
+	// answers are the batch's requests' IngestWebhookResponses, exactly one per request, in
+	// the batch's order. Every request is answered as on IngestWebhookBatches (its
+	// deadline, a failure as IngestWebhookResponse.status, the stream going on); the host
+	// sends the next batch on the stream only once the batch's answer is in. A message
+	// with more or fewer answers than its batch had requests fails every delivery of that
+	// batch, and the host closes the stream; one over the host's message size limit sends
+	// each delivery of the batch again in a batch of its own. What it buys: one message,
+	// one write and one read a batch instead of one a delivery. The SDK serves it for every
+	// adapter; a plugin that answers UNIMPLEMENTED gets IngestWebhookBatches instead.
+	IngestWebhookBatchAnswers(grpc.BidiStreamingServer[IngestWebhookBatch, IngestWebhookBatchResponse]) error
 	// PollReadings returns an account's readings newer than a cursor, plus the next
 	// cursor. Only called when Describe reports poll capability.
 	PollReadings(context.Context, *PollReadingsRequest) (*PollReadingsResponse, error)
@@ -498,6 +536,9 @@ func (UnimplementedAdapterServer) IngestWebhooks(grpc.BidiStreamingServer[Ingest
 }
 func (UnimplementedAdapterServer) IngestWebhookBatches(grpc.BidiStreamingServer[IngestWebhookBatch, IngestWebhookResponse]) error {
 	return status.Error(codes.Unimplemented, "method IngestWebhookBatches not implemented")
+}
+func (UnimplementedAdapterServer) IngestWebhookBatchAnswers(grpc.BidiStreamingServer[IngestWebhookBatch, IngestWebhookBatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method IngestWebhookBatchAnswers not implemented")
 }
 func (UnimplementedAdapterServer) PollReadings(context.Context, *PollReadingsRequest) (*PollReadingsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PollReadings not implemented")
@@ -693,6 +734,13 @@ func _Adapter_IngestWebhookBatches_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Adapter_IngestWebhookBatchesServer = grpc.BidiStreamingServer[IngestWebhookBatch, IngestWebhookResponse]
 
+func _Adapter_IngestWebhookBatchAnswers_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AdapterServer).IngestWebhookBatchAnswers(&grpc.GenericServerStream[IngestWebhookBatch, IngestWebhookBatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Adapter_IngestWebhookBatchAnswersServer = grpc.BidiStreamingServer[IngestWebhookBatch, IngestWebhookBatchResponse]
+
 func _Adapter_PollReadings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PollReadingsRequest)
 	if err := dec(in); err != nil {
@@ -853,6 +901,12 @@ var Adapter_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "IngestWebhookBatches",
 			Handler:       _Adapter_IngestWebhookBatches_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "IngestWebhookBatchAnswers",
+			Handler:       _Adapter_IngestWebhookBatchAnswers_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
 		},

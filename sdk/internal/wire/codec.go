@@ -1,7 +1,7 @@
 // Package wire is gRPC's protobuf codec with hand-written decoders for the messages every
 // webhook delivery crosses the plugin boundary in: IngestWebhookRequest, alone or in an
-// IngestWebhookBatch (decoded by the plugin), and IngestWebhookResponse (decoded by the
-// host).
+// IngestWebhookBatch (decoded by the plugin), and IngestWebhookResponse, alone or in an
+// IngestWebhookBatchResponse (decoded by the host).
 //
 // The generated decoder allocates every message, every string and every timestamp of a
 // delivery on its own: for host/bench's 10-reading delivery that was about 45 of the
@@ -42,8 +42,8 @@ import (
 // Codec is gRPC's "proto" codec with the fast decoders. Its name is "proto", so a call
 // using it is the same call on the wire (content-type application/grpc+proto), and any
 // peer understands it. IngestWebhookResponse (encode.go), IngestWebhookBatch and
-// IngestWebhookRequest (encode_batch.go) are encoded by hand; every other
-// message is the registered proto codec's.
+// IngestWebhookRequest (encode_batch.go) and IngestWebhookBatchResponse (answers.go) are
+// encoded by hand; every other message is the registered proto codec's.
 type Codec struct{}
 
 var _ encoding.CodecV2 = Codec{}
@@ -53,9 +53,10 @@ var std = encoding.GetCodecV2("proto")
 
 func (Codec) Name() string { return "proto" }
 
-// Marshal encodes the plugin's IngestWebhookResponse (encode.go) and the host's
-// IngestWebhookBatch and IngestWebhookRequest (encode_batch.go) by hand, and every other
-// message with gRPC's proto codec.
+// Marshal encodes the plugin's IngestWebhookResponse (encode.go) and
+// IngestWebhookBatchResponse (answers.go) and the host's IngestWebhookBatch and
+// IngestWebhookRequest (encode_batch.go) by hand, and every other message with gRPC's
+// proto codec.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 	var data mem.BufferSlice
 	ok := false
@@ -72,6 +73,9 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 		v = &m.IngestWebhookBatch // proto.Marshal's, when not ok
 	case *pb.IngestWebhookRequest:
 		data, ok = marshalRequest(m)
+	case *Answers:
+		data, ok = encodeAnswers(m)
+		v = &m.IngestWebhookBatchResponse // proto.Marshal's, when not ok
 	}
 	if ok {
 		return data, nil
@@ -86,6 +90,8 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 		d.st, v = r, &r.IngestWebhookResponse
 	case *IngestBatch:
 		d.batch, v = r, &r.IngestWebhookBatch
+	case *BatchAnswers:
+		return r.unmarshal(data)
 	case *pb.IngestWebhookRequest, *pb.IngestWebhookResponse:
 	default:
 		return std.Unmarshal(data, v)

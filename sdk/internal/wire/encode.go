@@ -76,48 +76,69 @@ func unknownIn(m *pb.IngestWebhookResponse) bool {
 
 // encodeResponse writes IngestWebhookResponse { WebhookResult result = 1; } down to the
 // readings as proto.Marshal does, its messages' unknown fields aside (the caller's to
-// check); ok is false for what proto.Marshal is to write or refuse: a webhook error, a
-// status, test sessions, command updates, a nil reading, invalid UTF-8. The readings'
+// check); ok is false for what proto.Marshal is to write or refuse (sizeResponse). The
 // sizes are computed once, appended to sz for the append (returned, for its storage).
 func encodeResponse(m *pb.IngestWebhookResponse, sz []int) (data mem.BufferSlice, sizes []int, ok bool) {
-	if m.WebhookError != nil || m.Status != nil {
+	n, sz, ok := sizeResponse(m, sz)
+	if !ok {
 		return nil, sz, false
 	}
-	r := m.Result
-	n := 0
-	result := 0 // the result's size, written before it
-	if r != nil {
-		if len(r.TestSessions) > 0 || len(r.CommandUpdates) > 0 || !utf8.ValidString(r.DeliveryId) || !utf8.ValidString(r.ProviderAccountId) {
-			return nil, sz, false
-		}
-		result = sizeString(r.DeliveryId) + sizeString(r.ProviderAccountId)
-		var prev *pb.Reading
-		for _, rd := range r.Readings {
-			s, ok := sizeReading(rd, prev)
-			if !ok {
-				return nil, sz, false
-			}
-			prev = rd
-			sz = append(sz, s)
-			result += 1 + sizeLen(s)
-		}
-		n = 1 + sizeLen(result)
-	}
 	buf := answerPool.Get(n)
-	b := (*buf)[:0]
-	if r != nil {
-		b = append(b, byte(1<<3|protowire.BytesType))
-		b = appendLen(b, result)
-		for i, rd := range r.Readings {
-			b = append(b, byte(1<<3|protowire.BytesType))
-			b = appendLen(b, sz[i])
-			b = appendReading(b, rd)
-		}
-		b = appendString(b, 2, r.DeliveryId)
-		b = appendString(b, 3, r.ProviderAccountId)
-	}
+	b, _ := appendResponse((*buf)[:0], m, sz)
 	data, ok = finish(answerPool, buf, b, n)
 	return data, sz, ok
+}
+
+// sizeResponse is m's encoded size, its messages' unknown fields aside. It appends to sz
+// the sizes appendResponse writes m with: the result's, then each reading's (nothing
+// without a result). ok is false, sz as it was, for what proto.Marshal is to write or
+// refuse: a webhook error, a status, test sessions, command updates, a nil reading,
+// invalid UTF-8.
+func sizeResponse(m *pb.IngestWebhookResponse, sz []int) (n int, sizes []int, ok bool) {
+	if m.WebhookError != nil || m.Status != nil {
+		return 0, sz, false
+	}
+	r := m.Result
+	if r == nil {
+		return 0, sz, true
+	}
+	if len(r.TestSessions) > 0 || len(r.CommandUpdates) > 0 || !utf8.ValidString(r.DeliveryId) || !utf8.ValidString(r.ProviderAccountId) {
+		return 0, sz, false
+	}
+	at := len(sz)
+	sz = append(sz, 0) // the result's, once its readings are sized
+	result := sizeString(r.DeliveryId) + sizeString(r.ProviderAccountId)
+	var prev *pb.Reading
+	for _, rd := range r.Readings {
+		s, ok := sizeReading(rd, prev)
+		if !ok {
+			return 0, sz[:at], false
+		}
+		prev = rd
+		sz = append(sz, s)
+		result += 1 + sizeLen(s)
+	}
+	sz[at] = result
+	return 1 + sizeLen(result), sz, true
+}
+
+// appendResponse appends m as sizeResponse sized it, sz starting with its sizes; rest is
+// what follows them.
+func appendResponse(b []byte, m *pb.IngestWebhookResponse, sz []int) (_ []byte, rest []int) {
+	r := m.Result
+	if r == nil {
+		return b, sz
+	}
+	b = append(b, byte(1<<3|protowire.BytesType))
+	b = appendLen(b, sz[0])
+	for i, rd := range r.Readings {
+		b = append(b, byte(1<<3|protowire.BytesType))
+		b = appendLen(b, sz[1+i])
+		b = appendReading(b, rd)
+	}
+	b = appendString(b, 2, r.DeliveryId)
+	b = appendString(b, 3, r.ProviderAccountId)
+	return b, sz[1+len(r.Readings):]
 }
 
 // sizeReading is Reading { string provider_device_id = 1; string metric = 2; double

@@ -65,13 +65,14 @@ func marshalBatch(m *pb.IngestWebhookBatch, built bool) (data mem.BufferSlice, o
 	return finish(batchPool, buf, b, n)
 }
 
-// batchPool holds the buffers the host's batches and requests are written into, uncleared
-// as answerPool's are (finish checks that every byte of the length asked for was
-// written): gRPC's default pool cleared the whole 16 or 32 KiB buffer of every batch,
-// 0.75 µs per delivery of the host's CPU at postgres/c64/plugin (perf over 20,000
-// deliveries, 9.1 a batch: 30 of the 475 samples in the batches' exchange). A batch over
-// dirtyPool's largest tier (64 KiB: 64 deliveries of 1 KiB) takes gRPC's pool, which
-// keeps buffers up to 1 MiB, rather than a new buffer each time.
+// batchPool holds the buffers the host's batches and requests, and the plugin's answers
+// to a batch (answers.go), are written into, uncleared as answerPool's are (finish
+// checks that every byte of the length asked for was written): gRPC's default pool
+// cleared the whole 16 or 32 KiB buffer of every batch, 0.75 µs per delivery of the
+// host's CPU at postgres/c64/plugin (perf over 20,000 deliveries, 9.1 a batch: 30 of the
+// 475 samples in the batches' exchange). A message over dirtyPool's largest tier (64
+// KiB: 64 deliveries of 1 KiB) takes gRPC's pool, which keeps buffers up to 1 MiB,
+// rather than a new buffer each time.
 var batchPool mem.BufferPool = batchBuffers{}
 
 type batchBuffers struct{}

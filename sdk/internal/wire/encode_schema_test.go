@@ -32,6 +32,8 @@ func TestEncodeKnowsEveryField(t *testing.T) {
 		{&pb.IngestWebhookRequest{}, []protoreflect.FieldNumber{1, 2}},
 		{&pb.RawWebhook{}, []protoreflect.FieldNumber{1, 2, 3, 4, 5}}, // account → proto.Marshal
 		{&pb.Header{}, []protoreflect.FieldNumber{1, 2}},
+		// answers.go: a batch's answers together.
+		{&pb.IngestWebhookBatchResponse{}, []protoreflect.FieldNumber{1}},
 	}
 	for _, k := range known {
 		d := k.m.ProtoReflect().Descriptor()

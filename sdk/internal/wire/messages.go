@@ -254,7 +254,13 @@ func (d *decoder) credentials(start, end int, c *pb.Credentials) bool {
 // ingestResponse is the host's decoder of IngestWebhookResponse
 // { WebhookResult result = 1; Error webhook_error = 2; }.
 func (d *decoder) ingestResponse(m *pb.IngestWebhookResponse) bool {
-	for pos, end := 0, len(d.b); pos < end; {
+	return d.ingestResponseIn(0, len(d.b), m)
+}
+
+// ingestResponseIn is ingestResponse for the message in b[start:end] (an answer of a
+// batch's: answers.go).
+func (d *decoder) ingestResponseIn(start, end int, m *pb.IngestWebhookResponse) bool {
+	for pos := start; pos < end; {
 		f, after, ok := d.next(pos, end)
 		if !ok || f.num != 1 || f.typ != protowire.BytesType || m.Result != nil {
 			return false // webhook_error, or a result to merge

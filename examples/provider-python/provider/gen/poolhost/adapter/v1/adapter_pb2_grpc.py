@@ -66,6 +66,11 @@ class AdapterStub(object):
                 request_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatch.SerializeToString,
                 response_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.FromString,
                 )
+        self.IngestWebhookBatchAnswers = channel.stream_stream(
+                '/poolhost.adapter.v1.Adapter/IngestWebhookBatchAnswers',
+                request_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatch.SerializeToString,
+                response_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatchResponse.FromString,
+                )
         self.PollReadings = channel.unary_unary(
                 '/poolhost.adapter.v1.Adapter/PollReadings',
                 request_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.PollReadingsRequest.SerializeToString,
@@ -206,6 +211,23 @@ class AdapterServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IngestWebhookBatchAnswers(self, request_iterator, context):
+        """IngestWebhookBatchAnswers is IngestWebhookBatches with one answer message per batch:
+        the plugin answers an IngestWebhookBatch with one IngestWebhookBatchResponse whose
+        answers are the batch's requests' IngestWebhookResponses, exactly one per request, in
+        the batch's order. Every request is answered as on IngestWebhookBatches (its
+        deadline, a failure as IngestWebhookResponse.status, the stream going on); the host
+        sends the next batch on the stream only once the batch's answer is in. A message
+        with more or fewer answers than its batch had requests fails every delivery of that
+        batch, and the host closes the stream; one over the host's message size limit sends
+        each delivery of the batch again in a batch of its own. What it buys: one message,
+        one write and one read a batch instead of one a delivery. The SDK serves it for every
+        adapter; a plugin that answers UNIMPLEMENTED gets IngestWebhookBatches instead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PollReadings(self, request, context):
         """PollReadings returns an account's readings newer than a cursor, plus the next
         cursor. Only called when Describe reports poll capability.
@@ -312,6 +334,11 @@ def add_AdapterServicer_to_server(servicer, server):
                     servicer.IngestWebhookBatches,
                     request_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatch.FromString,
                     response_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.SerializeToString,
+            ),
+            'IngestWebhookBatchAnswers': grpc.stream_stream_rpc_method_handler(
+                    servicer.IngestWebhookBatchAnswers,
+                    request_deserializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatch.FromString,
+                    response_serializer=poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatchResponse.SerializeToString,
             ),
             'PollReadings': grpc.unary_unary_rpc_method_handler(
                     servicer.PollReadings,
@@ -517,6 +544,23 @@ class Adapter(object):
         return grpc.experimental.stream_stream(request_iterator, target, '/poolhost.adapter.v1.Adapter/IngestWebhookBatches',
             poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatch.SerializeToString,
             poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def IngestWebhookBatchAnswers(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(request_iterator, target, '/poolhost.adapter.v1.Adapter/IngestWebhookBatchAnswers',
+            poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatch.SerializeToString,
+            poolhost_dot_adapter_dot_v1_dot_adapter__pb2.IngestWebhookBatchResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
