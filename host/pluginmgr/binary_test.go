@@ -256,3 +256,23 @@ func TestStartTimeoutNamesTheSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigureTimeoutNamesTheSetting: a plugin whose Configure does not answer in time
+// is failed naming the provider's timeouts.configure and its value; it said only
+// "configure: temporary: configure: context deadline exceeded".
+func TestConfigureTimeoutNamesTheSetting(t *testing.T) {
+	e := newEnv(t)
+	e.plugins = strings.Replace(e.plugins, `max_restarts    = 5`, `max_restarts    = 0`, 1)
+	e.installID("x")
+	m, _, err := e.manager(e.config(`provider "x" {
+  settings = { configure_delay = "30s" }
+  timeouts { configure = "300ms" }
+}
+`))
+	if err == nil {
+		t.Fatal("Start succeeded, want provider x refused")
+	}
+	if st := status(t, m, "x"); !strings.Contains(st.LastError, "configure: no answer within the provider's timeouts.configure (300ms)") {
+		t.Errorf("last error %q, want timeouts.configure named", st.LastError)
+	}
+}

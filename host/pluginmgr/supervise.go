@@ -687,6 +687,9 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 
 	dctx, dcancel := context.WithTimeout(ctx, pc.Timeouts.Describe)
 	desc, err := adapter.Describe(dctx)
+	if err != nil && errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("no answer within the provider's timeouts.describe (%v): %w", pc.Timeouts.Describe, err)
+	}
 	dcancel()
 	if err != nil {
 		return fail(fmt.Errorf("describe: %w", err))
@@ -717,6 +720,7 @@ func (p *Plugin) configure(ctx context.Context, inst *instance, pc config.Provid
 		return fmt.Errorf("%w: %s is stopping", ErrUnavailable, p.id)
 	}
 	defer inst.release()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, pc.Timeouts.Configure)
 	defer cancel()
 	stop := context.AfterFunc(inst.ctx, cancel)
@@ -728,6 +732,11 @@ func (p *Plugin) configure(ctx context.Context, inst *instance, pc config.Provid
 	}
 	p.mu.Unlock()
 	if err := inst.adapter.Configure(ctx, sdk.ConfigureRequest{Settings: settings, Secrets: pc.Secrets}); err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil && inst.ctx.Err() == nil {
+			// Say which clock ran out, and so what an operator may raise for a plugin
+			// that checks its settings against the provider at start.
+			return fmt.Errorf("configure: no answer within the provider's timeouts.configure (%v): %w", pc.Timeouts.Configure, err)
+		}
 		return fmt.Errorf("configure: %w", err)
 	}
 	return nil

@@ -14,6 +14,7 @@
 //	connect_delay=<d>   Connect waits d (honouring the context) before answering
 //	fail_configure=<k>  Configure fails with that sdk error kind ("permanent", "temporary")
 //	exit_after=<d>      exit(4) d after Configure
+//	configure_delay=<d> Configure waits d (honouring the context) before answering
 //
 // Connect's input fail_bytes=<n> fails it temporarily with a message of n bytes more,
 // as a plugin relaying what its provider's cloud answered.
@@ -119,11 +120,18 @@ func (a *adapter) Describe(context.Context) (sdk.Description, error) {
 	return d, nil
 }
 
-func (a *adapter) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+func (a *adapter) Configure(ctx context.Context, req sdk.ConfigureRequest) error {
 	a.mu.Lock()
 	a.settings, a.secrets = req.Settings, req.Secrets
 	a.mu.Unlock()
 	a.maybeCrash("configure")
+	if d, err := time.ParseDuration(req.Settings["configure_delay"]); err == nil {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	switch req.Settings["fail_configure"] {
 	case "":
 	case "permanent":
