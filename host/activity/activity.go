@@ -205,13 +205,24 @@ func (s *Service) Overview(ctx context.Context, a auth.Actor, providers []string
 // AttentionErrors is how many polls in a row must fail before an account is listed.
 const AttentionErrors = 3
 
+// AttentionShown is how many accounts NeedingAttention lists at most.
+const AttentionShown = 500
+
 // NeedingAttention lists reauth_required accounts and accounts whose last
-// AttentionErrors polls or more failed.
-func (s *Service) NeedingAttention(ctx context.Context, a auth.Actor) ([]store.AttentionAccount, error) {
+// AttentionErrors polls or more failed, worst first, at most AttentionShown of them;
+// more says there are others beyond those.
+func (s *Service) NeedingAttention(ctx context.Context, a auth.Actor) (list []store.AttentionAccount, more bool, err error) {
 	if err := requireAdmin(a); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return s.st.AccountsNeedingAttention(ctx, AttentionErrors, 500)
+	list, err = s.st.AccountsNeedingAttention(ctx, AttentionErrors, AttentionShown+1)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(list) > AttentionShown {
+		return list[:AttentionShown], true, nil
+	}
+	return list, false, nil
 }
 
 func requireAdmin(a auth.Actor) error {

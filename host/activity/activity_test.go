@@ -65,7 +65,37 @@ func TestOverview(t *testing.T) {
 	if len(acme.Dropped) != 2 || acme.Dropped[0].Reason != "unknown_metric" || acme.Dropped[0].Count != 2 {
 		t.Errorf("dropped %v", acme.Dropped)
 	}
-	if list, err := svc.NeedingAttention(ctx, auth.Actor{UserID: 1, Admin: true}); err != nil || len(list) != 0 {
-		t.Errorf("attention on a quiet host: %v %v", list, err)
+	if list, more, err := svc.NeedingAttention(ctx, auth.Actor{UserID: 1, Admin: true}); err != nil || len(list) != 0 || more {
+		t.Errorf("attention on a quiet host: %v %v %v", list, more, err)
+	}
+}
+
+// manyAttention is a store with as many accounts needing attention as asked for.
+type manyAttention struct {
+	activity.Store
+	n int
+}
+
+func (m manyAttention) AccountsNeedingAttention(_ context.Context, _, limit int) ([]store.AttentionAccount, error) {
+	out := make([]store.AttentionAccount, min(m.n, limit))
+	for i := range out {
+		out[i].AccountID = int64(i + 1)
+	}
+	return out, nil
+}
+
+// TestNeedingAttentionSaysMore: the list stops at AttentionShown and says whether more
+// accounts need attention beyond it, so the console does not end a cut list as if whole.
+func TestNeedingAttentionSaysMore(t *testing.T) {
+	admin := auth.Actor{UserID: 1, Admin: true}
+	for _, tc := range []struct {
+		n        int
+		wantLen  int
+		wantMore bool
+	}{{0, 0, false}, {activity.AttentionShown, activity.AttentionShown, false}, {activity.AttentionShown + 1, activity.AttentionShown, true}} {
+		list, more, err := activity.New(manyAttention{n: tc.n}, 0).NeedingAttention(context.Background(), admin)
+		if err != nil || len(list) != tc.wantLen || more != tc.wantMore {
+			t.Errorf("%d accounts: listed %d, more %v, %v; want %d, %v", tc.n, len(list), more, err, tc.wantLen, tc.wantMore)
+		}
 	}
 }

@@ -61,7 +61,7 @@ type Failures interface {
 // Activity is the overview and the accounts needing attention: *activity.Service.
 type Activity interface {
 	Overview(ctx context.Context, a auth.Actor, providers []string) (activity.Overview, error)
-	NeedingAttention(ctx context.Context, a auth.Actor) ([]store.AttentionAccount, error)
+	NeedingAttention(ctx context.Context, a auth.Actor) (list []store.AttentionAccount, more bool, err error)
 }
 
 // Clients tells clients apart and slows down guessing as the API does: *httpapi.Handler.

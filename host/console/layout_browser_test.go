@@ -56,6 +56,7 @@ type layoutEnv struct {
 	config    func(*config.Config) // after the providers are set up
 	email     string               // the admin's, ops@example.com by default
 	failures  func(console.Failures) console.Failures
+	activity  func(console.Activity) console.Activity
 }
 
 func newLayoutEnvWith(t *testing.T, le layoutEnv) (base string, st *store.Store, cookie *http.Cookie) {
@@ -94,6 +95,10 @@ func newLayoutEnvWith(t *testing.T, le layoutEnv) (base string, st *store.Store,
 	if le.failures != nil {
 		fs = le.failures(fs)
 	}
+	var act console.Activity = activity.New(st, 0)
+	if le.activity != nil {
+		act = le.activity(act)
+	}
 	states := le.states
 	con := console.New(console.Deps{
 		Sessions: users.New(st, rec),
@@ -101,7 +106,7 @@ func newLayoutEnvWith(t *testing.T, le layoutEnv) (base string, st *store.Store,
 			// The file is accepted and changes nothing; what the plugins are in is states'.
 			Reload: func(context.Context) (connect.ReloadReport, error) { return connect.ReloadReport{}, nil }}),
 		Failures:    fs,
-		Activity:    activity.New(st, 0),
+		Activity:    act,
 		Commands:    commands.New(st, pools.New(st, rec), nil, rec, commands.Config{}, nil),
 		ProviderIDs: func() []string { return le.providers },
 	}, console.Config{PublicURL: "http://127.0.0.1"})

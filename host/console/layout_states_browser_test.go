@@ -109,6 +109,15 @@ func atMost(sel string, px int) string {
   .map(e => %q + (e.id ? " #" + e.id : "") + " is " + Math.round(e.getBoundingClientRect().height) + "px high, more than %d")`, sel, px, sel, px)
 }
 
+// moreAccounts is the activity service with more accounts needing attention than the
+// page lists (activity.AttentionShown): storing 501 is not needed to show the note.
+type moreAccounts struct{ console.Activity }
+
+func (m moreAccounts) NeedingAttention(ctx context.Context, a auth.Actor) ([]store.AttentionAccount, bool, error) {
+	list, _, err := m.Activity.NeedingAttention(ctx, a)
+	return list, true, err
+}
+
 // downFailures is the dead-letter service with its database gone.
 type downFailures struct{ console.Failures }
 
@@ -255,8 +264,50 @@ func layoutStates() []layoutState {
 			},
 		},
 		{
+			name: "dead letters pending, processing and resolved: what an operator may do with each",
+			env:  layoutEnv{providers: []string{"generic"}},
+			seed: func(t *testing.T, st *store.Store) []statePage {
+				ctx := context.Background()
+				for range 3 {
+					if _, err := st.EnqueueFailure(ctx, store.NewFailure{Provider: "generic", Payload: []byte(`{"x":1}`), MaxAttempts: 5, Error: "store: database is locked"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				fs, err := st.ClaimFailures(ctx, "test", 3, time.Hour)
+				if err != nil || len(fs) != 3 {
+					t.Fatalf("claim: %d %v", len(fs), err)
+				}
+				byID := map[int64]store.Failure{}
+				for _, f := range fs {
+					byID[f.ID] = f
+				}
+				if err := st.CompleteFailure(ctx, 1, byID[1].Lease()); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := st.FailFailure(ctx, 2, byID[2].Lease(), store.FailureOutcome{Error: pluginCrash, RetryAt: time.Now().Add(time.Hour)}); err != nil {
+					t.Fatal(err)
+				}
+				return nil // 3 stays processing
+			},
+			pages: []statePage{{path: "/ui/failures/1", wait: "#actions"}, {path: "/ui/failures/2", wait: "#history"}, {path: "/ui/failures/3", wait: "#actions"},
+				{path: "/ui/failures", wait: "#failure-3"}},
+			check: func(t *testing.T, br *browsertest.Browser, base string) {
+				for id, want := range map[int]struct{ status, buttons string }{1: {"resolved", "discard"}, 2: {"pending", "discard"}, 3: {"processing", ""}} {
+					br.Open(800, fmt.Sprintf("%s/ui/failures/%d", base, id), "#actions")
+					if got := br.Text("#status"); got != want.status {
+						t.Errorf("failure %d is %q, want %s", id, got, want.status)
+					}
+					buttons := browsertest.Get(br, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#actions button, #actions a")].map(e => e.id)`))
+					if got := strings.Join(buttons, " "); got != want.buttons {
+						t.Errorf("%s failure %d offers %q, want %q", want.status, id, got, want.buttons)
+					}
+				}
+			},
+		},
+		{
 			name: "accounts: long names, a long email, a 4 KiB poll error",
-			env:  layoutEnv{providers: []string{"ondilo"}, email: longEmail},
+			env: layoutEnv{providers: []string{"ondilo"}, email: longEmail,
+				activity: func(a console.Activity) console.Activity { return moreAccounts{a} }},
 			seed: func(t *testing.T, st *store.Store) []statePage {
 				ctx := context.Background()
 				u, err := st.GetUserByEmail(ctx, longEmail)
@@ -289,11 +340,14 @@ func layoutStates() []layoutState {
 				}
 				return nil
 			},
-			pages: []statePage{{path: "/ui/accounts", wait: "#accounts"}, {path: "/ui/", wait: "#polls-failing"}, {path: "/ui/audit", wait: "#audit"}},
+			pages: []statePage{{path: "/ui/accounts", wait: "#more"}, {path: "/ui/", wait: "#polls-failing"}, {path: "/ui/audit", wait: "#audit"}},
 			check: func(t *testing.T, br *browsertest.Browser, base string) {
 				br.Open(1366, base+"/ui/accounts", "#accounts")
 				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("#accounts tbody").length`)); n != 2 {
 					t.Errorf("accounts needing attention: %d rows, want 2", n)
+				}
+				if got := br.Text("#more"); got != "The worst 2 are shown; more accounts need attention." {
+					t.Errorf("more accounts than shown: %q", got)
 				}
 			},
 		},

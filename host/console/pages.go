@@ -387,7 +387,7 @@ func (c *Console) bulkApply(w http.ResponseWriter, r *http.Request, a auth.Actor
 // ---- accounts
 
 func (c *Console) accounts(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
-	list, err := c.d.Activity.NeedingAttention(r.Context(), a)
+	list, more, err := c.d.Activity.NeedingAttention(r.Context(), a)
 	if err != nil {
 		return err
 	}
@@ -395,7 +395,9 @@ func (c *Console) accounts(w http.ResponseWriter, r *http.Request, a auth.Actor)
 		Data: struct {
 			Accounts  []store.AttentionAccount
 			MinErrors int
-		}{list, activity.AttentionErrors}})
+			Shown     int
+			More      bool
+		}{list, activity.AttentionErrors, len(list), more}})
 	return nil
 }
 
