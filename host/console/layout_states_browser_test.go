@@ -410,13 +410,16 @@ func layoutStates() []layoutState {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ds, err := st.UpsertDevices(ctx, a.ID, []store.NewDevice{{ProviderDeviceID: "relay-1"}})
+				// A device may have only so many commands waiting: several devices.
+				ds, err := st.UpsertDevices(ctx, a.ID, []store.NewDevice{{ProviderDeviceID: "relay-1"}, {ProviderDeviceID: "relay-2"},
+					{ProviderDeviceID: "relay-3"}, {ProviderDeviceID: "relay-4"}, {ProviderDeviceID: "relay-5"}})
 				if err != nil {
 					t.Fatal(err)
 				}
 				for i := range 101 {
-					if _, _, err := st.CreateCommand(ctx, store.NewCommand{PoolID: p.ID, DeviceID: ds[0].ID, AccountID: a.ID, Provider: "ttn",
-						ProviderDeviceID: "relay-1", Command: "pump.set", Params: store.Details{"on": i%2 == 0}, RequestedBy: u.ID,
+					d := ds[i%len(ds)]
+					if _, _, err := st.CreateCommand(ctx, store.NewCommand{PoolID: p.ID, DeviceID: d.ID, AccountID: a.ID, Provider: "ttn",
+						ProviderDeviceID: d.ProviderDeviceID, Command: "pump.set", Params: store.Details{"on": i%2 == 0}, RequestedBy: u.ID,
 						ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 						t.Fatal(err)
 					}
