@@ -209,6 +209,10 @@ func layoutStates() []layoutState {
 				{path: "/ui/failures/bulk?action=requeue&provider=generic", wait: "#confirm-count"}},
 		},
 		{
+			name:  "no provider configured",
+			pages: []statePage{{path: "/ui/providers", wait: ".empty"}, {path: "/ui/failures", wait: "#empty"}},
+		},
+		{
 			name: "dead letters: more than a page, long errors",
 			env:  layoutEnv{providers: []string{"generic", "ttn"}},
 			seed: func(t *testing.T, st *store.Store) []statePage {
@@ -251,8 +255,19 @@ func layoutStates() []layoutState {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// A payload past the preview (shown cut, with a download) and a binary one.
+				big, err := st.EnqueueFailure(context.Background(), store.NewFailure{Provider: "ttn", MaxAttempts: 1, Error: "bad", Dead: true,
+					Payload: []byte(`{"readings":[` + strings.Repeat(`{"metric":"ph","value":7.2,"device":"`+longName+`"},`, 400) + `{}]}`)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				bin, err := st.EnqueueFailure(context.Background(), store.NewFailure{Provider: "ttn", MaxAttempts: 1, Error: "bad", Dead: true,
+					Payload: []byte{0xff, 0xfe, 0, 1, 2}})
+				if err != nil {
+					t.Fatal(err)
+				}
 				id := fmt.Sprint(f.ID)
-				return []statePage{{path: "/ui/failures/" + id, wait: "#payload"}, {path: "/ui/failures/" + id + "/discard", wait: "#confirm"},
+				return []statePage{{path: fmt.Sprintf("/ui/failures/%d", big.ID), wait: "#payload-truncated"}, {path: fmt.Sprintf("/ui/failures/%d", bin.ID), wait: "#actions"}, {path: "/ui/failures/" + id, wait: "#payload"}, {path: "/ui/failures/" + id + "/discard", wait: "#confirm"},
 					{path: "/ui/failures/bulk?action=discard&provider=ttn", wait: "#confirm"}}
 			},
 			check: func(t *testing.T, br *browsertest.Browser, base string) {
