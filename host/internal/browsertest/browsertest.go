@@ -271,16 +271,23 @@ const layoutJS = `((allowScroll) => {
 // of problems) passing. On failure the page's screenshot is kept.
 func (b *Browser) Layout(name string, width int64, checks ...string) {
 	b.T.Helper()
-	problems := Get(b, chromedp.Evaluate[[]string](fmt.Sprintf("%s(%t)", layoutJS, width < 600)))
-	for _, js := range checks {
-		problems = append(problems, Get(b, chromedp.Evaluate[[]string](js))...)
-	}
+	problems := b.Problems(width, checks...)
 	if len(problems) == 0 {
 		return
 	}
 	shot := b.Screenshot(fmt.Sprintf("%s-%dpx", name, width))
 	b.T.Errorf("%s at %d px: the layout is broken (screenshot %s; kept with go test -artifacts):\n  %s",
 		name, width, shot, strings.Join(problems, "\n  "))
+}
+
+// Problems are what Layout reports of the page now shown at width.
+func (b *Browser) Problems(width int64, checks ...string) []string {
+	b.T.Helper()
+	problems := Get(b, chromedp.Evaluate[[]string](fmt.Sprintf("%s(%t)", layoutJS, width < 600)))
+	for _, js := range checks {
+		problems = append(problems, Get(b, chromedp.Evaluate[[]string](js))...)
+	}
+	return problems
 }
 
 // Text is the visible text of the element sel selects.
