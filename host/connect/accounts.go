@@ -15,7 +15,9 @@ import (
 	"github.com/poolhost/poolhost/sdk/signature"
 )
 
-// Accounts lists the actor's connected accounts of enabled providers.
+// Accounts lists the actor's connected accounts, those of a disabled or removed provider
+// included (marked by ProviderState): the owner keeps seeing, and may disconnect, what
+// the host stores for them whatever the operator did to the provider.
 func (s *Service) Accounts(ctx context.Context, a auth.Actor) ([]Account, error) {
 	if err := requireUser(a); err != nil {
 		return nil, err
@@ -26,7 +28,7 @@ func (s *Service) Accounts(ctx context.Context, a auth.Actor) ([]Account, error)
 	}
 	out := make([]Account, 0, len(as))
 	for _, acc := range as {
-		if acc.Status == store.AccountDisconnected || !s.Enabled(acc.Provider) {
+		if acc.Status == store.AccountDisconnected {
 			continue
 		}
 		view, err := s.withWebhookURL(ctx, acc, nil)
@@ -47,8 +49,9 @@ func (s *Service) Account(ctx context.Context, a auth.Actor, accountID int64) (A
 	return s.withWebhookURL(ctx, acc, nil)
 }
 
-// ownedAccount returns the actor's own, connected account of an enabled provider.
-// Another user's account is ENOTFOUND, like a missing one.
+// ownedAccount returns the actor's own, connected account, whatever its provider's
+// state: callers that need the provider's plugin (or its webhooks) check
+// accountProvider too. Another user's account is ENOTFOUND, like a missing one.
 func (s *Service) ownedAccount(ctx context.Context, a auth.Actor, accountID int64) (store.Account, error) {
 	if err := requireUser(a); err != nil {
 		return store.Account{}, err
@@ -58,9 +61,6 @@ func (s *Service) ownedAccount(ctx context.Context, a auth.Actor, accountID int6
 		return store.Account{}, host.Errorf(host.ENOTFOUND, "no such account")
 	}
 	if err != nil {
-		return store.Account{}, err
-	}
-	if _, err := s.enabled(acc.Provider); err != nil {
 		return store.Account{}, err
 	}
 	return acc, nil
@@ -98,6 +98,9 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, a auth.Actor, account
 	if err != nil {
 		return RotatedSecret{}, err
 	}
+	if err := s.accountProvider(acc.Provider); err != nil {
+		return RotatedSecret{}, err // its webhook routes refuse everything meanwhile
+	}
 	secret, err := signature.GenerateSecret()
 	if err != nil {
 		return RotatedSecret{}, host.Wrap(host.EINTERNAL, err, "generate a secret")
@@ -119,17 +122,33 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, a auth.Actor, account
 
 // Disconnect erases the account's credentials and unlinks its devices. Devices and
 // readings are kept.
+//
+// It works whatever the provider's state: an owner keeps control of what the host
+// stores for them when the operator disables or removes the provider. Only the
+// plugin's part (Unsubscribe: removing the account's webhook registration from the
+// provider's cloud) cannot run then; the audit row says so (providerState,
+// unsubscribeError), since the provider may still hold a registration pointing at the
+// account's URL, which refuses every delivery from now on.
 func (s *Service) Disconnect(ctx context.Context, a auth.Actor, accountID int64) error {
 	acc, err := s.ownedAccount(ctx, a, accountID)
 	if err != nil {
 		return err
 	}
-	unsubErr := s.unsubscribe(ctx, acc)
+	state := s.providerState(acc.Provider)
+	var unsubErr string
+	if state == ProviderEnabled {
+		unsubErr = s.unsubscribe(ctx, acc)
+	} else if s.hasOwnWebhookSecret(ctx, acc) {
+		unsubErr = "provider " + acc.Provider + " is " + state + ": its plugin was not called, so a webhook registration at the provider (if any) could not be removed"
+	}
 	res, err := s.d.Store.DisconnectAccount(ctx, acc.ID)
 	if err != nil {
 		return err
 	}
 	details := map[string]any{"unlinkedDevices": res.UnlinkedDevices}
+	if state != ProviderEnabled {
+		details["providerState"] = state
+	}
 	if unsubErr != "" {
 		details["unsubscribeError"] = unsubErr
 	}
@@ -138,4 +157,15 @@ func (s *Service) Disconnect(ctx context.Context, a auth.Actor, accountID int64)
 		Details: details,
 	})
 	return nil
+}
+
+// hasOwnWebhookSecret reports whether the account has a webhook URL of its own, which a
+// plugin may have registered with the provider's cloud. Unreadable credentials count
+// as yes: the audit should not claim there was nothing to remove.
+func (s *Service) hasOwnWebhookSecret(ctx context.Context, acc store.Account) bool {
+	creds, err := s.d.Store.AccountCredentials(ctx, acc.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false
+	}
+	return err != nil || creds[WebhookSecretCredential] != ""
 }

@@ -38,6 +38,19 @@ const (
 	TypeStateInvalid     = "oauth-state-invalid"
 	TypeReauthRequired   = "reauth-required"
 	TypeUnsupported      = "provider-unsupported"
+	// TypeProviderDisabled: the account's provider is disabled or no longer configured,
+	// so nothing that needs its plugin can run; the account can still be read and
+	// disconnected.
+	TypeProviderDisabled = "provider-disabled"
+)
+
+// An account's providerState: whether its provider's block is enabled now. Accounts of
+// a disabled or removed provider stay listed to their owner, who may read and
+// disconnect them (erasing their credentials) but nothing else.
+const (
+	ProviderEnabled  = "enabled"
+	ProviderDisabled = "disabled" // the block says enabled = false
+	ProviderRemoved  = "removed"  // no block for it any more
 )
 
 // Adapter is what the service calls on a provider's plugin. The plugin manager's handles
@@ -192,12 +205,14 @@ func inputsOf(opts []sdk.Option) []Input {
 
 // Account is a linked provider account. Credentials never leave the service.
 type Account struct {
-	ID                int64     `json:"id"`
-	Provider          string    `json:"provider"`
-	ExternalAccountID string    `json:"externalAccountId"`
-	DisplayName       string    `json:"displayName"`
-	Status            string    `json:"status"`
-	CreatedAt         time.Time `json:"createdAt"`
+	ID                int64  `json:"id"`
+	Provider          string `json:"provider"`
+	ExternalAccountID string `json:"externalAccountId"`
+	DisplayName       string `json:"displayName"`
+	Status            string `json:"status"`
+	// ProviderState is ProviderEnabled, ProviderDisabled or ProviderRemoved.
+	ProviderState string    `json:"providerState"`
+	CreatedAt     time.Time `json:"createdAt"`
 	// WebhookURL is the account's own webhook URL, verified with its own secret: set
 	// whenever the account's credentials hold one (WebhookSecretCredential), whatever
 	// its connect kind, for the user to enter in the provider's console or for the
@@ -248,6 +263,10 @@ func AccountWebhookURL(publicURL, provider string, accountID int64) string {
 // decrypts each account's credentials for this; a few per user.
 func (s *Service) withWebhookURL(ctx context.Context, acc store.Account, creds map[string]string) (Account, error) {
 	out := accountOf(acc)
+	out.ProviderState = s.providerState(acc.Provider)
+	if out.ProviderState != ProviderEnabled {
+		return out, nil // the provider's webhook routes refuse everything: no URL to use
+	}
 	if creds == nil {
 		var err error
 		if creds, err = s.d.Store.AccountCredentials(ctx, acc.ID); errors.Is(err, store.ErrNotFound) {
@@ -353,9 +372,11 @@ func notFound(provider string) error {
 	return host.Errorf(host.ENOTFOUND, "no provider %q", provider).WithType(TypeProviderNotFound)
 }
 
-// enabled returns the provider's config when it is configured and enabled. A disabled
-// provider is indistinguishable from an unknown one; its accounts, devices and
-// readings stay stored and come back when it is enabled again.
+// enabled returns the provider's config when it is configured and enabled. On the
+// provider's own routes (connect, callback, webhooks) a disabled provider is
+// indistinguishable from an unknown one; its accounts, devices and readings stay
+// stored, listed to their owners (providerState), and come back when it is enabled
+// again.
 func (s *Service) enabled(provider string) (config.Provider, error) {
 	cfg := s.d.Config()
 	if cfg == nil {
@@ -373,6 +394,37 @@ func (s *Service) enabled(provider string) (config.Provider, error) {
 func (s *Service) Enabled(provider string) bool {
 	_, err := s.enabled(provider)
 	return err == nil
+}
+
+// providerState says whether provider is enabled, disabled or no longer configured.
+func (s *Service) providerState(provider string) string {
+	cfg := s.d.Config()
+	if cfg == nil {
+		return ProviderRemoved
+	}
+	p, ok := cfg.Provider(provider)
+	switch {
+	case !ok:
+		return ProviderRemoved
+	case !p.Enabled:
+		return ProviderDisabled
+	}
+	return ProviderEnabled
+}
+
+// accountProvider is the rule for what an owner does with an account beyond reading
+// and disconnecting it: its provider must be enabled. Otherwise 409 provider-disabled,
+// not 404: the owner sees the account (Accounts), so "no such account" would be false,
+// and "provider not found" would not say why; nor 503, since retrying will not help
+// until an operator enables the provider again.
+func (s *Service) accountProvider(provider string) error {
+	switch s.providerState(provider) {
+	case ProviderDisabled:
+		return host.Errorf(host.ECONFLICT, "provider %q is disabled by the operator: its accounts can be read and disconnected, nothing else", provider).WithType(TypeProviderDisabled)
+	case ProviderRemoved:
+		return host.Errorf(host.ECONFLICT, "provider %q is no longer configured by the operator: its accounts can be read and disconnected, nothing else", provider).WithType(TypeProviderDisabled)
+	}
+	return nil
 }
 
 // mayConnect applies the pilot allow-list on top of enabled.

@@ -30,6 +30,9 @@ func (s *Service) Discover(ctx context.Context, a auth.Actor, accountID int64) (
 	if err != nil {
 		return nil, err
 	}
+	if err := s.accountProvider(acc.Provider); err != nil {
+		return nil, err
+	}
 	if _, err := s.mayConnect(a, acc.Provider); err != nil {
 		return nil, err
 	}
@@ -208,8 +211,10 @@ func (s *Service) Devices(ctx context.Context, a auth.Actor, accountID int64, po
 	return page, nil
 }
 
-// device returns a device of an enabled provider when the actor may know it exists:
-// it owns the device's account, or is a member of the pool it is linked to.
+// device returns a device, whatever its provider's state, when the actor may know it
+// exists: it owns the device's account, or is a member of the pool it is linked to.
+// Unlinking works while the provider is disabled (it is the host's own data); linking
+// does not (accountProvider).
 func (s *Service) device(ctx context.Context, a auth.Actor, deviceID int64) (store.Device, error) {
 	if err := requireUser(a); err != nil {
 		return store.Device{}, err
@@ -229,9 +234,6 @@ func (s *Service) device(ctx context.Context, a auth.Actor, deviceID int64) (sto
 	if !visible || d.AccountStatus == store.AccountDisconnected && d.OwnerID != a.UserID {
 		return store.Device{}, host.Errorf(host.ENOTFOUND, "no such device")
 	}
-	if _, err := s.enabled(d.Provider); err != nil {
-		return store.Device{}, err
-	}
 	return d, nil
 }
 
@@ -247,6 +249,9 @@ func (s *Service) Link(ctx context.Context, a auth.Actor, deviceID, poolID int64
 	}
 	if d.AccountStatus == store.AccountDisconnected {
 		return Device{}, host.Errorf(host.ECONFLICT, "the device's account is disconnected; reconnect it first")
+	}
+	if err := s.accountProvider(d.Provider); err != nil {
+		return Device{}, err
 	}
 	if poolID <= 0 {
 		return Device{}, host.Errorf(host.EINVALID, "poolId is required")

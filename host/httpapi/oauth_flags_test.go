@@ -230,13 +230,16 @@ func TestPilotOffListDiscovers(t *testing.T) {
 	})
 }
 
-// TestDisabledProvider: a disabled provider answers 404 provider-not-found on every
-// provider route, keeps its data, and comes back whole when re-enabled.
+// TestDisabledProvider: a disabled provider answers 404 provider-not-found on its own
+// routes and 409 provider-disabled on its accounts' operations that need it; its
+// accounts stay listed and readable to their owners (providerState "disabled"), and
+// it comes back whole when re-enabled.
 func TestDisabledProvider(t *testing.T) {
 	forEachDB(t, func(t *testing.T, dbURL string) {
 		e := newEnv(t, dbURL, envOpts{})
 		ctx := context.Background()
 		u := e.newUser("u", false)
+		other := e.newUser("other", false)
 		pool := e.createPool(u, "P")
 		acct := e.connectTemplate(u)
 		var disc struct {
@@ -249,19 +252,24 @@ func TestDisabledProvider(t *testing.T) {
 
 		e.setTemplate(providerOpts{disabled: true})
 
-		for _, r := range []req{
-			{method: "POST", path: "/v1/providers/template/connect"},
-			{method: "GET", path: callbackPath(code, state)},
-			{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", acct.ID)},
-			{method: "GET", path: fmt.Sprintf("/v1/accounts/%d/devices", acct.ID)},
-			{method: "DELETE", path: fmt.Sprintf("/v1/accounts/%d", acct.ID)},
-			{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", dev.ID), body: map[string]int64{"poolId": pool}},
-			{method: "DELETE", path: fmt.Sprintf("/v1/devices/%d/link", dev.ID)},
+		for _, tc := range []struct {
+			r      req
+			status int
+			typ    string
+		}{
+			{req{method: "POST", path: "/v1/providers/template/connect"}, 404, "provider-not-found"},
+			{req{method: "GET", path: callbackPath(code, state)}, 404, "provider-not-found"},
+			{req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", acct.ID)}, 409, "provider-disabled"},
+			{req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/webhook-secret/rotate", acct.ID)}, 409, "provider-disabled"},
+			{req{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", dev.ID), body: map[string]int64{"poolId": pool}}, 409, "provider-disabled"},
 		} {
-			r.token = u.Token
-			p := e.must(404, r).problem(t)
-			if p.Type != httpapi.ProblemTypeBase+"provider-not-found" {
-				t.Errorf("%s %s: problem = %+v", r.method, r.path, p)
+			tc.r.token = u.Token
+			p := e.must(tc.status, tc.r).problem(t)
+			if p.Type != httpapi.ProblemTypeBase+tc.typ {
+				t.Errorf("%s %s: problem = %+v, want %s", tc.r.method, tc.r.path, p, tc.typ)
+			}
+			if tc.status == 409 && !strings.Contains(p.Detail, `provider "template" is disabled`) {
+				t.Errorf("%s %s: detail %q does not say the provider is disabled", tc.r.method, tc.r.path, p.Detail)
 			}
 		}
 		var provs struct {
@@ -273,12 +281,35 @@ func TestDisabledProvider(t *testing.T) {
 				t.Error("disabled provider listed")
 			}
 		}
+		// The owner still sees the account, marked, and its devices.
 		var accts struct {
-			Accounts []account `json:"accounts"`
+			Accounts []decomAccount `json:"accounts"`
 		}
 		e.must(200, req{method: "GET", path: "/v1/accounts", token: u.Token}).json(t, &accts)
+		if len(accts.Accounts) != 1 || accts.Accounts[0].ID != acct.ID || accts.Accounts[0].ProviderState != "disabled" {
+			t.Errorf("disabled provider's account not listed as disabled: %+v", accts.Accounts)
+		}
+		var one decomAccount
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d", acct.ID), token: u.Token}).json(t, &one)
+		if one.ID != acct.ID || one.ProviderState != "disabled" || one.Status != "active" {
+			t.Errorf("GET account = %+v, want it, active, providerState disabled", one)
+		}
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d/devices", acct.ID), token: u.Token})
+		// Nobody else does.
+		for _, r := range []req{
+			{method: "GET", path: fmt.Sprintf("/v1/accounts/%d", acct.ID)},
+			{method: "GET", path: fmt.Sprintf("/v1/accounts/%d/devices", acct.ID)},
+			{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", acct.ID)},
+			{method: "DELETE", path: fmt.Sprintf("/v1/accounts/%d", acct.ID)},
+		} {
+			r.token = other.Token
+			if p := e.must(404, r).problem(t); p.Type != httpapi.ProblemTypeBase+"not-found" {
+				t.Errorf("another user's %s %s: problem = %+v", r.method, r.path, p)
+			}
+		}
+		e.must(200, req{method: "GET", path: "/v1/accounts", token: other.Token}).json(t, &accts)
 		if len(accts.Accounts) != 0 {
-			t.Errorf("disabled provider's account listed: %+v", accts.Accounts)
+			t.Errorf("another user lists %+v", accts.Accounts)
 		}
 		// Data stays.
 		if creds, err := e.st.AccountCredentials(ctx, acct.ID); err != nil || len(creds) == 0 {
@@ -290,7 +321,7 @@ func TestDisabledProvider(t *testing.T) {
 
 		e.setTemplate(providerOpts{})
 		e.must(200, req{method: "GET", path: "/v1/accounts", token: u.Token}).json(t, &accts)
-		if len(accts.Accounts) != 1 || accts.Accounts[0].ID != acct.ID {
+		if len(accts.Accounts) != 1 || accts.Accounts[0].ID != acct.ID || accts.Accounts[0].ProviderState != "enabled" {
 			t.Fatalf("after re-enable accounts = %+v", accts.Accounts)
 		}
 		e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", acct.ID), token: u.Token})
