@@ -241,8 +241,10 @@ const layoutJS = `((allowScroll) => {
       if (b.right - b.left > 1 && b.bottom - b.top > 1) boxes.push({n, b});
     }
   }
+  // Top to bottom: a box is compared with those starting above its bottom only.
+  boxes.sort((a, z) => a.b.top - z.b.top);
   let overlaps = 0;
-  for (let i = 0; i < boxes.length && overlaps < 10; i++) for (let j = i + 1; j < boxes.length && overlaps < 10; j++) {
+  for (let i = 0; i < boxes.length && overlaps < 10; i++) for (let j = i + 1; j < boxes.length && boxes[j].b.top < boxes[i].b.bottom && overlaps < 10; j++) {
     const a = boxes[i], z = boxes[j];
     if (a.n === z.n) continue;
     const w = Math.min(a.b.right, z.b.right) - Math.max(a.b.left, z.b.left), h = Math.min(a.b.bottom, z.b.bottom) - Math.max(a.b.top, z.b.top);
@@ -255,7 +257,8 @@ const layoutJS = `((allowScroll) => {
   for (const e of document.querySelectorAll("button, a, input:not([type=hidden]), select")) {
     const r0 = e.getBoundingClientRect();
     if (r0.width === 0 && r0.height === 0) continue;
-    e.scrollIntoView({block: "center", inline: "nearest"});
+    const f = e.getClientRects()[0];
+    if (f.top < 0 || f.bottom > innerHeight || f.left < 0 || f.right > vw) e.scrollIntoView({block: "center", inline: "nearest"});
     const r = e.getClientRects()[0], x = Math.min(Math.max(r.left + r.width / 2, 0), vw - 1), y = r.top + r.height / 2; // a link's first line
     const hit = document.elementFromPoint(x, y);
     if (!hit || !(hit === e || e.contains(hit) || hit.contains(e) && hit.tagName === "LABEL"))
