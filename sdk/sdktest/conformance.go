@@ -179,6 +179,9 @@ func Checks(ctx context.Context, target Target, f Fixtures) []Result {
 			add(r)
 		}
 	}
+	for _, r := range k.pollChecks(d, f) {
+		add(r)
+	}
 	add(k.refreshCheck(f))
 	for _, r := range k.commandsChecks(d, f) {
 		add(r)

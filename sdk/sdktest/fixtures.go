@@ -53,6 +53,13 @@ type Fixtures struct {
 	// has expired (against your fake provider) and a call that must refresh it; the call
 	// must hand back RefreshedCredentials. See the template's conformance test.
 	Refresh func() (RefreshCall, error)
+	// Poll, for a plugin that declares poll capability, returns a first poll against your
+	// fake provider: an account linked there, with readings waiting, and its cursor (""
+	// for a first poll). The kit polls it as the host does — each NextCursor and any
+	// RefreshedCredentials fed back — until a poll finds nothing new, and once more; every
+	// answer is judged as the host judges it, and none may repeat a reading already
+	// returned. See the template's conformance test.
+	Poll func() (sdk.PollRequest, error)
 	// Commands, for a plugin that declares write capability, are SendCommand calls
 	// against your fake provider and what each must come back as: the check proves the
 	// plugin maps the provider's answers to the error kinds the host acts on.
