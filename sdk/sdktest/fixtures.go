@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,6 +32,7 @@ import (
 //	DIR/webhooks/wrong_secret/*.json signed with another secret: rejected
 //	DIR/webhooks/stale/*.json        signed too long before received_at: rejected
 //	DIR/malformed/*                  extra bodies for the malformed-body pass (raw bytes)
+//	DIR/poll.json                    an account to poll, at the upstream configure.json names
 //
 // One webhook file:
 //
@@ -40,6 +42,12 @@ import (
 //	  "received_at": "2026-01-02T03:04:05Z",        // the host's receive time; verify against it
 //	  "account_secret": "whsec_…"                   // set: an account-scoped delivery
 //	}
+//
+// poll.json is [Fixtures.Poll] for a plugin in any language: the account the checks
+// poll, linked at the fake provider your configure.json points the plugin at (which you
+// start, with readings waiting, before the checks run), and its cursor:
+//
+//	{"account": {"id": "1", "external_account_id": "acct-1", "credentials": {"api_key": "…"}}, "cursor": ""}
 type Fixtures struct {
 	// Configure is sent once before the checks; nil sends empty maps.
 	Configure *sdk.ConfigureRequest
@@ -123,6 +131,16 @@ type webhookFile struct {
 	AccountSecret string              `json:"account_secret,omitempty"`
 }
 
+// pollFile is the on-disk shape of a Poll fixture.
+type pollFile struct {
+	Account struct {
+		ID                string            `json:"id"`
+		ExternalAccountID string            `json:"external_account_id"`
+		Credentials       map[string]string `json:"credentials"`
+	} `json:"account"`
+	Cursor string `json:"cursor"`
+}
+
 type configureFile struct {
 	Settings map[string]string `json:"settings"`
 	Secrets  map[string]string `json:"secrets"`
@@ -141,6 +159,18 @@ func LoadFixtures(dir string) (Fixtures, error) {
 			return f, fmt.Errorf("fixtures: configure.json: %w", err)
 		}
 		f.Configure = &sdk.ConfigureRequest{Settings: c.Settings, Secrets: c.Secrets}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return f, fmt.Errorf("fixtures: %w", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "poll.json")); err == nil {
+		var pf pollFile
+		if err := strictJSON(b, &pf); err != nil {
+			return f, fmt.Errorf("fixtures: poll.json: %w", err)
+		}
+		f.Poll = func() (sdk.PollRequest, error) {
+			return sdk.PollRequest{Cursor: pf.Cursor, Account: sdk.Account{ID: pf.Account.ID, ExternalAccountID: pf.Account.ExternalAccountID,
+				Credentials: sdk.Credentials(maps.Clone(pf.Account.Credentials))}}, nil
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return f, fmt.Errorf("fixtures: %w", err)
 	}

@@ -26,7 +26,7 @@ func (k *checker) pollChecks(d sdk.Description, f Fixtures) []Result {
 		return []Result{{Check: "poll", Skipped: "the plugin does not declare polling"}}
 	}
 	if f.Poll == nil {
-		return []Result{{Check: "poll", Skipped: "no Poll fixture (Fixtures.Poll: a Go test's account at your fake provider with readings waiting; plugins test has none)"}}
+		return []Result{{Check: "poll", Skipped: "no Poll fixture (poll.json, or Fixtures.Poll in a Go test: an account at your fake provider with readings waiting)"}}
 	}
 	first := Result{Check: "poll/first"}
 	req, err := f.Poll()
@@ -76,8 +76,11 @@ func (k *checker) pollChecks(d sdk.Description, f Fixtures) []Result {
 			break
 		}
 	}
-	if fed.Err == nil {
-		fed.Detail = fmt.Sprintf("%d more readings in %d more poll(s), none repeated", more, polls-1)
+	switch {
+	case fed.Err == nil && more == 0:
+		fed.Detail = "the next poll found nothing new"
+	case fed.Err == nil:
+		fed.Detail = fmt.Sprintf("%d more readings in %d more poll(s), none repeated, then nothing new", more, polls-1)
 	}
 	if fed.Err != nil {
 		return []Result{first, fed, {Check: "poll/nothing-new", Err: fmt.Errorf("%w: feeding the cursor back failed", errNotRun)}}

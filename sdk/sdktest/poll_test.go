@@ -1,6 +1,8 @@
 package sdktest_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +38,7 @@ func TestPollGood(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), target, pollFixtures())
 		for check, detail := range map[string]string{
 			"poll/first":           `2 readings, cursor "`,
-			"poll/cursor-fed-back": "3 more readings in 2 more poll(s), none repeated",
+			"poll/cursor-fed-back": "3 more readings in 2 more poll(s), none repeated, then nothing new",
 			"poll/nothing-new":     `no readings, no error, cursor "`,
 		} {
 			if r := result(t, rs, check); r.Err != nil || !strings.Contains(r.Detail, detail) {
@@ -54,7 +56,7 @@ func TestPollSkipped(t *testing.T) {
 		t.Errorf("not polling: %+v", r)
 	}
 	r = result(t, sdktest.Checks(t.Context(), sdktest.Direct(broken.NewPoller(broken.PollCorrect)), fixtures()), "poll")
-	if !strings.HasPrefix(r.Skipped, "no Poll fixture (Fixtures.Poll:") {
+	if !strings.HasPrefix(r.Skipped, "no Poll fixture (poll.json, or Fixtures.Poll") {
 		t.Errorf("no fixture: %+v", r)
 	}
 }
@@ -97,4 +99,31 @@ func TestPollCatchesBrokenPollers(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(p), pollFixtures())
 		wantFailure(t, rs, "poll/first", "failed: hangs past its deadline (ignores the context): no answer 300ms after a 200ms deadline")
 	})
+}
+
+// TestPollFixtureFile: poll.json in a fixture directory is the Poll fixture of a plugin
+// in any language (`poolhost plugins test --fixtures DIR`).
+func TestPollFixtureFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "poll.json")
+	if err := os.WriteFile(path, []byte(`{"account": {"id": "1", "external_account_id": "acct-1", "credentials": {"access_token": "expired", "refresh_token": "r1"}}, "cursor": ""}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fx, err := sdktest.LoadFixtures(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.NewPoller(broken.PollCorrect)), fx)
+	for _, name := range []string{"poll/first", "poll/cursor-fed-back", "poll/nothing-new"} {
+		if r := result(t, rs, name); r.Err != nil || r.Skipped != "" {
+			t.Errorf("%s: %v %s", name, r.Err, r.Skipped)
+		}
+	}
+	wantFailure(t, sdktest.Checks(t.Context(), sdktest.Direct(broken.NewPoller(broken.PollIgnoresCursor)), fx), "poll/cursor-fed-back", "already returned by poll 1")
+	if err := os.WriteFile(path, []byte(`{"acount": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdktest.LoadFixtures(dir); err == nil || !strings.Contains(err.Error(), `poll.json: json: unknown field "acount"`) {
+		t.Errorf("typo: %v", err)
+	}
 }
