@@ -63,7 +63,7 @@ func writeFixtures(t *testing.T) {
 }
 
 // TestConformance runs sdktest's conformance suite with the committed fixtures, plus a
-// token refresh against the fake Acme.
+// token refresh, polls and commands against the fake Acme.
 func TestConformance(t *testing.T) {
 	if *updateFixtures {
 		writeFixtures(t)
@@ -84,6 +84,26 @@ func TestConformance(t *testing.T) {
 		acct := linkedAccount(t, c, fake)
 		fake.ExpireAccessTokens()
 		return sdktest.RefreshCall{Poll: &sdk.PollRequest{Account: acct}}, nil
+	}
+	// Polling: an account polled up to date (the fake's seed readings are months old),
+	// then five new readings, over three pages.
+	fx.Poll = func() (sdk.PollRequest, error) {
+		c := sdktest.Connect(t, template.New())
+		if err := c.Configure(t.Context(), cfg); err != nil {
+			return sdk.PollRequest{}, err
+		}
+		req := sdk.PollRequest{Account: linkedAccount(t, c, fake)}
+		res, err := c.PollReadings(t.Context(), req)
+		if err != nil {
+			return req, err
+		}
+		req.Cursor = res.NextCursor
+		now := time.Now().UTC().Truncate(time.Second)
+		for i := range 5 {
+			fake.AddReading("dev-1", acmetest.Reading{Type: "ph", Value: 7.2 + float64(i)/10, MeasuredAt: now.Add(time.Duration(i-5) * time.Minute)})
+		}
+		fake.SetPageLimit(2)
+		return req, nil
 	}
 	// Write/control: the same pump command accepted, refused for a device Acme does not
 	// know, and refused for an account whose tokens Acme no longer honours.
