@@ -183,3 +183,36 @@ func TestPluginsTestSaysWhyThePluginDied(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, errOut.String())
 	}
 }
+
+// TestPluginsTestPolls: with a poll.json in the fixture directory, `plugins test` polls
+// a polling binary as the host would, feeding its cursor and refreshed credentials back
+// over the real plugin wire: a correct one passes the three poll checks, and one whose
+// cursor answers its last reading again fails, naming it.
+func TestPluginsTestPolls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds plugin binaries")
+	}
+	fixtures := t.TempDir()
+	writeFile(t, filepath.Join(fixtures, "poll.json"), `{"account": {"id": "1", "external_account_id": "acct-1", "credentials": {"access_token": "expired", "refresh_token": "r1"}}, "cursor": ""}`)
+	for _, tc := range []struct {
+		cmd  string
+		code int
+		want []string
+	}{
+		{"poller", 0, []string{"ok    poll/first: 2 readings, cursor ", "ok    poll/cursor-fed-back: 3 more readings in 2 more poll(s), none repeated, then nothing new", "ok    poll/nothing-new: no readings, no error, cursor "}},
+		{"pollrepeats", 1, []string{"FAIL  poll/cursor-fed-back: poll 2, with cursor ", ") was already returned by poll 1; a cursor fed back must bring only what is newer"}},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			bin := sdktest.BuildBinary(t, "github.com/poolhost/poolhost/sdk/sdktest/testdata/broken/cmd/"+tc.cmd)
+			var out, errOut bytes.Buffer
+			if code := runPluginsTest(t.Context(), bin, fixtures, "", &out, &errOut); code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, tc.code, out.String(), errOut.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+}
