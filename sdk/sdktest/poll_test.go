@@ -92,6 +92,11 @@ func TestPollCatchesBrokenPollers(t *testing.T) {
 		wantFailure(t, rs, "poll/first", "found no readings: the Poll fixture's account must have readings waiting at your fake provider")
 		wantFailure(t, rs, "poll/cursor-fed-back", "not run: the first poll failed")
 	})
+	t.Run(broken.PollSlow, func(t *testing.T) {
+		defer setTimings(200*time.Millisecond, 300*time.Millisecond)()
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.NewPoller(broken.PollSlow)), pollFixtures())
+		wantFailure(t, rs, "poll/first", "failed: did not answer within 200ms (the kit's CallDeadline; a late webhook is kept for retry, a late poll backs off")
+	})
 	t.Run(broken.PollIgnoresDeadline, func(t *testing.T) {
 		defer setTimings(200*time.Millisecond, 300*time.Millisecond)()
 		p := broken.NewPoller(broken.PollIgnoresDeadline)

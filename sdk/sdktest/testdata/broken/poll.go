@@ -34,6 +34,8 @@ const (
 	// PollIgnoresDeadline waits on its upstream with no regard for its context, until
 	// Release is closed.
 	PollIgnoresDeadline = "ignores-deadline"
+	// PollSlow honours its context but waits on an upstream slower than its deadline.
+	PollSlow = "slow"
 )
 
 // PollAccount is the account the tests poll [Poller] with: its access token has expired,
@@ -80,8 +82,12 @@ func (p *Poller) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Pol
 	if p.Bug != PollDropsCredentials {
 		res.RefreshedCredentials = creds
 	}
-	if p.Bug == PollIgnoresDeadline {
+	switch p.Bug {
+	case PollIgnoresDeadline:
 		<-p.Release
+	case PollSlow:
+		<-ctx.Done()
+		return sdk.PollResult{}, ctx.Err()
 	}
 	var since time.Time
 	if req.Cursor != "" {
