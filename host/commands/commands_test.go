@@ -933,3 +933,37 @@ func TestCommandQueueFull(t *testing.T) {
 		t.Errorf("README.md does not say %q", want)
 	}
 }
+
+// TestCommandProviderDisabled: a command to a device whose provider the operator
+// disabled, or removed from the config, is a 409 provider-disabled saying so (the same
+// problem as the account's discovery), audited as refused; nothing is queued or sent.
+func TestCommandProviderDisabled(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		for _, how := range []string{"disabled", "removed"} {
+			t.Run(how, func(t *testing.T) {
+				e := newEnv(t, dbURL)
+				e.bind()
+				p := e.prov["relay"]
+				if how == "disabled" {
+					p.cfg.Enabled = false
+					e.prov["relay"] = p
+				} else {
+					delete(e.prov, "relay")
+				}
+				pump := map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}
+				before := len(e.audits(commands.ActionRefused)) // the subtests share a database
+				code, body := e.post(e.owner.token, pump, nil, "")
+				if code != 409 || body["type"] != httpapi.ProblemTypeBase+commands.TypeProviderDisabled ||
+					!strings.Contains(fmt.Sprint(body["detail"]), "provider relay is disabled") {
+					t.Fatalf("command to a %s provider = %d %v, want 409 provider-disabled saying so", how, code, body)
+				}
+				if n := len(e.audits(commands.ActionRefused)) - before; n != 1 {
+					t.Errorf("refusal audit rows = %d, want 1", n)
+				}
+				if n := e.send.total(); n != 0 {
+					t.Errorf("%d sends", n)
+				}
+			})
+		}
+	})
+}

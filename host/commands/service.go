@@ -47,6 +47,10 @@ const (
 	TypeNotBound    = "equipment-not-bound"
 	TypeInvalid     = "invalid-command"
 	TypeIdempotency = "idempotency-key-reused"
+	// TypeProviderDisabled: the device's provider is disabled or no longer configured.
+	// The same problem as an account's operations that need the provider
+	// (connect.TypeProviderDisabled): nothing to approve until the operator enables it.
+	TypeProviderDisabled = "provider-disabled"
 )
 
 // Store is what the service needs of host/store.
@@ -270,13 +274,16 @@ func (s *Service) Submit(ctx context.Context, a auth.Actor, poolID, equipmentID 
 		// does not command their device with their credentials either.
 		return Submitted{}, host.Errorf(host.ECONFLICT, "the equipment's device no longer feeds this pool: its owner may not write to the pool now").WithType(TypeNotBound)
 	}
-	if why := s.approval(dev.Provider, req.Command, a); why != "" {
+	if why, disabled := s.approval(dev.Provider, req.Command, a); why != "" {
 		s.audit.Record(ctx, audit.Entry{Action: ActionRefused, Actor: a, Provider: dev.Provider, TargetType: "pool",
 			TargetID: strconv.FormatInt(poolID, 10), Details: map[string]any{
 				"command": req.Command, "params": map[string]any(params), "equipmentId": equipmentID,
 				"deviceId": dev.ID, "providerDeviceId": dev.ProviderDeviceID, "reason": why, "dryRun": dryRun,
 			}})
 		s.metrics.outcome(dev.Provider, req.Command, "refused")
+		if disabled {
+			return Submitted{}, host.Errorf(host.ECONFLICT, "%s", why).WithType(TypeProviderDisabled)
+		}
 		return Submitted{}, host.Errorf(host.EFORBIDDEN, "%s", why).WithType(TypeNotApproved)
 	}
 	expiresAt := s.now().Add(expiry).UTC()
@@ -307,25 +314,27 @@ func (s *Service) Submit(ctx context.Context, a auth.Actor, poolID, equipmentID 
 
 // approval says why the command may not be sent to the provider, "" when it may: the
 // operator's block must say access = "read-write" and list the command, the staged
-// rollout must admit the user, and the plugin must declare the command.
-func (s *Service) approval(provider, name string, a auth.Actor) string {
+// rollout must admit the user, and the plugin must declare the command. disabled says
+// the reason is the provider being disabled or removed (the plugin manager offers no
+// disabled provider: Provider is false for both).
+func (s *Service) approval(provider, name string, a auth.Actor) (why string, disabled bool) {
 	p, ok := s.providers.Provider(provider)
 	if !ok {
-		return "provider " + provider + " is not configured for commands"
+		return "provider " + provider + " is disabled or no longer configured by the operator", true
 	}
 	cfg := p.Config()
 	if why := operatorApproval(cfg, provider, name); why != "" {
-		return why
+		return why, !cfg.Enabled
 	}
 	switch {
 	case !cfg.PilotAllows(a.Email, strconv.FormatInt(a.UserID, 10)):
-		return "provider " + provider + " is in pilot and you are not a pilot user"
+		return "provider " + provider + " is in pilot and you are not a pilot user", false
 	}
 	d, ok := p.Description()
 	if !ok || !d.Capabilities.Write || !slices.Contains(d.Capabilities.Commands, name) {
-		return "provider " + provider + "'s plugin does not offer " + name
+		return "provider " + provider + "'s plugin does not offer " + name, false
 	}
-	return ""
+	return "", false
 }
 
 // operatorApproval says why the provider's block, as configured now, does not approve
