@@ -368,8 +368,12 @@ func id(n int64) string { return strconv.FormatInt(n, 10) }
 
 // ---- rollout flags
 
+// notFound is the answer of a provider's own routes when it is unknown or disabled. It
+// does not say which (a disabled provider is indistinguishable from an unknown one),
+// but says both may be, so the owner of an account of a disabled provider trying to
+// reconnect it learns why it fails.
 func notFound(provider string) error {
-	return host.Errorf(host.ENOTFOUND, "no provider %q", provider).WithType(TypeProviderNotFound)
+	return host.Errorf(host.ENOTFOUND, "provider %q is not offered: unknown, or disabled by the operator", provider).WithType(TypeProviderNotFound)
 }
 
 // enabled returns the provider's config when it is configured and enabled. On the
