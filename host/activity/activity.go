@@ -26,6 +26,8 @@ type Store interface {
 	PollActivitySince(ctx context.Context, since time.Time) ([]store.PollActivity, error)
 	DeadLettersWaiting(ctx context.Context) ([]store.DeadWaiting, error)
 	AccountsNeedingAttention(ctx context.Context, minErrors, limit int) ([]store.AttentionAccount, error)
+	ConnectedAccountsPerProvider(ctx context.Context) ([]store.ProviderAccounts, error)
+	ConnectedAccountsOf(ctx context.Context, provider string, limit int) ([]store.AttentionAccount, error)
 	CommandTrouble(ctx context.Context, since time.Time) ([]store.CommandTroubleCount, error)
 	Replicas(ctx context.Context, since time.Time) ([]store.Replica, error)
 }
@@ -223,6 +225,48 @@ func (s *Service) NeedingAttention(ctx context.Context, a auth.Actor) (list []st
 		return list[:AttentionShown], true, nil
 	}
 	return list, false, nil
+}
+
+// OrphanedShown is how many accounts of each provider no longer enabled Orphaned lists.
+const OrphanedShown = 100
+
+// OrphanedProvider is a provider that is not enabled (disabled, or no longer
+// configured) while accounts of it are still connected: their credentials stay stored
+// until each owner disconnects the account, which they may (their account list shows it).
+type OrphanedProvider struct {
+	Provider string
+	State    string // "disabled" or "removed", as stateOf said
+	Count    int64  // connected accounts
+	Accounts []store.AttentionAccount
+}
+
+// More says there are accounts beyond those listed.
+func (o OrphanedProvider) More() bool { return o.Count > int64(len(o.Accounts)) }
+
+// Orphaned lists the providers stateOf does not call "enabled" that still have
+// connected accounts, with the first OrphanedShown of each provider's accounts.
+// stateOf says "enabled", "disabled" or "removed" from the config in force.
+func (s *Service) Orphaned(ctx context.Context, a auth.Actor, stateOf func(provider string) string) ([]OrphanedProvider, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	counts, err := s.st.ConnectedAccountsPerProvider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []OrphanedProvider
+	for _, c := range counts {
+		state := stateOf(c.Provider)
+		if state == "enabled" {
+			continue
+		}
+		list, err := s.st.ConnectedAccountsOf(ctx, c.Provider, OrphanedShown)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, OrphanedProvider{Provider: c.Provider, State: state, Count: c.Count, Accounts: list})
+	}
+	return out, nil
 }
 
 func requireAdmin(a auth.Actor) error {

@@ -62,6 +62,7 @@ type Failures interface {
 type Activity interface {
 	Overview(ctx context.Context, a auth.Actor, providers []string) (activity.Overview, error)
 	NeedingAttention(ctx context.Context, a auth.Actor) (list []store.AttentionAccount, more bool, err error)
+	Orphaned(ctx context.Context, a auth.Actor, stateOf func(provider string) string) ([]activity.OrphanedProvider, error)
 }
 
 // Clients tells clients apart and slows down guessing as the API does: *httpapi.Handler.

@@ -33,6 +33,7 @@ import (
 type env struct {
 	srv                  *httptest.Server
 	st                   *store.Store
+	cfg                  *config.Config // in force; a test may change it before its requests
 	admin, user, revoked string
 	deadID               int64
 }
@@ -78,10 +79,10 @@ func newEnvWith(t *testing.T, publicURL string, clients console.Clients) *env {
 	}
 	e.deadID = f.ID
 	rec := audit.NewRecorder(audit.StoreWriter(st), nil)
-	cfg := &config.Config{Providers: []config.Provider{{ID: "acme", Enabled: true, Stage: "ga", Access: "read-only"}}}
+	e.cfg = &config.Config{Providers: []config.Provider{{ID: "acme", Enabled: true, Stage: "ga", Access: "read-only"}}}
 	con := console.New(console.Deps{
 		Sessions:    users.New(st, rec),
-		Providers:   connect.New(connect.Deps{Store: st, Audit: rec, Config: func() *config.Config { return cfg }}),
+		Providers:   connect.New(connect.Deps{Store: st, Audit: rec, Config: func() *config.Config { return e.cfg }}),
 		Failures:    failures.New(st),
 		Activity:    activity.New(st, 0),
 		ProviderIDs: func() []string { return []string{"acme"} },

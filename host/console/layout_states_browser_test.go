@@ -376,6 +376,35 @@ func layoutStates() []layoutState {
 			},
 		},
 		{
+			name: "accounts of providers not enabled: a disabled one, a removed one, long names",
+			env:  layoutEnv{providers: everyProvider, states: every, config: everyConfig, email: longEmail},
+			seed: func(t *testing.T, st *store.Store) []statePage {
+				ctx := context.Background()
+				u, err := st.GetUserByEmail(ctx, longEmail)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, p := range []string{"disabled", "disabled", "gone"} {
+					if _, _, err := st.UpsertAccount(ctx, store.NewAccount{UserID: u.ID, Provider: p, ExternalAccountID: fmt.Sprint(longName, i), DisplayName: longName}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return nil
+			},
+			pages: []statePage{{path: "/ui/accounts", wait: "#orphaned-title"}},
+			check: func(t *testing.T, br *browsertest.Browser, base string) {
+				br.Open(375, base+"/ui/accounts", "#orphaned-title")
+				for id, want := range map[string]string{"disabled": "disabled 2 connected", "gone": "removed 1 connected"} {
+					if got := br.Text("#orphaned-" + id); !strings.Contains(got, want) {
+						t.Errorf("#orphaned-%s reads %q, want %q in it", id, got, want)
+					}
+				}
+				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("table.orphaned tbody tr").length`)); n != 3 {
+					t.Errorf("%d accounts of providers not enabled listed, want 3", n)
+				}
+			},
+		},
+		{
 			name: "commands: a long device, long parameters, a long reason",
 			env:  layoutEnv{providers: []string{"ttn"}},
 			seed: func(t *testing.T, st *store.Store) []statePage {

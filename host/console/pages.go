@@ -391,13 +391,37 @@ func (c *Console) accounts(w http.ResponseWriter, r *http.Request, a auth.Actor)
 	if err != nil {
 		return err
 	}
+	// The accounts of providers no longer enabled: still connected, credentials stored,
+	// until each owner disconnects (connect.Service.Disconnect works for them).
+	provs, err := c.d.Providers.ProviderStatuses(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	enabled := make(map[string]bool, len(provs))
+	for _, p := range provs {
+		enabled[p.ID] = p.Enabled
+	}
+	orphaned, err := c.d.Activity.Orphaned(r.Context(), a, func(provider string) string {
+		on, configured := enabled[provider]
+		switch {
+		case !configured:
+			return connect.ProviderRemoved
+		case !on:
+			return connect.ProviderDisabled
+		}
+		return connect.ProviderEnabled
+	})
+	if err != nil {
+		return err
+	}
 	c.render(w, r, http.StatusOK, "accounts", view{Title: "Accounts needing attention", Nav: "accounts", Actor: a,
 		Data: struct {
 			Accounts  []store.AttentionAccount
 			MinErrors int
 			Shown     int
 			More      bool
-		}{list, activity.AttentionErrors, len(list), more}})
+			Orphaned  []activity.OrphanedProvider
+		}{list, activity.AttentionErrors, len(list), more, orphaned}})
 	return nil
 }
 

@@ -231,6 +231,42 @@ func (q queries) AccountsNeedingAttention(ctx context.Context, minErrors, limit 
 	return out, nil
 }
 
+// ProviderAccounts is how many connected (not disconnected) accounts a provider has.
+type ProviderAccounts struct {
+	Provider string `db:"provider"`
+	Count    int64  `db:"n"`
+}
+
+// ConnectedAccountsPerProvider counts the connected accounts of every provider that has
+// any, configured or not (integration_accounts_provider_idx answers it): the console
+// shows those of providers no longer enabled, whose owners may still disconnect them.
+func (q queries) ConnectedAccountsPerProvider(ctx context.Context) ([]ProviderAccounts, error) {
+	var out []ProviderAccounts
+	if err := q.sel(ctx, &out, `SELECT provider, COUNT(*) AS n FROM integration_accounts
+		WHERE status <> 'disconnected' GROUP BY provider ORDER BY provider`); err != nil {
+		return nil, fmt.Errorf("connected accounts per provider: %w", err)
+	}
+	return out, nil
+}
+
+// ConnectedAccountsOf lists up to limit connected accounts of one provider, oldest
+// first, in the shape of AccountsNeedingAttention.
+func (q queries) ConnectedAccountsOf(ctx context.Context, provider string, limit int) ([]AttentionAccount, error) {
+	var out []AttentionAccount
+	err := q.sel(ctx, &out, `SELECT a.id AS account_id, a.user_id, u.email, a.provider, a.display_name, a.status,
+			COALESCE(p.consecutive_errors, 0) AS consecutive_errors, COALESCE(p.last_error, '') AS last_error,
+			p.last_polled_at, p.next_poll_at, a.updated_at
+		FROM integration_accounts a JOIN users u ON u.id = a.user_id
+			LEFT JOIN poll_state p ON p.account_id = a.id
+		WHERE a.provider = ? AND a.status <> 'disconnected'
+		ORDER BY a.id
+		LIMIT ?`, provider, limit)
+	if err != nil {
+		return nil, fmt.Errorf("connected accounts of %s: %w", provider, err)
+	}
+	return out, nil
+}
+
 // DeadWaiting is how many dead letters of a provider wait for an operator.
 type DeadWaiting struct {
 	Provider string `db:"provider"`

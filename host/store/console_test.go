@@ -177,3 +177,42 @@ func TestActivityAndAttention(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectedAccountsPerProvider: the console's count and list of a provider's
+// connected accounts leave disconnected ones out, and see providers the config may no
+// longer name.
+func TestConnectedAccountsPerProvider(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		u, err := e.s.CreateUser(ctx, "ana@example.com", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gone []int64
+		for i, p := range []string{"acme", "gone", "gone", "gone"} {
+			a, _, err := e.s.UpsertAccount(ctx, store.NewAccount{UserID: u.ID, Provider: p, ExternalAccountID: fmt.Sprint("x", i),
+				Credentials: map[string]string{"api_key": "k"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p == "gone" {
+				gone = append(gone, a.ID)
+			}
+		}
+		if _, err := e.s.DisconnectAccount(ctx, gone[2]); err != nil {
+			t.Fatal(err)
+		}
+		counts, err := e.s.ConnectedAccountsPerProvider(ctx)
+		if err != nil || fmt.Sprint(counts) != "[{acme 1} {gone 2}]" {
+			t.Fatalf("counts %v %v, want acme 1, gone 2", counts, err)
+		}
+		list, err := e.s.ConnectedAccountsOf(ctx, "gone", 1)
+		if err != nil || len(list) != 1 || list[0].AccountID != gone[0] || list[0].Email != "ana@example.com" || list[0].Status != "active" {
+			t.Fatalf("accounts of gone (limit 1) = %+v %v", list, err)
+		}
+		list, err = e.s.ConnectedAccountsOf(ctx, "gone", 10)
+		if err != nil || len(list) != 2 || list[1].AccountID != gone[1] {
+			t.Fatalf("accounts of gone = %+v %v, want the two connected", list, err)
+		}
+	})
+}

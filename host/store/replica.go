@@ -442,6 +442,24 @@ func (s *Store) AccountsNeedingAttention(ctx context.Context, minErrors, limit i
 	return out, err
 }
 
+func (s *Store) ConnectedAccountsPerProvider(ctx context.Context) (out []ProviderAccounts, err error) {
+	err = s.replicaRead(func(q queries) error {
+		var err error
+		out, err = q.ConnectedAccountsPerProvider(ctx)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) ConnectedAccountsOf(ctx context.Context, provider string, limit int) (out []AttentionAccount, err error) {
+	err = s.replicaRead(func(q queries) error {
+		var err error
+		out, err = q.ConnectedAccountsOf(ctx, provider, limit)
+		return err
+	})
+	return out, err
+}
+
 func (s *Store) DeadLettersWaiting(ctx context.Context) (out []DeadWaiting, err error) {
 	err = s.replicaRead(func(q queries) error {
 		var err error
