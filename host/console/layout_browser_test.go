@@ -226,7 +226,10 @@ func TestConsoleLayout(t *testing.T) {
 		if got := br.Text("#warn"); !strings.Contains(got, "iopool is failed: "+longError) {
 			t.Errorf("after a reload leaving iopool failed the banner says %q", got)
 		}
-		br.Layout("providers-reloaded-failed", 800)
+		for _, w := range browsertest.Widths {
+			br.Run(chromedp.EmulateViewport(w, 900))
+			br.Layout("providers-reloaded-failed", w)
+		}
 		br.Clean("providers (reloaded, iopool failed)")
 		evs, err := st.ListAudit(context.Background(), store.AuditFilter{Action: "provider.reloaded", Limit: 1})
 		if err != nil || len(evs) != 1 || !strings.Contains(fmt.Sprint(evs[0].Details["notRunning"]), "iopool:failed: "+longError) {

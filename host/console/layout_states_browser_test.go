@@ -514,7 +514,7 @@ func layoutStates() []layoutState {
 			env:  layoutEnv{providers: []string{"ttn"}, failures: func(f console.Failures) console.Failures { return downFailures{f} }},
 			pages: []statePage{
 				{path: "/ui/failures", wait: "#problem", status: http.StatusServiceUnavailable},
-				{path: "/ui/" + longName, wait: "#problem", status: http.StatusNotFound},
+				{path: "/ui/" + strings.Repeat("9f86d081884c7d65", 16), wait: "#problem", status: http.StatusNotFound}, // named in the message, unbroken
 			},
 		},
 		{
