@@ -391,7 +391,8 @@ func layoutStates() []layoutState {
 				}
 				return nil
 			},
-			pages: []statePage{{path: "/ui/accounts", wait: "#orphaned-title"}},
+			pages:  []statePage{{path: "/ui/accounts", wait: "#orphaned-title"}},
+			checks: []string{readInPlace("table.orphaned")},
 			check: func(t *testing.T, br *browsertest.Browser, base string) {
 				br.Open(375, base+"/ui/accounts", "#orphaned-title")
 				for id, want := range map[string]string{"disabled": "disabled 2 connected", "gone": "removed 1 connected"} {
