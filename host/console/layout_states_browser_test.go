@@ -98,6 +98,8 @@ var (
 	// longName is a 200-character name without a space: a pool or a device named by a
 	// provider that concatenates site, building and serial.
 	longName = strings.Repeat("Residence-Les-Pins-Bassin-", 8)[:200]
+	// unbroken is 200 characters a browser cannot break between.
+	unbroken = strings.Repeat("acme0provider1", 15)[:200]
 	// longEmail is a long address, the kind a shared operations mailbox has.
 	longEmail = "pool-operations.night-shift.escalations." + strings.Repeat("team", 10) + "@facilities.eu-west.example-pool-company.com"
 )
@@ -215,6 +217,13 @@ func layoutStates() []layoutState {
 			pages: []statePage{{path: "/ui/failures", wait: "#empty"}, {path: "/ui/failures?provider=generic&status=dead", wait: "#empty"},
 				{path: "/ui/accounts", wait: "#empty"}, {path: "/ui/commands", wait: "#empty"}, {path: "/ui/commands?view=unknown", wait: "#empty"},
 				{path: "/ui/failures/bulk?action=requeue&provider=generic", wait: "#confirm-count"}},
+		},
+		{
+			name: "filters naming a long unbroken provider (a pasted id, a typo'd URL)",
+			env:  layoutEnv{providers: []string{"generic"}},
+			pages: []statePage{{path: "/ui/failures?provider=" + unbroken, wait: "#empty"}, {path: "/ui/audit?by=all&provider=" + unbroken + "&action=" + unbroken, wait: "#empty"},
+				{path: "/ui/failures/bulk?action=discard&provider=" + unbroken, wait: "#confirm-count"},
+				{path: "/ui/commands?provider=" + unbroken, wait: "#problem", status: http.StatusBadRequest}},
 		},
 		{
 			name:  "no provider configured",
