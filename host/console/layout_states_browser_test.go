@@ -116,7 +116,7 @@ func atMost(sel string, px int) string {
 func readInPlace(sel string) string {
 	return fmt.Sprintf(`document.documentElement.clientWidth >= 600 ? [] : [...document.querySelectorAll(%q)].flatMap(t => [...t.querySelectorAll("td")])
   .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 3)
-  .map(e => "on a phone, " + (e.closest("table").id) + "'s " + (e.dataset.label || e.dataset.field || "cell") + " reaches " + Math.round(e.getBoundingClientRect().right) + "px")`, sel)
+  .map(e => "on a phone, " + (e.closest("table").id || e.closest("table").className) + "'s " + (e.dataset.label || e.dataset.field || "cell") + " reaches " + Math.round(e.getBoundingClientRect().right) + "px")`, sel)
 }
 
 // moreAccounts is the activity service with more accounts needing attention than the
@@ -224,6 +224,26 @@ func layoutStates() []layoutState {
 			pages: []statePage{{path: "/ui/failures?provider=" + unbroken, wait: "#empty"}, {path: "/ui/audit?by=all&provider=" + unbroken + "&action=" + unbroken, wait: "#empty"},
 				{path: "/ui/failures/bulk?action=discard&provider=" + unbroken, wait: "#confirm-count"},
 				{path: "/ui/commands?provider=" + unbroken, wait: "#problem", status: http.StatusBadRequest}},
+		},
+		{
+			name: "accounts of providers disabled and removed, long names",
+			env:  layoutEnv{providers: []string{"generic", "ondilo"}, email: longEmail, config: func(c *config.Config) { c.Providers[1].Enabled = false }},
+			seed: func(t *testing.T, st *store.Store) []statePage {
+				ctx := context.Background()
+				u, err := st.GetUserByEmail(ctx, longEmail)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The longest provider id the config takes (63 characters), since removed from it.
+				for i, p := range []string{"ondilo", "ondilo", unbroken[:63]} {
+					if _, _, err := st.UpsertAccount(ctx, store.NewAccount{UserID: u.ID, Provider: p, ExternalAccountID: fmt.Sprint(unbroken, i), DisplayName: longName}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return nil
+			},
+			pages:  []statePage{{path: "/ui/accounts", wait: "#orphaned-title"}},
+			checks: []string{readInPlace("table.orphaned")},
 		},
 		{
 			name:  "no provider configured",
