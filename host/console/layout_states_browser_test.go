@@ -246,6 +246,22 @@ func layoutStates() []layoutState {
 			checks: []string{readInPlace("table.orphaned")},
 		},
 		{
+			name: "the longest provider id the config takes, on every page",
+			env:  layoutEnv{providers: []string{unbroken[:63]}, states: pluginStates{unbroken[:63]: {State: "failed", Since: since, Restarts: 5, LastError: longError}}},
+			seed: func(t *testing.T, st *store.Store) []statePage {
+				p := unbroken[:63]
+				if _, err := st.EnqueueFailure(context.Background(), store.NewFailure{Provider: p, Payload: []byte("x"), MaxAttempts: 1, Error: "bad", Dead: true}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := st.AppendAudit(context.Background(), store.AuditEvent{Action: "webhook.received", Actor: "provider:" + p, Provider: p}); err != nil {
+					t.Fatal(err)
+				}
+				return []statePage{{path: "/ui/", wait: "#down-" + p}, {path: "/ui/providers", wait: "#provider-" + p}, {path: "/ui/failures", wait: "#failure-1"},
+					{path: "/ui/failures/1", wait: "#actions"}, {path: "/ui/failures/1/discard", wait: "#confirm"},
+					{path: "/ui/failures/bulk?action=discard&provider=" + p, wait: "#confirm"}, {path: "/ui/audit?by=all", wait: "#audit"}}
+			},
+		},
+		{
 			name:  "no provider configured",
 			pages: []statePage{{path: "/ui/providers", wait: ".empty"}, {path: "/ui/failures", wait: "#empty"}},
 		},
