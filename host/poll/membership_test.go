@@ -18,9 +18,11 @@ import (
 // TestPollStopsAtLostAccess: a polled device feeds a pool only while its owner may write
 // to it. Each of bob's accounts is polled with its probe linked to another user's pool
 // (or, for the owner who leaves, his own pool with a co-owner); once bob is removed,
-// lowered to viewer, disabled, or has left as owner, the next poll stores nothing there
-// and is audited with whose link it was — yet the poll itself succeeds (cursor, next
-// poll), since nothing is wrong with the account.
+// lowered to viewer, or has left as owner, the next poll stores nothing there and is
+// audited with whose link it was — yet the poll itself succeeds (cursor, next poll),
+// since nothing is wrong with the account. Once bob is disabled, his account is not
+// polled at all: neither claimed nor called, so his data is not pulled with his
+// credentials and the provider's quota is not spent.
 func TestPollStopsAtLostAccess(t *testing.T) {
 	for _, eng := range ingesttest.Engines {
 		t.Run(eng.Name, func(t *testing.T) {
@@ -112,9 +114,22 @@ func TestPollStopsAtLostAccess(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			disabled := worlds["disabled"].w.Account.ID
+			before, err := s.GetPollState(ctx, disabled)
+			if err != nil {
+				t.Fatal(err)
+			}
 			clk.Add(10 * time.Minute)
-			if st, err := pw.Tick(ctx); err != nil || st != (poll.Stats{Claimed: 4, Succeeded: 4}) {
-				t.Fatalf("second poll: %+v %v, want every poll done", st, err)
+			if st, err := pw.Tick(ctx); err != nil || st != (poll.Stats{Claimed: 3, Succeeded: 3}) {
+				t.Fatalf("second poll: %+v %v, want every poll done but the disabled user's", st, err)
+			}
+			after, err := s.GetPollState(ctx, disabled)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.LeaseOwner != "" || after.Cursor != before.Cursor || !after.NextPollAt.Equal(before.NextPollAt) ||
+				after.LastPolledAt == nil || !after.LastPolledAt.Equal(*before.LastPolledAt) {
+				t.Errorf("disabled: poll state %+v after, want untouched %+v (neither claimed nor polled)", after, before)
 			}
 			events := ingesttest.Audit(t, s, ingest.ActionInactiveLink)
 			for _, way := range ways {
@@ -123,6 +138,14 @@ func TestPollStopsAtLostAccess(t *testing.T) {
 					t.Errorf("%s: %d readings in the pool after, want still the 1 from before", way, n)
 				}
 				dev := wd.w.Devices["probe-"+way].ID
+				if way == "disabled" {
+					for _, ev := range events {
+						if ev.TargetType == "device" && ev.TargetID == fmt.Sprint(dev) {
+							t.Errorf("disabled: %s event %+v, want none: the account is not polled", ingest.ActionInactiveLink, ev)
+						}
+					}
+					continue
+				}
 				found := false
 				for _, ev := range events {
 					if ev.TargetType != "device" || ev.TargetID != fmt.Sprint(dev) || ev.Details["account_id"] != float64(wd.w.Account.ID) {

@@ -101,14 +101,17 @@ func (d dialect) claimCommandsSQL() string {
 }
 
 // claimPollsSQL leases up to N accounts whose poll is due: next_poll_at passed, no live
-// lease (an expired lease is taken over here — that is the poll rescue), and the account
-// active. providerIn is an "IN (?)" list expanded by sqlx.In.
+// lease (an expired lease is taken over here — that is the poll rescue), the account
+// active, and its owner not disabled: a disabled user's readings would be dropped anyway,
+// so polling her account would only pull her data with her credentials and spend the
+// provider's quota. providerIn is an "IN (?)" list expanded by sqlx.In.
 //
 // Args: owner, token, lease expiry, now, providers…, now (due), now (lease expired), limit.
 func (d dialect) claimPollsSQL() string {
 	const set = `lease_owner = ?, lease_token = ?, lease_expires_at = ?, updated_at = ?`
 	const due = `SELECT p.account_id AS due_id FROM poll_state AS p
 		JOIN integration_accounts AS a ON a.id = p.account_id AND a.status = 'active'
+		JOIN users AS u ON u.id = a.user_id AND u.disabled_at IS NULL
 		WHERE p.provider IN (?) AND p.next_poll_at <= ?
 		  AND (p.lease_token IS NULL OR p.lease_expires_at < ?)
 		ORDER BY p.next_poll_at, p.account_id LIMIT ?`
