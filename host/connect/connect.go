@@ -112,7 +112,7 @@ type Store interface {
 	SetAccountStatus(ctx context.Context, accountID int64, status store.AccountStatus) error
 	MarkReauthRequired(ctx context.Context, accountID, generation int64) error
 	SetSubscriptionError(ctx context.Context, accountID int64, msg string, retryIn time.Duration) (time.Time, error)
-	DueSubscriptions(ctx context.Context, limit int) ([]store.Account, error)
+	DueSubscriptions(ctx context.Context, providers []string, limit int) ([]store.Account, error)
 	ElectLeader(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	RotateWebhookSecret(ctx context.Context, accountID int64, secret string, overlap time.Duration) (time.Time, error)
 	DisconnectAccount(ctx context.Context, accountID int64) (store.DisconnectResult, error)

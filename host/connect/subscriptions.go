@@ -36,10 +36,21 @@ type SubscriptionStats struct {
 // RetrySubscriptions tries again every failed subscription that is due (at most a batch
 // of them): an account whose registration succeeds loses its error, one that fails
 // again waits longer. Accounts without an error are never read, nor is any plugin
-// called for them. Only one replica should run it at a time (SubscriptionWorker).
+// called for them. Accounts of a provider disabled or removed from the configuration
+// are left alone, their attempts unspent, until it is enabled again: its plugin is not
+// running, so a try could only fail and push their next attempt hours away. Only one
+// replica should run it at a time (SubscriptionWorker).
 func (s *Service) RetrySubscriptions(ctx context.Context) (SubscriptionStats, error) {
 	var st SubscriptionStats
-	due, err := s.d.Store.DueSubscriptions(ctx, subscriptionBatch)
+	cfg := s.d.Config()
+	if cfg == nil {
+		return st, nil
+	}
+	var enabled []string
+	for _, p := range cfg.EnabledProviders() {
+		enabled = append(enabled, p.ID)
+	}
+	due, err := s.d.Store.DueSubscriptions(ctx, enabled, subscriptionBatch)
 	if err != nil {
 		return st, err
 	}
@@ -60,8 +71,9 @@ func (s *Service) retrySubscription(ctx context.Context, acc store.Account) stri
 	view := accountOf(acc)
 	ad, err := s.adapter(acc.Provider)
 	if err != nil {
-		// Provider disabled or its plugin down: still failed, and backed off like any
-		// failure, so such accounts never fill every batch.
+		// Its plugin down (or the provider disabled since the accounts were read):
+		// still failed, and backed off like any failure, so such accounts never fill
+		// every batch.
 		return s.recordSubscription(ctx, &view, subscriptionFailed(acc.Provider, host.ErrorMessage(err)))
 	}
 	creds, err := s.d.Store.AccountCredentials(ctx, acc.ID)

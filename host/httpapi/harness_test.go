@@ -100,6 +100,8 @@ type envOpts struct {
 	// accounts hold a webhook secret of their own. Its settings are faultySettings.
 	faulty         bool
 	faultySettings map[string]string
+	// faultyDisabled, with faulty, keeps its block but with enabled = false.
+	faultyDisabled bool
 }
 
 // env is one running host: store, plugin manager with real plugin binaries, the Acme
@@ -294,8 +296,8 @@ provider "generic" %s
 			settings = []byte("{}")
 		}
 		// HCL takes a JSON object as an object expression.
-		src += fmt.Sprintf("\nprovider \"faulty\" {\n  webhooks = true\n  settings = %s\n"+
-			"  secrets  = { webhook_secret = file(\"generic.secret\") }\n}\n", settings)
+		src += fmt.Sprintf("\nprovider \"faulty\" {\n  enabled  = %t\n  webhooks = true\n  settings = %s\n"+
+			"  secrets  = { webhook_secret = file(\"generic.secret\") }\n}\n", !e.opts.faultyDisabled, settings)
 	}
 	path := filepath.Join(e.dir, "poolhost.hcl")
 	writeFile(e.t, path, src)

@@ -321,3 +321,61 @@ func TestSubscriptionErrorCapped(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscriptionRetryWaitsForProvider: the background retries leave alone the failed
+// subscriptions of a provider the operator disabled or removed from the configuration —
+// not tried, their attempts unspent — and take them up again once it is enabled.
+func TestSubscriptionRetryWaitsForProvider(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		cloud := newSubscriptionCloud(t)
+		e := newEnv(t, dbURL, envOpts{ingest: true, faulty: true, faultySettings: map[string]string{"subscribe_url": cloud.URL}})
+		u := e.newUser("u", false)
+		w := connect.NewSubscriptionWorker(e.connect)
+		tick := func(want connect.SubscriptionStats) {
+			t.Helper()
+			e.offset.Add(int64(connect.SubscriptionRetryMax * 2)) // past any backoff
+			if leader, st, err := w.Tick(t.Context()); err != nil || !leader || st != want {
+				t.Fatalf("tick: leader %v, %+v, %v; want %+v", leader, st, err, want)
+			}
+		}
+		for _, way := range []string{"disabled", "removed"} {
+			cloud.failPosts.Store(1) // the connect
+			var out struct {
+				Account subscribedAccount `json:"account"`
+			}
+			e.must(201, req{method: "POST", path: "/v1/providers/faulty/connect", token: u.Token,
+				body: map[string]any{"input": map[string]string{"api_key": way}}}).json(t, &out)
+			if out.Account.SubscriptionAttempts != 1 {
+				t.Fatalf("%s: connect answer account = %+v, want one failed subscription", way, out.Account)
+			}
+			posts := cloud.calls()
+
+			if way == "disabled" {
+				e.opts.faultyDisabled = true
+			} else {
+				e.opts.faulty = false
+			}
+			e.reload()
+			tick(connect.SubscriptionStats{})
+			tick(connect.SubscriptionStats{})
+			acc, err := e.st.GetAccount(t.Context(), out.Account.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if acc.SubscriptionAttempts != 1 || acc.SubscriptionError != out.Account.SubscriptionError {
+				t.Errorf("%s: account while its provider is off = %d attempts, error %q; want 1 and %q unchanged",
+					way, acc.SubscriptionAttempts, acc.SubscriptionError, out.Account.SubscriptionError)
+			}
+			if c := cloud.calls(); c != posts {
+				t.Errorf("%s: cloud saw %q, want nothing more than %q", way, c, posts)
+			}
+
+			e.opts.faultyDisabled, e.opts.faulty = false, true
+			e.reload()
+			tick(connect.SubscriptionStats{Tried: 1, Registered: 1})
+			if c, want := cloud.calls(), "POST "+out.Account.WebhookURL; !strings.HasSuffix(c, want) {
+				t.Errorf("%s: cloud saw %q after the provider came back, want it to end with %q", way, c, want)
+			}
+		}
+	})
+}

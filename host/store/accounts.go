@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/poolhost/poolhost/host"
 )
 
@@ -587,15 +589,24 @@ func (q queries) SetSubscriptionError(ctx context.Context, accountID int64, msg 
 	return at, nil
 }
 
-// DueSubscriptions returns up to limit active accounts whose failed subscription is due
-// for another attempt, the longest waiting first. It reads only the accounts waiting
-// for one (integration_accounts_subscription_retry_idx).
-func (q queries) DueSubscriptions(ctx context.Context, limit int) ([]Account, error) {
-	var as []Account
-	if err := q.sel(ctx, &as, `SELECT `+accountColumns+` FROM integration_accounts
+// DueSubscriptions returns up to limit active accounts of the given providers whose
+// failed subscription is due for another attempt, the longest waiting first. It reads
+// only the accounts waiting for one (integration_accounts_subscription_retry_idx).
+// Accounts of other providers (disabled or removed) are left as they are, their attempts
+// unspent, and are due again as soon as their provider is passed again.
+func (q queries) DueSubscriptions(ctx context.Context, providers []string, limit int) ([]Account, error) {
+	if len(providers) == 0 {
+		return nil, nil
+	}
+	query, args, err := sqlx.In(`SELECT `+accountColumns+` FROM integration_accounts
 		WHERE subscription_retry_at IS NOT NULL AND subscription_retry_at <= ?
-			AND subscription_error IS NOT NULL AND status = 'active'
-		ORDER BY subscription_retry_at, id LIMIT ?`, q.clock(), limit); err != nil {
+			AND subscription_error IS NOT NULL AND status = 'active' AND provider IN (?)
+		ORDER BY subscription_retry_at, id LIMIT ?`, q.clock(), providers, limit)
+	if err != nil {
+		return nil, fmt.Errorf("due subscriptions: %w", err)
+	}
+	var as []Account
+	if err := q.sel(ctx, &as, query, args...); err != nil {
 		return nil, fmt.Errorf("due subscriptions: %w", err)
 	}
 	return as, nil
