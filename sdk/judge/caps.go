@@ -84,6 +84,19 @@ type Answer struct {
 	// CommandUpdates are the provider's word on commands the host sent: each one is
 	// looked up and may change a command's row and add an audit row.
 	CommandUpdates []sdk.CommandUpdate
+	// Polled marks the answer of a poll rather than of a webhook delivery. It changes no
+	// verdict, only what Problems names as the time readings were judged against: the
+	// poll's time (when its answer came in) rather than the delivery's receipt time.
+	Polled bool
+}
+
+// reference names the time the answer's readings and sessions are judged against
+// (Judge's receivedAt), as the host knows it on each path.
+func (a Answer) reference() string {
+	if a.Polled {
+		return "the poll's time (when its answer came in)"
+	}
+	return "the delivery's receipt time (received_at)"
 }
 
 // MaxCommandUpdatesPerCall caps the command updates of one answer: a provider reports on
@@ -340,7 +353,7 @@ func (v Verdict) Problems(a Answer) []string {
 	for i, reason := range v.Readings {
 		if reason != "" {
 			r := a.Readings[i]
-			out = append(out, fmt.Sprintf("reading %d (%s): dropped as %s%s", i, r.Metric, reason, why(reason, r.Metric, r.Value, r.Unit, r.Qualifier, r.RecordedAt)))
+			out = append(out, fmt.Sprintf("reading %d (%s): dropped as %s%s", i, r.Metric, reason, why(reason, r.Metric, r.Value, r.Unit, r.Qualifier, r.RecordedAt, a.reference())))
 		}
 	}
 	for i, reason := range v.Sessions {
@@ -348,7 +361,7 @@ func (v Verdict) Problems(a Answer) []string {
 			var hint string
 			if rs := a.TestSessions[i].Results; d.Index < len(rs) {
 				r := rs[d.Index]
-				hint = why(d.Reason, r.Metric, r.Value, r.Unit, r.Qualifier, a.TestSessions[i].TakenAt)
+				hint = why(d.Reason, r.Metric, r.Value, r.Unit, r.Qualifier, a.TestSessions[i].TakenAt, a.reference())
 			}
 			out = append(out, fmt.Sprintf("test session %d result %d (%s): dropped as %s%s", i, d.Index, d.Metric, d.Reason, hint))
 		}

@@ -13,7 +13,8 @@ import (
 // why says, after a drop reason, what the value was and what the host wanted instead, so
 // a plugin author reading `plugins test` knows what to change without looking the reason
 // up. Only the kit prints it (Problems): the host counts reasons, it does not explain them.
-func why(reason, name string, v float64, unit string, q sdk.Qualifier, at time.Time) string {
+// ref names the time a reading's own time was judged against (Answer.reference).
+func why(reason, name string, v float64, unit string, q sdk.Qualifier, at time.Time, ref string) string {
 	num := strconv.FormatFloat(v, 'g', -1, 64)
 	switch reason {
 	case UnknownMetric:
@@ -38,7 +39,7 @@ func why(reason, name string, v float64, unit string, q sdk.Qualifier, at time.T
 	case BadQualifier:
 		return fmt.Sprintf(": qualifier %q (want %q, %q or none)", q, sdk.QualifierAbove, sdk.QualifierBelow)
 	case TooOld, TooFarFuture:
-		return ": measured at " + at.UTC().Format(time.RFC3339) + ", judged against the delivery's receipt time (received_at)"
+		return ": measured at " + at.UTC().Format(time.RFC3339) + ", judged against " + ref
 	}
 	return ""
 }

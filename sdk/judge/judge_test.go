@@ -214,6 +214,34 @@ func TestJudgeProblems(t *testing.T) {
 	}
 }
 
+// TestJudgeProblemsTimeReference: a reading outside the window is explained against the
+// time the host judged it by on its path: a delivery's receipt time, or the poll's time.
+func TestJudgeProblemsTimeReference(t *testing.T) {
+	old, ahead := received.AddDate(0, -2, 0), received.Add(time.Hour)
+	readings := []sdk.Reading{{ProviderDeviceID: "p", Metric: "ph", Value: 7, RecordedAt: old, Timed: true},
+		{ProviderDeviceID: "p", Metric: "ph", Value: 7, RecordedAt: ahead, Timed: true}}
+	for _, tc := range []struct {
+		name   string
+		polled bool
+		ref    string
+	}{
+		{"webhook", false, "the delivery's receipt time (received_at)"},
+		{"poll", true, "the poll's time (when its answer came in)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := judge.Answer{Readings: readings, Polled: tc.polled}
+			got := judge.Judge(judge.Caps{}, judge.DefaultWindow, received, a).Problems(a)
+			want := []string{
+				"reading 0 (ph): dropped as too_old: measured at " + old.UTC().Format(time.RFC3339) + ", judged against " + tc.ref,
+				"reading 1 (ph): dropped as too_far_future: measured at " + ahead.UTC().Format(time.RFC3339) + ", judged against " + tc.ref,
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
 func TestNearMetric(t *testing.T) {
 	for name, want := range map[string]string{"pH": "ph", " Free Chlorine ": "free_chlorine", "free-chlorine": "free_chlorine", "ORP": "orp", "turbidity": "", "ph": "", "fc": ""} {
 		got, ok := judge.NearMetric(name)

@@ -134,7 +134,7 @@ func (p *poller) poll() (int, error) {
 			return 0, fmt.Errorf("the host would not keep all of it:\n%s", strings.Join(judge.Verdict{Refused: err}.Problems(judge.Answer{}), "\n"))
 		}
 	}
-	if _, err := judgeAnswer(p.f, receivedAt, judge.Answer{Readings: res.Readings, TestSessions: res.TestSessions, CommandUpdates: res.CommandUpdates}); err != nil {
+	if _, err := judgeAnswer(p.f, receivedAt, judge.Answer{Readings: res.Readings, TestSessions: res.TestSessions, CommandUpdates: res.CommandUpdates, Polled: true}); err != nil {
 		return 0, err
 	}
 	if err := checkReadings(res.Readings, res.TestSessions); err != nil {
