@@ -79,6 +79,18 @@ func (c *Config) EnabledProviders() []Provider {
 	return out
 }
 
+// WebhookProviders returns, in file order, the enabled provider blocks that take
+// webhooks: the providers whose accounts' webhook registrations the host keeps up.
+func (c *Config) WebhookProviders() []Provider {
+	var out []Provider
+	for _, p := range c.Providers {
+		if p.Enabled && p.Webhooks {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Key is a 32-byte AES-256 key with a short id stored beside each ciphertext, so the
 // right key is found after a rotation.
 type Key struct {

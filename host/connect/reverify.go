@@ -28,10 +28,7 @@ func (s *Service) reverify(ctx context.Context, a auth.Actor, old, cur *config.C
 	}
 	done := map[string]int{}
 	var warnings []string
-	for _, p := range cur.Providers {
-		if !p.Enabled || !p.Webhooks {
-			continue
-		}
+	for _, p := range cur.WebhookProviders() {
 		if was, ok := old.Provider(p.ID); ok && reflect.DeepEqual(was, p) {
 			continue
 		}

@@ -36,21 +36,23 @@ type SubscriptionStats struct {
 // RetrySubscriptions tries again every failed subscription that is due (at most a batch
 // of them): an account whose registration succeeds loses its error, one that fails
 // again waits longer. Accounts without an error are never read, nor is any plugin
-// called for them. Accounts of a provider disabled or removed from the configuration
-// are left alone, their attempts unspent, until it is enabled again: its plugin is not
-// running, so a try could only fail and push their next attempt hours away. Only one
-// replica should run it at a time (SubscriptionWorker).
+// called for them. Accounts of a provider disabled or removed from the configuration,
+// or with its webhooks turned off, are left alone, their attempts unspent, until it
+// takes webhooks again (config.WebhookProviders, as reverify): a disabled provider's
+// plugin is not running, so a try could only fail and push their next attempt hours
+// away, and one without webhooks has nothing to register. Only one replica should run
+// it at a time (SubscriptionWorker).
 func (s *Service) RetrySubscriptions(ctx context.Context) (SubscriptionStats, error) {
 	var st SubscriptionStats
 	cfg := s.d.Config()
 	if cfg == nil {
 		return st, nil
 	}
-	var enabled []string
-	for _, p := range cfg.EnabledProviders() {
-		enabled = append(enabled, p.ID)
+	var providers []string
+	for _, p := range cfg.WebhookProviders() {
+		providers = append(providers, p.ID)
 	}
-	due, err := s.d.Store.DueSubscriptions(ctx, enabled, subscriptionBatch)
+	due, err := s.d.Store.DueSubscriptions(ctx, providers, subscriptionBatch)
 	if err != nil {
 		return st, err
 	}

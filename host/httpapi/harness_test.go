@@ -102,6 +102,8 @@ type envOpts struct {
 	faultySettings map[string]string
 	// faultyDisabled, with faulty, keeps its block but with enabled = false.
 	faultyDisabled bool
+	// faultyNoWebhooks, with faulty, keeps it enabled but with webhooks = false.
+	faultyNoWebhooks bool
 }
 
 // env is one running host: store, plugin manager with real plugin binaries, the Acme
@@ -296,8 +298,8 @@ provider "generic" %s
 			settings = []byte("{}")
 		}
 		// HCL takes a JSON object as an object expression.
-		src += fmt.Sprintf("\nprovider \"faulty\" {\n  enabled  = %t\n  webhooks = true\n  settings = %s\n"+
-			"  secrets  = { webhook_secret = file(\"generic.secret\") }\n}\n", !e.opts.faultyDisabled, settings)
+		src += fmt.Sprintf("\nprovider \"faulty\" {\n  enabled  = %t\n  webhooks = %t\n  settings = %s\n"+
+			"  secrets  = { webhook_secret = file(\"generic.secret\") }\n}\n", !e.opts.faultyDisabled, !e.opts.faultyNoWebhooks, settings)
 	}
 	path := filepath.Join(e.dir, "poolhost.hcl")
 	writeFile(e.t, path, src)

@@ -323,8 +323,9 @@ func TestSubscriptionErrorCapped(t *testing.T) {
 }
 
 // TestSubscriptionRetryWaitsForProvider: the background retries leave alone the failed
-// subscriptions of a provider the operator disabled or removed from the configuration —
-// not tried, their attempts unspent — and take them up again once it is enabled.
+// subscriptions of a provider the operator disabled, removed from the configuration or
+// turned webhooks off for — not tried, their attempts unspent — and take them up again
+// once it takes webhooks again.
 func TestSubscriptionRetryWaitsForProvider(t *testing.T) {
 	forEachDB(t, func(t *testing.T, dbURL string) {
 		cloud := newSubscriptionCloud(t)
@@ -338,7 +339,7 @@ func TestSubscriptionRetryWaitsForProvider(t *testing.T) {
 				t.Fatalf("tick: leader %v, %+v, %v; want %+v", leader, st, err, want)
 			}
 		}
-		for _, way := range []string{"disabled", "removed"} {
+		for _, way := range []string{"disabled", "removed", "webhooks off"} {
 			cloud.failPosts.Store(1) // the connect
 			var out struct {
 				Account subscribedAccount `json:"account"`
@@ -350,10 +351,13 @@ func TestSubscriptionRetryWaitsForProvider(t *testing.T) {
 			}
 			posts := cloud.calls()
 
-			if way == "disabled" {
+			switch way {
+			case "disabled":
 				e.opts.faultyDisabled = true
-			} else {
+			case "removed":
 				e.opts.faulty = false
+			case "webhooks off":
+				e.opts.faultyNoWebhooks = true
 			}
 			e.reload()
 			tick(connect.SubscriptionStats{})
@@ -370,7 +374,7 @@ func TestSubscriptionRetryWaitsForProvider(t *testing.T) {
 				t.Errorf("%s: cloud saw %q, want nothing more than %q", way, c, posts)
 			}
 
-			e.opts.faultyDisabled, e.opts.faulty = false, true
+			e.opts.faultyDisabled, e.opts.faulty, e.opts.faultyNoWebhooks = false, true, false
 			e.reload()
 			tick(connect.SubscriptionStats{Tried: 1, Registered: 1})
 			if c, want := cloud.calls(), "POST "+out.Account.WebhookURL; !strings.HasSuffix(c, want) {

@@ -592,8 +592,8 @@ func (q queries) SetSubscriptionError(ctx context.Context, accountID int64, msg 
 // DueSubscriptions returns up to limit active accounts of the given providers whose
 // failed subscription is due for another attempt, the longest waiting first. It reads
 // only the accounts waiting for one (integration_accounts_subscription_retry_idx).
-// Accounts of other providers (disabled or removed) are left as they are, their attempts
-// unspent, and are due again as soon as their provider is passed again.
+// Accounts of other providers (disabled, removed, or with webhooks off) are left as they
+// are, their attempts unspent, and are due again as soon as their provider is passed again.
 func (q queries) DueSubscriptions(ctx context.Context, providers []string, limit int) ([]Account, error) {
 	if len(providers) == 0 {
 		return nil, nil
