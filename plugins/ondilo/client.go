@@ -203,7 +203,8 @@ func (s *session) refresh(ctx context.Context) error {
 	return nil
 }
 
-// tokenError is a token endpoint refusal (400/401): a bad code or a revoked grant.
+// tokenError is a token endpoint refusal (400/401, not over quota): a bad code or a
+// revoked grant.
 type tokenError struct{ status int }
 
 func (e *tokenError) Error() string { return fmt.Sprintf("token endpoint refused: HTTP %d", e.status) }
@@ -223,7 +224,10 @@ func requestToken(ctx context.Context, hc *http.Client, cfg settings, form url.V
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	if r.status == http.StatusBadRequest || r.status == http.StatusUnauthorized {
+	// Over quota first: Ondilo documents the {"message":"Limit Exceeded"} body, not its
+	// status, and a quota answer on a 400 or 401 taken for a refusal would send the user
+	// to reconnect (or a connect back to the start) for what an hour's wait cures.
+	if (r.status == http.StatusBadRequest || r.status == http.StatusUnauthorized) && !isQuota(r.status, r.body) {
 		return tokenResponse{}, &tokenError{status: r.status}
 	}
 	if err := checkStatus("POST /oauth2/token", r, now); err != nil {

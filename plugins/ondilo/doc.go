@@ -12,7 +12,8 @@
 // adapter refreshes when the stored expiry has passed and once more on a 401, and hands
 // the new set back as RefreshedCredentials — on the error (sdk.WithRefreshedCredentials)
 // when a later request of the same call fails. A refresh the token endpoint rejects (400
-// or 401) means the user revoked the grant: the call fails with a reauth error.
+// or 401) means the user revoked the grant: the call fails with a reauth error — unless
+// the answer is the over-quota body, which is temporary like any quota answer.
 //
 // Choices worth knowing:
 //   - External account id. The refresh token is a secret and Ondilo's /user/info gives
@@ -46,7 +47,8 @@
 //     hour and the requests each made.
 //   - Quota: 30 requests/hour and 5/second per user. A call spaces its requests 250 ms
 //     apart so a poll of several pools does not burst past 5/second. Over quota (HTTP 429 or a body
-//     {"message":"Limit Exceeded"}) is a temporary error, carrying the answer's Retry-After,
+//     {"message":"Limit Exceeded"}, whatever the status, the token endpoint's too) is a
+//     temporary error, carrying the answer's Retry-After,
 //     if any (a 503's too), so that the host polls the account no sooner. The ICO measures once an hour;
 //     the minimum poll interval is 15 minutes. A poll's NotBefore is also no sooner
 //     than the next poll fits in 27 requests over the hour before it (the quota less

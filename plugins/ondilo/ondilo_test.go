@@ -2,6 +2,7 @@ package ondilo_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -918,6 +919,51 @@ func TestRetryAfterReachesTheHost(t *testing.T) {
 					t.Errorf("retry after %v, want %v", got, tt.want)
 				}
 			})
+		}
+	})
+}
+
+// TestTokenQuotaIsTemporary: Ondilo's over-quota body {"message":"Limit Exceeded"}
+// from the token endpoint, whatever its status (PROVIDERS.md documents the body only),
+// is a temporary refusal carrying any Retry-After, on a refresh never a revoked grant
+// (reauth, which would make the user reconnect for nothing) and on a connect never a
+// refused code; the grant still works once the quota is lifted.
+func TestTokenQuotaIsTemporary(t *testing.T) {
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, status := range []int{http.StatusTooManyRequests, http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden} {
+			for _, retryAfter := range []string{"", "2400"} {
+				want := time.Duration(0)
+				if retryAfter != "" {
+					want = 40 * time.Minute
+				}
+				name := fmt.Sprintf("%d retry-after %q", status, retryAfter)
+				t.Run(name+" refresh", func(t *testing.T) {
+					c, srv := start(t, tr)
+					acct := account(srv, time.Now().Add(-time.Minute)) // expired: refresh first
+					srv.SetTokenQuotaExceeded(status)
+					srv.SetRetryAfter(retryAfter)
+					_, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct})
+					wantKind(t, err, sdk.KindTemporary)
+					if got := sdk.RetryAfterOf(err); got != want {
+						t.Errorf("retry after %v, want %v", got, want)
+					}
+					srv.SetTokenQuotaExceeded(0)
+					srv.SetRetryAfter("")
+					if _, err := c.PollReadings(ctx(t), sdk.PollRequest{Account: acct}); err != nil {
+						t.Errorf("poll once the quota is lifted: %v", err)
+					}
+				})
+				t.Run(name+" connect", func(t *testing.T) {
+					c, srv := start(t, tr)
+					srv.SetTokenQuotaExceeded(status)
+					srv.SetRetryAfter(retryAfter)
+					_, err := c.Callback(ctx(t), sdk.CallbackRequest{Code: srv.IssueCode(redirectURI), State: "s", RedirectURI: redirectURI})
+					wantKind(t, err, sdk.KindTemporary)
+					if got := sdk.RetryAfterOf(err); got != want {
+						t.Errorf("retry after %v, want %v", got, want)
+					}
+				})
+			}
 		}
 	})
 }

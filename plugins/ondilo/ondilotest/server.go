@@ -98,6 +98,7 @@ type Server struct {
 	seq           int
 	denyConsent   bool
 	quotaStatus   int
+	tokenQuota    int
 	failStatus    int
 	failCount     int
 	retryAfter    string
@@ -295,6 +296,15 @@ func (s *Server) SetQuotaExceeded(status int) {
 	s.quotaStatus = status
 }
 
+// SetTokenQuotaExceeded makes every token endpoint call answer status with
+// {"message":"Limit Exceeded"}, and the Retry-After SetRetryAfter asked for; 0 lifts it.
+// Ondilo documents the body, not the status it comes with.
+func (s *Server) SetTokenQuotaExceeded(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenQuota = status
+}
+
 // SetRetryAfter sets the Retry-After header (RFC 9110: seconds or an HTTP date) of the
 // quota and failure answers; "" sends none.
 func (s *Server) SetRetryAfter(v string) {
@@ -423,6 +433,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	grant := f.Get("grant_type")
 	s.tokenRequests[grant]++
+	if s.tokenQuota != 0 {
+		s.setRetryAfter(w)
+		writeJSON(w, s.tokenQuota, limitBody)
+		return
+	}
 	if s.tokenFailN > 0 {
 		s.tokenFailN--
 		writeJSON(w, s.tokenFail, map[string]string{"message": http.StatusText(s.tokenFail)})
