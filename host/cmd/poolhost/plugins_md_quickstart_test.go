@@ -68,7 +68,7 @@ func TestPLUGINSmdQuickStart(t *testing.T) {
 	}
 	mod := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 	var out, errOut bytes.Buffer
-	if code := runPluginsNew(t.Context(), "acme", mod, "webhook_secret", sdkDir, nil, &out, &errOut); code != 0 {
+	if code := runPluginsNew(t.Context(), "acme", mod, "webhook_secret", sdkDir, nil, false, &out, &errOut); code != 0 {
 		t.Fatalf("plugins new: exit %d %s %s", code, out.String(), errOut.String())
 	}
 	makeIn := func(args ...string) string {

@@ -50,7 +50,9 @@ Makefile (build, test, conformance, pin, install by rename). It then runs
 "go mod tidy" when go is on PATH. --commands names sdk/command commands (e.g.
 pump.set,light.set): the plugin then implements sdk.Commander, declares them, sends them
 through the API client (a "not implemented" stub for other connect kinds), and its
-tests check SendCommand's outcomes with the conformance suite. --sdk points the module at a local SDK checkout
+tests check SendCommand's outcomes with the conformance suite. --poll (api_key only)
+writes an sdk.Poller: PollReadings fetches the fake's GET /v1/readings?since=CURSOR a
+page at a time, and the conformance test polls an account with readings waiting. --sdk points the module at a local SDK checkout
 (a replace directive): no SDK release is tagged yet, so it is needed, unless this
 poolhost is a checkout's bin/poolhost (make build), whose sdk/ is then taken.`,
 			Example: `  poolhost plugins new acme --connect api_key --sdk ~/src/poolhost/sdk
@@ -61,14 +63,15 @@ poolhost is a checkout's bin/poolhost (make build), whose sdk/ is then taken.`,
 		connect := c.Flags().String("connect", "api_key", "how users link an account: api_key, oauth2, webhook_secret or none")
 		sdkPath := c.Flags().String("sdk", "", "a local checkout of the SDK module (the sdk/ directory of poolhost), used through a replace directive")
 		commands := c.Flags().StringSlice("commands", nil, "commands of sdk/command the plugin sends (e.g. pump.set,light.set): generates an sdk.Commander")
+		poll := c.Flags().Bool("poll", false, "the plugin polls the provider's readings with a cursor: generates an sdk.Poller (needs --connect api_key)")
 		c.RunE = run(func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-			return runPluginsNew(ctx, args[0], *dir, *connect, *sdkPath, *commands, stdout, stderr)
+			return runPluginsNew(ctx, args[0], *dir, *connect, *sdkPath, *commands, *poll, stdout, stderr)
 		})
 		return c
 	})
 }
 
-func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, commands []string, stdout, stderr io.Writer) int {
+func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, commands []string, poll bool, stdout, stderr io.Writer) int {
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "poolhost plugins new: %v\n", err)
 		return 1
@@ -80,6 +83,10 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 	case "api_key", "oauth2", "webhook_secret", "none":
 	default:
 		return fail(fmt.Errorf("--connect %q: want api_key, oauth2, webhook_secret or none", connect))
+	}
+	if poll && connect != "api_key" {
+		// Polling needs an API client and a fake to poll, which only api_key writes.
+		return fail(fmt.Errorf("--poll needs --connect api_key (for %s, see PLUGINS.md's PollReadings)", connect))
 	}
 	cmds, err := commandTemplates(commands)
 	if err != nil {
@@ -116,7 +123,8 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 	data := struct {
 		ID, Connect, ConnectConst, SDK string
 		Commands                       []commandTemplate
-	}{id, connect, connectConst, sdkPath, cmds}
+		Poll                           bool
+	}{id, connect, connectConst, sdkPath, cmds, poll}
 	files := map[string]string{
 		"go.mod.tmpl":           "go.mod",
 		"provider.go.tmpl":      "provider.go",
@@ -133,6 +141,9 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 	if len(cmds) > 0 {
 		files["command.go.tmpl"] = "command.go"
 		files["command_test.go.tmpl"] = "command_test.go"
+	}
+	if poll {
+		files["poll.go.tmpl"] = "poll.go"
 	}
 	for tmpl, out := range files {
 		t, err := template.ParseFS(newplugin, "newplugin/"+tmpl)

@@ -29,11 +29,18 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 	poolhost := filepath.Join(t.TempDir(), "poolhost")
 	goBuild(t, "-o", poolhost, "./host/cmd/poolhost")
 	t.Setenv("POOLHOST_BIN", poolhost)
-	for _, kind := range []string{"api_key", "webhook_secret", "oauth2", "none"} {
-		t.Run(kind, func(t *testing.T) {
+	for _, tc := range []struct {
+		kind string
+		poll bool
+	}{{"api_key", false}, {"api_key", true}, {"webhook_secret", false}, {"oauth2", false}, {"none", false}} {
+		kind, name := tc.kind, tc.kind
+		if tc.poll {
+			name += "+poll"
+		}
+		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 			var out, errOut bytes.Buffer
-			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, nil, &out, &errOut); code != 0 {
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, nil, tc.poll, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
 			}
 			mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
@@ -58,6 +65,13 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 			if kind == "api_key" && !strings.Contains(string(b), "--- PASS: TestGetSendsPathAndQuery") {
 				t.Errorf("the generated TestGetSendsPathAndQuery did not run:\n%s", b)
 			}
+			// --poll: the plugin declares polling, and the kit's poll checks poll the fake
+			// provider through it (not skipped); without, they are skipped.
+			for _, check := range []string{"TestConformance/poll/first", "TestConformance/poll/cursor-fed-back", "TestConformance/poll/nothing-new", "TestPollRestartsFromUnreadableCursor"} {
+				if ran := strings.Contains(string(b), "--- PASS: "+check+" "); ran != tc.poll {
+					t.Errorf("poll %v: the generated TestConformance ran %s: %v\n%s", tc.poll, check, ran, b)
+				}
+			}
 			// The built binary passes the same checks on the language-neutral fixtures
 			// (what the generated Makefile's conformance target runs).
 			bin := filepath.Join(dir, "poolhost-provider-acme")
@@ -72,6 +86,10 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 				!strings.Contains(report.String(), "ok    webhook/stale-rejected/reading.json") {
 				t.Errorf("plugins test on the generated fixtures: exit %d\n%s\n%s", code, report.String(), reportErr.String())
 			}
+			// PLUGINS.md: make conformance skips the poll checks (no fake provider to poll).
+			if tc.poll && !strings.Contains(report.String(), "SKIP  poll: no Poll fixture") {
+				t.Errorf("plugins test on a --poll module's fixtures does not skip polling:\n%s", report.String())
+			}
 			if kind == "webhook_secret" { // the quick start's module
 				printed := strings.ReplaceAll(out.String(), dir, "poolhost-provider-acme") + strings.ReplaceAll(report.String(), bin, "./poolhost-provider-acme")
 				checkQuickStartSample(t, printed)
@@ -80,17 +98,21 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 				t.Errorf("Makefile: %v\n%s", err, mk)
 			}
 			// a second run refuses to overwrite
-			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not empty") {
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, nil, tc.poll, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not empty") {
 				t.Errorf("overwrite: exit %d, %s", code, errOut.String())
 			}
 		})
 	}
 	var out, errOut bytes.Buffer
-	if code := runPluginsNew(t.Context(), "Acme!", t.TempDir(), "api_key", "", nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "must match") {
+	if code := runPluginsNew(t.Context(), "Acme!", t.TempDir(), "api_key", "", nil, false, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "must match") {
 		t.Errorf("bad id: exit %d, %s", code, errOut.String())
 	}
-	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "carrier_pigeon", "", nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--connect") {
+	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "carrier_pigeon", "", nil, false, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--connect") {
 		t.Errorf("bad connect: exit %d, %s", code, errOut.String())
+	}
+	// Polling needs the API client and fake only api_key writes.
+	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "oauth2", sdkDir, nil, true, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--poll needs --connect api_key") {
+		t.Errorf("--poll with oauth2: exit %d, %s", code, errOut.String())
 	}
 }
 
@@ -106,7 +128,7 @@ func TestPluginsNewAgreesWithPLUGINSmd(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 			var out, errOut bytes.Buffer
-			if code := runPluginsNew(t.Context(), "acme", dir, kind, repoRoot+"/sdk", nil, &out, &errOut); code != 0 {
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, repoRoot+"/sdk", nil, false, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut.String())
 			}
 			provider, err := os.ReadFile(filepath.Join(dir, "provider.go"))
@@ -158,7 +180,7 @@ func TestPluginsNewCommands(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 			var out, errOut bytes.Buffer
-			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, commands, &out, &errOut); code != 0 {
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, commands, false, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
 			}
 			cmd := exec.Command(goTool, "test", "-count=1", "-v", "-run", "TestCommandConformance", ".")
@@ -183,7 +205,7 @@ func TestPluginsNewCommands(t *testing.T) {
 		})
 	}
 	var out, errOut bytes.Buffer
-	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "api_key", "", []string{"pump.set", "pump.explode"}, &out, &errOut); code != 1 ||
+	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "api_key", "", []string{"pump.set", "pump.explode"}, false, &out, &errOut); code != 1 ||
 		!strings.Contains(errOut.String(), `"pump.explode" is not a command`) || !strings.Contains(errOut.String(), "chlorinator.set_output, dosing.dose") {
 		t.Errorf("unknown command: exit %d, %s", code, errOut.String())
 	}
@@ -197,7 +219,7 @@ func TestPluginsNewCommands(t *testing.T) {
 func TestPluginsNewNeedsAnSDK(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 	var out, errOut bytes.Buffer
-	if code := runPluginsNew(t.Context(), "acme", dir, "api_key", "", nil, &out, &errOut); code != 1 ||
+	if code := runPluginsNew(t.Context(), "acme", dir, "api_key", "", nil, false, &out, &errOut); code != 1 ||
 		!strings.Contains(errOut.String(), "--sdk is needed: no SDK release is tagged yet") {
 		t.Fatalf("plugins new without --sdk: exit %d, %s", code, errOut.String())
 	}
