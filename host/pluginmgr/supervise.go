@@ -539,7 +539,7 @@ func (p *Plugin) probe(ctx context.Context, inst *instance) error {
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err := inst.adapter.Health(pctx)
-	if err != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+	if err != nil && deadlinePassed(pctx) && ctx.Err() == nil {
 		return fmt.Errorf("health check: %w within %v", errNoAnswer, timeout)
 	}
 	return err
@@ -687,7 +687,7 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 
 	dctx, dcancel := context.WithTimeout(ctx, pc.Timeouts.Describe)
 	desc, err := adapter.Describe(dctx)
-	if err != nil && errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+	if err != nil && deadlinePassed(dctx) && ctx.Err() == nil {
 		err = fmt.Errorf("no answer within the provider's timeouts.describe (%v): %w", pc.Timeouts.Describe, err)
 	}
 	dcancel()
@@ -732,7 +732,7 @@ func (p *Plugin) configure(ctx context.Context, inst *instance, pc config.Provid
 	}
 	p.mu.Unlock()
 	if err := inst.adapter.Configure(ctx, sdk.ConfigureRequest{Settings: settings, Secrets: pc.Secrets}); err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil && inst.ctx.Err() == nil {
+		if deadlinePassed(ctx) && parent.Err() == nil && inst.ctx.Err() == nil {
 			// Say which clock ran out, and so what an operator may raise for a plugin
 			// that checks its settings against the provider at start.
 			return fmt.Errorf("configure: no answer within the provider's timeouts.configure (%v): %w", pc.Timeouts.Configure, err)
@@ -801,4 +801,16 @@ func pluginEnv(level string, passEnv []string) []string {
 		env = append(env, "GODEBUG="+host.GODEBUG)
 	}
 	return append(env, sdk.LogLevelEnv+"="+level)
+}
+
+// deadlinePassed reports whether ctx's own deadline has passed, even if its timer has
+// not fired yet: on a loaded machine a plugin's copy of the deadline can end its work,
+// and its answer ("context deadline exceeded") arrive, before that timer runs here, and
+// the error must still name the clock that ran out.
+func deadlinePassed(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
