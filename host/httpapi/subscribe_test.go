@@ -383,3 +383,35 @@ func TestSubscriptionRetryWaitsForProvider(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscriptionRetrySkipsDisabledUsers: a disabled user's account is not registered
+// with the provider's cloud again (as it is not polled): the user lost every grant, and
+// the retry would only act for her with her credentials.
+func TestSubscriptionRetrySkipsDisabledUsers(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		cloud := newSubscriptionCloud(t)
+		e := newEnv(t, dbURL, envOpts{ingest: true, faulty: true, faultySettings: map[string]string{"subscribe_url": cloud.URL}})
+		u := e.newUser("u", false)
+		w := connect.NewSubscriptionWorker(e.connect)
+		cloud.failPosts.Store(1) // the connect
+		var out struct {
+			Account subscribedAccount `json:"account"`
+		}
+		e.must(201, req{method: "POST", path: "/v1/providers/faulty/connect", token: u.Token,
+			body: map[string]any{"input": map[string]string{"api_key": "k"}}}).json(t, &out)
+		if out.Account.SubscriptionAttempts != 1 {
+			t.Fatalf("connect answer account = %+v, want one failed subscription", out.Account)
+		}
+		posts := cloud.calls()
+		if _, err := e.st.DisableUser(t.Context(), u.ID); err != nil {
+			t.Fatal(err)
+		}
+		e.offset.Add(int64(connect.SubscriptionRetryMax * 2)) // past any backoff
+		if leader, st, err := w.Tick(t.Context()); err != nil || !leader || st != (connect.SubscriptionStats{}) {
+			t.Fatalf("tick: leader %v, %+v, %v; want nothing tried", leader, st, err)
+		}
+		if c := cloud.calls(); c != posts {
+			t.Errorf("cloud saw %q, want nothing more than %q", c, posts)
+		}
+	})
+}

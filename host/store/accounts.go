@@ -601,6 +601,7 @@ func (q queries) DueSubscriptions(ctx context.Context, providers []string, limit
 	query, args, err := sqlx.In(`SELECT `+accountColumns+` FROM integration_accounts
 		WHERE subscription_retry_at IS NOT NULL AND subscription_retry_at <= ?
 			AND subscription_error IS NOT NULL AND status = 'active' AND provider IN (?)
+			AND NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = integration_accounts.user_id AND u.disabled_at IS NOT NULL)
 		ORDER BY subscription_retry_at, id LIMIT ?`, q.clock(), providers, limit)
 	if err != nil {
 		return nil, fmt.Errorf("due subscriptions: %w", err)
