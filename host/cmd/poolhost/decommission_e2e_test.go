@@ -86,7 +86,14 @@ func TestDecommissionEndToEnd(t *testing.T) {
 	if r := sweepDo(t, http.MethodPost, accURL+"/discover", ana, nil, nil); r.status != http.StatusConflict || !bytes.Contains(r.body, []byte("/provider-disabled")) {
 		t.Errorf("discover: %d %s, want 409 provider-disabled", r.status, r.body)
 	}
-	status, _ = postJSON(t, conn.Webhook.URL, "", map[string]any{"device": "probe-1"})
+	// While the reload is still stopping the plugin, a delivery is 503 (retry later, so
+	// nothing is lost); once it has, the provider's routes answer as for an unknown one.
+	for deadline := time.Now().Add(e2eWait); ; time.Sleep(100 * time.Millisecond) {
+		status, _ = postJSON(t, conn.Webhook.URL, "", map[string]any{"device": "probe-1"})
+		if status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+	}
 	if status != http.StatusNotFound {
 		t.Errorf("a delivery to her account URL while disabled: %d, want 404", status)
 	}
