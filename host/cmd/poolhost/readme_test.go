@@ -143,14 +143,16 @@ func TestREADMEFirstRun(t *testing.T) {
 }
 
 // serviceStubs stands in, for TestREADMERunningAsAService, for what the test cannot or
-// must not do as the README's root does: make (bin/ is built), useradd and chgrp (no
-// poolhost user: the group is left out of install too), and systemctl, which runs the
-// installed unit's ExecStartPre and then its ExecStart in the background from its
-// WorkingDirectory, as systemd would, and turns reload into the unit's SIGHUP.
+// must not do as the README's root does: make (bin/ is built), useradd, chgrp and runuser
+// (no poolhost user: the group is left out of install too, and runuser runs its command
+// as the test's user), and systemctl, which runs the installed unit's ExecStart in the
+// background from its WorkingDirectory, as systemd would, and turns reload into the
+// unit's SIGHUP. (The unit has no ExecStartPre: TestSystemdUnit.)
 const serviceStubs = `
 make() { :; }
 useradd() { :; }
 chgrp() { :; }
+runuser() { while [ "$1" != -- ]; do shift; done; shift; "$@"; }
 install() {
   local a=()
   while [ $# -gt 0 ]; do
@@ -165,7 +167,6 @@ systemctl() {
   daemon-reload) ;;
   "enable --now poolhost")
     mkdir -p "$(unit_line WorkingDirectory)"
-    $(unit_line ExecStartPre)
     (cd "$(unit_line WorkingDirectory)" && exec $(unit_line ExecStart)) >"$ROOT/serve.log" 2>&1 &
     echo $! > "$ROOT/serve.pid"
     for i in $(seq 600); do curl -fs -o /dev/null "$API/healthz" && return 0; sleep 0.2; done
@@ -194,8 +195,8 @@ fi
 // written, with examples/production.hcl, under a temporary root instead of / (its
 // /usr/local, /etc and /var/lib paths moved there, the config's plugin_dir and addresses
 // with them), against a throwaway PostgreSQL cluster in which the steps create the role
-// and its database: the service must start — the unit's ExecStartPre, `plugins check`,
-// passing — as that role, no superuser, and its /readyz answer ready.
+// and its database: `plugins check` must pass and the service start as that role, no
+// superuser, and its /readyz answer ready.
 func TestREADMERunningAsAService(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every plugin and serves")
