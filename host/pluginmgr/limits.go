@@ -95,10 +95,12 @@ func (p *Plugin) refuseCredentials(method string, creds sdk.Credentials) error {
 	})
 }
 
-// refuseCursor checks the cursor a poll answers, counting a refusal.
-func (p *Plugin) refuseCursor(method, cursor string) error {
+// refusePoll checks a poll's answer (judge.Caps.CheckPoll: its refreshed credentials, the
+// parts it stores, its cursor, in the order the conformance kit names them too), counting
+// a refusal by the first cap it broke.
+func (p *Plugin) refusePoll(method string, res sdk.PollResult) error {
 	return p.refuse(method, func(lim judge.Caps) (string, error) {
-		err := lim.CheckCursor(cursor)
+		err := lim.CheckPoll(res)
 		return judge.CapOf(err), err
 	})
 }

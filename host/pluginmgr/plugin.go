@@ -235,15 +235,11 @@ func (p *Plugin) PollReadings(ctx context.Context, req sdk.PollRequest) (res sdk
 		return err
 	})
 	if err == nil {
-		// Tokens over the cap refuse the whole answer: nothing of it is stored.
-		if err = p.refuseCredentials("poll_readings", res.RefreshedCredentials); err != nil {
-			return sdk.PollResult{}, err
-		}
-		err = p.refuseAnswer("poll_readings", "", "", res.Readings, res.TestSessions, res.CommandUpdates)
-		if err == nil {
-			err = p.refuseCursor("poll_readings", res.NextCursor)
-		}
-		if err != nil {
+		if err = p.refusePoll("poll_readings", res); err != nil {
+			if judge.CapOf(err) == judge.CapCredentials {
+				// Tokens over the cap refuse the whole answer: nothing of it is stored.
+				return sdk.PollResult{}, err
+			}
 			// Tokens the plugin rotated on the way are still the account's: losing them
 			// would lock it out.
 			return sdk.PollResult{}, sdk.WithRefreshedCredentials(err, res.RefreshedCredentials)

@@ -275,6 +275,11 @@ func (c Caps) CheckLinkage(l sdk.Linkage) error {
 	return c.CheckCredentials(l.Credentials)
 }
 
+// CapCredentials is the cap refreshed credentials over plugins.max_raw_payload_bytes
+// break ([Caps.CheckCredentials]). A call refused on it keeps none of its tokens; refused
+// on another cap, the tokens the plugin rotated on the way are still the account's.
+const CapCredentials = "credentials"
+
 // CheckCredentials is Check for the credentials a call hands back refreshed (a poll, a
 // discovery, a command, or an error after a refresh): the host stores them encrypted
 // whole in place of the account's, and sends them on every later call, so they have a
@@ -286,7 +291,7 @@ func (c Caps) CheckCredentials(creds sdk.Credentials) error {
 		n += len(k) + len(v)
 	}
 	if n > c.MaxRawPayloadBytes {
-		return refuse("credentials", "credentials of %d bytes exceed plugins.max_raw_payload_bytes (%d)", n, c.MaxRawPayloadBytes)
+		return refuse(CapCredentials, "credentials of %d bytes exceed plugins.max_raw_payload_bytes (%d)", n, c.MaxRawPayloadBytes)
 	}
 	return nil
 }
@@ -321,11 +326,15 @@ type Verdict struct {
 // Judge is everything the host decides about an answer without its database: [Caps.Check],
 // then [Reading] and [Session] for each part, against receivedAt and w.
 func Judge(c Caps, w Window, receivedAt time.Time, a Answer) Verdict {
-	var v Verdict
 	if err := c.Check(a); err != nil {
-		v.Refused = err
-		return v
+		return Verdict{Refused: err}
 	}
+	return parts(w, receivedAt, a)
+}
+
+// parts judges each reading and test session of an answer within its caps.
+func parts(w Window, receivedAt time.Time, a Answer) Verdict {
+	var v Verdict
 	for _, r := range a.Readings {
 		_, reason := Reading(r, receivedAt, w)
 		v.Readings = append(v.Readings, reason)

@@ -184,6 +184,40 @@ func TestCapsCheckCredentialsAndCursor(t *testing.T) {
 	}
 }
 
+// TestCheckPollOrder: of a poll's answer that breaks several caps, CheckPoll names the
+// refreshed credentials first, then the parts the host stores, then the cursor: the order
+// the host refuses in and the kit reports (host/pluginmgr's TestPollJudgedOnce runs both).
+func TestCheckPollOrder(t *testing.T) {
+	c := judge.Caps{MaxReadingsPerCall: 2, MaxRawPayloadBytes: 64}
+	creds := sdk.Credentials{"access_token": strings.Repeat("t", 65)}
+	readings := make([]sdk.Reading, 3)
+	cursor := strings.Repeat("c", 65)
+	for _, tc := range []struct {
+		name string
+		res  sdk.PollResult
+		cap  string
+	}{
+		{"within", sdk.PollResult{Readings: readings[:2], NextCursor: "c", RefreshedCredentials: sdk.Credentials{"access_token": "t"}}, ""},
+		{"credentials", sdk.PollResult{RefreshedCredentials: creds}, judge.CapCredentials},
+		{"readings", sdk.PollResult{Readings: readings}, "readings"},
+		{"cursor", sdk.PollResult{NextCursor: cursor}, "cursor"},
+		{"all three", sdk.PollResult{RefreshedCredentials: creds, Readings: readings, NextCursor: cursor}, judge.CapCredentials},
+		{"readings and cursor", sdk.PollResult{Readings: readings, NextCursor: cursor}, "readings"},
+		{"command updates and cursor", sdk.PollResult{CommandUpdates: make([]sdk.CommandUpdate, judge.MaxCommandUpdatesPerCall+1), NextCursor: "a\x00b"}, "command_updates"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := c.CheckPoll(tc.res)
+			if judge.CapOf(err) != tc.cap || (tc.cap == "") != (err == nil) {
+				t.Fatalf("CheckPoll = cap %q (%v), want %q", judge.CapOf(err), err, tc.cap)
+			}
+			v := judge.JudgePoll(c, judge.DefaultWindow, received, tc.res)
+			if v.Refused != nil && v.Refused.Error() != err.Error() || (v.Refused == nil) != (err == nil) {
+				t.Fatalf("JudgePoll refused %v, CheckPoll %v", v.Refused, err)
+			}
+		})
+	}
+}
+
 func TestJudgeProblems(t *testing.T) {
 	a := judge.Answer{
 		Readings: []sdk.Reading{{ProviderDeviceID: "p", Metric: "ph", Value: 7.2}, {ProviderDeviceID: "p", Metric: "pH", Value: 7.2},

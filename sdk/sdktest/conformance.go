@@ -529,11 +529,20 @@ func checkShape(rs []sdk.Reading) error {
 // type appear); its names are returned. A near miss of a vocabulary name ("pH") is a bug
 // and fails.
 func judgeAnswer(f Fixtures, receivedAt time.Time, a judge.Answer) ([]string, error) {
-	w := f.Window
-	if w == (judge.Window{}) {
-		w = judge.DefaultWindow
+	return explain(judge.Judge(f.Caps, window(f), receivedAt, a), a)
+}
+
+// window is the time window the fixtures' answers are judged in.
+func window(f Fixtures) judge.Window {
+	if f.Window == (judge.Window{}) {
+		return judge.DefaultWindow
 	}
-	v := judge.Judge(f.Caps, w, receivedAt, a)
+	return f.Window
+}
+
+// explain is judgeAnswer's verdict told: the unknown metrics passed through, or what
+// the host would not keep.
+func explain(v judge.Verdict, a judge.Answer) ([]string, error) {
 	var unknown []string
 	passedThrough := func(name, reason string) bool {
 		if reason != judge.UnknownMetric {

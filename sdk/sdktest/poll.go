@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/poolhost/poolhost/sdk"
@@ -20,7 +19,8 @@ const MaxPolls = 20
 // pollChecks polls a plugin that declares poll capability as the host's poll worker
 // does: from the fixture's cursor, then with each NextCursor and RefreshedCredentials
 // fed back, until a poll finds nothing new, then once more. Every answer is judged by
-// sdk/judge as the host judges it (caps, cursor, credentials, vocabulary, ranges).
+// sdk/judge as the host judges it (judge.JudgePoll: credentials, caps, cursor, in the
+// host's order, then vocabulary and ranges).
 func (k *checker) pollChecks(d sdk.Description, f Fixtures) []Result {
 	if !d.Capabilities.Poll {
 		return []Result{{Check: "poll", Skipped: "the plugin does not declare polling"}}
@@ -127,14 +127,10 @@ func (p *poller) poll() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("failed: %w", err)
 	}
-	// What the host checks before the readings (host/pluginmgr), in its words.
-	caps := p.f.Caps
-	for _, err := range []error{caps.CheckCredentials(res.RefreshedCredentials), caps.CheckCursor(res.NextCursor)} {
-		if err != nil {
-			return 0, fmt.Errorf("the host would not keep all of it:\n%s", strings.Join(judge.Verdict{Refused: err}.Problems(judge.Answer{}), "\n"))
-		}
-	}
-	if _, err := judgeAnswer(p.f, receivedAt, judge.Answer{Readings: res.Readings, TestSessions: res.TestSessions, CommandUpdates: res.CommandUpdates, Polled: true}); err != nil {
+	// Judged by the call the host's poll path makes (judge.Caps.CheckPoll, in
+	// host/pluginmgr): the same refusal named first, in its words.
+	v := judge.JudgePoll(p.f.Caps, window(p.f), receivedAt, res)
+	if _, err := explain(v, judge.PollAnswer(res)); err != nil {
 		return 0, err
 	}
 	if err := checkReadings(res.Readings, res.TestSessions); err != nil {

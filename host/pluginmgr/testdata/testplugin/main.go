@@ -15,6 +15,8 @@
 //	fail_configure=<k>  Configure fails with that sdk error kind ("permanent", "temporary")
 //	exit_after=<d>      exit(4) d after Configure
 //	configure_delay=<d> Configure waits d (honouring the context) before answering
+//	poll_answer=<path>  PollReadings answers the sdk.PollResult in the JSON file at path,
+//	                    read on every poll
 //
 // Connect's input fail_bytes=<n> fails it temporarily with a message of n bytes more,
 // as a plugin relaying what its provider's cloud answered.
@@ -239,6 +241,14 @@ func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 
 func (a *adapter) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
 	a.maybeCrash("poll")
+	if path := a.setting("poll_answer"); path != "" {
+		var res sdk.PollResult
+		b, err := os.ReadFile(path)
+		if err == nil {
+			err = json.Unmarshal(b, &res)
+		}
+		return res, err
+	}
 	return sdk.PollResult{
 		Readings:   []sdk.Reading{{ProviderDeviceID: "dev-1", Metric: "temperature", Value: 24.5}},
 		NextCursor: req.Cursor + "+",
