@@ -52,7 +52,9 @@ pump.set,light.set): the plugin then implements sdk.Commander, declares them, se
 through the API client (a "not implemented" stub for other connect kinds), and its
 tests check SendCommand's outcomes with the conformance suite. --poll (api_key only)
 writes an sdk.Poller: PollReadings fetches the fake's GET /v1/readings?since=CURSOR a
-page at a time, and the conformance test polls an account with readings waiting. --sdk points the module at a local SDK checkout
+page at a time, and the conformance test polls an account with readings waiting;
+make conformance runs the same poll checks on the built binary while
+upstreamtest/cmd/withfake serves the fake. --sdk points the module at a local SDK checkout
 (a replace directive): no SDK release is tagged yet, so it is needed, unless this
 poolhost is a checkout's bin/poolhost (make build), whose sdk/ is then taken.`,
 			Example: `  poolhost plugins new acme --connect api_key --sdk ~/src/poolhost/sdk
@@ -144,6 +146,8 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 	}
 	if poll {
 		files["poll.go.tmpl"] = "poll.go"
+		// make conformance runs plugins test while this serves the fake with readings.
+		files["withfake.go.tmpl"] = filepath.Join("upstreamtest", "cmd", "withfake", "main.go")
 	}
 	for tmpl, out := range files {
 		t, err := template.ParseFS(newplugin, "newplugin/"+tmpl)
@@ -250,7 +254,9 @@ const fixtureSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 func writeFixtures(dir, connect string) error {
 	settings := map[string]string{}
 	if connect == "api_key" {
-		settings["base_url"] = "http://127.0.0.1:9" // conformance never calls the API
+		// Nothing here calls the API; a --poll module's make conformance puts its fake's
+		// URL in a copy (upstreamtest/cmd/withfake).
+		settings["base_url"] = "http://127.0.0.1:9"
 	}
 	b, err := json.MarshalIndent(map[string]any{"settings": settings, "secrets": map[string]string{"webhook_secret": fixtureSecret}}, "", "  ")
 	if err != nil {

@@ -86,9 +86,42 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 				!strings.Contains(report.String(), "ok    webhook/stale-rejected/reading.json") {
 				t.Errorf("plugins test on the generated fixtures: exit %d\n%s\n%s", code, report.String(), reportErr.String())
 			}
-			// PLUGINS.md: make conformance skips the poll checks (no fake provider to poll).
-			if tc.poll && !strings.Contains(report.String(), "SKIP  poll: no Poll fixture") {
-				t.Errorf("plugins test on a --poll module's fixtures does not skip polling:\n%s", report.String())
+			// --poll: make conformance runs the poll checks on the built binary too, while
+			// upstreamtest/cmd/withfake serves the fake provider with readings waiting
+			// (PLUGINS.md's quick start); without it, they were skipped for want of a
+			// poll.json.
+			if tc.poll {
+				tmp := t.TempDir() // where withfake's copy of the fixtures goes, and is removed from
+				mk := exec.Command("make", "conformance", "POOLHOST="+poolhost)
+				mk.Dir, mk.Env = dir, append(os.Environ(), "TMPDIR="+tmp)
+				b, err := mk.CombinedOutput()
+				if err != nil {
+					t.Fatalf("make conformance: %v\n%s", err, b)
+				}
+				for _, check := range []string{"poll/first", "poll/cursor-fed-back", "poll/nothing-new"} {
+					if !strings.Contains(string(b), "\nok    "+check+": ") {
+						t.Errorf("make conformance did not pass %s:\n%s", check, b)
+					}
+				}
+				if strings.Contains(string(b), "SKIP  poll") {
+					t.Errorf("make conformance skipped polling:\n%s", b)
+				}
+				// A failing command: withfake exits with its status, after removing the
+				// copy it gave it (poll.json written, the fixtures argument replaced).
+				withfake := filepath.Join(t.TempDir(), "withfake")
+				build := exec.Command(goTool, "build", "-o", withfake, "./upstreamtest/cmd/withfake")
+				build.Dir = dir
+				if b, err := build.CombinedOutput(); err != nil {
+					t.Fatalf("go build withfake: %v\n%s", err, b)
+				}
+				fail := exec.Command(withfake, "testdata/conformance", "sh", "-c", `test -s "$1/poll.json" && exit 3`, "sh", "testdata/conformance")
+				fail.Dir, fail.Env = dir, append(os.Environ(), "TMPDIR="+tmp)
+				if b, err := fail.CombinedOutput(); fail.ProcessState == nil || fail.ProcessState.ExitCode() != 3 {
+					t.Errorf("withfake running a command that exits 3: %v\n%s", err, b)
+				}
+				if left, err := os.ReadDir(tmp); err != nil || len(left) > 0 {
+					t.Errorf("withfake left %v in TMPDIR (%v)", left, err)
+				}
 			}
 			if kind == "webhook_secret" { // the quick start's module
 				printed := strings.ReplaceAll(out.String(), dir, "poolhost-provider-acme") + strings.ReplaceAll(report.String(), bin, "./poolhost-provider-acme")
