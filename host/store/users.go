@@ -244,6 +244,35 @@ func (q queries) RevokeUserTokens(ctx context.Context, userID int64) (int64, err
 	return res.RowsAffected()
 }
 
+// EnableUser gives a disabled user back their access and reports whether they were
+// disabled, and how many tokens it revoked: every token of theirs still live, in the
+// same transaction. Their old tokens (and the console sessions opened with them) never
+// authenticate again, whoever held them while the user was disabled; an operator
+// makes new ones (tokens create). Enabling an enabled user is a no-op.
+func (q queries) EnableUser(ctx context.Context, id int64) (enabled bool, revoked int64, err error) {
+	err = q.inTx(ctx, func(q queries) error {
+		res, err := q.exec(ctx, `UPDATE users SET disabled_at = NULL WHERE id = ? AND disabled_at IS NOT NULL`, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			_, err := q.GetUser(ctx, id)
+			return err
+		}
+		enabled = true
+		revoked, err = q.RevokeUserTokens(ctx, id)
+		return err
+	})
+	if err != nil {
+		return false, 0, fmt.Errorf("enable user: %w", err)
+	}
+	return enabled, revoked, nil
+}
+
 // DisableUser marks a user disabled (their tokens and console sessions stop
 // authenticating at once) and reports whether it changed anything: disabling a
 // disabled user is a no-op.

@@ -28,6 +28,7 @@ type Store interface {
 	RevokeAPIToken(ctx context.Context, tokenID int64) error
 	RevokeUserTokens(ctx context.Context, userID int64) (int64, error)
 	DisableUser(ctx context.Context, id int64) (bool, error)
+	EnableUser(ctx context.Context, id int64) (enabled bool, revoked int64, err error)
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
 	UserEmails(ctx context.Context, ids []int64) (map[int64]string, error)
 	CreateConsoleSession(ctx context.Context, tokenID int64, expires time.Time) (string, error)
@@ -204,6 +205,27 @@ func (s *Service) DisableUser(ctx context.Context, a auth.Actor, userID int64) (
 		s.audit.Record(ctx, audit.Entry{Action: "user.disabled", Actor: a, TargetType: "user", TargetID: strconv.FormatInt(userID, 10)})
 	}
 	return changed, nil
+}
+
+// EnableUser gives a disabled user back their access, without their old tokens: every
+// one still live is revoked with it (store.EnableUser), so a token that leaked, the
+// reason a user is often disabled, does not come back. It reports whether the user was
+// disabled and how many tokens it revoked. Admins (or the CLI) only; audited.
+func (s *Service) EnableUser(ctx context.Context, a auth.Actor, userID int64) (bool, int64, error) {
+	if err := requireAdmin(a); err != nil {
+		return false, 0, err
+	}
+	changed, revoked, err := s.st.EnableUser(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, 0, host.Wrap(host.ENOTFOUND, err, "no such user")
+	} else if err != nil {
+		return false, 0, err
+	}
+	if changed {
+		s.audit.Record(ctx, audit.Entry{Action: "user.enabled", Actor: a, TargetType: "user", TargetID: strconv.FormatInt(userID, 10),
+			Details: map[string]any{"tokensRevoked": revoked}})
+	}
+	return changed, revoked, nil
 }
 
 // Audit returns a page of audit events, newest first. Admins only.

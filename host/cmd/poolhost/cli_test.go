@@ -210,6 +210,46 @@ func TestUsersDisable(t *testing.T) {
 	}
 }
 
+// TestUsersEnable: a disabled user enabled again gets their access back, not their old
+// tokens (a token that leaked stays dead); a new token works; enabling again, or an
+// unknown user, is told apart; only the change is audited, with the tokens it revoked.
+func TestUsersEnable(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "x.db")
+	db := "--database-url=" + url
+	cli(t, "migrate", "up", db)
+	cli(t, "users", "create", "--email", "ana@example.com", db)
+	_, old, _ := cli(t, "tokens", "create", "--email", "ana@example.com", db)
+	cli(t, "users", "disable", "--email", "ana@example.com", db)
+	if code, out, stderr := cli(t, "users", "enable", "--email", "ana@example.com", db); code != 0 || !strings.Contains(out, "enabled user 1 (1 old token(s) revoked") {
+		t.Fatalf("enable = %d %q %q", code, out, stderr)
+	}
+	st, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, _, err := st.AuthenticateToken(context.Background(), strings.TrimSpace(old)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the token from before the disable authenticates again: %v", err)
+	}
+	code, fresh, stderr := cli(t, "tokens", "create", "--email", "ana@example.com", db)
+	if code != 0 {
+		t.Fatalf("tokens create after enable = %d %q", code, stderr)
+	}
+	if _, _, err := st.AuthenticateToken(context.Background(), strings.TrimSpace(fresh)); err != nil {
+		t.Fatalf("a new token after enable: %v", err)
+	}
+	if code, out, _ := cli(t, "users", "enable", "--user", "1", db); code != 0 || !strings.Contains(out, "was not disabled") {
+		t.Fatalf("second enable = %d %q", code, out)
+	}
+	if code, _, stderr := cli(t, "users", "enable", "--user", "9", db); code != 1 || !strings.Contains(stderr, "no user 9") {
+		t.Fatalf("enable an unknown user = %d %q", code, stderr)
+	}
+	evs, _ := st.ListAudit(context.Background(), store.AuditFilter{Action: "user.enabled"})
+	if len(evs) != 1 || evs[0].Actor != "system:cli" || evs[0].Details["tokensRevoked"] != 1.0 {
+		t.Fatalf("audit = %+v", evs)
+	}
+}
+
 // TestJSONLogDurations: JSON logs write durations as text, not integer nanoseconds.
 func TestJSONLogDurations(t *testing.T) {
 	var b bytes.Buffer

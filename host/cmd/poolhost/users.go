@@ -112,7 +112,8 @@ config says auto_migrate = true.`, "")
 			Use:   "disable (--email ADDRESS | --user ID) [flags]",
 			Short: "disable a user: their tokens and console sessions stop working at once",
 			Long: `disable keeps the user and their pools, devices and readings, but none of their tokens
-authenticates any more. Disabling a disabled user changes nothing.`,
+authenticates any more. Disabling a disabled user changes nothing. users enable undoes
+it, without the old tokens.`,
 			Example: "  poolhost users disable --email ana@example.com",
 		}
 		db := storeFlags(c)
@@ -142,6 +143,48 @@ authenticates any more. Disabling a disabled user changes nothing.`,
 				fmt.Fprintf(stdout, "disabled user %d\n", uid)
 			} else {
 				fmt.Fprintf(stdout, "user %d was already disabled\n", uid)
+			}
+			return 0
+		})
+		return c
+	})
+	register("users", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "enable (--email ADDRESS | --user ID) [flags]",
+			Short: "enable a disabled user again, revoking every token they had",
+			Long: `enable gives a disabled user back their access to their pools, devices and readings.
+Their old tokens (and console sessions) stay dead: every one still live is revoked, so
+a token that leaked does not come back with them; make new ones with tokens create.
+Enabling an enabled user changes nothing.`,
+			Example: "  poolhost users enable --email ana@example.com && poolhost tokens create --email ana@example.com",
+		}
+		db := storeFlags(c)
+		owner := tokenOwner{
+			email:  c.Flags().String("email", "", "the user's email `address`"),
+			userID: c.Flags().Int64("user", 0, "the user's `id`"),
+		}
+		c.MarkFlagsOneRequired("email", "user")
+		c.MarkFlagsMutuallyExclusive("email", "user")
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			st, err := db.open(ctx, true)
+			if err != nil {
+				fmt.Fprintf(stderr, "poolhost users enable: %v\n", err)
+				return 1
+			}
+			defer st.Close()
+			fail := failer("users enable", stderr)
+			uid, err := owner.resolve(ctx, st)
+			if err != nil {
+				return fail(err)
+			}
+			changed, revoked, err := userService(st, stderr).EnableUser(ctx, cliActor, uid)
+			if err != nil {
+				return fail(err)
+			}
+			if changed {
+				fmt.Fprintf(stdout, "enabled user %d (%d old token(s) revoked: make new ones with tokens create)\n", uid, revoked)
+			} else {
+				fmt.Fprintf(stdout, "user %d was not disabled\n", uid)
 			}
 			return 0
 		})
