@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -108,48 +109,23 @@ config says auto_migrate = true.`, "")
 		return c
 	})
 	register("users", func() *cobra.Command {
-		c := &cobra.Command{
+		return userSwitch(&cobra.Command{
 			Use:   "disable (--email ADDRESS | --user ID) [flags]",
 			Short: "disable a user: their tokens and console sessions stop working at once",
 			Long: `disable keeps the user and their pools, devices and readings, but none of their tokens
 authenticates any more. Disabling a disabled user changes nothing. users enable undoes
 it, without the old tokens.`,
 			Example: "  poolhost users disable --email ana@example.com",
-		}
-		db := storeFlags(c)
-		owner := tokenOwner{
-			email:  c.Flags().String("email", "", "the user's email `address`"),
-			userID: c.Flags().Int64("user", 0, "the user's `id`"),
-		}
-		c.MarkFlagsOneRequired("email", "user")
-		c.MarkFlagsMutuallyExclusive("email", "user")
-		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
-			st, err := db.open(ctx, true)
-			if err != nil {
-				fmt.Fprintf(stderr, "poolhost users disable: %v\n", err)
-				return 1
+		}, func(ctx context.Context, svc *users.Service, uid int64) (string, error) {
+			changed, err := svc.DisableUser(ctx, cliActor, uid)
+			if err != nil || !changed {
+				return fmt.Sprintf("user %d was already disabled", uid), err
 			}
-			defer st.Close()
-			fail := failer("users disable", stderr)
-			uid, err := owner.resolve(ctx, st)
-			if err != nil {
-				return fail(err)
-			}
-			changed, err := userService(st, stderr).DisableUser(ctx, cliActor, uid)
-			if err != nil {
-				return fail(err)
-			}
-			if changed {
-				fmt.Fprintf(stdout, "disabled user %d\n", uid)
-			} else {
-				fmt.Fprintf(stdout, "user %d was already disabled\n", uid)
-			}
-			return 0
+			return fmt.Sprintf("disabled user %d", uid), nil
 		})
-		return c
 	})
 	register("users", func() *cobra.Command {
-		c := &cobra.Command{
+		return userSwitch(&cobra.Command{
 			Use:   "enable (--email ADDRESS | --user ID) [flags]",
 			Short: "enable a disabled user again, revoking every token they had",
 			Long: `enable gives a disabled user back their access to their pools, devices and readings.
@@ -157,37 +133,45 @@ Their old tokens (and console sessions) stay dead: every one still live is revok
 a token that leaked does not come back with them; make new ones with tokens create.
 Enabling an enabled user changes nothing.`,
 			Example: "  poolhost users enable --email ana@example.com && poolhost tokens create --email ana@example.com",
-		}
-		db := storeFlags(c)
-		owner := tokenOwner{
-			email:  c.Flags().String("email", "", "the user's email `address`"),
-			userID: c.Flags().Int64("user", 0, "the user's `id`"),
-		}
-		c.MarkFlagsOneRequired("email", "user")
-		c.MarkFlagsMutuallyExclusive("email", "user")
-		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
-			st, err := db.open(ctx, true)
-			if err != nil {
-				fmt.Fprintf(stderr, "poolhost users enable: %v\n", err)
-				return 1
+		}, func(ctx context.Context, svc *users.Service, uid int64) (string, error) {
+			changed, revoked, err := svc.EnableUser(ctx, cliActor, uid)
+			if err != nil || !changed {
+				return fmt.Sprintf("user %d was not disabled", uid), err
 			}
-			defer st.Close()
-			fail := failer("users enable", stderr)
-			uid, err := owner.resolve(ctx, st)
-			if err != nil {
-				return fail(err)
-			}
-			changed, revoked, err := userService(st, stderr).EnableUser(ctx, cliActor, uid)
-			if err != nil {
-				return fail(err)
-			}
-			if changed {
-				fmt.Fprintf(stdout, "enabled user %d (%d old token(s) revoked: make new ones with tokens create)\n", uid, revoked)
-			} else {
-				fmt.Fprintf(stdout, "user %d was not disabled\n", uid)
-			}
-			return 0
+			return fmt.Sprintf("enabled user %d (%d old token(s) revoked: make new ones with tokens create)", uid, revoked), nil
 		})
-		return c
 	})
+}
+
+// userSwitch is `users disable` and `users enable`: c with the user's --email or --user,
+// running change on that user and printing what it says.
+func userSwitch(c *cobra.Command, change func(ctx context.Context, svc *users.Service, uid int64) (string, error)) *cobra.Command {
+	name := "users " + strings.Fields(c.Use)[0]
+	db := storeFlags(c)
+	owner := tokenOwner{
+		email:  c.Flags().String("email", "", "the user's email `address`"),
+		userID: c.Flags().Int64("user", 0, "the user's `id`"),
+	}
+	c.MarkFlagsOneRequired("email", "user")
+	c.MarkFlagsMutuallyExclusive("email", "user")
+	c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+		st, err := db.open(ctx, true)
+		if err != nil {
+			fmt.Fprintf(stderr, "poolhost %s: %v\n", name, err)
+			return 1
+		}
+		defer st.Close()
+		fail := failer(name, stderr)
+		uid, err := owner.resolve(ctx, st)
+		if err != nil {
+			return fail(err)
+		}
+		said, err := change(ctx, userService(st, stderr), uid)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintln(stdout, said)
+		return 0
+	})
+	return c
 }
