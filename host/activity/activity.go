@@ -25,7 +25,7 @@ type Store interface {
 	DroppedReadings(ctx context.Context, since time.Time) ([]store.DroppedCount, error)
 	PollActivitySince(ctx context.Context, since time.Time) ([]store.PollActivity, error)
 	DeadLettersWaiting(ctx context.Context) ([]store.DeadWaiting, error)
-	AccountsNeedingAttention(ctx context.Context, minErrors, limit int) ([]store.AttentionAccount, error)
+	AccountsNeedingAttention(ctx context.Context, f store.AttentionFilter) ([]store.AttentionAccount, error)
 	ConnectedAccountsPerProvider(ctx context.Context) ([]store.ProviderAccounts, error)
 	ConnectedAccountsOf(ctx context.Context, provider string, limit int) ([]store.AttentionAccount, error)
 	CommandTrouble(ctx context.Context, since time.Time) ([]store.CommandTroubleCount, error)
@@ -207,24 +207,28 @@ func (s *Service) Overview(ctx context.Context, a auth.Actor, providers []string
 // AttentionErrors is how many polls in a row must fail before an account is listed.
 const AttentionErrors = 3
 
-// AttentionShown is how many accounts NeedingAttention lists at most.
+// AttentionShown is how many accounts a page of NeedingAttention lists at most.
 const AttentionShown = 500
 
 // NeedingAttention lists reauth_required accounts and accounts whose last
-// AttentionErrors polls or more failed, worst first, at most AttentionShown of them;
-// more says there are others beyond those.
-func (s *Service) NeedingAttention(ctx context.Context, a auth.Actor) (list []store.AttentionAccount, more bool, err error) {
+// AttentionErrors polls or more failed, newest account first, a page of at most
+// AttentionShown of them: those older than account beforeID (0 for the first page).
+// next is the beforeID of the page after this one, 0 on the last.
+func (s *Service) NeedingAttention(ctx context.Context, a auth.Actor, beforeID int64) (list []store.AttentionAccount, next int64, err error) {
 	if err := requireAdmin(a); err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
-	list, err = s.st.AccountsNeedingAttention(ctx, AttentionErrors, AttentionShown+1)
+	// One more than a page tells whether another page follows, so the last page offers
+	// no Next link to an empty one.
+	list, err = s.st.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: AttentionErrors, BeforeID: beforeID, Limit: AttentionShown + 1})
 	if err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
 	if len(list) > AttentionShown {
-		return list[:AttentionShown], true, nil
+		list = list[:AttentionShown]
+		return list, list[AttentionShown-1].AccountID, nil
 	}
-	return list, false, nil
+	return list, 0, nil
 }
 
 // OrphanedShown is how many accounts of each provider no longer enabled Orphaned lists.

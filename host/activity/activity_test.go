@@ -65,37 +65,55 @@ func TestOverview(t *testing.T) {
 	if len(acme.Dropped) != 2 || acme.Dropped[0].Reason != "unknown_metric" || acme.Dropped[0].Count != 2 {
 		t.Errorf("dropped %v", acme.Dropped)
 	}
-	if list, more, err := svc.NeedingAttention(ctx, auth.Actor{UserID: 1, Admin: true}); err != nil || len(list) != 0 || more {
-		t.Errorf("attention on a quiet host: %v %v %v", list, more, err)
+	if list, next, err := svc.NeedingAttention(ctx, auth.Actor{UserID: 1, Admin: true}, 0); err != nil || len(list) != 0 || next != 0 {
+		t.Errorf("attention on a quiet host: %v %v %v", list, next, err)
 	}
 }
 
-// manyAttention is a store with as many accounts needing attention as asked for.
+// manyAttention is a store with as many accounts needing attention as asked for, ids
+// 1 to n.
 type manyAttention struct {
 	activity.Store
 	n int
 }
 
-func (m manyAttention) AccountsNeedingAttention(_ context.Context, _, limit int) ([]store.AttentionAccount, error) {
-	out := make([]store.AttentionAccount, min(m.n, limit))
-	for i := range out {
-		out[i].AccountID = int64(i + 1)
+func (m manyAttention) AccountsNeedingAttention(_ context.Context, f store.AttentionFilter) ([]store.AttentionAccount, error) {
+	top := int64(m.n)
+	if f.BeforeID > 0 {
+		top = min(top, f.BeforeID-1)
+	}
+	var out []store.AttentionAccount
+	for id := top; id > 0 && len(out) < f.Limit; id-- {
+		out = append(out, store.AttentionAccount{AccountID: id})
 	}
 	return out, nil
 }
 
-// TestNeedingAttentionSaysMore: the list stops at AttentionShown and says whether more
-// accounts need attention beyond it, so the console does not end a cut list as if whole.
-func TestNeedingAttentionSaysMore(t *testing.T) {
+// TestNeedingAttentionPages: a page stops at AttentionShown and names where the next
+// one starts, 0 when none follows, so the console neither ends a cut list as if whole
+// nor links to an empty page.
+func TestNeedingAttentionPages(t *testing.T) {
 	admin := auth.Actor{UserID: 1, Admin: true}
+	n := int64(activity.AttentionShown)
 	for _, tc := range []struct {
 		n        int
+		before   int64
 		wantLen  int
-		wantMore bool
-	}{{0, 0, false}, {activity.AttentionShown, activity.AttentionShown, false}, {activity.AttentionShown + 1, activity.AttentionShown, true}} {
-		list, more, err := activity.New(manyAttention{n: tc.n}, 0).NeedingAttention(context.Background(), admin)
-		if err != nil || len(list) != tc.wantLen || more != tc.wantMore {
-			t.Errorf("%d accounts: listed %d, more %v, %v; want %d, %v", tc.n, len(list), more, err, tc.wantLen, tc.wantMore)
+		wantNext int64
+	}{
+		{0, 0, 0, 0},
+		{activity.AttentionShown, 0, activity.AttentionShown, 0},
+		{activity.AttentionShown + 1, 0, activity.AttentionShown, 2},
+		{activity.AttentionShown + 1, 2, 1, 0},
+		{2*activity.AttentionShown + 1, 0, activity.AttentionShown, n + 2},
+		{2*activity.AttentionShown + 1, n + 2, activity.AttentionShown, 2},
+	} {
+		list, next, err := activity.New(manyAttention{n: tc.n}, 0).NeedingAttention(context.Background(), admin, tc.before)
+		if err != nil || len(list) != tc.wantLen || next != tc.wantNext {
+			t.Errorf("%d accounts before %d: listed %d, next %d, %v; want %d, %d", tc.n, tc.before, len(list), next, err, tc.wantLen, tc.wantNext)
 		}
+	}
+	if _, _, err := activity.New(manyAttention{n: 1}, 0).NeedingAttention(context.Background(), auth.Actor{UserID: 2}, 0); err == nil {
+		t.Error("a user who is not an admin was shown the accounts needing attention")
 	}
 }

@@ -390,25 +390,54 @@ func (s *Service) List(ctx context.Context, a auth.Actor, poolID int64, statuses
 	return out, nil
 }
 
-// Recent lists commands across pools, newest first, for operators (the console's
-// Commands page). Admins only.
-func (s *Service) Recent(ctx context.Context, a auth.Actor, statuses []string, provider string, limit int) ([]Command, error) {
+// RecentQuery selects the commands Recent lists.
+type RecentQuery struct {
+	Statuses []string // none: every status
+	Provider string   // "": every provider
+	// BeforeID lists only commands older than this one: a page's NextBeforeID, for the
+	// page after it. 0 starts from the newest.
+	BeforeID int64
+	Limit    int // default 100, at most 500
+}
+
+// RecentPage is one page of Recent, newest first. NextBeforeID is the BeforeID of the
+// next page, 0 on the last: a command's internal id, which Command does not show.
+type RecentPage struct {
+	Commands     []Command
+	NextBeforeID int64
+}
+
+// Recent lists commands across pools, newest first, a page at a time, for operators
+// (the console's Commands page). Admins only.
+func (s *Service) Recent(ctx context.Context, a auth.Actor, q RecentQuery) (RecentPage, error) {
 	if !a.Admin {
-		return nil, host.Errorf(host.EFORBIDDEN, "operators only")
+		return RecentPage{}, host.Errorf(host.EFORBIDDEN, "operators only")
 	}
-	f := store.CommandFilter{Provider: provider, Limit: limit}
-	for _, st := range statuses {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 500)
+	// One more than a page tells whether another follows, so the last page does not
+	// link to an empty one.
+	f := store.CommandFilter{Provider: q.Provider, BeforeID: q.BeforeID, Limit: limit + 1}
+	for _, st := range q.Statuses {
 		f.Statuses = append(f.Statuses, store.CommandStatus(st))
 	}
 	cs, err := s.st.ListCommands(ctx, f)
 	if err != nil {
-		return nil, err
+		return RecentPage{}, err
 	}
-	out := make([]Command, 0, len(cs))
+	var page RecentPage
+	if len(cs) > limit {
+		cs = cs[:limit]
+		page.NextBeforeID = cs[limit-1].ID
+	}
+	page.Commands = make([]Command, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, View(c))
+		page.Commands = append(page.Commands, View(c))
 	}
-	return out, nil
+	return page, nil
 }
 
 // Get returns one of a pool's commands. Any member.

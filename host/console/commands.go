@@ -2,8 +2,11 @@ package console
 
 import (
 	"context"
+	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/auth"
@@ -12,14 +15,14 @@ import (
 
 // Commands lists write/control commands across pools for operators: *commands.Service.
 type Commands interface {
-	Recent(ctx context.Context, a auth.Actor, statuses []string, provider string, limit int) ([]commands.Command, error)
+	Recent(ctx context.Context, a auth.Actor, q commands.RecentQuery) (commands.RecentPage, error)
 }
 
 // commandViews are the Commands page's tabs: recent (every status), unknown (the sends
 // whose outcome nobody knows: someone should look at the device) and failed.
 var commandViews = map[string][]string{"recent": nil, "unknown": {"unknown"}, "failed": {"failed", "expired"}}
 
-// commandsShown is how many commands the page lists, newest first.
+// commandsShown is how many commands a page lists, newest first.
 const commandsShown = 100
 
 func (c *Console) commandList(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
@@ -39,17 +42,17 @@ func (c *Console) commandList(w http.ResponseWriter, r *http.Request, a auth.Act
 	if provider != "" && !slices.Contains(c.d.ProviderIDs(), provider) {
 		return host.Errorf(host.EINVALID, "no such provider %q", provider)
 	}
-	// One more than shown tells whether there are more: the page says so rather than
-	// end the list as if it were all.
-	list, err := c.d.Commands.Recent(r.Context(), a, statuses, provider, commandsShown+1)
+	before, err := beforeID(q, "a command id")
 	if err != nil {
 		return err
 	}
-	more := len(list) > commandsShown
-	list = list[:min(len(list), commandsShown)]
+	page, err := c.d.Commands.Recent(r.Context(), a, commands.RecentQuery{Statuses: statuses, Provider: provider, BeforeID: before, Limit: commandsShown})
+	if err != nil {
+		return err
+	}
 	// Who requested each command, by email.
 	var ids []int64
-	for _, cmd := range list {
+	for _, cmd := range page.Commands {
 		if cmd.RequestedBy != 0 && !slices.Contains(ids, cmd.RequestedBy) {
 			ids = append(ids, cmd.RequestedBy)
 		}
@@ -58,6 +61,15 @@ func (c *Console) commandList(w http.ResponseWriter, r *http.Request, a auth.Act
 	if err != nil {
 		return err
 	}
+	var next template.URL
+	if page.NextBeforeID != 0 {
+		// The next page keeps the tab and the provider.
+		nq := url.Values{"view": {tab}, "before": {strconv.FormatInt(page.NextBeforeID, 10)}}
+		if provider != "" {
+			nq.Set("provider", provider)
+		}
+		next = template.URL("/ui/commands?" + nq.Encode()) // built by url.Values: safe as a URL
+	}
 	c.render(w, r, http.StatusOK, "commands", view{Title: "Commands", Nav: "commands", Actor: a,
 		Data: struct {
 			View      string
@@ -65,8 +77,8 @@ func (c *Console) commandList(w http.ResponseWriter, r *http.Request, a auth.Act
 			Providers []string
 			Commands  []commands.Command
 			Emails    map[int64]string
-			Shown     int
-			More      bool
-		}{tab, provider, c.providerChoices(provider), list, emails, commandsShown, more}})
+			Older     bool // a page after the first
+			Next      template.URL
+		}{tab, provider, c.providerChoices(provider), page.Commands, emails, before != 0, next}})
 	return nil
 }

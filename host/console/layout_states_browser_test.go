@@ -119,13 +119,16 @@ func readInPlace(sel string) string {
   .map(e => "on a phone, " + (e.closest("table").id || e.closest("table").className) + "'s " + (e.dataset.label || e.dataset.field || "cell") + " reaches " + Math.round(e.getBoundingClientRect().right) + "px")`, sel)
 }
 
-// moreAccounts is the activity service with more accounts needing attention than the
-// page lists (activity.AttentionShown): storing 501 is not needed to show the note.
+// moreAccounts is the activity service with more accounts needing attention than a
+// page lists (activity.AttentionShown): storing 501 is not needed to show the Next link.
 type moreAccounts struct{ console.Activity }
 
-func (m moreAccounts) NeedingAttention(ctx context.Context, a auth.Actor) ([]store.AttentionAccount, bool, error) {
-	list, _, err := m.Activity.NeedingAttention(ctx, a)
-	return list, true, err
+func (m moreAccounts) NeedingAttention(ctx context.Context, a auth.Actor, before int64) ([]store.AttentionAccount, int64, error) {
+	list, next, err := m.Activity.NeedingAttention(ctx, a, before)
+	if err == nil && next == 0 && len(list) > 0 {
+		next = list[len(list)-1].AccountID
+	}
+	return list, next, err
 }
 
 // downFailures is the dead-letter service with its database gone.
@@ -408,15 +411,17 @@ func layoutStates() []layoutState {
 				}
 				return nil
 			},
-			pages:  []statePage{{path: "/ui/accounts", wait: "#more"}, {path: "/ui/", wait: "#polls-failing"}, {path: "/ui/audit", wait: "#audit"}},
+			pages:  []statePage{{path: "/ui/accounts", wait: ".pager a"}, {path: "/ui/", wait: "#polls-failing"}, {path: "/ui/audit", wait: "#audit"}},
 			checks: []string{readInPlace("#accounts")},
 			check: func(t *testing.T, br *browsertest.Browser, base string) {
 				br.Open(1366, base+"/ui/accounts", "#accounts")
-				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("#accounts tbody").length`)); n != 2 {
-					t.Errorf("accounts needing attention: %d rows, want 2", n)
+				rows := browsertest.Get(br, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#accounts tbody")].map(e => e.id)`))
+				if len(rows) != 2 {
+					t.Fatalf("accounts needing attention: %q, want 2", rows)
 				}
-				if got := br.Text("#more"); got != "The worst 2 are shown; more accounts need attention." {
-					t.Errorf("more accounts than shown: %q", got)
+				next := browsertest.Get(br, chromedp.AttributeValue(chromedp.CSS(".pager a"), "href")).Value
+				if want := "/ui/accounts?before=" + strings.TrimPrefix(rows[1], "account-"); next != want {
+					t.Errorf("more accounts than shown: the Next link is %q, want %q", next, want)
 				}
 			},
 		},
@@ -491,13 +496,13 @@ func layoutStates() []layoutState {
 			pages:  []statePage{{path: "/ui/commands", wait: "#commands"}, {path: "/ui/commands?view=failed", wait: "#commands"}},
 			checks: []string{readInPlace("#commands")},
 			check: func(t *testing.T, br *browsertest.Browser, _ string) {
-				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("#more").length`)); n != 0 {
-					t.Error("one command, and the page says there are more")
+				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll(".pager").length`)); n != 0 {
+					t.Error("one command, and the page links to more")
 				}
 			},
 		},
 		{
-			name: "commands: more than the page lists",
+			name: "commands: more than a page, and the second page",
 			env:  layoutEnv{providers: []string{"ttn"}},
 			seed: func(t *testing.T, st *store.Store) []statePage {
 				ctx := context.Background()
@@ -526,10 +531,18 @@ func layoutStates() []layoutState {
 				}
 				return nil
 			},
-			pages: []statePage{{path: "/ui/commands", wait: "#more"}},
+			// The second page: the oldest command alone, and no Next link.
+			pages: []statePage{{path: "/ui/commands", wait: ".pager a"}, {path: "/ui/commands?view=recent&before=2", wait: "#commands"}},
 			check: func(t *testing.T, br *browsertest.Browser, base string) {
+				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("#commands tbody").length + document.querySelectorAll(".pager").length`)); n != 1 {
+					t.Errorf("the second page lists %d commands and pagers, want the oldest command alone", n)
+				}
+				br.Open(1366, base+"/ui/commands", ".pager a")
 				if n := browsertest.Get(br, chromedp.Evaluate[int](`document.querySelectorAll("#commands tbody").length`)); n != 100 {
 					t.Errorf("the page lists %d commands, want the latest 100", n)
+				}
+				if next := browsertest.Get(br, chromedp.AttributeValue(chromedp.CSS(".pager a"), "href")).Value; next != "/ui/commands?before=2&view=recent" {
+					t.Errorf("the first page's Next link is %q", next)
 				}
 				br.Open(1366, base+"/ui/commands?view=unknown", "#empty")
 			},

@@ -201,11 +201,9 @@ func (c *Console) failureList(w http.ResponseWriter, r *http.Request, a auth.Act
 	if err != nil {
 		return err
 	}
-	var before int64
-	if s := q.Get("before"); s != "" {
-		if before, err = strconv.ParseInt(s, 10, 64); err != nil || before <= 0 {
-			return host.Errorf(host.EINVALID, "before must be a failure id")
-		}
+	before, err := beforeID(q, "a failure id")
+	if err != nil {
+		return err
 	}
 	list, next, err := c.d.Failures.List(r.Context(), a, failures.Filter{
 		Status: f.Status, Provider: f.Provider, From: f.From, To: f.To, BeforeID: before, Limit: 50,
@@ -387,9 +385,17 @@ func (c *Console) bulkApply(w http.ResponseWriter, r *http.Request, a auth.Actor
 // ---- accounts
 
 func (c *Console) accounts(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
-	list, more, err := c.d.Activity.NeedingAttention(r.Context(), a)
+	before, err := beforeID(r.URL.Query(), "an account id")
 	if err != nil {
 		return err
+	}
+	list, nextID, err := c.d.Activity.NeedingAttention(r.Context(), a, before)
+	if err != nil {
+		return err
+	}
+	var next template.URL
+	if nextID != 0 {
+		next = template.URL("/ui/accounts?before=" + strconv.FormatInt(nextID, 10))
 	}
 	// The accounts of providers no longer enabled: still connected, credentials stored,
 	// until each owner disconnects (connect.Service.Disconnect works for them).
@@ -418,10 +424,10 @@ func (c *Console) accounts(w http.ResponseWriter, r *http.Request, a auth.Actor)
 		Data: struct {
 			Accounts  []store.AttentionAccount
 			MinErrors int
-			Shown     int
-			More      bool
+			Older     bool // a page after the first
+			Next      template.URL
 			Orphaned  []activity.OrphanedProvider
-		}{list, activity.AttentionErrors, len(list), more, orphaned}})
+		}{list, activity.AttentionErrors, before != 0, next, orphaned}})
 	return nil
 }
 
@@ -455,11 +461,9 @@ func (c *Console) auditTrail(w http.ResponseWriter, r *http.Request, a auth.Acto
 	if v.Since, err = parseInput("since", q.Get("since")); err != nil {
 		return err
 	}
-	var before int64
-	if s := q.Get("before"); s != "" {
-		if before, err = strconv.ParseInt(s, 10, 64); err != nil || before <= 0 {
-			return host.Errorf(host.EINVALID, "before must be an audit event id")
-		}
+	before, err := beforeID(q, "an audit event id")
+	if err != nil {
+		return err
 	}
 	page, err := c.d.Sessions.Audit(r.Context(), a, audit.Query{Action: v.Action, By: by, Provider: v.Provider, Since: v.Since, BeforeID: before, Limit: 50})
 	if err != nil {
@@ -540,6 +544,20 @@ func nested(v any) string {
 }
 
 // ---- helpers
+
+// beforeID reads a list's "before" parameter, the id its page starts below (keyset
+// paging, newest first): 0 when absent, what (e.g. "a failure id") named when invalid.
+func beforeID(q url.Values, what string) (int64, error) {
+	s := q.Get("before")
+	if s == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, host.Errorf(host.EINVALID, "before must be %s", what)
+	}
+	return id, nil
+}
 
 func pathID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)

@@ -206,14 +206,25 @@ type AttentionAccount struct {
 	UpdatedAt         time.Time  `db:"updated_at"`
 }
 
+// AttentionFilter pages AccountsNeedingAttention.
+type AttentionFilter struct {
+	MinErrors int   // polls in a row that failed; at least 1
+	BeforeID  int64 // only accounts with a smaller id (the next page); 0 from the newest
+	Limit     int   // default 200
+}
+
 // AccountsNeedingAttention lists reauth_required accounts and active accounts whose last
-// minErrors polls or more failed in a row, worst first.
-func (q queries) AccountsNeedingAttention(ctx context.Context, minErrors, limit int) ([]AttentionAccount, error) {
-	if minErrors < 1 {
-		minErrors = 1
-	}
+// f.MinErrors polls or more failed in a row, newest account first: keyed by the id, a
+// page stays where it was while polls fail or succeed between one page and the next.
+func (q queries) AccountsNeedingAttention(ctx context.Context, f AttentionFilter) ([]AttentionAccount, error) {
+	minErrors, limit := max(f.MinErrors, 1), f.Limit
 	if limit <= 0 {
 		limit = 200
+	}
+	where, args := "(a.status = 'reauth_required' OR (a.status = 'active' AND p.consecutive_errors >= ?))", []any{minErrors}
+	if f.BeforeID > 0 {
+		where += " AND a.id < ?"
+		args = append(args, f.BeforeID)
 	}
 	var out []AttentionAccount
 	err := q.sel(ctx, &out, `SELECT a.id AS account_id, a.user_id, u.email, a.provider, a.display_name, a.status,
@@ -221,10 +232,9 @@ func (q queries) AccountsNeedingAttention(ctx context.Context, minErrors, limit 
 			p.last_polled_at, p.next_poll_at, a.updated_at
 		FROM integration_accounts a JOIN users u ON u.id = a.user_id
 			LEFT JOIN poll_state p ON p.account_id = a.id
-		WHERE a.status = 'reauth_required' OR (a.status = 'active' AND p.consecutive_errors >= ?)
-		ORDER BY CASE WHEN a.status = 'reauth_required' THEN 0 ELSE 1 END,
-			COALESCE(p.consecutive_errors, 0) DESC, a.id
-		LIMIT ?`, minErrors, limit)
+		WHERE `+where+`
+		ORDER BY a.id DESC
+		LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("accounts needing attention: %w", err)
 	}

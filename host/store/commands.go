@@ -250,6 +250,9 @@ type CommandFilter struct {
 	PoolID   int64
 	Statuses []CommandStatus
 	Provider string
+	// BeforeID lists only commands older than this one (a smaller id): the next page
+	// after a page that ended at it. 0 starts from the newest.
+	BeforeID int64
 	Limit    int // default 100, at most 1000
 }
 
@@ -263,6 +266,10 @@ func (q queries) ListCommands(ctx context.Context, f CommandFilter) ([]Command, 
 	if f.Provider != "" {
 		where += " AND provider = ?"
 		args = append(args, f.Provider)
+	}
+	if f.BeforeID > 0 {
+		where += " AND id < ?"
+		args = append(args, f.BeforeID)
 	}
 	if len(f.Statuses) > 0 {
 		where += " AND status IN ("

@@ -147,7 +147,7 @@ func TestActivityAndAttention(t *testing.T) {
 		if err := e.s.EnsurePollState(ctx, fx.account.ID, "acme", now); err != nil {
 			t.Fatal(err)
 		}
-		list, err := e.s.AccountsNeedingAttention(ctx, 3, 0)
+		list, err := e.s.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: 3})
 		if err != nil || len(list) != 0 {
 			t.Fatalf("quiet: %+v %v", list, err)
 		}
@@ -160,7 +160,7 @@ func TestActivityAndAttention(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		list, err = e.s.AccountsNeedingAttention(ctx, 3, 0)
+		list, err = e.s.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: 3})
 		if err != nil || len(list) != 1 || list[0].ConsecutiveErrors != 3 || list[0].Email != "ana@example.com" || list[0].LastError != "upstream 500" {
 			t.Fatalf("failing polls: %+v %v", list, err)
 		}
@@ -171,7 +171,7 @@ func TestActivityAndAttention(t *testing.T) {
 		if err := e.s.SetAccountStatus(ctx, fx.account.ID, store.AccountReauthRequired); err != nil {
 			t.Fatal(err)
 		}
-		list, err = e.s.AccountsNeedingAttention(ctx, 100, 0)
+		list, err = e.s.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: 100})
 		if err != nil || len(list) != 1 || list[0].Status != "reauth_required" {
 			t.Fatalf("reauth: %+v %v", list, err)
 		}
@@ -213,6 +213,86 @@ func TestConnectedAccountsPerProvider(t *testing.T) {
 		list, err = e.s.ConnectedAccountsOf(ctx, "gone", 10)
 		if err != nil || len(list) != 2 || list[1].AccountID != gone[1] {
 			t.Fatalf("accounts of gone = %+v %v, want the two connected", list, err)
+		}
+	})
+}
+
+// TestConsoleListsPageByID: the console's Commands and Accounts lists page newest
+// first by id: BeforeID continues below the last id of a page, with the filters kept,
+// so following the pages lists each row once.
+func TestConsoleListsPageByID(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "ana@example.com")
+		// pages follows a list from the newest, two at a time, and returns the ids.
+		pages := func(list func(before int64) ([]int64, error)) []int64 {
+			t.Helper()
+			var all []int64
+			for before := int64(0); ; {
+				ids, err := list(before)
+				if err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, ids...)
+				if len(ids) < 2 {
+					return all
+				}
+				before = ids[len(ids)-1]
+			}
+		}
+
+		var want []int64
+		for i := range 5 {
+			n := newCommand(f, "", "h")
+			n.ExpiresAt = e.clock.Now().Add(time.Hour)
+			c, _, err := e.s.CreateCommand(ctx, n)
+			if err != nil {
+				t.Fatal(i, err)
+			}
+			if i != 2 { // canceled below, and so not queued
+				want = append([]int64{c.ID}, want...)
+				continue
+			}
+			if _, err := e.s.CancelCommand(ctx, f.pool.ID, c.PublicID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := pages(func(before int64) ([]int64, error) {
+			cs, err := e.s.ListCommands(ctx, store.CommandFilter{Provider: "acme", Statuses: []store.CommandStatus{store.CommandQueued}, BeforeID: before, Limit: 2})
+			var ids []int64
+			for _, c := range cs {
+				ids = append(ids, c.ID)
+			}
+			return ids, err
+		})
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("queued commands page by page: %v, want %v", got, want)
+		}
+
+		want = nil
+		for i := range 5 {
+			a, _, err := e.s.UpsertAccount(ctx, store.NewAccount{UserID: f.user.ID, Provider: "acme", ExternalAccountID: fmt.Sprint("more-", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 3 { // its credentials work: it needs nobody
+				continue
+			}
+			if err := e.s.SetAccountStatus(ctx, a.ID, store.AccountReauthRequired); err != nil {
+				t.Fatal(err)
+			}
+			want = append([]int64{a.ID}, want...)
+		}
+		got = pages(func(before int64) ([]int64, error) {
+			as, err := e.s.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: 3, BeforeID: before, Limit: 2})
+			var ids []int64
+			for _, a := range as {
+				ids = append(ids, a.AccountID)
+			}
+			return ids, err
+		})
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("accounts needing attention page by page: %v, want %v", got, want)
 		}
 	})
 }

@@ -433,10 +433,10 @@ func (s *Store) PollActivitySince(ctx context.Context, since time.Time) (out []P
 	return out, err
 }
 
-func (s *Store) AccountsNeedingAttention(ctx context.Context, minErrors, limit int) (out []AttentionAccount, err error) {
+func (s *Store) AccountsNeedingAttention(ctx context.Context, f AttentionFilter) (out []AttentionAccount, err error) {
 	err = s.replicaRead(func(q queries) error {
 		var err error
-		out, err = q.AccountsNeedingAttention(ctx, minErrors, limit)
+		out, err = q.AccountsNeedingAttention(ctx, f)
 		return err
 	})
 	return out, err
