@@ -8,6 +8,10 @@ import (
 	"github.com/poolhost/poolhost/host/config"
 )
 
+// MaxHeaderBytes is the most of a request's header (its request line included) the
+// server reads; a larger one is refused with 431 (ProblemListener).
+const MaxHeaderBytes = 64 << 10
+
 // NewServer wraps h in an http.Server with the configured timeouts. Every timeout is set:
 // a server without ReadHeaderTimeout can be held open by a slow client forever.
 func NewServer(addr string, h http.Handler, c config.HTTP, log hclog.Logger) *http.Server {
@@ -34,7 +38,7 @@ func NewServer(addr string, h http.Handler, c config.HTTP, log hclog.Logger) *ht
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
 		IdleTimeout:       c.IdleTimeout,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -303,6 +304,11 @@ func TestEndToEnd(t *testing.T) {
 		if status, body := get(t, c.baseURL+"/v1/pools", token); status != http.StatusOK {
 			t.Fatalf("GET /v1/pools with the CLI token: %d %s", status, body)
 		}
+		// A header over the limit is refused before any handler, by net/http: still a
+		// problem (serve's listener is httpapi.ProblemListener).
+		if resp, body := rawExchange(t, strings.TrimPrefix(c.baseURL, "http://"), "GET /v1/pools HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 80<<10)+"\r\n\r\n"); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("an 80 KiB header: %d %q %s, want a 431 problem", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
 
 		// Every provider runs, as the admin API reports it and as the process table shows.
 		status, body := get(t, c.baseURL+"/v1/admin/providers", token)
@@ -462,6 +468,30 @@ func (s *served) wait(t *testing.T) int {
 }
 
 // waitHTTP polls url until it answers 200, failing early if serve exits.
+// rawExchange writes req as it is on a new connection to addr and reads one answer: for
+// requests net/http's client would not send.
+func rawExchange(t *testing.T, addr, req string) (*http.Response, []byte) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(e2eWait)); err != nil {
+		t.Fatal(err)
+	}
+	go io.WriteString(c, req) // a request refused early may not be read to its end
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to %.40q: %v", req, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
 func waitHTTP(t *testing.T, s *served, url, token string) {
 	t.Helper()
 	deadline := time.Now().Add(e2eWait)

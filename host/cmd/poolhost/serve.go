@@ -213,10 +213,10 @@ func (s *server) run(ctx context.Context) error {
 	s.startWorkers(ctx)
 
 	serveErr := make(chan error, 2)
-	go func() { serveErr <- s.http.Serve(ln) }()
+	go func() { serveErr <- s.http.Serve(httpapi.ProblemListener(ln)) }()
 	go s.heartbeat.Run(ctx)
 	if metricsLn != nil {
-		go func() { serveErr <- fmt.Errorf("metrics: %w", s.metricsHTTP.Serve(metricsLn)) }()
+		go func() { serveErr <- fmt.Errorf("metrics: %w", s.metricsHTTP.Serve(httpapi.ProblemListener(metricsLn))) }()
 		s.log.Info("serving /metrics apart from the API", "metrics_listen", metricsLn.Addr().String())
 	}
 	s.log.Info("poolhost serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL, "config", s.cfg.Path, "database", s.store.Dialect(), "version", buildinfo.Read().Version, "commit", buildinfo.Read().ShortCommit())
