@@ -804,13 +804,8 @@ func pluginEnv(level string, passEnv []string) []string {
 }
 
 // deadlinePassed reports whether ctx's own deadline has passed, even if its timer has
-// not fired yet: on a loaded machine a plugin's copy of the deadline can end its work,
-// and its answer ("context deadline exceeded") arrive, before that timer runs here, and
-// the error must still name the clock that ran out.
+// not fired yet (grpcplugin.ContextEnded): the error must still name the clock that ran
+// out.
 func deadlinePassed(ctx context.Context) bool {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return true
-	}
-	dl, ok := ctx.Deadline()
-	return ok && !time.Now().Before(dl)
+	return errors.Is(grpcplugin.ContextEnded(ctx), context.DeadlineExceeded)
 }

@@ -232,7 +232,7 @@ func (b Bounds) limits(ctx context.Context) limits {
 // DeadlineExceeded once the deadline passed (even before a timer saw it: see
 // contextEnded), or Canceled once aborted.
 func (l limits) ended() error {
-	if err := contextEnded(l.ctx); err != nil {
+	if err := ContextEnded(l.ctx); err != nil {
 		return err
 	}
 	if !l.deadline.IsZero() && !time.Now().Before(l.deadline) {
@@ -285,7 +285,7 @@ func (c *Client) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Pol
 // sdk.HealthChecker is.
 func (c *Client) Health(ctx context.Context) error {
 	if _, err := c.rpc.Health(ctx, &pb.HealthRequest{}); err != nil {
-		if status.Code(err) == codes.Unimplemented && contextEnded(ctx) == nil {
+		if status.Code(err) == codes.Unimplemented && ContextEnded(ctx) == nil {
 			return nil
 		}
 		return fromStatus(ctx, "health", err)
@@ -293,10 +293,11 @@ func (c *Client) Health(ctx context.Context) error {
 	return nil
 }
 
-// contextEnded is ctx.Err(), or DeadlineExceeded once the deadline has passed even if
+// ContextEnded is ctx.Err(), or DeadlineExceeded once the deadline has passed even if
 // the context's timer has not fired yet: on a loaded machine the plugin's copy of the
-// deadline can end its work, and its answer arrive, before that timer runs here.
-func contextEnded(ctx context.Context) error {
+// deadline can end its work, and its answer arrive, before that timer runs here. The
+// host's supervisor asks it too, to name the clock that ran out.
+func ContextEnded(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func (lateTimer) Deadline() (time.Time, bool) { return time.Now().Add(-time.Mill
 
 func TestAPassedDeadlineReadsAsTheContextsEvenBeforeItsTimerFires(t *testing.T) {
 	ctx := lateTimer{context.Background()}
-	if err := contextEnded(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if err := ContextEnded(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("contextEnded = %v, want DeadlineExceeded", err)
 	}
 	// A plugin answer that arrives then (its own copy of the deadline ended its work)
@@ -29,7 +29,7 @@ func TestAPassedDeadlineReadsAsTheContextsEvenBeforeItsTimerFires(t *testing.T) 
 	if !errors.Is(err, context.DeadlineExceeded) || !sdk.IsKind(err, sdk.KindTemporary) {
 		t.Fatalf("fromStatus = %v (kind %v), want a temporary DeadlineExceeded", err, sdk.KindOf(err))
 	}
-	if err := contextEnded(context.Background()); err != nil {
+	if err := ContextEnded(context.Background()); err != nil {
 		t.Fatalf("no deadline: %v", err)
 	}
 }

@@ -31,7 +31,7 @@ var codeKinds = map[codes.Code]sdk.ErrorKind{
 // Credentials the plugin refreshed before failing (an ErrorDetail in the status) stay on
 // the returned error whatever its kind: see sdk.RefreshedCredentialsOf.
 func fromStatus(ctx context.Context, call string, err error) error {
-	return fromStatusEnded(contextEnded(ctx), call, err)
+	return fromStatusEnded(ContextEnded(ctx), call, err)
 }
 
 // fromStatusEnded is fromStatus for a call whose end is not its context's alone (see
