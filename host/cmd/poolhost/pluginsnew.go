@@ -42,21 +42,25 @@ func init() {
 ./poolhost-provider-ID): go.mod requiring only github.com/poolhost/poolhost/sdk, the
 adapter (Describe with its declared settings and inputs, Configure, Connect and device
 discovery of the --connect kind, Standard Webhooks verification and a JSON webhook
-parser), for api_key an API client and a fake of the provider's API (upstreamtest),
+parser), for api_key and oauth2 an API client and a fake of the provider's API
+(upstreamtest; for oauth2 also its authorize and token endpoints, and oauth.go:
+Connect, Callback and the refresh of an expired access token),
 cmd/poolhost-provider-ID/main.go, conformance fixtures in testdata/conformance (the
 language-neutral layout "poolhost plugins test --fixtures" reads), tests that run the
 SDK's conformance suite, connect and discovery and launch the built binary, and a
 Makefile (build, test, conformance, pin, install by rename). It then runs
 "go mod tidy" when go is on PATH. --commands names sdk/command commands (e.g.
 pump.set,light.set): the plugin then implements sdk.Commander, declares them, sends them
-through the API client (a "not implemented" stub for other connect kinds), and its
-tests check SendCommand's outcomes with the conformance suite. --poll (api_key only)
-writes an sdk.Poller: PollReadings fetches the fake's GET /v1/readings?since=CURSOR a
-page at a time, and the conformance test polls an account with readings waiting;
-make conformance runs the same poll checks on the built binary while
-upstreamtest/cmd/withfake serves the fake. --sdk points the module at a local SDK checkout
-(a replace directive): no SDK release is tagged yet, so it is needed, unless this
-poolhost is a checkout's bin/poolhost (make build), whose sdk/ is then taken.`,
+through the API client for api_key (a "not implemented" stub for other connect kinds),
+and its tests check SendCommand's outcomes with the conformance suite. --poll (api_key
+or oauth2) writes an sdk.Poller: PollReadings fetches the fake's GET
+/v1/readings?since=CURSOR a page at a time (for oauth2 with the account's access token,
+refreshed on a 401 and handed back as RefreshedCredentials), and the conformance test
+polls an account with readings waiting; make conformance runs the same poll checks on
+the built binary while upstreamtest/cmd/withfake serves the fake. --sdk points the
+module at a local SDK checkout (a replace directive): no SDK release is tagged yet, so
+it is needed, unless this poolhost is a checkout's bin/poolhost (make build), whose
+sdk/ is then taken.`,
 			Example: `  poolhost plugins new acme --connect api_key --sdk ~/src/poolhost/sdk
   cd poolhost-provider-acme && go test ./...`,
 			Args: cobra.ExactArgs(1),
@@ -65,7 +69,7 @@ poolhost is a checkout's bin/poolhost (make build), whose sdk/ is then taken.`,
 		connect := c.Flags().String("connect", "api_key", "how users link an account: api_key, oauth2, webhook_secret or none")
 		sdkPath := c.Flags().String("sdk", "", "a local checkout of the SDK module (the sdk/ directory of poolhost), used through a replace directive")
 		commands := c.Flags().StringSlice("commands", nil, "commands of sdk/command the plugin sends (e.g. pump.set,light.set): generates an sdk.Commander")
-		poll := c.Flags().Bool("poll", false, "the plugin polls the provider's readings with a cursor: generates an sdk.Poller (needs --connect api_key)")
+		poll := c.Flags().Bool("poll", false, "the plugin polls the provider's readings with a cursor: generates an sdk.Poller (needs --connect api_key or oauth2)")
 		c.RunE = run(func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runPluginsNew(ctx, args[0], *dir, *connect, *sdkPath, *commands, *poll, stdout, stderr)
 		})
@@ -86,9 +90,9 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 	default:
 		return fail(fmt.Errorf("--connect %q: want api_key, oauth2, webhook_secret or none", connect))
 	}
-	if poll && connect != "api_key" {
-		// Polling needs an API client and a fake to poll, which only api_key writes.
-		return fail(fmt.Errorf("--poll needs --connect api_key (for %s, see PLUGINS.md's PollReadings)", connect))
+	if poll && connect != "api_key" && connect != "oauth2" {
+		// Polling needs an API client and a fake to poll, which only these two write.
+		return fail(fmt.Errorf("--poll needs --connect api_key or oauth2 (for %s, see PLUGINS.md's PollReadings)", connect))
 	}
 	cmds, err := commandTemplates(commands)
 	if err != nil {
@@ -134,11 +138,16 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 		"main.go.tmpl":          filepath.Join("cmd", "poolhost-provider-"+id, "main.go"),
 		"Makefile.tmpl":         "Makefile",
 	}
-	if connect == "api_key" {
-		// The provider's API: a client to replace with the real calls, and a fake of it.
+	if connect == "api_key" || connect == "oauth2" {
+		// The provider's API: a client to replace with the real calls, and a fake of it
+		// (for oauth2, with its authorization server).
 		files["client.go.tmpl"] = "client.go"
 		files["upstreamtest.go.tmpl"] = filepath.Join("upstreamtest", "upstreamtest.go")
 		files["client_test.go.tmpl"] = "client_test.go"
+	}
+	if connect == "oauth2" {
+		// Connect, Callback, and the refresh of an expired access token.
+		files["oauth.go.tmpl"] = "oauth.go"
 	}
 	if len(cmds) > 0 {
 		files["command.go.tmpl"] = "command.go"
@@ -253,10 +262,13 @@ const fixtureSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 // the same delivery tampered with, signed with another secret, and received too late.
 func writeFixtures(dir, connect string) error {
 	settings := map[string]string{}
-	if connect == "api_key" {
+	if connect == "api_key" || connect == "oauth2" {
 		// Nothing here calls the API; a --poll module's make conformance puts its fake's
 		// URL in a copy (upstreamtest/cmd/withfake).
 		settings["base_url"] = "http://127.0.0.1:9"
+	}
+	if connect == "oauth2" {
+		settings["client_id"] = "your-client-id" // required; withfake puts the fake's in its copy
 	}
 	b, err := json.MarshalIndent(map[string]any{"settings": settings, "secrets": map[string]string{"webhook_secret": fixtureSecret}}, "", "  ")
 	if err != nil {

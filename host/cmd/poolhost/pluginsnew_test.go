@@ -32,7 +32,7 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 	for _, tc := range []struct {
 		kind string
 		poll bool
-	}{{"api_key", false}, {"api_key", true}, {"webhook_secret", false}, {"oauth2", false}, {"none", false}} {
+	}{{"api_key", false}, {"api_key", true}, {"webhook_secret", false}, {"oauth2", false}, {"oauth2", true}, {"none", false}} {
 		kind, name := tc.kind, tc.kind
 		if tc.poll {
 			name += "+poll"
@@ -57,13 +57,24 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 			if err != nil {
 				t.Fatalf("go test in the generated module: %v\n%s", err, b)
 			}
-			if (kind == "webhook_secret" || kind == "api_key") && !strings.Contains(string(b), "--- PASS: TestInHost") {
+			if kind != "none" && !strings.Contains(string(b), "--- PASS: TestInHost") {
 				t.Errorf("the generated TestInHost did not run:\n%s", b)
 			}
 			// The API client takes a query apart from the path (a poll's cursor): JoinPath
 			// escaped a "?" written into the path, and the provider answered 404.
-			if kind == "api_key" && !strings.Contains(string(b), "--- PASS: TestGetSendsPathAndQuery") {
+			if (kind == "api_key" || kind == "oauth2") && !strings.Contains(string(b), "--- PASS: TestGetSendsPathAndQuery") {
 				t.Errorf("the generated TestGetSendsPathAndQuery did not run:\n%s", b)
+			}
+			// oauth2: Connect and Callback link an account at the fake's authorization
+			// server, and an expired access token is refreshed and handed back (the kit's
+			// Refresh fixture: a discovery, or a poll with --poll); a refused refresh is
+			// reauth.
+			if kind == "oauth2" {
+				for _, test := range []string{"TestConformance/refresh-returns-credentials", "TestConnectAndDiscover", "TestRefreshRefused", "TestRateLimitCarriesRetryAfter"} {
+					if !strings.Contains(string(b), "--- PASS: "+test+" ") {
+						t.Errorf("the generated %s did not pass:\n%s", test, b)
+					}
+				}
 			}
 			// --poll: the plugin declares polling, and the kit's poll checks poll the fake
 			// provider through it (not skipped); without, they are skipped.
@@ -143,9 +154,9 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "carrier_pigeon", "", nil, false, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--connect") {
 		t.Errorf("bad connect: exit %d, %s", code, errOut.String())
 	}
-	// Polling needs the API client and fake only api_key writes.
-	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "oauth2", sdkDir, nil, true, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--poll needs --connect api_key") {
-		t.Errorf("--poll with oauth2: exit %d, %s", code, errOut.String())
+	// Polling needs the API client and fake only api_key and oauth2 write.
+	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "webhook_secret", sdkDir, nil, true, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--poll needs --connect api_key or oauth2") {
+		t.Errorf("--poll with webhook_secret: exit %d, %s", code, errOut.String())
 	}
 }
 
@@ -177,7 +188,7 @@ func TestPluginsNewAgreesWithPLUGINSmd(t *testing.T) {
 			if kind == "webhook_secret" && !strings.Contains(string(provider), "signature.GenerateSecret()") {
 				t.Errorf("provider.go makes its webhook secret by hand; PLUGINS.md says signature.GenerateSecret()")
 			}
-			if kind != "api_key" {
+			if kind != "api_key" && kind != "oauth2" {
 				return
 			}
 			client, err := os.ReadFile(filepath.Join(dir, "client.go"))
