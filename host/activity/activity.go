@@ -211,24 +211,25 @@ const AttentionErrors = 3
 const AttentionShown = 500
 
 // NeedingAttention lists reauth_required accounts and accounts whose last
-// AttentionErrors polls or more failed, newest account first, a page of at most
-// AttentionShown of them: those older than account beforeID (0 for the first page).
-// next is the beforeID of the page after this one, 0 on the last.
-func (s *Service) NeedingAttention(ctx context.Context, a auth.Actor, beforeID int64) (list []store.AttentionAccount, next int64, err error) {
+// AttentionErrors polls or more failed, worst first (store.AccountsNeedingAttention's
+// order), a page of at most AttentionShown of them: those after the cursor after (the
+// zero cursor for the first page). next is where the page after this one starts, the
+// zero cursor on the last.
+func (s *Service) NeedingAttention(ctx context.Context, a auth.Actor, after store.AttentionCursor) (list []store.AttentionAccount, next store.AttentionCursor, err error) {
 	if err := requireAdmin(a); err != nil {
-		return nil, 0, err
+		return nil, store.AttentionCursor{}, err
 	}
 	// One more than a page tells whether another page follows, so the last page offers
 	// no Next link to an empty one.
-	list, err = s.st.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: AttentionErrors, BeforeID: beforeID, Limit: AttentionShown + 1})
+	list, err = s.st.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: AttentionErrors, After: after, Limit: AttentionShown + 1})
 	if err != nil {
-		return nil, 0, err
+		return nil, store.AttentionCursor{}, err
 	}
 	if len(list) > AttentionShown {
 		list = list[:AttentionShown]
-		return list, list[AttentionShown-1].AccountID, nil
+		return list, list[AttentionShown-1].Cursor(), nil
 	}
-	return list, 0, nil
+	return list, store.AttentionCursor{}, nil
 }
 
 // OrphanedShown is how many accounts of each provider no longer enabled Orphaned lists.

@@ -1,8 +1,11 @@
 package activity_test
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -65,55 +68,88 @@ func TestOverview(t *testing.T) {
 	if len(acme.Dropped) != 2 || acme.Dropped[0].Reason != "unknown_metric" || acme.Dropped[0].Count != 2 {
 		t.Errorf("dropped %v", acme.Dropped)
 	}
-	if list, next, err := svc.NeedingAttention(ctx, auth.Actor{UserID: 1, Admin: true}, 0); err != nil || len(list) != 0 || next != 0 {
+	if list, next, err := svc.NeedingAttention(ctx, auth.Actor{UserID: 1, Admin: true}, store.AttentionCursor{}); err != nil || len(list) != 0 || next != (store.AttentionCursor{}) {
 		t.Errorf("attention on a quiet host: %v %v %v", list, next, err)
 	}
 }
 
-// manyAttention is a store with as many accounts needing attention as asked for, ids
-// 1 to n.
+// manyAttention is a store with n accounts needing attention, in the store's worst-first
+// order: every seventh reauth_required, the others with 3 to 9 failed polls.
 type manyAttention struct {
 	activity.Store
-	n int
+	list []store.AttentionAccount
 }
 
+func newManyAttention(n int) manyAttention {
+	var m manyAttention
+	for i := range n {
+		a := store.AttentionAccount{AccountID: int64(i + 1), Status: "active", ConsecutiveErrors: 3 + i*5%7}
+		if i%7 == 0 {
+			a.Status, a.ConsecutiveErrors = "reauth_required", i%4
+		}
+		m.list = append(m.list, a)
+	}
+	slices.SortFunc(m.list, func(a, b store.AttentionAccount) int {
+		ca, cb := a.Cursor(), b.Cursor()
+		return cmp.Or(cmp.Compare(ca.Rank, cb.Rank), cmp.Compare(cb.Errors, ca.Errors), cmp.Compare(cb.ID, ca.ID))
+	})
+	return m
+}
+
+// AccountsNeedingAttention answers the rows after f.After, which must be a row's cursor.
 func (m manyAttention) AccountsNeedingAttention(_ context.Context, f store.AttentionFilter) ([]store.AttentionAccount, error) {
-	top := int64(m.n)
-	if f.BeforeID > 0 {
-		top = min(top, f.BeforeID-1)
+	if f.MinErrors != activity.AttentionErrors || f.Limit != activity.AttentionShown+1 {
+		return nil, fmt.Errorf("asked for %+v", f)
 	}
-	var out []store.AttentionAccount
-	for id := top; id > 0 && len(out) < f.Limit; id-- {
-		out = append(out, store.AttentionAccount{AccountID: id})
+	start := 0
+	if f.After != (store.AttentionCursor{}) {
+		i := slices.IndexFunc(m.list, func(a store.AttentionAccount) bool { return a.Cursor() == f.After })
+		if i < 0 {
+			return nil, fmt.Errorf("after %v, no row's cursor", f.After)
+		}
+		start = i + 1
 	}
-	return out, nil
+	return m.list[start:min(start+f.Limit, len(m.list))], nil
 }
 
-// TestNeedingAttentionPages: a page stops at AttentionShown and names where the next
-// one starts, 0 when none follows, so the console neither ends a cut list as if whole
-// nor links to an empty page.
+// TestNeedingAttentionPages: a page stops at AttentionShown and its next cursor is its
+// last row's place in the worst-first order, zero when no row follows, so following the
+// pages lists every account once, worst first, and the console neither ends a cut list
+// as if whole nor links to an empty page.
 func TestNeedingAttentionPages(t *testing.T) {
 	admin := auth.Actor{UserID: 1, Admin: true}
-	n := int64(activity.AttentionShown)
 	for _, tc := range []struct {
-		n        int
-		before   int64
-		wantLen  int
-		wantNext int64
-	}{
-		{0, 0, 0, 0},
-		{activity.AttentionShown, 0, activity.AttentionShown, 0},
-		{activity.AttentionShown + 1, 0, activity.AttentionShown, 2},
-		{activity.AttentionShown + 1, 2, 1, 0},
-		{2*activity.AttentionShown + 1, 0, activity.AttentionShown, n + 2},
-		{2*activity.AttentionShown + 1, n + 2, activity.AttentionShown, 2},
-	} {
-		list, next, err := activity.New(manyAttention{n: tc.n}, 0).NeedingAttention(context.Background(), admin, tc.before)
-		if err != nil || len(list) != tc.wantLen || next != tc.wantNext {
-			t.Errorf("%d accounts before %d: listed %d, next %d, %v; want %d, %d", tc.n, tc.before, len(list), next, err, tc.wantLen, tc.wantNext)
+		n, pages int
+	}{{0, 1}, {1, 1}, {activity.AttentionShown, 1}, {activity.AttentionShown + 1, 2}, {2*activity.AttentionShown + 1, 3}} {
+		m := newManyAttention(tc.n)
+		svc := activity.New(m, 0)
+		var got []store.AttentionAccount
+		var after store.AttentionCursor
+		for page := 1; ; page++ {
+			list, next, err := svc.NeedingAttention(context.Background(), admin, after)
+			if err != nil {
+				t.Fatalf("%d accounts, page %d: %v", tc.n, page, err)
+			}
+			got = append(got, list...)
+			if next == (store.AttentionCursor{}) {
+				if page != tc.pages {
+					t.Errorf("%d accounts: %d pages, want %d", tc.n, page, tc.pages)
+				}
+				break
+			}
+			if len(list) != activity.AttentionShown || next != list[len(list)-1].Cursor() {
+				t.Fatalf("%d accounts, page %d: %d listed, next %v; want %d and the last one's place", tc.n, page, len(list), next, activity.AttentionShown)
+			}
+			if page > tc.pages {
+				t.Fatalf("%d accounts: still a next page after %d", tc.n, page)
+			}
+			after = next
+		}
+		if !slices.Equal(got, m.list) {
+			t.Errorf("%d accounts: the pages list %d, want each once, worst first", tc.n, len(got))
 		}
 	}
-	if _, _, err := activity.New(manyAttention{n: 1}, 0).NeedingAttention(context.Background(), auth.Actor{UserID: 2}, 0); err == nil {
+	if _, _, err := activity.New(newManyAttention(1), 0).NeedingAttention(context.Background(), auth.Actor{UserID: 2}, store.AttentionCursor{}); err == nil {
 		t.Error("a user who is not an admin was shown the accounts needing attention")
 	}
 }

@@ -61,7 +61,7 @@ type Failures interface {
 // Activity is the overview and the accounts needing attention: *activity.Service.
 type Activity interface {
 	Overview(ctx context.Context, a auth.Actor, providers []string) (activity.Overview, error)
-	NeedingAttention(ctx context.Context, a auth.Actor, beforeID int64) (list []store.AttentionAccount, next int64, err error)
+	NeedingAttention(ctx context.Context, a auth.Actor, after store.AttentionCursor) (list []store.AttentionAccount, next store.AttentionCursor, err error)
 	Orphaned(ctx context.Context, a auth.Actor, stateOf func(provider string) string) ([]activity.OrphanedProvider, error)
 }
 

@@ -123,10 +123,10 @@ func readInPlace(sel string) string {
 // page lists (activity.AttentionShown): storing 501 is not needed to show the Next link.
 type moreAccounts struct{ console.Activity }
 
-func (m moreAccounts) NeedingAttention(ctx context.Context, a auth.Actor, before int64) ([]store.AttentionAccount, int64, error) {
-	list, next, err := m.Activity.NeedingAttention(ctx, a, before)
-	if err == nil && next == 0 && len(list) > 0 {
-		next = list[len(list)-1].AccountID
+func (m moreAccounts) NeedingAttention(ctx context.Context, a auth.Actor, after store.AttentionCursor) ([]store.AttentionAccount, store.AttentionCursor, error) {
+	list, next, err := m.Activity.NeedingAttention(ctx, a, after)
+	if err == nil && next == (store.AttentionCursor{}) && len(list) > 0 {
+		next = list[len(list)-1].Cursor()
 	}
 	return list, next, err
 }
@@ -419,9 +419,11 @@ func layoutStates() []layoutState {
 				if len(rows) != 2 {
 					t.Fatalf("accounts needing attention: %q, want 2", rows)
 				}
+				// Worst first: the rejected account, then the one whose last 3 polls
+				// failed (rank 1, 3 errors), whose place the Next link carries.
 				next := browsertest.Get(br, chromedp.AttributeValue(chromedp.CSS(".pager a"), "href")).Value
-				if want := "/ui/accounts?before=" + strings.TrimPrefix(rows[1], "account-"); next != want {
-					t.Errorf("more accounts than shown: the Next link is %q, want %q", next, want)
+				if want := "/ui/accounts?before=1.3." + strings.TrimPrefix(rows[1], "account-"); next != want {
+					t.Errorf("more accounts than shown: rows %q, the Next link %q; want the rejected account first, then %q", rows, next, want)
 				}
 			},
 		},

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"html"
@@ -16,18 +17,19 @@ import (
 	"github.com/poolhost/poolhost/host/store"
 )
 
-// These follow the Commands and Accounts pages' Older links to the end, as the audit
-// trail's and the dead letters' are followed in console_test.go.
+// These follow the Commands page's Older links and the Accounts page's Next links to the
+// end, as the audit trail's and the dead letters' are followed in console_test.go.
 
 var (
 	olderLink  = regexp.MustCompile(`<p class="pager"><a href="([^"]+)">Older →</a></p>`)
+	nextLink   = regexp.MustCompile(`<p class="pager"><a href="([^"]+)">Next →</a></p>`)
 	commandRow = regexp.MustCompile(`<tbody id="command-([^"]+)">`)
 	accountRow = regexp.MustCompile(`<tbody id="account-(\d+)">`)
 )
 
-// follow opens path, then each page's Older link until a page has none, and returns
-// the ids row matches on every page in order, and the links followed.
-func follow(t *testing.T, e *env, cookie *http.Cookie, path string, row *regexp.Regexp) (ids []string, links []url.Values) {
+// follow opens path, then each page's link (Older or Next) until a page has none, and
+// returns the ids row matches on every page in order, and the links followed.
+func follow(t *testing.T, e *env, cookie *http.Cookie, path string, link, row *regexp.Regexp) (ids []string, links []url.Values) {
 	t.Helper()
 	for page := 1; ; page++ {
 		code, body := getPage(t, e, cookie, path)
@@ -37,12 +39,12 @@ func follow(t *testing.T, e *env, cookie *http.Cookie, path string, row *regexp.
 		for _, m := range row.FindAllStringSubmatch(body, -1) {
 			ids = append(ids, m[1])
 		}
-		m := olderLink.FindStringSubmatch(body)
+		m := link.FindStringSubmatch(body)
 		if m == nil {
 			return ids, links
 		}
 		if page > 20 {
-			t.Fatalf("still a link to older rows after %d pages: %s", page, m[1])
+			t.Fatalf("still a link to more rows after %d pages: %s", page, m[1])
 		}
 		u, err := url.Parse(html.UnescapeString(m[1]))
 		if err != nil {
@@ -162,7 +164,7 @@ func TestCommandsPageOlder(t *testing.T) {
 		{"/ui/commands?view=failed", "failed", "failed", "", 2},
 		{"/ui/commands?provider=acme&view=failed", "failed acme", "failed", "acme", 1},
 	} {
-		got, links := follow(t, e, cookie, tc.path, commandRow)
+		got, links := follow(t, e, cookie, tc.path, olderLink, commandRow)
 		if !slices.Equal(got, want[tc.want]) {
 			t.Errorf("%s then Older to the end lists %d commands, want the %d %s ones once each, newest first; %s",
 				tc.path, len(got), len(want[tc.want]), tc.want, firstDiff(got, want[tc.want]))
@@ -187,48 +189,89 @@ func TestCommandsPageOlder(t *testing.T) {
 	}
 }
 
-// TestAccountsPageOlder: the Accounts page lists 500 accounts needing attention, the
-// most recently connected first, then links to the older ones, so following the links
-// lists each once, in order; a bad before is a 400 page.
-func TestAccountsPageOlder(t *testing.T) {
+// TestAccountsPagesWorstFirst: the Accounts page lists 500 accounts needing attention,
+// worst first (reauth_required, then the most failed polls, then the newest), then links
+// to the next ones by the last one's place in that order, so following the links lists
+// each once, in order; a before that is not such a place is a 400 page.
+func TestAccountsPagesWorstFirst(t *testing.T) {
 	e := newEnv(t, "http://x")
 	ctx := context.Background()
 	u, err := e.st.CreateUser(ctx, "owner@example.com", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 560 accounts: every tenth's credentials work (it needs nobody), the others were
-	// rejected.
-	var want []string
+	// 560 accounts: every tenth needs nobody (its credentials work, and its last
+	// poll or two failed, or none); every tenth after it was rejected, with 0 to 3
+	// failed polls; the others' last 3 to 15 polls failed.
+	type acct struct {
+		id     int64
+		reauth bool
+		errors int
+	}
+	var needing []acct
+	db := e.st.DB()
 	for i := range 560 {
 		a, _, err := e.st.UpsertAccount(ctx, store.NewAccount{UserID: u.ID, Provider: "acme", ExternalAccountID: fmt.Sprint("x", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i%10 == 0 {
-			continue
+		ac := acct{id: a.ID, errors: 3 + i*7%13}
+		switch i % 10 {
+		case 0:
+			ac.errors = i % 3
+		case 1:
+			ac.reauth, ac.errors = true, i%4
+			if err := e.st.SetAccountStatus(ctx, a.ID, store.AccountReauthRequired); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := e.st.SetAccountStatus(ctx, a.ID, store.AccountReauthRequired); err != nil {
-			t.Fatal(err)
+		if ac.errors > 0 {
+			if err := e.st.EnsurePollState(ctx, a.ID, "acme", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE poll_state SET consecutive_errors = ? WHERE account_id = ?`), ac.errors, a.ID); err != nil {
+				t.Fatal(err)
+			}
 		}
-		want = append([]string{fmt.Sprint(a.ID)}, want...)
+		if ac.reauth || ac.errors >= 3 {
+			needing = append(needing, ac)
+		}
 	}
+	slices.SortFunc(needing, func(a, b acct) int {
+		if a.reauth != b.reauth {
+			if a.reauth {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(b.errors, a.errors), cmp.Compare(b.id, a.id))
+	})
+	var want []string
+	for _, a := range needing {
+		want = append(want, fmt.Sprint(a.id))
+	}
+
 	cookie := e.signIn(t, e.admin).Cookies()[0]
-	got, links := follow(t, e, cookie, "/ui/accounts", accountRow)
+	got, links := follow(t, e, cookie, "/ui/accounts", nextLink, accountRow)
 	if !slices.Equal(got, want) {
-		t.Errorf("the Accounts page then Older to the end lists %d accounts, want the %d needing attention once each, newest first; %s",
+		t.Errorf("the Accounts page then Next to the end lists %d accounts, want the %d needing attention once each, worst first; %s",
 			len(got), len(want), firstDiff(got, want))
 	}
 	if len(links) != 1 {
-		t.Errorf("%d pages, want 2 (500 and 4)", len(links)+1)
+		t.Fatalf("%d pages, want 2 (500 and 4)", len(links)+1)
 	}
-	for _, bad := range []string{"x", "0", "-5", "1e3"} {
+	if last := needing[499]; links[0].Get("before") != fmt.Sprintf("1.%d.%d", last.errors, last.id) {
+		t.Errorf("the Next link's before is %q, want the 500th account's place (1.%d.%d)", links[0].Get("before"), last.errors, last.id)
+	}
+	for _, bad := range []string{"x", "0", "-5", "1e3", fmt.Sprint(needing[499].id), "1.3", "1.3.4.5", "2.3.4", "-1.3.4", "1.-3.4", "1.3.0",
+		"+1.3.4", "1.03.4", "1.3.04", "1.3.4 ", "1..4", "1.3.99999999999999999999", "0.99999999999.4"} {
 		code, body := getPage(t, e, cookie, "/ui/accounts?before="+url.QueryEscape(bad))
-		if code != http.StatusBadRequest || !strings.Contains(body, `id="problem"`) || !strings.Contains(body, "Before must be an account id") {
-			t.Errorf("before=%s: %d, want 400 saying before must be an account id\n%s", bad, code, body)
+		if code != http.StatusBadRequest || !strings.Contains(body, `id="problem"`) || !strings.Contains(body, "Before must be where a page of accounts ended") {
+			t.Errorf("before=%s: %d, want 400 saying before must be where a page ended\n%s", bad, code, body)
 		}
 	}
-	if code, body := getPage(t, e, cookie, "/ui/accounts?before=1"); code != http.StatusOK || !strings.Contains(body, "No older account needs attention.") {
-		t.Errorf("below the oldest account: %d\n%s", code, body)
+	// Past the least failing account: no rows, and no link.
+	if code, body := getPage(t, e, cookie, "/ui/accounts?before=1.0.1"); code != http.StatusOK || !strings.Contains(body, "No further account needs attention.") || nextLink.MatchString(body) {
+		t.Errorf("past the last account: %d\n%s", code, body)
 	}
 }

@@ -385,17 +385,22 @@ func (c *Console) bulkApply(w http.ResponseWriter, r *http.Request, a auth.Actor
 // ---- accounts
 
 func (c *Console) accounts(w http.ResponseWriter, r *http.Request, a auth.Actor) error {
-	before, err := beforeID(r.URL.Query(), "an account id")
-	if err != nil {
-		return err
+	// The list is worst first, so its pages are keyed by a place in that order, not an
+	// id: before is the place the previous page ended (store.AttentionCursor's text).
+	var after store.AttentionCursor
+	if s := r.URL.Query().Get("before"); s != "" {
+		var ok bool
+		if after, ok = store.ParseAttentionCursor(s); !ok {
+			return host.Errorf(host.EINVALID, "before must be where a page of accounts ended, as its Next link gives it (like 1.17.4521)")
+		}
 	}
-	list, nextID, err := c.d.Activity.NeedingAttention(r.Context(), a, before)
+	list, nextAt, err := c.d.Activity.NeedingAttention(r.Context(), a, after)
 	if err != nil {
 		return err
 	}
 	var next template.URL
-	if nextID != 0 {
-		next = template.URL("/ui/accounts?before=" + strconv.FormatInt(nextID, 10))
+	if nextAt != (store.AttentionCursor{}) {
+		next = template.URL("/ui/accounts?before=" + nextAt.String())
 	}
 	// The accounts of providers no longer enabled: still connected, credentials stored,
 	// until each owner disconnects (connect.Service.Disconnect works for them).
@@ -424,10 +429,10 @@ func (c *Console) accounts(w http.ResponseWriter, r *http.Request, a auth.Actor)
 		Data: struct {
 			Accounts  []store.AttentionAccount
 			MinErrors int
-			Older     bool // a page after the first
+			Further   bool // a page after the first
 			Next      template.URL
 			Orphaned  []activity.OrphanedProvider
-		}{list, activity.AttentionErrors, before != 0, next, orphaned}})
+		}{list, activity.AttentionErrors, after != (store.AttentionCursor{}), next, orphaned}})
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -208,32 +209,91 @@ type AttentionAccount struct {
 
 // AttentionFilter pages AccountsNeedingAttention.
 type AttentionFilter struct {
-	MinErrors int   // polls in a row that failed; at least 1
-	BeforeID  int64 // only accounts with a smaller id (the next page); 0 from the newest
-	Limit     int   // default 200
+	MinErrors int             // polls in a row that failed; at least 1
+	After     AttentionCursor // only accounts after this place in the order (the next page); zero from the worst
+	Limit     int             // default 200
 }
 
+// AttentionCursor is an account's place in AccountsNeedingAttention's order, worst
+// first: Rank (0 reauth_required, 1 failing polls), then Errors (consecutive failed
+// polls) from the most, then ID from the newest. A page's last row's cursor is where the
+// next page starts; the zero cursor starts at the worst.
+type AttentionCursor struct {
+	Rank   int
+	Errors int
+	ID     int64
+}
+
+// Cursor is the account's place in the order, as the query ranks it (attentionRank).
+func (a AttentionAccount) Cursor() AttentionCursor {
+	rank := 1
+	if a.Status == string(AccountReauthRequired) {
+		rank = 0
+	}
+	return AttentionCursor{Rank: rank, Errors: a.ConsecutiveErrors, ID: a.AccountID}
+}
+
+// String is the cursor as a page link carries it: "rank.errors.id", e.g. "1.17.4521".
+func (c AttentionCursor) String() string {
+	return fmt.Sprintf("%d.%d.%d", c.Rank, c.Errors, c.ID)
+}
+
+// ParseAttentionCursor reads what String wrote, and only that: rank 0 or 1, errors and
+// id in decimal without sign or leading zeros, the id positive. ok is false otherwise.
+func ParseAttentionCursor(s string) (c AttentionCursor, ok bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return AttentionCursor{}, false
+	}
+	rank, err1 := strconv.ParseInt(parts[0], 10, 8)
+	errs, err2 := strconv.ParseInt(parts[1], 10, 32)
+	id, err3 := strconv.ParseInt(parts[2], 10, 64)
+	c = AttentionCursor{Rank: int(rank), Errors: int(errs), ID: id}
+	// Written back the same, it had no sign, no leading zero, no space.
+	if err1 != nil || err2 != nil || err3 != nil || (rank != 0 && rank != 1) || errs < 0 || id <= 0 || c.String() != s {
+		return AttentionCursor{}, false
+	}
+	return c, true
+}
+
+// attentionRank and attentionErrors are the first two keys of AccountsNeedingAttention's
+// order, in its SELECT, ORDER BY and keyset alike (AttentionAccount.Cursor ranks the same).
+const (
+	attentionRank   = "CASE WHEN a.status = 'reauth_required' THEN 0 ELSE 1 END"
+	attentionErrors = "COALESCE(p.consecutive_errors, 0)"
+)
+
 // AccountsNeedingAttention lists reauth_required accounts and active accounts whose last
-// f.MinErrors polls or more failed in a row, newest account first: keyed by the id, a
-// page stays where it was while polls fail or succeed between one page and the next.
+// f.MinErrors polls or more failed in a row, worst first: reauth_required ones, then
+// the most failed polls, then the newest account (id descending, so both tie-breaks run
+// the same way and a page's keyset is "fewer errors, or as many and a smaller id").
+//
+// A page starts strictly after f.After in that order. The order is on columns that
+// change while the operator reads: an account whose failures change between two page
+// views may cross the cut and be listed twice, or not at all until a reload. For an
+// attention list whose first page is what matters, that beats paging by a stable key
+// (the id) and burying the worst accounts among the merely failing.
 func (q queries) AccountsNeedingAttention(ctx context.Context, f AttentionFilter) ([]AttentionAccount, error) {
 	minErrors, limit := max(f.MinErrors, 1), f.Limit
 	if limit <= 0 {
 		limit = 200
 	}
 	where, args := "(a.status = 'reauth_required' OR (a.status = 'active' AND p.consecutive_errors >= ?))", []any{minErrors}
-	if f.BeforeID > 0 {
-		where += " AND a.id < ?"
-		args = append(args, f.BeforeID)
+	if f.After.ID > 0 {
+		// Spelled out rather than a row comparison: the keys run in different
+		// directions (rank up, errors and id down).
+		where += " AND (" + attentionRank + " > ? OR (" + attentionRank + " = ? AND (" +
+			attentionErrors + " < ? OR (" + attentionErrors + " = ? AND a.id < ?))))"
+		args = append(args, f.After.Rank, f.After.Rank, f.After.Errors, f.After.Errors, f.After.ID)
 	}
 	var out []AttentionAccount
 	err := q.sel(ctx, &out, `SELECT a.id AS account_id, a.user_id, u.email, a.provider, a.display_name, a.status,
-			COALESCE(p.consecutive_errors, 0) AS consecutive_errors, COALESCE(p.last_error, '') AS last_error,
+			`+attentionErrors+` AS consecutive_errors, COALESCE(p.last_error, '') AS last_error,
 			p.last_polled_at, p.next_poll_at, a.updated_at
 		FROM integration_accounts a JOIN users u ON u.id = a.user_id
 			LEFT JOIN poll_state p ON p.account_id = a.id
 		WHERE `+where+`
-		ORDER BY a.id DESC
+		ORDER BY `+attentionRank+`, `+attentionErrors+` DESC, a.id DESC
 		LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("accounts needing attention: %w", err)

@@ -1,9 +1,11 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -175,6 +177,43 @@ func TestActivityAndAttention(t *testing.T) {
 		if err != nil || len(list) != 1 || list[0].Status != "reauth_required" {
 			t.Fatalf("reauth: %+v %v", list, err)
 		}
+
+		// Another account whose last 4 polls failed comes after the rejected one, which
+		// failed fewer: the worst first, and the next page starts past the first row.
+		other, _, err := e.s.UpsertAccount(ctx, store.NewAccount{UserID: fx.user.ID, Provider: "acme", ExternalAccountID: "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.EnsurePollState(ctx, other.ID, "acme", e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 4; i++ {
+			// The rejected account is not polled: only the other is due.
+			ps, err := e.s.ClaimDuePolls(ctx, []string{"acme"}, "w", 2, time.Minute)
+			if err != nil || len(ps) != 1 || ps[0].AccountID != other.ID {
+				t.Fatalf("claim: %v %v", ps, err)
+			}
+			if err := e.s.FailPoll(ctx, other.ID, ps[0].Lease(), "upstream 503", e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list, err = e.s.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: 3})
+		if err != nil || len(list) != 2 || list[0].AccountID != fx.account.ID || list[1].AccountID != other.ID || list[1].ConsecutiveErrors != 4 {
+			t.Fatalf("a rejected account and one failing more: %+v %v", list, err)
+		}
+		if c := list[0].Cursor(); c.Rank != 0 || c.Errors != list[0].ConsecutiveErrors || c.ID != fx.account.ID {
+			t.Errorf("the rejected account's cursor %+v", c)
+		}
+		next, err := e.s.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: 3, After: list[0].Cursor()})
+		if err != nil || len(next) != 1 || next[0].AccountID != other.ID {
+			t.Fatalf("after the rejected account: %+v %v", next, err)
+		}
+		if c := next[0].Cursor(); c != (store.AttentionCursor{Rank: 1, Errors: 4, ID: other.ID}) {
+			t.Errorf("the failing account's cursor %+v", c)
+		}
+		if last, err := e.s.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: 3, After: next[0].Cursor()}); err != nil || len(last) != 0 {
+			t.Fatalf("after the last: %+v %v", last, err)
+		}
 	})
 }
 
@@ -217,14 +256,15 @@ func TestConnectedAccountsPerProvider(t *testing.T) {
 	})
 }
 
-// TestConsoleListsPageByID: the console's Commands and Accounts lists page newest
-// first by id: BeforeID continues below the last id of a page, with the filters kept,
-// so following the pages lists each row once.
-func TestConsoleListsPageByID(t *testing.T) {
+// TestConsoleListsPage: the console's Commands list pages newest first by id (BeforeID
+// continues below the last id of a page, with the filters kept) and its Accounts list
+// worst first (After continues past the last row's place in that order), so following
+// the pages lists each row once, in order, whatever the page size.
+func TestConsoleListsPage(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		f := newFixture(t, e, "ana@example.com")
-		// pages follows a list from the newest, two at a time, and returns the ids.
+		// pages follows the commands from the newest, two at a time, and returns the ids.
 		pages := func(list func(before int64) ([]int64, error)) []int64 {
 			t.Helper()
 			var all []int64
@@ -269,30 +309,111 @@ func TestConsoleListsPageByID(t *testing.T) {
 			t.Errorf("queued commands page by page: %v, want %v", got, want)
 		}
 
-		want = nil
-		for i := range 5 {
+		// Accounts: reauth_required ones, with and without failed polls, and active ones
+		// with 3 to 6 failed polls (ties on each count, so the id decides), among
+		// accounts that need nobody (working, or 1 or 2 failed polls). The fixture's
+		// account, active and never polled, needs nobody either.
+		type acct struct {
+			id     int64
+			reauth bool
+			errors int
+		}
+		var needing []acct
+		for i := range 30 {
 			a, _, err := e.s.UpsertAccount(ctx, store.NewAccount{UserID: f.user.ID, Provider: "acme", ExternalAccountID: fmt.Sprint("more-", i)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if i == 3 { // its credentials work: it needs nobody
-				continue
+			// Every fifth rejected, with 0, 2, 4 or 6 failed polls; every fifth after it
+			// with fewer than 3; the others 3 to 6. Those with none never polled, but for
+			// one, so a poll state with none ranks as no poll state does.
+			var ac acct
+			switch i % 5 {
+			case 0:
+				ac = acct{id: a.ID, reauth: true, errors: (i / 5) % 4 * 2}
+			case 1:
+				ac = acct{id: a.ID, errors: i % 3}
+			default:
+				ac = acct{id: a.ID, errors: 3 + (i*3)%4}
 			}
-			if err := e.s.SetAccountStatus(ctx, a.ID, store.AccountReauthRequired); err != nil {
-				t.Fatal(err)
+			if ac.errors > 0 || i == 20 {
+				setErrors(t, e, a.ID, ac.errors)
 			}
-			want = append([]int64{a.ID}, want...)
+			if ac.reauth {
+				if err := e.s.SetAccountStatus(ctx, a.ID, store.AccountReauthRequired); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ac.reauth || ac.errors >= 3 {
+				needing = append(needing, ac)
+			}
 		}
-		got = pages(func(before int64) ([]int64, error) {
-			as, err := e.s.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: 3, BeforeID: before, Limit: 2})
-			var ids []int64
-			for _, a := range as {
-				ids = append(ids, a.AccountID)
+		slices.SortFunc(needing, func(a, b acct) int {
+			if a.reauth != b.reauth {
+				if a.reauth {
+					return -1
+				}
+				return 1
 			}
-			return ids, err
+			return cmp.Or(cmp.Compare(b.errors, a.errors), cmp.Compare(b.id, a.id))
 		})
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("accounts needing attention page by page: %v, want %v", got, want)
+		var wantAccounts []string
+		for _, a := range needing {
+			wantAccounts = append(wantAccounts, fmt.Sprintf("%d:%v/%d", a.id, a.reauth, a.errors))
+		}
+		for _, limit := range []int{1, 2, 3, 7, 100} {
+			var got []string
+			var after store.AttentionCursor
+			for page := 0; ; page++ {
+				if page > len(wantAccounts) {
+					t.Fatalf("pages of %d: no end after %d pages", limit, page)
+				}
+				as, err := e.s.AccountsNeedingAttention(ctx, store.AttentionFilter{MinErrors: 3, After: after, Limit: limit})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range as {
+					got = append(got, fmt.Sprintf("%d:%v/%d", a.AccountID, a.Status == string(store.AccountReauthRequired), a.ConsecutiveErrors))
+				}
+				if len(as) < limit {
+					break
+				}
+				after = as[len(as)-1].Cursor()
+			}
+			if !slices.Equal(got, wantAccounts) {
+				t.Errorf("accounts needing attention, pages of %d:\n got %v\nwant %v (id:reauth/failed polls, worst first)", limit, got, wantAccounts)
+			}
 		}
 	})
+}
+
+// setErrors gives the account a poll state whose last n polls failed, as n FailPolls
+// would leave it.
+func setErrors(t *testing.T, e *env, accountID int64, n int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.s.EnsurePollState(ctx, accountID, "acme", e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	db := e.s.DB()
+	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE poll_state SET consecutive_errors = ?, last_error = 'upstream 500' WHERE account_id = ?`), n, accountID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAttentionCursorText: a cursor reads back from its text, and nothing else reads as
+// one: the console takes it from a URL.
+func TestAttentionCursorText(t *testing.T) {
+	for _, c := range []store.AttentionCursor{{Rank: 0, Errors: 0, ID: 1}, {Rank: 1, Errors: 17, ID: 4521}, {Rank: 1, Errors: 1<<31 - 1, ID: 1<<63 - 1}} {
+		if got, ok := store.ParseAttentionCursor(c.String()); !ok || got != c {
+			t.Errorf("%+v as %q reads back as %+v, %v", c, c, got, ok)
+		}
+	}
+	for _, bad := range []string{"", "4521", "1.17", "1.17.4521.0", "2.17.4521", "-1.17.4521", "1.-17.4521", "1.17.0", "1.17.-4521",
+		"+1.17.4521", "1.+17.4521", "01.17.4521", "1.017.4521", "1.17.04521", " 1.17.4521", "1.17.4521 ", "1..4521", "1.17.",
+		"1.2147483648.4521", "1.17.9223372036854775808", "1.1e3.4521", "1.17.0x10", "a.b.c", "1,17,4521"} {
+		if c, ok := store.ParseAttentionCursor(bad); ok {
+			t.Errorf("%q read as the cursor %+v", bad, c)
+		}
+	}
 }
