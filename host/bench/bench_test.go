@@ -179,7 +179,11 @@ func newHost(b *testing.B, eng ingesttest.Engine, outOfProcess bool) *host {
 	}
 	svc := webhook.New(d, webhook.Config{MaxAttempts: cfg.RetryWorker.MaxAttempts})
 	api := httpapi.New(httpapi.Deps{Logger: log, Registry: reg, HTTP: cfg.HTTP}, httpapi.WithWebhooks(svc))
-	srv := httptest.NewServer(api)
+	// Served as serve serves it: its http.Server settings and its listener.
+	srv := httptest.NewUnstartedServer(api)
+	srv.Config = httpapi.NewServer("", api, cfg.HTTP, log)
+	srv.Listener = httpapi.ProblemListener(srv.Listener)
+	srv.Start()
 	b.Cleanup(srv.Close)
 	p, err := loadtest.NewPayloads(ingesttest.GenericSecret, devices, readingsPerDelivery)
 	if err != nil {
