@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/poolhost/poolhost/host/ingest"
+	"github.com/poolhost/poolhost/host/store"
 )
 
 // Replays. A signed delivery can be sent again as it is — by the provider retrying, or
@@ -90,6 +92,41 @@ func asReplay(out Outcome) Outcome {
 		// The same holds for its test sessions; the dropped counts are shared read-only.
 		out.Result.TestSessions = &ingest.SessionsResult{Duplicates: ts.Accepted + ts.Duplicates,
 			Dropped: ts.Dropped, ResultsDropped: ts.ResultsDropped}
+	}
+	return out
+}
+
+// once handles a verified delivery under key, unless a copy of it is in flight in this
+// process: that copy's outcome is then the answer, and nothing is written. handle itself
+// asks the database whether a copy was handled before (replay.go).
+func (s *Service) once(key, provider string, handle func() (Outcome, error)) (Outcome, error) {
+	prev, replay, claim := s.replays.claim(key)
+	if replay {
+		s.metrics.replays.WithLabelValues(provider).Inc()
+		return asReplay(prev), nil
+	}
+	out, err := handle()
+	claim.finish(out, err == nil)
+	if err == nil && out.replay {
+		s.metrics.replays.WithLabelValues(provider).Inc()
+	}
+	return out, err
+}
+
+// replayed is the answer to a copy of a delivery the database had recorded (by this
+// host or another replica) and whose rows went unwritten: stored readings are
+// duplicates (res already counts them so); a delivery that was kept instead is
+// answered as kept.
+func (s *Service) replayed(ctx context.Context, k store.DeliveryKey, res ingest.Result) Outcome {
+	out := Outcome{Status: OutcomeAccepted, Result: res, replay: true}
+	switch st, err := s.d.Store.KeptDelivery(ctx, k); {
+	case err != nil:
+		// ErrNotFound: stored directly. Any other error changes nothing stored: the
+		// copy is acknowledged as a duplicate either way.
+	case st == store.FailureDead:
+		out = Outcome{Status: OutcomeDead, replay: true}
+	case st != store.FailureResolved:
+		out = Outcome{Status: OutcomeQueued, replay: true}
 	}
 	return out
 }
