@@ -46,3 +46,15 @@ func Connect(tb testing.TB, a sdk.Adapter) *grpcplugin.Client {
 	}
 	return c
 }
+
+// WantKind fails the test unless err has kind want (sdk.KindOf: an *sdk.Error's kind,
+// seen through wrapping such as *grpcplugin.ParseError; any other error is temporary).
+func WantKind(tb testing.TB, err error, want sdk.ErrorKind) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want kind %s", want)
+	}
+	if sdk.KindOf(err) != want {
+		tb.Fatalf("error %q is kind %s, want %s", err, sdk.KindOf(err), want)
+	}
+}
