@@ -98,7 +98,7 @@ func asReplay(out Outcome) Outcome {
 
 // once handles a verified delivery under key, unless a copy of it is in flight in this
 // process: that copy's outcome is then the answer, and nothing is written. handle itself
-// asks the database whether a copy was handled before (replay.go).
+// asks the database whether a copy was handled before (replayed, below).
 func (s *Service) once(key, provider string, handle func() (Outcome, error)) (Outcome, error) {
 	prev, replay, claim := s.replays.claim(key)
 	if replay {
