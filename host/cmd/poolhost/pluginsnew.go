@@ -51,8 +51,10 @@ SDK's conformance suite, connect and discovery and launch the built binary, and 
 Makefile (build, test, conformance, pin, install by rename). It then runs
 "go mod tidy" when go is on PATH. --commands names sdk/command commands (e.g.
 pump.set,light.set): the plugin then implements sdk.Commander, declares them, sends them
-through the API client for api_key (a "not implemented" stub for other connect kinds),
-and its tests check SendCommand's outcomes with the conformance suite. --poll (api_key
+through the API client for api_key and oauth2 (for oauth2 with the account's access
+token, refreshed on a 401 and sent once more, the new tokens handed back with the
+outcome; a "not implemented" stub for webhook_secret and none), and its tests check
+SendCommand's outcomes against the fake with the conformance suite. --poll (api_key
 or oauth2) writes an sdk.Poller: PollReadings fetches the fake's GET
 /v1/readings?since=CURSOR a page at a time (for oauth2 with the account's access token,
 refreshed on a 401 and handed back as RefreshedCredentials), and the conformance test

@@ -30,17 +30,22 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 	goBuild(t, "-o", poolhost, "./host/cmd/poolhost")
 	t.Setenv("POOLHOST_BIN", poolhost)
 	for _, tc := range []struct {
-		kind string
-		poll bool
-	}{{"api_key", false}, {"api_key", true}, {"webhook_secret", false}, {"oauth2", false}, {"oauth2", true}, {"none", false}} {
+		kind     string
+		poll     bool
+		commands []string
+	}{{"api_key", false, nil}, {"api_key", true, nil}, {"webhook_secret", false, nil}, {"oauth2", false, nil}, {"oauth2", true, nil},
+		{"oauth2", true, []string{"pump.set", "light.set"}}, {"none", false, nil}} {
 		kind, name := tc.kind, tc.kind
 		if tc.poll {
 			name += "+poll"
 		}
+		if tc.commands != nil {
+			name += "+commands"
+		}
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 			var out, errOut bytes.Buffer
-			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, nil, tc.poll, &out, &errOut); code != 0 {
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, tc.commands, tc.poll, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
 			}
 			mod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
@@ -71,6 +76,27 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 			// reauth.
 			if kind == "oauth2" {
 				for _, test := range []string{"TestConformance/refresh-returns-credentials", "TestConnectAndDiscover", "TestRefreshRefused", "TestRateLimitCarriesRetryAfter"} {
+					if !strings.Contains(string(b), "--- PASS: "+test+" ") {
+						t.Errorf("the generated %s did not pass:\n%s", test, b)
+					}
+				}
+			}
+			// oauth2 --commands: SendCommand goes through the API client with the account's
+			// access token, refreshed on a 401 as a poll's is: the kit's command checks
+			// send to the fake provider (accepted, after a refresh, another device, a
+			// revoked grant), and the refreshed tokens come back with the outcome, the
+			// command accepted once.
+			if kind == "oauth2" {
+				var want []string
+				for _, c := range tc.commands {
+					for _, cc := range []string{"accepted", "token-expired", "other-device", "revoked-tokens"} {
+						want = append(want, "TestCommandConformance/commands/"+c+"-"+cc)
+					}
+				}
+				if tc.commands != nil {
+					want = append(want, "TestCommandConformance/commands/declared", "TestCommandRefreshesOnce")
+				}
+				for _, test := range want {
 					if !strings.Contains(string(b), "--- PASS: "+test+" ") {
 						t.Errorf("the generated %s did not pass:\n%s", test, b)
 					}
@@ -117,6 +143,9 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 				if strings.Contains(string(b), "SKIP  poll") {
 					t.Errorf("make conformance skipped polling:\n%s", b)
 				}
+				if tc.commands != nil && !strings.Contains(string(b), "\nok    commands/declared: 2 command(s)") {
+					t.Errorf("make conformance did not check the declared commands:\n%s", b)
+				}
 				// A failing command: withfake exits with its status, after removing the
 				// copy it gave it (poll.json written, the fixtures argument replaced).
 				withfake := filepath.Join(t.TempDir(), "withfake")
@@ -142,7 +171,7 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 				t.Errorf("Makefile: %v\n%s", err, mk)
 			}
 			// a second run refuses to overwrite
-			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, nil, tc.poll, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not empty") {
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, tc.commands, tc.poll, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not empty") {
 				t.Errorf("overwrite: exit %d, %s", code, errOut.String())
 			}
 		})
