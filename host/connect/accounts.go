@@ -134,7 +134,43 @@ func (s *Service) Disconnect(ctx context.Context, a auth.Actor, accountID int64)
 	if err != nil {
 		return err
 	}
-	state := s.providerState(acc.Provider)
+	return s.disconnect(ctx, a, acc, s.providerState(acc.Provider))
+}
+
+// DisconnectProvider disconnects every account of a provider the operator disabled or
+// removed, as each owner could (Disconnect): credentials erased, devices unlinked,
+// readings kept, each audited with the provider's state. It is how an operator who
+// decommissions a provider stops keeping its users' credentials. The plugin is not
+// called (it is not running), so a webhook registration at the provider's cloud cannot
+// be removed, which each audit row says. A provider still enabled is refused: its
+// accounts are its users' to disconnect. Admins (or the CLI) only; it returns how many
+// accounts it disconnected.
+func (s *Service) DisconnectProvider(ctx context.Context, a auth.Actor, provider string) (int, error) {
+	if err := requireAdmin(a); err != nil {
+		return 0, err
+	}
+	state := s.providerState(provider)
+	if state == ProviderEnabled {
+		return 0, host.Errorf(host.ECONFLICT, "provider %q is enabled: its accounts are its users' to disconnect; set enabled = false in its provider block (or remove the block) first", provider)
+	}
+	n := 0
+	for _, status := range []store.AccountStatus{store.AccountActive, store.AccountReauthRequired} {
+		accs, err := s.d.Store.ListProviderAccounts(ctx, provider, status)
+		if err != nil {
+			return n, err
+		}
+		for _, acc := range accs {
+			if err := s.disconnect(ctx, a, acc, state); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// disconnect disconnects acc, whose provider is in state, on a's behalf.
+func (s *Service) disconnect(ctx context.Context, a auth.Actor, acc store.Account, state string) error {
 	var unsubErr string
 	if state == ProviderEnabled {
 		unsubErr = s.unsubscribe(ctx, acc)

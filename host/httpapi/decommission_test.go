@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolhost/poolhost/host"
+	"github.com/poolhost/poolhost/host/auth"
 	"github.com/poolhost/poolhost/host/httpapi"
 	"github.com/poolhost/poolhost/host/store"
 )
@@ -126,6 +128,66 @@ func TestDisconnectRemovedProvider(t *testing.T) {
 		if fmt.Sprint(evs[0].Details["providerState"]) != "removed" ||
 			!strings.Contains(fmt.Sprint(evs[0].Details["unsubscribeError"]), "could not be removed") {
 			t.Errorf("audit details %v, want providerState removed and an unsubscribeError saying the registration could not be removed", evs[0].Details)
+		}
+	})
+}
+
+// TestOperatorDisconnectsDecommissionedProvider: `poolhost accounts disconnect`'s
+// service. While the provider is enabled it is refused and changes nothing; a user who
+// is not an admin is refused. Once the operator disabled it, every account of it is
+// disconnected as its owner could (credentials erased, devices unlinked), each audited
+// as the operator's with the provider's state, without calling the plugin; again, it
+// finds none.
+func TestOperatorDisconnectsDecommissionedProvider(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		ctx := context.Background()
+		ana, bob := e.newUser("ana", false), e.newUser("bob", false)
+		pool := e.createPool(ana, "P")
+		accts := []int64{e.connectTemplate(ana).ID, e.connectTemplate(bob).ID}
+		var disc struct {
+			Devices []device `json:"devices"`
+		}
+		e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", accts[0]), token: ana.Token}).json(t, &disc)
+		dev := disc.Devices[0]
+		e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", dev.ID), token: ana.Token, body: map[string]int64{"poolId": pool}})
+
+		cli := auth.System("cli")
+		if n, err := e.connect.DisconnectProvider(ctx, cli, "template"); n != 0 || host.ErrorCode(err) != host.ECONFLICT || !strings.Contains(host.ErrorMessage(err), "enabled = false") {
+			t.Fatalf("disconnect an enabled provider's accounts = %d, %v; want a conflict saying to disable it", n, err)
+		}
+		e.setTemplate(providerOpts{disabled: true})
+		if _, err := e.connect.DisconnectProvider(ctx, auth.Actor{UserID: ana.ID}, "template"); host.ErrorCode(err) != host.EFORBIDDEN {
+			t.Fatalf("a user who is no admin: %v, want forbidden", err)
+		}
+		for _, id := range accts {
+			if _, err := e.st.AccountCredentials(ctx, id); err != nil {
+				t.Fatalf("account %d's credentials before the operator's disconnect: %v", id, err)
+			}
+		}
+
+		if n, err := e.connect.DisconnectProvider(ctx, cli, "template"); n != 2 || err != nil {
+			t.Fatalf("disconnect a disabled provider's accounts = %d, %v; want 2", n, err)
+		}
+		for _, id := range accts {
+			if _, err := e.st.AccountCredentials(ctx, id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("account %d's credentials: %v, want erased", id, err)
+			}
+		}
+		if d, err := e.st.GetDevice(ctx, dev.ID); err != nil || d.PoolID != 0 {
+			t.Errorf("device after disconnect = %+v, %v: want kept and unlinked", d, err)
+		}
+		evs := e.auditEvents("integration.disconnected")
+		if len(evs) != 2 {
+			t.Fatalf("%d integration.disconnected events, want 2", len(evs))
+		}
+		for _, ev := range evs {
+			if ev.Actor != "system:cli" || fmt.Sprint(ev.Details["providerState"]) != "disabled" {
+				t.Errorf("audit %+v, want by system:cli with providerState disabled", ev)
+			}
+		}
+		if n, err := e.connect.DisconnectProvider(ctx, cli, "template"); n != 0 || err != nil {
+			t.Errorf("again = %d, %v; want none left", n, err)
 		}
 	})
 }

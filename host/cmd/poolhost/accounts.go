@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/poolhost/poolhost/host/audit"
+	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/connect"
+	"github.com/poolhost/poolhost/host/store"
+)
+
+func init() {
+	registerGroup("accounts", "manage the users' provider accounts", "", "")
+	register("accounts", func() *cobra.Command {
+		c := &cobra.Command{
+			Use:   "disconnect --provider ID [flags]",
+			Short: "disconnect every account of a provider you disabled or removed, erasing its credentials",
+			Long: `disconnect does for every account of a decommissioned provider (enabled = false in its
+block, or the block removed) what each owner can do for theirs: the credentials are
+erased, the devices unlinked from their pools, the readings kept, and each account
+audited (integration.disconnected, by system:cli, with the provider's state). The
+plugin is not run, so a webhook registration it made at the provider's cloud cannot be
+removed; each audit row says so. A provider still enabled is refused: its accounts are
+its users' to disconnect.`,
+			Example: "  poolhost accounts disconnect --provider ondilo --config /etc/poolhost/poolhost.hcl",
+		}
+		configPath := configFlag(c)
+		provider := c.Flags().String("provider", "", "the provider `ID`")
+		_ = c.MarkFlagRequired("provider")
+		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
+			return runAccountsDisconnect(ctx, *configPath, *provider, stdout, stderr)
+		})
+		return c
+	})
+}
+
+// runAccountsDisconnect is `poolhost accounts disconnect`. It reads the config file for
+// the provider's state and the credentials key (unreadable credentials still count as
+// a registration that may be left at the provider's cloud).
+func runAccountsDisconnect(ctx context.Context, configPath, provider string, stdout, stderr io.Writer) int {
+	fail := failer("accounts disconnect", stderr)
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return fail(err)
+	}
+	kr, err := keyring(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithCipher(kr))
+	if err != nil {
+		return fail(err)
+	}
+	defer st.Close()
+	log := hclog.New(&hclog.LoggerOptions{Name: "poolhost", Output: stderr, Level: hclog.Warn})
+	svc := connect.New(connect.Deps{Store: st, Audit: audit.NewRecorder(audit.StoreWriter(st), log), Logger: log,
+		Config: func() *config.Config { return cfg }})
+	n, err := svc.DisconnectProvider(ctx, cliActor, provider)
+	if err != nil && n > 0 {
+		err = fmt.Errorf("%d account(s) of %s disconnected before: %w", n, provider, err)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(stdout, "disconnected %d account(s) of provider %s: credentials erased, devices unlinked, readings kept\n", n, provider)
+	return 0
+}
