@@ -28,7 +28,7 @@ func (k *checker) commandsChecks(d sdk.Description, f Fixtures) []Result {
 		return out
 	}
 	if len(f.Commands) == 0 {
-		return append(out, Result{Check: "commands/errors", Skipped: "no Commands fixtures: add a refused and an accepted SendCommand against your fake provider"})
+		return append(out, Result{Check: "commands/errors", Skipped: "no Commands fixtures (commands.json, or Fixtures.Commands in a Go test): add a refused and an accepted SendCommand against your fake provider"})
 	}
 	for _, cc := range f.Commands {
 		r := Result{Check: "commands/" + cc.Name}

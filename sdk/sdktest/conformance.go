@@ -290,7 +290,7 @@ func declarationsCheck(d sdk.Description, cfg *sdk.ConfigureRequest) Result {
 func (k *checker) refreshCheck(f Fixtures) Result {
 	r := Result{Check: "refresh-returns-credentials"}
 	if f.Refresh == nil {
-		r.Skipped = "no Refresh fixture (Fixtures.Refresh: a Go test's call against your fake provider with an expired token; plugins test has none, so test refresh in your own tests)"
+		r.Skipped = "no Refresh fixture (refresh.json, or Fixtures.Refresh in a Go test: a call against your fake provider with an expired access token)"
 		return r
 	}
 	call, err := f.Refresh()

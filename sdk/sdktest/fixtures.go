@@ -9,11 +9,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/poolhost/poolhost/sdk"
+	"github.com/poolhost/poolhost/sdk/command"
 	"github.com/poolhost/poolhost/sdk/judge"
 )
 
@@ -33,6 +35,8 @@ import (
 //	DIR/webhooks/stale/*.json        signed too long before received_at: rejected
 //	DIR/malformed/*                  extra bodies for the malformed-body pass (raw bytes)
 //	DIR/poll.json                    an account to poll, at the upstream configure.json names
+//	DIR/refresh.json                 a call whose access token has expired there: it must refresh
+//	DIR/commands.json                SendCommand calls there and the outcome each must have
 //
 // One webhook file:
 //
@@ -48,6 +52,20 @@ import (
 // start, with readings waiting, before the checks run), and its cursor:
 //
 //	{"account": {"id": "1", "external_account_id": "acct-1", "credentials": {"api_key": "…"}}, "cursor": ""}
+//
+// refresh.json is [Fixtures.Refresh]: a poll (poll.json's shape) or a discovery of an
+// account whose access token has expired at that fake, so the call must refresh it and
+// hand the new tokens back. Set one of "poll" and "discover":
+//
+//	{"discover": {"account": {"id": "1", "external_account_id": "acct-1", "credentials": {"access_token": "…", "refresh_token": "…"}}}}
+//
+// commands.json is [Fixtures.Commands], a list of SendCommand calls at that fake and the
+// outcome each must come back as ([CommandCase.Want]):
+//
+//	[{"name": "pump-accepted", "account": {…}, "provider_device_id": "pump-1", "command": "pump.set",
+//	  "params": {"on": true}, "command_id": "cmd-1", "want": "sent"}]
+//
+// "channel" and "expires_at" (RFC 3339) are optional.
 type Fixtures struct {
 	// Configure is sent once before the checks; nil sends empty maps.
 	Configure *sdk.ConfigureRequest
@@ -59,7 +77,8 @@ type Fixtures struct {
 	Malformed [][]byte
 	// Refresh, when set, checks token refresh: it returns an account whose access token
 	// has expired (against your fake provider) and a call that must refresh it; the call
-	// must hand back RefreshedCredentials. See the template's conformance test.
+	// must hand back RefreshedCredentials. See the template's conformance test; in a
+	// fixture directory, refresh.json.
 	Refresh func() (RefreshCall, error)
 	// Poll, for a plugin that declares poll capability, returns a first poll against your
 	// fake provider: an account linked there, with readings waiting, and its cursor (""
@@ -70,7 +89,8 @@ type Fixtures struct {
 	Poll func() (sdk.PollRequest, error)
 	// Commands, for a plugin that declares write capability, are SendCommand calls
 	// against your fake provider and what each must come back as: the check proves the
-	// plugin maps the provider's answers to the error kinds the host acts on.
+	// plugin maps the provider's answers to the error kinds the host acts on. In a
+	// fixture directory, commands.json.
 	Commands []CommandCase
 	// Caps and Window are what valid deliveries' answers are judged against (sdk/judge,
 	// as the host judges them); zero values are the host's defaults. Set them to your
@@ -131,15 +151,46 @@ type webhookFile struct {
 	AccountSecret string              `json:"account_secret,omitempty"`
 }
 
+// accountFile is the on-disk shape of an sdk.Account.
+type accountFile struct {
+	ID                string            `json:"id"`
+	ExternalAccountID string            `json:"external_account_id"`
+	Credentials       map[string]string `json:"credentials"`
+}
+
+func (a accountFile) account() sdk.Account {
+	return sdk.Account{ID: a.ID, ExternalAccountID: a.ExternalAccountID, Credentials: sdk.Credentials(maps.Clone(a.Credentials))}
+}
+
 // pollFile is the on-disk shape of a Poll fixture.
 type pollFile struct {
-	Account struct {
-		ID                string            `json:"id"`
-		ExternalAccountID string            `json:"external_account_id"`
-		Credentials       map[string]string `json:"credentials"`
-	} `json:"account"`
-	Cursor string `json:"cursor"`
+	Account accountFile `json:"account"`
+	Cursor  string      `json:"cursor"`
 }
+
+// refreshFile is the on-disk shape of a Refresh fixture: one of the two calls.
+type refreshFile struct {
+	Poll     *pollFile `json:"poll"`
+	Discover *struct {
+		Account accountFile `json:"account"`
+	} `json:"discover"`
+}
+
+// commandFile is the on-disk shape of a CommandCase.
+type commandFile struct {
+	Name             string         `json:"name"`
+	Account          accountFile    `json:"account"`
+	ProviderDeviceID string         `json:"provider_device_id"`
+	Channel          string         `json:"channel"`
+	Command          string         `json:"command"`
+	Params           map[string]any `json:"params"`
+	CommandID        string         `json:"command_id"`
+	ExpiresAt        string         `json:"expires_at"`
+	Want             string         `json:"want"`
+}
+
+// wants are the outcomes a CommandCase can name (commandOutcome's answers).
+var wants = []string{"sent", "delivered", "succeeded", "permanent", "temporary", "unauthorized", "unknown"}
 
 type configureFile struct {
 	Settings map[string]string `json:"settings"`
@@ -168,8 +219,21 @@ func LoadFixtures(dir string) (Fixtures, error) {
 			return f, fmt.Errorf("fixtures: poll.json: %w", err)
 		}
 		f.Poll = func() (sdk.PollRequest, error) {
-			return sdk.PollRequest{Cursor: pf.Cursor, Account: sdk.Account{ID: pf.Account.ID, ExternalAccountID: pf.Account.ExternalAccountID,
-				Credentials: sdk.Credentials(maps.Clone(pf.Account.Credentials))}}, nil
+			return sdk.PollRequest{Cursor: pf.Cursor, Account: pf.Account.account()}, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return f, fmt.Errorf("fixtures: %w", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "refresh.json")); err == nil {
+		if f.Refresh, err = loadRefresh(b); err != nil {
+			return f, fmt.Errorf("fixtures: refresh.json: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return f, fmt.Errorf("fixtures: %w", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "commands.json")); err == nil {
+		if f.Commands, err = loadCommands(b); err != nil {
+			return f, fmt.Errorf("fixtures: commands.json: %w", err)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return f, fmt.Errorf("fixtures: %w", err)
@@ -202,6 +266,56 @@ func LoadFixtures(dir string) (Fixtures, error) {
 		f.Malformed = append(f.Malformed, b)
 	}
 	return f, nil
+}
+
+func loadRefresh(b []byte) (func() (RefreshCall, error), error) {
+	var rf refreshFile
+	if err := strictJSON(b, &rf); err != nil {
+		return nil, err
+	}
+	switch {
+	case rf.Poll != nil && rf.Discover != nil:
+		return nil, errors.New(`set "poll" or "discover", not both`)
+	case rf.Poll != nil:
+		return func() (RefreshCall, error) {
+			return RefreshCall{Poll: &sdk.PollRequest{Cursor: rf.Poll.Cursor, Account: rf.Poll.Account.account()}}, nil
+		}, nil
+	case rf.Discover != nil:
+		return func() (RefreshCall, error) {
+			return RefreshCall{Discover: &sdk.DiscoverRequest{Account: rf.Discover.Account.account()}}, nil
+		}, nil
+	}
+	return nil, errors.New(`set "poll" or "discover": the call that must refresh the account's tokens`)
+}
+
+func loadCommands(b []byte) ([]CommandCase, error) {
+	var cfs []commandFile
+	if err := strictJSON(b, &cfs); err != nil {
+		return nil, err
+	}
+	out := make([]CommandCase, 0, len(cfs))
+	seen := map[string]bool{}
+	for i, cf := range cfs {
+		switch {
+		case cf.Name == "":
+			return nil, fmt.Errorf("case %d: no name", i)
+		case seen[cf.Name]:
+			return nil, fmt.Errorf("case %q is listed twice", cf.Name)
+		case !slices.Contains(wants, cf.Want):
+			return nil, fmt.Errorf("case %q: want %q, not one of %s", cf.Name, cf.Want, strings.Join(wants, ", "))
+		}
+		seen[cf.Name] = true
+		req := sdk.CommandRequest{Account: cf.Account.account(), ProviderDeviceID: cf.ProviderDeviceID, Channel: cf.Channel,
+			Command: cf.Command, Params: command.Params(cf.Params), CommandID: cf.CommandID}
+		if cf.ExpiresAt != "" {
+			var err error
+			if req.ExpiresAt, err = time.Parse(time.RFC3339Nano, cf.ExpiresAt); err != nil {
+				return nil, fmt.Errorf("case %q: expires_at: %w", cf.Name, err)
+			}
+		}
+		out = append(out, CommandCase{Name: cf.Name, Request: req, Want: cf.Want})
+	}
+	return out, nil
 }
 
 func listDir(dir, suffix string) ([]string, error) {

@@ -146,6 +146,26 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 				if tc.commands != nil && !strings.Contains(string(b), "\nok    commands/declared: 2 command(s)") {
 					t.Errorf("make conformance did not check the declared commands:\n%s", b)
 				}
+				// withfake writes refresh.json (oauth2: an account whose access token
+				// expired at the fake) and commands.json (the command cases of
+				// TestCommandConformance), so the built binary refreshes and sends
+				// commands through the real handshake too, rather than skipping both.
+				var want []string
+				if kind == "oauth2" {
+					want = append(want, "refresh-returns-credentials")
+				}
+				for _, c := range tc.commands {
+					want = append(want, "commands/"+c+"-accepted: sent", "commands/"+c+"-other-device: permanent",
+						"commands/"+c+"-revoked-tokens: unauthorized", "commands/"+c+"-token-expired: sent")
+				}
+				for _, check := range want {
+					if !strings.Contains(string(b), "\nok    "+check+"\n") {
+						t.Errorf("make conformance did not pass %s:\n%s", check, b)
+					}
+				}
+				if (kind == "oauth2" && strings.Contains(string(b), "SKIP  refresh")) || strings.Contains(string(b), "SKIP  commands/errors") {
+					t.Errorf("make conformance skipped refresh or commands:\n%s", b)
+				}
 				// A failing command: withfake exits with its status, after removing the
 				// copy it gave it (poll.json written, the fixtures argument replaced).
 				withfake := filepath.Join(t.TempDir(), "withfake")

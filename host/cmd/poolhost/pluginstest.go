@@ -28,7 +28,9 @@ SDK's sdktest package against it: Describe, unsigned and garbage webhooks reject
 the fixtures' valid deliveries accepted with well-formed readings and tampered, wrong
 secret and stale ones rejected, malformed and randomized bodies failing as permanent
 without crashing or hanging, and a polling plugin's polls of the fixtures' poll.json
-account judged and its cursor fed back until nothing new, none repeated. It prints one line per check (with the plugin's rejection
+account judged and its cursor fed back until nothing new, none repeated, the
+refresh.json call handing refreshed credentials back, and each commands.json
+SendCommand coming back as the outcome it names. It prints one line per check (with the plugin's rejection
 reasons) and exits 1 if any failed. The fixture directory layout is documented in
 PLUGINS.md; --settings is a JSON file {"settings": {...}, "secrets": {...}} sent with
 Configure, overriding the fixtures' configure.json. No database or config is needed.`,
@@ -36,7 +38,7 @@ Configure, overriding the fixtures' configure.json. No database or config is nee
   poolhost plugins test ./poolhost-provider-acme --settings acme-test.json`,
 			Args: cobra.ExactArgs(1),
 		}
-		fixtures := c.Flags().String("fixtures", "", "a fixture directory (configure.json, webhooks/{valid,tampered,wrong_secret,stale}/*.json, malformed/*, poll.json)")
+		fixtures := c.Flags().String("fixtures", "", "a fixture directory (configure.json, webhooks/{valid,tampered,wrong_secret,stale}/*.json, malformed/*, poll.json, refresh.json, commands.json)")
 		settings := c.Flags().String("settings", "", `a JSON file {"settings": {...}, "secrets": {...}} for Configure`)
 		c.RunE = run(func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return runPluginsTest(ctx, args[0], *fixtures, *settings, stdout, stderr)
