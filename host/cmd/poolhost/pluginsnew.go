@@ -58,8 +58,9 @@ SendCommand's outcomes against the fake with the conformance suite. --poll (api_
 or oauth2) writes an sdk.Poller: PollReadings fetches the fake's GET
 /v1/readings?since=CURSOR a page at a time (for oauth2 with the account's access token,
 refreshed on a 401 and handed back as RefreshedCredentials), and the conformance test
-polls an account with readings waiting; make conformance runs the same poll checks on
-the built binary while upstreamtest/cmd/withfake serves the fake. --sdk points the
+polls an account with readings waiting. For oauth2, --poll or --commands (api_key or
+oauth2), make conformance runs the same poll, refresh and command checks on the built
+binary while upstreamtest/cmd/withfake serves the fake. --sdk points the
 module at a local SDK checkout (a replace directive): no SDK release is tagged yet, so
 it is needed, unless this poolhost is a checkout's bin/poolhost (make build), whose
 sdk/ is then taken.`,
@@ -128,11 +129,14 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 	// PLUGINS.md's does (sdk.ConnectAPIKey, not a string conversion).
 	connectConst := map[string]string{"api_key": "sdk.ConnectAPIKey", "oauth2": "sdk.ConnectOAuth2",
 		"webhook_secret": "sdk.ConnectWebhookSecret", "none": "sdk.ConnectNone"}[connect]
+	// WithFake: make conformance runs plugins test while upstreamtest/cmd/withfake serves
+	// the fake, for the checks that need the provider: polls, a refresh, commands.
+	withFake := poll || connect == "oauth2" || (connect == "api_key" && len(cmds) > 0)
 	data := struct {
 		ID, Connect, ConnectConst, SDK string
 		Commands                       []commandTemplate
-		Poll                           bool
-	}{id, connect, connectConst, sdkPath, cmds, poll}
+		Poll, WithFake                 bool
+	}{id, connect, connectConst, sdkPath, cmds, poll, withFake}
 	files := map[string]string{
 		"go.mod.tmpl":           "go.mod",
 		"provider.go.tmpl":      "provider.go",
@@ -157,7 +161,9 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 	}
 	if poll {
 		files["poll.go.tmpl"] = "poll.go"
-		// make conformance runs plugins test while this serves the fake with readings.
+	}
+	if withFake {
+		// make conformance runs plugins test while this serves the fake.
 		files["withfake.go.tmpl"] = filepath.Join("upstreamtest", "cmd", "withfake", "main.go")
 	}
 	for tmpl, out := range files {
@@ -265,8 +271,8 @@ const fixtureSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 func writeFixtures(dir, connect string) error {
 	settings := map[string]string{}
 	if connect == "api_key" || connect == "oauth2" {
-		// Nothing here calls the API; a --poll module's make conformance puts its fake's
-		// URL in a copy (upstreamtest/cmd/withfake).
+		// Nothing here calls the API; make conformance, where it checks calls, puts its
+		// fake's URL in a copy (upstreamtest/cmd/withfake).
 		settings["base_url"] = "http://127.0.0.1:9"
 	}
 	if connect == "oauth2" {

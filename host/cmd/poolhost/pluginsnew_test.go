@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +35,7 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 		poll     bool
 		commands []string
 	}{{"api_key", false, nil}, {"api_key", true, nil}, {"webhook_secret", false, nil}, {"oauth2", false, nil}, {"oauth2", true, nil},
-		{"oauth2", true, []string{"pump.set", "light.set"}}, {"none", false, nil}} {
+		{"oauth2", true, []string{"pump.set", "light.set"}}, {"api_key", false, []string{"pump.set"}}, {"none", false, nil}} {
 		kind, name := tc.kind, tc.kind
 		if tc.poll {
 			name += "+poll"
@@ -123,11 +124,18 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 				!strings.Contains(report.String(), "ok    webhook/stale-rejected/reading.json") {
 				t.Errorf("plugins test on the generated fixtures: exit %d\n%s\n%s", code, report.String(), reportErr.String())
 			}
-			// --poll: make conformance runs the poll checks on the built binary too, while
-			// upstreamtest/cmd/withfake serves the fake provider with readings waiting
-			// (PLUGINS.md's quick start); without it, they were skipped for want of a
-			// poll.json.
-			if tc.poll {
+			// make conformance runs the checks that call the provider on the built binary
+			// too, while upstreamtest/cmd/withfake serves the fake (PLUGINS.md's quick
+			// start and Testing): --poll's poll checks (without it, they were skipped for
+			// want of a poll.json), oauth2's refresh (refresh.json: an account whose access
+			// token expired at the fake) and --commands' cases (commands.json: those of
+			// TestCommandConformance), rather than skipping them. Without any of these
+			// there is nothing to serve, and no withfake.
+			fake := tc.poll || kind == "oauth2" || (kind == "api_key" && tc.commands != nil)
+			if _, err := os.Stat(filepath.Join(dir, "upstreamtest", "cmd", "withfake")); (err == nil) != fake {
+				t.Errorf("withfake written: %v, want %v", err == nil, fake)
+			}
+			if fake {
 				tmp := t.TempDir() // where withfake's copy of the fixtures goes, and is removed from
 				mk := exec.Command("make", "conformance", "POOLHOST="+poolhost)
 				mk.Dir, mk.Env = dir, append(os.Environ(), "TMPDIR="+tmp)
@@ -135,49 +143,55 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 				if err != nil {
 					t.Fatalf("make conformance: %v\n%s", err, b)
 				}
-				for _, check := range []string{"poll/first", "poll/cursor-fed-back", "poll/nothing-new"} {
-					if !strings.Contains(string(b), "\nok    "+check+": ") {
-						t.Errorf("make conformance did not pass %s:\n%s", check, b)
+				var want []string
+				written := "commands.json" // a file withfake writes into its copy
+				if tc.poll {
+					want = append(want, "poll/first: ", "poll/cursor-fed-back: ", "poll/nothing-new: ")
+					written = "poll.json"
+					if strings.Contains(string(b), "SKIP  poll") {
+						t.Errorf("make conformance skipped polling:\n%s", b)
 					}
 				}
-				if strings.Contains(string(b), "SKIP  poll") {
-					t.Errorf("make conformance skipped polling:\n%s", b)
-				}
-				if tc.commands != nil && !strings.Contains(string(b), "\nok    commands/declared: 2 command(s)") {
-					t.Errorf("make conformance did not check the declared commands:\n%s", b)
-				}
-				// withfake writes refresh.json (oauth2: an account whose access token
-				// expired at the fake) and commands.json (the command cases of
-				// TestCommandConformance), so the built binary refreshes and sends
-				// commands through the real handshake too, rather than skipping both.
-				var want []string
 				if kind == "oauth2" {
-					want = append(want, "refresh-returns-credentials")
+					want = append(want, "refresh-returns-credentials\n")
+					if !tc.poll {
+						written = "refresh.json"
+					}
+					if strings.Contains(string(b), "SKIP  refresh") {
+						t.Errorf("make conformance skipped the refresh:\n%s", b)
+					}
+				}
+				if tc.commands != nil {
+					want = append(want, fmt.Sprintf("commands/declared: %d command(s)\n", len(tc.commands)))
 				}
 				for _, c := range tc.commands {
-					want = append(want, "commands/"+c+"-accepted: sent", "commands/"+c+"-other-device: permanent",
-						"commands/"+c+"-revoked-tokens: unauthorized", "commands/"+c+"-token-expired: sent")
-				}
-				for _, check := range want {
-					if !strings.Contains(string(b), "\nok    "+check+"\n") {
-						t.Errorf("make conformance did not pass %s:\n%s", check, b)
+					want = append(want, "commands/"+c+"-accepted: sent\n", "commands/"+c+"-other-device: permanent\n")
+					if kind == "oauth2" {
+						want = append(want, "commands/"+c+"-revoked-tokens: unauthorized\n", "commands/"+c+"-token-expired: sent\n")
+					} else {
+						want = append(want, "commands/"+c+"-revoked-key: unauthorized\n")
 					}
 				}
-				if (kind == "oauth2" && strings.Contains(string(b), "SKIP  refresh")) || strings.Contains(string(b), "SKIP  commands/errors") {
-					t.Errorf("make conformance skipped refresh or commands:\n%s", b)
+				for _, check := range want {
+					if !strings.Contains(string(b), "\nok    "+check) {
+						t.Errorf("make conformance did not pass %s:\n%s", strings.TrimSpace(check), b)
+					}
+				}
+				if strings.Contains(string(b), "SKIP  commands/errors") {
+					t.Errorf("make conformance skipped the command cases:\n%s", b)
 				}
 				// A failing command: withfake exits with its status, after removing the
-				// copy it gave it (poll.json written, the fixtures argument replaced).
+				// copy it gave it (its files written, the fixtures argument replaced).
 				withfake := filepath.Join(t.TempDir(), "withfake")
 				build := exec.Command(goTool, "build", "-o", withfake, "./upstreamtest/cmd/withfake")
 				build.Dir = dir
 				if b, err := build.CombinedOutput(); err != nil {
 					t.Fatalf("go build withfake: %v\n%s", err, b)
 				}
-				fail := exec.Command(withfake, "testdata/conformance", "sh", "-c", `test -s "$1/poll.json" && exit 3`, "sh", "testdata/conformance")
+				fail := exec.Command(withfake, "testdata/conformance", "sh", "-c", `test -s "$1/$2" && exit 3`, "sh", "testdata/conformance", written)
 				fail.Dir, fail.Env = dir, append(os.Environ(), "TMPDIR="+tmp)
 				if b, err := fail.CombinedOutput(); fail.ProcessState == nil || fail.ProcessState.ExitCode() != 3 {
-					t.Errorf("withfake running a command that exits 3: %v\n%s", err, b)
+					t.Errorf("withfake running a command that exits 3 (%s written): %v\n%s", written, err, b)
 				}
 				if left, err := os.ReadDir(tmp); err != nil || len(left) > 0 {
 					t.Errorf("withfake left %v in TMPDIR (%v)", left, err)
