@@ -248,7 +248,12 @@ func (q queries) RevokeUserTokens(ctx context.Context, userID int64) (int64, err
 // disabled, and how many tokens it revoked: every token of theirs still live, in the
 // same transaction. Their old tokens (and the console sessions opened with them) never
 // authenticate again, whoever held them while the user was disabled; an operator
-// makes new ones (tokens create). Enabling an enabled user is a no-op.
+// makes new ones (tokens create). Their connects in progress end too (their OAuth
+// states not yet used are deleted): a state is bound to the user, not to the token that
+// started it, so once enabled any token of theirs would complete one an old token
+// started — one a leaked token's holder started and authorized with a provider account
+// of their own, say, then sent the owner as a link their app completes. Enabling an
+// enabled user is a no-op.
 func (q queries) EnableUser(ctx context.Context, id int64) (enabled bool, revoked int64, err error) {
 	err = q.inTx(ctx, func(q queries) error {
 		res, err := q.exec(ctx, `UPDATE users SET disabled_at = NULL WHERE id = ? AND disabled_at IS NOT NULL`, id)
@@ -264,7 +269,10 @@ func (q queries) EnableUser(ctx context.Context, id int64) (enabled bool, revoke
 			return err
 		}
 		enabled = true
-		revoked, err = q.RevokeUserTokens(ctx, id)
+		if revoked, err = q.RevokeUserTokens(ctx, id); err != nil {
+			return err
+		}
+		_, err = q.exec(ctx, `DELETE FROM integration_oauth_states WHERE user_id = ? AND used_at IS NULL`, id)
 		return err
 	})
 	if err != nil {
