@@ -88,3 +88,27 @@ func TestEnableUserEndsConnectsInFlight(t *testing.T) {
 		}
 	})
 }
+
+// TestRevokeUserTokensEndsConnectsInFlight: revoking all of a user's tokens (tokens
+// revoke --all, what an operator does about a leaked one) ends the connects they
+// started, as enabling a user does: the next token made for the user would complete
+// them otherwise.
+func TestRevokeUserTokensEndsConnectsInFlight(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "ana@example.com")
+		if _, _, err := e.s.CreateAPIToken(ctx, f.user.ID, "laptop"); err != nil {
+			t.Fatal(err)
+		}
+		started, _, err := e.s.CreateOAuthState(ctx, f.user.ID, "ondilo", "http://host/cb", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.s.RevokeUserTokens(ctx, f.user.ID); n != 1 || err != nil {
+			t.Fatalf("revoke = %d, %v", n, err)
+		}
+		if st, err := e.s.ConsumeOAuthState(ctx, started); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the connect started before the revoke completes after it: %+v, %v", st, err)
+		}
+	})
+}
