@@ -24,6 +24,15 @@
 //	h.Link(h.Discover(acct.ID)["dev-1"], pool)
 //	ans := h.PostWebhook(acct.WebhookURL, headers, body)
 //	// ans.Status, ans.Accepted, ans.Dropped["absurd_value"], h.Readings(pool), h.Audit("webhook.rejected")
+//
+// A plugin that sends commands (sdk.Commander) is tested the same way: [Config].Commands
+// approves them in the provider block, and the test binds equipment to a linked device
+// and sends one through the host's dispatcher, which calls the plugin's SendCommand once:
+//
+//	eq := h.CreateEquipment(pool, "pump", "Main pump")
+//	h.Bind(pool, eq, device, "")
+//	ans := h.SendCommand(pool, eq, "pump.set", map[string]any{"on": true}, "key-1") // ans.Status 202
+//	c := h.WaitCommand(pool, ans.Command.ID) // c.Status "sent", "failed" or "unknown"
 package hosttest
 
 import (
@@ -42,6 +51,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +76,11 @@ type Config struct {
 	// account at once when it is connected, and readings of devices not linked yet are
 	// dropped while the cursor moves past them.
 	Webhooks, Poll bool
+	// Commands are the commands the operator approves: when set, the provider block says
+	// access = "read-write" and lists them (README's "Commands to equipment"), so an
+	// owner can send them to equipment bound to the plugin's device ([Host.SendCommand]).
+	// Empty: the provider is read-only, and every command is refused 403.
+	Commands []string
 	// PoolhostBin is the host binary; empty: $POOLHOST_BIN, then `poolhost` on PATH.
 	PoolhostBin string
 	// Extra is appended to the config file verbatim (say, an ingest { } block; the
@@ -125,9 +140,16 @@ func Start(tb testing.TB, cfg Config) *Host {
 	}
 	credentialsKey := writeSecret("credentials-key", base64.StdEncoding.EncodeToString(key))
 	h.render = func(pollOn bool) string {
-		poll := ""
+		var lines string // the block's optional lines
 		if pollOn {
-			poll = "  poll = true\n"
+			lines = "  poll = true\n"
+		}
+		if len(cfg.Commands) > 0 {
+			quoted := make([]string, len(cfg.Commands))
+			for i, c := range cfg.Commands {
+				quoted[i] = strconv.Quote(c)
+			}
+			lines += "  access   = \"read-write\"\n  commands = [" + strings.Join(quoted, ", ") + "]\n"
 		}
 		return fmt.Sprintf(`listen          = %q
 database_url    = %q
@@ -155,7 +177,7 @@ provider %q {
 }
 %s
 `, addr, "sqlite:"+filepath.Join(dir, "poolhost.db"), h.URL, filepath.Dir(plugin), credentialsKey,
-			cfg.Provider, plugin, cfg.Webhooks, poll, settings.String(), secrets.String(), cfg.Extra)
+			cfg.Provider, plugin, cfg.Webhooks, lines, settings.String(), secrets.String(), cfg.Extra)
 	}
 	if err := os.WriteFile(h.path, []byte(h.render(cfg.Poll)), 0o600); err != nil {
 		tb.Fatal(err)
@@ -251,6 +273,11 @@ func (h *Host) Do(method, path string, body any) (int, []byte) {
 }
 
 func (h *Host) do(method, path string, body any) (int, []byte, error) {
+	return h.doHeader(method, path, nil, body)
+}
+
+// doHeader is do with extra request headers (an Idempotency-Key).
+func (h *Host) doHeader(method, path string, header http.Header, body any) (int, []byte, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -276,6 +303,9 @@ func (h *Host) do(method, path string, body any) (int, []byte, error) {
 	req.Header.Set("Authorization", "Bearer "+h.Token)
 	if r != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range header {
+		req.Header[http.CanonicalHeaderKey(k)] = vs
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {

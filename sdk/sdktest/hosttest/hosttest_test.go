@@ -3,10 +3,12 @@ package hosttest_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,5 +127,120 @@ func TestHostInTheLoop(t *testing.T) {
 	// Resent: a duplicate, nothing new.
 	if ans := h.PostWebhook(acct.WebhookURL, sign.Headers("msg_4", now, tests), tests); ans.TestSessions == nil || ans.TestSessions.Duplicates != 1 {
 		t.Errorf("resent test session: %d %s", ans.Status, ans.Body)
+	}
+}
+
+// TestCommandThroughHost sends commands through the real host to a plugin that offers
+// them (The Things Stack's, pushing downlinks to a fake Application Server that counts
+// them): the operator approves pump.set, the owner binds a pump to a linked device and
+// sends it with an Idempotency-Key; the dispatcher calls SendCommand once, and the same
+// key again is the same command, not a second downlink. A downlink the stack answers
+// 503 may have been queued: the command is unknown, and never sent again, not even once
+// the stack is back and the device's next command goes out.
+func TestCommandThroughHost(t *testing.T) {
+	poolhost := os.Getenv(hosttest.BinEnv)
+	if poolhost == "" {
+		poolhost = buildFromRepo(t, "host/cmd/poolhost")
+	}
+	var mu sync.Mutex
+	pushes := map[string]int{} // by device
+	failWith := 0              // the stack's answer to a push, 0 for 200
+	stack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const prefix = "/api/v3/as/applications/app-1/webhooks/hook-1/devices/"
+		device, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, prefix), "/down/push")
+		if r.Method != http.MethodPost || !ok || r.Header.Get("Authorization") != "Bearer NNSXS.key" {
+			http.Error(w, "unexpected request", http.StatusNotFound)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		pushes[device]++
+		if failWith != 0 {
+			w.WriteHeader(failWith)
+			return
+		}
+		w.Write([]byte(`{}`))
+	}))
+	defer stack.Close()
+	count := func(device string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return pushes[device]
+	}
+
+	h := hosttest.Start(t, hosttest.Config{
+		Provider:    "ttn",
+		Binary:      buildFromRepo(t, "plugins/ttn/cmd/poolhost-provider-ttn"),
+		Webhooks:    true,
+		Settings:    map[string]string{"server_url": stack.URL, "command_ports": "pump.set:10"},
+		Commands:    []string{"pump.set"},
+		PoolhostBin: poolhost,
+	})
+	acct := h.Connect(map[string]string{"devices": "relay-1,relay-2", "application_id": "app-1", "webhook_id": "hook-1", "downlink_api_key": "NNSXS.key"})
+	devices := h.Discover(acct.ID)
+	pool := h.CreatePool("Backyard")
+	h.Link(devices["relay-1"], pool)
+	pump := h.CreateEquipment(pool, "pump", "Main pump")
+
+	// Bound to no device yet: refused, nothing sent.
+	if ans := h.SendCommand(pool, pump, "pump.set", map[string]any{"on": true}, "k-0"); ans.Status != http.StatusConflict {
+		t.Errorf("a command to unbound equipment: %d %s", ans.Status, ans.Body)
+	}
+	h.Bind(pool, pump, devices["relay-1"], "2")
+
+	ans := h.SendCommand(pool, pump, "pump.set", map[string]any{"on": true}, "k-1")
+	if ans.Status != http.StatusAccepted || ans.Command.ID == "" {
+		t.Fatalf("send pump.set: %d %s", ans.Status, ans.Body)
+	}
+	c := h.WaitCommand(pool, ans.Command.ID)
+	if c.Status != "sent" || c.ProviderDeviceID != "relay-1" || c.Channel != "2" {
+		t.Fatalf("pump.set settled as %s: %s", c.Status, c.Raw)
+	}
+	if n := count("relay-1"); n != 1 {
+		t.Fatalf("the plugin pushed %d downlinks, want 1", n)
+	}
+	// The same request with the same key: the same command, already sent.
+	again := h.SendCommand(pool, pump, "pump.set", map[string]any{"on": true}, "k-1")
+	if again.Status != http.StatusOK || again.Command.ID != c.ID || again.Command.Status != "sent" {
+		t.Errorf("resent with the same Idempotency-Key: %d %s", again.Status, again.Body)
+	}
+
+	// A command the operator did not approve: 403, nothing sent.
+	if ans := h.SendCommand(pool, pump, "light.set", map[string]any{"on": true}, "k-2"); ans.Status != http.StatusForbidden || !strings.HasSuffix(ans.Problem, "command-not-approved") {
+		t.Errorf("an unapproved command: %d %s", ans.Status, ans.Body)
+	}
+
+	// The stack fails mid-push: the downlink may be queued, so the command is unknown,
+	// and the host does not try again.
+	mu.Lock()
+	failWith = http.StatusServiceUnavailable
+	mu.Unlock()
+	ans = h.SendCommand(pool, pump, "pump.set", map[string]any{"on": false}, "k-3")
+	if ans.Status != http.StatusAccepted {
+		t.Fatalf("send pump.set off: %d %s", ans.Status, ans.Body)
+	}
+	if c := h.WaitCommand(pool, ans.Command.ID); c.Status != "unknown" {
+		t.Errorf("a push answered 503 settled as %s, want unknown: %s", c.Status, c.Raw)
+	}
+	if n := count("relay-1"); n != 2 {
+		t.Errorf("the plugin pushed %d downlinks, want 2: one each", n)
+	}
+	// The stack is back: the next command goes out after the unknown one (a device's
+	// commands go in order), which is not pushed again.
+	mu.Lock()
+	failWith = 0
+	mu.Unlock()
+	ans = h.SendCommand(pool, pump, "pump.set", map[string]any{"on": true}, "k-4")
+	if c := h.WaitCommand(pool, ans.Command.ID); c.Status != "sent" {
+		t.Errorf("the command after it settled as %s: %s", c.Status, c.Raw)
+	}
+	if n := count("relay-1"); n != 3 {
+		t.Errorf("the plugin pushed %d downlinks, want 3: one each", n)
+	}
+	if got := h.Audit("command.sent"); len(got) != 2 {
+		t.Errorf("command.sent audit rows: %d, want 2", len(got))
+	}
+	if got := h.Audit("command.unknown"); len(got) != 1 {
+		t.Errorf("command.unknown audit rows: %d, want 1", len(got))
 	}
 }
