@@ -66,6 +66,20 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 			if kind != "none" && !strings.Contains(string(b), "--- PASS: TestInHost") {
 				t.Errorf("the generated TestInHost did not run:\n%s", b)
 			}
+			// --commands (api_key, oauth2): TestInHost sends commands through the host to
+			// the fake, which counts them: each sent once, one answered 503 unknown and
+			// not sent again.
+			if tc.commands != nil && (kind == "api_key" || kind == "oauth2") {
+				src, err := os.ReadFile(filepath.Join(dir, "provider_test.go"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, call := range []string{"h.SendCommand(", "h.WaitCommand(", "up.FailCommands(http.StatusServiceUnavailable)", "up.Commands(); n != 3"} {
+					if !strings.Contains(string(src), call) {
+						t.Errorf("the generated TestInHost does not call %s", call)
+					}
+				}
+			}
 			// The API client takes a query apart from the path (a poll's cursor): JoinPath
 			// escaped a "?" written into the path, and the provider answered 404.
 			if (kind == "api_key" || kind == "oauth2") && !strings.Contains(string(b), "--- PASS: TestGetSendsPathAndQuery") {
