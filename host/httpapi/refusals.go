@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
+	"strings"
 )
 
 // ProblemListener is ln whose connections answer net/http's own refusals as
@@ -41,13 +43,40 @@ var refusalHeaders = []byte("\r\nContent-Type: text/plain; charset=utf-8\r\nConn
 // Write passes every write on, net/http's refusal as a problem. The server writes a
 // refusal in one Write straight onto the connection, and then writes nothing more.
 func (c *problemConn) Write(b []byte) (int, error) {
-	if p, ok := refusalAsProblem(b); ok {
+	if p, ok := refusalAsProblem(b); ok && writtenByServeLoop() {
 		if _, err := c.Conn.Write(p); err != nil {
 			return 0, err
 		}
 		return len(b), nil
 	}
 	return c.Conn.Write(b)
+}
+
+// writtenByServeLoop reports whether the Write being made is net/http's connection loop
+// ((*conn).serve) writing a refusal with fmt.Fprintf, as it writes every one. The bytes
+// alone do not tell: a handler's answer can hold a refusal's exact bytes (a page echoing
+// what a client sent) as a write of its own (after a flush, or the tail of a body over
+// the connection's buffer), and rewritten, its body would no longer match its
+// Content-Length (the next answer on a kept-alive connection read into it, or it left
+// waiting) and the client's text would be a problem's detail. A handler's writes come
+// through the server's buffered writer, or a hijacker's own code, never from this pair.
+// Asked only of writes shaped like a refusal, so it costs nothing on the rest; a
+// net/http that wrote its refusals otherwise would leave them text/plain, never a
+// handler's answer rewritten (TestRefusalsBeforeTheHandlerAreProblems would say so).
+func writtenByServeLoop() bool {
+	var pcs [16]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, ".(*problemConn).Write") {
+			fprintf, _ := frames.Next()
+			serve, _ := frames.Next()
+			return fprintf.Function == "fmt.Fprintf" && serve.Function == "net/http.(*conn).serve"
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 // CloseWrite lets the server half-close the connection after a 431 as it does on a bare

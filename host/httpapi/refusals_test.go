@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -114,4 +115,49 @@ func TestHandlerAnswersLookingLikeRefusalsPass(t *testing.T) {
 			t.Errorf("the answer %q came back %d %q", body, resp.StatusCode, got)
 		}
 	}
+}
+
+// TestHandlerEchoingARefusalPasses: a handler whose answer echoes what a client sent (a
+// page showing a name, a note, a payload) can be made to write net/http's refusal byte
+// for byte as a write of its own: after a flush, as here, or as the tail of a body over
+// the connection's 4 KiB buffer, its last write. It is the handler's answer, and
+// passes as it is: rewritten, its body would change length under its Content-Length
+// (the next answer on the connection read as part of it, or the other way round) and
+// carry the client's text into a problem's detail. Without the check that net/http's
+// own loop wrote it, each came back rewritten.
+func TestHandlerEchoingARefusalPasses(t *testing.T) {
+	headers := "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+	long := "400 Bad Request: " + strings.Repeat("x", 1500)
+	for _, tt := range []struct{ name, echo string }{
+		{"a refusal exactly", "HTTP/1.1 400 Bad Request" + headers + "400 Bad Request"},
+		{"missing Host exactly", "HTTP/1.1 400 Bad Request: missing required Host header" + headers + "400 Bad Request: missing required Host header"},
+		{"the client's own text", "HTTP/1.1 " + long + headers + long},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				echo := r.URL.Query().Get("echo")
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.Header().Set("Content-Length", strconv.Itoa(len("echo: ")+len(echo)))
+				io.WriteString(w, "echo: ")
+				w.(http.Flusher).Flush()
+				io.WriteString(w, echo)
+			}))
+			srv.Config = httpapi.NewServer("", srv.Config.Handler, config.HTTP{}, nil)
+			srv.Listener = httpapi.ProblemListener(srv.Listener)
+			srv.Start()
+			defer srv.Close()
+			req := "GET /?echo=" + url.QueryEscape(tt.echo) + " HTTP/1.1\r\nHost: x\r\n\r\n"
+			resp, got := rawRequest(t, srv.Listener.Addr().String(), req)
+			if resp.StatusCode != 200 || string(got) != "echo: "+tt.echo {
+				t.Errorf("the echo came back %d %q", resp.StatusCode, truncate(string(got), 200))
+			}
+		})
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

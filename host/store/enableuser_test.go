@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/poolhost/poolhost/host/store"
 )
@@ -49,6 +50,65 @@ func TestEnableUser(t *testing.T) {
 		}
 		if _, _, err := e.s.EnableUser(ctx, 999); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("enable an unknown user: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestEnableUserEndsConnectsInFlight: a connect started before the disable (with a
+// token that may have leaked: the reason for the disable) does not outlive it. Its state
+// is bound to the user, not the token, so once the user is enabled any token of theirs
+// would complete it, a new one included: whoever held the old token could have logged
+// in at the provider with an account of their own and hand the owner a link whose code
+// and state their app completes, linking that account to them. Enabling deletes the
+// user's states not yet used; another user's stay.
+func TestEnableUserEndsConnectsInFlight(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "ana@example.com")
+		other := newFixture(t, e, "bo@example.com")
+		started, _, err := e.s.CreateOAuthState(ctx, f.user.ID, "ondilo", "http://host/cb", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		others, _, err := e.s.CreateOAuthState(ctx, other.user.ID, "ondilo", "http://host/cb", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.DisableUser(ctx, f.user.ID); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _, err := e.s.EnableUser(ctx, f.user.ID); !ok || err != nil {
+			t.Fatalf("enable = %v %v", ok, err)
+		}
+		if st, err := e.s.ConsumeOAuthState(ctx, started); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the connect started before the disable completes after the enable: %+v, %v", st, err)
+		}
+		if _, err := e.s.ConsumeOAuthState(ctx, others); err != nil {
+			t.Fatalf("another user's connect: %v", err)
+		}
+	})
+}
+
+// TestRevokeUserTokensEndsConnectsInFlight: revoking all of a user's tokens (tokens
+// revoke --all, what an operator does about a leaked one) ends the connects they
+// started, as enabling a user does: the next token made for the user would complete
+// them otherwise.
+func TestRevokeUserTokensEndsConnectsInFlight(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "ana@example.com")
+		if _, _, err := e.s.CreateAPIToken(ctx, f.user.ID, "laptop"); err != nil {
+			t.Fatal(err)
+		}
+		started, _, err := e.s.CreateOAuthState(ctx, f.user.ID, "ondilo", "http://host/cb", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.s.RevokeUserTokens(ctx, f.user.ID); n != 1 || err != nil {
+			t.Fatalf("revoke = %d, %v", n, err)
+		}
+		if st, err := e.s.ConsumeOAuthState(ctx, started); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the connect started before the revoke completes after it: %+v, %v", st, err)
 		}
 	})
 }

@@ -234,21 +234,41 @@ func (q queries) RevokeAPITokenValue(ctx context.Context, plaintext string) (API
 	return t, nil
 }
 
-// RevokeUserTokens revokes every live token of a user and returns how many.
-func (q queries) RevokeUserTokens(ctx context.Context, userID int64) (int64, error) {
-	res, err := q.exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
-		q.clock(), userID)
+// RevokeUserTokens revokes every live token of a user and returns how many. The
+// connects the tokens started and nobody completed end with them (the user's OAuth
+// states not yet used are deleted): a state is bound to the user, not to the token that
+// started it, so the next token made for the user would complete one a revoked (perhaps
+// leaked) token started — its holder having authorized with a provider account of
+// their own, say, and sent the owner the link their app completes.
+func (q queries) RevokeUserTokens(ctx context.Context, userID int64) (revoked int64, err error) {
+	err = q.inTx(ctx, func(q queries) error {
+		res, err := q.exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
+			q.clock(), userID)
+		if err != nil {
+			return err
+		}
+		if revoked, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = q.exec(ctx, `DELETE FROM integration_oauth_states WHERE user_id = ? AND used_at IS NULL`, userID)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("revoke user tokens: %w", err)
 	}
-	return res.RowsAffected()
+	return revoked, nil
 }
 
 // EnableUser gives a disabled user back their access and reports whether they were
 // disabled, and how many tokens it revoked: every token of theirs still live, in the
 // same transaction. Their old tokens (and the console sessions opened with them) never
 // authenticate again, whoever held them while the user was disabled; an operator
-// makes new ones (tokens create). Enabling an enabled user is a no-op.
+// makes new ones (tokens create). Their connects in progress end too (their OAuth
+// states not yet used are deleted): a state is bound to the user, not to the token that
+// started it, so once enabled any token of theirs would complete one an old token
+// started — one a leaked token's holder started and authorized with a provider account
+// of their own, say, then sent the owner as a link their app completes. Enabling an
+// enabled user is a no-op.
 func (q queries) EnableUser(ctx context.Context, id int64) (enabled bool, revoked int64, err error) {
 	err = q.inTx(ctx, func(q queries) error {
 		res, err := q.exec(ctx, `UPDATE users SET disabled_at = NULL WHERE id = ? AND disabled_at IS NOT NULL`, id)
@@ -264,7 +284,7 @@ func (q queries) EnableUser(ctx context.Context, id int64) (enabled bool, revoke
 			return err
 		}
 		enabled = true
-		revoked, err = q.RevokeUserTokens(ctx, id)
+		revoked, err = q.RevokeUserTokens(ctx, id) // their connects in progress too
 		return err
 	})
 	if err != nil {

@@ -209,8 +209,9 @@ func (s *Service) DisableUser(ctx context.Context, a auth.Actor, userID int64) (
 
 // EnableUser gives a disabled user back their access, without their old tokens: every
 // one still live is revoked with it (store.EnableUser), so a token that leaked, the
-// reason a user is often disabled, does not come back. It reports whether the user was
-// disabled and how many tokens it revoked. Admins (or the CLI) only; audited.
+// reason a user is often disabled, does not come back, nor does a connect one of them
+// started. It reports whether the user was disabled and how many tokens it revoked.
+// Admins (or the CLI) only; audited.
 func (s *Service) EnableUser(ctx context.Context, a auth.Actor, userID int64) (bool, int64, error) {
 	if err := requireAdmin(a); err != nil {
 		return false, 0, err

@@ -93,7 +93,7 @@ audited as system:cli.`, "")
 		owner := ownerFlags(c)
 		tokenID := c.Flags().Int64("id", 0, "the token `id` to revoke")
 		plaintext := c.Flags().String("token", "", "the token to revoke, by its `value`")
-		all := c.Flags().Bool("all", false, "revoke every token of the user")
+		all := c.Flags().Bool("all", false, "revoke every token of the user (and end their connects in progress)")
 		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
 			switch {
 			case (*tokenID != 0) != (*plaintext != "") && !*all && !owner.given():
