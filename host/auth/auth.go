@@ -16,6 +16,10 @@ type Actor struct {
 	Admin  bool
 	// System names a non-user actor ("cli", "poll-worker"); UserID is then 0.
 	System string
+	// TokenID is the API token the user authenticated with (0: none, or a console
+	// session's, whose token is its own): what a connect started by this request is
+	// bound to, so revoking the token ends it (store.RevokeAPIToken).
+	TokenID int64
 }
 
 // String is the actor as audit rows record it: "user:42" or "system:cli".

@@ -100,7 +100,7 @@ var (
 
 // Store is what the service needs of host/store.
 type Store interface {
-	CreateOAuthState(ctx context.Context, userID int64, provider, redirectURI string, ttl time.Duration) (string, store.OAuthState, error)
+	CreateOAuthState(ctx context.Context, userID, tokenID int64, provider, redirectURI string, ttl time.Duration) (string, store.OAuthState, error)
 	GetOAuthState(ctx context.Context, value string) (store.OAuthState, error)
 	ConsumeOAuthState(ctx context.Context, value string) (store.OAuthState, error)
 	UpsertAccount(ctx context.Context, a store.NewAccount) (store.Account, bool, error)

@@ -44,7 +44,7 @@ func (s *Service) Connect(ctx context.Context, a auth.Actor, provider string, in
 	switch desc.Capabilities.Connect {
 	case sdk.ConnectOAuth2:
 		req.RedirectURI = RedirectURI(s.d.Config().PublicURL, provider)
-		state, st, err := s.d.Store.CreateOAuthState(ctx, a.UserID, provider, req.RedirectURI, StateTTL)
+		state, st, err := s.d.Store.CreateOAuthState(ctx, a.UserID, a.TokenID, provider, req.RedirectURI, StateTTL)
 		if err != nil {
 			return ConnectResult{}, err
 		}

@@ -41,7 +41,7 @@ func TestPrune(t *testing.T) {
 				t.Fatal(err)
 			}
 			// One state and one delivery id old enough to go, one of each recent enough to stay.
-			if _, _, err := st.CreateOAuthState(ctx, u.ID, "ondilo", "http://x/cb", 10*time.Minute); err != nil {
+			if _, _, err := st.CreateOAuthState(ctx, u.ID, 0, "ondilo", "http://x/cb", 10*time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			key := func(id string) store.DeliveryKey {
@@ -51,7 +51,7 @@ func TestPrune(t *testing.T) {
 				t.Fatal(err)
 			}
 			now = start.Add(40 * 24 * time.Hour)
-			if _, _, err := st.CreateOAuthState(ctx, u.ID, "ondilo", "http://x/cb", 10*time.Minute); err != nil {
+			if _, _, err := st.CreateOAuthState(ctx, u.ID, 0, "ondilo", "http://x/cb", 10*time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := st.RecordDelivery(ctx, key("msg_new"), now); err != nil {

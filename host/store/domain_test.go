@@ -346,7 +346,7 @@ func TestOAuthStateSingleUseAndExpiry(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		u, _ := e.s.CreateUser(ctx, "erin@x.io", false)
-		value, st, err := e.s.CreateOAuthState(ctx, u.ID, "ondilo", "http://host/cb", 10*time.Minute)
+		value, st, err := e.s.CreateOAuthState(ctx, u.ID, 0, "ondilo", "http://host/cb", 10*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -367,7 +367,7 @@ func TestOAuthStateSingleUseAndExpiry(t *testing.T) {
 		if _, err := e.s.ConsumeOAuthState(ctx, "unknown"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown: %v", err)
 		}
-		expiring, _, _ := e.s.CreateOAuthState(ctx, u.ID, "ondilo", "http://host/cb", time.Minute)
+		expiring, _, _ := e.s.CreateOAuthState(ctx, u.ID, 0, "ondilo", "http://host/cb", time.Minute)
 		e.clock.Advance(time.Minute)
 		if _, err := e.s.ConsumeOAuthState(ctx, expiring); !errors.Is(err, store.ErrOAuthStateExpired) {
 			t.Fatalf("expired: %v", err)
@@ -377,7 +377,7 @@ func TestOAuthStateSingleUseAndExpiry(t *testing.T) {
 		}
 
 		// Concurrent callbacks with one state: exactly one wins.
-		race, _, _ := e.s.CreateOAuthState(ctx, u.ID, "ondilo", "http://host/cb", time.Hour)
+		race, _, _ := e.s.CreateOAuthState(ctx, u.ID, 0, "ondilo", "http://host/cb", time.Hour)
 		stores := []*store.Store{e.s, e.open(t), e.open(t), e.open(t)}
 		var wg sync.WaitGroup
 		var mu sync.Mutex

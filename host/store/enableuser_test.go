@@ -66,11 +66,11 @@ func TestEnableUserEndsConnectsInFlight(t *testing.T) {
 		ctx := context.Background()
 		f := newFixture(t, e, "ana@example.com")
 		other := newFixture(t, e, "bo@example.com")
-		started, _, err := e.s.CreateOAuthState(ctx, f.user.ID, "ondilo", "http://host/cb", time.Hour)
+		started, _, err := e.s.CreateOAuthState(ctx, f.user.ID, 0, "ondilo", "http://host/cb", time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
-		others, _, err := e.s.CreateOAuthState(ctx, other.user.ID, "ondilo", "http://host/cb", time.Hour)
+		others, _, err := e.s.CreateOAuthState(ctx, other.user.ID, 0, "ondilo", "http://host/cb", time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestRevokeUserTokensEndsConnectsInFlight(t *testing.T) {
 		if _, _, err := e.s.CreateAPIToken(ctx, f.user.ID, "laptop"); err != nil {
 			t.Fatal(err)
 		}
-		started, _, err := e.s.CreateOAuthState(ctx, f.user.ID, "ondilo", "http://host/cb", time.Hour)
+		started, _, err := e.s.CreateOAuthState(ctx, f.user.ID, 0, "ondilo", "http://host/cb", time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,6 +109,44 @@ func TestRevokeUserTokensEndsConnectsInFlight(t *testing.T) {
 		}
 		if st, err := e.s.ConsumeOAuthState(ctx, started); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("the connect started before the revoke completes after it: %+v, %v", st, err)
+		}
+	})
+}
+
+// TestRevokeTokenValueEndsItsConnects: `tokens revoke --token` (RevokeAPITokenValue)
+// ends the connects that token started, and only those: another token's, and one
+// started with no token, stay.
+func TestRevokeTokenValueEndsItsConnects(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "ana@example.com")
+		leaked, lt, err := e.s.CreateAPIToken(ctx, f.user.ID, "leaked")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, kt, err := e.s.CreateAPIToken(ctx, f.user.ID, "kept")
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := func(tokenID int64) string {
+			t.Helper()
+			v, _, err := e.s.CreateOAuthState(ctx, f.user.ID, tokenID, "ondilo", "http://host/cb", time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		byLeaked, byKept, byNone := state(lt.ID), state(kt.ID), state(0)
+		if _, err := e.s.RevokeAPITokenValue(ctx, leaked); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.ConsumeOAuthState(ctx, byLeaked); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the revoked token's connect: %v, want it gone", err)
+		}
+		for _, v := range []string{byKept, byNone} {
+			if _, err := e.s.ConsumeOAuthState(ctx, v); err != nil {
+				t.Fatalf("another connect: %v", err)
+			}
 		}
 	})
 }

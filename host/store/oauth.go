@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -78,11 +79,11 @@ const oauthColumns = `id, user_id, provider, redirect_uri, created_at, expires_a
 // least likely still wanted.
 const MaxPendingOAuthStates = 20
 
-// CreateOAuthState stores a fresh single-use state for userID that expires after ttl
-// and returns its value, deleting the user's oldest pending states past
+// CreateOAuthState stores a fresh single-use state for userID, started with the API
+// token tokenID (0: none, as in tests), that expires after ttl and returns its value, deleting the user's oldest pending states past
 // MaxPendingOAuthStates. Only the value's hash is stored: the value authenticates the
 // callback, so a database reader must not be able to forge one.
-func (q queries) CreateOAuthState(ctx context.Context, userID int64, provider, redirectURI string, ttl time.Duration) (string, OAuthState, error) {
+func (q queries) CreateOAuthState(ctx context.Context, userID, tokenID int64, provider, redirectURI string, ttl time.Duration) (string, OAuthState, error) {
 	if ttl <= 0 {
 		return "", OAuthState{}, fmt.Errorf("create oauth state: %w: ttl must be positive", ErrInvalid)
 	}
@@ -113,10 +114,10 @@ func (q queries) CreateOAuthState(ctx context.Context, userID int64, provider, r
 		if err := q.sel(ctx, &ids, `SELECT id FROM users WHERE id = ?`+q.d.serializeOnSQL(), userID); err != nil {
 			return err
 		}
-		if err := q.get(ctx, &row, `INSERT INTO integration_oauth_states (state_hash, user_id, provider, redirect_uri, created_at, expires_at,
+		if err := q.get(ctx, &row, `INSERT INTO integration_oauth_states (state_hash, user_id, token_id, provider, redirect_uri, created_at, expires_at,
 			code_verifier_ciphertext, code_verifier_key_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+oauthColumns,
-			hash, userID, provider, redirectURI, now, ts(now.Add(ttl)), ct, keyID); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+oauthColumns,
+			hash, userID, sql.NullInt64{Int64: tokenID, Valid: tokenID != 0}, provider, redirectURI, now, ts(now.Add(ttl)), ct, keyID); err != nil {
 			return err
 		}
 		// Past the cap, the oldest pending states go (deleted, not expired: an expired

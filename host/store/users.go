@@ -213,25 +213,49 @@ func (q queries) ListAPITokens(ctx context.Context, userID int64) ([]APIToken, e
 	return ts, nil
 }
 
-// RevokeAPIToken revokes one token by id. Revoking a revoked token is a no-op; an
-// unknown id is ErrNotFound.
+// RevokeAPIToken revokes one token by id, and the connects it started that nobody
+// completed (endConnects). Revoking a revoked token is a no-op; an unknown id is
+// ErrNotFound.
 func (q queries) RevokeAPIToken(ctx context.Context, tokenID int64) error {
-	if err := q.execOne(ctx, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
-		q.clock(), tokenID); err != nil {
+	err := q.inTx(ctx, func(q queries) error {
+		if err := q.execOne(ctx, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`,
+			q.clock(), tokenID); err != nil {
+			return err
+		}
+		return q.endConnects(ctx, tokenID)
+	})
+	if err != nil {
 		return fmt.Errorf("revoke api token: %w", err)
 	}
 	return nil
 }
 
-// RevokeAPITokenValue revokes the token with this plaintext.
+// RevokeAPITokenValue revokes the token with this plaintext, and the connects it
+// started that nobody completed (endConnects).
 func (q queries) RevokeAPITokenValue(ctx context.Context, plaintext string) (APIToken, error) {
 	var t APIToken
-	err := q.get(ctx, &t, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ?
-		RETURNING `+tokenColumns, q.clock(), HashToken(plaintext))
+	err := q.inTx(ctx, func(q queries) error {
+		if err := q.get(ctx, &t, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ?
+			RETURNING `+tokenColumns, q.clock(), HashToken(plaintext)); err != nil {
+			return err
+		}
+		return q.endConnects(ctx, t.ID)
+	})
 	if err != nil {
 		return APIToken{}, fmt.Errorf("revoke api token: %w", err)
 	}
 	return t, nil
+}
+
+// endConnects deletes the OAuth states token started and nobody used: a revoked (perhaps
+// leaked) token's holder could otherwise have started a connect, authorized it with a
+// provider account of their own, and sent the owner the link, which the owner's app
+// completes with another token of theirs (a state is the user's), linking that account
+// to them. States made before migration 00036 name no token; RevokeUserTokens ends
+// every one of the user's.
+func (q queries) endConnects(ctx context.Context, tokenID int64) error {
+	_, err := q.exec(ctx, `DELETE FROM integration_oauth_states WHERE token_id = ? AND used_at IS NULL`, tokenID)
+	return err
 }
 
 // RevokeUserTokens revokes every live token of a user and returns how many. The

@@ -73,14 +73,14 @@ func (s *Service) Authenticate(ctx context.Context, token string) (auth.Actor, e
 	if token == "" || len(token) > 256 {
 		return auth.Actor{}, host.Errorf(host.EUNAUTHORIZED, "invalid token")
 	}
-	u, _, err := s.st.AuthenticateToken(ctx, token)
+	u, t, err := s.st.AuthenticateToken(ctx, token)
 	if errors.Is(err, store.ErrNotFound) {
 		return auth.Actor{}, host.Wrap(host.EUNAUTHORIZED, err, "invalid token")
 	}
 	if err != nil {
 		return auth.Actor{}, err
 	}
-	return auth.Actor{UserID: u.ID, Email: u.Email, Admin: u.IsAdmin}, nil
+	return auth.Actor{UserID: u.ID, Email: u.Email, Admin: u.IsAdmin, TokenID: t.ID}, nil
 }
 
 func requireAdmin(a auth.Actor) error {
