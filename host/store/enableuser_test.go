@@ -55,12 +55,12 @@ func TestEnableUser(t *testing.T) {
 }
 
 // TestEnableUserEndsConnectsInFlight: a connect started before the disable (with a
-// token that may have leaked: the reason for the disable) does not outlive it. Its state
-// is bound to the user, not the token, so once the user is enabled any token of theirs
-// would complete it, a new one included: whoever held the old token could have logged
-// in at the provider with an account of their own and hand the owner a link whose code
-// and state their app completes, linking that account to them. Enabling deletes the
-// user's states not yet used; another user's stay.
+// token that may have leaked: the reason for the disable) does not outlive it. Left,
+// once the user is enabled any token of theirs would complete it (the state here names
+// no token, as one made before migration 00036), a new one included: whoever held the
+// old token could have logged in at the provider with an account of their own and hand
+// the owner a link whose code and state their app completes, linking that account to
+// them. Enabling deletes the user's states not yet used; another user's stay.
 func TestEnableUserEndsConnectsInFlight(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e *env) {
 		ctx := context.Background()

@@ -80,8 +80,9 @@ const oauthColumns = `id, user_id, provider, redirect_uri, created_at, expires_a
 const MaxPendingOAuthStates = 20
 
 // CreateOAuthState stores a fresh single-use state for userID, started with the API
-// token tokenID (0: none, as in tests), that expires after ttl and returns its value, deleting the user's oldest pending states past
-// MaxPendingOAuthStates. Only the value's hash is stored: the value authenticates the
+// token tokenID (0: none, as in tests; revoking the token deletes the state, unused),
+// that expires after ttl and returns its value, deleting the user's oldest pending
+// states past MaxPendingOAuthStates. Only the value's hash is stored: the value authenticates the
 // callback, so a database reader must not be able to forge one.
 func (q queries) CreateOAuthState(ctx context.Context, userID, tokenID int64, provider, redirectURI string, ttl time.Duration) (string, OAuthState, error) {
 	if ttl <= 0 {

@@ -259,11 +259,12 @@ func (q queries) endConnects(ctx context.Context, tokenID int64) error {
 }
 
 // RevokeUserTokens revokes every live token of a user and returns how many. The
-// connects the tokens started and nobody completed end with them (the user's OAuth
-// states not yet used are deleted): a state is bound to the user, not to the token that
-// started it, so the next token made for the user would complete one a revoked (perhaps
-// leaked) token started — its holder having authorized with a provider account of
-// their own, say, and sent the owner the link their app completes.
+// connects the tokens started and nobody completed end with them: every OAuth state of
+// the user not yet used is deleted, not only those endConnects would find by token, as
+// a state made before migration 00036 names none. Left, the next token made for the user
+// would complete one a revoked (perhaps leaked) token started — its holder having
+// authorized with a provider account of their own, say, and sent the owner the link
+// their app completes.
 func (q queries) RevokeUserTokens(ctx context.Context, userID int64) (revoked int64, err error) {
 	err = q.inTx(ctx, func(q queries) error {
 		res, err := q.exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
@@ -287,12 +288,11 @@ func (q queries) RevokeUserTokens(ctx context.Context, userID int64) (revoked in
 // disabled, and how many tokens it revoked: every token of theirs still live, in the
 // same transaction. Their old tokens (and the console sessions opened with them) never
 // authenticate again, whoever held them while the user was disabled; an operator
-// makes new ones (tokens create). Their connects in progress end too (their OAuth
-// states not yet used are deleted): a state is bound to the user, not to the token that
-// started it, so once enabled any token of theirs would complete one an old token
-// started — one a leaked token's holder started and authorized with a provider account
-// of their own, say, then sent the owner as a link their app completes. Enabling an
-// enabled user is a no-op.
+// makes new ones (tokens create). Their connects in progress end too (RevokeUserTokens
+// deletes their OAuth states not yet used): left, once enabled any token of theirs would
+// complete one an old token started — one a leaked token's holder started and
+// authorized with a provider account of their own, say, then sent the owner as a link
+// their app completes. Enabling an enabled user is a no-op.
 func (q queries) EnableUser(ctx context.Context, id int64) (enabled bool, revoked int64, err error) {
 	err = q.inTx(ctx, func(q queries) error {
 		res, err := q.exec(ctx, `UPDATE users SET disabled_at = NULL WHERE id = ? AND disabled_at IS NOT NULL`, id)
