@@ -130,8 +130,8 @@ it, without the old tokens.`,
 			Short: "enable a disabled user again, revoking every token they had",
 			Long: `enable gives a disabled user back their access to their pools, devices and readings.
 Their old tokens (and console sessions) stay dead: every one still live is revoked, so
-a token that leaked does not come back with them, and so do the connects to providers
-they had in progress; make new tokens with tokens create.
+a token that leaked does not come back with them, and the connects to providers they
+had in progress end; make new tokens with tokens create.
 Enabling an enabled user changes nothing.`,
 			Example: "  poolhost users enable --email ana@example.com && poolhost tokens create --email ana@example.com",
 		}, func(ctx context.Context, svc *users.Service, uid int64) (string, error) {
