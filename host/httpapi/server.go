@@ -12,6 +12,11 @@ import (
 // server reads; a larger one is refused with 431 (ProblemListener).
 const MaxHeaderBytes = 64 << 10
 
+// headerSlack is how much net/http reads past its Server.MaxHeaderBytes before it
+// refuses a header (Server.initialReadLimitSize: bufio's 4 KiB): set that much less, so
+// the header it refuses is the one over MaxHeaderBytes, as the API documents.
+const headerSlack = 4 << 10
+
 // NewServer wraps h in an http.Server with the configured timeouts. Every timeout is set:
 // a server without ReadHeaderTimeout can be held open by a slow client forever.
 func NewServer(addr string, h http.Handler, c config.HTTP, log hclog.Logger) *http.Server {
@@ -38,7 +43,7 @@ func NewServer(addr string, h http.Handler, c config.HTTP, log hclog.Logger) *ht
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
 		IdleTimeout:       c.IdleTimeout,
-		MaxHeaderBytes:    MaxHeaderBytes,
+		MaxHeaderBytes:    MaxHeaderBytes - headerSlack,
 		ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 }
