@@ -41,7 +41,18 @@ func (s *Service) persist(ctx context.Context, dl Delivery, receivedAt time.Time
 		},
 	})
 	if err != nil {
-		return s.keep(ctx, dl, receivedAt, wr.DeliveryID, fmt.Errorf("persist readings: %w", err), sec)
+		out, err := s.keep(ctx, dl, receivedAt, wr.DeliveryID, fmt.Errorf("persist readings: %w", err), sec)
+		if err == nil && out.replay && out.Status == OutcomeAccepted {
+			// A copy was stored meanwhile: on PostgreSQL, the copy another replica wrote
+			// at the same moment, whose statement this one's deadlocked with and lost
+			// to. This copy's readings are its duplicates, as any replay's answer counts
+			// them; keep knows nothing of them.
+			out.Result = ingest.Result{Duplicates: len(wr.Readings)}
+			if len(wr.TestSessions) > 0 {
+				out.Result.TestSessions = &ingest.SessionsResult{Duplicates: len(wr.TestSessions)}
+			}
+		}
+		return out, err
 	}
 	if res.Replay {
 		return s.replayed(ctx, store.DeliveryKey{Provider: dl.Provider, AccountID: dl.AccountID, DeliveryID: wr.DeliveryID}, res), nil

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -511,5 +512,44 @@ func TestKeepFailureIs503(t *testing.T) {
 	}
 	if fs := failures(t, e.s, ""); len(fs) != 0 {
 		t.Fatalf("failures stored: %+v", fs)
+	}
+}
+
+// switchableTx fails every transaction while fail is set.
+type switchableTx struct {
+	*store.Store
+	fail *atomic.Bool
+}
+
+func (s switchableTx) InTx(ctx context.Context, fn func(*store.Tx) error) error {
+	if s.fail.Load() {
+		return errors.New("deadlock detected")
+	}
+	return s.Store.InTx(ctx, fn)
+}
+
+// TestReplayFoundWhenKeptCountsItsReadings: a copy of a delivery already stored whose
+// own write fails (on PostgreSQL, a deadlock with the copy another replica wrote at the
+// same moment; TestReplayAcrossServeReplicas met it) finds, when it is to be kept for
+// retry, that a copy was stored: it is answered as a replay, its readings counted as
+// duplicates like any replay's, not as a 200 that says none were accepted and none
+// were duplicates.
+func TestReplayFoundWhenKeptCountsItsReadings(t *testing.T) {
+	var fail atomic.Bool
+	e := newEnv(t, ingesttest.Engines[0], func(d *webhook.Deps, ing *ingest.Service) {
+		d.Ingest = ingest.New(switchableTx{d.Store.(*store.Store), &fail}, ingest.Config{}, nil, nil)
+	})
+	body := genericBody("probe", `{"metric": "ph", "value": 7.4}, {"metric": "orp", "value": 650}`)
+	path := "/v1/webhooks/generic/accounts/" + fmt.Sprint(e.mine.Account.ID)
+	if r := e.signed(t, path, accountSecret, "msg_race", body); r.status != http.StatusOK || r.body["accepted"] != 2.0 {
+		t.Fatalf("first copy: %d %v", r.status, r.body)
+	}
+	fail.Store(true)
+	r := e.signed(t, path, accountSecret, "msg_race", body)
+	if r.status != http.StatusOK || r.body["accepted"] != 0.0 || r.body["duplicates"] != 2.0 {
+		t.Fatalf("a copy whose write failed, the delivery stored: %d %v, want 200 with 0 accepted and 2 duplicates", r.status, r.body)
+	}
+	if fs := failures(t, e.s, ""); len(fs) != 0 {
+		t.Fatalf("failures kept for a delivery stored: %+v", fs)
 	}
 }
