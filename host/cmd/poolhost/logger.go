@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -59,4 +60,19 @@ func (l durationLogger) With(args ...any) hclog.Logger {
 func (l durationLogger) Named(name string) hclog.Logger { return durationLogger{l.Logger.Named(name)} }
 func (l durationLogger) ResetNamed(name string) hclog.Logger {
 	return durationLogger{l.Logger.ResetNamed(name)}
+}
+
+// syncWriter is w with one lock around every write, for a command that prints to the
+// stream its logger writes to while the plugin manager's goroutines log: each line then
+// goes out whole, and a test's bytes.Buffer is not written from two goroutines at once
+// (plugins check raced so in TestDevConfigUnderUmask002 under -race).
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

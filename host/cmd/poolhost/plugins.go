@@ -51,6 +51,8 @@ func runPluginsCheck(ctx context.Context, configPath string, f format, stdout, s
 			fmt.Fprintf(stderr, "poolhost plugins check: warning: provider %q pins %s, a #! launcher script: the pin covers the launcher only, not the code it loads; pin a bundle instead (PLUGINS.md, Bundles)\n", pc.ID, pc.Binary)
 		}
 	}
+	// The supervisors log to stderr from their goroutines while this prints to it too.
+	stderr = &syncWriter{w: stderr}
 	log := newLogger(cfg, stderr)
 	m := pluginmgr.New(log, nil, cfg)
 	defer m.Close()
