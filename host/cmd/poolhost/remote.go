@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/connect"
 )
 
 // The commands here talk to a running host through its admin API, as Vault's and
@@ -101,23 +102,15 @@ func (r remote) call(ctx context.Context, method, path string, out any) error {
 	return json.Unmarshal(body, out)
 }
 
-// remoteProvider is a provider as GET /v1/admin/providers shows it.
-type remoteProvider struct {
-	ID        string     `json:"id"`
-	Enabled   bool       `json:"enabled"`
-	Stage     string     `json:"stage"`
-	Access    string     `json:"access"`
-	Webhooks  bool       `json:"webhooks"`
-	Poll      bool       `json:"poll"`
-	State     string     `json:"state"`
-	Since     *time.Time `json:"since,omitempty"`
-	Restarts  int        `json:"restarts"`
-	LastError string     `json:"lastError,omitempty"`
-	Version   string     `json:"version,omitempty"`
-	SHA256    string     `json:"sha256,omitempty"`
-	PID       int        `json:"pid,omitempty"`
-}
+// remoteProvider is a provider as GET /v1/admin/providers shows it: the host's own
+// type, so that --format json passes on every field it answers. A copy of the struct
+// once left out reloadWarning and pendingConfigRefused, and a host degraded by a refused
+// pin listed its providers here as running with no error.
+type remoteProvider = connect.ProviderStatus
 
+// providerTable prints one line per provider. ERROR holds what is wrong with it: the
+// plugin's last error, and a config block the host has not put in force or a reload that
+// left the old process running (reloadWarning), which keep a running plugin degraded.
 func providerTable(w io.Writer, ps []remoteProvider) {
 	fmt.Fprintln(w, "PROVIDER\tENABLED\tSTAGE\tSTATE\tSINCE\tRESTARTS\tVERSION\tERROR")
 	for _, p := range ps {
@@ -125,7 +118,13 @@ func providerTable(w io.Writer, ps []remoteProvider) {
 		if p.Since != nil {
 			since = p.Since.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(w, "%s\t%t\t%s\t%s\t%s\t%d\t%s\t%s\n", p.ID, p.Enabled, dash(p.Stage), dash(p.State), since, p.Restarts, dash(p.Version), oneLine(p.LastError))
+		var problems []string
+		for _, s := range []string{p.LastError, p.PendingConfigRefused, p.ReloadWarning} {
+			if s = oneLine(s); s != "" {
+				problems = append(problems, s)
+			}
+		}
+		fmt.Fprintf(w, "%s\t%t\t%s\t%s\t%s\t%d\t%s\t%s\n", p.ID, p.Enabled, dash(p.Stage), dash(p.State), since, p.Restarts, dash(p.Version), strings.Join(problems, " | "))
 	}
 }
 
@@ -143,7 +142,11 @@ func init() {
 			Use:   "providers [flags]",
 			Short: "list a running host's providers with their live plugin states",
 			Long: `providers asks a running host (GET /v1/admin/providers) for every configured provider
-and the live state of its plugin: running, starting, backoff, failed or disabled.`,
+and the live state of its plugin: running, starting, backoff, unresponsive, failed or
+disabled. ERROR says what is wrong with one: its plugin's last error, a config block
+a reload could not put in force (pendingConfigRefused: the provider runs its previous
+block, and the host is degraded), or a reload that left the old process running
+(reloadWarning, e.g. a stale sha256 pin).`,
 			Example: `  export POOLHOST_ADDR=https://poolhost.example.com POOLHOST_TOKEN=pht_…
   poolhost providers
   poolhost providers --format json | jq '.[] | select(.state != "running")'`,

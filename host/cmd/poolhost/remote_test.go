@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestProvidersShowWhyDegraded: `poolhost providers` and `poolhost reload` show a
+// provider's pendingConfigRefused and reloadWarning, in the table and in --format json.
+// They used to decode the host's answer into a copy of its struct without those two
+// fields: with the host degraded by a refused pin, both listed the provider as running
+// with an empty ERROR column, while reload's own warning said to read those fields.
+func TestProvidersShowWhyDegraded(t *testing.T) {
+	const (
+		refused = "the new config block is not applied; the provider runs its previous block (process sha256 d957) until a reload fixes it: sha256 mismatch: x is d957, config pins 0957"
+		stale   = "reload did not restart the plugin; the running process (sha256 1c3a) keeps serving: sha256 mismatch: y is d957, config pins 1c3a"
+	)
+	providers := `[{"id":"generic","enabled":true,"stage":"ga","state":"running","restarts":0,"version":"0.1.0","sha256":"d957","pinnedSha256":"0957","pid":7,"pendingConfigRefused":"` + refused + `"},` +
+		`{"id":"ttn","enabled":true,"stage":"ga","state":"running","restarts":0,"version":"0.1.0","sha256":"1c3a","pinnedSha256":"1c3a","pid":8,"reloadWarning":"` + stale + `"}]`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/admin/providers":
+			w.Write([]byte(`{"providers":` + providers + `}`))
+		case "/v1/admin/reload":
+			w.Write([]byte(`{"changed":[],"restartRequired":[],"warnings":["some plugins are not running, or kept their old process, after the reload: see each provider's state, lastError, reloadWarning and pendingConfigRefused"],"providers":` + providers + `}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("POOLHOST_ADDR", srv.URL)
+	t.Setenv("POOLHOST_TOKEN", "pht_test")
+
+	for _, cmd := range []string{"providers", "reload"} {
+		code, out, stderr := cli(t, cmd)
+		if code != 0 {
+			t.Fatalf("poolhost %s: exit %d %s", cmd, code, stderr)
+		}
+		lines := map[string]string{}
+		for l := range strings.SplitSeq(out, "\n") {
+			if f := strings.Fields(l); len(f) > 0 {
+				lines[f[0]] = l
+			}
+		}
+		if !strings.Contains(lines["generic"], refused) || !strings.Contains(lines["ttn"], stale) {
+			t.Errorf("poolhost %s: the table does not say why generic and ttn are degraded:\n%s", cmd, out)
+		}
+	}
+
+	var provs []map[string]any
+	decode(t, &provs, "providers", "--format", "json")
+	var rep struct {
+		Providers []map[string]any `json:"providers"`
+	}
+	decode(t, &rep, "reload", "--format", "json")
+	for what, ps := range map[string][]map[string]any{"providers": provs, "reload": rep.Providers} {
+		if len(ps) != 2 || ps[0]["pendingConfigRefused"] != refused || ps[0]["pinnedSha256"] != "0957" || ps[1]["reloadWarning"] != stale {
+			b, _ := json.Marshal(ps)
+			t.Errorf("poolhost %s --format json dropped the host's fields: %s", what, b)
+		}
+	}
+}
