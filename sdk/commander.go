@@ -13,7 +13,8 @@ import (
 // It is optional: the host only calls it for providers whose description sets
 // Capabilities.Write and lists the command in Capabilities.Commands, whose operator set
 // access = "read-write" and approved the command, and for users allowed to command the
-// pool. Params arrive validated by [command.Validate].
+// pool. Params arrive validated and normalized by [command.Validate], through
+// [DecodeCommandParams] (in-process under sdktest.Direct too).
 //
 // A command actuates equipment, so the host sends it at most once. What SendCommand
 // returns decides what the host may do next:
@@ -39,7 +40,10 @@ type CommandRequest struct {
 	Channel string
 	// Command is a name of sdk/command, e.g. command.PumpSet.
 	Command string
-	Params  command.Params
+	// Params are the command's parameters. An adapter receives them as
+	// [DecodeCommandParams] returns them: bool, float64 in the parameter's canonical
+	// unit, or an enumeration's string.
+	Params command.Params
 	// CommandID is the host's id for the command: put it where the provider echoes it
 	// back (a correlation id) so a later [CommandUpdate] can name it.
 	CommandID string

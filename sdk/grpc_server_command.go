@@ -2,13 +2,11 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime/debug"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/poolhost/poolhost/sdk/command"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
 	"github.com/poolhost/poolhost/sdk/internal/convert"
 )
@@ -21,17 +19,9 @@ func (s *grpcServer) SendCommand(ctx context.Context, req *pb.SendCommandRequest
 	if !ok {
 		return nil, toStatus(Unsupported("send command"))
 	}
-	// The host validated the parameters; validating again here keeps a host bug (or a
-	// host in another language) from actuating anything on a guess.
-	var raw map[string]any
-	if len(req.GetParamsJson()) > 0 {
-		if err := json.Unmarshal(req.GetParamsJson(), &raw); err != nil {
-			return &pb.SendCommandResponse{Error: errorToProto(Permanent("params: %v", err))}, nil
-		}
-	}
-	params, verr := command.Validate(req.GetCommand(), raw)
-	if verr != nil {
-		return &pb.SendCommandResponse{Error: errorToProto(Permanent("%v", verr))}, nil
+	params, perr := DecodeCommandParams(req.GetCommand(), req.GetParamsJson())
+	if perr != nil {
+		return &pb.SendCommandResponse{Error: errorToProto(perr)}, nil
 	}
 	defer func() {
 		if r := recover(); r != nil {

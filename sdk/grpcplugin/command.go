@@ -2,7 +2,6 @@ package grpcplugin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"google.golang.org/grpc/codes"
@@ -20,9 +19,9 @@ import (
 // sdk.ErrOutcomeUnknown, because the plugin may have reached the provider before it
 // failed. Only UNIMPLEMENTED is a plain unsupported error: nothing was sent.
 func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
-	params, err := json.Marshal(req.Params)
+	params, err := sdk.EncodeCommandParams(req.Params)
 	if err != nil {
-		return sdk.CommandResult{}, sdk.Permanent("encode params: %v", err)
+		return sdk.CommandResult{}, err
 	}
 	res, err := c.rpc.SendCommand(ctx, &pb.SendCommandRequest{
 		Account:          accountToProto(req.Account),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/command"
+	"github.com/poolhost/poolhost/sdk/internal/convert"
 )
 
 // commandsChecks checks a write-capable plugin: the commands it declares are in the
@@ -32,7 +33,7 @@ func (k *checker) commandsChecks(d sdk.Description, f Fixtures) []Result {
 	}
 	for _, cc := range f.Commands {
 		r := Result{Check: "commands/" + cc.Name}
-		if _, err := command.Validate(cc.Request.Command, cc.Request.Params); err != nil {
+		if _, err := paramsAsReceived(cc.Request); err != nil {
 			r.Err = fmt.Errorf("the fixture's command does not validate: %w", err)
 			out = append(out, r)
 			continue
@@ -94,11 +95,34 @@ func commandsDeclaredCheck(d sdk.Description) Result {
 	return r
 }
 
-// SendCommand lets an in-process adapter be checked like a plugin binary's client.
+// SendCommand lets an in-process adapter be checked like a plugin binary's client: the
+// adapter receives req as it does over the wire, through the same conversions in the
+// same order (sdk/grpcplugin's client, then the plugin side's shim). Its Params are
+// encoded and then decoded and normalized (ints become float64, °F becomes °C, and
+// parameters command.Validate refuses are refused as permanent without calling the
+// adapter); its ExpiresAt arrives in UTC, with no monotonic clock reading.
 func (d direct) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
+	b, err := sdk.EncodeCommandParams(req.Params)
+	if err != nil {
+		return sdk.CommandResult{}, err
+	}
 	c, ok := d.Adapter.(sdk.Commander)
 	if !ok {
 		return sdk.CommandResult{}, sdk.Unsupported("send command")
 	}
+	if req.Params, err = sdk.DecodeCommandParams(req.Command, b); err != nil {
+		return sdk.CommandResult{}, err
+	}
+	req.ExpiresAt = convert.TimeFromProto(convert.TimeToProto(req.ExpiresAt))
 	return c.SendCommand(ctx, req)
+}
+
+// paramsAsReceived returns a command's parameters as SendCommand receives them, or why
+// it never would: what Direct and the wire both do to them.
+func paramsAsReceived(req sdk.CommandRequest) (command.Params, error) {
+	b, err := sdk.EncodeCommandParams(req.Params)
+	if err != nil {
+		return nil, err
+	}
+	return sdk.DecodeCommandParams(req.Command, b)
 }
