@@ -51,8 +51,10 @@ http {
 
   # Requests per second, refilled continuously, up to burst at once; 0 switches one off.
   # per_token: each API token. per_client: each address, for what comes without a valid
-  # token (anonymous routes, OAuth callbacks, wrong tokens). Webhooks, /healthz, /readyz
-  # and /metrics are never limited.
+  # token (anonymous routes, OAuth callbacks, wrong tokens, console sign-ins). Webhooks
+  # are not limited per address; an account-scoped webhook URL has its own bucket
+  # (per_webhook_account 20/s, webhook_account_burst 600: 429 past it). /healthz, /readyz
+  # and /metrics are never limited, but for a wrong token there.
   rate_limit {
     per_token  = 20
     per_client = 5
@@ -117,9 +119,11 @@ plugins {
 # Pin every binary: `poolhost plugins pin /usr/local/lib/poolhost/plugins/poolhost-provider-<id>`
 # (or sha256sum) prints its hash; put it in that provider's sha256 below. The zeros below
 # are placeholders that match no binary: until each is replaced, that provider is failed
-# with "sha256 mismatch" (and `poolhost plugins check`, the unit's ExecStartPre, refuses
-# to start). A binary whose hash differs is refused, so an upgrade of a plugin is: copy
-# the binary, change its pin here, reload.
+# with "sha256 mismatch" (and `poolhost plugins check`, run before each deploy, exits 1).
+# A binary whose hash differs is refused, and so is one without a signature over its
+# hash (require_signature above), so an upgrade of a plugin is: change its pin here,
+# `poolhost plugins install` the signed release (binary and .sig, checked against the
+# pin), reload.
 
 provider "generic" {
   enabled  = true
