@@ -43,8 +43,15 @@ func Serve(a Adapter) {
 	ServeWithOptions(a, ServeOptions{})
 }
 
-// ServeWithOptions is [Serve] with options.
+// ServeWithOptions is [Serve] with options. Like Serve, it never returns.
 func ServeWithOptions(a Adapter, opts ServeOptions) {
+	serve(a, opts)
+	// go-plugin's Serve returns once the host has stopped the plugin (GRPCController's
+	// Shutdown); the process ends here, so no code after Serve in main runs on a stop.
+	os.Exit(0)
+}
+
+func serve(a Adapter, opts ServeOptions) {
 	if !startedByHost() {
 		explainByHand(os.Stderr, a)
 		os.Exit(1)
