@@ -68,12 +68,17 @@ func (UnsupportedAdapter) Webhook(context.Context, WebhookRequest) (WebhookResul
 }
 
 // CheckCapabilities refuses a description that promises what the adapter does not
-// implement: Capabilities.Poll without [Poller]. Serve applies it to every Describe, so
-// the host refuses such a plugin when it starts — saying why — instead of polling it and
-// getting "poll not supported" for every account; the conformance kit applies it too.
+// implement: Capabilities.Poll without [Poller], Capabilities.Write without [Commander].
+// Serve applies it to every Describe, so the host refuses such a plugin when it starts —
+// saying why — instead of polling it and getting "poll not supported" for every account,
+// or failing every command an operator approved as "send command not supported"; the
+// conformance kit applies it too.
 func CheckCapabilities(a Adapter, d Description) error {
 	if _, ok := a.(Poller); d.Capabilities.Poll && !ok {
 		return Permanent("capabilities.poll is set but the adapter does not implement sdk.Poller (PollReadings)")
+	}
+	if _, ok := a.(Commander); d.Capabilities.Write && !ok {
+		return Permanent("capabilities.write is set but the adapter does not implement sdk.Commander (SendCommand)")
 	}
 	return nil
 }

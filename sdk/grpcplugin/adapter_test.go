@@ -85,6 +85,12 @@ func (f *fakeAdapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sd
 	return f.poll(ctx, req)
 }
 
+// SendCommand makes fakeAdapter an sdk.Commander, so a description with
+// Capabilities.Write passes sdk.CheckCapabilities; command_test.go has the real one.
+func (f *fakeAdapter) SendCommand(context.Context, sdk.CommandRequest) (sdk.CommandResult, error) {
+	return sdk.CommandResult{}, sdk.Unsupported("send command")
+}
+
 func (f *fakeAdapter) Health(ctx context.Context) error {
 	if f.health == nil {
 		return nil

@@ -164,6 +164,16 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 			t.Errorf("Describe over gRPC: %v; want a permanent error naming sdk.Poller", err)
 		}
 	})
+	t.Run("claims to write without a Commander", func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.ClaimsWrite{}), fx)
+		wantFailure(t, rs, "describe", "capabilities.write is set but the adapter does not implement sdk.Commander")
+		// Served over gRPC, as the host starts it: Describe is refused the same way, so
+		// the plugin does not start (rather than failing every command it is sent).
+		if _, err := sdktest.Connect(t, broken.ClaimsWrite{}).Describe(t.Context()); err == nil ||
+			!strings.Contains(err.Error(), "does not implement sdk.Commander") || !sdk.IsKind(err, sdk.KindPermanent) {
+			t.Errorf("Describe over gRPC: %v; want a permanent error naming sdk.Commander", err)
+		}
+	})
 	t.Run("slower than its deadline", func(t *testing.T) {
 		defer setTimings(200*time.Millisecond, 300*time.Millisecond)()
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.SlowWebhook{}), fx)

@@ -174,6 +174,17 @@ func (ClaimsPoll) Describe(ctx context.Context) (sdk.Description, error) {
 	return d, nil
 }
 
+// ClaimsWrite sets Capabilities.Write and lists a command without implementing
+// sdk.Commander: the host would fail every command its operator approved.
+type ClaimsWrite struct{ Good }
+
+func (ClaimsWrite) Describe(ctx context.Context) (sdk.Description, error) {
+	d, _ := Good{}.Describe(ctx)
+	d.Capabilities.Write = true
+	d.Capabilities.Commands = []string{"pump.set"}
+	return d, nil
+}
+
 // DeclaresSettings declares well-formed settings, one of them a required secret: its
 // declarations are fine, and a configuration is judged against them as the host judges a
 // config block.
