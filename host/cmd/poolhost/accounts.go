@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -66,6 +67,26 @@ func runAccountsDisconnect(ctx context.Context, configPath, provider string, std
 	}
 	if err != nil {
 		return fail(err)
+	}
+	if n == 0 {
+		// Nothing to do. Say which kind of nothing: a provider id the config does not
+		// know and no account ever had is most likely a typo, which "disconnected 0
+		// account(s) ... credentials erased" hid behind exit 0.
+		if _, known := cfg.Provider(provider); !known {
+			all, err := st.ListProviderAccounts(ctx, provider, "")
+			if err != nil {
+				return fail(err)
+			}
+			if len(all) == 0 {
+				ids := make([]string, 0, len(cfg.Providers))
+				for _, p := range cfg.Providers {
+					ids = append(ids, p.ID)
+				}
+				return fail(fmt.Errorf("no account of provider %q was ever connected, and %s has no provider block of that id (its providers: %s): check the id", provider, configPath, strings.Join(ids, ", ")))
+			}
+		}
+		fmt.Fprintf(stdout, "no connected account of provider %s: nothing to disconnect\n", provider)
+		return 0
 	}
 	fmt.Fprintf(stdout, "disconnected %d account(s) of provider %s: credentials erased, devices unlinked, readings kept\n", n, provider)
 	return 0

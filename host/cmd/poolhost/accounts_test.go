@@ -77,4 +77,20 @@ provider "acme" {
 			t.Errorf("account %d (%d): credentials erased %v (%v)", i, id, erased, err)
 		}
 	}
+
+	// Run again: nothing left to do, said so (it printed "disconnected 0 account(s) ...
+	// credentials erased"). "other" is in no config block but has an account: removed,
+	// and disconnected the same way.
+	if code, stdout, stderr := cli(t, "accounts", "disconnect", "--provider", "acme", "--config", off); code != 0 || stdout != "no connected account of provider acme: nothing to disconnect\n" {
+		t.Errorf("disconnect again = %d %q %q", code, stdout, stderr)
+	}
+	if code, stdout, stderr := cli(t, "accounts", "disconnect", "--provider", "other", "--config", off); code != 0 || !strings.Contains(stdout, "disconnected 1 account(s) of provider other") {
+		t.Errorf("disconnect a removed provider's account = %d %q %q", code, stdout, stderr)
+	}
+	// A typo: no block and no account of that id ever. It exited 0 saying it had
+	// disconnected 0 accounts, as if the decommissioned provider's credentials were gone.
+	if code, stdout, stderr := cli(t, "accounts", "disconnect", "--provider", "acmee", "--config", off); code != 1 || stdout != "" ||
+		!strings.Contains(stderr, `no account of provider "acmee" was ever connected`) || !strings.Contains(stderr, "its providers: acme") {
+		t.Errorf("disconnect a provider id that never existed = %d %q %q", code, stdout, stderr)
+	}
 }

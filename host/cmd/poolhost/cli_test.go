@@ -287,6 +287,11 @@ func TestTokensRevokeByValueIsNotAUse(t *testing.T) {
 	if code, _, stderr := cli(t, "tokens", "revoke", "--token", token, db); code != 1 || !strings.Contains(stderr, "no live token with that value") {
 		t.Fatalf("revoking it again = %d %q", code, stderr)
 	}
+	// By id, the token is found revoked: the state asked for, said as such (it printed
+	// "revoked 0 token(s) of user 1", which reads as not found).
+	if code, out, stderr := cli(t, "tokens", "revoke", "--id", "1", db); code != 0 || !strings.HasPrefix(out, "token 1 (pht_") || !strings.Contains(out, "of user 1 was already revoked at ") {
+		t.Fatalf("revoking it again by id = %d %q %q", code, out, stderr)
+	}
 }
 
 // TestSQLiteMissingDirectory: a database_url whose directory does not exist is refused

@@ -119,6 +119,12 @@ audited as system:cli.`, "")
 				} else if err != nil {
 					return fail(err)
 				}
+				if t.RevokedAt != nil {
+					// Already in the state asked for: say so, as users disable does, rather
+					// than "revoked 0 token(s)", which reads as a failure to find it.
+					fmt.Fprintf(stdout, "token %d (%s…) of user %d was already revoked at %s\n", t.ID, t.Prefix, t.UserID, t.RevokedAt.UTC().Format(time.RFC3339))
+					return 0
+				}
 				uid, tid = t.UserID, t.ID
 			case *plaintext != "":
 				t, err := st.GetAPITokenByValue(ctx, *plaintext)
