@@ -69,12 +69,16 @@ func Configured(getenv func(string) string) (bool, error) {
 	if !on {
 		return false, nil
 	}
-	proto := getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	protoVar := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	proto := getenv(protoVar)
 	if proto == "" {
-		proto = getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
+		protoVar = "OTEL_EXPORTER_OTLP_PROTOCOL"
+		proto = getenv(protoVar)
 	}
 	if p := strings.TrimSpace(proto); p != "" && p != "http/protobuf" {
-		return false, fmt.Errorf("OTLP protocol %q: only \"http/protobuf\" is supported", p)
+		// Name the variable and the way out: the collector's OTLP/HTTP port (4318 by
+		// convention), not its gRPC one (4317).
+		return false, fmt.Errorf("%s=%q: only OTLP over HTTP (\"http/protobuf\") is supported: unset it or set http/protobuf, and point the endpoint at the collector's OTLP/HTTP port (usually 4318, not gRPC's 4317)", protoVar, p)
 	}
 	return true, nil
 }
