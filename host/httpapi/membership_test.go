@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -384,6 +385,86 @@ func TestFleetReloadUnverifies(t *testing.T) {
 		}
 		if ra, _ := evs[0].Details["reverifiedAccounts"].(map[string]any); ra["generic"] != float64(1) {
 			t.Errorf("provider.reloaded details %v, want reverifiedAccounts generic: 1", evs[0].Details)
+		}
+	})
+}
+
+// TestFleetKeyReplacedUnverifies: an operator replaces a fleet_key that leaked and
+// reloads. The account its holder connected with the old key must stop receiving the
+// fleet's provider-level deliveries (its devices no longer verified), as a device taken
+// out of fleet_devices does; an account connected with the new key receives them.
+func TestFleetKeyReplacedUnverifies(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{ingest: true, fleet: "fleet-1"})
+		admin := e.newUser("admin", true)
+		leaker := e.newUser("leaker", false)
+		op := e.newUser("operator", false)
+		type dev struct {
+			ID               int64  `json:"id"`
+			ProviderDeviceID string `json:"providerDeviceId"`
+			Verified         bool   `json:"verified"`
+		}
+		connect := func(u user, key string) (int64, []dev) {
+			t.Helper()
+			var conn struct {
+				Account account `json:"account"`
+			}
+			e.must(201, req{method: "POST", path: "/v1/providers/generic/connect", token: u.Token,
+				body: map[string]any{"input": map[string]string{"fleet_key": key}}}).json(t, &conn)
+			var devs struct {
+				Devices []dev `json:"devices"`
+			}
+			e.must(200, req{method: "POST", path: fmt.Sprintf("/v1/accounts/%d/discover", conn.Account.ID), token: u.Token}).json(t, &devs)
+			return conn.Account.ID, devs.Devices
+		}
+		deliver := func(ago time.Duration) ingest.Result {
+			t.Helper()
+			at := time.Now().Add(-ago).UTC().Format(time.RFC3339)
+			return e.delivered(e.signedTo("/v1/webhooks/generic", genericWebhookSecret,
+				fmt.Appendf(nil, `{"device_id": "fleet-1", "readings": [{"metric": "ph", "value": 7.1, "recorded_at": %q}]}`, at)))
+		}
+
+		leakerAccount, devs := connect(leaker, fleetKey)
+		if len(devs) != 1 || !devs[0].Verified {
+			t.Fatalf("connected with the fleet key, discovered %+v, want fleet-1 verified", devs)
+		}
+		pool := e.createPool(leaker, "Leaker's")
+		e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", devs[0].ID), token: leaker.Token, body: map[string]int64{"poolId": pool}})
+		if got := deliver(3 * time.Hour); got.Accepted != 1 {
+			t.Fatalf("before the key is replaced, fleet-1 got %+v, want 1 accepted", got)
+		}
+
+		// The operator replaces the key and reloads.
+		writeFile(t, filepath.Join(e.dir, "fleet.key"), "replaced-fleet-key-0123456789abcdef0123")
+		var rep struct {
+			Changed []string `json:"changed"`
+		}
+		e.must(200, req{method: "POST", path: "/v1/admin/reload", token: admin.Token}).json(t, &rep)
+		if !slices.Contains(rep.Changed, "provider.generic") {
+			t.Fatalf("reload changed %v, want provider.generic", rep.Changed)
+		}
+		if got := deliver(2 * time.Hour); got.Accepted != 0 || got.Dropped[ingest.DropUnverifiedDevice] != 1 {
+			t.Errorf("after the key was replaced, fleet-1 got %+v, want it dropped as unverified_device", got)
+		}
+		var after struct {
+			Devices []dev `json:"devices"`
+		}
+		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/accounts/%d/devices", leakerAccount), token: leaker.Token}).json(t, &after)
+		if len(after.Devices) != 1 || after.Devices[0].Verified {
+			t.Errorf("the old key's account after the reload: %+v, want fleet-1 not verified", after.Devices)
+		}
+		e.must(400, req{method: "POST", path: "/v1/providers/generic/connect", token: leaker.Token,
+			body: map[string]any{"input": map[string]string{"fleet_key": fleetKey}}})
+
+		// The operator's account, connected with the new key, receives.
+		_, devs = connect(op, "replaced-fleet-key-0123456789abcdef0123")
+		if len(devs) != 1 || !devs[0].Verified {
+			t.Fatalf("connected with the new key, discovered %+v, want fleet-1 verified", devs)
+		}
+		opPool := e.createPool(op, "Site")
+		e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/devices/%d/link", devs[0].ID), token: op.Token, body: map[string]int64{"poolId": opPool}})
+		if got := deliver(time.Hour); got.Accepted != 1 {
+			t.Errorf("the new key's account: fleet-1 got %+v, want 1 accepted", got)
 		}
 	})
 }

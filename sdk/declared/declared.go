@@ -16,7 +16,10 @@
 package declared
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -95,7 +98,9 @@ const (
 	FleetKeySecret = "fleet_key"
 	// FleetKeyInput is the Connect input carrying it.
 	FleetKeyInput = "fleet_key"
-	// fleetCredential marks, in the linkage credentials, the account the fleet key made.
+	// fleetCredential marks, in the linkage credentials, the account the fleet key made:
+	// its value is the key's mark (Fleet.mark), so the account is the fleet's only while
+	// the key it connected with is the fleet key.
 	fleetCredential = "fleet"
 	// MinFleetKeyLen is the shortest fleet key a provider accepts. Whoever guesses it
 	// links the operator's own devices, and a wrong guess costs only a connect (a 400,
@@ -127,9 +132,30 @@ func Inputs() []sdk.Option {
 // fleet key among its secrets; a user who connects with that key gets an account whose
 // discovery returns the fleet's devices Verified, so they receive provider-level
 // deliveries. The zero Fleet has no devices and admits nobody.
+//
+// An account is the fleet's only while the key it connected with is the fleet key: its
+// credentials keep a mark derived from that key (not the key), and Devices compares it
+// with the current key's. So an operator who replaces a key that leaked (and reloads,
+// which runs discovery again) takes the fleet's devices from every account connected
+// with the old key, the leaker's included; the operator's own account connects again
+// with the new key. An account marked before marks carried the key ("1") is no longer
+// the fleet's either, for the same reason: nothing says which key made it.
 type Fleet struct {
 	key     string
+	mark    string // fleetMark(key); "" when there is no key
 	devices []string
+}
+
+// fleetMark is what an account the key admitted keeps in its credentials: an HMAC of a
+// fixed label under the key, which names the key without giving it away (the key has
+// at least MinFleetKeyLen random characters, so the mark cannot be searched back).
+func fleetMark(key string) string {
+	if key == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte("poolhost declared.Fleet account mark v2"))
+	return "v2:" + hex.EncodeToString(m.Sum(nil))
 }
 
 // NewFleet reads the fleet from a provider's Configure request.
@@ -146,22 +172,25 @@ func NewFleet(req sdk.ConfigureRequest) (Fleet, error) {
 		return Fleet{}, sdk.InvalidInput("secret %s is %d characters, fewer than %d: whoever guesses it links the fleet's devices; make one with openssl rand -hex 32",
 			FleetKeySecret, len(key), MinFleetKeyLen)
 	}
-	return Fleet{key: key, devices: ids}, nil
+	return Fleet{key: key, mark: fleetMark(key), devices: ids}, nil
 }
 
 // Admit reports whether a Connect's input carries the fleet key (compared in constant
-// time), and returns the credentials that mark the linkage as the fleet's account.
+// time), and returns the credentials that mark the linkage as the fleet's account under
+// this key.
 func (f Fleet) Admit(input map[string]string) (sdk.Credentials, bool) {
 	given := input[FleetKeyInput]
 	if f.key == "" || given == "" || subtle.ConstantTimeCompare([]byte(given), []byte(f.key)) != 1 {
 		return nil, false
 	}
-	return sdk.Credentials{fleetCredential: "1"}, true
+	return sdk.Credentials{fleetCredential: f.mark}, true
 }
 
-// Devices are the fleet's devices, Verified, for an account Admit made; none otherwise.
+// Devices are the fleet's devices, Verified, for an account Admit made under the current
+// fleet key; none otherwise (an ordinary account, or one a replaced key admitted).
 func (f Fleet) Devices(account sdk.Account, model string) []sdk.Device {
-	if account.Credentials[fleetCredential] != "1" {
+	got := account.Credentials[fleetCredential]
+	if f.mark == "" || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(f.mark)) != 1 {
 		return nil
 	}
 	out := make([]sdk.Device, 0, len(f.devices))

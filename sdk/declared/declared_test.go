@@ -151,3 +151,53 @@ func TestFleet(t *testing.T) {
 		t.Fatal("the zero fleet admitted an empty key")
 	}
 }
+
+// TestFleetKeyReplaced: an account is the fleet's only while the key it connected with is
+// the fleet key. An operator replaces a key that leaked; the accounts the old key made
+// (the leaker's) must not keep discovering the fleet's devices, verified, which is what
+// the provider-level URL delivers to. The mark in the credentials is not the key.
+func TestFleetKeyReplaced(t *testing.T) {
+	const oldKey, newKey = "old-operator-key-0123456789abcdef0123", "new-operator-key-0123456789abcdef0123"
+	fleet := func(key string) declared.Fleet {
+		t.Helper()
+		f, err := declared.NewFleet(sdk.ConfigureRequest{
+			Settings: map[string]string{declared.FleetDevicesSetting: "pump-1"},
+			Secrets:  map[string]string{declared.FleetKeySecret: key},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	before, after := fleet(oldKey), fleet(newKey)
+	leaked, ok := before.Admit(map[string]string{declared.FleetKeyInput: oldKey})
+	if !ok {
+		t.Fatal("the fleet key was refused")
+	}
+	for k, v := range leaked {
+		if strings.Contains(v, oldKey) || strings.Contains(k, oldKey) {
+			t.Fatalf("the account's credentials hold the fleet key: %v", leaked)
+		}
+	}
+	if ds := before.Devices(sdk.Account{Credentials: leaked}, "m"); len(ds) != 1 || !ds[0].Verified {
+		t.Fatalf("under the key it connected with: %+v, want pump-1 verified", ds)
+	}
+	if ds := after.Devices(sdk.Account{Credentials: leaked}, "m"); len(ds) != 0 {
+		t.Fatalf("an account the replaced key made still gets the fleet's devices: %+v", ds)
+	}
+	if _, ok := after.Admit(map[string]string{declared.FleetKeyInput: oldKey}); ok {
+		t.Fatal("the replaced key was admitted")
+	}
+	current, ok := after.Admit(map[string]string{declared.FleetKeyInput: newKey})
+	if !ok {
+		t.Fatal("the new key was refused")
+	}
+	if ds := after.Devices(sdk.Account{Credentials: current}, "m"); len(ds) != 1 || !ds[0].Verified {
+		t.Fatalf("connected with the new key: %+v, want pump-1 verified", ds)
+	}
+	// A mark that names no key (the "1" marks once carried) says nothing about which key
+	// made the account.
+	if ds := after.Devices(sdk.Account{Credentials: sdk.Credentials{"fleet": "1"}}, "m"); len(ds) != 0 {
+		t.Fatalf("a mark naming no key got the fleet's devices: %+v", ds)
+	}
+}
