@@ -50,7 +50,7 @@
 //                          code) is not valid.
 //   DEADLINE_EXCEEDED and CANCELLED mean the host's deadline or cancellation ended the
 //   call. Any other code (INTERNAL, UNKNOWN, ...) is treated as temporary.
-//   IngestWebhook is the one exception: see its comment.
+//   IngestWebhook and SendCommand are the two exceptions: see their comments.
 //   A call that refreshed the account's tokens and then failed (the token endpoint
 //   answered, the next request got 503 or hit a quota) must still hand the new tokens
 //   back, or an account with rotating refresh tokens is locked out: attach an ErrorDetail
@@ -508,7 +508,7 @@ type Reading struct {
 	ProviderDeviceId string                 `protobuf:"bytes,1,opt,name=provider_device_id,json=providerDeviceId,proto3" json:"provider_device_id,omitempty"`
 	// A metric name from the poolhost vocabulary: ph, orp, temperature, free_chlorine,
 	// total_chlorine, combined_chlorine, bromine, cyanuric_acid, total_alkalinity,
-	// calcium_hardness, salt, tds, conductivity, battery, signal.
+	// calcium_hardness, salt, tds, conductivity, battery, signal, signal_dbm.
 	Metric string  `protobuf:"bytes,2,opt,name=metric,proto3" json:"metric,omitempty"`
 	Value  float64 `protobuf:"fixed64,3,opt,name=value,proto3" json:"value,omitempty"`
 	// Empty means the metric's canonical unit.

@@ -50,7 +50,7 @@
 //                          code) is not valid.
 //   DEADLINE_EXCEEDED and CANCELLED mean the host's deadline or cancellation ended the
 //   call. Any other code (INTERNAL, UNKNOWN, ...) is treated as temporary.
-//   IngestWebhook is the one exception: see its comment.
+//   IngestWebhook and SendCommand are the two exceptions: see their comments.
 //   A call that refreshed the account's tokens and then failed (the token endpoint
 //   answered, the next request got 503 or hit a quota) must still hand the new tokens
 //   back, or an account with rotating refresh tokens is locked out: attach an ErrorDetail
