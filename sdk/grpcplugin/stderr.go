@@ -128,10 +128,34 @@ func StartError(err error, stderr io.Writer) error {
 		tail = append(tail, string(r.buf))
 	}
 	r.mu.Unlock()
+	hint := stdoutHint(err.Error())
 	if len(tail) == 0 {
+		if hint != "" {
+			return &startError{err: err, msg: firstWords(err.Error()) + hint + " (the plugin wrote nothing to stderr)"}
+		}
 		return fmt.Errorf("%w (the plugin wrote nothing to stderr)", err)
 	}
-	return &startError{err: err, msg: firstWords(err.Error()) + "; the plugin's stderr ended with:\n  " + strings.Join(tail, "\n  ")}
+	return &startError{err: err, msg: firstWords(err.Error()) + hint + "; the plugin's stderr ended with:\n  " + strings.Join(tail, "\n  ")}
+}
+
+// unrecognized is go-plugin's start error for a line on the plugin's stdout that is not
+// a handshake line; the line follows it.
+const unrecognized = "Unrecognized remote plugin message: "
+
+// stdoutHint says what go-plugin's "Unrecognized remote plugin message: X" means in a
+// plugin author's terms: the plugin printed X on stdout before its handshake line (a
+// fmt.Println in main, a launcher's echo). go-plugin's guesses (architecture, libraries,
+// permissions) never name stdout. "" for another error.
+func stdoutHint(msg string) string {
+	i := strings.Index(msg, unrecognized)
+	if i < 0 {
+		return ""
+	}
+	line, _, _ := strings.Cut(msg[i+len(unrecognized):], "\n")
+	if len(line) > tailBytes {
+		line = line[:tailBytes] + "…"
+	}
+	return fmt.Sprintf(": the plugin wrote %q to stdout before its handshake line; stdout carries only the handshake, so log to stderr (in Go, sdk.Logger(); PLUGINS.md, Logging)", line)
 }
 
 // goPluginGuesses starts what go-plugin appends to "Unrecognized remote plugin message":

@@ -113,6 +113,25 @@ func TestLaunchSaysWhyThePluginDied(t *testing.T) {
 	}
 }
 
+// TestLaunchNamesWhatThePluginPrintedOnStdout: a plugin that prints a line on stdout
+// before its handshake line (a fmt.Println in main) and nothing on stderr fails to start
+// with an error that says so, not with go-plugin's guesses alone (another architecture,
+// missing libraries, file permissions), none of which is the cause.
+func TestLaunchNamesWhatThePluginPrintedOnStdout(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "plugin")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'starting acme'\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, kill, err := sdktest.Launch(script, io.Discard)
+	defer kill()
+	if err == nil || !strings.Contains(err.Error(), `the plugin wrote "starting acme" to stdout before its handshake line`) {
+		t.Fatalf("start error %v, want it to name the line the plugin wrote to stdout", err)
+	}
+	if strings.Contains(err.Error(), "not compiled for this architecture") {
+		t.Errorf("start error %v: go-plugin's guesses mislead once the cause is known", err)
+	}
+}
+
 // TestLaunchTargetNamesAnExitedPlugin: a plugin whose process exits during a call is
 // reported as such, with the last lines it wrote to stderr — not as "error reading from
 // server: EOF" — and the checks after it as not run, not as failures of their own.
