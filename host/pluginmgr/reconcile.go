@@ -55,7 +55,12 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 			p.keepRunning(log, sha, err)
 			kept = true
 		default:
-			restart = err != nil || configChanged(old, pc) || (sha != "" && cur != sha)
+			// A new pin alone restarts nothing when the running process is the file it
+			// pins: inspect checked the file against it, and the file's hash is the
+			// process's. Pinning the running binaries of a host in production (README)
+			// restarted every plugin, webhooks answering 503 meanwhile.
+			restart = err != nil || flagsChanged(old, pc) || (sha != "" && cur != sha) ||
+				(sha == "" && old.SHA256 != pc.SHA256)
 		}
 	}
 	if restart {
@@ -98,7 +103,13 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 // its file holds. A file replaced in place (a rebuild, a deploy) is caught by comparing
 // its hash with the running process's.
 func configChanged(old, pc config.Provider) bool {
-	return old.Binary != pc.Binary || old.SHA256 != pc.SHA256 || old.Webhooks != pc.Webhooks ||
+	return old.SHA256 != pc.SHA256 || flagsChanged(old, pc)
+}
+
+// flagsChanged is configChanged but for the pin: what a running process was started
+// with (its binary and the capabilities the host asked of it) that a new block changes.
+func flagsChanged(old, pc config.Provider) bool {
+	return old.Binary != pc.Binary || old.Webhooks != pc.Webhooks ||
 		old.Poll != pc.Poll || old.Access != pc.Access || !old.Enabled
 }
 

@@ -265,3 +265,33 @@ func TestRefusedBlockOutlivesTheProcess(t *testing.T) {
 		t.Errorf("pending_config_refused after fixing the pin = %g, want 0", v)
 	}
 }
+
+// Pinning the binary a plugin runs from (README: pin each binary, require_pin in
+// production) is a new pin alone: the running process is the file it pins, so a reload
+// keeps it, as it does taking the pin away again. Each used to restart the plugin, its
+// webhooks answered 503 while it started again. A new pin with a changed file still
+// restarts it (TestStalePinIsReportedAndOldPluginKeepsRunning).
+func TestNewPinOfTheRunningBinaryRestartsNothing(t *testing.T) {
+	e := newEnv(t)
+	bin := e.installID("alpha")
+	sum := sha256File(t, bin)
+	m, _, err := e.manager(e.config(`provider "alpha" {}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := status(t, m, "alpha")
+	if before.State != pluginmgr.StateRunning || before.SHA256 != sum {
+		t.Fatalf("alpha before = %+v", before)
+	}
+	for _, step := range []struct{ what, block, pinned string }{
+		{"pinned", fmt.Sprintf(`provider "alpha" { sha256 = %q }`, sum), sum},
+		{"unpinned again", `provider "alpha" {}`, ""},
+	} {
+		if err := m.Reload(context.Background(), e.config(step.block)); err != nil {
+			t.Fatalf("Reload %s: %v", step.what, err)
+		}
+		if s := status(t, m, "alpha"); s.PID != before.PID || s.State != pluginmgr.StateRunning || s.Pinned != step.pinned || s.Warning != "" || s.Refused != "" {
+			t.Errorf("%s: alpha = %+v, want pid %d kept, running, pinned %q", step.what, s, before.PID, step.pinned)
+		}
+	}
+}
