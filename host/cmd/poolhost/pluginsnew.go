@@ -51,10 +51,10 @@ SDK's conformance suite, connect and discovery and launch the built binary, and 
 Makefile (build, test, conformance, pin, install by rename). It then runs
 "go mod tidy" when go is on PATH. --commands names sdk/command commands (e.g.
 pump.set,light.set): the plugin then implements sdk.Commander, declares them, sends them
-through the API client for api_key and oauth2 (for oauth2 with the account's access
-token, refreshed on a 401 and sent once more, the new tokens handed back with the
-outcome; a "not implemented" stub for webhook_secret and none), and its tests check
-SendCommand's outcomes against the fake with the conformance suite. --poll (api_key
+through the API client (for oauth2 with the account's access token, refreshed on a 401
+and sent once more, the new tokens handed back with the outcome), and its tests check
+SendCommand's outcomes against the fake with the conformance suite; it needs --connect
+api_key or oauth2 (webhook_secret and none get no API client, and none no accounts). --poll (api_key
 or oauth2) writes an sdk.Poller: PollReadings fetches the fake's GET
 /v1/readings?since=CURSOR a page at a time (for oauth2 with the account's access token,
 refreshed on a 401 and handed back as RefreshedCredentials), and the conformance test
@@ -85,21 +85,30 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 		fmt.Fprintf(stderr, "poolhost plugins new: %v\n", err)
 		return 1
 	}
+	// A mistake in the arguments (an id, a flag or a combination of flags) exits 2, as
+	// every command's usage mistakes do; nothing is written.
+	usage := func(err error) int {
+		fmt.Fprintf(stderr, "poolhost plugins new: %v\nRun 'poolhost plugins new --help' for help.\n", err)
+		return 2
+	}
 	if !pluginID.MatchString(id) {
-		return fail(fmt.Errorf("id %q must match %s", id, pluginID))
+		return usage(fmt.Errorf("id %q must match %s", id, pluginID))
 	}
 	switch connect {
 	case "api_key", "oauth2", "webhook_secret", "none":
 	default:
-		return fail(fmt.Errorf("--connect %q: want api_key, oauth2, webhook_secret or none", connect))
+		return usage(fmt.Errorf("--connect %q: want api_key, oauth2, webhook_secret or none", connect))
 	}
 	if poll && connect != "api_key" && connect != "oauth2" {
 		// Polling needs an API client and a fake to poll, which only these two write.
-		return fail(fmt.Errorf("--poll needs --connect api_key or oauth2 (for %s, see PLUGINS.md's PollReadings)", connect))
+		return usage(fmt.Errorf("--poll needs --connect api_key or oauth2 (for %s, see PLUGINS.md's PollReadings)", connect))
+	}
+	if err := commandsNeedAnAPI(connect, commands); err != nil {
+		return usage(err)
 	}
 	cmds, err := commandTemplates(commands)
 	if err != nil {
-		return fail(err)
+		return usage(err)
 	}
 	if dir == "" {
 		dir = "poolhost-provider-" + id
@@ -217,6 +226,28 @@ func sdkBeside(exe string) string {
 		return ""
 	}
 	return sdk
+}
+
+// commandsNeedAnAPI refuses --commands for the connect kinds the scaffold writes no API
+// client for. It wrote a SendCommand that refused every command as "not implemented", and
+// tests that wanted exactly that: a plugin that declares Write, passes its conformance
+// suite, and fails every command a host sends it.
+func commandsNeedAnAPI(connect string, commands []string) error {
+	if len(commands) == 0 {
+		return nil
+	}
+	switch connect {
+	case "none":
+		// The host links no accounts for it (connect.Service.Connect), and a device is
+		// an account's: no equipment can be bound to a device of it, so nothing calls
+		// SendCommand.
+		return errors.New("--commands with --connect none: the host links no accounts for such a provider, so it has no devices equipment can be bound to and would never call SendCommand; " +
+			"use --connect api_key or oauth2 (see PLUGINS.md's SendCommand)")
+	case "webhook_secret":
+		return errors.New("--commands needs --connect api_key or oauth2, whose scaffold has an API client to send commands through and a fake provider to test them against; " +
+			"a webhook_secret account is a webhook endpoint only (a plugin that also sends commands, as plugins/ttn does, takes the provider API's key at connect and writes its SendCommand by hand: see PLUGINS.md's SendCommand)")
+	}
+	return nil
 }
 
 // commandTemplate is one command a new plugin sends: its name and parameters that

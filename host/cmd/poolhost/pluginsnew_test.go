@@ -225,14 +225,14 @@ func TestPluginsNewOutOfTree(t *testing.T) {
 		})
 	}
 	var out, errOut bytes.Buffer
-	if code := runPluginsNew(t.Context(), "Acme!", t.TempDir(), "api_key", "", nil, false, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "must match") {
+	if code := runPluginsNew(t.Context(), "Acme!", t.TempDir(), "api_key", "", nil, false, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "must match") {
 		t.Errorf("bad id: exit %d, %s", code, errOut.String())
 	}
-	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "carrier_pigeon", "", nil, false, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--connect") {
+	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "carrier_pigeon", "", nil, false, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--connect") {
 		t.Errorf("bad connect: exit %d, %s", code, errOut.String())
 	}
 	// Polling needs the API client and fake only api_key and oauth2 write.
-	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "webhook_secret", sdkDir, nil, true, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--poll needs --connect api_key or oauth2") {
+	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "webhook_secret", sdkDir, nil, true, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--poll needs --connect api_key or oauth2") {
 		t.Errorf("--poll with webhook_secret: exit %d, %s", code, errOut.String())
 	}
 }
@@ -281,10 +281,8 @@ func TestPluginsNewAgreesWithPLUGINSmd(t *testing.T) {
 
 // TestPluginsNewCommands: `plugins new --commands` writes a plugin that implements
 // sdk.Commander and declares the commands; its own `go test` runs the conformance suite's
-// SendCommand cases — against the fake provider for api_key (sent, other device
-// permanent, revoked key unauthorized), and the "not implemented" stub for a connect
-// kind without an API client. A name outside sdk/command is refused, listing the
-// vocabulary.
+// SendCommand cases against the fake provider (sent, other device permanent, revoked key
+// unauthorized). A name outside sdk/command is refused, listing the vocabulary.
 func TestPluginsNewCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and tests a generated module")
@@ -297,7 +295,7 @@ func TestPluginsNewCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for kind, commands := range map[string][]string{"api_key": {"pump.set", "light.set"}, "none": {"pump.set"}} {
+	for kind, commands := range map[string][]string{"api_key": {"pump.set", "light.set"}} {
 		t.Run(kind, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
 			var out, errOut bytes.Buffer
@@ -312,11 +310,7 @@ func TestPluginsNewCommands(t *testing.T) {
 			}
 			want := []string{"--- PASS: TestCommandConformance", "commands/declared"}
 			for _, c := range commands {
-				if kind == "api_key" {
-					want = append(want, "commands/"+c+"-accepted", "commands/"+c+"-other-device", "commands/"+c+"-revoked-key")
-				} else {
-					want = append(want, "commands/"+c+"-not-implemented")
-				}
+				want = append(want, "commands/"+c+"-accepted", "commands/"+c+"-other-device", "commands/"+c+"-revoked-key")
 			}
 			for _, w := range want {
 				if !strings.Contains(string(b), w) {
@@ -326,9 +320,43 @@ func TestPluginsNewCommands(t *testing.T) {
 		})
 	}
 	var out, errOut bytes.Buffer
-	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "api_key", "", []string{"pump.set", "pump.explode"}, false, &out, &errOut); code != 1 ||
+	if code := runPluginsNew(t.Context(), "acme", t.TempDir(), "api_key", "", []string{"pump.set", "pump.explode"}, false, &out, &errOut); code != 2 ||
 		!strings.Contains(errOut.String(), `"pump.explode" is not a command`) || !strings.Contains(errOut.String(), "chlorinator.set_output, dosing.dose") {
 		t.Errorf("unknown command: exit %d, %s", code, errOut.String())
+	}
+}
+
+// TestPluginsNewCommandsNeedAnAPI: --commands with --connect webhook_secret or none is
+// refused as a usage mistake (exit 2), saying why, and nothing is written. It wrote a
+// SendCommand stub that refused every command as "not implemented", and tests wanting
+// exactly that: a plugin declaring Write that passed its conformance suite and failed
+// every command a host sent it (and a none provider has no accounts, so no devices the
+// host could command at all).
+func TestPluginsNewCommandsNeedAnAPI(t *testing.T) {
+	sdkDir, err := filepath.Abs(repoRoot + "/sdk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kind, why := range map[string]string{
+		"webhook_secret": "--commands needs --connect api_key or oauth2, whose scaffold has an API client to send commands through",
+		"none":           "--commands with --connect none: the host links no accounts for such a provider",
+	} {
+		t.Run(kind, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
+			var out, errOut bytes.Buffer
+			code := dispatch(t.Context(), []string{"plugins", "new", "--dir", dir, "--connect", kind, "--sdk", sdkDir, "--commands", "pump.set", "acme"}, &out, &errOut)
+			if code != 2 || !strings.Contains(errOut.String(), why) || !strings.Contains(errOut.String(), "PLUGINS.md's SendCommand") {
+				t.Errorf("plugins new --connect %s --commands pump.set: exit %d, stderr %q; want 2 saying %q", kind, code, errOut.String(), why)
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("plugins new --connect %s --commands wrote %s (%v)", kind, dir, err)
+			}
+			// Without --commands the kind is fine.
+			t.Setenv("PATH", "") // no go tool: no go mod tidy, only the files
+			if code := runPluginsNew(t.Context(), "acme", dir, kind, sdkDir, nil, false, &out, &errOut); code != 0 {
+				t.Errorf("plugins new --connect %s: exit %d, %s", kind, code, errOut.String())
+			}
+		})
 	}
 }
 
