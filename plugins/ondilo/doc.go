@@ -38,24 +38,48 @@
 //   - Readings come from /pools/{id}/lastmeasures only. /pools/{id}/configuration holds
 //     the user's target ranges (pool policy) and is never read as measurements.
 //   - Cursor: JSON {"v":1,"pools":{"<pool id>":{"device":"<uuid>","device_checked_at":…,
-//     "seen":{"<data_type>":<latest value_time returned>}}}}. Only measures strictly newer
-//     than "seen" are returned, per pool and per data type because the battery and
-//     signal values do not always share the water measures' timestamp. A pool an answer
-//     does not list keeps its entry. The cursor also
-//     caches each pool's device uuid (rechecked daily) so a poll costs 1 + N requests for
-//     N pools instead of 1 + 2N, and keeps "calls": [{"at", "n"}], the polls of the last
-//     hour and the requests each made.
+//     "seen":{"<data_type>":<latest value_time returned>},"read_at":…}}}. Only measures
+//     strictly newer than "seen" are returned, per pool and per data type because the
+//     battery and signal values do not always share the water measures' timestamp. A
+//     pool an answer does not list keeps its entry (and its place in the rotation: it
+//     comes first when listed again, its seen measures not returned twice). The cursor
+//     also caches each pool's device uuid (rechecked daily) so that reading a pool costs
+//     one request instead of two, keeps "calls": [{"at", "n"}], the polls of the last
+//     hour and the requests each made, and each pool's "read_at", when a poll last read
+//     it. "read_at" came with the rotation; a cursor without it (written before) stays
+//     version 1 and reads as pools never read: they come first, by pool id.
 //   - Quota: 30 requests/hour and 5/second per user. A call spaces its requests 250 ms
 //     apart so a poll of several pools does not burst past 5/second. Over quota (HTTP 429 or a body
 //     {"message":"Limit Exceeded"}, whatever the status, the token endpoint's too) is a
 //     temporary error, carrying the answer's Retry-After,
-//     if any (a 503's too), so that the host polls the account no sooner. The ICO measures once an hour;
-//     the minimum poll interval is 15 minutes. A poll's NotBefore is also no sooner
-//     than the next poll fits in 27 requests over the hour before it (the quota less
-//     3 for the user's own discovery or reconnect), counted from the cursor's "calls":
-//     ICOs that stopped measuring are polled every interval, which past five pools
-//     would spend more than 30 an hour. An account of more than 14 pools still cannot
-//     stay within it: a poll that checks every ICO (the first, then daily) costs 1 + 2N.
+//     if any (a 503's too), so that the host polls the account no sooner. The ICO measures
+//     once an hour; the minimum poll interval is 15 minutes.
+//   - Rotation. The polls of an account spend at most 27 requests in any hour (the quota
+//     less 3 for the user's own discovery or reconnect), counted from the cursor's
+//     "calls". A poll costs /pools and one request per pool it reads, two for a pool
+//     whose ICO it looks for (never found yet, or its daily recheck), so an account of
+//     more than 26 pools cannot be read in one poll: a poll reads the pools in rotation,
+//     the one read longest ago first (a pool never read, such as one just added, before
+//     any, and its ICO found before its measures), until the hour's budget is spent;
+//     the next poll goes on from there. Daily rechecks are made as their pools come round,
+//     at most 3 a poll, so that the rechecks of pools first found in the same few hours
+//     spread over the following polls (40 pools: all within 38 hours of the first find,
+//     then a day apart) instead of halving one poll's reads. A poll's NotBefore is no
+//     sooner than the next poll fits in the budget: the list and every pool it would
+//     read, or the hour's whole budget when that is more — one poll an hour, not four
+//     small ones each spending a request on the list. A poll made before that anyway,
+//     when not even the list and one pool fit, asks nothing and returns the cursor as it
+//     was. Guarantee, with the host polling at NotBefore: a poll reads at least 23 pools
+//     (the budget less the list and 3 rechecks; a pool just added costs one more), or
+//     all of them, so each of N pools is read at least every ⌈N/23⌉ polls — every poll
+//     up to 23 pools — and past 26 pools the polls come an hour apart, each spending
+//     the budget: 40 pools are each read at least every 2 hours, 100 every 5. That is
+//     after the first rotation, which finds every ICO at two requests a pool (40 pools:
+//     3 hours). Past 26 pools an ICO
+//     measures more often than it is read, and /lastmeasures has only its newest
+//     measure: the measures between two reads are not fetched (each read returns what
+//     is new since the last one, none twice). ICOs that stopped measuring are polled
+//     every interval the budget allows, like the others.
 //   - rssi is a signal strength in percent (not dBm) and becomes the signal metric in %.
 //   - Pool configuration: /pools gives each pool's volume (m³), type and disinfection.
 //     Discovery hands them over as the device's Suggested pool configuration (liters,

@@ -107,47 +107,15 @@ type pollCalls struct {
 	N  int       `json:"n"`
 }
 
-// quotaBudget is how many API requests an hour the polls of one account may make: the
-// documented 30, less a few for what the user does meanwhile (a discovery, a
-// reconnect), which spend the same quota.
-const quotaBudget = 30 - 3
-
-// quotaFree is the earliest time, from now on, at which a poll costing need requests
-// keeps the polls of the hour before it (calls) within quotaBudget, or zero when it
-// already would now. A poll that alone costs more than the budget (a 14-pool account
-// checking its ICOs) waits until the hour's other polls are out of the window.
-func quotaFree(calls []pollCalls, need int) time.Time {
-	total := 0
-	for _, c := range calls {
-		total += c.N
-	}
-	if total+need <= quotaBudget {
-		return time.Time{}
-	}
-	for _, c := range calls {
-		total -= c.N
-		if total+need <= quotaBudget {
-			return c.At.Add(time.Hour)
-		}
-	}
-	return calls[len(calls)-1].At.Add(time.Hour)
-}
-
-// recentCalls is calls within the hour before now, oldest first, plus this poll's.
-func recentCalls(calls []pollCalls, now time.Time, n int) []pollCalls {
-	out := make([]pollCalls, 0, len(calls)+1)
-	for _, c := range calls {
-		if now.Sub(c.At) < time.Hour && !c.At.After(now) && c.N > 0 {
-			out = append(out, c)
-		}
-	}
-	return append(out, pollCalls{At: now, N: n})
-}
-
 type poolCursor struct {
 	Device          string               `json:"device,omitempty"`
 	DeviceCheckedAt time.Time            `json:"device_checked_at"`
 	Seen            map[string]time.Time `json:"seen,omitempty"`
+	// ReadAt is when a poll last asked for the pool's measures (or its ICO, when it
+	// has none or is out of reach): the rotation reads the oldest first. Absent from
+	// cursors written before the rotation, which is read as never: those pools come
+	// first, by pool id.
+	ReadAt time.Time `json:"read_at,omitzero"`
 }
 
 // decodeCursor reads a cursor; an empty, foreign or corrupt one starts afresh, which at

@@ -240,6 +240,13 @@ func (s *Server) SetUserInfo(u *UserInfo) {
 	s.user = u
 }
 
+// RemovePool deletes one pool, as when its user deletes it or a share is withdrawn.
+func (s *Server) RemovePool(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pools = slices.DeleteFunc(s.pools, func(p *poolState) bool { return p.pool.ID == id })
+}
+
 // RemovePools deletes every pool.
 func (s *Server) RemovePools() {
 	s.mu.Lock()
