@@ -3,6 +3,7 @@ package grpcplugin
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -36,7 +37,7 @@ func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.C
 		if status.Code(err) == codes.Unimplemented {
 			return sdk.CommandResult{}, fromStatus(ctx, "send command", err)
 		}
-		return sdk.CommandResult{}, fmt.Errorf("send command: %w: %w", sdk.ErrOutcomeUnknown, fromStatus(ctx, "send command", err))
+		return sdk.CommandResult{}, outcomeUnknown(fromStatus(ctx, "send command", err))
 	}
 	if e := res.GetError(); e != nil {
 		refusal := errorFromProto(e)
@@ -64,3 +65,27 @@ func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.C
 		RefreshedCredentials: sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())),
 	}, nil
 }
+
+// outcomeUnknown is a SendCommand call that failed with a non-OK status: whether the
+// provider got the command is not known. Its message says so once, then the plugin's
+// words: without the status's kind (every non-OK status means unknown here, so
+// "temporary" would mislead the user who decides) and without the "send command: " and
+// "command outcome unknown: " the plugin's error or the SDK's server (a panic) already
+// began with. The host shows it as the command's reason.
+func outcomeUnknown(err error) error {
+	msg := err.Error()
+	for _, prefix := range []string{sdk.KindOf(err).String() + ": ", "send command: ", sdk.ErrOutcomeUnknown.Error() + ": "} {
+		for strings.HasPrefix(msg, prefix) {
+			msg = strings.TrimPrefix(msg, prefix)
+		}
+	}
+	return &unknownError{msg: "send command: " + sdk.ErrOutcomeUnknown.Error() + ": " + msg, err: err}
+}
+
+type unknownError struct {
+	msg string
+	err error
+}
+
+func (e *unknownError) Error() string   { return e.msg }
+func (e *unknownError) Unwrap() []error { return []error{sdk.ErrOutcomeUnknown, e.err} }

@@ -67,6 +67,7 @@ func TestSendCommandErrors(t *testing.T) {
 		wantKind    sdk.ErrorKind
 		wantAfter   time.Duration
 		wantCreds   bool
+		wantMsg     string // an unknown outcome's message: the plugin's words, once
 	}{
 		{name: "permanent", a: &commandAdapter{err: sdk.Permanent("no such relay")}, wantKind: sdk.KindPermanent},
 		{name: "unauthorized keeps fresh creds", a: &commandAdapter{err: sdk.WithRefreshedCredentials(sdk.Reauth("key revoked"), fresh)}, wantKind: sdk.KindReauth, wantCreds: true},
@@ -74,10 +75,15 @@ func TestSendCommandErrors(t *testing.T) {
 		// A plugin's word is capped as a provider's Retry-After header is (sdk.RetryAfterHeader):
 		// the host answers it to apps (503 Retry-After) and schedules sends by it.
 		{name: "retry after beyond a day", a: &commandAdapter{err: sdk.RetryAfter(100*365*24*time.Hour, "429")}, wantKind: sdk.KindTemporary, wantAfter: 24 * time.Hour},
-		{name: "explicit unknown", a: &commandAdapter{err: fmt.Errorf("%w: push timed out", sdk.ErrOutcomeUnknown)}, wantUnknown: true},
-		{name: "plain error is unknown", a: &commandAdapter{err: errors.New("boom")}, wantUnknown: true},
+		{name: "explicit unknown", a: &commandAdapter{err: fmt.Errorf("%w: push timed out", sdk.ErrOutcomeUnknown)}, wantUnknown: true,
+			wantMsg: "send command: command outcome unknown: push timed out"},
+		{name: "unknown after a refusal", a: &commandAdapter{err: fmt.Errorf("%w: %w", sdk.ErrOutcomeUnknown, sdk.Temporary("the provider answered 503"))}, wantUnknown: true,
+			wantMsg: "send command: command outcome unknown: the provider answered 503"},
+		{name: "plain error is unknown", a: &commandAdapter{err: errors.New("boom")}, wantUnknown: true,
+			wantMsg: "send command: command outcome unknown: boom"},
 		{name: "rejected kind is unknown", a: &commandAdapter{err: sdk.Rejected("?")}, wantUnknown: true},
-		{name: "panic is unknown", a: &commandAdapter{panic: true}, wantUnknown: true},
+		{name: "panic is unknown", a: &commandAdapter{panic: true}, wantUnknown: true,
+			wantMsg: "send command: command outcome unknown: plugin panicked (see plugin log)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +96,9 @@ func TestSendCommandErrors(t *testing.T) {
 				t.Fatalf("unknown = %v for %v, want %v", sdk.IsOutcomeUnknown(err), err, tt.wantUnknown)
 			}
 			if tt.wantUnknown {
+				if tt.wantMsg != "" && err.Error() != tt.wantMsg {
+					t.Errorf("message %q, want %q", err, tt.wantMsg)
+				}
 				return
 			}
 			if k, ok := sdk.CommandRefusal(err); !ok || k != tt.wantKind {
