@@ -514,7 +514,8 @@ type target struct {
 // nothing about users. A device receives only when the provider itself vouched that its
 // account owns it (discovered through the provider's API: Verified), never when a user
 // merely declared the id — or anyone could subscribe to anyone's probe by typing its
-// serial number. When the payload names the provider-side account, only devices of
+// serial number — and only while the provider still accepts the credentials it vouched
+// for (not reauth_required). When the payload names the provider-side account, only devices of
 // accounts with that external id count. A device id still verified for several distinct
 // provider accounts is not fanned out: the delivery cannot say whose it is. Accounts
 // sharing one provider account (two users who linked the same login) all receive.
@@ -536,6 +537,12 @@ func resolve(devices []store.Device, accountID int64, providerAccount string, bu
 			}
 		case d.AccountStatus == store.AccountDisconnected:
 		case providerAccount != "" && d.AccountExternalID != providerAccount:
+		case d.AccountStatus == store.AccountReauthRequired:
+			// The provider refused the account's credentials (the provider account's
+			// owner revoked the access, say): its word that the account owns the
+			// device was given for those credentials and holds no longer. The account
+			// receives again once its user reconnects and the provider vouches anew.
+			t.anyLive = true
 		default:
 			t.anyLive = true
 			if d.Verified {
