@@ -164,6 +164,26 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 			t.Errorf("Describe over gRPC: %v; want a permanent error naming sdk.Poller", err)
 		}
 	})
+	t.Run("command updates the host ignores", func(t *testing.T) {
+		for _, tc := range []struct {
+			u    sdk.CommandUpdate
+			want string
+		}{
+			{sdk.CommandUpdate{Status: sdk.CommandSucceeded}, "command update 0 names no command"},
+			{sdk.CommandUpdate{ProviderRef: "r-1", Status: "done"}, `command update 0: status "done" is not delivered, succeeded or failed; the host ignores it`},
+			{sdk.CommandUpdate{CommandID: "cmd-1", Status: sdk.CommandSent}, `status "sent" is not delivered, succeeded or failed`},
+		} {
+			rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.StrayCommandUpdates{Update: tc.u}), fx)
+			wantFailure(t, rs, "webhook/valid-accepted/ph", tc.want)
+		}
+		// One the host applies passes.
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.StrayCommandUpdates{Update: sdk.CommandUpdate{ProviderRef: "r-1", Status: sdk.CommandFailed}}), fx)
+		for _, r := range rs {
+			if r.Check == "webhook/valid-accepted/ph" && r.Err != nil {
+				t.Errorf("an update the host applies fails: %v", r.Err)
+			}
+		}
+	})
 	t.Run("claims to write without a Commander", func(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.ClaimsWrite{}), fx)
 		wantFailure(t, rs, "describe", "capabilities.write is set but the adapter does not implement sdk.Commander")

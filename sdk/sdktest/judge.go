@@ -70,9 +70,20 @@ func explain(v judge.Verdict, a judge.Answer) ([]string, error) {
 
 // checkReadings is what judgeAnswer leaves to the host's database, checked as far as the
 // kit can: every reading and test session names its device (the host drops one without
-// as unknown_device), and a reading's quality is one of the vocabulary's (the host
-// stores another as suspect).
-func checkReadings(rs []sdk.Reading, ss []sdk.TestSession) error {
+// as unknown_device), a reading's quality is one of the vocabulary's (the host stores
+// another as suspect), and every command update names a command and a status the host
+// applies (it skips another without a word: the command would stay sent forever).
+func checkReadings(rs []sdk.Reading, ss []sdk.TestSession, us []sdk.CommandUpdate) error {
+	for i, u := range us {
+		if u.CommandID == "" && u.ProviderRef == "" {
+			return fmt.Errorf("command update %d names no command: set CommandID (the CommandRequest's) or ProviderRef (the CommandResult's); the host ignores it", i)
+		}
+		switch u.Status {
+		case sdk.CommandDelivered, sdk.CommandSucceeded, sdk.CommandFailed:
+		default:
+			return fmt.Errorf("command update %d: status %q is not delivered, succeeded or failed; the host ignores it", i, u.Status)
+		}
+	}
 	for i, r := range rs {
 		if r.ProviderDeviceID == "" {
 			return fmt.Errorf("reading %d (%s): no provider device id; the host would drop it as unknown_device", i, r.Metric)

@@ -133,7 +133,7 @@ func (p *poller) poll() (int, error) {
 	if _, err := explain(v, judge.PollAnswer(res)); err != nil {
 		return 0, err
 	}
-	if err := checkReadings(res.Readings, res.TestSessions); err != nil {
+	if err := checkReadings(res.Readings, res.TestSessions, res.CommandUpdates); err != nil {
 		return 0, err
 	}
 	for i, r := range res.Readings {

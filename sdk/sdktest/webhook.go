@@ -108,7 +108,7 @@ func (k *checker) webhookChecks(d sdk.Description, f Fixtures) []Result {
 		} else if unknown, err := judgeAnswer(f, req.ReceivedAt, judge.Answer{DeliveryID: res.DeliveryID, ProviderAccountID: res.ProviderAccountID,
 			Readings: res.Readings, TestSessions: res.TestSessions, CommandUpdates: res.CommandUpdates}); err != nil {
 			r.Err = err
-		} else if err := checkReadings(res.Readings, res.TestSessions); err != nil {
+		} else if err := checkReadings(res.Readings, res.TestSessions, res.CommandUpdates); err != nil {
 			r.Err = err
 		} else {
 			r.Detail = fmt.Sprintf("accepted, %d readings", len(res.Readings))

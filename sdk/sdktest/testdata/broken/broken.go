@@ -174,6 +174,19 @@ func (ClaimsPoll) Describe(ctx context.Context) (sdk.Description, error) {
 	return d, nil
 }
 
+// StrayCommandUpdates answers a valid delivery with command updates the host ignores:
+// one naming no command, one with a status outside delivered, succeeded and failed.
+type StrayCommandUpdates struct {
+	Good
+	Update sdk.CommandUpdate
+}
+
+func (s StrayCommandUpdates) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	res, err := s.Good.Webhook(ctx, req)
+	res.CommandUpdates = append(res.CommandUpdates, s.Update)
+	return res, err
+}
+
 // ClaimsWrite sets Capabilities.Write and lists a command without implementing
 // sdk.Commander: the host would fail every command its operator approved.
 type ClaimsWrite struct{ Good }
