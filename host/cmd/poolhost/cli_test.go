@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/poolhost/poolhost/host/config"
+	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/store"
 )
 
@@ -368,5 +370,48 @@ func TestPluginsPinInstallWrongInputs(t *testing.T) {
 	code, _, stderr = cli(t, "plugins", "install", "--config", filepath.Join(t.TempDir(), "poolhost.hcl"), "--sha256", "abc", missing)
 	if code != 1 || !strings.Contains(stderr, `--sha256 "abc" is not a sha256: give the 64 hex digits the publisher printed`) {
 		t.Errorf("plugins install --sha256 abc = %d %q", code, stderr)
+	}
+}
+
+// TestCLIRefusesAMissingSQLiteFile: a command that reads a database refuses a SQLite
+// path with no file there, creating nothing. Each created an empty database at the
+// mistyped path instead: migrate status then listed every migration pending, migrate
+// verify advised migrate up (which would have filled the wrong file), and users list
+// or failures list failed with "no such table: users". migrate up still creates one,
+// and so do the user commands whose config says auto_migrate.
+func TestCLIRefusesAMissingSQLiteFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "typo.db")
+	db := "--database-url=sqlite:" + path
+	for _, args := range [][]string{
+		{"migrate", "status"}, {"migrate", "verify"}, {"migrate", "down", "--to", "5"},
+		{"users", "list"}, {"users", "create", "--email", "ana@example.com"},
+		{"tokens", "list", "--email", "ana@example.com"}, {"failures", "list"},
+		{"backup", "--to", filepath.Join(dir, "backup.db")},
+	} {
+		code, out, stderr := cli(t, append(args, db)...)
+		if code != 1 || out != "" || !strings.Contains(stderr, "no SQLite database at "+path+"; nothing was created") || !strings.Contains(stderr, "poolhost migrate up") {
+			t.Errorf("%v = %d %q %q, want a refusal naming the path", args, code, out, stderr)
+		}
+		if _, err := os.Stat(path); err == nil {
+			t.Fatalf("%v created %s", args, path)
+		}
+	}
+	if code, out, stderr := cli(t, "migrate", "up", db); code != 0 || !strings.Contains(out, "applied 00001") {
+		t.Fatalf("migrate up = %d %q %q", code, out, stderr)
+	}
+	if code, out, stderr := cli(t, "users", "list", db); code != 0 || !strings.HasPrefix(out, "ID") {
+		t.Errorf("users list after migrate up = %d %q %q", code, out, stderr)
+	}
+
+	// A config with auto_migrate (the default) makes the database, as serve would.
+	key, _ := credentials.GenerateKey()
+	writeTestFile(t, filepath.Join(dir, "k.key"), credentials.EncodeKey(key)+"\n")
+	conf := filepath.Join(dir, "poolhost.hcl")
+	writeTestFile(t, conf, `database_url = "sqlite:`+filepath.Join(dir, "auto.db")+`"
+credentials_key = file("k.key")
+`)
+	if code, out, stderr := cli(t, "users", "create", "--email", "ana@example.com", "--config", conf); code != 0 || !strings.Contains(out, "created user 1") {
+		t.Errorf("users create with auto_migrate = %d %q %q", code, out, stderr)
 	}
 }

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +30,7 @@ replicas, run migrate up once as a deploy step, then roll the replicas.`, `  poo
 			Example: "  poolhost migrate up --config poolhost.hcl",
 		}
 		db := storeFlags(c)
+		db.creates = true // a new SQLite database is made here
 		c.RunE = run(func(ctx context.Context, _ []string, stdout, stderr io.Writer) int {
 			return withStore(ctx, db, "migrate up", stderr, func(st *store.Store) int {
 				res, err := st.Migrate(ctx)
@@ -173,6 +178,9 @@ type dbFlags struct {
 	// exclusive: the command would lose a running host's writes, so it opens the
 	// database with store.Exclusive and refuses while a host serves it.
 	exclusive bool
+	// creates: the command makes a SQLite database that does not exist yet (migrate
+	// up). The others refuse one that does not exist instead of creating it empty.
+	creates bool
 }
 
 func storeFlags(c *cobra.Command) *dbFlags {
@@ -196,6 +204,11 @@ func (f *dbFlags) open(ctx context.Context, migrateFirst bool) (*store.Store, er
 		}
 		url, autoMigrate = cfg.DatabaseURL, cfg.AutoMigrate
 	}
+	if !f.creates && !(migrateFirst && autoMigrate) {
+		if err := sqliteExists(url); err != nil {
+			return nil, err
+		}
+	}
 	var opts []store.Option
 	if f.exclusive {
 		opts = append(opts, store.Exclusive())
@@ -211,6 +224,30 @@ func (f *dbFlags) open(ctx context.Context, migrateFirst bool) (*store.Store, er
 		}
 	}
 	return st, nil
+}
+
+// sqliteExists refuses a SQLite database_url whose file does not exist. Opening it
+// would create an empty database there: a mistyped --database-url (or a relative path
+// run from another directory) then had migrate status list every migration pending,
+// migrate verify advise migrate up (which would fill the wrong file), and users list
+// or failures list fail with "no such table". PostgreSQL URLs pass.
+func sqliteExists(url string) error {
+	path, ok := store.IsSQLite(url)
+	if !ok || path == "" || strings.HasPrefix(path, ":") {
+		return nil
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or an error the open reports better
+	}
+	if _, err := os.Stat(filepath.Dir(path)); err != nil {
+		return nil // the open names the missing directory
+	}
+	where := ""
+	if !filepath.IsAbs(path) {
+		wd, _ := os.Getwd()
+		where = " (a relative path is taken from the working directory, " + wd + ")"
+	}
+	return fmt.Errorf("no SQLite database at %s%s; nothing was created. Check the path (--database-url, or database_url in the config); `poolhost migrate up` creates a new database", path, where)
 }
 
 // inUseAdvice adds to a refusal because a host serves the database how to stop it.
