@@ -53,6 +53,9 @@ func runAccountsDisconnect(ctx context.Context, configPath, provider string, std
 	if err != nil {
 		return fail(err)
 	}
+	if err := sqliteExists(cfg.DatabaseURL); err != nil {
+		return fail(err)
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithCipher(kr))
 	if err != nil {
 		return fail(err)

@@ -411,6 +411,16 @@ func TestCLIRefusesAMissingSQLiteFile(t *testing.T) {
 	writeTestFile(t, conf, `database_url = "sqlite:`+filepath.Join(dir, "auto.db")+`"
 credentials_key = file("k.key")
 `)
+	auto := filepath.Join(dir, "auto.db")
+	for _, args := range [][]string{{"accounts", "disconnect", "--provider", "acme"}, {"credentials", "rewrap"}} {
+		// These never migrate: the database must be there.
+		if code, out, stderr := cli(t, append(args, "--config", conf)...); code != 1 || out != "" || !strings.Contains(stderr, "no SQLite database at "+auto) {
+			t.Errorf("%v = %d %q %q, want a refusal naming the path", args, code, out, stderr)
+		}
+		if _, err := os.Stat(auto); err == nil {
+			t.Fatalf("%v created %s", args, auto)
+		}
+	}
 	if code, out, stderr := cli(t, "users", "create", "--email", "ana@example.com", "--config", conf); code != 0 || !strings.Contains(out, "created user 1") {
 		t.Errorf("users create with auto_migrate = %d %q %q", code, out, stderr)
 	}

@@ -53,6 +53,10 @@ func runCredentialsRewrap(ctx context.Context, configPath string, force bool, st
 		fmt.Fprintf(stderr, "poolhost credentials rewrap: %v\n", err)
 		return 1
 	}
+	if err := sqliteExists(cfg.DatabaseURL); err != nil {
+		fmt.Fprintf(stderr, "poolhost credentials rewrap: %v\n", err)
+		return 1
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithCipher(kr))
 	if err != nil {
 		fmt.Fprintf(stderr, "poolhost credentials rewrap: %v\n", err)
