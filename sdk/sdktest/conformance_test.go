@@ -81,6 +81,13 @@ func TestChecksCatchBrokenAdapters(t *testing.T) {
 			}
 		}
 	})
+	// Beside a real failure, a type passed through is not listed as one to fix.
+	t.Run("passes a type through beside a misspelt metric", func(t *testing.T) {
+		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.EmitsPHAndTurbidity{}), fx)
+		wantFailure(t, rs, "webhook/valid-accepted/ph", `the host would not keep all of it:
+reading 0 (pH): dropped as unknown_metric: metric names are exact, lowercase: "ph"
+(not a problem: the provider types passed through unmapped (turbidity), which the host drops and counts as unknown_metric)`)
+	})
 	// The kit judges as the host does (sdk/judge): what the host would drop or refuse
 	// fails here, with the host's reason or the cap's name.
 	t.Run("test session with an unknown metric", func(t *testing.T) {

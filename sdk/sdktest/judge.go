@@ -58,14 +58,42 @@ func explain(v judge.Verdict, a judge.Answer) ([]string, error) {
 	if ok {
 		return unknown, nil
 	}
-	problems := v.Problems(a)
+	problems := listed(v, a).Problems(a)
 	const show = 10
 	more := ""
 	if len(problems) > show {
 		more = fmt.Sprintf("\n… and %d more", len(problems)-show)
 		problems = problems[:show]
 	}
+	if len(unknown) > 0 {
+		more += fmt.Sprintf("\n(not a problem: the provider types passed through unmapped (%s), which the host drops and counts as unknown_metric)", strings.Join(unknown, ", "))
+	}
 	return nil, fmt.Errorf("the host would not keep all of it:\n%s%s", strings.Join(problems, "\n"), more)
+}
+
+// listed is v without the drops that are no failure: readings, and results of a kept
+// session, of a provider type passed through unmapped. Listed with the host's advice to
+// map the name, they read as failures to fix, against PLUGINS.md. A session dropped as
+// no_results keeps its results' lines: they say why it has none.
+func listed(v judge.Verdict, a judge.Answer) judge.Verdict {
+	passed := func(name, reason string) bool {
+		_, near := judge.NearMetric(name)
+		return reason == judge.UnknownMetric && !near
+	}
+	out := judge.Verdict{Refused: v.Refused, Sessions: v.Sessions, Readings: slices.Clone(v.Readings)}
+	for i, reason := range out.Readings {
+		if passed(a.Readings[i].Metric, reason) {
+			out.Readings[i] = ""
+		}
+	}
+	for i, ds := range v.Results {
+		if v.Sessions[i] != "" {
+			out.Results = append(out.Results, ds)
+			continue
+		}
+		out.Results = append(out.Results, slices.DeleteFunc(slices.Clone(ds), func(d judge.DroppedResult) bool { return passed(d.Metric, d.Reason) }))
+	}
+	return out
 }
 
 // checkReadings is what judgeAnswer leaves to the host's database, checked as far as the

@@ -94,6 +94,18 @@ func (AcceptsUnsigned) VerifyWebhook(context.Context, sdk.WebhookRequest) error 
 // EmitsPH names its metric "pH" (the unit) instead of the vocabulary's "ph".
 func EmitsPH() Good { return Good{Metric: "pH"} }
 
+// EmitsPHAndTurbidity answers a reading named "pH" (a mapping bug) beside a provider
+// type passed through unmapped, as PLUGINS.md asks ("turbidity").
+type EmitsPHAndTurbidity struct{ Good }
+
+func (e EmitsPHAndTurbidity) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	res, err := Good{Metric: "pH"}.Webhook(ctx, req)
+	if err == nil {
+		res.Readings = append(res.Readings, sdk.Reading{ProviderDeviceID: res.Readings[0].ProviderDeviceID, Metric: "turbidity", Value: 0.3})
+	}
+	return res, err
+}
+
 // PanicsOnMalformed indexes into a body it never checked.
 type PanicsOnMalformed struct{ Good }
 
