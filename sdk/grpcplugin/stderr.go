@@ -152,6 +152,11 @@ func stdoutHint(msg string) string {
 		return ""
 	}
 	line, _, _ := strings.Cut(msg[i+len(unrecognized):], "\n")
+	if line == "" {
+		// go-plugin's "…: \nFailed to read any lines from plugin's stdout": it printed
+		// nothing there, and exited (its stderr says why).
+		return ""
+	}
 	if len(line) > tailBytes {
 		line = line[:tailBytes] + "…"
 	}

@@ -130,6 +130,16 @@ func TestLaunchNamesWhatThePluginPrintedOnStdout(t *testing.T) {
 	if strings.Contains(err.Error(), "not compiled for this architecture") {
 		t.Errorf("start error %v: go-plugin's guesses mislead once the cause is known", err)
 	}
+	// One that printed nothing on stdout and exited is not said to have printed "".
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'cannot start: missing region table' >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, kill2, err := sdktest.Launch(script, io.Discard)
+	defer kill2()
+	if err == nil || strings.Contains(err.Error(), "to stdout before its handshake line") ||
+		!strings.Contains(err.Error(), "the plugin's stderr ended with:\n  cannot start: missing region table") {
+		t.Errorf("start error %v, want the plugin's stderr and no word of stdout", err)
+	}
 }
 
 // TestLaunchTargetNamesAnExitedPlugin: a plugin whose process exits during a call is
