@@ -199,8 +199,10 @@ func (s *Service) handle(ctx context.Context, dl Delivery, plugin Handle) (Outco
 	case sdk.IsKind(verr, sdk.KindRejected):
 		return Outcome{}, s.reject(ctx, dl, verr)
 	case verr != nil:
-		s.log.Warn("webhook not verified: plugin unavailable", tracing.LogArgs(ctx, []any{"provider", dl.Provider,
-			"request_id", dl.RequestID, "error", err, "verify_error", verr})...)
+		// The first of a run is logged whole, the rest counted (host/outage): while a
+		// plugin restarts, every delivery to it fails alike.
+		s.pluginUnavailable(dl.Provider).Fail(verr, tracing.LogArgs(ctx, []any{"provider", dl.Provider,
+			"request_id", dl.RequestID, "ingest_error", err})...)
 		return Outcome{}, ErrUnavailable
 	}
 	if wait := s.admit(dl); wait > 0 {

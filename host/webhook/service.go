@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -107,6 +108,27 @@ type Service struct {
 	decoySecret string
 	// dbDown folds the per-delivery lines of a database outage (see host/outage).
 	dbDown *outage.Log
+	// pluginDown folds, per provider, the lines of deliveries answered 503 because its
+	// plugin could not verify them (restarting, hung, crashed): one plugin restart
+	// under load wrote a WARN per delivery, hundreds a second.
+	pluginDownMu sync.Mutex
+	pluginDown   map[string]*outage.Log
+}
+
+// pluginUnavailable is provider's outage log for deliveries its plugin could not verify.
+// Providers here are configured ones (a plugin answered the call), so the map is bounded.
+func (s *Service) pluginUnavailable(provider string) *outage.Log {
+	s.pluginDownMu.Lock()
+	defer s.pluginDownMu.Unlock()
+	l, ok := s.pluginDown[provider]
+	if !ok {
+		if s.pluginDown == nil {
+			s.pluginDown = map[string]*outage.Log{}
+		}
+		l = outage.New(s.log, "webhook deliveries answered 503, provider "+provider+"'s plugin unavailable to verify them")
+		s.pluginDown[provider] = l
+	}
+	return l
 }
 
 // New returns a Service.
