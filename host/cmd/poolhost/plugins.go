@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
 	"github.com/poolhost/poolhost/host/config"
@@ -54,6 +55,12 @@ func runPluginsCheck(ctx context.Context, configPath string, f format, stdout, s
 	// The supervisors log to stderr from their goroutines while this prints to it too.
 	stderr = &syncWriter{w: stderr}
 	log := newLogger(cfg, stderr)
+	// The table is the answer: the supervisors' Info lines (each plugin running, then
+	// each process exited as the check stops it) only trailed it, ten lines for five
+	// plugins. Warnings and errors stay; log_level = "debug" shows everything.
+	if log.GetLevel() > hclog.Debug && log.GetLevel() < hclog.Warn {
+		log.SetLevel(hclog.Warn)
+	}
 	m := pluginmgr.New(log, nil, cfg)
 	defer m.Close()
 	// Start's error names the providers that did not start; the table says the same

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +44,21 @@ provider "iopool" {
 		if k == "Connect" || k == "MinPollInterval" {
 			t.Errorf("capabilities keep Go's key %q: %v", k, c)
 		}
+	}
+	// The table (or JSON) is the answer: no supervisor Info lines trail it on stderr
+	// ("plugin running", "plugin process exited" for each plugin, under log_level info).
+	if stderr != "" {
+		t.Errorf("plugins check of a healthy plugin wrote to stderr:\n%s", stderr)
+	}
+	// log_level = "debug" still shows them.
+	writeTestFile(t, cfg, `
+plugin_dir = "`+plugins+`"
+log_level = "debug"
+provider "iopool" {
+  poll = true
+}
+`)
+	if code, _, stderr := cli(t, "plugins", "check", "--config", cfg); code != 0 || !strings.Contains(stderr, "plugin running") {
+		t.Errorf("plugins check at log_level debug: exit %d, stderr %q, want the supervisor's lines", code, stderr)
 	}
 }
