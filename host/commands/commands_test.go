@@ -413,6 +413,61 @@ func TestCommandUnknownNeverResent(t *testing.T) {
 	})
 }
 
+// TestCommandTemporaryRefusalSentAgain: a temporary refusal (the provider certainly did
+// not accept the command: a 429) puts it back in the queue, as PLUGINS.md's SendCommand
+// table says, no sooner than the provider's Retry-After, and the host sends it again
+// with the same CommandID, which a plugin may therefore hand the provider as its
+// idempotency key. Nothing tested this path: the test above only names it.
+func TestCommandTemporaryRefusalSentAgain(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		tick := func(now func() time.Time) {
+			t.Helper()
+			d := commands.NewDispatcher(e.st, senders{e.send}, e.rec, nil, nil, commands.DispatcherConfig{
+				CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: "d1", Now: now})
+			if _, err := d.Tick(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Refused for an hour (the provider's Retry-After): queued, and not sent again at
+		// the next tick.
+		e.send.err = sdk.RetryAfter(time.Hour, "quota exceeded (HTTP 429)")
+		_, c := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+		id := c["id"].(string)
+		tick(time.Now)
+		got := e.command(id)
+		if got.Status != store.CommandQueued || got.NotBefore.Before(time.Now().Add(59*time.Minute)) {
+			t.Fatalf("after a refusal with Retry-After 1h: status %s, not before %s; want queued for an hour", got.Status, got.NotBefore)
+		}
+		e.send.err = nil
+		tick(time.Now)
+		if n := e.send.sends[id]; n != 1 {
+			t.Fatalf("sends within the provider's Retry-After = %d, want 1", n)
+		}
+		if _, err := e.st.CancelCommand(context.Background(), e.pool, id); err != nil {
+			t.Fatal(err)
+		}
+		// Refused for now without a Retry-After: tried again after the host's backoff
+		// (here already passed: the dispatcher's clock is an hour behind the
+		// database's), with the same command id, and sent.
+		e.send.err = sdk.Temporary("provider busy (HTTP 503 before accepting)")
+		_, c2 := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": false}}, nil, "")
+		id2 := c2["id"].(string)
+		past := func() time.Time { return time.Now().Add(-time.Hour) }
+		tick(past)
+		if got := e.command(id2); got.Status != store.CommandQueued {
+			t.Fatalf("after a temporary refusal: %s, want queued", got.Status)
+		}
+		e.send.err = nil
+		tick(past)
+		if got := e.command(id2); got.Status != store.CommandSent || e.send.sends[id2] != 2 {
+			t.Fatalf("after the backoff: status %s, sends of %s = %d (%v); want sent on the second send of the same id",
+				got.Status, id2, e.send.sends[id2], e.send.sends)
+		}
+	})
+}
+
 // TestCommandRefusedForAReplacedConnection: the provider refuses a send's credentials
 // (reauth) because the owner reconnected the account while the send was with the
 // plugin. The refusal is of the replaced credentials: the account stays active and the
