@@ -60,7 +60,7 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 					fmt.Fprintln(w, "ID\tPROVIDER\tACCOUNT\tSTATUS\tATTEMPTS\tNEXT ATTEMPT\tRECEIVED\tLAST ERROR")
 					for _, v := range views {
 						fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%d/%d\t%s\t%s\t%s\n", v.ID, v.Provider, v.AccountID, v.Status,
-							v.Attempts, v.MaxAttempts, nextAttempt(v), v.ReceivedAt.Format(time.RFC3339), clip(v.LastError, 80))
+							v.Attempts, v.MaxAttempts, nextAttempt(v), v.ReceivedAt.Format(time.RFC3339), termSafe(clip(v.LastError, 80)))
 					}
 				})
 			})
@@ -107,18 +107,18 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 					v := out.FailureView
 					fmt.Fprintf(w, "ID\t%d\nPROVIDER\t%s\nACCOUNT\t%d\nSTATUS\t%s\nATTEMPTS\t%d/%d\nNEXT ATTEMPT\t%s\nRECEIVED\t%s\nDELIVERY ID\t%s\nLAST ERROR\t%s\n",
 						v.ID, v.Provider, v.AccountID, v.Status, v.Attempts, v.MaxAttempts, nextAttempt(v),
-						v.ReceivedAt.Format(time.RFC3339), dash(v.DeliveryID), oneLine(v.LastError))
+						v.ReceivedAt.Format(time.RFC3339), termSafe(dash(v.DeliveryID)), oneLine(v.LastError))
 					for _, e := range v.ErrorHistory {
 						fmt.Fprintf(w, "ATTEMPT %d\t%s %s\n", e.Attempt, e.At, oneLine(e.Error))
 					}
 					for _, h := range out.Headers {
-						fmt.Fprintf(w, "HEADER %s\t%s\n", h.Name, strings.Join(h.Values, ", "))
+						fmt.Fprintf(w, "HEADER %s\t%s\n", termSafe(h.Name), termSafe(strings.Join(h.Values, ", ")))
 					}
 					switch {
 					case out.Binary:
 						fmt.Fprintf(w, "PAYLOAD\t(binary, not shown)\n")
 					default:
-						fmt.Fprintf(w, "PAYLOAD\n%s\n", out.Payload)
+						fmt.Fprintf(w, "PAYLOAD\n%s\n", termSafe(out.Payload))
 					}
 				})
 			})

@@ -310,3 +310,42 @@ func TestFailuresCLINextAttempt(t *testing.T) {
 		t.Errorf("failures list of a dead letter:\n%s\nwant — under NEXT ATTEMPT", out)
 	}
 }
+
+// TestFailuresCLIShowsNoTerminalEscapes: a dead letter's payload is whatever a sender
+// with an account URL signed, and `failures show` prints it to an operator's terminal.
+// Its control characters (an ESC sequence that clears the screen, retitles the window or
+// writes the clipboard), bidirectional overrides and bytes that are not UTF-8 are shown
+// as escapes, never written; so are those of a delivery id, a header and an error. The
+// text around them, newlines and tabs included, is kept.
+func TestFailuresCLIShowsNoTerminalEscapes(t *testing.T) {
+	w := newFailuresWorld(t, true)
+	f, err := w.st.EnqueueFailure(context.Background(), store.NewFailure{
+		Provider: "generic", MaxAttempts: 8, Dead: true, DeliveryID: "msg\x1b[8m",
+		Payload: []byte("not json\n\tclear:\x1b[2J title:\x1b]0;pwned\x07 clip:\x1b]52;c;cm0gLXJmIH4K\x07 csi:\xc2\x9b31m rtl:\u202eevil"),
+		Headers: map[string][]string{"X-Note": {"a\x1b[31mb"}},
+		Error:   "permanent: malformed \x1b[2J payload",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, errOut := w.cli(t, "show", strconv.FormatInt(f.ID, 10))
+	if strings.ContainsAny(out, "\x1b\x07\u009b\u202e") {
+		t.Errorf("failures show wrote control characters to the terminal:\n%q", out)
+	}
+	for _, want := range []string{"not json\n", "clear:\\x1b[2J title:\\x1b]0;pwned\\x07", "csi:\\u009b31m", "rtl:\\u202eevil",
+		"msg\\x1b[8m", "a\\x1b[31mb", "malformed \\x1b[2J payload"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("failures show: want %q in\n%s%s", want, out, errOut)
+		}
+	}
+	_, out, _ = w.cli(t, "list", "--provider", "generic")
+	if strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, "malformed \\x1b[2J payload") {
+		t.Errorf("failures list:\n%q", out)
+	}
+	if got := termSafe("caf\u00e9 ok\n\tend"); got != "caf\u00e9 ok\n\tend" {
+		t.Errorf("termSafe changed plain text: %q", got)
+	}
+	if got := termSafe("a\xffb"); got != `a\xffb` {
+		t.Errorf("termSafe of a byte that is not UTF-8: %q", got)
+	}
+}

@@ -6,7 +6,10 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 )
@@ -62,4 +65,41 @@ func (l *limitValue) Set(v string) error {
 	}
 	l.n = n
 	return nil
+}
+
+// termSafe makes text that came from outside (a webhook's payload, a sender's delivery
+// id, a plugin's error) fit to print on an operator's terminal: control characters other
+// than newline and tab, and the bidirectional overrides and isolates, are shown as
+// escapes (\x1b, \u202e) instead of written. Written raw, a dead letter's ESC sequences
+// were obeyed by the terminal showing `failures show`: any user with an account URL
+// could clear the screen, hide or recolour text, retitle the window or write the
+// clipboard (OSC 52) of the operator who looked. --format json escapes them already.
+func termSafe(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, needsEscape) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1: // a byte that is not UTF-8 (0x9b is a C1 CSI to some terminals)
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case !needsEscape(r):
+			b.WriteString(s[i : i+n])
+		case r < 0x80:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func needsEscape(r rune) bool {
+	if r == '\n' || r == '\t' {
+		return false
+	}
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
+		r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069'
 }

@@ -167,5 +167,5 @@ func dash(s string) string {
 }
 
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return termSafe(strings.Join(strings.Fields(s), " "))
 }
