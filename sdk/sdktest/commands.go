@@ -40,7 +40,11 @@ func (k *checker) commandsChecks(d sdk.Description, f Fixtures) []Result {
 		}
 		res, err := callT(k, "send_command", func(ctx context.Context) (sdk.CommandResult, error) { return c.SendCommand(ctx, cc.Request) })
 		got := commandOutcome(res, err)
-		if got != cc.Want {
+		if got == "unsupported" {
+			// A plugin (in another language: a Go one is refused at Describe) that
+			// answers UNIMPLEMENTED: nothing is sent, the host fails every command.
+			r.Err = fmt.Errorf("SendCommand answered unsupported (%v): the plugin declares write capability but does not serve SendCommand, so the host fails every command it is sent", err)
+		} else if got != cc.Want {
 			r.Err = fmt.Errorf("SendCommand came back %s (%v), want %s", got, err, cc.Want)
 		}
 		r.Detail = got
@@ -66,6 +70,9 @@ func commandOutcome(res sdk.CommandResult, err error) string {
 		case sdk.KindReauth:
 			return "unauthorized"
 		}
+	}
+	if sdk.IsKind(err, sdk.KindUnsupported) && !sdk.IsOutcomeUnknown(err) {
+		return "unsupported"
 	}
 	if errors.Is(err, errPanicked) || errors.Is(err, errHung) {
 		return "unknown (" + err.Error() + ")"

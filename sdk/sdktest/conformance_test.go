@@ -191,6 +191,16 @@ reading 0 (pH): dropped as unknown_metric: metric names are exact, lowercase: "p
 			}
 		}
 	})
+	// Over the wire a plugin in another language may declare write capability and
+	// answer SendCommand UNIMPLEMENTED: the host fails every command (nothing sent), so
+	// the kit says that, not that the outcome is unknown.
+	t.Run("declares write, answers SendCommand unsupported", func(t *testing.T) {
+		f := fx
+		f.Commands = []sdktest.CommandCase{{Name: "accepted", Want: "sent", Request: sdk.CommandRequest{
+			ProviderDeviceID: "pool-1", Command: "pump.set", Params: map[string]any{"on": true}, CommandID: "c-1"}}}
+		rs := sdktest.Checks(t.Context(), unimplementedCommands{sdktest.Direct(broken.Good{})}, f)
+		wantFailure(t, rs, "commands/accepted", "the plugin declares write capability but does not serve SendCommand, so the host fails every command it is sent")
+	})
 	t.Run("claims to write without a Commander", func(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.ClaimsWrite{}), fx)
 		wantFailure(t, rs, "describe", "capabilities.write is set but the adapter does not implement sdk.Commander")
@@ -285,4 +295,19 @@ func TestWantKind(t *testing.T) {
 
 func FuzzBrokenGoodWebhook(f *testing.F) {
 	sdktest.FuzzWebhook(f, broken.Good{}, fixtures())
+}
+
+// unimplementedCommands is a plugin, as its host-side client sees it, that declares
+// write capability and answers SendCommand UNIMPLEMENTED (grpcplugin.Client's
+// sdk.Unsupported).
+type unimplementedCommands struct{ sdktest.Target }
+
+func (u unimplementedCommands) Describe(ctx context.Context) (sdk.Description, error) {
+	d, err := u.Target.Describe(ctx)
+	d.Capabilities.Write, d.Capabilities.Commands = true, []string{"pump.set"}
+	return d, err
+}
+
+func (unimplementedCommands) SendCommand(context.Context, sdk.CommandRequest) (sdk.CommandResult, error) {
+	return sdk.CommandResult{}, sdk.Unsupported("send command")
 }
