@@ -66,6 +66,18 @@ func (q queries) Replicas(ctx context.Context, since time.Time) ([]Replica, erro
 	return rs, nil
 }
 
+// StopReplicas marks every replica not stopped as stopped, keeping when it was last
+// seen, and returns how many it marked: for a database that no host serves, such as a
+// backup being restored, whose heartbeats are those of the hosts that served the
+// original when the backup was taken.
+func (q queries) StopReplicas(ctx context.Context) (int64, error) {
+	res, err := q.exec(ctx, `UPDATE replicas SET status = ?, problem = '' WHERE status <> ?`, ReplicaStopped, ReplicaStopped)
+	if err != nil {
+		return 0, fmt.Errorf("stop replicas: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // ForgetReplicas deletes the replicas last seen before before; it returns how many.
 func (q queries) ForgetReplicas(ctx context.Context, before time.Time) (int64, error) {
 	res, err := q.exec(ctx, `DELETE FROM replicas WHERE last_seen_at < ?`, ts(before))

@@ -160,8 +160,17 @@ func verifyBackup(ctx context.Context, path string) (behind string, err error) {
 	if err := st.Verify(ctx); err != nil {
 		state, serr := st.SchemaState(ctx)
 		if serr == nil && state.Current > 0 && len(state.Pending) > 0 && len(state.Incompatible) == 0 {
+			// A schema before 00022 has no replicas table; migrate up makes it empty.
+			_, _ = st.StopReplicas(ctx)
 			return "it is older than this binary: run `poolhost migrate up` before serving", nil
 		}
+		return "", err
+	}
+	// The backup holds the heartbeats of the hosts serving when it was taken, as they
+	// were then: ready, never stopped. No host serves the restored file (restore holds
+	// its claim), so none of them runs on it; left as they were, the console's Overview
+	// showed each as gone (crashed) under "Needs attention" for an hour after a restore.
+	if _, err := st.StopReplicas(ctx); err != nil {
 		return "", err
 	}
 	return "", nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/poolhost/poolhost/host/store"
 )
 
 // TestBackupRestore takes a backup of a served SQLite database while senders write,
@@ -106,4 +110,66 @@ func TestBackupRestore(t *testing.T) {
 		}
 	}
 	t.Logf("%d readings acknowledged before the backup, %d in it, %d acknowledged in all", beforeCount, len(stored), len(acked))
+}
+
+// TestRestoreStopsTheBackupsReplicas: a backup holds the heartbeats of the hosts that
+// served when it was taken (ready, last seen then). Restored as they were, the console's
+// Overview listed each as gone — crashed — under "Needs attention" for an hour after
+// every restore (seen restoring a make run backup). No host serves a database restore
+// puts in place, so restore marks them stopped, keeping when they were last seen.
+func TestRestoreStopsTheBackupsReplicas(t *testing.T) {
+	dir := t.TempDir()
+	live := "--database-url=sqlite:" + filepath.Join(dir, "live.db")
+	if code, _, stderr := cli(t, "migrate", "up", live); code != 0 {
+		t.Fatalf("migrate up: %d %s", code, stderr)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "live.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
+	for _, r := range []store.Replica{
+		{ID: "serve-a", Hostname: "a", Version: "v", StartedAt: seen.Add(-time.Hour), LastSeenAt: seen, Status: store.ReplicaReady},
+		{ID: "serve-b", Hostname: "b", Version: "v", StartedAt: seen.Add(-time.Hour), LastSeenAt: seen, Status: store.ReplicaDegraded, Problem: "plugins degraded"},
+	} {
+		if err := st.BeatReplica(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	backup := filepath.Join(dir, "backup.db")
+	if code, _, stderr := cli(t, "backup", "--to", backup, live); code != 0 {
+		t.Fatalf("backup: %d %s", code, stderr)
+	}
+	restored := filepath.Join(dir, "restored.db")
+	if code, out, stderr := cli(t, "restore", "--from", backup, "--database-url=sqlite:"+restored); code != 0 || !strings.Contains(out, "schema ok") {
+		t.Fatalf("restore: %d %q %q", code, out, stderr)
+	}
+	st, err = store.Open(ctx, "sqlite:"+restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rs, err := st.Replicas(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("restored replicas: %+v", rs)
+	}
+	for _, r := range rs {
+		if r.Status != store.ReplicaStopped || r.Problem != "" || !r.LastSeenAt.Equal(seen) {
+			t.Errorf("restored replica %s: status %q problem %q last seen %v, want stopped, last seen %v", r.ID, r.Status, r.Problem, r.LastSeenAt, seen)
+		}
+	}
+	// The backup file itself is left as it was.
+	bst, err := store.Open(ctx, "sqlite:"+backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bst.Close()
+	if rs, _ := bst.Replicas(ctx, time.Time{}); len(rs) != 2 || rs[0].Status == store.ReplicaStopped {
+		t.Errorf("the backup file changed: %+v", rs)
+	}
 }
