@@ -118,8 +118,15 @@ func providerTable(w io.Writer, ps []remoteProvider) {
 		if p.Since != nil {
 			since = p.Since.UTC().Format(time.RFC3339)
 		}
+		// lastError outlives the failure it reports (the admin API's "last error"): on a
+		// plugin running again, after a restart or a reload that fixed its block, it is
+		// history, not what is wrong now.
+		last := p.LastError
+		if last != "" && p.State == "running" {
+			last = "earlier: " + last
+		}
 		var problems []string
-		for _, s := range []string{p.LastError, p.PendingConfigRefused, p.ReloadWarning} {
+		for _, s := range []string{last, p.PendingConfigRefused, p.ReloadWarning} {
 			if s = oneLine(s); s != "" {
 				problems = append(problems, s)
 			}

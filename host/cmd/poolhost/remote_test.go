@@ -19,7 +19,9 @@ func TestProvidersShowWhyDegraded(t *testing.T) {
 		stale   = "reload did not restart the plugin; the running process (sha256 1c3a) keeps serving: sha256 mismatch: y is d957, config pins 1c3a"
 	)
 	providers := `[{"id":"generic","enabled":true,"stage":"ga","state":"running","restarts":0,"version":"0.1.0","sha256":"d957","pinnedSha256":"0957","pid":7,"pendingConfigRefused":"` + refused + `"},` +
-		`{"id":"ttn","enabled":true,"stage":"ga","state":"running","restarts":0,"version":"0.1.0","sha256":"1c3a","pinnedSha256":"1c3a","pid":8,"reloadWarning":"` + stale + `"}]`
+		`{"id":"ttn","enabled":true,"stage":"ga","state":"running","restarts":0,"version":"0.1.0","sha256":"1c3a","pinnedSha256":"1c3a","pid":8,"reloadWarning":"` + stale + `"},` +
+		`{"id":"ondilo","enabled":true,"stage":"ga","state":"running","restarts":1,"version":"0.1.0","lastError":"exit status 2"},` +
+		`{"id":"iopool","enabled":true,"stage":"ga","state":"failed","restarts":6,"lastError":"exit status 2"}]`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
@@ -49,6 +51,10 @@ func TestProvidersShowWhyDegraded(t *testing.T) {
 		if !strings.Contains(lines["generic"], refused) || !strings.Contains(lines["ttn"], stale) {
 			t.Errorf("poolhost %s: the table does not say why generic and ttn are degraded:\n%s", cmd, out)
 		}
+		// A running plugin's last error is history; a failed one's is why it is down.
+		if !strings.HasSuffix(lines["ondilo"], "earlier: exit status 2") || !strings.HasSuffix(lines["iopool"], " exit status 2") || strings.Contains(lines["iopool"], "earlier") {
+			t.Errorf("poolhost %s: last errors of a running and a failed plugin:\n%s", cmd, out)
+		}
 	}
 
 	var provs []map[string]any
@@ -58,7 +64,7 @@ func TestProvidersShowWhyDegraded(t *testing.T) {
 	}
 	decode(t, &rep, "reload", "--format", "json")
 	for what, ps := range map[string][]map[string]any{"providers": provs, "reload": rep.Providers} {
-		if len(ps) != 2 || ps[0]["pendingConfigRefused"] != refused || ps[0]["pinnedSha256"] != "0957" || ps[1]["reloadWarning"] != stale {
+		if len(ps) != 4 || ps[0]["pendingConfigRefused"] != refused || ps[0]["pinnedSha256"] != "0957" || ps[1]["reloadWarning"] != stale {
 			b, _ := json.Marshal(ps)
 			t.Errorf("poolhost %s --format json dropped the host's fields: %s", what, b)
 		}
