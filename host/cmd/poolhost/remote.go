@@ -156,7 +156,7 @@ block, and the host is degraded), or a reload that left the old process running
 (reloadWarning, e.g. a stale sha256 pin).`,
 			Example: `  export POOLHOST_ADDR=https://poolhost.example.com POOLHOST_TOKEN=pht_…
   poolhost providers
-  poolhost providers --format json | jq '.[] | select(.state != "running")'`,
+  poolhost providers --format json | jq '.[] | select(.state != "running" or .pendingConfigRefused or .reloadWarning)'`,
 		}
 		rem := remoteFlags(c)
 		f := formatFlag(c)
