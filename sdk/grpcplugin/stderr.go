@@ -58,6 +58,32 @@ func (q quietRelay) Info(msg string, args ...any) {
 	q.noteExit(msg)
 }
 
+// notGraceful is what go-plugin's Kill logs when it could not ask the plugin to stop
+// (GRPCController's Shutdown) and kills the process instead.
+const notGraceful = "plugin failed to exit gracefully"
+
+// Warn logs notGraceful at Debug when there was no process left to stop: one that had
+// exited (a plugin that died before or during its handshake) or never started (not
+// executable). Kill says it of every start that failed, after the start error that
+// says why, and a WARN that the plugin would not exit misleads there.
+func (q quietRelay) Warn(msg string, args ...any) {
+	if msg == notGraceful && q.relay != nil && (!q.relay.started.Load() || q.relay.exited()) {
+		q.Logger.Debug(msg, args...)
+		return
+	}
+	q.Logger.Warn(msg, args...)
+}
+
+// exited reports whether go-plugin has said the process exited.
+func (r *stderrRelay) exited() bool {
+	select {
+	case <-r.drained:
+		return true
+	default:
+		return false
+	}
+}
+
 func (q quietRelay) Error(msg string, args ...any) {
 	q.Logger.Error(msg, args...)
 	q.noteExit(msg)

@@ -142,6 +142,35 @@ func TestLaunchNamesWhatThePluginPrintedOnStdout(t *testing.T) {
 	}
 }
 
+// TestLaunchOfADeadPluginSaysNothingOfExiting: a plugin that died before its handshake,
+// or could not be executed, is not said to have "failed to exit gracefully" (go-plugin's
+// WARN when it kills a plugin it could not ask to stop): there was no process left.
+func TestLaunchOfADeadPluginSaysNothingOfExiting(t *testing.T) {
+	dir := t.TempDir()
+	for name, script := range map[string]string{
+		"exits":          "#!/bin/sh\necho 'cannot start: missing region table' >&2\nexit 3\n",
+		"not executable": "",
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		mode := os.FileMode(0o755)
+		if script == "" {
+			script, mode = "#!/bin/sh\nexit 0\n", 0o644
+		}
+		if err := os.WriteFile(path, []byte(script), mode); err != nil {
+			t.Fatal(err)
+		}
+		var log bytes.Buffer
+		_, kill, err := sdktest.Launch(path, &log)
+		kill()
+		if err == nil {
+			t.Fatalf("%s: started", name)
+		}
+		if strings.Contains(log.String(), "failed to exit gracefully") {
+			t.Errorf("%s: the log says the plugin failed to exit gracefully:\n%s", name, log.String())
+		}
+	}
+}
+
 // TestLaunchTargetNamesAnExitedPlugin: a plugin whose process exits during a call is
 // reported as such, with the last lines it wrote to stderr — not as "error reading from
 // server: EOF" — and the checks after it as not run, not as failures of their own.
