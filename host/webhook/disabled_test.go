@@ -101,6 +101,12 @@ func TestDisabledProviderWebhooks(t *testing.T) {
 					if r.status != http.StatusNotFound || !strings.HasSuffix(fmt.Sprint(r.body["type"]), "/provider-not-found") {
 						t.Fatalf("%s while %s: got %d %v, want a 404 provider-not-found problem", rt.name, state, r.status, r.body)
 					}
+					// It says what an operator looking at the sender's failed deliveries
+					// should check (it said only "provider not found"), the same words
+					// for an id that never existed.
+					if d := fmt.Sprint(r.body["detail"]); d != "provider not found: unknown, disabled by the operator, or not taking webhooks" {
+						t.Errorf("%s while %s: detail %q", rt.name, state, d)
+					}
 					// Nor a bad signature: the provider does not exist for the sender.
 					if r := e.post(t, rt.path, nil, []byte(`{}`)); r.status != http.StatusNotFound {
 						t.Fatalf("%s unsigned while %s: got %d, want 404", rt.name, state, r.status)

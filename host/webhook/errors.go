@@ -9,7 +9,9 @@ import (
 // Errors the pipeline answers with. Each is a *host.Error; nothing about the cause
 // reaches the sender.
 var (
-	ErrProviderNotFound = &host.Error{Code: host.ENOTFOUND, Type: "provider-not-found", Message: "provider not found"}
+	// The same words whichever it is (README: "unknown, or disabled by the operator"),
+	// so they tell a sender nothing about which ids exist.
+	ErrProviderNotFound = &host.Error{Code: host.ENOTFOUND, Type: "provider-not-found", Message: "provider not found: unknown, disabled by the operator, or not taking webhooks"}
 	ErrAccountNotFound  = &host.Error{Code: host.ENOTFOUND, Type: "account-not-found", Message: "account not found"}
 	ErrRejected         = &host.Error{Code: host.EUNAUTHORIZED, Type: "webhook-rejected", Message: "webhook authentication (signature or shared secret) missing or invalid; the host's log gives the reason under this request_id"}
 	ErrUnavailable      = &host.Error{Code: host.EUNAVAILABLE, Type: "webhook-unavailable", Message: "the delivery could not be accepted now; retry later"}
