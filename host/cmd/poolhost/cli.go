@@ -266,7 +266,7 @@ func configDefault() string {
 
 // configFlag adds --config to c.
 func configFlag(c *cobra.Command) *string {
-	return c.Flags().String("config", configDefault(), "configuration `file` (default: $POOLHOST_CONFIG, else poolhost.hcl)")
+	return c.Flags().String("config", configDefault(), "configuration `file`: $POOLHOST_CONFIG, else poolhost.hcl")
 }
 
 // goStyleFlags lets Go's single-dash spelling of a long flag (-config x, -format=json)

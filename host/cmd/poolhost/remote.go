@@ -37,7 +37,7 @@ func remoteFlags(c *cobra.Command) remote {
 		addr = defaultAddr
 	}
 	return remote{
-		addr: c.Flags().String("addr", addr, "the host's base `URL` (default: $POOLHOST_ADDR, else "+defaultAddr+")"),
+		addr: c.Flags().String("addr", addr, "the host's base `URL`: $POOLHOST_ADDR, else "+defaultAddr),
 		// No default shown: help must not print a token from the environment.
 		token: c.Flags().String("token", "", "an admin API `token` (default: $POOLHOST_TOKEN)"),
 	}
