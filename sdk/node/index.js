@@ -20,6 +20,8 @@ module.exports = {
   invalidInput: errors.invalidInput,
   unsupported: errors.unsupported,
   reauth: errors.reauth,
+  // sendCommand's "the request may have reached the provider": the host never resends it.
+  outcomeUnknown: errors.outcomeUnknown,
   REASONS: errors.REASONS,
   // A provider's Retry-After header as seconds, for PluginError's retryAfterSeconds.
   retryAfterHeader: errors.retryAfterHeader,

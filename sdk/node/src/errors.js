@@ -64,6 +64,20 @@ class PluginError extends Error {
   }
 }
 
+// outcomeUnknown is sendCommand's "the request may have reached the provider" (the
+// connection dropped after the request was written, a 5xx): the host marks the command
+// unknown and never sends it again. Go's sdk.ErrOutcomeUnknown. Anything else thrown
+// from sendCommand that is not a PluginError is unknown too; a PluginError of kind
+// permanent, temporary or reauth_required is a refusal the provider certainly did not
+// act on.
+class OutcomeUnknown extends Error {
+  constructor(message, { refreshedCredentials } = {}) {
+    super(message);
+    this.refreshedCredentials = refreshedCredentials;
+  }
+}
+const outcomeUnknown = (m, o) => new OutcomeUnknown(m, o);
+
 const temporary = (m, o) => new PluginError('temporary', m, o);
 const permanent = (m, o) => new PluginError('permanent', m, o);
 const rejected = (m, o) => new PluginError('rejected', m, o);
@@ -132,6 +146,12 @@ function toServiceError(err, method, log) {
     creds = err.refreshedCredentials;
     reason = err.reason;
     retryAfterSeconds = err.retryAfterSeconds;
+  } else if (err instanceof OutcomeUnknown) {
+    // Any non-OK status is "unknown" to the host for SendCommand; UNAVAILABLE tells the
+    // operator no more than that.
+    code = grpc.status.UNAVAILABLE;
+    message = `command outcome unknown: ${err.message}`;
+    creds = err.refreshedCredentials;
   } else {
     code = grpc.status.INTERNAL;
     message = `plugin threw in ${method}: ${err && err.message ? err.message : String(err)}`;
@@ -150,7 +170,7 @@ function toProtoError(err) {
 }
 
 module.exports = {
-  PluginError, temporary, permanent, rejected, invalidInput, unsupported, reauth,
+  PluginError, OutcomeUnknown, outcomeUnknown, temporary, permanent, rejected, invalidInput, unsupported, reauth,
   toServiceError, toProtoError, statusDetailsBin, retryAfterHeader, KIND_CODES, REASONS, ERROR_DETAIL_TYPE_URL,
   RETRY_INFO_TYPE_URL,
 };

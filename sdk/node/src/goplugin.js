@@ -121,6 +121,9 @@ function adapterHandlers(adapter, log) {
       if (d && d.capabilities && d.capabilities.poll && typeof adapter.pollReadings !== 'function') {
         throw permanent('capabilities.poll is set but the adapter has no pollReadings method');
       }
+      if (d && d.capabilities && d.capabilities.write && typeof adapter.sendCommand !== 'function') {
+        throw permanent('capabilities.write is set but the adapter has no sendCommand method');
+      }
       return d;
     }),
     Configure: method('Configure', 'configure'),
@@ -129,6 +132,11 @@ function adapterHandlers(adapter, log) {
     DiscoverDevices: method('DiscoverDevices', 'discoverDevices'),
     PollReadings: method('PollReadings', 'pollReadings'),
     Health: method('Health', 'health'),
+    SendCommand: call('SendCommand', (req, ctx) => sendCommand(adapter, req, ctx)),
+    // Optional, as in Go (sdk.Subscriber): without them the host reads UNIMPLEMENTED as
+    // "nothing to register".
+    Subscribe: method('Subscribe', 'subscribe'),
+    Unsubscribe: method('Unsubscribe', 'unsubscribe'),
     VerifyWebhook: call('VerifyWebhook', async (req, ctx) => {
       if (typeof adapter.verifyWebhook !== 'function') throw unsupported('VerifyWebhook is not offered by this plugin');
       await adapter.verifyWebhook(req.webhook || {}, ctx);
@@ -157,6 +165,42 @@ function adapterHandlers(adapter, log) {
       }
     }),
   };
+}
+
+// REFUSALS are the kinds a sendCommand may throw as "certainly not accepted": the host
+// fails the command (permanent, reauth_required) or sends it again before its expiry
+// (temporary). They travel in the response (SendCommandResponse.error), as the Go SDK
+// sends them; a non-OK status would mean "unknown".
+const REFUSALS = new Set(['permanent', 'temporary', 'reauth_required']);
+
+// sendCommand is SendCommand's contract (adapter.proto): the adapter's answer as the
+// response; a refusal it is sure of (a PluginError of a REFUSALS kind) inside the
+// response with its credentials and Retry-After; anything else thrown — outcomeUnknown,
+// a bug — as a status, which the host reads as "the outcome is unknown" and never
+// resends. The adapter gets the request with params_json decoded as params.
+async function sendCommand(adapter, req, ctx) {
+  if (typeof adapter.sendCommand !== 'function') throw unsupported('SendCommand is not offered by this plugin');
+  let params = {};
+  try {
+    if (req.params_json && req.params_json.length) params = JSON.parse(Buffer.from(req.params_json).toString('utf8'));
+  } catch (err) {
+    return { error: toProtoError(permanent(`params: ${err.message}`)) };
+  }
+  let res;
+  try {
+    res = await adapter.sendCommand({ ...req, params }, ctx);
+  } catch (err) {
+    if (!(err instanceof PluginError) || !REFUSALS.has(err.kind)) throw err;
+    const out = { error: toProtoError(err) };
+    if (err.refreshedCredentials) out.refreshed_credentials = { values: err.refreshedCredentials };
+    if (err.kind === 'temporary' && err.retryAfterSeconds > 0) {
+      const seconds = Math.floor(err.retryAfterSeconds);
+      out.retry_after = { seconds: String(seconds), nanos: Math.round((err.retryAfterSeconds - seconds) * 1e9) };
+    }
+    return out;
+  }
+  res = res || {};
+  return { ...res, status: res.status || 'sent' };
 }
 
 // serve runs adapter as a poolhost plugin until the host shuts it down.

@@ -183,3 +183,73 @@ test('a description promising polls from an adapter without pollReadings is refu
   assert.strictEqual(polling.err, null);
   assert.strictEqual(polling.res.id, 'acme');
 });
+
+// SendCommand's contract (adapter.proto): an accepted command is the response; a refusal
+// the adapter is sure of travels inside the response (the host fails it, or sends it
+// again for a temporary one); anything else is a status, which the host reads as
+// "outcome unknown" and never resends. Before, the package served no SendCommand at all:
+// a Node plugin could not send commands.
+test('sendCommand: accepted, refusals in the response, unknown as a status', async () => {
+  const send = (adapter, request) => new Promise((resolve) => {
+    adapterHandlers(adapter, new plugin.Logger()).SendCommand({ request, getDeadline: () => Infinity, cancelled: false },
+      (err, res) => resolve({ err, res }));
+  });
+  const req = { provider_device_id: 'pump-1', command: 'pump.set', params_json: Buffer.from('{"on":true}'), command_id: 'cmd-1' };
+  let got;
+  const ok = await send({ sendCommand: (r) => { got = r; return { provider_reference: 'r-1' }; } }, req);
+  assert.strictEqual(ok.err, null);
+  assert.deepStrictEqual(got.params, { on: true });
+  assert.strictEqual(got.command_id, 'cmd-1');
+  assert.strictEqual(ok.res.status, 'sent');
+  assert.strictEqual(ok.res.provider_reference, 'r-1');
+
+  const refused = await send({ sendCommand: () => { throw plugin.permanent('no such pump (HTTP 404)'); } }, req);
+  assert.strictEqual(refused.err, null);
+  assert.deepStrictEqual(refused.res.error, { kind: 'ERROR_KIND_PERMANENT', message: 'no such pump (HTTP 404)', reason: '' });
+
+  const later = await send({ sendCommand: () => {
+    throw plugin.temporary('quota (HTTP 429)', { retryAfterSeconds: 30, refreshedCredentials: { access_token: 'new' } });
+  } }, req);
+  assert.strictEqual(later.err, null);
+  assert.strictEqual(later.res.error.kind, 'ERROR_KIND_TEMPORARY');
+  assert.deepStrictEqual(later.res.retry_after, { seconds: '30', nanos: 0 });
+  assert.deepStrictEqual(later.res.refreshed_credentials, { values: { access_token: 'new' } });
+
+  const unknown = await send({ sendCommand: () => { throw plugin.outcomeUnknown('the provider answered 502'); } }, req);
+  assert.strictEqual(unknown.err && unknown.err.code, grpc.status.UNAVAILABLE);
+  assert.match(unknown.err.details, /command outcome unknown: the provider answered 502/);
+  const bug = await send({ sendCommand: () => { throw new TypeError('x is undefined'); } }, req);
+  assert.strictEqual(bug.err && bug.err.code, grpc.status.INTERNAL);
+  const rejected = await send({ sendCommand: () => { throw plugin.rejected('?'); } }, req);
+  assert.ok(rejected.err, 'a kind SendCommand cannot refuse with is a status: unknown');
+
+  const none = await send({}, req);
+  assert.strictEqual(none.err && none.err.code, grpc.status.UNIMPLEMENTED);
+  const badParams = await send({ sendCommand: () => ({}) }, { ...req, params_json: Buffer.from('{') });
+  assert.strictEqual(badParams.res.error.kind, 'ERROR_KIND_PERMANENT');
+});
+
+test('a description promising write from an adapter without sendCommand is refused, as the Go SDK refuses it', async () => {
+  const describe = (adapter) => new Promise((resolve) => {
+    adapterHandlers(adapter, new plugin.Logger()).Describe({ request: {}, getDeadline: () => Infinity, cancelled: false },
+      (err, res) => resolve({ err, res }));
+  });
+  const desc = { id: 'acme', version: '0.1.0', protocol_version: 1, capabilities: { connect: 'api_key', write: true, commands: ['pump.set'] } };
+  const refused = await describe({ describe: () => desc });
+  assert.strictEqual(refused.err && refused.err.code, grpc.status.INVALID_ARGUMENT);
+  assert.match(refused.err.details, /capabilities\.write is set but the adapter has no sendCommand method/);
+  const writing = await describe({ describe: () => desc, sendCommand: () => ({}) });
+  assert.strictEqual(writing.err, null);
+});
+
+test('subscribe and unsubscribe are served when the adapter has them, UNIMPLEMENTED otherwise', async () => {
+  const call = (adapter, name) => new Promise((resolve) => {
+    adapterHandlers(adapter, new plugin.Logger())[name]({ request: { account_webhook_url: 'https://h/x' }, getDeadline: () => Infinity, cancelled: false },
+      (err, res) => resolve({ err, res }));
+  });
+  let url;
+  const sub = await call({ subscribe: (r) => { url = r.account_webhook_url; } }, 'Subscribe');
+  assert.strictEqual(sub.err, null);
+  assert.strictEqual(url, 'https://h/x');
+  assert.strictEqual((await call({}, 'Unsubscribe')).err.code, grpc.status.UNIMPLEMENTED);
+});
