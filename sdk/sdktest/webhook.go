@@ -118,6 +118,11 @@ func (k *checker) webhookChecks(d sdk.Description, f Fixtures) []Result {
 			if len(unknown) > 0 {
 				r.Detail += fmt.Sprintf("; the host drops and counts as unknown_metric the provider types passed through (%s)", strings.Join(unknown, ", "))
 			}
+			if n := len(res.CommandUpdates); n > 0 && req.Account == nil {
+				// commands.ApplyUpdates: the provider's secret proves no account, and an
+				// update applies only to the commands of the account that authenticated it.
+				r.Detail += fmt.Sprintf("; the host applies none of its %d command update(s): a provider-level delivery authenticates no account (PLUGINS.md, SendCommand)", n)
+			}
 		}
 		out = append(out, r)
 	}
