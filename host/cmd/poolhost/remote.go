@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,7 +179,11 @@ block, and the host is degraded), or a reload that left the old process running
 			Long: `reload asks a running host (POST /v1/admin/reload, audited) to re-read its config file,
 as SIGHUP does. It prints the settings that changed, the ones that need a restart to take
 effect, and the providers afterwards. A file with errors changes nothing: reload prints
-its diagnostics and exits 1, and the host keeps running with the configuration it had.`,
+its diagnostics and exits 1, and the host keeps running with the configuration it had.
+It also exits 1, after printing all that, when the file is not in force for an enabled
+provider: its new block refused (a wrong sha256: it runs its previous one), a new
+binary left unrun (its pin not updated), or a block the reload changed whose plugin is
+not running.`,
 			Example: `  POOLHOST_TOKEN=pht_… poolhost reload
   poolhost reload --addr http://10.0.0.5:8080 --format json`,
 		}
@@ -189,8 +194,18 @@ its diagnostics and exits 1, and the host keeps running with the configuration i
 			if err := rem.call(c.Context(), http.MethodPost, "/v1/admin/reload", &out); err != nil {
 				return err
 			}
+			// The file is in force, but not everywhere it asks: exit 1 (after printing
+			// the answer), so a deploy step that edits a pin and reloads stops there. A
+			// refused new pin or a binary left unrun used to exit 0 like a clean reload.
+			var astray error
+			if off := notAsConfigured(out); len(off) > 0 {
+				astray = fmt.Errorf("the configuration is reloaded, but %d provider(s) do not run as it asks: %s", len(off), strings.Join(off, "; "))
+			}
 			if *f == "json" {
-				return f.write(c.OutOrStdout(), out, nil)
+				if err := f.write(c.OutOrStdout(), out, nil); err != nil {
+					return err
+				}
+				return astray
 			}
 			w := c.OutOrStdout()
 			if len(out.Changed) == 0 {
@@ -206,9 +221,32 @@ its diagnostics and exits 1, and the host keeps running with the configuration i
 			}
 			var b bytes.Buffer
 			_ = f.write(&b, out.Providers, func(tw io.Writer) { providerTable(tw, out.Providers) })
-			_, err := w.Write(b.Bytes())
-			return err
+			if _, err := w.Write(b.Bytes()); err != nil {
+				return err
+			}
+			return astray
 		}
 		return c
 	})
+}
+
+// notAsConfigured names each enabled provider for which a reload did not put the file
+// in force: its new block refused (pendingConfigRefused: it runs its previous one), a
+// new file left unrun (reloadWarning: a stale pin), or a block this reload changed (or
+// added) whose plugin is not running. A provider failing before, its block unchanged,
+// is in the table and the warning, not in the exit status.
+func notAsConfigured(rep reloadResult) []string {
+	var off []string
+	for _, p := range rep.Providers {
+		switch {
+		case !p.Enabled:
+		case p.PendingConfigRefused != "":
+			off = append(off, p.ID+": its new block is not applied")
+		case p.ReloadWarning != "":
+			off = append(off, p.ID+": kept on its old process")
+		case p.State != "running" && slices.Contains(rep.Changed, "provider."+p.ID):
+			off = append(off, p.ID+": "+p.State)
+		}
+	}
+	return off
 }
