@@ -84,11 +84,11 @@ func (s *Store) SchemaState(ctx context.Context) (SchemaState, error) {
 	// that long waiting here. HasPending takes no lock (it creates goose's table if
 	// missing).
 	if _, err := p.HasPending(ctx); err != nil {
-		return SchemaState{}, fmt.Errorf("%w: read schema version: %w", ErrSchema, err)
+		return SchemaState{}, schemaUnread("read schema version", err)
 	}
 	var applied []int64
 	if err := s.sel(ctx, &applied, `SELECT version_id FROM goose_db_version WHERE is_applied AND version_id > 0 ORDER BY version_id`); err != nil {
-		return SchemaState{}, fmt.Errorf("%w: read applied migrations: %w", ErrSchema, err)
+		return SchemaState{}, schemaUnread("read applied migrations", err)
 	}
 	for _, v := range slices.Sorted(maps.Keys(known)) {
 		if !slices.Contains(applied, v) {
@@ -123,6 +123,17 @@ func (s *Store) SchemaState(ctx context.Context) (SchemaState, error) {
 		}
 	}
 	return st, nil
+}
+
+// schemaUnread is the error of a schema that could not be read. A database that cannot
+// be reached says nothing about the schema: while PostgreSQL was down, /readyz's
+// migrations check logged "database schema is not compatible with this binary: read
+// schema version: … bad connection", which reads as a migration to run.
+func schemaUnread(what string, err error) error {
+	if unreachable(err) {
+		return fmt.Errorf("schema not checked, the database is unreachable: %s: %w", what, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrSchema, what, err)
 }
 
 // Verify checks that this binary can serve on the database: no migration of its own is

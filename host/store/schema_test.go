@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/poolhost/poolhost/host/internal/pgtest"
 	"github.com/poolhost/poolhost/host/store"
 )
 
@@ -165,6 +166,35 @@ func TestSQLiteFilesPrivate(t *testing.T) {
 		}
 		if fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+}
+
+// TestSchemaUnreadableWhileDatabaseDown: with PostgreSQL stopped, Verify (the /readyz
+// migrations check) says the database is unreachable, not that the schema is
+// incompatible: it said "database schema is not compatible with this binary: read
+// schema version: … bad connection", which an operator reads as a migration to run.
+func TestSchemaUnreadableWhileDatabaseDown(t *testing.T) {
+	c := pgtest.NewCluster(t)
+	ctx := context.Background()
+	s, err := store.Open(ctx, c.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(ctx); err != nil {
+		t.Fatalf("Verify before: %v", err)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, check := range []func(context.Context) error{s.Verify, s.VerifyReady} {
+		err := check(ctx)
+		if err == nil || errors.Is(err, store.ErrSchema) || !strings.Contains(err.Error(), "schema not checked, the database is unreachable") {
+			t.Errorf("with the database down: %v, want 'schema not checked, the database is unreachable', not ErrSchema", err)
 		}
 	}
 }
