@@ -106,9 +106,10 @@ func (d *Dispatcher) Start(ctx context.Context) {
 		d.log.Info("command dispatcher disabled: queued commands will wait and expire")
 		return
 	}
+	ticks := worker.NewTickLog(d.log, "command tick failed")
 	if d.loop.Start(ctx, d.cfg.Interval, func(ctx context.Context) {
 		if _, err := d.Tick(ctx); err != nil && ctx.Err() == nil {
-			d.log.Error("command tick failed", "error", err)
+			ticks.Fail(err)
 		}
 	}) {
 		d.log.Info("command dispatcher started", "owner", d.cfg.Owner, "interval", d.cfg.Interval,

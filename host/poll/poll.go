@@ -208,9 +208,10 @@ func (w *Worker) Start(ctx context.Context) {
 		w.log.Info("poll worker disabled: no provider account will be polled")
 		return
 	}
+	ticks := worker.NewTickLog(w.log, "poll tick failed")
 	started := w.loop.Start(ctx, w.cfg.Interval, func(ctx context.Context) {
 		if _, err := w.Tick(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("poll tick failed", "error", err)
+			ticks.Fail(err)
 		}
 	})
 	if started {

@@ -162,9 +162,10 @@ func (w *Worker) Start(ctx context.Context) {
 		w.log.Info("retry worker disabled: ingestion failures will wait until it is enabled or an operator acts")
 		return
 	}
+	ticks := worker.NewTickLog(w.log, "retry tick failed")
 	started := w.loop.Start(ctx, w.cfg.Interval, func(ctx context.Context) {
 		if _, err := w.Tick(ctx); err != nil && ctx.Err() == nil {
-			w.log.Error("retry tick failed", "error", err)
+			ticks.Fail(err)
 		}
 	})
 	if started {
