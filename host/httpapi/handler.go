@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gorilla/mux"
@@ -76,12 +77,15 @@ type Handler struct {
 	// unavailable folds the lines of requests answered 503 (a database or plugin down:
 	// every request fails alike) into outage lines; see host/outage.
 	unavailable *outage.Log
-	deps        Deps
-	http        atomic.Pointer[config.HTTP] // the http{} block in force (reload swaps it)
-	limits      atomic.Pointer[rateLimits]
-	auth        Authenticator
-	metrics     *metrics
-	mux         *mux.Router
+	// readyErr is each readiness check's last error seen by a probe (see readyFailing).
+	readyMu  sync.Mutex
+	readyErr map[string]string
+	deps     Deps
+	http     atomic.Pointer[config.HTTP] // the http{} block in force (reload swaps it)
+	limits   atomic.Pointer[rateLimits]
+	auth     Authenticator
+	metrics  *metrics
+	mux      *mux.Router
 	// hooks holds the webhook routes, under h.mux's first route: see webhookPrefix.
 	hooks *mux.Router
 	// fast holds the webhook routes' handlers by template, for fastRoute; hookRoutes

@@ -53,6 +53,9 @@ func (h *Handler) readiness(ctx context.Context, logFailed bool) (string, map[st
 		switch {
 		case err == nil:
 			checks[c.Name] = "ok"
+			if logFailed && h.readyFailing(c.Name, "") {
+				h.log.Info("readiness check ok again", "request_id", auth.RequestID(ctx), "check", c.Name)
+			}
 			continue
 		case errors.Is(err, host.ErrDegraded):
 			degraded = true
@@ -61,7 +64,7 @@ func (h *Handler) readiness(ctx context.Context, logFailed bool) (string, map[st
 			ok = false
 			checks[c.Name] = "failing"
 		}
-		if logFailed {
+		if logFailed && h.readyFailing(c.Name, err.Error()) {
 			h.log.Warn("readiness check failed", "request_id", auth.RequestID(ctx), "check", c.Name, "error", err)
 		}
 	}
@@ -72,6 +75,29 @@ func (h *Handler) readiness(ctx context.Context, logFailed bool) (string, map[st
 		return "degraded", checks
 	}
 	return "ready", checks
+}
+
+// readyFailing records what the probes last saw of check (its error, "" for ok) and
+// reports whether that changed. A probe logs a check's failure only then: a load
+// balancer or orchestrator probing every few seconds had a degraded host (one provider
+// failed, for hours) or an unreachable database write the same WARN lines on every
+// probe. The log says when a check starts failing, when its reason changes, and when it
+// is ok again; /readyz's answer and the metrics say the rest.
+func (h *Handler) readyFailing(check, errText string) (changed bool) {
+	h.readyMu.Lock()
+	defer h.readyMu.Unlock()
+	if h.readyErr[check] == errText {
+		return false
+	}
+	if h.readyErr == nil {
+		h.readyErr = map[string]string{}
+	}
+	if errText == "" {
+		delete(h.readyErr, check)
+	} else {
+		h.readyErr[check] = errText
+	}
+	return true
 }
 
 func (h *Handler) metricsHandler() http.Handler { return MetricsHandler(h.deps.Registry) }

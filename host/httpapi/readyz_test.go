@@ -1,13 +1,17 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/httpapi"
@@ -55,5 +59,46 @@ func TestReadyzProviderStates(t *testing.T) {
 				t.Errorf("providers %v", body.Providers)
 			}
 		})
+	}
+}
+
+// TestReadyzLogsChanges: a probe logs a check's failure when it starts or its reason
+// changes, and its recovery, not on every probe: probed every few seconds, a host
+// degraded for hours (one provider failed) wrote a WARN per probe.
+func TestReadyzLogsChanges(t *testing.T) {
+	var logs bytes.Buffer
+	var plugins error
+	h := httpapi.New(httpapi.Deps{
+		Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info}),
+		Ready:  []httpapi.ReadyCheck{{Name: "plugins", Check: func(context.Context) error { return plugins }}},
+	})
+	probe := func(times int) string {
+		t.Helper()
+		logs.Reset()
+		for range times {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		}
+		var lines []string
+		for l := range strings.SplitSeq(logs.String(), "\n") {
+			if strings.Contains(l, "readiness check") {
+				lines = append(lines, l)
+			}
+		}
+		return strings.Join(lines, "\n")
+	}
+	if got := probe(3); got != "" {
+		t.Fatalf("ready: %s", got)
+	}
+	plugins = fmt.Errorf("%w: ttn failed", host.ErrDegraded)
+	if got := probe(5); strings.Count(got, "readiness check failed") != 1 || !strings.Contains(got, "ttn failed") {
+		t.Errorf("5 probes of a degraded host logged:\n%s\nwant one failure line", got)
+	}
+	plugins = fmt.Errorf("%w: ttn failed, iopool failed", host.ErrDegraded)
+	if got := probe(3); strings.Count(got, "readiness check failed") != 1 || !strings.Contains(got, "iopool failed") {
+		t.Errorf("a new reason logged:\n%s\nwant one failure line naming it", got)
+	}
+	plugins = nil
+	if got := probe(3); strings.Count(got, "\n") != 0 || !strings.Contains(got, "readiness check ok again: ") || !strings.Contains(got, "check=plugins") {
+		t.Errorf("recovery logged:\n%s\nwant one 'ok again' line", got)
 	}
 }
