@@ -477,3 +477,43 @@ func TestReloadPublicURLFollowsRunningListen(t *testing.T) {
 		t.Errorf("explicit public_url: changed %v, in force %q", got.Changed, w.s.config().PublicURL)
 	}
 }
+
+// TestListenTakenSaysWhatToDo: serve on a listen address another process holds fails
+// saying which setting and what to do, not "listen: … bind: address already in use"
+// alone (a second make run, or another host on 127.0.0.1:8080).
+func TestListenTakenSaysWhatToDo(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "key"), "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	path := filepath.Join(dir, "poolhost.hcl")
+	writeTestFile(t, path, `
+database_url    = "sqlite:`+filepath.Join(dir, "poolhost.db")+`"
+listen          = "`+taken.Addr().String()+`"
+credentials_key = file("key")
+http { drain_grace = "10ms" }
+`)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := newServer(ctx, cfg, newLogger(cfg, &logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		s.plugins.Close()
+		s.store.Close()
+	}()
+	err = s.run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") ||
+		!strings.Contains(err.Error(), "stop it, or give this host another listen (and public_url with it)") {
+		t.Fatalf("run on a taken listen address: %v", err)
+	}
+}

@@ -181,6 +181,20 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 	return s, nil
 }
 
+// listenError says what to do about a listen address that is taken: make run's
+// 127.0.0.1:8080 is often held by another host or a second make run, and "bind:
+// address already in use" alone names neither the setting nor the way out.
+func listenError(setting string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		advice := "another process listens there (another poolhost serve?): stop it, or give this host another " + setting
+		if setting == "listen" {
+			advice += " (and public_url with it)"
+		}
+		return fmt.Errorf("%s: %w: %s", setting, err, advice)
+	}
+	return fmt.Errorf("%s: %w", setting, err)
+}
+
 // config is the configuration in force (it changes on reload).
 func (s *server) config() *config.Config { return s.current.Load() }
 
@@ -188,13 +202,13 @@ func (s *server) config() *config.Config { return s.current.Load() }
 func (s *server) run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return listenError("listen", err)
 	}
 	var metricsLn net.Listener
 	if s.metricsHTTP != nil {
 		if metricsLn, err = net.Listen("tcp", s.cfg.MetricsListen); err != nil {
 			ln.Close()
-			return fmt.Errorf("metrics_listen: %w", err)
+			return listenError("metrics_listen", err)
 		}
 	}
 
