@@ -133,7 +133,7 @@ func (s *Service) CreateToken(ctx context.Context, a auth.Actor, userID int64, n
 	}
 	if u.DisabledAt != nil {
 		// The token would be shown once and never authenticate.
-		return NewToken{}, host.Errorf(host.ECONFLICT, "user %d is disabled: no token of theirs authenticates", userID).WithType("user-disabled")
+		return NewToken{}, host.Errorf(host.ECONFLICT, "user %d is disabled: no token of theirs authenticates (poolhost users enable gives them access back, then make the token)", userID).WithType("user-disabled")
 	}
 	plain, t, err := s.st.CreateAPIToken(ctx, userID, name)
 	if err != nil {

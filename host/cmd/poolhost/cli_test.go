@@ -222,6 +222,10 @@ func TestUsersEnable(t *testing.T) {
 	cli(t, "users", "create", "--email", "ana@example.com", db)
 	_, old, _ := cli(t, "tokens", "create", "--email", "ana@example.com", db)
 	cli(t, "users", "disable", "--email", "ana@example.com", db)
+	// A token for the disabled user is refused, saying how to give access back.
+	if code, _, stderr := cli(t, "tokens", "create", "--email", "ana@example.com", db); code != 1 || !strings.Contains(stderr, "user 1 is disabled") || !strings.Contains(stderr, "poolhost users enable") {
+		t.Fatalf("tokens create for a disabled user = %d %q", code, stderr)
+	}
 	if code, out, stderr := cli(t, "users", "enable", "--email", "ana@example.com", db); code != 0 || !strings.Contains(out, "enabled user 1 (1 old token(s) revoked") {
 		t.Fatalf("enable = %d %q %q", code, out, stderr)
 	}
