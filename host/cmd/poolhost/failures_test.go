@@ -117,7 +117,11 @@ func TestFailuresCLI(t *testing.T) {
 			{[]string{"--status", "resolved"}, nil, ""},
 			// A page that stops at the limit says how to see the rest.
 			{[]string{"--limit", "2"}, []string{id(other), id(pending)}, "stopped at --limit 2; older ones: the same command with --before " + id(pending) + "\n"},
-			{[]string{"--limit", "2", "--before", id(pending)}, []string{id(recent), id(old)}, "stopped at --limit 2; older ones: the same command with --before " + id(old) + "\n"},
+			// The last page, full: no older failure, so no pointer to an empty page
+			// (it said "... --before <old>", which listed nothing).
+			{[]string{"--limit", "2", "--before", id(pending)}, []string{id(recent), id(old)}, ""},
+			{[]string{"--provider", "ttn", "--limit", "2"}, []string{id(other), id(pending)}, ""},
+			{[]string{"--limit", "3"}, []string{id(other), id(pending), id(recent)}, "stopped at --limit 3; older ones: the same command with --before " + id(recent) + "\n"},
 			{[]string{"--before", id(pending)}, []string{id(recent), id(old)}, ""},
 		}
 		for _, tt := range tests {
