@@ -320,6 +320,26 @@ func (q queries) EnableUser(ctx context.Context, id int64) (enabled bool, revoke
 // DisableUser marks a user disabled (their tokens and console sessions stop
 // authenticating at once) and reports whether it changed anything: disabling a
 // disabled user is a no-op.
+// SetUserAdmin makes a user an admin or takes it away, and reports whether that changed
+// anything. Their tokens stay theirs; what a token may do is read from the user at each
+// request, so it follows at once (console sessions too).
+func (q queries) SetUserAdmin(ctx context.Context, id int64, admin bool) (bool, error) {
+	res, err := q.exec(ctx, `UPDATE users SET is_admin = ? WHERE id = ? AND is_admin <> ?`, admin, id, admin)
+	if err != nil {
+		return false, fmt.Errorf("set user admin: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("set user admin: %w", err)
+	}
+	if n == 0 {
+		if _, err := q.GetUser(ctx, id); err != nil {
+			return false, fmt.Errorf("set user admin: %w", err)
+		}
+	}
+	return n == 1, nil
+}
+
 func (q queries) DisableUser(ctx context.Context, id int64) (bool, error) {
 	res, err := q.exec(ctx, `UPDATE users SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL`, q.clock(), id)
 	if err != nil {

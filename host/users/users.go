@@ -29,6 +29,7 @@ type Store interface {
 	RevokeUserTokens(ctx context.Context, userID int64) (int64, error)
 	DisableUser(ctx context.Context, id int64) (bool, error)
 	EnableUser(ctx context.Context, id int64) (enabled bool, revoked int64, err error)
+	SetUserAdmin(ctx context.Context, id int64, admin bool) (bool, error)
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
 	UserEmails(ctx context.Context, ids []int64) (map[int64]string, error)
 	CreateConsoleSession(ctx context.Context, tokenID int64, expires time.Time) (string, error)
@@ -227,6 +228,30 @@ func (s *Service) EnableUser(ctx context.Context, a auth.Actor, userID int64) (b
 			Details: map[string]any{"tokensRevoked": revoked}})
 	}
 	return changed, revoked, nil
+}
+
+// SetAdmin grants a user the admin role or takes it away, and reports whether that
+// changed anything. Their tokens and console sessions follow at once (each request reads
+// the role). Admins (or the CLI) only; audited as user.admin_granted or
+// user.admin_revoked.
+func (s *Service) SetAdmin(ctx context.Context, a auth.Actor, userID int64, admin bool) (bool, error) {
+	if err := requireAdmin(a); err != nil {
+		return false, err
+	}
+	changed, err := s.st.SetUserAdmin(ctx, userID, admin)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, host.Wrap(host.ENOTFOUND, err, "no such user")
+	} else if err != nil {
+		return false, err
+	}
+	if changed {
+		action := "user.admin_granted"
+		if !admin {
+			action = "user.admin_revoked"
+		}
+		s.audit.Record(ctx, audit.Entry{Action: action, Actor: a, TargetType: "user", TargetID: strconv.FormatInt(userID, 10)})
+	}
+	return changed, nil
 }
 
 // Audit returns a page of audit events, newest first. Admins only.

@@ -429,3 +429,67 @@ credentials_key = file("k.key")
 		t.Errorf("users create with auto_migrate = %d %q %q", code, out, stderr)
 	}
 }
+
+// TestUsersGrantRevokeAdmin: an existing user is made an admin and back without SQL.
+// There was no way but an UPDATE on users: `users create --admin` of an existing user
+// only said the email exists, and the README's console section speaks of a user who
+// "stops being an admin". A revoked admin keeps their token as a user's; each change
+// is audited, a repeated one changes nothing and says so.
+func TestUsersGrantRevokeAdmin(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "x.db")
+	db := "--database-url=" + url
+	cli(t, "migrate", "up", db)
+	cli(t, "users", "create", "--email", "ana@example.com", db)
+	_, token, _ := cli(t, "tokens", "create", "--email", "ana@example.com", db)
+	token = strings.TrimSpace(token)
+	if code, _, stderr := cli(t, "users", "create", "--email", "ana@example.com", "--admin", db); code != 1 || !strings.Contains(stderr, "users grant-admin --email ana@example.com") {
+		t.Fatalf("users create --admin of an existing user = %d %q, want the way to grant it", code, stderr)
+	}
+	st, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	isAdmin := func() bool {
+		t.Helper()
+		u, _, err := st.AuthenticateToken(context.Background(), token)
+		if err != nil {
+			t.Fatalf("ana's token: %v", err)
+		}
+		return u.IsAdmin
+	}
+	for _, step := range []struct {
+		args  []string
+		out   string
+		admin bool
+	}{
+		{[]string{"grant-admin", "--email", "ana@example.com"}, "user 1 is an admin\n", true},
+		{[]string{"grant-admin", "--user", "1"}, "user 1 was already an admin\n", true},
+		{[]string{"revoke-admin", "--email", "ana@example.com"}, "user 1 is no longer an admin (their tokens stay, as a user's)\n", false},
+		{[]string{"revoke-admin", "--email", "ana@example.com"}, "user 1 was not an admin\n", false},
+	} {
+		if code, out, stderr := cli(t, append(append([]string{"users"}, step.args...), db)...); code != 0 || out != step.out {
+			t.Fatalf("users %v = %d %q %q, want %q", step.args, code, out, stderr, step.out)
+		}
+		if got := isAdmin(); got != step.admin {
+			t.Fatalf("after users %v: admin %v", step.args, got)
+		}
+	}
+	if code, _, stderr := cli(t, "users", "grant-admin", "--user", "9", db); code != 1 || !strings.Contains(stderr, "no user 9") {
+		t.Fatalf("grant-admin to an unknown user = %d %q", code, stderr)
+	}
+	evs, err := st.ListAudit(context.Background(), store.AuditFilter{Action: "user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range evs {
+		if e.Actor != "system:cli" || e.TargetID != "1" {
+			t.Errorf("audit row %+v", e)
+		}
+		actions = append(actions, e.Action)
+	}
+	if strings.Join(actions, ",") != "user.admin_revoked,user.admin_granted,user.created" {
+		t.Errorf("audited %v, want the two changes after the creation", actions)
+	}
+}

@@ -51,7 +51,11 @@ config says auto_migrate = true.`, "")
 			defer st.Close()
 			u, err := userService(st, stderr).CreateUser(ctx, cliActor, *email, *admin)
 			if err != nil {
-				fmt.Fprintf(stderr, "poolhost users create: %s\n", host.ErrorMessage(err))
+				msg := host.ErrorMessage(err)
+				if *admin && host.ErrorCode(err) == host.ECONFLICT {
+					msg += ": users grant-admin --email " + strings.TrimSpace(*email) + " makes them an admin"
+				}
+				fmt.Fprintf(stderr, "poolhost users create: %s\n", msg)
 				return exitCode(err)
 			}
 			role := "user"
@@ -142,6 +146,44 @@ Enabling an enabled user changes nothing.`,
 			return fmt.Sprintf("enabled user %d (%d old token(s) revoked: make new ones with tokens create)", uid, revoked), nil
 		})
 	})
+}
+
+func init() {
+	for _, grant := range []bool{true, false} {
+		register("users", func() *cobra.Command {
+			c := &cobra.Command{
+				Use:     "grant-admin (--email ADDRESS | --user ID) [flags]",
+				Short:   "make a user an admin: their tokens may then call the admin API and sign in to the console",
+				Example: "  poolhost users grant-admin --email ana@example.com",
+				Long: `grant-admin gives an existing user the admin role (users create --admin makes a new
+one): their tokens, old and new, may call the admin API and sign in to the operators'
+console. Granting it to an admin changes nothing. Audited as user.admin_granted.`,
+			}
+			if !grant {
+				c.Use = "revoke-admin (--email ADDRESS | --user ID) [flags]"
+				c.Short = "take the admin role from a user; they keep their access as a user"
+				c.Example = "  poolhost users revoke-admin --email ana@example.com"
+				c.Long = `revoke-admin takes the admin role away: at once, none of the user's tokens may call the
+admin API, and their console sessions end at their next request. They keep their
+tokens, pools and accounts as a user (users disable takes everything). Audited as
+user.admin_revoked.`
+			}
+			return userSwitch(c, func(ctx context.Context, svc *users.Service, uid int64) (string, error) {
+				changed, err := svc.SetAdmin(ctx, cliActor, uid, grant)
+				switch {
+				case err != nil:
+					return "", err
+				case grant && !changed:
+					return fmt.Sprintf("user %d was already an admin", uid), nil
+				case !grant && !changed:
+					return fmt.Sprintf("user %d was not an admin", uid), nil
+				case grant:
+					return fmt.Sprintf("user %d is an admin", uid), nil
+				}
+				return fmt.Sprintf("user %d is no longer an admin (their tokens stay, as a user's)", uid), nil
+			})
+		})
+	}
 }
 
 // userSwitch is `users disable` and `users enable`: c with the user's --email or --user,
