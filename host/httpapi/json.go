@@ -65,7 +65,97 @@ func DecodeJSON(r *http.Request, v any) error {
 	if k, ok := duplicateKey(body); ok {
 		return host.Errorf(host.EINVALID, "field %q is given more than once; give each field once", clip(k, 64))
 	}
+	if got, want, ok := keyCase(body, reflect.TypeOf(v)); ok {
+		return host.Errorf(host.EINVALID, "unknown field %q: field names are case-sensitive; did you mean %q?", clip(got, 64), want)
+	}
 	return nil
+}
+
+// keyCase finds a key of body that names a field of v's struct types in other letter
+// case than the field's own name ("Role" or "ROLE" for "role"). encoding/json matches
+// names regardless of case, so {"ROLE": "owner"} set the role where whatever reads names
+// as written (a proxy's rule, a log, the client's own check) saw none, and
+// {"role": "viewer", "Role": "owner"} — one field given twice, which duplicateKey
+// refuses only when the two agree in case — read as owner to the host. A field has one
+// spelling, as a path id has (pathID). Keys of maps are the client's own and are not
+// checked, nor is what a type that decodes itself holds.
+func keyCase(body []byte, t reflect.Type) (got, want string, found bool) {
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if dec.Decode(&doc) != nil {
+		return "", "", false
+	}
+	return keyCaseIn(doc, t)
+}
+
+var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+
+func keyCaseIn(doc any, t reflect.Type) (got, want string, found bool) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+		return "", "", false
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, _ := doc.(map[string]any)
+		fields := jsonFields(t)
+		for k, v := range obj {
+			if ft, ok := fields[k]; ok {
+				if got, want, found := keyCaseIn(v, ft); found {
+					return got, want, true
+				}
+				continue
+			}
+			for name := range fields {
+				if strings.EqualFold(name, k) {
+					return k, name, true
+				}
+			}
+		}
+	case reflect.Map:
+		obj, _ := doc.(map[string]any)
+		for _, v := range obj {
+			if got, want, found := keyCaseIn(v, t.Elem()); found {
+				return got, want, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		arr, _ := doc.([]any)
+		for _, v := range arr {
+			if got, want, found := keyCaseIn(v, t.Elem()); found {
+				return got, want, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// jsonFields maps the JSON names of a struct's fields (those of its untagged embedded
+// structs included, as encoding/json promotes them) to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case name == "-":
+			case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+				walk(f.Type)
+			case !f.IsExported():
+			case name == "":
+				out[f.Name] = f.Type
+			default:
+				out[name] = f.Type
+			}
+		}
+	}
+	walk(t)
+	return out
 }
 
 // invalidUTF8 is the offset of the first byte of b that is not valid UTF-8, or -1.

@@ -52,6 +52,13 @@ func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
 		{`{"results": [{"metric": "ph", "value": 1, "metric": "orp"}]}`, []string{`field "metric" is given more than once`}},
 		{`{"Input": {"a": "1"}, "results": [], "Input": {"a": "2"}}`, []string{`field "Input" is given more than once`}},
 		{`{"` + strings.Repeat("x", 500) + `": 1}`, []string{`unknown field "xxxx`, "…"}},
+		// A field has one spelling: encoding/json takes any case, so "PoolId" set poolId
+		// where a proxy's rule reading "poolId" saw nothing, and a second spelling got
+		// past the duplicate check (the host kept the last).
+		{`{"PoolId": 7}`, []string{`unknown field "PoolId"`, "case-sensitive", `did you mean "poolId"`}},
+		{`{"poolId": 1, "POOLID": 2}`, []string{`unknown field "POOLID"`, `did you mean "poolId"`}},
+		{`{"results": [{"metric": "ph", "value": 1}, {"Metric": "orp", "value": 2}]}`, []string{`unknown field "Metric"`, `did you mean "metric"`}},
+		{`{"input": {"a": "1"}}`, []string{`unknown field "input"`, `did you mean "Input"`}},
 	} {
 		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.in))
 		var v body
@@ -70,15 +77,17 @@ func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
 			t.Errorf("%.40s: a message of %d bytes", tc.in, len(msg))
 		}
 	}
-	// The same name in different objects, or nested under itself, is no duplicate.
+	// The same name in different objects, or nested under itself, is no duplicate; a
+	// map's keys in any case are no field.
 	for _, ok := range []string{
 		`{"results": [{"metric": "ph", "value": 1}, {"metric": "orp", "value": 2}]}`,
 		`{"Input": {"Input": "x", "name": "y"}, "name": "z"}`,
 		`{"results": [[], {}, {"metric": "ph"}], "flag": true}`,
+		`{"Input": {"INPUT": "x", "input": "y", "Name": "z"}}`, // a map's keys are the client's own
 	} {
 		var v body
 		if err := httpapi.DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(ok)), &v); err != nil &&
-			strings.Contains(host.ErrorMessage(err), "more than once") {
+			(strings.Contains(host.ErrorMessage(err), "more than once") || strings.Contains(host.ErrorMessage(err), "case-sensitive")) {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
