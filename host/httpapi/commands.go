@@ -99,6 +99,12 @@ func postCommand(svc *commands.Service) HandlerFunc {
 		if err := DecodeJSON(r, &in); err != nil {
 			return err
 		}
+		// One key, as one Authorization header: with two, the host would dedupe on the
+		// first while a proxy, a gateway adding its own or the client's log may go by
+		// another, and an actuator's send is at most once only if all agree which.
+		if n := len(r.Header.Values("Idempotency-Key")); n > 1 {
+			return host.Errorf(host.EINVALID, "give one Idempotency-Key header, not %d", n)
+		}
 		sub, err := svc.Submit(r.Context(), actor(r), poolID, id, in, strings.TrimSpace(r.Header.Get("Idempotency-Key")), dryRun)
 		if err != nil {
 			return err
