@@ -55,7 +55,8 @@ provider "ondilo" {
 	if code != 1 || !strings.Contains(stderr, `provider "ondilo"`) || !strings.Contains(stderr, `settings key "api_base" is not one the plugin declares`) {
 		t.Errorf("unknown settings key: exit %d, stderr %q; want 1 naming the key", code, stderr)
 	}
-	if code, stdout, stderr := cli(t, "config", "validate", "--offline", "--config", typo); code != 0 || !strings.Contains(stdout, "is valid") {
+	if code, stdout, stderr := cli(t, "config", "validate", "--offline", "--config", typo); code != 0 || !strings.Contains(stdout, "is valid") ||
+		!strings.Contains(stdout, "checked the file alone (--offline: no plugin started, settings and secrets keys unchecked)") {
 		t.Errorf("--offline: exit %d %q %q; want the file alone to pass", code, stdout, stderr)
 	}
 	mistyped := write("mistyped.hcl", `base_url = "interop.ondilo.com"`)
@@ -83,7 +84,7 @@ provider "ondilo" {
 		t.Errorf("short poll lease: exit %d, stderr %q; want 1 naming the lease", code, stderr)
 	}
 	good := write("good.hcl", `base_url = "https://interop.ondilo.com"`)
-	if code, stdout, stderr := cli(t, "config", "validate", "--config", good); code != 0 || !strings.Contains(stdout, "is valid: 1 provider(s), 1 enabled") {
+	if code, stdout, stderr := cli(t, "config", "validate", "--config", good); code != 0 || !strings.Contains(stdout, "is valid: 1 provider(s), 1 enabled; checked each enabled plugin started, configured and stopped") {
 		t.Errorf("good file: exit %d %q %q", code, stdout, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "never-opened.db")); !os.IsNotExist(err) {
