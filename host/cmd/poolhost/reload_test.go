@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/ingest"
 	"github.com/poolhost/poolhost/sdk"
@@ -515,5 +517,33 @@ http { drain_grace = "10ms" }
 	if err == nil || !strings.Contains(err.Error(), "address already in use") ||
 		!strings.Contains(err.Error(), "stop it, or give this host another listen (and public_url with it)") {
 		t.Fatalf("run on a taken listen address: %v", err)
+	}
+}
+
+// TestTracingStartLineNamesTheEndpoint: "tracing on" says where spans go, as the OTLP
+// environment derives it, without a userinfo part (it said only "exporting spans over
+// OTLP/HTTP", leaving an operator to work out which variable won).
+func TestTracingStartLineNamesTheEndpoint(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "http://localhost:4318/v1/traces"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318/"}, "http://otel-collector:4318/v1/traces"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://u:secret@c:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://u:secret@t:4318/custom"}, "https://t:4318/custom"},
+	} {
+		if got := otlpTracesEndpoint(func(k string) string { return tt.env[k] }); got != tt.want {
+			t.Errorf("%v: %q, want %q", tt.env, got, tt.want)
+		}
+	}
+	for _, k := range []string{"OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ops:hunter2@127.0.0.1:1")
+	var logs syncBuffer
+	stop := startTracing(context.Background(), hclog.New(&hclog.LoggerOptions{Output: &logs}))
+	stop()
+	if out := logs.String(); !strings.Contains(out, "tracing on: exporting spans over OTLP/HTTP: endpoint=http://127.0.0.1:1/v1/traces") || strings.Contains(out, "hunter2") {
+		t.Errorf("start line: %s", out)
 	}
 }

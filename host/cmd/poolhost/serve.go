@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -73,6 +75,26 @@ func runServe(ctx context.Context, configPath string, stderr io.Writer) int {
 	return 0
 }
 
+// otlpTracesEndpoint is where the exporter sends spans, as the OTLP/HTTP specification
+// derives it from the environment, for the start line ("where do my traces go?"). A
+// userinfo part is left out: the line must not carry a credential.
+func otlpTracesEndpoint(getenv func(string) string) string {
+	endpoint := strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+	if endpoint == "" {
+		base := strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_ENDPOINT"))
+		if base == "" {
+			base = "http://localhost:4318"
+		}
+		endpoint = strings.TrimRight(base, "/") + "/v1/traces"
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "(unparsable OTLP endpoint)"
+	}
+	u.User = nil
+	return u.String()
+}
+
 // startTracing exports spans when the standard OTEL_* environment names an exporter
 // (README: Tracing) and returns what flushes them at exit. A bad tracing setting is
 // logged and the host runs untraced: tracing never keeps readings out.
@@ -82,7 +104,7 @@ func startTracing(ctx context.Context, log hclog.Logger) func() {
 	case err != nil:
 		log.Error("tracing off", "error", err)
 	case tracing.Enabled():
-		log.Info("tracing on: exporting spans over OTLP/HTTP")
+		log.Info("tracing on: exporting spans over OTLP/HTTP", "endpoint", otlpTracesEndpoint(os.Getenv))
 	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
