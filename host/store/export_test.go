@@ -341,3 +341,23 @@ func (s *Store) SQLiteWALPending() int {
 	n, _, _ := walPending(f)
 	return int(n)
 }
+
+// WriteDeliveriesAs runs the group commit's statement for ds as writeDeliveriesPostgres
+// does, of the variant given rather than the one readingConflicts would choose: the
+// readings and replay keys inserted plain or with ON CONFLICT, the measured_metrics
+// trigger skipped (fast) or not. PostgreSQL only.
+func (s *Store) WriteDeliveriesAs(ctx context.Context, ds []DeliveryWrite, fast, plain bool) ([]int, error) {
+	rows, owner := uniqueReadings(ds, s.queries.clock())
+	kept := make([]int, len(ds))
+	for _, o := range owner {
+		kept[o]++
+	}
+	args, err := writeDeliveriesArgs(ds, rows, owner, kept, s.queries.clock())
+	if err != nil {
+		return nil, err
+	}
+	if !plain {
+		kept = make([]int, len(ds)) // the statement answers the counts
+	}
+	return s.queries.runWriteDeliveries(ctx, writeDeliveriesText(fast, plain), args, kept)
+}
