@@ -121,7 +121,7 @@ type Store interface {
 	GetDevice(ctx context.Context, id int64) (store.Device, error)
 	ListDevicesAfter(ctx context.Context, accountID, afterID int64, limit int) ([]store.Device, error)
 	LinkDevice(ctx context.Context, deviceID, poolID, byUserID int64) (int64, error)
-	UnlinkDevice(ctx context.Context, deviceID int64) (int64, error)
+	UnlinkDevice(ctx context.Context, deviceID, poolID int64) error
 }
 
 // Deps are the service's collaborators.

@@ -292,16 +292,19 @@ func (s *Service) Unlink(ctx context.Context, a auth.Actor, deviceID, poolID int
 			return err
 		}
 	}
-	prev, err := s.d.Store.UnlinkDevice(ctx, d.ID)
+	// Only the link just authorized: were the device moved meanwhile (by its owner, to a
+	// pool this caller may not edit), deleting whatever link it has would let an editor
+	// of the old pool take it from the new one.
+	err = s.d.Store.UnlinkDevice(ctx, d.ID, d.PoolID)
 	if errors.Is(err, store.ErrNotFound) {
-		return host.Errorf(host.ENOTFOUND, "the device is not linked to a pool")
+		return host.Errorf(host.ECONFLICT, "the device's pool link changed meanwhile; read the device again")
 	}
 	if err != nil {
 		return err
 	}
 	s.d.Audit.Record(ctx, audit.Entry{
 		Action: audit.DeviceUnlinked, Actor: a, Provider: d.Provider, TargetType: "device", TargetID: id(d.ID),
-		Details: map[string]any{"poolId": prev},
+		Details: map[string]any{"poolId": d.PoolID},
 	})
 	return nil
 }

@@ -309,14 +309,15 @@ func (q queries) LinkDevice(ctx context.Context, deviceID, poolID, byUserID int6
 	return prev, nil
 }
 
-// UnlinkDevice removes a device's pool link and returns the pool it was linked to. An
-// unlinked device is ErrNotFound. Readings already stored stay with their pool.
-func (q queries) UnlinkDevice(ctx context.Context, deviceID int64) (int64, error) {
-	var prev int64
-	if err := q.get(ctx, &prev, `DELETE FROM device_pool_links WHERE device_id = ? RETURNING pool_id`, deviceID); err != nil {
-		return 0, fmt.Errorf("unlink device: %w", err)
+// UnlinkDevice removes a device's link to poolID. A device not linked to that pool
+// (unlinked, or moved to another since the caller read it) is ErrNotFound and keeps
+// its link: the caller was authorized for poolID, so only that link is theirs to remove.
+// Readings already stored stay with their pool.
+func (q queries) UnlinkDevice(ctx context.Context, deviceID, poolID int64) error {
+	if err := q.execOne(ctx, `DELETE FROM device_pool_links WHERE device_id = ? AND pool_id = ?`, deviceID, poolID); err != nil {
+		return fmt.Errorf("unlink device: %w", err)
 	}
-	return prev, nil
+	return nil
 }
 
 // nullID stores 0 as NULL for optional references.

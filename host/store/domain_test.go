@@ -478,10 +478,18 @@ func TestDevicesAndLinks(t *testing.T) {
 		if _, err := e.s.LinkDevice(ctx, ups[1].ID, 99999, f.user.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("link to missing pool: %v", err)
 		}
-		if prev, err := e.s.UnlinkDevice(ctx, ups[1].ID); err != nil || prev != p2.ID {
-			t.Fatalf("unlink: %d %v", prev, err)
+		// An unlink names the link it was authorized for: one read before the device
+		// moved to p2 removes nothing.
+		if err := e.s.UnlinkDevice(ctx, ups[1].ID, f.pool.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unlink from the pool it left: %v", err)
 		}
-		if _, err := e.s.UnlinkDevice(ctx, ups[1].ID); !errors.Is(err, store.ErrNotFound) {
+		if pd, _ := e.s.ListPoolDevices(ctx, p2.ID); len(pd) != 1 || pd[0].ID != ups[1].ID {
+			t.Fatalf("an unlink from the old pool removed the new link: %+v", pd)
+		}
+		if err := e.s.UnlinkDevice(ctx, ups[1].ID, p2.ID); err != nil {
+			t.Fatalf("unlink: %v", err)
+		}
+		if err := e.s.UnlinkDevice(ctx, ups[1].ID, p2.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unlink twice: %v", err)
 		}
 	})
