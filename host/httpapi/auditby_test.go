@@ -50,6 +50,28 @@ func TestAdminAuditByPeople(t *testing.T) {
 		if all := list(""); len(all.Events) != 4 {
 			t.Errorf("everyone: %d events, want 4", len(all.Events))
 		}
+		// Paged by 2 through the 3 deliveries: a cursor after the first page, none after
+		// the second; paged by 3, none at once (a page exactly full is the last when
+		// nothing older matches: the cursor led to an empty page).
+		var cur struct {
+			Events     []struct{ Action string }
+			NextCursor string `json:"nextCursor"`
+		}
+		e.must(200, req{method: "GET", path: "/v1/admin/audit?by=system&limit=2", token: admin.Token}).json(t, &cur)
+		if len(cur.Events) != 2 || cur.NextCursor == "" {
+			t.Fatalf("by=system&limit=2: %+v, want 2 events and a cursor", cur)
+		}
+		next := cur.NextCursor
+		cur.NextCursor = ""
+		e.must(200, req{method: "GET", path: "/v1/admin/audit?by=system&limit=2&cursor=" + next, token: admin.Token}).json(t, &cur)
+		if len(cur.Events) != 1 || cur.NextCursor != "" {
+			t.Errorf("second page: %+v, want the last event and no cursor", cur)
+		}
+		cur.NextCursor = ""
+		e.must(200, req{method: "GET", path: "/v1/admin/audit?by=system&limit=3", token: admin.Token}).json(t, &cur)
+		if len(cur.Events) != 3 || cur.NextCursor != "" {
+			t.Errorf("by=system&limit=3: %d events, cursor %q, want 3 and no cursor", len(cur.Events), cur.NextCursor)
+		}
 		p := e.must(400, req{method: "GET", path: "/v1/admin/audit?by=robots", token: admin.Token}).problem(t)
 		if !strings.Contains(p.Detail, "by must be people or system") {
 			t.Errorf("by=robots: %+v", p)

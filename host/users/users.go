@@ -292,7 +292,16 @@ func (s *Service) Audit(ctx context.Context, a auth.Actor, q audit.Query) (audit
 		page.Events = append(page.Events, ev)
 	}
 	if len(es) == limit {
-		page.NextBeforeID = es[len(es)-1].ID
+		// A full page has a next one only if an older event matches (audit.Page: 0 on
+		// the last page): the console's "Older" link and the API's nextCursor led to an
+		// empty page after a last page that was exactly full.
+		more, err := s.st.ListAudit(ctx, store.AuditFilter{Action: q.Action, By: q.By, Provider: q.Provider, Since: q.Since, BeforeID: es[len(es)-1].ID, Limit: 1})
+		if err != nil {
+			return audit.Page{}, err
+		}
+		if len(more) > 0 {
+			page.NextBeforeID = es[len(es)-1].ID
+		}
 	}
 	return page, nil
 }
