@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,16 +104,20 @@ func keyCaseIn(doc any, t reflect.Type) (got, want string, found bool) {
 	case reflect.Struct:
 		obj, _ := doc.(map[string]any)
 		fields := jsonFields(t)
-		for k, v := range obj {
-			if ft, ok := fields[k]; ok {
-				if got, want, found := keyCaseIn(v, ft); found {
-					return got, want, true
+		keys := slices.Sorted(maps.Keys(obj)) // the same refusal for the same body
+	next:
+		for _, k := range keys {
+			for _, f := range fields {
+				if f.name == k {
+					if got, want, found := keyCaseIn(obj[k], f.typ); found {
+						return got, want, true
+					}
+					continue next
 				}
-				continue
 			}
-			for name := range fields {
-				if strings.EqualFold(name, k) {
-					return k, name, true
+			for _, f := range fields {
+				if strings.EqualFold(f.name, k) {
+					return k, f.name, true
 				}
 			}
 		}
@@ -133,10 +139,18 @@ func keyCaseIn(doc any, t reflect.Type) (got, want string, found bool) {
 	return "", "", false
 }
 
-// jsonFields maps the JSON names of a struct's fields (those of its untagged embedded
-// structs included, as encoding/json promotes them) to their types.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
+// jsonField is one field a JSON object decoded into a struct may name.
+type jsonField struct {
+	name string
+	typ  reflect.Type
+}
+
+// jsonFields lists the JSON names of a struct's fields in declaration order (those of
+// its untagged embedded structs included, as encoding/json promotes them), with their
+// types. keyCase and fieldsOf both read it, so the names a body is refused for and the
+// names the refusal offers are the same.
+func jsonFields(t reflect.Type) []jsonField {
+	var out []jsonField
 	var walk func(reflect.Type)
 	walk = func(t reflect.Type) {
 		for i := range t.NumField() {
@@ -148,9 +162,9 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 				walk(f.Type)
 			case !f.IsExported():
 			case name == "":
-				out[f.Name] = f.Type
+				out = append(out, jsonField{f.Name, f.Type})
 			default:
-				out[name] = f.Type
+				out = append(out, jsonField{name, f.Type})
 			}
 		}
 	}
@@ -358,24 +372,9 @@ func fieldsOf(v any) string {
 		return "this route takes none such"
 	}
 	var names []string
-	var walk func(reflect.Type)
-	walk = func(t reflect.Type) {
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			switch {
-			case name == "-":
-			case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
-				walk(f.Type)
-			case !f.IsExported():
-			case name == "":
-				names = append(names, f.Name)
-			default:
-				names = append(names, name)
-			}
-		}
+	for _, f := range jsonFields(t) {
+		names = append(names, f.name)
 	}
-	walk(t)
 	if len(names) == 0 {
 		return "this route takes no fields"
 	}

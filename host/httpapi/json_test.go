@@ -98,3 +98,30 @@ func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
 		t.Errorf("a string for a map body: %q", msg)
 	}
 }
+
+// TestDecodeJSONRefusesMiscasedFieldsAlike: a body naming several fields in other case is
+// refused for the same one every time. keyCase walked the body's keys in Go's map order,
+// so the same request was answered 'unknown field "NAME"' once and 'unknown field
+// "FLAG"' the next, which a client's retry, a log search or a golden test could not rely on.
+func TestDecodeJSONRefusesMiscasedFieldsAlike(t *testing.T) {
+	type body struct {
+		PoolID int64  `json:"poolId"`
+		Name   string `json:"name"`
+		Flag   bool   `json:"flag"`
+		Note   string `json:"note"`
+	}
+	const in = `{"NAME": "a", "POOLID": 1, "NOTE": "n", "FLAG": true}`
+	seen := map[string]bool{}
+	for range 40 {
+		var v body
+		seen[host.ErrorMessage(httpapi.DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(in)), &v))] = true
+	}
+	if len(seen) != 1 {
+		t.Fatalf("one body, %d refusals: %v", len(seen), seen)
+	}
+	for msg := range seen {
+		if !strings.Contains(msg, `unknown field "FLAG"`) || !strings.Contains(msg, `did you mean "flag"`) {
+			t.Errorf("refusal %q, want the first key in order, FLAG", msg)
+		}
+	}
+}
