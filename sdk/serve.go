@@ -37,8 +37,10 @@ type ServeOptions struct {
 //
 // It speaks go-plugin's gRPC protocol, version [ProtocolVersion] negotiated through the
 // [Handshake]. A panic inside one adapter call is recovered and reported to the host as a
-// temporary error; the plugin keeps serving. Run by hand (without the handshake cookie
-// the host sets) it prints what it is and how to test and run it, and exits 1.
+// temporary error; the plugin keeps serving. When the host stops the plugin the process
+// exits 0 from inside Serve (after flushing traces), so code after it and main's
+// deferred calls do not run. Run by hand (without the handshake cookie the host sets) it
+// prints what it is and how to test and run it, and exits 1.
 func Serve(a Adapter) {
 	ServeWithOptions(a, ServeOptions{})
 }
