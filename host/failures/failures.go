@@ -69,28 +69,20 @@ func (s *Service) List(ctx context.Context, actor auth.Actor, f Filter) ([]store
 		f.Limit = 50
 	}
 	f.Limit = min(f.Limit, 500)
+	// One more than a page tells whether another follows, so a last page that is exactly
+	// full does not point at an empty one ("stopped at --limit 1; older ones: ... --before
+	// 1" listed nothing), as commands.Service.Recent and pools.Service.List do.
 	fs, err := s.s.ListFailures(ctx, store.FailureFilter{
-		Status: store.FailureStatus(f.Status), Provider: f.Provider, BeforeID: f.BeforeID, Limit: f.Limit,
+		Status: store.FailureStatus(f.Status), Provider: f.Provider, BeforeID: f.BeforeID, Limit: f.Limit + 1,
 		From: f.From, To: f.To,
 	})
 	if err != nil {
 		return nil, 0, err
 	}
 	var next int64
-	if len(fs) == f.Limit {
-		// A full page has a next one only if an older failure matches: without this
-		// look, a list of exactly --limit failures (or its last page) pointed at a next
-		// page that was empty ("stopped at --limit 1; older ones: ... --before 1").
-		more, err := s.s.ListFailures(ctx, store.FailureFilter{
-			Status: store.FailureStatus(f.Status), Provider: f.Provider, BeforeID: fs[len(fs)-1].ID, Limit: 1,
-			From: f.From, To: f.To,
-		})
-		if err != nil {
-			return nil, 0, err
-		}
-		if len(more) > 0 {
-			next = fs[len(fs)-1].ID
-		}
+	if len(fs) > f.Limit {
+		fs = fs[:f.Limit]
+		next = fs[f.Limit-1].ID
 	}
 	return fs, next, nil
 }

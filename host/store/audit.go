@@ -137,7 +137,7 @@ type AuditFilter struct {
 	Actor    string    // "" for any
 	Since    time.Time // at or after; zero for no bound
 	BeforeID int64     // keyset: ids below this; 0 for the first page
-	Limit    int       // 1..1000, default 100
+	Limit    int       // 1..1001 (a page of 1000 and one more to tell whether another follows), default 100
 }
 
 // ListAudit returns one page of events, newest first. The next page is BeforeID = the
@@ -165,7 +165,7 @@ func auditList(f AuditFilter) (string, []any, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	limit = min(limit, 1000)
+	limit = min(limit, 1001) // a page of 1000, and one more to tell whether another follows
 	var since any
 	if !f.Since.IsZero() {
 		since = ts(f.Since)

@@ -304,7 +304,7 @@ type FailureFilter struct {
 	Status   FailureStatus // "" for any
 	Provider string        // "" for any
 	BeforeID int64         // keyset: only ids below this; 0 for the first page
-	Limit    int           // 1..500, default 50
+	Limit    int           // 1..501 (a page of 500 and one more to tell whether another follows), default 50
 	From, To time.Time     // created in [From, To); zero for no bound
 }
 
@@ -315,7 +315,7 @@ func (q queries) ListFailures(ctx context.Context, f FailureFilter) ([]Failure, 
 	if limit <= 0 {
 		limit = 50
 	}
-	limit = min(limit, 500)
+	limit = min(limit, 501)
 	from, to := bound(f.From), bound(f.To)
 	var fs []Failure
 	err := q.sel(ctx, &fs, `SELECT `+failureColumns+` FROM integration_ingestion_failures

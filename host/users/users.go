@@ -263,14 +263,23 @@ func (s *Service) Audit(ctx context.Context, a auth.Actor, q audit.Query) (audit
 	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, 1000)
 	switch q.By {
 	case store.AuditByAnyone, store.AuditByPeople, store.AuditBySystem:
 	default:
 		return audit.Page{}, host.Errorf(host.EINVALID, "by must be %s or %s (or absent, for everyone)", store.AuditByPeople, store.AuditBySystem)
 	}
-	es, err := s.st.ListAudit(ctx, store.AuditFilter{Action: q.Action, By: q.By, Provider: q.Provider, Since: q.Since, BeforeID: q.BeforeID, Limit: limit})
+	// One more than a page tells whether another follows (audit.Page: 0 on the last page),
+	// so the console's "Older" link and the API's nextCursor do not lead to an empty page
+	// after a last page that is exactly full.
+	es, err := s.st.ListAudit(ctx, store.AuditFilter{Action: q.Action, By: q.By, Provider: q.Provider, Since: q.Since, BeforeID: q.BeforeID, Limit: limit + 1})
 	if err != nil {
 		return audit.Page{}, err
+	}
+	var next int64
+	if len(es) > limit {
+		es = es[:limit]
+		next = es[limit-1].ID
 	}
 	// Actors by email: one lookup for the page's users.
 	var ids []int64
@@ -291,18 +300,7 @@ func (s *Service) Audit(ctx context.Context, a auth.Actor, q audit.Query) (audit
 		}
 		page.Events = append(page.Events, ev)
 	}
-	if len(es) == limit {
-		// A full page has a next one only if an older event matches (audit.Page: 0 on
-		// the last page): the console's "Older" link and the API's nextCursor led to an
-		// empty page after a last page that was exactly full.
-		more, err := s.st.ListAudit(ctx, store.AuditFilter{Action: q.Action, By: q.By, Provider: q.Provider, Since: q.Since, BeforeID: es[len(es)-1].ID, Limit: 1})
-		if err != nil {
-			return audit.Page{}, err
-		}
-		if len(more) > 0 {
-			page.NextBeforeID = es[len(es)-1].ID
-		}
-	}
+	page.NextBeforeID = next
 	return page, nil
 }
 
