@@ -531,6 +531,8 @@ func TestTracingStartLineNamesTheEndpoint(t *testing.T) {
 		{map[string]string{}, "http://localhost:4318/v1/traces"},
 		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318/"}, "http://otel-collector:4318/v1/traces"},
 		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://u:secret@c:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://u:secret@t:4318/custom"}, "https://t:4318/custom"},
+		// A token in the query (or fragment) is a credential as much as a userinfo part.
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://t:4318/v1/traces?api_key=secret#secret"}, "https://t:4318/v1/traces"},
 	} {
 		if got := otlpTracesEndpoint(func(k string) string { return tt.env[k] }); got != tt.want {
 			t.Errorf("%v: %q, want %q", tt.env, got, tt.want)

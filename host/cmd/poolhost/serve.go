@@ -76,8 +76,9 @@ func runServe(ctx context.Context, configPath string, stderr io.Writer) int {
 }
 
 // otlpTracesEndpoint is where the exporter sends spans, as the OTLP/HTTP specification
-// derives it from the environment, for the start line ("where do my traces go?"). A
-// userinfo part is left out: the line must not carry a credential.
+// derives it from the environment, for the start line ("where do my traces go?"). The
+// userinfo, query and fragment are left out: the line must not carry a credential, and
+// a collector's token rides in a query as often as in a userinfo part.
 func otlpTracesEndpoint(getenv func(string) string) string {
 	endpoint := strings.TrimSpace(getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 	if endpoint == "" {
@@ -91,7 +92,7 @@ func otlpTracesEndpoint(getenv func(string) string) string {
 	if err != nil {
 		return "(unparsable OTLP endpoint)"
 	}
-	u.User = nil
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	return u.String()
 }
 
