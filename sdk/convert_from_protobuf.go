@@ -31,6 +31,14 @@ func callbackRequestFromProto(req *pb.CallbackRequest) CallbackRequest {
 	}
 }
 
+func discoverRequestFromProto(req *pb.DiscoverDevicesRequest) DiscoverRequest {
+	return DiscoverRequest{Account: accountFromProto(req.GetAccount())}
+}
+
+func pollRequestFromProto(req *pb.PollReadingsRequest) PollRequest {
+	return PollRequest{Account: accountFromProto(req.GetAccount()), Cursor: req.GetCursor()}
+}
+
 func webhookRequestFromProto(w *pb.RawWebhook) WebhookRequest {
 	req := WebhookRequest{
 		Headers:       headersFromProto(w.GetHeaders()),

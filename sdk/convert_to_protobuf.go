@@ -81,6 +81,24 @@ func devicesToProto(ds []Device) []*pb.Device {
 	return out
 }
 
+func discoverResultToProto(res DiscoverResult) *pb.DiscoverDevicesResponse {
+	return &pb.DiscoverDevicesResponse{
+		Devices:              devicesToProto(res.Devices),
+		RefreshedCredentials: convert.CredentialsToProto(res.RefreshedCredentials),
+	}
+}
+
+func pollResultToProto(res PollResult) *pb.PollReadingsResponse {
+	return &pb.PollReadingsResponse{
+		Readings:             readingsToProto(res.Readings),
+		NextCursor:           res.NextCursor,
+		RefreshedCredentials: convert.CredentialsToProto(res.RefreshedCredentials),
+		NotBefore:            convert.TimeToProto(res.NotBefore),
+		TestSessions:         testSessionsToProto(res.TestSessions),
+		CommandUpdates:       commandUpdatesToProto(res.CommandUpdates),
+	}
+}
+
 func suggestionToProto(s *PoolSuggestion) *pb.PoolSuggestion {
 	if s == nil {
 		return nil

@@ -114,17 +114,14 @@ func (s *grpcServer) Callback(ctx context.Context, req *pb.CallbackRequest) (*pb
 }
 
 func (s *grpcServer) DiscoverDevices(ctx context.Context, req *pb.DiscoverDevicesRequest) (*pb.DiscoverDevicesResponse, error) {
-	res, err := s.adapter.DiscoverDevices(ctx, DiscoverRequest{Account: accountFromProto(req.GetAccount())})
+	res, err := s.adapter.DiscoverDevices(ctx, discoverRequestFromProto(req))
 	if err == nil {
 		err = res.Check()
 	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &pb.DiscoverDevicesResponse{
-		Devices:              devicesToProto(res.Devices),
-		RefreshedCredentials: convert.CredentialsToProto(res.RefreshedCredentials),
-	}, nil
+	return discoverResultToProto(res), nil
 }
 
 func (s *grpcServer) VerifyWebhook(ctx context.Context, req *pb.VerifyWebhookRequest) (*pb.VerifyWebhookResponse, error) {
@@ -188,21 +185,14 @@ func (s *grpcServer) PollReadings(ctx context.Context, req *pb.PollReadingsReque
 	if !ok {
 		return nil, toStatus(Unsupported("poll readings"))
 	}
-	res, err := p.PollReadings(ctx, PollRequest{Account: accountFromProto(req.GetAccount()), Cursor: req.GetCursor()})
+	res, err := p.PollReadings(ctx, pollRequestFromProto(req))
 	if err == nil {
 		err = res.Check()
 	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &pb.PollReadingsResponse{
-		Readings:             readingsToProto(res.Readings),
-		NextCursor:           res.NextCursor,
-		RefreshedCredentials: convert.CredentialsToProto(res.RefreshedCredentials),
-		NotBefore:            convert.TimeToProto(res.NotBefore),
-		TestSessions:         testSessionsToProto(res.TestSessions),
-		CommandUpdates:       commandUpdatesToProto(res.CommandUpdates),
-	}, nil
+	return pollResultToProto(res), nil
 }
 
 func (s *grpcServer) Health(ctx context.Context, _ *pb.HealthRequest) (*pb.HealthResponse, error) {

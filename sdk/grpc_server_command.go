@@ -19,7 +19,7 @@ func (s *grpcServer) SendCommand(ctx context.Context, req *pb.SendCommandRequest
 	if !ok {
 		return nil, toStatus(Unsupported("send command"))
 	}
-	params, perr := DecodeCommandParams(req.GetCommand(), req.GetParamsJson())
+	creq, perr := commandRequestFromProto(req)
 	if perr != nil {
 		return &pb.SendCommandResponse{Error: errorToProto(perr)}, nil
 	}
@@ -29,15 +29,7 @@ func (s *grpcServer) SendCommand(ctx context.Context, req *pb.SendCommandRequest
 			res, err = nil, toStatus(unknownOutcome("send command", fmt.Errorf("plugin panicked (see plugin log)")))
 		}
 	}()
-	out, cerr := c.SendCommand(ctx, CommandRequest{
-		Account:          accountFromProto(req.GetAccount()),
-		ProviderDeviceID: req.GetProviderDeviceId(),
-		Channel:          req.GetChannel(),
-		Command:          req.GetCommand(),
-		Params:           params,
-		CommandID:        req.GetCommandId(),
-		ExpiresAt:        convert.TimeFromProto(req.GetExpiresAt()),
-	})
+	out, cerr := c.SendCommand(ctx, creq)
 	if cerr != nil {
 		if _, refused := CommandRefusal(cerr); refused {
 			creds, _ := RefreshedCredentialsOf(cerr)
@@ -51,6 +43,29 @@ func (s *grpcServer) SendCommand(ctx context.Context, req *pb.SendCommandRequest
 		// non-OK status means unknown, so the code only informs operators.
 		return nil, toStatus(cerr)
 	}
+	return commandResultToProto(out), nil
+}
+
+// commandRequestFromProto is the request SendCommand receives; an error (params
+// DecodeCommandParams refuses) is permanent, and the adapter is not called.
+func commandRequestFromProto(req *pb.SendCommandRequest) (CommandRequest, error) {
+	params, err := DecodeCommandParams(req.GetCommand(), req.GetParamsJson())
+	if err != nil {
+		return CommandRequest{}, err
+	}
+	return CommandRequest{
+		Account:          accountFromProto(req.GetAccount()),
+		ProviderDeviceID: req.GetProviderDeviceId(),
+		Channel:          req.GetChannel(),
+		Command:          req.GetCommand(),
+		Params:           params,
+		CommandID:        req.GetCommandId(),
+		ExpiresAt:        convert.TimeFromProto(req.GetExpiresAt()),
+	}, nil
+}
+
+// commandResultToProto is the answer of a SendCommand the adapter accepted.
+func commandResultToProto(out CommandResult) *pb.SendCommandResponse {
 	status := out.Status
 	if status == "" {
 		status = CommandSent
@@ -59,5 +74,5 @@ func (s *grpcServer) SendCommand(ctx context.Context, req *pb.SendCommandRequest
 		Status:               string(status),
 		ProviderReference:    out.ProviderRef,
 		RefreshedCredentials: convert.CredentialsToProto(out.RefreshedCredentials),
-	}, nil
+	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/poolhost/poolhost/sdk"
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
-	"github.com/poolhost/poolhost/sdk/internal/convert"
 	"github.com/poolhost/poolhost/sdk/internal/wire"
 	"github.com/poolhost/poolhost/sdk/tracing"
 )
@@ -61,7 +60,7 @@ func (c *Client) Describe(ctx context.Context) (sdk.Description, error) {
 }
 
 func (c *Client) Configure(ctx context.Context, req sdk.ConfigureRequest) error {
-	_, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Settings: req.Settings, Secrets: req.Secrets})
+	_, err := c.rpc.Configure(ctx, configureRequestToProto(req))
 	if err != nil {
 		return fromStatus(ctx, "configure", err)
 	}
@@ -99,14 +98,11 @@ func (c *Client) Callback(ctx context.Context, req sdk.CallbackRequest) (sdk.Lin
 }
 
 func (c *Client) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
-	res, err := c.rpc.DiscoverDevices(ctx, &pb.DiscoverDevicesRequest{Account: accountToProto(req.Account)})
+	res, err := c.rpc.DiscoverDevices(ctx, discoverRequestToProto(req))
 	if err != nil {
 		return sdk.DiscoverResult{}, fromStatus(ctx, "discover devices", err)
 	}
-	return sdk.DiscoverResult{
-		Devices:              devicesFromProto(res.GetDevices()),
-		RefreshedCredentials: sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())),
-	}, nil
+	return discoverResultFromProto(res), nil
 }
 
 func (c *Client) VerifyWebhook(ctx context.Context, req sdk.WebhookRequest) error {
@@ -264,18 +260,11 @@ func (l limits) context() (context.Context, context.CancelFunc) {
 }
 
 func (c *Client) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
-	res, err := c.rpc.PollReadings(ctx, &pb.PollReadingsRequest{Account: accountToProto(req.Account), Cursor: req.Cursor})
+	res, err := c.rpc.PollReadings(ctx, pollRequestToProto(req))
 	if err != nil {
 		return sdk.PollResult{}, fromStatus(ctx, "poll readings", err)
 	}
-	return sdk.PollResult{
-		Readings:             readingsFromProto(res.GetReadings()),
-		NextCursor:           res.GetNextCursor(),
-		RefreshedCredentials: sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())),
-		NotBefore:            convert.TimeFromProto(res.GetNotBefore()),
-		TestSessions:         testSessionsFromProto(res.GetTestSessions()),
-		CommandUpdates:       commandUpdatesFromProto(res.GetCommandUpdates()),
-	}, nil
+	return pollResultFromProto(res), nil
 }
 
 // Health asks the plugin whether it can serve. A plugin that does not implement Health

@@ -20,19 +20,11 @@ import (
 // sdk.ErrOutcomeUnknown, because the plugin may have reached the provider before it
 // failed. Only UNIMPLEMENTED is a plain unsupported error: nothing was sent.
 func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
-	params, err := sdk.EncodeCommandParams(req.Params)
+	msg, err := commandRequestToProto(req)
 	if err != nil {
 		return sdk.CommandResult{}, err
 	}
-	res, err := c.rpc.SendCommand(ctx, &pb.SendCommandRequest{
-		Account:          accountToProto(req.Account),
-		ProviderDeviceId: req.ProviderDeviceID,
-		Channel:          req.Channel,
-		Command:          req.Command,
-		ParamsJson:       params,
-		CommandId:        req.CommandID,
-		ExpiresAt:        convert.TimeToProto(req.ExpiresAt),
-	})
+	res, err := c.rpc.SendCommand(ctx, msg)
 	if err != nil {
 		if status.Code(err) == codes.Unimplemented {
 			return sdk.CommandResult{}, fromStatus(ctx, "send command", err)
@@ -51,6 +43,30 @@ func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.C
 		}
 		return sdk.CommandResult{}, sdk.WithRefreshedCredentials(refusal, sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())))
 	}
+	return commandResultFromProto(res), nil
+}
+
+// commandRequestToProto is req as the host sends it; an error (params that do not
+// encode) is permanent: nothing was sent.
+func commandRequestToProto(req sdk.CommandRequest) (*pb.SendCommandRequest, error) {
+	params, err := sdk.EncodeCommandParams(req.Params)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.SendCommandRequest{
+		Account:          accountToProto(req.Account),
+		ProviderDeviceId: req.ProviderDeviceID,
+		Channel:          req.Channel,
+		Command:          req.Command,
+		ParamsJson:       params,
+		CommandId:        req.CommandID,
+		ExpiresAt:        convert.TimeToProto(req.ExpiresAt),
+	}, nil
+}
+
+// commandResultFromProto is the result of a SendCommand the plugin accepted (no error
+// in res).
+func commandResultFromProto(res *pb.SendCommandResponse) sdk.CommandResult {
 	st := sdk.CommandStatus(res.GetStatus())
 	switch st {
 	case sdk.CommandSent, sdk.CommandDelivered, sdk.CommandSucceeded:
@@ -63,7 +79,7 @@ func (c *Client) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.C
 		Status:               st,
 		ProviderRef:          res.GetProviderReference(),
 		RefreshedCredentials: sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())),
-	}, nil
+	}
 }
 
 // outcomeUnknown is a SendCommand call that failed with a non-OK status: whether the

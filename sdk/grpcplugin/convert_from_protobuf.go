@@ -70,6 +70,24 @@ func devicesFromProto(ds []*pb.Device) []sdk.Device {
 	return out
 }
 
+func discoverResultFromProto(res *pb.DiscoverDevicesResponse) sdk.DiscoverResult {
+	return sdk.DiscoverResult{
+		Devices:              devicesFromProto(res.GetDevices()),
+		RefreshedCredentials: sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())),
+	}
+}
+
+func pollResultFromProto(res *pb.PollReadingsResponse) sdk.PollResult {
+	return sdk.PollResult{
+		Readings:             readingsFromProto(res.GetReadings()),
+		NextCursor:           res.GetNextCursor(),
+		RefreshedCredentials: sdk.Credentials(convert.CredentialsFromProto(res.GetRefreshedCredentials())),
+		NotBefore:            convert.TimeFromProto(res.GetNotBefore()),
+		TestSessions:         testSessionsFromProto(res.GetTestSessions()),
+		CommandUpdates:       commandUpdatesFromProto(res.GetCommandUpdates()),
+	}
+}
+
 func suggestionFromProto(s *pb.PoolSuggestion) *sdk.PoolSuggestion {
 	if s == nil {
 		return nil

@@ -22,6 +22,18 @@ func accountToProto(a sdk.Account) *pb.Account {
 	}
 }
 
+func configureRequestToProto(req sdk.ConfigureRequest) *pb.ConfigureRequest {
+	return &pb.ConfigureRequest{Settings: req.Settings, Secrets: req.Secrets}
+}
+
+func discoverRequestToProto(req sdk.DiscoverRequest) *pb.DiscoverDevicesRequest {
+	return &pb.DiscoverDevicesRequest{Account: accountToProto(req.Account)}
+}
+
+func pollRequestToProto(req sdk.PollRequest) *pb.PollReadingsRequest {
+	return &pb.PollReadingsRequest{Account: accountToProto(req.Account), Cursor: req.Cursor}
+}
+
 func webhookToProto(req sdk.WebhookRequest) *pb.RawWebhook {
 	return new(outgoingWebhook).fill(req)
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/command"
-	"github.com/poolhost/poolhost/sdk/internal/convert"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
 )
 
 // commandsChecks checks a write-capable plugin: the commands it declares are in the
@@ -109,7 +109,7 @@ func commandsDeclaredCheck(d sdk.Description) Result {
 // parameters command.Validate refuses are refused as permanent without calling the
 // adapter); its ExpiresAt arrives in UTC, with no monotonic clock reading.
 func (d direct) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
-	b, err := sdk.EncodeCommandParams(req.Params)
+	b, err := grpcplugin.EncodeRequest(req)
 	if err != nil {
 		return sdk.CommandResult{}, err
 	}
@@ -117,11 +117,10 @@ func (d direct) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.Co
 	if !ok {
 		return sdk.CommandResult{}, sdk.Unsupported("send command")
 	}
-	if req.Params, err = sdk.DecodeCommandParams(req.Command, b); err != nil {
+	if err := sdk.DecodeRequest(b, &req); err != nil {
 		return sdk.CommandResult{}, err
 	}
-	req.ExpiresAt = convert.TimeFromProto(convert.TimeToProto(req.ExpiresAt))
-	return c.SendCommand(ctx, req)
+	return asAnswered(c.SendCommand(ctx, req))
 }
 
 // paramsAsReceived returns a command's parameters as SendCommand receives them, or why

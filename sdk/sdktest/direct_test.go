@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -186,4 +187,156 @@ func (celsiusOnly) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.C
 		return sdk.CommandResult{}, sdk.Permanent("speed %#v, want 40", req.Params["speed_percent"])
 	}
 	return sdk.CommandResult{}, nil
+}
+
+// wireRecorder records the request each call hands it, and answers what it is told to.
+type wireRecorder struct {
+	sdk.UnsupportedAdapter
+	mu     sync.Mutex
+	got    any             // the last request received
+	answer any             // the answer to give (a Description, DiscoverResult, WebhookResult, PollResult or CommandResult)
+	desc   sdk.Description // Describe's answer, when answer is not one
+}
+
+func (r *wireRecorder) record(req any) any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = req
+	return r.answer
+}
+
+// take returns the last request received and the adapter's answer to it, and forgets it.
+func (r *wireRecorder) take() any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got := r.got
+	r.got = nil
+	return got
+}
+
+func (r *wireRecorder) Describe(context.Context) (sdk.Description, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d, ok := r.answer.(sdk.Description); ok {
+		return d, nil
+	}
+	return sdk.Description{ID: "wire", Version: "1", ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectAPIKey, Webhook: true, Poll: true, Write: true, Commands: []string{command.LightSet}}}, nil
+}
+func (r *wireRecorder) Configure(_ context.Context, req sdk.ConfigureRequest) error {
+	r.record(req)
+	return nil
+}
+func (r *wireRecorder) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+	a, _ := r.record(req).(sdk.DiscoverResult)
+	return a, nil
+}
+func (r *wireRecorder) VerifyWebhook(_ context.Context, req sdk.WebhookRequest) error {
+	r.record(req)
+	return nil
+}
+func (r *wireRecorder) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	a, _ := r.record(req).(sdk.WebhookResult)
+	return a, nil
+}
+func (r *wireRecorder) PollReadings(_ context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
+	a, _ := r.record(req).(sdk.PollResult)
+	return a, nil
+}
+func (r *wireRecorder) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
+	a, _ := r.record(req).(sdk.CommandResult)
+	return a, nil
+}
+
+// TestDirectCallsAsTheWireDoes: every call sdktest.Direct makes hands the adapter its
+// request, and hands the checks the adapter's answer, exactly as a host's call over gRPC
+// does: times in UTC without a monotonic reading, header names canonical and repeated
+// ones merged, empty maps and slices nil, a reading with a time Timed, a result the
+// plugin side refuses (an id with a control character) refused. Before Direct went
+// through the wire's conversions (grpcplugin.EncodeRequest and sdk.DecodeRequest, then
+// sdk.EncodeAnswer and grpcplugin.DecodeAnswer) it handed both over as given.
+func TestDirectCallsAsTheWireDoes(t *testing.T) {
+	local := time.FixedZone("CET", 3600)
+	now := time.Now().In(local) // with a monotonic clock reading, in a local zone
+	acct := sdk.Account{ID: "1", ExternalAccountID: "acct-1", Credentials: sdk.Credentials{}}
+	hook := sdk.WebhookRequest{
+		Headers:    http.Header{"x-signature": {"a"}, "X-Signature": {"b"}, "content-type": {"application/json"}},
+		Body:       []byte{}, // empty, not nil
+		ReceivedAt: now, Account: &acct,
+	}
+	readings := []sdk.Reading{{ProviderDeviceID: "dev-1", Metric: "ph", Value: 7.2, RecordedAt: now, RawPayload: []byte{}}}
+	tests := []struct {
+		name   string
+		answer any // the adapter's answer
+		call   func(ctx context.Context, t sdktest.Target) (any, error)
+	}{
+		{name: "describe with empty lists", answer: sdk.Description{ID: "wire", Version: "1", ProtocolVersion: sdk.ProtocolVersion,
+			Capabilities:     sdk.Capabilities{Connect: sdk.ConnectAPIKey, Poll: true, SignatureHeaders: []string{}},
+			RequiredSettings: []string{}, Settings: []sdk.Option{}, ConnectInputs: []sdk.Option{}},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) { return t.Describe(ctx) }},
+		{name: "configure with empty maps", call: func(ctx context.Context, t sdktest.Target) (any, error) {
+			return nil, t.Configure(ctx, sdk.ConfigureRequest{Settings: map[string]string{}, Secrets: map[string]string{}})
+		}},
+		{name: "discover: a device with empty metadata", answer: sdk.DiscoverResult{Devices: []sdk.Device{{ProviderDeviceID: "dev-1", Metadata: map[string]string{}}},
+			RefreshedCredentials: sdk.Credentials{}},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) {
+				return t.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: acct})
+			}},
+		{name: "discover: no devices", answer: sdk.DiscoverResult{Devices: []sdk.Device{}},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) {
+				return t.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: acct})
+			}},
+		{name: "discover: a device id with a control character", answer: sdk.DiscoverResult{Devices: []sdk.Device{{ProviderDeviceID: "dev\x01"}}},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) {
+				return t.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: acct})
+			}},
+		{name: "ingest: headers, a local time, an empty body", answer: sdk.WebhookResult{Readings: readings, DeliveryID: "d-1", TestSessions: []sdk.TestSession{}},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) { return t.IngestWebhook(ctx, hook) }},
+		{name: "ingest: no headers", answer: sdk.WebhookResult{},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) {
+				return t.IngestWebhook(ctx, sdk.WebhookRequest{Body: []byte("{}")})
+			}},
+		{name: "ingest: a delivery id with a control character", answer: sdk.WebhookResult{DeliveryID: "d\x02"},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) { return t.IngestWebhook(ctx, hook) }},
+		{name: "webhook: headers, a local time, an empty body", answer: sdk.WebhookResult{Readings: readings},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) { return t.Webhook(ctx, hook) }},
+		{name: "poll: a local not-before, empty lists", answer: sdk.PollResult{Readings: []sdk.Reading{}, NotBefore: now,
+			TestSessions: []sdk.TestSession{{ProviderDeviceID: "dev-1", TakenAt: now, Results: []sdk.TestResult{}}}, CommandUpdates: []sdk.CommandUpdate{}},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) {
+				return t.PollReadings(ctx, sdk.PollRequest{Account: acct, Cursor: "c"})
+			}},
+		{name: "poll: readings at a local time", answer: sdk.PollResult{Readings: readings},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) {
+				return t.PollReadings(ctx, sdk.PollRequest{Account: sdk.Account{ID: "2"}})
+			}},
+		{name: "command: no status", answer: sdk.CommandResult{ProviderRef: "ref-1", RefreshedCredentials: sdk.Credentials{}},
+			call: func(ctx context.Context, t sdktest.Target) (any, error) {
+				return t.(sdk.Commander).SendCommand(ctx, sdk.CommandRequest{Account: acct, ProviderDeviceID: "dev-1",
+					Command: command.LightSet, Params: command.Params{"on": true}, CommandID: "c-1", ExpiresAt: now})
+			}},
+	}
+	a := &wireRecorder{}
+	targets := []sdktest.Target{sdktest.Direct(a), sdktest.Connect(t, a)}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a.mu.Lock()
+			a.answer = tc.answer
+			a.mu.Unlock()
+			var got, answers [2]any
+			var errs [2]error
+			for i, target := range targets {
+				answers[i], errs[i] = tc.call(t.Context(), target)
+				got[i] = a.take()
+			}
+			if !reflect.DeepEqual(got[0], got[1]) {
+				t.Errorf("the adapter received\nDirect:    %#v\nover gRPC: %#v", got[0], got[1])
+			}
+			if !reflect.DeepEqual(answers[0], answers[1]) {
+				t.Errorf("the answer came back\nDirect:    %#v\nover gRPC: %#v", answers[0], answers[1])
+			}
+			if (errs[0] == nil) != (errs[1] == nil) || errs[0] != nil && sdk.KindOf(errs[0]) != sdk.KindOf(errs[1]) {
+				t.Errorf("Direct's error %v, over gRPC %v", errs[0], errs[1])
+			}
+		})
+	}
 }
