@@ -107,12 +107,12 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 					v := out.FailureView
 					fmt.Fprintf(w, "ID\t%d\nPROVIDER\t%s\nACCOUNT\t%d\nSTATUS\t%s\nATTEMPTS\t%d/%d\nNEXT ATTEMPT\t%s\nRECEIVED\t%s\nDELIVERY ID\t%s\nLAST ERROR\t%s\n",
 						v.ID, v.Provider, v.AccountID, v.Status, v.Attempts, v.MaxAttempts, nextAttempt(v),
-						v.ReceivedAt.Format(time.RFC3339), termSafe(dash(v.DeliveryID)), oneLine(v.LastError))
+						v.ReceivedAt.Format(time.RFC3339), termField(dash(v.DeliveryID)), oneLine(v.LastError))
 					for _, e := range v.ErrorHistory {
 						fmt.Fprintf(w, "ATTEMPT %d\t%s %s\n", e.Attempt, e.At, oneLine(e.Error))
 					}
 					for _, h := range out.Headers {
-						fmt.Fprintf(w, "HEADER %s\t%s\n", termSafe(h.Name), termSafe(strings.Join(h.Values, ", ")))
+						fmt.Fprintf(w, "HEADER %s\t%s\n", termField(h.Name), termField(strings.Join(h.Values, ", ")))
 					}
 					switch {
 					case out.Binary:

@@ -346,6 +346,17 @@ func TestFailuresCLIShowsNoTerminalEscapes(t *testing.T) {
 	if strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, "malformed \\x1b[2J payload") {
 		t.Errorf("failures list:\n%q", out)
 	}
+	// A delivery id is one field: its newline cannot start a line that reads as another.
+	g, err := w.st.EnqueueFailure(context.Background(), store.NewFailure{
+		Provider: "generic", MaxAttempts: 8, Dead: true, DeliveryID: "m1\nSTATUS\tresolved\tok", Payload: []byte("x"), Error: "bad",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ = w.cli(t, "show", strconv.FormatInt(g.ID, 10))
+	if strings.Count("\n"+out, "\nSTATUS") != 1 || !strings.Contains(out, `m1\x0aSTATUS\x09resolved\x09ok`) {
+		t.Errorf("failures show of a delivery id with a newline:\n%s", out)
+	}
 	if got := termSafe("caf\u00e9 ok\n\tend"); got != "caf\u00e9 ok\n\tend" {
 		t.Errorf("termSafe changed plain text: %q", got)
 	}

@@ -74,8 +74,18 @@ func (l *limitValue) Set(v string) error {
 // were obeyed by the terminal showing `failures show`: any user with an account URL
 // could clear the screen, hide or recolour text, retitle the window or write the
 // clipboard (OSC 52) of the operator who looked. --format json escapes them already.
-func termSafe(s string) string {
-	if utf8.ValidString(s) && strings.IndexFunc(s, needsEscape) < 0 {
+func termSafe(s string) string { return termEscape(s, needsEscape) }
+
+// termField is termSafe for a value printed as one field of a line (failures show's
+// DELIVERY ID, a header's value): its newlines and tabs are escaped too. Kept, a
+// delivery id a plugin read from a sender's body ("x\nSTATUS\tresolved") printed lines
+// of its own that read as the dead letter's fields.
+func termField(s string) string {
+	return termEscape(s, func(r rune) bool { return r == '\n' || r == '\t' || needsEscape(r) })
+}
+
+func termEscape(s string, escape func(rune) bool) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, escape) < 0 {
 		return s
 	}
 	var b strings.Builder
@@ -84,7 +94,7 @@ func termSafe(s string) string {
 		switch {
 		case r == utf8.RuneError && n == 1: // a byte that is not UTF-8 (0x9b is a C1 CSI to some terminals)
 			fmt.Fprintf(&b, "\\x%02x", s[i])
-		case !needsEscape(r):
+		case !escape(r):
 			b.WriteString(s[i : i+n])
 		case r < 0x80:
 			fmt.Fprintf(&b, "\\x%02x", r)
