@@ -147,8 +147,9 @@ func restore(ctx context.Context, db *dbFlags, from string, force bool, stdout i
 	return nil
 }
 
-// verifyBackup runs migrate verify on the copy. A backup from before an upgrade is only
-// behind: it restores, and the advice is returned.
+// verifyBackup runs migrate verify on the copy and marks the copy's replicas stopped
+// (it writes to the copy, never to the backup it came from). A backup from before an
+// upgrade is only behind: it restores, and the advice is returned.
 func verifyBackup(ctx context.Context, path string) (behind string, err error) {
 	st, err := store.Open(ctx, "sqlite:"+path)
 	if err != nil {
