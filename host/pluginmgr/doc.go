@@ -12,6 +12,8 @@
 // exponential backoff and jitter, and gives up (state failed) after too many failures in
 // a window, until the next Reload. Callers hold a *Plugin from Get; every call on it
 // carries the provider's per-method deadline and fails with ErrUnavailable while the
-// plugin is not running, so a call racing a restart or a stop fails fast instead of
-// hanging.
+// plugin is not running, so a call racing a crash's restart or a stop fails fast instead
+// of hanging. A reload replacing a running plugin (an upgrade) is the exception: a call
+// meanwhile waits for the new process, within its deadline, and fails at once if that
+// process does not start.
 package pluginmgr

@@ -15,3 +15,10 @@ var CallName = callName
 
 // WithoutCredentials exposes how credentials over the cap come off an error.
 var WithoutCredentials = withoutCredentials
+
+// WaitingCalls is how many calls wait for a planned restart's new process.
+func WaitingCalls(p *Plugin) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.waiters
+}

@@ -257,7 +257,8 @@ func (m *Manager) Close() error {
 
 // Get returns the handle of an enabled provider, or ErrNotFound. The handle stays valid
 // across restarts and reloads; its calls fail with ErrUnavailable while the plugin is
-// down and ErrNotFound once the provider is disabled.
+// down (those made while a reload replaces a running process wait for the new one) and
+// ErrNotFound once the provider is disabled.
 func (m *Manager) Get(id string) (*Plugin, error) {
 	m.mu.Lock()
 	p := m.plugins[id]

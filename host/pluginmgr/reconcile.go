@@ -67,9 +67,10 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 		if sup != nil {
 			log.Info("restarting provider", "previous_state", state)
 		}
+		swap := p.beginSwap()
 		p.stopSupervisor()
 		update()
-		p.startSupervisor()
+		p.startSupervisor(swap)
 		return true
 	}
 	if !kept {
@@ -86,14 +87,16 @@ func (p *Plugin) reconcile(ctx context.Context, pc config.Provider, pcfg config.
 	}
 	if err := p.checkConfig(pc); err != nil {
 		log.Error("the new config block does not fit the running plugin; restarting to report it", "error", err)
+		swap := p.beginSwap()
 		p.stopSupervisor()
-		p.startSupervisor()
+		p.startSupervisor(swap)
 		return true
 	}
 	if err := p.configure(ctx, inst, pc); err != nil {
 		log.Error("configure on reload failed; restarting", "error", err)
+		swap := p.beginSwap()
 		p.stopSupervisor()
-		p.startSupervisor()
+		p.startSupervisor(swap)
 		return true
 	}
 	return false

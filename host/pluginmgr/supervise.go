@@ -18,13 +18,62 @@ type supervisor struct {
 	done      chan struct{} // closed when the loop has returned and its process is gone
 	first     chan struct{} // closed after the first start attempt
 	firstOnce sync.Once
+	// swap is the planned restart (see beginSwap) this loop's first attempt ends, or nil.
+	swap chan struct{}
 }
 
 func (s *supervisor) markFirst() { s.firstOnce.Do(func() { close(s.first) }) }
 
-func (p *Plugin) startSupervisor() {
+// firstAttempt reports the first start attempt over: the calls waiting for a planned
+// restart's instance take it, or, if it did not start, are refused now rather than at
+// their deadline. Called after setRunning, so a woken call finds the instance.
+func (p *Plugin) firstAttempt(sup *supervisor) {
+	p.endSwap(sup.swap)
+	sup.markFirst()
+}
+
+// beginSwap marks a planned restart of a running plugin (a reload replacing its
+// process) before the old process is stopped: until the new one runs or fails to start,
+// a call that finds no instance waits for it instead of being refused (see acquire). A
+// planned upgrade should not answer deliveries 503; a crash, a backoff or an
+// unresponsive plugin still refuses at once, since nothing says when it will serve.
+// It returns nil when the plugin is not running: there is nothing to keep serving.
+func (p *Plugin) beginSwap() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.swap != nil {
+		// An earlier swap still under way (its reload's context ended first, or its new
+		// process runs and its loop has not said so yet): its waiters look again, and
+		// wait on this one if there is one.
+		close(p.swap)
+		p.swap = nil
+	}
+	if p.inst == nil || p.state != StateRunning {
+		return nil
+	}
+	p.swap = make(chan struct{})
+	return p.swap
+}
+
+// endSwap ends the planned restart swap, if it is still the one under way, and wakes
+// its waiters. Idempotent: every exit of the supervision loop calls it.
+func (p *Plugin) endSwap(swap chan struct{}) {
+	if swap == nil {
+		return
+	}
+	p.mu.Lock()
+	if p.swap == swap {
+		p.swap = nil
+		close(swap)
+	}
+	p.mu.Unlock()
+}
+
+// startSupervisor starts the supervision loop; swap, if not nil, is the planned restart
+// its first attempt ends.
+func (p *Plugin) startSupervisor(swap chan struct{}) {
 	ctx, cancel := context.WithCancel(context.Background())
-	sup := &supervisor{ctx: ctx, cancel: cancel, done: make(chan struct{}), first: make(chan struct{})}
+	sup := &supervisor{ctx: ctx, cancel: cancel, done: make(chan struct{}), first: make(chan struct{}), swap: swap}
 	p.mu.Lock()
 	p.sup = sup
 	p.failures = nil // a reload gives a failed provider a fresh budget
@@ -120,7 +169,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // supervise launches the plugin and keeps it running until sup is cancelled.
 func (p *Plugin) supervise(sup *supervisor) {
 	defer close(sup.done)
-	defer sup.markFirst()
+	// Stopped before its first attempt ended (a Close, a disable): the waiters are
+	// released, and find the provider gone.
+	defer p.firstAttempt(sup)
 	log := p.m.log.With("provider", p.id)
 
 	consecutive := 0
@@ -142,7 +193,7 @@ func (p *Plugin) supervise(sup *supervisor) {
 		var began time.Time
 		if err == nil {
 			p.setRunning(inst)
-			sup.markFirst()
+			p.firstAttempt(sup)
 			log.Info("plugin running", "pid", inst.pid, "restarts", launches)
 			began = time.Now()
 			err = p.watch(sup, inst)
@@ -174,7 +225,7 @@ func (p *Plugin) supervise(sup *supervisor) {
 				log.Error("plugin failed too often; giving up until reload", "max_restarts", pcfg.MaxRestarts, "window", pcfg.RestartWindow)
 			}
 			p.setState(StateFailed)
-			sup.markFirst()
+			p.firstAttempt(sup)
 			<-sup.ctx.Done()
 			return
 		}
@@ -183,7 +234,7 @@ func (p *Plugin) supervise(sup *supervisor) {
 		}
 		consecutive++
 		p.setState(StateBackoff)
-		sup.markFirst()
+		p.firstAttempt(sup)
 		if !sleep(sup.ctx, backoff(pcfg, consecutive)) {
 			return
 		}

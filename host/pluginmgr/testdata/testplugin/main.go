@@ -15,6 +15,7 @@
 //	fail_configure=<k>  Configure fails with that sdk error kind ("permanent", "temporary")
 //	exit_after=<d>      exit(4) d after Configure
 //	configure_delay=<d> Configure waits d (honouring the context) before answering
+//	configure_gate=<p>  Configure waits (honouring the context) while path p exists
 //	poll_answer=<path>  PollReadings answers the sdk.PollResult in the JSON file at path,
 //	                    read on every poll
 //
@@ -132,6 +133,20 @@ func (a *adapter) Configure(ctx context.Context, req sdk.ConfigureRequest) error
 		case <-time.After(d):
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+	}
+	if gate := req.Settings["configure_gate"]; gate != "" {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if _, err := os.Stat(gate); err != nil {
+				break
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 	switch req.Settings["fail_configure"] {
