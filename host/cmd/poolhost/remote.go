@@ -216,8 +216,11 @@ not running.`,
 			for _, s := range out.RestartRequired {
 				fmt.Fprintf(w, "needs a restart: %s\n", s)
 			}
+			// A warning may carry a plugin's error, and with it a provider's words (a
+			// discovery that failed on reload): printed as one line with its control
+			// characters escaped, as the ERROR column is, never obeyed by the terminal.
 			for _, s := range out.Warnings {
-				fmt.Fprintf(w, "warning: %s\n", s)
+				fmt.Fprintf(w, "warning: %s\n", oneLine(s))
 			}
 			var b bytes.Buffer
 			_ = f.write(&b, out.Providers, func(tw io.Writer) { providerTable(tw, out.Providers) })

@@ -79,3 +79,21 @@ func TestProvidersShowWhyDegraded(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadWarningsShowNoTerminalEscapes: a reload's warnings are printed escaped, on one
+// line each. One may carry a plugin's error, with a provider's words in it (a discovery
+// that failed on reload); written raw, its ESC sequences were obeyed by the terminal of
+// the operator who reloaded, and its newline forged lines of the answer.
+func TestReloadWarningsShowNoTerminalEscapes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"changed":["provider.generic"],"restartRequired":[],"warnings":["provider generic: account 3: devices not verified again (upstream said \u001b]0;pwned\u0007\u001b[2J\nreloaded: nothing changed)"],"providers":[]}`))
+	}))
+	defer srv.Close()
+	t.Setenv("POOLHOST_ADDR", srv.URL)
+	t.Setenv("POOLHOST_TOKEN", "pht_test")
+	_, out, _ := cli(t, "reload")
+	if strings.ContainsAny(out, "\x1b\x07") || strings.Contains(out, "\nreloaded: nothing changed") || !strings.Contains(out, `upstream said \x1b]0;pwned\x07\x1b[2J reloaded: nothing changed)`) {
+		t.Errorf("poolhost reload printed a warning raw:\n%q", out)
+	}
+}
