@@ -2,7 +2,6 @@ package failures_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/poolhost/poolhost/host"
@@ -18,14 +17,7 @@ import (
 // List and Get took no actor at all, so any caller wired to them read every payload.
 func TestReadsNeedAnAdmin(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t)
 	fl, err := st.EnqueueFailure(ctx, store.NewFailure{Provider: "acme", Payload: []byte("secret-reading"), MaxAttempts: 1, Error: "bad", Dead: true})
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package failures_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,14 +15,7 @@ import (
 // admins (or the system) may; the discard is audited with the actor and the ids.
 func TestBulkDiscard(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t)
 	for i := 0; i < 3; i++ {
 		if _, err := st.EnqueueFailure(ctx, store.NewFailure{Provider: "acme", Payload: []byte("x"), MaxAttempts: 1, Error: "bad", Dead: i < 2}); err != nil {
 			t.Fatal(err)

@@ -10,6 +10,20 @@ import (
 	"github.com/poolhost/poolhost/host/store"
 )
 
+// newStore is a migrated SQLite store, closed at the test's end.
+func newStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // countingStore counts the pages read from the store.
 type countingStore struct {
 	*store.Store
@@ -27,14 +41,7 @@ func (c *countingStore) ListFailures(ctx context.Context, f store.FailureFilter)
 // the first and forgotten in the second would have pointed at a wrong next page).
 func TestListReadsOnePagePerCall(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := newStore(t)
 	var ids []int64
 	for range 3 {
 		fl, err := st.EnqueueFailure(ctx, store.NewFailure{Provider: "acme", Payload: []byte("x"), MaxAttempts: 1, Error: "bad", Dead: true})
