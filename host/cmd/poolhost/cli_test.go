@@ -173,15 +173,22 @@ func TestCLIConfigEnv(t *testing.T) {
 	}
 }
 
+// userWithToken makes a SQLite database with user 1, ana@example.com, and a token of
+// hers: its URL, the --database-url flag naming it, and the token.
+func userWithToken(t *testing.T) (url, db, token string) {
+	t.Helper()
+	url = "sqlite:" + filepath.Join(t.TempDir(), "x.db")
+	db = "--database-url=" + url
+	cli(t, "migrate", "up", db)
+	cli(t, "users", "create", "--email", "ana@example.com", db)
+	_, token, _ = cli(t, "tokens", "create", "--email", "ana@example.com", db)
+	return url, db, strings.TrimSpace(token)
+}
+
 // TestUsersDisable: a disabled user's token stops authenticating at once; disabling
 // again changes nothing; both are told apart and only the first is audited.
 func TestUsersDisable(t *testing.T) {
-	url := "sqlite:" + filepath.Join(t.TempDir(), "x.db")
-	db := "--database-url=" + url
-	cli(t, "migrate", "up", db)
-	cli(t, "users", "create", "--email", "ana@example.com", db)
-	_, token, _ := cli(t, "tokens", "create", "--email", "ana@example.com", db)
-	token = strings.TrimSpace(token)
+	url, db, token := userWithToken(t)
 	st, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
@@ -436,12 +443,7 @@ credentials_key = file("k.key")
 // "stops being an admin". A revoked admin keeps their token as a user's; each change
 // is audited, a repeated one changes nothing and says so.
 func TestUsersGrantRevokeAdmin(t *testing.T) {
-	url := "sqlite:" + filepath.Join(t.TempDir(), "x.db")
-	db := "--database-url=" + url
-	cli(t, "migrate", "up", db)
-	cli(t, "users", "create", "--email", "ana@example.com", db)
-	_, token, _ := cli(t, "tokens", "create", "--email", "ana@example.com", db)
-	token = strings.TrimSpace(token)
+	url, db, token := userWithToken(t)
 	if code, _, stderr := cli(t, "users", "create", "--email", "ana@example.com", "--admin", db); code != 1 || !strings.Contains(stderr, "users grant-admin --email ana@example.com") {
 		t.Fatalf("users create --admin of an existing user = %d %q, want the way to grant it", code, stderr)
 	}
