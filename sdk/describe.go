@@ -26,8 +26,10 @@ var (
 
 // Check reports what makes d a description the host refuses whatever its config block
 // says: an id that is not a provider id, an empty version, a protocol version other than
-// ProtocolVersion, an unknown connect kind, a negative MinPollInterval, a signature
-// header that is not a header name. Each problem is one line of the joined error.
+// ProtocolVersion, an unknown connect kind, write capability (Write or Commands) with
+// connect kind none (no accounts, so no devices a command could go to), a negative
+// MinPollInterval, a signature header that is not a header name. Each problem is one
+// line of the joined error.
 func (d Description) Check() error {
 	var errs []error
 	if !idRE.MatchString(d.ID) {
@@ -43,6 +45,10 @@ func (d Description) Check() error {
 	case ConnectOAuth2, ConnectAPIKey, ConnectWebhookSecret, ConnectNone:
 	default:
 		errs = append(errs, fmt.Errorf("unknown connect kind %q (want %s, %s, %s or %s)", d.Capabilities.Connect, ConnectOAuth2, ConnectAPIKey, ConnectWebhookSecret, ConnectNone))
+	}
+	if d.Capabilities.Connect == ConnectNone && (d.Capabilities.Write || len(d.Capabilities.Commands) > 0) {
+		errs = append(errs, errors.New("capabilities declare commands (write) with connect kind none: the host links no accounts for such a provider, "+
+			"and every device is an account's, so it would never send a command; declare connect api_key, oauth2 or webhook_secret, or drop Write and Commands"))
 	}
 	if d.Capabilities.MinPollInterval < 0 {
 		errs = append(errs, errors.New("negative min poll interval"))

@@ -24,6 +24,12 @@ func TestDescriptionCheck(t *testing.T) {
 		"poll":       {func(d *sdk.Description) { d.Capabilities.MinPollInterval = -1 }, "negative min poll interval"},
 		"header":     {func(d *sdk.Description) { d.Capabilities.SignatureHeaders = []string{"X Sig"} }, `signature header "X Sig" is not a header name`},
 		"empty kind": {func(d *sdk.Description) { d.Capabilities.Connect = "" }, `unknown connect kind ""`},
+		"write without accounts": {func(d *sdk.Description) {
+			d.Capabilities.Connect, d.Capabilities.Write, d.Capabilities.Commands = sdk.ConnectNone, true, []string{"pump.set"}
+		}, "capabilities declare commands (write) with connect kind none"},
+		"commands without accounts": {func(d *sdk.Description) {
+			d.Capabilities.Connect, d.Capabilities.Commands = sdk.ConnectNone, []string{"pump.set"}
+		}, "capabilities declare commands (write) with connect kind none"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			d := good

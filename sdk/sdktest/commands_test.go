@@ -15,11 +15,16 @@ type writer struct {
 	sdk.UnsupportedAdapter
 	commands []string
 	err      error
+	connect  sdk.ConnectKind // api_key when empty
 }
 
 func (w writer) Describe(context.Context) (sdk.Description, error) {
+	connect := w.connect
+	if connect == "" {
+		connect = sdk.ConnectAPIKey
+	}
 	return sdk.Description{ID: "writer", Version: "1", ProtocolVersion: sdk.ProtocolVersion,
-		Capabilities: sdk.Capabilities{Connect: sdk.ConnectAPIKey, Write: true, Commands: w.commands}}, nil
+		Capabilities: sdk.Capabilities{Connect: connect, Write: true, Commands: w.commands}}, nil
 }
 func (writer) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
 func (w writer) SendCommand(context.Context, sdk.CommandRequest) (sdk.CommandResult, error) {
@@ -60,4 +65,26 @@ func TestCommandsChecks(t *testing.T) {
 			t.Fatalf("results = %+v", rs)
 		}
 	})
+}
+
+// TestCommandsWithoutAccountsRefused: a plugin declaring commands with connect kind none
+// fails the kit's describe check, in process and over gRPC, with sdk.Description.Check's
+// words (the host refuses it at start with the same check): the host links no accounts
+// for it, so it would never send one of those commands.
+func TestCommandsWithoutAccountsRefused(t *testing.T) {
+	a := writer{commands: []string{command.PumpSet}, connect: sdk.ConnectNone}
+	for _, target := range []struct {
+		name string
+		t    sdktest.Target
+	}{{"Direct", sdktest.Direct(a)}, {"gRPC", sdktest.Connect(t, a)}} {
+		var describe *sdktest.Result
+		for _, r := range sdktest.Checks(t.Context(), target.t, sdktest.Fixtures{}) {
+			if r.Check == "describe" {
+				describe = &r
+			}
+		}
+		if describe == nil || describe.Err == nil || !strings.Contains(describe.Err.Error(), "commands (write) with connect kind none") {
+			t.Errorf("%s: describe check %+v, want it refused for commands without accounts", target.name, describe)
+		}
+	}
 }

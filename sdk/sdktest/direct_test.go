@@ -173,7 +173,7 @@ type celsiusOnly struct{ sdk.UnsupportedAdapter }
 
 func (celsiusOnly) Describe(context.Context) (sdk.Description, error) {
 	return sdk.Description{ID: "celsius", Version: "1", ProtocolVersion: sdk.ProtocolVersion,
-		Capabilities: sdk.Capabilities{Connect: sdk.ConnectNone, Write: true, Commands: []string{command.HeaterSetTarget, command.PumpSet}}}, nil
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectAPIKey, Write: true, Commands: []string{command.HeaterSetTarget, command.PumpSet}}}, nil
 }
 func (celsiusOnly) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
 func (celsiusOnly) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
