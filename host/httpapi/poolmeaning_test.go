@@ -66,6 +66,10 @@ func TestPoolConfiguration(t *testing.T) {
 			{map[string]any{"targets": map[string]any{"ph": map[string]any{"max": 15}}}, "outside what ph can be"},
 			{map[string]any{"targets": map[string]any{"ph": map[string]any{"min": 7, "unit": "F"}}}, "unit"},
 			{map[string]any{"targets": map[string]any{"ph": map[string]any{}}}, "needs min, max or both"},
+			// A target's fields are matched as written: encoding/json took "MIN" for min
+			// and let "mx" pass unread.
+			{map[string]any{"targets": map[string]any{"ph": map[string]any{"MIN": 6.8, "max": 7.6}}}, `targets.ph: unknown field "MIN"`},
+			{map[string]any{"targets": map[string]any{"ph": map[string]any{"min": 6.8, "mx": 7.6}}}, `targets.ph: unknown field "mx"`},
 			{map[string]any{"name": ""}, "name must be"},
 			{map[string]any{"timeZone": "Mars/Olympus"}, "timeZone must be an IANA time zone"},
 			{map[string]any{"timeZone": "Local"}, "timeZone must be an IANA time zone"},

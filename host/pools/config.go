@@ -224,6 +224,19 @@ func patchTargets(targets map[string]Target, raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &in); err != nil || in == nil {
 		return host.Errorf(host.EINVALID, `targets must be an object of metric: {"min": n, "max": n, "unit": "…"} (or null to use the default)`)
 	}
+	// encoding/json took "MIN" or "Max" for min and max, and let a misspelt "mx" pass
+	// unread: {"ph": {"min": 7, "MIN": 9}} set 9 where a proxy's rule or the client read
+	// 7, the parser differential the body's own fields refuse (httpapi.DecodeJSON). A
+	// target's fields are matched as written, and no other is taken.
+	var names map[string]map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &names) // decoded above, as objects or nulls
+	for metricName, fields := range names {
+		for k := range fields {
+			if k != "min" && k != "max" && k != "unit" {
+				return host.Errorf(host.EINVALID, "targets.%s: unknown field %q: a target has min, max and unit (case-sensitive)", metricName, k)
+			}
+		}
+	}
 	for name, t := range in {
 		info, ok := metric.Lookup(name)
 		if !ok {
