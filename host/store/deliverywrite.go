@@ -321,10 +321,12 @@ func writeDeliveriesStatement(measuredKept, plain bool) string {
 		// count), and the audit rows come before the readings in the WITH list, so they
 		// run after them (their only key is an identity, which nobody waits for, but
 		// all three go in one order) (TestWriteDeliveriesTakeReplayKeysThenReadingsThenAudits).
-		// That costs nothing measurable: the backend's CPU per delivery, this against the
-		// statement before, interleaved as above (medians of 400 pairs, five runs beside
-		// other tests), 78.7-94.3 against 77.8-90.6 µs at 16 deliveries, 65.5-83.2
-		// against 65.6-82.6 at 32, 309.7 against 309.1 for a lone delivery.
+		// That costs nothing measurable in a batch: the backend's CPU per delivery, this
+		// against the statement before, interleaved as above (medians of 400 pairs, two
+		// runs), 70.9 and 74.5 against 70.7 and 74.8 µs at 16 deliveries, 63.5 and 70.9
+		// against 63.4 and 70.9 at 32. A lone delivery pays a few µs for the filter:
+		// means 222.9 and 234.4 against 217.1 and 230.4 (medians 206.7 and 217.2
+		// against 205.1 and 218.2).
 		dlConflict, skipped, auditsWhere, final = `
 	RETURNING 1`, "", "", `SELECT 0, 0 WHERE false`
 		readingsWhere = `
