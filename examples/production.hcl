@@ -88,6 +88,7 @@ ingest {
   delivery_id_retention  = "30d"
   webhook_secret_overlap = "24h" # a rotated account secret stays valid this long
   max_accounts_per_user  = 100   # provider accounts one user may connect, disconnected ones included
+  max_pools_per_user     = 100   # pools one user may own
 }
 
 # How long history is kept; without this block nothing is ever expired. On PostgreSQL a

@@ -229,6 +229,11 @@ type Ingest struct {
 	// each account's poll and its subscription with the provider are per account, so
 	// this is what bounds them per user. Default 100. Read at each connect.
 	MaxAccountsPerUser int
+	// MaxPoolsPerUser caps the pools one user owns: another is refused at create (a pool
+	// holds its own readings, test sessions and equipment, so this bounds them per
+	// user). Being made an owner of someone else's pool is not refused, but counts.
+	// Default 100. Read at each create.
+	MaxPoolsPerUser int
 	// WebhookSecretOverlap is how long an account's webhook secret is still accepted
 	// after its owner rotated it, for whoever signs its webhooks to switch (or to sign
 	// with both meanwhile). Read at each rotation, so a reload applies to the next one.
@@ -404,6 +409,7 @@ var (
 		MaxDeadLettersPerAccount:     100,
 		MaxDeadLetterBytesPerAccount: 10 << 20,
 		MaxAccountsPerUser:           100,
+		MaxPoolsPerUser:              100,
 	}
 	DefaultPlugins = Plugins{
 		StartTimeout:   10 * time.Second,

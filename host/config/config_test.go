@@ -363,6 +363,16 @@ func TestWebhookSecretOverlap(t *testing.T) {
 	if _, err = parse("ingest {\n  max_accounts_per_user = 0\n}\n"); err == nil || !strings.Contains(err.Error(), "max_accounts_per_user") {
 		t.Fatalf("max_accounts_per_user 0: want it refused, got %v", err)
 	}
+	// max_pools_per_user: 100 unless set, at least 1.
+	if cfg, err = parse(""); err != nil || cfg.Ingest.MaxPoolsPerUser != 100 {
+		t.Fatalf("max_pools_per_user default: %v, %v", cfg.Ingest.MaxPoolsPerUser, err)
+	}
+	if cfg, err = parse("ingest {\n  max_pools_per_user = 3\n}\n"); err != nil || cfg.Ingest.MaxPoolsPerUser != 3 {
+		t.Fatalf("max_pools_per_user 3: %v, %v", cfg.Ingest.MaxPoolsPerUser, err)
+	}
+	if _, err = parse("ingest {\n  max_pools_per_user = 0\n}\n"); err == nil || !strings.Contains(err.Error(), "max_pools_per_user") {
+		t.Fatalf("max_pools_per_user 0: want it refused, got %v", err)
+	}
 }
 
 // TestPassEnvRefusesSecrets: pass_env hands a host variable to every plugin, third

@@ -177,6 +177,7 @@ func newEnv(t *testing.T, dbURL string, opts envOpts) *env {
 
 	rec := audit.NewRecorder(audit.StoreWriter(e.st), log)
 	poolSvc := pools.New(e.st, rec)
+	poolSvc.SetConfig(func() *config.Config { return e.cfg.Load() })
 	e.connect = connect.New(connect.Deps{
 		Store: e.st, Plugins: connect.FromManager(e.mgr), Pools: poolSvc, Audit: rec, Logger: log,
 		Config: func() *config.Config { return e.cfg.Load() },

@@ -15,6 +15,7 @@ import (
 	"github.com/poolhost/poolhost/host"
 	"github.com/poolhost/poolhost/host/audit"
 	"github.com/poolhost/poolhost/host/auth"
+	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/store"
 	"github.com/poolhost/poolhost/sdk/metric"
 )
@@ -30,7 +31,7 @@ const (
 
 // Store is what the service needs of host/store.
 type Store interface {
-	CreatePool(ctx context.Context, name string, ownerID int64) (store.Pool, error)
+	CreateOwnedPool(ctx context.Context, name string, ownerID int64, maxOwned int) (store.Pool, error)
 	GetPool(ctx context.Context, id int64) (store.Pool, error)
 	ListPoolsForUser(ctx context.Context, userID, afterID int64, limit int) ([]store.PoolWithRole, error)
 	PoolRole(ctx context.Context, poolID, userID int64) (store.Role, error)
@@ -59,10 +60,26 @@ type Service struct {
 	st    Store
 	audit *audit.Recorder
 	now   func() time.Time
+	cfg   func() *config.Config // nil: the defaults
 }
 
 // New returns a Service.
 func New(st Store, rec *audit.Recorder) *Service { return &Service{st: st, audit: rec, now: time.Now} }
+
+// SetConfig has the service read the operator's limits (ingest { max_pools_per_user })
+// from cfg at each use, so a reload applies to the next create. Without it the
+// defaults apply.
+func (s *Service) SetConfig(cfg func() *config.Config) { s.cfg = cfg }
+
+// maxPoolsPerUser is the operator's ingest { max_pools_per_user }, or its default.
+func (s *Service) maxPoolsPerUser() int {
+	if s.cfg != nil {
+		if c := s.cfg(); c != nil && c.Ingest.MaxPoolsPerUser > 0 {
+			return c.Ingest.MaxPoolsPerUser
+		}
+	}
+	return config.DefaultIngest.MaxPoolsPerUser
+}
 
 // SetClock replaces time.Now: ages, staleness and test sessions' time window (tests).
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
@@ -98,7 +115,8 @@ func requireUser(a auth.Actor) error {
 	return nil
 }
 
-// Create makes a pool owned by the actor.
+// Create makes a pool owned by the actor: one more than ingest { max_pools_per_user }
+// pools owned (store.ErrPoolLimit) is refused.
 func (s *Service) Create(ctx context.Context, a auth.Actor, name string) (Pool, error) {
 	if err := requireUser(a); err != nil {
 		return Pool{}, err
@@ -110,7 +128,7 @@ func (s *Service) Create(ctx context.Context, a auth.Actor, name string) (Pool, 
 	if err := host.CheckText("name", name, false); err != nil {
 		return Pool{}, err
 	}
-	p, err := s.st.CreatePool(ctx, name, a.UserID)
+	p, err := s.st.CreateOwnedPool(ctx, name, a.UserID, s.maxPoolsPerUser())
 	if err != nil {
 		return Pool{}, err
 	}

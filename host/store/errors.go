@@ -41,6 +41,10 @@ var (
 	// (ingest { max_accounts_per_user }); connecting another is refused.
 	ErrAccountLimit = &host.Error{Code: host.ECONFLICT, Type: "account-limit", Message: "you have as many provider accounts as one user may"}
 
+	// ErrPoolLimit: the user owns as many pools as one user may
+	// (ingest { max_pools_per_user }); creating another is refused.
+	ErrPoolLimit = &host.Error{Code: host.ECONFLICT, Type: "pool-limit", Message: "you own as many pools as one user may"}
+
 	// ErrDeviceLimit: a discovery would leave the account with more than
 	// MaxDevicesPerAccount devices; nothing of it was stored.
 	ErrDeviceLimit = &host.Error{Code: host.EUPSTREAM, Type: "device-limit",

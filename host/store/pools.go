@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/poolhost/poolhost/host"
 )
 
 // Role is a pool member's role. Each role includes the rights of those below it.
@@ -74,10 +76,21 @@ type PoolMember struct {
 	CreatedAt time.Time `db:"created_at"`
 }
 
-// CreatePool creates a pool with ownerID as its first owner, atomically.
+// CreatePool creates a pool with ownerID as its first owner, atomically, whatever the
+// pools ownerID owns already (CreateOwnedPool caps them).
 func (q queries) CreatePool(ctx context.Context, name string, ownerID int64) (Pool, error) {
+	return q.CreateOwnedPool(ctx, name, ownerID, 0)
+}
+
+// CreateOwnedPool creates a pool with ownerID as its first owner, atomically; when
+// ownerID owns maxOwned pools already (maxOwned 0: no limit) it is ErrPoolLimit and
+// nothing is created.
+func (q queries) CreateOwnedPool(ctx context.Context, name string, ownerID int64, maxOwned int) (Pool, error) {
 	var p Pool
 	err := q.inTx(ctx, func(q queries) error {
+		if err := q.underPoolLimit(ctx, ownerID, maxOwned); err != nil {
+			return err
+		}
 		now := q.clock()
 		if err := q.get(ctx, &p, `INSERT INTO pools (name, created_at) VALUES (?, ?)
 			RETURNING `+poolColumns, name, now); err != nil {
@@ -91,6 +104,28 @@ func (q queries) CreatePool(ctx context.Context, name string, ownerID int64) (Po
 		return Pool{}, fmt.Errorf("create pool: %w", err)
 	}
 	return p, nil
+}
+
+// underPoolLimit is ErrPoolLimit when the user owns max pools already (max 0: no
+// limit). The user's creates take turns (serializeOnSQL), so two at once cannot both
+// take the last place; SQLite's transactions are one at a time.
+func (q queries) underPoolLimit(ctx context.Context, userID int64, max int) error {
+	if max <= 0 {
+		return nil
+	}
+	var uid int64
+	if err := q.get(ctx, &uid, `SELECT id FROM users WHERE id = ?`+q.d.serializeOnSQL(), userID); err != nil {
+		return err
+	}
+	var n int
+	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM pool_members WHERE user_id = ? AND role = ?`, userID, RoleOwner); err != nil {
+		return err
+	}
+	if n >= max {
+		return host.Wrap(host.ECONFLICT, ErrPoolLimit,
+			"you own %d pools, the most one user may (the operator's ingest { max_pools_per_user }); the operator may raise it", n).WithType(ErrPoolLimit.Type)
+	}
+	return nil
 }
 
 // GetPool returns a pool by id, whoever asks; use PoolRole to authorize.

@@ -77,6 +77,7 @@ func checkCredentialKeys(ctx context.Context, st *store.Store, kr *credentials.K
 func (s *server) apiHandler(st *store.Store, extra ...httpapi.Option) http.Handler {
 	rec := audit.NewRecorder(audit.StoreWriter(st), s.log)
 	poolSvc := pools.New(st, rec)
+	poolSvc.SetConfig(s.config)
 	userSvc := users.New(st, rec)
 	s.connect = connect.New(connect.Deps{
 		Store: st, Plugins: connect.FromManager(s.plugins), Pools: poolSvc, Audit: rec, Logger: s.log,

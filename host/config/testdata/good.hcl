@@ -65,6 +65,7 @@ ingest {
   max_dead_letters_per_account      = 50
   max_dead_letter_bytes_per_account = 5242880
   max_accounts_per_user             = 20
+  max_pools_per_user                = 30
 }
 
 retention {
