@@ -159,6 +159,7 @@ func (d *decoder) config(root section) *Config {
 		c.Ingest.MaxDeadLetterBytesPerAccount = d.integer(i.attr("max_dead_letter_bytes_per_account"), c.Ingest.MaxDeadLetterBytesPerAccount, 1)
 		c.Ingest.MaxAccountsPerUser = int(d.integer(i.attr("max_accounts_per_user"), int64(c.Ingest.MaxAccountsPerUser), 1))
 		c.Ingest.MaxPoolsPerUser = int(d.integer(i.attr("max_pools_per_user"), int64(c.Ingest.MaxPoolsPerUser), 1))
+		c.Ingest.MaxTestSessionsPerPool = int(d.integer(i.attr("max_test_sessions_per_pool"), int64(c.Ingest.MaxTestSessionsPerPool), 1))
 		c.Ingest.WebhookSecretOverlap = d.duration(i.attr("webhook_secret_overlap"), c.Ingest.WebhookSecretOverlap)
 		if c.Ingest.WebhookSecretOverlap > MaxWebhookSecretOverlap {
 			d.errorf(i.attr("webhook_secret_overlap").Expr.Range().Ptr(), "Invalid ingest webhook_secret_overlap",

@@ -234,6 +234,11 @@ type Ingest struct {
 	// user). Being made an owner of someone else's pool is not refused, but counts.
 	// Default 100. Read at each create.
 	MaxPoolsPerUser int
+	// MaxTestSessionsPerPool caps the test sessions members enter on one pool (those
+	// retention has not expired): another is refused. Sessions providers submit come
+	// with their devices' readings and are not counted. Default 10000 (a test a day for
+	// over 27 years). Read at each create.
+	MaxTestSessionsPerPool int
 	// WebhookSecretOverlap is how long an account's webhook secret is still accepted
 	// after its owner rotated it, for whoever signs its webhooks to switch (or to sign
 	// with both meanwhile). Read at each rotation, so a reload applies to the next one.
@@ -410,6 +415,7 @@ var (
 		MaxDeadLetterBytesPerAccount: 10 << 20,
 		MaxAccountsPerUser:           100,
 		MaxPoolsPerUser:              100,
+		MaxTestSessionsPerPool:       10000,
 	}
 	DefaultPlugins = Plugins{
 		StartTimeout:   10 * time.Second,

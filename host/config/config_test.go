@@ -373,6 +373,16 @@ func TestWebhookSecretOverlap(t *testing.T) {
 	if _, err = parse("ingest {\n  max_pools_per_user = 0\n}\n"); err == nil || !strings.Contains(err.Error(), "max_pools_per_user") {
 		t.Fatalf("max_pools_per_user 0: want it refused, got %v", err)
 	}
+	// max_test_sessions_per_pool: 10000 unless set, at least 1.
+	if cfg, err = parse(""); err != nil || cfg.Ingest.MaxTestSessionsPerPool != 10000 {
+		t.Fatalf("max_test_sessions_per_pool default: %v, %v", cfg.Ingest.MaxTestSessionsPerPool, err)
+	}
+	if cfg, err = parse("ingest {\n  max_test_sessions_per_pool = 3\n}\n"); err != nil || cfg.Ingest.MaxTestSessionsPerPool != 3 {
+		t.Fatalf("max_test_sessions_per_pool 3: %v, %v", cfg.Ingest.MaxTestSessionsPerPool, err)
+	}
+	if _, err = parse("ingest {\n  max_test_sessions_per_pool = 0\n}\n"); err == nil || !strings.Contains(err.Error(), "max_test_sessions_per_pool") {
+		t.Fatalf("max_test_sessions_per_pool 0: want it refused, got %v", err)
+	}
 }
 
 // TestPassEnvRefusesSecrets: pass_env hands a host variable to every plugin, third

@@ -24,7 +24,7 @@ var (
 	commandSchema = &hcl.BodySchema{Attributes: attrs("enabled", "interval", "batch_size", "device_interval", "default_expiry", "lease")}
 	ingestSchema  = &hcl.BodySchema{Attributes: attrs("max_future_skew", "max_past_age", "delivery_id_retention",
 		"max_dead_letters_per_account", "max_dead_letter_bytes_per_account", "webhook_secret_overlap", "max_accounts_per_user",
-		"max_pools_per_user")}
+		"max_pools_per_user", "max_test_sessions_per_pool")}
 	retentionSchema = &hcl.BodySchema{Attributes: attrs("readings", "audit", "dead_letters")}
 	pluginsSchema   = &hcl.BodySchema{Attributes: attrs("start_timeout", "health_interval",
 		"health_timeout", "health_failures", "max_restarts", "restart_window", "backoff_base", "backoff_cap", "pass_env", "require_pin", "allow_group_writable", "trusted_keys", "require_signature",

@@ -54,3 +54,60 @@ func TestPoolsPerUserCapped(t *testing.T) {
 		}
 	})
 }
+
+// TestTestSessionsPerPoolCapped: a pool holds at most ingest { max_test_sessions_per_pool }
+// sessions its members entered; another is a 409 test-session-limit naming the cap and
+// the attribute, deleting one makes room, the cap is each pool's own, and sessions
+// entered at once cannot both take the last place.
+func TestTestSessionsPerPoolCapped(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		cfg := *e.cfg.Load()
+		cfg.Ingest.MaxTestSessionsPerPool = 2
+		e.cfg.Store(&cfg)
+		u := e.newUser("u", false)
+		pool, other := e.createPool(u, "P"), e.createPool(u, "Q")
+		body := map[string]any{"method": "drops", "results": []map[string]any{{"metric": "free_chlorine", "value": 2.5, "unit": "mg/L"}}}
+		enter := func(poolID int64, want int) response {
+			t.Helper()
+			return e.must(want, req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/test-sessions", poolID), token: u.Token, body: body})
+		}
+		var first struct {
+			Session struct {
+				ID int64 `json:"id"`
+			} `json:"session"`
+		}
+		enter(pool, 201).json(t, &first)
+		enter(pool, 201)
+		p := enter(pool, 409).problem(t)
+		if p.Type != httpapi.ProblemTypeBase+"test-session-limit" || !strings.Contains(p.Detail, "max_test_sessions_per_pool") || !strings.Contains(p.Detail, "2 test sessions") {
+			t.Errorf("a third session: %+v", p)
+		}
+		enter(other, 201) // another pool's own cap
+		e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/test-sessions/%d", pool, first.Session.ID), token: u.Token})
+		enter(pool, 201) // deleting one made room
+		enter(pool, 409)
+
+		// Eight sessions at once on a pool with room for three: three sessions.
+		cfg.Ingest.MaxTestSessionsPerPool = 3
+		e.cfg.Store(&cfg)
+		fresh := e.createPool(u, "R")
+		var mu sync.Mutex
+		codes := map[int]int{}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.do(req{method: "POST", path: fmt.Sprintf("/v1/pools/%d/test-sessions", fresh), token: u.Token, body: body})
+				mu.Lock()
+				codes[r.StatusCode]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if codes[201] != 3 || codes[409] != 5 {
+			t.Errorf("eight sessions at once with room for three: %v", codes)
+		}
+	})
+}

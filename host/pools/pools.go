@@ -41,7 +41,7 @@ type Store interface {
 	GetUser(ctx context.Context, id int64) (store.User, error)
 	ListReadings(ctx context.Context, q store.ReadingQuery) ([]store.Reading, *store.ReadingCursor, error)
 	UpdatePool(ctx context.Context, id int64, name string, c store.PoolConfig) (store.Pool, error)
-	InsertTestSession(ctx context.Context, s store.TestSession) (store.TestSession, bool, error)
+	InsertMemberTestSession(ctx context.Context, s store.TestSession, maxPerPool int) (store.TestSession, error)
 	ListTestSessions(ctx context.Context, poolID int64, before *store.TestSessionCursor, limit int) ([]store.TestSession, *store.TestSessionCursor, error)
 	GetTestSession(ctx context.Context, poolID, id int64) (store.TestSession, error)
 	DeleteTestSession(ctx context.Context, poolID, id int64) error
@@ -66,9 +66,9 @@ type Service struct {
 // New returns a Service.
 func New(st Store, rec *audit.Recorder) *Service { return &Service{st: st, audit: rec, now: time.Now} }
 
-// SetConfig has the service read the operator's limits (ingest { max_pools_per_user })
-// from cfg at each use, so a reload applies to the next create. Without it the
-// defaults apply.
+// SetConfig has the service read the operator's limits (ingest { max_pools_per_user,
+// max_test_sessions_per_pool }) from cfg at each use, so a reload applies to the next
+// create. Without it the defaults apply.
 func (s *Service) SetConfig(cfg func() *config.Config) { s.cfg = cfg }
 
 // maxPoolsPerUser is the operator's ingest { max_pools_per_user }, or its default.
@@ -79,6 +79,17 @@ func (s *Service) maxPoolsPerUser() int {
 		}
 	}
 	return config.DefaultIngest.MaxPoolsPerUser
+}
+
+// maxTestSessionsPerPool is the operator's ingest { max_test_sessions_per_pool }, or
+// its default.
+func (s *Service) maxTestSessionsPerPool() int {
+	if s.cfg != nil {
+		if c := s.cfg(); c != nil && c.Ingest.MaxTestSessionsPerPool > 0 {
+			return c.Ingest.MaxTestSessionsPerPool
+		}
+	}
+	return config.DefaultIngest.MaxTestSessionsPerPool
 }
 
 // SetClock replaces time.Now: ages, staleness and test sessions' time window (tests).

@@ -164,9 +164,9 @@ func (s *Service) CreateTestSession(ctx context.Context, a auth.Actor, poolID in
 		return Created{}, host.Errorf(host.EINVALID, "no result could be kept (%s)", strings.Join(reasons, "; "))
 	}
 	author := a.UserID
-	st, _, err := s.st.InsertTestSession(ctx, store.TestSession{
+	st, err := s.st.InsertMemberTestSession(ctx, store.TestSession{
 		PoolID: poolID, TakenAt: takenAt, Method: in.Method, Notes: in.Notes, AuthorID: &author, Results: kept,
-	})
+	}, s.maxTestSessionsPerPool())
 	if err != nil {
 		return Created{}, err
 	}

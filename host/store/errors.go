@@ -45,6 +45,10 @@ var (
 	// (ingest { max_pools_per_user }); creating another is refused.
 	ErrPoolLimit = &host.Error{Code: host.ECONFLICT, Type: "pool-limit", Message: "you own as many pools as one user may"}
 
+	// ErrTestSessionLimit: the pool holds as many member-entered test sessions as one
+	// pool may (ingest { max_test_sessions_per_pool }); entering another is refused.
+	ErrTestSessionLimit = &host.Error{Code: host.ECONFLICT, Type: "test-session-limit", Message: "the pool holds as many test sessions as one pool may"}
+
 	// ErrDeviceLimit: a discovery would leave the account with more than
 	// MaxDevicesPerAccount devices; nothing of it was stored.
 	ErrDeviceLimit = &host.Error{Code: host.EUPSTREAM, Type: "device-limit",

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/poolhost/poolhost/host"
 )
 
 // TestSession is a water test: a set of results taken together, by hand (strips,
@@ -46,36 +48,74 @@ const testSessionColumns = `id, pool_id, taken_at, method, notes, author_id, pro
 // session (DeviceID set) already stored for the same device and time is a replay:
 // nothing is inserted and inserted is false.
 func (q queries) InsertTestSession(ctx context.Context, s TestSession) (out TestSession, inserted bool, err error) {
-	s.TakenAt = ts(s.TakenAt)
 	err = q.inTx(ctx, func(q queries) error {
-		var got []TestSession
-		if err := q.sel(ctx, &got, `INSERT INTO test_sessions (pool_id, taken_at, method, notes, author_id, provider, device_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, taken_at) DO NOTHING RETURNING `+testSessionColumns,
-			s.PoolID, s.TakenAt, s.Method, s.Notes, s.AuthorID, s.Provider, s.DeviceID, q.clock()); err != nil {
-			return err
-		}
-		if len(got) == 0 {
-			return nil
-		}
-		out, inserted = got[0], true
-		for _, r := range s.Results {
-			var qual any // NULL: exact
-			if r.Qualifier != "" {
-				qual = r.Qualifier
-			}
-			if _, err := q.exec(ctx, `INSERT INTO test_results (session_id, pool_id, metric, value, unit, quality, taken_at, qualifier)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, out.ID, s.PoolID, r.Metric, r.Value, r.Unit, r.Quality, s.TakenAt, qual); err != nil {
-				return err
-			}
-			r.SessionID, r.TakenAt = out.ID, s.TakenAt
-			out.Results = append(out.Results, r)
-		}
-		return nil
+		out, inserted, err = q.insertTestSession(ctx, s)
+		return err
 	})
 	if err != nil {
 		return TestSession{}, false, fmt.Errorf("insert test session: %w", err)
 	}
 	return out, inserted, nil
+}
+
+// InsertMemberTestSession stores a session a member entered (no provider), as
+// InsertTestSession does, unless the pool holds maxPerPool member sessions already
+// (maxPerPool 0: no limit): then it is ErrTestSessionLimit and nothing is stored.
+// Sessions providers submitted are not counted. The pool's creates take turns
+// (serializeOnSQL), so two at once cannot both take the last place.
+func (q queries) InsertMemberTestSession(ctx context.Context, s TestSession, maxPerPool int) (TestSession, error) {
+	var out TestSession
+	err := q.inTx(ctx, func(q queries) error {
+		if maxPerPool > 0 {
+			var id int64
+			if err := q.get(ctx, &id, `SELECT id FROM pools WHERE id = ?`+q.d.serializeOnSQL(), s.PoolID); err != nil {
+				return err
+			}
+			var n int
+			if err := q.get(ctx, &n, `SELECT COUNT(*) FROM test_sessions WHERE pool_id = ? AND provider = ''`, s.PoolID); err != nil {
+				return err
+			}
+			if n >= maxPerPool {
+				return host.Wrap(host.ECONFLICT, ErrTestSessionLimit,
+					"the pool holds %d test sessions entered by members, the most one pool may (the operator's ingest { max_test_sessions_per_pool }); delete old ones, or the operator may raise it", n).WithType(ErrTestSessionLimit.Type)
+			}
+		}
+		var err error
+		out, _, err = q.insertTestSession(ctx, s)
+		return err
+	})
+	if err != nil {
+		return TestSession{}, fmt.Errorf("insert test session: %w", err)
+	}
+	return out, nil
+}
+
+// insertTestSession is InsertTestSession inside the caller's transaction.
+func (q queries) insertTestSession(ctx context.Context, s TestSession) (out TestSession, inserted bool, err error) {
+	s.TakenAt = ts(s.TakenAt)
+	var got []TestSession
+	if err := q.sel(ctx, &got, `INSERT INTO test_sessions (pool_id, taken_at, method, notes, author_id, provider, device_id, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, taken_at) DO NOTHING RETURNING `+testSessionColumns,
+		s.PoolID, s.TakenAt, s.Method, s.Notes, s.AuthorID, s.Provider, s.DeviceID, q.clock()); err != nil {
+		return TestSession{}, false, err
+	}
+	if len(got) == 0 {
+		return TestSession{}, false, nil
+	}
+	out = got[0]
+	for _, r := range s.Results {
+		var qual any // NULL: exact
+		if r.Qualifier != "" {
+			qual = r.Qualifier
+		}
+		if _, err := q.exec(ctx, `INSERT INTO test_results (session_id, pool_id, metric, value, unit, quality, taken_at, qualifier)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, out.ID, s.PoolID, r.Metric, r.Value, r.Unit, r.Quality, s.TakenAt, qual); err != nil {
+			return TestSession{}, false, err
+		}
+		r.SessionID, r.TakenAt = out.ID, s.TakenAt
+		out.Results = append(out.Results, r)
+	}
+	return out, true, nil
 }
 
 // ListTestSessions returns up to limit of a pool's sessions with their results, newest

@@ -66,6 +66,7 @@ ingest {
   max_dead_letter_bytes_per_account = 5242880
   max_accounts_per_user             = 20
   max_pools_per_user                = 30
+  max_test_sessions_per_pool        = 5000
 }
 
 retention {
