@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/poolhost/poolhost/sdk"
@@ -45,5 +46,28 @@ func TestCheckID(t *testing.T) {
 	}
 	if err := (sdk.PollResult{CommandUpdates: []sdk.CommandUpdate{{CommandID: "c", ProviderRef: "r\x01"}}}).Check(); err == nil {
 		t.Error("a command update with a control character passed")
+	}
+}
+
+// TestCommandUpdateSkipped: the host applies an update that names its command with
+// status delivered, succeeded or failed, and skips any other; the kit fails a plugin
+// for one it would skip. Both ask CommandUpdate.Skipped, so they cannot disagree.
+func TestCommandUpdateSkipped(t *testing.T) {
+	for _, tc := range []struct {
+		u    sdk.CommandUpdate
+		want string // "" applied
+	}{
+		{sdk.CommandUpdate{CommandID: "c", Status: sdk.CommandDelivered}, ""},
+		{sdk.CommandUpdate{ProviderRef: "r", Status: sdk.CommandSucceeded}, ""},
+		{sdk.CommandUpdate{CommandID: "c", Status: sdk.CommandFailed, Reason: "jammed"}, ""},
+		{sdk.CommandUpdate{CommandID: "c", Status: sdk.CommandSent}, `status "sent"`},
+		{sdk.CommandUpdate{CommandID: "c"}, `status ""`},
+		{sdk.CommandUpdate{CommandID: "c", Status: "done"}, `status "done"`},
+		{sdk.CommandUpdate{Status: sdk.CommandSucceeded}, "names no command"},
+	} {
+		err := tc.u.Skipped()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: Skipped() = %v, want %q", tc.u, err, tc.want)
+		}
 	}
 }

@@ -84,6 +84,22 @@ type CommandUpdate struct {
 	Reason string
 }
 
+// Skipped says why the host applies nothing of u, or is nil when it applies u: u must
+// name its command (CommandID, or the ProviderRef its CommandResult gave) and carry
+// CommandDelivered, CommandSucceeded or CommandFailed. The host skips any other update
+// without a word (the command stays as it was), so sdktest fails an answer carrying one:
+// both ask this.
+func (u CommandUpdate) Skipped() error {
+	if u.CommandID == "" && u.ProviderRef == "" {
+		return errors.New("names no command: set CommandID (the CommandRequest's) or ProviderRef (the CommandResult's)")
+	}
+	switch u.Status {
+	case CommandDelivered, CommandSucceeded, CommandFailed:
+		return nil
+	}
+	return fmt.Errorf("status %q is not delivered, succeeded or failed", u.Status)
+}
+
 // ErrOutcomeUnknown says a command may or may not have reached the provider (the
 // request was written and no answer came back). Wrap it:
 // fmt.Errorf("%w: push timed out", sdk.ErrOutcomeUnknown).

@@ -12,7 +12,8 @@ import (
 // Direct: with the host's halves (sdk/grpcplugin's EncodeRequest and DecodeAnswer) an
 // adapter run in-process receives its requests, and the kit judges its answers, exactly
 // as over the wire: the same conversions ([Serve] uses) and the same protobuf encoding.
-// Adapters never call them.
+// Adapters never call them, and they are outside the SDK's compatibility promise
+// (PLUGINS.md): they change with the wire.
 
 // DecodeRequest sets *req to what the adapter receives for the host's request b
 // (grpcplugin.EncodeRequest's): req is a *ConfigureRequest, *DiscoverRequest,

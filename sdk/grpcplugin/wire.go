@@ -13,7 +13,8 @@ import (
 // hands an in-process adapter its requests, and takes its answers, through the same
 // conversions and the same protobuf encoding as the wire (with the plugin side's
 // halves, sdk.DecodeRequest and sdk.EncodeAnswer), so the kit cannot judge an adapter
-// in-process differently from a host. Hosts and adapters never call them.
+// in-process differently from a host. Hosts and adapters never call them, and they
+// are outside the SDK's compatibility promise (PLUGINS.md): they change with the wire.
 
 // EncodeRequest is req as the host's client sends it: an sdk.ConfigureRequest,
 // DiscoverRequest, WebhookRequest, PollRequest or CommandRequest. An error is

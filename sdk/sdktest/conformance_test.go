@@ -176,7 +176,7 @@ reading 0 (pH): dropped as unknown_metric: metric names are exact, lowercase: "p
 			u    sdk.CommandUpdate
 			want string
 		}{
-			{sdk.CommandUpdate{Status: sdk.CommandSucceeded}, "command update 0 names no command"},
+			{sdk.CommandUpdate{Status: sdk.CommandSucceeded}, "command update 0: names no command"},
 			{sdk.CommandUpdate{ProviderRef: "r-1", Status: "done"}, `command update 0: status "done" is not delivered, succeeded or failed; the host ignores it`},
 			{sdk.CommandUpdate{CommandID: "cmd-1", Status: sdk.CommandSent}, `status "sent" is not delivered, succeeded or failed`},
 		} {

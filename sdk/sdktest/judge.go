@@ -103,13 +103,8 @@ func listed(v judge.Verdict, a judge.Answer) judge.Verdict {
 // applies (it skips another without a word: the command would stay sent forever).
 func checkReadings(rs []sdk.Reading, ss []sdk.TestSession, us []sdk.CommandUpdate) error {
 	for i, u := range us {
-		if u.CommandID == "" && u.ProviderRef == "" {
-			return fmt.Errorf("command update %d names no command: set CommandID (the CommandRequest's) or ProviderRef (the CommandResult's); the host ignores it", i)
-		}
-		switch u.Status {
-		case sdk.CommandDelivered, sdk.CommandSucceeded, sdk.CommandFailed:
-		default:
-			return fmt.Errorf("command update %d: status %q is not delivered, succeeded or failed; the host ignores it", i, u.Status)
+		if err := u.Skipped(); err != nil {
+			return fmt.Errorf("command update %d: %v; the host ignores it", i, err)
 		}
 	}
 	for i, r := range rs {
