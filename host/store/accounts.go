@@ -144,25 +144,15 @@ func (q queries) UpsertAccount(ctx context.Context, a NewAccount) (acc Account, 
 }
 
 // underAccountLimit is ErrAccountLimit when the user already has max accounts (max 0:
-// no limit). The user's connects take turns (serializeOnSQL), so two at once cannot
-// both take the last place; SQLite's transactions are one at a time.
+// no limit).
 func (q queries) underAccountLimit(ctx context.Context, userID int64, max int) error {
-	if max <= 0 {
-		return nil
-	}
-	var uid int64
-	if err := q.get(ctx, &uid, `SELECT id FROM users WHERE id = ?`+q.d.serializeOnSQL(), userID); err != nil {
+	n, full, err := q.taken(ctx, "users", userID, max,
+		`SELECT COUNT(*) FROM integration_accounts WHERE user_id = ?`, userID)
+	if err != nil || !full {
 		return err
 	}
-	var n int
-	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM integration_accounts WHERE user_id = ?`, userID); err != nil {
-		return err
-	}
-	if n >= max {
-		return host.Wrap(host.ECONFLICT, ErrAccountLimit,
-			"you have %d provider accounts, the most one user may (the operator's ingest { max_accounts_per_user }); reconnecting one of them is still possible", n).WithType(ErrAccountLimit.Type)
-	}
-	return nil
+	return host.Wrap(host.ECONFLICT, ErrAccountLimit,
+		"you have %d provider accounts, the most one user may (the operator's ingest { max_accounts_per_user }); reconnecting one of them is still possible", n).WithType(ErrAccountLimit.Type)
 }
 
 // GetAccount returns an account by id, whoever owns it.

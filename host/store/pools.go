@@ -107,25 +107,15 @@ func (q queries) CreateOwnedPool(ctx context.Context, name string, ownerID int64
 }
 
 // underPoolLimit is ErrPoolLimit when the user owns max pools already (max 0: no
-// limit). The user's creates take turns (serializeOnSQL), so two at once cannot both
-// take the last place; SQLite's transactions are one at a time.
+// limit).
 func (q queries) underPoolLimit(ctx context.Context, userID int64, max int) error {
-	if max <= 0 {
-		return nil
-	}
-	var uid int64
-	if err := q.get(ctx, &uid, `SELECT id FROM users WHERE id = ?`+q.d.serializeOnSQL(), userID); err != nil {
+	n, full, err := q.taken(ctx, "users", userID, max,
+		`SELECT COUNT(*) FROM pool_members WHERE user_id = ? AND role = ?`, userID, RoleOwner)
+	if err != nil || !full {
 		return err
 	}
-	var n int
-	if err := q.get(ctx, &n, `SELECT COUNT(*) FROM pool_members WHERE user_id = ? AND role = ?`, userID, RoleOwner); err != nil {
-		return err
-	}
-	if n >= max {
-		return host.Wrap(host.ECONFLICT, ErrPoolLimit,
-			"you own %d pools, the most one user may (the operator's ingest { max_pools_per_user }); the operator may raise it", n).WithType(ErrPoolLimit.Type)
-	}
-	return nil
+	return host.Wrap(host.ECONFLICT, ErrPoolLimit,
+		"you own %d pools, the most one user may (the operator's ingest { max_pools_per_user }); the operator may raise it", n).WithType(ErrPoolLimit.Type)
 }
 
 // GetPool returns a pool by id, whoever asks; use PoolRole to authorize.

@@ -478,6 +478,24 @@ func (q queries) exec(ctx context.Context, query string, args ...any) (sql.Resul
 	return res, mapError(err)
 }
 
+// taken counts, for a cap of max places (max 0: no limit, nothing read), the places
+// countSQL finds, after taking its turn on the row of table whose id is id: two creates
+// at once cannot both take the last place (serializeOnSQL; SQLite's transactions are one
+// at a time). full reports n >= max. Run inside the transaction that then creates.
+func (q queries) taken(ctx context.Context, table string, id int64, max int, countSQL string, args ...any) (n int, full bool, err error) {
+	if max <= 0 {
+		return 0, false, nil
+	}
+	var locked int64
+	if err := q.get(ctx, &locked, `SELECT id FROM `+table+` WHERE id = ?`+q.d.serializeOnSQL(), id); err != nil {
+		return 0, false, err
+	}
+	if err := q.get(ctx, &n, countSQL, args...); err != nil {
+		return 0, false, err
+	}
+	return n, n >= max, nil
+}
+
 // execOne runs an update that must touch exactly one row, ErrNotFound otherwise.
 func (q queries) execOne(ctx context.Context, query string, args ...any) error {
 	res, err := q.exec(ctx, query, args...)

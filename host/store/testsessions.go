@@ -66,21 +66,15 @@ func (q queries) InsertTestSession(ctx context.Context, s TestSession) (out Test
 func (q queries) InsertMemberTestSession(ctx context.Context, s TestSession, maxPerPool int) (TestSession, error) {
 	var out TestSession
 	err := q.inTx(ctx, func(q queries) error {
-		if maxPerPool > 0 {
-			var id int64
-			if err := q.get(ctx, &id, `SELECT id FROM pools WHERE id = ?`+q.d.serializeOnSQL(), s.PoolID); err != nil {
-				return err
-			}
-			var n int
-			if err := q.get(ctx, &n, `SELECT COUNT(*) FROM test_sessions WHERE pool_id = ? AND provider = ''`, s.PoolID); err != nil {
-				return err
-			}
-			if n >= maxPerPool {
-				return host.Wrap(host.ECONFLICT, ErrTestSessionLimit,
-					"the pool holds %d test sessions entered by members, the most one pool may (the operator's ingest { max_test_sessions_per_pool }); delete old ones, or the operator may raise it", n).WithType(ErrTestSessionLimit.Type)
-			}
+		n, full, err := q.taken(ctx, "pools", s.PoolID, maxPerPool,
+			`SELECT COUNT(*) FROM test_sessions WHERE pool_id = ? AND provider = ''`, s.PoolID)
+		if err != nil {
+			return err
 		}
-		var err error
+		if full {
+			return host.Wrap(host.ECONFLICT, ErrTestSessionLimit,
+				"the pool holds %d test sessions entered by members, the most one pool may (the operator's ingest { max_test_sessions_per_pool }); delete old ones, or the operator may raise it", n).WithType(ErrTestSessionLimit.Type)
+		}
 		out, _, err = q.insertTestSession(ctx, s)
 		return err
 	})
