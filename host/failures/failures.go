@@ -107,7 +107,8 @@ func notFound(err error, id int64) error {
 }
 
 // Requeue turns a dead failure back to pending, due now, with a fresh attempt budget.
-// Only dead failures can be requeued (ECONFLICT otherwise).
+// Only dead failures can be requeued: another is ECONFLICT, returned with the failure
+// as it stands (AlreadyQueued tells one the retry worker will work anyway).
 func (s *Service) Requeue(ctx context.Context, actor auth.Actor, id int64) (store.Failure, error) {
 	if err := authorize(actor); err != nil {
 		return store.Failure{}, err
@@ -124,11 +125,31 @@ func (s *Service) Requeue(ctx context.Context, actor auth.Actor, id int64) (stor
 	})
 	if err != nil {
 		if host.ErrorCode(err) == host.ECONFLICT {
-			return store.Failure{}, host.Wrap(host.ECONFLICT, err, "failure %d is not dead; only dead failures can be requeued", id)
+			return f, host.Wrap(host.ECONFLICT, err, "failure %d is %s, not dead: %s", id, f.Status, notDeadReason(f.Status))
 		}
 		return store.Failure{}, notFound(err, id)
 	}
 	return f, nil
+}
+
+// AlreadyQueued reports whether f, which Requeue refused, is one the retry worker will
+// work without it: pending (waiting for its next attempt) or processing (being worked
+// now). Asking again for what is already asked is no mistake.
+func AlreadyQueued(f store.Failure) bool {
+	return f.Status == store.FailurePending || f.Status == store.FailureProcessing
+}
+
+// notDeadReason says why a failure in status needs no requeue.
+func notDeadReason(status store.FailureStatus) string {
+	switch status {
+	case store.FailurePending:
+		return "it is queued already and the retry worker tries it at its next attempt"
+	case store.FailureProcessing:
+		return "the retry worker is trying it now"
+	case store.FailureResolved:
+		return "its delivery was stored; there is nothing to retry"
+	}
+	return "only dead failures can be requeued"
 }
 
 // BulkFilter selects dead failures to requeue together.

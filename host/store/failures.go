@@ -331,8 +331,9 @@ func (q queries) ListFailures(ctx context.Context, f FailureFilter) ([]Failure, 
 }
 
 // RequeueFailure turns a dead failure back to pending, due now, with a fresh attempt
-// budget. Only dead rows can be requeued (ErrConflict otherwise); the error history is
-// kept.
+// budget. Only dead rows can be requeued: another is left as it is and returned, as it
+// stands, with ErrConflict, so the caller can say what it is instead. The error history
+// is kept.
 func (q queries) RequeueFailure(ctx context.Context, id int64) (Failure, error) {
 	now := q.clock()
 	var f Failure
@@ -345,10 +346,11 @@ func (q queries) RequeueFailure(ctx context.Context, id int64) (Failure, error) 
 	if !isNotFound(err) {
 		return Failure{}, fmt.Errorf("requeue failure: %w", err)
 	}
-	if _, gerr := q.GetFailure(ctx, id); gerr != nil {
+	cur, gerr := q.GetFailure(ctx, id)
+	if gerr != nil {
 		return Failure{}, fmt.Errorf("requeue failure: %w", gerr)
 	}
-	return Failure{}, fmt.Errorf("requeue failure: %w: only dead failures can be requeued", ErrConflict)
+	return cur, fmt.Errorf("requeue failure: %w: only dead failures can be requeued", ErrConflict)
 }
 
 // RequeueFilter selects dead failures to requeue in bulk.

@@ -130,6 +130,10 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 		c := &cobra.Command{
 			Use:   "requeue [flags] (ID | --provider P [--from T] [--to T])",
 			Short: "requeue one dead failure, or every dead failure of a provider",
+			Long: `requeue turns a dead failure back to pending, due now, with a fresh attempt budget;
+with --provider, every dead failure of that provider (created in [--from, --to)).
+A failure pending or processing already is left as it is and said so (exit 0): the
+retry worker has it. A resolved one (its delivery stored) is refused (exit 1).`,
 			Example: `  poolhost failures requeue 12
   poolhost failures requeue --provider ttn --from 2026-01-01T00:00:00Z --to 2026-01-02T00:00:00Z`,
 			Args: cobra.MaximumNArgs(1),
@@ -151,6 +155,11 @@ the retry worker; after its last attempt it is dead until requeued or discarded.
 					x, err := svc.Requeue(ctx, auth.System("cli"), id)
 					if err == nil {
 						fmt.Fprintf(stdout, "requeued failure %d (%s)\n", x.ID, x.Provider)
+					} else if host.ErrorCode(err) == host.ECONFLICT && failures.AlreadyQueued(x) {
+						// What the operator asked for holds already: a script that requeues
+						// a list of ids must not stop at one the worker has in hand.
+						fmt.Fprintf(stdout, "failure %d (%s) is %s already: nothing to requeue\n", x.ID, x.Provider, x.Status)
+						return nil
 					}
 					return err
 				})

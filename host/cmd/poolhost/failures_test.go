@@ -200,7 +200,6 @@ func TestFailuresCLI(t *testing.T) {
 			{"bad status", []string{"list", "--status", "zombie"}, 1, "status must be pending, processing, resolved or dead"},
 			{"unknown flag", []string{"list", "--colour"}, 2, "unknown flag: --colour"},
 			{"requeue unknown id", []string{"requeue", "999999"}, 1, "no failure 999999"},
-			{"requeue a pending one", []string{"requeue", id(old)}, 1, "is not dead"},
 			{"requeue without id or provider", []string{"requeue"}, 2, "usage:"},
 			{"requeue a non-numeric id", []string{"requeue", "abc"}, 2, "usage:"},
 			{"requeue two ids", []string{"requeue", id(old), id(recent)}, 2, "usage:"},
@@ -362,5 +361,65 @@ func TestFailuresCLIShowsNoTerminalEscapes(t *testing.T) {
 	}
 	if got := termSafe("a\xffb"); got != `a\xffb` {
 		t.Errorf("termSafe of a byte that is not UTF-8: %q", got)
+	}
+}
+
+// TestFailuresCLIRequeueNotDead: requeueing a failure the retry worker will work anyway
+// (pending, or processing now) is what the operator asked for already: exit 0, saying
+// so, nothing changed or audited. It exited 1 "is not dead", which stopped a script
+// requeueing a list of ids at the first one a requeue earlier had already put back. A
+// resolved one (its delivery stored) is still refused, saying why.
+func TestFailuresCLIRequeueNotDead(t *testing.T) {
+	w := newFailuresWorld(t, true)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	pending := w.enqueue(t, "generic", false, now.Add(-time.Hour))
+	processing := w.enqueue(t, "ttn", false, now.Add(-time.Hour))
+	resolved := w.enqueue(t, "generic", false, now.Add(-time.Hour))
+	w.clock = now
+	claimed, err := w.st.ClaimFailures(ctx, "test", 10, time.Hour)
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claim: %d %v", len(claimed), err)
+	}
+	for _, f := range claimed {
+		switch f.ID {
+		case pending.ID:
+			if err := w.st.ReleaseFailure(ctx, f.ID, f.Lease()); err != nil {
+				t.Fatal(err)
+			}
+		case resolved.ID:
+			if err := w.st.CompleteFailure(ctx, f.ID, f.Lease()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	tests := []struct {
+		f              store.Failure
+		code           int
+		stdout, stderr string
+	}{
+		{pending, 0, fmt.Sprintf("failure %d (generic) is pending already: nothing to requeue\n", pending.ID), ""},
+		{processing, 0, fmt.Sprintf("failure %d (ttn) is processing already: nothing to requeue\n", processing.ID), ""},
+		{resolved, 1, "", fmt.Sprintf("poolhost failures requeue: failure %d is resolved, not dead: its delivery was stored; there is nothing to retry\n", resolved.ID)},
+	}
+	for _, tt := range tests {
+		code, out, errs := w.cli(t, "requeue", fmt.Sprint(tt.f.ID))
+		if code != tt.code || out != tt.stdout || errs != tt.stderr {
+			t.Errorf("requeue %d = %d %q %q, want %d %q %q", tt.f.ID, code, out, errs, tt.code, tt.stdout, tt.stderr)
+		}
+	}
+	for _, f := range []store.Failure{pending, processing, resolved} {
+		got, err := w.st.GetFailure(ctx, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[int64]store.FailureStatus{pending.ID: store.FailurePending, processing.ID: store.FailureProcessing,
+			resolved.ID: store.FailureResolved}[f.ID]; got.Status != want || got.Attempts != map[bool]int{true: 1, false: 0}[f.ID == processing.ID || f.ID == resolved.ID] {
+			t.Errorf("failure %d after requeue: %s, %d attempts", f.ID, got.Status, got.Attempts)
+		}
+	}
+	if evs, _ := w.st.ListAudit(ctx, store.AuditFilter{Action: failures.ActionRequeued}); len(evs) != 0 {
+		t.Errorf("a requeue that changed nothing was audited: %+v", evs)
 	}
 }
