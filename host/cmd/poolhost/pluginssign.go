@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -80,7 +81,9 @@ file) where the config's provider block runs it, only if it checks out:
 Then it is renamed into place: a binary, or a new bundle, by one rename; a bundle
 replacing another by an atomic exchange (Linux), the old one removed after. A refused
 release leaves nothing in plugin_dir. The provider is --provider, else the id in
-PATH's name (poolhost-provider-<id>). Reload the host afterwards (poolhost reload).`,
+PATH's name (poolhost-provider-<id>). Reload the host afterwards (poolhost reload),
+unless it says plugin_dir held that build already: a reload restarts a plugin only
+for a new hash. A release identical to the installed one changes nothing.`,
 			Example: `  poolhost plugins install --config /etc/poolhost/poolhost.hcl ./poolhost-provider-acme
   poolhost plugins install --provider acme --sha256 3f6c… ./release/acme-bundle`,
 			Args: cobra.ExactArgs(1),
@@ -264,25 +267,54 @@ func runPluginsInstall(configPath, src, id, wantPin string, stdout, stderr io.Wr
 	if err := bundle.VerifySignature(srcSig, sig, pin, cfg.Plugins.TrustedKeys); err != nil {
 		return fail(err)
 	}
-	stageSig := bundle.SignaturePath(stage, isBundle)
-	if err := os.WriteFile(stageSig, sig.Marshal(), 0o644); err != nil {
-		return fail(err)
-	}
-	if err := installModes(stage); err != nil {
-		return fail(err)
-	}
-	if err := putInPlace(stage, target, isBundle, tmp); err != nil {
-		return fail(err)
-	}
-	fmt.Fprintf(stdout, "installed %s (sha256 %s, signed by %s)\n", target, pin, sig.Key)
-	if block == nil {
-		fmt.Fprintf(stdout, "add a provider %q block with sha256 = %q, then reload the host (poolhost reload)\n", id, pin)
-	} else if block.SHA256 != pin {
-		fmt.Fprintf(stdout, "set provider %q's sha256 = %q, then reload the host (poolhost reload)\n", id, pin)
+	// The release plugin_dir holds already (a deploy step run twice): a reload would
+	// restart nothing, since a plugin is restarted for a new hash, not a new file.
+	sameBuild := installedPin(target, isBundle) == pin
+	if sameBuild && sameSignature(bundle.SignaturePath(target, isBundle), sig) {
+		fmt.Fprintf(stdout, "%s is this release already (sha256 %s, signed by %s): nothing changed\n", target, pin, sig.Key)
 	} else {
+		stageSig := bundle.SignaturePath(stage, isBundle)
+		if err := os.WriteFile(stageSig, sig.Marshal(), 0o644); err != nil {
+			return fail(err)
+		}
+		if err := installModes(stage); err != nil {
+			return fail(err)
+		}
+		if err := putInPlace(stage, target, isBundle, tmp); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "installed %s (sha256 %s, signed by %s)\n", target, pin, sig.Key)
+	}
+	switch {
+	case block == nil:
+		fmt.Fprintf(stdout, "add a provider %q block with sha256 = %q, then reload the host (poolhost reload)\n", id, pin)
+	case block.SHA256 != pin:
+		fmt.Fprintf(stdout, "set provider %q's sha256 = %q, then reload the host (poolhost reload)\n", id, pin)
+	case sameBuild:
+		fmt.Fprintln(stdout, "the same build as before: no reload needed")
+	default:
 		fmt.Fprintln(stdout, "reload the host to run it (poolhost reload)")
 	}
 	return 0
+}
+
+// installedPin is the pin of what target holds now, "" when there is nothing there or
+// it does not verify.
+func installedPin(target string, isBundle bool) string {
+	if _, err := os.Lstat(target); err != nil {
+		return ""
+	}
+	pin, gotBundle, err := pluginPin(target)
+	if err != nil || gotBundle != isBundle {
+		return ""
+	}
+	return pin
+}
+
+// sameSignature reports whether the signature file at path holds sig exactly.
+func sameSignature(path string, sig *bundle.Signature) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && bytes.Equal(b, sig.Marshal())
 }
 
 func kind(isBundle bool) string {

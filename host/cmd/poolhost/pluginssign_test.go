@@ -245,3 +245,76 @@ provider "generic" {
 		}
 	})
 }
+
+// TestPluginsInstallSameRelease: installing the release plugin_dir already holds (a
+// deploy step run twice) says nothing changed and leaves the file alone; it said
+// "reload the host to run it", though a reload restarts a plugin only for a new hash
+// and the host ran that build already. The same build with a new signature is
+// installed, and needs no reload either; a new build still asks for one.
+func TestPluginsInstallSameRelease(t *testing.T) {
+	dir := t.TempDir()
+	rel, pluginDir := filepath.Join(dir, "release"), filepath.Join(dir, "plugins")
+	for _, d := range []string{rel, pluginDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(wantCode int, args ...string) string {
+		t.Helper()
+		code, out, errs := cli(t, args...)
+		if code != wantCode {
+			t.Fatalf("poolhost %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, out, errs)
+		}
+		return out
+	}
+	acme := strings.TrimSpace(run(0, "plugins", "keygen", filepath.Join(dir, "acme")))
+	other := strings.TrimSpace(run(0, "plugins", "keygen", filepath.Join(dir, "other")))
+	release := filepath.Join(rel, config.BinaryPrefix+"acme")
+	build := func(content string) string {
+		t.Helper()
+		if err := os.WriteFile(release, []byte("#!/bin/sh\n# "+content+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(run(0, "plugins", "sign", "--key", filepath.Join(dir, "acme.key"), release))
+	}
+	pin := build("v1")
+	cfg := filepath.Join(dir, "poolhost.hcl")
+	writeTestFile(t, cfg, fmt.Sprintf(`plugin_dir = %q
+plugins {
+  trusted_keys = [%q, %q]
+}
+provider "acme" {
+  sha256 = %q
+}
+`, pluginDir, acme, other, pin))
+	installed := filepath.Join(pluginDir, config.BinaryPrefix+"acme")
+
+	if out := run(0, "plugins", "install", "--config", cfg, release); out != "installed "+installed+" (sha256 "+pin+", signed by "+acme+")\nreload the host to run it (poolhost reload)\n" {
+		t.Fatalf("first install said %q", out)
+	}
+	before, err := os.Stat(installed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := run(0, "plugins", "install", "--config", cfg, release); out != installed+" is this release already (sha256 "+pin+", signed by "+acme+"): nothing changed\nthe same build as before: no reload needed\n" {
+		t.Errorf("installing the same release again said %q", out)
+	}
+	if after, err := os.Stat(installed); err != nil || !os.SameFile(before, after) {
+		t.Errorf("installing the same release again replaced the file (%v)", err)
+	}
+
+	// The same build, signed by another trusted key: the new signature is put in place.
+	run(0, "plugins", "sign", "--key", filepath.Join(dir, "other.key"), release)
+	if out := run(0, "plugins", "install", "--config", cfg, release); out != "installed "+installed+" (sha256 "+pin+", signed by "+other+")\nthe same build as before: no reload needed\n" {
+		t.Errorf("installing a new signature of the same build said %q", out)
+	}
+	if sig, err := bundle.ReadSignature(installed + ".sig"); err != nil || sig.Key != other {
+		t.Errorf("installed signature after re-signing: %+v %v", sig, err)
+	}
+
+	// A new build: pin it, and reload.
+	pin2 := build("v2")
+	if out := run(0, "plugins", "install", "--config", cfg, "--sha256", pin2, release); out != "installed "+installed+" (sha256 "+pin2+", signed by "+acme+")\nset provider \"acme\"'s sha256 = \""+pin2+"\", then reload the host (poolhost reload)\n" {
+		t.Errorf("installing a new build said %q", out)
+	}
+}
