@@ -88,7 +88,7 @@ ingest {
   delivery_id_retention      = "30d"
   webhook_secret_overlap     = "24h"    # a rotated account secret stays valid this long
   max_accounts_per_user      = 100      # provider accounts one user may connect, disconnected ones included
-  max_pools_per_user         = 100      # pools one user may own
+  max_pools_per_user         = 100      # pools one user may create
   max_test_sessions_per_pool = 10000    # test sessions members may enter on one pool
 }
 

@@ -229,10 +229,10 @@ type Ingest struct {
 	// each account's poll and its subscription with the provider are per account, so
 	// this is what bounds them per user. Default 100. Read at each connect.
 	MaxAccountsPerUser int
-	// MaxPoolsPerUser caps the pools one user owns: another is refused at create (a pool
-	// holds its own readings, test sessions and equipment, so this bounds them per
-	// user). Being made an owner of someone else's pool is not refused, but counts.
-	// Default 100. Read at each create.
+	// MaxPoolsPerUser caps the pools one user creates: another is refused (a pool holds
+	// its own readings, test sessions and equipment, and is never deleted, so this bounds
+	// them per user). Pools the user was made an owner of do not count, and handing a
+	// pool to another owner frees no place. Default 100. Read at each create.
 	MaxPoolsPerUser int
 	// MaxTestSessionsPerPool caps the test sessions members enter on one pool (those
 	// retention has not expired): another is refused. Sessions providers submit come

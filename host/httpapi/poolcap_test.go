@@ -55,6 +55,37 @@ func TestPoolsPerUserCapped(t *testing.T) {
 	})
 }
 
+// TestPoolCapCountsPoolsTheUserCreated: the cap counts the pools a user created, not
+// those they own. Any owner may make any user an owner, unasked, and a last owner cannot
+// leave, so counting owned pools let one user hand pools to another and leave them: the
+// giver then created without end (the cap bypassed), and the receiver, stuck owning them,
+// could never create a pool of their own (the cap turned on its holder).
+func TestPoolCapCountsPoolsTheUserCreated(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL, envOpts{})
+		cfg := *e.cfg.Load()
+		cfg.Ingest.MaxPoolsPerUser = 2
+		e.cfg.Store(&cfg)
+		giver, receiver := e.newUser("giver", false), e.newUser("receiver", false)
+		for _, name := range []string{"one", "two"} {
+			id := e.createPool(giver, name)
+			e.must(200, req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", id, receiver.ID), token: giver.Token, body: map[string]string{"role": "owner"}})
+			e.must(204, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/members/%d", id, giver.ID), token: giver.Token})
+			// The receiver is the last owner now and cannot leave.
+			e.must(409, req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d/members/%d", id, receiver.ID), token: receiver.Token})
+		}
+		// The giver created two: handing them away frees no place.
+		p := e.must(409, req{method: "POST", path: "/v1/pools", token: giver.Token, body: map[string]string{"name": "three"}}).problem(t)
+		if p.Type != httpapi.ProblemTypeBase+"pool-limit" || !strings.Contains(p.Detail, "created 2 pools") {
+			t.Errorf("the giver's third pool: %+v", p)
+		}
+		// The receiver owns two it never asked for and still has its own two places.
+		e.must(201, req{method: "POST", path: "/v1/pools", token: receiver.Token, body: map[string]string{"name": "mine"}})
+		e.must(201, req{method: "POST", path: "/v1/pools", token: receiver.Token, body: map[string]string{"name": "mine too"}})
+		e.must(409, req{method: "POST", path: "/v1/pools", token: receiver.Token, body: map[string]string{"name": "one more"}})
+	})
+}
+
 // TestTestSessionsPerPoolCapped: a pool holds at most ingest { max_test_sessions_per_pool }
 // sessions its members entered; another is a 409 test-session-limit naming the cap and
 // the attribute, deleting one makes room, the cap is each pool's own, and sessions

@@ -126,8 +126,8 @@ func requireUser(a auth.Actor) error {
 	return nil
 }
 
-// Create makes a pool owned by the actor: one more than ingest { max_pools_per_user }
-// pools owned (store.ErrPoolLimit) is refused.
+// Create makes a pool created and owned by the actor: one more than ingest
+// { max_pools_per_user } pools created (store.ErrPoolLimit) is refused.
 func (s *Service) Create(ctx context.Context, a auth.Actor, name string) (Pool, error) {
 	if err := requireUser(a); err != nil {
 		return Pool{}, err

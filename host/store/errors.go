@@ -41,9 +41,9 @@ var (
 	// (ingest { max_accounts_per_user }); connecting another is refused.
 	ErrAccountLimit = &host.Error{Code: host.ECONFLICT, Type: "account-limit", Message: "you have as many provider accounts as one user may"}
 
-	// ErrPoolLimit: the user owns as many pools as one user may
+	// ErrPoolLimit: the user has created as many pools as one user may
 	// (ingest { max_pools_per_user }); creating another is refused.
-	ErrPoolLimit = &host.Error{Code: host.ECONFLICT, Type: "pool-limit", Message: "you own as many pools as one user may"}
+	ErrPoolLimit = &host.Error{Code: host.ECONFLICT, Type: "pool-limit", Message: "you have created as many pools as one user may"}
 
 	// ErrTestSessionLimit: the pool holds as many member-entered test sessions as one
 	// pool may (ingest { max_test_sessions_per_pool }); entering another is refused.

@@ -82,18 +82,18 @@ func (q queries) CreatePool(ctx context.Context, name string, ownerID int64) (Po
 	return q.CreateOwnedPool(ctx, name, ownerID, 0)
 }
 
-// CreateOwnedPool creates a pool with ownerID as its first owner, atomically; when
-// ownerID owns maxOwned pools already (maxOwned 0: no limit) it is ErrPoolLimit and
-// nothing is created.
-func (q queries) CreateOwnedPool(ctx context.Context, name string, ownerID int64, maxOwned int) (Pool, error) {
+// CreateOwnedPool creates a pool with ownerID as its creator and first owner,
+// atomically; when ownerID has created maxCreated pools already (maxCreated 0: no limit)
+// it is ErrPoolLimit and nothing is created.
+func (q queries) CreateOwnedPool(ctx context.Context, name string, ownerID int64, maxCreated int) (Pool, error) {
 	var p Pool
 	err := q.inTx(ctx, func(q queries) error {
-		if err := q.underPoolLimit(ctx, ownerID, maxOwned); err != nil {
+		if err := q.underPoolLimit(ctx, ownerID, maxCreated); err != nil {
 			return err
 		}
 		now := q.clock()
-		if err := q.get(ctx, &p, `INSERT INTO pools (name, created_at) VALUES (?, ?)
-			RETURNING `+poolColumns, name, now); err != nil {
+		if err := q.get(ctx, &p, `INSERT INTO pools (name, created_at, created_by) VALUES (?, ?, ?)
+			RETURNING `+poolColumns, name, now, ownerID); err != nil {
 			return err
 		}
 		_, err := q.exec(ctx, `INSERT INTO pool_members (pool_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
@@ -106,16 +106,19 @@ func (q queries) CreateOwnedPool(ctx context.Context, name string, ownerID int64
 	return p, nil
 }
 
-// underPoolLimit is ErrPoolLimit when the user owns max pools already (max 0: no
-// limit).
+// underPoolLimit is ErrPoolLimit when the user has created max pools already (max 0: no
+// limit). It counts the pools the user created, not those they own: any owner may make
+// any user an owner, unasked, and a last owner cannot leave, so owned pools would let
+// one user hand pools to another to create without end, and fill the other's places
+// with pools they never asked for.
 func (q queries) underPoolLimit(ctx context.Context, userID int64, max int) error {
 	n, full, err := q.taken(ctx, "users", userID, max,
-		`SELECT COUNT(*) FROM pool_members WHERE user_id = ? AND role = ?`, userID, RoleOwner)
+		`SELECT COUNT(*) FROM pools WHERE created_by = ?`, userID)
 	if err != nil || !full {
 		return err
 	}
 	return host.Wrap(host.ECONFLICT, ErrPoolLimit,
-		"you own %d pools, the most one user may (the operator's ingest { max_pools_per_user }); the operator may raise it", n).WithType(ErrPoolLimit.Type)
+		"you have created %d pools, the most one user may (the operator's ingest { max_pools_per_user }); the operator may raise it", n).WithType(ErrPoolLimit.Type)
 }
 
 // GetPool returns a pool by id, whoever asks; use PoolRole to authorize.
