@@ -151,3 +151,41 @@ type refreshedError struct {
 
 func (e *refreshedError) Error() string { return e.err.Error() }
 func (e *refreshedError) Unwrap() error { return e.err }
+
+// WithNextCursor returns a failed poll's err carrying the cursor the next poll is to
+// start from, for an adapter whose cursor keeps more than what it has returned: a
+// per-user quota's ledger of the requests spent. A poll that spent requests and then
+// failed (the fifth pool's measures answered 503) has to say so, or the next poll starts
+// from the cursor before it, believes the requests unspent, and goes over the quota. The
+// host stores the cursor with the failure (its backoff and Retry-After as usual), so
+// make it the request's cursor with only the spending added: nothing of what the failed
+// poll read, which it does not hand over, may be marked as returned.
+//
+// Like WithRefreshedCredentials, err keeps its kind, message and chain; a nil err
+// returns nil (a result's NextCursor says it then). The cursor may be "" (start afresh).
+// Only PollReadings' errors are read for it; the host ignores it on any other call.
+func WithNextCursor(err error, cursor string) error {
+	if err == nil {
+		return nil
+	}
+	return &cursorError{err: err, cursor: cursor}
+}
+
+// NextCursorOf reports the cursor attached to err by WithNextCursor, anywhere in its
+// chain.
+func NextCursorOf(err error) (string, bool) {
+	var c *cursorError
+	if errors.As(err, &c) {
+		return c.cursor, true
+	}
+	return "", false
+}
+
+// cursorError is unexported for the same reason as refreshedError; its text is err's.
+type cursorError struct {
+	err    error
+	cursor string
+}
+
+func (e *cursorError) Error() string { return e.err.Error() }
+func (e *cursorError) Unwrap() error { return e.err }

@@ -56,3 +56,20 @@ func TestWithRefreshedCredentials(t *testing.T) {
 		})
 	}
 }
+
+func TestWithNextCursor(t *testing.T) {
+	if err := sdk.WithNextCursor(nil, "c"); err != nil {
+		t.Fatalf("nil error: got %v", err)
+	}
+	base := sdk.Reauth("revoked")
+	if _, ok := sdk.NextCursorOf(base); ok {
+		t.Fatal("cursor found on a bare error")
+	}
+	err := fmt.Errorf("poll: %w", sdk.WithNextCursor(base, ""))
+	if c, ok := sdk.NextCursorOf(err); !ok || c != "" {
+		t.Errorf("NextCursorOf = %q, %v; want \"\", true", c, ok)
+	}
+	if err.Error() != "poll: "+base.Error() || !sdk.IsKind(err, sdk.KindReauth) || !errors.Is(err, base) {
+		t.Errorf("the wrapper changed the error: %v", err)
+	}
+}

@@ -215,7 +215,8 @@ var kindCodes = map[ErrorKind]codes.Code{
 }
 
 // toStatus maps an adapter error to a gRPC status the host decodes back into an *Error,
-// with an ErrorDetail when the error carries refreshed credentials, and gRPC's standard
+// with an ErrorDetail when the error carries refreshed credentials or a failed poll's
+// next cursor ([WithNextCursor]), and gRPC's standard
 // RetryInfo when it carries the provider's Retry-After ([RetryAfter]): the host's poll
 // worker waits at least that long before it polls the account again.
 func toStatus(err error) error {
@@ -227,14 +228,18 @@ func toStatus(err error) error {
 		reason = e.Reason
 	}
 	after := RetryAfterOf(err)
-	if !ok && reason == "" && after <= 0 {
+	cursor, withCursor := NextCursorOf(err)
+	if !ok && reason == "" && after <= 0 && !withCursor {
 		return st.Err()
 	}
 	var details []protoadapt.MessageV1
-	if ok || reason != "" {
+	if ok || reason != "" || withCursor {
 		detail := &pb.ErrorDetail{Reason: reason}
 		if ok {
 			detail.RefreshedCredentials = convert.CredentialsToProto(creds)
+		}
+		if withCursor {
+			detail.NextCursor = &cursor
 		}
 		details = append(details, detail)
 	}

@@ -404,7 +404,7 @@ func layoutStates() []layoutState {
 						if err != nil || len(ps) != 1 {
 							t.Fatalf("claim poll: %v %v", ps, err)
 						}
-						if err := st.FailPoll(ctx, a.ID, ps[0].Lease(), pluginCrash, time.Now().Add(-time.Second)); err != nil {
+						if err := st.FailPoll(ctx, a.ID, ps[0].Lease(), pluginCrash, time.Now().Add(-time.Second), nil); err != nil {
 							t.Fatal(err)
 						}
 					}

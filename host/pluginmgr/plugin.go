@@ -250,6 +250,16 @@ func (p *Plugin) PollReadings(ctx context.Context, req sdk.PollRequest) (res sdk
 			return sdk.PollResult{}, sdk.WithRefreshedCredentials(err, res.RefreshedCredentials)
 		}
 	}
+	if cursor, ok := sdk.NextCursorOf(err); ok && cursor != req.Cursor {
+		// A failed poll's cursor (what it spent of a quota) is stored as a result's is,
+		// under the same cap; over it, the cursor stays as it was and the failure stands.
+		if p.refuse("poll_readings", func(lim judge.Caps) (string, error) {
+			err := lim.CheckCursor(cursor)
+			return judge.CapOf(err), err
+		}) != nil {
+			err = sdk.WithNextCursor(err, req.Cursor)
+		}
+	}
 	return res, err
 }
 

@@ -65,7 +65,7 @@ func nextPoll(now time.Time, iv time.Duration, notBefore time.Time) time.Time {
 // Store is what the worker needs: *store.Store.
 type Store interface {
 	ClaimDuePolls(ctx context.Context, providers []string, owner string, limit int, lease time.Duration) ([]store.PollState, error)
-	FailPoll(ctx context.Context, accountID int64, l store.Lease, errMsg string, nextPoll time.Time) error
+	FailPoll(ctx context.Context, accountID int64, l store.Lease, errMsg string, nextPoll time.Time, cursor *string) error
 	ReleasePoll(ctx context.Context, accountID int64, l store.Lease) error
 	GetAccount(ctx context.Context, id int64) (store.Account, error)
 	AccountCallCredentials(ctx context.Context, accountID int64) (store.CallCredentials, error)
@@ -451,11 +451,21 @@ func (w *Worker) fail(ctx context.Context, log hclog.Logger, ps store.PollState,
 	if ra := min(sdk.RetryAfterOf(cause), max(iv, MaxBackoff)); ra > delay {
 		delay = ra
 	}
-	if err := w.d.Store.FailPoll(ctx, ps.AccountID, ps.Lease(), worker.TruncateError(cause.Error()), w.cfg.Now().Add(delay)); err != nil {
+	if err := w.d.Store.FailPoll(ctx, ps.AccountID, ps.Lease(), worker.TruncateError(cause.Error()), w.cfg.Now().Add(delay), failedCursor(cause)); err != nil {
 		return recordFailed(log, "record failed poll", err, cause)
 	}
 	log.Warn("poll failed; backing off", "error", cause, "retry_in", delay.Round(time.Second))
 	return worker.Failed
+}
+
+// failedCursor is the cursor a failed poll handed back (sdk.WithNextCursor: the requests
+// it spent of a per-user quota, which the next poll must count), or nil to keep the
+// cursor as it was.
+func failedCursor(cause error) *string {
+	if c, ok := sdk.NextCursorOf(cause); ok {
+		return &c
+	}
+	return nil
 }
 
 // recordFailed tells a lost lease (another worker has the account now) from a database
@@ -483,14 +493,14 @@ func (w *Worker) reauth(ctx context.Context, log hclog.Logger, ps store.PollStat
 		err := tx.MarkReauthRequired(ctx, ps.AccountID, generation)
 		if errors.Is(err, store.ErrConnectionReplaced) {
 			replaced = true
-			return tx.FailPoll(ctx, ps.AccountID, ps.Lease(), msg, w.cfg.Now())
+			return tx.FailPoll(ctx, ps.AccountID, ps.Lease(), msg, w.cfg.Now(), failedCursor(cause))
 		}
 		if err != nil {
 			return err
 		}
 		// Released with the error kept; the claim query skips accounts that are not
 		// active, so polling resumes only after the user reconnects.
-		if err := tx.FailPoll(ctx, ps.AccountID, ps.Lease(), msg, w.cfg.Now()); err != nil {
+		if err := tx.FailPoll(ctx, ps.AccountID, ps.Lease(), msg, w.cfg.Now(), failedCursor(cause)); err != nil {
 			return err
 		}
 		_, err = tx.AppendAudit(ctx, store.AuditEvent{

@@ -158,7 +158,7 @@ func TestActivityAndAttention(t *testing.T) {
 			if err != nil || len(ps) != 1 {
 				t.Fatalf("claim: %v %v", ps, err)
 			}
-			if err := e.s.FailPoll(ctx, fx.account.ID, ps[0].Lease(), "upstream 500", e.clock.Now()); err != nil {
+			if err := e.s.FailPoll(ctx, fx.account.ID, ps[0].Lease(), "upstream 500", e.clock.Now(), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -193,7 +193,7 @@ func TestActivityAndAttention(t *testing.T) {
 			if err != nil || len(ps) != 1 || ps[0].AccountID != other.ID {
 				t.Fatalf("claim: %v %v", ps, err)
 			}
-			if err := e.s.FailPoll(ctx, other.ID, ps[0].Lease(), "upstream 503", e.clock.Now()); err != nil {
+			if err := e.s.FailPoll(ctx, other.ID, ps[0].Lease(), "upstream 503", e.clock.Now(), nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -572,10 +572,10 @@ func TestPollState(t *testing.T) {
 		if again, _ := e.s.ClaimDuePolls(ctx, []string{"acme"}, "p2", 10, time.Minute); len(again) != 0 {
 			t.Fatalf("leased account claimed twice: %+v", again)
 		}
-		if err := e.s.FailPoll(ctx, f.account.ID, got[0].Lease(), "503", now.Add(30*time.Second)); err != nil {
+		if err := e.s.FailPoll(ctx, f.account.ID, got[0].Lease(), "503", now.Add(30*time.Second), nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.s.FailPoll(ctx, f.account.ID, got[0].Lease(), "503", now); !errors.Is(err, store.ErrLeaseLost) {
+		if err := e.s.FailPoll(ctx, f.account.ID, got[0].Lease(), "503", now, nil); !errors.Is(err, store.ErrLeaseLost) {
 			t.Fatalf("fail twice: %v", err)
 		}
 		ps, _ := e.s.GetPollState(ctx, f.account.ID)

@@ -92,14 +92,16 @@ func (q queries) CompletePoll(ctx context.Context, accountID int64, l Lease, cur
 }
 
 // FailPoll records a failed poll: the error, one more consecutive error, the next poll
-// at nextPoll (the caller's backoff), lease released. The cursor is kept.
-func (q queries) FailPoll(ctx context.Context, accountID int64, l Lease, errMsg string, nextPoll time.Time) error {
+// at nextPoll (the caller's backoff), lease released. The cursor is kept, unless cursor
+// is set: the one the failed poll handed back (sdk.WithNextCursor, what it spent of a
+// quota).
+func (q queries) FailPoll(ctx context.Context, accountID int64, l Lease, errMsg string, nextPoll time.Time, cursor *string) error {
 	now := q.clock()
-	res, err := q.exec(ctx, `UPDATE poll_state SET next_poll_at = ?, last_polled_at = ?,
+	res, err := q.exec(ctx, `UPDATE poll_state SET cursor = COALESCE(?, cursor), next_poll_at = ?, last_polled_at = ?,
 			consecutive_errors = consecutive_errors + 1, last_error = ?, updated_at = ?,
 			lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
 		WHERE account_id = ? AND lease_owner = ? AND lease_token = ?`,
-		ts(nextPoll), now, errMsg, now, accountID, l.Owner, l.Token)
+		cursor, ts(nextPoll), now, errMsg, now, accountID, l.Owner, l.Token)
 	if err != nil {
 		return fmt.Errorf("fail poll: %w", err)
 	}

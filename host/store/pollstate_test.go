@@ -123,7 +123,7 @@ func TestPollRelease(t *testing.T) {
 		}
 		e.clock.Advance(time.Second)
 		second := claim("w0")
-		if err := e.s.FailPoll(ctx, id, second.Lease(), "boom", e.clock.Now()); err != nil {
+		if err := e.s.FailPoll(ctx, id, second.Lease(), "boom", e.clock.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 		before := state()

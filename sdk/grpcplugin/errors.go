@@ -29,7 +29,8 @@ var codeKinds = map[codes.Code]sdk.ErrorKind{
 // whatever the transport said is a consequence of it.
 //
 // Credentials the plugin refreshed before failing (an ErrorDetail in the status) stay on
-// the returned error whatever its kind: see sdk.RefreshedCredentialsOf.
+// the returned error whatever its kind: see sdk.RefreshedCredentialsOf. So does a failed
+// poll's next cursor (sdk.NextCursorOf), unless the caller's context ended the call.
 func fromStatus(ctx context.Context, call string, err error) error {
 	return fromStatusEnded(ContextEnded(ctx), call, err)
 }
@@ -45,7 +46,20 @@ func fromStatusEnded(ctxErr error, call string, err error) error {
 	if d := retryDelay(st); d > 0 && ctxErr == nil {
 		kerr = &sdk.RetryAfterError{Err: kerr, After: d}
 	}
+	if cursor, ok := nextCursor(st); ok && ctxErr == nil {
+		kerr = sdk.WithNextCursor(kerr, cursor)
+	}
 	return sdk.WithRefreshedCredentials(kerr, refreshedCredentials(st))
+}
+
+// nextCursor returns the cursor in st's ErrorDetail (sdk.WithNextCursor), if it has one.
+func nextCursor(st *status.Status) (string, bool) {
+	for _, d := range st.Details() {
+		if ed, ok := d.(*pb.ErrorDetail); ok && ed.NextCursor != nil {
+			return ed.GetNextCursor(), true
+		}
+	}
+	return "", false
 }
 
 // maxRetryDelay bounds the delay a plugin's answer names, as sdk.RetryAfterHeader bounds

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
@@ -102,5 +103,53 @@ func TestRefreshedCredentialsOnError(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestNextCursorOnError checks that the cursor a failed poll hands back
+// (sdk.WithNextCursor: the quota it spent before failing) crosses the wire on the error,
+// "" included, beside refreshed credentials and a Retry-After, the error's kind and
+// message intact; and that an error without one has none.
+func TestNextCursorOnError(t *testing.T) {
+	cases := []struct {
+		name       string
+		err        error
+		kind       sdk.ErrorKind
+		wantCursor string
+		wantOK     bool
+		wantCreds  bool
+		wantAfter  time.Duration
+	}{
+		{"temporary", sdk.WithNextCursor(sdk.Temporary("upstream 503"), "c-2"), sdk.KindTemporary, "c-2", true, false, 0},
+		{"empty", sdk.WithNextCursor(sdk.Temporary("upstream 503"), ""), sdk.KindTemporary, "", true, false, 0},
+		{"reauth", sdk.WithNextCursor(sdk.Reauth("revoked"), "c-2"), sdk.KindReauth, "c-2", true, false, 0},
+		{
+			"with credentials and Retry-After",
+			sdk.WithRefreshedCredentials(sdk.WithNextCursor(sdk.RetryAfter(time.Minute, "quota"), "c-2"), fresh),
+			sdk.KindTemporary, "c-2", true, true, time.Minute,
+		},
+		{"none", sdk.Temporary("503"), sdk.KindTemporary, "", false, false, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeAdapter{poll: func(context.Context, sdk.PollRequest) (sdk.PollResult, error) {
+				return sdk.PollResult{}, tc.err
+			}}
+			c := sdktest.Connect(t, f)
+			_, err := c.PollReadings(t.Context(), sdk.PollRequest{Account: acct, Cursor: "c-1"})
+			if sdk.KindOf(err) != tc.kind {
+				t.Fatalf("error %v, kind %v; want %v", err, sdk.KindOf(err), tc.kind)
+			}
+			got, ok := sdk.NextCursorOf(fmt.Errorf("acme poll_readings: %w", err))
+			if got != tc.wantCursor || ok != tc.wantOK {
+				t.Errorf("NextCursorOf = %q, %v; want %q, %v", got, ok, tc.wantCursor, tc.wantOK)
+			}
+			if _, ok := sdk.RefreshedCredentialsOf(err); ok != tc.wantCreds {
+				t.Errorf("refreshed credentials found %v, want %v", ok, tc.wantCreds)
+			}
+			if got := sdk.RetryAfterOf(err); got != tc.wantAfter {
+				t.Errorf("RetryAfterOf = %v, want %v", got, tc.wantAfter)
+			}
+		})
 	}
 }

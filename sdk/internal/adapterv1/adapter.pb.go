@@ -57,7 +57,9 @@
 //   with refreshed_credentials to the status's details (google.rpc.Status.details, sent
 //   in the grpc-status-details-bin trailer, as every gRPC library's "rich error" helper
 //   does). The host stores them exactly as it would from a successful response, then
-//   acts on the status code. Unknown detail types are ignored.
+//   acts on the status code. Likewise a failed PollReadings that spent part of a
+//   per-user quota its cursor keeps the ledger of sets next_cursor. Unknown detail
+//   types are ignored.
 //
 // Conventions for fields
 //   - An unset google.protobuf.Timestamp means "no time" (for Reading.recorded_at: "when
@@ -1137,7 +1139,13 @@ type ErrorDetail struct {
 	// Why a webhook was rejected (PERMISSION_DENIED): one of "missing_signature",
 	// "malformed_signature", "bad_signature", "stale_timestamp" or "other". The host
 	// counts rejections by it and logs it with the request id; unset means "other".
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Set (even to "") on a failed PollReadings whose next poll is to start from this
+	// cursor rather than the request's: what the poll spent of a per-user quota, when the
+	// cursor keeps that ledger, and nothing it read (it returned no reading). The host
+	// stores it with the failure. Unset: the cursor stays as it was. Ignored on any other
+	// call.
+	NextCursor    *string `protobuf:"bytes,3,opt,name=next_cursor,json=nextCursor,proto3,oneof" json:"next_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1182,6 +1190,13 @@ func (x *ErrorDetail) GetRefreshedCredentials() *Credentials {
 func (x *ErrorDetail) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *ErrorDetail) GetNextCursor() string {
+	if x != nil && x.NextCursor != nil {
+		return *x.NextCursor
 	}
 	return ""
 }
@@ -2982,10 +2997,13 @@ const file_poolhost_adapter_v1_adapter_proto_rawDesc = "" +
 	"\x05Error\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1e.poolhost.adapter.v1.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"|\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xb2\x01\n" +
 	"\vErrorDetail\x12U\n" +
 	"\x15refreshed_credentials\x18\x01 \x01(\v2 .poolhost.adapter.v1.CredentialsR\x14refreshedCredentials\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x11\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12$\n" +
+	"\vnext_cursor\x18\x03 \x01(\tH\x00R\n" +
+	"nextCursor\x88\x01\x01B\x0e\n" +
+	"\f_next_cursor\"\x11\n" +
 	"\x0fDescribeRequest\"\x83\x03\n" +
 	"\x10DescribeResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
@@ -3300,6 +3318,7 @@ func file_poolhost_adapter_v1_adapter_proto_init() {
 	if File_poolhost_adapter_v1_adapter_proto != nil {
 		return
 	}
+	file_poolhost_adapter_v1_adapter_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -57,7 +57,9 @@
 //   with refreshed_credentials to the status's details (google.rpc.Status.details, sent
 //   in the grpc-status-details-bin trailer, as every gRPC library's "rich error" helper
 //   does). The host stores them exactly as it would from a successful response, then
-//   acts on the status code. Unknown detail types are ignored.
+//   acts on the status code. Likewise a failed PollReadings that spent part of a
+//   per-user quota its cursor keeps the ledger of sets next_cursor. Unknown detail
+//   types are ignored.
 //
 // Conventions for fields
 //   - An unset google.protobuf.Timestamp means "no time" (for Reading.recorded_at: "when

@@ -225,7 +225,9 @@ func (a *adapter) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.Webhoo
 // PollReadings answers from the account's credentials: "readings" is a JSON list of
 // Reading for device "device_id", "fail" a kind to fail with ("temporary", "reauth",
 // or "refreshed_temporary": rotate "token" by appending "+", then fail temporarily with
-// the rotated credentials on the error, like a provider answering 503 after a refresh).
+// the rotated credentials on the error, like a provider answering 503 after a refresh;
+// "spent_temporary" and "spent_reauth" fail with the cursor + "s" on the error, like a
+// poll recording the quota it spent before failing, "cursor_bytes" more "p"s after it).
 // The cursor counts polls; refreshed credentials carry "token" = "t" + the new cursor.
 // With "rotating" set the token rotates like a provider that revokes the old pair on
 // refresh: a poll whose "token" is not the one the previous poll handed back fails as
@@ -266,6 +268,10 @@ func (a *adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		}
 		rotated["token"] = creds["token"] + "+" + padding(creds["token_bytes"])
 		return sdk.PollResult{}, sdk.WithRefreshedCredentials(sdk.Temporary("upstream 503 after refresh"), rotated)
+	case "spent_temporary":
+		return sdk.PollResult{}, sdk.WithNextCursor(sdk.Temporary("upstream 503 after some requests"), req.Cursor+"s"+padding(creds["cursor_bytes"]))
+	case "spent_reauth":
+		return sdk.PollResult{}, sdk.WithNextCursor(sdk.Reauth("token revoked after some requests"), req.Cursor+"s")
 	}
 	if exists(a.settings["fail_file"]) {
 		return sdk.PollResult{}, sdk.Temporary("fail file present")
