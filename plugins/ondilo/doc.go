@@ -56,7 +56,10 @@
 //     once an hour; the minimum poll interval is 15 minutes.
 //   - Rotation. The polls of an account spend at most 27 requests in any hour (the quota
 //     less 3 for the user's own discovery or reconnect), counted from the cursor's
-//     "calls". A poll costs /pools and one request per pool it reads, two for a pool
+//     "calls" — a poll that fails part-way too: its error carries (sdk.WithNextCursor)
+//     the cursor it was given with its requests added, nothing else, and the host
+//     stores it with the failure. A poll costs /pools and one request per pool it
+//     reads, two for a pool
 //     whose ICO it looks for (never found yet, or its daily recheck), so an account of
 //     more than 26 pools cannot be read in one poll: a poll reads the pools in rotation,
 //     the one read longest ago first (a pool never read, such as one just added, before

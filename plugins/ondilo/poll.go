@@ -42,9 +42,21 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		return sdk.PollResult{NextCursor: cur.encode(), NotBefore: quotaFree(calls, minPollCost)}, nil
 	}
 	s := a.session(req.Account.Credentials)
+	// fail is a failed poll's error: with the tokens it refreshed, and with the requests
+	// it spent added to the cursor it was given (nothing else of it: the pools it read
+	// return nothing), so that the next poll counts them against the hour.
+	fail := func(err error) (sdk.PollResult, error) {
+		err = s.fail(err)
+		if s.calls > 0 {
+			spentCur := cur
+			spentCur.Calls = append(slices.Clip(calls), pollCalls{At: now, N: s.calls})
+			err = sdk.WithNextCursor(err, spentCur.encode())
+		}
+		return sdk.PollResult{}, err
+	}
 	pools, err := s.pools(ctx)
 	if err != nil {
-		return sdk.PollResult{}, s.fail(fmt.Errorf("list pools: %w", err))
+		return fail(fmt.Errorf("list pools: %w", err))
 	}
 	order := rotation(pools, cur, now)
 	// A pool this answer does not list keeps its entry, so that an answer listing no
@@ -87,7 +99,7 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 				continue
 			}
 			if err != nil {
-				return sdk.PollResult{}, s.fail(fmt.Errorf("get device of pool %d: %w", p.ID, err))
+				return fail(fmt.Errorf("get device of pool %d: %w", p.ID, err))
 			}
 			if d.UUID != pc.Device {
 				// A new ICO starts its own history.
@@ -113,7 +125,7 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		}
 		measures, err := s.lastMeasures(ctx, p.ID)
 		if err != nil {
-			return sdk.PollResult{}, s.fail(fmt.Errorf("get last measures of pool %d: %w", p.ID, err))
+			return fail(fmt.Errorf("get last measures of pool %d: %w", p.ID, err))
 		}
 		var rs []sdk.Reading
 		rs, pc.Seen = readingsFrom(pc.Device, measures, pc.Seen)

@@ -101,6 +101,7 @@ type Server struct {
 	tokenQuota    int
 	failStatus    int
 	failCount     int
+	failSkip      int
 	retryAfter    string
 	tokenFail     int
 	tokenFailN    int
@@ -322,9 +323,15 @@ func (s *Server) SetRetryAfter(v string) {
 
 // FailNext makes the next n API calls (not token calls) answer status.
 func (s *Server) FailNext(n, status int) {
+	s.FailAfter(0, n, status)
+}
+
+// FailAfter lets the next k API calls through, then makes the n after them answer
+// status: a poll failing part-way, after it spent k requests of the user's quota.
+func (s *Server) FailAfter(k, n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failCount, s.failStatus = n, status
+	s.failSkip, s.failCount, s.failStatus = k, n, status
 }
 
 // FailTokenNext makes the next n token endpoint calls answer status.
@@ -513,7 +520,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		}
 		s.served = append(s.served, now)
 	}
-	if s.failCount > 0 {
+	if s.failSkip > 0 {
+		s.failSkip--
+	} else if s.failCount > 0 {
 		s.failCount--
 		s.setRetryAfter(w)
 		writeJSON(w, s.failStatus, map[string]string{"message": http.StatusText(s.failStatus)})
