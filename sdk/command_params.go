@@ -9,7 +9,7 @@ import (
 // A command's parameters cross the wire as JSON (SendCommandRequest.params_json): the
 // host's client (sdk/grpcplugin) encodes them with EncodeCommandParams, and the plugin
 // side of the wire decodes them with DecodeCommandParams before it calls SendCommand.
-// sdktest.Direct calls the same two, in the same order, so an adapter tested in-process
+// sdktest.Direct runs that client and that side, so an adapter tested in-process
 // receives exactly the Params it receives in a host: numbers float64 whatever Go type
 // they were given in, a heater target given in °F in °C with the unit dropped, and no
 // parameter command.Validate refuses (the adapter is not called for those).

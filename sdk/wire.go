@@ -8,12 +8,14 @@ import (
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
 )
 
-// The plugin side's half of each call's conversions, as bytes, for sdk/sdktest's
-// Direct: with the host's halves (sdk/grpcplugin's EncodeRequest and DecodeAnswer) an
-// adapter run in-process receives its requests, and the kit judges its answers, exactly
-// as over the wire: the same conversions ([Serve] uses) and the same protobuf encoding.
-// Adapters never call them, and they are outside the SDK's compatibility promise
-// (PLUGINS.md): they change with the wire.
+// The plugin side's half of each call's conversions, as bytes: with the host's halves
+// (sdk/grpcplugin's EncodeRequest and DecodeAnswer), a request and an answer through the
+// same conversions ([Serve] uses) and the same protobuf encoding as the wire. Written for
+// sdk/sdktest's Direct, which no longer uses them: it runs the host's client
+// (sdk/grpcplugin) against this package's own service ([RegisterGRPCServer]) over
+// memory, so that Connect, Callback and every error take the wire's path too. Adapters
+// never call them, and they are outside the SDK's compatibility promise (PLUGINS.md):
+// they change with the wire.
 
 // DecodeRequest sets *req to what the adapter receives for the host's request b
 // (grpcplugin.EncodeRequest's): req is a *ConfigureRequest, *DiscoverRequest,

@@ -9,12 +9,13 @@ import (
 	pb "github.com/poolhost/poolhost/sdk/internal/adapterv1"
 )
 
-// The host's half of each call's conversions, as bytes, for sdk/sdktest's Direct: it
-// hands an in-process adapter its requests, and takes its answers, through the same
-// conversions and the same protobuf encoding as the wire (with the plugin side's
-// halves, sdk.DecodeRequest and sdk.EncodeAnswer), so the kit cannot judge an adapter
-// in-process differently from a host. Hosts and adapters never call them, and they
-// are outside the SDK's compatibility promise (PLUGINS.md): they change with the wire.
+// The host's half of each call's conversions, as bytes: with the plugin side's halves
+// (sdk.DecodeRequest and sdk.EncodeAnswer), a request and an answer through the same
+// conversions and the same protobuf encoding as the wire. Written for sdk/sdktest's
+// Direct, which no longer uses them: it runs this package's Client against the plugin
+// side's own service (sdk.RegisterGRPCServer) over memory, so that Connect, Callback and
+// every error take the wire's path too. Hosts and adapters never call them, and they are
+// outside the SDK's compatibility promise (PLUGINS.md): they change with the wire.
 
 // EncodeRequest is req as the host's client sends it: an sdk.ConfigureRequest,
 // DiscoverRequest, WebhookRequest, PollRequest or CommandRequest. An error is

@@ -8,7 +8,6 @@ import (
 
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/command"
-	"github.com/poolhost/poolhost/sdk/grpcplugin"
 )
 
 // commandsChecks checks a write-capable plugin: the commands it declares are in the
@@ -22,7 +21,7 @@ func (k *checker) commandsChecks(d sdk.Description, f Fixtures) []Result {
 	out := []Result{commandsDeclaredCheck(d)}
 	c, ok := k.t.(sdk.Commander)
 	if dt, isDirect := k.t.(direct); isDirect {
-		_, ok = dt.Adapter.(sdk.Commander)
+		_, ok = dt.adapter.(sdk.Commander)
 	}
 	if !ok {
 		out[0].Err = errors.Join(out[0].Err, errors.New("the plugin declares write capability but does not implement sdk.Commander"))
@@ -102,25 +101,14 @@ func commandsDeclaredCheck(d sdk.Description) Result {
 	return r
 }
 
-// SendCommand lets an in-process adapter be checked like a plugin binary's client: the
-// adapter receives req as it does over the wire, through the same conversions in the
-// same order (sdk/grpcplugin's client, then the plugin side's shim). Its Params are
+// SendCommand is the host's SendCommand of the adapter (see [Direct]): its Params are
 // encoded and then decoded and normalized (ints become float64, °F becomes °C, and
 // parameters command.Validate refuses are refused as permanent without calling the
-// adapter); its ExpiresAt arrives in UTC, with no monotonic clock reading.
+// adapter), its ExpiresAt arrives in UTC with no monotonic clock reading, and the
+// adapter's answer comes back as the host takes it: a refusal it may act on, or an
+// outcome unknown.
 func (d direct) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
-	b, err := grpcplugin.EncodeRequest(req)
-	if err != nil {
-		return sdk.CommandResult{}, err
-	}
-	c, ok := d.Adapter.(sdk.Commander)
-	if !ok {
-		return sdk.CommandResult{}, sdk.Unsupported("send command")
-	}
-	if err := sdk.DecodeRequest(b, &req); err != nil {
-		return sdk.CommandResult{}, err
-	}
-	return asAnswered(c.SendCommand(ctx, req))
+	return d.c.SendCommand(ctx, req)
 }
 
 // paramsAsReceived returns a command's parameters as SendCommand receives them, or why

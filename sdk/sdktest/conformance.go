@@ -225,7 +225,9 @@ func callT[T any](k *checker, method string, fn func(ctx context.Context) (T, er
 			}
 		}()
 		v, err := fn(ctx)
-		if err != nil && ctx.Err() == context.DeadlineExceeded && k.ctx.Err() == nil {
+		// By the clock too, as the host's client judges it: its own deadline may end a
+		// call a moment before ctx's timer has fired.
+		if err != nil && grpcplugin.ContextEnded(ctx) == context.DeadlineExceeded && k.ctx.Err() == nil {
 			err = fmt.Errorf("did not answer within %s (%s; %s): %w", limit, source, lateAdvice, err)
 		}
 		done <- outcome{v, err}

@@ -217,11 +217,14 @@ reading 0 (pH): dropped as unknown_metric: metric names are exact, lowercase: "p
 		defer setTimings(200*time.Millisecond, 300*time.Millisecond)()
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.SlowWebhook{}), fx)
 		wantFailure(t, rs, "webhook/valid-accepted/ph", "did not answer within 200ms (the kit's CallDeadline; a late webhook is kept for retry")
-		wantFailure(t, rs, "webhook/valid-accepted/ph", "never wait on the provider inside a webhook): parse verified webhook: context deadline exceeded")
+		// The host's words: its client rebuilt the late answer (sdktest.Direct is the host's client).
+		wantFailure(t, rs, "webhook/valid-accepted/ph", "never wait on the provider inside a webhook): parse verified webhook: temporary: ingest webhook: context deadline exceeded")
 	})
 	t.Run("panics on malformed body", func(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.PanicsOnMalformed{}), fx)
-		wantFailure(t, rs, "webhook/malformed-bodies", "panicked: runtime error: index out of range")
+		// As over the wire: the plugin side recovers the panic (its value and stack go to
+		// the plugin's log, the test's stderr) and the host sees a temporary error.
+		wantFailure(t, rs, "webhook/malformed-bodies", "failed as temporary (temporary: plugin panicked in Webhook (see plugin log))")
 	})
 	t.Run("unclassified parse error", func(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), sdktest.Direct(broken.TemporaryOnMalformed{}), fx)

@@ -3,117 +3,183 @@ package sdktest
 import (
 	"context"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
+	"github.com/poolhost/poolhost/sdk/internal/wire"
 )
 
-// Direct adapts an in-process adapter to [Target]; IngestWebhook verifies then parses,
-// as the plugin side of the wire does. Every request reaches the adapter, and every
-// answer comes back, through the wire's own conversions and protobuf encoding (the
-// host's client's half and the plugin side's: grpcplugin.EncodeRequest, then
-// sdk.DecodeRequest; sdk.EncodeAnswer, then grpcplugin.DecodeAnswer), so what the
-// adapter receives and what the checks judge are what they are over gRPC: times in UTC
-// without a monotonic clock reading, header names canonical and repeated ones merged,
-// empty maps and slices as nil, a reading with a time Timed. Errors and panics are the
-// adapter's own, unconverted.
-func Direct(a sdk.Adapter) Target { return direct{a} }
-
-type direct struct{ sdk.Adapter }
-
-// asReceived is req as the adapter receives it over the wire. An error is permanent:
-// over the wire the adapter would not be called either.
-func asReceived[T any](req T) (T, error) {
-	var out T
-	b, err := grpcplugin.EncodeRequest(req)
-	if err == nil {
-		err = sdk.DecodeRequest(b, &out)
-	}
-	return out, err
+// Direct adapts an in-process adapter to [Target]. Every call, Connect and Callback
+// included, is the host's own: the host's client (sdk/grpcplugin) calls the plugin
+// side's own service ([sdk.RegisterGRPCServer], what [sdk.Serve] serves), and only the
+// transport between them is replaced by memory. So each request reaches the adapter,
+// and each answer and each error comes back, through the code a host and a plugin run:
+// times in UTC without a monotonic clock reading, header names canonical and repeated
+// ones merged, empty maps and slices as nil, a reading with a time Timed, a result with
+// an id the SDK refuses ([sdk.CheckID]) refused, and an error rebuilt from its gRPC
+// status as the host rebuilds it: its kind, its message without the wrapping's kind
+// prefix, its reason, refreshed credentials and Retry-After (at most 24 hours), and
+// nothing else of its chain; an error of no kind the wire knows, temporary; a panic,
+// recovered and reported as temporary (its stack in the plugin's log); a message that is
+// not UTF-8 as gRPC's transport carries it. Streams answer UNIMPLEMENTED, so
+// IngestWebhook is one unary call, as a host makes it to a plugin without streams.
+// Unlike [Connect], no process, socket or TLS is involved, and the adapter's errors
+// reach the checks without a deadline of the transport's own.
+func Direct(a sdk.Adapter) Target {
+	conn := &memConn{}
+	sdk.RegisterGRPCServer(conn, a)
+	return direct{adapter: a, c: grpcplugin.NewClient(conn)}
 }
 
-// asAnswered is the adapter's answer (res, err) as the host's client returns it: on an
-// error, no result; a result the plugin side of the wire refuses (its Check: an id that
-// is not valid UTF-8, say) is that refusal.
-func asAnswered[T any](res T, err error) (T, error) {
-	var out T
-	if c, ok := any(res).(interface{ Check() error }); ok && err == nil {
-		err = c.Check()
-	}
-	if err != nil {
-		return out, err
-	}
-	b, err := sdk.EncodeAnswer(res)
-	if err == nil {
-		err = grpcplugin.DecodeAnswer(b, &out)
-	}
-	return out, err
+// direct is the host's client of an adapter served in memory; adapter is the adapter
+// itself, for what it implements (sdk.Commander).
+type direct struct {
+	adapter sdk.Adapter
+	c       *grpcplugin.Client
 }
 
-// Describe is the adapter's, checked as sdk.Serve checks it: a plugin that claims to
-// poll must implement sdk.Poller.
-func (d direct) Describe(ctx context.Context) (sdk.Description, error) {
-	desc, err := d.Adapter.Describe(ctx)
-	if err == nil {
-		err = sdk.CheckCapabilities(d.Adapter, desc)
-	}
-	return asAnswered(desc, err)
-}
+var (
+	_ sdk.Adapter       = direct{}
+	_ sdk.Poller        = direct{}
+	_ sdk.Commander     = direct{}
+	_ sdk.HealthChecker = direct{}
+)
 
+func (d direct) Describe(ctx context.Context) (sdk.Description, error) { return d.c.Describe(ctx) }
 func (d direct) Configure(ctx context.Context, req sdk.ConfigureRequest) error {
-	req, err := asReceived(req)
-	if err != nil {
-		return err
-	}
-	return d.Adapter.Configure(ctx, req)
+	return d.c.Configure(ctx, req)
 }
-
+func (d direct) Connect(ctx context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
+	return d.c.Connect(ctx, req)
+}
+func (d direct) Callback(ctx context.Context, req sdk.CallbackRequest) (sdk.Linkage, error) {
+	return d.c.Callback(ctx, req)
+}
 func (d direct) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
-	req, err := asReceived(req)
-	if err != nil {
-		return sdk.DiscoverResult{}, err
-	}
-	return asAnswered(d.Adapter.DiscoverDevices(ctx, req))
+	return d.c.DiscoverDevices(ctx, req)
+}
+func (d direct) VerifyWebhook(ctx context.Context, req sdk.WebhookRequest) error {
+	return d.c.VerifyWebhook(ctx, req)
+}
+func (d direct) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	return d.c.Webhook(ctx, req)
+}
+func (d direct) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	return d.c.IngestWebhook(ctx, req)
+}
+func (d direct) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
+	return d.c.PollReadings(ctx, req)
+}
+func (d direct) Health(ctx context.Context) error { return d.c.Health(ctx) }
+
+// memConn is Direct's transport: a grpc.ServiceRegistrar for the plugin side's service
+// and a grpc.ClientConnInterface for the host's client. A call encodes its request with
+// the codec both sides use (wire.Codec: gRPC's proto codec, with poolhost's fast paths),
+// decodes it in the service's handler, and brings the answer back the same way; a
+// failed call's status is what gRPC's transport delivers of it.
+type memConn struct {
+	srv     any
+	methods map[string]grpc.MethodDesc // by full method name, "/service/Method"
 }
 
-func (d direct) VerifyWebhook(ctx context.Context, req sdk.WebhookRequest) error {
-	req, err := asReceived(req)
+func (c *memConn) RegisterService(desc *grpc.ServiceDesc, impl any) {
+	c.srv = impl
+	c.methods = make(map[string]grpc.MethodDesc, len(desc.Methods))
+	for _, m := range desc.Methods {
+		c.methods["/"+desc.ServiceName+"/"+m.MethodName] = m
+	}
+}
+
+func (c *memConn) Invoke(ctx context.Context, method string, args, reply any, _ ...grpc.CallOption) error {
+	m, ok := c.methods[method]
+	if !ok {
+		return status.Errorf(codes.Unimplemented, "unknown method %s", method)
+	}
+	in, err := encode(args)
 	if err != nil {
 		return err
 	}
-	return d.Adapter.VerifyWebhook(ctx, req)
+	resp, err := m.Handler(c.srv, ctx, func(v any) error { return decode(in, v) }, nil)
+	if err != nil {
+		return transported(err)
+	}
+	out, err := encode(resp)
+	if err != nil {
+		return err
+	}
+	return decode(out, reply)
 }
 
-func (d direct) Webhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
-	req, err := asReceived(req)
-	if err != nil {
-		return sdk.WebhookResult{}, err
-	}
-	return asAnswered(d.Adapter.Webhook(ctx, req))
+// NewStream answers UNIMPLEMENTED, as a plugin without IngestWebhook's streams does:
+// the host's client then makes unary IngestWebhook calls.
+func (c *memConn) NewStream(ctx context.Context, _ *grpc.StreamDesc, method string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
+	return unimplementedStream{ctx: ctx, method: method}, nil
 }
 
-func (d direct) IngestWebhook(ctx context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
-	req, err := asReceived(req)
-	if err != nil {
-		return sdk.WebhookResult{}, err
-	}
-	if err := d.Adapter.VerifyWebhook(ctx, req); err != nil {
-		return sdk.WebhookResult{}, err
-	}
-	res, err := asAnswered(d.Adapter.Webhook(ctx, req))
-	if err != nil {
-		return sdk.WebhookResult{}, &grpcplugin.ParseError{Err: err}
-	}
-	return res, nil
+type unimplementedStream struct {
+	ctx    context.Context
+	method string
 }
 
-func (d direct) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
-	p, ok := d.Adapter.(sdk.Poller)
+func (unimplementedStream) Header() (metadata.MD, error) { return nil, nil }
+func (unimplementedStream) Trailer() metadata.MD         { return nil }
+func (unimplementedStream) CloseSend() error             { return nil }
+func (s unimplementedStream) Context() context.Context {
+	return s.ctx
+}
+func (unimplementedStream) SendMsg(any) error { return nil }
+func (s unimplementedStream) RecvMsg(any) error {
+	return status.Errorf(codes.Unimplemented, "method %s not implemented", s.method)
+}
+
+// encode is a message as it leaves either side: an error is gRPC's INTERNAL, as a
+// message the codec cannot marshal (a string that is not UTF-8) fails the call.
+func encode(m any) ([]byte, error) {
+	data, err := wire.Codec{}.Marshal(m)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
+	}
+	defer data.Free()
+	return data.Materialize(), nil
+}
+
+func decode(b []byte, m any) error {
+	if err := (wire.Codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, m); err != nil {
+		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
+	}
+	return nil
+}
+
+// transported is the status a service's error err reaches the client as over gRPC's
+// HTTP/2 transport: an error that is no status is UNKNOWN (a context's error its code);
+// details are carried only when the whole status marshals (grpc-status-details-bin),
+// and the message otherwise travels alone in grpc-message, where each byte that is not
+// UTF-8 arrives as U+FFFD.
+func transported(err error) error {
+	st, ok := status.FromError(err)
 	if !ok {
-		return sdk.PollResult{}, sdk.Unsupported("poll")
+		st = status.FromContextError(err)
 	}
-	req, err := asReceived(req)
-	if err != nil {
-		return sdk.PollResult{}, err
+	p := st.Proto()
+	if len(p.GetDetails()) > 0 {
+		if _, merr := encode(p); merr == nil {
+			return status.ErrorProto(p)
+		}
 	}
-	return asAnswered(p.PollReadings(ctx, req))
+	return status.New(st.Code(), validUTF8(st.Message())).Err()
+}
+
+// validUTF8 is s with each byte that is not part of a UTF-8 sequence replaced by U+FFFD,
+// as grpc-message's percent-encoding does.
+func validUTF8(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		out = append(out, r) // ranging over a string yields U+FFFD for each such byte
+	}
+	return string(out)
 }

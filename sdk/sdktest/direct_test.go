@@ -3,6 +3,7 @@ package sdktest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/command"
+	"github.com/poolhost/poolhost/sdk/grpcplugin"
 	"github.com/poolhost/poolhost/sdk/sdktest"
 )
 
@@ -336,6 +338,168 @@ func TestDirectCallsAsTheWireDoes(t *testing.T) {
 			}
 			if (errs[0] == nil) != (errs[1] == nil) || errs[0] != nil && sdk.KindOf(errs[0]) != sdk.KindOf(errs[1]) {
 				t.Errorf("Direct's error %v, over gRPC %v", errs[0], errs[1])
+			}
+		})
+	}
+}
+
+// scripted answers each call with what its fields say: the answer (or error) of
+// Connect, Callback, DiscoverDevices, Webhook and SendCommand, or a panic; it records
+// the request it was given.
+type scripted struct {
+	sdk.UnsupportedAdapter
+	mu     sync.Mutex
+	got    any
+	answer any   // a ConnectResult, Linkage, DiscoverResult, WebhookResult or CommandResult
+	err    error // returned with the answer
+	panics bool
+}
+
+func (s *scripted) take(req any) (any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.got = req
+	if s.panics {
+		var none []int
+		_ = none[len(fmt.Sprint(req))] // an index out of range
+	}
+	return s.answer, s.err
+}
+
+func (s *scripted) received() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	got := s.got
+	s.got = nil
+	return got
+}
+
+func (*scripted) Describe(context.Context) (sdk.Description, error) {
+	return sdk.Description{ID: "scripted", Version: "1", ProtocolVersion: sdk.ProtocolVersion,
+		Capabilities: sdk.Capabilities{Connect: sdk.ConnectOAuth2, Webhook: true, Write: true, Commands: []string{command.LightSet}}}, nil
+}
+func (*scripted) Configure(context.Context, sdk.ConfigureRequest) error { return nil }
+func (s *scripted) Connect(_ context.Context, req sdk.ConnectRequest) (sdk.ConnectResult, error) {
+	a, err := s.take(req)
+	r, _ := a.(sdk.ConnectResult)
+	return r, err
+}
+func (s *scripted) Callback(_ context.Context, req sdk.CallbackRequest) (sdk.Linkage, error) {
+	a, err := s.take(req)
+	l, _ := a.(sdk.Linkage)
+	return l, err
+}
+func (s *scripted) DiscoverDevices(_ context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+	a, err := s.take(req)
+	r, _ := a.(sdk.DiscoverResult)
+	return r, err
+}
+func (*scripted) VerifyWebhook(context.Context, sdk.WebhookRequest) error { return nil }
+func (s *scripted) Webhook(_ context.Context, req sdk.WebhookRequest) (sdk.WebhookResult, error) {
+	a, err := s.take(req)
+	r, _ := a.(sdk.WebhookResult)
+	return r, err
+}
+func (s *scripted) SendCommand(_ context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
+	a, err := s.take(req)
+	r, _ := a.(sdk.CommandResult)
+	return r, err
+}
+
+// errorAsSeen is everything a host (and so the kit) may read of an error.
+func errorAsSeen(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	creds, refreshed := sdk.RefreshedCredentialsOf(err)
+	var pe *grpcplugin.ParseError
+	return fmt.Sprintf("%q kind=%s reason=%s retry-after=%s refreshed=%v %v parse-error=%t outcome-unknown=%t",
+		err.Error(), sdk.KindOf(err), sdk.RejectReason(err), sdk.RetryAfterOf(err), refreshed, creds,
+		errors.As(err, &pe), sdk.IsOutcomeUnknown(err))
+}
+
+// TestDirectConnectCallbackAndErrorsAsTheWireDoes: sdktest.Direct makes every call as a
+// host makes it over gRPC, Connect and Callback included (their requests and linkages
+// through the wire's conversions, a linkage the plugin side refuses refused), and hands
+// back each error as the host rebuilds it from its status: the message without a
+// wrapping's kind prefix, nothing of the chain beyond kind, reason, refreshed credentials
+// and Retry-After (at most 24 hours), an unknown kind temporary, a panic a temporary
+// error, a message that is not UTF-8 as gRPC's transport carries it (so a rejection's
+// reason and a parse error's verdict are lost with it, as they are in a host). Before,
+// Direct handed Connect and Callback over as given and every error as the adapter's own:
+// a plugin could pass the kit in-process and fail in the host.
+func TestDirectConnectCallbackAndErrorsAsTheWireDoes(t *testing.T) {
+	acct := sdk.Account{ID: "1", ExternalAccountID: "acct-1", Credentials: sdk.Credentials{"access_token": "a"}}
+	connect := func(ctx context.Context, t sdktest.Target) (any, error) {
+		return t.(sdk.Adapter).Connect(ctx, sdk.ConnectRequest{RedirectURI: "https://h.example/cb", State: "s", Input: map[string]string{}})
+	}
+	callback := func(ctx context.Context, t sdktest.Target) (any, error) {
+		return t.(sdk.Adapter).Callback(ctx, sdk.CallbackRequest{Code: "c", State: "s", Query: map[string]string{}, CodeVerifier: "v"})
+	}
+	discover := func(ctx context.Context, t sdktest.Target) (any, error) {
+		return t.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: acct})
+	}
+	ingest := func(ctx context.Context, t sdktest.Target) (any, error) {
+		return t.IngestWebhook(ctx, sdk.WebhookRequest{Body: []byte("{}")})
+	}
+	send := func(ctx context.Context, t sdktest.Target) (any, error) {
+		return t.(sdk.Commander).SendCommand(ctx, sdk.CommandRequest{Account: acct, ProviderDeviceID: "d",
+			Command: command.LightSet, Params: command.Params{"on": true}, CommandID: "c-1"})
+	}
+	tests := []struct {
+		name   string
+		answer any
+		err    error
+		panics bool
+		call   func(ctx context.Context, t sdktest.Target) (any, error)
+	}{
+		{name: "connect: a linkage with empty credentials", call: connect,
+			answer: sdk.ConnectResult{Linkage: &sdk.Linkage{ExternalAccountID: "acct-1", Credentials: sdk.Credentials{}, AlternateAccountIDs: []string{}}}},
+		{name: "connect: a consent URL", call: connect, answer: sdk.ConnectResult{AuthorizeURL: "https://p.example/authorize?state=s"}},
+		{name: "connect: an account id the SDK refuses", call: connect,
+			answer: sdk.ConnectResult{Linkage: &sdk.Linkage{ExternalAccountID: "acct\x01"}}},
+		{name: "connect: a refused key", call: connect, err: fmt.Errorf("check key: %w", sdk.InvalidInput("the provider refused this API key"))},
+		{name: "callback: a linkage", call: callback, answer: sdk.Linkage{ExternalAccountID: "acct-1", DisplayName: "Ana", Credentials: sdk.Credentials{"access_token": "t"}}},
+		{name: "callback: an empty account id", call: callback, answer: sdk.Linkage{DisplayName: "Ana"}},
+		{name: "callback: a panic", call: callback, panics: true},
+		{name: "discover: a wrapped reauth", call: discover, err: fmt.Errorf("list devices: %w", sdk.Reauth("token refresh rejected (HTTP %d)", 400))},
+		{name: "discover: a plain error", call: discover, err: fmt.Errorf("list devices: %w", context.Canceled)},
+		{name: "discover: a kind the wire does not know", call: discover, err: sdk.Errorf(sdk.ErrorKind(99), "odd")},
+		{name: "discover: a Retry-After of two days", call: discover, err: sdk.RetryAfter(48*time.Hour, "quota exceeded")},
+		{name: "discover: refreshed credentials on an error", call: discover,
+			err: sdk.WithRefreshedCredentials(sdk.Temporary("quota"), sdk.Credentials{"access_token": "new"})},
+		{name: "discover: refreshed credentials on an error whose message is not UTF-8", call: discover,
+			err: sdk.WithRefreshedCredentials(sdk.Temporary("quota \xff"), sdk.Credentials{"access_token": "new"})},
+		{name: "ingest: a permanent parse error", call: ingest, err: sdk.Permanent("malformed")},
+		{name: "ingest: a parse error whose message is not UTF-8", call: ingest, err: sdk.Permanent("malformed \xff\xfe")},
+		{name: "ingest: a panic", call: ingest, panics: true},
+		{name: "command: a rejection, which is no refusal", call: send, err: sdk.Rejected("no")},
+		{name: "command: a refusal with a Retry-After", call: send, err: sdk.RetryAfter(time.Minute, "busy")},
+		{name: "command: a panic", call: send, panics: true},
+	}
+	a := &scripted{}
+	targets := []sdktest.Target{sdktest.Direct(a), sdktest.Connect(t, a)}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a.mu.Lock()
+			a.answer, a.err, a.panics = tc.answer, tc.err, tc.panics
+			a.mu.Unlock()
+			var got, answers [2]any
+			var errs [2]string
+			for i, target := range targets {
+				var err error
+				answers[i], err = tc.call(t.Context(), target)
+				errs[i] = errorAsSeen(err)
+				got[i] = a.received()
+			}
+			if !reflect.DeepEqual(got[0], got[1]) {
+				t.Errorf("the adapter received\nDirect:    %#v\nover gRPC: %#v", got[0], got[1])
+			}
+			if !reflect.DeepEqual(answers[0], answers[1]) {
+				t.Errorf("the answer came back\nDirect:    %#v\nover gRPC: %#v", answers[0], answers[1])
+			}
+			if errs[0] != errs[1] {
+				t.Errorf("the error came back\nDirect:    %s\nover gRPC: %s", errs[0], errs[1])
 			}
 		})
 	}
