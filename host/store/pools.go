@@ -222,8 +222,9 @@ func (q queries) SetPoolMember(ctx context.Context, poolID, userID int64, role R
 	}
 	var prev Role
 	err := q.inTx(ctx, func(q queries) error {
-		// The pool's additions take turns (serializeOnSQL), so two at once cannot both
-		// take the last place.
+		// The pool's member changes take turns (serializeOnSQL), so two additions at once
+		// cannot both take the last place, nor two demotions (or a demotion and a
+		// RemovePoolMember) both leave the pool without an owner.
 		var id int64
 		if err := q.get(ctx, &id, `SELECT id FROM pools WHERE id = ?`+q.d.serializeOnSQL(), poolID); err != nil {
 			return err
@@ -261,6 +262,13 @@ func (q queries) SetPoolMember(ctx context.Context, poolID, userID int64, role R
 func (q queries) RemovePoolMember(ctx context.Context, poolID, userID int64) (Role, error) {
 	var prev Role
 	err := q.inTx(ctx, func(q queries) error {
+		// The pool's member changes take turns, as SetPoolMember's do: without, two owners
+		// leaving at once each counted the other still there (on PostgreSQL neither sees
+		// the other's uncommitted delete) and the pool was left with none.
+		var id int64
+		if err := q.get(ctx, &id, `SELECT id FROM pools WHERE id = ?`+q.d.serializeOnSQL(), poolID); err != nil {
+			return err
+		}
 		if err := q.get(ctx, &prev, `DELETE FROM pool_members WHERE pool_id = ? AND user_id = ? RETURNING role`, poolID, userID); err != nil {
 			return err
 		}
