@@ -6,6 +6,7 @@ package replicas
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"slices"
@@ -82,22 +83,38 @@ func (h *Heartbeat) SetCredentialsKeyIDs(ids []string) {
 	h.self.CredentialsKeyIDs = strings.Join(ids, ",")
 }
 
+// SetEnabledProviders records, with every later beat, the providers this process runs
+// enabled: `poolhost accounts disconnect` refuses while a live replica still runs the
+// provider it would disconnect. Call it before Run and after each reload.
+func (h *Heartbeat) SetEnabledProviders(ids []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.self.EnabledProviders = sql.NullString{String: strings.Join(ids, ","), Valid: true}
+}
+
 // ID is the replica's id.
 func (h *Heartbeat) ID() string { return h.self.ID }
 
 // Beat asks the replica's readiness and records it.
 func (h *Heartbeat) Beat(ctx context.Context) error {
 	status, checks := h.ready(ctx)
-	r := h.self
+	r := h.snapshot()
 	r.Status, r.Problem = status, problem(checks)
 	return h.write(ctx, r)
 }
 
 // Stop records that the replica stopped cleanly: shown as stopped, not gone.
 func (h *Heartbeat) Stop(ctx context.Context) error {
-	r := h.self
+	r := h.snapshot()
 	r.Status = store.ReplicaStopped
 	return h.write(ctx, r)
+}
+
+// snapshot is the replica's row as the setters left it.
+func (h *Heartbeat) snapshot() store.Replica {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.self
 }
 
 func (h *Heartbeat) write(ctx context.Context, r store.Replica) error {

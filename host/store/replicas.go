@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -29,9 +30,12 @@ type Replica struct {
 	// credentials_key, then credentials_old_keys), comma-separated; "" from a binary
 	// that predates them.
 	CredentialsKeyIDs string `db:"credentials_key_ids"`
+	// EnabledProviders are the providers it runs enabled, comma-separated ("" for
+	// none); not Valid from a binary that predates them.
+	EnabledProviders sql.NullString `db:"enabled_providers"`
 }
 
-const replicaColumns = `id, hostname, version, started_at, last_seen_at, status, problem, credentials_key_ids`
+const replicaColumns = `id, hostname, version, started_at, last_seen_at, status, problem, credentials_key_ids, enabled_providers`
 
 // BeatReplica records a replica's heartbeat: inserted on its first beat, updated after.
 func (q queries) BeatReplica(ctx context.Context, r Replica) error {
@@ -47,10 +51,11 @@ func (q queries) BeatReplica(ctx context.Context, r Replica) error {
 	if !r.LastSeenAt.IsZero() {
 		seen = ts(r.LastSeenAt)
 	}
-	_, err := q.exec(ctx, `INSERT INTO replicas (`+replicaColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := q.exec(ctx, `INSERT INTO replicas (`+replicaColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, status = excluded.status,
-			problem = excluded.problem, version = excluded.version, credentials_key_ids = excluded.credentials_key_ids`,
-		r.ID, r.Hostname, r.Version, ts(r.StartedAt), seen, r.Status, r.Problem, r.CredentialsKeyIDs)
+			problem = excluded.problem, version = excluded.version, credentials_key_ids = excluded.credentials_key_ids,
+			enabled_providers = excluded.enabled_providers`,
+		r.ID, r.Hostname, r.Version, ts(r.StartedAt), seen, r.Status, r.Problem, r.CredentialsKeyIDs, r.EnabledProviders)
 	if err != nil {
 		return fmt.Errorf("beat replica: %w", err)
 	}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolhost/poolhost/host/credentials"
 	"github.com/poolhost/poolhost/host/store"
@@ -67,6 +69,41 @@ provider "acme" {
 	if code, _, stderr := cli(t, "accounts", "disconnect", "--config", off); code != 2 || !strings.Contains(stderr, "provider") {
 		t.Fatalf("no --provider = %d %q", code, stderr)
 	}
+	// The file says disabled, but a host not yet reloaded with it still serves acme: its
+	// accounts are still their users'. Each replica's heartbeat says what it runs; a
+	// stopped one, or one silent past http.heartbeat_gone_after, does not count. The
+	// command went by the file alone and disconnected them.
+	now := time.Now()
+	beat := func(id, status string, seen time.Time, providers *string) {
+		t.Helper()
+		r := store.Replica{ID: id, Hostname: "host-" + id, Version: "test", StartedAt: now.Add(-time.Hour), LastSeenAt: seen, Status: status}
+		if providers != nil {
+			r.EnabledProviders = sql.NullString{String: *providers, Valid: true}
+		}
+		if err := st.BeatReplica(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := func(s string) *string { return &s }
+	beat("gone", store.ReplicaReady, now.Add(-10*time.Minute), runs("acme"))
+	beat("done", store.ReplicaStopped, now, runs("acme"))
+	beat("legacy", store.ReplicaReady, now, nil)
+	refusedWith := func(want string, args ...string) {
+		t.Helper()
+		code, stdout, stderr := cli(t, append([]string{"accounts", "disconnect", "--provider", "acme", "--config", off}, args...)...)
+		if code != 1 || stdout != "" || !strings.Contains(stderr, want) || !strings.Contains(stderr, "Nothing was disconnected") {
+			t.Fatalf("disconnect while a replica may serve acme = %d %q %q, want a refusal saying %q", code, stdout, stderr, want)
+		}
+		if _, err := st.AccountCredentials(ctx, ids[0]); err != nil {
+			t.Fatalf("the refused command touched credentials: %v", err)
+		}
+	}
+	refusedWith("serve process legacy on host-legacy, last seen 0s ago, does not say which providers it runs")
+	beat("legacy", store.ReplicaStopped, now, nil)
+	beat("live", store.ReplicaReady, now, runs("other,acme"))
+	refusedWith(`serve process live on host-live, last seen 0s ago, still runs provider "acme" enabled: reload it`)
+	beat("live", store.ReplicaReady, now, runs("other")) // reloaded with the file
+
 	code, stdout, stderr := cli(t, "accounts", "disconnect", "--provider", "acme", "--config", off)
 	if code != 0 || !strings.Contains(stdout, "disconnected 2 account(s) of provider acme") {
 		t.Fatalf("disconnect = %d %q %q", code, stdout, stderr)
@@ -84,7 +121,11 @@ provider "acme" {
 	if code, stdout, stderr := cli(t, "accounts", "disconnect", "--provider", "acme", "--config", off); code != 0 || stdout != "no connected account of provider acme: nothing to disconnect\n" {
 		t.Errorf("disconnect again = %d %q %q", code, stdout, stderr)
 	}
-	if code, stdout, stderr := cli(t, "accounts", "disconnect", "--provider", "other", "--config", off); code != 0 || !strings.Contains(stdout, "disconnected 1 account(s) of provider other") {
+	// "live" still runs "other": refused, unless forced.
+	if code, _, stderr := cli(t, "accounts", "disconnect", "--provider", "other", "--config", off); code != 1 || !strings.Contains(stderr, `still runs provider "other" enabled`) {
+		t.Errorf("disconnect a provider a live replica runs = %d %q", code, stderr)
+	}
+	if code, stdout, stderr := cli(t, "accounts", "disconnect", "--provider", "other", "--force", "--config", off); code != 0 || !strings.Contains(stdout, "disconnected 1 account(s) of provider other") {
 		t.Errorf("disconnect a removed provider's account = %d %q %q", code, stdout, stderr)
 	}
 	// A typo: no block and no account of that id ever. It exited 0 saying it had

@@ -82,6 +82,10 @@ provider "generic" {
 			if r.CredentialsKeyIDs != cfg.CredentialsKey.ID {
 				t.Errorf("the running replica's key ids %q, want its credentials_key %s", r.CredentialsKeyIDs, cfg.CredentialsKey.ID)
 			}
+			// The providers it runs, for accounts disconnect to check.
+			if r.EnabledProviders.String != "generic" || !r.EnabledProviders.Valid {
+				t.Errorf("the running replica's enabled providers %+v, want generic", r.EnabledProviders)
+			}
 			break
 		}
 		if time.Now().After(deadline) {
@@ -89,6 +93,20 @@ provider "generic" {
 		}
 		_ = s.heartbeat.Beat(context.Background()) // rather than waiting out the interval
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A reload that disables the provider says so in the row when it answers, not at
+	// the next beat: accounts disconnect, run next, reads it.
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, path, strings.Replace(string(text), "webhooks = true", "enabled  = false\n  webhooks = true", 1))
+	if _, err := s.reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := mine(); !ok || r.EnabledProviders.String != "" || !r.EnabledProviders.Valid {
+		t.Errorf("after a reload that disabled generic: %+v %v, want no enabled provider", r.EnabledProviders, ok)
 	}
 
 	stop()

@@ -201,6 +201,7 @@ func newServer(ctx context.Context, cfg *config.Config, log hclog.Logger) (*serv
 	hostname, _ := os.Hostname()
 	s.heartbeat = replicas.New(st, s.replicaID, hostname, buildinfo.Read().Version, time.Now(), cfg.HTTP.HeartbeatInterval, s.api.Readiness, log)
 	s.heartbeat.SetCredentialsKeyIDs(credentialsKeyIDs(cfg))
+	s.heartbeat.SetEnabledProviders(enabledProviderIDs(cfg))
 	return s, nil
 }
 
@@ -319,10 +320,23 @@ func (s *server) reload(ctx context.Context) (connect.ReloadReport, error) {
 		s.log.Warn("some plugins are not running, or kept their old process, after reload", "error", err)
 		rep.Warnings = append(rep.Warnings, "some plugins are not running, or kept their old process, after the reload: see each provider's state, lastError, reloadWarning and pendingConfigRefused")
 	}
+	// Recorded at once, not at the next beat: an operator who reloaded after disabling
+	// a provider runs accounts disconnect next, which reads this row.
+	s.heartbeat.SetEnabledProviders(enabledProviderIDs(cfg))
+	_ = s.heartbeat.Beat(ctx) // a failure is logged by the heartbeat, and the next beat retries
 	s.lastReloadOK.Set(1)
 	s.lastReloadAt.SetToCurrentTime()
 	s.log.Info("configuration reloaded", "config", cfg.Path, "changed", rep.Changed, "restart_required", rep.RestartRequired)
 	return rep, nil
+}
+
+// enabledProviderIDs are the ids of cfg's enabled providers, in file order.
+func enabledProviderIDs(cfg *config.Config) []string {
+	ids := []string{}
+	for _, p := range cfg.EnabledProviders() {
+		ids = append(ids, p.ID)
+	}
+	return ids
 }
 
 // keepRestartOnly gives cur the running values of the settings read only at start, so
