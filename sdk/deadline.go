@@ -90,3 +90,26 @@ func (c *lazyDeadline) end() {
 		c.cancel()
 	}
 }
+
+// maxAnswerMargin bounds answerMargin's share of a call's time.
+const maxAnswerMargin = time.Second
+
+// answerInTime is ctx with its deadline brought forward by a tenth of the time left, at
+// most maxAnswerMargin (3 s of a 30 s poll's: 1 s), for the calls that may hand back
+// refreshed credentials (DiscoverDevices, PollReadings). Over gRPC an answer sent after
+// the caller's deadline never arrives: the host sees DEADLINE_EXCEEDED and nothing else,
+// so tokens the adapter rotated before an upstream request hung to the deadline were
+// lost with it, and with rotating refresh tokens the stored pair is already dead (the
+// user had to reconnect). Ending the adapter's context first leaves it the margin to
+// answer its failure, the new tokens on it (WithRefreshedCredentials), in time.
+func answerInTime(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	margin := min(time.Until(dl)/10, maxAnswerMargin)
+	if margin <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, dl.Add(-margin))
+}

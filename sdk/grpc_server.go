@@ -114,6 +114,8 @@ func (s *grpcServer) Callback(ctx context.Context, req *pb.CallbackRequest) (*pb
 }
 
 func (s *grpcServer) DiscoverDevices(ctx context.Context, req *pb.DiscoverDevicesRequest) (*pb.DiscoverDevicesResponse, error) {
+	ctx, cancel := answerInTime(ctx)
+	defer cancel()
 	res, err := s.adapter.DiscoverDevices(ctx, discoverRequestFromProto(req))
 	if err == nil {
 		err = res.Check()
@@ -185,6 +187,8 @@ func (s *grpcServer) PollReadings(ctx context.Context, req *pb.PollReadingsReque
 	if !ok {
 		return nil, toStatus(Unsupported("poll readings"))
 	}
+	ctx, cancel := answerInTime(ctx)
+	defer cancel()
 	res, err := p.PollReadings(ctx, pollRequestFromProto(req))
 	if err == nil {
 		err = res.Check()

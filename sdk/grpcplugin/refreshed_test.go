@@ -153,3 +153,43 @@ func TestNextCursorOnError(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshedCredentialsAtDeadline: an adapter that refreshed tokens and then waited
+// on an upstream until its context ended answers the failure with the tokens on it. Its
+// context ends before the caller's deadline (sdk's answer margin), so that answer
+// reaches the caller instead of a bare DEADLINE_EXCEEDED that loses the tokens.
+func TestRefreshedCredentialsAtDeadline(t *testing.T) {
+	hung := func(ctx context.Context) error {
+		<-ctx.Done()
+		return sdk.WithRefreshedCredentials(fmt.Errorf("list devices: %w", ctx.Err()), fresh)
+	}
+	f := &fakeAdapter{
+		poll: func(ctx context.Context, _ sdk.PollRequest) (sdk.PollResult, error) { return sdk.PollResult{}, hung(ctx) },
+		discover: func(ctx context.Context, _ sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+			return sdk.DiscoverResult{}, hung(ctx)
+		},
+	}
+	c := sdktest.Connect(t, f)
+	for name, call := range map[string]func(context.Context) error{
+		"poll": func(ctx context.Context) error {
+			_, err := c.PollReadings(ctx, sdk.PollRequest{Account: acct})
+			return err
+		},
+		"discover": func(ctx context.Context) error {
+			_, err := c.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: acct})
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			err := call(ctx)
+			if got, ok := sdk.RefreshedCredentialsOf(err); !ok || !reflect.DeepEqual(got, fresh) {
+				t.Fatalf("error %v carries %v, %v; want the refreshed credentials", err, got, ok)
+			}
+			if ctx.Err() != nil {
+				t.Error("answered after the caller's deadline")
+			}
+		})
+	}
+}
