@@ -210,8 +210,28 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, "next: cd %s && make test conformance (POOLHOST=path/to/poolhost), then see PLUGINS.md's quick start\n", dir)
+	exe, _ := os.Executable()
+	fmt.Fprintln(stdout, nextSteps(dir, exe))
 	return 0
+}
+
+// nextSteps is what plugins new says to do next, in dir. The Makefile's test,
+// conformance and pin need a poolhost binary (POOLHOST): when this one is a poolhost
+// (exe), it is named, so the line runs as printed.
+func nextSteps(dir, exe string) string {
+	host := "path/to/poolhost"
+	if real, err := filepath.EvalSymlinks(exe); err == nil && filepath.Base(real) == "poolhost" {
+		host = shellWord(real)
+	}
+	return fmt.Sprintf("next: cd %s && make test conformance POOLHOST=%s, then see PLUGINS.md's quick start", shellWord(dir), host)
+}
+
+// shellWord is s as one word of a POSIX shell's command line.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+=:@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // sdkBeside is the SDK module of the checkout whose bin/ holds exe (make build's

@@ -409,3 +409,40 @@ func TestPluginsNewNeedsAnSDK(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginsNewNextStepsNameThisPoolhost: the line plugins new ends with names the
+// poolhost that wrote the module (a checkout's bin/poolhost), so `make test conformance`
+// runs as printed; it said POOLHOST=path/to/poolhost, and `make test` without it found no
+// poolhost on PATH and skipped TestInHost.
+func TestPluginsNewNextStepsNameThisPoolhost(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "it's bin", "poolhost")
+	other := filepath.Join(dir, "poolhost.test")
+	for _, f := range []string{bin, other} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(dir, "ph")
+	if err := os.Symlink(bin, link); err != nil {
+		t.Fatal(err)
+	}
+	quoted := "'" + strings.ReplaceAll(bin, "'", `'\''`) + "'"
+	for _, tc := range []struct{ exe, want string }{
+		{bin, "next: cd poolhost-provider-acme && make test conformance POOLHOST=" + quoted + ", then see PLUGINS.md's quick start"},
+		{link, "POOLHOST=" + quoted + ","},
+		{other, "POOLHOST=path/to/poolhost,"}, // not a poolhost (a test binary)
+	} {
+		if got := nextSteps("poolhost-provider-acme", tc.exe); !strings.Contains(got, tc.want) {
+			t.Errorf("nextSteps(%s) = %s, want it to contain %s", tc.exe, got, tc.want)
+		}
+	}
+	// The words are the shell's: the quoted path is one word that reads back as it is.
+	out, err := exec.Command("sh", "-c", "printf %s "+quoted).Output()
+	if err != nil || string(out) != bin {
+		t.Errorf("sh read %s as %q (%v), want %q", quoted, out, err, bin)
+	}
+}
