@@ -43,7 +43,8 @@ func init() {
 adapter (Describe with its declared settings and inputs, Configure, Connect and device
 discovery of the --connect kind, Standard Webhooks verification and a JSON webhook
 parser), for api_key and oauth2 an API client and a fake of the provider's API
-(upstreamtest; for oauth2 also its authorize and token endpoints, and oauth.go:
+(upstreamtest, and upstreamtest/cmd/fake serving it on its own to try the plugin in a
+host by hand; for oauth2 also its authorize and token endpoints, and oauth.go:
 Connect, Callback and the refresh of an expired access token),
 cmd/poolhost-provider-ID/main.go, conformance fixtures in testdata/conformance (the
 language-neutral layout "poolhost plugins test --fixtures" reads), tests that run the
@@ -159,6 +160,8 @@ func runPluginsNew(ctx context.Context, id, dir, connect, sdkPath string, comman
 		files["client.go.tmpl"] = "client.go"
 		files["upstreamtest.go.tmpl"] = filepath.Join("upstreamtest", "upstreamtest.go")
 		files["client_test.go.tmpl"] = "client_test.go"
+		// The fake served on its own, to try the plugin in a host by hand.
+		files["fake.go.tmpl"] = filepath.Join("upstreamtest", "cmd", "fake", "main.go")
 	}
 	if connect == "oauth2" {
 		// Connect, Callback, and the refresh of an expired access token.

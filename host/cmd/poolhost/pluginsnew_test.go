@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -444,5 +446,84 @@ func TestPluginsNewNextStepsNameThisPoolhost(t *testing.T) {
 	out, err := exec.Command("sh", "-c", "printf %s "+quoted).Output()
 	if err != nil || string(out) != bin {
 		t.Errorf("sh read %s as %q (%v), want %q", quoted, out, err, bin)
+	}
+}
+
+// TestPluginsNewServesItsFake: an api_key or oauth2 module has upstreamtest/cmd/fake,
+// which serves the fake provider until interrupted and prints what the provider block
+// and a connect need, so the plugin can be tried in a running host by hand without
+// writing a main first (PLUGINS.md's quick start). The fake's account answers with the
+// key it prints.
+func TestPluginsNewServesItsFake(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a generated module")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool")
+	}
+	for _, tc := range []struct {
+		kind     string
+		poll     bool
+		commands []string
+	}{{"api_key", true, []string{"pump.set"}}, {"api_key", false, nil}, {"oauth2", true, nil}, {"oauth2", false, []string{"pump.set"}}} {
+		t.Run(tc.kind, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "poolhost-provider-acme")
+			var out, errOut bytes.Buffer
+			if code := runPluginsNew(t.Context(), "acme", dir, tc.kind, repoRoot+"/sdk", tc.commands, tc.poll, &out, &errOut); code != 0 {
+				t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
+			}
+			bin := filepath.Join(t.TempDir(), "fake")
+			build := exec.Command(goTool, "build", "-o", bin, "./upstreamtest/cmd/fake")
+			build.Dir = dir
+			if b, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build ./upstreamtest/cmd/fake: %v\n%s", err, b)
+			}
+			fake := exec.CommandContext(t.Context(), bin)
+			stdout, err := fake.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fake.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { fake.Process.Kill(); fake.Wait() })
+			var said bytes.Buffer
+			line := make([]byte, 4096)
+			for !strings.Contains(said.String(), "then discover") {
+				n, err := stdout.Read(line)
+				said.Write(line[:n])
+				if err != nil {
+					t.Fatalf("the fake said %q, then %v", said.String(), err)
+				}
+			}
+			text := said.String()
+			url := strings.Fields(strings.SplitN(text, " serves ", 2)[1])[0]
+			for _, want := range []string{`settings = { base_url = "` + url + `"`, "POST /v1/providers/acme/connect", "probe-1"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("the fake's words lack %q:\n%s", want, text)
+				}
+			}
+			if tc.kind == "oauth2" {
+				if !strings.Contains(text, `client_id = "poolhost-client"`) || !strings.Contains(text, "poolhost-client-secret") {
+					t.Errorf("the fake does not say its OAuth client:\n%s", text)
+				}
+				return
+			}
+			if !strings.Contains(text, `{"input":{"api_key":"key-1"}}`) {
+				t.Errorf("the fake does not say the key to connect with:\n%s", text)
+			}
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/v1/devices", nil)
+			req.Header.Set("Authorization", "Bearer key-1")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"probe-1"`) {
+				t.Errorf("GET /v1/devices with key-1: %d %s", resp.StatusCode, body)
+			}
+		})
 	}
 }
