@@ -44,7 +44,7 @@ func (k *checker) pollChecks(d sdk.Description, f Fixtures) []Result {
 	case n == 0:
 		first.Err = errors.New("found no readings: the Poll fixture's account must have readings waiting at your fake provider, or the cursor checks prove nothing")
 	default:
-		first.Detail = fmt.Sprintf("%d readings, cursor %s", n, quoteCursor(p.req.Cursor))
+		first.Detail = fmt.Sprintf("%s, cursor %s", count(n, "reading"), quoteCursor(p.req.Cursor))
 	}
 	if first.Err != nil {
 		return []Result{first, {Check: "poll/cursor-fed-back", Err: fmt.Errorf("%w: the first poll failed", errNotRun)},
@@ -80,7 +80,7 @@ func (k *checker) pollChecks(d sdk.Description, f Fixtures) []Result {
 	case fed.Err == nil && more == 0:
 		fed.Detail = "the next poll found nothing new"
 	case fed.Err == nil:
-		fed.Detail = fmt.Sprintf("%d more readings in %d more poll(s), none repeated, then nothing new", more, polls-1)
+		fed.Detail = fmt.Sprintf("%s in %s, none repeated, then nothing new", count(more, "more reading"), count(polls-1, "more poll"))
 	}
 	if fed.Err != nil {
 		return []Result{first, fed, {Check: "poll/nothing-new", Err: fmt.Errorf("%w: feeding the cursor back failed", errNotRun)}}

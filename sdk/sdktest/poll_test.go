@@ -38,7 +38,7 @@ func TestPollGood(t *testing.T) {
 		rs := sdktest.Checks(t.Context(), target, pollFixtures())
 		for check, detail := range map[string]string{
 			"poll/first":           `2 readings, cursor "`,
-			"poll/cursor-fed-back": "3 more readings in 2 more poll(s), none repeated, then nothing new",
+			"poll/cursor-fed-back": "3 more readings in 2 more polls, none repeated, then nothing new",
 			"poll/nothing-new":     `no readings, no error, cursor "`,
 		} {
 			if r := result(t, rs, check); r.Err != nil || !strings.Contains(r.Detail, detail) {

@@ -111,9 +111,9 @@ func (k *checker) webhookChecks(d sdk.Description, f Fixtures) []Result {
 		} else if err := checkReadings(res.Readings, res.TestSessions, res.CommandUpdates); err != nil {
 			r.Err = err
 		} else {
-			r.Detail = fmt.Sprintf("accepted, %d readings", len(res.Readings))
+			r.Detail = "accepted, " + count(len(res.Readings), "reading")
 			if len(res.TestSessions) > 0 {
-				r.Detail += fmt.Sprintf(", %d test sessions", len(res.TestSessions))
+				r.Detail += ", " + count(len(res.TestSessions), "test session")
 			}
 			if len(unknown) > 0 {
 				r.Detail += fmt.Sprintf("; the host drops and counts as unknown_metric the provider types passed through (%s)", strings.Join(unknown, ", "))
@@ -270,4 +270,12 @@ func FuzzWebhook(f *testing.F, a sdk.Adapter, fx Fixtures) {
 			t.Fatal(r.Err)
 		}
 	})
+}
+
+// count is n and what it counts, in the plural but for one: "1 reading", "2 readings".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -148,7 +148,7 @@ func TestNodeExample(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "all checks passed") || strings.Contains(out, "FAIL") {
 			t.Fatalf("plugins test exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 		}
-		for _, want := range []string{"ok    webhook/valid-accepted/test_completed.json: accepted, 0 readings, 1 test sessions",
+		for _, want := range []string{"ok    webhook/valid-accepted/test_completed.json: accepted, 0 readings, 1 test session",
 			"ok    webhook/tampered-rejected/readings_created.json: rejected: standard webhooks: bad signature (reason bad_signature)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("plugins test output lacks %q:\n%s", want, out)

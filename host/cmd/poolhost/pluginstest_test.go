@@ -199,7 +199,7 @@ func TestPluginsTestPolls(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"poller", 0, []string{"ok    poll/first: 2 readings, cursor ", "ok    poll/cursor-fed-back: 3 more readings in 2 more poll(s), none repeated, then nothing new", "ok    poll/nothing-new: no readings, no error, cursor "}},
+		{"poller", 0, []string{"ok    poll/first: 2 readings, cursor ", "ok    poll/cursor-fed-back: 3 more readings in 2 more polls, none repeated, then nothing new", "ok    poll/nothing-new: no readings, no error, cursor "}},
 		{"pollrepeats", 1, []string{"FAIL  poll/cursor-fed-back: poll 2, with cursor ", ") was already returned by poll 1; a cursor fed back must bring only what is newer"}},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
