@@ -195,7 +195,7 @@ retry worker has it. A resolved one (its delivery stored) is refused (exit 1).`,
 	register("failures", func() *cobra.Command {
 		c := &cobra.Command{
 			Use:     "discard [flags] ID",
-			Short:   "discard one pending or dead failure (it is marked resolved, never retried)",
+			Short:   "discard one pending or dead failure: its row and payload are deleted, never retried (the audit row keeps its status and error)",
 			Example: "  poolhost failures discard 12",
 			Args:    exactArgs(1, "one failure ID"),
 		}
