@@ -443,12 +443,31 @@ func TestREADMEPostgresBackupRestore(t *testing.T) {
 		}
 	}()
 
-	restored := "postgres://postgres@" + admin.Host + "/poolhost_restored?sslmode=disable"
+	// The role the hosts connect with, as Running as a service creates it: the restore
+	// is made as it, into a database it owns, so the hosts can write to what it restores.
+	// (The steps made the database as postgres and restored as a superuser: every table
+	// was postgres's, which the role could not write to, and a restore as the role failed
+	// on PostgreSQL 15's closed public schema.)
+	adminDB, err := sql.Open("postgres", cluster.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adminDB.Close()
+	if _, err := adminDB.Exec(`CREATE ROLE poolhost LOGIN PASSWORD 'password-of-the-test'`); err != nil {
+		t.Fatal(err)
+	}
+	restored := "postgres://poolhost:password-of-the-test@" + admin.Host + "/poolhost_restored?sslmode=disable"
 	script := strings.NewReplacer(
-		"postgres://…/poolhost_restored", restored,
+		"-h db.internal -U postgres ", "",
+		"postgres://poolhost:…@db.internal:5432/poolhost_restored", restored,
 		"poolhost-….dump", "poolhost-*.dump",
 		"poolhost migrate", b.poolhost+" migrate",
 	).Replace(blocks[0])
+	for _, step := range []string{"--owner=poolhost", "--dbname=" + restored, "--database-url " + restored} {
+		if !strings.Contains(script, step) {
+			t.Fatalf("README's PostgreSQL restore no longer has %q:\n%s", step, script)
+		}
+	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), e2eWait)
 	defer cancel()
@@ -474,6 +493,13 @@ func TestREADMEPostgresBackupRestore(t *testing.T) {
 		if err := db.QueryRow(`SELECT count(*) FROM sensor_readings WHERE metric = 'tds' AND value = $1`, v).Scan(&n); err != nil || n != 1 {
 			t.Fatalf("reading %g, acknowledged before the dump: %d in the restored database (%v)", v, n, err)
 		}
+	}
+	// A host pointed at it, as the role, writes there.
+	if _, err := db.Exec(`UPDATE replicas SET problem = problem`); err != nil {
+		t.Fatalf("the role cannot write to the restored database: %v", err)
+	}
+	if _, err := db.Exec(`DELETE FROM sensor_readings WHERE metric = 'tds' AND value = $1`, before[0]); err != nil {
+		t.Fatalf("the role cannot write to the restored readings: %v", err)
 	}
 }
 
