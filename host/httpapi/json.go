@@ -64,6 +64,11 @@ func DecodeJSON(r *http.Request, v any) error {
 	if dec.More() {
 		return host.Errorf(host.EINVALID, "request body holds more than one JSON value")
 	}
+	// The same silent U+FFFD for a \u escape naming half a surrogate pair (a client that
+	// cut "🏊" in two): refused like a bad byte, not stored as something else.
+	if i := loneSurrogate(body); i >= 0 {
+		return host.Errorf(host.EINVALID, "request body holds a \\u escape of half a UTF-16 surrogate pair at byte %d (a character cut in two); send the whole pair or the character itself", i)
+	}
 	if k, ok := duplicateKey(body); ok {
 		return host.Errorf(host.EINVALID, "field %q is given more than once; give each field once", clip(k, 64))
 	}
@@ -183,6 +188,57 @@ func invalidUTF8(b []byte) int {
 			return i
 		}
 		i += n
+	}
+	return -1
+}
+
+// loneSurrogate is the offset of the first \u escape in a string of the JSON document b
+// (one the decoder has taken) that names a UTF-16 surrogate outside a pair: a high one
+// (D800–DBFF) not followed at once by a low one's escape (DC00–DFFF), or a low one
+// alone. -1 when there is none. encoding/json decodes such an escape as U+FFFD.
+func loneSurrogate(b []byte) int {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+			return 0, false
+		}
+		var r rune
+		for _, c := range b[i+2 : i+6] {
+			switch {
+			case c >= '0' && c <= '9':
+				r = r<<4 | rune(c-'0')
+			case c >= 'a' && c <= 'f':
+				r = r<<4 | rune(c-'a'+10)
+			case c >= 'A' && c <= 'F':
+				r = r<<4 | rune(c-'A'+10)
+			default:
+				return 0, false
+			}
+		}
+		return r, true
+	}
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\':
+			r, ok := hex4(i)
+			switch {
+			case !ok:
+				i++ // a two-byte escape: \" \\ \/ \b \f \n \r \t
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return i
+			case r >= 0xD800 && r <= 0xDBFF:
+				if lo, ok := hex4(i + 6); !ok || lo < 0xDC00 || lo > 0xDFFF {
+					return i
+				}
+				i += 11
+			default:
+				i += 5
+			}
+		}
 	}
 	return -1
 }

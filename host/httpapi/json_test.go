@@ -44,6 +44,13 @@ func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
 		{`[1]`, []string{"must be a JSON object, not an array"}},
 		{`null`, []string{"must be a JSON object, not null"}},
 		{"{\"name\": \"caf\xe9\"}", []string{"not valid UTF-8", "byte at 13"}},
+		// Half a surrogate pair, as an escape: encoding/json stored U+FFFD for it, as it
+		// did for a bad byte, so the name kept was not the one sent.
+		{`{"name": "Pool \ud83c"}`, []string{"half a UTF-16 surrogate pair", "byte 15"}},
+		{`{"name": "\udfca pool"}`, []string{"half a UTF-16 surrogate pair", "byte 10"}},
+		{`{"name": "\uD83C\u0041"}`, []string{"half a UTF-16 surrogate pair"}},
+		{`{"results": [{"metric": "p\ud800h", "value": 1}]}`, []string{"half a UTF-16 surrogate pair"}},
+		{`{"Input": {"k\udbff": "v"}}`, []string{"half a UTF-16 surrogate pair"}},
 		{`{"poolId": 1`, []string{"ends before its JSON value is complete"}},
 		{`{"poolId": 1,}`, []string{"not valid JSON", "byte 14"}},
 		{`{"poolId": 1} {}`, []string{"more than one JSON value"}},
@@ -89,6 +96,20 @@ func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
 		if err := httpapi.DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(ok)), &v); err != nil &&
 			(strings.Contains(host.ErrorMessage(err), "more than once") || strings.Contains(host.ErrorMessage(err), "case-sensitive")) {
 			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	// A whole pair, escaped or not, and text that only looks like an escape, are taken
+	// as written.
+	for in, want := range map[string]string{
+		`{"name": "Pool \ud83c\udfca"}`:  "Pool 🏊",
+		`{"name": "Pool \uD83C\uDFCA!"}`: "Pool 🏊!",
+		`{"name": "Pool 🏊 \u00e9"}`:      "Pool 🏊 é",
+		`{"name": "a\\ud800"}`:           `a\ud800`,
+		`{"name": "\"\\\ud83c\udfca"}`:   `"\🏊`,
+	} {
+		var v body
+		if err := httpapi.DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(in)), &v); err != nil || v.Name != want {
+			t.Errorf("%s: %q, %v; want %q", in, v.Name, err, want)
 		}
 	}
 	// A map body (PATCH routes take one) has no fields to list.
