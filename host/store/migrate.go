@@ -119,6 +119,16 @@ func (s *Store) MigrationStatus(ctx context.Context) ([]Migration, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ok, err := s.hasVersionTable(ctx); err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	} else if !ok {
+		// Nothing applied; p.Status would create goose's table to say so.
+		out := []Migration{}
+		for _, src := range p.ListSources() {
+			out = append(out, Migration{Version: src.Version, Name: baseName(src.Path)})
+		}
+		return out, nil
+	}
 	st, err := p.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migration status: %w", err)

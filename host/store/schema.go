@@ -63,8 +63,8 @@ func (s SchemaState) Note() string {
 	return fmt.Sprintf("database is at version %d, ahead of this binary (%d), with compatible migrations only: this replica keeps serving; upgrade it to finish the roll", s.Current, s.Expected)
 }
 
-// SchemaState compares the applied migrations with this binary's. It changes nothing
-// but goose's own version table (created if missing).
+// SchemaState compares the applied migrations with this binary's. It changes nothing:
+// a database without goose's version table is at version 0, every migration pending.
 func (s *Store) SchemaState(ctx context.Context) (SchemaState, error) {
 	p, err := s.provider()
 	if err != nil {
@@ -77,6 +77,12 @@ func (s *Store) SchemaState(ctx context.Context) (SchemaState, error) {
 		if src.Version > st.Expected {
 			st.Expected = src.Version
 		}
+	}
+	if ok, err := s.hasVersionTable(ctx); err != nil {
+		return SchemaState{}, schemaUnread("read schema version", err)
+	} else if !ok {
+		st.Pending = slices.Sorted(maps.Keys(known))
+		return st, nil
 	}
 	// Not p.Status: it takes the migrations' lock, which a migration holds while it
 	// runs, and readiness (VerifyReady) asks this on every probe. 00027 runs for minutes
@@ -123,6 +129,18 @@ func (s *Store) SchemaState(ctx context.Context) (SchemaState, error) {
 		}
 	}
 	return st, nil
+}
+
+// hasVersionTable reports whether goose's version table exists. goose creates it when
+// asked anything, so a read-only question (migrate status or verify, readiness) asks
+// this first: verify of an empty database created the table in it (or, as a role that
+// may not create there, failed with "permission denied for schema public").
+func (s *Store) hasVersionTable(ctx context.Context) (bool, error) {
+	var n int
+	if err := s.get(ctx, &n, s.d.tableExistsSQL(), "goose_db_version"); err != nil {
+		return false, err
+	}
+	return n > 0, nil
 }
 
 // schemaUnread is the error of a schema that could not be read. A database that cannot

@@ -198,3 +198,59 @@ func TestSchemaUnreadableWhileDatabaseDown(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaQuestionsWriteNothing: asking an empty database its schema (migrate status,
+// migrate verify, readiness) answers version 0, every migration pending, and leaves it
+// empty. goose created its version table to answer: migrate verify of a new database
+// wrote to it, and as a role that may not create there (a database restored into one
+// made by postgres, PostgreSQL 15) failed with "permission denied for schema public",
+// reported as a schema "not compatible with this binary".
+func TestSchemaQuestionsWriteNothing(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			e := newEnv(t, eng, false)
+			ctx := context.Background()
+			st, err := e.s.SchemaState(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Current != 0 || st.Expected == 0 || len(st.Pending) == 0 || st.Pending[0] != 1 || st.Pending[len(st.Pending)-1] != st.Expected || len(st.Ahead) != 0 {
+				t.Errorf("schema state of an empty database: %+v", st)
+			}
+			ms, err := e.s.MigrationStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ms) != len(st.Pending) || ms[0].Version != 1 || ms[0].Name != "00001_init.sql" {
+				t.Errorf("migration status of an empty database: %d migrations, first %+v", len(ms), ms[0])
+			}
+			for _, m := range ms {
+				if m.Applied {
+					t.Errorf("migration %d applied in an empty database", m.Version)
+				}
+			}
+			if err := e.s.Verify(ctx); err == nil || !errors.Is(err, store.ErrSchema) || !strings.Contains(err.Error(), "version 0") {
+				t.Errorf("verify of an empty database: %v, want a schema error at version 0", err)
+			}
+			_ = e.s.VerifyReady(ctx)
+			var tables []string
+			q := `SELECT name FROM sqlite_master WHERE type = 'table'`
+			if eng.name == "postgres" {
+				q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+			}
+			if err := e.s.DB().SelectContext(ctx, &tables, q); err != nil {
+				t.Fatal(err)
+			}
+			if len(tables) != 0 {
+				t.Errorf("asking the schema created %v", tables)
+			}
+			// And migrate up still starts from there.
+			if _, err := e.s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := e.s.SchemaState(ctx); err != nil || st.Current != st.Expected || len(st.Pending) != 0 {
+				t.Errorf("after migrate up: %+v %v", st, err)
+			}
+		})
+	}
+}
