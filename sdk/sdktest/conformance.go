@@ -177,7 +177,7 @@ func Checks(ctx context.Context, target Target, f Fixtures) []Result {
 	for _, r := range k.pollChecks(d, f) {
 		add(r)
 	}
-	add(k.refreshCheck(f))
+	add(k.refreshCheck(d, f))
 	for _, r := range k.commandsChecks(d, f) {
 		add(r)
 	}
@@ -294,10 +294,15 @@ func declarationsCheck(d sdk.Description, cfg *sdk.ConfigureRequest) Result {
 	return r
 }
 
-func (k *checker) refreshCheck(f Fixtures) Result {
+func (k *checker) refreshCheck(d sdk.Description, f Fixtures) Result {
 	r := Result{Check: "refresh-returns-credentials"}
 	if f.Refresh == nil {
 		r.Skipped = "no Refresh fixture (refresh.json, or Fixtures.Refresh in a Go test: a call against your fake provider with an expired access token)"
+		if d.Capabilities.Connect != sdk.ConnectOAuth2 {
+			// The commonest skip of an api_key or webhook_secret plugin: say whether it
+			// matters, rather than leave a new team to find out.
+			r.Skipped += fmt.Sprintf("; needed only if the plugin refreshes credentials that expire, as an oauth2 plugin's access tokens do, which a %s plugin's usually do not", d.Capabilities.Connect)
+		}
 		return r
 	}
 	call, err := f.Refresh()

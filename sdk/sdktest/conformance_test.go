@@ -316,3 +316,41 @@ func (u unimplementedCommands) Describe(ctx context.Context) (sdk.Description, e
 func (unimplementedCommands) SendCommand(context.Context, sdk.CommandRequest) (sdk.CommandResult, error) {
 	return sdk.CommandResult{}, sdk.Unsupported("send command")
 }
+
+// oauthGood is broken.Good describing itself as an oauth2 plugin.
+type oauthGood struct{ broken.Good }
+
+func (g oauthGood) Describe(ctx context.Context) (sdk.Description, error) {
+	d, err := g.Good.Describe(ctx)
+	d.Capabilities.Connect = sdk.ConnectOAuth2
+	return d, err
+}
+
+// TestRefreshSkipSaysWhetherItMatters: without a Refresh fixture the refresh check is
+// skipped; for a plugin whose connect kind is not oauth2 (api_key, webhook_secret,
+// none: no expiring tokens as a rule) the SKIP line says it is needed only for
+// credentials that expire, so a new api_key plugin's `make conformance` does not leave
+// its team hunting for a refresh.json it does not need. An oauth2 plugin's does not say so.
+func TestRefreshSkipSaysWhetherItMatters(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a    sdk.Adapter
+		want bool
+	}{{"connect none", broken.Good{}, true}, {"oauth2", oauthGood{}, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, r := range sdktest.Checks(t.Context(), sdktest.Direct(tc.a), fixtures()) {
+				if r.Check != "refresh-returns-credentials" {
+					continue
+				}
+				if !strings.HasPrefix(r.Skipped, "no Refresh fixture") {
+					t.Fatalf("refresh check: skipped %q, err %v", r.Skipped, r.Err)
+				}
+				if got := strings.Contains(r.Skipped, "needed only if the plugin refreshes credentials that expire"); got != tc.want {
+					t.Errorf("SKIP says %q; want the note %v", r.Skipped, tc.want)
+				}
+				return
+			}
+			t.Fatal("no refresh-returns-credentials check")
+		})
+	}
+}
