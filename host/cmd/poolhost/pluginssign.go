@@ -221,8 +221,11 @@ func runPluginsInstall(configPath, src, id, wantPin string, stdout, stderr io.Wr
 			target = block.Binary
 		}
 	}
+	pinFrom := "the --sha256 given"
 	if wantPin == "" && block != nil {
 		wantPin = block.SHA256
+		// An upgrade changes the pin before installing (README): say where this one is.
+		pinFrom = fmt.Sprintf("provider %q's sha256 in %s: to install a new build, put its published pin there first (or pass it as --sha256)", id, configPath)
 	}
 	if wantPin == "" && cfg.Plugins.RequirePin {
 		return fail(fmt.Errorf("plugins.require_pin is set and there is no pin to check: pass the release's --sha256, or pin provider %q's block", id))
@@ -257,7 +260,7 @@ func runPluginsInstall(configPath, src, id, wantPin string, stdout, stderr io.Wr
 		return fail(err)
 	}
 	if wantPin != "" && pin != wantPin {
-		return fail(fmt.Errorf("sha256 mismatch: %s has sha256 %s, the expected pin is %s", src, pin, wantPin))
+		return fail(fmt.Errorf("sha256 mismatch: %s has sha256 %s, the expected pin is %s, %s", src, pin, wantPin, pinFrom))
 	}
 	srcSig := bundle.SignaturePath(src, isBundle)
 	sig, err := bundle.ReadSignature(srcSig)

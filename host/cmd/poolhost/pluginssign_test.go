@@ -250,7 +250,8 @@ provider "generic" {
 // deploy step run twice) says nothing changed and leaves the file alone; it said
 // "reload the host to run it", though a reload restarts a plugin only for a new hash
 // and the host ran that build already. The same build with a new signature is
-// installed, and needs no reload either; a new build still asks for one.
+// installed, and needs no reload either; a new build still asks for one, and one
+// refused for its pin is told where that pin comes from.
 func TestPluginsInstallSameRelease(t *testing.T) {
 	dir := t.TempDir()
 	rel, pluginDir := filepath.Join(dir, "release"), filepath.Join(dir, "plugins")
@@ -312,8 +313,21 @@ provider "acme" {
 		t.Errorf("installed signature after re-signing: %+v %v", sig, err)
 	}
 
-	// A new build: pin it, and reload.
+	// A new build, installed before its pin is in the block: refused, saying where the
+	// pin it was checked against comes from (it said only "the expected pin is …", the
+	// installed build's, which an operator took for the release's).
 	pin2 := build("v2")
+	if code, out, errs := cli(t, "plugins", "install", "--config", cfg, release); code != 1 || out != "" ||
+		errs != "poolhost plugins install: refused: sha256 mismatch: "+release+" has sha256 "+pin2+", the expected pin is "+pin+
+			", provider \"acme\"'s sha256 in "+cfg+": to install a new build, put its published pin there first (or pass it as --sha256)\n" {
+		t.Errorf("installing a new build under the old pin = %d %q %q", code, out, errs)
+	}
+	if code, _, errs := cli(t, "plugins", "install", "--config", cfg, "--sha256", pin, release); code != 1 ||
+		!strings.HasSuffix(errs, "the expected pin is "+pin+", the --sha256 given\n") {
+		t.Errorf("installing a new build under a wrong --sha256 = %d %q", code, errs)
+	}
+
+	// Pinned: installed, and reload.
 	if out := run(0, "plugins", "install", "--config", cfg, "--sha256", pin2, release); out != "installed "+installed+" (sha256 "+pin2+", signed by "+acme+")\nset provider \"acme\"'s sha256 = \""+pin2+"\", then reload the host (poolhost reload)\n" {
 		t.Errorf("installing a new build said %q", out)
 	}
