@@ -94,6 +94,14 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 		inst.kill()
 		return nil, err
 	}
+	// refuse ends a plugin that answered but is refused (its description, or its
+	// Configure's verdict) politely, as a stop does: killed, its exit was logged as a
+	// crash ("plugin process exited ... error=\"signal: killed\"" at ERROR) under the
+	// refusal in plugins check and the host's log, sending its team looking for a crash.
+	refuse := func(err error) (*instance, error) {
+		inst.stop(0)
+		return nil, err
+	}
 	if !art.bundle && !art.script {
 		// The hash that was checked is of the path before exec; a rename in between
 		// would run another file. Hash what the process actually executes (the kernel
@@ -139,10 +147,10 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 	// Over a cap, the description is refused before it is judged against the config: a
 	// plugin declaring 10,000 options would otherwise fill the reason with 10,000 lines.
 	if err := p.refuseDescription(desc); err != nil {
-		return fail(&startError{fmt.Errorf("describe: %w", err)})
+		return refuse(&startError{fmt.Errorf("describe: %w", err)})
 	}
 	if err := checkDescription(desc, pc); err != nil {
-		return fail(&startError{err})
+		return refuse(&startError{err})
 	}
 	p.mu.Lock()
 	p.desc = &desc
@@ -150,7 +158,7 @@ func (p *Plugin) launch(ctx context.Context) (*instance, error) {
 
 	if err := p.configure(ctx, inst, pc); err != nil {
 		if k := sdk.KindOf(err); k == sdk.KindPermanent || k == sdk.KindInvalidInput {
-			return fail(&startError{err})
+			return refuse(&startError{err})
 		}
 		return fail(err)
 	}

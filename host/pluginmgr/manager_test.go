@@ -2,10 +2,12 @@ package pluginmgr_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolhost/poolhost/host"
@@ -898,4 +901,60 @@ func procState(pid int) byte {
 		return 0
 	}
 	return b[i+2]
+}
+
+// syncBuffer is a log the manager's goroutines write to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRefusedPluginIsStoppedNotKilled: a plugin that answered but is refused — its
+// description contradicts the block, is over a cap, or its Configure refuses — is
+// stopped as a stop does (asked to exit), not killed: killed, go-plugin logged its exit
+// at ERROR as 'plugin process exited ... error="signal: killed"' right under the
+// refusal, in plugins check's output and the host's log, and a new provider team went
+// looking for a crash.
+func TestRefusedPluginIsStoppedNotKilled(t *testing.T) {
+	for _, tc := range []struct{ name, describe, block, want string }{
+		{"contradicts its block", `{"id":"someone-else"}`, ``, `describes itself as "someone-else"`},
+		{"over a cap", `{"version":"` + strings.Repeat("9", 300) + `"}`, ``, "judge.MaxVersionBytes"},
+		{"configure refused", `{}`, `settings = { fail_configure = "permanent" }`, "configure refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.install("poolhost-provider-alpha", tc.describe)
+			var log syncBuffer
+			logger := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Debug, Output: io.MultiWriter(&log, testWriter{t})})
+			m := pluginmgr.New(logger, prometheus.NewRegistry(), e.config(`provider "alpha" {`+tc.block+`}`))
+			ctx, cancel := context.WithTimeout(t.Context(), 2*waitTimeout)
+			defer cancel()
+			if err := m.Start(ctx); err == nil {
+				t.Fatal("Start succeeded, want a refusal")
+			}
+			if st := status(t, m, "alpha"); st.State != pluginmgr.StateFailed || !strings.Contains(st.LastError, tc.want) {
+				t.Errorf("status = %s %q, want failed with %q", st.State, st.LastError, tc.want)
+			}
+			m.Close()
+			got := log.String()
+			if !strings.Contains(got, "plugin process exited") {
+				t.Fatalf("the plugin's exit is not in the log:\n%s", got)
+			}
+			if strings.Contains(got, "signal: killed") {
+				t.Errorf("the refused plugin was killed, its exit logged as a crash:\n%s", got)
+			}
+		})
+	}
 }
