@@ -50,7 +50,7 @@ func pythonExample(t *testing.T) (pluginDir, example string) {
 	example = filepath.Join(pluginDir, "poolhost-provider-acme-py")
 	copyTree(t, filepath.Join(repoRoot, "examples", "provider-python"), example)
 	copyTree(t, filepath.Join(repoRoot, "examples", "provider-template", "testdata", "conformance"), filepath.Join(example, "testdata", "conformance"))
-	// `python3 -m unittest` from its directory, as its README says; no __pycache__, so
+	// `/usr/bin/python3 -m unittest` from its directory, as its README says; no __pycache__, so
 	// the directory stays what the bundle pin below covers.
 	cmd := exec.Command(pythonInterp, "-B", "-m", "unittest", "-v")
 	cmd.Dir = example
