@@ -420,3 +420,57 @@ provider "ttn" {
 		t.Errorf("pass_env naming a proxy: %v", err)
 	}
 }
+
+// TestDisabledProviderSecretsUnread: a provider decommissioned with enabled = false,
+// whose secret was then removed from the environment or the disk, does not keep the
+// file from loading (and the host, with every other provider, from starting): each
+// unreadable secret of it is a warning naming the provider. The same block enabled is
+// refused, and a disabled block's inline secret still is.
+func TestDisabledProviderSecretsUnread(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "k.key"), []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, ttn string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		text := `database_url    = "sqlite:x.db"
+credentials_key = file("k.key")
+provider "ttn" {
+` + ttn + `}
+`
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const secrets = `  secrets = {
+    webhook_secret = env("POOLHOST_TEST_UNSET_TTN_SECRET")
+    fleet_key      = file("gone.key")
+  }
+`
+	off := write("off.hcl", "  enabled = false\n"+secrets)
+	cfg, err := config.Load(off)
+	if err != nil {
+		t.Fatalf("a disabled provider's unreadable secrets refused the file: %v", err)
+	}
+	p, _ := cfg.Provider("ttn")
+	if p.Enabled || len(p.Secrets) != 0 {
+		t.Errorf("disabled ttn: %+v", p)
+	}
+	if len(cfg.Warnings) != 2 || !strings.HasPrefix(cfg.Warnings[0], off+":6,") ||
+		!strings.Contains(cfg.Warnings[0], `provider "ttn" is disabled, so its secrets.webhook_secret is not read: `) ||
+		!strings.Contains(cfg.Warnings[0], "POOLHOST_TEST_UNSET_TTN_SECRET is not set") ||
+		!strings.Contains(cfg.Warnings[1], "secrets.fleet_key is not read: ") || !strings.Contains(cfg.Warnings[1], "gone.key") {
+		t.Errorf("warnings: %q", cfg.Warnings)
+	}
+
+	on := write("on.hcl", "  enabled = true\n"+secrets)
+	if _, err := config.Load(on); err == nil || !strings.Contains(err.Error(), "POOLHOST_TEST_UNSET_TTN_SECRET is not set") || !strings.Contains(err.Error(), "gone.key") {
+		t.Errorf("the enabled block with unreadable secrets: %v, want both refused", err)
+	}
+	inline := write("inline.hcl", "  enabled = false\n  secrets = { webhook_secret = \"whsec_inline\" }\n")
+	if _, err := config.Load(inline); err == nil || !strings.Contains(err.Error(), "Inline secret") {
+		t.Errorf("a disabled block's inline secret: %v, want refused", err)
+	}
+}

@@ -80,6 +80,7 @@ func parse(path string, src []byte, pluginsOnly bool) (*Config, error) {
 	}
 	cfg := d.config(root)
 	cfg.Path = path
+	cfg.Warnings = append(cfg.Warnings, d.warnings...)
 	d.checkPassEnv(cfg.Plugins.PassEnv)
 	if d.diags.HasErrors() {
 		return nil, &Error{d.diags}
@@ -99,6 +100,11 @@ type decoder struct {
 	// leaseAt is where each worker's lease is set (its attribute, else its block), for
 	// the lease checks that run once the providers are known.
 	leaseAt map[string]hcl.Range
+	// disabledProvider is the id of the disabled provider whose secrets are being read:
+	// one that cannot be read (its variable unset, its file gone) is a warning, not an
+	// error (secretValue). warnings are Config.Warnings.
+	disabledProvider string
+	warnings         []string
 }
 
 func (d *decoder) errorf(rng *hcl.Range, summary, format string, args ...any) {

@@ -27,10 +27,14 @@ func (d *decoder) provider(id string, s section, c *Config) Provider {
 		Poll:         d.boolean(s.attr("poll"), false),
 		PollInterval: d.duration(s.attr("poll_interval"), DefaultPollInterval),
 		Settings:     d.stringMap(s.attr("settings")),
-		Secrets:      d.secretMap(s.attr("secrets")),
 		Commands:     d.stringList(s.attr("commands")),
 		Timeouts:     DefaultTimeouts,
 	}
+	if !p.Enabled {
+		d.disabledProvider = id
+	}
+	p.Secrets = d.secretMap(s.attr("secrets"))
+	d.disabledProvider = ""
 	for _, name := range p.Commands {
 		if _, ok := command.Lookup(name); !ok {
 			d.errorf(s.attr("commands").Expr.Range().Ptr(), "Unknown command", "%q is not a poolhost command (known: %s)", name, strings.Join(command.Names(), ", "))

@@ -77,6 +77,16 @@ func unwrapPathError(err error) error {
 // secretValue evaluates one secret expression and insists it came from env() or file().
 func (d *decoder) secretValue(expr hcl.Expression, what string) (string, bool) {
 	v, diags := expr.Value(d.ctx)
+	if diags.HasErrors() && d.disabledProvider != "" {
+		// Decommissioning a provider (enabled = false) and removing its secret from the
+		// service's environment or disk must not keep the host, and every other
+		// provider, from starting: nothing reads a disabled provider's secrets. Enabled
+		// again, the block is refused until they are back.
+		for _, diag := range diags.Errs() {
+			d.warnings = append(d.warnings, fmt.Sprintf("%s: provider %q is disabled, so its %s is not read: %s", expr.Range(), d.disabledProvider, what, diagDetail(diag)))
+		}
+		return "", false
+	}
 	d.diags = append(d.diags, diags...)
 	if diags.HasErrors() {
 		return "", false
@@ -143,4 +153,12 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("not base64")
+}
+
+// diagDetail is a diagnostic's message without its position.
+func diagDetail(diag error) string {
+	if hd, ok := diag.(*hcl.Diagnostic); ok && hd.Detail != "" {
+		return hd.Detail
+	}
+	return diag.Error()
 }

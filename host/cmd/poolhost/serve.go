@@ -258,6 +258,9 @@ func (s *server) run(ctx context.Context) error {
 		s.log.Info("serving /metrics apart from the API", "metrics_listen", metricsLn.Addr().String())
 	}
 	s.log.Info("poolhost serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL, "config", s.cfg.Path, "database", s.store.Dialect(), "version", buildinfo.Read().Version, "commit", buildinfo.Read().ShortCommit())
+	for _, w := range s.cfg.Warnings {
+		s.log.Warn("config warning", "warning", w)
+	}
 
 	for {
 		select {
