@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,6 +210,10 @@ func TestConnectToReadingsFlow(t *testing.T) {
 		e.must(200, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/readings?metric=ph&from=%s&to=%s", pool, from, to), token: owner.Token}).json(t, &window)
 		if len(window.Readings) != 2 {
 			t.Errorf("from/to window: %d readings, want 2", len(window.Readings))
+		}
+		// The zero time reads as "not given": to= of it would answer every reading.
+		if p := e.must(400, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/readings?metric=ph&to=0001-01-01T00:00:00Z", pool), token: owner.Token}).problem(t); !strings.Contains(p.Detail, "to must be later than") {
+			t.Errorf("zero to problem = %+v", p)
 		}
 		if p := e.must(400, req{method: "GET", path: fmt.Sprintf("/v1/pools/%d/readings?cursor=garbage!", pool), token: owner.Token}).problem(t); p.Type != httpapi.ProblemTypeBase+"invalid-request" {
 			t.Errorf("bad cursor problem = %+v", p)

@@ -330,7 +330,8 @@ func TestSummaryMatchesBruteForce(t *testing.T) {
 			}
 		}
 		for _, bad := range []string{"metric=chlorophyll", "metric=ph&bucket=5m", "metric=ph&from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z",
-			"metric=ph&bucket=1h&from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z"} {
+			"metric=ph&bucket=1h&from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+			"metric=ph&from=0001-01-01T00:00:00Z", "metric=ph&to=0001-01-01T00:00:00Z"} {
 			e.must(400, req{method: "GET", token: f.users["owner"].Token, path: fmt.Sprintf("/v1/pools/%d/readings/summary?%s", f.pool, bad)})
 		}
 	})

@@ -211,6 +211,11 @@ func queryTime(q url.Values, name string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, host.Errorf(host.EINVALID, "%s must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z", name)
 	}
+	if t.IsZero() {
+		// The zero time is what "not given" reads as below: from=0001-01-01T00:00:00Z
+		// would quietly ask for the default window instead, and to= for no end.
+		return time.Time{}, host.Errorf(host.EINVALID, "%s must be later than 0001-01-01T00:00:00Z", name)
+	}
 	return t, nil
 }
 
