@@ -22,13 +22,11 @@ import (
 // refusal, for a metric.
 func MaxMessage(max int64, refused func(grpcMethod string)) []grpc.DialOption {
 	refuse := func(method string, err error) error {
-		if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max") {
-			if refused != nil {
-				refused(method)
-			}
-			return status.Error(codes.InvalidArgument, fmt.Sprintf("plugin answer refused: larger than plugins.max_message_bytes (%d)", max))
+		out := OversizedRefusal(max, err)
+		if out != err && refused != nil {
+			refused(method)
 		}
-		return err
+		return out
 	}
 	return []grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(max))),
@@ -45,6 +43,18 @@ func MaxMessage(max int64, refused func(grpcMethod string)) []grpc.DialOption {
 			return &refusingStream{ClientStream: cs, method: method, refuse: refuse}, nil
 		}),
 	}
+}
+
+// OversizedRefusal is err as MaxMessage's clients report it: gRPC's refusal to read an
+// answer over max bytes (RESOURCE_EXHAUSTED, "received message larger than max") becomes
+// the INVALID_ARGUMENT refusal naming plugins.max_message_bytes; any other err is
+// returned as it is. For a client on another transport (sdktest.Direct's, in memory), so
+// that its refusal is the host's, word for word.
+func OversizedRefusal(max int64, err error) error {
+	if st, ok := status.FromError(err); ok && err != nil && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max") {
+		return status.Error(codes.InvalidArgument, fmt.Sprintf("plugin answer refused: larger than plugins.max_message_bytes (%d)", max))
+	}
+	return err
 }
 
 // refusingStream is a client stream whose oversized answers read as MaxMessage's refusal.

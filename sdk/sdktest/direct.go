@@ -12,6 +12,7 @@ import (
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
 	"github.com/poolhost/poolhost/sdk/internal/wire"
+	"github.com/poolhost/poolhost/sdk/judge"
 )
 
 // Direct adapts an in-process adapter to [Target]. Every call, Connect and Callback
@@ -26,7 +27,8 @@ import (
 // prefix, its reason, refreshed credentials and Retry-After (at most 24 hours), and
 // nothing else of its chain; an error of no kind the wire knows, temporary; a panic,
 // recovered and reported as temporary (its stack in the plugin's log); a message that is
-// not UTF-8 as gRPC's transport carries it. Streams answer UNIMPLEMENTED, so
+// not UTF-8 as gRPC's transport carries it; an answer over the host's default
+// max_message_bytes refused in the host's words. Streams answer UNIMPLEMENTED, so
 // IngestWebhook is one unary call, as a host makes it to a plugin without streams.
 // Unlike [Connect], no process, socket or TLS is involved, and the adapter's errors
 // reach the checks without a deadline of the transport's own.
@@ -111,6 +113,10 @@ func (c *memConn) Invoke(ctx context.Context, method string, args, reply any, _ 
 	out, err := encode(resp)
 	if err != nil {
 		return err
+	}
+	if max := judge.DefaultCaps.MaxMessageBytes; int64(len(out)) > max {
+		// What the host's gRPC client, dialled with grpcplugin.MaxMessage, makes of it.
+		return grpcplugin.OversizedRefusal(max, status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", len(out), max))
 	}
 	return decode(out, reply)
 }
