@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -88,7 +89,7 @@ func blast(job loadgenJob, p *loadtest.Payloads) (loadgenReport, error) {
 		}()
 	}
 	wg.Wait()
-	rep := loadgenReport{Elapsed: time.Since(start), N: int(job.N), CPU: cpuTime() - cpu0, Setup: setup}
+	rep := loadgenReport{Elapsed: time.Since(start), N: int(job.N), CPU: cpuTime() - cpu0, Setup: setup, Procs: runtime.GOMAXPROCS(0)}
 	rep.BoxUtil = readBoxCPU().utilSince(box0)
 	lat := make([]time.Duration, len(results))
 	for i, r := range results {
@@ -126,7 +127,19 @@ type conn struct {
 	nc   net.Conn
 	r    *bufio.Reader
 	body []byte
+	// renew is when post next moves the connection's deadline (see post).
+	renew time.Time
 }
+
+// A sender gives up on a host that neither reads its request nor answers it for
+// deadline. post moves the connection's deadline once per renewal rather than per
+// request: SetDeadline arms both of the connection's runtime timers each time (5% of
+// the load generator's CPU in perf, about 0.8 µs a delivery), and a stuck host still
+// fails the run within deadline.
+const (
+	deadline = time.Minute
+	renewal  = deadline / 2
+)
 
 func dial(addr string) (*conn, error) {
 	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
@@ -140,8 +153,11 @@ func dial(addr string) (*conn, error) {
 // JSON body. The host answers with a Content-Length (a small body, written at once);
 // anything else is an error, as is an answer that closes the connection.
 func (c *conn) post(req []byte) (status, accepted int, err error) {
-	if err := c.nc.SetDeadline(time.Now().Add(time.Minute)); err != nil {
-		return 0, 0, err
+	if now := time.Now(); now.After(c.renew) {
+		if err := c.nc.SetDeadline(now.Add(deadline)); err != nil {
+			return 0, 0, err
+		}
+		c.renew = now.Add(renewal)
 	}
 	if _, err := c.nc.Write(req); err != nil {
 		return 0, 0, err

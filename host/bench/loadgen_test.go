@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"testing"
 	"time"
 
@@ -41,7 +42,18 @@ type loadgenReport struct {
 	// BoxUtil is the share of the machine's cores busy while it posted, every process
 	// counted (/proc/stat; -1: unknown).
 	BoxUtil float64
+	// Procs is the child's GOMAXPROCS while it posted (loadgenProcs).
+	Procs int
 }
+
+// loadgenProcs is the load generator's GOMAXPROCS: one, as wrk runs one thread per core
+// it is given. The senders' goroutines take turns on it, where with the box's two the
+// runtime woke another thread for much of the answers' traffic (futex 21% of its CPU in
+// perf); and the load generator's share of the box stands for the providers' machines,
+// not the host's. With its deadlines moved less often (blast's conn.post), its CPU per
+// delivery fell by 12%, 12.2-13.3 to 10.6-11.7 µs in four interleaved pairs
+// (host/bench/HISTORY.md, The load generator).
+const loadgenProcs = 1
 
 // runLoadgen is the child's whole life: build the job's deliveries, post them, report.
 func runLoadgen(spec string) int {
@@ -56,6 +68,7 @@ func runLoadgen(spec string) int {
 		return 2
 	}
 	p.Base = job.Base
+	runtime.GOMAXPROCS(loadgenProcs)
 	rep, err := blast(job, p)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
