@@ -96,7 +96,7 @@ const maxAnswerMargin = time.Second
 
 // answerInTime is ctx with its deadline brought forward by a tenth of the time left, at
 // most maxAnswerMargin (3 s of a 30 s poll's: 1 s), for the calls that may hand back
-// refreshed credentials (DiscoverDevices, PollReadings). Over gRPC an answer sent after
+// refreshed credentials (DiscoverDevices, PollReadings, SendCommand). Over gRPC an answer sent after
 // the caller's deadline never arrives: the host sees DEADLINE_EXCEEDED and nothing else,
 // so tokens the adapter rotated before an upstream request hung to the deadline were
 // lost with it, and with rotating refresh tokens the stored pair is already dead (the

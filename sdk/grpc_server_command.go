@@ -29,6 +29,10 @@ func (s *grpcServer) SendCommand(ctx context.Context, req *pb.SendCommandRequest
 			res, err = nil, toStatus(unknownOutcome("send command", fmt.Errorf("plugin panicked (see plugin log)")))
 		}
 	}()
+	// Ended before the host's deadline, so that an unknown outcome answered when it ends
+	// still arrives, with the tokens the send refreshed (see answerInTime).
+	ctx, cancel := answerInTime(ctx)
+	defer cancel()
 	out, cerr := c.SendCommand(ctx, creq)
 	if cerr != nil {
 		if _, refused := CommandRefusal(cerr); refused {

@@ -170,3 +170,32 @@ func TestRetryDelayCapped(t *testing.T) {
 		}
 	}
 }
+
+// hungCommander refreshes its account's tokens (so to speak) and then waits on a send
+// that never answers, until its context ends: the outcome is unknown, the tokens new.
+type hungCommander struct{ commandAdapter }
+
+func (a *hungCommander) SendCommand(ctx context.Context, _ sdk.CommandRequest) (sdk.CommandResult, error) {
+	<-ctx.Done()
+	return sdk.CommandResult{}, sdk.WithRefreshedCredentials(fmt.Errorf("%w: push: %v", sdk.ErrOutcomeUnknown, ctx.Err()), fresh)
+}
+
+// TestSendCommandAtDeadlineKeepsCredentials: a send that hangs until its context ends
+// answers its unknown outcome, with the tokens it refreshed, before the caller's
+// deadline (sdk's answer margin): over gRPC a later answer never arrives, and the
+// tokens would be lost with it.
+func TestSendCommandAtDeadlineKeepsCredentials(t *testing.T) {
+	c := sdktest.Connect(t, &hungCommander{})
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	_, err := c.SendCommand(ctx, sdk.CommandRequest{Account: acct, ProviderDeviceID: "dev-1", Command: command.PumpSet, Params: command.Params{"on": true}, CommandID: "c"})
+	if !sdk.IsOutcomeUnknown(err) {
+		t.Fatalf("error %v, want an unknown outcome", err)
+	}
+	if got, ok := sdk.RefreshedCredentialsOf(err); !ok || !reflect.DeepEqual(got, fresh) {
+		t.Fatalf("error %v carries %v, %v; want the refreshed credentials", err, got, ok)
+	}
+	if ctx.Err() != nil {
+		t.Error("answered after the caller's deadline")
+	}
+}

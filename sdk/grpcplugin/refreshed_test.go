@@ -164,7 +164,9 @@ func TestRefreshedCredentialsAtDeadline(t *testing.T) {
 		return sdk.WithRefreshedCredentials(fmt.Errorf("list devices: %w", ctx.Err()), fresh)
 	}
 	f := &fakeAdapter{
-		poll: func(ctx context.Context, _ sdk.PollRequest) (sdk.PollResult, error) { return sdk.PollResult{}, hung(ctx) },
+		poll: func(ctx context.Context, _ sdk.PollRequest) (sdk.PollResult, error) {
+			return sdk.PollResult{}, hung(ctx)
+		},
 		discover: func(ctx context.Context, _ sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
 			return sdk.DiscoverResult{}, hung(ctx)
 		},
