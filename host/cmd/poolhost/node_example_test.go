@@ -165,7 +165,7 @@ func TestNodeExample(t *testing.T) {
 			t.Fatalf("plugins test exited %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 		}
 		for _, want := range []string{"ok    webhook/valid-accepted/readings_created.json: accepted, 4 readings; the host drops and counts as unknown_metric the provider types passed through (turbidity)",
-			"ok    webhook/valid-accepted/long_type.json: accepted, 1 readings",
+			"ok    webhook/valid-accepted/long_type.json: accepted, 1 reading",
 			"ok    webhook/stale-rejected/readings_created.json: rejected: standard webhooks: timestamp outside tolerance (too old) (reason stale_timestamp)"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("plugins test output lacks %q:\n%s", want, out)

@@ -99,7 +99,7 @@ func TestPythonExample(t *testing.T) {
 		for _, want := range []string{"ok    describe: template-python 0.1.0, protocol 1",
 			"ok    webhook/valid-accepted/readings_created.json: accepted, 4 readings; the host drops and counts as unknown_metric the provider types passed through (turbidity)",
 			"ok    webhook/valid-accepted/account_readings_created.json: accepted, 4 readings; the host drops and counts as unknown_metric the provider types passed through (turbidity)",
-			"ok    webhook/valid-accepted/long_type.json: accepted, 1 readings",
+			"ok    webhook/valid-accepted/long_type.json: accepted, 1 reading",
 			"ok    webhook/garbage-signature-rejected: rejected: standard webhooks: bad signature (reason bad_signature)",
 			"ok    webhook/stale-rejected/readings_created.json: rejected: standard webhooks: timestamp outside tolerance (too old) (reason stale_timestamp)",
 			"ok    webhook/malformed-bodies"} {
