@@ -324,8 +324,13 @@ func suggestion(p pool) *sdk.PoolSuggestion {
 }
 
 // DiscoverDevices implements [sdk.Adapter]: one device per pool that has an ICO.
-func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (sdk.DiscoverResult, error) {
+func (a *Adapter) DiscoverDevices(ctx context.Context, req sdk.DiscoverRequest) (_ sdk.DiscoverResult, err error) {
 	s := a.session(req.Account.Credentials)
+	defer func() {
+		if r := recover(); r != nil {
+			err = s.fail(panicked("discover devices", r))
+		}
+	}()
 	pools, err := s.pools(ctx)
 	if err != nil {
 		return sdk.DiscoverResult{}, s.fail(fmt.Errorf("list pools: %w", err))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -101,6 +102,17 @@ func (s *session) refreshedCredentials() sdk.Credentials {
 // anyway, or the next call starts from a token Ondilo may already have replaced.
 func (s *session) fail(err error) error {
 	return sdk.WithRefreshedCredentials(err, s.refreshedCredentials())
+}
+
+// panicked is the failure a call's recovered panic becomes, logged as the SDK logs the
+// panics it recovers. The SDK would answer it too, but knowing nothing of the tokens
+// the call refreshed before it: with rotating refresh tokens the stored pair is then
+// dead and the user reconnects. A call that recovers its own (PollReadings,
+// DiscoverDevices) hands them back on this error (session.fail).
+func panicked(what string, r any) error {
+	// The panic value stays in the plugin's log: it may quote input.
+	sdk.Logger().Error("adapter panicked", "method", what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	return sdk.Temporary("ondilo %s: plugin panicked (see plugin log)", what)
 }
 
 // getJSON GETs an API path and decodes the answer into out. It refreshes an expired

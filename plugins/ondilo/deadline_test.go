@@ -81,3 +81,66 @@ func TestRefreshThenDeadlineKeepsCredentials(t *testing.T) {
 		}
 	})
 }
+
+// panicAfterToken is a transport that panics on the first API request made after the
+// token endpoint answered: a bug striking once the tokens were rotated.
+type panicAfterToken struct {
+	next    http.RoundTripper
+	refresh bool
+}
+
+func (p *panicAfterToken) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasPrefix(r.URL.Path, "/api/") && p.refresh {
+		panic("bug after the refresh")
+	}
+	if r.URL.Path == "/oauth2/token" {
+		p.refresh = true
+	}
+	return p.next.RoundTrip(r)
+}
+
+// TestRefreshThenPanicKeepsCredentials: the refresh rotated the account's tokens, then
+// the call panicked. The SDK recovers a panic into a temporary failure, but one that
+// knew nothing of the new tokens: they were lost, and with them the account (the next
+// call's refresh token is revoked). The adapter now recovers its own call's panic into
+// a failure carrying the tokens it refreshed (and, for a poll, the requests it spent).
+func TestRefreshThenPanicKeepsCredentials(t *testing.T) {
+	calls := []struct {
+		name string
+		call func(ctx context.Context, c client, a sdk.Account) error
+	}{
+		{"poll", func(ctx context.Context, c client, a sdk.Account) error {
+			_, err := c.PollReadings(ctx, sdk.PollRequest{Account: a})
+			if _, ok := sdk.NextCursorOf(err); !ok && err != nil {
+				t.Error("the failed poll's requests are not in a cursor")
+			}
+			return err
+		}},
+		{"discover", func(ctx context.Context, c client, a sdk.Account) error {
+			_, err := c.DiscoverDevices(ctx, sdk.DiscoverRequest{Account: a})
+			return err
+		}},
+	}
+	eachTransport(t, func(t *testing.T, tr transport) {
+		for _, call := range calls {
+			t.Run(call.name, func(t *testing.T) {
+				fake := ondilotest.NewServer(t)
+				fake.RotateRefreshTokens()
+				hc := &http.Client{Transport: &panicAfterToken{next: http.DefaultTransport}}
+				c := tr.wrap(t, ondilo.New(ondilo.WithRequestSpacing(0), ondilo.WithHTTPClient(hc)))
+				if err := c.Configure(ctx(t), sdk.ConfigureRequest{Settings: map[string]string{ondilo.SettingBaseURL: fake.URL}}); err != nil {
+					t.Fatal(err)
+				}
+				acct := account(fake, time.Now().Add(-time.Minute))
+				err := call.call(ctx(t), c, acct)
+				if sdk.KindOf(err) != sdk.KindTemporary {
+					t.Fatalf("error %v, want a temporary failure", err)
+				}
+				fresh, ok := sdk.RefreshedCredentialsOf(err)
+				if !ok || fresh["refresh_token"] == "" || fresh["refresh_token"] == acct.Credentials["refresh_token"] {
+					t.Fatalf("error %v carries no rotated refresh token (ok=%v): the account's tokens are lost", err, ok)
+				}
+			})
+		}
+	})
+}

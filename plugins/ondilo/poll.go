@@ -29,7 +29,7 @@ const deviceRechecksPerPoll = 3
 // PollReadings implements [sdk.Poller]: the latest measures of as many pools as the
 // hour's quota allows, oldest-read first, minus those the cursor says were already
 // returned. See the package documentation for the rotation and its guarantee.
-func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.PollResult, error) {
+func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (_ sdk.PollResult, err error) {
 	cur := decodeCursor(req.Cursor)
 	now := a.now().UTC()
 	calls := recentCalls(cur.Calls, now)
@@ -54,6 +54,11 @@ func (a *Adapter) PollReadings(ctx context.Context, req sdk.PollRequest) (sdk.Po
 		}
 		return sdk.PollResult{}, err
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			_, err = fail(panicked("poll readings", r))
+		}
+	}()
 	pools, err := s.pools(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("list pools: %w", err))
