@@ -83,6 +83,12 @@
 //     measure: the measures between two reads are not fetched (each read returns what
 //     is new since the last one, none twice). ICOs that stopped measuring are polled
 //     every interval the budget allows, like the others.
+//     Limit: a discovery (the user's device refresh) costs /pools and one request per
+//     pool, outside the polls' ledger (it is handed no cursor), and the 3 requests
+//     kept back cover only 2 pools. Where the polls spend most of the hour (about a
+//     dozen pools or more), a discovery can take the hour past 30: it, or the polls
+//     after it, fail on the 429 (temporary, its Retry-After kept) until the hour has
+//     passed; none of it is lost or counted twice.
 //   - rssi is a signal strength in percent (not dBm) and becomes the signal metric in %.
 //   - Pool configuration: /pools gives each pool's volume (m³), type and disinfection.
 //     Discovery hands them over as the device's Suggested pool configuration (liters,
