@@ -88,7 +88,7 @@
 //     kept back cover only 2 pools. Where the polls spend most of the hour (about a
 //     dozen pools or more), a discovery can take the hour past 30: it, or the polls
 //     after it, fail on the 429 (temporary, its Retry-After kept) until the hour has
-//     passed; none of it is lost or counted twice.
+//     passed, and an ICO's measure replaced meanwhile is not fetched.
 //   - rssi is a signal strength in percent (not dBm) and becomes the signal metric in %.
 //   - Pool configuration: /pools gives each pool's volume (m³), type and disinfection.
 //     Discovery hands them over as the device's Suggested pool configuration (liters,
