@@ -54,13 +54,17 @@ class PluginError extends Error {
   // retryAfterSeconds: when the provider said when to come back (a 429's Retry-After, see
   // retryAfterHeader); the host polls the account no sooner, and a connect or discover
   // answers 503 with that Retry-After. Go's sdk.RetryAfter.
-  constructor(kind, message, { refreshedCredentials, reason, retryAfterSeconds } = {}) {
+  // nextCursor: for a failed pollReadings whose cursor keeps a ledger of a quota it spent
+  // (a string, "" included): the request's cursor plus that spending, nothing of what it
+  // read; the host stores it with the failure. Go's sdk.WithNextCursor.
+  constructor(kind, message, { refreshedCredentials, reason, retryAfterSeconds, nextCursor } = {}) {
     super(message);
     if (!(kind in KIND_CODES)) throw new TypeError(`unknown error kind ${kind}`);
     this.kind = kind;
     this.refreshedCredentials = refreshedCredentials;
     this.reason = reason;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.nextCursor = nextCursor;
   }
 }
 
@@ -116,13 +120,15 @@ function retryInfo(seconds) {
 }
 
 // statusDetailsBin encodes the grpc-status-details-bin trailer: a google.rpc.Status with
-// the same code and message as the call, one Any holding an ErrorDetail and, when
+// the same code and message as the call, one Any holding an ErrorDetail (with
+// next_cursor set, "" included, only when nextCursor is a string) and, when
 // retryAfterSeconds > 0, one holding a RetryInfo.
-function statusDetailsBin(code, message, refreshedCredentials, reason, retryAfterSeconds) {
+function statusDetailsBin(code, message, refreshedCredentials, reason, retryAfterSeconds, nextCursor) {
   const { Status, ErrorDetail } = wire.load();
   const detail = ErrorDetail.encode(ErrorDetail.fromObject({
     ...(refreshedCredentials ? { refreshed_credentials: { values: refreshedCredentials } } : {}),
     ...(reason ? { reason } : {}),
+    ...(typeof nextCursor === 'string' ? { next_cursor: nextCursor } : {}),
   })).finish();
   const details = [{ type_url: ERROR_DETAIL_TYPE_URL, value: detail }];
   if (retryAfterSeconds > 0) details.push({ type_url: RETRY_INFO_TYPE_URL, value: retryInfo(retryAfterSeconds) });
@@ -140,12 +146,14 @@ function toServiceError(err, method, log) {
   let creds;
   let reason;
   let retryAfterSeconds;
+  let nextCursor;
   if (err instanceof PluginError) {
     code = KIND_CODES[err.kind];
     message = err.message;
     creds = err.refreshedCredentials;
     reason = err.reason;
     retryAfterSeconds = err.retryAfterSeconds;
+    nextCursor = err.nextCursor;
   } else if (err instanceof OutcomeUnknown) {
     // Any non-OK status is "unknown" to the host for SendCommand; UNAVAILABLE tells the
     // operator no more than that.
@@ -158,7 +166,7 @@ function toServiceError(err, method, log) {
     if (log) log.error('exception in an adapter call', { method, error: message, stack: err && err.stack ? String(err.stack) : '' });
   }
   const metadata = new grpc.Metadata();
-  metadata.set('grpc-status-details-bin', statusDetailsBin(code, message, creds, reason, retryAfterSeconds));
+  metadata.set('grpc-status-details-bin', statusDetailsBin(code, message, creds, reason, retryAfterSeconds, nextCursor));
   return { code, details: message, metadata };
 }
 

@@ -97,13 +97,30 @@ function routeConsole(log) {
   console.error = (...a) => log.error(fmt(a));
 }
 
+// The calls that may hand back refreshed credentials see a deadline a tenth of the time
+// left early, at most MAX_ANSWER_MARGIN_MS, as the Go SDK gives them (answerInTime): an
+// answer sent after the host's deadline never arrives, and tokens rotated before an
+// upstream request hung to it would be lost with it. An adapter that bounds its
+// requests by ctx.deadline answers its failure, the tokens on it, in time.
+const ANSWER_MARGIN_METHODS = new Set(['DiscoverDevices', 'PollReadings', 'SendCommand']);
+const MAX_ANSWER_MARGIN_MS = 1000;
+
+// answerBy is deadline (a Date, or Infinity when the call has none) brought forward.
+function answerBy(deadline, now = Date.now()) {
+  const at = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+  if (!Number.isFinite(at)) return deadline;
+  const margin = Math.min((at - now) / 10, MAX_ANSWER_MARGIN_MS);
+  return margin > 0 ? new Date(at - margin) : deadline;
+}
+
 // adapterHandlers wraps the adapter's async methods as grpc-js unary handlers. A
 // method the adapter lacks answers UNIMPLEMENTED; IngestWebhook is VerifyWebhook then
 // Webhook, with a parse failure (or exception) inside the response, as the Go SDK does.
 function adapterHandlers(adapter, log) {
   const call = (method, fn) => (c, callback) => {
+    const deadline = ANSWER_MARGIN_METHODS.has(method) ? answerBy(c.getDeadline()) : c.getDeadline();
     Promise.resolve()
-      .then(() => fn(c.request, { deadline: c.getDeadline(), cancelled: () => c.cancelled }))
+      .then(() => fn(c.request, { deadline, cancelled: () => c.cancelled }))
       .then((res) => callback(null, res || {}), (err) => callback(toServiceError(err, method, log)));
   };
   const method = (name, jsName, adapt = (req) => req) => call(name, (req, ctx) => {

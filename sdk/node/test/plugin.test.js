@@ -69,6 +69,39 @@ test('an error travels as a status code plus ErrorDetail in grpc-status-details-
   assert.strictEqual(thrown.details, 'plugin threw in Webhook: x is undefined');
 });
 
+test('a failed poll\'s next cursor travels as ErrorDetail.next_cursor, "" included, and only when given', () => {
+  const { Status, ErrorDetail } = wire.load();
+  const detail = (err) => ErrorDetail.decode(Status.decode(errors.toServiceError(err, 'PollReadings').metadata.get('grpc-status-details-bin')[0]).details[0].value);
+  assert.strictEqual(detail(plugin.temporary('acme: 503', { nextCursor: '{"spent":4}' })).next_cursor, '{"spent":4}');
+  const empty = detail(plugin.temporary('acme: 503', { nextCursor: '' }));
+  assert.ok(Object.prototype.hasOwnProperty.call(empty, 'next_cursor'));
+  assert.strictEqual(empty.next_cursor, '');
+  assert.ok(!Object.prototype.hasOwnProperty.call(detail(plugin.temporary('acme: 503')), 'next_cursor'));
+});
+
+test('discover, poll and send see a deadline a tenth early (at most 1 s), so that their failure reaches the host in time', async () => {
+  const seen = {};
+  const record = (name) => async (req, ctx) => { seen[name] = ctx.deadline; return {}; };
+  const handlers = adapterHandlers({
+    discoverDevices: record('DiscoverDevices'), pollReadings: record('PollReadings'), configure: record('Configure'),
+  }, null);
+  const at = Date.now() + 30000;
+  const invoke = (name) => new Promise((resolve) => handlers[name]({ request: {}, getDeadline: () => new Date(at), cancelled: false }, resolve));
+  for (const name of ['DiscoverDevices', 'PollReadings', 'Configure']) await invoke(name);
+  for (const name of ['DiscoverDevices', 'PollReadings']) {
+    const early = at - seen[name].getTime();
+    assert.ok(early > 900 && early <= 1000, `${name} deadline ${early} ms early, want 1 s of 30`);
+  }
+  assert.strictEqual(seen.Configure.getTime(), at);
+  // A short call keeps a tenth; a call without a deadline has none to move.
+  const short = new Promise((resolve) => handlers.PollReadings({ request: {}, getDeadline: () => new Date(Date.now() + 2000), cancelled: false }, resolve));
+  await short;
+  const left = seen.PollReadings.getTime() - Date.now();
+  assert.ok(left > 1500 && left <= 1800, `2 s call left ${left} ms`);
+  await new Promise((resolve) => handlers.PollReadings({ request: {}, getDeadline: () => Infinity, cancelled: false }, resolve));
+  assert.strictEqual(seen.PollReadings, Infinity);
+});
+
 test('a provider\'s Retry-After travels as google.rpc.RetryInfo beside the ErrorDetail', () => {
   const { Status, ErrorDetail } = wire.load();
   const after = plugin.retryAfterHeader('3600');
