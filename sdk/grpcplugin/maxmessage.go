@@ -22,11 +22,13 @@ import (
 // refusal, for a metric.
 func MaxMessage(max int64, refused func(grpcMethod string)) []grpc.DialOption {
 	refuse := func(method string, err error) error {
-		out := OversizedRefusal(max, err)
-		if out != err && refused != nil {
+		if !oversized(err) {
+			return err
+		}
+		if refused != nil {
 			refused(method)
 		}
-		return out
+		return OversizedRefusal(max, err)
 	}
 	return []grpc.DialOption{
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(max))),
@@ -51,10 +53,16 @@ func MaxMessage(max int64, refused func(grpcMethod string)) []grpc.DialOption {
 // returned as it is. For a client on another transport (sdktest.Direct's, in memory), so
 // that its refusal is the host's, word for word.
 func OversizedRefusal(max int64, err error) error {
-	if st, ok := status.FromError(err); ok && err != nil && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max") {
-		return status.Error(codes.InvalidArgument, fmt.Sprintf("plugin answer refused: larger than plugins.max_message_bytes (%d)", max))
+	if !oversized(err) {
+		return err
 	}
-	return err
+	return status.Error(codes.InvalidArgument, fmt.Sprintf("plugin answer refused: larger than plugins.max_message_bytes (%d)", max))
+}
+
+// oversized reports whether err is gRPC's refusal to read a message over its limit.
+func oversized(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && err != nil && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max")
 }
 
 // refusingStream is a client stream whose oversized answers read as MaxMessage's refusal.
