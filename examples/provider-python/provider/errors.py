@@ -62,9 +62,12 @@ class PluginError(Exception):
     retry_after_seconds: when the provider said when to come back (a 429's Retry-After,
     see retry_after_header); the host polls the account no sooner, and a connect or
     discover answers 503 with that Retry-After. Go's sdk.RetryAfter.
+    next_cursor: for a failed PollReadings whose cursor keeps a ledger of a quota it spent
+    (a str, "" included): the request's cursor plus that spending, nothing of what it
+    read; the host stores it with the failure. Go's sdk.WithNextCursor.
     """
 
-    def __init__(self, kind, message, refreshed_credentials=None, reason="", retry_after_seconds=0):
+    def __init__(self, kind, message, refreshed_credentials=None, reason="", retry_after_seconds=0, next_cursor=None):
         if kind not in KIND_CODES:
             raise ValueError(f"unknown error kind {kind!r}")
         super().__init__(message)
@@ -73,6 +76,7 @@ class PluginError(Exception):
         self.refreshed_credentials = refreshed_credentials
         self.reason = reason
         self.retry_after_seconds = retry_after_seconds
+        self.next_cursor = next_cursor
 
 
 def retry_after_header(value, now=None):
@@ -124,13 +128,15 @@ def retry_info(seconds):
     return bytes([0x0A, len(b)]) + b  # a Duration encodes in at most 17 bytes: a 1-byte length
 
 
-def status_details_bin(code, message, refreshed_credentials=None, reason="", retry_after_seconds=0):
+def status_details_bin(code, message, refreshed_credentials=None, reason="", retry_after_seconds=0, next_cursor=None):
     """The grpc-status-details-bin trailer: a google.rpc.Status with the call's code and
-    message, one Any holding an ErrorDetail and, when retry_after_seconds > 0, one holding
-    a RetryInfo."""
+    message, one Any holding an ErrorDetail (next_cursor set, "" included, unless None)
+    and, when retry_after_seconds > 0, one holding a RetryInfo."""
     detail = adapter_pb2.ErrorDetail(reason=reason or "")
     if refreshed_credentials is not None:
         detail.refreshed_credentials.values.update(refreshed_credentials)
+    if next_cursor is not None:
+        detail.next_cursor = next_cursor
     details = [any_pb2.Any(type_url=ERROR_DETAIL_TYPE_URL, value=detail.SerializeToString())]
     if retry_after_seconds and retry_after_seconds > 0:
         details.append(any_pb2.Any(type_url=RETRY_INFO_TYPE_URL, value=retry_info(retry_after_seconds)))
@@ -144,7 +150,7 @@ def to_status(err, method):
     if isinstance(err, PluginError):
         code, message = KIND_CODES[err.kind], err.message
         return code, message, status_details_bin(code, message, err.refreshed_credentials, err.reason,
-                                                 err.retry_after_seconds)
+                                                 err.retry_after_seconds, err.next_cursor)
     code = grpc.StatusCode.INTERNAL
     message = f"plugin raised in {method}: {type(err).__name__}: {err}"
     return code, message, status_details_bin(code, message)

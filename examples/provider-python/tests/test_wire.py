@@ -74,6 +74,16 @@ class ErrorsTest(unittest.TestCase):
         d = adapter_pb2.ErrorDetail.FromString(st.details[0].value)
         self.assertEqual((d.reason, dict(d.refreshed_credentials.values)), ("bad_signature", {"a": "b"}))
 
+    def test_a_failed_polls_next_cursor_travels_in_the_error_detail_only_when_given(self):
+        def detail(err):
+            _, _, trailer = errors.to_status(err, "PollReadings")
+            return adapter_pb2.ErrorDetail.FromString(status_pb2.Status.FromString(trailer).details[0].value)
+        self.assertEqual(detail(errors.temporary("acme: 503", next_cursor='{"spent":4}')).next_cursor, '{"spent":4}')
+        empty = detail(errors.temporary("acme: 503", next_cursor=""))
+        self.assertTrue(empty.HasField("next_cursor"))
+        self.assertEqual(empty.next_cursor, "")
+        self.assertFalse(detail(errors.temporary("acme: 503")).HasField("next_cursor"))
+
     def test_retry_after_travels_as_retry_info_beside_the_error_detail(self):
         code, _, trailer = errors.to_status(errors.temporary("acme: 429", retry_after_seconds=errors.retry_after_header("3600"),
                                                              refreshed_credentials={"access_token": "a2"}), "PollReadings")
