@@ -148,7 +148,10 @@ type ReloadReport struct {
 	RestartRequired []string `json:"restartRequired"`
 	// Warnings are for the operator: settings that need a restart, config warnings,
 	// plugins that did not start.
-	Warnings  []string         `json:"warnings"`
+	Warnings []string `json:"warnings"`
+	// Recovered are the providers whose plugin was failed (it kept crashing) and runs
+	// again: a reload restarts it, its block changed or not.
+	Recovered []string         `json:"recovered"`
 	Providers []ProviderStatus `json:"providers"`
 }
 

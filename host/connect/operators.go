@@ -67,6 +67,10 @@ func (s *Service) Reload(ctx context.Context, a auth.Actor) (ReloadReport, error
 		return ReloadReport{}, host.Errorf(host.EUNAVAILABLE, "reload is not available")
 	}
 	old := s.d.Config()
+	var before map[string]PluginState
+	if s.d.Plugins != nil {
+		before = s.d.Plugins.States()
+	}
 	rep, rerr := s.d.Reload(ctx)
 	details := map[string]any{"ok": rerr == nil}
 	if rerr != nil {
@@ -88,6 +92,16 @@ func (s *Service) Reload(ctx context.Context, a auth.Actor) (ReloadReport, error
 		if statuses, err = s.ProviderStatuses(ctx, a); err != nil {
 			return ReloadReport{}, err
 		}
+		// A failed plugin stays failed until a reload; say which ones this one brought
+		// back, or "nothing changed" reads as if it had done nothing.
+		for _, st := range statuses {
+			if st.Enabled && st.State == "running" && before[st.ID].State == "failed" {
+				rep.Recovered = append(rep.Recovered, st.ID)
+			}
+		}
+		if len(rep.Recovered) > 0 {
+			details["recovered"] = rep.Recovered
+		}
 		// "ok" says the file was accepted; these say what it left wrong.
 		notRunning, kept := ReloadTrouble(statuses)
 		if len(notRunning) > 0 {
@@ -102,6 +116,7 @@ func (s *Service) Reload(ctx context.Context, a auth.Actor) (ReloadReport, error
 		return ReloadReport{}, rerr
 	}
 	rep.Changed, rep.RestartRequired, rep.Warnings = nonNilStrings(rep.Changed), nonNilStrings(rep.RestartRequired), nonNilStrings(rep.Warnings)
+	rep.Recovered = nonNilStrings(rep.Recovered)
 	rep.Providers = statuses
 	return rep, nil
 }

@@ -141,6 +141,7 @@ type reloadResult struct {
 	Changed         []string         `json:"changed"`
 	RestartRequired []string         `json:"restartRequired"`
 	Warnings        []string         `json:"warnings"`
+	Recovered       []string         `json:"recovered"`
 	Providers       []remoteProvider `json:"providers"`
 }
 
@@ -212,6 +213,9 @@ not running.`,
 				fmt.Fprintln(w, "reloaded: nothing changed")
 			} else {
 				fmt.Fprintf(w, "reloaded: %s\n", strings.Join(out.Changed, ", "))
+			}
+			if len(out.Recovered) > 0 {
+				fmt.Fprintf(w, "restarted, failed before: %s\n", strings.Join(out.Recovered, ", "))
 			}
 			for _, s := range out.RestartRequired {
 				fmt.Fprintf(w, "needs a restart: %s\n", s)

@@ -97,3 +97,20 @@ func TestReloadWarningsShowNoTerminalEscapes(t *testing.T) {
 		t.Errorf("poolhost reload printed a warning raw:\n%q", out)
 	}
 }
+
+// TestReloadSaysWhichFailedPluginsRunAgain: a reload that restarted a failed plugin, its
+// block unchanged, says so under "reloaded: nothing changed" (which alone read as a
+// reload that had done nothing).
+func TestReloadSaysWhichFailedPluginsRunAgain(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"changed":[],"restartRequired":[],"warnings":[],"recovered":["ttn","ondilo"],"providers":[]}`))
+	}))
+	defer srv.Close()
+	t.Setenv("POOLHOST_ADDR", srv.URL)
+	t.Setenv("POOLHOST_TOKEN", "pht_test")
+	code, out, errs := cli(t, "reload")
+	if code != 0 || !strings.HasPrefix(out, "reloaded: nothing changed\nrestarted, failed before: ttn, ondilo\n") {
+		t.Errorf("poolhost reload = %d %q %q", code, out, errs)
+	}
+}
