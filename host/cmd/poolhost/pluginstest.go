@@ -83,8 +83,12 @@ func runPluginsTest(ctx context.Context, binary, fixtureDir, settingsFile string
 	if err != nil {
 		return fail(fmt.Errorf("start %s: %w", binary, err))
 	}
+	results := sdktest.Checks(ctx, client, fx)
+	// Stopped before the report, so that go-plugin's line on its exit ("plugin process
+	// exited", on stderr) comes before it, not under the verdict.
+	kill()
 	failed, skipped := 0, 0
-	for _, r := range sdktest.Checks(ctx, client, fx) {
+	for _, r := range results {
 		switch {
 		case r.Skipped != "":
 			skipped++

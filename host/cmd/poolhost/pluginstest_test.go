@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,4 +216,44 @@ func TestPluginsTestPolls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPluginsTestVerdictIsLast: the verdict is the last line plugins test prints, on
+// stdout and stderr together as a terminal shows them; go-plugin's INFO line on the
+// plugin's exit ("plugin process exited", stderr) came after it, when the plugin was
+// stopped only on return.
+func TestPluginsTestVerdictIsLast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a plugin binary")
+	}
+	bin := sdktest.BuildBinary(t, repoRoot+"/plugins/generic/cmd/poolhost-provider-generic")
+	var both lockedBuffer
+	if code := runPluginsTest(t.Context(), bin, "", "", &both, &both); code != 0 {
+		t.Fatalf("exit %d\n%s", code, both.String())
+	}
+	out := strings.TrimRight(both.String(), "\n")
+	if !strings.Contains(out, "plugin process exited") {
+		t.Fatalf("no line on the plugin's exit (the test proves nothing):\n%s", out)
+	}
+	if last := out[strings.LastIndex(out, "\n")+1:]; !strings.HasPrefix(last, bin+": all checks passed") {
+		t.Errorf("the last line is %q, not the verdict:\n%s", last, out)
+	}
+}
+
+// lockedBuffer is one output that two writers share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
