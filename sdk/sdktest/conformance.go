@@ -115,7 +115,7 @@ func Run(t *testing.T, a sdk.Adapter, f Fixtures) {
 	}
 }
 
-// wireCheck sends Describe and the valid fixtures over go-plugin gRPC in-process.
+// wireCheck sends Describe and the valid fixtures over gRPC in-process ([Connect]).
 func wireCheck(t *testing.T, a sdk.Adapter, f Fixtures) Result {
 	r := Result{Check: "wire/round-trip"}
 	c := Connect(t, a)

@@ -509,17 +509,23 @@ func TestDirectConnectCallbackAndErrorsAsTheWireDoes(t *testing.T) {
 // (judge.DefaultCaps.MaxMessageBytes, 16 MiB) within every other cap — 17 MiB of device
 // metadata — is refused by sdktest.Direct as the host's client (grpcplugin.MaxMessage)
 // and `plugins test` refuse it: permanent, naming plugins.max_message_bytes. Direct
-// handed it over. (sdktest.Connect's client, go-plugin's test connection, reads any size.)
+// handed it over, and so did sdktest.Connect, whose client was go-plugin's test
+// connection (any size); it now dials with the host's options.
 func TestDirectRefusesWhatTheHostCannotRead(t *testing.T) {
 	huge := sdk.DiscoverResult{}
 	for i := range 300 {
 		huge.Devices = append(huge.Devices, sdk.Device{ProviderDeviceID: fmt.Sprintf("dev-%d", i), Metadata: map[string]string{"blob": strings.Repeat("x", 60<<10)}})
 	}
 	a := &scripted{answer: huge}
-	res, err := sdktest.Direct(a).DiscoverDevices(t.Context(), sdk.DiscoverRequest{})
 	const want = "permanent: plugin answer refused: larger than plugins.max_message_bytes (16777216)"
-	if err == nil || err.Error() != want || len(res.Devices) != 0 {
-		t.Fatalf("Direct: %d devices, error %v; want %q", len(res.Devices), err, want)
+	for _, target := range []struct {
+		name string
+		t    sdktest.Target
+	}{{"Direct", sdktest.Direct(a)}, {"Connect", sdktest.Connect(t, a)}} {
+		res, err := target.t.DiscoverDevices(t.Context(), sdk.DiscoverRequest{})
+		if err == nil || err.Error() != want || len(res.Devices) != 0 {
+			t.Errorf("%s: %d devices, error %v; want %q", target.name, len(res.Devices), err, want)
+		}
 	}
 	// Within the cap, the same answer shape comes back whole.
 	a.answer = sdk.DiscoverResult{Devices: huge.Devices[:10]}

@@ -1,6 +1,6 @@
 // Package sdktest helps provider teams test their adapter over the real wire: the same
-// gRPC shims and conversions the host uses, served in-process through go-plugin's test
-// connection, so what passes here behaves the same when the host launches the binary.
+// gRPC shims and conversions the host uses, served in-process ([Connect], or [Direct]
+// over memory), so what passes here behaves the same when the host launches the binary.
 //
 // [Run] is the conformance suite every provider's tests should call (`poolhost plugins
 // test` runs the same [Checks] against a built binary, in any language): it judges your
@@ -12,39 +12,49 @@
 package sdktest
 
 import (
+	"net"
 	"testing"
 
-	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/poolhost/poolhost/sdk"
 	"github.com/poolhost/poolhost/sdk/grpcplugin"
+	"github.com/poolhost/poolhost/sdk/internal/flow"
+	"github.com/poolhost/poolhost/sdk/internal/wire"
+	"github.com/poolhost/poolhost/sdk/judge"
 )
 
-// Connect serves a in-process over go-plugin gRPC and returns the host-side client for
-// it. Everything is torn down when the test ends.
+// Connect serves a in-process over gRPC and returns the host-side client for it, each
+// side built as in production: the plugin's server with sdk.Serve's codec and
+// flow-control windows, the host's client with its cap on one message
+// (judge.DefaultCaps.MaxMessageBytes, grpcplugin.MaxMessage) and its windows. Only the
+// process boundary, go-plugin's handshake and TLS are left out (LaunchBinary has them).
+// Everything is torn down when the test ends.
 //
 //	c := sdktest.Connect(t, myprovider.New())
 //	d, err := c.Describe(ctx)
 func Connect(tb testing.TB, a sdk.Adapter) *grpcplugin.Client {
 	tb.Helper()
-	client, server := plugin.TestPluginGRPCConn(tb, false, map[string]plugin.Plugin{
-		sdk.PluginName: &grpcplugin.Plugin{Adapter: a},
-	})
-	tb.Cleanup(func() {
-		// Server first: client.Close asks the server to stop itself too, and go-plugin's
-		// GRPCServer.Stop is not safe to run twice concurrently.
-		server.Stop()
-		_ = client.Close()
-	})
-	raw, err := client.Dispense(sdk.PluginName)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatalf("dispense %s: %v", sdk.PluginName, err)
+		tb.Fatalf("listen: %v", err)
 	}
-	c, ok := raw.(*grpcplugin.Client)
-	if !ok {
-		tb.Fatalf("dispense %s: got %T, want *grpcplugin.Client", sdk.PluginName, raw)
+	server := grpc.NewServer(append([]grpc.ServerOption{grpc.ForceServerCodecV2(wire.Codec{})}, flow.ServerOptions()...)...)
+	sdk.RegisterGRPCServer(server, a)
+	go server.Serve(lis)
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())},
+		grpcplugin.MaxMessage(judge.DefaultCaps.MaxMessageBytes, nil)...)
+	conn, err := grpc.NewClient(lis.Addr().String(), append(opts, grpcplugin.FlowControl()...)...)
+	if err != nil {
+		server.Stop()
+		tb.Fatalf("dial: %v", err)
 	}
-	return c
+	tb.Cleanup(func() {
+		_ = conn.Close()
+		server.Stop()
+	})
+	return grpcplugin.NewClient(conn)
 }
 
 // WantKind fails the test unless err has kind want (sdk.KindOf: an *sdk.Error's kind,
