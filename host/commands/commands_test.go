@@ -1022,3 +1022,81 @@ func TestCommandProviderDisabled(t *testing.T) {
 		}
 	})
 }
+
+// reloadedSender is a sender whose block is read-write when the dispatcher looks, and
+// has been reloaded to what later holds by the time the send's call is made (the
+// plugin restart a reload to read-only makes, which a send waits for): it asks the
+// approval at the call, as *pluginmgr.Plugin does.
+type reloadedSender struct {
+	configuredSender
+	later *config.Provider
+}
+
+func (r reloadedSender) SendCommandIf(ctx context.Context, req sdk.CommandRequest, approve func(config.Provider) error) (sdk.CommandResult, error) {
+	if err := approve(*r.later); err != nil {
+		return sdk.CommandResult{}, fmt.Errorf("not called: %w", err)
+	}
+	return r.SendCommand(ctx, req)
+}
+
+type reloadedSenders struct{ s reloadedSender }
+
+func (ss reloadedSenders) Sender(string) (commands.Sender, error) { return ss.s, nil }
+
+// TestCommandApprovalWithdrawnDuringTheSend: an approval withdrawn between the
+// dispatcher's look at the provider's block and the send's call (a reload to
+// read-only restarts the plugin, and the send waits for the new process) stops the
+// send there: failed, no longer approved, nothing sent. The dispatcher asked only
+// before, and the command went out to a provider its operator had just made read-only.
+func TestCommandApprovalWithdrawnDuringTheSend(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		for _, how := range []string{"read-only", "unlisted", "pilot"} {
+			t.Run(how, func(t *testing.T) {
+				e := newEnv(t, dbURL)
+				e.bind()
+				now := e.prov["relay"].cfg
+				later := now
+				switch how {
+				case "read-only":
+					later.Access = config.AccessReadOnly
+				case "unlisted":
+					later.Commands = []string{"light.set"}
+				case "pilot":
+					later.Stage, later.PilotUsers = config.StagePilot, []string{"someone-else@example.com"}
+				}
+				code, queued := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+				if code != 202 {
+					t.Fatalf("command = %d %v", code, queued)
+				}
+				d := commands.NewDispatcher(e.st, reloadedSenders{reloadedSender{configuredSender{e.send, &now}, &later}}, e.rec, nil, nil,
+					commands.DispatcherConfig{CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: "d1"})
+				if _, err := d.Tick(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if n := e.send.total(); n != 0 {
+					t.Errorf("%d sends after the approval was withdrawn during the send (%s)", n, how)
+				}
+				c := e.command(queued["id"].(string))
+				if c.Status != store.CommandFailed || !strings.Contains(c.Reason, "no longer approved") {
+					t.Errorf("command after the approval was withdrawn during the send (%s): %s (%q), want failed", how, c.Status, c.Reason)
+				}
+			})
+		}
+		// Approved at the call still: sent once.
+		e := newEnv(t, dbURL)
+		e.bind()
+		cfg := e.prov["relay"].cfg
+		if code, _ := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, ""); code != 202 {
+			t.Fatal(code)
+		}
+		d := commands.NewDispatcher(e.st, reloadedSenders{reloadedSender{configuredSender{e.send, &cfg}, &cfg}}, e.rec, nil, nil,
+			commands.DispatcherConfig{CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: "d1"})
+		if _, err := d.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.send.total(); n != 1 {
+			t.Errorf("%d sends of a command approved at the call, want 1", n)
+		}
+	})
+}

@@ -45,6 +45,24 @@ type Sender interface {
 // every send, not only when the command was queued.
 type configured interface{ Config() config.Provider }
 
+// approvingSender is a Sender that also asks, at the call itself, whether its provider's
+// block as in force then still approves the command (*pluginmgr.Plugin does: after
+// taking the plugin instance, and so after the restart a reload began, which a send
+// waits for). The dispatcher's own look at the block comes before the send's database
+// reads and before any such wait: a reload meanwhile (access back to "read-only",
+// which restarts the plugin; the command off the list) is seen only there. approve's
+// error comes back in the send's error, with nothing sent.
+type approvingSender interface {
+	SendCommandIf(ctx context.Context, req sdk.CommandRequest, approve func(config.Provider) error) (sdk.CommandResult, error)
+}
+
+var _ approvingSender = (*pluginmgr.Plugin)(nil)
+
+// notApproved is the operator's approval withdrawn, as the send's call found it.
+type notApproved struct{ why string }
+
+func (e notApproved) Error() string { return "no longer approved: " + e.why }
+
 // Senders finds a provider's sender; ManagerPlugins adapts a plugin manager.
 type Senders interface {
 	Sender(provider string) (Sender, error)
@@ -225,7 +243,7 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	if pc, ok := sender.(configured); ok {
 		cfg := pc.Config()
 		if why := operatorApproval(cfg, c.Provider, c.Command); why != "" {
-			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "no longer approved: " + why})
+			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: notApproved{why}.Error()})
 		}
 		block = &cfg
 	}
@@ -265,9 +283,22 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	case !check.Bound:
 		return finish(store.CommandOutcome{Status: store.CommandFailed,
 			Reason: "the equipment no longer commands this device and channel (rebound or deleted since)"})
-	case block != nil && c.RequestedBy != 0 && !block.PilotAllows(check.RequesterEmail, strconv.FormatInt(c.RequestedBy, 10)):
-		return finish(store.CommandOutcome{Status: store.CommandFailed,
-			Reason: "no longer approved: provider " + c.Provider + " is in pilot and its requester is not a pilot user"})
+	}
+	// The operator's approval as a provider block gives it: asked here, and again by an
+	// approvingSender at the call.
+	approval := func(cfg config.Provider) error {
+		if why := operatorApproval(cfg, c.Provider, c.Command); why != "" {
+			return notApproved{why}
+		}
+		if c.RequestedBy != 0 && !cfg.PilotAllows(check.RequesterEmail, strconv.FormatInt(c.RequestedBy, 10)) {
+			return notApproved{"provider " + c.Provider + " is in pilot and its requester is not a pilot user"}
+		}
+		return nil
+	}
+	if block != nil {
+		if err := approval(*block); err != nil {
+			return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
+		}
 	}
 	// With the generation of the account's connection they belong to: what the plugin
 	// refreshes is stored only while no reconnect has replaced it.
@@ -279,11 +310,21 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	if err != nil {
 		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: err.Error()})
 	}
-	res, err := sender.SendCommand(ctx, sdk.CommandRequest{
+	req := sdk.CommandRequest{
 		Account:          sdk.Account{ID: fmt.Sprint(c.AccountID), ExternalAccountID: acct.ExternalAccountID, Credentials: creds.Credentials},
 		ProviderDeviceID: c.ProviderDeviceID, Channel: c.Channel, Command: c.Command, Params: params,
 		CommandID: c.PublicID, ExpiresAt: c.ExpiresAt,
-	})
+	}
+	var res sdk.CommandResult
+	if as, ok := sender.(approvingSender); ok {
+		res, err = as.SendCommandIf(ctx, req, approval)
+	} else {
+		res, err = sender.SendCommand(ctx, req)
+	}
+	if na, ok := errors.AsType[notApproved](err); ok {
+		// Refused at the call, before the plugin: nothing was sent.
+		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: na.Error()})
+	}
 	fresh := res.RefreshedCredentials
 	if err != nil {
 		fresh, _ = sdk.RefreshedCredentialsOf(err)

@@ -18,6 +18,16 @@ const defaultSendCommandTimeout = 15 * time.Second
 // (it crashed, hung or timed out mid-call); any other error means nothing was sent
 // (no running instance, or the plugin's own refusal).
 func (p *Plugin) SendCommand(ctx context.Context, req sdk.CommandRequest) (res sdk.CommandResult, err error) {
+	return p.SendCommandIf(ctx, req, nil)
+}
+
+// SendCommandIf is SendCommand for a command its provider's block must still approve
+// when it goes out: approve is asked with the block in force at the call, once the
+// instance is taken — after the restart of a reload the call waited for (a reload that
+// sets access = "read-only" restarts the plugin), and after any reload that changed the
+// block meanwhile. A caller's own check before the call cannot see those. approve's
+// error is returned marked ErrNotCalled: nothing reached the plugin.
+func (p *Plugin) SendCommandIf(ctx context.Context, req sdk.CommandRequest, approve func(config.Provider) error) (res sdk.CommandResult, err error) {
 	timeout := func(t config.Timeouts) time.Duration {
 		if t.SendCommand > 0 {
 			return t.SendCommand
@@ -25,6 +35,11 @@ func (p *Plugin) SendCommand(ctx context.Context, req sdk.CommandRequest) (res s
 		return defaultSendCommandTimeout
 	}
 	err = p.call(ctx, "send_command", timeout, func(ctx context.Context, c *grpcplugin.Client) (err error) {
+		if approve != nil {
+			if err := approve(p.Config()); err != nil {
+				return notCalled{err}
+			}
+		}
 		res, err = c.SendCommand(ctx, req)
 		return err
 	})

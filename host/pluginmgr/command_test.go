@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/poolhost/poolhost/host/config"
 	"github.com/poolhost/poolhost/host/pluginmgr"
 	"github.com/poolhost/poolhost/sdk"
 )
@@ -77,5 +78,74 @@ func TestSendThePluginCrashedInIsOutcomeUnknown(t *testing.T) {
 	})
 	if !sdk.IsOutcomeUnknown(err) || errors.Is(err, pluginmgr.ErrNotCalled) {
 		t.Fatalf("send the plugin crashed in: %v, want outcome unknown and not ErrNotCalled", err)
+	}
+}
+
+// TestSendCommandIfAsksTheBlockInForceAtTheCall: the operator's approval of a command
+// must hold when the command goes out, not only when its sender looked. A reload that
+// sets the provider read-only restarts its plugin; a send that began before it (its
+// sender approved the command under the read-write block) waits for the new process,
+// and is then asked again under the block now in force: refused, ErrNotCalled, the
+// plugin never called. It once went out with the new, read-only process.
+func TestSendCommandIfAsksTheBlockInForceAtTheCall(t *testing.T) {
+	e := newEnv(t)
+	e.install(config.BinaryPrefix+"alpha", `{"write": true}`)
+	gate := filepath.Join(e.dir, "gate")
+	block := func(access string) *config.Config {
+		return e.config(fmt.Sprintf(`provider "alpha" {
+  access   = %q
+  commands = ["pump.set"]
+  settings = { configure_gate = %q }
+  timeouts {
+    configure    = "1m"
+    send_command = "25s"
+  }
+}`, access, gate))
+	}
+	m, _, err := e.manager(block("read-write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := mustGet(t, m, "alpha")
+	if got := p.Config().Access; got != config.AccessReadWrite {
+		t.Fatalf("access %q before the reload", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*waitTimeout) // a hang guard only
+	defer cancel()
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- m.Reload(ctx, block("read-only")) }()
+	waitFor(t, "the restart under way", func() bool { return status(t, m, "alpha").State == pluginmgr.StateStarting })
+
+	errReadOnly := errors.New("read-only now")
+	var asked []string
+	sent := make(chan error, 1)
+	go func() {
+		_, err := p.SendCommandIf(ctx, sdk.CommandRequest{
+			ProviderDeviceID: "dev-1", Command: "pump.set", Params: map[string]any{"on": true}, CommandID: "cmd-1",
+		}, func(cfg config.Provider) error {
+			asked = append(asked, cfg.Access)
+			if cfg.Access != config.AccessReadWrite {
+				return errReadOnly
+			}
+			return nil
+		})
+		sent <- err
+	}()
+	waitFor(t, "the send waiting for the new process", func() bool { return pluginmgr.WaitingCalls(p) == 1 })
+	if err := os.Remove(gate); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reloaded; err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	err = <-sent
+	if !errors.Is(err, errReadOnly) || !errors.Is(err, pluginmgr.ErrNotCalled) {
+		t.Fatalf("send after a reload to read-only: %v, want the approval's refusal, ErrNotCalled", err)
+	}
+	if len(asked) != 1 || asked[0] != config.AccessReadOnly {
+		t.Errorf("approval asked with access %v, want once with the new block's read-only", asked)
 	}
 }
