@@ -162,6 +162,23 @@ func (q queries) CreateCommand(ctx context.Context, n NewCommand) (c Command, cr
 		if queued >= MaxQueuedCommandsPerDevice {
 			return ErrCommandQueueFull
 		}
+		if n.EquipmentID != 0 {
+			// The caller read the equipment's binding before this transaction. Its row
+			// locked here, a rebind or delete (each locks it, then refuses while the
+			// equipment has a command queued) comes wholly before this insert, and is
+			// refused here, or wholly after it, and is refused there. A delete that
+			// slipped in between once left the command queued with equipment_id NULL,
+			// which the dispatcher's send check reads as "no equipment": sent anyway.
+			var id int64
+			err := q.get(ctx, &id, `SELECT id FROM equipment WHERE id = ? AND pool_id = ? AND device_id = ? AND channel = ?`+
+				q.d.forUpdateSQL(), n.EquipmentID, n.PoolID, n.DeviceID, n.Channel)
+			if errors.Is(err, ErrNotFound) {
+				return ErrEquipmentRebound
+			}
+			if err != nil {
+				return err
+			}
+		}
 		return q.get(ctx, &c, `INSERT INTO commands (public_id, pool_id, equipment_id, device_id, account_id, provider,
 		provider_device_id, channel, command, params, status, requested_by, idempotency_key, request_hash,
 		not_before, expires_at, created_at, updated_at)

@@ -220,3 +220,58 @@ func TestQueuedCommandsPerDeviceCapped(t *testing.T) {
 		}
 	})
 }
+
+// TestCommandForEquipmentNoLongerBound: Submit reads the equipment's binding, then
+// queues the command. A rebind, unbind or delete in between must refuse the command, not
+// queue it for a device (or channel) the equipment no longer drives: a delete left it
+// queued with equipment_id NULL, which the dispatcher's send check takes for a command
+// without equipment, and sent.
+func TestCommandForEquipmentNoLongerBound(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "eve@x.io")
+		forEquipment := func(eq int64, channel string) store.NewCommand {
+			n := newCommand(f, "", "h")
+			n.EquipmentID, n.Channel = eq, channel
+			return n
+		}
+		eq, err := e.s.CreateEquipment(ctx, f.pool.ID, "pump", "main pump", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.BindEquipment(ctx, f.pool.ID, eq.ID, f.device.ID, "2"); err != nil {
+			t.Fatal(err)
+		}
+		if c, created, err := e.s.CreateCommand(ctx, forEquipment(eq.ID, "2")); err != nil || !created {
+			t.Fatalf("command for bound equipment = %+v %v %v", c, created, err)
+		} else if _, err := e.s.CancelCommand(ctx, f.pool.ID, c.PublicID); err != nil {
+			t.Fatal(err)
+		}
+
+		// Rebound to another channel since it was read.
+		if _, err := e.s.BindEquipment(ctx, f.pool.ID, eq.ID, f.device.ID, "3"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.s.CreateCommand(ctx, forEquipment(eq.ID, "2")); !errors.Is(err, store.ErrEquipmentRebound) {
+			t.Errorf("command for channel 2 of equipment rebound to 3 = %v, want ErrEquipmentRebound", err)
+		}
+		// Unbound since.
+		if _, err := e.s.BindEquipment(ctx, f.pool.ID, eq.ID, 0, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.s.CreateCommand(ctx, forEquipment(eq.ID, "3")); !errors.Is(err, store.ErrEquipmentRebound) {
+			t.Errorf("command for unbound equipment = %v, want ErrEquipmentRebound", err)
+		}
+		// Deleted since.
+		if err := e.s.DeleteEquipment(ctx, f.pool.ID, eq.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.s.CreateCommand(ctx, forEquipment(eq.ID, "")); !errors.Is(err, store.ErrEquipmentRebound) {
+			t.Errorf("command for deleted equipment = %v, want ErrEquipmentRebound", err)
+		}
+		queued, err := e.s.ListCommands(ctx, store.CommandFilter{PoolID: f.pool.ID, Statuses: []store.CommandStatus{store.CommandQueued}})
+		if err != nil || len(queued) != 0 {
+			t.Errorf("queued commands after the refusals: %d %v, want none", len(queued), err)
+		}
+	})
+}

@@ -76,6 +76,11 @@ var (
 	ErrEquipmentBusy = &host.Error{Code: host.ECONFLICT, Type: "equipment-busy",
 		Message: "the equipment has commands queued or on their way to its device: cancel the queued ones (POST /v1/pools/{poolId}/commands/{commandId}/cancel) or let them finish, then change its binding or delete it"}
 
+	// ErrEquipmentRebound: the equipment a command was asked for no longer drives the
+	// device and channel it was read bound to (rebound, unbound or deleted since).
+	ErrEquipmentRebound = &host.Error{Code: host.ECONFLICT, Type: "equipment-not-bound",
+		Message: "the equipment's binding changed (rebound, unbound or deleted) while the command was being queued: look at it and send the command again"}
+
 	// OAuth state outcomes other than not-found; the callback answers each with a 400.
 	ErrOAuthStateExpired = &host.Error{Code: host.EINVALID, Type: "oauth-state-expired", Message: "the authorization state has expired"}
 	ErrOAuthStateUsed    = &host.Error{Code: host.EINVALID, Type: "oauth-state-used", Message: "the authorization state was already used"}
