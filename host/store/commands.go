@@ -148,12 +148,26 @@ func (q queries) CreateCommand(ctx context.Context, n NewCommand) (c Command, cr
 	if n.IdempotencyKey != "" {
 		key = n.IdempotencyKey
 	}
+	var prev *Command
 	err = q.inTx(ctx, func(q queries) error {
 		// The device's commands take turns (serializeOnSQL), so two at once cannot both
 		// take the last place in its queue.
 		var dev int64
 		if err := q.get(ctx, &dev, `SELECT id FROM integration_devices WHERE id = ?`+q.d.serializeOnSQL(), n.DeviceID); err != nil {
 			return err
+		}
+		if n.IdempotencyKey != "" {
+			// Again, in turn: a retry of the same request that looked before the first
+			// committed finds it now, rather than count it against the queue's cap and
+			// be told the queue is full for a request that was queued.
+			c, err := q.commandByKey(ctx, n.RequestedBy, n.IdempotencyKey)
+			switch {
+			case err == nil:
+				prev = &c
+				return nil
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
 		}
 		var queued int
 		if err := q.get(ctx, &queued, `SELECT COUNT(*) FROM commands WHERE status = 'queued' AND device_id = ?`, n.DeviceID); err != nil {
@@ -199,6 +213,12 @@ func (q queries) CreateCommand(ctx context.Context, n NewCommand) (c Command, cr
 			return prev, false, nil
 		}
 		return Command{}, false, fmt.Errorf("create command: %w", err)
+	}
+	if prev != nil {
+		if prev.RequestHash != n.RequestHash {
+			return Command{}, false, ErrIdempotencyMismatch
+		}
+		return *prev, false, nil
 	}
 	return c, true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,6 +273,62 @@ func TestCommandForEquipmentNoLongerBound(t *testing.T) {
 		queued, err := e.s.ListCommands(ctx, store.CommandFilter{PoolID: f.pool.ID, Statuses: []store.CommandStatus{store.CommandQueued}})
 		if err != nil || len(queued) != 0 {
 			t.Errorf("queued commands after the refusals: %d %v, want none", len(queued), err)
+		}
+	})
+}
+
+// TestIdempotentRetriesRaceForTheLastPlace: a client's retries of one request (the same
+// Idempotency-Key) racing each other into a device queue with one place left all get the
+// one command the first made. Each looked the key up before its transaction: those that
+// looked before the first committed then counted the first's command and were told the
+// queue was full (409), for a request that was queued.
+func TestIdempotentRetriesRaceForTheLastPlace(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "rita@x.io")
+		for i := range store.MaxQueuedCommandsPerDevice - 1 {
+			if _, _, err := e.s.CreateCommand(ctx, newCommand(f, fmt.Sprintf("fill%d", i), "h")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for round := range 8 {
+			key := fmt.Sprintf("retry%d", round)
+			const n = 6
+			var (
+				wg      sync.WaitGroup
+				start   = make(chan struct{})
+				ids     [n]string
+				created [n]bool
+				errs    [n]error
+			)
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					var c store.Command
+					c, created[i], errs[i] = e.s.CreateCommand(ctx, newCommand(f, key, "h"))
+					ids[i] = c.PublicID
+				})
+			}
+			close(start)
+			wg.Wait()
+			made := 0
+			for i := range n {
+				if errs[i] != nil {
+					t.Fatalf("round %d: retry %d of a request with one place left: %v, want its command", round, i, errs[i])
+				}
+				if ids[i] != ids[0] {
+					t.Fatalf("round %d: retries got commands %v, want one", round, ids)
+				}
+				if created[i] {
+					made++
+				}
+			}
+			if made != 1 {
+				t.Fatalf("round %d: %d retries say they created the command, want 1", round, made)
+			}
+			if _, err := e.s.CancelCommand(ctx, f.pool.ID, ids[0]); err != nil { // the place again
+				t.Fatal(err)
+			}
 		}
 	})
 }
