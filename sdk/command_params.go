@@ -15,8 +15,8 @@ import (
 // parameter command.Validate refuses (the adapter is not called for those).
 
 // EncodeCommandParams writes p as the host sends it to a plugin. Used by the host's
-// client and sdktest; adapters never call it (outside the compatibility promise, as
-// DecodeRequest). An error is [KindPermanent]: nothing was sent.
+// client and sdktest; adapters never call it (outside the compatibility promise: it
+// changes with the wire). An error is [KindPermanent]: nothing was sent.
 func EncodeCommandParams(p command.Params) ([]byte, error) {
 	b, err := json.Marshal(p)
 	if err != nil {
@@ -31,7 +31,7 @@ func EncodeCommandParams(p command.Params) ([]byte, error) {
 // host bug (or a host in another language) from actuating anything on a guess. A
 // refusal is [KindPermanent]: the adapter is not called, nothing was sent. Used by the
 // plugin side of the wire ([Serve]) and sdktest; adapters never call it (outside the
-// compatibility promise, as DecodeRequest).
+// compatibility promise: it changes with the wire).
 func DecodeCommandParams(name string, paramsJSON []byte) (command.Params, error) {
 	var raw map[string]any
 	if len(paramsJSON) > 0 {

@@ -255,8 +255,7 @@ func (r *wireRecorder) SendCommand(_ context.Context, req sdk.CommandRequest) (s
 // does: times in UTC without a monotonic reading, header names canonical and repeated
 // ones merged, empty maps and slices nil, a reading with a time Timed, a result the
 // plugin side refuses (an id with a control character) refused. Before Direct went
-// through the wire's conversions (grpcplugin.EncodeRequest and sdk.DecodeRequest, then
-// sdk.EncodeAnswer and grpcplugin.DecodeAnswer) it handed both over as given.
+// through the wire's conversions it handed both over as given.
 func TestDirectCallsAsTheWireDoes(t *testing.T) {
 	local := time.FixedZone("CET", 3600)
 	now := time.Now().In(local) // with a monotonic clock reading, in a local zone
