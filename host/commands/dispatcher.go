@@ -172,12 +172,13 @@ func (d *Dispatcher) Tick(ctx context.Context) (Stats, error) {
 		d.transition(ctx, system, c, nil)
 	}
 	for ctx.Err() == nil {
+		claimed := time.Now()
 		batch, err := d.st.ClaimCommands(ctx, d.cfg.Owner, d.cfg.BatchSize, d.cfg.Lease, d.cfg.DeviceInterval)
 		if err != nil {
 			return st, err
 		}
 		st.Claimed += len(batch)
-		d.sendBatch(ctx, batch, &st)
+		d.sendBatch(ctx, batch, claimed.Add(d.cfg.Lease-d.cfg.Lease/LeaseMarginDivisor), &st)
 		if len(batch) < d.cfg.BatchSize {
 			break
 		}
@@ -185,7 +186,13 @@ func (d *Dispatcher) Tick(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-func (d *Dispatcher) sendBatch(ctx context.Context, batch []store.Command, st *Stats) {
+// LeaseMarginDivisor: a send must be over by its lease less lease/LeaseMarginDivisor,
+// the part kept for recording its outcome and for the replicas' clocks to differ by.
+const LeaseMarginDivisor = 4
+
+// sendBatch sends a claimed batch, Concurrency at a time. sendBy is when their leases
+// stop covering a send (see send).
+func (d *Dispatcher) sendBatch(ctx context.Context, batch []store.Command, sendBy time.Time, st *Stats) {
 	var mu sync.Mutex
 	sem := make(chan struct{}, d.cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -194,7 +201,7 @@ func (d *Dispatcher) sendBatch(ctx context.Context, batch []store.Command, st *S
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out, err := d.send(ctx, c)
+			out, err := d.send(ctx, c, sendBy)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -218,8 +225,18 @@ func (d *Dispatcher) sendBatch(ctx context.Context, batch []store.Command, st *S
 
 // send makes the one send a claimed command gets. It runs without the tick's
 // cancellation: a shutdown waits for it rather than cut it (and its bookkeeping) short.
-func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandStatus, error) {
+//
+// It runs within its lease, though (sendBy): past it, another replica's RescueCommands
+// takes the command for an interrupted send (unknown) and the device's next command is
+// due, so a send still under way then would reach the device after, or alongside, the
+// command queued behind it; and one not yet begun would go out while the command reads
+// unknown. The deadline bounds the reads before the call, a wait for a restarting
+// plugin and the call itself; a command whose slot in the batch comes after it is
+// queued again unsent. Only the outcome's bookkeeping runs past it.
+func (d *Dispatcher) send(ctx context.Context, c store.Command, sendBy time.Time) (store.CommandStatus, error) {
 	ctx = context.WithoutCancel(ctx)
+	leased, cancel := context.WithDeadline(ctx, sendBy)
+	defer cancel()
 	system := auth.Actor{System: "command-dispatcher"}
 	d.transition(ctx, system, c, nil)
 	log := d.log.With("command", c.PublicID, "provider", c.Provider, "device", c.ProviderDeviceID)
@@ -247,7 +264,7 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 		}
 		block = &cfg
 	}
-	acct, err := d.st.GetAccount(ctx, c.AccountID)
+	acct, err := d.st.GetAccount(leased, c.AccountID)
 	if err != nil {
 		return finish(d.notSent(c, "account unavailable", true))
 	}
@@ -258,7 +275,7 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	// the pool when it is sent: once its owner was removed from the pool (or lowered to
 	// viewer, disabled, or the device unlinked), the pool no longer reaches their device
 	// with their credentials (store.Device.LinkActive).
-	dev, err := d.st.GetDevice(ctx, c.DeviceID)
+	dev, err := d.st.GetDevice(leased, c.DeviceID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return finish(store.CommandOutcome{Status: store.CommandFailed, Reason: "the device is gone"})
@@ -272,7 +289,7 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	// not), and the equipment still drive this device and channel.
 	check := store.SendCheck{RequesterMay: true, Bound: true} // nothing to ask of a command with neither
 	if c.RequestedBy != 0 || c.EquipmentID != 0 {
-		check, err = d.st.CheckSend(ctx, c)
+		check, err = d.st.CheckSend(leased, c)
 	}
 	switch {
 	case err != nil:
@@ -302,7 +319,7 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 	}
 	// With the generation of the account's connection they belong to: what the plugin
 	// refreshes is stored only while no reconnect has replaced it.
-	creds, err := d.st.AccountCallCredentials(ctx, c.AccountID)
+	creds, err := d.st.AccountCallCredentials(leased, c.AccountID)
 	if err != nil {
 		return finish(d.notSent(c, "account credentials unavailable", true))
 	}
@@ -315,11 +332,17 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command) (store.CommandSt
 		ProviderDeviceID: c.ProviderDeviceID, Channel: c.Channel, Command: c.Command, Params: params,
 		CommandID: c.PublicID, ExpiresAt: c.ExpiresAt,
 	}
+	if leased.Err() != nil {
+		// Its lease no longer covers a send (a slot that came late in a slow batch):
+		// not begun, so queued again, not called with a context already ended, which
+		// would read as a send cut short.
+		return finish(d.notSent(c, "its turn came too late in its lease; not sent", true))
+	}
 	var res sdk.CommandResult
 	if as, ok := sender.(approvingSender); ok {
-		res, err = as.SendCommandIf(ctx, req, approval)
+		res, err = as.SendCommandIf(leased, req, approval)
 	} else {
-		res, err = sender.SendCommand(ctx, req)
+		res, err = sender.SendCommand(leased, req)
 	}
 	if na, ok := errors.AsType[notApproved](err); ok {
 		// Refused at the call, before the plugin: nothing was sent.

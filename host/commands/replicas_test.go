@@ -124,3 +124,80 @@ func TestTwoReplicasSendEachCommandOnce(t *testing.T) {
 		t.Errorf("%d commands sent, want 200", len(sent))
 	}
 }
+
+// slowSender's first send does not answer until its context ends (a provider that never
+// answers); it records every command it is called with.
+type slowSender struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (s *slowSender) SendCommand(ctx context.Context, req sdk.CommandRequest) (sdk.CommandResult, error) {
+	s.mu.Lock()
+	s.calls = append(s.calls, req.CommandID)
+	first := len(s.calls) == 1
+	s.mu.Unlock()
+	if !first {
+		return sdk.CommandResult{Status: sdk.CommandSent}, nil
+	}
+	select {
+	case <-ctx.Done():
+		return sdk.CommandResult{}, fmt.Errorf("%w: %v", sdk.ErrOutcomeUnknown, ctx.Err())
+	case <-time.After(10 * time.Second): // a hang guard only: the send had no deadline
+		return sdk.CommandResult{Status: sdk.CommandSent}, nil
+	}
+}
+
+// TestSendsStayWithinTheirLease: a batch is claimed at once and sent Concurrency at a
+// time, so a command's turn can come after its lease has run out, when another replica
+// may already have rescued it (unknown) and sent the device's next command. Each send
+// now ends within its lease: the slow one is cut there (unknown), and the one whose
+// turn came after it is queued again, unsent. Both were sent, the second after its
+// lease had run out.
+func TestSendsStayWithinTheirLease(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		ctx := context.Background()
+		a, err := e.st.GetAccount(ctx, e.device.AccountID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for i := range 2 {
+			ds, err := e.st.UpsertDevices(ctx, a.ID, []store.NewDevice{{ProviderDeviceID: fmt.Sprintf("slow-%d", i)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.st.LinkDevice(ctx, ds[0].ID, e.pool, e.owner.id); err != nil {
+				t.Fatal(err)
+			}
+			c, _, err := e.st.CreateCommand(ctx, store.NewCommand{PoolID: e.pool, DeviceID: ds[0].ID, AccountID: a.ID, Provider: "relay",
+				ProviderDeviceID: ds[0].ProviderDeviceID, Command: "pump.set", Params: store.Details{"on": true},
+				ExpiresAt: time.Now().Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, c.PublicID)
+		}
+		snd := &slowSender{}
+		d := commands.NewDispatcher(e.st, oneSender{snd}, e.rec, nil, nil, commands.DispatcherConfig{
+			CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 2, Lease: 2 * time.Second},
+			Owner:         "d1", Concurrency: 1})
+		st, err := d.Tick(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(snd.calls) != 1 || snd.calls[0] != ids[0] {
+			t.Errorf("sends %v, want only the first (%s): the second's turn came after its lease", snd.calls, ids[0])
+		}
+		if c := e.command(ids[0]); c.Status != store.CommandUnknown {
+			t.Errorf("the send cut at its lease: %s (%q), want unknown", c.Status, c.Reason)
+		}
+		if c := e.command(ids[1]); c.Status != store.CommandQueued {
+			t.Errorf("the command whose turn came after its lease: %s (%q), want queued again", c.Status, c.Reason)
+		}
+		if st.Unknown != 1 || st.Requeued != 1 {
+			t.Errorf("tick %+v, want 1 unknown and 1 requeued", st)
+		}
+	})
+}
