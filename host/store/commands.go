@@ -459,28 +459,45 @@ func (q queries) ApplyCommandUpdate(ctx context.Context, accountID int64, public
 	if publicID == "" {
 		match, arg = "provider_ref = ?", providerRef
 	}
-	// Only while the command's device still feeds the command's pool (linkActiveSQL): a
-	// member removed from the pool (or lowered to viewer, disabled, disconnected) signs
-	// for their own account, and must not write into the pool's commands any more.
-	if err := q.get(ctx, &before, `SELECT `+commandColumns+` FROM commands WHERE account_id = ? AND `+match+`
-		AND EXISTS (SELECT 1 FROM device_pool_links l JOIN integration_accounts a ON a.id = commands.account_id
-			WHERE l.device_id = commands.device_id AND l.pool_id = commands.pool_id AND `+linkActiveSQL+`)`, accountID, arg); err != nil {
-		return Command{}, Command{}, fmt.Errorf("apply command update: %w", err)
-	}
-	now := q.clock()
-	var finished *time.Time
-	if status.Final() {
-		finished = &now
-	}
-	args := []any{string(status), reason, now, finished, before.ID}
 	in := ""
+	var fromArgs []any
 	for i, s := range from {
 		if i > 0 {
 			in += ", "
 		}
 		in += "?"
-		args = append(args, string(s))
+		fromArgs = append(fromArgs, string(s))
 	}
+	// Only while the command's device still feeds the command's pool (linkActiveSQL): a
+	// member removed from the pool (or lowered to viewer, disabled, disconnected) signs
+	// for their own account, and must not write into the pool's commands any more.
+	// A provider's reference, unlike the host's id, need not be unique among the
+	// account's commands (a provider may reuse its job ids; a plugin may answer one
+	// reference for every send): one naming two commands the update may move names
+	// neither, and changes nothing. It took whichever row the database returned first,
+	// and could settle an older command (unknown, or in another pool) with a later one's
+	// outcome.
+	var cs []Command
+	if err := q.sel(ctx, &cs, `SELECT `+commandColumns+` FROM commands WHERE account_id = ? AND `+match+`
+		AND status IN (`+in+`)
+		AND EXISTS (SELECT 1 FROM device_pool_links l JOIN integration_accounts a ON a.id = commands.account_id
+			WHERE l.device_id = commands.device_id AND l.pool_id = commands.pool_id AND `+linkActiveSQL+`)
+		ORDER BY id LIMIT 2`, append([]any{accountID, arg}, fromArgs...)...); err != nil {
+		return Command{}, Command{}, fmt.Errorf("apply command update: %w", err)
+	}
+	switch len(cs) {
+	case 0:
+		return Command{}, Command{}, fmt.Errorf("apply command update: %w", ErrNotFound)
+	case 2:
+		return Command{}, Command{}, fmt.Errorf("apply command update: %w: provider reference %q names more than one command", ErrConflict, providerRef)
+	}
+	before = cs[0]
+	now := q.clock()
+	var finished *time.Time
+	if status.Final() {
+		finished = &now
+	}
+	args := append([]any{string(status), reason, now, finished, before.ID}, fromArgs...)
 	// A provider's word ends the send lease too: the dispatcher's own finish then finds
 	// the lease lost and keeps the provider's (later, truer) status.
 	err = q.get(ctx, &after, `UPDATE commands SET status = ?, reason = ?, updated_at = ?, finished_at = ?,

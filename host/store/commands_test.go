@@ -332,3 +332,58 @@ func TestIdempotentRetriesRaceForTheLastPlace(t *testing.T) {
 		}
 	})
 }
+
+// TestCommandUpdateByAReusedProviderRef: a provider reference is the provider's, and need
+// not be unique among an account's commands. An update naming one applies to the one
+// command it may move; naming two such, to neither. It applied to whichever row came
+// first: an older finished command with the same reference hid the live one (the
+// update was lost), and of two live ones the older was settled with the other's word.
+func TestCommandUpdateByAReusedProviderRef(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "ray@x.io")
+		send := func(key string, o store.CommandOutcome) store.Command {
+			t.Helper()
+			c, _, err := e.s.CreateCommand(ctx, newCommand(f, key, "h"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.s.ClaimCommands(ctx, "w1", 10, time.Minute, 0)
+			if err != nil || len(got) != 1 || got[0].ID != c.ID {
+				t.Fatalf("claim = %+v, %v", got, err)
+			}
+			done, err := e.s.FinishCommand(ctx, c.ID, got[0].Lease(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return done
+		}
+		// An older command with the reference, settled: the update is the live one's.
+		old := send("k1", store.CommandOutcome{Status: store.CommandSent, ProviderRef: "job-1"})
+		if _, _, err := e.s.ApplyCommandUpdate(ctx, f.account.ID, old.PublicID, "", store.CommandSucceeded, ""); err != nil {
+			t.Fatal(err)
+		}
+		live := send("k2", store.CommandOutcome{Status: store.CommandSent, ProviderRef: "job-1"})
+		if _, after, err := e.s.ApplyCommandUpdate(ctx, f.account.ID, "", "job-1", store.CommandFailed, "jammed"); err != nil ||
+			after.ID != live.ID || after.Status != store.CommandFailed {
+			t.Fatalf("update by a reference a settled command shares = %+v, %v; want the live command (%d) failed", after, err, live.ID)
+		}
+
+		// Two live commands with one reference: it names neither.
+		a := send("k3", store.CommandOutcome{Status: store.CommandUnknown, ProviderRef: "job-2"})
+		b := send("k4", store.CommandOutcome{Status: store.CommandSent, ProviderRef: "job-2"})
+		if _, after, err := e.s.ApplyCommandUpdate(ctx, f.account.ID, "", "job-2", store.CommandSucceeded, ""); err == nil {
+			t.Errorf("update by a reference two live commands share applied to %s (%d), want neither", after.PublicID, after.ID)
+		}
+		for _, c := range []store.Command{a, b} {
+			got, err := e.s.CommandByPublicID(ctx, c.PublicID)
+			if err != nil || got.Status != c.Status {
+				t.Errorf("command %d after an ambiguous update: %s %v, want %s", c.ID, got.Status, err, c.Status)
+			}
+		}
+		// By the host's id, each is still reached.
+		if _, after, err := e.s.ApplyCommandUpdate(ctx, f.account.ID, b.PublicID, "", store.CommandSucceeded, ""); err != nil || after.ID != b.ID {
+			t.Errorf("update by id = %+v, %v", after, err)
+		}
+	})
+}
