@@ -63,6 +63,9 @@ type notApproved struct{ why string }
 
 func (e notApproved) Error() string { return "no longer approved: " + e.why }
 
+// errPastExpiry: the command's expiry passed before the send's call was made.
+var errPastExpiry = errors.New("not sent before its expiry")
+
 // Senders finds a provider's sender; ManagerPlugins adapts a plugin manager.
 type Senders interface {
 	Sender(provider string) (Sender, error)
@@ -215,6 +218,8 @@ func (d *Dispatcher) sendBatch(ctx context.Context, batch []store.Command, sendB
 				st.Failed++
 			case out == store.CommandQueued:
 				st.Requeued++
+			case out == store.CommandExpired:
+				st.Expired++
 			default:
 				st.Sent++
 			}
@@ -332,6 +337,14 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command, sendBy time.Time
 		ProviderDeviceID: c.ProviderDeviceID, Channel: c.Channel, Command: c.Command, Params: params,
 		CommandID: c.PublicID, ExpiresAt: c.ExpiresAt,
 	}
+	// Its expiry bounds when it may go out, not only when it may be claimed: a turn late
+	// in a slow batch, or a wait for a restarting plugin (asked at the call, with the
+	// approval), can pass it. The store's clock is the real one, as here.
+	pastExpiry := func() bool { return !time.Now().Before(c.ExpiresAt) }
+	notInTime := store.CommandOutcome{Status: store.CommandExpired, Reason: "not sent before its expiry"}
+	if pastExpiry() {
+		return finish(notInTime)
+	}
 	if leased.Err() != nil {
 		// Its lease no longer covers a send (a slot that came late in a slow batch):
 		// not begun, so queued again, not called with a context already ended, which
@@ -340,9 +353,17 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command, sendBy time.Time
 	}
 	var res sdk.CommandResult
 	if as, ok := sender.(approvingSender); ok {
-		res, err = as.SendCommandIf(leased, req, approval)
+		res, err = as.SendCommandIf(leased, req, func(cfg config.Provider) error {
+			if pastExpiry() {
+				return errPastExpiry
+			}
+			return approval(cfg)
+		})
 	} else {
 		res, err = sender.SendCommand(leased, req)
+	}
+	if errors.Is(err, errPastExpiry) {
+		return finish(notInTime) // at the call, before the plugin: not sent
 	}
 	if na, ok := errors.AsType[notApproved](err); ok {
 		// Refused at the call, before the plugin: nothing was sent.

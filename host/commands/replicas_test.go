@@ -201,3 +201,55 @@ func TestSendsStayWithinTheirLease(t *testing.T) {
 		}
 	})
 }
+
+// restartingSender is a sender whose call waits, as a send waits for a plugin a reload
+// is restarting, until hold has passed, then asks the approval (as *pluginmgr.Plugin
+// does once it has the new process) and sends.
+type restartingSender struct {
+	*sender
+	cfg  config.Provider
+	hold time.Time
+}
+
+func (s restartingSender) Config() config.Provider { return s.cfg }
+
+func (s restartingSender) SendCommandIf(ctx context.Context, req sdk.CommandRequest, approve func(config.Provider) error) (sdk.CommandResult, error) {
+	time.Sleep(time.Until(s.hold))
+	if err := approve(s.cfg); err != nil {
+		return sdk.CommandResult{}, fmt.Errorf("not called: %w", err)
+	}
+	return s.SendCommand(ctx, req)
+}
+
+// TestCommandNotSentPastItsExpiry: a command's expiry bounds when it may go out, not
+// only when it may be claimed. One claimed before its expiry whose call comes after it
+// (its send waited for a restarting plugin; or its turn came late in a slow batch) is
+// expired, not sent. It was sent.
+func TestCommandNotSentPastItsExpiry(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		e := newEnv(t, dbURL)
+		e.bind()
+		ctx := context.Background()
+		code, queued := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}, "expiresInSeconds": 3}, nil, "")
+		if code != 202 {
+			t.Fatalf("command = %d %v", code, queued)
+		}
+		c := e.command(queued["id"].(string))
+		snd := restartingSender{sender: e.send, cfg: e.prov["relay"].cfg, hold: c.ExpiresAt.Add(100 * time.Millisecond)}
+		d := commands.NewDispatcher(e.st, oneSender{snd}, e.rec, nil, nil, commands.DispatcherConfig{
+			CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: "d1"})
+		st, err := d.Tick(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Claimed != 1 {
+			t.Fatalf("tick %+v, want the command claimed before its expiry", st)
+		}
+		if n := e.send.total(); n != 0 {
+			t.Errorf("%d sends of a command whose call came after its expiry, want none", n)
+		}
+		if got := e.command(c.PublicID); got.Status != store.CommandExpired || got.Reason != "not sent before its expiry" {
+			t.Errorf("command whose call came after its expiry: %s (%q), want expired", got.Status, got.Reason)
+		}
+	})
+}
