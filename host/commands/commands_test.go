@@ -1100,3 +1100,47 @@ func TestCommandApprovalWithdrawnDuringTheSend(t *testing.T) {
 		}
 	})
 }
+
+// managerLike finds no sender for a disabled or removed provider, in
+// pluginmgr.Manager.Get's words.
+type managerLike struct{ s *sender }
+
+func (m managerLike) Sender(id string) (commands.Sender, error) {
+	if m.s == nil {
+		return nil, fmt.Errorf("%w: %s", pluginmgr.ErrNotFound, id)
+	}
+	return m.s, nil
+}
+
+// TestCommandForADisabledProviderFails: the plugin manager offers no provider its
+// operator disabled (or removed from the config). A queued command of it fails, no
+// longer approved, as TestCommandApprovalWithdrawn's disabled block does; it was queued
+// again, every few seconds until its expiry, and went out if the operator enabled the
+// provider again within it.
+func TestCommandForADisabledProviderFails(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		e := newEnv(t, dbURL)
+		e.bind()
+		code, queued := e.post(e.owner.token, map[string]any{"command": "pump.set", "params": map[string]any{"on": true}}, nil, "")
+		if code != 202 {
+			t.Fatalf("command = %d %v", code, queued)
+		}
+		cfg := commands.DispatcherConfig{CommandWorker: config.CommandWorker{Enabled: true, BatchSize: 50}, Owner: "d1",
+			Now: func() time.Time { return time.Now().Add(-time.Hour) }} // any retry is due at once
+		if _, err := commands.NewDispatcher(e.st, managerLike{}, e.rec, nil, nil, cfg).Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Enabled again: nothing of the time it was disabled goes out.
+		if _, err := commands.NewDispatcher(e.st, managerLike{e.send}, e.rec, nil, nil, cfg).Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.send.total(); n != 0 {
+			t.Errorf("%d sends of a command queued while its provider was disabled, want none", n)
+		}
+		c := e.command(queued["id"].(string))
+		if c.Status != store.CommandFailed || !strings.Contains(c.Reason, "no longer approved: provider relay is disabled") {
+			t.Errorf("command of a disabled provider: %s (%q), want failed, no longer approved", c.Status, c.Reason)
+		}
+	})
+}

@@ -258,6 +258,14 @@ func (d *Dispatcher) send(ctx context.Context, c store.Command, sendBy time.Time
 	// Nothing has been sent yet: a missing plugin or account is a failure (or a retry),
 	// never unknown.
 	sender, err := d.senders.Sender(c.Provider)
+	if errors.Is(err, pluginmgr.ErrNotFound) {
+		// The plugin manager offers no disabled or removed provider (Manager.Get): the
+		// operator withdrew it, as operatorApproval says of a disabled block. Queued
+		// again, the command waited out its expiry (up to a day) and went out if the
+		// provider was enabled again meanwhile, with whatever else had piled up.
+		return finish(store.CommandOutcome{Status: store.CommandFailed,
+			Reason: notApproved{"provider " + c.Provider + " is disabled or no longer configured"}.Error()})
+	}
 	if err != nil {
 		return finish(d.notSent(c, fmt.Sprintf("provider plugin: %v", err), true))
 	}
