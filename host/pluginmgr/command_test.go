@@ -102,7 +102,7 @@ func TestSendCommandIfAsksTheBlockInForceAtTheCall(t *testing.T) {
   }
 }`, access, gate))
 	}
-	m, _, err := e.manager(block("read-write"))
+	m, reg, err := e.manager(block("read-write"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,5 +147,28 @@ func TestSendCommandIfAsksTheBlockInForceAtTheCall(t *testing.T) {
 	}
 	if len(asked) != 1 || asked[0] != config.AccessReadOnly {
 		t.Errorf("approval asked with access %v, want once with the new block's read-only", asked)
+	}
+	// The host's refusal, not the plugin's error: its own outcome in the call metrics.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]uint64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "poolhost_plugin_call_duration_seconds" {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range mt.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["provider"] == "alpha" && labels["method"] == "send_command" {
+				outcomes[labels["outcome"]] += mt.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	if len(outcomes) != 1 || outcomes["refused"] != 1 {
+		t.Errorf("send_command calls counted %v, want one refused", outcomes)
 	}
 }

@@ -407,6 +407,10 @@ func (p *Plugin) observe(method string, start time.Time, err error) {
 		outcome = "not_found"
 	case errors.Is(err, ErrUnavailable):
 		outcome = "unavailable"
+	case errors.Is(err, ErrNotCalled):
+		// The host's own refusal before the call (SendCommandIf's approval withdrawn):
+		// not the plugin's error.
+		outcome = "refused"
 	case errors.Is(err, context.DeadlineExceeded):
 		outcome = "deadline"
 	default:
