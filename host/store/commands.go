@@ -150,6 +150,14 @@ func (q queries) CreateCommand(ctx context.Context, n NewCommand) (c Command, cr
 	}
 	var prev *Command
 	err = q.inTx(ctx, func(q queries) error {
+		// The pool must still be (commands.pool_id references it no more, so that
+		// commands outlive their pool as history): FOR KEY SHARE, as that foreign key's
+		// check took, so a DeletePool in flight (FOR UPDATE) either waits for this
+		// command, and cancels it, or has deleted the pool first: ErrNotFound.
+		var pool int64
+		if err := q.get(ctx, &pool, `SELECT id FROM pools WHERE id = ?`+q.d.forKeyShareSQL(), n.PoolID); err != nil {
+			return err
+		}
 		// The device's commands take turns (serializeOnSQL), so two at once cannot both
 		// take the last place in its queue.
 		var dev int64

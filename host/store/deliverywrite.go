@@ -241,6 +241,11 @@ var (
 // of writeDeliveriesFastSQL; plain leaves out the readings' and the replay keys' ON
 // CONFLICT.
 func writeDeliveriesStatement(measuredKept, plain bool) string {
+	// The pools the readings are for must still exist (DeletePool): checked once, in a
+	// one-time filter like the gate's, under each pool's advisory lock held shared
+	// (poolhost_hold_pools, migration 00039). A deleted one fails the statement with
+	// ErrPoolGone, nothing written.
+	hold := ` AND (SELECT poolhost_hold_pools($28::BIGINT[]))`
 	gate := ""
 	if measuredKept {
 		gate = ` AND (SELECT set_config('poolhost.measured_kept', 'on', true)) = 'on'`
@@ -290,7 +295,7 @@ func writeDeliveriesStatement(measuredKept, plain bool) string {
 	END AS owners
 )`
 	readingsWhere, auditsWhere := `
-	WHERE r.owner`+notSkipped+gate, `
+	WHERE r.owner`+notSkipped+hold+gate, `
 	WHERE a.owner`+notSkipped
 	final := answer + `SELECT owner, -1 FROM skipped, unnest(skipped.owners) AS owner`
 	if plain {
@@ -330,7 +335,7 @@ func writeDeliveriesStatement(measuredKept, plain bool) string {
 		dlConflict, skipped, auditsWhere, final = `
 	RETURNING 1`, "", "", `SELECT 0, 0 WHERE false`
 		readingsWhere = `
-	WHERE (SELECT count(*) FROM dl) >= 0`
+	WHERE (SELECT count(*) FROM dl) >= 0` + hold
 		if measuredKept {
 			readingsWhere += `
 		AND (SELECT set_config('poolhost.measured_kept', 'on', true)) = 'on'`
@@ -537,7 +542,7 @@ func writeDeliveriesArgs(ds []DeliveryWrite, rows []Reading, owner, kept []int, 
 		kAt, kOwner = append(kAt, d.onceAt(now).UnixMicro()), append(kOwner, int32(i))
 	}
 	return append(readingArrays(rows), rowOwner, at, action, actor, provider, targetType, targetID, requestID,
-		details, auditOwner, total, kProvider, kAccount, kID, kAt, kOwner, auditKept), nil
+		details, auditOwner, total, kProvider, kAccount, kID, kAt, kOwner, auditKept, int8Array(poolIDs(rows))), nil
 }
 
 // onceAt is when d's delivery was received, for its Once record: its audit row's time,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -256,8 +257,12 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 		}
 	}
 	accepted := make([]int, len(ds))
+	pools := poolIDs(rows)
 	write := func(st *sqliteStmts) error {
 		clear(accepted)
+		if err := livePoolsSQLite(st, pools); err != nil {
+			return err
+		}
 		skip, err := claimDeliveriesSQLite(st, ds, now)
 		if err != nil {
 			return err
@@ -300,6 +305,37 @@ func (q queries) writeDeliveriesTx(ctx context.Context, ds []DeliveryWrite, rows
 		return write(&sqliteStmts{ctx: ctx, tx: tx, rd: tx, prep: q.prep, m: map[string]*sql.Stmt{}})
 	})
 	return accepted, err
+}
+
+// livePoolsSQLite is ErrPoolGone when one of pools was deleted (DeletePool) since the
+// batch's devices were resolved: nothing of the batch is written. The one writer's
+// transaction orders it with the delete.
+func livePoolsSQLite(st *sqliteStmts, pools []int64) error {
+	if len(pools) == 0 {
+		return nil
+	}
+	list, err := json.Marshal(pools)
+	if err != nil {
+		return err
+	}
+	rows, err := st.rd.QueryContext(st.ctx, `SELECT COUNT(*) FROM pools WHERE id IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return mapError(err)
+	}
+	defer rows.Close()
+	n := 0
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return mapError(err)
+	}
+	if n < len(pools) {
+		return ErrPoolGone
+	}
+	return nil
 }
 
 // claimDeliveriesSQLite records the batch's replay keys and says which deliveries were

@@ -259,6 +259,16 @@ func (d dialect) forUpdateSQL() string {
 	return ``
 }
 
+// forKeyShareSQL locks the rows a SELECT reads against their deletion until the
+// transaction ends, as a foreign key's check does (PostgreSQL; SQLite's write
+// transaction is alone anyway).
+func (d dialect) forKeyShareSQL() string {
+	if d == dialectPostgres {
+		return ` FOR KEY SHARE`
+	}
+	return ``
+}
+
 // tableExistsSQL counts tables with the given name in the current schema.
 func (d dialect) tableExistsSQL() string {
 	if d == dialectPostgres {

@@ -81,6 +81,16 @@ var (
 	ErrEquipmentRebound = &host.Error{Code: host.ECONFLICT, Type: "equipment-not-bound",
 		Message: "the equipment's binding changed (rebound, unbound or deleted) while the command was being queued: look at it and send the command again"}
 
+	// ErrPoolBusy: a command to the pool's equipment is being sent; the pool cannot be
+	// deleted under it (DeletePool).
+	ErrPoolBusy = &host.Error{Code: host.ECONFLICT, Type: "pool-busy",
+		Message: "a command to the pool's equipment is being sent right now: try again once it is sent (seconds; at most the command worker's lease)"}
+
+	// ErrPoolGone: a write was for a pool deleted since its devices were resolved;
+	// nothing of it was written. Ingest resolves them again (its readings then drop as
+	// unlinked_device). PostgreSQL's poolhost_hold_pools raises it as SQLSTATE PH001.
+	ErrPoolGone = &host.Error{Code: host.ECONFLICT, Type: "pool-gone", Message: "a pool this write was for has been deleted"}
+
 	// OAuth state outcomes other than not-found; the callback answers each with a 400.
 	ErrOAuthStateExpired = &host.Error{Code: host.EINVALID, Type: "oauth-state-expired", Message: "the authorization state has expired"}
 	ErrOAuthStateUsed    = &host.Error{Code: host.EINVALID, Type: "oauth-state-used", Message: "the authorization state was already used"}
@@ -88,6 +98,9 @@ var (
 	// ErrNoCipher: credentials were read or written on a store opened without a cipher.
 	ErrNoCipher = errors.New("store: no credentials cipher configured")
 )
+
+// poolGoneCode is the SQLSTATE of poolhost_hold_pools' refusal (migration 00039).
+const poolGoneCode = "PH001"
 
 // mapError turns driver errors into the sentinels above, keeping the driver error as
 // the cause for logs. Constraint names and SQL never reach the sentinel's message.
@@ -107,6 +120,8 @@ func mapError(err error) error {
 			return fmt.Errorf("%w: referenced row: %w", ErrNotFound, err)
 		case pqerror.CheckViolation, pqerror.NotNullViolation:
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		case poolGoneCode:
+			return fmt.Errorf("%w: %w", ErrPoolGone, err)
 		case pqerror.CharacterNotInRepertoire, pqerror.UntranslatableCharacter:
 			// A NUL (or invalid UTF-8) that got past the edges' text checks: the
 			// caller's value, a 400, never a 500.

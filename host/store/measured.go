@@ -22,8 +22,11 @@ import (
 // (writeDeliveriesFastSQL) when every pair of its readings is in here.
 //
 // A pair enters only after a statement that inserted readings of it committed, its
-// trigger having run: the pair is then in measured_metrics for good (its rows are
-// never deleted; a pool's id is never reused).
+// trigger having run: the pair is then in measured_metrics for good. Its rows are
+// deleted only with their pool (DeletePool), which takes no reading afterwards (the
+// group commit's guard refuses a deleted pool, whatever this map says) and whose id is
+// never handed out again: a pair of a deleted pool left here, as in another replica's
+// map, is never asked about again. DeletePool forgets its own process's anyway.
 type measuredPairs struct {
 	mu    sync.Mutex
 	known map[measuredPair]struct{}
@@ -75,6 +78,20 @@ func (m *measuredPairs) add(rows []Reading, inserted func(i int) bool) {
 			// A copy: the reading's string may share memory with a request's buffer,
 			// which this map would otherwise keep (or see reused).
 			m.known[measuredPair{r.PoolID, strings.Clone(r.Metric)}] = struct{}{}
+		}
+	}
+}
+
+// forget drops the pairs of a deleted pool.
+func (m *measuredPairs) forget(poolID int64) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p := range m.known {
+		if p.pool == poolID {
+			delete(m.known, p)
 		}
 	}
 }
