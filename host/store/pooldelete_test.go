@@ -306,3 +306,61 @@ func TestGroupCommitWaitingOnADeleteWritesNothing(t *testing.T) {
 		t.Fatalf("%d readings written to the deleted pool", n)
 	}
 }
+
+// 00039 drops commands.pool_id's foreign key (rebuilding the table on SQLite): the
+// commands keep their rows and ids both ways, no id is handed out twice (SQLite's
+// AUTOINCREMENT sequence survives the rebuild), and going down drops only the commands
+// of deleted pools, which the foreign key cannot hold.
+func TestPoolDeletionMigration(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f, g := newFixture(t, e, "m1@x.io"), newFixture(t, e, "m2@x.io")
+		var ids []int64
+		for _, c := range []store.NewCommand{newCommand(f, "a", "a"), newCommand(g, "b", "b"), newCommand(g, "c", "c")} {
+			got, _, err := e.s.CreateCommand(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, got.ID)
+		}
+		// The newest command goes: its id must not come back.
+		if _, err := e.s.DB().ExecContext(ctx, fmt.Sprintf(`DELETE FROM commands WHERE id = %d`, ids[2])); err != nil {
+			t.Fatal(err)
+		}
+		commandIDs := func() []int64 {
+			t.Helper()
+			var got []int64
+			if err := e.s.DB().SelectContext(ctx, &got, `SELECT id FROM commands ORDER BY id`); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		for _, step := range []func(context.Context) error{
+			func(ctx context.Context) error { return e.s.MigrateDownTo(ctx, 38) },
+			func(ctx context.Context) error { _, err := e.s.Migrate(ctx); return err },
+		} {
+			if err := step(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := commandIDs(); len(got) != 2 || got[0] != ids[0] || got[1] != ids[1] {
+				t.Fatalf("commands after a step: %v, want %v", got, ids[:2])
+			}
+		}
+		next, _, err := e.s.CreateCommand(ctx, newCommand(g, "d", "d"))
+		if err != nil || next.ID <= ids[2] {
+			t.Fatalf("a new command's id %d (deleted one's %d), %v", next.ID, ids[2], err)
+		}
+		if _, err := e.s.DeletePool(ctx, f.pool.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.s.MigrateDownTo(ctx, 38); err != nil {
+			t.Fatal(err)
+		}
+		if got := commandIDs(); len(got) != 2 || got[0] != ids[1] || got[1] != next.ID {
+			t.Fatalf("commands after down with a deleted pool: %v, want %v", got, []int64{ids[1], next.ID})
+		}
+		if _, err := e.s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -5,6 +5,10 @@
 -- So commands.pool_id no longer references pools: it keeps the id of a pool that may be
 -- gone (ids are never handed out twice), as sensor_readings.pool_id has since 00003.
 ALTER TABLE commands DROP CONSTRAINT commands_pool_id_fkey;
+-- Deleting equipment (with its pool, or alone) sets its commands' equipment_id NULL:
+-- without an index, the foreign key's action read every command for each piece of
+-- equipment deleted, as equipmentIdle's count did.
+CREATE INDEX commands_equipment_idx ON commands (equipment_id);
 
 -- poolhost_hold_pools is the group commit's guard (writeDeliveriesSQL): it is true when
 -- every pool of ids still exists, and fails the statement with SQLSTATE PH001 when one
@@ -32,12 +36,13 @@ END
 $$;
 -- +goose StatementEnd
 -- The previous binary neither deletes pools nor calls the function; the commands it
--- reads keep a pool id, as before.
+-- reads keep a pool id, as before; the index only adds.
 INSERT INTO schema_compat (version, compatible_with_previous) VALUES (39, TRUE);
 
 -- +goose Down
 DELETE FROM schema_compat WHERE version = 39;
 DROP FUNCTION poolhost_hold_pools(BIGINT[]);
+DROP INDEX commands_equipment_idx;
 -- The commands of deleted pools cannot be kept under the foreign key.
 DELETE FROM commands c WHERE NOT EXISTS (SELECT 1 FROM pools p WHERE p.id = c.pool_id);
 ALTER TABLE commands ADD CONSTRAINT commands_pool_id_fkey FOREIGN KEY (pool_id) REFERENCES pools (id) ON DELETE CASCADE;

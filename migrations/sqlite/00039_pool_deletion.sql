@@ -3,7 +3,7 @@
 -- stay, as history: see the PostgreSQL migration of this number. commands.pool_id no
 -- longer references pools, and SQLite cannot drop a foreign key, so the table is
 -- rebuilt (every row and id kept, the AUTOINCREMENT sequence too, so no id is handed
--- out twice) and its indexes recreated as 00014 made them. PostgreSQL's group-commit
+-- out twice), its indexes recreated as 00014 made them, and one added. PostgreSQL's group-commit
 -- guard (poolhost_hold_pools) has no twin here: SQLite's one writer checks the pools in
 -- the group commit's transaction (writeDeliveriesTx).
 CREATE TABLE commands_new (
@@ -51,6 +51,8 @@ CREATE INDEX commands_device_idx ON commands (device_id, id);
 CREATE INDEX commands_pool_idx ON commands (pool_id, id);
 CREATE INDEX commands_account_ref_idx ON commands (account_id, provider_ref);
 CREATE UNIQUE INDEX commands_one_sending_idx ON commands (device_id) WHERE status = 'sending';
+-- Deleting equipment sets its commands' equipment_id NULL: indexed, as on PostgreSQL.
+CREATE INDEX commands_equipment_idx ON commands (equipment_id);
 -- The previous binary neither deletes pools nor notices the missing foreign key.
 INSERT INTO schema_compat (version, compatible_with_previous) VALUES (39, 1);
 
