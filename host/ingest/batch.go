@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -272,6 +273,10 @@ func (s *Service) commit(ctx context.Context, batch []*call) {
 		// "Capacity and tuning").
 		c := batch[0]
 		c.err = s.ingestBatch(ctx, batch)
+		if errors.Is(c.err, store.ErrPoolGone) {
+			// A pool deleted since the lookup: ingestOne looks the devices up again.
+			c.err = s.ingestOne(ctx, c.p)
+		}
 		tracing.Fail(span, c.err)
 		return
 	}
@@ -283,8 +288,14 @@ func (s *Service) commit(ctx context.Context, batch []*call) {
 	if err == nil {
 		return
 	}
-	tracing.Fail(span, err)
-	s.log.Warn("group commit failed; storing its deliveries one by one", "deliveries", len(batch), "error", err)
+	if errors.Is(err, store.ErrPoolGone) {
+		// Not a fault: a pool was deleted since the lookup. One by one, each
+		// delivery's devices are looked up again (ingestOne).
+		s.log.Debug("group commit met a deleted pool; storing its deliveries one by one", "deliveries", len(batch))
+	} else {
+		tracing.Fail(span, err)
+		s.log.Warn("group commit failed; storing its deliveries one by one", "deliveries", len(batch), "error", err)
+	}
 	var wg sync.WaitGroup
 	for _, c := range batch {
 		wg.Add(1)

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -367,6 +368,23 @@ func (p *pending) stamp(ctx context.Context, tx *store.Tx) error {
 	return nil
 }
 
+// pools is the distinct pools p's rows and test sessions are for.
+func (p *pending) pools() []int64 {
+	var ids []int64
+	add := func(id int64) {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	for i := range p.rows {
+		add(p.rows[i].PoolID)
+	}
+	for i := range p.sessionRows {
+		add(p.sessionRows[i].PoolID)
+	}
+	return ids
+}
+
 // onceKey is p's replay key (Request.Once), nil when it has none.
 func (p *pending) onceKey() *store.DeliveryKey {
 	if !p.req.Once || p.req.DeliveryID == "" {
@@ -420,8 +438,25 @@ func (p *pending) audit() (store.AuditEvent, bool) {
 	return e, true
 }
 
-// ingestOne stores one request in a transaction of its own.
+// ingestOne stores one request in a transaction of its own. A pool its devices fed
+// when they were looked up may be deleted before the transaction holds it
+// (store.ErrPoolGone): the devices are then looked up again, and those readings drop
+// as unlinked_device, as for any device that feeds no pool.
 func (s *Service) ingestOne(ctx context.Context, p *pending) error {
+	for attempt := 1; ; attempt++ {
+		err := s.ingestOnce(ctx, p)
+		if !errors.Is(err, store.ErrPoolGone) || attempt == maxPoolGoneAttempts {
+			return err
+		}
+	}
+}
+
+// maxPoolGoneAttempts bounds ingestOne's lookups for one request: each retry follows a
+// pool deleted meanwhile, and pools are seldom deleted.
+const maxPoolGoneAttempts = 4
+
+// ingestOnce is one attempt of ingestOne.
+func (s *Service) ingestOnce(ctx context.Context, p *pending) error {
 	var devices []store.Device
 	if len(p.ids) > 0 {
 		// Every account's copy of the devices, even for an account-scoped request: a
@@ -447,6 +482,9 @@ func (s *Service) ingestOne(ctx context.Context, p *pending) error {
 				p.replayed()
 				return nil
 			}
+		}
+		if err := tx.HoldPools(ctx, p.pools()); err != nil {
+			return err
 		}
 		if err := p.stamp(ctx, tx); err != nil {
 			return err
