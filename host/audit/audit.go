@@ -24,6 +24,7 @@ const (
 	PluginRestarted         = "plugin.restarted" // a running plugin went down (exited, unresponsive, unhealthy): restarted, or failed
 	MemberChanged           = "member.changed"
 	PoolConfigured          = "pool.configured"
+	PoolDeleted             = "pool.deleted"
 	TestSessionDeleted      = "test_session.deleted"
 	EquipmentChanged        = "equipment.changed"
 )

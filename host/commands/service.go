@@ -26,7 +26,7 @@ import (
 const (
 	ActionQueued    = "command.queued"
 	ActionRefused   = "command.refused" // not approved: nothing stored, nothing sent
-	ActionCanceled  = "command.canceled"
+	ActionCanceled  = pools.CommandCanceled
 	ActionExpired   = "command.expired"
 	ActionSending   = "command.sending"
 	ActionSent      = "command.sent"

@@ -136,6 +136,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET /v1/pools", func(fixture) req { return req{method: "GET", path: "/v1/pools"} }, users(200)},
 		{"GET /v1/pools/{poolId}", func(f fixture) req { return req{method: "GET", path: fmt.Sprintf("/v1/pools/%d", f.pool)} },
 			expect(401, 404, 200, 200, 404, 200)},
+		// Owners only; someone else (a stranger, an admin) learns nothing of the pool.
+		{"DELETE /v1/pools/{poolId}", func(f fixture) req { return req{method: "DELETE", path: fmt.Sprintf("/v1/pools/%d", f.pool)} },
+			expect(401, 404, 403, 403, 404, 204)},
 		{"PUT /v1/pools/{poolId}/members/{userId}", func(f fixture) req {
 			return req{method: "PUT", path: fmt.Sprintf("/v1/pools/%d/members/%d", f.pool, f.target.ID), body: map[string]string{"role": "viewer"}}
 		}, expect(401, 404, 403, 403, 404, 200)},

@@ -29,6 +29,7 @@ func (h *Handler) routes(rt *Router) {
 	rt.User(http.MethodPost, "/v1/pools", pool(h.createPool))
 	rt.User(http.MethodGet, "/v1/pools", pool(h.listPools))
 	rt.User(http.MethodGet, "/v1/pools/{poolId}", pool(h.getPool))
+	rt.User(http.MethodDelete, "/v1/pools/{poolId}", pool(h.deletePool))
 	rt.User(http.MethodPut, "/v1/pools/{poolId}/members/{userId}", pool(h.putMember))
 	rt.User(http.MethodDelete, "/v1/pools/{poolId}/members/{userId}", pool(h.deleteMember))
 	rt.User(http.MethodGet, "/v1/pools/{poolId}/readings", pool(h.readings))
@@ -125,6 +126,18 @@ func (h *Handler) getPool(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	WriteJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (h *Handler) deletePool(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "poolId")
+	if err != nil {
+		return err
+	}
+	if err := h.deps.Pools.Delete(r.Context(), actor(r), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -53,6 +53,7 @@ type Store interface {
 	UpdateEquipment(ctx context.Context, poolID, id int64, name string, config store.RawJSON) (store.Equipment, error)
 	DeleteEquipment(ctx context.Context, poolID, id int64) error
 	GetDevice(ctx context.Context, id int64) (store.Device, error)
+	DeletePool(ctx context.Context, poolID int64) (store.PoolDeletion, error)
 }
 
 // Service applies the pool rules.
@@ -293,6 +294,51 @@ func (s *Service) RemoveMember(ctx context.Context, a auth.Actor, poolID, userID
 	s.audit.Record(ctx, audit.Entry{
 		Action: audit.MemberChanged, Actor: a, TargetType: "pool", TargetID: strconv.FormatInt(poolID, 10),
 		Details: map[string]any{"userId": userID, "from": string(prev), "to": ""},
+	})
+	return nil
+}
+
+// CommandCanceled is the audit action of a queued command canceled with its pool
+// (commands.ActionCanceled; that package needs this one, not the other way round).
+const CommandCanceled = "command.canceled"
+
+// Delete deletes a pool: its owners only. Its members, equipment, device links (the
+// devices stay with their accounts, free to be linked to another pool), test sessions,
+// readings and their rollups go with it (store.DeletePool); its queued commands are
+// canceled, never sent, and every command, sent or not, keeps its history, as the audit
+// trail does (pool.deleted, and command.canceled for each canceled one). It no longer
+// counts toward its owners' ingest { max_pools_per_user }.
+//
+// A viewer or editor gets EFORBIDDEN; anyone else ENOTFOUND, as for a pool that does
+// not exist, so a second delete of the same pool is a 404 too.
+func (s *Service) Delete(ctx context.Context, a auth.Actor, poolID int64) error {
+	if _, err := s.Require(ctx, a, poolID, Owner); err != nil {
+		return err
+	}
+	del, err := s.st.DeletePool(ctx, poolID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Deleted meanwhile (another owner's delete).
+		return host.Wrap(host.ENOTFOUND, err, "no such pool")
+	}
+	if err != nil {
+		return err
+	}
+	target := strconv.FormatInt(poolID, 10)
+	for _, c := range del.Canceled {
+		s.audit.Record(ctx, audit.Entry{
+			Action: CommandCanceled, Actor: a, Provider: c.Provider, TargetType: "command", TargetID: c.PublicID,
+			Details: map[string]any{
+				"commandId": c.PublicID, "command": c.Command, "poolId": c.PoolID, "equipmentId": c.EquipmentID,
+				"deviceId": c.DeviceID, "providerDeviceId": c.ProviderDeviceID, "status": string(c.Status), "reason": c.Reason,
+			},
+		})
+	}
+	s.audit.Record(ctx, audit.Entry{
+		Action: audit.PoolDeleted, Actor: a, TargetType: "pool", TargetID: target,
+		Details: map[string]any{
+			"readings": del.Readings, "testSessions": del.TestSessions, "unlinkedDevices": del.UnlinkedDevices,
+			"canceledCommands": len(del.Canceled),
+		},
 	})
 	return nil
 }
