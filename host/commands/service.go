@@ -33,7 +33,7 @@ const (
 	ActionDelivered = "command.delivered"
 	ActionSucceeded = "command.succeeded"
 	ActionFailed    = "command.failed"
-	ActionUnknown   = "command.unknown"
+	ActionUnknown   = pools.CommandUnknown
 	ActionRequeued  = "command.requeued" // the provider refused for now; tried again later
 	ActionBound     = "equipment.bound"
 )

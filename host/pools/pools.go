@@ -298,9 +298,14 @@ func (s *Service) RemoveMember(ctx context.Context, a auth.Actor, poolID, userID
 	return nil
 }
 
-// CommandCanceled is the audit action of a queued command canceled with its pool
-// (commands.ActionCanceled; that package needs this one, not the other way round).
-const CommandCanceled = "command.canceled"
+// The audit actions of a pool's commands that its deletion finishes: a queued one is
+// canceled; one whose send's lease ran out is unknown, as the dispatcher's rescue would
+// record it (commands.ActionCanceled, ActionUnknown: that package needs this one, not
+// the other way round).
+const (
+	CommandCanceled = "command.canceled"
+	CommandUnknown  = "command.unknown"
+)
 
 // Delete deletes a pool: its owners only. Its members, equipment, device links (the
 // devices stay with their accounts, free to be linked to another pool), test sessions,
@@ -324,6 +329,15 @@ func (s *Service) Delete(ctx context.Context, a auth.Actor, poolID int64) error 
 		return err
 	}
 	target := strconv.FormatInt(poolID, 10)
+	for _, c := range del.Interrupted {
+		s.audit.Record(ctx, audit.Entry{
+			Action: CommandUnknown, Actor: auth.Actor{System: "command-dispatcher"}, Provider: c.Provider, TargetType: "command", TargetID: c.PublicID,
+			Details: map[string]any{
+				"commandId": c.PublicID, "command": c.Command, "poolId": c.PoolID, "equipmentId": c.EquipmentID,
+				"deviceId": c.DeviceID, "providerDeviceId": c.ProviderDeviceID, "status": string(c.Status), "reason": c.Reason,
+			},
+		})
+	}
 	for _, c := range del.Canceled {
 		s.audit.Record(ctx, audit.Entry{
 			Action: CommandCanceled, Actor: a, Provider: c.Provider, TargetType: "command", TargetID: c.PublicID,

@@ -11,6 +11,9 @@ import (
 type PoolDeletion struct {
 	// Canceled are the pool's commands that were still queued: canceled, never sent.
 	Canceled []Command
+	// Interrupted are its commands whose send's lease had run out (the host sending
+	// them died): now unknown, as the dispatcher's rescue would have made them.
+	Interrupted []Command
 	// Readings counts the sensor readings deleted; TestSessions the test sessions.
 	Readings     int64
 	TestSessions int64
@@ -28,8 +31,8 @@ const poolLockClass = 1886351212
 // max_pools_per_user), equipment, device links (the devices stay with their accounts,
 // free to be linked elsewhere), test sessions, readings, rollups and measured metrics.
 // Its queued commands are canceled (never sent) and every command keeps its row, as
-// history; so do the audit rows. A pool with a command being sent (status sending) is
-// ErrPoolBusy: that send may reach the device at any moment, and deleting the pool
+// history; so do the audit rows. A pool with a command being sent (status sending,
+// its lease running; one whose lease ran out becomes unknown) is ErrPoolBusy: that send may reach the device at any moment, and deleting the pool
 // under it would leave an actuator commanded for a pool that no longer is. A pool that
 // does not exist (or was deleted meanwhile) is ErrNotFound.
 //
@@ -46,6 +49,15 @@ func (q queries) DeletePool(ctx context.Context, poolID int64) (PoolDeletion, er
 				return err
 			}
 		}
+		// The rollup worker's turn (AdvanceRollups holds the watermark while it merges):
+		// a run that read the pool's readings before they are deleted here commits its
+		// rollups first, and those are deleted below; one after finds no readings.
+		// Before the pool's row, in the order UpdatePool takes the two (a time zone
+		// change), so that the two cannot wait for each other.
+		var watermark int64
+		if err := q.get(ctx, &watermark, `SELECT watermark FROM rollup_state WHERE name = ?`+q.d.forUpdateSQL(), rollupState); err != nil {
+			return err
+		}
 		var id int64
 		if err := q.get(ctx, &id, `SELECT id FROM pools WHERE id = ?`+q.d.forUpdateSQL(), poolID); err != nil {
 			return err
@@ -57,19 +69,20 @@ func (q queries) DeletePool(ctx context.Context, poolID int64) (PoolDeletion, er
 			reason = 'its pool was deleted' WHERE pool_id = ? AND status = 'queued' RETURNING `+commandColumns, now, now, poolID); err != nil {
 			return err
 		}
+		// A send whose lease ran out is over, its outcome unknown, as RescueCommands
+		// would say at the dispatcher's next tick (if any dispatcher runs still).
+		if err := q.sel(ctx, &out.Interrupted, `UPDATE commands SET status = 'unknown', updated_at = ?,
+			reason = 'the send was interrupted; its outcome is unknown', lease_owner = NULL, lease_token = NULL,
+			lease_expires_at = NULL
+			WHERE pool_id = ? AND status = 'sending' AND lease_expires_at <= ? RETURNING `+commandColumns, now, poolID, now); err != nil {
+			return err
+		}
 		var sending int
 		if err := q.get(ctx, &sending, `SELECT COUNT(*) FROM commands WHERE pool_id = ? AND status = 'sending'`, poolID); err != nil {
 			return err
 		}
 		if sending > 0 {
 			return ErrPoolBusy
-		}
-		// The rollup worker's turn (AdvanceRollups holds the watermark while it merges):
-		// a run that read the pool's readings before they are deleted here commits its
-		// rollups first, and those are deleted below; one after finds no readings.
-		var watermark int64
-		if err := q.get(ctx, &watermark, `SELECT watermark FROM rollup_state WHERE name = ?`+q.d.forUpdateSQL(), rollupState); err != nil {
-			return err
 		}
 		res, err := q.exec(ctx, `DELETE FROM sensor_readings WHERE pool_id = ?`, poolID)
 		if err != nil {

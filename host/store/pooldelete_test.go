@@ -364,3 +364,34 @@ func TestPoolDeletionMigration(t *testing.T) {
 		}
 	})
 }
+
+// TestDeletePoolEndsAnExpiredSend: a send whose lease ran out (its host died mid-send)
+// does not hold the pool forever: the delete makes it unknown, as the dispatcher's
+// rescue would, and goes on.
+func TestDeletePoolEndsAnExpiredSend(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		f := newFixture(t, e, "lease@x.io")
+		c, _, err := e.s.CreateCommand(ctx, newCommand(f, "k", "k"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.s.ClaimCommands(ctx, "gone-host", 10, time.Minute, 0); err != nil || len(got) != 1 {
+			t.Fatalf("claim = %+v, %v", got, err)
+		}
+		if _, err := e.s.DeletePool(ctx, f.pool.ID); !errors.Is(err, store.ErrPoolBusy) {
+			t.Fatalf("delete within the lease = %v, want ErrPoolBusy", err)
+		}
+		e.clock.Advance(2 * time.Minute)
+		del, err := e.s.DeletePool(ctx, f.pool.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(del.Interrupted) != 1 || del.Interrupted[0].PublicID != c.PublicID || del.Interrupted[0].Status != store.CommandUnknown {
+			t.Fatalf("interrupted = %+v", del.Interrupted)
+		}
+		if got, err := e.s.CommandByPublicID(ctx, c.PublicID); err != nil || got.Status != store.CommandUnknown || got.LeaseToken != "" {
+			t.Fatalf("the command after the delete = %+v, %v", got, err)
+		}
+	})
+}
