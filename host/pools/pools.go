@@ -312,7 +312,7 @@ const (
 // readings and their rollups go with it (store.DeletePool); its queued commands are
 // canceled, never sent, and every command, sent or not, keeps its history, as the audit
 // trail does (pool.deleted, and command.canceled for each canceled one). It no longer
-// counts toward its owners' ingest { max_pools_per_user }.
+// counts toward its creator's ingest { max_pools_per_user }.
 //
 // A viewer or editor gets EFORBIDDEN; anyone else ENOTFOUND, as for a pool that does
 // not exist, so a second delete of the same pool is a 404 too.

@@ -27,8 +27,8 @@ type PoolDeletion struct {
 const poolLockClass = 1886351212
 
 // DeletePool deletes a pool and everything that is the pool's alone, in one
-// transaction: its members (so it no longer counts toward its owners'
-// max_pools_per_user), equipment, device links (the devices stay with their accounts,
+// transaction: the pool's row (so it no longer counts toward its creator's
+// max_pools_per_user), its members, equipment, device links (the devices stay with their accounts,
 // free to be linked elsewhere), test sessions, readings, rollups and measured metrics.
 // Its queued commands are canceled (never sent) and every command keeps its row, as
 // history; so do the audit rows. A pool with a command being sent (status sending,

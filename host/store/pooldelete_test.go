@@ -209,6 +209,13 @@ func TestWriteAfterDeletePoolWritesNothing(t *testing.T) {
 		if got, err := e.s.WriteDeliveries(ctx, batch[1:]); err != nil || got[0] != len(deliveryMetrics) {
 			t.Fatalf("the live pool's delivery alone = %v, %v", got, err)
 		}
+		// A delivery whose readings were all dropped still writes its audit row: no
+		// pool to hold.
+		empty := ingestDelivery(g, 3, base, time.Minute, e.clock.Now())
+		empty.Readings = nil
+		if got, err := e.s.WriteDeliveries(ctx, []store.DeliveryWrite{empty}); err != nil || got[0] != 0 {
+			t.Fatalf("a delivery without readings = %v, %v", got, err)
+		}
 	})
 }
 

@@ -29,6 +29,9 @@ BEGIN
     -- An assignment, not PERFORM: PL/pgSQL evaluates it without a query (about half
     -- the function's cost for one pool). Shared locks never wait for one another, so
     -- their order does not matter.
+    IF ids IS NULL THEN -- a write of no readings (an audit row alone)
+        RETURN TRUE;
+    END IF;
     FOREACH i IN ARRAY ids LOOP
         locked := pg_advisory_xact_lock_shared(1886351212, (i & 2147483647)::INT)::TEXT;
     END LOOP;
