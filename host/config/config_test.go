@@ -474,3 +474,41 @@ provider "ttn" {
 		t.Errorf("a disabled block's inline secret: %v, want refused", err)
 	}
 }
+
+// TestHalfACommandApprovalWarns: a provider block with access = "read-write" and no
+// commands, or commands with access read-only, sends no command; the file loads, with a
+// warning naming the provider and the half that is missing. Both halves warn nothing.
+func TestHalfACommandApprovalWarns(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "k.key"), []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	load := func(name, block string) *config.Config {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("database_url = \"sqlite:x.db\"\ncredentials_key = file(\"k.key\")\nprovider \"ttn\" {\n"+block+"}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(p)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return cfg
+	}
+	for _, c := range []struct{ name, block, want string }{
+		{"rw.hcl", "  access = \"read-write\"\n", `rw.hcl:4,`},
+		{"rw-empty.hcl", "  access = \"read-write\"\n  commands = []\n", `provider "ttn" has access = "read-write" and no commands: it may send none until commands names them`},
+		{"ro.hcl", "  commands = [\"pump.set\"]\n", `provider "ttn" names commands but its access is "read-only": none is sent until access = "read-write"`},
+	} {
+		cfg := load(c.name, c.block)
+		if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0], c.want) {
+			t.Errorf("%s: warnings %q, want one with %q", c.name, cfg.Warnings, c.want)
+		}
+	}
+	if cfg := load("both.hcl", "  access = \"read-write\"\n  commands = [\"pump.set\"]\n"); len(cfg.Warnings) != 0 {
+		t.Errorf("both halves: warnings %q", cfg.Warnings)
+	}
+	if cfg := load("neither.hcl", ""); len(cfg.Warnings) != 0 {
+		t.Errorf("neither half: warnings %q", cfg.Warnings)
+	}
+}

@@ -107,6 +107,11 @@ type decoder struct {
 	warnings         []string
 }
 
+// warnf records a problem that does not stop the host (Config.Warnings), with where it is.
+func (d *decoder) warnf(rng hcl.Range, format string, args ...any) {
+	d.warnings = append(d.warnings, rng.String()+": "+fmt.Sprintf(format, args...))
+}
+
 func (d *decoder) errorf(rng *hcl.Range, summary, format string, args ...any) {
 	d.diags = append(d.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,

@@ -40,6 +40,14 @@ func (d *decoder) provider(id string, s section, c *Config) Provider {
 			d.errorf(s.attr("commands").Expr.Range().Ptr(), "Unknown command", "%q is not a poolhost command (known: %s)", name, strings.Join(command.Names(), ", "))
 		}
 	}
+	// Half an approval sends nothing, and said nothing: an operator who set one half
+	// and not the other learned it from each command failing "no longer approved".
+	switch {
+	case p.Access == AccessReadWrite && len(p.Commands) == 0:
+		d.warnf(s.attr("access").Expr.Range(), "provider %q has access = %q and no commands: it may send none until commands names them", id, AccessReadWrite)
+	case p.Access != AccessReadWrite && len(p.Commands) > 0:
+		d.warnf(s.attr("commands").Expr.Range(), "provider %q names commands but its access is %q: none is sent until access = %q", id, p.Access, AccessReadWrite)
+	}
 	p.Timeouts.Health = c.Plugins.HealthTimeout
 
 	bin := d.str(s.attr("binary"), BinaryPrefix+id)

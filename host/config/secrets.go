@@ -83,7 +83,7 @@ func (d *decoder) secretValue(expr hcl.Expression, what string) (string, bool) {
 		// provider, from starting: nothing reads a disabled provider's secrets. Enabled
 		// again, the block is refused until they are back.
 		for _, diag := range diags.Errs() {
-			d.warnings = append(d.warnings, fmt.Sprintf("%s: provider %q is disabled, so its %s is not read: %s", expr.Range(), d.disabledProvider, what, diagDetail(diag)))
+			d.warnf(expr.Range(), "provider %q is disabled, so its %s is not read: %s", d.disabledProvider, what, diagDetail(diag))
 		}
 		return "", false
 	}
