@@ -167,6 +167,7 @@ func TestAuthzSweep(t *testing.T) {
 
 		"GET /v1/pools/{poolId}":                                {owned, "GET", p("/v1/pools/%d", w.pool), nil},
 		"PATCH /v1/pools/{poolId}":                              {owned, "PATCH", p("/v1/pools/%d", w.pool), map[string]any{"timeZone": "UTC", "volumeLiters": 1}},
+		"DELETE /v1/pools/{poolId}":                             {owned, "DELETE", p("/v1/pools/%d", w.pool), nil},
 		"PUT /v1/pools/{poolId}/members/{userId}":               {owned, "PUT", p("/v1/pools/%d/members/%d", w.pool, w.bobID), map[string]string{"role": "owner"}},
 		"DELETE /v1/pools/{poolId}/members/{userId}":            {owned, "DELETE", p("/v1/pools/%d/members/%d", w.pool, w.aliceID), nil},
 		"GET /v1/pools/{poolId}/readings":                       {owned, "GET", p("/v1/pools/%d/readings?limit=1", w.pool), nil},
