@@ -329,23 +329,21 @@ func (s *Service) Delete(ctx context.Context, a auth.Actor, poolID int64) error 
 		return err
 	}
 	target := strconv.FormatInt(poolID, 10)
-	for _, c := range del.Interrupted {
+	// Each command's row, as the dispatcher's transitions record it.
+	finished := func(action string, by auth.Actor, c store.Command) {
 		s.audit.Record(ctx, audit.Entry{
-			Action: CommandUnknown, Actor: auth.Actor{System: "command-dispatcher"}, Provider: c.Provider, TargetType: "command", TargetID: c.PublicID,
+			Action: action, Actor: by, Provider: c.Provider, TargetType: "command", TargetID: c.PublicID,
 			Details: map[string]any{
 				"commandId": c.PublicID, "command": c.Command, "poolId": c.PoolID, "equipmentId": c.EquipmentID,
 				"deviceId": c.DeviceID, "providerDeviceId": c.ProviderDeviceID, "status": string(c.Status), "reason": c.Reason,
 			},
 		})
 	}
+	for _, c := range del.Interrupted {
+		finished(CommandUnknown, auth.Actor{System: "command-dispatcher"}, c)
+	}
 	for _, c := range del.Canceled {
-		s.audit.Record(ctx, audit.Entry{
-			Action: CommandCanceled, Actor: a, Provider: c.Provider, TargetType: "command", TargetID: c.PublicID,
-			Details: map[string]any{
-				"commandId": c.PublicID, "command": c.Command, "poolId": c.PoolID, "equipmentId": c.EquipmentID,
-				"deviceId": c.DeviceID, "providerDeviceId": c.ProviderDeviceID, "status": string(c.Status), "reason": c.Reason,
-			},
-		})
+		finished(CommandCanceled, a, c)
 	}
 	s.audit.Record(ctx, audit.Entry{
 		Action: audit.PoolDeleted, Actor: a, TargetType: "pool", TargetID: target,
