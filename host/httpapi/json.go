@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/poolhost/poolhost/host"
@@ -228,15 +230,15 @@ func loneSurrogate(b []byte) int {
 			switch {
 			case !ok:
 				i++ // a two-byte escape: \" \\ \/ \b \f \n \r \t
-			case r >= 0xDC00 && r <= 0xDFFF:
-				return i
-			case r >= 0xD800 && r <= 0xDBFF:
-				if lo, ok := hex4(i + 6); !ok || lo < 0xDC00 || lo > 0xDFFF {
+			case !utf16.IsSurrogate(r):
+				i += 5
+			default:
+				// A pair decodes to one rune; a low half first, or a high one without
+				// its low, to U+FFFD.
+				if lo, ok := hex4(i + 6); !ok || utf16.DecodeRune(r, lo) == unicode.ReplacementChar {
 					return i
 				}
 				i += 11
-			default:
-				i += 5
 			}
 		}
 	}
